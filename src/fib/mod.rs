@@ -1,0 +1,116 @@
+//! The forwarding information base: LPM tables plus the next-hop table, and
+//! the handle through which workers read the current FIB while the control
+//! side swaps in new ones.
+
+mod build;
+
+pub use build::{build_static, ConnectedPort, FibError, StaticNeighbor, StaticRoute};
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::lpm::{Ipv4Table, Ipv6Table, NextHopId};
+use crate::wire::MacAddr;
+
+/// A port's index in the router's port table.
+pub type PortId = u16;
+
+/// What to do with a packet whose destination matched a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NextHop {
+    /// A complete adjacency: rewrite the destination MAC and send on `port`.
+    Adjacency { port: PortId, mac: MacAddr },
+    /// A connected subnet whose host has no neighbour entry yet (ARP/ND is the
+    /// host stack's job; the packet is counted as `neighbor_unresolved`).
+    Glean { port: PortId },
+    /// Reached through `gateway`, whose MAC address is not known.
+    Unresolved { port: PortId, gateway: IpAddr },
+    /// An address of the router itself (or a connected subnet's broadcast):
+    /// delivered to the host stack.
+    Local,
+}
+
+/// One immutable forwarding table. Workers never see it change: the control
+/// side builds a new one and publishes it through a [`FibHandle`].
+#[derive(Debug, Clone, Default)]
+pub struct Fib {
+    pub v4: Ipv4Table,
+    pub v6: Ipv6Table,
+    next_hops: Vec<NextHop>,
+    /// Increases with every publication; shown to operators.
+    pub version: u64,
+}
+
+impl Fib {
+    /// An empty table with the given next hops.
+    pub fn with_next_hops(next_hops: Vec<NextHop>) -> Self {
+        Fib {
+            next_hops,
+            ..Fib::default()
+        }
+    }
+
+    /// Appends a next hop and returns its id.
+    pub fn add_next_hop(&mut self, nh: NextHop) -> NextHopId {
+        self.next_hops.push(nh);
+        (self.next_hops.len() - 1) as NextHopId
+    }
+
+    #[inline]
+    pub fn next_hop(&self, id: NextHopId) -> Option<&NextHop> {
+        self.next_hops.get(id as usize)
+    }
+
+    pub fn next_hops(&self) -> &[NextHop] {
+        &self.next_hops
+    }
+
+    #[inline]
+    pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<&NextHop> {
+        self.v4.lookup(dst).and_then(|id| self.next_hop(id))
+    }
+
+    #[inline]
+    pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<&NextHop> {
+        self.v6.lookup(dst).and_then(|id| self.next_hop(id))
+    }
+
+    /// Heap bytes of the tables (operators' `fib-stats`).
+    pub fn memory_bytes(&self) -> usize {
+        self.v4.memory_bytes()
+            + self.v6.memory_bytes()
+            + self.next_hops.capacity() * std::mem::size_of::<NextHop>()
+    }
+}
+
+/// Shared, atomically replaceable pointer to the current [`Fib`] (RCU style):
+/// readers take a snapshot once per batch; the old table is freed when its
+/// last reader drops it.
+#[derive(Debug, Clone)]
+pub struct FibHandle {
+    current: Arc<ArcSwap<Fib>>,
+}
+
+impl FibHandle {
+    pub fn new(fib: Fib) -> Self {
+        FibHandle {
+            current: Arc::new(ArcSwap::from_pointee(fib)),
+        }
+    }
+
+    /// The table to use for the next batch.
+    #[inline]
+    pub fn load(&self) -> Arc<Fib> {
+        self.current.load_full()
+    }
+
+    /// Publishes `fib` with one pointer swap; returns the version it got.
+    pub fn publish(&self, mut fib: Fib) -> u64 {
+        let version = self.current.load().version + 1;
+        fib.version = version;
+        self.current.store(Arc::new(fib));
+        version
+    }
+}

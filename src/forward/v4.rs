@@ -1,0 +1,138 @@
+//! The IPv4 path (RFC 1812 §5.2–5.3).
+
+use std::net::Ipv4Addr;
+
+use super::icmp::IcmpV4Error;
+use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
+use crate::fib::{Fib, NextHop};
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::{Ipv4Packet, WireError};
+
+/// Sources that must never be routed (RFC 1812 §5.3.7, RFC 6890): "this
+/// network" 0/8, loopback 127/8, multicast 224/4, reserved 240/4 and the
+/// limited broadcast.
+#[inline]
+pub(crate) fn martian_source(src: Ipv4Addr) -> bool {
+    let o = src.octets();
+    o[0] == 0 || o[0] == 127 || o[0] >= 224
+}
+
+/// Destinations that must never be routed: 0/8, 127/8, reserved 240/4 and the
+/// limited broadcast (multicast is counted apart).
+#[inline]
+pub(crate) fn martian_destination(dst: Ipv4Addr) -> bool {
+    let o = dst.octets();
+    o[0] == 0 || o[0] == 127 || o[0] >= 240
+}
+
+pub(crate) fn wire_error_reason(e: WireError) -> DropReason {
+    match e {
+        WireError::Truncated => DropReason::Truncated,
+        WireError::BadVersion => DropReason::BadVersion,
+        WireError::BadHeaderLength => DropReason::BadHeaderLength,
+        WireError::BadTotalLength => DropReason::BadTotalLength,
+        WireError::BadOption => DropReason::BadOptions,
+        WireError::BadExtensionHeader => DropReason::BadExtensionHeader,
+    }
+}
+
+impl Forwarder {
+    pub(super) fn ipv4<E: Emit + ?Sized>(
+        &mut self,
+        fib: &Fib,
+        ctx: Ingress,
+        frame: &mut [u8],
+        emit: &mut E,
+    ) -> Verdict {
+        let ip = match Ipv4Packet::new_checked(&frame[ETH_LEN..]) {
+            Ok(ip) => ip,
+            Err(e) => return Verdict::Drop(wire_error_reason(e)),
+        };
+        if !ip.verify_checksum() {
+            return Verdict::Drop(DropReason::BadChecksum);
+        }
+        let src = ip.src();
+        let dst = ip.dst();
+        if ctx.l2_group {
+            // Group-addressed frames are only ever for the router itself:
+            // multicast control traffic and broadcasts go to the host stack;
+            // a unicast IP packet in a link-layer broadcast is dropped
+            // (RFC 1812 §5.3.4).
+            let for_host = dst.is_multicast()
+                || dst.is_broadcast()
+                || matches!(fib.lookup_v4(dst), Some(NextHop::Local));
+            return if for_host {
+                Verdict::Local
+            } else {
+                Verdict::Drop(DropReason::L2Multicast)
+            };
+        }
+        if martian_source(src) {
+            return Verdict::Drop(DropReason::MartianSource);
+        }
+        if dst.is_multicast() {
+            return Verdict::Drop(DropReason::MulticastDestination);
+        }
+        if martian_destination(dst) {
+            return Verdict::Drop(DropReason::MartianDestination);
+        }
+        let next_hop = fib.lookup_v4(dst).copied();
+        if let Some(NextHop::Local) = next_hop {
+            return Verdict::Local;
+        }
+        if ip.ttl() <= 1 {
+            self.send_icmp_v4(ctx, frame, IcmpV4Error::TimeExceeded, emit);
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let (egress_id, mac) = match next_hop {
+            None => {
+                self.send_icmp_v4(ctx, frame, IcmpV4Error::NetUnreachable, emit);
+                return Verdict::Drop(DropReason::NoRoute);
+            }
+            Some(NextHop::Adjacency { port, mac }) => (port, mac),
+            Some(NextHop::Glean { .. } | NextHop::Unresolved { .. }) => {
+                return Verdict::Drop(DropReason::NeighborUnresolved)
+            }
+            Some(NextHop::Local) => return Verdict::Local,
+        };
+        let Some(egress) = self.port(egress_id) else {
+            return Verdict::Drop(DropReason::UnknownPort);
+        };
+        let (egress_mtu, egress_mac) = (egress.mtu, egress.mac);
+        let total_len = ip.total_len();
+        let mtu = egress_mtu as usize;
+        if total_len > mtu {
+            if ip.dont_frag() {
+                self.send_icmp_v4(
+                    ctx,
+                    frame,
+                    IcmpV4Error::FragNeeded { mtu: egress_mtu },
+                    emit,
+                );
+                return Verdict::Drop(DropReason::MtuDf);
+            }
+            return match super::fragment::fragment_v4(
+                &frame[ETH_LEN..ETH_LEN + total_len],
+                mtu,
+                mac,
+                egress_mac,
+                egress_id,
+                emit,
+            ) {
+                Ok(fragments) => Verdict::Fragmented {
+                    port: egress_id,
+                    fragments,
+                },
+                Err(reason) => Verdict::Drop(reason),
+            };
+        }
+        let len = ETH_LEN + total_len;
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[ETH_LEN..len]);
+        ip.decrement_ttl();
+        rewrite_l2(frame, mac, egress_mac);
+        Verdict::Forward {
+            port: egress_id,
+            len,
+        }
+    }
+}

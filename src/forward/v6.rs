@@ -1,0 +1,113 @@
+//! The IPv6 path (RFC 8200, RFC 4291 §2.5.6, RFC 4443).
+
+use std::net::Ipv6Addr;
+
+use super::icmp::IcmpV6Error;
+use super::v4::wire_error_reason;
+use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
+use crate::fib::{Fib, NextHop};
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::ipv6::{is_extension_header, walk_extension_headers};
+use crate::wire::Ipv6Packet;
+
+/// Sources never routed: unspecified, loopback, multicast.
+#[inline]
+pub(crate) fn martian_source(src: Ipv6Addr) -> bool {
+    src.is_unspecified() || src.is_loopback() || src.is_multicast()
+}
+
+/// Destinations never routed: unspecified and loopback.
+#[inline]
+pub(crate) fn martian_destination(dst: Ipv6Addr) -> bool {
+    dst.is_unspecified() || dst.is_loopback()
+}
+
+/// fe80::/10.
+#[inline]
+pub(crate) fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl Forwarder {
+    pub(super) fn ipv6<E: Emit + ?Sized>(
+        &mut self,
+        fib: &Fib,
+        ctx: Ingress,
+        frame: &mut [u8],
+        emit: &mut E,
+    ) -> Verdict {
+        let ip = match Ipv6Packet::new_checked(&frame[ETH_LEN..]) {
+            Ok(ip) => ip,
+            Err(e) => return Verdict::Drop(wire_error_reason(e)),
+        };
+        let src = ip.src();
+        let dst = ip.dst();
+        if ctx.l2_group {
+            // Neighbour discovery, MLD and other multicast control traffic.
+            let for_host = dst.is_multicast() || matches!(fib.lookup_v6(dst), Some(NextHop::Local));
+            return if for_host {
+                Verdict::Local
+            } else {
+                Verdict::Drop(DropReason::L2Multicast)
+            };
+        }
+        if martian_source(src) {
+            return Verdict::Drop(DropReason::MartianSource);
+        }
+        if dst.is_multicast() {
+            return Verdict::Drop(DropReason::MulticastDestination);
+        }
+        if martian_destination(dst) {
+            return Verdict::Drop(DropReason::MartianDestination);
+        }
+        if is_link_local(dst) {
+            // Unicast to our MAC and link-scoped: it can only be for us.
+            return Verdict::Local;
+        }
+        let next_hop = fib.lookup_v6(dst).copied();
+        if let Some(NextHop::Local) = next_hop {
+            return Verdict::Local;
+        }
+        if is_link_local(src) {
+            return Verdict::Drop(DropReason::LinkLocal);
+        }
+        if is_extension_header(ip.next_header())
+            && walk_extension_headers(ip.next_header(), ip.payload()).is_err()
+        {
+            return Verdict::Drop(DropReason::BadExtensionHeader);
+        }
+        if ip.hop_limit() <= 1 {
+            self.send_icmp_v6(ctx, frame, IcmpV6Error::HopLimitExceeded, emit);
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let (egress_id, mac) = match next_hop {
+            None => {
+                self.send_icmp_v6(ctx, frame, IcmpV6Error::NoRoute, emit);
+                return Verdict::Drop(DropReason::NoRoute);
+            }
+            Some(NextHop::Adjacency { port, mac }) => (port, mac),
+            Some(NextHop::Glean { .. } | NextHop::Unresolved { .. }) => {
+                return Verdict::Drop(DropReason::NeighborUnresolved)
+            }
+            Some(NextHop::Local) => return Verdict::Local,
+        };
+        let Some(egress) = self.port(egress_id) else {
+            return Verdict::Drop(DropReason::UnknownPort);
+        };
+        let (egress_mtu, egress_mac) = (egress.mtu, egress.mac);
+        let total_len = ip.total_len();
+        if total_len > egress_mtu as usize {
+            // Routers never fragment IPv6 (RFC 8200 §5).
+            let mtu = egress_mtu as u32;
+            self.send_icmp_v6(ctx, frame, IcmpV6Error::PacketTooBig { mtu }, emit);
+            return Verdict::Drop(DropReason::PacketTooBig);
+        }
+        let len = ETH_LEN + total_len;
+        Ipv6Packet::new_unchecked(&mut frame[ETH_LEN..len]).decrement_hop_limit();
+        rewrite_l2(frame, mac, egress_mac);
+        Verdict::Forward {
+            port: egress_id,
+            len,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! ferroute: a software IPv4/IPv6 router.
+//!
+//! The layers follow `ARCHITECTURE.md`: [`wire`] (packet views) and [`lpm`]
+//! (longest-prefix match) at the bottom, [`fib`] over `lpm`, the sans-IO
+//! [`forward`] pipeline over both, [`io`] backends beside them, and the
+//! configuration and command line on top.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod fib;
+pub mod forward;
+pub mod lpm;
+pub mod wire;

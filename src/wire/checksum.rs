@@ -1,0 +1,151 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+//!
+//! Sums are kept as unfolded `u32` accumulators so that a pseudo-header and a
+//! payload can be summed separately and combined before the final fold.
+
+/// Adds `data` as a sequence of big-endian 16-bit words to `acc` (an odd
+/// trailing byte is padded with zero, as RFC 1071 says).
+#[inline]
+pub fn accumulate(mut acc: u32, data: &[u8]) -> u32 {
+    // 64-bit lanes halve the number of carries to fold for long payloads;
+    // the fast path only ever calls this for ICMP quotes and fragments.
+    let mut wide: u64 = acc as u64;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        wide += (w >> 48) + ((w >> 32) & 0xffff) + ((w >> 16) & 0xffff) + (w & 0xffff);
+    }
+    let rest = chunks.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for p in &mut pairs {
+        wide += u16::from_be_bytes([p[0], p[1]]) as u64;
+    }
+    if let [last] = pairs.remainder() {
+        wide += (*last as u64) << 8;
+    }
+    while wide >> 32 != 0 {
+        wide = (wide & 0xffff_ffff) + (wide >> 32);
+    }
+    acc = wide as u32;
+    acc
+}
+
+/// Folds an accumulator to 16 bits with end-around carry.
+#[inline]
+pub fn fold(mut acc: u32) -> u16 {
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// The checksum field value for `data` (whose own checksum field must be zero).
+#[inline]
+pub fn checksum(data: &[u8]) -> u16 {
+    !fold(accumulate(0, data))
+}
+
+/// The checksum to store for data already summed into `acc`.
+#[inline]
+pub fn finish(acc: u32) -> u16 {
+    !fold(acc)
+}
+
+/// True when `data`, checksum field included, sums to 0xffff.
+#[inline]
+pub fn verify(data: &[u8]) -> bool {
+    fold(accumulate(0, data)) == 0xffff
+}
+
+/// Sum of the IPv4 pseudo-header (RFC 768/793).
+#[inline]
+pub fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, length: u16) -> u32 {
+    let acc = accumulate(0, &src);
+    let acc = accumulate(acc, &dst);
+    acc + protocol as u32 + length as u32
+}
+
+/// Sum of the IPv6 pseudo-header (RFC 8200 §8.1).
+#[inline]
+pub fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, length: u32) -> u32 {
+    let acc = accumulate(0, &src);
+    let acc = accumulate(acc, &dst);
+    acc + (length >> 16) + (length & 0xffff) + next_header as u32
+}
+
+/// RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data
+/// changed from `old_word` to `new_word`: `HC' = ~(~HC + ~m + m')`.
+///
+/// Unlike eqn. 2 of RFC 1141 this never produces 0x0000 where a full
+/// recomputation would give 0xffff (the -0 / +0 problem RFC 1624 §3 fixes).
+#[inline]
+pub fn update_word(old_checksum: u16, old_word: u16, new_word: u16) -> u16 {
+    let sum = (!old_checksum as u32) + (!old_word as u32) + new_word as u32;
+    !fold(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Straight RFC 1071 reference: one 16-bit word at a time.
+    fn reference(data: &[u8]) -> u16 {
+        let mut sum: u32 = 0;
+        let mut i = 0;
+        while i + 1 < data.len() {
+            sum += u16::from_be_bytes([data[i], data[i + 1]]) as u32;
+            sum = (sum & 0xffff) + (sum >> 16);
+            i += 2;
+        }
+        if i < data.len() {
+            sum += (data[i] as u32) << 8;
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: words 0001 f203 f4f5 f6f7 sum to ddf2 (before complement).
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(accumulate(0, &data)), 0xddf2);
+        assert_eq!(checksum(&data), !0xddf2);
+    }
+
+    #[test]
+    fn known_ipv4_header() {
+        // A header from Wikipedia's IPv4 checksum example, checksum b861.
+        let mut h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(checksum(&h), 0xb861);
+        h[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
+        assert!(verify(&h));
+    }
+
+    proptest! {
+        #[test]
+        fn matches_reference(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            prop_assert_eq!(checksum(&data), reference(&data));
+        }
+
+        #[test]
+        fn incremental_equals_full(mut data in proptest::collection::vec(any::<u8>(), 4..64),
+                                   word in 0usize..32, new_word in any::<u16>()) {
+            let n = data.len() / 2 * 2;
+            data.truncate(n);
+            let idx = (word % (n / 2)) * 2;
+            let before = checksum(&data);
+            let old_word = u16::from_be_bytes([data[idx], data[idx + 1]]);
+            data[idx..idx + 2].copy_from_slice(&new_word.to_be_bytes());
+            let full = checksum(&data);
+            let inc = update_word(before, old_word, new_word);
+            // Both are valid encodings; they must agree modulo the +0/-0 ambiguity,
+            // which only exists when the sum is all ones or all zeros.
+            prop_assert!(inc == full || (inc == 0xffff && full == 0) || (inc == 0 && full == 0xffff),
+                "incremental {inc:#06x} full {full:#06x}");
+        }
+    }
+}
