@@ -139,6 +139,15 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
             let (line, field) = match e.span() {
+                // An error about the document as a whole (a missing top-level
+                // table) has an empty span at 0 or spans all of it: there is
+                // no line or field to point at.
+                Some(span)
+                    if span.start == 0
+                        && (span.is_empty() || span.end >= text.trim_end().len()) =>
+                {
+                    (None, String::new())
+                }
                 Some(span) => {
                     let (line, field) = raw::locate(text, &span);
                     (Some(line), field)

@@ -116,6 +116,7 @@ pub(super) fn one_line(message: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+        .replace("expected i64", "expected an integer")
 }
 
 #[cfg(test)]

@@ -320,3 +320,10 @@ fn missing_file_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn missing_router_table_is_a_file_level_error() {
+    let text = "[[port]]\nname = \"p0\"\nmac = \"02:00:00:00:00:01\"\n";
+    let err = Config::parse(text, "test.toml").unwrap_err();
+    assert_eq!(err.to_string(), "test.toml: missing field `router`");
+}
