@@ -194,6 +194,24 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// How input frames are prepared before they enter the pipeline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplayOptions {
+    /// Give every unicast frame the ingress port's MAC as destination, so
+    /// captures taken on other networks reach IP processing instead of being
+    /// dropped as `not_our_mac`. Group-addressed frames are left alone.
+    pub retarget_unicast_mac: bool,
+}
+
+fn retarget(frame: &mut [u8], config: &Config, ingress: PortId) {
+    let Some(port) = config.ports.get(ingress as usize) else {
+        return;
+    };
+    if frame.len() >= 6 && frame[0] & 1 == 0 {
+        frame[..6].copy_from_slice(&port.mac.0);
+    }
+}
+
 /// Replays `inputs` through the configured router, writing one capture per
 /// port into `output_dir` (created if missing). With `trace`, each input
 /// frame's [`FrameTrace`] is passed to it as soon as the frame is processed.
@@ -201,6 +219,7 @@ pub fn replay(
     config: &Config,
     inputs: &[ReplayInput],
     output_dir: &Path,
+    options: ReplayOptions,
     mut trace: Option<&mut dyn FnMut(&FrameTrace)>,
 ) -> Result<ReplayReport, ReplayError> {
     if inputs.is_empty() {
@@ -256,6 +275,9 @@ pub fn replay(
         frames_per_input[i] += 1;
         let now = frame.timestamp_ns;
         let mut data = frame.data;
+        if options.retarget_unicast_mac {
+            retarget(&mut data, config, ingress);
+        }
         let verdict = forwarder.process(&fib, ingress, &mut data, now, &mut tx);
         let mut emitted = Vec::new();
         for out in tx.drain() {

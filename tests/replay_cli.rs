@@ -588,3 +588,56 @@ fn real_capture_is_accounted_for() {
     assert_eq!(by_reason, c["dropped"].as_u64().unwrap());
     eprintln!("real capture: {read} frames, counters {c}");
 }
+
+#[test]
+fn retarget_gives_foreign_captures_the_ingress_mac() {
+    let s = scenario();
+    let dir = s.dir.path();
+    // The same first frame as captured on another network: a foreign router's MAC.
+    let mut foreign = s.p0_frames[0].1.clone();
+    foreign[..6].copy_from_slice(&[0x00, 0x1b, 0x21, 0x3a, 0x4b, 0x5c]);
+    let mut broadcast = s.p0_frames[0].1.clone();
+    broadcast[..6].copy_from_slice(&[0xff; 6]);
+    let input = dir.join("foreign.pcap");
+    write_pcap(&input, &[(us(1), foreign), (us(2), broadcast)]);
+    let run = |extra: &[&str]| {
+        let out = dir.join("out-retarget");
+        let mut args = vec![
+            "replay".to_string(),
+            "--config".into(),
+            s.config.display().to_string(),
+            "--input".into(),
+            format!("p0={}", input.display()),
+            "--output-dir".into(),
+            out.display().to_string(),
+            "--json".into(),
+            "--trace".into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = ferroute(&args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let v: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let verdicts: Vec<(String, Value)> = v["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["verdict"].as_str().unwrap().to_string(),
+                    f["reason"].clone(),
+                )
+            })
+            .collect();
+        verdicts
+    };
+    let plain = run(&[]);
+    assert_eq!(plain[0], ("drop".to_string(), Value::from("not_our_mac")));
+    let retargeted = run(&["--retarget"]);
+    assert_eq!(retargeted[0], ("forward".to_string(), Value::Null));
+    // A broadcast frame keeps its destination: a unicast IP packet inside it is dropped.
+    assert_eq!(
+        retargeted[1],
+        ("drop".to_string(), Value::from("l2_multicast"))
+    );
+}

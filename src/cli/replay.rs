@@ -8,7 +8,7 @@ use clap::Args;
 use super::CliError;
 use crate::config::Config;
 use crate::forward::DropReason;
-use crate::replay::{replay, FrameTrace, ReplayInput, ReplayReport};
+use crate::replay::{replay, FrameTrace, ReplayInput, ReplayOptions, ReplayReport};
 
 #[derive(Debug, Args)]
 #[command(
@@ -29,6 +29,10 @@ pub struct ReplayArgs {
     /// Print one JSON object instead of the text summary.
     #[arg(long)]
     pub json: bool,
+    /// Rewrite each unicast frame's destination MAC to its ingress port's MAC
+    /// first (for captures taken on other networks).
+    #[arg(long)]
+    pub retarget: bool,
     /// Also report every input frame (a line each, or `frames` in the JSON).
     #[arg(long)]
     pub trace: bool,
@@ -59,7 +63,16 @@ pub fn run(args: ReplayArgs, out: &mut dyn Write) -> Result<(), CliError> {
     };
     let observer: Option<&mut dyn FnMut(&FrameTrace)> =
         if args.trace { Some(&mut observe) } else { None };
-    let report = replay(&config, &args.inputs, &args.output_dir, observer).map_err(|e| {
+    let report = replay(
+        &config,
+        &args.inputs,
+        &args.output_dir,
+        ReplayOptions {
+            retarget_unicast_mac: args.retarget,
+        },
+        observer,
+    )
+    .map_err(|e| {
         if e.is_usage() {
             CliError::usage(e)
         } else {
