@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapReader, PcapWriter};
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
 use pcap_file::{DataLink, TsResolution};
 
@@ -60,9 +61,48 @@ fn aim_at_router(frame: &mut [u8], router: &Mac) {
 /// One captured frame.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// Time stamp as pcap-file reports it (pcapng: raw units read as ns).
+    /// Capture time (pcapng: scaled by the interface's if_tsresol and if_tsoffset).
     pub ts: Duration,
     pub data: Vec<u8>,
+}
+
+fn copy_block<W: Write>(
+    writer: &mut Option<PcapNgWriter<W>>,
+    block: &Block,
+) -> Result<(), pcap_file::PcapError> {
+    if let Some(w) = writer.as_mut() {
+        w.write_block(block)?;
+    }
+    Ok(())
+}
+
+/// An interface's time stamp resolution (default 10^-6 s) and offset (s).
+fn interface_clock(options: &[InterfaceDescriptionOption]) -> (u8, u64) {
+    let mut clock = (6, 0);
+    for opt in options {
+        match opt {
+            InterfaceDescriptionOption::IfTsResol(r) => clock.0 = *r,
+            InterfaceDescriptionOption::IfTsOffset(o) => clock.1 = *o,
+            _ => {}
+        }
+    }
+    clock
+}
+
+/// pcapng time stamp units to a time: `resol` is a negative power of ten,
+/// or of two when its top bit is set (pcapng spec, if_tsresol).
+fn units_to_time(units: u64, resol: u8) -> Duration {
+    let units = units as u128;
+    let per_second: u128 = if resol & 0x80 == 0 {
+        10u128.saturating_pow(resol as u32)
+    } else {
+        1u128
+            .checked_shl((resol & 0x7f) as u32)
+            .unwrap_or(u128::MAX)
+    };
+    let secs = units / per_second;
+    let nanos = (units % per_second) * 1_000_000_000 / per_second;
+    Duration::new(secs.min(u64::MAX as u128) as u64, nanos as u32)
 }
 
 /// Reads every frame of `path`.
@@ -102,23 +142,44 @@ fn rewrite(src: &Path, dst: Option<&Path>, router: Option<&Mac>) -> Result<Vec<F
             ),
             None => None,
         };
+        // (if_tsresol, if_tsoffset) of each interface, in order.
+        let mut clocks: Vec<(u8, u64)> = Vec::new();
+        let mut last = Duration::ZERO;
         while let Some(block) = reader.next_block() {
             let mut block = block.map_err(|e| err(&e))?.into_owned();
-            match &mut block {
-                Block::InterfaceDescription(idb) if idb.linktype != DataLink::ETHERNET => {
-                    return Err(err(&format!(
-                        "link type {:?} is not Ethernet",
-                        idb.linktype
-                    )));
+            let (interface, units, data) = match &mut block {
+                Block::InterfaceDescription(idb) => {
+                    if idb.linktype != DataLink::ETHERNET {
+                        return Err(err(&format!(
+                            "link type {:?} is not Ethernet",
+                            idb.linktype
+                        )));
+                    }
+                    clocks.push(interface_clock(&idb.options));
+                    copy_block(&mut writer, &block).map_err(|e| err(&e))?;
+                    continue;
                 }
-                Block::EnhancedPacket(p) => fix(p.timestamp, p.data.to_mut()),
-                Block::SimplePacket(p) => fix(Duration::ZERO, p.data.to_mut()),
-                Block::Packet(p) => fix(Duration::from_nanos(p.timestamp), p.data.to_mut()),
-                _ => {}
+                // pcap-file hands over the raw 64-bit time stamp as nanoseconds.
+                Block::EnhancedPacket(p) => (
+                    p.interface_id as usize,
+                    Some(p.timestamp.as_nanos() as u64),
+                    p.data.to_mut(),
+                ),
+                Block::Packet(p) => (p.interface_id as usize, Some(p.timestamp), p.data.to_mut()),
+                Block::SimplePacket(p) => (0, None, p.data.to_mut()),
+                _ => {
+                    copy_block(&mut writer, &block).map_err(|e| err(&e))?;
+                    continue;
+                }
+            };
+            let &(resol, offset) = clocks
+                .get(interface)
+                .ok_or_else(|| err(&format!("packet on undeclared interface {interface}")))?;
+            if let Some(units) = units {
+                last = units_to_time(units, resol) + Duration::from_secs(offset);
             }
-            if let Some(w) = writer.as_mut() {
-                w.write_block(&block).map_err(|e| err(&e))?;
-            }
+            fix(last, data);
+            copy_block(&mut writer, &block).map_err(|e| err(&e))?;
         }
         if let Some(w) = writer {
             w.into_inner().flush().map_err(|e| err(&e))?;

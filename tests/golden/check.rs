@@ -306,6 +306,13 @@ fn check_frame(
     match (&pred.output, &pred.icmp) {
         (Output::Forward(want), _) => {
             let frame = sent_forward.expect("verdict is forward");
+            if got.len != Some(frame.len()) {
+                return Err(format!(
+                    "report says {:?} bytes forwarded, the pcap holds {}",
+                    got.len,
+                    frame.len()
+                ));
+            }
             want.compare(&frame)
                 .map_err(|e| format!("forwarded frame: {e}"))?;
         }

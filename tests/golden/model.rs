@@ -197,7 +197,9 @@ impl Setup {
         let mut t = String::new();
         let id = self.ingress().v4.map(|(a, _)| a).unwrap();
         writeln!(t, "[router]\nid = \"{id}\"").unwrap();
-        writeln!(t, "icmp_rate = 1000000000\nicmp_burst = 1000000\n").unwrap();
+        // The configuration's ceiling: a burst of a million errors is far
+        // more than any capture provokes, so nothing is rate limited.
+        writeln!(t, "icmp_rate = 1000000\nicmp_burst = 1000000\n").unwrap();
         for p in &self.ports {
             let mut addrs = Vec::new();
             if let Some((a, l)) = p.v4 {

@@ -24,6 +24,8 @@ pub struct FrameReport {
     pub verdict: String,
     pub reason: Option<String>,
     pub egress: Option<String>,
+    /// Transmitted length of a forwarded frame.
+    pub len: Option<usize>,
     pub emitted: Vec<Emitted>,
 }
 
@@ -173,6 +175,10 @@ fn parse(json: &Value, workdir: &Path) -> Result<Report, String> {
             verdict: opt_str(f, "verdict")?.ok_or("frame without `verdict`")?,
             reason: opt_str(f, "reason")?,
             egress: opt_str(f, "egress")?,
+            len: match f.get("len") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or("`len` is not an integer")? as usize),
+            },
             emitted,
         });
     }
