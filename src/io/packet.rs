@@ -29,4 +29,12 @@ pub trait PacketIo {
     /// keep the receive side supplied with free frames, and wake the kernel
     /// only where a ring asks for it.
     fn service(&mut self, pool: &mut FramePool);
+
+    /// Blocks until a port may have frames to receive or `timeout` passes.
+    /// Workers call it only after finding every port idle for a while, so an
+    /// idle router does not spin its cores; busy ones never call it.
+    fn wait(&mut self, timeout: std::time::Duration) {
+        let _ = timeout;
+        std::thread::yield_now();
+    }
 }
