@@ -1,6 +1,6 @@
 //! Why frames were not forwarded, and the per-worker counters.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 macro_rules! drop_reasons {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {
@@ -134,7 +134,7 @@ impl Counters {
 }
 
 /// [`Counters`] in the shape shown to operators and scripts.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CounterSummary {
     pub rx_frames: u64,
     pub rx_bytes: u64,
