@@ -82,6 +82,7 @@ fn forwarder() -> Forwarder {
         ports: vec![port("p0", P0_MAC), port("p1", P1_MAC)],
         icmp_rate: 0,
         icmp_burst: 0,
+        accept_source_route: false,
     })
 }
 

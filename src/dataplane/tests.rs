@@ -90,6 +90,7 @@ fn worker(handle: &FibHandle, worker_frames: u32) -> Worker<LoopbackIo> {
         ports: ports(),
         icmp_rate: 1000,
         icmp_burst: 1000,
+        accept_source_route: false,
     });
     Worker::new(io, pool, fwd, handle.clone())
 }

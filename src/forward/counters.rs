@@ -40,6 +40,7 @@ drop_reasons! {
     BadTotalLength => "bad_total_length", "IP length field inconsistent";
     BadChecksum => "bad_checksum", "IPv4 header checksum wrong";
     BadOptions => "bad_options", "malformed IPv4 options (found while fragmenting)";
+    SourceRoute => "source_route", "IPv4 loose/strict source route (RFC 7126; see accept_source_route)";
     BadExtensionHeader => "bad_extension_header", "malformed IPv6 extension-header chain";
     MartianSource => "martian_source", "source address that must never be routed";
     MartianDestination => "martian_destination", "destination address that must never be routed";

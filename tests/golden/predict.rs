@@ -182,6 +182,10 @@ fn predict_v4(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
         return Prediction::local(f);
     }
     let packet = &buf[..total];
+    if hlen > 20 && carries_source_route(&buf[20..hlen]) {
+        // RFC 7126 §4.3–4.4: source-routed packets are dropped by default.
+        return Prediction::drop(f, "source_route");
+    }
     if hdr.ttl() <= 1 {
         let icmp = icmp_v4(setup, frame, packet, 11, 0, [0; 4]);
         return Prediction::drop_with(f, "ttl_expired", icmp);
@@ -240,6 +244,32 @@ fn predict_v4(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
         output: Output::Forward(expected),
         icmp: Icmp::None,
     }
+}
+
+/// Whether the option list holds a loose (131) or strict (137) source route
+/// before its end or its first malformed option.
+fn carries_source_route(options: &[u8]) -> bool {
+    let mut i = 0;
+    while i < options.len() {
+        match options[i] {
+            0 => return false,
+            1 => i += 1,
+            kind => {
+                let Some(&len) = options.get(i + 1) else {
+                    return false;
+                };
+                let len = len as usize;
+                if len < 2 || i + len > options.len() {
+                    return false;
+                }
+                if kind == 131 || kind == 137 {
+                    return true;
+                }
+                i += len;
+            }
+        }
+    }
+    false
 }
 
 /// The options with the copied flag (RFC 791), padded with end-of-list to a
@@ -403,11 +433,13 @@ fn predict_v6(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
     if is_v6_link_local(dst) || setup.is_router_v6(dst) {
         return Prediction::local(f);
     }
-    if is_v6_link_local(src) {
-        return Prediction::drop(f, "link_local");
-    }
     let packet = &buf[..40 + payload_len];
     let chain = walk(first_next, &packet[40..]);
+    if is_v6_link_local(src) {
+        // RFC 4443 §3.1: destination unreachable, beyond scope of source address.
+        let icmp = icmp_v6(setup, frame, packet, chain.as_ref(), 1, 2, [0; 4]);
+        return Prediction::drop_with(f, "link_local", icmp);
+    }
     if is_extension(first_next) && chain.is_none() {
         return Prediction::drop(f, "bad_extension_header");
     }
@@ -457,10 +489,9 @@ fn icmp_v6(
     let Some(chain) = chain else {
         return Icmp::Suppressed;
     };
-    if chain.non_first_fragment {
-        return Icmp::Suppressed;
-    }
-    if chain.upper == 58 {
+    // RFC 4443 has no exception for non-first fragments (only IPv4 does, RFC
+    // 1812 §4.3.2.7), and their upper-layer header is not there to look at.
+    if !chain.non_first_fragment && chain.upper == 58 {
         match packet[40..].get(chain.upper_offset) {
             Some(&t) if t >= 128 => {}
             _ => return Icmp::Suppressed,
