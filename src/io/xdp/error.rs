@@ -18,6 +18,8 @@ pub enum XdpError {
         interface: String,
         name: String,
         id: u32,
+        /// `xdpdrv` or `xdpgeneric`: the `ip link` keyword that removes it.
+        ip_keyword: &'static str,
     },
     /// Our own program is attached by another, still running, process.
     InUse { interface: String, id: u32 },
@@ -72,11 +74,12 @@ impl fmt::Display for XdpError {
                 interface,
                 name,
                 id,
+                ip_keyword,
             } => write!(
                 f,
                 "interface {interface:?} already has another XDP program ({name:?}, id {id}): \
-                 remove it with `ip link set dev {interface} xdp off` (or `xdpgeneric off`) \
-                 if it is not needed"
+                 remove it with `ip link set dev {interface} {ip_keyword} off` if it is not \
+                 needed"
             ),
             XdpError::InUse { interface, id } => write!(
                 f,

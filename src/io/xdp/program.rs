@@ -563,6 +563,10 @@ fn remove_stale(ifindex: u32, interface: &str) -> Result<(), XdpError> {
                 interface: interface.to_string(),
                 name: program.name,
                 id: program.id,
+                ip_keyword: match program.mode {
+                    XdpMode::Native => "xdpdrv",
+                    XdpMode::Generic => "xdpgeneric",
+                },
             });
         }
         // SAFETY: plain syscall wrapper.

@@ -260,11 +260,17 @@ impl XdpIo {
                     libc::EOPNOTSUPP if config.bind == BindMode::ZeroCopy => XdpError::Invalid {
                         what: format!("{what}: the driver has no zero-copy AF_XDP: use copy mode"),
                     },
-                    libc::EINVAL if i > 0 => XdpError::Invalid {
+                    libc::EINVAL => XdpError::Invalid {
                         what: format!(
-                            "{what}: the kernel refused to share the UMEM with it (ports on \
-                             drivers of different zero-copy support cannot share one UMEM): \
-                             force copy mode"
+                            "{what}: invalid argument: check that the interface has rx queue {} \
+                             (`ethtool -l {interface}`){}",
+                            config.queue,
+                            if i > 0 {
+                                " and that all ports support the same AF_XDP mode (else force \
+                                 copy mode)"
+                            } else {
+                                ""
+                            }
                         ),
                     },
                     _ => errno(what, e),
