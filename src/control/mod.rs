@@ -1,0 +1,4 @@
+//! The control plane's link to the kernel: rtnetlink neighbour state.
+
+pub mod netlink;
+pub mod subscription;
