@@ -16,6 +16,7 @@ use clap::Args;
 use super::ops::{Handler, OpsServer, DEFAULT_SOCKET};
 use super::CliError;
 use crate::config::{Config, PortConfig};
+use crate::control::{Control, ControlHandle};
 use crate::dataplane::report::{status_line, StatsReport};
 use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
 use crate::fib::FibHandle;
@@ -59,8 +60,8 @@ fn read_sys(interface: &str, file: &str) -> anyhow::Result<String> {
 
 /// The interface of `port`, checked against the configuration.
 fn resolve_port(index: usize, port: &PortConfig) -> anyhow::Result<XdpPort> {
-    let ifindex = interface_index(&port.interface)
-        .map_err(|e| anyhow::anyhow!("port {}: {e}", port.name))?;
+    let ifindex =
+        interface_index(&port.interface).map_err(|e| anyhow::anyhow!("port {}: {e}", port.name))?;
     let actual: MacAddr = read_sys(&port.interface, "address")?
         .parse()
         .map_err(|e: String| anyhow::anyhow!("port {}: {e}", port.name))?;
@@ -135,6 +136,20 @@ fn xdp_counters(program: &Mutex<XdpProgram>) -> BTreeMap<String, u64> {
     }
 }
 
+/// The neighbour table as text lines, for operators.
+fn neighbors(control: &Mutex<Option<ControlHandle>>) -> serde_json::Value {
+    let entries = match control.lock() {
+        Ok(c) => c.as_ref().map(|c| c.neighbors()).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    serde_json::Value::Array(
+        entries
+            .iter()
+            .map(|e| serde_json::Value::String(e.to_string()))
+            .collect(),
+    )
+}
+
 fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
     let mut total = StatsSnapshot::default();
     for s in stats {
@@ -169,7 +184,16 @@ fn daemon(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let ifindexes: Vec<u32> = ports.iter().map(|p| p.ifindex).collect();
     let fib = FibHandle::new(config.fib()?);
-    let mode = if args.generic { XdpMode::Generic } else { XdpMode::Native };
+    // The control thread follows the kernel's neighbour table (it must run
+    // in this namespace, like everything here) and republishes the FIB.
+    let control = Control::start(config, fib.clone(), &ifindexes)?;
+    let glean = control.glean_queue();
+    let control = Arc::new(Mutex::new(Some(control)));
+    let mode = if args.generic {
+        XdpMode::Generic
+    } else {
+        XdpMode::Native
+    };
     let program = XdpProgram::load(&ports, mode)?;
     let local: Vec<IpAddr> = config
         .ports
@@ -185,6 +209,7 @@ fn daemon(
         let ifindexes = ifindexes.clone();
         let program = program.clone();
         let fib = fib.clone();
+        let glean = glean.clone();
         let forwarder = Forwarder::new(config.forwarder_config());
         factories.push((
             core,
@@ -200,7 +225,9 @@ fn daemon(
                         .map_err(|_| anyhow::anyhow!("XDP program lock poisoned"))?;
                     io.register_with(&program)?;
                 }
-                Ok(Worker::new(io, pool, forwarder, fib))
+                let mut worker = Worker::new(io, pool, forwarder, fib);
+                worker.set_glean_sink(glean);
+                Ok(worker)
             }),
         ));
     }
@@ -211,7 +238,9 @@ fn daemon(
     let handler: Handler = {
         let stats = stats.clone();
         let program = program.clone();
+        let control = control.clone();
         Arc::new(move |request: &str| match request {
+            "neighbors" => Ok(neighbors(&control)),
             "stats" => {
                 let report = StatsReport::new(
                     &snapshot(&stats),
@@ -221,7 +250,7 @@ fn daemon(
                 );
                 serde_json::to_value(report).map_err(|e| e.to_string())
             }
-            other => Err(format!("unknown request `{other}` (try: stats)")),
+            other => Err(format!("unknown request `{other}` (try: stats, neighbors)")),
         })
     };
     let ops = OpsServer::start(&args.socket, handler)?;
@@ -246,7 +275,11 @@ fn daemon(
     let mut before_at = Instant::now();
     let stop_reason = loop {
         if let Some(sig) = wait_for_signal(signals, Duration::from_secs(1)) {
-            break if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+            break if sig == libc::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
         }
         if !dataplane.healthy() {
             break "a worker stopped unexpectedly";
@@ -265,6 +298,10 @@ fn daemon(
     };
     dataplane.shutdown();
     let total = snapshot(&stats);
+    let control_stopped = match control.lock().ok().and_then(|mut c| c.take()) {
+        Some(c) => c.stop().map(|report| report.failures),
+        None => Ok(Vec::new()),
+    };
     drop(ops);
     let detached = match program.lock() {
         Ok(mut p) => p.detach(),
@@ -280,6 +317,9 @@ fn daemon(
         names.join(", ")
     )?;
     detached?;
+    for failure in control_stopped? {
+        writeln!(out, "ferroute: warning: {failure}")?;
+    }
     if stop_reason == "a worker stopped unexpectedly" {
         anyhow::bail!("a worker thread stopped unexpectedly");
     }

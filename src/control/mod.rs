@@ -13,6 +13,7 @@
 //! [`Control::start`]: its sockets are opened there, and the thread it spawns
 //! inherits that namespace.
 
+pub mod glean;
 pub mod neighbor;
 pub mod netlink;
 pub mod subscription;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::fib::{self, ConnectedPort, FibError, FibHandle, PortId, StaticNeighbor, StaticRoute};
+use glean::{GleanQueue, GleanResolver};
 use neighbor::{NeighborEntry, NeighborTable, PortBinding};
 use netlink::{ManagedOutcome, NetlinkError, Rtnl};
 use subscription::{NeighborSubscription, NeighborUpdate};
@@ -147,6 +149,9 @@ pub struct Control {
     owned: BTreeSet<ManagedEntry>,
     fib: FibHandle,
     sub: NeighborSubscription,
+    glean: GleanResolver,
+    /// Managed entries made for glean requests (a subset of `owned`).
+    gleaned: usize,
     options: ControlOptions,
     status: Arc<Mutex<ControlStatus>>,
 }
@@ -157,6 +162,7 @@ pub struct ControlHandle {
     thread: Option<JoinHandle<StopReport>>,
     status: Arc<Mutex<ControlStatus>>,
     fib: FibHandle,
+    glean: GleanQueue,
 }
 
 impl Control {
@@ -241,6 +247,8 @@ impl Control {
             owned: BTreeSet::new(),
             fib: fib.clone(),
             sub: NeighborSubscription::with_receive_queue(options.receive_queue)?,
+            glean: GleanResolver::default(),
+            gleaned: 0,
             options,
             status: Arc::clone(&status),
         };
@@ -257,6 +265,7 @@ impl Control {
             return Err(e);
         }
 
+        let glean = control.glean.queue();
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -268,6 +277,7 @@ impl Control {
             thread: Some(thread),
             status,
             fib,
+            glean,
         })
     }
 
@@ -293,6 +303,33 @@ impl Control {
         }
         self.lock_status().managed = self.owned.iter().copied().collect();
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Asks the kernel to resolve the next hops workers found unresolved
+    /// (on-link addresses only; the notification that follows rebuilds the FIB).
+    fn resolve_gleaned(&mut self) {
+        let table = &self.table;
+        let wanted = self.glean.take(Instant::now(), self.gleaned, |port, addr| {
+            table.has_static(addr) || table.learned(addr, port).is_some()
+        });
+        for (_, addr) in wanted {
+            let Some(ifindex) = self.table.connected_port(addr).map(|p| p.ifindex) else {
+                continue;
+            };
+            let entry = ManagedEntry {
+                ifindex,
+                address: addr,
+            };
+            match self.sub.rtnl().ensure_managed(ifindex, addr) {
+                Ok(ManagedOutcome::Created | ManagedOutcome::Adopted) => {
+                    if self.owned.insert(entry) {
+                        self.gleaned += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => self.record_error(&e),
+            }
+        }
     }
 
     /// Builds the FIB from the current neighbours and publishes it.
@@ -369,6 +406,7 @@ impl Control {
                     }
                 }
             }
+            self.resolve_gleaned();
             let now = Instant::now();
             if dirty_since.is_some_and(|since| now >= since + self.options.coalesce) {
                 dirty_since = None;
@@ -434,6 +472,12 @@ impl ControlHandle {
 
     /// The resolved neighbours (static and kernel-learned) as of the last
     /// kernel change.
+    /// Where workers report unresolved next hops
+    /// ([`Worker::set_glean_sink`](crate::dataplane::Worker::set_glean_sink)).
+    pub fn glean_queue(&self) -> GleanQueue {
+        Arc::clone(&self.glean)
+    }
+
     pub fn neighbors(&self) -> Vec<NeighborEntry> {
         self.status().neighbors
     }

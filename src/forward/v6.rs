@@ -1,6 +1,6 @@
 //! The IPv6 path (RFC 8200, RFC 4291 §2.5.6, RFC 4443).
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::icmp::IcmpV6Error;
 use super::v4::wire_error_reason;
@@ -88,8 +88,13 @@ impl Forwarder {
                 return Verdict::Drop(DropReason::NoRoute);
             }
             Some(NextHop::Adjacency { port, mac }) => (port, mac),
-            Some(NextHop::Glean { .. } | NextHop::Unresolved { .. }) => {
-                return Verdict::Drop(DropReason::NeighborUnresolved)
+            Some(NextHop::Glean { port }) => {
+                self.glean.record(port, IpAddr::V6(dst));
+                return Verdict::Drop(DropReason::NeighborUnresolved);
+            }
+            Some(NextHop::Unresolved { port, gateway }) => {
+                self.glean.record(port, gateway);
+                return Verdict::Drop(DropReason::NeighborUnresolved);
             }
             Some(NextHop::Local) => return Verdict::Local,
         };
