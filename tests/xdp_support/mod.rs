@@ -70,16 +70,22 @@ impl Netns {
             .unwrap_or_else(|e| panic!("writing {key}: {e}"));
     }
 
+    /// Moves the calling thread into this namespace (for long-running
+    /// threads; setns affects only the calling thread).
+    pub fn enter(&self) {
+        let path = format!("/var/run/netns/{}", self.name);
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: a namespace descriptor; affects this thread only.
+        let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(ret, 0, "setns {path}: {}", std::io::Error::last_os_error());
+    }
+
     /// Runs `f` on a thread that has entered this namespace (setns affects
     /// only the calling thread).
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/var/run/netns/{}", self.name);
         std::thread::scope(|s| {
             s.spawn(move || {
-                let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-                // SAFETY: a namespace descriptor; affects this thread only.
-                let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(ret, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                self.enter();
                 f()
             })
             .join()

@@ -192,9 +192,10 @@ fn bpf_error(what: impl Into<String>, e: libbpf_rs::Error) -> XdpError {
     match e.kind() {
         libbpf_rs::ErrorKind::PermissionDenied => XdpError::Permission { what },
         libbpf_rs::ErrorKind::Unsupported => XdpError::Unsupported { what },
+        // One line: libbpf's context chain may span several.
         _ => XdpError::Os {
             what,
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(e.to_string().replace('\n', "; ")),
         },
     }
 }
