@@ -144,8 +144,8 @@ pub struct AttachedProgram {
 }
 
 enum Attachment {
-    /// A BPF link: closing it detaches.
-    Link(#[allow(dead_code)] OwnedFd),
+    /// A BPF link: detached explicitly, and by the kernel when it closes.
+    Link(OwnedFd),
     /// A netlink attachment (kernels without XDP links).
     Netlink,
 }
@@ -413,13 +413,25 @@ impl XdpProgram {
         Ok(counters)
     }
 
-    /// Detaches the program from every interface (idempotent). With links
-    /// this cannot fail; a netlink attachment is removed only while it is
-    /// still ours. Returns the first error after trying every interface.
+    /// Detaches the program from every interface, synchronously
+    /// (idempotent). A netlink attachment is removed only while it is still
+    /// ours. Returns the first error after trying every interface.
     pub fn detach(&mut self) -> Result<(), XdpError> {
         let prog_fd = self.skel.progs.ferroute_xdp.as_fd().as_raw_fd();
         let mut first_error = None;
         for attached in self.attached.drain(..) {
+            if let Attachment::Link(fd) = &attached.attachment {
+                // Detach now, not when the last reference to the link's file
+                // goes (a child forked meanwhile may hold one until exec).
+                // SAFETY: a link descriptor we own.
+                let ret = unsafe { libbpf_sys::bpf_link_detach(fd.as_raw_fd()) };
+                if ret < 0 && ret != -libc::EOPNOTSUPP && first_error.is_none() {
+                    first_error = Some(XdpError::from_ret(
+                        format!("detaching {PROGRAM_NAME} from {}", attached.interface),
+                        ret,
+                    ));
+                }
+            }
             if let Attachment::Netlink = attached.attachment {
                 // SAFETY: zeroed options with `sz` set, as libbpf requires.
                 let mut opts: libbpf_sys::bpf_xdp_attach_opts = unsafe { std::mem::zeroed() };
@@ -437,7 +449,7 @@ impl XdpProgram {
                     ));
                 }
             }
-            // A link detaches when its descriptor closes, here.
+            // The link's descriptor closes here.
         }
         first_error.map_or(Ok(()), Err)
     }
