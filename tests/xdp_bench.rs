@@ -6,6 +6,7 @@
 //! ```text
 //! cargo test --release --test xdp_bench -- --ignored --nocapture
 //! FERROUTE_BENCH_SECS=10 (default 5)
+//! FERROUTE_BENCH_RT=1    (SCHED_FIFO threads, for a machine busy with other work)
 //! ```
 //!
 //! It reports what it saw; it asserts only that frames flowed.
@@ -24,12 +25,20 @@ use xdp_support::{require_root, Topology, MAC_PA, MAC_PB, MAC_RA, MAC_RB};
 
 const BATCH: usize = 64;
 
+/// Pins the calling thread to `cpu`; with FERROUTE_BENCH_RT=1 also makes it
+/// SCHED_FIFO, so other work on a shared machine does not preempt it (the
+/// kernel's RT throttling still leaves others 5% of the CPU).
 fn pin_to_cpu(cpu: usize) {
-    // SAFETY: cpu_set_t is plain data; the calls affect this thread only.
+    // SAFETY: cpu_set_t and sched_param are plain data; the calls affect
+    // this thread only.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        if std::env::var("FERROUTE_BENCH_RT").as_deref() == Ok("1") {
+            let param = libc::sched_param { sched_priority: 10 };
+            libc::sched_setscheduler(0, libc::SCHED_FIFO, &param);
+        }
     }
 }
 
@@ -232,6 +241,65 @@ fn bench(mode: XdpMode) {
         sent.load(Ordering::Relaxed)
     );
     assert!(result.forwarded > 0, "no frame was forwarded");
+}
+
+/// The same traffic forwarded by the router namespace's kernel instead
+/// (ip_forward, static neighbours, no XDP on the router): the baseline.
+fn kernel_baseline() {
+    let seconds: u64 = std::env::var("FERROUTE_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let topo = Topology::new();
+    topo.r
+        .run(|| std::fs::write("/proc/sys/net/ipv4/ip_forward", "1"))
+        .expect("ip_forward");
+    // Forward on CPU 1 (receive packet steering), as the AF_XDP router does,
+    // instead of in the generator's softirq on CPU 0.
+    let rps = std::process::Command::new("ip")
+        .args(["netns", "exec", &topo.r.name, "sh", "-c"])
+        .arg("echo 2 > /sys/class/net/ra/queues/rx-0/rps_cpus")
+        .status()
+        .expect("ip netns exec");
+    assert!(rps.success(), "setting rps_cpus of ra");
+    let _sink = topo
+        .b
+        .run(|| attach_drop_program(interface_index("pb").expect("pb")));
+    let stop = AtomicBool::new(false);
+    let sent = AtomicU64::new(0);
+    let (before, after, elapsed) = std::thread::scope(|s| {
+        let generator = s.spawn(|| {
+            topo.a.enter();
+            pin_to_cpu(0);
+            generate(&stop, &sent);
+        });
+        std::thread::sleep(Duration::from_secs(1)); // warm-up (a benchmark's clock)
+        let before = topo.r.tx_packets("rb");
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs(seconds));
+        let after = topo.r.tx_packets("rb");
+        let elapsed = start.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        let _ = generator.join();
+        (before, after, elapsed)
+    });
+    let forwarded = after - before;
+    eprintln!(
+        "kernel forwarding: {} frames in {:.2} s = {:.3} Mpps; generator sent {} in total",
+        forwarded,
+        elapsed,
+        forwarded as f64 / elapsed / 1e6,
+        sent.load(Ordering::Relaxed)
+    );
+    assert!(forwarded > 0, "the kernel forwarded nothing");
+}
+
+#[test]
+#[ignore = "benchmark: cargo test --release --test xdp_bench -- --ignored --nocapture"]
+fn kernel_forwarding_baseline() {
+    if require_root("kernel_forwarding_baseline") {
+        kernel_baseline();
+    }
 }
 
 #[test]

@@ -100,6 +100,20 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// Packets transmitted by `interface` so far (`ip -s` statistics).
+    pub fn tx_packets(&self, interface: &str) -> u64 {
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-s", "-j", "link", "show", interface])
+            .output()
+            .expect("ip -s link");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j output");
+        json[0]["stats64"]["tx"]["packets"]
+            .as_u64()
+            .expect("tx packets")
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip")
