@@ -52,6 +52,19 @@ fn neighbour_solicitation(dst: Ipv6Addr) -> Vec<u8> {
     frame
 }
 
+/// A neighbour advertisement behind a hop-by-hop options header.
+fn neighbour_advertisement_behind_hop_by_hop() -> Vec<u8> {
+    let mut frame = neighbour_solicitation("2001:db8:2::99".parse().unwrap());
+    frame[54] = 136; // ICMPv6 type: neighbour advertisement
+    let payload_len = u16::from_be_bytes([frame[18], frame[19]]) + 8;
+    frame[18..20].copy_from_slice(&payload_len.to_be_bytes());
+    frame[20] = 0; // next header: hop-by-hop options
+                   // next header ICMPv6, length 0 (8 bytes), PadN option of 4 zero bytes.
+    let hop_by_hop = [58, 0, 1, 4, 0, 0, 0, 0];
+    frame.splice(54..54, hop_by_hop);
+    frame
+}
+
 fn raw_frame(dst_mac: MacAddr, ethertype: u16, body: &[u8]) -> Vec<u8> {
     let mut frame = Vec::new();
     frame.extend_from_slice(&dst_mac.0);
@@ -246,6 +259,13 @@ fn run_scenario(mode: XdpMode) {
         &peer_a,
         &neighbour_solicitation("2001:db8:2::99".parse().unwrap()),
         "neighbour solicitation",
+        |c| &mut c.passed_nd,
+    );
+    expect_verdict(
+        &router,
+        &peer_a,
+        &neighbour_advertisement_behind_hop_by_hop(),
+        "neighbour advertisement behind hop-by-hop options",
         |c| &mut c.passed_nd,
     );
     expect_verdict(

@@ -70,16 +70,22 @@ impl Netns {
             .unwrap_or_else(|e| panic!("writing {key}: {e}"));
     }
 
+    /// Moves the calling thread into this namespace (for long-running
+    /// threads; setns affects only the calling thread).
+    pub fn enter(&self) {
+        let path = format!("/var/run/netns/{}", self.name);
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: a namespace descriptor; affects this thread only.
+        let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(ret, 0, "setns {path}: {}", std::io::Error::last_os_error());
+    }
+
     /// Runs `f` on a thread that has entered this namespace (setns affects
     /// only the calling thread).
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/var/run/netns/{}", self.name);
         std::thread::scope(|s| {
             s.spawn(move || {
-                let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-                // SAFETY: a namespace descriptor; affects this thread only.
-                let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(ret, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                self.enter();
                 f()
             })
             .join()
@@ -91,6 +97,20 @@ impl Netns {
         let mut all = vec!["-n", &self.name];
         all.extend_from_slice(args);
         ip(&all);
+    }
+}
+
+impl Netns {
+    /// Packets transmitted by `interface` so far (`ip -s` statistics).
+    pub fn tx_packets(&self, interface: &str) -> u64 {
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-s", "-j", "link", "show", interface])
+            .output()
+            .expect("ip -s link");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j output");
+        json[0]["stats64"]["tx"]["packets"]
+            .as_u64()
+            .expect("tx packets")
     }
 }
 

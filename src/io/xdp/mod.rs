@@ -14,13 +14,12 @@
 
 mod error;
 mod program;
+mod query;
 mod socket;
 
 pub use error::{interface_index, interface_name, XdpError};
-pub use program::{
-    attached_programs, AttachedProgram, XdpCounters, XdpMode, XdpPort, XdpProgram, MAX_PORTS,
-    MAX_QUEUES, PROGRAM_NAME,
-};
+pub use program::{XdpCounters, XdpMode, XdpPort, XdpProgram, MAX_PORTS, MAX_QUEUES, PROGRAM_NAME};
+pub use query::{attached_programs, AttachedProgram};
 pub use socket::{BindMode, XdpIo, XdpIoConfig, XskStatistics, FRAME_SIZE};
 
 // Workers open their sockets in the router's namespace and may then move
