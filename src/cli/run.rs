@@ -195,10 +195,19 @@ fn daemon(
         XdpMode::Native
     };
     let program = XdpProgram::load(&ports, mode)?;
+    // The router's addresses and its subnets' directed broadcasts go to the
+    // kernel, exactly the destinations the FIB calls `Local`.
     let local: Vec<IpAddr> = config
         .ports
         .iter()
-        .flat_map(|p| p.addresses.iter().map(|a| a.addr()))
+        .flat_map(|p| p.addresses.iter())
+        .flat_map(|a| {
+            let broadcast = match a {
+                ipnet::IpNet::V4(v4) if v4.prefix_len() < 31 => Some(IpAddr::V4(v4.broadcast())),
+                _ => None,
+            };
+            std::iter::once(a.addr()).chain(broadcast)
+        })
         .collect();
     program.set_local_addresses(&local)?;
     let program = Arc::new(Mutex::new(program));
