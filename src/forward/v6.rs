@@ -7,7 +7,7 @@ use super::v4::wire_error_reason;
 use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
 use crate::fib::{Fib, NextHop};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
-use crate::wire::ipv6::{is_extension_header, walk_extension_headers};
+use crate::wire::ipv6::{is_extension_header, is_neighbor_discovery, walk_extension_headers};
 use crate::wire::Ipv6Packet;
 
 /// Sources never routed: unspecified, loopback, multicast.
@@ -50,6 +50,11 @@ impl Forwarder {
             } else {
                 Verdict::Drop(DropReason::L2Multicast)
             };
+        }
+        if is_neighbor_discovery(ip.next_header(), ip.payload()) {
+            // Link-scoped by nature (RFC 4861) and handled by the kernel,
+            // whoever it is addressed to: the XDP program passes it too.
+            return Verdict::Local;
         }
         if martian_source(src) {
             return Verdict::Drop(DropReason::MartianSource);
