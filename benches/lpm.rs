@@ -79,8 +79,7 @@ fn main() {
         });
         println!("v4 {name}: single {single:.1} M/s, batch {batched:.1} M/s");
     }
-    let mut o = LoadOptions::default();
-    o.min_peers = 10;
+    let o = LoadOptions { min_peers: 10, ..LoadOptions::default() };
     let r6 = load_routes(data("ripe-ris-riswhoisdump-IPv6-20241220.gz"), &o).unwrap();
     let t0 = Instant::now();
     let t6: Ipv6Table = r6.v6.iter().copied().collect();

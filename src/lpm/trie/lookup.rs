@@ -93,7 +93,7 @@ fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
 }
 
 /// Addresses walked in lockstep per batch round.
-const LANES: usize = 32;
+const LANES: usize = 64;
 
 /// Starts fetching the node at arena offset `o` (two cache lines: a node's
 /// header and the leaf or child it selects are usually within 64 bytes of
