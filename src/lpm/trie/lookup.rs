@@ -15,7 +15,7 @@ use super::{Key, Trie, HDR, LEAF, NONE_ID};
 use crate::lpm::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
-trait Addr: Copy {
+trait Addr: Copy + Default {
     const DIRECT: u32;
     fn direct_index(self) -> usize;
     /// The 6 bits at `depth` (bits past the address read as 0).
@@ -117,23 +117,26 @@ fn prefetch_node(arena: &[u32], e: u32) {
 }
 
 #[inline(always)]
-fn walk_batch<A: Addr + Default>(
+fn walk_batch<T: Copy, A: Addr>(
     direct: &[u32],
     arena: &[u32],
     codes: &[NextHopId],
-    addrs: impl ExactSizeIterator<Item = A>,
+    addrs: &[T],
+    to_addr: impl Fn(T) -> A,
     out: &mut [Option<NextHopId>],
 ) {
     const M: usize = LANES - 1;
     let n = addrs.len().min(out.len()).min(LANES);
-    let mut key = [A::default(); LANES];
+    let (addrs, out) = (&addrs[..n], &mut out[..n]);
     let mut e = [LEAF; LANES];
     let mut active = [0u8; LANES];
     let mut live = 0;
-    for (i, a) in addrs.take(n).enumerate() {
-        let x = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
+    for (i, &a) in addrs.iter().enumerate() {
+        let x = direct
+            .get(to_addr(a).direct_index())
+            .copied()
+            .unwrap_or(LEAF);
         e[i & M] = x;
-        key[i & M] = a;
         if PREFETCH {
             prefetch_node(arena, x);
         }
@@ -145,7 +148,8 @@ fn walk_batch<A: Addr + Default>(
         let mut still = 0;
         for j in 0..live.min(LANES) {
             let i = usize::from(active[j]) & M;
-            let x = step(arena, e[i] as usize, key[i].slot(depth));
+            let a = addrs.get(i).map_or(A::default(), |&a| to_addr(a));
+            let x = step(arena, e[i] as usize, a.slot(depth));
             e[i] = x;
             if PREFETCH {
                 prefetch_node(arena, x);
@@ -156,7 +160,7 @@ fn walk_batch<A: Addr + Default>(
         live = still;
         depth += 6;
     }
-    for (o, &x) in out.iter_mut().zip(&e[..n]) {
+    for (o, &x) in out.iter_mut().zip(&e) {
         *o = resolve(codes, x);
     }
 }
@@ -201,8 +205,14 @@ mod popcnt {
         out: &mut [Option<NextHopId>],
     ) {
         for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            let it = a.iter().map(|&x| V4(u64::from(x.into()) << 32));
-            walk_batch(direct, arena, codes, it, o);
+            walk_batch(
+                direct,
+                arena,
+                codes,
+                a,
+                |x: T| V4(u64::from(x.into()) << 32),
+                o,
+            );
         }
     }
 
@@ -215,7 +225,7 @@ mod popcnt {
         out: &mut [Option<NextHopId>],
     ) {
         for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            walk_batch(direct, arena, codes, a.iter().map(|&x| x.into()), o);
+            walk_batch(direct, arena, codes, a, |x: T| x.into(), o);
         }
     }
 }
@@ -240,8 +250,14 @@ fn batch_v4<T: Copy + Into<u32>>(
     out: &mut [Option<NextHopId>],
 ) {
     for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        let it = a.iter().map(|&x| V4(u64::from(x.into()) << 32));
-        walk_batch(direct, arena, codes, it, o);
+        walk_batch(
+            direct,
+            arena,
+            codes,
+            a,
+            |x: T| V4(u64::from(x.into()) << 32),
+            o,
+        );
     }
 }
 
@@ -253,7 +269,7 @@ fn batch_v6<T: Copy + Into<u128>>(
     out: &mut [Option<NextHopId>],
 ) {
     for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        walk_batch(direct, arena, codes, a.iter().map(|&x| x.into()), o);
+        walk_batch(direct, arena, codes, a, |x: T| x.into(), o);
     }
 }
 
