@@ -12,6 +12,7 @@
 //! [`FibHandle`](crate::fib::FibHandle) (RCU style).
 
 pub mod load;
+pub mod query;
 mod reference;
 mod trie;
 
