@@ -234,7 +234,7 @@ fn linx_update_trace_over_caida() {
     let fresh: Ipv4Table = t.iter().collect();
     assert_eq!(fresh.stats().nodes, t.stats().nodes);
     assert_eq!(
-        fresh.lookup_memory_bytes(),
-        t.lookup_memory_bytes() - t.stats().free_bytes
+        fresh.stats().node_bytes,
+        t.stats().node_bytes - t.stats().free_bytes
     );
 }
