@@ -3,7 +3,7 @@
 //! [`Ipv4Table`] and [`Ipv6Table`] are the interface the FIB uses. Both sit
 //! on a compressed multibit trie of the Poptrie family (see the `trie`
 //! module's documentation for the layout): direct pointing on the top 18
-//! (IPv4) or 16 (IPv6) bits, then 6-bit popcount-compressed nodes whose
+//! (IPv4) or 20 (IPv6) bits, then 6-bit popcount-compressed nodes whose
 //! child pointers and run-compressed 16-bit leaves are stored inline.
 //!
 //! Updates are applied in place by rebuilding only the slots the changed

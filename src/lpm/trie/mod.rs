@@ -57,6 +57,9 @@ impl Key for u32 {
     }
 }
 
+/// IPv6 resolves 20 bits directly (a 4 MiB array): a /48, the most common
+/// length, then ends five node levels down (20, 26, 32, 38, 44) where 16
+/// bits would need six; measured +10-20% on inside-prefix lookups.
 impl Key for u128 {
     const BITS: u8 = 128;
     const DIRECT: u8 = 20;
