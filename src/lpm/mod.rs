@@ -1,158 +1,177 @@
 //! Longest-prefix match for IPv4 and IPv6.
 //!
-//! [`Ipv4Table`] and [`Ipv6Table`] are the interface the FIB uses. Today they
-//! sit on [`BitTrie`], a plain binary trie that is simple enough to be
-//! obviously correct; the compressed multibit trie replaces it behind the same
-//! methods.
+//! [`Ipv4Table`] and [`Ipv6Table`] are the interface the FIB uses. Both sit
+//! on a compressed multibit trie of the Poptrie family (see the `trie`
+//! module's documentation for the layout): direct pointing on the top 18
+//! (IPv4) or 20 (IPv6) bits, then 6-bit popcount-compressed nodes whose
+//! child pointers and run-compressed 16-bit leaves are stored inline.
+//!
+//! Updates are applied in place by rebuilding only the slots the changed
+//! prefix covers. The data plane never sees a table change: the control
+//! plane updates its own copy and publishes a clone through
+//! [`FibHandle`](crate::fib::FibHandle) (RCU style).
 
-mod bittrie;
 pub mod load;
+pub mod query;
+mod reference;
+mod trie;
 
-pub use bittrie::BitTrie;
+pub use trie::{LpmError, TrieStats, MAX_NEXT_HOPS};
+
+/// The plain binary trie the tests check the compressed one against.
+/// **Not for the fast path**: it is slow and large on purpose.
+#[doc(hidden)]
+pub mod reference_trie {
+    pub use super::reference::BitTrie;
+}
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// Index into the FIB's next-hop table.
+use trie::Trie;
+
+/// Index into the FIB's next-hop table. Any value but `u32::MAX` works; one
+/// table holds at most [`MAX_NEXT_HOPS`] distinct ids at a time.
 pub type NextHopId = u32;
 
-/// An IPv4 longest-prefix-match table.
-#[derive(Debug, Clone, Default)]
-pub struct Ipv4Table {
-    trie: BitTrie,
-}
-
-impl Ipv4Table {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds or replaces `prefix`; returns the next hop it replaced.
-    pub fn insert(&mut self, prefix: Ipv4Net, next_hop: NextHopId) -> Option<NextHopId> {
-        let p = prefix.trunc();
-        self.trie
-            .insert(v4_key(p.network()), p.prefix_len(), next_hop)
-    }
-
-    /// Removes `prefix`; returns its next hop if it was present.
-    pub fn remove(&mut self, prefix: Ipv4Net) -> Option<NextHopId> {
-        let p = prefix.trunc();
-        self.trie.remove(v4_key(p.network()), p.prefix_len())
-    }
-
-    /// The next hop of the longest prefix covering `addr`.
-    #[inline]
-    pub fn lookup(&self, addr: Ipv4Addr) -> Option<NextHopId> {
-        self.trie.lookup(v4_key(addr)).map(|(nh, _)| nh)
-    }
-
-    /// The longest matching prefix and its next hop (for operators, not the fast path).
-    pub fn lookup_prefix(&self, addr: Ipv4Addr) -> Option<(Ipv4Net, NextHopId)> {
-        let (nh, len) = self.trie.lookup(v4_key(addr))?;
-        let net = Ipv4Net::new(addr, len).ok()?.trunc();
-        Some((net, nh))
-    }
-
-    /// Looks up every address of `addrs` into the same index of `out`.
-    pub fn lookup_batch(&self, addrs: &[Ipv4Addr], out: &mut [Option<NextHopId>]) {
-        for (a, o) in addrs.iter().zip(out.iter_mut()) {
-            *o = self.lookup(*a);
+macro_rules! table {
+    ($(#[$doc:meta])* $name:ident, $net:ty, $addr:ty, $key:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default)]
+        pub struct $name {
+            trie: Trie<$key>,
         }
-    }
 
-    /// Number of prefixes.
-    pub fn len(&self) -> usize {
-        self.trie.len()
-    }
+        impl $name {
+            pub fn new() -> Self {
+                Self::default()
+            }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+            /// Builds a table from routes; a prefix given twice keeps its last next hop.
+            pub fn try_from_routes(
+                routes: impl IntoIterator<Item = ($net, NextHopId)>,
+            ) -> Result<Self, LpmError> {
+                let trie = Trie::from_routes(
+                    routes
+                        .into_iter()
+                        .map(|(p, nh)| (<$key>::from(p.network()), p.prefix_len(), nh)),
+                )?;
+                Ok($name { trie })
+            }
 
-    /// Heap bytes used by the structure.
-    pub fn memory_bytes(&self) -> usize {
-        self.trie.memory_bytes()
-    }
-}
+            /// Adds or replaces `prefix` (host bits ignored); returns the next hop it replaced.
+            ///
+            /// # Panics
+            /// If `next_hop` is `u32::MAX` or would be the table's
+            /// `MAX_NEXT_HOPS + 1`-th distinct id; [`Self::try_insert`] returns
+            /// those as errors instead.
+            pub fn insert(&mut self, prefix: $net, next_hop: NextHopId) -> Option<NextHopId> {
+                match self.try_insert(prefix, next_hop) {
+                    Ok(old) => old,
+                    Err(e) => panic!("{}::insert({prefix}, {next_hop}): {e}", stringify!($name)),
+                }
+            }
 
-impl FromIterator<(Ipv4Net, NextHopId)> for Ipv4Table {
-    fn from_iter<I: IntoIterator<Item = (Ipv4Net, NextHopId)>>(iter: I) -> Self {
-        let mut t = Ipv4Table::new();
-        for (p, nh) in iter {
-            t.insert(p, nh);
+            /// [`Self::insert`] that reports an unusable next hop as an error.
+            pub fn try_insert(
+                &mut self,
+                prefix: $net,
+                next_hop: NextHopId,
+            ) -> Result<Option<NextHopId>, LpmError> {
+                self.trie
+                    .insert(<$key>::from(prefix.network()), prefix.prefix_len(), next_hop)
+            }
+
+            /// Removes `prefix`; returns its next hop if it was present.
+            pub fn remove(&mut self, prefix: $net) -> Option<NextHopId> {
+                self.trie.remove(<$key>::from(prefix.network()), prefix.prefix_len())
+            }
+
+            /// The next hop of exactly `prefix`, if it is in the table.
+            pub fn get(&self, prefix: $net) -> Option<NextHopId> {
+                self.trie.get(<$key>::from(prefix.network()), prefix.prefix_len())
+            }
+
+            /// The next hop of the longest prefix covering `addr`.
+            #[inline]
+            pub fn lookup(&self, addr: $addr) -> Option<NextHopId> {
+                self.trie.lookup(<$key>::from(addr))
+            }
+
+            /// The longest matching prefix and its next hop (for operators: it
+            /// reads the control-side record, not the fast structure).
+            pub fn lookup_prefix(&self, addr: $addr) -> Option<($net, NextHopId)> {
+                let (nh, len) = self.trie.lookup_with_len(<$key>::from(addr))?;
+                let net = <$net>::new(addr, len).ok()?.trunc();
+                Some((net, nh))
+            }
+
+            /// Looks up every address of `addrs` into the same index of `out`
+            /// (up to the shorter of the two), many addresses in lockstep.
+            pub fn lookup_batch(&self, addrs: &[$addr], out: &mut [Option<NextHopId>]) {
+                self.trie.lookup_batch(addrs, out)
+            }
+
+            /// Number of prefixes.
+            pub fn len(&self) -> usize {
+                self.trie.len()
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Heap bytes of the whole table: the lookup structure plus the
+            /// control-side route record it is updated from (estimated).
+            pub fn memory_bytes(&self) -> usize {
+                self.trie.memory_bytes()
+            }
+
+            /// Bytes lookups can touch (what Poptrie's memory figures count).
+            pub fn lookup_memory_bytes(&self) -> usize {
+                self.trie.lookup_memory_bytes()
+            }
+
+            /// Node counts and sizes of the lookup structure.
+            pub fn stats(&self) -> TrieStats {
+                self.trie.stats()
+            }
+
+            /// Recompiles the lookup structure from the routes, reclaiming
+            /// the holes updates leave (`stats().free_bytes`).
+            pub fn compact(&mut self) {
+                self.trie.rebuild()
+            }
+
+            /// All routes, sorted by (network, length).
+            pub fn iter(&self) -> impl Iterator<Item = ($net, NextHopId)> + '_ {
+                self.trie.iter().filter_map(|(k, len, nh)| {
+                    Some((<$net>::new(<$addr>::from(k), len).ok()?, nh))
+                })
+            }
         }
-        t
-    }
-}
 
-/// An IPv6 longest-prefix-match table.
-#[derive(Debug, Clone, Default)]
-pub struct Ipv6Table {
-    trie: BitTrie,
-}
-
-impl Ipv6Table {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn insert(&mut self, prefix: Ipv6Net, next_hop: NextHopId) -> Option<NextHopId> {
-        let p = prefix.trunc();
-        self.trie
-            .insert(u128::from(p.network()), p.prefix_len(), next_hop)
-    }
-
-    pub fn remove(&mut self, prefix: Ipv6Net) -> Option<NextHopId> {
-        let p = prefix.trunc();
-        self.trie.remove(u128::from(p.network()), p.prefix_len())
-    }
-
-    #[inline]
-    pub fn lookup(&self, addr: Ipv6Addr) -> Option<NextHopId> {
-        self.trie.lookup(u128::from(addr)).map(|(nh, _)| nh)
-    }
-
-    pub fn lookup_prefix(&self, addr: Ipv6Addr) -> Option<(Ipv6Net, NextHopId)> {
-        let (nh, len) = self.trie.lookup(u128::from(addr))?;
-        let net = Ipv6Net::new(addr, len).ok()?.trunc();
-        Some((net, nh))
-    }
-
-    pub fn lookup_batch(&self, addrs: &[Ipv6Addr], out: &mut [Option<NextHopId>]) {
-        for (a, o) in addrs.iter().zip(out.iter_mut()) {
-            *o = self.lookup(*a);
+        impl FromIterator<($net, NextHopId)> for $name {
+            /// # Panics
+            /// As [`Self::insert`]; use [`Self::try_from_routes`] to get an error instead.
+            fn from_iter<I: IntoIterator<Item = ($net, NextHopId)>>(iter: I) -> Self {
+                match Self::try_from_routes(iter) {
+                    Ok(t) => t,
+                    Err(e) => panic!("{}::from_iter: {e}", stringify!($name)),
+                }
+            }
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.trie.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn memory_bytes(&self) -> usize {
-        self.trie.memory_bytes()
-    }
+    };
 }
 
-impl FromIterator<(Ipv6Net, NextHopId)> for Ipv6Table {
-    fn from_iter<I: IntoIterator<Item = (Ipv6Net, NextHopId)>>(iter: I) -> Self {
-        let mut t = Ipv6Table::new();
-        for (p, nh) in iter {
-            t.insert(p, nh);
-        }
-        t
-    }
-}
-
-/// IPv4 addresses live in the top 32 bits of the trie's 128-bit keys.
-#[inline]
-fn v4_key(addr: Ipv4Addr) -> u128 {
-    (u32::from(addr) as u128) << 96
-}
-
+table!(
+    /// An IPv4 longest-prefix-match table.
+    Ipv4Table, Ipv4Net, Ipv4Addr, u32
+);
+table!(
+    /// An IPv6 longest-prefix-match table.
+    Ipv6Table, Ipv6Net, Ipv6Addr, u128
+);
 #[cfg(test)]
 mod tests {
     use super::*;

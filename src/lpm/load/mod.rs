@@ -70,11 +70,12 @@ pub struct Routes {
 /// What went wrong reading a table or trace.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: {source}")]
+    // The cause is in the message, so it is not also exposed as `source`
+    // (error chains would print it twice).
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {error}")]
     Parse { path: PathBuf, error: ParseError },
@@ -89,7 +90,7 @@ pub enum ParseError {
     Mrt { offset: usize, message: String },
     #[error("no routes and no recognisable data line")]
     Empty,
-    #[error("this is a BGP update trace (time a|w prefix next-hop); read it with load_updates")]
+    #[error("this is a BGP update trace (time a|w prefix next-hop), not a routing table")]
     IsUpdateTrace,
     #[error("{0}")]
     Options(&'static str),
@@ -138,9 +139,9 @@ pub fn load_updates(path: impl AsRef<Path>) -> Result<Vec<Update>, LoadError> {
 
 /// Reads the whole file, gunzipping it if it starts with the gzip magic.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let io_err = |source| LoadError::Io {
+    let io_err = |error| LoadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let raw = std::fs::read(path).map_err(io_err)?;
     if raw.starts_with(&[0x1f, 0x8b]) {

@@ -1,8 +1,9 @@
 //! A binary (one bit per level) trie over left-aligned 128-bit keys.
 //!
-//! Deliberately plain: one node per bit, no compression. It is the correctness
-//! baseline the compressed trie is checked against, and the FIB's table until
-//! that trie lands.
+//! **Not for the fast path.** Deliberately plain: one node per bit, no
+//! compression, 12 bytes per bit of every prefix. It exists only as the
+//! obviously-correct baseline the compressed trie is checked against in the
+//! differential tests (`tests/lpm_*.rs`).
 
 const NONE: u32 = u32::MAX;
 
