@@ -93,7 +93,11 @@ mod tests {
         let list = dir.path().join("a.txt");
         std::fs::write(&list, "2001:db8::5\n# comment\n8.8.8.8\n").unwrap();
         let mut out = Vec::new();
-        run(args(table.clone(), &["10.1.0.1", "10.2.0.1"], Some(list)), &mut out).unwrap();
+        run(
+            args(table.clone(), &["10.1.0.1", "10.2.0.1"], Some(list)),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "10.1.0.1 10.1.0.0/16 9\n10.2.0.1 10.0.0.0/8 7\n2001:db8::5 2001:db8::/32 3\n8.8.8.8 - -\n"
@@ -103,7 +107,11 @@ mod tests {
         assert!(e.to_string().contains("argument 1"), "{e}");
         let e = run(args(table, &[], None), &mut Vec::new()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        let e = run(args(dir.path().join("missing"), &["::1"], None), &mut Vec::new()).unwrap_err();
+        let e = run(
+            args(dir.path().join("missing"), &["::1"], None),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.exit_code(), 1);
     }
 }

@@ -5,6 +5,7 @@
 //! plus one variant in [`Command`] and one arm in [`run`].
 
 mod check_config;
+mod lookup;
 pub mod ops;
 mod replay;
 mod run;
@@ -32,6 +33,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Validate a configuration file and summarise it.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Longest-prefix match of addresses over a routing-table file.
+    Lookup(lookup::LookupArgs),
     /// Run the router on the configured interfaces (AF_XDP; needs root).
     Run(run::RunArgs),
     /// Show the live counters of a running `ferroute run`.
@@ -95,6 +98,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     match cli.command {
         Command::Replay(args) => replay::run(args, out),
         Command::CheckConfig(args) => check_config::run(args, out),
+        Command::Lookup(args) => lookup::run(args, out),
         Command::Run(args) => run::run(args, out),
         Command::Stats(args) => stats::run(args, out),
     }
