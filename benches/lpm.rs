@@ -540,6 +540,10 @@ mod report {
         ];
         measure(&mut built, &t4);
         let rows: Vec<Row> = built.into_iter().map(|b| b.0).collect();
+        println!(
+            "(Ipv4Table::memory_bytes() estimate: {:.1} MiB)",
+            ours4.memory_bytes() as f64 / 1048576.0
+        );
         table(
             &format!("IPv4, CAIDA 2024-04, {} routes", v4.len()),
             &rows,
