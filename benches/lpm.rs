@@ -166,11 +166,13 @@ fn data(name: &str) -> Option<PathBuf> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
     let p = root.join("data").join(name);
     if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("skipping LPM benchmark: {} missing", p.display());
-        None
+        return Some(p);
     }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("LPM benchmark data missing: {} (CI=true)", p.display());
+    }
+    eprintln!("skipping LPM benchmark: {} missing", p.display());
+    None
 }
 
 const V4_TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
