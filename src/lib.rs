@@ -7,7 +7,11 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod cli;
+pub mod config;
 pub mod fib;
 pub mod forward;
+pub mod io;
 pub mod lpm;
+pub mod replay;
 pub mod wire;

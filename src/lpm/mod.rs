@@ -6,6 +6,7 @@
 //! methods.
 
 mod bittrie;
+pub mod load;
 
 pub use bittrie::BitTrie;
 

@@ -1,0 +1,128 @@
+//! The `ferroute` command line.
+//!
+//! Each subcommand lives in its own file with its `clap` arguments and a
+//! `run` function; adding one (`lookup`, `run`, `stats`, ...) is a new file
+//! plus one variant in [`Command`] and one arm in [`run`].
+
+mod check_config;
+mod replay;
+
+use std::fmt;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ConfigError;
+
+/// ferroute: a software IPv4/IPv6 router.
+#[derive(Debug, Parser)]
+#[command(name = "ferroute", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Forward capture files through the router offline, one output capture per port.
+    Replay(replay::ReplayArgs),
+    /// Validate a configuration file and summarise it.
+    CheckConfig(check_config::CheckConfigArgs),
+}
+
+/// What kind of failure ended a command; decides the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Bad command line or configuration: exit status 2.
+    Usage,
+    /// Anything else (unreadable capture, full disk, ...): exit status 1.
+    Runtime,
+}
+
+/// A failed command: printed as one line `error: ...`.
+#[derive(Debug)]
+pub struct CliError {
+    pub kind: FailureKind,
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            kind: FailureKind::Usage,
+            error: error.into(),
+        }
+    }
+
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            kind: FailureKind::Runtime,
+            error: error.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            FailureKind::Usage => 2,
+            FailureKind::Runtime => 1,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:#}` joins the error's causes with ": " on one line.
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::usage(e)
+    }
+}
+
+/// Runs a parsed command, writing its normal output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    match cli.command {
+        Command::Replay(args) => replay::run(args, out),
+        Command::CheckConfig(args) => check_config::run(args, out),
+    }
+}
+
+/// The program: parse the command line (clap prints usage errors itself and
+/// exits with status 2), run the command, report a failure on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = run(cli, &mut out).and_then(|()| out.flush().map_err(CliError::runtime));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn errors_are_one_line_with_their_causes() {
+        let inner = std::io::Error::other("disk full");
+        let e = CliError::runtime(anyhow::Error::new(inner).context("writing out/p0.pcap"));
+        assert_eq!(e.to_string(), "writing out/p0.pcap: disk full");
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(CliError::usage(anyhow::anyhow!("bad")).exit_code(), 2);
+    }
+}

@@ -1,0 +1,239 @@
+//! The router's TOML configuration: ports, static routes, static neighbours
+//! and router-wide settings.
+//!
+//! ```toml
+//! [router]
+//! id = "192.0.2.1"
+//! icmp_rate = 1000          # ICMP errors per second per worker (default 1000)
+//! icmp_burst = 50           # optional (default 50, never above icmp_rate, at least 1)
+//!
+//! [[port]]
+//! name = "p0"               # also the Linux interface unless `interface` is set
+//! interface = "veth0"       # optional
+//! mac = "02:00:00:00:00:01"
+//! addresses = ["192.0.2.1/24", "2001:db8::1/64"]
+//! mtu = 1500                # IP MTU, 68..=9000, >= 1280 with an IPv6 address
+//!
+//! [[route]]
+//! prefix = "198.51.100.0/24"
+//! via = "192.0.2.2"         # on a connected subnet
+//!
+//! [[neighbor]]
+//! address = "192.0.2.2"
+//! mac = "02:00:00:00:01:02"
+//! port = "p0"
+//! ```
+//!
+//! Unknown keys are errors. Every error names the file, the line and the
+//! field: `router.toml:14: port[1].mac: "02:00:zz:00:00:01" is not a MAC address`.
+
+mod raw;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use ipnet::IpNet;
+
+use crate::fib::{self, ConnectedPort, Fib, FibError, PortId, StaticNeighbor, StaticRoute};
+use crate::forward::{ForwarderConfig, Port};
+use crate::wire::MacAddr;
+
+/// Default ICMP errors per second per worker.
+pub const DEFAULT_ICMP_RATE: u32 = 1000;
+/// Default ICMP burst (capped to the rate).
+pub const DEFAULT_ICMP_BURST: u32 = 50;
+/// Default IP MTU of a port.
+pub const DEFAULT_MTU: u16 = 1500;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub router: RouterSettings,
+    /// In file order; a port's index is its [`PortId`].
+    pub ports: Vec<PortConfig>,
+    pub routes: Vec<RouteConfig>,
+    pub neighbors: Vec<NeighborConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterSettings {
+    pub id: Ipv4Addr,
+    pub icmp_rate: u32,
+    /// Already capped to `icmp_rate` and at least 1.
+    pub icmp_burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Logical name (used in commands, counters and file names).
+    pub name: String,
+    /// Linux interface name (the logical name unless set).
+    pub interface: String,
+    pub mac: MacAddr,
+    /// Interface addresses with their prefix lengths, in file order.
+    pub addresses: Vec<IpNet>,
+    /// IP MTU (Ethernet header excluded).
+    pub mtu: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Host bits are guaranteed clear.
+    pub prefix: IpNet,
+    pub via: IpAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighborConfig {
+    pub address: IpAddr,
+    pub mac: MacAddr,
+    pub port: PortId,
+}
+
+/// A configuration that cannot be used, with where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file as the user named it.
+    pub file: String,
+    /// 1-based line, when the problem has one.
+    pub line: Option<usize>,
+    /// Dotted path of the field (`port[1].mac`); empty for file-level problems.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            field: String::new(),
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// Validates `text`; errors name `file`.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, field) = match e.span() {
+                // An error about the document as a whole (a missing top-level
+                // table) has an empty span at 0 or spans all of it: there is
+                // no line or field to point at.
+                Some(span)
+                    if span.start == 0
+                        && (span.is_empty() || span.end >= text.trim_end().len()) =>
+                {
+                    (None, String::new())
+                }
+                Some(span) => {
+                    let (line, field) = raw::locate(text, &span);
+                    (Some(line), field)
+                }
+                None => (None, String::new()),
+            };
+            ConfigError {
+                file: file.to_string(),
+                line,
+                field,
+                message: raw::one_line(e.message()),
+            }
+        })?;
+        validate::validate(raw, text, file)
+    }
+
+    /// The id of the port called `name`.
+    pub fn port_id(&self, name: &str) -> Option<PortId> {
+        self.ports
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i as PortId)
+    }
+
+    /// The name of port `id`.
+    pub fn port_name(&self, id: PortId) -> Option<&str> {
+        self.ports.get(id as usize).map(|p| p.name.as_str())
+    }
+
+    /// The pipeline's settings: ports in file order, each with the first
+    /// address of each family as the source of its ICMP errors.
+    pub fn forwarder_config(&self) -> ForwarderConfig {
+        let ports = self
+            .ports
+            .iter()
+            .map(|p| Port {
+                name: p.name.clone(),
+                mac: p.mac,
+                mtu: p.mtu,
+                ipv4: p.addresses.iter().find_map(|a| match a.addr() {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                }),
+                ipv6: p.addresses.iter().find_map(|a| match a.addr() {
+                    IpAddr::V6(v6) => Some(v6),
+                    IpAddr::V4(_) => None,
+                }),
+            })
+            .collect();
+        ForwarderConfig {
+            ports,
+            icmp_rate: self.router.icmp_rate,
+            icmp_burst: self.router.icmp_burst,
+        }
+    }
+
+    /// The FIB of connected subnets, static routes and static neighbours.
+    /// Validation already guarantees every `via` is connected, so an error
+    /// here means the two disagree.
+    pub fn fib(&self) -> Result<Fib, FibError> {
+        let ports: Vec<ConnectedPort> = self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ConnectedPort {
+                id: i as PortId,
+                addresses: p.addresses.clone(),
+            })
+            .collect();
+        let routes: Vec<StaticRoute> = self
+            .routes
+            .iter()
+            .map(|r| StaticRoute {
+                prefix: r.prefix,
+                via: r.via,
+            })
+            .collect();
+        let neighbors: Vec<StaticNeighbor> = self
+            .neighbors
+            .iter()
+            .map(|n| StaticNeighbor {
+                address: n.address,
+                mac: n.mac,
+                port: n.port,
+            })
+            .collect();
+        fib::build_static(&ports, &routes, &neighbors)
+    }
+}

@@ -1,0 +1,411 @@
+//! Semantic checks that turn a [`RawConfig`] into a [`Config`].
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
+
+use ipnet::IpNet;
+use toml::Spanned;
+
+use super::raw::{line_of, RawConfig, RawPort};
+use super::{
+    Config, ConfigError, NeighborConfig, PortConfig, RouteConfig, RouterSettings,
+    DEFAULT_ICMP_BURST, DEFAULT_ICMP_RATE, DEFAULT_MTU,
+};
+use crate::fib::PortId;
+use crate::wire::MacAddr;
+
+/// Smallest IPv4 MTU (RFC 791) and the largest we accept (jumbo frames).
+const MTU_RANGE: std::ops::RangeInclusive<i64> = 68..=9000;
+/// IPv6 links carry at least 1280-byte packets (RFC 8200 §5).
+const IPV6_MIN_MTU: i64 = 1280;
+/// Upper bound for icmp_rate and icmp_burst: far above any sane setting,
+/// low enough that the token bucket's arithmetic stays exact.
+const MAX_ICMP: i64 = 1_000_000;
+/// Linux's IFNAMSIZ minus the terminating NUL.
+const MAX_IFNAME: usize = 15;
+
+/// Builds errors that point into one file.
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, field: impl Into<String>, message: String) -> ConfigError {
+        ConfigError {
+            file: self.file.to_string(),
+            line: Some(line_of(self.text, span.start)),
+            field: field.into(),
+            message,
+        }
+    }
+
+    fn mac(&self, value: &Spanned<String>, field: String) -> Result<MacAddr, ConfigError> {
+        let s = value.get_ref();
+        let mac: MacAddr = s
+            .parse()
+            .map_err(|_| self.err(value.span(), &field, format!("{s:?} is not a MAC address")))?;
+        if mac == MacAddr::ZERO {
+            return Err(self.err(value.span(), field, format!("{mac} is the zero MAC")));
+        }
+        if mac.is_multicast() {
+            return Err(self.err(
+                value.span(),
+                field,
+                format!("{mac} is a group (multicast/broadcast) MAC; a unicast MAC is needed"),
+            ));
+        }
+        Ok(mac)
+    }
+
+    fn ip(&self, value: &Spanned<String>, field: String) -> Result<IpAddr, ConfigError> {
+        let s = value.get_ref();
+        s.parse()
+            .map_err(|_| self.err(value.span(), field, format!("{s:?} is not an IP address")))
+    }
+
+    fn bounded(
+        &self,
+        value: &Spanned<i64>,
+        field: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64, ConfigError> {
+        let v = *value.get_ref();
+        if !range.contains(&v) {
+            return Err(self.err(
+                value.span(),
+                field,
+                format!("{v} is out of range ({}..={})", range.start(), range.end()),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn interface_name(&self, value: &Spanned<String>, field: String) -> Result<(), ConfigError> {
+        let s = value.get_ref();
+        let bad = s.is_empty()
+            || s.len() > MAX_IFNAME
+            || s == "."
+            || s == ".."
+            || s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+        if bad {
+            return Err(self.err(
+                value.span(),
+                field,
+                format!(
+                    "{s:?} is not a valid interface name (1 to {MAX_IFNAME} characters, \
+                     no '/', ':' or spaces)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config, ConfigError> {
+    let cx = Ctx { text, file };
+    let router = router(&cx, &raw)?;
+    if raw.port.is_empty() {
+        return Err(ConfigError {
+            file: file.to_string(),
+            line: None,
+            field: "port".to_string(),
+            message: "at least one [[port]] is required".to_string(),
+        });
+    }
+    if raw.port.len() > PortId::MAX as usize {
+        return Err(cx.err(
+            raw.port[PortId::MAX as usize].span(),
+            "port",
+            format!("more than {} ports", PortId::MAX),
+        ));
+    }
+    let mut ports: Vec<PortConfig> = Vec::with_capacity(raw.port.len());
+    for (i, p) in raw.port.iter().enumerate() {
+        let port = port(&cx, i, p.get_ref(), &ports)?;
+        ports.push(port);
+    }
+    let routes = routes(&cx, &raw, &ports)?;
+    let neighbors = neighbors(&cx, &raw, &ports)?;
+    Ok(Config {
+        router,
+        ports,
+        routes,
+        neighbors,
+    })
+}
+
+fn router(cx: &Ctx, raw: &RawConfig) -> Result<RouterSettings, ConfigError> {
+    let r = raw.router.get_ref();
+    let id_text = r.id.get_ref();
+    let id: Ipv4Addr = id_text.parse().map_err(|_| {
+        cx.err(
+            r.id.span(),
+            "router.id",
+            format!("{id_text:?} is not an IPv4 address"),
+        )
+    })?;
+    let icmp_rate = match &r.icmp_rate {
+        Some(v) => cx.bounded(v, "router.icmp_rate", 0..=MAX_ICMP)? as u32,
+        None => DEFAULT_ICMP_RATE,
+    };
+    let icmp_burst = match &r.icmp_burst {
+        Some(v) => cx.bounded(v, "router.icmp_burst", 1..=MAX_ICMP)? as u32,
+        None => DEFAULT_ICMP_BURST,
+    };
+    Ok(RouterSettings {
+        id,
+        icmp_rate,
+        icmp_burst: icmp_burst.min(icmp_rate).max(1),
+    })
+}
+
+fn port(
+    cx: &Ctx,
+    i: usize,
+    p: &RawPort,
+    earlier: &[PortConfig],
+) -> Result<PortConfig, ConfigError> {
+    let field = |name: &str| format!("port[{i}].{name}");
+    let name = p.name.get_ref().clone();
+    cx.interface_name(&p.name, field("name"))?;
+    if let Some(j) = earlier.iter().position(|q| q.name == name) {
+        return Err(cx.err(
+            p.name.span(),
+            field("name"),
+            format!("{name:?} is already the name of port[{j}]"),
+        ));
+    }
+    let (interface, interface_span) = match &p.interface {
+        Some(s) => {
+            cx.interface_name(s, field("interface"))?;
+            (s.get_ref().clone(), s.span())
+        }
+        None => (name.clone(), p.name.span()),
+    };
+    if let Some(j) = earlier.iter().position(|q| q.interface == interface) {
+        return Err(cx.err(
+            interface_span,
+            field("interface"),
+            format!("interface {interface:?} is already used by port[{j}]"),
+        ));
+    }
+    let mac = cx.mac(&p.mac, field("mac"))?;
+    let mut addresses: Vec<IpNet> = Vec::with_capacity(p.addresses.len());
+    for (k, a) in p.addresses.iter().enumerate() {
+        let f = format!("port[{i}].addresses[{k}]");
+        let s = a.get_ref();
+        let net: IpNet = s.parse().map_err(|_| {
+            cx.err(
+                a.span(),
+                &f,
+                format!(
+                    "{s:?} is not an address with a prefix length \
+                     (like 192.0.2.1/24 or 2001:db8::1/64)"
+                ),
+            )
+        })?;
+        let addr = net.addr();
+        if addr.is_unspecified()
+            || addr.is_loopback()
+            || addr.is_multicast()
+            || is_v4_broadcast(addr)
+        {
+            return Err(cx.err(
+                a.span(),
+                f,
+                format!("{addr} cannot be an interface address"),
+            ));
+        }
+        let clash = earlier
+            .iter()
+            .enumerate()
+            .flat_map(|(j, q)| q.addresses.iter().map(move |n| (j, n)))
+            .chain(addresses.iter().map(|n| (i, n)))
+            .find(|(_, n)| n.addr() == addr);
+        if let Some((j, _)) = clash {
+            return Err(cx.err(
+                a.span(),
+                f,
+                format!("{addr} is already an address of port[{j}]"),
+            ));
+        }
+        addresses.push(net);
+    }
+    let has_v6 = addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
+    let mtu = match &p.mtu {
+        Some(v) => {
+            let mtu = cx.bounded(v, &field("mtu"), MTU_RANGE)?;
+            if has_v6 && mtu < IPV6_MIN_MTU {
+                return Err(cx.err(
+                    v.span(),
+                    field("mtu"),
+                    format!(
+                        "{mtu} is below {IPV6_MIN_MTU}, the IPv6 minimum MTU, \
+                         and the port has an IPv6 address"
+                    ),
+                ));
+            }
+            mtu as u16
+        }
+        None => DEFAULT_MTU,
+    };
+    Ok(PortConfig {
+        name,
+        interface,
+        mac,
+        addresses,
+        mtu,
+    })
+}
+
+fn is_v4_broadcast(addr: IpAddr) -> bool {
+    matches!(addr, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+/// The first port with a subnet containing `addr`, and that subnet.
+fn connected(ports: &[PortConfig], addr: IpAddr) -> Option<(usize, IpNet)> {
+    ports.iter().enumerate().find_map(|(i, p)| {
+        p.addresses
+            .iter()
+            .find(|n| n.trunc().contains(&addr))
+            .map(|n| (i, *n))
+    })
+}
+
+fn own_address(ports: &[PortConfig], addr: IpAddr) -> Option<&str> {
+    ports
+        .iter()
+        .find(|p| p.addresses.iter().any(|n| n.addr() == addr))
+        .map(|p| p.name.as_str())
+}
+
+fn routes(
+    cx: &Ctx,
+    raw: &RawConfig,
+    ports: &[PortConfig],
+) -> Result<Vec<RouteConfig>, ConfigError> {
+    let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.route.len());
+    for (i, r) in raw.route.iter().enumerate() {
+        let r = r.get_ref();
+        let field = |name: &str| format!("route[{i}].{name}");
+        let s = r.prefix.get_ref();
+        let prefix: IpNet = s.parse().map_err(|_| {
+            cx.err(
+                r.prefix.span(),
+                field("prefix"),
+                format!("{s:?} is not a prefix (like 198.51.100.0/24 or 2001:db8:100::/48)"),
+            )
+        })?;
+        if prefix.trunc() != prefix {
+            return Err(cx.err(
+                r.prefix.span(),
+                field("prefix"),
+                format!(
+                    "{prefix} has host bits set (did you mean {}?)",
+                    prefix.trunc()
+                ),
+            ));
+        }
+        if let Some(j) = routes.iter().position(|q| q.prefix == prefix) {
+            return Err(cx.err(
+                r.prefix.span(),
+                field("prefix"),
+                format!("{prefix} is already the prefix of route[{j}]"),
+            ));
+        }
+        let via = cx.ip(&r.via, field("via"))?;
+        if via.is_ipv4() != prefix.addr().is_ipv4() {
+            let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+            return Err(cx.err(
+                r.via.span(),
+                field("via"),
+                format!(
+                    "{via} is {} but the prefix {prefix} is {}",
+                    family(via.is_ipv4()),
+                    family(prefix.addr().is_ipv4())
+                ),
+            ));
+        }
+        if let Some(port) = own_address(ports, via) {
+            return Err(cx.err(
+                r.via.span(),
+                field("via"),
+                format!("{via} is this router's own address (port {port})"),
+            ));
+        }
+        if connected(ports, via).is_none() {
+            return Err(cx.err(
+                r.via.span(),
+                field("via"),
+                format!("{via} is not on a connected subnet of any port"),
+            ));
+        }
+        routes.push(RouteConfig { prefix, via });
+    }
+    Ok(routes)
+}
+
+fn neighbors(
+    cx: &Ctx,
+    raw: &RawConfig,
+    ports: &[PortConfig],
+) -> Result<Vec<NeighborConfig>, ConfigError> {
+    let mut out: Vec<NeighborConfig> = Vec::with_capacity(raw.neighbor.len());
+    for (i, n) in raw.neighbor.iter().enumerate() {
+        let n = n.get_ref();
+        let field = |name: &str| format!("neighbor[{i}].{name}");
+        let port_name = n.port.get_ref();
+        let Some(port_index) = ports.iter().position(|p| &p.name == port_name) else {
+            let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+            return Err(cx.err(
+                n.port.span(),
+                field("port"),
+                format!(
+                    "{port_name:?} is not a configured port (ports: {})",
+                    names.join(", ")
+                ),
+            ));
+        };
+        let port = &ports[port_index];
+        let address = cx.ip(&n.address, field("address"))?;
+        if !port
+            .addresses
+            .iter()
+            .any(|net| net.trunc().contains(&address))
+        {
+            let subnets: Vec<String> = port.addresses.iter().map(|a| a.to_string()).collect();
+            let subnets = if subnets.is_empty() {
+                "none".to_string()
+            } else {
+                subnets.join(", ")
+            };
+            return Err(cx.err(
+                n.address.span(),
+                field("address"),
+                format!("{address} is not in a subnet of port {port_name} ({subnets})"),
+            ));
+        }
+        if let Some(owner) = own_address(ports, address) {
+            return Err(cx.err(
+                n.address.span(),
+                field("address"),
+                format!("{address} is this router's own address (port {owner})"),
+            ));
+        }
+        if let Some(j) = out.iter().position(|q| q.address == address) {
+            return Err(cx.err(
+                n.address.span(),
+                field("address"),
+                format!("{address} is already neighbor[{j}]"),
+            ));
+        }
+        let mac = cx.mac(&n.mac, field("mac"))?;
+        out.push(NeighborConfig {
+            address,
+            mac,
+            port: port_index as PortId,
+        });
+    }
+    Ok(out)
+}
