@@ -1,1 +1,250 @@
-fn main() {}
+//! The whole forwarding pipeline per packet, beside the bare FIB lookup it
+//! contains, on a full real table (CAIDA 2024 for IPv4, RIS 2024 ≥ 10 peers for
+//! IPv6). Both are measured in the same run on the same destinations, so their
+//! ratio is the pipeline's overhead over the lookup.
+//!
+//! Needs `$FERROUTE_DATA/data` (default `../shared/data`); skips with a message
+//! without it, fails under `CI=true`.
+
+use std::hint::black_box;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use criterion::{BatchSize, Criterion, Throughput};
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use ferroute::fib::{Fib, NextHop, PortId};
+use ferroute::forward::{Emit, Forwarder, ForwarderConfig, Port, Verdict};
+use ferroute::lpm::load::{load_routes, LoadOptions};
+use ferroute::wire::ethernet::{emit_header, ethertype};
+use ferroute::wire::ipv4::{protocol, Ipv4Repr};
+use ferroute::wire::ipv6;
+use ferroute::wire::MacAddr;
+
+const BATCH: usize = 64;
+/// Distinct destinations cycled through, so the lookup is not served from a
+/// handful of hot cache lines.
+const POOL: usize = 1 << 16;
+const NEXT_HOPS: u32 = 64;
+const P0_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+const P1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
+
+fn data_file(name: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("FERROUTE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let path = root.join("data").join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("benchmark table missing: {} (CI=true)", path.display());
+    }
+    eprintln!(
+        "skipping forward bench: {} not found (set FERROUTE_DATA)",
+        path.display()
+    );
+    None
+}
+
+/// splitmix64: a fixed, dependency-free pseudo-random sequence.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Next hops 0..64 are all complete adjacencies on port 1.
+fn fib_with_adjacencies() -> Fib {
+    let hops = (0..NEXT_HOPS)
+        .map(|i| NextHop::Adjacency {
+            port: 1,
+            mac: MacAddr([2, 0, 0, 1, 0, i as u8]),
+        })
+        .collect();
+    Fib::with_next_hops(hops)
+}
+
+fn forwarder() -> Forwarder {
+    let port = |name: &str, mac| Port {
+        name: name.into(),
+        mac,
+        mtu: 1500,
+        ipv4: None,
+        ipv6: None,
+    };
+    Forwarder::new(ForwarderConfig {
+        ports: vec![port("p0", P0_MAC), port("p1", P1_MAC)],
+        icmp_rate: 0,
+        icmp_burst: 0,
+        accept_source_route: false,
+    })
+}
+
+/// The pipeline must not need to emit anything for these frames.
+struct NoEmit;
+impl Emit for NoEmit {
+    fn emit(&mut self, _: PortId, _: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+        false
+    }
+}
+
+/// A minimum-size frame: 60 bytes (64 on the wire with the FCS).
+fn v4_frame(dst: Ipv4Addr) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    emit_header(&mut f, P0_MAC, MacAddr([2, 0, 0, 0, 0, 9]), ethertype::IPV4);
+    Ipv4Repr {
+        src: Ipv4Addr::new(192, 0, 2, 10),
+        dst,
+        protocol: protocol::UDP,
+        ttl: 64,
+        dscp_ecn: 0,
+        ident: 1,
+        payload_len: 26,
+    }
+    .emit(&mut f[14..]);
+    f
+}
+
+/// The smallest IPv6 UDP frame: 62 bytes.
+fn v6_frame(dst: Ipv6Addr) -> Vec<u8> {
+    let mut f = vec![0u8; 62];
+    emit_header(&mut f, P0_MAC, MacAddr([2, 0, 0, 0, 0, 9]), ethertype::IPV6);
+    let src: Ipv6Addr = "2001:db8::10".parse().unwrap_or(Ipv6Addr::LOCALHOST);
+    ipv6::emit_header(
+        &mut f[14..],
+        src.octets(),
+        dst.octets(),
+        ipv6::next_header::UDP,
+        64,
+        8,
+    );
+    f
+}
+
+/// Addresses inside random table prefixes (the "inside prefixes" trace).
+fn v4_destinations(routes: &[(Ipv4Net, u32)], rng: &mut Rng) -> Vec<Ipv4Addr> {
+    (0..POOL)
+        .map(|_| {
+            let (net, _) = routes[(rng.next() % routes.len() as u64) as usize];
+            let host_bits = 32 - net.prefix_len() as u32;
+            let host = if host_bits == 0 {
+                0
+            } else {
+                (rng.next() as u32) & (u32::MAX >> (32 - host_bits))
+            };
+            Ipv4Addr::from(u32::from(net.network()) | host)
+        })
+        .collect()
+}
+
+fn v6_destinations(routes: &[(Ipv6Net, u32)], rng: &mut Rng) -> Vec<Ipv6Addr> {
+    (0..POOL)
+        .map(|_| {
+            let (net, _) = routes[(rng.next() % routes.len() as u64) as usize];
+            let host_bits = 128 - net.prefix_len() as u32;
+            let random = ((rng.next() as u128) << 64) | rng.next() as u128;
+            let host = if host_bits == 0 {
+                0
+            } else {
+                random & (u128::MAX >> (128 - host_bits))
+            };
+            Ipv6Addr::from(u128::from(net.network()) | host)
+        })
+        .collect()
+}
+
+/// Benchmarks one family: bare lookups of a batch of destinations, and the
+/// same destinations as frames through the pipeline.
+fn bench_family<A: Copy>(
+    c: &mut Criterion,
+    name: &str,
+    fib: &Fib,
+    destinations: &[A],
+    frame: impl Fn(A) -> Vec<u8>,
+    lookup: impl Fn(&Fib, A) -> Option<&NextHop>,
+) {
+    let frames: Vec<Vec<u8>> = destinations.iter().map(|&d| frame(d)).collect();
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let mut at = 0usize;
+    group.bench_function("lookup", |b| {
+        b.iter(|| {
+            at = (at + BATCH) % POOL;
+            for &d in &destinations[at..at + BATCH] {
+                black_box(lookup(fib, black_box(d)));
+            }
+        })
+    });
+    let mut fwd = forwarder();
+    let mut at = 0usize;
+    group.bench_function("pipeline", |b| {
+        b.iter_batched_ref(
+            || {
+                at = (at + BATCH) % POOL;
+                frames[at..at + BATCH].to_vec()
+            },
+            |batch| {
+                for f in batch.iter_mut() {
+                    let v = fwd.process(fib, 0, f, 0, &mut NoEmit);
+                    debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+                    black_box(v);
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+    let c = &fwd.counters;
+    assert_eq!(
+        c.forwarded, c.rx_frames,
+        "every benchmark frame must be forwarded: {c:?}"
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let opts = LoadOptions {
+        nexthops: NEXT_HOPS,
+        min_peers: 10,
+    };
+    let mut rng = Rng(0x5eed);
+    if let Some(path) = data_file("caida-routeviews-rv2-20240406.pfx2as.gz") {
+        let routes = load_routes(&path, &opts).expect("load IPv4 table").v4;
+        let mut fib = fib_with_adjacencies();
+        for &(net, nh) in &routes {
+            fib.v4.insert(net, nh);
+        }
+        eprintln!(
+            "IPv4 table: {} prefixes, {} bytes",
+            fib.v4.len(),
+            fib.v4.memory_bytes()
+        );
+        let dst = v4_destinations(&routes, &mut rng);
+        bench_family(&mut c, "forward_v4", &fib, &dst, v4_frame, |f, a| {
+            f.lookup_v4(a)
+        });
+    }
+    if let Some(path) = data_file("ripe-ris-riswhoisdump-IPv6-20241220.gz") {
+        let routes = load_routes(&path, &opts).expect("load IPv6 table").v6;
+        let mut fib = fib_with_adjacencies();
+        for &(net, nh) in &routes {
+            fib.v6.insert(net, nh);
+        }
+        eprintln!(
+            "IPv6 table: {} prefixes, {} bytes",
+            fib.v6.len(),
+            fib.v6.memory_bytes()
+        );
+        let dst = v6_destinations(&routes, &mut rng);
+        bench_family(&mut c, "forward_v6", &fib, &dst, v6_frame, |f, a| {
+            f.lookup_v6(a)
+        });
+    }
+    c.final_summary();
+}

@@ -6,6 +6,7 @@
 //! id = "192.0.2.1"
 //! icmp_rate = 1000          # ICMP errors per second per worker (default 1000)
 //! icmp_burst = 50           # optional (default 50, never above icmp_rate, at least 1)
+//! accept_source_route = false  # optional: forward IPv4 LSRR/SSRR packets (default false)
 //!
 //! [[port]]
 //! name = "p0"               # also the Linux interface unless `interface` is set
@@ -66,6 +67,9 @@ pub struct RouterSettings {
     pub icmp_rate: u32,
     /// Already capped to `icmp_rate` and at least 1.
     pub icmp_burst: u32,
+    /// Forward IPv4 packets carrying loose/strict source-route options
+    /// (default false, as RFC 7126 §4.3–4.4 recommends).
+    pub accept_source_route: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +205,7 @@ impl Config {
             ports,
             icmp_rate: self.router.icmp_rate,
             icmp_burst: self.router.icmp_burst,
+            accept_source_route: self.router.accept_source_route,
         }
     }
 

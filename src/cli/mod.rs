@@ -5,7 +5,9 @@
 //! plus one variant in [`Command`] and one arm in [`run`].
 
 mod check_config;
+pub mod ops;
 mod replay;
+mod stats;
 
 use std::fmt;
 use std::io::Write;
@@ -29,6 +31,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Validate a configuration file and summarise it.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Show the live counters of a running `ferroute run`.
+    Stats(stats::StatsArgs),
 }
 
 /// What kind of failure ended a command; decides the exit status.
@@ -88,6 +92,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     match cli.command {
         Command::Replay(args) => replay::run(args, out),
         Command::CheckConfig(args) => check_config::run(args, out),
+        Command::Stats(args) => stats::run(args, out),
     }
 }
 

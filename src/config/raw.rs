@@ -28,6 +28,7 @@ pub(super) struct RawRouter {
     pub id: Spanned<String>,
     pub icmp_rate: Option<Spanned<i64>>,
     pub icmp_burst: Option<Spanned<i64>>,
+    pub accept_source_route: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -327,3 +327,17 @@ fn missing_router_table_is_a_file_level_error() {
     let err = Config::parse(text, "test.toml").unwrap_err();
     assert_eq!(err.to_string(), "test.toml: missing field `router`");
 }
+
+#[test]
+fn source_route_knob_defaults_off() {
+    let c = Config::parse(&edit(4, ""), "t").unwrap();
+    assert!(!c.router.accept_source_route);
+    assert!(!c.forwarder_config().accept_source_route);
+    let c = Config::parse(&edit(4, "accept_source_route = true"), "t").unwrap();
+    assert!(c.forwarder_config().accept_source_route);
+    let err = Config::parse(&edit(4, "accept_source_route = 1"), "t").unwrap_err();
+    assert!(
+        err.to_string().contains("router.accept_source_route"),
+        "{err}"
+    );
+}

@@ -157,6 +157,11 @@ fn router(cx: &Ctx, raw: &RawConfig) -> Result<RouterSettings, ConfigError> {
         id,
         icmp_rate,
         icmp_burst: icmp_burst.min(icmp_rate).max(1),
+        accept_source_route: r
+            .accept_source_route
+            .as_ref()
+            .map(|v| *v.get_ref())
+            .unwrap_or(false),
     })
 }
 

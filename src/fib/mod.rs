@@ -106,6 +106,13 @@ impl FibHandle {
         self.current.load_full()
     }
 
+    /// A cheap read guard for one batch (no reference-count traffic on the
+    /// shared pointer in the common case).
+    #[inline]
+    pub fn read(&self) -> arc_swap::Guard<Arc<Fib>> {
+        self.current.load()
+    }
+
     /// Publishes `fib` with one pointer swap; returns the version it got.
     pub fn publish(&self, mut fib: Fib) -> u64 {
         let version = self.current.load().version + 1;

@@ -1,6 +1,6 @@
 //! Why frames were not forwarded, and the per-worker counters.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 macro_rules! drop_reasons {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {
@@ -40,6 +40,7 @@ drop_reasons! {
     BadTotalLength => "bad_total_length", "IP length field inconsistent";
     BadChecksum => "bad_checksum", "IPv4 header checksum wrong";
     BadOptions => "bad_options", "malformed IPv4 options (found while fragmenting)";
+    SourceRoute => "source_route", "IPv4 loose/strict source route (RFC 7126; see accept_source_route)";
     BadExtensionHeader => "bad_extension_header", "malformed IPv6 extension-header chain";
     MartianSource => "martian_source", "source address that must never be routed";
     MartianDestination => "martian_destination", "destination address that must never be routed";
@@ -134,7 +135,7 @@ impl Counters {
 }
 
 /// [`Counters`] in the shape shown to operators and scripts.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CounterSummary {
     pub rx_frames: u64,
     pub rx_bytes: u64,

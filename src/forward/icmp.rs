@@ -50,6 +50,7 @@ impl IcmpV4Error {
 pub(super) enum IcmpV6Error {
     HopLimitExceeded,
     NoRoute,
+    BeyondScope,
     PacketTooBig { mtu: u32 },
 }
 
@@ -58,6 +59,9 @@ impl IcmpV6Error {
         match self {
             IcmpV6Error::HopLimitExceeded => (icmp::v6::TIME_EXCEEDED, icmp::v6::CODE_HOP_LIMIT, 0),
             IcmpV6Error::NoRoute => (icmp::v6::DEST_UNREACHABLE, icmp::v6::CODE_NO_ROUTE, 0),
+            IcmpV6Error::BeyondScope => {
+                (icmp::v6::DEST_UNREACHABLE, icmp::v6::CODE_BEYOND_SCOPE, 0)
+            }
             IcmpV6Error::PacketTooBig { mtu } => (icmp::v6::PACKET_TOO_BIG, 0, mtu),
         }
     }
@@ -79,7 +83,9 @@ fn v4_error_allowed(ip: &Ipv4Packet<&[u8]>) -> bool {
 }
 
 /// The same for IPv6 (RFC 4443 §2.4(e)); the extension chain is walked with
-/// bounds, and a chain that cannot be walked gets no error.
+/// bounds, and a chain that cannot be walked gets no error. Unlike IPv4,
+/// non-first fragments do get errors: RFC 4443 has no fragment exception, and
+/// path-MTU discovery needs Packet Too Big for every fragment (Linux agrees).
 fn v6_error_allowed(ip: &Ipv6Packet<&[u8]>) -> bool {
     let payload = ip.payload();
     let walk = match ipv6::walk_extension_headers(ip.next_header(), payload) {
@@ -87,7 +93,9 @@ fn v6_error_allowed(ip: &Ipv6Packet<&[u8]>) -> bool {
         Err(_) => return false,
     };
     if walk.non_first_fragment {
-        return false;
+        // The upper-layer header is in the first fragment: nothing here
+        // says this is an ICMPv6 error.
+        return true;
     }
     if walk.upper_protocol == next_header::ICMPV6 {
         return match payload.get(walk.upper_offset) {

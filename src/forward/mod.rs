@@ -69,6 +69,9 @@ pub struct ForwarderConfig {
     pub icmp_rate: u32,
     /// Largest burst of ICMP errors.
     pub icmp_burst: u32,
+    /// Forward IPv4 packets with loose/strict source-route options instead of
+    /// dropping them (RFC 7126 recommends dropping by default).
+    pub accept_source_route: bool,
 }
 
 /// One worker's pipeline: port table, ICMP limiter and counters.
@@ -76,6 +79,7 @@ pub struct ForwarderConfig {
 pub struct Forwarder {
     ports: Vec<Port>,
     icmp_bucket: TokenBucket,
+    accept_source_route: bool,
     /// IPv4 identification for ICMP errors this worker originates.
     next_ident: u16,
     pub counters: Counters,
@@ -86,6 +90,7 @@ impl Forwarder {
         Forwarder {
             ports: config.ports,
             icmp_bucket: TokenBucket::new(config.icmp_rate, config.icmp_burst),
+            accept_source_route: config.accept_source_route,
             next_ident: 0,
             counters: Counters::default(),
         }

@@ -6,7 +6,20 @@ use super::icmp::IcmpV4Error;
 use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
 use crate::fib::{Fib, NextHop};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::ipv4::{options, MIN_HEADER_LEN};
 use crate::wire::{Ipv4Packet, WireError};
+
+/// Loose (131) and strict (137) source route option types.
+const LSRR: u8 = 0x83;
+const SSRR: u8 = 0x89;
+
+/// True when the options carry a source route. A malformed option list ends
+/// the search (such a packet is judged by the rest of the pipeline).
+fn has_source_route(opts: &[u8]) -> bool {
+    options(opts)
+        .map_while(Result::ok)
+        .any(|o| matches!(o.bytes[0], LSRR | SSRR))
+}
 
 /// Sources that must never be routed (RFC 1812 §5.3.7, RFC 6890): "this
 /// network" 0/8, loopback 127/8, multicast 224/4, reserved 240/4 and the
@@ -79,6 +92,12 @@ impl Forwarder {
         let next_hop = fib.lookup_v4(dst).copied();
         if let Some(NextHop::Local) = next_hop {
             return Verdict::Local;
+        }
+        if ip.header_len() > MIN_HEADER_LEN
+            && !self.accept_source_route
+            && has_source_route(ip.options())
+        {
+            return Verdict::Drop(DropReason::SourceRoute);
         }
         if ip.ttl() <= 1 {
             self.send_icmp_v4(ctx, frame, IcmpV4Error::TimeExceeded, emit);

@@ -69,6 +69,8 @@ impl Forwarder {
             return Verdict::Local;
         }
         if is_link_local(src) {
+            // RFC 4443 §3.1 code 2: the source's scope ends on this link.
+            self.send_icmp_v6(ctx, frame, IcmpV6Error::BeyondScope, emit);
             return Verdict::Drop(DropReason::LinkLocal);
         }
         if is_extension_header(ip.next_header())

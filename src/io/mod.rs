@@ -2,18 +2,27 @@
 //! a backend delivers received frames to it and carries away what it sends,
 //! so the same pipeline runs over every backend.
 //!
+//! * [`packet::PacketIo`]: the interface of live backends — per-port receive
+//!   and transmit in batches over one [`umem::Umem`] per worker, frames passed
+//!   around as unique [`umem::Frame`] tokens (no copies).
+//! * [`loopback`]: an in-memory `PacketIo` for tests and benchmarks.
 //! * [`pcap`]: capture files (classic pcap and pcapng in, classic pcap out),
 //!   used by `ferroute replay` and by tests.
 //! * [`memory`]: an in-memory transmit collector implementing
 //!   [`forward::Emit`](crate::forward::Emit) for tests and replay (it
 //!   allocates; it is not a fast path).
 //!
-//! The AF_XDP backend (UMEM, fill/completion/rx/tx rings, need_wakeup) will
-//! live here too, behind the same small interface; it is the only place in
-//! the crate where `unsafe` is expected, each block with a `// SAFETY:` note.
+//! The AF_XDP backend lives here too. `io/` is the only place in the crate
+//! where `unsafe` is expected, each block with a `// SAFETY:` note.
 
+pub mod loopback;
 pub mod memory;
+pub mod packet;
 pub mod pcap;
+pub mod umem;
 
+pub use loopback::LoopbackIo;
 pub use memory::{EmittedFrame, MemoryTx};
+pub use packet::PacketIo;
 pub use pcap::{CapturedFrame, PcapError, PcapReader, PcapWriter};
+pub use umem::{Frame, FrameBatch, FramePool, Umem};

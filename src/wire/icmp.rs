@@ -35,6 +35,7 @@ pub mod v6 {
     pub const ECHO_REQUEST: u8 = 128;
 
     pub const CODE_NO_ROUTE: u8 = 0;
+    pub const CODE_BEYOND_SCOPE: u8 = 2;
     pub const CODE_HOP_LIMIT: u8 = 0;
 
     /// RFC 4443 §2.1: types 0–127 are errors.

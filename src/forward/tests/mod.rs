@@ -107,6 +107,7 @@ pub(crate) fn rig(icmp_rate: u32, icmp_burst: u32) -> (Forwarder, Fib) {
         ports,
         icmp_rate,
         icmp_burst,
+        accept_source_route: false,
     });
     (fwd, fib)
 }

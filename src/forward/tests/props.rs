@@ -55,12 +55,13 @@ proptest! {
             ],
             icmp_rate: 0,
             icmp_burst: 0,
+            accept_source_route: false,
         });
         let mut f = v4_frame("192.0.2.10", "198.51.100.7", 64, len, false);
         let opt_len = opt_words * 4;
         let mut opts = vec![1u8; opt_len];
         if opt_len >= 4 {
-            opts[0] = if copied { 0x83 } else { 0x07 };
+            opts[0] = if copied { 0x82 } else { 0x07 };
             opts[1] = opt_len as u8;
         }
         f.splice(34..34, opts.clone());

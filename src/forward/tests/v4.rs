@@ -279,3 +279,46 @@ fn icmp_errors_are_rate_limited() {
     // The drops are still counted as no_route.
     assert_eq!(fwd.counters.dropped(DropReason::NoRoute), 11);
 }
+
+#[test]
+fn source_routed_packets_are_dropped_unless_accepted() {
+    let lsrr = [0x83u8, 7, 4, 198, 51, 100, 9, 1];
+    let build = |opts: &[u8]| {
+        let mut f = v4_frame("192.0.2.10", "198.51.100.7", 64, 16, false);
+        f.splice(34..34, opts.iter().copied());
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+        ip.set_header_len(20 + opts.len());
+        ip.set_total_len((20 + opts.len() + 16) as u16);
+        ip.fill_checksum();
+        f
+    };
+    let (mut fwd, fib) = rig(100, 10);
+    let (v, emit) = run(&mut fwd, &fib, &mut build(&lsrr));
+    assert_eq!(v, Verdict::Drop(DropReason::SourceRoute));
+    assert!(
+        emit.frames.is_empty(),
+        "dropped silently, as RFC 7126 suggests"
+    );
+    let ssrr = [0x89u8, 7, 4, 198, 51, 100, 9, 1];
+    assert_eq!(
+        run(&mut fwd, &fib, &mut build(&ssrr)).0,
+        Verdict::Drop(DropReason::SourceRoute)
+    );
+    // Record route is forwarded untouched.
+    let rr = [0x07u8, 7, 4, 0, 0, 0, 0, 1];
+    assert!(matches!(
+        run(&mut fwd, &fib, &mut build(&rr)).0,
+        Verdict::Forward { .. }
+    ));
+    // With the knob on, source-routed packets are forwarded like any other.
+    let mut open = Forwarder::new(ForwarderConfig {
+        ports: fwd.ports().to_vec(),
+        icmp_rate: 100,
+        icmp_burst: 10,
+        accept_source_route: true,
+    });
+    assert!(matches!(
+        run(&mut open, &fib, &mut build(&lsrr)).0,
+        Verdict::Forward { .. }
+    ));
+}

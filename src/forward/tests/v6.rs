@@ -208,3 +208,42 @@ fn ipv6_extension_headers_are_walked_safely() {
     assert!(emit.frames.is_empty());
     assert_eq!(fwd.counters.icmp_suppressed, 1);
 }
+
+#[test]
+fn link_local_source_gets_beyond_scope() {
+    let (mut fwd, fib) = rig(100, 10);
+    let mut f = v6_frame("fe80::9", "2001:db8:2::7", 64, next_header::UDP, &[1; 16]);
+    let original = f.clone();
+    let (v, emit) = run(&mut fwd, &fib, &mut f);
+    assert_eq!(v, Verdict::Drop(DropReason::LinkLocal));
+    check_icmp_v6(&emit.frames[0].1, 1, 2, 0, &original);
+}
+
+#[test]
+fn non_first_fragments_get_icmpv6_errors() {
+    let (mut fwd, fib) = rig(100, 10);
+    // Fragment header with offset 1448 bytes (181 units), carrying ICMPv6 data.
+    let mut pl = vec![next_header::ICMPV6, 0, 0x05, 0xa8, 0, 0, 0, 9];
+    pl.extend_from_slice(&[1; 1400]);
+    let mut f = v6_frame(
+        "2001:db8::10",
+        "2001:db8:2::7",
+        64,
+        next_header::FRAGMENT,
+        &pl,
+    );
+    let original = f.clone();
+    let (v, emit) = run(&mut fwd, &fib, &mut f);
+    assert_eq!(v, Verdict::Drop(DropReason::PacketTooBig));
+    check_icmp_v6(&emit.frames[0].1, 2, 0, P1_MTU as u32, &original);
+    let mut f = v6_frame(
+        "2001:db8::10",
+        "2001:db8:2::7",
+        1,
+        next_header::FRAGMENT,
+        &pl[..200],
+    );
+    let original = f.clone();
+    let (_, emit) = run(&mut fwd, &fib, &mut f);
+    check_icmp_v6(&emit.frames[0].1, 3, 0, 0, &original);
+}

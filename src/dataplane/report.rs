@@ -1,0 +1,219 @@
+//! Operator views of the workers' statistics: the JSON report served on the
+//! operator socket, and the one-line status `ferroute run` prints each second.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::stats::StatsSnapshot;
+use crate::forward::{CounterSummary, DropReason};
+
+/// Per-packet latency percentiles in nanoseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LatencySummary {
+    pub samples: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+/// What `ferroute stats` shows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsReport {
+    pub uptime_ms: u64,
+    pub workers: usize,
+    pub fib_version: u64,
+    pub counters: CounterSummary,
+    pub tx_dropped: u64,
+    pub local_in_worker: u64,
+    pub batches: u64,
+    pub latency_ns: LatencySummary,
+    /// The XDP program's per-CPU counters, summed, by name.
+    pub xdp: BTreeMap<String, u64>,
+}
+
+impl StatsReport {
+    pub fn new(
+        snap: &StatsSnapshot,
+        workers: usize,
+        uptime: Duration,
+        xdp: BTreeMap<String, u64>,
+    ) -> Self {
+        let h = &snap.latency_ns;
+        let latency_ns = LatencySummary {
+            samples: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        };
+        StatsReport {
+            uptime_ms: uptime.as_millis() as u64,
+            workers,
+            fib_version: snap.extra.fib_version,
+            counters: snap.counters.summary(),
+            tx_dropped: snap.extra.tx_dropped,
+            local_in_worker: snap.extra.local_in_worker,
+            batches: snap.extra.batches,
+            latency_ns,
+            xdp,
+        }
+    }
+
+    /// Multi-line text for people.
+    pub fn to_text(&self) -> String {
+        let c = &self.counters;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "uptime {:.1} s, {} worker(s), FIB version {}",
+            self.uptime_ms as f64 / 1000.0,
+            self.workers,
+            self.fib_version
+        );
+        let _ = writeln!(
+            s,
+            "rx          {:>14} frames {:>16} bytes",
+            c.rx_frames, c.rx_bytes
+        );
+        let _ = writeln!(
+            s,
+            "forwarded   {:>14} frames {:>16} bytes",
+            c.forwarded, c.forwarded_bytes
+        );
+        let _ = writeln!(
+            s,
+            "fragmented  {:>14} ({} fragments sent)",
+            c.fragmented, c.fragments_sent
+        );
+        let _ = writeln!(s, "local       {:>14}", c.local + self.local_in_worker);
+        let _ = writeln!(s, "dropped     {:>14}", c.dropped);
+        for (reason, n) in &c.drops {
+            let _ = writeln!(s, "  {reason:<24}{n:>12}");
+        }
+        let _ = writeln!(s, "tx ring full {:>13}", self.tx_dropped);
+        let _ = writeln!(
+            s,
+            "icmp errors sent {}, rate limited {}, suppressed {}, no buffer {}",
+            c.icmp_sent, c.icmp_rate_limited, c.icmp_suppressed, c.icmp_no_buffer
+        );
+        let l = &self.latency_ns;
+        let _ = writeln!(
+            s,
+            "latency per packet (ns): p50 {} p90 {} p99 {} max {} over {} packets",
+            l.p50, l.p90, l.p99, l.max, l.samples
+        );
+        if !self.xdp.is_empty() {
+            let _ = writeln!(s, "xdp program:");
+            for (name, n) in &self.xdp {
+                let _ = writeln!(s, "  {name:<24}{n:>12}");
+            }
+        }
+        s
+    }
+}
+
+fn rate(now: u64, before: u64, secs: f64) -> f64 {
+    now.saturating_sub(before) as f64 / secs
+}
+
+fn human(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else if v >= 10.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// One status line from two snapshots `elapsed` apart: rates per second, and
+/// drops by reason.
+pub fn status_line(now: &StatsSnapshot, before: &StatsSnapshot, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let (n, b) = (&now.counters, &before.counters);
+    let mut line = format!(
+        "rx {}pps  fwd {}pps {}bps  local {}/s  drop {}/s",
+        human(rate(n.rx_frames, b.rx_frames, secs)),
+        human(rate(n.forwarded, b.forwarded, secs)),
+        human(rate(n.forwarded_bytes, b.forwarded_bytes, secs) * 8.0),
+        human(rate(n.local, b.local, secs)),
+        human(rate(n.total_dropped(), b.total_dropped(), secs)),
+    );
+    let mut reasons = Vec::new();
+    for r in DropReason::ALL {
+        let d = n.dropped(*r).saturating_sub(b.dropped(*r));
+        if d > 0 {
+            reasons.push(format!("{} {}", r.name(), human(d as f64 / secs)));
+        }
+    }
+    if !reasons.is_empty() {
+        let _ = write!(line, " ({})", reasons.join(", "));
+    }
+    let icmp = n.icmp_sent.saturating_sub(b.icmp_sent);
+    if icmp > 0 {
+        let _ = write!(line, "  icmp {}/s", human(icmp as f64 / secs));
+    }
+    let txd = now.extra.tx_dropped.saturating_sub(before.extra.tx_dropped);
+    if txd > 0 {
+        let _ = write!(line, "  tx-full {}/s", human(txd as f64 / secs));
+    }
+    if !now.latency_ns.is_empty() {
+        let _ = write!(
+            line,
+            "  lat p50 {}ns p99 {}ns",
+            now.latency_ns.value_at_quantile(0.5),
+            now.latency_ns.value_at_quantile(0.99)
+        );
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_shows_rates_and_reasons() {
+        let before = StatsSnapshot::default();
+        let mut now = StatsSnapshot::default();
+        now.counters.rx_frames = 2_000_000;
+        now.counters.forwarded = 1_500_000;
+        now.counters.forwarded_bytes = 1_500_000 * 64;
+        now.counters.drop(DropReason::NoRoute);
+        now.counters.icmp_sent = 1;
+        now.latency_ns.record(1500).unwrap();
+        let line = status_line(&now, &before, Duration::from_secs(2));
+        assert!(
+            line.starts_with("rx 1.00Mpps  fwd 750.0kpps 384.00Mbps"),
+            "{line}"
+        );
+        assert!(line.contains("drop 0.5/s (no_route 0.5)"), "{line}");
+        assert!(line.contains("icmp 0.5/s"), "{line}");
+        assert!(line.contains("lat p50 1500ns"), "{line}");
+    }
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let mut snap = StatsSnapshot::default();
+        snap.counters.forwarded = 5;
+        snap.latency_ns.record_n(2000, 10).unwrap();
+        let mut xdp = BTreeMap::new();
+        xdp.insert("redirected".to_string(), 7);
+        let r = StatsReport::new(&snap, 2, Duration::from_millis(1500), xdp);
+        let json = serde_json::to_string(&r).unwrap();
+        let back: StatsReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(r.latency_ns.samples, 10);
+        let text = r.to_text();
+        assert!(
+            text.contains("forwarded") && text.contains("redirected"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! What a worker publishes for operators: its counters as relaxed atomics
+//! (one writer, stored once per busy loop: plain stores on x86, no lock) and
+//! a latency histogram merged into a shared one every so often.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::forward::{Counters, DropReason};
+
+/// Counters before the drop reasons, in [`WorkerStats::publish`] order.
+const FIXED: usize = 15;
+const SLOTS: usize = FIXED + DropReason::COUNT;
+
+/// How often a worker merges its local histogram into the shared one.
+pub const HISTOGRAM_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Creates a latency histogram: 1 ns to 10 s, 3 significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(1, 10_000_000_000, 3) {
+        Ok(h) => h,
+        Err(e) => unreachable!("constant histogram bounds are valid: {e}"),
+    }
+}
+
+/// Worker-side state besides the pipeline's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerExtra {
+    /// Frames the transmit rings could not take.
+    pub tx_dropped: u64,
+    /// Frames the pipeline judged local after the XDP program redirected them.
+    pub local_in_worker: u64,
+    /// Busy loops (passes that received at least one frame).
+    pub batches: u64,
+    /// Version of the FIB last used.
+    pub fib_version: u64,
+}
+
+/// Shared between one worker (writer) and any number of readers.
+#[derive(Debug)]
+pub struct WorkerStats {
+    slots: [AtomicU64; SLOTS],
+    latency: Mutex<Histogram<u64>>,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency: Mutex::new(latency_histogram()),
+        }
+    }
+}
+
+/// A reader's copy of one worker's (or the sum of all workers') state.
+#[derive(Debug, Clone)]
+pub struct StatsSnapshot {
+    pub counters: Counters,
+    pub extra: WorkerExtra,
+    /// Time per packet through the worker: each busy loop's processing time,
+    /// recorded once per frame it handled.
+    pub latency_ns: Histogram<u64>,
+}
+
+impl Default for StatsSnapshot {
+    fn default() -> Self {
+        StatsSnapshot {
+            counters: Counters::default(),
+            extra: WorkerExtra::default(),
+            latency_ns: latency_histogram(),
+        }
+    }
+}
+
+impl StatsSnapshot {
+    /// Adds `other` (another worker) into `self`.
+    pub fn merge(&mut self, other: &StatsSnapshot) {
+        self.counters.merge(&other.counters);
+        self.extra.tx_dropped += other.extra.tx_dropped;
+        self.extra.local_in_worker += other.extra.local_in_worker;
+        self.extra.batches += other.extra.batches;
+        self.extra.fib_version = self.extra.fib_version.max(other.extra.fib_version);
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.latency_ns.add(&other.latency_ns);
+    }
+}
+
+impl WorkerStats {
+    /// Stores the worker's current counters (called by that worker only).
+    pub fn publish(&self, c: &Counters, extra: WorkerExtra) {
+        let fixed: [u64; FIXED] = [
+            c.rx_frames,
+            c.rx_bytes,
+            c.forwarded,
+            c.forwarded_bytes,
+            c.fragmented,
+            c.fragments_sent,
+            c.local,
+            c.icmp_sent,
+            c.icmp_rate_limited,
+            c.icmp_suppressed,
+            c.icmp_no_buffer,
+            extra.tx_dropped,
+            extra.local_in_worker,
+            extra.batches,
+            extra.fib_version,
+        ];
+        for (slot, v) in self.slots.iter().zip(fixed.iter().chain(c.drops.iter())) {
+            slot.store(*v, Ordering::Relaxed);
+        }
+    }
+
+    /// Merges a worker's recent latencies into the shared histogram and
+    /// clears them (the worker calls this every [`HISTOGRAM_PUBLISH_INTERVAL`]).
+    pub fn publish_latency(&self, local: &mut Histogram<u64>) {
+        if let Ok(mut shared) = self.latency.try_lock() {
+            let _ = shared.add(&*local);
+            local.reset();
+        }
+    }
+
+    /// A consistent-enough copy for display (each counter is exact; counters
+    /// read a few nanoseconds apart may differ by a batch).
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let v: Vec<u64> = self
+            .slots
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .collect();
+        let mut counters = Counters {
+            rx_frames: v[0],
+            rx_bytes: v[1],
+            forwarded: v[2],
+            forwarded_bytes: v[3],
+            fragmented: v[4],
+            fragments_sent: v[5],
+            local: v[6],
+            icmp_sent: v[7],
+            icmp_rate_limited: v[8],
+            icmp_suppressed: v[9],
+            icmp_no_buffer: v[10],
+            ..Counters::default()
+        };
+        counters.drops.copy_from_slice(&v[FIXED..]);
+        let latency_ns = match self.latency.lock() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        StatsSnapshot {
+            counters,
+            extra: WorkerExtra {
+                tx_dropped: v[11],
+                local_in_worker: v[12],
+                batches: v[13],
+                fib_version: v[14],
+            },
+            latency_ns,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_and_snapshot_round_trip() {
+        let stats = WorkerStats::default();
+        let mut c = Counters {
+            rx_frames: 10,
+            forwarded: 7,
+            local: 1,
+            icmp_sent: 2,
+            ..Counters::default()
+        };
+        c.drop(DropReason::TtlExpired);
+        c.drop(DropReason::NoRoute);
+        let extra = WorkerExtra {
+            tx_dropped: 3,
+            local_in_worker: 4,
+            batches: 5,
+            fib_version: 6,
+        };
+        stats.publish(&c, extra);
+        let mut local = latency_histogram();
+        local.record_n(1000, 10).unwrap();
+        stats.publish_latency(&mut local);
+        assert_eq!(local.len(), 0, "local histogram cleared after publishing");
+        let snap = stats.snapshot();
+        assert_eq!(snap.counters, c);
+        assert_eq!(snap.extra, extra);
+        assert_eq!(snap.latency_ns.len(), 10);
+        let mut sum = StatsSnapshot::default();
+        sum.merge(&snap);
+        sum.merge(&snap);
+        assert_eq!(sum.counters.forwarded, 14);
+        assert_eq!(sum.extra.fib_version, 6);
+        assert_eq!(sum.latency_ns.len(), 20);
+    }
+}

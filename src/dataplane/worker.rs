@@ -1,0 +1,250 @@
+//! One worker: the batch loop tying a [`PacketIo`] backend, the forwarding
+//! pipeline and the transmit queues together.
+//!
+//! Per loop: receive a batch per port, read the clock and the FIB once, run
+//! every frame through [`Forwarder::process`], put forwarded frames (same
+//! UMEM chunk, no copy) and emitted ones on their egress port's transmit
+//! batch, send, and let the backend recycle completions. Nothing here
+//! allocates, locks or makes a system call per packet.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use super::stats::{latency_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL};
+use crate::fib::{Fib, FibHandle, PortId};
+use crate::forward::{Emit, Forwarder, Verdict};
+use crate::io::{FrameBatch, FramePool, PacketIo, Umem};
+
+/// Frames taken from one port per loop (VPP's vector size is 256; AF_XDP
+/// rings work well with 32–64).
+pub const RX_BATCH: usize = 64;
+/// Room per egress port per loop: every port's batch may go to one port,
+/// plus frames the pipeline creates (fragments, ICMP errors).
+const TX_ROOM_PER_INGRESS: usize = RX_BATCH * 2;
+
+/// Sends frames the pipeline creates through the worker's pool.
+struct PoolEmit<'a> {
+    umem: &'a Umem,
+    pool: &'a mut FramePool,
+    tx: &'a mut [FrameBatch],
+}
+
+impl Emit for PoolEmit<'_> {
+    fn emit(&mut self, port: PortId, build: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+        let Some(batch) = self.tx.get_mut(port as usize) else {
+            return false;
+        };
+        if batch.is_full() {
+            return false;
+        }
+        let Some(mut frame) = self.pool.alloc() else {
+            return false;
+        };
+        let written = build(self.umem.data(&mut frame));
+        if written == 0 {
+            self.pool.free(frame);
+            return false;
+        }
+        frame.set_len(written);
+        match batch.push(frame) {
+            Ok(()) => true,
+            Err(frame) => {
+                self.pool.free(frame);
+                false
+            }
+        }
+    }
+}
+
+/// The worker's time origin: the pipeline's clock is nanoseconds since then,
+/// read once per busy loop.
+#[derive(Debug, Clone, Copy)]
+struct Clock(Instant);
+
+/// A worker over backend `I`.
+pub struct Worker<I: PacketIo> {
+    io: I,
+    umem: Arc<Umem>,
+    pool: FramePool,
+    forwarder: Forwarder,
+    fib: FibHandle,
+    rx: FrameBatch,
+    tx: Vec<FrameBatch>,
+    stats: Arc<WorkerStats>,
+    clock: Clock,
+    /// Frames the transmit rings could not take.
+    tx_dropped: u64,
+    /// Frames the pipeline judged `Local` (the XDP program passes those to
+    /// the kernel; one reaching us means the program's map lags).
+    local_in_worker: u64,
+    batches: u64,
+    latency: Histogram<u64>,
+    last_latency_publish: Instant,
+}
+
+impl<I: PacketIo> Worker<I> {
+    pub fn new(io: I, pool: FramePool, forwarder: Forwarder, fib: FibHandle) -> Self {
+        let ports = io.port_count();
+        let umem = io.umem().clone();
+        Worker {
+            io,
+            umem,
+            pool,
+            forwarder,
+            fib,
+            rx: FrameBatch::with_capacity(RX_BATCH),
+            tx: (0..ports)
+                .map(|_| FrameBatch::with_capacity(TX_ROOM_PER_INGRESS * ports.max(1)))
+                .collect(),
+            stats: Arc::new(WorkerStats::default()),
+            clock: Clock(Instant::now()),
+            tx_dropped: 0,
+            local_in_worker: 0,
+            batches: 0,
+            latency: latency_histogram(),
+            last_latency_publish: Instant::now(),
+        }
+    }
+
+    /// The counters this worker publishes (for the control thread / `stats`).
+    pub fn stats(&self) -> Arc<WorkerStats> {
+        self.stats.clone()
+    }
+
+    pub fn io(&self) -> &I {
+        &self.io
+    }
+
+    pub fn io_mut(&mut self) -> &mut I {
+        &mut self.io
+    }
+
+    /// Free frames in the worker's own pool.
+    pub fn pool_available(&self) -> usize {
+        self.pool.available()
+    }
+
+    pub fn forwarder(&self) -> &Forwarder {
+        &self.forwarder
+    }
+
+    /// One pass over every port. Returns how many frames were received.
+    pub fn poll_once(&mut self) -> usize {
+        let fib = self.fib.read();
+        let mut received = 0;
+        let mut started: Option<(Instant, u64)> = None;
+        for port in 0..self.io.port_count() as PortId {
+            self.io.recv(port, &mut self.rx);
+            if self.rx.is_empty() {
+                continue;
+            }
+            received += self.rx.len();
+            let (_, now_ns) = *started.get_or_insert_with(|| {
+                let now = Instant::now();
+                (now, now.duration_since(self.clock.0).as_nanos() as u64)
+            });
+            self.forward_batch(&fib, port, now_ns);
+        }
+        for port in 0..self.tx.len() {
+            if !self.tx[port].is_empty() {
+                self.tx_dropped += self
+                    .io
+                    .send(port as PortId, &mut self.tx[port], &mut self.pool)
+                    as u64;
+            }
+        }
+        self.io.service(&mut self.pool);
+        if let Some((start, _)) = started {
+            self.batches += 1;
+            let end = Instant::now();
+            let spent = end.duration_since(start).as_nanos() as u64;
+            // Clamped into range, so recording cannot fail.
+            let _ = self
+                .latency
+                .record_n(spent.clamp(1, 10_000_000_000), received as u64);
+            let extra = WorkerExtra {
+                tx_dropped: self.tx_dropped,
+                local_in_worker: self.local_in_worker,
+                batches: self.batches,
+                fib_version: fib.version,
+            };
+            self.stats.publish(&self.forwarder.counters, extra);
+            if end.duration_since(self.last_latency_publish) >= HISTOGRAM_PUBLISH_INTERVAL {
+                self.stats.publish_latency(&mut self.latency);
+                self.last_latency_publish = end;
+            }
+        }
+        received
+    }
+
+    fn forward_batch(&mut self, fib: &Fib, ingress: PortId, now_ns: u64) {
+        let Worker {
+            io,
+            umem,
+            pool,
+            forwarder,
+            rx,
+            tx,
+            tx_dropped,
+            local_in_worker,
+            ..
+        } = self;
+        for mut frame in rx.drain() {
+            let len = frame.len();
+            let verdict = {
+                let data = umem.data(&mut frame);
+                let Some(bytes) = data.get_mut(..len) else {
+                    pool.free(frame);
+                    continue;
+                };
+                let mut emit = PoolEmit {
+                    umem,
+                    pool,
+                    tx: &mut tx[..],
+                };
+                forwarder.process(fib, ingress, bytes, now_ns, &mut emit)
+            };
+            match verdict {
+                Verdict::Forward { port, len } => {
+                    frame.set_len(len);
+                    let Some(out) = tx.get_mut(port as usize) else {
+                        pool.free(frame);
+                        continue;
+                    };
+                    if out.is_full() {
+                        *tx_dropped += io.send(port, out, pool) as u64;
+                    }
+                    if let Err(frame) = out.push(frame) {
+                        *tx_dropped += 1;
+                        pool.free(frame);
+                    }
+                }
+                Verdict::Local => {
+                    *local_in_worker += 1;
+                    pool.free(frame);
+                }
+                Verdict::Fragmented { .. } | Verdict::Drop(_) => pool.free(frame),
+            }
+        }
+    }
+
+    /// Runs until `stop` is set: busy while traffic flows, waiting on the
+    /// backend after `IDLE_SPINS` empty passes so an idle router sleeps.
+    pub fn run(&mut self, stop: &std::sync::atomic::AtomicBool) {
+        const IDLE_SPINS: u32 = 1024;
+        let mut idle = 0u32;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if self.poll_once() == 0 {
+                idle += 1;
+                if idle >= IDLE_SPINS {
+                    self.io.wait(std::time::Duration::from_millis(10));
+                    idle = 0;
+                }
+            } else {
+                idle = 0;
+            }
+        }
+    }
+}

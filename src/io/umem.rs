@@ -1,0 +1,341 @@
+//! Frame memory shared by a worker's ports (an AF_XDP UMEM, or plain heap
+//! memory for the in-memory backend), and the ownership tokens that make
+//! handing frames between rings safe without copies.
+//!
+//! A [`Frame`] is a unique token for one chunk of a [`Umem`]: it is not
+//! `Clone`, only a backend or a [`FramePool`] creates one, and the chunk's
+//! bytes are reachable only through `&mut Frame`. So two live `&mut [u8]` can
+//! never alias, although they come from one shared region (this is how DPDK's
+//! mbufs and VPP's buffer indices work, with the borrow checker as witness).
+
+use std::ptr::NonNull;
+
+/// One frame-sized chunk of a [`Umem`], owned by whoever holds the token.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Offset of the frame's first byte from the start of the UMEM (the
+    /// kernel's descriptor address; may lie past the chunk's start).
+    addr: u64,
+    len: u32,
+}
+
+impl Frame {
+    /// Creates the token for the bytes at `addr`.
+    ///
+    /// # Safety
+    /// No other `Frame` for the same chunk may exist while this one lives, and
+    /// `addr` must lie inside the UMEM it is used with (checked on access).
+    #[inline]
+    pub unsafe fn from_raw(addr: u64, len: u32) -> Frame {
+        Frame { addr, len }
+    }
+
+    /// Gives the token up, returning its descriptor (for a ring).
+    #[inline]
+    pub fn into_raw(self) -> (u64, u32) {
+        (self.addr, self.len)
+    }
+
+    #[inline]
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// Length of the frame's data.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len as u32;
+    }
+}
+
+enum Backing {
+    Heap(#[allow(dead_code)] Box<[u8]>),
+    Mmap { len: usize },
+}
+
+/// A region of `frame_count` chunks of `frame_size` bytes (a power of two).
+pub struct Umem {
+    base: NonNull<u8>,
+    frame_size: u32,
+    frame_count: u32,
+    backing: Backing,
+}
+
+// SAFETY: the region is plain memory. Its bytes are only reached through
+// `Umem::data`, which needs the unique `&mut Frame` for the chunk, so
+// threads never race on a chunk through this type (the kernel's accesses are
+// ordered by the rings' producer/consumer barriers).
+unsafe impl Send for Umem {}
+// SAFETY: as above: shared `&Umem` hands out no bytes without a `&mut Frame`.
+unsafe impl Sync for Umem {}
+
+impl std::fmt::Debug for Umem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Umem")
+            .field("frame_size", &self.frame_size)
+            .field("frame_count", &self.frame_count)
+            .finish()
+    }
+}
+
+impl Umem {
+    /// Heap-backed frames (in-memory backend, tests, benches).
+    ///
+    /// # Panics
+    /// If `frame_size` is not a power of two of at least 2048.
+    pub fn new_heap(frame_size: u32, frame_count: u32) -> Umem {
+        assert!(frame_size.is_power_of_two() && frame_size >= 2048);
+        let mut mem = vec![0u8; frame_size as usize * frame_count as usize].into_boxed_slice();
+        let base = NonNull::new(mem.as_mut_ptr()).unwrap_or(NonNull::dangling());
+        Umem {
+            base,
+            frame_size,
+            frame_count,
+            backing: Backing::Heap(mem),
+        }
+    }
+
+    /// Takes ownership of an anonymous mapping made by the AF_XDP backend;
+    /// it is unmapped on drop.
+    ///
+    /// # Safety
+    /// `base` must come from `mmap` of `frame_size × frame_count` bytes,
+    /// readable and writable, not used by anyone else but the kernel's AF_XDP
+    /// rings registered on it.
+    pub unsafe fn from_mmap(base: NonNull<u8>, frame_size: u32, frame_count: u32) -> Umem {
+        Umem {
+            base,
+            frame_size,
+            frame_count,
+            backing: Backing::Mmap {
+                len: frame_size as usize * frame_count as usize,
+            },
+        }
+    }
+
+    pub fn frame_size(&self) -> u32 {
+        self.frame_size
+    }
+
+    pub fn frame_count(&self) -> u32 {
+        self.frame_count
+    }
+
+    /// Start of the region (for registering it with the kernel).
+    pub fn as_ptr(&self) -> NonNull<u8> {
+        self.base
+    }
+
+    pub fn len(&self) -> usize {
+        self.frame_size as usize * self.frame_count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frame_count == 0
+    }
+
+    /// Start of the chunk holding `addr`.
+    #[inline]
+    pub fn chunk_of(&self, addr: u64) -> u64 {
+        addr & !(self.frame_size as u64 - 1)
+    }
+
+    /// The bytes from the frame's address to the end of its chunk; the frame's
+    /// data are the first `frame.len()` of them. A token that does not belong
+    /// to this UMEM yields an empty slice (never out-of-bounds memory).
+    #[inline]
+    pub fn data<'a>(&'a self, frame: &'a mut Frame) -> &'a mut [u8] {
+        let end = self.chunk_of(frame.addr) + self.frame_size as u64;
+        if end > self.len() as u64 {
+            return &mut [];
+        }
+        let start = frame.addr as usize;
+        // SAFETY: `start..end` lies inside the region (checked above) and
+        // within one chunk; the `&mut Frame` borrowed for 'a is the only
+        // token for that chunk (the `Frame::from_raw` contract), so no other
+        // reference to these bytes exists while the slice lives.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), end as usize - start)
+        }
+    }
+}
+
+impl Drop for Umem {
+    fn drop(&mut self) {
+        if let Backing::Mmap { len } = self.backing {
+            // SAFETY: the mapping was made by the AF_XDP backend for this
+            // Umem alone (`from_mmap` contract); the sockets using it are
+            // dropped before it (they hold an `Arc<Umem>`).
+            unsafe {
+                libc::munmap(self.base.as_ptr().cast(), len);
+            }
+        }
+    }
+}
+
+/// Free chunks of one UMEM, as tokens. Fixed capacity: never allocates after
+/// creation.
+#[derive(Debug)]
+pub struct FramePool {
+    free: Vec<u64>,
+    frame_size: u64,
+}
+
+impl FramePool {
+    /// A pool holding the chunks `first..first + count` of `umem`, with room
+    /// for all of the UMEM's chunks so that frees never allocate.
+    ///
+    /// # Safety
+    /// No tokens for those chunks may exist, and no other pool may hold them.
+    pub unsafe fn new(umem: &Umem, first: u32, count: u32) -> FramePool {
+        let frame_size = umem.frame_size() as u64;
+        let mut free = Vec::with_capacity(umem.frame_count() as usize);
+        free.extend((first..first + count).rev().map(|i| i as u64 * frame_size));
+        FramePool { free, frame_size }
+    }
+
+    /// A free frame of length 0, if any.
+    #[inline]
+    pub fn alloc(&mut self) -> Option<Frame> {
+        self.free.pop().map(|addr| Frame { addr, len: 0 })
+    }
+
+    /// Returns a frame's chunk to the pool.
+    #[inline]
+    pub fn free(&mut self, frame: Frame) {
+        // Capacity was reserved for every chunk at creation: no allocation.
+        self.free.push(frame.addr & !(self.frame_size - 1));
+    }
+
+    pub fn available(&self) -> usize {
+        self.free.len()
+    }
+}
+
+/// A fixed-capacity batch of frames (the unit rings are read and written in).
+#[derive(Debug)]
+pub struct FrameBatch {
+    frames: Vec<Frame>,
+}
+
+impl FrameBatch {
+    pub fn with_capacity(capacity: usize) -> Self {
+        FrameBatch {
+            frames: Vec::with_capacity(capacity),
+        }
+    }
+
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.frames.capacity()
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.frames.len() == self.frames.capacity()
+    }
+
+    /// Room left before the batch is full.
+    #[inline]
+    pub fn room(&self) -> usize {
+        self.frames.capacity() - self.frames.len()
+    }
+
+    /// Adds a frame, or gives it back when the batch is full (so the batch
+    /// never grows past its capacity and never allocates).
+    #[inline]
+    pub fn push(&mut self, frame: Frame) -> Result<(), Frame> {
+        if self.is_full() {
+            return Err(frame);
+        }
+        self.frames.push(frame);
+        Ok(())
+    }
+
+    #[inline]
+    pub fn pop(&mut self) -> Option<Frame> {
+        self.frames.pop()
+    }
+
+    /// Takes every frame out, in order.
+    #[inline]
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Frame> {
+        self.frames.drain(..)
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Frame> {
+        self.frames.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_reach_only_their_chunk() {
+        let umem = Umem::new_heap(2048, 4);
+        // SAFETY: a fresh UMEM; this is its only pool.
+        let mut pool = unsafe { FramePool::new(&umem, 0, 4) };
+        let mut a = pool.alloc().unwrap();
+        let mut b = pool.alloc().unwrap();
+        assert_ne!(a.addr(), b.addr());
+        umem.data(&mut a)[0] = 1;
+        umem.data(&mut b)[0] = 2;
+        assert_eq!(umem.data(&mut a).len(), 2048);
+        assert_eq!(umem.data(&mut a)[0], 1);
+        assert_eq!(umem.data(&mut b)[0], 2);
+        // A descriptor inside a chunk (e.g. after headroom) reaches to the chunk's end.
+        // SAFETY: `a`'s chunk is re-tokenised only after `a` is given up.
+        let (addr, _) = a.into_raw();
+        let mut inner = unsafe { Frame::from_raw(addr + 256, 60) };
+        assert_eq!(umem.data(&mut inner).len(), 2048 - 256);
+        pool.free(inner);
+        pool.free(b);
+        assert_eq!(pool.available(), 4);
+        // Chunk bases come back, not inner addresses.
+        let all: Vec<u64> = (0..4).map(|_| pool.alloc().unwrap().addr()).collect();
+        assert!(all.iter().all(|a| a % 2048 == 0));
+        // A foreign token gives an empty slice instead of wild memory.
+        // SAFETY: no other token for this (out-of-range) address exists.
+        let mut foreign = unsafe { Frame::from_raw(4 * 2048, 10) };
+        assert!(umem.data(&mut foreign).is_empty());
+    }
+
+    #[test]
+    fn batch_never_grows() {
+        let umem = Umem::new_heap(2048, 3);
+        // SAFETY: a fresh UMEM; this is its only pool.
+        let mut pool = unsafe { FramePool::new(&umem, 0, 3) };
+        let mut batch = FrameBatch::with_capacity(2);
+        assert!(batch.push(pool.alloc().unwrap()).is_ok());
+        assert!(batch.push(pool.alloc().unwrap()).is_ok());
+        let rejected = batch.push(pool.alloc().unwrap()).unwrap_err();
+        assert_eq!(batch.capacity(), 2);
+        pool.free(rejected);
+        for f in batch.drain() {
+            pool.free(f);
+        }
+        assert_eq!(pool.available(), 3);
+    }
+}
