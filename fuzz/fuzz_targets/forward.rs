@@ -3,8 +3,8 @@
 //! Input layout: byte 0 is a control byte (bits 0–1: ingress port 0–2, or 3,
 //! a port the forwarder does not have; bit 2: ICMP rate 0, so every error is
 //! rate limited; bits 3–5: transmit buffers the Emit grants, 0 = unlimited,
-//! n = n − 1 buffers), byte 1 sets the clock (byte × 0.75 s), and the rest is
-//! the received frame. Seeds made by `examples/pcap_frames.rs --prefix 0000`
+//! n = n − 1 buffers; bit 6: accept IPv4 source-routed packets), byte 1 sets
+//! the clock (byte × 0.75 s), and the rest is the received frame. Seeds made by `examples/pcap_frames.rs --prefix 0000`
 //! start with port 0, unlimited buffers.
 //!
 //! The router is fixed (see `PORTS`, `NEIGHBORS`, `ROUTES`): three ports, the
@@ -23,10 +23,11 @@
 //!   original ident/addresses/protocol, MF on all but the last, and together
 //!   they reassemble to exactly the original payload;
 //! * `Drop`: at most one emitted frame, only for ttl_expired / no_route /
-//!   mtu_df / packet_too_big, and it is an ICMP(v6) error back out of the
-//!   ingress port to the sender's MAC and IP, with valid IP and ICMP
-//!   checksums, at most 576 (IPv4) / 1280 (IPv6) bytes, quoting the start of
-//!   the offending packet;
+//!   mtu_df / packet_too_big / link_local, and it is an ICMP(v6) error back
+//!   out of the ingress port to the sender's MAC and IP, with valid IP and
+//!   ICMP checksums, at most 576 (IPv4) / 1280 (IPv6) bytes, quoting the
+//!   start of the offending packet; `no_buffer` may follow fragments that
+//!   were sent before the buffers ran out, and those must be right;
 //! * `Local`: nothing emitted;
 //! * counters: one frame received and exactly one outcome counted.
 #![no_main]
@@ -391,6 +392,7 @@ fn check_icmp_error(
                 | DropReason::NoRoute
                 | DropReason::MtuDf
                 | DropReason::PacketTooBig
+                | DropReason::LinkLocal
         ),
         "a frame was emitted for drop reason {}",
         reason.name()
@@ -495,6 +497,7 @@ fuzz_target!(|data: &[u8]| {
         ports: ports(),
         icmp_rate,
         icmp_burst: 10,
+        accept_source_route: control & 0b100_0000 != 0,
     });
     let mut emit = CheckingEmit {
         budget,
