@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod dataplane;
 pub mod fib;
 pub mod forward;

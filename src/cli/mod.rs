@@ -7,6 +7,7 @@
 mod check_config;
 pub mod ops;
 mod replay;
+mod run;
 mod stats;
 
 use std::fmt;
@@ -31,6 +32,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Validate a configuration file and summarise it.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Run the router on the configured interfaces (AF_XDP; needs root).
+    Run(run::RunArgs),
     /// Show the live counters of a running `ferroute run`.
     Stats(stats::StatsArgs),
 }
@@ -92,6 +95,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     match cli.command {
         Command::Replay(args) => replay::run(args, out),
         Command::CheckConfig(args) => check_config::run(args, out),
+        Command::Run(args) => run::run(args, out),
         Command::Stats(args) => stats::run(args, out),
     }
 }

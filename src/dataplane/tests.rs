@@ -213,3 +213,17 @@ fn threads_start_forward_and_stop() {
     let err = Dataplane::start(vec![(None, failing)]).err().unwrap();
     assert!(format!("{err:#}").contains("no such interface"));
 }
+
+#[test]
+fn unresolved_next_hops_reach_the_glean_sink() {
+    let handle = FibHandle::new(fib(true));
+    let mut w = worker(&handle, 256);
+    let sink = std::sync::Arc::new(crossbeam_queue::ArrayQueue::new(8));
+    w.set_glean_sink(sink.clone());
+    for _ in 0..3 {
+        w.io_mut().inject(0, &frame("203.0.113.50", 64));
+    }
+    w.poll_once();
+    assert_eq!(sink.pop(), Some((1, "203.0.113.50".parse().unwrap())));
+    assert_eq!(sink.pop(), None, "a burst to one host is asked for once");
+}

@@ -7,7 +7,10 @@
 //! batch, send, and let the backend recycle completions. Nothing here
 //! allocates, locks or makes a system call per packet.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
@@ -80,6 +83,8 @@ pub struct Worker<I: PacketIo> {
     /// the kernel; one reaching us means the program's map lags).
     local_in_worker: u64,
     batches: u64,
+    /// Where unresolved next hops go (the control thread resolves them).
+    glean_sink: Option<Arc<ArrayQueue<(PortId, IpAddr)>>>,
     latency: Histogram<u64>,
     last_latency_publish: Instant,
 }
@@ -103,6 +108,7 @@ impl<I: PacketIo> Worker<I> {
             tx_dropped: 0,
             local_in_worker: 0,
             batches: 0,
+            glean_sink: None,
             latency: latency_histogram(),
             last_latency_publish: Instant::now(),
         }
@@ -119,6 +125,12 @@ impl<I: PacketIo> Worker<I> {
 
     pub fn io_mut(&mut self) -> &mut I {
         &mut self.io
+    }
+
+    /// Sends unresolved next hops to `sink` (bounded; full means dropped,
+    /// the next packet to the same host asks again).
+    pub fn set_glean_sink(&mut self, sink: Arc<ArrayQueue<(PortId, IpAddr)>>) {
+        self.glean_sink = Some(sink);
     }
 
     /// Free frames in the worker's own pool.
@@ -156,6 +168,14 @@ impl<I: PacketIo> Worker<I> {
             }
         }
         self.io.service(&mut self.pool);
+        if !self.forwarder.glean.is_empty() {
+            match &self.glean_sink {
+                Some(sink) => self.forwarder.glean.drain(|port, addr| {
+                    let _ = sink.push((port, addr));
+                }),
+                None => self.forwarder.glean.drain(|_, _| {}),
+            }
+        }
         if let Some((start, _)) = started {
             self.batches += 1;
             let end = Instant::now();

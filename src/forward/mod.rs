@@ -8,12 +8,14 @@
 
 mod counters;
 mod fragment;
+mod glean;
 mod icmp;
 mod ratelimit;
 mod v4;
 mod v6;
 
 pub use counters::{CounterSummary, Counters, DropReason};
+pub use glean::GleanLog;
 pub use ratelimit::TokenBucket;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -83,6 +85,8 @@ pub struct Forwarder {
     /// IPv4 identification for ICMP errors this worker originates.
     next_ident: u16,
     pub counters: Counters,
+    /// Unresolved next hops seen, for the control thread to resolve.
+    pub glean: GleanLog,
 }
 
 impl Forwarder {
@@ -93,6 +97,7 @@ impl Forwarder {
             accept_source_route: config.accept_source_route,
             next_ident: 0,
             counters: Counters::default(),
+            glean: GleanLog::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The IPv4 path (RFC 1812 §5.2–5.3).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::icmp::IcmpV4Error;
 use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
@@ -109,8 +109,13 @@ impl Forwarder {
                 return Verdict::Drop(DropReason::NoRoute);
             }
             Some(NextHop::Adjacency { port, mac }) => (port, mac),
-            Some(NextHop::Glean { .. } | NextHop::Unresolved { .. }) => {
-                return Verdict::Drop(DropReason::NeighborUnresolved)
+            Some(NextHop::Glean { port }) => {
+                self.glean.record(port, IpAddr::V4(dst));
+                return Verdict::Drop(DropReason::NeighborUnresolved);
+            }
+            Some(NextHop::Unresolved { port, gateway }) => {
+                self.glean.record(port, gateway);
+                return Verdict::Drop(DropReason::NeighborUnresolved);
             }
             Some(NextHop::Local) => return Verdict::Local,
         };

@@ -1,13 +1,13 @@
 //! The IPv6 path (RFC 8200, RFC 4291 §2.5.6, RFC 4443).
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::icmp::IcmpV6Error;
 use super::v4::wire_error_reason;
 use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
 use crate::fib::{Fib, NextHop};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
-use crate::wire::ipv6::{is_extension_header, walk_extension_headers};
+use crate::wire::ipv6::{is_extension_header, is_neighbor_discovery, walk_extension_headers};
 use crate::wire::Ipv6Packet;
 
 /// Sources never routed: unspecified, loopback, multicast.
@@ -51,6 +51,11 @@ impl Forwarder {
                 Verdict::Drop(DropReason::L2Multicast)
             };
         }
+        if is_neighbor_discovery(ip.next_header(), ip.payload()) {
+            // Link-scoped by nature (RFC 4861) and handled by the kernel,
+            // whoever it is addressed to: the XDP program passes it too.
+            return Verdict::Local;
+        }
         if martian_source(src) {
             return Verdict::Drop(DropReason::MartianSource);
         }
@@ -88,8 +93,13 @@ impl Forwarder {
                 return Verdict::Drop(DropReason::NoRoute);
             }
             Some(NextHop::Adjacency { port, mac }) => (port, mac),
-            Some(NextHop::Glean { .. } | NextHop::Unresolved { .. }) => {
-                return Verdict::Drop(DropReason::NeighborUnresolved)
+            Some(NextHop::Glean { port }) => {
+                self.glean.record(port, IpAddr::V6(dst));
+                return Verdict::Drop(DropReason::NeighborUnresolved);
+            }
+            Some(NextHop::Unresolved { port, gateway }) => {
+                self.glean.record(port, gateway);
+                return Verdict::Drop(DropReason::NeighborUnresolved);
             }
             Some(NextHop::Local) => return Verdict::Local,
         };

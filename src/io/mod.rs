@@ -20,6 +20,7 @@ pub mod memory;
 pub mod packet;
 pub mod pcap;
 pub mod umem;
+pub mod xdp;
 
 pub use loopback::LoopbackIo;
 pub use memory::{EmittedFrame, MemoryTx};

@@ -249,6 +249,29 @@ pub fn walk_extension_headers(first: u8, payload: &[u8]) -> Result<ExtWalk, Wire
     Err(WireError::BadExtensionHeader)
 }
 
+/// Neighbour discovery (ICMPv6 types 133–137, RFC 4861), found directly after
+/// the fixed header or behind at most two hop-by-hop, destination-options or
+/// routing headers — the same rule as the XDP program's, so the pipeline and
+/// the program agree on what the kernel handles.
+pub fn is_neighbor_discovery(first: u8, payload: &[u8]) -> bool {
+    let mut next = first;
+    let mut offset = 0usize;
+    for _ in 0..2 {
+        if !matches!(
+            next,
+            next_header::HOP_BY_HOP | next_header::DEST_OPTS | next_header::ROUTING
+        ) {
+            break;
+        }
+        let Some(hdr) = payload.get(offset..offset + 2) else {
+            return false;
+        };
+        next = hdr[0];
+        offset += (hdr[1] as usize + 1) * 8;
+    }
+    next == next_header::ICMPV6 && matches!(payload.get(offset), Some(133..=137))
+}
+
 /// True for next-header values that begin an extension-header chain worth walking.
 #[inline]
 pub fn is_extension_header(next: u8) -> bool {
@@ -318,6 +341,31 @@ mod tests {
             Ipv6Packet::new_checked(&bad[..]).unwrap_err(),
             WireError::BadVersion
         );
+    }
+
+    #[test]
+    fn neighbor_discovery_is_recognised() {
+        assert!(is_neighbor_discovery(next_header::ICMPV6, &[135, 0, 0, 0]));
+        assert!(!is_neighbor_discovery(next_header::ICMPV6, &[128, 0, 0, 0]));
+        assert!(!is_neighbor_discovery(next_header::UDP, &[135]));
+        assert!(!is_neighbor_discovery(next_header::ICMPV6, &[]));
+        // Behind a hop-by-hop header (MLD-style router alert) and two headers.
+        let mut hbh = vec![next_header::ICMPV6, 0, 5, 2, 0, 0, 1, 0, 136];
+        assert!(is_neighbor_discovery(next_header::HOP_BY_HOP, &hbh));
+        hbh[0] = next_header::DEST_OPTS;
+        hbh.truncate(8);
+        hbh.extend_from_slice(&[next_header::ICMPV6, 0, 1, 4, 0, 0, 0, 0, 134]);
+        assert!(is_neighbor_discovery(next_header::HOP_BY_HOP, &hbh));
+        // Three headers deep is beyond the rule.
+        let three = [
+            [next_header::DEST_OPTS, 0, 1, 4, 0, 0, 0, 0],
+            [next_header::DEST_OPTS, 0, 1, 4, 0, 0, 0, 0],
+            [next_header::ICMPV6, 0, 1, 4, 0, 0, 0, 0],
+        ]
+        .concat();
+        let mut three = three;
+        three.push(135);
+        assert!(!is_neighbor_discovery(next_header::HOP_BY_HOP, &three));
     }
 
     #[test]

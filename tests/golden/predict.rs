@@ -341,6 +341,23 @@ fn icmp_v4(setup: &Setup, frame: &[u8], packet: &[u8], typ: u8, code: u8, rest: 
     Icmp::Sent(e)
 }
 
+/// RFC 4861 neighbour discovery (ICMPv6 133–137), directly after the IPv6
+/// header or behind up to two hop-by-hop (0), routing (43) or destination
+/// options (60) headers: handled by the kernel whoever it is addressed to.
+fn neighbour_discovery(first: u8, payload: &[u8]) -> bool {
+    let (mut next, mut at) = (first, 0usize);
+    let mut skipped = 0;
+    while skipped < 2 && matches!(next, 0 | 43 | 60) {
+        let (Some(&n), Some(&len)) = (payload.get(at), payload.get(at + 1)) else {
+            return false;
+        };
+        next = n;
+        at += (len as usize + 1) * 8;
+        skipped += 1;
+    }
+    next == 58 && payload.get(at).is_some_and(|t| (133..=137).contains(t))
+}
+
 fn is_v6_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
@@ -420,6 +437,9 @@ fn predict_v6(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
         } else {
             Prediction::drop(f, "l2_multicast")
         };
+    }
+    if neighbour_discovery(first_next, &buf[40..40 + payload_len]) {
+        return Prediction::local(f);
     }
     if src.is_unspecified() || src.is_loopback() || src.is_multicast() {
         return Prediction::drop(f, "martian_source");

@@ -134,6 +134,18 @@ fn unresolved_next_hops_are_counted() {
         assert_eq!(v, Verdict::Drop(DropReason::NeighborUnresolved), "{dst}");
         assert!(emit.frames.is_empty());
     }
+    // Both are left for the control thread to resolve: the gateway of the
+    // static route, and the on-link host itself.
+    let mut wanted = vec![];
+    fwd.glean
+        .drain(|port, addr| wanted.push((port, addr.to_string())));
+    assert_eq!(
+        wanted,
+        vec![
+            (1, "203.0.113.99".to_string()),
+            (1, "203.0.113.77".to_string())
+        ]
+    );
 }
 
 #[test]

@@ -247,3 +247,29 @@ fn non_first_fragments_get_icmpv6_errors() {
     let (_, emit) = run(&mut fwd, &fib, &mut f);
     check_icmp_v6(&emit.frames[0].1, 3, 0, 0, &original);
 }
+
+#[test]
+fn neighbour_discovery_is_for_the_kernel_whoever_it_is_for() {
+    let (mut fwd, fib) = rig(100, 10);
+    // A unicast neighbour solicitation to another host's address, sent to our MAC.
+    let mut f = v6_frame(
+        "2001:db8::10",
+        "2001:db8:2::7",
+        255,
+        next_header::ICMPV6,
+        &[135; 24],
+    );
+    assert_eq!(run(&mut fwd, &fib, &mut f).0, Verdict::Local);
+    // An echo request there is forwarded as usual.
+    let mut f = v6_frame(
+        "2001:db8::10",
+        "2001:db8:2::7",
+        64,
+        next_header::ICMPV6,
+        &[128; 24],
+    );
+    assert!(matches!(
+        run(&mut fwd, &fib, &mut f).0,
+        Verdict::Forward { .. }
+    ));
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: (MIT OR Apache-2.0)
+//
+// ferroute's XDP program: the split between the router's data plane and the
+// kernel. Transit IPv4/IPv6 frames addressed to the port's MAC go to the
+// AF_XDP socket of (port, rx queue); everything the kernel must see stays in
+// the kernel (XDP_PASS): ARP, IPv6 neighbour discovery, frames for the
+// router's own addresses, link-local and group traffic, VLAN tags and
+// anything not IP. Each decision is counted per CPU.
+//
+// The user-space side (src/io/xdp/program.rs) mirrors the map layouts and
+// counter indices below; keep both in step.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define MAX_PORTS 64
+#define MAX_QUEUES 64
+#define MAX_LOCAL_ADDRESSES 1024
+
+#define ETH_P_8021AD_ 0x88A8
+
+#define IPPROTO_ICMPV6_ 58
+#define ND_ROUTER_SOLICIT 133
+#define ND_REDIRECT 137
+
+/* What the XDP program knows of a port, keyed by ifindex. */
+struct port_info {
+	__u32 port_index;
+	__u8 mac[ETH_ALEN];
+	__u8 pad[2];
+};
+
+/* Counter slots (indices into `counters`). */
+enum counter {
+	C_REDIRECTED = 0,
+	C_PASSED_ARP,
+	C_PASSED_ND,
+	C_PASSED_LOCAL,
+	C_PASSED_GROUP,
+	C_PASSED_NOT_IP,
+	C_PASSED_NO_SOCKET,
+	C_PASSED_NOT_OUR_MAC,
+	C_PASSED_LINK_LOCAL,
+	C_PASSED_VLAN,
+	C_PASSED_UNKNOWN_PORT,
+	C_PASSED_TRUNCATED,
+	C_COUNT,
+};
+
+/* key = port_index * MAX_QUEUES + rx_queue → AF_XDP socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, MAX_PORTS * MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct port_info);
+} ports SEC(".maps");
+
+/* The router's own IPv4 addresses (network byte order). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_LOCAL_ADDRESSES);
+	__type(key, __u32);
+	__type(value, __u8);
+} local_v4 SEC(".maps");
+
+/* The router's own IPv6 addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_LOCAL_ADDRESSES);
+	__type(key, struct in6_addr);
+	__type(value, __u8);
+} local_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, C_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline int count(__u32 slot, int action)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &slot);
+
+	if (value)
+		*value += 1; /* per-CPU slot: no atomic needed */
+	return action;
+}
+
+static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) |
+		(a[4] ^ b[4]) | (a[5] ^ b[5])) == 0;
+}
+
+/* Is this IPv6 packet neighbour discovery (ICMPv6 133..137)? Looks directly
+ * after the fixed header and behind up to two hop-by-hop / destination
+ * options / routing headers (ND never carries a fragment header). */
+static __always_inline int is_neighbour_discovery(struct ipv6hdr *ip6, void *data_end)
+{
+	__u8 next = ip6->nexthdr;
+	__u8 *cursor = (__u8 *)(ip6 + 1);
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (next != IPPROTO_HOPOPTS && next != IPPROTO_DSTOPTS && next != IPPROTO_ROUTING)
+			break;
+		if (cursor + 2 > (__u8 *)data_end)
+			return 0;
+		next = cursor[0];
+		cursor += ((__u32)cursor[1] + 1) * 8;
+	}
+	if (next != IPPROTO_ICMPV6_)
+		return 0;
+	if (cursor + 1 > (__u8 *)data_end)
+		return 0;
+	return cursor[0] >= ND_ROUTER_SOLICIT && cursor[0] <= ND_REDIRECT;
+}
+
+static __always_inline int to_socket(struct xdp_md *ctx, const struct port_info *port)
+{
+	__u32 queue = ctx->rx_queue_index;
+	__u32 key;
+
+	if (queue >= MAX_QUEUES)
+		return count(C_PASSED_NO_SOCKET, XDP_PASS);
+	key = port->port_index * MAX_QUEUES + queue;
+	/* The low bits of the flags are the action when the slot is empty. */
+	if (bpf_redirect_map(&xsks, key, XDP_PASS) == XDP_REDIRECT)
+		return count(C_REDIRECTED, XDP_REDIRECT);
+	return count(C_PASSED_NO_SOCKET, XDP_PASS);
+}
+
+SEC("xdp")
+int ferroute_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct port_info *port;
+	struct ethhdr *eth = data;
+	__u16 proto;
+
+	port = bpf_map_lookup_elem(&ports, &ifindex);
+	if (!port)
+		return count(C_PASSED_UNKNOWN_PORT, XDP_PASS);
+	if ((void *)(eth + 1) > data_end)
+		return count(C_PASSED_TRUNCATED, XDP_PASS);
+	if (eth->h_dest[0] & 1)
+		return count(C_PASSED_GROUP, XDP_PASS);
+	if (!mac_equal(eth->h_dest, port->mac))
+		return count(C_PASSED_NOT_OUR_MAC, XDP_PASS);
+
+	proto = bpf_ntohs(eth->h_proto);
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip = (void *)(eth + 1);
+		__u32 daddr;
+
+		if ((void *)(ip + 1) > data_end)
+			return count(C_PASSED_TRUNCATED, XDP_PASS);
+		daddr = ip->daddr;
+		if (bpf_map_lookup_elem(&local_v4, &daddr))
+			return count(C_PASSED_LOCAL, XDP_PASS);
+		return to_socket(ctx, port);
+	}
+	if (proto == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		struct in6_addr daddr;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return count(C_PASSED_TRUNCATED, XDP_PASS);
+		if (is_neighbour_discovery(ip6, data_end))
+			return count(C_PASSED_ND, XDP_PASS);
+		/* fe80::/10 never leaves its link. */
+		if (ip6->daddr.in6_u.u6_addr8[0] == 0xfe &&
+		    (ip6->daddr.in6_u.u6_addr8[1] & 0xc0) == 0x80)
+			return count(C_PASSED_LINK_LOCAL, XDP_PASS);
+		__builtin_memcpy(&daddr, &ip6->daddr, sizeof(daddr));
+		if (bpf_map_lookup_elem(&local_v6, &daddr))
+			return count(C_PASSED_LOCAL, XDP_PASS);
+		return to_socket(ctx, port);
+	}
+	if (proto == ETH_P_ARP)
+		return count(C_PASSED_ARP, XDP_PASS);
+	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD_)
+		return count(C_PASSED_VLAN, XDP_PASS);
+	return count(C_PASSED_NOT_IP, XDP_PASS);
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,336 @@
+//! `ferroute run`: the router daemon. Attaches the XDP program to every
+//! port, starts one pinned worker per queue, prints a status line per second
+//! on a terminal, serves the operator socket, and on SIGINT/SIGTERM stops the
+//! workers and detaches every program it attached.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::ops::{Handler, OpsServer, DEFAULT_SOCKET};
+use super::CliError;
+use crate::config::{Config, PortConfig};
+use crate::control::{Control, ControlHandle};
+use crate::dataplane::report::{status_line, StatsReport};
+use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
+use crate::fib::FibHandle;
+use crate::forward::Forwarder;
+use crate::io::xdp::{interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram};
+use crate::wire::MacAddr;
+
+/// Run the router on the configured interfaces (AF_XDP).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Router configuration (TOML).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Attach the XDP program in generic (skb) mode instead of native mode.
+    #[arg(long)]
+    pub generic: bool,
+    /// Number of workers; worker q serves receive queue q of every port.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub workers: u32,
+    /// Cores to pin workers to, in order (default: worker q on core q).
+    #[arg(long, value_delimiter = ',', value_name = "CORE,...")]
+    pub cores: Vec<usize>,
+    /// Operator socket for `ferroute stats`.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print the status line each second even when stdout is not a terminal.
+    #[arg(long)]
+    pub status: bool,
+    /// Stop by itself after this many seconds (for scripts and tests).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+}
+
+fn read_sys(interface: &str, file: &str) -> anyhow::Result<String> {
+    let path = Path::new("/sys/class/net").join(interface).join(file);
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim()
+        .to_string())
+}
+
+/// The interface of `port`, checked against the configuration.
+fn resolve_port(index: usize, port: &PortConfig) -> anyhow::Result<XdpPort> {
+    let ifindex =
+        interface_index(&port.interface).map_err(|e| anyhow::anyhow!("port {}: {e}", port.name))?;
+    let actual: MacAddr = read_sys(&port.interface, "address")?
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("port {}: {e}", port.name))?;
+    if actual != port.mac {
+        anyhow::bail!(
+            "port {}: interface {} has MAC {actual} but the configuration says {} \
+             (set mac = \"{actual}\", or `ip link set {} address {}`)",
+            port.name,
+            port.interface,
+            port.mac,
+            port.interface,
+            port.mac
+        );
+    }
+    let link_mtu: u32 = read_sys(&port.interface, "mtu")?.parse().unwrap_or(0);
+    if (port.mtu as u32) > link_mtu {
+        anyhow::bail!(
+            "port {}: mtu {} is above interface {}'s MTU {link_mtu} \
+             (lower it, or `ip link set {} mtu {}`)",
+            port.name,
+            port.mtu,
+            port.interface,
+            port.interface,
+            port.mtu
+        );
+    }
+    Ok(XdpPort {
+        ifindex,
+        port_index: index as u32,
+        mac: port.mac,
+    })
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and the threads it starts), so
+/// they can be taken synchronously with `sigtimedwait`.
+fn block_stop_signals() -> libc::sigset_t {
+    // SAFETY: plain libc signal-set manipulation on a local, zeroed set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Waits up to `timeout` for SIGINT/SIGTERM; returns the signal if one came.
+fn wait_for_signal(set: &libc::sigset_t, timeout: Duration) -> Option<i32> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `set` is a valid signal set, `ts` a valid timeout; no info wanted.
+    let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) };
+    (sig > 0).then_some(sig)
+}
+
+fn xdp_counters(program: &Mutex<XdpProgram>) -> BTreeMap<String, u64> {
+    let Ok(program) = program.lock() else {
+        return BTreeMap::new();
+    };
+    let Ok(counters) = program.counters() else {
+        return BTreeMap::new();
+    };
+    match serde_json::to_value(counters) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| v.as_u64().map(|n| (k, n)))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// The neighbour table as text lines, for operators.
+fn neighbors(control: &Mutex<Option<ControlHandle>>) -> serde_json::Value {
+    let entries = match control.lock() {
+        Ok(c) => c.as_ref().map(|c| c.neighbors()).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    serde_json::Value::Array(
+        entries
+            .iter()
+            .map(|e| serde_json::Value::String(e.to_string()))
+            .collect(),
+    )
+}
+
+fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
+    let mut total = StatsSnapshot::default();
+    for s in stats {
+        total.merge(&s.snapshot());
+    }
+    total
+}
+
+pub fn run(args: RunArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let config = Config::load(&args.config)?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(CliError::runtime(anyhow::anyhow!(
+            "ferroute run needs root (CAP_NET_ADMIN and CAP_BPF to attach XDP programs and open AF_XDP sockets): run it with sudo"
+        )));
+    }
+    let signals = block_stop_signals();
+    daemon(&config, &args, &signals, out).map_err(CliError::runtime)
+}
+
+fn daemon(
+    config: &Config,
+    args: &RunArgs,
+    signals: &libc::sigset_t,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let ports = config
+        .ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| resolve_port(i, p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ifindexes: Vec<u32> = ports.iter().map(|p| p.ifindex).collect();
+    let fib = FibHandle::new(config.fib()?);
+    // The control thread follows the kernel's neighbour table (it must run
+    // in this namespace, like everything here) and republishes the FIB.
+    let control = Control::start(config, fib.clone(), &ifindexes)?;
+    let glean = control.glean_queue();
+    let control = Arc::new(Mutex::new(Some(control)));
+    let mode = if args.generic {
+        XdpMode::Generic
+    } else {
+        XdpMode::Native
+    };
+    let program = XdpProgram::load(&ports, mode)?;
+    // The router's addresses and its subnets' directed broadcasts go to the
+    // kernel, exactly the destinations the FIB calls `Local`.
+    let local: Vec<IpAddr> = config
+        .ports
+        .iter()
+        .flat_map(|p| p.addresses.iter())
+        .flat_map(|a| {
+            let broadcast = match a {
+                ipnet::IpNet::V4(v4) if v4.prefix_len() < 31 => Some(IpAddr::V4(v4.broadcast())),
+                _ => None,
+            };
+            std::iter::once(a.addr()).chain(broadcast)
+        })
+        .collect();
+    program.set_local_addresses(&local)?;
+    let program = Arc::new(Mutex::new(program));
+
+    let mut factories: Vec<(Option<usize>, WorkerFactory<XdpIo>)> = Vec::new();
+    for q in 0..args.workers {
+        let core = args.cores.get(q as usize).copied().or(Some(q as usize));
+        let ifindexes = ifindexes.clone();
+        let program = program.clone();
+        let fib = fib.clone();
+        let glean = glean.clone();
+        let forwarder = Forwarder::new(config.forwarder_config());
+        factories.push((
+            core,
+            Box::new(move || {
+                let io_config = XdpIoConfig {
+                    queue: q,
+                    ..XdpIoConfig::default()
+                };
+                let (io, pool) = XdpIo::open(&ifindexes, &io_config)?;
+                {
+                    let program = program
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("XDP program lock poisoned"))?;
+                    io.register_with(&program)?;
+                }
+                let mut worker = Worker::new(io, pool, forwarder, fib);
+                worker.set_glean_sink(glean);
+                Ok(worker)
+            }),
+        ));
+    }
+    let mut dataplane = Dataplane::start(factories)?;
+    let stats: Vec<Arc<WorkerStats>> = dataplane.worker_stats().to_vec();
+    let started = Instant::now();
+    let workers = stats.len();
+    let handler: Handler = {
+        let stats = stats.clone();
+        let program = program.clone();
+        let control = control.clone();
+        Arc::new(move |request: &str| match request {
+            "neighbors" => Ok(neighbors(&control)),
+            "stats" => {
+                let report = StatsReport::new(
+                    &snapshot(&stats),
+                    workers,
+                    started.elapsed(),
+                    xdp_counters(&program),
+                );
+                serde_json::to_value(report).map_err(|e| e.to_string())
+            }
+            other => Err(format!("unknown request `{other}` (try: stats, neighbors)")),
+        })
+    };
+    let ops = OpsServer::start(&args.socket, handler)?;
+    let names: Vec<String> = config
+        .ports
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.interface))
+        .collect();
+    writeln!(
+        out,
+        "ferroute: forwarding on {} with {} worker(s), XDP {} mode; stats on {}; Ctrl-C stops",
+        names.join(", "),
+        workers,
+        mode.name(),
+        ops.path().display()
+    )?;
+    out.flush()?;
+
+    let show_status = args.status || std::io::stdout().is_terminal();
+    let deadline = args.duration.map(|s| started + Duration::from_secs(s));
+    let mut before = snapshot(&stats);
+    let mut before_at = Instant::now();
+    let stop_reason = loop {
+        if let Some(sig) = wait_for_signal(signals, Duration::from_secs(1)) {
+            break if sig == libc::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+        }
+        if !dataplane.healthy() {
+            break "a worker stopped unexpectedly";
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break "--duration elapsed";
+        }
+        if show_status {
+            let now = snapshot(&stats);
+            let at = Instant::now();
+            writeln!(out, "{}", status_line(&now, &before, at - before_at))?;
+            out.flush()?;
+            before = now;
+            before_at = at;
+        }
+    };
+    dataplane.shutdown();
+    let total = snapshot(&stats);
+    let control_stopped = match control.lock().ok().and_then(|mut c| c.take()) {
+        Some(c) => c.stop().map(|report| report.failures),
+        None => Ok(Vec::new()),
+    };
+    drop(ops);
+    let detached = match program.lock() {
+        Ok(mut p) => p.detach(),
+        Err(poisoned) => poisoned.into_inner().detach(),
+    };
+    writeln!(
+        out,
+        "ferroute: stopped ({stop_reason}); rx {} forwarded {} local {} dropped {}; XDP program detached from {}",
+        total.counters.rx_frames,
+        total.counters.forwarded,
+        total.counters.local,
+        total.counters.total_dropped(),
+        names.join(", ")
+    )?;
+    detached?;
+    for failure in control_stopped? {
+        writeln!(out, "ferroute: warning: {failure}")?;
+    }
+    if stop_reason == "a worker stopped unexpectedly" {
+        anyhow::bail!("a worker thread stopped unexpectedly");
+    }
+    Ok(())
+}

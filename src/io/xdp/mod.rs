@@ -1,0 +1,31 @@
+//! The AF_XDP backend: the XDP program that steers frames (`program`) and
+//! the worker's sockets that carry them (`socket`).
+//!
+//! ```text
+//!  NIC A queue q ─► ferroute_xdp ─► XSKMAP[A·64+q] ─► XdpIo(q).recv(A) ─┐ same UMEM
+//!                    └─ XDP_PASS (ARP, ND, local, group, not IP) ─► kernel │ frame
+//!  NIC B queue q ◄──────────────────────────────── XdpIo(q).send(B) ◄───┘
+//! ```
+//!
+//! Start-up, from a thread inside the router's network namespace:
+//! [`XdpProgram::load`] (attaches to every port), then per worker
+//! [`XdpIo::open`] and [`XdpIo::register_with`]. Drop (or
+//! [`XdpProgram::detach`]) removes the program from every interface.
+
+mod error;
+mod program;
+mod query;
+mod socket;
+
+pub use error::{interface_index, interface_name, XdpError};
+pub use program::{XdpCounters, XdpMode, XdpPort, XdpProgram, MAX_PORTS, MAX_QUEUES, PROGRAM_NAME};
+pub use query::{attached_programs, AttachedProgram};
+pub use socket::{BindMode, XdpIo, XdpIoConfig, XskStatistics, FRAME_SIZE};
+
+// Workers open their sockets in the router's namespace and may then move
+// them; the daemon moves the program to its control thread.
+const _: fn() = || {
+    fn is_send<T: Send>() {}
+    is_send::<XdpIo>();
+    is_send::<XdpProgram>();
+};

@@ -1,0 +1,547 @@
+//! AF_XDP sockets for one worker: [`XdpIo`] implements [`PacketIo`] over one
+//! UMEM shared by the worker's sockets on every port, so a frame received on
+//! port A leaves port B from the same buffer.
+//!
+//! Layout (xdpilone's terms): the first port's socket is the UMEM's own
+//! descriptor (it registers the memory); every other port gets a socket bound
+//! with `XDP_SHARED_UMEM`. Each (device, queue) has its own fill and
+//! completion rings; each socket its rx and tx rings. Shared binds carry no
+//! other flags (the kernel rejects them) and inherit the first socket's
+//! copy/zero-copy mode and need_wakeup setting.
+//!
+//! Sockets are created in the calling thread's network namespace: open an
+//! `XdpIo` from a thread inside the router's namespace.
+
+use std::num::NonZeroU32;
+use std::os::fd::RawFd;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use xdpilone::xdp::XdpDesc;
+use xdpilone::{
+    CompletionQueue, Errno, FillQueue, IfInfo, RingRx, RingTx, Socket, SocketConfig, UmemConfig,
+    User,
+};
+
+use super::error::{interface_name, XdpError};
+use super::program::XdpProgram;
+use crate::fib::PortId;
+use crate::io::packet::PacketIo;
+use crate::io::umem::{Frame, FrameBatch, FramePool, Umem};
+
+const SOL_XDP: libc::c_int = 283;
+const XDP_OPTIONS: libc::c_int = 8;
+const XDP_OPTIONS_ZEROCOPY: u32 = 1;
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+
+/// How the first socket binds (the others follow it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindMode {
+    /// Zero-copy where the driver supports it, copy mode otherwise (the
+    /// kernel falls back by itself when neither is forced).
+    Auto,
+    /// Force copy mode.
+    Copy,
+    /// Force zero-copy: fail where the driver cannot.
+    ZeroCopy,
+}
+
+/// Sizes and the queue of an [`XdpIo`].
+#[derive(Debug, Clone)]
+pub struct XdpIoConfig {
+    /// The rx queue (on every port) this worker serves.
+    pub queue: u32,
+    /// UMEM frames (4096 bytes each).
+    pub frame_count: u32,
+    /// Entries of every ring (rx, tx, fill, completion); a power of two.
+    pub ring_size: u32,
+    /// Frames kept in each port's fill ring; by default
+    /// `min(ring_size, frame_count / (2 × ports))`, leaving half the UMEM to
+    /// frames in flight.
+    pub fill_per_port: Option<u32>,
+    pub bind: BindMode,
+}
+
+impl Default for XdpIoConfig {
+    fn default() -> Self {
+        XdpIoConfig {
+            queue: 0,
+            frame_count: 4096,
+            ring_size: 2048,
+            fill_per_port: None,
+            bind: BindMode::Auto,
+        }
+    }
+}
+
+/// Bytes per UMEM frame.
+pub const FRAME_SIZE: u32 = 4096;
+
+/// Kernel-side statistics of one socket (`XDP_STATISTICS`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct XskStatistics {
+    /// Dropped for other reasons than a full ring or empty fill ring.
+    pub rx_dropped: u64,
+    pub rx_invalid_descs: u64,
+    pub tx_invalid_descs: u64,
+    /// Dropped because the rx ring was full (the worker is too slow).
+    pub rx_ring_full: u64,
+    /// Receives that found the fill ring empty.
+    pub rx_fill_ring_empty_descs: u64,
+    pub tx_ring_empty_descs: u64,
+}
+
+struct XskPort {
+    ifindex: u32,
+    interface: String,
+    fd: RawFd,
+    fill: FillQueue,
+    completion: CompletionQueue,
+    rx: RingRx,
+    tx: RingTx,
+    user: User,
+    fill_target: u32,
+    /// Frames given to the fill ring and not yet back through rx.
+    in_fill: u32,
+    /// Frames on the tx ring not yet back through the completion ring.
+    in_tx: u32,
+}
+
+/// One worker's AF_XDP sockets, one per port, all on queue `queue`.
+pub struct XdpIo {
+    ports: Vec<XskPort>,
+    queue: u32,
+    zero_copy: bool,
+    /// Frames `recv` could not hand over (never in practice: it asks the
+    /// ring for at most the batch's room); returned to the pool in `service`.
+    spill: FramePool,
+    /// Owns the first socket (the UMEM registration). Dropped after `ports`.
+    _registration: UmemRegistration,
+    /// Dropped last: the memory outlives every socket.
+    umem: Arc<Umem>,
+}
+
+impl std::fmt::Debug for XdpIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XdpIo")
+            .field("queue", &self.queue)
+            .field("zero_copy", &self.zero_copy)
+            .field(
+                "ports",
+                &self.ports.iter().map(|p| &p.interface).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// xdpilone's UMEM handle, kept for its descriptor (the first socket).
+struct UmemRegistration(#[allow(dead_code)] xdpilone::Umem);
+
+// SAFETY: the handle holds a pointer to the UMEM area (memory owned by the
+// `Arc<Umem>` beside it, which is Send and Sync), the socket descriptor and
+// a thread-safe registration set; nothing in it is tied to a thread.
+unsafe impl Send for UmemRegistration {}
+
+fn errno(what: impl Into<String>, e: Errno) -> XdpError {
+    XdpError::os(what, std::io::Error::from_raw_os_error(e.get_raw().abs()))
+}
+
+/// Anonymous, populated memory for the UMEM.
+fn map_umem(frame_count: u32) -> Result<Umem, XdpError> {
+    let len = FRAME_SIZE as usize * frame_count as usize;
+    // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(XdpError::last_os(format!(
+            "allocating {} MiB of UMEM",
+            len >> 20
+        )));
+    }
+    let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| XdpError::Invalid {
+        what: "mmap returned a null UMEM".into(),
+    })?;
+    // SAFETY: `base` is our mapping of FRAME_SIZE × frame_count bytes,
+    // read-write, used only through this Umem and the kernel's rings.
+    Ok(unsafe { Umem::from_mmap(base, FRAME_SIZE, frame_count) })
+}
+
+impl XdpIo {
+    /// Opens one AF_XDP socket on queue `config.queue` of each interface in
+    /// `ifindexes` (port i = `ifindexes[i]`, the [`PortId`] of the pipeline
+    /// and the `port_index` given to [`XdpProgram`]), pre-fills their fill
+    /// rings and returns the worker's pool holding the rest of the frames.
+    pub fn open(ifindexes: &[u32], config: &XdpIoConfig) -> Result<(XdpIo, FramePool), XdpError> {
+        if ifindexes.is_empty() {
+            return Err(XdpError::Invalid {
+                what: "an AF_XDP worker needs at least one port".into(),
+            });
+        }
+        if !config.ring_size.is_power_of_two() || config.frame_count < 2 * config.ring_size {
+            return Err(XdpError::Invalid {
+                what: format!(
+                    "ring size {} must be a power of two with at least twice as many frames ({})",
+                    config.ring_size, config.frame_count
+                ),
+            });
+        }
+        let umem = Arc::new(map_umem(config.frame_count)?);
+        let area = NonNull::slice_from_raw_parts(umem.as_ptr(), umem.len());
+        let umem_config = UmemConfig {
+            fill_size: config.ring_size,
+            complete_size: config.ring_size,
+            frame_size: FRAME_SIZE,
+            headroom: 0,
+            flags: 0,
+        };
+        // SAFETY: `area` is the page-aligned mapping owned by `umem`, which
+        // the returned XdpIo keeps alive longer than every socket.
+        let xsk_umem = unsafe { xdpilone::Umem::new(umem_config, area) }
+            .map_err(|e| errno("creating the AF_XDP UMEM", e))?;
+
+        let ring = NonZeroU32::new(config.ring_size);
+        let first_flags = SocketConfig::XDP_BIND_NEED_WAKEUP
+            | match config.bind {
+                BindMode::Auto => 0,
+                BindMode::Copy => SocketConfig::XDP_BIND_COPY,
+                BindMode::ZeroCopy => SocketConfig::XDP_BIND_ZEROCOPY,
+            };
+        let fill_target = config
+            .fill_per_port
+            .unwrap_or(config.frame_count / (2 * ifindexes.len() as u32))
+            .min(config.ring_size);
+
+        let mut ports = Vec::with_capacity(ifindexes.len());
+        for (i, &ifindex) in ifindexes.iter().enumerate() {
+            let interface = interface_name(ifindex);
+            let mut info = IfInfo::invalid();
+            info.from_ifindex(ifindex)
+                .map_err(|_| XdpError::NoSuchInterface {
+                    interface: interface.clone(),
+                })?;
+            info.set_queue(config.queue);
+            let at = |step: &str| format!("{step} for {interface} queue {}", config.queue);
+            let socket = if i == 0 {
+                Socket::with_shared(&info, &xsk_umem)
+            } else {
+                Socket::new(&info)
+            }
+            .map_err(|e| errno(at("creating the AF_XDP socket"), e))?;
+            let device = xsk_umem
+                .fq_cq(&socket)
+                .map_err(|e| errno(at("creating the fill and completion rings"), e))?;
+            let socket_config = SocketConfig {
+                rx_size: ring,
+                tx_size: ring,
+                // The kernel rejects any flag besides XDP_SHARED_UMEM on a
+                // shared bind.
+                bind_flags: if i == 0 { first_flags } else { 0 },
+            };
+            let user = xsk_umem
+                .rx_tx(&socket, &socket_config)
+                .map_err(|e| errno(at("creating the rx and tx rings"), e))?;
+            let rx = user
+                .map_rx()
+                .map_err(|e| errno(at("mapping the rx ring"), e))?;
+            let tx = user
+                .map_tx()
+                .map_err(|e| errno(at("mapping the tx ring"), e))?;
+            xsk_umem.bind(&user).map_err(|e| {
+                let what = at("binding the AF_XDP socket");
+                match e.get_raw().abs() {
+                    libc::EOPNOTSUPP if config.bind == BindMode::ZeroCopy => XdpError::Invalid {
+                        what: format!("{what}: the driver has no zero-copy AF_XDP: use copy mode"),
+                    },
+                    libc::EINVAL => XdpError::Invalid {
+                        what: format!(
+                            "{what}: invalid argument: check that the interface has rx queue {} \
+                             (`ethtool -l {interface}`){}",
+                            config.queue,
+                            if i > 0 {
+                                " and that all ports support the same AF_XDP mode (else force \
+                                 copy mode)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    },
+                    _ => errno(what, e),
+                }
+            })?;
+            let fd = user.as_raw_fd();
+            set_tx_budget(fd, config.ring_size);
+            let (fill, completion) = device.into_parts();
+            ports.push(XskPort {
+                ifindex,
+                interface,
+                fd,
+                fill,
+                completion,
+                rx,
+                tx,
+                user,
+                fill_target,
+                in_fill: 0,
+                in_tx: 0,
+            });
+        }
+        let zero_copy = socket_is_zero_copy(ports[0].fd);
+
+        // SAFETY: the UMEM is new; this pool and the (empty) spill pool are
+        // the only holders of its chunks.
+        let (mut pool, spill) = unsafe {
+            (
+                FramePool::new(&umem, 0, config.frame_count),
+                FramePool::new(&umem, 0, 0),
+            )
+        };
+        let mut io = XdpIo {
+            ports,
+            queue: config.queue,
+            zero_copy,
+            spill,
+            _registration: UmemRegistration(xsk_umem),
+            umem,
+        };
+        io.service(&mut pool);
+        Ok((io, pool))
+    }
+
+    /// Registers every socket with `program` (port i, this worker's queue).
+    pub fn register_with(&self, program: &XdpProgram) -> Result<(), XdpError> {
+        for (port_index, queue, fd) in self.sockets() {
+            program.register_socket(port_index, queue, fd)?;
+        }
+        Ok(())
+    }
+
+    /// (port index, queue, socket descriptor) of every socket, for the
+    /// program's XSKMAP.
+    pub fn sockets(&self) -> impl Iterator<Item = (u32, u32, RawFd)> + '_ {
+        self.ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u32, self.queue, p.fd))
+    }
+
+    pub fn queue(&self) -> u32 {
+        self.queue
+    }
+
+    /// Whether the sockets run in zero-copy mode (false: copy mode).
+    pub fn is_zero_copy(&self) -> bool {
+        self.zero_copy
+    }
+
+    /// Interface index of `port`.
+    pub fn ifindex(&self, port: PortId) -> Option<u32> {
+        self.ports.get(port as usize).map(|p| p.ifindex)
+    }
+
+    /// The kernel's statistics of `port`'s socket (a syscall; not per packet).
+    pub fn statistics(&self, port: PortId) -> Result<XskStatistics, XdpError> {
+        let Some(p) = self.ports.get(port as usize) else {
+            return Err(XdpError::Invalid {
+                what: format!("no port {port}"),
+            });
+        };
+        let s = p
+            .user
+            .statistics_v2()
+            .map_err(|e| errno(format!("reading statistics of {}", p.interface), e))?;
+        Ok(XskStatistics {
+            rx_dropped: s.rx_dropped,
+            rx_invalid_descs: s.rx_invalid_descs,
+            tx_invalid_descs: s.tx_invalid_descs,
+            rx_ring_full: s.rx_ring_full,
+            rx_fill_ring_empty_descs: s.rx_fill_ring_empty_descs,
+            tx_ring_empty_descs: s.tx_ring_empty_descs,
+        })
+    }
+
+    /// Frames the kernel holds for `port`: (in its fill ring, on its tx ring).
+    pub fn in_flight(&self, port: PortId) -> Option<(u32, u32)> {
+        self.ports.get(port as usize).map(|p| (p.in_fill, p.in_tx))
+    }
+}
+
+/// Lets one `sendto` in copy mode transmit a whole ring instead of the
+/// kernel's default 32 frames (Linux >= 6.17; ignored elsewhere).
+fn set_tx_budget(fd: RawFd, budget: u32) {
+    // SAFETY: `budget` is a valid u32 for the option's length.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            SOL_XDP,
+            XDP_MAX_TX_SKB_BUDGET,
+            (&budget as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        );
+    }
+}
+
+fn socket_is_zero_copy(fd: RawFd) -> bool {
+    let mut flags: u32 = 0;
+    let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+    // SAFETY: `flags` has `len` writable bytes.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd,
+            SOL_XDP,
+            XDP_OPTIONS,
+            (&mut flags as *mut u32).cast(),
+            &mut len,
+        )
+    };
+    ret == 0 && flags & XDP_OPTIONS_ZEROCOPY != 0
+}
+
+impl PacketIo for XdpIo {
+    fn umem(&self) -> &Arc<Umem> {
+        &self.umem
+    }
+
+    fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    #[inline]
+    fn recv(&mut self, port: PortId, batch: &mut FrameBatch) {
+        let Some(p) = self.ports.get_mut(port as usize) else {
+            return;
+        };
+        // xdpilone hands out only what it has cached unless that is nothing,
+        // so a second round picks up what the kernel added meanwhile.
+        let mut received = 0;
+        while batch.room() > 0 {
+            let mut reader = p.rx.receive(batch.room() as u32);
+            if reader.capacity() == 0 {
+                break;
+            }
+            while let Some(desc) = reader.read() {
+                // SAFETY: the kernel hands this chunk back through the rx
+                // ring; its token was given up when the chunk went to the
+                // fill ring, so this is the only token for it.
+                let frame = unsafe { Frame::from_raw(desc.addr, desc.len) };
+                if let Err(frame) = batch.push(frame) {
+                    self.spill.free(frame);
+                }
+                received += 1;
+            }
+            reader.release();
+        }
+        p.in_fill = p.in_fill.saturating_sub(received);
+    }
+
+    #[inline]
+    fn send(&mut self, port: PortId, batch: &mut FrameBatch, pool: &mut FramePool) -> usize {
+        let Some(p) = self.ports.get_mut(port as usize) else {
+            let dropped = batch.len();
+            for frame in batch.drain() {
+                pool.free(frame);
+            }
+            return dropped;
+        };
+        if batch.is_empty() {
+            return 0;
+        }
+        let mut frames = batch.drain();
+        let mut left = frames.len() as u32;
+        let mut queued = 0;
+        // As in `recv`: a second reservation sees the kernel's progress.
+        while left > 0 {
+            let mut writer = p.tx.transmit(left);
+            let slots = writer.capacity();
+            if slots == 0 {
+                break;
+            }
+            for frame in frames.by_ref().take(slots as usize) {
+                let (addr, len) = frame.into_raw();
+                writer.insert_once(XdpDesc {
+                    addr,
+                    len,
+                    options: 0,
+                });
+            }
+            writer.commit();
+            left -= slots;
+            queued += slots;
+        }
+        let mut dropped = 0;
+        for frame in frames {
+            pool.free(frame);
+            dropped += 1;
+        }
+        p.in_tx += queued;
+        if queued > 0 && p.tx.needs_wakeup() {
+            p.tx.wake();
+        }
+        dropped
+    }
+
+    fn service(&mut self, pool: &mut FramePool) {
+        while let Some(frame) = self.spill.alloc() {
+            pool.free(frame);
+        }
+        for p in &mut self.ports {
+            while p.in_tx > 0 {
+                let mut reader = p.completion.complete(p.in_tx);
+                let completed = reader.capacity();
+                if completed == 0 {
+                    break;
+                }
+                while let Some(addr) = reader.read() {
+                    // SAFETY: a chunk whose token went to the tx ring comes
+                    // back exactly once through the completion ring.
+                    pool.free(unsafe { Frame::from_raw(addr, 0) });
+                }
+                reader.release();
+                p.in_tx = p.in_tx.saturating_sub(completed);
+            }
+            loop {
+                let want = p
+                    .fill_target
+                    .saturating_sub(p.in_fill)
+                    .min(pool.available() as u32);
+                if want == 0 {
+                    break;
+                }
+                // The ring may grant fewer slots than asked.
+                let mut writer = p.fill.fill(want);
+                let slots = writer.capacity();
+                if slots == 0 {
+                    break;
+                }
+                let mut filled = 0;
+                while filled < slots {
+                    let Some(frame) = pool.alloc() else { break };
+                    let (addr, _) = frame.into_raw();
+                    writer.insert_once(addr);
+                    filled += 1;
+                }
+                // Commits only the slots written; the rest are given back.
+                writer.commit();
+                p.in_fill += filled;
+                if filled < slots {
+                    break;
+                }
+            }
+            if p.fill.needs_wakeup() {
+                p.fill.wake();
+            }
+            // Copy mode transmits only inside sendto: keep kicking while the
+            // kernel has not taken everything off the tx ring.
+            if p.tx.pending() > 0 && p.tx.needs_wakeup() {
+                p.tx.wake();
+            }
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! The rtnetlink layer and the control thread against the real kernel, in
+//! throw-away network namespaces (root only; skipped otherwise, failing under
+//! CI=true). Every wait is a bounded poll.
+
+mod neighbor_common;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ferroute::config::Config;
+use ferroute::control::netlink::{
+    link_by_name, KernelNeighbor, ManagedOutcome, NeighborEvent, NeighborState, NetlinkError, Rtnl,
+};
+use ferroute::control::subscription::{NeighborSubscription, NeighborUpdate};
+use ferroute::control::{self, Control, ControlOptions, ManagedEntry};
+use ferroute::fib::{FibHandle, NextHop};
+use ferroute::wire::MacAddr;
+use neighbor_common::{ip, poll_until, Lab, HOST_V4, HOST_V6, ROUTER_V4, ROUTER_V6};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn resolved_to(n: &KernelNeighbor, mac: MacAddr) -> bool {
+    n.state.has_usable_mac() && n.mac == Some(mac)
+}
+
+#[test]
+fn links_are_found_by_name_with_clear_errors() {
+    if !neighbor_common::can_run("links_are_found_by_name_with_clear_errors") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.in_router(|| {
+        let r0 = link_by_name("r0").unwrap();
+        assert_eq!(r0.name, "r0");
+        assert_eq!(r0.mtu, Some(1500));
+        assert_eq!(r0.mac, Some(lab.router_mac));
+        let text = lab.ip_router(&["-o", "link", "show", "r0"]);
+        assert!(text.starts_with(&format!("{}: r0", r0.ifindex)), "{text}");
+        let lo = link_by_name("lo").unwrap();
+        assert_eq!(lo.mac, Some(MacAddr::ZERO));
+        // h0 lives in the other namespace.
+        let err = link_by_name("h0").unwrap_err();
+        assert!(
+            matches!(err, NetlinkError::NoSuchInterface { .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "interface \"h0\" does not exist in this network namespace"
+        );
+    });
+}
+
+#[test]
+fn a_dump_sees_the_host_after_it_pings() {
+    if !neighbor_common::can_run("a_dump_sees_the_host_after_it_pings") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.host_pings(ROUTER_V4);
+    lab.host_pings(ROUTER_V6);
+    lab.in_router(|| {
+        let r0 = link_by_name("r0").unwrap().ifindex;
+        for host in [HOST_V4, HOST_V6] {
+            let entry = poll_until(&format!("{host} in the dump"), LIMIT, || {
+                let mut rtnl = Rtnl::open().unwrap();
+                rtnl.dump_neighbors()
+                    .unwrap()
+                    .into_iter()
+                    .find(|n| n.address == ip(host) && resolved_to(n, lab.host_mac))
+            });
+            assert_eq!(entry.ifindex, r0);
+            assert!(!entry.flags.is_managed());
+            // The single-entry look-up agrees with the dump.
+            let got = Rtnl::open().unwrap().get_neighbor(r0, ip(host)).unwrap();
+            assert_eq!(got.map(|n| n.mac), Some(Some(lab.host_mac)));
+        }
+        assert_eq!(
+            Rtnl::open()
+                .unwrap()
+                .get_neighbor(r0, ip("192.0.2.77"))
+                .unwrap(),
+            None
+        );
+    });
+}
+
+#[test]
+fn a_subscription_sees_adds_and_deletes() {
+    if !neighbor_common::can_run("a_subscription_sees_adds_and_deletes") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.in_router(|| {
+        let mut sub = NeighborSubscription::open().unwrap();
+        lab.host_pings(ROUTER_V4);
+        lab.host_pings(ROUTER_V6);
+        let mut seen_new: Vec<IpAddr> = Vec::new();
+        poll_until("add events for both host addresses", LIMIT, || {
+            for u in sub.poll(Duration::from_millis(100)).unwrap() {
+                if let NeighborUpdate::Event(NeighborEvent::New(n)) = u {
+                    if resolved_to(&n, lab.host_mac) && !seen_new.contains(&n.address) {
+                        seen_new.push(n.address);
+                    }
+                }
+            }
+            (seen_new.contains(&ip(HOST_V4)) && seen_new.contains(&ip(HOST_V6))).then_some(())
+        });
+        lab.ip_router(&["neigh", "del", HOST_V4, "dev", "r0"]);
+        poll_until("the delete event", LIMIT, || {
+            sub.poll(Duration::from_millis(100))
+                .unwrap()
+                .into_iter()
+                .find(|u| {
+                    matches!(u, NeighborUpdate::Event(NeighborEvent::Deleted(n))
+                        if n.address == ip(HOST_V4))
+                })
+        });
+        assert_eq!(sub.overruns(), 0);
+    });
+}
+
+#[test]
+fn managed_entries_resolve_and_static_ones_are_left_alone() {
+    if !neighbor_common::can_run("managed_entries_resolve_and_static_ones_are_left_alone") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.in_router(|| {
+        let mut rtnl = Rtnl::open().unwrap();
+        let r0 = rtnl.link_by_name("r0").unwrap().ifindex;
+        for host in [HOST_V4, HOST_V6] {
+            assert_eq!(rtnl.get_neighbor(r0, ip(host)).unwrap(), None);
+            assert_eq!(
+                rtnl.ensure_managed(r0, ip(host)).unwrap(),
+                ManagedOutcome::Created
+            );
+            // The kernel resolves it by itself: nothing here sends traffic.
+            let asked = std::time::Instant::now();
+            let n = poll_until(&format!("{host} resolved"), LIMIT, || {
+                rtnl.get_neighbor(r0, ip(host))
+                    .unwrap()
+                    .filter(|n| resolved_to(n, lab.host_mac))
+            });
+            eprintln!("{host}: managed entry resolved after {:?}", asked.elapsed());
+            assert!(n.flags.is_managed(), "{n:?}");
+            assert!(
+                n.state == NeighborState::REACHABLE || n.state == NeighborState::STALE,
+                "{n:?}"
+            );
+            assert_eq!(
+                rtnl.ensure_managed(r0, ip(host)).unwrap(),
+                ManagedOutcome::AlreadyManaged
+            );
+        }
+
+        // A permanent entry is never converted (the kernel would) nor removed.
+        let operator_mac = "02:00:00:00:00:03";
+        lab.ip_router(&[
+            "neigh",
+            "add",
+            "192.0.2.3",
+            "dev",
+            "r0",
+            "lladdr",
+            operator_mac,
+            "nud",
+            "permanent",
+        ]);
+        let outcome = rtnl.ensure_managed(r0, ip("192.0.2.3")).unwrap();
+        let ManagedOutcome::LeftStatic(kept) = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(kept.state, NeighborState::PERMANENT);
+        assert!(!rtnl.remove_managed(r0, ip("192.0.2.3")).unwrap());
+        let after = rtnl.get_neighbor(r0, ip("192.0.2.3")).unwrap().unwrap();
+        assert_eq!(after.state, NeighborState::PERMANENT);
+        assert_eq!(after.mac, Some(operator_mac.parse().unwrap()));
+        assert!(!after.flags.is_managed());
+
+        // A dynamic entry is adopted without losing its MAC.
+        lab.ip_router(&[
+            "neigh",
+            "add",
+            "192.0.2.4",
+            "dev",
+            "r0",
+            "lladdr",
+            "02:00:00:00:00:04",
+            "nud",
+            "stale",
+        ]);
+        assert_eq!(
+            rtnl.ensure_managed(r0, ip("192.0.2.4")).unwrap(),
+            ManagedOutcome::Adopted
+        );
+        let adopted = rtnl.get_neighbor(r0, ip("192.0.2.4")).unwrap().unwrap();
+        assert!(adopted.flags.is_managed());
+        assert_eq!(adopted.mac, Some("02:00:00:00:00:04".parse().unwrap()));
+
+        for host in [HOST_V4, HOST_V6] {
+            assert!(rtnl.remove_managed(r0, ip(host)).unwrap());
+            assert_eq!(rtnl.get_neighbor(r0, ip(host)).unwrap(), None);
+            assert!(!rtnl.remove_managed(r0, ip(host)).unwrap());
+        }
+    });
+}
+
+#[test]
+fn an_overrun_is_answered_by_a_resync() {
+    if !neighbor_common::can_run("an_overrun_is_answered_by_a_resync") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.in_router(|| {
+        // The smallest queue the kernel grants holds a handful of messages.
+        let mut sub = NeighborSubscription::with_receive_queue(1).unwrap();
+        let r0 = link_by_name("r0").unwrap().ifindex;
+        let batch: String = (0..400u32)
+            .map(|i| {
+                format!(
+                    "neigh add 198.18.{}.{} dev r0 lladdr 02:00:00:00:{:02x}:{:02x} nud permanent\n",
+                    i / 250,
+                    i % 250 + 1,
+                    i / 256,
+                    i % 256
+                )
+            })
+            .collect();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), batch).unwrap();
+        lab.ip_router(&["-batch", file.path().to_str().unwrap()]);
+        let sentinel = "198.18.9.9";
+        lab.ip_router(&[
+            "neigh", "add", sentinel, "dev", "r0", "lladdr", "02:00:00:00:09:09", "nud",
+            "permanent",
+        ]);
+
+        // Mirror the kernel from the subscription alone.
+        let mut mirror: HashMap<(u32, IpAddr), KernelNeighbor> = HashMap::new();
+        poll_until("the sentinel through the subscription", LIMIT, || {
+            for u in sub.poll(Duration::from_millis(100)).unwrap() {
+                match u {
+                    NeighborUpdate::Event(NeighborEvent::New(n)) => {
+                        mirror.insert((n.ifindex, n.address), n);
+                    }
+                    NeighborUpdate::Event(NeighborEvent::Deleted(n)) => {
+                        mirror.remove(&(n.ifindex, n.address));
+                    }
+                    NeighborUpdate::Resync(table) => {
+                        mirror = table.into_iter().map(|n| ((n.ifindex, n.address), n)).collect();
+                    }
+                }
+            }
+            mirror.contains_key(&(r0, ip(sentinel))).then_some(())
+        });
+        assert!(sub.overruns() >= 1, "401 notifications fit a tiny queue?");
+        let in_range = |n: &KernelNeighbor| matches!(n.address, IpAddr::V4(a) if a.octets()[..2] == [198, 18]);
+        let mut seen: Vec<(IpAddr, Option<MacAddr>)> = mirror
+            .values()
+            .filter(|n| in_range(n))
+            .map(|n| (n.address, n.mac))
+            .collect();
+        let mut kernel: Vec<(IpAddr, Option<MacAddr>)> = sub
+            .dump()
+            .unwrap()
+            .iter()
+            .filter(|n| in_range(n))
+            .map(|n| (n.address, n.mac))
+            .collect();
+        seen.sort();
+        kernel.sort();
+        assert_eq!(kernel.len(), 401);
+        assert_eq!(seen, kernel);
+    });
+}
+
+/// A config whose single port is r0, with routes via both host addresses and
+/// one via a static neighbour.
+fn lab_config(lab: &Lab) -> Config {
+    let text = format!(
+        r#"
+[router]
+id = "{ROUTER_V4}"
+
+[[port]]
+name = "p0"
+interface = "r0"
+mac = "{}"
+addresses = ["{ROUTER_V4}/24", "{ROUTER_V6}/64"]
+
+[[route]]
+prefix = "198.51.100.0/24"
+via = "{HOST_V4}"
+
+[[route]]
+prefix = "2001:db8:100::/48"
+via = "{HOST_V6}"
+
+[[route]]
+prefix = "203.0.113.0/24"
+via = "192.0.2.9"
+
+[[neighbor]]
+address = "192.0.2.9"
+mac = "02:00:00:00:00:09"
+port = "p0"
+"#,
+        lab.router_mac
+    );
+    Config::parse(&text, "lab.toml").unwrap()
+}
+
+fn via_v4(fib: &FibHandle) -> Option<NextHop> {
+    fib.load()
+        .lookup_v4("198.51.100.1".parse().unwrap())
+        .copied()
+}
+
+fn via_v6(fib: &FibHandle) -> Option<NextHop> {
+    fib.load()
+        .lookup_v6("2001:db8:100::1".parse().unwrap())
+        .copied()
+}
+
+#[test]
+fn the_control_thread_publishes_adjacencies_as_the_kernel_resolves() {
+    if !neighbor_common::can_run("the_control_thread_publishes_adjacencies_as_the_kernel_resolves")
+    {
+        return;
+    }
+    let lab = Lab::new();
+    let config = lab_config(&lab);
+    let host = NextHop::Adjacency {
+        port: 0,
+        mac: lab.host_mac,
+    };
+    lab.in_router(|| {
+        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let fib = FibHandle::new(config.fib().unwrap());
+        assert!(matches!(via_v4(&fib), Some(NextHop::Unresolved { .. })));
+        let options = ControlOptions {
+            // No re-creation during this test: the deletion must show.
+            managed_refresh: Duration::from_secs(3600),
+            ..ControlOptions::default()
+        };
+        let handle = Control::start_with(&config, fib.clone(), &ifindexes, options).unwrap();
+        assert!(handle.fib_version() >= 1);
+        poll_until("both gateways as adjacencies", LIMIT, || {
+            (via_v4(&fib) == Some(host) && via_v6(&fib) == Some(host)).then_some(())
+        });
+        // The static neighbour's route never changes and gets no managed entry.
+        let static_nh = fib
+            .load()
+            .lookup_v4("203.0.113.1".parse().unwrap())
+            .copied();
+        assert_eq!(
+            static_nh,
+            Some(NextHop::Adjacency {
+                port: 0,
+                mac: "02:00:00:00:00:09".parse().unwrap()
+            })
+        );
+        let r0 = ifindexes[0];
+        let gateways = [
+            ManagedEntry {
+                ifindex: r0,
+                address: ip(HOST_V4),
+            },
+            ManagedEntry {
+                ifindex: r0,
+                address: ip(HOST_V6),
+            },
+        ];
+        let status = handle.status();
+        assert_eq!(status.managed, gateways);
+        assert_eq!(status.fib_version, handle.fib_version());
+        let mut rtnl = Rtnl::open().unwrap();
+        assert_eq!(rtnl.get_neighbor(r0, ip("192.0.2.9")).unwrap(), None);
+        let neighbors = handle.neighbors();
+        assert_eq!(neighbors.len(), 3, "{neighbors:?}");
+        let shown: Vec<String> = neighbors.iter().map(|n| n.to_string()).collect();
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with("192.0.2.2 port 0") && s.ends_with("managed")),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&"192.0.2.9 port 0 lladdr 02:00:00:00:00:09 static".to_string()),
+            "{shown:?}"
+        );
+
+        let version = handle.fib_version();
+        lab.ip_router(&["neigh", "del", HOST_V4, "dev", "r0"]);
+        let deleted = std::time::Instant::now();
+        poll_until("the v4 gateway unresolved again", LIMIT, || {
+            (via_v4(&fib)
+                == Some(NextHop::Unresolved {
+                    port: 0,
+                    gateway: ip(HOST_V4),
+                }))
+            .then_some(())
+        });
+        eprintln!(
+            "neighbour deleted -> FIB published in {:?}",
+            deleted.elapsed()
+        );
+        assert!(handle.fib_version() > version);
+        assert_eq!(via_v6(&fib), Some(host));
+        assert!(handle.is_running());
+        assert_eq!(
+            handle.status().errors,
+            0,
+            "{:?}",
+            handle.status().last_error
+        );
+
+        // Stopping deletes the managed entry that is left (the v4 one is gone).
+        let report = handle.stop().unwrap();
+        assert_eq!(report.removed, vec![gateways[1]]);
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert_eq!(rtnl.get_neighbor(r0, ip(HOST_V6)).unwrap(), None);
+    });
+}
+
+#[test]
+fn the_control_thread_recreates_a_deleted_managed_entry() {
+    if !neighbor_common::can_run("the_control_thread_recreates_a_deleted_managed_entry") {
+        return;
+    }
+    let lab = Lab::new();
+    let config = lab_config(&lab);
+    let host = NextHop::Adjacency {
+        port: 0,
+        mac: lab.host_mac,
+    };
+    lab.in_router(|| {
+        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let fib = FibHandle::new(config.fib().unwrap());
+        let options = ControlOptions {
+            managed_refresh: Duration::from_millis(200),
+            ..ControlOptions::default()
+        };
+        let handle = Control::start_with(&config, fib.clone(), &ifindexes, options).unwrap();
+        poll_until("the v4 gateway as an adjacency", LIMIT, || {
+            (via_v4(&fib) == Some(host)).then_some(())
+        });
+        let mut rtnl = Rtnl::open().unwrap();
+        let r0 = ifindexes[0];
+        lab.ip_router(&["neigh", "del", HOST_V4, "dev", "r0"]);
+        poll_until("a re-created managed entry", LIMIT, || {
+            rtnl.get_neighbor(r0, ip(HOST_V4))
+                .unwrap()
+                .filter(|n| n.flags.is_managed() && resolved_to(n, lab.host_mac))
+        });
+        poll_until("the v4 gateway as an adjacency again", LIMIT, || {
+            (via_v4(&fib) == Some(host)).then_some(())
+        });
+        let report = handle.stop().unwrap();
+        assert_eq!(report.removed.len(), 2, "{report:?}");
+        for host in [HOST_V4, HOST_V6] {
+            assert_eq!(rtnl.get_neighbor(r0, ip(host)).unwrap(), None);
+        }
+    });
+}
+
+#[test]
+fn a_burst_of_changes_shares_one_fib_build() {
+    if !neighbor_common::can_run("a_burst_of_changes_shares_one_fib_build") {
+        return;
+    }
+    let lab = Lab::new();
+    let config = lab_config(&lab);
+    lab.in_router(|| {
+        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let fib = FibHandle::new(config.fib().unwrap());
+        let handle = Control::start(&config, fib.clone(), &ifindexes).unwrap();
+        let host = NextHop::Adjacency {
+            port: 0,
+            mac: lab.host_mac,
+        };
+        poll_until("both gateways as adjacencies", LIMIT, || {
+            (via_v4(&fib) == Some(host) && via_v6(&fib) == Some(host)).then_some(())
+        });
+        let builds = handle.status().fib_builds;
+        // 100 neighbours in one `ip -batch`: a few milliseconds of changes.
+        let batch: String = (100..200u32)
+            .map(|i| {
+                format!(
+                    "neigh add 192.0.2.{i} dev r0 lladdr 02:00:00:00:01:{i:02x} nud permanent\n"
+                )
+            })
+            .collect();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), batch).unwrap();
+        lab.ip_router(&["-batch", file.path().to_str().unwrap()]);
+        poll_until("all 100 neighbours in the FIB", LIMIT, || {
+            let fib = fib.load();
+            (100..200u32)
+                .all(|i| {
+                    let want = NextHop::Adjacency {
+                        port: 0,
+                        mac: MacAddr([2, 0, 0, 0, 1, i as u8]),
+                    };
+                    fib.lookup_v4(format!("192.0.2.{i}").parse().unwrap()) == Some(&want)
+                })
+                .then_some(())
+        });
+        let status = handle.status();
+        let burst_builds = status.fib_builds - builds;
+        assert!(status.neighbor_events >= 100, "{status:?}");
+        // One build per 50 ms window; without coalescing this would be 100.
+        assert!(
+            (1..=5).contains(&burst_builds),
+            "{burst_builds} builds for one burst"
+        );
+        eprintln!("100 neighbour additions -> {burst_builds} FIB build(s)");
+        handle.stop().unwrap();
+    });
+}
