@@ -1,0 +1,545 @@
+//! Fuzz target `forward`: one arbitrary frame through `Forwarder::process`.
+//!
+//! Input layout: byte 0 is a control byte (bits 0–1: ingress port 0–2, or 3,
+//! a port the forwarder does not have; bit 2: ICMP rate 0, so every error is
+//! rate limited; bits 3–5: transmit buffers the Emit grants, 0 = unlimited,
+//! n = n − 1 buffers; bit 6: accept IPv4 source-routed packets), byte 1 sets
+//! the clock (byte × 0.75 s), and the rest is the received frame. Seeds made by `examples/pcap_frames.rs --prefix 0000`
+//! start with port 0, unlimited buffers.
+//!
+//! The router is fixed (see `PORTS`, `NEIGHBORS`, `ROUTES`): three ports, the
+//! third with a 576-byte MTU and no IPv6, and routes and neighbours such that
+//! forwarding, IPv4 fragmentation, every ICMP/ICMPv6 error, unresolved next
+//! hops and local delivery are all reachable. For any input it checks:
+//! * no panic, and every frame built through `Emit` fits the buffer it was
+//!   given and the egress port's MTU + 14;
+//! * `Forward { port, len }`: len ≤ input length; the frame parses as
+//!   Ethernet + IPv4/IPv6 of exactly len − 14 bytes, with a valid IPv4 header
+//!   checksum, TTL/hop limit one less than received, destination MAC = a
+//!   neighbour on that port, source MAC = the port's, and no other byte
+//!   changed; nothing emitted;
+//! * `Fragmented { port, fragments }`: exactly that many frames, all on
+//!   `port`, each a valid IPv4 fragment ≤ MTU + 14 with TTL one less and the
+//!   original ident/addresses/protocol, MF on all but the last, and together
+//!   they reassemble to exactly the original payload;
+//! * `Drop`: at most one emitted frame, only for ttl_expired / no_route /
+//!   mtu_df / packet_too_big / link_local, and it is an ICMP(v6) error back
+//!   out of the ingress port to the sender's MAC and IP, with valid IP and
+//!   ICMP checksums, at most 576 (IPv4) / 1280 (IPv6) bytes, quoting the
+//!   start of the offending packet; `no_buffer` may follow fragments that
+//!   were sent before the buffers ran out, and those must be right;
+//! * `Local`: nothing emitted;
+//! * counters: one frame received and exactly one outcome counted.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
+
+use ferroute::fib::{build_static, ConnectedPort, Fib, PortId, StaticNeighbor, StaticRoute};
+use ferroute::forward::MIN_EMIT_BUFFER;
+use ferroute::forward::{DropReason, Emit, Forwarder, ForwarderConfig, Port, Verdict};
+use ferroute::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
+use ferroute::wire::{checksum, icmp, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
+use libfuzzer_sys::fuzz_target;
+
+struct PortSpec {
+    name: &'static str,
+    mac: [u8; 6],
+    mtu: u16,
+    v4: (Ipv4Addr, u8),
+    v6: Option<(Ipv6Addr, u8)>,
+}
+
+const PORTS: [PortSpec; 3] = [
+    PortSpec {
+        name: "p0",
+        mac: [2, 0, 0, 0, 0, 1],
+        mtu: 1500,
+        v4: (Ipv4Addr::new(192, 0, 2, 1), 24),
+        v6: Some((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 64)),
+    },
+    PortSpec {
+        name: "p1",
+        mac: [2, 0, 0, 0, 1, 1],
+        mtu: 1400,
+        v4: (Ipv4Addr::new(203, 0, 113, 1), 24),
+        v6: Some((Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1), 64)),
+    },
+    // A small-MTU link: IPv4 through it fragments. IPv6 needs 1280 (RFC 8200
+    // §5), so this port has no IPv6 address and sends no ICMPv6 errors.
+    PortSpec {
+        name: "p2",
+        mac: [2, 0, 0, 0, 2, 1],
+        mtu: 576,
+        v4: (Ipv4Addr::new(10, 2, 0, 1), 24),
+        v6: None,
+    },
+];
+
+/// (address, MAC, port).
+const NEIGHBORS: [(IpAddr, [u8; 6], PortId); 3] = [
+    (
+        IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)),
+        [2, 0, 0, 0, 1, 2],
+        1,
+    ),
+    (
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2)),
+        [2, 0, 0, 0, 1, 3],
+        1,
+    ),
+    (
+        IpAddr::V4(Ipv4Addr::new(10, 2, 0, 2)),
+        [2, 0, 0, 0, 2, 2],
+        2,
+    ),
+];
+
+/// (prefix, via). Private and documentation ranges, so that real captures
+/// (whose addresses are mostly such) reach every path; anything else has no route.
+const ROUTES: [(&str, &str); 7] = [
+    ("198.51.100.0/24", "203.0.113.2"),
+    ("192.168.0.0/16", "203.0.113.2"),
+    ("10.0.0.0/8", "10.2.0.2"),    // out of the 576-byte link
+    ("172.16.0.0/12", "10.2.0.9"), // gateway without a neighbour entry
+    ("2001:db8:2::/48", "2001:db8:1::2"),
+    ("2000::/3", "2001:db8:1::2"),
+    ("fc00::/7", "2001:db8:1::9"), // gateway without a neighbour entry
+];
+
+static FIB: LazyLock<Fib> = LazyLock::new(|| {
+    let ports: Vec<ConnectedPort> = PORTS
+        .iter()
+        .enumerate()
+        .map(|(id, p)| {
+            let (v4, v4_len) = p.v4;
+            let mut addresses = vec![format!("{v4}/{v4_len}").parse().unwrap()];
+            if let Some((v6, v6_len)) = p.v6 {
+                addresses.push(format!("{v6}/{v6_len}").parse().unwrap());
+            }
+            ConnectedPort {
+                id: id as PortId,
+                addresses,
+            }
+        })
+        .collect();
+    let routes: Vec<StaticRoute> = ROUTES
+        .iter()
+        .map(|(prefix, via)| StaticRoute {
+            prefix: prefix.parse().unwrap(),
+            via: via.parse().unwrap(),
+        })
+        .collect();
+    let neighbors: Vec<StaticNeighbor> = NEIGHBORS
+        .iter()
+        .map(|&(address, mac, port)| StaticNeighbor {
+            address,
+            mac: MacAddr(mac),
+            port,
+        })
+        .collect();
+    build_static(&ports, &routes, &neighbors).expect("the fuzz router's FIB builds")
+});
+
+fn ports() -> Vec<Port> {
+    PORTS
+        .iter()
+        .map(|p| Port {
+            name: p.name.to_string(),
+            mac: MacAddr(p.mac),
+            mtu: p.mtu,
+            ipv4: Some(p.v4.0),
+            ipv6: p.v6.map(|(a, _)| a),
+        })
+        .collect()
+}
+
+fn frame_limit(port: PortId) -> usize {
+    PORTS[port as usize].mtu as usize + ETH_LEN
+}
+
+/// Hands out buffers of exactly the size the `Emit` contract promises
+/// (so a write past the promise panics) and keeps what was built.
+struct CheckingEmit {
+    /// Buffers left; `None` = unlimited.
+    budget: Option<usize>,
+    frames: Vec<(PortId, Vec<u8>)>,
+}
+
+impl Emit for CheckingEmit {
+    fn emit(&mut self, port: PortId, build: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+        assert!(
+            (port as usize) < PORTS.len(),
+            "emit on port {port}, which the router does not have"
+        );
+        if let Some(left) = &mut self.budget {
+            if *left == 0 {
+                return false;
+            }
+            *left -= 1;
+        }
+        let capacity = MIN_EMIT_BUFFER.max(frame_limit(port));
+        let mut buf = vec![0xa5; capacity];
+        let len = build(&mut buf);
+        assert!(
+            len <= capacity,
+            "built {len} bytes into a {capacity}-byte buffer"
+        );
+        if len == 0 {
+            return false;
+        }
+        assert!(
+            len <= frame_limit(port),
+            "emitted a {len}-byte frame on port {port} (MTU {})",
+            PORTS[port as usize].mtu
+        );
+        buf.truncate(len);
+        self.frames.push((port, buf));
+        true
+    }
+}
+
+fn is_neighbor_on(mac: MacAddr, port: PortId) -> bool {
+    NEIGHBORS
+        .iter()
+        .any(|&(_, m, p)| p == port && MacAddr(m) == mac)
+}
+
+fn check_forward(input: &[u8], output: &[u8], port: PortId, len: usize) {
+    assert!(
+        len <= input.len(),
+        "forwarded {len} bytes of a {}-byte frame",
+        input.len()
+    );
+    assert!(
+        (port as usize) < PORTS.len(),
+        "forwarded to unknown port {port}"
+    );
+    assert!(
+        len <= frame_limit(port),
+        "forwarded {len} bytes on port {port}"
+    );
+    let frame = &output[..len];
+    let eth = EthernetFrame::new_checked(frame).expect("forwarded frame has an Ethernet header");
+    assert_eq!(
+        eth.src(),
+        MacAddr(PORTS[port as usize].mac),
+        "source MAC not the egress port's"
+    );
+    assert!(
+        is_neighbor_on(eth.dst(), port),
+        "destination MAC {} is no neighbour on port {port}",
+        eth.dst()
+    );
+    // Offsets (in the frame) of the only bytes forwarding may change after the MACs.
+    let changed: &[usize] = match eth.ethertype() {
+        ethertype::IPV4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).expect("forwarded IPv4 parses");
+            assert_eq!(
+                ip.total_len() + ETH_LEN,
+                len,
+                "forwarded length is not the packet's"
+            );
+            assert!(
+                ip.verify_checksum(),
+                "forwarded IPv4 header checksum is wrong"
+            );
+            assert_eq!(
+                ip.ttl(),
+                input[ETH_LEN + 8].wrapping_sub(1),
+                "TTL not decremented once"
+            );
+            assert!(ip.ttl() >= 1, "forwarded with TTL 0");
+            &[ETH_LEN + 8, ETH_LEN + 10, ETH_LEN + 11]
+        }
+        ethertype::IPV6 => {
+            let ip = Ipv6Packet::new_checked(eth.payload()).expect("forwarded IPv6 parses");
+            assert_eq!(
+                ip.total_len() + ETH_LEN,
+                len,
+                "forwarded length is not the packet's"
+            );
+            assert_eq!(
+                ip.hop_limit(),
+                input[ETH_LEN + 7].wrapping_sub(1),
+                "hop limit not decremented once"
+            );
+            assert!(ip.hop_limit() >= 1, "forwarded with hop limit 0");
+            &[ETH_LEN + 7]
+        }
+        other => panic!("forwarded a frame of EtherType {other:#06x}"),
+    };
+    for i in 12..len {
+        if !changed.contains(&i) {
+            assert_eq!(frame[i], input[i], "forwarding changed byte {i}");
+        }
+    }
+}
+
+/// `frames` are the fragments of the IPv4 packet in `input`, sent on `port`:
+/// all of them when `complete`, else the first ones (the rest found no buffer).
+fn check_fragments(input: &[u8], port: PortId, frames: &[(PortId, Vec<u8>)], complete: bool) {
+    if complete {
+        assert!(
+            frames.len() >= 2,
+            "fragmented into {} piece(s)",
+            frames.len()
+        );
+    }
+    let orig =
+        Ipv4Packet::new_checked(&input[ETH_LEN..]).expect("a fragmented packet was valid IPv4");
+    assert!(!orig.dont_frag(), "fragmented a DF packet");
+    let payload = orig.payload();
+    let base = orig.frag_offset() as usize * 8;
+    let mut next = 0usize;
+    for (i, (p, f)) in frames.iter().enumerate() {
+        assert_eq!(*p, port, "fragment {i} on port {p}, verdict says {port}");
+        assert!(
+            f.len() <= frame_limit(port),
+            "fragment {i} is {} bytes",
+            f.len()
+        );
+        let eth = EthernetFrame::new_checked(&f[..]).expect("fragment has an Ethernet header");
+        assert_eq!(eth.src(), MacAddr(PORTS[port as usize].mac));
+        assert!(is_neighbor_on(eth.dst(), port));
+        assert_eq!(eth.ethertype(), ethertype::IPV4);
+        let ip = Ipv4Packet::new_checked(eth.payload()).expect("fragment parses as IPv4");
+        assert_eq!(
+            ip.total_len() + ETH_LEN,
+            f.len(),
+            "fragment {i} carries trailing bytes"
+        );
+        assert!(
+            ip.verify_checksum(),
+            "fragment {i} header checksum is wrong"
+        );
+        assert_eq!(ip.ttl(), orig.ttl().wrapping_sub(1));
+        assert_eq!(
+            (ip.ident(), ip.src(), ip.dst(), ip.protocol()),
+            (orig.ident(), orig.src(), orig.dst(), orig.protocol())
+        );
+        assert!(!ip.dont_frag());
+        let offset = (ip.frag_offset() as usize * 8)
+            .checked_sub(base)
+            .expect("fragment offset before the packet's own");
+        assert_eq!(offset, next, "fragment {i} leaves a gap or overlaps");
+        let data = ip.payload();
+        assert!(
+            offset + data.len() <= payload.len(),
+            "fragment {i} reaches past the payload"
+        );
+        assert_eq!(
+            data,
+            &payload[offset..offset + data.len()],
+            "fragment {i} data differs"
+        );
+        if i + 1 < frames.len() || !complete {
+            assert!(ip.more_frags(), "fragment {i} lacks MF");
+            assert_eq!(
+                data.len() % 8,
+                0,
+                "fragment {i} is not a multiple of 8 bytes"
+            );
+        } else {
+            assert_eq!(
+                ip.more_frags(),
+                orig.more_frags(),
+                "last fragment's MF differs from the packet's"
+            );
+        }
+        if i == 0 {
+            assert_eq!(ip.options(), orig.options(), "first fragment lost options");
+        } else {
+            // Later fragments carry only the options with the copied flag.
+            assert!(ip.options().len() <= orig.options().len());
+        }
+        next += data.len();
+    }
+    if complete {
+        assert_eq!(
+            next,
+            payload.len(),
+            "fragments cover {next} of {} payload bytes",
+            payload.len()
+        );
+    } else {
+        assert!(
+            next < payload.len(),
+            "all fragments sent, yet dropped for want of a buffer"
+        );
+    }
+}
+
+/// An ICMP(v6) error the forwarder sent about `input` (received on `ingress`).
+fn check_icmp_error(
+    input: &[u8],
+    ingress: PortId,
+    reason: DropReason,
+    frames: &[(PortId, Vec<u8>)],
+) {
+    assert!(
+        frames.len() <= 1,
+        "{} frames emitted for one drop",
+        frames.len()
+    );
+    let Some((port, f)) = frames.first() else {
+        return;
+    };
+    assert!(
+        matches!(
+            reason,
+            DropReason::TtlExpired
+                | DropReason::NoRoute
+                | DropReason::MtuDf
+                | DropReason::PacketTooBig
+                | DropReason::LinkLocal
+        ),
+        "a frame was emitted for drop reason {}",
+        reason.name()
+    );
+    assert_eq!(
+        *port, ingress,
+        "ICMP error not sent back out of the ingress port"
+    );
+    let spec = &PORTS[ingress as usize];
+    let eth = EthernetFrame::new_checked(&f[..]).expect("ICMP error has an Ethernet header");
+    let received =
+        EthernetFrame::new_checked(input).expect("the dropped frame had an Ethernet header");
+    assert_eq!(eth.src(), MacAddr(spec.mac));
+    assert_eq!(
+        eth.dst(),
+        received.src(),
+        "ICMP error not sent to the frame's sender"
+    );
+    assert_eq!(
+        eth.ethertype(),
+        received.ethertype(),
+        "ICMP error of another IP version"
+    );
+    match eth.ethertype() {
+        ethertype::IPV4 => {
+            let orig =
+                Ipv4Packet::new_checked(received.payload()).expect("offending packet was IPv4");
+            let ip = Ipv4Packet::new_checked(eth.payload()).expect("ICMP error parses as IPv4");
+            assert_eq!(ip.total_len() + ETH_LEN, f.len());
+            assert!(
+                ip.total_len() <= 576,
+                "ICMP error of {} bytes (RFC 1812: ≤ 576)",
+                ip.total_len()
+            );
+            assert!(ip.verify_checksum(), "ICMP error's IPv4 checksum is wrong");
+            assert_eq!(ip.protocol(), 1);
+            assert_eq!(ip.src(), spec.v4.0);
+            assert_eq!(ip.dst(), orig.src());
+            let msg = ip.payload();
+            assert!(checksum::verify(msg), "ICMP checksum is wrong");
+            assert!(matches!(
+                msg[0],
+                icmp::v4::DEST_UNREACHABLE | icmp::v4::TIME_EXCEEDED
+            ));
+            let quote = &msg[icmp::ERROR_HEADER_LEN..];
+            assert!(quote.len() >= orig.header_len().min(orig.total_len()));
+            assert_eq!(
+                quote,
+                &orig.packet()[..quote.len()],
+                "ICMP error misquotes the packet"
+            );
+        }
+        ethertype::IPV6 => {
+            let orig =
+                Ipv6Packet::new_checked(received.payload()).expect("offending packet was IPv6");
+            let ip = Ipv6Packet::new_checked(eth.payload()).expect("ICMPv6 error parses as IPv6");
+            assert_eq!(ip.total_len() + ETH_LEN, f.len());
+            assert!(
+                ip.total_len() <= 1280,
+                "ICMPv6 error of {} bytes (RFC 4443: ≤ 1280)",
+                ip.total_len()
+            );
+            assert_eq!(ip.next_header(), 58);
+            assert_eq!(Some(ip.src()), spec.v6.map(|(a, _)| a));
+            assert_eq!(ip.dst(), orig.src());
+            let msg = ip.payload();
+            let pseudo =
+                checksum::pseudo_header_v6(ip.src_bytes(), ip.dst_bytes(), 58, msg.len() as u32);
+            assert_eq!(
+                checksum::fold(checksum::accumulate(pseudo, msg)),
+                0xffff,
+                "ICMPv6 checksum is wrong"
+            );
+            assert!(matches!(
+                msg[0],
+                icmp::v6::DEST_UNREACHABLE | icmp::v6::PACKET_TOO_BIG | icmp::v6::TIME_EXCEEDED
+            ));
+            let quote = &msg[icmp::ERROR_HEADER_LEN..];
+            assert_eq!(
+                quote,
+                &orig.packet()[..quote.len()],
+                "ICMPv6 error misquotes the packet"
+            );
+        }
+        other => panic!("ICMP error about a frame of EtherType {other:#06x}"),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [control, clock, input @ ..] = data else {
+        return;
+    };
+    let ingress = (control & 0b11) as PortId;
+    let icmp_rate = if control & 0b100 != 0 { 0 } else { 1000 };
+    let budget = match (control >> 3) & 0b111 {
+        0 => None,
+        n => Some(n as usize - 1),
+    };
+    let now_ns = *clock as u64 * 750_000_000;
+
+    let mut forwarder = Forwarder::new(ForwarderConfig {
+        ports: ports(),
+        icmp_rate,
+        icmp_burst: 10,
+        accept_source_route: control & 0b100_0000 != 0,
+    });
+    let mut emit = CheckingEmit {
+        budget,
+        frames: Vec::new(),
+    };
+    let mut frame = input.to_vec();
+    let verdict = forwarder.process(&FIB, ingress, &mut frame, now_ns, &mut emit);
+
+    match verdict {
+        Verdict::Forward { port, len } => {
+            assert!(
+                emit.frames.is_empty(),
+                "frames emitted for a forwarded packet"
+            );
+            check_forward(input, &frame, port, len);
+        }
+        Verdict::Fragmented { port, fragments } => {
+            assert_eq!(
+                emit.frames.len(),
+                fragments as usize,
+                "verdict counts {fragments} fragments, {} emitted",
+                emit.frames.len()
+            );
+            check_fragments(input, port, &emit.frames, true);
+        }
+        Verdict::Local => assert!(emit.frames.is_empty(), "frames emitted for a local packet"),
+        // Fragmentation that ran out of buffers part way: the fragments sent
+        // before that must still be right.
+        Verdict::Drop(DropReason::NoBuffer) => {
+            if let Some(&(port, _)) = emit.frames.first() {
+                check_fragments(input, port, &emit.frames, false);
+            }
+        }
+        Verdict::Drop(reason) => check_icmp_error(input, ingress, reason, &emit.frames),
+    }
+    let c = &forwarder.counters;
+    assert_eq!(c.rx_frames, 1);
+    assert_eq!(
+        c.forwarded + c.local + c.total_dropped(),
+        1,
+        "outcome counted {} times",
+        c.forwarded + c.local + c.total_dropped()
+    );
+    assert!(c.icmp_sent <= 1);
+});
