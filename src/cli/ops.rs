@@ -21,6 +21,8 @@ pub type Handler = Arc<dyn Fn(&str) -> Result<serde_json::Value, String> + Send 
 /// A listening operator socket; removed from the file system on drop.
 pub struct OpsServer {
     path: PathBuf,
+    /// The listening socket's descriptor, shut down to wake `accept`.
+    listener_fd: std::os::fd::RawFd,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -45,6 +47,7 @@ impl OpsServer {
         }
         let listener = UnixListener::bind(path)
             .with_context(|| format!("binding operator socket {}", path.display()))?;
+        let listener_fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -54,13 +57,17 @@ impl OpsServer {
                     if stop_flag.load(Ordering::Relaxed) {
                         break;
                     }
-                    if let Ok(conn) = conn {
-                        serve(conn, &handler);
+                    match conn {
+                        Ok(conn) => serve(conn, &handler),
+                        // Shut down (see Drop), or a hard error: stop serving.
+                        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
+                        Err(_) => {}
                     }
                 }
             })?;
         Ok(OpsServer {
             path: path.to_owned(),
+            listener_fd,
             stop,
             thread: Some(thread),
         })
@@ -90,8 +97,14 @@ fn serve(conn: UnixStream, handler: &Handler) {
 impl Drop for OpsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // Wake the accept loop so it sees the flag.
-        let _ = UnixStream::connect(&self.path);
+        // Wake the accept loop: shutting a listening socket down makes a
+        // blocked accept() fail with EINVAL on Linux, even when the socket's
+        // file is already gone (connecting to it would then be impossible).
+        // SAFETY: the descriptor belongs to the listener the thread owns,
+        // which is still open (the thread has not been joined yet).
+        unsafe {
+            libc::shutdown(self.listener_fd, libc::SHUT_RDWR);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -143,6 +156,11 @@ mod tests {
         assert!(second.err().unwrap().to_string().contains("in use"));
         drop(server);
         assert!(!path.exists(), "socket removed on shutdown");
+        // Shutting down must not hang when the socket file was removed
+        // behind the server's back (e.g. its directory cleaned up).
+        let gone = OpsServer::start(&path, handler.clone()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        drop(gone);
         let err = request(&path, "stats").unwrap_err().to_string();
         assert!(err.contains("is `ferroute run` running"), "{err}");
         // A stale socket file (no listener) is replaced.

@@ -487,6 +487,28 @@ impl PacketIo for XdpIo {
         dropped
     }
 
+    /// Sleeps in poll(2) until a socket has frames to receive (or a ring
+    /// error), so an idle worker costs no CPU.
+    fn wait(&mut self, timeout: std::time::Duration) {
+        const MAX_PORTS: usize = 64;
+        let mut fds = [libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; MAX_PORTS];
+        let n = self.ports.len().min(MAX_PORTS);
+        for (slot, p) in fds.iter_mut().zip(&self.ports) {
+            slot.fd = p.fd;
+            slot.events = libc::POLLIN;
+        }
+        let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `fds[..n]` are initialised pollfd entries owned by this
+        // stack frame; poll only writes their `revents`.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, ms);
+        }
+    }
+
     fn service(&mut self, pool: &mut FramePool) {
         while let Some(frame) = self.spill.alloc() {
             pool.free(frame);

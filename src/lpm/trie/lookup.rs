@@ -181,8 +181,10 @@ macro_rules! dispatch {
     }};
 }
 
-/// The walks again, compiled with hardware popcount.
-#[cfg(target_arch = "x86_64")]
+/// The walks again, compiled with hardware popcount (only needed when the
+/// build target does not have it already: `.cargo/config.toml` asks for
+/// x86-64-v2, which has).
+#[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
 mod popcnt {
     use super::*;
 
@@ -229,9 +231,9 @@ mod popcnt {
         }
     }
 }
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
 use popcnt::{batch_v4 as batch_v4_popcnt, batch_v6 as batch_v6_popcnt};
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
 use popcnt::{walk_v4 as walk_v4_popcnt, walk_v6 as walk_v6_popcnt};
 
 fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
