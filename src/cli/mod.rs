@@ -5,9 +5,12 @@
 //! plus one variant in [`Command`] and one arm in [`run`].
 
 mod check_config;
+mod gen;
 pub mod ops;
+mod redirect;
 mod replay;
 mod run;
+mod sink;
 mod stats;
 
 use std::fmt;
@@ -36,6 +39,13 @@ pub enum Command {
     Run(run::RunArgs),
     /// Show the live counters of a running `ferroute run`.
     Stats(stats::StatsArgs),
+    /// Send UDP test traffic out of an interface (XDP live frames; needs root).
+    Gen(gen::GenArgs),
+    /// Count and drop the frames arriving on an interface (XDP; needs root).
+    Sink(sink::SinkArgs),
+    /// Benchmark bound: blindly redirect IP frames between two interfaces with XDP.
+    #[command(hide = true)]
+    BenchRedirect(redirect::RedirectArgs),
 }
 
 /// What kind of failure ended a command; decides the exit status.
@@ -97,6 +107,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::CheckConfig(args) => check_config::run(args, out),
         Command::Run(args) => run::run(args, out),
         Command::Stats(args) => stats::run(args, out),
+        Command::Gen(args) => gen::run(args, out),
+        Command::Sink(args) => sink::run(args, out),
+        Command::BenchRedirect(args) => redirect::run(args, out),
     }
 }
 
