@@ -1,5 +1,5 @@
-//! Compiles the XDP program (bpf/ferroute.bpf.c) with clang and generates
-//! its libbpf-rs skeleton into OUT_DIR (included by src/io/xdp/).
+//! Compiles the XDP programs (bpf/*.bpf.c) with clang and generates their
+//! libbpf-rs skeletons into OUT_DIR (included by src/io/xdp/).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -7,10 +7,19 @@ use std::process::Command;
 
 use libbpf_cargo::SkeletonBuilder;
 
-const SOURCE: &str = "bpf/ferroute.bpf.c";
+/// (source, skeleton name): the router's program, and the benchmark's
+/// generator, sink and redirect bound.
+const PROGRAMS: &[(&str, &str)] = &[
+    ("bpf/ferroute.bpf.c", "ferroute"),
+    ("bpf/gen.bpf.c", "gen"),
+    ("bpf/sink.bpf.c", "sink"),
+    ("bpf/redirect.bpf.c", "redirect"),
+];
 
 fn main() {
-    println!("cargo:rerun-if-changed={SOURCE}");
+    for (source, _) in PROGRAMS {
+        println!("cargo:rerun-if-changed={source}");
+    }
     println!("cargo:rerun-if-env-changed=CLANG");
 
     let clang = env::var_os("CLANG")
@@ -36,13 +45,15 @@ fn main() {
     }
     clang_args.push("-Wall".to_string());
 
-    let result = SkeletonBuilder::new()
-        .source(SOURCE)
-        .obj(out_dir.join("ferroute.bpf.o"))
-        .clang(&clang)
-        .clang_args(&clang_args)
-        .build_and_generate(out_dir.join("ferroute.skel.rs"));
-    if let Err(e) = result {
-        panic!("building the XDP program {SOURCE} failed: {e:#}");
+    for (source, name) in PROGRAMS {
+        let result = SkeletonBuilder::new()
+            .source(source)
+            .obj(out_dir.join(format!("{name}.bpf.o")))
+            .clang(&clang)
+            .clang_args(&clang_args)
+            .build_and_generate(out_dir.join(format!("{name}.skel.rs")));
+        if let Err(e) = result {
+            panic!("building the XDP program {source} failed: {e:#}");
+        }
     }
 }

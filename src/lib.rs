@@ -16,4 +16,5 @@ pub mod forward;
 pub mod io;
 pub mod lpm;
 pub mod replay;
+pub mod traffic;
 pub mod wire;

@@ -5,10 +5,13 @@
 //! plus one variant in [`Command`] and one arm in [`run`].
 
 mod check_config;
+mod gen;
 mod lookup;
 pub mod ops;
+mod redirect;
 mod replay;
 mod run;
+mod sink;
 mod stats;
 
 use std::fmt;
@@ -39,6 +42,13 @@ pub enum Command {
     Run(run::RunArgs),
     /// Show the live counters of a running `ferroute run`.
     Stats(stats::StatsArgs),
+    /// Send UDP test traffic out of an interface (XDP live frames; needs root).
+    Gen(gen::GenArgs),
+    /// Count and drop the frames arriving on an interface (XDP; needs root).
+    Sink(sink::SinkArgs),
+    /// Benchmark bound: blindly redirect IP frames between two interfaces with XDP.
+    #[command(hide = true)]
+    BenchRedirect(redirect::RedirectArgs),
 }
 
 /// What kind of failure ended a command; decides the exit status.
@@ -101,6 +111,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Lookup(args) => lookup::run(args, out),
         Command::Run(args) => run::run(args, out),
         Command::Stats(args) => stats::run(args, out),
+        Command::Gen(args) => gen::run(args, out),
+        Command::Sink(args) => sink::run(args, out),
+        Command::BenchRedirect(args) => redirect::run(args, out),
     }
 }
 

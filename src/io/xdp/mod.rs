@@ -11,15 +11,27 @@
 //! [`XdpProgram::load`] (attaches to every port), then per worker
 //! [`XdpIo::open`] and [`XdpIo::register_with`]. Drop (or
 //! [`XdpProgram::detach`]) removes the program from every interface.
+//!
+//! The benchmark's programs live here too: the traffic generator
+//! ([`Generator`], BPF_PROG_RUN live frames), the counting [`Sink`] and the
+//! blind-forwarding upper bound ([`RedirectBound`]).
 
 mod error;
+mod gen;
+mod link;
 mod program;
 mod query;
+mod redirect;
+mod sink;
 mod socket;
 
 pub use error::{interface_index, interface_name, XdpError};
+pub use gen::{Generator, GEN_PROGRAM_NAME, XDP_REDIRECT};
+pub use link::XdpLink;
 pub use program::{XdpCounters, XdpMode, XdpPort, XdpProgram, MAX_PORTS, MAX_QUEUES, PROGRAM_NAME};
 pub use query::{attached_programs, AttachedProgram};
+pub use redirect::{RedirectBound, RedirectCounters, RedirectRoute, REDIRECT_PROGRAM_NAME};
+pub use sink::{Sink, SinkCounters, SINK_PROGRAM_NAME};
 pub use socket::{BindMode, XdpIo, XdpIoConfig, XskStatistics, FRAME_SIZE};
 
 // Workers open their sockets in the router's namespace and may then move
