@@ -119,6 +119,9 @@ impl Forwarder {
         let Some(port) = self.port(ctx.port) else {
             return;
         };
+        // The error leaves through the ingress port: it must fit that link
+        // too, whose MTU may be below 576 (down to 68).
+        let max_len = ICMPV4_MAX_LEN.min(port.mtu as usize);
         let (port_mac, Some(source)) = (port.mac, port.ipv4) else {
             self.counters.icmp_suppressed += 1;
             return;
@@ -134,9 +137,8 @@ impl Forwarder {
         self.next_ident = self.next_ident.wrapping_add(1);
         let ident = self.next_ident;
         let peer_mac = EthernetFrame::new_unchecked(frame).src();
-        let quote = &ip.packet()[..ip
-            .total_len()
-            .min(ICMPV4_MAX_LEN - IPV4_LEN - ERROR_HEADER_LEN)];
+        let quote_max = max_len.saturating_sub(IPV4_LEN + ERROR_HEADER_LEN);
+        let quote = &ip.packet()[..ip.total_len().min(quote_max)];
         let icmp_len = ERROR_HEADER_LEN + quote.len();
         let frame_len = ETH_LEN + IPV4_LEN + icmp_len;
         let (icmp_type, code, rest) = kind.type_code_rest();

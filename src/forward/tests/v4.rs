@@ -334,3 +334,25 @@ fn source_routed_packets_are_dropped_unless_accepted() {
         Verdict::Forward { .. }
     ));
 }
+
+#[test]
+fn icmp_errors_fit_a_small_ingress_mtu() {
+    let (fwd, fib) = rig(100, 10);
+    let mut ports = fwd.ports().to_vec();
+    ports[0].mtu = 100;
+    let mut fwd = Forwarder::new(ForwarderConfig {
+        ports,
+        icmp_rate: 100,
+        icmp_burst: 10,
+        accept_source_route: false,
+    });
+    let mut f = v4_frame("192.0.2.10", "8.8.8.8", 64, 80, false);
+    let (_, emit) = run(&mut fwd, &fib, &mut f);
+    let ip = Ipv4Packet::new_checked(&emit.frames[0].1[14..]).unwrap();
+    assert_eq!(
+        ip.total_len(),
+        100,
+        "the error is cut to the ingress link's MTU"
+    );
+    assert!(checksum::verify(ip.payload()));
+}
