@@ -213,32 +213,43 @@ impl Config {
     /// Validation already guarantees every `via` is connected, so an error
     /// here means the two disagree.
     pub fn fib(&self) -> Result<Fib, FibError> {
-        let ports: Vec<ConnectedPort> = self
-            .ports
+        fib::build_static(
+            &self.connected_ports(),
+            &self.static_routes(),
+            &self.static_neighbors(),
+        )
+    }
+
+    /// The ports' addresses, as the FIB builder takes them.
+    pub fn connected_ports(&self) -> Vec<ConnectedPort> {
+        self.ports
             .iter()
             .enumerate()
             .map(|(i, p)| ConnectedPort {
                 id: i as PortId,
                 addresses: p.addresses.clone(),
             })
-            .collect();
-        let routes: Vec<StaticRoute> = self
-            .routes
+            .collect()
+    }
+
+    pub fn static_routes(&self) -> Vec<StaticRoute> {
+        self.routes
             .iter()
             .map(|r| StaticRoute {
                 prefix: r.prefix,
                 via: r.via,
             })
-            .collect();
-        let neighbors: Vec<StaticNeighbor> = self
-            .neighbors
+            .collect()
+    }
+
+    pub fn static_neighbors(&self) -> Vec<StaticNeighbor> {
+        self.neighbors
             .iter()
             .map(|n| StaticNeighbor {
                 address: n.address,
                 mac: n.mac,
                 port: n.port,
             })
-            .collect();
-        fib::build_static(&ports, &routes, &neighbors)
+            .collect()
     }
 }

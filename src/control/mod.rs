@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::fib::{self, ConnectedPort, FibError, FibHandle, PortId, StaticNeighbor, StaticRoute};
+use crate::fib::{self, ConnectedPort, FibError, FibHandle, StaticRoute};
 use glean::{GleanQueue, GleanResolver};
 use neighbor::{NeighborEntry, NeighborTable, PortBinding};
 use netlink::{ManagedOutcome, NetlinkError, Rtnl};
@@ -192,15 +192,7 @@ impl Control {
                 ifindexes: port_ifindexes.len(),
             });
         }
-        let ports: Vec<ConnectedPort> = config
-            .ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ConnectedPort {
-                id: i as PortId,
-                addresses: p.addresses.clone(),
-            })
-            .collect();
+        let ports = config.connected_ports();
         let bindings = ports
             .iter()
             .zip(port_ifindexes)
@@ -210,23 +202,8 @@ impl Control {
                 subnets: p.addresses.clone(),
             })
             .collect();
-        let statics: Vec<StaticNeighbor> = config
-            .neighbors
-            .iter()
-            .map(|n| StaticNeighbor {
-                address: n.address,
-                mac: n.mac,
-                port: n.port,
-            })
-            .collect();
-        let routes: Vec<StaticRoute> = config
-            .routes
-            .iter()
-            .map(|r| StaticRoute {
-                prefix: r.prefix,
-                via: r.via,
-            })
-            .collect();
+        let statics = config.static_neighbors();
+        let routes = config.static_routes();
         let table = NeighborTable::new(bindings, &statics);
         let gateways: BTreeSet<ManagedEntry> = routes
             .iter()

@@ -18,9 +18,9 @@ pub use counters::{CounterSummary, Counters, DropReason};
 pub use glean::GleanLog;
 pub use ratelimit::TokenBucket;
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::fib::{Fib, PortId};
+use crate::fib::{Fib, NextHop, PortId};
 use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
 use crate::wire::{EthernetFrame, MacAddr};
 
@@ -171,6 +171,45 @@ impl Forwarder {
 
     fn port(&self, id: PortId) -> Option<&Port> {
         self.ports.get(id as usize)
+    }
+}
+
+/// Where a packet with a complete adjacency leaves.
+#[derive(Debug, Clone, Copy)]
+struct Egress {
+    port: PortId,
+    next_hop_mac: MacAddr,
+    /// The egress port's MTU and MAC.
+    mtu: u16,
+    mac: MacAddr,
+}
+
+impl Forwarder {
+    /// The egress of a route's next hop, or the verdict when there is none:
+    /// the host stack for `Local`, `neighbor_unresolved` (and a request to
+    /// resolve it) for a next hop without a MAC.
+    #[inline]
+    fn egress(&mut self, next_hop: NextHop, dst: IpAddr) -> Result<Egress, Verdict> {
+        match next_hop {
+            NextHop::Adjacency { port, mac } => match self.port(port) {
+                Some(p) => Ok(Egress {
+                    port,
+                    next_hop_mac: mac,
+                    mtu: p.mtu,
+                    mac: p.mac,
+                }),
+                None => Err(Verdict::Drop(DropReason::UnknownPort)),
+            },
+            NextHop::Glean { port } => {
+                self.glean.record(port, dst);
+                Err(Verdict::Drop(DropReason::NeighborUnresolved))
+            }
+            NextHop::Unresolved { port, gateway } => {
+                self.glean.record(port, gateway);
+                Err(Verdict::Drop(DropReason::NeighborUnresolved))
+            }
+            NextHop::Local => Err(Verdict::Local),
+        }
     }
 }
 

@@ -103,26 +103,16 @@ impl Forwarder {
             self.send_icmp_v4(ctx, frame, IcmpV4Error::TimeExceeded, emit);
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        let (egress_id, mac) = match next_hop {
-            None => {
-                self.send_icmp_v4(ctx, frame, IcmpV4Error::NetUnreachable, emit);
-                return Verdict::Drop(DropReason::NoRoute);
-            }
-            Some(NextHop::Adjacency { port, mac }) => (port, mac),
-            Some(NextHop::Glean { port }) => {
-                self.glean.record(port, IpAddr::V4(dst));
-                return Verdict::Drop(DropReason::NeighborUnresolved);
-            }
-            Some(NextHop::Unresolved { port, gateway }) => {
-                self.glean.record(port, gateway);
-                return Verdict::Drop(DropReason::NeighborUnresolved);
-            }
-            Some(NextHop::Local) => return Verdict::Local,
+        let Some(next_hop) = next_hop else {
+            self.send_icmp_v4(ctx, frame, IcmpV4Error::NetUnreachable, emit);
+            return Verdict::Drop(DropReason::NoRoute);
         };
-        let Some(egress) = self.port(egress_id) else {
-            return Verdict::Drop(DropReason::UnknownPort);
+        let egress = match self.egress(next_hop, IpAddr::V4(dst)) {
+            Ok(e) => e,
+            Err(verdict) => return verdict,
         };
-        let (egress_mtu, egress_mac) = (egress.mtu, egress.mac);
+        let (egress_id, mac, egress_mtu, egress_mac) =
+            (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
         let total_len = ip.total_len();
         let mtu = egress_mtu as usize;
         if total_len > mtu {
