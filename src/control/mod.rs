@@ -15,6 +15,7 @@
 
 pub mod glean;
 pub mod neighbor;
+pub mod route;
 pub mod netlink;
 pub mod subscription;
 
