@@ -15,8 +15,8 @@
 
 pub mod glean;
 pub mod neighbor;
-pub mod route;
 pub mod netlink;
+pub mod route;
 pub mod subscription;
 
 use std::collections::BTreeSet;
