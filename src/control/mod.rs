@@ -16,6 +16,7 @@
 pub mod glean;
 pub mod neighbor;
 pub mod netlink;
+pub mod rib;
 pub mod route;
 pub mod subscription;
 
