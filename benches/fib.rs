@@ -32,7 +32,9 @@ const WINDOW: Duration = Duration::from_millis(50);
 
 fn data(name: &str) -> Option<PathBuf> {
     let root = std::env::var("FERROUTE_DATA").unwrap_or_else(|_| "../shared".into());
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(root).join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(root)
+        .join(name);
     if path.exists() {
         return Some(path);
     }
@@ -94,7 +96,12 @@ fn full_load(path: &PathBuf, neighbors: &[StaticNeighbor]) -> (Rib, FibPublisher
         .v4
         .iter()
         .map(|&(p, nh)| ebgp(IpNet::V4(p), next_hop(nh)))
-        .chain(routes.v6.iter().map(|&(p, nh)| ebgp(IpNet::V6(p), next_hop(nh))))
+        .chain(
+            routes
+                .v6
+                .iter()
+                .map(|&(p, nh)| ebgp(IpNet::V6(p), next_hop(nh))),
+        )
         .collect();
     rib.replace_source(RouteSource::Ebgp, bgp);
     let mut publisher = FibPublisher::new(FibHandle::new(Fib::default()), WINDOW);

@@ -29,13 +29,16 @@ use ipnet::Ipv4Net;
 const PREFIXES: u32 = 4096;
 const PUBLICATIONS: u64 = 5000;
 const BATCH: usize = 64;
-/// The longest a batch may take. A batch of 64 lookups takes about a
-/// microsecond; the bound is not that, but what a reader can lose to the
-/// scheduler on this shared 2-core machine (three busy threads here plus
-/// other processes: a few 4 ms CFS slices). Waiting on the publisher —
-/// which this test exists to rule out — would show as batches as long as
-/// the publication loop (seconds), far above it.
-const BATCH_BOUND: Duration = Duration::from_millis(100);
+/// The most CPU time one batch may use. A batch (64 lookups and one frame
+/// through the pipeline) uses microseconds; waiting on the publisher by
+/// blocking shows as voluntary context switches (which must be zero), by
+/// spinning as CPU time. The bound leaves room for what a guest on this
+/// shared VM cannot tell from its own CPU time (hypervisor steal, interrupts
+/// accounted to the thread): measured up to 6 ms at load average 8. Wall
+/// time per batch is reported, not bounded: the scheduler alone takes a
+/// reader off the CPU for up to ~600 ms on this machine (measured), which
+/// says nothing about the FIB.
+const BATCH_CPU_BOUND: Duration = Duration::from_millis(50);
 const P0_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 
 /// The MAC that names table `version`.
@@ -87,10 +90,19 @@ struct WorkerReport {
     versions_seen: u64,
     last_version: u64,
     longest_batch: Duration,
+    /// The most CPU time one batch took (excludes time descheduled).
+    longest_cpu: Duration,
+    /// Voluntary context switches while looping.
+    blocked: i64,
 }
 
 /// Batched lookups, then one frame forwarded, per batch, until stopped.
-fn worker(handle: FibHandle, stop: Arc<AtomicBool>, running: Arc<AtomicU64>, seed: u32) -> WorkerReport {
+fn worker(
+    handle: FibHandle,
+    stop: Arc<AtomicBool>,
+    running: Arc<AtomicU64>,
+    seed: u32,
+) -> WorkerReport {
     let port = |name: &str| Port {
         name: name.into(),
         mac: P0_MAC,
@@ -108,6 +120,10 @@ fn worker(handle: FibHandle, stop: Arc<AtomicBool>, running: Arc<AtomicU64>, see
     let mut x = seed | 1;
     let mut addrs = [Ipv4Addr::UNSPECIFIED; BATCH];
     let mut out = [None; BATCH];
+    // No allocation in the loop: one frame, re-addressed per batch.
+    let template = frame(Ipv4Addr::new(10, 0, 0, 1));
+    let mut f = template.clone();
+    let switches_before = voluntary_switches();
     while !stop.load(Ordering::Relaxed) {
         for a in addrs.iter_mut() {
             x ^= x << 13;
@@ -116,23 +132,41 @@ fn worker(handle: FibHandle, stop: Arc<AtomicBool>, running: Arc<AtomicU64>, see
             *a = Ipv4Addr::from(0x0a00_0000 + ((x % PREFIXES) << 8) + (x >> 24));
         }
         let started = Instant::now();
+        let cpu_started = thread_cpu();
         let fib = handle.read();
         fib.v4.lookup_batch(&addrs, &mut out);
         let version = fib.version;
         for (a, id) in addrs.iter().zip(out) {
             let nh = id.and_then(|id| fib.next_hop(id));
             let seen = nh.and_then(version_of);
-            assert_eq!(seen, Some(version), "{a} answered by another table than v{version}");
+            assert_eq!(
+                seen,
+                Some(version),
+                "{a} answered by another table than v{version}"
+            );
         }
-        let mut f = frame(addrs[0]);
+        f.copy_from_slice(&template);
+        f[14 + 16..14 + 20].copy_from_slice(&addrs[0].octets());
+        f[14 + 10..14 + 12].fill(0);
+        let sum = ferroute::wire::checksum::checksum(&f[14..34]);
+        f[14 + 10..14 + 12].copy_from_slice(&sum.to_be_bytes());
         let verdict = forwarder.process(&fib, 0, &mut f, 0, &mut NoEmit);
         assert!(matches!(verdict, Verdict::Forward { .. }), "{verdict:?}");
         let dst = MacAddr([f[0], f[1], f[2], f[3], f[4], f[5]]);
-        assert_eq!(dst, mac_of(version), "forwarded with table v{version}'s adjacency");
+        assert_eq!(
+            dst,
+            mac_of(version),
+            "forwarded with table v{version}'s adjacency"
+        );
         drop(fib);
         let took = started.elapsed();
         report.longest_batch = report.longest_batch.max(took);
-        assert!(version >= report.last_version, "v{version} after v{}", report.last_version);
+        report.longest_cpu = report.longest_cpu.max(thread_cpu() - cpu_started);
+        assert!(
+            version >= report.last_version,
+            "v{version} after v{}",
+            report.last_version
+        );
         if version != report.last_version {
             report.versions_seen += 1;
         }
@@ -142,7 +176,30 @@ fn worker(handle: FibHandle, stop: Arc<AtomicBool>, running: Arc<AtomicU64>, see
             running.fetch_add(1, Ordering::Relaxed);
         }
     }
+    report.blocked = voluntary_switches() - switches_before;
     report
+}
+
+/// CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, owned `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Times this thread gave up the CPU by itself (blocked on a lock, a
+/// futex, a syscall that sleeps): a reader that never waits has none.
+fn voluntary_switches() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage into the valid, owned `usage`.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    usage.ru_nvcsw
 }
 
 #[test]
@@ -209,15 +266,16 @@ fn workers_never_see_a_torn_or_stale_table_while_thousands_are_published() {
     for w in workers {
         let r = w.join().expect("worker panicked (see its assertion above)");
         eprintln!(
-            "worker: {} batches, {} distinct versions, last v{}, longest batch {:?}; {} publications in {:?} (longest {:?})",
-            r.batches, r.versions_seen, r.last_version, r.longest_batch, PUBLICATIONS, publishing, longest_publish
+            "worker: {} batches, {} distinct versions, last v{}, longest batch {:?} wall / {:?} CPU, {} voluntary switches; {} publications in {:?} (longest {:?})",
+            r.batches, r.versions_seen, r.last_version, r.longest_batch, r.longest_cpu, r.blocked, PUBLICATIONS, publishing, longest_publish
         );
+        assert_eq!(r.blocked, 0, "a reader blocked");
         assert!(r.batches > 100, "the worker ran");
         assert!(r.versions_seen > 1, "the worker saw tables change under it");
         assert!(
-            r.longest_batch < BATCH_BOUND,
-            "a batch took {:?} (bound {BATCH_BOUND:?})",
-            r.longest_batch
+            r.longest_cpu < BATCH_CPU_BOUND,
+            "a batch used {:?} of CPU (bound {BATCH_CPU_BOUND:?})",
+            r.longest_cpu
         );
     }
 }

@@ -18,6 +18,7 @@
 //!   when a path set becomes resolvable or unresolvable are the prefixes
 //!   using it re-selected (one scan of the table; rare).
 
+mod hash;
 mod paths;
 mod show;
 #[cfg(test)]
@@ -30,7 +31,7 @@ pub use paths::PathSetId;
 pub use publish::{FibChanges, FibPublisher, PublishStats};
 pub use show::{CandidateView, RibSummary, RouteExplanation};
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -39,6 +40,7 @@ use crate::control::route::{AdminDistances, NextHopResolver, RibRoute, RouteSour
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
+use hash::{FastMap as HashMap, FastSet as HashSet};
 use paths::{canonical, resolve, PathSets, ResolveContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +50,31 @@ struct Candidate {
     paths: PathSetId,
 }
 
+/// One route per source, inline (no allocation per prefix).
+#[derive(Debug, Clone, Copy, Default)]
+struct Candidates([Option<Candidate>; 5]);
+
+impl Candidates {
+    fn iter(&self) -> impl Iterator<Item = &Candidate> + Clone {
+        self.0.iter().flatten()
+    }
+
+    fn get(&self, source: RouteSource) -> Option<Candidate> {
+        self.0[source_index(source)]
+    }
+
+    fn set(&mut self, source: RouteSource, c: Option<Candidate>) {
+        self.0[source_index(source)] = c;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct PrefixState {
-    /// At most one per source.
-    candidates: Vec<Candidate>,
+    candidates: Candidates,
     /// The winner's path set (its FIB group), if any route is usable.
     installed: Option<PathSetId>,
     /// The best non-BGP, non-recursive route's path set (resolves others).
@@ -71,8 +94,8 @@ fn is_bgp(s: RouteSource) -> bool {
 pub struct Rib {
     distances: AdminDistances,
     prefixes: HashMap<IpNet, PrefixState>,
-    /// The prefixes each source has a route for (by [`source_index`]).
-    by_source: [HashSet<IpNet>; 5],
+    /// Number of routes per source (by [`source_index`]).
+    source_routes: [usize; 5],
     paths: PathSets,
     resolving_v4: Ipv4Table,
     resolving_v6: Ipv6Table,
@@ -139,29 +162,35 @@ impl Rib {
     /// Routes for other sources than `source` are ignored; of two routes
     /// for one prefix, the lower metric (then the first) is kept.
     pub fn replace_source(&mut self, source: RouteSource, routes: Vec<RibRoute>) {
-        let mut wanted: HashMap<IpNet, RibRoute> = HashMap::with_capacity(routes.len());
-        for r in routes {
-            if r.source != source || r.paths.is_empty() {
-                continue;
-            }
-            let prefix = r.prefix.trunc();
-            match wanted.get(&prefix) {
-                Some(have) if have.metric <= r.metric => {}
-                _ => {
-                    wanted.insert(prefix, r);
-                }
-            }
-        }
-        let gone: Vec<IpNet> = self.by_source[source_index(source)]
-            .iter()
-            .filter(|p| !wanted.contains_key(p))
-            .copied()
+        let mut wanted: Vec<RibRoute> = routes
+            .into_iter()
+            .filter(|r| r.source == source && !r.paths.is_empty())
+            .map(|r| RibRoute {
+                prefix: r.prefix.trunc(),
+                ..r
+            })
             .collect();
-        for p in gone {
-            self.set_candidate(p, source, None);
+        // Sorted by prefix, the lowest metric first: dedup keeps it.
+        wanted.sort_by_key(|r| (r.prefix, r.metric));
+        wanted.dedup_by_key(|r| r.prefix);
+        if self.source_routes[source_index(source)] > 0 {
+            let gone: Vec<IpNet> = self
+                .prefixes
+                .iter()
+                .filter(|(p, s)| {
+                    s.candidates.get(source).is_some()
+                        && wanted.binary_search_by_key(*p, |r| r.prefix).is_err()
+                })
+                .map(|(p, _)| *p)
+                .collect();
+            for p in gone {
+                self.set_candidate(p, source, None);
+            }
         }
-        for (p, r) in wanted {
-            self.set_candidate(p, source, Some((r.metric, &r.paths)));
+        self.prefixes
+            .reserve(wanted.len().saturating_sub(self.prefixes.len()));
+        for r in wanted {
+            self.set_candidate(r.prefix, source, Some((r.metric, &r.paths)));
         }
         self.settle();
     }
@@ -180,7 +209,7 @@ impl Rib {
     /// two entries with one address the first counts). Rewrites the groups
     /// resolved with a neighbour that appeared, vanished or changed MAC.
     pub fn set_neighbors(&mut self, neighbors: &[StaticNeighbor]) {
-        let mut fresh: HashMap<IpAddr, (PortId, MacAddr)> = HashMap::new();
+        let mut fresh: HashMap<IpAddr, (PortId, MacAddr)> = HashMap::default();
         for n in neighbors {
             fresh.entry(n.address).or_insert((n.port, n.mac));
         }
@@ -210,9 +239,12 @@ impl Rib {
         let current = self
             .prefixes
             .get(&prefix)
-            .and_then(|s| s.candidates.iter().find(|c| c.source == source).copied());
+            .and_then(|s| s.candidates.get(source));
         if let (Some(old), Some((metric, paths))) = (current, &new) {
-            let same_paths = self.paths.get(old.paths).is_some_and(|p| p.paths == *paths);
+            let same_paths = self
+                .paths
+                .get(old.paths)
+                .is_some_and(|p| *p.paths == **paths);
             if old.metric == *metric && same_paths {
                 return;
             }
@@ -226,17 +258,9 @@ impl Rib {
             paths: self.acquire(paths),
         });
         let state = self.prefixes.entry(prefix).or_default();
-        state.candidates.retain(|c| c.source != source);
-        let by_source = &mut self.by_source[source_index(source)];
-        match new {
-            Some(c) => {
-                state.candidates.push(c);
-                by_source.insert(prefix);
-            }
-            None => {
-                by_source.remove(&prefix);
-            }
-        }
+        state.candidates.set(source, new);
+        let count = &mut self.source_routes[source_index(source)];
+        *count = *count + usize::from(new.is_some()) - usize::from(current.is_some());
         if let Some(old) = current {
             self.release(old.paths);
         }
@@ -244,14 +268,16 @@ impl Rib {
     }
 
     /// One more reference to `paths`, interning and resolving it if new.
-    fn acquire(&mut self, paths: Box<[Via]>) -> PathSetId {
+    fn acquire(&mut self, paths: Cow<'_, [Via]>) -> PathSetId {
         if let Some(id) = self.paths.find(&paths) {
             if let Some(p) = self.paths.get_mut(id) {
                 p.refs += 1;
             }
             return id;
         }
-        let id = self.paths.insert(paths.clone());
+        let id = self
+            .paths
+            .insert(paths.clone().into_owned().into_boxed_slice());
         for via in paths.iter() {
             if let Via::Recursive { address } = via {
                 self.recursive.entry(*address).or_default().insert(id);
@@ -376,7 +402,7 @@ impl Rib {
     fn settle(&mut self) {
         while !self.reresolve.is_empty() {
             let ids: Vec<PathSetId> = self.reresolve.drain().collect();
-            let mut flipped = HashSet::new();
+            let mut flipped = HashSet::default();
             for id in ids {
                 let (changed, flip) = self.resolve_set(id);
                 if changed {

@@ -5,9 +5,10 @@
 //! set (its gateway's MAC changed, the IGP route to its BGP next hop moved)
 //! rewrites one group, never the prefixes pointing at it.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
+use super::hash::FastMap as HashMap;
 use crate::control::route::Via;
 use crate::fib::{NextHop, PortId};
 use crate::lpm::NextHopId;
@@ -46,12 +47,15 @@ pub(super) struct PathSets {
 }
 
 /// Paths in one canonical order without duplicates, so equal sets intern
-/// to one id.
-pub(super) fn canonical(paths: &[Via]) -> Box<[Via]> {
+/// to one id (borrowed when already so: the common single path).
+pub(super) fn canonical(paths: &[Via]) -> Cow<'_, [Via]> {
+    if paths.windows(2).all(|w| w[0] < w[1]) {
+        return Cow::Borrowed(paths);
+    }
     let mut v = paths.to_vec();
     v.sort_unstable();
     v.dedup();
-    v.into_boxed_slice()
+    Cow::Owned(v)
 }
 
 impl PathSets {
@@ -127,7 +131,12 @@ pub(super) trait ResolveContext {
 
 /// The adjacency towards neighbour `address` on `port`, or the marker that
 /// its MAC is not known yet.
-fn toward(ctx: &dyn ResolveContext, port: PortId, address: IpAddr, deps: &mut Vec<IpAddr>) -> NextHop {
+fn toward(
+    ctx: &dyn ResolveContext,
+    port: PortId,
+    address: IpAddr,
+    deps: &mut Vec<IpAddr>,
+) -> NextHop {
     deps.push(address);
     match ctx.neighbor(address) {
         Some((port, mac)) => NextHop::Adjacency { port, mac },

@@ -81,9 +81,12 @@ impl Rib {
                 source_index(c.source),
             )
         };
-        let mut cands = state.candidates.clone();
+        let mut cands: Vec<Candidate> = state.candidates.iter().copied().collect();
         cands.sort_by_key(|c| key(c));
-        let winner = cands.iter().find(|c| Some(c.paths) == state.installed).copied();
+        let winner = cands
+            .iter()
+            .find(|c| Some(c.paths) == state.installed)
+            .copied();
         let routes = cands
             .iter()
             .map(|c| {
@@ -176,7 +179,13 @@ impl Rib {
                     .candidates
                     .iter()
                     .filter(|c| c.paths == id)
-                    .min_by_key(|c| (self.distances.of(c.source), c.metric, source_index(c.source)));
+                    .min_by_key(|c| {
+                        (
+                            self.distances.of(c.source),
+                            c.metric,
+                            source_index(c.source),
+                        )
+                    });
                 if let Some(w) = winner {
                     selected[source_index(w.source)] += 1;
                 }
@@ -187,7 +196,7 @@ impl Rib {
             installed,
             by_source: RouteSource::ALL
                 .iter()
-                .map(|&s| (s, self.by_source[source_index(s)].len()))
+                .map(|&s| (s, self.source_routes[source_index(s)]))
                 .collect(),
             selected_by_source: RouteSource::ALL
                 .iter()

@@ -7,7 +7,9 @@ use proptest::prelude::*;
 use super::inputs::{connected_routes, static_routes};
 use super::*;
 use crate::control::route::{AdminDistances, RibRoute, RouteSource, Via};
-use crate::fib::{self, ConnectedPort, CowArc, Fib, FibHandle, NextHop, StaticNeighbor, StaticRoute};
+use crate::fib::{
+    self, ConnectedPort, CowArc, Fib, FibHandle, NextHop, StaticNeighbor, StaticRoute,
+};
 use crate::wire::MacAddr;
 
 fn net(s: &str) -> IpNet {
@@ -75,7 +77,12 @@ fn lowest_distance_wins_and_the_next_takes_over_on_withdrawal() {
     rib.update(
         RouteSource::LinkState,
         net(p),
-        Some(&route(p, RouteSource::LinkState, 30, vec![gw(1, "10.0.2.9")])),
+        Some(&route(
+            p,
+            RouteSource::LinkState,
+            30,
+            vec![gw(1, "10.0.2.9")],
+        )),
     );
     rib.update(
         RouteSource::Static,
@@ -86,7 +93,11 @@ fn lowest_distance_wins_and_the_next_takes_over_on_withdrawal() {
         port,
         gateway: ip(g),
     };
-    let members = |rib: &Rib| rib.group_members(rib.installed(net(p)).unwrap()).unwrap().to_vec();
+    let members = |rib: &Rib| {
+        rib.group_members(rib.installed(net(p)).unwrap())
+            .unwrap()
+            .to_vec()
+    };
     assert_eq!(members(&rib), vec![unresolved(0, "10.0.1.9")]);
     let e = rib.explain(net(p)).unwrap();
     assert_eq!(e.selected, Some(RouteSource::Static));
@@ -114,12 +125,18 @@ fn lowest_distance_wins_and_the_next_takes_over_on_withdrawal() {
 fn replace_source_drops_what_the_source_no_longer_has() {
     let (mut rib, _) = two_ports();
     let ls = |p: &str| route(p, RouteSource::LinkState, 10, vec![gw(1, "10.0.2.9")]);
-    rib.replace_source(RouteSource::LinkState, vec![ls("192.0.2.0/24"), ls("203.0.113.0/24")]);
+    rib.replace_source(
+        RouteSource::LinkState,
+        vec![ls("192.0.2.0/24"), ls("203.0.113.0/24")],
+    );
     rib.take_changes();
     rib.replace_source(RouteSource::LinkState, vec![ls("192.0.2.0/24")]);
     let changes = rib.take_changes();
     assert_eq!(changes.prefixes, vec![(net("203.0.113.0/24"), None)]);
-    assert!(changes.groups.is_empty(), "the shared group stays: {changes:?}");
+    assert!(
+        changes.groups.is_empty(),
+        "the shared group stays: {changes:?}"
+    );
     assert!(rib.installed(net("192.0.2.0/24")).is_some());
 }
 
@@ -129,28 +146,52 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     // The BGP next hop 192.0.2.1 is reached through link-state via 10.0.1.9.
     rib.replace_source(
         RouteSource::LinkState,
-        vec![route("192.0.2.0/24", RouteSource::LinkState, 20, vec![gw(0, "10.0.1.9")])],
+        vec![route(
+            "192.0.2.0/24",
+            RouteSource::LinkState,
+            20,
+            vec![gw(0, "10.0.1.9")],
+        )],
     );
     rib.set_neighbors(&[neighbor("10.0.1.9", 0, 9), neighbor("10.0.2.7", 1, 7)]);
     for i in 0..100u32 {
         let p = format!("100.{}.{}.0/24", i / 256, i % 256);
-        rib.update(RouteSource::Ebgp, net(&p), Some(&route(&p, RouteSource::Ebgp, 0, vec![rec("192.0.2.1")])));
+        rib.update(
+            RouteSource::Ebgp,
+            net(&p),
+            Some(&route(&p, RouteSource::Ebgp, 0, vec![rec("192.0.2.1")])),
+        );
     }
     // Unresolvable: nothing but BGP covers 172.16.0.1.
     rib.update(
         RouteSource::Ebgp,
         net("172.16.0.0/12"),
-        Some(&route("172.16.0.0/12", RouteSource::Ebgp, 0, vec![rec("172.16.0.1")])),
+        Some(&route(
+            "172.16.0.0/12",
+            RouteSource::Ebgp,
+            0,
+            vec![rec("172.16.0.1")],
+        )),
     );
     assert_eq!(rib.installed(net("172.16.0.0/12")), None);
     let e = rib.explain(net("172.16.0.0/12")).unwrap();
     assert!(e.routes[0].reason.contains("no non-BGP route"), "{e}");
     let group = rib.installed(net("100.0.5.0/24")).unwrap();
-    assert_eq!(rib.group_members(group).unwrap(), &[NextHop::Adjacency { port: 0, mac: mac(9) }]);
+    assert_eq!(
+        rib.group_members(group).unwrap(),
+        &[NextHop::Adjacency {
+            port: 0,
+            mac: mac(9)
+        }]
+    );
     assert_eq!(rib.igp_cost(ip("192.0.2.1")), Some(20));
     assert_eq!(rib.igp_cost(ip("10.0.2.200")), Some(0));
     assert_eq!(rib.igp_cost(ip("172.16.0.1")), None);
-    assert_eq!(rib.igp_cost(ip("10.0.1.1")), None, "our own address is no next hop");
+    assert_eq!(
+        rib.igp_cost(ip("10.0.1.1")),
+        None,
+        "our own address is no next hop"
+    );
     let mut fib = Fib::default();
     rib.take_changes().apply(&mut fib);
     let before = fib.clone();
@@ -158,17 +199,45 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     // The IGP moves: one group rewritten, no prefix touched.
     rib.replace_source(
         RouteSource::LinkState,
-        vec![route("192.0.2.0/24", RouteSource::LinkState, 20, vec![gw(1, "10.0.2.7")])],
+        vec![route(
+            "192.0.2.0/24",
+            RouteSource::LinkState,
+            20,
+            vec![gw(1, "10.0.2.7")],
+        )],
     );
     let changes = rib.take_changes();
     let touched: Vec<IpNet> = changes.prefixes.iter().map(|(p, _)| *p).collect();
-    assert_eq!(touched, vec![net("192.0.2.0/24")], "only the IGP route itself");
-    assert!(changes.groups.contains(&(group, Some(vec![NextHop::Adjacency { port: 1, mac: mac(7) }]))));
+    assert_eq!(
+        touched,
+        vec![net("192.0.2.0/24")],
+        "only the IGP route itself"
+    );
+    assert!(changes.groups.contains(&(
+        group,
+        Some(vec![NextHop::Adjacency {
+            port: 1,
+            mac: mac(7)
+        }])
+    )));
     changes.apply(&mut fib);
-    assert!(CowArc::ptr_eq(&fib.v4, &before.v4), "the trie is shared");
+    let bgp_ids = |f: &Fib| -> Vec<u32> {
+        f.v4.iter()
+            .filter(|(p, _)| p.addr().octets()[0] == 100)
+            .map(|(_, id)| id)
+            .collect()
+    };
+    assert_eq!(
+        bgp_ids(&fib),
+        bgp_ids(&before),
+        "BGP prefixes keep their group"
+    );
     assert_eq!(
         fib.lookup_v4("100.0.5.1".parse().unwrap()),
-        Some(&NextHop::Adjacency { port: 1, mac: mac(7) })
+        Some(&NextHop::Adjacency {
+            port: 1,
+            mac: mac(7)
+        })
     );
 
     // The IGP loses the next hop: the BGP routes are no longer usable.
@@ -181,8 +250,18 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     rib.replace_source(
         RouteSource::Static,
         vec![
-            route("192.0.2.0/24", RouteSource::Static, 0, vec![gw(0, "10.0.1.9")]),
-            route("172.16.0.0/16", RouteSource::Static, 0, vec![gw(1, "10.0.2.7")]),
+            route(
+                "192.0.2.0/24",
+                RouteSource::Static,
+                0,
+                vec![gw(0, "10.0.1.9")],
+            ),
+            route(
+                "172.16.0.0/16",
+                RouteSource::Static,
+                0,
+                vec![gw(1, "10.0.2.7")],
+            ),
         ],
     );
     assert!(rib.installed(net("100.0.5.0/24")).is_some());
@@ -209,7 +288,10 @@ fn a_million_prefixes_share_one_group_and_a_mac_change_rewrites_only_it() {
     let handle = FibHandle::new(Fib::default());
     let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
     publisher.publish_full(&mut rib);
-    eprintln!("1M routes into the RIB and a first FIB: {:?}", started.elapsed());
+    eprintln!(
+        "1M routes into the RIB and a first FIB: {:?}",
+        started.elapsed()
+    );
     let first = handle.load();
     assert_eq!(first.v4.len(), 1_000_000 + 6);
     let bgp_group = rib.installed(net("64.0.0.0/24")).unwrap();
@@ -220,29 +302,50 @@ fn a_million_prefixes_share_one_group_and_a_mac_change_rewrites_only_it() {
     let changes_pending = rib.has_changes();
     let now = Instant::now();
     assert_eq!(publisher.poll(&mut rib, now), None, "the window opens");
-    let v = publisher.poll(&mut rib, now + Duration::from_millis(50)).unwrap();
+    let v = publisher
+        .poll(&mut rib, now + Duration::from_millis(50))
+        .unwrap();
     assert!(changes_pending);
     let second = handle.load();
     assert_eq!(second.version, v);
     assert_eq!(publisher.stats().last_prefix_changes, 0);
-    assert_eq!(publisher.stats().last_group_changes, 1, "the BGP prefixes' group");
+    assert_eq!(
+        publisher.stats().last_group_changes,
+        1,
+        "the BGP prefixes' group"
+    );
     assert_eq!(
         second.lookup_v4("64.1.2.3".parse().unwrap()),
-        Some(&NextHop::Adjacency { port: 0, mac: mac(10) })
+        Some(&NextHop::Adjacency {
+            port: 0,
+            mac: mac(10)
+        })
     );
-    assert!(CowArc::ptr_eq(&first.v4, &second.v4), "the tries are shared");
+    assert!(
+        CowArc::ptr_eq(&first.v4, &second.v4),
+        "the tries are shared"
+    );
     assert!(CowArc::ptr_eq(&first.v6, &second.v6));
-    assert!(!CowArc::ptr_eq(first.groups_shared(), second.groups_shared()));
+    assert!(!CowArc::ptr_eq(
+        first.groups_shared(),
+        second.groups_shared()
+    ));
     assert_eq!(
         first.lookup_v4("64.1.2.3".parse().unwrap()),
-        Some(&NextHop::Adjacency { port: 0, mac: mac(9) }),
+        Some(&NextHop::Adjacency {
+            port: 0,
+            mac: mac(9)
+        }),
         "the old table is unchanged for its readers"
     );
     // What a prefix change costs: the 1M trie copied once.
     let started = Instant::now();
     let mut copy = (*second).clone();
     copy.v4.insert("203.0.113.0/24".parse().unwrap(), bgp_group);
-    eprintln!("first prefix change after a publication (trie copy): {:?}", started.elapsed());
+    eprintln!(
+        "first prefix change after a publication (trie copy): {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -279,9 +382,19 @@ fn the_rib_builds_the_same_fib_as_build_static() {
     rib.set_neighbors(&neighbors);
     let built = rib.snapshot().build();
     let addrs = [
-        "198.51.100.77", "10.1.1.1", "203.0.113.2", "203.0.113.3", "203.0.113.1",
-        "203.0.113.255", "192.0.2.255", "192.0.2.200", "8.8.8.8", "2001:db8::1",
-        "2001:db8::5", "2001:db8::7", "2001:db9::1",
+        "198.51.100.77",
+        "10.1.1.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "203.0.113.1",
+        "203.0.113.255",
+        "192.0.2.255",
+        "192.0.2.200",
+        "8.8.8.8",
+        "2001:db8::1",
+        "2001:db8::5",
+        "2001:db8::7",
+        "2001:db9::1",
     ];
     for a in addrs {
         let (want, got) = match ip(a) {
@@ -299,33 +412,61 @@ fn publisher_coalesces_a_burst_into_one_publication() {
     let handle = FibHandle::new(Fib::default());
     let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
     let t0 = Instant::now();
-    assert_eq!(publisher.poll(&mut rib, t0), None, "connected routes open a window");
+    assert_eq!(
+        publisher.poll(&mut rib, t0),
+        None,
+        "connected routes open a window"
+    );
     for i in 0..20u64 {
         let p = format!("192.0.{i}.0/24");
-        rib.update(RouteSource::Static, net(&p), Some(&route(&p, RouteSource::Static, 0, vec![gw(0, "10.0.1.9")])));
+        rib.update(
+            RouteSource::Static,
+            net(&p),
+            Some(&route(&p, RouteSource::Static, 0, vec![gw(0, "10.0.1.9")])),
+        );
         let at = t0 + Duration::from_millis(2 * i);
         assert_eq!(publisher.poll(&mut rib, at), None, "within the window");
     }
     assert_eq!(publisher.deadline(), Some(t0 + Duration::from_millis(50)));
-    let v = publisher.poll(&mut rib, t0 + Duration::from_millis(50)).unwrap();
+    let v = publisher
+        .poll(&mut rib, t0 + Duration::from_millis(50))
+        .unwrap();
     assert_eq!(handle.load().version, v);
     assert_eq!(publisher.stats().publications, 1);
-    assert_eq!(handle.load().v4.len(), 20 + 2 * 3, "20 statics, 2 ports x (subnet, own, broadcast)");
-    assert_eq!(publisher.poll(&mut rib, t0 + Duration::from_secs(1)), None, "nothing left");
+    assert_eq!(
+        handle.load().v4.len(),
+        20 + 2 * 3,
+        "20 statics, 2 ports x (subnet, own, broadcast)"
+    );
+    assert_eq!(
+        publisher.poll(&mut rib, t0 + Duration::from_secs(1)),
+        None,
+        "nothing left"
+    );
     assert_eq!(publisher.deadline(), None);
 }
 
 /// One operation of the property test.
 #[derive(Debug, Clone)]
 enum Op {
-    Route { source: usize, prefix: usize, paths: Option<usize> },
+    Route {
+        source: usize,
+        prefix: usize,
+        paths: Option<usize>,
+    },
     Neighbors(Vec<(usize, u8)>),
     Publish,
 }
 
 const PREFIXES: [&str; 8] = [
-    "0.0.0.0/0", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32",
-    "192.0.2.0/24", "2001:db8::/32", "2001:db8:1::/48",
+    "0.0.0.0/0",
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "10.1.2.0/24",
+    "10.1.2.3/32",
+    "192.0.2.0/24",
+    "2001:db8::/32",
+    "2001:db8:1::/48",
 ];
 const GATEWAYS: [&str; 4] = ["10.0.1.9", "10.0.2.9", "10.0.1.10", "10.0.2.10"];
 
@@ -356,7 +497,11 @@ fn contents(fib: &Fib) -> Vec<(IpNet, Vec<NextHop>)> {
         .v4
         .iter()
         .map(|(p, id)| (IpNet::V4(p), fib.groups().members(id).to_vec()))
-        .chain(fib.v6.iter().map(|(p, id)| (IpNet::V6(p), fib.groups().members(id).to_vec())))
+        .chain(
+            fib.v6
+                .iter()
+                .map(|(p, id)| (IpNet::V6(p), fib.groups().members(id).to_vec())),
+        )
         .collect();
     all.sort_by_key(|(p, _)| *p);
     all
