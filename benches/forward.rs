@@ -16,7 +16,7 @@ use criterion::{Criterion, Throughput};
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use ferroute::fib::{Fib, NextHop, PortId};
-use ferroute::forward::{Emit, Forwarder, ForwarderConfig, Port, Verdict};
+use ferroute::forward::{Emit, Forwarder, ForwarderConfig, Port, RouteHint, RouteHints, Verdict};
 use ferroute::lpm::load::{load_routes, LoadOptions};
 use ferroute::wire::ethernet::{emit_header, ethertype};
 use ferroute::wire::ipv4::{protocol, Ipv4Repr};
@@ -189,25 +189,44 @@ fn bench_family<A: Copy>(
     // just before each pass, as a NIC's DMA leaves frames in the cache (DDIO);
     // the timed part is only the pipeline over 64 frames.
     let mut batch: Vec<Vec<u8>> = frames[..BATCH].to_vec();
-    group.bench_function("pipeline", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            for _ in 0..iters {
-                at = (at + BATCH) % POOL;
-                for (buf, src) in batch.iter_mut().zip(&frames[at..at + BATCH]) {
-                    buf.copy_from_slice(src);
+    let mut hints = RouteHints::new();
+    // "pipeline": one lookup per frame inside the pipeline; "pipeline_batched":
+    // the batch's routes looked up together first, as the worker does
+    // (forward::batch).
+    for batched in [false, true] {
+        let name = if batched {
+            "pipeline_batched"
+        } else {
+            "pipeline"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    at = (at + BATCH) % POOL;
+                    for (buf, src) in batch.iter_mut().zip(&frames[at..at + BATCH]) {
+                        buf.copy_from_slice(src);
+                    }
+                    let start = Instant::now();
+                    if batched {
+                        hints.prepare(fib, batch.iter().map(|f| &f[..]));
+                    }
+                    for (i, f) in batch.iter_mut().enumerate() {
+                        let hint = if batched {
+                            hints.get(i)
+                        } else {
+                            RouteHint::None
+                        };
+                        let v = fwd.process_hinted(fib, 0, f, 0, &mut NoEmit, hint);
+                        debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+                        black_box(v);
+                    }
+                    spent += start.elapsed();
                 }
-                let start = Instant::now();
-                for f in batch.iter_mut() {
-                    let v = fwd.process(fib, 0, f, 0, &mut NoEmit);
-                    debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
-                    black_box(v);
-                }
-                spent += start.elapsed();
-            }
-            spent
-        })
-    });
+                spent
+            })
+        });
+    }
     group.finish();
     let c = &fwd.counters;
     assert_eq!(

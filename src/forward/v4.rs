@@ -89,7 +89,10 @@ impl Forwarder {
         if martian_destination(dst) {
             return Verdict::Drop(DropReason::MartianDestination);
         }
-        let next_hop = fib.lookup_v4(dst).copied();
+        let next_hop = match ctx.hint.for_v4(dst) {
+            Some(id) => id.and_then(|id| fib.next_hop(id)),
+            None => fib.lookup_v4(dst),
+        };
         if let Some(NextHop::Local) = next_hop {
             return Verdict::Local;
         }

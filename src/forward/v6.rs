@@ -69,7 +69,10 @@ impl Forwarder {
             // Unicast to our MAC and link-scoped: it can only be for us.
             return Verdict::Local;
         }
-        let next_hop = fib.lookup_v6(dst).copied();
+        let next_hop = match ctx.hint.for_v6(dst) {
+            Some(id) => id.and_then(|id| fib.next_hop(id)),
+            None => fib.lookup_v6(dst),
+        };
         if let Some(NextHop::Local) = next_hop {
             return Verdict::Local;
         }

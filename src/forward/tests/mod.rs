@@ -1,5 +1,6 @@
 //! Behaviour of the pipeline, one rule per test, plus property tests.
 
+mod batch;
 mod fragment;
 mod props;
 mod v4;
