@@ -8,6 +8,7 @@
 
 mod batch;
 mod counters;
+mod ecmp;
 mod fragment;
 mod glean;
 mod icmp;
