@@ -40,7 +40,8 @@ struct RawRouter {
 struct RawLink {
     neighbor: Spanned<String>,
     cost: Spanned<i64>,
-    via: Option<Spanned<String>>,
+    /// One address, or a list of at most one per family.
+    via: Option<Spanned<toml::Value>>,
     port: Option<Spanned<String>>,
 }
 
@@ -95,14 +96,9 @@ pub fn load(path: &Path) -> Result<Vec<RouterLsa>, LsdbFileError> {
 pub fn parse(text: &str, file: &str) -> Result<Vec<RouterLsa>, LsdbFileError> {
     let ctx = Ctx { text, file };
     let raw: RawLsdb = toml::from_str(text).map_err(|e| {
+        // Every key of the top level is optional, so no error is about the
+        // document as a whole: a span always points at something.
         let (line, field) = match e.span() {
-            // An error about the document as a whole has an empty span at 0
-            // or spans all of it: no line or field to point at.
-            Some(span)
-                if span.start == 0 && (span.is_empty() || span.end >= text.trim_end().len()) =>
-            {
-                (None, String::new())
-            }
             Some(span) => {
                 let (line, field) = locate(text, &span);
                 (Some(line), field)
@@ -162,7 +158,7 @@ impl Ctx<'_> {
         for (j, link) in raw.link.iter().enumerate() {
             let field = format!("{at}.link[{j}]");
             let link = self.link(link.get_ref(), router_id, &field)?;
-            let key = (link.neighbor, link.next_hop, link.port.clone());
+            let key = (link.neighbor, link.next_hops.clone(), link.port.clone());
             let line = line_of(self.text, raw.link[j].span().start);
             if let Some(first) = link_lines.insert(key, line) {
                 return Err(self.err(
@@ -214,9 +210,9 @@ impl Ctx<'_> {
             ));
         }
         let cost = self.integer(&raw.cost, format!("{field}.cost"), 1, MAX_COST.into())? as u32;
-        let next_hop = match &raw.via {
-            Some(via) => Some(self.gateway(via, format!("{field}.via"))?),
-            None => None,
+        let next_hops = match &raw.via {
+            Some(via) => self.gateways(via, format!("{field}.via"))?,
+            None => Vec::new(),
         };
         let port = match &raw.port {
             Some(port) if port.get_ref().trim().is_empty() => {
@@ -243,7 +239,7 @@ impl Ctx<'_> {
             _ => Ok(Link {
                 neighbor,
                 cost,
-                next_hop,
+                next_hops,
                 port,
             }),
         }
@@ -262,17 +258,42 @@ impl Ctx<'_> {
         }
     }
 
-    fn gateway(&self, value: &Spanned<String>, field: String) -> Result<IpAddr, LsdbFileError> {
-        let s = value.get_ref();
-        let addr: IpAddr = s.parse().map_err(|_| {
-            self.err(
-                value.span(),
-                field.clone(),
-                format!("{s:?} is not an IP address"),
-            )
-        })?;
+    /// `"192.0.2.2"` or `["192.0.2.2", "2001:db8::2"]`.
+    fn gateways(
+        &self,
+        value: &Spanned<toml::Value>,
+        field: String,
+    ) -> Result<Vec<IpAddr>, LsdbFileError> {
+        let bad = |message: String| self.err(value.span(), field.clone(), message);
+        let texts: Vec<&str> = match value.get_ref() {
+            toml::Value::String(s) => vec![s.as_str()],
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("expected an address or a list of addresses".into()))?,
+            _ => return Err(bad("expected an address or a list of addresses".into())),
+        };
+        let mut out: Vec<IpAddr> = Vec::with_capacity(texts.len());
+        for s in texts {
+            let addr = self.gateway(s).map_err(&bad)?;
+            if out.iter().any(|a| a.is_ipv4() == addr.is_ipv4()) {
+                return Err(bad(format!("{addr}: at most one address per family")));
+            }
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(bad("the list of addresses is empty".into()));
+        }
+        Ok(out)
+    }
+
+    fn gateway(&self, s: &str) -> Result<IpAddr, String> {
+        let addr: IpAddr = s
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address"))?;
         if addr.is_unspecified() || addr.is_multicast() {
-            return Err(self.err(value.span(), field, format!("{addr} cannot be a next hop")));
+            return Err(format!("{addr} cannot be a next hop"));
         }
         Ok(addr)
     }

@@ -20,11 +20,13 @@ pub struct Link {
     /// At least 1: zero-cost links would make equal-cost first hops depend
     /// on the order in which SPF visits routers.
     pub cost: u32,
-    /// The neighbour's address on the shared link. Used only on this
-    /// router's own links, where it becomes the gateway of a first hop.
-    pub next_hop: Option<IpAddr>,
+    /// The neighbour's addresses on the shared link, at most one per
+    /// family. Used only on this router's own links, where they become the
+    /// gateways of first hops: an IPv4 stub is reached through the IPv4 one,
+    /// an IPv6 stub through the IPv6 one.
+    pub next_hops: Vec<IpAddr>,
     /// The name of the port (as in the config) the link leaves by; like
-    /// `next_hop`, meaningful only on this router's own links.
+    /// `next_hops`, meaningful only on this router's own links.
     pub port: Option<String>,
 }
 

@@ -14,8 +14,9 @@
 //! [[router.link]]           # a link to a neighbour router
 //! neighbor = "10.0.0.2"
 //! cost = 10                 # 1..=16777214
-//! via = "192.0.2.2"         # the neighbour's address on the link, and the
-//! port = "p0"               # port it is reached by: on this router's own
+//! via = "192.0.2.2"         # the neighbour's address on the link (or one
+//!                           # per family: ["192.0.2.2", "2001:db8::2"]) and
+//! port = "p0"               # the port it is reached by: on this router's own
 //!                           # links they are the first hop (both or neither)
 //!
 //! [[router.stub]]           # a prefix the router reaches directly
@@ -56,7 +57,8 @@
 //!   tied at it. This router's own stubs are connected routes, not ours.
 //! * **First hops** are this router's two-way links with a `via` and a
 //!   configured `port`, as [`Via::Gateway`]; equal-cost paths keep all of
-//!   them.
+//!   them. A prefix is reached through the `via` of its own family; a stub
+//!   whose shortest paths offer none is reported, not routed.
 //! * **When SPF runs.** [`SpfScheduler`] holds a change back for a short
 //!   hold-down so that a burst of changes costs one run.
 
@@ -66,6 +68,8 @@ pub mod schedule;
 pub mod show;
 pub mod spf;
 
+#[cfg(test)]
+mod file_tests;
 #[cfg(test)]
 mod tests;
 

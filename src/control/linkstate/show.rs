@@ -41,8 +41,8 @@ pub struct LinkSummary {
     pub cost: u32,
     /// Both ends list each other (only such links are used).
     pub two_way: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
 }
@@ -63,6 +63,8 @@ pub struct SpfRunSummary {
     /// Reachable routers, this one excluded.
     pub reachable: usize,
     pub routes: usize,
+    /// Stubs without a first hop of their family.
+    pub unroutable: Vec<IpNet>,
     pub unusable_links: Vec<UnusableLink>,
 }
 
@@ -80,6 +82,7 @@ impl SpfRunSummary {
             routes_us: micros(t.routes),
             reachable: spf.reachable().count(),
             routes: spf.routes().len(),
+            unroutable: spf.unroutable().to_vec(),
             unusable_links: spf.unusable_links().to_vec(),
         }
     }
@@ -101,7 +104,7 @@ impl LinkStateSummary {
                         neighbor: l.neighbor,
                         cost: l.cost,
                         two_way: lsdb.is_two_way(lsa.router_id, l.neighbor),
-                        via: l.next_hop,
+                        via: l.next_hops.clone(),
                         port: l.port.clone(),
                     })
                     .collect(),
@@ -144,6 +147,9 @@ impl LinkStateSummary {
                     "last SPF: {} us (graph {}, dijkstra {}, routes {}), {} routers reachable, {} routes",
                     s.duration_us, s.graph_us, s.dijkstra_us, s.routes_us, s.reachable, s.routes
                 );
+                for p in &s.unroutable {
+                    let _ = writeln!(out, "  unroutable {p}: no first hop of its family");
+                }
                 for u in &s.unusable_links {
                     let _ = writeln!(out, "  unusable link to {}: {}", u.neighbor, u.reason);
                 }
@@ -177,8 +183,11 @@ impl LinkStateSummary {
                 } else {
                     "  [one-way: not used]"
                 };
-                let first = match (&l.via, &l.port) {
-                    (Some(via), Some(port)) => format!(" via {via} port {port}"),
+                let first = match &l.port {
+                    Some(port) if !l.via.is_empty() => {
+                        let via: Vec<String> = l.via.iter().map(IpAddr::to_string).collect();
+                        format!(" via {} port {port}", via.join(", "))
+                    }
                     _ => String::new(),
                 };
                 let _ = writeln!(out, "  link {:<15} cost {}{first}{way}", l.neighbor, l.cost);

@@ -65,6 +65,7 @@ pub struct SpfResult {
     /// First hops by bit number.
     first_hops: Vec<Via>,
     routes: Vec<RibRoute>,
+    unroutable: Vec<IpNet>,
     unusable: Vec<UnusableLink>,
     timings: SpfTimings,
 }
@@ -103,13 +104,21 @@ impl SpfResult {
     }
 
     /// One route per stub prefix of a reachable router (this router's own
-    /// stubs excepted), sorted by prefix.
+    /// stubs excepted, and [`unroutable`](Self::unroutable) ones), sorted by
+    /// prefix.
     pub fn routes(&self) -> &[RibRoute] {
         &self.routes
     }
 
     pub fn into_routes(self) -> Vec<RibRoute> {
         self.routes
+    }
+
+    /// Stub prefixes of reachable routers whose shortest paths have no first
+    /// hop of the prefix's family (an IPv6 stub behind links with IPv4 `via`s
+    /// only): not routed.
+    pub fn unroutable(&self) -> &[IpNet] {
+        &self.unroutable
     }
 
     /// This router's links that could not be first hops, with why.
@@ -156,9 +165,9 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
             if !graph.lists(v, r) {
                 continue;
             }
-            let via = match (&link.port, link.next_hop) {
-                (Some(name), Some(gateway)) => match port_of(name) {
-                    Some(port) => Via::Gateway { port, gateway },
+            let port = match &link.port {
+                Some(name) if !link.next_hops.is_empty() => match port_of(name) {
+                    Some(port) => port,
                     None => {
                         unusable.push(UnusableLink {
                             neighbor: link.neighbor,
@@ -175,14 +184,17 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
                     continue;
                 }
             };
-            let bit = match first_hops.iter().position(|&h| h == via) {
-                Some(bit) => bit,
-                None => {
-                    first_hops.push(via);
-                    first_hops.len() - 1
-                }
-            };
-            root_links.push((v, link.cost, bit));
+            for &gateway in &link.next_hops {
+                let via = Via::Gateway { port, gateway };
+                let bit = match first_hops.iter().position(|&h| h == via) {
+                    Some(bit) => bit,
+                    None => {
+                        first_hops.push(via);
+                        first_hops.len() - 1
+                    }
+                };
+                root_links.push((v, link.cost, bit));
+            }
         }
     }
     let graph_done = Instant::now();
@@ -194,7 +206,7 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         dijkstra(&graph, r, &root_links, words, &mut cost, &mut hops);
     }
     let dijkstra_done = Instant::now();
-    let routes = stub_routes(lsdb, root_index, &cost, &hops, words, &first_hops);
+    let (routes, unroutable) = stub_routes(lsdb, root_index, &cost, &hops, words, &first_hops);
     let finished = Instant::now();
     SpfResult {
         root,
@@ -204,6 +216,7 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         words,
         first_hops,
         routes,
+        unroutable,
         unusable,
         timings: SpfTimings {
             graph: graph_done - started,
@@ -313,7 +326,7 @@ fn stub_routes(
     hops: &[u64],
     words: usize,
     first_hops: &[Via],
-) -> Vec<RibRoute> {
+) -> (Vec<RibRoute>, Vec<IpNet>) {
     let mut best: HashMap<IpNet, usize, BuildHasherDefault<FastHasher>> = HashMap::default();
     // (prefix, total cost, first-hop bitset) by index in `best`.
     let mut found: Vec<(IpNet, u64, Vec<u64>)> = Vec::new();
@@ -341,31 +354,46 @@ fn stub_routes(
             }
         }
     }
-    let mut routes: Vec<RibRoute> = found
-        .into_iter()
-        .map(|(prefix, total, set)| {
-            let mut paths = Vec::new();
-            for (w, &word) in set.iter().enumerate() {
-                let mut bits = word;
-                while bits != 0 {
-                    let b = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    paths.push(first_hops[w * 64 + b]);
+    let mut routes = Vec::with_capacity(found.len());
+    let mut unroutable = Vec::new();
+    for (prefix, total, set) in found {
+        let mut paths = Vec::new();
+        for (w, &word) in set.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let via = first_hops[w * 64 + b];
+                if same_family(&via, &prefix) {
+                    paths.push(via);
                 }
             }
-            paths.sort_unstable();
-            RibRoute {
-                prefix,
-                source: RouteSource::LinkState,
-                // Costs are at most 24 bits per hop; a path longer than u32
-                // allows is still a route, at the largest metric.
-                metric: u32::try_from(total).unwrap_or(u32::MAX),
-                paths,
-            }
-        })
-        .collect();
+        }
+        if paths.is_empty() {
+            unroutable.push(prefix);
+            continue;
+        }
+        paths.sort_unstable();
+        routes.push(RibRoute {
+            prefix,
+            source: RouteSource::LinkState,
+            // Costs are at most 24 bits per hop; a path longer than u32
+            // allows is still a route, at the largest metric.
+            metric: u32::try_from(total).unwrap_or(u32::MAX),
+            paths,
+        });
+    }
     routes.sort_unstable_by_key(|r| r.prefix);
-    routes
+    unroutable.sort_unstable();
+    (routes, unroutable)
+}
+
+/// A first hop serves a prefix of its gateway's family only.
+fn same_family(via: &Via, prefix: &IpNet) -> bool {
+    match via {
+        Via::Gateway { gateway, .. } => gateway.is_ipv4() == matches!(prefix, IpNet::V4(_)),
+        _ => false,
+    }
 }
 
 /// FxHash's multiply-rotate: the stub table hashes tens of thousands of

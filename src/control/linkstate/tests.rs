@@ -30,7 +30,7 @@ fn link(to: u8, cost: u32) -> Link {
     Link {
         neighbor: id(to),
         cost,
-        next_hop: None,
+        next_hops: vec![],
         port: None,
     }
 }
@@ -40,7 +40,7 @@ fn first(to: u8, cost: u32, port: PortId) -> Link {
     Link {
         neighbor: id(to),
         cost,
-        next_hop: Some(gw(to)),
+        next_hops: vec![gw(to)],
         port: Some(format!("p{port}")),
     }
 }
@@ -241,9 +241,9 @@ fn parallel_links_and_a_shared_gateway() {
     // Two links from 1 to 2 on different ports, equal cost: both first
     // hops. A third, dearer link is not used.
     let mut dear = first(2, 3, 2);
-    dear.next_hop = Some(gw(77));
+    dear.next_hops = vec![gw(77)];
     let mut second = first(2, 1, 1);
-    second.next_hop = Some(gw(22));
+    second.next_hops = vec![gw(22)];
     let lsas = vec![
         lsa(1, 1, vec![first(2, 1, 0), second, dear], vec![]),
         lsa(2, 1, vec![link(1, 1)], vec![stub("10.2.0.0/16", 1)]),
