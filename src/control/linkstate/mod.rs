@@ -71,6 +71,8 @@ pub mod spf;
 #[cfg(test)]
 mod file_tests;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use file::LsdbFileError;
