@@ -124,6 +124,21 @@ impl NextHopTable {
         self.groups.get(id as usize).and_then(|g| g.first.as_ref())
     }
 
+    /// [`select`](Self::select) with the flow hash computed only when the
+    /// group has several members (most have one, and hashing costs a read
+    /// of the transport header).
+    #[inline]
+    pub fn select_with(&self, id: NextHopId, flow_hash: impl FnOnce() -> u32) -> Option<&NextHop> {
+        let g = self.groups.get(id as usize)?;
+        match g.members.len() {
+            0 | 1 => g.first.as_ref(),
+            n => {
+                let i = ((u64::from(flow_hash()) * n as u64) >> 32) as usize;
+                g.members.get(i)
+            }
+        }
+    }
+
     /// The member for a flow: `flow_hash` spread over the members
     /// (multiply-shift, no division on the fast path).
     #[inline]

@@ -81,6 +81,17 @@ impl Fib {
         self.groups.select(group, flow_hash)
     }
 
+    /// [`select`](Self::select), hashing the flow only for groups of
+    /// several members.
+    #[inline]
+    pub fn select_with(
+        &self,
+        group: NextHopId,
+        flow_hash: impl FnOnce() -> u32,
+    ) -> Option<&NextHop> {
+        self.groups.select_with(group, flow_hash)
+    }
+
     pub fn groups(&self) -> &NextHopTable {
         &self.groups
     }
