@@ -26,7 +26,7 @@ use ferroute::wire::ipv4::{protocol, Ipv4Repr};
 use ferroute::wire::MacAddr;
 use ipnet::Ipv4Net;
 
-const PREFIXES: u32 = 4096;
+const PREFIXES: u32 = 1024;
 const PUBLICATIONS: u64 = 5000;
 const BATCH: usize = 64;
 /// The most CPU time one batch may use. A batch (64 lookups and one frame
