@@ -176,7 +176,10 @@ impl DumpBuilder {
             MrtMessage::TableDumpMessageBatch(ms) => self.table_dump(ms, record, offset),
             MrtMessage::TableDumpV2Message(TableDumpV2Message::PeerIndexTable(t)) => {
                 let mut index = HashMap::new();
-                for (id, p) in t.id_peer_map {
+                // In peer-index order, so that peers are numbered as in the file.
+                let mut table: Vec<_> = t.id_peer_map.into_iter().collect();
+                table.sort_unstable_by_key(|(id, _)| *id);
+                for (id, p) in table {
                     let peer = MrtPeer {
                         address: p.peer_ip,
                         asn: p.peer_asn.to_u32(),
