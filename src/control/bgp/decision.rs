@@ -117,6 +117,8 @@ pub struct DecisionProcess {
     igp: Vec<u32>,
     med_loser: Vec<bool>,
     best: Option<usize>,
+    /// Routes still in: the steps stop once one is left.
+    left: usize,
 }
 
 impl DecisionProcess {
@@ -144,10 +146,14 @@ impl DecisionProcess {
         self.out.resize(n, None);
         self.igp.clear();
         self.igp.resize(n, u32::MAX);
+        self.left = n;
         for i in 0..n {
             match resolver.igp_cost(route(i).attrs.next_hop) {
                 Some(c) => self.igp[i] = c,
-                None => self.out[i] = Some(RejectReason::NextHopUnresolvable),
+                None => {
+                    self.out[i] = Some(RejectReason::NextHopUnresolvable);
+                    self.left -= 1;
+                }
             }
         }
         let lp = self.config.default_local_pref;
@@ -179,6 +185,9 @@ impl DecisionProcess {
 
     /// Removes the routes whose key is above the minimum among those still in.
     fn keep_min<K: Ord>(&mut self, key: impl Fn(usize) -> K, reason: RejectReason) {
+        if self.left <= 1 {
+            return;
+        }
         let min = (0..self.out.len())
             .filter(|&i| self.out[i].is_none())
             .map(&key)
@@ -187,6 +196,7 @@ impl DecisionProcess {
         for i in 0..self.out.len() {
             if self.out[i].is_none() && key(i) > min {
                 self.out[i] = Some(reason);
+                self.left -= 1;
             }
         }
     }
@@ -195,6 +205,9 @@ impl DecisionProcess {
     /// among the routes still in from the same neighbour AS (all routes with
     /// `always_compare_med`). All removals are decided before any is made.
     fn remove_med_losers<'a>(&mut self, route: &impl Fn(usize) -> Contender<'a>) {
+        if self.left <= 1 {
+            return;
+        }
         let n = self.out.len();
         self.med_loser.clear();
         self.med_loser.resize(n, false);
@@ -214,6 +227,7 @@ impl DecisionProcess {
         for i in 0..n {
             if self.med_loser[i] {
                 self.out[i] = Some(RejectReason::Med);
+                self.left -= 1;
             }
         }
     }
