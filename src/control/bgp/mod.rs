@@ -8,7 +8,17 @@
 //! into the RIB (`RibRoute { source: Ebgp|Ibgp, paths: [Via::Recursive] }`).
 //! BGP next hops are resolved recursively by the RIB: the decision process
 //! only asks the resolver whether a next hop is reachable and at what IGP
-//! cost, and routes whose next hop is not are never selected.
+//! cost, and routes whose next hop is not are never selected. The RIB must
+//! call [`BgpRib::rerun_all`] when its non-BGP routes change (reachability
+//! and IGP costs of next hops), and push the changes it reports.
+//!
+//! `RibRoute::metric` of a BGP route is the best path's MED (0 if absent);
+//! with multipath, `paths` holds the distinct next hops of every route that
+//! tied through the IGP-cost step.
+//!
+//! Inputs: [`mrt::read_mrt`] + [`BgpRib::load_mrt`] (RIB dumps, one peer per
+//! dump peer), [`table::table_updates`] (pfx2as/CIDR tables as one synthetic
+//! peer), [`table::trace_update`] (`time a|w prefix next-hop` traces).
 
 pub mod adj_rib_in;
 pub mod attrs;
