@@ -13,6 +13,7 @@
 //! [`Control::start`]: its sockets are opened there, and the thread it spawns
 //! inherits that namespace.
 
+pub mod bgp;
 pub mod glean;
 pub mod linkstate;
 pub mod neighbor;

@@ -1,0 +1,552 @@
+//! The Adj-RIBs-In of all peers and the Loc-RIB built from them.
+//!
+//! One map from prefix to the routes received for it, one per peer (the
+//! Adj-RIBs-In, stored by prefix rather than by peer so that a change from
+//! one peer re-runs the decision process over that prefix's routes without a
+//! second lookup per peer), each marked with what the decision made of it
+//! (best, multipath, or not selected) — which is the Loc-RIB.
+//!
+//! Every change ([`BgpRib::apply`]) re-runs the decision for its prefix only
+//! and returns what the RIB has to do: install a new [`RibRoute`], withdraw
+//! the prefix, or nothing (the selected next hops, source and metric are the
+//! same even if the best path changed, e.g. an AS_PATH-only change).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use super::attrs::{AttrInterner, PathAttrs};
+use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
+use super::peer::{Peer, PeerId, PeerKind};
+use crate::control::route::{NextHopResolver, RibRoute, Via};
+
+/// What a change means for the RIB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteChange {
+    /// Nothing the RIB sees changed.
+    Unchanged,
+    /// Install (or replace) BGP's route for the prefix.
+    Installed(RibRoute),
+    /// BGP has no usable route for the prefix any more.
+    Withdrawn(IpNet),
+}
+
+/// One announcement (`attrs: Some`) or withdrawal (`None`) from a peer: what
+/// MRT dumps, update traces and (later) live sessions all produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpUpdate {
+    pub peer: PeerId,
+    pub prefix: IpNet,
+    pub attrs: Option<Arc<PathAttrs>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BgpError {
+    #[error("no peer with id {0}")]
+    UnknownPeer(u32),
+    #[error("peer {0} is already configured")]
+    DuplicatePeer(IpAddr),
+}
+
+/// Marks on a received route: what the last decision made of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    NotSelected,
+    Best,
+    Multipath,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Candidate {
+    pub(super) peer: PeerId,
+    pub(super) attrs: Arc<PathAttrs>,
+    mark: Mark,
+}
+
+/// A prefix's routes. Most prefixes of a full table have one route (one
+/// peer, or the others' routes differ): it is held inline, saving an
+/// allocation and a cache miss per prefix.
+#[derive(Debug, Clone, Default)]
+pub(super) enum Candidates {
+    #[default]
+    Empty,
+    One(Candidate),
+    Many(Vec<Candidate>),
+}
+
+impl std::ops::Deref for Candidates {
+    type Target = [Candidate];
+    fn deref(&self) -> &[Candidate] {
+        match self {
+            Candidates::Empty => &[],
+            Candidates::One(c) => std::slice::from_ref(c),
+            Candidates::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Candidates {
+    fn deref_mut(&mut self) -> &mut [Candidate] {
+        match self {
+            Candidates::Empty => &mut [],
+            Candidates::One(c) => std::slice::from_mut(c),
+            Candidates::Many(v) => v,
+        }
+    }
+}
+
+impl Candidates {
+    fn push(&mut self, c: Candidate) {
+        *self = match std::mem::take(self) {
+            Candidates::Empty => Candidates::One(c),
+            Candidates::One(a) => Candidates::Many(vec![a, c]),
+            Candidates::Many(mut v) => {
+                v.push(c);
+                Candidates::Many(v)
+            }
+        }
+    }
+
+    /// Removes route `i` (the last one takes its place); `None` if there is
+    /// no route `i`.
+    fn swap_remove(&mut self, i: usize) -> Option<Candidate> {
+        match std::mem::take(self) {
+            Candidates::One(a) if i == 0 => Some(a),
+            Candidates::Many(mut v) if i < v.len() => {
+                let gone = v.swap_remove(i);
+                *self = match v.len() {
+                    1 => v.pop().map_or(Candidates::Empty, Candidates::One),
+                    _ => Candidates::Many(v),
+                };
+                Some(gone)
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct PeerState {
+    pub(super) peer: Peer,
+    /// Prefixes in this peer's Adj-RIB-In.
+    pub(super) received: u64,
+    /// Of those, the ones where this peer's route is the best.
+    pub(super) best: u64,
+}
+
+/// A multiply-rotate hash (FxHash's, with a finaliser) for prefix keys: std's SipHash made
+/// loading a full table a third slower. Prefixes come from configured peers,
+/// not from arbitrary hosts, so hash flooding is not a concern here.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct PrefixHasher(u64);
+
+impl PrefixHasher {
+    #[inline]
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, x: u8) {
+        self.add(u64::from(x));
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.add(u64::from(x));
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.add(x);
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.add(x as u64);
+    }
+    /// MurmurHash3's finaliser: the multiply above only carries entropy
+    /// upwards, and the table indexes by the low bits.
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+pub(super) type PrefixMap<V> = HashMap<IpNet, V, BuildHasherDefault<PrefixHasher>>;
+
+/// What the RIB sees of a prefix's selection: source, metric, next hops
+/// (sorted, deduplicated, in `BgpRib::hops`).
+type Fingerprint = Option<(PeerKind, u32)>;
+
+/// All peers' Adj-RIBs-In and the Loc-RIB.
+#[derive(Debug)]
+pub struct BgpRib {
+    pub(super) peers: Vec<PeerState>,
+    by_address: HashMap<IpAddr, PeerId>,
+    pub(super) routes: PrefixMap<Candidates>,
+    interner: AttrInterner,
+    decision: DecisionProcess,
+    /// Routes over all Adj-RIBs-In.
+    paths: u64,
+    old_hops: Vec<IpAddr>,
+    new_hops: Vec<IpAddr>,
+}
+
+impl BgpRib {
+    pub fn new(config: DecisionConfig) -> Self {
+        BgpRib {
+            peers: Vec::new(),
+            by_address: HashMap::new(),
+            routes: PrefixMap::default(),
+            interner: AttrInterner::default(),
+            decision: DecisionProcess::new(config),
+            paths: 0,
+            old_hops: Vec::new(),
+            new_hops: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &DecisionConfig {
+        self.decision.config()
+    }
+
+    /// Registers a peer (its address must be new).
+    pub fn add_peer(&mut self, peer: Peer) -> Result<PeerId, BgpError> {
+        if self.by_address.contains_key(&peer.address) {
+            return Err(BgpError::DuplicatePeer(peer.address));
+        }
+        let id = PeerId(self.peers.len() as u32);
+        self.peers.push(PeerState {
+            peer,
+            received: 0,
+            best: 0,
+        });
+        self.by_address.insert(peer.address, id);
+        Ok(id)
+    }
+
+    pub fn peer(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(id.0 as usize).map(|p| &p.peer)
+    }
+
+    pub fn peer_by_address(&self, address: IpAddr) -> Option<PeerId> {
+        self.by_address.get(&address).copied()
+    }
+
+    pub fn peers(&self) -> impl Iterator<Item = (PeerId, &Peer)> {
+        self.peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (PeerId(i as u32), &p.peer))
+    }
+
+    /// The shared copy of an attribute set (equal sets share memory).
+    pub fn intern(&mut self, attrs: PathAttrs) -> Arc<PathAttrs> {
+        self.interner.intern(attrs)
+    }
+
+    /// Prefixes with at least one received route.
+    pub fn prefix_count(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Routes over all Adj-RIBs-In.
+    pub fn path_count(&self) -> u64 {
+        self.paths
+    }
+
+    /// Distinct attribute sets held.
+    pub fn attribute_sets(&self) -> usize {
+        self.interner.len()
+    }
+
+    /// The routes received for `prefix`, with the peer that sent each.
+    pub fn candidates(&self, prefix: &IpNet) -> impl Iterator<Item = (PeerId, &Arc<PathAttrs>)> {
+        self.routes
+            .get(&prefix.trunc())
+            .into_iter()
+            .flat_map(|c| c.iter())
+            .map(|c| (c.peer, &c.attrs))
+    }
+
+    /// One peer's Adj-RIB-In (a scan over all prefixes).
+    pub fn adj_rib_in(&self, peer: PeerId) -> impl Iterator<Item = (IpNet, &Arc<PathAttrs>)> {
+        self.routes.iter().filter_map(move |(p, cands)| {
+            cands
+                .iter()
+                .find(|c| c.peer == peer)
+                .map(|c| (*p, &c.attrs))
+        })
+    }
+
+    /// The peer whose route is the best for `prefix`, and that route.
+    pub fn best(&self, prefix: &IpNet) -> Option<(PeerId, &Arc<PathAttrs>)> {
+        self.routes
+            .get(&prefix.trunc())?
+            .iter()
+            .find(|c| c.mark == Mark::Best)
+            .map(|c| (c.peer, &c.attrs))
+    }
+
+    /// The longest BGP prefix (with a selected route) covering `address`.
+    pub fn lookup(&self, address: IpAddr) -> Option<IpNet> {
+        let max = match address {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        (0..=max).rev().find_map(|len| {
+            let net = IpNet::new(address, len).ok()?.trunc();
+            self.best(&net).map(|_| net)
+        })
+    }
+
+    /// Applies one announcement or withdrawal and re-runs the decision for
+    /// its prefix. An announcement replaces the peer's previous route for the
+    /// prefix (implicit withdrawal); withdrawing an unknown route is a no-op.
+    pub fn apply(
+        &mut self,
+        update: BgpUpdate,
+        resolver: &dyn NextHopResolver,
+    ) -> Result<RouteChange, BgpError> {
+        let BgpUpdate {
+            peer,
+            prefix,
+            attrs,
+        } = update;
+        if peer.0 as usize >= self.peers.len() {
+            return Err(BgpError::UnknownPeer(peer.0));
+        }
+        let prefix = prefix.trunc();
+        let Self {
+            peers,
+            routes,
+            decision,
+            paths,
+            old_hops,
+            new_hops,
+            ..
+        } = self;
+        let cands = match attrs {
+            Some(_) => routes.entry(prefix).or_default(),
+            None => match routes.get_mut(&prefix) {
+                Some(c) => c,
+                None => return Ok(RouteChange::Unchanged),
+            },
+        };
+        let pos = cands.iter().position(|c| c.peer == peer);
+        match (&attrs, pos) {
+            (Some(a), Some(i)) if Arc::ptr_eq(&cands[i].attrs, a) => {
+                return Ok(RouteChange::Unchanged)
+            }
+            (None, None) => return Ok(RouteChange::Unchanged),
+            _ => {}
+        }
+        let old = fingerprint(cands, peers, old_hops);
+        let state = &mut peers[peer.0 as usize];
+        match (attrs, pos) {
+            (Some(a), Some(i)) => cands[i].attrs = a,
+            (Some(attrs), None) => {
+                cands.push(Candidate {
+                    peer,
+                    attrs,
+                    mark: Mark::NotSelected,
+                });
+                state.received += 1;
+                *paths += 1;
+            }
+            (None, Some(i)) => {
+                if let Some(gone) = cands.swap_remove(i) {
+                    if gone.mark == Mark::Best {
+                        state.best -= 1;
+                    }
+                    state.received -= 1;
+                    *paths -= 1;
+                }
+            }
+            (None, None) => {}
+        }
+        let new = mark(cands, peers, decision, resolver, new_hops);
+        if cands.is_empty() {
+            routes.remove(&prefix);
+        }
+        Ok(change(prefix, old, old_hops, new, new_hops))
+    }
+
+    /// Re-runs the decision for every prefix (after the IGP or connected
+    /// routes changed: next-hop reachability and costs), passing each change
+    /// to `sink`.
+    pub fn rerun_all(&mut self, resolver: &dyn NextHopResolver, mut sink: impl FnMut(RouteChange)) {
+        let Self {
+            peers,
+            routes,
+            decision,
+            old_hops,
+            new_hops,
+            ..
+        } = self;
+        for (prefix, cands) in routes.iter_mut() {
+            let old = fingerprint(cands, peers, old_hops);
+            let new = mark(cands, peers, decision, resolver, new_hops);
+            match change(*prefix, old, old_hops, new, new_hops) {
+                RouteChange::Unchanged => {}
+                c => sink(c),
+            }
+        }
+    }
+
+    /// Empties a peer's Adj-RIB-In (session down, or a new dump replaces the
+    /// peer's table), re-deciding the prefixes it had routes for.
+    pub fn clear_peer(
+        &mut self,
+        peer: PeerId,
+        resolver: &dyn NextHopResolver,
+        mut sink: impl FnMut(RouteChange),
+    ) -> Result<(), BgpError> {
+        if peer.0 as usize >= self.peers.len() {
+            return Err(BgpError::UnknownPeer(peer.0));
+        }
+        let Self {
+            peers,
+            routes,
+            decision,
+            paths,
+            old_hops,
+            new_hops,
+            ..
+        } = self;
+        for (prefix, cands) in routes.iter_mut() {
+            let Some(i) = cands.iter().position(|c| c.peer == peer) else {
+                continue;
+            };
+            let old = fingerprint(cands, peers, old_hops);
+            let state = &mut peers[peer.0 as usize];
+            if let Some(gone) = cands.swap_remove(i) {
+                if gone.mark == Mark::Best {
+                    state.best -= 1;
+                }
+                state.received -= 1;
+                *paths -= 1;
+            }
+            let new = mark(cands, peers, decision, resolver, new_hops);
+            match change(*prefix, old, old_hops, new, new_hops) {
+                RouteChange::Unchanged => {}
+                c => sink(c),
+            }
+        }
+        routes.retain(|_, c| !c.is_empty());
+        Ok(())
+    }
+
+    /// BGP's route for every prefix that has a usable one: what the RIB
+    /// installs for a first publication.
+    pub fn selected_routes(&self) -> impl Iterator<Item = RibRoute> + '_ {
+        let mut hops = Vec::new();
+        self.routes.iter().filter_map(move |(prefix, cands)| {
+            let (kind, metric) = fingerprint(cands, &self.peers, &mut hops)?;
+            Some(rib_route(*prefix, kind, metric, &hops))
+        })
+    }
+}
+
+/// The RIB's view of the current selection of `cands`; next hops into `hops`.
+fn fingerprint(cands: &[Candidate], peers: &[PeerState], hops: &mut Vec<IpAddr>) -> Fingerprint {
+    hops.clear();
+    let mut head = None;
+    for c in cands {
+        match c.mark {
+            Mark::NotSelected => continue,
+            Mark::Best => {
+                head = Some((peers[c.peer.0 as usize].peer.kind, c.attrs.med.unwrap_or(0)))
+            }
+            Mark::Multipath => {}
+        }
+        hops.push(c.attrs.next_hop);
+    }
+    hops.sort_unstable();
+    hops.dedup();
+    head
+}
+
+/// Runs the decision over `cands` and records it in their marks and the
+/// peers' best counters; returns the new fingerprint (next hops in `hops`).
+pub(super) fn mark(
+    cands: &mut [Candidate],
+    peers: &mut [PeerState],
+    decision: &mut DecisionProcess,
+    resolver: &dyn NextHopResolver,
+    hops: &mut Vec<IpAddr>,
+) -> Fingerprint {
+    {
+        let peers: &[PeerState] = peers;
+        let cands: &[Candidate] = cands;
+        decision.run(
+            cands.len(),
+            |i| Contender {
+                peer: &peers[cands[i].peer.0 as usize].peer,
+                attrs: &cands[i].attrs,
+            },
+            resolver,
+        );
+    }
+    for (i, c) in cands.iter_mut().enumerate() {
+        let mark = match decision.status(i) {
+            RouteStatus::Best => Mark::Best,
+            RouteStatus::Multipath => Mark::Multipath,
+            RouteStatus::Rejected(_) => Mark::NotSelected,
+        };
+        let state = &mut peers[c.peer.0 as usize];
+        if c.mark == Mark::Best && mark != Mark::Best {
+            state.best -= 1;
+        } else if c.mark != Mark::Best && mark == Mark::Best {
+            state.best += 1;
+        }
+        c.mark = mark;
+    }
+    fingerprint(cands, peers, hops)
+}
+
+/// The change from one selection to the next.
+fn change(
+    prefix: IpNet,
+    old: Fingerprint,
+    old_hops: &[IpAddr],
+    new: Fingerprint,
+    new_hops: &[IpAddr],
+) -> RouteChange {
+    match (old, new) {
+        (None, None) => RouteChange::Unchanged,
+        (Some(_), None) => RouteChange::Withdrawn(prefix),
+        (old, Some((kind, metric))) => {
+            if old == new && old_hops == new_hops {
+                RouteChange::Unchanged
+            } else {
+                RouteChange::Installed(rib_route(prefix, kind, metric, new_hops))
+            }
+        }
+    }
+}
+
+pub(super) fn rib_route(prefix: IpNet, kind: PeerKind, metric: u32, hops: &[IpAddr]) -> RibRoute {
+    RibRoute {
+        prefix,
+        source: kind.source(),
+        metric,
+        paths: hops
+            .iter()
+            .map(|&address| Via::Recursive { address })
+            .collect(),
+    }
+}
