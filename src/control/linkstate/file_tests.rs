@@ -60,6 +60,17 @@ fn the_example_gives_the_routes_its_drawing_promises() {
 }
 
 #[test]
+fn written_files_read_back_unchanged() {
+    let lsas = file::load(&example_path()).unwrap();
+    let text = file::to_toml(&lsas);
+    assert_eq!(file::parse(&text, "written.toml").unwrap(), lsas);
+    // A port name that needs quoting survives too.
+    let mut odd = lsas.clone();
+    odd[0].links[0].port = Some("p\"0\\".into());
+    assert_eq!(file::parse(&file::to_toml(&odd), "odd.toml").unwrap(), odd);
+}
+
+#[test]
 fn an_ipv6_stub_behind_ipv4_only_first_hops_is_unroutable() {
     let text = r#"
 [[router]]
