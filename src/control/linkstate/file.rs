@@ -196,23 +196,10 @@ impl Ctx<'_> {
         let router_id = self.router_id(&raw.id, format!("{at}.id"))?;
         let sequence = self.integer(&raw.sequence, format!("{at}.sequence"), 0, i64::MAX)?;
         let mut links = Vec::with_capacity(raw.link.len());
-        // (neighbor, via, port) -> line of the first such link.
-        let mut link_lines = BTreeMap::new();
+        // Parallel links (several to one neighbour) are allowed, as in OSPF.
         for (j, link) in raw.link.iter().enumerate() {
             let field = format!("{at}.link[{j}]");
             let link = self.link(link.get_ref(), router_id, &field)?;
-            let key = (link.neighbor, link.next_hops.clone(), link.port.clone());
-            if let Some(first) = link_lines.insert(key, raw.link[j].span().start) {
-                return Err(self.err(
-                    raw.link[j].get_ref().neighbor.span(),
-                    format!("{field}.neighbor"),
-                    format!(
-                        "a link to {} by the same via and port is already listed at line {}",
-                        link.neighbor,
-                        line_of(self.text, first)
-                    ),
-                ));
-            }
             links.push(link);
         }
         let mut stub_lines = BTreeMap::new();

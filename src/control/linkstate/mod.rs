@@ -35,7 +35,10 @@
 //! `[router] id` from its config as the SPF root, and only the root's links
 //! need `via` and `port`.
 //!
-//! Unknown keys, duplicate routers, stubs or links, and bad values reject
+//! A router may list several links to one neighbour (parallel links); each
+//! counts, and on this router's own links each is a possible first hop.
+//!
+//! Unknown keys, duplicate routers or stubs, and bad values reject
 //! the whole file with its name, line and field
 //! (`lsdb.toml:14: router[1].link[0].cost: 0 is out of range (1..=16777214)`);
 //! nothing of a rejected file is applied.
