@@ -283,6 +283,18 @@ fn reloading_schedules_one_spf_per_burst() {
 }
 
 #[test]
+fn run_now_does_not_wait_for_the_hold_down() {
+    let t0 = Instant::now();
+    let mut ls = LinkState::new(rid("192.0.2.1"), SpfScheduler::new(Duration::from_secs(60)));
+    ls.load_file(&example_path(), t0).unwrap();
+    assert!(ls.run_if_due(t0, demo_port).is_none());
+    assert_eq!(ls.run_now(demo_port).routes().len(), 5);
+    // Without p1 configured, the root's links are unusable: no routes.
+    assert!(ls.run_now(|_| None).routes().is_empty());
+    assert_eq!(ls.last_spf().unwrap().unusable_links().len(), 2);
+}
+
+#[test]
 fn the_summary_shows_costs_first_hops_and_one_way_links() {
     let t0 = Instant::now();
     let mut ls = LinkState::new(rid("192.0.2.1"), SpfScheduler::new(Duration::ZERO));

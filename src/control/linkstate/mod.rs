@@ -152,6 +152,14 @@ impl LinkState {
         self.last.as_ref()
     }
 
+    /// Runs SPF now (at start-up, or when the port names changed with a
+    /// config reload while the LSDB did not). A change still pending runs
+    /// once more when due: redundant, never wrong.
+    pub fn run_now(&mut self, port_of: impl Fn(&str) -> Option<PortId>) -> &SpfResult {
+        self.last
+            .insert(spf::run(&self.lsdb, self.router_id, port_of))
+    }
+
     /// When a pending SPF run falls due (for the control loop's wait).
     pub fn deadline(&self) -> Option<Instant> {
         self.scheduler.deadline()
