@@ -194,7 +194,7 @@ impl LinkStateSummary {
                 let _ = writeln!(out, "  link {:<15} cost {}{first}{way}", l.neighbor, l.cost);
             }
             for s in &r.stubs {
-                let _ = writeln!(out, "  stub {:<18} cost {}", s.prefix, s.cost);
+                let _ = writeln!(out, "  stub {:<18} cost {}", s.prefix.to_string(), s.cost);
             }
         }
         out
