@@ -114,7 +114,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<RouterLsa>, LsdbFileError> {
     })?;
     // Byte offsets of first occurrences, turned into lines only for an
     // error: counting the line of every entry made a large file quadratic
-    // (a 4,000-router file took 2.7 s instead of 0.25 s).
+    // (test profile: a 4,000-router file took 2.7 s, now 0.36 s).
     let mut seen: HashMap<Ipv4Addr, usize> = HashMap::with_capacity(raw.router.len());
     let mut lsas = Vec::with_capacity(raw.router.len());
     for (i, router) in raw.router.iter().enumerate() {

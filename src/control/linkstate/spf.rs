@@ -414,8 +414,9 @@ fn same_family(via: &Via, prefix: &IpNet) -> bool {
 /// tens of thousands of prefixes per run, which SipHash would make a visible
 /// part of SPF. The finaliser matters: without it the low bits (the bucket)
 /// depend only on the low bits of the address, and /24s, whose low byte is
-/// zero, all crowd into a few buckets (measured: 12 ms instead of ~1 for
-/// 20k stubs). The keys come from our own LSDB file, not from the network.
+/// zero, all crowd into a few buckets (measured on 20k stubs, single runs:
+/// 12 ms before, 2.3-2.5 ms after). The keys come from our own LSDB file,
+/// not from the network.
 #[derive(Default)]
 struct FastHasher(u64);
 
