@@ -60,6 +60,17 @@ fn the_example_gives_the_routes_its_drawing_promises() {
 }
 
 #[test]
+fn written_files_read_back_unchanged() {
+    let lsas = file::load(&example_path()).unwrap();
+    let text = file::to_toml(&lsas);
+    assert_eq!(file::parse(&text, "written.toml").unwrap(), lsas);
+    // A port name that needs quoting survives too.
+    let mut odd = lsas.clone();
+    odd[0].links[0].port = Some("p\"0\\".into());
+    assert_eq!(file::parse(&file::to_toml(&odd), "odd.toml").unwrap(), odd);
+}
+
+#[test]
 fn an_ipv6_stub_behind_ipv4_only_first_hops_is_unroutable() {
     let text = r#"
 [[router]]
@@ -269,6 +280,18 @@ fn reloading_schedules_one_spf_per_burst() {
     assert_eq!(spf.cost(rid("10.255.0.6")), Some(36));
     assert!(ls.run_if_due(t0 + ms(40), demo_port).is_none());
     assert_eq!(ls.last_spf().unwrap().cost(rid("10.255.0.6")), Some(36));
+}
+
+#[test]
+fn run_now_does_not_wait_for_the_hold_down() {
+    let t0 = Instant::now();
+    let mut ls = LinkState::new(rid("192.0.2.1"), SpfScheduler::new(Duration::from_secs(60)));
+    ls.load_file(&example_path(), t0).unwrap();
+    assert!(ls.run_if_due(t0, demo_port).is_none());
+    assert_eq!(ls.run_now(demo_port).routes().len(), 5);
+    // Without p1 configured, the root's links are unusable: no routes.
+    assert!(ls.run_now(|_| None).routes().is_empty());
+    assert_eq!(ls.last_spf().unwrap().unusable_links().len(), 2);
 }
 
 #[test]

@@ -35,7 +35,10 @@
 //! `[router] id` from its config as the SPF root, and only the root's links
 //! need `via` and `port`.
 //!
-//! Unknown keys, duplicate routers, stubs or links, and bad values reject
+//! A router may list several links to one neighbour (parallel links); each
+//! counts, and on this router's own links each is a possible first hop.
+//!
+//! Unknown keys, duplicate routers or stubs, and bad values reject
 //! the whole file with its name, line and field
 //! (`lsdb.toml:14: router[1].link[0].cost: 0 is out of range (1..=16777214)`);
 //! nothing of a rejected file is applied.
@@ -147,6 +150,14 @@ impl LinkState {
         }
         self.last = Some(spf::run(&self.lsdb, self.router_id, port_of));
         self.last.as_ref()
+    }
+
+    /// Runs SPF now (at start-up, or when the port names changed with a
+    /// config reload while the LSDB did not). A change still pending runs
+    /// once more when due: redundant, never wrong.
+    pub fn run_now(&mut self, port_of: impl Fn(&str) -> Option<PortId>) -> &SpfResult {
+        self.last
+            .insert(spf::run(&self.lsdb, self.router_id, port_of))
     }
 
     /// When a pending SPF run falls due (for the control loop's wait).

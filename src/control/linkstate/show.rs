@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::lsdb::{Lsdb, RouterId};
 use super::spf::{SpfResult, SpfTimings, UnusableLink};
 use crate::control::route::Via;
+use crate::fib::PortId;
 
 /// The `--json` form; the text form is [`LinkStateSummary::to_text`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,7 +131,7 @@ impl LinkStateSummary {
 
     /// For people: one block per router. `port_name` turns port ids back
     /// into the config's names.
-    pub fn to_text(&self, port_name: impl Fn(u16) -> Option<String>) -> String {
+    pub fn to_text(&self, port_name: impl Fn(PortId) -> Option<String>) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -193,7 +194,7 @@ impl LinkStateSummary {
                 let _ = writeln!(out, "  link {:<15} cost {}{first}{way}", l.neighbor, l.cost);
             }
             for s in &r.stubs {
-                let _ = writeln!(out, "  stub {:<18} cost {}", s.prefix, s.cost);
+                let _ = writeln!(out, "  stub {:<18} cost {}", s.prefix.to_string(), s.cost);
             }
         }
         out

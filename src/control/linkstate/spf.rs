@@ -239,6 +239,13 @@ struct Graph {
 impl Graph {
     fn build(lsdb: &Lsdb) -> Graph {
         let ids: Vec<RouterId> = lsdb.iter().map(|l| l.router_id).collect();
+        // A hash index rather than a binary search over `ids`: one probe
+        // instead of ~14 unpredictable branches per link.
+        let index: HashMap<RouterId, u32, BuildHasherDefault<FastHasher>> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
         let links: usize = lsdb.iter().map(|l| l.links.len()).sum();
         let mut offsets = Vec::with_capacity(ids.len() + 1);
         let mut adj = Vec::with_capacity(links);
@@ -246,8 +253,8 @@ impl Graph {
         for (u, lsa) in lsdb.iter().enumerate() {
             let start = adj.len();
             for link in &lsa.links {
-                match ids.binary_search(&link.neighbor) {
-                    Ok(v) if v != u => adj.push((v as u32, link.cost)),
+                match index.get(&link.neighbor) {
+                    Some(&v) if v as usize != u => adj.push((v, link.cost)),
                     _ => {}
                 }
             }
@@ -327,9 +334,13 @@ fn stub_routes(
     words: usize,
     first_hops: &[Via],
 ) -> (Vec<RibRoute>, Vec<IpNet>) {
-    let mut best: HashMap<IpNet, usize, BuildHasherDefault<FastHasher>> = HashMap::default();
-    // (prefix, total cost, first-hop bitset) by index in `best`.
-    let mut found: Vec<(IpNet, u64, Vec<u64>)> = Vec::new();
+    let stubs: usize = lsdb.iter().map(|l| l.stubs.len()).sum();
+    let mut best: HashMap<IpNet, usize, BuildHasherDefault<FastHasher>> =
+        HashMap::with_capacity_and_hasher(stubs, Default::default());
+    // (prefix, total cost) by index in `best`; its first-hop bitset is
+    // `found_hops[index * words..][..words]`.
+    let mut found: Vec<(IpNet, u64)> = Vec::with_capacity(stubs);
+    let mut found_hops: Vec<u64> = Vec::with_capacity(stubs * words);
     for (u, lsa) in lsdb.iter().enumerate() {
         if cost[u] == UNREACHABLE || Some(u as u32) == root {
             continue;
@@ -340,10 +351,13 @@ fn stub_routes(
             match best.entry(stub.prefix) {
                 Entry::Vacant(e) => {
                     e.insert(found.len());
-                    found.push((stub.prefix, total, set.to_vec()));
+                    found.push((stub.prefix, total));
+                    found_hops.extend_from_slice(set);
                 }
                 Entry::Occupied(e) => {
-                    let (_, held, held_set) = &mut found[*e.get()];
+                    let i = *e.get();
+                    let held_set = &mut found_hops[i * words..][..words];
+                    let held = &mut found[i].1;
                     if total < *held {
                         *held = total;
                         held_set.copy_from_slice(set);
@@ -356,9 +370,9 @@ fn stub_routes(
     }
     let mut routes = Vec::with_capacity(found.len());
     let mut unroutable = Vec::new();
-    for (prefix, total, set) in found {
+    for (i, (prefix, total)) in found.into_iter().enumerate() {
         let mut paths = Vec::new();
-        for (w, &word) in set.iter().enumerate() {
+        for (w, &word) in found_hops[i * words..][..words].iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
                 let b = bits.trailing_zeros() as usize;
@@ -396,9 +410,13 @@ fn same_family(via: &Via, prefix: &IpNet) -> bool {
     }
 }
 
-/// FxHash's multiply-rotate: the stub table hashes tens of thousands of
-/// prefixes per run, which SipHash would make a visible part of SPF. The
-/// keys come from our own LSDB file, not from the network.
+/// FxHash's multiply-rotate with murmur3's finaliser, a cheap hash for the
+/// tens of thousands of prefixes and router ids hashed per run (SipHash's
+/// flooding resistance is not needed, see below). The finaliser matters: without it the low bits (the bucket)
+/// depend only on the low bits of the address, and /24s, whose low byte is
+/// zero, all crowd into a few buckets (measured on 20k stubs, single runs:
+/// 12 ms before, 2.3-2.5 ms after). The keys come from our own LSDB file,
+/// not from the network.
 #[derive(Default)]
 struct FastHasher(u64);
 
@@ -426,6 +444,35 @@ impl Hasher for FastHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    /// The stub table's buckets come from the hash's low bits: /24s (low
+    /// byte zero) must still spread over them.
+    #[test]
+    fn the_stub_hash_spreads_prefixes_with_a_zero_low_byte() {
+        let build = BuildHasherDefault::<FastHasher>::default();
+        let buckets: HashSet<u64> = (0..10_000u32)
+            .map(|i| {
+                let prefix: IpNet = ipnet::Ipv4Net::new((0x6400_0000 + (i << 8)).into(), 24)
+                    .unwrap()
+                    .into();
+                build.hash_one(prefix) & 0x3fff
+            })
+            .collect();
+        // 10,000 keys into 16,384 buckets: about 7,600 distinct if uniform.
+        assert!(buckets.len() > 7_000, "{} buckets used", buckets.len());
     }
 }
