@@ -1,0 +1,138 @@
+//! Counters of a port's queues, per class, and their operator report.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// One class's counters (plain integers: one writer, the worker).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassCounters {
+    /// Frames accepted into a queue.
+    pub enqueued: u64,
+    /// Frames handed to the transmit ring.
+    pub sent: u64,
+    pub sent_bytes: u64,
+    /// ECN-capable frames marked CE (or already CE) by CoDel.
+    pub marks: u64,
+    /// Not-ECT frames CoDel dropped.
+    pub aqm_drops: u64,
+    /// Frames dropped because a flow queue or the port buffer was full.
+    pub overflow_drops: u64,
+    /// Frames and bytes queued now.
+    pub backlog: u64,
+    pub backlog_bytes: u64,
+}
+
+impl ClassCounters {
+    pub fn merge(&mut self, o: &ClassCounters) {
+        self.enqueued += o.enqueued;
+        self.sent += o.sent;
+        self.sent_bytes += o.sent_bytes;
+        self.marks += o.marks;
+        self.aqm_drops += o.aqm_drops;
+        self.overflow_drops += o.overflow_drops;
+        self.backlog += o.backlog;
+        self.backlog_bytes += o.backlog_bytes;
+    }
+
+    /// Frames that left the queues one way or another.
+    pub fn dropped(&self) -> u64 {
+        self.aqm_drops + self.overflow_drops
+    }
+}
+
+/// Sojourn-time histogram: 1 µs resolution is plenty, up to 100 s.
+pub fn sojourn_histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(1, 100_000_000_000, 2) {
+        Ok(h) => h,
+        Err(e) => unreachable!("constant histogram bounds are valid: {e}"),
+    }
+}
+
+/// Sojourn percentiles in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SojournSummary {
+    pub samples: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl SojournSummary {
+    pub fn of(h: &Histogram<u64>) -> SojournSummary {
+        SojournSummary {
+            samples: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        }
+    }
+}
+
+/// One class in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassReport {
+    pub name: String,
+    pub weight: u32,
+    pub counters: ClassCounters,
+    pub sojourn_ns: SojournSummary,
+}
+
+/// One port in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortQosReport {
+    pub port: String,
+    pub scheduler: String,
+    /// Shaped rate in bytes/s (0: unshaped).
+    pub rate: u64,
+    pub total: ClassCounters,
+    pub sojourn_ns: SojournSummary,
+    pub classes: Vec<ClassReport>,
+    pub flow_collisions: u64,
+}
+
+/// Every port's queues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QosReport {
+    pub ports: Vec<PortQosReport>,
+}
+
+impl QosReport {
+    /// Lines for `ferroute stats`.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        for p in &self.ports {
+            let rate = if p.rate == 0 {
+                "unshaped".to_string()
+            } else {
+                format!("{:.1} Mbit/s", p.rate as f64 * 8.0 / 1e6)
+            };
+            let _ = writeln!(
+                s,
+                "queues {} ({}, {}): backlog {} frames, flow collisions {}",
+                p.port, p.scheduler, rate, p.total.backlog, p.flow_collisions
+            );
+            for c in &p.classes {
+                let k = &c.counters;
+                let _ = writeln!(
+                    s,
+                    "  {:<10} w{:<4} enq {} sent {} ({} B) marks {} aqm-drops {} overflow {} backlog {} \
+                     sojourn p50 {} p99 {} max {} µs",
+                    c.name,
+                    c.weight,
+                    k.enqueued,
+                    k.sent,
+                    k.sent_bytes,
+                    k.marks,
+                    k.aqm_drops,
+                    k.overflow_drops,
+                    k.backlog,
+                    c.sojourn_ns.p50 / 1000,
+                    c.sojourn_ns.p99 / 1000,
+                    c.sojourn_ns.max / 1000
+                );
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,5 @@
+//! Simulations of the queues on a virtual clock, and property tests.
+
+pub mod frames;
+mod props;
+mod sim;
