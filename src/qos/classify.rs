@@ -8,8 +8,6 @@
 //! sender cannot aim many flows at one queue (CAKE and fq_codel do the same
 //! with their perturbation).
 
-use std::hash::BuildHasher;
-
 use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
 use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::walk_extension_headers;
@@ -52,8 +50,7 @@ impl Classifier {
     /// A classifier with a fresh random key (the standard library's
     /// per-process random SipHash keys seed it).
     pub fn new(dscp_class: [u8; 64]) -> Classifier {
-        let s = std::collections::hash_map::RandomState::new();
-        Classifier::with_key([s.hash_one(0x5eed_u64), s.hash_one(0xfeed_u64)], dscp_class)
+        Classifier::with_key(super::random_key(), dscp_class)
     }
 
     /// A classifier with a given key (tests, simulations).

@@ -90,6 +90,60 @@ pub struct PortQosReport {
     pub flow_collisions: u64,
 }
 
+/// A port's counters and histograms as a worker publishes them; the sum
+/// over workers is what operators see.
+#[derive(Debug, Clone)]
+pub struct PortQosSnapshot {
+    pub port: String,
+    pub scheduler: String,
+    pub rate: u64,
+    pub names: Vec<String>,
+    pub weights: Vec<u32>,
+    pub counters: Vec<ClassCounters>,
+    pub sojourn: Vec<Histogram<u64>>,
+    pub collisions: u64,
+}
+
+impl PortQosSnapshot {
+    /// Adds another worker's view of the same port.
+    pub fn merge(&mut self, o: &PortQosSnapshot) {
+        for (a, b) in self.counters.iter_mut().zip(&o.counters) {
+            a.merge(b);
+        }
+        for (a, b) in self.sojourn.iter_mut().zip(&o.sojourn) {
+            // Same bounds on both sides: adding cannot fail.
+            let _ = a.add(b);
+        }
+        self.collisions += o.collisions;
+    }
+
+    pub fn report(&self) -> PortQosReport {
+        let mut total = ClassCounters::default();
+        let mut all = sojourn_histogram();
+        let classes = (0..self.counters.len())
+            .map(|c| {
+                total.merge(&self.counters[c]);
+                let _ = all.add(&self.sojourn[c]);
+                ClassReport {
+                    name: self.names.get(c).cloned().unwrap_or_default(),
+                    weight: self.weights.get(c).copied().unwrap_or(1),
+                    counters: self.counters[c],
+                    sojourn_ns: SojournSummary::of(&self.sojourn[c]),
+                }
+            })
+            .collect();
+        PortQosReport {
+            port: self.port.clone(),
+            scheduler: self.scheduler.clone(),
+            rate: self.rate,
+            total,
+            sojourn_ns: SojournSummary::of(&all),
+            classes,
+            flow_collisions: self.collisions,
+        }
+    }
+}
+
 /// Every port's queues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QosReport {

@@ -37,9 +37,16 @@ mod tests;
 
 pub use classify::{Classifier, FlowMeta};
 pub use codel::CodelParams;
-pub use counters::{ClassCounters, QosReport};
+pub use counters::{ClassCounters, PortQosSnapshot, QosReport};
 pub use port::PortQueues;
 pub use shaper::Shaper;
+
+/// A fresh random key for the flow hash (drawn once per worker at start).
+pub fn random_key() -> [u64; 2] {
+    use std::hash::BuildHasher;
+    let s = std::collections::hash_map::RandomState::new();
+    [s.hash_one(0x5eed_u64), s.hash_one(0xfeed_u64)]
+}
 
 /// Where the frames behind the descriptors live: the queues read and mark a
 /// frame's bytes through it and hand back the frames they drop.

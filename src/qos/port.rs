@@ -5,9 +5,7 @@ use hdrhistogram::Histogram;
 
 use super::classify::{Classifier, FlowMeta};
 use super::codel::CodelParams;
-use super::counters::{
-    sojourn_histogram, ClassCounters, ClassReport, PortQosReport, SojournSummary,
-};
+use super::counters::{sojourn_histogram, ClassCounters, PortQosReport, PortQosSnapshot};
 use super::ecn;
 use super::flows::{Linked, Store};
 use super::sched::{ActiveClasses, ClassSched, VSCALE};
@@ -409,30 +407,32 @@ impl<T> PortQueues<T> {
         }
     }
 
-    /// The operator's view of this port's queues.
-    pub fn report(&self, port: &str) -> PortQosReport {
-        let mut total = ClassCounters::default();
-        let mut all = sojourn_histogram();
-        let classes = (0..self.classes.len())
-            .map(|c| {
-                total.merge(&self.counters[c]);
-                let _ = all.add(&self.sojourn[c]);
-                ClassReport {
-                    name: self.names[c].clone(),
-                    weight: self.classes[c].weight,
-                    counters: self.counters[c],
-                    sojourn_ns: SojournSummary::of(&self.sojourn[c]),
-                }
-            })
-            .collect();
-        PortQosReport {
+    /// A copy of the counters and histograms for publishing (allocates:
+    /// call it every so often, not per packet).
+    pub fn snapshot(&self, port: &str) -> PortQosSnapshot {
+        PortQosSnapshot {
             port: port.to_string(),
             scheduler: self.kind.name().to_string(),
             rate: self.shaper.map_or(0, |s| s.rate()),
-            total,
-            sojourn_ns: SojournSummary::of(&all),
-            classes,
-            flow_collisions: self.store.collisions,
+            names: self.names.clone(),
+            weights: self.classes.iter().map(|c| c.weight).collect(),
+            counters: self.counters.clone(),
+            sojourn: self.sojourn.clone(),
+            collisions: self.store.collisions,
         }
+    }
+
+    /// Refreshes a snapshot taken from these queues without allocating.
+    pub fn snapshot_into(&self, snap: &mut PortQosSnapshot) {
+        snap.counters.copy_from_slice(&self.counters);
+        for (to, from) in snap.sojourn.iter_mut().zip(&self.sojourn) {
+            let _ = to.set_to(from);
+        }
+        snap.collisions = self.store.collisions;
+    }
+
+    /// The operator's view of this port's queues.
+    pub fn report(&self, port: &str) -> PortQosReport {
+        self.snapshot(port).report()
     }
 }
