@@ -408,6 +408,10 @@ impl<I: PacketIo> Worker<I> {
             if self.poll_once() == 0 && self.scheduled == 0 {
                 idle += 1;
                 if idle >= IDLE_SPINS {
+                    // The last busy pass may have fallen inside a publishing
+                    // interval: bring the queue counters up to date before
+                    // sleeping (no allocation after the first time).
+                    self.publish_qos();
                     self.io.wait(self.idle_wait());
                     idle = 0;
                 }
