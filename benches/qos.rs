@@ -9,11 +9,17 @@
 //! and transmit (the number to hold against 10 Mpps per core = 100 ns/packet).
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+use ferroute::dataplane::{Worker, RX_BATCH};
+use ferroute::fib::{build_static, ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
+use ferroute::forward::{Forwarder, ForwarderConfig, Port};
+use ferroute::io::LoopbackIo;
 use ferroute::qos::{CodelParams, FrameStore, PortQueues, QosConfig, SchedulerKind};
+use ferroute::wire::MacAddr;
 
 /// Frames as 64-byte buffers addressed by index (the UMEM's role).
 struct Frames {
@@ -109,5 +115,101 @@ fn queues(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, queues);
+/// A two-port worker on the in-memory backend, routes as in
+/// `benches/dataplane.rs`.
+fn worker() -> Worker<LoopbackIo> {
+    let port = |name: &str, mac: [u8; 6], v4: [u8; 4]| Port {
+        name: name.into(),
+        mac: MacAddr(mac),
+        mtu: 1500,
+        ipv4: Some(Ipv4Addr::from(v4)),
+        ipv6: None,
+    };
+    let connected = vec![
+        ConnectedPort {
+            id: 0,
+            addresses: vec!["192.0.2.1/24".parse().unwrap()],
+        },
+        ConnectedPort {
+            id: 1,
+            addresses: vec!["203.0.113.1/24".parse().unwrap()],
+        },
+    ];
+    let routes = vec![StaticRoute {
+        prefix: "198.51.100.0/24".parse().unwrap(),
+        via: "203.0.113.2".parse().unwrap(),
+    }];
+    let neighbors = vec![StaticNeighbor {
+        address: "203.0.113.2".parse().unwrap(),
+        mac: MacAddr([2, 0, 0, 0, 1, 2]),
+        port: 1,
+    }];
+    let fib = FibHandle::new(build_static(&connected, &routes, &neighbors).unwrap());
+    let (mut io, pool) = LoopbackIo::new(2, 4096, 256);
+    io.keep_transmitted = false;
+    let fwd = Forwarder::new(ForwarderConfig {
+        ports: vec![
+            port("p0", [2, 0, 0, 0, 0, 1], [192, 0, 2, 1]),
+            port("p1", [2, 0, 0, 0, 1, 1], [203, 0, 113, 1]),
+        ],
+        icmp_rate: 1000,
+        icmp_burst: 50,
+        accept_source_route: false,
+    });
+    Worker::new(io, pool, fwd, fib)
+}
+
+/// The whole worker path (receive, forward, queue, schedule, transmit) for
+/// 64-byte frames of 1024 UDP flows, per queueing discipline.
+fn whole_path(c: &mut Criterion) {
+    let frames: Vec<[u8; 64]> = (0..1024u32)
+        .map(|i| {
+            let mut f = frame(i);
+            f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+            f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
+            f[14 + 12..14 + 16].copy_from_slice(&[192, 0, 2, 10]);
+            f[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+            let sum = ferroute::wire::checksum::checksum(&f[14..34]);
+            f[14 + 10..14 + 12].copy_from_slice(&sum.to_be_bytes());
+            f
+        })
+        .collect();
+    let mut group = c.benchmark_group("worker_path_1k_flows");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(RX_BATCH as u64));
+    for kind in [SchedulerKind::Fifo, SchedulerKind::Drr, SchedulerKind::Wfq] {
+        let mut w = worker();
+        let cfg = QosConfig {
+            scheduler: kind,
+            ..QosConfig::default()
+        };
+        w.set_qos(&[cfg.clone(), cfg]);
+        let mut next = 0usize;
+        group.bench_function(kind.name(), |b| {
+            // Injection (the NIC's copy into the UMEM) is not timed.
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    for _ in 0..RX_BATCH {
+                        w.io_mut().inject(0, &frames[next]);
+                        next = (next + 1) % frames.len();
+                    }
+                    let start = Instant::now();
+                    black_box(w.poll_once());
+                    spent += start.elapsed();
+                }
+                spent
+            })
+        });
+        let c = &w.forwarder().counters;
+        assert_eq!(c.forwarded, c.rx_frames, "all frames forwarded");
+        assert_eq!(w.io().tx_count[1], c.forwarded, "all frames sent");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, queues, whole_path);
 criterion_main!(benches);

@@ -40,8 +40,6 @@ pub(super) struct Flow {
     pub tail: u32,
     pub packets: u32,
     pub bytes: u64,
-    /// Which hash owns this way (0: none yet).
-    pub tag: u32,
     pub class: u8,
     pub linked: Linked,
     /// Next flow in the scheduler list or bucket this flow is linked in.
@@ -61,7 +59,6 @@ impl Default for Flow {
             tail: NIL,
             packets: 0,
             bytes: 0,
-            tag: 0,
             class: 0,
             linked: Linked::No,
             next: NIL,
@@ -80,6 +77,9 @@ pub(super) struct Store<T> {
     free: u32,
     pub used: u32,
     pub flows: Vec<Flow>,
+    /// `tag << 8 | class` of every way, apart from the flows so that one
+    /// set's lookup reads one cache line (8 × 8 bytes), not eight flows.
+    keys: Vec<u64>,
     sets: u32,
     /// Lookups that found their set full of other flows and shared a queue.
     pub collisions: u64,
@@ -104,6 +104,7 @@ impl<T> Store<T> {
             free: 0,
             used: 0,
             flows: vec![Flow::default(); sets as usize * WAYS],
+            keys: vec![0; sets as usize * WAYS],
             sets,
             collisions: 0,
         }
@@ -121,16 +122,15 @@ impl<T> Store<T> {
         let tag = (hash as u32) | 1;
         let set = (((hash >> 32) * self.sets as u64) >> 32) as usize;
         let base = set * WAYS;
-        let ways = &self.flows[base..base + WAYS];
-        let mut empty = None;
-        for (i, f) in ways.iter().enumerate() {
-            if f.tag == tag && f.class == class {
-                return (base + i) as u32;
-            }
-            if empty.is_none() && f.packets == 0 && f.linked == Linked::No {
-                empty = Some(i);
-            }
+        let key = (tag as u64) << 8 | class as u64;
+        if let Some(i) = self.keys[base..base + WAYS].iter().position(|&k| k == key) {
+            return (base + i) as u32;
         }
+        // A flow not seen (or forgotten): claim a way no one uses.
+        let ways = &self.flows[base..base + WAYS];
+        let empty = ways
+            .iter()
+            .position(|f| f.packets == 0 && f.linked == Linked::No);
         let Some(way) = empty else {
             self.collisions += 1;
             // Share a busy way of the same class (a flow is scheduled inside
@@ -141,8 +141,8 @@ impl<T> Store<T> {
                 .unwrap_or((tag as usize >> 1) % WAYS);
             return (base + way) as u32;
         };
+        self.keys[base + way] = key;
         let f = &mut self.flows[base + way];
-        f.tag = tag;
         f.class = class;
         f.finish = 0;
         f.codel = Codel::default();
