@@ -8,15 +8,16 @@
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput};
-use ipnet::{Ipv4Net, Ipv6Net};
+mod common;
 
+use criterion::{Criterion, Throughput};
+
+use common::{data_file, v4_destinations, v6_destinations, Rng, POOL};
 use ferroute::fib::{Fib, NextHop, PortId};
-use ferroute::forward::{Emit, Forwarder, ForwarderConfig, Port, Verdict};
+use ferroute::forward::{Emit, Forwarder, ForwarderConfig, Port, RouteHint, RouteHints, Verdict};
 use ferroute::lpm::load::{load_routes, LoadOptions};
 use ferroute::wire::ethernet::{emit_header, ethertype};
 use ferroute::wire::ipv4::{protocol, Ipv4Repr};
@@ -24,42 +25,9 @@ use ferroute::wire::ipv6;
 use ferroute::wire::MacAddr;
 
 const BATCH: usize = 64;
-/// Distinct destinations cycled through, so the lookup is not served from a
-/// handful of hot cache lines.
-const POOL: usize = 1 << 16;
 const NEXT_HOPS: u32 = 64;
 const P0_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const P1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
-
-fn data_file(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let path = root.join("data").join(name);
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("benchmark table missing: {} (CI=true)", path.display());
-    }
-    eprintln!(
-        "skipping forward bench: {} not found (set FERROUTE_DATA)",
-        path.display()
-    );
-    None
-}
-
-/// splitmix64: a fixed, dependency-free pseudo-random sequence.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// Next hops 0..64 are all complete adjacencies on port 1.
 fn fib_with_adjacencies() -> Fib {
@@ -129,38 +97,6 @@ fn v6_frame(dst: Ipv6Addr) -> Vec<u8> {
     f
 }
 
-/// Addresses inside random table prefixes (the "inside prefixes" trace).
-fn v4_destinations(routes: &[(Ipv4Net, u32)], rng: &mut Rng) -> Vec<Ipv4Addr> {
-    (0..POOL)
-        .map(|_| {
-            let (net, _) = routes[(rng.next() % routes.len() as u64) as usize];
-            let host_bits = 32 - net.prefix_len() as u32;
-            let host = if host_bits == 0 {
-                0
-            } else {
-                (rng.next() as u32) & (u32::MAX >> (32 - host_bits))
-            };
-            Ipv4Addr::from(u32::from(net.network()) | host)
-        })
-        .collect()
-}
-
-fn v6_destinations(routes: &[(Ipv6Net, u32)], rng: &mut Rng) -> Vec<Ipv6Addr> {
-    (0..POOL)
-        .map(|_| {
-            let (net, _) = routes[(rng.next() % routes.len() as u64) as usize];
-            let host_bits = 128 - net.prefix_len() as u32;
-            let random = ((rng.next() as u128) << 64) | rng.next() as u128;
-            let host = if host_bits == 0 {
-                0
-            } else {
-                random & (u128::MAX >> (128 - host_bits))
-            };
-            Ipv6Addr::from(u128::from(net.network()) | host)
-        })
-        .collect()
-}
-
 /// Benchmarks one family: bare lookups of a batch of destinations, and the
 /// same destinations as frames through the pipeline.
 fn bench_family<A: Copy>(
@@ -189,25 +125,44 @@ fn bench_family<A: Copy>(
     // just before each pass, as a NIC's DMA leaves frames in the cache (DDIO);
     // the timed part is only the pipeline over 64 frames.
     let mut batch: Vec<Vec<u8>> = frames[..BATCH].to_vec();
-    group.bench_function("pipeline", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            for _ in 0..iters {
-                at = (at + BATCH) % POOL;
-                for (buf, src) in batch.iter_mut().zip(&frames[at..at + BATCH]) {
-                    buf.copy_from_slice(src);
+    let mut hints = RouteHints::new();
+    // "pipeline": one lookup per frame inside the pipeline; "pipeline_batched":
+    // the batch's routes looked up together first, as the worker does
+    // (forward::batch).
+    for batched in [false, true] {
+        let name = if batched {
+            "pipeline_batched"
+        } else {
+            "pipeline"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    at = (at + BATCH) % POOL;
+                    for (buf, src) in batch.iter_mut().zip(&frames[at..at + BATCH]) {
+                        buf.copy_from_slice(src);
+                    }
+                    let start = Instant::now();
+                    if batched {
+                        hints.prepare(fib, batch.iter().map(|f| &f[..]));
+                    }
+                    for (i, f) in batch.iter_mut().enumerate() {
+                        let hint = if batched {
+                            hints.get(i)
+                        } else {
+                            RouteHint::None
+                        };
+                        let v = fwd.process_hinted(fib, 0, f, 0, &mut NoEmit, hint);
+                        debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+                        black_box(v);
+                    }
+                    spent += start.elapsed();
                 }
-                let start = Instant::now();
-                for f in batch.iter_mut() {
-                    let v = fwd.process(fib, 0, f, 0, &mut NoEmit);
-                    debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
-                    black_box(v);
-                }
-                spent += start.elapsed();
-            }
-            spent
-        })
-    });
+                spent
+            })
+        });
+    }
     group.finish();
     let c = &fwd.counters;
     assert_eq!(

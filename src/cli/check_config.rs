@@ -90,7 +90,7 @@ fn write_summary(
         "fib: {} IPv4 and {} IPv6 prefixes, {} next hops",
         fib.v4.len(),
         fib.v6.len(),
-        fib.next_hops().len()
+        fib.groups().len()
     )?;
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! inherits that namespace.
 
 pub mod glean;
+pub mod linkstate;
 pub mod neighbor;
 pub mod netlink;
 pub mod route;

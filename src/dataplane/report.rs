@@ -171,12 +171,15 @@ pub fn status_line(now: &StatsSnapshot, before: &StatsSnapshot, elapsed: Duratio
     if txd > 0 {
         let _ = write!(line, "  tx-full {}/s", human(txd as f64 / secs));
     }
-    if !now.latency_ns.is_empty() {
+    // The interval's own latencies: the snapshots' histograms are
+    // cumulative, and `before`'s counts are contained in `now`'s.
+    let mut interval = now.latency_ns.clone();
+    if interval.subtract(&before.latency_ns).is_ok() && !interval.is_empty() {
         let _ = write!(
             line,
             "  lat p50 {}ns p99 {}ns",
-            now.latency_ns.value_at_quantile(0.5),
-            now.latency_ns.value_at_quantile(0.99)
+            interval.value_at_quantile(0.5),
+            interval.value_at_quantile(0.99)
         );
     }
     line
@@ -204,6 +207,19 @@ mod tests {
         assert!(line.contains("drop 0.5/s (no_route 0.5)"), "{line}");
         assert!(line.contains("icmp 0.5/s"), "{line}");
         assert!(line.contains("lat p50 1500ns"), "{line}");
+    }
+
+    #[test]
+    fn status_line_latency_covers_only_the_interval() {
+        let mut before = StatsSnapshot::default();
+        before.latency_ns.record_n(90_000, 1000).unwrap();
+        let mut now = before.clone();
+        now.latency_ns.record_n(2_000, 10).unwrap();
+        let line = status_line(&now, &before, Duration::from_secs(1));
+        assert!(line.contains("lat p50 2000ns p99 2000ns"), "{line}");
+        // Nothing new in the interval: no latency shown.
+        let line = status_line(&before, &before, Duration::from_secs(1));
+        assert!(!line.contains("lat"), "{line}");
     }
 
     #[test]

@@ -20,13 +20,17 @@ use hdrhistogram::Histogram;
 
 use super::stats::{latency_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL};
 use crate::fib::{Fib, FibHandle, PortId};
-use crate::forward::{Emit, Forwarder, Verdict};
+use crate::forward::{Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
 use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
 use crate::qos::{FrameStore, PortQueues, QosConfig};
 
 /// Frames taken from one port per loop (VPP's vector size is 256; AF_XDP
 /// rings work well with 32–64).
 pub const RX_BATCH: usize = 64;
+const _: () = assert!(
+    RX_BATCH <= MAX_HINT_BATCH,
+    "every received frame gets a route hint"
+);
 /// Room per egress port per loop: every port's batch may go to one port,
 /// plus frames the pipeline creates (fragments, ICMP errors).
 const TX_ROOM_PER_INGRESS: usize = RX_BATCH * 2;
@@ -117,6 +121,8 @@ pub struct Worker<I: PacketIo> {
     glean_sink: Option<Arc<ArrayQueue<(PortId, IpAddr)>>>,
     latency: Histogram<u64>,
     last_latency_publish: Instant,
+    /// Routes of the current receive batch, looked up together.
+    hints: RouteHints,
 }
 
 impl<I: PacketIo> Worker<I> {
@@ -153,6 +159,7 @@ impl<I: PacketIo> Worker<I> {
             glean_sink: None,
             latency: latency_histogram(),
             last_latency_publish: Instant::now(),
+            hints: RouteHints::new(),
         }
     }
 
@@ -360,9 +367,12 @@ impl<I: PacketIo> Worker<I> {
             tx,
             qos,
             local_in_worker,
+            hints,
             ..
         } = self;
-        for mut frame in rx.drain() {
+        // The batch's routes first, in one batched lookup (see forward::batch).
+        hints.prepare(fib, rx.iter().map(|frame| umem.bytes(frame)));
+        for (i, mut frame) in rx.drain().enumerate() {
             let len = frame.len();
             let verdict = {
                 let data = umem.data(&mut frame);
@@ -375,7 +385,7 @@ impl<I: PacketIo> Worker<I> {
                     pool,
                     tx: &mut tx[..],
                 };
-                forwarder.process(fib, ingress, bytes, now_ns, &mut emit)
+                forwarder.process_hinted(fib, ingress, bytes, now_ns, &mut emit, hints.get(i))
             };
             match verdict {
                 Verdict::Forward { port, len } => {

@@ -218,7 +218,7 @@ mod tests {
         let v6 = fib.lookup_v6("2001:db8::5".parse().unwrap()).copied();
         assert_eq!(v6, Some(NextHop::Glean { port: 0 }));
         // Next hops are shared, not duplicated per prefix.
-        assert_eq!(fib.next_hops().len(), 5);
+        assert_eq!(fib.groups().len(), 5);
     }
 
     #[test]

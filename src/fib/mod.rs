@@ -1,10 +1,16 @@
-//! The forwarding information base: LPM tables plus the next-hop table, and
-//! the handle through which workers read the current FIB while the control
-//! side swaps in new ones.
+//! The forwarding information base: LPM tables plus the next-hop group
+//! table, and the handle through which workers read the current FIB while
+//! the control side swaps in new ones.
+//!
+//! The three parts are shared between publications ([`CowArc`]): a new FIB
+//! that changes only next hops reuses both tries, one that changes only
+//! prefixes reuses the group table.
 
 mod build;
+mod groups;
 
 pub use build::{build_static, ConnectedPort, FibError, StaticNeighbor, StaticRoute};
+pub use groups::{CowArc, NextHopTable};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -34,39 +40,73 @@ pub enum NextHop {
 
 /// One immutable forwarding table. Workers never see it change: the control
 /// side builds a new one and publishes it through a [`FibHandle`].
+///
+/// A trie maps a prefix to a group id ([`NextHopId`]); the group table maps
+/// the id to its members. Writing through `v4`, `v6` or [`Fib::groups_mut`]
+/// copies that part first if another FIB still shares it.
 #[derive(Debug, Clone, Default)]
 pub struct Fib {
-    pub v4: Ipv4Table,
-    pub v6: Ipv6Table,
-    next_hops: Vec<NextHop>,
+    pub v4: CowArc<Ipv4Table>,
+    pub v6: CowArc<Ipv6Table>,
+    groups: CowArc<NextHopTable>,
     /// Increases with every publication; shown to operators.
     pub version: u64,
 }
 
 impl Fib {
-    /// An empty table with the given next hops.
+    /// An empty table whose group `i` is the single next hop `next_hops[i]`.
     pub fn with_next_hops(next_hops: Vec<NextHop>) -> Self {
-        Fib {
-            next_hops,
-            ..Fib::default()
+        let mut fib = Fib::default();
+        for nh in next_hops {
+            fib.add_next_hop(nh);
         }
+        fib
     }
 
-    /// Appends a next hop and returns its id.
+    /// Adds a one-member group and returns its id.
     pub fn add_next_hop(&mut self, nh: NextHop) -> NextHopId {
-        self.next_hops.push(nh);
-        (self.next_hops.len() - 1) as NextHopId
+        self.groups.add(&[nh])
     }
 
+    /// The first member of group `id`.
     #[inline]
     pub fn next_hop(&self, id: NextHopId) -> Option<&NextHop> {
-        self.next_hops.get(id as usize)
+        self.groups.first(id)
     }
 
-    pub fn next_hops(&self) -> &[NextHop] {
-        &self.next_hops
+    /// The member of group `id` that carries the flow hashing to
+    /// `flow_hash` (ECMP; a one-member group ignores the hash).
+    #[inline]
+    pub fn select(&self, group: NextHopId, flow_hash: u32) -> Option<&NextHop> {
+        self.groups.select(group, flow_hash)
     }
 
+    /// [`select`](Self::select), hashing the flow only for groups of
+    /// several members.
+    #[inline]
+    pub fn select_with(
+        &self,
+        group: NextHopId,
+        flow_hash: impl FnOnce() -> u32,
+    ) -> Option<&NextHop> {
+        self.groups.select_with(group, flow_hash)
+    }
+
+    pub fn groups(&self) -> &NextHopTable {
+        &self.groups
+    }
+
+    /// The group table for writing (copied first if shared).
+    pub fn groups_mut(&mut self) -> &mut NextHopTable {
+        &mut self.groups
+    }
+
+    /// The shared group table, for checking what two FIBs share.
+    pub fn groups_shared(&self) -> &CowArc<NextHopTable> {
+        &self.groups
+    }
+
+    /// The first member of the group of the longest prefix matching `dst`.
     #[inline]
     pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<&NextHop> {
         self.v4.lookup(dst).and_then(|id| self.next_hop(id))
@@ -79,9 +119,7 @@ impl Fib {
 
     /// Heap bytes of the tables (operators' `fib-stats`).
     pub fn memory_bytes(&self) -> usize {
-        self.v4.memory_bytes()
-            + self.v6.memory_bytes()
-            + self.next_hops.capacity() * std::mem::size_of::<NextHop>()
+        self.v4.memory_bytes() + self.v6.memory_bytes() + self.groups.memory_bytes()
     }
 }
 

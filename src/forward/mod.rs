@@ -6,7 +6,9 @@
 //! socket and never allocates, so the same code runs over AF_XDP rings, pcap
 //! files and memory.
 
+mod batch;
 mod counters;
+mod ecmp;
 mod fragment;
 mod glean;
 mod icmp;
@@ -14,6 +16,7 @@ mod ratelimit;
 mod v4;
 mod v6;
 
+pub use batch::{RouteHint, RouteHints, MAX_HINT_BATCH};
 pub use counters::{CounterSummary, Counters, DropReason};
 pub use glean::GleanLog;
 pub use ratelimit::TokenBucket;
@@ -116,9 +119,25 @@ impl Forwarder {
         now_ns: u64,
         emit: &mut E,
     ) -> Verdict {
+        self.process_hinted(fib, ingress, frame, now_ns, emit, RouteHint::None)
+    }
+
+    /// [`process`](Self::process) with the frame's route looked up ahead
+    /// by [`RouteHints::prepare`] (used only if it is for the destination
+    /// the pipeline parses; the verdict is the same either way).
+    #[inline]
+    pub fn process_hinted<E: Emit + ?Sized>(
+        &mut self,
+        fib: &Fib,
+        ingress: PortId,
+        frame: &mut [u8],
+        now_ns: u64,
+        emit: &mut E,
+        hint: RouteHint,
+    ) -> Verdict {
         self.counters.rx_frames += 1;
         self.counters.rx_bytes += frame.len() as u64;
-        let verdict = self.classify(fib, ingress, frame, now_ns, emit);
+        let verdict = self.classify(fib, ingress, frame, now_ns, emit, hint);
         match verdict {
             Verdict::Forward { len, .. } => {
                 self.counters.forwarded += 1;
@@ -143,6 +162,7 @@ impl Forwarder {
         frame: &mut [u8],
         now_ns: u64,
         emit: &mut E,
+        hint: RouteHint,
     ) -> Verdict {
         let Some(port) = self.ports.get(ingress as usize) else {
             return Verdict::Drop(DropReason::UnknownPort);
@@ -159,6 +179,7 @@ impl Forwarder {
             port: ingress,
             l2_group: group,
             now_ns,
+            hint,
         };
         match eth.ethertype() {
             ethertype::IPV4 => self.ipv4(fib, ctx, frame, emit),
@@ -189,8 +210,8 @@ impl Forwarder {
     /// the host stack for `Local`, `neighbor_unresolved` (and a request to
     /// resolve it) for a next hop without a MAC.
     #[inline]
-    fn egress(&mut self, next_hop: NextHop, dst: IpAddr) -> Result<Egress, Verdict> {
-        match next_hop {
+    fn egress(&mut self, next_hop: &NextHop, dst: IpAddr) -> Result<Egress, Verdict> {
+        match *next_hop {
             NextHop::Adjacency { port, mac } => match self.port(port) {
                 Some(p) => Ok(Egress {
                     port,
@@ -220,6 +241,8 @@ struct Ingress {
     /// The destination MAC was broadcast or multicast.
     l2_group: bool,
     now_ns: u64,
+    /// The route looked up ahead for this frame, if any.
+    hint: RouteHint,
 }
 
 /// Rewrites the Ethernet header of a frame about to leave on `egress`.

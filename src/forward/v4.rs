@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::ecmp::flow_hash_v4;
 use super::icmp::IcmpV4Error;
 use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
 use crate::fib::{Fib, NextHop};
@@ -89,7 +90,11 @@ impl Forwarder {
         if martian_destination(dst) {
             return Verdict::Drop(DropReason::MartianDestination);
         }
-        let next_hop = fib.lookup_v4(dst).copied();
+        let group = match ctx.hint.for_v4(dst) {
+            Some(group) => group,
+            None => fib.v4.lookup(dst),
+        };
+        let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v4(&ip)));
         if let Some(NextHop::Local) = next_hop {
             return Verdict::Local;
         }

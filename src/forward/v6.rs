@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+use super::ecmp::flow_hash_v6;
 use super::icmp::IcmpV6Error;
 use super::v4::wire_error_reason;
 use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
@@ -69,7 +70,11 @@ impl Forwarder {
             // Unicast to our MAC and link-scoped: it can only be for us.
             return Verdict::Local;
         }
-        let next_hop = fib.lookup_v6(dst).copied();
+        let group = match ctx.hint.for_v6(dst) {
+            Some(group) => group,
+            None => fib.v6.lookup(dst),
+        };
+        let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v6(&ip)));
         if let Some(NextHop::Local) = next_hop {
             return Verdict::Local;
         }

@@ -170,6 +170,25 @@ impl Umem {
     }
 }
 
+impl Umem {
+    /// The frame's data (its first `frame.len()` bytes), read-only. A token
+    /// that does not belong to this UMEM yields an empty slice.
+    #[inline]
+    pub fn bytes<'a>(&'a self, frame: &'a Frame) -> &'a [u8] {
+        let end = self.chunk_of(frame.addr) + self.frame_size as u64;
+        let start = frame.addr;
+        let len = (frame.len as u64).min(end.saturating_sub(start));
+        if end > self.len() as u64 {
+            return &[];
+        }
+        // SAFETY: `start..start + len` lies inside the region (checked above)
+        // and within one chunk. The `&Frame` borrowed for 'a is the only token
+        // for that chunk, and writing through it needs `&mut Frame`
+        // ([`Umem::data`]), so nothing writes these bytes while the slice lives.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(start as usize), len as usize) }
+    }
+}
+
 impl Drop for Umem {
     fn drop(&mut self) {
         if let Backing::Mmap { len } = self.backing {

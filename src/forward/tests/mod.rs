@@ -1,5 +1,7 @@
 //! Behaviour of the pipeline, one rule per test, plus property tests.
 
+mod batch;
+mod ecmp;
 mod fragment;
 mod props;
 mod v4;

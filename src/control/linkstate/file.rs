@@ -1,0 +1,410 @@
+//! The LSDB file: TOML, one `[[router]]` table per router LSA.
+//!
+//! The whole file is checked before anything is returned, so a caller
+//! either gets every LSA or an error naming the file, line and field — a
+//! database is never half-replaced. See the [module docs](super) for the
+//! format.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
+use std::path::Path;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::lsdb::{Link, RouterLsa, Stub, MAX_COST};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLsdb {
+    #[serde(default)]
+    router: Vec<Spanned<RawRouter>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRouter {
+    id: Spanned<String>,
+    sequence: Spanned<i64>,
+    #[serde(default)]
+    link: Vec<Spanned<RawLink>>,
+    #[serde(default)]
+    stub: Vec<Spanned<RawStub>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    neighbor: Spanned<String>,
+    cost: Spanned<i64>,
+    /// One address, or a list of at most one per family.
+    via: Option<Spanned<toml::Value>>,
+    port: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStub {
+    prefix: Spanned<String>,
+    cost: Spanned<i64>,
+}
+
+/// An LSDB file that cannot be used, with where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LsdbFileError {
+    /// The file as the caller named it.
+    pub file: String,
+    /// 1-based line, when the problem has one.
+    pub line: Option<usize>,
+    /// Dotted path of the field (`router[2].link[0].cost`); empty for
+    /// file-level problems.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for LsdbFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for LsdbFileError {}
+
+/// Reads and checks the LSDB file at `path`.
+pub fn load(path: &Path) -> Result<Vec<RouterLsa>, LsdbFileError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| LsdbFileError {
+        file: file.clone(),
+        line: None,
+        field: String::new(),
+        message: format!("cannot read the link-state database: {e}"),
+    })?;
+    parse(&text, &file)
+}
+
+/// Checks `text`; errors name `file`. LSAs come back in file order.
+pub fn parse(text: &str, file: &str) -> Result<Vec<RouterLsa>, LsdbFileError> {
+    let ctx = Ctx { text, file };
+    let raw: RawLsdb = toml::from_str(text).map_err(|e| {
+        // Every key of the top level is optional, so no error is about the
+        // document as a whole: a span always points at something.
+        let (line, field) = match e.span() {
+            Some(span) => {
+                let (line, field) = locate(text, &span);
+                (Some(line), field)
+            }
+            None => (None, String::new()),
+        };
+        LsdbFileError {
+            file: file.to_string(),
+            line,
+            field,
+            message: one_line(e.message()),
+        }
+    })?;
+    let mut seen: HashMap<Ipv4Addr, usize> = HashMap::new();
+    let mut lsas = Vec::with_capacity(raw.router.len());
+    for (i, router) in raw.router.iter().enumerate() {
+        let lsa = ctx.router(router.get_ref(), i)?;
+        let line = line_of(text, router.span().start);
+        if let Some(first) = seen.insert(lsa.router_id, line) {
+            return Err(ctx.err(
+                router.get_ref().id.span(),
+                format!("router[{i}].id"),
+                format!(
+                    "router {} is already defined at line {first}",
+                    lsa.router_id
+                ),
+            ));
+        }
+        lsas.push(lsa);
+    }
+    Ok(lsas)
+}
+
+/// Builds errors that point into one file.
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, field: String, message: String) -> LsdbFileError {
+        LsdbFileError {
+            file: self.file.to_string(),
+            line: Some(line_of(self.text, span.start)),
+            field,
+            message,
+        }
+    }
+
+    fn router(&self, raw: &RawRouter, i: usize) -> Result<RouterLsa, LsdbFileError> {
+        let at = format!("router[{i}]");
+        let router_id = self.router_id(&raw.id, format!("{at}.id"))?;
+        let sequence = self.integer(&raw.sequence, format!("{at}.sequence"), 0, i64::MAX)?;
+        let mut links = Vec::with_capacity(raw.link.len());
+        // (neighbor, via, port) -> line of the first such link.
+        let mut link_lines = BTreeMap::new();
+        for (j, link) in raw.link.iter().enumerate() {
+            let field = format!("{at}.link[{j}]");
+            let link = self.link(link.get_ref(), router_id, &field)?;
+            let key = (link.neighbor, link.next_hops.clone(), link.port.clone());
+            let line = line_of(self.text, raw.link[j].span().start);
+            if let Some(first) = link_lines.insert(key, line) {
+                return Err(self.err(
+                    raw.link[j].get_ref().neighbor.span(),
+                    format!("{field}.neighbor"),
+                    format!(
+                        "a link to {} by the same via and port is already listed at line {first}",
+                        link.neighbor
+                    ),
+                ));
+            }
+            links.push(link);
+        }
+        let mut stub_lines = BTreeMap::new();
+        let mut stubs = Vec::with_capacity(raw.stub.len());
+        for (j, stub) in raw.stub.iter().enumerate() {
+            let field = format!("{at}.stub[{j}]");
+            let stub_raw = stub.get_ref();
+            let prefix = self.prefix(&stub_raw.prefix, format!("{field}.prefix"))?;
+            let cost = self.integer(&stub_raw.cost, format!("{field}.cost"), 0, MAX_COST.into())?;
+            let line = line_of(self.text, stub.span().start);
+            if let Some(first) = stub_lines.insert(prefix, line) {
+                return Err(self.err(
+                    stub_raw.prefix.span(),
+                    format!("{field}.prefix"),
+                    format!("stub {prefix} is already listed at line {first}"),
+                ));
+            }
+            stubs.push(Stub {
+                prefix,
+                cost: cost as u32,
+            });
+        }
+        Ok(RouterLsa {
+            router_id,
+            sequence: sequence as u64,
+            links,
+            stubs,
+        })
+    }
+
+    fn link(&self, raw: &RawLink, owner: Ipv4Addr, field: &str) -> Result<Link, LsdbFileError> {
+        let neighbor = self.router_id(&raw.neighbor, format!("{field}.neighbor"))?;
+        if neighbor == owner {
+            return Err(self.err(
+                raw.neighbor.span(),
+                format!("{field}.neighbor"),
+                format!("{neighbor} is the router itself"),
+            ));
+        }
+        let cost = self.integer(&raw.cost, format!("{field}.cost"), 1, MAX_COST.into())? as u32;
+        let next_hops = match &raw.via {
+            Some(via) => self.gateways(via, format!("{field}.via"))?,
+            None => Vec::new(),
+        };
+        let port = match &raw.port {
+            Some(port) if port.get_ref().trim().is_empty() => {
+                return Err(self.err(
+                    port.span(),
+                    format!("{field}.port"),
+                    "the port name is empty".to_string(),
+                ))
+            }
+            Some(port) => Some(port.get_ref().clone()),
+            None => None,
+        };
+        match (&raw.via, &raw.port) {
+            (Some(via), None) => Err(self.err(
+                via.span(),
+                format!("{field}.via"),
+                "via needs a port (they name a first hop together)".to_string(),
+            )),
+            (None, Some(port)) => Err(self.err(
+                port.span(),
+                format!("{field}.port"),
+                "port needs a via (they name a first hop together)".to_string(),
+            )),
+            _ => Ok(Link {
+                neighbor,
+                cost,
+                next_hops,
+                port,
+            }),
+        }
+    }
+
+    fn router_id(&self, value: &Spanned<String>, field: String) -> Result<Ipv4Addr, LsdbFileError> {
+        let s = value.get_ref();
+        match s.parse::<Ipv4Addr>() {
+            Ok(id) if !id.is_unspecified() => Ok(id),
+            Ok(id) => Err(self.err(value.span(), field, format!("{id} is not a router id"))),
+            Err(_) => Err(self.err(
+                value.span(),
+                field,
+                format!("{s:?} is not a router id (an IPv4 address)"),
+            )),
+        }
+    }
+
+    /// `"192.0.2.2"` or `["192.0.2.2", "2001:db8::2"]`.
+    fn gateways(
+        &self,
+        value: &Spanned<toml::Value>,
+        field: String,
+    ) -> Result<Vec<IpAddr>, LsdbFileError> {
+        let bad = |message: String| self.err(value.span(), field.clone(), message);
+        let texts: Vec<&str> = match value.get_ref() {
+            toml::Value::String(s) => vec![s.as_str()],
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("expected an address or a list of addresses".into()))?,
+            _ => return Err(bad("expected an address or a list of addresses".into())),
+        };
+        let mut out: Vec<IpAddr> = Vec::with_capacity(texts.len());
+        for s in texts {
+            let addr = self.gateway(s).map_err(&bad)?;
+            if out.iter().any(|a| a.is_ipv4() == addr.is_ipv4()) {
+                return Err(bad(format!("{addr}: at most one address per family")));
+            }
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(bad("the list of addresses is empty".into()));
+        }
+        Ok(out)
+    }
+
+    fn gateway(&self, s: &str) -> Result<IpAddr, String> {
+        let addr: IpAddr = s
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address"))?;
+        if addr.is_unspecified() || addr.is_multicast() {
+            return Err(format!("{addr} cannot be a next hop"));
+        }
+        Ok(addr)
+    }
+
+    fn prefix(&self, value: &Spanned<String>, field: String) -> Result<IpNet, LsdbFileError> {
+        let s = value.get_ref();
+        let prefix: IpNet = s.parse().map_err(|_| {
+            self.err(
+                value.span(),
+                field.clone(),
+                format!("{s:?} is not a prefix (address/length)"),
+            )
+        })?;
+        if prefix.trunc() != prefix {
+            return Err(self.err(
+                value.span(),
+                field,
+                format!(
+                    "{prefix} has host bits set (did you mean {}?)",
+                    prefix.trunc()
+                ),
+            ));
+        }
+        Ok(prefix)
+    }
+
+    fn integer(
+        &self,
+        value: &Spanned<i64>,
+        field: String,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, LsdbFileError> {
+        let v = *value.get_ref();
+        if (min..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.err(
+                value.span(),
+                field,
+                format!("{v} is out of range ({min}..={max})"),
+            ))
+        }
+    }
+}
+
+/// 1-based line of byte `offset` in `src`.
+fn line_of(src: &str, offset: usize) -> usize {
+    let end = offset.min(src.len());
+    src.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Where a TOML syntax or type error points: its line and the dotted path of
+/// the field (`router[1].link[0].cost`), rebuilt from the array-of-table
+/// headers above it (a `[[router]]` starts a new router and so restarts the
+/// count of its links and stubs) and the key on its line.
+fn locate(src: &str, span: &Range<usize>) -> (usize, String) {
+    let line = line_of(src, span.start);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut table = String::new();
+    let mut key = None;
+    for (n, text) in src.lines().enumerate().take(line) {
+        let text = text.trim();
+        if let Some(rest) = text.strip_prefix("[[") {
+            let name = rest.split("]]").next().unwrap_or("").trim().to_string();
+            let nested = format!("{name}.");
+            counts.retain(|k, _| !k.starts_with(&nested));
+            *counts.entry(name.clone()).or_insert(0) += 1;
+            // router.link -> router[i].link[j], with each level's current index.
+            let mut path = String::new();
+            let mut prefix = String::new();
+            for part in name.split('.') {
+                if !prefix.is_empty() {
+                    prefix.push('.');
+                    path.push('.');
+                }
+                prefix.push_str(part);
+                let index = counts.get(&prefix).map_or(0, |c| c.saturating_sub(1));
+                path.push_str(&format!("{part}[{index}]"));
+            }
+            table = path;
+            key = None;
+        } else if let Some(rest) = text.strip_prefix('[') {
+            table = rest.split(']').next().unwrap_or("").trim().to_string();
+            key = None;
+        } else if n + 1 == line {
+            key = text
+                .split_once('=')
+                .map(|(k, _)| k.trim().trim_matches('"').to_string())
+                .filter(|k| !k.is_empty() && !k.starts_with('#'));
+        }
+    }
+    let path = match (table.is_empty(), key) {
+        (_, None) => table,
+        (true, Some(k)) => k,
+        (false, Some(k)) => format!("{table}.{k}"),
+    };
+    (line, path)
+}
+
+/// toml's messages can span several lines; the error is shown on one.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+        .replace("expected i64", "expected an integer")
+}
