@@ -190,3 +190,60 @@ impl QosReport {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::qos::tests::frames::{v4_frame, V4Spec};
+    use crate::qos::tests::sim::{SimFrame, SimStore};
+    use crate::qos::{ClassConfig, PortQueues, QosConfig};
+
+    #[test]
+    fn snapshots_merge_across_workers_and_print() {
+        let cfg = QosConfig {
+            rate: Some(12_500_000),
+            classes: vec![ClassConfig {
+                name: "voice".into(),
+                dscp: vec![46],
+                weight: 4,
+            }],
+            ..QosConfig::default()
+        };
+        let mut snaps = Vec::new();
+        for worker in 0..2u64 {
+            let mut q = PortQueues::new(&cfg, [worker, 1]);
+            let mut store = SimStore::default();
+            for id in 0..10 {
+                let mut s = V4Spec::udp(id as u16, 1);
+                s.dscp = if id % 2 == 0 { 46 } else { 0 };
+                let bytes = v4_frame(&s);
+                q.enqueue(
+                    SimFrame {
+                        id,
+                        source: 0,
+                        bytes,
+                    },
+                    0,
+                    &mut store,
+                );
+            }
+            for _ in 0..6 {
+                assert!(q.dequeue(1_000_000, &mut store).is_some());
+            }
+            let mut snap = q.snapshot("p1");
+            q.snapshot_into(&mut snap);
+            snaps.push(snap);
+        }
+        let mut sum = snaps[0].clone();
+        sum.merge(&snaps[1]);
+        let r = sum.report();
+        assert_eq!(r.total.enqueued, 20);
+        assert_eq!(r.total.sent, 12);
+        assert_eq!(r.total.backlog, 8);
+        assert_eq!(r.sojourn_ns.samples, 12);
+        assert_eq!(r.classes[1].name, "voice");
+        assert_eq!(r.classes[1].counters.enqueued, 10);
+        let text = super::QosReport { ports: vec![r] }.to_text();
+        assert!(text.contains("queues p1 (drr, 100.0 Mbit/s)"), "{text}");
+        assert!(text.contains("voice"), "{text}");
+    }
+}

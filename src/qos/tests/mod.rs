@@ -2,4 +2,4 @@
 
 pub mod frames;
 mod props;
-mod sim;
+pub mod sim;
