@@ -35,6 +35,16 @@
 //! address = "192.0.2.2"
 //! mac = "02:00:00:00:01:02"
 //! port = "p0"
+//!
+//! [distance]                # optional; administrative distances, 0..=255
+//! connected = 0             # (these are the defaults)
+//! static = 1
+//! ebgp = 20
+//! linkstate = 110
+//! ibgp = 200
+//!
+//! [linkstate]               # optional: the LSDB (see control::linkstate);
+//! file = "lsdb.toml"        # relative to this file's directory
 //! ```
 //!
 //! Unknown keys are errors. Every error names the file, the line and the
@@ -49,10 +59,11 @@ mod tests;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
+use crate::control::route::AdminDistances;
 use crate::fib::{self, ConnectedPort, Fib, FibError, PortId, StaticNeighbor, StaticRoute};
 use crate::forward::{ForwarderConfig, Port};
 use crate::wire::MacAddr;
@@ -72,6 +83,17 @@ pub struct Config {
     pub ports: Vec<PortConfig>,
     pub routes: Vec<RouteConfig>,
     pub neighbors: Vec<NeighborConfig>,
+    /// `[distance]` (defaults for keys not given).
+    pub distances: AdminDistances,
+    /// `[linkstate]`, if the router runs link-state.
+    pub linkstate: Option<LinkStateConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStateConfig {
+    /// The LSDB file; [`Config::load`] makes a relative path relative to
+    /// the configuration file's directory.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +173,13 @@ impl Config {
             field: String::new(),
             message: format!("cannot read the configuration: {e}"),
         })?;
-        Config::parse(&text, &file)
+        let mut config = Config::parse(&text, &file)?;
+        if let (Some(ls), Some(dir)) = (&mut config.linkstate, path.parent()) {
+            if ls.file.is_relative() {
+                ls.file = dir.join(&ls.file);
+            }
+        }
+        Ok(config)
     }
 
     /// Validates `text`; errors name `file`.

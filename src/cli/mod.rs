@@ -11,6 +11,7 @@ pub mod ops;
 mod redirect;
 mod replay;
 mod run;
+mod show;
 mod sink;
 mod stats;
 
@@ -42,6 +43,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// Show the live counters of a running `ferroute run`.
     Stats(stats::StatsArgs),
+    /// Show the routing state of a running `ferroute run`.
+    Show(show::ShowArgs),
+    /// Re-read the configuration and routing inputs of a running `ferroute run`.
+    Reload(show::ReloadArgs),
     /// Send UDP test traffic out of an interface (XDP live frames; needs root).
     Gen(gen::GenArgs),
     /// Count and drop the frames arriving on an interface (XDP; needs root).
@@ -111,6 +116,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Lookup(args) => lookup::run(args, out),
         Command::Run(args) => run::run(args, out),
         Command::Stats(args) => stats::run(args, out),
+        Command::Show(args) => show::run(args, out),
+        Command::Reload(args) => show::reload(args, out),
         Command::Gen(args) => gen::run(args, out),
         Command::Sink(args) => sink::run(args, out),
         Command::BenchRedirect(args) => redirect::run(args, out),

@@ -136,6 +136,20 @@ fn xdp_counters(program: &Mutex<XdpProgram>) -> BTreeMap<String, u64> {
     }
 }
 
+/// Runs `f` on the control thread's handle, if it runs.
+fn with_control(
+    control: &Mutex<Option<ControlHandle>>,
+    f: impl FnOnce(&ControlHandle) -> Result<serde_json::Value, String>,
+) -> Result<serde_json::Value, String> {
+    let guard = control
+        .lock()
+        .map_err(|_| "the control state is poisoned".to_string())?;
+    match guard.as_ref() {
+        Some(c) => f(c),
+        None => Err("the control thread is not running".to_string()),
+    }
+}
+
 /// The neighbour table as text lines, for operators.
 fn neighbors(control: &Mutex<Option<ControlHandle>>) -> serde_json::Value {
     let entries = match control.lock() {
@@ -250,6 +264,7 @@ fn daemon(
         let stats = stats.clone();
         let program = program.clone();
         let control = control.clone();
+        let config_path = args.config.clone();
         Arc::new(move |request: &str| match request {
             "neighbors" => Ok(neighbors(&control)),
             "stats" => {
@@ -261,7 +276,16 @@ fn daemon(
                 );
                 serde_json::to_value(report).map_err(|e| e.to_string())
             }
-            other => Err(format!("unknown request `{other}` (try: stats, neighbors)")),
+            "reload" => {
+                let config = Config::load(&config_path).map_err(|e| e.to_string())?;
+                with_control(&control, |c| c.reload(config))
+            }
+            other if other.starts_with("show ") => {
+                with_control(&control, |c| c.show(&other["show ".len()..]))
+            }
+            other => Err(format!(
+                "unknown request `{other}` (try: stats, neighbors, show ..., reload)"
+            )),
         })
     };
     let ops = OpsServer::start(&args.socket, handler)?;

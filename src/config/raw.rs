@@ -20,6 +20,27 @@ pub(super) struct RawConfig {
     pub route: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     pub neighbor: Vec<Spanned<RawNeighbor>>,
+    pub distance: Option<Spanned<RawDistance>>,
+    pub linkstate: Option<Spanned<RawLinkState>>,
+}
+
+/// `[distance]`: administrative distance per route source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDistance {
+    pub connected: Option<Spanned<i64>>,
+    #[serde(rename = "static")]
+    pub static_route: Option<Spanned<i64>>,
+    pub ebgp: Option<Spanned<i64>>,
+    pub linkstate: Option<Spanned<i64>>,
+    pub ibgp: Option<Spanned<i64>>,
+}
+
+/// `[linkstate]`: where the LSDB comes from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLinkState {
+    pub file: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -469,3 +469,28 @@ fn queueing_errors_name_line_and_field() {
         "need scheduler",
     );
 }
+
+#[test]
+fn distances_and_linkstate_are_read_and_checked() {
+    let text =
+        format!("{GOOD}\n[distance]\nebgp = 25\nstatic = 5\n\n[linkstate]\nfile = \"lsdb.toml\"\n");
+    let c = Config::parse(&text, "r.toml").unwrap();
+    assert_eq!(c.distances.ebgp, 25);
+    assert_eq!(c.distances.static_route, 5);
+    assert_eq!(c.distances.link_state, 110, "default kept");
+    assert_eq!(
+        c.linkstate.unwrap().file,
+        std::path::PathBuf::from("lsdb.toml")
+    );
+    let defaults = Config::parse(GOOD, "r.toml").unwrap();
+    assert_eq!(defaults.distances, AdminDistances::default());
+    assert!(defaults.linkstate.is_none());
+    let bad = format!("{GOOD}\n[distance]\nibgp = 300\n");
+    let e = Config::parse(&bad, "r.toml").unwrap_err();
+    assert_eq!(e.field, "distance.ibgp");
+    assert!(e.message.contains("out of range"), "{e}");
+    assert_eq!(e.line, Some(GOOD.lines().count() + 3));
+    let unknown = format!("{GOOD}\n[distance]\nospf = 3\n");
+    let e = Config::parse(&unknown, "r.toml").unwrap_err();
+    assert!(e.to_string().contains("ospf"), "{e}");
+}

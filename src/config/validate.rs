@@ -8,9 +8,10 @@ use toml::Spanned;
 
 use super::raw::{line_of, RawConfig, RawPort};
 use super::{
-    Config, ConfigError, NeighborConfig, PortConfig, RouteConfig, RouterSettings,
+    Config, ConfigError, LinkStateConfig, NeighborConfig, PortConfig, RouteConfig, RouterSettings,
     DEFAULT_ICMP_BURST, DEFAULT_ICMP_RATE, DEFAULT_MTU,
 };
+use crate::control::route::AdminDistances;
 use crate::fib::PortId;
 use crate::wire::MacAddr;
 
@@ -132,12 +133,49 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
     }
     let routes = routes(&cx, &raw, &ports)?;
     let neighbors = neighbors(&cx, &raw, &ports)?;
+    let distances = distances(&cx, &raw)?;
+    let linkstate = match &raw.linkstate {
+        Some(ls) => {
+            let file = &ls.get_ref().file;
+            if file.get_ref().is_empty() {
+                return Err(cx.err(file.span(), "linkstate.file", "an empty path".to_string()));
+            }
+            Some(LinkStateConfig {
+                file: file.get_ref().into(),
+            })
+        }
+        None => None,
+    };
     Ok(Config {
         router,
         ports,
         routes,
         neighbors,
+        distances,
+        linkstate,
     })
+}
+
+/// `[distance]`: each key optional (the default stays), 0..=255.
+fn distances(cx: &Ctx, raw: &RawConfig) -> Result<AdminDistances, ConfigError> {
+    let mut d = AdminDistances::default();
+    let Some(raw) = &raw.distance else {
+        return Ok(d);
+    };
+    let r = raw.get_ref();
+    let fields = [
+        (&r.connected, "distance.connected", &mut d.connected),
+        (&r.static_route, "distance.static", &mut d.static_route),
+        (&r.ebgp, "distance.ebgp", &mut d.ebgp),
+        (&r.linkstate, "distance.linkstate", &mut d.link_state),
+        (&r.ibgp, "distance.ibgp", &mut d.ibgp),
+    ];
+    for (value, field, slot) in fields {
+        if let Some(v) = value {
+            *slot = cx.bounded(v, field, 0..=255)? as u8;
+        }
+    }
+    Ok(d)
 }
 
 fn router(cx: &Ctx, raw: &RawConfig) -> Result<RouterSettings, ConfigError> {

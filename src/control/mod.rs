@@ -17,21 +17,25 @@ pub mod glean;
 pub mod linkstate;
 pub mod neighbor;
 pub mod netlink;
+pub mod rib;
 pub mod route;
+pub mod routing;
 pub mod subscription;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::fib::{self, ConnectedPort, FibError, FibHandle, StaticRoute};
+use crate::fib::{FibError, FibHandle};
 use glean::{GleanQueue, GleanResolver};
 use neighbor::{NeighborEntry, NeighborTable, PortBinding};
 use netlink::{ManagedOutcome, NetlinkError, Rtnl};
+use routing::Routing;
 use subscription::{NeighborSubscription, NeighborUpdate};
 
 /// Timing of the control loop.
@@ -83,6 +87,8 @@ pub enum ControlError {
     Netlink(#[from] NetlinkError),
     #[error("FIB build: {0}")]
     Fib(#[from] FibError),
+    #[error("routing inputs: {0}")]
+    Routing(String),
     #[error("cannot spawn the control thread: {0}")]
     Spawn(std::io::Error),
     #[error("the control thread panicked")]
@@ -143,13 +149,12 @@ pub struct StopReport {
 
 /// The control thread's state (lives on that thread).
 pub struct Control {
-    ports: Vec<ConnectedPort>,
-    routes: Vec<StaticRoute>,
+    routing: Routing,
+    requests: mpsc::Receiver<Request>,
     table: NeighborTable,
     /// Gateways of static routes without a static neighbour.
     gateways: Vec<ManagedEntry>,
     owned: BTreeSet<ManagedEntry>,
-    fib: FibHandle,
     sub: NeighborSubscription,
     glean: GleanResolver,
     /// Managed entries made for glean requests (a subset of `owned`).
@@ -161,6 +166,7 @@ pub struct Control {
 /// The running control thread.
 pub struct ControlHandle {
     stop: Arc<AtomicBool>,
+    requests: Mutex<mpsc::Sender<Request>>,
     thread: Option<JoinHandle<StopReport>>,
     status: Arc<Mutex<ControlStatus>>,
     fib: FibHandle,
@@ -218,13 +224,15 @@ impl Control {
             })
             .collect();
         let status = Arc::new(Mutex::new(ControlStatus::default()));
+        let routing =
+            Routing::new(config, fib.clone(), options.coalesce).map_err(ControlError::Routing)?;
+        let (request_tx, requests) = mpsc::channel();
         let mut control = Control {
-            ports,
-            routes,
+            routing,
+            requests,
             table,
             gateways: gateways.into_iter().collect(),
             owned: BTreeSet::new(),
-            fib: fib.clone(),
             sub: NeighborSubscription::with_receive_queue(options.receive_queue)?,
             glean: GleanResolver::default(),
             gleaned: 0,
@@ -253,6 +261,7 @@ impl Control {
             .map_err(ControlError::Spawn)?;
         Ok(ControlHandle {
             stop,
+            requests: Mutex::new(request_tx),
             thread: Some(thread),
             status,
             fib,
@@ -311,14 +320,37 @@ impl Control {
         }
     }
 
-    /// Builds the FIB from the current neighbours and publishes it.
+    /// Hands the current neighbours to the RIB and publishes what changed.
     fn rebuild(&mut self) -> Result<(), FibError> {
-        let fib = fib::build_static(&self.ports, &self.routes, &self.table.resolved())?;
-        let version = self.fib.publish(fib);
+        self.routing.set_neighbors(self.table.resolved());
+        let version = self.routing.publish_now();
+        self.published(version);
+        Ok(())
+    }
+
+    fn published(&self, version: u64) {
         let mut status = self.lock_status();
         status.fib_version = version;
         status.fib_builds += 1;
-        Ok(())
+    }
+
+    /// Answers the operator requests that arrived (never blocks).
+    fn serve_requests(&mut self) {
+        while let Ok(request) = self.requests.try_recv() {
+            let (answer, reply) = match request {
+                Request::Show(what, reply) => (self.routing.show(&what), reply),
+                Request::Reload(config, reply) => {
+                    let answer = self.routing.reload(&config);
+                    if let Ok(v) = &answer {
+                        if let Some(version) = v["fib_version"].as_u64() {
+                            self.published(version);
+                        }
+                    }
+                    (answer, reply)
+                }
+            };
+            let _ = reply.send(answer);
+        }
     }
 
     /// Applies a batch of kernel updates; true when the FIB needs a rebuild.
@@ -372,6 +404,9 @@ impl Control {
             if let Some(since) = dirty_since {
                 wait = wait.min((since + self.options.coalesce).saturating_duration_since(now));
             }
+            if let Some(at) = self.routing.deadline() {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
             match self.sub.poll(wait) {
                 Ok(updates) => {
                     if self.apply(updates) && dirty_since.is_none() {
@@ -386,7 +421,11 @@ impl Control {
                 }
             }
             self.resolve_gleaned();
+            self.serve_requests();
             let now = Instant::now();
+            if let Some(version) = self.routing.poll(now) {
+                self.published(version);
+            }
             if dirty_since.is_some_and(|since| now >= since + self.options.coalesce) {
                 dirty_since = None;
                 if let Err(e) = self.rebuild() {
@@ -438,7 +477,44 @@ impl Control {
     }
 }
 
+/// An operator request for the control thread, with where to answer.
+enum Request {
+    Show(String, mpsc::Sender<Result<serde_json::Value, String>>),
+    Reload(Box<Config>, mpsc::Sender<Result<serde_json::Value, String>>),
+}
+
+/// How long an operator request waits for the control thread (which looks
+/// at requests at least once per poll interval; a reload of a big table
+/// takes a few seconds).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl ControlHandle {
+    /// `show routes [PREFIX|ADDRESS]`, `show fib-stats`, `show linkstate`:
+    /// `what` is the part after `show`.
+    pub fn show(&self, what: &str) -> Result<serde_json::Value, String> {
+        self.ask(|reply| Request::Show(what.to_string(), reply))
+    }
+
+    /// Re-reads routes, distances and the LSDB from `config`; on error the
+    /// old state stays and the error is returned.
+    pub fn reload(&self, config: Config) -> Result<serde_json::Value, String> {
+        self.ask(|reply| Request::Reload(Box::new(config), reply))
+    }
+
+    fn ask(
+        &self,
+        request: impl FnOnce(mpsc::Sender<Result<serde_json::Value, String>>) -> Request,
+    ) -> Result<serde_json::Value, String> {
+        let (tx, rx) = mpsc::channel();
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(request(tx))
+            .map_err(|_| "the control thread has stopped".to_string())?;
+        rx.recv_timeout(REQUEST_TIMEOUT)
+            .map_err(|_| "the control thread did not answer".to_string())?
+    }
+
     /// Stops the thread (within one poll interval), waits for it, and
     /// deletes the managed entries it created or adopted.
     pub fn stop(mut self) -> Result<StopReport, ControlError> {

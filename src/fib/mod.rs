@@ -13,7 +13,7 @@ pub use build::{build_static, ConnectedPort, FibError, StaticNeighbor, StaticRou
 pub use groups::{CowArc, NextHopTable};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
@@ -126,15 +126,22 @@ impl Fib {
 /// Shared, atomically replaceable pointer to the current [`Fib`] (RCU style):
 /// readers take a snapshot once per batch; the old table is freed when its
 /// last reader drops it.
+///
+/// A replaced table that a reader still holds is kept on a retired list and
+/// freed by a later publication (or [`FibHandle::collect`]) once no reader
+/// holds it, so workers never pay for freeing a table.
 #[derive(Debug, Clone)]
 pub struct FibHandle {
     current: Arc<ArcSwap<Fib>>,
+    /// Only the publishing side touches this lock.
+    retired: Arc<Mutex<Vec<Arc<Fib>>>>,
 }
 
 impl FibHandle {
     pub fn new(fib: Fib) -> Self {
         FibHandle {
             current: Arc::new(ArcSwap::from_pointee(fib)),
+            retired: Arc::default(),
         }
     }
 
@@ -155,7 +162,25 @@ impl FibHandle {
     pub fn publish(&self, mut fib: Fib) -> u64 {
         let version = self.current.load().version + 1;
         fib.version = version;
-        self.current.store(Arc::new(fib));
+        let old = self.current.swap(Arc::new(fib));
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.push(old);
+        Self::free_unread(&mut retired);
         version
+    }
+
+    /// Frees the replaced tables no reader holds any more; returns how many
+    /// are still held.
+    pub fn collect(&self) -> usize {
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::free_unread(&mut retired);
+        retired.len()
+    }
+
+    /// A replaced table can gain no new reader (arc-swap settles the
+    /// readers' borrowed references into counted ones when it swaps), so a
+    /// count of one means only this list holds it.
+    fn free_unread(retired: &mut Vec<Arc<Fib>>) {
+        retired.retain(|f| Arc::strong_count(f) > 1);
     }
 }

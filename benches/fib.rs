@@ -1,0 +1,207 @@
+//! FIB publication benchmark: a full table from a pfx2as file through the
+//! RIB to a first published FIB, and the LINX update trace applied through
+//! RIB + FIB update + coalesced publication over that table.
+//!
+//! * `cargo bench --bench fib` runs the criterion groups.
+//! * `FIB_REPORT=1 cargo bench --bench fib` prints the numbers that go into
+//!   README.md (best of 3 runs each).
+//!
+//! Setup: the router sits on the LINX peering LAN (195.66.224.0/22, where
+//! every next hop of the trace lives), with a resolved neighbour for each
+//! of the 64 next hops the full table's routes are spread over (hash of the
+//! origin AS, as `lpm::load` assigns them); every BGP route is eBGP with a
+//! recursive next hop, resolved through the connected LAN.
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput};
+use ferroute::control::rib::inputs::connected_routes;
+use ferroute::control::rib::{FibPublisher, Rib};
+use ferroute::control::route::{AdminDistances, RibRoute, RouteSource, Via};
+use ferroute::fib::{ConnectedPort, Fib, FibHandle, StaticNeighbor};
+use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, Update};
+use ferroute::wire::MacAddr;
+use ipnet::IpNet;
+
+const TABLE: &str = "data/caida-routeviews-rv2-20240406.pfx2as.gz";
+const TRACE: &str = "data/linx-update.20141217.0000-p52.txt.gz";
+const WINDOW: Duration = Duration::from_millis(50);
+
+fn data(name: &str) -> Option<PathBuf> {
+    let root = std::env::var("FERROUTE_DATA").unwrap_or_else(|_| "../shared".into());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(root)
+        .join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing",
+        path.display()
+    );
+    eprintln!("skipping: {} not found (set FERROUTE_DATA)", path.display());
+    None
+}
+
+fn lan_port() -> Vec<ConnectedPort> {
+    vec![ConnectedPort {
+        id: 0,
+        addresses: vec!["195.66.224.1/22".parse().unwrap()],
+    }]
+}
+
+fn next_hop(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(195, 66, 224, 10 + i as u8))
+}
+
+/// A neighbour for every next hop of the table and of the trace.
+fn neighbors(trace: &[Update]) -> Vec<StaticNeighbor> {
+    let mut addrs: Vec<IpAddr> = (0..64).map(next_hop).collect();
+    addrs.extend(trace.iter().filter_map(|u| u.next_hop));
+    addrs.sort();
+    addrs.dedup();
+    addrs
+        .into_iter()
+        .enumerate()
+        .map(|(i, address)| StaticNeighbor {
+            address,
+            mac: MacAddr([2, 0, 0, 0, (i >> 8) as u8, i as u8]),
+            port: 0,
+        })
+        .collect()
+}
+
+fn ebgp(prefix: IpNet, via: IpAddr) -> RibRoute {
+    RibRoute {
+        prefix,
+        source: RouteSource::Ebgp,
+        metric: 0,
+        paths: vec![Via::Recursive { address: via }],
+    }
+}
+
+/// File → RIB → first published FIB; returns the RIB, publisher and the
+/// time it took.
+fn full_load(path: &PathBuf, neighbors: &[StaticNeighbor]) -> (Rib, FibPublisher, Duration) {
+    let started = Instant::now();
+    let routes = load_routes(path, &LoadOptions::default()).expect("table");
+    let mut rib = Rib::new(AdminDistances::default());
+    rib.set_neighbors(neighbors);
+    rib.replace_source(RouteSource::Connected, connected_routes(&lan_port(), &[]));
+    let bgp: Vec<RibRoute> = routes
+        .v4
+        .iter()
+        .map(|&(p, nh)| ebgp(IpNet::V4(p), next_hop(nh)))
+        .chain(
+            routes
+                .v6
+                .iter()
+                .map(|&(p, nh)| ebgp(IpNet::V6(p), next_hop(nh))),
+        )
+        .collect();
+    rib.replace_source(RouteSource::Ebgp, bgp);
+    let mut publisher = FibPublisher::new(FibHandle::new(Fib::default()), WINDOW);
+    publisher.publish_full(&mut rib);
+    let took = started.elapsed();
+    (rib, publisher, took)
+}
+
+/// Applies the trace as fast as it goes, publishing once per window (real
+/// clock), and a last time at the end. Returns (elapsed, publications).
+fn replay(rib: &mut Rib, publisher: &mut FibPublisher, trace: &[Update]) -> (Duration, u64) {
+    let before = publisher.stats().publications;
+    let started = Instant::now();
+    for (i, u) in trace.iter().enumerate() {
+        let route = u.next_hop.map(|nh| ebgp(u.prefix, nh));
+        rib.update(RouteSource::Ebgp, u.prefix, route.as_ref());
+        // The control loop looks at the clock once per batch of updates.
+        if i % 64 == 63 {
+            publisher.poll(rib, Instant::now());
+        }
+    }
+    if rib.has_changes() {
+        publisher.publish_now(rib);
+    }
+    (started.elapsed(), publisher.stats().publications - before)
+}
+
+fn report(table: &PathBuf, trace: &[Update], neighbors: &[StaticNeighbor]) {
+    let mut best_load = Duration::MAX;
+    let mut loaded = None;
+    for _ in 0..3 {
+        let (rib, publisher, took) = full_load(table, neighbors);
+        best_load = best_load.min(took);
+        loaded = Some((rib, publisher));
+    }
+    let (rib, publisher) = loaded.expect("three runs");
+    let stats = publisher.stats().clone();
+    println!(
+        "full table (pfx2as 2024-04, {} IPv4 + {} IPv6 prefixes, {} groups): file -> first publication {:.3} s (best of 3); FIB heap {:.1} MB",
+        stats.ipv4_prefixes,
+        stats.ipv6_prefixes,
+        stats.groups,
+        best_load.as_secs_f64(),
+        stats.memory_bytes as f64 / 1e6
+    );
+    let started = Instant::now();
+    let mut copy = publisher.current().clone();
+    copy.v4.insert("203.0.113.0/24".parse().unwrap(), 0);
+    println!(
+        "copy of the 1M IPv4 trie on the first prefix change after a publication: {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let mut best = (Duration::MAX, 0);
+    for _ in 0..3 {
+        let mut rib = rib.clone();
+        let mut publisher = FibPublisher::new(publisher.handle().clone(), WINDOW);
+        let run = replay(&mut rib, &mut publisher, trace);
+        if run.0 < best.0 {
+            best = run;
+        }
+    }
+    println!(
+        "LINX trace ({} updates) over the full table through RIB + FIB + publication: {:.3} s, {:.0} updates/s, {} publications (best of 3)",
+        trace.len(),
+        best.0.as_secs_f64(),
+        trace.len() as f64 / best.0.as_secs_f64(),
+        best.1
+    );
+}
+
+fn main() {
+    let (Some(table), Some(trace_path)) = (data(TABLE), data(TRACE)) else {
+        return;
+    };
+    let trace = load_updates(&trace_path).expect("trace");
+    let neighbors = neighbors(&trace);
+    if std::env::var("FIB_REPORT").is_ok() {
+        report(&table, &trace, &neighbors);
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args().sample_size(10);
+    let mut g = c.benchmark_group("fib");
+    g.measurement_time(Duration::from_secs(20));
+    g.bench_function("pfx2as_to_first_publication", |b| {
+        b.iter(|| black_box(full_load(&table, &neighbors).2))
+    });
+    let (rib, publisher, _) = full_load(&table, &neighbors);
+    g.throughput(Throughput::Elements(trace.len() as u64));
+    g.bench_function("linx_trace_rib_fib_publish", |b| {
+        b.iter_batched(
+            || {
+                (
+                    rib.clone(),
+                    FibPublisher::new(publisher.handle().clone(), WINDOW),
+                )
+            },
+            |(mut rib, mut publisher)| black_box(replay(&mut rib, &mut publisher, &trace)),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+    c.final_summary();
+}

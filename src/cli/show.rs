@@ -1,0 +1,88 @@
+//! `ferroute show routes|linkstate|fib-stats` and `ferroute reload`: the
+//! running daemon's routing state, and re-reading its inputs.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::ops::{request, DEFAULT_SOCKET};
+use super::CliError;
+
+/// Show the routing state of a running `ferroute run`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(subcommand)]
+    pub what: ShowWhat,
+    /// The daemon's operator socket.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, global = true)]
+    pub socket: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShowWhat {
+    /// The RIB: a summary, or every route for a prefix (exact) or an
+    /// address (longest match), which one won and why.
+    Routes {
+        /// A prefix (198.51.100.0/24) or an address (198.51.100.7).
+        target: Option<String>,
+    },
+    /// The link-state database and the last SPF run.
+    Linkstate,
+    /// The published FIB: version, prefixes, groups, memory, build time.
+    FibStats,
+}
+
+/// Re-read the configuration and the routing inputs of a running
+/// `ferroute run`, without dropping traffic.
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// The daemon's operator socket.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn print(value: &serde_json::Value, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let written = if json {
+        let body = value.get("text").map_or(value.clone(), |_| {
+            let mut v = value.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("text");
+            }
+            v
+        });
+        writeln!(out, "{body}")
+    } else {
+        match value.get("text").and_then(|t| t.as_str()) {
+            Some(text) => write!(out, "{text}"),
+            None => writeln!(out, "{value:#}"),
+        }
+    };
+    written.map_err(CliError::runtime)
+}
+
+pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let req = match &args.what {
+        ShowWhat::Routes { target: None } => "show routes".to_string(),
+        ShowWhat::Routes { target: Some(t) } => format!("show routes {t}"),
+        ShowWhat::Linkstate => "show linkstate".to_string(),
+        ShowWhat::FibStats => "show fib-stats".to_string(),
+    };
+    let value = request(&args.socket, &req).map_err(CliError::runtime)?;
+    print(&value, args.json, out)
+}
+
+pub fn reload(args: ReloadArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let value = request(&args.socket, "reload").map_err(CliError::runtime)?;
+    if args.json {
+        return print(&value, true, out);
+    }
+    let version = value["fib_version"].as_u64().unwrap_or_default();
+    writeln!(out, "reloaded: FIB version {version}").map_err(CliError::runtime)
+}

@@ -1,0 +1,226 @@
+//! The control thread's routing state: the RIB fed by the configuration
+//! (connected and static routes), the resolved neighbours and link-state
+//! SPF, published through the coalescing [`FibPublisher`]; and the operator
+//! requests about it (`show routes`, `show fib-stats`, `show linkstate`,
+//! `reload`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::control::linkstate::{LinkState, RouterId, SpfScheduler};
+use crate::control::rib::inputs::{connected_routes, static_routes};
+use crate::control::rib::{FibPublisher, Rib};
+use crate::control::route::RouteSource;
+use crate::fib::{ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
+
+/// Hold-down between an LSDB change and its SPF run.
+const SPF_HOLD_DOWN: Duration = Duration::from_millis(20);
+
+/// What the routing side needs of the configuration; `reload` swaps it.
+#[derive(Debug, Clone)]
+struct Inputs {
+    ports: Vec<ConnectedPort>,
+    port_names: Vec<String>,
+    statics: Vec<StaticRoute>,
+    linkstate_file: Option<PathBuf>,
+    router_id: RouterId,
+}
+
+impl Inputs {
+    fn of(config: &Config) -> Self {
+        Inputs {
+            ports: config.connected_ports(),
+            port_names: config.ports.iter().map(|p| p.name.clone()).collect(),
+            statics: config.static_routes(),
+            linkstate_file: config.linkstate.as_ref().map(|l| l.file.clone()),
+            router_id: config.router.id,
+        }
+    }
+}
+
+/// The RIB, its inputs and its publisher (lives on the control thread).
+pub struct Routing {
+    rib: Rib,
+    publisher: FibPublisher,
+    inputs: Inputs,
+    neighbors: Vec<StaticNeighbor>,
+    linkstate: Option<LinkState>,
+}
+
+impl Routing {
+    /// Loads every input (the LSDB file too: an error here stops start-up)
+    /// without publishing yet.
+    pub fn new(config: &Config, fib: FibHandle, coalesce: Duration) -> Result<Self, String> {
+        let inputs = Inputs::of(config);
+        let linkstate = Self::load_linkstate(&inputs, Instant::now())?;
+        let mut routing = Routing {
+            rib: Rib::new(config.distances),
+            publisher: FibPublisher::new(fib, coalesce),
+            inputs,
+            neighbors: Vec::new(),
+            linkstate,
+        };
+        routing.apply_config_routes();
+        routing.run_spf(Instant::now(), true);
+        Ok(routing)
+    }
+
+    fn load_linkstate(inputs: &Inputs, now: Instant) -> Result<Option<LinkState>, String> {
+        let Some(file) = &inputs.linkstate_file else {
+            return Ok(None);
+        };
+        let mut ls = LinkState::new(inputs.router_id, SpfScheduler::new(SPF_HOLD_DOWN));
+        ls.load_file(file, now).map_err(|e| e.to_string())?;
+        Ok(Some(ls))
+    }
+
+    fn apply_config_routes(&mut self) {
+        let i = &self.inputs;
+        self.rib.replace_source(
+            RouteSource::Connected,
+            connected_routes(&i.ports, &self.neighbors),
+        );
+        self.rib
+            .replace_source(RouteSource::Static, static_routes(&i.ports, &i.statics));
+    }
+
+    /// Runs SPF when due (or at once with `force`) and hands its routes to
+    /// the RIB.
+    fn run_spf(&mut self, now: Instant, force: bool) {
+        let Some(ls) = &mut self.linkstate else {
+            return;
+        };
+        let names = &self.inputs.port_names;
+        let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| i as u16);
+        let at = if force {
+            ls.deadline().unwrap_or(now).max(now)
+        } else {
+            now
+        };
+        if let Some(result) = ls.run_if_due(at, port_of) {
+            let routes = result.routes().to_vec();
+            self.rib.replace_source(RouteSource::LinkState, routes);
+        }
+    }
+
+    /// New resolved neighbours (static ones merged in): host routes and
+    /// group members follow.
+    pub fn set_neighbors(&mut self, neighbors: Vec<StaticNeighbor>) {
+        self.neighbors = neighbors;
+        self.rib.set_neighbors(&self.neighbors);
+        let routes = connected_routes(&self.inputs.ports, &self.neighbors);
+        self.rib.replace_source(RouteSource::Connected, routes);
+    }
+
+    /// Publishes pending changes now; returns the version.
+    pub fn publish_now(&mut self) -> u64 {
+        self.publisher.publish_now(&mut self.rib)
+    }
+
+    /// Runs SPF if due and publishes if the coalescing window has passed.
+    pub fn poll(&mut self, now: Instant) -> Option<u64> {
+        self.run_spf(now, false);
+        self.publisher.poll(&mut self.rib, now)
+    }
+
+    /// The next moment [`Routing::poll`] has work (SPF or publication).
+    pub fn deadline(&self) -> Option<Instant> {
+        let spf = self.linkstate.as_ref().and_then(|l| l.deadline());
+        match (spf, self.publisher.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn rib(&self) -> &Rib {
+        &self.rib
+    }
+
+    /// Re-reads everything from a validated `config`: static routes,
+    /// distances, the LSDB file. A bad LSDB rejects the reload whole and the
+    /// old state stays. Ports and static neighbours cannot change without
+    /// a restart (the data plane and the neighbour table are bound to them).
+    pub fn reload(&mut self, config: &Config) -> Result<Value, String> {
+        let fresh = Inputs::of(config);
+        if fresh.ports.iter().map(|p| (&p.id, &p.addresses)).ne(self
+            .inputs
+            .ports
+            .iter()
+            .map(|p| (&p.id, &p.addresses)))
+            || fresh.port_names != self.inputs.port_names
+        {
+            return Err("ports changed: restart ferroute to apply".to_string());
+        }
+        let now = Instant::now();
+        let linkstate = Self::load_linkstate(&fresh, now)?;
+        self.inputs = fresh;
+        self.linkstate = linkstate;
+        self.rib.set_distances(config.distances);
+        self.apply_config_routes();
+        if self.linkstate.is_none() {
+            self.rib.replace_source(RouteSource::LinkState, Vec::new());
+        }
+        self.run_spf(now, true);
+        let version = self.publish_now();
+        Ok(json!({ "fib_version": version, "summary": self.rib.summary() }))
+    }
+
+    /// Answers `show routes [PREFIX|ADDRESS]`, `show fib-stats`,
+    /// `show linkstate` (JSON; the CLI turns it into text).
+    pub fn show(&self, what: &str) -> Result<Value, String> {
+        let mut words = what.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("routes"), None) => {
+                let s = self.rib.summary();
+                Ok(json!({ "summary": s, "text": s.to_string() }))
+            }
+            (Some("routes"), Some(arg)) => {
+                let e = if let Ok(prefix) = arg.parse::<IpNet>() {
+                    self.rib.explain(prefix)
+                } else if let Ok(addr) = arg.parse::<IpAddr>() {
+                    self.rib.explain_address(addr)
+                } else {
+                    return Err(format!("{arg:?} is neither a prefix nor an address"));
+                };
+                match e {
+                    Some(e) => Ok(json!({ "route": e, "text": e.to_string() })),
+                    None => Err(format!("no route for {arg}")),
+                }
+            }
+            (Some("fib-stats"), None) => {
+                let s = self.publisher.stats();
+                let text = format!(
+                    "FIB version {}: {} IPv4 + {} IPv6 prefixes, {} next-hop groups, {:.1} MB; \
+                     last publication built in {} us ({} prefix and {} group changes); {} publications\n",
+                    s.version,
+                    s.ipv4_prefixes,
+                    s.ipv6_prefixes,
+                    s.groups,
+                    s.memory_bytes as f64 / 1e6,
+                    s.last_build_us,
+                    s.last_prefix_changes,
+                    s.last_group_changes,
+                    s.publications
+                );
+                Ok(json!({ "stats": s, "text": text }))
+            }
+            (Some("linkstate"), None) => match &self.linkstate {
+                Some(ls) => {
+                    let s = ls.summary();
+                    let names = &self.inputs.port_names;
+                    let text = s.to_text(|p| names.get(p as usize).cloned());
+                    Ok(json!({ "linkstate": s, "text": text }))
+                }
+                None => Err("link-state is not configured ([linkstate] file)".to_string()),
+            },
+            _ => Err(format!(
+                "unknown `show {what}` (try: routes [PREFIX|ADDRESS], fib-stats, linkstate)"
+            )),
+        }
+    }
+}
