@@ -179,6 +179,13 @@ fn ecn_tcp_through_a_shaped_port_gets_ce_marks_not_drops() {
         n(&q, &["sojourn_ns", "p99"]) / 1000
     );
     assert!(marks > 0, "CoDel marked nothing: {q}");
+    // The operator sees the same through `ferroute stats`.
+    let cli = daemon.stats_cli();
+    let shown = &cli["qos"]["ports"][1];
+    assert_eq!(shown["port"], "p1");
+    assert_eq!(shown["scheduler"], "drr");
+    assert_eq!(n(shown, &["rate"]), RATE_BYTES as u64);
+    assert!(n(shown, &["total", "marks"]) >= marks);
     // Every mark the router made arrived (nothing else marks in the lab).
     assert_eq!(ce, marks, "CE packets at B vs marks at the router");
     // ECN-capable data is marked, not dropped (retransmissions are Not-ECT
