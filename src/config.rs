@@ -14,6 +14,18 @@
 //! mac = "02:00:00:00:00:01"
 //! addresses = ["192.0.2.1/24", "2001:db8::1/64"]
 //! mtu = 1500                # IP MTU, 68..=9000, >= 1280 with an IPv6 address
+//! # Output queueing (all optional):
+//! scheduler = "drr"         # "drr" (default), "wfq" or "fifo"
+//! rate = "100mbit"          # shape egress: bit/kbit/mbit/gbit, or an integer of bytes/s
+//! overhead = 24             # bytes of framing per frame charged by the shaper (default 24)
+//! codel_target_ms = 5       # CoDel target (default 5)
+//! codel_interval_ms = 100   # CoDel interval (default 100)
+//! queue_limit = 10240       # frames the port may queue (default 10240)
+//!
+//! [[port.class]]            # DSCP classes sharing the port by weight (drr/wfq);
+//! name = "voice"            # unlisted DSCPs are class "default", weight 1
+//! dscp = [46]
+//! weight = 4
 //!
 //! [[route]]
 //! prefix = "198.51.100.0/24"
@@ -38,6 +50,7 @@
 //! Unknown keys are errors. Every error names the file, the line and the
 //! field: `router.toml:14: port[1].mac: "02:00:zz:00:00:01" is not a MAC address`.
 
+mod qos;
 mod raw;
 mod validate;
 
@@ -105,6 +118,8 @@ pub struct PortConfig {
     pub addresses: Vec<IpNet>,
     /// IP MTU (Ethernet header excluded).
     pub mtu: u16,
+    /// Output queueing on this port.
+    pub qos: crate::qos::QosConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

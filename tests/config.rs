@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use ferroute::config::{Config, PortConfig, RouteConfig};
 use ferroute::fib::NextHop;
+use ferroute::qos::QosConfig;
 use ferroute::wire::MacAddr;
 
 const GOOD: &str = r#"# A two-port router.
@@ -68,6 +69,10 @@ fn good_file_gives_ports_routes_and_neighbors() {
                     "2001:db8::1/64".parse().unwrap()
                 ],
                 mtu: 1500,
+                qos: QosConfig {
+                    quantum: 1514,
+                    ..QosConfig::default()
+                },
             },
             PortConfig {
                 name: "p1".into(),
@@ -75,6 +80,10 @@ fn good_file_gives_ports_routes_and_neighbors() {
                 mac: mac("02:00:00:00:00:02"),
                 addresses: vec!["203.0.113.1/24".parse().unwrap()],
                 mtu: 9000,
+                qos: QosConfig {
+                    quantum: 9014,
+                    ..QosConfig::default()
+                },
             },
         ]
     );

@@ -234,6 +234,7 @@ fn daemon(
         let fib = fib.clone();
         let glean = glean.clone();
         let forwarder = Forwarder::new(config.forwarder_config());
+        let qos: Vec<crate::qos::QosConfig> = config.ports.iter().map(|p| p.qos.clone()).collect();
         factories.push((
             core,
             Box::new(move || {
@@ -250,6 +251,7 @@ fn daemon(
                 }
                 let mut worker = Worker::new(io, pool, forwarder, fib);
                 worker.set_glean_sink(glean);
+                worker.set_qos(&qos);
                 Ok(worker)
             }),
         ));

@@ -61,6 +61,32 @@ pub(super) struct RawPort {
     #[serde(default)]
     pub addresses: Vec<Spanned<String>>,
     pub mtu: Option<Spanned<i64>>,
+    // Output queueing (see `config/qos.rs`).
+    pub scheduler: Option<Spanned<String>>,
+    pub rate: Option<Spanned<RawRate>>,
+    pub overhead: Option<Spanned<i64>>,
+    pub codel_target_ms: Option<Spanned<f64>>,
+    pub codel_interval_ms: Option<Spanned<f64>>,
+    pub queue_limit: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub class: Vec<Spanned<RawClass>>,
+}
+
+/// A rate: `"100mbit"` (bits/s with a unit) or an integer of bytes/s.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawRate {
+    BytesPerSecond(i64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClass {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub dscp: Vec<Spanned<i64>>,
+    pub weight: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

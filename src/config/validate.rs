@@ -26,13 +26,18 @@ const MAX_ICMP: i64 = 1_000_000;
 const MAX_IFNAME: usize = 15;
 
 /// Builds errors that point into one file.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     text: &'a str,
     file: &'a str,
 }
 
 impl Ctx<'_> {
-    fn err(&self, span: Range<usize>, field: impl Into<String>, message: String) -> ConfigError {
+    pub(super) fn err(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: String,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_string(),
             line: Some(line_of(self.text, span.start)),
@@ -65,7 +70,7 @@ impl Ctx<'_> {
             .map_err(|_| self.err(value.span(), field, format!("{s:?} is not an IP address")))
     }
 
-    fn bounded(
+    pub(super) fn bounded(
         &self,
         value: &Spanned<i64>,
         field: &str,
@@ -293,12 +298,14 @@ fn port(
         }
         None => DEFAULT_MTU,
     };
+    let qos = super::qos::port_qos(cx, i, p, mtu)?;
     Ok(PortConfig {
         name,
         interface,
         mac,
         addresses,
         mtu,
+        qos,
     })
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::StatsSnapshot;
 use crate::forward::{CounterSummary, DropReason};
+use crate::qos::QosReport;
 
 /// Per-packet latency percentiles in nanoseconds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub struct StatsReport {
     pub latency_ns: LatencySummary,
     /// The XDP program's per-CPU counters, summed, by name.
     pub xdp: BTreeMap<String, u64>,
+    /// Output queues per egress port.
+    #[serde(default)]
+    pub qos: QosReport,
 }
 
 impl StatsReport {
@@ -60,6 +64,9 @@ impl StatsReport {
             batches: snap.extra.batches,
             latency_ns,
             xdp,
+            qos: QosReport {
+                ports: snap.qos.iter().map(|p| p.report()).collect(),
+            },
         }
     }
 
@@ -106,6 +113,7 @@ impl StatsReport {
             "latency per packet (ns): p50 {} p90 {} p99 {} max {} over {} packets",
             l.p50, l.p90, l.p99, l.max, l.samples
         );
+        s.push_str(&self.qos.to_text());
         if !self.xdp.is_empty() {
             let _ = writeln!(s, "xdp program:");
             for (name, n) in &self.xdp {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::forward::{Counters, DropReason};
+use crate::qos::PortQosSnapshot;
 
 /// Counters before the drop reasons, in [`WorkerStats::publish`] order.
 const FIXED: usize = 15;
@@ -43,6 +44,8 @@ pub struct WorkerExtra {
 pub struct WorkerStats {
     slots: [AtomicU64; SLOTS],
     latency: Mutex<Histogram<u64>>,
+    /// Output queues per egress port, refreshed with the latency histogram.
+    qos: Mutex<Vec<PortQosSnapshot>>,
 }
 
 impl Default for WorkerStats {
@@ -50,6 +53,7 @@ impl Default for WorkerStats {
         WorkerStats {
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: Mutex::new(latency_histogram()),
+            qos: Mutex::new(Vec::new()),
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct StatsSnapshot {
     /// Time per packet through the worker: each busy loop's processing time,
     /// recorded once per frame it handled.
     pub latency_ns: Histogram<u64>,
+    /// Output queues per egress port.
+    pub qos: Vec<PortQosSnapshot>,
 }
 
 impl Default for StatsSnapshot {
@@ -70,6 +76,7 @@ impl Default for StatsSnapshot {
             counters: Counters::default(),
             extra: WorkerExtra::default(),
             latency_ns: latency_histogram(),
+            qos: Vec::new(),
         }
     }
 }
@@ -84,6 +91,13 @@ impl StatsSnapshot {
         self.extra.fib_version = self.extra.fib_version.max(other.extra.fib_version);
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_ns.add(&other.latency_ns);
+        if self.qos.is_empty() {
+            self.qos = other.qos.clone();
+        } else {
+            for (a, b) in self.qos.iter_mut().zip(&other.qos) {
+                a.merge(b);
+            }
+        }
     }
 }
 
@@ -121,6 +135,14 @@ impl WorkerStats {
         }
     }
 
+    /// Lets the worker refresh its queue snapshots (skipped when a reader
+    /// holds the lock; the next interval catches up).
+    pub fn publish_qos(&self, refresh: impl FnOnce(&mut Vec<PortQosSnapshot>)) {
+        if let Ok(mut shared) = self.qos.try_lock() {
+            refresh(&mut shared);
+        }
+    }
+
     /// A consistent-enough copy for display (each counter is exact; counters
     /// read a few nanoseconds apart may differ by a batch).
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -148,7 +170,12 @@ impl WorkerStats {
             Ok(h) => h.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
+        let qos = match self.qos.lock() {
+            Ok(q) => q.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
         StatsSnapshot {
+            qos,
             counters,
             extra: WorkerExtra {
                 tx_dropped: v[11],

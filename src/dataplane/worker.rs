@@ -2,10 +2,13 @@
 //! pipeline and the transmit queues together.
 //!
 //! Per loop: receive a batch per port, read the clock and the FIB once, run
-//! every frame through [`Forwarder::process`], put forwarded frames (same
-//! UMEM chunk, no copy) and emitted ones on their egress port's transmit
-//! batch, send, and let the backend recycle completions. Nothing here
-//! allocates, locks or makes a system call per packet.
+//! every frame through [`Forwarder::process`], queue forwarded frames (same
+//! UMEM chunk, no copy) on their egress port's output queues ([`crate::qos`]:
+//! classes, flows, CoDel/ECN, shaper), let each port's scheduler fill its
+//! transmit batch up to the room its ring has, send, and let the backend
+//! recycle completions. Frames the pipeline creates (ICMP errors, fragments)
+//! go straight to the transmit batch. Nothing here allocates, locks or makes
+//! a system call per packet.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,7 +21,8 @@ use hdrhistogram::Histogram;
 use super::stats::{latency_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL};
 use crate::fib::{Fib, FibHandle, PortId};
 use crate::forward::{Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
-use crate::io::{FrameBatch, FramePool, PacketIo, Umem};
+use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
+use crate::qos::{FrameStore, PortQueues, QosConfig};
 
 /// Frames taken from one port per loop (VPP's vector size is 256; AF_XDP
 /// rings work well with 32–64).
@@ -65,6 +69,28 @@ impl Emit for PoolEmit<'_> {
     }
 }
 
+/// The queues' view of the worker's frames: bytes in the UMEM, drops back to
+/// the pool.
+struct UmemFrames<'a> {
+    umem: &'a Umem,
+    pool: &'a mut FramePool,
+}
+
+impl FrameStore<Frame> for UmemFrames<'_> {
+    #[inline]
+    fn bytes<'a>(&'a mut self, frame: &'a mut Frame) -> &'a mut [u8] {
+        let len = frame.len();
+        let data = self.umem.data(frame);
+        let len = len.min(data.len());
+        &mut data[..len]
+    }
+
+    #[inline]
+    fn release(&mut self, frame: Frame) {
+        self.pool.free(frame);
+    }
+}
+
 /// The worker's time origin: the pipeline's clock is nanoseconds since then,
 /// read once per busy loop.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +105,10 @@ pub struct Worker<I: PacketIo> {
     fib: FibHandle,
     rx: FrameBatch,
     tx: Vec<FrameBatch>,
+    /// Output queues per egress port.
+    qos: Vec<PortQueues<Frame>>,
+    /// Frames the schedulers moved to transmit batches in the last pass.
+    scheduled: usize,
     stats: Arc<WorkerStats>,
     clock: Clock,
     /// Frames the transmit rings could not take.
@@ -96,10 +126,22 @@ pub struct Worker<I: PacketIo> {
 }
 
 impl<I: PacketIo> Worker<I> {
+    /// A worker whose ports have the default output queues (DRR++, CoDel,
+    /// unshaped); [`Worker::set_qos`] configures them.
     pub fn new(io: I, pool: FramePool, forwarder: Forwarder, fib: FibHandle) -> Self {
         let ports = io.port_count();
         let umem = io.umem().clone();
+        let qos = (0..ports)
+            .map(|_| {
+                PortQueues::new(
+                    &Self::bounded(&umem, ports, &QosConfig::default()),
+                    crate::qos::random_key(),
+                )
+            })
+            .collect();
         Worker {
+            qos,
+            scheduled: 0,
             io,
             umem,
             pool,
@@ -119,6 +161,48 @@ impl<I: PacketIo> Worker<I> {
             last_latency_publish: Instant::now(),
             hints: RouteHints::new(),
         }
+    }
+
+    /// A port's queue settings with the limit bounded by the UMEM: the
+    /// queues of all ports together hold about a quarter of its frames, so
+    /// the receive rings are not starved of frames by full queues (which
+    /// would move the drops from the AQM to the NIC); but never less than
+    /// one pass can bring in (every port's receive batch), or a burst would
+    /// overflow a queue its ring could have drained.
+    fn bounded(umem: &Umem, ports: usize, cfg: &QosConfig) -> QosConfig {
+        let ports = ports.max(1);
+        let share = (umem.frame_count() as usize / (4 * ports)).max(2 * RX_BATCH * ports) as u32;
+        let mut cfg = cfg.clone();
+        cfg.queue_limit = cfg.queue_limit.min(share);
+        cfg.flow_limit = cfg.flow_limit.min(cfg.queue_limit);
+        cfg
+    }
+
+    /// Configures port `i`'s output queues from `configs[i]` (ports without
+    /// an entry keep theirs). Frames already queued are dropped.
+    pub fn set_qos(&mut self, configs: &[QosConfig]) {
+        let ports = self.qos.len();
+        for (i, cfg) in configs.iter().enumerate().take(ports) {
+            let mut frames = UmemFrames {
+                umem: &self.umem,
+                pool: &mut self.pool,
+            };
+            self.qos[i].flush(&mut frames);
+            self.qos[i] = PortQueues::new(
+                &Self::bounded(&self.umem, ports, cfg),
+                crate::qos::random_key(),
+            );
+        }
+    }
+
+    /// Frames waiting in the output queues of every port.
+    pub fn queued(&self) -> usize {
+        self.qos.iter().map(|q| q.backlog() as usize).sum()
+    }
+
+    /// The output queues of port `port`.
+    pub fn queues(&self, port: PortId) -> Option<&PortQueues<Frame>> {
+        self.qos.get(port as usize)
     }
 
     /// The counters this worker publishes (for the control thread / `stats`).
@@ -169,6 +253,8 @@ impl<I: PacketIo> Worker<I> {
             let fib = fib.get_or_insert_with(|| self.fib.read());
             self.forward_batch(fib, port, now_ns);
         }
+        let sent = self.schedule(started.map(|(_, ns)| ns));
+        self.scheduled = sent;
         for port in 0..self.tx.len() {
             if !self.tx[port].is_empty() {
                 self.tx_dropped += self
@@ -203,21 +289,83 @@ impl<I: PacketIo> Worker<I> {
             self.stats.publish(&self.forwarder.counters, extra);
             if end.duration_since(self.last_latency_publish) >= HISTOGRAM_PUBLISH_INTERVAL {
                 self.stats.publish_latency(&mut self.latency);
+                self.publish_qos();
                 self.last_latency_publish = end;
+            }
+        } else if sent > 0 {
+            // Frames leaving a shaped queue while nothing arrives: the
+            // counters still move.
+            let now = Instant::now();
+            if now.duration_since(self.last_latency_publish) >= HISTOGRAM_PUBLISH_INTERVAL {
+                self.publish_qos();
+                self.last_latency_publish = now;
             }
         }
         received
     }
 
+    /// Copies the queues' counters to the shared stats (allocates only the
+    /// first time).
+    fn publish_qos(&self) {
+        let names = self.forwarder.ports();
+        self.stats.publish_qos(|shared| {
+            if shared.len() != self.qos.len() {
+                *shared = self
+                    .qos
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| q.snapshot(names.get(i).map_or("", |p| p.name.as_str())))
+                    .collect();
+            } else {
+                for (q, snap) in self.qos.iter().zip(shared.iter_mut()) {
+                    q.snapshot_into(snap);
+                }
+            }
+        });
+    }
+
+    /// Moves frames from each port's output queues to its transmit batch, as
+    /// many as the ring and the shaper allow. Returns how many.
+    fn schedule(&mut self, now_ns: Option<u64>) -> usize {
+        if self.qos.iter().all(|q| q.is_empty()) {
+            return 0;
+        }
+        let now_ns = now_ns.unwrap_or_else(|| self.clock.0.elapsed().as_nanos() as u64);
+        let mut moved = 0;
+        let mut frames = UmemFrames {
+            umem: &self.umem,
+            pool: &mut self.pool,
+        };
+        for (port, q) in self.qos.iter_mut().enumerate() {
+            if q.is_empty() {
+                continue;
+            }
+            let Some(tx) = self.tx.get_mut(port) else {
+                continue;
+            };
+            let room = tx.room().min(self.io.tx_room(port as PortId));
+            for _ in 0..room {
+                let Some(frame) = q.dequeue(now_ns, &mut frames) else {
+                    break;
+                };
+                moved += 1;
+                if let Err(frame) = tx.push(frame) {
+                    self.tx_dropped += 1;
+                    frames.pool.free(frame);
+                }
+            }
+        }
+        moved
+    }
+
     fn forward_batch(&mut self, fib: &Fib, ingress: PortId, now_ns: u64) {
         let Worker {
-            io,
             umem,
             pool,
             forwarder,
             rx,
             tx,
-            tx_dropped,
+            qos,
             local_in_worker,
             hints,
             ..
@@ -242,17 +390,12 @@ impl<I: PacketIo> Worker<I> {
             match verdict {
                 Verdict::Forward { port, len } => {
                     frame.set_len(len);
-                    let Some(out) = tx.get_mut(port as usize) else {
+                    let Some(queues) = qos.get_mut(port as usize) else {
                         pool.free(frame);
                         continue;
                     };
-                    if out.is_full() {
-                        *tx_dropped += io.send(port, out, pool) as u64;
-                    }
-                    if let Err(frame) = out.push(frame) {
-                        *tx_dropped += 1;
-                        pool.free(frame);
-                    }
+                    let mut frames = UmemFrames { umem, pool };
+                    queues.enqueue(frame, now_ns, &mut frames);
                 }
                 Verdict::Local => {
                     *local_in_worker += 1;
@@ -272,15 +415,43 @@ impl<I: PacketIo> Worker<I> {
         const IDLE_SPINS: u32 = 8;
         let mut idle = 0u32;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            if self.poll_once() == 0 {
+            if self.poll_once() == 0 && self.scheduled == 0 {
                 idle += 1;
                 if idle >= IDLE_SPINS {
-                    self.io.wait(std::time::Duration::from_millis(10));
+                    // The last busy pass may have fallen inside a publishing
+                    // interval: bring the queue counters up to date before
+                    // sleeping (no allocation after the first time).
+                    self.publish_qos();
+                    self.io.wait(self.idle_wait());
                     idle = 0;
                 }
             } else {
                 idle = 0;
             }
         }
+        let mut frames = UmemFrames {
+            umem: &self.umem,
+            pool: &mut self.pool,
+        };
+        for q in &mut self.qos {
+            q.flush(&mut frames);
+        }
+    }
+
+    /// How long an idle pass may sleep: 10 ms with empty queues; with frames
+    /// queued, until the earliest shaper is ready (no sleep when the ring,
+    /// not a shaper, is what holds them).
+    fn idle_wait(&self) -> std::time::Duration {
+        const IDLE: std::time::Duration = std::time::Duration::from_millis(10);
+        let now = self.clock.0.elapsed().as_nanos() as u64;
+        let mut wait = IDLE;
+        for q in self.qos.iter().filter(|q| !q.is_empty()) {
+            let until = match q.next_ready_ns() {
+                Some(ready) => ready.saturating_sub(now),
+                None => 0,
+            };
+            wait = wait.min(std::time::Duration::from_nanos(until));
+        }
+        wait
     }
 }

@@ -112,6 +112,10 @@ impl PacketIo for LoopbackIo {
         }
     }
 
+    fn tx_room(&self, _port: PortId) -> usize {
+        self.tx_room
+    }
+
     fn send(&mut self, port: PortId, batch: &mut FrameBatch, pool: &mut FramePool) -> usize {
         let mut room = self.tx_room;
         let mut dropped = 0;

@@ -30,6 +30,14 @@ pub trait PacketIo {
     /// only where a ring asks for it.
     fn service(&mut self, pool: &mut FramePool);
 
+    /// Frames `port`'s transmit ring can take now (the output queues hand
+    /// the ring no more than this, so they, not the ring, hold the backlog).
+    /// Backends without a bounded ring take everything.
+    fn tx_room(&self, port: PortId) -> usize {
+        let _ = port;
+        usize::MAX
+    }
+
     /// Blocks until a port may have frames to receive or `timeout` passes.
     /// Workers call it only after finding every port idle for a while, so an
     /// idle router does not spin its cores; busy ones never call it.

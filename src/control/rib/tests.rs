@@ -244,7 +244,11 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     rib.replace_source(RouteSource::LinkState, vec![]);
     assert_eq!(rib.installed(net("100.0.5.0/24")), None);
     let changes = rib.take_changes();
-    assert_eq!(changes.prefixes.len(), 100 + 1, "the BGP prefixes and the IGP one");
+    assert_eq!(
+        changes.prefixes.len(),
+        100 + 1,
+        "the BGP prefixes and the IGP one"
+    );
     assert!(changes.prefixes.iter().all(|(_, id)| id.is_none()));
     // ... and come back when it returns; the unresolvable one too once
     // a static route covers its next hop.

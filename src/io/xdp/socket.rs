@@ -105,6 +105,8 @@ struct XskPort {
     in_fill: u32,
     /// Frames on the tx ring not yet back through the completion ring.
     in_tx: u32,
+    /// Entries of the tx ring.
+    tx_size: u32,
 }
 
 /// One worker's AF_XDP sockets, one per port, all on queue `queue`.
@@ -291,6 +293,7 @@ impl XdpIo {
                 fill_target,
                 in_fill: 0,
                 in_tx: 0,
+                tx_size: config.ring_size,
             });
         }
         let zero_copy = socket_is_zero_copy(ports[0].fd);
@@ -411,6 +414,14 @@ impl PacketIo for XdpIo {
 
     fn port_count(&self) -> usize {
         self.ports.len()
+    }
+
+    /// Ring slots not holding frames the kernel has yet to complete.
+    #[inline]
+    fn tx_room(&self, port: PortId) -> usize {
+        self.ports
+            .get(port as usize)
+            .map_or(0, |p| p.tx_size.saturating_sub(p.in_tx) as usize)
     }
 
     #[inline]

@@ -1,0 +1,248 @@
+//! Which flow and class a frame belongs to.
+//!
+//! A flow is the 5-tuple (addresses, protocol, ports) for TCP, UDP, UDP-Lite,
+//! SCTP and DCCP, and the 3-tuple (addresses, protocol) for everything else
+//! and for every fragment, so the fragments of one datagram and the datagram's
+//! unfragmented siblings never land in different queues out of order. The
+//! tuple is hashed with a 128-bit key drawn when the router starts, so a
+//! sender cannot aim many flows at one queue (CAKE and fq_codel do the same
+//! with their perturbation).
+
+use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
+use crate::wire::ipv4::protocol;
+use crate::wire::ipv6::walk_extension_headers;
+use crate::wire::{Ipv4Packet, Ipv6Packet};
+
+/// What the queues need to know of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowMeta {
+    /// Keyed hash of the flow tuple and the class.
+    pub hash: u64,
+    /// Index into the port's classes (0 = default).
+    pub class: u8,
+}
+
+/// Maps frames to flows and classes; one per port (the DSCP map is the
+/// port's), all sharing the router's key.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    key: [u64; 2],
+    dscp_class: [u8; 64],
+}
+
+/// Protocols whose first four payload bytes are source and destination ports.
+fn has_ports(proto: u8) -> bool {
+    matches!(
+        proto,
+        protocol::TCP | protocol::UDP | protocol::SCTP | 33 | 136
+    )
+}
+
+/// One multiply-fold round (the mixer of ahash's fallback and wyhash): the
+/// product's halves xored, so every input bit reaches every output bit.
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = (a as u128).wrapping_mul(b as u128);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+impl Classifier {
+    /// A classifier with a fresh random key (the standard library's
+    /// per-process random SipHash keys seed it).
+    pub fn new(dscp_class: [u8; 64]) -> Classifier {
+        Classifier::with_key(super::random_key(), dscp_class)
+    }
+
+    /// A classifier with a given key (tests, simulations).
+    pub fn with_key(key: [u64; 2], dscp_class: [u8; 64]) -> Classifier {
+        Classifier { key, dscp_class }
+    }
+
+    /// Folds `word` into `h`. The multiplier is the key xored with an odd
+    /// constant of well-spread bits, so even a weak key mixes well.
+    #[inline]
+    fn mix(&self, h: u64, word: u64) -> u64 {
+        fold_mul(h ^ word, (self.key[1] ^ 0x5851_f42d_4c95_7f2d) | 1)
+    }
+
+    /// Last round: spreads the final word's bits over the whole hash.
+    #[inline]
+    fn finish(&self, h: u64) -> u64 {
+        fold_mul(h, 0x9e37_79b9_7f4a_7c15).rotate_left(23) ^ h
+    }
+
+    /// The class for a DSCP value.
+    #[inline]
+    pub fn class_of_dscp(&self, dscp: u8) -> u8 {
+        self.dscp_class[(dscp & 0x3f) as usize]
+    }
+
+    /// Flow and class of an Ethernet frame. Frames that are not IP (or too
+    /// short to read) all share one flow of the default class: the pipeline
+    /// forwards only IP, so this is a safety net, not a path.
+    #[inline]
+    pub fn classify(&self, frame: &[u8]) -> FlowMeta {
+        let other = FlowMeta {
+            hash: self.mix(self.key[0], 0),
+            class: 0,
+        };
+        let Some(et) = frame.get(12..14) else {
+            return other;
+        };
+        let l3 = &frame[ETH_LEN.min(frame.len())..];
+        match u16::from_be_bytes([et[0], et[1]]) {
+            ethertype::IPV4 => self.classify_v4(l3).unwrap_or(other),
+            ethertype::IPV6 => self.classify_v6(l3).unwrap_or(other),
+            _ => other,
+        }
+    }
+
+    fn classify_v4(&self, l3: &[u8]) -> Option<FlowMeta> {
+        let ip = Ipv4Packet::new_checked(l3).ok()?;
+        let class = self.class_of_dscp(ip.dscp());
+        let proto = ip.protocol();
+        let fragment = ip.more_frags() || ip.frag_offset() != 0;
+        let ports = if has_ports(proto) && !fragment {
+            ports_at(l3, ip.header_len())
+        } else {
+            0
+        };
+        let b = ip.header();
+        let addrs = u64::from_be_bytes([b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]]);
+        let h = self.mix(self.key[0], addrs);
+        let h = self.mix(h, (ports as u64) << 16 | (proto as u64) << 8 | class as u64);
+        Some(FlowMeta {
+            hash: self.finish(h),
+            class,
+        })
+    }
+
+    fn classify_v6(&self, l3: &[u8]) -> Option<FlowMeta> {
+        let ip = Ipv6Packet::new_checked(l3).ok()?;
+        let class = self.class_of_dscp(ip.traffic_class() >> 2);
+        let first = ip.next_header();
+        let (proto, ports) = if has_ports(first) {
+            (first, ports_at(l3, crate::wire::ipv6::HEADER_LEN))
+        } else {
+            // Extension headers are rare; walk them only when present.
+            match walk_extension_headers(first, ip.payload()) {
+                Ok(w) if w.fragment => (w.upper_protocol, 0),
+                Ok(w) if has_ports(w.upper_protocol) => {
+                    (w.upper_protocol, ports_at(ip.payload(), w.upper_offset))
+                }
+                Ok(w) => (w.upper_protocol, 0),
+                Err(_) => (first, 0),
+            }
+        };
+        let s = ip.src_bytes();
+        let d = ip.dst_bytes();
+        let word = |a: &[u8; 16], i: usize| {
+            u64::from_be_bytes([
+                a[i],
+                a[i + 1],
+                a[i + 2],
+                a[i + 3],
+                a[i + 4],
+                a[i + 5],
+                a[i + 6],
+                a[i + 7],
+            ])
+        };
+        let mut h = self.mix(self.key[0] ^ 0x6, word(&s, 0));
+        h = self.mix(h, word(&s, 8));
+        h = self.mix(h, word(&d, 0));
+        h = self.mix(h, word(&d, 8));
+        h = self.mix(h, (ports as u64) << 16 | (proto as u64) << 8 | class as u64);
+        Some(FlowMeta {
+            hash: self.finish(h),
+            class,
+        })
+    }
+}
+
+/// The two port fields at `offset` as one word (0 when truncated).
+#[inline]
+fn ports_at(packet: &[u8], offset: usize) -> u32 {
+    match packet.get(offset..offset + 4) {
+        Some(p) => u32::from_be_bytes([p[0], p[1], p[2], p[3]]),
+        None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qos::tests::frames::{v4_frame, v6_frame, V4Spec, V6Spec};
+
+    fn classifier() -> Classifier {
+        let mut map = [0u8; 64];
+        map[46] = 1;
+        Classifier::with_key([1, 2], map)
+    }
+
+    #[test]
+    fn ports_separate_flows_and_fragments_do_not() {
+        let c = classifier();
+        let a = c.classify(&v4_frame(&V4Spec::tcp(1000, 80)));
+        let b = c.classify(&v4_frame(&V4Spec::tcp(1001, 80)));
+        assert_ne!(a.hash, b.hash);
+        assert_eq!(a, c.classify(&v4_frame(&V4Spec::tcp(1000, 80))));
+        // Every fragment of a datagram hashes alike, whatever its offset.
+        let mut first = V4Spec::udp(5000, 53);
+        first.more_frags = true;
+        let mut later = V4Spec::udp(9999, 9999);
+        later.frag_offset = 185;
+        assert_eq!(
+            c.classify(&v4_frame(&first)).hash,
+            c.classify(&v4_frame(&later)).hash
+        );
+        // Protocols without ports: the 3-tuple.
+        let icmp = c.classify(&v4_frame(&V4Spec::proto(1)));
+        let gre = c.classify(&v4_frame(&V4Spec::proto(47)));
+        assert_ne!(icmp.hash, gre.hash);
+    }
+
+    #[test]
+    fn dscp_picks_the_class_and_the_key_changes_the_hash() {
+        let c = classifier();
+        let mut voice = V4Spec::udp(1, 2);
+        voice.dscp = 46;
+        let m = c.classify(&v4_frame(&voice));
+        assert_eq!(m.class, 1);
+        assert_eq!(c.classify(&v4_frame(&V4Spec::udp(1, 2))).class, 0);
+        let other = Classifier::with_key([3, 4], [0; 64]);
+        assert_ne!(other.classify(&v4_frame(&voice)).hash, m.hash);
+        let mut v6 = V6Spec::tcp(1, 2);
+        v6.dscp = 46;
+        assert_eq!(c.classify(&v6_frame(&v6)).class, 1);
+    }
+
+    #[test]
+    fn ipv6_ports_and_fragments() {
+        let c = classifier();
+        let a = c.classify(&v6_frame(&V6Spec::tcp(1, 2)));
+        let b = c.classify(&v6_frame(&V6Spec::tcp(1, 3)));
+        assert_ne!(a.hash, b.hash);
+        let mut f1 = V6Spec::udp(7, 8);
+        f1.fragment = Some(0);
+        let mut f2 = V6Spec::udp(9, 9);
+        f2.fragment = Some(100);
+        assert_eq!(
+            c.classify(&v6_frame(&f1)).hash,
+            c.classify(&v6_frame(&f2)).hash
+        );
+    }
+
+    #[test]
+    fn garbage_is_one_flow_never_a_panic() {
+        let c = classifier();
+        let base = c.classify(&[]);
+        for len in 0..80 {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 37) as u8).collect();
+            let m = c.classify(&junk);
+            assert!(m.class < 2);
+            let _ = m.hash;
+        }
+        assert_eq!(c.classify(&[0u8; 10]).hash, base.hash);
+    }
+}

@@ -1,0 +1,209 @@
+//! Storage of one port's queues: a fixed arena of descriptor slots, and the
+//! set-associative table of flow queues that link those slots into FIFOs.
+//!
+//! Both are allocated once; enqueue and dequeue only move indices.
+
+use super::codel::Codel;
+
+/// "No index".
+pub(super) const NIL: u32 = u32::MAX;
+/// Ways per set (CAKE uses 8: collisions stay rare up to thousands of flows
+/// while a lookup reads one or two cache lines of tags).
+pub(super) const WAYS: usize = 8;
+
+/// One queued frame.
+#[derive(Debug)]
+pub(super) struct Slot<T> {
+    pub item: Option<T>,
+    /// Next slot in the same flow (or in the free list).
+    pub next: u32,
+    pub len: u32,
+    pub enqueued_ns: u64,
+}
+
+/// Where a flow is linked for the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Linked {
+    No,
+    /// DRR++ list of flows that became active this round.
+    New,
+    /// DRR++ list of flows that used up a quantum.
+    Old,
+    /// A WFQ bucket.
+    Bucket,
+}
+
+/// One flow queue.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Flow {
+    pub head: u32,
+    pub tail: u32,
+    pub packets: u32,
+    pub bytes: u64,
+    pub class: u8,
+    pub linked: Linked,
+    /// Next flow in the scheduler list or bucket this flow is linked in.
+    pub next: u32,
+    /// DRR deficit in bytes.
+    pub deficit: i64,
+    /// WFQ: virtual start of the head packet, and finish of the last one sent.
+    pub start: u64,
+    pub finish: u64,
+    pub codel: Codel,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow {
+            head: NIL,
+            tail: NIL,
+            packets: 0,
+            bytes: 0,
+            class: 0,
+            linked: Linked::No,
+            next: NIL,
+            deficit: 0,
+            start: 0,
+            finish: 0,
+            codel: Codel::default(),
+        }
+    }
+}
+
+/// The arena and the flow table.
+#[derive(Debug)]
+pub(super) struct Store<T> {
+    pub slots: Vec<Slot<T>>,
+    free: u32,
+    pub used: u32,
+    pub flows: Vec<Flow>,
+    /// `tag << 8 | class` of every way, apart from the flows so that one
+    /// set's lookup reads one cache line (8 × 8 bytes), not eight flows.
+    keys: Vec<u64>,
+    sets: u32,
+    /// Lookups that found their set full of other flows and shared a queue.
+    pub collisions: u64,
+}
+
+impl<T> Store<T> {
+    /// `capacity` slots (at least 1) and `flows` flow queues (rounded up to
+    /// whole sets).
+    pub fn new(capacity: u32, flows: u32) -> Store<T> {
+        let capacity = capacity.max(1);
+        let slots = (0..capacity)
+            .map(|i| Slot {
+                item: None,
+                next: if i + 1 < capacity { i + 1 } else { NIL },
+                len: 0,
+                enqueued_ns: 0,
+            })
+            .collect();
+        let sets = flows.max(1).div_ceil(WAYS as u32);
+        Store {
+            slots,
+            free: 0,
+            used: 0,
+            flows: vec![Flow::default(); sets as usize * WAYS],
+            keys: vec![0; sets as usize * WAYS],
+            sets,
+            collisions: 0,
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.free == NIL
+    }
+
+    /// The flow queue for `hash` in `class`: the way already holding it, else
+    /// a way no one uses (empty and unscheduled), else the hash's home way
+    /// (shared, counted as a collision).
+    #[inline]
+    pub fn lookup(&mut self, hash: u64, class: u8) -> u32 {
+        let tag = (hash as u32) | 1;
+        let set = (((hash >> 32) * self.sets as u64) >> 32) as usize;
+        let base = set * WAYS;
+        let key = (tag as u64) << 8 | class as u64;
+        if let Some(i) = self.keys[base..base + WAYS].iter().position(|&k| k == key) {
+            return (base + i) as u32;
+        }
+        // A flow not seen (or forgotten): claim a way no one uses.
+        let ways = &self.flows[base..base + WAYS];
+        let empty = ways
+            .iter()
+            .position(|f| f.packets == 0 && f.linked == Linked::No);
+        let Some(way) = empty else {
+            self.collisions += 1;
+            // Share a busy way of the same class (a flow is scheduled inside
+            // its class), else the home way; the owner keeps its tag.
+            let way = ways
+                .iter()
+                .position(|f| f.class == class)
+                .unwrap_or((tag as usize >> 1) % WAYS);
+            return (base + way) as u32;
+        };
+        self.keys[base + way] = key;
+        let f = &mut self.flows[base + way];
+        f.class = class;
+        f.finish = 0;
+        f.codel = Codel::default();
+        (base + way) as u32
+    }
+
+    /// Appends a frame to flow `f`; gives it back when the arena is full.
+    #[inline]
+    pub fn push(&mut self, f: u32, item: T, len: u32, now: u64) -> Result<(), T> {
+        let i = self.free;
+        let Some(slot) = self.slots.get_mut(i as usize) else {
+            return Err(item);
+        };
+        self.free = slot.next;
+        slot.item = Some(item);
+        slot.next = NIL;
+        slot.len = len;
+        slot.enqueued_ns = now;
+        self.used += 1;
+        let flow = &mut self.flows[f as usize];
+        if flow.tail == NIL {
+            flow.head = i;
+        } else {
+            let tail = flow.tail as usize;
+            self.slots[tail].next = i;
+        }
+        flow.tail = i;
+        flow.packets += 1;
+        flow.bytes += len as u64;
+        Ok(())
+    }
+
+    /// Takes the head frame of flow `f`: (frame, length, enqueue time).
+    #[inline]
+    pub fn pop(&mut self, f: u32) -> Option<(T, u32, u64)> {
+        let flow = &mut self.flows[f as usize];
+        let i = flow.head;
+        let slot = self.slots.get_mut(i as usize)?;
+        let item = slot.item.take()?;
+        flow.head = slot.next;
+        if flow.head == NIL {
+            flow.tail = NIL;
+        }
+        flow.packets -= 1;
+        flow.bytes -= slot.len as u64;
+        slot.next = self.free;
+        self.free = i;
+        self.used -= 1;
+        Some((item, slot.len, slot.enqueued_ns))
+    }
+
+    /// The flow holding the most bytes.
+    pub fn fattest(&self) -> Option<u32> {
+        let mut best = None;
+        let mut most = 0;
+        for (i, f) in self.flows.iter().enumerate() {
+            if f.bytes > most {
+                most = f.bytes;
+                best = Some(i as u32);
+            }
+        }
+        best
+    }
+}

@@ -1,0 +1,438 @@
+//! One port's output queues: classify, enqueue with hard limits, and
+//! dequeue through the schedulers, CoDel and the shaper.
+
+use hdrhistogram::Histogram;
+
+use super::classify::{Classifier, FlowMeta};
+use super::codel::CodelParams;
+use super::counters::{sojourn_histogram, ClassCounters, PortQosReport, PortQosSnapshot};
+use super::ecn;
+use super::flows::{Linked, Store};
+use super::sched::{ActiveClasses, ClassSched, VSCALE};
+use super::shaper::Shaper;
+use super::{FrameStore, QosConfig, SchedulerKind, MAX_CLASSES};
+
+/// Frames dropped at most per overflow from the fattest queue (fq_codel's
+/// batch: one scan of the flows pays for many drops).
+const OVERFLOW_BATCH: u32 = 64;
+
+/// The queues of one egress port, holding frames of type `T` (descriptors:
+/// the worker's UMEM frame tokens).
+#[derive(Debug)]
+pub struct PortQueues<T> {
+    kind: SchedulerKind,
+    classifier: Classifier,
+    store: Store<T>,
+    classes: Vec<ClassSched>,
+    names: Vec<String>,
+    counters: Vec<ClassCounters>,
+    sojourn: Vec<Histogram<u64>>,
+    active: ActiveClasses,
+    codel: CodelParams,
+    shaper: Option<Shaper>,
+    quantum: u32,
+    flow_limit: u32,
+}
+
+/// The class table of a config: class 0 is "default" (weight 1, or the
+/// weight of a configured class named "default"), then the others in order.
+fn class_table(cfg: &QosConfig) -> (Vec<(String, u32)>, [u8; 64]) {
+    let mut classes = vec![("default".to_string(), 1)];
+    let mut map = [0u8; 64];
+    if cfg.scheduler == SchedulerKind::Fifo {
+        return (classes, map);
+    }
+    for c in &cfg.classes {
+        let index = if c.name == "default" {
+            classes[0].1 = c.weight.max(1);
+            0
+        } else if classes.len() < MAX_CLASSES {
+            classes.push((c.name.clone(), c.weight.max(1)));
+            classes.len() - 1
+        } else {
+            continue;
+        };
+        for &d in &c.dscp {
+            map[(d & 0x3f) as usize] = index as u8;
+        }
+    }
+    (classes, map)
+}
+
+impl<T> PortQueues<T> {
+    /// Queues for `cfg`, hashing flows with `key` (draw it once per router
+    /// start, e.g. from [`Classifier::new`]'s source).
+    pub fn new(cfg: &QosConfig, key: [u64; 2]) -> PortQueues<T> {
+        let (table, map) = class_table(cfg);
+        let quantum = cfg.quantum.max(64);
+        let flows = if cfg.scheduler == SchedulerKind::Fifo {
+            1
+        } else {
+            cfg.flows
+        };
+        PortQueues {
+            kind: cfg.scheduler,
+            classifier: Classifier::with_key(key, map),
+            store: Store::new(cfg.queue_limit, flows),
+            classes: table
+                .iter()
+                .map(|(_, w)| ClassSched::new(*w, quantum))
+                .collect(),
+            names: table.iter().map(|(n, _)| n.clone()).collect(),
+            counters: vec![ClassCounters::default(); table.len()],
+            sojourn: table.iter().map(|_| sojourn_histogram()).collect(),
+            active: ActiveClasses::default(),
+            codel: cfg.codel,
+            shaper: cfg.rate.map(|r| Shaper::new(r, cfg.overhead)),
+            quantum,
+            flow_limit: cfg.flow_limit.max(1),
+        }
+    }
+
+    pub fn kind(&self) -> SchedulerKind {
+        self.kind
+    }
+
+    /// Frames queued.
+    #[inline]
+    pub fn backlog(&self) -> u32 {
+        self.store.used
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.store.used == 0
+    }
+
+    pub fn class_names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn counters(&self) -> &[ClassCounters] {
+        &self.counters
+    }
+
+    /// The per-class sojourn histograms (the worker merges and clears them).
+    pub fn sojourn_mut(&mut self) -> &mut [Histogram<u64>] {
+        &mut self.sojourn
+    }
+
+    pub fn flow_collisions(&self) -> u64 {
+        self.store.collisions
+    }
+
+    /// When the shaper next lets a frame go (`None`: unshaped).
+    pub fn next_ready_ns(&self) -> Option<u64> {
+        self.shaper.map(|s| s.next_ready_ns())
+    }
+
+    /// Flow and class of a frame as this port sees it.
+    pub fn classify(&self, frame: &[u8]) -> FlowMeta {
+        if self.kind == SchedulerKind::Fifo {
+            return FlowMeta { hash: 0, class: 0 };
+        }
+        self.classifier.classify(frame)
+    }
+
+    /// Queues `frame` (its bytes reached through `frames`). When its flow
+    /// queue or the port is full, frames are dropped from the head of that
+    /// flow or of the fattest flow (returned to `frames`), never the buffer
+    /// grown.
+    pub fn enqueue<S: FrameStore<T>>(&mut self, mut frame: T, now: u64, frames: &mut S) {
+        let (meta, len) = {
+            let bytes = frames.bytes(&mut frame);
+            (self.classify(bytes), bytes.len() as u32)
+        };
+        let f = self.store.lookup(meta.hash, meta.class);
+        if self.store.flows[f as usize].packets >= self.flow_limit {
+            self.drop_head(f, 1, frames);
+        } else if self.store.is_full() {
+            if let Some(fat) = self.store.fattest() {
+                let n = (self.store.flows[fat as usize].packets / 2).clamp(1, OVERFLOW_BATCH);
+                self.drop_head(fat, n, frames);
+            }
+        }
+        let class = self.store.flows[f as usize].class as usize;
+        if let Err(frame) = self.store.push(f, frame, len, now) {
+            self.counters[class].overflow_drops += 1;
+            frames.release(frame);
+            return;
+        }
+        let k = &mut self.counters[class];
+        k.enqueued += 1;
+        k.backlog += 1;
+        k.backlog_bytes += len as u64;
+        let cl = &mut self.classes[class];
+        cl.packets += 1;
+        let flow = &mut self.store.flows[f as usize];
+        if flow.linked == Linked::No {
+            if self.kind == SchedulerKind::Wfq {
+                flow.start = flow.finish.max(cl.buckets.vtime);
+                cl.buckets.insert(&mut self.store.flows, f, true);
+            } else {
+                flow.deficit = self.quantum as i64;
+                flow.linked = Linked::New;
+                cl.new_flows.push_back(&mut self.store.flows, f);
+            }
+        }
+        let bit = 1u8 << class;
+        if self.active.mask & bit == 0 {
+            self.active.mask |= bit;
+            cl.deficit = 0;
+            cl.start = cl.finish.max(self.active.vtime);
+        }
+    }
+
+    /// Drops up to `n` frames from the head of flow `f` (overflow).
+    fn drop_head<S: FrameStore<T>>(&mut self, f: u32, n: u32, frames: &mut S) {
+        for _ in 0..n {
+            let Some((frame, len, _)) = self.store.pop(f) else {
+                break;
+            };
+            let class = self.store.flows[f as usize].class as usize;
+            self.classes[class].packets -= 1;
+            let k = &mut self.counters[class];
+            k.overflow_drops += 1;
+            k.backlog -= 1;
+            k.backlog_bytes -= len as u64;
+            frames.release(frame);
+        }
+    }
+
+    /// The next frame to transmit, if any is queued and the shaper allows.
+    pub fn dequeue<S: FrameStore<T>>(&mut self, now: u64, frames: &mut S) -> Option<T> {
+        if self.store.used == 0 {
+            return None;
+        }
+        if let Some(s) = &self.shaper {
+            if !s.ready(now) {
+                return None;
+            }
+        }
+        let (frame, len, _sojourn) = match self.kind {
+            SchedulerKind::Wfq => self.dequeue_wfq(now, frames)?,
+            SchedulerKind::Drr | SchedulerKind::Fifo => self.dequeue_drr(now, frames)?,
+        };
+        if let Some(s) = &mut self.shaper {
+            s.charge(now, len);
+        }
+        Some(frame)
+    }
+
+    fn deactivate(&mut self, c: usize) {
+        self.active.mask &= !(1u8 << c);
+        self.classes[c].deficit = 0;
+    }
+
+    /// Class-level DRR (weighted quanta), flow-level DRR++.
+    fn dequeue_drr<S: FrameStore<T>>(&mut self, now: u64, frames: &mut S) -> Option<(T, u32, u64)> {
+        loop {
+            let c = self.active.current()?;
+            if self.classes[c].packets == 0 {
+                self.deactivate(c);
+                continue;
+            }
+            if self.classes[c].deficit <= 0 {
+                let cl = &mut self.classes[c];
+                cl.deficit += self.quantum as i64 * cl.weight as i64;
+                self.active.advance(c);
+                continue;
+            }
+            match self.dequeue_flows_drr(c, now, frames) {
+                Some(sent) => {
+                    self.classes[c].deficit -= sent.1 as i64;
+                    return Some(sent);
+                }
+                None => self.deactivate(c),
+            }
+        }
+    }
+
+    /// DRR++ among the flows of class `c`.
+    fn dequeue_flows_drr<S: FrameStore<T>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        frames: &mut S,
+    ) -> Option<(T, u32, u64)> {
+        loop {
+            let cl = &mut self.classes[c];
+            let flows = &mut self.store.flows;
+            let (from_new, f) = match cl.new_flows.head() {
+                Some(f) => (true, f),
+                None => (false, cl.old_flows.head()?),
+            };
+            if flows[f as usize].deficit <= 0 {
+                flows[f as usize].deficit += self.quantum as i64;
+                if from_new {
+                    cl.new_flows.pop_front(flows);
+                } else {
+                    cl.old_flows.pop_front(flows);
+                }
+                cl.old_flows.push_back(flows, f);
+                flows[f as usize].linked = Linked::Old;
+                continue;
+            }
+            match self.pop_with_codel(f, now, frames) {
+                Some(sent) => {
+                    self.store.flows[f as usize].deficit -= sent.1 as i64;
+                    return Some(sent);
+                }
+                None => {
+                    let cl = &mut self.classes[c];
+                    let flows = &mut self.store.flows;
+                    if from_new {
+                        cl.new_flows.pop_front(flows);
+                    } else {
+                        cl.old_flows.pop_front(flows);
+                    }
+                    // A flow that emptied while new goes to the old list
+                    // once, so it cannot jump the queue again at once by
+                    // sending one packet at a time (fq_codel).
+                    if from_new && !cl.old_flows.is_empty() {
+                        cl.old_flows.push_back(flows, f);
+                        flows[f as usize].linked = Linked::Old;
+                    } else {
+                        flows[f as usize].linked = Linked::No;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Class-level and flow-level STFQ.
+    fn dequeue_wfq<S: FrameStore<T>>(&mut self, now: u64, frames: &mut S) -> Option<(T, u32, u64)> {
+        loop {
+            let mut best: Option<usize> = None;
+            for c in 0..self.classes.len() {
+                if self.active.mask & (1 << c) != 0
+                    && best.is_none_or(|b| self.classes[c].start < self.classes[b].start)
+                {
+                    best = Some(c);
+                }
+            }
+            let c = best?;
+            if self.classes[c].packets == 0 {
+                self.deactivate(c);
+                continue;
+            }
+            let Some(sent) = self.dequeue_flows_wfq(c, now, frames) else {
+                self.deactivate(c);
+                continue;
+            };
+            let cl = &mut self.classes[c];
+            self.active.vtime = self.active.vtime.max(cl.start);
+            cl.finish = cl.start + sent.1 as u64 * VSCALE / cl.weight as u64;
+            cl.start = cl.finish;
+            return Some(sent);
+        }
+    }
+
+    /// STFQ among the flows of class `c` (equal weights).
+    fn dequeue_flows_wfq<S: FrameStore<T>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        frames: &mut S,
+    ) -> Option<(T, u32, u64)> {
+        loop {
+            let f = self.classes[c].buckets.pop_min(&mut self.store.flows)?;
+            let Some(sent) = self.pop_with_codel(f, now, frames) else {
+                continue;
+            };
+            let cl = &mut self.classes[c];
+            let flow = &mut self.store.flows[f as usize];
+            flow.finish = flow.start + (sent.1 as u64).min(cl.buckets.max_step());
+            if flow.packets > 0 {
+                flow.start = flow.finish;
+                cl.buckets.insert(&mut self.store.flows, f, false);
+            }
+            return Some(sent);
+        }
+    }
+
+    /// The head frame of flow `f` after CoDel: frames CoDel signals on are
+    /// marked CE when ECN-capable, else dropped (returned to `frames`) and the
+    /// next head frame is tried. Returns (frame, length, sojourn).
+    fn pop_with_codel<S: FrameStore<T>>(
+        &mut self,
+        f: u32,
+        now: u64,
+        frames: &mut S,
+    ) -> Option<(T, u32, u64)> {
+        let mut again = false;
+        loop {
+            let Some((mut frame, len, enqueued)) = self.store.pop(f) else {
+                self.store.flows[f as usize].codel.on_empty();
+                return None;
+            };
+            let flow = &mut self.store.flows[f as usize];
+            let class = flow.class as usize;
+            self.classes[class].packets -= 1;
+            let k = &mut self.counters[class];
+            k.backlog -= 1;
+            k.backlog_bytes -= len as u64;
+            let sojourn = now.saturating_sub(enqueued);
+            let signal = flow.codel.should_signal(
+                &self.codel,
+                now,
+                sojourn,
+                flow.bytes,
+                self.quantum as u64,
+                again,
+            );
+            if signal {
+                if ecn::mark_ce(frames.bytes(&mut frame)).signalled() {
+                    k.marks += 1;
+                } else {
+                    k.aqm_drops += 1;
+                    frames.release(frame);
+                    again = true;
+                    continue;
+                }
+            }
+            k.sent += 1;
+            k.sent_bytes += len as u64;
+            // Clamped into the histogram's range: recording cannot fail.
+            let _ = self.sojourn[class].record(sojourn.clamp(1, 100_000_000_000));
+            return Some((frame, len, sojourn));
+        }
+    }
+
+    /// Drops every queued frame (returned to `frames`), e.g. at shutdown.
+    pub fn flush<S: FrameStore<T>>(&mut self, frames: &mut S) {
+        for f in 0..self.store.flows.len() as u32 {
+            let n = self.store.flows[f as usize].packets;
+            self.drop_head(f, n, frames);
+        }
+    }
+
+    /// A copy of the counters and histograms for publishing (allocates:
+    /// call it every so often, not per packet).
+    pub fn snapshot(&self, port: &str) -> PortQosSnapshot {
+        PortQosSnapshot {
+            port: port.to_string(),
+            scheduler: self.kind.name().to_string(),
+            rate: self.shaper.map_or(0, |s| s.rate()),
+            names: self.names.clone(),
+            weights: self.classes.iter().map(|c| c.weight).collect(),
+            counters: self.counters.clone(),
+            sojourn: self.sojourn.clone(),
+            collisions: self.store.collisions,
+        }
+    }
+
+    /// Refreshes a snapshot taken from these queues without allocating.
+    pub fn snapshot_into(&self, snap: &mut PortQosSnapshot) {
+        snap.counters.copy_from_slice(&self.counters);
+        for (to, from) in snap.sojourn.iter_mut().zip(&self.sojourn) {
+            let _ = to.set_to(from);
+        }
+        snap.collisions = self.store.collisions;
+    }
+
+    /// The operator's view of this port's queues.
+    pub fn report(&self, port: &str) -> PortQosReport {
+        self.snapshot(port).report()
+    }
+}

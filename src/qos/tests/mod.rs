@@ -1,0 +1,6 @@
+//! Simulations of the queues on a virtual clock, and property tests.
+
+mod aqm;
+pub mod frames;
+mod props;
+pub mod sim;

@@ -1,0 +1,106 @@
+//! Property tests: whatever the mix of traffic and settings, no frame is
+//! lost or duplicated and the limits hold.
+
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+
+use super::frames::{v4_frame, V4Spec};
+use super::sim::{SimFrame, SimStore};
+use crate::qos::{ClassConfig, CodelParams, PortQueues, QosConfig, SchedulerKind};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Enqueue {
+        flow: u16,
+        dscp: u8,
+        ecn: u8,
+        payload: u16,
+    },
+    Dequeue {
+        advance_us: u32,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u16..40, prop_oneof![Just(0u8), Just(46), Just(10)], 0u8..4, 0u16..1472)
+            .prop_map(|(flow, dscp, ecn, payload)| Op::Enqueue { flow, dscp, ecn, payload }),
+        2 => (0u32..20_000).prop_map(|advance_us| Op::Dequeue { advance_us }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn frames_are_conserved_and_bounded(
+        kind in prop_oneof![Just(SchedulerKind::Drr), Just(SchedulerKind::Wfq), Just(SchedulerKind::Fifo)],
+        queue_limit in 1u32..64,
+        flow_limit in 1u32..64,
+        flows in 1u32..64,
+        shaped in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..600),
+    ) {
+        let cfg = QosConfig {
+            scheduler: kind,
+            queue_limit,
+            flow_limit,
+            flows,
+            rate: shaped.then_some(1_000_000),
+            codel: CodelParams { target_ns: 1_000_000, interval_ns: 10_000_000 },
+            classes: vec![
+                ClassConfig { name: "ef".into(), dscp: vec![46], weight: 5 },
+                ClassConfig { name: "af".into(), dscp: vec![10], weight: 2 },
+            ],
+            ..QosConfig::default()
+        };
+        let mut q = PortQueues::new(&cfg, [11, 13]);
+        let mut store = SimStore::default();
+        let mut now = 0u64;
+        let mut offered = 0u64;
+        let mut sent = HashSet::new();
+        for op in ops {
+            match op {
+                Op::Enqueue { flow, dscp, ecn, payload } => {
+                    let mut s = V4Spec::tcp(flow, 80);
+                    s.dscp = dscp;
+                    s.ecn = ecn;
+                    s.payload = payload as usize;
+                    offered += 1;
+                    q.enqueue(SimFrame { id: offered, source: 0, bytes: v4_frame(&s) }, now, &mut store);
+                }
+                Op::Dequeue { advance_us } => {
+                    now += advance_us as u64 * 1000;
+                    while let Some(f) = q.dequeue(now, &mut store) {
+                        prop_assert!(sent.insert(f.id), "frame {} sent twice", f.id);
+                    }
+                }
+            }
+            prop_assert!(q.backlog() <= queue_limit);
+        }
+        let released: HashSet<u64> = store.released.iter().map(|f| f.id).collect();
+        prop_assert_eq!(released.len(), store.released.len(), "a frame dropped twice");
+        prop_assert!(released.is_disjoint(&sent));
+        let backlog = q.backlog() as u64;
+        prop_assert_eq!(offered, sent.len() as u64 + released.len() as u64 + backlog);
+        // The counters tell the same story.
+        let mut total = crate::qos::ClassCounters::default();
+        for k in q.counters() {
+            total.merge(k);
+        }
+        prop_assert_eq!(total.sent, sent.len() as u64);
+        prop_assert_eq!(total.dropped(), released.len() as u64);
+        prop_assert_eq!(total.backlog, backlog);
+        // Full queues drop from a head, never the arriving frame.
+        prop_assert_eq!(total.enqueued, offered);
+        // Draining an unshaped copy of the state empties it completely.
+        now += 10_000_000_000;
+        while let Some(f) = q.dequeue(now, &mut store) {
+            prop_assert!(sent.insert(f.id));
+            now += 10_000_000_000;
+        }
+        prop_assert_eq!(q.backlog(), 0);
+        prop_assert_eq!(offered, sent.len() as u64 + store.released.len() as u64);
+    }
+}
