@@ -206,6 +206,7 @@ fn real_captures_through_the_lab_match_the_offline_replay() {
         p1_mtu: Some(P1_MTU),
         default_routes_via_b: true,
         unlimited_icmp: true,
+        fifo_queues: true,
     }
     .write(&config);
 

@@ -39,17 +39,18 @@ const TX_ROOM_PER_INGRESS: usize = RX_BATCH * 2;
 struct PoolEmit<'a> {
     umem: &'a Umem,
     pool: &'a mut FramePool,
-    tx: &'a mut [FrameBatch],
+    /// Created frames join the egress port's output queues like forwarded
+    /// ones: a fragment or ICMP error must not overtake frames queued before
+    /// it (a flow whose large packets are fragmented would be reordered).
+    qos: &'a mut [PortQueues<Frame>],
+    now_ns: u64,
 }
 
 impl Emit for PoolEmit<'_> {
     fn emit(&mut self, port: PortId, build: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
-        let Some(batch) = self.tx.get_mut(port as usize) else {
+        let Some(queues) = self.qos.get_mut(port as usize) else {
             return false;
         };
-        if batch.is_full() {
-            return false;
-        }
         let Some(mut frame) = self.pool.alloc() else {
             return false;
         };
@@ -59,13 +60,13 @@ impl Emit for PoolEmit<'_> {
             return false;
         }
         frame.set_len(written);
-        match batch.push(frame) {
-            Ok(()) => true,
-            Err(frame) => {
-                self.pool.free(frame);
-                false
-            }
-        }
+        let mut frames = UmemFrames {
+            umem: self.umem,
+            pool: self.pool,
+        };
+        // A full port drops by its own rules (and counts it).
+        queues.enqueue(frame, self.now_ns, &mut frames);
+        true
     }
 }
 
@@ -364,7 +365,6 @@ impl<I: PacketIo> Worker<I> {
             pool,
             forwarder,
             rx,
-            tx,
             qos,
             local_in_worker,
             hints,
@@ -383,7 +383,8 @@ impl<I: PacketIo> Worker<I> {
                 let mut emit = PoolEmit {
                     umem,
                     pool,
-                    tx: &mut tx[..],
+                    qos: &mut qos[..],
+                    now_ns,
                 };
                 forwarder.process_hinted(fib, ingress, bytes, now_ns, &mut emit, hints.get(i))
             };

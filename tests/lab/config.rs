@@ -16,6 +16,10 @@ pub struct RouterConfig {
     /// setting), so that the live router and the offline replay, which see
     /// different clocks, send the same errors.
     pub unlimited_icmp: bool,
+    /// One FIFO queue per port instead of the default flow scheduler, so
+    /// frames leave in the order they arrived, as `ferroute replay` (which
+    /// has no output queues) writes them.
+    pub fifo_queues: bool,
 }
 
 impl RouterConfig {
@@ -28,12 +32,18 @@ impl RouterConfig {
             "\n[[port]]\nname = \"p0\"\nmac = \"02:00:00:00:00:01\"\n\
              addresses = [\"192.0.2.1/24\", \"2001:db8::1/64\"]\n",
         );
+        if self.fifo_queues {
+            s.push_str("scheduler = \"fifo\"\n");
+        }
         s.push_str(
             "\n[[port]]\nname = \"p1\"\nmac = \"02:00:00:00:01:01\"\n\
              addresses = [\"203.0.113.1/24\", \"2001:db8:1::1/64\"]\n",
         );
         if let Some(mtu) = self.p1_mtu {
             let _ = writeln!(s, "mtu = {mtu}");
+        }
+        if self.fifo_queues {
+            s.push_str("scheduler = \"fifo\"\n");
         }
         if self.default_routes_via_b {
             s.push_str("\n[[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"203.0.113.2\"\n");
