@@ -244,7 +244,11 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     rib.replace_source(RouteSource::LinkState, vec![]);
     assert_eq!(rib.installed(net("100.0.5.0/24")), None);
     let changes = rib.take_changes();
-    assert_eq!(changes.prefixes.len(), 100 + 1, "the BGP prefixes and the IGP one");
+    assert_eq!(
+        changes.prefixes.len(),
+        100 + 1,
+        "the BGP prefixes and the IGP one"
+    );
     assert!(changes.prefixes.iter().all(|(_, id)| id.is_none()));
     // ... and come back when it returns; the unresolvable one too once
     // a static route covers its next hop.
@@ -445,6 +449,58 @@ fn publisher_coalesces_a_burst_into_one_publication() {
         "nothing left"
     );
     assert_eq!(publisher.deadline(), None);
+}
+
+#[test]
+fn publications_recycle_the_spare_table_instead_of_copying() {
+    let (mut rib, _) = two_ports();
+    let handle = FibHandle::new(Fib::default());
+    let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
+    let add = |rib: &mut Rib, i: u32| {
+        let p = format!("192.0.{i}.0/24");
+        rib.update(
+            RouteSource::Static,
+            net(&p),
+            Some(&route(&p, RouteSource::Static, 0, vec![gw(0, "10.0.1.9")])),
+        );
+    };
+    add(&mut rib, 1);
+    publisher.publish_now(&mut rib);
+    let first = CowArc::as_ptr(&handle.load().v4);
+    add(&mut rib, 2);
+    publisher.publish_now(&mut rib);
+    assert_ne!(CowArc::as_ptr(&handle.load().v4), first);
+    add(&mut rib, 3);
+    publisher.publish_now(&mut rib);
+    let third = handle.load();
+    assert_eq!(
+        CowArc::as_ptr(&third.v4),
+        first,
+        "the first table's trie, brought up to date"
+    );
+    for i in 1..=3 {
+        assert!(
+            third
+                .lookup_v4(format!("192.0.{i}.1").parse().unwrap())
+                .is_some(),
+            "192.0.{i}.0/24"
+        );
+    }
+    // A reader holding the spare forces a copy, never a write under it.
+    let held = handle.load();
+    add(&mut rib, 4);
+    publisher.publish_now(&mut rib);
+    add(&mut rib, 5);
+    publisher.publish_now(&mut rib);
+    assert!(
+        held.lookup_v4("192.0.4.1".parse().unwrap()).is_none(),
+        "the held table never changes"
+    );
+    assert_ne!(CowArc::as_ptr(&handle.load().v4), CowArc::as_ptr(&held.v4));
+    assert!(handle
+        .load()
+        .lookup_v4("192.0.5.1".parse().unwrap())
+        .is_some());
 }
 
 /// One operation of the property test.
