@@ -224,3 +224,7 @@ impl Routing {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod tests;

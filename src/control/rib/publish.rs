@@ -216,7 +216,7 @@ impl FibPublisher {
 
     fn finish(&mut self, fib: Fib, changes: FibChanges, refused: usize, started: Instant) -> u64 {
         let version = self.handle.publish(fib.clone());
-        let mut previous = std::mem::replace(&mut self.current, fib);
+        let previous = std::mem::replace(&mut self.current, fib);
         self.current.version = version;
         self.dirty_since = None;
         let s = &mut self.stats;
