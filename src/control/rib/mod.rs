@@ -20,6 +20,8 @@
 
 mod hash;
 mod paths;
+#[cfg(test)]
+mod proptests;
 mod show;
 #[cfg(test)]
 mod tests;
