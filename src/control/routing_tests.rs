@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
-use crate::fib::{Fib, NextHop};
+use crate::fib::NextHop;
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
@@ -22,12 +22,17 @@ fn demo_config(lsdb: &Path, extra: &str) -> Config {
 fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     let lsdb = examples().join("lsdb.toml");
     let config = demo_config(&lsdb, "");
-    let handle = FibHandle::new(Fib::default());
+    // The handle starts with the static FIB, as `ferroute run` does; the
+    // first publication replaces it whole (no group id of it survives).
+    let handle = FibHandle::new(config.fib().unwrap());
     let mut routing = Routing::new(&config, handle.clone(), Duration::ZERO).unwrap();
     routing.set_neighbors(config.static_neighbors());
     let v1 = routing.publish_now();
     let fib = handle.load();
     assert_eq!(fib.version, v1);
+    let routed = fib.v4.len() + fib.v6.len();
+    assert_eq!(routed, routing.rib().summary().installed);
+    assert_eq!(fib.groups().len(), routing.rib().summary().path_sets);
 
     // 198.18.0.0/24 is 15 away over both 10.255.0.2 and .3: two members.
     let id = fib.v4.lookup("198.18.0.7".parse().unwrap()).unwrap();
