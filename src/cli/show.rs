@@ -86,3 +86,64 @@ pub fn reload(args: ReloadArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let version = value["fib_version"].as_u64().unwrap_or_default();
     writeln!(out, "reloaded: FIB version {version}").map_err(CliError::runtime)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cli::ops::{Handler, OpsServer};
+
+    #[test]
+    fn show_and_reload_print_text_or_json_from_the_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("ops.sock");
+        let handler: Handler = Arc::new(|req| match req {
+            "show fib-stats" => {
+                Ok(serde_json::json!({"stats": {"version": 7}, "text": "FIB version 7\n"}))
+            }
+            "show routes 10.0.0.1" => Err("no route for 10.0.0.1".to_string()),
+            "reload" => Ok(serde_json::json!({"fib_version": 8})),
+            other => Err(format!("unexpected {other}")),
+        });
+        let _server = OpsServer::start(&socket, handler).unwrap();
+        let show = |what, json| {
+            let mut out = Vec::new();
+            run(
+                ShowArgs {
+                    what,
+                    socket: socket.clone(),
+                    json,
+                },
+                &mut out,
+            )
+            .map(|()| String::from_utf8(out).unwrap())
+        };
+        assert_eq!(show(ShowWhat::FibStats, false).unwrap(), "FIB version 7\n");
+        let json: serde_json::Value =
+            serde_json::from_str(&show(ShowWhat::FibStats, true).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"stats": {"version": 7}}),
+            "no text in JSON"
+        );
+        let err = show(
+            ShowWhat::Routes {
+                target: Some("10.0.0.1".into()),
+            },
+            false,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no route for 10.0.0.1"), "{err}");
+        let mut out = Vec::new();
+        reload(
+            ReloadArgs {
+                socket: socket.clone(),
+                json: false,
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "reloaded: FIB version 8\n");
+    }
+}

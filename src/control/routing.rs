@@ -50,6 +50,9 @@ pub struct Routing {
     inputs: Inputs,
     neighbors: Vec<StaticNeighbor>,
     linkstate: Option<LinkState>,
+    /// Whether this RIB has been published (the first publication is built
+    /// from scratch: the handle's table before it came from elsewhere).
+    published: bool,
 }
 
 impl Routing {
@@ -64,6 +67,7 @@ impl Routing {
             inputs,
             neighbors: Vec::new(),
             linkstate,
+            published: false,
         };
         routing.apply_config_routes();
         routing.run_spf(Instant::now(), true);
@@ -117,14 +121,22 @@ impl Routing {
         self.rib.replace_source(RouteSource::Connected, routes);
     }
 
-    /// Publishes pending changes now; returns the version.
+    /// Publishes pending changes now (the whole RIB the first time);
+    /// returns the version.
     pub fn publish_now(&mut self) -> u64 {
+        if !self.published {
+            self.published = true;
+            return self.publisher.publish_full(&mut self.rib);
+        }
         self.publisher.publish_now(&mut self.rib)
     }
 
     /// Runs SPF if due and publishes if the coalescing window has passed.
     pub fn poll(&mut self, now: Instant) -> Option<u64> {
         self.run_spf(now, false);
+        if !self.published {
+            return None;
+        }
         self.publisher.poll(&mut self.rib, now)
     }
 
@@ -224,3 +236,7 @@ impl Routing {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod tests;

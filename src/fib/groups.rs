@@ -28,6 +28,12 @@ impl<T> CowArc<T> {
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.0, &b.0)
     }
+
+    /// The value's address (to tell, without holding a reference, whether
+    /// a later table reuses this allocation).
+    pub fn as_ptr(this: &Self) -> *const T {
+        Arc::as_ptr(&this.0)
+    }
 }
 
 impl<T> Clone for CowArc<T> {

@@ -20,6 +20,8 @@
 
 mod hash;
 mod paths;
+#[cfg(test)]
+mod proptests;
 mod show;
 #[cfg(test)]
 mod tests;
@@ -235,36 +237,37 @@ impl Rib {
 
     /// Sets one source's candidate for a prefix (not yet settled).
     fn set_candidate(&mut self, prefix: IpNet, source: RouteSource, route: Option<(u32, &[Via])>) {
-        let new = route.map(|(metric, paths)| (metric, canonical(paths)));
-        let current = self
-            .prefixes
-            .get(&prefix)
-            .and_then(|s| s.candidates.get(source));
-        if let (Some(old), Some((metric, paths))) = (current, &new) {
-            let same_paths = self
-                .paths
-                .get(old.paths)
-                .is_some_and(|p| *p.paths == **paths);
-            if old.metric == *metric && same_paths {
-                return;
-            }
-        }
-        if current.is_none() && new.is_none() {
-            return;
-        }
-        let new = new.map(|(metric, paths)| Candidate {
+        // The path set first (a small map), then one probe of the big
+        // prefix map: on a full-table load that map is what costs.
+        let new = route.map(|(metric, paths)| Candidate {
             source,
             metric,
-            paths: self.acquire(paths),
+            paths: self.acquire(canonical(paths)),
         });
-        let state = self.prefixes.entry(prefix).or_default();
+        let state = match new {
+            Some(_) => self.prefixes.entry(prefix).or_default(),
+            None => match self.prefixes.get_mut(&prefix) {
+                Some(state) => state,
+                None => return,
+            },
+        };
+        let current = state.candidates.get(source);
+        if current == new {
+            // Unchanged (equal paths intern to one id): drop the extra
+            // reference taken above.
+            if let Some(c) = new {
+                self.release(c.paths);
+            }
+            return;
+        }
         state.candidates.set(source, new);
+        let outcome = select(state, &self.paths, &self.distances);
         let count = &mut self.source_routes[source_index(source)];
         *count = *count + usize::from(new.is_some()) - usize::from(current.is_some());
+        self.selected(prefix, outcome);
         if let Some(old) = current {
             self.release(old.paths);
         }
-        self.reconsider(prefix);
     }
 
     /// One more reference to `paths`, interning and resolving it if new.
@@ -338,36 +341,20 @@ impl Rib {
         let Some(state) = self.prefixes.get_mut(&prefix) else {
             return;
         };
-        let key = |c: &Candidate| {
-            (
-                self.distances.of(c.source),
-                c.metric,
-                source_index(c.source),
-            )
-        };
-        let paths = &self.paths;
-        let installed = state
-            .candidates
-            .iter()
-            .filter(|c| paths.get(c.paths).is_some_and(|p| p.resolvable()))
-            .min_by_key(|c| key(c))
-            .map(|c| c.paths);
-        let resolving = state
-            .candidates
-            .iter()
-            .filter(|c| !is_bgp(c.source) && paths.get(c.paths).is_some_and(|p| !p.recursive))
-            .min_by_key(|c| key(c))
-            .map(|c| c.paths);
-        if installed != state.installed {
-            state.installed = installed;
+        let outcome = select(state, &self.paths, &self.distances);
+        self.selected(prefix, outcome);
+    }
+
+    /// Follows up a selection: the prefix's FIB entry, an emptied prefix,
+    /// a moved resolving route.
+    fn selected(&mut self, prefix: IpNet, outcome: Selection) {
+        if outcome.installed_changed {
             self.dirty_prefixes.insert(prefix);
         }
-        let resolving_changed = resolving != state.resolving;
-        state.resolving = resolving;
-        if state.candidates.is_empty() {
+        if outcome.empty {
             self.prefixes.remove(&prefix);
         }
-        if resolving_changed {
+        if let Some(resolving) = outcome.resolving_changed {
             self.set_resolving(prefix, resolving);
         }
     }
@@ -531,6 +518,43 @@ impl NextHopResolver for Rib {
             .get(id)
             .is_some_and(|p| p.paths.iter().any(|v| !matches!(v, Via::Local)));
         usable.then_some(metric)
+    }
+}
+
+/// What re-selecting one prefix changed.
+struct Selection {
+    installed_changed: bool,
+    /// The new resolving path set, when it changed.
+    resolving_changed: Option<Option<PathSetId>>,
+    /// No route left: the prefix goes.
+    empty: bool,
+}
+
+/// Picks the prefix's installed route (the usable one with the lowest
+/// distance, metric, source order) and its resolving route (the same among
+/// non-BGP, non-recursive ones), and records both in `state`.
+fn select(state: &mut PrefixState, paths: &PathSets, distances: &AdminDistances) -> Selection {
+    let key = |c: &Candidate| (distances.of(c.source), c.metric, source_index(c.source));
+    let installed = state
+        .candidates
+        .iter()
+        .filter(|c| paths.get(c.paths).is_some_and(|p| p.resolvable()))
+        .min_by_key(|c| key(c))
+        .map(|c| c.paths);
+    let resolving = state
+        .candidates
+        .iter()
+        .filter(|c| !is_bgp(c.source) && paths.get(c.paths).is_some_and(|p| !p.recursive))
+        .min_by_key(|c| key(c))
+        .map(|c| c.paths);
+    let installed_changed = installed != state.installed;
+    state.installed = installed;
+    let resolving_changed = (resolving != state.resolving).then_some(resolving);
+    state.resolving = resolving;
+    Selection {
+        installed_changed,
+        resolving_changed,
+        empty: state.candidates.is_empty(),
     }
 }
 

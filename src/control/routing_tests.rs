@@ -1,0 +1,108 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::fib::NextHop;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// The demo router with link-state from `lsdb`.
+fn demo_config(lsdb: &Path, extra: &str) -> Config {
+    let base = std::fs::read_to_string(examples().join("demo/router.toml")).unwrap();
+    let text = format!(
+        "{base}\n{extra}\n[linkstate]\nfile = {:?}\n",
+        lsdb.display().to_string()
+    );
+    Config::parse(&text, "router.toml").unwrap()
+}
+
+#[test]
+fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
+    let lsdb = examples().join("lsdb.toml");
+    let config = demo_config(&lsdb, "");
+    // The handle starts with the static FIB, as `ferroute run` does; the
+    // first publication replaces it whole (no group id of it survives).
+    let handle = FibHandle::new(config.fib().unwrap());
+    let mut routing = Routing::new(&config, handle.clone(), Duration::ZERO).unwrap();
+    routing.set_neighbors(config.static_neighbors());
+    let v1 = routing.publish_now();
+    let fib = handle.load();
+    assert_eq!(fib.version, v1);
+    let routed = fib.v4.len() + fib.v6.len();
+    assert_eq!(routed, routing.rib().summary().installed);
+    assert_eq!(fib.groups().len(), routing.rib().summary().path_sets);
+
+    // 198.18.0.0/24 is 15 away over both 10.255.0.2 and .3: two members.
+    let id = fib.v4.lookup("198.18.0.7".parse().unwrap()).unwrap();
+    let members = fib.groups().members(id);
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(members.contains(&NextHop::Adjacency {
+        port: 1,
+        mac: "02:00:00:00:01:02".parse().unwrap()
+    }));
+    assert!(members.contains(&NextHop::Unresolved {
+        port: 1,
+        gateway: "203.0.113.3".parse().unwrap()
+    }));
+    let picked: std::collections::HashSet<_> = (0..64u32)
+        .map(|h| *fib.select(id, h.wrapping_mul(0x9e37_79b9)).unwrap())
+        .collect();
+    assert_eq!(picked.len(), 2, "flows spread over both members");
+    // Static and connected behave as before.
+    assert_eq!(
+        fib.lookup_v4("198.51.100.1".parse().unwrap()),
+        Some(&NextHop::Adjacency {
+            port: 1,
+            mac: "02:00:00:00:01:02".parse().unwrap()
+        })
+    );
+    assert_eq!(
+        fib.lookup_v4("192.0.2.77".parse().unwrap()),
+        Some(&NextHop::Glean { port: 0 })
+    );
+
+    let shown = routing.show("routes 198.18.0.7").unwrap();
+    let text = shown["text"].as_str().unwrap();
+    assert!(
+        text.contains("longest match 198.18.0.0/24") && text.contains("link-state"),
+        "{text}"
+    );
+    assert_eq!(shown["route"]["selected"], "link-state");
+    let stats = routing.show("fib-stats").unwrap();
+    assert_eq!(stats["stats"]["version"], v1);
+    assert!(routing.show("linkstate").unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .contains("10.255.0.4"));
+    assert!(routing.show("routes nonsense").is_err());
+    assert!(routing.show("bogus").is_err());
+
+    // A broken LSDB rejects the reload whole: routes and FIB stay.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("lsdb.toml");
+    let good = std::fs::read_to_string(&lsdb).unwrap();
+    std::fs::write(&broken, good.replace("cost = 20", "cost = 0")).unwrap();
+    let err = routing.reload(&demo_config(&broken, "")).unwrap_err();
+    assert!(err.contains("lsdb.toml") && err.contains("cost"), "{err}");
+    assert_eq!(handle.load().version, v1, "nothing published");
+    assert!(routing
+        .rib()
+        .installed("198.18.0.0/24".parse().unwrap())
+        .is_some());
+
+    // A good reload applies: a new static route, link-state withdrawn by a
+    // distance above static for an overlapping prefix.
+    let extra = "[[route]]\nprefix = \"198.18.0.0/24\"\nvia = \"203.0.113.9\"\n";
+    let answer = routing.reload(&demo_config(&lsdb, extra)).unwrap();
+    let v2 = answer["fib_version"].as_u64().unwrap();
+    assert!(v2 > v1);
+    assert_eq!(
+        handle.load().lookup_v4("198.18.0.7".parse().unwrap()),
+        Some(&NextHop::Unresolved {
+            port: 1,
+            gateway: "203.0.113.9".parse().unwrap()
+        })
+    );
+}
