@@ -14,7 +14,6 @@
 //! settled before `v` is: a router's set is complete when it is popped.
 
 use std::cmp::Reverse;
-use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
@@ -22,7 +21,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde::Serialize;
 
-use super::lsdb::{Lsdb, RouterId};
+use super::lsdb::{Lsdb, RouterId, RouterLsa};
 use crate::control::route::{RibRoute, RouteSource, Via};
 use crate::fib::PortId;
 
@@ -140,7 +139,7 @@ impl SpfResult {
                 out.push(self.first_hops[w * 64 + b]);
             }
         }
-        out.sort_unstable();
+        // Already in `Via` order: the bits are numbered so.
         out
     }
 }
@@ -154,9 +153,8 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
     let graph = Graph::build(lsdb);
     let root_index = graph.index(root);
     let mut unusable = Vec::new();
-    let mut first_hops: Vec<Via> = Vec::new();
-    // (neighbour index, cost, first-hop bit) of each usable root link.
-    let mut root_links = Vec::new();
+    // (neighbour index, cost, first hop) of each usable root link.
+    let mut root_vias = Vec::new();
     if let (Some(r), Some(lsa)) = (root_index, lsdb.get(root)) {
         for link in &lsa.links {
             let Some(v) = graph.index(link.neighbor) else {
@@ -185,18 +183,19 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
                 }
             };
             for &gateway in &link.next_hops {
-                let via = Via::Gateway { port, gateway };
-                let bit = match first_hops.iter().position(|&h| h == via) {
-                    Some(bit) => bit,
-                    None => {
-                        first_hops.push(via);
-                        first_hops.len() - 1
-                    }
-                };
-                root_links.push((v, link.cost, bit));
+                root_vias.push((v, link.cost, Via::Gateway { port, gateway }));
             }
         }
     }
+    // Bits are numbered in `Via` order, so reading a set's bits in order
+    // yields its first hops already sorted: no sort per route.
+    let mut first_hops: Vec<Via> = root_vias.iter().map(|&(_, _, via)| via).collect();
+    first_hops.sort_unstable();
+    first_hops.dedup();
+    let root_links: Vec<(u32, u32, usize)> = root_vias
+        .iter()
+        .filter_map(|&(v, c, via)| Some((v, c, first_hops.binary_search(&via).ok()?)))
+        .collect();
     let graph_done = Instant::now();
     let words = first_hops.len().div_ceil(64).max(1);
     let n = graph.ids.len();
@@ -206,7 +205,14 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         dijkstra(&graph, r, &root_links, words, &mut cost, &mut hops);
     }
     let dijkstra_done = Instant::now();
-    let (routes, unroutable) = stub_routes(lsdb, root_index, &cost, &hops, words, &first_hops);
+    let (routes, unroutable) = StubRoutes {
+        root: root_index,
+        cost: &cost,
+        hops: &hops,
+        words,
+        first_hops: &first_hops,
+    }
+    .build(&graph.lsas);
     let finished = Instant::now();
     SpfResult {
         root,
@@ -227,7 +233,9 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
 }
 
 /// The LSDB as index-addressed adjacency slices.
-struct Graph {
+struct Graph<'a> {
+    /// The LSAs by router index (walking the LSDB's tree once, not per pass).
+    lsas: Vec<&'a RouterLsa>,
     /// Sorted (the LSDB iterates in router-id order).
     ids: Vec<RouterId>,
     /// `adj[offsets[u]..offsets[u + 1]]`: u's links to routers that have an
@@ -236,21 +244,20 @@ struct Graph {
     adj: Vec<(u32, u32)>,
 }
 
-impl Graph {
-    fn build(lsdb: &Lsdb) -> Graph {
-        let ids: Vec<RouterId> = lsdb.iter().map(|l| l.router_id).collect();
+impl<'a> Graph<'a> {
+    fn build(lsdb: &'a Lsdb) -> Graph<'a> {
+        let lsas: Vec<&RouterLsa> = lsdb.iter().collect();
+        let ids: Vec<RouterId> = lsas.iter().map(|l| l.router_id).collect();
         // A hash index rather than a binary search over `ids`: one probe
         // instead of ~14 unpredictable branches per link.
-        let index: HashMap<RouterId, u32, BuildHasherDefault<FastHasher>> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i as u32))
-            .collect();
-        let links: usize = lsdb.iter().map(|l| l.links.len()).sum();
+        let mut index: HashMap<RouterId, u32, BuildHasherDefault<FastHasher>> =
+            HashMap::with_capacity_and_hasher(ids.len(), Default::default());
+        index.extend(ids.iter().enumerate().map(|(i, &id)| (id, i as u32)));
+        let links: usize = lsas.iter().map(|l| l.links.len()).sum();
         let mut offsets = Vec::with_capacity(ids.len() + 1);
         let mut adj = Vec::with_capacity(links);
         offsets.push(0);
-        for (u, lsa) in lsdb.iter().enumerate() {
+        for (u, lsa) in lsas.iter().enumerate() {
             let start = adj.len();
             for link in &lsa.links {
                 match index.get(&link.neighbor) {
@@ -261,7 +268,12 @@ impl Graph {
             adj[start..].sort_unstable();
             offsets.push(adj.len() as u32);
         }
-        Graph { ids, offsets, adj }
+        Graph {
+            lsas,
+            ids,
+            offsets,
+            adj,
+        }
     }
 
     fn index(&self, id: RouterId) -> Option<u32> {
@@ -279,7 +291,7 @@ impl Graph {
 }
 
 fn dijkstra(
-    graph: &Graph,
+    graph: &Graph<'_>,
     root: u32,
     root_links: &[(u32, u32, usize)],
     words: usize,
@@ -306,11 +318,14 @@ fn dijkstra(
             continue; // a stale entry: u was settled at a lower cost.
         }
         for &(v, c) in graph.links(u) {
-            if v == root || !graph.lists(v, u) {
-                continue;
-            }
             let (vi, ui) = (v as usize, u as usize);
             let nd = d + u64::from(c);
+            // The cost test first: it is a load from an array, the two-way
+            // check a binary search in another router's links, and most
+            // links (every one back towards the root) cannot improve.
+            if nd > cost[vi] || v == root || !graph.lists(v, u) {
+                continue;
+            }
             if nd < cost[vi] {
                 cost[vi] = nd;
                 hops.copy_within(ui * words..(ui + 1) * words, vi * words);
@@ -324,99 +339,144 @@ fn dijkstra(
     }
 }
 
-/// Per prefix: the lowest total cost over the routers announcing it, and
-/// the union of their first hops at that cost.
-fn stub_routes(
-    lsdb: &Lsdb,
+/// What turning stub prefixes into routes needs of the SPF outcome.
+struct StubRoutes<'a> {
     root: Option<u32>,
-    cost: &[u64],
-    hops: &[u64],
+    cost: &'a [u64],
+    hops: &'a [u64],
     words: usize,
-    first_hops: &[Via],
-) -> (Vec<RibRoute>, Vec<IpNet>) {
-    let stubs: usize = lsdb.iter().map(|l| l.stubs.len()).sum();
-    let mut best: HashMap<IpNet, usize, BuildHasherDefault<FastHasher>> =
-        HashMap::with_capacity_and_hasher(stubs, Default::default());
-    // (prefix, total cost) by index in `best`; its first-hop bitset is
-    // `found_hops[index * words..][..words]`.
-    let mut found: Vec<(IpNet, u64)> = Vec::with_capacity(stubs);
-    let mut found_hops: Vec<u64> = Vec::with_capacity(stubs * words);
-    for (u, lsa) in lsdb.iter().enumerate() {
-        if cost[u] == UNREACHABLE || Some(u as u32) == root {
-            continue;
-        }
-        let set = &hops[u * words..][..words];
-        for stub in &lsa.stubs {
-            let total = cost[u] + u64::from(stub.cost);
-            match best.entry(stub.prefix) {
-                Entry::Vacant(e) => {
-                    e.insert(found.len());
-                    found.push((stub.prefix, total));
-                    found_hops.extend_from_slice(set);
-                }
-                Entry::Occupied(e) => {
-                    let i = *e.get();
-                    let held_set = &mut found_hops[i * words..][..words];
-                    let held = &mut found[i].1;
-                    if total < *held {
-                        *held = total;
-                        held_set.copy_from_slice(set);
-                    } else if total == *held {
-                        held_set.iter_mut().zip(set).for_each(|(h, s)| *h |= s);
+    first_hops: &'a [Via],
+}
+
+impl StubRoutes<'_> {
+    /// Per prefix: the lowest total cost over the routers announcing it, and
+    /// the union of their first hops at that cost. Rather than a hash table
+    /// of prefixes, every (prefix, total cost, router) goes into a flat
+    /// vector sorted by prefix: a prefix's announcements are then adjacent,
+    /// and the routes come out in prefix order (IPv4 before IPv6, as
+    /// `IpNet` orders them) without sorting the routes themselves.
+    fn build(&self, lsas: &[&RouterLsa]) -> (Vec<RibRoute>, Vec<IpNet>) {
+        let mut v4: Vec<(u64, u64, u32)> = Vec::new();
+        let mut v6: Vec<((u128, u8), u64, u32)> = Vec::new();
+        let stubs: usize = lsas.iter().map(|l| l.stubs.len()).sum();
+        v4.reserve(stubs);
+        for (u, lsa) in lsas.iter().enumerate() {
+            if self.cost[u] == UNREACHABLE || Some(u as u32) == self.root {
+                continue;
+            }
+            for stub in &lsa.stubs {
+                let total = self.cost[u] + u64::from(stub.cost);
+                // Keys that order as `Ipv4Net`/`Ipv6Net` do: address, then
+                // length (the address as stored, host bits and all).
+                match stub.prefix {
+                    IpNet::V4(p) => v4.push((
+                        u64::from(u32::from(p.addr())) << 8 | u64::from(p.prefix_len()),
+                        total,
+                        u as u32,
+                    )),
+                    IpNet::V6(p) => {
+                        v6.push(((u128::from(p.addr()), p.prefix_len()), total, u as u32))
                     }
                 }
             }
         }
+        let mut out = Routes {
+            routes: Vec::with_capacity(v4.len() + v6.len()),
+            unroutable: Vec::new(),
+            set: vec![0; self.words],
+        };
+        let v4_mask = self.family_mask(true);
+        self.merge(&mut v4, &v4_mask, &mut out, |key| {
+            let len = (key & 0xff) as u8;
+            let addr = std::net::Ipv4Addr::from((key >> 8) as u32);
+            ipnet::Ipv4Net::new(addr, len).map(IpNet::V4).ok()
+        });
+        let v6_mask = self.family_mask(false);
+        self.merge(&mut v6, &v6_mask, &mut out, |(addr, len)| {
+            ipnet::Ipv6Net::new(addr.into(), len).map(IpNet::V6).ok()
+        });
+        (out.routes, out.unroutable)
     }
-    let mut routes = Vec::with_capacity(found.len());
-    let mut unroutable = Vec::new();
-    for (i, (prefix, total)) in found.into_iter().enumerate() {
-        let mut paths = Vec::new();
-        for (w, &word) in found_hops[i * words..][..words].iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let b = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let via = first_hops[w * 64 + b];
-                if same_family(&via, &prefix) {
-                    paths.push(via);
-                }
+
+    /// The first-hop bits whose gateway is of the family (IPv4 or not).
+    fn family_mask(&self, v4: bool) -> Vec<u64> {
+        let mut mask = vec![0u64; self.words];
+        for (bit, via) in self.first_hops.iter().enumerate() {
+            if matches!(via, Via::Gateway { gateway, .. } if gateway.is_ipv4() == v4) {
+                mask[bit / 64] |= 1 << (bit % 64);
             }
         }
-        if paths.is_empty() {
-            unroutable.push(prefix);
-            continue;
-        }
-        paths.sort_unstable();
-        routes.push(RibRoute {
-            prefix,
-            source: RouteSource::LinkState,
-            // Costs are at most 24 bits per hop; a path longer than u32
-            // allows is still a route, at the largest metric.
-            metric: u32::try_from(total).unwrap_or(u32::MAX),
-            paths,
-        });
+        mask
     }
-    routes.sort_unstable_by_key(|r| r.prefix);
-    unroutable.sort_unstable();
-    (routes, unroutable)
+
+    /// Sorts one family's announcements by prefix and makes a route (or an
+    /// unroutable prefix) of each run of equal prefixes. `prefix_of` turns
+    /// a key back into its prefix; the keys come from valid prefixes, so it
+    /// always succeeds.
+    fn merge<K: Ord + Copy>(
+        &self,
+        entries: &mut [(K, u64, u32)],
+        mask: &[u64],
+        out: &mut Routes,
+        prefix_of: impl Fn(K) -> Option<IpNet>,
+    ) {
+        let words = self.words;
+        entries.sort_unstable_by_key(|e| e.0);
+        for group in entries.chunk_by(|a, b| a.0 == b.0) {
+            let Some(prefix) = prefix_of(group[0].0) else {
+                continue;
+            };
+            let best = group.iter().map(|e| e.1).min().unwrap_or(UNREACHABLE);
+            out.set.fill(0);
+            for &(_, total, u) in group {
+                if total == best {
+                    let held = &self.hops[u as usize * words..][..words];
+                    out.set.iter_mut().zip(held).for_each(|(s, h)| *s |= h);
+                }
+            }
+            out.set.iter_mut().zip(mask).for_each(|(s, m)| *s &= m);
+            let count: u32 = out.set.iter().map(|w| w.count_ones()).sum();
+            if count == 0 {
+                out.unroutable.push(prefix);
+                continue;
+            }
+            // Exactly sized, and already in `Via` order (bits are numbered
+            // so): one allocation per route, which `RibRoute` owns.
+            let mut paths = Vec::with_capacity(count as usize);
+            for (w, &word) in out.set.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    paths.push(self.first_hops[w * 64 + b]);
+                }
+            }
+            out.routes.push(RibRoute {
+                prefix,
+                source: RouteSource::LinkState,
+                // Costs are at most 24 bits per hop; a path longer than u32
+                // allows is still a route, at the largest metric.
+                metric: u32::try_from(best).unwrap_or(u32::MAX),
+                paths,
+            });
+        }
+    }
 }
 
-/// A first hop serves a prefix of its gateway's family only.
-fn same_family(via: &Via, prefix: &IpNet) -> bool {
-    match via {
-        Via::Gateway { gateway, .. } => gateway.is_ipv4() == matches!(prefix, IpNet::V4(_)),
-        _ => false,
-    }
+/// The routes and unroutable prefixes found so far, and a scratch set.
+struct Routes {
+    routes: Vec<RibRoute>,
+    unroutable: Vec<IpNet>,
+    set: Vec<u64>,
 }
 
 /// FxHash's multiply-rotate with murmur3's finaliser, a cheap hash for the
-/// tens of thousands of prefixes and router ids hashed per run (SipHash's
-/// flooding resistance is not needed, see below). The finaliser matters: without it the low bits (the bucket)
-/// depend only on the low bits of the address, and /24s, whose low byte is
-/// zero, all crowd into a few buckets (measured on 20k stubs, single runs:
-/// 12 ms before, 2.3-2.5 ms after). The keys come from our own LSDB file,
-/// not from the network.
+/// router ids indexed per run (SipHash's flooding resistance is not needed:
+/// the keys come from our own LSDB file, not from the network). The
+/// finaliser matters: without it the low bits (the bucket) depend only on
+/// the low bits of the key, and keys whose low byte is zero crowd into a few
+/// buckets (measured when stub prefixes were hashed too, 20k stubs, single
+/// runs: 12 ms before, 2.3-2.5 ms after).
 #[derive(Default)]
 struct FastHasher(u64);
 
@@ -459,18 +519,14 @@ mod tests {
     use std::collections::HashSet;
     use std::hash::BuildHasher;
 
-    /// The stub table's buckets come from the hash's low bits: /24s (low
-    /// byte zero) must still spread over them.
+    /// The router index's buckets come from the hash's low bits: router
+    /// ids numbered by their third octet (low byte zero) must still spread
+    /// over them.
     #[test]
-    fn the_stub_hash_spreads_prefixes_with_a_zero_low_byte() {
+    fn the_router_id_hash_spreads_ids_with_a_zero_low_byte() {
         let build = BuildHasherDefault::<FastHasher>::default();
         let buckets: HashSet<u64> = (0..10_000u32)
-            .map(|i| {
-                let prefix: IpNet = ipnet::Ipv4Net::new((0x6400_0000 + (i << 8)).into(), 24)
-                    .unwrap()
-                    .into();
-                build.hash_one(prefix) & 0x3fff
-            })
+            .map(|i| build.hash_one(RouterId::from(0x0a00_0000 + (i << 8))) & 0x3fff)
             .collect();
         // 10,000 keys into 16,384 buckets: about 7,600 distinct if uniform.
         assert!(buckets.len() > 7_000, "{} buckets used", buckets.len());
