@@ -141,15 +141,8 @@ impl<T> Store<T> {
         let set = (((hash >> 32) * self.sets as u64) >> 32) as usize;
         let base = set * WAYS;
         let key = (tag as u64) << 8 | class as u64;
-        // All ways compared without branching (the first match wins, as a
-        // search would find it): an early-exit search mispredicted its exit
-        // on most lookups, the way being random (the benchmark's profile).
-        let hits = self.keys[base..base + WAYS]
-            .iter()
-            .enumerate()
-            .fold(0u32, |m, (i, &k)| m | ((k == key) as u32) << i);
-        if hits != 0 {
-            return base as u32 + hits.trailing_zeros();
+        if let Some(i) = self.keys[base..base + WAYS].iter().position(|&k| k == key) {
+            return (base + i) as u32;
         }
         // A flow not seen (or forgotten): claim a way no one uses.
         let ways = &self.flows[base..base + WAYS];
