@@ -97,6 +97,7 @@ impl Classifier {
         }
     }
 
+    #[inline]
     fn classify_v4(&self, l3: &[u8]) -> Option<FlowMeta> {
         let ip = Ipv4Packet::new_checked(l3).ok()?;
         let class = self.class_of_dscp(ip.dscp());

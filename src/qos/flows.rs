@@ -33,23 +33,40 @@ pub(super) enum Linked {
     Bucket,
 }
 
-/// One flow queue.
+/// One flow queue: everything DRR and CoDel touch per packet, in one cache
+/// line (the 1k-flow benchmark spent its time in misses on this struct when
+/// it was 88 bytes with the WFQ tags in it; see [`WfqTags`]).
 #[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
 pub(super) struct Flow {
     pub head: u32,
     pub tail: u32,
     pub packets: u32,
-    pub bytes: u64,
-    pub class: u8,
-    pub linked: Linked,
     /// Next flow in the scheduler list or bucket this flow is linked in.
     pub next: u32,
-    /// DRR deficit in bytes.
-    pub deficit: i64,
-    /// WFQ: virtual start of the head packet, and finish of the last one sent.
+    /// DRR deficit in bytes (between minus one frame and one quantum; the
+    /// quantum is at most [`MAX_QUANTUM`]).
+    pub deficit: i32,
+    pub class: u8,
+    pub linked: Linked,
+    pub bytes: u64,
+    pub codel: Codel,
+}
+
+const _: () = assert!(
+    std::mem::size_of::<Flow>() == 64,
+    "one flow, one cache line"
+);
+
+/// Largest DRR quantum, so that a deficit fits an `i32` (far above any frame).
+pub(super) const MAX_QUANTUM: u32 = 1 << 24;
+
+/// A flow's WFQ tags, apart from [`Flow`]: only WFQ reads them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct WfqTags {
+    /// Virtual start of the head packet, and finish of the last one sent.
     pub start: u64,
     pub finish: u64,
-    pub codel: Codel,
 }
 
 impl Default for Flow {
@@ -58,13 +75,11 @@ impl Default for Flow {
             head: NIL,
             tail: NIL,
             packets: 0,
-            bytes: 0,
-            class: 0,
-            linked: Linked::No,
             next: NIL,
             deficit: 0,
-            start: 0,
-            finish: 0,
+            class: 0,
+            linked: Linked::No,
+            bytes: 0,
             codel: Codel::default(),
         }
     }
@@ -77,6 +92,8 @@ pub(super) struct Store<T> {
     free: u32,
     pub used: u32,
     pub flows: Vec<Flow>,
+    /// WFQ tags, indexed like `flows`.
+    pub tags: Vec<WfqTags>,
     /// `tag << 8 | class` of every way, apart from the flows so that one
     /// set's lookup reads one cache line (8 × 8 bytes), not eight flows.
     keys: Vec<u64>,
@@ -104,6 +121,7 @@ impl<T> Store<T> {
             free: 0,
             used: 0,
             flows: vec![Flow::default(); sets as usize * WAYS],
+            tags: vec![WfqTags::default(); sets as usize * WAYS],
             keys: vec![0; sets as usize * WAYS],
             sets,
             collisions: 0,
@@ -144,8 +162,8 @@ impl<T> Store<T> {
         self.keys[base + way] = key;
         let f = &mut self.flows[base + way];
         f.class = class;
-        f.finish = 0;
         f.codel = Codel::default();
+        self.tags[base + way].finish = 0;
         (base + way) as u32
     }
 

@@ -26,7 +26,7 @@
 //! packet at any number of flows, with ties inside one bucket served in
 //! arrival order. Classes (at most 8) are compared by a linear scan.
 
-use super::flows::{Flow, Linked, NIL};
+use super::flows::{Flow, Linked, WfqTags, NIL};
 
 /// Virtual-time units per byte at weight 1 (class level). With weights up
 /// to 1000 the per-packet increment stays an exact-enough integer.
@@ -139,8 +139,8 @@ impl Buckets {
     /// packet next instead of after a round of backlogged flows whose tags
     /// tie with it (DRR++'s sparse-flow priority, by tie-break).
     #[inline]
-    pub fn insert(&mut self, flows: &mut [Flow], f: u32, fresh: bool) {
-        let b = self.index(flows[f as usize].start);
+    pub fn insert(&mut self, flows: &mut [Flow], tags: &[WfqTags], f: u32, fresh: bool) {
+        let b = self.index(tags[f as usize].start);
         if fresh {
             self.lists[b].push_front(flows, f);
         } else {
@@ -153,7 +153,7 @@ impl Buckets {
     /// Unlinks the flow with the smallest start tag (bucket-granular) and
     /// advances the virtual time to it.
     #[inline]
-    pub fn pop_min(&mut self, flows: &mut [Flow]) -> Option<u32> {
+    pub fn pop_min(&mut self, flows: &mut [Flow], tags: &[WfqTags]) -> Option<u32> {
         if self.occupied == 0 {
             return None;
         }
@@ -163,9 +163,8 @@ impl Buckets {
         if self.lists[b].is_empty() {
             self.occupied &= !(1 << b);
         }
-        let flow = &mut flows[f as usize];
-        flow.linked = Linked::No;
-        self.vtime = self.vtime.max(flow.start);
+        flows[f as usize].linked = Linked::No;
+        self.vtime = self.vtime.max(tags[f as usize].start);
         Some(f)
     }
 }
@@ -238,20 +237,21 @@ mod tests {
     #[test]
     fn buckets_pop_in_tag_order_across_the_wrap() {
         let mut flows = vec![Flow::default(); 8];
+        let mut tags = vec![WfqTags::default(); 8];
         let mut b = Buckets::new(1514);
         // Start near a wrap of the ring.
         let base = (BUCKETS as u64 * 3 - 5) << b.granularity_shift;
         b.vtime = base;
-        let tags = [base + 1500, base, base + 800, base + 64 * 10, base + 3000];
-        for (i, t) in tags.iter().enumerate() {
-            flows[i].start = *t;
-            b.insert(&mut flows, i as u32, false);
+        let starts = [base + 1500, base, base + 800, base + 64 * 10, base + 3000];
+        for (i, t) in starts.iter().enumerate() {
+            tags[i].start = *t;
+            b.insert(&mut flows, &tags, i as u32, false);
         }
         let mut order = Vec::new();
-        while let Some(f) = b.pop_min(&mut flows) {
-            order.push(flows[f as usize].start);
+        while let Some(f) = b.pop_min(&mut flows, &tags) {
+            order.push(tags[f as usize].start);
         }
-        let mut sorted = tags.to_vec();
+        let mut sorted = starts.to_vec();
         sorted.sort();
         assert_eq!(order, sorted);
         assert!(b.is_empty());
