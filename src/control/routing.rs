@@ -237,8 +237,9 @@ impl Routing {
         Ok(json!({ "fib_version": version, "summary": self.rib.summary(), "bgp": bgp }))
     }
 
-    /// Answers `show routes [PREFIX|ADDRESS]`, `show fib-stats`,
-    /// `show linkstate` (JSON; the CLI turns it into text).
+    /// Answers `show routes [PREFIX|ADDRESS]` (with the BGP decision for the
+    /// prefix, if BGP has routes for it), `show fib-stats`, `show linkstate`,
+    /// `show bgp` (JSON; the CLI turns it into text).
     pub fn show(&self, what: &str) -> Result<Value, String> {
         let mut words = what.split_whitespace();
         match (words.next(), words.next()) {
@@ -247,18 +248,38 @@ impl Routing {
                 Ok(json!({ "summary": s, "text": s.to_string() }))
             }
             (Some("routes"), Some(arg)) => {
-                let e = if let Ok(prefix) = arg.parse::<IpNet>() {
-                    self.rib.explain(prefix)
+                let (e, bgp_prefix) = if let Ok(prefix) = arg.parse::<IpNet>() {
+                    (self.rib.explain(prefix), Some(prefix))
                 } else if let Ok(addr) = arg.parse::<IpAddr>() {
-                    self.rib.explain_address(addr)
+                    let e = self.rib.explain_address(addr);
+                    // BGP's own longest match may be a prefix the RIB lacks
+                    // (no route of it resolves): explain that one first.
+                    let p = self.bgp.as_ref().and_then(|b| b.rib.lookup(addr));
+                    (e.clone(), p.or(e.map(|e| e.prefix)))
                 } else {
                     return Err(format!("{arg:?} is neither a prefix nor an address"));
                 };
-                match e {
-                    Some(e) => Ok(json!({ "route": e, "text": e.to_string() })),
-                    None => Err(format!("no route for {arg}")),
+                let b = match (&self.bgp, bgp_prefix) {
+                    (Some(bgp), Some(p)) => bgp.rib.explain(&p, &self.rib),
+                    _ => None,
+                };
+                if e.is_none() && b.is_none() {
+                    return Err(format!("no route for {arg}"));
                 }
+                let mut text = e.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                if let Some(b) = &b {
+                    text.push_str(&b.to_string());
+                }
+                Ok(json!({ "route": e, "bgp": b, "text": text }))
             }
+            (Some("bgp"), None) => match &self.bgp {
+                Some(bgp) => Ok(json!({
+                    "bgp": bgp.rib.summary(),
+                    "inputs": bgp.inputs,
+                    "text": bgp.summary_text(),
+                })),
+                None => Err("BGP is not configured ([bgp])".to_string()),
+            },
             (Some("fib-stats"), None) => {
                 let s = self.publisher.stats();
                 let text = format!(
@@ -286,7 +307,7 @@ impl Routing {
                 None => Err("link-state is not configured ([linkstate] file)".to_string()),
             },
             _ => Err(format!(
-                "unknown `show {what}` (try: routes [PREFIX|ADDRESS], fib-stats, linkstate)"
+                "unknown `show {what}` (try: routes [PREFIX|ADDRESS], fib-stats, linkstate, bgp)"
             )),
         }
     }
