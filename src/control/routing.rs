@@ -316,3 +316,7 @@ impl Routing {
 #[cfg(test)]
 #[path = "routing_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "routing_bgp_tests.rs"]
+mod bgp_tests;
