@@ -45,11 +45,25 @@
 //!
 //! [linkstate]               # optional: the LSDB (see control::linkstate);
 //! file = "lsdb.toml"        # relative to this file's directory
+//!
+//! [bgp]                     # optional: BGP routes from files
+//! local_as = 65000          # required in [bgp]; peers with this AS are iBGP
+//! always_compare_med = false
+//! multipath = false
+//!
+//! [[bgp.mrt]]               # an MRT RIB dump (TABLE_DUMP_V2 or v1);
+//! file = "rib.mrt.gz"       # its peers come from the dump
+//!
+//! [[bgp.table]]             # a pfx2as/CIDR table as one peer's routes,
+//! file = "x.pfx2as.gz"      # every route with next hop `peer` and
+//! peer = "192.0.2.2"        # AS_PATH = `peer_as`
+//! peer_as = 65001
 //! ```
 //!
 //! Unknown keys are errors. Every error names the file, the line and the
 //! field: `router.toml:14: port[1].mac: "02:00:zz:00:00:01" is not a MAC address`.
 
+mod bgp;
 mod qos;
 mod raw;
 mod validate;
@@ -87,6 +101,31 @@ pub struct Config {
     pub distances: AdminDistances,
     /// `[linkstate]`, if the router runs link-state.
     pub linkstate: Option<LinkStateConfig>,
+    /// `[bgp]`, if the router takes BGP routes.
+    pub bgp: Option<BgpConfig>,
+}
+
+/// `[bgp]`: decision knobs and route inputs; file paths are made relative
+/// to the configuration file's directory by [`Config::load`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpConfig {
+    pub local_as: u32,
+    pub always_compare_med: bool,
+    pub multipath: bool,
+    /// `[[bgp.mrt]]` files, in file order.
+    pub mrt: Vec<PathBuf>,
+    /// `[[bgp.table]]` inputs, in file order.
+    pub tables: Vec<BgpTableConfig>,
+}
+
+/// A pfx2as/CIDR table announced by one peer: every route gets next hop
+/// `peer` (so it resolves like the peer's session address would) and
+/// AS_PATH `peer_as`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpTableConfig {
+    pub file: PathBuf,
+    pub peer: IpAddr,
+    pub peer_as: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +216,15 @@ impl Config {
         if let (Some(ls), Some(dir)) = (&mut config.linkstate, path.parent()) {
             if ls.file.is_relative() {
                 ls.file = dir.join(&ls.file);
+            }
+        }
+        if let (Some(bgp), Some(dir)) = (&mut config.bgp, path.parent()) {
+            let files = bgp
+                .mrt
+                .iter_mut()
+                .chain(bgp.tables.iter_mut().map(|t| &mut t.file));
+            for file in files.filter(|f| f.is_relative()) {
+                *file = dir.join(&*file);
             }
         }
         Ok(config)

@@ -197,3 +197,40 @@ fn missing_file_and_empty_file() {
         )
     );
 }
+
+#[test]
+fn bgp_inputs_resolve_next_to_the_file_and_bad_values_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{GOOD}\n[bgp]\nlocal_as = 65000\nalways_compare_med = true\n\n[[bgp.mrt]]\nfile = \"dumps/rib.mrt.gz\"\n\n\
+         [[bgp.table]]\nfile = \"t.pfx2as.gz\"\npeer = \"2001:db8::2\"\npeer_as = 4200000000\n"
+    );
+    let c = Config::load(&write(&dir, &text)).unwrap();
+    let bgp = c.bgp.unwrap();
+    assert_eq!(
+        (bgp.local_as, bgp.always_compare_med, bgp.multipath),
+        (65000, true, false)
+    );
+    assert_eq!(bgp.mrt, vec![dir.path().join("dumps/rib.mrt.gz")]);
+    assert_eq!(bgp.tables[0].file, dir.path().join("t.pfx2as.gz"));
+    assert_eq!(bgp.tables[0].peer, "2001:db8::2".parse::<IpAddr>().unwrap());
+    assert_eq!(bgp.tables[0].peer_as, 4_200_000_000);
+
+    let line = GOOD.lines().count() + 3;
+    let bad = write(&dir, &format!("{GOOD}\n[bgp]\nlocal_as = \"65000\"\n"));
+    let err = Config::load(&bad).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("{}:{line}: bgp.local_as", bad.display())),
+        "{err}"
+    );
+    let missing = write(&dir, &format!("{GOOD}\n[bgp]\nmultipath = true\n"));
+    let err = Config::load(&missing).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}:{}: bgp.local_as: required when [bgp] is present",
+            missing.display(),
+            line - 1
+        )
+    );
+}

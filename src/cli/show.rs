@@ -1,4 +1,4 @@
-//! `ferroute show routes|linkstate|fib-stats` and `ferroute reload`: the
+//! `ferroute show routes|linkstate|fib-stats|bgp` and `ferroute reload`: the
 //! running daemon's routing state, and re-reading its inputs.
 
 use std::io::Write;
@@ -34,6 +34,9 @@ pub enum ShowWhat {
     Linkstate,
     /// The published FIB: version, prefixes, groups, memory, build time.
     FibStats,
+    /// BGP: decision settings, table size, per peer routes received and
+    /// selected, and the loaded inputs.
+    Bgp,
 }
 
 /// Re-read the configuration and the routing inputs of a running
@@ -73,6 +76,7 @@ pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
         ShowWhat::Routes { target: Some(t) } => format!("show routes {t}"),
         ShowWhat::Linkstate => "show linkstate".to_string(),
         ShowWhat::FibStats => "show fib-stats".to_string(),
+        ShowWhat::Bgp => "show bgp".to_string(),
     };
     let value = request(&args.socket, &req).map_err(CliError::runtime)?;
     print(&value, args.json, out)
@@ -104,6 +108,9 @@ mod tests {
             }
             "show routes 10.0.0.1" => Err("no route for 10.0.0.1".to_string()),
             "reload" => Ok(serde_json::json!({"fib_version": 8})),
+            "show bgp" => {
+                Ok(serde_json::json!({"bgp": {"peers": []}, "text": "BGP: 0 prefixes\n"}))
+            }
             other => Err(format!("unexpected {other}")),
         });
         let _server = OpsServer::start(&socket, handler).unwrap();
@@ -120,6 +127,10 @@ mod tests {
             .map(|()| String::from_utf8(out).unwrap())
         };
         assert_eq!(show(ShowWhat::FibStats, false).unwrap(), "FIB version 7\n");
+        assert_eq!(show(ShowWhat::Bgp, false).unwrap(), "BGP: 0 prefixes\n");
+        let json: serde_json::Value =
+            serde_json::from_str(&show(ShowWhat::Bgp, true).unwrap()).unwrap();
+        assert_eq!(json, serde_json::json!({"bgp": {"peers": []}}));
         let json: serde_json::Value =
             serde_json::from_str(&show(ShowWhat::FibStats, true).unwrap()).unwrap();
         assert_eq!(

@@ -22,6 +22,36 @@ pub(super) struct RawConfig {
     pub neighbor: Vec<Spanned<RawNeighbor>>,
     pub distance: Option<Spanned<RawDistance>>,
     pub linkstate: Option<Spanned<RawLinkState>>,
+    pub bgp: Option<Spanned<RawBgp>>,
+}
+
+/// `[bgp]`: the decision knobs and the route inputs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBgp {
+    pub local_as: Option<Spanned<i64>>,
+    pub always_compare_med: Option<Spanned<bool>>,
+    pub multipath: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub mrt: Vec<Spanned<RawBgpMrt>>,
+    #[serde(default)]
+    pub table: Vec<Spanned<RawBgpTable>>,
+}
+
+/// `[[bgp.mrt]]`: an MRT RIB dump.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBgpMrt {
+    pub file: Spanned<String>,
+}
+
+/// `[[bgp.table]]`: a pfx2as/CIDR table as one peer's routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBgpTable {
+    pub file: Spanned<String>,
+    pub peer: Spanned<String>,
+    pub peer_as: Spanned<i64>,
 }
 
 /// `[distance]`: administrative distance per route source.

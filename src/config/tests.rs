@@ -494,3 +494,82 @@ fn distances_and_linkstate_are_read_and_checked() {
     let e = Config::parse(&unknown, "r.toml").unwrap_err();
     assert!(e.to_string().contains("ospf"), "{e}");
 }
+
+#[test]
+fn bgp_section_is_read_with_defaults_and_paths_relative_to_the_file() {
+    let text = format!(
+        "{GOOD}\n[bgp]\nlocal_as = 65000\nmultipath = true\n\n[[bgp.mrt]]\nfile = \"rib.mrt.gz\"\n\n\
+         [[bgp.table]]\nfile = \"/abs/t.pfx2as\"\npeer = \"192.0.2.2\"\npeer_as = 65001\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.toml");
+    std::fs::write(&path, &text).unwrap();
+    let bgp = Config::load(&path).unwrap().bgp.unwrap();
+    assert_eq!(bgp.local_as, 65000);
+    assert!(bgp.multipath);
+    assert!(!bgp.always_compare_med, "default off");
+    assert_eq!(bgp.mrt, vec![dir.path().join("rib.mrt.gz")]);
+    assert_eq!(
+        bgp.tables,
+        vec![BgpTableConfig {
+            file: PathBuf::from("/abs/t.pfx2as"),
+            peer: "192.0.2.2".parse().unwrap(),
+            peer_as: 65001,
+        }]
+    );
+    assert!(Config::parse(GOOD, "r.toml").unwrap().bgp.is_none());
+}
+
+#[test]
+fn bad_bgp_values_name_their_line_and_field() {
+    let base = GOOD.lines().count();
+    let cases: &[(&str, &str, usize, &str)] = &[
+        ("[bgp]\nalways_compare_med = true\n", "bgp.local_as", 2, "required"),
+        ("[bgp]\nlocal_as = 0\n", "bgp.local_as", 3, "out of range"),
+        ("[bgp]\nlocal_as = 4294967296\n", "bgp.local_as", 3, "out of range"),
+        (
+            "[bgp]\nlocal_as = 1\n[[bgp.mrt]]\nfile = \"\"\n",
+            "bgp.mrt[0].file",
+            5,
+            "empty",
+        ),
+        (
+            "[bgp]\nlocal_as = 1\n[[bgp.table]]\nfile = \"t\"\npeer = \"nope\"\npeer_as = 2\n",
+            "bgp.table[0].peer",
+            6,
+            "not an IP address",
+        ),
+        (
+            "[bgp]\nlocal_as = 1\n[[bgp.table]]\nfile = \"t\"\npeer = \"224.0.0.1\"\npeer_as = 2\n",
+            "bgp.table[0].peer",
+            6,
+            "cannot be",
+        ),
+        (
+            "[bgp]\nlocal_as = 1\n[[bgp.table]]\nfile = \"t\"\npeer = \"192.0.2.2\"\npeer_as = -1\n",
+            "bgp.table[0].peer_as",
+            7,
+            "out of range",
+        ),
+        (
+            "[bgp]\nlocal_as = 1\n[[bgp.table]]\nfile = \"t\"\npeer = \"192.0.2.2\"\npeer_as = 2\n\
+             [[bgp.table]]\nfile = \"u\"\npeer = \"192.0.2.2\"\npeer_as = 3\n",
+            "bgp.table[1].peer",
+            10,
+            "already the peer of bgp.table[0]",
+        ),
+    ];
+    for (extra, field, line, message) in cases {
+        let text = format!("{GOOD}\n{extra}");
+        let e = Config::parse(&text, "r.toml").unwrap_err();
+        assert_eq!(e.field, *field, "{extra}: {e}");
+        assert_eq!(e.line, Some(base + line), "{extra}: {e}");
+        assert!(e.message.contains(message), "{extra}: {e}");
+    }
+    let unknown = format!("{GOOD}\n[bgp]\nlocal_as = 1\nhold_time = 90\n");
+    let e = Config::parse(&unknown, "r.toml").unwrap_err();
+    assert!(e.to_string().contains("hold_time"), "{e}");
+    let missing = format!("{GOOD}\n[bgp]\nlocal_as = 1\n[[bgp.table]]\nfile = \"t\"\n");
+    let e = Config::parse(&missing, "r.toml").unwrap_err();
+    assert!(e.to_string().contains("peer"), "{e}");
+}

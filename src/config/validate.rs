@@ -64,7 +64,7 @@ impl Ctx<'_> {
         Ok(mac)
     }
 
-    fn ip(&self, value: &Spanned<String>, field: String) -> Result<IpAddr, ConfigError> {
+    pub(super) fn ip(&self, value: &Spanned<String>, field: String) -> Result<IpAddr, ConfigError> {
         let s = value.get_ref();
         s.parse()
             .map_err(|_| self.err(value.span(), field, format!("{s:?} is not an IP address")))
@@ -146,6 +146,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         }
         None => None,
     };
+    let bgp = super::bgp::bgp(&cx, &raw)?;
     Ok(Config {
         router,
         ports,
@@ -153,6 +154,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         neighbors,
         distances,
         linkstate,
+        bgp,
     })
 }
 

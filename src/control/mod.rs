@@ -490,14 +490,14 @@ enum Request {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ControlHandle {
-    /// `show routes [PREFIX|ADDRESS]`, `show fib-stats`, `show linkstate`:
-    /// `what` is the part after `show`.
+    /// `show routes [PREFIX|ADDRESS]`, `show fib-stats`, `show linkstate`,
+    /// `show bgp`: `what` is the part after `show`.
     pub fn show(&self, what: &str) -> Result<serde_json::Value, String> {
         self.ask(|reply| Request::Show(what.to_string(), reply))
     }
 
-    /// Re-reads routes, distances and the LSDB from `config`; on error the
-    /// old state stays and the error is returned.
+    /// Re-reads routes, distances, the LSDB and the BGP inputs from
+    /// `config`; on error the old state stays and the error is returned.
     pub fn reload(&self, config: Config) -> Result<serde_json::Value, String> {
         self.ask(|reply| Request::Reload(Box::new(config), reply))
     }

@@ -1,8 +1,9 @@
 //! The control thread's routing state: the RIB fed by the configuration
-//! (connected and static routes), the resolved neighbours and link-state
-//! SPF, published through the coalescing [`FibPublisher`]; and the operator
+//! (connected and static routes), the resolved neighbours, link-state SPF
+//! and BGP (`[bgp]` inputs; next hops resolved through the other routes),
+//! published through the coalescing [`FibPublisher`]; and the operator
 //! requests about it (`show routes`, `show fib-stats`, `show linkstate`,
-//! `reload`).
+//! `show bgp`, `reload`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -17,6 +18,10 @@ use crate::control::rib::inputs::{connected_routes, static_routes};
 use crate::control::rib::{FibPublisher, Rib};
 use crate::control::route::RouteSource;
 use crate::fib::{ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
+
+#[path = "routing_bgp.rs"]
+mod bgp;
+pub use bgp::{BgpInputLoad, BgpState};
 
 /// Hold-down between an LSDB change and its SPF run.
 const SPF_HOLD_DOWN: Duration = Duration::from_millis(20);
@@ -50,6 +55,11 @@ pub struct Routing {
     inputs: Inputs,
     neighbors: Vec<StaticNeighbor>,
     linkstate: Option<LinkState>,
+    /// `[bgp]`'s table, if configured.
+    bgp: Option<BgpState>,
+    /// The connected routes last given to the RIB (BGP re-decides when
+    /// they change).
+    connected: Vec<crate::control::route::RibRoute>,
     /// Whether this RIB has been published (the first publication is built
     /// from scratch: the handle's table before it came from elsewhere).
     published: bool,
@@ -67,10 +77,17 @@ impl Routing {
             inputs,
             neighbors: Vec::new(),
             linkstate,
+            bgp: None,
+            connected: Vec::new(),
             published: false,
         };
         routing.apply_config_routes();
         routing.run_spf(Instant::now(), true);
+        routing.bgp = match &config.bgp {
+            Some(c) => Some(BgpState::load(c, &routing.rib)?),
+            None => None,
+        };
+        routing.push_bgp();
         Ok(routing)
     }
 
@@ -83,21 +100,47 @@ impl Routing {
         Ok(Some(ls))
     }
 
+    /// Makes the RIB's eBGP/iBGP routes BGP's selection (none without BGP).
+    fn push_bgp(&mut self) {
+        match &mut self.bgp {
+            Some(bgp) => bgp.push_all(&mut self.rib),
+            None => {
+                self.rib.replace_source(RouteSource::Ebgp, Vec::new());
+                self.rib.replace_source(RouteSource::Ibgp, Vec::new());
+            }
+        }
+    }
+
+    /// BGP re-decides after the non-BGP routes changed.
+    fn rerun_bgp(&mut self) {
+        if let Some(bgp) = &mut self.bgp {
+            bgp.rerun(&mut self.rib);
+        }
+    }
+
+    /// Gives the RIB the connected routes; whether they changed.
+    fn apply_connected(&mut self) -> bool {
+        let routes = connected_routes(&self.inputs.ports, &self.neighbors);
+        if routes == self.connected {
+            return false;
+        }
+        self.connected = routes.clone();
+        self.rib.replace_source(RouteSource::Connected, routes);
+        true
+    }
+
     fn apply_config_routes(&mut self) {
+        self.apply_connected();
         let i = &self.inputs;
-        self.rib.replace_source(
-            RouteSource::Connected,
-            connected_routes(&i.ports, &self.neighbors),
-        );
         self.rib
             .replace_source(RouteSource::Static, static_routes(&i.ports, &i.statics));
     }
 
     /// Runs SPF when due (or at once with `force`) and hands its routes to
-    /// the RIB.
-    fn run_spf(&mut self, now: Instant, force: bool) {
+    /// the RIB; whether it ran.
+    fn run_spf(&mut self, now: Instant, force: bool) -> bool {
         let Some(ls) = &mut self.linkstate else {
-            return;
+            return false;
         };
         let names = &self.inputs.port_names;
         let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| i as u16);
@@ -109,7 +152,9 @@ impl Routing {
         if let Some(result) = ls.run_if_due(at, port_of) {
             let routes = result.routes().to_vec();
             self.rib.replace_source(RouteSource::LinkState, routes);
+            return true;
         }
+        false
     }
 
     /// New resolved neighbours (static ones merged in): host routes and
@@ -117,8 +162,9 @@ impl Routing {
     pub fn set_neighbors(&mut self, neighbors: Vec<StaticNeighbor>) {
         self.neighbors = neighbors;
         self.rib.set_neighbors(&self.neighbors);
-        let routes = connected_routes(&self.inputs.ports, &self.neighbors);
-        self.rib.replace_source(RouteSource::Connected, routes);
+        if self.apply_connected() {
+            self.rerun_bgp();
+        }
     }
 
     /// Publishes pending changes now (the whole RIB the first time);
@@ -133,7 +179,9 @@ impl Routing {
 
     /// Runs SPF if due and publishes if the coalescing window has passed.
     pub fn poll(&mut self, now: Instant) -> Option<u64> {
-        self.run_spf(now, false);
+        if self.run_spf(now, false) {
+            self.rerun_bgp();
+        }
         if !self.published {
             return None;
         }
@@ -154,8 +202,8 @@ impl Routing {
     }
 
     /// Re-reads everything from a validated `config`: static routes,
-    /// distances, the LSDB file. A bad LSDB rejects the reload whole and the
-    /// old state stays. Ports and static neighbours cannot change without
+    /// distances, the LSDB file, the BGP inputs. A bad LSDB or BGP input
+    /// rejects the reload whole and the old state stays. Ports and static neighbours cannot change without
     /// a restart (the data plane and the neighbour table are bound to them).
     pub fn reload(&mut self, config: &Config) -> Result<Value, String> {
         let fresh = Inputs::of(config);
@@ -170,20 +218,28 @@ impl Routing {
         }
         let now = Instant::now();
         let linkstate = Self::load_linkstate(&fresh, now)?;
+        let bgp = match &config.bgp {
+            Some(c) => Some(BgpState::load(c, &self.rib)?),
+            None => None,
+        };
         self.inputs = fresh;
         self.linkstate = linkstate;
+        self.bgp = bgp;
         self.rib.set_distances(config.distances);
         self.apply_config_routes();
         if self.linkstate.is_none() {
             self.rib.replace_source(RouteSource::LinkState, Vec::new());
         }
         self.run_spf(now, true);
+        self.push_bgp();
         let version = self.publish_now();
-        Ok(json!({ "fib_version": version, "summary": self.rib.summary() }))
+        let bgp = self.bgp.as_ref().map(|b| b.rib.summary());
+        Ok(json!({ "fib_version": version, "summary": self.rib.summary(), "bgp": bgp }))
     }
 
-    /// Answers `show routes [PREFIX|ADDRESS]`, `show fib-stats`,
-    /// `show linkstate` (JSON; the CLI turns it into text).
+    /// Answers `show routes [PREFIX|ADDRESS]` (with the BGP decision for the
+    /// prefix, if BGP has routes for it), `show fib-stats`, `show linkstate`,
+    /// `show bgp` (JSON; the CLI turns it into text).
     pub fn show(&self, what: &str) -> Result<Value, String> {
         let mut words = what.split_whitespace();
         match (words.next(), words.next()) {
@@ -192,18 +248,38 @@ impl Routing {
                 Ok(json!({ "summary": s, "text": s.to_string() }))
             }
             (Some("routes"), Some(arg)) => {
-                let e = if let Ok(prefix) = arg.parse::<IpNet>() {
-                    self.rib.explain(prefix)
+                let (e, bgp_prefix) = if let Ok(prefix) = arg.parse::<IpNet>() {
+                    (self.rib.explain(prefix), Some(prefix))
                 } else if let Ok(addr) = arg.parse::<IpAddr>() {
-                    self.rib.explain_address(addr)
+                    let e = self.rib.explain_address(addr);
+                    // BGP's own longest match may be a prefix the RIB lacks
+                    // (no route of it resolves): explain that one first.
+                    let p = self.bgp.as_ref().and_then(|b| b.rib.lookup(addr));
+                    (e.clone(), p.or(e.map(|e| e.prefix)))
                 } else {
                     return Err(format!("{arg:?} is neither a prefix nor an address"));
                 };
-                match e {
-                    Some(e) => Ok(json!({ "route": e, "text": e.to_string() })),
-                    None => Err(format!("no route for {arg}")),
+                let b = match (&self.bgp, bgp_prefix) {
+                    (Some(bgp), Some(p)) => bgp.rib.explain(&p, &self.rib),
+                    _ => None,
+                };
+                if e.is_none() && b.is_none() {
+                    return Err(format!("no route for {arg}"));
                 }
+                let mut text = e.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                if let Some(b) = &b {
+                    text.push_str(&b.to_string());
+                }
+                Ok(json!({ "route": e, "bgp": b, "text": text }))
             }
+            (Some("bgp"), None) => match &self.bgp {
+                Some(bgp) => Ok(json!({
+                    "bgp": bgp.rib.summary(),
+                    "inputs": bgp.inputs,
+                    "text": bgp.summary_text(),
+                })),
+                None => Err("BGP is not configured ([bgp])".to_string()),
+            },
             (Some("fib-stats"), None) => {
                 let s = self.publisher.stats();
                 let text = format!(
@@ -231,7 +307,7 @@ impl Routing {
                 None => Err("link-state is not configured ([linkstate] file)".to_string()),
             },
             _ => Err(format!(
-                "unknown `show {what}` (try: routes [PREFIX|ADDRESS], fib-stats, linkstate)"
+                "unknown `show {what}` (try: routes [PREFIX|ADDRESS], fib-stats, linkstate, bgp)"
             )),
         }
     }
@@ -240,3 +316,7 @@ impl Routing {
 #[cfg(test)]
 #[path = "routing_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "routing_bgp_tests.rs"]
+mod bgp_tests;

@@ -1,0 +1,74 @@
+//! The `[bgp]` table: decision knobs and the files BGP routes come from.
+
+use super::raw::RawConfig;
+use super::validate::Ctx;
+use super::{BgpConfig, BgpTableConfig, ConfigError};
+
+pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, ConfigError> {
+    let Some(section) = &raw.bgp else {
+        return Ok(None);
+    };
+    let r = section.get_ref();
+    let local_as = match &r.local_as {
+        Some(v) => cx.bounded(v, "bgp.local_as", 1..=u32::MAX as i64)? as u32,
+        None => {
+            return Err(cx.err(
+                section.span(),
+                "bgp.local_as",
+                "required when [bgp] is present".to_string(),
+            ))
+        }
+    };
+    let mut mrt = Vec::with_capacity(r.mrt.len());
+    for (i, m) in r.mrt.iter().enumerate() {
+        let file = &m.get_ref().file;
+        if file.get_ref().is_empty() {
+            return Err(cx.err(
+                file.span(),
+                format!("bgp.mrt[{i}].file"),
+                "an empty path".to_string(),
+            ));
+        }
+        mrt.push(file.get_ref().into());
+    }
+    let mut tables = Vec::with_capacity(r.table.len());
+    for (i, t) in r.table.iter().enumerate() {
+        let t = t.get_ref();
+        if t.file.get_ref().is_empty() {
+            return Err(cx.err(
+                t.file.span(),
+                format!("bgp.table[{i}].file"),
+                "an empty path".to_string(),
+            ));
+        }
+        let peer = cx.ip(&t.peer, format!("bgp.table[{i}].peer"))?;
+        if peer.is_unspecified() || peer.is_multicast() {
+            return Err(cx.err(
+                t.peer.span(),
+                format!("bgp.table[{i}].peer"),
+                format!("{peer} cannot be a peer's (next hop) address"),
+            ));
+        }
+        let field = format!("bgp.table[{i}].peer_as");
+        let peer_as = cx.bounded(&t.peer_as, &field, 1..=u32::MAX as i64)? as u32;
+        if let Some(j) = tables.iter().position(|o: &BgpTableConfig| o.peer == peer) {
+            return Err(cx.err(
+                t.peer.span(),
+                format!("bgp.table[{i}].peer"),
+                format!("{peer} is already the peer of bgp.table[{j}]"),
+            ));
+        }
+        tables.push(BgpTableConfig {
+            file: t.file.get_ref().into(),
+            peer,
+            peer_as,
+        });
+    }
+    Ok(Some(BgpConfig {
+        local_as,
+        always_compare_med: r.always_compare_med.as_ref().is_some_and(|v| *v.get_ref()),
+        multipath: r.multipath.as_ref().is_some_and(|v| *v.get_ref()),
+        mrt,
+        tables,
+    }))
+}
