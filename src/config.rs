@@ -64,6 +64,7 @@
 //! field: `router.toml:14: port[1].mac: "02:00:zz:00:00:01" is not a MAC address`.
 
 mod bgp;
+pub(crate) mod position;
 mod qos;
 mod raw;
 mod validate;
@@ -71,7 +72,6 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
@@ -176,31 +176,7 @@ pub struct NeighborConfig {
 }
 
 /// A configuration that cannot be used, with where the problem is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file as the user named it.
-    pub file: String,
-    /// 1-based line, when the problem has one.
-    pub line: Option<usize>,
-    /// Dotted path of the field (`port[1].mac`); empty for file-level problems.
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub type ConfigError = position::FileError;
 
 impl Config {
     /// Reads and validates the file at `path`.
@@ -244,7 +220,7 @@ impl Config {
                     (None, String::new())
                 }
                 Some(span) => {
-                    let (line, field) = raw::locate(text, &span);
+                    let (line, field) = position::locate(text, &span);
                     (Some(line), field)
                 }
                 None => (None, String::new()),
@@ -253,7 +229,7 @@ impl Config {
                 file: file.to_string(),
                 line,
                 field,
-                message: raw::one_line(e.message()),
+                message: position::one_line(e.message()),
             }
         })?;
         validate::validate(raw, text, file)

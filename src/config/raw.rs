@@ -5,8 +5,6 @@
 //! address or MAC is reported by our checks (with the field's name) rather
 //! than by a type error deep inside serde.
 
-use std::ops::Range;
-
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -132,97 +130,4 @@ pub(super) struct RawNeighbor {
     pub address: Spanned<String>,
     pub mac: Spanned<String>,
     pub port: Spanned<String>,
-}
-
-/// 1-based line of byte `offset` in `src`.
-pub(super) fn line_of(src: &str, offset: usize) -> usize {
-    let end = offset.min(src.len());
-    src.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// Where a TOML error points: its line and the dotted path of the field
-/// (`port[1].mac`), recovered from the table headers above it and the key on
-/// its line. toml's own error does not expose the key path, so it is
-/// reconstructed from the text; for a key split over several lines the path
-/// names the table only.
-pub(super) fn locate(src: &str, span: &Range<usize>) -> (usize, String) {
-    let line = line_of(src, span.start);
-    let mut table = String::new();
-    let mut array_counts: Vec<(String, usize)> = Vec::new();
-    let mut key = None;
-    for (n, text) in src.lines().enumerate().take(line) {
-        let text = text.trim();
-        if let Some(rest) = text.strip_prefix("[[") {
-            let name = rest.split("]]").next().unwrap_or("").trim().to_string();
-            let index = match array_counts.iter_mut().find(|(k, _)| *k == name) {
-                Some((_, count)) => {
-                    *count += 1;
-                    *count - 1
-                }
-                None => {
-                    array_counts.push((name.clone(), 1));
-                    0
-                }
-            };
-            table = format!("{name}[{index}]");
-        } else if let Some(rest) = text.strip_prefix('[') {
-            table = rest.split(']').next().unwrap_or("").trim().to_string();
-        } else if n + 1 == line {
-            key = text
-                .split_once('=')
-                .map(|(k, _)| k.trim().trim_matches('"').to_string())
-                .filter(|k| !k.is_empty() && !k.starts_with('#'));
-        }
-    }
-    let path = match (table.is_empty(), key) {
-        (_, None) => table,
-        (true, Some(k)) => k,
-        (false, Some(k)) => format!("{table}.{k}"),
-    };
-    (line, path)
-}
-
-/// toml's messages can span several lines; the error is shown on one.
-pub(super) fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-        .replace("expected i64", "expected an integer")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locate_finds_table_index_and_key() {
-        let src =
-            "[router]\nid = \"x\"\n\n[[port]]\nname = \"a\"\n[[port]]\nname = \"b\"\nmac = 5\n";
-        let at = |needle: &str| {
-            let start = src.find(needle).unwrap();
-            locate(src, &(start..start + 1))
-        };
-        assert_eq!(at("\"x\""), (2, "router.id".to_string()));
-        assert_eq!(at("\"a\""), (5, "port[0].name".to_string()));
-        assert_eq!(at("5"), (8, "port[1].mac".to_string()));
-        let header = src.rfind("[[port]]").unwrap();
-        assert_eq!(
-            locate(src, &(header..header + 8)),
-            (6, "port[1]".to_string())
-        );
-    }
-
-    #[test]
-    fn line_of_counts_from_one() {
-        assert_eq!(line_of("a\nb\nc", 0), 1);
-        assert_eq!(line_of("a\nb\nc", 2), 2);
-        assert_eq!(line_of("a\nb\nc", 99), 3);
-    }
 }

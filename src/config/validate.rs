@@ -6,7 +6,8 @@ use std::ops::Range;
 use ipnet::IpNet;
 use toml::Spanned;
 
-use super::raw::{line_of, RawConfig, RawPort};
+use super::position::line_of;
+use super::raw::{RawConfig, RawPort};
 use super::{
     Config, ConfigError, LinkStateConfig, NeighborConfig, PortConfig, RouteConfig, RouterSettings,
     DEFAULT_ICMP_BURST, DEFAULT_ICMP_RATE, DEFAULT_MTU,

@@ -6,7 +6,7 @@
 //! format.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
 use std::path::Path;
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::lsdb::{Link, RouterLsa, Stub, MAX_COST};
+use crate::config::position::{line_of, locate, one_line};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,33 +53,9 @@ struct RawStub {
     cost: Spanned<i64>,
 }
 
-/// An LSDB file that cannot be used, with where the problem is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LsdbFileError {
-    /// The file as the caller named it.
-    pub file: String,
-    /// 1-based line, when the problem has one.
-    pub line: Option<usize>,
-    /// Dotted path of the field (`router[2].link[0].cost`); empty for
-    /// file-level problems.
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for LsdbFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for LsdbFileError {}
+/// An LSDB file that cannot be used, with where the problem is
+/// (`lsdb.toml:14: router[1].link[0].cost: ...`).
+pub type LsdbFileError = crate::config::position::FileError;
 
 /// Reads and checks the LSDB file at `path`.
 pub fn load(path: &Path) -> Result<Vec<RouterLsa>, LsdbFileError> {
@@ -373,73 +350,4 @@ impl Ctx<'_> {
             ))
         }
     }
-}
-
-/// 1-based line of byte `offset` in `src`.
-fn line_of(src: &str, offset: usize) -> usize {
-    let end = offset.min(src.len());
-    src.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// Where a TOML syntax or type error points: its line and the dotted path of
-/// the field (`router[1].link[0].cost`), rebuilt from the array-of-table
-/// headers above it (a `[[router]]` starts a new router and so restarts the
-/// count of its links and stubs) and the key on its line.
-fn locate(src: &str, span: &Range<usize>) -> (usize, String) {
-    let line = line_of(src, span.start);
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut table = String::new();
-    let mut key = None;
-    for (n, text) in src.lines().enumerate().take(line) {
-        let text = text.trim();
-        if let Some(rest) = text.strip_prefix("[[") {
-            let name = rest.split("]]").next().unwrap_or("").trim().to_string();
-            let nested = format!("{name}.");
-            counts.retain(|k, _| !k.starts_with(&nested));
-            *counts.entry(name.clone()).or_insert(0) += 1;
-            // router.link -> router[i].link[j], with each level's current index.
-            let mut path = String::new();
-            let mut prefix = String::new();
-            for part in name.split('.') {
-                if !prefix.is_empty() {
-                    prefix.push('.');
-                    path.push('.');
-                }
-                prefix.push_str(part);
-                let index = counts.get(&prefix).map_or(0, |c| c.saturating_sub(1));
-                path.push_str(&format!("{part}[{index}]"));
-            }
-            table = path;
-            key = None;
-        } else if let Some(rest) = text.strip_prefix('[') {
-            table = rest.split(']').next().unwrap_or("").trim().to_string();
-            key = None;
-        } else if n + 1 == line {
-            key = text
-                .split_once('=')
-                .map(|(k, _)| k.trim().trim_matches('"').to_string())
-                .filter(|k| !k.is_empty() && !k.starts_with('#'));
-        }
-    }
-    let path = match (table.is_empty(), key) {
-        (_, None) => table,
-        (true, Some(k)) => k,
-        (false, Some(k)) => format!("{table}.{k}"),
-    };
-    (line, path)
-}
-
-/// toml's messages can span several lines; the error is shown on one.
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-        .replace("expected i64", "expected an integer")
 }
