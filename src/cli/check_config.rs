@@ -2,12 +2,15 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::CliError;
 use crate::config::Config;
-use crate::fib::NextHop;
+use crate::control::routing::Routing;
+use crate::fib::{FibHandle, NextHop};
+use crate::qos::{QosConfig, SchedulerKind};
 
 #[derive(Debug, Args)]
 pub struct CheckConfigArgs {
@@ -22,7 +25,100 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let fib = config
         .fib()
         .map_err(|e| CliError::usage(anyhow::anyhow!("{}: {e}", args.file.display())))?;
-    write_summary(out, &args.file.display().to_string(), &config, &fib).map_err(CliError::runtime)
+    let file = args.file.display().to_string();
+    // The routing inputs ([linkstate], [bgp]) are loaded exactly as
+    // `ferroute run` loads them, so a file the daemon would refuse (or a
+    // reload would reject) is refused here, with its position.
+    let routing = match config.linkstate.is_some() || config.bgp.is_some() {
+        true => Some(
+            Routing::new(&config, FibHandle::new(fib.clone()), Duration::ZERO)
+                .map_err(|e| CliError::usage(anyhow::anyhow!("{file}: {e}")))?,
+        ),
+        false => None,
+    };
+    write_summary(out, &file, &config, &fib).map_err(CliError::runtime)?;
+    write_qos(out, &config).map_err(CliError::runtime)?;
+    if let Some(mut routing) = routing {
+        write_routing(out, &config, &mut routing).map_err(CliError::runtime)?;
+    }
+    Ok(())
+}
+
+/// Every port's queueing, and the administrative distances.
+fn write_qos(out: &mut dyn Write, config: &Config) -> std::io::Result<()> {
+    writeln!(out, "queues:")?;
+    for p in &config.ports {
+        writeln!(out, "  {}: {}", p.name, describe_qos(&p.qos))?;
+    }
+    let d = &config.distances;
+    writeln!(
+        out,
+        "distance: connected {}, static {}, ebgp {}, link-state {}, ibgp {}",
+        d.connected, d.static_route, d.ebgp, d.link_state, d.ibgp
+    )
+}
+
+fn describe_qos(q: &QosConfig) -> String {
+    let rate = match q.rate {
+        Some(bytes) => format!(
+            "shaped to {:.3} Mbit/s (+{} B per frame)",
+            bytes as f64 * 8.0 / 1e6,
+            q.overhead
+        ),
+        None => "unshaped".to_string(),
+    };
+    let mut text = format!(
+        "{}, {rate}, codel target {} ms interval {} ms, {} packets",
+        q.scheduler.name(),
+        q.codel.target_ns as f64 / 1e6,
+        q.codel.interval_ns as f64 / 1e6,
+        q.queue_limit
+    );
+    if q.scheduler != SchedulerKind::Fifo {
+        text.push_str(&format!(
+            " ({} per flow), {} flow queues",
+            q.flow_limit, q.flows
+        ));
+        for c in &q.classes {
+            text.push_str(&format!(
+                "; class {} weight {} dscp {:?}",
+                c.name, c.weight, c.dscp
+            ));
+        }
+    }
+    text
+}
+
+/// The routing table the daemon would publish first: link-state SPF and
+/// BGP decisions over the configured inputs, static neighbours applied.
+fn write_routing(
+    out: &mut dyn Write,
+    config: &Config,
+    routing: &mut Routing,
+) -> std::io::Result<()> {
+    routing.set_neighbors(config.static_neighbors());
+    routing.publish_now();
+    let mut sections = vec!["routes", "fib-stats"];
+    if config.linkstate.is_some() {
+        sections.push("linkstate");
+    }
+    if config.bgp.is_some() {
+        sections.push("bgp");
+    }
+    for what in sections {
+        writeln!(out, "{what}:")?;
+        let text = match routing.show(what) {
+            Ok(v) => v["text"].as_str().unwrap_or_default().to_string(),
+            Err(e) => e,
+        };
+        for line in text.lines().map(str::trim_end) {
+            match line.is_empty() {
+                true => writeln!(out)?,
+                false => writeln!(out, "  {line}")?,
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_summary(
