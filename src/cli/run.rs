@@ -48,6 +48,24 @@ pub struct RunArgs {
     /// Stop by itself after this many seconds (for scripts and tests).
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<u64>,
+    /// Frames of packet memory (UMEM, 4 KiB each) per worker. The output
+    /// queues of all ports may hold a quarter of them, so this bounds how
+    /// much a congested port can buffer (`queue_limit` is capped by it).
+    #[arg(long, value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(64..=1 << 20))]
+    pub frames: u32,
+    /// Entries of every AF_XDP ring (rx, tx, fill, completion); a power of
+    /// two, at most half of `--frames`.
+    #[arg(long, value_name = "N", default_value_t = 2048, value_parser = ring_size)]
+    pub ring_size: u32,
+}
+
+fn ring_size(text: &str) -> Result<u32, String> {
+    let n: u32 = text.parse().map_err(|e| format!("{e}"))?;
+    match n.is_power_of_two() && (32..=1 << 16).contains(&n) {
+        true => Ok(n),
+        false => Err(format!("{n} is not a power of two between 32 and 65536")),
+    }
 }
 
 fn read_sys(interface: &str, file: &str) -> anyhow::Result<String> {
@@ -174,6 +192,14 @@ fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
 
 pub fn run(args: RunArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let config = Config::load(&args.config)?;
+    if args.frames < 2 * args.ring_size {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--frames {} must be at least twice --ring-size {} \
+             (every port's fill ring and the frames in flight share them)",
+            args.frames,
+            args.ring_size
+        )));
+    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err(CliError::runtime(anyhow::anyhow!(
@@ -226,6 +252,7 @@ fn daemon(
     program.set_local_addresses(&local)?;
     let program = Arc::new(Mutex::new(program));
 
+    let (frame_count, ring_size) = (args.frames, args.ring_size);
     let mut factories: Vec<(Option<usize>, WorkerFactory<XdpIo>)> = Vec::new();
     for q in 0..args.workers {
         let core = args.cores.get(q as usize).copied().or(Some(q as usize));
@@ -240,6 +267,8 @@ fn daemon(
             Box::new(move || {
                 let io_config = XdpIoConfig {
                     queue: q,
+                    frame_count,
+                    ring_size,
                     ..XdpIoConfig::default()
                 };
                 let (io, pool) = XdpIo::open(&ifindexes, &io_config)?;

@@ -11,6 +11,9 @@ use crate::qos::{ClassConfig, CodelParams, QosConfig, SchedulerKind, MAX_CLASSES
 const RATE_RANGE: std::ops::RangeInclusive<u64> = 125..=50_000_000_000;
 const OVERHEAD_RANGE: std::ops::RangeInclusive<i64> = 0..=256;
 const QUEUE_LIMIT_RANGE: std::ops::RangeInclusive<i64> = 16..=1_048_576;
+/// Flow queues per port: one set of the set-associative table up to 64k
+/// (CAKE's 1024 is the default).
+const FLOWS_RANGE: std::ops::RangeInclusive<i64> = 8..=65_536;
 /// CoDel times, ms.
 const CODEL_RANGE: std::ops::RangeInclusive<f64> = 0.01..=10_000.0;
 
@@ -85,6 +88,13 @@ pub(super) fn port_qos(
     if let Some(v) = &p.queue_limit {
         q.queue_limit = cx.bounded(v, &field("queue_limit"), QUEUE_LIMIT_RANGE)? as u32;
         q.flow_limit = q.queue_limit;
+    }
+    if let Some(v) = &p.flow_limit {
+        let limit = cx.bounded(v, &field("flow_limit"), 1..=q.queue_limit as i64)?;
+        q.flow_limit = limit as u32;
+    }
+    if let Some(v) = &p.flows {
+        q.flows = cx.bounded(v, &field("flows"), FLOWS_RANGE)? as u32;
     }
     let ms = |v: &Spanned<f64>, name: &str| -> Result<u64, ConfigError> {
         let x = *v.get_ref();

@@ -96,6 +96,8 @@ pub(super) struct RawPort {
     pub codel_target_ms: Option<Spanned<f64>>,
     pub codel_interval_ms: Option<Spanned<f64>>,
     pub queue_limit: Option<Spanned<i64>>,
+    pub flow_limit: Option<Spanned<i64>>,
+    pub flows: Option<Spanned<i64>>,
     #[serde(default)]
     pub class: Vec<Spanned<RawClass>>,
 }

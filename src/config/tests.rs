@@ -392,6 +392,21 @@ fn queueing_keys_parse_with_defaults_elsewhere() {
 }
 
 #[test]
+fn flow_queues_and_the_per_flow_limit_are_configurable() {
+    use crate::qos::DEFAULT_FLOWS;
+    let c = Config::parse(&with_qos(), "t").unwrap();
+    assert_eq!(c.ports[1].qos.flows, DEFAULT_FLOWS);
+    assert_eq!(c.ports[1].qos.flow_limit, 2000, "a flow may fill the port");
+    let text = edit_qos(22, "queue_limit = 2000\nflows = 4096\nflow_limit = 500");
+    let q = Config::parse(&text, "t").unwrap().ports[1].qos.clone();
+    assert_eq!((q.queue_limit, q.flows, q.flow_limit), (2000, 4096, 500));
+    let text = edit_qos(22, "queue_limit = 2000\nflow_limit = 2001");
+    fails(&text, 23, "port[1].flow_limit", "out of range (1..=2000)");
+    let text = edit_qos(22, "queue_limit = 2000\nflows = 70000");
+    fails(&text, 23, "port[1].flows", "out of range (8..=65536)");
+}
+
+#[test]
 fn queueing_errors_name_line_and_field() {
     let t = edit_qos;
     fails(
