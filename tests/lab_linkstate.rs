@@ -314,3 +314,79 @@ fn a_prefix_moves_between_ports_without_loss_while_traffic_flows() {
         "switch-over too slow"
     );
 }
+
+/// Whether the router's kernel holds a managed (`NTF_EXT_MANAGED`)
+/// neighbour entry for `address` on `dev` with its MAC resolved.
+fn managed_entry(lab: &Lab, dev: &str, address: &str) -> bool {
+    let json = lab.ip(Host::R, &["-j", "neigh", "show", "dev", dev]);
+    let entries: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["dst"] == address && e.get("managed").is_some() && e.get("lladdr").is_some())
+}
+
+#[test]
+fn link_state_first_hops_are_resolved_before_traffic_needs_them() {
+    if !require_root("lab link-state gateways") {
+        return;
+    }
+    let lab = Lab::up();
+    let lsdb_path = lab.dir.join("lsdb.toml");
+    let config_path = lab.dir.join("linkstate.toml");
+    std::fs::write(&lsdb_path, lsdb(1, 10, 100)).expect("write lsdb");
+    // No static neighbours: hosts A and B are known to the router only as
+    // link-state first hops.
+    let mut config = RouterConfig {
+        no_static_neighbors: true,
+        ..RouterConfig::default()
+    }
+    .toml();
+    config.push_str(&format!(
+        "\n[linkstate]\nfile = \"{}\"\n",
+        lsdb_path.display()
+    ));
+    std::fs::write(&config_path, config).expect("write config");
+    let daemon = Daemon::start(&lab, &config_path);
+
+    // B (203.0.113.2) is the first hop of 198.51.100.0/24: the router has
+    // it resolved without any traffic having been sent.
+    assert!(
+        poll_until(Duration::from_secs(10), || managed_entry(
+            &lab,
+            "p1",
+            "203.0.113.2"
+        )),
+        "no managed entry for the first hop 203.0.113.2: {}",
+        lab.ip(Host::R, &["neigh", "show"])
+    );
+    // So the very first frame towards the prefix is forwarded, not dropped
+    // while the next hop is gleaned.
+    let at_b = PacketSocket::open(&lab, Host::B, "b0");
+    PacketSocket::open(&lab, Host::A, "a0")
+        .send(&frame(AFFECTED, 7))
+        .expect("send on a0");
+    let (got, _) = at_b.collect(1, Duration::from_secs(5), |f| {
+        f[6..12] == MAC_P1 && ours(f) == Some((AFFECTED, 7))
+    });
+    assert_eq!(got.len(), 1, "the first frame was not forwarded to B");
+
+    // The prefix moves to A's link: A's address gets an entry, and the one
+    // made for B, no longer a first hop, is deleted.
+    std::fs::write(&lsdb_path, lsdb(2, 100, 10)).expect("write lsdb");
+    reload(&lab, &daemon);
+    assert!(
+        poll_until(Duration::from_secs(10), || {
+            managed_entry(&lab, "p0", "192.0.2.10") && !managed_entry(&lab, "p1", "203.0.113.2")
+        }),
+        "managed entries did not follow the first hop: {}",
+        lab.ip(Host::R, &["neigh", "show"])
+    );
+    daemon.stop_cleanly(&lab);
+    let left = lab.ip(Host::R, &["neigh", "show"]);
+    assert!(
+        !left.contains("managed"),
+        "managed entries left after stop: {left}"
+    );
+}

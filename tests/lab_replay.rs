@@ -207,6 +207,7 @@ fn real_captures_through_the_lab_match_the_offline_replay() {
         default_routes_via_b: true,
         unlimited_icmp: true,
         fifo_queues: true,
+        ..RouterConfig::default()
     }
     .write(&config);
 

@@ -14,6 +14,7 @@
 //! inherits that namespace.
 
 pub mod bgp;
+pub mod gateways;
 pub mod glean;
 pub mod linkstate;
 pub mod neighbor;
@@ -153,13 +154,14 @@ pub struct Control {
     routing: Routing,
     requests: mpsc::Receiver<Request>,
     table: NeighborTable,
-    /// Gateways of static routes without a static neighbour.
+    /// The RIB's on-link gateways without a static neighbour
+    /// ([`gateways::wanted`]), as of the last publication.
     gateways: Vec<ManagedEntry>,
     owned: BTreeSet<ManagedEntry>,
     sub: NeighborSubscription,
     glean: GleanResolver,
     /// Managed entries made for glean requests (a subset of `owned`).
-    gleaned: usize,
+    gleaned: BTreeSet<ManagedEntry>,
     options: ControlOptions,
     status: Arc<Mutex<ControlStatus>>,
 }
@@ -212,18 +214,7 @@ impl Control {
             })
             .collect();
         let statics = config.static_neighbors();
-        let routes = config.static_routes();
         let table = NeighborTable::new(bindings, &statics);
-        let gateways: BTreeSet<ManagedEntry> = routes
-            .iter()
-            .filter(|r| !table.has_static(r.via))
-            .filter_map(|r| {
-                table.connected_port(r.via).map(|p| ManagedEntry {
-                    ifindex: p.ifindex,
-                    address: r.via,
-                })
-            })
-            .collect();
         let status = Arc::new(Mutex::new(ControlStatus::default()));
         let routing =
             Routing::new(config, fib.clone(), options.coalesce).map_err(ControlError::Routing)?;
@@ -232,15 +223,19 @@ impl Control {
             routing,
             requests,
             table,
-            gateways: gateways.into_iter().collect(),
+            gateways: Vec::new(),
             owned: BTreeSet::new(),
             sub: NeighborSubscription::with_receive_queue(options.receive_queue)?,
             glean: GleanResolver::default(),
-            gleaned: 0,
+            gleaned: BTreeSet::new(),
             options,
             status: Arc::clone(&status),
         };
         let first_sync = |control: &mut Control| -> Result<(), ControlError> {
+            // Static routes' gateways before the first table goes out (an
+            // error here stops start-up: e.g. a kernel without managed
+            // entries); later publications add what SPF and BGP bring.
+            control.gateways = gateways::wanted(&control.table, control.routing.gateways());
             control.ensure_gateways()?;
             let dump = control.sub.dump()?;
             control.table.replace_all(&dump);
@@ -298,9 +293,11 @@ impl Control {
     /// (on-link addresses only; the notification that follows rebuilds the FIB).
     fn resolve_gleaned(&mut self) {
         let table = &self.table;
-        let wanted = self.glean.take(Instant::now(), self.gleaned, |port, addr| {
-            table.has_static(addr) || table.learned(addr, port).is_some()
-        });
+        let wanted = self
+            .glean
+            .take(Instant::now(), self.gleaned.len(), |port, addr| {
+                table.has_static(addr) || table.learned(addr, port).is_some()
+            });
         for (_, addr) in wanted {
             let Some(ifindex) = self.table.connected_port(addr).map(|p| p.ifindex) else {
                 continue;
@@ -312,7 +309,7 @@ impl Control {
             match self.sub.rtnl().ensure_managed(ifindex, addr) {
                 Ok(ManagedOutcome::Created | ManagedOutcome::Adopted) => {
                     if self.owned.insert(entry) {
-                        self.gleaned += 1;
+                        self.gleaned.insert(entry);
                     }
                 }
                 Ok(_) => {}
@@ -329,10 +326,35 @@ impl Control {
         Ok(())
     }
 
-    fn published(&self, version: u64) {
-        let mut status = self.lock_status();
-        status.fib_version = version;
-        status.fib_builds += 1;
+    fn published(&mut self, version: u64) {
+        {
+            let mut status = self.lock_status();
+            status.fib_version = version;
+            status.fib_builds += 1;
+        }
+        self.refresh_gateways();
+    }
+
+    /// Follows the RIB's gateways after a publication: entries for new ones
+    /// are made, the ones made for gateways no longer used are deleted
+    /// (entries made for gleaning stay until stop).
+    fn refresh_gateways(&mut self) {
+        let wanted = gateways::wanted(&self.table, self.routing.gateways());
+        if wanted == self.gateways {
+            return;
+        }
+        let old = std::mem::replace(&mut self.gateways, wanted);
+        for gone in old.iter().filter(|g| !self.gateways.contains(g)) {
+            if self.gleaned.contains(gone) || !self.owned.remove(gone) {
+                continue;
+            }
+            if let Err(e) = self.sub.rtnl().remove_managed(gone.ifindex, gone.address) {
+                self.record_error(&e);
+            }
+        }
+        if let Err(e) = self.ensure_gateways() {
+            self.record_error(&e);
+        }
     }
 
     /// Answers the operator requests that arrived (never blocks).

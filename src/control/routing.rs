@@ -201,6 +201,11 @@ impl Routing {
         &self.rib
     }
 
+    /// The neighbour addresses the RIB's next-hop groups depend on.
+    pub fn gateways(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.rib.gateway_addresses()
+    }
+
     /// Re-reads everything from a validated `config`: static routes,
     /// distances, the LSDB file, the BGP inputs. A bad LSDB or BGP input
     /// rejects the reload whole and the old state stays. Ports and static neighbours cannot change without

@@ -106,3 +106,47 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
         })
     );
 }
+
+/// The addresses routes go through, as the control thread makes managed
+/// neighbour entries for them: static gateways and link-state first hops,
+/// not a neighbour that only has its own host route.
+#[test]
+fn gateways_are_the_next_hops_routes_use() {
+    let sorted = |routing: &Routing| {
+        let mut g: Vec<String> = routing.gateways().map(|a| a.to_string()).collect();
+        g.sort();
+        g
+    };
+    let config = demo_config(&examples().join("lsdb.toml"), "");
+    let handle = FibHandle::new(config.fib().unwrap());
+    let mut routing = Routing::new(&config, handle, Duration::ZERO).unwrap();
+    let mut neighbors = config.static_neighbors();
+    // A host the kernel resolved on p0: no route goes through it.
+    neighbors.push(StaticNeighbor {
+        address: "192.0.2.77".parse().unwrap(),
+        mac: "02:00:00:00:00:77".parse().unwrap(),
+        port: 0,
+    });
+    routing.set_neighbors(neighbors.clone());
+    routing.publish_now();
+    // Static routes go through .2 (both families); SPF's ECMP first hops
+    // are .2 and .3 (both families).
+    let all = [
+        "2001:db8:1::2",
+        "2001:db8:1::3",
+        "203.0.113.2",
+        "203.0.113.3",
+    ];
+    assert_eq!(sorted(&routing), all);
+
+    // Without link-state only the static routes' gateways remain.
+    let plain = Config::parse(
+        &std::fs::read_to_string(examples().join("demo/router.toml")).unwrap(),
+        "router.toml",
+    )
+    .unwrap();
+    routing.reload(&plain).unwrap();
+    routing.set_neighbors(neighbors);
+    routing.publish_now();
+    assert_eq!(sorted(&routing), ["2001:db8:1::2", "203.0.113.2"]);
+}

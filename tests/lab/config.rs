@@ -20,6 +20,9 @@ pub struct RouterConfig {
     /// frames leave in the order they arrived, as `ferroute replay` (which
     /// has no output queues) writes them.
     pub fifo_queues: bool,
+    /// Leave out the static neighbours of hosts A and B, so the router
+    /// resolves them through the kernel (managed entries or gleaning).
+    pub no_static_neighbors: bool,
 }
 
 impl RouterConfig {
@@ -49,12 +52,16 @@ impl RouterConfig {
             s.push_str("\n[[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"203.0.113.2\"\n");
             s.push_str("\n[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::2\"\n");
         }
+        let statics = if self.no_static_neighbors { 0 } else { 4 };
         for (address, mac, port) in [
             ("192.0.2.10", "02:00:00:00:00:0a", "p0"),
             ("2001:db8::10", "02:00:00:00:00:0a", "p0"),
             ("203.0.113.2", "02:00:00:00:01:02", "p1"),
             ("2001:db8:1::2", "02:00:00:00:01:02", "p1"),
-        ] {
+        ]
+        .into_iter()
+        .take(statics)
+        {
             let _ = write!(
                 s,
                 "\n[[neighbor]]\naddress = \"{address}\"\nmac = \"{mac}\"\nport = \"{port}\"\n"

@@ -169,6 +169,24 @@ impl Rib {
         Some(e)
     }
 
+    /// The neighbour addresses routes go through (gateways of static and
+    /// link-state routes, the on-link neighbours BGP next hops resolve to),
+    /// resolved or not, in no order: what the FIB needs resolved. A
+    /// resolved neighbour's own host route (a connected route through
+    /// itself) does not count, or every host once resolved would stay a
+    /// gateway forever.
+    pub fn gateway_addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.neighbor_deps.iter().filter_map(|(address, sets)| {
+            let routes: u64 = sets
+                .iter()
+                .filter_map(|&id| self.paths.get(id))
+                .map(|set| u64::from(set.refs))
+                .sum();
+            let own_host_route = u64::from(self.neighbors.contains_key(address));
+            (routes > own_host_route).then_some(*address)
+        })
+    }
+
     pub fn summary(&self) -> RibSummary {
         let mut selected = [0usize; 5];
         let mut installed = 0;
