@@ -279,7 +279,11 @@ fn an_overrun_is_answered_by_a_resync() {
 /// A config whose single port is r0, with routes via both host addresses and
 /// one via a static neighbour.
 fn lab_config(lab: &Lab) -> Config {
-    let text = format!(
+    Config::parse(&lab_config_text(lab), "lab.toml").unwrap()
+}
+
+fn lab_config_text(lab: &Lab) -> String {
+    format!(
         r#"
 [router]
 id = "{ROUTER_V4}"
@@ -308,8 +312,7 @@ mac = "02:00:00:00:00:09"
 port = "p0"
 "#,
         lab.router_mac
-    );
-    Config::parse(&text, "lab.toml").unwrap()
+    )
 }
 
 fn via_v4(fib: &FibHandle) -> Option<NextHop> {
@@ -517,6 +520,47 @@ fn a_burst_of_changes_shares_one_fib_build() {
             "{burst_builds} builds for one burst"
         );
         eprintln!("100 neighbour additions -> {burst_builds} FIB build(s)");
+        handle.stop().unwrap();
+    });
+}
+
+/// `reload` applies a changed static neighbour at once, and names the
+/// settings it cannot apply (they wait for a restart).
+#[test]
+fn a_reload_applies_static_neighbours_and_names_what_needs_a_restart() {
+    if !neighbor_common::can_run("a_reload_applies_static_neighbours") {
+        return;
+    }
+    let lab = Lab::new();
+    let config = lab_config(&lab);
+    let via_static = |fib: &FibHandle| {
+        fib.load()
+            .lookup_v4("203.0.113.1".parse().unwrap())
+            .copied()
+    };
+    let adjacency = |mac: &str| NextHop::Adjacency {
+        port: 0,
+        mac: mac.parse().unwrap(),
+    };
+    lab.in_router(|| {
+        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let fib = FibHandle::new(config.fib().unwrap());
+        let handle = Control::start(&config, fib.clone(), &ifindexes).unwrap();
+        assert_eq!(via_static(&fib), Some(adjacency("02:00:00:00:00:09")));
+
+        let text = lab_config_text(&lab)
+            .replace("02:00:00:00:00:09", "02:00:00:00:00:0a")
+            .replace("[router]", "[router]\nicmp_rate = 7");
+        let edited = Config::parse(&text, "lab.toml").unwrap();
+        let answer = handle.reload(edited).unwrap();
+        // Applied before the answer: the FIB already has the new MAC.
+        assert_eq!(via_static(&fib), Some(adjacency("02:00:00:00:00:0a")));
+        assert_eq!(answer["fib_version"], fib.load().version, "{answer}");
+        assert_eq!(
+            answer["not_applied"],
+            serde_json::json!(["router.icmp_rate", "router.icmp_burst"]),
+            "{answer}"
+        );
         handle.stop().unwrap();
     });
 }

@@ -88,7 +88,20 @@ pub fn reload(args: ReloadArgs, out: &mut dyn Write) -> Result<(), CliError> {
         return print(&value, true, out);
     }
     let version = value["fib_version"].as_u64().unwrap_or_default();
-    writeln!(out, "reloaded: FIB version {version}").map_err(CliError::runtime)
+    let mut text = format!("reloaded: FIB version {version}\n");
+    let waiting: Vec<&str> = value["not_applied"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect();
+    if !waiting.is_empty() {
+        text.push_str(&format!(
+            "not applied until ferroute restarts: {}\n",
+            waiting.join("; ")
+        ));
+    }
+    out.write_all(text.as_bytes()).map_err(CliError::runtime)
 }
 
 #[cfg(test)]
@@ -107,7 +120,10 @@ mod tests {
                 Ok(serde_json::json!({"stats": {"version": 7}, "text": "FIB version 7\n"}))
             }
             "show routes 10.0.0.1" => Err("no route for 10.0.0.1".to_string()),
-            "reload" => Ok(serde_json::json!({"fib_version": 8})),
+            "reload" => Ok(serde_json::json!({
+                "fib_version": 8,
+                "not_applied": ["router.icmp_rate", "port p1: mtu, queueing"]
+            })),
             "show bgp" => {
                 Ok(serde_json::json!({"bgp": {"peers": []}, "text": "BGP: 0 prefixes\n"}))
             }
@@ -155,6 +171,10 @@ mod tests {
             &mut out,
         )
         .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "reloaded: FIB version 8\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "reloaded: FIB version 8\n\
+             not applied until ferroute restarts: router.icmp_rate; port p1: mtu, queueing\n"
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod glean;
 pub mod linkstate;
 pub mod neighbor;
 pub mod netlink;
+pub mod reload;
 pub mod rib;
 pub mod route;
 pub mod routing;
@@ -164,6 +165,8 @@ pub struct Control {
     gleaned: BTreeSet<ManagedEntry>,
     options: ControlOptions,
     status: Arc<Mutex<ControlStatus>>,
+    /// What the data plane was started with (a reload cannot change it).
+    restart_only: reload::RestartOnly,
 }
 
 /// The running control thread.
@@ -230,6 +233,7 @@ impl Control {
             gleaned: BTreeSet::new(),
             options,
             status: Arc::clone(&status),
+            restart_only: reload::RestartOnly::of(config),
         };
         let first_sync = |control: &mut Control| -> Result<(), ControlError> {
             // Static routes' gateways before the first table goes out (an
@@ -357,20 +361,29 @@ impl Control {
         }
     }
 
+    /// `ferroute reload`: the routing inputs, then the static neighbours;
+    /// the answer names the settings that wait for a restart.
+    fn reload(&mut self, config: &Config) -> Result<serde_json::Value, String> {
+        let mut answer = self.routing.reload(config)?;
+        if let Some(version) = answer["fib_version"].as_u64() {
+            self.published(version);
+        }
+        if self.table.set_statics(&config.static_neighbors()) {
+            if let Err(e) = self.rebuild() {
+                self.record_error(&e);
+            }
+            answer["fib_version"] = self.lock_status().fib_version.into();
+        }
+        answer["not_applied"] = self.restart_only.changed(config).into();
+        Ok(answer)
+    }
+
     /// Answers the operator requests that arrived (never blocks).
     fn serve_requests(&mut self) {
         while let Ok(request) = self.requests.try_recv() {
             let (answer, reply) = match request {
                 Request::Show(what, reply) => (self.routing.show(&what), reply),
-                Request::Reload(config, reply) => {
-                    let answer = self.routing.reload(&config);
-                    if let Ok(v) = &answer {
-                        if let Some(version) = v["fib_version"].as_u64() {
-                            self.published(version);
-                        }
-                    }
-                    (answer, reply)
-                }
+                Request::Reload(config, reply) => (self.reload(&config), reply),
             };
             let _ = reply.send(answer);
         }

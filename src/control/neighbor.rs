@@ -101,6 +101,17 @@ impl NeighborTable {
         }
     }
 
+    /// Replaces the static neighbours (a reload); true when they changed.
+    pub fn set_statics(&mut self, statics: &[StaticNeighbor]) -> bool {
+        let mut by_address = BTreeMap::new();
+        for s in statics {
+            by_address.entry(s.address).or_insert(*s);
+        }
+        let changed = by_address != self.statics;
+        self.statics = by_address;
+        changed
+    }
+
     /// The router port `n` belongs to: its interface is a port's and its
     /// address lies in one of that port's subnets.
     fn port_of(&self, n: &KernelNeighbor) -> Option<PortId> {

@@ -208,8 +208,9 @@ impl Routing {
 
     /// Re-reads everything from a validated `config`: static routes,
     /// distances, the LSDB file, the BGP inputs. A bad LSDB or BGP input
-    /// rejects the reload whole and the old state stays. Ports and static neighbours cannot change without
-    /// a restart (the data plane and the neighbour table are bound to them).
+    /// rejects the reload whole and the old state stays. Ports cannot change
+    /// without a restart (the data plane and the neighbour table are bound
+    /// to them); static neighbours are the control thread's (`Control`).
     pub fn reload(&mut self, config: &Config) -> Result<Value, String> {
         let fresh = Inputs::of(config);
         if fresh.ports.iter().map(|p| (&p.id, &p.addresses)).ne(self

@@ -26,7 +26,7 @@ pub struct StaticRoute {
     pub via: IpAddr,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StaticNeighbor {
     pub address: IpAddr,
     pub mac: MacAddr,
