@@ -24,6 +24,7 @@ mod query;
 mod redirect;
 mod sink;
 mod socket;
+mod wait;
 
 pub use error::{interface_index, interface_name, XdpError};
 pub use gen::{Generator, GEN_PROGRAM_NAME, XDP_REDIRECT};
