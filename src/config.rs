@@ -7,6 +7,7 @@
 //! icmp_rate = 1000          # ICMP errors per second per worker (default 1000)
 //! icmp_burst = 50           # optional (default 50, never above icmp_rate, at least 1)
 //! accept_source_route = false  # optional: forward IPv4 LSRR/SSRR packets (default false)
+//! worker_priority = 10      # optional: run workers SCHED_FIFO at this priority (1..=99)
 //!
 //! [[port]]
 //! name = "p0"               # also the Linux interface unless `interface` is set
@@ -144,6 +145,9 @@ pub struct RouterSettings {
     /// Forward IPv4 packets carrying loose/strict source-route options
     /// (default false, as RFC 7126 §4.3–4.4 recommends).
     pub accept_source_route: bool,
+    /// SCHED_FIFO priority (1..=99) of the worker threads; `None` leaves
+    /// them in the kernel's time-sharing class.
+    pub worker_priority: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

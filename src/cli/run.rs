@@ -262,9 +262,18 @@ fn daemon(
         let glean = glean.clone();
         let forwarder = Forwarder::new(config.forwarder_config());
         let qos: Vec<crate::qos::QosConfig> = config.ports.iter().map(|p| p.qos.clone()).collect();
+        let priority = config.router.worker_priority;
         factories.push((
             core,
             Box::new(move || {
+                if let Some(priority) = priority {
+                    crate::io::xdp::set_fifo_priority(priority).map_err(|e| {
+                        anyhow::anyhow!(
+                            "router.worker_priority = {priority}: cannot make the worker \
+                             SCHED_FIFO: {e}"
+                        )
+                    })?;
+                }
                 let io_config = XdpIoConfig {
                     queue: q,
                     frame_count,

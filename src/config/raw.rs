@@ -78,6 +78,7 @@ pub(super) struct RawRouter {
     pub icmp_rate: Option<Spanned<i64>>,
     pub icmp_burst: Option<Spanned<i64>>,
     pub accept_source_route: Option<Spanned<bool>>,
+    pub worker_priority: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -342,6 +342,17 @@ fn source_route_knob_defaults_off() {
     );
 }
 
+#[test]
+fn worker_priority_is_optional_and_bounded() {
+    let c = Config::parse(&edit(4, ""), "t").unwrap();
+    assert_eq!(c.router.worker_priority, None);
+    let c = Config::parse(&edit(4, "worker_priority = 10"), "t").unwrap();
+    assert_eq!(c.router.worker_priority, Some(10));
+    for bad in ["worker_priority = 0", "worker_priority = 100"] {
+        fails(&edit(4, bad), 4, "router.worker_priority", "out of range");
+    }
+}
+
 /// GOOD with output-queueing keys on port p1 (lines 17..=31).
 fn with_qos() -> String {
     edit(

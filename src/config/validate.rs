@@ -208,6 +208,10 @@ fn router(cx: &Ctx, raw: &RawConfig) -> Result<RouterSettings, ConfigError> {
             .as_ref()
             .map(|v| *v.get_ref())
             .unwrap_or(false),
+        worker_priority: match &r.worker_priority {
+            Some(v) => Some(cx.bounded(v, "router.worker_priority", 1..=99)? as u8),
+            None => None,
+        },
     })
 }
 

@@ -21,6 +21,18 @@ pub struct LatencySummary {
     pub max: u64,
 }
 
+impl LatencySummary {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
+        LatencySummary {
+            samples: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        }
+    }
+}
+
 /// What `ferroute stats` shows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatsReport {
@@ -32,6 +44,10 @@ pub struct StatsReport {
     pub local_in_worker: u64,
     pub batches: u64,
     pub latency_ns: LatencySummary,
+    /// How late workers woke from sleeps timed for a shaper (scheduling
+    /// delay of the host, not queueing).
+    #[serde(default)]
+    pub shaper_wake_late_ns: LatencySummary,
     /// The XDP program's per-CPU counters, summed, by name.
     pub xdp: BTreeMap<String, u64>,
     /// Output queues per egress port.
@@ -46,14 +62,7 @@ impl StatsReport {
         uptime: Duration,
         xdp: BTreeMap<String, u64>,
     ) -> Self {
-        let h = &snap.latency_ns;
-        let latency_ns = LatencySummary {
-            samples: h.len(),
-            p50: h.value_at_quantile(0.5),
-            p90: h.value_at_quantile(0.9),
-            p99: h.value_at_quantile(0.99),
-            max: h.max(),
-        };
+        let latency_ns = LatencySummary::of(&snap.latency_ns);
         StatsReport {
             uptime_ms: uptime.as_millis() as u64,
             workers,
@@ -63,6 +72,7 @@ impl StatsReport {
             local_in_worker: snap.extra.local_in_worker,
             batches: snap.extra.batches,
             latency_ns,
+            shaper_wake_late_ns: LatencySummary::of(&snap.wake_late_ns),
             xdp,
             qos: QosReport {
                 ports: snap.qos.iter().map(|p| p.report()).collect(),
@@ -113,6 +123,17 @@ impl StatsReport {
             "latency per packet (ns): p50 {} p90 {} p99 {} max {} over {} packets",
             l.p50, l.p90, l.p99, l.max, l.samples
         );
+        let w = &self.shaper_wake_late_ns;
+        if w.samples > 0 {
+            let _ = writeln!(
+                s,
+                "shaper wake-ups late by (µs): p50 {} p99 {} max {} over {} sleeps",
+                w.p50 / 1000,
+                w.p99 / 1000,
+                w.max / 1000,
+                w.samples
+            );
+        }
         s.push_str(&self.qos.to_text());
         if !self.xdp.is_empty() {
             let _ = writeln!(s, "xdp program:");
@@ -227,6 +248,7 @@ mod tests {
         let mut snap = StatsSnapshot::default();
         snap.counters.forwarded = 5;
         snap.latency_ns.record_n(2000, 10).unwrap();
+        snap.wake_late_ns.record_n(30_000, 4).unwrap();
         let mut xdp = BTreeMap::new();
         xdp.insert("redirected".to_string(), 7);
         let r = StatsReport::new(&snap, 2, Duration::from_millis(1500), xdp);
@@ -234,9 +256,14 @@ mod tests {
         let back: StatsReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
         assert_eq!(r.latency_ns.samples, 10);
+        assert_eq!(r.shaper_wake_late_ns.samples, 4);
         let text = r.to_text();
         assert!(
             text.contains("forwarded") && text.contains("redirected"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shaper wake-ups late by (µs): p50 30 "),
             "{text}"
         );
     }

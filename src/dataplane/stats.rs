@@ -26,6 +26,15 @@ pub fn latency_histogram() -> Histogram<u64> {
     }
 }
 
+/// Creates a histogram of how late a worker woke for a shaper: 1 ns to
+/// 10 s, 2 significant digits (1 % is plenty for lateness).
+pub fn wake_late_histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(1, 10_000_000_000, 2) {
+        Ok(h) => h,
+        Err(e) => unreachable!("constant histogram bounds are valid: {e}"),
+    }
+}
+
 /// Worker-side state besides the pipeline's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WorkerExtra {
@@ -44,6 +53,8 @@ pub struct WorkerExtra {
 pub struct WorkerStats {
     slots: [AtomicU64; SLOTS],
     latency: Mutex<Histogram<u64>>,
+    /// How late the worker woke from sleeps that waited for a shaper.
+    wake_late: Mutex<Histogram<u64>>,
     /// Output queues per egress port, refreshed with the latency histogram.
     qos: Mutex<Vec<PortQosSnapshot>>,
 }
@@ -53,6 +64,7 @@ impl Default for WorkerStats {
         WorkerStats {
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: Mutex::new(latency_histogram()),
+            wake_late: Mutex::new(wake_late_histogram()),
             qos: Mutex::new(Vec::new()),
         }
     }
@@ -66,6 +78,10 @@ pub struct StatsSnapshot {
     /// Time per packet through the worker: each busy loop's processing time,
     /// recorded once per frame it handled.
     pub latency_ns: Histogram<u64>,
+    /// How late the worker woke after sleeping until a shaper let a frame
+    /// go (ppoll's own delay, plus any time the thread waited for a core):
+    /// scheduling delay, as opposed to the queues' sojourn time.
+    pub wake_late_ns: Histogram<u64>,
     /// Output queues per egress port.
     pub qos: Vec<PortQosSnapshot>,
 }
@@ -76,6 +92,7 @@ impl Default for StatsSnapshot {
             counters: Counters::default(),
             extra: WorkerExtra::default(),
             latency_ns: latency_histogram(),
+            wake_late_ns: wake_late_histogram(),
             qos: Vec::new(),
         }
     }
@@ -91,6 +108,7 @@ impl StatsSnapshot {
         self.extra.fib_version = self.extra.fib_version.max(other.extra.fib_version);
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_ns.add(&other.latency_ns);
+        let _ = self.wake_late_ns.add(&other.wake_late_ns);
         if self.qos.is_empty() {
             self.qos = other.qos.clone();
         } else {
@@ -135,6 +153,15 @@ impl WorkerStats {
         }
     }
 
+    /// Merges the worker's recent shaper wake-up delays into the shared
+    /// histogram and clears them (skipped while a reader holds the lock).
+    pub fn publish_wake_late(&self, local: &mut Histogram<u64>) {
+        if let Ok(mut shared) = self.wake_late.try_lock() {
+            let _ = shared.add(&*local);
+            local.reset();
+        }
+    }
+
     /// Lets the worker refresh its queue snapshots (skipped when a reader
     /// holds the lock; the next interval catches up).
     pub fn publish_qos(&self, refresh: impl FnOnce(&mut Vec<PortQosSnapshot>)) {
@@ -170,6 +197,10 @@ impl WorkerStats {
             Ok(h) => h.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
+        let wake_late_ns = match self.wake_late.lock() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
         let qos = match self.qos.lock() {
             Ok(q) => q.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -184,6 +215,7 @@ impl WorkerStats {
                 fib_version: v[14],
             },
             latency_ns,
+            wake_late_ns,
         }
     }
 }
@@ -215,15 +247,21 @@ mod tests {
         local.record_n(1000, 10).unwrap();
         stats.publish_latency(&mut local);
         assert_eq!(local.len(), 0, "local histogram cleared after publishing");
+        let mut late = wake_late_histogram();
+        late.record_n(40_000, 3).unwrap();
+        stats.publish_wake_late(&mut late);
+        assert_eq!(late.len(), 0);
         let snap = stats.snapshot();
         assert_eq!(snap.counters, c);
         assert_eq!(snap.extra, extra);
         assert_eq!(snap.latency_ns.len(), 10);
+        assert_eq!(snap.wake_late_ns.len(), 3);
         let mut sum = StatsSnapshot::default();
         sum.merge(&snap);
         sum.merge(&snap);
         assert_eq!(sum.counters.forwarded, 14);
         assert_eq!(sum.extra.fib_version, 6);
         assert_eq!(sum.latency_ns.len(), 20);
+        assert_eq!(sum.wake_late_ns.len(), 6);
     }
 }

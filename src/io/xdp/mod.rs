@@ -24,6 +24,7 @@ mod query;
 mod redirect;
 mod sink;
 mod socket;
+mod wait;
 
 pub use error::{interface_index, interface_name, XdpError};
 pub use gen::{Generator, GEN_PROGRAM_NAME, XDP_REDIRECT};
@@ -33,6 +34,7 @@ pub use query::{attached_programs, AttachedProgram};
 pub use redirect::{RedirectBound, RedirectCounters, RedirectRoute, REDIRECT_PROGRAM_NAME};
 pub use sink::{Sink, SinkCounters, SINK_PROGRAM_NAME};
 pub use socket::{BindMode, XdpIo, XdpIoConfig, XskStatistics, FRAME_SIZE};
+pub use wait::set_fifo_priority;
 
 // Workers open their sockets in the router's namespace and may then move
 // them; the daemon moves the program to its control thread.

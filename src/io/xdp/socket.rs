@@ -25,6 +25,7 @@ use xdpilone::{
 
 use super::error::{interface_name, XdpError};
 use super::program::XdpProgram;
+use super::wait::Sleeper;
 use crate::fib::PortId;
 use crate::io::packet::PacketIo;
 use crate::io::umem::{Frame, FrameBatch, FramePool, Umem};
@@ -117,6 +118,7 @@ pub struct XdpIo {
     /// Frames `recv` could not hand over (never in practice: it asks the
     /// ring for at most the batch's room); returned to the pool in `service`.
     spill: FramePool,
+    sleeper: Sleeper,
     /// Owns the first socket (the UMEM registration). Dropped after `ports`.
     _registration: UmemRegistration,
     /// Dropped last: the memory outlives every socket.
@@ -311,6 +313,7 @@ impl XdpIo {
             queue: config.queue,
             zero_copy,
             spill,
+            sleeper: Sleeper::default(),
             _registration: UmemRegistration(xsk_umem),
             umem,
         };
@@ -498,26 +501,17 @@ impl PacketIo for XdpIo {
         dropped
     }
 
-    /// Sleeps in poll(2) until a socket has frames to receive (or a ring
-    /// error), so an idle worker costs no CPU.
+    /// Sleeps in ppoll(2) until a socket has frames to receive (or a ring
+    /// error) or `timeout` passes, to the microsecond (see [`super::wait`]),
+    /// so an idle worker costs no CPU and a shaped one wakes on time.
     fn wait(&mut self, timeout: std::time::Duration) {
         const MAX_PORTS: usize = 64;
-        let mut fds = [libc::pollfd {
-            fd: -1,
-            events: 0,
-            revents: 0,
-        }; MAX_PORTS];
-        let n = self.ports.len().min(MAX_PORTS);
+        let mut fds = [-1; MAX_PORTS];
         for (slot, p) in fds.iter_mut().zip(&self.ports) {
-            slot.fd = p.fd;
-            slot.events = libc::POLLIN;
+            *slot = p.fd;
         }
-        let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: `fds[..n]` are initialised pollfd entries owned by this
-        // stack frame; poll only writes their `revents`.
-        unsafe {
-            libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, ms);
-        }
+        let n = self.ports.len().min(MAX_PORTS);
+        self.sleeper.wait_readable(&fds[..n], timeout);
     }
 
     fn service(&mut self, pool: &mut FramePool) {
