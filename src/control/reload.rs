@@ -35,6 +35,10 @@ impl RestartOnly {
                 "router.accept_source_route",
                 old.accept_source_route != new.accept_source_route,
             ),
+            (
+                "router.worker_priority",
+                old.worker_priority != new.worker_priority,
+            ),
         ]
         .into_iter()
         .filter(|(_, changed)| *changed)
@@ -77,7 +81,7 @@ mod tests {
         let routes = demo(|t| t.replace("198.51.100.0/24", "198.51.101.0/24"));
         assert!(running.changed(&routes).is_empty());
         let edited = demo(|t| {
-            t.replace("icmp_rate = 100", "icmp_rate = 5")
+            t.replace("icmp_rate = 100", "icmp_rate = 5\nworker_priority = 3")
                 .replace("mtu = 1400", "mtu = 1300\nscheduler = \"fifo\"")
                 .replace("02:00:00:00:00:01", "02:00:00:00:00:09")
         });
@@ -86,6 +90,7 @@ mod tests {
             [
                 "router.icmp_rate",
                 "router.icmp_burst",
+                "router.worker_priority",
                 "port p0: mac",
                 "port p1: mtu, queueing"
             ]
