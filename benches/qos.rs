@@ -4,6 +4,10 @@
 //! the three are comparable. CoDel runs (its target is never reached here,
 //! so every packet takes the "no signal" path the common case takes).
 //!
+//! Frames are queued the way the worker queues them, a batch at a time
+//! (`PortQueues::enqueue_batch`); with `QOS_SINGLE` set in the environment
+//! they are queued one by one instead, to compare the two.
+//!
 //! `whole_path` adds the worker: receive 64 frames of 1k flows on the
 //! in-memory backend, forward them, queue them on the egress port, schedule
 //! and transmit (the number to hold against 10 Mpps per core = 100 ns/packet).
@@ -88,7 +92,9 @@ fn queues(c: &mut Criterion) {
                 q.enqueue(i, now, &mut store);
             }
             let mut free: Vec<u32> = (depth..total as u32).collect();
+            let mut batch: Vec<u32> = Vec::with_capacity(BATCH);
             let mut next_flow = 0u32;
+            let single = std::env::var_os("QOS_SINGLE").is_some();
             group.bench_with_input(BenchmarkId::new(kind.name(), flows), &flows, |b, &flows| {
                 b.iter(|| {
                     now += 1000;
@@ -99,7 +105,14 @@ fn queues(c: &mut Criterion) {
                         let buf = &mut store.bufs[h as usize];
                         buf[14 + 12 + 1] = (f >> 16) as u8;
                         buf[14 + 20..14 + 22].copy_from_slice(&(f as u16).to_be_bytes());
-                        q.enqueue(h, now, &mut store);
+                        batch.push(h);
+                    }
+                    if single {
+                        for h in batch.drain(..) {
+                            q.enqueue(h, now, &mut store);
+                        }
+                    } else {
+                        q.enqueue_batch(&mut batch, now, &mut store);
                     }
                     for _ in 0..BATCH {
                         match q.dequeue(now, &mut store) {

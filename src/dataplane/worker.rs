@@ -24,6 +24,7 @@ use super::stats::{
 use crate::fib::{Fib, FibHandle, PortId};
 use crate::forward::{Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
 use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
+use crate::qos::port::ENQUEUE_CHUNK;
 use crate::qos::{FrameStore, PortQueues, QosConfig};
 
 /// Frames taken from one port per loop (VPP's vector size is 256; AF_XDP
@@ -42,17 +43,17 @@ struct PoolEmit<'a> {
     umem: &'a Umem,
     pool: &'a mut FramePool,
     /// Created frames join the egress port's output queues like forwarded
-    /// ones: a fragment or ICMP error must not overtake frames queued before
-    /// it (a flow whose large packets are fragmented would be reordered).
-    qos: &'a mut [PortQueues<Frame>],
-    now_ns: u64,
+    /// ones, through the same hold: a fragment or ICMP error must not
+    /// overtake frames queued before it (a flow whose large packets are
+    /// fragmented would be reordered).
+    queues: Enqueuer<'a>,
 }
 
 impl Emit for PoolEmit<'_> {
     fn emit(&mut self, port: PortId, build: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
-        let Some(queues) = self.qos.get_mut(port as usize) else {
+        if port as usize >= self.queues.qos.len() {
             return false;
-        };
+        }
         let Some(mut frame) = self.pool.alloc() else {
             return false;
         };
@@ -67,8 +68,48 @@ impl Emit for PoolEmit<'_> {
             pool: self.pool,
         };
         // A full port drops by its own rules (and counts it).
-        queues.enqueue(frame, self.now_ns, &mut frames);
+        self.queues.hold(port, frame, &mut frames);
         true
+    }
+}
+
+/// Feeds one receive batch's frames to the egress ports' queues: each port
+/// holds up to [`ENQUEUE_CHUNK`] frames and queues them together
+/// ([`PortQueues::enqueue_batch`], which fetches flow state ahead), in the
+/// order the pipeline produced them, so a port's queues see the same
+/// frames in the same order, with the same (per-batch) time, as if each
+/// were queued at once. Only the moment a dropped frame returns to the pool
+/// moves, by at most one batch.
+struct Enqueuer<'a> {
+    qos: &'a mut [PortQueues<Frame>],
+    held: &'a mut [Vec<Frame>],
+    now_ns: u64,
+}
+
+impl Enqueuer<'_> {
+    /// Holds `frame` for port `port`'s queues (a full hold is queued first).
+    #[inline]
+    fn hold(&mut self, port: PortId, frame: Frame, frames: &mut UmemFrames<'_>) {
+        let (Some(queues), Some(held)) = (
+            self.qos.get_mut(port as usize),
+            self.held.get_mut(port as usize),
+        ) else {
+            frames.release(frame);
+            return;
+        };
+        if held.len() >= ENQUEUE_CHUNK {
+            queues.enqueue_batch(held, self.now_ns, frames);
+        }
+        held.push(frame);
+    }
+
+    /// Queues every held frame.
+    fn flush(&mut self, frames: &mut UmemFrames<'_>) {
+        for (queues, held) in self.qos.iter_mut().zip(self.held.iter_mut()) {
+            if !held.is_empty() {
+                queues.enqueue_batch(held, self.now_ns, frames);
+            }
+        }
     }
 }
 
@@ -110,6 +151,9 @@ pub struct Worker<I: PacketIo> {
     tx: Vec<FrameBatch>,
     /// Output queues per egress port.
     qos: Vec<PortQueues<Frame>>,
+    /// Frames of the current receive batch bound for each port's queues
+    /// (see [`Enqueuer`]); empty between batches.
+    held: Vec<Vec<Frame>>,
     /// Frames the schedulers moved to transmit batches in the last pass.
     scheduled: usize,
     stats: Arc<WorkerStats>,
@@ -147,6 +191,9 @@ impl<I: PacketIo> Worker<I> {
             .collect();
         Worker {
             qos,
+            held: (0..ports)
+                .map(|_| Vec::with_capacity(ENQUEUE_CHUNK))
+                .collect(),
             scheduled: 0,
             io,
             umem,
@@ -373,10 +420,16 @@ impl<I: PacketIo> Worker<I> {
             forwarder,
             rx,
             qos,
+            held,
             local_in_worker,
             hints,
             ..
         } = self;
+        let mut queues = Enqueuer {
+            qos: &mut qos[..],
+            held: &mut held[..],
+            now_ns,
+        };
         // The batch's routes first, in one batched lookup (see forward::batch).
         hints.prepare(fib, rx.iter().map(|frame| umem.bytes(frame)));
         for (i, mut frame) in rx.drain().enumerate() {
@@ -390,20 +443,18 @@ impl<I: PacketIo> Worker<I> {
                 let mut emit = PoolEmit {
                     umem,
                     pool,
-                    qos: &mut qos[..],
-                    now_ns,
+                    queues: Enqueuer {
+                        qos: &mut *queues.qos,
+                        held: &mut *queues.held,
+                        now_ns,
+                    },
                 };
                 forwarder.process_hinted(fib, ingress, bytes, now_ns, &mut emit, hints.get(i))
             };
             match verdict {
                 Verdict::Forward { port, len } => {
                     frame.set_len(len);
-                    let Some(queues) = qos.get_mut(port as usize) else {
-                        pool.free(frame);
-                        continue;
-                    };
-                    let mut frames = UmemFrames { umem, pool };
-                    queues.enqueue(frame, now_ns, &mut frames);
+                    queues.hold(port, frame, &mut UmemFrames { umem, pool });
                 }
                 Verdict::Local => {
                     *local_in_worker += 1;
@@ -412,6 +463,7 @@ impl<I: PacketIo> Worker<I> {
                 Verdict::Fragmented { .. } | Verdict::Drop(_) => pool.free(frame),
             }
         }
+        queues.flush(&mut UmemFrames { umem, pool });
     }
 
     /// Runs until `stop` is set: busy while traffic flows, waiting on the

@@ -85,6 +85,22 @@ impl Default for Flow {
     }
 }
 
+/// Starts fetching the cache line at `p` into all cache levels. A hint:
+/// it never faults and reads nothing the program can see, so any address
+/// (even one past an array's end) is fine.
+#[inline(always)]
+pub(super) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: PREFETCHT0 dereferences nothing and cannot fault; the
+        // pointer is only computed (wrapping), never read through.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The arena and the flow table.
 #[derive(Debug)]
 pub(super) struct Store<T> {
@@ -132,14 +148,58 @@ impl<T> Store<T> {
         self.free == NIL
     }
 
+    /// First way of the set `hash` maps to.
+    #[inline]
+    fn set_base(&self, hash: u64) -> usize {
+        let set = (((hash >> 32) * self.sets as u64) >> 32) as usize;
+        set * WAYS
+    }
+
+    /// Starts fetching the tags of `hash`'s set (batched enqueue: the
+    /// lookup that follows then finds them in cache).
+    #[inline]
+    pub fn prefetch_set(&self, hash: u64) {
+        prefetch(self.keys.as_ptr().wrapping_add(self.set_base(hash)));
+    }
+
+    /// The way already holding `hash` in `class`, without claiming one
+    /// (read-only: [`Store::lookup`] decides), or [`NIL`].
+    #[inline]
+    pub fn peek(&self, hash: u64, class: u8) -> u32 {
+        let base = self.set_base(hash);
+        let key = (((hash as u32) | 1) as u64) << 8 | class as u64;
+        match self.keys[base..base + WAYS].iter().position(|&k| k == key) {
+            Some(i) => (base + i) as u32,
+            None => NIL,
+        }
+    }
+
+    /// Starts fetching flow `f`'s state ([`NIL`]: nothing).
+    #[inline]
+    pub fn prefetch_flow(&self, f: u32) {
+        if f != NIL {
+            prefetch(self.flows.as_ptr().wrapping_add(f as usize));
+        }
+    }
+
+    /// Starts fetching the slot a new frame of flow `f` will be linked
+    /// behind (its tail), when `f` has one.
+    #[inline]
+    pub fn prefetch_tail(&self, f: u32) {
+        if let Some(flow) = self.flows.get(f as usize) {
+            if flow.tail != NIL {
+                prefetch(self.slots.as_ptr().wrapping_add(flow.tail as usize));
+            }
+        }
+    }
+
     /// The flow queue for `hash` in `class`: the way already holding it, else
     /// a way no one uses (empty and unscheduled), else the hash's home way
     /// (shared, counted as a collision).
     #[inline]
     pub fn lookup(&mut self, hash: u64, class: u8) -> u32 {
         let tag = (hash as u32) | 1;
-        let set = (((hash >> 32) * self.sets as u64) >> 32) as usize;
-        let base = set * WAYS;
+        let base = self.set_base(hash);
         let key = (tag as u64) << 8 | class as u64;
         if let Some(i) = self.keys[base..base + WAYS].iter().position(|&k| k == key) {
             return (base + i) as u32;

@@ -7,7 +7,7 @@ use super::classify::{Classifier, FlowMeta};
 use super::codel::CodelParams;
 use super::counters::{sojourn_histogram, ClassCounters, PortQosReport, PortQosSnapshot};
 use super::ecn;
-use super::flows::{Linked, Store, MAX_QUANTUM};
+use super::flows::{prefetch, Linked, Store, MAX_QUANTUM, NIL};
 use super::sched::{ActiveClasses, ClassSched, VSCALE};
 use super::shaper::Shaper;
 use super::{FrameStore, QosConfig, SchedulerKind, MAX_CLASSES};
@@ -47,6 +47,28 @@ impl SojournRun {
                 // Clamped into the histogram's range: recording cannot fail.
                 let _ = h.record_n(self.value, self.count);
             }
+        }
+    }
+}
+
+/// Frames [`PortQueues::enqueue_batch`] prepares per pass (a receive batch).
+pub const ENQUEUE_CHUNK: usize = 64;
+
+/// One frame of a batch, classified ahead of its enqueue.
+#[derive(Debug, Clone, Copy)]
+struct Prepared {
+    meta: FlowMeta,
+    len: u32,
+    /// The way already holding its flow when classified ([`NIL`]: none yet).
+    flow: u32,
+}
+
+impl Default for Prepared {
+    fn default() -> Self {
+        Prepared {
+            meta: FlowMeta { hash: 0, class: 0 },
+            len: 0,
+            flow: NIL,
         }
     }
 }
@@ -182,6 +204,66 @@ impl<T> PortQueues<T> {
             let bytes = frames.bytes(&mut frame);
             (self.classify(bytes), bytes.len() as u32)
         };
+        self.enqueue_classified(frame, meta, len, now, frames);
+    }
+
+    /// Queues every frame of `batch` in order (the batch is left empty):
+    /// the same queues, order, drops and counters as calling
+    /// [`PortQueues::enqueue`] on each in turn, only faster on many flows.
+    /// As VPP does with its vectors, the work goes in passes over up to
+    /// [`ENQUEUE_CHUNK`] frames, each pass starting the memory fetches the
+    /// next one needs: classify and hash every frame (fetching its flow set's
+    /// tags), find the flows already holding a way (fetching their state),
+    /// fetch the tail slots new frames will be linked behind, then enqueue
+    /// one by one.
+    /// Classifying ahead is exact: it reads only the frame, which queueing
+    /// another frame does not touch.
+    pub fn enqueue_batch<S: FrameStore<T>>(
+        &mut self,
+        batch: &mut Vec<T>,
+        now: u64,
+        frames: &mut S,
+    ) {
+        if self.kind == SchedulerKind::Fifo {
+            // One queue: nothing to classify or fetch ahead.
+            for frame in batch.drain(..) {
+                self.enqueue(frame, now, frames);
+            }
+            return;
+        }
+        let mut prepared = [Prepared::default(); ENQUEUE_CHUNK];
+        while !batch.is_empty() {
+            let n = batch.len().min(ENQUEUE_CHUNK);
+            let prepared = &mut prepared[..n];
+            for (p, frame) in prepared.iter_mut().zip(batch.iter_mut()) {
+                let bytes = frames.bytes(frame);
+                p.meta = self.classify(bytes);
+                p.len = bytes.len() as u32;
+                self.store.prefetch_set(p.meta.hash);
+            }
+            for p in prepared.iter_mut() {
+                p.flow = self.store.peek(p.meta.hash, p.meta.class);
+                self.store.prefetch_flow(p.flow);
+            }
+            for p in prepared.iter() {
+                self.store.prefetch_tail(p.flow);
+            }
+            for (frame, p) in batch.drain(..n).zip(prepared.iter()) {
+                self.enqueue_classified(frame, p.meta, p.len, now, frames);
+            }
+        }
+    }
+
+    /// [`PortQueues::enqueue`] once the frame is classified.
+    #[inline]
+    fn enqueue_classified<S: FrameStore<T>>(
+        &mut self,
+        frame: T,
+        meta: FlowMeta,
+        len: u32,
+        now: u64,
+        frames: &mut S,
+    ) {
         let f = self.store.lookup(meta.hash, meta.class);
         if self.store.flows[f as usize].packets >= self.flow_limit {
             self.drop_head(f, 1, frames);
@@ -303,6 +385,12 @@ impl<T> PortQueues<T> {
                 Some(f) => (true, f),
                 None => (false, cl.old_flows.head()?),
             };
+            // The flow served after this one: its state is on the way by
+            // the time it is needed (at 64k flows every flow is a miss).
+            let next = flows[f as usize].next;
+            if next != NIL {
+                prefetch(flows.as_ptr().wrapping_add(next as usize));
+            }
             if flows[f as usize].deficit <= 0 {
                 flows[f as usize].deficit += self.quantum as i32;
                 if from_new {

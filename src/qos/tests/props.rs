@@ -104,3 +104,80 @@ proptest! {
         prop_assert_eq!(offered, sent.len() as u64 + store.released.len() as u64);
     }
 }
+
+/// One frame of a batch: its flow, class (by DSCP), ECN bits and size.
+fn batch_frame() -> impl Strategy<Value = (u16, u8, u8, u16)> {
+    (
+        0u16..48,
+        prop_oneof![Just(0u8), Just(46), Just(10)],
+        0u8..4,
+        0u16..1472,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Batched enqueue is an optimisation only: the same frames sent in
+    /// the same order, the same drops, counters and sojourn histograms as
+    /// enqueueing the frames one by one (batches longer than a chunk
+    /// included, and full queues that drop mid-batch).
+    #[test]
+    fn batched_enqueue_equals_one_by_one(
+        kind in prop_oneof![Just(SchedulerKind::Drr), Just(SchedulerKind::Wfq), Just(SchedulerKind::Fifo)],
+        queue_limit in 1u32..96,
+        flow_limit in 1u32..96,
+        flows in 1u32..64,
+        rounds in proptest::collection::vec(
+            (proptest::collection::vec(batch_frame(), 0..150), 0u32..40, 0u32..20_000),
+            1..40,
+        ),
+    ) {
+        let cfg = QosConfig {
+            scheduler: kind,
+            queue_limit,
+            flow_limit,
+            flows,
+            codel: CodelParams { target_ns: 1_000_000, interval_ns: 10_000_000 },
+            classes: vec![
+                ClassConfig { name: "ef".into(), dscp: vec![46], weight: 5 },
+                ClassConfig { name: "af".into(), dscp: vec![10], weight: 2 },
+            ],
+            ..QosConfig::default()
+        };
+        let mut batched = PortQueues::new(&cfg, [5, 7]);
+        let mut single = PortQueues::new(&cfg, [5, 7]);
+        let (mut batched_store, mut single_store) = (SimStore::default(), SimStore::default());
+        let mut now = 0u64;
+        let mut id = 0u64;
+        let mut batch = Vec::new();
+        for (frames, dequeues, advance_us) in rounds {
+            for (flow, dscp, ecn, payload) in frames {
+                let mut s = V4Spec::udp(flow, 53);
+                s.dscp = dscp;
+                s.ecn = ecn;
+                s.payload = payload as usize;
+                id += 1;
+                let bytes = v4_frame(&s);
+                single.enqueue(SimFrame { id, source: 0, bytes: bytes.clone() }, now, &mut single_store);
+                batch.push(SimFrame { id, source: 0, bytes });
+            }
+            batched.enqueue_batch(&mut batch, now, &mut batched_store);
+            prop_assert!(batch.is_empty());
+            now += advance_us as u64 * 1000;
+            for _ in 0..dequeues {
+                let a = batched.dequeue(now, &mut batched_store).map(|f| f.id);
+                let b = single.dequeue(now, &mut single_store).map(|f| f.id);
+                prop_assert_eq!(a, b);
+                now += 10_000;
+            }
+            let dropped = |s: &SimStore| s.released.iter().map(|f| f.id).collect::<Vec<_>>();
+            prop_assert_eq!(dropped(&batched_store), dropped(&single_store));
+            prop_assert_eq!(batched.counters(), single.counters());
+            prop_assert_eq!(batched.backlog(), single.backlog());
+            prop_assert_eq!(batched.flow_collisions(), single.flow_collisions());
+        }
+        prop_assert_eq!(batched.report("p"), single.report("p"));
+        prop_assert_eq!(batched.sojourn_mut(), single.sojourn_mut());
+    }
+}
