@@ -4,7 +4,14 @@
 //!
 //! * `cargo bench --bench fib` runs the criterion groups.
 //! * `FIB_REPORT=1 cargo bench --bench fib` prints the numbers that go into
-//!   README.md (best of 3 runs each).
+//!   README.md (best of 3 runs each); `FIB_REPORT=bgp` only the configured
+//!   BGP path below.
+//!
+//! Two ways in: the table fed straight into the RIB as eBGP routes (no BGP
+//! decision), and the configured path the daemon takes: a config with the
+//! table as `[[bgp.table]]` → `Routing::new` (parse, Adj-RIB-In, decision,
+//! RIB) → the first neighbour dump (`set_neighbors`, the BGP peer resolved)
+//! → the first publication, timed phase by phase.
 //!
 //! Setup: the router sits on the LINX peering LAN (195.66.224.0/22, where
 //! every next hop of the trace lives), with a resolved neighbour for each
@@ -14,38 +21,27 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
+use ferroute::config::Config;
 use ferroute::control::rib::inputs::connected_routes;
 use ferroute::control::rib::{FibPublisher, Rib};
 use ferroute::control::route::{AdminDistances, RibRoute, RouteSource, Via};
+use ferroute::control::routing::{LoadPhases, Routing};
 use ferroute::fib::{ConnectedPort, Fib, FibHandle, StaticNeighbor};
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, Update};
 use ferroute::wire::MacAddr;
 use ipnet::IpNet;
 
-const TABLE: &str = "data/caida-routeviews-rv2-20240406.pfx2as.gz";
-const TRACE: &str = "data/linx-update.20141217.0000-p52.txt.gz";
-const WINDOW: Duration = Duration::from_millis(50);
+mod common;
 
-fn data(name: &str) -> Option<PathBuf> {
-    let root = std::env::var("FERROUTE_DATA").unwrap_or_else(|_| "../shared".into());
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(root)
-        .join(name);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing",
-        path.display()
-    );
-    eprintln!("skipping: {} not found (set FERROUTE_DATA)", path.display());
-    None
-}
+const TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
+const TRACE: &str = "linx-update.20141217.0000-p52.txt.gz";
+const WINDOW: Duration = Duration::from_millis(50);
+/// The `[[bgp.table]]` peer of the configured path, on port p0's subnet.
+const BGP_PEER: &str = "192.0.2.2";
 
 fn lan_port() -> Vec<ConnectedPort> {
     vec![ConnectedPort {
@@ -108,6 +104,114 @@ fn full_load(path: &PathBuf, neighbors: &[StaticNeighbor]) -> (Rib, FibPublisher
     publisher.publish_full(&mut rib);
     let took = started.elapsed();
     (rib, publisher, took)
+}
+
+/// The router of the configured path: one port, the table from one eBGP
+/// peer on its subnet.
+fn bgp_table_config(table: &Path) -> Config {
+    let text = format!(
+        "[router]\nid = \"192.0.2.1\"\n\
+         [[port]]\nname = \"p0\"\nmac = \"02:00:00:00:00:01\"\naddresses = [\"192.0.2.1/24\"]\n\
+         [bgp]\nlocal_as = 65000\n\
+         [[bgp.table]]\nfile = {:?}\npeer = \"{BGP_PEER}\"\npeer_as = 65010\n",
+        table.display().to_string()
+    );
+    Config::parse(&text, "bench.toml").expect("bench config")
+}
+
+/// One run of the configured path, phase by phase.
+struct ConfigRun {
+    total: Duration,
+    /// `Routing::new` as a whole, and the part of it BGP's phases cover.
+    routing_new: Duration,
+    phases: LoadPhases,
+    /// The first neighbour dump handed over (the BGP peer resolved).
+    neighbors: Duration,
+    fib_build: Duration,
+    publish: Duration,
+    ipv4: usize,
+    ipv6: usize,
+    groups: usize,
+}
+
+/// Config → `Routing::new` → `set_neighbors` → first publication, as
+/// `Control::start` does it (minus the kernel's netlink dump).
+fn config_load(config: &Config) -> (Routing, ConfigRun) {
+    let started = Instant::now();
+    let mut routing =
+        Routing::new(config, FibHandle::new(Fib::default()), WINDOW).expect("Routing::new");
+    let routing_new = started.elapsed();
+    let t = Instant::now();
+    routing.set_neighbors(vec![StaticNeighbor {
+        address: BGP_PEER.parse().unwrap(),
+        mac: MacAddr([2, 0, 0, 0, 0, 2]),
+        port: 0,
+    }]);
+    let neighbors = t.elapsed();
+    routing.publish_now();
+    let total = started.elapsed();
+    let s = routing.publish_stats();
+    let build = Duration::from_micros(s.last_build_us);
+    let publish = Duration::from_micros(s.last_publish_us);
+    let run = ConfigRun {
+        total,
+        routing_new,
+        phases: routing.bgp_phases().expect("[bgp] configured"),
+        neighbors,
+        fib_build: build.saturating_sub(publish),
+        publish,
+        ipv4: s.ipv4_prefixes,
+        ipv6: s.ipv6_prefixes,
+        groups: s.groups,
+    };
+    (routing, run)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1e3)
+}
+
+/// The configured path three times: every run's phases, and the best.
+fn report_config(table: &Path) {
+    let config = bgp_table_config(table);
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let (routing, run) = config_load(&config);
+        // Dropping a million-route RIB is not part of the load.
+        drop(routing);
+        runs.push(run);
+    }
+    let r = &runs[0];
+    println!(
+        "configured path ([[bgp.table]] pfx2as 2024-04 from one eBGP peer on a connected subnet; {} IPv4 + {} IPv6 prefixes, {} groups), ms:",
+        r.ipv4, r.ipv6, r.groups
+    );
+    println!("| run | parse | Adj-RIB-In | decision | RIB | rest of Routing::new | neighbours | FIB build | publish | config -> first publication |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, r) in runs.iter().enumerate() {
+        let p = &r.phases;
+        let rest = r
+            .routing_new
+            .saturating_sub(p.parse + p.adj_rib_in + p.decision + p.rib);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | **{}** |",
+            i + 1,
+            ms(p.parse),
+            ms(p.adj_rib_in),
+            ms(p.decision),
+            ms(p.rib),
+            ms(rest),
+            ms(r.neighbors),
+            ms(r.fib_build),
+            ms(r.publish),
+            ms(r.total)
+        );
+    }
+    let best = runs.iter().map(|r| r.total).min().expect("three runs");
+    println!(
+        "configured path, config -> first publication: best of 3 {:.3} s",
+        best.as_secs_f64()
+    );
 }
 
 /// Applies the trace as fast as it goes, publishing once per window (real
@@ -198,14 +302,19 @@ fn report(table: &PathBuf, trace: &[Update], neighbors: &[StaticNeighbor]) {
 }
 
 fn main() {
-    let (Some(table), Some(trace_path)) = (data(TABLE), data(TRACE)) else {
+    let (Some(table), Some(trace_path)) = (common::data_file(TABLE), common::data_file(TRACE))
+    else {
         return;
     };
     let trace = load_updates(&trace_path).expect("trace");
     let neighbors = neighbors(&trace);
-    if std::env::var("FIB_REPORT").is_ok() {
-        report(&table, &trace, &neighbors);
-        return;
+    match std::env::var("FIB_REPORT").as_deref() {
+        Ok("bgp") => return report_config(&table),
+        Ok(_) => {
+            report(&table, &trace, &neighbors);
+            return report_config(&table);
+        }
+        Err(_) => {}
     }
     let mut c = Criterion::default().configure_from_args().sample_size(10);
     let mut g = c.benchmark_group("fib");
@@ -214,6 +323,18 @@ fn main() {
     // RIB afterwards is not part of it.
     g.bench_function("pfx2as_to_first_publication", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| full_load(&table, &neighbors).2).sum())
+    });
+    let config = bgp_table_config(&table);
+    g.bench_function("bgp_table_config_to_first_publication", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (routing, run) = config_load(&config);
+                    drop(routing);
+                    run.total
+                })
+                .sum()
+        })
     });
     let (rib, publisher, _) = full_load(&table, &neighbors);
     g.throughput(Throughput::Elements(trace.len() as u64));

@@ -182,6 +182,38 @@ fn selected_route_per_prefix_matches_a_reference_implementation() {
     }
 }
 
+/// The bulk path a first load takes (routes in without a decision, then
+/// one decision per prefix) selects what the route-by-route path selects.
+#[test]
+fn bulk_load_selects_what_route_by_route_load_selects() {
+    let Some(path) = lpm_common::data_file(lpm_common::MRT_2002) else {
+        return;
+    };
+    let dump = read_mrt(&path).expect("read");
+    let resolver = ResolveWith(igp_cost);
+    let mut one_by_one = BgpRib::new(DecisionConfig::default());
+    one_by_one
+        .load_mrt(dump.clone(), LOCAL_AS, &resolver, |_| {})
+        .expect("load");
+    let mut bulk = BgpRib::new(DecisionConfig::default());
+    let load = bulk.load_mrt_bulk(dump, LOCAL_AS).expect("bulk load");
+    assert_eq!(load.routes, one_by_one.path_count());
+    assert_eq!(
+        bulk.selected_routes().count(),
+        0,
+        "decided before the re-run"
+    );
+    bulk.rerun_all(&resolver, |_| {});
+    assert_eq!(bulk.decisions(), bulk.prefix_count() as u64);
+    assert_eq!(bulk.summary().peers, one_by_one.summary().peers);
+    let mut a: Vec<_> = bulk.selected_routes().collect();
+    let mut b: Vec<_> = one_by_one.selected_routes().collect();
+    a.sort_by_key(|r| r.prefix);
+    b.sort_by_key(|r| r.prefix);
+    assert_eq!(a.len(), b.len());
+    assert!(a == b, "selections differ");
+}
+
 fn dump_bytes() -> Option<Vec<u8>> {
     let path = lpm_common::data_file(lpm_common::MRT_2002)?;
     let mut out = Vec::new();

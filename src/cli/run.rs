@@ -191,6 +191,7 @@ fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
 }
 
 pub fn run(args: RunArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let process_start = Instant::now();
     let config = Config::load(&args.config)?;
     if args.frames < 2 * args.ring_size {
         return Err(CliError::usage(anyhow::anyhow!(
@@ -207,13 +208,14 @@ pub fn run(args: RunArgs, out: &mut dyn Write) -> Result<(), CliError> {
         )));
     }
     let signals = block_stop_signals();
-    daemon(&config, &args, &signals, out).map_err(CliError::runtime)
+    daemon(&config, &args, &signals, process_start, out).map_err(CliError::runtime)
 }
 
 fn daemon(
     config: &Config,
     args: &RunArgs,
     signals: &libc::sigset_t,
+    process_start: Instant,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let ports = config
@@ -227,6 +229,18 @@ fn daemon(
     // The control thread follows the kernel's neighbour table (it must run
     // in this namespace, like everything here) and republishes the FIB.
     let control = Control::start(config, fib.clone(), &ifindexes)?;
+    // The whole RIB (static, link-state, BGP tables) is in this first table.
+    let first = fib.load();
+    writeln!(
+        out,
+        "ferroute: FIB version {}: {} IPv4 + {} IPv6 prefixes, {} next-hop groups, published {} ms after start",
+        first.version,
+        first.v4.len(),
+        first.v6.len(),
+        first.groups().len(),
+        process_start.elapsed().as_millis()
+    )?;
+    drop(first);
     let glean = control.glean_queue();
     let control = Arc::new(Mutex::new(Some(control)));
     let mode = if args.generic {

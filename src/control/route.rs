@@ -127,3 +127,33 @@ pub trait NextHopResolver {
     /// routes (or nothing at all) covers it.
     fn igp_cost(&self, address: IpAddr) -> Option<u32>;
 }
+
+/// One source's whole set of routes in bulk form, for
+/// [`crate::control::rib::Rib::replace_table`]: each distinct path list
+/// once, each route pointing at one by index. A million BGP routes through
+/// a handful of next hops carry a handful of path lists, not a million.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTable {
+    pub source: RouteSource,
+    pub path_lists: Vec<Vec<Via>>,
+    pub routes: Vec<TableRoute>,
+}
+
+/// A route of a [`RouteTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableRoute {
+    pub prefix: IpNet,
+    pub metric: u32,
+    /// Index into [`RouteTable::path_lists`].
+    pub paths: u32,
+}
+
+impl RouteTable {
+    pub fn new(source: RouteSource) -> Self {
+        RouteTable {
+            source,
+            path_lists: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+}

@@ -15,13 +15,13 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::control::linkstate::{LinkState, RouterId, SpfScheduler};
 use crate::control::rib::inputs::{connected_routes, static_routes};
-use crate::control::rib::{FibPublisher, Rib};
+use crate::control::rib::{FibPublisher, PublishStats, Rib};
 use crate::control::route::RouteSource;
 use crate::fib::{ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
 
 #[path = "routing_bgp.rs"]
 mod bgp;
-pub use bgp::{BgpInputLoad, BgpState};
+pub use bgp::{BgpInputLoad, BgpState, LoadPhases};
 
 /// Hold-down between an LSDB change and its SPF run.
 const SPF_HOLD_DOWN: Duration = Duration::from_millis(20);
@@ -84,7 +84,7 @@ impl Routing {
         routing.apply_config_routes();
         routing.run_spf(Instant::now(), true);
         routing.bgp = match &config.bgp {
-            Some(c) => Some(BgpState::load(c, &routing.rib)?),
+            Some(c) => Some(BgpState::load(c)?),
             None => None,
         };
         routing.push_bgp();
@@ -206,6 +206,16 @@ impl Routing {
         self.rib.gateway_addresses()
     }
 
+    /// Where the last BGP load's time went (`None` without `[bgp]`).
+    pub fn bgp_phases(&self) -> Option<LoadPhases> {
+        self.bgp.as_ref().map(|b| b.phases)
+    }
+
+    /// The publisher's counters (what `show fib-stats` prints).
+    pub fn publish_stats(&self) -> &PublishStats {
+        self.publisher.stats()
+    }
+
     /// Re-reads everything from a validated `config`: static routes,
     /// distances, the LSDB file, the BGP inputs. A bad LSDB or BGP input
     /// rejects the reload whole and the old state stays. Ports cannot change
@@ -225,7 +235,7 @@ impl Routing {
         let now = Instant::now();
         let linkstate = Self::load_linkstate(&fresh, now)?;
         let bgp = match &config.bgp {
-            Some(c) => Some(BgpState::load(c, &self.rib)?),
+            Some(c) => Some(BgpState::load(c)?),
             None => None,
         };
         self.inputs = fresh;

@@ -13,17 +13,16 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::config::BgpConfig;
 use crate::control::bgp::mrt::read_mrt;
-use crate::control::bgp::{
-    AsPath, BgpRib, BgpUpdate, DecisionConfig, Origin, PathAttrs, Peer, RouteChange,
-};
+use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
 use crate::control::rib::Rib;
-use crate::control::route::{NextHopResolver, RouteSource};
+use crate::control::route::RouteSource;
 use crate::lpm::load::{load_routes, LoadOptions};
 
 /// Above this many changes from one re-run, the RIB's BGP routes are
@@ -42,29 +41,48 @@ pub struct BgpInputLoad {
     pub skipped: u64,
 }
 
+/// Where the time of the last load (and its hand-over to the RIB) went:
+/// for the load benchmark and the daemon's start-up line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadPhases {
+    /// Reading and parsing the input files.
+    pub parse: Duration,
+    /// Filling the Adj-RIBs-In.
+    pub adj_rib_in: Duration,
+    /// The decision process over every prefix.
+    pub decision: Duration,
+    /// Handing the selection to the RIB (merge and next-hop resolution).
+    pub rib: Duration,
+}
+
 /// The BGP table and where its routes came from.
 pub struct BgpState {
     pub rib: BgpRib,
     pub inputs: Vec<BgpInputLoad>,
+    pub phases: LoadPhases,
 }
 
 impl BgpState {
     /// Reads every input of `config` into a fresh BGP table; the first
     /// unreadable or malformed file fails the whole load (with its name
-    /// and position). `resolver` only seeds the decision: the caller
-    /// re-runs it against the RIB the routes will go to.
-    pub fn load(config: &BgpConfig, resolver: &dyn NextHopResolver) -> Result<Self, String> {
+    /// and position). Nothing is decided yet: [`BgpState::push_all`]
+    /// decides every prefix once, against the RIB the routes go to.
+    pub fn load(config: &BgpConfig) -> Result<Self, String> {
         let mut rib = BgpRib::new(DecisionConfig {
             always_compare_med: config.always_compare_med,
             multipath: config.multipath,
             ..DecisionConfig::default()
         });
         let mut inputs = Vec::new();
+        let mut phases = LoadPhases::default();
         for file in &config.mrt {
+            let t = Instant::now();
             let dump = read_mrt(file).map_err(|e| format!("bgp.mrt: {e}"))?;
+            phases.parse += t.elapsed();
+            let t = Instant::now();
             let skipped = dump.skipped;
             let load = rib
-                .load_mrt(dump, config.local_as, resolver, |_| {})
+                .load_mrt_bulk(dump, config.local_as)
                 .map_err(|e| format!("bgp.mrt: {}: {e}", file.display()))?;
             inputs.push(BgpInputLoad {
                 file: file.clone(),
@@ -73,10 +91,14 @@ impl BgpState {
                 routes: load.routes,
                 skipped,
             });
+            phases.adj_rib_in += t.elapsed();
         }
         for table in &config.tables {
+            let t = Instant::now();
             let routes = load_routes(&table.file, &LoadOptions::default())
                 .map_err(|e| format!("bgp.table: {e}"))?;
+            phases.parse += t.elapsed();
+            let t = Instant::now();
             let router_id = match table.peer {
                 IpAddr::V4(a) => a,
                 IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
@@ -94,50 +116,66 @@ impl BgpState {
                 AsPath::sequence(&[table.peer_as]),
                 table.peer,
             ));
-            let prefixes: Vec<IpNet> = match table.peer {
-                IpAddr::V4(_) => routes.v4.iter().map(|&(n, _)| IpNet::V4(n)).collect(),
-                IpAddr::V6(_) => routes.v6.iter().map(|&(n, _)| IpNet::V6(n)).collect(),
-            };
             let total = (routes.v4.len() + routes.v6.len()) as u64;
-            for &prefix in &prefixes {
-                let update = BgpUpdate {
-                    peer,
-                    prefix,
-                    attrs: Some(attrs.clone()),
-                };
-                rib.apply(update, resolver).map_err(|e| e.to_string())?;
+            let loaded = match table.peer {
+                IpAddr::V4(_) => rib.insert_bulk(
+                    routes
+                        .v4
+                        .iter()
+                        .map(|&(n, _)| (peer, IpNet::V4(n), attrs.clone())),
+                ),
+                IpAddr::V6(_) => rib.insert_bulk(
+                    routes
+                        .v6
+                        .iter()
+                        .map(|&(n, _)| (peer, IpNet::V6(n), attrs.clone())),
+                ),
             }
+            .map_err(|e| e.to_string())?;
             inputs.push(BgpInputLoad {
                 file: table.file.clone(),
                 kind: "table",
                 peers: 1,
-                routes: prefixes.len() as u64,
-                skipped: total - prefixes.len() as u64,
+                routes: loaded,
+                skipped: total - loaded,
             });
+            phases.adj_rib_in += t.elapsed();
         }
-        Ok(BgpState { rib, inputs })
+        Ok(BgpState {
+            rib,
+            inputs,
+            phases,
+        })
     }
 
-    /// Re-decides every prefix against `rib` and makes the RIB's eBGP and
-    /// iBGP routes exactly BGP's selection (after a load or a reload).
+    /// Decides every prefix against `rib` (once, after a load or a reload)
+    /// and makes the RIB's eBGP and iBGP routes exactly BGP's selection.
     pub fn push_all(&mut self, rib: &mut Rib) {
+        let t = Instant::now();
         self.rib.rerun_all(&*rib, |_| {});
-        let (ebgp, ibgp) = self
-            .rib
-            .selected_routes()
-            .partition(|r| r.source == RouteSource::Ebgp);
-        rib.replace_source(RouteSource::Ebgp, ebgp);
-        rib.replace_source(RouteSource::Ibgp, ibgp);
+        self.phases.decision = t.elapsed();
+        let t = Instant::now();
+        self.hand_over(rib);
+        self.phases.rib = t.elapsed();
     }
 
-    /// Re-decides every prefix against `rib` after its non-BGP routes
-    /// changed (next hops reachable or not, IGP costs) and applies what
-    /// changed; returns the number of prefixes whose BGP route changed.
+    /// Makes the RIB's eBGP and iBGP routes BGP's current selection, in one
+    /// pass per source.
+    fn hand_over(&self, rib: &mut Rib) {
+        let [ebgp, ibgp] = self.rib.selected_tables();
+        rib.replace_table(ebgp);
+        rib.replace_table(ibgp);
+    }
+
+    /// After `rib`'s non-BGP routes changed (next hops reachable or not, IGP
+    /// costs): re-decides the prefixes whose next hops' resolution changed
+    /// and applies what changed; returns the number of prefixes whose BGP
+    /// route changed.
     pub fn rerun(&mut self, rib: &mut Rib) -> usize {
         let mut changes = Vec::new();
-        self.rib.rerun_all(&*rib, |c| changes.push(c));
+        self.rib.rerun(&*rib, |c| changes.push(c));
         if changes.len() > INCREMENTAL_LIMIT {
-            self.push_all(rib);
+            self.hand_over(rib);
             return changes.len();
         }
         for change in &changes {

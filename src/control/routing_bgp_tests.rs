@@ -270,7 +270,7 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     let ports = config.connected_ports();
     let mut rib = Rib::new(config.distances);
     rib.replace_source(RouteSource::Connected, connected_routes(&ports, &[]));
-    let mut bgp = BgpState::load(config.bgp.as_ref().unwrap(), &rib).unwrap();
+    let mut bgp = BgpState::load(config.bgp.as_ref().unwrap()).unwrap();
     bgp.push_all(&mut rib);
     let selected = |rib: &Rib, p: &str| rib.explain(net(p)).and_then(|e| e.selected);
     assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::Ibgp));

@@ -20,6 +20,7 @@ use ipnet::IpNet;
 
 use super::attrs::{AttrInterner, PathAttrs};
 use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
+use super::nexthops::{Checked, NextHops};
 use super::peer::{Peer, PeerId, PeerKind};
 use crate::control::route::{NextHopResolver, RibRoute, Via};
 
@@ -53,7 +54,7 @@ pub enum BgpError {
 
 /// Marks on a received route: what the last decision made of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mark {
+pub(super) enum Mark {
     NotSelected,
     Best,
     Multipath,
@@ -63,7 +64,7 @@ enum Mark {
 pub(super) struct Candidate {
     pub(super) peer: PeerId,
     pub(super) attrs: Arc<PathAttrs>,
-    mark: Mark,
+    pub(super) mark: Mark,
 }
 
 /// A prefix's routes. Most prefixes of a full table have one route (one
@@ -99,7 +100,7 @@ impl std::ops::DerefMut for Candidates {
 }
 
 impl Candidates {
-    fn push(&mut self, c: Candidate) {
+    pub(super) fn push(&mut self, c: Candidate) {
         *self = match std::mem::take(self) {
             Candidates::Empty => Candidates::One(c),
             Candidates::One(a) => Candidates::Many(vec![a, c]),
@@ -198,11 +199,12 @@ pub struct BgpRib {
     by_address: HashMap<IpAddr, PeerId>,
     pub(super) routes: PrefixMap<Candidates>,
     interner: AttrInterner,
-    decision: DecisionProcess,
+    pub(super) decision: DecisionProcess,
     /// Routes over all Adj-RIBs-In.
-    paths: u64,
-    old_hops: Vec<IpAddr>,
-    new_hops: Vec<IpAddr>,
+    pub(super) paths: u64,
+    pub(super) next_hops: NextHops,
+    pub(super) old_hops: Vec<IpAddr>,
+    pub(super) new_hops: Vec<IpAddr>,
 }
 
 impl BgpRib {
@@ -214,6 +216,7 @@ impl BgpRib {
             interner: AttrInterner::default(),
             decision: DecisionProcess::new(config),
             paths: 0,
+            next_hops: NextHops::default(),
             old_hops: Vec::new(),
             new_hops: Vec::new(),
         }
@@ -221,6 +224,11 @@ impl BgpRib {
 
     pub fn config(&self) -> &DecisionConfig {
         self.decision.config()
+    }
+
+    /// Decisions run so far (one per prefix decided).
+    pub fn decisions(&self) -> u64 {
+        self.decision.runs()
     }
 
     /// Registers a peer (its address must be new).
@@ -335,6 +343,7 @@ impl BgpRib {
             routes,
             decision,
             paths,
+            next_hops,
             old_hops,
             new_hops,
             ..
@@ -356,8 +365,16 @@ impl BgpRib {
         }
         let old = fingerprint(cands, peers, old_hops);
         let state = &mut peers[peer.0 as usize];
+        let added_hop = attrs.as_ref().map(|a| a.next_hop);
+        if let Some(hop) = added_hop {
+            let listed = cands.iter().any(|c| c.attrs.next_hop == hop);
+            next_hops.add(hop, prefix, listed, || Some(resolver.igp_cost(hop)));
+        }
         match (attrs, pos) {
-            (Some(a), Some(i)) => cands[i].attrs = a,
+            (Some(a), Some(i)) => {
+                next_hops.remove(cands[i].attrs.next_hop);
+                cands[i].attrs = a;
+            }
             (Some(attrs), None) => {
                 cands.push(Candidate {
                     peer,
@@ -369,6 +386,7 @@ impl BgpRib {
             }
             (None, Some(i)) => {
                 if let Some(gone) = cands.swap_remove(i) {
+                    next_hops.remove(gone.attrs.next_hop);
                     if gone.mark == Mark::Best {
                         state.best -= 1;
                     }
@@ -378,33 +396,24 @@ impl BgpRib {
             }
             (None, None) => {}
         }
-        let new = mark(cands, peers, decision, resolver, new_hops);
+        let new = mark_live(cands, peers, decision, next_hops, resolver, new_hops);
         if cands.is_empty() {
             routes.remove(&prefix);
+        }
+        if let Some(hop) = added_hop.filter(|&h| next_hops.needs_cleaning(h)) {
+            next_hops.clean(hop, routes);
         }
         Ok(change(prefix, old, old_hops, new, new_hops))
     }
 
     /// Re-runs the decision for every prefix (after the IGP or connected
-    /// routes changed: next-hop reachability and costs), passing each change
-    /// to `sink`.
+    /// routes changed: next-hop reachability and costs; after a bulk load),
+    /// passing each change to `sink`. The resolver is asked once per
+    /// distinct next hop. [`BgpRib::rerun`] re-decides only what a change
+    /// concerns.
     pub fn rerun_all(&mut self, resolver: &dyn NextHopResolver, mut sink: impl FnMut(RouteChange)) {
-        let Self {
-            peers,
-            routes,
-            decision,
-            old_hops,
-            new_hops,
-            ..
-        } = self;
-        for (prefix, cands) in routes.iter_mut() {
-            let old = fingerprint(cands, peers, old_hops);
-            let new = mark(cands, peers, decision, resolver, new_hops);
-            match change(*prefix, old, old_hops, new, new_hops) {
-                RouteChange::Unchanged => {}
-                c => sink(c),
-            }
-        }
+        self.next_hops.refresh(resolver);
+        self.redecide(None, |_| true, &mut sink);
     }
 
     /// Empties a peer's Adj-RIB-In (session down, or a new dump replaces the
@@ -423,6 +432,7 @@ impl BgpRib {
             routes,
             decision,
             paths,
+            next_hops,
             old_hops,
             new_hops,
             ..
@@ -434,13 +444,14 @@ impl BgpRib {
             let old = fingerprint(cands, peers, old_hops);
             let state = &mut peers[peer.0 as usize];
             if let Some(gone) = cands.swap_remove(i) {
+                next_hops.remove(gone.attrs.next_hop);
                 if gone.mark == Mark::Best {
                     state.best -= 1;
                 }
                 state.received -= 1;
                 *paths -= 1;
             }
-            let new = mark(cands, peers, decision, resolver, new_hops);
+            let new = mark_live(cands, peers, decision, next_hops, resolver, new_hops);
             match change(*prefix, old, old_hops, new, new_hops) {
                 RouteChange::Unchanged => {}
                 c => sink(c),
@@ -462,7 +473,11 @@ impl BgpRib {
 }
 
 /// The RIB's view of the current selection of `cands`; next hops into `hops`.
-fn fingerprint(cands: &[Candidate], peers: &[PeerState], hops: &mut Vec<IpAddr>) -> Fingerprint {
+pub(super) fn fingerprint(
+    cands: &[Candidate],
+    peers: &[PeerState],
+    hops: &mut Vec<IpAddr>,
+) -> Fingerprint {
     hops.clear();
     let mut head = None;
     for c in cands {
@@ -478,6 +493,67 @@ fn fingerprint(cands: &[Candidate], peers: &[PeerState], hops: &mut Vec<IpAddr>)
     hops.sort_unstable();
     hops.dedup();
     head
+}
+
+/// What re-deciding a prefix needs besides its routes.
+pub(super) struct Decide<'a> {
+    pub(super) peers: &'a mut [PeerState],
+    pub(super) decision: &'a mut DecisionProcess,
+    pub(super) resolver: &'a dyn NextHopResolver,
+    pub(super) old_hops: &'a mut Vec<IpAddr>,
+    pub(super) new_hops: &'a mut Vec<IpAddr>,
+}
+
+impl Decide<'_> {
+    /// Runs the decision for `prefix` again and passes what changed for the
+    /// RIB, if anything, to `sink`.
+    pub(super) fn report(
+        &mut self,
+        prefix: IpNet,
+        cands: &mut [Candidate],
+        sink: &mut impl FnMut(RouteChange),
+    ) {
+        let old = fingerprint(cands, self.peers, self.old_hops);
+        let new = mark(
+            cands,
+            self.peers,
+            self.decision,
+            self.resolver,
+            self.new_hops,
+        );
+        match change(prefix, old, self.old_hops, new, self.new_hops) {
+            RouteChange::Unchanged => {}
+            c => sink(c),
+        }
+    }
+}
+
+/// [`mark`] with the live resolver (single-prefix changes): a next hop it
+/// resolves otherwise than the cache is marked stale, so that the next
+/// [`BgpRib::rerun`] re-decides the prefixes decided with the old answer.
+fn mark_live(
+    cands: &mut [Candidate],
+    peers: &mut [PeerState],
+    decision: &mut DecisionProcess,
+    next_hops: &mut NextHops,
+    resolver: &dyn NextHopResolver,
+    hops: &mut Vec<IpAddr>,
+) -> Fingerprint {
+    let checked = Checked {
+        live: resolver,
+        hops: next_hops,
+        disagreed: std::cell::Cell::new(false),
+    };
+    let new = mark(cands, peers, decision, &checked, hops);
+    if checked.disagreed.get() {
+        for c in cands.iter() {
+            let hop = c.attrs.next_hop;
+            if next_hops.cached(hop) != Some(resolver.igp_cost(hop)) {
+                next_hops.mark_stale(hop);
+            }
+        }
+    }
+    new
 }
 
 /// Runs the decision over `cands` and records it in their marks and the
@@ -519,7 +595,7 @@ pub(super) fn mark(
 }
 
 /// The change from one selection to the next.
-fn change(
+pub(super) fn change(
     prefix: IpNet,
     old: Fingerprint,
     old_hops: &[IpAddr],

@@ -119,6 +119,8 @@ pub struct DecisionProcess {
     best: Option<usize>,
     /// Routes still in: the steps stop once one is left.
     left: usize,
+    /// Runs so far.
+    runs: u64,
 }
 
 impl DecisionProcess {
@@ -142,6 +144,7 @@ impl DecisionProcess {
         route: impl Fn(usize) -> Contender<'a>,
         resolver: &dyn NextHopResolver,
     ) -> Option<usize> {
+        self.runs += 1;
         self.out.clear();
         self.out.resize(n, None);
         self.igp.clear();
@@ -230,6 +233,11 @@ impl DecisionProcess {
                 self.left -= 1;
             }
         }
+    }
+
+    /// How many times [`run`](Self::run) ran.
+    pub fn runs(&self) -> u64 {
+        self.runs
     }
 
     /// The winner of the last run (`None` if no route was usable).

@@ -22,12 +22,16 @@
 
 pub mod adj_rib_in;
 pub mod attrs;
+mod bulk;
 pub mod decision;
 pub mod mrt;
+mod nexthops;
 pub mod peer;
 pub mod show;
 pub mod table;
 
+#[cfg(test)]
+mod rerun_tests;
 #[cfg(test)]
 mod tests;
 

@@ -301,6 +301,20 @@ pub struct MrtLoad {
 }
 
 impl BgpRib {
+    /// The RIB's id of each of the dump's peers, adding the new ones (kind
+    /// from `local_as`).
+    fn mrt_peers(&mut self, dump: &MrtDump, local_as: u32) -> Result<Vec<PeerId>, BgpError> {
+        let mut peers = Vec::with_capacity(dump.peers.len());
+        for p in &dump.peers {
+            let id = match self.peer_by_address(p.address) {
+                Some(id) => id,
+                None => self.add_peer(Peer::new(p.address, p.asn, p.router_id, local_as))?,
+            };
+            peers.push(id);
+        }
+        Ok(peers)
+    }
+
     /// Applies a parsed dump: its peers are added (kind from `local_as`), or
     /// reused when a peer with the same address exists; then every route is
     /// announced. Nothing is applied if a peer cannot be added.
@@ -311,14 +325,7 @@ impl BgpRib {
         resolver: &dyn NextHopResolver,
         mut sink: impl FnMut(RouteChange),
     ) -> Result<MrtLoad, BgpError> {
-        let mut peers = Vec::with_capacity(dump.peers.len());
-        for p in &dump.peers {
-            let id = match self.peer_by_address(p.address) {
-                Some(id) => id,
-                None => self.add_peer(Peer::new(p.address, p.asn, p.router_id, local_as))?,
-            };
-            peers.push(id);
-        }
+        let peers = self.mrt_peers(&dump, local_as)?;
         let mut routes = 0;
         for r in dump.routes {
             let update = BgpUpdate {
@@ -332,6 +339,23 @@ impl BgpRib {
             }
             routes += 1;
         }
+        Ok(MrtLoad { peers, routes })
+    }
+
+    /// [`BgpRib::load_mrt`] without a decision per route, for a first load
+    /// ([`BgpRib::insert_bulk`]): [`BgpRib::rerun_all`] must follow, and
+    /// decides every prefix once.
+    pub fn load_mrt_bulk(&mut self, dump: MrtDump, local_as: u32) -> Result<MrtLoad, BgpError> {
+        let peers = self.mrt_peers(&dump, local_as)?;
+        let mut routes = Vec::with_capacity(dump.routes.len());
+        for r in dump.routes {
+            // The dump's peer indices were checked when it was parsed.
+            let Some(&peer) = peers.get(r.peer) else {
+                continue;
+            };
+            routes.push((peer, r.prefix, self.intern(r.attrs)));
+        }
+        let routes = self.insert_bulk(routes)?;
         Ok(MrtLoad { peers, routes })
     }
 }

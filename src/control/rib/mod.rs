@@ -22,6 +22,7 @@ mod hash;
 mod paths;
 #[cfg(test)]
 mod proptests;
+mod replace;
 mod show;
 #[cfg(test)]
 mod tests;
@@ -107,6 +108,10 @@ pub struct Rib {
     /// Path sets holding `Via::Recursive { address }`, by address.
     recursive: HashMap<IpAddr, HashSet<PathSetId>>,
     dirty_prefixes: HashSet<IpNet>,
+    /// Every prefix counts as changed (a bulk load touched most of them):
+    /// the next changes are the whole table, and `dirty_prefixes` is not
+    /// kept (a million inserts into it were a fifth of a full load).
+    all_dirty: bool,
     dirty_groups: HashSet<PathSetId>,
     reresolve: HashSet<PathSetId>,
 }
@@ -159,44 +164,6 @@ impl Rib {
         self.settle();
     }
 
-    /// Makes `routes` the whole set of `source`'s routes: prefixes it no
-    /// longer has lose that source's route; unchanged routes cost nothing.
-    /// Routes for other sources than `source` are ignored; of two routes
-    /// for one prefix, the lower metric (then the first) is kept.
-    pub fn replace_source(&mut self, source: RouteSource, routes: Vec<RibRoute>) {
-        let mut wanted: Vec<RibRoute> = routes
-            .into_iter()
-            .filter(|r| r.source == source && !r.paths.is_empty())
-            .map(|r| RibRoute {
-                prefix: r.prefix.trunc(),
-                ..r
-            })
-            .collect();
-        // Sorted by prefix, the lowest metric first: dedup keeps it.
-        wanted.sort_by_key(|r| (r.prefix, r.metric));
-        wanted.dedup_by_key(|r| r.prefix);
-        if self.source_routes[source_index(source)] > 0 {
-            let gone: Vec<IpNet> = self
-                .prefixes
-                .iter()
-                .filter(|(p, s)| {
-                    s.candidates.get(source).is_some()
-                        && wanted.binary_search_by_key(*p, |r| r.prefix).is_err()
-                })
-                .map(|(p, _)| *p)
-                .collect();
-            for p in gone {
-                self.set_candidate(p, source, None);
-            }
-        }
-        self.prefixes
-            .reserve(wanted.len().saturating_sub(self.prefixes.len()));
-        for r in wanted {
-            self.set_candidate(r.prefix, source, Some((r.metric, &r.paths)));
-        }
-        self.settle();
-    }
-
     /// Sets (`Some`) or withdraws (`None`) `source`'s route for `prefix`.
     pub fn update(&mut self, source: RouteSource, prefix: IpNet, route: Option<&RibRoute>) {
         let route = route
@@ -244,6 +211,20 @@ impl Rib {
             metric,
             paths: self.acquire(canonical(paths)),
         });
+        self.set_acquired(prefix, source, new, false);
+    }
+
+    /// Sets one source's candidate for a prefix, the caller having taken a
+    /// reference to its path set (not yet settled). `keep_better`: a
+    /// candidate of that source already there with a lower or equal metric
+    /// stays (a bulk table repeating a prefix keeps its first best route).
+    fn set_acquired(
+        &mut self,
+        prefix: IpNet,
+        source: RouteSource,
+        new: Option<Candidate>,
+        keep_better: bool,
+    ) {
         let state = match new {
             Some(_) => self.prefixes.entry(prefix).or_default(),
             None => match self.prefixes.get_mut(&prefix) {
@@ -252,7 +233,9 @@ impl Rib {
             },
         };
         let current = state.candidates.get(source);
-        if current == new {
+        let better_there =
+            keep_better && matches!((current, new), (Some(c), Some(n)) if c.metric <= n.metric);
+        if current == new || better_there {
             // Unchanged (equal paths intern to one id): drop the extra
             // reference taken above.
             if let Some(c) = new {
@@ -348,7 +331,7 @@ impl Rib {
     /// Follows up a selection: the prefix's FIB entry, an emptied prefix,
     /// a moved resolving route.
     fn selected(&mut self, prefix: IpNet, outcome: Selection) {
-        if outcome.installed_changed {
+        if outcome.installed_changed && !self.all_dirty {
             self.dirty_prefixes.insert(prefix);
         }
         if outcome.empty {
@@ -416,12 +399,19 @@ impl Rib {
 
     /// Whether changes wait for [`Rib::take_changes`].
     pub fn has_changes(&self) -> bool {
-        !self.dirty_prefixes.is_empty() || !self.dirty_groups.is_empty()
+        self.all_dirty || !self.dirty_prefixes.is_empty() || !self.dirty_groups.is_empty()
     }
 
     /// The FIB changes since the last call: prefixes to (re)point or remove,
     /// groups to rewrite or free.
     pub fn take_changes(&mut self) -> FibChanges {
+        if self.all_dirty {
+            self.clear_changes();
+            return FibChanges {
+                full: true,
+                ..self.snapshot()
+            };
+        }
         let prefixes = self
             .dirty_prefixes
             .drain()
@@ -439,7 +429,11 @@ impl Rib {
                 (id, members)
             })
             .collect();
-        FibChanges { prefixes, groups }
+        FibChanges {
+            prefixes,
+            groups,
+            full: false,
+        }
     }
 
     /// Every installed prefix with its group, and every resolvable group:
@@ -456,12 +450,17 @@ impl Rib {
             .filter(|(_, p)| p.resolvable())
             .map(|(id, p)| (id, Some(p.members.clone())))
             .collect();
-        FibChanges { prefixes, groups }
+        FibChanges {
+            prefixes,
+            groups,
+            full: false,
+        }
     }
 
     /// Forgets pending changes (after a from-scratch build from
     /// [`Rib::snapshot`]).
     pub fn clear_changes(&mut self) {
+        self.all_dirty = false;
         self.dirty_prefixes.clear();
         self.dirty_groups.clear();
     }

@@ -30,6 +30,9 @@ pub struct FibChanges {
     pub prefixes: Vec<(IpNet, Option<NextHopId>)>,
     /// A group's new members, or the group freed (`None`).
     pub groups: Vec<(NextHopId, Option<Vec<NextHop>>)>,
+    /// These are the whole table, not changes: whatever a FIB holds
+    /// besides them goes.
+    pub full: bool,
 }
 
 impl FibChanges {
@@ -41,6 +44,16 @@ impl FibChanges {
     /// write). Returns the prefixes the tries refused (more distinct group
     /// ids than a trie holds), which stay unrouted.
     pub fn apply(&self, fib: &mut Fib) -> usize {
+        if self.full {
+            let version = fib.version;
+            *fib = self.build();
+            fib.version = version;
+            return 0;
+        }
+        self.apply_incremental(fib)
+    }
+
+    fn apply_incremental(&self, fib: &mut Fib) -> usize {
         let mut refused = 0;
         for (id, members) in &self.groups {
             match members {
@@ -96,7 +109,7 @@ impl FibChanges {
             // leave out what does not fit.
             _ => {
                 let mut fib = Fib::default();
-                self.apply(&mut fib);
+                self.apply_incremental(&mut fib);
                 fib
             }
         }
@@ -112,8 +125,12 @@ pub struct PublishStats {
     pub ipv6_prefixes: usize,
     pub groups: usize,
     pub memory_bytes: usize,
-    /// Time to apply the last publication's changes (or build it).
+    /// Time to apply the last publication's changes (or build it), the
+    /// publication included.
     pub last_build_us: u64,
+    /// Of that, the publication itself: the pointer swap and the
+    /// accounting that follows it.
+    pub last_publish_us: u64,
     pub last_prefix_changes: usize,
     pub last_group_changes: usize,
     /// Prefixes left out because a trie ran out of group ids.
@@ -215,6 +232,7 @@ impl FibPublisher {
     }
 
     fn finish(&mut self, fib: Fib, changes: FibChanges, refused: usize, started: Instant) -> u64 {
+        let publishing = Instant::now();
         let version = self.handle.publish(fib.clone());
         let previous = std::mem::replace(&mut self.current, fib);
         self.current.version = version;
@@ -227,6 +245,7 @@ impl FibPublisher {
         s.groups = self.current.groups().len();
         s.memory_bytes = self.current.memory_bytes();
         s.last_build_us = started.elapsed().as_micros() as u64;
+        s.last_publish_us = publishing.elapsed().as_micros() as u64;
         s.last_prefix_changes = changes.prefixes.len();
         s.last_group_changes = changes.groups.len();
         s.refused += refused as u64;

@@ -501,3 +501,65 @@ fn publications_recycle_the_spare_table_instead_of_copying() {
         .lookup_v4("192.0.5.1".parse().unwrap())
         .is_some());
 }
+
+/// A table in bulk form: a repeated prefix keeps its lowest metric; a
+/// table that covers most of the RIB is handed over as the whole table
+/// (`full`), which replaces whatever a FIB held; a later small change is
+/// incremental again.
+#[test]
+fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
+    use crate::control::route::{RouteTable, TableRoute};
+    let (mut rib, _) = two_ports();
+    let mut table = RouteTable::new(RouteSource::Ebgp);
+    table.path_lists = vec![vec![rec("10.0.1.5")], vec![rec("10.0.2.5")], vec![]];
+    let n = 70_000u32;
+    table.routes = (0..n)
+        .map(|i| TableRoute {
+            prefix: IpNet::V4(
+                ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24).unwrap(),
+            ),
+            metric: 0,
+            paths: i % 2,
+        })
+        .collect();
+    // A repeat with a higher metric loses, one with a lower metric wins;
+    // empty and missing path lists are no routes.
+    let dup = net("32.0.0.0/24");
+    for (metric, paths) in [(5, 1), (0, 2), (0, 9)] {
+        table.routes.push(TableRoute {
+            prefix: dup,
+            metric,
+            paths,
+        });
+    }
+    table.routes.push(TableRoute {
+        prefix: net("32.0.1.0/24"),
+        metric: 0,
+        paths: 0,
+    });
+    let mut fib = Fib::default();
+    fib.v4.insert("198.51.100.0/24".parse().unwrap(), 0);
+    rib.replace_table(table);
+    assert_eq!(rib.installed(dup), rib.installed(net("32.0.2.0/24")));
+    assert_ne!(rib.installed(dup), rib.installed(net("32.0.1.0/24")));
+    let changes = rib.take_changes();
+    assert!(changes.full);
+    changes.apply(&mut fib);
+    assert_eq!(fib.v4.len(), rib.snapshot().prefixes.len());
+    assert_eq!(fib.v4.lookup("198.51.100.1".parse().unwrap()), None);
+    assert!(!rib.has_changes());
+
+    rib.update(
+        RouteSource::Ebgp,
+        net("203.0.113.0/24"),
+        Some(&route(
+            "203.0.113.0/24",
+            RouteSource::Ebgp,
+            0,
+            vec![rec("10.0.1.5")],
+        )),
+    );
+    let changes = rib.take_changes();
+    assert!(!changes.full);
+    assert_eq!(changes.prefixes.len(), 1);
+}

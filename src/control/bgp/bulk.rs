@@ -1,0 +1,108 @@
+//! Whole tables in and out of a [`BgpRib`] in one pass: a first load (a
+//! pfx2as table, an MRT dump) goes in without a decision per route — the
+//! decision runs once, over every prefix, when [`BgpRib::rerun_all`] is
+//! called against the RIB the routes go to — and the selection goes out to
+//! the RIB as [`RouteTable`]s, each distinct next-hop list once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use super::adj_rib_in::{fingerprint, BgpError, BgpRib, Candidate, Mark};
+use super::attrs::PathAttrs;
+use super::peer::{PeerId, PeerKind};
+use crate::control::route::{RouteSource, RouteTable, TableRoute, Via};
+
+impl BgpRib {
+    /// Adds routes without deciding: the prefixes they touch keep their
+    /// last decision until the next [`BgpRib::rerun_all`], which must
+    /// follow. A peer's later route for a prefix replaces its earlier one,
+    /// as with [`BgpRib::apply`]. Fails on a route from an unknown peer
+    /// (routes before it are in).
+    pub fn insert_bulk(
+        &mut self,
+        routes: impl IntoIterator<Item = (PeerId, IpNet, Arc<PathAttrs>)>,
+    ) -> Result<u64, BgpError> {
+        let routes = routes.into_iter();
+        self.routes.reserve(routes.size_hint().0);
+        let mut count = 0;
+        for (peer, prefix, attrs) in routes {
+            let Some(state) = self.peers.get_mut(peer.0 as usize) else {
+                return Err(BgpError::UnknownPeer(peer.0));
+            };
+            let prefix = prefix.trunc();
+            let hop = attrs.next_hop;
+            let cands = self.routes.entry(prefix).or_default();
+            let listed = cands.iter().any(|c| c.attrs.next_hop == hop);
+            self.next_hops.add(hop, prefix, listed, || None);
+            match cands.iter().position(|c| c.peer == peer) {
+                Some(i) => {
+                    self.next_hops.remove(cands[i].attrs.next_hop);
+                    cands[i].attrs = attrs;
+                }
+                None => {
+                    cands.push(Candidate {
+                        peer,
+                        attrs,
+                        mark: Mark::NotSelected,
+                    });
+                    state.received += 1;
+                    self.paths += 1;
+                }
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// BGP's selection as the RIB's eBGP and iBGP tables (in that order):
+    /// what [`crate::control::rib::Rib::replace_table`] installs.
+    pub fn selected_tables(&self) -> [RouteTable; 2] {
+        let mut tables = [
+            RouteTable::new(RouteSource::Ebgp),
+            RouteTable::new(RouteSource::Ibgp),
+        ];
+        // Next-hop list -> path list index, per table; consecutive prefixes
+        // mostly share one, so the last one is checked first.
+        let mut index: [HashMap<Vec<IpAddr>, u32>; 2] = Default::default();
+        let mut last: [Option<(Vec<IpAddr>, u32)>; 2] = Default::default();
+        let mut hops = Vec::new();
+        for (prefix, cands) in &self.routes {
+            let Some((kind, metric)) = fingerprint(cands, &self.peers, &mut hops) else {
+                continue;
+            };
+            let t = match kind {
+                PeerKind::Ebgp => 0,
+                PeerKind::Ibgp => 1,
+            };
+            let table = &mut tables[t];
+            let paths = match &last[t] {
+                Some((h, i)) if *h == hops => *i,
+                _ => {
+                    let next = table.path_lists.len() as u32;
+                    let i = *index[t].entry(hops.clone()).or_insert_with(|| {
+                        table.path_lists.push(
+                            hops.iter()
+                                .map(|&address| Via::Recursive { address })
+                                .collect(),
+                        );
+                        next
+                    });
+                    last[t] = Some((hops.clone(), i));
+                    i
+                }
+            };
+            if table.routes.capacity() == 0 {
+                table.routes.reserve(self.routes.len());
+            }
+            table.routes.push(TableRoute {
+                prefix: *prefix,
+                metric,
+                paths,
+            });
+        }
+        tables
+    }
+}
