@@ -240,6 +240,8 @@ fn daemon(
         first.groups().len(),
         process_start.elapsed().as_millis()
     )?;
+    // Held for the daemon's lifetime, this reference would keep the first
+    // table alive and stop the publisher from updating it in place later.
     drop(first);
     let glean = control.glean_queue();
     let control = Arc::new(Mutex::new(Some(control)));
