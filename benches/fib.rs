@@ -9,7 +9,7 @@
 //!
 //! Two ways in: the table fed straight into the RIB as eBGP routes (no BGP
 //! decision), and the configured path the daemon takes: a config with the
-//! table as `[[bgp.table]]` → `Routing::new` (parse, Adj-RIB-In, decision,
+//! table as `[[bgp.table]]` → `Engine::new` (parse, Adj-RIB-In, decision,
 //! RIB) → the first neighbour dump (`set_neighbors`, the BGP peer resolved)
 //! → the first publication, timed phase by phase.
 //!
@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
 use ferroute::config::Config;
+use ferroute::control::engine::{Engine, LoadPhases};
 use ferroute::control::rib::inputs::connected_routes;
+use ferroute::control::rib::route::{AdminDistances, RibRoute, RouteSource, Via};
 use ferroute::control::rib::{FibPublisher, Rib};
-use ferroute::control::route::{AdminDistances, RibRoute, RouteSource, Via};
-use ferroute::control::routing::{LoadPhases, Routing};
 use ferroute::fib::{ConnectedPort, Fib, FibHandle, StaticNeighbor};
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, Update};
 use ferroute::wire::MacAddr;
@@ -122,7 +122,7 @@ fn bgp_table_config(table: &Path) -> Config {
 /// One run of the configured path, phase by phase.
 struct ConfigRun {
     total: Duration,
-    /// `Routing::new` as a whole, and the part of it BGP's phases cover.
+    /// `Engine::new` as a whole, and the part of it BGP's phases cover.
     routing_new: Duration,
     phases: LoadPhases,
     /// The first neighbour dump handed over (the BGP peer resolved).
@@ -134,12 +134,12 @@ struct ConfigRun {
     groups: usize,
 }
 
-/// Config → `Routing::new` → `set_neighbors` → first publication, as
+/// Config → `Engine::new` → `set_neighbors` → first publication, as
 /// `Control::start` does it (minus the kernel's netlink dump).
-fn config_load(config: &Config) -> (Routing, ConfigRun) {
+fn config_load(config: &Config) -> (Engine, ConfigRun) {
     let started = Instant::now();
     let mut routing =
-        Routing::new(config, FibHandle::new(Fib::default()), WINDOW).expect("Routing::new");
+        Engine::new(config, FibHandle::new(Fib::default()), WINDOW).expect("Engine::new");
     let routing_new = started.elapsed();
     let t = Instant::now();
     routing.set_neighbors(vec![StaticNeighbor {
@@ -186,7 +186,7 @@ fn report_config(table: &Path) {
         "configured path ([[bgp.table]] pfx2as 2024-04 from one eBGP peer on a connected subnet; {} IPv4 + {} IPv6 prefixes, {} groups), ms:",
         r.ipv4, r.ipv6, r.groups
     );
-    println!("| run | parse | Adj-RIB-In | decision | RIB | rest of Routing::new | neighbours | FIB build | publish | config -> first publication |");
+    println!("| run | parse | Adj-RIB-In | decision | RIB | rest of Engine::new | neighbours | FIB build | publish | config -> first publication |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (i, r) in runs.iter().enumerate() {
         let p = &r.phases;

@@ -78,7 +78,7 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
-use crate::control::route::AdminDistances;
+use crate::control::rib::route::AdminDistances;
 use crate::fib::{self, ConnectedPort, Fib, FibError, PortId, StaticNeighbor, StaticRoute};
 use crate::forward::{ForwarderConfig, Port};
 use crate::wire::MacAddr;

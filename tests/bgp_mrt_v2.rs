@@ -9,7 +9,7 @@ use ferroute::control::bgp::mrt::{parse_mrt, MrtPeer};
 use ferroute::control::bgp::{
     BgpRib, DecisionConfig, RejectReason, ResolveWith, RouteChange, RouteStatus,
 };
-use ferroute::control::route::{RouteSource, Via};
+use ferroute::control::rib::route::{RouteSource, Via};
 use ipnet::IpNet;
 
 const LOCAL_AS: u32 = 65000;

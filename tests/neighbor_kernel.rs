@@ -9,10 +9,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ferroute::config::Config;
-use ferroute::control::netlink::{
+use ferroute::control::kernel::netlink::{
     link_by_name, KernelNeighbor, ManagedOutcome, NeighborEvent, NeighborState, NetlinkError, Rtnl,
 };
-use ferroute::control::subscription::{NeighborSubscription, NeighborUpdate};
+use ferroute::control::kernel::subscription::{NeighborSubscription, NeighborUpdate};
 use ferroute::control::{self, Control, ControlOptions, ManagedEntry};
 use ferroute::fib::{FibHandle, NextHop};
 use ferroute::wire::MacAddr;

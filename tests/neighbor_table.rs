@@ -4,8 +4,10 @@
 
 use std::net::IpAddr;
 
-use ferroute::control::neighbor::{NeighborSource, NeighborTable, PortBinding};
-use ferroute::control::netlink::{KernelNeighbor, NeighborEvent, NeighborFlags, NeighborState};
+use ferroute::control::kernel::neighbor::{NeighborSource, NeighborTable, PortBinding};
+use ferroute::control::kernel::netlink::{
+    KernelNeighbor, NeighborEvent, NeighborFlags, NeighborState,
+};
 use ferroute::fib::{self, ConnectedPort, NextHop, StaticNeighbor, StaticRoute};
 use ferroute::wire::MacAddr;
 

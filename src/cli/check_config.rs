@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::CliError;
 use crate::config::Config;
-use crate::control::routing::Routing;
+use crate::control::engine::Engine;
 use crate::fib::{FibHandle, NextHop};
 use crate::qos::{QosConfig, SchedulerKind};
 
@@ -26,20 +26,20 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> Result<(), CliError> {
         .fib()
         .map_err(|e| CliError::usage(anyhow::anyhow!("{}: {e}", args.file.display())))?;
     let file = args.file.display().to_string();
-    // The routing inputs ([linkstate], [bgp]) are loaded exactly as
+    // The engine inputs ([linkstate], [bgp]) are loaded exactly as
     // `ferroute run` loads them, so a file the daemon would refuse (or a
     // reload would reject) is refused here, with its position.
-    let routing = match config.linkstate.is_some() || config.bgp.is_some() {
+    let engine = match config.linkstate.is_some() || config.bgp.is_some() {
         true => Some(
-            Routing::new(&config, FibHandle::new(fib.clone()), Duration::ZERO)
+            Engine::new(&config, FibHandle::new(fib.clone()), Duration::ZERO)
                 .map_err(|e| CliError::usage(anyhow::anyhow!("{file}: {e}")))?,
         ),
         false => None,
     };
     write_summary(out, &file, &config, &fib).map_err(CliError::runtime)?;
     write_qos(out, &config).map_err(CliError::runtime)?;
-    if let Some(mut routing) = routing {
-        write_routing(out, &config, &mut routing).map_err(CliError::runtime)?;
+    if let Some(mut engine) = engine {
+        write_routing(out, &config, &mut engine).map_err(CliError::runtime)?;
     }
     Ok(())
 }
@@ -89,15 +89,11 @@ fn describe_qos(q: &QosConfig) -> String {
     text
 }
 
-/// The routing table the daemon would publish first: link-state SPF and
+/// The engine table the daemon would publish first: link-state SPF and
 /// BGP decisions over the configured inputs, static neighbours applied.
-fn write_routing(
-    out: &mut dyn Write,
-    config: &Config,
-    routing: &mut Routing,
-) -> std::io::Result<()> {
-    routing.set_neighbors(config.static_neighbors());
-    routing.publish_now();
+fn write_routing(out: &mut dyn Write, config: &Config, engine: &mut Engine) -> std::io::Result<()> {
+    engine.set_neighbors(config.static_neighbors());
+    engine.publish_now();
     let mut sections = vec!["routes", "fib-stats"];
     if config.linkstate.is_some() {
         sections.push("linkstate");
@@ -107,7 +103,7 @@ fn write_routing(
     }
     for what in sections {
         writeln!(out, "{what}:")?;
-        let text = match routing.show(what) {
+        let text = match engine.show(what) {
             Ok(v) => v["text"].as_str().unwrap_or_default().to_string(),
             Err(e) => e,
         };

@@ -12,7 +12,7 @@ use super::{
     Config, ConfigError, LinkStateConfig, NeighborConfig, PortConfig, RouteConfig, RouterSettings,
     DEFAULT_ICMP_BURST, DEFAULT_ICMP_RATE, DEFAULT_MTU,
 };
-use crate::control::route::AdminDistances;
+use crate::control::rib::route::AdminDistances;
 use crate::fib::PortId;
 use crate::wire::MacAddr;
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ferroute::control::netlink::link_by_name;
+use ferroute::control::kernel::netlink::link_by_name;
 use ferroute::wire::MacAddr;
 use nix::sched::{setns, CloneFlags};
 

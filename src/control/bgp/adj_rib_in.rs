@@ -22,7 +22,7 @@ use super::attrs::{AttrInterner, PathAttrs};
 use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
 use super::nexthops::{Checked, NextHops};
 use super::peer::{Peer, PeerId, PeerKind};
-use crate::control::route::{NextHopResolver, RibRoute, Via};
+use crate::control::rib::route::{NextHopResolver, RibRoute, Via};
 
 /// What a change means for the RIB.
 #[derive(Debug, Clone, PartialEq, Eq)]

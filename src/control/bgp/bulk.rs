@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use super::adj_rib_in::{fingerprint, BgpError, BgpRib, Candidate, Mark};
 use super::attrs::PathAttrs;
 use super::peer::{PeerId, PeerKind};
-use crate::control::route::{RouteSource, RouteTable, TableRoute, Via};
+use crate::control::rib::route::{RouteSource, RouteTable, TableRoute, Via};
 
 impl BgpRib {
     /// Adds routes without deciding: the prefixes they touch keep their

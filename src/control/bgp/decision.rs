@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use super::attrs::PathAttrs;
 use super::peer::{Peer, PeerKind};
-use crate::control::route::NextHopResolver;
+use crate::control::rib::route::NextHopResolver;
 
 /// The knobs of the decision process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -24,6 +24,7 @@ pub mod adj_rib_in;
 pub mod attrs;
 mod bulk;
 pub mod decision;
+pub mod file_input;
 pub mod mrt;
 mod nexthops;
 pub mod peer;
@@ -43,7 +44,7 @@ pub use decision::{Contender, DecisionConfig, DecisionProcess, RejectReason, Rou
 pub use peer::{Peer, PeerId, PeerKind};
 pub use show::{BgpSummary, CandidateExplanation, PeerSummary, PrefixExplanation};
 
-use crate::control::route::NextHopResolver;
+use crate::control::rib::route::NextHopResolver;
 
 /// A [`NextHopResolver`] from a function: for tests, benchmarks and offline
 /// tools that have no RIB.

@@ -31,7 +31,7 @@ use ipnet::IpNet;
 use super::adj_rib_in::{BgpError, BgpRib, BgpUpdate, RouteChange};
 use super::attrs::{AsPath, AsSegment, Origin, PathAttrs};
 use super::peer::{Peer, PeerId};
-use crate::control::route::NextHopResolver;
+use crate::control::rib::route::NextHopResolver;
 use crate::lpm::load::{read_maybe_gzip, LoadError};
 
 const HEADER_LEN: usize = 12;

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::adj_rib_in::{BgpRib, Candidates, Decide, PrefixHasher, PrefixMap, RouteChange};
-use crate::control::route::NextHopResolver;
+use crate::control::rib::route::NextHopResolver;
 
 type HopMap<V> = std::collections::HashMap<IpAddr, V, std::hash::BuildHasherDefault<PrefixHasher>>;
 

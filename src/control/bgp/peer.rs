@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
-use crate::control::route::RouteSource;
+use crate::control::rib::route::RouteSource;
 
 /// External (another AS) or internal (our AS) peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -9,7 +9,7 @@ use ipnet::{IpNet, Ipv4Net};
 use proptest::prelude::*;
 
 use super::*;
-use crate::control::route::{RibRoute, Via};
+use crate::control::rib::route::{RibRoute, Via};
 
 const LOCAL_AS: u32 = 65000;
 

@@ -11,7 +11,7 @@ use super::adj_rib_in::BgpRib;
 use super::attrs::{AsPath, Origin};
 use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
 use super::peer::PeerKind;
-use crate::control::route::NextHopResolver;
+use crate::control::rib::route::NextHopResolver;
 
 /// `show bgp`: the decision knobs, the table's size, and per peer what it
 /// sent and how much of it won.

@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use proptest::prelude::*;
 
 use super::*;
-use crate::control::route::{RibRoute, RouteSource, Via};
+use crate::control::rib::route::{RibRoute, RouteSource, Via};
 
 const LOCAL_AS: u32 = 65000;
 

@@ -66,6 +66,7 @@
 //!   hold-down so that a burst of changes costs one run.
 
 pub mod file;
+pub mod file_input;
 pub mod lsdb;
 pub mod schedule;
 pub mod show;
@@ -85,7 +86,7 @@ pub use show::LinkStateSummary;
 pub use spf::{SpfResult, SpfTimings, UnusableLink};
 
 #[cfg(doc)]
-use crate::control::route::{RibRoute, RouteSource, Via};
+use crate::control::rib::route::{RibRoute, RouteSource, Via};
 
 use std::path::Path;
 use std::time::Instant;

@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use proptest::prelude::*;
 
 use super::*;
-use crate::control::route::{RibRoute, RouteSource, Via};
+use crate::control::rib::route::{RibRoute, RouteSource, Via};
 
 /// Router `i` has an LSA when `i < n`; ids up to `n + 2` appear as neighbours.
 fn rid(i: usize) -> RouterId {

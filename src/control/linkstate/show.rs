@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::lsdb::{Lsdb, RouterId};
 use super::spf::{SpfResult, SpfTimings, UnusableLink};
-use crate::control::route::Via;
+use crate::control::rib::route::Via;
 use crate::fib::PortId;
 
 /// The `--json` form; the text form is [`LinkStateSummary::to_text`].

@@ -22,7 +22,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use super::lsdb::{Lsdb, RouterId, RouterLsa};
-use crate::control::route::{RibRoute, RouteSource, Via};
+use crate::control::rib::route::{RibRoute, RouteSource, Via};
 use crate::fib::PortId;
 
 const UNREACHABLE: u64 = u64::MAX;

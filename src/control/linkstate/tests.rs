@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
-use crate::control::route::{RouteSource, Via};
+use crate::control::rib::route::{RouteSource, Via};
 
 fn id(n: u8) -> RouterId {
     Ipv4Addr::new(10, 0, 0, n)
@@ -69,7 +69,7 @@ fn db(lsas: Vec<RouterLsa>) -> Lsdb {
     db
 }
 
-fn route<'a>(spf: &'a SpfResult, prefix: &str) -> Option<&'a crate::control::route::RibRoute> {
+fn route<'a>(spf: &'a SpfResult, prefix: &str) -> Option<&'a crate::control::rib::route::RibRoute> {
     let prefix = prefix.parse().unwrap();
     spf.routes().iter().find(|r| r.prefix == prefix)
 }

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::control::route::{RibRoute, RouteSource, Via};
+use super::route::{RibRoute, RouteSource, Via};
 use crate::fib::{ConnectedPort, PortId, StaticNeighbor, StaticRoute};
 
 fn host_route(addr: IpAddr) -> IpNet {

@@ -29,6 +29,7 @@ mod tests;
 
 pub mod inputs;
 pub mod publish;
+pub mod route;
 
 pub use paths::PathSetId;
 pub use publish::{FibChanges, FibPublisher, PublishStats};
@@ -39,12 +40,12 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::control::route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via};
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
 use hash::{FastMap as HashMap, FastSet as HashSet};
 use paths::{canonical, resolve, PathSets, ResolveContext};
+use route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Candidate {
@@ -174,7 +175,7 @@ impl Rib {
     }
 
     /// Replaces the resolved neighbours (static ones already merged in, as
-    /// [`crate::control::neighbor::NeighborTable::resolved`] gives them; of
+    /// [`crate::control::kernel::neighbor::NeighborTable::resolved`] gives them; of
     /// two entries with one address the first counts). Rewrites the groups
     /// resolved with a neighbour that appeared, vanished or changed MAC.
     pub fn set_neighbors(&mut self, neighbors: &[StaticNeighbor]) {

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::hash::FastMap as HashMap;
-use crate::control::route::Via;
+use super::route::Via;
 use crate::fib::{NextHop, PortId};
 use crate::lpm::NextHopId;
 use crate::wire::MacAddr;

@@ -8,9 +8,9 @@ use ipnet::IpNet;
 use proptest::prelude::*;
 
 use super::inputs::connected_routes;
+use super::route::{AdminDistances, RibRoute, RouteSource, Via};
 use super::tests::{gw, neighbor, net, rec, two_ports};
 use super::*;
-use crate::control::route::{AdminDistances, RibRoute, RouteSource, Via};
 use crate::fib::{Fib, FibHandle, NextHop};
 
 /// One operation of the property test.

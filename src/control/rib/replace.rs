@@ -10,8 +10,8 @@ use ipnet::IpNet;
 
 use super::hash::FastMap as HashMap;
 use super::paths::canonical;
+use super::route::{RibRoute, RouteSource, RouteTable, TableRoute, Via};
 use super::{source_index, Candidate, PathSetId, Rib};
-use crate::control::route::{RibRoute, RouteSource, RouteTable, TableRoute, Via};
 
 /// From this many routes covering at least half of the table, a
 /// replacement marks the whole table changed rather than each prefix.

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use super::route::{RouteSource, Via};
 use super::{is_bgp, source_index, Candidate, Rib};
-use crate::control::route::{RouteSource, Via};
 use crate::fib::NextHop;
 
 /// One source's route for a prefix.

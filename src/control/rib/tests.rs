@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 
 use super::inputs::{connected_routes, static_routes};
+use super::route::{AdminDistances, RibRoute, RouteSource, Via};
 use super::*;
-use crate::control::route::{AdminDistances, RibRoute, RouteSource, Via};
 use crate::fib::{
     self, ConnectedPort, CowArc, Fib, FibHandle, NextHop, StaticNeighbor, StaticRoute,
 };
@@ -508,7 +508,7 @@ fn publications_recycle_the_spare_table_instead_of_copying() {
 /// incremental again.
 #[test]
 fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
-    use crate::control::route::{RouteTable, TableRoute};
+    use super::route::{RouteTable, TableRoute};
     let (mut rib, _) = two_ports();
     let mut table = RouteTable::new(RouteSource::Ebgp);
     table.path_lists = vec![vec![rec("10.0.1.5")], vec![rec("10.0.2.5")], vec![]];

@@ -12,7 +12,13 @@
 use std::net::IpAddr;
 
 use super::neighbor::NeighborTable;
-use super::ManagedEntry;
+
+/// A managed entry this thread created or adopted (and removes at stop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ManagedEntry {
+    pub ifindex: u32,
+    pub address: IpAddr,
+}
 
 /// At most this many route gateways are kept as managed entries (the
 /// lowest addresses first); more would mean a misconfiguration, and the
@@ -43,7 +49,7 @@ pub fn wanted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::neighbor::PortBinding;
+    use crate::control::kernel::neighbor::PortBinding;
     use crate::fib::StaticNeighbor;
 
     fn table() -> NeighborTable {

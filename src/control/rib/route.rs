@@ -129,7 +129,7 @@ pub trait NextHopResolver {
 }
 
 /// One source's whole set of routes in bulk form, for
-/// [`crate::control::rib::Rib::replace_table`]: each distinct path list
+/// [`super::Rib::replace_table`]: each distinct path list
 /// once, each route pointing at one by index. A million BGP routes through
 /// a handful of next hops carry a handful of path lists, not a million.
 #[derive(Debug, Clone, PartialEq, Eq)]

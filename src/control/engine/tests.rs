@@ -25,14 +25,14 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     // The handle starts with the static FIB, as `ferroute run` does; the
     // first publication replaces it whole (no group id of it survives).
     let handle = FibHandle::new(config.fib().unwrap());
-    let mut routing = Routing::new(&config, handle.clone(), Duration::ZERO).unwrap();
-    routing.set_neighbors(config.static_neighbors());
-    let v1 = routing.publish_now();
+    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO).unwrap();
+    engine.set_neighbors(config.static_neighbors());
+    let v1 = engine.publish_now();
     let fib = handle.load();
     assert_eq!(fib.version, v1);
     let routed = fib.v4.len() + fib.v6.len();
-    assert_eq!(routed, routing.rib().summary().installed);
-    assert_eq!(fib.groups().len(), routing.rib().summary().path_sets);
+    assert_eq!(routed, engine.rib().summary().installed);
+    assert_eq!(fib.groups().len(), engine.rib().summary().path_sets);
 
     // 198.18.0.0/24 is 15 away over both 10.255.0.2 and .3: two members.
     let id = fib.v4.lookup("198.18.0.7".parse().unwrap()).unwrap();
@@ -63,31 +63,31 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
         Some(&NextHop::Glean { port: 0 })
     );
 
-    let shown = routing.show("routes 198.18.0.7").unwrap();
+    let shown = engine.show("routes 198.18.0.7").unwrap();
     let text = shown["text"].as_str().unwrap();
     assert!(
         text.contains("longest match 198.18.0.0/24") && text.contains("link-state"),
         "{text}"
     );
     assert_eq!(shown["route"]["selected"], "link-state");
-    let stats = routing.show("fib-stats").unwrap();
+    let stats = engine.show("fib-stats").unwrap();
     assert_eq!(stats["stats"]["version"], v1);
-    assert!(routing.show("linkstate").unwrap()["text"]
+    assert!(engine.show("linkstate").unwrap()["text"]
         .as_str()
         .unwrap()
         .contains("10.255.0.4"));
-    assert!(routing.show("routes nonsense").is_err());
-    assert!(routing.show("bogus").is_err());
+    assert!(engine.show("routes nonsense").is_err());
+    assert!(engine.show("bogus").is_err());
 
     // A broken LSDB rejects the reload whole: routes and FIB stay.
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("lsdb.toml");
     let good = std::fs::read_to_string(&lsdb).unwrap();
     std::fs::write(&broken, good.replace("cost = 20", "cost = 0")).unwrap();
-    let err = routing.reload(&demo_config(&broken, "")).unwrap_err();
+    let err = engine.reload(&demo_config(&broken, "")).unwrap_err();
     assert!(err.contains("lsdb.toml") && err.contains("cost"), "{err}");
     assert_eq!(handle.load().version, v1, "nothing published");
-    assert!(routing
+    assert!(engine
         .rib()
         .installed("198.18.0.0/24".parse().unwrap())
         .is_some());
@@ -95,7 +95,7 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     // A good reload applies: a new static route, link-state withdrawn by a
     // distance above static for an overlapping prefix.
     let extra = "[[route]]\nprefix = \"198.18.0.0/24\"\nvia = \"203.0.113.9\"\n";
-    let answer = routing.reload(&demo_config(&lsdb, extra)).unwrap();
+    let answer = engine.reload(&demo_config(&lsdb, extra)).unwrap();
     let v2 = answer["fib_version"].as_u64().unwrap();
     assert!(v2 > v1);
     assert_eq!(
@@ -112,14 +112,14 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
 /// not a neighbour that only has its own host route.
 #[test]
 fn gateways_are_the_next_hops_routes_use() {
-    let sorted = |routing: &Routing| {
-        let mut g: Vec<String> = routing.gateways().map(|a| a.to_string()).collect();
+    let sorted = |engine: &Engine| {
+        let mut g: Vec<String> = engine.gateways().map(|a| a.to_string()).collect();
         g.sort();
         g
     };
     let config = demo_config(&examples().join("lsdb.toml"), "");
     let handle = FibHandle::new(config.fib().unwrap());
-    let mut routing = Routing::new(&config, handle, Duration::ZERO).unwrap();
+    let mut engine = Engine::new(&config, handle, Duration::ZERO).unwrap();
     let mut neighbors = config.static_neighbors();
     // A host the kernel resolved on p0: no route goes through it.
     neighbors.push(StaticNeighbor {
@@ -127,8 +127,8 @@ fn gateways_are_the_next_hops_routes_use() {
         mac: "02:00:00:00:00:77".parse().unwrap(),
         port: 0,
     });
-    routing.set_neighbors(neighbors.clone());
-    routing.publish_now();
+    engine.set_neighbors(neighbors.clone());
+    engine.publish_now();
     // Static routes go through .2 (both families); SPF's ECMP first hops
     // are .2 and .3 (both families).
     let all = [
@@ -137,7 +137,7 @@ fn gateways_are_the_next_hops_routes_use() {
         "203.0.113.2",
         "203.0.113.3",
     ];
-    assert_eq!(sorted(&routing), all);
+    assert_eq!(sorted(&engine), all);
 
     // Without link-state only the static routes' gateways remain.
     let plain = Config::parse(
@@ -145,8 +145,8 @@ fn gateways_are_the_next_hops_routes_use() {
         "router.toml",
     )
     .unwrap();
-    routing.reload(&plain).unwrap();
-    routing.set_neighbors(neighbors);
-    routing.publish_now();
-    assert_eq!(sorted(&routing), ["2001:db8:1::2", "203.0.113.2"]);
+    engine.reload(&plain).unwrap();
+    engine.set_neighbors(neighbors);
+    engine.publish_now();
+    assert_eq!(sorted(&engine), ["2001:db8:1::2", "203.0.113.2"]);
 }

@@ -13,18 +13,14 @@ use ipnet::IpNet;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::control::linkstate::{LinkState, RouterId, SpfScheduler};
+use crate::control::linkstate::file_input::LinkStateFileInput;
+use crate::control::linkstate::RouterId;
 use crate::control::rib::inputs::{connected_routes, static_routes};
+use crate::control::rib::route::RouteSource;
 use crate::control::rib::{FibPublisher, PublishStats, Rib};
-use crate::control::route::RouteSource;
 use crate::fib::{ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
 
-#[path = "routing_bgp.rs"]
-mod bgp;
-pub use bgp::{BgpInputLoad, BgpState, LoadPhases};
-
-/// Hold-down between an LSDB change and its SPF run.
-const SPF_HOLD_DOWN: Duration = Duration::from_millis(20);
+pub use crate::control::bgp::file_input::{BgpInputLoad, BgpState, LoadPhases};
 
 /// What the routing side needs of the configuration; `reload` swaps it.
 #[derive(Debug, Clone)]
@@ -49,29 +45,29 @@ impl Inputs {
 }
 
 /// The RIB, its inputs and its publisher (lives on the control thread).
-pub struct Routing {
+pub struct Engine {
     rib: Rib,
     publisher: FibPublisher,
     inputs: Inputs,
     neighbors: Vec<StaticNeighbor>,
-    linkstate: Option<LinkState>,
+    linkstate: Option<LinkStateFileInput>,
     /// `[bgp]`'s table, if configured.
     bgp: Option<BgpState>,
     /// The connected routes last given to the RIB (BGP re-decides when
     /// they change).
-    connected: Vec<crate::control::route::RibRoute>,
+    connected: Vec<crate::control::rib::route::RibRoute>,
     /// Whether this RIB has been published (the first publication is built
     /// from scratch: the handle's table before it came from elsewhere).
     published: bool,
 }
 
-impl Routing {
+impl Engine {
     /// Loads every input (the LSDB file too: an error here stops start-up)
     /// without publishing yet.
     pub fn new(config: &Config, fib: FibHandle, coalesce: Duration) -> Result<Self, String> {
         let inputs = Inputs::of(config);
         let linkstate = Self::load_linkstate(&inputs, Instant::now())?;
-        let mut routing = Routing {
+        let mut routing = Engine {
             rib: Rib::new(config.distances),
             publisher: FibPublisher::new(fib, coalesce),
             inputs,
@@ -91,13 +87,11 @@ impl Routing {
         Ok(routing)
     }
 
-    fn load_linkstate(inputs: &Inputs, now: Instant) -> Result<Option<LinkState>, String> {
+    fn load_linkstate(inputs: &Inputs, now: Instant) -> Result<Option<LinkStateFileInput>, String> {
         let Some(file) = &inputs.linkstate_file else {
             return Ok(None);
         };
-        let mut ls = LinkState::new(inputs.router_id, SpfScheduler::new(SPF_HOLD_DOWN));
-        ls.load_file(file, now).map_err(|e| e.to_string())?;
-        Ok(Some(ls))
+        LinkStateFileInput::load(file, inputs.router_id, inputs.port_names.clone(), now).map(Some)
     }
 
     /// Makes the RIB's eBGP/iBGP routes BGP's selection (none without BGP).
@@ -142,19 +136,13 @@ impl Routing {
         let Some(ls) = &mut self.linkstate else {
             return false;
         };
-        let names = &self.inputs.port_names;
-        let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| i as u16);
-        let at = if force {
-            ls.deadline().unwrap_or(now).max(now)
-        } else {
-            now
-        };
-        if let Some(result) = ls.run_if_due(at, port_of) {
-            let routes = result.routes().to_vec();
-            self.rib.replace_source(RouteSource::LinkState, routes);
-            return true;
+        match ls.run_spf(now, force) {
+            Some(routes) => {
+                self.rib.replace_source(RouteSource::LinkState, routes);
+                true
+            }
+            None => false,
         }
-        false
     }
 
     /// New resolved neighbours (static ones merged in): host routes and
@@ -188,7 +176,7 @@ impl Routing {
         self.publisher.poll(&mut self.rib, now)
     }
 
-    /// The next moment [`Routing::poll`] has work (SPF or publication).
+    /// The next moment [`Engine::poll`] has work (SPF or publication).
     pub fn deadline(&self) -> Option<Instant> {
         let spf = self.linkstate.as_ref().and_then(|l| l.deadline());
         match (spf, self.publisher.deadline()) {
@@ -314,12 +302,7 @@ impl Routing {
                 Ok(json!({ "stats": s, "text": text }))
             }
             (Some("linkstate"), None) => match &self.linkstate {
-                Some(ls) => {
-                    let s = ls.summary();
-                    let names = &self.inputs.port_names;
-                    let text = s.to_text(|p| names.get(p as usize).cloned());
-                    Ok(json!({ "linkstate": s, "text": text }))
-                }
+                Some(ls) => Ok(ls.show()),
                 None => Err("link-state is not configured ([linkstate] file)".to_string()),
             },
             _ => Err(format!(
@@ -330,9 +313,7 @@ impl Routing {
 }
 
 #[cfg(test)]
-#[path = "routing_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "routing_bgp_tests.rs"]
 mod bgp_tests;

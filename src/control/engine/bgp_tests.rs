@@ -1,4 +1,4 @@
-//! BGP wired into [`Routing`]: routes reach the FIB only when their next hop
+//! BGP wired into [`Engine`]: routes reach the FIB only when their next hop
 //! resolves, reloads are all or nothing, `show bgp` / `show routes` explain.
 
 use std::net::Ipv4Addr;
@@ -125,9 +125,9 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
     std::fs::write(&table, "100.64.9.0\t24\t65010\n2001:db8:99::\t48\t65010\n").unwrap();
     let config = bgp_config(&mrt, Some(&table), "");
     let handle = FibHandle::new(config.fib().unwrap());
-    let mut routing = Routing::new(&config, handle.clone(), Duration::ZERO).unwrap();
-    routing.set_neighbors(config.static_neighbors());
-    let v1 = routing.publish_now();
+    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO).unwrap();
+    engine.set_neighbors(config.static_neighbors());
+    let v1 = engine.publish_now();
     let fib = handle.load();
     assert_eq!(fib.version, v1);
 
@@ -144,7 +144,7 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
         None,
         "next hop unresolvable"
     );
-    assert!(routing.rib().installed(net("100.64.2.0/24")).is_none());
+    assert!(engine.rib().installed(net("100.64.2.0/24")).is_none());
     // The iBGP route resolves through p0's subnet.
     assert_eq!(
         fib.lookup_v4(v4("100.64.3.7")),
@@ -162,9 +162,9 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
             gateway: "192.0.2.2".parse().unwrap()
         })
     );
-    assert!(routing.rib().installed(net("2001:db8:99::/48")).is_none());
+    assert!(engine.rib().installed(net("2001:db8:99::/48")).is_none());
 
-    let shown = routing.show("bgp").unwrap();
+    let shown = engine.show("bgp").unwrap();
     let peers = shown["bgp"]["peers"].as_array().unwrap();
     assert_eq!(peers.len(), 4, "{shown}");
     let text = shown["text"].as_str().unwrap();
@@ -179,20 +179,20 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
         assert!(text.contains(p), "{p} missing from\n{text}");
     }
     assert_eq!(shown["inputs"][1]["skipped"], 1, "{shown}");
-    let routes = routing.show("routes 100.64.1.7").unwrap();
+    let routes = engine.show("routes 100.64.1.7").unwrap();
     let text = routes["text"].as_str().unwrap();
     assert!(text.contains("next hop unresolvable"), "{text}");
     assert_eq!(routes["route"]["selected"], "ebgp");
     assert_eq!(routes["bgp"]["candidates"].as_array().unwrap().len(), 2);
     // A prefix only BGP knows (nothing usable) is still explained.
-    let routes = routing.show("routes 100.64.2.0/24").unwrap();
+    let routes = engine.show("routes 100.64.2.0/24").unwrap();
     assert!(routes["route"].is_null());
     assert!(routes["text"].as_str().unwrap().contains("10.99.0.1"));
 
     // A reload adding a route to 10.99.0.0/16: both of B's routes resolve,
     // and its shorter path now wins 100.64.1.0/24.
     let extra = "[[route]]\nprefix = \"10.99.0.0/16\"\nvia = \"203.0.113.9\"\n";
-    let v2 = routing.reload(&bgp_config(&mrt, None, extra)).unwrap()["fib_version"]
+    let v2 = engine.reload(&bgp_config(&mrt, None, extra)).unwrap()["fib_version"]
         .as_u64()
         .unwrap();
     assert!(v2 > v1);
@@ -205,7 +205,7 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
     assert_eq!(fib.lookup_v4(v4("100.64.2.7")), Some(&via_b));
     assert_eq!(fib.lookup_v4(v4("100.64.9.7")), None, "table input removed");
     assert_eq!(
-        routing.show("bgp").unwrap()["bgp"]["peers"]
+        engine.show("bgp").unwrap()["bgp"]["peers"]
             .as_array()
             .unwrap()
             .len(),
@@ -217,19 +217,19 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
     let mut bytes = small_dump();
     bytes.truncate(bytes.len() - 5);
     std::fs::write(&broken, bytes).unwrap();
-    let err = routing.reload(&bgp_config(&broken, None, "")).unwrap_err();
+    let err = engine.reload(&bgp_config(&broken, None, "")).unwrap_err();
     assert!(
         err.contains("broken.mrt") && err.contains("record 3") && err.contains("byte"),
         "{err}"
     );
     assert_eq!(handle.load().version, v2, "nothing published");
-    assert!(routing.rib().installed(net("100.64.2.0/24")).is_some());
+    assert!(engine.rib().installed(net("100.64.2.0/24")).is_some());
     assert!(
-        routing.rib().installed(net("10.99.0.0/16")).is_some(),
+        engine.rib().installed(net("10.99.0.0/16")).is_some(),
         "old statics kept"
     );
     assert_eq!(
-        routing.show("bgp").unwrap()["bgp"]["peers"]
+        engine.show("bgp").unwrap()["bgp"]["peers"]
             .as_array()
             .unwrap()
             .len(),
@@ -242,9 +242,9 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
         "router.toml",
     )
     .unwrap();
-    routing.reload(&plain).unwrap();
+    engine.reload(&plain).unwrap();
     assert_eq!(handle.load().lookup_v4(v4("100.64.1.7")), None);
-    assert!(routing.show("bgp").is_err());
+    assert!(engine.show("bgp").is_err());
 }
 
 #[test]
@@ -312,10 +312,10 @@ fn real_mrt_dump_loads_into_the_fib() {
     let config = bgp_config(&dump, None, extra);
     let handle = FibHandle::new(config.fib().unwrap());
     let start = Instant::now();
-    let mut routing = Routing::new(&config, handle.clone(), Duration::ZERO).unwrap();
-    routing.set_neighbors(config.static_neighbors());
-    routing.publish_now();
-    let shown = routing.show("bgp").unwrap();
+    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO).unwrap();
+    engine.set_neighbors(config.static_neighbors());
+    engine.publish_now();
+    let shown = engine.show("bgp").unwrap();
     let prefixes = shown["bgp"]["prefixes"].as_u64().unwrap();
     let peers = shown["bgp"]["peers"].as_array().unwrap().len();
     eprintln!(
@@ -332,6 +332,6 @@ fn real_mrt_dump_loads_into_the_fib() {
         "{}",
         fib.v4.len()
     );
-    let selected = routing.rib().summary();
+    let selected = engine.rib().summary();
     assert!(selected.installed >= prefixes as usize);
 }

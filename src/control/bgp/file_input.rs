@@ -1,4 +1,4 @@
-//! BGP inside [`super::routing::Routing`]: loading `[bgp]`'s inputs into a
+//! BGP inside [`crate::control::engine::Engine`]: loading `[bgp]`'s inputs into a
 //! [`BgpRib`] (all or nothing) and keeping the RIB's eBGP/iBGP routes equal
 //! to BGP's selection as next-hop reachability changes.
 //!
@@ -21,8 +21,8 @@ use serde::Serialize;
 use crate::config::BgpConfig;
 use crate::control::bgp::mrt::read_mrt;
 use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
+use crate::control::rib::route::RouteSource;
 use crate::control::rib::Rib;
-use crate::control::route::RouteSource;
 use crate::lpm::load::{load_routes, LoadOptions};
 
 /// Above this many changes from one re-run, the RIB's BGP routes are

@@ -1,0 +1,13 @@
+//! The kernel side of the control plane: rtnetlink, the neighbour table the
+//! FIB's adjacencies come from, the managed entries that keep next hops
+//! resolved, and the glean requests workers raise for unresolved ones.
+//!
+//! Only the event loop calls the parts that own sockets
+//! ([`netlink::Rtnl`], [`subscription::NeighborSubscription`]); the rest is
+//! plain state it feeds.
+
+pub mod gateways;
+pub mod glean;
+pub mod neighbor;
+pub mod netlink;
+pub mod subscription;
