@@ -30,6 +30,7 @@ use ferroute::control::engine::{Engine, LoadPhases};
 use ferroute::control::rib::inputs::connected_routes;
 use ferroute::control::rib::route::{AdminDistances, RibRoute, RouteSource, Via};
 use ferroute::control::rib::{FibPublisher, Rib};
+use ferroute::control::SYSTEM_HOST;
 use ferroute::fib::{ConnectedPort, Fib, FibHandle, StaticNeighbor};
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, Update};
 use ferroute::wire::MacAddr;
@@ -138,8 +139,8 @@ struct ConfigRun {
 /// `Control::start` does it (minus the kernel's netlink dump).
 fn config_load(config: &Config) -> (Engine, ConfigRun) {
     let started = Instant::now();
-    let mut routing =
-        Engine::new(config, FibHandle::new(Fib::default()), WINDOW).expect("Engine::new");
+    let mut routing = Engine::new(config, FibHandle::new(Fib::default()), WINDOW, SYSTEM_HOST)
+        .expect("Engine::new");
     let routing_new = started.elapsed();
     let t = Instant::now();
     routing.set_neighbors(vec![StaticNeighbor {
@@ -150,13 +151,14 @@ fn config_load(config: &Config) -> (Engine, ConfigRun) {
     let neighbors = t.elapsed();
     routing.publish_now();
     let total = started.elapsed();
+    let phases = routing.bgp_phases().expect("[bgp] configured");
     let s = routing.publish_stats();
     let build = Duration::from_micros(s.last_build_us);
     let publish = Duration::from_micros(s.last_publish_us);
     let run = ConfigRun {
         total,
         routing_new,
-        phases: routing.bgp_phases().expect("[bgp] configured"),
+        phases,
         neighbors,
         fib_build: build.saturating_sub(publish),
         publish,

@@ -74,10 +74,12 @@ mod validate;
 mod tests;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ipnet::IpNet;
 
+pub use crate::control::bgp::file_input::{BgpConfig, BgpTableConfig};
+pub use crate::control::linkstate::file_input::LinkStateConfig;
 use crate::control::rib::route::AdminDistances;
 use crate::fib::{self, ConnectedPort, Fib, FibError, PortId, StaticNeighbor, StaticRoute};
 use crate::forward::{ForwarderConfig, Port};
@@ -104,36 +106,6 @@ pub struct Config {
     pub linkstate: Option<LinkStateConfig>,
     /// `[bgp]`, if the router takes BGP routes.
     pub bgp: Option<BgpConfig>,
-}
-
-/// `[bgp]`: decision knobs and route inputs; file paths are made relative
-/// to the configuration file's directory by [`Config::load`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BgpConfig {
-    pub local_as: u32,
-    pub always_compare_med: bool,
-    pub multipath: bool,
-    /// `[[bgp.mrt]]` files, in file order.
-    pub mrt: Vec<PathBuf>,
-    /// `[[bgp.table]]` inputs, in file order.
-    pub tables: Vec<BgpTableConfig>,
-}
-
-/// A pfx2as/CIDR table announced by one peer: every route gets next hop
-/// `peer` (so it resolves like the peer's session address would) and
-/// AS_PATH `peer_as`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BgpTableConfig {
-    pub file: PathBuf,
-    pub peer: IpAddr,
-    pub peer_as: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkStateConfig {
-    /// The LSDB file; [`Config::load`] makes a relative path relative to
-    /// the configuration file's directory.
-    pub file: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use clap::Args;
 use super::CliError;
 use crate::config::Config;
 use crate::control::engine::Engine;
+use crate::control::SYSTEM_HOST;
 use crate::fib::{FibHandle, NextHop};
 use crate::qos::{QosConfig, SchedulerKind};
 
@@ -26,13 +27,18 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> Result<(), CliError> {
         .fib()
         .map_err(|e| CliError::usage(anyhow::anyhow!("{}: {e}", args.file.display())))?;
     let file = args.file.display().to_string();
-    // The engine inputs ([linkstate], [bgp]) are loaded exactly as
+    // The routing inputs ([linkstate], [bgp]) are loaded exactly as
     // `ferroute run` loads them, so a file the daemon would refuse (or a
     // reload would reject) is refused here, with its position.
     let engine = match config.linkstate.is_some() || config.bgp.is_some() {
         true => Some(
-            Engine::new(&config, FibHandle::new(fib.clone()), Duration::ZERO)
-                .map_err(|e| CliError::usage(anyhow::anyhow!("{file}: {e}")))?,
+            Engine::new(
+                &config,
+                FibHandle::new(fib.clone()),
+                Duration::ZERO,
+                SYSTEM_HOST,
+            )
+            .map_err(|e| CliError::usage(anyhow::anyhow!("{file}: {e}")))?,
         ),
         false => None,
     };
@@ -89,7 +95,7 @@ fn describe_qos(q: &QosConfig) -> String {
     text
 }
 
-/// The engine table the daemon would publish first: link-state SPF and
+/// The routing table the daemon would publish first: link-state SPF and
 /// BGP decisions over the configured inputs, static neighbours applied.
 fn write_routing(out: &mut dyn Write, config: &Config, engine: &mut Engine) -> std::io::Result<()> {
     engine.set_neighbors(config.static_neighbors());

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::PathBuf;
 
 /// A good file; the tests below break one line of it at a time.
 const GOOD: &str = r#"[router]

@@ -1,12 +1,13 @@
 //! The control thread's loop.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use super::engine::Engine;
+use super::engine::{Engine, Host};
 use super::handle::{ControlHandle, Request};
 use super::kernel::gateways::{self, ManagedEntry};
 use super::kernel::glean::GleanResolver;
@@ -16,6 +17,18 @@ use super::kernel::subscription::{NeighborSubscription, NeighborUpdate};
 use super::{reload, ControlError, ControlOptions, ControlStatus, StopReport};
 use crate::config::Config;
 use crate::fib::{FibError, FibHandle};
+use crate::lpm::load::read_maybe_gzip;
+
+/// The real world for the [`Engine`]: the system clock and the file system.
+pub const SYSTEM_HOST: Host = Host {
+    clock: Instant::now,
+    read_file: read_input_file,
+};
+
+/// An input file's contents, gunzipped if it is gzip.
+fn read_input_file(path: &Path) -> Result<Vec<u8>, String> {
+    read_maybe_gzip(path).map_err(|e| e.to_string())
+}
 
 /// The control thread's state (lives on that thread).
 pub struct Control {
@@ -76,8 +89,8 @@ impl Control {
         let statics = config.static_neighbors();
         let table = NeighborTable::new(bindings, &statics);
         let status = Arc::new(Mutex::new(ControlStatus::default()));
-        let engine =
-            Engine::new(config, fib.clone(), options.coalesce).map_err(ControlError::Routing)?;
+        let engine = Engine::new(config, fib.clone(), options.coalesce, SYSTEM_HOST)
+            .map_err(ControlError::Routing)?;
         let (request_tx, requests) = mpsc::channel();
         let mut control = Control {
             engine,

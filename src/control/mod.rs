@@ -19,10 +19,11 @@ mod event_loop;
 mod handle;
 pub mod kernel;
 pub mod linkstate;
+pub mod protocol;
 pub mod reload;
 pub mod rib;
 
-pub use event_loop::Control;
+pub use event_loop::{Control, SYSTEM_HOST};
 pub use handle::ControlHandle;
 pub use kernel::gateways::ManagedEntry;
 

@@ -1,6 +1,8 @@
-//! BGP inside [`crate::control::engine::Engine`]: loading `[bgp]`'s inputs into a
-//! [`BgpRib`] (all or nothing) and keeping the RIB's eBGP/iBGP routes equal
-//! to BGP's selection as next-hop reachability changes.
+//! `[bgp]`'s file inputs as a [`Protocol`] instance: MRT RIB dumps and
+//! pfx2as/CIDR tables loaded into a [`BgpRib`] (all or nothing), decided
+//! against the RIB once every file is in, and kept equal to BGP's selection
+//! as next-hop reachability changes (the RIB's best-route changes of
+//! non-BGP sources drive the re-decision).
 //!
 //! `[[bgp.table]]` (pfx2as/CIDR) routes do not use
 //! [`crate::control::bgp::table::table_updates`]' synthetic next hops
@@ -11,23 +13,65 @@
 //! peer's are skipped (and counted): an IPv4 next hop for an IPv6 prefix is
 //! not something the RIB resolves.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use serde::Serialize;
+use serde_json::{json, Value};
 
-use crate::config::BgpConfig;
-use crate::control::bgp::mrt::read_mrt;
+use crate::control::bgp::mrt::parse_mrt;
 use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
+use crate::control::protocol::{
+    Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, RibView, RouteOutput,
+    Transmit,
+};
+use crate::control::rib::notify::{BestRouteChange, SourceFilter};
 use crate::control::rib::route::RouteSource;
-use crate::control::rib::Rib;
-use crate::lpm::load::{load_routes, LoadOptions};
+use crate::lpm::load::{parse_routes, LoadOptions};
 
 /// Above this many changes from one re-run, the RIB's BGP routes are
 /// replaced whole (one pass) rather than one prefix at a time.
 const INCREMENTAL_LIMIT: usize = 1024;
+
+/// The protocol's name and configuration key.
+pub const NAME: &str = "bgp";
+
+pub const REGISTRATION: Registration = Registration {
+    name: NAME,
+    title: "BGP",
+    section: "[bgp]",
+    sources: &[RouteSource::Ebgp, RouteSource::Ibgp],
+    create: |config| {
+        let section = config.section::<BgpConfig>(NAME)?;
+        Some(Box::new(BgpFileInput::new(section.clone(), config.clock)))
+    },
+};
+
+/// `[bgp]`: decision knobs and route inputs; file paths are made relative
+/// to the configuration file's directory by `Config::load`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpConfig {
+    pub local_as: u32,
+    pub always_compare_med: bool,
+    pub multipath: bool,
+    /// `[[bgp.mrt]]` files, in file order.
+    pub mrt: Vec<PathBuf>,
+    /// `[[bgp.table]]` inputs, in file order.
+    pub tables: Vec<BgpTableConfig>,
+}
+
+/// A pfx2as/CIDR table announced by one peer: every route gets next hop
+/// `peer` (so it resolves like the peer's session address would) and
+/// AS_PATH `peer_as`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpTableConfig {
+    pub file: PathBuf,
+    pub peer: IpAddr,
+    pub peer_as: u32,
+}
 
 /// What one `[[bgp.mrt]]` or `[[bgp.table]]` input gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,144 +85,186 @@ pub struct BgpInputLoad {
     pub skipped: u64,
 }
 
-/// Where the time of the last load (and its hand-over to the RIB) went:
-/// for the load benchmark and the daemon's start-up line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Where the time of the last load went: for the load benchmark and
+/// `show bgp`. Measured with the diagnostics clock of [`ProtocolConfig`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LoadPhases {
-    /// Reading and parsing the input files.
+    /// Parsing the input files.
     pub parse: Duration,
     /// Filling the Adj-RIBs-In.
     pub adj_rib_in: Duration,
     /// The decision process over every prefix.
     pub decision: Duration,
-    /// Handing the selection to the RIB (merge and next-hop resolution).
+    /// Handing the selection to the RIB (merge and next-hop resolution;
+    /// measured by whoever applies the routes).
     pub rib: Duration,
 }
 
-/// The BGP table and where its routes came from.
-pub struct BgpState {
-    pub rib: BgpRib,
-    pub inputs: Vec<BgpInputLoad>,
-    pub phases: LoadPhases,
+/// One configured input file.
+#[derive(Debug, Clone)]
+enum FileKind {
+    Mrt,
+    Table(BgpTableConfig),
 }
 
-impl BgpState {
-    /// Reads every input of `config` into a fresh BGP table; the first
-    /// unreadable or malformed file fails the whole load (with its name
-    /// and position). Nothing is decided yet: [`BgpState::push_all`]
-    /// decides every prefix once, against the RIB the routes go to.
-    pub fn load(config: &BgpConfig) -> Result<Self, String> {
-        let mut rib = BgpRib::new(DecisionConfig {
+/// BGP fed from files.
+pub struct BgpFileInput {
+    config: BgpConfig,
+    clock: fn() -> Instant,
+    rib: BgpRib,
+    /// Every configured file, in order, and whether it has been handed in.
+    files: Vec<(PathBuf, FileKind, bool)>,
+    inputs: Vec<BgpInputLoad>,
+    phases: LoadPhases,
+    /// Every file is in and the first decision over the whole table waits.
+    decide_at: Option<Instant>,
+    routes: VecDeque<RouteOutput>,
+}
+
+impl BgpFileInput {
+    pub fn new(config: BgpConfig, clock: fn() -> Instant) -> Self {
+        let mut input = BgpFileInput {
+            config: config.clone(),
+            clock,
+            rib: BgpRib::new(DecisionConfig::default()),
+            files: Vec::new(),
+            inputs: Vec::new(),
+            phases: LoadPhases::default(),
+            decide_at: None,
+            routes: VecDeque::new(),
+        };
+        input.reset(config);
+        input
+    }
+
+    /// Starts from an empty table for `config`.
+    fn reset(&mut self, config: BgpConfig) {
+        self.rib = BgpRib::new(DecisionConfig {
             always_compare_med: config.always_compare_med,
             multipath: config.multipath,
             ..DecisionConfig::default()
         });
-        let mut inputs = Vec::new();
-        let mut phases = LoadPhases::default();
-        for file in &config.mrt {
-            let t = Instant::now();
-            let dump = read_mrt(file).map_err(|e| format!("bgp.mrt: {e}"))?;
-            phases.parse += t.elapsed();
-            let t = Instant::now();
-            let skipped = dump.skipped;
-            let load = rib
-                .load_mrt_bulk(dump, config.local_as)
-                .map_err(|e| format!("bgp.mrt: {}: {e}", file.display()))?;
-            inputs.push(BgpInputLoad {
-                file: file.clone(),
-                kind: "mrt",
-                peers: load.peers.len(),
-                routes: load.routes,
-                skipped,
-            });
-            phases.adj_rib_in += t.elapsed();
-        }
-        for table in &config.tables {
-            let t = Instant::now();
-            let routes = load_routes(&table.file, &LoadOptions::default())
-                .map_err(|e| format!("bgp.table: {e}"))?;
-            phases.parse += t.elapsed();
-            let t = Instant::now();
-            let router_id = match table.peer {
-                IpAddr::V4(a) => a,
-                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-            };
-            let peer = rib
-                .add_peer(Peer::new(
-                    table.peer,
-                    table.peer_as,
-                    router_id,
-                    config.local_as,
-                ))
-                .map_err(|e| format!("bgp.table: {}: {e}", table.file.display()))?;
-            let attrs = rib.intern(PathAttrs::new(
-                Origin::Igp,
-                AsPath::sequence(&[table.peer_as]),
-                table.peer,
-            ));
-            let total = (routes.v4.len() + routes.v6.len()) as u64;
-            let loaded = match table.peer {
-                IpAddr::V4(_) => rib.insert_bulk(
-                    routes
-                        .v4
-                        .iter()
-                        .map(|&(n, _)| (peer, IpNet::V4(n), attrs.clone())),
-                ),
-                IpAddr::V6(_) => rib.insert_bulk(
-                    routes
-                        .v6
-                        .iter()
-                        .map(|&(n, _)| (peer, IpNet::V6(n), attrs.clone())),
-                ),
-            }
-            .map_err(|e| e.to_string())?;
-            inputs.push(BgpInputLoad {
-                file: table.file.clone(),
-                kind: "table",
-                peers: 1,
-                routes: loaded,
-                skipped: total - loaded,
-            });
-            phases.adj_rib_in += t.elapsed();
-        }
-        Ok(BgpState {
-            rib,
-            inputs,
-            phases,
+        self.files = config
+            .mrt
+            .iter()
+            .map(|f| (f.clone(), FileKind::Mrt, false))
+            .chain(
+                config
+                    .tables
+                    .iter()
+                    .map(|t| (t.file.clone(), FileKind::Table(t.clone()), false)),
+            )
+            .collect();
+        self.config = config;
+        self.inputs.clear();
+        self.phases = LoadPhases::default();
+        self.decide_at = None;
+        self.routes.clear();
+    }
+
+    /// The BGP table.
+    pub fn bgp_rib(&self) -> &BgpRib {
+        &self.rib
+    }
+
+    fn load_mrt(&mut self, path: &Path, bytes: &[u8]) -> Result<BgpInputLoad, String> {
+        let t = (self.clock)();
+        let dump = parse_mrt(bytes).map_err(|(record, offset, message)| {
+            format!(
+                "bgp.mrt: {}: MRT record {record} at byte {offset}: {message}; file rejected",
+                path.display()
+            )
+        })?;
+        let t1 = (self.clock)();
+        self.phases.parse += t1 - t;
+        let skipped = dump.skipped;
+        let load = self
+            .rib
+            .load_mrt_bulk(dump, self.config.local_as)
+            .map_err(|e| format!("bgp.mrt: {}: {e}", path.display()))?;
+        self.phases.adj_rib_in += (self.clock)() - t1;
+        Ok(BgpInputLoad {
+            file: path.to_owned(),
+            kind: "mrt",
+            peers: load.peers.len(),
+            routes: load.routes,
+            skipped,
         })
     }
 
-    /// Decides every prefix against `rib` (once, after a load or a reload)
-    /// and makes the RIB's eBGP and iBGP routes exactly BGP's selection.
-    pub fn push_all(&mut self, rib: &mut Rib) {
-        let t = Instant::now();
-        self.rib.rerun_all(&*rib, |_| {});
-        self.phases.decision = t.elapsed();
-        let t = Instant::now();
-        self.hand_over(rib);
-        self.phases.rib = t.elapsed();
+    fn load_table(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        table: &BgpTableConfig,
+    ) -> Result<BgpInputLoad, String> {
+        let t = (self.clock)();
+        let routes = parse_routes(bytes, &LoadOptions::default())
+            .map_err(|e| format!("bgp.table: {}: {e}", path.display()))?;
+        let t1 = (self.clock)();
+        self.phases.parse += t1 - t;
+        let router_id = match table.peer {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let rib = &mut self.rib;
+        let peer = rib
+            .add_peer(Peer::new(
+                table.peer,
+                table.peer_as,
+                router_id,
+                self.config.local_as,
+            ))
+            .map_err(|e| format!("bgp.table: {}: {e}", path.display()))?;
+        let attrs = rib.intern(PathAttrs::new(
+            Origin::Igp,
+            AsPath::sequence(&[table.peer_as]),
+            table.peer,
+        ));
+        let total = (routes.v4.len() + routes.v6.len()) as u64;
+        let loaded = match table.peer {
+            IpAddr::V4(_) => rib.insert_bulk(
+                routes
+                    .v4
+                    .iter()
+                    .map(|&(n, _)| (peer, IpNet::V4(n), attrs.clone())),
+            ),
+            IpAddr::V6(_) => rib.insert_bulk(
+                routes
+                    .v6
+                    .iter()
+                    .map(|&(n, _)| (peer, IpNet::V6(n), attrs.clone())),
+            ),
+        }
+        .map_err(|e| e.to_string())?;
+        self.phases.adj_rib_in += (self.clock)() - t1;
+        Ok(BgpInputLoad {
+            file: path.to_owned(),
+            kind: "table",
+            peers: 1,
+            routes: loaded,
+            skipped: total - loaded,
+        })
     }
 
-    /// Makes the RIB's eBGP and iBGP routes BGP's current selection, in one
-    /// pass per source.
-    fn hand_over(&self, rib: &mut Rib) {
+    /// Queues the RIB's eBGP and iBGP routes as BGP's whole selection, in
+    /// one table per source.
+    fn hand_over(&mut self) {
         let [ebgp, ibgp] = self.rib.selected_tables();
-        rib.replace_table(ebgp);
-        rib.replace_table(ibgp);
+        self.routes.push_back(RouteOutput::ReplaceTable(ebgp));
+        self.routes.push_back(RouteOutput::ReplaceTable(ibgp));
     }
 
-    /// After `rib`'s non-BGP routes changed (next hops reachable or not, IGP
-    /// costs): re-decides the prefixes whose next hops' resolution changed
-    /// and applies what changed; returns the number of prefixes whose BGP
-    /// route changed.
-    pub fn rerun(&mut self, rib: &mut Rib) -> usize {
+    /// Re-decides the prefixes whose next hops' resolution changed and
+    /// queues what changed; the number of prefixes whose BGP route changed.
+    fn rerun(&mut self, rib: &dyn RibView) -> usize {
         let mut changes = Vec::new();
-        self.rib.rerun(&*rib, |c| changes.push(c));
+        self.rib.rerun(rib.next_hops(), |c| changes.push(c));
         if changes.len() > INCREMENTAL_LIMIT {
-            self.hand_over(rib);
+            self.hand_over();
             return changes.len();
         }
-        for change in &changes {
+        for change in changes.iter().cloned() {
             match change {
                 RouteChange::Unchanged => {}
                 RouteChange::Installed(route) => {
@@ -187,12 +273,25 @@ impl BgpState {
                         RouteSource::Ebgp => RouteSource::Ibgp,
                         _ => RouteSource::Ebgp,
                     };
-                    rib.update(other, route.prefix, None);
-                    rib.update(route.source, route.prefix, Some(route));
+                    self.routes.push_back(RouteOutput::Update {
+                        source: other,
+                        prefix: route.prefix,
+                        route: None,
+                    });
+                    self.routes.push_back(RouteOutput::Update {
+                        source: route.source,
+                        prefix: route.prefix,
+                        route: Some(route),
+                    });
                 }
                 RouteChange::Withdrawn(prefix) => {
-                    rib.update(RouteSource::Ebgp, *prefix, None);
-                    rib.update(RouteSource::Ibgp, *prefix, None);
+                    for source in [RouteSource::Ebgp, RouteSource::Ibgp] {
+                        self.routes.push_back(RouteOutput::Update {
+                            source,
+                            prefix,
+                            route: None,
+                        });
+                    }
                 }
             }
         }
@@ -200,7 +299,7 @@ impl BgpState {
     }
 
     /// `show bgp` text: the summary, then one line per input.
-    pub fn summary_text(&self) -> String {
+    fn summary_text(&self) -> String {
         let mut text = self.rib.summary().to_string();
         for i in &self.inputs {
             text.push_str(&format!(
@@ -214,4 +313,135 @@ impl BgpState {
         }
         text
     }
+
+    /// `show routes PREFIX|ADDRESS`: BGP's routes for the prefix (for an
+    /// address, BGP's own longest match: it may be a prefix the RIB lacks
+    /// because no route of it resolves).
+    fn explain(&self, arg: &str, rib: &dyn RibView) -> Option<Value> {
+        let prefix = match arg.parse::<IpNet>() {
+            Ok(p) => p,
+            Err(_) => self.rib.lookup(arg.parse::<IpAddr>().ok()?)?,
+        };
+        let b = self.rib.explain(&prefix, rib.next_hops())?;
+        Some(json!({ "bgp": b, "text": b.to_string() }))
+    }
 }
+
+impl Protocol for BgpFileInput {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    /// Loads one configured file into the Adj-RIBs-In; once every file is
+    /// in, the first decision is due.
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        input: ProtocolInput<'_>,
+        _rib: &dyn RibView,
+    ) -> Result<(), String> {
+        let ProtocolInput::File { path, bytes } = input else {
+            return Err("BGP file input: no socket input".to_string());
+        };
+        let Some(i) = self
+            .files
+            .iter()
+            .position(|(f, _, done)| f == path && !done)
+        else {
+            return Err(format!("bgp: {} is not an expected input", path.display()));
+        };
+        let load = match self.files[i].1.clone() {
+            FileKind::Mrt => self.load_mrt(path, bytes)?,
+            FileKind::Table(table) => self.load_table(path, bytes, &table)?,
+        };
+        self.inputs.push(load);
+        self.files[i].2 = true;
+        if self.files.iter().all(|(_, _, done)| *done) {
+            self.decide_at = Some(now);
+        }
+        Ok(())
+    }
+
+    /// The first decision: every prefix decided once against the RIB, the
+    /// selection handed over whole.
+    fn handle_timeout(&mut self, now: Instant, rib: &dyn RibView) {
+        if self.decide_at.is_none_or(|at| now < at) {
+            return;
+        }
+        self.decide_at = None;
+        let t = (self.clock)();
+        self.rib.rerun_all(rib.next_hops(), |_| {});
+        self.phases.decision = (self.clock)() - t;
+        self.hand_over();
+    }
+
+    /// Non-BGP routes changed: next hops may have become (un)reachable or
+    /// changed IGP cost.
+    fn handle_rib_changes(&mut self, _: Instant, changes: &[BestRouteChange], rib: &dyn RibView) {
+        // Before the first decision there is nothing to re-decide: it will
+        // see the RIB as it is then.
+        if changes.is_empty() || self.decide_at.is_some() {
+            return;
+        }
+        self.rerun(rib);
+    }
+
+    fn handle_command(
+        &mut self,
+        _now: Instant,
+        command: &str,
+        rib: &dyn RibView,
+    ) -> Option<Result<Value, String>> {
+        let mut words = command.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("bgp"), None, _) => Some(Ok(json!({
+                "bgp": self.rib.summary(),
+                "inputs": self.inputs,
+                "phases": self.phases,
+                "text": self.summary_text(),
+            }))),
+            (Some("routes"), Some(arg), None) => self.explain(arg, rib).map(Ok),
+            _ => None,
+        }
+    }
+
+    /// A new `[bgp]` starts from an empty table: every file is read again.
+    fn reconfigure(
+        &mut self,
+        now: Instant,
+        config: &ProtocolConfig,
+    ) -> Result<Reconfigured, String> {
+        let section = config
+            .section::<BgpConfig>(NAME)
+            .ok_or("BGP is not configured ([bgp])")?;
+        self.clock = config.clock;
+        self.reset(section.clone());
+        if self.files.is_empty() {
+            self.decide_at = Some(now);
+        }
+        Ok(Reconfigured {
+            files: self.files.iter().map(|(f, _, _)| f.clone()).collect(),
+        })
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        None
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.decide_at
+    }
+
+    fn poll_route(&mut self) -> Option<RouteOutput> {
+        self.routes.pop_front()
+    }
+
+    /// BGP resolves through every other source and never through itself.
+    fn subscription(&self) -> SourceFilter {
+        SourceFilter::all_except(&[RouteSource::Ebgp, RouteSource::Ibgp])
+    }
+}
+
+#[cfg(test)]
+#[path = "file_input_tests.rs"]
+mod tests;

@@ -44,6 +44,7 @@ pub use decision::{Contender, DecisionConfig, DecisionProcess, RejectReason, Rou
 pub use peer::{Peer, PeerId, PeerKind};
 pub use show::{BgpSummary, CandidateExplanation, PeerSummary, PrefixExplanation};
 
+use crate::control::rib::notify::RibView;
 use crate::control::rib::route::NextHopResolver;
 
 /// A [`NextHopResolver`] from a function: for tests, benchmarks and offline
@@ -53,5 +54,11 @@ pub struct ResolveWith<F>(pub F);
 impl<F: Fn(IpAddr) -> Option<u32>> NextHopResolver for ResolveWith<F> {
     fn igp_cost(&self, address: IpAddr) -> Option<u32> {
         (self.0)(address)
+    }
+}
+
+impl<F: Fn(IpAddr) -> Option<u32>> RibView for ResolveWith<F> {
+    fn next_hops(&self) -> &dyn NextHopResolver {
+        self
     }
 }

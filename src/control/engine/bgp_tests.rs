@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::control::protocol::frozen_clock;
 use crate::control::rib::inputs::connected_routes;
+use crate::control::SYSTEM_HOST;
 use crate::fib::NextHop;
+use ipnet::IpNet;
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
@@ -125,7 +128,7 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
     std::fs::write(&table, "100.64.9.0\t24\t65010\n2001:db8:99::\t48\t65010\n").unwrap();
     let config = bgp_config(&mrt, Some(&table), "");
     let handle = FibHandle::new(config.fib().unwrap());
-    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO).unwrap();
+    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO, SYSTEM_HOST).unwrap();
     engine.set_neighbors(config.static_neighbors());
     let v1 = engine.publish_now();
     let fib = handle.load();
@@ -270,23 +273,58 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     let ports = config.connected_ports();
     let mut rib = Rib::new(config.distances);
     rib.replace_source(RouteSource::Connected, connected_routes(&ports, &[]));
-    let mut bgp = BgpState::load(config.bgp.as_ref().unwrap()).unwrap();
-    bgp.push_all(&mut rib);
+    let t0 = frozen_clock();
+    let protocols = ProtocolConfig::new(config.router.id, Vec::new(), frozen_clock)
+        .with_section(bgp_name(), config.bgp.clone().unwrap());
+    let mut bgp = (crate::control::bgp::file_input::REGISTRATION.create)(&protocols).unwrap();
+    bgp.reconfigure(t0, &protocols).unwrap();
+    let input = ProtocolInput::File {
+        path: &mrt,
+        bytes: &std::fs::read(&mrt).unwrap(),
+    };
+    bgp.handle_input(t0, input, &rib).unwrap();
+    bgp.handle_timeout(t0, &rib);
+    // Applies what BGP asks of the RIB; how many changes it asked.
+    let apply = |bgp: &mut Box<dyn Protocol>, rib: &mut Rib| {
+        let mut n = 0;
+        while let Some(output) = bgp.poll_route() {
+            n += 1;
+            match output {
+                RouteOutput::Update {
+                    source,
+                    prefix,
+                    route,
+                } => rib.update(source, prefix, route.as_ref()),
+                RouteOutput::ReplaceSource { source, routes } => rib.replace_source(source, routes),
+                RouteOutput::ReplaceTable(table) => rib.replace_table(table),
+            }
+        }
+        n
+    };
+    apply(&mut bgp, &mut rib);
     let selected = |rib: &Rib, p: &str| rib.explain(net(p)).and_then(|e| e.selected);
     assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::Ibgp));
     assert_eq!(selected(&rib, "100.64.6.0/24"), None);
 
     let statics = crate::control::rib::inputs::static_routes(&ports, &with_route.static_routes());
     rib.replace_source(RouteSource::Static, statics);
-    assert_eq!(bgp.rerun(&mut rib), 2);
+    let changed = [BestRouteChange::SourceReplaced {
+        source: RouteSource::Static,
+    }];
+    bgp.handle_rib_changes(t0, &changed, &rib);
+    // Two prefixes installed, each as a withdrawal from the other source
+    // and an update.
+    assert_eq!(apply(&mut bgp, &mut rib), 4);
     assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::Ebgp));
     let e = rib.explain(net("100.64.5.0/24")).unwrap();
     assert_eq!(e.routes.len(), 1, "the iBGP route left the RIB: {e:?}");
     assert_eq!(selected(&rib, "100.64.6.0/24"), Some(RouteSource::Ebgp));
-    assert_eq!(bgp.rerun(&mut rib), 0, "nothing changed");
+    bgp.handle_rib_changes(t0, &changed, &rib);
+    assert_eq!(apply(&mut bgp, &mut rib), 0, "nothing changed");
 
     rib.replace_source(RouteSource::Static, Vec::new());
-    assert_eq!(bgp.rerun(&mut rib), 2);
+    bgp.handle_rib_changes(t0, &changed, &rib);
+    assert_eq!(apply(&mut bgp, &mut rib), 4);
     assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::Ibgp));
     assert!(rib.explain(net("100.64.6.0/24")).is_none());
 }
@@ -312,7 +350,7 @@ fn real_mrt_dump_loads_into_the_fib() {
     let config = bgp_config(&dump, None, extra);
     let handle = FibHandle::new(config.fib().unwrap());
     let start = Instant::now();
-    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO).unwrap();
+    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO, SYSTEM_HOST).unwrap();
     engine.set_neighbors(config.static_neighbors());
     engine.publish_now();
     let shown = engine.show("bgp").unwrap();

@@ -1,126 +1,275 @@
-//! The control thread's routing state: the RIB fed by the configuration
-//! (connected and static routes), the resolved neighbours, link-state SPF
-//! and BGP (`[bgp]` inputs; next hops resolved through the other routes),
-//! published through the coalescing [`FibPublisher`]; and the operator
-//! requests about it (`show routes`, `show fib-stats`, `show linkstate`,
-//! `show bgp`, `reload`).
+//! The control thread's routing state, without I/O: the RIB fed by the
+//! configuration (connected and static routes), the resolved neighbours and
+//! the protocol instances of [`REGISTRY`] (link-state SPF, BGP), published
+//! through the coalescing [`FibPublisher`]; and the operator requests about
+//! it (`show ...`, `reload`).
+//!
+//! The engine never reads a file or the clock itself: the [`Host`] it is
+//! given does (the event loop gives the real one, tests a fake).
+
+mod show;
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod bgp_tests;
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::control::linkstate::file_input::LinkStateFileInput;
-use crate::control::linkstate::RouterId;
+use crate::control::protocol::{
+    Protocol, ProtocolConfig, ProtocolInput, Registration, RouteOutput, REGISTRY,
+};
 use crate::control::rib::inputs::{connected_routes, static_routes};
-use crate::control::rib::route::RouteSource;
+use crate::control::rib::notify::{BestRouteChange, SourceFilter};
+use crate::control::rib::route::{RibRoute, RouteSource};
 use crate::control::rib::{FibPublisher, PublishStats, Rib};
 use crate::fib::{ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
 
-pub use crate::control::bgp::file_input::{BgpInputLoad, BgpState, LoadPhases};
+pub use crate::control::bgp::file_input::LoadPhases;
+
+/// At most this many rounds of route changes and notifications follow one
+/// event (protocols reacting to each other's routes settle in two or three).
+const MAX_ROUNDS: usize = 16;
+
+/// What the engine needs of the outside world.
+#[derive(Debug, Clone, Copy)]
+pub struct Host {
+    /// The time, for timing diagnostics and for events that carry none.
+    pub clock: fn() -> Instant,
+    /// An input file's contents (decompressed if it was gzip); the error
+    /// names the file.
+    pub read_file: fn(&Path) -> Result<Vec<u8>, String>,
+}
 
 /// What the routing side needs of the configuration; `reload` swaps it.
 #[derive(Debug, Clone)]
 struct Inputs {
     ports: Vec<ConnectedPort>,
-    port_names: Vec<String>,
     statics: Vec<StaticRoute>,
-    linkstate_file: Option<PathBuf>,
-    router_id: RouterId,
+    protocols: ProtocolConfig,
 }
 
 impl Inputs {
-    fn of(config: &Config) -> Self {
+    fn of(config: &Config, host: &Host) -> Self {
+        let mut protocols = ProtocolConfig::new(
+            config.router.id,
+            config.ports.iter().map(|p| p.name.clone()).collect(),
+            host.clock,
+        );
+        if let Some(ls) = &config.linkstate {
+            protocols = protocols.with_section(ls_name(), ls.clone());
+        }
+        if let Some(bgp) = &config.bgp {
+            protocols = protocols.with_section(bgp_name(), bgp.clone());
+        }
         Inputs {
             ports: config.connected_ports(),
-            port_names: config.ports.iter().map(|p| p.name.clone()).collect(),
             statics: config.static_routes(),
-            linkstate_file: config.linkstate.as_ref().map(|l| l.file.clone()),
-            router_id: config.router.id,
+            protocols,
         }
     }
 }
 
-/// The RIB, its inputs and its publisher (lives on the control thread).
+fn ls_name() -> &'static str {
+    crate::control::linkstate::file_input::NAME
+}
+
+fn bgp_name() -> &'static str {
+    crate::control::bgp::file_input::NAME
+}
+
+/// A running protocol instance.
+struct Instance {
+    registration: &'static Registration,
+    protocol: Box<dyn Protocol>,
+    /// How long applying its last batch of route changes took.
+    last_apply: Duration,
+}
+
+/// The RIB, its inputs, the protocol instances and the publisher (lives on
+/// the control thread).
 pub struct Engine {
     rib: Rib,
     publisher: FibPublisher,
+    host: Host,
     inputs: Inputs,
     neighbors: Vec<StaticNeighbor>,
-    linkstate: Option<LinkStateFileInput>,
-    /// `[bgp]`'s table, if configured.
-    bgp: Option<BgpState>,
-    /// The connected routes last given to the RIB (BGP re-decides when
-    /// they change).
-    connected: Vec<crate::control::rib::route::RibRoute>,
+    instances: Vec<Instance>,
+    /// Sources whose routes changed since the instances were last told.
+    changed: SourceFilter,
+    /// The connected routes last given to the RIB.
+    connected: Vec<RibRoute>,
     /// Whether this RIB has been published (the first publication is built
     /// from scratch: the handle's table before it came from elsewhere).
     published: bool,
 }
 
 impl Engine {
-    /// Loads every input (the LSDB file too: an error here stops start-up)
-    /// without publishing yet.
-    pub fn new(config: &Config, fib: FibHandle, coalesce: Duration) -> Result<Self, String> {
-        let inputs = Inputs::of(config);
-        let linkstate = Self::load_linkstate(&inputs, Instant::now())?;
-        let mut routing = Engine {
+    /// Loads every input (protocol input files too: an error here stops
+    /// start-up) and lets the protocols settle, without publishing yet.
+    pub fn new(
+        config: &Config,
+        fib: FibHandle,
+        coalesce: Duration,
+        host: Host,
+    ) -> Result<Self, String> {
+        let inputs = Inputs::of(config, &host);
+        let mut engine = Engine {
             rib: Rib::new(config.distances),
             publisher: FibPublisher::new(fib, coalesce),
+            host,
             inputs,
             neighbors: Vec::new(),
-            linkstate,
-            bgp: None,
+            instances: Vec::new(),
+            changed: SourceFilter::NONE,
             connected: Vec::new(),
             published: false,
         };
-        routing.apply_config_routes();
-        routing.run_spf(Instant::now(), true);
-        routing.bgp = match &config.bgp {
-            Some(c) => Some(BgpState::load(c)?),
-            None => None,
-        };
-        routing.push_bgp();
-        Ok(routing)
+        engine.apply_config_routes();
+        let now = (host.clock)();
+        engine.instances = engine.start_instances(&engine.inputs.protocols, now)?;
+        engine.settle(now, true);
+        Ok(engine)
     }
 
-    fn load_linkstate(inputs: &Inputs, now: Instant) -> Result<Option<LinkStateFileInput>, String> {
-        let Some(file) = &inputs.linkstate_file else {
-            return Ok(None);
-        };
-        LinkStateFileInput::load(file, inputs.router_id, inputs.port_names.clone(), now).map(Some)
+    /// Makes an instance of every configured protocol and hands it its
+    /// input files; the first error fails them all.
+    fn start_instances(
+        &self,
+        config: &ProtocolConfig,
+        now: Instant,
+    ) -> Result<Vec<Instance>, String> {
+        let mut instances = Vec::new();
+        for registration in REGISTRY {
+            let Some(mut protocol) = (registration.create)(config) else {
+                continue;
+            };
+            let files = protocol.reconfigure(now, config)?.files;
+            for path in &files {
+                let bytes = (self.host.read_file)(path)?;
+                let input = ProtocolInput::File {
+                    path,
+                    bytes: &bytes,
+                };
+                protocol.handle_input(now, input, &self.rib)?;
+            }
+            instances.push(Instance {
+                registration,
+                protocol,
+                last_apply: Duration::ZERO,
+            });
+        }
+        Ok(instances)
     }
 
-    /// Makes the RIB's eBGP/iBGP routes BGP's selection (none without BGP).
-    fn push_bgp(&mut self) {
-        match &mut self.bgp {
-            Some(bgp) => bgp.push_all(&mut self.rib),
-            None => {
-                self.rib.replace_source(RouteSource::Ebgp, Vec::new());
-                self.rib.replace_source(RouteSource::Ibgp, Vec::new());
+    /// Runs the instances' due deadlines (with `force` first every pending
+    /// one once, whenever due: start-up and reload do not wait for a
+    /// hold-down), applies their route changes and tells the subscribers,
+    /// until nothing more is due (bounded).
+    fn settle(&mut self, now: Instant, force: bool) {
+        if force {
+            for i in 0..self.instances.len() {
+                if let Some(at) = self.instances[i].protocol.poll_timeout() {
+                    self.fire(i, at.max(now), now);
+                }
+            }
+        }
+        for _ in 0..MAX_ROUNDS {
+            let mut ran = false;
+            for i in 0..self.instances.len() {
+                if self.instances[i]
+                    .protocol
+                    .poll_timeout()
+                    .is_some_and(|at| at <= now)
+                {
+                    self.fire(i, now, now);
+                    ran = true;
+                }
+            }
+            if !ran {
+                return;
             }
         }
     }
 
-    /// BGP re-decides after the non-BGP routes changed.
-    fn rerun_bgp(&mut self) {
-        if let Some(bgp) = &mut self.bgp {
-            bgp.rerun(&mut self.rib);
+    /// Instance `i`'s deadline passed (`at`): its route changes go to the
+    /// RIB and the subscribers hear of them.
+    fn fire(&mut self, i: usize, at: Instant, now: Instant) {
+        self.instances[i].protocol.handle_timeout(at, &self.rib);
+        self.drain_routes(i);
+        self.notify(now);
+    }
+
+    /// Applies instance `i`'s route changes to the RIB.
+    fn drain_routes(&mut self, i: usize) {
+        let t = (self.host.clock)();
+        let mut any = false;
+        while let Some(output) = self.instances[i].protocol.poll_route() {
+            any = true;
+            let source = match output {
+                RouteOutput::Update {
+                    source,
+                    prefix,
+                    route,
+                } => {
+                    self.rib.update(source, prefix, route.as_ref());
+                    source
+                }
+                RouteOutput::ReplaceSource { source, routes } => {
+                    self.rib.replace_source(source, routes);
+                    source
+                }
+                RouteOutput::ReplaceTable(table) => {
+                    let source = table.source;
+                    self.rib.replace_table(table);
+                    source
+                }
+            };
+            self.changed = self.changed.with(source);
+        }
+        if any {
+            self.instances[i].last_apply = (self.host.clock)() - t;
         }
     }
 
-    /// Gives the RIB the connected routes; whether they changed.
-    fn apply_connected(&mut self) -> bool {
+    /// Tells every subscriber about the sources that changed, and applies
+    /// what they answer with, until quiet (bounded).
+    fn notify(&mut self, now: Instant) {
+        for _ in 0..MAX_ROUNDS {
+            let changed = std::mem::take(&mut self.changed);
+            if changed.is_empty() {
+                return;
+            }
+            for i in 0..self.instances.len() {
+                let p = &mut self.instances[i].protocol;
+                let wanted = changed.intersect(p.subscription());
+                if wanted.is_empty() {
+                    continue;
+                }
+                let changes: Vec<BestRouteChange> = wanted
+                    .sources()
+                    .map(|source| BestRouteChange::SourceReplaced { source })
+                    .collect();
+                p.handle_rib_changes(now, &changes, &self.rib);
+                self.drain_routes(i);
+            }
+        }
+    }
+
+    /// Gives the RIB the connected routes.
+    fn apply_connected(&mut self) {
         let routes = connected_routes(&self.inputs.ports, &self.neighbors);
         if routes == self.connected {
-            return false;
+            return;
         }
         self.connected = routes.clone();
         self.rib.replace_source(RouteSource::Connected, routes);
-        true
+        self.changed = self.changed.with(RouteSource::Connected);
     }
 
     fn apply_config_routes(&mut self) {
@@ -128,21 +277,7 @@ impl Engine {
         let i = &self.inputs;
         self.rib
             .replace_source(RouteSource::Static, static_routes(&i.ports, &i.statics));
-    }
-
-    /// Runs SPF when due (or at once with `force`) and hands its routes to
-    /// the RIB; whether it ran.
-    fn run_spf(&mut self, now: Instant, force: bool) -> bool {
-        let Some(ls) = &mut self.linkstate else {
-            return false;
-        };
-        match ls.run_spf(now, force) {
-            Some(routes) => {
-                self.rib.replace_source(RouteSource::LinkState, routes);
-                true
-            }
-            None => false,
-        }
+        self.changed = self.changed.with(RouteSource::Static);
     }
 
     /// New resolved neighbours (static ones merged in): host routes and
@@ -150,9 +285,8 @@ impl Engine {
     pub fn set_neighbors(&mut self, neighbors: Vec<StaticNeighbor>) {
         self.neighbors = neighbors;
         self.rib.set_neighbors(&self.neighbors);
-        if self.apply_connected() {
-            self.rerun_bgp();
-        }
+        self.apply_connected();
+        self.notify((self.host.clock)());
     }
 
     /// Publishes pending changes now (the whole RIB the first time);
@@ -165,24 +299,24 @@ impl Engine {
         self.publisher.publish_now(&mut self.rib)
     }
 
-    /// Runs SPF if due and publishes if the coalescing window has passed.
+    /// Runs the protocols' due deadlines and publishes if the coalescing
+    /// window has passed.
     pub fn poll(&mut self, now: Instant) -> Option<u64> {
-        if self.run_spf(now, false) {
-            self.rerun_bgp();
-        }
+        self.settle(now, false);
         if !self.published {
             return None;
         }
         self.publisher.poll(&mut self.rib, now)
     }
 
-    /// The next moment [`Engine::poll`] has work (SPF or publication).
+    /// The next moment [`Engine::poll`] has work (a protocol's deadline or
+    /// publication).
     pub fn deadline(&self) -> Option<Instant> {
-        let spf = self.linkstate.as_ref().and_then(|l| l.deadline());
-        match (spf, self.publisher.deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.instances
+            .iter()
+            .filter_map(|i| i.protocol.poll_timeout())
+            .chain(self.publisher.deadline())
+            .min()
     }
 
     pub fn rib(&self) -> &Rib {
@@ -195,8 +329,16 @@ impl Engine {
     }
 
     /// Where the last BGP load's time went (`None` without `[bgp]`).
-    pub fn bgp_phases(&self) -> Option<LoadPhases> {
-        self.bgp.as_ref().map(|b| b.phases)
+    pub fn bgp_phases(&mut self) -> Option<LoadPhases> {
+        let now = (self.host.clock)();
+        let i = self
+            .instances
+            .iter_mut()
+            .find(|i| i.registration.name == bgp_name())?;
+        let shown = i.protocol.handle_command(now, "bgp", &self.rib)?.ok()?;
+        let mut phases: LoadPhases = serde_json::from_value(shown["phases"].clone()).ok()?;
+        phases.rib = i.last_apply;
+        Some(phases)
     }
 
     /// The publisher's counters (what `show fib-stats` prints).
@@ -205,115 +347,45 @@ impl Engine {
     }
 
     /// Re-reads everything from a validated `config`: static routes,
-    /// distances, the LSDB file, the BGP inputs. A bad LSDB or BGP input
-    /// rejects the reload whole and the old state stays. Ports cannot change
-    /// without a restart (the data plane and the neighbour table are bound
-    /// to them); static neighbours are the control thread's (`Control`).
+    /// distances, every protocol's inputs. A bad input file rejects the
+    /// reload whole and the old state stays. Ports cannot change without a
+    /// restart (the data plane and the neighbour table are bound to them);
+    /// static neighbours are the control thread's (`Control`).
     pub fn reload(&mut self, config: &Config) -> Result<Value, String> {
-        let fresh = Inputs::of(config);
+        let fresh = Inputs::of(config, &self.host);
         if fresh.ports.iter().map(|p| (&p.id, &p.addresses)).ne(self
             .inputs
             .ports
             .iter()
             .map(|p| (&p.id, &p.addresses)))
-            || fresh.port_names != self.inputs.port_names
+            || fresh.protocols.port_names != self.inputs.protocols.port_names
         {
             return Err("ports changed: restart ferroute to apply".to_string());
         }
-        let now = Instant::now();
-        let linkstate = Self::load_linkstate(&fresh, now)?;
-        let bgp = match &config.bgp {
-            Some(c) => Some(BgpState::load(c)?),
-            None => None,
-        };
+        let now = (self.host.clock)();
+        let instances = self.start_instances(&fresh.protocols, now)?;
         self.inputs = fresh;
-        self.linkstate = linkstate;
-        self.bgp = bgp;
+        self.instances = instances;
         self.rib.set_distances(config.distances);
         self.apply_config_routes();
-        if self.linkstate.is_none() {
-            self.rib.replace_source(RouteSource::LinkState, Vec::new());
+        for registration in REGISTRY {
+            if !self.inputs.protocols.has_section(registration.name) {
+                for &source in registration.sources {
+                    self.rib.replace_source(source, Vec::new());
+                    self.changed = self.changed.with(source);
+                }
+            }
         }
-        self.run_spf(now, true);
-        self.push_bgp();
+        self.notify(now);
+        self.settle(now, true);
         let version = self.publish_now();
-        let bgp = self.bgp.as_ref().map(|b| b.rib.summary());
-        Ok(json!({ "fib_version": version, "summary": self.rib.summary(), "bgp": bgp }))
-    }
-
-    /// Answers `show routes [PREFIX|ADDRESS]` (with the BGP decision for the
-    /// prefix, if BGP has routes for it), `show fib-stats`, `show linkstate`,
-    /// `show bgp` (JSON; the CLI turns it into text).
-    pub fn show(&self, what: &str) -> Result<Value, String> {
-        let mut words = what.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("routes"), None) => {
-                let s = self.rib.summary();
-                Ok(json!({ "summary": s, "text": s.to_string() }))
+        let mut answer = json!({ "fib_version": version, "summary": self.rib.summary() });
+        for i in &mut self.instances {
+            let name = i.registration.name;
+            if let Some(Ok(shown)) = i.protocol.handle_command(now, name, &self.rib) {
+                answer[name] = shown[name].clone();
             }
-            (Some("routes"), Some(arg)) => {
-                let (e, bgp_prefix) = if let Ok(prefix) = arg.parse::<IpNet>() {
-                    (self.rib.explain(prefix), Some(prefix))
-                } else if let Ok(addr) = arg.parse::<IpAddr>() {
-                    let e = self.rib.explain_address(addr);
-                    // BGP's own longest match may be a prefix the RIB lacks
-                    // (no route of it resolves): explain that one first.
-                    let p = self.bgp.as_ref().and_then(|b| b.rib.lookup(addr));
-                    (e.clone(), p.or(e.map(|e| e.prefix)))
-                } else {
-                    return Err(format!("{arg:?} is neither a prefix nor an address"));
-                };
-                let b = match (&self.bgp, bgp_prefix) {
-                    (Some(bgp), Some(p)) => bgp.rib.explain(&p, &self.rib),
-                    _ => None,
-                };
-                if e.is_none() && b.is_none() {
-                    return Err(format!("no route for {arg}"));
-                }
-                let mut text = e.as_ref().map(|e| e.to_string()).unwrap_or_default();
-                if let Some(b) = &b {
-                    text.push_str(&b.to_string());
-                }
-                Ok(json!({ "route": e, "bgp": b, "text": text }))
-            }
-            (Some("bgp"), None) => match &self.bgp {
-                Some(bgp) => Ok(json!({
-                    "bgp": bgp.rib.summary(),
-                    "inputs": bgp.inputs,
-                    "text": bgp.summary_text(),
-                })),
-                None => Err("BGP is not configured ([bgp])".to_string()),
-            },
-            (Some("fib-stats"), None) => {
-                let s = self.publisher.stats();
-                let text = format!(
-                    "FIB version {}: {} IPv4 + {} IPv6 prefixes, {} next-hop groups, {:.1} MB; \
-                     last publication built in {} us ({} prefix and {} group changes); {} publications\n",
-                    s.version,
-                    s.ipv4_prefixes,
-                    s.ipv6_prefixes,
-                    s.groups,
-                    s.memory_bytes as f64 / 1e6,
-                    s.last_build_us,
-                    s.last_prefix_changes,
-                    s.last_group_changes,
-                    s.publications
-                );
-                Ok(json!({ "stats": s, "text": text }))
-            }
-            (Some("linkstate"), None) => match &self.linkstate {
-                Some(ls) => Ok(ls.show()),
-                None => Err("link-state is not configured ([linkstate] file)".to_string()),
-            },
-            _ => Err(format!(
-                "unknown `show {what}` (try: routes [PREFIX|ADDRESS], fib-stats, linkstate, bgp)"
-            )),
         }
+        Ok(answer)
     }
 }
-
-#[cfg(test)]
-mod tests;
-
-#[cfg(test)]
-mod bgp_tests;

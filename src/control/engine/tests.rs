@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::control::SYSTEM_HOST;
 use crate::fib::NextHop;
 
 fn examples() -> PathBuf {
@@ -25,7 +26,7 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     // The handle starts with the static FIB, as `ferroute run` does; the
     // first publication replaces it whole (no group id of it survives).
     let handle = FibHandle::new(config.fib().unwrap());
-    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO).unwrap();
+    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO, SYSTEM_HOST).unwrap();
     engine.set_neighbors(config.static_neighbors());
     let v1 = engine.publish_now();
     let fib = handle.load();
@@ -119,7 +120,7 @@ fn gateways_are_the_next_hops_routes_use() {
     };
     let config = demo_config(&examples().join("lsdb.toml"), "");
     let handle = FibHandle::new(config.fib().unwrap());
-    let mut engine = Engine::new(&config, handle, Duration::ZERO).unwrap();
+    let mut engine = Engine::new(&config, handle, Duration::ZERO, SYSTEM_HOST).unwrap();
     let mut neighbors = config.static_neighbors();
     // A host the kernel resolved on p0: no route goes through it.
     neighbors.push(StaticNeighbor {

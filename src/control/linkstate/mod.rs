@@ -166,6 +166,10 @@ impl LinkState {
         self.scheduler.deadline()
     }
 
+    pub fn router_id(&self) -> RouterId {
+        self.router_id
+    }
+
     pub fn lsdb(&self) -> &Lsdb {
         &self.lsdb
     }

@@ -28,6 +28,7 @@ mod show;
 mod tests;
 
 pub mod inputs;
+pub mod notify;
 pub mod publish;
 pub mod route;
 
@@ -505,6 +506,12 @@ impl Rib {
             .filter(|c| c.paths == id && !is_bgp(c.source))
             .min_by_key(|c| (self.distances.of(c.source), c.metric))?;
         Some((prefix, c.metric))
+    }
+}
+
+impl notify::RibView for Rib {
+    fn next_hops(&self) -> &dyn NextHopResolver {
+        self
     }
 }
 

@@ -39,6 +39,11 @@ impl RouteSource {
         RouteSource::Ibgp,
     ];
 
+    /// The position in [`RouteSource::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             RouteSource::Connected => "connected",
