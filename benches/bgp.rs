@@ -17,26 +17,12 @@ use std::time::{Duration, Instant};
 use ferroute::control::bgp::table::{table_updates, trace_update};
 use ferroute::control::bgp::{BgpRib, DecisionConfig, Peer, ResolveWith, RouteChange};
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions};
+use ferroute::testkit::data_file;
 
 const TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
 const TRACE: &str = "linx-update.20141217.0000-p52.txt.gz";
 const LOCAL_AS: u32 = 64512;
 const TRACE_REPEATS: usize = 20;
-
-fn data_file(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let p = root.join("data").join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("real data missing: {} (CI=true)", p.display());
-    }
-    eprintln!("skipping: {} missing", p.display());
-    None
-}
 
 fn cost(a: IpAddr) -> Option<u32> {
     Some(match a {

@@ -18,86 +18,18 @@ mod common;
 
 use criterion::{Criterion, Throughput};
 
-use common::{data_file, v4_destinations, Rng, POOL};
+use common::{v4_destinations, POOL};
 use ferroute::dataplane::{Worker, RX_BATCH};
-use ferroute::fib::{
-    build_static, ConnectedPort, Fib, FibHandle, NextHop, StaticNeighbor, StaticRoute,
-};
-use ferroute::forward::{Forwarder, ForwarderConfig, Port};
+use ferroute::fib::Fib;
 use ferroute::io::LoopbackIo;
 use ferroute::lpm::load::{load_routes, LoadOptions};
-use ferroute::wire::ethernet::{emit_header, ethertype};
-use ferroute::wire::ipv4::{protocol, Ipv4Repr};
-use ferroute::wire::MacAddr;
-
-const P0: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
-const P1: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
-
-fn worker(fib: Option<Fib>) -> Worker<LoopbackIo> {
-    let ports = vec![
-        Port {
-            name: "p0".into(),
-            mac: P0,
-            mtu: 1500,
-            ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
-            ipv6: None,
-        },
-        Port {
-            name: "p1".into(),
-            mac: P1,
-            mtu: 1500,
-            ipv4: Some(Ipv4Addr::new(203, 0, 113, 1)),
-            ipv6: None,
-        },
-    ];
-    let connected = vec![
-        ConnectedPort {
-            id: 0,
-            addresses: vec!["192.0.2.1/24".parse().unwrap()],
-        },
-        ConnectedPort {
-            id: 1,
-            addresses: vec!["203.0.113.1/24".parse().unwrap()],
-        },
-    ];
-    let routes = vec![StaticRoute {
-        prefix: "198.51.100.0/24".parse().unwrap(),
-        via: "203.0.113.2".parse().unwrap(),
-    }];
-    let neighbors = vec![StaticNeighbor {
-        address: "203.0.113.2".parse().unwrap(),
-        mac: MacAddr([2, 0, 0, 0, 1, 2]),
-        port: 1,
-    }];
-    let fib = FibHandle::new(
-        fib.unwrap_or_else(|| build_static(&connected, &routes, &neighbors).unwrap()),
-    );
-    let (mut io, pool) = LoopbackIo::new(2, 4096, 256);
-    io.keep_transmitted = false;
-    let fwd = Forwarder::new(ForwarderConfig {
-        ports,
-        icmp_rate: 1000,
-        icmp_burst: 50,
-        accept_source_route: false,
-    });
-    Worker::new(io, pool, fwd, fib)
-}
+use ferroute::testkit::frames::V4Frame;
+use ferroute::testkit::rig::{adjacency_fib, bench_worker, gateway_fib};
+use ferroute::testkit::{data_file, Rng};
 
 /// A 60-byte (64 on the wire) UDP frame to `dst`.
 fn frame(dst: Ipv4Addr) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    emit_header(&mut f, P0, MacAddr([2, 0, 0, 0, 0, 9]), ethertype::IPV4);
-    Ipv4Repr {
-        src: Ipv4Addr::new(192, 0, 2, 10),
-        dst,
-        protocol: protocol::UDP,
-        ttl: 64,
-        dscp_ecn: 0,
-        ident: 1,
-        payload_len: 26,
-    }
-    .emit(&mut f[14..]);
-    f
+    V4Frame::minimum(dst).build()
 }
 
 /// The full IPv4 table, every prefix through one of 64 adjacencies on p1.
@@ -108,17 +40,11 @@ fn full_table() -> Option<(Fib, Vec<Ipv4Addr>)> {
         min_peers: 1,
     };
     let routes = load_routes(&path, &opts).expect("load IPv4 table").v4;
-    let hops = (0..64u8)
-        .map(|i| NextHop::Adjacency {
-            port: 1,
-            mac: MacAddr([2, 0, 0, 1, 0, i]),
-        })
-        .collect();
-    let mut fib = Fib::with_next_hops(hops);
+    let mut fib = adjacency_fib(64);
     for &(net, nh) in &routes {
         fib.v4.insert(net, nh);
     }
-    Some((fib, v4_destinations(&routes, &mut Rng(0x5eed))))
+    Some((fib, v4_destinations(&routes, &mut Rng::new(0x5eed))))
 }
 
 /// Times `poll_once` over batches of 64 frames cycled from `frames`.
@@ -159,13 +85,18 @@ fn main() {
     let frames: Vec<Vec<u8>> = (0..2 * RX_BATCH)
         .map(|i| frame(Ipv4Addr::new(198, 51, 100, 1 + (i % 250) as u8)))
         .collect();
-    bench_loop(&mut c, "forward_64B_batch64", worker(None), &frames);
+    bench_loop(
+        &mut c,
+        "forward_64B_batch64",
+        bench_worker(gateway_fib()),
+        &frames,
+    );
     if let Some((fib, destinations)) = full_table() {
         let frames: Vec<Vec<u8>> = destinations[..POOL].iter().map(|&d| frame(d)).collect();
         bench_loop(
             &mut c,
             "forward_64B_batch64_full_table",
-            worker(Some(fib)),
+            bench_worker(fib),
             &frames,
         );
     }

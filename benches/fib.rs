@@ -33,10 +33,9 @@ use ferroute::control::rib::{FibPublisher, Rib};
 use ferroute::control::SYSTEM_HOST;
 use ferroute::fib::{ConnectedPort, Fib, FibHandle, StaticNeighbor};
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, Update};
+use ferroute::testkit::data_file;
 use ferroute::wire::MacAddr;
 use ipnet::IpNet;
-
-mod common;
 
 const TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
 const TRACE: &str = "linx-update.20141217.0000-p52.txt.gz";
@@ -304,8 +303,7 @@ fn report(table: &PathBuf, trace: &[Update], neighbors: &[StaticNeighbor]) {
 }
 
 fn main() {
-    let (Some(table), Some(trace_path)) = (common::data_file(TABLE), common::data_file(TRACE))
-    else {
+    let (Some(table), Some(trace_path)) = (data_file(TABLE), data_file(TRACE)) else {
         return;
     };
     let trace = load_updates(&trace_path).expect("trace");

@@ -15,86 +15,29 @@ mod common;
 
 use criterion::{Criterion, Throughput};
 
-use common::{data_file, v4_destinations, v6_destinations, Rng, POOL};
-use ferroute::fib::{Fib, NextHop, PortId};
-use ferroute::forward::{Emit, Forwarder, ForwarderConfig, Port, RouteHint, RouteHints, Verdict};
+use common::{v4_destinations, v6_destinations, POOL};
+use ferroute::fib::{Fib, NextHop};
+use ferroute::forward::{RouteHint, RouteHints, Verdict};
 use ferroute::lpm::load::{load_routes, LoadOptions};
-use ferroute::wire::ethernet::{emit_header, ethertype};
-use ferroute::wire::ipv4::{protocol, Ipv4Repr};
-use ferroute::wire::ipv6;
-use ferroute::wire::MacAddr;
+use ferroute::testkit::frames::{V4Frame, V6Frame};
+use ferroute::testkit::rig::{adjacency_fib, forwarder, ports, NoEmit};
+use ferroute::testkit::{data_file, Rng};
 
 const BATCH: usize = 64;
 const NEXT_HOPS: u32 = 64;
-const P0_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
-const P1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
-
-/// Next hops 0..64 are all complete adjacencies on port 1.
-fn fib_with_adjacencies() -> Fib {
-    let hops = (0..NEXT_HOPS)
-        .map(|i| NextHop::Adjacency {
-            port: 1,
-            mac: MacAddr([2, 0, 0, 1, 0, i as u8]),
-        })
-        .collect();
-    Fib::with_next_hops(hops)
-}
-
-fn forwarder() -> Forwarder {
-    let port = |name: &str, mac| Port {
-        name: name.into(),
-        mac,
-        mtu: 1500,
-        ipv4: None,
-        ipv6: None,
-    };
-    Forwarder::new(ForwarderConfig {
-        ports: vec![port("p0", P0_MAC), port("p1", P1_MAC)],
-        icmp_rate: 0,
-        icmp_burst: 0,
-        accept_source_route: false,
-    })
-}
-
-/// The pipeline must not need to emit anything for these frames.
-struct NoEmit;
-impl Emit for NoEmit {
-    fn emit(&mut self, _: PortId, _: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
-        false
-    }
-}
 
 /// A minimum-size frame: 60 bytes (64 on the wire with the FCS).
 fn v4_frame(dst: Ipv4Addr) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    emit_header(&mut f, P0_MAC, MacAddr([2, 0, 0, 0, 0, 9]), ethertype::IPV4);
-    Ipv4Repr {
-        src: Ipv4Addr::new(192, 0, 2, 10),
-        dst,
-        protocol: protocol::UDP,
-        ttl: 64,
-        dscp_ecn: 0,
-        ident: 1,
-        payload_len: 26,
-    }
-    .emit(&mut f[14..]);
-    f
+    V4Frame::minimum(dst).build()
 }
 
 /// The smallest IPv6 UDP frame: 62 bytes.
 fn v6_frame(dst: Ipv6Addr) -> Vec<u8> {
-    let mut f = vec![0u8; 62];
-    emit_header(&mut f, P0_MAC, MacAddr([2, 0, 0, 0, 0, 9]), ethertype::IPV6);
-    let src: Ipv6Addr = "2001:db8::10".parse().unwrap_or(Ipv6Addr::LOCALHOST);
-    ipv6::emit_header(
-        &mut f[14..],
-        src.octets(),
-        dst.octets(),
-        ipv6::next_header::UDP,
-        64,
-        8,
-    );
-    f
+    V6Frame {
+        payload: vec![0; 8],
+        ..V6Frame::udp(dst)
+    }
+    .build()
 }
 
 /// Benchmarks one family: bare lookups of a batch of destinations, and the
@@ -119,7 +62,7 @@ fn bench_family<A: Copy>(
             }
         })
     });
-    let mut fwd = forwarder();
+    let mut fwd = forwarder(ports(), 0, 0);
     let mut at = 0usize;
     // The batch lives in buffers reused across iterations, refilled (untimed)
     // just before each pass, as a NIC's DMA leaves frames in the cache (DDIO);
@@ -177,10 +120,10 @@ fn main() {
         nexthops: NEXT_HOPS,
         min_peers: 10,
     };
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     if let Some(path) = data_file("caida-routeviews-rv2-20240406.pfx2as.gz") {
         let routes = load_routes(&path, &opts).expect("load IPv4 table").v4;
-        let mut fib = fib_with_adjacencies();
+        let mut fib = adjacency_fib(NEXT_HOPS);
         for &(net, nh) in &routes {
             fib.v4.insert(net, nh);
         }
@@ -196,7 +139,7 @@ fn main() {
     }
     if let Some(path) = data_file("ripe-ris-riswhoisdump-IPv6-20241220.gz") {
         let routes = load_routes(&path, &opts).expect("load IPv6 table").v6;
-        let mut fib = fib_with_adjacencies();
+        let mut fib = adjacency_fib(NEXT_HOPS);
         for &(net, nh) in &routes {
             fib.v6.insert(net, nh);
         }

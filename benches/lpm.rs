@@ -19,12 +19,13 @@
 use std::alloc::System;
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions};
 use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
+use ferroute::testkit::data_file;
+use ferroute::testkit::Rng;
 use ip_network_table::IpNetworkTable;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -34,19 +35,6 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Addresses per batch handed to `lookup_batch` (the data plane's vector).
 const BATCH: usize = 64;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn u128(&mut self) -> u128 {
-        (u128::from(self.next()) << 64) | u128::from(self.next())
-    }
-}
 
 /// One contender: builds from routes, sums next hops over addresses (a miss
 /// counts 0), which every contender must agree on.
@@ -160,21 +148,6 @@ contenders!(
     longest_match_ipv6
 );
 
-fn data(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let p = root.join("data").join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("LPM benchmark data missing: {} (CI=true)", p.display());
-    }
-    eprintln!("skipping LPM benchmark: {} missing", p.display());
-    None
-}
-
 const V4_TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
 const V6_TABLE: &str = "ripe-ris-riswhoisdump-IPv6-20241220.gz";
 const UPDATES: &str = "linx-update.20141217.0000-p52.txt.gz";
@@ -199,19 +172,21 @@ impl<A: Copy> Traces<A> {
 }
 
 fn v4_traces(routes: &[(Ipv4Net, NextHopId)], n: usize) -> Traces<Ipv4Addr> {
-    let mut rng = Rng(0x00c0_ffee);
-    let uniform = (0..n).map(|_| Ipv4Addr::from(rng.next() as u32)).collect();
+    let mut rng = Rng::new(0x00c0_ffee);
+    let uniform = (0..n)
+        .map(|_| Ipv4Addr::from(rng.next_u64() as u32))
+        .collect();
     let inside = (0..n)
         .map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
-            let host = rng.next() as u32 & u32::from(p.hostmask());
+            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
+            let host = rng.next_u64() as u32 & u32::from(p.hostmask());
             Ipv4Addr::from(u32::from(p.network()) | host)
         })
         .collect();
     // Runs of consecutive addresses from the starts of random table prefixes.
     let sequential = (0..n / SEQ_RUN)
         .flat_map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
+            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
             let start = u32::from(p.network());
             (0..SEQ_RUN as u32).map(move |i| Ipv4Addr::from(start.wrapping_add(i)))
         })
@@ -224,20 +199,20 @@ fn v4_traces(routes: &[(Ipv4Net, NextHopId)], n: usize) -> Traces<Ipv4Addr> {
 }
 
 fn v6_traces(routes: &[(Ipv6Net, NextHopId)], n: usize) -> Traces<Ipv6Addr> {
-    let mut rng = Rng(0x00c0_ffee);
+    let mut rng = Rng::new(0x00c0_ffee);
     let uniform = (0..n)
         .map(|_| Ipv6Addr::from((rng.u128() >> 3) | (1 << 125)))
         .collect();
     let inside = (0..n)
         .map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
+            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
             let host = rng.u128() & u128::from(p.hostmask());
             Ipv6Addr::from(u128::from(p.network()) | host)
         })
         .collect();
     let sequential = (0..n / SEQ_RUN)
         .flat_map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
+            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
             let start = u128::from(p.network());
             (0..SEQ_RUN as u128).map(move |i| Ipv6Addr::from(start.wrapping_add(i)))
         })
@@ -253,12 +228,12 @@ type V4Routes = Vec<(Ipv4Net, NextHopId)>;
 type V6Routes = Vec<(Ipv6Net, NextHopId)>;
 
 fn load_tables() -> Option<(V4Routes, V6Routes)> {
-    let v4 = load_routes(data(V4_TABLE)?, &LoadOptions::default()).expect("v4 table");
+    let v4 = load_routes(data_file(V4_TABLE)?, &LoadOptions::default()).expect("v4 table");
     let six = LoadOptions {
         min_peers: 10,
         ..LoadOptions::default()
     };
-    let v6 = load_routes(data(V6_TABLE)?, &six).expect("v6 table");
+    let v6 = load_routes(data_file(V6_TABLE)?, &six).expect("v6 table");
     Some((v4.v4, v6.v6))
 }
 
@@ -466,7 +441,9 @@ mod report {
     }
 
     fn updates(v4: &[(Ipv4Net, NextHopId)]) {
-        let Some(path) = data(UPDATES) else { return };
+        let Some(path) = data_file(UPDATES) else {
+            return;
+        };
         let trace = load_updates(path).expect("update trace");
         let mut ids = std::collections::HashMap::new();
         let ops: Vec<(Ipv4Net, Option<NextHopId>)> = trace

@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use ferroute::dataplane::{Worker, RX_BATCH};
-use ferroute::fib::{build_static, ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
-use ferroute::forward::{Forwarder, ForwarderConfig, Port};
-use ferroute::io::LoopbackIo;
+use ferroute::dataplane::RX_BATCH;
 use ferroute::qos::{CodelParams, FrameStore, PortQueues, QosConfig, SchedulerKind};
+use ferroute::testkit::frames::V4Frame;
+use ferroute::testkit::rig::{bench_worker, gateway_fib};
 use ferroute::wire::MacAddr;
 
 /// Frames as 64-byte buffers addressed by index (the UMEM's role).
@@ -42,20 +41,16 @@ impl FrameStore<u32> for Frames {
 
 /// A 64-byte UDP/IPv4 frame of flow `flow` (source port and address vary).
 fn frame(flow: u32) -> [u8; 64] {
-    let mut f = [0u8; 64];
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    let ip = &mut f[14..];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&50u16.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&[10, (flow >> 16) as u8, 0, 1]);
-    ip[16..20].copy_from_slice(&[198, 51, 100, 1]);
-    ip[20..22].copy_from_slice(&(flow as u16).to_be_bytes());
-    ip[22..24].copy_from_slice(&53u16.to_be_bytes());
-    let sum = ferroute::wire::checksum::checksum(&ip[..20]);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
-    f
+    let f = V4Frame {
+        dst_mac: MacAddr::ZERO,
+        src_mac: MacAddr::ZERO,
+        src: Ipv4Addr::new(10, (flow >> 16) as u8, 0, 1),
+        ident: 0,
+        ports: Some((flow as u16, 53)),
+        payload: vec![0; 22],
+        ..V4Frame::udp(Ipv4Addr::new(198, 51, 100, 1))
+    };
+    f.build().try_into().expect("64 bytes")
 }
 
 const BATCH: usize = 64;
@@ -128,63 +123,18 @@ fn queues(c: &mut Criterion) {
     group.finish();
 }
 
-/// A two-port worker on the in-memory backend, routes as in
-/// `benches/dataplane.rs`.
-fn worker() -> Worker<LoopbackIo> {
-    let port = |name: &str, mac: [u8; 6], v4: [u8; 4]| Port {
-        name: name.into(),
-        mac: MacAddr(mac),
-        mtu: 1500,
-        ipv4: Some(Ipv4Addr::from(v4)),
-        ipv6: None,
-    };
-    let connected = vec![
-        ConnectedPort {
-            id: 0,
-            addresses: vec!["192.0.2.1/24".parse().unwrap()],
-        },
-        ConnectedPort {
-            id: 1,
-            addresses: vec!["203.0.113.1/24".parse().unwrap()],
-        },
-    ];
-    let routes = vec![StaticRoute {
-        prefix: "198.51.100.0/24".parse().unwrap(),
-        via: "203.0.113.2".parse().unwrap(),
-    }];
-    let neighbors = vec![StaticNeighbor {
-        address: "203.0.113.2".parse().unwrap(),
-        mac: MacAddr([2, 0, 0, 0, 1, 2]),
-        port: 1,
-    }];
-    let fib = FibHandle::new(build_static(&connected, &routes, &neighbors).unwrap());
-    let (mut io, pool) = LoopbackIo::new(2, 4096, 256);
-    io.keep_transmitted = false;
-    let fwd = Forwarder::new(ForwarderConfig {
-        ports: vec![
-            port("p0", [2, 0, 0, 0, 0, 1], [192, 0, 2, 1]),
-            port("p1", [2, 0, 0, 0, 1, 1], [203, 0, 113, 1]),
-        ],
-        icmp_rate: 1000,
-        icmp_burst: 50,
-        accept_source_route: false,
-    });
-    Worker::new(io, pool, fwd, fib)
-}
-
 /// The whole worker path (receive, forward, queue, schedule, transmit) for
 /// 64-byte frames of 1024 UDP flows, per queueing discipline.
 fn whole_path(c: &mut Criterion) {
-    let frames: Vec<[u8; 64]> = (0..1024u32)
+    let frames: Vec<Vec<u8>> = (0..1024u32)
         .map(|i| {
-            let mut f = frame(i);
-            f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-            f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
-            f[14 + 12..14 + 16].copy_from_slice(&[192, 0, 2, 10]);
-            f[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
-            let sum = ferroute::wire::checksum::checksum(&f[14..34]);
-            f[14 + 10..14 + 12].copy_from_slice(&sum.to_be_bytes());
-            f
+            V4Frame {
+                ident: 0,
+                ports: Some((i as u16, 53)),
+                payload: vec![0; 22],
+                ..V4Frame::udp(Ipv4Addr::new(198, 51, 100, 1))
+            }
+            .build()
         })
         .collect();
     let mut group = c.benchmark_group("worker_path_1k_flows");
@@ -194,7 +144,7 @@ fn whole_path(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2))
         .throughput(Throughput::Elements(RX_BATCH as u64));
     for kind in [SchedulerKind::Fifo, SchedulerKind::Drr, SchedulerKind::Wfq] {
-        let mut w = worker();
+        let mut w = bench_worker(gateway_fib());
         let cfg = QosConfig {
             scheduler: kind,
             ..QosConfig::default()

@@ -24,22 +24,7 @@ use ipnet::{IpNet, Ipv4Net};
 
 use ferroute::control::linkstate::{file, spf, Link, Lsdb, RouterId, RouterLsa, Stub};
 use ferroute::fib::PortId;
-
-/// xorshift64*: fixed-seed randomness without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use ferroute::testkit::Rng;
 
 #[derive(Clone, Copy)]
 enum Shape {
@@ -69,7 +54,7 @@ fn port_of(name: &str) -> Option<PortId> {
 /// The undirected edges of the shape, then one LSA per router listing both
 /// directions (so every link passes the two-way check).
 fn topology(shape: Shape, n: usize, seed: u64) -> Lsdb {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut edges: Vec<(usize, usize)> = Vec::with_capacity(2 * n);
     match shape {
         Shape::Grid | Shape::GridUnit => {

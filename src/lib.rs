@@ -17,5 +17,7 @@ pub mod io;
 pub mod lpm;
 pub mod qos;
 pub mod replay;
+#[doc(hidden)]
+pub mod testkit;
 pub mod traffic;
 pub mod wire;

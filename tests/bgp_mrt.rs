@@ -5,8 +5,6 @@
 //! than our importer. Plus: malformed input is rejected or skipped with its
 //! position, never half-applied.
 
-mod lpm_common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr};
@@ -15,6 +13,8 @@ use bgpkit_parser::models::{AsPathSegment, ElemType};
 use bgpkit_parser::BgpkitParser;
 use ferroute::control::bgp::mrt::{parse_mrt, read_mrt};
 use ferroute::control::bgp::{BgpRib, DecisionConfig, RejectReason, ResolveWith, RouteStatus};
+use ferroute::testkit::data::tables::MRT_2002;
+use ferroute::testkit::data_file;
 use ipnet::IpNet;
 
 /// The collector's AS (RIPE NCC RIS): every peer is eBGP.
@@ -106,7 +106,7 @@ fn reference_table(path: &std::path::Path) -> BTreeMap<IpNet, HashMap<IpAddr, Re
 
 #[test]
 fn selected_route_per_prefix_matches_a_reference_implementation() {
-    let Some(path) = lpm_common::data_file(lpm_common::MRT_2002) else {
+    let Some(path) = data_file(MRT_2002) else {
         return;
     };
     let dump = read_mrt(&path).expect("read");
@@ -186,7 +186,7 @@ fn selected_route_per_prefix_matches_a_reference_implementation() {
 /// one decision per prefix) selects what the route-by-route path selects.
 #[test]
 fn bulk_load_selects_what_route_by_route_load_selects() {
-    let Some(path) = lpm_common::data_file(lpm_common::MRT_2002) else {
+    let Some(path) = data_file(MRT_2002) else {
         return;
     };
     let dump = read_mrt(&path).expect("read");
@@ -215,7 +215,7 @@ fn bulk_load_selects_what_route_by_route_load_selects() {
 }
 
 fn dump_bytes() -> Option<Vec<u8>> {
-    let path = lpm_common::data_file(lpm_common::MRT_2002)?;
+    let path = data_file(MRT_2002)?;
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
         .read_to_end(&mut out)

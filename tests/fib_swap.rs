@@ -19,10 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use ferroute::fib::{Fib, FibHandle, NextHop, PortId};
-use ferroute::forward::{Emit, Forwarder, ForwarderConfig, Port, Verdict};
-use ferroute::wire::ethernet::{emit_header, ethertype};
-use ferroute::wire::ipv4::{protocol, Ipv4Repr};
+use ferroute::fib::{Fib, FibHandle, NextHop};
+use ferroute::forward::Verdict;
+use ferroute::testkit::frames::V4Frame;
+use ferroute::testkit::rig::{self, NoEmit};
+use ferroute::testkit::Rng;
 use ferroute::wire::MacAddr;
 use ipnet::Ipv4Net;
 
@@ -39,7 +40,6 @@ const BATCH: usize = 64;
 /// reader off the CPU for up to ~600 ms on this machine (measured), which
 /// says nothing about the FIB.
 const BATCH_CPU_BOUND: Duration = Duration::from_millis(50);
-const P0_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 
 /// The MAC that names table `version`.
 fn mac_of(version: u64) -> MacAddr {
@@ -61,27 +61,8 @@ fn prefix(i: u32) -> Ipv4Net {
     Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap()
 }
 
-struct NoEmit;
-impl Emit for NoEmit {
-    fn emit(&mut self, _: PortId, _: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
-        false
-    }
-}
-
 fn frame(dst: Ipv4Addr) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    emit_header(&mut f, P0_MAC, MacAddr([2, 0, 0, 0, 0, 9]), ethertype::IPV4);
-    Ipv4Repr {
-        src: Ipv4Addr::new(192, 0, 2, 10),
-        dst,
-        protocol: protocol::UDP,
-        ttl: 64,
-        dscp_ecn: 0,
-        ident: 1,
-        payload_len: 26,
-    }
-    .emit(&mut f[14..]);
-    f
+    V4Frame::minimum(dst).build()
 }
 
 #[derive(Debug, Default)]
@@ -101,23 +82,11 @@ fn worker(
     handle: FibHandle,
     stop: Arc<AtomicBool>,
     running: Arc<AtomicU64>,
-    seed: u32,
+    seed: u64,
 ) -> WorkerReport {
-    let port = |name: &str| Port {
-        name: name.into(),
-        mac: P0_MAC,
-        mtu: 1500,
-        ipv4: None,
-        ipv6: None,
-    };
-    let mut forwarder = Forwarder::new(ForwarderConfig {
-        ports: vec![port("p0"), port("p1")],
-        icmp_rate: 0,
-        icmp_burst: 0,
-        accept_source_route: false,
-    });
+    let mut forwarder = rig::forwarder(rig::ports(), 0, 0);
     let mut report = WorkerReport::default();
-    let mut x = seed | 1;
+    let mut rng = Rng::new(seed);
     let mut addrs = [Ipv4Addr::UNSPECIFIED; BATCH];
     let mut out = [None; BATCH];
     // No allocation in the loop: one frame, re-addressed per batch.
@@ -126,9 +95,7 @@ fn worker(
     let switches_before = voluntary_switches();
     while !stop.load(Ordering::Relaxed) {
         for a in addrs.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
+            let x = rng.next_u64() as u32;
             *a = Ipv4Addr::from(0x0a00_0000 + ((x % PREFIXES) << 8) + (x >> 24));
         }
         let started = Instant::now();
@@ -223,7 +190,7 @@ fn workers_never_see_a_torn_or_stale_table_while_thousands_are_published() {
     let workers: Vec<_> = (0..2u32)
         .map(|i| {
             let (h, s, r) = (handle.clone(), Arc::clone(&stop), Arc::clone(&running));
-            std::thread::spawn(move || worker(h, s, r, 0x9e37_79b9 ^ i))
+            std::thread::spawn(move || worker(h, s, r, u64::from(0x9e37_79b9 ^ i)))
         })
         .collect();
     // Publish only once both workers are reading (bounded poll).

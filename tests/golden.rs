@@ -23,33 +23,11 @@ mod predict;
 #[path = "golden/replay.rs"]
 mod replay;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use check::{check_capture, Coverage};
+use ferroute::testkit::pcaps_dir;
 use model::Setup;
-
-/// `$FERROUTE_DATA/pcaps`, the data directory defaulting to `../shared`
-/// next to the crate. `None` (after a message) when it is absent outside CI.
-fn pcaps_dir() -> Option<PathBuf> {
-    let data = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let dir = data.join("pcaps");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(
-        !ci,
-        "CI=true but the capture directory {} is missing",
-        dir.display()
-    );
-    eprintln!(
-        "skipping golden tests: {} not found (set FERROUTE_DATA)",
-        dir.display()
-    );
-    None
-}
 
 #[test]
 fn every_capture_replays_as_the_rules_predict() {

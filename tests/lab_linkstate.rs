@@ -32,6 +32,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ferroute::testkit::frames::V4Frame;
+use ferroute::wire::MacAddr;
 use support::config::RouterConfig;
 use support::daemon::{ferroute_bin, Daemon};
 use support::packet::PacketSocket;
@@ -115,32 +117,18 @@ fn reload(lab: &Lab, daemon: &Daemon) {
 
 /// A 60-byte UDP frame from host A to the router's MAC, carrying `seq`.
 fn frame(dst: [u8; 4], seq: u32) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    f[..6].copy_from_slice(&MAC_P0);
-    f[6..12].copy_from_slice(&MAC_A0);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&46u16.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&HOST_A);
-    ip[16..20].copy_from_slice(&dst);
-    let mut sum = 0u32;
-    for pair in ip.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+    let mut payload = vec![0; 18];
+    payload[..4].copy_from_slice(&seq.to_be_bytes());
+    V4Frame {
+        dst_mac: MacAddr(MAC_P0),
+        src_mac: MacAddr(MAC_A0),
+        src: HOST_A.into(),
+        ident: 0,
+        ports: Some((40000, 9)),
+        payload,
+        ..V4Frame::udp(dst.into())
     }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    let udp = &mut f[34..];
-    udp[0..2].copy_from_slice(&40000u16.to_be_bytes());
-    udp[2..4].copy_from_slice(&9u16.to_be_bytes());
-    udp[4..6].copy_from_slice(&26u16.to_be_bytes());
-    // Checksum 0: none (UDP over IPv4).
-    udp[8..12].copy_from_slice(&seq.to_be_bytes());
-    f
+    .build()
 }
 
 /// (destination, sequence number) of one of our frames, if it is one.

@@ -36,6 +36,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ferroute::testkit::pcaps_dir;
 use serde_json::Value;
 use support::compare::{compare_link, from_ferroute, Expected};
 use support::config::RouterConfig;
@@ -99,28 +100,6 @@ const P1_MTU: u16 = 1280;
 const CHUNK: usize = 32;
 /// Bound on each wait for the router or a capture.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// `$FERROUTE_DATA/pcaps` (default ../shared/pcaps); None after a message
-/// when absent outside CI.
-fn pcaps_dir() -> Option<PathBuf> {
-    let data = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let dir = data.join("pcaps");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the capture directory {} is missing",
-        dir.display()
-    );
-    eprintln!(
-        "skipping the lab replay test: {} not found (set FERROUTE_DATA)",
-        dir.display()
-    );
-    None
-}
 
 fn router_addresses() -> BTreeSet<IpAddr> {
     ["192.0.2.1", "2001:db8::1", "203.0.113.1", "2001:db8:1::1"]

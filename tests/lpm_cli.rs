@@ -2,14 +2,13 @@
 //! names the address, a prefix that contains it, and the next hop the fast
 //! path returns; misses print `-`.
 
-mod lpm_common;
-
 use std::net::IpAddr;
 
 use ferroute::lpm::load::{load_routes, LoadOptions};
 use ferroute::lpm::query::{format_lookup, parse_address_lines, write_lookups, Tables};
+use ferroute::testkit::data::tables::*;
+use ferroute::testkit::data_file;
 use ipnet::IpNet;
-use lpm_common::*;
 
 #[test]
 fn lookup_lines_agree_with_the_fast_path() {

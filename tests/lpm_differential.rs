@@ -7,25 +7,15 @@
 //! Tests run unoptimised by default; the random sample is sized so that a
 //! table takes a few seconds there (set LPM_RANDOM_PROBES to change it).
 
-mod lpm_common;
-
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions};
 use ferroute::lpm::reference_trie::BitTrie;
 use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
+use ferroute::testkit::data::tables::*;
+use ferroute::testkit::data_file;
+use ferroute::testkit::Rng;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use lpm_common::*;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn random_probes() -> usize {
     std::env::var("LPM_RANDOM_PROBES")
@@ -46,7 +36,7 @@ fn v4_probes(routes: &[(Ipv4Net, NextHopId)], rng: &mut Rng) -> Vec<Ipv4Addr> {
             v.push(Ipv4Addr::from(a));
         }
     }
-    v.extend((0..random_probes()).map(|_| Ipv4Addr::from(rng.next() as u32)));
+    v.extend((0..random_probes()).map(|_| Ipv4Addr::from(rng.next_u64() as u32)));
     v
 }
 
@@ -60,7 +50,7 @@ fn v6_probes(routes: &[(Ipv6Net, NextHopId)], rng: &mut Rng) -> Vec<Ipv6Addr> {
     }
     // Random addresses inside 2000::/3 (where routes are) and anywhere.
     v.extend((0..random_probes()).map(|i| {
-        let a = (u128::from(rng.next()) << 64) | u128::from(rng.next());
+        let a = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
         let a = if i % 4 == 0 { a } else { (a >> 3) | (1 << 125) };
         Ipv6Addr::from(a)
     }));
@@ -94,7 +84,7 @@ fn check_v6(t: &Ipv6Table, r: &BitTrie, probes: &[Ipv6Addr], what: &str) {
 /// Build both, compare; then change every 40th route (remove, or move to
 /// another next hop) in both and compare again.
 fn differential_v4(name: &str, routes: &[(Ipv4Net, NextHopId)]) {
-    let mut rng = Rng(0x9e37_79b9 ^ routes.len() as u64);
+    let mut rng = Rng::new(0x9e37_79b9 ^ routes.len() as u64);
     let mut t: Ipv4Table = routes.iter().copied().collect();
     let mut r = BitTrie::new();
     for (p, nh) in routes {
@@ -117,7 +107,7 @@ fn differential_v4(name: &str, routes: &[(Ipv4Net, NextHopId)]) {
 }
 
 fn differential_v6(name: &str, routes: &[(Ipv6Net, NextHopId)]) {
-    let mut rng = Rng(0x51ed_2701 ^ routes.len() as u64);
+    let mut rng = Rng::new(0x51ed_2701 ^ routes.len() as u64);
     let mut t: Ipv6Table = routes.iter().copied().collect();
     let mut r = BitTrie::new();
     for (p, nh) in routes {
@@ -227,8 +217,8 @@ fn linx_update_trace_over_caida() {
             probes.push(Ipv4Addr::from(a));
         }
     }
-    let mut rng = Rng(99);
-    probes.extend((0..random_probes() / 4).map(|_| Ipv4Addr::from(rng.next() as u32)));
+    let mut rng = Rng::new(99);
+    probes.extend((0..random_probes() / 4).map(|_| Ipv4Addr::from(rng.next_u64() as u32)));
     check_v4(&t, &r, &probes, "caida + linx updates");
     // The updated table equals a fresh build of the same routes.
     let fresh: Ipv4Table = t.iter().collect();

@@ -1,10 +1,9 @@
 //! The loaders over every real table in the shared data directory: the
 //! counts must match those SOURCES.md states (made by an independent parse).
 
-mod lpm_common;
-
 use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, TableFormat};
-use lpm_common::*;
+use ferroute::testkit::data::tables::*;
+use ferroute::testkit::data_file;
 
 fn check(name: &str, opts: LoadOptions, format: TableFormat, v4: usize, v6: usize) {
     let Some(path) = data_file(name) else { return };

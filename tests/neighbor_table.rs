@@ -5,10 +5,8 @@
 use std::net::IpAddr;
 
 use ferroute::control::kernel::neighbor::{NeighborSource, NeighborTable, PortBinding};
-use ferroute::control::kernel::netlink::{
-    KernelNeighbor, NeighborEvent, NeighborFlags, NeighborState,
-};
-use ferroute::fib::{self, ConnectedPort, NextHop, StaticNeighbor, StaticRoute};
+use ferroute::control::kernel::netlink::{KernelNeighbor, NeighborEvent, NeighborFlags, NeighborState};
+use ferroute::fib::{self, NextHop, StaticNeighbor, StaticRoute};
 use ferroute::wire::MacAddr;
 
 const IF_P0: u32 = 7;
@@ -241,16 +239,7 @@ fn replace_all_reports_changes_of_the_resolved_set_only() {
 
 #[test]
 fn the_resolved_set_turns_gateways_into_adjacencies() {
-    let connected = vec![
-        ConnectedPort {
-            id: 0,
-            addresses: vec!["192.0.2.1/24".parse().unwrap()],
-        },
-        ConnectedPort {
-            id: 1,
-            addresses: vec!["203.0.113.1/24".parse().unwrap()],
-        },
-    ];
+    let connected = ferroute::testkit::rig::connected();
     let routes = vec![StaticRoute {
         prefix: "198.51.100.0/24".parse().unwrap(),
         via: ip("192.0.2.5"),

@@ -541,22 +541,9 @@ fn check_config_reports_ok_and_errors() {
 /// account for every frame read.
 #[test]
 fn real_capture_is_accounted_for() {
-    let root = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    let capture = root.join("pcaps/mixed/zeek__wikipedia.pcap");
-    if !capture.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {} is missing",
-            capture.display()
-        );
-        eprintln!(
-            "skipping: {} not found (set FERROUTE_DATA)",
-            capture.display()
-        );
+    let Some(capture) = ferroute::testkit::shared_path("pcaps/mixed/zeek__wikipedia.pcap") else {
         return;
-    }
+    };
     let s = scenario();
     let out = s.dir.path().join("real");
     let input = format!("p0={}", capture.display());

@@ -72,7 +72,12 @@ fn generator_program_sends_valid_frames_of_every_flow() {
         };
         let lo = interface_index("lo").expect("lo");
         let mut storage = MaybeUninit::uninit();
-        let generator = Generator::load(&mut storage, lo, &traffic).expect("load the generator");
+        let generator = Generator::load(
+            &mut storage,
+            lo,
+            &traffic.generator_traffic().expect("valid traffic"),
+        )
+        .expect("load the generator");
         assert_eq!(generator.dispatcher_warning(), None);
         let mut ports = Vec::new();
         for _ in 0..12 {

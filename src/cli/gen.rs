@@ -123,7 +123,7 @@ fn generate(
 ) -> anyhow::Result<()> {
     let ifindex = interface_index(&args.interface)?;
     let mut storage = MaybeUninit::uninit();
-    let generator = Generator::load(&mut storage, ifindex, traffic)?;
+    let generator = Generator::load(&mut storage, ifindex, &traffic.generator_traffic()?)?;
     if let Some(warning) = generator.dispatcher_warning() {
         eprintln!("gen: warning: {warning}");
     }

@@ -1,98 +1,43 @@
 //! The worker loop over the in-memory backend: same pipeline, UMEM, tokens
 //! and batching as on AF_XDP.
 
-use std::net::Ipv4Addr;
-
 use super::*;
-use crate::fib::{build_static, ConnectedPort, Fib, FibHandle, StaticNeighbor, StaticRoute};
-use crate::forward::{DropReason, Forwarder, ForwarderConfig, Port};
+use crate::fib::{Fib, FibHandle};
+use crate::forward::DropReason;
 use crate::io::LoopbackIo;
-use crate::wire::ethernet::{emit_header, ethertype};
-use crate::wire::ipv4::{protocol, Ipv4Repr};
+use crate::testkit::frames::V4Frame;
+use crate::testkit::rig::{forwarder, loopback_worker, ports, static_fib, GW_MAC, P1_MAC};
 use crate::wire::{Ipv4Packet, MacAddr};
 
-const P0: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
-const P1: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
-const GW_A: MacAddr = MacAddr([2, 0, 0, 0, 1, 2]);
+const P1: MacAddr = P1_MAC;
+const GW_A: MacAddr = GW_MAC;
 const GW_B: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
-const HOST: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);
-
-fn ports() -> Vec<Port> {
-    vec![
-        Port {
-            name: "p0".into(),
-            mac: P0,
-            mtu: 1500,
-            ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
-            ipv6: None,
-        },
-        Port {
-            name: "p1".into(),
-            mac: P1,
-            mtu: 1500,
-            ipv4: Some(Ipv4Addr::new(203, 0, 113, 1)),
-            ipv6: None,
-        },
-    ]
-}
 
 /// 198.51.100.0/24 via p1's gateway, or (moved) via p0's gateway.
 fn fib(via_p1: bool) -> Fib {
-    let connected = vec![
-        ConnectedPort {
-            id: 0,
-            addresses: vec!["192.0.2.1/24".parse().unwrap()],
-        },
-        ConnectedPort {
-            id: 1,
-            addresses: vec!["203.0.113.1/24".parse().unwrap()],
-        },
-    ];
     let via = if via_p1 { "203.0.113.2" } else { "192.0.2.2" };
-    let routes = vec![StaticRoute {
-        prefix: "198.51.100.0/24".parse().unwrap(),
-        via: via.parse().unwrap(),
-    }];
-    let neighbors = vec![
-        StaticNeighbor {
-            address: "203.0.113.2".parse().unwrap(),
-            mac: GW_A,
-            port: 1,
-        },
-        StaticNeighbor {
-            address: "192.0.2.2".parse().unwrap(),
-            mac: GW_B,
-            port: 0,
-        },
-    ];
-    build_static(&connected, &routes, &neighbors).unwrap()
+    static_fib(
+        &[("198.51.100.0/24", via)],
+        &[("203.0.113.2", GW_A, 1), ("192.0.2.2", GW_B, 0)],
+    )
 }
 
 fn frame(dst: &str, ttl: u8) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    emit_header(&mut f, P0, HOST, ethertype::IPV4);
-    Ipv4Repr {
-        src: "192.0.2.10".parse().unwrap(),
-        dst: dst.parse().unwrap(),
-        protocol: protocol::UDP,
+    V4Frame {
         ttl,
-        dscp_ecn: 0,
         ident: 7,
-        payload_len: 26,
+        ..V4Frame::minimum(dst.parse().unwrap())
     }
-    .emit(&mut f[14..]);
-    f
+    .build()
 }
 
 fn worker(handle: &FibHandle, worker_frames: u32) -> Worker<LoopbackIo> {
-    let (io, pool) = LoopbackIo::new(2, worker_frames, 64);
-    let fwd = Forwarder::new(ForwarderConfig {
-        ports: ports(),
-        icmp_rate: 1000,
-        icmp_burst: 1000,
-        accept_source_route: false,
-    });
-    Worker::new(io, pool, fwd, handle.clone())
+    loopback_worker(
+        handle.clone(),
+        forwarder(ports(), 1000, 1000),
+        worker_frames,
+        64,
+    )
 }
 
 #[test]
@@ -292,14 +237,7 @@ fn created_frames_keep_their_place_in_the_egress_queue() {
     let mut small_mtu = ports();
     small_mtu[1].mtu = 576;
     let handle = FibHandle::new(fib(true));
-    let (io, pool) = LoopbackIo::new(2, 256, 64);
-    let fwd = Forwarder::new(ForwarderConfig {
-        ports: small_mtu,
-        icmp_rate: 1000,
-        icmp_burst: 1000,
-        accept_source_route: false,
-    });
-    let mut w = Worker::new(io, pool, fwd, handle);
+    let mut w = loopback_worker(handle, forwarder(small_mtu, 1000, 1000), 256, 64);
     let fifo = crate::qos::QosConfig {
         scheduler: crate::qos::SchedulerKind::Fifo,
         ..crate::qos::QosConfig::default()
@@ -309,18 +247,12 @@ fn created_frames_keep_their_place_in_the_egress_queue() {
     // packets, each carrying its index in the IPv4 identification.
     for i in 0..10u16 {
         let payload = if i % 2 == 0 { 26 } else { 1000 };
-        let mut f = vec![0u8; 14 + 20 + payload];
-        emit_header(&mut f, P0, HOST, ethertype::IPV4);
-        Ipv4Repr {
-            src: "192.0.2.10".parse().unwrap(),
-            dst: "198.51.100.7".parse().unwrap(),
-            protocol: protocol::UDP,
-            ttl: 64,
-            dscp_ecn: 0,
+        let f = V4Frame {
             ident: i,
-            payload_len: payload,
+            payload: vec![0; payload],
+            ..V4Frame::udp("198.51.100.7".parse().unwrap())
         }
-        .emit(&mut f[14..]);
+        .build();
         assert!(w.io_mut().inject(0, &f));
     }
     assert_eq!(w.poll_once(), 10);

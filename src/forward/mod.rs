@@ -24,7 +24,7 @@ pub use ratelimit::TokenBucket;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::fib::{Fib, NextHop, PortId};
-use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
+use crate::wire::ethernet::ethertype;
 use crate::wire::{EthernetFrame, MacAddr};
 
 /// What the pipeline needs to know about a port.
@@ -53,18 +53,8 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
-/// Where the pipeline sends frames it creates.
-pub trait Emit {
-    /// Obtains a transmit buffer for `port` and lets `build` write a frame into
-    /// it; `build` returns the frame's length (0 means "nothing written").
-    /// Returns false when no buffer was free or `build` wrote nothing. Buffers hold at least
-    /// [`MIN_EMIT_BUFFER`] bytes and at least the port's MTU plus 14.
-    fn emit(&mut self, port: PortId, build: &mut dyn FnMut(&mut [u8]) -> usize) -> bool;
-}
-
-/// The smallest buffer an [`Emit`] may hand out: an ICMPv6 error of 1280 bytes
-/// plus its Ethernet header.
-pub const MIN_EMIT_BUFFER: usize = 1280 + ETH_LEN;
+// The pipeline's output interface is defined by the I/O layer it runs over.
+pub use crate::io::emit::{Emit, MIN_EMIT_BUFFER};
 
 /// Settings of a [`Forwarder`] that come from the configuration.
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 //! An in-memory transmit side: every frame the pipeline emits is kept, in
 //! order, with its port. Used by tests and by `ferroute replay`.
 
+use super::emit::{Emit, MIN_EMIT_BUFFER};
 use crate::fib::PortId;
-use crate::forward::{Emit, MIN_EMIT_BUFFER};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 
 /// One frame handed to [`Emit::emit`].

@@ -8,13 +8,15 @@
 //! * [`loopback`]: an in-memory `PacketIo` for tests and benchmarks.
 //! * [`pcap`]: capture files (classic pcap and pcapng in, classic pcap out),
 //!   used by `ferroute replay` and by tests.
-//! * [`memory`]: an in-memory transmit collector implementing
-//!   [`forward::Emit`](crate::forward::Emit) for tests and replay (it
-//!   allocates; it is not a fast path).
+//! * [`emit::Emit`]: how the pipeline borrows a transmit buffer for frames
+//!   it creates; every backend implements it.
+//! * [`memory`]: an in-memory transmit collector implementing [`Emit`] for
+//!   tests and replay (it allocates; it is not a fast path).
 //!
 //! The AF_XDP backend lives here too. `io/` is the only place in the crate
 //! where `unsafe` is expected, each block with a `// SAFETY:` note.
 
+pub mod emit;
 pub mod loopback;
 pub mod memory;
 pub mod packet;
@@ -22,6 +24,7 @@ pub mod pcap;
 pub mod umem;
 pub mod xdp;
 
+pub use emit::{Emit, MIN_EMIT_BUFFER};
 pub use loopback::LoopbackIo;
 pub use memory::{EmittedFrame, MemoryTx};
 pub use packet::PacketIo;

@@ -18,6 +18,7 @@ pub use stop::StopSignals;
 
 use std::net::IpAddr;
 
+use crate::io::xdp::GeneratorTraffic;
 use crate::wire::checksum;
 use crate::wire::ethernet::{emit_header, ethertype};
 use crate::wire::ipv4::Ipv4Repr;
@@ -185,6 +186,19 @@ impl UdpTraffic {
         let len = self.write_frame(flow, &mut buf);
         buf.truncate(len);
         buf
+    }
+
+    /// What the kernel-side generator (`io::xdp::Generator`) needs to send
+    /// this traffic, after checking the description.
+    pub fn generator_traffic(&self) -> Result<GeneratorTraffic, TrafficError> {
+        self.validate()?;
+        Ok(GeneratorTraffic {
+            template: self.frame(0),
+            flows: self.flows,
+            base_port: self.base_port,
+            udp_offset: self.udp_offset(),
+            ipv6: self.is_ipv6(),
+        })
     }
 }
 

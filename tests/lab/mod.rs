@@ -24,7 +24,6 @@ pub mod rewrite;
 pub mod xdp_model;
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,32 +41,10 @@ pub const COMMAND_LIMIT: Duration = Duration::from_secs(30);
 /// True when the test can run (root). Otherwise prints why it is skipped,
 /// or fails under CI=true, where the lab tests must run.
 pub fn require_root(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: the lab tests need root (network namespaces, XDP), and CI=true"
-    );
-    eprintln!("skipping {test}: the lab tests need root (network namespaces, XDP)");
-    false
+    ferroute::testkit::netns::require_root(test, "network namespaces, XDP")
 }
 
-/// Polls `condition` every few milliseconds until it holds or `limit`
-/// passes; returns whether it held.
-pub fn poll_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+pub use ferroute::testkit::netns::poll_until;
 
 /// One of the lab's three machines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,18 +249,7 @@ impl Lab {
     /// Runs `f` on a thread inside `host`'s namespace (setns changes only
     /// the calling thread); sockets it opens stay in that namespace.
     pub fn enter<T: Send>(&self, host: Host, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/var/run/netns/{}", self.netns(host));
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-                // SAFETY: a namespace descriptor; affects this thread only.
-                let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(ret, 0, "setns {path}: {}", std::io::Error::last_os_error());
-                f()
-            })
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-        })
+        ferroute::testkit::netns::in_netns(&self.netns(host), f)
     }
 }
 

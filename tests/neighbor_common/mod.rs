@@ -3,15 +3,15 @@
 //! Namespace names carry the pid and a counter; dropping the lab deletes
 //! them (and with them the veth pair), also when a test panics.
 
-use std::fs::File;
 use std::net::IpAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferroute::control::kernel::netlink::link_by_name;
+use ferroute::testkit::netns::{self, in_netns, Netns};
 use ferroute::wire::MacAddr;
-use nix::sched::{setns, CloneFlags};
+
+pub use ferroute::testkit::netns::run;
 
 pub const ROUTER_V4: &str = "192.0.2.1";
 pub const HOST_V4: &str = "192.0.2.2";
@@ -21,78 +21,38 @@ pub const HOST_V6: &str = "2001:db8::2";
 /// True when the test can run (root, with `ip` and `ping`); otherwise prints
 /// why and returns false, or fails under `CI=true`.
 pub fn can_run(test: &str) -> bool {
-    let root = nix::unistd::geteuid().is_root();
+    if !netns::require_root(test, "network namespaces") {
+        return false;
+    }
     let tools = ["ip", "ping"].iter().all(|t| {
         Command::new(t)
             .arg("-V")
             .output()
             .is_ok_and(|o| o.status.success())
     });
-    if root && tools {
-        return true;
-    }
-    let why = if root {
-        "needs `ip` (iproute2) and `ping` (iputils)"
-    } else {
-        "needs root"
-    };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: {why} (CI=true)");
-    }
-    eprintln!("skipping {test}: {why}");
-    false
-}
-
-/// Runs a command, panicking with its stderr when it fails.
-pub fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     assert!(
-        out.status.success(),
-        "{program} {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
+        tools || std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: needs `ip` (iproute2) and `ping` (iputils) (CI=true)"
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    if !tools {
+        eprintln!("skipping {test}: needs `ip` (iproute2) and `ping` (iputils)");
+    }
+    tools
 }
 
 /// Calls `probe` until it yields a value, at most for `limit`.
 pub fn poll_until<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut found = None;
+    let held = netns::poll_until(limit, || {
+        found = probe();
+        found.is_some()
+    });
+    assert!(held, "gave up after {limit:?} waiting for {what}");
+    found.expect("held")
 }
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-struct Netns(String);
-
-impl Netns {
-    fn add(role: &str) -> Netns {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("fr-{role}-{}-{n}", std::process::id());
-        run("ip", &["netns", "add", &name]);
-        Netns(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
 }
 
 pub struct Lab {
@@ -105,20 +65,17 @@ pub struct Lab {
 
 impl Lab {
     pub fn new() -> Lab {
-        let host = Netns::add("h");
-        let router = Netns::add("r");
-        let (r, h) = (router.0.as_str(), host.0.as_str());
+        let host = Netns::new("fr-h");
+        let router = Netns::new("fr-r");
+        let (r, h) = (router.name.as_str(), host.name.as_str());
         // No duplicate address detection, also on link-local addresses: while
         // those are tentative the first neighbour solicitations go nowhere
         // and IPv6 resolution takes seconds instead of microseconds.
         // (/proc/sys/net shows the namespace of the thread that opens it.)
-        for ns in [r, h] {
-            in_netns(ns, || {
-                for conf in ["all", "default"] {
-                    let knob = format!("/proc/sys/net/ipv6/conf/{conf}/accept_dad");
-                    std::fs::write(&knob, "0").unwrap_or_else(|e| panic!("{knob}: {e}"));
-                }
-            });
+        for ns in [&router, &host] {
+            for conf in ["all", "default"] {
+                ns.write_sysctl(&format!("net/ipv6/conf/{conf}/accept_dad"), "0");
+            }
         }
         run(
             "ip",
@@ -127,7 +84,6 @@ impl Lab {
             ],
         );
         for (ns, dev, v4, v6) in [(r, "r0", ROUTER_V4, ROUTER_V6), (h, "h0", HOST_V4, HOST_V6)] {
-            run("ip", &["-n", ns, "link", "set", "lo", "up"]);
             run(
                 "ip",
                 &["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", dev],
@@ -148,21 +104,21 @@ impl Lab {
     }
 
     pub fn router(&self) -> &str {
-        &self.router.0
+        &self.router.name
     }
 
     pub fn host(&self) -> &str {
-        &self.host.0
+        &self.host.name
     }
 
     /// Runs `f` on a thread inside the router namespace (setns affects only
     /// the calling thread, and threads it spawns inherit it).
     pub fn in_router<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        in_netns(&self.router.0, f)
+        in_netns(&self.router.name, f)
     }
 
     pub fn in_host<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        in_netns(&self.host.0, f)
+        in_netns(&self.host.name, f)
     }
 
     /// `ip -n ROUTER args...`
@@ -189,19 +145,4 @@ impl Lab {
             ],
         );
     }
-}
-
-fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        let worker = s.spawn(|| {
-            let ns = File::open(format!("/run/netns/{name}"))
-                .unwrap_or_else(|e| panic!("open netns {name}: {e}"));
-            setns(&ns, CloneFlags::CLONE_NEWNET).unwrap_or_else(|e| panic!("setns {name}: {e}"));
-            f()
-        });
-        match worker.join() {
-            Ok(v) => v,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
 }

@@ -1,124 +1,53 @@
 //! Network namespaces, veth pairs and raw packet sockets for the AF_XDP
-//! tests. Everything created here is deleted by a guard's Drop, so a failing
-//! test cleans up too. Names carry the pid and a counter, so tests can run
-//! in parallel and next to other users of the machine.
+//! tests, over `ferroute::testkit::netns` (which deletes what it creates on
+//! drop, so a failing test cleans up too).
 
 #![allow(dead_code)]
 
-use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::ops::Deref;
 
+use ferroute::testkit::netns;
 use ferroute::wire::MacAddr;
+
+#[allow(unused_imports)] // not every test crate waits
+pub use ferroute::testkit::netns::poll_until;
 
 /// True when the test can run (root). Otherwise prints why it is skipped,
 /// or fails under CI=true.
 pub fn require_root(test: &str) -> bool {
-    // SAFETY: plain syscall without arguments.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: AF_XDP tests need root, and CI=true");
-    }
-    eprintln!("skipping {test}: AF_XDP tests need root");
-    false
+    netns::require_root(test, "AF_XDP tests")
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `ip` ({e}): install iproute2 (scripts/setup)"));
-    assert!(
-        out.status.success(),
-        "`ip {}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-}
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// A network namespace, deleted (with its interfaces) on drop.
-pub struct Netns {
-    pub name: String,
-}
+/// A namespace `fxROLE-PID-N` without IPv6 (no router solicitations, MLD or
+/// DAD to disturb counts), deleted on drop.
+pub struct Netns(netns::Netns);
 
 impl Netns {
     pub fn new(role: &str) -> Netns {
-        let name = format!(
-            "fx{role}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        ip(&["netns", "add", &name]);
-        let ns = Netns { name };
-        // No IPv6 chatter (router solicitations, MLD, DAD) to disturb counts.
+        let ns = netns::Netns::new(&format!("fx{role}"));
         ns.write_sysctl("net/ipv6/conf/all/disable_ipv6", "1");
         ns.write_sysctl("net/ipv6/conf/default/disable_ipv6", "1");
-        ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn write_sysctl(&self, key: &str, value: &str) {
-        let path = format!("/proc/sys/{key}");
-        let value = value.to_string();
-        self.run(move || std::fs::write(&path, value))
-            .unwrap_or_else(|e| panic!("writing {key}: {e}"));
-    }
-
-    /// Moves the calling thread into this namespace (for long-running
-    /// threads; setns affects only the calling thread).
-    pub fn enter(&self) {
-        let path = format!("/var/run/netns/{}", self.name);
-        let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        // SAFETY: a namespace descriptor; affects this thread only.
-        let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(ret, 0, "setns {path}: {}", std::io::Error::last_os_error());
-    }
-
-    /// Runs `f` on a thread that has entered this namespace (setns affects
-    /// only the calling thread).
-    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                self.enter();
-                f()
-            })
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-        })
+        Netns(ns)
     }
 
     pub fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", &self.name];
-        all.extend_from_slice(args);
-        ip(&all);
+        self.0.ip(args);
     }
-}
 
-impl Netns {
     /// Packets transmitted by `interface` so far (`ip -s` statistics).
     pub fn tx_packets(&self, interface: &str) -> u64 {
-        let out = Command::new("ip")
-            .args(["-n", &self.name, "-s", "-j", "link", "show", interface])
-            .output()
-            .expect("ip -s link");
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j output");
+        let out = self.0.ip(&["-s", "-j", "link", "show", interface]);
+        let json: serde_json::Value = serde_json::from_str(&out).expect("ip -j output");
         json[0]["stats64"]["tx"]["packets"]
             .as_u64()
             .expect("tx packets")
     }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+impl Deref for Netns {
+    type Target = netns::Netns;
+    fn deref(&self) -> &netns::Netns {
+        &self.0
     }
 }
 
@@ -194,131 +123,25 @@ impl Topology {
 }
 
 /// A raw AF_PACKET socket on one interface (of the namespace it was opened
-/// in; usable from any thread afterwards).
-pub struct PacketSocket {
-    fd: OwnedFd,
-    ifindex: i32,
-}
+/// in; usable from any thread afterwards); sending must succeed.
+pub struct PacketSocket(netns::PacketSocket);
 
 impl PacketSocket {
     /// Opens a socket on `interface`; call inside the interface's namespace.
     pub fn open(interface: &str) -> PacketSocket {
-        let protocol = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain socket call.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, protocol as i32) };
-        assert!(
-            fd >= 0,
-            "AF_PACKET socket: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: a new descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let ifindex = ferroute::io::xdp::interface_index(interface).expect("interface") as i32;
-        // SAFETY: sockaddr_ll is plain data.
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_protocol = protocol;
-        addr.sll_ifindex = ifindex;
-        // SAFETY: `addr` is a valid sockaddr_ll of the given length.
-        let ret = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        assert_eq!(
-            ret,
-            0,
-            "bind AF_PACKET: {}",
-            std::io::Error::last_os_error()
-        );
-        let size: libc::c_int = 16 << 20;
-        // SAFETY: an int option of the right length (root may force sizes).
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&size as *const libc::c_int).cast(),
-                4,
-            );
-        }
-        PacketSocket { fd, ifindex }
+        PacketSocket(netns::PacketSocket::open(interface))
     }
 
     pub fn send(&self, frame: &[u8]) {
-        // SAFETY: `frame` is readable for its length.
-        let ret = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(
-            ret,
-            frame.len() as isize,
-            "AF_PACKET send: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-
-    /// The next received (not outgoing) frame accepted by `wanted`, waiting
-    /// at most `limit`.
-    pub fn recv_matching(
-        &self,
-        limit: Duration,
-        wanted: impl Fn(&[u8]) -> bool,
-    ) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + limit;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
-            if ready <= 0 {
-                continue;
-            }
-            // SAFETY: sockaddr_ll is plain data.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-            // SAFETY: buffers valid for their lengths.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                    (&mut from as *mut libc::sockaddr_ll).cast(),
-                    &mut from_len,
-                )
-            };
-            if n <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
-                continue;
-            }
-            let frame = &buf[..n as usize];
-            if wanted(frame) {
-                return Some(frame.to_vec());
-            }
-        }
-    }
-
-    pub fn ifindex(&self) -> i32 {
-        self.ifindex
+        self.0
+            .send(frame)
+            .unwrap_or_else(|e| panic!("AF_PACKET send: {e}"));
     }
 }
 
-/// Polls `condition` until it holds or `limit` passes.
-pub fn poll_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::yield_now();
+impl Deref for PacketSocket {
+    type Target = netns::PacketSocket;
+    fn deref(&self) -> &netns::PacketSocket {
+        &self.0
     }
-    condition()
 }

@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
@@ -194,22 +192,10 @@ fn resolution_conversion() {
 /// of frames read equals the count `capinfos` recorded in SOURCES.md.
 #[test]
 fn reads_every_file_of_the_real_corpus() {
-    let root = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    let sources = root.join("pcaps/SOURCES.md");
-    let Ok(index) = std::fs::read_to_string(&sources) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {} is missing",
-            sources.display()
-        );
-        eprintln!(
-            "skipping: {} not found (set FERROUTE_DATA)",
-            sources.display()
-        );
+    let Some(sources) = crate::testkit::shared_path("pcaps/SOURCES.md") else {
         return;
     };
+    let index = std::fs::read_to_string(&sources).expect("SOURCES.md");
     let mut checked = 0;
     let mut current: Option<String> = None;
     for line in index.lines() {
@@ -228,7 +214,7 @@ fn reads_every_file_of_the_real_corpus() {
             continue;
         };
         let Some(name) = current.take() else { continue };
-        let path = root.join("pcaps").join(&name);
+        let path = sources.with_file_name(&name);
         let frames: Result<Vec<_>, _> = PcapReader::open(&path).unwrap().collect();
         let frames = frames.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(frames.len(), count, "{name}");

@@ -31,9 +31,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::OpenObject;
 
 use super::error::{interface_index, XdpError};
-use super::link::{bpf_error, percpu_sum, XdpLink};
-use super::program::XdpMode;
-use crate::traffic::UdpTraffic;
+use super::link::{bpf_error, percpu_sum, XdpLink, XdpMode};
 
 #[allow(clippy::all, clippy::pedantic)]
 mod skel {
@@ -80,17 +78,30 @@ impl std::fmt::Debug for Generator<'_> {
     }
 }
 
+/// What the generator sends: `template`'s headers, once per flow, with UDP
+/// source port `base_port + flow` (`crate::traffic::UdpTraffic` describes
+/// such traffic and builds this).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratorTraffic {
+    /// The frame of flow 0; its headers up to the end of the UDP header are
+    /// what the program writes into every frame.
+    pub template: Vec<u8>,
+    pub flows: u32,
+    pub base_port: u16,
+    /// Where the UDP header starts in the frame.
+    pub udp_offset: usize,
+    /// IPv6: a zero UDP checksum is not "no checksum" (RFC 8200).
+    pub ipv6: bool,
+}
+
 impl<'obj> Generator<'obj> {
     /// Loads the program configured for `traffic`, sending out of `ifindex`
     /// (an interface of the calling thread's network namespace).
     pub fn load(
         storage: &'obj mut MaybeUninit<OpenObject>,
         ifindex: u32,
-        traffic: &UdpTraffic,
+        traffic: &GeneratorTraffic,
     ) -> Result<Generator<'obj>, XdpError> {
-        traffic.validate().map_err(|e| XdpError::Invalid {
-            what: e.to_string(),
-        })?;
         let mut open = GenSkelBuilder::default()
             .open(storage)
             .map_err(|e| bpf_error("opening the generator program", e))?;
@@ -104,10 +115,10 @@ impl<'obj> Generator<'obj> {
         config.ifindex = ifindex;
         config.flows = traffic.flows;
         config.base_port = traffic.base_port;
-        config.udp_offset = traffic.udp_offset() as u32;
-        config.checksum_zero_is_none = u8::from(!traffic.is_ipv6());
-        let template = traffic.frame(0);
-        let header_len = traffic.udp_offset() + 8;
+        config.udp_offset = traffic.udp_offset as u32;
+        config.checksum_zero_is_none = u8::from(!traffic.ipv6);
+        let template = traffic.template.clone();
+        let header_len = traffic.udp_offset + 8;
         let headers = open
             .maps
             .bss_data
@@ -243,7 +254,7 @@ impl<'obj> Generator<'obj> {
     }
 
     /// Frames the program refused as too short for their UDP header (never,
-    /// with a template from [`UdpTraffic`]).
+    /// with a template from `UdpTraffic`).
     pub fn truncated(&self) -> Result<u64, XdpError> {
         percpu_sum(&self.skel.maps.counters, C_TRUNCATED, GEN_PROGRAM_NAME)
     }

@@ -1,4 +1,5 @@
-//! What the benchmark programs (generator, sink, redirect bound) share: an
+//! What every XDP program here shares: the attach mode, and for the
+//! benchmark programs (generator, sink, redirect bound) an
 //! XDP attachment held as a BPF link, per-CPU counter sums and libbpf error
 //! conversion.
 
@@ -8,7 +9,31 @@ use libbpf_rs::libbpf_sys;
 use libbpf_rs::{MapCore, MapFlags};
 
 use super::error::{interface_name, XdpError};
-use super::program::XdpMode;
+
+/// Where the XDP program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpMode {
+    /// In the driver (fast; veth and most NICs support it).
+    Native,
+    /// On the generic skb path (any interface; slow).
+    Generic,
+}
+
+impl XdpMode {
+    pub(super) fn flags(self) -> u32 {
+        match self {
+            XdpMode::Native => libbpf_sys::XDP_FLAGS_DRV_MODE,
+            XdpMode::Generic => libbpf_sys::XDP_FLAGS_SKB_MODE,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic",
+        }
+    }
+}
 
 /// A libbpf error from step `what`, on one line.
 pub(super) fn bpf_error(what: impl Into<String>, e: libbpf_rs::Error) -> XdpError {

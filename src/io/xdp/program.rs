@@ -20,6 +20,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
 use super::error::{interface_name, XdpError};
+use super::link::{bpf_error, XdpMode};
 use super::query::remove_stale;
 use crate::wire::MacAddr;
 
@@ -36,31 +37,6 @@ pub const MAX_QUEUES: u32 = 64;
 /// The name the kernel shows for our program; a program of this name on an
 /// interface is ours (from a crashed run) and may be replaced.
 pub const PROGRAM_NAME: &str = "ferroute_xdp";
-
-/// Where the XDP program runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum XdpMode {
-    /// In the driver (fast; veth and most NICs support it).
-    Native,
-    /// On the generic skb path (any interface; slow).
-    Generic,
-}
-
-impl XdpMode {
-    pub(super) fn flags(self) -> u32 {
-        match self {
-            XdpMode::Native => libbpf_sys::XDP_FLAGS_DRV_MODE,
-            XdpMode::Generic => libbpf_sys::XDP_FLAGS_SKB_MODE,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            XdpMode::Native => "native",
-            XdpMode::Generic => "generic",
-        }
-    }
-}
 
 /// A port the program serves: frames arriving on `ifindex` addressed to
 /// `mac` go to the sockets registered for `port_index`.
@@ -180,19 +156,6 @@ impl std::fmt::Debug for XdpProgram {
     }
 }
 
-fn bpf_error(what: impl Into<String>, e: libbpf_rs::Error) -> XdpError {
-    let what = what.into();
-    match e.kind() {
-        libbpf_rs::ErrorKind::PermissionDenied => XdpError::Permission { what },
-        libbpf_rs::ErrorKind::Unsupported => XdpError::Unsupported { what },
-        // One line: libbpf's context chain may span several.
-        _ => XdpError::Os {
-            what,
-            source: std::io::Error::other(e.to_string().replace('\n', "; ")),
-        },
-    }
-}
-
 /// Opens and loads the skeleton into `storage`.
 ///
 /// # Safety
@@ -270,7 +233,7 @@ impl XdpProgram {
 
     fn attach(&mut self, ifindex: u32) -> Result<(), XdpError> {
         let interface = interface_name(ifindex);
-        remove_stale(ifindex, &interface)?;
+        remove_stale(ifindex, &interface, PROGRAM_NAME)?;
         let prog_fd = self.skel.progs.ferroute_xdp.as_fd().as_raw_fd();
         let what = || {
             format!(

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use libbpf_rs::libbpf_sys;
 
 use super::error::{interface_name, XdpError};
-use super::program::{XdpMode, PROGRAM_NAME};
+use super::link::XdpMode;
 
 /// An XDP program attached to an interface, as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,11 +85,11 @@ fn program_name(id: u32) -> Result<Option<String>, XdpError> {
     Ok(Some(String::from_utf8_lossy(&name).into_owned()))
 }
 
-/// Removes a `ferroute_xdp` left on `ifindex` by a crashed run; refuses to
-/// touch anyone else's program.
-pub(super) fn remove_stale(ifindex: u32, interface: &str) -> Result<(), XdpError> {
+/// Removes a program called `ours` left on `ifindex` by a crashed run;
+/// refuses to touch anyone else's program.
+pub(super) fn remove_stale(ifindex: u32, interface: &str, ours: &str) -> Result<(), XdpError> {
     for program in attached_programs(ifindex)? {
-        if program.name != PROGRAM_NAME {
+        if program.name != ours {
             return Err(XdpError::ForeignProgram {
                 interface: interface.to_string(),
                 name: program.name,
@@ -123,7 +123,7 @@ pub(super) fn remove_stale(ifindex: u32, interface: &str) -> Result<(), XdpError
         }
         if ret < 0 {
             return Err(XdpError::from_ret(
-                format!("removing the stale {PROGRAM_NAME} from {interface}"),
+                format!("removing the stale {ours} from {interface}"),
                 ret,
             ));
         }

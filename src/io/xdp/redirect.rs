@@ -10,8 +10,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
 use super::error::XdpError;
-use super::link::{bpf_error, percpu_sum, XdpLink};
-use super::program::XdpMode;
+use super::link::{bpf_error, percpu_sum, XdpLink, XdpMode};
 use crate::wire::MacAddr;
 
 #[allow(clippy::all, clippy::pedantic)]

@@ -11,8 +11,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::OpenObject;
 
 use super::error::XdpError;
-use super::link::{bpf_error, percpu_sum, XdpLink};
-use super::program::XdpMode;
+use super::link::{bpf_error, percpu_sum, XdpLink, XdpMode};
 
 #[allow(clippy::all, clippy::pedantic)]
 mod skel {

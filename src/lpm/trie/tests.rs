@@ -1,27 +1,17 @@
 use super::*;
 use crate::lpm::reference::BitTrie;
-
-/// xorshift64*: deterministic test randomness without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use crate::testkit::Rng;
 
 /// Random prefixes clustered under a few /8s so that nodes get deep.
 fn random_v4(rng: &mut Rng, n: usize) -> Vec<(u32, u8, u32)> {
     (0..n)
         .map(|_| {
-            let hi = [10u32, 192, 0, 255][(rng.next() % 4) as usize] << 24;
-            let key = hi | (rng.next() as u32 & 0x00ff_ffff);
+            let hi = [10u32, 192, 0, 255][(rng.next_u64() % 4) as usize] << 24;
+            let key = hi | (rng.next_u64() as u32 & 0x00ff_ffff);
             let len = [
                 0u8, 4, 8, 12, 16, 18, 19, 20, 22, 24, 24, 24, 25, 28, 30, 31, 32,
-            ][(rng.next() % 17) as usize];
-            (key, len, (rng.next() % 7) as u32)
+            ][(rng.next_u64() % 17) as usize];
+            (key, len, (rng.next_u64() % 7) as u32)
         })
         .collect()
 }
@@ -38,7 +28,7 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
         let last = first | u32::MAX.checked_shr(u32::from(l)).unwrap_or(0);
         v.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
     }
-    v.extend((0..2000).map(|_| rng.next() as u32));
+    v.extend((0..2000).map(|_| rng.next_u64() as u32));
     v
 }
 
@@ -54,7 +44,7 @@ fn check_v4(t: &Trie<u32>, r: &BitTrie, probes: &[u32]) {
 
 #[test]
 fn build_matches_reference_v4() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for round in 0..20 {
         let routes = random_v4(&mut rng, 50 + round * 40);
         let t = Trie::<u32>::from_routes(routes.iter().copied()).unwrap();
@@ -69,14 +59,14 @@ fn build_matches_reference_v4() {
 
 #[test]
 fn updates_match_reference_and_fresh_build_v4() {
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let mut t = Trie::<u32>::default();
     let mut r = BitTrie::new();
     let pool = random_v4(&mut rng, 600);
     for step in 0..3000 {
-        let (k, l, _) = pool[(rng.next() % pool.len() as u64) as usize];
-        let nh = (rng.next() % 5) as u32;
-        if rng.next() % 3 == 0 {
+        let (k, l, _) = pool[(rng.next_u64() % pool.len() as u64) as usize];
+        let nh = (rng.next_u64() % 5) as u32;
+        if rng.next_u64() % 3 == 0 {
             let want = r.remove(u128::from(k) << 96, l);
             assert_eq!(t.remove(k, l), want);
         } else {

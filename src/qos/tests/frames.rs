@@ -1,7 +1,11 @@
-//! Frames for the queueing tests, built byte by byte (with valid IPv4
-//! header checksums) so the classifier and the ECN marker read real headers.
+//! Frames for the queueing tests, described by the fields the classifier
+//! and the ECN marker read, built by `testkit::frames`.
 
-use crate::wire::checksum;
+use crate::testkit::frames::{V4Frame, V6Frame};
+use crate::wire::MacAddr;
+
+const DST_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+const SRC_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 
 #[derive(Debug, Clone)]
 pub struct V4Spec {
@@ -56,35 +60,24 @@ impl V4Spec {
     }
 }
 
-fn ethernet(ethertype: u16) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f
-}
-
 pub fn v4_frame(s: &V4Spec) -> Vec<u8> {
-    let mut f = ethernet(0x0800);
-    let hl = 20 + 4 * s.option_words;
-    let total = hl + 8 + s.payload;
-    let flags = if s.more_frags { 0x2000 } else { 0 } | (s.frag_offset & 0x1fff);
-    f.push(0x40 | (hl / 4) as u8);
-    f.push((s.dscp << 2) | (s.ecn & 3));
-    f.extend_from_slice(&(total as u16).to_be_bytes());
-    f.extend_from_slice(&[0x12, 0x34]);
-    f.extend_from_slice(&flags.to_be_bytes());
-    f.push(s.ttl);
-    f.push(s.proto);
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(&s.src);
-    f.extend_from_slice(&s.dst);
-    f.extend(std::iter::repeat_n(1u8, 4 * s.option_words));
-    let sum = checksum::checksum(&f[14..14 + hl]);
-    f[24..26].copy_from_slice(&sum.to_be_bytes());
-    f.extend_from_slice(&s.sport.to_be_bytes());
-    f.extend_from_slice(&s.dport.to_be_bytes());
-    f.extend_from_slice(&[0; 4]);
-    f.extend(std::iter::repeat_n(0xabu8, s.payload));
-    f
+    V4Frame {
+        dst_mac: DST_MAC,
+        src_mac: SRC_MAC,
+        src: s.src.into(),
+        dst: s.dst.into(),
+        protocol: s.proto,
+        dscp_ecn: (s.dscp << 2) | (s.ecn & 3),
+        ident: 0x1234,
+        ttl: s.ttl,
+        dont_fragment: false,
+        more_fragments: s.more_frags,
+        fragment_offset: s.frag_offset,
+        option_words: s.option_words,
+        ports: Some((s.sport, s.dport)),
+        payload: vec![0xab; s.payload],
+    }
+    .build()
 }
 
 #[derive(Debug, Clone)]
@@ -132,26 +125,18 @@ impl V6Spec {
 }
 
 pub fn v6_frame(s: &V6Spec) -> Vec<u8> {
-    let mut f = ethernet(0x86dd);
-    let tc = (s.dscp << 2) | (s.ecn & 3);
-    let word = (6u32 << 28) | ((tc as u32) << 20) | (s.flow_label & 0xfffff);
-    f.extend_from_slice(&word.to_be_bytes());
-    let frag_len = if s.fragment.is_some() { 8 } else { 0 };
-    let payload_len = frag_len + 8 + s.payload;
-    f.extend_from_slice(&(payload_len as u16).to_be_bytes());
-    f.push(if s.fragment.is_some() { 44 } else { s.proto });
-    f.push(64);
-    f.extend_from_slice(&s.src);
-    f.extend_from_slice(&s.dst);
-    if let Some(offset) = s.fragment {
-        f.push(s.proto);
-        f.push(0);
-        f.extend_from_slice(&((offset << 3) | 1).to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 7]);
+    V6Frame {
+        dst_mac: DST_MAC,
+        src_mac: SRC_MAC,
+        src: s.src.into(),
+        dst: s.dst.into(),
+        next_header: s.proto,
+        traffic_class: (s.dscp << 2) | (s.ecn & 3),
+        flow_label: s.flow_label,
+        hop_limit: 64,
+        fragment: s.fragment,
+        ports: Some((s.sport, s.dport)),
+        payload: vec![0xab; s.payload],
     }
-    f.extend_from_slice(&s.sport.to_be_bytes());
-    f.extend_from_slice(&s.dport.to_be_bytes());
-    f.extend_from_slice(&[0; 4]);
-    f.extend(std::iter::repeat_n(0xabu8, s.payload));
-    f
+    .build()
 }
