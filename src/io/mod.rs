@@ -24,6 +24,6 @@ pub mod xdp;
 
 pub use loopback::LoopbackIo;
 pub use memory::{EmittedFrame, MemoryTx};
-pub use packet::PacketIo;
+pub use packet::{PacketIo, SocketDrops};
 pub use pcap::{CapturedFrame, PcapError, PcapReader, PcapWriter};
 pub use umem::{Frame, FrameBatch, FramePool, Umem};
