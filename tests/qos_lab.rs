@@ -17,12 +17,13 @@
 #[path = "lab/mod.rs"]
 mod support;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::config::RouterConfig;
 use support::daemon::Daemon;
+use support::iperf::{iperf, Server};
 use support::{poll_until, require_root, Host, Lab};
 
 /// Shaped rate of p1 in the tests: far below what veth carries, so the
@@ -80,51 +81,6 @@ fn ce_packets(lab: &Lab, host: Host) -> u64 {
         .find(|(n, _)| *n == "InCEPkts")
         .and_then(|(_, v)| v.parse().ok())
         .expect("InCEPkts in /proc/net/netstat")
-}
-
-/// An iperf3 server on B for one test, killed on drop if still running.
-struct Server(Child);
-
-impl Server {
-    fn start(lab: &Lab, port: u16) -> Server {
-        let p = port.to_string();
-        let child = lab
-            .command(Host::B, "iperf3", &["-s", "-1", "-p", &p])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start iperf3 -s");
-        let filter = format!("sport = :{port}");
-        let up = poll_until(Duration::from_secs(10), || {
-            !lab.run(Host::B, "ss", &["-Hltn", &filter])
-                .stdout
-                .trim()
-                .is_empty()
-        });
-        assert!(up, "iperf3 server on port {port} did not listen");
-        Server(child)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs an iperf3 client from A to B (JSON result).
-fn iperf(lab: &Lab, port: u16, args: &[&str]) -> Value {
-    let p = port.to_string();
-    let mut all = vec!["-c", "203.0.113.2", "-p", &p, "-J"];
-    all.extend_from_slice(args);
-    let done = lab.run(Host::A, "iperf3", &all);
-    assert!(done.status.success(), "iperf3 {all:?}: {}", done.text());
-    serde_json::from_str(&done.stdout)
-        .unwrap_or_else(|e| panic!("iperf3 JSON ({e}): {}", done.stdout))
 }
 
 /// p1's queue counters (total over classes) from the daemon.

@@ -24,7 +24,7 @@ use etherparse::{NetHeaders, PacketHeaders, PayloadSlice, TransportHeader};
 use ferroute::io::xdp::{interface_index, Generator, XDP_REDIRECT};
 use ferroute::traffic::UdpTraffic;
 use ferroute::wire::MacAddr;
-use xdp_support::{require_root, Netns};
+use xdp_support::{require_root, Netns, GEN_A_TO_B};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroute");
 /// Frames per end-to-end test: fewer than the 1024 frames ferroute keeps
@@ -178,26 +178,10 @@ impl Lab {
 
     fn gen(&self, extra: &[&str]) -> serde_json::Value {
         let count = COUNT.to_string();
-        let mut args = vec![
-            "gen",
-            "--interface",
-            "a0",
-            "--dst-mac",
-            "02:00:00:00:00:01",
-            "--src-mac",
-            "02:00:00:00:00:0a",
-            "--src",
-            "192.0.2.10",
-            "--dst",
-            "203.0.113.2",
-            "--flows",
-            "16",
-            "--rate",
-            "10000",
-            "--count",
-            &count,
-            "--json",
-        ];
+        let mut args = GEN_A_TO_B.to_vec();
+        args.extend_from_slice(&[
+            "--flows", "16", "--rate", "10000", "--count", &count, "--json",
+        ]);
         args.extend_from_slice(extra);
         let out = self.run("a", &args);
         let last = out.lines().last().expect("gen prints a summary");

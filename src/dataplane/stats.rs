@@ -9,6 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::forward::{Counters, DropReason};
+use crate::io::SocketDrops;
 use crate::qos::PortQosSnapshot;
 
 /// Counters before the drop reasons, in [`WorkerStats::publish`] order.
@@ -52,6 +53,9 @@ pub struct WorkerExtra {
 #[derive(Debug)]
 pub struct WorkerStats {
     slots: [AtomicU64; SLOTS],
+    /// The kernel's drops at the worker's sockets, in
+    /// [`WorkerStats::publish_socket_drops`] order.
+    socket: [AtomicU64; 5],
     latency: Mutex<Histogram<u64>>,
     /// How late the worker woke from sleeps that waited for a shaper.
     wake_late: Mutex<Histogram<u64>>,
@@ -63,6 +67,7 @@ impl Default for WorkerStats {
     fn default() -> Self {
         WorkerStats {
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            socket: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: Mutex::new(latency_histogram()),
             wake_late: Mutex::new(wake_late_histogram()),
             qos: Mutex::new(Vec::new()),
@@ -84,6 +89,8 @@ pub struct StatsSnapshot {
     pub wake_late_ns: Histogram<u64>,
     /// Output queues per egress port.
     pub qos: Vec<PortQosSnapshot>,
+    /// Frames the kernel dropped at the sockets (never seen by the worker).
+    pub socket_drops: SocketDrops,
 }
 
 impl Default for StatsSnapshot {
@@ -94,6 +101,7 @@ impl Default for StatsSnapshot {
             latency_ns: latency_histogram(),
             wake_late_ns: wake_late_histogram(),
             qos: Vec::new(),
+            socket_drops: SocketDrops::default(),
         }
     }
 }
@@ -106,6 +114,7 @@ impl StatsSnapshot {
         self.extra.local_in_worker += other.extra.local_in_worker;
         self.extra.batches += other.extra.batches;
         self.extra.fib_version = self.extra.fib_version.max(other.extra.fib_version);
+        self.socket_drops.merge(&other.socket_drops);
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_ns.add(&other.latency_ns);
         let _ = self.wake_late_ns.add(&other.wake_late_ns);
@@ -141,6 +150,21 @@ impl WorkerStats {
         ];
         for (slot, v) in self.slots.iter().zip(fixed.iter().chain(c.drops.iter())) {
             slot.store(*v, Ordering::Relaxed);
+        }
+    }
+
+    /// Stores what the kernel dropped at the worker's sockets so far (the
+    /// worker reads them every [`HISTOGRAM_PUBLISH_INTERVAL`], not per batch).
+    pub fn publish_socket_drops(&self, d: &SocketDrops) {
+        let values = [
+            d.rx_ring_full,
+            d.fill_ring_empty,
+            d.rx_other,
+            d.tx_invalid,
+            d.tx_ring_empty,
+        ];
+        for (slot, v) in self.socket.iter().zip(values) {
+            slot.store(v, Ordering::Relaxed);
         }
     }
 
@@ -205,9 +229,17 @@ impl WorkerStats {
             Ok(q) => q.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
+        let d: [u64; 5] = std::array::from_fn(|i| self.socket[i].load(Ordering::Relaxed));
         StatsSnapshot {
             qos,
             counters,
+            socket_drops: SocketDrops {
+                rx_ring_full: d[0],
+                fill_ring_empty: d[1],
+                rx_other: d[2],
+                tx_invalid: d[3],
+                tx_ring_empty: d[4],
+            },
             extra: WorkerExtra {
                 tx_dropped: v[11],
                 local_in_worker: v[12],
@@ -243,6 +275,14 @@ mod tests {
             fib_version: 6,
         };
         stats.publish(&c, extra);
+        let drops = SocketDrops {
+            rx_ring_full: 11,
+            fill_ring_empty: 12,
+            rx_other: 13,
+            tx_invalid: 14,
+            tx_ring_empty: 15,
+        };
+        stats.publish_socket_drops(&drops);
         let mut local = latency_histogram();
         local.record_n(1000, 10).unwrap();
         stats.publish_latency(&mut local);
@@ -254,6 +294,7 @@ mod tests {
         let snap = stats.snapshot();
         assert_eq!(snap.counters, c);
         assert_eq!(snap.extra, extra);
+        assert_eq!(snap.socket_drops, drops);
         assert_eq!(snap.latency_ns.len(), 10);
         assert_eq!(snap.wake_late_ns.len(), 3);
         let mut sum = StatsSnapshot::default();
@@ -261,6 +302,7 @@ mod tests {
         sum.merge(&snap);
         assert_eq!(sum.counters.forwarded, 14);
         assert_eq!(sum.extra.fib_version, 6);
+        assert_eq!(sum.socket_drops.rx_dropped(), 2 * (11 + 12 + 13));
         assert_eq!(sum.latency_ns.len(), 20);
         assert_eq!(sum.wake_late_ns.len(), 6);
     }

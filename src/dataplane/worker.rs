@@ -173,6 +173,8 @@ pub struct Worker<I: PacketIo> {
     /// How late sleeps timed for a shaper ended (published by `run`).
     wake_late: Histogram<u64>,
     last_wake_publish: Instant,
+    /// When the kernel's socket drops were last read and published.
+    last_socket_publish: Instant,
 }
 
 impl<I: PacketIo> Worker<I> {
@@ -215,6 +217,7 @@ impl<I: PacketIo> Worker<I> {
             hints: RouteHints::new(),
             wake_late: wake_late_histogram(),
             last_wake_publish: Instant::now(),
+            last_socket_publish: Instant::now(),
         }
     }
 
@@ -347,6 +350,7 @@ impl<I: PacketIo> Worker<I> {
                 self.publish_qos();
                 self.last_latency_publish = end;
             }
+            self.publish_socket_drops_if_due(end);
         } else if sent > 0 {
             // Frames leaving a shaped queue while nothing arrives: the
             // counters still move.
@@ -357,6 +361,21 @@ impl<I: PacketIo> Worker<I> {
             }
         }
         received
+    }
+
+    /// Reads the kernel's drops at the sockets (system calls) and publishes
+    /// them, at most every [`HISTOGRAM_PUBLISH_INTERVAL`].
+    fn publish_socket_drops_if_due(&mut self, now: Instant) {
+        if now.duration_since(self.last_socket_publish) >= HISTOGRAM_PUBLISH_INTERVAL {
+            self.publish_socket_drops();
+            self.last_socket_publish = now;
+        }
+    }
+
+    /// Reads the kernel's drops at the sockets and publishes them now.
+    pub fn publish_socket_drops(&mut self) {
+        let drops = self.io.socket_drops();
+        self.stats.publish_socket_drops(&drops);
     }
 
     /// Copies the queues' counters to the shared stats (allocates only the
@@ -496,6 +515,7 @@ impl<I: PacketIo> Worker<I> {
                         // thousands of waits a second).
                         self.publish_qos();
                     }
+                    self.publish_socket_drops_if_due(Instant::now());
                     let asleep = Instant::now();
                     self.io.wait(wait);
                     if for_shaper {
@@ -508,6 +528,7 @@ impl<I: PacketIo> Worker<I> {
             }
         }
         self.stats.publish_wake_late(&mut self.wake_late);
+        self.publish_socket_drops();
         let mut frames = UmemFrames {
             umem: &self.umem,
             pool: &mut self.pool,

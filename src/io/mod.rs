@@ -27,6 +27,6 @@ pub mod xdp;
 pub use emit::{Emit, MIN_EMIT_BUFFER};
 pub use loopback::LoopbackIo;
 pub use memory::{EmittedFrame, MemoryTx};
-pub use packet::PacketIo;
+pub use packet::{PacketIo, SocketDrops};
 pub use pcap::{CapturedFrame, PcapError, PcapReader, PcapWriter};
 pub use umem::{Frame, FrameBatch, FramePool, Umem};

@@ -2,8 +2,64 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use super::umem::{FrameBatch, FramePool, Umem};
 use crate::fib::PortId;
+
+/// Frames the kernel dropped at a backend's sockets, summed over a worker's
+/// ports, cumulative since they opened (AF_XDP: `XDP_STATISTICS`). The
+/// receive drops are frames the XDP program redirected that never reached
+/// the worker, so `redirected = received + rx_dropped() + frames still in
+/// the receive rings`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketDrops {
+    /// Redirected frames dropped because the socket's receive ring was full
+    /// (the worker did not take them off in time).
+    pub rx_ring_full: u64,
+    /// Redirected frames dropped because the fill ring held no free frame to
+    /// copy them into (copy mode; a zero-copy driver drops those before the
+    /// XDP program runs).
+    pub fill_ring_empty: u64,
+    /// Redirected frames dropped for any other reason (longer than a frame).
+    pub rx_other: u64,
+    /// Transmit descriptors the kernel rejected: forwarded frames that did
+    /// not leave.
+    pub tx_invalid: u64,
+    /// Not a drop: how often the kernel found a transmit ring empty.
+    pub tx_ring_empty: u64,
+}
+
+impl SocketDrops {
+    /// Every receive drop: redirected frames the worker never saw.
+    pub fn rx_dropped(&self) -> u64 {
+        self.rx_ring_full + self.fill_ring_empty + self.rx_other
+    }
+
+    /// Every drop, receive and transmit.
+    pub fn total(&self) -> u64 {
+        self.rx_dropped() + self.tx_invalid
+    }
+
+    /// The drops by name (stable: scripts read them), zero ones included.
+    pub fn by_reason(&self) -> [(&'static str, u64); 4] {
+        [
+            ("xsk_rx_ring_full", self.rx_ring_full),
+            ("xsk_fill_ring_empty", self.fill_ring_empty),
+            ("xsk_rx_other", self.rx_other),
+            ("xsk_tx_invalid", self.tx_invalid),
+        ]
+    }
+
+    /// Adds `other` (another socket or worker) into `self`.
+    pub fn merge(&mut self, other: &SocketDrops) {
+        self.rx_ring_full += other.rx_ring_full;
+        self.fill_ring_empty += other.fill_ring_empty;
+        self.rx_other += other.rx_other;
+        self.tx_invalid += other.tx_invalid;
+        self.tx_ring_empty += other.tx_ring_empty;
+    }
+}
 
 /// A worker's view of its ports: one receive and one transmit queue per port,
 /// all frames in one [`Umem`], so a frame received on one port is sent on
@@ -36,6 +92,13 @@ pub trait PacketIo {
     fn tx_room(&self, port: PortId) -> usize {
         let _ = port;
         usize::MAX
+    }
+
+    /// What the kernel dropped at this backend's sockets so far (a system
+    /// call per port: call it every so often, never per packet). Backends
+    /// whose receive path cannot drop report nothing.
+    fn socket_drops(&mut self) -> SocketDrops {
+        SocketDrops::default()
     }
 
     /// Blocks until a port may have frames to receive or `timeout` passes.

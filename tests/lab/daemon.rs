@@ -45,6 +45,12 @@ impl Daemon {
     /// waits until its operator socket answers (the workers and the XDP
     /// program are up before the socket is opened).
     pub fn start(lab: &Lab, config: &Path) -> Daemon {
+        Daemon::start_with(lab, config, &[])
+    }
+
+    /// [`Daemon::start`] with more `ferroute run` arguments (`--workers`,
+    /// `--ring-size`, ...).
+    pub fn start_with(lab: &Lab, config: &Path, args: &[&str]) -> Daemon {
         let socket = lab.dir.join("ops.sock");
         let stdout = lab.dir.join("daemon.out");
         let stderr = lab.dir.join("daemon.err");
@@ -60,6 +66,7 @@ impl Daemon {
             .arg(&socket)
             .arg("--cores")
             .arg(core.to_string())
+            .args(args)
             .stdin(Stdio::null())
             .stdout(File::create(&stdout).expect("daemon stdout file"))
             .stderr(File::create(&stderr).expect("daemon stderr file"));

@@ -18,6 +18,7 @@
 pub mod compare;
 pub mod config;
 pub mod daemon;
+pub mod iperf;
 pub mod packet;
 pub mod replay;
 pub mod rewrite;
@@ -148,6 +149,12 @@ pub struct Lab {
 impl Lab {
     /// Creates a lab with a name unique to this process and call.
     pub fn up() -> Lab {
+        Lab::up_with_queues(1)
+    }
+
+    /// [`Lab::up`] with `queues` rx and tx queues on every veth
+    /// (`scripts/lab up --queues`), for `ferroute run --workers queues`.
+    pub fn up_with_queues(queues: u32) -> Lab {
         let name = format!(
             "fl{}x{}",
             base36(std::process::id()),
@@ -159,7 +166,7 @@ impl Lab {
         let lab = Lab { name, dir, script };
         // From here on Drop removes whatever `up` managed to create.
         let out = Command::new(&lab.script)
-            .args(["up", &lab.name])
+            .args(["up", &lab.name, "--queues", &queues.to_string()])
             .env("LAB_DIR", &lab.dir)
             .stdin(Stdio::null())
             .output()

@@ -18,6 +18,22 @@ pub fn require_root(test: &str) -> bool {
     netns::require_root(test, "AF_XDP tests")
 }
 
+/// `ferroute gen` arguments for UDP from host A (a0) to host B through the
+/// router's p0, with the lab's addresses (scripts/lab, xdp_bench's topology).
+pub const GEN_A_TO_B: [&str; 11] = [
+    "gen",
+    "--interface",
+    "a0",
+    "--dst-mac",
+    "02:00:00:00:00:01",
+    "--src-mac",
+    "02:00:00:00:00:0a",
+    "--src",
+    "192.0.2.10",
+    "--dst",
+    "203.0.113.2",
+];
+
 /// A namespace `fxROLE-PID-N` without IPv6 (no router solicitations, MLD or
 /// DAD to disturb counts), deleted on drop.
 pub struct Netns(netns::Netns);

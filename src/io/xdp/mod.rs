@@ -25,6 +25,7 @@ mod redirect;
 mod sink;
 mod socket;
 mod wait;
+mod xsk_stats;
 
 pub use error::{interface_index, interface_name, XdpError};
 pub use gen::{Generator, GeneratorTraffic, GEN_PROGRAM_NAME, XDP_REDIRECT};
@@ -33,8 +34,9 @@ pub use program::{XdpCounters, XdpPort, XdpProgram, MAX_PORTS, MAX_QUEUES, PROGR
 pub use query::{attached_programs, AttachedProgram};
 pub use redirect::{RedirectBound, RedirectCounters, RedirectRoute, REDIRECT_PROGRAM_NAME};
 pub use sink::{Sink, SinkCounters, SINK_PROGRAM_NAME};
-pub use socket::{BindMode, XdpIo, XdpIoConfig, XskStatistics, FRAME_SIZE};
+pub use socket::{BindMode, XdpIo, XdpIoConfig, FRAME_SIZE};
 pub use wait::set_fifo_priority;
+pub use xsk_stats::XskStatistics;
 
 // Workers open their sockets in the router's namespace and may then move
 // them; the daemon moves the program to its control thread.

@@ -26,8 +26,9 @@ use xdpilone::{
 use super::error::{interface_name, XdpError};
 use super::program::XdpProgram;
 use super::wait::Sleeper;
+use super::xsk_stats::XskStatistics;
 use crate::fib::PortId;
-use crate::io::packet::PacketIo;
+use crate::io::packet::{PacketIo, SocketDrops};
 use crate::io::umem::{Frame, FrameBatch, FramePool, Umem};
 
 const SOL_XDP: libc::c_int = 283;
@@ -78,20 +79,6 @@ impl Default for XdpIoConfig {
 /// Bytes per UMEM frame.
 pub const FRAME_SIZE: u32 = 4096;
 
-/// Kernel-side statistics of one socket (`XDP_STATISTICS`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct XskStatistics {
-    /// Dropped for other reasons than a full ring or empty fill ring.
-    pub rx_dropped: u64,
-    pub rx_invalid_descs: u64,
-    pub tx_invalid_descs: u64,
-    /// Dropped because the rx ring was full (the worker is too slow).
-    pub rx_ring_full: u64,
-    /// Receives that found the fill ring empty.
-    pub rx_fill_ring_empty_descs: u64,
-    pub tx_ring_empty_descs: u64,
-}
-
 struct XskPort {
     ifindex: u32,
     interface: String,
@@ -108,6 +95,8 @@ struct XskPort {
     in_tx: u32,
     /// Entries of the tx ring.
     tx_size: u32,
+    /// The kernel's counters as last read (kept when a read fails).
+    last_statistics: XskStatistics,
 }
 
 /// One worker's AF_XDP sockets, one per port, all on queue `queue`.
@@ -296,6 +285,7 @@ impl XdpIo {
                 in_fill: 0,
                 in_tx: 0,
                 tx_size: config.ring_size,
+                last_statistics: XskStatistics::default(),
             });
         }
         let zero_copy = socket_is_zero_copy(ports[0].fd);
@@ -512,6 +502,18 @@ impl PacketIo for XdpIo {
         }
         let n = self.ports.len().min(MAX_PORTS);
         self.sleeper.wait_readable(&fds[..n], timeout);
+    }
+
+    /// Reads every socket's `XDP_STATISTICS` (one getsockopt per port).
+    fn socket_drops(&mut self) -> SocketDrops {
+        let mut total = SocketDrops::default();
+        for port in 0..self.ports.len() {
+            if let Ok(now) = self.statistics(port as PortId) {
+                self.ports[port].last_statistics = now;
+            }
+            total.merge(&self.ports[port].last_statistics.drops());
+        }
+        total
     }
 
     fn service(&mut self, pool: &mut FramePool) {
