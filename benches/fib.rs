@@ -74,7 +74,7 @@ fn neighbors(trace: &[Update]) -> Vec<StaticNeighbor> {
 fn ebgp(prefix: IpNet, via: IpAddr) -> RibRoute {
     RibRoute {
         prefix,
-        source: RouteSource::Ebgp,
+        source: RouteSource::EBGP,
         metric: 0,
         paths: vec![Via::Recursive { address: via }],
     }
@@ -87,7 +87,7 @@ fn full_load(path: &PathBuf, neighbors: &[StaticNeighbor]) -> (Rib, FibPublisher
     let routes = load_routes(path, &LoadOptions::default()).expect("table");
     let mut rib = Rib::new(AdminDistances::default());
     rib.set_neighbors(neighbors);
-    rib.replace_source(RouteSource::Connected, connected_routes(&lan_port(), &[]));
+    rib.replace_source(RouteSource::CONNECTED, connected_routes(&lan_port(), &[]));
     let bgp: Vec<RibRoute> = routes
         .v4
         .iter()
@@ -99,7 +99,7 @@ fn full_load(path: &PathBuf, neighbors: &[StaticNeighbor]) -> (Rib, FibPublisher
                 .map(|&(p, nh)| ebgp(IpNet::V6(p), next_hop(nh))),
         )
         .collect();
-    rib.replace_source(RouteSource::Ebgp, bgp);
+    rib.replace_source(RouteSource::EBGP, bgp);
     let mut publisher = FibPublisher::new(FibHandle::new(Fib::default()), WINDOW);
     publisher.publish_full(&mut rib);
     let took = started.elapsed();
@@ -222,7 +222,7 @@ fn replay(rib: &mut Rib, publisher: &mut FibPublisher, trace: &[Update]) -> (Dur
     let started = Instant::now();
     for (i, u) in trace.iter().enumerate() {
         let route = u.next_hop.map(|nh| ebgp(u.prefix, nh));
-        rib.update(RouteSource::Ebgp, u.prefix, route.as_ref());
+        rib.update(RouteSource::EBGP, u.prefix, route.as_ref());
         // The control loop looks at the clock once per batch of updates.
         if i % 64 == 63 {
             publisher.poll(rib, Instant::now());
@@ -285,7 +285,7 @@ fn report(table: &PathBuf, trace: &[Update], neighbors: &[StaticNeighbor]) {
     for chunk in trace.chunks(1000) {
         for u in chunk {
             let route = u.next_hop.map(|nh| ebgp(u.prefix, nh));
-            rib.update(RouteSource::Ebgp, u.prefix, route.as_ref());
+            rib.update(RouteSource::EBGP, u.prefix, route.as_ref());
         }
         publisher.publish_now(&mut rib);
         let us = publisher.stats().last_build_us;

@@ -223,7 +223,7 @@ fn table_dump_v2_peers_routes_and_next_hops() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(last_v6.source, RouteSource::Ibgp);
+    assert_eq!(last_v6.source, RouteSource::IBGP);
     assert_eq!(
         last_v6.paths,
         vec![Via::Recursive {

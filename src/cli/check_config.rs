@@ -9,6 +9,7 @@ use clap::Args;
 use super::CliError;
 use crate::config::Config;
 use crate::control::engine::Engine;
+use crate::control::rib::route::RouteSource;
 use crate::control::SYSTEM_HOST;
 use crate::fib::{FibHandle, NextHop};
 use crate::qos::{QosConfig, SchedulerKind};
@@ -57,11 +58,10 @@ fn write_qos(out: &mut dyn Write, config: &Config) -> std::io::Result<()> {
         writeln!(out, "  {}: {}", p.name, describe_qos(&p.qos))?;
     }
     let d = &config.distances;
-    writeln!(
-        out,
-        "distance: connected {}, static {}, ebgp {}, link-state {}, ibgp {}",
-        d.connected, d.static_route, d.ebgp, d.link_state, d.ibgp
-    )
+    let each: Vec<String> = RouteSource::all()
+        .map(|s| format!("{} {}", s.name(), d.of(s)))
+        .collect();
+    writeln!(out, "distance: {}", each.join(", "))
 }
 
 fn describe_qos(q: &QosConfig) -> String {

@@ -5,6 +5,8 @@
 //! address or MAC is reported by our checks (with the field's name) rather
 //! than by a type error deep inside serde.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -52,17 +54,9 @@ pub(super) struct RawBgpTable {
     pub peer_as: Spanned<i64>,
 }
 
-/// `[distance]`: administrative distance per route source.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDistance {
-    pub connected: Option<Spanned<i64>>,
-    #[serde(rename = "static")]
-    pub static_route: Option<Spanned<i64>>,
-    pub ebgp: Option<Spanned<i64>>,
-    pub linkstate: Option<Spanned<i64>>,
-    pub ibgp: Option<Spanned<i64>>,
-}
+/// `[distance]`: administrative distance per route source, by the
+/// source's key (checked against the sources the RIB knows).
+pub(super) type RawDistance = BTreeMap<String, Spanned<i64>>;
 
 /// `[linkstate]`: where the LSDB comes from.
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::control::rib::route::RouteSource;
 use std::path::PathBuf;
 
 /// A good file; the tests below break one line of it at a time.
@@ -502,9 +503,9 @@ fn distances_and_linkstate_are_read_and_checked() {
     let text =
         format!("{GOOD}\n[distance]\nebgp = 25\nstatic = 5\n\n[linkstate]\nfile = \"lsdb.toml\"\n");
     let c = Config::parse(&text, "r.toml").unwrap();
-    assert_eq!(c.distances.ebgp, 25);
-    assert_eq!(c.distances.static_route, 5);
-    assert_eq!(c.distances.link_state, 110, "default kept");
+    assert_eq!(c.distances.of(RouteSource::EBGP), 25);
+    assert_eq!(c.distances.of(RouteSource::STATIC), 5);
+    assert_eq!(c.distances.of(RouteSource::LINK_STATE), 110, "default kept");
     assert_eq!(
         c.linkstate.unwrap().file,
         std::path::PathBuf::from("lsdb.toml")
@@ -519,7 +520,9 @@ fn distances_and_linkstate_are_read_and_checked() {
     assert_eq!(e.line, Some(GOOD.lines().count() + 3));
     let unknown = format!("{GOOD}\n[distance]\nospf = 3\n");
     let e = Config::parse(&unknown, "r.toml").unwrap_err();
-    assert!(e.to_string().contains("ospf"), "{e}");
+    assert_eq!(e.field, "distance.ospf");
+    assert_eq!(e.line, Some(GOOD.lines().count() + 3));
+    assert!(e.message.contains("linkstate"), "{e}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::{
     Config, ConfigError, LinkStateConfig, NeighborConfig, PortConfig, RouteConfig, RouterSettings,
     DEFAULT_ICMP_BURST, DEFAULT_ICMP_RATE, DEFAULT_MTU,
 };
-use crate::control::rib::route::AdminDistances;
+use crate::control::rib::route::{AdminDistances, RouteSource, SOURCES};
 use crate::fib::PortId;
 use crate::wire::MacAddr;
 
@@ -159,24 +159,27 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
     })
 }
 
-/// `[distance]`: each key optional (the default stays), 0..=255.
+/// `[distance]`: a key per route source, each optional (the default
+/// stays), 0..=255; a key naming no source is an error.
 fn distances(cx: &Ctx, raw: &RawConfig) -> Result<AdminDistances, ConfigError> {
     let mut d = AdminDistances::default();
     let Some(raw) = &raw.distance else {
         return Ok(d);
     };
-    let r = raw.get_ref();
-    let fields = [
-        (&r.connected, "distance.connected", &mut d.connected),
-        (&r.static_route, "distance.static", &mut d.static_route),
-        (&r.ebgp, "distance.ebgp", &mut d.ebgp),
-        (&r.linkstate, "distance.linkstate", &mut d.link_state),
-        (&r.ibgp, "distance.ibgp", &mut d.ibgp),
-    ];
-    for (value, field, slot) in fields {
-        if let Some(v) = value {
-            *slot = cx.bounded(v, field, 0..=255)? as u8;
-        }
+    for (key, value) in raw.get_ref() {
+        let field = format!("distance.{key}");
+        let Some(source) = RouteSource::by_distance_key(key) else {
+            let known: Vec<&str> = SOURCES.iter().map(|s| s.distance_key).collect();
+            return Err(cx.err(
+                value.span(),
+                field,
+                format!(
+                    "no route source is called {key:?} (known: {})",
+                    known.join(", ")
+                ),
+            ));
+        };
+        d.set(source, cx.bounded(value, &field, 0..=255)? as u8);
     }
     Ok(d)
 }

@@ -61,8 +61,8 @@ impl BgpRib {
     /// what [`crate::control::rib::Rib::replace_table`] installs.
     pub fn selected_tables(&self) -> [RouteTable; 2] {
         let mut tables = [
-            RouteTable::new(RouteSource::Ebgp),
-            RouteTable::new(RouteSource::Ibgp),
+            RouteTable::new(RouteSource::EBGP),
+            RouteTable::new(RouteSource::IBGP),
         ];
         // Next-hop list -> path list index, per table; consecutive prefixes
         // mostly share one, so the last one is checked first.

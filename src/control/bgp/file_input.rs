@@ -43,7 +43,7 @@ pub const REGISTRATION: Registration = Registration {
     name: NAME,
     title: "BGP",
     section: "[bgp]",
-    sources: &[RouteSource::Ebgp, RouteSource::Ibgp],
+    sources: &[RouteSource::EBGP, RouteSource::IBGP],
     create: |config| {
         let section = config.section::<BgpConfig>(NAME)?;
         Some(Box::new(BgpFileInput::new(section.clone(), config.clock)))
@@ -270,8 +270,8 @@ impl BgpFileInput {
                 RouteChange::Installed(route) => {
                     // The route may have moved between eBGP and iBGP.
                     let other = match route.source {
-                        RouteSource::Ebgp => RouteSource::Ibgp,
-                        _ => RouteSource::Ebgp,
+                        RouteSource::EBGP => RouteSource::IBGP,
+                        _ => RouteSource::EBGP,
                     };
                     self.routes.push_back(RouteOutput::Update {
                         source: other,
@@ -285,7 +285,7 @@ impl BgpFileInput {
                     });
                 }
                 RouteChange::Withdrawn(prefix) => {
-                    for source in [RouteSource::Ebgp, RouteSource::Ibgp] {
+                    for source in [RouteSource::EBGP, RouteSource::IBGP] {
                         self.routes.push_back(RouteOutput::Update {
                             source,
                             prefix,
@@ -438,7 +438,7 @@ impl Protocol for BgpFileInput {
 
     /// BGP resolves through every other source and never through itself.
     fn subscription(&self) -> SourceFilter {
-        SourceFilter::all_except(&[RouteSource::Ebgp, RouteSource::Ibgp])
+        SourceFilter::all_except(&[RouteSource::EBGP, RouteSource::IBGP])
     }
 }
 

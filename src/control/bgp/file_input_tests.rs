@@ -51,7 +51,7 @@ fn the_table_is_decided_once_every_file_is_in_and_follows_next_hop_reachability(
     let Some(RouteOutput::ReplaceTable(ebgp)) = bgp.poll_route() else {
         panic!("the eBGP table first");
     };
-    assert_eq!(ebgp.source, RouteSource::Ebgp);
+    assert_eq!(ebgp.source, RouteSource::EBGP);
     let mut prefixes: Vec<String> = ebgp.routes.iter().map(|r| r.prefix.to_string()).collect();
     prefixes.sort();
     // The IPv6 prefix is skipped: the peer's next hop is IPv4.
@@ -63,7 +63,7 @@ fn the_table_is_decided_once_every_file_is_in_and_follows_next_hop_reachability(
     let Some(RouteOutput::ReplaceTable(ibgp)) = bgp.poll_route() else {
         panic!("then the iBGP table");
     };
-    assert_eq!((ibgp.source, ibgp.routes.len()), (RouteSource::Ibgp, 0));
+    assert_eq!((ibgp.source, ibgp.routes.len()), (RouteSource::IBGP, 0));
     assert_eq!((bgp.poll_route(), bgp.poll_timeout()), (None, None));
 
     let why = bgp
@@ -79,7 +79,7 @@ fn the_table_is_decided_once_every_file_is_in_and_follows_next_hop_reachability(
     // A change of non-BGP routes: the next hop is gone, both prefixes go.
     reachable.set(false);
     let change = [BestRouteChange::SourceReplaced {
-        source: RouteSource::LinkState,
+        source: RouteSource::LINK_STATE,
     }];
     bgp.handle_rib_changes(t0, &change, &rib);
     let mut withdrawn = Vec::new();
@@ -95,8 +95,8 @@ fn the_table_is_decided_once_every_file_is_in_and_follows_next_hop_reachability(
     }
     withdrawn.sort();
     assert_eq!(withdrawn.len(), 4, "{withdrawn:?}");
-    assert!(withdrawn.contains(&(RouteSource::Ebgp, "10.0.0.0/8".to_string())));
-    assert!(withdrawn.contains(&(RouteSource::Ibgp, "198.18.4.0/24".to_string())));
+    assert!(withdrawn.contains(&(RouteSource::EBGP, "10.0.0.0/8".to_string())));
+    assert!(withdrawn.contains(&(RouteSource::IBGP, "198.18.4.0/24".to_string())));
     // Nothing changed since: nothing to do.
     bgp.handle_rib_changes(t0, &change, &rib);
     assert_eq!(bgp.poll_route(), None);
@@ -107,7 +107,7 @@ fn the_table_is_decided_once_every_file_is_in_and_follows_next_hop_reachability(
     assert!(bgp.handle_command(t0, "linkstate", &rib).is_none());
     assert_eq!(
         bgp.subscription(),
-        SourceFilter::all_except(&[RouteSource::Ebgp, RouteSource::Ibgp])
+        SourceFilter::all_except(&[RouteSource::EBGP, RouteSource::IBGP])
     );
 }
 

@@ -17,8 +17,8 @@ pub enum PeerKind {
 impl PeerKind {
     pub fn source(self) -> RouteSource {
         match self {
-            PeerKind::Ebgp => RouteSource::Ebgp,
-            PeerKind::Ibgp => RouteSource::Ibgp,
+            PeerKind::Ebgp => RouteSource::EBGP,
+            PeerKind::Ibgp => RouteSource::IBGP,
         }
     }
 

@@ -370,7 +370,7 @@ fn apply_reports_new_best_withdrawal_and_no_change() {
     let u = announce(&mut rib, b, p, path("192.0.2.2", &[64510, 64509]));
     assert_eq!(
         rib.apply(u.clone(), &r),
-        Ok(installed(p, RouteSource::Ibgp, &["192.0.2.2"]))
+        Ok(installed(p, RouteSource::IBGP, &["192.0.2.2"]))
     );
     // The same announcement again changes nothing.
     assert_eq!(rib.apply(u, &r), Ok(RouteChange::Unchanged));
@@ -383,7 +383,7 @@ fn apply_reports_new_best_withdrawal_and_no_change() {
     );
     assert_eq!(
         rib.apply(u, &r),
-        Ok(installed(p, RouteSource::Ebgp, &["192.0.2.1"]))
+        Ok(installed(p, RouteSource::EBGP, &["192.0.2.1"]))
     );
     // A losing route changing does not show.
     let u = announce(&mut rib, b, p, path("192.0.2.2", &[64508, 64509]));
@@ -395,7 +395,7 @@ fn apply_reports_new_best_withdrawal_and_no_change() {
     // Withdrawing the best falls back to the other.
     assert_eq!(
         rib.apply(withdraw(a, p), &r),
-        Ok(installed(p, RouteSource::Ibgp, &["192.0.2.2"]))
+        Ok(installed(p, RouteSource::IBGP, &["192.0.2.2"]))
     );
     assert_eq!(rib.apply(withdraw(a, p), &r), Ok(RouteChange::Unchanged));
     assert_eq!(
@@ -423,7 +423,7 @@ fn unresolvable_routes_are_not_installed_until_the_igp_reaches_them() {
     rib.rerun_all(&igp(&[("2001:db8::1", 3)]), |c| changes.push(c));
     assert_eq!(
         changes,
-        vec![installed(p, RouteSource::Ebgp, &["2001:db8::1"])]
+        vec![installed(p, RouteSource::EBGP, &["2001:db8::1"])]
     );
     assert_eq!(rib.lookup(ip("2001:db8:1::5")), Some(net(p)));
     changes.clear();
@@ -448,7 +448,7 @@ fn multipath_route_carries_every_next_hop_and_clear_peer_withdraws() {
     let u = announce(&mut rib, a, p, path("192.0.2.1", &[64501]));
     assert_eq!(
         rib.apply(u, &r),
-        Ok(installed(p, RouteSource::Ebgp, &["192.0.2.1", "192.0.2.2"]))
+        Ok(installed(p, RouteSource::EBGP, &["192.0.2.1", "192.0.2.2"]))
     );
     let other = announce(&mut rib, a, "198.51.100.0/25", path("192.0.2.1", &[64501]));
     rib.apply(other, &r).unwrap();
@@ -458,7 +458,7 @@ fn multipath_route_carries_every_next_hop_and_clear_peer_withdraws() {
     assert_eq!(
         changes,
         vec![
-            installed(p, RouteSource::Ebgp, &["192.0.2.2"]),
+            installed(p, RouteSource::EBGP, &["192.0.2.2"]),
             RouteChange::Withdrawn(net("198.51.100.0/25")),
         ]
     );

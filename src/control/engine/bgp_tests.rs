@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::control::protocol::frozen_clock;
+use crate::control::protocol::{frozen_clock, BestRouteChange};
 use crate::control::rib::inputs::connected_routes;
 use crate::control::SYSTEM_HOST;
 use crate::fib::NextHop;
@@ -272,7 +272,7 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     );
     let ports = config.connected_ports();
     let mut rib = Rib::new(config.distances);
-    rib.replace_source(RouteSource::Connected, connected_routes(&ports, &[]));
+    rib.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &[]));
     let t0 = frozen_clock();
     let protocols = ProtocolConfig::new(config.router.id, Vec::new(), frozen_clock)
         .with_section(bgp_name(), config.bgp.clone().unwrap());
@@ -302,30 +302,35 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
         n
     };
     apply(&mut bgp, &mut rib);
+    // BGP hears of non-BGP changes through its journal.
+    let journal = rib.subscribe(bgp.subscription());
     let selected = |rib: &Rib, p: &str| rib.explain(net(p)).and_then(|e| e.selected);
-    assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::Ibgp));
+    assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::IBGP));
     assert_eq!(selected(&rib, "100.64.6.0/24"), None);
 
     let statics = crate::control::rib::inputs::static_routes(&ports, &with_route.static_routes());
-    rib.replace_source(RouteSource::Static, statics);
-    let changed = [BestRouteChange::SourceReplaced {
-        source: RouteSource::Static,
-    }];
+    rib.replace_source(RouteSource::STATIC, statics);
+    let changed = rib.take_journal(journal);
+    // The demo's two static routes and the new one.
+    assert_eq!(changed.len(), 3, "{changed:?}");
+    assert!(changed.iter().any(|c| matches!(c,
+        BestRouteChange::Prefix { prefix, old: None, new: Some(_) } if *prefix == net("10.99.0.0/16"))));
     bgp.handle_rib_changes(t0, &changed, &rib);
     // Two prefixes installed, each as a withdrawal from the other source
     // and an update.
     assert_eq!(apply(&mut bgp, &mut rib), 4);
-    assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::Ebgp));
+    assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::EBGP));
     let e = rib.explain(net("100.64.5.0/24")).unwrap();
     assert_eq!(e.routes.len(), 1, "the iBGP route left the RIB: {e:?}");
-    assert_eq!(selected(&rib, "100.64.6.0/24"), Some(RouteSource::Ebgp));
+    assert_eq!(selected(&rib, "100.64.6.0/24"), Some(RouteSource::EBGP));
     bgp.handle_rib_changes(t0, &changed, &rib);
     assert_eq!(apply(&mut bgp, &mut rib), 0, "nothing changed");
 
-    rib.replace_source(RouteSource::Static, Vec::new());
+    rib.replace_source(RouteSource::STATIC, Vec::new());
+    let changed = rib.take_journal(journal);
     bgp.handle_rib_changes(t0, &changed, &rib);
     assert_eq!(apply(&mut bgp, &mut rib), 4);
-    assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::Ibgp));
+    assert_eq!(selected(&rib, "100.64.5.0/24"), Some(RouteSource::IBGP));
     assert!(rib.explain(net("100.64.6.0/24")).is_none());
 }
 

@@ -25,7 +25,7 @@ use crate::control::protocol::{
     Protocol, ProtocolConfig, ProtocolInput, Registration, RouteOutput, REGISTRY,
 };
 use crate::control::rib::inputs::{connected_routes, static_routes};
-use crate::control::rib::notify::{BestRouteChange, SourceFilter};
+use crate::control::rib::notify::SubscriberId;
 use crate::control::rib::route::{RibRoute, RouteSource};
 use crate::control::rib::{FibPublisher, PublishStats, Rib};
 use crate::fib::{ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
@@ -87,6 +87,8 @@ fn bgp_name() -> &'static str {
 struct Instance {
     registration: &'static Registration,
     protocol: Box<dyn Protocol>,
+    /// Its journal of the RIB's best-route changes, if it wants one.
+    subscriber: Option<SubscriberId>,
     /// How long applying its last batch of route changes took.
     last_apply: Duration,
 }
@@ -100,8 +102,6 @@ pub struct Engine {
     inputs: Inputs,
     neighbors: Vec<StaticNeighbor>,
     instances: Vec<Instance>,
-    /// Sources whose routes changed since the instances were last told.
-    changed: SourceFilter,
     /// The connected routes last given to the RIB.
     connected: Vec<RibRoute>,
     /// Whether this RIB has been published (the first publication is built
@@ -126,13 +126,13 @@ impl Engine {
             inputs,
             neighbors: Vec::new(),
             instances: Vec::new(),
-            changed: SourceFilter::NONE,
             connected: Vec::new(),
             published: false,
         };
         engine.apply_config_routes();
         let now = (host.clock)();
-        engine.instances = engine.start_instances(&engine.inputs.protocols, now)?;
+        let instances = engine.start_instances(&engine.inputs.protocols, now)?;
+        engine.install(instances);
         engine.settle(now, true);
         Ok(engine)
     }
@@ -161,10 +161,24 @@ impl Engine {
             instances.push(Instance {
                 registration,
                 protocol,
+                subscriber: None,
                 last_apply: Duration::ZERO,
             });
         }
         Ok(instances)
+    }
+
+    /// Makes `instances` the running ones, each with the journal it wants.
+    fn install(&mut self, instances: Vec<Instance>) {
+        for old in std::mem::replace(&mut self.instances, instances) {
+            if let Some(id) = old.subscriber {
+                self.rib.unsubscribe(id);
+            }
+        }
+        for i in &mut self.instances {
+            let filter = i.protocol.subscription();
+            i.subscriber = (!filter.is_empty()).then(|| self.rib.subscribe(filter));
+        }
     }
 
     /// Runs the instances' due deadlines (with `force` first every pending
@@ -211,52 +225,44 @@ impl Engine {
         let mut any = false;
         while let Some(output) = self.instances[i].protocol.poll_route() {
             any = true;
-            let source = match output {
+            match output {
                 RouteOutput::Update {
                     source,
                     prefix,
                     route,
-                } => {
-                    self.rib.update(source, prefix, route.as_ref());
-                    source
-                }
+                } => self.rib.update(source, prefix, route.as_ref()),
                 RouteOutput::ReplaceSource { source, routes } => {
-                    self.rib.replace_source(source, routes);
-                    source
+                    self.rib.replace_source(source, routes)
                 }
-                RouteOutput::ReplaceTable(table) => {
-                    let source = table.source;
-                    self.rib.replace_table(table);
-                    source
-                }
-            };
-            self.changed = self.changed.with(source);
+                RouteOutput::ReplaceTable(table) => self.rib.replace_table(table),
+            }
         }
         if any {
             self.instances[i].last_apply = (self.host.clock)() - t;
         }
     }
 
-    /// Tells every subscriber about the sources that changed, and applies
-    /// what they answer with, until quiet (bounded).
+    /// Hands every subscriber its journal of best-route changes, and
+    /// applies what they answer with, until every journal is empty
+    /// (bounded).
     fn notify(&mut self, now: Instant) {
         for _ in 0..MAX_ROUNDS {
-            let changed = std::mem::take(&mut self.changed);
-            if changed.is_empty() {
-                return;
-            }
+            let mut told = false;
             for i in 0..self.instances.len() {
-                let p = &mut self.instances[i].protocol;
-                let wanted = changed.intersect(p.subscription());
-                if wanted.is_empty() {
+                let Some(id) = self.instances[i].subscriber else {
+                    continue;
+                };
+                let changes = self.rib.take_journal(id);
+                if changes.is_empty() {
                     continue;
                 }
-                let changes: Vec<BestRouteChange> = wanted
-                    .sources()
-                    .map(|source| BestRouteChange::SourceReplaced { source })
-                    .collect();
+                told = true;
+                let p = &mut self.instances[i].protocol;
                 p.handle_rib_changes(now, &changes, &self.rib);
                 self.drain_routes(i);
+            }
+            if !told {
+                return;
             }
         }
     }
@@ -268,16 +274,14 @@ impl Engine {
             return;
         }
         self.connected = routes.clone();
-        self.rib.replace_source(RouteSource::Connected, routes);
-        self.changed = self.changed.with(RouteSource::Connected);
+        self.rib.replace_source(RouteSource::CONNECTED, routes);
     }
 
     fn apply_config_routes(&mut self) {
         self.apply_connected();
         let i = &self.inputs;
         self.rib
-            .replace_source(RouteSource::Static, static_routes(&i.ports, &i.statics));
-        self.changed = self.changed.with(RouteSource::Static);
+            .replace_source(RouteSource::STATIC, static_routes(&i.ports, &i.statics));
     }
 
     /// New resolved neighbours (static ones merged in): host routes and
@@ -365,14 +369,13 @@ impl Engine {
         let now = (self.host.clock)();
         let instances = self.start_instances(&fresh.protocols, now)?;
         self.inputs = fresh;
-        self.instances = instances;
+        self.install(instances);
         self.rib.set_distances(config.distances);
         self.apply_config_routes();
         for registration in REGISTRY {
             if !self.inputs.protocols.has_section(registration.name) {
                 for &source in registration.sources {
                     self.rib.replace_source(source, Vec::new());
-                    self.changed = self.changed.with(source);
                 }
             }
         }

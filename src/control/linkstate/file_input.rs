@@ -27,7 +27,7 @@ pub const REGISTRATION: Registration = Registration {
     name: NAME,
     title: "link-state",
     section: "[linkstate] file",
-    sources: &[RouteSource::LinkState],
+    sources: &[RouteSource::LINK_STATE],
     create: |config| {
         let section = config.section::<LinkStateConfig>(NAME)?;
         Some(Box::new(LinkStateFileInput::new(
@@ -103,7 +103,7 @@ impl Protocol for LinkStateFileInput {
         let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| i as PortId);
         if let Some(result) = self.state.run_if_due(now, port_of) {
             self.routes.push_back(RouteOutput::ReplaceSource {
-                source: RouteSource::LinkState,
+                source: RouteSource::LINK_STATE,
                 routes: result.routes().to_vec(),
             });
         }

@@ -59,7 +59,7 @@ fn bytes_in_then_spf_after_the_hold_down_gives_the_routes() {
     ls.handle_timeout(t0 + ms(20), &rib);
     let want = RibRoute {
         prefix: "198.18.0.0/24".parse().unwrap(),
-        source: RouteSource::LinkState,
+        source: RouteSource::LINK_STATE,
         metric: 13,
         paths: vec![Via::Gateway {
             port: 1,
@@ -68,7 +68,7 @@ fn bytes_in_then_spf_after_the_hold_down_gives_the_routes() {
     };
     match ls.poll_route() {
         Some(RouteOutput::ReplaceSource { source, routes }) => {
-            assert_eq!(source, RouteSource::LinkState);
+            assert_eq!(source, RouteSource::LINK_STATE);
             assert_eq!(routes, [want]);
         }
         other => panic!("{other:?}"),

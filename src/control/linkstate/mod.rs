@@ -1,6 +1,6 @@
 //! Link-state routing: a database of router LSAs, Dijkstra SPF from this
 //! router with equal-cost multipath, and the routes to stub prefixes it
-//! yields (as [`RibRoute`]s of source [`RouteSource::LinkState`]).
+//! yields (as [`RibRoute`]s of source [`RouteSource::LINK_STATE`]).
 //!
 //! # The LSDB file
 //!

@@ -219,7 +219,7 @@ fn reference(lsas: &[RouterLsa], root: usize, ids: usize) -> Reference {
         } else {
             routes.push(RibRoute {
                 prefix,
-                source: RouteSource::LinkState,
+                source: RouteSource::LINK_STATE,
                 metric: u32::try_from(total).unwrap_or(u32::MAX),
                 paths,
             });

@@ -453,7 +453,7 @@ impl StubRoutes<'_> {
             }
             out.routes.push(RibRoute {
                 prefix,
-                source: RouteSource::LinkState,
+                source: RouteSource::LINK_STATE,
                 // Costs are at most 24 bits per hop; a path longer than u32
                 // allows is still a route, at the largest metric.
                 metric: u32::try_from(best).unwrap_or(u32::MAX),

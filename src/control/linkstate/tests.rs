@@ -107,7 +107,7 @@ fn diamond_has_two_equal_cost_first_hops() {
     assert_eq!(spf.cost(id(4)), Some(2));
     assert_eq!(spf.first_hops(id(4)), vec![hop(0, 2), hop(1, 3)]);
     let r = route(&spf, "203.0.113.0/24").unwrap();
-    assert_eq!(r.source, RouteSource::LinkState);
+    assert_eq!(r.source, RouteSource::LINK_STATE);
     assert_eq!(r.metric, 7);
     assert_eq!(r.paths, vec![hop(0, 2), hop(1, 3)]);
     // The root's own stub is connected, not link-state.

@@ -24,7 +24,7 @@ fn host_route(addr: IpAddr) -> IpNet {
 fn connected(prefix: IpNet, via: Via) -> RibRoute {
     RibRoute {
         prefix,
-        source: RouteSource::Connected,
+        source: RouteSource::CONNECTED,
         metric: 0,
         paths: vec![via],
     }
@@ -86,7 +86,7 @@ pub fn static_routes(ports: &[ConnectedPort], routes: &[StaticRoute]) -> Vec<Rib
         .iter()
         .map(|r| RibRoute {
             prefix: r.prefix.trunc(),
-            source: RouteSource::Static,
+            source: RouteSource::STATIC,
             metric: 0,
             paths: vec![match connected_port(ports, r.via) {
                 Some(port) => Via::Gateway {

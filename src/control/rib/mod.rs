@@ -45,35 +45,72 @@ use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
 use hash::{FastMap as HashMap, FastSet as HashSet};
+use notify::{BestRouteChange, Journals, SourceFilter, SubscriberId};
 use paths::{canonical, resolve, PathSets, ResolveContext};
-use route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via};
+use route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via, SOURCE_COUNT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Candidate {
-    source: RouteSource,
-    metric: u32,
-    paths: PathSetId,
+pub(super) struct Candidate {
+    pub source: RouteSource,
+    pub metric: u32,
+    pub paths: PathSetId,
 }
 
-/// One route per source, inline (no allocation per prefix).
-#[derive(Debug, Clone, Copy, Default)]
-struct Candidates([Option<Candidate>; 5]);
+/// A prefix's routes, at most one per source, in source order: nearly
+/// always one, kept inline; more on the heap.
+#[derive(Debug, Clone, Default)]
+enum Candidates {
+    #[default]
+    Empty,
+    One(Candidate),
+    Many(Box<[Candidate]>),
+}
 
 impl Candidates {
-    fn iter(&self) -> impl Iterator<Item = &Candidate> + Clone {
-        self.0.iter().flatten()
+    fn as_slice(&self) -> &[Candidate] {
+        match self {
+            Candidates::Empty => &[],
+            Candidates::One(c) => std::slice::from_ref(c),
+            Candidates::Many(all) => all,
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Candidate> {
+        self.as_slice().iter()
     }
 
     fn get(&self, source: RouteSource) -> Option<Candidate> {
-        self.0[source_index(source)]
+        self.iter().find(|c| c.source == source).copied()
     }
 
-    fn set(&mut self, source: RouteSource, c: Option<Candidate>) {
-        self.0[source_index(source)] = c;
+    fn set(&mut self, source: RouteSource, new: Option<Candidate>) {
+        *self = match (std::mem::take(self), new) {
+            (Candidates::Empty, None) => Candidates::Empty,
+            (Candidates::Empty, Some(c)) => Candidates::One(c),
+            (Candidates::One(old), new) if old.source == source => {
+                new.map_or(Candidates::Empty, Candidates::One)
+            }
+            (Candidates::One(old), None) => Candidates::One(old),
+            (old, new) => {
+                let mut all: Vec<Candidate> = old
+                    .as_slice()
+                    .iter()
+                    .filter(|c| c.source != source)
+                    .copied()
+                    .chain(new)
+                    .collect();
+                all.sort_unstable_by_key(|c| c.source);
+                match all.as_slice() {
+                    [] => Candidates::Empty,
+                    [c] => Candidates::One(*c),
+                    _ => Candidates::Many(all.into_boxed_slice()),
+                }
+            }
+        };
     }
 
     fn is_empty(&self) -> bool {
-        self.0.iter().all(Option::is_none)
+        matches!(self, Candidates::Empty)
     }
 }
 
@@ -86,21 +123,13 @@ struct PrefixState {
     resolving: Option<PathSetId>,
 }
 
-fn source_index(s: RouteSource) -> usize {
-    RouteSource::ALL.iter().position(|&x| x == s).unwrap_or(0)
-}
-
-fn is_bgp(s: RouteSource) -> bool {
-    matches!(s, RouteSource::Ebgp | RouteSource::Ibgp)
-}
-
 /// The routing information base.
 #[derive(Debug, Clone, Default)]
 pub struct Rib {
     distances: AdminDistances,
     prefixes: HashMap<IpNet, PrefixState>,
-    /// Number of routes per source (by [`source_index`]).
-    source_routes: [usize; 5],
+    /// Number of routes per source (by [`RouteSource::index`]).
+    source_routes: [usize; SOURCE_COUNT],
     paths: PathSets,
     resolving_v4: Ipv4Table,
     resolving_v6: Ipv6Table,
@@ -116,6 +145,8 @@ pub struct Rib {
     all_dirty: bool,
     dirty_groups: HashSet<PathSetId>,
     reresolve: HashSet<PathSetId>,
+    /// Best-route changes per subscriber.
+    journals: Journals,
 }
 
 /// Resolution's view of the RIB (borrowed fields, so path sets can be
@@ -159,6 +190,8 @@ impl Rib {
             return;
         }
         self.distances = distances;
+        // Any prefix's best route may have changed source.
+        self.journals.replaced(SourceFilter::all_except(&[]));
         let all: Vec<IpNet> = self.prefixes.keys().copied().collect();
         for p in all {
             self.reconsider(p);
@@ -245,9 +278,29 @@ impl Rib {
             }
             return;
         }
+        let before = self
+            .journals
+            .records(source)
+            .then(|| state.candidates.clone());
         state.candidates.set(source, new);
+        if let Some(before) = before {
+            let (distances, paths) = (&self.distances, &self.paths);
+            self.journals.record(
+                prefix,
+                source,
+                before.as_slice(),
+                state.candidates.as_slice(),
+                |c| rank(distances, c),
+                |c| {
+                    paths
+                        .get(c.paths)
+                        .map(|p| p.paths.clone())
+                        .unwrap_or_default()
+                },
+            );
+        }
         let outcome = select(state, &self.paths, &self.distances);
-        let count = &mut self.source_routes[source_index(source)];
+        let count = &mut self.source_routes[source.index()];
         *count = *count + usize::from(new.is_some()) - usize::from(current.is_some());
         self.selected(prefix, outcome);
         if let Some(old) = current {
@@ -399,6 +452,20 @@ impl Rib {
         }
     }
 
+    /// Starts a journal of the best-route changes of `filter`'s sources.
+    pub fn subscribe(&mut self, filter: SourceFilter) -> SubscriberId {
+        self.journals.subscribe(filter)
+    }
+
+    pub fn unsubscribe(&mut self, id: SubscriberId) {
+        self.journals.unsubscribe(id);
+    }
+
+    /// Subscriber `id`'s best-route changes since the last call.
+    pub fn take_journal(&mut self, id: SubscriberId) -> Vec<BestRouteChange> {
+        self.journals.take(id)
+    }
+
     /// Whether changes wait for [`Rib::take_changes`].
     pub fn has_changes(&self) -> bool {
         self.all_dirty || !self.dirty_prefixes.is_empty() || !self.dirty_groups.is_empty()
@@ -503,7 +570,7 @@ impl Rib {
         let c = state
             .candidates
             .iter()
-            .filter(|c| c.paths == id && !is_bgp(c.source))
+            .filter(|c| c.paths == id && !c.source.is_bgp())
             .min_by_key(|c| (self.distances.of(c.source), c.metric))?;
         Some((prefix, c.metric))
     }
@@ -541,7 +608,7 @@ struct Selection {
 /// distance, metric, source order) and its resolving route (the same among
 /// non-BGP, non-recursive ones), and records both in `state`.
 fn select(state: &mut PrefixState, paths: &PathSets, distances: &AdminDistances) -> Selection {
-    let key = |c: &Candidate| (distances.of(c.source), c.metric, source_index(c.source));
+    let key = |c: &Candidate| rank(distances, c);
     let installed = state
         .candidates
         .iter()
@@ -551,7 +618,7 @@ fn select(state: &mut PrefixState, paths: &PathSets, distances: &AdminDistances)
     let resolving = state
         .candidates
         .iter()
-        .filter(|c| !is_bgp(c.source) && paths.get(c.paths).is_some_and(|p| !p.recursive))
+        .filter(|c| !c.source.is_bgp() && paths.get(c.paths).is_some_and(|p| !p.recursive))
         .min_by_key(|c| key(c))
         .map(|c| c.paths);
     let installed_changed = installed != state.installed;
@@ -563,6 +630,11 @@ fn select(state: &mut PrefixState, paths: &PathSets, distances: &AdminDistances)
         resolving_changed,
         empty: state.candidates.is_empty(),
     }
+}
+
+/// How candidates compare: distance, then metric, then source order.
+fn rank(distances: &AdminDistances, c: &Candidate) -> (u8, u32, usize) {
+    (distances.of(c.source), c.metric, c.source.index())
 }
 
 fn remove_dep(map: &mut HashMap<IpAddr, HashSet<PathSetId>>, address: IpAddr, id: PathSetId) {

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use proptest::prelude::*;
 
 use super::inputs::connected_routes;
-use super::route::{AdminDistances, RibRoute, RouteSource, Via};
+use super::route::{AdminDistances, RibRoute, RouteSource, Via, SOURCE_COUNT};
 use super::tests::{gw, neighbor, net, rec, two_ports};
 use super::*;
 use crate::fib::{Fib, FibHandle, NextHop};
@@ -51,7 +51,7 @@ fn paths_of(i: usize) -> Vec<Via> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..5usize, 0..PREFIXES.len(), proptest::option::of(0..7usize))
+        6 => (0..SOURCE_COUNT, 0..PREFIXES.len(), proptest::option::of(0..7usize))
             .prop_map(|(source, prefix, paths)| Op::Route { source, prefix, paths }),
         1 => proptest::collection::vec((0..GATEWAYS.len(), 1..4u8), 0..4).prop_map(Op::Neighbors),
         1 => Just(Op::Publish),
@@ -87,17 +87,17 @@ proptest! {
         for op in ops {
             match op {
                 Op::Route { source, prefix, paths } => {
-                    let source = RouteSource::ALL[source];
+                    let source = RouteSource::all().nth(source).unwrap();
                     let p = net(PREFIXES[prefix]);
                     match paths {
                         Some(i) => {
                             let r = RibRoute { prefix: p, source, metric: i as u32 % 3, paths: paths_of(i) };
                             rib.update(source, p, Some(&r));
-                            routes.insert((source_index(source), prefix), i);
+                            routes.insert((source.index(), prefix), i);
                         }
                         None => {
                             rib.update(source, p, None);
-                            routes.remove(&(source_index(source), prefix));
+                            routes.remove(&(source.index(), prefix));
                         }
                     }
                 }
@@ -118,22 +118,22 @@ proptest! {
 
         let mut fresh = Rib::new(AdminDistances::default());
         fresh.set_neighbors(&neighbors);
-        fresh.replace_source(RouteSource::Connected, connected_routes(&ports, &[]));
-        for source in RouteSource::ALL {
+        fresh.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &[]));
+        for source in RouteSource::all() {
             let list = routes
                 .iter()
-                .filter(|((s, _), _)| *s == source_index(source))
-                .filter(|_| source != RouteSource::Connected)
+                .filter(|((s, _), _)| *s == source.index())
+                .filter(|_| source != RouteSource::CONNECTED)
                 .map(|((_, p), &i)| RibRoute { prefix: net(PREFIXES[*p]), source, metric: i as u32 % 3, paths: paths_of(i) })
                 .collect();
-            if source != RouteSource::Connected {
+            if source != RouteSource::CONNECTED {
                 fresh.replace_source(source, list);
             }
         }
-        for ((s, p), &i) in routes.iter().filter(|((s, _), _)| *s == source_index(RouteSource::Connected)) {
+        for ((s, p), &i) in routes.iter().filter(|((s, _), _)| *s == RouteSource::CONNECTED.index()) {
             let _ = s;
-            let r = RibRoute { prefix: net(PREFIXES[*p]), source: RouteSource::Connected, metric: i as u32 % 3, paths: paths_of(i) };
-            fresh.update(RouteSource::Connected, r.prefix, Some(&r));
+            let r = RibRoute { prefix: net(PREFIXES[*p]), source: RouteSource::CONNECTED, metric: i as u32 % 3, paths: paths_of(i) };
+            fresh.update(RouteSource::CONNECTED, r.prefix, Some(&r));
         }
         let scratch = fresh.snapshot().build();
         prop_assert_eq!(contents(&incremental), contents(&scratch));

@@ -9,9 +9,10 @@
 use ipnet::IpNet;
 
 use super::hash::FastMap as HashMap;
+use super::notify::SourceFilter;
 use super::paths::canonical;
 use super::route::{RibRoute, RouteSource, RouteTable, TableRoute, Via};
-use super::{source_index, Candidate, PathSetId, Rib};
+use super::{Candidate, PathSetId, Rib};
 
 /// From this many routes covering at least half of the table, a
 /// replacement marks the whole table changed rather than each prefix.
@@ -57,7 +58,14 @@ impl Rib {
         for r in &mut routes {
             r.prefix = r.prefix.trunc();
         }
-        let replacing = self.source_routes[source_index(source)] > 0;
+        // A bulk replacement is reported to subscribers as one "source
+        // replaced", not a journal entry per prefix.
+        let bulk = routes.len() >= BULK;
+        if bulk {
+            self.journals.replaced(SourceFilter::only(&[source]));
+            self.journals.set_bulk(source, true);
+        }
+        let replacing = self.source_routes[source.index()] > 0;
         if replacing {
             // Sorted by prefix, the lowest metric first: dedup keeps it.
             routes.sort_unstable_by_key(|r| (r.prefix, r.metric));
@@ -82,7 +90,7 @@ impl Rib {
             .collect();
         self.prefixes
             .reserve(routes.len().saturating_sub(self.prefixes.len()));
-        if routes.len() >= BULK && 2 * routes.len() >= self.prefixes.len() {
+        if bulk && 2 * routes.len() >= self.prefixes.len() {
             self.all_dirty = true;
             self.dirty_prefixes = Default::default();
         }
@@ -103,6 +111,7 @@ impl Rib {
         for id in ids.into_iter().flatten() {
             self.release(id);
         }
+        self.journals.set_bulk(source, false);
         self.settle();
     }
 }

@@ -13,83 +13,134 @@ use serde::Serialize;
 
 use crate::fib::PortId;
 
-/// Where a route was learnt. The order of variants is no preference: that is
-/// [`AdminDistances`]' job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RouteSource {
-    /// A port's own subnet.
-    Connected,
-    /// `[[route]]` in the config.
-    Static,
-    /// BGP from a peer in another AS.
-    Ebgp,
-    /// Link-state SPF.
-    LinkState,
-    /// BGP from a peer in our own AS.
-    Ibgp,
+/// What the RIB knows of a route source: declared once, in [`SOURCES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// How operators see it (`show routes`, JSON).
+    pub name: &'static str,
+    /// Its key in `[distance]`.
+    pub distance_key: &'static str,
+    /// Administrative distance unless `[distance]` says otherwise.
+    pub default_distance: u8,
+    /// BGP-like: its next hops resolve recursively through the other
+    /// sources' routes, and no route resolves through its routes.
+    pub bgp_like: bool,
 }
 
-impl RouteSource {
-    pub const ALL: [RouteSource; 5] = [
-        RouteSource::Connected,
-        RouteSource::Static,
-        RouteSource::Ebgp,
-        RouteSource::LinkState,
-        RouteSource::Ibgp,
-    ];
+/// Every route source, in tie-break order (of two routes with the same
+/// distance and metric, the source listed first wins). A new source (OSPF
+/// intra-area, inter-area, E1, E2, ...) is a new line here and a constant
+/// below. The defaults are the distances of Cisco IOS and FRR, which
+/// operators know.
+pub const SOURCES: &[SourceInfo] = &[
+    source("connected", "connected", 0, false),
+    source("static", "static", 1, false),
+    source("ebgp", "ebgp", 20, true),
+    source("link-state", "linkstate", 110, false),
+    source("ibgp", "ibgp", 200, true),
+];
 
-    /// The position in [`RouteSource::ALL`].
+/// How many sources there are.
+pub const SOURCE_COUNT: usize = SOURCES.len();
+
+const fn source(
+    name: &'static str,
+    distance_key: &'static str,
+    default_distance: u8,
+    bgp_like: bool,
+) -> SourceInfo {
+    SourceInfo {
+        name,
+        distance_key,
+        default_distance,
+        bgp_like,
+    }
+}
+
+/// Where a route was learnt: an index into [`SOURCES`]. The order is no
+/// preference: that is [`AdminDistances`]' job (the order breaks ties only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteSource(u8);
+
+impl RouteSource {
+    /// A port's own subnet (and the router's addresses, neighbour host routes).
+    pub const CONNECTED: RouteSource = RouteSource(0);
+    /// `[[route]]` in the config.
+    pub const STATIC: RouteSource = RouteSource(1);
+    /// BGP from a peer in another AS.
+    pub const EBGP: RouteSource = RouteSource(2);
+    /// Link-state SPF.
+    pub const LINK_STATE: RouteSource = RouteSource(3);
+    /// BGP from a peer in our own AS.
+    pub const IBGP: RouteSource = RouteSource(4);
+
+    /// Every source, in [`SOURCES`] order.
+    pub fn all() -> impl Iterator<Item = RouteSource> + Clone {
+        (0..SOURCE_COUNT as u8).map(RouteSource)
+    }
+
+    /// The source whose `[distance]` key is `key`.
+    pub fn by_distance_key(key: &str) -> Option<RouteSource> {
+        SOURCES
+            .iter()
+            .position(|s| s.distance_key == key)
+            .map(|i| RouteSource(i as u8))
+    }
+
+    /// The position in [`SOURCES`].
     pub fn index(self) -> usize {
-        self as usize
+        usize::from(self.0)
+    }
+
+    pub fn info(self) -> &'static SourceInfo {
+        &SOURCES[self.index()]
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            RouteSource::Connected => "connected",
-            RouteSource::Static => "static",
-            RouteSource::Ebgp => "ebgp",
-            RouteSource::LinkState => "link-state",
-            RouteSource::Ibgp => "ibgp",
-        }
+        self.info().name
+    }
+
+    /// See [`SourceInfo::bgp_like`].
+    pub fn is_bgp(self) -> bool {
+        self.info().bgp_like
+    }
+}
+
+impl Serialize for RouteSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for RouteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
 /// Administrative distance per source: among routes for the same prefix from
 /// different sources, the lowest distance wins (ties: the source listed first
-/// in [`RouteSource::ALL`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct AdminDistances {
-    pub connected: u8,
-    pub static_route: u8,
-    pub ebgp: u8,
-    pub link_state: u8,
-    pub ibgp: u8,
-}
+/// in [`SOURCES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminDistances([u8; SOURCE_COUNT]);
 
 impl Default for AdminDistances {
-    /// The distances of Cisco IOS and FRR, which operators know: connected 0,
-    /// static 1, eBGP 20, OSPF 110, iBGP 200.
     fn default() -> Self {
-        AdminDistances {
-            connected: 0,
-            static_route: 1,
-            ebgp: 20,
-            link_state: 110,
-            ibgp: 200,
+        let mut d = [0; SOURCE_COUNT];
+        for (slot, s) in d.iter_mut().zip(SOURCES) {
+            *slot = s.default_distance;
         }
+        AdminDistances(d)
     }
 }
 
 impl AdminDistances {
     pub fn of(&self, source: RouteSource) -> u8 {
-        match source {
-            RouteSource::Connected => self.connected,
-            RouteSource::Static => self.static_route,
-            RouteSource::Ebgp => self.ebgp,
-            RouteSource::LinkState => self.link_state,
-            RouteSource::Ibgp => self.ibgp,
-        }
+        self.0[source.index()]
+    }
+
+    pub fn set(&mut self, source: RouteSource, distance: u8) {
+        self.0[source.index()] = distance;
     }
 }
 

@@ -7,8 +7,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use super::route::SOURCE_COUNT;
 use super::route::{RouteSource, Via};
-use super::{is_bgp, source_index, Candidate, Rib};
+use super::{Candidate, Rib};
 use crate::fib::NextHop;
 
 /// One source's route for a prefix.
@@ -74,13 +75,7 @@ impl Rib {
     pub fn explain(&self, prefix: IpNet) -> Option<RouteExplanation> {
         let prefix = prefix.trunc();
         let state = self.prefixes.get(&prefix)?;
-        let key = |c: &Candidate| {
-            (
-                self.distances.of(c.source),
-                c.metric,
-                source_index(c.source),
-            )
-        };
+        let key = |c: &Candidate| (self.distances.of(c.source), c.metric, c.source.index());
         let mut cands: Vec<Candidate> = state.candidates.iter().copied().collect();
         cands.sort_by_key(|c| key(c));
         let winner = cands
@@ -188,7 +183,7 @@ impl Rib {
     }
 
     pub fn summary(&self) -> RibSummary {
-        let mut selected = [0usize; 5];
+        let mut selected = [0usize; SOURCE_COUNT];
         let mut installed = 0;
         for s in self.prefixes.values() {
             if let Some(id) = s.installed {
@@ -197,28 +192,20 @@ impl Rib {
                     .candidates
                     .iter()
                     .filter(|c| c.paths == id)
-                    .min_by_key(|c| {
-                        (
-                            self.distances.of(c.source),
-                            c.metric,
-                            source_index(c.source),
-                        )
-                    });
+                    .min_by_key(|c| (self.distances.of(c.source), c.metric, c.source.index()));
                 if let Some(w) = winner {
-                    selected[source_index(w.source)] += 1;
+                    selected[w.source.index()] += 1;
                 }
             }
         }
         RibSummary {
             prefixes: self.prefixes.len(),
             installed,
-            by_source: RouteSource::ALL
-                .iter()
-                .map(|&s| (s, self.source_routes[source_index(s)]))
+            by_source: RouteSource::all()
+                .map(|s| (s, self.source_routes[s.index()]))
                 .collect(),
-            selected_by_source: RouteSource::ALL
-                .iter()
-                .map(|&s| (s, selected[source_index(s)]))
+            selected_by_source: RouteSource::all()
+                .map(|s| (s, selected[s.index()]))
                 .collect(),
             path_sets: self.paths.len(),
             unresolvable_path_sets: self.paths.iter().filter(|(_, p)| !p.resolvable()).count(),
@@ -227,7 +214,7 @@ impl Rib {
 
     /// Whether `source` is one of the two BGP sources (resolved recursively).
     pub fn is_bgp_source(source: RouteSource) -> bool {
-        is_bgp(source)
+        source.is_bgp()
     }
 }
 

@@ -23,7 +23,7 @@ fn mac(last: u8) -> MacAddr {
     MacAddr([2, 0, 0, 0, 0, last])
 }
 
-fn route(prefix: &str, source: RouteSource, metric: u32, paths: Vec<Via>) -> RibRoute {
+pub(super) fn route(prefix: &str, source: RouteSource, metric: u32, paths: Vec<Via>) -> RibRoute {
     RibRoute {
         prefix: net(prefix),
         source,
@@ -65,7 +65,7 @@ pub(super) fn two_ports() -> (Rib, Vec<ConnectedPort>) {
         },
     ];
     let mut rib = Rib::new(AdminDistances::default());
-    rib.replace_source(RouteSource::Connected, connected_routes(&ports, &[]));
+    rib.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &[]));
     (rib, ports)
 }
 
@@ -74,19 +74,19 @@ fn lowest_distance_wins_and_the_next_takes_over_on_withdrawal() {
     let (mut rib, _) = two_ports();
     let p = "198.51.100.0/24";
     rib.update(
-        RouteSource::LinkState,
+        RouteSource::LINK_STATE,
         net(p),
         Some(&route(
             p,
-            RouteSource::LinkState,
+            RouteSource::LINK_STATE,
             30,
             vec![gw(1, "10.0.2.9")],
         )),
     );
     rib.update(
-        RouteSource::Static,
+        RouteSource::STATIC,
         net(p),
-        Some(&route(p, RouteSource::Static, 0, vec![gw(0, "10.0.1.9")])),
+        Some(&route(p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
     );
     let unresolved = |port, g: &str| NextHop::Unresolved {
         port,
@@ -99,23 +99,22 @@ fn lowest_distance_wins_and_the_next_takes_over_on_withdrawal() {
     };
     assert_eq!(members(&rib), vec![unresolved(0, "10.0.1.9")]);
     let e = rib.explain(net(p)).unwrap();
-    assert_eq!(e.selected, Some(RouteSource::Static));
+    assert_eq!(e.selected, Some(RouteSource::STATIC));
     assert!(e.routes[1].reason.contains("distance 110 > 1"), "{e}");
-    rib.update(RouteSource::Static, net(p), None);
+    rib.update(RouteSource::STATIC, net(p), None);
     assert_eq!(members(&rib), vec![unresolved(1, "10.0.2.9")]);
     // Configurable distances: link-state below static wins again.
     rib.update(
-        RouteSource::Static,
+        RouteSource::STATIC,
         net(p),
-        Some(&route(p, RouteSource::Static, 0, vec![gw(0, "10.0.1.9")])),
+        Some(&route(p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
     );
-    rib.set_distances(AdminDistances {
-        link_state: 0,
-        ..AdminDistances::default()
-    });
+    let mut distances = AdminDistances::default();
+    distances.set(RouteSource::LINK_STATE, 0);
+    rib.set_distances(distances);
     assert_eq!(members(&rib), vec![unresolved(1, "10.0.2.9")]);
-    rib.update(RouteSource::LinkState, net(p), None);
-    rib.update(RouteSource::Static, net(p), None);
+    rib.update(RouteSource::LINK_STATE, net(p), None);
+    rib.update(RouteSource::STATIC, net(p), None);
     assert_eq!(rib.installed(net(p)), None);
     assert!(rib.explain(net(p)).is_none());
 }
@@ -123,13 +122,13 @@ fn lowest_distance_wins_and_the_next_takes_over_on_withdrawal() {
 #[test]
 fn replace_source_drops_what_the_source_no_longer_has() {
     let (mut rib, _) = two_ports();
-    let ls = |p: &str| route(p, RouteSource::LinkState, 10, vec![gw(1, "10.0.2.9")]);
+    let ls = |p: &str| route(p, RouteSource::LINK_STATE, 10, vec![gw(1, "10.0.2.9")]);
     rib.replace_source(
-        RouteSource::LinkState,
+        RouteSource::LINK_STATE,
         vec![ls("192.0.2.0/24"), ls("203.0.113.0/24")],
     );
     rib.take_changes();
-    rib.replace_source(RouteSource::LinkState, vec![ls("192.0.2.0/24")]);
+    rib.replace_source(RouteSource::LINK_STATE, vec![ls("192.0.2.0/24")]);
     let changes = rib.take_changes();
     assert_eq!(changes.prefixes, vec![(net("203.0.113.0/24"), None)]);
     assert!(
@@ -144,10 +143,10 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     let (mut rib, _) = two_ports();
     // The BGP next hop 192.0.2.1 is reached through link-state via 10.0.1.9.
     rib.replace_source(
-        RouteSource::LinkState,
+        RouteSource::LINK_STATE,
         vec![route(
             "192.0.2.0/24",
-            RouteSource::LinkState,
+            RouteSource::LINK_STATE,
             20,
             vec![gw(0, "10.0.1.9")],
         )],
@@ -156,18 +155,18 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     for i in 0..100u32 {
         let p = format!("100.{}.{}.0/24", i / 256, i % 256);
         rib.update(
-            RouteSource::Ebgp,
+            RouteSource::EBGP,
             net(&p),
-            Some(&route(&p, RouteSource::Ebgp, 0, vec![rec("192.0.2.1")])),
+            Some(&route(&p, RouteSource::EBGP, 0, vec![rec("192.0.2.1")])),
         );
     }
     // Unresolvable: nothing but BGP covers 172.16.0.1.
     rib.update(
-        RouteSource::Ebgp,
+        RouteSource::EBGP,
         net("172.16.0.0/12"),
         Some(&route(
             "172.16.0.0/12",
-            RouteSource::Ebgp,
+            RouteSource::EBGP,
             0,
             vec![rec("172.16.0.1")],
         )),
@@ -197,10 +196,10 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
 
     // The IGP moves: one group rewritten, no prefix touched.
     rib.replace_source(
-        RouteSource::LinkState,
+        RouteSource::LINK_STATE,
         vec![route(
             "192.0.2.0/24",
-            RouteSource::LinkState,
+            RouteSource::LINK_STATE,
             20,
             vec![gw(1, "10.0.2.7")],
         )],
@@ -240,7 +239,7 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     );
 
     // The IGP loses the next hop: the BGP routes are no longer usable.
-    rib.replace_source(RouteSource::LinkState, vec![]);
+    rib.replace_source(RouteSource::LINK_STATE, vec![]);
     assert_eq!(rib.installed(net("100.0.5.0/24")), None);
     let changes = rib.take_changes();
     assert_eq!(
@@ -252,17 +251,17 @@ fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
     // ... and come back when it returns; the unresolvable one too once
     // a static route covers its next hop.
     rib.replace_source(
-        RouteSource::Static,
+        RouteSource::STATIC,
         vec![
             route(
                 "192.0.2.0/24",
-                RouteSource::Static,
+                RouteSource::STATIC,
                 0,
                 vec![gw(0, "10.0.1.9")],
             ),
             route(
                 "172.16.0.0/16",
-                RouteSource::Static,
+                RouteSource::STATIC,
                 0,
                 vec![gw(1, "10.0.2.7")],
             ),
@@ -281,14 +280,14 @@ fn a_million_prefixes_share_one_group_and_a_mac_change_rewrites_only_it() {
             let p = IpNet::V4(ipnet::Ipv4Net::new((0x4000_0000 + (i << 8)).into(), 24).unwrap());
             RibRoute {
                 prefix: p,
-                source: RouteSource::Ebgp,
+                source: RouteSource::EBGP,
                 metric: 0,
                 paths: vec![rec("10.0.1.9")],
             }
         })
         .collect();
     let started = Instant::now();
-    rib.replace_source(RouteSource::Ebgp, routes);
+    rib.replace_source(RouteSource::EBGP, routes);
     let handle = FibHandle::new(Fib::default());
     let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
     publisher.publish_full(&mut rib);
@@ -381,8 +380,8 @@ fn the_rib_builds_the_same_fib_as_build_static() {
     let neighbors = vec![neighbor("203.0.113.2", 1, 2), neighbor("2001:db8::7", 0, 7)];
     let reference = fib::build_static(&ports, &statics, &neighbors).unwrap();
     let mut rib = Rib::new(AdminDistances::default());
-    rib.replace_source(RouteSource::Connected, connected_routes(&ports, &neighbors));
-    rib.replace_source(RouteSource::Static, static_routes(&ports, &statics));
+    rib.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &neighbors));
+    rib.replace_source(RouteSource::STATIC, static_routes(&ports, &statics));
     rib.set_neighbors(&neighbors);
     let built = rib.snapshot().build();
     let addrs = [
@@ -424,9 +423,9 @@ fn publisher_coalesces_a_burst_into_one_publication() {
     for i in 0..20u64 {
         let p = format!("192.0.{i}.0/24");
         rib.update(
-            RouteSource::Static,
+            RouteSource::STATIC,
             net(&p),
-            Some(&route(&p, RouteSource::Static, 0, vec![gw(0, "10.0.1.9")])),
+            Some(&route(&p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
         );
         let at = t0 + Duration::from_millis(2 * i);
         assert_eq!(publisher.poll(&mut rib, at), None, "within the window");
@@ -458,9 +457,9 @@ fn publications_recycle_the_spare_table_instead_of_copying() {
     let add = |rib: &mut Rib, i: u32| {
         let p = format!("192.0.{i}.0/24");
         rib.update(
-            RouteSource::Static,
+            RouteSource::STATIC,
             net(&p),
-            Some(&route(&p, RouteSource::Static, 0, vec![gw(0, "10.0.1.9")])),
+            Some(&route(&p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
         );
     };
     add(&mut rib, 1);
@@ -510,7 +509,7 @@ fn publications_recycle_the_spare_table_instead_of_copying() {
 fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
     use super::route::{RouteTable, TableRoute};
     let (mut rib, _) = two_ports();
-    let mut table = RouteTable::new(RouteSource::Ebgp);
+    let mut table = RouteTable::new(RouteSource::EBGP);
     table.path_lists = vec![vec![rec("10.0.1.5")], vec![rec("10.0.2.5")], vec![]];
     let n = 70_000u32;
     table.routes = (0..n)
@@ -550,11 +549,11 @@ fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
     assert!(!rib.has_changes());
 
     rib.update(
-        RouteSource::Ebgp,
+        RouteSource::EBGP,
         net("203.0.113.0/24"),
         Some(&route(
             "203.0.113.0/24",
-            RouteSource::Ebgp,
+            RouteSource::EBGP,
             0,
             vec![rec("10.0.1.5")],
         )),
