@@ -401,11 +401,13 @@ fn daemon(
     };
     writeln!(
         out,
-        "ferroute: stopped ({stop_reason}); rx {} forwarded {} local {} dropped {}; XDP program detached from {}",
+        "ferroute: stopped ({stop_reason}); rx {} forwarded {} local {} dropped {} \
+         (+{} at the AF_XDP sockets); XDP program detached from {}",
         total.counters.rx_frames,
         total.counters.forwarded,
         total.counters.local,
         total.counters.total_dropped(),
+        total.socket_drops.total(),
         names.join(", ")
     )?;
     detached?;
