@@ -113,7 +113,16 @@ fn frames_handed_to_the_sockets_add_up(workers: u32) {
         "{workers} worker(s): TCP {tcp_bytes} bytes; redirected {redirected} = received \
          {received} + dropped at the sockets {dropped}"
     );
-    daemon.stop_cleanly(&lab);
+    // The last words count them too (no transmit descriptor is ever
+    // rejected, so the total is the receive drops).
+    let stopped = daemon.stop_cleanly(&lab);
+    assert!(
+        stopped
+            .stdout
+            .contains(&format!("(+{dropped} at the AF_XDP sockets)")),
+        "the stop line does not count the {dropped} socket drops: {}",
+        stopped.stdout
+    );
 }
 
 #[test]

@@ -21,7 +21,10 @@ use crate::dataplane::report::{status_line, StatsReport};
 use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
 use crate::fib::FibHandle;
 use crate::forward::Forwarder;
-use crate::io::xdp::{interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram};
+use crate::io::xdp::{
+    interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram, DEFAULT_FRAMES,
+    DEFAULT_RING_SIZE,
+};
 use crate::wire::MacAddr;
 
 /// Run the router on the configured interfaces (AF_XDP).
@@ -51,12 +54,12 @@ pub struct RunArgs {
     /// Frames of packet memory (UMEM, 4 KiB each) per worker. The output
     /// queues of all ports may hold a quarter of them, so this bounds how
     /// much a congested port can buffer (`queue_limit` is capped by it).
-    #[arg(long, value_name = "N", default_value_t = 4096,
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FRAMES,
           value_parser = clap::value_parser!(u32).range(64..=1 << 20))]
     pub frames: u32,
     /// Entries of every AF_XDP ring (rx, tx, fill, completion); a power of
     /// two, at most half of `--frames`.
-    #[arg(long, value_name = "N", default_value_t = 2048, value_parser = ring_size)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RING_SIZE, value_parser = ring_size)]
     pub ring_size: u32,
 }
 
@@ -398,11 +401,13 @@ fn daemon(
     };
     writeln!(
         out,
-        "ferroute: stopped ({stop_reason}); rx {} forwarded {} local {} dropped {}; XDP program detached from {}",
+        "ferroute: stopped ({stop_reason}); rx {} forwarded {} local {} dropped {} \
+         (+{} at the AF_XDP sockets); XDP program detached from {}",
         total.counters.rx_frames,
         total.counters.forwarded,
         total.counters.local,
         total.counters.total_dropped(),
+        total.socket_drops.total(),
         names.join(", ")
     )?;
     detached?;

@@ -32,11 +32,17 @@ fn frame(dst: &str, ttl: u8) -> Vec<u8> {
 }
 
 fn worker(handle: &FibHandle, worker_frames: u32) -> Worker<LoopbackIo> {
+    worker_with_reserve(handle, worker_frames, 64)
+}
+
+/// A worker whose backend has `reserve` frames to receive into (its fill
+/// ring's worth).
+fn worker_with_reserve(handle: &FibHandle, worker_frames: u32, reserve: u32) -> Worker<LoopbackIo> {
     loopback_worker(
         handle.clone(),
         forwarder(ports(), 1000, 1000),
         worker_frames,
-        64,
+        reserve,
     )
 }
 
@@ -261,4 +267,34 @@ fn created_frames_keep_their_place_in_the_egress_queue() {
         .map(|out| Ipv4Packet::new_checked(&out[14..]).unwrap().ident())
         .collect();
     assert_eq!(sent, [0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 7, 8, 9, 9]);
+}
+
+#[test]
+fn frames_the_backend_dropped_are_published_and_add_up() {
+    let handle = FibHandle::new(fib(true));
+    // 16 reserve frames stand for the fill ring: the 17th frame offered
+    // before the worker runs is dropped, as the kernel drops it at an
+    // AF_XDP socket.
+    let mut w = worker_with_reserve(&handle, 128, 16);
+    let offered = 40;
+    let accepted = (0..offered)
+        .filter(|_| w.io_mut().inject(0, &frame("198.51.100.7", 64)))
+        .count() as u64;
+    assert_eq!(accepted, 16);
+    assert_eq!(w.poll_once(), 16);
+    // With free frames again, a frame longer than one is dropped too.
+    assert!(
+        !w.io_mut().inject(0, &vec![0u8; 5000]),
+        "longer than a frame"
+    );
+    // Read every 100 ms while running, and always when the worker stops.
+    w.run(&std::sync::atomic::AtomicBool::new(true));
+    let snap = w.stats().snapshot();
+    assert_eq!(snap.socket_drops.fill_ring_empty, offered - accepted);
+    assert_eq!(snap.socket_drops.rx_other, 1);
+    assert_eq!(
+        snap.counters.rx_frames + snap.socket_drops.rx_dropped(),
+        offered + 1,
+        "every frame offered is received or counted as dropped"
+    );
 }

@@ -373,7 +373,7 @@ impl<I: PacketIo> Worker<I> {
     }
 
     /// Reads the kernel's drops at the sockets and publishes them now.
-    pub fn publish_socket_drops(&mut self) {
+    fn publish_socket_drops(&mut self) {
         let drops = self.io.socket_drops();
         self.stats.publish_socket_drops(&drops);
     }

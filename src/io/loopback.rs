@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::packet::PacketIo;
+use super::packet::{PacketIo, SocketDrops};
 use super::umem::{Frame, FrameBatch, FramePool, Umem};
 use crate::fib::PortId;
 
@@ -29,6 +29,9 @@ pub struct LoopbackIo {
     pub keep_transmitted: bool,
     /// Frames accepted per `send` call at most (models a full tx ring).
     pub tx_room: usize,
+    /// Frames `inject` refused, by the reason AF_XDP's kernel side would
+    /// give: no free frame in the reserve (its fill ring) or too long.
+    drops: SocketDrops,
 }
 
 impl LoopbackIo {
@@ -52,6 +55,7 @@ impl LoopbackIo {
             tx_count: vec![0; ports],
             keep_transmitted: true,
             tx_room: usize::MAX,
+            drops: SocketDrops::default(),
         };
         (io, pool)
     }
@@ -64,11 +68,13 @@ impl LoopbackIo {
             return false;
         };
         let Some(mut frame) = self.reserve.alloc() else {
+            self.drops.fill_ring_empty += 1;
             return false;
         };
         let data = self.umem.data(&mut frame);
         if bytes.len() > data.len() {
             self.reserve.free(frame);
+            self.drops.rx_other += 1;
             return false;
         }
         data[..bytes.len()].copy_from_slice(bytes);
@@ -95,6 +101,10 @@ impl PacketIo for LoopbackIo {
 
     fn port_count(&self) -> usize {
         self.rx.len()
+    }
+
+    fn socket_drops(&mut self) -> SocketDrops {
+        self.drops
     }
 
     fn recv(&mut self, port: PortId, batch: &mut FrameBatch) {

@@ -48,6 +48,16 @@ pub enum BindMode {
     ZeroCopy,
 }
 
+/// Default UMEM frames per worker (64 MiB) and ring entries. The fill ring
+/// is the only buffer between the kernel's copy into the UMEM (softirq,
+/// which never waits for the worker) and the worker, so it must cover the
+/// longest time a worker may be off its core at full rate: with 1024 frames
+/// per fill ring (4096 frames, 2048 entries), TCP through the veth lab lost
+/// one frame in 50 to an empty fill ring on a loaded machine, with 4096
+/// none (issue 11; README, "The veth lab").
+pub const DEFAULT_FRAMES: u32 = 16384;
+pub const DEFAULT_RING_SIZE: u32 = 4096;
+
 /// Sizes and the queue of an [`XdpIo`].
 #[derive(Debug, Clone)]
 pub struct XdpIoConfig {
@@ -68,8 +78,8 @@ impl Default for XdpIoConfig {
     fn default() -> Self {
         XdpIoConfig {
             queue: 0,
-            frame_count: 4096,
-            ring_size: 2048,
+            frame_count: DEFAULT_FRAMES,
+            ring_size: DEFAULT_RING_SIZE,
             fill_per_port: None,
             bind: BindMode::Auto,
         }
