@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 
 use ferroute::control::kernel::neighbor::{NeighborSource, NeighborTable, PortBinding};
-use ferroute::control::kernel::netlink::{KernelNeighbor, NeighborEvent, NeighborFlags, NeighborState};
+use ferroute::control::kernel::netlink::{
+    KernelNeighbor, NeighborEvent, NeighborFlags, NeighborState,
+};
 use ferroute::fib::{self, NextHop, StaticNeighbor, StaticRoute};
 use ferroute::wire::MacAddr;
 
