@@ -23,7 +23,7 @@ use crate::control::bgp::mrt::read_mrt;
 use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
 use crate::control::rib::Rib;
 use crate::control::route::RouteSource;
-use crate::lpm::load::{load_routes, LoadOptions};
+use crate::tables::{load_routes, LoadOptions};
 
 /// Above this many changes from one re-run, the RIB's BGP routes are
 /// replaced whole (one pass) rather than one prefix at a time.
