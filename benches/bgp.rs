@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ferroute::control::bgp::table::{table_updates, trace_update};
 use ferroute::control::bgp::{BgpRib, DecisionConfig, Peer, ResolveWith, RouteChange};
-use ferroute::lpm::load::{load_routes, load_updates, LoadOptions};
+use ferroute::tables::{load_routes, load_updates, LoadOptions};
 use ferroute::testkit::data_file;
 
 const TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
@@ -135,7 +135,7 @@ fn main() {
         "bgp/full-table ({TABLE}, {} prefixes, median of 3):",
         r.prefixes
     );
-    println!("  parse pfx2as (lpm::load)        {:8.1} ms", ms(r.parse));
+    println!("  parse pfx2as (tables)        {:8.1} ms", ms(r.parse));
     println!("  to BgpUpdates (intern attrs)    {:8.1} ms", ms(r.convert));
     println!("  apply (Adj-RIB-In + decision)   {:8.1} ms", ms(r.apply));
     println!("  selected RibRoutes              {:8.1} ms", ms(r.collect));

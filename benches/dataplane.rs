@@ -22,7 +22,7 @@ use common::{v4_destinations, POOL};
 use ferroute::dataplane::{Worker, RX_BATCH};
 use ferroute::fib::Fib;
 use ferroute::io::LoopbackIo;
-use ferroute::lpm::load::{load_routes, LoadOptions};
+use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::V4Frame;
 use ferroute::testkit::rig::{adjacency_fib, bench_worker, gateway_fib};
 use ferroute::testkit::{data_file, Rng};

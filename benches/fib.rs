@@ -16,7 +16,7 @@
 //! Setup: the router sits on the LINX peering LAN (195.66.224.0/22, where
 //! every next hop of the trace lives), with a resolved neighbour for each
 //! of the 64 next hops the full table's routes are spread over (hash of the
-//! origin AS, as `lpm::load` assigns them); every BGP route is eBGP with a
+//! origin AS, as `tables` assigns them); every BGP route is eBGP with a
 //! recursive next hop, resolved through the connected LAN.
 
 use std::hint::black_box;
@@ -32,7 +32,7 @@ use ferroute::control::rib::route::{AdminDistances, RibRoute, RouteSource, Via};
 use ferroute::control::rib::{FibPublisher, Rib};
 use ferroute::control::SYSTEM_HOST;
 use ferroute::fib::{ConnectedPort, Fib, FibHandle, StaticNeighbor};
-use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, Update};
+use ferroute::tables::{load_routes, load_updates, LoadOptions, Update};
 use ferroute::testkit::data_file;
 use ferroute::wire::MacAddr;
 use ipnet::IpNet;

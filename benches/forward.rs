@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput};
 use common::{v4_destinations, v6_destinations, POOL};
 use ferroute::fib::{Fib, NextHop};
 use ferroute::forward::{RouteHint, RouteHints, Verdict};
-use ferroute::lpm::load::{load_routes, LoadOptions};
+use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::{V4Frame, V6Frame};
 use ferroute::testkit::rig::{adjacency_fib, forwarder, ports, NoEmit};
 use ferroute::testkit::{data_file, Rng};

@@ -22,8 +22,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use ferroute::lpm::load::{load_routes, load_updates, LoadOptions};
 use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
+use ferroute::tables::{load_routes, load_updates, LoadOptions};
 use ferroute::testkit::data_file;
 use ferroute::testkit::Rng;
 use ip_network_table::IpNetworkTable;

@@ -17,6 +17,7 @@ pub mod io;
 pub mod lpm;
 pub mod qos;
 pub mod replay;
+pub mod tables;
 #[doc(hidden)]
 pub mod testkit;
 pub mod traffic;

@@ -13,7 +13,7 @@ use bgpkit_parser::models::{AsPathSegment, ElemType};
 use bgpkit_parser::BgpkitParser;
 use ferroute::control::bgp::mrt::{parse_mrt, read_mrt};
 use ferroute::control::bgp::{BgpRib, DecisionConfig, RejectReason, ResolveWith, RouteStatus};
-use ferroute::testkit::data::tables::MRT_2002;
+use ferroute::testkit::data::names::MRT_2002;
 use ferroute::testkit::data_file;
 use ipnet::IpNet;
 

@@ -1,12 +1,12 @@
-//! The `ferroute lookup` output (lpm::query) over a real table: every line
+//! The `ferroute lookup` output (tables::query) over a real table: every line
 //! names the address, a prefix that contains it, and the next hop the fast
 //! path returns; misses print `-`.
 
 use std::net::IpAddr;
 
-use ferroute::lpm::load::{load_routes, LoadOptions};
-use ferroute::lpm::query::{format_lookup, parse_address_lines, write_lookups, Tables};
-use ferroute::testkit::data::tables::*;
+use ferroute::tables::query::{format_lookup, parse_address_lines, write_lookups, Tables};
+use ferroute::tables::{load_routes, LoadOptions};
+use ferroute::testkit::data::names::*;
 use ferroute::testkit::data_file;
 use ipnet::IpNet;
 

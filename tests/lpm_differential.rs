@@ -9,10 +9,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ferroute::lpm::load::{load_routes, load_updates, LoadOptions};
 use ferroute::lpm::reference_trie::BitTrie;
 use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
-use ferroute::testkit::data::tables::*;
+use ferroute::tables::{load_routes, load_updates, LoadOptions};
+use ferroute::testkit::data::names::*;
 use ferroute::testkit::data_file;
 use ferroute::testkit::Rng;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -129,7 +129,7 @@ fn differential_v6(name: &str, routes: &[(Ipv6Net, NextHopId)]) {
     check_v6(&t, &r, &probes, &format!("{name} after updates"));
 }
 
-fn load(name: &str, opts: LoadOptions) -> Option<ferroute::lpm::load::Routes> {
+fn load(name: &str, opts: LoadOptions) -> Option<ferroute::tables::Routes> {
     let path = data_file(name)?;
     Some(load_routes(path, &opts).unwrap_or_else(|e| panic!("{e}")))
 }

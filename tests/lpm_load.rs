@@ -1,8 +1,8 @@
 //! The loaders over every real table in the shared data directory: the
 //! counts must match those SOURCES.md states (made by an independent parse).
 
-use ferroute::lpm::load::{load_routes, load_updates, LoadOptions, TableFormat};
-use ferroute::testkit::data::tables::*;
+use ferroute::tables::{load_routes, load_updates, LoadOptions, TableFormat};
+use ferroute::testkit::data::names::*;
 use ferroute::testkit::data_file;
 
 fn check(name: &str, opts: LoadOptions, format: TableFormat, v4: usize, v6: usize) {

@@ -1,6 +1,6 @@
 //! `ferroute lookup`: longest-prefix match of addresses against a routing
 //! table file, one line per address: `ADDRESS PREFIX NEXT-HOP` (`-` for no
-//! match), in input order. The formatting lives in `lpm::query`.
+//! match), in input order. The formatting lives in `tables::query`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::CliError;
-use crate::lpm::load::{load_routes, LoadOptions};
-use crate::lpm::query::{parse_address_args, parse_address_lines, write_lookups, Tables};
+use crate::tables::query::{parse_address_args, parse_address_lines, write_lookups, Tables};
+use crate::tables::{load_routes, LoadOptions};
 
 #[derive(Debug, Args)]
 pub struct LookupArgs {

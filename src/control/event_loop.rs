@@ -17,7 +17,7 @@ use super::kernel::subscription::{NeighborSubscription, NeighborUpdate};
 use super::{reload, ControlError, ControlOptions, ControlStatus, StopReport};
 use crate::config::Config;
 use crate::fib::{FibError, FibHandle};
-use crate::lpm::load::read_maybe_gzip;
+use crate::tables::read_maybe_gzip;
 
 /// The real world for the [`Engine`]: the system clock and the file system.
 pub const SYSTEM_HOST: Host = Host {

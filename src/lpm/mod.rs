@@ -11,8 +11,6 @@
 //! plane updates its own copy and publishes a clone through
 //! [`FibHandle`](crate::fib::FibHandle) (RCU style).
 
-pub mod load;
-pub mod query;
 mod reference;
 mod trie;
 

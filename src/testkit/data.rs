@@ -43,7 +43,7 @@ pub fn pcaps_dir() -> Option<PathBuf> {
 }
 
 /// The real tables, by the name the tests and benches use for them.
-pub mod tables {
+pub mod names {
     pub const CAIDA_2024: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
     pub const CAIDA_2017: &str = "caida-routeviews-rv2-20170329-0200.pfx2as.gz";
     pub const TIER1: &str = "tier1-fulltable-v4v6-2023-02.prefixes.txt.gz";

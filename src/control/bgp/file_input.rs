@@ -30,7 +30,7 @@ use crate::control::protocol::{
 };
 use crate::control::rib::notify::{BestRouteChange, SourceFilter};
 use crate::control::rib::route::RouteSource;
-use crate::lpm::load::{parse_routes, LoadOptions};
+use crate::tables::{parse_routes, LoadOptions};
 
 /// Above this many changes from one re-run, the RIB's BGP routes are
 /// replaced whole (one pass) rather than one prefix at a time.

@@ -1,52 +1,27 @@
-//! MRT (RFC 6396) RIB dumps into Adj-RIBs-In: TABLE_DUMP (type 12, one route
-//! per record, IPv4 and IPv6) and TABLE_DUMP_V2 (type 13: PEER_INDEX_TABLE,
-//! then RIB_IPV4/IPV6_UNICAST records, add-path variants included), read with
-//! `bgpkit-parser`, which tolerates real dumps' quirks (e.g. attribute flags
-//! 0x00 as BIRD 2.0.12 writes them).
-//!
-//! Error policy — the file is parsed completely before anything is applied,
-//! so a table is never half-applied:
-//! * the record framing is broken (a header cut short, a record running past
-//!   the end of the file): the whole file is rejected ([`MrtError`], with the
-//!   byte offset and number of the record);
-//! * one record's body does not parse, or a route in it is unusable (no next
-//!   hop, unknown peer index, RIB record before the peer table): that record
-//!   or route is skipped and counted ([`MrtDump::skipped`]; the first
-//!   [`SKIP_SAMPLES`] are kept with their offsets for the operator);
-//! * other record types (BGP4MP update streams, multicast RIBs) are ignored
-//!   and counted ([`MrtDump::ignored`]).
-//!
-//! TABLE_DUMP (v1) carries no BGP identifier: the peer's router id is taken
-//! to be its address (0.0.0.0 for IPv6 peers). Communities are not read yet.
+//! MRT (RFC 6396) RIB dumps into Adj-RIBs-In: the records come from the one
+//! MRT reader, [`crate::tables::mrt`] (its error policy applies: a broken
+//! framing rejects the file, an unparsable record is skipped and counted);
+//! here each route's attributes become [`PathAttrs`]. A route that is
+//! unusable (no next hop, unknown peer index) is skipped and counted too
+//! ([`MrtDump::skipped`]; the first [`SKIP_SAMPLES`] are kept with their
+//! offsets for the operator). Communities are not read yet.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use bgpkit_parser::models::{
-    AsPathSegment as KitSegment, Attributes, MrtMessage, TableDumpV2Message,
-};
+use bgpkit_parser::models::{AsPathSegment as KitSegment, Attributes};
 use ipnet::IpNet;
 
 use super::adj_rib_in::{BgpError, BgpRib, BgpUpdate, RouteChange};
 use super::attrs::{AsPath, AsSegment, Origin, PathAttrs};
 use super::peer::{Peer, PeerId};
 use crate::control::rib::route::NextHopResolver;
-use crate::lpm::load::{read_maybe_gzip, LoadError};
+use crate::tables::mrt::{read_mrt_records, MrtEntry, MrtPosition, MrtVisitor};
+use crate::tables::{read_maybe_gzip, LoadError};
 
-const HEADER_LEN: usize = 12;
-const TABLE_DUMP: u16 = 12;
-const TABLE_DUMP_V2: u16 = 13;
+pub use crate::tables::mrt::MrtPeer;
+
 /// How many skipped records/routes are kept with their position.
 pub const SKIP_SAMPLES: usize = 16;
-
-/// A peer as the dump names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MrtPeer {
-    pub address: IpAddr,
-    pub asn: u32,
-    pub router_id: Ipv4Addr,
-}
 
 /// One RIB entry: `peer` indexes [`MrtDump::peers`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,140 +83,45 @@ pub fn read_mrt(path: impl AsRef<Path>) -> Result<MrtDump, MrtError> {
 
 /// Parses a dump in memory; a framing error is `(record, offset, message)`.
 pub fn parse_mrt(data: &[u8]) -> Result<MrtDump, (u64, usize, &'static str)> {
-    let mut p = DumpBuilder::default();
-    let mut offset = 0;
-    while offset < data.len() {
-        let record = p.dump.records;
-        let header =
-            data.get(offset..offset + HEADER_LEN)
-                .ok_or((record, offset, "truncated header"))?;
-        let kind = u16::from_be_bytes([header[4], header[5]]);
-        let subtype = u16::from_be_bytes([header[6], header[7]]);
-        let len = u32::from_be_bytes([header[8], header[9], header[10], header[11]]) as usize;
-        let end = (offset + HEADER_LEN)
-            .checked_add(len)
-            .filter(|&e| e <= data.len())
-            .ok_or((record, offset, "record runs past the end of the file"))?;
-        p.record(kind, subtype, &data[offset..end], record, offset);
-        p.dump.records += 1;
-        offset = end;
-    }
-    Ok(p.dump)
+    let mut dump = MrtDump::default();
+    let read =
+        read_mrt_records(data, &mut dump).map_err(|f| (f.at.record, f.at.offset, f.message))?;
+    dump.peers = read.peers;
+    dump.records = read.records;
+    dump.ignored = read.ignored;
+    Ok(dump)
 }
 
-#[derive(Default)]
-struct DumpBuilder {
-    dump: MrtDump,
-    by_address: HashMap<IpAddr, usize>,
-    /// TABLE_DUMP_V2 peer index -> index in `dump.peers`.
-    v2_index: Option<HashMap<u16, usize>>,
-}
-
-impl DumpBuilder {
-    fn skip(&mut self, record: u64, offset: usize, message: String) {
-        self.dump.skipped += 1;
-        if self.dump.skip_samples.len() < SKIP_SAMPLES {
-            self.dump.skip_samples.push(MrtSkip {
-                record,
-                offset,
-                message,
-            });
-        }
-    }
-
-    fn peer(&mut self, peer: MrtPeer) -> usize {
-        *self.by_address.entry(peer.address).or_insert_with(|| {
-            self.dump.peers.push(peer);
-            self.dump.peers.len() - 1
-        })
-    }
-
-    fn record(&mut self, kind: u16, subtype: u16, bytes: &[u8], record: u64, offset: usize) {
-        let wanted = match kind {
-            TABLE_DUMP => matches!(subtype, 1 | 2),
-            // 1 peer index, 2/4 unicast RIBs, 8/10 their add-path forms.
-            TABLE_DUMP_V2 => matches!(subtype, 1 | 2 | 4 | 8 | 10),
-            _ => false,
-        };
-        if !wanted {
-            self.dump.ignored += 1;
-            return;
-        }
-        let parsed = match bgpkit_parser::parse_mrt_record(&mut &bytes[..]) {
-            Ok(r) => r,
-            Err(e) => return self.skip(record, offset, e.error.to_string()),
-        };
-        match parsed.message {
-            MrtMessage::TableDumpMessage(m) => self.table_dump(vec![m], record, offset),
-            MrtMessage::TableDumpMessageBatch(ms) => self.table_dump(ms, record, offset),
-            MrtMessage::TableDumpV2Message(TableDumpV2Message::PeerIndexTable(t)) => {
-                let mut index = HashMap::new();
-                // In peer-index order, so that peers are numbered as in the file.
-                let mut table: Vec<_> = t.id_peer_map.into_iter().collect();
-                table.sort_unstable_by_key(|(id, _)| *id);
-                for (id, p) in table {
-                    let peer = MrtPeer {
-                        address: p.peer_ip,
-                        asn: p.peer_asn.to_u32(),
-                        router_id: p.peer_bgp_id,
-                    };
-                    index.insert(id, self.peer(peer));
-                }
-                self.v2_index = Some(index);
-            }
-            MrtMessage::TableDumpV2Message(TableDumpV2Message::RibAfi(rib)) => {
-                let Some(index) = &self.v2_index else {
-                    return self.skip(record, offset, "RIB record before the peer table".into());
-                };
-                let prefix = rib.prefix.prefix.trunc();
-                let mut bad = Vec::new();
-                for e in rib.rib_entries {
-                    let Some(&peer) = index.get(&e.peer_index) else {
-                        bad.push(format!("{prefix}: unknown peer index {}", e.peer_index));
-                        continue;
-                    };
-                    match convert(prefix, &e.attributes) {
-                        Ok(attrs) => self.dump.routes.push(MrtRoute {
-                            peer,
-                            prefix,
-                            attrs,
-                        }),
-                        Err(m) => bad.push(m),
-                    }
-                }
-                for m in bad {
-                    self.skip(record, offset, m);
-                }
-            }
-            _ => self.dump.ignored += 1,
-        }
-    }
-
-    fn table_dump(
-        &mut self,
-        messages: Vec<bgpkit_parser::models::TableDumpMessage>,
-        record: u64,
-        offset: usize,
-    ) {
-        for m in messages {
-            let router_id = match m.peer_ip {
-                IpAddr::V4(a) => a,
-                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+impl MrtVisitor for MrtDump {
+    fn rib(&mut self, at: MrtPosition, _: &[MrtPeer], prefix: IpNet, entries: Vec<MrtEntry>) {
+        let mut bad = Vec::new();
+        for e in entries {
+            let Some(peer) = e.peer else {
+                bad.push(format!("{prefix}: unknown peer index {}", e.peer_index));
+                continue;
             };
-            let peer = self.peer(MrtPeer {
-                address: m.peer_ip,
-                asn: m.peer_asn.to_u32(),
-                router_id,
-            });
-            let prefix = m.prefix.prefix.trunc();
-            match convert(prefix, &m.attributes) {
-                Ok(attrs) => self.dump.routes.push(MrtRoute {
+            match convert(prefix, &e.attributes) {
+                Ok(attrs) => self.routes.push(MrtRoute {
                     peer,
                     prefix,
                     attrs,
                 }),
-                Err(message) => self.skip(record, offset, message),
+                Err(m) => bad.push(m),
             }
+        }
+        for m in bad {
+            self.skip(at, m);
+        }
+    }
+
+    fn skip(&mut self, at: MrtPosition, message: String) {
+        self.skipped += 1;
+        if self.skip_samples.len() < SKIP_SAMPLES {
+            self.skip_samples.push(MrtSkip {
+                record: at.record,
+                offset: at.offset,
+                message,
+            });
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the 1 M-route benchmark table exists only as CAIDA pfx2as (prefix and
 //! origin AS), and the LINX trace as `time a|w prefix next-hop` lines.
 //!
-//! Tables are read with [`crate::lpm::load`], which gives each prefix a next
+//! Tables are read with [`crate::tables`], which gives each prefix a next
 //! hop id (hash of the origin AS mod N for pfx2as); id `k` becomes the
 //! address [`synthetic_next_hop`]`(k)`. Every route gets AS_PATH = the peer's
 //! AS, ORIGIN IGP, no MED or LOCAL_PREF.
@@ -15,8 +15,8 @@ use ipnet::IpNet;
 use super::adj_rib_in::{BgpRib, BgpUpdate};
 use super::attrs::{AsPath, Origin, PathAttrs};
 use super::peer::PeerId;
-use crate::lpm::load::{Routes, Update};
 use crate::lpm::NextHopId;
+use crate::tables::{Routes, Update};
 
 /// Next hop `id` of a synthetic table: 198.18.0.0/15 (RFC 2544 benchmarking)
 /// for IPv4 routes, 2001:2::/48 (RFC 5180) for IPv6 ones.

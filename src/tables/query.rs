@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::load::Routes;
-use super::{Ipv4Table, Ipv6Table, LpmError, NextHopId};
+use super::Routes;
+use crate::lpm::{Ipv4Table, Ipv6Table, LpmError, NextHopId};
 
 /// Both families' tables, as a FIB holds them.
 #[derive(Debug, Clone, Default)]
@@ -93,7 +93,7 @@ pub fn parse_address_args<S: AsRef<str>>(args: &[S]) -> Result<Vec<IpAddr>, BadA
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lpm::load::{parse_routes, LoadOptions};
+    use crate::tables::{parse_routes, LoadOptions};
 
     fn tables() -> Tables {
         let routes = parse_routes(
