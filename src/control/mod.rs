@@ -17,6 +17,7 @@ pub mod bgp;
 pub mod engine;
 mod event_loop;
 mod handle;
+pub(crate) mod hash;
 pub mod kernel;
 pub mod linkstate;
 pub mod operator;
