@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 
-use super::ops::{Handler, OpsServer, DEFAULT_SOCKET};
+use super::ops::DEFAULT_SOCKET;
 use super::CliError;
 use crate::config::{Config, PortConfig};
-use crate::control::{Control, ControlHandle};
+use crate::control::operator::{OperatorHandler, OperatorRequest, OperatorSocket};
+use crate::control::Control;
 use crate::dataplane::report::{status_line, StatsReport};
 use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
 use crate::fib::FibHandle;
@@ -157,34 +158,6 @@ fn xdp_counters(program: &Mutex<XdpProgram>) -> BTreeMap<String, u64> {
     }
 }
 
-/// Runs `f` on the control thread's handle, if it runs.
-fn with_control(
-    control: &Mutex<Option<ControlHandle>>,
-    f: impl FnOnce(&ControlHandle) -> Result<serde_json::Value, String>,
-) -> Result<serde_json::Value, String> {
-    let guard = control
-        .lock()
-        .map_err(|_| "the control state is poisoned".to_string())?;
-    match guard.as_ref() {
-        Some(c) => f(c),
-        None => Err("the control thread is not running".to_string()),
-    }
-}
-
-/// The neighbour table as text lines, for operators.
-fn neighbors(control: &Mutex<Option<ControlHandle>>) -> serde_json::Value {
-    let entries = match control.lock() {
-        Ok(c) => c.as_ref().map(|c| c.neighbors()).unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
-    serde_json::Value::Array(
-        entries
-            .iter()
-            .map(|e| serde_json::Value::String(e.to_string()))
-            .collect(),
-    )
-}
-
 fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
     let mut total = StatsSnapshot::default();
     for s in stats {
@@ -247,7 +220,6 @@ fn daemon(
     // table alive and stop the publisher from updating it in place later.
     drop(first);
     let glean = control.glean_queue();
-    let control = Arc::new(Mutex::new(Some(control)));
     let mode = if args.generic {
         XdpMode::Generic
     } else {
@@ -317,13 +289,14 @@ fn daemon(
     let stats: Vec<Arc<WorkerStats>> = dataplane.worker_stats().to_vec();
     let started = Instant::now();
     let workers = stats.len();
-    let handler: Handler = {
+    // The control thread serves the operator socket from its event loop:
+    // `show`, `neighbors` and the work of `reload` are its own; the data
+    // plane's counters and reading the configuration are answered here.
+    let handler: OperatorHandler = {
         let stats = stats.clone();
         let program = program.clone();
-        let control = control.clone();
         let config_path = args.config.clone();
-        Arc::new(move |request: &str| match request {
-            "neighbors" => Ok(neighbors(&control)),
+        Box::new(move |request: &str| match request {
             "stats" => {
                 let report = StatsReport::new(
                     &snapshot(&stats),
@@ -331,21 +304,22 @@ fn daemon(
                     started.elapsed(),
                     xdp_counters(&program),
                 );
-                serde_json::to_value(report).map_err(|e| e.to_string())
+                OperatorRequest::Answer(serde_json::to_value(report).map_err(|e| e.to_string()))
             }
-            "reload" => {
-                let config = Config::load(&config_path).map_err(|e| e.to_string())?;
-                with_control(&control, |c| c.reload(config))
-            }
-            other if other.starts_with("show ") => {
-                with_control(&control, |c| c.show(&other["show ".len()..]))
-            }
-            other => Err(format!(
+            "reload" => match Config::load(&config_path) {
+                Ok(config) => OperatorRequest::Reload(Box::new(config)),
+                Err(e) => OperatorRequest::Answer(Err(e.to_string())),
+            },
+            other => OperatorRequest::Answer(Err(format!(
                 "unknown request `{other}` (try: stats, neighbors, show ..., reload)"
-            )),
+            ))),
         })
     };
-    let ops = OpsServer::start(&args.socket, handler)?;
+    let socket = OperatorSocket::bind(&args.socket).map_err(|e| anyhow::anyhow!(e))?;
+    let socket_path = socket.path().to_owned();
+    control
+        .serve_operators(socket, handler)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let names: Vec<String> = config
         .ports
         .iter()
@@ -357,7 +331,7 @@ fn daemon(
         names.join(", "),
         workers,
         mode.name(),
-        ops.path().display()
+        socket_path.display()
     )?;
     out.flush()?;
 
@@ -390,11 +364,8 @@ fn daemon(
     };
     dataplane.shutdown();
     let total = snapshot(&stats);
-    let control_stopped = match control.lock().ok().and_then(|mut c| c.take()) {
-        Some(c) => c.stop().map(|report| report.failures),
-        None => Ok(Vec::new()),
-    };
-    drop(ops);
+    // Stopping the control thread also closes the operator socket.
+    let control_stopped = control.stop().map(|report| report.failures);
     let detached = match program.lock() {
         Ok(mut p) => p.detach(),
         Err(poisoned) => poisoned.into_inner().detach(),

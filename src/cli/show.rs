@@ -106,16 +106,14 @@ pub fn reload(args: ReloadArgs, out: &mut dyn Write) -> Result<(), CliError> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::cli::ops::{Handler, OpsServer};
+    use crate::control::operator::{serve_connections, OperatorSocket};
 
     #[test]
     fn show_and_reload_print_text_or_json_from_the_daemon() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("ops.sock");
-        let handler: Handler = Arc::new(|req| match req {
+        let answer = |req: &str| match req {
             "show fib-stats" => {
                 Ok(serde_json::json!({"stats": {"version": 7}, "text": "FIB version 7\n"}))
             }
@@ -128,8 +126,9 @@ mod tests {
                 Ok(serde_json::json!({"bgp": {"peers": []}, "text": "BGP: 0 prefixes\n"}))
             }
             other => Err(format!("unexpected {other}")),
-        });
-        let _server = OpsServer::start(&socket, handler).unwrap();
+        };
+        let mut server = OperatorSocket::bind(&socket).unwrap();
+        let server = std::thread::spawn(move || serve_connections(&mut server, 6, &answer));
         let show = |what, json| {
             let mut out = Vec::new();
             run(
@@ -176,5 +175,6 @@ mod tests {
             "reloaded: FIB version 8\n\
              not applied until ferroute restarts: router.icmp_rate; port p1: mtu, queueing\n"
         );
+        server.join().unwrap();
     }
 }

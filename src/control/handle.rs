@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::kernel::glean::GleanQueue;
 use super::kernel::neighbor::NeighborEntry;
+use super::operator::{OperatorHandler, OperatorSocket};
 use super::{ControlError, ControlStatus, StopReport};
 use crate::config::Config;
 use crate::fib::FibHandle;
@@ -16,6 +17,8 @@ use crate::fib::FibHandle;
 pub struct ControlHandle {
     pub(super) stop: Arc<AtomicBool>,
     pub(super) requests: Mutex<mpsc::Sender<Request>>,
+    /// Wakes the event loop for a request or stop.
+    pub(super) waker: Arc<mio::Waker>,
     pub(super) thread: Option<JoinHandle<StopReport>>,
     pub(super) status: Arc<Mutex<ControlStatus>>,
     pub(super) fib: FibHandle,
@@ -26,11 +29,16 @@ pub struct ControlHandle {
 pub(super) enum Request {
     Show(String, mpsc::Sender<Result<serde_json::Value, String>>),
     Reload(Box<Config>, mpsc::Sender<Result<serde_json::Value, String>>),
+    /// Serve this operator socket from now on.
+    Operators(
+        Box<OperatorSocket>,
+        OperatorHandler,
+        mpsc::Sender<Result<(), String>>,
+    ),
 }
 
-/// How long an operator request waits for the control thread (which looks
-/// at requests at least once per poll interval; a reload of a big table
-/// takes a few seconds).
+/// How long a request waits for the control thread (woken for it; a
+/// reload of a big table takes a few seconds).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ControlHandle {
@@ -46,24 +54,39 @@ impl ControlHandle {
         self.ask(|reply| Request::Reload(Box::new(config), reply))
     }
 
-    fn ask(
+    /// Hands the operator socket to the control thread, which serves it
+    /// from its event loop until it stops (and then removes the socket's
+    /// file); `handler` answers what is not the control thread's own.
+    pub fn serve_operators(
         &self,
-        request: impl FnOnce(mpsc::Sender<Result<serde_json::Value, String>>) -> Request,
-    ) -> Result<serde_json::Value, String> {
+        socket: OperatorSocket,
+        handler: OperatorHandler,
+    ) -> Result<(), String> {
+        self.ask(|reply| Request::Operators(Box::new(socket), handler, reply))
+    }
+
+    fn ask<T>(
+        &self,
+        request: impl FnOnce(mpsc::Sender<Result<T, String>>) -> Request,
+    ) -> Result<T, String> {
         let (tx, rx) = mpsc::channel();
         self.requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .send(request(tx))
             .map_err(|_| "the control thread has stopped".to_string())?;
+        self.waker
+            .wake()
+            .map_err(|e| format!("cannot wake the control thread: {e}"))?;
         rx.recv_timeout(REQUEST_TIMEOUT)
             .map_err(|_| "the control thread did not answer".to_string())?
     }
 
-    /// Stops the thread (within one poll interval), waits for it, and
+    /// Stops the thread (woken at once), waits for it, and
     /// deletes the managed entries it created or adopted.
     pub fn stop(mut self) -> Result<StopReport, ControlError> {
         self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
         match self.thread.take() {
             Some(t) => t.join().map_err(|_| ControlError::Panicked),
             None => Ok(StopReport::default()),
@@ -103,6 +126,7 @@ impl ControlHandle {
 impl Drop for ControlHandle {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

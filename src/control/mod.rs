@@ -17,8 +17,10 @@ pub mod bgp;
 pub mod engine;
 mod event_loop;
 mod handle;
+pub(crate) mod hash;
 pub mod kernel;
 pub mod linkstate;
+pub mod operator;
 pub mod protocol;
 pub mod reload;
 pub mod rib;
@@ -38,8 +40,9 @@ use kernel::netlink::{NetlinkError, Rtnl};
 /// Timing of the control loop.
 #[derive(Debug, Clone)]
 pub struct ControlOptions {
-    /// Longest wait for kernel notifications; also bounds how long
-    /// [`ControlHandle::stop`] waits for the loop to notice.
+    /// How often the glean queue is looked at (workers push to it without
+    /// a system call, so nothing wakes the loop for it), and how long a
+    /// failed neighbour subscription waits before it is tried again.
     pub poll_interval: Duration,
     /// Changes arriving within this window after a first one share one FIB
     /// build.
@@ -86,6 +89,8 @@ pub enum ControlError {
     Fib(#[from] FibError),
     #[error("routing inputs: {0}")]
     Routing(String),
+    #[error("event loop: {0}")]
+    Poll(std::io::Error),
     #[error("cannot spawn the control thread: {0}")]
     Spawn(std::io::Error),
     #[error("the control thread panicked")]

@@ -11,8 +11,6 @@
 //! the prefix, or nothing (the selected next hops, source and metric are the
 //! same even if the best path changed, e.g. an AS_PATH-only change).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -22,6 +20,7 @@ use super::attrs::{AttrInterner, PathAttrs};
 use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
 use super::nexthops::{Checked, NextHops};
 use super::peer::{Peer, PeerId, PeerKind};
+use crate::control::hash::FastMap;
 use crate::control::rib::route::{NextHopResolver, RibRoute, Via};
 
 /// What a change means for the RIB.
@@ -141,52 +140,8 @@ pub(super) struct PeerState {
     pub(super) best: u64,
 }
 
-/// A multiply-rotate hash (FxHash's, with a finaliser) for prefix keys: std's SipHash made
-/// loading a full table a third slower. Prefixes come from configured peers,
-/// not from arbitrary hosts, so hash flooding is not a concern here.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct PrefixHasher(u64);
-
-impl PrefixHasher {
-    #[inline]
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for PrefixHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u8(&mut self, x: u8) {
-        self.add(u64::from(x));
-    }
-    fn write_u32(&mut self, x: u32) {
-        self.add(u64::from(x));
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.add(x);
-    }
-    fn write_usize(&mut self, x: usize) {
-        self.add(x as u64);
-    }
-    /// MurmurHash3's finaliser: the multiply above only carries entropy
-    /// upwards, and the table indexes by the low bits.
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
-
-pub(super) type PrefixMap<V> = HashMap<IpNet, V, BuildHasherDefault<PrefixHasher>>;
+/// Prefixes come from peers: the seeded hasher.
+pub(super) type PrefixMap<V> = FastMap<IpNet, V>;
 
 /// What the RIB sees of a prefix's selection: source, metric, next hops
 /// (sorted, deduplicated, in `BgpRib::hops`).
@@ -196,7 +151,7 @@ type Fingerprint = Option<(PeerKind, u32)>;
 #[derive(Debug)]
 pub struct BgpRib {
     pub(super) peers: Vec<PeerState>,
-    by_address: HashMap<IpAddr, PeerId>,
+    by_address: FastMap<IpAddr, PeerId>,
     pub(super) routes: PrefixMap<Candidates>,
     interner: AttrInterner,
     pub(super) decision: DecisionProcess,
@@ -211,7 +166,7 @@ impl BgpRib {
     pub fn new(config: DecisionConfig) -> Self {
         BgpRib {
             peers: Vec::new(),
-            by_address: HashMap::new(),
+            by_address: FastMap::default(),
             routes: PrefixMap::default(),
             interner: AttrInterner::default(),
             decision: DecisionProcess::new(config),

@@ -18,10 +18,11 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::adj_rib_in::{BgpRib, Candidates, Decide, PrefixHasher, PrefixMap, RouteChange};
+use super::adj_rib_in::{BgpRib, Candidates, Decide, PrefixMap, RouteChange};
+use crate::control::hash::FastMap;
 use crate::control::rib::route::NextHopResolver;
 
-type HopMap<V> = std::collections::HashMap<IpAddr, V, std::hash::BuildHasherDefault<PrefixHasher>>;
+type HopMap<V> = FastMap<IpAddr, V>;
 
 /// What BGP knows of one next hop.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@
 //! entry's complete state, so the last one per entry wins).
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
 use netlink_packet_core::NetlinkPayload;
@@ -47,6 +47,13 @@ pub struct NeighborSubscription {
     buf: Vec<u8>,
     overruns: u64,
     undecodable: u64,
+}
+
+/// The notification socket, for the event loop's poller.
+impl AsRawFd for NeighborSubscription {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
 }
 
 impl NeighborSubscription {

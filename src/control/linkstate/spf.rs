@@ -15,13 +15,13 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use serde::Serialize;
 
 use super::lsdb::{Lsdb, RouterId, RouterLsa};
+use crate::control::hash::FastMap;
 use crate::control::rib::route::{RibRoute, RouteSource, Via};
 use crate::fib::PortId;
 
@@ -250,7 +250,7 @@ impl<'a> Graph<'a> {
         let ids: Vec<RouterId> = lsas.iter().map(|l| l.router_id).collect();
         // A hash index rather than a binary search over `ids`: one probe
         // instead of ~14 unpredictable branches per link.
-        let mut index: HashMap<RouterId, u32, BuildHasherDefault<FastHasher>> =
+        let mut index: FastMap<RouterId, u32> =
             HashMap::with_capacity_and_hasher(ids.len(), Default::default());
         index.extend(ids.iter().enumerate().map(|(i, &id)| (id, i as u32)));
         let links: usize = lsas.iter().map(|l| l.links.len()).sum();
@@ -468,67 +468,4 @@ struct Routes {
     routes: Vec<RibRoute>,
     unroutable: Vec<IpNet>,
     set: Vec<u64>,
-}
-
-/// FxHash's multiply-rotate with murmur3's finaliser, a cheap hash for the
-/// router ids indexed per run (SipHash's flooding resistance is not needed:
-/// the keys come from our own LSDB file, not from the network). The
-/// finaliser matters: without it the low bits (the bucket) depend only on
-/// the low bits of the key, and keys whose low byte is zero crowd into a few
-/// buckets (measured when stub prefixes were hashed too, 20k stubs, single
-/// runs: 12 ms before, 2.3-2.5 ms after).
-#[derive(Default)]
-struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-    use std::hash::BuildHasher;
-
-    /// The router index's buckets come from the hash's low bits: router
-    /// ids numbered by their third octet (low byte zero) must still spread
-    /// over them.
-    #[test]
-    fn the_router_id_hash_spreads_ids_with_a_zero_low_byte() {
-        let build = BuildHasherDefault::<FastHasher>::default();
-        let buckets: HashSet<u64> = (0..10_000u32)
-            .map(|i| build.hash_one(RouterId::from(0x0a00_0000 + (i << 8))) & 0x3fff)
-            .collect();
-        // 10,000 keys into 16,384 buckets: about 7,600 distinct if uniform.
-        assert!(buckets.len() > 7_000, "{} buckets used", buckets.len());
-    }
 }

@@ -18,7 +18,7 @@
 //!   when a path set becomes resolvable or unresolvable are the prefixes
 //!   using it re-selected (one scan of the table; rare).
 
-mod hash;
+mod candidates;
 mod paths;
 #[cfg(test)]
 mod proptests;
@@ -41,78 +41,14 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::control::hash::{FastMap as HashMap, FastSet as HashSet};
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
-use hash::{FastMap as HashMap, FastSet as HashSet};
+use candidates::{Candidate, Candidates};
 use notify::{BestRouteChange, Journals, SourceFilter, SubscriberId};
 use paths::{canonical, resolve, PathSets, ResolveContext};
 use route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via, SOURCE_COUNT};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Candidate {
-    pub source: RouteSource,
-    pub metric: u32,
-    pub paths: PathSetId,
-}
-
-/// A prefix's routes, at most one per source, in source order: nearly
-/// always one, kept inline; more on the heap.
-#[derive(Debug, Clone, Default)]
-enum Candidates {
-    #[default]
-    Empty,
-    One(Candidate),
-    Many(Box<[Candidate]>),
-}
-
-impl Candidates {
-    fn as_slice(&self) -> &[Candidate] {
-        match self {
-            Candidates::Empty => &[],
-            Candidates::One(c) => std::slice::from_ref(c),
-            Candidates::Many(all) => all,
-        }
-    }
-
-    fn iter(&self) -> std::slice::Iter<'_, Candidate> {
-        self.as_slice().iter()
-    }
-
-    fn get(&self, source: RouteSource) -> Option<Candidate> {
-        self.iter().find(|c| c.source == source).copied()
-    }
-
-    fn set(&mut self, source: RouteSource, new: Option<Candidate>) {
-        *self = match (std::mem::take(self), new) {
-            (Candidates::Empty, None) => Candidates::Empty,
-            (Candidates::Empty, Some(c)) => Candidates::One(c),
-            (Candidates::One(old), new) if old.source == source => {
-                new.map_or(Candidates::Empty, Candidates::One)
-            }
-            (Candidates::One(old), None) => Candidates::One(old),
-            (old, new) => {
-                let mut all: Vec<Candidate> = old
-                    .as_slice()
-                    .iter()
-                    .filter(|c| c.source != source)
-                    .copied()
-                    .chain(new)
-                    .collect();
-                all.sort_unstable_by_key(|c| c.source);
-                match all.as_slice() {
-                    [] => Candidates::Empty,
-                    [c] => Candidates::One(*c),
-                    _ => Candidates::Many(all.into_boxed_slice()),
-                }
-            }
-        };
-    }
-
-    fn is_empty(&self) -> bool {
-        matches!(self, Candidates::Empty)
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 struct PrefixState {

@@ -4,8 +4,8 @@
 
 use ipnet::IpNet;
 
+use super::candidates::Candidate;
 use super::route::{NextHopResolver, RouteSource, Via};
-use super::Candidate;
 
 /// What a protocol may read of the RIB.
 pub trait RibView {

@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use super::hash::FastMap as HashMap;
 use super::route::Via;
+use crate::control::hash::FastMap as HashMap;
 use crate::fib::{NextHop, PortId};
 use crate::lpm::NextHopId;
 use crate::wire::MacAddr;

@@ -8,11 +8,11 @@
 
 use ipnet::IpNet;
 
-use super::hash::FastMap as HashMap;
 use super::notify::SourceFilter;
 use super::paths::canonical;
 use super::route::{RibRoute, RouteSource, RouteTable, TableRoute, Via};
 use super::{Candidate, PathSetId, Rib};
+use crate::control::hash::FastMap as HashMap;
 
 /// From this many routes covering at least half of the table, a
 /// replacement marks the whole table changed rather than each prefix.

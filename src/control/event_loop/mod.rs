@@ -1,0 +1,443 @@
+//! The control thread's event loop: the only code in `control/` that owns
+//! file descriptors or reads the clock. One thread and one mio poller: the
+//! kernel's neighbour notifications, the operator socket and its
+//! connections, a waker for requests from other threads (and stop), and
+//! one timer heap for every deadline (the engine's protocols and coalesced
+//! publication, the coalesced rebuild after neighbour changes, managed-entry
+//! refresh, glean polling, idle operator connections).
+//!
+//! After each wake: read the sockets, serve requests, then run the timers
+//! that are due; the engine takes the time it is handed.
+
+mod managed;
+mod timers;
+
+use std::collections::BTreeSet;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::engine::{Engine, Host};
+use super::handle::{ControlHandle, Request};
+use super::kernel::gateways::{self, ManagedEntry};
+use super::kernel::glean::GleanResolver;
+use super::kernel::neighbor::{NeighborTable, PortBinding};
+use super::kernel::subscription::{NeighborSubscription, NeighborUpdate};
+use super::operator::{
+    OperatorHandler, OperatorRequest, OperatorSocket, Service, CONNECTION_TIMEOUT,
+};
+use super::{reload, ControlError, ControlOptions, ControlStatus, StopReport};
+use crate::config::Config;
+use crate::fib::FibHandle;
+use crate::tables::read_maybe_gzip;
+use timers::{TimerKey, Timers};
+
+/// The real world for the [`Engine`]: the system clock and the file system.
+pub const SYSTEM_HOST: Host = Host {
+    clock: Instant::now,
+    read_file: read_input_file,
+};
+
+/// An input file's contents, gunzipped if it is gzip.
+fn read_input_file(path: &Path) -> Result<Vec<u8>, String> {
+    read_maybe_gzip(path).map_err(|e| e.to_string())
+}
+
+const NEIGHBORS: Token = Token(0);
+const WAKER: Token = Token(1);
+const OPERATOR: Token = Token(2);
+/// Operator connection `id` is `Token(FIRST_CONNECTION + id)`.
+const FIRST_CONNECTION: usize = 3;
+/// Reads of the neighbour socket per wake (each up to 256 datagrams); a
+/// longer burst continues at the next turn of the loop.
+const NEIGHBOR_READS_PER_WAKE: usize = 64;
+
+/// The control thread's state (lives on that thread).
+pub struct Control {
+    engine: Engine,
+    requests: mpsc::Receiver<Request>,
+    table: NeighborTable,
+    /// The RIB's on-link gateways without a static neighbour
+    /// ([`gateways::wanted`]), as of the last publication.
+    gateways: Vec<ManagedEntry>,
+    owned: BTreeSet<ManagedEntry>,
+    sub: NeighborSubscription,
+    glean: GleanResolver,
+    /// Managed entries made for glean requests (a subset of `owned`).
+    gleaned: BTreeSet<ManagedEntry>,
+    options: ControlOptions,
+    status: Arc<Mutex<ControlStatus>>,
+    /// What the data plane was started with (a reload cannot change it).
+    restart_only: reload::RestartOnly,
+    poll: Poll,
+    timers: Timers,
+    /// The operator socket, once the daemon hands it over, and what
+    /// answers the requests that are not the control thread's.
+    operator: Option<(OperatorSocket, OperatorHandler)>,
+}
+
+impl Control {
+    /// [`Control::start_with`] with the default timing.
+    pub fn start(
+        config: &Config,
+        fib: FibHandle,
+        port_ifindexes: &[u32],
+    ) -> Result<ControlHandle, ControlError> {
+        Self::start_with(config, fib, port_ifindexes, ControlOptions::default())
+    }
+
+    /// Subscribes to neighbour changes, creates the managed entries, dumps
+    /// the kernel's tables and publishes a first FIB — all before returning,
+    /// so errors surface here — then spawns the thread that follows changes.
+    /// `port_ifindexes[i]` is the interface of port `i` (see
+    /// [`super::port_ifindexes`]).
+    pub fn start_with(
+        config: &Config,
+        fib: FibHandle,
+        port_ifindexes: &[u32],
+        options: ControlOptions,
+    ) -> Result<ControlHandle, ControlError> {
+        if port_ifindexes.len() != config.ports.len() {
+            return Err(ControlError::PortCount {
+                ports: config.ports.len(),
+                ifindexes: port_ifindexes.len(),
+            });
+        }
+        let ports = config.connected_ports();
+        let bindings = ports
+            .iter()
+            .zip(port_ifindexes)
+            .map(|(p, &ifindex)| PortBinding {
+                port: p.id,
+                ifindex,
+                subnets: p.addresses.clone(),
+            })
+            .collect();
+        let statics = config.static_neighbors();
+        let table = NeighborTable::new(bindings, &statics);
+        let status = Arc::new(Mutex::new(ControlStatus::default()));
+        let engine = Engine::new(config, fib.clone(), options.coalesce, SYSTEM_HOST)
+            .map_err(ControlError::Routing)?;
+        let (request_tx, requests) = mpsc::channel();
+        let poll = Poll::new().map_err(ControlError::Poll)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(ControlError::Poll)?);
+        let mut control = Control {
+            engine,
+            requests,
+            table,
+            gateways: Vec::new(),
+            owned: BTreeSet::new(),
+            sub: NeighborSubscription::with_receive_queue(options.receive_queue)?,
+            glean: GleanResolver::default(),
+            gleaned: BTreeSet::new(),
+            options,
+            status: Arc::clone(&status),
+            restart_only: reload::RestartOnly::of(config),
+            poll,
+            timers: Timers::default(),
+            operator: None,
+        };
+        let first_sync = |control: &mut Control| -> Result<(), ControlError> {
+            control.register_neighbors().map_err(ControlError::Poll)?;
+            // Static routes' gateways before the first table goes out (an
+            // error here stops start-up: e.g. a kernel without managed
+            // entries); later publications add what SPF and BGP bring.
+            control.gateways = gateways::wanted(&control.table, control.engine.gateways());
+            control.ensure_gateways()?;
+            let dump = control.sub.dump()?;
+            control.table.replace_all(&dump);
+            control.rebuild()?;
+            control.lock_status().neighbors = control.table.entries();
+            Ok(())
+        };
+        if let Err(e) = first_sync(&mut control) {
+            control.remove_owned();
+            return Err(e);
+        }
+
+        let glean = control.glean.queue();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("ferroute-control".into())
+            .spawn(move || control.run(&thread_stop))
+            .map_err(ControlError::Spawn)?;
+        Ok(ControlHandle {
+            stop,
+            requests: Mutex::new(request_tx),
+            waker,
+            thread: Some(thread),
+            status,
+            fib,
+            glean,
+        })
+    }
+
+    fn register_neighbors(&mut self) -> std::io::Result<()> {
+        let fd = self.sub.as_raw_fd();
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd), NEIGHBORS, Interest::READABLE)
+    }
+
+    /// The loop: wait for the next socket event or deadline, handle what
+    /// came, run what is due; at stop, delete the managed entries it owns
+    /// (and close the operator socket).
+    fn run(mut self, stop: &AtomicBool) -> StopReport {
+        let mut events = Events::with_capacity(64);
+        let now = Instant::now();
+        self.timers
+            .set(TimerKey::ManagedRefresh, now + self.options.managed_refresh);
+        self.timers
+            .set(TimerKey::Glean, now + self.options.poll_interval);
+        while !stop.load(Ordering::Acquire) {
+            self.timers
+                .set_or_cancel(TimerKey::Engine, self.engine.deadline());
+            let timeout = self
+                .timers
+                .next()
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    self.record_error(&e);
+                    // A poller that fails persistently must not spin.
+                    std::thread::sleep(self.options.poll_interval);
+                }
+                continue;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    NEIGHBORS => self.read_neighbors(),
+                    WAKER => {}
+                    OPERATOR => self.accept_operators(),
+                    Token(t) => self.serve_operator(t - FIRST_CONNECTION),
+                }
+            }
+            self.serve_requests();
+            let now = Instant::now();
+            while let Some(key) = self.timers.pop_expired(now) {
+                self.on_timer(key, now);
+            }
+        }
+        self.operator = None;
+        self.remove_owned()
+    }
+
+    fn on_timer(&mut self, key: TimerKey, now: Instant) {
+        match key {
+            TimerKey::Engine => {
+                if let Some(version) = self.engine.poll(now) {
+                    self.published(version);
+                }
+            }
+            TimerKey::NeighborRebuild => {
+                if let Err(e) = self.rebuild() {
+                    self.record_error(&e);
+                }
+            }
+            TimerKey::NeighborRead => self.read_neighbors(),
+            TimerKey::ManagedRefresh => {
+                self.timers
+                    .set(TimerKey::ManagedRefresh, now + self.options.managed_refresh);
+                if let Err(e) = self.ensure_gateways() {
+                    self.record_error(&e);
+                }
+            }
+            TimerKey::Glean => {
+                self.timers
+                    .set(TimerKey::Glean, now + self.options.poll_interval);
+                self.resolve_gleaned(now);
+            }
+            TimerKey::Resubscribe => self.resubscribe(),
+            TimerKey::Operator(id) => {
+                if let Some((socket, _)) = &mut self.operator {
+                    socket.close(id, self.poll.registry());
+                }
+            }
+        }
+    }
+
+    /// Reads what the kernel announced (until the socket is empty: the
+    /// poller reports edges); a change opens the coalescing window.
+    fn read_neighbors(&mut self) {
+        for _ in 0..NEIGHBOR_READS_PER_WAKE {
+            match self.sub.poll(Duration::ZERO) {
+                Ok(updates) if updates.is_empty() => return,
+                Ok(updates) => self.neighbors_changed(updates),
+                Err(e) => {
+                    self.record_error(&e);
+                    self.resubscribe();
+                    return;
+                }
+            }
+        }
+        self.timers.set(TimerKey::NeighborRead, Instant::now());
+    }
+
+    fn neighbors_changed(&mut self, updates: Vec<NeighborUpdate>) {
+        if self.apply(updates) {
+            let at = Instant::now() + self.options.coalesce;
+            self.timers.set_if_unset(TimerKey::NeighborRebuild, at);
+        }
+    }
+
+    /// Replaces a failed subscription and re-reads the whole table. On
+    /// failure it tries again one poll interval later.
+    fn resubscribe(&mut self) {
+        let fresh = NeighborSubscription::with_receive_queue(self.options.receive_queue)
+            .and_then(|mut sub| sub.dump().map(|table| (sub, table)));
+        match fresh {
+            Ok((sub, table)) => {
+                let old = self.sub.as_raw_fd();
+                let _ = self.poll.registry().deregister(&mut SourceFd(&old));
+                self.sub = sub;
+                if let Err(e) = self.register_neighbors() {
+                    self.record_error(&e);
+                }
+                self.neighbors_changed(vec![NeighborUpdate::Resync(table)]);
+            }
+            Err(e) => {
+                self.record_error(&e);
+                let at = Instant::now() + self.options.poll_interval;
+                self.timers.set(TimerKey::Resubscribe, at);
+            }
+        }
+    }
+
+    /// `ferroute reload`: the routing inputs, then the static neighbours;
+    /// the answer names the settings that wait for a restart.
+    fn reload(&mut self, config: &Config) -> Result<serde_json::Value, String> {
+        let mut answer = self.engine.reload(config)?;
+        if let Some(version) = answer["fib_version"].as_u64() {
+            self.published(version);
+        }
+        if self.table.set_statics(&config.static_neighbors()) {
+            if let Err(e) = self.rebuild() {
+                self.record_error(&e);
+            }
+            answer["fib_version"] = self.lock_status().fib_version.into();
+        }
+        answer["not_applied"] = self.restart_only.changed(config).into();
+        Ok(answer)
+    }
+
+    /// Answers the requests other threads sent (never blocks).
+    fn serve_requests(&mut self) {
+        while let Ok(request) = self.requests.try_recv() {
+            match request {
+                Request::Show(what, reply) => {
+                    let _ = reply.send(self.engine.show(&what));
+                }
+                Request::Reload(config, reply) => {
+                    let _ = reply.send(self.reload(&config));
+                }
+                Request::Operators(socket, handler, reply) => {
+                    let _ = reply.send(self.take_operators(*socket, handler));
+                }
+            }
+        }
+    }
+
+    fn take_operators(
+        &mut self,
+        mut socket: OperatorSocket,
+        handler: OperatorHandler,
+    ) -> Result<(), String> {
+        socket
+            .register(self.poll.registry(), OPERATOR)
+            .map_err(|e| format!("operator socket: {e}"))?;
+        self.operator = Some((socket, handler));
+        Ok(())
+    }
+
+    fn accept_operators(&mut self) {
+        let Some((socket, _)) = &mut self.operator else {
+            return;
+        };
+        let ids = socket.accept(self.poll.registry(), |id| Token(FIRST_CONNECTION + id));
+        let until = Instant::now() + CONNECTION_TIMEOUT;
+        for id in ids {
+            self.timers.set(TimerKey::Operator(id), until);
+            self.serve_operator(id);
+        }
+    }
+
+    /// Reads or writes operator connection `id`; a complete request is
+    /// answered here (`show`, `neighbors`, `reload`'s work) or by the
+    /// daemon's handler (`stats`).
+    fn serve_operator(&mut self, id: usize) {
+        let Some((mut socket, mut handler)) = self.operator.take() else {
+            return;
+        };
+        let mut state = socket.service(id, self.poll.registry());
+        if let Service::Request(line) = state {
+            let reply = self.answer_operator(line.trim(), &mut handler);
+            state = socket.answer(id, self.poll.registry(), reply);
+        }
+        if state == Service::Closed {
+            self.timers.cancel(TimerKey::Operator(id));
+        }
+        self.operator = Some((socket, handler));
+    }
+
+    fn answer_operator(
+        &mut self,
+        line: &str,
+        handler: &mut OperatorHandler,
+    ) -> Result<serde_json::Value, String> {
+        if line == "neighbors" {
+            let entries = self.table.entries();
+            let lines = entries.iter().map(|e| e.to_string().into()).collect();
+            return Ok(serde_json::Value::Array(lines));
+        }
+        if let Some(what) = line.strip_prefix("show ") {
+            return self.engine.show(what);
+        }
+        match handler(line) {
+            OperatorRequest::Answer(answer) => answer,
+            OperatorRequest::Reload(config) => self.reload(&config),
+        }
+    }
+
+    /// Applies a batch of kernel updates; true when the FIB needs a rebuild.
+    fn apply(&mut self, updates: Vec<NeighborUpdate>) -> bool {
+        let mut changed = false;
+        let (mut events, mut resyncs) = (0, 0);
+        for update in updates {
+            changed |= match update {
+                NeighborUpdate::Event(e) => {
+                    events += 1;
+                    self.table.apply(&e)
+                }
+                NeighborUpdate::Resync(table) => {
+                    resyncs += 1;
+                    self.table.replace_all(&table)
+                }
+            };
+        }
+        if events + resyncs > 0 {
+            let neighbors = self.table.entries();
+            let mut status = self.lock_status();
+            status.neighbor_events += events;
+            status.resyncs += resyncs;
+            status.neighbors = neighbors;
+        }
+        changed
+    }
+
+    fn record_error(&self, error: &dyn std::fmt::Display) {
+        let mut status = self.lock_status();
+        status.errors += 1;
+        status.last_error = Some(error.to_string());
+    }
+
+    fn lock_status(&self) -> std::sync::MutexGuard<'_, ControlStatus> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

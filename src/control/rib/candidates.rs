@@ -1,0 +1,71 @@
+//! A prefix's candidate routes: at most one per source, kept in source
+//! order. Nearly every prefix has one route, so one is inline and more go
+//! to the heap: 24 bytes per prefix whatever the number of sources.
+
+use super::route::RouteSource;
+use super::PathSetId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Candidate {
+    pub source: RouteSource,
+    pub metric: u32,
+    pub paths: PathSetId,
+}
+
+/// A prefix's routes, at most one per source, in source order: nearly
+/// always one, kept inline; more on the heap.
+#[derive(Debug, Clone, Default)]
+pub(super) enum Candidates {
+    #[default]
+    Empty,
+    One(Candidate),
+    Many(Box<[Candidate]>),
+}
+
+impl Candidates {
+    pub(super) fn as_slice(&self) -> &[Candidate] {
+        match self {
+            Candidates::Empty => &[],
+            Candidates::One(c) => std::slice::from_ref(c),
+            Candidates::Many(all) => all,
+        }
+    }
+
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, Candidate> {
+        self.as_slice().iter()
+    }
+
+    pub(super) fn get(&self, source: RouteSource) -> Option<Candidate> {
+        self.iter().find(|c| c.source == source).copied()
+    }
+
+    pub(super) fn set(&mut self, source: RouteSource, new: Option<Candidate>) {
+        *self = match (std::mem::take(self), new) {
+            (Candidates::Empty, None) => Candidates::Empty,
+            (Candidates::Empty, Some(c)) => Candidates::One(c),
+            (Candidates::One(old), new) if old.source == source => {
+                new.map_or(Candidates::Empty, Candidates::One)
+            }
+            (Candidates::One(old), None) => Candidates::One(old),
+            (old, new) => {
+                let mut all: Vec<Candidate> = old
+                    .as_slice()
+                    .iter()
+                    .filter(|c| c.source != source)
+                    .copied()
+                    .chain(new)
+                    .collect();
+                all.sort_unstable_by_key(|c| c.source);
+                match all.as_slice() {
+                    [] => Candidates::Empty,
+                    [c] => Candidates::One(*c),
+                    _ => Candidates::Many(all.into_boxed_slice()),
+                }
+            }
+        };
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        matches!(self, Candidates::Empty)
+    }
+}
