@@ -46,10 +46,20 @@ fuzz_target!(|data: &[u8]| {
     };
     match (parse_routes(data, &opts), &dump) {
         (Ok(r), Ok(_)) => {
-            assert!(sorted_unique(r.v4.iter().map(|(p, _)| (p.network(), p.prefix_len()))));
-            assert!(sorted_unique(r.v6.iter().map(|(p, _)| (p.network(), p.prefix_len()))));
-            assert!(r.v4.iter().all(|(p, nh)| *p == p.trunc() && *nh < NEXT_HOPS));
-            assert!(r.v6.iter().all(|(p, nh)| *p == p.trunc() && *nh < NEXT_HOPS));
+            assert!(sorted_unique(
+                r.v4.iter().map(|(p, _)| (p.network(), p.prefix_len()))
+            ));
+            assert!(sorted_unique(
+                r.v6.iter().map(|(p, _)| (p.network(), p.prefix_len()))
+            ));
+            assert!(r
+                .v4
+                .iter()
+                .all(|(p, nh)| *p == p.trunc() && *nh < NEXT_HOPS));
+            assert!(r
+                .v6
+                .iter()
+                .all(|(p, nh)| *p == p.trunc() && *nh < NEXT_HOPS));
         }
         (Ok(_), Err((_, _, m))) => panic!("the loader took a file the import rejects: {m}"),
         (Err(ParseError::Mrt { offset, .. }), Err((_, framing, _))) => {
