@@ -38,12 +38,17 @@ fn ping(lab: &Lab, from: Host, args: &[&str]) -> Finished {
 }
 
 /// Pings `to` from `from` `count` times; every echo must come back.
+///
+/// `-w` bounds the whole run and makes ping wait for every reply: with `-W`
+/// alone, once one reply has come ping waits only twice the longest RTT seen
+/// for the rest, and on a loaded host a reply later than that (the worker
+/// waiting for its core) counted as lost.
 fn ping_all(lab: &Lab, from: Host, to: &str, count: u32) {
     let count_text = count.to_string();
     let done = ping(
         lab,
         from,
-        &["-n", "-c", &count_text, "-i", "0.1", "-W", "2", to],
+        &["-n", "-c", &count_text, "-i", "0.1", "-w", "10", to],
     );
     assert_eq!(
         received(&done),
