@@ -138,8 +138,13 @@ struct ConfigRun {
 /// `Control::start` does it (minus the kernel's netlink dump).
 fn config_load(config: &Config) -> (Engine, ConfigRun) {
     let started = Instant::now();
-    let mut routing = Engine::new(config, FibHandle::new(Fib::default()), WINDOW, SYSTEM_HOST)
-        .expect("Engine::new");
+    let mut routing = Engine::new(
+        &config.control_inputs(),
+        FibHandle::new(Fib::default()),
+        WINDOW,
+        SYSTEM_HOST,
+    )
+    .expect("Engine::new");
     let routing_new = started.elapsed();
     let t = Instant::now();
     routing.set_neighbors(vec![StaticNeighbor {

@@ -65,9 +65,10 @@
 //! field: `router.toml:14: port[1].mac: "02:00:zz:00:00:01" is not a MAC address`.
 
 mod bgp;
-pub(crate) mod position;
+mod context;
 mod qos;
 mod raw;
+mod restart;
 mod validate;
 
 #[cfg(test)]
@@ -80,10 +81,16 @@ use ipnet::IpNet;
 
 pub use crate::control::bgp::file_input::{BgpConfig, BgpTableConfig};
 pub use crate::control::linkstate::file_input::LinkStateConfig;
+use crate::control::protocol::ProtocolConfig;
 use crate::control::rib::route::AdminDistances;
+use crate::control::{
+    bgp::file_input as bgp_input, linkstate::file_input as linkstate_input, ControlInputs,
+};
 use crate::fib::{self, ConnectedPort, Fib, FibError, PortId, StaticNeighbor, StaticRoute};
 use crate::forward::{ForwarderConfig, Port};
+use crate::position::{locate, one_line, FileError};
 use crate::wire::MacAddr;
+pub use restart::RestartOnly;
 
 /// Default ICMP errors per second per worker.
 pub const DEFAULT_ICMP_RATE: u32 = 1000;
@@ -152,7 +159,7 @@ pub struct NeighborConfig {
 }
 
 /// A configuration that cannot be used, with where the problem is.
-pub type ConfigError = position::FileError;
+pub type ConfigError = FileError;
 
 impl Config {
     /// Reads and validates the file at `path`.
@@ -196,7 +203,7 @@ impl Config {
                     (None, String::new())
                 }
                 Some(span) => {
-                    let (line, field) = position::locate(text, &span);
+                    let (line, field) = locate(text, &span);
                     (Some(line), field)
                 }
                 None => (None, String::new()),
@@ -205,7 +212,7 @@ impl Config {
                 file: file.to_string(),
                 line,
                 field,
-                message: position::one_line(e.message()),
+                message: one_line(e.message()),
             }
         })?;
         validate::validate(raw, text, file)
@@ -294,5 +301,26 @@ impl Config {
                 port: n.port,
             })
             .collect()
+    }
+
+    /// What the control plane takes: plain values, and each configured
+    /// protocol's section under its name (a new protocol adds its line).
+    pub fn control_inputs(&self) -> ControlInputs {
+        let names = self.ports.iter().map(|p| p.name.clone()).collect();
+        let mut protocols = ProtocolConfig::new(self.router.id, names);
+        if let Some(ls) = &self.linkstate {
+            protocols = protocols.with_section(linkstate_input::NAME, ls.clone());
+        }
+        if let Some(b) = &self.bgp {
+            protocols = protocols.with_section(bgp_input::NAME, b.clone());
+        }
+        ControlInputs {
+            ports: self.connected_ports(),
+            interfaces: self.ports.iter().map(|p| p.interface.clone()).collect(),
+            static_routes: self.static_routes(),
+            static_neighbors: self.static_neighbors(),
+            distances: self.distances,
+            protocols,
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod fib;
 pub mod forward;
 pub mod io;
 pub mod lpm;
+pub mod position;
 pub mod qos;
 pub mod replay;
 pub mod tables;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ferroute::config::Config;
+use ferroute::config::{Config, RestartOnly};
 use ferroute::control::kernel::netlink::{
     link_by_name, KernelNeighbor, ManagedOutcome, NeighborEvent, NeighborState, NetlinkError, Rtnl,
 };
@@ -340,7 +340,7 @@ fn the_control_thread_publishes_adjacencies_as_the_kernel_resolves() {
         mac: lab.host_mac,
     };
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
         let fib = FibHandle::new(config.fib().unwrap());
         assert!(matches!(via_v4(&fib), Some(NextHop::Unresolved { .. })));
         let options = ControlOptions {
@@ -348,7 +348,9 @@ fn the_control_thread_publishes_adjacencies_as_the_kernel_resolves() {
             managed_refresh: Duration::from_secs(3600),
             ..ControlOptions::default()
         };
-        let handle = Control::start_with(&config, fib.clone(), &ifindexes, options).unwrap();
+        let handle =
+            Control::start_with(&config.control_inputs(), fib.clone(), &ifindexes, options)
+                .unwrap();
         assert!(handle.fib_version() >= 1);
         poll_until("both gateways as adjacencies", LIMIT, || {
             (via_v4(&fib) == Some(host) && via_v6(&fib) == Some(host)).then_some(())
@@ -440,13 +442,15 @@ fn the_control_thread_recreates_a_deleted_managed_entry() {
         mac: lab.host_mac,
     };
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
         let fib = FibHandle::new(config.fib().unwrap());
         let options = ControlOptions {
             managed_refresh: Duration::from_millis(200),
             ..ControlOptions::default()
         };
-        let handle = Control::start_with(&config, fib.clone(), &ifindexes, options).unwrap();
+        let handle =
+            Control::start_with(&config.control_inputs(), fib.clone(), &ifindexes, options)
+                .unwrap();
         poll_until("the v4 gateway as an adjacency", LIMIT, || {
             (via_v4(&fib) == Some(host)).then_some(())
         });
@@ -477,9 +481,9 @@ fn a_burst_of_changes_shares_one_fib_build() {
     let lab = Lab::new();
     let config = lab_config(&lab);
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
         let fib = FibHandle::new(config.fib().unwrap());
-        let handle = Control::start(&config, fib.clone(), &ifindexes).unwrap();
+        let handle = Control::start(&config.control_inputs(), fib.clone(), &ifindexes).unwrap();
         let host = NextHop::Adjacency {
             port: 0,
             mac: lab.host_mac,
@@ -543,16 +547,17 @@ fn a_reload_applies_static_neighbours_and_names_what_needs_a_restart() {
         mac: mac.parse().unwrap(),
     };
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config).unwrap();
+        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
         let fib = FibHandle::new(config.fib().unwrap());
-        let handle = Control::start(&config, fib.clone(), &ifindexes).unwrap();
+        let handle = Control::start(&config.control_inputs(), fib.clone(), &ifindexes).unwrap();
         assert_eq!(via_static(&fib), Some(adjacency("02:00:00:00:00:09")));
 
         let text = lab_config_text(&lab)
             .replace("02:00:00:00:00:09", "02:00:00:00:00:0a")
             .replace("[router]", "[router]\nicmp_rate = 7");
         let edited = Config::parse(&text, "lab.toml").unwrap();
-        let answer = handle.reload(edited).unwrap();
+        let not_applied = RestartOnly::of(&config).changed(&edited);
+        let answer = handle.reload(edited.control_inputs(), not_applied).unwrap();
         // Applied before the answer: the FIB already has the new MAC.
         assert_eq!(via_static(&fib), Some(adjacency("02:00:00:00:00:0a")));
         assert_eq!(answer["fib_version"], fib.load().version, "{answer}");

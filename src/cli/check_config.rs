@@ -34,7 +34,7 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let engine = match config.linkstate.is_some() || config.bgp.is_some() {
         true => Some(
             Engine::new(
-                &config,
+                &config.control_inputs(),
                 FibHandle::new(fib.clone()),
                 Duration::ZERO,
                 SYSTEM_HOST,

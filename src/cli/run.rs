@@ -15,7 +15,7 @@ use clap::Args;
 
 use super::ops::DEFAULT_SOCKET;
 use super::CliError;
-use crate::config::{Config, PortConfig};
+use crate::config::{Config, PortConfig, RestartOnly};
 use crate::control::operator::{OperatorHandler, OperatorRequest, OperatorSocket};
 use crate::control::Control;
 use crate::dataplane::report::{status_line, StatsReport};
@@ -204,7 +204,7 @@ fn daemon(
     let fib = FibHandle::new(config.fib()?);
     // The control thread follows the kernel's neighbour table (it must run
     // in this namespace, like everything here) and republishes the FIB.
-    let control = Control::start(config, fib.clone(), &ifindexes)?;
+    let control = Control::start(&config.control_inputs(), fib.clone(), &ifindexes)?;
     // The whole RIB (static, link-state, BGP tables) is in this first table.
     let first = fib.load();
     writeln!(
@@ -296,6 +296,7 @@ fn daemon(
         let stats = stats.clone();
         let program = program.clone();
         let config_path = args.config.clone();
+        let restart_only = RestartOnly::of(config);
         Box::new(move |request: &str| match request {
             "stats" => {
                 let report = StatsReport::new(
@@ -307,7 +308,10 @@ fn daemon(
                 OperatorRequest::Answer(serde_json::to_value(report).map_err(|e| e.to_string()))
             }
             "reload" => match Config::load(&config_path) {
-                Ok(config) => OperatorRequest::Reload(Box::new(config)),
+                Ok(fresh) => OperatorRequest::Reload {
+                    not_applied: restart_only.changed(&fresh),
+                    inputs: Box::new(fresh.control_inputs()),
+                },
                 Err(e) => OperatorRequest::Answer(Err(e.to_string())),
             },
             other => OperatorRequest::Answer(Err(format!(

@@ -1,7 +1,7 @@
 //! The `[bgp]` table: decision knobs and the files BGP routes come from.
 
+use super::context::Ctx;
 use super::raw::RawConfig;
-use super::validate::Ctx;
 use super::{BgpConfig, BgpTableConfig, ConfigError};
 
 pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, ConfigError> {

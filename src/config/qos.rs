@@ -2,8 +2,8 @@
 
 use toml::Spanned;
 
+use super::context::Ctx;
 use super::raw::{RawPort, RawRate};
-use super::validate::Ctx;
 use super::ConfigError;
 use crate::qos::{ClassConfig, CodelParams, QosConfig, SchedulerKind, MAX_CLASSES, MAX_WEIGHT};
 

@@ -1,12 +1,10 @@
 //! Semantic checks that turn a [`RawConfig`] into a [`Config`].
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Range;
 
 use ipnet::IpNet;
-use toml::Spanned;
 
-use super::position::line_of;
+use super::context::Ctx;
 use super::raw::{RawConfig, RawPort};
 use super::{
     Config, ConfigError, LinkStateConfig, NeighborConfig, PortConfig, RouteConfig, RouterSettings,
@@ -14,7 +12,6 @@ use super::{
 };
 use crate::control::rib::route::{AdminDistances, RouteSource, SOURCES};
 use crate::fib::PortId;
-use crate::wire::MacAddr;
 
 /// Smallest IPv4 MTU (RFC 791) and the largest we accept (jumbo frames).
 const MTU_RANGE: std::ops::RangeInclusive<i64> = 68..=9000;
@@ -23,92 +20,6 @@ const IPV6_MIN_MTU: i64 = 1280;
 /// Upper bound for icmp_rate and icmp_burst: far above any sane setting,
 /// low enough that the token bucket's arithmetic stays exact.
 const MAX_ICMP: i64 = 1_000_000;
-/// Linux's IFNAMSIZ minus the terminating NUL.
-const MAX_IFNAME: usize = 15;
-
-/// Builds errors that point into one file.
-pub(super) struct Ctx<'a> {
-    text: &'a str,
-    file: &'a str,
-}
-
-impl Ctx<'_> {
-    pub(super) fn err(
-        &self,
-        span: Range<usize>,
-        field: impl Into<String>,
-        message: String,
-    ) -> ConfigError {
-        ConfigError {
-            file: self.file.to_string(),
-            line: Some(line_of(self.text, span.start)),
-            field: field.into(),
-            message,
-        }
-    }
-
-    fn mac(&self, value: &Spanned<String>, field: String) -> Result<MacAddr, ConfigError> {
-        let s = value.get_ref();
-        let mac: MacAddr = s
-            .parse()
-            .map_err(|_| self.err(value.span(), &field, format!("{s:?} is not a MAC address")))?;
-        if mac == MacAddr::ZERO {
-            return Err(self.err(value.span(), field, format!("{mac} is the zero MAC")));
-        }
-        if mac.is_multicast() {
-            return Err(self.err(
-                value.span(),
-                field,
-                format!("{mac} is a group (multicast/broadcast) MAC; a unicast MAC is needed"),
-            ));
-        }
-        Ok(mac)
-    }
-
-    pub(super) fn ip(&self, value: &Spanned<String>, field: String) -> Result<IpAddr, ConfigError> {
-        let s = value.get_ref();
-        s.parse()
-            .map_err(|_| self.err(value.span(), field, format!("{s:?} is not an IP address")))
-    }
-
-    pub(super) fn bounded(
-        &self,
-        value: &Spanned<i64>,
-        field: &str,
-        range: std::ops::RangeInclusive<i64>,
-    ) -> Result<i64, ConfigError> {
-        let v = *value.get_ref();
-        if !range.contains(&v) {
-            return Err(self.err(
-                value.span(),
-                field,
-                format!("{v} is out of range ({}..={})", range.start(), range.end()),
-            ));
-        }
-        Ok(v)
-    }
-
-    fn interface_name(&self, value: &Spanned<String>, field: String) -> Result<(), ConfigError> {
-        let s = value.get_ref();
-        let bad = s.is_empty()
-            || s.len() > MAX_IFNAME
-            || s == "."
-            || s == ".."
-            || s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
-        if bad {
-            return Err(self.err(
-                value.span(),
-                field,
-                format!(
-                    "{s:?} is not a valid interface name (1 to {MAX_IFNAME} characters, \
-                     no '/', ':' or spaces)"
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
-
 pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config, ConfigError> {
     let cx = Ctx { text, file };
     let router = router(&cx, &raw)?;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::kernel::glean::GleanQueue;
 use super::kernel::neighbor::NeighborEntry;
 use super::operator::{OperatorHandler, OperatorSocket};
+use super::ControlInputs;
 use super::{ControlError, ControlStatus, StopReport};
-use crate::config::Config;
 use crate::fib::FibHandle;
 
 /// The running control thread.
@@ -28,7 +28,11 @@ pub struct ControlHandle {
 /// An operator request for the control thread, with where to answer.
 pub(super) enum Request {
     Show(String, mpsc::Sender<Result<serde_json::Value, String>>),
-    Reload(Box<Config>, mpsc::Sender<Result<serde_json::Value, String>>),
+    Reload(
+        Box<ControlInputs>,
+        Vec<String>,
+        mpsc::Sender<Result<serde_json::Value, String>>,
+    ),
     /// Serve this operator socket from now on.
     Operators(
         Box<OperatorSocket>,
@@ -48,10 +52,16 @@ impl ControlHandle {
         self.ask(|reply| Request::Show(what.to_string(), reply))
     }
 
-    /// Re-reads routes, distances, the LSDB and the BGP inputs from
-    /// `config`; on error the old state stays and the error is returned.
-    pub fn reload(&self, config: Config) -> Result<serde_json::Value, String> {
-        self.ask(|reply| Request::Reload(Box::new(config), reply))
+    /// Applies new routes, distances, static neighbours and protocol
+    /// inputs (the LSDB, the BGP files are read again); on error the old
+    /// state stays and the error is returned. `not_applied` (the settings
+    /// that wait for a restart, which the daemon knows) goes into the answer.
+    pub fn reload(
+        &self,
+        inputs: ControlInputs,
+        not_applied: Vec<String>,
+    ) -> Result<serde_json::Value, String> {
+        self.ask(|reply| Request::Reload(Box::new(inputs), not_applied, reply))
     }
 
     /// Hands the operator socket to the control thread, which serves it

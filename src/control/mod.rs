@@ -22,7 +22,6 @@ pub mod kernel;
 pub mod linkstate;
 pub mod operator;
 pub mod protocol;
-pub mod reload;
 pub mod rib;
 
 pub use event_loop::{Control, SYSTEM_HOST};
@@ -32,10 +31,12 @@ pub use kernel::gateways::ManagedEntry;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::Config;
 use crate::fib::FibError;
+use crate::fib::{ConnectedPort, StaticNeighbor, StaticRoute};
 use kernel::neighbor::NeighborEntry;
 use kernel::netlink::{NetlinkError, Rtnl};
+use protocol::ProtocolConfig;
+use rib::route::AdminDistances;
 
 /// Timing of the control loop.
 #[derive(Debug, Clone)]
@@ -97,18 +98,35 @@ pub enum ControlError {
     Panicked,
 }
 
+/// What the control plane needs of the configuration, as plain values:
+/// the configuration layer builds it (`Config::control_inputs`), and
+/// nothing in `control` reads the configuration itself.
+#[derive(Debug, Clone)]
+pub struct ControlInputs {
+    /// Every port's id (its index) and addresses, in port order.
+    pub ports: Vec<ConnectedPort>,
+    /// Every port's interface, in port order.
+    pub interfaces: Vec<String>,
+    pub static_routes: Vec<StaticRoute>,
+    pub static_neighbors: Vec<StaticNeighbor>,
+    pub distances: AdminDistances,
+    /// The router id, the port names and each configured protocol's section.
+    pub protocols: ProtocolConfig,
+}
+
 /// The interface index of every configured port, in port order.
-pub fn port_ifindexes(config: &Config) -> Result<Vec<u32>, ControlError> {
+pub fn port_ifindexes(inputs: &ControlInputs) -> Result<Vec<u32>, ControlError> {
     let mut rtnl = Rtnl::open()?;
-    config
-        .ports
+    inputs
+        .interfaces
         .iter()
-        .map(|p| {
-            rtnl.link_by_name(&p.interface)
+        .zip(&inputs.protocols.port_names)
+        .map(|(interface, name)| {
+            rtnl.link_by_name(interface)
                 .map(|l| l.ifindex)
                 .map_err(|source| ControlError::Port {
-                    port: p.name.clone(),
-                    interface: p.interface.clone(),
+                    port: name.clone(),
+                    interface: interface.clone(),
                     source,
                 })
         })

@@ -52,8 +52,12 @@ pub type OperatorHandler = Box<dyn FnMut(&str) -> OperatorRequest + Send>;
 /// What the daemon's [`OperatorHandler`] makes of a request.
 pub enum OperatorRequest {
     Answer(Result<serde_json::Value, String>),
-    /// Reload the routing inputs from this configuration.
-    Reload(Box<crate::config::Config>),
+    /// Reload the routing inputs; `not_applied` names the settings that
+    /// wait for a restart.
+    Reload {
+        inputs: Box<crate::control::ControlInputs>,
+        not_applied: Vec<String>,
+    },
 }
 
 impl OperatorSocket {

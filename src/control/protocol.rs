@@ -68,18 +68,18 @@ pub struct ProtocolConfig {
     pub router_id: Ipv4Addr,
     /// Port names in port order (a port's id is its index).
     pub port_names: Vec<String>,
-    /// A clock for timing diagnostics only (load phases); events carry
-    /// their own `now`.
-    pub clock: fn() -> Instant,
+    /// A clock for timing diagnostics only (load phases), if any: events
+    /// carry their own `now`. The engine sets its host's.
+    pub clock: Option<fn() -> Instant>,
     sections: BTreeMap<&'static str, Arc<dyn Any + Send + Sync>>,
 }
 
 impl ProtocolConfig {
-    pub fn new(router_id: Ipv4Addr, port_names: Vec<String>, clock: fn() -> Instant) -> Self {
+    pub fn new(router_id: Ipv4Addr, port_names: Vec<String>) -> Self {
         ProtocolConfig {
             router_id,
             port_names,
-            clock,
+            clock: None,
             sections: BTreeMap::new(),
         }
     }

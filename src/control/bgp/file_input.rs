@@ -100,6 +100,14 @@ pub struct LoadPhases {
     pub rib: Duration,
 }
 
+/// The time from `a` to `b` (zero without a clock).
+fn since(a: Option<Instant>, b: Option<Instant>) -> Duration {
+    match (a, b) {
+        (Some(a), Some(b)) => b.saturating_duration_since(a),
+        _ => Duration::ZERO,
+    }
+}
+
 /// One configured input file.
 #[derive(Debug, Clone)]
 enum FileKind {
@@ -110,7 +118,7 @@ enum FileKind {
 /// BGP fed from files.
 pub struct BgpFileInput {
     config: BgpConfig,
-    clock: fn() -> Instant,
+    clock: Option<fn() -> Instant>,
     rib: BgpRib,
     /// Every configured file, in order, and whether it has been handed in.
     files: Vec<(PathBuf, FileKind, bool)>,
@@ -122,7 +130,7 @@ pub struct BgpFileInput {
 }
 
 impl BgpFileInput {
-    pub fn new(config: BgpConfig, clock: fn() -> Instant) -> Self {
+    pub fn new(config: BgpConfig, clock: Option<fn() -> Instant>) -> Self {
         let mut input = BgpFileInput {
             config: config.clone(),
             clock,
@@ -162,27 +170,32 @@ impl BgpFileInput {
         self.routes.clear();
     }
 
+    /// The diagnostics clock's time, if there is a clock.
+    fn tick(&self) -> Option<Instant> {
+        self.clock.map(|clock| clock())
+    }
+
     /// The BGP table.
     pub fn bgp_rib(&self) -> &BgpRib {
         &self.rib
     }
 
     fn load_mrt(&mut self, path: &Path, bytes: &[u8]) -> Result<BgpInputLoad, String> {
-        let t = (self.clock)();
+        let t = self.tick();
         let dump = parse_mrt(bytes).map_err(|(record, offset, message)| {
             format!(
                 "bgp.mrt: {}: MRT record {record} at byte {offset}: {message}; file rejected",
                 path.display()
             )
         })?;
-        let t1 = (self.clock)();
-        self.phases.parse += t1 - t;
+        let t1 = self.tick();
+        self.phases.parse += since(t, t1);
         let skipped = dump.skipped;
         let load = self
             .rib
             .load_mrt_bulk(dump, self.config.local_as)
             .map_err(|e| format!("bgp.mrt: {}: {e}", path.display()))?;
-        self.phases.adj_rib_in += (self.clock)() - t1;
+        self.phases.adj_rib_in += since(t1, self.tick());
         Ok(BgpInputLoad {
             file: path.to_owned(),
             kind: "mrt",
@@ -198,11 +211,11 @@ impl BgpFileInput {
         bytes: &[u8],
         table: &BgpTableConfig,
     ) -> Result<BgpInputLoad, String> {
-        let t = (self.clock)();
+        let t = self.tick();
         let routes = parse_routes(bytes, &LoadOptions::default())
             .map_err(|e| format!("bgp.table: {}: {e}", path.display()))?;
-        let t1 = (self.clock)();
-        self.phases.parse += t1 - t;
+        let t1 = self.tick();
+        self.phases.parse += since(t, t1);
         let router_id = match table.peer {
             IpAddr::V4(a) => a,
             IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
@@ -237,7 +250,7 @@ impl BgpFileInput {
             ),
         }
         .map_err(|e| e.to_string())?;
-        self.phases.adj_rib_in += (self.clock)() - t1;
+        self.phases.adj_rib_in += since(t1, self.tick());
         Ok(BgpInputLoad {
             file: path.to_owned(),
             kind: "table",
@@ -369,9 +382,9 @@ impl Protocol for BgpFileInput {
             return;
         }
         self.decide_at = None;
-        let t = (self.clock)();
+        let t = self.tick();
         self.rib.rerun_all(rib.next_hops(), |_| {});
-        self.phases.decision = (self.clock)() - t;
+        self.phases.decision = since(t, self.tick());
         self.hand_over();
     }
 

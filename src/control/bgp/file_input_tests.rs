@@ -20,8 +20,7 @@ fn config(table: &str) -> ProtocolConfig {
             peer_as: 65001,
         }],
     };
-    ProtocolConfig::new("192.0.2.1".parse().unwrap(), Vec::new(), frozen_clock)
-        .with_section(NAME, bgp)
+    ProtocolConfig::new("192.0.2.1".parse().unwrap(), Vec::new()).with_section(NAME, bgp)
 }
 
 const TABLE: &str = "10.0.0.0/8\t64500\n198.18.4.0/24\t64501\n2001:db8::/32\t64502\n";

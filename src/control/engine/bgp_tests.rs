@@ -3,12 +3,13 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::tests::published;
 use super::*;
+use crate::config::Config;
 use crate::control::protocol::{frozen_clock, BestRouteChange};
 use crate::control::rib::inputs::connected_routes;
-use crate::control::SYSTEM_HOST;
 use crate::fib::NextHop;
 use ipnet::IpNet;
 
@@ -127,10 +128,7 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
     let table = dir.path().join("t.pfx2as");
     std::fs::write(&table, "100.64.9.0\t24\t65010\n2001:db8:99::\t48\t65010\n").unwrap();
     let config = bgp_config(&mrt, Some(&table), "");
-    let handle = FibHandle::new(config.fib().unwrap());
-    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO, SYSTEM_HOST).unwrap();
-    engine.set_neighbors(config.static_neighbors());
-    let v1 = engine.publish_now();
+    let (mut engine, handle, v1) = published(&config);
     let fib = handle.load();
     assert_eq!(fib.version, v1);
 
@@ -195,7 +193,9 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
     // A reload adding a route to 10.99.0.0/16: both of B's routes resolve,
     // and its shorter path now wins 100.64.1.0/24.
     let extra = "[[route]]\nprefix = \"10.99.0.0/16\"\nvia = \"203.0.113.9\"\n";
-    let v2 = engine.reload(&bgp_config(&mrt, None, extra)).unwrap()["fib_version"]
+    let v2 = engine
+        .reload(&bgp_config(&mrt, None, extra).control_inputs())
+        .unwrap()["fib_version"]
         .as_u64()
         .unwrap();
     assert!(v2 > v1);
@@ -220,7 +220,9 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
     let mut bytes = small_dump();
     bytes.truncate(bytes.len() - 5);
     std::fs::write(&broken, bytes).unwrap();
-    let err = engine.reload(&bgp_config(&broken, None, "")).unwrap_err();
+    let err = engine
+        .reload(&bgp_config(&broken, None, "").control_inputs())
+        .unwrap_err();
     assert!(
         err.contains("broken.mrt") && err.contains("record 3") && err.contains("byte"),
         "{err}"
@@ -245,7 +247,7 @@ fn bgp_routes_reach_the_fib_only_through_resolvable_next_hops() {
         "router.toml",
     )
     .unwrap();
-    engine.reload(&plain).unwrap();
+    engine.reload(&plain.control_inputs()).unwrap();
     assert_eq!(handle.load().lookup_v4(v4("100.64.1.7")), None);
     assert!(engine.show("bgp").is_err());
 }
@@ -274,7 +276,7 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     let mut rib = Rib::new(config.distances);
     rib.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &[]));
     let t0 = frozen_clock();
-    let protocols = ProtocolConfig::new(config.router.id, Vec::new(), frozen_clock)
+    let protocols = ProtocolConfig::new(config.router.id, Vec::new())
         .with_section(bgp_name(), config.bgp.clone().unwrap());
     let mut bgp = (crate::control::bgp::file_input::REGISTRATION.create)(&protocols).unwrap();
     bgp.reconfigure(t0, &protocols).unwrap();
@@ -353,11 +355,8 @@ fn real_mrt_dump_loads_into_the_fib() {
     }
     let extra = "[[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"203.0.113.2\"\n";
     let config = bgp_config(&dump, None, extra);
-    let handle = FibHandle::new(config.fib().unwrap());
     let start = Instant::now();
-    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO, SYSTEM_HOST).unwrap();
-    engine.set_neighbors(config.static_neighbors());
-    engine.publish_now();
+    let (mut engine, handle, _) = published(&config);
     let shown = engine.show("bgp").unwrap();
     let prefixes = shown["bgp"]["prefixes"].as_u64().unwrap();
     let peers = shown["bgp"]["peers"].as_array().unwrap().len();

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::config::Config;
 use crate::control::protocol::{
     Protocol, ProtocolConfig, ProtocolInput, Registration, RouteOutput, REGISTRY,
 };
@@ -28,6 +27,7 @@ use crate::control::rib::inputs::{connected_routes, static_routes};
 use crate::control::rib::notify::SubscriberId;
 use crate::control::rib::route::{RibRoute, RouteSource};
 use crate::control::rib::{FibPublisher, PublishStats, Rib};
+use crate::control::ControlInputs;
 use crate::fib::{ConnectedPort, FibHandle, StaticNeighbor, StaticRoute};
 
 pub use crate::control::bgp::file_input::LoadPhases;
@@ -55,28 +55,15 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn of(config: &Config, host: &Host) -> Self {
-        let mut protocols = ProtocolConfig::new(
-            config.router.id,
-            config.ports.iter().map(|p| p.name.clone()).collect(),
-            host.clock,
-        );
-        if let Some(ls) = &config.linkstate {
-            protocols = protocols.with_section(ls_name(), ls.clone());
-        }
-        if let Some(bgp) = &config.bgp {
-            protocols = protocols.with_section(bgp_name(), bgp.clone());
-        }
+    fn of(inputs: &ControlInputs, host: &Host) -> Self {
+        let mut protocols = inputs.protocols.clone();
+        protocols.clock = Some(host.clock);
         Inputs {
-            ports: config.connected_ports(),
-            statics: config.static_routes(),
+            ports: inputs.ports.clone(),
+            statics: inputs.static_routes.clone(),
             protocols,
         }
     }
-}
-
-fn ls_name() -> &'static str {
-    crate::control::linkstate::file_input::NAME
 }
 
 fn bgp_name() -> &'static str {
@@ -113,14 +100,15 @@ impl Engine {
     /// Loads every input (protocol input files too: an error here stops
     /// start-up) and lets the protocols settle, without publishing yet.
     pub fn new(
-        config: &Config,
+        inputs: &ControlInputs,
         fib: FibHandle,
         coalesce: Duration,
         host: Host,
     ) -> Result<Self, String> {
-        let inputs = Inputs::of(config, &host);
+        let distances = inputs.distances;
+        let inputs = Inputs::of(inputs, &host);
         let mut engine = Engine {
-            rib: Rib::new(config.distances),
+            rib: Rib::new(distances),
             publisher: FibPublisher::new(fib, coalesce),
             host,
             inputs,
@@ -350,13 +338,13 @@ impl Engine {
         self.publisher.stats()
     }
 
-    /// Re-reads everything from a validated `config`: static routes,
+    /// Re-reads everything from new `inputs`: static routes,
     /// distances, every protocol's inputs. A bad input file rejects the
     /// reload whole and the old state stays. Ports cannot change without a
     /// restart (the data plane and the neighbour table are bound to them);
     /// static neighbours are the control thread's (`Control`).
-    pub fn reload(&mut self, config: &Config) -> Result<Value, String> {
-        let fresh = Inputs::of(config, &self.host);
+    pub fn reload(&mut self, inputs: &ControlInputs) -> Result<Value, String> {
+        let fresh = Inputs::of(inputs, &self.host);
         if fresh.ports.iter().map(|p| (&p.id, &p.addresses)).ne(self
             .inputs
             .ports
@@ -370,7 +358,7 @@ impl Engine {
         let instances = self.start_instances(&fresh.protocols, now)?;
         self.inputs = fresh;
         self.install(instances);
-        self.rib.set_distances(config.distances);
+        self.rib.set_distances(inputs.distances);
         self.apply_config_routes();
         for registration in REGISTRY {
             if !self.inputs.protocols.has_section(registration.name) {

@@ -2,11 +2,24 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::config::Config;
 use crate::control::SYSTEM_HOST;
 use crate::fib::NextHop;
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// An engine over `config` with its static neighbours, published once (as
+/// `Control::start` does it, with the static FIB in the handle first): the
+/// engine, the handle and the version published.
+pub(super) fn published(config: &Config) -> (Engine, FibHandle, u64) {
+    let handle = FibHandle::new(config.fib().unwrap());
+    let inputs = config.control_inputs();
+    let mut engine = Engine::new(&inputs, handle.clone(), Duration::ZERO, SYSTEM_HOST).unwrap();
+    engine.set_neighbors(config.static_neighbors());
+    let version = engine.publish_now();
+    (engine, handle, version)
 }
 
 /// The demo router with link-state from `lsdb`.
@@ -25,10 +38,7 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     let config = demo_config(&lsdb, "");
     // The handle starts with the static FIB, as `ferroute run` does; the
     // first publication replaces it whole (no group id of it survives).
-    let handle = FibHandle::new(config.fib().unwrap());
-    let mut engine = Engine::new(&config, handle.clone(), Duration::ZERO, SYSTEM_HOST).unwrap();
-    engine.set_neighbors(config.static_neighbors());
-    let v1 = engine.publish_now();
+    let (mut engine, handle, v1) = published(&config);
     let fib = handle.load();
     assert_eq!(fib.version, v1);
     let routed = fib.v4.len() + fib.v6.len();
@@ -85,7 +95,9 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     let broken = dir.path().join("lsdb.toml");
     let good = std::fs::read_to_string(&lsdb).unwrap();
     std::fs::write(&broken, good.replace("cost = 20", "cost = 0")).unwrap();
-    let err = engine.reload(&demo_config(&broken, "")).unwrap_err();
+    let err = engine
+        .reload(&demo_config(&broken, "").control_inputs())
+        .unwrap_err();
     assert!(err.contains("lsdb.toml") && err.contains("cost"), "{err}");
     assert_eq!(handle.load().version, v1, "nothing published");
     assert!(engine
@@ -96,7 +108,9 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     // A good reload applies: a new static route, link-state withdrawn by a
     // distance above static for an overlapping prefix.
     let extra = "[[route]]\nprefix = \"198.18.0.0/24\"\nvia = \"203.0.113.9\"\n";
-    let answer = engine.reload(&demo_config(&lsdb, extra)).unwrap();
+    let answer = engine
+        .reload(&demo_config(&lsdb, extra).control_inputs())
+        .unwrap();
     let v2 = answer["fib_version"].as_u64().unwrap();
     assert!(v2 > v1);
     assert_eq!(
@@ -120,7 +134,13 @@ fn gateways_are_the_next_hops_routes_use() {
     };
     let config = demo_config(&examples().join("lsdb.toml"), "");
     let handle = FibHandle::new(config.fib().unwrap());
-    let mut engine = Engine::new(&config, handle, Duration::ZERO, SYSTEM_HOST).unwrap();
+    let mut engine = Engine::new(
+        &config.control_inputs(),
+        handle,
+        Duration::ZERO,
+        SYSTEM_HOST,
+    )
+    .unwrap();
     let mut neighbors = config.static_neighbors();
     // A host the kernel resolved on p0: no route goes through it.
     neighbors.push(StaticNeighbor {
@@ -146,7 +166,7 @@ fn gateways_are_the_next_hops_routes_use() {
         "router.toml",
     )
     .unwrap();
-    engine.reload(&plain).unwrap();
+    engine.reload(&plain.control_inputs()).unwrap();
     engine.set_neighbors(neighbors);
     engine.publish_now();
     assert_eq!(sorted(&engine), ["2001:db8:1::2", "203.0.113.2"]);

@@ -32,8 +32,7 @@ use super::kernel::subscription::{NeighborSubscription, NeighborUpdate};
 use super::operator::{
     OperatorHandler, OperatorRequest, OperatorSocket, Service, CONNECTION_TIMEOUT,
 };
-use super::{reload, ControlError, ControlOptions, ControlStatus, StopReport};
-use crate::config::Config;
+use super::{ControlError, ControlInputs, ControlOptions, ControlStatus, StopReport};
 use crate::fib::FibHandle;
 use crate::tables::read_maybe_gzip;
 use timers::{TimerKey, Timers};
@@ -73,8 +72,6 @@ pub struct Control {
     gleaned: BTreeSet<ManagedEntry>,
     options: ControlOptions,
     status: Arc<Mutex<ControlStatus>>,
-    /// What the data plane was started with (a reload cannot change it).
-    restart_only: reload::RestartOnly,
     poll: Poll,
     timers: Timers,
     /// The operator socket, once the daemon hands it over, and what
@@ -85,11 +82,11 @@ pub struct Control {
 impl Control {
     /// [`Control::start_with`] with the default timing.
     pub fn start(
-        config: &Config,
+        inputs: &ControlInputs,
         fib: FibHandle,
         port_ifindexes: &[u32],
     ) -> Result<ControlHandle, ControlError> {
-        Self::start_with(config, fib, port_ifindexes, ControlOptions::default())
+        Self::start_with(inputs, fib, port_ifindexes, ControlOptions::default())
     }
 
     /// Subscribes to neighbour changes, creates the managed entries, dumps
@@ -98,19 +95,19 @@ impl Control {
     /// `port_ifindexes[i]` is the interface of port `i` (see
     /// [`super::port_ifindexes`]).
     pub fn start_with(
-        config: &Config,
+        inputs: &ControlInputs,
         fib: FibHandle,
         port_ifindexes: &[u32],
         options: ControlOptions,
     ) -> Result<ControlHandle, ControlError> {
-        if port_ifindexes.len() != config.ports.len() {
+        if port_ifindexes.len() != inputs.ports.len() {
             return Err(ControlError::PortCount {
-                ports: config.ports.len(),
+                ports: inputs.ports.len(),
                 ifindexes: port_ifindexes.len(),
             });
         }
-        let ports = config.connected_ports();
-        let bindings = ports
+        let bindings = inputs
+            .ports
             .iter()
             .zip(port_ifindexes)
             .map(|(p, &ifindex)| PortBinding {
@@ -119,10 +116,9 @@ impl Control {
                 subnets: p.addresses.clone(),
             })
             .collect();
-        let statics = config.static_neighbors();
-        let table = NeighborTable::new(bindings, &statics);
+        let table = NeighborTable::new(bindings, &inputs.static_neighbors);
         let status = Arc::new(Mutex::new(ControlStatus::default()));
-        let engine = Engine::new(config, fib.clone(), options.coalesce, SYSTEM_HOST)
+        let engine = Engine::new(inputs, fib.clone(), options.coalesce, SYSTEM_HOST)
             .map_err(ControlError::Routing)?;
         let (request_tx, requests) = mpsc::channel();
         let poll = Poll::new().map_err(ControlError::Poll)?;
@@ -138,7 +134,6 @@ impl Control {
             gleaned: BTreeSet::new(),
             options,
             status: Arc::clone(&status),
-            restart_only: reload::RestartOnly::of(config),
             poll,
             timers: Timers::default(),
             operator: None,
@@ -311,19 +306,24 @@ impl Control {
     }
 
     /// `ferroute reload`: the routing inputs, then the static neighbours;
-    /// the answer names the settings that wait for a restart.
-    fn reload(&mut self, config: &Config) -> Result<serde_json::Value, String> {
-        let mut answer = self.engine.reload(config)?;
+    /// the answer names the settings that wait for a restart (the daemon
+    /// knows which: `not_applied`).
+    fn reload(
+        &mut self,
+        inputs: &ControlInputs,
+        not_applied: Vec<String>,
+    ) -> Result<serde_json::Value, String> {
+        let mut answer = self.engine.reload(inputs)?;
         if let Some(version) = answer["fib_version"].as_u64() {
             self.published(version);
         }
-        if self.table.set_statics(&config.static_neighbors()) {
+        if self.table.set_statics(&inputs.static_neighbors) {
             if let Err(e) = self.rebuild() {
                 self.record_error(&e);
             }
             answer["fib_version"] = self.lock_status().fib_version.into();
         }
-        answer["not_applied"] = self.restart_only.changed(config).into();
+        answer["not_applied"] = not_applied.into();
         Ok(answer)
     }
 
@@ -334,8 +334,8 @@ impl Control {
                 Request::Show(what, reply) => {
                     let _ = reply.send(self.engine.show(&what));
                 }
-                Request::Reload(config, reply) => {
-                    let _ = reply.send(self.reload(&config));
+                Request::Reload(inputs, not_applied, reply) => {
+                    let _ = reply.send(self.reload(&inputs, not_applied));
                 }
                 Request::Operators(socket, handler, reply) => {
                     let _ = reply.send(self.take_operators(*socket, handler));
@@ -401,7 +401,10 @@ impl Control {
         }
         match handler(line) {
             OperatorRequest::Answer(answer) => answer,
-            OperatorRequest::Reload(config) => self.reload(&config),
+            OperatorRequest::Reload {
+                inputs,
+                not_applied,
+            } => self.reload(&inputs, not_applied),
         }
     }
 

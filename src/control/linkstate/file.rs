@@ -16,7 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::lsdb::{Link, RouterLsa, Stub, MAX_COST};
-use crate::config::position::{line_of, locate, one_line};
+use crate::position::{line_of, locate, one_line};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +55,7 @@ struct RawStub {
 
 /// An LSDB file that cannot be used, with where the problem is
 /// (`lsdb.toml:14: router[1].link[0].cost: ...`).
-pub type LsdbFileError = crate::config::position::FileError;
+pub type LsdbFileError = crate::position::FileError;
 
 /// Reads and checks the LSDB file at `path`.
 pub fn load(path: &Path) -> Result<Vec<RouterLsa>, LsdbFileError> {

@@ -30,12 +30,8 @@ cost = 3
 "#;
 
 fn config(file: &str) -> ProtocolConfig {
-    ProtocolConfig::new(
-        "192.0.2.1".parse().unwrap(),
-        vec!["p0".into(), "p1".into()],
-        frozen_clock,
-    )
-    .with_section(NAME, LinkStateConfig { file: file.into() })
+    ProtocolConfig::new("192.0.2.1".parse().unwrap(), vec!["p0".into(), "p1".into()])
+        .with_section(NAME, LinkStateConfig { file: file.into() })
 }
 
 #[test]

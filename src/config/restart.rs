@@ -1,13 +1,13 @@
 //! What `ferroute reload` cannot apply to a running router.
 //!
 //! A reload re-reads the routing inputs (static routes and neighbours, the
-//! LSDB, BGP) and applies them on the control thread. Settings the workers
+//! LSDB, BGP) and the control thread applies them. Settings the workers
 //! or the XDP program were built with — a port's MAC, MTU, interface and
 //! queueing, the ICMP error rate, source routing — stay as they were until
 //! a restart; the reload answer names every one that differs, so an
 //! operator is never left believing an edit took effect.
 
-use crate::config::{Config, PortConfig, RouterSettings};
+use super::{Config, PortConfig, RouterSettings};
 
 /// The restart-only settings the running router was started with.
 #[derive(Debug, Clone)]

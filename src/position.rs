@@ -1,6 +1,7 @@
 //! Where a problem in a TOML input file is, for errors that name the file,
 //! the line and the field (`router.toml:14: port[1].mac: ...`). Shared by the
-//! configuration and the link-state database file.
+//! configuration and the link-state database file (below both, so that the
+//! control plane does not depend on the configuration).
 
 use std::collections::BTreeMap;
 use std::fmt;
