@@ -160,7 +160,18 @@ impl Lab {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
         let status = child.wait().expect("wait");
         assert!(status.success(), "ferroute exited with {status}");
-        lines.try_iter().collect()
+        // The thread reading the child's output may not have passed its last
+        // lines on yet (it lags on a loaded host): take lines until it ends
+        // at end of file and drops its sender (bounded).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut rest = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match lines.recv_timeout(left) {
+                Ok(line) => rest.push(line),
+                Err(_) => break,
+            }
+        }
+        rest
     }
 
     /// A statistics counter of `interface` in namespace `host`.
