@@ -19,34 +19,25 @@
 use std::alloc::System;
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use ferroute::lpm::load::{load_routes, load_updates, LoadOptions};
+use ferroute::lpm::load::load_updates;
 use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
 use ip_network_table::IpNetworkTable;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+mod common;
+
+use common::data_file;
+use common::lpm::{load_tables, v4_traces, v6_traces, Traces, UPDATES};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Addresses per batch handed to `lookup_batch` (the data plane's vector).
 const BATCH: usize = 64;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn u128(&mut self) -> u128 {
-        (u128::from(self.next()) << 64) | u128::from(self.next())
-    }
-}
 
 /// One contender: builds from routes, sums next hops over addresses (a miss
 /// counts 0), which every contender must agree on.
@@ -159,108 +150,6 @@ contenders!(
     |p: Ipv6Net| ip_network::Ipv6Network::new(p.network(), p.prefix_len()).expect("truncated"),
     longest_match_ipv6
 );
-
-fn data(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let p = root.join("data").join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("LPM benchmark data missing: {} (CI=true)", p.display());
-    }
-    eprintln!("skipping LPM benchmark: {} missing", p.display());
-    None
-}
-
-const V4_TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
-const V6_TABLE: &str = "ripe-ris-riswhoisdump-IPv6-20241220.gz";
-const UPDATES: &str = "linx-update.20141217.0000-p52.txt.gz";
-
-/// Length of one run of consecutive addresses in the sequential trace.
-const SEQ_RUN: usize = 4096;
-
-struct Traces<A> {
-    uniform: Vec<A>,
-    inside: Vec<A>,
-    sequential: Vec<A>,
-}
-
-impl<A: Copy> Traces<A> {
-    fn named(&self) -> [(&'static str, &[A]); 3] {
-        [
-            ("uniform", &self.uniform),
-            ("inside", &self.inside),
-            ("sequential", &self.sequential),
-        ]
-    }
-}
-
-fn v4_traces(routes: &[(Ipv4Net, NextHopId)], n: usize) -> Traces<Ipv4Addr> {
-    let mut rng = Rng(0x00c0_ffee);
-    let uniform = (0..n).map(|_| Ipv4Addr::from(rng.next() as u32)).collect();
-    let inside = (0..n)
-        .map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
-            let host = rng.next() as u32 & u32::from(p.hostmask());
-            Ipv4Addr::from(u32::from(p.network()) | host)
-        })
-        .collect();
-    // Runs of consecutive addresses from the starts of random table prefixes.
-    let sequential = (0..n / SEQ_RUN)
-        .flat_map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
-            let start = u32::from(p.network());
-            (0..SEQ_RUN as u32).map(move |i| Ipv4Addr::from(start.wrapping_add(i)))
-        })
-        .collect();
-    Traces {
-        uniform,
-        inside,
-        sequential,
-    }
-}
-
-fn v6_traces(routes: &[(Ipv6Net, NextHopId)], n: usize) -> Traces<Ipv6Addr> {
-    let mut rng = Rng(0x00c0_ffee);
-    let uniform = (0..n)
-        .map(|_| Ipv6Addr::from((rng.u128() >> 3) | (1 << 125)))
-        .collect();
-    let inside = (0..n)
-        .map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
-            let host = rng.u128() & u128::from(p.hostmask());
-            Ipv6Addr::from(u128::from(p.network()) | host)
-        })
-        .collect();
-    let sequential = (0..n / SEQ_RUN)
-        .flat_map(|_| {
-            let (p, _) = routes[(rng.next() % routes.len() as u64) as usize];
-            let start = u128::from(p.network());
-            (0..SEQ_RUN as u128).map(move |i| Ipv6Addr::from(start.wrapping_add(i)))
-        })
-        .collect();
-    Traces {
-        uniform,
-        inside,
-        sequential,
-    }
-}
-
-type V4Routes = Vec<(Ipv4Net, NextHopId)>;
-type V6Routes = Vec<(Ipv6Net, NextHopId)>;
-
-fn load_tables() -> Option<(V4Routes, V6Routes)> {
-    let v4 = load_routes(data(V4_TABLE)?, &LoadOptions::default()).expect("v4 table");
-    let six = LoadOptions {
-        min_peers: 10,
-        ..LoadOptions::default()
-    };
-    let v6 = load_routes(data(V6_TABLE)?, &six).expect("v6 table");
-    Some((v4.v4, v6.v6))
-}
 
 // ---- criterion mode --------------------------------------------------------
 
@@ -466,7 +355,9 @@ mod report {
     }
 
     fn updates(v4: &[(Ipv4Net, NextHopId)]) {
-        let Some(path) = data(UPDATES) else { return };
+        let Some(path) = data_file(UPDATES) else {
+            return;
+        };
         let trace = load_updates(path).expect("update trace");
         let mut ids = std::collections::HashMap::new();
         let ops: Vec<(Ipv4Net, Option<NextHopId>)> = trace

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+pub mod lpm;
+
 /// Distinct destinations cycled through, so the lookup is not served from a
 /// handful of hot cache lines.
 pub const POOL: usize = 1 << 16;

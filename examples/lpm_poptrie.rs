@@ -1,0 +1,378 @@
+//! ferroute's side of the same-run comparison with the Poptrie C reference
+//! (`scripts/bench-lpm-poptrie POPTRIE_DIR` drives it; see README, LPM).
+//!
+//! * `prepare DIR`: writes the benchmark tables as `prefix/len next-hop`
+//!   lines (`v4.routes`, `v6.routes`) and the address traces of
+//!   `benches/lpm.rs` (2^20 addresses each) as raw little-endian files
+//!   (`{v4,v6}-{uniform,inside,sequential}.q`), which both drivers read.
+//! * `run DIR PASSES`: builds both tables from those routes, writes every
+//!   answer to `ans-ferroute-*.bin`, checks that batched answers equal single
+//!   ones, and times PASSES passes of single lookups and of 64-address
+//!   batches over each trace (interleaved pass by pass).
+//! * `check DIR`: compares every answer with Poptrie's; fails on any mismatch.
+//! * `report FILE`: the markdown table from the collected lines (best and
+//!   median over rounds, ratios to Poptrie, memory, build time).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ferroute::lpm::load::{load_routes, LoadOptions};
+use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::lpm::{load_tables, v4_traces, v6_traces};
+
+/// Addresses per trace.
+const QUERIES: usize = 1 << 20;
+/// Addresses per `lookup_batch` call (the data plane's vector).
+const BATCH: usize = 64;
+const TRACES: [&str; 3] = ["uniform", "inside", "sequential"];
+/// Answer-file value of "no route" (Poptrie's driver writes the same).
+const NO_ROUTE: u32 = u32::MAX;
+
+type Error = Box<dyn std::error::Error>;
+
+/// What the timing loops need of a family's table.
+trait Family {
+    const NAME: &'static str;
+    type Addr: Copy;
+    type Table;
+    fn build(dir: &Path) -> Result<Self::Table, Error>;
+    /// Query file bytes → addresses.
+    fn decode(bytes: &[u8]) -> Vec<Self::Addr>;
+    fn lookup(t: &Self::Table, a: Self::Addr) -> Option<NextHopId>;
+    fn lookup_batch(t: &Self::Table, a: &[Self::Addr], out: &mut [Option<NextHopId>]);
+    fn lookup_bytes(t: &Self::Table) -> usize;
+}
+
+struct V4;
+struct V6;
+
+fn routes_of(dir: &Path, family: &str) -> Result<ferroute::lpm::load::Routes, Error> {
+    Ok(load_routes(
+        dir.join(format!("{family}.routes")),
+        &LoadOptions::default(),
+    )?)
+}
+
+impl Family for V4 {
+    const NAME: &'static str = "v4";
+    type Addr = Ipv4Addr;
+    type Table = Ipv4Table;
+    fn build(dir: &Path) -> Result<Ipv4Table, Error> {
+        Ok(Ipv4Table::try_from_routes(routes_of(dir, "v4")?.v4)?)
+    }
+    fn decode(bytes: &[u8]) -> Vec<Ipv4Addr> {
+        bytes
+            .chunks_exact(4)
+            .map(|c| Ipv4Addr::from(u32::from_le_bytes(c.try_into().expect("4 bytes"))))
+            .collect()
+    }
+    #[inline(always)]
+    fn lookup(t: &Ipv4Table, a: Ipv4Addr) -> Option<NextHopId> {
+        t.lookup(a)
+    }
+    fn lookup_batch(t: &Ipv4Table, a: &[Ipv4Addr], out: &mut [Option<NextHopId>]) {
+        t.lookup_batch(a, out)
+    }
+    fn lookup_bytes(t: &Ipv4Table) -> usize {
+        t.lookup_memory_bytes()
+    }
+}
+
+impl Family for V6 {
+    const NAME: &'static str = "v6";
+    type Addr = Ipv6Addr;
+    type Table = Ipv6Table;
+    fn build(dir: &Path) -> Result<Ipv6Table, Error> {
+        Ok(Ipv6Table::try_from_routes(routes_of(dir, "v6")?.v6)?)
+    }
+    fn decode(bytes: &[u8]) -> Vec<Ipv6Addr> {
+        bytes
+            .chunks_exact(16)
+            .map(|c| Ipv6Addr::from(u128::from_le_bytes(c.try_into().expect("16 bytes"))))
+            .collect()
+    }
+    #[inline(always)]
+    fn lookup(t: &Ipv6Table, a: Ipv6Addr) -> Option<NextHopId> {
+        t.lookup(a)
+    }
+    fn lookup_batch(t: &Ipv6Table, a: &[Ipv6Addr], out: &mut [Option<NextHopId>]) {
+        t.lookup_batch(a, out)
+    }
+    fn lookup_bytes(t: &Ipv6Table) -> usize {
+        t.lookup_memory_bytes()
+    }
+}
+
+/// The checksum both drivers compute: the sum of (next hop + 1), a miss 0.
+#[inline(always)]
+fn weight(nh: Option<NextHopId>) -> u64 {
+    nh.map_or(0, |n| u64::from(n) + 1)
+}
+
+#[inline(never)]
+fn pass_single<F: Family>(t: &F::Table, q: &[F::Addr]) -> u64 {
+    q.iter().map(|&a| weight(F::lookup(t, a))).sum()
+}
+
+#[inline(never)]
+fn pass_batch<F: Family>(t: &F::Table, q: &[F::Addr]) -> u64 {
+    let mut out = [None; BATCH];
+    let mut s = 0;
+    for c in q.chunks(BATCH) {
+        F::lookup_batch(t, c, &mut out);
+        s += out[..c.len()].iter().map(|&o| weight(o)).sum::<u64>();
+    }
+    s
+}
+
+fn run_family<F: Family>(dir: &Path, passes: u32) -> Result<(), Error> {
+    let t0 = Instant::now();
+    let table = F::build(dir)?;
+    println!(
+        "BUILD ferroute {} {:.4}",
+        F::NAME,
+        t0.elapsed().as_secs_f64()
+    );
+    println!("MEM ferroute {} {}", F::NAME, F::lookup_bytes(&table));
+    for trace in TRACES {
+        let q = F::decode(&std::fs::read(dir.join(format!("{}-{trace}.q", F::NAME)))?);
+        let single: Vec<Option<NextHopId>> = q.iter().map(|&a| F::lookup(&table, a)).collect();
+        let mut batched = vec![None; q.len()];
+        for (a, o) in q.chunks(BATCH).zip(batched.chunks_mut(BATCH)) {
+            F::lookup_batch(&table, a, o);
+        }
+        if let Some(i) = (0..q.len()).find(|&i| single[i] != batched[i]) {
+            return Err(format!(
+                "{} {trace}: batched answer {i} is {:?}, single {:?}",
+                F::NAME,
+                batched[i],
+                single[i]
+            )
+            .into());
+        }
+        let answers: Vec<u8> = single
+            .iter()
+            .flat_map(|a| a.unwrap_or(NO_ROUTE).to_le_bytes())
+            .collect();
+        std::fs::write(
+            dir.join(format!("ans-ferroute-{}-{trace}.bin", F::NAME)),
+            answers,
+        )?;
+        let (mut ts, mut tb, mut sum) = (0.0, 0.0, 0);
+        for _ in 0..passes {
+            let t = Instant::now();
+            sum = black_box(pass_single::<F>(&table, black_box(&q)));
+            ts += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let b = black_box(pass_batch::<F>(&table, black_box(&q)));
+            tb += t.elapsed().as_secs_f64();
+            if b != sum {
+                return Err(format!("{} {trace}: batch checksum {b} != {sum}", F::NAME).into());
+            }
+        }
+        let mlps = |secs: f64| q.len() as f64 * f64::from(passes) / secs / 1e6;
+        let name = F::NAME;
+        println!(
+            "RESULT ferroute-single {name} {trace} {:.2} {sum}",
+            mlps(ts)
+        );
+        println!("RESULT ferroute-batch {name} {trace} {:.2} {sum}", mlps(tb));
+    }
+    Ok(())
+}
+
+fn prepare(dir: &Path) -> Result<(), Error> {
+    let (v4, v6) = load_tables().ok_or("benchmark tables missing")?;
+    std::fs::create_dir_all(dir)?;
+    let lines = |it: &mut dyn Iterator<Item = String>| it.collect::<Vec<_>>().join("\n") + "\n";
+    std::fs::write(
+        dir.join("v4.routes"),
+        lines(&mut v4.iter().map(|(p, nh)| format!("{p} {nh}"))),
+    )?;
+    std::fs::write(
+        dir.join("v6.routes"),
+        lines(&mut v6.iter().map(|(p, nh)| format!("{p} {nh}"))),
+    )?;
+    let t4 = v4_traces(&v4, QUERIES);
+    for (name, addrs) in t4.named() {
+        let bytes: Vec<u8> = addrs
+            .iter()
+            .flat_map(|&a| u32::from(a).to_le_bytes())
+            .collect();
+        std::fs::write(dir.join(format!("v4-{name}.q")), bytes)?;
+    }
+    let t6 = v6_traces(&v6, QUERIES);
+    for (name, addrs) in t6.named() {
+        let bytes: Vec<u8> = addrs
+            .iter()
+            .flat_map(|&a| u128::from(a).to_le_bytes())
+            .collect();
+        std::fs::write(dir.join(format!("v6-{name}.q")), bytes)?;
+    }
+    println!(
+        "prepared {}: {} IPv4 routes, {} IPv6 routes, 6 traces of {QUERIES} addresses",
+        dir.display(),
+        v4.len(),
+        v6.len()
+    );
+    Ok(())
+}
+
+/// Every answer of ours against Poptrie's: the number of mismatches.
+fn check(dir: &Path) -> Result<usize, Error> {
+    let mut total = 0;
+    for fam in ["v4", "v6"] {
+        for trace in TRACES {
+            let read = |who: &str| std::fs::read(dir.join(format!("ans-{who}-{fam}-{trace}.bin")));
+            let (ours, theirs) = (read("ferroute")?, read("poptrie")?);
+            if ours.len() != theirs.len() || ours.is_empty() {
+                return Err(format!("{fam} {trace}: answer files differ in length").into());
+            }
+            let word =
+                |b: &[u8], i: usize| u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
+            let bad: Vec<usize> = (0..ours.len() / 4)
+                .filter(|&i| word(&ours, i) != word(&theirs, i))
+                .collect();
+            println!(
+                "check {fam} {trace}: {} answers, {} mismatches",
+                ours.len() / 4,
+                bad.len()
+            );
+            for &i in bad.iter().take(5) {
+                println!(
+                    "  query {i}: ferroute {:#x}, poptrie {:#x}",
+                    word(&ours, i),
+                    word(&theirs, i)
+                );
+            }
+            total += bad.len();
+        }
+    }
+    Ok(total)
+}
+
+fn best_median(v: &[f64]) -> (f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let best = s.last().copied().unwrap_or(0.0);
+    let n = s.len();
+    let median = if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    (best, median)
+}
+
+fn report(file: &Path) -> Result<(), Error> {
+    let text = std::fs::read_to_string(file)?;
+    // (who, family, trace) → Mlps per round; (kind, who, family) → values.
+    let mut rates: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
+    let mut other: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["RESULT", who, fam, trace, mlps, _sum] => rates
+                .entry((who.to_string(), fam.to_string(), trace.to_string()))
+                .or_default()
+                .push(mlps.parse()?),
+            [kind @ ("MEM" | "BUILD"), who, fam, v, ..] => other
+                .entry((kind.to_string(), who.to_string(), fam.to_string()))
+                .or_default()
+                .push(v.parse()?),
+            _ => {}
+        }
+    }
+    let get = |who: &str, fam: &str, trace: &str| {
+        best_median(
+            rates
+                .get(&(who.into(), fam.into(), trace.into()))
+                .map_or(&[][..], |v| v),
+        )
+    };
+    let rounds = rates.values().map(Vec::len).min().unwrap_or(0);
+    println!(
+        "Mlps, best / median of {rounds} rounds; ratio = ferroute ÷ Poptrie (best / median)\n"
+    );
+    println!("| trace | ferroute single | ferroute batch 64 | Poptrie C `-O3 -march=native -flto` | single ÷ Poptrie | batch ÷ Poptrie | batch ÷ single |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (fam, label) in [("v4", "IPv4 CAIDA 998k"), ("v6", "IPv6 RIS 229k")] {
+        for trace in TRACES {
+            let s = get("ferroute-single", fam, trace);
+            let b = get("ferroute-batch", fam, trace);
+            let p = get("poptrie", fam, trace);
+            let pair = |x: (f64, f64)| format!("{:.1} / {:.1}", x.0, x.1);
+            let ratio =
+                |x: (f64, f64), y: (f64, f64)| format!("{:.2} / {:.2}", x.0 / y.0, x.1 / y.1);
+            println!(
+                "| {label}, {trace} | {} | {} | {} | {} | {} | {} |",
+                pair(s),
+                pair(b),
+                pair(p),
+                ratio(s, p),
+                ratio(b, p),
+                ratio(b, s)
+            );
+        }
+    }
+    let first = |kind: &str, who: &str, fam: &str| {
+        other
+            .get(&(kind.into(), who.into(), fam.into()))
+            .map_or(0.0, |v| v.iter().copied().fold(f64::MAX, f64::min))
+    };
+    println!("\n| family | ferroute lookup memory | Poptrie memory | ratio | ferroute build | Poptrie build |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for fam in ["v4", "v6"] {
+        let (m, pm) = (first("MEM", "ferroute", fam), first("MEM", "poptrie", fam));
+        println!(
+            "| {fam} | {:.2} MiB | {:.2} MiB | {:.2} | {:.3} s | {:.3} s |",
+            m / 1048576.0,
+            pm / 1048576.0,
+            m / pm,
+            first("BUILD", "ferroute", fam),
+            first("BUILD", "poptrie", fam)
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: lpm_poptrie prepare DIR | run DIR PASSES | check DIR | report FILE";
+    let result: Result<bool, Error> = match args.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    {
+        ["prepare", dir] => prepare(Path::new(dir)).map(|_| true),
+        ["run", dir, passes] => passes
+            .parse::<u32>()
+            .map_err(Error::from)
+            .and_then(|p| {
+                run_family::<V4>(Path::new(dir), p.max(1))?;
+                run_family::<V6>(Path::new(dir), p.max(1))
+            })
+            .map(|_| true),
+        ["check", dir] => check(Path::new(dir)).map(|bad| bad == 0),
+        ["report", file] => report(Path::new(file)).map(|_| true),
+        _ => Err(usage.into()),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("lpm_poptrie: answers differ from Poptrie's");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("lpm_poptrie: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
