@@ -5,13 +5,17 @@
 //!   lines (`v4.routes`, `v6.routes`) and the address traces of
 //!   `benches/lpm.rs` (2^20 addresses each) as raw little-endian files
 //!   (`{v4,v6}-{uniform,inside,sequential}.q`), which both drivers read.
-//! * `run DIR PASSES`: builds both tables from those routes, writes every
+//! * `run DIR PASSES [LABEL]`: builds both tables from those routes, writes every
 //!   answer to `ans-ferroute-*.bin`, checks that batched answers equal single
 //!   ones, and times PASSES passes of single lookups and of 64-address
-//!   batches over each trace (interleaved pass by pass).
-//! * `check DIR`: compares every answer with Poptrie's; fails on any mismatch.
+//!   batches over each trace (interleaved pass by pass). LABEL (default
+//!   `ferroute`) names the build in the output, so that a previous build can
+//!   be measured in the same run (`LPM_BASELINE`, label `base`).
+//! * `check DIR LABEL...`: compares every answer of each LABEL with
+//!   Poptrie's; fails on any mismatch.
 //! * `report FILE`: the markdown table from the collected lines (best and
-//!   median over rounds, ratios to Poptrie, memory, build time).
+//!   median over rounds, ratios to Poptrie and to a `base` build if one
+//!   ran, memory, build time).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -133,15 +137,15 @@ fn pass_batch<F: Family>(t: &F::Table, q: &[F::Addr]) -> u64 {
     s
 }
 
-fn run_family<F: Family>(dir: &Path, passes: u32) -> Result<(), Error> {
+fn run_family<F: Family>(dir: &Path, passes: u32, label: &str) -> Result<(), Error> {
     let t0 = Instant::now();
     let table = F::build(dir)?;
     println!(
-        "BUILD ferroute {} {:.4}",
+        "BUILD {label} {} {:.4}",
         F::NAME,
         t0.elapsed().as_secs_f64()
     );
-    println!("MEM ferroute {} {}", F::NAME, F::lookup_bytes(&table));
+    println!("MEM {label} {} {}", F::NAME, F::lookup_bytes(&table));
     for trace in TRACES {
         let q = F::decode(&std::fs::read(dir.join(format!("{}-{trace}.q", F::NAME)))?);
         let single: Vec<Option<NextHopId>> = q.iter().map(|&a| F::lookup(&table, a)).collect();
@@ -163,7 +167,7 @@ fn run_family<F: Family>(dir: &Path, passes: u32) -> Result<(), Error> {
             .flat_map(|a| a.unwrap_or(NO_ROUTE).to_le_bytes())
             .collect();
         std::fs::write(
-            dir.join(format!("ans-ferroute-{}-{trace}.bin", F::NAME)),
+            dir.join(format!("ans-{label}-{}-{trace}.bin", F::NAME)),
             answers,
         )?;
         let (mut ts, mut tb, mut sum) = (0.0, 0.0, 0);
@@ -184,7 +188,7 @@ fn run_family<F: Family>(dir: &Path, passes: u32) -> Result<(), Error> {
             "RESULT ferroute-single {name} {trace} {:.2} {sum}",
             mlps(ts)
         );
-        println!("RESULT ferroute-batch {name} {trace} {:.2} {sum}", mlps(tb));
+        println!("RESULT {label}-batch {name} {trace} {:.2} {sum}", mlps(tb));
     }
     Ok(())
 }
@@ -226,13 +230,13 @@ fn prepare(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Every answer of ours against Poptrie's: the number of mismatches.
-fn check(dir: &Path) -> Result<usize, Error> {
+/// Every answer of build `label` against Poptrie's: the number of mismatches.
+fn check(dir: &Path, label: &str) -> Result<usize, Error> {
     let mut total = 0;
     for fam in ["v4", "v6"] {
         for trace in TRACES {
             let read = |who: &str| std::fs::read(dir.join(format!("ans-{who}-{fam}-{trace}.bin")));
-            let (ours, theirs) = (read("ferroute")?, read("poptrie")?);
+            let (ours, theirs) = (read(label)?, read("poptrie")?);
             if ours.len() != theirs.len() || ours.is_empty() {
                 return Err(format!("{fam} {trace}: answer files differ in length").into());
             }
@@ -242,13 +246,13 @@ fn check(dir: &Path) -> Result<usize, Error> {
                 .filter(|&i| word(&ours, i) != word(&theirs, i))
                 .collect();
             println!(
-                "check {fam} {trace}: {} answers, {} mismatches",
+                "check {label} {fam} {trace}: {} answers, {} mismatches",
                 ours.len() / 4,
                 bad.len()
             );
             for &i in bad.iter().take(5) {
                 println!(
-                    "  query {i}: ferroute {:#x}, poptrie {:#x}",
+                    "  query {i}: {label} {:#x}, poptrie {:#x}",
                     word(&ours, i),
                     word(&theirs, i)
                 );
@@ -325,6 +329,27 @@ fn report(file: &Path) -> Result<(), Error> {
             );
         }
     }
+    if rates.keys().any(|(who, _, _)| who.starts_with("base-")) {
+        println!("\nThis build against the previous one (`base`), same run: new ÷ base (best / median)\n");
+        println!("| trace | base single | base batch 64 | single new ÷ base | batch new ÷ base |");
+        println!("|---|---:|---:|---:|---:|");
+        for fam in ["v4", "v6"] {
+            for trace in TRACES {
+                let (s, b) = (
+                    get("ferroute-single", fam, trace),
+                    get("ferroute-batch", fam, trace),
+                );
+                let (bs, bb) = (
+                    get("base-single", fam, trace),
+                    get("base-batch", fam, trace),
+                );
+                println!(
+                    "| {fam} {trace} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2} / {:.2} | {:.2} / {:.2} |",
+                    bs.0, bs.1, bb.0, bb.1, s.0 / bs.0, s.1 / bs.1, b.0 / bb.0, b.1 / bb.1
+                );
+            }
+        }
+    }
     let first = |kind: &str, who: &str, fam: &str| {
         other
             .get(&(kind.into(), who.into(), fam.into()))
@@ -348,19 +373,26 @@ fn report(file: &Path) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: lpm_poptrie prepare DIR | run DIR PASSES | check DIR | report FILE";
+    let usage =
+        "usage: lpm_poptrie prepare DIR | run DIR PASSES [LABEL] | check DIR LABEL... | report FILE";
     let result: Result<bool, Error> = match args.iter().map(String::as_str).collect::<Vec<_>>()[..]
     {
         ["prepare", dir] => prepare(Path::new(dir)).map(|_| true),
-        ["run", dir, passes] => passes
-            .parse::<u32>()
-            .map_err(Error::from)
-            .and_then(|p| {
-                run_family::<V4>(Path::new(dir), p.max(1))?;
-                run_family::<V6>(Path::new(dir), p.max(1))
-            })
-            .map(|_| true),
-        ["check", dir] => check(Path::new(dir)).map(|bad| bad == 0),
+        ["run", dir, passes, ref label @ ..] if label.len() <= 1 => {
+            let label = label.first().copied().unwrap_or("ferroute");
+            passes
+                .parse::<u32>()
+                .map_err(Error::from)
+                .and_then(|p| {
+                    run_family::<V4>(Path::new(dir), p.max(1), label)?;
+                    run_family::<V6>(Path::new(dir), p.max(1), label)
+                })
+                .map(|_| true)
+        }
+        ["check", dir, ref labels @ ..] if !labels.is_empty() => labels
+            .iter()
+            .try_fold(0, |n, l| Ok::<_, Error>(n + check(Path::new(dir), l)?))
+            .map(|bad| bad == 0),
         ["report", file] => report(Path::new(file)).map(|_| true),
         _ => Err(usage.into()),
     };
