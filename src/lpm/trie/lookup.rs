@@ -15,79 +15,90 @@ use super::{Key, Trie, HDR, LEAF, NONE_ID};
 use crate::lpm::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
-trait Addr: Copy + Default {
-    const DIRECT: u32;
+trait Addr: Copy {
+    /// The address with the direct index's bits shifted out: the next
+    /// slot is always its top 6 bits (bits past the address read as 0).
+    type Rest: Copy + Default;
     fn direct_index(self) -> usize;
-    /// The 6 bits at `depth` (bits past the address read as 0).
-    fn slot(self, depth: u32) -> u32;
+    fn rest(self) -> Self::Rest;
+    fn top6(r: Self::Rest) -> u32;
+    fn shift6(r: Self::Rest) -> Self::Rest;
 }
 
-/// IPv4 widened so that the last level (bits 30..36) reads zeros.
-#[derive(Clone, Copy, Default)]
+/// IPv4 widened to 64 bits so that slots past bit 32 read zeros.
+#[derive(Clone, Copy)]
 struct V4(u64);
 
 impl Addr for V4 {
-    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
+    type Rest = u64;
     #[inline(always)]
     fn direct_index(self) -> usize {
-        (self.0 >> (64 - Self::DIRECT)) as usize
+        (self.0 >> (64 - <u32 as Key>::DIRECT)) as usize
     }
     #[inline(always)]
-    fn slot(self, depth: u32) -> u32 {
-        (self.0.wrapping_shl(depth) >> 58) as u32
+    fn rest(self) -> u64 {
+        self.0 << <u32 as Key>::DIRECT
+    }
+    #[inline(always)]
+    fn top6(r: u64) -> u32 {
+        (r >> 58) as u32
+    }
+    #[inline(always)]
+    fn shift6(r: u64) -> u64 {
+        r << 6
     }
 }
 
 impl Addr for u128 {
-    const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
+    type Rest = u128;
     #[inline(always)]
     fn direct_index(self) -> usize {
-        (self >> (128 - <u128 as Addr>::DIRECT)) as usize
+        (self >> (128 - <u128 as Key>::DIRECT)) as usize
     }
     #[inline(always)]
-    fn slot(self, depth: u32) -> u32 {
-        (self.wrapping_shl(depth) >> 122) as u32
+    fn rest(self) -> u128 {
+        self << <u128 as Key>::DIRECT
+    }
+    #[inline(always)]
+    fn top6(r: u128) -> u32 {
+        (r >> 122) as u32
+    }
+    #[inline(always)]
+    fn shift6(r: u128) -> u128 {
+        r << 6
     }
 }
 
-/// One step down without a data-dependent branch: the entry slot `s` of the
-/// node at `o` selects (a child offset, or `LEAF|code`).
+/// One step down: the entry of slot `s` of the node at `o` (a child offset
+/// or `LEAF|code`). One popcount and one load, no branch on the entry kind.
 #[inline(always)]
 fn step(arena: &[u32], o: usize, s: u32) -> u32 {
-    let Some(&[v0, v1, l0, l1]) = arena.get(o..o + HDR) else {
+    let Some(&[r0, r1]) = arena.get(o..o + HDR) else {
         return LEAF; // unreachable for a well-formed arena; reads as no route
     };
-    let vector = u64::from(v0) | (u64::from(v1) << 32);
-    let leafvec = u64::from(l0) | (u64::from(l1) << 32);
-    let bit = 1u64 << (s & 63);
-    let below = bit - 1;
-    let is_child = ((vector >> (s & 63)) & 1) as usize;
-    let child_rank = (vector & below).count_ones() as usize;
-    let nc = vector.count_ones() as usize;
-    let leaf_rank = ((leafvec & (below | bit)).count_ones() as usize).wrapping_sub(1);
-    // Select the word arithmetically: all-ones mask when the slot is a child.
-    let m = is_child.wrapping_neg();
-    let idx = o + HDR + ((child_rank & m) | ((nc + leaf_rank / 2) & !m));
-    let w = arena.get(idx).copied().unwrap_or(LEAF);
-    let leaf_value = LEAF | ((w >> ((leaf_rank & 1) * 16)) & 0xffff);
-    let m32 = m as u32;
-    (w & m32) | (leaf_value & !m32)
+    let runs = u64::from(r0) | (u64::from(r1) << 32);
+    // Runs that start at or before slot s; bit 0 is always set, so >= 1.
+    let rank = (runs << (63 - (s & 63))).count_ones() as usize;
+    let idx = (o + HDR).wrapping_add(rank).wrapping_sub(1);
+    arena.get(idx).copied().unwrap_or(LEAF)
 }
 
-/// The next-hop id of a leaf entry.
+/// The next-hop id of a leaf entry. "No route" is selected without a
+/// branch: whether an address has a route is data, and a branch on it
+/// mispredicts on traffic that often has none (uniform addresses: 1 in 3).
 #[inline(always)]
 fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
     let id = codes.get((e & 0xffff) as usize).copied().unwrap_or(NONE_ID);
-    (id != NONE_ID).then_some(id)
+    std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
 }
 
 #[inline(always)]
 fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
-    let mut depth = A::DIRECT;
+    let mut r = a.rest();
     while e & LEAF == 0 {
-        e = step(arena, e as usize, a.slot(depth));
-        depth += 6;
+        e = step(arena, e as usize, A::top6(r));
+        r = A::shift6(r);
     }
     e
 }
@@ -95,13 +106,12 @@ fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
 /// Addresses walked in lockstep per batch round.
 const LANES: usize = 64;
 
-/// Starts fetching the node at arena offset `o` (two cache lines: a node's
-/// header and the leaf or child it selects are usually within 64 bytes of
-/// each other but not always in the same line).
+/// Starts fetching the node an entry points to (the arena's first line, hot
+/// and harmless, for a leaf: no branch, and no wild address that could cost
+/// a page walk). One line: nodes are 8-byte aligned and most hold a few
+/// entries, so the bitmap and the entry a slot selects usually share it.
 #[inline(always)]
 fn prefetch_node(arena: &[u32], e: u32) {
-    // A leaf has no node: fetch the arena's first line (cheap, usually hot)
-    // rather than a wild address that could cost a page walk.
     let o = if e & LEAF == 0 { e as usize } else { 0 };
     #[cfg(target_arch = "x86_64")]
     {
@@ -109,13 +119,16 @@ fn prefetch_node(arena: &[u32], e: u32) {
         let p = arena.as_ptr().wrapping_add(o) as *const i8;
         // SAFETY: prefetch is a hint that never faults and dereferences
         // nothing; the address is only computed (wrapping), never read here.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-        }
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (arena, o);
 }
 
+/// Up to [`LANES`] addresses: first every direct entry (addresses that end
+/// there retire at once, the others' nodes start loading), then one level
+/// per round for the addresses still inside nodes only, each retiring as
+/// soon as it reaches a leaf.
 #[inline(always)]
 fn walk_batch<T: Copy, A: Addr>(
     direct: &[u32],
@@ -129,39 +142,40 @@ fn walk_batch<T: Copy, A: Addr>(
     let n = addrs.len().min(out.len()).min(LANES);
     let (addrs, out) = (&addrs[..n], &mut out[..n]);
     let mut e = [LEAF; LANES];
+    let mut rest = [A::Rest::default(); LANES];
     let mut active = [0u8; LANES];
     let mut live = 0;
-    for (i, &a) in addrs.iter().enumerate() {
-        let x = direct
-            .get(to_addr(a).direct_index())
-            .copied()
-            .unwrap_or(LEAF);
+    for (i, (&a, o)) in addrs.iter().zip(out.iter_mut()).enumerate() {
+        let a = to_addr(a);
+        let x = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
+        // Written for every address, branch-free; overwritten below for
+        // those that go on into nodes.
+        *o = resolve(codes, x);
         e[i & M] = x;
-        if PREFETCH {
-            prefetch_node(arena, x);
-        }
+        rest[i & M] = a.rest();
         active[live & M] = i as u8;
         live += usize::from(x & LEAF == 0);
     }
-    let mut depth = A::DIRECT;
+    for &i in &active[..live.min(LANES)] {
+        prefetch_node(arena, e[usize::from(i) & M]);
+    }
     while live > 0 {
         let mut still = 0;
         for j in 0..live.min(LANES) {
             let i = usize::from(active[j]) & M;
-            let a = addrs.get(i).map_or(A::default(), |&a| to_addr(a));
-            let x = step(arena, e[i] as usize, a.slot(depth));
+            let x = step(arena, e[i] as usize, A::top6(rest[i]));
+            rest[i] = A::shift6(rest[i]);
             e[i] = x;
             if PREFETCH {
                 prefetch_node(arena, x);
+            }
+            if let Some(o) = out.get_mut(i) {
+                *o = resolve(codes, x);
             }
             active[still & M] = i as u8;
             still += usize::from(x & LEAF == 0);
         }
         live = still;
-        depth += 6;
-    }
-    for (o, &x) in out.iter_mut().zip(&e) {
-        *o = resolve(codes, x);
     }
 }
 

@@ -76,7 +76,7 @@ fn updates_match_reference_and_fresh_build_v4() {
     for step in 0..3000 {
         let (k, l, _) = pool[(rng.next() % pool.len() as u64) as usize];
         let nh = (rng.next() % 5) as u32;
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             let want = r.remove(u128::from(k) << 96, l);
             assert_eq!(t.remove(k, l), want);
         } else {
