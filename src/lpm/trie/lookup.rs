@@ -15,7 +15,7 @@ use super::{Key, Trie, HDR, LEAF, NONE_ID};
 use crate::lpm::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
-trait Addr: Copy {
+pub(super) trait Addr: Copy {
     /// The address with the direct index's bits shifted out: the next
     /// slot is always its top 6 bits (bits past the address read as 0).
     type Rest: Copy + Default;
@@ -27,7 +27,7 @@ trait Addr: Copy {
 
 /// IPv4 widened to 64 bits so that slots past bit 32 read zeros.
 #[derive(Clone, Copy)]
-struct V4(u64);
+pub(super) struct V4(pub(super) u64);
 
 impl Addr for V4 {
     type Rest = u64;
@@ -87,13 +87,13 @@ fn step(arena: &[u32], o: usize, s: u32) -> u32 {
 /// branch: whether an address has a route is data, and a branch on it
 /// mispredicts on traffic that often has none (uniform addresses: 1 in 3).
 #[inline(always)]
-fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
+pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
     let id = codes.get((e & 0xffff) as usize).copied().unwrap_or(NONE_ID);
     std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
 }
 
 #[inline(always)]
-fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
+pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
     let mut r = a.rest();
     while e & LEAF == 0 {
@@ -103,34 +103,31 @@ fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
     e
 }
 
-/// Addresses walked in lockstep per batch round.
-const LANES: usize = 64;
-
 /// Starts fetching the node an entry points to (the arena's first line, hot
 /// and harmless, for a leaf: no branch, and no wild address that could cost
 /// a page walk). One line: nodes are 8-byte aligned and most hold a few
 /// entries, so the bitmap and the entry a slot selects usually share it.
 #[inline(always)]
 fn prefetch_node(arena: &[u32], e: u32) {
-    let o = if e & LEAF == 0 { e as usize } else { 0 };
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = arena.as_ptr().wrapping_add(o) as *const i8;
-        // SAFETY: prefetch is a hint that never faults and dereferences
-        // nothing; the address is only computed (wrapping), never read here.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (arena, o);
+    prefetch(arena, if e & LEAF == 0 { e as usize } else { 0 });
 }
 
-/// Up to [`LANES`] addresses: first every direct entry (addresses that end
-/// there retire at once, the others' nodes start loading), then one level
-/// per round for the addresses still inside nodes only, each retiring as
-/// soon as it reaches a leaf.
+/// Addresses ahead of the one being walked whose direct entry is prefetched
+/// (`AHEAD_DIRECT`), and whose direct entry is read and first node
+/// prefetched (`AHEAD_NODE`): far enough for a miss to L3 to complete in
+/// the time of that many walks, short enough to stay in L1.
+const AHEAD_DIRECT: usize = 16;
+const AHEAD_NODE: usize = 8;
+
+/// A batch as a software pipeline: each address is walked as a single
+/// lookup would, while the direct entry of the address `AHEAD_DIRECT`
+/// further on and the first node of the one `AHEAD_NODE` further on are
+/// already being fetched. Addresses that end in the direct array cost one
+/// extra prefetch and nothing else (no lane state, no rounds), so a batch
+/// costs little more than single lookups on cache-resident traffic and
+/// overlaps the first two misses of the others.
 #[inline(always)]
-fn walk_batch<T: Copy, A: Addr>(
+fn walk_pipelined<T: Copy, A: Addr>(
     direct: &[u32],
     arena: &[u32],
     codes: &[NextHopId],
@@ -138,48 +135,37 @@ fn walk_batch<T: Copy, A: Addr>(
     to_addr: impl Fn(T) -> A,
     out: &mut [Option<NextHopId>],
 ) {
-    const M: usize = LANES - 1;
-    let n = addrs.len().min(out.len()).min(LANES);
+    let n = addrs.len().min(out.len());
     let (addrs, out) = (&addrs[..n], &mut out[..n]);
-    let mut e = [LEAF; LANES];
-    let mut rest = [A::Rest::default(); LANES];
-    let mut active = [0u8; LANES];
-    let mut live = 0;
-    for (i, (&a, o)) in addrs.iter().zip(out.iter_mut()).enumerate() {
-        let a = to_addr(a);
-        let x = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
-        // Written for every address, branch-free; overwritten below for
-        // those that go on into nodes.
-        *o = resolve(codes, x);
-        e[i & M] = x;
-        rest[i & M] = a.rest();
-        active[live & M] = i as u8;
-        live += usize::from(x & LEAF == 0);
-    }
-    for &i in &active[..live.min(LANES)] {
-        prefetch_node(arena, e[usize::from(i) & M]);
-    }
-    while live > 0 {
-        let mut still = 0;
-        for j in 0..live.min(LANES) {
-            let i = usize::from(active[j]) & M;
-            let x = step(arena, e[i] as usize, A::top6(rest[i]));
-            rest[i] = A::shift6(rest[i]);
-            e[i] = x;
-            if PREFETCH {
-                prefetch_node(arena, x);
-            }
-            if let Some(o) = out.get_mut(i) {
-                *o = resolve(codes, x);
-            }
-            active[still & M] = i as u8;
-            still += usize::from(x & LEAF == 0);
+    for (i, o) in out.iter_mut().enumerate() {
+        if let Some(&a) = addrs.get(i + AHEAD_DIRECT) {
+            prefetch(direct, to_addr(a).direct_index());
         }
-        live = still;
+        if let Some(&a) = addrs.get(i + AHEAD_NODE) {
+            let x = direct
+                .get(to_addr(a).direct_index())
+                .copied()
+                .unwrap_or(LEAF);
+            prefetch_node(arena, x);
+        }
+        *o = resolve(codes, walk(direct, arena, to_addr(addrs[i])));
     }
 }
 
-const PREFETCH: bool = true;
+/// Starts fetching `table[i]` (a hint: never faults, reads nothing).
+#[inline(always)]
+fn prefetch(table: &[u32], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = table.as_ptr().wrapping_add(i) as *const i8;
+        // SAFETY: prefetch is a hint that never faults and dereferences
+        // nothing; the address is only computed (wrapping), never read here.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (table, i);
+}
 
 macro_rules! dispatch {
     ($self:ident, $generic:ident ( $($arg:expr),* ), $fast:ident) => {{
@@ -220,16 +206,14 @@ mod popcnt {
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            walk_batch(
-                direct,
-                arena,
-                codes,
-                a,
-                |x: T| V4(u64::from(x.into()) << 32),
-                o,
-            );
-        }
+        walk_pipelined(
+            direct,
+            arena,
+            codes,
+            addrs,
+            |x: T| V4(u64::from(x.into()) << 32),
+            out,
+        );
     }
 
     #[target_feature(enable = "popcnt")]
@@ -240,9 +224,7 @@ mod popcnt {
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            walk_batch(direct, arena, codes, a, |x: T| x.into(), o);
-        }
+        walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
     }
 }
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
@@ -258,23 +240,21 @@ fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
     walk(direct, arena, a)
 }
 
-fn batch_v4<T: Copy + Into<u32>>(
+pub(super) fn batch_v4<T: Copy + Into<u32>>(
     direct: &[u32],
     arena: &[u32],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
 ) {
-    for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        walk_batch(
-            direct,
-            arena,
-            codes,
-            a,
-            |x: T| V4(u64::from(x.into()) << 32),
-            o,
-        );
-    }
+    walk_pipelined(
+        direct,
+        arena,
+        codes,
+        addrs,
+        |x: T| V4(u64::from(x.into()) << 32),
+        out,
+    );
 }
 
 fn batch_v6<T: Copy + Into<u128>>(
@@ -284,9 +264,7 @@ fn batch_v6<T: Copy + Into<u128>>(
     addrs: &[T],
     out: &mut [Option<NextHopId>],
 ) {
-    for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        walk_batch(direct, arena, codes, a, |x: T| x.into(), o);
-    }
+    walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
 }
 
 impl Trie<u32> {
@@ -301,7 +279,24 @@ impl Trie<u32> {
         resolve(&self.codes, self.leaf_of(a))
     }
 
+    /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
     pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::available() {
+            let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
+            // SAFETY: the CPU has every feature `simd::batch_v4` enables
+            // (checked just above).
+            return unsafe { super::simd::batch_v4(direct, arena, codes, addrs, out) };
+        }
+        self.lookup_batch_portable(addrs, out)
+    }
+
+    /// The batch path every CPU runs (tests check it beside the AVX-512 one).
+    pub fn lookup_batch_portable<T: Copy + Into<u32>>(
+        &self,
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         dispatch!(
             self,
@@ -324,6 +319,16 @@ impl Trie<u128> {
     }
 
     pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+        self.lookup_batch_portable(addrs, out)
+    }
+
+    /// IPv6 has only the portable batch path (kept under the same name as
+    /// IPv4's so that tests check both families alike).
+    pub fn lookup_batch_portable<T: Copy + Into<u128>>(
+        &self,
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         dispatch!(
             self,

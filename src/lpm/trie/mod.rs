@@ -32,6 +32,8 @@
 
 mod build;
 mod lookup;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 mod update;
 
 use std::collections::{BTreeMap, HashMap};
