@@ -9,6 +9,7 @@
 //!   windows, which filters out the other processes of a shared machine),
 //!   ratios to the best peer, build time and heap bytes per table, and the
 //!   update rate of the LINX trace over the full IPv4 table.
+//!   `LPM_REPORT=updates` prints the update rate only.
 //!
 //! Tables: IPv4 = CAIDA pfx2as 2024-04 (998,042 routes), IPv6 = RIS
 //! 2024-12 seen by ≥ 10 peers (228,726); 64 next hops (hash of origin AS).
@@ -219,7 +220,9 @@ fn main() {
     let Some((v4, v6)) = load_tables() else {
         return;
     };
-    if std::env::var_os("LPM_REPORT").is_some() {
+    if std::env::var_os("LPM_REPORT").is_some_and(|v| v == "updates") {
+        report::updates(&v4);
+    } else if std::env::var_os("LPM_REPORT").is_some() {
         report::run(&v4, &v6);
     } else {
         criterion_main(&v4, &v6);
@@ -354,7 +357,7 @@ mod report {
         }
     }
 
-    fn updates(v4: &[(Ipv4Net, NextHopId)]) {
+    pub fn updates(v4: &[(Ipv4Net, NextHopId)]) {
         let Some(path) = data_file(UPDATES) else {
             return;
         };
