@@ -9,6 +9,7 @@
 //!   windows, which filters out the other processes of a shared machine),
 //!   ratios to the best peer, build time and heap bytes per table, and the
 //!   update rate of the LINX trace over the full IPv4 table.
+//!   `LPM_REPORT=updates` prints the update rate only.
 //!
 //! Tables: IPv4 = CAIDA pfx2as 2024-04 (998,042 routes), IPv6 = RIS
 //! 2024-12 seen by ≥ 10 peers (228,726); 64 next hops (hash of origin AS).
@@ -23,12 +24,15 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
-use ferroute::tables::{load_routes, load_updates, LoadOptions};
-use ferroute::testkit::data_file;
-use ferroute::testkit::Rng;
+use ferroute::tables::load_updates;
 use ip_network_table::IpNetworkTable;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+mod common;
+
+use common::lpm::{load_tables, v4_traces, v6_traces, Traces, UPDATES};
+use ferroute::testkit::data_file;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -148,95 +152,6 @@ contenders!(
     longest_match_ipv6
 );
 
-const V4_TABLE: &str = "caida-routeviews-rv2-20240406.pfx2as.gz";
-const V6_TABLE: &str = "ripe-ris-riswhoisdump-IPv6-20241220.gz";
-const UPDATES: &str = "linx-update.20141217.0000-p52.txt.gz";
-
-/// Length of one run of consecutive addresses in the sequential trace.
-const SEQ_RUN: usize = 4096;
-
-struct Traces<A> {
-    uniform: Vec<A>,
-    inside: Vec<A>,
-    sequential: Vec<A>,
-}
-
-impl<A: Copy> Traces<A> {
-    fn named(&self) -> [(&'static str, &[A]); 3] {
-        [
-            ("uniform", &self.uniform),
-            ("inside", &self.inside),
-            ("sequential", &self.sequential),
-        ]
-    }
-}
-
-fn v4_traces(routes: &[(Ipv4Net, NextHopId)], n: usize) -> Traces<Ipv4Addr> {
-    let mut rng = Rng::new(0x00c0_ffee);
-    let uniform = (0..n)
-        .map(|_| Ipv4Addr::from(rng.next_u64() as u32))
-        .collect();
-    let inside = (0..n)
-        .map(|_| {
-            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
-            let host = rng.next_u64() as u32 & u32::from(p.hostmask());
-            Ipv4Addr::from(u32::from(p.network()) | host)
-        })
-        .collect();
-    // Runs of consecutive addresses from the starts of random table prefixes.
-    let sequential = (0..n / SEQ_RUN)
-        .flat_map(|_| {
-            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
-            let start = u32::from(p.network());
-            (0..SEQ_RUN as u32).map(move |i| Ipv4Addr::from(start.wrapping_add(i)))
-        })
-        .collect();
-    Traces {
-        uniform,
-        inside,
-        sequential,
-    }
-}
-
-fn v6_traces(routes: &[(Ipv6Net, NextHopId)], n: usize) -> Traces<Ipv6Addr> {
-    let mut rng = Rng::new(0x00c0_ffee);
-    let uniform = (0..n)
-        .map(|_| Ipv6Addr::from((rng.u128() >> 3) | (1 << 125)))
-        .collect();
-    let inside = (0..n)
-        .map(|_| {
-            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
-            let host = rng.u128() & u128::from(p.hostmask());
-            Ipv6Addr::from(u128::from(p.network()) | host)
-        })
-        .collect();
-    let sequential = (0..n / SEQ_RUN)
-        .flat_map(|_| {
-            let (p, _) = routes[(rng.next_u64() % routes.len() as u64) as usize];
-            let start = u128::from(p.network());
-            (0..SEQ_RUN as u128).map(move |i| Ipv6Addr::from(start.wrapping_add(i)))
-        })
-        .collect();
-    Traces {
-        uniform,
-        inside,
-        sequential,
-    }
-}
-
-type V4Routes = Vec<(Ipv4Net, NextHopId)>;
-type V6Routes = Vec<(Ipv6Net, NextHopId)>;
-
-fn load_tables() -> Option<(V4Routes, V6Routes)> {
-    let v4 = load_routes(data_file(V4_TABLE)?, &LoadOptions::default()).expect("v4 table");
-    let six = LoadOptions {
-        min_peers: 10,
-        ..LoadOptions::default()
-    };
-    let v6 = load_routes(data_file(V6_TABLE)?, &six).expect("v6 table");
-    Some((v4.v4, v6.v6))
-}
-
 // ---- criterion mode --------------------------------------------------------
 
 fn bench_family<N, A: Copy>(
@@ -305,7 +220,9 @@ fn main() {
     let Some((v4, v6)) = load_tables() else {
         return;
     };
-    if std::env::var_os("LPM_REPORT").is_some() {
+    if std::env::var_os("LPM_REPORT").is_some_and(|v| v == "updates") {
+        report::updates(&v4);
+    } else if std::env::var_os("LPM_REPORT").is_some() {
         report::run(&v4, &v6);
     } else {
         criterion_main(&v4, &v6);
@@ -440,7 +357,7 @@ mod report {
         }
     }
 
-    fn updates(v4: &[(Ipv4Net, NextHopId)]) {
+    pub fn updates(v4: &[(Ipv4Net, NextHopId)]) {
         let Some(path) = data_file(UPDATES) else {
             return;
         };

@@ -52,7 +52,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("--prefix `{s}`: an even number of hex digits is needed");
     }
     (0..s.len())

@@ -61,9 +61,12 @@ fn check_v4(t: &Ipv4Table, r: &BitTrie, probes: &[Ipv4Addr], what: &str) {
     let mut out = [None; 64];
     for chunk in probes.chunks(64) {
         t.lookup_batch(chunk, &mut out);
-        for (a, got) in chunk.iter().zip(out) {
+        let mut portable = [None; 64];
+        t.lookup_batch_portable(chunk, &mut portable);
+        for ((a, got), got_portable) in chunk.iter().zip(out).zip(portable) {
             let want = r.lookup(v4_key(*a)).map(|x| x.0);
             assert_eq!(got, want, "{what}: batch lookup {a}");
+            assert_eq!(got_portable, want, "{what}: portable batch lookup {a}");
             assert_eq!(t.lookup(*a), want, "{what}: lookup {a}");
         }
     }
@@ -73,9 +76,12 @@ fn check_v6(t: &Ipv6Table, r: &BitTrie, probes: &[Ipv6Addr], what: &str) {
     let mut out = [None; 64];
     for chunk in probes.chunks(64) {
         t.lookup_batch(chunk, &mut out);
-        for (a, got) in chunk.iter().zip(out) {
+        let mut portable = [None; 64];
+        t.lookup_batch_portable(chunk, &mut portable);
+        for ((a, got), got_portable) in chunk.iter().zip(out).zip(portable) {
             let want = r.lookup(u128::from(*a)).map(|x| x.0);
             assert_eq!(got, want, "{what}: batch lookup {a}");
+            assert_eq!(got_portable, want, "{what}: portable batch lookup {a}");
             assert_eq!(t.lookup(*a), want, "{what}: lookup {a}");
         }
     }

@@ -114,10 +114,13 @@ proptest! {
         let probes: Vec<Ipv4Addr> = v4_probes(&all_ops, &extra).into_iter().map(Ipv4Addr::from).collect();
         let mut out = vec![None; probes.len()];
         t.lookup_batch(&probes, &mut out);
-        for (a, got) in probes.iter().zip(&out) {
+        let mut portable = vec![None; probes.len()];
+        t.lookup_batch_portable(&probes, &mut portable);
+        for ((a, got), got_portable) in probes.iter().zip(&out).zip(&portable) {
             let want = r.lookup(u128::from(u32::from(*a)) << 96);
             prop_assert_eq!(t.lookup(*a), want.map(|x| x.0), "lookup {}", a);
             prop_assert_eq!(*got, want.map(|x| x.0), "batch {}", a);
+            prop_assert_eq!(*got_portable, want.map(|x| x.0), "portable batch {}", a);
             // The operator path reports the matched prefix itself.
             let want_prefix = want.map(|(nh, len)| (v4_net(u32::from(*a), len).trunc(), nh));
             prop_assert_eq!(t.lookup_prefix(*a), want_prefix);
@@ -153,10 +156,13 @@ proptest! {
         let probes: Vec<Ipv6Addr> = v6_probes(&all_ops, &extra).into_iter().map(Ipv6Addr::from).collect();
         let mut out = vec![None; probes.len()];
         t.lookup_batch(&probes, &mut out);
-        for (a, got) in probes.iter().zip(&out) {
+        let mut portable = vec![None; probes.len()];
+        t.lookup_batch_portable(&probes, &mut portable);
+        for ((a, got), got_portable) in probes.iter().zip(&out).zip(&portable) {
             let want = r.lookup(u128::from(*a)).map(|x| x.0);
             prop_assert_eq!(t.lookup(*a), want, "lookup {}", a);
             prop_assert_eq!(*got, want, "batch {}", a);
+            prop_assert_eq!(*got_portable, want, "portable batch {}", a);
         }
         let fresh: Ipv6Table = t.iter().collect();
         prop_assert_eq!(fresh.stats().nodes, t.stats().nodes);

@@ -8,6 +8,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ferroute::testkit::Rng;
 use ipnet::{Ipv4Net, Ipv6Net};
 
+pub mod lpm;
+
 /// Distinct destinations cycled through, so the lookup is not served from a
 /// handful of hot cache lines.
 pub const POOL: usize = 1 << 16;

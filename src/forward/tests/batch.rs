@@ -32,7 +32,7 @@ fn frame_from(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Vec<u
             V4_DESTINATIONS[pick % V4_DESTINATIONS.len()],
             ttl,
             len,
-            pick % 3 == 0,
+            pick.is_multiple_of(3),
         ),
         1 => v6_frame(
             "2001:db8::10",

@@ -1,123 +1,136 @@
-//! The lookups: one address, and batches walked level by level in lockstep
-//! so that the independent memory accesses of many addresses overlap.
+//! The lookups: one address, and batches whose addresses' memory accesses
+//! overlap (a software pipeline here; AVX-512 lanes for IPv4 in `simd.rs`).
 //!
-//! Two things decide speed here, both measured (see README):
+//! Three things decide speed here, all measured (see README):
 //! * Hardware `popcnt`. The default x86-64 target lacks it and `count_ones`
 //!   becomes a dozen instructions; the walks are compiled a second time with
 //!   `popcnt` enabled and chosen at run time (compiled away when the build
 //!   already targets a CPU with it).
 //! * No unpredictable branch in a step. A mispredicted branch throws away
-//!   the loads other addresses have in flight; the step selects between the
-//!   child and the leaf arithmetically, and a batch round walks only the
-//!   addresses still inside nodes (a branch-free compaction of lane indices).
+//!   the loads other addresses have in flight: a level is one popcount and
+//!   one load whatever the slot holds, and "no route" is selected, not
+//!   branched on (LLVM turned it into a branch: 2.5x slower on uniform
+//!   IPv4 traffic, a third of which has no route).
+//! * Fetching ahead. A batch walks each address as a single lookup while
+//!   the direct entries and first nodes of the addresses after it load.
 
 use super::{Key, Trie, HDR, LEAF, NONE_ID};
 use crate::lpm::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
-trait Addr: Copy + Default {
-    const DIRECT: u32;
+pub(super) trait Addr: Copy {
+    /// The address with the direct index's bits shifted out: the next
+    /// slot is always its top 6 bits (bits past the address read as 0).
+    type Rest: Copy + Default;
     fn direct_index(self) -> usize;
-    /// The 6 bits at `depth` (bits past the address read as 0).
-    fn slot(self, depth: u32) -> u32;
+    fn rest(self) -> Self::Rest;
+    fn top6(r: Self::Rest) -> u32;
+    fn shift6(r: Self::Rest) -> Self::Rest;
 }
 
-/// IPv4 widened so that the last level (bits 30..36) reads zeros.
-#[derive(Clone, Copy, Default)]
-struct V4(u64);
+/// IPv4 widened to 64 bits so that slots past bit 32 read zeros.
+#[derive(Clone, Copy)]
+pub(super) struct V4(pub(super) u64);
 
 impl Addr for V4 {
-    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
+    type Rest = u64;
     #[inline(always)]
     fn direct_index(self) -> usize {
-        (self.0 >> (64 - Self::DIRECT)) as usize
+        (self.0 >> (64 - <u32 as Key>::DIRECT)) as usize
     }
     #[inline(always)]
-    fn slot(self, depth: u32) -> u32 {
-        (self.0.wrapping_shl(depth) >> 58) as u32
+    fn rest(self) -> u64 {
+        self.0 << <u32 as Key>::DIRECT
+    }
+    #[inline(always)]
+    fn top6(r: u64) -> u32 {
+        (r >> 58) as u32
+    }
+    #[inline(always)]
+    fn shift6(r: u64) -> u64 {
+        r << 6
     }
 }
 
 impl Addr for u128 {
-    const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
+    type Rest = u128;
     #[inline(always)]
     fn direct_index(self) -> usize {
-        (self >> (128 - <u128 as Addr>::DIRECT)) as usize
+        (self >> (128 - <u128 as Key>::DIRECT)) as usize
     }
     #[inline(always)]
-    fn slot(self, depth: u32) -> u32 {
-        (self.wrapping_shl(depth) >> 122) as u32
+    fn rest(self) -> u128 {
+        self << <u128 as Key>::DIRECT
+    }
+    #[inline(always)]
+    fn top6(r: u128) -> u32 {
+        (r >> 122) as u32
+    }
+    #[inline(always)]
+    fn shift6(r: u128) -> u128 {
+        r << 6
     }
 }
 
-/// One step down without a data-dependent branch: the entry slot `s` of the
-/// node at `o` selects (a child offset, or `LEAF|code`).
+/// One step down: the entry of slot `s` of the node at `o` (a child offset
+/// or `LEAF|code`). One popcount and one load, no branch on the entry kind.
 #[inline(always)]
 fn step(arena: &[u32], o: usize, s: u32) -> u32 {
-    let Some(&[v0, v1, l0, l1]) = arena.get(o..o + HDR) else {
+    let Some(&[r0, r1]) = arena.get(o..o + HDR) else {
         return LEAF; // unreachable for a well-formed arena; reads as no route
     };
-    let vector = u64::from(v0) | (u64::from(v1) << 32);
-    let leafvec = u64::from(l0) | (u64::from(l1) << 32);
-    let bit = 1u64 << (s & 63);
-    let below = bit - 1;
-    let is_child = ((vector >> (s & 63)) & 1) as usize;
-    let child_rank = (vector & below).count_ones() as usize;
-    let nc = vector.count_ones() as usize;
-    let leaf_rank = ((leafvec & (below | bit)).count_ones() as usize).wrapping_sub(1);
-    // Select the word arithmetically: all-ones mask when the slot is a child.
-    let m = is_child.wrapping_neg();
-    let idx = o + HDR + ((child_rank & m) | ((nc + leaf_rank / 2) & !m));
-    let w = arena.get(idx).copied().unwrap_or(LEAF);
-    let leaf_value = LEAF | ((w >> ((leaf_rank & 1) * 16)) & 0xffff);
-    let m32 = m as u32;
-    (w & m32) | (leaf_value & !m32)
+    let runs = u64::from(r0) | (u64::from(r1) << 32);
+    // Runs that start at or before slot s; bit 0 is always set, so >= 1.
+    let rank = (runs << (63 - (s & 63))).count_ones() as usize;
+    let idx = (o + HDR).wrapping_add(rank).wrapping_sub(1);
+    arena.get(idx).copied().unwrap_or(LEAF)
 }
 
-/// The next-hop id of a leaf entry.
+/// The next-hop id of a leaf entry. "No route" is selected without a
+/// branch: whether an address has a route is data, and a branch on it
+/// mispredicts on traffic that often has none (uniform addresses: 1 in 3).
 #[inline(always)]
-fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
+pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
     let id = codes.get((e & 0xffff) as usize).copied().unwrap_or(NONE_ID);
-    (id != NONE_ID).then_some(id)
+    std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
 }
 
 #[inline(always)]
-fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
+pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
-    let mut depth = A::DIRECT;
+    let mut r = a.rest();
     while e & LEAF == 0 {
-        e = step(arena, e as usize, a.slot(depth));
-        depth += 6;
+        e = step(arena, e as usize, A::top6(r));
+        r = A::shift6(r);
     }
     e
 }
 
-/// Addresses walked in lockstep per batch round.
-const LANES: usize = 64;
-
-/// Starts fetching the node at arena offset `o` (two cache lines: a node's
-/// header and the leaf or child it selects are usually within 64 bytes of
-/// each other but not always in the same line).
+/// Starts fetching the node an entry points to (the arena's first line, hot
+/// and harmless, for a leaf: no branch, and no wild address that could cost
+/// a page walk). One line: nodes are 8-byte aligned and most hold a few
+/// entries, so the bitmap and the entry a slot selects usually share it.
 #[inline(always)]
 fn prefetch_node(arena: &[u32], e: u32) {
-    // A leaf has no node: fetch the arena's first line (cheap, usually hot)
-    // rather than a wild address that could cost a page walk.
-    let o = if e & LEAF == 0 { e as usize } else { 0 };
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = arena.as_ptr().wrapping_add(o) as *const i8;
-        // SAFETY: prefetch is a hint that never faults and dereferences
-        // nothing; the address is only computed (wrapping), never read here.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-        }
-    }
+    prefetch(arena, if e & LEAF == 0 { e as usize } else { 0 });
 }
 
+/// Addresses ahead of the one being walked whose direct entry is prefetched
+/// (`AHEAD_DIRECT`), and whose direct entry is read and first node
+/// prefetched (`AHEAD_NODE`): far enough for a miss to L3 to complete in
+/// the time of that many walks, short enough to stay in L1.
+const AHEAD_DIRECT: usize = 16;
+const AHEAD_NODE: usize = 8;
+
+/// A batch as a software pipeline: each address is walked as a single
+/// lookup would, while the direct entry of the address `AHEAD_DIRECT`
+/// further on and the first node of the one `AHEAD_NODE` further on are
+/// already being fetched. Addresses that end in the direct array cost one
+/// extra prefetch and nothing else (no lane state, no rounds), so a batch
+/// costs little more than single lookups on cache-resident traffic and
+/// overlaps the first two misses of the others.
 #[inline(always)]
-fn walk_batch<T: Copy, A: Addr>(
+fn walk_pipelined<T: Copy, A: Addr>(
     direct: &[u32],
     arena: &[u32],
     codes: &[NextHopId],
@@ -125,47 +138,37 @@ fn walk_batch<T: Copy, A: Addr>(
     to_addr: impl Fn(T) -> A,
     out: &mut [Option<NextHopId>],
 ) {
-    const M: usize = LANES - 1;
-    let n = addrs.len().min(out.len()).min(LANES);
+    let n = addrs.len().min(out.len());
     let (addrs, out) = (&addrs[..n], &mut out[..n]);
-    let mut e = [LEAF; LANES];
-    let mut active = [0u8; LANES];
-    let mut live = 0;
-    for (i, &a) in addrs.iter().enumerate() {
-        let x = direct
-            .get(to_addr(a).direct_index())
-            .copied()
-            .unwrap_or(LEAF);
-        e[i & M] = x;
-        if PREFETCH {
+    for (i, o) in out.iter_mut().enumerate() {
+        if let Some(&a) = addrs.get(i + AHEAD_DIRECT) {
+            prefetch(direct, to_addr(a).direct_index());
+        }
+        if let Some(&a) = addrs.get(i + AHEAD_NODE) {
+            let x = direct
+                .get(to_addr(a).direct_index())
+                .copied()
+                .unwrap_or(LEAF);
             prefetch_node(arena, x);
         }
-        active[live & M] = i as u8;
-        live += usize::from(x & LEAF == 0);
-    }
-    let mut depth = A::DIRECT;
-    while live > 0 {
-        let mut still = 0;
-        for j in 0..live.min(LANES) {
-            let i = usize::from(active[j]) & M;
-            let a = addrs.get(i).map_or(A::default(), |&a| to_addr(a));
-            let x = step(arena, e[i] as usize, a.slot(depth));
-            e[i] = x;
-            if PREFETCH {
-                prefetch_node(arena, x);
-            }
-            active[still & M] = i as u8;
-            still += usize::from(x & LEAF == 0);
-        }
-        live = still;
-        depth += 6;
-    }
-    for (o, &x) in out.iter_mut().zip(&e) {
-        *o = resolve(codes, x);
+        *o = resolve(codes, walk(direct, arena, to_addr(addrs[i])));
     }
 }
 
-const PREFETCH: bool = true;
+/// Starts fetching `table[i]` (a hint: never faults, reads nothing).
+#[inline(always)]
+fn prefetch(table: &[u32], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = table.as_ptr().wrapping_add(i) as *const i8;
+        // SAFETY: prefetch is a hint that never faults and dereferences
+        // nothing; the address is only computed (wrapping), never read here.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (table, i);
+}
 
 macro_rules! dispatch {
     ($self:ident, $generic:ident ( $($arg:expr),* ), $fast:ident) => {{
@@ -206,16 +209,14 @@ mod popcnt {
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            walk_batch(
-                direct,
-                arena,
-                codes,
-                a,
-                |x: T| V4(u64::from(x.into()) << 32),
-                o,
-            );
-        }
+        walk_pipelined(
+            direct,
+            arena,
+            codes,
+            addrs,
+            |x: T| V4(u64::from(x.into()) << 32),
+            out,
+        );
     }
 
     #[target_feature(enable = "popcnt")]
@@ -226,9 +227,7 @@ mod popcnt {
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            walk_batch(direct, arena, codes, a, |x: T| x.into(), o);
-        }
+        walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
     }
 }
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
@@ -244,23 +243,21 @@ fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
     walk(direct, arena, a)
 }
 
-fn batch_v4<T: Copy + Into<u32>>(
+pub(super) fn batch_v4<T: Copy + Into<u32>>(
     direct: &[u32],
     arena: &[u32],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
 ) {
-    for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        walk_batch(
-            direct,
-            arena,
-            codes,
-            a,
-            |x: T| V4(u64::from(x.into()) << 32),
-            o,
-        );
-    }
+    walk_pipelined(
+        direct,
+        arena,
+        codes,
+        addrs,
+        |x: T| V4(u64::from(x.into()) << 32),
+        out,
+    );
 }
 
 fn batch_v6<T: Copy + Into<u128>>(
@@ -270,9 +267,7 @@ fn batch_v6<T: Copy + Into<u128>>(
     addrs: &[T],
     out: &mut [Option<NextHopId>],
 ) {
-    for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        walk_batch(direct, arena, codes, a, |x: T| x.into(), o);
-    }
+    walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
 }
 
 impl Trie<u32> {
@@ -287,7 +282,24 @@ impl Trie<u32> {
         resolve(&self.codes, self.leaf_of(a))
     }
 
+    /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
     pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::available() {
+            let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
+            // SAFETY: the CPU has every feature `simd::batch_v4` enables
+            // (checked just above).
+            return unsafe { super::simd::batch_v4(direct, arena, codes, addrs, out) };
+        }
+        self.lookup_batch_portable(addrs, out)
+    }
+
+    /// The batch path every CPU runs (tests check it beside the AVX-512 one).
+    pub fn lookup_batch_portable<T: Copy + Into<u32>>(
+        &self,
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         dispatch!(
             self,
@@ -310,6 +322,16 @@ impl Trie<u128> {
     }
 
     pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+        self.lookup_batch_portable(addrs, out)
+    }
+
+    /// IPv6 has only the portable batch path (kept under the same name as
+    /// IPv4's so that tests check both families alike).
+    pub fn lookup_batch_portable<T: Copy + Into<u128>>(
+        &self,
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         dispatch!(
             self,

@@ -1,25 +1,30 @@
 //! The compressed multibit trie behind [`Ipv4Table`](super::Ipv4Table) and
 //! [`Ipv6Table`](super::Ipv6Table): Poptrie's scheme (direct pointing on the
 //! top bits, 6-bit strides whose 64 slots are popcount-compressed, runs of
-//! equal leaves stored once) with one change that removes a dependent
-//! memory access per lookup: a node's child pointers and leaves are stored
-//! *inline*, right after its 16-byte header, instead of in two global arrays
-//! reached through base indices. Reading a node and the leaf or child it
-//! selects is then, in the common case, one cache line, where Poptrie needs
-//! the node's line and then a line of the leaf array.
+//! equal leaves stored once) with two changes that shorten a level:
 //!
-//! Layout (all in one `Vec<u32>` arena, nodes aligned to 16 bytes):
+//! * A node's entries are stored *inline*, right after its 8-byte bitmap,
+//!   instead of in two global arrays reached through base indices: reading a
+//!   node and the entry it selects is, in the common case, one cache line,
+//!   where Poptrie needs the node's line and then a line of the leaf array.
+//! * Children and leaves share one run-compressed entry list and one bitmap:
+//!   bit s of `runs` is set where slot s's entry differs from slot s-1's
+//!   (always for slot 0 and for a child, which no other slot shares), so a
+//!   level is one popcount and one load with no branch between child and
+//!   leaf, where Poptrie tests the slot, then counts one of two bitmaps.
+//!   The price is 32-bit leaves (Poptrie: 16) and a leaf stored again after
+//!   a child that splits its run.
+//!
+//! Layout (all in one `Vec<u32>` arena, nodes aligned to 8 bytes):
 //!
 //! ```text
 //! direct[top D bits] : LEAF|code  or  arena offset of a node at depth D
-//! node at offset o   : [vector: u64][leafvec: u64][child offsets: u32 × popcnt(vector)][leaves: u16 × popcnt(leafvec)]
+//! node at offset o   : [runs: u64][entry: u32 × popcnt(runs)]
+//! entry of slot s    : arena[o + 2 + popcnt(runs << (63 - s)) - 1]  (LEAF|code or child offset)
 //! ```
 //!
-//! `vector` bit s: slot s holds a child node; `leafvec` bit s: slot s is a
-//! leaf whose code differs from the previous leaf slot (Poptrie's leaf
-//! compression). Leaves are 16-bit codes indexing `codes` (code 0 = no
-//! route), so any `u32` next-hop id works while a table uses at most 65,535
-//! distinct ones.
+//! Leaves carry 16-bit codes indexing `codes` (code 0 = no route), so any
+//! `u32` next-hop id works while a table uses at most 65,535 distinct ones.
 //!
 //! The control side keeps the routes in a `BTreeMap` (the record) and
 //! updates the compiled form in place by rebuilding only the slots a changed
@@ -27,6 +32,8 @@
 
 mod build;
 mod lookup;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 mod update;
 
 use std::collections::{BTreeMap, HashMap};
@@ -57,12 +64,13 @@ impl Key for u32 {
     }
 }
 
-/// IPv6 resolves 20 bits directly (a 4 MiB array): a /48, the most common
-/// length, then ends five node levels down (20, 26, 32, 38, 44) where 16
-/// bits would need six; measured +10-20% on inside-prefix lookups.
+/// IPv6 resolves 18 bits directly (a 1 MiB array): a /48, the most common
+/// length, then ends five node levels down (18, 24, 30, 36, 42), as with 20
+/// bits (a 4 MiB array, which kept the table at twice Poptrie's memory),
+/// where 16 bits would need six.
 impl Key for u128 {
     const BITS: u8 = 128;
-    const DIRECT: u8 = 20;
+    const DIRECT: u8 = 18;
     #[inline]
     fn to_left(self) -> u128 {
         self
@@ -77,10 +85,10 @@ impl Key for u128 {
 const STRIDE: u8 = 6;
 /// Marks a direct entry or a slot entry that is a leaf (low 16 bits: code).
 const LEAF: u32 = 1 << 31;
-/// Words of a node header (vector, leafvec).
-const HDR: usize = 4;
-/// Node alignment in words: the 16-byte header never straddles a cache line.
-const ALIGN: usize = 1;
+/// Words of a node header (the `runs` bitmap).
+const HDR: usize = 2;
+/// Node alignment in words: the 8-byte bitmap never straddles a cache line.
+const ALIGN: usize = 2;
 /// Code of "no route".
 const NO_ROUTE: u16 = 0;
 /// What `codes[NO_ROUTE]` holds.
@@ -252,38 +260,31 @@ impl<K: Key> Trie<K> {
         u64::from(self.arena[o]) | (u64::from(self.arena[o + 1]) << 32)
     }
 
-    /// Words a node with `nc` children and `nl` leaves takes.
-    fn node_words(nc: usize, nl: usize) -> usize {
-        (HDR + nc + nl.div_ceil(2)).next_multiple_of(ALIGN)
+    /// Words a node with `n` entries takes.
+    fn node_words(n: usize) -> usize {
+        (HDR + n).next_multiple_of(ALIGN)
     }
 
     fn node_size_at(&self, o: usize) -> usize {
-        let nc = self.u64_at(o).count_ones() as usize;
-        let nl = self.u64_at(o + 2).count_ones() as usize;
-        Self::node_words(nc, nl)
+        Self::node_words(self.u64_at(o).count_ones() as usize)
+    }
+
+    /// Arena index of the entry of slot `s` (< 64) of the node at `o`.
+    #[inline]
+    fn entry_index(&self, o: usize, s: usize) -> usize {
+        o + HDR + (self.u64_at(o) << (63 - s)).count_ones() as usize - 1
     }
 
     /// The 64 slot entries of the node at `o`, as direct entries
     /// (`LEAF|code` or child offset).
     fn read_node(&self, o: usize) -> [u32; 64] {
-        let vector = self.u64_at(o);
-        let leafvec = self.u64_at(o + 2);
-        let nc = vector.count_ones() as usize;
+        let runs = self.u64_at(o);
         let mut out = [0u32; 64];
-        let (mut ci, mut li) = (0usize, 0usize);
+        let mut i = o + HDR;
         for (s, slot) in out.iter_mut().enumerate() {
-            if vector >> s & 1 == 1 {
-                *slot = self.arena[o + HDR + ci];
-                ci += 1;
-            } else {
-                if leafvec >> s & 1 == 1 {
-                    li += 1;
-                }
-                // Slots before the first leaf run cannot be leaves.
-                let i = li.saturating_sub(1);
-                let w = self.arena[o + HDR + nc + i / 2];
-                *slot = leaf((w >> ((i & 1) * 16)) as u16);
-            }
+            // Bit 0 is always set: the first slot opens the first run.
+            i += (runs >> s & 1) as usize;
+            *slot = self.arena[i - 1];
         }
         out
     }
@@ -294,37 +295,23 @@ impl<K: Key> Trie<K> {
         if entries.iter().all(|&e| e == leaf(inherited)) {
             return leaf(inherited);
         }
-        let (mut vector, mut leafvec) = (0u64, 0u64);
-        let mut children = [0u32; 64];
-        let mut leaves = [0u16; 64];
-        let (mut nc, mut nl) = (0, 0);
-        let mut prev = None;
+        let mut runs = 0u64;
+        let mut list = [0u32; 64];
+        let mut n = 0;
         for (s, &e) in entries.iter().enumerate() {
-            if e & LEAF == 0 {
-                vector |= 1 << s;
-                children[nc] = e;
-                nc += 1;
-            } else if prev != Some(e) {
-                leafvec |= 1 << s;
-                leaves[nl] = e as u16;
-                nl += 1;
-                prev = Some(e);
+            if s == 0 || e != entries[s - 1] {
+                runs |= 1 << s;
+                list[n] = e;
+                n += 1;
             }
         }
-        let words = Self::node_words(nc, nl);
+        let words = Self::node_words(n);
         let o = self.alloc(words);
         let a = &mut self.arena[o..o + words];
-        a[0] = vector as u32;
-        a[1] = (vector >> 32) as u32;
-        a[2] = leafvec as u32;
-        a[3] = (leafvec >> 32) as u32;
-        a[HDR..HDR + nc].copy_from_slice(&children[..nc]);
-        for w in a[HDR + nc..].iter_mut() {
-            *w = 0;
-        }
-        for (i, &l) in leaves[..nl].iter().enumerate() {
-            a[HDR + nc + i / 2] |= u32::from(l) << ((i & 1) * 16);
-        }
+        a[0] = runs as u32;
+        a[1] = (runs >> 32) as u32;
+        a[HDR..HDR + n].copy_from_slice(&list[..n]);
+        a[HDR + n..].fill(0);
         self.meta[o / ALIGN] = inherited;
         o as u32
     }

@@ -35,10 +35,13 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
 fn check_v4(t: &Trie<u32>, r: &BitTrie, probes: &[u32]) {
     let mut batch = vec![None; probes.len()];
     t.lookup_batch(probes, &mut batch);
-    for (&a, &b) in probes.iter().zip(&batch) {
+    let mut portable = vec![None; probes.len()];
+    t.lookup_batch_portable(probes, &mut portable);
+    for ((&a, &b), &p) in probes.iter().zip(&batch).zip(&portable) {
         let want = r.lookup(u128::from(a) << 96).map(|x| x.0);
         assert_eq!(t.lookup(a), want, "lookup {a:#x}");
         assert_eq!(b, want, "batch {a:#x}");
+        assert_eq!(p, want, "portable batch {a:#x}");
     }
 }
 
@@ -66,7 +69,7 @@ fn updates_match_reference_and_fresh_build_v4() {
     for step in 0..3000 {
         let (k, l, _) = pool[(rng.next_u64() % pool.len() as u64) as usize];
         let nh = (rng.next_u64() % 5) as u32;
-        if rng.next_u64() % 3 == 0 {
+        if rng.next_u64().is_multiple_of(3) {
             let want = r.remove(u128::from(k) << 96, l);
             assert_eq!(t.remove(k, l), want);
         } else {

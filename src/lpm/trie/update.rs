@@ -13,7 +13,7 @@
 //! Cost is proportional to the routes inside P: a /24 in IPv4 touches one
 //! node; a short prefix that covers many longer ones rebuilds them all.
 
-use super::{leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, HDR, LEAF, NO_ROUTE, STRIDE};
+use super::{leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, STRIDE};
 use crate::lpm::NextHopId;
 
 /// Deepest path: (128 - 16) / 6 node levels.
@@ -105,11 +105,11 @@ impl<K: Key> Trie<K> {
         while levels > 0 {
             levels -= 1;
             let (o, s) = path[levels];
-            let vector = self.u64_at(o);
-            let old_is_child = vector >> s & 1 == 1;
+            let i = self.entry_index(o, s);
+            let old_is_child = self.arena[i] & LEAF == 0;
             if old_is_child && new & LEAF == 0 {
-                let rank = (vector & ((1u64 << s) - 1)).count_ones() as usize;
-                self.arena[o + HDR + rank] = new;
+                // A child's entry is its own run: replace it in place.
+                self.arena[i] = new;
                 return;
             }
             if !old_is_child && new & LEAF != 0 {
@@ -165,14 +165,6 @@ impl<K: Key> Trie<K> {
 
     /// Entry of slot `s` of the node at `o`.
     fn slot_entry(&self, o: usize, s: usize) -> u32 {
-        let vector = self.u64_at(o);
-        let below = (1u64 << s) - 1;
-        if vector >> s & 1 == 1 {
-            return self.arena[o + HDR + (vector & below).count_ones() as usize];
-        }
-        let leafvec = self.u64_at(o + 2);
-        let i = (leafvec & (below | 1u64 << s)).count_ones() as usize - 1;
-        let w = self.arena[o + HDR + vector.count_ones() as usize + i / 2];
-        leaf((w >> ((i & 1) * 16)) as u16)
+        self.arena[self.entry_index(o, s)]
     }
 }

@@ -219,7 +219,7 @@ fn responsive_sender(ecn: u8, codel: CodelParams) -> (Vec<u64>, f64) {
             }
         }
         now += 50_000;
-        if now > 2_000 * MS && now % MS == 0 {
+        if now > 2_000 * MS && now.is_multiple_of(MS) {
             // Each 1000-byte frame is 1 ms of line time.
             sojourns.push(q.backlog() as u64 * MS);
         }
