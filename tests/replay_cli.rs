@@ -2,15 +2,18 @@
 //! them, verdicts and output captures checked.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use etherparse::{
     Ethernet2HeaderSlice, IpHeaders, IpNumber, Ipv4Header, Ipv4HeaderSlice, Ipv6HeaderSlice,
     PacketBuilder,
 };
-use ferroute::io::{CapturedFrame, PcapReader, PcapWriter};
+use ferroute::io::CapturedFrame;
 use serde_json::Value;
+
+mod replay_common;
+use replay_common::{ferroute, read_pcap, text, us, write_pcap, CONFIG};
 
 const P0_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const P1_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -18,57 +21,6 @@ const P1_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 const HOST0_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xaa];
 /// The next hop 203.0.113.2 / 2001:db8:1::2 behind p1.
 const GW1_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
-
-const CONFIG: &str = r#"
-[router]
-id = "192.0.2.1"
-
-[[port]]
-name = "p0"
-mac = "02:00:00:00:00:01"
-addresses = ["192.0.2.1/24", "2001:db8::1/64"]
-
-[[port]]
-name = "p1"
-mac = "02:00:00:00:00:02"
-addresses = ["203.0.113.1/24", "2001:db8:1::1/64"]
-mtu = 1400
-
-[[port]]
-name = "p2"   # idle: its capture must exist and be empty
-mac = "02:00:00:00:00:03"
-addresses = ["10.9.0.1/24"]
-
-[[route]]
-prefix = "198.51.100.0/24"
-via = "203.0.113.2"
-
-[[route]]
-prefix = "2001:db8:100::/48"
-via = "2001:db8:1::2"
-
-[[neighbor]]
-address = "203.0.113.2"
-mac = "02:00:00:00:01:02"
-port = "p1"
-
-[[neighbor]]
-address = "2001:db8:1::2"
-mac = "02:00:00:00:01:02"
-port = "p1"
-
-[[neighbor]]
-address = "192.0.2.10"
-mac = "02:00:00:00:00:aa"
-port = "p0"
-"#;
-
-/// Capture time of the first frame (seconds), so timestamps are realistic.
-const BASE_NS: u64 = 1_700_000_000_000_000_000;
-
-fn us(n: u64) -> u64 {
-    BASE_NS + n * 1000
-}
 
 fn v4_udp(src: [u8; 4], dst: [u8; 4], ttl: u8, df: bool, payload: &[u8]) -> Vec<u8> {
     let mut ip = Ipv4Header::new(0, ttl, IpNumber::UDP, src, dst).unwrap();
@@ -92,32 +44,6 @@ fn v6_udp(src: [u8; 16], dst: [u8; 16], hop_limit: u8, payload: &[u8]) -> Vec<u8
 
 fn v6(s: &str) -> [u8; 16] {
     s.parse::<std::net::Ipv6Addr>().unwrap().octets()
-}
-
-fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (ts, f) in frames {
-        w.write(*ts, f).unwrap();
-    }
-    w.finish().unwrap();
-}
-
-fn read_pcap(path: &Path) -> Vec<CapturedFrame> {
-    PcapReader::open(path)
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
-}
-
-fn ferroute(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferroute"))
-        .args(args)
-        .output()
-        .expect("run ferroute")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// RFC 1071 checksum; 0 over a region that includes its own checksum.
@@ -626,106 +552,5 @@ fn retarget_gives_foreign_captures_the_ingress_mac() {
     assert_eq!(
         retargeted[1],
         ("drop".to_string(), Value::from("l2_multicast"))
-    );
-}
-
-/// Discard routes offline: a blackhole /16 around the forwarding /24, an
-/// unreachable and two prohibit routes, each frame built with the shared
-/// testkit builder; verdicts, drop reasons and the ICMP errors on p0.
-#[test]
-fn replay_shows_blackhole_unreachable_and_prohibit_routes() {
-    use ferroute::testkit::frames::{V4Frame, V6Frame};
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("router.toml");
-    let discard = r#"
-[[route]]
-prefix = "198.51.0.0/16"
-action = "blackhole"
-
-[[route]]
-prefix = "100.64.0.0/10"
-action = "unreachable"
-
-[[route]]
-prefix = "172.16.0.0/12"
-action = "prohibit"
-
-[[route]]
-prefix = "2001:db8:ff::/48"
-action = "prohibit"
-"#;
-    std::fs::write(&config, format!("{CONFIG}{discard}")).unwrap();
-    let v4 = |dst: &str| V4Frame {
-        payload: vec![0x5a; 20],
-        ..V4Frame::udp(dst.parse().unwrap())
-    };
-    let frames = [
-        v4("198.51.100.7").build(),
-        v4("198.51.7.7").build(),
-        v4("100.64.1.1").build(),
-        v4("172.16.1.1").build(),
-        V6Frame {
-            payload: vec![0x5a; 20],
-            ..V6Frame::udp("2001:db8:ff::1".parse().unwrap())
-        }
-        .build(),
-    ];
-    let in0 = dir.path().join("in0.pcap");
-    let timed: Vec<(u64, Vec<u8>)> = (0..).map(us).zip(frames.iter().cloned()).collect();
-    write_pcap(&in0, &timed);
-    let out = dir.path().join("out");
-    let output = ferroute(&[
-        "replay",
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        &format!("p0={}", in0.display()),
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--json",
-        "--trace",
-    ]);
-    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
-    let json: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
-    let got: Vec<(&str, &str, usize)> = json["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["verdict"].as_str().unwrap(),
-                f["reason"].as_str().unwrap_or(""),
-                f["emitted"].as_array().unwrap().len(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        got,
-        [
-            ("forward", "", 0),
-            ("drop", "blackhole_route", 0),
-            ("drop", "unreachable_route", 1),
-            ("drop", "prohibit_route", 1),
-            ("drop", "prohibit_route", 1),
-        ]
-    );
-    let c = &json["counters"];
-    assert_eq!(c["icmp_sent"], 3);
-    assert_eq!(c["drops"]["blackhole_route"], 1);
-    assert_eq!(c["drops"]["unreachable_route"], 1);
-    assert_eq!(c["drops"]["prohibit_route"], 2);
-    // The errors on p0: (type, code) after the IPv4 / IPv6 header.
-    let errors: Vec<(u8, u8)> = read_pcap(&out.join("p0.pcap"))
-        .iter()
-        .map(|f| match u16::from_be_bytes([f.data[12], f.data[13]]) {
-            0x0800 => (f.data[34], f.data[35]),
-            _ => (f.data[54], f.data[55]),
-        })
-        .collect();
-    assert_eq!(errors, [(3, 1), (3, 13), (1, 1)]);
-    assert_eq!(
-        read_pcap(&out.join("p1.pcap")).len(),
-        1,
-        "only the /24 forwards"
     );
 }
