@@ -86,7 +86,9 @@ use crate::control::rib::route::AdminDistances;
 use crate::control::{
     bgp::file_input as bgp_input, linkstate::file_input as linkstate_input, ControlInputs,
 };
-use crate::fib::{self, ConnectedPort, Fib, FibError, PortId, StaticNeighbor, StaticRoute};
+use crate::fib::{
+    self, ConnectedPort, Fib, FibError, PortId, RouteTarget, StaticNeighbor, StaticRoute,
+};
 use crate::forward::{ForwarderConfig, Port};
 use crate::position::{locate, one_line, FileError};
 use crate::wire::MacAddr;
@@ -148,7 +150,8 @@ pub struct PortConfig {
 pub struct RouteConfig {
     /// Host bits are guaranteed clear.
     pub prefix: IpNet,
-    pub via: IpAddr,
+    /// A gateway (`via`) or a discard action (`action`).
+    pub target: RouteTarget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +290,7 @@ impl Config {
             .iter()
             .map(|r| StaticRoute {
                 prefix: r.prefix,
-                via: r.via,
+                target: r.target,
             })
             .collect()
     }

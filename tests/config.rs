@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use ferroute::config::{Config, PortConfig, RouteConfig};
-use ferroute::fib::NextHop;
+use ferroute::fib::{Discard, NextHop, RouteTarget};
 use ferroute::qos::QosConfig;
 use ferroute::wire::MacAddr;
 
@@ -92,11 +92,11 @@ fn good_file_gives_ports_routes_and_neighbors() {
         vec![
             RouteConfig {
                 prefix: "198.51.100.0/24".parse().unwrap(),
-                via: "203.0.113.2".parse().unwrap(),
+                target: RouteTarget::Via("203.0.113.2".parse().unwrap()),
             },
             RouteConfig {
                 prefix: "0.0.0.0/0".parse().unwrap(),
-                via: "192.0.2.254".parse().unwrap(),
+                target: RouteTarget::Via("192.0.2.254".parse().unwrap()),
             },
         ]
     );
@@ -134,6 +134,33 @@ fn good_file_gives_ports_routes_and_neighbors() {
     assert_eq!(v4("192.0.2.1"), Some(NextHop::Local));
 }
 
+#[test]
+fn discard_routes_parse_and_install_under_more_specific_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{GOOD}\n[[route]]\nprefix = \"198.51.0.0/16\"\naction = \"blackhole\"\n\n\
+         [[route]]\nprefix = \"10.0.0.0/8\"\naction = \"unreachable\"\n\n\
+         [[route]]\nprefix = \"2001:db8:ff::/48\"\naction = \"prohibit\"\n"
+    );
+    let c = Config::load(&write(&dir, &text)).unwrap();
+    let targets: Vec<RouteTarget> = c.routes[2..].iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        [Discard::Blackhole, Discard::Unreachable, Discard::Prohibit].map(RouteTarget::Discard)
+    );
+    let fib = c.fib().unwrap();
+    let v4 = |s: &str| fib.lookup_v4(s.parse().unwrap()).copied();
+    assert_eq!(v4("198.51.7.7"), Some(NextHop::Discard(Discard::Blackhole)));
+    // The /24 inside the blackhole /16 still forwards.
+    assert!(matches!(
+        v4("198.51.100.1"),
+        Some(NextHop::Adjacency { .. })
+    ));
+    assert_eq!(v4("10.1.1.1"), Some(NextHop::Discard(Discard::Unreachable)));
+    let v6 = fib.lookup_v6("2001:db8:ff::1".parse().unwrap()).copied();
+    assert_eq!(v6, Some(NextHop::Discard(Discard::Prohibit)));
+}
+
 /// (what is wrong, line to replace → replacement, expected message after `file:`)
 const BAD: &[(&str, &str, &str, &str)] = &[
     ("syntax", "mtu = 9000", "mtu = 9000 x", "16: port[1].mtu: "),
@@ -151,6 +178,9 @@ const BAD: &[(&str, &str, &str, &str)] = &[
     ("route family", "via = \"203.0.113.2\"", "via = \"2001:db8::2\"", "20: route[0].via: 2001:db8::2 is IPv6 but the prefix 198.51.100.0/24 is IPv4"),
     ("route off-link", "via = \"203.0.113.2\"", "via = \"10.0.0.1\"", "20: route[0].via: 10.0.0.1 is not on a connected subnet of any port"),
     ("duplicate route", "prefix = \"0.0.0.0/0\"", "prefix = \"198.51.100.0/24\"", "23: route[1].prefix: 198.51.100.0/24 is already the prefix of route[0]"),
+    ("route via and action", "via = \"203.0.113.2\"", "via = \"203.0.113.2\"\naction = \"blackhole\"", "20: route[0].via: a route has either a `via` or an `action`, not both"),
+    ("route action", "via = \"192.0.2.254\"", "action = \"drop\"", "24: route[1].action: \"drop\" is not an action (blackhole, unreachable or prohibit)"),
+    ("route without target", "via = \"192.0.2.254\"", "", "22: route[1]: needs a `via` (gateway) or an `action` (blackhole, unreachable, prohibit)"),
     ("neighbor port", "port = \"p1\"", "port = \"eth9\"", "29: neighbor[0].port: \"eth9\" is not a configured port (ports: p0, p1)"),
     ("neighbor subnet", "address = \"203.0.113.2\"", "address = \"192.0.2.2\"", "27: neighbor[0].address: 192.0.2.2 is not in a subnet of port p1 (203.0.113.1/24)"),
 ];

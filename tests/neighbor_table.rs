@@ -8,7 +8,7 @@ use ferroute::control::kernel::neighbor::{NeighborSource, NeighborTable, PortBin
 use ferroute::control::kernel::netlink::{
     KernelNeighbor, NeighborEvent, NeighborFlags, NeighborState,
 };
-use ferroute::fib::{self, NextHop, StaticNeighbor, StaticRoute};
+use ferroute::fib::{self, NextHop, RouteTarget, StaticNeighbor, StaticRoute};
 use ferroute::wire::MacAddr;
 
 const IF_P0: u32 = 7;
@@ -244,7 +244,7 @@ fn the_resolved_set_turns_gateways_into_adjacencies() {
     let connected = ferroute::testkit::rig::connected();
     let routes = vec![StaticRoute {
         prefix: "198.51.100.0/24".parse().unwrap(),
-        via: ip("192.0.2.5"),
+        target: RouteTarget::Via(ip("192.0.2.5")),
     }];
     let mut t = NeighborTable::new(ports(), &statics());
     let lookup = |t: &NeighborTable| {

@@ -2,15 +2,18 @@
 //! them, verdicts and output captures checked.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use etherparse::{
     Ethernet2HeaderSlice, IpHeaders, IpNumber, Ipv4Header, Ipv4HeaderSlice, Ipv6HeaderSlice,
     PacketBuilder,
 };
-use ferroute::io::{CapturedFrame, PcapReader, PcapWriter};
+use ferroute::io::CapturedFrame;
 use serde_json::Value;
+
+mod replay_common;
+use replay_common::{ferroute, read_pcap, text, us, write_pcap, CONFIG};
 
 const P0_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const P1_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -18,57 +21,6 @@ const P1_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 const HOST0_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xaa];
 /// The next hop 203.0.113.2 / 2001:db8:1::2 behind p1.
 const GW1_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
-
-const CONFIG: &str = r#"
-[router]
-id = "192.0.2.1"
-
-[[port]]
-name = "p0"
-mac = "02:00:00:00:00:01"
-addresses = ["192.0.2.1/24", "2001:db8::1/64"]
-
-[[port]]
-name = "p1"
-mac = "02:00:00:00:00:02"
-addresses = ["203.0.113.1/24", "2001:db8:1::1/64"]
-mtu = 1400
-
-[[port]]
-name = "p2"   # idle: its capture must exist and be empty
-mac = "02:00:00:00:00:03"
-addresses = ["10.9.0.1/24"]
-
-[[route]]
-prefix = "198.51.100.0/24"
-via = "203.0.113.2"
-
-[[route]]
-prefix = "2001:db8:100::/48"
-via = "2001:db8:1::2"
-
-[[neighbor]]
-address = "203.0.113.2"
-mac = "02:00:00:00:01:02"
-port = "p1"
-
-[[neighbor]]
-address = "2001:db8:1::2"
-mac = "02:00:00:00:01:02"
-port = "p1"
-
-[[neighbor]]
-address = "192.0.2.10"
-mac = "02:00:00:00:00:aa"
-port = "p0"
-"#;
-
-/// Capture time of the first frame (seconds), so timestamps are realistic.
-const BASE_NS: u64 = 1_700_000_000_000_000_000;
-
-fn us(n: u64) -> u64 {
-    BASE_NS + n * 1000
-}
 
 fn v4_udp(src: [u8; 4], dst: [u8; 4], ttl: u8, df: bool, payload: &[u8]) -> Vec<u8> {
     let mut ip = Ipv4Header::new(0, ttl, IpNumber::UDP, src, dst).unwrap();
@@ -92,32 +44,6 @@ fn v6_udp(src: [u8; 16], dst: [u8; 16], hop_limit: u8, payload: &[u8]) -> Vec<u8
 
 fn v6(s: &str) -> [u8; 16] {
     s.parse::<std::net::Ipv6Addr>().unwrap().octets()
-}
-
-fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (ts, f) in frames {
-        w.write(*ts, f).unwrap();
-    }
-    w.finish().unwrap();
-}
-
-fn read_pcap(path: &Path) -> Vec<CapturedFrame> {
-    PcapReader::open(path)
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
-}
-
-fn ferroute(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferroute"))
-        .args(args)
-        .output()
-        .expect("run ferroute")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// RFC 1071 checksum; 0 over a region that includes its own checksum.

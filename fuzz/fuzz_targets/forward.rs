@@ -35,7 +35,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
-use ferroute::fib::{build_static, ConnectedPort, Fib, PortId, StaticNeighbor, StaticRoute};
+use ferroute::fib::{
+    build_static, ConnectedPort, Discard, Fib, PortId, RouteTarget, StaticNeighbor, StaticRoute,
+};
 use ferroute::forward::MIN_EMIT_BUFFER;
 use ferroute::forward::{DropReason, Emit, Forwarder, ForwarderConfig, Port, Verdict};
 use ferroute::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
@@ -95,9 +97,10 @@ const NEIGHBORS: [(IpAddr, [u8; 6], PortId); 3] = [
     ),
 ];
 
-/// (prefix, via). Private and documentation ranges, so that real captures
-/// (whose addresses are mostly such) reach every path; anything else has no route.
-const ROUTES: [(&str, &str); 7] = [
+/// (prefix, via or discard action). Private and documentation ranges, so
+/// that real captures (whose addresses are mostly such) reach every path;
+/// anything else has no route.
+const ROUTES: [(&str, &str); 10] = [
     ("198.51.100.0/24", "203.0.113.2"),
     ("192.168.0.0/16", "203.0.113.2"),
     ("10.0.0.0/8", "10.2.0.2"),    // out of the 576-byte link
@@ -105,6 +108,9 @@ const ROUTES: [(&str, &str); 7] = [
     ("2001:db8:2::/48", "2001:db8:1::2"),
     ("2000::/3", "2001:db8:1::2"),
     ("fc00::/7", "2001:db8:1::9"), // gateway without a neighbour entry
+    ("192.168.66.0/24", "blackhole"),
+    ("172.31.0.0/16", "unreachable"),
+    ("fd00:dead::/32", "prohibit"),
 ];
 
 static FIB: LazyLock<Fib> = LazyLock::new(|| {
@@ -127,7 +133,10 @@ static FIB: LazyLock<Fib> = LazyLock::new(|| {
         .iter()
         .map(|(prefix, via)| StaticRoute {
             prefix: prefix.parse().unwrap(),
-            via: via.parse().unwrap(),
+            target: match Discard::ALL.into_iter().find(|d| d.name() == *via) {
+                Some(action) => RouteTarget::Discard(action),
+                None => RouteTarget::Via(via.parse().unwrap()),
+            },
         })
         .collect();
     let neighbors: Vec<StaticNeighbor> = NEIGHBORS

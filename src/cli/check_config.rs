@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::control::engine::Engine;
 use crate::control::rib::route::RouteSource;
 use crate::control::SYSTEM_HOST;
-use crate::fib::{FibHandle, NextHop};
+use crate::fib::{FibHandle, NextHop, RouteTarget};
 use crate::qos::{QosConfig, SchedulerKind};
 
 #[derive(Debug, Args)]
@@ -167,11 +167,19 @@ fn write_summary(
                 "on {}, no neighbor entry (frames will be dropped as neighbor_unresolved)",
                 config.port_name(*port).unwrap_or("?")
             ),
+            Some(NextHop::Discard(action)) => {
+                format!("installed, packets dropped ({})", action.name())
+            }
             // A more specific connected or local prefix covers the network address.
             Some(other) => format!("network address shadowed by {other:?}"),
             None => "not installed".to_string(),
         };
-        writeln!(out, "  {} via {}  {how}", route.prefix, route.via)?;
+        match route.target {
+            RouteTarget::Via(via) => writeln!(out, "  {} via {via}  {how}", route.prefix)?,
+            RouteTarget::Discard(action) => {
+                writeln!(out, "  {} {}  {how}", route.prefix, action.name())?
+            }
+        }
     }
     writeln!(out, "neighbors ({}):", config.neighbors.len())?;
     for n in &config.neighbors {

@@ -118,7 +118,9 @@ pub(super) struct RawClass {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRoute {
     pub prefix: Spanned<String>,
-    pub via: Spanned<String>,
+    /// Exactly one of `via` and `action`.
+    pub via: Option<Spanned<String>>,
+    pub action: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 
+use toml::Spanned;
+
 use super::context::Ctx;
 use super::raw::{RawConfig, RawPort};
 use super::{
@@ -11,7 +13,7 @@ use super::{
     DEFAULT_ICMP_BURST, DEFAULT_ICMP_RATE, DEFAULT_MTU,
 };
 use crate::control::rib::route::{AdminDistances, RouteSource, SOURCES};
-use crate::fib::PortId;
+use crate::fib::{Discard, PortId, RouteTarget};
 
 /// Smallest IPv4 MTU (RFC 791) and the largest we accept (jumbo frames).
 const MTU_RANGE: std::ops::RangeInclusive<i64> = 68..=9000;
@@ -257,8 +259,8 @@ fn routes(
     ports: &[PortConfig],
 ) -> Result<Vec<RouteConfig>, ConfigError> {
     let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.route.len());
-    for (i, r) in raw.route.iter().enumerate() {
-        let r = r.get_ref();
+    for (i, spanned) in raw.route.iter().enumerate() {
+        let r = spanned.get_ref();
         let field = |name: &str| format!("route[{i}].{name}");
         let s = r.prefix.get_ref();
         let prefix: IpNet = s.parse().map_err(|_| {
@@ -285,11 +287,34 @@ fn routes(
                 format!("{prefix} is already the prefix of route[{j}]"),
             ));
         }
-        let via = cx.ip(&r.via, field("via"))?;
+        let via = match (&r.via, &r.action) {
+            (None, Some(action)) => {
+                let target = RouteTarget::Discard(discard_action(cx, action, field("action"))?);
+                routes.push(RouteConfig { prefix, target });
+                continue;
+            }
+            (Some(via), None) => via,
+            (Some(via), Some(_)) => {
+                return Err(cx.err(
+                    via.span(),
+                    field("via"),
+                    "a route has either a `via` or an `action`, not both".to_string(),
+                ))
+            }
+            (None, None) => {
+                return Err(cx.err(
+                    spanned.span(),
+                    format!("route[{i}]"),
+                    "needs a `via` (gateway) or an `action` (blackhole, unreachable, prohibit)"
+                        .to_string(),
+                ))
+            }
+        };
+        let (via_span, via) = (via.span(), cx.ip(via, field("via"))?);
         if via.is_ipv4() != prefix.addr().is_ipv4() {
             let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
             return Err(cx.err(
-                r.via.span(),
+                via_span.clone(),
                 field("via"),
                 format!(
                     "{via} is {} but the prefix {prefix} is {}",
@@ -300,21 +325,43 @@ fn routes(
         }
         if let Some(port) = own_address(ports, via) {
             return Err(cx.err(
-                r.via.span(),
+                via_span.clone(),
                 field("via"),
                 format!("{via} is this router's own address (port {port})"),
             ));
         }
         if connected(ports, via).is_none() {
             return Err(cx.err(
-                r.via.span(),
+                via_span.clone(),
                 field("via"),
                 format!("{via} is not on a connected subnet of any port"),
             ));
         }
-        routes.push(RouteConfig { prefix, via });
+        routes.push(RouteConfig {
+            prefix,
+            target: RouteTarget::Via(via),
+        });
     }
     Ok(routes)
+}
+
+/// A discard route's `action`, by the names Linux's `ip route` uses.
+fn discard_action(
+    cx: &Ctx,
+    action: &Spanned<String>,
+    field: String,
+) -> Result<Discard, ConfigError> {
+    let name = action.get_ref();
+    Discard::ALL
+        .into_iter()
+        .find(|d| d.name() == name)
+        .ok_or_else(|| {
+            cx.err(
+                action.span(),
+                field,
+                format!("{name:?} is not an action (blackhole, unreachable or prohibit)"),
+            )
+        })
 }
 
 fn neighbors(

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use super::{Fib, NextHop, PortId};
+use super::{Discard, Fib, NextHop, PortId};
 use crate::lpm::NextHopId;
 use crate::wire::MacAddr;
 
@@ -23,7 +23,16 @@ pub struct ConnectedPort {
 #[derive(Debug, Clone, Copy)]
 pub struct StaticRoute {
     pub prefix: IpNet,
-    pub via: IpAddr,
+    pub target: RouteTarget,
+}
+
+/// Where a static route sends its packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Through this gateway.
+    Via(IpAddr),
+    /// Nowhere: dropped, with or without an ICMP error.
+    Discard(Discard),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,20 +104,24 @@ pub fn build_static(
     let neighbor = |addr: IpAddr| neighbors.iter().find(|n| n.address == addr);
 
     for r in routes {
-        let nh = match neighbor(r.via) {
+        let via = match r.target {
+            RouteTarget::Via(via) => via,
+            RouteTarget::Discard(action) => {
+                b.install(r.prefix.trunc(), NextHop::Discard(action));
+                continue;
+            }
+        };
+        let nh = match neighbor(via) {
             Some(n) => NextHop::Adjacency {
                 port: n.port,
                 mac: n.mac,
             },
-            None => match connected_port(r.via) {
-                Some(port) => NextHop::Unresolved {
-                    port,
-                    gateway: r.via,
-                },
+            None => match connected_port(via) {
+                Some(port) => NextHop::Unresolved { port, gateway: via },
                 None => {
                     return Err(FibError::ViaNotConnected {
                         prefix: r.prefix,
-                        via: r.via,
+                        via,
                     })
                 }
             },
@@ -169,11 +182,11 @@ mod tests {
         let routes = vec![
             StaticRoute {
                 prefix: "198.51.100.0/24".parse().unwrap(),
-                via: "203.0.113.2".parse().unwrap(),
+                target: RouteTarget::Via("203.0.113.2".parse().unwrap()),
             },
             StaticRoute {
                 prefix: "10.0.0.0/8".parse().unwrap(),
-                via: "203.0.113.9".parse().unwrap(),
+                target: RouteTarget::Via("203.0.113.9".parse().unwrap()),
             },
         ];
         let neighbors = vec![StaticNeighbor {
@@ -227,7 +240,7 @@ mod tests {
             &[],
             &[StaticRoute {
                 prefix: "10.0.0.0/8".parse().unwrap(),
-                via: "1.2.3.4".parse().unwrap(),
+                target: RouteTarget::Via("1.2.3.4".parse().unwrap()),
             }],
             &[],
         )

@@ -9,7 +9,7 @@
 mod build;
 mod groups;
 
-pub use build::{build_static, ConnectedPort, FibError, StaticNeighbor, StaticRoute};
+pub use build::{build_static, ConnectedPort, FibError, RouteTarget, StaticNeighbor, StaticRoute};
 pub use groups::{CowArc, NextHopTable};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -36,6 +36,36 @@ pub enum NextHop {
     /// An address of the router itself (or a connected subnet's broadcast):
     /// delivered to the host stack.
     Local,
+    /// A route that says "drop this" (`action` on a `[[route]]`).
+    Discard(Discard),
+}
+
+/// What a discard route does with the packets it matches, as Linux's
+/// `blackhole`, `unreachable` and `prohibit` route types do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Discard {
+    /// Dropped silently.
+    Blackhole,
+    /// Dropped with ICMP destination unreachable, host (code 1) / ICMPv6
+    /// no route (code 0, which Linux's `ip6_pkt_discard` sends).
+    Unreachable,
+    /// Dropped with ICMP communication administratively prohibited (code
+    /// 13) / ICMPv6 administratively prohibited (code 1).
+    Prohibit,
+}
+
+impl Discard {
+    /// Every action, as the config and `show routes` spell it.
+    pub const ALL: [Discard; 3] = [Discard::Blackhole, Discard::Unreachable, Discard::Prohibit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Discard::Blackhole => "blackhole",
+            Discard::Unreachable => "unreachable",
+            Discard::Prohibit => "prohibit",
+        }
+    }
 }
 
 /// One immutable forwarding table. Workers never see it change: the control

@@ -53,6 +53,9 @@ drop_reasons! {
     PacketTooBig => "packet_too_big", "IPv6 larger than the egress MTU";
     BadFragment => "bad_fragment", "fragment reaching past 65535 bytes";
     NoBuffer => "no_buffer", "no transmit buffer for a fragment";
+    BlackholeRoute => "blackhole_route", "matched a blackhole route (silent drop)";
+    UnreachableRoute => "unreachable_route", "matched an unreachable route (ICMP host unreachable / no route)";
+    ProhibitRoute => "prohibit_route", "matched a prohibit route (ICMP administratively prohibited)";
 }
 
 /// Counters of one worker. Plain integers: each worker owns its own and

@@ -24,6 +24,8 @@ const ICMP_TOS: u8 = 0xc0;
 pub(super) enum IcmpV4Error {
     TimeExceeded,
     NetUnreachable,
+    HostUnreachable,
+    AdminProhibited,
     FragNeeded { mtu: u16 },
 }
 
@@ -34,6 +36,16 @@ impl IcmpV4Error {
             IcmpV4Error::NetUnreachable => (
                 icmp::v4::DEST_UNREACHABLE,
                 icmp::v4::CODE_NET_UNREACHABLE,
+                0,
+            ),
+            IcmpV4Error::HostUnreachable => (
+                icmp::v4::DEST_UNREACHABLE,
+                icmp::v4::CODE_HOST_UNREACHABLE,
+                0,
+            ),
+            IcmpV4Error::AdminProhibited => (
+                icmp::v4::DEST_UNREACHABLE,
+                icmp::v4::CODE_ADMIN_PROHIBITED,
                 0,
             ),
             // RFC 1191: the next-hop MTU is the low 16 bits of the field.
@@ -50,6 +62,7 @@ impl IcmpV4Error {
 pub(super) enum IcmpV6Error {
     HopLimitExceeded,
     NoRoute,
+    AdminProhibited,
     BeyondScope,
     PacketTooBig { mtu: u32 },
 }
@@ -59,6 +72,11 @@ impl IcmpV6Error {
         match self {
             IcmpV6Error::HopLimitExceeded => (icmp::v6::TIME_EXCEEDED, icmp::v6::CODE_HOP_LIMIT, 0),
             IcmpV6Error::NoRoute => (icmp::v6::DEST_UNREACHABLE, icmp::v6::CODE_NO_ROUTE, 0),
+            IcmpV6Error::AdminProhibited => (
+                icmp::v6::DEST_UNREACHABLE,
+                icmp::v6::CODE_ADMIN_PROHIBITED,
+                0,
+            ),
             IcmpV6Error::BeyondScope => {
                 (icmp::v6::DEST_UNREACHABLE, icmp::v6::CODE_BEYOND_SCOPE, 0)
             }

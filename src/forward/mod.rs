@@ -23,7 +23,7 @@ pub use ratelimit::TokenBucket;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::fib::{Fib, NextHop, PortId};
+use crate::fib::{Discard, Fib, NextHop, PortId};
 use crate::wire::ethernet::ethertype;
 use crate::wire::{EthernetFrame, MacAddr};
 
@@ -220,7 +220,20 @@ impl Forwarder {
                 Err(Verdict::Drop(DropReason::NeighborUnresolved))
             }
             NextHop::Local => Err(Verdict::Local),
+            // The family paths answer discard routes before asking for an
+            // egress (they send the ICMP error); this only keeps the count.
+            NextHop::Discard(action) => Err(Verdict::Drop(discard_reason(action))),
         }
+    }
+}
+
+/// The drop reason of a discard route's action.
+#[inline]
+fn discard_reason(action: Discard) -> DropReason {
+    match action {
+        Discard::Blackhole => DropReason::BlackholeRoute,
+        Discard::Unreachable => DropReason::UnreachableRoute,
+        Discard::Prohibit => DropReason::ProhibitRoute,
     }
 }
 

@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::ecmp::flow_hash_v4;
 use super::icmp::IcmpV4Error;
-use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
-use crate::fib::{Fib, NextHop};
+use super::{discard_reason, rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
+use crate::fib::{Discard, Fib, NextHop};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ipv4::{options, MIN_HEADER_LEN};
 use crate::wire::{Ipv4Packet, WireError};
@@ -95,8 +95,22 @@ impl Forwarder {
             None => fib.v4.lookup(dst),
         };
         let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v4(&ip)));
-        if let Some(NextHop::Local) = next_hop {
-            return Verdict::Local;
+        match next_hop {
+            Some(NextHop::Local) => return Verdict::Local,
+            // Before the TTL check, as Linux's `ip_error` answers: the route
+            // says the destination is not there, whatever the TTL.
+            Some(&NextHop::Discard(action)) => {
+                let error = match action {
+                    Discard::Blackhole => None,
+                    Discard::Unreachable => Some(IcmpV4Error::HostUnreachable),
+                    Discard::Prohibit => Some(IcmpV4Error::AdminProhibited),
+                };
+                if let Some(error) = error {
+                    self.send_icmp_v4(ctx, frame, error, emit);
+                }
+                return Verdict::Drop(discard_reason(action));
+            }
+            _ => {}
         }
         if ip.header_len() > MIN_HEADER_LEN
             && !self.accept_source_route

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use super::ecmp::flow_hash_v6;
 use super::icmp::IcmpV6Error;
 use super::v4::wire_error_reason;
-use super::{rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
-use crate::fib::{Fib, NextHop};
+use super::{discard_reason, rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
+use crate::fib::{Discard, Fib, NextHop};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ipv6::{is_extension_header, is_neighbor_discovery, walk_extension_headers};
 use crate::wire::Ipv6Packet;
@@ -75,8 +75,22 @@ impl Forwarder {
             None => fib.v6.lookup(dst),
         };
         let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v6(&ip)));
-        if let Some(NextHop::Local) = next_hop {
-            return Verdict::Local;
+        match next_hop {
+            Some(NextHop::Local) => return Verdict::Local,
+            // As Linux's `ip6_pkt_discard` / `ip6_pkt_prohibit`, whatever
+            // the hop limit.
+            Some(&NextHop::Discard(action)) => {
+                let error = match action {
+                    Discard::Blackhole => None,
+                    Discard::Unreachable => Some(IcmpV6Error::NoRoute),
+                    Discard::Prohibit => Some(IcmpV6Error::AdminProhibited),
+                };
+                if let Some(error) = error {
+                    self.send_icmp_v6(ctx, frame, error, emit);
+                }
+                return Verdict::Drop(discard_reason(action));
+            }
+            _ => {}
         }
         if is_link_local(src) {
             // RFC 4443 §3.1 code 2: the source's scope ends on this link.

@@ -11,7 +11,8 @@ use std::net::Ipv4Addr;
 
 use crate::dataplane::Worker;
 use crate::fib::{
-    build_static, ConnectedPort, Fib, FibHandle, NextHop, PortId, StaticNeighbor, StaticRoute,
+    build_static, ConnectedPort, Fib, FibHandle, NextHop, PortId, RouteTarget, StaticNeighbor,
+    StaticRoute,
 };
 use crate::forward::{Emit, Forwarder, ForwarderConfig, Port};
 use crate::io::LoopbackIo;
@@ -64,7 +65,7 @@ pub fn static_fib(routes: &[(&str, &str)], neighbors: &[(&str, MacAddr, PortId)]
         .iter()
         .map(|(prefix, via)| StaticRoute {
             prefix: prefix.parse().expect("prefix"),
-            via: via.parse().expect("address"),
+            target: RouteTarget::Via(via.parse().expect("address")),
         })
         .collect();
     let neighbors: Vec<StaticNeighbor> = neighbors

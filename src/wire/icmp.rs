@@ -18,6 +18,8 @@ pub mod v4 {
     pub const CODE_NET_UNREACHABLE: u8 = 0;
     pub const CODE_HOST_UNREACHABLE: u8 = 1;
     pub const CODE_FRAG_NEEDED: u8 = 4;
+    /// RFC 1812 §5.2.7.1: communication administratively prohibited.
+    pub const CODE_ADMIN_PROHIBITED: u8 = 13;
     pub const CODE_TTL_EXCEEDED: u8 = 0;
 
     /// Error messages (never answered with another error, RFC 1812 §4.3.2.7).
@@ -35,6 +37,7 @@ pub mod v6 {
     pub const ECHO_REQUEST: u8 = 128;
 
     pub const CODE_NO_ROUTE: u8 = 0;
+    pub const CODE_ADMIN_PROHIBITED: u8 = 1;
     pub const CODE_BEYOND_SCOPE: u8 = 2;
     pub const CODE_HOP_LIMIT: u8 = 0;
 

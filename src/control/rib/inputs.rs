@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::route::{RibRoute, RouteSource, Via};
-use crate::fib::{ConnectedPort, PortId, StaticNeighbor, StaticRoute};
+use crate::fib::{ConnectedPort, PortId, RouteTarget, StaticNeighbor, StaticRoute};
 
 fn host_route(addr: IpAddr) -> IpNet {
     match addr {
@@ -88,12 +88,12 @@ pub fn static_routes(ports: &[ConnectedPort], routes: &[StaticRoute]) -> Vec<Rib
             prefix: r.prefix.trunc(),
             source: RouteSource::STATIC,
             metric: 0,
-            paths: vec![match connected_port(ports, r.via) {
-                Some(port) => Via::Gateway {
-                    port,
-                    gateway: r.via,
+            paths: vec![match r.target {
+                RouteTarget::Discard(action) => Via::Discard { action },
+                RouteTarget::Via(via) => match connected_port(ports, via) {
+                    Some(port) => Via::Gateway { port, gateway: via },
+                    None => Via::Recursive { address: via },
                 },
-                None => Via::Recursive { address: r.via },
             }],
         })
         .collect()

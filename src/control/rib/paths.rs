@@ -164,6 +164,7 @@ pub(super) fn resolve(ctx: &dyn ResolveContext, paths: &[Via]) -> (Vec<NextHop>,
                 push(toward(ctx, port, gateway, &mut deps), &mut members)
             }
             Via::Local => push(NextHop::Local, &mut members),
+            Via::Discard { action } => push(NextHop::Discard(action), &mut members),
             Via::Recursive { address } => {
                 for through in ctx.resolving_paths(address).unwrap_or(&[]) {
                     match *through {
@@ -174,6 +175,10 @@ pub(super) fn resolve(ctx: &dyn ResolveContext, paths: &[Via]) -> (Vec<NextHop>,
                         Via::Gateway { port, gateway } => {
                             push(toward(ctx, port, gateway, &mut deps), &mut members)
                         }
+                        // A BGP next hop routed to a discard route is
+                        // discarded the same way (remotely triggered
+                        // blackholing, RFC 5635 §2).
+                        Via::Discard { action } => push(NextHop::Discard(action), &mut members),
                         // A next hop that is the router itself, or one that
                         // would need a second recursion: unusable.
                         Via::Local | Via::Recursive { .. } => {}

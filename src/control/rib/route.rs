@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::fib::PortId;
+use crate::fib::{Discard, PortId};
 
 /// What the RIB knows of a route source: declared once, in [`SOURCES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +160,9 @@ pub enum Via {
     Recursive { address: IpAddr },
     /// An address of the router itself: delivered to the host stack.
     Local,
+    /// A discard route (blackhole, unreachable, prohibit): competes by
+    /// distance and longest match like any other path, and drops what it wins.
+    Discard { action: Discard },
 }
 
 /// One route from one source, as that source selected it. `paths` holds all

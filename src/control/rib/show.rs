@@ -58,6 +58,7 @@ pub fn describe(nh: &NextHop) -> String {
             format!("via {gateway} port {port} (MAC unresolved)")
         }
         NextHop::Local => "local".to_string(),
+        NextHop::Discard(action) => action.name().to_string(),
     }
 }
 
@@ -67,6 +68,7 @@ fn describe_via(v: &Via) -> String {
         Via::Gateway { port, gateway } => format!("via {gateway} port {port}"),
         Via::Recursive { address } => format!("via {address} (recursive)"),
         Via::Local => "local".to_string(),
+        Via::Discard { action } => action.name().to_string(),
     }
 }
 

@@ -7,7 +7,7 @@ use super::inputs::{connected_routes, static_routes};
 use super::route::{AdminDistances, RibRoute, RouteSource, Via};
 use super::*;
 use crate::fib::{
-    self, ConnectedPort, CowArc, Fib, FibHandle, NextHop, StaticNeighbor, StaticRoute,
+    self, ConnectedPort, CowArc, Fib, FibHandle, NextHop, RouteTarget, StaticNeighbor, StaticRoute,
 };
 use crate::wire::MacAddr;
 
@@ -366,15 +366,15 @@ fn the_rib_builds_the_same_fib_as_build_static() {
     let statics = vec![
         StaticRoute {
             prefix: net("198.51.100.0/24"),
-            via: ip("203.0.113.2"),
+            target: RouteTarget::Via(ip("203.0.113.2")),
         },
         StaticRoute {
             prefix: net("10.0.0.0/8"),
-            via: ip("203.0.113.9"),
+            target: RouteTarget::Via(ip("203.0.113.9")),
         },
         StaticRoute {
             prefix: net("203.0.113.0/24"),
-            via: ip("203.0.113.2"),
+            target: RouteTarget::Via(ip("203.0.113.2")),
         },
     ];
     let neighbors = vec![neighbor("203.0.113.2", 1, 2), neighbor("2001:db8::7", 0, 7)];

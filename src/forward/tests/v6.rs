@@ -7,7 +7,7 @@ use crate::wire::icmp;
 use crate::wire::ipv6::next_header;
 use crate::wire::{checksum, Ipv6Packet};
 
-fn check_icmp_v6(frame: &[u8], icmp_type: u8, code: u8, rest: u32, offending: &[u8]) {
+pub(super) fn check_icmp_v6(frame: &[u8], icmp_type: u8, code: u8, rest: u32, offending: &[u8]) {
     let eth = EthernetFrame::new_checked(frame).unwrap();
     assert_eq!((eth.dst(), eth.src()), (HOST_MAC, P0_MAC));
     let ip = Ipv6Packet::new_checked(&frame[14..]).unwrap();
