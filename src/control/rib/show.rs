@@ -213,11 +213,6 @@ impl Rib {
             unresolvable_path_sets: self.paths.iter().filter(|(_, p)| !p.resolvable()).count(),
         }
     }
-
-    /// Whether `source` is one of the two BGP sources (resolved recursively).
-    pub fn is_bgp_source(source: RouteSource) -> bool {
-        source.is_bgp()
-    }
 }
 
 impl fmt::Display for RouteExplanation {
