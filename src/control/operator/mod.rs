@@ -262,5 +262,4 @@ pub(crate) fn serve_connections(
 }
 
 #[cfg(test)]
-#[path = "operator_tests.rs"]
 mod tests;

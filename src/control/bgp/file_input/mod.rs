@@ -456,5 +456,4 @@ impl Protocol for BgpFileInput {
 }
 
 #[cfg(test)]
-#[path = "file_input_tests.rs"]
 mod tests;

@@ -556,5 +556,4 @@ pub fn link_by_name(name: &str) -> Result<Link, NetlinkError> {
 }
 
 #[cfg(test)]
-#[path = "netlink_tests.rs"]
 mod tests;

@@ -155,5 +155,4 @@ impl Protocol for LinkStateFileInput {
 }
 
 #[cfg(test)]
-#[path = "file_input_tests.rs"]
 mod tests;

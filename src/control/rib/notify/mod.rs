@@ -218,5 +218,4 @@ impl Journals {
 }
 
 #[cfg(test)]
-#[path = "notify_tests.rs"]
 mod tests;
