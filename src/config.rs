@@ -81,7 +81,7 @@ use ipnet::IpNet;
 
 pub use crate::control::bgp::file_input::{BgpConfig, BgpTableConfig};
 pub use crate::control::linkstate::file_input::LinkStateConfig;
-use crate::control::protocol::ProtocolConfig;
+use crate::control::protocol::{ProtocolConfig, ProtocolPort};
 use crate::control::rib::route::AdminDistances;
 use crate::control::{
     bgp::file_input as bgp_input, linkstate::file_input as linkstate_input, ControlInputs,
@@ -309,8 +309,18 @@ impl Config {
     /// What the control plane takes: plain values, and each configured
     /// protocol's section under its name (a new protocol adds its line).
     pub fn control_inputs(&self) -> ControlInputs {
-        let names = self.ports.iter().map(|p| p.name.clone()).collect();
-        let mut protocols = ProtocolConfig::new(self.router.id, names);
+        let ports = self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ProtocolPort {
+                id: i as PortId,
+                name: p.name.clone(),
+                addresses: p.addresses.clone(),
+                mtu: p.mtu,
+            })
+            .collect();
+        let mut protocols = ProtocolConfig::new(self.router.id, ports);
         if let Some(ls) = &self.linkstate {
             protocols = protocols.with_section(linkstate_input::NAME, ls.clone());
         }

@@ -120,12 +120,12 @@ pub fn port_ifindexes(inputs: &ControlInputs) -> Result<Vec<u32>, ControlError> 
     inputs
         .interfaces
         .iter()
-        .zip(&inputs.protocols.port_names)
-        .map(|(interface, name)| {
+        .zip(&inputs.protocols.ports)
+        .map(|(interface, port)| {
             rtnl.link_by_name(interface)
                 .map(|l| l.ifindex)
                 .map_err(|source| ControlError::Port {
-                    port: name.clone(),
+                    port: port.name.clone(),
                     interface: interface.clone(),
                     source,
                 })

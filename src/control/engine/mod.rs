@@ -350,7 +350,7 @@ impl Engine {
             .ports
             .iter()
             .map(|p| (&p.id, &p.addresses)))
-            || fresh.protocols.port_names != self.inputs.protocols.port_names
+            || fresh.protocols.ports != self.inputs.protocols.ports
         {
             return Err("ports changed: restart ferroute to apply".to_string());
         }

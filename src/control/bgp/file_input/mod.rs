@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 use crate::control::bgp::mrt::parse_mrt;
 use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
 use crate::control::protocol::{
-    Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, RibView, RouteOutput,
-    Transmit,
+    Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, ReloadStyle, RibView,
+    RouteOutput,
 };
 use crate::control::rib::notify::{BestRouteChange, SourceFilter};
 use crate::control::rib::route::RouteSource;
@@ -44,6 +44,7 @@ pub const REGISTRATION: Registration = Registration {
     title: "BGP",
     section: "[bgp]",
     sources: &[RouteSource::EBGP, RouteSource::IBGP],
+    reload: ReloadStyle::Fresh,
     create: |config| {
         let section = config.section::<BgpConfig>(NAME)?;
         Some(Box::new(BgpFileInput::new(section.clone(), config.clock)))
@@ -435,10 +436,6 @@ impl Protocol for BgpFileInput {
         Ok(Reconfigured {
             files: self.files.iter().map(|(f, _, _)| f.clone()).collect(),
         })
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        None
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

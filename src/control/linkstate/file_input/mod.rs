@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::{file, LinkState, RouterId, SpfScheduler};
 use crate::control::protocol::{
-    Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, RibView, RouteOutput,
-    Transmit,
+    Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, ReloadStyle, RibView,
+    RouteOutput,
 };
 use crate::control::rib::notify::{BestRouteChange, SourceFilter};
 use crate::control::rib::route::RouteSource;
@@ -28,6 +28,7 @@ pub const REGISTRATION: Registration = Registration {
     title: "link-state",
     section: "[linkstate] file",
     sources: &[RouteSource::LINK_STATE],
+    reload: ReloadStyle::Fresh,
     create: |config| {
         let section = config.section::<LinkStateConfig>(NAME)?;
         Some(Box::new(LinkStateFileInput::new(
@@ -131,14 +132,10 @@ impl Protocol for LinkStateFileInput {
         if config.router_id != self.state.router_id() {
             self.state = LinkState::new(config.router_id, SpfScheduler::new(SPF_HOLD_DOWN));
         }
-        self.port_names = config.port_names.clone();
+        self.port_names = config.ports.iter().map(|p| p.name.clone()).collect();
         Ok(Reconfigured {
             files: vec![self.file.clone()],
         })
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        None
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::control::bgp::ResolveWith;
-use crate::control::protocol::frozen_clock;
+use crate::control::protocol::{frozen_clock, ProtocolPort, SocketEvent};
 use crate::control::rib::route::{RibRoute, Via};
 
 const LSDB: &str = r#"
@@ -30,8 +30,11 @@ cost = 3
 "#;
 
 fn config(file: &str) -> ProtocolConfig {
-    ProtocolConfig::new("192.0.2.1".parse().unwrap(), vec!["p0".into(), "p1".into()])
-        .with_section(NAME, LinkStateConfig { file: file.into() })
+    ProtocolConfig::new(
+        "192.0.2.1".parse().unwrap(),
+        vec![ProtocolPort::named(0, "p0"), ProtocolPort::named(1, "p1")],
+    )
+    .with_section(NAME, LinkStateConfig { file: file.into() })
 }
 
 #[test]
@@ -104,9 +107,9 @@ fn a_malformed_file_is_refused_with_its_line_and_nothing_changes() {
     );
     assert_eq!(ls.poll_timeout(), None);
     assert_eq!(ls.poll_route(), None);
-    let socket = ProtocolInput::Bytes {
+    let socket = ProtocolInput::Socket(SocketEvent::Stream {
         socket: crate::control::protocol::SocketId(1),
         bytes: b"x",
-    };
+    });
     assert!(ls.handle_input(t0, socket, &rib).is_err());
 }

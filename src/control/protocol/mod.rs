@@ -18,25 +18,21 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 
+mod sockets;
+
 pub use crate::control::rib::notify::{BestRouteChange, RibView, SourceFilter};
 use crate::control::rib::route::{RibRoute, RouteSource, RouteTable};
-
-/// A socket the event loop opened for an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SocketId(pub u32);
-
-/// Bytes an instance wants sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub socket: SocketId,
-    pub bytes: Vec<u8>,
-}
+use crate::fib::PortId;
+pub use sockets::{
+    SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit, STREAM_BUFFER_HIGH,
+    STREAM_BUFFER_LIMIT,
+};
 
 /// What the event loop hands an instance.
 #[derive(Debug, Clone, Copy)]
 pub enum ProtocolInput<'a> {
-    /// A socket became readable and gave these bytes.
-    Bytes { socket: SocketId, bytes: &'a [u8] },
+    /// Something happened on one of its sockets.
+    Socket(SocketEvent<'a>),
     /// The contents of an input file the instance asked for (on start and on
     /// every reload; decompressed if it was gzip).
     File { path: &'a Path, bytes: &'a [u8] },
@@ -66,19 +62,43 @@ pub enum RouteOutput {
 #[derive(Clone)]
 pub struct ProtocolConfig {
     pub router_id: Ipv4Addr,
-    /// Port names in port order (a port's id is its index).
-    pub port_names: Vec<String>,
+    /// The ports in port order (a port's id is its index).
+    pub ports: Vec<ProtocolPort>,
     /// A clock for timing diagnostics only (load phases), if any: events
     /// carry their own `now`. The engine sets its host's.
     pub clock: Option<fn() -> Instant>,
     sections: BTreeMap<&'static str, Arc<dyn Any + Send + Sync>>,
 }
 
+/// A port as protocols see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolPort {
+    pub id: PortId,
+    /// Its name in the configuration (`[[port]] name`).
+    pub name: String,
+    /// Its addresses with their prefix lengths, in configuration order.
+    pub addresses: Vec<IpNet>,
+    /// Its IP MTU.
+    pub mtu: u16,
+}
+
+impl ProtocolPort {
+    /// A port with only a name (tests of protocols that need no more).
+    pub fn named(id: PortId, name: &str) -> Self {
+        ProtocolPort {
+            id,
+            name: name.to_string(),
+            addresses: Vec::new(),
+            mtu: 1500,
+        }
+    }
+}
+
 impl ProtocolConfig {
-    pub fn new(router_id: Ipv4Addr, port_names: Vec<String>) -> Self {
+    pub fn new(router_id: Ipv4Addr, ports: Vec<ProtocolPort>) -> Self {
         ProtocolConfig {
             router_id,
-            port_names,
+            ports,
             clock: None,
             sections: BTreeMap::new(),
         }
@@ -105,7 +125,7 @@ impl std::fmt::Debug for ProtocolConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProtocolConfig")
             .field("router_id", &self.router_id)
-            .field("port_names", &self.port_names)
+            .field("ports", &self.ports)
             .field("sections", &self.sections.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -157,7 +177,16 @@ pub trait Protocol: Send {
         config: &ProtocolConfig,
     ) -> Result<Reconfigured, String>;
 
-    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// The next socket to open or close. The event loop asks after every
+    /// event handed in.
+    fn poll_socket_request(&mut self) -> Option<SocketRequest> {
+        None
+    }
+
+    /// The next bytes to send on one of its sockets.
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        None
+    }
 
     /// When [`Protocol::handle_timeout`] is next due.
     fn poll_timeout(&self) -> Option<Instant>;
@@ -182,6 +211,21 @@ pub struct Registration {
     pub sources: &'static [RouteSource],
     /// An instance when `config` has the protocol's section.
     pub create: fn(&ProtocolConfig) -> Option<Box<dyn Protocol>>,
+    /// How `reload` treats a running instance.
+    pub reload: ReloadStyle,
+}
+
+/// How `reload` treats a running instance of a protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadStyle {
+    /// A fresh instance reads the inputs; it replaces the running one only
+    /// if every instance's inputs were good, so a bad file rejects the
+    /// reload whole (file inputs).
+    Fresh,
+    /// The running instance is [`Protocol::reconfigure`]d in place, keeping
+    /// its sessions and sockets (live speakers); an error rejects the
+    /// reload for it.
+    InPlace,
 }
 
 /// Every protocol, in the order instances are started and their deadlines

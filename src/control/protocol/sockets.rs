@@ -1,0 +1,154 @@
+//! Sockets for protocol instances, described rather than opened: an
+//! instance asks for a socket with a [`SocketRequest`] (from
+//! [`Protocol::poll_socket_request`](super::Protocol::poll_socket_request)),
+//! the event loop opens it and reports what happens to it as
+//! [`SocketEvent`]s; bytes go out as [`Transmit`]s. The instance never
+//! touches a file descriptor, so a test plays the event loop with plain
+//! values.
+//!
+//! Ids: an instance numbers the sockets it asks for itself (any `u32`
+//! below [`SocketId::ACCEPTED`]); the event loop numbers the connections a
+//! listener accepts from [`SocketId::ACCEPTED`] up, so the two never meet.
+//! Ids are per instance.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::fib::PortId;
+
+/// Bytes queued for a stream beyond which the event loop reports
+/// [`SocketEvent::Drained`] once they are all sent. An instance should not
+/// queue much more: the event loop closes a stream whose queue passes
+/// [`STREAM_BUFFER_LIMIT`] (a peer that stopped reading).
+pub const STREAM_BUFFER_HIGH: usize = 1 << 20;
+/// See [`STREAM_BUFFER_HIGH`].
+pub const STREAM_BUFFER_LIMIT: usize = 64 << 20;
+
+/// A socket of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u32);
+
+impl SocketId {
+    /// The first id the event loop gives an accepted connection.
+    pub const ACCEPTED: u32 = 1 << 31;
+
+    /// Whether the event loop numbered this socket (an accepted
+    /// connection).
+    pub fn is_accepted(self) -> bool {
+        self.0 >= Self::ACCEPTED
+    }
+}
+
+/// Options of a TCP socket (listening or connecting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpOptions {
+    /// The IP TTL / IPv6 hop limit of what it sends (`None`: the system's
+    /// default). Directly connected eBGP sends 1 (RFC 4271 §5.1.3's
+    /// practice); GTSM (RFC 5082) sends 255.
+    pub ttl: Option<u8>,
+    /// Drop received segments whose TTL is below this (GTSM: 254).
+    pub min_ttl: Option<u8>,
+    /// DSCP of what it sends (routing traffic: CS6 = 48).
+    pub dscp: Option<u8>,
+}
+
+/// A socket an instance wants opened or closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketRequest {
+    /// Accept TCP connections on `local` (BGP: port 179 on an address of
+    /// the router or the unspecified address). Accepted connections arrive
+    /// as [`SocketEvent::Accepted`].
+    TcpListen {
+        socket: SocketId,
+        local: SocketAddr,
+        options: TcpOptions,
+    },
+    /// Connect to `remote`, from `local` if given (port 0: any port). The
+    /// outcome arrives as [`SocketEvent::Connected`] or
+    /// [`SocketEvent::Closed`].
+    TcpConnect {
+        socket: SocketId,
+        local: Option<IpAddr>,
+        remote: SocketAddr,
+        options: TcpOptions,
+    },
+    /// A raw IPv4 socket for IP protocol `protocol` (OSPF: 89) on port
+    /// `port`'s kernel interface, member of the multicast `groups` there;
+    /// what it sends leaves that interface with TTL 1 and `dscp`, and its
+    /// own multicast is not looped back.
+    RawIpv4 {
+        socket: SocketId,
+        protocol: u8,
+        port: PortId,
+        groups: Vec<std::net::Ipv4Addr>,
+        dscp: Option<u8>,
+    },
+    /// Close the socket (bytes already handed over are still sent, for a
+    /// NOTIFICATION before the close). No event follows.
+    Close { socket: SocketId },
+}
+
+impl SocketRequest {
+    pub fn socket(&self) -> SocketId {
+        match self {
+            SocketRequest::TcpListen { socket, .. }
+            | SocketRequest::TcpConnect { socket, .. }
+            | SocketRequest::RawIpv4 { socket, .. }
+            | SocketRequest::Close { socket } => *socket,
+        }
+    }
+}
+
+/// What happened to an instance's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketEvent<'a> {
+    /// Listener `listener` accepted a connection, now socket `socket`.
+    Accepted {
+        listener: SocketId,
+        socket: SocketId,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    /// A [`SocketRequest::TcpConnect`] succeeded.
+    Connected {
+        socket: SocketId,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    /// Bytes of a TCP stream, in order (any split).
+    Stream { socket: SocketId, bytes: &'a [u8] },
+    /// One datagram of a raw socket: `packet` is the whole IPv4 packet,
+    /// header included (the kernel's raw IPv4 sockets hand it so).
+    Datagram { socket: SocketId, packet: &'a [u8] },
+    /// The stream's send buffer, which had grown past
+    /// [`STREAM_BUFFER_HIGH`] bytes, is empty again: an instance that holds
+    /// back output while a stream is full (a full table for a peer) goes on.
+    Drained { socket: SocketId },
+    /// The socket is gone: the peer closed it, a connect failed or an error
+    /// occurred (`error`), or opening it failed. Its id is free again.
+    Closed {
+        socket: SocketId,
+        error: Option<&'a str>,
+    },
+}
+
+impl SocketEvent<'_> {
+    pub fn socket(&self) -> SocketId {
+        match self {
+            SocketEvent::Accepted { socket, .. }
+            | SocketEvent::Connected { socket, .. }
+            | SocketEvent::Stream { socket, .. }
+            | SocketEvent::Datagram { socket, .. }
+            | SocketEvent::Drained { socket }
+            | SocketEvent::Closed { socket, .. } => *socket,
+        }
+    }
+}
+
+/// Bytes an instance wants sent: appended to a TCP stream, or one datagram
+/// to `destination` (raw sockets; the kernel writes the IP header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub socket: SocketId,
+    pub destination: Option<IpAddr>,
+    pub bytes: Vec<u8>,
+}
