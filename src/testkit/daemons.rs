@@ -43,7 +43,10 @@ pub fn require_daemon(test: &str, program: &str) -> bool {
             .is_ok_and(|s| s.success())
     };
     if !found {
-        skip(test, &format!("needs {program} (scripts/setup installs it)"));
+        skip(
+            test,
+            &format!("needs {program} (scripts/setup installs it)"),
+        );
     }
     found
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::tests::published;
 use super::*;
 use crate::config::Config;
+use crate::control::protocol::ProtocolInput;
 use crate::control::protocol::{frozen_clock, BestRouteChange};
 use crate::control::rib::inputs::connected_routes;
 use crate::fib::NextHop;
