@@ -18,5 +18,5 @@ pub mod netns;
 pub mod rig;
 pub mod rng;
 
-pub use data::{data_dir, data_file, pcaps_dir, shared_path};
+pub use data::{data_dir, data_file, pcaps_dir, repo_path, shared_path};
 pub use rng::Rng;

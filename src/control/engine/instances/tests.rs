@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::*;
-use crate::config::Config;
 use crate::control::protocol::{
     frozen_clock, BestRouteChange, Reconfigured, Registration, RibView, RouteOutput, SocketId,
     SourceFilter, TcpOptions,
@@ -129,18 +128,18 @@ static ECHO: &[Registration] = &[Registration {
 }];
 
 fn inputs(echo: bool) -> ControlInputs {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/demo/router.toml"
-    ))
-    .unwrap();
-    let mut inputs = Config::parse(&text, "router.toml")
-        .unwrap()
-        .control_inputs();
+    let mut protocols = ProtocolConfig::new("192.0.2.1".parse().unwrap(), Vec::new());
     if echo {
-        inputs.protocols = inputs.protocols.with_section(NAME, ());
+        protocols = protocols.with_section(NAME, ());
     }
-    inputs
+    ControlInputs {
+        ports: Vec::new(),
+        interfaces: Vec::new(),
+        static_routes: Vec::new(),
+        static_neighbors: Vec::new(),
+        distances: Default::default(),
+        protocols,
+    }
 }
 
 fn engine() -> Engine {
@@ -154,13 +153,7 @@ fn engine() -> Engine {
 }
 
 fn shown(engine: &mut Engine) -> serde_json::Value {
-    let now = frozen_clock();
-    let i = &mut engine.instances[0];
-    i.protocol
-        .handle_command(now, NAME, &engine.rib)
-        .unwrap()
-        .unwrap()[NAME]
-        .clone()
+    engine.show(NAME).unwrap()[NAME].clone()
 }
 
 #[test]
