@@ -131,7 +131,7 @@ impl Engine {
         let inputs = Inputs::of(inputs, &host);
         let mut engine = Engine {
             rib: Rib::new(distances),
-            publisher: FibPublisher::new(fib, coalesce),
+            publisher: FibPublisher::new(fib, coalesce).with_clock(host.clock),
             host,
             inputs,
             neighbors: Vec::new(),

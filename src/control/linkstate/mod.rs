@@ -102,6 +102,8 @@ pub struct LinkState {
     lsdb: Lsdb,
     scheduler: SpfScheduler,
     last: Option<SpfResult>,
+    /// Times SPF's phases (`show linkstate`); none in tests.
+    clock: Option<fn() -> Instant>,
 }
 
 impl LinkState {
@@ -111,7 +113,13 @@ impl LinkState {
             lsdb: Lsdb::new(),
             scheduler,
             last: None,
+            clock: None,
         }
+    }
+
+    /// Times SPF's phases with `clock` from now on.
+    pub fn set_clock(&mut self, clock: Option<fn() -> Instant>) {
+        self.clock = clock;
     }
 
     /// Replaces the database with the file at `path` (all or nothing) and,
@@ -149,7 +157,12 @@ impl LinkState {
         if !self.scheduler.due(now) {
             return None;
         }
-        self.last = Some(spf::run(&self.lsdb, self.router_id, port_of));
+        self.last = Some(spf::run_timed(
+            &self.lsdb,
+            self.router_id,
+            port_of,
+            self.clock,
+        ));
         self.last.as_ref()
     }
 
@@ -157,8 +170,12 @@ impl LinkState {
     /// config reload while the LSDB did not). A change still pending runs
     /// once more when due: redundant, never wrong.
     pub fn run_now(&mut self, port_of: impl Fn(&str) -> Option<PortId>) -> &SpfResult {
-        self.last
-            .insert(spf::run(&self.lsdb, self.router_id, port_of))
+        self.last.insert(spf::run_timed(
+            &self.lsdb,
+            self.router_id,
+            port_of,
+            self.clock,
+        ))
     }
 
     /// When a pending SPF run falls due (for the control loop's wait).

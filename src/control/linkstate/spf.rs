@@ -144,12 +144,29 @@ impl SpfResult {
     }
 }
 
+/// The time from `a` to `b`; zero without a clock.
+fn between(a: Option<Instant>, b: Option<Instant>) -> Duration {
+    a.zip(b).map_or(Duration::ZERO, |(a, b)| b - a)
+}
+
 /// Runs SPF over `lsdb` from `root`. `port_of` maps the port names of the
 /// root's links to port ids (the config's `port_id`); a root link whose port
 /// is unknown, or that lacks a via/port, is reported in
 /// [`SpfResult::unusable_links`] and not used.
 pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>) -> SpfResult {
-    let started = Instant::now();
+    run_timed(lsdb, root, port_of, None)
+}
+
+/// [`run`], with its phases timed by `clock` ([`SpfResult::timings`]; zero
+/// without one: this layer reads no clock of its own).
+pub fn run_timed(
+    lsdb: &Lsdb,
+    root: RouterId,
+    port_of: impl Fn(&str) -> Option<PortId>,
+    clock: Option<fn() -> Instant>,
+) -> SpfResult {
+    let now = || clock.map(|c| c());
+    let started = now();
     let graph = Graph::build(lsdb);
     let root_index = graph.index(root);
     let mut unusable = Vec::new();
@@ -196,7 +213,7 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         .iter()
         .filter_map(|&(v, c, via)| Some((v, c, first_hops.binary_search(&via).ok()?)))
         .collect();
-    let graph_done = Instant::now();
+    let graph_done = now();
     let words = first_hops.len().div_ceil(64).max(1);
     let n = graph.ids.len();
     let mut cost = vec![UNREACHABLE; n];
@@ -204,7 +221,7 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
     if let Some(r) = root_index {
         dijkstra(&graph, r, &root_links, words, &mut cost, &mut hops);
     }
-    let dijkstra_done = Instant::now();
+    let dijkstra_done = now();
     let (routes, unroutable) = StubRoutes {
         root: root_index,
         cost: &cost,
@@ -213,7 +230,7 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         first_hops: &first_hops,
     }
     .build(&graph.lsas);
-    let finished = Instant::now();
+    let finished = now();
     SpfResult {
         root,
         ids: graph.ids,
@@ -225,9 +242,9 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         unroutable,
         unusable,
         timings: SpfTimings {
-            graph: graph_done - started,
-            dijkstra: dijkstra_done - graph_done,
-            routes: finished - dijkstra_done,
+            graph: between(started, graph_done),
+            dijkstra: between(graph_done, dijkstra_done),
+            routes: between(dijkstra_done, finished),
         },
     }
 }
