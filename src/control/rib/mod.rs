@@ -19,11 +19,7 @@
 //!   using it re-selected (one scan of the table; rare).
 
 mod candidates;
-#[cfg(test)]
-mod discard_tests;
 mod paths;
-#[cfg(test)]
-mod proptests;
 mod replace;
 mod show;
 #[cfg(test)]
