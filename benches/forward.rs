@@ -17,7 +17,7 @@ use criterion::{Criterion, Throughput};
 
 use common::{v4_destinations, v6_destinations, POOL};
 use ferroute::fib::{Fib, NextHop};
-use ferroute::forward::{RouteHint, RouteHints, Verdict};
+use ferroute::forward::{FrameHint, RouteHints, Verdict};
 use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::{V4Frame, V6Frame};
 use ferroute::testkit::rig::{adjacency_fib, forwarder, ports, NoEmit};
@@ -94,7 +94,7 @@ fn bench_family<A: Copy>(
                         let hint = if batched {
                             hints.get(i)
                         } else {
-                            RouteHint::None
+                            FrameHint::NONE
                         };
                         let v = fwd.process_hinted(fib, 0, f, 0, &mut NoEmit, hint);
                         debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");

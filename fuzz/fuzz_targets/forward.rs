@@ -3,7 +3,10 @@
 //! Input layout: byte 0 is a control byte (bits 0–1: ingress port 0–2, or 3,
 //! a port the forwarder does not have; bit 2: ICMP rate 0, so every error is
 //! rate limited; bits 3–5: transmit buffers the Emit grants, 0 = unlimited,
-//! n = n − 1 buffers; bit 6: accept IPv4 source-routed packets), byte 1 sets
+//! n = n − 1 buffers; bit 6: accept IPv4 source-routed packets; bit 7: the
+//! optional stages on: uRPF strict on p0 and loose on p1, and an ACL
+//! (reject TCP to port 22, deny UDP from 10/8 ports 1000–2000, reject
+//! ICMPv6 from 2001:db8::/32) in on p0 and out on p1), byte 1 sets
 //! the clock (byte × 0.75 s), and the rest is the received frame. Seeds made by `examples/pcap_frames.rs --prefix 0000`
 //! start with port 0, unlimited buffers.
 //!
@@ -33,13 +36,17 @@
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use ferroute::fib::{
     build_static, ConnectedPort, Discard, Fib, PortId, RouteTarget, StaticNeighbor, StaticRoute,
 };
 use ferroute::forward::MIN_EMIT_BUFFER;
-use ferroute::forward::{DropReason, Emit, Forwarder, ForwarderConfig, Port, Verdict};
+use ferroute::forward::acl::{AclRule, AclSpec, PortRange};
+use ferroute::forward::{
+    AclAction, AclTable, DropReason, Emit, Forwarder, ForwarderConfig, Port, PortFeatures, Urpf,
+    Verdict,
+};
 use ferroute::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
 use ferroute::wire::{checksum, icmp, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
 use libfuzzer_sys::fuzz_target;
@@ -150,18 +157,54 @@ static FIB: LazyLock<Fib> = LazyLock::new(|| {
     build_static(&ports, &routes, &neighbors).expect("the fuzz router's FIB builds")
 });
 
-fn ports() -> Vec<Port> {
+fn ports(stages: bool) -> Vec<Port> {
     PORTS
         .iter()
-        .map(|p| Port {
+        .enumerate()
+        .map(|(i, p)| Port {
             name: p.name.to_string(),
             mac: MacAddr(p.mac),
             mtu: p.mtu,
             ipv4: Some(p.v4.0),
             ipv6: p.v6.map(|(a, _)| a),
+            features: match (stages, i) {
+                (true, 0) => PortFeatures {
+                    urpf: Some(Urpf::Strict),
+                    acl_in: Some(0),
+                    acl_out: None,
+                },
+                (true, 1) => PortFeatures {
+                    urpf: Some(Urpf::Loose),
+                    acl_in: None,
+                    acl_out: Some(0),
+                },
+                _ => PortFeatures::default(),
+            },
         })
         .collect()
 }
+
+/// The ACL bit 7 attaches.
+static ACLS: LazyLock<Arc<AclTable>> = LazyLock::new(|| {
+    let rule = |action, protocol, source_port, destination_port, source: Option<&str>| AclRule {
+        action,
+        source: source.map(|s| s.parse().expect("prefix")),
+        destination: None,
+        protocol: Some(protocol),
+        source_port,
+        destination_port,
+    };
+    let port = |first, last| Some(PortRange { first, last });
+    Arc::new(AclTable::compile([AclSpec {
+        name: "fuzz".into(),
+        default: AclAction::Permit,
+        rules: vec![
+            rule(AclAction::Reject, 6, None, port(22, 22), None),
+            rule(AclAction::Deny, 17, port(1000, 2000), None, Some("10.0.0.0/8")),
+            rule(AclAction::Reject, 58, None, None, Some("2001:db8::/32")),
+        ],
+    }]))
+});
 
 fn frame_limit(port: PortId) -> usize {
     PORTS[port as usize].mtu as usize + ETH_LEN
@@ -402,6 +445,8 @@ fn check_icmp_error(
                 | DropReason::MtuDf
                 | DropReason::PacketTooBig
                 | DropReason::LinkLocal
+                | DropReason::AclInReject
+                | DropReason::AclOutReject
         ),
         "a frame was emitted for drop reason {}",
         reason.name()
@@ -502,11 +547,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let now_ns = *clock as u64 * 750_000_000;
 
+    let stages = control & 0b1000_0000 != 0;
     let mut forwarder = Forwarder::new(ForwarderConfig {
-        ports: ports(),
+        ports: ports(stages),
         icmp_rate,
         icmp_burst: 10,
         accept_source_route: control & 0b100_0000 != 0,
+        acls: ACLS.clone(),
     });
     let mut emit = CheckingEmit {
         budget,

@@ -150,6 +150,19 @@ fn write_summary(
             p.name, p.tx_frames, p.tx_bytes, p.output
         )?;
     }
+    if report.ports.iter().any(|p| p.stages != Default::default()) {
+        writeln!(out, "stages per port:")?;
+        for p in report
+            .ports
+            .iter()
+            .filter(|p| p.stages != Default::default())
+        {
+            writeln!(out, "  {:<16}{}", p.name, p.stages)?;
+        }
+    }
+    for hits in &report.acl {
+        writeln!(out, "acl {hits}")?;
+    }
     Ok(())
 }
 

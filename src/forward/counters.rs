@@ -56,11 +56,17 @@ drop_reasons! {
     BlackholeRoute => "blackhole_route", "matched a blackhole route (silent drop)";
     UnreachableRoute => "unreachable_route", "matched an unreachable route (ICMP host unreachable / no route)";
     ProhibitRoute => "prohibit_route", "matched a prohibit route (ICMP administratively prohibited)";
+    UrpfStrict => "urpf_strict", "source not routed back through the ingress port (uRPF strict, RFC 3704)";
+    UrpfLoose => "urpf_loose", "source without a route other than the default or a discard route (uRPF loose)";
+    AclInDeny => "acl_in_deny", "denied by the ingress port's ACL";
+    AclInReject => "acl_in_reject", "rejected by the ingress port's ACL (ICMP administratively prohibited)";
+    AclOutDeny => "acl_out_deny", "denied by the egress port's ACL";
+    AclOutReject => "acl_out_reject", "rejected by the egress port's ACL (ICMP administratively prohibited)";
 }
 
 /// Counters of one worker. Plain integers: each worker owns its own and
 /// publishes snapshots, so the fast path never touches a shared cache line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counters {
     pub rx_frames: u64,
     pub rx_bytes: u64,
@@ -79,6 +85,26 @@ pub struct Counters {
     /// ICMP errors not sent because no transmit buffer was free.
     pub icmp_no_buffer: u64,
     pub drops: [u64; DropReason::COUNT],
+}
+
+// By hand: arrays longer than 32 have no derived `Default`.
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            rx_frames: 0,
+            rx_bytes: 0,
+            forwarded: 0,
+            forwarded_bytes: 0,
+            fragmented: 0,
+            fragments_sent: 0,
+            local: 0,
+            icmp_sent: 0,
+            icmp_rate_limited: 0,
+            icmp_suppressed: 0,
+            icmp_no_buffer: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
 }
 
 impl Counters {

@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::ecmp::flow_hash_v4;
 use super::icmp::IcmpV4Error;
+use super::stages::{acl_key_v4, Direction, Stopped};
+use super::urpf;
 use super::{discard_reason, rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
 use crate::fib::{Discard, Fib, NextHop};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
@@ -90,27 +92,41 @@ impl Forwarder {
         if martian_destination(dst) {
             return Verdict::Drop(DropReason::MartianDestination);
         }
-        let group = match ctx.hint.for_v4(dst) {
+        let group = match ctx.hint.dst.for_v4(dst) {
             Some(group) => group,
             None => fib.v4.lookup(dst),
         };
         let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v4(&ip)));
-        match next_hop {
-            Some(NextHop::Local) => return Verdict::Local,
-            // Before the TTL check, as Linux's `ip_error` answers: the route
-            // says the destination is not there, whatever the TTL.
-            Some(&NextHop::Discard(action)) => {
-                let error = match action {
-                    Discard::Blackhole => None,
-                    Discard::Unreachable => Some(IcmpV4Error::HostUnreachable),
-                    Discard::Prohibit => Some(IcmpV4Error::AdminProhibited),
+        if let Some(NextHop::Local) = next_hop {
+            return Verdict::Local;
+        }
+        let stopped = self.ingress_stages(
+            &ctx,
+            || acl_key_v4(&ip),
+            |mode| {
+                let group = match ctx.hint.src.for_v4(src) {
+                    Some(group) => group,
+                    None => fib.v4.lookup(src),
                 };
-                if let Some(error) = error {
-                    self.send_icmp_v4(ctx, frame, error, emit);
-                }
-                return Verdict::Drop(discard_reason(action));
+                urpf::check_v4(fib, mode, ctx.port, src, group)
+            },
+        );
+        if let Some(stopped) = stopped {
+            let error = IcmpV4Error::AdminProhibited;
+            return self.stopped(stopped, |f| f.send_icmp_v4(ctx, frame, error, emit));
+        }
+        // Before the TTL check, as Linux's `ip_error` answers: the route
+        // says the destination is not there, whatever the TTL.
+        if let Some(&NextHop::Discard(action)) = next_hop {
+            let error = match action {
+                Discard::Blackhole => None,
+                Discard::Unreachable => Some(IcmpV4Error::HostUnreachable),
+                Discard::Prohibit => Some(IcmpV4Error::AdminProhibited),
+            };
+            if let Some(error) = error {
+                self.send_icmp_v4(ctx, frame, error, emit);
             }
-            _ => {}
+            return Verdict::Drop(discard_reason(action));
         }
         if ip.header_len() > MIN_HEADER_LEN
             && !self.accept_source_route
@@ -132,6 +148,15 @@ impl Forwarder {
         };
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
+        if let Some(acl) = egress.acl_out {
+            let key = acl_key_v4(&ip);
+            if let Some(drop) = self.acl_stage(acl, &key, Direction::Out, egress_id) {
+                let error = IcmpV4Error::AdminProhibited;
+                return self.stopped(Stopped::Acl(drop), |f| {
+                    f.send_icmp_v4(ctx, frame, error, emit)
+                });
+            }
+        }
         let total_len = ip.total_len();
         let mtu = egress_mtu as usize;
         if total_len > mtu {

@@ -1,10 +1,12 @@
 //! Behaviour of the pipeline, one rule per test, plus property tests.
 
+mod acl;
 mod batch;
 mod discard;
 mod ecmp;
 mod fragment;
 mod props;
+mod urpf;
 mod v4;
 mod v6;
 
