@@ -20,7 +20,7 @@
 //!   Ethernet + IPv4/IPv6 of exactly len − 14 bytes, with a valid IPv4 header
 //!   checksum, TTL/hop limit one less than received, destination MAC = a
 //!   neighbour on that port, source MAC = the port's, and no other byte
-//!   changed; nothing emitted;
+//!   changed but IPv4 options (Record Route, Timestamp); nothing emitted;
 //! * `Fragmented { port, fragments }`: exactly that many frames, all on
 //!   `port`, each a valid IPv4 fragment ≤ MTU + 14 with TTL one less and the
 //!   original ident/addresses/protocol, MF on all but the last, and together
@@ -283,8 +283,9 @@ fn check_forward(input: &[u8], output: &[u8], port: PortId, len: usize) {
         "destination MAC {} is no neighbour on port {port}",
         eth.dst()
     );
-    // Offsets (in the frame) of the only bytes forwarding may change after the MACs.
-    let changed: &[usize] = match eth.ethertype() {
+    // Offsets (in the frame) of the only bytes forwarding may change after
+    // the MACs: TTL, checksum and (Record Route, Timestamp) the options.
+    let changed: Vec<usize> = match eth.ethertype() {
         ethertype::IPV4 => {
             let ip = Ipv4Packet::new_checked(eth.payload()).expect("forwarded IPv4 parses");
             assert_eq!(
@@ -302,7 +303,11 @@ fn check_forward(input: &[u8], output: &[u8], port: PortId, len: usize) {
                 "TTL not decremented once"
             );
             assert!(ip.ttl() >= 1, "forwarded with TTL 0");
-            &[ETH_LEN + 8, ETH_LEN + 10, ETH_LEN + 11]
+            let options = ETH_LEN + 20..ETH_LEN + ip.header_len();
+            [ETH_LEN + 8, ETH_LEN + 10, ETH_LEN + 11]
+                .into_iter()
+                .chain(options)
+                .collect()
         }
         ethertype::IPV6 => {
             let ip = Ipv6Packet::new_checked(eth.payload()).expect("forwarded IPv6 parses");
@@ -317,7 +322,7 @@ fn check_forward(input: &[u8], output: &[u8], port: PortId, len: usize) {
                 "hop limit not decremented once"
             );
             assert!(ip.hop_limit() >= 1, "forwarded with hop limit 0");
-            &[ETH_LEN + 7]
+            vec![ETH_LEN + 7]
         }
         other => panic!("forwarded a frame of EtherType {other:#06x}"),
     };
@@ -447,6 +452,7 @@ fn check_icmp_error(
                 | DropReason::LinkLocal
                 | DropReason::AclInReject
                 | DropReason::AclOutReject
+                | DropReason::BadOptions
         ),
         "a frame was emitted for drop reason {}",
         reason.name()
@@ -489,7 +495,9 @@ fn check_icmp_error(
             assert!(checksum::verify(msg), "ICMP checksum is wrong");
             assert!(matches!(
                 msg[0],
-                icmp::v4::DEST_UNREACHABLE | icmp::v4::TIME_EXCEEDED
+                icmp::v4::DEST_UNREACHABLE
+                    | icmp::v4::TIME_EXCEEDED
+                    | icmp::v4::PARAMETER_PROBLEM
             ));
             let quote = &msg[icmp::ERROR_HEADER_LEN..];
             assert!(quote.len() >= orig.header_len().min(orig.total_len()));

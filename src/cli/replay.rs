@@ -142,6 +142,10 @@ fn write_summary(
         write!(out, ", no buffer {}", c.icmp_no_buffer)?;
     }
     writeln!(out)?;
+    let options = c.summary().options;
+    if options != Default::default() {
+        writeln!(out, "ipv4 options: {options}")?;
+    }
     writeln!(out, "tx per port:")?;
     for p in &report.ports {
         writeln!(

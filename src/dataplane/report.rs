@@ -150,6 +150,9 @@ impl StatsReport {
             "icmp errors sent {}, rate limited {}, suppressed {}, no buffer {}",
             c.icmp_sent, c.icmp_rate_limited, c.icmp_suppressed, c.icmp_no_buffer
         );
+        if c.options != Default::default() {
+            let _ = writeln!(s, "ipv4 options: {}", c.options);
+        }
         let l = &self.latency_ns;
         let _ = writeln!(
             s,

@@ -13,7 +13,7 @@ use crate::io::SocketDrops;
 use crate::qos::PortQosSnapshot;
 
 /// Counters before the drop reasons, in [`WorkerStats::publish`] order.
-const FIXED: usize = 15;
+const FIXED: usize = 19;
 const SLOTS: usize = FIXED + DropReason::COUNT;
 
 /// How often a worker merges its local histogram into the shared one.
@@ -154,6 +154,10 @@ impl WorkerStats {
             extra.local_in_worker,
             extra.batches,
             extra.fib_version,
+            c.router_alert,
+            c.record_route,
+            c.timestamp,
+            c.timestamp_overflow,
         ];
         for (slot, v) in self.slots.iter().zip(fixed.iter().chain(c.drops.iter())) {
             slot.store(*v, Ordering::Relaxed);
@@ -229,6 +233,10 @@ impl WorkerStats {
             icmp_rate_limited: v[8],
             icmp_suppressed: v[9],
             icmp_no_buffer: v[10],
+            router_alert: v[15],
+            record_route: v[16],
+            timestamp: v[17],
+            timestamp_overflow: v[18],
             ..Counters::default()
         };
         counters.drops.copy_from_slice(&v[FIXED..]);

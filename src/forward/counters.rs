@@ -39,7 +39,7 @@ drop_reasons! {
     BadHeaderLength => "bad_header_length", "IPv4 IHL below 5";
     BadTotalLength => "bad_total_length", "IP length field inconsistent";
     BadChecksum => "bad_checksum", "IPv4 header checksum wrong";
-    BadOptions => "bad_options", "malformed IPv4 options (found while fragmenting)";
+    BadOptions => "bad_options", "malformed IPv4 options (answered with ICMP parameter problem)";
     SourceRoute => "source_route", "IPv4 loose/strict source route (RFC 7126; see accept_source_route)";
     BadExtensionHeader => "bad_extension_header", "malformed IPv6 extension-header chain";
     MartianSource => "martian_source", "source address that must never be routed";
@@ -84,6 +84,14 @@ pub struct Counters {
     pub icmp_suppressed: u64,
     /// ICMP errors not sent because no transmit buffer was free.
     pub icmp_no_buffer: u64,
+    /// Forwarded with Router Alert (RFC 2113; forwarded as any other).
+    pub router_alert: u64,
+    /// Forwarded with a Record Route / Timestamp option (the router's entry
+    /// added when there was room).
+    pub record_route: u64,
+    pub timestamp: u64,
+    /// Timestamp options that were full (their overflow count raised).
+    pub timestamp_overflow: u64,
     pub drops: [u64; DropReason::COUNT],
 }
 
@@ -102,6 +110,10 @@ impl Default for Counters {
             icmp_rate_limited: 0,
             icmp_suppressed: 0,
             icmp_no_buffer: 0,
+            router_alert: 0,
+            record_route: 0,
+            timestamp: 0,
+            timestamp_overflow: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -134,6 +146,10 @@ impl Counters {
         self.icmp_rate_limited += other.icmp_rate_limited;
         self.icmp_suppressed += other.icmp_suppressed;
         self.icmp_no_buffer += other.icmp_no_buffer;
+        self.router_alert += other.router_alert;
+        self.record_route += other.record_route;
+        self.timestamp += other.timestamp;
+        self.timestamp_overflow += other.timestamp_overflow;
         for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
             *a += b;
         }
@@ -154,6 +170,12 @@ impl Counters {
             icmp_rate_limited: self.icmp_rate_limited,
             icmp_suppressed: self.icmp_suppressed,
             icmp_no_buffer: self.icmp_no_buffer,
+            options: OptionCounts {
+                router_alert: self.router_alert,
+                record_route: self.record_route,
+                timestamp: self.timestamp,
+                timestamp_overflow: self.timestamp_overflow,
+            },
             drops: DropReason::ALL
                 .iter()
                 .filter(|r| self.dropped(**r) > 0)
@@ -179,7 +201,30 @@ pub struct CounterSummary {
     pub icmp_suppressed: u64,
     /// ICMP errors not sent because no transmit buffer was free.
     pub icmp_no_buffer: u64,
+    /// IPv4 options the router acted on.
+    #[serde(default)]
+    pub options: OptionCounts,
     pub drops: std::collections::BTreeMap<String, u64>,
+}
+
+impl std::fmt::Display for OptionCounts {
+    /// `router alert 1, record route 2, timestamp 3 (1 full)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "router alert {}, record route {}, timestamp {} ({} full)",
+            self.router_alert, self.record_route, self.timestamp, self.timestamp_overflow
+        )
+    }
+}
+
+/// IPv4 options acted on (see [`Counters`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OptionCounts {
+    pub router_alert: u64,
+    pub record_route: u64,
+    pub timestamp: u64,
+    pub timestamp_overflow: u64,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod features;
 mod fragment;
 mod glean;
 mod icmp;
+mod options;
 mod ratelimit;
 mod stages;
 mod urpf;

@@ -7,7 +7,7 @@ mod ecmp;
 mod fragment;
 mod props;
 mod urpf;
-mod v4;
+pub(super) mod v4;
 mod v6;
 
 use super::*;

@@ -64,7 +64,8 @@ proptest! {
         let opt_len = opt_words * 4;
         let mut opts = vec![1u8; opt_len];
         if opt_len >= 4 {
-            opts[0] = if copied { 0x82 } else { 0x07 };
+            // 0x1e: an experimental option the router does not act on.
+            opts[0] = if copied { 0x82 } else { 0x1e };
             opts[1] = opt_len as u8;
         }
         f.splice(34..34, opts.clone());

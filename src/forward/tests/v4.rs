@@ -61,7 +61,7 @@ fn ipv4_options_are_forwarded_intact() {
     assert_eq!(ip.ttl(), 63);
 }
 
-pub(super) fn check_icmp_v4(frame: &[u8], icmp_type: u8, code: u8, rest: u32, offending: &[u8]) {
+pub(crate) fn check_icmp_v4(frame: &[u8], icmp_type: u8, code: u8, rest: u32, offending: &[u8]) {
     let eth = EthernetFrame::new_checked(frame).unwrap();
     assert_eq!((eth.dst(), eth.src()), (HOST_MAC, P0_MAC));
     let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
