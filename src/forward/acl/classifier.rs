@@ -150,18 +150,81 @@ impl Vectors {
 const PORT_SLOTS: usize = 65_537;
 const UNKNOWN_PORT: usize = 65_536;
 
+/// Up to this many distinct values, a field is classified by a scan of a
+/// short array (a cache line or two) rather than a trie or table whose
+/// lines a random address or port misses: short lists stay cheap.
+const SMALL: usize = 16;
+
+/// How an address field finds its class.
+#[derive(Debug, Clone)]
+enum AddrClasses<K: AddrKey> {
+    /// (network, length, class), longest first: the first hit is the class.
+    Small(Vec<(K, u8, u32)>),
+    Trie(K::Table),
+}
+
+impl<K: AddrKey> AddrClasses<K> {
+    #[inline]
+    fn class(&self, addr: K) -> usize {
+        match self {
+            AddrClasses::Small(v) => v
+                .iter()
+                .find(|&&(k, len, _)| K::same_prefix(addr, k, len))
+                .map_or(0, |&(_, _, c)| c as usize),
+            AddrClasses::Trie(t) => K::lookup(t, addr).map_or(0, |c| c as usize),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            AddrClasses::Small(v) => v.len() * std::mem::size_of::<(K, u8, u32)>(),
+            AddrClasses::Trie(t) => K::table_bytes(t),
+        }
+    }
+}
+
+/// How a port field finds its class (class 0: port not known).
+#[derive(Debug, Clone)]
+enum PortClasses {
+    /// (first port of a segment, class), by first port; the first is 0.
+    Small(Vec<(u16, u32)>),
+    /// Class per port, and at [`UNKNOWN_PORT`].
+    Table(Box<[u32]>),
+}
+
+impl PortClasses {
+    #[inline]
+    fn class(&self, port: Option<u16>) -> usize {
+        match (self, port) {
+            (PortClasses::Small(_), None) => 0,
+            (PortClasses::Small(v), Some(p)) => v
+                .iter()
+                .rev()
+                .find(|&&(first, _)| first <= p)
+                .map_or(0, |&(_, c)| c as usize),
+            (PortClasses::Table(t), p) => t[p.map_or(UNKNOWN_PORT, usize::from)] as usize,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            PortClasses::Small(v) => v.len() * 8,
+            PortClasses::Table(t) => t.len() * 4,
+        }
+    }
+}
+
 /// One ACL's rules of one family, compiled.
 #[derive(Debug, Clone)]
 pub(super) struct Classifier<K: AddrKey> {
     /// The list index of each rule here, in list order (bit `i` = `rules[i]`).
     rules: Vec<u32>,
-    src_table: K::Table,
-    dst_table: K::Table,
+    src_class: AddrClasses<K>,
+    dst_class: AddrClasses<K>,
     /// Class per protocol number.
     proto_class: Box<[u32]>,
-    /// Class per port, and for [`UNKNOWN_PORT`].
-    sport_class: Box<[u32]>,
-    dport_class: Box<[u32]>,
+    sport_class: PortClasses,
+    dport_class: PortClasses,
     /// Vectors of: source, destination, protocol, source port, destination port.
     fields: [Vectors; 5],
 }
@@ -172,15 +235,15 @@ impl<K: AddrKey> Classifier<K> {
     pub(super) fn build<'a>(rules: impl Iterator<Item = (usize, &'a AclRule)>) -> Self {
         let rules: Vec<(usize, &AclRule)> = rules.collect();
         let words = rules.len().div_ceil(64);
-        let (src_table, src) = address_field::<K>(&rules, words, |r| r.source);
-        let (dst_table, dst) = address_field::<K>(&rules, words, |r| r.destination);
+        let (src_class, src) = address_field::<K>(&rules, words, |r| r.source);
+        let (dst_class, dst) = address_field::<K>(&rules, words, |r| r.destination);
         let (proto_class, proto) = protocol_field(&rules, words);
         let (sport_class, sport) = port_field(&rules, words, |r| r.source_port);
         let (dport_class, dport) = port_field(&rules, words, |r| r.destination_port);
         Classifier {
             rules: rules.iter().map(|&(i, _)| i as u32).collect(),
-            src_table,
-            dst_table,
+            src_class,
+            dst_class,
             proto_class,
             sport_class,
             dport_class,
@@ -200,16 +263,12 @@ impl<K: AddrKey> Classifier<K> {
         if self.rules.is_empty() {
             return None;
         }
-        let (sp, dp) = match ports {
-            Some((s, d)) => (s as usize, d as usize),
-            None => (UNKNOWN_PORT, UNKNOWN_PORT),
-        };
         let classes = [
-            K::lookup(&self.src_table, src).map_or(0, |c| c as usize),
-            K::lookup(&self.dst_table, dst).map_or(0, |c| c as usize),
+            self.src_class.class(src),
+            self.dst_class.class(dst),
             self.proto_class[protocol as usize] as usize,
-            self.sport_class[sp] as usize,
-            self.dport_class[dp] as usize,
+            self.sport_class.class(ports.map(|p| p.0)),
+            self.dport_class.class(ports.map(|p| p.1)),
         ];
         let [f0, f1, f2, f3, f4] = &self.fields;
         let agg = [
@@ -241,9 +300,11 @@ impl<K: AddrKey> Classifier<K> {
     }
 
     pub(super) fn memory_bytes(&self) -> usize {
-        K::table_bytes(&self.src_table)
-            + K::table_bytes(&self.dst_table)
-            + (self.proto_class.len() + self.sport_class.len() + self.dport_class.len()) * 4
+        self.src_class.bytes()
+            + self.dst_class.bytes()
+            + self.sport_class.bytes()
+            + self.dport_class.bytes()
+            + self.proto_class.len() * 4
             + self.fields.iter().map(Vectors::bytes).sum::<usize>()
             + self.rules.len() * 4
     }
@@ -271,7 +332,7 @@ fn address_field<K: AddrKey>(
     rules: &[(usize, &AclRule)],
     words: usize,
     field: impl Fn(&AclRule) -> Option<IpNet>,
-) -> (K::Table, Vectors) {
+) -> (AddrClasses<K>, Vectors) {
     let mut prefixes: Vec<(K, u8)> = rules
         .iter()
         .filter_map(|(_, r)| field(r).as_ref().and_then(K::of))
@@ -294,13 +355,18 @@ fn address_field<K: AddrKey>(
             vectors.set(start + j + 1, i);
         }
     }
-    let table = K::build(
-        prefixes
-            .iter()
-            .enumerate()
-            .map(|(j, &(k, l))| (k, l, j as u32 + 1)),
-    );
-    (table, vectors.finish())
+    let classes = prefixes
+        .iter()
+        .enumerate()
+        .map(|(j, &(k, l))| (k, l, j as u32 + 1));
+    let lookup = if prefixes.len() <= SMALL {
+        let mut v: Vec<(K, u8, u32)> = classes.collect();
+        v.sort_by_key(|&(_, len, _)| std::cmp::Reverse(len));
+        AddrClasses::Small(v)
+    } else {
+        AddrClasses::Trie(K::build(classes))
+    };
+    (lookup, vectors.finish())
 }
 
 /// Classes of the protocol: 0 for numbers no rule names, one per named number.
@@ -329,7 +395,7 @@ fn port_field(
     rules: &[(usize, &AclRule)],
     words: usize,
     field: impl Fn(&AclRule) -> Option<PortRange>,
-) -> (Box<[u32]>, Vectors) {
+) -> (PortClasses, Vectors) {
     let mut bounds: Vec<u32> = vec![0, 65_536];
     for (_, r) in rules {
         if let Some(range) = field(r) {
@@ -356,6 +422,7 @@ fn port_field(
     let mut classes: Vec<u64> = base.clone();
     class_of.insert(&base, 0);
     let mut table = vec![0u32; PORT_SLOTS].into_boxed_slice();
+    let mut small: Vec<(u16, u32)> = Vec::with_capacity(segments);
     for s in 0..segments {
         let v = seg.bits(s);
         let next = class_of.len() as u32;
@@ -364,8 +431,14 @@ fn port_field(
             next
         });
         table[bounds[s] as usize..bounds[s + 1] as usize].fill(c);
+        small.push((bounds[s] as u16, c));
     }
     table[UNKNOWN_PORT] = 0;
+    let lookup = if segments <= SMALL {
+        PortClasses::Small(small)
+    } else {
+        PortClasses::Table(table)
+    };
     // Class 0 is "not known" even when a segment has the same set: the
     // base vector is the same either way.
     let vectors = Vectors {
@@ -374,5 +447,5 @@ fn port_field(
         bits: classes,
         agg: Vec::new(),
     };
-    (table, vectors.finish())
+    (lookup, vectors.finish())
 }
