@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::stats::StatsSnapshot;
-use crate::forward::{CounterSummary, DropReason};
+use crate::forward::{CounterSummary, DropReason, StagesSnapshot};
 use crate::io::SocketDrops;
 use crate::qos::QosReport;
 
@@ -58,6 +58,9 @@ pub struct StatsReport {
     /// `counters`, which count what the workers saw).
     #[serde(default)]
     pub socket_drops: SocketDrops,
+    /// uRPF and ACL counters: per port, and per rule of every ACL.
+    #[serde(default)]
+    pub stages: StagesSnapshot,
 }
 
 impl StatsReport {
@@ -83,6 +86,7 @@ impl StatsReport {
                 ports: snap.qos.iter().map(|p| p.report()).collect(),
             },
             socket_drops: snap.socket_drops,
+            stages: snap.stages.clone(),
         }
     }
 
@@ -146,6 +150,9 @@ impl StatsReport {
             "icmp errors sent {}, rate limited {}, suppressed {}, no buffer {}",
             c.icmp_sent, c.icmp_rate_limited, c.icmp_suppressed, c.icmp_no_buffer
         );
+        if c.options != Default::default() {
+            let _ = writeln!(s, "ipv4 options: {}", c.options);
+        }
         let l = &self.latency_ns;
         let _ = writeln!(
             s,
@@ -162,6 +169,11 @@ impl StatsReport {
                 w.max / 1000,
                 w.samples
             );
+        }
+        let stages = self.stages.to_text();
+        if !stages.is_empty() {
+            let _ = writeln!(s, "stages:");
+            s.push_str(&stages);
         }
         s.push_str(&self.qos.to_text());
         if !self.xdp.is_empty() {

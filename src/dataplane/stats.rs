@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::forward::{Counters, DropReason};
+use crate::forward::{Counters, DropReason, Forwarder, StagesSnapshot};
 use crate::io::SocketDrops;
 use crate::qos::PortQosSnapshot;
 
 /// Counters before the drop reasons, in [`WorkerStats::publish`] order.
-const FIXED: usize = 15;
+const FIXED: usize = 19;
 const SLOTS: usize = FIXED + DropReason::COUNT;
 
 /// How often a worker merges its local histogram into the shared one.
@@ -61,6 +61,8 @@ pub struct WorkerStats {
     wake_late: Mutex<Histogram<u64>>,
     /// Output queues per egress port, refreshed with the latency histogram.
     qos: Mutex<Vec<PortQosSnapshot>>,
+    /// uRPF and ACL counters, refreshed with the queues.
+    stages: Mutex<StagesSnapshot>,
 }
 
 impl Default for WorkerStats {
@@ -71,6 +73,7 @@ impl Default for WorkerStats {
             latency: Mutex::new(latency_histogram()),
             wake_late: Mutex::new(wake_late_histogram()),
             qos: Mutex::new(Vec::new()),
+            stages: Mutex::new(StagesSnapshot::default()),
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct StatsSnapshot {
     pub qos: Vec<PortQosSnapshot>,
     /// Frames the kernel dropped at the sockets (never seen by the worker).
     pub socket_drops: SocketDrops,
+    /// What uRPF and the ACLs did, per port and per rule.
+    pub stages: StagesSnapshot,
 }
 
 impl Default for StatsSnapshot {
@@ -102,6 +107,7 @@ impl Default for StatsSnapshot {
             wake_late_ns: wake_late_histogram(),
             qos: Vec::new(),
             socket_drops: SocketDrops::default(),
+            stages: StagesSnapshot::default(),
         }
     }
 }
@@ -115,6 +121,7 @@ impl StatsSnapshot {
         self.extra.batches += other.extra.batches;
         self.extra.fib_version = self.extra.fib_version.max(other.extra.fib_version);
         self.socket_drops.merge(&other.socket_drops);
+        self.stages.merge(&other.stages);
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_ns.add(&other.latency_ns);
         let _ = self.wake_late_ns.add(&other.wake_late_ns);
@@ -147,6 +154,10 @@ impl WorkerStats {
             extra.local_in_worker,
             extra.batches,
             extra.fib_version,
+            c.router_alert,
+            c.record_route,
+            c.timestamp,
+            c.timestamp_overflow,
         ];
         for (slot, v) in self.slots.iter().zip(fixed.iter().chain(c.drops.iter())) {
             slot.store(*v, Ordering::Relaxed);
@@ -194,6 +205,14 @@ impl WorkerStats {
         }
     }
 
+    /// Copies the worker's stage counters (skipped when a reader holds
+    /// the lock; the next interval catches up).
+    pub fn publish_stages(&self, forwarder: &Forwarder) {
+        if let Ok(mut shared) = self.stages.try_lock() {
+            forwarder.stages_into(&mut shared);
+        }
+    }
+
     /// A consistent-enough copy for display (each counter is exact; counters
     /// read a few nanoseconds apart may differ by a batch).
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -214,6 +233,10 @@ impl WorkerStats {
             icmp_rate_limited: v[8],
             icmp_suppressed: v[9],
             icmp_no_buffer: v[10],
+            router_alert: v[15],
+            record_route: v[16],
+            timestamp: v[17],
+            timestamp_overflow: v[18],
             ..Counters::default()
         };
         counters.drops.copy_from_slice(&v[FIXED..]);
@@ -229,9 +252,14 @@ impl WorkerStats {
             Ok(q) => q.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
+        let stages = match self.stages.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
         let d: [u64; 5] = std::array::from_fn(|i| self.socket[i].load(Ordering::Relaxed));
         StatsSnapshot {
             qos,
+            stages,
             counters,
             socket_drops: SocketDrops {
                 rx_ring_full: d[0],

@@ -381,6 +381,7 @@ impl<I: PacketIo> Worker<I> {
     /// Copies the queues' counters to the shared stats (allocates only the
     /// first time).
     fn publish_qos(&self) {
+        self.stats.publish_stages(&self.forwarder);
         let names = self.forwarder.ports();
         self.stats.publish_qos(|shared| {
             if shared.len() != self.qos.len() {
@@ -450,7 +451,9 @@ impl<I: PacketIo> Worker<I> {
             now_ns,
         };
         // The batch's routes first, in one batched lookup (see forward::batch).
-        hints.prepare(fib, rx.iter().map(|frame| umem.bytes(frame)));
+        // Sources too when the port runs uRPF (see forward::urpf).
+        let sources = forwarder.wants_sources(ingress);
+        hints.prepare_with_sources(fib, rx.iter().map(|frame| umem.bytes(frame)), sources);
         for (i, mut frame) in rx.drain().enumerate() {
             let len = frame.len();
             let verdict = {
@@ -529,6 +532,7 @@ impl<I: PacketIo> Worker<I> {
         }
         self.stats.publish_wake_late(&mut self.wake_late);
         self.publish_socket_drops();
+        self.stats.publish_stages(&self.forwarder);
         let mut frames = UmemFrames {
             umem: &self.umem,
             pool: &mut self.pool,

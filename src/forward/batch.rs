@@ -13,6 +13,10 @@
 //! only when the destination it parsed and validated itself is the same
 //! address. A malformed frame therefore costs at most a wasted lookup, and the
 //! verdicts are exactly those of [`Forwarder::process`](super::Forwarder::process).
+//!
+//! For a port with uRPF on, the sources are looked up in the same batched
+//! walks ([`RouteHints::prepare_with_sources`]); other ports' batches look up
+//! destinations only.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -24,11 +28,33 @@ use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
 /// longer batch get no hint (and are looked up one by one).
 pub const MAX_HINT_BATCH: usize = 64;
 
-/// Byte offsets of the destination address inside an Ethernet frame.
+/// Byte offsets of the addresses inside an Ethernet frame.
+const V4_SRC: usize = ETH_LEN + 12;
 const V4_DST: usize = ETH_LEN + 16;
+const V6_SRC: usize = ETH_LEN + 8;
 const V6_DST: usize = ETH_LEN + 24;
+/// Marks a looked-up address as a frame's source (frame indexes are < 64).
+const SOURCE: u8 = 0x80;
+/// Addresses one batch may look up: a destination and a source per frame.
+const MAX_ADDRS: usize = 2 * MAX_HINT_BATCH;
 
-/// The route of one frame's destination, looked up ahead of the pipeline.
+/// The routes of one frame's destination and (for uRPF) source, looked up
+/// ahead of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameHint {
+    pub dst: RouteHint,
+    pub src: RouteHint,
+}
+
+impl FrameHint {
+    /// No lookups done ahead.
+    pub const NONE: FrameHint = FrameHint {
+        dst: RouteHint::None,
+        src: RouteHint::None,
+    };
+}
+
+/// The route of one address, looked up ahead of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RouteHint {
     /// Not looked up (not IP, too short, or beyond the batch).
@@ -60,25 +86,26 @@ impl RouteHint {
 /// Reusable scratch space for a batch's lookups (no allocation per batch).
 #[derive(Debug, Clone)]
 pub struct RouteHints {
-    hints: [RouteHint; MAX_HINT_BATCH],
+    hints: [FrameHint; MAX_HINT_BATCH],
     len: usize,
-    v4_addrs: [Ipv4Addr; MAX_HINT_BATCH],
-    v4_frames: [u8; MAX_HINT_BATCH],
-    v6_addrs: [Ipv6Addr; MAX_HINT_BATCH],
-    v6_frames: [u8; MAX_HINT_BATCH],
-    out: [Option<NextHopId>; MAX_HINT_BATCH],
+    v4_addrs: [Ipv4Addr; MAX_ADDRS],
+    /// Frame index of each address, `| SOURCE` for a source.
+    v4_frames: [u8; MAX_ADDRS],
+    v6_addrs: [Ipv6Addr; MAX_ADDRS],
+    v6_frames: [u8; MAX_ADDRS],
+    out: [Option<NextHopId>; MAX_ADDRS],
 }
 
 impl Default for RouteHints {
     fn default() -> Self {
         RouteHints {
-            hints: [RouteHint::None; MAX_HINT_BATCH],
+            hints: [FrameHint::NONE; MAX_HINT_BATCH],
             len: 0,
-            v4_addrs: [Ipv4Addr::UNSPECIFIED; MAX_HINT_BATCH],
-            v4_frames: [0; MAX_HINT_BATCH],
-            v6_addrs: [Ipv6Addr::UNSPECIFIED; MAX_HINT_BATCH],
-            v6_frames: [0; MAX_HINT_BATCH],
-            out: [None; MAX_HINT_BATCH],
+            v4_addrs: [Ipv4Addr::UNSPECIFIED; MAX_ADDRS],
+            v4_frames: [0; MAX_ADDRS],
+            v6_addrs: [Ipv6Addr::UNSPECIFIED; MAX_ADDRS],
+            v6_frames: [0; MAX_ADDRS],
+            out: [None; MAX_ADDRS],
         }
     }
 }
@@ -92,10 +119,21 @@ impl RouteHints {
     /// frame, in batch order) in `fib`, IPv4 and IPv6 each in one batched
     /// trie walk. Replaces the previous batch's hints.
     pub fn prepare<'a>(&mut self, fib: &Fib, frames: impl IntoIterator<Item = &'a [u8]>) {
+        self.prepare_with_sources(fib, frames, false)
+    }
+
+    /// [`prepare`](Self::prepare), looking up the sources too when
+    /// `sources` (the batch's port has uRPF on).
+    pub fn prepare_with_sources<'a>(
+        &mut self,
+        fib: &Fib,
+        frames: impl IntoIterator<Item = &'a [u8]>,
+        sources: bool,
+    ) {
         let (mut n4, mut n6) = (0usize, 0usize);
         self.len = 0;
         for (i, frame) in frames.into_iter().take(MAX_HINT_BATCH).enumerate() {
-            self.hints[i] = RouteHint::None;
+            self.hints[i] = FrameHint::NONE;
             self.len = i + 1;
             let Some(kind) = frame.get(12..14) else {
                 continue;
@@ -106,6 +144,12 @@ impl RouteHints {
                         self.v4_addrs[n4] = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
                         self.v4_frames[n4] = i as u8;
                         n4 += 1;
+                        if sources {
+                            let s = &frame[V4_SRC..V4_SRC + 4];
+                            self.v4_addrs[n4] = Ipv4Addr::new(s[0], s[1], s[2], s[3]);
+                            self.v4_frames[n4] = i as u8 | SOURCE;
+                            n4 += 1;
+                        }
                     }
                 }
                 ethertype::IPV6 => {
@@ -115,6 +159,12 @@ impl RouteHints {
                         self.v6_addrs[n6] = Ipv6Addr::from(octets);
                         self.v6_frames[n6] = i as u8;
                         n6 += 1;
+                        if sources {
+                            octets.copy_from_slice(&frame[V6_SRC..V6_SRC + 16]);
+                            self.v6_addrs[n6] = Ipv6Addr::from(octets);
+                            self.v6_frames[n6] = i as u8 | SOURCE;
+                            n6 += 1;
+                        }
                     }
                 }
                 _ => {}
@@ -124,27 +174,37 @@ impl RouteHints {
             fib.v4
                 .lookup_batch(&self.v4_addrs[..n4], &mut self.out[..n4]);
             for k in 0..n4 {
-                self.hints[self.v4_frames[k] as usize] =
-                    RouteHint::V4(self.v4_addrs[k], self.out[k]);
+                let hint = RouteHint::V4(self.v4_addrs[k], self.out[k]);
+                self.place(self.v4_frames[k], hint);
             }
         }
         if n6 > 0 {
             fib.v6
                 .lookup_batch(&self.v6_addrs[..n6], &mut self.out[..n6]);
             for k in 0..n6 {
-                self.hints[self.v6_frames[k] as usize] =
-                    RouteHint::V6(self.v6_addrs[k], self.out[k]);
+                let hint = RouteHint::V6(self.v6_addrs[k], self.out[k]);
+                self.place(self.v6_frames[k], hint);
             }
         }
     }
 
-    /// The hint for the `i`th frame of the last prepared batch.
     #[inline]
-    pub fn get(&self, i: usize) -> RouteHint {
+    fn place(&mut self, tag: u8, hint: RouteHint) {
+        let frame = &mut self.hints[(tag & !SOURCE) as usize];
+        if tag & SOURCE != 0 {
+            frame.src = hint;
+        } else {
+            frame.dst = hint;
+        }
+    }
+
+    /// The hints for the `i`th frame of the last prepared batch.
+    #[inline]
+    pub fn get(&self, i: usize) -> FrameHint {
         if i < self.len {
             self.hints[i]
         } else {
-            RouteHint::None
+            FrameHint::NONE
         }
     }
 

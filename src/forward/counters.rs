@@ -39,7 +39,7 @@ drop_reasons! {
     BadHeaderLength => "bad_header_length", "IPv4 IHL below 5";
     BadTotalLength => "bad_total_length", "IP length field inconsistent";
     BadChecksum => "bad_checksum", "IPv4 header checksum wrong";
-    BadOptions => "bad_options", "malformed IPv4 options (found while fragmenting)";
+    BadOptions => "bad_options", "malformed IPv4 options (answered with ICMP parameter problem)";
     SourceRoute => "source_route", "IPv4 loose/strict source route (RFC 7126; see accept_source_route)";
     BadExtensionHeader => "bad_extension_header", "malformed IPv6 extension-header chain";
     MartianSource => "martian_source", "source address that must never be routed";
@@ -56,11 +56,17 @@ drop_reasons! {
     BlackholeRoute => "blackhole_route", "matched a blackhole route (silent drop)";
     UnreachableRoute => "unreachable_route", "matched an unreachable route (ICMP host unreachable / no route)";
     ProhibitRoute => "prohibit_route", "matched a prohibit route (ICMP administratively prohibited)";
+    UrpfStrict => "urpf_strict", "source not routed back through the ingress port (uRPF strict, RFC 3704)";
+    UrpfLoose => "urpf_loose", "source without a route other than the default or a discard route (uRPF loose)";
+    AclInDeny => "acl_in_deny", "denied by the ingress port's ACL";
+    AclInReject => "acl_in_reject", "rejected by the ingress port's ACL (ICMP administratively prohibited)";
+    AclOutDeny => "acl_out_deny", "denied by the egress port's ACL";
+    AclOutReject => "acl_out_reject", "rejected by the egress port's ACL (ICMP administratively prohibited)";
 }
 
 /// Counters of one worker. Plain integers: each worker owns its own and
 /// publishes snapshots, so the fast path never touches a shared cache line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counters {
     pub rx_frames: u64,
     pub rx_bytes: u64,
@@ -78,7 +84,39 @@ pub struct Counters {
     pub icmp_suppressed: u64,
     /// ICMP errors not sent because no transmit buffer was free.
     pub icmp_no_buffer: u64,
+    /// Forwarded with Router Alert (RFC 2113; forwarded as any other).
+    pub router_alert: u64,
+    /// Forwarded with a Record Route / Timestamp option (the router's entry
+    /// added when there was room).
+    pub record_route: u64,
+    pub timestamp: u64,
+    /// Timestamp options that were full (their overflow count raised).
+    pub timestamp_overflow: u64,
     pub drops: [u64; DropReason::COUNT],
+}
+
+// By hand: arrays longer than 32 have no derived `Default`.
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            rx_frames: 0,
+            rx_bytes: 0,
+            forwarded: 0,
+            forwarded_bytes: 0,
+            fragmented: 0,
+            fragments_sent: 0,
+            local: 0,
+            icmp_sent: 0,
+            icmp_rate_limited: 0,
+            icmp_suppressed: 0,
+            icmp_no_buffer: 0,
+            router_alert: 0,
+            record_route: 0,
+            timestamp: 0,
+            timestamp_overflow: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
 }
 
 impl Counters {
@@ -108,6 +146,10 @@ impl Counters {
         self.icmp_rate_limited += other.icmp_rate_limited;
         self.icmp_suppressed += other.icmp_suppressed;
         self.icmp_no_buffer += other.icmp_no_buffer;
+        self.router_alert += other.router_alert;
+        self.record_route += other.record_route;
+        self.timestamp += other.timestamp;
+        self.timestamp_overflow += other.timestamp_overflow;
         for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
             *a += b;
         }
@@ -128,6 +170,12 @@ impl Counters {
             icmp_rate_limited: self.icmp_rate_limited,
             icmp_suppressed: self.icmp_suppressed,
             icmp_no_buffer: self.icmp_no_buffer,
+            options: OptionCounts {
+                router_alert: self.router_alert,
+                record_route: self.record_route,
+                timestamp: self.timestamp,
+                timestamp_overflow: self.timestamp_overflow,
+            },
             drops: DropReason::ALL
                 .iter()
                 .filter(|r| self.dropped(**r) > 0)
@@ -153,7 +201,30 @@ pub struct CounterSummary {
     pub icmp_suppressed: u64,
     /// ICMP errors not sent because no transmit buffer was free.
     pub icmp_no_buffer: u64,
+    /// IPv4 options the router acted on.
+    #[serde(default)]
+    pub options: OptionCounts,
     pub drops: std::collections::BTreeMap<String, u64>,
+}
+
+impl std::fmt::Display for OptionCounts {
+    /// `router alert 1, record route 2, timestamp 3 (1 full)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "router alert {}, record route {}, timestamp {} ({} full)",
+            self.router_alert, self.record_route, self.timestamp, self.timestamp_overflow
+        )
+    }
+}
+
+/// IPv4 options acted on (see [`Counters`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OptionCounts {
+    pub router_alert: u64,
+    pub record_route: u64,
+    pub timestamp: u64,
+    pub timestamp_overflow: u64,
 }
 
 #[cfg(test)]

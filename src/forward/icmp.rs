@@ -26,7 +26,13 @@ pub(super) enum IcmpV4Error {
     NetUnreachable,
     HostUnreachable,
     AdminProhibited,
-    FragNeeded { mtu: u16 },
+    FragNeeded {
+        mtu: u16,
+    },
+    /// Parameter problem (12/0), `pointer` at the octet in error.
+    ParameterProblem {
+        pointer: u8,
+    },
 }
 
 impl IcmpV4Error {
@@ -54,6 +60,10 @@ impl IcmpV4Error {
                 icmp::v4::CODE_FRAG_NEEDED,
                 mtu as u32,
             ),
+            // RFC 792: the pointer is the first octet after the checksum.
+            IcmpV4Error::ParameterProblem { pointer } => {
+                (icmp::v4::PARAMETER_PROBLEM, 0, (pointer as u32) << 24)
+            }
         }
     }
 }

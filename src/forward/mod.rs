@@ -6,22 +6,30 @@
 //! socket and never allocates, so the same code runs over AF_XDP rings, pcap
 //! files and memory.
 
+pub mod acl;
 mod batch;
 mod counters;
 mod ecmp;
+mod features;
 mod fragment;
 mod glean;
 mod icmp;
+mod options;
 mod ratelimit;
+mod stages;
+mod urpf;
 mod v4;
 mod v6;
 
-pub use batch::{RouteHint, RouteHints, MAX_HINT_BATCH};
+pub use acl::{AclAction, AclId, AclTable};
+pub use batch::{FrameHint, RouteHint, RouteHints, MAX_HINT_BATCH};
 pub use counters::{CounterSummary, Counters, DropReason};
+pub use features::{PortFeatureCounters, PortFeatures, PortStages, StagesSnapshot, Urpf};
 pub use glean::GleanLog;
 pub use ratelimit::TokenBucket;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::fib::{Discard, Fib, NextHop, PortId};
 use crate::wire::ethernet::ethertype;
@@ -37,6 +45,8 @@ pub struct Port {
     /// Source address of ICMP errors sent from this port.
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    /// The optional stages this port turns on.
+    pub features: PortFeatures,
 }
 
 /// What became of a frame.
@@ -67,6 +77,8 @@ pub struct ForwarderConfig {
     /// Forward IPv4 packets with loose/strict source-route options instead of
     /// dropping them (RFC 7126 recommends dropping by default).
     pub accept_source_route: bool,
+    /// The ACLs ports refer to by id.
+    pub acls: Arc<AclTable>,
 }
 
 /// One worker's pipeline: port table, ICMP limiter and counters.
@@ -78,6 +90,11 @@ pub struct Forwarder {
     /// IPv4 identification for ICMP errors this worker originates.
     next_ident: u16,
     pub counters: Counters,
+    /// What the optional stages dropped, per port.
+    pub port_counters: Vec<PortFeatureCounters>,
+    acls: Arc<AclTable>,
+    /// Hits per ACL: one per rule, then the default.
+    pub acl_hits: Vec<Vec<u64>>,
     /// Unresolved next hops seen, for the control thread to resolve.
     pub glean: GleanLog,
 }
@@ -85,17 +102,33 @@ pub struct Forwarder {
 impl Forwarder {
     pub fn new(config: ForwarderConfig) -> Self {
         Forwarder {
+            port_counters: vec![PortFeatureCounters::default(); config.ports.len()],
             ports: config.ports,
             icmp_bucket: TokenBucket::new(config.icmp_rate, config.icmp_burst),
             accept_source_route: config.accept_source_route,
             next_ident: 0,
             counters: Counters::default(),
+            acl_hits: config.acls.counters(),
+            acls: config.acls,
             glean: GleanLog::default(),
         }
     }
 
     pub fn ports(&self) -> &[Port] {
         &self.ports
+    }
+
+    /// The ACLs the ports refer to.
+    pub fn acls(&self) -> &AclTable {
+        &self.acls
+    }
+
+    /// Whether the batches of port `port` should look up sources too.
+    #[inline]
+    pub fn wants_sources(&self, port: PortId) -> bool {
+        self.ports
+            .get(port as usize)
+            .is_some_and(|p| p.features.urpf.is_some())
     }
 
     /// Runs one received frame through the pipeline. `frame` is exactly the
@@ -109,7 +142,7 @@ impl Forwarder {
         now_ns: u64,
         emit: &mut E,
     ) -> Verdict {
-        self.process_hinted(fib, ingress, frame, now_ns, emit, RouteHint::None)
+        self.process_hinted(fib, ingress, frame, now_ns, emit, FrameHint::NONE)
     }
 
     /// [`process`](Self::process) with the frame's route looked up ahead
@@ -123,7 +156,7 @@ impl Forwarder {
         frame: &mut [u8],
         now_ns: u64,
         emit: &mut E,
-        hint: RouteHint,
+        hint: FrameHint,
     ) -> Verdict {
         self.counters.rx_frames += 1;
         self.counters.rx_bytes += frame.len() as u64;
@@ -152,7 +185,7 @@ impl Forwarder {
         frame: &mut [u8],
         now_ns: u64,
         emit: &mut E,
-        hint: RouteHint,
+        hint: FrameHint,
     ) -> Verdict {
         let Some(port) = self.ports.get(ingress as usize) else {
             return Verdict::Drop(DropReason::UnknownPort);
@@ -170,6 +203,7 @@ impl Forwarder {
             l2_group: group,
             now_ns,
             hint,
+            features: port.features,
         };
         match eth.ethertype() {
             ethertype::IPV4 => self.ipv4(fib, ctx, frame, emit),
@@ -193,6 +227,8 @@ struct Egress {
     /// The egress port's MTU and MAC.
     mtu: u16,
     mac: MacAddr,
+    /// The egress port's outbound ACL.
+    acl_out: Option<AclId>,
 }
 
 impl Forwarder {
@@ -208,6 +244,7 @@ impl Forwarder {
                     next_hop_mac: mac,
                     mtu: p.mtu,
                     mac: p.mac,
+                    acl_out: p.features.acl_out,
                 }),
                 None => Err(Verdict::Drop(DropReason::UnknownPort)),
             },
@@ -244,8 +281,10 @@ struct Ingress {
     /// The destination MAC was broadcast or multicast.
     l2_group: bool,
     now_ns: u64,
-    /// The route looked up ahead for this frame, if any.
-    hint: RouteHint,
+    /// The routes looked up ahead for this frame, if any.
+    hint: FrameHint,
+    /// The ingress port's optional stages.
+    features: PortFeatures,
 }
 
 /// Rewrites the Ethernet header of a frame about to leave on `egress`.

@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use super::ecmp::flow_hash_v6;
 use super::icmp::IcmpV6Error;
+use super::stages::{acl_key_v6, Direction, Stopped};
+use super::urpf;
 use super::v4::wire_error_reason;
 use super::{discard_reason, rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
 use crate::fib::{Discard, Fib, NextHop};
@@ -70,27 +72,46 @@ impl Forwarder {
             // Unicast to our MAC and link-scoped: it can only be for us.
             return Verdict::Local;
         }
-        let group = match ctx.hint.for_v6(dst) {
+        let group = match ctx.hint.dst.for_v6(dst) {
             Some(group) => group,
             None => fib.v6.lookup(dst),
         };
         let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v6(&ip)));
-        match next_hop {
-            Some(NextHop::Local) => return Verdict::Local,
-            // As Linux's `ip6_pkt_discard` / `ip6_pkt_prohibit`, whatever
-            // the hop limit.
-            Some(&NextHop::Discard(action)) => {
-                let error = match action {
-                    Discard::Blackhole => None,
-                    Discard::Unreachable => Some(IcmpV6Error::NoRoute),
-                    Discard::Prohibit => Some(IcmpV6Error::AdminProhibited),
-                };
-                if let Some(error) = error {
-                    self.send_icmp_v6(ctx, frame, error, emit);
+        if let Some(NextHop::Local) = next_hop {
+            return Verdict::Local;
+        }
+        let stopped = self.ingress_stages(
+            &ctx,
+            || acl_key_v6(&ip),
+            |mode| {
+                // A link-local source is answered by its own rule below (RFC
+                // 4443 beyond scope), not judged by a route it cannot have.
+                if is_link_local(src) {
+                    return true;
                 }
-                return Verdict::Drop(discard_reason(action));
+                let group = match ctx.hint.src.for_v6(src) {
+                    Some(group) => group,
+                    None => fib.v6.lookup(src),
+                };
+                urpf::check_v6(fib, mode, ctx.port, src, group)
+            },
+        );
+        if let Some(stopped) = stopped {
+            let error = IcmpV6Error::AdminProhibited;
+            return self.stopped(stopped, |f| f.send_icmp_v6(ctx, frame, error, emit));
+        }
+        // As Linux's `ip6_pkt_discard` / `ip6_pkt_prohibit`, whatever
+        // the hop limit.
+        if let Some(&NextHop::Discard(action)) = next_hop {
+            let error = match action {
+                Discard::Blackhole => None,
+                Discard::Unreachable => Some(IcmpV6Error::NoRoute),
+                Discard::Prohibit => Some(IcmpV6Error::AdminProhibited),
+            };
+            if let Some(error) = error {
+                self.send_icmp_v6(ctx, frame, error, emit);
             }
-            _ => {}
+            return Verdict::Drop(discard_reason(action));
         }
         if is_link_local(src) {
             // RFC 4443 §3.1 code 2: the source's scope ends on this link.
@@ -116,6 +137,15 @@ impl Forwarder {
         };
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
+        if let Some(acl) = egress.acl_out {
+            let key = acl_key_v6(&ip);
+            if let Some(drop) = self.acl_stage(acl, &key, Direction::Out, egress_id) {
+                let error = IcmpV6Error::AdminProhibited;
+                return self.stopped(Stopped::Acl(drop), |f| {
+                    f.send_icmp_v6(ctx, frame, error, emit)
+                });
+            }
+        }
         let total_len = ip.total_len();
         if total_len > egress_mtu as usize {
             // Routers never fragment IPv6 (RFC 8200 §5).

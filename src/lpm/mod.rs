@@ -104,6 +104,14 @@ macro_rules! table {
                 Some((net, nh))
             }
 
+            /// The default route's (`/0`) next hop, and whether any other
+            /// route has the same next hop: if not, a lookup answering it
+            /// matched the default route (uRPF's loose mode asks this).
+            #[inline]
+            pub fn default_route(&self) -> Option<(NextHopId, bool)> {
+                self.trie.default_route()
+            }
+
             /// Looks up every address of `addrs` into the same index of `out`
             /// (up to the shorter of the two), many addresses in lockstep.
             pub fn lookup_batch(&self, addrs: &[$addr], out: &mut [Option<NextHopId>]) {

@@ -14,7 +14,7 @@ use crate::fib::{
     build_static, ConnectedPort, Fib, FibHandle, NextHop, PortId, RouteTarget, StaticNeighbor,
     StaticRoute,
 };
-use crate::forward::{Emit, Forwarder, ForwarderConfig, Port};
+use crate::forward::{Emit, Forwarder, ForwarderConfig, Port, PortFeatures};
 use crate::io::LoopbackIo;
 use crate::wire::MacAddr;
 
@@ -29,6 +29,7 @@ pub fn ports() -> Vec<Port> {
             mtu: 1500,
             ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
             ipv6: Some("2001:db8::1".parse().expect("address")),
+            features: PortFeatures::default(),
         },
         Port {
             name: "p1".into(),
@@ -36,6 +37,7 @@ pub fn ports() -> Vec<Port> {
             mtu: 1500,
             ipv4: Some(Ipv4Addr::new(203, 0, 113, 1)),
             ipv6: Some("2001:db8:1::1".parse().expect("address")),
+            features: PortFeatures::default(),
         },
     ]
 }
@@ -103,6 +105,7 @@ pub fn forwarder(ports: Vec<Port>, icmp_rate: u32, icmp_burst: u32) -> Forwarder
         icmp_rate,
         icmp_burst,
         accept_source_route: false,
+        acls: Default::default(),
     })
 }
 

@@ -113,19 +113,19 @@ fn prepared_hints_carry_each_frames_route() {
     hints.prepare(&fib, frames.iter().map(|f| &f[..]));
     let v4: Ipv4Addr = "198.51.100.7".parse().unwrap();
     let v6: Ipv6Addr = "2001:db8:2::7".parse().unwrap();
-    assert_eq!(hints.get(0), RouteHint::V4(v4, fib.v4.lookup(v4)));
+    assert_eq!(hints.get(0).dst, RouteHint::V4(v4, fib.v4.lookup(v4)));
     assert!(fib.v4.lookup(v4).is_some());
-    assert_eq!(hints.get(1), RouteHint::None);
-    assert_eq!(hints.get(2), RouteHint::V6(v6, fib.v6.lookup(v6)));
+    assert_eq!(hints.get(1).dst, RouteHint::None);
+    assert_eq!(hints.get(2).dst, RouteHint::V6(v6, fib.v6.lookup(v6)));
     assert_eq!(
-        hints.get(3),
+        hints.get(3).dst,
         RouteHint::V4("100.64.0.1".parse().unwrap(), None)
     );
-    assert_eq!(hints.get(4), RouteHint::None);
+    assert_eq!(hints.get(4).dst, RouteHint::None);
     // A new batch replaces the old one's hints.
     hints.prepare(&fib, [&frames[1][..]]);
     assert_eq!(hints.len(), 1);
-    assert_eq!(hints.get(0), RouteHint::None);
+    assert_eq!(hints.get(0).dst, RouteHint::None);
 }
 
 #[test]
@@ -135,6 +135,10 @@ fn a_hint_for_another_destination_is_ignored() {
     // Claims "no route" for a different address: the pipeline looks up the
     // frame's own destination instead.
     let stale = RouteHint::V4("198.51.100.8".parse().unwrap(), None);
-    let v = fwd.process_hinted(&fib, 0, &mut f, 0, &mut VecEmit::default(), stale);
+    let hint = FrameHint {
+        dst: stale,
+        src: RouteHint::None,
+    };
+    let v = fwd.process_hinted(&fib, 0, &mut f, 0, &mut VecEmit::default(), hint);
     assert!(matches!(v, Verdict::Forward { port: 1, .. }), "{v:?}");
 }

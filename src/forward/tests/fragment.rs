@@ -95,17 +95,23 @@ fn fragment_options_copy_only_copied_ones() {
     ip.fill_checksum();
     let (_, emit) = run(&mut fwd, &fib, &mut f);
     let first = Ipv4Packet::new_checked(&emit.frames[0].1[14..]).unwrap();
-    assert_eq!(first.options(), &opts);
+    // The first fragment carries the options, Record Route with p1's address.
+    assert_eq!(
+        first.options(),
+        &[7, 7, 8, 203, 0, 113, 1, 0x94, 4, 0, 0, 0]
+    );
     let later = Ipv4Packet::new_checked(&emit.frames[1].1[14..]).unwrap();
     assert_eq!(later.options(), &[0x94, 4, 0, 0]);
     assert!(later.verify_checksum());
-    // Malformed options make fragmentation impossible: counted, not forwarded.
+    // Malformed options are refused before fragmenting, with a parameter
+    // problem pointing at the bad length (octet 21 of the header).
     let mut bad = f.clone();
     bad[34 + 1] = 40;
     Ipv4Packet::new_unchecked(&mut bad[14..]).fill_checksum();
     let (v, emit) = run(&mut fwd, &fib, &mut bad);
     assert_eq!(v, Verdict::Drop(DropReason::BadOptions));
-    assert!(emit.frames.is_empty());
+    assert_eq!(emit.frames.len(), 1);
+    assert_eq!((emit.frames[0].1[34], emit.frames[0].1[38]), (12, 21));
 }
 
 #[test]

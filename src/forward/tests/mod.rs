@@ -1,11 +1,13 @@
 //! Behaviour of the pipeline, one rule per test, plus property tests.
 
+mod acl;
 mod batch;
 mod discard;
 mod ecmp;
 mod fragment;
 mod props;
-mod v4;
+mod urpf;
+pub(super) mod v4;
 mod v6;
 
 use super::*;

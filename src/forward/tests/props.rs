@@ -50,18 +50,22 @@ proptest! {
         let (_, fib) = rig(100, 10);
         let mut fwd = Forwarder::new(ForwarderConfig {
             ports: vec![
-                Port { name: "a".into(), mac: P0_MAC, mtu: 1500, ipv4: None, ipv6: None },
-                Port { name: "b".into(), mac: P1_MAC, mtu, ipv4: None, ipv6: None },
+                Port { name: "a".into(), mac: P0_MAC, mtu: 1500, ipv4: None, ipv6: None,
+                       features: PortFeatures::default() },
+                Port { name: "b".into(), mac: P1_MAC, mtu, ipv4: None, ipv6: None,
+                       features: PortFeatures::default() },
             ],
             icmp_rate: 0,
             icmp_burst: 0,
             accept_source_route: false,
+            acls: Default::default(),
         });
         let mut f = v4_frame("192.0.2.10", "198.51.100.7", 64, len, false);
         let opt_len = opt_words * 4;
         let mut opts = vec![1u8; opt_len];
         if opt_len >= 4 {
-            opts[0] = if copied { 0x82 } else { 0x07 };
+            // 0x1e: an experimental option the router does not act on.
+            opts[0] = if copied { 0x82 } else { 0x1e };
             opts[1] = opt_len as u8;
         }
         f.splice(34..34, opts.clone());

@@ -61,7 +61,7 @@ fn ipv4_options_are_forwarded_intact() {
     assert_eq!(ip.ttl(), 63);
 }
 
-pub(super) fn check_icmp_v4(frame: &[u8], icmp_type: u8, code: u8, rest: u32, offending: &[u8]) {
+pub(crate) fn check_icmp_v4(frame: &[u8], icmp_type: u8, code: u8, rest: u32, offending: &[u8]) {
     let eth = EthernetFrame::new_checked(frame).unwrap();
     assert_eq!((eth.dst(), eth.src()), (HOST_MAC, P0_MAC));
     let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
@@ -328,6 +328,7 @@ fn source_routed_packets_are_dropped_unless_accepted() {
         icmp_rate: 100,
         icmp_burst: 10,
         accept_source_route: true,
+        acls: Default::default(),
     });
     assert!(matches!(
         run(&mut open, &fib, &mut build(&lsrr)).0,
@@ -345,6 +346,7 @@ fn icmp_errors_fit_a_small_ingress_mtu() {
         icmp_rate: 100,
         icmp_burst: 10,
         accept_source_route: false,
+        acls: Default::default(),
     });
     let mut f = v4_frame("192.0.2.10", "8.8.8.8", 64, 80, false);
     let (_, emit) = run(&mut fwd, &fib, &mut f);

@@ -34,6 +34,7 @@ impl<K: Key> Trie<K> {
             .iter()
             .map(|&(k, l, c)| ((K::from_left(k), l), c))
             .collect::<BTreeMap<_, _>>();
+        t.refresh_default();
         t.arena.reserve(items.len() * 2);
         let mut direct = std::mem::take(&mut t.direct);
         t.fill(&mut direct, &items, 0, K::DIRECT);

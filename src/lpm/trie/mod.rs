@@ -144,6 +144,9 @@ pub(crate) struct Trie<K: Key> {
     code_of: HashMap<NextHopId, u16>,
     /// Routes per code; a code is recycled when it drops to 0.
     users: Vec<u32>,
+    /// Code of the default route (length 0), `NO_ROUTE` without one: kept so
+    /// that uRPF can tell "matched only the default" in O(1).
+    default_code: u16,
     free_codes: Vec<u16>,
     /// Inherited code of the node at arena offset `ALIGN * i` (the leaf value
     /// its slots take where no prefix of its own covers them).
@@ -162,6 +165,7 @@ impl<K: Key> Default for Trie<K> {
             record: BTreeMap::new(),
             code_of: HashMap::new(),
             users: vec![0],
+            default_code: NO_ROUTE,
             free_codes: Vec::new(),
             meta: Vec::new(),
             free: Vec::new(),
@@ -233,6 +237,22 @@ impl<K: Key> Trie<K> {
     pub fn get(&self, key: K, len: u8) -> Option<NextHopId> {
         let k = K::from_left(mask(key.to_left(), len));
         self.record.get(&(k, len)).map(|&c| self.codes[c as usize])
+    }
+
+    /// The default route's next hop, and whether another route shares it
+    /// (then a lookup answering that next hop may have matched either).
+    pub fn default_route(&self) -> Option<(NextHopId, bool)> {
+        let c = self.default_code as usize;
+        (self.default_code != NO_ROUTE).then(|| (self.codes[c], self.users[c] > 1))
+    }
+
+    /// Re-reads the default route's code after the record changed at length 0.
+    fn refresh_default(&mut self) {
+        self.default_code = self
+            .record
+            .get(&(K::default(), 0))
+            .copied()
+            .unwrap_or(NO_ROUTE);
     }
 
     /// Longest match with its length, from the record (operators' path).

@@ -37,6 +37,9 @@ impl<K: Key> Trie<K> {
                 Ok(Some(nh))
             }
             old => {
+                if len == 0 {
+                    self.refresh_default();
+                }
                 self.apply(left, len);
                 Ok(old.map(|c| {
                     let id = self.codes[c as usize];
@@ -54,6 +57,9 @@ impl<K: Key> Trie<K> {
         }
         let left = mask(key.to_left(), len);
         let code = self.record.remove(&(K::from_left(left), len))?;
+        if len == 0 {
+            self.refresh_default();
+        }
         self.apply(left, len);
         let id = self.codes[code as usize];
         self.release_code(code);
