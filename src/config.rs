@@ -66,6 +66,7 @@
 
 mod bgp;
 mod context;
+mod ospf;
 mod qos;
 mod raw;
 mod restart;
@@ -115,6 +116,8 @@ pub struct Config {
     pub linkstate: Option<LinkStateConfig>,
     /// `[bgp]`, if the router takes BGP routes.
     pub bgp: Option<BgpConfig>,
+    /// `[ospf]`, if the router speaks OSPF.
+    pub ospf: Option<crate::control::ospf::OspfConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,6 +329,9 @@ impl Config {
         }
         if let Some(b) = &self.bgp {
             protocols = protocols.with_section(bgp_input::NAME, b.clone());
+        }
+        if let Some(o) = &self.ospf {
+            protocols = protocols.with_section(crate::control::ospf::instance::NAME, o.clone());
         }
         ControlInputs {
             ports: self.connected_ports(),

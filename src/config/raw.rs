@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub distance: Option<Spanned<RawDistance>>,
     pub linkstate: Option<Spanned<RawLinkState>>,
     pub bgp: Option<Spanned<RawBgp>>,
+    pub ospf: Option<Spanned<super::ospf::RawOspf>>,
 }
 
 /// `[bgp]`: the decision knobs and the route inputs.

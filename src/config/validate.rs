@@ -61,6 +61,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         None => None,
     };
     let bgp = super::bgp::bgp(&cx, &raw)?;
+    let ospf = super::ospf::ospf(&cx, &raw, &ports)?;
     Ok(Config {
         router,
         ports,
@@ -69,6 +70,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         distances,
         linkstate,
         bgp,
+        ospf,
     })
 }
 

@@ -80,7 +80,10 @@ mod proptests;
 mod tests;
 
 pub use file::LsdbFileError;
-pub use lsdb::{InstallOutcome, Link, Lsdb, ReplaceReport, RouterId, RouterLsa, Stub, MAX_COST};
+pub use lsdb::{
+    InstallOutcome, Link, Lsdb, NetworkLsa, ReplaceReport, RouterId, RouterLsa, Stub, TransitLink,
+    MAX_COST,
+};
 pub use schedule::SpfScheduler;
 pub use show::LinkStateSummary;
 pub use spf::{SpfResult, SpfTimings, UnusableLink};
