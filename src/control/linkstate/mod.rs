@@ -78,6 +78,8 @@ mod file_tests;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transit_tests;
 
 pub use file::LsdbFileError;
 pub use lsdb::{

@@ -299,15 +299,20 @@ impl<'a> Graph<'a> {
             adj[start..].sort_unstable();
             offsets.push(adj.len() as u32);
         }
+        let mut attached: Vec<(u32, u32)> = Vec::new();
         for network in &networks {
-            let start = adj.len();
-            for router in &network.attached {
-                if let Some(&v) = index.get(router) {
-                    adj.push((v, 0));
-                }
-            }
-            adj[start..].sort_unstable();
-            adj.dedup();
+            // Deduplicated within the network's own slice only: the
+            // earlier slices' offsets are fixed.
+            attached.clear();
+            attached.extend(
+                network
+                    .attached
+                    .iter()
+                    .filter_map(|r| Some((*index.get(r)?, 0))),
+            );
+            attached.sort_unstable();
+            attached.dedup();
+            adj.extend_from_slice(&attached);
             offsets.push(adj.len() as u32);
         }
         Graph {

@@ -214,7 +214,11 @@ pub fn show(
                 spf.reachable().count(),
                 spf.routes().len()
             );
+            for u in spf.unusable_links() {
+                let _ = writeln!(text, "  not a first hop: {}: {}", u.neighbor, u.reason);
+            }
             answer["spf_routes"] = json!(spf.routes().len());
+            answer["spf_unusable"] = json!(spf.unusable_links());
         }
     }
     if what.is_none() {

@@ -117,3 +117,15 @@ fn when_a_router_dies_its_paths_go_after_the_dead_interval() {
         (30, vec![gw(0, [192, 0, 2, 2])])
     );
 }
+
+#[test]
+fn the_dr_routes_across_its_own_transit_network() {
+    let mut lab = lan_and_beyond();
+    lab.run_for(Duration::from_secs(120));
+    // Router 3 is the DR: router 2's p2p subnet is across the LAN, and
+    // as far through router 5 (whose stub it is too).
+    let routes = routes_of(&lab, 2);
+    let r = route(&routes, "10.0.25.0/29").expect("router 2's p2p subnet");
+    assert_eq!(r.metric, 20);
+    assert_eq!(r.paths, vec![gw(0, [192, 0, 2, 2]), gw(1, [10, 0, 35, 5])]);
+}
