@@ -12,13 +12,18 @@
 //!   equal-cost paths (LAN and p2p);
 //! * ferroute's router and network LSAs are in BIRD's and FRR's
 //!   databases, and its stub (100.64.1.0/24) in their routing tables;
-//! * FRR stopped: after the dead interval ferroute drops it and its route.
+//! * the three databases agree (same LSAs, sequence numbers, checksums);
+//! * FRR stopped: after the dead interval ferroute drops it and its route,
+//!   in the RIB and the FIB.
+//!
+//! FRR also has a point-to-point link to ferroute (10.0.13.0/30), so each
+//! daemon is Full with ferroute on both network types.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferroute::config::Config;
 use ferroute::control::{self, Control, ControlHandle};
-use ferroute::fib::FibHandle;
+use ferroute::fib::{FibHandle, NextHop};
 use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, FRR_DAEMONS};
 use ferroute::testkit::netns::{poll_until, require_root, Netns};
 use serde_json::Value;
@@ -82,6 +87,9 @@ impl Lab {
         veth(&rt, "p2p0", &bd, "p2p0");
         addr(&rt, "p2p0", "10.0.12.1/30");
         addr(&bd, "p2p0", "10.0.12.2/30");
+        veth(&rt, "p2p1", &fr, "p2p0");
+        addr(&rt, "p2p1", "10.0.13.1/30");
+        addr(&fr, "p2p0", "10.0.13.2/30");
         lone_lan(&rt, "stub0", "100.64.1.1/24");
         lone_lan(&bd, "stub0", "198.51.100.1/24");
         lone_lan(&fr, "stub0", "203.0.113.1/24");
@@ -111,6 +119,12 @@ mac = "02:00:00:00:00:02"
 addresses = ["10.0.12.1/30"]
 
 [[port]]
+name = "p2pf"
+interface = "p2p1"
+mac = "02:00:00:00:00:04"
+addresses = ["10.0.13.1/30"]
+
+[[port]]
 name = "stub"
 interface = "stub0"
 mac = "02:00:00:00:00:03"
@@ -128,6 +142,12 @@ dead_interval = 4
 
 [[ospf.interface]]
 port = "p2p"
+network = "point-to-point"
+hello_interval = 1
+dead_interval = 4
+
+[[ospf.interface]]
+port = "p2pf"
 network = "point-to-point"
 hello_interval = 1
 dead_interval = 4
@@ -160,12 +180,104 @@ interface lan0
  ip ospf dead-interval 4
  ip ospf priority 10
 !
+interface p2p0
+ ip ospf network point-to-point
+ ip ospf hello-interval 1
+ ip ospf dead-interval 4
+!
 router ospf
  ospf router-id 10.0.0.3
  network 192.0.2.0/24 area 0
+ network 10.0.13.0/30 area 0
  network 203.0.113.0/24 area 0
 !
 "#;
+
+/// An LSA as the three list it: type, id, advertising router, sequence,
+/// checksum.
+type Lsa = (u8, String, String, u32, u16);
+
+fn hex32(s: &str) -> Option<u32> {
+    u32::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+fn hex16(s: &str) -> Option<u16> {
+    u16::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+fn ferroute_lsas(h: &ControlHandle) -> Vec<Lsa> {
+    let v = show(h, "ospf database");
+    let mut out: Vec<Lsa> = v["database"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            let t = match l["ls_type"].as_str()? {
+                "router" => 1,
+                "network" => 2,
+                "as-external" => 5,
+                _ => return None,
+            };
+            let text = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+            Some((
+                t,
+                text("ls_id"),
+                text("adv_router"),
+                hex32(&text("sequence"))?,
+                hex16(&text("checksum"))?,
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `birdc show ospf lsadb`: " 0001  10.0.0.1  10.0.0.1  80000002  6  e7d6".
+fn bird_lsas(text: &str) -> Vec<Lsa> {
+    let mut out: Vec<Lsa> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let [t, id, adv, seq, _age, sum] = f[..] else {
+                return None;
+            };
+            let t = u8::from_str_radix(t, 16)
+                .ok()
+                .filter(|t| [1, 2, 5].contains(t))?;
+            Some((t, id.to_string(), adv.to_string(), hex32(seq)?, hex16(sum)?))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `vtysh show ip ospf database`: sections of "ID ADV AGE SEQ SUM [LINKS]".
+fn frr_lsas(text: &str) -> Vec<Lsa> {
+    let mut t = 0;
+    let mut out: Vec<Lsa> = Vec::new();
+    for l in text.lines() {
+        if l.contains("Router Link States") {
+            t = 1;
+        } else if l.contains("Net Link States") {
+            t = 2;
+        } else if l.contains("External Link States") {
+            t = 5;
+        }
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() >= 5 && f[0].parse::<std::net::Ipv4Addr>().is_ok() && f[3].starts_with("0x") {
+            if let (Some(seq), Some(sum)) = (hex32(f[3]), hex16(f[4])) {
+                out.push((t, f[0].to_string(), f[1].to_string(), seq, sum));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
 
 fn show(h: &ControlHandle, what: &str) -> Value {
     h.show(what).unwrap_or_else(|e| panic!("show {what}: {e}"))
@@ -191,7 +303,7 @@ fn route(h: &ControlHandle, prefix: &str) -> Option<(String, Vec<String>)> {
     let v = h.show(&format!("routes {prefix}")).ok()?;
     let text = v["text"].as_str().unwrap_or_default().to_string();
     let best = text.lines().find(|l| l.contains("ospf"))?.to_string();
-    let gateways = ["192.0.2.2", "192.0.2.3", "10.0.12.2"]
+    let gateways = ["192.0.2.2", "192.0.2.3", "10.0.12.2", "10.0.13.2"]
         .iter()
         .filter(|g| text.contains(*g))
         .map(|g| g.to_string())
@@ -219,36 +331,47 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
             fib,
         )
     });
-    let _ = &fib;
     // Alone on the LAN, ferroute is DR once its wait timer ran out.
     wait(
         "ferroute DR of the LAN",
         || show(&handle, "ospf interfaces")["interfaces"][0]["state"] == "dr",
         || show(&handle, "ospf").to_string(),
     );
+    let started = Instant::now();
     let bird = Bird::start(&lab.bd.name, BIRD);
     let frr = Frr::start(&lab.fr.name, &[FrrDaemon::Ospfd], FRR);
     let diagnose = || {
         format!(
-            "{}\nBIRD:\n{}\nFRR:\n{}",
+            "{}\nBIRD:\n{}\nFRR:\n{}\nospfd log (tail):\n{}",
             show(&handle, "ospf")["text"].as_str().unwrap_or_default(),
             bird.birdc("show ospf neighbors"),
-            frr.vtysh("show ip ospf neighbor")
+            frr.vtysh("show ip ospf neighbor"),
+            {
+                let log = frr.log("ospfd");
+                let _ = std::fs::write("/tmp/ospf-live-ospfd.log", &log);
+                tail(&log, 30)
+            }
         )
     };
     let full =
         |port: &str, router: &str| neighbor_state(&handle, port, router).as_deref() == Some("full");
     wait(
         "BIRD and FRR Full with ferroute",
-        || full("lan", "10.0.0.2") && full("p2p", "10.0.0.2") && full("lan", "10.0.0.3"),
+        || {
+            full("lan", "10.0.0.2")
+                && full("p2p", "10.0.0.2")
+                && full("lan", "10.0.0.3")
+                && full("p2pf", "10.0.0.3")
+        },
         diagnose,
     );
-    // Their stubs in ferroute's RIB, BIRD's through both of its links.
+    let full_after = started.elapsed();
+    // Their stubs in ferroute's RIB, each through both of its links.
     wait(
         "BIRD's and FRR's stubs routed",
         || {
             route(&handle, "198.51.100.0/24").is_some_and(|(_, g)| g.len() == 2)
-                && route(&handle, "203.0.113.0/24").is_some()
+                && route(&handle, "203.0.113.0/24").is_some_and(|(_, g)| g.len() == 2)
         },
         || {
             format!(
@@ -262,7 +385,18 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
     let (_, via) = route(&handle, "198.51.100.0/24").unwrap();
     assert_eq!(via, ["192.0.2.2", "10.0.12.2"]);
     let (_, via) = route(&handle, "203.0.113.0/24").unwrap();
-    assert_eq!(via, ["192.0.2.3"]);
+    assert_eq!(via, ["192.0.2.3", "10.0.13.2"]);
+    // And in the FIB the workers read.
+    let forwarded = |a: &str| {
+        let fib = fib.load();
+        fib.lookup_v4(a.parse().unwrap())
+            .is_some_and(|nh| matches!(nh, NextHop::Adjacency { .. } | NextHop::Unresolved { .. }))
+    };
+    wait(
+        "both stubs in the FIB",
+        || forwarded("198.51.100.1") && forwarded("203.0.113.1"),
+        diagnose,
+    );
     // ferroute's LSAs in theirs, its stub in their routing tables.
     wait(
         "ferroute's stub in BIRD's and FRR's tables",
@@ -276,6 +410,24 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
                 "{}\n{}",
                 bird.birdc("show ospf lsadb"),
                 frr.vtysh("show ip ospf database")
+            )
+        },
+    );
+    // The three databases agree: same LSAs, sequence numbers, checksums.
+    wait(
+        "the three LSDBs agree",
+        || {
+            let ours = ferroute_lsas(&handle);
+            ours.len() == 4
+                && bird_lsas(&bird.birdc("show ospf lsadb")) == ours
+                && frr_lsas(&frr.vtysh("show ip ospf database")) == ours
+        },
+        || {
+            format!(
+                "ferroute {:?}\nBIRD {:?}\nFRR {:?}",
+                ferroute_lsas(&handle),
+                bird_lsas(&bird.birdc("show ospf lsadb")),
+                frr_lsas(&frr.vtysh("show ip ospf database"))
             )
         },
     );
@@ -297,6 +449,7 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
     println!("BIRD lsadb:\n{lsadb}\nFRR database:\n{frr_db}");
     // FRR goes away: after the dead interval its route goes too.
     drop(frr);
+    let stopped = Instant::now();
     wait(
         "FRR dropped after the dead interval",
         || neighbor_state(&handle, "lan", "10.0.0.3").is_none(),
@@ -307,7 +460,18 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         || route(&handle, "203.0.113.0/24").is_none(),
         || format!("{:?}", route(&handle, "203.0.113.0/24")),
     );
-    assert!(route(&handle, "198.51.100.0/24").is_some());
+    let withdrawn_after = stopped.elapsed();
+    assert!(!forwarded("203.0.113.1") || route(&handle, "203.0.113.0/24").is_none());
+    wait(
+        "FRR's stub out of the FIB",
+        || !forwarded("203.0.113.1"),
+        String::new,
+    );
+    assert!(route(&handle, "198.51.100.0/24").is_some() && forwarded("198.51.100.1"));
+    println!(
+        "measured: all Full {full_after:?} after starting BIRD and FRR; \
+         FRR's route withdrawn {withdrawn_after:?} after FRR stopped (dead interval 4 s)"
+    );
     drop(bird);
     handle.stop().unwrap();
     drop(lab.rt);

@@ -79,6 +79,9 @@ pub struct OspfInstance {
     routes: VecDeque<RouteOutput>,
     /// Datagrams that were no OSPF packet over IPv4.
     bad_datagrams: u64,
+    /// Sockets lost (and asked for again), and the last error.
+    socket_losses: u64,
+    last_socket_error: Option<String>,
 }
 
 impl OspfInstance {
@@ -94,6 +97,8 @@ impl OspfInstance {
             last_spf: None,
             routes: VecDeque::new(),
             bad_datagrams: 0,
+            socket_losses: 0,
+            last_socket_error: None,
         }
     }
 
@@ -202,8 +207,10 @@ impl Protocol for OspfInstance {
                 let interface = socket.0 as usize;
                 speaker.receive(now, interface, ip.src(), ip.dst(), ip.payload());
             }
-            SocketEvent::Closed { socket, .. } => {
+            SocketEvent::Closed { socket, error } => {
                 // Lost: ask again (a port going away and coming back).
+                self.socket_losses += 1;
+                self.last_socket_error = error.map(|e| format!("socket {}: {e}", socket.0));
                 if let Some(&port) = self.ports.get(socket.0 as usize) {
                     self.requests.push_back(raw_socket(socket, port));
                 }
@@ -241,7 +248,20 @@ impl Protocol for OspfInstance {
             return Some(Err(format!("show ospf: unexpected {command:?}")));
         }
         let speaker = self.speaker.as_ref()?;
-        Some(show::show(speaker, self.last_spf.as_ref(), now, what))
+        let mut answer = show::show(speaker, self.last_spf.as_ref(), now, what);
+        if let (Ok(v), None) = (&mut answer, what) {
+            v["bad_datagrams"] = self.bad_datagrams.into();
+            v["socket_losses"] = self.socket_losses.into();
+            v["last_socket_error"] = self.last_socket_error.clone().into();
+            if let (Some(text), Some(e)) = (v["text"].as_str(), &self.last_socket_error) {
+                let text = format!(
+                    "{text}Sockets lost: {} (last: {e}); datagrams not OSPF: {}\n",
+                    self.socket_losses, self.bad_datagrams
+                );
+                v["text"] = text.into();
+            }
+        }
+        Some(answer)
     }
 
     fn reconfigure(
