@@ -117,6 +117,7 @@ fn topology(shape: Shape, n: usize, seed: u64) -> Lsdb {
                     cost: 1 + rng.below(10) as u32,
                 },
             ],
+            transits: vec![],
         });
     }
     lsdb

@@ -81,6 +81,7 @@
 mod acl;
 mod bgp;
 mod context;
+mod ospf;
 mod qos;
 mod raw;
 mod restart;
@@ -134,6 +135,8 @@ pub struct Config {
     pub bgp: Option<BgpConfig>,
     /// `[[acl]]` lists in file order; a list's index is its [`AclId`](crate::forward::AclId).
     pub acls: Vec<AclSpec>,
+    /// `[ospf]`, if the router speaks OSPF.
+    pub ospf: Option<crate::control::ospf::OspfConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +352,9 @@ impl Config {
         }
         if let Some(b) = &self.bgp {
             protocols = protocols.with_section(bgp_input::NAME, b.clone());
+        }
+        if let Some(o) = &self.ospf {
+            protocols = protocols.with_section(crate::control::ospf::instance::NAME, o.clone());
         }
         ControlInputs {
             ports: self.connected_ports(),

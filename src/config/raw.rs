@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     pub bgp: Option<Spanned<RawBgp>>,
     #[serde(default)]
     pub acl: Vec<Spanned<RawAcl>>,
+    pub ospf: Option<Spanned<super::ospf::RawOspf>>,
 }
 
 /// `[[acl]]`: a named rule list (see `config/acl.rs`).

@@ -78,9 +78,14 @@ mod file_tests;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transit_tests;
 
 pub use file::LsdbFileError;
-pub use lsdb::{InstallOutcome, Link, Lsdb, ReplaceReport, RouterId, RouterLsa, Stub, MAX_COST};
+pub use lsdb::{
+    InstallOutcome, Link, Lsdb, NetworkLsa, ReplaceReport, RouterId, RouterLsa, Stub, TransitLink,
+    MAX_COST,
+};
 pub use schedule::SpfScheduler;
 pub use show::LinkStateSummary;
 pub use spf::{SpfResult, SpfTimings, UnusableLink};
