@@ -30,6 +30,7 @@ mod nexthops;
 pub mod peer;
 pub mod session;
 pub mod show;
+pub mod speaker;
 pub mod table;
 
 #[cfg(test)]

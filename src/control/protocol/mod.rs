@@ -232,7 +232,7 @@ pub enum ReloadStyle {
 /// run (link-state before BGP: BGP resolves through link-state routes).
 pub const REGISTRY: &[Registration] = &[
     crate::control::linkstate::file_input::REGISTRATION,
-    crate::control::bgp::file_input::REGISTRATION,
+    crate::control::bgp::speaker::REGISTRATION,
 ];
 
 /// A clock that never moves, for tests: instances are driven by the `now`

@@ -174,6 +174,11 @@ impl Session {
         self.conns.iter().find(|c| c.state == State::Established)
     }
 
+    /// The connections it has (connecting or up).
+    pub fn sockets(&self) -> impl Iterator<Item = SocketId> + '_ {
+        self.conns.iter().map(|c| c.socket)
+    }
+
     pub fn poll(&mut self) -> Option<SessionOutput> {
         self.out.pop_front()
     }
