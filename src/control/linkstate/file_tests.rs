@@ -8,7 +8,7 @@ use super::*;
 use crate::control::rib::route::Via;
 
 fn example_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/lsdb.toml")
+    crate::testkit::repo_path("examples/lsdb.toml")
 }
 
 fn demo_port(name: &str) -> Option<PortId> {

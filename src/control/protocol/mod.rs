@@ -237,8 +237,8 @@ pub const REGISTRY: &[Registration] = &[
 
 /// A clock that never moves, for tests: instances are driven by the `now`
 /// they are handed, and their diagnostics read this.
-#[cfg(test)]
-pub(crate) fn frozen_clock() -> Instant {
+#[doc(hidden)]
+pub fn frozen_clock() -> Instant {
     static T: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     *T.get_or_init(Instant::now)
 }
