@@ -1,0 +1,277 @@
+//! Live BGP: `ferroute run` in the lab's router namespace peers over p1
+//! with a real daemon in host B's namespace — BIRD 2, FRR bgpd, GoBGP —
+//! and the two exchange routes.
+//!
+//! ```text
+//!   R (ferroute, AS 65000)  p1 203.0.113.1  <-- eBGP -->  203.0.113.2  B (daemon)
+//! ```
+//!
+//! For each daemon: the session reaches Established; a prefix B announces
+//! (198.51.100.0/24) reaches ferroute's RIB as an eBGP route via B; R's
+//! redistributed connected route 192.0.2.0/24 reaches B's table with R as
+//! next hop; B's withdrawal removes the route from R's RIB; B resetting the
+//! session is recovered (Established again, the route back). Every wait
+//! polls with a bound. Needs root and the daemon (skips otherwise, fails
+//! under CI=true).
+
+#[path = "lab/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, Gobgp, FRR_DAEMONS};
+use serde_json::Value;
+use support::config::RouterConfig;
+use support::daemon::{ferroute_bin, Daemon};
+use support::{poll_until, require_root, run_bounded, Host, Lab};
+
+/// Longest a session may take to come up or a route to move (BIRD and FRR
+/// answer in well under a second; the bound is for a loaded machine and
+/// ferroute's 5 s connect retry when it started before the peer listened).
+const LIMIT: Duration = Duration::from_secs(40);
+
+const B_PREFIX: &str = "198.51.100.0/24";
+const PEER: &str = "203.0.113.2";
+
+/// The lab router's configuration plus `[bgp]` with B as an eBGP peer.
+fn router_config(dir: &Path, remote_as: u32) -> std::path::PathBuf {
+    let mut config = RouterConfig::default().toml();
+    config.push_str(&format!(
+        "\n[bgp]\nlocal_as = 65000\nredistribute = [\"connected\"]\n\n\
+         [[bgp.peer]]\naddress = \"{PEER}\"\nremote_as = {remote_as}\n\
+         import = \"all\"\nexport = \"all\"\nhold_time = 9\n"
+    ));
+    let path = dir.join("router-bgp.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// `ferroute show ARGS --json` against the daemon.
+fn show(lab: &Lab, daemon: &Daemon, args: &[&str]) -> Result<Value, String> {
+    let mut c = Command::new(ferroute_bin());
+    c.arg("show")
+        .args(args)
+        .args(["--json", "--socket"])
+        .arg(&daemon.socket);
+    let done = run_bounded(c, &lab.dir, support::COMMAND_LIMIT);
+    if !done.status.success() {
+        return Err(done.text());
+    }
+    serde_json::from_str(&done.stdout).map_err(|e| format!("{e}: {}", done.stdout))
+}
+
+/// The session's state and how often it was established.
+fn session(lab: &Lab, daemon: &Daemon) -> (String, u64) {
+    let Ok(v) = show(lab, daemon, &["bgp"]) else {
+        return (String::new(), 0);
+    };
+    let p = &v["peers"][0];
+    (
+        p["state"].as_str().unwrap_or_default().to_string(),
+        p["stats"]["established"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Whether the RIB's route for `prefix` is an eBGP route via B.
+fn learned(lab: &Lab, daemon: &Daemon, prefix: &str) -> bool {
+    show(lab, daemon, &["routes", prefix]).is_ok_and(|v| {
+        let text = v.to_string();
+        text.contains("ebgp") && text.contains(PEER)
+    })
+}
+
+/// What each daemon test drives: announce, withdraw, reset, and read its
+/// table.
+trait Peer {
+    fn announce(&self);
+    fn withdraw(&self);
+    fn reset(&self);
+    /// Its route for 192.0.2.0/24 as it prints it.
+    fn route_to_r(&self) -> String;
+    fn log(&self) -> String;
+}
+
+/// The common scenario, given the daemon already running in B.
+fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32) {
+    let config = router_config(&lab.dir, remote_as);
+    let daemon = Daemon::start(lab, &config);
+    let up = |established: u64| {
+        poll_until(LIMIT, || {
+            let (state, count) = session(lab, &daemon);
+            state == "established" && count >= established
+        })
+    };
+    assert!(
+        up(1),
+        "no session: {:?}\n{}",
+        show(lab, &daemon, &["bgp"]),
+        peer.log()
+    );
+    assert!(
+        poll_until(LIMIT, || learned(lab, &daemon, B_PREFIX)),
+        "{B_PREFIX} not learned: {:?}",
+        show(lab, &daemon, &["routes", B_PREFIX])
+    );
+    assert!(
+        poll_until(LIMIT, || peer.route_to_r().contains("203.0.113.1")),
+        "192.0.2.0/24 not in the peer's table: {}",
+        peer.route_to_r()
+    );
+    peer.withdraw();
+    assert!(
+        poll_until(LIMIT, || show(lab, &daemon, &["routes", B_PREFIX]).is_err()),
+        "{B_PREFIX} not withdrawn: {:?}",
+        show(lab, &daemon, &["routes", B_PREFIX])
+    );
+    peer.announce();
+    assert!(poll_until(LIMIT, || learned(lab, &daemon, B_PREFIX)));
+    peer.reset();
+    assert!(
+        up(2),
+        "not re-established after the peer's reset: {:?}\n{}",
+        show(lab, &daemon, &["bgp"]),
+        peer.log()
+    );
+    assert!(poll_until(LIMIT, || learned(lab, &daemon, B_PREFIX)));
+    let mut c = Command::new(ferroute_bin());
+    c.args(["show", "bgp", "--socket"]).arg(&daemon.socket);
+    println!("{}", run_bounded(c, &lab.dir, support::COMMAND_LIMIT).stdout);
+    println!("{}", peer.route_to_r());
+    let stopped = daemon.stop_cleanly(lab);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+struct BirdPeer(Bird);
+
+impl Peer for BirdPeer {
+    fn announce(&self) {
+        self.0.birdc("enable s4");
+    }
+    fn withdraw(&self) {
+        self.0.birdc("disable s4");
+    }
+    fn reset(&self) {
+        self.0.birdc("restart r");
+    }
+    fn route_to_r(&self) -> String {
+        self.0.birdc("show route 192.0.2.0/24 all")
+    }
+    fn log(&self) -> String {
+        self.0.log()
+    }
+}
+
+#[test]
+fn bird_peers_with_ferroute() {
+    if !require_root("bird_peers_with_ferroute")
+        || !require_daemon("bird_peers_with_ferroute", "bird")
+    {
+        return;
+    }
+    let lab = Lab::up();
+    let bird = Bird::start(
+        &lab.netns(Host::B),
+        "router id 203.0.113.2;\n\
+         protocol device {}\n\
+         protocol static s4 { ipv4; route 198.51.100.0/24 blackhole; }\n\
+         protocol static s6 { ipv6; route 2001:db8:100::/48 blackhole; }\n\
+         protocol bgp r {\n  local 203.0.113.2 as 65002;\n  neighbor 203.0.113.1 as 65000;\n\
+           hold time 9;\n  ipv4 { import all; export all; };\n\
+           ipv6 { import all; export all; next hop address 2001:db8:1::2; };\n}\n",
+    );
+    let peer = BirdPeer(bird);
+    exchange(&lab, &peer, 65002);
+}
+
+struct FrrPeer(Frr);
+
+impl Peer for FrrPeer {
+    fn announce(&self) {
+        self.0.vtysh_lines(&[
+            "configure terminal",
+            "router bgp 65003",
+            "address-family ipv4 unicast",
+            "network 198.51.100.0/24",
+        ]);
+    }
+    fn withdraw(&self) {
+        self.0.vtysh_lines(&[
+            "configure terminal",
+            "router bgp 65003",
+            "address-family ipv4 unicast",
+            "no network 198.51.100.0/24",
+        ]);
+    }
+    fn reset(&self) {
+        self.0.vtysh("clear bgp 203.0.113.1");
+    }
+    fn route_to_r(&self) -> String {
+        self.0.vtysh("show bgp ipv4 unicast 192.0.2.0/24")
+    }
+    fn log(&self) -> String {
+        self.0.log("bgpd")
+    }
+}
+
+#[test]
+fn frr_peers_with_ferroute() {
+    let bgpd = format!("{FRR_DAEMONS}/bgpd");
+    if !require_root("frr_peers_with_ferroute") || !require_daemon("frr_peers_with_ferroute", &bgpd)
+    {
+        return;
+    }
+    let lab = Lab::up();
+    let frr = Frr::start(
+        &lab.netns(Host::B),
+        &[FrrDaemon::Bgpd],
+        "frr defaults traditional\n\
+         router bgp 65003\n bgp router-id 203.0.113.2\n no bgp ebgp-requires-policy\n\
+          no bgp network import-check\n neighbor 203.0.113.1 remote-as 65000\n\
+          neighbor 203.0.113.1 timers 3 9\n address-family ipv4 unicast\n\
+           network 198.51.100.0/24\n exit-address-family\n",
+    );
+    let peer = FrrPeer(frr);
+    exchange(&lab, &peer, 65003);
+}
+
+struct GobgpPeer(Gobgp);
+
+impl Peer for GobgpPeer {
+    fn announce(&self) {
+        self.0.cli("global rib add 198.51.100.0/24 -a ipv4");
+    }
+    fn withdraw(&self) {
+        self.0.cli("global rib del 198.51.100.0/24 -a ipv4");
+    }
+    fn reset(&self) {
+        self.0.cli("neighbor 203.0.113.1 reset");
+    }
+    fn route_to_r(&self) -> String {
+        self.0.cli("global rib -a ipv4 192.0.2.0/24")
+    }
+    fn log(&self) -> String {
+        self.0.log()
+    }
+}
+
+#[test]
+fn gobgp_peers_with_ferroute() {
+    if !require_root("gobgp_peers_with_ferroute")
+        || !require_daemon("gobgp_peers_with_ferroute", "gobgpd")
+    {
+        return;
+    }
+    let lab = Lab::up();
+    let gobgp = Gobgp::start(
+        &lab.netns(Host::B),
+        "[global.config]\n  as = 65004\n  router-id = \"203.0.113.2\"\n\n\
+         [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"203.0.113.1\"\n    peer-as = 65000\n\
+           [neighbors.timers.config]\n    hold-time = 9\n    keepalive-interval = 3\n\
+           [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv4-unicast\"\n",
+    );
+    let peer = GobgpPeer(gobgp);
+    peer.announce();
+    exchange(&lab, &peer, 65004);
+}
