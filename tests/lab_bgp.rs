@@ -94,7 +94,7 @@ trait Peer {
 }
 
 /// The common scenario, given the daemon already running in B.
-fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32) {
+fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32, ipv6_and_traffic: bool) {
     let config = router_config(&lab.dir, remote_as);
     let daemon = Daemon::start(lab, &config);
     let up = |established: u64| {
@@ -119,12 +119,35 @@ fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32) {
         "192.0.2.0/24 not in the peer's table: {}",
         peer.route_to_r()
     );
+    if ipv6_and_traffic {
+        assert!(
+            poll_until(LIMIT, || learned(lab, &daemon, "2001:db8:100::/48")),
+            "IPv6 route not learned: {:?}\n{:?}",
+            show(lab, &daemon, &["routes", "2001:db8:100::/48"]),
+            show(lab, &daemon, &["bgp"])
+        );
+        assert!(
+            poll_until(LIMIT, || ping(lab, "198.51.100.1")),
+            "no traffic to B's prefix"
+        );
+        assert!(
+            poll_until(LIMIT, || ping(lab, "2001:db8:100::1")),
+            "no IPv6 traffic"
+        );
+    }
     peer.withdraw();
     assert!(
         poll_until(LIMIT, || show(lab, &daemon, &["routes", B_PREFIX]).is_err()),
         "{B_PREFIX} not withdrawn: {:?}",
         show(lab, &daemon, &["routes", B_PREFIX])
     );
+    if ipv6_and_traffic {
+        // The FIB follows the RIB within its publication window.
+        assert!(
+            poll_until(LIMIT, || !ping(lab, "198.51.100.1")),
+            "traffic still forwarded after the withdrawal"
+        );
+    }
     peer.announce();
     assert!(poll_until(LIMIT, || learned(lab, &daemon, B_PREFIX)));
     peer.reset();
@@ -135,9 +158,20 @@ fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32) {
         peer.log()
     );
     assert!(poll_until(LIMIT, || learned(lab, &daemon, B_PREFIX)));
+    if ipv6_and_traffic {
+        assert!(
+            poll_until(LIMIT, || learned(lab, &daemon, "2001:db8:100::/48")),
+            "IPv6 route not back after the reset: {:?}\n{}",
+            show(lab, &daemon, &["bgp"]),
+            peer.log()
+        );
+    }
     let mut c = Command::new(ferroute_bin());
     c.args(["show", "bgp", "--socket"]).arg(&daemon.socket);
-    println!("{}", run_bounded(c, &lab.dir, support::COMMAND_LIMIT).stdout);
+    println!(
+        "{}",
+        run_bounded(c, &lab.dir, support::COMMAND_LIMIT).stdout
+    );
     println!("{}", peer.route_to_r());
     let stopped = daemon.stop_cleanly(lab);
     assert!(stopped.status.success(), "{}", stopped.stderr);
@@ -181,8 +215,19 @@ fn bird_peers_with_ferroute() {
            hold time 9;\n  ipv4 { import all; export all; };\n\
            ipv6 { import all; export all; next hop address 2001:db8:1::2; };\n}\n",
     );
+    // An address behind B, for traffic through ferroute's data plane.
+    for (ip, address) in [("-4", "198.51.100.1/32"), ("-6", "2001:db8:100::1/128")] {
+        lab.ip(Host::B, &[ip, "addr", "add", address, "dev", "lo"]);
+    }
     let peer = BirdPeer(bird);
-    exchange(&lab, &peer, 65002);
+    exchange(&lab, &peer, 65002, true);
+}
+
+/// Whether host A's ping of `address` is answered (through ferroute).
+fn ping(lab: &Lab, address: &str) -> bool {
+    lab.run(Host::A, "ping", &["-c", "1", "-W", "1", address])
+        .status
+        .success()
 }
 
 struct FrrPeer(Frr);
@@ -233,7 +278,7 @@ fn frr_peers_with_ferroute() {
            network 198.51.100.0/24\n exit-address-family\n",
     );
     let peer = FrrPeer(frr);
-    exchange(&lab, &peer, 65003);
+    exchange(&lab, &peer, 65003, false);
 }
 
 struct GobgpPeer(Gobgp);
@@ -273,5 +318,5 @@ fn gobgp_peers_with_ferroute() {
     );
     let peer = GobgpPeer(gobgp);
     peer.announce();
-    exchange(&lab, &peer, 65004);
+    exchange(&lab, &peer, 65004, false);
 }
