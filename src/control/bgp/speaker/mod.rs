@@ -28,7 +28,7 @@ use serde_json::Value;
 pub use config::{BgpPeerConfig, Policy};
 
 use crate::control::bgp::file_input::{BgpConfig, BgpFileInput, NAME};
-use crate::control::bgp::session::message::code;
+use crate::control::bgp::session::message::{self, code};
 use crate::control::bgp::session::{Family, Session, SocketIds};
 use crate::control::bgp::{PathAttrs, Peer, PeerId, ResolveWith};
 use crate::control::hash::FastMap;
@@ -64,12 +64,53 @@ struct LivePeer {
     rib_peer: PeerId,
     /// What it has from us.
     adj_out: FastMap<IpNet, Arc<PathAttrs>>,
-    /// Prefixes it announced (accepted or not).
+    /// Prefixes it announced since the session came up (accepted or not;
+    /// `show bgp`'s "received").
     announced: u64,
     treat_as_withdraw: u64,
     attributes_discarded: u64,
     /// Families whose End-of-RIB it sent since it came up.
     end_of_rib: Vec<Family>,
+}
+
+impl LivePeer {
+    fn new(
+        config: BgpPeerConfig,
+        rib_peer: PeerId,
+        now: Instant,
+        local_as: u32,
+        router_id: Ipv4Addr,
+        ids: &mut SocketIds,
+    ) -> Self {
+        let mut session = Session::new(config.session(local_as, router_id), now);
+        session.start(now, ids);
+        LivePeer {
+            config,
+            session,
+            rib_peer,
+            adj_out: FastMap::default(),
+            announced: 0,
+            treat_as_withdraw: 0,
+            attributes_discarded: 0,
+            end_of_rib: Vec::new(),
+        }
+    }
+
+    /// Asks the peer for its routes again (ROUTE-REFRESH; a reset if it
+    /// cannot), after its import policy changed.
+    fn refresh(&mut self, now: Instant, ids: &mut SocketIds) {
+        let Some(n) = self.session.negotiated().cloned() else {
+            return;
+        };
+        if n.route_refresh {
+            for f in n.families {
+                self.session.send_established(message::route_refresh(f));
+            }
+        } else {
+            self.session.stop(now, code::CEASE_ADMIN_RESET);
+            self.session.start(now, ids);
+        }
+    }
 }
 
 /// The BGP instance.
@@ -336,8 +377,9 @@ impl Protocol for BgpSpeaker {
     }
 
     /// Files are read again into a fresh table; sessions whose settings
-    /// did not change stay up and are asked for their routes again (ROUTE-
-    /// REFRESH, or a reset if they cannot); removed peers get a Cease.
+    /// did not change stay up and keep their routes (a peer whose import
+    /// policy became `all` is asked for them again: ROUTE-REFRESH, or a
+    /// reset if it cannot); removed or changed peers get a Cease.
     fn reconfigure(
         &mut self,
         now: Instant,
@@ -355,8 +397,18 @@ impl Protocol for BgpSpeaker {
                 ));
             }
         }
+        // The live peers' Adj-RIBs-In move into the fresh table.
+        let carried: Vec<Vec<(IpNet, Arc<PathAttrs>)>> = self
+            .peers
+            .iter()
+            .map(|p| {
+                let rib = self.files.bgp_rib();
+                rib.adj_rib_in(p.rib_peer)
+                    .map(|(n, a)| (n, a.clone()))
+                    .collect()
+            })
+            .collect();
         let reconfigured = self.files.reconfigure(now, &section, config.clock)?;
-        let same_speaker = self.local_as == section.local_as && self.router_id == config.router_id;
         self.local_as = section.local_as;
         self.router_id = config.router_id;
         self.ports = config.ports.clone();
@@ -368,13 +420,13 @@ impl Protocol for BgpSpeaker {
             .collect();
         let rib_view = no_rib();
         for p in &section.peers {
+            let wanted = p.session(self.local_as, self.router_id);
             let kept = old
-                .iter_mut()
-                .find(|o| o.as_ref().is_some_and(|o| o.config == *p && same_speaker))
-                .and_then(Option::take);
-            let rib_peer = self
-                .files
-                .bgp_rib_mut()
+                .iter()
+                .position(|o| o.as_ref().is_some_and(|o| *o.session.config() == wanted))
+                .and_then(|k| old[k].take().map(|live| (k, live)));
+            let rib = self.files.bgp_rib_mut();
+            let rib_peer = rib
                 .add_peer(Peer::new(
                     p.address,
                     p.remote_as,
@@ -383,39 +435,28 @@ impl Protocol for BgpSpeaker {
                 ))
                 .map_err(|e| format!("bgp.peer: {e}"))?;
             let peer = match kept {
-                Some(mut live) => {
+                Some((k, mut live)) => {
                     live.rib_peer = rib_peer;
                     if let Some(n) = live.session.negotiated().cloned() {
-                        self.files
-                            .bgp_rib_mut()
-                            .set_router_id(rib_peer, n.peer.router_id);
-                        if n.route_refresh {
-                            for f in n.families {
-                                live.session.send_established(
-                                    crate::control::bgp::session::message::route_refresh(f),
-                                );
-                            }
-                        } else {
-                            live.session.stop(now, code::CEASE_ADMIN_RESET);
-                            live.session.start(now, &mut self.ids);
-                        }
+                        rib.set_router_id(rib_peer, n.peer.router_id);
                     }
+                    if live.config.import == p.import {
+                        let routes = carried[k].clone();
+                        let _ = rib.insert_bulk(routes.into_iter().map(|(n, a)| (rib_peer, n, a)));
+                    } else if p.import == Policy::All {
+                        live.refresh(now, &mut self.ids);
+                    }
+                    live.config = p.clone();
                     live
                 }
-                None => {
-                    let mut session = Session::new(p.session(self.local_as, self.router_id), now);
-                    session.start(now, &mut self.ids);
-                    LivePeer {
-                        config: p.clone(),
-                        session,
-                        rib_peer,
-                        adj_out: FastMap::default(),
-                        announced: 0,
-                        treat_as_withdraw: 0,
-                        attributes_discarded: 0,
-                        end_of_rib: Vec::new(),
-                    }
-                }
+                None => LivePeer::new(
+                    p.clone(),
+                    rib_peer,
+                    now,
+                    self.local_as,
+                    self.router_id,
+                    &mut self.ids,
+                ),
             };
             self.peers.push(peer);
         }

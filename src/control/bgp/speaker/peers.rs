@@ -82,6 +82,7 @@ impl BgpSpeaker {
                 SessionOutput::Up => {
                     let peer = &mut self.peers[i];
                     peer.end_of_rib.clear();
+                    peer.announced = 0;
                     if let Some(n) = peer.session.negotiated() {
                         let id = n.peer.router_id;
                         let rib_peer = peer.rib_peer;

@@ -46,6 +46,39 @@ impl Router {
         p["state"].as_str().unwrap().to_string()
     }
 
+    /// What the RIB would do with a route change (the parts BGP uses).
+    fn apply(&mut self, out: RouteOutput) {
+        match out {
+            RouteOutput::Update {
+                source,
+                prefix,
+                route: Some(rt),
+            } => {
+                self.installed.insert((prefix, source), rt);
+            }
+            RouteOutput::Update {
+                source,
+                prefix,
+                route: None,
+            } => {
+                self.installed.remove(&(prefix, source));
+            }
+            RouteOutput::ReplaceTable(table) => {
+                self.installed.retain(|(_, s), _| *s != table.source);
+                for r in &table.routes {
+                    let route = RibRoute {
+                        prefix: r.prefix,
+                        source: table.source,
+                        metric: r.metric,
+                        paths: table.path_lists[r.paths as usize].clone(),
+                    };
+                    self.installed.insert((r.prefix, table.source), route);
+                }
+            }
+            RouteOutput::ReplaceSource { .. } => panic!("BGP replaces tables, not sources"),
+        }
+    }
+
     fn route(&self, prefix: &str, source: RouteSource) -> Option<&RibRoute> {
         self.installed.get(&(prefix.parse().unwrap(), source))
     }
@@ -195,17 +228,7 @@ impl Net {
                 }
                 while let Some(out) = self.routers[r].bgp.poll_route() {
                     moved = true;
-                    if let RouteOutput::Update {
-                        source,
-                        prefix,
-                        route,
-                    } = out
-                    {
-                        match route {
-                            Some(rt) => self.routers[r].installed.insert((prefix, source), rt),
-                            None => self.routers[r].installed.remove(&(prefix, source)),
-                        };
-                    }
+                    self.routers[r].apply(out);
                 }
             }
             if !moved {
@@ -470,4 +493,46 @@ fn a_connection_from_an_unknown_address_is_closed() {
         net.routers[r].bgp.poll_socket_request(),
         Some(SocketRequest::Close { socket })
     );
+}
+
+#[test]
+fn a_reload_keeps_sessions_and_their_routes_and_applies_policy_changes() {
+    let (mut net, [r, e, _i1, _i2]) = topology();
+    let config = |import: Policy| {
+        let mut to_e = peer("192.0.2.2", 65001, 65000, false);
+        to_e.import = import;
+        bgp_config(
+            65000,
+            vec![
+                to_e,
+                peer("198.51.100.2", 65000, 65000, false),
+                peer("203.0.113.2", 65000, 65000, false),
+            ],
+            true,
+        )
+    };
+    net.reconfigure(r, "10.0.0.1", config(Policy::All));
+    net.settle();
+    let count = |net: &mut Net| {
+        let peers = net.routers[r].show(net.now, "bgp peers").unwrap();
+        peers["peers"][0]["stats"]["established"].as_u64()
+    };
+    assert_eq!(count(&mut net), Some(1), "the session stayed up");
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_some());
+    // Import none: E's routes go; the session stays.
+    net.reconfigure(r, "10.0.0.1", config(Policy::None));
+    net.settle();
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_none());
+    // Import all again: a ROUTE-REFRESH brings them back.
+    net.reconfigure(r, "10.0.0.1", config(Policy::All));
+    net.settle();
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_some());
+    assert_eq!(count(&mut net), Some(1));
+    assert_eq!(net.routers[e].state(net.now, "192.0.2.1"), "established");
 }
