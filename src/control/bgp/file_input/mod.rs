@@ -172,6 +172,11 @@ impl BgpFileInput {
         &self.rib
     }
 
+    /// Every configured file is in.
+    pub(crate) fn complete(&self) -> bool {
+        self.decide_at.is_some()
+    }
+
     /// The BGP table, for the live sessions that share it.
     pub(crate) fn bgp_rib_mut(&mut self) -> &mut BgpRib {
         &mut self.rib

@@ -13,6 +13,7 @@
 mod config;
 mod export;
 mod peers;
+mod reload;
 
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,7 @@ pub use config::{BgpPeerConfig, Policy};
 use crate::control::bgp::file_input::{BgpConfig, BgpFileInput, NAME};
 use crate::control::bgp::session::message::{self, code};
 use crate::control::bgp::session::{Family, Session, SocketIds};
-use crate::control::bgp::{PathAttrs, Peer, PeerId, ResolveWith};
+use crate::control::bgp::{PathAttrs, PeerId, ResolveWith};
 use crate::control::hash::FastMap;
 use crate::control::protocol::{
     Protocol, ProtocolConfig, ProtocolInput, ProtocolPort, Reconfigured, Registration, ReloadStyle,
@@ -129,6 +130,15 @@ pub struct BgpSpeaker {
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
     ids: SocketIds,
+    /// A configuration whose files are being read.
+    pending: Option<Pending>,
+}
+
+/// A configuration not applied yet: its files go into a fresh table.
+struct Pending {
+    files: BgpFileInput,
+    section: BgpConfig,
+    config: ProtocolConfig,
 }
 
 /// No RIB (a reconfiguration only opens and closes sockets).
@@ -160,6 +170,7 @@ impl BgpSpeaker {
             requests: VecDeque::new(),
             transmits: VecDeque::new(),
             ids: SocketIds::new(FIRST_CONNECTION),
+            pending: None,
         }
     }
 
@@ -280,7 +291,19 @@ impl Protocol for BgpSpeaker {
         rib: &dyn RibView,
     ) -> Result<(), String> {
         match input {
-            ProtocolInput::File { path, bytes } => self.files.handle_file(now, path, bytes),
+            ProtocolInput::File { path, bytes } => {
+                let Some(pending) = &mut self.pending else {
+                    return Err(format!("bgp: {} is not an expected input", path.display()));
+                };
+                if let Err(e) = pending.files.handle_file(now, path, bytes) {
+                    self.pending = None;
+                    return Err(e);
+                }
+                if pending.files.complete() {
+                    self.commit(now)?;
+                }
+                Ok(())
+            }
             ProtocolInput::Socket(event) => {
                 self.socket_event(now, event, rib);
                 Ok(())
@@ -376,10 +399,10 @@ impl Protocol for BgpSpeaker {
         }
     }
 
-    /// Files are read again into a fresh table; sessions whose settings
-    /// did not change stay up and keep their routes (a peer whose import
-    /// policy became `all` is asked for them again: ROUTE-REFRESH, or a
-    /// reset if it cannot); removed or changed peers get a Cease.
+    /// A new configuration is checked and its files read into a fresh
+    /// table; nothing changes until every file is in (a bad file leaves
+    /// the running state as it was). Then sessions whose settings did not
+    /// change stay up and keep their routes ([`BgpSpeaker::commit`]).
     fn reconfigure(
         &mut self,
         now: Instant,
@@ -397,84 +420,16 @@ impl Protocol for BgpSpeaker {
                 ));
             }
         }
-        // The live peers' Adj-RIBs-In move into the fresh table.
-        let carried: Vec<Vec<(IpNet, Arc<PathAttrs>)>> = self
-            .peers
-            .iter()
-            .map(|p| {
-                let rib = self.files.bgp_rib();
-                rib.adj_rib_in(p.rib_peer)
-                    .map(|(n, a)| (n, a.clone()))
-                    .collect()
-            })
-            .collect();
-        let reconfigured = self.files.reconfigure(now, &section, config.clock)?;
-        self.local_as = section.local_as;
-        self.router_id = config.router_id;
-        self.ports = config.ports.clone();
-        self.redistribute = section.redistribute.clone();
-        self.connected_routes();
-        let mut old: Vec<Option<LivePeer>> = std::mem::take(&mut self.peers)
-            .into_iter()
-            .map(Some)
-            .collect();
-        let rib_view = no_rib();
-        for p in &section.peers {
-            let wanted = p.session(self.local_as, self.router_id);
-            let kept = old
-                .iter()
-                .position(|o| o.as_ref().is_some_and(|o| *o.session.config() == wanted))
-                .and_then(|k| old[k].take().map(|live| (k, live)));
-            let rib = self.files.bgp_rib_mut();
-            let rib_peer = rib
-                .add_peer(Peer::new(
-                    p.address,
-                    p.remote_as,
-                    Ipv4Addr::UNSPECIFIED,
-                    self.local_as,
-                ))
-                .map_err(|e| format!("bgp.peer: {e}"))?;
-            let peer = match kept {
-                Some((k, mut live)) => {
-                    live.rib_peer = rib_peer;
-                    if let Some(n) = live.session.negotiated().cloned() {
-                        rib.set_router_id(rib_peer, n.peer.router_id);
-                    }
-                    if live.config.import == p.import {
-                        let routes = carried[k].clone();
-                        let _ = rib.insert_bulk(routes.into_iter().map(|(n, a)| (rib_peer, n, a)));
-                    } else if p.import == Policy::All {
-                        live.refresh(now, &mut self.ids);
-                    }
-                    live.config = p.clone();
-                    live
-                }
-                None => LivePeer::new(
-                    p.clone(),
-                    rib_peer,
-                    now,
-                    self.local_as,
-                    self.router_id,
-                    &mut self.ids,
-                ),
-            };
-            self.peers.push(peer);
+        let mut files = BgpFileInput::new(section.clone(), config.clock);
+        let reconfigured = files.reconfigure(now, &section, config.clock)?;
+        self.pending = Some(Pending {
+            files,
+            section,
+            config: config.clone(),
+        });
+        if self.pending.as_ref().is_some_and(|p| p.files.complete()) {
+            self.commit(now)?;
         }
-        // Sessions of removed or changed peers end with a Cease.
-        let gone: Vec<LivePeer> = old.into_iter().flatten().collect();
-        for mut g in gone {
-            g.session.stop(now, code::CEASE_PEER_DECONFIGURED);
-            let i = self.peers.len();
-            self.peers.push(g);
-            self.pump(i, &rib_view);
-            self.peers.pop();
-        }
-        self.sockets.clear();
-        for (i, p) in self.peers.iter().enumerate() {
-            self.sockets.extend(p.session.sockets().map(|s| (s, i)));
-        }
-        self.pump_all(&rib_view);
-        self.listen();
         Ok(reconfigured)
     }
 
