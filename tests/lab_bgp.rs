@@ -64,7 +64,7 @@ fn show(lab: &Lab, daemon: &Daemon, args: &[&str]) -> Result<Value, String> {
 
 /// The session's state and how often it was established.
 fn session(lab: &Lab, daemon: &Daemon) -> (String, u64) {
-    let Ok(v) = show(lab, daemon, &["bgp"]) else {
+    let Ok(v) = show(lab, daemon, &["bgp", "neighbors"]) else {
         return (String::new(), 0);
     };
     let p = &v["peers"][0];
