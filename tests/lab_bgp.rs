@@ -320,3 +320,97 @@ fn gobgp_peers_with_ferroute() {
     peer.announce();
     exchange(&lab, &peer, 65004, false);
 }
+
+/// Routes BIRD announces in [`bird_feed_ratio`].
+const FEED: u32 = 100_000;
+
+/// Prefixes in BIRD's `show route count` output (the first number).
+fn bird_count(bird: &Bird) -> u64 {
+    let text = bird.birdc("show route count");
+    text.lines()
+        .find_map(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A lab benchmark, run by hand (`cargo test --test lab_bgp -- --ignored
+/// --nocapture`): BIRD in B announces [`FEED`] routes at once to ferroute
+/// (R) and, in the same run, to a second BIRD in A (a multihop session
+/// whose packets cross ferroute's data plane). Prints how long each took
+/// from the moment the routes were enabled until it held all of them, and
+/// the ratio; fails if either never gets them all.
+#[test]
+#[ignore = "a benchmark: run by hand and report with the load average"]
+fn bird_feed_ratio() {
+    if !require_root("bird_feed_ratio") || !require_daemon("bird_feed_ratio", "bird") {
+        return;
+    }
+    let lab = Lab::up();
+    let mut routes = String::new();
+    for i in 0..FEED {
+        let (a, b, c) = (20 + i / 65536, (i / 256) % 256, i % 256);
+        routes.push_str(&format!("  route {a}.{b}.{c}.0/24 blackhole;\n"));
+    }
+    let feeder = Bird::start(
+        &lab.netns(Host::B),
+        &format!(
+            "router id 203.0.113.2;\nprotocol device {{}}\n\
+             protocol static feed {{ disabled; ipv4;\n{routes}}}\n\
+             protocol bgp r {{ local 203.0.113.2 as 65002; neighbor 203.0.113.1 as 65000;\n\
+               ipv4 {{ import none; export all; }}; }}\n\
+             protocol bgp a {{ local 203.0.113.2 as 65002; neighbor 192.0.2.10 as 65005; multihop;\n\
+               ipv4 {{ import none; export all; }}; }}\n"
+        ),
+    );
+    let config = router_config(&lab.dir, 65002);
+    let daemon = Daemon::start(&lab, &config);
+    let sink = Bird::start(
+        &lab.netns(Host::A),
+        "router id 192.0.2.10;\nprotocol device {}\n\
+         protocol bgp b { local 192.0.2.10 as 65005; neighbor 203.0.113.2 as 65002; multihop;\n\
+           ipv4 { import all; export none; }; }\n",
+    );
+    let up = poll_until(LIMIT, || {
+        session(&lab, &daemon).0 == "established"
+            && sink.birdc("show protocols b").contains("Established")
+    });
+    assert!(
+        up,
+        "sessions not up: {}\n{}",
+        feeder.birdc("show protocols"),
+        sink.log()
+    );
+    let accepted = || {
+        show(&lab, &daemon, &["bgp", "neighbors"])
+            .ok()
+            .and_then(|v| v["peers"][0]["accepted"].as_u64())
+            .unwrap_or(0)
+    };
+    let start = std::time::Instant::now();
+    feeder.birdc("enable feed");
+    let (mut ferroute_at, mut bird_at) = (None, None);
+    let limit = Duration::from_secs(300);
+    poll_until(limit, || {
+        if ferroute_at.is_none() && accepted() >= u64::from(FEED) {
+            ferroute_at = Some(start.elapsed());
+        }
+        if bird_at.is_none() && bird_count(&sink) >= u64::from(FEED) {
+            bird_at = Some(start.elapsed());
+        }
+        ferroute_at.is_some() && bird_at.is_some()
+    });
+    let (Some(f), Some(b)) = (ferroute_at, bird_at) else {
+        panic!(
+            "not all routes arrived: ferroute {:?}, BIRD {}",
+            accepted(),
+            bird_count(&sink)
+        );
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "bird_feed_ratio: {FEED} routes: ferroute {:.2} s, BIRD {:.2} s, ratio {:.2} (load {})",
+        f.as_secs_f64(),
+        b.as_secs_f64(),
+        f.as_secs_f64() / b.as_secs_f64(),
+        load.trim()
+    );
+}
