@@ -536,3 +536,57 @@ fn a_reload_keeps_sessions_and_their_routes_and_applies_policy_changes() {
     assert_eq!(count(&mut net), Some(1));
     assert_eq!(net.routers[e].state(net.now, "192.0.2.1"), "established");
 }
+
+/// An UPDATE body-and-header from raw attributes and IPv4 NLRI.
+fn raw_update(attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+    let mut m = crate::control::bgp::session::message::header(
+        crate::control::bgp::session::message::UPDATE,
+        4 + attrs.len() + nlri.len(),
+    );
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    m.extend_from_slice(attrs);
+    m.extend_from_slice(nlri);
+    m
+}
+
+#[test]
+fn malformed_updates_withdraw_or_reset_one_session_and_leave_the_others() {
+    let (mut net, [r, e, _i1, _i2]) = topology();
+    // R's end of the connection with E.
+    let socket = *net
+        .links
+        .iter()
+        .find(|(&(a, _), &(b, _))| a == r && b == e)
+        .map(|((_, s), _)| s)
+        .unwrap();
+    let stream = |net: &mut Net, bytes: &[u8]| {
+        net.event(r, SocketEvent::Stream { socket, bytes });
+        net.settle();
+    };
+    // 10.2/16 again with an ORIGIN of 3: treat-as-withdraw, session up.
+    let bad_origin = raw_update(
+        &[
+            0x40, 1, 1, 3, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9, 0x40, 3, 4, 192, 0, 2, 2,
+        ],
+        &[16, 10, 2],
+    );
+    stream(&mut net, &bad_origin);
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_none());
+    assert_eq!(net.routers[r].state(net.now, "192.0.2.2"), "established");
+    let peers = net.routers[r].show(net.now, "bgp peers").unwrap();
+    assert_eq!(peers["peers"][0]["treat_as_withdraw"], 1);
+    // A truncated MP_REACH_NLRI: NOTIFICATION 3/9 and that session only.
+    let truncated = raw_update(&[0x80, 14, 5, 0, 2, 1, 16, 0], &[]);
+    stream(&mut net, &truncated);
+    let now = net.now;
+    assert_eq!(net.routers[r].state(now, "192.0.2.2"), "idle");
+    let shown = net.routers[e].show(now, "bgp peers").unwrap().to_string();
+    assert!(shown.contains("received 3/9"), "{shown}");
+    assert_eq!(net.routers[r].state(now, "198.51.100.2"), "established");
+    assert!(net.routers[r]
+        .route("10.3.0.0/16", RouteSource::IBGP)
+        .is_some());
+}
