@@ -414,3 +414,75 @@ fn bird_feed_ratio() {
         load.trim()
     );
 }
+
+/// Two sessions with one BIRD, one over IPv4 and one over IPv6 transport
+/// (both listeners, IPv6 next hops): both reach Established, and each
+/// family's routes go both ways over its own session.
+#[test]
+fn bird_over_ipv4_and_ipv6_transport() {
+    if !require_root("bird_over_ipv4_and_ipv6_transport")
+        || !require_daemon("bird_over_ipv4_and_ipv6_transport", "bird")
+    {
+        return;
+    }
+    let lab = Lab::up();
+    let bird = Bird::start(
+        &lab.netns(Host::B),
+        "router id 203.0.113.2;\nprotocol device {}\n\
+         protocol static s4 { ipv4; route 198.51.100.0/24 blackhole; }\n\
+         protocol static s6 { ipv6; route 2001:db8:100::/48 blackhole; }\n\
+         protocol bgp r4 { local 203.0.113.2 as 65002; neighbor 203.0.113.1 as 65000;\n\
+           ipv4 { import all; export all; }; }\n\
+         protocol bgp r6 { local 2001:db8:1::2 as 65002; neighbor 2001:db8:1::1 as 65000;\n\
+           ipv6 { import all; export all; }; }\n",
+    );
+    let mut config = RouterConfig::default().toml();
+    config.push_str(
+        "\n[bgp]\nlocal_as = 65000\nredistribute = [\"connected\"]\n\n\
+         [[bgp.peer]]\naddress = \"203.0.113.2\"\nremote_as = 65002\nimport = \"all\"\nexport = \"all\"\n\n\
+         [[bgp.peer]]\naddress = \"2001:db8:1::2\"\nremote_as = 65002\nimport = \"all\"\nexport = \"all\"\n",
+    );
+    let path = lab.dir.join("router-bgp.toml");
+    std::fs::write(&path, config).unwrap();
+    let daemon = Daemon::start(&lab, &path);
+    let states = || {
+        show(&lab, &daemon, &["bgp", "neighbors"]).map_or(Vec::new(), |v| {
+            v["peers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| p["state"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+    };
+    assert!(
+        poll_until(LIMIT, || states() == ["established", "established"]),
+        "{:?}\n{}",
+        show(&lab, &daemon, &["bgp"]),
+        bird.birdc("show protocols all")
+    );
+    let via = |prefix: &str, hop: &str| {
+        show(&lab, &daemon, &["routes", prefix]).is_ok_and(|v| {
+            let t = v.to_string();
+            t.contains("ebgp") && t.contains(hop)
+        })
+    };
+    assert!(poll_until(LIMIT, || via(B_PREFIX, "203.0.113.2")));
+    assert!(
+        poll_until(LIMIT, || via("2001:db8:100::/48", "2001:db8:1::2")),
+        "{:?}",
+        show(&lab, &daemon, &["routes", "2001:db8:100::/48"])
+    );
+    assert!(
+        poll_until(LIMIT, || bird
+            .birdc("show route 2001:db8::/64 all")
+            .contains("2001:db8:1::1")),
+        "{}",
+        bird.birdc("show route 2001:db8::/64 all")
+    );
+    assert!(poll_until(LIMIT, || bird
+        .birdc("show route 192.0.2.0/24 all")
+        .contains("203.0.113.1")));
+    let stopped = daemon.stop_cleanly(&lab);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
