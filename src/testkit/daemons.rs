@@ -313,6 +313,16 @@ impl Frr {
         )
     }
 
+    /// `vtysh -c C1 -c C2 ...`: several commands in one session (a
+    /// configuration change: `configure terminal`, then its lines).
+    pub fn vtysh_lines(&self, commands: &[&str]) -> String {
+        let mut args = vec!["--vty_socket", path_str(&self.folder.0)];
+        for c in commands {
+            args.extend(["-c", c]);
+        }
+        query("vtysh", &args)
+    }
+
     /// A daemon's log (`zebra`, `bgpd`, `ospfd`).
     pub fn log(&self, daemon: &str) -> String {
         let mut text = self.folder.log(&format!("{daemon}.out"));

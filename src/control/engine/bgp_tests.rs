@@ -279,7 +279,7 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     let t0 = frozen_clock();
     let protocols = ProtocolConfig::new(config.router.id, Vec::new())
         .with_section(bgp_name(), config.bgp.clone().unwrap());
-    let mut bgp = (crate::control::bgp::file_input::REGISTRATION.create)(&protocols).unwrap();
+    let mut bgp = (crate::control::bgp::speaker::REGISTRATION.create)(&protocols).unwrap();
     bgp.reconfigure(t0, &protocols).unwrap();
     let input = ProtocolInput::File {
         path: &mrt,

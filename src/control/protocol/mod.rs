@@ -233,7 +233,7 @@ pub enum ReloadStyle {
 pub const REGISTRY: &[Registration] = &[
     crate::control::linkstate::file_input::REGISTRATION,
     crate::control::ospf::REGISTRATION,
-    crate::control::bgp::file_input::REGISTRATION,
+    crate::control::bgp::speaker::REGISTRATION,
 ];
 
 /// A clock that never moves, for tests: instances are driven by the `now`

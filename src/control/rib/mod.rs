@@ -514,6 +514,14 @@ impl notify::RibView for Rib {
     fn next_hops(&self) -> &dyn NextHopResolver {
         self
     }
+
+    fn source_prefixes(&self, source: RouteSource) -> Vec<IpNet> {
+        self.prefixes
+            .iter()
+            .filter(|(_, state)| state.candidates.get(source).is_some())
+            .map(|(prefix, _)| *prefix)
+            .collect()
+    }
 }
 
 impl NextHopResolver for Rib {
