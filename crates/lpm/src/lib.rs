@@ -9,7 +9,7 @@
 //! Updates are applied in place by rebuilding only the slots the changed
 //! prefix covers. The data plane never sees a table change: the control
 //! plane updates its own copy and publishes a clone through
-//! [`FibHandle`](crate::fib::FibHandle) (RCU style).
+//! `FibHandle` (ferroute-dataplane) (RCU style).
 
 mod reference;
 mod trie;
@@ -27,6 +27,9 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use trie::Trie;
+
+#[cfg(test)]
+use ferroute_testkit as testkit;
 
 /// Index into the FIB's next-hop table. Any value but `u32::MAX` works; one
 /// table holds at most [`MAX_NEXT_HOPS`] distinct ids at a time.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{leaf, slot_at, Item, Key, LpmError, Trie, LEAF, NO_ROUTE, STRIDE};
-use crate::lpm::NextHopId;
+use crate::NextHopId;
 
 impl<K: Key> Trie<K> {
     /// Builds a table from routes in any order; a prefix given twice keeps

@@ -36,7 +36,7 @@ impl fmt::Display for FileError {
 impl std::error::Error for FileError {}
 
 /// 1-based line of byte `offset` in `src`.
-pub(crate) fn line_of(src: &str, offset: usize) -> usize {
+pub fn line_of(src: &str, offset: usize) -> usize {
     let end = offset.min(src.len());
     src.as_bytes()[..end]
         .iter()
@@ -51,7 +51,7 @@ pub(crate) fn line_of(src: &str, offset: usize) -> usize {
 /// are numbered per parent: `[[port.class]]` under the second `[[port]]` is
 /// `port[1].class[0]`, since a new `[[port]]` restarts the count of its
 /// classes. For a key split over several lines the path names the table only.
-pub(crate) fn locate(src: &str, span: &Range<usize>) -> (usize, String) {
+pub fn locate(src: &str, span: &Range<usize>) -> (usize, String) {
     let line = line_of(src, span.start);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut table = String::new();
@@ -96,7 +96,7 @@ pub(crate) fn locate(src: &str, span: &Range<usize>) -> (usize, String) {
 }
 
 /// toml's messages can span several lines; the error is shown on one.
-pub(crate) fn one_line(message: &str) -> String {
+pub fn one_line(message: &str) -> String {
     message
         .lines()
         .map(str::trim)

@@ -1,10 +1,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::*;
 use crate::config::Config;
+#[allow(unused_imports)]
+use crate::control::engine::*;
+#[allow(unused_imports)]
+use crate::control::protocol::{Protocol, ProtocolConfig, RouteOutput};
+#[allow(unused_imports)]
+use crate::control::rib::route::{RibRoute, RouteSource};
+#[allow(unused_imports)]
+use crate::control::rib::Rib;
 use crate::control::SYSTEM_HOST;
 use crate::fib::NextHop;
+#[allow(unused_imports)]
+use crate::fib::{FibHandle, StaticNeighbor};
 
 fn examples() -> PathBuf {
     crate::testkit::repo_path("examples")

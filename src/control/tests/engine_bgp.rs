@@ -5,13 +5,22 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::tests::published;
-use super::*;
+use super::engine::published;
 use crate::config::Config;
+#[allow(unused_imports)]
+use crate::control::engine::*;
 use crate::control::protocol::ProtocolInput;
 use crate::control::protocol::{frozen_clock, BestRouteChange};
+#[allow(unused_imports)]
+use crate::control::protocol::{Protocol, ProtocolConfig, RouteOutput};
 use crate::control::rib::inputs::connected_routes;
+#[allow(unused_imports)]
+use crate::control::rib::route::{RibRoute, RouteSource};
+#[allow(unused_imports)]
+use crate::control::rib::Rib;
 use crate::fib::NextHop;
+#[allow(unused_imports)]
+use crate::fib::{FibHandle, StaticNeighbor};
 use ipnet::IpNet;
 
 fn examples() -> PathBuf {
@@ -277,8 +286,10 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     let mut rib = Rib::new(config.distances);
     rib.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &[]));
     let t0 = frozen_clock();
-    let protocols = ProtocolConfig::new(config.router.id, Vec::new())
-        .with_section(bgp_name(), config.bgp.clone().unwrap());
+    let protocols = ProtocolConfig::new(config.router.id, Vec::new()).with_section(
+        crate::control::bgp::file_input::NAME,
+        config.bgp.clone().unwrap(),
+    );
     let mut bgp = (crate::control::bgp::speaker::REGISTRATION.create)(&protocols).unwrap();
     bgp.reconfigure(t0, &protocols).unwrap();
     let input = ProtocolInput::File {

@@ -13,7 +13,7 @@ use std::arch::x86_64::*;
 
 use super::lookup::{resolve, V4};
 use super::{Key, HDR, LEAF, NONE_ID};
-use crate::lpm::NextHopId;
+use crate::NextHopId;
 
 /// Addresses per vector.
 const W: usize = 16;

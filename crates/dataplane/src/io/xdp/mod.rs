@@ -38,6 +38,10 @@ pub use socket::{BindMode, XdpIo, XdpIoConfig, DEFAULT_FRAMES, DEFAULT_RING_SIZE
 pub use wait::set_fifo_priority;
 pub use xsk_stats::XskStatistics;
 
+/// The compiled router program (tests load it outside `XdpProgram`).
+#[doc(hidden)]
+pub const PROGRAM_OBJECT: &str = concat!(env!("OUT_DIR"), "/ferroute.bpf.o");
+
 // Workers open their sockets in the router's namespace and may then move
 // them; the daemon moves the program to its control thread.
 const _: fn() = || {

@@ -10,10 +10,10 @@ use libbpf_cargo::SkeletonBuilder;
 /// (source, skeleton name): the router's program, and the benchmark's
 /// generator, sink and redirect bound.
 const PROGRAMS: &[(&str, &str)] = &[
-    ("bpf/ferroute.bpf.c", "ferroute"),
-    ("bpf/gen.bpf.c", "gen"),
-    ("bpf/sink.bpf.c", "sink"),
-    ("bpf/redirect.bpf.c", "redirect"),
+    ("../../bpf/ferroute.bpf.c", "ferroute"),
+    ("../../bpf/gen.bpf.c", "gen"),
+    ("../../bpf/sink.bpf.c", "sink"),
+    ("../../bpf/redirect.bpf.c", "redirect"),
 ];
 
 fn main() {

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 /// `relative` in the repository (`examples/`, `scripts/`), wherever the
 /// crate asking is built.
 pub fn repo_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
 }
 
 /// The shared data root: `$FERROUTE_DATA`, or `../shared` next to the

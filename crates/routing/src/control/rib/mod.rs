@@ -143,7 +143,7 @@ impl Rib {
     }
 
     /// Replaces the resolved neighbours (static ones already merged in, as
-    /// [`crate::control::kernel::neighbor::NeighborTable::resolved`] gives them; of
+    /// `NeighborTable::resolved` (the daemon's kernel glue) gives them; of
     /// two entries with one address the first counts). Rewrites the groups
     /// resolved with a neighbour that appeared, vanished or changed MAC.
     pub fn set_neighbors(&mut self, neighbors: &[StaticNeighbor]) {

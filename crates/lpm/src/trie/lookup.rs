@@ -15,7 +15,7 @@
 //!   the direct entries and first nodes of the addresses after it load.
 
 use super::{Key, Trie, HDR, LEAF, NONE_ID};
-use crate::lpm::NextHopId;
+use crate::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
 pub(super) trait Addr: Copy {

@@ -1,7 +1,6 @@
 //! Scaffolding shared by every kind of test and by the benches: where the
 //! real data is ([`data`]), one seeded pseudo-random sequence ([`rng`]), one
-//! frame builder ([`frames`]), the two-port FIB/forwarder/worker set-up
-//! ([`rig`]), network namespaces with raw packet sockets ([`netns`]) and
+//! frame builder ([`frames`]), network namespaces with raw packet sockets ([`netns`]) and
 //! real routing daemons as peers ([`daemons`]).
 //!
 //! It lives in the library (hidden from the docs, not part of the API)
@@ -15,8 +14,9 @@ pub mod daemons;
 pub mod data;
 pub mod frames;
 pub mod netns;
-pub mod rig;
 pub mod rng;
+
+use ferroute_wire as wire;
 
 pub use data::{data_dir, data_file, pcaps_dir, repo_path, shared_path};
 pub use rng::Rng;

@@ -14,7 +14,7 @@
 //! node; a short prefix that covers many longer ones rebuilds them all.
 
 use super::{leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, STRIDE};
-use crate::lpm::NextHopId;
+use crate::NextHopId;
 
 /// Deepest path: (128 - 16) / 6 node levels.
 const MAX_LEVELS: usize = 20;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::lpm::reference::BitTrie;
+use crate::reference::BitTrie;
 use crate::testkit::Rng;
 
 /// Random prefixes clustered under a few /8s so that nodes get deep.

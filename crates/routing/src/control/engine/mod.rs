@@ -9,11 +9,6 @@
 
 mod instances;
 mod show;
-#[cfg(test)]
-mod tests;
-
-#[cfg(test)]
-mod bgp_tests;
 
 use std::net::IpAddr;
 use std::path::Path;
