@@ -41,8 +41,8 @@ use std::sync::{Arc, LazyLock};
 use ferroute::fib::{
     build_static, ConnectedPort, Discard, Fib, PortId, RouteTarget, StaticNeighbor, StaticRoute,
 };
-use ferroute::forward::MIN_EMIT_BUFFER;
 use ferroute::forward::acl::{AclRule, AclSpec, PortRange};
+use ferroute::forward::MIN_EMIT_BUFFER;
 use ferroute::forward::{
     AclAction, AclTable, DropReason, Emit, Forwarder, ForwarderConfig, Port, PortFeatures, Urpf,
     Verdict,
@@ -200,7 +200,13 @@ static ACLS: LazyLock<Arc<AclTable>> = LazyLock::new(|| {
         default: AclAction::Permit,
         rules: vec![
             rule(AclAction::Reject, 6, None, port(22, 22), None),
-            rule(AclAction::Deny, 17, port(1000, 2000), None, Some("10.0.0.0/8")),
+            rule(
+                AclAction::Deny,
+                17,
+                port(1000, 2000),
+                None,
+                Some("10.0.0.0/8"),
+            ),
             rule(AclAction::Reject, 58, None, None, Some("2001:db8::/32")),
         ],
     }]))
@@ -495,9 +501,7 @@ fn check_icmp_error(
             assert!(checksum::verify(msg), "ICMP checksum is wrong");
             assert!(matches!(
                 msg[0],
-                icmp::v4::DEST_UNREACHABLE
-                    | icmp::v4::TIME_EXCEEDED
-                    | icmp::v4::PARAMETER_PROBLEM
+                icmp::v4::DEST_UNREACHABLE | icmp::v4::TIME_EXCEEDED | icmp::v4::PARAMETER_PROBLEM
             ));
             let quote = &msg[icmp::ERROR_HEADER_LEN..];
             assert!(quote.len() >= orig.header_len().min(orig.total_len()));
