@@ -61,10 +61,11 @@
 //! [linkstate]               # optional: the LSDB (see control::linkstate);
 //! file = "lsdb.toml"        # relative to this file's directory
 //!
-//! [bgp]                     # optional: BGP routes from files
+//! [bgp]                     # optional: BGP routes from files and peers
 //! local_as = 65000          # required in [bgp]; peers with this AS are iBGP
 //! always_compare_med = false
 //! multipath = false
+//! redistribute = []         # "connected", "static": advertised to peers
 //!
 //! [[bgp.mrt]]               # an MRT RIB dump (TABLE_DUMP_V2 or v1);
 //! file = "rib.mrt.gz"       # its peers come from the dump
@@ -73,6 +74,14 @@
 //! file = "x.pfx2as.gz"      # every route with next hop `peer` and
 //! peer = "192.0.2.2"        # AS_PATH = `peer_as`
 //! peer_as = 65001
+//!
+//! [[bgp.peer]]              # a live BGP session (TCP port 179)
+//! address = "203.0.113.2"   # the neighbour
+//! remote_as = 65001         # our local_as: iBGP
+//! import = "all"            # "all" or "none"; eBGP default "none" (RFC 8212),
+//! export = "all"            # iBGP default "all"
+//! # optional: local_address, passive = false, hold_time = 90,
+//! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1)
 //! ```
 //!
 //! Unknown keys are errors. Every error names the file, the line and the
@@ -80,7 +89,9 @@
 
 mod acl;
 mod bgp;
+mod bgp_peer;
 mod context;
+mod ospf;
 mod qos;
 mod raw;
 mod restart;
@@ -134,6 +145,8 @@ pub struct Config {
     pub bgp: Option<BgpConfig>,
     /// `[[acl]]` lists in file order; a list's index is its [`AclId`](crate::forward::AclId).
     pub acls: Vec<AclSpec>,
+    /// `[ospf]`, if the router speaks OSPF.
+    pub ospf: Option<crate::control::ospf::OspfConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +362,9 @@ impl Config {
         }
         if let Some(b) = &self.bgp {
             protocols = protocols.with_section(bgp_input::NAME, b.clone());
+        }
+        if let Some(o) = &self.ospf {
+            protocols = protocols.with_section(crate::control::ospf::instance::NAME, o.clone());
         }
         ControlInputs {
             ports: self.connected_ports(),

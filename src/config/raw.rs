@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     pub bgp: Option<Spanned<RawBgp>>,
     #[serde(default)]
     pub acl: Vec<Spanned<RawAcl>>,
+    pub ospf: Option<Spanned<super::ospf::RawOspf>>,
 }
 
 /// `[[acl]]`: a named rule list (see `config/acl.rs`).
@@ -68,6 +69,25 @@ pub(super) struct RawBgp {
     pub mrt: Vec<Spanned<RawBgpMrt>>,
     #[serde(default)]
     pub table: Vec<Spanned<RawBgpTable>>,
+    #[serde(default)]
+    pub peer: Vec<Spanned<RawBgpPeer>>,
+    #[serde(default)]
+    pub redistribute: Vec<Spanned<String>>,
+}
+
+/// `[[bgp.peer]]`: a live session.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBgpPeer {
+    pub address: Spanned<String>,
+    pub remote_as: Spanned<i64>,
+    pub local_address: Option<Spanned<String>>,
+    pub passive: Option<Spanned<bool>>,
+    pub hold_time: Option<Spanned<i64>>,
+    pub connect_retry: Option<Spanned<i64>>,
+    pub multihop: Option<Spanned<i64>>,
+    pub import: Option<Spanned<String>>,
+    pub export: Option<Spanned<String>>,
 }
 
 /// `[[bgp.mrt]]`: an MRT RIB dump.

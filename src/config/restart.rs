@@ -77,7 +77,7 @@ mod tests {
     use super::*;
 
     fn demo(edit: impl Fn(String) -> String) -> Config {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo/router.toml");
+        let path = crate::testkit::repo_path("examples/demo/router.toml");
         let text = std::fs::read_to_string(path).unwrap();
         Config::parse(&edit(text), "router.toml").unwrap()
     }

@@ -518,9 +518,9 @@ fn distances_and_linkstate_are_read_and_checked() {
     assert_eq!(e.field, "distance.ibgp");
     assert!(e.message.contains("out of range"), "{e}");
     assert_eq!(e.line, Some(GOOD.lines().count() + 3));
-    let unknown = format!("{GOOD}\n[distance]\nospf = 3\n");
+    let unknown = format!("{GOOD}\n[distance]\nisis = 3\n");
     let e = Config::parse(&unknown, "r.toml").unwrap_err();
-    assert_eq!(e.field, "distance.ospf");
+    assert_eq!(e.field, "distance.isis");
     assert_eq!(e.line, Some(GOOD.lines().count() + 3));
     assert!(e.message.contains("linkstate"), "{e}");
 }

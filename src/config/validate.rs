@@ -64,6 +64,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         None => None,
     };
     let bgp = super::bgp::bgp(&cx, &raw)?;
+    let ospf = super::ospf::ospf(&cx, &raw, &ports)?;
     Ok(Config {
         router,
         ports,
@@ -73,6 +74,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         linkstate,
         bgp,
         acls,
+        ospf,
     })
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod hash;
 pub mod kernel;
 pub mod linkstate;
 pub mod operator;
+pub mod ospf;
 pub mod protocol;
 pub mod rib;
 

@@ -4,11 +4,18 @@
 
 use std::path::PathBuf;
 
-/// The shared data root: `$FERROUTE_DATA`, or `../shared` next to the crate.
+/// `relative` in the repository (`examples/`, `scripts/`), wherever the
+/// crate asking is built.
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The shared data root: `$FERROUTE_DATA`, or `../shared` next to the
+/// repository.
 pub fn shared_root() -> PathBuf {
     std::env::var_os("FERROUTE_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .unwrap_or_else(|| repo_path("../shared"))
 }
 
 /// `<root>/relative` if it exists (file or directory); otherwise `None`

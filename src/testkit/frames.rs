@@ -9,6 +9,11 @@ use crate::wire::{checksum, MacAddr};
 
 /// The host behind port 0 of the two-port rig ([`super::rig`]).
 pub const HOST_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);
+/// The router's two ports in the test rig (`rig`).
+pub const P0_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+pub const P1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
+/// The gateway behind p1 (203.0.113.2, 2001:db8:1::2).
+pub const GW_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 2]);
 
 /// Bytes `0, 1, 2, ...` (wrapping): a payload whose every byte differs
 /// from its neighbours, so a shifted or cut copy shows.
@@ -63,7 +68,7 @@ impl V4Frame {
     /// the host behind port 0 (192.0.2.10) to `dst`, TTL 64.
     pub fn udp(dst: Ipv4Addr) -> V4Frame {
         V4Frame {
-            dst_mac: super::rig::P0_MAC,
+            dst_mac: P0_MAC,
             src_mac: HOST_MAC,
             src: Ipv4Addr::new(192, 0, 2, 10),
             dst,
@@ -140,7 +145,7 @@ impl V6Frame {
     /// the host behind port 0 (2001:db8::10) to `dst`, hop limit 64.
     pub fn udp(dst: Ipv6Addr) -> V6Frame {
         V6Frame {
-            dst_mac: super::rig::P0_MAC,
+            dst_mac: P0_MAC,
             src_mac: HOST_MAC,
             src: "2001:db8::10".parse().expect("address"),
             dst,
@@ -195,7 +200,7 @@ mod tests {
         let dst = Ipv4Addr::new(198, 51, 100, 7);
         let built = V4Frame::minimum(dst).build();
         let mut emitted = vec![0u8; 60];
-        ethernet::emit_header(&mut emitted, super::super::rig::P0_MAC, HOST_MAC, 0x0800);
+        ethernet::emit_header(&mut emitted, super::P0_MAC, HOST_MAC, 0x0800);
         Ipv4Repr {
             src: Ipv4Addr::new(192, 0, 2, 10),
             dst,

@@ -1,7 +1,8 @@
 //! Scaffolding shared by every kind of test and by the benches: where the
 //! real data is ([`data`]), one seeded pseudo-random sequence ([`rng`]), one
 //! frame builder ([`frames`]), the two-port FIB/forwarder/worker set-up
-//! ([`rig`]) and network namespaces with raw packet sockets ([`netns`]).
+//! ([`rig`]), network namespaces with raw packet sockets ([`netns`]) and
+//! real routing daemons as peers ([`daemons`]).
 //!
 //! It lives in the library (hidden from the docs, not part of the API)
 //! rather than in `tests/` or `benches/common/` because unit tests beside
@@ -10,11 +11,12 @@
 //! without `#[path]` tricks or copies. It pulls in no dependency the library
 //! does not already have; the binary links none of it.
 
+pub mod daemons;
 pub mod data;
 pub mod frames;
 pub mod netns;
 pub mod rig;
 pub mod rng;
 
-pub use data::{data_dir, data_file, pcaps_dir, shared_path};
+pub use data::{data_dir, data_file, pcaps_dir, repo_path, shared_path};
 pub use rng::Rng;

@@ -18,10 +18,7 @@ use crate::forward::{Emit, Forwarder, ForwarderConfig, Port, PortFeatures};
 use crate::io::LoopbackIo;
 use crate::wire::MacAddr;
 
-pub const P0_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
-pub const P1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
-/// The gateway behind p1 (203.0.113.2, 2001:db8:1::2).
-pub const GW_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 2]);
+pub use super::frames::{GW_MAC, P0_MAC, P1_MAC};
 
 /// p0 and p1, both families, MTU 1500.
 pub fn ports() -> Vec<Port> {

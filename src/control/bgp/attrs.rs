@@ -75,6 +75,29 @@ impl AsPath {
         &self.segments
     }
 
+    /// Whether `asn` is anywhere on the path (the loop check of RFC 4271
+    /// §9.1.2).
+    pub fn contains(&self, asn: u32) -> bool {
+        self.segments.iter().any(|s| match s {
+            AsSegment::Sequence(a)
+            | AsSegment::Set(a)
+            | AsSegment::ConfedSequence(a)
+            | AsSegment::ConfedSet(a) => a.contains(&asn),
+        })
+    }
+
+    /// The path with `asn` in front (what an eBGP speaker sends, §5.1.2).
+    pub fn prepend(&self, asn: u32) -> AsPath {
+        let mut segments = self.segments.to_vec();
+        match segments.first_mut() {
+            Some(AsSegment::Sequence(a)) if a.len() < 255 => {
+                *a = std::iter::once(asn).chain(a.iter().copied()).collect();
+            }
+            _ => segments.insert(0, AsSegment::Sequence(Box::new([asn]))),
+        }
+        AsPath::new(segments)
+    }
+
     /// The length compared by the decision process: an AS_SET counts 1,
     /// confederation segments 0.
     pub fn length(&self) -> u32 {

@@ -28,7 +28,9 @@ pub mod file_input;
 pub mod mrt;
 mod nexthops;
 pub mod peer;
+pub mod session;
 pub mod show;
+pub mod speaker;
 pub mod table;
 
 #[cfg(test)]

@@ -8,13 +8,14 @@ use std::time::Instant;
 use super::tests::published;
 use super::*;
 use crate::config::Config;
+use crate::control::protocol::ProtocolInput;
 use crate::control::protocol::{frozen_clock, BestRouteChange};
 use crate::control::rib::inputs::connected_routes;
 use crate::fib::NextHop;
 use ipnet::IpNet;
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+    crate::testkit::repo_path("examples")
 }
 
 fn v4(s: &str) -> Ipv4Addr {
@@ -278,7 +279,7 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     let t0 = frozen_clock();
     let protocols = ProtocolConfig::new(config.router.id, Vec::new())
         .with_section(bgp_name(), config.bgp.clone().unwrap());
-    let mut bgp = (crate::control::bgp::file_input::REGISTRATION.create)(&protocols).unwrap();
+    let mut bgp = (crate::control::bgp::speaker::REGISTRATION.create)(&protocols).unwrap();
     bgp.reconfigure(t0, &protocols).unwrap();
     let input = ProtocolInput::File {
         path: &mrt,
@@ -340,19 +341,9 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
 /// default route: every peer's routes resolve and reach the FIB.
 #[test]
 fn real_mrt_dump_loads_into_the_fib() {
-    let root = std::env::var_os("FERROUTE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    let dump = root.join("data/ripe-ris-rrc00-bview.20020722.2337.mrt.gz");
-    if !dump.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {} is missing",
-            dump.display()
-        );
-        eprintln!("skipping: {} not found (set FERROUTE_DATA)", dump.display());
+    let Some(dump) = crate::testkit::data_file("ripe-ris-rrc00-bview.20020722.2337.mrt.gz") else {
         return;
-    }
+    };
     let extra = "[[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"203.0.113.2\"\n";
     let config = bgp_config(&dump, None, extra);
     let start = Instant::now();

@@ -7,6 +7,7 @@
 //! The engine never reads a file or the clock itself: the [`Host`] it is
 //! given does (the event loop gives the real one, tests a fake).
 
+mod instances;
 mod show;
 #[cfg(test)]
 mod tests;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::control::protocol::{
-    Protocol, ProtocolConfig, ProtocolInput, Registration, RouteOutput, REGISTRY,
+    Protocol, ProtocolConfig, Registration, RouteOutput, SocketRequest, REGISTRY,
 };
 use crate::control::rib::inputs::{connected_routes, static_routes};
 use crate::control::rib::notify::SubscriberId;
@@ -70,8 +71,12 @@ fn bgp_name() -> &'static str {
     crate::control::bgp::file_input::NAME
 }
 
+pub use instances::{InstanceIo, InstanceKey};
+
 /// A running protocol instance.
 struct Instance {
+    /// Names it for the event loop (its sockets) for as long as it runs.
+    key: InstanceKey,
     registration: &'static Registration,
     protocol: Box<dyn Protocol>,
     /// Its journal of the RIB's best-route changes, if it wants one.
@@ -89,6 +94,12 @@ pub struct Engine {
     inputs: Inputs,
     neighbors: Vec<StaticNeighbor>,
     instances: Vec<Instance>,
+    /// The protocols it can run ([`REGISTRY`]; tests give their own).
+    registry: &'static [Registration],
+    /// The key the next new instance gets.
+    next_key: InstanceKey,
+    /// Instances' close requests, held until their transmits are out.
+    closes: std::collections::VecDeque<(InstanceKey, SocketRequest)>,
     /// The connected routes last given to the RIB.
     connected: Vec<RibRoute>,
     /// Whether this RIB has been published (the first publication is built
@@ -105,68 +116,39 @@ impl Engine {
         coalesce: Duration,
         host: Host,
     ) -> Result<Self, String> {
+        Self::with_registry(inputs, fib, coalesce, host, REGISTRY)
+    }
+
+    /// [`Engine::new`] running the protocols of `registry`.
+    pub fn with_registry(
+        inputs: &ControlInputs,
+        fib: FibHandle,
+        coalesce: Duration,
+        host: Host,
+        registry: &'static [Registration],
+    ) -> Result<Self, String> {
         let distances = inputs.distances;
         let inputs = Inputs::of(inputs, &host);
         let mut engine = Engine {
             rib: Rib::new(distances),
-            publisher: FibPublisher::new(fib, coalesce),
+            publisher: FibPublisher::new(fib, coalesce).with_clock(host.clock),
             host,
             inputs,
             neighbors: Vec::new(),
             instances: Vec::new(),
+            registry,
+            next_key: 0,
+            closes: Default::default(),
             connected: Vec::new(),
             published: false,
         };
         engine.apply_config_routes();
         let now = (host.clock)();
-        let instances = engine.start_instances(&engine.inputs.protocols, now)?;
+        let config = engine.inputs.protocols.clone();
+        let instances = engine.start_instances(&config, now)?;
         engine.install(instances);
         engine.settle(now, true);
         Ok(engine)
-    }
-
-    /// Makes an instance of every configured protocol and hands it its
-    /// input files; the first error fails them all.
-    fn start_instances(
-        &self,
-        config: &ProtocolConfig,
-        now: Instant,
-    ) -> Result<Vec<Instance>, String> {
-        let mut instances = Vec::new();
-        for registration in REGISTRY {
-            let Some(mut protocol) = (registration.create)(config) else {
-                continue;
-            };
-            let files = protocol.reconfigure(now, config)?.files;
-            for path in &files {
-                let bytes = (self.host.read_file)(path)?;
-                let input = ProtocolInput::File {
-                    path,
-                    bytes: &bytes,
-                };
-                protocol.handle_input(now, input, &self.rib)?;
-            }
-            instances.push(Instance {
-                registration,
-                protocol,
-                subscriber: None,
-                last_apply: Duration::ZERO,
-            });
-        }
-        Ok(instances)
-    }
-
-    /// Makes `instances` the running ones, each with the journal it wants.
-    fn install(&mut self, instances: Vec<Instance>) {
-        for old in std::mem::replace(&mut self.instances, instances) {
-            if let Some(id) = old.subscriber {
-                self.rib.unsubscribe(id);
-            }
-        }
-        for i in &mut self.instances {
-            let filter = i.protocol.subscription();
-            i.subscriber = (!filter.is_empty()).then(|| self.rib.subscribe(filter));
-        }
     }
 
     /// Runs the instances' due deadlines (with `force` first every pending
@@ -360,7 +342,7 @@ impl Engine {
         self.install(instances);
         self.rib.set_distances(inputs.distances);
         self.apply_config_routes();
-        for registration in REGISTRY {
+        for registration in self.registry {
             if !self.inputs.protocols.has_section(registration.name) {
                 for &source in registration.sources {
                     self.rib.replace_source(source, Vec::new());

@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use serde_json::{json, Value};
 
 use super::Engine;
-use crate::control::protocol::REGISTRY;
+use crate::control::protocol::Registration;
 
 impl Engine {
     /// Answers `show routes [PREFIX|ADDRESS]` (with what every protocol
@@ -30,12 +30,12 @@ impl Engine {
                         return answer;
                     }
                 }
-                match REGISTRY.iter().find(|r| r.name == first) {
+                match self.registry.iter().find(|r| r.name == first) {
                     Some(r) => Err(format!("{} is not configured ({})", r.title, r.section)),
-                    None => Err(unknown(what)),
+                    None => Err(unknown(what, self.registry)),
                 }
             }
-            _ => Err(unknown(what)),
+            _ => Err(unknown(what, self.registry)),
         }
     }
 
@@ -92,8 +92,8 @@ impl Engine {
     }
 }
 
-fn unknown(what: &str) -> String {
-    let names: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
+fn unknown(what: &str, registry: &[Registration]) -> String {
+    let names: Vec<&str> = registry.iter().map(|r| r.name).collect();
     format!(
         "unknown `show {what}` (try: routes [PREFIX|ADDRESS], fib-stats, {})",
         names.join(", ")

@@ -7,7 +7,7 @@ use crate::control::SYSTEM_HOST;
 use crate::fib::NextHop;
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+    crate::testkit::repo_path("examples")
 }
 
 /// An engine over `config` with its static neighbours, published once (as

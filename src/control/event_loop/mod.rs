@@ -10,6 +10,7 @@
 //! that are due; the engine takes the time it is handed.
 
 mod managed;
+mod sockets;
 mod timers;
 
 use std::collections::BTreeSet;
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::engine::{Engine, Host};
+use super::engine::{Engine, Host, InstanceIo};
 use super::handle::{ControlHandle, Request};
 use super::kernel::gateways::{self, ManagedEntry};
 use super::kernel::glean::GleanResolver;
@@ -35,6 +36,7 @@ use super::operator::{
 use super::{ControlError, ControlInputs, ControlOptions, ControlStatus, StopReport};
 use crate::fib::FibHandle;
 use crate::tables::read_maybe_gzip;
+use sockets::{PortInterface, ProtocolSockets};
 use timers::{TimerKey, Timers};
 
 /// The real world for the [`Engine`]: the system clock and the file system.
@@ -53,6 +55,12 @@ const WAKER: Token = Token(1);
 const OPERATOR: Token = Token(2);
 /// Operator connection `id` is `Token(FIRST_CONNECTION + id)`.
 const FIRST_CONNECTION: usize = 3;
+/// The protocol instances' sockets take tokens from here up (operator
+/// connections stay below).
+const FIRST_PROTOCOL_SOCKET: usize = 1 << 32;
+/// Rounds of socket events and the instances' answers per wake (an answer
+/// that fails at once, such as a refused connect, is itself an event).
+const PROTOCOL_IO_ROUNDS: usize = 16;
 /// Reads of the neighbour socket per wake (each up to 256 datagrams); a
 /// longer burst continues at the next turn of the loop.
 const NEIGHBOR_READS_PER_WAKE: usize = 64;
@@ -77,6 +85,8 @@ pub struct Control {
     /// The operator socket, once the daemon hands it over, and what
     /// answers the requests that are not the control thread's.
     operator: Option<(OperatorSocket, OperatorHandler)>,
+    /// The sockets the protocol instances asked for.
+    sockets: ProtocolSockets,
 }
 
 impl Control {
@@ -117,6 +127,15 @@ impl Control {
             })
             .collect();
         let table = NeighborTable::new(bindings, &inputs.static_neighbors);
+        let interfaces = inputs
+            .interfaces
+            .iter()
+            .zip(port_ifindexes)
+            .map(|(name, &ifindex)| PortInterface {
+                name: name.clone(),
+                ifindex,
+            })
+            .collect();
         let status = Arc::new(Mutex::new(ControlStatus::default()));
         let engine = Engine::new(inputs, fib.clone(), options.coalesce, SYSTEM_HOST)
             .map_err(ControlError::Routing)?;
@@ -137,6 +156,7 @@ impl Control {
             poll,
             timers: Timers::default(),
             operator: None,
+            sockets: ProtocolSockets::new(FIRST_PROTOCOL_SOCKET, interfaces),
         };
         let first_sync = |control: &mut Control| -> Result<(), ControlError> {
             control.register_neighbors().map_err(ControlError::Poll)?;
@@ -191,13 +211,17 @@ impl Control {
             .set(TimerKey::ManagedRefresh, now + self.options.managed_refresh);
         self.timers
             .set(TimerKey::Glean, now + self.options.poll_interval);
+        self.pump_protocols();
         while !stop.load(Ordering::Acquire) {
             self.timers
                 .set_or_cancel(TimerKey::Engine, self.engine.deadline());
-            let timeout = self
-                .timers
-                .next()
-                .map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = if self.sockets.has_pending_reads() {
+                Some(Duration::ZERO)
+            } else {
+                self.timers
+                    .next()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     self.record_error(&e);
@@ -211,17 +235,53 @@ impl Control {
                     NEIGHBORS => self.read_neighbors(),
                     WAKER => {}
                     OPERATOR => self.accept_operators(),
+                    token if self.sockets.owns(token) => self.sockets.ready(
+                        self.poll.registry(),
+                        token,
+                        event.is_readable() || event.is_read_closed() || event.is_error(),
+                        event.is_writable() || event.is_error(),
+                    ),
                     Token(t) => self.serve_operator(t - FIRST_CONNECTION),
                 }
             }
+            self.sockets.continue_reads(self.poll.registry());
+            self.pump_protocols();
             self.serve_requests();
             let now = Instant::now();
             while let Some(key) = self.timers.pop_expired(now) {
                 self.on_timer(key, now);
             }
+            self.pump_protocols();
         }
         self.operator = None;
         self.remove_owned()
+    }
+
+    /// Carries out what the instances want done with their sockets and
+    /// hands them what happened there, until both are quiet (bounded: the
+    /// rest waits for the next turn).
+    fn pump_protocols(&mut self) {
+        for _ in 0..PROTOCOL_IO_ROUNDS {
+            while let Some((key, io)) = self.engine.poll_io() {
+                let registry = self.poll.registry();
+                match io {
+                    InstanceIo::Request(request) => self.sockets.request(registry, key, request),
+                    InstanceIo::Transmit(transmit) => {
+                        self.sockets.transmit(registry, key, transmit)
+                    }
+                }
+            }
+            let events = self.sockets.take_events();
+            if events.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            for (key, event) in events {
+                if let Err(e) = self.engine.handle_socket(key, now, event.as_event()) {
+                    self.record_error(&e);
+                }
+            }
+        }
     }
 
     fn on_timer(&mut self, key: TimerKey, now: Instant) {
@@ -313,7 +373,12 @@ impl Control {
         inputs: &ControlInputs,
         not_applied: Vec<String>,
     ) -> Result<serde_json::Value, String> {
-        let mut answer = self.engine.reload(inputs)?;
+        let answer = self.engine.reload(inputs);
+        // Instances the reload stopped lose their sockets (also when it
+        // failed half-way: the engine says who runs).
+        let alive = self.engine.instance_keys();
+        self.sockets.retain_owners(self.poll.registry(), &alive);
+        let mut answer = answer?;
         if let Some(version) = answer["fib_version"].as_u64() {
             self.published(version);
         }

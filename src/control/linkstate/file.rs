@@ -209,6 +209,7 @@ impl Ctx<'_> {
             sequence: sequence as u64,
             links,
             stubs,
+            transits: Vec::new(),
         })
     }
 

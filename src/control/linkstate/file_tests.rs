@@ -8,7 +8,7 @@ use super::*;
 use crate::control::rib::route::Via;
 
 fn example_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/lsdb.toml")
+    crate::testkit::repo_path("examples/lsdb.toml")
 }
 
 fn demo_port(name: &str) -> Option<PortId> {
@@ -271,6 +271,7 @@ fn reloading_schedules_one_spf_per_burst() {
             prefix: "198.18.6.0/24".parse().unwrap(),
             cost: 0,
         }],
+        transits: vec![],
     };
     assert_eq!(ls.install(lsa(2, 1), t0 + ms(5)), InstallOutcome::Installed);
     assert_eq!(ls.install(lsa(1, 9), t0 + ms(6)), InstallOutcome::Older);

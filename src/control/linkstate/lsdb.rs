@@ -1,9 +1,10 @@
-//! The link-state database: one router LSA per router, newest sequence wins.
+//! The link-state database: one router LSA per router, newest sequence
+//! wins, and the transit networks (OSPF network LSAs) routers attach to.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use serde::Serialize;
 
 /// A router's identity in the link-state domain (its `[router] id`).
@@ -39,6 +40,32 @@ pub struct Stub {
     pub cost: u32,
 }
 
+/// A link from the LSA's router to a transit network (a broadcast segment
+/// with a designated router, described by a [`NetworkLsa`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransitLink {
+    /// The network's id: its designated router's address on it.
+    pub network: Ipv4Addr,
+    /// At least 1, as for [`Link::cost`].
+    pub cost: u32,
+    /// The router's own address on the network: the gateway the other
+    /// routers of the segment reach it by.
+    pub address: Ipv4Addr,
+    /// The port it leaves by; meaningful only on this router's own links.
+    pub port: Option<String>,
+}
+
+/// A transit network (an OSPF network LSA): its prefix and the routers
+/// attached to it. Reaching it costs its routers' transit link costs;
+/// leaving it for an attached router costs nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkLsa {
+    /// Its designated router's address (what transit links name).
+    pub id: Ipv4Addr,
+    pub prefix: Ipv4Net,
+    pub attached: Vec<RouterId>,
+}
+
 /// Everything one router says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RouterLsa {
@@ -47,6 +74,9 @@ pub struct RouterLsa {
     pub sequence: u64,
     pub links: Vec<Link>,
     pub stubs: Vec<Stub>,
+    /// Links to transit networks (OSPF; the LSDB file has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transits: Vec<TransitLink>,
 }
 
 impl RouterLsa {
@@ -92,10 +122,12 @@ impl ReplaceReport {
     }
 }
 
-/// The router LSAs, keyed by router id.
+/// The router LSAs, keyed by router id, and the transit networks, keyed by
+/// their id.
 #[derive(Debug, Clone, Default)]
 pub struct Lsdb {
     lsas: BTreeMap<RouterId, RouterLsa>,
+    networks: BTreeMap<Ipv4Addr, NetworkLsa>,
     /// Bumped on every change, so a caller can tell whether SPF is stale.
     generation: u64,
 }
@@ -157,6 +189,20 @@ impl Lsdb {
             }
         }
         report
+    }
+
+    /// Sets transit network `network.id` (the OSPF speaker's database
+    /// decides which instance is current; this one holds the result).
+    pub fn set_network(&mut self, network: NetworkLsa) {
+        if self.networks.get(&network.id) != Some(&network) {
+            self.networks.insert(network.id, network);
+            self.generation += 1;
+        }
+    }
+
+    /// The transit networks in id order.
+    pub fn networks(&self) -> impl ExactSizeIterator<Item = &NetworkLsa> + '_ {
+        self.networks.values()
     }
 
     pub fn get(&self, router: RouterId) -> Option<&RouterLsa> {

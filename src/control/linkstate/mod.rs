@@ -78,9 +78,14 @@ mod file_tests;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transit_tests;
 
 pub use file::LsdbFileError;
-pub use lsdb::{InstallOutcome, Link, Lsdb, ReplaceReport, RouterId, RouterLsa, Stub, MAX_COST};
+pub use lsdb::{
+    InstallOutcome, Link, Lsdb, NetworkLsa, ReplaceReport, RouterId, RouterLsa, Stub, TransitLink,
+    MAX_COST,
+};
 pub use schedule::SpfScheduler;
 pub use show::LinkStateSummary;
 pub use spf::{SpfResult, SpfTimings, UnusableLink};
@@ -102,6 +107,8 @@ pub struct LinkState {
     lsdb: Lsdb,
     scheduler: SpfScheduler,
     last: Option<SpfResult>,
+    /// Times SPF's phases (`show linkstate`); none in tests.
+    clock: Option<fn() -> Instant>,
 }
 
 impl LinkState {
@@ -111,7 +118,13 @@ impl LinkState {
             lsdb: Lsdb::new(),
             scheduler,
             last: None,
+            clock: None,
         }
+    }
+
+    /// Times SPF's phases with `clock` from now on.
+    pub fn set_clock(&mut self, clock: Option<fn() -> Instant>) {
+        self.clock = clock;
     }
 
     /// Replaces the database with the file at `path` (all or nothing) and,
@@ -149,7 +162,12 @@ impl LinkState {
         if !self.scheduler.due(now) {
             return None;
         }
-        self.last = Some(spf::run(&self.lsdb, self.router_id, port_of));
+        self.last = Some(spf::run_timed(
+            &self.lsdb,
+            self.router_id,
+            port_of,
+            self.clock,
+        ));
         self.last.as_ref()
     }
 
@@ -157,8 +175,12 @@ impl LinkState {
     /// config reload while the LSDB did not). A change still pending runs
     /// once more when due: redundant, never wrong.
     pub fn run_now(&mut self, port_of: impl Fn(&str) -> Option<PortId>) -> &SpfResult {
-        self.last
-            .insert(spf::run(&self.lsdb, self.router_id, port_of))
+        self.last.insert(spf::run_timed(
+            &self.lsdb,
+            self.router_id,
+            port_of,
+            self.clock,
+        ))
     }
 
     /// When a pending SPF run falls due (for the control loop's wait).

@@ -122,6 +122,7 @@ fn build(t: &Topology) -> Vec<RouterLsa> {
                     cost,
                 })
                 .collect(),
+            transits: vec![],
         })
         .collect()
 }

@@ -10,17 +10,26 @@
 //! shortest paths as a bitset in one flat array: following a strictly
 //! shorter path copies the predecessor's set, an equal-cost one ORs it in.
 //!
-//! Link costs are at least 1, so every router on a shortest path to `v` is
-//! settled before `v` is: a router's set is complete when it is popped.
+//! Transit networks (OSPF network LSAs) are vertices too, numbered after
+//! the routers: a router's transit link leads to the network at its cost,
+//! the network leads to each attached router at cost 0 (RFC 2328 §16.1).
+//! The routers on a network this router is attached to are first hops
+//! themselves, through their own address on it.
+//!
+//! Router-to-anything costs are at least 1 and only network-to-router
+//! edges cost 0, and of equal costs networks are settled first: so every
+//! vertex on a shortest path to `v` is settled before `v` is, and a
+//! vertex's set is complete when it is popped.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use serde::Serialize;
 
-use super::lsdb::{Lsdb, RouterId, RouterLsa};
+use super::lsdb::{Lsdb, NetworkLsa, RouterId, RouterLsa};
 use crate::control::hash::FastMap;
 use crate::control::rib::route::{RibRoute, RouteSource, Via};
 use crate::fib::PortId;
@@ -144,12 +153,29 @@ impl SpfResult {
     }
 }
 
+/// The time from `a` to `b`; zero without a clock.
+fn between(a: Option<Instant>, b: Option<Instant>) -> Duration {
+    a.zip(b).map_or(Duration::ZERO, |(a, b)| b - a)
+}
+
 /// Runs SPF over `lsdb` from `root`. `port_of` maps the port names of the
 /// root's links to port ids (the config's `port_id`); a root link whose port
 /// is unknown, or that lacks a via/port, is reported in
 /// [`SpfResult::unusable_links`] and not used.
 pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>) -> SpfResult {
-    let started = Instant::now();
+    run_timed(lsdb, root, port_of, None)
+}
+
+/// [`run`], with its phases timed by `clock` ([`SpfResult::timings`]; zero
+/// without one: this layer reads no clock of its own).
+pub fn run_timed(
+    lsdb: &Lsdb,
+    root: RouterId,
+    port_of: impl Fn(&str) -> Option<PortId>,
+    clock: Option<fn() -> Instant>,
+) -> SpfResult {
+    let now = || clock.map(|c| c());
+    let started = now();
     let graph = Graph::build(lsdb);
     let root_index = graph.index(root);
     let mut unusable = Vec::new();
@@ -183,28 +209,35 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
                 }
             };
             for &gateway in &link.next_hops {
-                root_vias.push((v, link.cost, Via::Gateway { port, gateway }));
+                root_vias.push((v, link.cost, Some(Via::Gateway { port, gateway })));
             }
         }
+        root_transit_vias(&graph, r, lsa, &port_of, &mut root_vias, &mut unusable);
     }
     // Bits are numbered in `Via` order, so reading a set's bits in order
     // yields its first hops already sorted: no sort per route.
-    let mut first_hops: Vec<Via> = root_vias.iter().map(|&(_, _, via)| via).collect();
+    let mut first_hops: Vec<Via> = root_vias.iter().filter_map(|&(_, _, via)| via).collect();
     first_hops.sort_unstable();
     first_hops.dedup();
-    let root_links: Vec<(u32, u32, usize)> = root_vias
+    let root_links: Vec<(u32, u32, Option<usize>)> = root_vias
         .iter()
-        .filter_map(|&(v, c, via)| Some((v, c, first_hops.binary_search(&via).ok()?)))
+        .map(|&(v, c, via)| {
+            (
+                v,
+                c,
+                via.and_then(|via| first_hops.binary_search(&via).ok()),
+            )
+        })
         .collect();
-    let graph_done = Instant::now();
+    let graph_done = now();
     let words = first_hops.len().div_ceil(64).max(1);
-    let n = graph.ids.len();
+    let n = graph.vertices();
     let mut cost = vec![UNREACHABLE; n];
     let mut hops = vec![0u64; n * words];
     if let Some(r) = root_index {
         dijkstra(&graph, r, &root_links, words, &mut cost, &mut hops);
     }
-    let dijkstra_done = Instant::now();
+    let dijkstra_done = now();
     let (routes, unroutable) = StubRoutes {
         root: root_index,
         cost: &cost,
@@ -212,8 +245,8 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         words,
         first_hops: &first_hops,
     }
-    .build(&graph.lsas);
-    let finished = Instant::now();
+    .build(&graph);
+    let finished = now();
     SpfResult {
         root,
         ids: graph.ids,
@@ -225,9 +258,9 @@ pub fn run(lsdb: &Lsdb, root: RouterId, port_of: impl Fn(&str) -> Option<PortId>
         unroutable,
         unusable,
         timings: SpfTimings {
-            graph: graph_done - started,
-            dijkstra: dijkstra_done - graph_done,
-            routes: finished - dijkstra_done,
+            graph: between(started, graph_done),
+            dijkstra: between(graph_done, dijkstra_done),
+            routes: between(dijkstra_done, finished),
         },
     }
 }
@@ -238,8 +271,10 @@ struct Graph<'a> {
     lsas: Vec<&'a RouterLsa>,
     /// Sorted (the LSDB iterates in router-id order).
     ids: Vec<RouterId>,
-    /// `adj[offsets[u]..offsets[u + 1]]`: u's links to routers that have an
-    /// LSA, as (neighbour index, cost), sorted by neighbour.
+    /// The transit networks, numbered from `ids.len()` on in id order.
+    networks: Vec<&'a NetworkLsa>,
+    /// `adj[offsets[u]..offsets[u + 1]]`: u's links to vertices that have
+    /// an LSA, as (neighbour index, cost), sorted by neighbour.
     offsets: Vec<u32>,
     adj: Vec<(u32, u32)>,
 }
@@ -253,8 +288,16 @@ impl<'a> Graph<'a> {
         let mut index: FastMap<RouterId, u32> =
             HashMap::with_capacity_and_hasher(ids.len(), Default::default());
         index.extend(ids.iter().enumerate().map(|(i, &id)| (id, i as u32)));
+        let networks: Vec<&NetworkLsa> = lsdb.networks().collect();
+        let first_network = ids.len() as u32;
+        let network_index = |id: Ipv4Addr| {
+            networks
+                .binary_search_by_key(&id, |n| n.id)
+                .ok()
+                .map(|i| first_network + i as u32)
+        };
         let links: usize = lsas.iter().map(|l| l.links.len()).sum();
-        let mut offsets = Vec::with_capacity(ids.len() + 1);
+        let mut offsets = Vec::with_capacity(ids.len() + networks.len() + 1);
         let mut adj = Vec::with_capacity(links);
         offsets.push(0);
         for (u, lsa) in lsas.iter().enumerate() {
@@ -265,15 +308,55 @@ impl<'a> Graph<'a> {
                     _ => {}
                 }
             }
+            for t in &lsa.transits {
+                if let Some(v) = network_index(t.network) {
+                    adj.push((v, t.cost));
+                }
+            }
             adj[start..].sort_unstable();
+            offsets.push(adj.len() as u32);
+        }
+        let mut attached: Vec<(u32, u32)> = Vec::new();
+        for network in &networks {
+            // Deduplicated within the network's own slice only: the
+            // earlier slices' offsets are fixed.
+            attached.clear();
+            attached.extend(
+                network
+                    .attached
+                    .iter()
+                    .filter_map(|r| Some((*index.get(r)?, 0))),
+            );
+            attached.sort_unstable();
+            attached.dedup();
+            adj.extend_from_slice(&attached);
             offsets.push(adj.len() as u32);
         }
         Graph {
             lsas,
             ids,
+            networks,
             offsets,
             adj,
         }
+    }
+
+    /// Routers and networks.
+    fn vertices(&self) -> usize {
+        self.ids.len() + self.networks.len()
+    }
+
+    /// The vertex of transit network `id`.
+    fn network(&self, id: Ipv4Addr) -> Option<u32> {
+        self.networks
+            .binary_search_by_key(&id, |n| n.id)
+            .ok()
+            .map(|i| (self.ids.len() + i) as u32)
+    }
+
+    /// Of equal costs, networks are settled before routers (see the top).
+    fn rank(&self, v: u32) -> u8 {
+        u8::from((v as usize) < self.ids.len())
     }
 
     fn index(&self, id: RouterId) -> Option<u32> {
@@ -293,27 +376,28 @@ impl<'a> Graph<'a> {
 fn dijkstra(
     graph: &Graph<'_>,
     root: u32,
-    root_links: &[(u32, u32, usize)],
+    root_links: &[(u32, u32, Option<usize>)],
     words: usize,
     cost: &mut [u64],
     hops: &mut [u64],
 ) {
-    let mut heap = BinaryHeap::with_capacity(graph.ids.len());
+    let mut heap = BinaryHeap::with_capacity(graph.vertices());
     cost[root as usize] = 0;
     for &(v, c, bit) in root_links {
+        let rank = graph.rank(v);
         let v = v as usize;
         let c = u64::from(c);
         let set = &mut hops[v * words..][..words];
         if c < cost[v] {
             cost[v] = c;
             set.fill(0);
-            heap.push(Reverse((c, v as u32)));
+            heap.push(Reverse((c, rank, v as u32)));
         }
-        if c == cost[v] {
+        if let Some(bit) = bit.filter(|_| c == cost[v]) {
             set[bit / 64] |= 1 << (bit % 64);
         }
     }
-    while let Some(Reverse((d, u))) = heap.pop() {
+    while let Some(Reverse((d, _, u))) = heap.pop() {
         if d > cost[u as usize] {
             continue; // a stale entry: u was settled at a lower cost.
         }
@@ -329,7 +413,7 @@ fn dijkstra(
             if nd < cost[vi] {
                 cost[vi] = nd;
                 hops.copy_within(ui * words..(ui + 1) * words, vi * words);
-                heap.push(Reverse((nd, v)));
+                heap.push(Reverse((nd, graph.rank(v), v)));
             } else if nd == cost[vi] {
                 for w in 0..words {
                     hops[vi * words + w] |= hops[ui * words + w];
@@ -355,7 +439,8 @@ impl StubRoutes<'_> {
     /// vector sorted by prefix: a prefix's announcements are then adjacent,
     /// and the routes come out in prefix order (IPv4 before IPv6, as
     /// `IpNet` orders them) without sorting the routes themselves.
-    fn build(&self, lsas: &[&RouterLsa]) -> (Vec<RibRoute>, Vec<IpNet>) {
+    fn build(&self, graph: &Graph<'_>) -> (Vec<RibRoute>, Vec<IpNet>) {
+        let lsas = &graph.lsas;
         let mut v4: Vec<(u64, u64, u32)> = Vec::new();
         let mut v6: Vec<((u128, u8), u64, u32)> = Vec::new();
         let stubs: usize = lsas.iter().map(|l| l.stubs.len()).sum();
@@ -379,6 +464,21 @@ impl StubRoutes<'_> {
                     }
                 }
             }
+        }
+        // A transit network's prefix, unless it is one of this router's
+        // own (reached with no first hop: connected).
+        for (i, network) in graph.networks.iter().enumerate() {
+            let u = graph.ids.len() + i;
+            let held = &self.hops[u * self.words..][..self.words];
+            if self.cost[u] == UNREACHABLE || held.iter().all(|&w| w == 0) {
+                continue;
+            }
+            let p = network.prefix.trunc();
+            v4.push((
+                u64::from(u32::from(p.addr())) << 8 | u64::from(p.prefix_len()),
+                self.cost[u],
+                u as u32,
+            ));
         }
         let mut out = Routes {
             routes: Vec::with_capacity(v4.len() + v6.len()),
@@ -468,4 +568,45 @@ struct Routes {
     routes: Vec<RibRoute>,
     unroutable: Vec<IpNet>,
     set: Vec<u64>,
+}
+
+/// The root's transit links as first hops (RFC 2328 §16.1.1): a network
+/// the root is attached to is reached directly (no first hop); each other
+/// router attached to it is a first hop through its own address there, at
+/// the cost of the root's link. Only two-way attachments count: the
+/// network lists the router and the router lists the network.
+fn root_transit_vias(
+    graph: &Graph<'_>,
+    root: u32,
+    lsa: &RouterLsa,
+    port_of: &impl Fn(&str) -> Option<PortId>,
+    out: &mut Vec<(u32, u32, Option<Via>)>,
+    unusable: &mut Vec<UnusableLink>,
+) {
+    for t in &lsa.transits {
+        let Some(n) = graph.network(t.network) else {
+            continue;
+        };
+        if !graph.lists(n, root) {
+            continue;
+        }
+        let Some(port) = t.port.as_deref().and_then(port_of) else {
+            unusable.push(UnusableLink {
+                neighbor: t.network,
+                reason: format!("transit network {}: no configured port", t.network),
+            });
+            continue;
+        };
+        out.push((n, t.cost, None));
+        for &(v, _) in graph.links(n) {
+            if v == root || !graph.lists(v, n) {
+                continue;
+            }
+            let neighbor = graph.lsas[v as usize];
+            for theirs in neighbor.transits.iter().filter(|x| x.network == t.network) {
+                let gateway = IpAddr::V4(theirs.address);
+                out.push((v, t.cost, Some(Via::Gateway { port, gateway })));
+            }
+        }
+    }
 }

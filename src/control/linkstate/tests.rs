@@ -58,6 +58,7 @@ fn lsa(n: u8, sequence: u64, links: Vec<Link>, stubs: Vec<Stub>) -> RouterLsa {
         sequence,
         links,
         stubs,
+        transits: vec![],
     }
 }
 

@@ -232,13 +232,14 @@ pub enum ReloadStyle {
 /// run (link-state before BGP: BGP resolves through link-state routes).
 pub const REGISTRY: &[Registration] = &[
     crate::control::linkstate::file_input::REGISTRATION,
-    crate::control::bgp::file_input::REGISTRATION,
+    crate::control::ospf::REGISTRATION,
+    crate::control::bgp::speaker::REGISTRATION,
 ];
 
 /// A clock that never moves, for tests: instances are driven by the `now`
 /// they are handed, and their diagnostics read this.
-#[cfg(test)]
-pub(crate) fn frozen_clock() -> Instant {
+#[doc(hidden)]
+pub fn frozen_clock() -> Instant {
     static T: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     *T.get_or_init(Instant::now)
 }

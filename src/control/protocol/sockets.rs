@@ -82,8 +82,10 @@ pub enum SocketRequest {
         groups: Vec<std::net::Ipv4Addr>,
         dscp: Option<u8>,
     },
-    /// Close the socket (bytes already handed over are still sent, for a
-    /// NOTIFICATION before the close). No event follows.
+    /// Close the socket. It takes effect after the instance's other
+    /// requests and its transmits of the same turn (bytes handed over
+    /// before it, such as a NOTIFICATION, are sent first), so do not reuse
+    /// its id before the next event. No event follows.
     Close { socket: SocketId },
 }
 

@@ -19,11 +19,7 @@
 //!   using it re-selected (one scan of the table; rare).
 
 mod candidates;
-#[cfg(test)]
-mod discard_tests;
 mod paths;
-#[cfg(test)]
-mod proptests;
 mod replace;
 mod show;
 #[cfg(test)]
@@ -517,6 +513,14 @@ impl Rib {
 impl notify::RibView for Rib {
     fn next_hops(&self) -> &dyn NextHopResolver {
         self
+    }
+
+    fn source_prefixes(&self, source: RouteSource) -> Vec<IpNet> {
+        self.prefixes
+            .iter()
+            .filter(|(_, state)| state.candidates.get(source).is_some())
+            .map(|(prefix, _)| *prefix)
+            .collect()
     }
 }
 

@@ -38,6 +38,7 @@ pub const SOURCES: &[SourceInfo] = &[
     source("ebgp", "ebgp", 20, true),
     source("link-state", "linkstate", 110, false),
     source("ibgp", "ibgp", 200, true),
+    source("ospf", "ospf", 110, false),
 ];
 
 /// How many sources there are.
@@ -73,6 +74,9 @@ impl RouteSource {
     pub const LINK_STATE: RouteSource = RouteSource(3);
     /// BGP from a peer in our own AS.
     pub const IBGP: RouteSource = RouteSource(4);
+    /// OSPF intra-area routes (SPF over the speaker's router and network
+    /// LSAs).
+    pub const OSPF: RouteSource = RouteSource(5);
 
     /// Every source, in [`SOURCES`] order.
     pub fn all() -> impl Iterator<Item = RouteSource> + Clone {

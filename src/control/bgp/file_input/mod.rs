@@ -1,4 +1,5 @@
-//! `[bgp]`'s file inputs as a [`Protocol`] instance: MRT RIB dumps and
+//! `[bgp]`'s file inputs, a part of the one BGP instance
+//! ([`crate::control::bgp::speaker`]), which owns them: MRT RIB dumps and
 //! pfx2as/CIDR tables loaded into a [`BgpRib`] (all or nothing), decided
 //! against the RIB once every file is in, and kept equal to BGP's selection
 //! as next-hop reachability changes (the RIB's best-route changes of
@@ -24,11 +25,8 @@ use serde_json::{json, Value};
 
 use crate::control::bgp::mrt::parse_mrt;
 use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
-use crate::control::protocol::{
-    Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, ReloadStyle, RibView,
-    RouteOutput,
-};
-use crate::control::rib::notify::{BestRouteChange, SourceFilter};
+use crate::control::protocol::{Reconfigured, RibView, RouteOutput};
+use crate::control::rib::notify::BestRouteChange;
 use crate::control::rib::route::RouteSource;
 use crate::tables::{parse_routes, LoadOptions};
 
@@ -38,18 +36,6 @@ const INCREMENTAL_LIMIT: usize = 1024;
 
 /// The protocol's name and configuration key.
 pub const NAME: &str = "bgp";
-
-pub const REGISTRATION: Registration = Registration {
-    name: NAME,
-    title: "BGP",
-    section: "[bgp]",
-    sources: &[RouteSource::EBGP, RouteSource::IBGP],
-    reload: ReloadStyle::Fresh,
-    create: |config| {
-        let section = config.section::<BgpConfig>(NAME)?;
-        Some(Box::new(BgpFileInput::new(section.clone(), config.clock)))
-    },
-};
 
 /// `[bgp]`: decision knobs and route inputs; file paths are made relative
 /// to the configuration file's directory by `Config::load`.
@@ -62,6 +48,11 @@ pub struct BgpConfig {
     pub mrt: Vec<PathBuf>,
     /// `[[bgp.table]]` inputs, in file order.
     pub tables: Vec<BgpTableConfig>,
+    /// `[[bgp.peer]]`: live sessions.
+    pub peers: Vec<crate::control::bgp::speaker::BgpPeerConfig>,
+    /// `redistribute`: the non-BGP sources whose routes are advertised
+    /// (connected: the ports' subnets; static: the RIB's static routes).
+    pub redistribute: Vec<RouteSource>,
 }
 
 /// A pfx2as/CIDR table announced by one peer: every route gets next hop
@@ -181,6 +172,16 @@ impl BgpFileInput {
         &self.rib
     }
 
+    /// Every configured file is in.
+    pub(crate) fn complete(&self) -> bool {
+        self.decide_at.is_some()
+    }
+
+    /// The BGP table, for the live sessions that share it.
+    pub(crate) fn bgp_rib_mut(&mut self) -> &mut BgpRib {
+        &mut self.rib
+    }
+
     fn load_mrt(&mut self, path: &Path, bytes: &[u8]) -> Result<BgpInputLoad, String> {
         let t = self.tick();
         let dump = parse_mrt(bytes).map_err(|(record, offset, message)| {
@@ -269,6 +270,39 @@ impl BgpFileInput {
         self.routes.push_back(RouteOutput::ReplaceTable(ibgp));
     }
 
+    /// Queues one decision outcome for the RIB.
+    pub(crate) fn push_change(&mut self, change: RouteChange) {
+        match change {
+            RouteChange::Unchanged => {}
+            RouteChange::Installed(route) => {
+                // The route may have moved between eBGP and iBGP.
+                let other = match route.source {
+                    RouteSource::EBGP => RouteSource::IBGP,
+                    _ => RouteSource::EBGP,
+                };
+                self.routes.push_back(RouteOutput::Update {
+                    source: other,
+                    prefix: route.prefix,
+                    route: None,
+                });
+                self.routes.push_back(RouteOutput::Update {
+                    source: route.source,
+                    prefix: route.prefix,
+                    route: Some(route),
+                });
+            }
+            RouteChange::Withdrawn(prefix) => {
+                for source in [RouteSource::EBGP, RouteSource::IBGP] {
+                    self.routes.push_back(RouteOutput::Update {
+                        source,
+                        prefix,
+                        route: None,
+                    });
+                }
+            }
+        }
+    }
+
     /// Re-decides the prefixes whose next hops' resolution changed and
     /// queues what changed; the number of prefixes whose BGP route changed.
     fn rerun(&mut self, rib: &dyn RibView) -> usize {
@@ -279,35 +313,7 @@ impl BgpFileInput {
             return changes.len();
         }
         for change in changes.iter().cloned() {
-            match change {
-                RouteChange::Unchanged => {}
-                RouteChange::Installed(route) => {
-                    // The route may have moved between eBGP and iBGP.
-                    let other = match route.source {
-                        RouteSource::EBGP => RouteSource::IBGP,
-                        _ => RouteSource::EBGP,
-                    };
-                    self.routes.push_back(RouteOutput::Update {
-                        source: other,
-                        prefix: route.prefix,
-                        route: None,
-                    });
-                    self.routes.push_back(RouteOutput::Update {
-                        source: route.source,
-                        prefix: route.prefix,
-                        route: Some(route),
-                    });
-                }
-                RouteChange::Withdrawn(prefix) => {
-                    for source in [RouteSource::EBGP, RouteSource::IBGP] {
-                        self.routes.push_back(RouteOutput::Update {
-                            source,
-                            prefix,
-                            route: None,
-                        });
-                    }
-                }
-            }
+            self.push_change(change);
         }
         changes.len()
     }
@@ -341,22 +347,16 @@ impl BgpFileInput {
     }
 }
 
-impl Protocol for BgpFileInput {
-    fn name(&self) -> &str {
-        NAME
-    }
-
+/// The speaker's calls, one per [`crate::control::protocol::Protocol`] method.
+impl BgpFileInput {
     /// Loads one configured file into the Adj-RIBs-In; once every file is
     /// in, the first decision is due.
-    fn handle_input(
+    pub(crate) fn handle_file(
         &mut self,
         now: Instant,
-        input: ProtocolInput<'_>,
-        _rib: &dyn RibView,
+        path: &Path,
+        bytes: &[u8],
     ) -> Result<(), String> {
-        let ProtocolInput::File { path, bytes } = input else {
-            return Err("BGP file input: no socket input".to_string());
-        };
         let Some(i) = self
             .files
             .iter()
@@ -377,32 +377,36 @@ impl Protocol for BgpFileInput {
     }
 
     /// The first decision: every prefix decided once against the RIB, the
-    /// selection handed over whole.
-    fn handle_timeout(&mut self, now: Instant, rib: &dyn RibView) {
+    /// selection handed over whole (then `true`).
+    pub(crate) fn handle_timeout(&mut self, now: Instant, rib: &dyn RibView) -> bool {
         if self.decide_at.is_none_or(|at| now < at) {
-            return;
+            return false;
         }
         self.decide_at = None;
         let t = self.tick();
         self.rib.rerun_all(rib.next_hops(), |_| {});
         self.phases.decision = since(t, self.tick());
         self.hand_over();
+        true
     }
 
     /// Non-BGP routes changed: next hops may have become (un)reachable or
-    /// changed IGP cost.
-    fn handle_rib_changes(&mut self, _: Instant, changes: &[BestRouteChange], rib: &dyn RibView) {
+    /// changed IGP cost. The number of prefixes whose route changed.
+    pub(crate) fn handle_rib_changes(
+        &mut self,
+        changes: &[BestRouteChange],
+        rib: &dyn RibView,
+    ) -> usize {
         // Before the first decision there is nothing to re-decide: it will
         // see the RIB as it is then.
         if changes.is_empty() || self.decide_at.is_some() {
-            return;
+            return 0;
         }
-        self.rerun(rib);
+        self.rerun(rib)
     }
 
-    fn handle_command(
+    pub(crate) fn handle_command(
         &mut self,
-        _now: Instant,
         command: &str,
         rib: &dyn RibView,
     ) -> Option<Result<Value, String>> {
@@ -420,15 +424,13 @@ impl Protocol for BgpFileInput {
     }
 
     /// A new `[bgp]` starts from an empty table: every file is read again.
-    fn reconfigure(
+    pub(crate) fn reconfigure(
         &mut self,
         now: Instant,
-        config: &ProtocolConfig,
+        section: &BgpConfig,
+        clock: Option<fn() -> Instant>,
     ) -> Result<Reconfigured, String> {
-        let section = config
-            .section::<BgpConfig>(NAME)
-            .ok_or("BGP is not configured ([bgp])")?;
-        self.clock = config.clock;
+        self.clock = clock;
         self.reset(section.clone());
         if self.files.is_empty() {
             self.decide_at = Some(now);
@@ -438,17 +440,12 @@ impl Protocol for BgpFileInput {
         })
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.decide_at
     }
 
-    fn poll_route(&mut self) -> Option<RouteOutput> {
+    pub(crate) fn poll_route(&mut self) -> Option<RouteOutput> {
         self.routes.pop_front()
-    }
-
-    /// BGP resolves through every other source and never through itself.
-    fn subscription(&self) -> SourceFilter {
-        SourceFilter::all_except(&[RouteSource::EBGP, RouteSource::IBGP])
     }
 }
 

@@ -4,8 +4,11 @@ use std::cell::Cell;
 use std::path::Path;
 
 use super::*;
+use crate::control::bgp::speaker::REGISTRATION;
 use crate::control::bgp::ResolveWith;
 use crate::control::protocol::frozen_clock;
+use crate::control::protocol::{ProtocolConfig, ProtocolInput};
+use crate::control::rib::notify::SourceFilter;
 use crate::control::rib::route::Via;
 
 fn config(table: &str) -> ProtocolConfig {
@@ -19,6 +22,8 @@ fn config(table: &str) -> ProtocolConfig {
             peer: "192.0.2.2".parse().unwrap(),
             peer_as: 65001,
         }],
+        peers: Vec::new(),
+        redistribute: Vec::new(),
     };
     ProtocolConfig::new("192.0.2.1".parse().unwrap(), Vec::new()).with_section(NAME, bgp)
 }

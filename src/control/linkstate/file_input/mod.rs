@@ -132,6 +132,7 @@ impl Protocol for LinkStateFileInput {
         if config.router_id != self.state.router_id() {
             self.state = LinkState::new(config.router_id, SpfScheduler::new(SPF_HOLD_DOWN));
         }
+        self.state.set_clock(config.clock);
         self.port_names = config.ports.iter().map(|p| p.name.clone()).collect();
         Ok(Reconfigured {
             files: vec![self.file.clone()],

@@ -11,6 +11,12 @@ use super::route::{NextHopResolver, RouteSource, Via};
 pub trait RibView {
     /// Reachability and IGP cost of next hops, through non-BGP routes.
     fn next_hops(&self) -> &dyn NextHopResolver;
+
+    /// The prefixes `source` has a route for (a protocol redistributing
+    /// the routes that were there before it subscribed; none by default).
+    fn source_prefixes(&self, _source: RouteSource) -> Vec<IpNet> {
+        Vec::new()
+    }
 }
 
 /// A set of route sources: whose best-route changes a subscriber wants.

@@ -11,6 +11,9 @@ use crate::fib::{
 };
 use crate::wire::MacAddr;
 
+mod discard;
+mod props;
+
 pub(super) fn net(s: &str) -> IpNet {
     s.parse().unwrap()
 }

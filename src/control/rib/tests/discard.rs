@@ -1,12 +1,12 @@
 //! Discard routes in the RIB: they compete by distance and longest match
 //! like any route, resolve to discard next hops, and say what they are.
 
-use super::inputs::static_routes;
-use super::route::{RouteSource, Via};
-use super::tests::{gw, ip, net, rec, route, two_ports};
+use super::{gw, ip, net, rec, route, two_ports};
+use crate::control::rib::inputs::static_routes;
+use crate::control::rib::route::{RouteSource, Via};
 use crate::fib::{Discard, NextHop, RouteTarget, StaticRoute};
 
-fn members(rib: &super::Rib, prefix: &str) -> Vec<NextHop> {
+fn members(rib: &crate::control::rib::Rib, prefix: &str) -> Vec<NextHop> {
     rib.group_members(rib.installed(net(prefix)).unwrap())
         .unwrap()
         .to_vec()

@@ -7,10 +7,10 @@ use std::time::Duration;
 use ipnet::IpNet;
 use proptest::prelude::*;
 
-use super::inputs::connected_routes;
-use super::route::{AdminDistances, RibRoute, RouteSource, Via, SOURCE_COUNT};
-use super::tests::{gw, neighbor, net, rec, two_ports};
 use super::*;
+use super::{gw, neighbor, net, rec, two_ports};
+use crate::control::rib::inputs::connected_routes;
+use crate::control::rib::route::{AdminDistances, RibRoute, RouteSource, Via, SOURCE_COUNT};
 use crate::fib::{Fib, FibHandle, NextHop};
 
 /// One operation of the property test.

@@ -1,0 +1,180 @@
+//! The instances' lives: made from the configuration (and on reload
+//! either made afresh or kept and reconfigured, as their registration
+//! says), handed their sockets' events, and asked for what they want done
+//! with sockets.
+
+use std::time::{Duration, Instant};
+
+use super::{Engine, Host, Instance};
+use crate::control::protocol::{
+    Protocol, ProtocolConfig, ProtocolInput, ReloadStyle, SocketEvent, SocketRequest, Transmit,
+};
+use crate::control::rib::Rib;
+
+/// Names an instance for as long as it runs; a reload that replaces an
+/// instance gives the new one a new key (so the event loop closes the old
+/// one's sockets), one it keeps keeps its key.
+pub type InstanceKey = u64;
+
+/// What an instance wants done with its sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceIo {
+    Request(SocketRequest),
+    Transmit(Transmit),
+}
+
+impl Engine {
+    /// Makes what `config` asks for: a new instance of every configured
+    /// protocol, except (when `self` already runs one) those reloaded in
+    /// place ([`ReloadStyle::InPlace`]), which are reconfigured where they
+    /// run. New instances read their input files. The first error fails
+    /// the whole call; instances reconfigured before it keep the new
+    /// configuration (only live instances are reconfigured in place, after
+    /// every new instance has read its files).
+    pub(super) fn start_instances(
+        &mut self,
+        config: &ProtocolConfig,
+        now: Instant,
+    ) -> Result<Vec<Instance>, String> {
+        let mut fresh = Vec::new();
+        for registration in self.registry {
+            if self.keeps(registration.name, config) {
+                continue;
+            }
+            let Some(mut protocol) = (registration.create)(config) else {
+                continue;
+            };
+            configure(&self.host, &self.rib, protocol.as_mut(), config, now)?;
+            fresh.push(Instance {
+                key: self.next_key,
+                registration,
+                protocol,
+                subscriber: None,
+                last_apply: Duration::ZERO,
+            });
+            self.next_key += 1;
+        }
+        for i in 0..self.instances.len() {
+            if self.keeps(self.instances[i].registration.name, config) {
+                let protocol = self.instances[i].protocol.as_mut();
+                configure(&self.host, &self.rib, protocol, config, now)?;
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Whether the running instance of protocol `name` stays (reloaded in
+    /// place and still configured).
+    fn keeps(&self, name: &str, config: &ProtocolConfig) -> bool {
+        config.has_section(name)
+            && self.instances.iter().any(|i| {
+                i.registration.name == name && i.registration.reload == ReloadStyle::InPlace
+            })
+    }
+
+    /// Makes `fresh` and the kept instances the running ones, in
+    /// registry order, each with the journal it wants; the others stop.
+    pub(super) fn install(&mut self, fresh: Vec<Instance>) {
+        let config = &self.inputs.protocols;
+        let mut running = Vec::new();
+        let mut fresh = fresh.into_iter().peekable();
+        let mut old = std::mem::take(&mut self.instances);
+        for registration in self.registry {
+            let kept = old.iter().position(|i| {
+                i.registration.name == registration.name
+                    && i.registration.reload == ReloadStyle::InPlace
+                    && config.has_section(registration.name)
+            });
+            if let Some(k) = kept {
+                running.push(old.remove(k));
+            } else if fresh
+                .peek()
+                .is_some_and(|i| i.registration.name == registration.name)
+            {
+                running.push(fresh.next().expect("peeked"));
+            }
+        }
+        for stopped in old {
+            if let Some(id) = stopped.subscriber {
+                self.rib.unsubscribe(id);
+            }
+        }
+        self.instances = running;
+        for i in &mut self.instances {
+            if i.subscriber.is_none() {
+                let filter = i.protocol.subscription();
+                i.subscriber = (!filter.is_empty()).then(|| self.rib.subscribe(filter));
+            }
+        }
+    }
+
+    /// The keys of the running instances.
+    pub fn instance_keys(&self) -> Vec<InstanceKey> {
+        self.instances.iter().map(|i| i.key).collect()
+    }
+
+    /// Hands instance `key` an event of one of its sockets; its route
+    /// changes go to the RIB and the subscribers hear of them. An error is
+    /// the instance's complaint about the input (it stays running).
+    pub fn handle_socket(
+        &mut self,
+        key: InstanceKey,
+        now: Instant,
+        event: SocketEvent<'_>,
+    ) -> Result<(), String> {
+        let Some(i) = self.instances.iter().position(|i| i.key == key) else {
+            return Ok(()); // stopped meanwhile: its sockets are being closed
+        };
+        let input = ProtocolInput::Socket(event);
+        let result = self.instances[i]
+            .protocol
+            .handle_input(now, input, &self.rib);
+        self.drain_routes(i);
+        self.notify(now);
+        result
+    }
+
+    /// The next thing an instance wants done with its sockets: its
+    /// requests to open first (a socket exists before bytes go to it), then
+    /// its transmits, then its closes (bytes handed over before a close,
+    /// such as a NOTIFICATION, are sent).
+    pub fn poll_io(&mut self) -> Option<(InstanceKey, InstanceIo)> {
+        for i in &mut self.instances {
+            while let Some(request) = i.protocol.poll_socket_request() {
+                if let SocketRequest::Close { .. } = request {
+                    self.closes.push_back((i.key, request));
+                } else {
+                    return Some((i.key, InstanceIo::Request(request)));
+                }
+            }
+            if let Some(transmit) = i.protocol.poll_transmit() {
+                return Some((i.key, InstanceIo::Transmit(transmit)));
+            }
+        }
+        let (key, close) = self.closes.pop_front()?;
+        Some((key, InstanceIo::Request(close)))
+    }
+}
+
+/// Applies `config` to `protocol` and hands it its input files.
+fn configure(
+    host: &Host,
+    rib: &Rib,
+    protocol: &mut dyn Protocol,
+    config: &ProtocolConfig,
+    now: Instant,
+) -> Result<(), String> {
+    let files = protocol.reconfigure(now, config)?.files;
+    for path in &files {
+        let bytes = (host.read_file)(path)?;
+        let input = ProtocolInput::File {
+            path,
+            bytes: &bytes,
+        };
+        protocol.handle_input(now, input, rib)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Instances' lives in the engine, with a protocol made for the test: the
+//! order in which their socket wishes go out, events coming in, and reload
+//! keeping a live instance or stopping it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::*;
+use crate::control::protocol::{
+    frozen_clock, BestRouteChange, Reconfigured, Registration, RibView, RouteOutput, SocketId,
+    SourceFilter, TcpOptions,
+};
+use crate::control::ControlInputs;
+use crate::fib::FibHandle;
+
+const NAME: &str = "echo";
+
+/// Listens on configuration, echoes what a stream brings, closes after
+/// "bye"; counts what happened (shown as JSON).
+#[derive(Default)]
+struct Echo {
+    configured: u32,
+    accepted: u32,
+    requests: VecDeque<SocketRequest>,
+    transmits: VecDeque<Transmit>,
+}
+
+impl Protocol for Echo {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn handle_input(
+        &mut self,
+        _: Instant,
+        input: ProtocolInput<'_>,
+        _: &dyn RibView,
+    ) -> Result<(), String> {
+        let ProtocolInput::Socket(event) = input else {
+            return Err("no files".into());
+        };
+        match event {
+            SocketEvent::Accepted { .. } => self.accepted += 1,
+            SocketEvent::Stream { socket, bytes } => {
+                self.transmits.push_back(Transmit {
+                    socket,
+                    destination: None,
+                    bytes: bytes.to_vec(),
+                });
+                if bytes == b"bye" {
+                    self.requests.push_back(SocketRequest::Close { socket });
+                    // A new connection asked for after the close: it goes
+                    // out before the transmit and the close.
+                    self.requests.push_back(SocketRequest::TcpConnect {
+                        socket: SocketId(9),
+                        local: None,
+                        remote: "192.0.2.9:179".parse().unwrap(),
+                        options: TcpOptions::default(),
+                    });
+                }
+            }
+            _ => return Err(format!("unexpected {event:?}")),
+        }
+        Ok(())
+    }
+
+    fn handle_timeout(&mut self, _: Instant, _: &dyn RibView) {}
+
+    fn handle_rib_changes(&mut self, _: Instant, _: &[BestRouteChange], _: &dyn RibView) {}
+
+    fn handle_command(
+        &mut self,
+        _: Instant,
+        command: &str,
+        _: &dyn RibView,
+    ) -> Option<Result<serde_json::Value, String>> {
+        (command == NAME).then(|| {
+            Ok(json!({ NAME: { "configured": self.configured, "accepted": self.accepted } }))
+        })
+    }
+
+    fn reconfigure(&mut self, _: Instant, _: &ProtocolConfig) -> Result<Reconfigured, String> {
+        self.configured += 1;
+        if self.configured == 1 {
+            self.requests.push_back(SocketRequest::TcpListen {
+                socket: SocketId(1),
+                local: "0.0.0.0:179".parse().unwrap(),
+                options: TcpOptions::default(),
+            });
+        }
+        Ok(Reconfigured::default())
+    }
+
+    fn poll_socket_request(&mut self) -> Option<SocketRequest> {
+        self.requests.pop_front()
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn poll_route(&mut self) -> Option<RouteOutput> {
+        None
+    }
+
+    fn subscription(&self) -> SourceFilter {
+        SourceFilter::NONE
+    }
+}
+
+static ECHO: &[Registration] = &[Registration {
+    name: NAME,
+    title: "echo",
+    section: "[echo]",
+    sources: &[],
+    reload: ReloadStyle::InPlace,
+    create: |config| {
+        config
+            .has_section(NAME)
+            .then(|| Box::new(Echo::default()) as Box<dyn Protocol>)
+    },
+}];
+
+fn inputs(echo: bool) -> ControlInputs {
+    let mut protocols = ProtocolConfig::new("192.0.2.1".parse().unwrap(), Vec::new());
+    if echo {
+        protocols = protocols.with_section(NAME, ());
+    }
+    ControlInputs {
+        ports: Vec::new(),
+        interfaces: Vec::new(),
+        static_routes: Vec::new(),
+        static_neighbors: Vec::new(),
+        distances: Default::default(),
+        protocols,
+    }
+}
+
+fn engine() -> Engine {
+    let inputs = inputs(true);
+    let fib = FibHandle::new(crate::fib::Fib::default());
+    let host = Host {
+        clock: frozen_clock,
+        read_file: |path| Err(format!("{}: no files here", path.display())),
+    };
+    Engine::with_registry(&inputs, fib, Duration::ZERO, host, ECHO).unwrap()
+}
+
+fn shown(engine: &mut Engine) -> serde_json::Value {
+    engine.show(NAME).unwrap()[NAME].clone()
+}
+
+#[test]
+fn socket_wishes_go_out_as_requests_then_transmits_then_closes() {
+    let mut engine = engine();
+    let key = engine.instance_keys()[0];
+    let listen = engine.poll_io().unwrap();
+    assert!(
+        matches!(listen, (k, InstanceIo::Request(SocketRequest::TcpListen { .. })) if k == key)
+    );
+    assert_eq!(engine.poll_io(), None);
+
+    let now = frozen_clock();
+    let accepted = SocketEvent::Accepted {
+        listener: SocketId(1),
+        socket: SocketId(SocketId::ACCEPTED),
+        local: "192.0.2.1:179".parse().unwrap(),
+        remote: "192.0.2.9:40000".parse().unwrap(),
+    };
+    engine.handle_socket(key, now, accepted).unwrap();
+    let peer = SocketId(SocketId::ACCEPTED);
+    let bye = SocketEvent::Stream {
+        socket: peer,
+        bytes: b"bye",
+    };
+    engine.handle_socket(key, now, bye).unwrap();
+    let out: Vec<_> = std::iter::from_fn(|| engine.poll_io())
+        .map(|(_, io)| io)
+        .collect();
+    assert!(
+        matches!(&out[0], InstanceIo::Request(SocketRequest::TcpConnect { socket, .. }) if *socket == SocketId(9)),
+        "{out:?}"
+    );
+    assert!(
+        matches!(&out[1], InstanceIo::Transmit(t) if t.bytes == b"bye" && t.socket == peer),
+        "{out:?}"
+    );
+    assert_eq!(
+        out[2],
+        InstanceIo::Request(SocketRequest::Close { socket: peer })
+    );
+    assert_eq!(out.len(), 3);
+    assert_eq!(shown(&mut engine)["accepted"], 1);
+
+    // An event for an instance that no longer runs is dropped quietly; one
+    // the instance rejects is an error.
+    assert_eq!(engine.handle_socket(key + 1, now, bye), Ok(()));
+    let drained = SocketEvent::Drained { socket: peer };
+    assert!(engine.handle_socket(key, now, drained).is_err());
+}
+
+#[test]
+fn reload_keeps_a_live_instance_and_stops_an_unconfigured_one() {
+    let mut engine = engine();
+    let key = engine.instance_keys();
+    assert_eq!(key.len(), 1);
+    while engine.poll_io().is_some() {}
+
+    engine.reload(&inputs(true)).unwrap();
+    assert_eq!(engine.instance_keys(), key, "the same instance runs on");
+    assert_eq!(shown(&mut engine)["configured"], 2, "reconfigured in place");
+    assert_eq!(engine.poll_io(), None, "no second listener");
+
+    engine.reload(&inputs(false)).unwrap();
+    assert!(engine.instance_keys().is_empty());
+    engine.reload(&inputs(true)).unwrap();
+    let fresh = engine.instance_keys();
+    assert_eq!(fresh.len(), 1);
+    assert_ne!(fresh, key, "a new instance, a new key");
+    assert_eq!(shown(&mut engine)["configured"], 1);
+}
