@@ -18,6 +18,8 @@ mod check;
 mod expect;
 #[path = "golden/model.rs"]
 mod model;
+#[path = "golden/options.rs"]
+mod options;
 #[path = "golden/predict.rs"]
 mod predict;
 #[path = "golden/replay.rs"]

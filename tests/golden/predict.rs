@@ -11,6 +11,7 @@ use etherparse::{Ethernet2HeaderSlice, Ipv4HeaderSlice, Ipv6HeaderSlice};
 
 use super::expect::{sum_verifies, ChecksumAt, ExpectedFrame, FragmentSpec};
 use super::model::{Route, Setup, INGRESS};
+use super::options;
 
 const ETH: usize = 14;
 /// Largest IPv4 quote: a 576-byte error minus IP and ICMP headers.
@@ -182,7 +183,17 @@ fn predict_v4(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
         return Prediction::local(f);
     }
     let packet = &buf[..total];
-    if hlen > 20 && carries_source_route(&buf[20..hlen]) {
+    let source_route = match hlen > 20 {
+        true => match options::check(&buf[20..hlen]) {
+            Ok(source_route) => source_route,
+            Err(pointer) => {
+                let icmp = icmp_v4(setup, frame, packet, 12, 0, [pointer, 0, 0, 0]);
+                return Prediction::drop_with(f, "bad_options", icmp);
+            }
+        },
+        false => false,
+    };
+    if source_route {
         // RFC 7126 §4.3–4.4: source-routed packets are dropped by default.
         return Prediction::drop(f, "source_route");
     }
@@ -200,12 +211,28 @@ fn predict_v4(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
     };
     let port = &setup.ports[egress];
     let mtu = port.mtu as usize;
-    if total > mtu {
-        if hdr.dont_fragment() {
-            let m = port.mtu.to_be_bytes();
-            let icmp = icmp_v4(setup, frame, packet, 3, 4, [0, 0, m[0], m[1]]);
-            return Prediction::drop_with(f, "mtu_df", icmp);
+    if total > mtu && hdr.dont_fragment() {
+        let m = port.mtu.to_be_bytes();
+        let icmp = icmp_v4(setup, frame, packet, 3, 4, [0, 0, m[0], m[1]]);
+        return Prediction::drop_with(f, "mtu_df", icmp);
+    }
+    // Leaving: Record Route and Timestamp get this hop's entries.
+    let own: Vec<Ipv4Addr> = setup
+        .ports
+        .iter()
+        .filter_map(|p| p.v4.map(|v| v.0))
+        .collect();
+    let (new_options, clock) = match options::after_hop(&buf[20..hlen], port.v4.map(|v| v.0), &own)
+    {
+        Ok(after) => after,
+        Err(pointer) => {
+            let icmp = icmp_v4(setup, frame, packet, 12, 0, [pointer, 0, 0, 0]);
+            return Prediction::drop_with(f, "bad_options", icmp);
         }
+    };
+    let mut updated = packet.to_vec();
+    updated[20..hlen].copy_from_slice(&new_options);
+    if total > mtu {
         let Some(later_options) = copied_options(&buf[20..hlen]) else {
             return Prediction::drop(f, "bad_options");
         };
@@ -223,18 +250,23 @@ fn predict_v4(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
                 mtu,
                 next_hop_mac,
                 egress_mac: port.mac,
-                original: packet.to_vec(),
+                original: updated,
+                clock: clock.clone(),
                 later_options,
             }),
             icmp: Icmp::None,
         };
     }
-    let mut out = frame[..ETH + total].to_vec();
+    let mut out = frame[..ETH].to_vec();
+    out.extend_from_slice(&updated);
     out[0..6].copy_from_slice(&next_hop_mac);
     out[6..12].copy_from_slice(&port.mac);
     out[ETH + 8] = hdr.ttl() - 1;
     let mut expected = ExpectedFrame::exact(egress, out);
     expected.open(ETH + 10..ETH + 12, 0xff);
+    for c in clock {
+        expected.open(ETH + 20 + c..ETH + 21 + c, 0xff);
+    }
     expected.checks.push(ChecksumAt::Ipv4Header(ETH));
     Prediction {
         verdict: Verdict::Forward,
@@ -244,32 +276,6 @@ fn predict_v4(setup: &Setup, frame: &[u8], group: bool) -> Prediction {
         output: Output::Forward(expected),
         icmp: Icmp::None,
     }
-}
-
-/// Whether the option list holds a loose (131) or strict (137) source route
-/// before its end or its first malformed option.
-fn carries_source_route(options: &[u8]) -> bool {
-    let mut i = 0;
-    while i < options.len() {
-        match options[i] {
-            0 => return false,
-            1 => i += 1,
-            kind => {
-                let Some(&len) = options.get(i + 1) else {
-                    return false;
-                };
-                let len = len as usize;
-                if len < 2 || i + len > options.len() {
-                    return false;
-                }
-                if kind == 131 || kind == 137 {
-                    return true;
-                }
-                i += len;
-            }
-        }
-    }
-    false
 }
 
 /// The options with the copied flag (RFC 791), padded with end-of-list to a
