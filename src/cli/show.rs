@@ -1,4 +1,4 @@
-//! `ferroute show routes|linkstate|fib-stats|bgp` and `ferroute reload`: the
+//! `ferroute show routes|linkstate|fib-stats|bgp|ospf` and `ferroute reload`: the
 //! running daemon's routing state, and re-reading its inputs.
 
 use std::io::Write;
@@ -37,6 +37,12 @@ pub enum ShowWhat {
     /// BGP: decision settings, table size, per peer routes received and
     /// selected, and the loaded inputs.
     Bgp,
+    /// OSPF: interfaces (state, DR, BDR), neighbours (state), the LSDB
+    /// (ages, sequence numbers), counters; or one of the three.
+    Ospf {
+        /// `interfaces`, `neighbors` or `database` (all when omitted).
+        what: Option<String>,
+    },
 }
 
 /// Re-read the configuration and the routing inputs of a running
@@ -77,6 +83,8 @@ pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
         ShowWhat::Linkstate => "show linkstate".to_string(),
         ShowWhat::FibStats => "show fib-stats".to_string(),
         ShowWhat::Bgp => "show bgp".to_string(),
+        ShowWhat::Ospf { what: None } => "show ospf".to_string(),
+        ShowWhat::Ospf { what: Some(w) } => format!("show ospf {w}"),
     };
     let value = request(&args.socket, &req).map_err(CliError::runtime)?;
     print(&value, args.json, out)
