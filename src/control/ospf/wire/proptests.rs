@@ -35,8 +35,14 @@ fn body() -> impl Strategy<Value = (LsaType, LsaBody)> {
             .prop_map(|(flags, links)| (LsaType::Router, LsaBody::Router { flags, links })),
         (addr(), prop::collection::vec(addr(), 1..40))
             .prop_map(|(mask, attached)| (LsaType::Network, LsaBody::Network { mask, attached })),
-        (addr(), any::<bool>(), 0..0x0100_0000u32, addr(), any::<u32>()).prop_map(
-            |(mask, type2, metric, forwarding, tag)| (
+        (
+            addr(),
+            any::<bool>(),
+            0..0x0100_0000u32,
+            addr(),
+            any::<u32>()
+        )
+            .prop_map(|(mask, type2, metric, forwarding, tag)| (
                 LsaType::AsExternal,
                 LsaBody::AsExternal {
                     mask,
@@ -45,8 +51,7 @@ fn body() -> impl Strategy<Value = (LsaType, LsaBody)> {
                     forwarding,
                     tag
                 }
-            )
-        ),
+            )),
     ]
 }
 
