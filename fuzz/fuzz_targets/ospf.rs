@@ -112,7 +112,13 @@ fn check_speaker(data: &[u8]) {
             o.extend_from_slice(&data[wire::HEADER_LEN..])
         });
         s.receive(now, 0, PEER_ADDR, ALL_SPF_ROUTERS, &bytes);
-        s.receive(now + Duration::from_secs(2), 0, PEER_ADDR, ALL_SPF_ROUTERS, &bytes);
+        s.receive(
+            now + Duration::from_secs(2),
+            0,
+            PEER_ADDR,
+            ALL_SPF_ROUTERS,
+            &bytes,
+        );
     }
     for t in [1, 5, 11, 45, 3700] {
         s.handle_timeout(now + Duration::from_secs(t));
