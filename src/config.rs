@@ -28,6 +28,20 @@
 //! dscp = [46]
 //! weight = 4
 //!
+//! urpf = "strict"           # optional: "strict" or "loose" (RFC 3704; default off)
+//! acl_in = "edge-in"        # optional: [[acl]] for arriving packets; acl_out likewise
+//!
+//! [[acl]]                   # a named, ordered rule list; first match wins
+//! name = "edge-in"
+//! default = "deny"          # "permit" (default), "deny" or "reject"
+//!
+//! [[acl.rule]]
+//! action = "permit"         # "permit", "deny" (silent) or "reject" (ICMP admin. prohibited)
+//! source = "192.0.2.0/24"   # optional prefixes, IPv4 or IPv6 (one family per rule)
+//! destination = "198.51.100.0/24"
+//! protocol = "tcp"          # optional: "tcp", "udp", "icmp", "icmpv6" or a number
+//! destination_port = "22"   # optional (tcp/udp only): a port or "1000-2000"; source_port likewise
+//!
 //! [[route]]
 //! prefix = "198.51.100.0/24"
 //! via = "192.0.2.2"         # on a connected subnet
@@ -48,10 +62,11 @@
 //! [linkstate]               # optional: the LSDB (see control::linkstate);
 //! file = "lsdb.toml"        # relative to this file's directory
 //!
-//! [bgp]                     # optional: BGP routes from files
+//! [bgp]                     # optional: BGP routes from files and peers
 //! local_as = 65000          # required in [bgp]; peers with this AS are iBGP
 //! always_compare_med = false
 //! multipath = false
+//! redistribute = []         # "connected", "static": advertised to peers
 //!
 //! [[bgp.mrt]]               # an MRT RIB dump (TABLE_DUMP_V2 or v1);
 //! file = "rib.mrt.gz"       # its peers come from the dump
@@ -60,6 +75,14 @@
 //! file = "x.pfx2as.gz"      # every route with next hop `peer` and
 //! peer = "192.0.2.2"        # AS_PATH = `peer_as`
 //! peer_as = 65001
+//!
+//! [[bgp.peer]]              # a live BGP session (TCP port 179)
+//! address = "203.0.113.2"   # the neighbour
+//! remote_as = 65001         # our local_as: iBGP
+//! import = "all"            # "all" or "none"; eBGP default "none" (RFC 8212),
+//! export = "all"            # iBGP default "all"
+//! # optional: local_address, passive = false, hold_time = 90,
+//! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1)
 //!
 //! [ospf]                    # optional: an OSPFv2 speaker (RFC 2328)
 //! area = "0.0.0.0"          # the backbone only
@@ -77,7 +100,9 @@
 //! Unknown keys are errors. Every error names the file, the line and the
 //! field: `router.toml:14: port[1].mac: "02:00:zz:00:00:01" is not a MAC address`.
 
+mod acl;
 mod bgp;
+mod bgp_peer;
 mod context;
 mod ospf;
 mod qos;
@@ -90,6 +115,7 @@ mod tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -103,7 +129,8 @@ use crate::control::{
 use crate::fib::{
     self, ConnectedPort, Fib, FibError, PortId, RouteTarget, StaticNeighbor, StaticRoute,
 };
-use crate::forward::{ForwarderConfig, Port};
+use crate::forward::acl::AclSpec;
+use crate::forward::{AclTable, ForwarderConfig, Port, PortFeatures};
 use crate::position::{locate, one_line, FileError};
 use crate::wire::MacAddr;
 pub use restart::RestartOnly;
@@ -129,6 +156,8 @@ pub struct Config {
     pub linkstate: Option<LinkStateConfig>,
     /// `[bgp]`, if the router takes BGP routes.
     pub bgp: Option<BgpConfig>,
+    /// `[[acl]]` lists in file order; a list's index is its [`AclId`](crate::forward::AclId).
+    pub acls: Vec<AclSpec>,
     /// `[ospf]`, if the router speaks OSPF.
     pub ospf: Option<crate::control::ospf::OspfConfig>,
 }
@@ -160,6 +189,8 @@ pub struct PortConfig {
     pub mtu: u16,
     /// Output queueing on this port.
     pub qos: crate::qos::QosConfig,
+    /// uRPF and ACLs on this port.
+    pub features: PortFeatures,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,6 +299,7 @@ impl Config {
                     IpAddr::V6(v6) => Some(v6),
                     IpAddr::V4(_) => None,
                 }),
+                features: p.features,
             })
             .collect();
         ForwarderConfig {
@@ -275,6 +307,7 @@ impl Config {
             icmp_rate: self.router.icmp_rate,
             icmp_burst: self.router.icmp_burst,
             accept_source_route: self.router.accept_source_route,
+            acls: Arc::new(AclTable::compile(self.acls.iter().cloned())),
         }
     }
 

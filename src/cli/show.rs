@@ -35,8 +35,13 @@ pub enum ShowWhat {
     /// The published FIB: version, prefixes, groups, memory, build time.
     FibStats,
     /// BGP: decision settings, table size, per peer routes received and
-    /// selected, and the loaded inputs.
-    Bgp,
+    /// selected, the loaded inputs and the live sessions; `show bgp
+    /// neighbors` only the sessions.
+    Bgp {
+        /// `neighbors` (or `peers`): the sessions only.
+        #[arg(value_parser = ["neighbors", "peers"])]
+        what: Option<String>,
+    },
     /// OSPF: interfaces (state, DR, BDR), neighbours (state), the LSDB
     /// (ages, sequence numbers), counters; or one of the three.
     Ospf {
@@ -82,7 +87,8 @@ pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
         ShowWhat::Routes { target: Some(t) } => format!("show routes {t}"),
         ShowWhat::Linkstate => "show linkstate".to_string(),
         ShowWhat::FibStats => "show fib-stats".to_string(),
-        ShowWhat::Bgp => "show bgp".to_string(),
+        ShowWhat::Bgp { what: None } => "show bgp".to_string(),
+        ShowWhat::Bgp { what: Some(w) } => format!("show bgp {w}"),
         ShowWhat::Ospf { what: None } => "show ospf".to_string(),
         ShowWhat::Ospf { what: Some(w) } => format!("show ospf {w}"),
     };
@@ -150,9 +156,12 @@ mod tests {
             .map(|()| String::from_utf8(out).unwrap())
         };
         assert_eq!(show(ShowWhat::FibStats, false).unwrap(), "FIB version 7\n");
-        assert_eq!(show(ShowWhat::Bgp, false).unwrap(), "BGP: 0 prefixes\n");
+        assert_eq!(
+            show(ShowWhat::Bgp { what: None }, false).unwrap(),
+            "BGP: 0 prefixes\n"
+        );
         let json: serde_json::Value =
-            serde_json::from_str(&show(ShowWhat::Bgp, true).unwrap()).unwrap();
+            serde_json::from_str(&show(ShowWhat::Bgp { what: None }, true).unwrap()).unwrap();
         assert_eq!(json, serde_json::json!({"bgp": {"peers": []}}));
         let json: serde_json::Value =
             serde_json::from_str(&show(ShowWhat::FibStats, true).unwrap()).unwrap();

@@ -70,5 +70,7 @@ pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, Config
         multipath: r.multipath.as_ref().is_some_and(|v| *v.get_ref()),
         mrt,
         tables,
+        peers: super::bgp_peer::peers(cx, r, local_as)?,
+        redistribute: super::bgp_peer::redistribute(cx, r)?,
     }))
 }

@@ -23,7 +23,39 @@ pub(super) struct RawConfig {
     pub distance: Option<Spanned<RawDistance>>,
     pub linkstate: Option<Spanned<RawLinkState>>,
     pub bgp: Option<Spanned<RawBgp>>,
+    #[serde(default)]
+    pub acl: Vec<Spanned<RawAcl>>,
     pub ospf: Option<Spanned<super::ospf::RawOspf>>,
+}
+
+/// `[[acl]]`: a named rule list (see `config/acl.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAcl {
+    pub name: Spanned<String>,
+    pub default: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rule: Vec<Spanned<RawAclRule>>,
+}
+
+/// `[[acl.rule]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAclRule {
+    pub action: Spanned<String>,
+    pub source: Option<Spanned<String>>,
+    pub destination: Option<Spanned<String>>,
+    pub protocol: Option<Spanned<RawNumberOrText>>,
+    pub source_port: Option<Spanned<RawNumberOrText>>,
+    pub destination_port: Option<Spanned<RawNumberOrText>>,
+}
+
+/// A value written as a number or a string (`protocol = 6` or `"tcp"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawNumberOrText {
+    Number(i64),
+    Text(String),
 }
 
 /// `[bgp]`: the decision knobs and the route inputs.
@@ -37,6 +69,25 @@ pub(super) struct RawBgp {
     pub mrt: Vec<Spanned<RawBgpMrt>>,
     #[serde(default)]
     pub table: Vec<Spanned<RawBgpTable>>,
+    #[serde(default)]
+    pub peer: Vec<Spanned<RawBgpPeer>>,
+    #[serde(default)]
+    pub redistribute: Vec<Spanned<String>>,
+}
+
+/// `[[bgp.peer]]`: a live session.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBgpPeer {
+    pub address: Spanned<String>,
+    pub remote_as: Spanned<i64>,
+    pub local_address: Option<Spanned<String>>,
+    pub passive: Option<Spanned<bool>>,
+    pub hold_time: Option<Spanned<i64>>,
+    pub connect_retry: Option<Spanned<i64>>,
+    pub multihop: Option<Spanned<i64>>,
+    pub import: Option<Spanned<String>>,
+    pub export: Option<Spanned<String>>,
 }
 
 /// `[[bgp.mrt]]`: an MRT RIB dump.
@@ -96,6 +147,10 @@ pub(super) struct RawPort {
     pub flows: Option<Spanned<i64>>,
     #[serde(default)]
     pub class: Vec<Spanned<RawClass>>,
+    // Optional stages (see `config/acl.rs`).
+    pub urpf: Option<Spanned<String>>,
+    pub acl_in: Option<Spanned<String>>,
+    pub acl_out: Option<Spanned<String>>,
 }
 
 /// A rate: `"100mbit"` (bits/s with a unit) or an integer of bytes/s.

@@ -3,7 +3,7 @@ use crate::control::rib::route::RouteSource;
 use std::path::PathBuf;
 
 /// A good file; the tests below break one line of it at a time.
-const GOOD: &str = r#"[router]
+pub(super) const GOOD: &str = r#"[router]
 id = "192.0.2.1"
 icmp_rate = 100
 icmp_burst = 10
@@ -44,7 +44,7 @@ fn edit(line: usize, with: &str) -> String {
 }
 
 /// Asserts `text` fails with `test.toml:<line>: <field>: ...<fragment>...`.
-fn fails(text: &str, line: usize, field: &str, fragment: &str) {
+pub(super) fn fails(text: &str, line: usize, field: &str, fragment: &str) {
     let err = Config::parse(text, "test.toml").expect_err("config should be rejected");
     let shown = err.to_string();
     let prefix = format!("test.toml:{line}: {field}: ");

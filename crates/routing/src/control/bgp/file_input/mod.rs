@@ -1,0 +1,453 @@
+//! `[bgp]`'s file inputs, a part of the one BGP instance
+//! ([`crate::control::bgp::speaker`]), which owns them: MRT RIB dumps and
+//! pfx2as/CIDR tables loaded into a [`BgpRib`] (all or nothing), decided
+//! against the RIB once every file is in, and kept equal to BGP's selection
+//! as next-hop reachability changes (the RIB's best-route changes of
+//! non-BGP sources drive the re-decision).
+//!
+//! `[[bgp.table]]` (pfx2as/CIDR) routes do not use
+//! [`crate::control::bgp::table::table_updates`]' synthetic next hops
+//! (198.18.0.0/15, reachable only in benchmarks): every route of the table
+//! has the configured peer address as its next hop, so it resolves through
+//! whatever route covers the peer (normally a connected subnet), as a real
+//! session's routes would. Routes of the other address family than the
+//! peer's are skipped (and counted): an IPv4 next hop for an IPv6 prefix is
+//! not something the RIB resolves.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::control::bgp::mrt::parse_mrt;
+use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
+use crate::control::protocol::{Reconfigured, RibView, RouteOutput};
+use crate::control::rib::notify::BestRouteChange;
+use crate::control::rib::route::RouteSource;
+use crate::tables::{parse_routes, LoadOptions};
+
+/// Above this many changes from one re-run, the RIB's BGP routes are
+/// replaced whole (one pass) rather than one prefix at a time.
+const INCREMENTAL_LIMIT: usize = 1024;
+
+/// The protocol's name and configuration key.
+pub const NAME: &str = "bgp";
+
+/// `[bgp]`: decision knobs and route inputs; file paths are made relative
+/// to the configuration file's directory by `Config::load`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpConfig {
+    pub local_as: u32,
+    pub always_compare_med: bool,
+    pub multipath: bool,
+    /// `[[bgp.mrt]]` files, in file order.
+    pub mrt: Vec<PathBuf>,
+    /// `[[bgp.table]]` inputs, in file order.
+    pub tables: Vec<BgpTableConfig>,
+    /// `[[bgp.peer]]`: live sessions.
+    pub peers: Vec<crate::control::bgp::speaker::BgpPeerConfig>,
+    /// `redistribute`: the non-BGP sources whose routes are advertised
+    /// (connected: the ports' subnets; static: the RIB's static routes).
+    pub redistribute: Vec<RouteSource>,
+}
+
+/// A pfx2as/CIDR table announced by one peer: every route gets next hop
+/// `peer` (so it resolves like the peer's session address would) and
+/// AS_PATH `peer_as`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpTableConfig {
+    pub file: PathBuf,
+    pub peer: IpAddr,
+    pub peer_as: u32,
+}
+
+/// What one `[[bgp.mrt]]` or `[[bgp.table]]` input gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BgpInputLoad {
+    pub file: PathBuf,
+    /// "mrt" or "table".
+    pub kind: &'static str,
+    pub peers: usize,
+    pub routes: u64,
+    /// Records or routes left out (malformed, no next hop, wrong family).
+    pub skipped: u64,
+}
+
+/// Where the time of the last load went: for the load benchmark and
+/// `show bgp`. Measured with the diagnostics clock of [`ProtocolConfig`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LoadPhases {
+    /// Parsing the input files.
+    pub parse: Duration,
+    /// Filling the Adj-RIBs-In.
+    pub adj_rib_in: Duration,
+    /// The decision process over every prefix.
+    pub decision: Duration,
+    /// Handing the selection to the RIB (merge and next-hop resolution;
+    /// measured by whoever applies the routes).
+    pub rib: Duration,
+}
+
+/// The time from `a` to `b` (zero without a clock).
+fn since(a: Option<Instant>, b: Option<Instant>) -> Duration {
+    match (a, b) {
+        (Some(a), Some(b)) => b.saturating_duration_since(a),
+        _ => Duration::ZERO,
+    }
+}
+
+/// One configured input file.
+#[derive(Debug, Clone)]
+enum FileKind {
+    Mrt,
+    Table(BgpTableConfig),
+}
+
+/// BGP fed from files.
+pub struct BgpFileInput {
+    config: BgpConfig,
+    clock: Option<fn() -> Instant>,
+    rib: BgpRib,
+    /// Every configured file, in order, and whether it has been handed in.
+    files: Vec<(PathBuf, FileKind, bool)>,
+    inputs: Vec<BgpInputLoad>,
+    phases: LoadPhases,
+    /// Every file is in and the first decision over the whole table waits.
+    decide_at: Option<Instant>,
+    routes: VecDeque<RouteOutput>,
+}
+
+impl BgpFileInput {
+    pub fn new(config: BgpConfig, clock: Option<fn() -> Instant>) -> Self {
+        let mut input = BgpFileInput {
+            config: config.clone(),
+            clock,
+            rib: BgpRib::new(DecisionConfig::default()),
+            files: Vec::new(),
+            inputs: Vec::new(),
+            phases: LoadPhases::default(),
+            decide_at: None,
+            routes: VecDeque::new(),
+        };
+        input.reset(config);
+        input
+    }
+
+    /// Starts from an empty table for `config`.
+    fn reset(&mut self, config: BgpConfig) {
+        self.rib = BgpRib::new(DecisionConfig {
+            always_compare_med: config.always_compare_med,
+            multipath: config.multipath,
+            ..DecisionConfig::default()
+        });
+        self.files = config
+            .mrt
+            .iter()
+            .map(|f| (f.clone(), FileKind::Mrt, false))
+            .chain(
+                config
+                    .tables
+                    .iter()
+                    .map(|t| (t.file.clone(), FileKind::Table(t.clone()), false)),
+            )
+            .collect();
+        self.config = config;
+        self.inputs.clear();
+        self.phases = LoadPhases::default();
+        self.decide_at = None;
+        self.routes.clear();
+    }
+
+    /// The diagnostics clock's time, if there is a clock.
+    fn tick(&self) -> Option<Instant> {
+        self.clock.map(|clock| clock())
+    }
+
+    /// The BGP table.
+    pub fn bgp_rib(&self) -> &BgpRib {
+        &self.rib
+    }
+
+    /// Every configured file is in.
+    pub(crate) fn complete(&self) -> bool {
+        self.decide_at.is_some()
+    }
+
+    /// The BGP table, for the live sessions that share it.
+    pub(crate) fn bgp_rib_mut(&mut self) -> &mut BgpRib {
+        &mut self.rib
+    }
+
+    fn load_mrt(&mut self, path: &Path, bytes: &[u8]) -> Result<BgpInputLoad, String> {
+        let t = self.tick();
+        let dump = parse_mrt(bytes).map_err(|(record, offset, message)| {
+            format!(
+                "bgp.mrt: {}: MRT record {record} at byte {offset}: {message}; file rejected",
+                path.display()
+            )
+        })?;
+        let t1 = self.tick();
+        self.phases.parse += since(t, t1);
+        let skipped = dump.skipped;
+        let load = self
+            .rib
+            .load_mrt_bulk(dump, self.config.local_as)
+            .map_err(|e| format!("bgp.mrt: {}: {e}", path.display()))?;
+        self.phases.adj_rib_in += since(t1, self.tick());
+        Ok(BgpInputLoad {
+            file: path.to_owned(),
+            kind: "mrt",
+            peers: load.peers.len(),
+            routes: load.routes,
+            skipped,
+        })
+    }
+
+    fn load_table(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        table: &BgpTableConfig,
+    ) -> Result<BgpInputLoad, String> {
+        let t = self.tick();
+        let routes = parse_routes(bytes, &LoadOptions::default())
+            .map_err(|e| format!("bgp.table: {}: {e}", path.display()))?;
+        let t1 = self.tick();
+        self.phases.parse += since(t, t1);
+        let router_id = match table.peer {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let rib = &mut self.rib;
+        let peer = rib
+            .add_peer(Peer::new(
+                table.peer,
+                table.peer_as,
+                router_id,
+                self.config.local_as,
+            ))
+            .map_err(|e| format!("bgp.table: {}: {e}", path.display()))?;
+        let attrs = rib.intern(PathAttrs::new(
+            Origin::Igp,
+            AsPath::sequence(&[table.peer_as]),
+            table.peer,
+        ));
+        let total = (routes.v4.len() + routes.v6.len()) as u64;
+        let loaded = match table.peer {
+            IpAddr::V4(_) => rib.insert_bulk(
+                routes
+                    .v4
+                    .iter()
+                    .map(|&(n, _)| (peer, IpNet::V4(n), attrs.clone())),
+            ),
+            IpAddr::V6(_) => rib.insert_bulk(
+                routes
+                    .v6
+                    .iter()
+                    .map(|&(n, _)| (peer, IpNet::V6(n), attrs.clone())),
+            ),
+        }
+        .map_err(|e| e.to_string())?;
+        self.phases.adj_rib_in += since(t1, self.tick());
+        Ok(BgpInputLoad {
+            file: path.to_owned(),
+            kind: "table",
+            peers: 1,
+            routes: loaded,
+            skipped: total - loaded,
+        })
+    }
+
+    /// Queues the RIB's eBGP and iBGP routes as BGP's whole selection, in
+    /// one table per source.
+    fn hand_over(&mut self) {
+        let [ebgp, ibgp] = self.rib.selected_tables();
+        self.routes.push_back(RouteOutput::ReplaceTable(ebgp));
+        self.routes.push_back(RouteOutput::ReplaceTable(ibgp));
+    }
+
+    /// Queues one decision outcome for the RIB.
+    pub(crate) fn push_change(&mut self, change: RouteChange) {
+        match change {
+            RouteChange::Unchanged => {}
+            RouteChange::Installed(route) => {
+                // The route may have moved between eBGP and iBGP.
+                let other = match route.source {
+                    RouteSource::EBGP => RouteSource::IBGP,
+                    _ => RouteSource::EBGP,
+                };
+                self.routes.push_back(RouteOutput::Update {
+                    source: other,
+                    prefix: route.prefix,
+                    route: None,
+                });
+                self.routes.push_back(RouteOutput::Update {
+                    source: route.source,
+                    prefix: route.prefix,
+                    route: Some(route),
+                });
+            }
+            RouteChange::Withdrawn(prefix) => {
+                for source in [RouteSource::EBGP, RouteSource::IBGP] {
+                    self.routes.push_back(RouteOutput::Update {
+                        source,
+                        prefix,
+                        route: None,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Re-decides the prefixes whose next hops' resolution changed and
+    /// queues what changed; the number of prefixes whose BGP route changed.
+    fn rerun(&mut self, rib: &dyn RibView) -> usize {
+        let mut changes = Vec::new();
+        self.rib.rerun(rib.next_hops(), |c| changes.push(c));
+        if changes.len() > INCREMENTAL_LIMIT {
+            self.hand_over();
+            return changes.len();
+        }
+        for change in changes.iter().cloned() {
+            self.push_change(change);
+        }
+        changes.len()
+    }
+
+    /// `show bgp` text: the summary, then one line per input.
+    fn summary_text(&self) -> String {
+        let mut text = self.rib.summary().to_string();
+        for i in &self.inputs {
+            text.push_str(&format!(
+                "input {} {}: {} peer(s), {} routes, {} skipped\n",
+                i.kind,
+                i.file.display(),
+                i.peers,
+                i.routes,
+                i.skipped
+            ));
+        }
+        text
+    }
+
+    /// `show routes PREFIX|ADDRESS`: BGP's routes for the prefix (for an
+    /// address, BGP's own longest match: it may be a prefix the RIB lacks
+    /// because no route of it resolves).
+    fn explain(&self, arg: &str, rib: &dyn RibView) -> Option<Value> {
+        let prefix = match arg.parse::<IpNet>() {
+            Ok(p) => p,
+            Err(_) => self.rib.lookup(arg.parse::<IpAddr>().ok()?)?,
+        };
+        let b = self.rib.explain(&prefix, rib.next_hops())?;
+        Some(json!({ "bgp": b, "text": b.to_string() }))
+    }
+}
+
+/// The speaker's calls, one per [`crate::control::protocol::Protocol`] method.
+impl BgpFileInput {
+    /// Loads one configured file into the Adj-RIBs-In; once every file is
+    /// in, the first decision is due.
+    pub(crate) fn handle_file(
+        &mut self,
+        now: Instant,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<(), String> {
+        let Some(i) = self
+            .files
+            .iter()
+            .position(|(f, _, done)| f == path && !done)
+        else {
+            return Err(format!("bgp: {} is not an expected input", path.display()));
+        };
+        let load = match self.files[i].1.clone() {
+            FileKind::Mrt => self.load_mrt(path, bytes)?,
+            FileKind::Table(table) => self.load_table(path, bytes, &table)?,
+        };
+        self.inputs.push(load);
+        self.files[i].2 = true;
+        if self.files.iter().all(|(_, _, done)| *done) {
+            self.decide_at = Some(now);
+        }
+        Ok(())
+    }
+
+    /// The first decision: every prefix decided once against the RIB, the
+    /// selection handed over whole (then `true`).
+    pub(crate) fn handle_timeout(&mut self, now: Instant, rib: &dyn RibView) -> bool {
+        if self.decide_at.is_none_or(|at| now < at) {
+            return false;
+        }
+        self.decide_at = None;
+        let t = self.tick();
+        self.rib.rerun_all(rib.next_hops(), |_| {});
+        self.phases.decision = since(t, self.tick());
+        self.hand_over();
+        true
+    }
+
+    /// Non-BGP routes changed: next hops may have become (un)reachable or
+    /// changed IGP cost. The number of prefixes whose route changed.
+    pub(crate) fn handle_rib_changes(
+        &mut self,
+        changes: &[BestRouteChange],
+        rib: &dyn RibView,
+    ) -> usize {
+        // Before the first decision there is nothing to re-decide: it will
+        // see the RIB as it is then.
+        if changes.is_empty() || self.decide_at.is_some() {
+            return 0;
+        }
+        self.rerun(rib)
+    }
+
+    pub(crate) fn handle_command(
+        &mut self,
+        command: &str,
+        rib: &dyn RibView,
+    ) -> Option<Result<Value, String>> {
+        let mut words = command.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("bgp"), None, _) => Some(Ok(json!({
+                "bgp": self.rib.summary(),
+                "inputs": self.inputs,
+                "phases": self.phases,
+                "text": self.summary_text(),
+            }))),
+            (Some("routes"), Some(arg), None) => self.explain(arg, rib).map(Ok),
+            _ => None,
+        }
+    }
+
+    /// A new `[bgp]` starts from an empty table: every file is read again.
+    pub(crate) fn reconfigure(
+        &mut self,
+        now: Instant,
+        section: &BgpConfig,
+        clock: Option<fn() -> Instant>,
+    ) -> Result<Reconfigured, String> {
+        self.clock = clock;
+        self.reset(section.clone());
+        if self.files.is_empty() {
+            self.decide_at = Some(now);
+        }
+        Ok(Reconfigured {
+            files: self.files.iter().map(|(f, _, _)| f.clone()).collect(),
+        })
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.decide_at
+    }
+
+    pub(crate) fn poll_route(&mut self) -> Option<RouteOutput> {
+        self.routes.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests;

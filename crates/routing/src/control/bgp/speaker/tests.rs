@@ -1,0 +1,592 @@
+//! BGP instances talking to each other through a fake network: the test
+//! plays the event loop (sockets, streams, the clock) for every speaker.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use serde_json::Value;
+
+use super::*;
+use crate::control::protocol::frozen_clock;
+use crate::control::rib::route::{RibRoute, Via};
+
+/// One router: its instance, its ports and the routes it gave the RIB.
+struct Router {
+    bgp: BgpSpeaker,
+    ports: Vec<ProtocolPort>,
+    installed: BTreeMap<(IpNet, RouteSource), RibRoute>,
+    listening: bool,
+}
+
+impl Router {
+    fn show(&mut self, now: Instant, command: &str) -> Option<Value> {
+        let ports = self.ports.clone();
+        let rib = ResolveWith(move |a: IpAddr| {
+            ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
+                .then_some(0)
+        });
+        self.bgp
+            .handle_command(now, command, &rib)
+            .map(|r| r.unwrap())
+    }
+
+    fn state(&mut self, now: Instant, peer: &str) -> String {
+        let peers = self.show(now, "bgp peers").unwrap();
+        let p = peers["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["address"] == peer)
+            .unwrap()
+            .clone();
+        p["state"].as_str().unwrap().to_string()
+    }
+
+    /// What the RIB would do with a route change (the parts BGP uses).
+    fn apply(&mut self, out: RouteOutput) {
+        match out {
+            RouteOutput::Update {
+                source,
+                prefix,
+                route: Some(rt),
+            } => {
+                self.installed.insert((prefix, source), rt);
+            }
+            RouteOutput::Update {
+                source,
+                prefix,
+                route: None,
+            } => {
+                self.installed.remove(&(prefix, source));
+            }
+            RouteOutput::ReplaceTable(table) => {
+                self.installed.retain(|(_, s), _| *s != table.source);
+                for r in &table.routes {
+                    let route = RibRoute {
+                        prefix: r.prefix,
+                        source: table.source,
+                        metric: r.metric,
+                        paths: table.path_lists[r.paths as usize].clone(),
+                    };
+                    self.installed.insert((r.prefix, table.source), route);
+                }
+            }
+            RouteOutput::ReplaceSource { .. } => panic!("BGP replaces tables, not sources"),
+        }
+    }
+
+    fn route(&self, prefix: &str, source: RouteSource) -> Option<&RibRoute> {
+        self.installed.get(&(prefix.parse().unwrap(), source))
+    }
+}
+
+/// Routers joined by fake TCP connections.
+struct Net {
+    routers: Vec<Router>,
+    /// (router, socket) -> (router, socket) of the other end.
+    links: BTreeMap<(usize, SocketId), (usize, SocketId)>,
+    accepted: u32,
+    now: Instant,
+}
+
+fn port(id: u16, addresses: &[&str]) -> ProtocolPort {
+    let mut p = ProtocolPort::named(id as crate::fib::PortId, &format!("p{id}"));
+    p.addresses = addresses.iter().map(|a| a.parse().unwrap()).collect();
+    p
+}
+
+fn peer(address: &str, remote_as: u32, local_as: u32, passive: bool) -> BgpPeerConfig {
+    let mut p = BgpPeerConfig::new(address.parse().unwrap(), remote_as, local_as);
+    p.passive = passive;
+    p.import = Policy::All;
+    p.export = Policy::All;
+    p
+}
+
+fn bgp_config(local_as: u32, peers: Vec<BgpPeerConfig>, connected: bool) -> BgpConfig {
+    BgpConfig {
+        local_as,
+        always_compare_med: false,
+        multipath: false,
+        mrt: Vec::new(),
+        tables: Vec::new(),
+        peers,
+        redistribute: if connected {
+            vec![RouteSource::CONNECTED]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+impl Net {
+    fn new() -> Self {
+        Net {
+            routers: Vec::new(),
+            links: BTreeMap::new(),
+            accepted: SocketId::ACCEPTED,
+            now: frozen_clock(),
+        }
+    }
+
+    fn add(&mut self, id: &str, ports: Vec<ProtocolPort>, config: BgpConfig) -> usize {
+        let pc = ProtocolConfig::new(id.parse().unwrap(), ports.clone()).with_section(NAME, config);
+        let mut bgp = BgpSpeaker::new(None);
+        bgp.reconfigure(self.now, &pc).unwrap();
+        self.routers.push(Router {
+            bgp,
+            ports,
+            installed: BTreeMap::new(),
+            listening: false,
+        });
+        self.routers.len() - 1
+    }
+
+    fn reconfigure(&mut self, r: usize, id: &str, config: BgpConfig) {
+        let ports = self.routers[r].ports.clone();
+        let pc = ProtocolConfig::new(id.parse().unwrap(), ports).with_section(NAME, config);
+        self.routers[r].bgp.reconfigure(self.now, &pc).unwrap();
+    }
+
+    fn owner(&self, a: IpAddr) -> Option<usize> {
+        self.routers.iter().position(|r| {
+            r.ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|n| n.addr() == a))
+        })
+    }
+
+    fn event(&mut self, r: usize, event: SocketEvent<'_>) {
+        let router = &mut self.routers[r];
+        let ports = router.ports.clone();
+        let rib = ResolveWith(move |a: IpAddr| {
+            ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
+                .then_some(0)
+        });
+        router
+            .bgp
+            .handle_input(self.now, ProtocolInput::Socket(event), &rib)
+            .unwrap();
+    }
+
+    /// Local address of router `r` towards `remote`.
+    fn local_towards(&self, r: usize, remote: IpAddr) -> IpAddr {
+        self.routers[r]
+            .ports
+            .iter()
+            .flat_map(|p| p.addresses.iter())
+            .find(|n| n.contains(&remote))
+            .unwrap()
+            .addr()
+    }
+
+    /// Moves sockets, bytes, deadlines and routes until nothing moves.
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for r in 0..self.routers.len() {
+                let due = self.routers[r]
+                    .bgp
+                    .poll_timeout()
+                    .is_some_and(|t| t <= self.now);
+                if due {
+                    let ports = self.routers[r].ports.clone();
+                    let rib = ResolveWith(move |a: IpAddr| {
+                        ports
+                            .iter()
+                            .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
+                            .then_some(0)
+                    });
+                    self.routers[r].bgp.handle_timeout(self.now, &rib);
+                    moved = true;
+                }
+                // As the engine does: opens, then transmits, then closes.
+                let requests: Vec<SocketRequest> =
+                    std::iter::from_fn(|| self.routers[r].bgp.poll_socket_request()).collect();
+                let (closes, opens): (Vec<_>, Vec<_>) = requests
+                    .into_iter()
+                    .partition(|q| matches!(q, SocketRequest::Close { .. }));
+                moved |= !closes.is_empty() || !opens.is_empty();
+                for req in opens {
+                    self.request(r, req);
+                }
+                while let Some(t) = self.routers[r].bgp.poll_transmit() {
+                    moved = true;
+                    if let Some(&(o, os)) = self.links.get(&(r, t.socket)) {
+                        let bytes = &t.bytes;
+                        self.event(o, SocketEvent::Stream { socket: os, bytes });
+                    }
+                }
+                for req in closes {
+                    self.request(r, req);
+                }
+                while let Some(out) = self.routers[r].bgp.poll_route() {
+                    moved = true;
+                    self.routers[r].apply(out);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the network never settled");
+    }
+
+    fn request(&mut self, r: usize, req: SocketRequest) {
+        match req {
+            SocketRequest::TcpListen { .. } => self.routers[r].listening = true,
+            SocketRequest::TcpConnect { socket, remote, .. } => {
+                let target = self
+                    .owner(remote.ip())
+                    .filter(|&o| self.routers[o].listening);
+                let Some(o) = target else {
+                    return self.event(
+                        r,
+                        SocketEvent::Closed {
+                            socket,
+                            error: Some("refused"),
+                        },
+                    );
+                };
+                let local =
+                    SocketAddr::new(self.local_towards(r, remote.ip()), 40000 + socket.0 as u16);
+                let theirs = SocketId(self.accepted);
+                self.accepted += 1;
+                self.links.insert((r, socket), (o, theirs));
+                self.links.insert((o, theirs), (r, socket));
+                let listener = LISTENERS[usize::from(remote.is_ipv6())];
+                self.event(
+                    o,
+                    SocketEvent::Accepted {
+                        listener,
+                        socket: theirs,
+                        local: remote,
+                        remote: local,
+                    },
+                );
+                self.event(
+                    r,
+                    SocketEvent::Connected {
+                        socket,
+                        local,
+                        remote,
+                    },
+                );
+            }
+            SocketRequest::Close { socket } => {
+                if let Some((o, os)) = self.links.remove(&(r, socket)) {
+                    self.links.remove(&(o, os));
+                    self.event(
+                        o,
+                        SocketEvent::Closed {
+                            socket: os,
+                            error: None,
+                        },
+                    );
+                }
+            }
+            SocketRequest::RawIpv4 { .. } => panic!("BGP asked for a raw socket"),
+        }
+    }
+
+    fn advance(&mut self, secs: u64) {
+        self.now += Duration::from_secs(secs);
+        self.settle();
+    }
+}
+
+/// R (AS 65000) with an eBGP peer E (65001) and two iBGP peers I1, I2.
+fn topology() -> (Net, [usize; 4]) {
+    let mut net = Net::new();
+    let r = net.add(
+        "10.0.0.1",
+        vec![
+            port(0, &["192.0.2.1/24"]),
+            port(1, &["198.51.100.1/24"]),
+            port(2, &["203.0.113.1/24"]),
+            port(3, &["10.1.0.1/16", "2001:db8:1::1/48"]),
+        ],
+        bgp_config(
+            65000,
+            vec![
+                peer("192.0.2.2", 65001, 65000, false),
+                peer("198.51.100.2", 65000, 65000, false),
+                peer("203.0.113.2", 65000, 65000, false),
+            ],
+            true,
+        ),
+    );
+    let e = net.add(
+        "10.0.0.2",
+        vec![port(0, &["192.0.2.2/24"]), port(1, &["10.2.0.1/16"])],
+        bgp_config(65001, vec![peer("192.0.2.1", 65000, 65001, true)], true),
+    );
+    let i1 = net.add(
+        "10.0.0.3",
+        vec![port(0, &["198.51.100.2/24"]), port(1, &["10.3.0.1/16"])],
+        bgp_config(65000, vec![peer("198.51.100.1", 65000, 65000, true)], true),
+    );
+    let i2 = net.add(
+        "10.0.0.4",
+        vec![port(0, &["203.0.113.2/24"])],
+        bgp_config(65000, vec![peer("203.0.113.1", 65000, 65000, true)], false),
+    );
+    // R tried before the others listened: its connect-retry timer.
+    net.settle();
+    net.advance(5);
+    (net, [r, e, i1, i2])
+}
+
+#[test]
+fn a_speaker_learns_advertises_and_keeps_the_ibgp_and_sender_rules() {
+    let (mut net, [r, e, i1, i2]) = topology();
+    let now = net.now;
+    for p in ["192.0.2.2", "198.51.100.2", "203.0.113.2"] {
+        assert_eq!(net.routers[r].state(now, p), "established", "{p}");
+    }
+    // E's connected route reaches R's RIB as eBGP through E.
+    let via = |a: &str| {
+        vec![Via::Recursive {
+            address: a.parse().unwrap(),
+        }]
+    };
+    let learned = net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .unwrap();
+    assert_eq!(learned.paths, via("192.0.2.2"));
+    // I1's reaches it as iBGP.
+    let ibgp = net.routers[r]
+        .route("10.3.0.0/16", RouteSource::IBGP)
+        .unwrap();
+    assert_eq!(ibgp.paths, via("198.51.100.2"));
+    // R's connected routes reach E with AS_PATH 65000 and R as next hop.
+    let why = net.routers[e].show(now, "routes 10.1.0.0/16").unwrap();
+    let text = why["text"].as_str().unwrap();
+    assert!(
+        text.contains("65000") && text.contains("192.0.2.1"),
+        "{text}"
+    );
+    assert!(net.routers[e]
+        .route("10.1.0.0/16", RouteSource::EBGP)
+        .is_some());
+    // The iBGP-learned route goes to the eBGP peer, prepended...
+    let why = net.routers[e].show(now, "routes 10.3.0.0/16").unwrap();
+    assert!(why["text"].as_str().unwrap().contains("65000"), "{why}");
+    // ...but not to the other iBGP peer; the eBGP one goes to both.
+    assert!(net.routers[i2].show(now, "routes 10.3.0.0/16").is_none());
+    let why = net.routers[i2].show(now, "routes 10.2.0.0/16").unwrap();
+    let text = why["text"].as_str().unwrap();
+    assert!(
+        text.contains("65001") && text.contains("192.0.2.2"),
+        "next hop kept over iBGP: {text}"
+    );
+    // Nothing goes back to its sender: E has no BGP route for its own prefix.
+    assert!(net.routers[e].show(now, "routes 10.2.0.0/16").is_none());
+    // IPv6 connected routes of R go over the IPv4 sessions only with an
+    // IPv6 next hop of the session's port: R's port 0 has none.
+    assert!(net.routers[e].show(now, "routes 2001:db8:1::/48").is_none());
+    let peers = net.routers[r].show(now, "bgp").unwrap();
+    let text = peers["text"].as_str().unwrap();
+    assert!(
+        text.contains("192.0.2.2") && text.contains("established"),
+        "{text}"
+    );
+    let _ = i1;
+}
+
+#[test]
+fn a_peer_leaving_withdraws_its_routes_everywhere_and_comes_back() {
+    let (mut net, [r, e, _i1, i2]) = topology();
+    // E drops the session (de-configured): R withdraws 10.2/16 from its RIB
+    // and from I2.
+    let config = bgp_config(65001, Vec::new(), true);
+    net.reconfigure(e, "10.0.0.2", config);
+    net.settle();
+    let now = net.now;
+    assert_eq!(net.routers[r].state(now, "192.0.2.2"), "idle");
+    let stats = net.routers[r].show(now, "bgp peers").unwrap();
+    assert!(
+        stats
+            .to_string()
+            .contains("6/3 (cease: peer de-configured)"),
+        "{stats}"
+    );
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_none());
+    assert!(net.routers[i2].show(now, "routes 10.2.0.0/16").is_none());
+    // E is configured again: R reconnects after its idle hold.
+    let config = bgp_config(65001, vec![peer("192.0.2.1", 65000, 65001, true)], true);
+    net.reconfigure(e, "10.0.0.2", config);
+    net.advance(1);
+    net.advance(5);
+    assert_eq!(net.routers[r].state(net.now, "192.0.2.2"), "established");
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_some());
+    assert!(net.routers[i2]
+        .show(net.now, "routes 10.2.0.0/16")
+        .is_some());
+}
+
+#[test]
+fn import_none_installs_nothing_and_export_none_sends_nothing() {
+    let mut net = Net::new();
+    let mut quiet = peer("192.0.2.2", 65001, 65000, false);
+    quiet.import = Policy::None;
+    quiet.export = Policy::None;
+    let r = net.add(
+        "10.0.0.1",
+        vec![port(0, &["192.0.2.1/24"]), port(1, &["10.1.0.1/16"])],
+        bgp_config(65000, vec![quiet], true),
+    );
+    let e = net.add(
+        "10.0.0.2",
+        vec![port(0, &["192.0.2.2/24"]), port(1, &["10.2.0.1/16"])],
+        bgp_config(65001, vec![peer("192.0.2.1", 65000, 65001, true)], true),
+    );
+    net.settle();
+    net.advance(5);
+    let now = net.now;
+    assert_eq!(net.routers[r].state(now, "192.0.2.2"), "established");
+    assert!(net.routers[r].installed.is_empty());
+    assert!(net.routers[e].show(now, "routes 10.1.0.0/16").is_none());
+    let peers = net.routers[r].show(now, "bgp peers").unwrap();
+    let p = &peers["peers"][0];
+    assert_eq!(
+        (p["received"].as_u64(), p["accepted"].as_u64()),
+        (Some(2), Some(0)),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_connection_from_an_unknown_address_is_closed() {
+    let mut net = Net::new();
+    let r = net.add(
+        "10.0.0.1",
+        vec![port(0, &["192.0.2.1/24"])],
+        bgp_config(65000, vec![peer("192.0.2.2", 65001, 65000, true)], false),
+    );
+    net.settle();
+    let (local, remote) = (
+        "192.0.2.1:179".parse().unwrap(),
+        "192.0.2.9:5000".parse().unwrap(),
+    );
+    let socket = SocketId(SocketId::ACCEPTED);
+    net.event(
+        r,
+        SocketEvent::Accepted {
+            listener: LISTENERS[0],
+            socket,
+            local,
+            remote,
+        },
+    );
+    assert_eq!(
+        net.routers[r].bgp.poll_socket_request(),
+        Some(SocketRequest::Close { socket })
+    );
+}
+
+#[test]
+fn a_reload_keeps_sessions_and_their_routes_and_applies_policy_changes() {
+    let (mut net, [r, e, _i1, _i2]) = topology();
+    let config = |import: Policy| {
+        let mut to_e = peer("192.0.2.2", 65001, 65000, false);
+        to_e.import = import;
+        bgp_config(
+            65000,
+            vec![
+                to_e,
+                peer("198.51.100.2", 65000, 65000, false),
+                peer("203.0.113.2", 65000, 65000, false),
+            ],
+            true,
+        )
+    };
+    net.reconfigure(r, "10.0.0.1", config(Policy::All));
+    net.settle();
+    let count = |net: &mut Net| {
+        let peers = net.routers[r].show(net.now, "bgp peers").unwrap();
+        peers["peers"][0]["stats"]["established"].as_u64()
+    };
+    assert_eq!(count(&mut net), Some(1), "the session stayed up");
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_some());
+    // Import none: E's routes go; the session stays.
+    net.reconfigure(r, "10.0.0.1", config(Policy::None));
+    net.settle();
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_none());
+    // Import all again: a ROUTE-REFRESH brings them back.
+    net.reconfigure(r, "10.0.0.1", config(Policy::All));
+    net.settle();
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_some());
+    assert_eq!(count(&mut net), Some(1));
+    assert_eq!(net.routers[e].state(net.now, "192.0.2.1"), "established");
+}
+
+/// An UPDATE body-and-header from raw attributes and IPv4 NLRI.
+fn raw_update(attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+    let mut m = crate::control::bgp::session::message::header(
+        crate::control::bgp::session::message::UPDATE,
+        4 + attrs.len() + nlri.len(),
+    );
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    m.extend_from_slice(attrs);
+    m.extend_from_slice(nlri);
+    m
+}
+
+#[test]
+fn malformed_updates_withdraw_or_reset_one_session_and_leave_the_others() {
+    let (mut net, [r, e, _i1, _i2]) = topology();
+    // R's end of the connection with E.
+    let socket = *net
+        .links
+        .iter()
+        .find(|(&(a, _), &(b, _))| a == r && b == e)
+        .map(|((_, s), _)| s)
+        .unwrap();
+    let stream = |net: &mut Net, bytes: &[u8]| {
+        net.event(r, SocketEvent::Stream { socket, bytes });
+        net.settle();
+    };
+    // 10.2/16 again with an ORIGIN of 3: treat-as-withdraw, session up.
+    let bad_origin = raw_update(
+        &[
+            0x40, 1, 1, 3, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9, 0x40, 3, 4, 192, 0, 2, 2,
+        ],
+        &[16, 10, 2],
+    );
+    stream(&mut net, &bad_origin);
+    assert!(net.routers[r]
+        .route("10.2.0.0/16", RouteSource::EBGP)
+        .is_none());
+    assert_eq!(net.routers[r].state(net.now, "192.0.2.2"), "established");
+    let peers = net.routers[r].show(net.now, "bgp peers").unwrap();
+    assert_eq!(peers["peers"][0]["treat_as_withdraw"], 1);
+    // A truncated MP_REACH_NLRI: NOTIFICATION 3/9 and that session only.
+    let truncated = raw_update(&[0x80, 14, 5, 0, 2, 1, 16, 0], &[]);
+    stream(&mut net, &truncated);
+    let now = net.now;
+    assert_eq!(net.routers[r].state(now, "192.0.2.2"), "idle");
+    let shown = net.routers[e].show(now, "bgp peers").unwrap().to_string();
+    assert!(shown.contains("received 3/9"), "{shown}");
+    assert_eq!(net.routers[r].state(now, "198.51.100.2"), "established");
+    assert!(net.routers[r]
+        .route("10.3.0.0/16", RouteSource::IBGP)
+        .is_some());
+}
