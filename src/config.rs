@@ -57,6 +57,7 @@
 //! ebgp = 20
 //! linkstate = 110
 //! ibgp = 200
+//! ospf = 110
 //!
 //! [linkstate]               # optional: the LSDB (see control::linkstate);
 //! file = "lsdb.toml"        # relative to this file's directory
@@ -82,6 +83,18 @@
 //! export = "all"            # iBGP default "all"
 //! # optional: local_address, passive = false, hold_time = 90,
 //! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1)
+//!
+//! [ospf]                    # optional: an OSPFv2 speaker (RFC 2328)
+//! area = "0.0.0.0"          # the backbone only
+//!
+//! [[ospf.interface]]        # one per port that speaks OSPF
+//! port = "p0"               # a port with an IPv4 address (its first)
+//! network = "broadcast"     # or "point-to-point" (default broadcast)
+//! cost = 10                 # 1..=65535 (default 10)
+//! hello_interval = 10       # seconds (default 10)
+//! dead_interval = 40        # seconds (default 4 x hello_interval)
+//! priority = 1              # 0..=255, 0: never DR (default 1)
+//! retransmit_interval = 5   # seconds (default 5)
 //! ```
 //!
 //! Unknown keys are errors. Every error names the file, the line and the

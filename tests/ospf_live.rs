@@ -14,7 +14,10 @@
 //!   databases, and its stub (100.64.1.0/24) in their routing tables;
 //! * the three databases agree (same LSAs, sequence numbers, checksums);
 //! * FRR stopped: after the dead interval ferroute drops it and its route,
-//!   in the RIB and the FIB.
+//!   in the RIB and the FIB;
+//! * ferroute restarted: Full with BIRD again, its router LSA from before
+//!   superseded (higher sequence) and its network LSA from its time as DR
+//!   flushed (§13.4).
 //!
 //! FRR also has a point-to-point link to ferroute (10.0.13.0/30), so each
 //! daemon is Full with ferroute on both network types.
@@ -311,6 +314,33 @@ fn route(h: &ControlHandle, prefix: &str) -> Option<(String, Vec<String>)> {
     Some((best, gateways))
 }
 
+/// ferroute's control plane in namespace `rt`.
+fn start_ferroute(lab: &Lab, config: &Config) -> (ControlHandle, FibHandle) {
+    lab.rt.run(|| {
+        let inputs = config.control_inputs();
+        let ifindexes = control::port_ifindexes(&inputs).unwrap();
+        let fib = FibHandle::new(config.fib().unwrap());
+        let handle = Control::start(&inputs, fib.clone(), &ifindexes).unwrap();
+        (handle, fib)
+    })
+}
+
+/// The sequence number of BIRD's copy of an LSA (type, id, advertising
+/// router), if it holds one younger than MaxAge.
+fn bird_sequence(bird: &Bird, t: u8, id: &str, adv: &str) -> Option<u32> {
+    let text = bird.birdc("show ospf lsadb");
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let [ty, lid, ladv, seq, age, _] = f[..] else {
+            return None;
+        };
+        let live = age.parse::<u32>().is_ok_and(|a| a < 3600);
+        (u8::from_str_radix(ty, 16).ok() == Some(t) && lid == id && ladv == adv && live)
+            .then(|| hex32(seq))
+            .flatten()
+    })
+}
+
 #[test]
 fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
     let test = "ospf_adjacencies_lsas_and_routes_with_bird_and_frr";
@@ -322,15 +352,7 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
     }
     let lab = Lab::new();
     let config = Config::parse(FERROUTE, "ospf.toml").unwrap();
-    let (handle, fib) = lab.rt.run(|| {
-        let inputs = config.control_inputs();
-        let ifindexes = control::port_ifindexes(&inputs).unwrap();
-        let fib = FibHandle::new(config.fib().unwrap());
-        (
-            Control::start(&inputs, fib.clone(), &ifindexes).unwrap(),
-            fib,
-        )
-    });
+    let (handle, fib) = start_ferroute(&lab, &config);
     // Alone on the LAN, ferroute is DR once its wait timer ran out.
     wait(
         "ferroute DR of the LAN",
@@ -471,6 +493,47 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
     println!(
         "measured: all Full {full_after:?} after starting BIRD and FRR; \
          FRR's route withdrawn {withdrawn_after:?} after FRR stopped (dead interval 4 s)"
+    );
+    // ferroute restarts: BIRD holds its router LSA from before at a higher
+    // sequence than a new start's, and its network LSA, which ferroute (no
+    // longer DR: BIRD took over) must flush (§13.4).
+    let router_before = bird_sequence(&bird, 1, "10.0.0.1", "10.0.0.1").expect("held");
+    handle.stop().unwrap();
+    wait(
+        "BIRD DR after ferroute stopped",
+        || bird.birdc("show ospf interface").contains("State: DR"),
+        || bird.birdc("show ospf interface"),
+    );
+    let restarted = Instant::now();
+    let (handle, _fib) = start_ferroute(&lab, &config);
+    let full =
+        |port: &str, router: &str| neighbor_state(&handle, port, router).as_deref() == Some("full");
+    wait(
+        "Full with BIRD again on both links",
+        || full("lan", "10.0.0.2") && full("p2p", "10.0.0.2"),
+        || show(&handle, "ospf").to_string(),
+    );
+    wait(
+        "the old router LSA superseded, the old network LSA flushed",
+        || {
+            bird_sequence(&bird, 1, "10.0.0.1", "10.0.0.1").is_some_and(|s| s > router_before)
+                && bird_sequence(&bird, 2, "192.0.2.1", "10.0.0.1").is_none()
+        },
+        || {
+            format!(
+                "before {router_before:#x}\n{}",
+                bird.birdc("show ospf lsadb")
+            )
+        },
+    );
+    println!(
+        "measured: after a restart, Full with BIRD and stale LSAs superseded/flushed in {:?}",
+        restarted.elapsed()
+    );
+    wait(
+        "BIRD's stub routed again",
+        || route(&handle, "198.51.100.0/24").is_some(),
+        || show(&handle, "ospf").to_string(),
     );
     drop(bird);
     handle.stop().unwrap();

@@ -1,4 +1,4 @@
-//! `ferroute show routes|linkstate|fib-stats|bgp` and `ferroute reload`: the
+//! `ferroute show routes|linkstate|fib-stats|bgp|ospf` and `ferroute reload`: the
 //! running daemon's routing state, and re-reading its inputs.
 
 use std::io::Write;
@@ -42,6 +42,12 @@ pub enum ShowWhat {
         #[arg(value_parser = ["neighbors", "peers"])]
         what: Option<String>,
     },
+    /// OSPF: interfaces (state, DR, BDR), neighbours (state), the LSDB
+    /// (ages, sequence numbers), counters; or one of the three.
+    Ospf {
+        /// `interfaces`, `neighbors` or `database` (all when omitted).
+        what: Option<String>,
+    },
 }
 
 /// Re-read the configuration and the routing inputs of a running
@@ -83,6 +89,8 @@ pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
         ShowWhat::FibStats => "show fib-stats".to_string(),
         ShowWhat::Bgp { what: None } => "show bgp".to_string(),
         ShowWhat::Bgp { what: Some(w) } => format!("show bgp {w}"),
+        ShowWhat::Ospf { what: None } => "show ospf".to_string(),
+        ShowWhat::Ospf { what: Some(w) } => format!("show ospf {w}"),
     };
     let value = request(&args.socket, &req).map_err(CliError::runtime)?;
     print(&value, args.json, out)

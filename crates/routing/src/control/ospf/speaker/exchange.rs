@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use super::{Speaker, INF_TRANS_DELAY};
-use crate::control::ospf::database::{Instance, MAX_AGE};
+use crate::control::ospf::database::{Instance, MAX_AGE, MAX_LSAS};
 use crate::control::ospf::neighbor::NeighborState;
 use crate::control::ospf::wire::body::{DD_INIT, DD_MASTER, DD_MORE, OPTION_E};
 use crate::control::ospf::wire::lsa::{LsaKey, HEADER_LEN};
@@ -194,6 +194,11 @@ impl Speaker {
             }
         }
         let n = self.interfaces[i].neighbors.get_mut(&id).expect("present");
+        // A neighbour describing more than a database may hold is lying.
+        if n.requests.len() + wanted.len() > MAX_LSAS {
+            self.count("DD: more LSAs than a database holds");
+            return self.sequence_mismatch(now, i, id);
+        }
         n.requests.extend(wanted);
         n.last_received_dd = Some((dd.flags, dd.options, dd.sequence));
         let their_more = dd.flags & DD_MORE != 0;

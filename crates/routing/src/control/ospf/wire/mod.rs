@@ -12,6 +12,8 @@ pub mod body;
 pub mod lsa;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::net::Ipv4Addr;
