@@ -590,3 +590,46 @@ fn malformed_updates_withdraw_or_reset_one_session_and_leave_the_others() {
         .route("10.3.0.0/16", RouteSource::IBGP)
         .is_some());
 }
+
+#[test]
+fn static_routes_are_redistributed_as_they_come_and_go() {
+    use crate::control::rib::notify::BestRoute;
+    let mut net = Net::new();
+    let mut config = bgp_config(65000, vec![peer("192.0.2.2", 65001, 65000, false)], false);
+    config.redistribute = vec![RouteSource::STATIC];
+    let r = net.add("10.0.0.1", vec![port(0, &["192.0.2.1/24"])], config);
+    let e = net.add(
+        "10.0.0.2",
+        vec![port(0, &["192.0.2.2/24"])],
+        bgp_config(65001, vec![peer("192.0.2.1", 65000, 65001, true)], false),
+    );
+    net.settle();
+    net.advance(5);
+    assert_eq!(net.routers[r].state(net.now, "192.0.2.2"), "established");
+    let change = |new: Option<RouteSource>| {
+        let best = |source| BestRoute {
+            source,
+            metric: 0,
+            paths: Box::new([Via::Recursive {
+                address: "192.0.2.99".parse().unwrap(),
+            }]),
+        };
+        [BestRouteChange::Prefix {
+            prefix: "172.16.0.0/12".parse().unwrap(),
+            old: None,
+            new: new.map(best),
+        }]
+    };
+    let rib = ResolveWith(|_: IpAddr| None);
+    let now = net.now;
+    let bgp = &mut net.routers[r].bgp;
+    bgp.handle_rib_changes(now, &change(Some(RouteSource::STATIC)), &rib);
+    net.settle();
+    let why = net.routers[e].show(now, "routes 172.16.0.0/12").unwrap();
+    assert!(why["text"].as_str().unwrap().contains("192.0.2.1"), "{why}");
+    // A connected route is not redistributed here; the static one goes.
+    let bgp = &mut net.routers[r].bgp;
+    bgp.handle_rib_changes(now, &change(Some(RouteSource::CONNECTED)), &rib);
+    net.settle();
+    assert!(net.routers[e].show(now, "routes 172.16.0.0/12").is_none());
+}
