@@ -165,6 +165,24 @@ fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32, ipv6_and_traffic: bool) 
             show(lab, &daemon, &["bgp"]),
             peer.log()
         );
+        // A reload that stops redistributing: the session stays up and the
+        // peer sees the withdrawal.
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, text.replace("redistribute = [\"connected\"]", "")).unwrap();
+        let mut c = Command::new(ferroute_bin());
+        c.args(["reload", "--socket"]).arg(&daemon.socket);
+        let done = run_bounded(c, &lab.dir, support::COMMAND_LIMIT);
+        assert!(done.status.success(), "ferroute reload: {}", done.text());
+        assert!(
+            poll_until(LIMIT, || !peer.route_to_r().contains("203.0.113.1")),
+            "still advertised after the reload: {}",
+            peer.route_to_r()
+        );
+        assert_eq!(session(lab, &daemon), ("established".to_string(), 2));
+        assert!(
+            learned(lab, &daemon, B_PREFIX),
+            "routes kept over the reload"
+        );
     }
     let mut c = Command::new(ferroute_bin());
     c.args(["show", "bgp", "--socket"]).arg(&daemon.socket);
