@@ -32,7 +32,7 @@ fn main() -> Result<()> {
                 multiprotocol: true,
                 route_refresh: true,
                 four_octet_as: Some(65001),
-                graceful_restart: false,
+                graceful_restart: None,
             },
         }
         .encode(),

@@ -68,6 +68,7 @@ fn peer(cx: &Ctx, i: usize, p: &RawBgpPeer, local_as: u32) -> Result<BgpPeerConf
         c.local_address = Some(cx.ip(a, field("local_address"))?);
     }
     c.passive = p.passive.as_ref().is_some_and(|v| *v.get_ref());
+    c.graceful_restart = p.graceful_restart.as_ref().is_none_or(|v| *v.get_ref());
     if let Some(h) = &p.hold_time {
         let h = cx.bounded(h, &field("hold_time"), 0..=65535)? as u16;
         if h == 1 || h == 2 {

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use serde_json::Value;
 
 use super::*;
+use crate::control::bgp::{AsPath, Origin};
 use crate::control::protocol::frozen_clock;
 use crate::control::rib::route::{RibRoute, Via};
 
@@ -632,4 +633,108 @@ fn static_routes_are_redistributed_as_they_come_and_go() {
     bgp.handle_rib_changes(now, &change(Some(RouteSource::CONNECTED)), &rib);
     net.settle();
     assert!(net.routers[e].show(now, "routes 172.16.0.0/12").is_none());
+}
+
+#[test]
+fn a_restarting_peers_routes_stay_until_its_end_of_rib_or_its_restart_time() {
+    use crate::control::bgp::session::message::{self, Capabilities, GracefulRestart, Open};
+    use crate::control::bgp::session::update_out::{encode_announce, end_of_rib};
+    let mut net = Net::new();
+    let r = net.add(
+        "10.0.0.1",
+        vec![port(0, &["192.0.2.1/24"])],
+        bgp_config(65000, vec![peer("192.0.2.2", 65001, 65000, true)], false),
+    );
+    net.settle();
+    // The test plays the peer: OPEN with graceful restart, KEEPALIVE, routes, End-of-RIB.
+    let session = |net: &mut Net, socket: SocketId, prefixes: &[&str]| {
+        let (local, remote) = (
+            "192.0.2.1:179".parse().unwrap(),
+            "192.0.2.2:4000".parse().unwrap(),
+        );
+        let listener = LISTENERS[0];
+        net.event(
+            r,
+            SocketEvent::Accepted {
+                listener,
+                socket,
+                local,
+                remote,
+            },
+        );
+        let open = Open {
+            asn: 65001,
+            hold_time: 90,
+            router_id: "192.0.2.2".parse().unwrap(),
+            capabilities: Capabilities {
+                families: vec![Family::Ipv4Unicast],
+                multiprotocol: true,
+                route_refresh: true,
+                four_octet_as: Some(65001),
+                graceful_restart: Some(GracefulRestart {
+                    restart_time: 60,
+                    families: vec![(Family::Ipv4Unicast, true)],
+                }),
+            },
+        };
+        let mut bytes = open.encode();
+        bytes.extend(message::keepalive());
+        let attrs = PathAttrs::new(
+            Origin::Igp,
+            AsPath::sequence(&[65001]),
+            "192.0.2.2".parse().unwrap(),
+        );
+        let prefixes: Vec<IpNet> = prefixes.iter().map(|p| p.parse().unwrap()).collect();
+        let mut updates = Vec::new();
+        encode_announce(&attrs, &prefixes, true, &mut updates);
+        updates.into_iter().for_each(|u| bytes.extend(u));
+        bytes.extend(end_of_rib(Family::Ipv4Unicast));
+        net.event(
+            r,
+            SocketEvent::Stream {
+                socket,
+                bytes: &bytes,
+            },
+        );
+        net.settle();
+    };
+    let has = |net: &Net, p: &str| net.routers[r].route(p, RouteSource::EBGP).is_some();
+    session(
+        &mut net,
+        SocketId(SocketId::ACCEPTED + 10),
+        &["10.2.0.0/16", "10.9.0.0/16"],
+    );
+    assert!(has(&net, "10.2.0.0/16") && has(&net, "10.9.0.0/16"));
+    // The connection is lost: the routes stay, stale.
+    let lost = SocketId(SocketId::ACCEPTED + 10);
+    net.event(
+        r,
+        SocketEvent::Closed {
+            socket: lost,
+            error: Some("reset"),
+        },
+    );
+    net.settle();
+    assert!(has(&net, "10.2.0.0/16") && has(&net, "10.9.0.0/16"));
+    let peers = net.routers[r].show(net.now, "bgp peers").unwrap();
+    assert_eq!(peers["peers"][0]["stale"], 2);
+    // Back, announcing only 10.2/16 before its End-of-RIB: 10.9/16 goes.
+    session(
+        &mut net,
+        SocketId(SocketId::ACCEPTED + 11),
+        &["10.2.0.0/16"],
+    );
+    assert!(has(&net, "10.2.0.0/16") && !has(&net, "10.9.0.0/16"));
+    // Lost again and never back: everything goes after the restart time.
+    net.event(
+        r,
+        SocketEvent::Closed {
+            socket: SocketId(SocketId::ACCEPTED + 11),
+            error: None,
+        },
+    );
+    net.advance(59);
+    assert!(has(&net, "10.2.0.0/16"));
+    net.advance(1);
+    assert!(!has(&net, "10.2.0.0/16"));
 }

@@ -30,6 +30,9 @@ use crate::control::protocol::{SocketId, SocketRequest, TcpOptions};
 
 /// The hold time proposed while waiting for the peer's OPEN (§8: "large").
 const OPEN_HOLD: Duration = Duration::from_secs(240);
+/// The restart time we announce as a graceful restart helper (we never
+/// restart gracefully ourselves: no families).
+const HELPER_RESTART_TIME: u16 = 120;
 /// The first idle hold after a failure.
 const IDLE_HOLD: Duration = Duration::from_secs(1);
 /// The longest idle hold (failures in a row double it).
@@ -62,6 +65,14 @@ pub enum SessionOutput {
     Up,
     /// The session left Established: the peer's routes go.
     Down,
+    /// The connection of an established session was lost (TCP, no
+    /// NOTIFICATION) and the peer announced graceful restart for
+    /// `families`: their routes stay, stale, for up to `restart_time`
+    /// seconds or until its End-of-RIB (RFC 4724 §4.2); others go.
+    GracefulDown {
+        families: Vec<Family>,
+        restart_time: u16,
+    },
     /// An UPDATE received in Established.
     Update(ParsedUpdate),
     /// The peer asks for our routes of a family again (RFC 2918).
@@ -319,7 +330,14 @@ impl Session {
                 multiprotocol: true,
                 route_refresh: true,
                 four_octet_as: Some(self.config.local_as),
-                graceful_restart: false,
+                // Helper only (RFC 4724 §3): no families of our own.
+                graceful_restart: self
+                    .config
+                    .graceful_restart
+                    .then(|| message::GracefulRestart {
+                        restart_time: HELPER_RESTART_TIME,
+                        families: Vec::new(),
+                    }),
             },
         };
         self.send(socket, open.encode());
@@ -341,7 +359,21 @@ impl Session {
         );
         match c.state {
             State::Established => {
+                let gr = c.negotiated.as_ref().and_then(|n| {
+                    let gr = n.peer.capabilities.graceful_restart.as_ref()?;
+                    self.config.graceful_restart.then_some(gr.clone())
+                });
                 self.went_down(now, why);
+                if let Some(gr) = gr {
+                    // The plain Down just queued becomes a graceful one.
+                    if self.out.back() == Some(&SessionOutput::Down) {
+                        self.out.pop_back();
+                    }
+                    self.out.push_back(SessionOutput::GracefulDown {
+                        families: gr.families.iter().map(|(f, _)| *f).collect(),
+                        restart_time: gr.restart_time,
+                    });
+                }
                 self.idle(now);
             }
             // A failed connect waits for the connect-retry timer (Active).
