@@ -17,6 +17,8 @@ mod peers;
 mod reload;
 
 #[cfg(test)]
+mod net;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
