@@ -67,7 +67,8 @@
 //! import = "all"            # "all" or "none"; eBGP default "none" (RFC 8212),
 //! export = "all"            # iBGP default "all"
 //! # optional: local_address, passive = false, hold_time = 90,
-//! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1)
+//! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1),
+//! # graceful_restart = true (RFC 4724 helper)
 //! ```
 //!
 //! Unknown keys are errors. Every error names the file, the line and the
