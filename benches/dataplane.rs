@@ -18,14 +18,13 @@ mod common;
 
 use criterion::{Criterion, Throughput};
 
-use common::{v4_destinations, POOL};
+use common::{caida_v4, v4_destinations, POOL};
 use ferroute::dataplane::{Worker, RX_BATCH};
 use ferroute::fib::Fib;
 use ferroute::io::LoopbackIo;
-use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::V4Frame;
-use ferroute::testkit::rig::{adjacency_fib, bench_worker, gateway_fib};
-use ferroute::testkit::{data_file, Rng};
+use ferroute::testkit::rig::{bench_worker, gateway_fib};
+use ferroute::testkit::Rng;
 
 /// A 60-byte (64 on the wire) UDP frame to `dst`.
 fn frame(dst: Ipv4Addr) -> Vec<u8> {
@@ -34,16 +33,7 @@ fn frame(dst: Ipv4Addr) -> Vec<u8> {
 
 /// The full IPv4 table, every prefix through one of 64 adjacencies on p1.
 fn full_table() -> Option<(Fib, Vec<Ipv4Addr>)> {
-    let path = data_file("caida-routeviews-rv2-20240406.pfx2as.gz")?;
-    let opts = LoadOptions {
-        nexthops: 64,
-        min_peers: 1,
-    };
-    let routes = load_routes(&path, &opts).expect("load IPv4 table").v4;
-    let mut fib = adjacency_fib(64);
-    for &(net, nh) in &routes {
-        fib.v4.insert(net, nh);
-    }
+    let (routes, fib) = caida_v4(1)?;
     Some((fib, v4_destinations(&routes, &mut Rng::new(0x5eed))))
 }
 

@@ -9,15 +9,13 @@
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use std::time::{Duration, Instant};
-
 mod common;
 
 use criterion::{Criterion, Throughput};
 
-use common::{v4_destinations, v6_destinations, POOL};
+use common::{timed_batches, v4_destinations, v6_destinations, POOL};
 use ferroute::fib::{Fib, NextHop};
-use ferroute::forward::{RouteHint, RouteHints, Verdict};
+use ferroute::forward::{FrameHint, RouteHints, Verdict};
 use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::{V4Frame, V6Frame};
 use ferroute::testkit::rig::{adjacency_fib, forwarder, ports, NoEmit};
@@ -80,13 +78,7 @@ fn bench_family<A: Copy>(
         };
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    at = (at + BATCH) % POOL;
-                    for (buf, src) in batch.iter_mut().zip(&frames[at..at + BATCH]) {
-                        buf.copy_from_slice(src);
-                    }
-                    let start = Instant::now();
+                timed_batches(iters, &frames, &mut batch, &mut at, |batch| {
                     if batched {
                         hints.prepare(fib, batch.iter().map(|f| &f[..]));
                     }
@@ -94,15 +86,13 @@ fn bench_family<A: Copy>(
                         let hint = if batched {
                             hints.get(i)
                         } else {
-                            RouteHint::None
+                            FrameHint::NONE
                         };
                         let v = fwd.process_hinted(fib, 0, f, 0, &mut NoEmit, hint);
                         debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
                         black_box(v);
                     }
-                    spent += start.elapsed();
-                }
-                spent
+                })
             })
         });
     }

@@ -17,7 +17,7 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ipnet::{IpNet, Ipv4Net};
@@ -117,6 +117,7 @@ fn topology(shape: Shape, n: usize, seed: u64) -> Lsdb {
                     cost: 1 + rng.below(10) as u32,
                 },
             ],
+            transits: vec![],
         });
     }
     lsdb
@@ -143,7 +144,7 @@ fn bench(c: &mut Criterion) {
     for shape in [Shape::Grid, Shape::GridUnit, Shape::RingChords] {
         for n in [1_000, 10_000, 100_000] {
             let lsdb = topology(shape, n, 0x5eed_0000 + n as u64);
-            let result = spf::run(&lsdb, rid(0), port_of);
+            let result = spf::run_timed(&lsdb, rid(0), port_of, Some(Instant::now));
             let t = result.timings();
             let max_hops = result
                 .routes()

@@ -28,6 +28,20 @@
 //! dscp = [46]
 //! weight = 4
 //!
+//! urpf = "strict"           # optional: "strict" or "loose" (RFC 3704; default off)
+//! acl_in = "edge-in"        # optional: [[acl]] for arriving packets; acl_out likewise
+//!
+//! [[acl]]                   # a named, ordered rule list; first match wins
+//! name = "edge-in"
+//! default = "deny"          # "permit" (default), "deny" or "reject"
+//!
+//! [[acl.rule]]
+//! action = "permit"         # "permit", "deny" (silent) or "reject" (ICMP admin. prohibited)
+//! source = "192.0.2.0/24"   # optional prefixes, IPv4 or IPv6 (one family per rule)
+//! destination = "198.51.100.0/24"
+//! protocol = "tcp"          # optional: "tcp", "udp", "icmp", "icmpv6" or a number
+//! destination_port = "22"   # optional (tcp/udp only): a port or "1000-2000"; source_port likewise
+//!
 //! [[route]]
 //! prefix = "198.51.100.0/24"
 //! via = "192.0.2.2"         # on a connected subnet
@@ -74,9 +88,11 @@
 //! Unknown keys are errors. Every error names the file, the line and the
 //! field: `router.toml:14: port[1].mac: "02:00:zz:00:00:01" is not a MAC address`.
 
+mod acl;
 mod bgp;
 mod bgp_peer;
 mod context;
+mod ospf;
 mod qos;
 mod raw;
 mod restart;
@@ -87,6 +103,7 @@ mod tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -100,7 +117,8 @@ use crate::control::{
 use crate::fib::{
     self, ConnectedPort, Fib, FibError, PortId, RouteTarget, StaticNeighbor, StaticRoute,
 };
-use crate::forward::{ForwarderConfig, Port};
+use crate::forward::acl::AclSpec;
+use crate::forward::{AclTable, ForwarderConfig, Port, PortFeatures};
 use crate::position::{locate, one_line, FileError};
 use crate::wire::MacAddr;
 pub use restart::RestartOnly;
@@ -126,6 +144,10 @@ pub struct Config {
     pub linkstate: Option<LinkStateConfig>,
     /// `[bgp]`, if the router takes BGP routes.
     pub bgp: Option<BgpConfig>,
+    /// `[[acl]]` lists in file order; a list's index is its [`AclId`](crate::forward::AclId).
+    pub acls: Vec<AclSpec>,
+    /// `[ospf]`, if the router speaks OSPF.
+    pub ospf: Option<crate::control::ospf::OspfConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +177,8 @@ pub struct PortConfig {
     pub mtu: u16,
     /// Output queueing on this port.
     pub qos: crate::qos::QosConfig,
+    /// uRPF and ACLs on this port.
+    pub features: PortFeatures,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +287,7 @@ impl Config {
                     IpAddr::V6(v6) => Some(v6),
                     IpAddr::V4(_) => None,
                 }),
+                features: p.features,
             })
             .collect();
         ForwarderConfig {
@@ -270,6 +295,7 @@ impl Config {
             icmp_rate: self.router.icmp_rate,
             icmp_burst: self.router.icmp_burst,
             accept_source_route: self.router.accept_source_route,
+            acls: Arc::new(AclTable::compile(self.acls.iter().cloned())),
         }
     }
 
@@ -337,6 +363,9 @@ impl Config {
         }
         if let Some(b) = &self.bgp {
             protocols = protocols.with_section(bgp_input::NAME, b.clone());
+        }
+        if let Some(o) = &self.ospf {
+            protocols = protocols.with_section(crate::control::ospf::instance::NAME, o.clone());
         }
         ControlInputs {
             ports: self.connected_ports(),

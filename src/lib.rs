@@ -10,16 +10,12 @@
 pub mod cli;
 pub mod config;
 pub mod control;
-pub mod dataplane;
-pub mod fib;
-pub mod forward;
-pub mod io;
-pub mod lpm;
-pub mod position;
-pub mod qos;
 pub mod replay;
-pub mod tables;
+
+pub use ferroute_dataplane::{dataplane, fib, forward, io, qos, traffic};
+pub use ferroute_lpm as lpm;
+pub use ferroute_routing::{position, tables};
+pub use ferroute_wire as wire;
+
 #[doc(hidden)]
-pub mod testkit;
-pub mod traffic;
-pub mod wire;
+pub use ferroute_dataplane::testkit;

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::fib::{FibError, PortId};
-use crate::forward::{Counters, DropReason, Forwarder, Verdict};
+use crate::forward::acl::{self, AclHits};
+use crate::forward::{Counters, DropReason, Forwarder, PortFeatureCounters, Verdict};
 use crate::io::{CapturedFrame, MemoryTx, PcapError, PcapReader, PcapWriter};
 
 /// One `--input PORT=FILE`.
@@ -68,6 +69,8 @@ pub struct PortTx {
     pub tx_bytes: u64,
     /// The capture file written for this port.
     pub output: String,
+    /// What the port's optional stages (uRPF, ACLs) dropped.
+    pub stages: PortFeatureCounters,
 }
 
 /// A frame the pipeline emitted (ICMP error or fragment).
@@ -135,6 +138,8 @@ pub struct ReplayReport {
     pub counters: Counters,
     /// Every configured port, in configuration order.
     pub ports: Vec<PortTx>,
+    /// Hits per rule of every `[[acl]]`.
+    pub acl: Vec<AclHits>,
 }
 
 /// The `--json` shape (a contract: scripts and other tools read it).
@@ -143,6 +148,8 @@ struct JsonReport<'a> {
     frames_in: u64,
     counters: crate::forward::CounterSummary,
     ports: &'a [PortTx],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    acl: &'a [AclHits],
     #[serde(skip_serializing_if = "Option::is_none")]
     frames: Option<&'a [FrameTrace]>,
 }
@@ -155,6 +162,7 @@ impl ReplayReport {
             frames_in: self.frames_in,
             counters: self.counters.summary(),
             ports: &self.ports,
+            acl: &self.acl,
             frames,
         })
     }
@@ -310,12 +318,19 @@ pub fn replay(
     }
 
     let mut ports = Vec::with_capacity(writers.len());
-    for ((writer, path), port) in writers.into_iter().zip(&outputs).zip(&config.ports) {
+    let stages = forwarder.port_counters.iter();
+    for (((writer, path), port), stages) in writers
+        .into_iter()
+        .zip(&outputs)
+        .zip(&config.ports)
+        .zip(stages)
+    {
         ports.push(PortTx {
             name: port.name.clone(),
             tx_frames: writer.frames(),
             tx_bytes: writer.bytes(),
             output: path.display().to_string(),
+            stages: *stages,
         });
         writer.finish()?;
     }
@@ -324,6 +339,7 @@ pub fn replay(
         frames_per_input,
         counters: forwarder.counters.clone(),
         ports,
+        acl: acl::hits(forwarder.acls(), &forwarder.acl_hits),
     })
 }
 
@@ -405,6 +421,15 @@ mod tests {
                 tx_frames: 0,
                 tx_bytes: 0,
                 output: "out/p0.pcap".into(),
+                stages: PortFeatureCounters {
+                    urpf_dropped: 2,
+                    ..Default::default()
+                },
+            }],
+            acl: vec![AclHits {
+                name: "edge".into(),
+                rules: vec![3],
+                default: 1,
             }],
         };
         let parse = |s: String| -> serde_json::Value { serde_json::from_str(&s).unwrap() };
@@ -417,6 +442,10 @@ mod tests {
         assert!(without.get("frames").is_none());
         assert_eq!(without["ports"][0]["output"], "out/p0.pcap");
         assert_eq!(without["counters"]["rx_frames"], 0);
+        assert_eq!(without["ports"][0]["stages"]["urpf_dropped"], 2);
+        assert_eq!(without["acl"][0]["name"], "edge");
+        assert_eq!(without["acl"][0]["rules"][0], 3);
+        assert_eq!(without["acl"][0]["default"], 1);
         let frames = [trace("drop", Some("ttl_expired"), &[70])];
         let with = parse(report.to_json(Some(&frames)).unwrap());
         let f = &with["frames"][0];

@@ -73,6 +73,7 @@ fn good_file_gives_ports_routes_and_neighbors() {
                     quantum: 1514,
                     ..QosConfig::default()
                 },
+                features: Default::default(),
             },
             PortConfig {
                 name: "p1".into(),
@@ -84,6 +85,7 @@ fn good_file_gives_ports_routes_and_neighbors() {
                     quantum: 9014,
                     ..QosConfig::default()
                 },
+                features: Default::default(),
             },
         ]
     );

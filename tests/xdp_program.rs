@@ -70,7 +70,7 @@ fn attach_netlink(ifindex: u32, prog_fd: &OwnedFd, mode: XdpMode) {
 /// Our own compiled object, loaded outside `XdpProgram` and attached through
 /// netlink, then abandoned: what a crashed run on an old kernel leaves.
 fn leave_stale_program(ifindex: u32) -> u32 {
-    let path = concat!(env!("OUT_DIR"), "/ferroute.bpf.o");
+    let path = ferroute::io::xdp::PROGRAM_OBJECT;
     let object = libbpf_rs::ObjectBuilder::default()
         .open_file(path)
         .expect("open ferroute.bpf.o")

@@ -3,7 +3,10 @@
 //! Input layout: byte 0 is a control byte (bits 0–1: ingress port 0–2, or 3,
 //! a port the forwarder does not have; bit 2: ICMP rate 0, so every error is
 //! rate limited; bits 3–5: transmit buffers the Emit grants, 0 = unlimited,
-//! n = n − 1 buffers; bit 6: accept IPv4 source-routed packets), byte 1 sets
+//! n = n − 1 buffers; bit 6: accept IPv4 source-routed packets; bit 7: the
+//! optional stages on: uRPF strict on p0 and loose on p1, and an ACL
+//! (reject TCP to port 22, deny UDP from 10/8 ports 1000–2000, reject
+//! ICMPv6 from 2001:db8::/32) in on p0 and out on p1), byte 1 sets
 //! the clock (byte × 0.75 s), and the rest is the received frame. Seeds made by `examples/pcap_frames.rs --prefix 0000`
 //! start with port 0, unlimited buffers.
 //!
@@ -17,7 +20,7 @@
 //!   Ethernet + IPv4/IPv6 of exactly len − 14 bytes, with a valid IPv4 header
 //!   checksum, TTL/hop limit one less than received, destination MAC = a
 //!   neighbour on that port, source MAC = the port's, and no other byte
-//!   changed; nothing emitted;
+//!   changed but IPv4 options (Record Route, Timestamp); nothing emitted;
 //! * `Fragmented { port, fragments }`: exactly that many frames, all on
 //!   `port`, each a valid IPv4 fragment ≤ MTU + 14 with TTL one less and the
 //!   original ident/addresses/protocol, MF on all but the last, and together
@@ -33,13 +36,17 @@
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use ferroute::fib::{
     build_static, ConnectedPort, Discard, Fib, PortId, RouteTarget, StaticNeighbor, StaticRoute,
 };
+use ferroute::forward::acl::{AclRule, AclSpec, PortRange};
 use ferroute::forward::MIN_EMIT_BUFFER;
-use ferroute::forward::{DropReason, Emit, Forwarder, ForwarderConfig, Port, Verdict};
+use ferroute::forward::{
+    AclAction, AclTable, DropReason, Emit, Forwarder, ForwarderConfig, Port, PortFeatures, Urpf,
+    Verdict,
+};
 use ferroute::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
 use ferroute::wire::{checksum, icmp, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
 use libfuzzer_sys::fuzz_target;
@@ -150,18 +157,60 @@ static FIB: LazyLock<Fib> = LazyLock::new(|| {
     build_static(&ports, &routes, &neighbors).expect("the fuzz router's FIB builds")
 });
 
-fn ports() -> Vec<Port> {
+fn ports(stages: bool) -> Vec<Port> {
     PORTS
         .iter()
-        .map(|p| Port {
+        .enumerate()
+        .map(|(i, p)| Port {
             name: p.name.to_string(),
             mac: MacAddr(p.mac),
             mtu: p.mtu,
             ipv4: Some(p.v4.0),
             ipv6: p.v6.map(|(a, _)| a),
+            features: match (stages, i) {
+                (true, 0) => PortFeatures {
+                    urpf: Some(Urpf::Strict),
+                    acl_in: Some(0),
+                    acl_out: None,
+                },
+                (true, 1) => PortFeatures {
+                    urpf: Some(Urpf::Loose),
+                    acl_in: None,
+                    acl_out: Some(0),
+                },
+                _ => PortFeatures::default(),
+            },
         })
         .collect()
 }
+
+/// The ACL bit 7 attaches.
+static ACLS: LazyLock<Arc<AclTable>> = LazyLock::new(|| {
+    let rule = |action, protocol, source_port, destination_port, source: Option<&str>| AclRule {
+        action,
+        source: source.map(|s| s.parse().expect("prefix")),
+        destination: None,
+        protocol: Some(protocol),
+        source_port,
+        destination_port,
+    };
+    let port = |first, last| Some(PortRange { first, last });
+    Arc::new(AclTable::compile([AclSpec {
+        name: "fuzz".into(),
+        default: AclAction::Permit,
+        rules: vec![
+            rule(AclAction::Reject, 6, None, port(22, 22), None),
+            rule(
+                AclAction::Deny,
+                17,
+                port(1000, 2000),
+                None,
+                Some("10.0.0.0/8"),
+            ),
+            rule(AclAction::Reject, 58, None, None, Some("2001:db8::/32")),
+        ],
+    }]))
+});
 
 fn frame_limit(port: PortId) -> usize {
     PORTS[port as usize].mtu as usize + ETH_LEN
@@ -240,8 +289,9 @@ fn check_forward(input: &[u8], output: &[u8], port: PortId, len: usize) {
         "destination MAC {} is no neighbour on port {port}",
         eth.dst()
     );
-    // Offsets (in the frame) of the only bytes forwarding may change after the MACs.
-    let changed: &[usize] = match eth.ethertype() {
+    // Offsets (in the frame) of the only bytes forwarding may change after
+    // the MACs: TTL, checksum and (Record Route, Timestamp) the options.
+    let changed: Vec<usize> = match eth.ethertype() {
         ethertype::IPV4 => {
             let ip = Ipv4Packet::new_checked(eth.payload()).expect("forwarded IPv4 parses");
             assert_eq!(
@@ -259,7 +309,11 @@ fn check_forward(input: &[u8], output: &[u8], port: PortId, len: usize) {
                 "TTL not decremented once"
             );
             assert!(ip.ttl() >= 1, "forwarded with TTL 0");
-            &[ETH_LEN + 8, ETH_LEN + 10, ETH_LEN + 11]
+            let options = ETH_LEN + 20..ETH_LEN + ip.header_len();
+            [ETH_LEN + 8, ETH_LEN + 10, ETH_LEN + 11]
+                .into_iter()
+                .chain(options)
+                .collect()
         }
         ethertype::IPV6 => {
             let ip = Ipv6Packet::new_checked(eth.payload()).expect("forwarded IPv6 parses");
@@ -274,7 +328,7 @@ fn check_forward(input: &[u8], output: &[u8], port: PortId, len: usize) {
                 "hop limit not decremented once"
             );
             assert!(ip.hop_limit() >= 1, "forwarded with hop limit 0");
-            &[ETH_LEN + 7]
+            vec![ETH_LEN + 7]
         }
         other => panic!("forwarded a frame of EtherType {other:#06x}"),
     };
@@ -402,6 +456,9 @@ fn check_icmp_error(
                 | DropReason::MtuDf
                 | DropReason::PacketTooBig
                 | DropReason::LinkLocal
+                | DropReason::AclInReject
+                | DropReason::AclOutReject
+                | DropReason::BadOptions
         ),
         "a frame was emitted for drop reason {}",
         reason.name()
@@ -444,7 +501,7 @@ fn check_icmp_error(
             assert!(checksum::verify(msg), "ICMP checksum is wrong");
             assert!(matches!(
                 msg[0],
-                icmp::v4::DEST_UNREACHABLE | icmp::v4::TIME_EXCEEDED
+                icmp::v4::DEST_UNREACHABLE | icmp::v4::TIME_EXCEEDED | icmp::v4::PARAMETER_PROBLEM
             ));
             let quote = &msg[icmp::ERROR_HEADER_LEN..];
             assert!(quote.len() >= orig.header_len().min(orig.total_len()));
@@ -502,11 +559,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let now_ns = *clock as u64 * 750_000_000;
 
+    let stages = control & 0b1000_0000 != 0;
     let mut forwarder = Forwarder::new(ForwarderConfig {
-        ports: ports(),
+        ports: ports(stages),
         icmp_rate,
         icmp_burst: 10,
         accept_source_route: control & 0b100_0000 != 0,
+        acls: ACLS.clone(),
     });
     let mut emit = CheckingEmit {
         budget,

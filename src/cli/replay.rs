@@ -142,6 +142,10 @@ fn write_summary(
         write!(out, ", no buffer {}", c.icmp_no_buffer)?;
     }
     writeln!(out)?;
+    let options = c.summary().options;
+    if options != Default::default() {
+        writeln!(out, "ipv4 options: {options}")?;
+    }
     writeln!(out, "tx per port:")?;
     for p in &report.ports {
         writeln!(
@@ -149,6 +153,19 @@ fn write_summary(
             "  {:<16}{:>8} frames {:>10} bytes  -> {}",
             p.name, p.tx_frames, p.tx_bytes, p.output
         )?;
+    }
+    if report.ports.iter().any(|p| p.stages != Default::default()) {
+        writeln!(out, "stages per port:")?;
+        for p in report
+            .ports
+            .iter()
+            .filter(|p| p.stages != Default::default())
+        {
+            writeln!(out, "  {:<16}{}", p.name, p.stages)?;
+        }
+    }
+    for hits in &report.acl {
+        writeln!(out, "acl {hits}")?;
     }
     Ok(())
 }

@@ -6,6 +6,8 @@
 use std::net::IpAddr;
 use std::ops::Range;
 
+use ipnet::IpNet;
+
 use toml::Spanned;
 
 use super::ConfigError;
@@ -62,6 +64,33 @@ impl Ctx<'_> {
         let s = value.get_ref();
         s.parse()
             .map_err(|_| self.err(value.span(), field, format!("{s:?} is not an IP address")))
+    }
+
+    /// A prefix with its host bits clear.
+    pub(super) fn prefix(
+        &self,
+        value: &Spanned<String>,
+        field: String,
+    ) -> Result<IpNet, ConfigError> {
+        let s = value.get_ref();
+        let prefix: IpNet = s.parse().map_err(|_| {
+            self.err(
+                value.span(),
+                &field,
+                format!("{s:?} is not a prefix (like 198.51.100.0/24 or 2001:db8:100::/48)"),
+            )
+        })?;
+        if prefix.trunc() != prefix {
+            return Err(self.err(
+                value.span(),
+                field,
+                format!(
+                    "{prefix} has host bits set (did you mean {}?)",
+                    prefix.trunc()
+                ),
+            ));
+        }
+        Ok(prefix)
     }
 
     pub(super) fn bounded(

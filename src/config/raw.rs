@@ -23,6 +23,39 @@ pub(super) struct RawConfig {
     pub distance: Option<Spanned<RawDistance>>,
     pub linkstate: Option<Spanned<RawLinkState>>,
     pub bgp: Option<Spanned<RawBgp>>,
+    #[serde(default)]
+    pub acl: Vec<Spanned<RawAcl>>,
+    pub ospf: Option<Spanned<super::ospf::RawOspf>>,
+}
+
+/// `[[acl]]`: a named rule list (see `config/acl.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAcl {
+    pub name: Spanned<String>,
+    pub default: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rule: Vec<Spanned<RawAclRule>>,
+}
+
+/// `[[acl.rule]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAclRule {
+    pub action: Spanned<String>,
+    pub source: Option<Spanned<String>>,
+    pub destination: Option<Spanned<String>>,
+    pub protocol: Option<Spanned<RawNumberOrText>>,
+    pub source_port: Option<Spanned<RawNumberOrText>>,
+    pub destination_port: Option<Spanned<RawNumberOrText>>,
+}
+
+/// A value written as a number or a string (`protocol = 6` or `"tcp"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawNumberOrText {
+    Number(i64),
+    Text(String),
 }
 
 /// `[bgp]`: the decision knobs and the route inputs.
@@ -115,6 +148,10 @@ pub(super) struct RawPort {
     pub flows: Option<Spanned<i64>>,
     #[serde(default)]
     pub class: Vec<Spanned<RawClass>>,
+    // Optional stages (see `config/acl.rs`).
+    pub urpf: Option<Spanned<String>>,
+    pub acl_in: Option<Spanned<String>>,
+    pub acl_out: Option<Spanned<String>>,
 }
 
 /// A rate: `"100mbit"` (bits/s with a unit) or an integer of bytes/s.

@@ -14,6 +14,7 @@ use super::{Config, PortConfig, RouterSettings};
 pub struct RestartOnly {
     router: RouterSettings,
     ports: Vec<PortConfig>,
+    acls: Vec<crate::forward::acl::AclSpec>,
 }
 
 impl RestartOnly {
@@ -21,6 +22,7 @@ impl RestartOnly {
         RestartOnly {
             router: config.router.clone(),
             ports: config.ports.clone(),
+            acls: config.acls.clone(),
         }
     }
 
@@ -44,12 +46,19 @@ impl RestartOnly {
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| name.to_string())
         .collect();
+        // The workers compiled the lists at start (no swap on reload yet).
+        if self.acls != config.acls {
+            out.push("acl".to_string());
+        }
         for (old, new) in self.ports.iter().zip(&config.ports) {
             let fields: Vec<&str> = [
                 ("interface", old.interface != new.interface),
                 ("mac", old.mac != new.mac),
                 ("mtu", old.mtu != new.mtu),
                 ("queueing", old.qos != new.qos),
+                ("urpf", old.features.urpf != new.features.urpf),
+                ("acl_in", old.features.acl_in != new.features.acl_in),
+                ("acl_out", old.features.acl_out != new.features.acl_out),
             ]
             .into_iter()
             .filter(|(_, changed)| *changed)

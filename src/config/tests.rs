@@ -3,7 +3,7 @@ use crate::control::rib::route::RouteSource;
 use std::path::PathBuf;
 
 /// A good file; the tests below break one line of it at a time.
-const GOOD: &str = r#"[router]
+pub(super) const GOOD: &str = r#"[router]
 id = "192.0.2.1"
 icmp_rate = 100
 icmp_burst = 10
@@ -44,7 +44,7 @@ fn edit(line: usize, with: &str) -> String {
 }
 
 /// Asserts `text` fails with `test.toml:<line>: <field>: ...<fragment>...`.
-fn fails(text: &str, line: usize, field: &str, fragment: &str) {
+pub(super) fn fails(text: &str, line: usize, field: &str, fragment: &str) {
     let err = Config::parse(text, "test.toml").expect_err("config should be rejected");
     let shown = err.to_string();
     let prefix = format!("test.toml:{line}: {field}: ");
@@ -518,9 +518,9 @@ fn distances_and_linkstate_are_read_and_checked() {
     assert_eq!(e.field, "distance.ibgp");
     assert!(e.message.contains("out of range"), "{e}");
     assert_eq!(e.line, Some(GOOD.lines().count() + 3));
-    let unknown = format!("{GOOD}\n[distance]\nospf = 3\n");
+    let unknown = format!("{GOOD}\n[distance]\nisis = 3\n");
     let e = Config::parse(&unknown, "r.toml").unwrap_err();
-    assert_eq!(e.field, "distance.ospf");
+    assert_eq!(e.field, "distance.isis");
     assert_eq!(e.line, Some(GOOD.lines().count() + 3));
     assert!(e.message.contains("linkstate"), "{e}");
 }

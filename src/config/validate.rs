@@ -14,6 +14,7 @@ use super::{
 };
 use crate::control::rib::route::{AdminDistances, RouteSource, SOURCES};
 use crate::fib::{Discard, PortId, RouteTarget};
+use crate::forward::PortFeatures;
 
 /// Smallest IPv4 MTU (RFC 791) and the largest we accept (jumbo frames).
 const MTU_RANGE: std::ops::RangeInclusive<i64> = 68..=9000;
@@ -40,9 +41,11 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
             format!("more than {} ports", PortId::MAX),
         ));
     }
+    let acls = super::acl::acls(&cx, &raw)?;
     let mut ports: Vec<PortConfig> = Vec::with_capacity(raw.port.len());
     for (i, p) in raw.port.iter().enumerate() {
-        let port = port(&cx, i, p.get_ref(), &ports)?;
+        let mut port = port(&cx, i, p.get_ref(), &ports)?;
+        port.features = super::acl::port_features(&cx, i, p.get_ref(), &acls)?;
         ports.push(port);
     }
     let routes = routes(&cx, &raw, &ports)?;
@@ -61,6 +64,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         None => None,
     };
     let bgp = super::bgp::bgp(&cx, &raw)?;
+    let ospf = super::ospf::ospf(&cx, &raw, &ports)?;
     Ok(Config {
         router,
         ports,
@@ -69,6 +73,8 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         distances,
         linkstate,
         bgp,
+        acls,
+        ospf,
     })
 }
 
@@ -229,6 +235,7 @@ fn port(
         addresses,
         mtu,
         qos,
+        features: PortFeatures::default(),
     })
 }
 
@@ -262,24 +269,7 @@ fn routes(
     for (i, spanned) in raw.route.iter().enumerate() {
         let r = spanned.get_ref();
         let field = |name: &str| format!("route[{i}].{name}");
-        let s = r.prefix.get_ref();
-        let prefix: IpNet = s.parse().map_err(|_| {
-            cx.err(
-                r.prefix.span(),
-                field("prefix"),
-                format!("{s:?} is not a prefix (like 198.51.100.0/24 or 2001:db8:100::/48)"),
-            )
-        })?;
-        if prefix.trunc() != prefix {
-            return Err(cx.err(
-                r.prefix.span(),
-                field("prefix"),
-                format!(
-                    "{prefix} has host bits set (did you mean {}?)",
-                    prefix.trunc()
-                ),
-            ));
-        }
+        let prefix = cx.prefix(&r.prefix, field("prefix"))?;
         if let Some(j) = routes.iter().position(|q| q.prefix == prefix) {
             return Err(cx.err(
                 r.prefix.span(),

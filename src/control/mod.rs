@@ -13,16 +13,13 @@
 //! [`Control::start`]: its sockets are opened there, and the thread it spawns
 //! inherits that namespace.
 
-pub mod bgp;
-pub mod engine;
 mod event_loop;
 mod handle;
-pub(crate) mod hash;
 pub mod kernel;
-pub mod linkstate;
+pub use ferroute_routing::control::{
+    bgp, engine, hash, linkstate, ospf, protocol, rib, ControlInputs,
+};
 pub mod operator;
-pub mod protocol;
-pub mod rib;
 
 pub use event_loop::{Control, SYSTEM_HOST};
 pub use handle::ControlHandle;
@@ -32,11 +29,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::fib::FibError;
-use crate::fib::{ConnectedPort, StaticNeighbor, StaticRoute};
 use kernel::neighbor::NeighborEntry;
 use kernel::netlink::{NetlinkError, Rtnl};
-use protocol::ProtocolConfig;
-use rib::route::AdminDistances;
 
 /// Timing of the control loop.
 #[derive(Debug, Clone)]
@@ -98,22 +92,6 @@ pub enum ControlError {
     Panicked,
 }
 
-/// What the control plane needs of the configuration, as plain values:
-/// the configuration layer builds it (`Config::control_inputs`), and
-/// nothing in `control` reads the configuration itself.
-#[derive(Debug, Clone)]
-pub struct ControlInputs {
-    /// Every port's id (its index) and addresses, in port order.
-    pub ports: Vec<ConnectedPort>,
-    /// Every port's interface, in port order.
-    pub interfaces: Vec<String>,
-    pub static_routes: Vec<StaticRoute>,
-    pub static_neighbors: Vec<StaticNeighbor>,
-    pub distances: AdminDistances,
-    /// The router id, the port names and each configured protocol's section.
-    pub protocols: ProtocolConfig,
-}
-
 /// The interface index of every configured port, in port order.
 pub fn port_ifindexes(inputs: &ControlInputs) -> Result<Vec<u32>, ControlError> {
     let mut rtnl = Rtnl::open()?;
@@ -159,3 +137,6 @@ pub struct StopReport {
     /// Entries that could not be deleted, with why.
     pub failures: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests;

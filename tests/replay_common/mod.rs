@@ -1,6 +1,9 @@
 //! What the `ferroute replay` tests share: the three-port configuration,
 //! capture timestamps, pcap files and running the binary.
 
+// Each test crate that includes this module uses a part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,0 +1,451 @@
+//! The compiled form of one ACL for one address family: bit-vector
+//! classification with aggregation (Lakshman & Stiliadis 1998; Baboescu &
+//! Varghese's aggregated bit vectors, 2001), the family VPP's ACL plugin
+//! and nftables sets come from.
+//!
+//! Each field of a packet maps in one step to an *equivalence class*: the
+//! addresses through a longest-prefix-match trie over the rules' prefixes
+//! (the longest rule prefix containing the address; its class holds every
+//! rule whose prefix contains it), the protocol and both ports through
+//! direct tables (ports cut into the elementary ranges the rules' bounds
+//! make, equal ranges sharing a class). A class is a bit vector over the
+//! rules in list order. The rules a packet matches are the AND of its five
+//! classes' vectors, and the first one is the lowest set bit.
+//!
+//! Per packet that is two trie lookups, three table reads and an AND over
+//! the vectors; an aggregate bit per 64-rule word lets the AND skip words
+//! that are zero in any field, so a 10,000-rule list reads 3 aggregate
+//! words per field plus the few words where all five fields have rules.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use super::{AclRule, PortRange};
+use crate::lpm::{Ipv4Table, Ipv6Table};
+
+/// An address as a number, with the trie that classifies it.
+pub(super) trait AddrKey: Copy + Ord + std::fmt::Debug {
+    type Table: Clone + std::fmt::Debug + Default;
+    /// The rule prefix as (network, length), if of this family.
+    fn of(net: &IpNet) -> Option<(Self, u8)>;
+    fn build(prefixes: impl Iterator<Item = (Self, u8, u32)>) -> Self::Table;
+    fn lookup(table: &Self::Table, addr: Self) -> Option<u32>;
+    fn table_bytes(table: &Self::Table) -> usize;
+    /// Whether the first `len` bits of `a` and `b` agree.
+    fn same_prefix(a: Self, b: Self, len: u8) -> bool;
+}
+
+impl AddrKey for u32 {
+    type Table = Ipv4Table;
+    fn of(net: &IpNet) -> Option<(u32, u8)> {
+        match net {
+            IpNet::V4(n) => Some((u32::from(n.network()), n.prefix_len())),
+            IpNet::V6(_) => None,
+        }
+    }
+    fn build(prefixes: impl Iterator<Item = (u32, u8, u32)>) -> Ipv4Table {
+        Ipv4Table::try_from_routes(
+            prefixes
+                .filter_map(|(k, len, id)| Some((Ipv4Net::new(Ipv4Addr::from(k), len).ok()?, id))),
+        )
+        .expect("classes are fewer than the trie's next-hop limit (rules are capped)")
+    }
+    #[inline]
+    fn lookup(table: &Ipv4Table, addr: u32) -> Option<u32> {
+        table.lookup(Ipv4Addr::from(addr))
+    }
+    fn table_bytes(table: &Ipv4Table) -> usize {
+        table.lookup_memory_bytes()
+    }
+    fn same_prefix(a: u32, b: u32, len: u8) -> bool {
+        len == 0 || (a ^ b) >> (32 - len as u32) == 0
+    }
+}
+
+impl AddrKey for u128 {
+    type Table = Ipv6Table;
+    fn of(net: &IpNet) -> Option<(u128, u8)> {
+        match net {
+            IpNet::V6(n) => Some((u128::from(n.network()), n.prefix_len())),
+            IpNet::V4(_) => None,
+        }
+    }
+    fn build(prefixes: impl Iterator<Item = (u128, u8, u32)>) -> Ipv6Table {
+        Ipv6Table::try_from_routes(
+            prefixes
+                .filter_map(|(k, len, id)| Some((Ipv6Net::new(Ipv6Addr::from(k), len).ok()?, id))),
+        )
+        .expect("classes are fewer than the trie's next-hop limit (rules are capped)")
+    }
+    #[inline]
+    fn lookup(table: &Ipv6Table, addr: u128) -> Option<u32> {
+        table.lookup(Ipv6Addr::from(addr))
+    }
+    fn table_bytes(table: &Ipv6Table) -> usize {
+        table.lookup_memory_bytes()
+    }
+    fn same_prefix(a: u128, b: u128, len: u8) -> bool {
+        len == 0 || (a ^ b) >> (128 - len as u32) == 0
+    }
+}
+
+/// The class vectors of one field: `words` 64-bit words per class, and an
+/// aggregate bit per word.
+#[derive(Debug, Clone, Default)]
+struct Vectors {
+    words: usize,
+    agg_words: usize,
+    bits: Vec<u64>,
+    agg: Vec<u64>,
+}
+
+impl Vectors {
+    /// `classes` vectors, each starting as `base`.
+    fn new(classes: usize, base: &[u64]) -> Vectors {
+        let words = base.len();
+        Vectors {
+            words,
+            agg_words: words.div_ceil(64),
+            bits: base.repeat(classes),
+            agg: Vec::new(),
+        }
+    }
+
+    fn set(&mut self, class: usize, rule: usize) {
+        self.bits[class * self.words + rule / 64] |= 1 << (rule % 64);
+    }
+
+    /// Computes the aggregate bits (after the last `set`).
+    fn finish(mut self) -> Vectors {
+        let classes = self.bits.len().checked_div(self.words).unwrap_or(0);
+        self.agg = vec![0; classes * self.agg_words];
+        for c in 0..classes {
+            for k in 0..self.words {
+                if self.bits[c * self.words + k] != 0 {
+                    self.agg[c * self.agg_words + k / 64] |= 1 << (k % 64);
+                }
+            }
+        }
+        self
+    }
+
+    #[inline]
+    fn bits(&self, class: usize) -> &[u64] {
+        &self.bits[class * self.words..(class + 1) * self.words]
+    }
+
+    #[inline]
+    fn agg(&self, class: usize) -> &[u64] {
+        &self.agg[class * self.agg_words..(class + 1) * self.agg_words]
+    }
+
+    fn bytes(&self) -> usize {
+        (self.bits.len() + self.agg.len()) * 8
+    }
+}
+
+/// Ports 0..=65535 plus one slot for "not known".
+const PORT_SLOTS: usize = 65_537;
+const UNKNOWN_PORT: usize = 65_536;
+
+/// Up to this many distinct values, a field is classified by a scan of a
+/// short array (a cache line or two) rather than a trie or table whose
+/// lines a random address or port misses: short lists stay cheap.
+const SMALL: usize = 16;
+
+/// How an address field finds its class.
+#[derive(Debug, Clone)]
+enum AddrClasses<K: AddrKey> {
+    /// (network, length, class), longest first: the first hit is the class.
+    Small(Vec<(K, u8, u32)>),
+    Trie(K::Table),
+}
+
+impl<K: AddrKey> AddrClasses<K> {
+    #[inline]
+    fn class(&self, addr: K) -> usize {
+        match self {
+            AddrClasses::Small(v) => v
+                .iter()
+                .find(|&&(k, len, _)| K::same_prefix(addr, k, len))
+                .map_or(0, |&(_, _, c)| c as usize),
+            AddrClasses::Trie(t) => K::lookup(t, addr).map_or(0, |c| c as usize),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            AddrClasses::Small(v) => v.len() * std::mem::size_of::<(K, u8, u32)>(),
+            AddrClasses::Trie(t) => K::table_bytes(t),
+        }
+    }
+}
+
+/// How a port field finds its class (class 0: port not known).
+#[derive(Debug, Clone)]
+enum PortClasses {
+    /// (first port of a segment, class), by first port; the first is 0.
+    Small(Vec<(u16, u32)>),
+    /// Class per port, and at [`UNKNOWN_PORT`].
+    Table(Box<[u32]>),
+}
+
+impl PortClasses {
+    #[inline]
+    fn class(&self, port: Option<u16>) -> usize {
+        match (self, port) {
+            (PortClasses::Small(_), None) => 0,
+            (PortClasses::Small(v), Some(p)) => v
+                .iter()
+                .rev()
+                .find(|&&(first, _)| first <= p)
+                .map_or(0, |&(_, c)| c as usize),
+            (PortClasses::Table(t), p) => t[p.map_or(UNKNOWN_PORT, usize::from)] as usize,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            PortClasses::Small(v) => v.len() * 8,
+            PortClasses::Table(t) => t.len() * 4,
+        }
+    }
+}
+
+/// One ACL's rules of one family, compiled.
+#[derive(Debug, Clone)]
+pub(super) struct Classifier<K: AddrKey> {
+    /// The list index of each rule here, in list order (bit `i` = `rules[i]`).
+    rules: Vec<u32>,
+    src_class: AddrClasses<K>,
+    dst_class: AddrClasses<K>,
+    /// Class per protocol number.
+    proto_class: Box<[u32]>,
+    sport_class: PortClasses,
+    dport_class: PortClasses,
+    /// Vectors of: source, destination, protocol, source port, destination port.
+    fields: [Vectors; 5],
+}
+
+impl<K: AddrKey> Classifier<K> {
+    /// Compiles `rules` (list index, rule), in list order, all of this
+    /// family or of both.
+    pub(super) fn build<'a>(rules: impl Iterator<Item = (usize, &'a AclRule)>) -> Self {
+        let rules: Vec<(usize, &AclRule)> = rules.collect();
+        let words = rules.len().div_ceil(64);
+        let (src_class, src) = address_field::<K>(&rules, words, |r| r.source);
+        let (dst_class, dst) = address_field::<K>(&rules, words, |r| r.destination);
+        let (proto_class, proto) = protocol_field(&rules, words);
+        let (sport_class, sport) = port_field(&rules, words, |r| r.source_port);
+        let (dport_class, dport) = port_field(&rules, words, |r| r.destination_port);
+        Classifier {
+            rules: rules.iter().map(|&(i, _)| i as u32).collect(),
+            src_class,
+            dst_class,
+            proto_class,
+            sport_class,
+            dport_class,
+            fields: [src, dst, proto, sport, dport],
+        }
+    }
+
+    /// The list index of the first rule matching the fields, if any.
+    #[inline]
+    pub(super) fn classify(
+        &self,
+        src: K,
+        dst: K,
+        protocol: u8,
+        ports: Option<(u16, u16)>,
+    ) -> Option<usize> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        let classes = [
+            self.src_class.class(src),
+            self.dst_class.class(dst),
+            self.proto_class[protocol as usize] as usize,
+            self.sport_class.class(ports.map(|p| p.0)),
+            self.dport_class.class(ports.map(|p| p.1)),
+        ];
+        let [f0, f1, f2, f3, f4] = &self.fields;
+        let agg = [
+            f0.agg(classes[0]),
+            f1.agg(classes[1]),
+            f2.agg(classes[2]),
+            f3.agg(classes[3]),
+            f4.agg(classes[4]),
+        ];
+        let bits = [
+            f0.bits(classes[0]),
+            f1.bits(classes[1]),
+            f2.bits(classes[2]),
+            f3.bits(classes[3]),
+            f4.bits(classes[4]),
+        ];
+        for (aw, &a0) in agg[0].iter().enumerate() {
+            let mut a = a0 & agg[1][aw] & agg[2][aw] & agg[3][aw] & agg[4][aw];
+            while a != 0 {
+                let k = aw * 64 + a.trailing_zeros() as usize;
+                let m = bits[0][k] & bits[1][k] & bits[2][k] & bits[3][k] & bits[4][k];
+                if m != 0 {
+                    return Some(self.rules[k * 64 + m.trailing_zeros() as usize] as usize);
+                }
+                a &= a - 1;
+            }
+        }
+        None
+    }
+
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.src_class.bytes()
+            + self.dst_class.bytes()
+            + self.sport_class.bytes()
+            + self.dport_class.bytes()
+            + self.proto_class.len() * 4
+            + self.fields.iter().map(Vectors::bytes).sum::<usize>()
+            + self.rules.len() * 4
+    }
+}
+
+/// The bit vector of the rules for which `wild` holds.
+fn wildcard(
+    rules: &[(usize, &AclRule)],
+    words: usize,
+    wild: impl Fn(&AclRule) -> bool,
+) -> Vec<u64> {
+    let mut v = vec![0u64; words];
+    for (i, (_, r)) in rules.iter().enumerate() {
+        if wild(r) {
+            v[i / 64] |= 1 << (i % 64);
+        }
+    }
+    v
+}
+
+/// Classes of an address field: 0 for addresses no rule prefix contains,
+/// `1 + i` for the `i`th distinct prefix (sorted), which the trie answers
+/// for addresses whose longest containing rule prefix it is.
+fn address_field<K: AddrKey>(
+    rules: &[(usize, &AclRule)],
+    words: usize,
+    field: impl Fn(&AclRule) -> Option<IpNet>,
+) -> (AddrClasses<K>, Vectors) {
+    let mut prefixes: Vec<(K, u8)> = rules
+        .iter()
+        .filter_map(|(_, r)| field(r).as_ref().and_then(K::of))
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let base = wildcard(rules, words, |r| field(r).is_none());
+    let mut vectors = Vectors::new(prefixes.len() + 1, &base);
+    for (i, (_, r)) in rules.iter().enumerate() {
+        let Some((key, len)) = field(r).as_ref().and_then(K::of) else {
+            continue;
+        };
+        // The prefixes inside key/len follow it in sorted order.
+        let start = prefixes.partition_point(|&p| p < (key, len));
+        // (Sorted by network then length, they are contiguous.)
+        for (j, &(k, _)) in prefixes[start..].iter().enumerate() {
+            if !K::same_prefix(k, key, len) {
+                break;
+            }
+            vectors.set(start + j + 1, i);
+        }
+    }
+    let classes = prefixes
+        .iter()
+        .enumerate()
+        .map(|(j, &(k, l))| (k, l, j as u32 + 1));
+    let lookup = if prefixes.len() <= SMALL {
+        let mut v: Vec<(K, u8, u32)> = classes.collect();
+        v.sort_by_key(|&(_, len, _)| std::cmp::Reverse(len));
+        AddrClasses::Small(v)
+    } else {
+        AddrClasses::Trie(K::build(classes))
+    };
+    (lookup, vectors.finish())
+}
+
+/// Classes of the protocol: 0 for numbers no rule names, one per named number.
+fn protocol_field(rules: &[(usize, &AclRule)], words: usize) -> (Box<[u32]>, Vectors) {
+    let mut named: Vec<u8> = rules.iter().filter_map(|(_, r)| r.protocol).collect();
+    named.sort_unstable();
+    named.dedup();
+    let base = wildcard(rules, words, |r| r.protocol.is_none());
+    let mut vectors = Vectors::new(named.len() + 1, &base);
+    let mut class = vec![0u32; 256].into_boxed_slice();
+    for (j, &p) in named.iter().enumerate() {
+        class[p as usize] = j as u32 + 1;
+    }
+    for (i, (_, r)) in rules.iter().enumerate() {
+        if let Some(p) = r.protocol {
+            vectors.set(class[p as usize] as usize, i);
+        }
+    }
+    (class, vectors.finish())
+}
+
+/// Classes of a port field: the elementary ranges the rules' bounds cut
+/// 0..=65535 into (equal rule sets merged), and one for "not known" that
+/// holds only the rules without a condition on this port.
+fn port_field(
+    rules: &[(usize, &AclRule)],
+    words: usize,
+    field: impl Fn(&AclRule) -> Option<PortRange>,
+) -> (PortClasses, Vectors) {
+    let mut bounds: Vec<u32> = vec![0, 65_536];
+    for (_, r) in rules {
+        if let Some(range) = field(r) {
+            bounds.push(range.first as u32);
+            bounds.push(range.last as u32 + 1);
+        }
+    }
+    bounds.sort_unstable();
+    bounds.dedup();
+    let base = wildcard(rules, words, |r| field(r).is_none());
+    let segments = bounds.len() - 1;
+    let mut seg = Vectors::new(segments, &base);
+    for (i, (_, r)) in rules.iter().enumerate() {
+        if let Some(range) = field(r) {
+            let first = bounds.partition_point(|&b| b < range.first as u32);
+            let end = bounds.partition_point(|&b| b < range.last as u32 + 1);
+            for s in first..end {
+                seg.set(s, i);
+            }
+        }
+    }
+    // Merge segments with equal rule sets; the unknown-port class is the base.
+    let mut class_of: HashMap<&[u64], u32> = HashMap::new();
+    let mut classes: Vec<u64> = base.clone();
+    class_of.insert(&base, 0);
+    let mut table = vec![0u32; PORT_SLOTS].into_boxed_slice();
+    let mut small: Vec<(u16, u32)> = Vec::with_capacity(segments);
+    for s in 0..segments {
+        let v = seg.bits(s);
+        let next = class_of.len() as u32;
+        let c = *class_of.entry(v).or_insert_with(|| {
+            classes.extend_from_slice(v);
+            next
+        });
+        table[bounds[s] as usize..bounds[s + 1] as usize].fill(c);
+        small.push((bounds[s] as u16, c));
+    }
+    table[UNKNOWN_PORT] = 0;
+    let lookup = if segments <= SMALL {
+        PortClasses::Small(small)
+    } else {
+        PortClasses::Table(table)
+    };
+    // Class 0 is "not known" even when a segment has the same set: the
+    // base vector is the same either way.
+    let vectors = Vectors {
+        words,
+        agg_words: words.div_ceil(64),
+        bits: classes,
+        agg: Vec::new(),
+    };
+    (lookup, vectors.finish())
+}

@@ -1,0 +1,247 @@
+//! The IPv4 path (RFC 1812 §5.2–5.3).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::ecmp::flow_hash_v4;
+use super::icmp::IcmpV4Error;
+use super::options::{self, OptionScan};
+use super::stages::{acl_key_v4, Direction, Stopped};
+use super::urpf;
+use super::{discard_reason, rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
+use crate::fib::{Discard, Fib, NextHop};
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::ipv4::MIN_HEADER_LEN;
+use crate::wire::{Ipv4Packet, WireError};
+
+/// Sources that must never be routed (RFC 1812 §5.3.7, RFC 6890): "this
+/// network" 0/8, loopback 127/8, multicast 224/4, reserved 240/4 and the
+/// limited broadcast.
+#[inline]
+pub(crate) fn martian_source(src: Ipv4Addr) -> bool {
+    let o = src.octets();
+    o[0] == 0 || o[0] == 127 || o[0] >= 224
+}
+
+/// Destinations that must never be routed: 0/8, 127/8, reserved 240/4 and the
+/// limited broadcast (multicast is counted apart).
+#[inline]
+pub(crate) fn martian_destination(dst: Ipv4Addr) -> bool {
+    let o = dst.octets();
+    o[0] == 0 || o[0] == 127 || o[0] >= 240
+}
+
+pub(crate) fn wire_error_reason(e: WireError) -> DropReason {
+    match e {
+        WireError::Truncated => DropReason::Truncated,
+        WireError::BadVersion => DropReason::BadVersion,
+        WireError::BadHeaderLength => DropReason::BadHeaderLength,
+        WireError::BadTotalLength => DropReason::BadTotalLength,
+        WireError::BadOption => DropReason::BadOptions,
+        WireError::BadExtensionHeader => DropReason::BadExtensionHeader,
+    }
+}
+
+impl Forwarder {
+    pub(super) fn ipv4<E: Emit + ?Sized>(
+        &mut self,
+        fib: &Fib,
+        ctx: Ingress,
+        frame: &mut [u8],
+        emit: &mut E,
+    ) -> Verdict {
+        let ip = match Ipv4Packet::new_checked(&frame[ETH_LEN..]) {
+            Ok(ip) => ip,
+            Err(e) => return Verdict::Drop(wire_error_reason(e)),
+        };
+        if !ip.verify_checksum() {
+            return Verdict::Drop(DropReason::BadChecksum);
+        }
+        let src = ip.src();
+        let dst = ip.dst();
+        if ctx.l2_group {
+            // Group-addressed frames are only ever for the router itself:
+            // multicast control traffic and broadcasts go to the host stack;
+            // a unicast IP packet in a link-layer broadcast is dropped
+            // (RFC 1812 §5.3.4).
+            let for_host = dst.is_multicast()
+                || dst.is_broadcast()
+                || matches!(fib.lookup_v4(dst), Some(NextHop::Local));
+            return if for_host {
+                Verdict::Local
+            } else {
+                Verdict::Drop(DropReason::L2Multicast)
+            };
+        }
+        if martian_source(src) {
+            return Verdict::Drop(DropReason::MartianSource);
+        }
+        if dst.is_multicast() {
+            return Verdict::Drop(DropReason::MulticastDestination);
+        }
+        if martian_destination(dst) {
+            return Verdict::Drop(DropReason::MartianDestination);
+        }
+        let group = match ctx.hint.dst.for_v4(dst) {
+            Some(group) => group,
+            None => fib.v4.lookup(dst),
+        };
+        let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v4(&ip)));
+        if let Some(NextHop::Local) = next_hop {
+            return Verdict::Local;
+        }
+        let stopped = self.ingress_stages(
+            &ctx,
+            || acl_key_v4(&ip),
+            |mode| {
+                let group = match ctx.hint.src.for_v4(src) {
+                    Some(group) => group,
+                    None => fib.v4.lookup(src),
+                };
+                urpf::check_v4(fib, mode, ctx.port, src, group)
+            },
+        );
+        if let Some(stopped) = stopped {
+            let error = IcmpV4Error::AdminProhibited;
+            return self.stopped(stopped, |f| f.send_icmp_v4(ctx, frame, error, emit));
+        }
+        // Before the TTL check, as Linux's `ip_error` answers: the route
+        // says the destination is not there, whatever the TTL.
+        if let Some(&NextHop::Discard(action)) = next_hop {
+            let error = match action {
+                Discard::Blackhole => None,
+                Discard::Unreachable => Some(IcmpV4Error::HostUnreachable),
+                Discard::Prohibit => Some(IcmpV4Error::AdminProhibited),
+            };
+            if let Some(error) = error {
+                self.send_icmp_v4(ctx, frame, error, emit);
+            }
+            return Verdict::Drop(discard_reason(action));
+        }
+        let opts = if ip.header_len() > MIN_HEADER_LEN {
+            match options::scan(ip.options()) {
+                Ok(scan) => scan,
+                Err(pointer) => {
+                    let error = IcmpV4Error::ParameterProblem { pointer };
+                    self.send_icmp_v4(ctx, frame, error, emit);
+                    return Verdict::Drop(DropReason::BadOptions);
+                }
+            }
+        } else {
+            OptionScan::default()
+        };
+        if opts.source_route && !self.accept_source_route {
+            return Verdict::Drop(DropReason::SourceRoute);
+        }
+        if ip.ttl() <= 1 {
+            self.send_icmp_v4(ctx, frame, IcmpV4Error::TimeExceeded, emit);
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let Some(next_hop) = next_hop else {
+            self.send_icmp_v4(ctx, frame, IcmpV4Error::NetUnreachable, emit);
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let egress = match self.egress(next_hop, IpAddr::V4(dst)) {
+            Ok(e) => e,
+            Err(verdict) => return verdict,
+        };
+        let (egress_id, mac, egress_mtu, egress_mac) =
+            (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
+        if let Some(acl) = egress.acl_out {
+            let key = acl_key_v4(&ip);
+            if let Some(drop) = self.acl_stage(acl, &key, Direction::Out, egress_id) {
+                let error = IcmpV4Error::AdminProhibited;
+                return self.stopped(Stopped::Acl(drop), |f| {
+                    f.send_icmp_v4(ctx, frame, error, emit)
+                });
+            }
+        }
+        let total_len = ip.total_len();
+        let dont_frag = ip.dont_frag();
+        let header_len = ip.header_len();
+        let mtu = egress_mtu as usize;
+        if total_len > mtu && dont_frag {
+            self.send_icmp_v4(
+                ctx,
+                frame,
+                IcmpV4Error::FragNeeded { mtu: egress_mtu },
+                emit,
+            );
+            return Verdict::Drop(DropReason::MtuDf);
+        }
+        // Leaving for sure: the options get this hop's entries (errors
+        // above quote the packet as it came).
+        if opts != OptionScan::default() {
+            if let Err(verdict) = self.apply_options(ctx, frame, header_len, &opts, egress_id, emit)
+            {
+                return verdict;
+            }
+        }
+        if total_len > mtu {
+            return match super::fragment::fragment_v4(
+                &frame[ETH_LEN..ETH_LEN + total_len],
+                mtu,
+                mac,
+                egress_mac,
+                egress_id,
+                emit,
+            ) {
+                Ok(fragments) => Verdict::Fragmented {
+                    port: egress_id,
+                    fragments,
+                },
+                Err(reason) => Verdict::Drop(reason),
+            };
+        }
+        let len = ETH_LEN + total_len;
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[ETH_LEN..len]);
+        ip.decrement_ttl();
+        if opts.record_route.is_some() || opts.timestamp.is_some() {
+            // The options changed: the incremental update does not cover them.
+            ip.fill_checksum();
+        }
+        rewrite_l2(frame, mac, egress_mac);
+        Verdict::Forward {
+            port: egress_id,
+            len,
+        }
+    }
+}
+
+impl Forwarder {
+    /// Counts Router Alert and applies Record Route and Timestamp for a
+    /// packet leaving through `egress`; the verdict when that fails.
+    fn apply_options<E: Emit + ?Sized>(
+        &mut self,
+        ctx: Ingress,
+        frame: &mut [u8],
+        header_len: usize,
+        opts: &OptionScan,
+        egress: crate::fib::PortId,
+        emit: &mut E,
+    ) -> Result<(), Verdict> {
+        if opts.router_alert {
+            self.counters.router_alert += 1;
+        }
+        if opts.record_route.is_none() && opts.timestamp.is_none() {
+            return Ok(());
+        }
+        let address = self.port(egress).and_then(|p| p.ipv4);
+        let now_ms = (ctx.now_ns / 1_000_000) as u32 & 0x7fff_ffff;
+        let ports = &self.ports;
+        let header = &mut frame[ETH_LEN..ETH_LEN + header_len];
+        let ours = |a| ports.iter().any(|p| p.ipv4 == Some(a));
+        match options::apply(header, opts, address, now_ms, ours) {
+            Ok(applied) => {
+                self.counters.record_route += opts.record_route.is_some() as u64;
+                self.counters.timestamp += opts.timestamp.is_some() as u64;
+                self.counters.timestamp_overflow += applied.timestamp_overflow as u64;
+                Ok(())
+            }
+            Err(pointer) => {
+                let error = IcmpV4Error::ParameterProblem { pointer };
+                self.send_icmp_v4(ctx, frame, error, emit);
+                Err(Verdict::Drop(DropReason::BadOptions))
+            }
+        }
+    }
+}

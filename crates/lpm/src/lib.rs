@@ -1,0 +1,240 @@
+//! Longest-prefix match for IPv4 and IPv6.
+//!
+//! [`Ipv4Table`] and [`Ipv6Table`] are the interface the FIB uses. Both sit
+//! on a compressed multibit trie of the Poptrie family (see the `trie`
+//! module's documentation for the layout): direct pointing on the top 18
+//! (IPv4) or 20 (IPv6) bits, then 6-bit popcount-compressed nodes whose
+//! child pointers and run-compressed 16-bit leaves are stored inline.
+//!
+//! Updates are applied in place by rebuilding only the slots the changed
+//! prefix covers. The data plane never sees a table change: the control
+//! plane updates its own copy and publishes a clone through
+//! `FibHandle` (ferroute-dataplane) (RCU style).
+
+mod reference;
+mod trie;
+
+pub use trie::{LpmError, TrieStats, MAX_NEXT_HOPS};
+
+/// The plain binary trie the tests check the compressed one against.
+/// **Not for the fast path**: it is slow and large on purpose.
+#[doc(hidden)]
+pub mod reference_trie {
+    pub use super::reference::BitTrie;
+}
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use trie::Trie;
+
+#[cfg(test)]
+use ferroute_testkit as testkit;
+
+/// Index into the FIB's next-hop table. Any value but `u32::MAX` works; one
+/// table holds at most [`MAX_NEXT_HOPS`] distinct ids at a time.
+pub type NextHopId = u32;
+
+macro_rules! table {
+    ($(#[$doc:meta])* $name:ident, $net:ty, $addr:ty, $key:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default)]
+        pub struct $name {
+            trie: Trie<$key>,
+        }
+
+        impl $name {
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// Builds a table from routes; a prefix given twice keeps its last next hop.
+            pub fn try_from_routes(
+                routes: impl IntoIterator<Item = ($net, NextHopId)>,
+            ) -> Result<Self, LpmError> {
+                let trie = Trie::from_routes(
+                    routes
+                        .into_iter()
+                        .map(|(p, nh)| (<$key>::from(p.network()), p.prefix_len(), nh)),
+                )?;
+                Ok($name { trie })
+            }
+
+            /// Adds or replaces `prefix` (host bits ignored); returns the next hop it replaced.
+            ///
+            /// # Panics
+            /// If `next_hop` is `u32::MAX` or would be the table's
+            /// `MAX_NEXT_HOPS + 1`-th distinct id; [`Self::try_insert`] returns
+            /// those as errors instead.
+            pub fn insert(&mut self, prefix: $net, next_hop: NextHopId) -> Option<NextHopId> {
+                match self.try_insert(prefix, next_hop) {
+                    Ok(old) => old,
+                    Err(e) => panic!("{}::insert({prefix}, {next_hop}): {e}", stringify!($name)),
+                }
+            }
+
+            /// [`Self::insert`] that reports an unusable next hop as an error.
+            pub fn try_insert(
+                &mut self,
+                prefix: $net,
+                next_hop: NextHopId,
+            ) -> Result<Option<NextHopId>, LpmError> {
+                self.trie
+                    .insert(<$key>::from(prefix.network()), prefix.prefix_len(), next_hop)
+            }
+
+            /// Removes `prefix`; returns its next hop if it was present.
+            pub fn remove(&mut self, prefix: $net) -> Option<NextHopId> {
+                self.trie.remove(<$key>::from(prefix.network()), prefix.prefix_len())
+            }
+
+            /// The next hop of exactly `prefix`, if it is in the table.
+            pub fn get(&self, prefix: $net) -> Option<NextHopId> {
+                self.trie.get(<$key>::from(prefix.network()), prefix.prefix_len())
+            }
+
+            /// The next hop of the longest prefix covering `addr`.
+            #[inline]
+            pub fn lookup(&self, addr: $addr) -> Option<NextHopId> {
+                self.trie.lookup(<$key>::from(addr))
+            }
+
+            /// The longest matching prefix and its next hop (for operators: it
+            /// reads the control-side record, not the fast structure).
+            pub fn lookup_prefix(&self, addr: $addr) -> Option<($net, NextHopId)> {
+                let (nh, len) = self.trie.lookup_with_len(<$key>::from(addr))?;
+                let net = <$net>::new(addr, len).ok()?.trunc();
+                Some((net, nh))
+            }
+
+            /// The default route's (`/0`) next hop, and whether any other
+            /// route has the same next hop: if not, a lookup answering it
+            /// matched the default route (uRPF's loose mode asks this).
+            #[inline]
+            pub fn default_route(&self) -> Option<(NextHopId, bool)> {
+                self.trie.default_route()
+            }
+
+            /// Looks up every address of `addrs` into the same index of `out`
+            /// (up to the shorter of the two), many addresses in lockstep.
+            pub fn lookup_batch(&self, addrs: &[$addr], out: &mut [Option<NextHopId>]) {
+                self.trie.lookup_batch(addrs, out)
+            }
+
+            /// [`Self::lookup_batch`] without the CPU-specific (AVX-512)
+            /// path, for tests that check both give the same answers.
+            #[doc(hidden)]
+            pub fn lookup_batch_portable(&self, addrs: &[$addr], out: &mut [Option<NextHopId>]) {
+                self.trie.lookup_batch_portable(addrs, out)
+            }
+
+            /// Number of prefixes.
+            pub fn len(&self) -> usize {
+                self.trie.len()
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Heap bytes of the whole table: the lookup structure plus the
+            /// control-side route record it is updated from (estimated).
+            pub fn memory_bytes(&self) -> usize {
+                self.trie.memory_bytes()
+            }
+
+            /// Bytes lookups can touch (what Poptrie's memory figures count).
+            pub fn lookup_memory_bytes(&self) -> usize {
+                self.trie.lookup_memory_bytes()
+            }
+
+            /// Node counts and sizes of the lookup structure.
+            pub fn stats(&self) -> TrieStats {
+                self.trie.stats()
+            }
+
+            /// Recompiles the lookup structure from the routes, reclaiming
+            /// the holes updates leave (`stats().free_bytes`).
+            pub fn compact(&mut self) {
+                self.trie.rebuild()
+            }
+
+            /// All routes, sorted by (network, length).
+            pub fn iter(&self) -> impl Iterator<Item = ($net, NextHopId)> + '_ {
+                self.trie.iter().filter_map(|(k, len, nh)| {
+                    Some((<$net>::new(<$addr>::from(k), len).ok()?, nh))
+                })
+            }
+        }
+
+        impl FromIterator<($net, NextHopId)> for $name {
+            /// # Panics
+            /// As [`Self::insert`]; use [`Self::try_from_routes`] to get an error instead.
+            fn from_iter<I: IntoIterator<Item = ($net, NextHopId)>>(iter: I) -> Self {
+                match Self::try_from_routes(iter) {
+                    Ok(t) => t,
+                    Err(e) => panic!("{}::from_iter: {e}", stringify!($name)),
+                }
+            }
+        }
+    };
+}
+
+table!(
+    /// An IPv4 longest-prefix-match table.
+    Ipv4Table, Ipv4Net, Ipv4Addr, u32
+);
+table!(
+    /// An IPv6 longest-prefix-match table.
+    Ipv6Table, Ipv6Net, Ipv6Addr, u128
+);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_longest_match_wins() {
+        let mut t = Ipv4Table::new();
+        assert_eq!(t.insert("0.0.0.0/0".parse().unwrap(), 1), None);
+        t.insert("10.0.0.0/8".parse().unwrap(), 2);
+        t.insert("10.1.0.0/16".parse().unwrap(), 3);
+        t.insert("10.1.2.3/32".parse().unwrap(), 4);
+        assert_eq!(t.lookup("11.0.0.1".parse().unwrap()), Some(1));
+        assert_eq!(t.lookup("10.0.0.1".parse().unwrap()), Some(2));
+        assert_eq!(t.lookup("10.1.255.255".parse().unwrap()), Some(3));
+        assert_eq!(t.lookup("10.1.2.3".parse().unwrap()), Some(4));
+        assert_eq!(t.lookup("10.1.2.4".parse().unwrap()), Some(3));
+        assert_eq!(
+            t.lookup_prefix("10.1.9.9".parse().unwrap()),
+            Some(("10.1.0.0/16".parse().unwrap(), 3))
+        );
+        assert_eq!(t.insert("10.1.0.0/16".parse().unwrap(), 5), Some(3));
+        assert_eq!(t.remove("10.1.0.0/16".parse().unwrap()), Some(5));
+        assert_eq!(t.remove("10.1.0.0/16".parse().unwrap()), None);
+        assert_eq!(t.lookup("10.1.255.255".parse().unwrap()), Some(2));
+        assert_eq!(t.len(), 3);
+        t.remove("0.0.0.0/0".parse().unwrap());
+        assert_eq!(t.lookup("11.0.0.1".parse().unwrap()), None);
+        // Host bits in the prefix are ignored.
+        t.insert("192.0.2.77/24".parse().unwrap(), 9);
+        assert_eq!(t.lookup("192.0.2.1".parse().unwrap()), Some(9));
+    }
+
+    #[test]
+    fn v6_longest_match_wins() {
+        let mut t = Ipv6Table::new();
+        t.insert("2001:db8::/32".parse().unwrap(), 1);
+        t.insert("2001:db8:1::/48".parse().unwrap(), 2);
+        t.insert("2001:db8:1::1/128".parse().unwrap(), 3);
+        assert_eq!(t.lookup("2001:db8:2::1".parse().unwrap()), Some(1));
+        assert_eq!(t.lookup("2001:db8:1::2".parse().unwrap()), Some(2));
+        assert_eq!(t.lookup("2001:db8:1::1".parse().unwrap()), Some(3));
+        assert_eq!(t.lookup("2001:db9::1".parse().unwrap()), None);
+        let mut out = [None; 2];
+        t.lookup_batch(
+            &["2001:db8:1::1".parse().unwrap(), "::1".parse().unwrap()],
+            &mut out,
+        );
+        assert_eq!(out, [Some(3), None]);
+    }
+}

@@ -1,0 +1,102 @@
+//! Building the compiled trie from sorted routes: whole tables, and the
+//! subtrees an update rebuilds.
+
+use std::collections::BTreeMap;
+
+use super::{leaf, slot_at, Item, Key, LpmError, Trie, LEAF, NO_ROUTE, STRIDE};
+use crate::NextHopId;
+
+impl<K: Key> Trie<K> {
+    /// Builds a table from routes in any order; a prefix given twice keeps
+    /// its last next hop (as repeated `insert`s would). Host bits past a
+    /// prefix's length are ignored.
+    pub fn from_routes(
+        routes: impl IntoIterator<Item = (K, u8, NextHopId)>,
+    ) -> Result<Self, LpmError> {
+        let mut t = Trie::default();
+        let mut v: Vec<(u128, u8, NextHopId)> = routes
+            .into_iter()
+            .map(|(k, len, nh)| {
+                let len = len.min(K::BITS);
+                (super::mask(k.to_left(), len), len, nh)
+            })
+            .collect();
+        // Stable: among equal prefixes the last one given ends up last.
+        v.sort_by_key(|&(k, l, _)| (k, l));
+        let mut items: Vec<Item> = Vec::with_capacity(v.len());
+        for (i, &(k, l, nh)) in v.iter().enumerate() {
+            if v.get(i + 1).is_some_and(|n| (n.0, n.1) == (k, l)) {
+                continue;
+            }
+            items.push((k, l, t.acquire_code(nh)?));
+        }
+        t.record = items
+            .iter()
+            .map(|&(k, l, c)| ((K::from_left(k), l), c))
+            .collect::<BTreeMap<_, _>>();
+        t.refresh_default();
+        t.arena.reserve(items.len() * 2);
+        let mut direct = std::mem::take(&mut t.direct);
+        t.fill(&mut direct, &items, 0, K::DIRECT);
+        t.direct = direct;
+        Ok(t)
+    }
+
+    /// Recompiles everything from the record (drops the holes updates left).
+    pub fn rebuild(&mut self) {
+        let items: Vec<Item> = self
+            .record
+            .iter()
+            .map(|(&(k, l), &c)| (k.to_left(), l, c))
+            .collect();
+        self.arena = Vec::with_capacity(items.len() * 2);
+        self.meta.clear();
+        self.free.clear();
+        self.free_words = 0;
+        let mut direct = vec![leaf(NO_ROUTE); 1 << K::DIRECT];
+        self.fill(&mut direct, &items, 0, K::DIRECT);
+        self.direct = direct;
+    }
+
+    /// Paints the slots of a level (`entries`: the `1 << stride` slots of the
+    /// block at `depth`, already holding their base leaf) with `items`, and
+    /// builds a child for every slot that has longer prefixes.
+    ///
+    /// `items` must be sorted by (key, length) and lie inside the block.
+    /// Sorted order is what makes painting right: a prefix comes before every
+    /// prefix it contains, so later (longer) paint wins.
+    pub(super) fn fill(&mut self, entries: &mut [u32], items: &[Item], depth: u8, stride: u8) {
+        let end = depth + stride;
+        let mut i = 0;
+        while i < items.len() {
+            let (key, len, code) = items[i];
+            let s = slot_at(key, depth, stride);
+            if len <= end {
+                let n = 1usize << (end - len);
+                entries[s..s + n].fill(leaf(code));
+                i += 1;
+            } else {
+                // Everything from here with the same slot is longer than `end`:
+                // shorter prefixes in this slot start at its first address and
+                // so sort before.
+                let j = i + items[i..]
+                    .iter()
+                    .take_while(|it| slot_at(it.0, depth, stride) == s)
+                    .count();
+                // Callers reset the slots they refill to leaves first.
+                debug_assert!(entries[s] & LEAF != 0, "fill over a child");
+                let inherited = entries[s] as u16;
+                entries[s] = self.build_node(&items[i..j], end, inherited);
+                i = j;
+            }
+        }
+    }
+
+    /// Builds the node at `depth` for `items` (all longer than `depth`, all
+    /// in one block); returns its entry, a leaf if it would be empty.
+    pub(super) fn build_node(&mut self, items: &[Item], depth: u8, inherited: u16) -> u32 {
+        let mut entries = [leaf(inherited); 64];
+        self.fill(&mut entries, items, depth, STRIDE);
+        self.write_node(&entries, inherited)
+    }
+}

@@ -1,0 +1,342 @@
+//! The lookups: one address, and batches whose addresses' memory accesses
+//! overlap (a software pipeline here; AVX-512 lanes for IPv4 in `simd.rs`).
+//!
+//! Three things decide speed here, all measured (see README):
+//! * Hardware `popcnt`. The default x86-64 target lacks it and `count_ones`
+//!   becomes a dozen instructions; the walks are compiled a second time with
+//!   `popcnt` enabled and chosen at run time (compiled away when the build
+//!   already targets a CPU with it).
+//! * No unpredictable branch in a step. A mispredicted branch throws away
+//!   the loads other addresses have in flight: a level is one popcount and
+//!   one load whatever the slot holds, and "no route" is selected, not
+//!   branched on (LLVM turned it into a branch: 2.5x slower on uniform
+//!   IPv4 traffic, a third of which has no route).
+//! * Fetching ahead. A batch walks each address as a single lookup while
+//!   the direct entries and first nodes of the addresses after it load.
+
+use super::{Key, Trie, HDR, LEAF, NONE_ID};
+use crate::NextHopId;
+
+/// How an address is cut into direct index and 6-bit slots.
+pub(super) trait Addr: Copy {
+    /// The address with the direct index's bits shifted out: the next
+    /// slot is always its top 6 bits (bits past the address read as 0).
+    type Rest: Copy + Default;
+    fn direct_index(self) -> usize;
+    fn rest(self) -> Self::Rest;
+    fn top6(r: Self::Rest) -> u32;
+    fn shift6(r: Self::Rest) -> Self::Rest;
+}
+
+/// IPv4 widened to 64 bits so that slots past bit 32 read zeros.
+#[derive(Clone, Copy)]
+pub(super) struct V4(pub(super) u64);
+
+impl Addr for V4 {
+    type Rest = u64;
+    #[inline(always)]
+    fn direct_index(self) -> usize {
+        (self.0 >> (64 - <u32 as Key>::DIRECT)) as usize
+    }
+    #[inline(always)]
+    fn rest(self) -> u64 {
+        self.0 << <u32 as Key>::DIRECT
+    }
+    #[inline(always)]
+    fn top6(r: u64) -> u32 {
+        (r >> 58) as u32
+    }
+    #[inline(always)]
+    fn shift6(r: u64) -> u64 {
+        r << 6
+    }
+}
+
+impl Addr for u128 {
+    type Rest = u128;
+    #[inline(always)]
+    fn direct_index(self) -> usize {
+        (self >> (128 - <u128 as Key>::DIRECT)) as usize
+    }
+    #[inline(always)]
+    fn rest(self) -> u128 {
+        self << <u128 as Key>::DIRECT
+    }
+    #[inline(always)]
+    fn top6(r: u128) -> u32 {
+        (r >> 122) as u32
+    }
+    #[inline(always)]
+    fn shift6(r: u128) -> u128 {
+        r << 6
+    }
+}
+
+/// One step down: the entry of slot `s` of the node at `o` (a child offset
+/// or `LEAF|code`). One popcount and one load, no branch on the entry kind.
+#[inline(always)]
+fn step(arena: &[u32], o: usize, s: u32) -> u32 {
+    let Some(&[r0, r1]) = arena.get(o..o + HDR) else {
+        return LEAF; // unreachable for a well-formed arena; reads as no route
+    };
+    let runs = u64::from(r0) | (u64::from(r1) << 32);
+    // Runs that start at or before slot s; bit 0 is always set, so >= 1.
+    let rank = (runs << (63 - (s & 63))).count_ones() as usize;
+    let idx = (o + HDR).wrapping_add(rank).wrapping_sub(1);
+    arena.get(idx).copied().unwrap_or(LEAF)
+}
+
+/// The next-hop id of a leaf entry. "No route" is selected without a
+/// branch: whether an address has a route is data, and a branch on it
+/// mispredicts on traffic that often has none (uniform addresses: 1 in 3).
+#[inline(always)]
+pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
+    let id = codes.get((e & 0xffff) as usize).copied().unwrap_or(NONE_ID);
+    std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
+}
+
+#[inline(always)]
+pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
+    let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
+    let mut r = a.rest();
+    while e & LEAF == 0 {
+        e = step(arena, e as usize, A::top6(r));
+        r = A::shift6(r);
+    }
+    e
+}
+
+/// Starts fetching the node an entry points to (the arena's first line, hot
+/// and harmless, for a leaf: no branch, and no wild address that could cost
+/// a page walk). One line: nodes are 8-byte aligned and most hold a few
+/// entries, so the bitmap and the entry a slot selects usually share it.
+#[inline(always)]
+fn prefetch_node(arena: &[u32], e: u32) {
+    prefetch(arena, if e & LEAF == 0 { e as usize } else { 0 });
+}
+
+/// Addresses ahead of the one being walked whose direct entry is prefetched
+/// (`AHEAD_DIRECT`), and whose direct entry is read and first node
+/// prefetched (`AHEAD_NODE`): far enough for a miss to L3 to complete in
+/// the time of that many walks, short enough to stay in L1.
+const AHEAD_DIRECT: usize = 16;
+const AHEAD_NODE: usize = 8;
+
+/// A batch as a software pipeline: each address is walked as a single
+/// lookup would, while the direct entry of the address `AHEAD_DIRECT`
+/// further on and the first node of the one `AHEAD_NODE` further on are
+/// already being fetched. Addresses that end in the direct array cost one
+/// extra prefetch and nothing else (no lane state, no rounds), so a batch
+/// costs little more than single lookups on cache-resident traffic and
+/// overlaps the first two misses of the others.
+#[inline(always)]
+fn walk_pipelined<T: Copy, A: Addr>(
+    direct: &[u32],
+    arena: &[u32],
+    codes: &[NextHopId],
+    addrs: &[T],
+    to_addr: impl Fn(T) -> A,
+    out: &mut [Option<NextHopId>],
+) {
+    let n = addrs.len().min(out.len());
+    let (addrs, out) = (&addrs[..n], &mut out[..n]);
+    for (i, o) in out.iter_mut().enumerate() {
+        if let Some(&a) = addrs.get(i + AHEAD_DIRECT) {
+            prefetch(direct, to_addr(a).direct_index());
+        }
+        if let Some(&a) = addrs.get(i + AHEAD_NODE) {
+            let x = direct
+                .get(to_addr(a).direct_index())
+                .copied()
+                .unwrap_or(LEAF);
+            prefetch_node(arena, x);
+        }
+        *o = resolve(codes, walk(direct, arena, to_addr(addrs[i])));
+    }
+}
+
+/// Starts fetching `table[i]` (a hint: never faults, reads nothing).
+#[inline(always)]
+fn prefetch(table: &[u32], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = table.as_ptr().wrapping_add(i) as *const i8;
+        // SAFETY: prefetch is a hint that never faults and dereferences
+        // nothing; the address is only computed (wrapping), never read here.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (table, i);
+}
+
+macro_rules! dispatch {
+    ($self:ident, $generic:ident ( $($arg:expr),* ), $fast:ident) => {{
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+        {
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                // SAFETY: the CPU supports popcnt (checked just above), the
+                // only target feature `$fast` enables.
+                return unsafe { $fast($($arg),*) };
+            }
+        }
+        $generic($($arg),*)
+    }};
+}
+
+/// The walks again, compiled with hardware popcount (only needed when the
+/// build target does not have it already: `.cargo/config.toml` asks for
+/// x86-64-v2, which has).
+#[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+mod popcnt {
+    use super::*;
+
+    #[target_feature(enable = "popcnt")]
+    pub(super) fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
+        walk(direct, arena, V4(u64::from(a) << 32))
+    }
+
+    #[target_feature(enable = "popcnt")]
+    pub(super) fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
+        walk(direct, arena, a)
+    }
+
+    #[target_feature(enable = "popcnt")]
+    pub(super) fn batch_v4<T: Copy + Into<u32>>(
+        direct: &[u32],
+        arena: &[u32],
+        codes: &[NextHopId],
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
+        walk_pipelined(
+            direct,
+            arena,
+            codes,
+            addrs,
+            |x: T| V4(u64::from(x.into()) << 32),
+            out,
+        );
+    }
+
+    #[target_feature(enable = "popcnt")]
+    pub(super) fn batch_v6<T: Copy + Into<u128>>(
+        direct: &[u32],
+        arena: &[u32],
+        codes: &[NextHopId],
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
+        walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
+    }
+}
+#[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+use popcnt::{batch_v4 as batch_v4_popcnt, batch_v6 as batch_v6_popcnt};
+#[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+use popcnt::{walk_v4 as walk_v4_popcnt, walk_v6 as walk_v6_popcnt};
+
+fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
+    walk(direct, arena, V4(u64::from(a) << 32))
+}
+
+fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
+    walk(direct, arena, a)
+}
+
+pub(super) fn batch_v4<T: Copy + Into<u32>>(
+    direct: &[u32],
+    arena: &[u32],
+    codes: &[NextHopId],
+    addrs: &[T],
+    out: &mut [Option<NextHopId>],
+) {
+    walk_pipelined(
+        direct,
+        arena,
+        codes,
+        addrs,
+        |x: T| V4(u64::from(x.into()) << 32),
+        out,
+    );
+}
+
+fn batch_v6<T: Copy + Into<u128>>(
+    direct: &[u32],
+    arena: &[u32],
+    codes: &[NextHopId],
+    addrs: &[T],
+    out: &mut [Option<NextHopId>],
+) {
+    walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
+}
+
+impl Trie<u32> {
+    #[inline]
+    fn leaf_of(&self, a: u32) -> u32 {
+        let (direct, arena) = (&self.direct[..], &self.arena[..]);
+        dispatch!(self, walk_v4(direct, arena, a), walk_v4_popcnt)
+    }
+
+    #[inline]
+    pub fn lookup(&self, a: u32) -> Option<NextHopId> {
+        resolve(&self.codes, self.leaf_of(a))
+    }
+
+    /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
+    pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::available() {
+            let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
+            // SAFETY: the CPU has every feature `simd::batch_v4` enables
+            // (checked just above).
+            return unsafe { super::simd::batch_v4(direct, arena, codes, addrs, out) };
+        }
+        self.lookup_batch_portable(addrs, out)
+    }
+
+    /// The batch path every CPU runs (tests check it beside the AVX-512 one).
+    pub fn lookup_batch_portable<T: Copy + Into<u32>>(
+        &self,
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
+        let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
+        dispatch!(
+            self,
+            batch_v4(direct, arena, codes, addrs, out),
+            batch_v4_popcnt
+        )
+    }
+}
+
+impl Trie<u128> {
+    #[inline]
+    fn leaf_of(&self, a: u128) -> u32 {
+        let (direct, arena) = (&self.direct[..], &self.arena[..]);
+        dispatch!(self, walk_v6(direct, arena, a), walk_v6_popcnt)
+    }
+
+    #[inline]
+    pub fn lookup(&self, a: u128) -> Option<NextHopId> {
+        resolve(&self.codes, self.leaf_of(a))
+    }
+
+    pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+        self.lookup_batch_portable(addrs, out)
+    }
+
+    /// IPv6 has only the portable batch path (kept under the same name as
+    /// IPv4's so that tests check both families alike).
+    pub fn lookup_batch_portable<T: Copy + Into<u128>>(
+        &self,
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
+        let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
+        dispatch!(
+            self,
+            batch_v6(direct, arena, codes, addrs, out),
+            batch_v6_popcnt
+        )
+    }
+}

@@ -1,0 +1,416 @@
+//! The compressed multibit trie behind [`Ipv4Table`](super::Ipv4Table) and
+//! [`Ipv6Table`](super::Ipv6Table): Poptrie's scheme (direct pointing on the
+//! top bits, 6-bit strides whose 64 slots are popcount-compressed, runs of
+//! equal leaves stored once) with two changes that shorten a level:
+//!
+//! * A node's entries are stored *inline*, right after its 8-byte bitmap,
+//!   instead of in two global arrays reached through base indices: reading a
+//!   node and the entry it selects is, in the common case, one cache line,
+//!   where Poptrie needs the node's line and then a line of the leaf array.
+//! * Children and leaves share one run-compressed entry list and one bitmap:
+//!   bit s of `runs` is set where slot s's entry differs from slot s-1's
+//!   (always for slot 0 and for a child, which no other slot shares), so a
+//!   level is one popcount and one load with no branch between child and
+//!   leaf, where Poptrie tests the slot, then counts one of two bitmaps.
+//!   The price is 32-bit leaves (Poptrie: 16) and a leaf stored again after
+//!   a child that splits its run.
+//!
+//! Layout (all in one `Vec<u32>` arena, nodes aligned to 8 bytes):
+//!
+//! ```text
+//! direct[top D bits] : LEAF|code  or  arena offset of a node at depth D
+//! node at offset o   : [runs: u64][entry: u32 × popcnt(runs)]
+//! entry of slot s    : arena[o + 2 + popcnt(runs << (63 - s)) - 1]  (LEAF|code or child offset)
+//! ```
+//!
+//! Leaves carry 16-bit codes indexing `codes` (code 0 = no route), so any
+//! `u32` next-hop id works while a table uses at most 65,535 distinct ones.
+//!
+//! The control side keeps the routes in a `BTreeMap` (the record) and
+//! updates the compiled form in place by rebuilding only the slots a changed
+//! prefix covers (see `update.rs`).
+
+mod build;
+mod lookup;
+#[cfg(target_arch = "x86_64")]
+mod simd;
+mod update;
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::NextHopId;
+
+/// Top bits used by direct pointing and the stride of every node below it.
+pub(crate) trait Key: Copy + Ord + Eq + Default + std::fmt::Debug + 'static {
+    /// Address width.
+    const BITS: u8;
+    /// Bits resolved by the direct-pointing array.
+    const DIRECT: u8;
+    /// The address left-aligned in 128 bits (what the builder works on).
+    fn to_left(self) -> u128;
+    fn from_left(v: u128) -> Self;
+}
+
+impl Key for u32 {
+    const BITS: u8 = 32;
+    const DIRECT: u8 = 18;
+    #[inline]
+    fn to_left(self) -> u128 {
+        u128::from(self) << 96
+    }
+    #[inline]
+    fn from_left(v: u128) -> Self {
+        (v >> 96) as u32
+    }
+}
+
+/// IPv6 resolves 18 bits directly (a 1 MiB array): a /48, the most common
+/// length, then ends five node levels down (18, 24, 30, 36, 42), as with 20
+/// bits (a 4 MiB array, which kept the table at twice Poptrie's memory),
+/// where 16 bits would need six.
+impl Key for u128 {
+    const BITS: u8 = 128;
+    const DIRECT: u8 = 18;
+    #[inline]
+    fn to_left(self) -> u128 {
+        self
+    }
+    #[inline]
+    fn from_left(v: u128) -> Self {
+        v
+    }
+}
+
+/// Bits per node level (64 slots: one `u64` bitmap, one popcount).
+const STRIDE: u8 = 6;
+/// Marks a direct entry or a slot entry that is a leaf (low 16 bits: code).
+const LEAF: u32 = 1 << 31;
+/// Words of a node header (the `runs` bitmap).
+const HDR: usize = 2;
+/// Node alignment in words: the 8-byte bitmap never straddles a cache line.
+const ALIGN: usize = 2;
+/// Code of "no route".
+const NO_ROUTE: u16 = 0;
+/// What `codes[NO_ROUTE]` holds.
+const NONE_ID: NextHopId = NextHopId::MAX;
+/// Largest number of distinct next hops one table can hold at once.
+pub const MAX_NEXT_HOPS: usize = u16::MAX as usize;
+
+/// A route as the builder sees it: left-aligned key, length, leaf code.
+type Item = (u128, u8, u16);
+
+/// The key with only its first `len` bits kept.
+#[inline]
+fn mask(key: u128, len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        key & (u128::MAX << (128 - u32::from(len)))
+    }
+}
+
+/// The `stride` bits of `key` starting at bit `depth` (bits past 128 read as 0).
+#[inline]
+fn slot_at(key: u128, depth: u8, stride: u8) -> usize {
+    ((key << depth) >> (128 - u32::from(stride))) as usize
+}
+
+#[inline]
+fn leaf(code: u16) -> u32 {
+    LEAF | u32::from(code)
+}
+
+/// Why a route could not be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LpmError {
+    #[error("next-hop id {0} is reserved (u32::MAX means no route)")]
+    ReservedNextHop(NextHopId),
+    #[error("more than {MAX_NEXT_HOPS} distinct next-hop ids in one table")]
+    TooManyNextHops,
+}
+
+/// The compiled trie plus the control-side record it is rebuilt from.
+#[derive(Debug, Clone)]
+pub(crate) struct Trie<K: Key> {
+    /// `1 << K::DIRECT` entries.
+    direct: Vec<u32>,
+    arena: Vec<u32>,
+    /// Leaf code → next-hop id (`codes[0]` = `NONE_ID`).
+    codes: Vec<NextHopId>,
+
+    // Control side only: never read by lookups.
+    /// Every route: (key, length) → code.
+    record: BTreeMap<(K, u8), u16>,
+    code_of: HashMap<NextHopId, u16>,
+    /// Routes per code; a code is recycled when it drops to 0.
+    users: Vec<u32>,
+    /// Code of the default route (length 0), `NO_ROUTE` without one: kept so
+    /// that uRPF can tell "matched only the default" in O(1).
+    default_code: u16,
+    free_codes: Vec<u16>,
+    /// Inherited code of the node at arena offset `ALIGN * i` (the leaf value
+    /// its slots take where no prefix of its own covers them).
+    meta: Vec<u16>,
+    /// Free node blocks by size in `ALIGN` units.
+    free: Vec<Vec<u32>>,
+    free_words: usize,
+}
+
+impl<K: Key> Default for Trie<K> {
+    fn default() -> Self {
+        Trie {
+            direct: vec![leaf(NO_ROUTE); 1 << K::DIRECT],
+            arena: Vec::new(),
+            codes: vec![NONE_ID],
+            record: BTreeMap::new(),
+            code_of: HashMap::new(),
+            users: vec![0],
+            default_code: NO_ROUTE,
+            free_codes: Vec::new(),
+            meta: Vec::new(),
+            free: Vec::new(),
+            free_words: 0,
+        }
+    }
+}
+
+/// Sizes of the compiled structure (what lookups touch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrieStats {
+    pub direct_bytes: usize,
+    /// Arena bytes, including `free_bytes` of holes left by updates.
+    pub node_bytes: usize,
+    pub free_bytes: usize,
+    pub nodes: usize,
+    /// Direct entries that are leaves (the share of uniformly random
+    /// addresses answered by the first memory access).
+    pub direct_leaves: usize,
+    pub next_hops: usize,
+}
+
+impl<K: Key> Trie<K> {
+    pub fn len(&self) -> usize {
+        self.record.len()
+    }
+
+    /// Bytes lookups can touch: direct array, node arena, code table.
+    pub fn lookup_memory_bytes(&self) -> usize {
+        self.direct.len() * 4 + self.arena.len() * 4 + self.codes.len() * 4
+    }
+
+    /// Everything: the compiled form plus the control-side record (the
+    /// record's B-tree nodes are estimated at 1.5× their payload).
+    pub fn memory_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<((K, u8), u16)>();
+        self.lookup_memory_bytes()
+            + self.record.len() * entry * 3 / 2
+            + self.code_of.capacity() * 8
+            + self.users.capacity() * 4
+            + self.meta.capacity() * 2
+            + self.free.iter().map(|f| f.capacity() * 4).sum::<usize>()
+    }
+
+    pub fn stats(&self) -> TrieStats {
+        let mut nodes = 0;
+        let mut stack: Vec<u32> = self
+            .direct
+            .iter()
+            .copied()
+            .filter(|e| e & LEAF == 0)
+            .collect();
+        while let Some(o) = stack.pop() {
+            nodes += 1;
+            let entries = self.read_node(o as usize);
+            stack.extend(entries.iter().copied().filter(|e| e & LEAF == 0));
+        }
+        TrieStats {
+            direct_bytes: self.direct.len() * 4,
+            node_bytes: self.arena.len() * 4,
+            free_bytes: self.free_words * 4,
+            nodes,
+            direct_leaves: self.direct.iter().filter(|&&e| e & LEAF != 0).count(),
+            next_hops: self.code_of.len(),
+        }
+    }
+
+    /// The exact route for `key/len`, if present.
+    pub fn get(&self, key: K, len: u8) -> Option<NextHopId> {
+        let k = K::from_left(mask(key.to_left(), len));
+        self.record.get(&(k, len)).map(|&c| self.codes[c as usize])
+    }
+
+    /// The default route's next hop, and whether another route shares it
+    /// (then a lookup answering that next hop may have matched either).
+    pub fn default_route(&self) -> Option<(NextHopId, bool)> {
+        let c = self.default_code as usize;
+        (self.default_code != NO_ROUTE).then(|| (self.codes[c], self.users[c] > 1))
+    }
+
+    /// Re-reads the default route's code after the record changed at length 0.
+    fn refresh_default(&mut self) {
+        self.default_code = self
+            .record
+            .get(&(K::default(), 0))
+            .copied()
+            .unwrap_or(NO_ROUTE);
+    }
+
+    /// Longest match with its length, from the record (operators' path).
+    pub fn lookup_with_len(&self, key: K) -> Option<(NextHopId, u8)> {
+        let left = key.to_left();
+        (0..=K::BITS).rev().find_map(|len| {
+            let k = K::from_left(mask(left, len));
+            self.record
+                .get(&(k, len))
+                .map(|&c| (self.codes[c as usize], len))
+        })
+    }
+
+    /// All routes in (key, length) order.
+    pub fn iter(&self) -> impl Iterator<Item = (K, u8, NextHopId)> + '_ {
+        self.record
+            .iter()
+            .map(|(&(k, l), &c)| (k, l, self.codes[c as usize]))
+    }
+
+    // ---- node encoding -------------------------------------------------
+
+    #[inline]
+    fn u64_at(&self, o: usize) -> u64 {
+        u64::from(self.arena[o]) | (u64::from(self.arena[o + 1]) << 32)
+    }
+
+    /// Words a node with `n` entries takes.
+    fn node_words(n: usize) -> usize {
+        (HDR + n).next_multiple_of(ALIGN)
+    }
+
+    fn node_size_at(&self, o: usize) -> usize {
+        Self::node_words(self.u64_at(o).count_ones() as usize)
+    }
+
+    /// Arena index of the entry of slot `s` (< 64) of the node at `o`.
+    #[inline]
+    fn entry_index(&self, o: usize, s: usize) -> usize {
+        o + HDR + (self.u64_at(o) << (63 - s)).count_ones() as usize - 1
+    }
+
+    /// The 64 slot entries of the node at `o`, as direct entries
+    /// (`LEAF|code` or child offset).
+    fn read_node(&self, o: usize) -> [u32; 64] {
+        let runs = self.u64_at(o);
+        let mut out = [0u32; 64];
+        let mut i = o + HDR;
+        for (s, slot) in out.iter_mut().enumerate() {
+            // Bit 0 is always set: the first slot opens the first run.
+            i += (runs >> s & 1) as usize;
+            *slot = self.arena[i - 1];
+        }
+        out
+    }
+
+    /// Stores a node for `entries` and returns its entry, or a leaf entry when
+    /// the node would hold nothing but `inherited` (so no node is needed).
+    fn write_node(&mut self, entries: &[u32; 64], inherited: u16) -> u32 {
+        if entries.iter().all(|&e| e == leaf(inherited)) {
+            return leaf(inherited);
+        }
+        let mut runs = 0u64;
+        let mut list = [0u32; 64];
+        let mut n = 0;
+        for (s, &e) in entries.iter().enumerate() {
+            if s == 0 || e != entries[s - 1] {
+                runs |= 1 << s;
+                list[n] = e;
+                n += 1;
+            }
+        }
+        let words = Self::node_words(n);
+        let o = self.alloc(words);
+        let a = &mut self.arena[o..o + words];
+        a[0] = runs as u32;
+        a[1] = (runs >> 32) as u32;
+        a[HDR..HDR + n].copy_from_slice(&list[..n]);
+        a[HDR + n..].fill(0);
+        self.meta[o / ALIGN] = inherited;
+        o as u32
+    }
+
+    fn alloc(&mut self, words: usize) -> usize {
+        let class = words / ALIGN;
+        if let Some(o) = self.free.get_mut(class).and_then(Vec::pop) {
+            self.free_words -= words;
+            return o as usize;
+        }
+        let o = self.arena.len();
+        assert!(o + words < LEAF as usize, "node arena beyond 8 GiB");
+        self.arena.resize(o + words, 0);
+        self.meta.resize(self.arena.len() / ALIGN, NO_ROUTE);
+        o
+    }
+
+    /// Frees the node at `o` (not its children).
+    fn free_node(&mut self, o: usize) {
+        let words = self.node_size_at(o);
+        let class = words / ALIGN;
+        if self.free.len() <= class {
+            self.free.resize_with(class + 1, Vec::new);
+        }
+        self.free[class].push(o as u32);
+        self.free_words += words;
+    }
+
+    /// Frees the subtree an entry points to (nothing for a leaf).
+    fn free_entry(&mut self, e: u32) {
+        if e & LEAF != 0 {
+            return;
+        }
+        for c in self.read_node(e as usize) {
+            if c & LEAF == 0 {
+                self.free_entry(c);
+            }
+        }
+        self.free_node(e as usize);
+    }
+
+    // ---- codes ----------------------------------------------------------
+
+    /// The code of `nh`, allocating one if it is new (counts one more user).
+    fn acquire_code(&mut self, nh: NextHopId) -> Result<u16, LpmError> {
+        if nh == NONE_ID {
+            return Err(LpmError::ReservedNextHop(nh));
+        }
+        let code = match self.code_of.get(&nh) {
+            Some(&c) => c,
+            None => {
+                let c = if let Some(c) = self.free_codes.pop() {
+                    self.codes[c as usize] = nh;
+                    c
+                } else if self.codes.len() <= MAX_NEXT_HOPS {
+                    self.codes.push(nh);
+                    self.users.push(0);
+                    (self.codes.len() - 1) as u16
+                } else {
+                    return Err(LpmError::TooManyNextHops);
+                };
+                self.code_of.insert(nh, c);
+                c
+            }
+        };
+        self.users[code as usize] += 1;
+        Ok(code)
+    }
+
+    fn release_code(&mut self, code: u16) {
+        let u = &mut self.users[code as usize];
+        *u -= 1;
+        if *u == 0 {
+            let nh = std::mem::replace(&mut self.codes[code as usize], NONE_ID);
+            self.code_of.remove(&nh);
+            self.free_codes.push(code);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! IPv4 batches with AVX-512 (F, BW, VL, VPOPCNTDQ), chosen at run time:
+//! 16 addresses per vector walk the trie in lanes, each level one gather of
+//! the nodes' bitmaps (two 32-bit halves), a vector popcount and one gather
+//! of the entries, until every lane holds a leaf. No branch depends on an
+//! address (only "any lane still in a node"), and a gather issues its 16
+//! loads at once, so both cache-resident and cache-missing traffic gain.
+//!
+//! Memory safety does not rest on the arena being well formed: every gather
+//! lane is masked by a bounds check, and a lane whose offset is out of
+//! bounds reads as "no route", as the portable `step` does.
+
+use std::arch::x86_64::*;
+
+use super::lookup::{resolve, V4};
+use super::{Key, HDR, LEAF, NONE_ID};
+use crate::NextHopId;
+
+/// Addresses per vector.
+const W: usize = 16;
+/// Vectors walked together.
+const V: usize = 4;
+
+/// Whether this CPU runs [`batch_v4`].
+pub(super) fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512vpopcntdq")
+}
+
+/// Looks up `addrs` into `out` (up to the shorter of the two).
+///
+/// # Safety
+/// The CPU must support the features [`available`] checks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
+pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
+    direct: &[u32],
+    arena: &[u32],
+    codes: &[NextHopId],
+    addrs: &[T],
+    out: &mut [Option<NextHopId>],
+) {
+    let n = addrs.len().min(out.len());
+    let full = n / W * W;
+    // The direct gather relies on every index (top DIRECT bits) being in
+    // bounds; a table always has exactly that many entries.
+    if direct.len() != 1 << <u32 as Key>::DIRECT {
+        return super::lookup::batch_v4(direct, arena, codes, addrs, out);
+    }
+    for (a, o) in addrs[..full]
+        .chunks(V * W)
+        .zip(out[..full].chunks_mut(V * W))
+    {
+        let mut keys = [[0u32; W]; V];
+        for (k, &x) in keys.as_flattened_mut().iter_mut().zip(a) {
+            *k = x.into();
+        }
+        let mut ids = [[NONE_ID; W]; V];
+        // SAFETY: the features are enabled (caller's contract). Lanes past
+        // `a` look up address 0 and are not written out.
+        unsafe { lanes::<V>(direct, arena, codes, &keys, &mut ids) };
+        for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
+            *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
+        }
+    }
+    // The tail (fewer than W addresses), one by one.
+    for (&a, o) in addrs[full..n].iter().zip(&mut out[full..n]) {
+        let e = super::lookup::walk(direct, arena, V4(u64::from(a.into()) << 32));
+        *o = resolve(codes, e);
+    }
+}
+
+/// `V` × 16 lookups: `keys` (host-order IPv4 addresses) → next-hop ids
+/// (`NONE_ID` for no route). The `V` vectors advance together, one level
+/// per round, so that their gathers' latencies overlap.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+unsafe fn lanes<const V: usize>(
+    direct: &[u32],
+    arena: &[u32],
+    codes: &[NextHopId],
+    keys: &[[u32; W]; V],
+    ids: &mut [[u32; W]; V],
+) {
+    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
+    let all = _mm512_set1_epi32(-1);
+    let leaf_bit = _mm512_set1_epi32(LEAF as i32);
+    // Offsets must be positive i32 for the gathers: the arena is < 2^31
+    // words (`alloc` asserts it), so these fit.
+    let len = arena.len().min(i32::MAX as usize) as i32;
+    let node_end = _mm512_set1_epi32(len.saturating_sub(1));
+    let arena_end = _mm512_set1_epi32(len);
+    let mut e = [_mm512_setzero_si512(); V];
+    let mut rest = [_mm512_setzero_si512(); V];
+    let mut live = [0u16; V];
+    for v in 0..V {
+        // SAFETY: `keys[v]` holds 16 u32 (64 bytes); unaligned load.
+        let a = unsafe { _mm512_loadu_si512(keys[v].as_ptr().cast()) };
+        // Direct array: every index < 2^DIRECT = direct.len() (checked by the caller).
+        let di = _mm512_srli_epi32::<{ 32 - DIRECT }>(a);
+        // SAFETY: every lane's index is in bounds (see above).
+        e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
+        rest[v] = _mm512_slli_epi32::<DIRECT>(a);
+        live[v] = _mm512_testn_epi32_mask(e[v], leaf_bit);
+    }
+    while live.iter().any(|&l| l != 0) {
+        for v in 0..V {
+            // Lanes whose node (bitmap: 2 words) lies inside the arena; the others read as no route.
+            let ok = _mm512_mask_cmplt_epu32_mask(live[v], e[v], node_end);
+            // SAFETY: lanes in `ok` read arena[e] and arena[e + 1], both < len.
+            let (lo, hi) = unsafe {
+                (
+                    _mm512_mask_i32gather_epi32::<4>(leaf_bit, ok, e[v], arena.as_ptr().cast()),
+                    _mm512_mask_i32gather_epi32::<4>(
+                        leaf_bit,
+                        ok,
+                        e[v],
+                        arena.as_ptr().add(1).cast(),
+                    ),
+                )
+            };
+            // Slot s = top 6 bits; rank = runs at or below s
+            // = popcount(lo & bits 0..=s) + popcount(hi & bits 0..=s-32).
+            let s = _mm512_srli_epi32::<26>(rest[v]);
+            let lo_shift = _mm512_max_epi32(
+                _mm512_sub_epi32(_mm512_set1_epi32(31), s),
+                _mm512_setzero_si512(),
+            );
+            let lo_mask = _mm512_srlv_epi32(all, lo_shift);
+            let hi_mask = _mm512_srlv_epi32(all, _mm512_sub_epi32(_mm512_set1_epi32(63), s));
+            let rank = _mm512_add_epi32(
+                _mm512_popcnt_epi32(_mm512_and_si512(lo, lo_mask)),
+                _mm512_popcnt_epi32(_mm512_and_si512(hi, hi_mask)),
+            );
+            let idx = _mm512_add_epi32(
+                e[v],
+                _mm512_add_epi32(rank, _mm512_set1_epi32(HDR as i32 - 1)),
+            );
+            let in_arena = _mm512_mask_cmplt_epu32_mask(ok, idx, arena_end);
+            // SAFETY: lanes in `in_arena` read arena[idx] with idx < len.
+            let next = unsafe {
+                _mm512_mask_i32gather_epi32::<4>(leaf_bit, in_arena, idx, arena.as_ptr().cast())
+            };
+            e[v] = _mm512_mask_blend_epi32(live[v], e[v], next);
+            rest[v] = _mm512_slli_epi32::<6>(rest[v]);
+            live[v] &= _mm512_testn_epi32_mask(e[v], leaf_bit);
+        }
+    }
+    let n_codes = _mm512_set1_epi32(codes.len().min(i32::MAX as usize) as i32);
+    for v in 0..V {
+        let code = _mm512_and_si512(e[v], _mm512_set1_epi32(0xffff));
+        let known = _mm512_cmplt_epu32_mask(code, n_codes);
+        // SAFETY: lanes in `known` read codes[code] with code < codes.len().
+        let id = unsafe {
+            _mm512_mask_i32gather_epi32::<4>(
+                _mm512_set1_epi32(NONE_ID as i32),
+                known,
+                code,
+                codes.as_ptr().cast(),
+            )
+        };
+        // SAFETY: `ids[v]` holds 16 u32 (64 bytes); unaligned store.
+        unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id) };
+    }
+}

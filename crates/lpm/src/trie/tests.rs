@@ -1,0 +1,154 @@
+use super::*;
+use crate::reference::BitTrie;
+use crate::testkit::Rng;
+
+/// Random prefixes clustered under a few /8s so that nodes get deep.
+fn random_v4(rng: &mut Rng, n: usize) -> Vec<(u32, u8, u32)> {
+    (0..n)
+        .map(|_| {
+            let hi = [10u32, 192, 0, 255][(rng.next_u64() % 4) as usize] << 24;
+            let key = hi | (rng.next_u64() as u32 & 0x00ff_ffff);
+            let len = [
+                0u8, 4, 8, 12, 16, 18, 19, 20, 22, 24, 24, 24, 25, 28, 30, 31, 32,
+            ][(rng.next_u64() % 17) as usize];
+            (key, len, (rng.next_u64() % 7) as u32)
+        })
+        .collect()
+}
+
+/// Addresses worth probing: every prefix's first and last address ± 1, and random ones.
+fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
+    let mut v = Vec::new();
+    for &(k, l, _) in routes {
+        let first = if l == 0 {
+            0
+        } else {
+            k & (u32::MAX << (32 - l))
+        };
+        let last = first | u32::MAX.checked_shr(u32::from(l)).unwrap_or(0);
+        v.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
+    }
+    v.extend((0..2000).map(|_| rng.next_u64() as u32));
+    v
+}
+
+fn check_v4(t: &Trie<u32>, r: &BitTrie, probes: &[u32]) {
+    let mut batch = vec![None; probes.len()];
+    t.lookup_batch(probes, &mut batch);
+    let mut portable = vec![None; probes.len()];
+    t.lookup_batch_portable(probes, &mut portable);
+    for ((&a, &b), &p) in probes.iter().zip(&batch).zip(&portable) {
+        let want = r.lookup(u128::from(a) << 96).map(|x| x.0);
+        assert_eq!(t.lookup(a), want, "lookup {a:#x}");
+        assert_eq!(b, want, "batch {a:#x}");
+        assert_eq!(p, want, "portable batch {a:#x}");
+    }
+}
+
+#[test]
+fn build_matches_reference_v4() {
+    let mut rng = Rng::new(7);
+    for round in 0..20 {
+        let routes = random_v4(&mut rng, 50 + round * 40);
+        let t = Trie::<u32>::from_routes(routes.iter().copied()).unwrap();
+        let mut r = BitTrie::new();
+        for &(k, l, nh) in &routes {
+            r.insert(u128::from(k) << 96, l, nh);
+        }
+        assert_eq!(t.len(), r.len());
+        check_v4(&t, &r, &probes_v4(&routes, &mut rng));
+    }
+}
+
+#[test]
+fn updates_match_reference_and_fresh_build_v4() {
+    let mut rng = Rng::new(11);
+    let mut t = Trie::<u32>::default();
+    let mut r = BitTrie::new();
+    let pool = random_v4(&mut rng, 600);
+    for step in 0..3000 {
+        let (k, l, _) = pool[(rng.next_u64() % pool.len() as u64) as usize];
+        let nh = (rng.next_u64() % 5) as u32;
+        if rng.next_u64().is_multiple_of(3) {
+            let want = r.remove(u128::from(k) << 96, l);
+            assert_eq!(t.remove(k, l), want);
+        } else {
+            let want = r.insert(u128::from(k) << 96, l, nh);
+            assert_eq!(t.insert(k, l, nh).unwrap(), want);
+        }
+        if step % 300 == 299 {
+            check_v4(&t, &r, &probes_v4(&pool, &mut rng));
+            // The in-place result has the same shape as a fresh build.
+            let fresh = Trie::<u32>::from_routes(t.iter()).unwrap();
+            assert_eq!(t.stats().nodes, fresh.stats().nodes);
+            assert_eq!(
+                t.stats().node_bytes - t.stats().free_bytes,
+                fresh.stats().node_bytes
+            );
+        }
+    }
+    // Remove everything: back to an empty structure with only holes.
+    let all: Vec<_> = t.iter().collect();
+    for (k, l, _) in all {
+        t.remove(k, l);
+    }
+    assert_eq!(t.len(), 0);
+    assert_eq!(t.stats().nodes, 0);
+    assert!(t.direct.iter().all(|&e| e == leaf(NO_ROUTE)));
+    assert_eq!(t.code_of.len(), 0);
+}
+
+#[test]
+fn v6_full_length_and_default() {
+    let mut t = Trie::<u128>::default();
+    let mut r = BitTrie::new();
+    let routes: [(u128, u8, u32); 6] = [
+        (0, 0, 1),
+        (u128::MAX, 128, 2),
+        (0x2001_0db8 << 96, 32, 3),
+        ((0x2001_0db8 << 96) | 1, 128, 4),
+        ((0x2001_0db8 << 96) | (0xffff << 64), 64, 5),
+        (u128::MAX - 3, 126, 6),
+    ];
+    for &(k, l, nh) in &routes {
+        t.insert(k, l, nh).unwrap();
+        r.insert(k, l, nh);
+    }
+    let mut probes = vec![];
+    for &(k, l, _) in &routes {
+        let first = if l == 0 {
+            0
+        } else {
+            k & (u128::MAX << (128 - l))
+        };
+        let last = first | u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);
+        probes.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
+    }
+    for a in probes {
+        assert_eq!(t.lookup(a), r.lookup(a).map(|x| x.0), "{a:#x}");
+    }
+    assert_eq!(t.lookup_with_len(u128::MAX), Some((2, 128)));
+    assert_eq!(t.lookup_with_len(u128::MAX - 1), Some((6, 126)));
+    assert_eq!(t.remove(u128::MAX, 128), Some(2));
+    assert_eq!(t.lookup(u128::MAX), Some(6));
+    assert_eq!(t.remove(0, 0), Some(1));
+    assert_eq!(t.lookup(1 << 100), None);
+}
+
+#[test]
+fn next_hop_limits_are_errors() {
+    let mut t = Trie::<u32>::default();
+    assert_eq!(
+        t.insert(0, 0, u32::MAX),
+        Err(LpmError::ReservedNextHop(u32::MAX))
+    );
+    for i in 0..MAX_NEXT_HOPS as u32 {
+        t.insert(i << 8, 24, 1_000_000 + i).unwrap();
+    }
+    assert_eq!(t.insert(1, 32, 7), Err(LpmError::TooManyNextHops));
+    // Freeing a next hop makes room again; codes are recycled.
+    assert_eq!(t.remove(0, 24), Some(1_000_000));
+    assert_eq!(t.insert(1, 32, 7), Ok(None));
+    assert_eq!(t.lookup(1), Some(7));
+    assert_eq!(t.lookup(0x0000_0100), Some(1_000_001));
+}

@@ -1,0 +1,176 @@
+//! Updates: change the record, then recompute only the slots the changed
+//! prefix covers, at the one level where its length ends.
+//!
+//! For a prefix P of length L the walk goes down P's path to the level whose
+//! stride contains L (the direct array when L ≤ D). There, P's slots are
+//! reset to the best shorter route (looked up in the record: at most 5 probes
+//! below a node, since the node's inherited code covers the rest), repainted
+//! with P and the routes inside P from the record, and subtrees under them
+//! rebuilt. The node is rewritten; its parent's pointer is patched in place,
+//! or the parent is rewritten too when a slot changed between leaf and child
+//! (which can ripple up when a removal empties nodes).
+//!
+//! Cost is proportional to the routes inside P: a /24 in IPv4 touches one
+//! node; a short prefix that covers many longer ones rebuilds them all.
+
+use super::{leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, STRIDE};
+use crate::NextHopId;
+
+/// Deepest path: (128 - 16) / 6 node levels.
+const MAX_LEVELS: usize = 20;
+
+impl<K: Key> Trie<K> {
+    /// Adds or replaces `key/len` (host bits ignored); returns the next hop
+    /// it replaced.
+    pub fn insert(
+        &mut self,
+        key: K,
+        len: u8,
+        nh: NextHopId,
+    ) -> Result<Option<NextHopId>, LpmError> {
+        let len = len.min(K::BITS);
+        let left = mask(key.to_left(), len);
+        let code = self.acquire_code(nh)?;
+        match self.record.insert((K::from_left(left), len), code) {
+            Some(old) if old == code => {
+                self.release_code(code);
+                Ok(Some(nh))
+            }
+            old => {
+                if len == 0 {
+                    self.refresh_default();
+                }
+                self.apply(left, len);
+                Ok(old.map(|c| {
+                    let id = self.codes[c as usize];
+                    self.release_code(c);
+                    id
+                }))
+            }
+        }
+    }
+
+    /// Removes `key/len`; returns its next hop if it was present.
+    pub fn remove(&mut self, key: K, len: u8) -> Option<NextHopId> {
+        if len > K::BITS {
+            return None;
+        }
+        let left = mask(key.to_left(), len);
+        let code = self.record.remove(&(K::from_left(left), len))?;
+        if len == 0 {
+            self.refresh_default();
+        }
+        self.apply(left, len);
+        let id = self.codes[code as usize];
+        self.release_code(code);
+        Some(id)
+    }
+
+    /// Brings the compiled form in line with the record for `key/len`.
+    fn apply(&mut self, key: u128, len: u8) {
+        let d0 = K::DIRECT;
+        let di = slot_at(key, 0, d0);
+        if len <= d0 {
+            let base = self.base_code(key, len, 0, NO_ROUTE);
+            let mut direct = std::mem::take(&mut self.direct);
+            self.repaint(&mut direct, key, len, 0, d0, base);
+            self.direct = direct;
+            return;
+        }
+        let mut path = [(0usize, 0usize); MAX_LEVELS];
+        let mut levels = 0;
+        let mut entry = self.direct[di];
+        let mut depth = d0;
+        let new_entry = loop {
+            if entry & LEAF != 0 {
+                // This slot had no node: build one if routes below it now exist.
+                let items: Vec<Item> = self
+                    .items_in(mask(key, depth), depth)
+                    .into_iter()
+                    .filter(|it| it.1 > depth)
+                    .collect();
+                break self.build_node(&items, depth, entry as u16);
+            }
+            let o = entry as usize;
+            if len <= depth + STRIDE {
+                let mut entries = self.read_node(o);
+                let inherited = self.meta[o / ALIGN];
+                let base = self.base_code(key, len, depth + 1, inherited);
+                self.repaint(&mut entries, key, len, depth, STRIDE, base);
+                self.free_node(o);
+                break self.write_node(&entries, inherited);
+            }
+            let s = slot_at(key, depth, STRIDE);
+            path[levels] = (o, s);
+            levels += 1;
+            entry = self.slot_entry(o, s);
+            depth += STRIDE;
+        };
+        // Hook the new entry into its parent, rewriting parents whose shape changes.
+        let mut new = new_entry;
+        while levels > 0 {
+            levels -= 1;
+            let (o, s) = path[levels];
+            let i = self.entry_index(o, s);
+            let old_is_child = self.arena[i] & LEAF == 0;
+            if old_is_child && new & LEAF == 0 {
+                // A child's entry is its own run: replace it in place.
+                self.arena[i] = new;
+                return;
+            }
+            if !old_is_child && new & LEAF != 0 {
+                return; // leaf stayed the same leaf
+            }
+            let mut entries = self.read_node(o);
+            entries[s] = new;
+            let inherited = self.meta[o / ALIGN];
+            self.free_node(o);
+            new = self.write_node(&entries, inherited);
+        }
+        self.direct[di] = new;
+    }
+
+    /// Resets the slots of `key/len` in a level to `base` and repaints them
+    /// from the record (`len` ends inside this level's stride).
+    fn repaint(
+        &mut self,
+        entries: &mut [u32],
+        key: u128,
+        len: u8,
+        depth: u8,
+        stride: u8,
+        base: u16,
+    ) {
+        let first = slot_at(key, depth, stride);
+        let n = 1usize << (depth + stride - len);
+        for slot in &mut entries[first..first + n] {
+            let old = std::mem::replace(slot, leaf(base));
+            self.free_entry(old);
+        }
+        let items = self.items_in(key, len);
+        self.fill(entries, &items, depth, stride);
+    }
+
+    /// The best route strictly shorter than `len` and at least `min_len`
+    /// long covering `key`, else `fallback`.
+    fn base_code(&self, key: u128, len: u8, min_len: u8, fallback: u16) -> u16 {
+        (min_len..len)
+            .rev()
+            .find_map(|l| self.record.get(&(K::from_left(mask(key, l)), l)).copied())
+            .unwrap_or(fallback)
+    }
+
+    /// Routes inside `key/len` (that prefix included), sorted.
+    fn items_in(&self, key: u128, len: u8) -> Vec<Item> {
+        let last = key | u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+        self.record
+            .range((K::from_left(key), len)..=(K::from_left(last), u8::MAX))
+            .map(|(&(k, l), &c)| (k.to_left(), l, c))
+            .collect()
+    }
+
+    /// Entry of slot `s` of the node at `o`.
+    fn slot_entry(&self, o: usize, s: usize) -> u32 {
+        self.arena[self.entry_index(o, s)]
+    }
+}

@@ -1,0 +1,19 @@
+//! OSPFv2 (RFC 2328), area 0 only: the packet codec ([`wire`]), the
+//! link-state database with aging ([`database`]), and the sans-IO speaker
+//! (interfaces, neighbours, database exchange, flooding, origination) whose
+//! router and network LSAs feed the link-state SPF of
+//! [`crate::control::linkstate`].
+
+pub mod database;
+pub mod instance;
+pub mod interface;
+pub mod neighbor;
+pub mod routes;
+mod show;
+pub mod speaker;
+pub mod wire;
+
+pub use instance::{OspfConfig, OspfInterfaceConfig, REGISTRATION};
+
+#[cfg(test)]
+mod tests;

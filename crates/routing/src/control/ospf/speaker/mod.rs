@@ -1,0 +1,300 @@
+//! The sans-IO OSPF speaker: OSPF packets (with their IP source and
+//! destination) and `now` in; packets to send, the next deadline and a
+//! database for SPF out. No socket, no clock.
+//!
+//! * `hello`: hellos, neighbour discovery, the bidirectional check, the
+//!   inactivity timer, DR election and the adjacency decision (§9, §10.5).
+//! * `exchange`: database description (master/slave, MTU check) and link
+//!   state requests (§10.6-10.9).
+//! * `flood`: updates, acknowledgements, flooding with retransmission
+//!   lists, aging and MaxAge removal (§13, §14).
+//! * `originate`: this router's router LSA and, as DR, network LSAs, with
+//!   MinLSInterval, LSRefreshTime and the §13.4 rules for its own LSAs seen
+//!   from others.
+
+mod exchange;
+mod flood;
+mod hello;
+mod originate;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use super::database::Database;
+use super::interface::{Interface, InterfaceConfig, InterfaceState};
+use super::neighbor::NeighborState;
+use super::wire::{Body, OspfPacket, ALL_D_ROUTERS};
+use crate::control::hash::FastState;
+
+/// InfTransDelay (seconds added to an LSA's age when it is sent).
+pub const INF_TRANS_DELAY: u16 = 1;
+/// MinLSInterval: an LSA of this router is originated at most this often.
+pub const MIN_LS_INTERVAL: Duration = Duration::from_secs(5);
+/// MinLSArrival: a newer instance arriving sooner after the last is dropped.
+pub const MIN_LS_ARRIVAL: Duration = Duration::from_secs(1);
+/// How long acknowledgements are held to be sent together.
+pub const DELAYED_ACK: Duration = Duration::from_secs(1);
+/// How often ages are looked at (MaxAge, refresh).
+pub const AGING_TICK: Duration = Duration::from_secs(1);
+
+/// A packet to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Index of the interface (in configuration order).
+    pub interface: usize,
+    pub destination: Ipv4Addr,
+    pub bytes: Vec<u8>,
+}
+
+/// The speaker.
+#[derive(Debug)]
+pub struct Speaker {
+    router_id: Ipv4Addr,
+    area: Ipv4Addr,
+    interfaces: Vec<Interface>,
+    db: Database,
+    out: VecDeque<Outgoing>,
+    /// Drops and events by name (`show ospf`).
+    counters: BTreeMap<&'static str, u64>,
+    /// When each LSA of this router was last originated (MinLSInterval).
+    originated: BTreeMap<super::wire::LsaKey, Instant>,
+    /// A held-back origination falls due.
+    originate_due: Option<Instant>,
+    aging_due: Instant,
+    dd_counter: u32,
+}
+
+impl Speaker {
+    /// A speaker with `interfaces` up at `now`; it originates its router
+    /// LSA at once.
+    pub fn new(
+        router_id: Ipv4Addr,
+        area: Ipv4Addr,
+        interfaces: Vec<InterfaceConfig>,
+        now: Instant,
+    ) -> Self {
+        let mut s = Speaker {
+            router_id,
+            area,
+            interfaces: interfaces
+                .into_iter()
+                .map(|c| Interface::up(c, now))
+                .collect(),
+            db: Database::new(),
+            out: VecDeque::new(),
+            counters: BTreeMap::new(),
+            originated: BTreeMap::new(),
+            originate_due: None,
+            aging_due: now + AGING_TICK,
+            dd_counter: 0,
+        };
+        s.originate(now);
+        s
+    }
+
+    pub fn router_id(&self) -> Ipv4Addr {
+        self.router_id
+    }
+
+    pub fn area(&self) -> Ipv4Addr {
+        self.area
+    }
+
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn counters(&self) -> &BTreeMap<&'static str, u64> {
+        &self.counters
+    }
+
+    fn count(&mut self, what: &'static str) {
+        *self.counters.entry(what).or_default() += 1;
+    }
+
+    /// The next packet to send.
+    pub fn poll_transmit(&mut self) -> Option<Outgoing> {
+        self.out.pop_front()
+    }
+
+    fn send(&mut self, interface: usize, destination: Ipv4Addr, bytes: Vec<u8>) {
+        self.out.push_back(Outgoing {
+            interface,
+            destination,
+            bytes,
+        });
+    }
+
+    /// A fresh DD sequence number: unpredictable from outside and never
+    /// the same twice in a row.
+    fn next_dd_sequence(&mut self) -> u32 {
+        self.dd_counter = self.dd_counter.wrapping_add(1);
+        FastState::default().hash_one((self.router_id, self.dd_counter)) as u32
+    }
+
+    /// An OSPF packet (the IP payload) that arrived on `interface` from
+    /// `source` to `destination`. Anything malformed or unexpected is
+    /// counted and dropped.
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        interface: usize,
+        source: Ipv4Addr,
+        destination: Ipv4Addr,
+        bytes: &[u8],
+    ) {
+        let Some(iface) = self.interfaces.get(interface) else {
+            return self.count("unknown interface");
+        };
+        let packet = match OspfPacket::new_checked(bytes).and_then(|p| p.verify().map(|()| p)) {
+            Ok(p) => p,
+            Err(e) => return self.count(error_name(e)),
+        };
+        if packet.area_id() != self.area {
+            return self.count("wrong area");
+        }
+        if packet.router_id() == self.router_id {
+            return self.count("own packet");
+        }
+        if destination == ALL_D_ROUTERS && !iface.is_dr_or_backup() {
+            return self.count("to AllDRouters, not DR");
+        }
+        if iface.state == InterfaceState::Down {
+            return self.count("interface down");
+        }
+        let body = match packet.parse_body() {
+            Ok(b) => b,
+            Err(e) => return self.count(error_name(e)),
+        };
+        let from = packet.router_id();
+        self.count("received");
+        match body {
+            Body::Hello(h) => self.receive_hello(now, interface, source, from, &h),
+            other => {
+                let known = self.interfaces[interface]
+                    .neighbors
+                    .get(&from)
+                    .is_some_and(|n| n.state > NeighborState::Down);
+                if !known {
+                    return self.count("from unknown neighbour");
+                }
+                match other {
+                    Body::DbDescription(dd) => self.receive_dd(now, interface, from, &dd),
+                    Body::LsRequest(r) => self.receive_request(now, interface, from, &r),
+                    Body::LsUpdate(u) => self.receive_update(now, interface, from, &u),
+                    Body::LsAck(a) => self.receive_ack(now, interface, from, &a),
+                    Body::Hello(_) => {}
+                }
+            }
+        }
+        if self.originate_due.is_some_and(|t| t <= now) {
+            self.originate_due = None;
+            self.originate(now);
+        }
+    }
+
+    /// Runs whatever fell due by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.interfaces.len() {
+            self.interface_timers(now, i);
+            self.neighbor_timers(now, i);
+        }
+        if self.originate_due.is_some_and(|t| t <= now) {
+            self.originate_due = None;
+            self.originate(now);
+        }
+        if self.aging_due <= now {
+            self.aging_due = now + AGING_TICK;
+            self.age(now);
+        }
+    }
+
+    /// When [`Speaker::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.aging_due;
+        let mut at = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = t.min(x);
+            }
+        };
+        at(self.originate_due);
+        for iface in &self.interfaces {
+            if iface.state == InterfaceState::Down {
+                continue;
+            }
+            at(Some(iface.hello_due));
+            at(iface.wait_until);
+            at(iface.ack_due);
+            for n in iface.neighbors.values() {
+                at(Some(n.dead_at));
+                at(n.dd_retransmit_at);
+                at(n.request_retransmit_at);
+                at(n.retransmit_at);
+            }
+        }
+        Some(t)
+    }
+
+    /// Timers of a neighbour on interface `i`.
+    fn neighbor_timers(&mut self, now: Instant, i: usize) {
+        let ids: Vec<Ipv4Addr> = self.interfaces[i].neighbors.keys().copied().collect();
+        for id in ids {
+            let Some(n) = self.interfaces[i].neighbors.get(&id) else {
+                continue;
+            };
+            let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+            let (dd, requests, updates) = (
+                due(n.dd_retransmit_at),
+                due(n.request_retransmit_at),
+                due(n.retransmit_at),
+            );
+            if n.dead_at <= now {
+                self.neighbor_dead(now, i, id);
+                continue;
+            }
+            if dd {
+                self.retransmit_dd(now, i, id);
+            }
+            if requests {
+                self.send_requests(now, i, id);
+            }
+            if updates {
+                self.retransmit_updates(now, i, id);
+            }
+        }
+    }
+
+    /// A new cost for interface `i` (reload): the router LSA follows.
+    pub fn set_cost(&mut self, now: Instant, i: usize, cost: u16) {
+        if let Some(f) = self.interfaces.get_mut(i) {
+            if f.config.cost != cost {
+                f.config.cost = cost;
+                self.originate(now);
+            }
+        }
+    }
+
+    fn retransmit_interval(&self, i: usize) -> Duration {
+        Duration::from_secs(u64::from(self.interfaces[i].config.retransmit_interval))
+    }
+}
+
+fn error_name(e: super::wire::OspfError) -> &'static str {
+    use super::wire::OspfError::*;
+    match e {
+        Truncated => "truncated",
+        BadVersion => "bad version",
+        BadLength => "bad length",
+        BadType => "bad packet type",
+        BadChecksum => "bad checksum",
+        BadAuthentication => "bad authentication",
+        BadBody => "malformed body",
+        BadLsa => "malformed LSA",
+    }
+}

@@ -1,0 +1,177 @@
+//! The protocol instance as the engine sees it: the sockets it asks for,
+//! whole IPv4 datagrams in, transmits out; two instances wired to each
+//! other reach Full and SPF hands the RIB the neighbour's stub as an
+//! `ospf` route; `show ospf` and reload of costs.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::*;
+use crate::control::bgp::ResolveWith;
+use crate::control::ospf::instance::{OspfConfig, OspfInterfaceConfig, NAME, REGISTRATION};
+use crate::control::protocol::{
+    frozen_clock, ProtocolConfig, ProtocolInput, ProtocolPort, RouteOutput, SocketEvent, SocketId,
+    SocketRequest,
+};
+use crate::control::rib::route::{RouteSource, Via};
+use crate::wire::ipv4::Ipv4Repr;
+
+fn config(router: u8, addresses: &[&str], cost: u16) -> ProtocolConfig {
+    let ports = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ProtocolPort {
+            id: i as u16,
+            name: format!("p{i}"),
+            addresses: vec![a.parse().unwrap()],
+            mtu: 1500,
+        })
+        .collect();
+    ProtocolConfig::new(rid(router), ports).with_section(
+        NAME,
+        OspfConfig {
+            area: Ipv4Addr::UNSPECIFIED,
+            interfaces: vec![OspfInterfaceConfig {
+                port: "p0".to_string(),
+                network: NetworkType::PointToPoint,
+                cost,
+                hello_interval: 1,
+                dead_interval: 4,
+                priority: 1,
+                retransmit_interval: 2,
+            }],
+        },
+    )
+}
+
+/// The datagram a raw socket would hand up for `bytes` from `src`.
+fn datagram(src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![0; 20 + bytes.len()];
+    Ipv4Repr {
+        src,
+        dst,
+        protocol: 89,
+        ttl: 1,
+        dscp_ecn: 0xc0,
+        ident: 0,
+        payload_len: bytes.len(),
+    }
+    .emit(&mut out);
+    out[20..].copy_from_slice(bytes);
+    out
+}
+
+#[test]
+fn two_instances_reach_full_and_install_the_neighbours_stub() {
+    let rib = ResolveWith(|_| None);
+    let mut now = frozen_clock();
+    let ca = config(1, &["10.0.12.1/30"], 10);
+    let cb = config(2, &["10.0.12.2/30", "198.51.100.1/24"], 10);
+    // B also runs OSPF on its LAN (alone there: a stub network).
+    let mut section = cb.section::<OspfConfig>(NAME).unwrap().clone();
+    section.interfaces.push(OspfInterfaceConfig {
+        port: "p1".to_string(),
+        network: NetworkType::Broadcast,
+        ..section.interfaces[0].clone()
+    });
+    let cb_two = cb.clone().with_section(NAME, section);
+    let mut a = (REGISTRATION.create)(&ca).expect("configured");
+    let mut b = (REGISTRATION.create)(&cb_two).expect("configured");
+    a.reconfigure(now, &ca).unwrap();
+    b.reconfigure(now, &cb_two).unwrap();
+    assert_eq!(
+        a.poll_socket_request(),
+        Some(SocketRequest::RawIpv4 {
+            socket: SocketId(0),
+            protocol: 89,
+            port: 0,
+            groups: vec![ALL_SPF_ROUTERS, ALL_D_ROUTERS],
+            dscp: Some(48),
+        })
+    );
+    assert_eq!(a.poll_socket_request(), None);
+    while b.poll_socket_request().is_some() {}
+    let a_addr = Ipv4Addr::new(10, 0, 12, 1);
+    let b_addr = Ipv4Addr::new(10, 0, 12, 2);
+    let mut routes = Vec::new();
+    for _ in 0..40 {
+        now += Duration::from_millis(250);
+        for turn in 0..2 {
+            let (x, y, from) = if turn == 0 {
+                (&mut a, &mut b, a_addr)
+            } else {
+                (&mut b, &mut a, b_addr)
+            };
+            if x.poll_timeout().is_some_and(|t| t <= now) {
+                x.handle_timeout(now, &rib);
+            }
+            while let Some(t) = x.poll_transmit() {
+                if t.socket != SocketId(0) {
+                    continue; // B's LAN: nobody there.
+                }
+                let Some(IpAddr::V4(dst)) = t.destination else {
+                    panic!("no destination")
+                };
+                let d = datagram(from, dst, &t.bytes);
+                let event = SocketEvent::Datagram {
+                    socket: SocketId(0),
+                    packet: &d,
+                };
+                y.handle_input(now, ProtocolInput::Socket(event), &rib)
+                    .unwrap();
+            }
+        }
+        while let Some(r) = a.poll_route() {
+            routes.push(r);
+        }
+    }
+    let shown = a
+        .handle_command(now, "ospf neighbors", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown["neighbors"][0]["state"], "full", "{shown}");
+    assert!(shown["text"].as_str().unwrap().contains("10.255.255.2"));
+    let Some(RouteOutput::ReplaceSource { source, routes }) = routes.last().cloned() else {
+        panic!("no SPF routes: {routes:?}")
+    };
+    assert_eq!(source, RouteSource::OSPF);
+    let lan: IpNet = "198.51.100.0/24".parse().unwrap();
+    let r = routes
+        .iter()
+        .find(|r| r.prefix == lan)
+        .expect("B's LAN routed");
+    assert_eq!(r.source, RouteSource::OSPF);
+    assert_eq!(r.metric, 20);
+    assert_eq!(
+        r.paths,
+        vec![Via::Gateway {
+            port: 0,
+            gateway: IpAddr::V4(b_addr)
+        }]
+    );
+    // Reload with another cost: no new socket, the same neighbour stays Full.
+    let ca2 = config(1, &["10.0.12.1/30"], 30);
+    a.reconfigure(now, &ca2).unwrap();
+    assert_eq!(a.poll_socket_request(), None);
+    let shown = a
+        .handle_command(now, "ospf interfaces", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown["interfaces"][0]["cost"], 30);
+    let shown = a
+        .handle_command(now, "ospf neighbors", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown["neighbors"][0]["state"], "full");
+    assert!(a.handle_command(now, "ospf bogus", &rib).unwrap().is_err());
+    assert!(a.handle_command(now, "bgp", &rib).is_none());
+    // Not IPv4 OSPF: counted, not a crash.
+    let junk = SocketEvent::Datagram {
+        socket: SocketId(0),
+        packet: &[0x45, 0, 0],
+    };
+    a.handle_input(now, ProtocolInput::Socket(junk), &rib)
+        .unwrap();
+}

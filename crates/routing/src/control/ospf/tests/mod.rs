@@ -1,0 +1,231 @@
+//! The speaker driven sans-IO: [`Lab`] wires speakers into segments and
+//! plays the network (multicast to every other member of a segment,
+//! unicast to the member with that address) and the clock; single-speaker
+//! tests push hand-made packets with [`packet`].
+
+mod adjacency;
+mod exchange;
+mod flooding;
+mod instance;
+mod routes;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ipnet::Ipv4Net;
+
+use super::interface::{InterfaceConfig, NetworkType};
+use super::neighbor::NeighborState;
+use super::speaker::{Outgoing, Speaker};
+use super::wire::{self, PacketType, ALL_D_ROUTERS, ALL_SPF_ROUTERS};
+
+pub(super) const P2P: NetworkType = NetworkType::PointToPoint;
+pub(super) const LAN: NetworkType = NetworkType::Broadcast;
+
+pub(super) fn rid(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 255, 255, n)
+}
+
+/// An interface on port `port` with `address` (prefix notation).
+pub(super) fn iface(
+    port: u16,
+    address: &str,
+    network: NetworkType,
+    priority: u8,
+) -> InterfaceConfig {
+    InterfaceConfig {
+        port,
+        name: format!("p{port}"),
+        address: address.parse::<Ipv4Net>().unwrap(),
+        network,
+        cost: 10,
+        hello_interval: 10,
+        dead_interval: 40,
+        priority,
+        retransmit_interval: 5,
+        mtu: 1500,
+    }
+}
+
+/// A packet of `kind` from router `from` in area 0.
+pub(super) fn packet(kind: PacketType, from: Ipv4Addr, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    wire::emit(kind, from, Ipv4Addr::UNSPECIFIED, body)
+}
+
+/// Everything a speaker has to send, drained.
+pub(super) fn drain(s: &mut Speaker) -> Vec<Outgoing> {
+    std::iter::from_fn(|| s.poll_transmit()).collect()
+}
+
+/// Speakers on segments, a clock, and a network that can lose a member.
+pub(super) struct Lab {
+    pub speakers: Vec<Speaker>,
+    /// Per segment: (speaker, interface) members.
+    pub segments: Vec<Vec<(usize, usize)>>,
+    /// Speakers whose packets are lost (a router that died).
+    pub silenced: Vec<bool>,
+    pub now: Instant,
+    /// Packets delivered so far.
+    pub delivered: usize,
+}
+
+impl Lab {
+    pub fn new(now: Instant) -> Self {
+        Lab {
+            speakers: Vec::new(),
+            segments: Vec::new(),
+            silenced: Vec::new(),
+            now,
+            delivered: 0,
+        }
+    }
+
+    /// Adds a speaker with `interfaces`; returns its index.
+    pub fn add(&mut self, router: Ipv4Addr, interfaces: Vec<InterfaceConfig>) -> usize {
+        self.speakers.push(Speaker::new(
+            router,
+            Ipv4Addr::UNSPECIFIED,
+            interfaces,
+            self.now,
+        ));
+        self.silenced.push(false);
+        self.speakers.len() - 1
+    }
+
+    /// Adds router `n` with interfaces (address, network, priority) on
+    /// ports 0, 1, ...; returns its index.
+    pub fn router(&mut self, n: u8, interfaces: &[(&str, NetworkType, u8)]) -> usize {
+        let configs = interfaces
+            .iter()
+            .enumerate()
+            .map(|(port, &(address, network, priority))| {
+                iface(port as u16, address, network, priority)
+            })
+            .collect();
+        self.add(rid(n), configs)
+    }
+
+    /// Routers 1 and 2 on a point-to-point link, 10.0.12.0/30.
+    pub fn p2p_pair() -> Self {
+        let mut lab = Lab::new(Instant::now());
+        let a = lab.router(1, &[("10.0.12.1/30", P2P, 1)]);
+        let b = lab.router(2, &[("10.0.12.2/30", P2P, 1)]);
+        lab.connect(&[(a, 0), (b, 0)]);
+        lab
+    }
+
+    /// Puts `members` (speaker, interface) on one segment.
+    pub fn connect(&mut self, members: &[(usize, usize)]) {
+        self.segments.push(members.to_vec());
+    }
+
+    /// Delivers every pending packet, repeatedly, until none is left.
+    pub fn deliver(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for s in 0..self.speakers.len() {
+                for out in drain(&mut self.speakers[s]) {
+                    moved = true;
+                    if self.silenced[s] {
+                        continue;
+                    }
+                    self.route(s, out);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the network never went quiet");
+    }
+
+    fn route(&mut self, s: usize, out: Outgoing) {
+        let Some(segment) = self
+            .segments
+            .iter()
+            .find(|m| m.contains(&(s, out.interface)))
+            .cloned()
+        else {
+            return;
+        };
+        let source = self.speakers[s].interfaces()[out.interface].addr();
+        for (t, j) in segment {
+            if t == s || self.silenced[t] {
+                continue;
+            }
+            let addr = self.speakers[t].interfaces()[j].addr();
+            let to_it = out.destination == addr
+                || out.destination == ALL_SPF_ROUTERS
+                || out.destination == ALL_D_ROUTERS;
+            if to_it {
+                self.delivered += 1;
+                let now = self.now;
+                self.speakers[t].receive(now, j, source, out.destination, &out.bytes);
+            }
+        }
+    }
+
+    /// Runs the clock forward by `d`, firing every timer on the way and
+    /// delivering what they send.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        self.deliver();
+        loop {
+            let next = self
+                .speakers
+                .iter()
+                .filter_map(|s| s.poll_timeout())
+                .min()
+                .unwrap_or(end);
+            if next > end {
+                break;
+            }
+            self.now = self.now.max(next);
+            let now = self.now;
+            for s in &mut self.speakers {
+                if s.poll_timeout().is_some_and(|t| t <= now) {
+                    s.handle_timeout(now);
+                }
+            }
+            self.deliver();
+        }
+        self.now = end;
+    }
+
+    /// Runs until `done` holds, for at most `limit` of simulated time;
+    /// returns the simulated time it took.
+    pub fn run_until(&mut self, limit: Duration, done: impl Fn(&Lab) -> bool) -> Option<Duration> {
+        let start = self.now;
+        while self.now - start <= limit {
+            if done(self) {
+                return Some(self.now - start);
+            }
+            self.run_for(Duration::from_millis(500));
+        }
+        None
+    }
+
+    pub fn state(&self, s: usize, i: usize, neighbor: Ipv4Addr) -> Option<NeighborState> {
+        self.speakers[s].interfaces()[i]
+            .neighbors
+            .get(&neighbor)
+            .map(|n| n.state)
+    }
+
+    /// Every speaker holds the same LSAs with the same sequence numbers
+    /// and checksums.
+    pub fn databases_agree(&self) -> bool {
+        let summary = |s: &Speaker| -> Vec<_> {
+            s.database()
+                .sorted_keys()
+                .into_iter()
+                .map(|k| {
+                    let h = s.database().get(&k).unwrap().header();
+                    (k, h.sequence(), h.checksum())
+                })
+                .collect()
+        };
+        let first = summary(&self.speakers[0]);
+        self.speakers.iter().all(|s| summary(s) == first)
+    }
+}

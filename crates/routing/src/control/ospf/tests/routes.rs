@@ -1,0 +1,131 @@
+//! SPF over what the speakers learnt: routes through point-to-point links
+//! and transit networks, equal-cost paths through two routers of a LAN,
+//! and routes moving when a router dies.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+use super::*;
+use crate::control::linkstate::spf;
+use crate::control::ospf::routes::to_linkstate;
+use crate::control::rib::route::{RibRoute, Via};
+
+fn routes_of(lab: &Lab, s: usize) -> Vec<RibRoute> {
+    let sp = &lab.speakers[s];
+    let lsdb = to_linkstate(sp, lab.now);
+    let names: Vec<String> = (0..4).map(|p| format!("p{p}")).collect();
+    spf::run(&lsdb, sp.router_id(), |n| {
+        names.iter().position(|x| x == n).map(|i| i as u16)
+    })
+    .into_routes()
+}
+
+fn route<'a>(routes: &'a [RibRoute], prefix: &str) -> Option<&'a RibRoute> {
+    let p: IpNet = prefix.parse().unwrap();
+    routes.iter().find(|r| r.prefix == p)
+}
+
+fn gw(port: u16, a: [u8; 4]) -> Via {
+    Via::Gateway {
+        port,
+        gateway: IpAddr::V4(Ipv4Addr::from(a)),
+    }
+}
+
+#[test]
+fn a_stub_behind_a_point_to_point_neighbour_is_routed_through_it() {
+    let mut lab = Lab::new(Instant::now());
+    let a = lab.router(1, &[("10.0.12.1/30", P2P, 1)]);
+    let b = lab.router(2, &[("10.0.12.2/30", P2P, 1), ("198.51.100.1/24", LAN, 1)]);
+    lab.connect(&[(a, 0), (b, 0)]);
+    lab.connect(&[(b, 1)]);
+    lab.run_for(Duration::from_secs(60));
+    let routes = routes_of(&lab, a);
+    let r = route(&routes, "198.51.100.0/24").expect("B's LAN");
+    assert_eq!(
+        (r.metric, r.paths.clone()),
+        (20, vec![gw(0, [10, 0, 12, 2])])
+    );
+    // A's own subnet is connected, not an SPF route; B's view of it is.
+    assert!(route(&routes, "10.0.12.0/30").is_some_and(|r| r.metric == 20));
+}
+
+/// Routers 1, 2, 3 on LAN 192.0.2.0/24 (3 the DR); 2 and 3 each have a
+/// p2p link to router 5, which has LAN 198.51.100.0/24 alone.
+fn lan_and_beyond() -> Lab {
+    let mut lab = Lab::new(Instant::now());
+    let r1 = lab.router(1, &[("192.0.2.1/24", LAN, 1)]);
+    let r2 = lab.router(2, &[("192.0.2.2/24", LAN, 2), ("10.0.25.2/29", P2P, 1)]);
+    let r3 = lab.router(3, &[("192.0.2.3/24", LAN, 3), ("10.0.35.3/29", P2P, 1)]);
+    let r5 = lab.router(
+        5,
+        &[
+            ("10.0.25.5/29", P2P, 1),
+            ("10.0.35.5/29", P2P, 1),
+            ("198.51.100.1/24", LAN, 1),
+        ],
+    );
+    lab.connect(&[(r1, 0), (r2, 0), (r3, 0)]);
+    lab.connect(&[(r2, 1), (r5, 0)]);
+    lab.connect(&[(r3, 1), (r5, 1)]);
+    lab.connect(&[(r5, 2)]);
+    lab
+}
+
+#[test]
+fn routes_cross_a_transit_network_with_equal_cost_paths_through_two_routers() {
+    let mut lab = lan_and_beyond();
+    lab.run_for(Duration::from_secs(120));
+    assert!(lab.databases_agree());
+    let routes = routes_of(&lab, 0);
+    // LAN (10) + router 2 or 3 to 5 (10) + 5's LAN stub (10).
+    let r = route(&routes, "198.51.100.0/24").expect("router 5's LAN");
+    assert_eq!(r.metric, 30);
+    assert_eq!(r.paths, vec![gw(0, [192, 0, 2, 2]), gw(0, [192, 0, 2, 3])]);
+    let r = route(&routes, "10.0.35.0/29").unwrap();
+    assert_eq!(
+        (r.metric, r.paths.clone()),
+        (20, vec![gw(0, [192, 0, 2, 3])])
+    );
+    // The transit LAN itself is router 1's own: no route for it.
+    assert!(route(&routes, "192.0.2.0/24").is_none());
+    // From router 5 the LAN is a transit network two ways: ECMP too.
+    let routes5 = routes_of(&lab, 3);
+    let r = route(&routes5, "192.0.2.0/24").expect("the transit LAN");
+    assert_eq!(r.metric, 20);
+    assert_eq!(r.paths, vec![gw(0, [10, 0, 25, 2]), gw(1, [10, 0, 35, 3])]);
+}
+
+#[test]
+fn when_a_router_dies_its_paths_go_after_the_dead_interval() {
+    let mut lab = lan_and_beyond();
+    lab.run_for(Duration::from_secs(120));
+    lab.silenced[2] = true; // router 3, the DR
+    lab.run_for(Duration::from_secs(60));
+    let routes = routes_of(&lab, 0);
+    let r = route(&routes, "198.51.100.0/24").unwrap();
+    assert_eq!(
+        (r.metric, r.paths.clone()),
+        (30, vec![gw(0, [192, 0, 2, 2])])
+    );
+    // 10.0.35.0/29 now only through router 5's stub: 10 + 10 + 10.
+    let r = route(&routes, "10.0.35.0/29").unwrap();
+    assert_eq!(
+        (r.metric, r.paths.clone()),
+        (30, vec![gw(0, [192, 0, 2, 2])])
+    );
+}
+
+#[test]
+fn the_dr_routes_across_its_own_transit_network() {
+    let mut lab = lan_and_beyond();
+    lab.run_for(Duration::from_secs(120));
+    // Router 3 is the DR: router 2's p2p subnet is across the LAN, and
+    // as far through router 5 (whose stub it is too).
+    let routes = routes_of(&lab, 2);
+    let r = route(&routes, "10.0.25.0/29").expect("router 2's p2p subnet");
+    assert_eq!(r.metric, 20);
+    assert_eq!(r.paths, vec![gw(0, [192, 0, 2, 2]), gw(1, [10, 0, 35, 5])]);
+}

@@ -1,0 +1,567 @@
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+use super::inputs::{connected_routes, static_routes};
+use super::route::{AdminDistances, RibRoute, RouteSource, Via};
+use super::*;
+use crate::fib::{
+    self, ConnectedPort, CowArc, Fib, FibHandle, NextHop, RouteTarget, StaticNeighbor, StaticRoute,
+};
+use crate::wire::MacAddr;
+
+mod discard;
+mod props;
+
+pub(super) fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+pub(super) fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn mac(last: u8) -> MacAddr {
+    MacAddr([2, 0, 0, 0, 0, last])
+}
+
+pub(super) fn route(prefix: &str, source: RouteSource, metric: u32, paths: Vec<Via>) -> RibRoute {
+    RibRoute {
+        prefix: net(prefix),
+        source,
+        metric,
+        paths,
+    }
+}
+
+pub(super) fn gw(port: u16, g: &str) -> Via {
+    Via::Gateway {
+        port,
+        gateway: ip(g),
+    }
+}
+
+pub(super) fn rec(a: &str) -> Via {
+    Via::Recursive { address: ip(a) }
+}
+
+pub(super) fn neighbor(a: &str, port: u16, m: u8) -> StaticNeighbor {
+    StaticNeighbor {
+        address: ip(a),
+        mac: mac(m),
+        port,
+    }
+}
+
+/// A RIB with two ports (10.0.1.0/24 on 0, 10.0.2.0/24 on 1) and their
+/// connected routes.
+pub(super) fn two_ports() -> (Rib, Vec<ConnectedPort>) {
+    let ports = vec![
+        ConnectedPort {
+            id: 0,
+            addresses: vec![net("10.0.1.1/24")],
+        },
+        ConnectedPort {
+            id: 1,
+            addresses: vec![net("10.0.2.1/24")],
+        },
+    ];
+    let mut rib = Rib::new(AdminDistances::default());
+    rib.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &[]));
+    (rib, ports)
+}
+
+#[test]
+fn lowest_distance_wins_and_the_next_takes_over_on_withdrawal() {
+    let (mut rib, _) = two_ports();
+    let p = "198.51.100.0/24";
+    rib.update(
+        RouteSource::LINK_STATE,
+        net(p),
+        Some(&route(
+            p,
+            RouteSource::LINK_STATE,
+            30,
+            vec![gw(1, "10.0.2.9")],
+        )),
+    );
+    rib.update(
+        RouteSource::STATIC,
+        net(p),
+        Some(&route(p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
+    );
+    let unresolved = |port, g: &str| NextHop::Unresolved {
+        port,
+        gateway: ip(g),
+    };
+    let members = |rib: &Rib| {
+        rib.group_members(rib.installed(net(p)).unwrap())
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(members(&rib), vec![unresolved(0, "10.0.1.9")]);
+    let e = rib.explain(net(p)).unwrap();
+    assert_eq!(e.selected, Some(RouteSource::STATIC));
+    assert!(e.routes[1].reason.contains("distance 110 > 1"), "{e}");
+    rib.update(RouteSource::STATIC, net(p), None);
+    assert_eq!(members(&rib), vec![unresolved(1, "10.0.2.9")]);
+    // Configurable distances: link-state below static wins again.
+    rib.update(
+        RouteSource::STATIC,
+        net(p),
+        Some(&route(p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
+    );
+    let mut distances = AdminDistances::default();
+    distances.set(RouteSource::LINK_STATE, 0);
+    rib.set_distances(distances);
+    assert_eq!(members(&rib), vec![unresolved(1, "10.0.2.9")]);
+    rib.update(RouteSource::LINK_STATE, net(p), None);
+    rib.update(RouteSource::STATIC, net(p), None);
+    assert_eq!(rib.installed(net(p)), None);
+    assert!(rib.explain(net(p)).is_none());
+}
+
+#[test]
+fn replace_source_drops_what_the_source_no_longer_has() {
+    let (mut rib, _) = two_ports();
+    let ls = |p: &str| route(p, RouteSource::LINK_STATE, 10, vec![gw(1, "10.0.2.9")]);
+    rib.replace_source(
+        RouteSource::LINK_STATE,
+        vec![ls("192.0.2.0/24"), ls("203.0.113.0/24")],
+    );
+    rib.take_changes();
+    rib.replace_source(RouteSource::LINK_STATE, vec![ls("192.0.2.0/24")]);
+    let changes = rib.take_changes();
+    assert_eq!(changes.prefixes, vec![(net("203.0.113.0/24"), None)]);
+    assert!(
+        changes.groups.is_empty(),
+        "the shared group stays: {changes:?}"
+    );
+    assert!(rib.installed(net("192.0.2.0/24")).is_some());
+}
+
+#[test]
+fn recursive_next_hops_resolve_through_the_igp_and_follow_it() {
+    let (mut rib, _) = two_ports();
+    // The BGP next hop 192.0.2.1 is reached through link-state via 10.0.1.9.
+    rib.replace_source(
+        RouteSource::LINK_STATE,
+        vec![route(
+            "192.0.2.0/24",
+            RouteSource::LINK_STATE,
+            20,
+            vec![gw(0, "10.0.1.9")],
+        )],
+    );
+    rib.set_neighbors(&[neighbor("10.0.1.9", 0, 9), neighbor("10.0.2.7", 1, 7)]);
+    for i in 0..100u32 {
+        let p = format!("100.{}.{}.0/24", i / 256, i % 256);
+        rib.update(
+            RouteSource::EBGP,
+            net(&p),
+            Some(&route(&p, RouteSource::EBGP, 0, vec![rec("192.0.2.1")])),
+        );
+    }
+    // Unresolvable: nothing but BGP covers 172.16.0.1.
+    rib.update(
+        RouteSource::EBGP,
+        net("172.16.0.0/12"),
+        Some(&route(
+            "172.16.0.0/12",
+            RouteSource::EBGP,
+            0,
+            vec![rec("172.16.0.1")],
+        )),
+    );
+    assert_eq!(rib.installed(net("172.16.0.0/12")), None);
+    let e = rib.explain(net("172.16.0.0/12")).unwrap();
+    assert!(e.routes[0].reason.contains("no non-BGP route"), "{e}");
+    let group = rib.installed(net("100.0.5.0/24")).unwrap();
+    assert_eq!(
+        rib.group_members(group).unwrap(),
+        &[NextHop::Adjacency {
+            port: 0,
+            mac: mac(9)
+        }]
+    );
+    assert_eq!(rib.igp_cost(ip("192.0.2.1")), Some(20));
+    assert_eq!(rib.igp_cost(ip("10.0.2.200")), Some(0));
+    assert_eq!(rib.igp_cost(ip("172.16.0.1")), None);
+    assert_eq!(
+        rib.igp_cost(ip("10.0.1.1")),
+        None,
+        "our own address is no next hop"
+    );
+    let mut fib = Fib::default();
+    rib.take_changes().apply(&mut fib);
+    let before = fib.clone();
+
+    // The IGP moves: one group rewritten, no prefix touched.
+    rib.replace_source(
+        RouteSource::LINK_STATE,
+        vec![route(
+            "192.0.2.0/24",
+            RouteSource::LINK_STATE,
+            20,
+            vec![gw(1, "10.0.2.7")],
+        )],
+    );
+    let changes = rib.take_changes();
+    let touched: Vec<IpNet> = changes.prefixes.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        touched,
+        vec![net("192.0.2.0/24")],
+        "only the IGP route itself"
+    );
+    assert!(changes.groups.contains(&(
+        group,
+        Some(vec![NextHop::Adjacency {
+            port: 1,
+            mac: mac(7)
+        }])
+    )));
+    changes.apply(&mut fib);
+    let bgp_ids = |f: &Fib| -> Vec<u32> {
+        f.v4.iter()
+            .filter(|(p, _)| p.addr().octets()[0] == 100)
+            .map(|(_, id)| id)
+            .collect()
+    };
+    assert_eq!(
+        bgp_ids(&fib),
+        bgp_ids(&before),
+        "BGP prefixes keep their group"
+    );
+    assert_eq!(
+        fib.lookup_v4("100.0.5.1".parse().unwrap()),
+        Some(&NextHop::Adjacency {
+            port: 1,
+            mac: mac(7)
+        })
+    );
+
+    // The IGP loses the next hop: the BGP routes are no longer usable.
+    rib.replace_source(RouteSource::LINK_STATE, vec![]);
+    assert_eq!(rib.installed(net("100.0.5.0/24")), None);
+    let changes = rib.take_changes();
+    assert_eq!(
+        changes.prefixes.len(),
+        100 + 1,
+        "the BGP prefixes and the IGP one"
+    );
+    assert!(changes.prefixes.iter().all(|(_, id)| id.is_none()));
+    // ... and come back when it returns; the unresolvable one too once
+    // a static route covers its next hop.
+    rib.replace_source(
+        RouteSource::STATIC,
+        vec![
+            route(
+                "192.0.2.0/24",
+                RouteSource::STATIC,
+                0,
+                vec![gw(0, "10.0.1.9")],
+            ),
+            route(
+                "172.16.0.0/16",
+                RouteSource::STATIC,
+                0,
+                vec![gw(1, "10.0.2.7")],
+            ),
+        ],
+    );
+    assert!(rib.installed(net("100.0.5.0/24")).is_some());
+    assert!(rib.installed(net("172.16.0.0/12")).is_some());
+}
+
+#[test]
+fn a_million_prefixes_share_one_group_and_a_mac_change_rewrites_only_it() {
+    let (mut rib, _) = two_ports();
+    rib.set_neighbors(&[neighbor("10.0.1.9", 0, 9)]);
+    let routes: Vec<RibRoute> = (0..1_000_000u32)
+        .map(|i| {
+            let p = IpNet::V4(ipnet::Ipv4Net::new((0x4000_0000 + (i << 8)).into(), 24).unwrap());
+            RibRoute {
+                prefix: p,
+                source: RouteSource::EBGP,
+                metric: 0,
+                paths: vec![rec("10.0.1.9")],
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    rib.replace_source(RouteSource::EBGP, routes);
+    let handle = FibHandle::new(Fib::default());
+    let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
+    publisher.publish_full(&mut rib);
+    eprintln!(
+        "1M routes into the RIB and a first FIB: {:?}",
+        started.elapsed()
+    );
+    let first = handle.load();
+    assert_eq!(first.v4.len(), 1_000_000 + 6);
+    let bgp_group = rib.installed(net("64.0.0.0/24")).unwrap();
+    let users = first.v4.iter().filter(|(_, id)| *id == bgp_group).count();
+    assert_eq!(users, 1_000_000, "one group for every BGP prefix");
+
+    rib.set_neighbors(&[neighbor("10.0.1.9", 0, 10)]);
+    let changes_pending = rib.has_changes();
+    let now = Instant::now();
+    assert_eq!(publisher.poll(&mut rib, now), None, "the window opens");
+    let v = publisher
+        .poll(&mut rib, now + Duration::from_millis(50))
+        .unwrap();
+    assert!(changes_pending);
+    let second = handle.load();
+    assert_eq!(second.version, v);
+    assert_eq!(publisher.stats().last_prefix_changes, 0);
+    assert_eq!(
+        publisher.stats().last_group_changes,
+        1,
+        "the BGP prefixes' group"
+    );
+    assert_eq!(
+        second.lookup_v4("64.1.2.3".parse().unwrap()),
+        Some(&NextHop::Adjacency {
+            port: 0,
+            mac: mac(10)
+        })
+    );
+    assert!(
+        CowArc::ptr_eq(&first.v4, &second.v4),
+        "the tries are shared"
+    );
+    assert!(CowArc::ptr_eq(&first.v6, &second.v6));
+    assert!(!CowArc::ptr_eq(
+        first.groups_shared(),
+        second.groups_shared()
+    ));
+    assert_eq!(
+        first.lookup_v4("64.1.2.3".parse().unwrap()),
+        Some(&NextHop::Adjacency {
+            port: 0,
+            mac: mac(9)
+        }),
+        "the old table is unchanged for its readers"
+    );
+    // What a prefix change costs: the 1M trie copied once.
+    let started = Instant::now();
+    let mut copy = (*second).clone();
+    copy.v4.insert("203.0.113.0/24".parse().unwrap(), bgp_group);
+    eprintln!(
+        "first prefix change after a publication (trie copy): {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_rib_builds_the_same_fib_as_build_static() {
+    let ports = vec![
+        ConnectedPort {
+            id: 0,
+            addresses: vec![net("192.0.2.1/24"), net("2001:db8::1/64")],
+        },
+        ConnectedPort {
+            id: 1,
+            addresses: vec![net("203.0.113.1/24")],
+        },
+    ];
+    let statics = vec![
+        StaticRoute {
+            prefix: net("198.51.100.0/24"),
+            target: RouteTarget::Via(ip("203.0.113.2")),
+        },
+        StaticRoute {
+            prefix: net("10.0.0.0/8"),
+            target: RouteTarget::Via(ip("203.0.113.9")),
+        },
+        StaticRoute {
+            prefix: net("203.0.113.0/24"),
+            target: RouteTarget::Via(ip("203.0.113.2")),
+        },
+    ];
+    let neighbors = vec![neighbor("203.0.113.2", 1, 2), neighbor("2001:db8::7", 0, 7)];
+    let reference = fib::build_static(&ports, &statics, &neighbors).unwrap();
+    let mut rib = Rib::new(AdminDistances::default());
+    rib.replace_source(RouteSource::CONNECTED, connected_routes(&ports, &neighbors));
+    rib.replace_source(RouteSource::STATIC, static_routes(&ports, &statics));
+    rib.set_neighbors(&neighbors);
+    let built = rib.snapshot().build();
+    let addrs = [
+        "198.51.100.77",
+        "10.1.1.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "203.0.113.1",
+        "203.0.113.255",
+        "192.0.2.255",
+        "192.0.2.200",
+        "8.8.8.8",
+        "2001:db8::1",
+        "2001:db8::5",
+        "2001:db8::7",
+        "2001:db9::1",
+    ];
+    for a in addrs {
+        let (want, got) = match ip(a) {
+            IpAddr::V4(v) => (reference.lookup_v4(v), built.lookup_v4(v)),
+            IpAddr::V6(v) => (reference.lookup_v6(v), built.lookup_v6(v)),
+        };
+        assert_eq!(got, want, "{a}");
+    }
+    assert_eq!(built.v4.len(), reference.v4.len());
+}
+
+#[test]
+fn publisher_coalesces_a_burst_into_one_publication() {
+    let (mut rib, _) = two_ports();
+    let handle = FibHandle::new(Fib::default());
+    let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
+    let t0 = Instant::now();
+    assert_eq!(
+        publisher.poll(&mut rib, t0),
+        None,
+        "connected routes open a window"
+    );
+    for i in 0..20u64 {
+        let p = format!("192.0.{i}.0/24");
+        rib.update(
+            RouteSource::STATIC,
+            net(&p),
+            Some(&route(&p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
+        );
+        let at = t0 + Duration::from_millis(2 * i);
+        assert_eq!(publisher.poll(&mut rib, at), None, "within the window");
+    }
+    assert_eq!(publisher.deadline(), Some(t0 + Duration::from_millis(50)));
+    let v = publisher
+        .poll(&mut rib, t0 + Duration::from_millis(50))
+        .unwrap();
+    assert_eq!(handle.load().version, v);
+    assert_eq!(publisher.stats().publications, 1);
+    assert_eq!(
+        handle.load().v4.len(),
+        20 + 2 * 3,
+        "20 statics, 2 ports x (subnet, own, broadcast)"
+    );
+    assert_eq!(
+        publisher.poll(&mut rib, t0 + Duration::from_secs(1)),
+        None,
+        "nothing left"
+    );
+    assert_eq!(publisher.deadline(), None);
+}
+
+#[test]
+fn publications_recycle_the_spare_table_instead_of_copying() {
+    let (mut rib, _) = two_ports();
+    let handle = FibHandle::new(Fib::default());
+    let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
+    let add = |rib: &mut Rib, i: u32| {
+        let p = format!("192.0.{i}.0/24");
+        rib.update(
+            RouteSource::STATIC,
+            net(&p),
+            Some(&route(&p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
+        );
+    };
+    add(&mut rib, 1);
+    publisher.publish_now(&mut rib);
+    let first = CowArc::as_ptr(&handle.load().v4);
+    add(&mut rib, 2);
+    publisher.publish_now(&mut rib);
+    assert_ne!(CowArc::as_ptr(&handle.load().v4), first);
+    add(&mut rib, 3);
+    publisher.publish_now(&mut rib);
+    let third = handle.load();
+    assert_eq!(
+        CowArc::as_ptr(&third.v4),
+        first,
+        "the first table's trie, brought up to date"
+    );
+    for i in 1..=3 {
+        assert!(
+            third
+                .lookup_v4(format!("192.0.{i}.1").parse().unwrap())
+                .is_some(),
+            "192.0.{i}.0/24"
+        );
+    }
+    // A reader holding the spare forces a copy, never a write under it.
+    let held = handle.load();
+    add(&mut rib, 4);
+    publisher.publish_now(&mut rib);
+    add(&mut rib, 5);
+    publisher.publish_now(&mut rib);
+    assert!(
+        held.lookup_v4("192.0.4.1".parse().unwrap()).is_none(),
+        "the held table never changes"
+    );
+    assert_ne!(CowArc::as_ptr(&handle.load().v4), CowArc::as_ptr(&held.v4));
+    assert!(handle
+        .load()
+        .lookup_v4("192.0.5.1".parse().unwrap())
+        .is_some());
+}
+
+/// A table in bulk form: a repeated prefix keeps its lowest metric; a
+/// table that covers most of the RIB is handed over as the whole table
+/// (`full`), which replaces whatever a FIB held; a later small change is
+/// incremental again.
+#[test]
+fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
+    use super::route::{RouteTable, TableRoute};
+    let (mut rib, _) = two_ports();
+    let mut table = RouteTable::new(RouteSource::EBGP);
+    table.path_lists = vec![vec![rec("10.0.1.5")], vec![rec("10.0.2.5")], vec![]];
+    let n = 70_000u32;
+    table.routes = (0..n)
+        .map(|i| TableRoute {
+            prefix: IpNet::V4(
+                ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24).unwrap(),
+            ),
+            metric: 0,
+            paths: i % 2,
+        })
+        .collect();
+    // A repeat with a higher metric loses, one with a lower metric wins;
+    // empty and missing path lists are no routes.
+    let dup = net("32.0.0.0/24");
+    for (metric, paths) in [(5, 1), (0, 2), (0, 9)] {
+        table.routes.push(TableRoute {
+            prefix: dup,
+            metric,
+            paths,
+        });
+    }
+    table.routes.push(TableRoute {
+        prefix: net("32.0.1.0/24"),
+        metric: 0,
+        paths: 0,
+    });
+    let mut fib = Fib::default();
+    fib.v4.insert("198.51.100.0/24".parse().unwrap(), 0);
+    rib.replace_table(table);
+    assert_eq!(rib.installed(dup), rib.installed(net("32.0.2.0/24")));
+    assert_ne!(rib.installed(dup), rib.installed(net("32.0.1.0/24")));
+    let changes = rib.take_changes();
+    assert!(changes.full);
+    changes.apply(&mut fib);
+    assert_eq!(fib.v4.len(), rib.snapshot().prefixes.len());
+    assert_eq!(fib.v4.lookup("198.51.100.1".parse().unwrap()), None);
+    assert!(!rib.has_changes());
+
+    rib.update(
+        RouteSource::EBGP,
+        net("203.0.113.0/24"),
+        Some(&route(
+            "203.0.113.0/24",
+            RouteSource::EBGP,
+            0,
+            vec![rec("10.0.1.5")],
+        )),
+    );
+    let changes = rib.take_changes();
+    assert!(!changes.full);
+    assert_eq!(changes.prefixes.len(), 1);
+}
