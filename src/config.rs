@@ -82,7 +82,8 @@
 //! import = "all"            # "all" or "none"; eBGP default "none" (RFC 8212),
 //! export = "all"            # iBGP default "all"
 //! # optional: local_address, passive = false, hold_time = 90,
-//! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1)
+//! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1),
+//! # graceful_restart = true (RFC 4724 helper)
 //!
 //! [ospf]                    # optional: an OSPFv2 speaker (RFC 2328)
 //! area = "0.0.0.0"          # the backbone only

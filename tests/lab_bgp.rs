@@ -165,6 +165,24 @@ fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32, ipv6_and_traffic: bool) 
             show(lab, &daemon, &["bgp"]),
             peer.log()
         );
+        // A reload that stops redistributing: the session stays up and the
+        // peer sees the withdrawal.
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, text.replace("redistribute = [\"connected\"]", "")).unwrap();
+        let mut c = Command::new(ferroute_bin());
+        c.args(["reload", "--socket"]).arg(&daemon.socket);
+        let done = run_bounded(c, &lab.dir, support::COMMAND_LIMIT);
+        assert!(done.status.success(), "ferroute reload: {}", done.text());
+        assert!(
+            poll_until(LIMIT, || !peer.route_to_r().contains("203.0.113.1")),
+            "still advertised after the reload: {}",
+            peer.route_to_r()
+        );
+        assert_eq!(session(lab, &daemon), ("established".to_string(), 2));
+        assert!(
+            learned(lab, &daemon, B_PREFIX),
+            "routes kept over the reload"
+        );
     }
     let mut c = Command::new(ferroute_bin());
     c.args(["show", "bgp", "--socket"]).arg(&daemon.socket);
@@ -483,6 +501,47 @@ fn bird_over_ipv4_and_ipv6_transport() {
     assert!(poll_until(LIMIT, || bird
         .birdc("show route 192.0.2.0/24 all")
         .contains("203.0.113.1")));
+    let stopped = daemon.stop_cleanly(&lab);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// BIRD with graceful restart is killed (SIGKILL: its connection is lost
+/// without a NOTIFICATION): ferroute, the helper, keeps its routes (stale,
+/// still forwarded) until BIRD's restart time (5 s) runs out, then drops
+/// them.
+#[test]
+fn bird_killed_keeps_its_routes_for_the_restart_time() {
+    let test = "bird_killed_keeps_its_routes_for_the_restart_time";
+    if !require_root(test) || !require_daemon(test, "bird") {
+        return;
+    }
+    let lab = Lab::up();
+    let bird = Bird::start(
+        &lab.netns(Host::B),
+        "router id 203.0.113.2;\nprotocol device {}\n\
+         protocol static s4 { ipv4; route 198.51.100.0/24 blackhole; }\n\
+         protocol bgp r { local 203.0.113.2 as 65002; neighbor 203.0.113.1 as 65000;\n\
+           graceful restart on; graceful restart time 5;\n\
+           ipv4 { import all; export all; }; }\n",
+    );
+    let config = router_config(&lab.dir, 65002);
+    let daemon = Daemon::start(&lab, &config);
+    assert!(poll_until(LIMIT, || learned(&lab, &daemon, B_PREFIX)));
+    // SAFETY: kill(2) on the BIRD this test started (its guard's PID; the
+    // guard reaps it on drop).
+    unsafe { libc::kill(bird.pid() as libc::pid_t, libc::SIGKILL) };
+    assert!(
+        poll_until(LIMIT, || session(&lab, &daemon).0 != "established"),
+        "the session did not notice BIRD's death"
+    );
+    let stale = show(&lab, &daemon, &["bgp", "neighbors"]).unwrap()["peers"][0]["stale"].as_u64();
+    assert!(learned(&lab, &daemon, B_PREFIX), "the route went at once");
+    assert_eq!(stale, Some(1), "{:?}", show(&lab, &daemon, &["bgp"]));
+    assert!(
+        poll_until(LIMIT, || show(&lab, &daemon, &["routes", B_PREFIX])
+            .is_err()),
+        "the stale route outlived the restart time"
+    );
     let stopped = daemon.stop_cleanly(&lab);
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }

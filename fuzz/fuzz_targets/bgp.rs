@@ -70,6 +70,7 @@ fn session(data: &[u8], established: bool) {
         connect_retry: Duration::from_secs(5),
         ttl: None,
         families: Family::ALL.to_vec(),
+        graceful_restart: true,
     };
     let mut s = Session::new(config, t0);
     let mut ids = SocketIds::new(1);
@@ -88,7 +89,7 @@ fn session(data: &[u8], established: bool) {
                 multiprotocol: true,
                 route_refresh: true,
                 four_octet_as: Some(65001),
-                graceful_restart: false,
+                graceful_restart: None,
             },
         };
         s.received(t0, socket, &open.encode());

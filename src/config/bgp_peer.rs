@@ -68,6 +68,7 @@ fn peer(cx: &Ctx, i: usize, p: &RawBgpPeer, local_as: u32) -> Result<BgpPeerConf
         c.local_address = Some(cx.ip(a, field("local_address"))?);
     }
     c.passive = p.passive.as_ref().is_some_and(|v| *v.get_ref());
+    c.graceful_restart = p.graceful_restart.as_ref().is_none_or(|v| *v.get_ref());
     if let Some(h) = &p.hold_time {
         let h = cx.bounded(h, &field("hold_time"), 0..=65535)? as u16;
         if h == 1 || h == 2 {
@@ -108,4 +109,93 @@ fn peer(cx: &Ctx, i: usize, p: &RawBgpPeer, local_as: u32) -> Result<BgpPeerConf
         };
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::control::bgp::speaker::Policy;
+    use crate::control::rib::route::RouteSource;
+
+    const ROUTER: &str = "[router]\nid = \"192.0.2.1\"\n\n[[port]]\nname = \"p0\"\n\
+                          mac = \"02:00:00:00:00:01\"\naddresses = [\"192.0.2.1/24\"]\n\n";
+
+    fn parse(bgp: &str) -> Result<crate::config::BgpConfig, crate::config::ConfigError> {
+        Config::parse(&format!("{ROUTER}{bgp}"), "r.toml").map(|c| c.bgp.unwrap())
+    }
+
+    #[test]
+    fn peers_are_read_with_their_defaults() {
+        let bgp = parse(
+            "[bgp]\nlocal_as = 65000\nredistribute = [\"static\", \"connected\"]\n\n\
+             [[bgp.peer]]\naddress = \"192.0.2.2\"\nremote_as = 65001\n\n\
+             [[bgp.peer]]\naddress = \"2001:db8::2\"\nremote_as = 65000\npassive = true\n\
+             hold_time = 30\nconnect_retry = 10\nmultihop = 2\nlocal_address = \"2001:db8::1\"\n\
+             import = \"none\"\nexport = \"all\"\ngraceful_restart = false\n",
+        )
+        .unwrap();
+        assert_eq!(
+            bgp.redistribute,
+            [RouteSource::STATIC, RouteSource::CONNECTED]
+        );
+        let (e, i) = (&bgp.peers[0], &bgp.peers[1]);
+        // eBGP exchanges nothing unless told (RFC 8212).
+        assert_eq!(
+            (e.import, e.export, e.hold_time, e.passive),
+            (Policy::None, Policy::None, 90, false)
+        );
+        assert!(e.graceful_restart);
+        assert_eq!(
+            (i.import, i.export, i.hold_time, i.passive),
+            (Policy::None, Policy::All, 30, true)
+        );
+        assert_eq!((i.multihop, i.connect_retry.as_secs()), (Some(2), 10));
+        assert_eq!(i.local_address, Some("2001:db8::1".parse().unwrap()));
+        assert!(!i.graceful_restart);
+    }
+
+    #[test]
+    fn bad_peers_name_their_field() {
+        let peer = |extra: &str| {
+            format!("[bgp]\nlocal_as = 1\n[[bgp.peer]]\naddress = \"192.0.2.2\"\nremote_as = 2\n{extra}")
+        };
+        let cases = [
+            (
+                peer("import = \"some\"\n"),
+                "bgp.peer[0].import",
+                "named policies",
+            ),
+            (
+                peer("hold_time = 2\n"),
+                "bgp.peer[0].hold_time",
+                "3 seconds",
+            ),
+            (
+                peer("multihop = 0\n"),
+                "bgp.peer[0].multihop",
+                "out of range",
+            ),
+            (
+                peer("[[bgp.peer]]\naddress = \"192.0.2.2\"\nremote_as = 3\n"),
+                "bgp.peer[1].address",
+                "already bgp.peer[0]",
+            ),
+            (
+                "[bgp]\nlocal_as = 1\nredistribute = [\"ospf\"]\n".to_string(),
+                "bgp.redistribute[0]",
+                "only",
+            ),
+            (
+                "[bgp]\nlocal_as = 1\n[[bgp.peer]]\naddress = \"0.0.0.0\"\nremote_as = 2\n"
+                    .to_string(),
+                "bgp.peer[0].address",
+                "cannot be",
+            ),
+        ];
+        for (text, field, message) in cases {
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.field, field, "{text}: {e}");
+            assert!(e.message.contains(message), "{text}: {e}");
+        }
+    }
 }

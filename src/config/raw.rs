@@ -88,6 +88,7 @@ pub(super) struct RawBgpPeer {
     pub multihop: Option<Spanned<i64>>,
     pub import: Option<Spanned<String>>,
     pub export: Option<Spanned<String>>,
+    pub graceful_restart: Option<Spanned<bool>>,
 }
 
 /// `[[bgp.mrt]]`: an MRT RIB dump.

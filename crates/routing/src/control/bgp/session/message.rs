@@ -262,8 +262,18 @@ pub struct Capabilities {
     pub multiprotocol: bool,
     pub route_refresh: bool,
     pub four_octet_as: Option<u32>,
-    /// Graceful restart announced (RFC 4724; not acted on yet).
-    pub graceful_restart: bool,
+    /// Graceful restart (RFC 4724), if announced.
+    pub graceful_restart: Option<GracefulRestart>,
+}
+
+/// The graceful restart capability: how long to wait for the speaker to
+/// come back, and the families whose routes to keep meanwhile (with
+/// whether it kept its forwarding state for each).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GracefulRestart {
+    /// Seconds (12 bits).
+    pub restart_time: u16,
+    pub families: Vec<(Family, bool)>,
 }
 
 impl Capabilities {
@@ -292,6 +302,15 @@ impl Open {
         }
         if self.capabilities.route_refresh {
             cap(2, &[]);
+        }
+        if let Some(gr) = &self.capabilities.graceful_restart {
+            let mut value = (gr.restart_time & 0x0fff).to_be_bytes().to_vec();
+            for (f, forwarding) in &gr.families {
+                let (afi, safi) = f.afi_safi();
+                value.extend_from_slice(&afi.to_be_bytes());
+                value.extend_from_slice(&[safi, if *forwarding { 0x80 } else { 0 }]);
+            }
+            cap(64, &value);
         }
         if let Some(asn) = self.capabilities.four_octet_as {
             cap(65, &asn.to_be_bytes());
@@ -377,7 +396,19 @@ fn parse_capabilities(mut value: &[u8], caps: &mut Capabilities) -> Option<()> {
             }
             (2, []) | (128, []) => caps.route_refresh = true,
             (65, [a, b, c, d]) => caps.four_octet_as = Some(u32::from_be_bytes([*a, *b, *c, *d])),
-            (64, _) => caps.graceful_restart = true,
+            (64, [a, b, rest @ ..]) => {
+                let families = rest
+                    .chunks_exact(4)
+                    .filter_map(|c| {
+                        let f = Family::from_afi_safi(u16::from_be_bytes([c[0], c[1]]), c[2])?;
+                        Some((f, c[3] & 0x80 != 0))
+                    })
+                    .collect();
+                caps.graceful_restart = Some(GracefulRestart {
+                    restart_time: u16::from_be_bytes([*a, *b]) & 0x0fff,
+                    families,
+                });
+            }
             // Unknown, or a known one of the wrong length: ignored
             // (RFC 5492 §3).
             _ => {}

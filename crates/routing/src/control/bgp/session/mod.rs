@@ -41,6 +41,9 @@ pub struct SessionConfig {
     pub ttl: Option<u8>,
     /// Families offered (multiprotocol capabilities).
     pub families: Vec<Family>,
+    /// Act as graceful restart helper (RFC 4724): announce the capability
+    /// and keep a restarting peer's routes.
+    pub graceful_restart: bool,
 }
 
 impl SessionConfig {

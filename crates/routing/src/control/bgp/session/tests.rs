@@ -25,6 +25,7 @@ fn config(passive: bool) -> SessionConfig {
         connect_retry: Duration::from_secs(5),
         ttl: Some(1),
         families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
+        graceful_restart: true,
     }
 }
 
@@ -46,7 +47,7 @@ pub(super) fn peer_open(asn: u32, hold_time: u16, router_id: Ipv4Addr) -> Vec<u8
             multiprotocol: true,
             route_refresh: true,
             four_octet_as: Some(asn),
-            graceful_restart: false,
+            graceful_restart: None,
         },
     }
     .encode()
@@ -541,4 +542,35 @@ proptest! {
             prop_assert!(closed);
         }
     }
+}
+
+#[test]
+fn a_lost_connection_of_a_graceful_restart_peer_is_a_graceful_down() {
+    let gr_open = |hold| {
+        let mut open = Open::parse(&peer_open(65001, hold, PEER_ID)[19..]).unwrap();
+        open.capabilities.graceful_restart = Some(message::GracefulRestart {
+            restart_time: 30,
+            families: vec![(Family::Ipv4Unicast, true)],
+        });
+        open.encode()
+    };
+    let mut r = Rig::new(false);
+    let socket = r.open_sent();
+    r.s.received(r.t0, socket, &gr_open(9));
+    r.s.received(r.t0, socket, &message::keepalive());
+    r.drain();
+    r.s.closed(r.at(1), socket, Some("connection reset"));
+    let graceful = SessionOutput::GracefulDown {
+        families: vec![Family::Ipv4Unicast],
+        restart_time: 30,
+    };
+    assert_eq!(r.drain(), [graceful]);
+    // The hold timer expiring is no graceful restart (RFC 4724 §4.2).
+    let mut r = Rig::new(false);
+    let socket = r.open_sent();
+    r.s.received(r.t0, socket, &gr_open(9));
+    r.s.received(r.t0, socket, &message::keepalive());
+    r.drain();
+    r.s.timeout(r.at(9), &mut r.ids);
+    assert!(r.drain().contains(&SessionOutput::Down));
 }

@@ -32,6 +32,9 @@ pub struct BgpPeerConfig {
     /// Default: `all` for iBGP; eBGP needs it said (RFC 8212).
     pub import: Policy,
     pub export: Policy,
+    /// Graceful restart helper (RFC 4724; default on): a peer that
+    /// announced it keeps its routes while it restarts.
+    pub graceful_restart: bool,
 }
 
 impl BgpPeerConfig {
@@ -53,6 +56,7 @@ impl BgpPeerConfig {
             multihop: None,
             import: default,
             export: default,
+            graceful_restart: true,
         }
     }
 
@@ -73,6 +77,7 @@ impl BgpPeerConfig {
                 (false, None) => None,
             },
             families: Family::ALL.to_vec(),
+            graceful_restart: self.graceful_restart,
         }
     }
 }

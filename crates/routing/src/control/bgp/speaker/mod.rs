@@ -12,9 +12,12 @@
 
 mod config;
 mod export;
+mod graceful;
 mod peers;
 mod reload;
 
+#[cfg(test)]
+mod net;
 #[cfg(test)]
 mod tests;
 
@@ -32,7 +35,7 @@ use crate::control::bgp::file_input::{BgpConfig, BgpFileInput, NAME};
 use crate::control::bgp::session::message::{self, code};
 use crate::control::bgp::session::{Family, Session, SocketIds};
 use crate::control::bgp::{PathAttrs, PeerId, ResolveWith};
-use crate::control::hash::FastMap;
+use crate::control::hash::{FastMap, FastSet};
 use crate::control::protocol::{
     Protocol, ProtocolConfig, ProtocolInput, ProtocolPort, Reconfigured, Registration, ReloadStyle,
     RibView, RouteOutput, SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit,
@@ -72,6 +75,10 @@ struct LivePeer {
     attributes_discarded: u64,
     /// Families whose End-of-RIB it sent since it came up.
     end_of_rib: Vec<Family>,
+    /// Routes kept while it restarts (RFC 4724), until re-announced, its
+    /// End-of-RIB or `stale_until`.
+    stale: FastSet<IpNet>,
+    stale_until: Option<Instant>,
 }
 
 impl LivePeer {
@@ -94,6 +101,8 @@ impl LivePeer {
             treat_as_withdraw: 0,
             attributes_discarded: 0,
             end_of_rib: Vec::new(),
+            stale: FastSet::default(),
+            stale_until: None,
         }
     }
 
@@ -275,7 +284,7 @@ impl BgpSpeaker {
                 }
             }
         }
-        self.pump_all(rib);
+        self.pump_all(now, rib);
     }
 }
 
@@ -317,6 +326,9 @@ impl Protocol for BgpSpeaker {
             self.export_everything();
         }
         for i in 0..self.peers.len() {
+            if self.peers[i].stale_until.is_some_and(|t| t <= now) {
+                self.sweep(i, None, rib);
+            }
             if self.peers[i]
                 .session
                 .poll_timeout()
@@ -325,15 +337,10 @@ impl Protocol for BgpSpeaker {
                 self.peers[i].session.timeout(now, &mut self.ids);
             }
         }
-        self.pump_all(rib);
+        self.pump_all(now, rib);
     }
 
-    fn handle_rib_changes(
-        &mut self,
-        _now: Instant,
-        changes: &[BestRouteChange],
-        rib: &dyn RibView,
-    ) {
+    fn handle_rib_changes(&mut self, now: Instant, changes: &[BestRouteChange], rib: &dyn RibView) {
         let redecided = self.files.handle_rib_changes(changes, rib);
         let statics = self.redistribute.contains(&RouteSource::STATIC);
         let mut touched = Vec::new();
@@ -356,7 +363,7 @@ impl Protocol for BgpSpeaker {
                 {
                     self.static_routes(rib);
                     self.export_everything();
-                    return self.pump_all(rib);
+                    return self.pump_all(now, rib);
                 }
                 _ => {}
             }
@@ -366,7 +373,7 @@ impl Protocol for BgpSpeaker {
         } else {
             self.export_to_all(&touched);
         }
-        self.pump_all(rib);
+        self.pump_all(now, rib);
     }
 
     fn handle_command(
@@ -444,7 +451,8 @@ impl Protocol for BgpSpeaker {
     fn poll_timeout(&self) -> Option<Instant> {
         self.peers
             .iter()
-            .filter_map(|p| p.session.poll_timeout())
+            .flat_map(|p| [p.session.poll_timeout(), p.stale_until])
+            .flatten()
             .chain(self.files.poll_timeout())
             .min()
     }

@@ -43,11 +43,11 @@ impl BgpRib {
 impl BgpSpeaker {
     /// Carries out everything every session asks for, until none asks
     /// more (one session's routes make the others send).
-    pub(super) fn pump_all(&mut self, rib: &dyn RibView) {
+    pub(super) fn pump_all(&mut self, now: Instant, rib: &dyn RibView) {
         loop {
             let mut any = false;
             for i in 0..self.peers.len() {
-                any |= self.pump(i, rib);
+                any |= self.pump(now, i, rib);
             }
             if !any {
                 return;
@@ -57,7 +57,7 @@ impl BgpSpeaker {
 
     /// Carries out everything peer `i`'s session asks for; whether it
     /// asked anything.
-    pub(super) fn pump(&mut self, i: usize, rib: &dyn RibView) -> bool {
+    pub(super) fn pump(&mut self, now: Instant, i: usize, rib: &dyn RibView) -> bool {
         let mut any = false;
         while let Some(output) = self.peers[i].session.poll() {
             any = true;
@@ -83,14 +83,20 @@ impl BgpSpeaker {
                     let peer = &mut self.peers[i];
                     peer.end_of_rib.clear();
                     peer.announced = 0;
-                    if let Some(n) = peer.session.negotiated() {
-                        let id = n.peer.router_id;
+                    if let Some(n) = peer.session.negotiated().cloned() {
                         let rib_peer = peer.rib_peer;
-                        self.files.bgp_rib_mut().set_router_id(rib_peer, id);
+                        self.files
+                            .bgp_rib_mut()
+                            .set_router_id(rib_peer, n.peer.router_id);
+                        self.restarted(i, &n, rib);
                     }
                     self.export_all(i);
                 }
                 SessionOutput::Down => self.flush_peer(i, rib),
+                SessionOutput::GracefulDown {
+                    families,
+                    restart_time,
+                } => self.graceful_down(now, i, &families, restart_time, rib),
                 SessionOutput::Update(u) => self.import(i, u, rib),
                 SessionOutput::RouteRefresh(family) => {
                     self.peers[i].adj_out.retain(|p, _| Family::of(p) != family);
@@ -106,6 +112,8 @@ impl BgpSpeaker {
     fn flush_peer(&mut self, i: usize, rib: &dyn RibView) {
         let rib_peer = self.peers[i].rib_peer;
         self.peers[i].adj_out.clear();
+        self.peers[i].stale.clear();
+        self.peers[i].stale_until = None;
         let had: Vec<IpNet> = self
             .files
             .bgp_rib()
@@ -133,7 +141,7 @@ impl BgpSpeaker {
             if !peer.end_of_rib.contains(&f) {
                 peer.end_of_rib.push(f);
             }
-            return;
+            return self.sweep(i, Some(f), rib);
         }
         peer.treat_as_withdraw += u64::from(u.treat_as_withdraw.is_some());
         peer.attributes_discarded += u.discarded.len() as u64;
@@ -167,6 +175,7 @@ impl BgpSpeaker {
         }
         let mut touched = Vec::with_capacity(updates.len());
         for update in updates {
+            self.peers[i].stale.remove(&update.prefix);
             touched.push(update.prefix);
             if let Ok(change) = self.files.bgp_rib_mut().apply(update, rib.next_hops()) {
                 self.files.push_change(change);
@@ -197,6 +206,7 @@ impl BgpSpeaker {
                     "accepted": rib.received(p.rib_peer),
                     "advertised": p.adj_out.len(),
                     "end_of_rib": p.end_of_rib,
+                    "stale": p.stale.len(),
                     "treat_as_withdraw": p.treat_as_withdraw,
                     "attributes_discarded": p.attributes_discarded,
                     "import": p.config.import,

@@ -97,14 +97,14 @@ impl BgpSpeaker {
             g.session.stop(now, code::CEASE_PEER_DECONFIGURED);
             let i = self.peers.len();
             self.peers.push(g);
-            self.pump(i, &rib_view);
+            self.pump(now, i, &rib_view);
             self.peers.pop();
         }
         self.sockets.clear();
         for (i, p) in self.peers.iter().enumerate() {
             self.sockets.extend(p.session.sockets().map(|s| (s, i)));
         }
-        self.pump_all(&rib_view);
+        self.pump_all(now, &rib_view);
         self.listen();
         Ok(())
     }

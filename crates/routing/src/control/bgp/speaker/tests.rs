@@ -1,305 +1,14 @@
-//! BGP instances talking to each other through a fake network: the test
-//! plays the event loop (sockets, streams, the clock) for every speaker.
+//! BGP instances talking to each other through a fake network
+//! ([`super::net`]), and peers played by hand.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use serde_json::Value;
 
+use super::net::*;
 use super::*;
-use crate::control::protocol::frozen_clock;
-use crate::control::rib::route::{RibRoute, Via};
-
-/// One router: its instance, its ports and the routes it gave the RIB.
-struct Router {
-    bgp: BgpSpeaker,
-    ports: Vec<ProtocolPort>,
-    installed: BTreeMap<(IpNet, RouteSource), RibRoute>,
-    listening: bool,
-}
-
-impl Router {
-    fn show(&mut self, now: Instant, command: &str) -> Option<Value> {
-        let ports = self.ports.clone();
-        let rib = ResolveWith(move |a: IpAddr| {
-            ports
-                .iter()
-                .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
-                .then_some(0)
-        });
-        self.bgp
-            .handle_command(now, command, &rib)
-            .map(|r| r.unwrap())
-    }
-
-    fn state(&mut self, now: Instant, peer: &str) -> String {
-        let peers = self.show(now, "bgp peers").unwrap();
-        let p = peers["peers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["address"] == peer)
-            .unwrap()
-            .clone();
-        p["state"].as_str().unwrap().to_string()
-    }
-
-    /// What the RIB would do with a route change (the parts BGP uses).
-    fn apply(&mut self, out: RouteOutput) {
-        match out {
-            RouteOutput::Update {
-                source,
-                prefix,
-                route: Some(rt),
-            } => {
-                self.installed.insert((prefix, source), rt);
-            }
-            RouteOutput::Update {
-                source,
-                prefix,
-                route: None,
-            } => {
-                self.installed.remove(&(prefix, source));
-            }
-            RouteOutput::ReplaceTable(table) => {
-                self.installed.retain(|(_, s), _| *s != table.source);
-                for r in &table.routes {
-                    let route = RibRoute {
-                        prefix: r.prefix,
-                        source: table.source,
-                        metric: r.metric,
-                        paths: table.path_lists[r.paths as usize].clone(),
-                    };
-                    self.installed.insert((r.prefix, table.source), route);
-                }
-            }
-            RouteOutput::ReplaceSource { .. } => panic!("BGP replaces tables, not sources"),
-        }
-    }
-
-    fn route(&self, prefix: &str, source: RouteSource) -> Option<&RibRoute> {
-        self.installed.get(&(prefix.parse().unwrap(), source))
-    }
-}
-
-/// Routers joined by fake TCP connections.
-struct Net {
-    routers: Vec<Router>,
-    /// (router, socket) -> (router, socket) of the other end.
-    links: BTreeMap<(usize, SocketId), (usize, SocketId)>,
-    accepted: u32,
-    now: Instant,
-}
-
-fn port(id: u16, addresses: &[&str]) -> ProtocolPort {
-    let mut p = ProtocolPort::named(id as crate::fib::PortId, &format!("p{id}"));
-    p.addresses = addresses.iter().map(|a| a.parse().unwrap()).collect();
-    p
-}
-
-fn peer(address: &str, remote_as: u32, local_as: u32, passive: bool) -> BgpPeerConfig {
-    let mut p = BgpPeerConfig::new(address.parse().unwrap(), remote_as, local_as);
-    p.passive = passive;
-    p.import = Policy::All;
-    p.export = Policy::All;
-    p
-}
-
-fn bgp_config(local_as: u32, peers: Vec<BgpPeerConfig>, connected: bool) -> BgpConfig {
-    BgpConfig {
-        local_as,
-        always_compare_med: false,
-        multipath: false,
-        mrt: Vec::new(),
-        tables: Vec::new(),
-        peers,
-        redistribute: if connected {
-            vec![RouteSource::CONNECTED]
-        } else {
-            Vec::new()
-        },
-    }
-}
-
-impl Net {
-    fn new() -> Self {
-        Net {
-            routers: Vec::new(),
-            links: BTreeMap::new(),
-            accepted: SocketId::ACCEPTED,
-            now: frozen_clock(),
-        }
-    }
-
-    fn add(&mut self, id: &str, ports: Vec<ProtocolPort>, config: BgpConfig) -> usize {
-        let pc = ProtocolConfig::new(id.parse().unwrap(), ports.clone()).with_section(NAME, config);
-        let mut bgp = BgpSpeaker::new(None);
-        bgp.reconfigure(self.now, &pc).unwrap();
-        self.routers.push(Router {
-            bgp,
-            ports,
-            installed: BTreeMap::new(),
-            listening: false,
-        });
-        self.routers.len() - 1
-    }
-
-    fn reconfigure(&mut self, r: usize, id: &str, config: BgpConfig) {
-        let ports = self.routers[r].ports.clone();
-        let pc = ProtocolConfig::new(id.parse().unwrap(), ports).with_section(NAME, config);
-        self.routers[r].bgp.reconfigure(self.now, &pc).unwrap();
-    }
-
-    fn owner(&self, a: IpAddr) -> Option<usize> {
-        self.routers.iter().position(|r| {
-            r.ports
-                .iter()
-                .any(|p| p.addresses.iter().any(|n| n.addr() == a))
-        })
-    }
-
-    fn event(&mut self, r: usize, event: SocketEvent<'_>) {
-        let router = &mut self.routers[r];
-        let ports = router.ports.clone();
-        let rib = ResolveWith(move |a: IpAddr| {
-            ports
-                .iter()
-                .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
-                .then_some(0)
-        });
-        router
-            .bgp
-            .handle_input(self.now, ProtocolInput::Socket(event), &rib)
-            .unwrap();
-    }
-
-    /// Local address of router `r` towards `remote`.
-    fn local_towards(&self, r: usize, remote: IpAddr) -> IpAddr {
-        self.routers[r]
-            .ports
-            .iter()
-            .flat_map(|p| p.addresses.iter())
-            .find(|n| n.contains(&remote))
-            .unwrap()
-            .addr()
-    }
-
-    /// Moves sockets, bytes, deadlines and routes until nothing moves.
-    fn settle(&mut self) {
-        for _ in 0..10_000 {
-            let mut moved = false;
-            for r in 0..self.routers.len() {
-                let due = self.routers[r]
-                    .bgp
-                    .poll_timeout()
-                    .is_some_and(|t| t <= self.now);
-                if due {
-                    let ports = self.routers[r].ports.clone();
-                    let rib = ResolveWith(move |a: IpAddr| {
-                        ports
-                            .iter()
-                            .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
-                            .then_some(0)
-                    });
-                    self.routers[r].bgp.handle_timeout(self.now, &rib);
-                    moved = true;
-                }
-                // As the engine does: opens, then transmits, then closes.
-                let requests: Vec<SocketRequest> =
-                    std::iter::from_fn(|| self.routers[r].bgp.poll_socket_request()).collect();
-                let (closes, opens): (Vec<_>, Vec<_>) = requests
-                    .into_iter()
-                    .partition(|q| matches!(q, SocketRequest::Close { .. }));
-                moved |= !closes.is_empty() || !opens.is_empty();
-                for req in opens {
-                    self.request(r, req);
-                }
-                while let Some(t) = self.routers[r].bgp.poll_transmit() {
-                    moved = true;
-                    if let Some(&(o, os)) = self.links.get(&(r, t.socket)) {
-                        let bytes = &t.bytes;
-                        self.event(o, SocketEvent::Stream { socket: os, bytes });
-                    }
-                }
-                for req in closes {
-                    self.request(r, req);
-                }
-                while let Some(out) = self.routers[r].bgp.poll_route() {
-                    moved = true;
-                    self.routers[r].apply(out);
-                }
-            }
-            if !moved {
-                return;
-            }
-        }
-        panic!("the network never settled");
-    }
-
-    fn request(&mut self, r: usize, req: SocketRequest) {
-        match req {
-            SocketRequest::TcpListen { .. } => self.routers[r].listening = true,
-            SocketRequest::TcpConnect { socket, remote, .. } => {
-                let target = self
-                    .owner(remote.ip())
-                    .filter(|&o| self.routers[o].listening);
-                let Some(o) = target else {
-                    return self.event(
-                        r,
-                        SocketEvent::Closed {
-                            socket,
-                            error: Some("refused"),
-                        },
-                    );
-                };
-                let local =
-                    SocketAddr::new(self.local_towards(r, remote.ip()), 40000 + socket.0 as u16);
-                let theirs = SocketId(self.accepted);
-                self.accepted += 1;
-                self.links.insert((r, socket), (o, theirs));
-                self.links.insert((o, theirs), (r, socket));
-                let listener = LISTENERS[usize::from(remote.is_ipv6())];
-                self.event(
-                    o,
-                    SocketEvent::Accepted {
-                        listener,
-                        socket: theirs,
-                        local: remote,
-                        remote: local,
-                    },
-                );
-                self.event(
-                    r,
-                    SocketEvent::Connected {
-                        socket,
-                        local,
-                        remote,
-                    },
-                );
-            }
-            SocketRequest::Close { socket } => {
-                if let Some((o, os)) = self.links.remove(&(r, socket)) {
-                    self.links.remove(&(o, os));
-                    self.event(
-                        o,
-                        SocketEvent::Closed {
-                            socket: os,
-                            error: None,
-                        },
-                    );
-                }
-            }
-            SocketRequest::RawIpv4 { .. } => panic!("BGP asked for a raw socket"),
-        }
-    }
-
-    fn advance(&mut self, secs: u64) {
-        self.now += Duration::from_secs(secs);
-        self.settle();
-    }
-}
+use crate::control::bgp::{AsPath, Origin};
+use crate::control::rib::route::Via;
 
 /// R (AS 65000) with an eBGP peer E (65001) and two iBGP peers I1, I2.
 fn topology() -> (Net, [usize; 4]) {
@@ -589,4 +298,151 @@ fn malformed_updates_withdraw_or_reset_one_session_and_leave_the_others() {
     assert!(net.routers[r]
         .route("10.3.0.0/16", RouteSource::IBGP)
         .is_some());
+}
+
+#[test]
+fn static_routes_are_redistributed_as_they_come_and_go() {
+    use crate::control::rib::notify::BestRoute;
+    let mut net = Net::new();
+    let mut config = bgp_config(65000, vec![peer("192.0.2.2", 65001, 65000, false)], false);
+    config.redistribute = vec![RouteSource::STATIC];
+    let r = net.add("10.0.0.1", vec![port(0, &["192.0.2.1/24"])], config);
+    let e = net.add(
+        "10.0.0.2",
+        vec![port(0, &["192.0.2.2/24"])],
+        bgp_config(65001, vec![peer("192.0.2.1", 65000, 65001, true)], false),
+    );
+    net.settle();
+    net.advance(5);
+    assert_eq!(net.routers[r].state(net.now, "192.0.2.2"), "established");
+    let change = |new: Option<RouteSource>| {
+        let best = |source| BestRoute {
+            source,
+            metric: 0,
+            paths: Box::new([Via::Recursive {
+                address: "192.0.2.99".parse().unwrap(),
+            }]),
+        };
+        [BestRouteChange::Prefix {
+            prefix: "172.16.0.0/12".parse().unwrap(),
+            old: None,
+            new: new.map(best),
+        }]
+    };
+    let rib = ResolveWith(|_: IpAddr| None);
+    let now = net.now;
+    let bgp = &mut net.routers[r].bgp;
+    bgp.handle_rib_changes(now, &change(Some(RouteSource::STATIC)), &rib);
+    net.settle();
+    let why = net.routers[e].show(now, "routes 172.16.0.0/12").unwrap();
+    assert!(why["text"].as_str().unwrap().contains("192.0.2.1"), "{why}");
+    // A connected route is not redistributed here; the static one goes.
+    let bgp = &mut net.routers[r].bgp;
+    bgp.handle_rib_changes(now, &change(Some(RouteSource::CONNECTED)), &rib);
+    net.settle();
+    assert!(net.routers[e].show(now, "routes 172.16.0.0/12").is_none());
+}
+
+#[test]
+fn a_restarting_peers_routes_stay_until_its_end_of_rib_or_its_restart_time() {
+    use crate::control::bgp::session::message::{self, Capabilities, GracefulRestart, Open};
+    use crate::control::bgp::session::update_out::{encode_announce, end_of_rib};
+    let mut net = Net::new();
+    let r = net.add(
+        "10.0.0.1",
+        vec![port(0, &["192.0.2.1/24"])],
+        bgp_config(65000, vec![peer("192.0.2.2", 65001, 65000, true)], false),
+    );
+    net.settle();
+    // The test plays the peer: OPEN with graceful restart, KEEPALIVE, routes, End-of-RIB.
+    let session = |net: &mut Net, socket: SocketId, prefixes: &[&str]| {
+        let (local, remote) = (
+            "192.0.2.1:179".parse().unwrap(),
+            "192.0.2.2:4000".parse().unwrap(),
+        );
+        let listener = LISTENERS[0];
+        net.event(
+            r,
+            SocketEvent::Accepted {
+                listener,
+                socket,
+                local,
+                remote,
+            },
+        );
+        let open = Open {
+            asn: 65001,
+            hold_time: 90,
+            router_id: "192.0.2.2".parse().unwrap(),
+            capabilities: Capabilities {
+                families: vec![Family::Ipv4Unicast],
+                multiprotocol: true,
+                route_refresh: true,
+                four_octet_as: Some(65001),
+                graceful_restart: Some(GracefulRestart {
+                    restart_time: 60,
+                    families: vec![(Family::Ipv4Unicast, true)],
+                }),
+            },
+        };
+        let mut bytes = open.encode();
+        bytes.extend(message::keepalive());
+        let attrs = PathAttrs::new(
+            Origin::Igp,
+            AsPath::sequence(&[65001]),
+            "192.0.2.2".parse().unwrap(),
+        );
+        let prefixes: Vec<IpNet> = prefixes.iter().map(|p| p.parse().unwrap()).collect();
+        let mut updates = Vec::new();
+        encode_announce(&attrs, &prefixes, true, &mut updates);
+        updates.into_iter().for_each(|u| bytes.extend(u));
+        bytes.extend(end_of_rib(Family::Ipv4Unicast));
+        net.event(
+            r,
+            SocketEvent::Stream {
+                socket,
+                bytes: &bytes,
+            },
+        );
+        net.settle();
+    };
+    let has = |net: &Net, p: &str| net.routers[r].route(p, RouteSource::EBGP).is_some();
+    session(
+        &mut net,
+        SocketId(SocketId::ACCEPTED + 10),
+        &["10.2.0.0/16", "10.9.0.0/16"],
+    );
+    assert!(has(&net, "10.2.0.0/16") && has(&net, "10.9.0.0/16"));
+    // The connection is lost: the routes stay, stale.
+    let lost = SocketId(SocketId::ACCEPTED + 10);
+    net.event(
+        r,
+        SocketEvent::Closed {
+            socket: lost,
+            error: Some("reset"),
+        },
+    );
+    net.settle();
+    assert!(has(&net, "10.2.0.0/16") && has(&net, "10.9.0.0/16"));
+    let peers = net.routers[r].show(net.now, "bgp peers").unwrap();
+    assert_eq!(peers["peers"][0]["stale"], 2);
+    // Back, announcing only 10.2/16 before its End-of-RIB: 10.9/16 goes.
+    session(
+        &mut net,
+        SocketId(SocketId::ACCEPTED + 11),
+        &["10.2.0.0/16"],
+    );
+    assert!(has(&net, "10.2.0.0/16") && !has(&net, "10.9.0.0/16"));
+    // Lost again and never back: everything goes after the restart time.
+    net.event(
+        r,
+        SocketEvent::Closed {
+            socket: SocketId(SocketId::ACCEPTED + 11),
+            error: None,
+        },
+    );
+    net.advance(59);
+    assert!(has(&net, "10.2.0.0/16"));
+    net.advance(1);
+    assert!(!has(&net, "10.2.0.0/16"));
 }

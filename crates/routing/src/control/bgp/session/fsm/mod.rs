@@ -21,15 +21,19 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::message::{self, code, frame, Family, Notification, Open, HEADER_LEN};
+use super::message::{self, code, Family, Notification, Open};
 
 mod open;
-use super::update::{parse_update, ParsedUpdate, UpdateContext};
+mod receive;
+use super::update::{ParsedUpdate, UpdateContext};
 use super::{SessionConfig, SocketIds};
 use crate::control::protocol::{SocketId, SocketRequest, TcpOptions};
 
 /// The hold time proposed while waiting for the peer's OPEN (§8: "large").
 const OPEN_HOLD: Duration = Duration::from_secs(240);
+/// The restart time we announce as a graceful restart helper (we never
+/// restart gracefully ourselves: no families).
+const HELPER_RESTART_TIME: u16 = 120;
 /// The first idle hold after a failure.
 const IDLE_HOLD: Duration = Duration::from_secs(1);
 /// The longest idle hold (failures in a row double it).
@@ -62,6 +66,14 @@ pub enum SessionOutput {
     Up,
     /// The session left Established: the peer's routes go.
     Down,
+    /// The connection of an established session was lost (TCP, no
+    /// NOTIFICATION) and the peer announced graceful restart for
+    /// `families`: their routes stay, stale, for up to `restart_time`
+    /// seconds or until its End-of-RIB (RFC 4724 §4.2); others go.
+    GracefulDown {
+        families: Vec<Family>,
+        restart_time: u16,
+    },
     /// An UPDATE received in Established.
     Update(ParsedUpdate),
     /// The peer asks for our routes of a family again (RFC 2918).
@@ -319,7 +331,14 @@ impl Session {
                 multiprotocol: true,
                 route_refresh: true,
                 four_octet_as: Some(self.config.local_as),
-                graceful_restart: false,
+                // Helper only (RFC 4724 §3): no families of our own.
+                graceful_restart: self
+                    .config
+                    .graceful_restart
+                    .then(|| message::GracefulRestart {
+                        restart_time: HELPER_RESTART_TIME,
+                        families: Vec::new(),
+                    }),
             },
         };
         self.send(socket, open.encode());
@@ -341,7 +360,21 @@ impl Session {
         );
         match c.state {
             State::Established => {
+                let gr = c.negotiated.as_ref().and_then(|n| {
+                    let gr = n.peer.capabilities.graceful_restart.as_ref()?;
+                    self.config.graceful_restart.then_some(gr.clone())
+                });
                 self.went_down(now, why);
+                if let Some(gr) = gr {
+                    // The plain Down just queued becomes a graceful one.
+                    if self.out.back() == Some(&SessionOutput::Down) {
+                        self.out.pop_back();
+                    }
+                    self.out.push_back(SessionOutput::GracefulDown {
+                        families: gr.families.iter().map(|(f, _)| *f).collect(),
+                        restart_time: gr.restart_time,
+                    });
+                }
                 self.idle(now);
             }
             // A failed connect waits for the connect-retry timer (Active).
@@ -350,32 +383,6 @@ impl Session {
                 self.stats.last_down = Some(why);
                 if self.conns.is_empty() && !self.config.passive {
                     self.connect_retry_at = Some(now + self.config.connect_retry);
-                }
-            }
-        }
-    }
-
-    /// Bytes of a connection's stream.
-    pub fn received(&mut self, now: Instant, socket: SocketId, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let Some(c) = self.conn_mut(socket) else {
-                return;
-            };
-            // Never more than one message's worth is held.
-            let take = bytes.len().min(message::MAX_MESSAGE_LEN - c.buf.len());
-            c.buf.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            loop {
-                let Some(c) = self.conn_mut(socket) else {
-                    return;
-                };
-                match frame(&c.buf) {
-                    Ok(None) => break,
-                    Ok(Some((kind, len))) => {
-                        let msg: Vec<u8> = c.buf.drain(..len).collect();
-                        self.message(now, socket, kind, &msg[HEADER_LEN..]);
-                    }
-                    Err(n) => return self.error(now, socket, n),
                 }
             }
         }
@@ -493,62 +500,6 @@ impl Session {
         self.since = now;
         self.stats.last_down = Some(why);
         self.out.push_back(SessionOutput::Down);
-    }
-
-    /// One whole message of a connection.
-    fn message(&mut self, now: Instant, socket: SocketId, kind: u8, body: &[u8]) {
-        self.stats.messages_in += 1;
-        let Some(c) = self.conn_mut(socket) else {
-            return;
-        };
-        let state = c.state;
-        if let Some(hold) = c
-            .negotiated
-            .as_ref()
-            .map(|n| n.hold_time)
-            .filter(|&h| h > 0)
-        {
-            c.hold_at = Some(now + Duration::from_secs(u64::from(hold)));
-        }
-        let unexpected = match state {
-            State::OpenSent => code::FSM_IN_OPEN_SENT,
-            State::OpenConfirm => code::FSM_IN_OPEN_CONFIRM,
-            _ => code::FSM_IN_ESTABLISHED,
-        };
-        match (state, kind) {
-            (_, message::NOTIFICATION) => {
-                let n = Notification::parse(body);
-                self.stats.last_error_received = Some(n.describe());
-                self.drop_conn(now, socket, format!("received {}", n.describe()));
-            }
-            (State::OpenSent, message::OPEN) => self.open_received(now, socket, body),
-            (State::OpenConfirm, message::KEEPALIVE) => self.establish(now, socket),
-            (State::Established, message::KEEPALIVE) => {}
-            (State::Established, message::UPDATE) => {
-                self.stats.updates_in += 1;
-                let ebgp = self.config.ebgp();
-                let Some(mut cx) = self.conn_mut(socket).and_then(|c| c.update_context()) else {
-                    return;
-                };
-                cx.ebgp = ebgp;
-                match parse_update(body, &cx) {
-                    Ok(u) => self.out.push_back(SessionOutput::Update(u)),
-                    Err(n) => self.error(now, socket, n),
-                }
-            }
-            (State::Established, message::ROUTE_REFRESH) => {
-                match message::parse_route_refresh(body) {
-                    Ok(Some(f)) => self.out.push_back(SessionOutput::RouteRefresh(f)),
-                    Ok(None) => {}
-                    Err(n) => self.error(now, socket, n),
-                }
-            }
-            _ => self.error(
-                now,
-                socket,
-                Notification::new(code::FSM, unexpected, Vec::new()),
-            ),
-        }
     }
 }
 

@@ -1,0 +1,303 @@
+//! A fake network for BGP instances: the test plays the event loop
+//! (sockets, streams, the clock, the RIB's side of route changes) for
+//! every router.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use serde_json::Value;
+
+use super::*;
+use crate::control::protocol::frozen_clock;
+use crate::control::rib::route::RibRoute;
+
+/// One router: its instance, its ports and the routes it gave the RIB.
+pub(super) struct Router {
+    pub(super) bgp: BgpSpeaker,
+    pub(super) ports: Vec<ProtocolPort>,
+    pub(super) installed: BTreeMap<(IpNet, RouteSource), RibRoute>,
+    pub(super) listening: bool,
+}
+
+impl Router {
+    pub(super) fn show(&mut self, now: Instant, command: &str) -> Option<Value> {
+        let ports = self.ports.clone();
+        let rib = ResolveWith(move |a: IpAddr| {
+            ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
+                .then_some(0)
+        });
+        self.bgp
+            .handle_command(now, command, &rib)
+            .map(|r| r.unwrap())
+    }
+
+    pub(super) fn state(&mut self, now: Instant, peer: &str) -> String {
+        let peers = self.show(now, "bgp peers").unwrap();
+        let p = peers["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["address"] == peer)
+            .unwrap()
+            .clone();
+        p["state"].as_str().unwrap().to_string()
+    }
+
+    /// What the RIB would do with a route change (the parts BGP uses).
+    pub(super) fn apply(&mut self, out: RouteOutput) {
+        match out {
+            RouteOutput::Update {
+                source,
+                prefix,
+                route: Some(rt),
+            } => {
+                self.installed.insert((prefix, source), rt);
+            }
+            RouteOutput::Update {
+                source,
+                prefix,
+                route: None,
+            } => {
+                self.installed.remove(&(prefix, source));
+            }
+            RouteOutput::ReplaceTable(table) => {
+                self.installed.retain(|(_, s), _| *s != table.source);
+                for r in &table.routes {
+                    let route = RibRoute {
+                        prefix: r.prefix,
+                        source: table.source,
+                        metric: r.metric,
+                        paths: table.path_lists[r.paths as usize].clone(),
+                    };
+                    self.installed.insert((r.prefix, table.source), route);
+                }
+            }
+            RouteOutput::ReplaceSource { .. } => panic!("BGP replaces tables, not sources"),
+        }
+    }
+
+    pub(super) fn route(&self, prefix: &str, source: RouteSource) -> Option<&RibRoute> {
+        self.installed.get(&(prefix.parse().unwrap(), source))
+    }
+}
+
+/// Routers joined by fake TCP connections.
+pub(super) struct Net {
+    pub(super) routers: Vec<Router>,
+    /// (router, socket) -> (router, socket) of the other end.
+    pub(super) links: BTreeMap<(usize, SocketId), (usize, SocketId)>,
+    pub(super) accepted: u32,
+    pub(super) now: Instant,
+}
+
+pub(super) fn port(id: u16, addresses: &[&str]) -> ProtocolPort {
+    let mut p = ProtocolPort::named(id as crate::fib::PortId, &format!("p{id}"));
+    p.addresses = addresses.iter().map(|a| a.parse().unwrap()).collect();
+    p
+}
+
+pub(super) fn peer(address: &str, remote_as: u32, local_as: u32, passive: bool) -> BgpPeerConfig {
+    let mut p = BgpPeerConfig::new(address.parse().unwrap(), remote_as, local_as);
+    p.passive = passive;
+    p.import = Policy::All;
+    p.export = Policy::All;
+    p
+}
+
+pub(super) fn bgp_config(local_as: u32, peers: Vec<BgpPeerConfig>, connected: bool) -> BgpConfig {
+    BgpConfig {
+        local_as,
+        always_compare_med: false,
+        multipath: false,
+        mrt: Vec::new(),
+        tables: Vec::new(),
+        peers,
+        redistribute: if connected {
+            vec![RouteSource::CONNECTED]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+impl Net {
+    pub(super) fn new() -> Self {
+        Net {
+            routers: Vec::new(),
+            links: BTreeMap::new(),
+            accepted: SocketId::ACCEPTED,
+            now: frozen_clock(),
+        }
+    }
+
+    pub(super) fn add(&mut self, id: &str, ports: Vec<ProtocolPort>, config: BgpConfig) -> usize {
+        let pc = ProtocolConfig::new(id.parse().unwrap(), ports.clone()).with_section(NAME, config);
+        let mut bgp = BgpSpeaker::new(None);
+        bgp.reconfigure(self.now, &pc).unwrap();
+        self.routers.push(Router {
+            bgp,
+            ports,
+            installed: BTreeMap::new(),
+            listening: false,
+        });
+        self.routers.len() - 1
+    }
+
+    pub(super) fn reconfigure(&mut self, r: usize, id: &str, config: BgpConfig) {
+        let ports = self.routers[r].ports.clone();
+        let pc = ProtocolConfig::new(id.parse().unwrap(), ports).with_section(NAME, config);
+        self.routers[r].bgp.reconfigure(self.now, &pc).unwrap();
+    }
+
+    pub(super) fn owner(&self, a: IpAddr) -> Option<usize> {
+        self.routers.iter().position(|r| {
+            r.ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|n| n.addr() == a))
+        })
+    }
+
+    pub(super) fn event(&mut self, r: usize, event: SocketEvent<'_>) {
+        let router = &mut self.routers[r];
+        let ports = router.ports.clone();
+        let rib = ResolveWith(move |a: IpAddr| {
+            ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
+                .then_some(0)
+        });
+        router
+            .bgp
+            .handle_input(self.now, ProtocolInput::Socket(event), &rib)
+            .unwrap();
+    }
+
+    /// Local address of router `r` towards `remote`.
+    pub(super) fn local_towards(&self, r: usize, remote: IpAddr) -> IpAddr {
+        self.routers[r]
+            .ports
+            .iter()
+            .flat_map(|p| p.addresses.iter())
+            .find(|n| n.contains(&remote))
+            .unwrap()
+            .addr()
+    }
+
+    /// Moves sockets, bytes, deadlines and routes until nothing moves.
+    pub(super) fn settle(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for r in 0..self.routers.len() {
+                let due = self.routers[r]
+                    .bgp
+                    .poll_timeout()
+                    .is_some_and(|t| t <= self.now);
+                if due {
+                    let ports = self.routers[r].ports.clone();
+                    let rib = ResolveWith(move |a: IpAddr| {
+                        ports
+                            .iter()
+                            .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
+                            .then_some(0)
+                    });
+                    self.routers[r].bgp.handle_timeout(self.now, &rib);
+                    moved = true;
+                }
+                // As the engine does: opens, then transmits, then closes.
+                let requests: Vec<SocketRequest> =
+                    std::iter::from_fn(|| self.routers[r].bgp.poll_socket_request()).collect();
+                let (closes, opens): (Vec<_>, Vec<_>) = requests
+                    .into_iter()
+                    .partition(|q| matches!(q, SocketRequest::Close { .. }));
+                moved |= !closes.is_empty() || !opens.is_empty();
+                for req in opens {
+                    self.request(r, req);
+                }
+                while let Some(t) = self.routers[r].bgp.poll_transmit() {
+                    moved = true;
+                    if let Some(&(o, os)) = self.links.get(&(r, t.socket)) {
+                        let bytes = &t.bytes;
+                        self.event(o, SocketEvent::Stream { socket: os, bytes });
+                    }
+                }
+                for req in closes {
+                    self.request(r, req);
+                }
+                while let Some(out) = self.routers[r].bgp.poll_route() {
+                    moved = true;
+                    self.routers[r].apply(out);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the network never settled");
+    }
+
+    pub(super) fn request(&mut self, r: usize, req: SocketRequest) {
+        match req {
+            SocketRequest::TcpListen { .. } => self.routers[r].listening = true,
+            SocketRequest::TcpConnect { socket, remote, .. } => {
+                let target = self
+                    .owner(remote.ip())
+                    .filter(|&o| self.routers[o].listening);
+                let Some(o) = target else {
+                    return self.event(
+                        r,
+                        SocketEvent::Closed {
+                            socket,
+                            error: Some("refused"),
+                        },
+                    );
+                };
+                let local =
+                    SocketAddr::new(self.local_towards(r, remote.ip()), 40000 + socket.0 as u16);
+                let theirs = SocketId(self.accepted);
+                self.accepted += 1;
+                self.links.insert((r, socket), (o, theirs));
+                self.links.insert((o, theirs), (r, socket));
+                let listener = LISTENERS[usize::from(remote.is_ipv6())];
+                self.event(
+                    o,
+                    SocketEvent::Accepted {
+                        listener,
+                        socket: theirs,
+                        local: remote,
+                        remote: local,
+                    },
+                );
+                self.event(
+                    r,
+                    SocketEvent::Connected {
+                        socket,
+                        local,
+                        remote,
+                    },
+                );
+            }
+            SocketRequest::Close { socket } => {
+                if let Some((o, os)) = self.links.remove(&(r, socket)) {
+                    self.links.remove(&(o, os));
+                    self.event(
+                        o,
+                        SocketEvent::Closed {
+                            socket: os,
+                            error: None,
+                        },
+                    );
+                }
+            }
+            SocketRequest::RawIpv4 { .. } => panic!("BGP asked for a raw socket"),
+        }
+    }
+
+    pub(super) fn advance(&mut self, secs: u64) {
+        self.now += Duration::from_secs(secs);
+        self.settle();
+    }
+}
