@@ -143,6 +143,19 @@ pub(super) struct PeerState {
 /// Prefixes come from peers: the seeded hasher.
 pub(super) type PrefixMap<V> = FastMap<IpNet, V>;
 
+/// Whether a prefix of `routes` still has a route through next hop `hop`
+/// (for [`NextHops::clean`]).
+pub(super) fn routes_through(
+    routes: &PrefixMap<Candidates>,
+    hop: IpAddr,
+) -> impl Fn(&IpNet) -> bool + '_ {
+    move |p| {
+        routes
+            .get(p)
+            .is_some_and(|c| c.iter().any(|c| c.attrs.next_hop == hop))
+    }
+}
+
 /// What the RIB sees of a prefix's selection: source, metric, next hops
 /// (sorted, deduplicated, in `BgpRib::hops`).
 type Fingerprint = Option<(PeerKind, u32)>;
@@ -356,7 +369,7 @@ impl BgpRib {
             routes.remove(&prefix);
         }
         if let Some(hop) = added_hop.filter(|&h| next_hops.needs_cleaning(h)) {
-            next_hops.clean(hop, routes);
+            next_hops.clean(hop, routes_through(routes, hop));
         }
         Ok(change(prefix, old, old_hops, new, new_hops))
     }

@@ -4,13 +4,13 @@
 //!
 //! Two things follow. A decision over the whole table asks the RIB once per
 //! next hop instead of once per route (a full table has a handful of next
-//! hops). And after an IGP or connected change, [`BgpRib::rerun`] re-decides
+//! hops). And after an IGP or connected change, `BgpRib::rerun` (`rerun.rs`) re-decides
 //! only the prefixes with a route through a next hop whose resolution
 //! changed, instead of the whole table.
 //!
 //! Invariant: every prefix was last decided with the cached resolution of
 //! each of its next hops, unless that next hop is marked stale (a decision
-//! through [`BgpRib::apply`] saw the resolver answer otherwise, i.e. the RIB
+//! through `BgpRib::apply` saw the resolver answer otherwise, i.e. the RIB
 //! changed without a re-run yet); a re-run treats stale next hops as changed.
 
 use std::cell::Cell;
@@ -18,7 +18,6 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::adj_rib_in::{BgpRib, Candidates, Decide, PrefixMap, RouteChange};
 use crate::control::hash::FastMap;
 use crate::control::rib::route::NextHopResolver;
 
@@ -124,19 +123,16 @@ impl NextHops {
     }
 
     /// Drops from `hop`'s prefix list the repeats and the prefixes that no
-    /// longer have a route through it; returns the list.
-    pub(super) fn clean(&mut self, hop: IpAddr, routes: &PrefixMap<Candidates>) -> &[IpNet] {
+    /// longer have a route through it (`through` says which still do);
+    /// returns the list.
+    pub(super) fn clean(&mut self, hop: IpAddr, through: impl Fn(&IpNet) -> bool) -> &[IpNet] {
         let Some(s) = self.map.get_mut(&hop) else {
             return &[];
         };
         let list = &mut s.prefixes;
         list.sort_unstable();
         list.dedup();
-        list.retain(|p| {
-            routes
-                .get(p)
-                .is_some_and(|c| c.iter().any(|c| c.attrs.next_hop == hop))
-        });
+        list.retain(|p| through(p));
         list.shrink_to_fit();
         list
     }
@@ -169,90 +165,5 @@ impl NextHopResolver for Checked<'_> {
             self.disagreed.set(true);
         }
         now
-    }
-}
-
-impl BgpRib {
-    /// Distinct next hops over all routes.
-    pub fn next_hop_count(&self) -> usize {
-        self.next_hops.len()
-    }
-
-    /// After the RIB's non-BGP routes changed: re-decides the prefixes with
-    /// a route through a next hop whose resolution (reachable, IGP cost)
-    /// changed, passing each change to `sink`; returns how many prefixes
-    /// were decided again. The outcome is [`BgpRib::rerun_all`]'s.
-    pub fn rerun(
-        &mut self,
-        resolver: &dyn NextHopResolver,
-        mut sink: impl FnMut(RouteChange),
-    ) -> usize {
-        let changed = self.next_hops.refresh(resolver);
-        if changed.is_empty() {
-            return 0;
-        }
-        let through: usize = changed.iter().map(|&h| self.next_hops.routes(h)).sum();
-        let touched = |cands: &Candidates| {
-            cands
-                .iter()
-                .any(|c| changed.binary_search(&c.attrs.next_hop).is_ok())
-        };
-        if through > self.routes.len() / 8 {
-            // Much of the table: one pass over it beats a probe per prefix.
-            return self.redecide(None, touched, &mut sink);
-        }
-        let mut prefixes = Vec::new();
-        for &hop in &changed {
-            prefixes.extend_from_slice(self.next_hops.clean(hop, &self.routes));
-        }
-        prefixes.sort_unstable();
-        prefixes.dedup();
-        self.redecide(Some(prefixes), |_| true, &mut sink)
-    }
-
-    /// Decides again, with the cached next-hop resolutions, the prefixes of
-    /// `only` (all prefixes if `None`) whose routes `pick` accepts;
-    /// returns how many.
-    pub(super) fn redecide(
-        &mut self,
-        only: Option<Vec<IpNet>>,
-        pick: impl Fn(&Candidates) -> bool,
-        sink: &mut impl FnMut(RouteChange),
-    ) -> usize {
-        let Self {
-            peers,
-            routes,
-            decision,
-            next_hops,
-            old_hops,
-            new_hops,
-            ..
-        } = self;
-        let cached = Cached(next_hops);
-        let mut d = Decide {
-            peers,
-            decision,
-            resolver: &cached,
-            old_hops,
-            new_hops,
-        };
-        let mut decided = 0;
-        let mut one = |prefix: IpNet, cands: &mut Candidates| {
-            if pick(cands) {
-                d.report(prefix, cands, sink);
-                decided += 1;
-            }
-        };
-        match only {
-            None => routes.iter_mut().for_each(|(p, c)| one(*p, c)),
-            Some(list) => {
-                for p in list {
-                    if let Some(c) = routes.get_mut(&p) {
-                        one(p, c);
-                    }
-                }
-            }
-        }
-        decided
     }
 }
