@@ -35,8 +35,6 @@ pub mod speaker;
 pub mod table;
 
 #[cfg(test)]
-mod rerun_tests;
-#[cfg(test)]
 mod tests;
 
 use std::net::IpAddr;

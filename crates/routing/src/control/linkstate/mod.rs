@@ -73,13 +73,7 @@ pub mod show;
 pub mod spf;
 
 #[cfg(test)]
-mod file_tests;
-#[cfg(test)]
-mod proptests;
-#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod transit_tests;
 
 pub use file::LsdbFileError;
 pub use lsdb::{

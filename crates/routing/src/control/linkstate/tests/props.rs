@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 use proptest::prelude::*;
 
-use super::*;
+use super::super::*;
 use crate::control::rib::route::{RibRoute, RouteSource, Via};
 
 /// Router `i` has an LSA when `i < n`; ids up to `n + 2` appear as neighbours.

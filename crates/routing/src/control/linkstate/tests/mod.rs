@@ -6,6 +6,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::*;
 use crate::control::rib::route::{RouteSource, Via};
 
+mod file;
+mod props;
+mod transit;
+
 fn id(n: u8) -> RouterId {
     Ipv4Addr::new(10, 0, 0, n)
 }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::{IpNet, Ipv4Net};
 use proptest::prelude::*;
 
-use super::*;
+use super::super::*;
 use crate::control::rib::route::{RibRoute, Via};
 
 const LOCAL_AS: u32 = 65000;

@@ -12,6 +12,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::control::rib::route::{RibRoute, RouteSource, Via};
 
+mod rerun;
+
 const LOCAL_AS: u32 = 65000;
 
 fn ip(s: &str) -> IpAddr {

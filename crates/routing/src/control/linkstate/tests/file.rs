@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::*;
+use super::super::*;
 use crate::control::rib::route::Via;
 
 fn example_path() -> PathBuf {

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::*;
+use super::super::*;
 use crate::control::rib::route::Via;
 
 fn id(n: u8) -> RouterId {
