@@ -66,10 +66,7 @@ impl Engine {
     /// Whether the running instance of protocol `name` stays (reloaded in
     /// place and still configured).
     fn keeps(&self, name: &str, config: &ProtocolConfig) -> bool {
-        config.has_section(name)
-            && self.instances.iter().any(|i| {
-                i.registration.name == name && i.registration.reload == ReloadStyle::InPlace
-            })
+        self.instances.iter().any(|i| stays(i, name, config))
     }
 
     /// Makes `fresh` and the kept instances the running ones, in
@@ -80,11 +77,7 @@ impl Engine {
         let mut fresh = fresh.into_iter().peekable();
         let mut old = std::mem::take(&mut self.instances);
         for registration in self.registry {
-            let kept = old.iter().position(|i| {
-                i.registration.name == registration.name
-                    && i.registration.reload == ReloadStyle::InPlace
-                    && config.has_section(registration.name)
-            });
+            let kept = old.iter().position(|i| stays(i, registration.name, config));
             if let Some(k) = kept {
                 running.push(old.remove(k));
             } else if fresh
@@ -154,6 +147,14 @@ impl Engine {
         let (key, close) = self.closes.pop_front()?;
         Some((key, InstanceIo::Request(close)))
     }
+}
+
+/// Whether running instance `i` is protocol `name`'s and stays through a
+/// reload to `config` (reloaded in place and still configured).
+fn stays(i: &Instance, name: &str, config: &ProtocolConfig) -> bool {
+    i.registration.name == name
+        && i.registration.reload == ReloadStyle::InPlace
+        && config.has_section(name)
 }
 
 /// Applies `config` to `protocol` and hands it its input files.
