@@ -43,9 +43,10 @@ pub enum ShowWhat {
         what: Option<String>,
     },
     /// OSPF: interfaces (state, DR, BDR), neighbours (state), the LSDB
-    /// (ages, sequence numbers), counters; or one of the three.
+    /// (ages, sequence numbers), inter-area and external routes, counters;
+    /// or one of the four.
     Ospf {
-        /// `interfaces`, `neighbors` or `database` (all when omitted).
+        /// `interfaces`, `neighbors`, `database` or `routes` (all when omitted).
         what: Option<String>,
     },
 }
