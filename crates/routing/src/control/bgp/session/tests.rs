@@ -24,6 +24,8 @@ fn config(passive: bool) -> SessionConfig {
         hold_time: 90,
         connect_retry: Duration::from_secs(5),
         ttl: Some(1),
+        min_ttl: None,
+        md5: None,
         families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
         graceful_restart: true,
     }

@@ -88,6 +88,7 @@ impl Protocol for Echo {
                 socket: SocketId(1),
                 local: "0.0.0.0:179".parse().unwrap(),
                 options: TcpOptions::default(),
+                peers: Vec::new(),
             });
         }
         Ok(Reconfigured::default())
