@@ -191,7 +191,7 @@ fn bgp_reset_with_bird() {
     let lab = Lab::up();
     let bird = Bird::start(&lab.netns(Host::B), &bird_config(""));
     let config = router_config_with(&lab.dir, 65002, &peer_settings(""));
-    let daemon = Daemon::start(&lab, &config);
+    let daemon = Daemon::start_with(&lab, &config, &["--status"]);
     assert!(poll_until(LIMIT, || learned(&lab, &daemon, B_PREFIX)));
     assert!(poll_until(LIMIT, || bird
         .birdc("show route 192.0.2.0/24")
@@ -251,6 +251,28 @@ fn bgp_reset_with_bird() {
     );
     let stats = ferroute(&lab, &daemon, &["stats"]).stdout;
     assert!(stats.contains("BGP: 1/1 sessions established"), "{stats}");
+    // The status line (each second, on stdout) counts the sessions and
+    // the route changes per second: changes while the session came up
+    // and was reset, none once it is steady.
+    let status = || std::fs::read_to_string(lab.dir.join("daemon.out")).unwrap_or_default();
+    let bgp_parts = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split_once("  bgp ").map(|(_, b)| b.to_string()))
+            .collect()
+    };
+    assert!(
+        poll_until(LIMIT, || bgp_parts(&status())
+            .contains(&"1/1 up 0 chg/s".into())),
+        "{}",
+        status()
+    );
+    assert!(
+        bgp_parts(&status())
+            .iter()
+            .any(|b| !b.ends_with(" 0 chg/s")),
+        "no route changes on the status line: {}",
+        status()
+    );
     let stopped = daemon.stop_cleanly(&lab);
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
