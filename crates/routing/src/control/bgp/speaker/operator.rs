@@ -112,11 +112,14 @@ impl BgpSpeaker {
         Ok(json!({ "peer": address, "text": text }))
     }
 
-    /// `show bgp neighbors ADDRESS`.
+    /// `show bgp neighbors ADDRESS`: the list's entry plus the counts per
+    /// family (which walk the table: only asked for one peer, never by
+    /// the list that tests and benchmarks poll).
     pub(super) fn neighbor(&self, now: Instant, peer: &str) -> Result<Value, String> {
         let i = self.named_peer(peer)?;
         let all = self.peers_json(now);
-        let one = all.get(i).cloned().unwrap_or_default();
+        let mut one = all.get(i).cloned().unwrap_or_default();
+        one["per_family"] = self.family_counts(&self.peers[i]);
         Ok(json!({ "peers": [one], "text": self.neighbor_text(now, &self.peers[i]) }))
     }
 
@@ -143,7 +146,7 @@ impl BgpSpeaker {
 
     /// Received (since it came up), accepted (in the Adj-RIB-In) and
     /// advertised (in the Adj-RIB-Out) per family.
-    pub(super) fn family_counts(&self, p: &LivePeer) -> Value {
+    fn family_counts(&self, p: &LivePeer) -> Value {
         let mut accepted = [0u64; 2];
         for (prefix, _) in self.files.bgp_rib().adj_rib_in(p.rib_peer) {
             accepted[Family::of(&prefix) as usize] += 1;

@@ -208,7 +208,6 @@ impl BgpSpeaker {
                     "received": p.announced.iter().sum::<u64>(),
                     "accepted": rib.received(p.rib_peer),
                     "advertised": p.adj_out.len(),
-                    "per_family": self.family_counts(p),
                     "capabilities": n.map(capabilities),
                     "tcp_md5": p.config.password.is_some(),
                     "ttl_security": p.config.ttl_security,
