@@ -129,7 +129,8 @@ impl Engine {
 
     /// An operator action (`bgp reset PEER`) for whichever instance
     /// claims it; its route changes go to the RIB as after a socket event.
-    /// `None`: no instance knows it.
+    /// An action named after a protocol that does not run is an error;
+    /// `None`: nobody's.
     pub fn act(&mut self, action: &str) -> Option<Result<serde_json::Value, String>> {
         let now = (self.host.clock)();
         for i in 0..self.instances.len() {
@@ -142,7 +143,12 @@ impl Engine {
                 return Some(answer);
             }
         }
-        None
+        let first = action.split_whitespace().next()?;
+        let r = self.registry.iter().find(|r| r.name == first)?;
+        Some(Err(format!(
+            "{} is not configured ({})",
+            r.title, r.section
+        )))
     }
 
     /// The next thing an instance wants done with its sockets: its

@@ -23,6 +23,7 @@ const NAME: &str = "echo";
 struct Echo {
     configured: u32,
     accepted: u32,
+    actions: u32,
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
 }
@@ -77,7 +78,23 @@ impl Protocol for Echo {
         _: &dyn RibView,
     ) -> Option<Result<serde_json::Value, String>> {
         (command == NAME).then(|| {
-            Ok(json!({ NAME: { "configured": self.configured, "accepted": self.accepted } }))
+            Ok(json!({ NAME: {
+                "configured": self.configured,
+                "accepted": self.accepted,
+                "actions": self.actions,
+            } }))
+        })
+    }
+
+    fn handle_action(
+        &mut self,
+        _: Instant,
+        action: &str,
+        _: &dyn RibView,
+    ) -> Option<Result<serde_json::Value, String>> {
+        (action == "echo count").then(|| {
+            self.actions += 1;
+            Ok(json!({ "actions": self.actions }))
         })
     }
 
@@ -144,7 +161,11 @@ fn inputs(echo: bool) -> ControlInputs {
 }
 
 fn engine() -> Engine {
-    let inputs = inputs(true);
+    engine_with(true)
+}
+
+fn engine_with(echo: bool) -> Engine {
+    let inputs = inputs(echo);
     let fib = FibHandle::new(crate::fib::Fib::default());
     let host = Host {
         clock: frozen_clock,
@@ -225,4 +246,17 @@ fn reload_keeps_a_live_instance_and_stops_an_unconfigured_one() {
     assert_eq!(fresh.len(), 1);
     assert_ne!(fresh, key, "a new instance, a new key");
     assert_eq!(shown(&mut engine)["configured"], 1);
+}
+
+#[test]
+fn actions_go_to_the_instance_that_claims_them() {
+    let mut engine = engine();
+    assert_eq!(engine.act("echo count"), Some(Ok(json!({ "actions": 1 }))));
+    assert_eq!(shown(&mut engine)["actions"], 1);
+    assert_eq!(engine.act("stats"), None, "nobody's");
+    let mut without = engine_with(false);
+    assert_eq!(
+        without.act("echo count"),
+        Some(Err("echo is not configured ([echo])".to_string()))
+    );
 }
