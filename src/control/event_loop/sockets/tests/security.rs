@@ -1,10 +1,11 @@
-//! TCP MD5 (RFC 2385) and GTSM (RFC 5082) on loopback: a connect signed
+//! TCP MD5 (RFC 2385) and GTSM (RFC 5082) on loopback, IPv4 and IPv6
+//! (`sockaddr_in6` keys, hop limits): a connect signed
 //! with the listener's key for its address gets through, one with another
 //! key or none does not (the kernel drops the SYNs), and a listener's keys
 //! change in place; a listener whose peers all ask for TTL 255 drops a SYN
 //! sent with less.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
 
 use super::{closed, Harness, OwnedSocketEvent, LIMIT};
@@ -15,22 +16,24 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// dropped twice.
 const REFUSED_FOR: Duration = Duration::from_millis(1500);
 
-fn free_port() -> SocketAddr {
-    let port = StdListener::bind("127.0.0.1:0")
+const LOOPBACK6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
+
+/// A port the kernel just handed out on `loopback` and took back.
+fn free_port(loopback: IpAddr) -> SocketAddr {
+    StdListener::bind(SocketAddr::new(loopback, 0))
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    SocketAddr::new(LOOPBACK, port)
 }
 
 fn key(k: &[u8]) -> Option<Md5Key> {
     Md5Key::new(k)
 }
 
-fn peer(options: TcpOptions) -> Vec<ListenPeer> {
+/// The listener's settings for the connects from the same loopback.
+fn peer(at: SocketAddr, options: TcpOptions) -> Vec<ListenPeer> {
     vec![ListenPeer {
-        address: LOOPBACK,
+        address: at.ip(),
         options,
     }]
 }
@@ -38,7 +41,7 @@ fn peer(options: TcpOptions) -> Vec<ListenPeer> {
 fn connect(h: &mut Harness, socket: SocketId, remote: SocketAddr, options: TcpOptions) {
     h.request(SocketRequest::TcpConnect {
         socket,
-        local: Some(LOOPBACK),
+        local: Some(remote.ip()),
         remote,
         options,
     });
@@ -58,7 +61,16 @@ fn accepted(events: &[OwnedSocketEvent]) -> bool {
 
 #[test]
 fn md5_keys_decide_which_connects_get_through_and_follow_the_listener_settings() {
-    let local = free_port();
+    md5_keys(LOOPBACK);
+}
+
+#[test]
+fn md5_keys_work_over_ipv6() {
+    md5_keys(LOOPBACK6);
+}
+
+fn md5_keys(loopback: IpAddr) {
+    let local = free_port(loopback);
     let mut h = Harness::new(Vec::new());
     let listener = SocketId(1);
     let signed = |k: &[u8]| TcpOptions {
@@ -69,7 +81,7 @@ fn md5_keys_decide_which_connects_get_through_and_follow_the_listener_settings()
         socket: listener,
         local,
         options: TcpOptions::default(),
-        peers: peer(signed(b"right")),
+        peers: peer(local, signed(b"right")),
     });
     assert!(h.sockets.take_events().is_empty(), "listening with a key");
 
@@ -92,7 +104,7 @@ fn md5_keys_decide_which_connects_get_through_and_follow_the_listener_settings()
     // does not.
     h.request(SocketRequest::TcpListenPeers {
         socket: listener,
-        peers: peer(signed(b"wrong")),
+        peers: peer(local, signed(b"wrong")),
     });
     let events = h.until(|e| connected(e, SocketId(3)) && accepted(e));
     assert!(!connected(&events, SocketId(4)), "{events:?}");
@@ -115,7 +127,16 @@ fn md5_keys_decide_which_connects_get_through_and_follow_the_listener_settings()
 
 #[test]
 fn a_listener_whose_peers_all_use_gtsm_drops_syns_below_their_minimum_ttl() {
-    let local = free_port();
+    gtsm(LOOPBACK);
+}
+
+#[test]
+fn gtsm_works_over_ipv6_with_hop_limits() {
+    gtsm(LOOPBACK6);
+}
+
+fn gtsm(loopback: IpAddr) {
+    let local = free_port(loopback);
     let mut h = Harness::new(Vec::new());
     let gtsm = TcpOptions {
         ttl: Some(255),
@@ -126,7 +147,7 @@ fn a_listener_whose_peers_all_use_gtsm_drops_syns_below_their_minimum_ttl() {
         socket: SocketId(1),
         local,
         options: TcpOptions::default(),
-        peers: peer(gtsm.clone()),
+        peers: peer(local, gtsm.clone()),
     });
     // Loopback does not decrement: what is sent is what arrives.
     let low = TcpOptions {
