@@ -1,7 +1,7 @@
 //! Live BGP, the operator's side and robustness: TCP MD5 (RFC 2385) with
 //! BIRD and FRR (the right password brings the session up, a wrong one
 //! keeps it down, a reload with the right one brings it up), GTSM (RFC
-//! 5082) with BIRD, `ferroute bgp reset` hard and soft, a scripted peer
+//! 5082) with BIRD and FRR, `ferroute bgp reset` hard and soft, a scripted peer
 //! sending malformed UPDATEs (RFC 7606) beside a BIRD session that stays
 //! up, and BIRD restarting gracefully while host A's traffic to the prefix
 //! behind it keeps flowing.
@@ -166,6 +166,39 @@ fn gtsm_with_bird() {
     assert!(poll_until(LIMIT, || learned(&lab, &daemon, B_PREFIX)));
     let shown = neighbor(&lab, &daemon, PEER);
     assert_eq!(shown["ttl_security"], true, "{shown}");
+    let stopped = daemon.stop_cleanly(&lab);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// GTSM with FRR's `ttl-security hops 1`: the session comes up and B's
+/// route is learned.
+#[test]
+fn gtsm_with_frr() {
+    let bgpd = format!("{FRR_DAEMONS}/bgpd");
+    if !require_root("gtsm_with_frr") || !require_daemon("gtsm_with_frr", &bgpd) {
+        return;
+    }
+    let lab = Lab::up();
+    let frr = Frr::start(
+        &lab.netns(Host::B),
+        &[FrrDaemon::Bgpd],
+        &format!(
+            "frr defaults traditional\n\
+             router bgp 65003\n bgp router-id 203.0.113.2\n no bgp ebgp-requires-policy\n\
+              no bgp network import-check\n neighbor 203.0.113.1 remote-as 65000\n\
+              neighbor 203.0.113.1 ttl-security hops 1\n\
+              neighbor 203.0.113.1 timers 3 9\n neighbor 203.0.113.1 timers connect {RETRY}\n\
+              address-family ipv4 unicast\n  network 198.51.100.0/24\n exit-address-family\n"
+        ),
+    );
+    let config = router_config_with(&lab.dir, 65003, &peer_settings("ttl_security = true\n"));
+    let daemon = Daemon::start(&lab, &config);
+    assert!(
+        poll_until(LIMIT, || learned(&lab, &daemon, B_PREFIX)),
+        "no GTSM session with FRR: {:?}\n{}",
+        show(&lab, &daemon, &["bgp"]),
+        frr.log("bgpd")
+    );
     let stopped = daemon.stop_cleanly(&lab);
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
