@@ -112,6 +112,23 @@ fn md5_with_bird() {
     md5_scenario(&lab, 65002, &|| bird.log());
 }
 
+/// FRR's bgpd in B announcing 198.51.100.0/24, with `neighbor
+/// 203.0.113.1 {neighbor}`.
+fn start_frr(lab: &Lab, neighbor: &str) -> Frr {
+    Frr::start(
+        &lab.netns(Host::B),
+        &[FrrDaemon::Bgpd],
+        &format!(
+            "frr defaults traditional\n\
+             router bgp 65003\n bgp router-id 203.0.113.2\n no bgp ebgp-requires-policy\n\
+              no bgp network import-check\n neighbor 203.0.113.1 remote-as 65000\n\
+              neighbor 203.0.113.1 {neighbor}\n\
+              neighbor 203.0.113.1 timers 3 9\n neighbor 203.0.113.1 timers connect {RETRY}\n\
+              address-family ipv4 unicast\n  network 198.51.100.0/24\n exit-address-family\n"
+        ),
+    )
+}
+
 #[test]
 fn md5_with_frr() {
     let bgpd = format!("{FRR_DAEMONS}/bgpd");
@@ -119,18 +136,7 @@ fn md5_with_frr() {
         return;
     }
     let lab = Lab::up();
-    let frr = Frr::start(
-        &lab.netns(Host::B),
-        &[FrrDaemon::Bgpd],
-        &format!(
-            "frr defaults traditional\n\
-             router bgp 65003\n bgp router-id 203.0.113.2\n no bgp ebgp-requires-policy\n\
-              no bgp network import-check\n neighbor 203.0.113.1 remote-as 65000\n\
-              neighbor 203.0.113.1 password {PASSWORD}\n\
-              neighbor 203.0.113.1 timers 3 9\n neighbor 203.0.113.1 timers connect {RETRY}\n\
-              address-family ipv4 unicast\n  network 198.51.100.0/24\n exit-address-family\n"
-        ),
-    );
+    let frr = start_frr(&lab, &format!("password {PASSWORD}"));
     md5_scenario(&lab, 65003, &|| frr.log("bgpd"));
 }
 
@@ -179,18 +185,7 @@ fn gtsm_with_frr() {
         return;
     }
     let lab = Lab::up();
-    let frr = Frr::start(
-        &lab.netns(Host::B),
-        &[FrrDaemon::Bgpd],
-        &format!(
-            "frr defaults traditional\n\
-             router bgp 65003\n bgp router-id 203.0.113.2\n no bgp ebgp-requires-policy\n\
-              no bgp network import-check\n neighbor 203.0.113.1 remote-as 65000\n\
-              neighbor 203.0.113.1 ttl-security hops 1\n\
-              neighbor 203.0.113.1 timers 3 9\n neighbor 203.0.113.1 timers connect {RETRY}\n\
-              address-family ipv4 unicast\n  network 198.51.100.0/24\n exit-address-family\n"
-        ),
-    );
+    let frr = start_frr(&lab, "ttl-security hops 1");
     let config = router_config_with(&lab.dir, 65003, &peer_settings("ttl_security = true\n"));
     let daemon = Daemon::start(&lab, &config);
     assert!(
