@@ -446,6 +446,33 @@ fn operator_stop_sends_cease_and_stays_idle() {
 }
 
 #[test]
+fn operator_reset_sends_cease_and_connects_again_after_the_idle_hold() {
+    let mut r = Rig::new(false);
+    r.established();
+    r.s.reset(r.at(1), code::CEASE_ADMIN_RESET);
+    let out = r.drain();
+    assert_eq!(
+        notification(&out),
+        Some((code::CEASE, code::CEASE_ADMIN_RESET, vec![], true))
+    );
+    assert!(out.contains(&SessionOutput::Down));
+    // No new connection before the peer has the close: after 1 s.
+    assert!(!out
+        .iter()
+        .any(|o| matches!(o, SessionOutput::Socket(SocketRequest::TcpConnect { .. }))));
+    assert_eq!(
+        (r.s.state(), r.s.poll_timeout()),
+        (State::Idle, Some(r.at(2)))
+    );
+    r.s.timeout(r.at(2), &mut r.ids);
+    assert!(matches!(
+        r.drain()[..],
+        [SessionOutput::Socket(SocketRequest::TcpConnect { .. })]
+    ));
+    assert_eq!(r.s.state(), State::Connect);
+}
+
+#[test]
 fn a_connection_beside_an_established_one_is_rejected() {
     let mut r = Rig::new(false);
     r.established();
