@@ -15,6 +15,8 @@
 
 #![allow(dead_code)]
 
+pub mod bgp;
+pub mod bgp_script;
 pub mod compare;
 pub mod config;
 pub mod daemon;

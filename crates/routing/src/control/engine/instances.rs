@@ -138,6 +138,30 @@ impl Engine {
         result
     }
 
+    /// An operator action (`bgp reset PEER`) for whichever instance
+    /// claims it; its route changes go to the RIB as after a socket event.
+    /// An action named after a protocol that does not run is an error;
+    /// `None`: nobody's.
+    pub fn act(&mut self, action: &str) -> Option<Result<serde_json::Value, String>> {
+        let now = (self.host.clock)();
+        for i in 0..self.instances.len() {
+            let answer = self.instances[i]
+                .protocol
+                .handle_action(now, action, &self.rib);
+            if let Some(answer) = answer {
+                self.drain_routes(i);
+                self.notify(now);
+                return Some(answer);
+            }
+        }
+        let first = action.split_whitespace().next()?;
+        let r = self.registry.iter().find(|r| r.name == first)?;
+        Some(Err(format!(
+            "{} is not configured ({})",
+            r.title, r.section
+        )))
+    }
+
     /// The next thing an instance wants done with its sockets: its
     /// requests to open first (a socket exists before bytes go to it), then
     /// its transmits, then its closes (bytes handed over before a close,

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::control::bgp::session::{Family, SessionConfig};
+use crate::control::protocol::Md5Key;
 
 /// What a peer's routes may do: all pass or none (named policies: later).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -35,6 +36,12 @@ pub struct BgpPeerConfig {
     /// Graceful restart helper (RFC 4724; default on): a peer that
     /// announced it keeps its routes while it restarts.
     pub graceful_restart: bool,
+    /// TCP MD5 signatures (RFC 2385) with this key (`password`).
+    pub password: Option<Md5Key>,
+    /// GTSM (RFC 5082, `ttl_security`): send TTL 255 and accept only
+    /// segments that arrive with at least 256 - hops, hops being
+    /// `multihop` (default 1: directly connected, TTL 255).
+    pub ttl_security: bool,
 }
 
 impl BgpPeerConfig {
@@ -57,6 +64,8 @@ impl BgpPeerConfig {
             import: default,
             export: default,
             graceful_restart: true,
+            password: None,
+            ttl_security: false,
         }
     }
 
@@ -71,11 +80,16 @@ impl BgpPeerConfig {
             passive: self.passive,
             hold_time: self.hold_time,
             connect_retry: self.connect_retry,
-            ttl: match (ebgp, self.multihop) {
-                (_, Some(ttl)) => Some(ttl),
-                (true, None) => Some(1),
-                (false, None) => None,
+            ttl: match (self.ttl_security, ebgp, self.multihop) {
+                (true, _, _) => Some(255),
+                (false, _, Some(ttl)) => Some(ttl),
+                (false, true, None) => Some(1),
+                (false, false, None) => None,
             },
+            min_ttl: self
+                .ttl_security
+                .then(|| (256 - u16::from(self.multihop.unwrap_or(1))) as u8),
+            md5: self.password.clone(),
             families: Family::ALL.to_vec(),
             graceful_restart: self.graceful_restart,
         }

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde_json::{json, Value};
 
 use super::config::Policy;
+use super::operator::capabilities;
 use super::BgpSpeaker;
 use crate::control::bgp::adj_rib_in::BgpUpdate;
 use crate::control::bgp::session::{Family, ParsedUpdate, SessionOutput};
@@ -82,7 +83,7 @@ impl BgpSpeaker {
                 SessionOutput::Up => {
                     let peer = &mut self.peers[i];
                     peer.end_of_rib.clear();
-                    peer.announced = 0;
+                    peer.announced = [0; 2];
                     if let Some(n) = peer.session.negotiated().cloned() {
                         let rib_peer = peer.rib_peer;
                         self.files
@@ -127,7 +128,7 @@ impl BgpSpeaker {
             .bgp_rib_mut()
             .clear_peer(rib_peer, rib.next_hops(), |c| changes.push(c));
         for c in changes {
-            self.files.push_change(c);
+            self.route_change(c);
         }
         self.export_to_all(&had);
     }
@@ -161,7 +162,9 @@ impl BgpSpeaker {
             });
         }
         for a in u.announced {
-            self.peers[i].announced += a.prefixes.len() as u64;
+            for prefix in &a.prefixes {
+                self.peers[i].announced[Family::of(prefix) as usize] += 1;
+            }
             // RFC 4271 §9.1.2: a path through our own AS is not used.
             let usable = import == Policy::All && !a.attrs.as_path.contains(self.local_as);
             let attrs = usable.then(|| self.files.bgp_rib_mut().intern(a.attrs));
@@ -178,7 +181,7 @@ impl BgpSpeaker {
             self.peers[i].stale.remove(&update.prefix);
             touched.push(update.prefix);
             if let Ok(change) = self.files.bgp_rib_mut().apply(update, rib.next_hops()) {
-                self.files.push_change(change);
+                self.route_change(change);
             }
         }
         self.export_to_all(&touched);
@@ -202,9 +205,12 @@ impl BgpSpeaker {
                     "hold_time": n.map(|n| n.hold_time),
                     "families": n.map(|n| n.families.clone()),
                     "local": n.map(|n| n.local),
-                    "received": p.announced,
+                    "received": p.announced.iter().sum::<u64>(),
                     "accepted": rib.received(p.rib_peer),
                     "advertised": p.adj_out.len(),
+                    "capabilities": n.map(capabilities),
+                    "tcp_md5": p.config.password.is_some(),
+                    "ttl_security": p.config.ttl_security,
                     "end_of_rib": p.end_of_rib,
                     "stale": p.stale.len(),
                     "treat_as_withdraw": p.treat_as_withdraw,
@@ -242,7 +248,7 @@ impl BgpSpeaker {
                 p.config.remote_as,
                 format!("{:?}", s.state()).to_lowercase(),
                 secs,
-                p.announced,
+                p.announced.iter().sum::<u64>(),
                 rib.received(p.rib_peer),
                 p.adj_out.len(),
                 err

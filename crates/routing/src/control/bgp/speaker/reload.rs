@@ -75,7 +75,7 @@ impl BgpSpeaker {
                         let routes = carried[k].clone();
                         let _ = rib.insert_bulk(routes.into_iter().map(|(n, a)| (rib_peer, n, a)));
                     } else if p.import == Policy::All {
-                        live.refresh(now, &mut self.ids);
+                        live.refresh(now);
                     }
                     live.config = p.clone();
                     live

@@ -26,6 +26,7 @@ struct Echo {
     /// Best-route changes heard (it follows iBGP routes, and from its
     /// second configuration on static routes instead).
     changes: usize,
+    actions: u32,
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
 }
@@ -86,7 +87,20 @@ impl Protocol for Echo {
                 "configured": self.configured,
                 "accepted": self.accepted,
                 "changes": self.changes,
+                "actions": self.actions,
             } }))
+        })
+    }
+
+    fn handle_action(
+        &mut self,
+        _: Instant,
+        action: &str,
+        _: &dyn RibView,
+    ) -> Option<Result<serde_json::Value, String>> {
+        (action == "echo count").then(|| {
+            self.actions += 1;
+            Ok(json!({ "actions": self.actions }))
         })
     }
 
@@ -97,6 +111,7 @@ impl Protocol for Echo {
                 socket: SocketId(1),
                 local: "0.0.0.0:179".parse().unwrap(),
                 options: TcpOptions::default(),
+                peers: Vec::new(),
             });
         }
         Ok(Reconfigured::default())
@@ -158,7 +173,11 @@ fn inputs(echo: bool) -> ControlInputs {
 }
 
 fn engine() -> Engine {
-    let inputs = inputs(true);
+    engine_with(true)
+}
+
+fn engine_with(echo: bool) -> Engine {
+    let inputs = inputs(echo);
     let fib = FibHandle::new(crate::fib::Fib::default());
     let host = Host {
         clock: frozen_clock,
@@ -259,4 +278,17 @@ fn a_kept_instance_that_follows_new_sources_gets_their_changes() {
     engine.reload(&with_static("203.0.113.0/24")).unwrap();
     // One static route went, another came.
     assert_eq!(shown(&mut engine)["changes"].as_u64().unwrap(), before + 2);
+}
+
+#[test]
+fn actions_go_to_the_instance_that_claims_them() {
+    let mut engine = engine();
+    assert_eq!(engine.act("echo count"), Some(Ok(json!({ "actions": 1 }))));
+    assert_eq!(shown(&mut engine)["actions"], 1);
+    assert_eq!(engine.act("stats"), None, "nobody's");
+    let mut without = engine_with(false);
+    assert_eq!(
+        without.act("echo count"),
+        Some(Err("echo is not configured ([echo])".to_string()))
+    );
 }
