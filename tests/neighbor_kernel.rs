@@ -122,6 +122,44 @@ fn a_subscription_sees_adds_and_deletes() {
 }
 
 #[test]
+fn a_subscription_sees_a_link_lose_and_regain_its_carrier() {
+    if !neighbor_common::can_run("a_subscription_sees_a_link_lose_and_regain_its_carrier") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.in_router(|| {
+        let r0 = link_by_name("r0").unwrap().ifindex;
+        let mut sub = NeighborSubscription::open().unwrap();
+        let dumped = |up: bool| {
+            Rtnl::open()
+                .unwrap()
+                .dump_links()
+                .unwrap()
+                .into_iter()
+                .any(|l| l.ifindex == r0 && l.up == up)
+        };
+        assert!(dumped(true), "r0 up in the dump");
+        let mut link_event = |up: bool| {
+            poll_until(
+                &format!("r0 up={up} through the subscription"),
+                LIMIT,
+                || {
+                    sub.poll(Duration::from_millis(100))
+                    .unwrap()
+                    .into_iter()
+                    .find(|u| matches!(u, NeighborUpdate::Link(l) if l.ifindex == r0 && l.up == up))
+                },
+            )
+        };
+        lab.ip_router(&["link", "set", "r0", "down"]);
+        link_event(false);
+        assert!(dumped(false), "r0 down in the dump");
+        lab.ip_router(&["link", "set", "r0", "up"]);
+        link_event(true);
+    });
+}
+
+#[test]
 fn managed_entries_resolve_and_static_ones_are_left_alone() {
     if !neighbor_common::can_run("managed_entries_resolve_and_static_ones_are_left_alone") {
         return;
@@ -251,6 +289,7 @@ fn an_overrun_is_answered_by_a_resync() {
                     NeighborUpdate::Resync(table) => {
                         mirror = table.into_iter().map(|n| ((n.ifindex, n.address), n)).collect();
                     }
+                    NeighborUpdate::Link(_) => {}
                 }
             }
             mirror.contains_key(&(r0, ip(sentinel))).then_some(())

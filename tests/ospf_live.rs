@@ -25,6 +25,10 @@
 //! The LAN uses simple password authentication, the point-to-point links
 //! cryptographic MD5 (key id 1): every adjacency above is authenticated.
 //!
+//! A link losing its carrier (set down on ferroute's side, then on FRR's)
+//! moves ferroute's routes at once (the kernel's link notification, not
+//! the dead interval), timed beside BIRD's own reaction to the same link.
+//!
 //! AS-external routes go both ways: BIRD exports a static route (type 2,
 //! metric 25) and FRR its connected 100.67.0.0/24 (type 1, metric 30),
 //! both routed by ferroute through each daemon's two links; ferroute
@@ -592,6 +596,66 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         show(&handle, "ospf")["text"].as_str().unwrap_or_default()
     );
     println!("BIRD lsadb:\n{lsadb}\nFRR database:\n{frr_db}");
+    // A link loses its carrier: ferroute hears it from the kernel and
+    // routes around it at once, without waiting for the dead interval.
+    // ferroute's p2p link to BIRD goes down on ferroute's side: both
+    // routers see it; each one's route over it moves to the LAN.
+    let bird_via_p2p = || bird.birdc("show route 100.64.1.0/24").contains("10.0.12.1");
+    wait(
+        "BIRD's route to ferroute's stub over both links",
+        bird_via_p2p,
+        || bird.birdc("show route 100.64.1.0/24"),
+    );
+    let down = Instant::now();
+    lab.rt.ip(&["link", "set", "p2p0", "down"]);
+    let (mut ours, mut theirs) = (None, None);
+    wait(
+        "ferroute's and BIRD's routes off the dead link",
+        || {
+            if ours.is_none()
+                && route(&handle, "198.51.100.0/24").is_some_and(|(_, g)| g == ["192.0.2.2"])
+            {
+                ours = Some(down.elapsed());
+            }
+            if theirs.is_none() && !bird_via_p2p() {
+                theirs = Some(down.elapsed());
+            }
+            ours.is_some() && theirs.is_some()
+        },
+        || {
+            format!(
+                "{:?}\n{}",
+                route(&handle, "198.51.100.0/24"),
+                bird.birdc("show route 100.64.1.0/24")
+            )
+        },
+    );
+    let (ours, theirs) = (ours.unwrap(), theirs.unwrap());
+    assert_eq!(neighbor_state(&handle, "p2p", "10.0.0.2"), None);
+    println!("measured: link down -> route moved: ferroute {ours:?}, BIRD {theirs:?} (dead interval 4 s)");
+    // FRR's side of its p2p link: ferroute's p2pf loses its carrier.
+    let down = Instant::now();
+    lab.fr.ip(&["link", "set", "p2p0", "down"]);
+    wait(
+        "FRR's stub routed over the LAN only",
+        || route(&handle, "203.0.113.0/24").is_some_and(|(_, g)| g == ["192.0.2.3"]),
+        || format!("{:?}", route(&handle, "203.0.113.0/24")),
+    );
+    println!(
+        "measured: peer's side down -> route moved in {:?}",
+        down.elapsed()
+    );
+    // Both links back: the adjacencies form again, ECMP returns.
+    lab.rt.ip(&["link", "set", "p2p0", "up"]);
+    lab.fr.ip(&["link", "set", "p2p0", "up"]);
+    wait(
+        "both links back, two paths again",
+        || {
+            route(&handle, "198.51.100.0/24").is_some_and(|(_, g)| g.len() == 2)
+                && route(&handle, "203.0.113.0/24").is_some_and(|(_, g)| g.len() == 2)
+        },
+        diagnose,
+    );
     // FRR goes away: after the dead interval its route goes too.
     drop(frr);
     let stopped = Instant::now();

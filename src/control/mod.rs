@@ -121,6 +121,9 @@ pub struct ControlStatus {
     pub neighbor_events: u64,
     /// Full re-dumps after the notification queue overflowed.
     pub resyncs: u64,
+    /// Ports whose link went down or came back up (carrier), as handed to
+    /// the protocols.
+    pub link_changes: u64,
     /// The resolved neighbours as of the last change.
     pub neighbors: Vec<NeighborEntry>,
     /// Managed entries this thread owns.

@@ -29,6 +29,7 @@ use super::handle::{ControlHandle, Request};
 use super::kernel::gateways::{self, ManagedEntry};
 use super::kernel::glean::GleanResolver;
 use super::kernel::neighbor::{NeighborTable, PortBinding};
+use super::kernel::netlink::LinkState;
 use super::kernel::subscription::{NeighborSubscription, NeighborUpdate};
 use super::operator::{
     OperatorHandler, OperatorRequest, OperatorSocket, Service, CONNECTION_TIMEOUT,
@@ -87,6 +88,15 @@ pub struct Control {
     operator: Option<(OperatorSocket, OperatorHandler)>,
     /// The sockets the protocol instances asked for.
     sockets: ProtocolSockets,
+    /// Each port's interface and whether its link was last seen up (link
+    /// notifications repeat for every flag change: only changes go on).
+    links: Vec<PortLink>,
+}
+
+struct PortLink {
+    port: crate::fib::PortId,
+    ifindex: u32,
+    up: bool,
 }
 
 impl Control {
@@ -157,6 +167,16 @@ impl Control {
             timers: Timers::default(),
             operator: None,
             sockets: ProtocolSockets::new(FIRST_PROTOCOL_SOCKET, interfaces),
+            links: inputs
+                .ports
+                .iter()
+                .zip(port_ifindexes)
+                .map(|(p, &ifindex)| PortLink {
+                    port: p.id,
+                    ifindex,
+                    up: true,
+                })
+                .collect(),
         };
         let first_sync = |control: &mut Control| -> Result<(), ControlError> {
             control.register_neighbors().map_err(ControlError::Poll)?;
@@ -167,6 +187,9 @@ impl Control {
             control.ensure_gateways()?;
             let dump = control.sub.dump()?;
             control.table.replace_all(&dump);
+            // Ports whose link is down at start: the protocols hear it now.
+            let links = control.sub.rtnl().dump_links()?;
+            control.links_changed(links);
             control.rebuild()?;
             control.lock_status().neighbors = control.table.entries();
             Ok(())
@@ -484,12 +507,37 @@ impl Control {
         }
     }
 
+    /// Hands the engine the ports whose link changed state.
+    fn links_changed(&mut self, states: Vec<LinkState>) {
+        let now = Instant::now();
+        let mut changes = Vec::new();
+        for state in states {
+            for link in self.links.iter_mut().filter(|l| l.ifindex == state.ifindex) {
+                if link.up != state.up {
+                    link.up = state.up;
+                    changes.push((link.port, state.up));
+                }
+            }
+        }
+        if !changes.is_empty() {
+            self.lock_status().link_changes += changes.len() as u64;
+        }
+        for (port, up) in changes {
+            self.engine.link_changed(now, port, up);
+        }
+    }
+
     /// Applies a batch of kernel updates; true when the FIB needs a rebuild.
     fn apply(&mut self, updates: Vec<NeighborUpdate>) -> bool {
         let mut changed = false;
         let (mut events, mut resyncs) = (0, 0);
+        let mut links = Vec::new();
         for update in updates {
             changed |= match update {
+                NeighborUpdate::Link(state) => {
+                    links.push(state);
+                    false
+                }
                 NeighborUpdate::Event(e) => {
                     events += 1;
                     self.table.apply(&e)
@@ -500,6 +548,7 @@ impl Control {
                 }
             };
         }
+        self.links_changed(links);
         if events + resyncs > 0 {
             let neighbors = self.table.entries();
             let mut status = self.lock_status();

@@ -1,12 +1,15 @@
 //! A subscription to the kernel's neighbour notifications (`RTNLGRP_NEIGH`,
-//! IPv4 and IPv6 alike) that never loses sync silently.
+//! IPv4 and IPv6 alike) and link notifications (`RTNLGRP_LINK`: an
+//! interface losing or regaining its carrier) that never loses sync
+//! silently.
 //!
 //! When the socket's receive queue overflows the kernel drops notifications,
 //! reports `ENOBUFS` once, and delivers nothing more until the queue is empty.
 //! The subscription then discards what is queued and takes a fresh dump: the
 //! caller gets a [`NeighborUpdate::Resync`] with the full table instead of
-//! events, and every later event applies on top of it (each event carries the
-//! entry's complete state, so the last one per entry wins).
+//! events, and every link's state anew, and every later event applies on top
+//! of them (each event carries the entry's complete state, so the last one
+//! per entry wins).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -18,10 +21,12 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::netlink::{
-    kernel_neighbor, messages, KernelNeighbor, NeighborEvent, NetlinkError, Rtnl, RECV_BUFFER,
+    kernel_neighbor, link_state, messages, KernelNeighbor, LinkState, NeighborEvent, NetlinkError,
+    Rtnl, RECV_BUFFER,
 };
 
-/// `RTNLGRP_NEIGH` of `<linux/rtnetlink.h>`.
+/// `RTNLGRP_LINK` and `RTNLGRP_NEIGH` of `<linux/rtnetlink.h>`.
+const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_NEIGH: u32 = 3;
 /// Requested receive queue; the kernel caps it at `net.core.rmem_max`.
 pub const DEFAULT_RECEIVE_QUEUE: usize = 1 << 20;
@@ -38,6 +43,9 @@ pub enum NeighborUpdate {
     /// Notifications were lost: this is the complete table as dumped after
     /// the loss; it replaces whatever the caller knew.
     Resync(Vec<KernelNeighbor>),
+    /// An interface's state as announced (every change of its flags, so
+    /// often unchanged), or as dumped after a loss.
+    Link(LinkState),
 }
 
 /// A non-blocking subscription socket plus a request socket for re-dumps.
@@ -72,6 +80,7 @@ impl NeighborSubscription {
         let bytes = bytes.min(i32::MAX as usize) as libc::c_int;
         socket.set_rx_buf_sz(bytes).map_err(io)?;
         socket.add_membership(RTNLGRP_NEIGH).map_err(io)?;
+        socket.add_membership(RTNLGRP_LINK).map_err(io)?;
         socket.set_non_blocking(true).map_err(io)?;
         Ok(NeighborSubscription {
             socket,
@@ -123,9 +132,11 @@ impl NeighborSubscription {
                     self.overruns += 1;
                     self.discard_queue()?;
                     let table = self.rtnl.dump_neighbors()?;
+                    let links = self.rtnl.dump_links()?;
                     // Events read before the loss are superseded by the dump.
                     updates.clear();
                     updates.push(NeighborUpdate::Resync(table));
+                    updates.extend(links.into_iter().map(NeighborUpdate::Link));
                 }
                 Err(source) => {
                     return Err(NetlinkError::Io {
@@ -150,6 +161,18 @@ impl NeighborSubscription {
                 }
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelNeighbour(n)) => {
                     kernel_neighbor(&n).map(NeighborEvent::Deleted)
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+                    updates.push(NeighborUpdate::Link(link_state(&l)));
+                    None
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => {
+                    let gone = LinkState {
+                        ifindex: l.header.index,
+                        up: false,
+                    };
+                    updates.push(NeighborUpdate::Link(gone));
+                    None
                 }
                 _ => None,
             };

@@ -13,7 +13,7 @@ use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
     NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_MULTIPART, NLM_F_REQUEST,
 };
-use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourExtFlags, NeighbourMessage, NeighbourState,
 };
@@ -146,6 +146,24 @@ pub enum NeighborEvent {
     New(KernelNeighbor),
     /// An entry was removed.
     Deleted(KernelNeighbor),
+}
+
+/// Whether an interface can carry packets: administratively up and with
+/// carrier (`IFF_UP` and `IFF_LOWER_UP`: a veth whose peer is down has
+/// no carrier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkState {
+    pub ifindex: u32,
+    pub up: bool,
+}
+
+/// The state of the link in `msg`.
+pub(super) fn link_state(msg: &LinkMessage) -> LinkState {
+    let f = msg.header.flags;
+    LinkState {
+        ifindex: msg.header.index,
+        up: f.contains(LinkFlags::Up) && f.contains(LinkFlags::LowerUp),
+    }
 }
 
 impl NeighborEvent {
@@ -420,6 +438,19 @@ impl Rtnl {
             .iter()
             .filter_map(|m| match m {
                 RouteNetlinkMessage::NewNeighbour(n) => kernel_neighbor(n),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The state of every interface of the namespace.
+    pub fn dump_links(&mut self) -> Result<Vec<LinkState>, NetlinkError> {
+        let request = RouteNetlinkMessage::GetLink(LinkMessage::default());
+        let answer = self.transact("link dump", request, NLM_F_DUMP)?;
+        Ok(answer
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(link_state(l)),
                 _ => None,
             })
             .collect())

@@ -186,6 +186,18 @@ impl Engine {
         self.notify(now);
     }
 
+    /// Port `port`'s link lost or regained its carrier: every instance
+    /// hears it, and what they change goes to the RIB and the subscribers.
+    pub fn link_changed(&mut self, now: Instant, port: crate::fib::PortId, up: bool) {
+        for i in 0..self.instances.len() {
+            self.instances[i]
+                .protocol
+                .handle_link(now, port, up, &self.rib);
+            self.drain_routes(i);
+        }
+        self.notify(now);
+    }
+
     /// Applies instance `i`'s route changes to the RIB.
     fn drain_routes(&mut self, i: usize) {
         let t = (self.host.clock)();

@@ -232,7 +232,7 @@ impl OspfInstance {
     /// After every event: SPF is due when the LSAs it reads changed.
     fn note_changes(&mut self, now: Instant) {
         if let Some(s) = &self.speaker {
-            let g = s.database().generation();
+            let g = s.routing_generation();
             if g != self.spf_generation {
                 self.spf_generation = g;
                 self.spf.note_change(now);
@@ -319,6 +319,15 @@ impl Protocol for OspfInstance {
         if self.spf.due(now) {
             self.run_spf(now);
         }
+    }
+
+    fn handle_link(&mut self, now: Instant, port: PortId, up: bool, _rib: &dyn RibView) {
+        if let Some(s) = self.speaker.as_mut() {
+            for i in (0..self.ports.len()).filter(|&i| self.ports[i] == port) {
+                s.set_interface_up(now, i, up);
+            }
+        }
+        self.note_changes(now);
     }
 
     fn handle_rib_changes(&mut self, now: Instant, changes: &[BestRouteChange], rib: &dyn RibView) {

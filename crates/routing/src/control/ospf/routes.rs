@@ -11,7 +11,7 @@ use ipnet::{IpNet, Ipv4Net};
 
 use super::database::MAX_AGE;
 use super::speaker::Speaker;
-use super::wire::lsa::LsaBody;
+use super::wire::lsa::{LsaBody, LsaType};
 use super::wire::RouterLinkType;
 use crate::control::linkstate::{Link, Lsdb, NetworkLsa, RouterLsa, Stub, TransitLink};
 
@@ -32,7 +32,15 @@ pub fn to_linkstate(speaker: &Speaker, now: Instant) -> Lsdb {
             continue;
         }
         let h = e.header();
-        let Ok(body) = LsaBody::parse(key.ls_type, h.body()) else {
+        let own_router = key.ls_type == LsaType::Router && key.adv_router == root;
+        let body = if own_router {
+            // What this router stands for now, not what MinLSInterval has
+            // let it flood so far.
+            Ok(speaker.current_router_lsa())
+        } else {
+            LsaBody::parse(key.ls_type, h.body())
+        };
+        let Ok(body) = body else {
             continue;
         };
         match body {

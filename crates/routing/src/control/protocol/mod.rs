@@ -159,6 +159,11 @@ pub trait Protocol: Send {
     /// (BIRD's `rt_notify`).
     fn handle_rib_changes(&mut self, now: Instant, changes: &[BestRouteChange], rib: &dyn RibView);
 
+    /// The link of port `port` lost (`up == false`) or regained its
+    /// carrier, as the kernel reports it. Most protocols need not care
+    /// (their sessions time out); a link-state protocol reacts at once.
+    fn handle_link(&mut self, _now: Instant, _port: PortId, _up: bool, _rib: &dyn RibView) {}
+
     /// An operator command (`show` arguments, such as `bgp` or
     /// `routes 192.0.2.1`); `None` when it is not this instance's.
     /// Deviation from the design note: `rib` is handed in, since explaining a

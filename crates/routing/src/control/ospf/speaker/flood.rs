@@ -50,6 +50,24 @@ impl Speaker {
             }
         }
         self.requests_progress(now, i, id);
+        // Flooding also answers other neighbours' requests (§13.3 (1b)): a
+        // router adjacent on two links sends its LSAs on one while the
+        // other exchange waits for them. Any of those left with nothing to
+        // ask is done loading too.
+        let others: Vec<(usize, Ipv4Addr)> = self
+            .interfaces
+            .iter()
+            .enumerate()
+            .flat_map(|(j, f)| {
+                f.neighbors
+                    .values()
+                    .filter(|n| n.state == NeighborState::Loading && n.requests.is_empty())
+                    .map(move |n| (j, n.router_id))
+            })
+            .collect();
+        for (j, other) in others {
+            self.requests_progress(now, j, other);
+        }
     }
 
     /// One LSA of an update (§13 steps 2-8); false after BadLSReq.

@@ -71,6 +71,10 @@ pub struct Speaker {
     /// The cryptographic sequence number of the next MD5-authenticated
     /// packet (one counter for every interface; it only grows).
     crypt_sequence: u32,
+    /// Times this router's own state changed (an origination asked for):
+    /// SPF reads its current router LSA, which may not be in the
+    /// database yet.
+    own_changes: u64,
 }
 
 /// A route this router announces in a type 5 LSA.
@@ -109,6 +113,7 @@ impl Speaker {
             dd_counter: 0,
             externals: BTreeMap::new(),
             crypt_sequence: 1,
+            own_changes: 0,
         };
         s.schedule_origination(now);
         s
@@ -128,6 +133,12 @@ impl Speaker {
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// Changes whenever what SPF reads may have: the database, or this
+    /// router's own links (see [`Speaker::current_router_lsa`]).
+    pub fn routing_generation(&self) -> u64 {
+        self.db.generation().wrapping_add(self.own_changes)
     }
 
     /// The database itself, for tests that plant LSAs no speaker of theirs
@@ -345,9 +356,43 @@ impl Speaker {
         if let Some(f) = self.interfaces.get_mut(i) {
             if f.config.cost != cost {
                 f.config.cost = cost;
+                self.own_changes += 1;
                 self.originate(now);
             }
         }
+    }
+
+    /// Interface `i`'s link lost or regained its carrier (§9.3
+    /// InterfaceDown / InterfaceUp): down, every neighbour there is killed
+    /// (KillNbr) and the router LSA (and any network LSA for it) follows at
+    /// once, without waiting for the dead interval; up, it starts afresh.
+    pub fn set_interface_up(&mut self, now: Instant, i: usize, up: bool) {
+        let Some(f) = self.interfaces.get(i) else {
+            return;
+        };
+        if (f.state != InterfaceState::Down) == up {
+            return;
+        }
+        let config = f.config.clone();
+        let ids: Vec<Ipv4Addr> = f.neighbors.keys().copied().collect();
+        if up {
+            self.count("interfaces up");
+            self.interfaces[i] = Interface::up(config, now);
+        } else {
+            self.count("interfaces down");
+            for id in ids {
+                self.set_state(now, i, id, NeighborState::Down);
+            }
+            let f = &mut self.interfaces[i];
+            f.neighbors.clear();
+            f.state = InterfaceState::Down;
+            f.dr = Ipv4Addr::UNSPECIFIED;
+            f.bdr = Ipv4Addr::UNSPECIFIED;
+            f.wait_until = None;
+            f.delayed_acks.clear();
+            f.ack_due = None;
+        }
+        self.schedule_origination(now);
     }
 
     fn retransmit_interval(&self, i: usize) -> Duration {

@@ -20,6 +20,7 @@ use crate::control::ospf::wire::{RouterLink, RouterLinkType};
 impl Speaker {
     /// Asks for an origination pass as soon as the current event is done.
     pub(super) fn schedule_origination(&mut self, now: Instant) {
+        self.own_changes += 1;
         self.originate_due = Some(self.originate_due.map_or(now, |t| t.min(now)));
     }
 
@@ -116,6 +117,18 @@ impl Speaker {
                 },
             );
         }
+    }
+
+    /// The router LSA this router stands for now, whether or not
+    /// MinLSInterval has let it be originated yet: SPF reads this one, so
+    /// routing follows a change at once while flooding stays paced.
+    pub fn current_router_lsa(&self) -> LsaBody {
+        self.wanted()
+            .remove(&self.router_key())
+            .unwrap_or(LsaBody::Router {
+                flags: 0,
+                links: Vec::new(),
+            })
     }
 
     fn router_key(&self) -> LsaKey {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 
 use super::*;
+use crate::control::ospf::interface::InterfaceState;
 use crate::control::rib::route::RibRoute;
 
 fn routes_of(lab: &Lab, s: usize) -> Vec<RibRoute> {
@@ -112,4 +113,32 @@ fn the_dr_routes_across_its_own_transit_network() {
     let r = route(&routes, "10.0.25.0/29").expect("router 2's p2p subnet");
     assert_eq!(r.metric, 20);
     assert_eq!(r.paths, vec![gw(0, [192, 0, 2, 2]), gw(1, [10, 0, 35, 5])]);
+}
+
+#[test]
+fn a_link_losing_its_carrier_takes_its_routes_at_once_and_comes_back() {
+    let mut lab = lan_and_beyond();
+    lab.run_for(Duration::from_secs(120));
+    // Router 5's p2p link to router 2 loses its carrier at router 2.
+    let now = lab.now;
+    lab.speakers[1].set_interface_up(now, 1, false);
+    assert_eq!(
+        lab.state(1, 1, rid(5)),
+        None,
+        "killed, not left to time out"
+    );
+    assert_eq!(lab.speakers[1].interfaces()[1].state, InterfaceState::Down);
+    lab.run_for(Duration::from_secs(1));
+    // Router 1 already routes around it: only through router 3.
+    let routes = routes_of(&lab, 0);
+    let r = route(&routes, "198.51.100.0/24").unwrap();
+    assert_eq!(r.paths, vec![gw(0, [192, 0, 2, 3])]);
+    // The carrier is back: the adjacency forms again, ECMP returns.
+    let now = lab.now;
+    lab.speakers[1].set_interface_up(now, 1, true);
+    lab.run_for(Duration::from_secs(60));
+    assert_eq!(lab.state(1, 1, rid(5)), Some(NeighborState::Full));
+    let routes = routes_of(&lab, 0);
+    let r = route(&routes, "198.51.100.0/24").unwrap();
+    assert_eq!(r.paths, vec![gw(0, [192, 0, 2, 2]), gw(0, [192, 0, 2, 3])]);
 }
