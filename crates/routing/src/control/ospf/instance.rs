@@ -89,8 +89,12 @@ pub struct OspfInterfaceConfig {
 pub struct OspfInstance {
     config: OspfConfig,
     speaker: Option<Speaker>,
-    /// The port of each interface (socket id = interface index).
+    /// The port of each interface, and the socket it has (ids are never
+    /// reused, so a socket closed on reload and one opened at the same
+    /// time cannot be confused).
     ports: Vec<PortId>,
+    sockets: Vec<SocketId>,
+    next_socket: u32,
     port_names: Vec<String>,
     /// Sockets to open or close.
     requests: VecDeque<SocketRequest>,
@@ -120,6 +124,8 @@ impl OspfInstance {
             config,
             speaker: None,
             ports: Vec::new(),
+            sockets: Vec::new(),
+            next_socket: 0,
             port_names: Vec::new(),
             requests: VecDeque::new(),
             spf: SpfScheduler::new(SPF_HOLD_DOWN),
@@ -291,15 +297,17 @@ impl Protocol for OspfInstance {
                     self.bad_datagrams += 1;
                     return Ok(());
                 }
-                let interface = socket.0 as usize;
+                let Some(interface) = self.sockets.iter().position(|s| *s == socket) else {
+                    return Ok(()); // a socket closed meanwhile
+                };
                 speaker.receive(now, interface, ip.src(), ip.dst(), ip.payload());
             }
             SocketEvent::Closed { socket, error } => {
                 // Lost: ask again (a port going away and coming back).
                 self.socket_losses += 1;
                 self.last_socket_error = error.map(|e| format!("socket {}: {e}", socket.0));
-                if let Some(&port) = self.ports.get(socket.0 as usize) {
-                    self.requests.push_back(raw_socket(socket, port));
+                if let Some(i) = self.sockets.iter().position(|s| *s == socket) {
+                    self.requests.push_back(raw_socket(socket, self.ports[i]));
                 }
             }
             _ => {}
@@ -405,39 +413,43 @@ impl Protocol for OspfInstance {
         }
         let interfaces = Self::interfaces(&section, config)?;
         self.port_names = config.ports.iter().map(|p| p.name.clone()).collect();
-        let same_shape = self.speaker.as_ref().is_some_and(|s| {
-            s.router_id() == config.router_id
-                && s.interfaces().len() == interfaces.len()
-                && s.interfaces().iter().zip(&interfaces).all(|(a, b)| {
-                    InterfaceConfig {
-                        cost: b.cost,
-                        ..a.config.clone()
-                    } == *b
-                })
-        });
-        if let (true, Some(s)) = (same_shape, self.speaker.as_mut()) {
-            // Costs only: the adjacencies stay, the router LSA changes.
-            for (i, c) in interfaces.iter().enumerate() {
-                s.set_cost(now, i, c.cost);
+        let ports: Vec<PortId> = interfaces.iter().map(|c| c.port).collect();
+        let kept = match self.speaker.as_mut() {
+            // Same router: interfaces are added, removed or changed one by
+            // one; the others keep their adjacencies.
+            Some(s) if s.router_id() == config.router_id => {
+                s.reconfigure_interfaces(now, interfaces)
             }
-        } else {
-            for (i, _) in self.ports.iter().enumerate() {
-                self.requests.push_back(SocketRequest::Close {
-                    socket: SocketId(i as u32),
-                });
+            _ => {
+                self.speaker = Some(Speaker::new(
+                    config.router_id,
+                    section.area,
+                    interfaces,
+                    now,
+                ));
+                vec![None; ports.len()]
             }
-            self.ports = interfaces.iter().map(|c| c.port).collect();
-            for (i, &port) in self.ports.iter().enumerate() {
-                self.requests
-                    .push_back(raw_socket(SocketId(i as u32), port));
+        };
+        let mut sockets = Vec::with_capacity(ports.len());
+        for (k, from) in kept.iter().enumerate() {
+            match from {
+                Some(j) => sockets.push(self.sockets[*j]),
+                None => {
+                    let socket = SocketId(self.next_socket);
+                    self.next_socket += 1;
+                    self.requests.push_back(raw_socket(socket, ports[k]));
+                    sockets.push(socket);
+                }
             }
-            self.speaker = Some(Speaker::new(
-                config.router_id,
-                section.area,
-                interfaces,
-                now,
-            ));
         }
+        for old in &self.sockets {
+            if !sockets.contains(old) {
+                self.requests
+                    .push_back(SocketRequest::Close { socket: *old });
+            }
+        }
+        self.ports = ports;
+        self.sockets = sockets;
         self.config = section;
         self.connected = if self.config.redistribute.contains(&RouteSource::CONNECTED) {
             config
@@ -465,7 +477,7 @@ impl Protocol for OspfInstance {
     fn poll_transmit(&mut self) -> Option<Transmit> {
         let out = self.speaker.as_mut()?.poll_transmit()?;
         Some(Transmit {
-            socket: SocketId(out.interface as u32),
+            socket: *self.sockets.get(out.interface)?,
             destination: Some(IpAddr::V4(out.destination)),
             bytes: out.bytes,
         })

@@ -362,6 +362,62 @@ impl Speaker {
         }
     }
 
+    /// Makes `configs` the interfaces (a reload): an interface whose
+    /// configuration is unchanged but for its cost stays as it is, with its
+    /// neighbours and adjacencies; a new one comes up; one no longer listed
+    /// goes, with its neighbours. Returns, for each new interface, the index
+    /// it had before (`None`: new).
+    pub fn reconfigure_interfaces(
+        &mut self,
+        now: Instant,
+        configs: Vec<InterfaceConfig>,
+    ) -> Vec<Option<usize>> {
+        let mut old: Vec<Option<Interface>> = std::mem::take(&mut self.interfaces)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut from = Vec::with_capacity(configs.len());
+        for c in configs {
+            let kept = old.iter().position(|o| {
+                o.as_ref().is_some_and(|o| {
+                    InterfaceConfig {
+                        cost: c.cost,
+                        ..o.config.clone()
+                    } == c
+                })
+            });
+            let iface = match kept {
+                Some(j) => {
+                    let mut f = old[j].take().expect("found");
+                    f.config.cost = c.cost;
+                    f
+                }
+                None => {
+                    self.count("interfaces added");
+                    Interface::up(c, now)
+                }
+            };
+            from.push(kept);
+            self.interfaces.push(iface);
+        }
+        let removed = old.iter().filter(|o| o.is_some()).count();
+        for _ in 0..removed {
+            self.count("interfaces removed");
+        }
+        // Packets queued for an interface follow it to its new index.
+        let out = std::mem::take(&mut self.out);
+        self.out = out
+            .into_iter()
+            .filter_map(|mut o| {
+                let k = from.iter().position(|f| *f == Some(o.interface))?;
+                o.interface = k;
+                Some(o)
+            })
+            .collect();
+        self.schedule_origination(now);
+        from
+    }
+
     /// Interface `i`'s link lost or regained its carrier (§9.3
     /// InterfaceDown / InterfaceUp): down, every neighbour there is killed
     /// (KillNbr) and the router LSA (and any network LSA for it) follows at

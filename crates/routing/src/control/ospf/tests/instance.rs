@@ -163,6 +163,50 @@ fn two_instances_reach_full_and_install_the_neighbours_stub() {
         .unwrap()
         .unwrap();
     assert_eq!(shown["neighbors"][0]["state"], "full");
+    // Reload adding an interface on p1: one new socket; p0's neighbour
+    // stays Full.
+    let two_ports = config(1, &["10.0.12.1/30", "192.0.2.1/24"], 30);
+    let mut section = two_ports.section::<OspfConfig>(NAME).unwrap().clone();
+    section.interfaces.push(OspfInterfaceConfig {
+        port: "p1".to_string(),
+        network: NetworkType::Broadcast,
+        ..section.interfaces[0].clone()
+    });
+    let added = two_ports.clone().with_section(NAME, section.clone());
+    a.reconfigure(now, &added).unwrap();
+    assert!(
+        matches!(
+            a.poll_socket_request(),
+            Some(SocketRequest::RawIpv4 {
+                socket: SocketId(1),
+                port: 1,
+                ..
+            })
+        ),
+        "a socket for the new interface"
+    );
+    assert_eq!(a.poll_socket_request(), None);
+    let shown = a
+        .handle_command(now, "ospf neighbors", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown["neighbors"][0]["state"], "full");
+    // And removing p0's: its socket closes, p1's stays.
+    section.interfaces.remove(0);
+    a.reconfigure(now, &two_ports.with_section(NAME, section))
+        .unwrap();
+    assert_eq!(
+        a.poll_socket_request(),
+        Some(SocketRequest::Close {
+            socket: SocketId(0)
+        })
+    );
+    assert_eq!(a.poll_socket_request(), None);
+    let shown = a
+        .handle_command(now, "ospf interfaces", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown["interfaces"][0]["port"], "p1");
     assert!(a.handle_command(now, "ospf bogus", &rib).unwrap().is_err());
     assert!(a.handle_command(now, "bgp", &rib).is_none());
     // Not IPv4 OSPF: counted, not a crash.
