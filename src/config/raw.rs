@@ -73,6 +73,8 @@ pub(super) struct RawBgp {
     pub peer: Vec<Spanned<RawBgpPeer>>,
     #[serde(default)]
     pub redistribute: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub policy: Vec<Spanned<super::bgp_policy::RawBgpPolicy>>,
 }
 
 /// `[[bgp.peer]]`: a live session.
@@ -89,6 +91,8 @@ pub(super) struct RawBgpPeer {
     pub import: Option<Spanned<String>>,
     pub export: Option<Spanned<String>>,
     pub graceful_restart: Option<Spanned<bool>>,
+    pub role: Option<Spanned<String>>,
+    pub strict_role: Option<Spanned<bool>>,
 }
 
 /// `[[bgp.mrt]]`: an MRT RIB dump.

@@ -19,6 +19,8 @@ mod reload;
 #[cfg(test)]
 mod net;
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -9,9 +9,9 @@ use std::time::Instant;
 use ipnet::IpNet;
 use serde_json::{json, Value};
 
-use super::config::Policy;
 use super::BgpSpeaker;
 use crate::control::bgp::adj_rib_in::BgpUpdate;
+use crate::control::bgp::policy::PeerRules;
 use crate::control::bgp::session::{Family, ParsedUpdate, SessionOutput};
 use crate::control::bgp::BgpRib;
 use crate::control::bgp::PeerId;
@@ -145,7 +145,7 @@ impl BgpSpeaker {
         }
         peer.treat_as_withdraw += u64::from(u.treat_as_withdraw.is_some());
         peer.attributes_discarded += u.discarded.len() as u64;
-        let (rib_peer, import) = (peer.rib_peer, peer.config.import);
+        let rib_peer = peer.rib_peer;
         let families = peer
             .session
             .negotiated()
@@ -160,19 +160,36 @@ impl BgpSpeaker {
                 attrs: None,
             });
         }
+        let config = &self.peers[i].config;
+        let rules = PeerRules {
+            policy: &config.import,
+            role: config.role,
+            local_as: self.local_as,
+            remote_as: config.remote_as,
+        };
+        let per_prefix = config.import.per_prefix();
+        let mut received = 0;
+        let table = self.files.bgp_rib_mut();
         for a in u.announced {
-            self.peers[i].announced += a.prefixes.len() as u64;
-            // RFC 4271 §9.1.2: a path through our own AS is not used.
-            let usable = import == Policy::All && !a.attrs.as_path.contains(self.local_as);
-            let attrs = usable.then(|| self.files.bgp_rib_mut().intern(a.attrs));
+            received += a.prefixes.len() as u64;
+            let mut shared = None;
             for prefix in a.prefixes.into_iter().filter(wanted) {
+                let attrs = match &shared {
+                    Some(attrs) if !per_prefix => Option::clone(attrs),
+                    _ => {
+                        let attrs = rules.import(&prefix, &a.attrs).map(|a| table.intern(a));
+                        shared = Some(attrs.clone());
+                        attrs
+                    }
+                };
                 updates.push(BgpUpdate {
                     peer: rib_peer,
                     prefix,
-                    attrs: attrs.clone(),
+                    attrs,
                 });
             }
         }
+        self.peers[i].announced += received;
         let mut touched = Vec::with_capacity(updates.len());
         for update in updates {
             self.peers[i].stale.remove(&update.prefix);

@@ -74,7 +74,8 @@ impl BgpSpeaker {
                     if live.config.import == p.import {
                         let routes = carried[k].clone();
                         let _ = rib.insert_bulk(routes.into_iter().map(|(n, a)| (rib_peer, n, a)));
-                    } else if p.import == Policy::All {
+                    } else if p.import != Policy::None {
+                        // The routes as the new policy takes them.
                         live.refresh(now, &mut self.ids);
                     }
                     live.config = p.clone();
