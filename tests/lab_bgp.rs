@@ -22,15 +22,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, Gobgp, FRR_DAEMONS};
-use serde_json::Value;
+use support::bgp::{ping, reload, show, LIMIT};
 use support::config::RouterConfig;
 use support::daemon::{ferroute_bin, Daemon};
 use support::{poll_until, require_root, run_bounded, Host, Lab};
-
-/// Longest a session may take to come up or a route to move (BIRD and FRR
-/// answer in well under a second; the bound is for a loaded machine and
-/// ferroute's 5 s connect retry when it started before the peer listened).
-const LIMIT: Duration = Duration::from_secs(40);
 
 const B_PREFIX: &str = "198.51.100.0/24";
 const PEER: &str = "203.0.113.2";
@@ -46,20 +41,6 @@ fn router_config(dir: &Path, remote_as: u32) -> std::path::PathBuf {
     let path = dir.join("router-bgp.toml");
     std::fs::write(&path, config).unwrap();
     path
-}
-
-/// `ferroute show ARGS --json` against the daemon.
-fn show(lab: &Lab, daemon: &Daemon, args: &[&str]) -> Result<Value, String> {
-    let mut c = Command::new(ferroute_bin());
-    c.arg("show")
-        .args(args)
-        .args(["--json", "--socket"])
-        .arg(&daemon.socket);
-    let done = run_bounded(c, &lab.dir, support::COMMAND_LIMIT);
-    if !done.status.success() {
-        return Err(done.text());
-    }
-    serde_json::from_str(&done.stdout).map_err(|e| format!("{e}: {}", done.stdout))
 }
 
 /// The session's state and how often it was established.
@@ -169,10 +150,7 @@ fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32, ipv6_and_traffic: bool) 
         // peer sees the withdrawal.
         let text = std::fs::read_to_string(&config).unwrap();
         std::fs::write(&config, text.replace("redistribute = [\"connected\"]", "")).unwrap();
-        let mut c = Command::new(ferroute_bin());
-        c.args(["reload", "--socket"]).arg(&daemon.socket);
-        let done = run_bounded(c, &lab.dir, support::COMMAND_LIMIT);
-        assert!(done.status.success(), "ferroute reload: {}", done.text());
+        reload(lab, &daemon);
         assert!(
             poll_until(LIMIT, || !peer.route_to_r().contains("203.0.113.1")),
             "still advertised after the reload: {}",
@@ -239,13 +217,6 @@ fn bird_peers_with_ferroute() {
     }
     let peer = BirdPeer(bird);
     exchange(&lab, &peer, 65002, true);
-}
-
-/// Whether host A's ping of `address` is answered (through ferroute).
-fn ping(lab: &Lab, address: &str) -> bool {
-    lab.run(Host::A, "ping", &["-c", "1", "-W", "1", address])
-        .status
-        .success()
 }
 
 struct FrrPeer(Frr);

@@ -15,6 +15,7 @@
 
 #![allow(dead_code)]
 
+pub mod bgp;
 pub mod compare;
 pub mod config;
 pub mod daemon;
