@@ -31,17 +31,6 @@ pub enum Policy {
     Named(Arc<RoutePolicy>),
 }
 
-impl Policy {
-    /// How the configuration writes it.
-    pub fn name(&self) -> &str {
-        match self {
-            Policy::All => "all",
-            Policy::None => "none",
-            Policy::Named(p) => &p.name,
-        }
-    }
-}
-
 impl serde::Serialize for Policy {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())
@@ -227,8 +216,8 @@ impl RoutePolicy {
     /// Runs the policy over a route: `Some` with the changed attributes if
     /// it is accepted, `None` if rejected. `local_as` is what `prepend`
     /// adds.
-    pub fn evaluate(&self, prefix: &IpNet, attrs: &PathAttrs, local_as: u32) -> Option<PathAttrs> {
-        let mut out = attrs.clone();
+    pub fn evaluate(&self, prefix: &IpNet, attrs: PathAttrs, local_as: u32) -> Option<PathAttrs> {
+        let mut out = attrs;
         for term in &self.terms {
             if !term.conditions.hold(prefix, &out) {
                 continue;
@@ -251,10 +240,19 @@ impl RoutePolicy {
 }
 
 impl Policy {
-    /// The route as this policy passes it, or `None`.
-    pub fn apply(&self, prefix: &IpNet, attrs: &PathAttrs, local_as: u32) -> Option<PathAttrs> {
+    /// How the configuration writes it.
+    pub fn name(&self) -> &str {
         match self {
-            Policy::All => Some(attrs.clone()),
+            Policy::All => "all",
+            Policy::None => "none",
+            Policy::Named(p) => &p.name,
+        }
+    }
+
+    /// The route as this policy passes it, or `None`.
+    pub fn apply(&self, prefix: &IpNet, attrs: PathAttrs, local_as: u32) -> Option<PathAttrs> {
+        match self {
+            Policy::All => Some(attrs),
             Policy::None => None,
             Policy::Named(p) => p.evaluate(prefix, attrs, local_as),
         }
@@ -286,23 +284,22 @@ impl PeerRules<'_> {
     /// AS).
     pub fn import(&self, prefix: &IpNet, attrs: &PathAttrs) -> Option<PathAttrs> {
         // RFC 4271 §9.1.2: a path through our own AS is not used.
-        if attrs.as_path.contains(self.local_as) {
+        if attrs.as_path.contains(self.local_as) || *self.policy == Policy::None {
             return None;
         }
-        match self.role {
-            Some(role) => {
-                let mut marked = attrs.clone();
-                role::ingress(role, self.remote_as, &mut marked)
-                    .then(|| self.policy.apply(prefix, &marked, self.local_as))?
+        let mut attrs = attrs.clone();
+        if let Some(role) = self.role {
+            if !role::ingress(role, self.remote_as, &mut attrs) {
+                return None;
             }
-            None => self.policy.apply(prefix, attrs, self.local_as),
         }
+        self.policy.apply(prefix, attrs, self.local_as)
     }
 
     /// A route about to be sent through the export policy and the RFC
     /// 9234 egress rules. A blackhole route stays in the AS (RFC 7999
     /// §3.2: NO_EXPORT to iBGP, nothing to eBGP).
-    pub fn export(&self, prefix: &IpNet, attrs: &PathAttrs) -> Option<PathAttrs> {
+    pub fn export(&self, prefix: &IpNet, attrs: PathAttrs) -> Option<PathAttrs> {
         if attrs.blackhole && self.ebgp() {
             return None;
         }

@@ -45,7 +45,7 @@ fn policy(terms: Vec<Term>, default_accept: bool) -> RoutePolicy {
 /// Whether a policy of one accepting term with `c` accepts `prefix`.
 fn accepts(c: Conditions, prefix: &str) -> bool {
     policy(vec![term(c, Changes::default(), Action::Accept)], false)
-        .evaluate(&net(prefix), &attrs(), 65000)
+        .evaluate(&net(prefix), attrs(), 65000)
         .is_some()
 }
 
@@ -201,9 +201,7 @@ fn each_change_applies() {
         vec![term(Conditions::default(), changes, Action::Accept)],
         false,
     );
-    let out = p
-        .evaluate(&net("198.51.100.0/24"), &attrs(), 65000)
-        .unwrap();
+    let out = p.evaluate(&net("198.51.100.0/24"), attrs(), 65000).unwrap();
     assert_eq!(out.local_pref, Some(200));
     assert_eq!(out.med, Some(5));
     // Removal first, then the additions: 65001:100 is removed and re-added.
@@ -238,13 +236,13 @@ fn terms_run_in_order_and_the_default_decides_the_rest() {
         ],
         false,
     );
-    let out = p
-        .evaluate(&net("198.51.100.0/24"), &attrs(), 65000)
-        .unwrap();
+    let out = p.evaluate(&net("198.51.100.0/24"), attrs(), 65000).unwrap();
     assert_eq!(out.local_pref, Some(300));
     let mut plain = attrs();
     plain.communities = Box::default();
-    let out = p.evaluate(&net("198.51.100.0/24"), &plain, 65000).unwrap();
+    let out = p
+        .evaluate(&net("198.51.100.0/24"), plain.clone(), 65000)
+        .unwrap();
     assert_eq!(out.local_pref, Some(10));
     // reject ends too; a route no term decides gets the default.
     let p = policy(
@@ -255,14 +253,18 @@ fn terms_run_in_order_and_the_default_decides_the_rest() {
         false,
     );
     assert!(p
-        .evaluate(&net("198.51.100.0/24"), &attrs(), 65000)
+        .evaluate(&net("198.51.100.0/24"), attrs(), 65000)
         .is_none());
-    assert!(p.evaluate(&net("198.51.100.0/24"), &plain, 65000).is_none());
+    assert!(p
+        .evaluate(&net("198.51.100.0/24"), plain.clone(), 65000)
+        .is_none());
     let p = RoutePolicy {
         default_accept: true,
         ..p
     };
-    let out = p.evaluate(&net("198.51.100.0/24"), &plain, 65000).unwrap();
+    let out = p
+        .evaluate(&net("198.51.100.0/24"), plain.clone(), 65000)
+        .unwrap();
     assert_eq!(out.local_pref, Some(50));
     assert!(!p.looks_at_prefix());
 }

@@ -82,7 +82,7 @@ impl BgpSpeaker {
             local_as: self.local_as,
             remote_as: peer.config.remote_as,
         };
-        let mut attrs = rules.export(prefix, &attrs)?;
+        let mut attrs = rules.export(prefix, attrs)?;
         if ebgp {
             attrs.as_path = attrs.as_path.prepend(self.local_as);
             attrs.next_hop = self_hop;
