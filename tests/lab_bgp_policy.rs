@@ -1,5 +1,5 @@
 //! Live BGP policy and roles: `ferroute run` in the lab's router namespace
-//! with BIRD 2 peers.
+//! with BIRD 2 and FRR bgpd 8.4 peers.
 //!
 //! ```text
 //!   A (BIRD, AS 65030, peer)  192.0.2.10 -- R (ferroute, AS 65000) -- 203.0.113.2..4  B (BIRD)
@@ -16,13 +16,15 @@
 //!   A, marked Only-to-Customer by ferroute; the provider's does not. A
 //!   third session from B whose role does not pair is refused with Role
 //!   Mismatch (2/11).
+//! * FRR bgpd as a provider pairs with ferroute as its customer and
+//!   refuses it as a lateral peer.
 //!
-//! Needs root and BIRD (skips otherwise, fails under CI=true).
+//! Needs root and BIRD/FRR (skips otherwise, fails under CI=true).
 
 #[path = "lab/mod.rs"]
 mod support;
 
-use ferroute::testkit::daemons::{require_daemon, Bird};
+use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, FRR_DAEMONS};
 use support::bgp::{neighbor, ping, reload, show, LIMIT};
 use support::config::RouterConfig;
 use support::daemon::Daemon;
@@ -262,6 +264,72 @@ fn bird_roles_keep_a_providers_route_from_a_peer() {
     );
     assert!(!established("203.0.113.4"));
     println!("{customers}\n{}", mismatch());
+    let stopped = daemon.stop_cleanly(&lab);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// FRR bgpd 8.4 in host B as ferroute's provider (`local-role provider
+/// strict-mode`), ferroute its customer with `strict_role`: the session
+/// comes up, FRR's route arrives marked OTC = FRR's AS (ingress from a
+/// provider), ferroute's connected route reaches FRR; a reload making
+/// ferroute a lateral peer restarts the session, which FRR's role refuses
+/// (Role Mismatch, 2/11).
+#[test]
+fn frr_provider_role_pairs_with_a_customer_and_refuses_a_peer() {
+    let test = "frr_provider_role_pairs_with_a_customer_and_refuses_a_peer";
+    let bgpd = format!("{FRR_DAEMONS}/bgpd");
+    if !require_root(test) || !require_daemon(test, &bgpd) {
+        return;
+    }
+    let lab = Lab::up();
+    let frr = Frr::start(
+        &lab.netns(Host::B),
+        &[FrrDaemon::Bgpd],
+        "frr defaults traditional\n\
+         router bgp 65010\n bgp router-id 203.0.113.2\n no bgp ebgp-requires-policy\n\
+          no bgp network import-check\n neighbor 203.0.113.1 remote-as 65000\n\
+          neighbor 203.0.113.1 timers 3 9\n\
+          neighbor 203.0.113.1 local-role provider strict-mode\n\
+          address-family ipv4 unicast\n  network 198.51.100.0/24\n exit-address-family\n",
+    );
+    let config = write_config(
+        &lab,
+        "\n[[bgp.peer]]\naddress = \"203.0.113.2\"\nremote_as = 65010\n\
+         role = \"customer\"\nstrict_role = true\nhold_time = 9\n",
+    );
+    let daemon = Daemon::start(&lab, &config);
+    let peer = || neighbor(&lab, &daemon, "203.0.113.2");
+    assert!(
+        poll_until(LIMIT, || route(&lab, &daemon, "198.51.100.0/24")
+            .contains("\"otc\":65010")),
+        "{}\n{}\n{}",
+        peer(),
+        route(&lab, &daemon, "198.51.100.0/24"),
+        frr.vtysh("show bgp neighbors 203.0.113.1")
+    );
+    assert!(
+        poll_until(LIMIT, || frr
+            .vtysh("show bgp ipv4 unicast 192.0.2.0/24")
+            .contains("203.0.113.1")),
+        "{}",
+        frr.vtysh("show bgp ipv4 unicast")
+    );
+    // Lateral peer now: FRR's provider role does not pair with it.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("role = \"customer\"", "role = \"peer\""),
+    )
+    .unwrap();
+    reload(&lab, &daemon);
+    assert!(
+        poll_until(LIMIT, || peer()["stats"].to_string().contains("2/11")),
+        "{}\n{}",
+        peer(),
+        frr.log("bgpd")
+    );
+    assert_ne!(peer()["state"], "established");
+    println!("{}", peer()["stats"]);
     let stopped = daemon.stop_cleanly(&lab);
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
