@@ -110,6 +110,12 @@ fn roles_export_valley_free_and_mark_routes_only_to_customer() {
     for a in ["192.0.2.2", "198.51.100.2", "203.0.113.2"] {
         assert_eq!(net.routers[r].state(now, a), "established", "{a}");
     }
+    let peers = net.routers[r].show(now, "bgp peers").unwrap();
+    let p0 = &peers["peers"][0];
+    assert_eq!(
+        (p0["role"].clone(), p0["peer_role"].clone()),
+        ("customer".into(), "provider".into())
+    );
     // The customer's route and ours go everywhere...
     for to in [p, l] {
         assert!(has(&net, to, "10.3.0.0/16"), "C's route to {to}");
