@@ -118,6 +118,7 @@ mod context;
 mod ospf;
 mod qos;
 mod raw;
+mod redistribute;
 mod restart;
 mod validate;
 

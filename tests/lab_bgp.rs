@@ -17,51 +17,14 @@
 #[path = "lab/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, Gobgp, FRR_DAEMONS};
-use support::bgp::{ping, reload, show, LIMIT};
+use support::bgp::{learned, ping, reload, router_config, session, show, B_PREFIX, LIMIT};
 use support::config::RouterConfig;
 use support::daemon::{ferroute_bin, Daemon};
 use support::{poll_until, require_root, run_bounded, Host, Lab};
-
-const B_PREFIX: &str = "198.51.100.0/24";
-const PEER: &str = "203.0.113.2";
-
-/// The lab router's configuration plus `[bgp]` with B as an eBGP peer.
-fn router_config(dir: &Path, remote_as: u32) -> std::path::PathBuf {
-    let mut config = RouterConfig::default().toml();
-    config.push_str(&format!(
-        "\n[bgp]\nlocal_as = 65000\nredistribute = [\"connected\"]\n\n\
-         [[bgp.peer]]\naddress = \"{PEER}\"\nremote_as = {remote_as}\n\
-         import = \"all\"\nexport = \"all\"\nhold_time = 9\n"
-    ));
-    let path = dir.join("router-bgp.toml");
-    std::fs::write(&path, config).unwrap();
-    path
-}
-
-/// The session's state and how often it was established.
-fn session(lab: &Lab, daemon: &Daemon) -> (String, u64) {
-    let Ok(v) = show(lab, daemon, &["bgp", "neighbors"]) else {
-        return (String::new(), 0);
-    };
-    let p = &v["peers"][0];
-    (
-        p["state"].as_str().unwrap_or_default().to_string(),
-        p["stats"]["established"].as_u64().unwrap_or(0),
-    )
-}
-
-/// Whether the RIB's route for `prefix` is an eBGP route via B.
-fn learned(lab: &Lab, daemon: &Daemon, prefix: &str) -> bool {
-    show(lab, daemon, &["routes", prefix]).is_ok_and(|v| {
-        let text = v.to_string();
-        text.contains("ebgp") && text.contains(PEER)
-    })
-}
 
 /// What each daemon test drives: announce, withdraw, reset, and read its
 /// table.

@@ -21,6 +21,16 @@
 //!
 //! FRR also has a point-to-point link to ferroute (10.0.13.0/30), so each
 //! daemon is Full with ferroute on both network types.
+//!
+//! The LAN uses simple password authentication, the point-to-point links
+//! cryptographic MD5 (key id 1): every adjacency above is authenticated.
+//!
+//! AS-external routes go both ways: BIRD exports a static route (type 2,
+//! metric 25) and FRR its connected 100.67.0.0/24 (type 1, metric 30),
+//! both routed by ferroute through each daemon's two links; ferroute
+//! redistributes its blackhole static 100.68.0.0/24, which BIRD shows as
+//! an E2 route from 10.0.0.1 and FRR installs as `ospf`. FRR's external
+//! route goes when FRR does.
 
 use std::time::{Duration, Instant};
 
@@ -96,6 +106,7 @@ impl Lab {
         lone_lan(&rt, "stub0", "100.64.1.1/24");
         lone_lan(&bd, "stub0", "198.51.100.1/24");
         lone_lan(&fr, "stub0", "203.0.113.1/24");
+        lone_lan(&fr, "ext0", "100.67.0.1/24");
         Lab {
             rt,
             bd,
@@ -133,8 +144,13 @@ interface = "stub0"
 mac = "02:00:00:00:00:03"
 addresses = ["100.64.1.1/24"]
 
+[[route]]
+prefix = "100.68.0.0/24"
+action = "blackhole"
+
 [ospf]
 area = "0.0.0.0"
+redistribute = ["static"]
 
 [[ospf.interface]]
 port = "lan"
@@ -142,18 +158,26 @@ network = "broadcast"
 priority = 100
 hello_interval = 1
 dead_interval = 4
+authentication = "simple"
+password = "lanpass"
 
 [[ospf.interface]]
 port = "p2p"
 network = "point-to-point"
 hello_interval = 1
 dead_interval = 4
+authentication = "md5"
+password = "p2pkey"
+key_id = 1
 
 [[ospf.interface]]
 port = "p2pf"
 network = "point-to-point"
 hello_interval = 1
 dead_interval = 4
+authentication = "md5"
+password = "p2pkey"
+key_id = 1
 
 [[ospf.interface]]
 port = "stub"
@@ -164,11 +188,24 @@ dead_interval = 4
 const BIRD: &str = r#"
 router id 10.0.0.2;
 protocol device { scan time 1; }
+protocol static {
+  ipv4;
+  route 100.66.0.0/24 blackhole;
+}
 protocol ospf v2 o {
-  ipv4 { import all; export none; };
+  ipv4 {
+    import all;
+    export filter { if source = RTS_STATIC then { ospf_metric2 = 25; accept; } reject; };
+  };
   area 0 {
-    interface "lan0" { type broadcast; hello 1; dead 4; priority 5; };
-    interface "p2p0" { type ptp; hello 1; dead 4; };
+    interface "lan0" {
+      type broadcast; hello 1; dead 4; priority 5;
+      authentication simple; password "lanpass";
+    };
+    interface "p2p0" {
+      type ptp; hello 1; dead 4;
+      authentication cryptographic; password "p2pkey" { id 1; algorithm keyed md5; };
+    };
     interface "stub0" { stub yes; };
   };
 }
@@ -182,17 +219,27 @@ interface lan0
  ip ospf hello-interval 1
  ip ospf dead-interval 4
  ip ospf priority 10
+ ip ospf authentication
+ ip ospf authentication-key lanpass
 !
 interface p2p0
  ip ospf network point-to-point
  ip ospf hello-interval 1
  ip ospf dead-interval 4
+ ip ospf authentication message-digest
+ ip ospf message-digest-key 1 md5 p2pkey
+!
+ip prefix-list EXT seq 5 permit 100.67.0.0/24
+!
+route-map EXT permit 10
+ match ip address prefix-list EXT
 !
 router ospf
  ospf router-id 10.0.0.3
  network 192.0.2.0/24 area 0
  network 10.0.13.0/30 area 0
  network 203.0.113.0/24 area 0
+ redistribute connected metric 30 metric-type 1 route-map EXT
 !
 "#;
 
@@ -419,6 +466,81 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         || forwarded("198.51.100.1") && forwarded("203.0.113.1"),
         diagnose,
     );
+    // AS-external routes both ways: BIRD's static (type 2, metric 25) and
+    // FRR's connected ext0 (type 1, metric 30) in ferroute's RIB; ferroute's
+    // blackhole static (type 2, metric 20) in BIRD's and FRR's tables.
+    wait(
+        "BIRD's and FRR's external routes in ferroute's RIB",
+        || {
+            route(&handle, "100.66.0.0/24").is_some_and(|(_, g)| g.len() == 2)
+                && route(&handle, "100.67.0.0/24").is_some_and(|(_, g)| g.len() == 2)
+        },
+        || {
+            format!(
+                "{}\n{}",
+                show(&handle, "ospf routes")["text"]
+                    .as_str()
+                    .unwrap_or_default(),
+                diagnose()
+            )
+        },
+    );
+    assert_eq!(
+        route(&handle, "100.66.0.0/24").unwrap().1,
+        ["192.0.2.2", "10.0.12.2"]
+    );
+    assert_eq!(
+        route(&handle, "100.67.0.0/24").unwrap().1,
+        ["192.0.2.3", "10.0.13.2"]
+    );
+    let externals = show(&handle, "ospf routes");
+    let external = |prefix: &str| {
+        externals["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["prefix"] == prefix)
+            .cloned()
+            .unwrap_or_else(|| panic!("{prefix} in {externals}"))
+    };
+    let e2 = external("100.66.0.0/24");
+    assert_eq!(
+        (
+            &e2["path_type"],
+            &e2["type2_metric"],
+            &e2["cost"],
+            &e2["advertised_by"]
+        ),
+        (
+            &"external2".into(),
+            &25.into(),
+            &10.into(),
+            &"10.0.0.2".into()
+        ),
+        "{e2}"
+    );
+    let e1 = external("100.67.0.0/24");
+    assert_eq!(
+        (&e1["path_type"], &e1["type2_metric"], &e1["cost"]),
+        (&"external1".into(), &Value::Null, &40.into()),
+        "{e1}"
+    );
+    wait(
+        "ferroute's redistributed static in BIRD's and FRR's tables",
+        || {
+            let b = bird.birdc("show route 100.68.0.0/24 all");
+            b.contains("E2")
+                && b.contains("10.0.0.1")
+                && frr.vtysh("show ip route 100.68.0.0/24").contains("ospf")
+        },
+        || {
+            format!(
+                "{}\n{}",
+                bird.birdc("show route 100.68.0.0/24 all"),
+                frr.vtysh("show ip ospf database external")
+            )
+        },
+    );
     // ferroute's LSAs in theirs, its stub in their routing tables.
     wait(
         "ferroute's stub in BIRD's and FRR's tables",
@@ -440,7 +562,8 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         "the three LSDBs agree",
         || {
             let ours = ferroute_lsas(&handle);
-            ours.len() == 4
+            // 3 router LSAs, the LAN's network LSA, 3 AS-external LSAs.
+            ours.len() == 7
                 && bird_lsas(&bird.birdc("show ospf lsadb")) == ours
                 && frr_lsas(&frr.vtysh("show ip ospf database")) == ours
         },
@@ -490,6 +613,13 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         String::new,
     );
     assert!(route(&handle, "198.51.100.0/24").is_some() && forwarded("198.51.100.1"));
+    // Its external route went with it (its LSA stays until it ages out,
+    // but the ASBR is unreachable).
+    wait(
+        "FRR's external route withdrawn",
+        || route(&handle, "100.67.0.0/24").is_none(),
+        || format!("{:?}", route(&handle, "100.67.0.0/24")),
+    );
     println!(
         "measured: all Full {full_after:?} after starting BIRD and FRR; \
          FRR's route withdrawn {withdrawn_after:?} after FRR stopped (dead interval 4 s)"
@@ -513,6 +643,7 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         || full("lan", "10.0.0.2") && full("p2p", "10.0.0.2"),
         || show(&handle, "ospf").to_string(),
     );
+    let full_again = restarted.elapsed();
     wait(
         "the old router LSA superseded, the old network LSA flushed",
         || {
@@ -527,7 +658,8 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         },
     );
     println!(
-        "measured: after a restart, Full with BIRD and stale LSAs superseded/flushed in {:?}",
+        "measured: after a restart, Full with BIRD on both links in {full_again:?}, \
+         stale LSAs superseded/flushed in {:?}",
         restarted.elapsed()
     );
     wait(

@@ -81,6 +81,8 @@ fn session(data: &[u8], established: bool, with_role: bool) {
         hold_time: 90,
         connect_retry: Duration::from_secs(5),
         ttl: None,
+        min_ttl: None,
+        md5: None,
         families: Family::ALL.to_vec(),
         graceful_restart: true,
         role: with_role.then_some(Role::Peer),

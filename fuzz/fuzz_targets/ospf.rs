@@ -23,7 +23,7 @@ use ferroute::control::ospf::speaker::Speaker;
 use ferroute::control::ospf::wire::body::{DD_INIT, DD_MASTER, DD_MORE, OPTION_E};
 use ferroute::control::ospf::wire::lsa::{fletcher_fill, fletcher_verify, LsaBody, LsaHeader};
 use ferroute::control::ospf::wire::{
-    self, Body, DbDescription, Hello, OspfPacket, PacketType, ALL_SPF_ROUTERS,
+    self, Authentication, Body, DbDescription, Hello, OspfPacket, PacketType, ALL_SPF_ROUTERS,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -37,6 +37,15 @@ fn check_codec(data: &[u8]) {
     };
     assert!(p.len() <= data.len() && p.body().len() + wire::HEADER_LEN == p.len());
     let _ = p.verify();
+    for auth in [
+        Authentication::Simple(*b"password"),
+        Authentication::Md5 {
+            key_id: 1,
+            key: *b"sixteen-byte-key",
+        },
+    ] {
+        let _ = p.authenticate(&auth);
+    }
     let Ok(body) = p.parse_body() else { return };
     match body {
         Body::Hello(h) => assert_eq!(h.neighbors().count() * 4, h.neighbors.len()),
@@ -78,8 +87,10 @@ fn exchanging(now: Instant) -> Speaker {
         priority: 1,
         retransmit_interval: 5,
         mtu: 1500,
+        authentication: Authentication::Null,
     };
     let mut s = Speaker::new(US, Ipv4Addr::UNSPECIFIED, vec![iface], now);
+    s.handle_timeout(now); // its router LSA originated
     let us = US.octets();
     let hello = Hello {
         mask: Ipv4Addr::UNSPECIFIED,

@@ -4,6 +4,7 @@
 //! `run` function; adding one (`lookup`, `run`, `stats`, ...) is a new file
 //! plus one variant in [`Command`] and one arm in [`run`].
 
+mod bgp;
 mod check_config;
 mod gen;
 mod lookup;
@@ -47,6 +48,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Re-read the configuration and routing inputs of a running `ferroute run`.
     Reload(show::ReloadArgs),
+    /// Act on the BGP sessions of a running `ferroute run` (reset).
+    Bgp(bgp::BgpArgs),
     /// Send UDP test traffic out of an interface (XDP live frames; needs root).
     Gen(gen::GenArgs),
     /// Count and drop the frames arriving on an interface (XDP; needs root).
@@ -118,6 +121,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Stats(args) => stats::run(args, out),
         Command::Show(args) => show::run(args, out),
         Command::Reload(args) => show::reload(args, out),
+        Command::Bgp(args) => bgp::run(args, out),
         Command::Gen(args) => gen::run(args, out),
         Command::Sink(args) => sink::run(args, out),
         Command::BenchRedirect(args) => redirect::run(args, out),

@@ -17,7 +17,7 @@ use super::ops::DEFAULT_SOCKET;
 use super::CliError;
 use crate::config::{Config, PortConfig, RestartOnly};
 use crate::control::operator::{OperatorHandler, OperatorRequest, OperatorSocket};
-use crate::control::Control;
+use crate::control::{Control, ControlHandle};
 use crate::dataplane::report::{status_line, StatsReport};
 use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
 use crate::fib::FibHandle;
@@ -156,6 +156,20 @@ fn xdp_counters(program: &Mutex<XdpProgram>) -> BTreeMap<String, u64> {
             .collect(),
         _ => BTreeMap::new(),
     }
+}
+
+/// The status line's BGP part (established sessions, route changes per
+/// second since `before` changes), and the change count now; `None`
+/// without BGP.
+fn bgp_status(control: &ControlHandle, before: u64, elapsed: Duration) -> Option<(String, u64)> {
+    let summary = control.show("bgp summary").ok()?;
+    let changes = summary["route_changes"].as_u64()?;
+    let rate = changes.saturating_sub(before) as f64 / elapsed.as_secs_f64().max(1e-9);
+    let part = format!(
+        "  bgp {}/{} up {:.0} chg/s",
+        summary["established"], summary["sessions"], rate
+    );
+    Some((part, changes))
 }
 
 fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
@@ -343,6 +357,7 @@ fn daemon(
     let deadline = args.duration.map(|s| started + Duration::from_secs(s));
     let mut before = snapshot(&stats);
     let mut before_at = Instant::now();
+    let mut bgp_changes = 0;
     let stop_reason = loop {
         if let Some(sig) = wait_for_signal(signals, Duration::from_secs(1)) {
             break if sig == libc::SIGINT {
@@ -360,7 +375,12 @@ fn daemon(
         if show_status {
             let now = snapshot(&stats);
             let at = Instant::now();
-            writeln!(out, "{}", status_line(&now, &before, at - before_at))?;
+            let mut line = status_line(&now, &before, at - before_at);
+            if let Some((bgp, changes)) = bgp_status(&control, bgp_changes, at - before_at) {
+                line.push_str(&bgp);
+                bgp_changes = changes;
+            }
+            writeln!(out, "{line}")?;
             out.flush()?;
             before = now;
             before_at = at;

@@ -36,16 +36,19 @@ pub enum ShowWhat {
     FibStats,
     /// BGP: decision settings, table size, per peer routes received and
     /// selected, the loaded inputs and the live sessions; `show bgp
-    /// neighbors` only the sessions.
+    /// neighbors [ADDRESS]` only the sessions (one in detail).
     Bgp {
-        /// `neighbors` (or `peers`): the sessions only.
-        #[arg(value_parser = ["neighbors", "peers"])]
+        /// `neighbors` (or `peers`): the sessions only; `summary`: counts.
+        #[arg(value_parser = ["neighbors", "peers", "summary"])]
         what: Option<String>,
+        /// With `neighbors`: this neighbor only, in detail.
+        address: Option<String>,
     },
     /// OSPF: interfaces (state, DR, BDR), neighbours (state), the LSDB
-    /// (ages, sequence numbers), counters; or one of the three.
+    /// (ages, sequence numbers), inter-area and external routes, counters;
+    /// or one of the four.
     Ospf {
-        /// `interfaces`, `neighbors` or `database` (all when omitted).
+        /// `interfaces`, `neighbors`, `database` or `routes` (all when omitted).
         what: Option<String>,
     },
 }
@@ -87,8 +90,15 @@ pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
         ShowWhat::Routes { target: Some(t) } => format!("show routes {t}"),
         ShowWhat::Linkstate => "show linkstate".to_string(),
         ShowWhat::FibStats => "show fib-stats".to_string(),
-        ShowWhat::Bgp { what: None } => "show bgp".to_string(),
-        ShowWhat::Bgp { what: Some(w) } => format!("show bgp {w}"),
+        ShowWhat::Bgp { what: None, .. } => "show bgp".to_string(),
+        ShowWhat::Bgp {
+            what: Some(w),
+            address: None,
+        } => format!("show bgp {w}"),
+        ShowWhat::Bgp {
+            what: Some(w),
+            address: Some(a),
+        } => format!("show bgp {w} {a}"),
         ShowWhat::Ospf { what: None } => "show ospf".to_string(),
         ShowWhat::Ospf { what: Some(w) } => format!("show ospf {w}"),
     };
@@ -157,11 +167,27 @@ mod tests {
         };
         assert_eq!(show(ShowWhat::FibStats, false).unwrap(), "FIB version 7\n");
         assert_eq!(
-            show(ShowWhat::Bgp { what: None }, false).unwrap(),
+            show(
+                ShowWhat::Bgp {
+                    what: None,
+                    address: None
+                },
+                false
+            )
+            .unwrap(),
             "BGP: 0 prefixes\n"
         );
-        let json: serde_json::Value =
-            serde_json::from_str(&show(ShowWhat::Bgp { what: None }, true).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(
+            &show(
+                ShowWhat::Bgp {
+                    what: None,
+                    address: None,
+                },
+                true,
+            )
+            .unwrap(),
+        )
+        .unwrap();
         assert_eq!(json, serde_json::json!({"bgp": {"peers": []}}));
         let json: serde_json::Value =
             serde_json::from_str(&show(ShowWhat::FibStats, true).unwrap()).unwrap();

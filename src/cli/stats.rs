@@ -25,9 +25,14 @@ pub fn run(args: StatsArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let written = if args.json {
         writeln!(out, "{value}")
     } else {
+        // BGP's counts (`show bgp summary`) ride along when BGP runs.
+        let bgp = value["bgp"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let report: StatsReport = serde_json::from_value(value)
             .map_err(|e| CliError::runtime(anyhow::anyhow!("unexpected stats answer: {e}")))?;
-        write!(out, "{}", report.to_text())
+        write!(out, "{}{bgp}", report.to_text())
     };
     written.map_err(CliError::runtime)
 }

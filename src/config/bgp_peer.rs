@@ -9,6 +9,7 @@ use super::raw::{RawBgp, RawBgpPeer};
 use super::ConfigError;
 use crate::control::bgp::policy::{Role, RoutePolicy};
 use crate::control::bgp::speaker::{BgpPeerConfig, Policy};
+use crate::control::protocol::Md5Key;
 use crate::control::rib::route::RouteSource;
 
 /// `redistribute`: "connected" and "static".
@@ -96,6 +97,17 @@ fn peer(
     if let Some(m) = &p.multihop {
         c.multihop = Some(cx.bounded(m, &field("multihop"), 1..=255)? as u8);
     }
+    c.ttl_security = p.ttl_security.as_ref().is_some_and(|v| *v.get_ref());
+    if let Some(pw) = &p.password {
+        // The error never repeats the password.
+        c.password = Some(Md5Key::new(pw.get_ref().as_bytes()).ok_or_else(|| {
+            cx.err(
+                pw.span(),
+                field("password"),
+                format!("1 to {} bytes (TCP MD5, RFC 2385)", Md5Key::MAX_LEN),
+            )
+        })?);
+    }
     if let Some(r) = &p.role {
         let role = Role::from_name(r.get_ref()).ok_or_else(|| {
             let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
@@ -151,6 +163,7 @@ fn peer(
 mod tests {
     use crate::config::Config;
     use crate::control::bgp::speaker::Policy;
+    use crate::control::protocol::Md5Key;
     use crate::control::rib::route::RouteSource;
 
     const ROUTER: &str = "[router]\nid = \"192.0.2.1\"\n\n[[port]]\nname = \"p0\"\n\
@@ -167,7 +180,8 @@ mod tests {
              [[bgp.peer]]\naddress = \"192.0.2.2\"\nremote_as = 65001\n\n\
              [[bgp.peer]]\naddress = \"2001:db8::2\"\nremote_as = 65000\npassive = true\n\
              hold_time = 30\nconnect_retry = 10\nmultihop = 2\nlocal_address = \"2001:db8::1\"\n\
-             import = \"none\"\nexport = \"all\"\ngraceful_restart = false\n",
+             import = \"none\"\nexport = \"all\"\ngraceful_restart = false\n\
+             password = \"s3cret\"\ngtsm = true\n",
         )
         .unwrap();
         assert_eq!(
@@ -188,6 +202,9 @@ mod tests {
         assert_eq!((i.multihop, i.connect_retry.as_secs()), (Some(2), 10));
         assert_eq!(i.local_address, Some("2001:db8::1".parse().unwrap()));
         assert!(!i.graceful_restart);
+        assert_eq!(i.password, Md5Key::new(b"s3cret"));
+        assert!(i.ttl_security && !e.ttl_security && e.password.is_none());
+        assert_eq!(format!("{:?}", i.password), "Some(Md5Key(<hidden>))");
     }
 
     #[test]
@@ -205,6 +222,11 @@ mod tests {
                 peer("hold_time = 2\n"),
                 "bgp.peer[0].hold_time",
                 "3 seconds",
+            ),
+            (
+                peer("password = \"\"\n"),
+                "bgp.peer[0].password",
+                "1 to 80 bytes",
             ),
             (
                 peer("multihop = 0\n"),

@@ -91,6 +91,9 @@ pub(super) struct RawBgpPeer {
     pub import: Option<Spanned<String>>,
     pub export: Option<Spanned<String>>,
     pub graceful_restart: Option<Spanned<bool>>,
+    pub password: Option<Spanned<String>>,
+    #[serde(alias = "gtsm")]
+    pub ttl_security: Option<Spanned<bool>>,
     pub role: Option<Spanned<String>>,
     pub strict_role: Option<Spanned<bool>>,
 }

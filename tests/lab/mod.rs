@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod bgp;
+pub mod bgp_script;
 pub mod compare;
 pub mod config;
 pub mod daemon;

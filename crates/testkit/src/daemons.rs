@@ -180,6 +180,12 @@ impl Bird {
     /// Starts `bird` in `netns` with configuration `config` (BIRD 2
     /// syntax); returns once its control socket answers.
     pub fn start(netns: &str, config: &str) -> Bird {
+        Bird::start_with(netns, config, &[])
+    }
+
+    /// [`Bird::start`] with more `bird` arguments (`-R`: graceful restart
+    /// recovery after a restart).
+    pub fn start_with(netns: &str, config: &str, extra: &[&str]) -> Bird {
         let folder = Folder::new("bird");
         let conf = folder.write("bird.conf", config);
         let socket = folder.0.join("bird.ctl");
@@ -194,6 +200,7 @@ impl Bird {
             "-P",
             path_str(&pid),
         ];
+        let args: Vec<&str> = args.iter().chain(extra).copied().collect();
         let mut process = Process::spawn("bird", netns, &args, &folder.0.join("bird.log"));
         wait_for_socket(&mut process, &socket, &folder, "bird.log");
         Bird {

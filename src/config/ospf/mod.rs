@@ -7,6 +7,7 @@ use super::context::Ctx;
 use super::raw::RawConfig;
 use super::{ConfigError, PortConfig};
 use crate::control::ospf::interface::NetworkType;
+use crate::control::ospf::wire::Authentication;
 use crate::control::ospf::{OspfConfig, OspfInterfaceConfig};
 
 /// `[ospf]`.
@@ -16,6 +17,10 @@ pub(super) struct RawOspf {
     pub area: Option<Spanned<String>>,
     #[serde(default)]
     pub interface: Vec<Spanned<RawOspfInterface>>,
+    #[serde(default)]
+    pub redistribute: Vec<Spanned<String>>,
+    pub external_metric: Option<Spanned<i64>>,
+    pub external_type: Option<Spanned<i64>>,
 }
 
 /// `[[ospf.interface]]`.
@@ -29,6 +34,9 @@ pub(super) struct RawOspfInterface {
     pub dead_interval: Option<Spanned<i64>>,
     pub priority: Option<Spanned<i64>>,
     pub retransmit_interval: Option<Spanned<i64>>,
+    pub authentication: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub key_id: Option<Spanned<i64>>,
 }
 
 pub(super) fn ospf(
@@ -103,6 +111,7 @@ pub(super) fn ospf(
         };
         let hello = opt(&f.hello_interval, "hello_interval", 1..=65_535, 10)?;
         let dead = opt(&f.dead_interval, "dead_interval", 1..=65_535, 4 * hello)?;
+        let authentication = authentication(cx, f, &field)?;
         interfaces.push(OspfInterfaceConfig {
             port: name.clone(),
             network,
@@ -112,9 +121,102 @@ pub(super) fn ospf(
             priority: opt(&f.priority, "priority", 0..=255, 1)? as u8,
             retransmit_interval: opt(&f.retransmit_interval, "retransmit_interval", 1..=3600, 5)?
                 as u16,
+            authentication,
         });
     }
-    Ok(Some(OspfConfig { area, interfaces }))
+    let redistribute = super::redistribute::sources(
+        cx,
+        &r.redistribute,
+        "ospf.redistribute",
+        &["connected", "static", "bgp"],
+    )?;
+    let external_metric = match &r.external_metric {
+        Some(m) => cx.bounded(m, "ospf.external_metric", 1..=16_777_214)? as u32,
+        None => 20,
+    };
+    let external_type2 = match &r.external_type {
+        Some(t) => cx.bounded(t, "ospf.external_type", 1..=2)? == 2,
+        None => true,
+    };
+    Ok(Some(OspfConfig {
+        area,
+        interfaces,
+        redistribute,
+        external_metric,
+        external_type2,
+    }))
+}
+
+/// `authentication = "null" | "simple" | "md5"` with `password` (8 bytes
+/// at most for simple, 16 for MD5) and, for MD5, `key_id` (default 1).
+fn authentication(
+    cx: &Ctx,
+    f: &RawOspfInterface,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Authentication, ConfigError> {
+    let kind = f.authentication.as_ref().map(|a| (a, a.get_ref().as_str()));
+    let secret = |max: usize| -> Result<Vec<u8>, ConfigError> {
+        let Some(p) = &f.password else {
+            let at = kind.map_or(f.port.span(), |(a, _)| a.span());
+            return Err(cx.err(
+                at,
+                field("password"),
+                "is required with this authentication".to_string(),
+            ));
+        };
+        let bytes = p.get_ref().as_bytes();
+        if bytes.is_empty() || bytes.len() > max {
+            return Err(cx.err(
+                p.span(),
+                field("password"),
+                format!("must be 1 to {max} bytes (is {})", bytes.len()),
+            ));
+        }
+        Ok(bytes.to_vec())
+    };
+    let auth = match kind {
+        None | Some((_, "null")) => {
+            if let Some(p) = &f.password {
+                return Err(cx.err(
+                    p.span(),
+                    field("password"),
+                    "needs authentication = \"simple\" or \"md5\"".to_string(),
+                ));
+            }
+            Authentication::Null
+        }
+        Some((_, "simple")) => {
+            let mut p = [0; 8];
+            let s = secret(8)?;
+            p[..s.len()].copy_from_slice(&s);
+            Authentication::Simple(p)
+        }
+        Some((_, "md5")) => {
+            let mut key = [0; 16];
+            let s = secret(16)?;
+            key[..s.len()].copy_from_slice(&s);
+            let key_id = match &f.key_id {
+                Some(k) => cx.bounded(k, &field("key_id"), 0..=255)? as u8,
+                None => 1,
+            };
+            Authentication::Md5 { key_id, key }
+        }
+        Some((a, other)) => {
+            return Err(cx.err(
+                a.span(),
+                field("authentication"),
+                format!("{other:?} is not \"null\", \"simple\" or \"md5\""),
+            ))
+        }
+    };
+    if let (Some(k), false) = (&f.key_id, matches!(auth, Authentication::Md5 { .. })) {
+        return Err(cx.err(
+            k.span(),
+            field("key_id"),
+            "only with authentication = \"md5\"".to_string(),
+        ));
+    }
+    Ok(auth)
 }
 
 #[cfg(test)]

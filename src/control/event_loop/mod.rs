@@ -464,7 +464,18 @@ impl Control {
         if let Some(what) = line.strip_prefix("show ") {
             return self.engine.show(what);
         }
+        if let Some(answer) = self.engine.act(line) {
+            return answer; // a protocol's action (`bgp reset ...`)
+        }
         match handler(line) {
+            OperatorRequest::Answer(Ok(mut answer)) if line == "stats" => {
+                // The data plane's counters are the handler's; the
+                // sessions and route changes are the engine's.
+                if let Ok(bgp) = self.engine.show("bgp summary") {
+                    answer["bgp"] = bgp;
+                }
+                Ok(answer)
+            }
             OperatorRequest::Answer(answer) => answer,
             OperatorRequest::Reload {
                 inputs,

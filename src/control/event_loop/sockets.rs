@@ -22,10 +22,10 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
 
-use open::{connect, connect_outcome, listen, raw_ipv4, set_tcp_options};
+use open::{connect, connect_outcome, listen, raw_ipv4, set_listen_peers, set_tcp_options};
 
 use crate::control::protocol::{
-    SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit, STREAM_BUFFER_HIGH,
+    ListenPeer, SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit, STREAM_BUFFER_HIGH,
     STREAM_BUFFER_LIMIT,
 };
 
@@ -136,7 +136,9 @@ struct Stream {
 enum Kind {
     Listener {
         listener: TcpListener,
+        /// For connections from addresses not in `peers`.
         options: TcpOptions,
+        peers: Vec<ListenPeer>,
     },
     Stream(Stream),
     Raw(Socket),
@@ -212,9 +214,12 @@ impl ProtocolSockets {
     /// reported [`OwnedSocketEvent::Closed`] with the reason.
     pub fn request(&mut self, registry: &Registry, owner: Owner, request: SocketRequest) {
         let id = request.socket();
-        if let SocketRequest::Close { .. } = request {
-            self.close_by_instance(registry, owner, id);
-            return;
+        match request {
+            SocketRequest::Close { .. } => return self.close_by_instance(registry, owner, id),
+            SocketRequest::TcpListenPeers { peers, .. } => {
+                return self.set_listen_peers(registry, owner, id, peers)
+            }
+            _ => {}
         }
         if self.by_id.contains_key(&(owner, id)) {
             let error = format!("socket {} is already open", id.0);
@@ -222,9 +227,16 @@ impl ProtocolSockets {
             return;
         }
         let opened = match request {
-            SocketRequest::TcpListen { local, options, .. } => {
-                listen(local, &options).map(|listener| Kind::Listener { listener, options })
-            }
+            SocketRequest::TcpListen {
+                local,
+                options,
+                peers,
+                ..
+            } => listen(local, &options, &peers).map(|listener| Kind::Listener {
+                listener,
+                options,
+                peers,
+            }),
             SocketRequest::TcpConnect {
                 local,
                 remote,
@@ -249,7 +261,9 @@ impl ProtocolSockets {
                 Some(interface) => raw_ipv4(protocol, interface, groups, dscp).map(Kind::Raw),
                 None => Err(std::io::Error::other(format!("no port {port}"))),
             },
-            SocketRequest::Close { .. } => unreachable!("handled above"),
+            SocketRequest::Close { .. } | SocketRequest::TcpListenPeers { .. } => {
+                unreachable!("handled above")
+            }
         };
         match opened {
             Ok(kind) => {
@@ -258,6 +272,33 @@ impl ProtocolSockets {
                 }
             }
             Err(e) => self.closed_event(owner, id, Some(e.to_string())),
+        }
+    }
+
+    /// A listener's new per-peer settings; a failure closes it.
+    fn set_listen_peers(
+        &mut self,
+        registry: &Registry,
+        owner: Owner,
+        id: SocketId,
+        new: Vec<ListenPeer>,
+    ) {
+        let Some(&token) = self.by_id.get(&(owner, id)) else {
+            let error = format!("socket {} is not open", id.0);
+            return self.closed_event(owner, id, Some(error));
+        };
+        let entry = self.entries.get_mut(&token).expect("indexed entry");
+        let Kind::Listener {
+            listener, peers, ..
+        } = &mut entry.kind
+        else {
+            let error = format!("socket {} is not a listener", id.0);
+            return self.fail(registry, token, error);
+        };
+        let v6 = listener.local_addr().is_ok_and(|a| a.is_ipv6());
+        match set_listen_peers(&socket2::SockRef::from(&*listener), v6, peers, &new) {
+            Ok(()) => *peers = new,
+            Err(e) => self.fail(registry, token, format!("listener settings: {e}")),
         }
     }
 
@@ -561,12 +602,17 @@ impl ProtocolSockets {
             let Some(Entry {
                 owner,
                 id,
-                kind: Kind::Listener { listener, options },
+                kind:
+                    Kind::Listener {
+                        listener,
+                        options,
+                        peers,
+                    },
             }) = self.entries.get(&token)
             else {
                 return;
             };
-            let (owner, listener_id, options) = (*owner, *id, *options);
+            let (owner, listener_id) = (*owner, *id);
             let (stream, remote) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
@@ -580,7 +626,14 @@ impl ProtocolSockets {
                 Ok(local) => local,
                 Err(_) => continue,
             };
-            if set_tcp_options(&socket2::SockRef::from(&stream), remote, &options).is_err() {
+            // The peer's own settings (GTSM's minimum TTL among them)
+            // before the instance hears of the connection and reads a byte.
+            let peer = remote.ip().to_canonical();
+            let options = peers
+                .iter()
+                .find(|p| p.address == peer)
+                .map_or(options, |p| &p.options);
+            if set_tcp_options(&socket2::SockRef::from(&stream), remote, options).is_err() {
                 continue;
             }
             let next = self

@@ -9,6 +9,7 @@ use super::{Engine, Host, Instance};
 use crate::control::protocol::{
     Protocol, ProtocolConfig, ProtocolInput, ReloadStyle, SocketEvent, SocketRequest, Transmit,
 };
+use crate::control::rib::notify::SourceFilter;
 use crate::control::rib::Rib;
 
 /// Names an instance for as long as it runs; a reload that replaces an
@@ -50,6 +51,7 @@ impl Engine {
                 registration,
                 protocol,
                 subscriber: None,
+                subscribed: SourceFilter::NONE,
                 last_apply: Duration::ZERO,
             });
             self.next_key += 1;
@@ -93,10 +95,19 @@ impl Engine {
             }
         }
         self.instances = running;
+        // A kept instance whose reconfiguration changed the sources it
+        // follows gets a new journal (it reads the new sources' routes
+        // from the RIB itself: a journal starts empty).
         for i in &mut self.instances {
-            if i.subscriber.is_none() {
-                let filter = i.protocol.subscription();
-                i.subscriber = (!filter.is_empty()).then(|| self.rib.subscribe(filter));
+            let filter = i.protocol.subscription();
+            if filter != i.subscribed {
+                if let Some(id) = i.subscriber.take() {
+                    self.rib.unsubscribe(id);
+                }
+                i.subscribed = filter;
+            }
+            if i.subscriber.is_none() && !filter.is_empty() {
+                i.subscriber = Some(self.rib.subscribe(filter));
             }
         }
     }
@@ -125,6 +136,30 @@ impl Engine {
         self.drain_routes(i);
         self.notify(now);
         result
+    }
+
+    /// An operator action (`bgp reset PEER`) for whichever instance
+    /// claims it; its route changes go to the RIB as after a socket event.
+    /// An action named after a protocol that does not run is an error;
+    /// `None`: nobody's.
+    pub fn act(&mut self, action: &str) -> Option<Result<serde_json::Value, String>> {
+        let now = (self.host.clock)();
+        for i in 0..self.instances.len() {
+            let answer = self.instances[i]
+                .protocol
+                .handle_action(now, action, &self.rib);
+            if let Some(answer) = answer {
+                self.drain_routes(i);
+                self.notify(now);
+                return Some(answer);
+            }
+        }
+        let first = action.split_whitespace().next()?;
+        let r = self.registry.iter().find(|r| r.name == first)?;
+        Some(Err(format!(
+            "{} is not configured ({})",
+            r.title, r.section
+        )))
     }
 
     /// The next thing an instance wants done with its sockets: its

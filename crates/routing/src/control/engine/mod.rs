@@ -20,7 +20,7 @@ use crate::control::protocol::{
     Protocol, ProtocolConfig, Registration, RouteOutput, SocketRequest, REGISTRY,
 };
 use crate::control::rib::inputs::{connected_routes, static_routes};
-use crate::control::rib::notify::SubscriberId;
+use crate::control::rib::notify::{SourceFilter, SubscriberId};
 use crate::control::rib::route::{RibRoute, RouteSource};
 use crate::control::rib::{FibPublisher, PublishStats, Rib};
 use crate::control::ControlInputs;
@@ -74,8 +74,10 @@ struct Instance {
     key: InstanceKey,
     registration: &'static Registration,
     protocol: Box<dyn Protocol>,
-    /// Its journal of the RIB's best-route changes, if it wants one.
+    /// Its journal of the RIB's best-route changes, if it wants one, and
+    /// the sources that journal was opened for.
     subscriber: Option<SubscriberId>,
+    subscribed: SourceFilter,
     /// How long applying its last batch of route changes took.
     last_apply: Duration,
 }

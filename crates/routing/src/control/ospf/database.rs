@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use super::wire::lsa::{self, LsaHeader, LsaKey, LsaType};
+use super::wire::lsa::{self, LsaHeader, LsaKey};
 use crate::control::hash::FastMap;
 
 /// MaxAge (seconds).
@@ -157,14 +157,15 @@ impl Database {
     }
 
     /// Installs a whole, checked LSA (§13.2); false when the database is
-    /// full and the key new. A change of contents (not of age alone) of
-    /// an LSA SPF reads bumps the generation.
+    /// full and the key new. A change of contents (not of age alone)
+    /// bumps the generation: every LS type now feeds the routing table
+    /// (router and network LSAs SPF, summary and AS-external LSAs the
+    /// routes built on it).
     pub fn install(&mut self, bytes: Vec<u8>, now: Instant) -> bool {
         let Ok(view) = LsaHeader::new_lsa(&bytes[..]) else {
             return false;
         };
         let key = view.key();
-        let spf_reads = matches!(key.ls_type, LsaType::Router | LsaType::Network);
         let changed = match self.entries.get(&key) {
             None => {
                 if self.entries.len() >= MAX_LSAS {
@@ -187,7 +188,7 @@ impl Database {
                 max_age_flooded,
             },
         );
-        if changed && spf_reads {
+        if changed {
             self.generation += 1;
         }
         true
@@ -196,9 +197,7 @@ impl Database {
     /// Removes `key` (a MaxAge LSA no neighbour still needs).
     pub fn remove(&mut self, key: &LsaKey) -> Option<Entry> {
         let e = self.entries.remove(key)?;
-        if matches!(key.ls_type, LsaType::Router | LsaType::Network) {
-            self.generation += 1;
-        }
+        self.generation += 1;
         Some(e)
     }
 

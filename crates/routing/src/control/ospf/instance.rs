@@ -3,17 +3,19 @@
 //! packets out; SPF after a hold-down whenever the router or network
 //! LSAs changed, its routes as source `ospf`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use ipnet::{IpNet, Ipv4Net};
 use serde_json::Value;
 
+use super::external::{beyond_area_routes, OspfRoute};
 use super::interface::{InterfaceConfig, NetworkType};
 use super::routes::to_linkstate;
 use super::show;
-use super::speaker::Speaker;
-use super::wire::{ALL_D_ROUTERS, ALL_SPF_ROUTERS, IP_PROTOCOL};
+use super::speaker::{ExternalRoute, Speaker};
+use super::wire::{Authentication, ALL_D_ROUTERS, ALL_SPF_ROUTERS, IP_PROTOCOL};
 use crate::control::linkstate::{spf, SpfScheduler};
 use crate::control::protocol::{
     Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, ReloadStyle, RibView,
@@ -49,6 +51,24 @@ pub struct OspfConfig {
     /// Only the backbone (0.0.0.0) is supported.
     pub area: Ipv4Addr,
     pub interfaces: Vec<OspfInterfaceConfig>,
+    /// Routes of these sources are announced as AS-external (type 5).
+    pub redistribute: Vec<RouteSource>,
+    /// Their metric, and whether it is type 2 (the default) or type 1.
+    pub external_metric: u32,
+    pub external_type2: bool,
+}
+
+impl OspfConfig {
+    /// The backbone on `interfaces`, redistributing nothing.
+    pub fn new(interfaces: Vec<OspfInterfaceConfig>) -> Self {
+        OspfConfig {
+            area: Ipv4Addr::UNSPECIFIED,
+            interfaces,
+            redistribute: Vec::new(),
+            external_metric: 20,
+            external_type2: true,
+        }
+    }
 }
 
 /// `[[ospf.interface]]`.
@@ -62,6 +82,7 @@ pub struct OspfInterfaceConfig {
     pub dead_interval: u32,
     pub priority: u8,
     pub retransmit_interval: u16,
+    pub authentication: Authentication,
 }
 
 /// The running protocol.
@@ -82,6 +103,15 @@ pub struct OspfInstance {
     /// Sockets lost (and asked for again), and the last error.
     socket_losses: u64,
     last_socket_error: Option<String>,
+    /// IPv4 routes of the redistributed RIB sources, and the subnets of
+    /// ports OSPF does not run on (for `connected`).
+    redistributed: BTreeMap<Ipv4Net, RouteSource>,
+    connected: Vec<Ipv4Net>,
+    /// When the redistributed sources' routes are read from the RIB again
+    /// (after a reconfiguration: a new journal starts empty).
+    reread_due: Option<Instant>,
+    /// The inter-area and external routes of the last SPF run.
+    beyond: Vec<OspfRoute>,
 }
 
 impl OspfInstance {
@@ -99,7 +129,61 @@ impl OspfInstance {
             bad_datagrams: 0,
             socket_losses: 0,
             last_socket_error: None,
+            redistributed: BTreeMap::new(),
+            connected: Vec::new(),
+            reread_due: None,
+            beyond: Vec::new(),
         }
+    }
+
+    /// The RIB sources whose routes are redistributed (connected ones
+    /// come from the ports, not the RIB: it holds host routes too).
+    fn rib_sources(&self) -> Vec<RouteSource> {
+        self.config
+            .redistribute
+            .iter()
+            .copied()
+            .filter(|s| *s != RouteSource::CONNECTED)
+            .collect()
+    }
+
+    /// Hands the speaker what is redistributed now. A prefix OSPF already
+    /// carries as an interface's subnet is left out.
+    fn announce_externals(&mut self, now: Instant) {
+        let Some(speaker) = self.speaker.as_mut() else {
+            return;
+        };
+        let route = ExternalRoute {
+            metric: self.config.external_metric,
+            type2: self.config.external_type2,
+        };
+        let own: Vec<Ipv4Net> = speaker
+            .interfaces()
+            .iter()
+            .map(|f| f.config.address.trunc())
+            .collect();
+        let externals = self
+            .redistributed
+            .keys()
+            .chain(&self.connected)
+            .filter(|p| !own.contains(p))
+            .map(|p| (*p, route))
+            .collect();
+        speaker.set_externals(now, externals);
+    }
+
+    /// Reads the redistributed sources' routes from the RIB anew.
+    fn reread(&mut self, now: Instant, rib: &dyn RibView) {
+        self.redistributed.clear();
+        for source in self.rib_sources() {
+            for prefix in rib.source_prefixes(source) {
+                if let IpNet::V4(p) = prefix {
+                    self.redistributed.entry(p).or_insert(source);
+                }
+            }
+        }
+        self.reread_due = None;
+        self.announce_externals(now);
     }
 
     pub fn speaker(&self) -> Option<&Speaker> {
@@ -139,6 +223,7 @@ impl OspfInstance {
                 priority: c.priority,
                 retransmit_interval: c.retransmit_interval,
                 mtu: port.mtu,
+                authentication: c.authentication.clone(),
             });
         }
         Ok(out)
@@ -161,6 +246,7 @@ impl OspfInstance {
         let names = &self.port_names;
         let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| i as PortId);
         let result = spf::run(&lsdb, s.router_id(), port_of);
+        self.beyond = beyond_area_routes(s, &result, result.routes(), now);
         let routes: Vec<RibRoute> = result
             .routes()
             .iter()
@@ -168,6 +254,7 @@ impl OspfInstance {
                 source: RouteSource::OSPF,
                 ..r.clone()
             })
+            .chain(self.beyond.iter().map(OspfRoute::to_rib))
             .collect();
         self.routes.push_back(RouteOutput::ReplaceSource {
             source: RouteSource::OSPF,
@@ -221,7 +308,10 @@ impl Protocol for OspfInstance {
         Ok(())
     }
 
-    fn handle_timeout(&mut self, now: Instant, _rib: &dyn RibView) {
+    fn handle_timeout(&mut self, now: Instant, rib: &dyn RibView) {
+        if self.reread_due.is_some_and(|t| t <= now) {
+            self.reread(now, rib);
+        }
         if let Some(s) = self.speaker.as_mut() {
             s.handle_timeout(now);
         }
@@ -231,7 +321,32 @@ impl Protocol for OspfInstance {
         }
     }
 
-    fn handle_rib_changes(&mut self, _: Instant, _: &[BestRouteChange], _: &dyn RibView) {}
+    fn handle_rib_changes(&mut self, now: Instant, changes: &[BestRouteChange], rib: &dyn RibView) {
+        let sources = self.rib_sources();
+        for change in changes {
+            match change {
+                BestRouteChange::Prefix {
+                    prefix: IpNet::V4(p),
+                    new,
+                    ..
+                } => match new.as_ref().filter(|b| sources.contains(&b.source)) {
+                    Some(b) => {
+                        self.redistributed.insert(*p, b.source);
+                    }
+                    None => {
+                        self.redistributed.remove(p);
+                    }
+                },
+                BestRouteChange::Prefix { .. } => {}
+                BestRouteChange::SourceReplaced { .. } => {
+                    self.reread(now, rib);
+                    return;
+                }
+            }
+        }
+        self.announce_externals(now);
+        self.note_changes(now);
+    }
 
     fn handle_command(
         &mut self,
@@ -248,7 +363,7 @@ impl Protocol for OspfInstance {
             return Some(Err(format!("show ospf: unexpected {command:?}")));
         }
         let speaker = self.speaker.as_ref()?;
-        let mut answer = show::show(speaker, self.last_spf.as_ref(), now, what);
+        let mut answer = show::show(speaker, self.last_spf.as_ref(), &self.beyond, now, what);
         if let (Ok(v), None) = (&mut answer, what) {
             v["bad_datagrams"] = self.bad_datagrams.into();
             v["socket_losses"] = self.socket_losses.into();
@@ -315,6 +430,21 @@ impl Protocol for OspfInstance {
             ));
         }
         self.config = section;
+        self.connected = if self.config.redistribute.contains(&RouteSource::CONNECTED) {
+            config
+                .ports
+                .iter()
+                .flat_map(|p| &p.addresses)
+                .filter_map(|a| match a {
+                    IpNet::V4(v4) => Some(v4.trunc()),
+                    IpNet::V6(_) => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.reread_due = Some(now);
+        self.announce_externals(now);
         self.note_changes(now);
         Ok(Reconfigured::default())
     }
@@ -334,10 +464,10 @@ impl Protocol for OspfInstance {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let speaker = self.speaker.as_ref().and_then(|s| s.poll_timeout());
-        match (speaker, self.spf.deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [speaker, self.spf.deadline(), self.reread_due]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn poll_route(&mut self) -> Option<RouteOutput> {
@@ -345,7 +475,7 @@ impl Protocol for OspfInstance {
     }
 
     fn subscription(&self) -> SourceFilter {
-        SourceFilter::NONE
+        SourceFilter::only(&self.rib_sources())
     }
 }
 

@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::neighbor::{Neighbor, NeighborState};
+use super::wire::Authentication;
 use crate::control::hash::FastMap;
 use crate::fib::PortId;
 
@@ -51,6 +52,7 @@ pub struct InterfaceConfig {
     pub priority: u8,
     pub retransmit_interval: u16,
     pub mtu: u16,
+    pub authentication: Authentication,
 }
 
 /// An interface and its neighbours.

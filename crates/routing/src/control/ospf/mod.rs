@@ -5,6 +5,7 @@
 //! [`crate::control::linkstate`].
 
 pub mod database;
+pub mod external;
 pub mod instance;
 pub mod interface;
 pub mod neighbor;

@@ -37,6 +37,9 @@ pub struct Neighbor {
     pub state: NeighborState,
     /// The inactivity timer: no hello by then means it is gone.
     pub dead_at: Instant,
+    /// The cryptographic sequence number of its last authenticated packet
+    /// (MD5): one lower is a replay, dropped (D.4.3).
+    pub crypt_sequence: Option<u32>,
     /// Whether this router is master of the exchange.
     pub master: bool,
     pub dd_sequence: u32,
@@ -71,6 +74,7 @@ impl Neighbor {
             options: 0,
             state: NeighborState::Down,
             dead_at: now,
+            crypt_sequence: None,
             master: true,
             dd_sequence: 0,
             last_received_dd: None,

@@ -1,4 +1,4 @@
-//! `show ospf [interfaces|neighbors|database]`: JSON for `--json`, and a
+//! `show ospf [interfaces|neighbors|database|routes]`: JSON for `--json`, and a
 //! text in the shape of BIRD's and FRR's.
 
 use std::fmt::Write;
@@ -8,11 +8,13 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::external::{OspfRoute, PathType};
 use super::interface::{InterfaceState, NetworkType};
 use super::neighbor::NeighborState;
 use super::speaker::Speaker;
 use super::wire::lsa::{LsaKey, LsaType};
 use crate::control::linkstate::SpfResult;
+use crate::control::rib::route::Via;
 
 #[derive(Debug, Serialize)]
 struct InterfaceRow {
@@ -26,6 +28,8 @@ struct InterfaceRow {
     bdr: Ipv4Addr,
     neighbors: usize,
     adjacent: usize,
+    /// "null", "simple" or "md5" (never the secret).
+    authentication: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,6 +75,7 @@ fn interfaces(s: &Speaker) -> Vec<InterfaceRow> {
                 .values()
                 .filter(|n| n.state == NeighborState::Full)
                 .count(),
+            authentication: f.config.authentication.name(),
         })
         .collect()
 }
@@ -127,15 +132,19 @@ fn kebab<T: Serialize>(v: &T) -> String {
 pub fn show(
     s: &Speaker,
     spf: Option<&SpfResult>,
+    beyond: &[OspfRoute],
     now: Instant,
     what: Option<&str>,
 ) -> Result<Value, String> {
     let mut text = String::new();
     let want = |w: &str| what.is_none() || what == Some(w);
     let mut answer = json!({ "router_id": s.router_id(), "area": s.area() });
-    if !matches!(what, None | Some("interfaces" | "neighbors" | "database")) {
+    if !matches!(
+        what,
+        None | Some("interfaces" | "neighbors" | "database" | "routes")
+    ) {
         return Err(format!(
-            "show ospf: {:?} is not interfaces, neighbors or database",
+            "show ospf: {:?} is not interfaces, neighbors, database or routes",
             what.unwrap_or_default()
         ));
     }
@@ -221,6 +230,16 @@ pub fn show(
             answer["spf_unusable"] = json!(spf.unusable_links());
         }
     }
+    if want("routes") {
+        routes(&mut text, beyond);
+        answer["routes"] = json!(beyond);
+        answer["externals_announced"] = json!(s.externals().len());
+        let _ = writeln!(
+            text,
+            "AS-external routes announced: {}",
+            s.externals().len()
+        );
+    }
     if what.is_none() {
         answer["counters"] = json!(s.counters());
         let _ = writeln!(text, "Counters:");
@@ -230,4 +249,39 @@ pub fn show(
     }
     answer["text"] = text.into();
     Ok(answer)
+}
+
+/// The inter-area and external routes, one line each.
+fn routes(text: &mut String, beyond: &[OspfRoute]) {
+    let _ = writeln!(
+        text,
+        "{:<18} {:<6} {:>8} {:>8} {:<15} Next hops",
+        "Prefix", "Type", "Cost", "Metric", "From"
+    );
+    for r in beyond {
+        let kind = match r.path_type {
+            PathType::InterArea => "IA",
+            PathType::External1 => "E1",
+            PathType::External2 => "E2",
+        };
+        let metric = r.type2_metric.map_or("-".to_string(), |m| m.to_string());
+        let hops: Vec<String> = r.paths.iter().map(via_text).collect();
+        let _ = writeln!(
+            text,
+            "{:<18} {:<6} {:>8} {:>8} {:<15} {}",
+            r.prefix.to_string(),
+            kind,
+            r.cost,
+            metric,
+            r.advertised_by,
+            hops.join(", ")
+        );
+    }
+}
+
+fn via_text(v: &Via) -> String {
+    match v {
+        Via::Gateway { port, gateway } => format!("{gateway} (port {port})"),
+        other => format!("{other:?}"),
+    }
 }

@@ -24,8 +24,8 @@ pub use crate::control::rib::notify::{BestRouteChange, RibView, SourceFilter};
 use crate::control::rib::route::{RibRoute, RouteSource, RouteTable};
 use crate::fib::PortId;
 pub use sockets::{
-    SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit, STREAM_BUFFER_HIGH,
-    STREAM_BUFFER_LIMIT,
+    ListenPeer, Md5Key, SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit,
+    STREAM_BUFFER_HIGH, STREAM_BUFFER_LIMIT,
 };
 
 /// What the event loop hands an instance.
@@ -169,6 +169,19 @@ pub trait Protocol: Send {
         command: &str,
         rib: &dyn RibView,
     ) -> Option<Result<serde_json::Value, String>>;
+
+    /// An operator action that changes state (`bgp reset 192.0.2.2 soft
+    /// in`), unlike [`Protocol::handle_command`], which only reads; `None`
+    /// when it is not this instance's. What it asks for (bytes, sockets,
+    /// routes) is polled as after any other event.
+    fn handle_action(
+        &mut self,
+        _now: Instant,
+        _action: &str,
+        _rib: &dyn RibView,
+    ) -> Option<Result<serde_json::Value, String>> {
+        None
+    }
 
     /// Applies a configuration; says which input files to hand in.
     fn reconfigure(

@@ -38,17 +38,62 @@ impl SocketId {
     }
 }
 
+/// A TCP MD5 signature key (RFC 2385): the password as bytes, 1 to
+/// [`Md5Key::MAX_LEN`]. Its `Debug` never shows it (configurations and
+/// requests get logged).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Md5Key(Vec<u8>);
+
+impl Md5Key {
+    /// The kernel's limit (`TCP_MD5SIG_MAXKEYLEN`).
+    pub const MAX_LEN: usize = 80;
+
+    /// `None` when empty or longer than [`Md5Key::MAX_LEN`].
+    pub fn new(key: &[u8]) -> Option<Self> {
+        (1..=Self::MAX_LEN)
+            .contains(&key.len())
+            .then(|| Md5Key(key.to_vec()))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Md5Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Md5Key(<hidden>)")
+    }
+}
+
 /// Options of a TCP socket (listening or connecting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TcpOptions {
     /// The IP TTL / IPv6 hop limit of what it sends (`None`: the system's
     /// default). Directly connected eBGP sends 1 (RFC 4271 §5.1.3's
     /// practice); GTSM (RFC 5082) sends 255.
     pub ttl: Option<u8>,
-    /// Drop received segments whose TTL is below this (GTSM: 254).
+    /// Drop received segments whose TTL is below this (GTSM: 256 - hops).
     pub min_ttl: Option<u8>,
     /// DSCP of what it sends (routing traffic: CS6 = 48).
     pub dscp: Option<u8>,
+    /// Sign every segment with this key and drop segments not signed with
+    /// it (TCP MD5, RFC 2385). On a connect, the key for the remote
+    /// address; on a listener, see [`ListenPeer`].
+    pub md5: Option<Md5Key>,
+}
+
+/// A listener's settings for connections from one address: the kernel
+/// checks the MD5 key on the listener itself (a SYN from `address` not
+/// signed with it is dropped, and the accepted socket inherits it); TTL,
+/// minimum TTL and DSCP are set on the accepted socket before its first
+/// byte is read. A listener whose every peer has a minimum TTL gets the
+/// smallest one too, so that a SYN no peer would accept is dropped by the
+/// kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenPeer {
+    pub address: IpAddr,
+    pub options: TcpOptions,
 }
 
 /// A socket an instance wants opened or closed.
@@ -61,6 +106,17 @@ pub enum SocketRequest {
         socket: SocketId,
         local: SocketAddr,
         options: TcpOptions,
+        /// Settings per peer address (connections from other addresses
+        /// get `options`).
+        peers: Vec<ListenPeer>,
+    },
+    /// Replaces listener `socket`'s per-peer settings (keys added,
+    /// changed and removed in place: the listener stays open and its
+    /// accepted connections are not touched). A failure closes the
+    /// listener with [`SocketEvent::Closed`].
+    TcpListenPeers {
+        socket: SocketId,
+        peers: Vec<ListenPeer>,
     },
     /// Connect to `remote`, from `local` if given (port 0: any port). The
     /// outcome arrives as [`SocketEvent::Connected`] or
@@ -93,6 +149,7 @@ impl SocketRequest {
     pub fn socket(&self) -> SocketId {
         match self {
             SocketRequest::TcpListen { socket, .. }
+            | SocketRequest::TcpListenPeers { socket, .. }
             | SocketRequest::TcpConnect { socket, .. }
             | SocketRequest::RawIpv4 { socket, .. }
             | SocketRequest::Close { socket } => *socket,

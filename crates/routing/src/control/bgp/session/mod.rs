@@ -23,7 +23,7 @@ pub use message::{Family, Notification};
 pub use update::{Announcement, ParsedUpdate, UpdateContext};
 
 use crate::control::bgp::policy::Role;
-use crate::control::protocol::SocketId;
+use crate::control::protocol::{Md5Key, SocketId};
 
 /// One session's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,10 @@ pub struct SessionConfig {
     pub connect_retry: Duration,
     /// IP TTL of what the session sends (`None`: the system's).
     pub ttl: Option<u8>,
+    /// The lowest TTL accepted from the peer (GTSM, RFC 5082).
+    pub min_ttl: Option<u8>,
+    /// TCP MD5 signature key (RFC 2385).
+    pub md5: Option<Md5Key>,
     /// Families offered (multiprotocol capabilities).
     pub families: Vec<Family>,
     /// Act as graceful restart helper (RFC 4724): announce the capability

@@ -24,6 +24,8 @@ pub(super) fn config(passive: bool) -> SessionConfig {
         hold_time: 90,
         connect_retry: Duration::from_secs(5),
         ttl: Some(1),
+        min_ttl: None,
+        md5: None,
         families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
         graceful_restart: true,
         role: None,
@@ -444,6 +446,33 @@ fn operator_stop_sends_cease_and_stays_idle() {
         })]
     );
     let _ = socket;
+}
+
+#[test]
+fn operator_reset_sends_cease_and_connects_again_after_the_idle_hold() {
+    let mut r = Rig::new(false);
+    r.established();
+    r.s.reset(r.at(1), code::CEASE_ADMIN_RESET);
+    let out = r.drain();
+    assert_eq!(
+        notification(&out),
+        Some((code::CEASE, code::CEASE_ADMIN_RESET, vec![], true))
+    );
+    assert!(out.contains(&SessionOutput::Down));
+    // No new connection before the peer has the close: after 1 s.
+    assert!(!out
+        .iter()
+        .any(|o| matches!(o, SessionOutput::Socket(SocketRequest::TcpConnect { .. }))));
+    assert_eq!(
+        (r.s.state(), r.s.poll_timeout()),
+        (State::Idle, Some(r.at(2)))
+    );
+    r.s.timeout(r.at(2), &mut r.ids);
+    assert!(matches!(
+        r.drain()[..],
+        [SessionOutput::Socket(SocketRequest::TcpConnect { .. })]
+    ));
+    assert_eq!(r.s.state(), State::Connect);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 pub use crate::control::bgp::policy::Policy;
 use crate::control::bgp::policy::Role;
 use crate::control::bgp::session::{Family, SessionConfig};
+use crate::control::protocol::Md5Key;
 
 /// One configured neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,12 @@ pub struct BgpPeerConfig {
     /// Graceful restart helper (RFC 4724; default on): a peer that
     /// announced it keeps its routes while it restarts.
     pub graceful_restart: bool,
+    /// TCP MD5 signatures (RFC 2385) with this key (`password`).
+    pub password: Option<Md5Key>,
+    /// GTSM (RFC 5082, `ttl_security`): send TTL 255 and accept only
+    /// segments that arrive with at least 256 - hops, hops being
+    /// `multihop` (default 1: directly connected, TTL 255).
+    pub ttl_security: bool,
     /// Our role towards the peer (RFC 9234): announced, checked, and the
     /// ONLY_TO_CUSTOMER rules on both directions.
     pub role: Option<Role>,
@@ -57,6 +64,8 @@ impl BgpPeerConfig {
             import: default.clone(),
             export: default,
             graceful_restart: true,
+            password: None,
+            ttl_security: false,
             role: None,
             strict_role: false,
         }
@@ -73,11 +82,16 @@ impl BgpPeerConfig {
             passive: self.passive,
             hold_time: self.hold_time,
             connect_retry: self.connect_retry,
-            ttl: match (ebgp, self.multihop) {
-                (_, Some(ttl)) => Some(ttl),
-                (true, None) => Some(1),
-                (false, None) => None,
+            ttl: match (self.ttl_security, ebgp, self.multihop) {
+                (true, _, _) => Some(255),
+                (false, _, Some(ttl)) => Some(ttl),
+                (false, true, None) => Some(1),
+                (false, false, None) => None,
             },
+            min_ttl: self
+                .ttl_security
+                .then(|| (256 - u16::from(self.multihop.unwrap_or(1))) as u8),
+            md5: self.password.clone(),
             families: Family::ALL.to_vec(),
             graceful_restart: self.graceful_restart,
             role: self.role,

@@ -82,7 +82,7 @@ impl BgpSpeaker {
                 attrs: None,
             };
             if let Ok(change) = self.files.bgp_rib_mut().apply(update, rib.next_hops()) {
-                self.files.push_change(change);
+                self.route_change(change);
             }
         }
         self.export_to_all(&gone);

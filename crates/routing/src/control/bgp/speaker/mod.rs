@@ -13,11 +13,14 @@
 mod config;
 mod export;
 mod graceful;
+mod operator;
 mod peers;
 mod reload;
 
 #[cfg(test)]
 mod net;
+#[cfg(test)]
+mod operator_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
@@ -39,8 +42,8 @@ use crate::control::bgp::session::{Family, Session, SocketIds};
 use crate::control::bgp::{PathAttrs, PeerId, ResolveWith};
 use crate::control::hash::{FastMap, FastSet};
 use crate::control::protocol::{
-    Protocol, ProtocolConfig, ProtocolInput, ProtocolPort, Reconfigured, Registration, ReloadStyle,
-    RibView, RouteOutput, SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit,
+    ListenPeer, Protocol, ProtocolConfig, ProtocolInput, ProtocolPort, Reconfigured, Registration,
+    ReloadStyle, RibView, RouteOutput, SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit,
 };
 use crate::control::rib::notify::{BestRouteChange, SourceFilter};
 use crate::control::rib::route::RouteSource;
@@ -71,8 +74,8 @@ struct LivePeer {
     /// What it has from us.
     adj_out: FastMap<IpNet, Arc<PathAttrs>>,
     /// Prefixes it announced since the session came up (accepted or not;
-    /// `show bgp`'s "received").
-    announced: u64,
+    /// `show bgp`'s "received"), per family ([`Family`] as index).
+    announced: [u64; 2],
     treat_as_withdraw: u64,
     attributes_discarded: u64,
     /// Families whose End-of-RIB it sent since it came up.
@@ -99,7 +102,7 @@ impl LivePeer {
             session,
             rib_peer,
             adj_out: FastMap::default(),
-            announced: 0,
+            announced: [0; 2],
             treat_as_withdraw: 0,
             attributes_discarded: 0,
             end_of_rib: Vec::new(),
@@ -110,7 +113,7 @@ impl LivePeer {
 
     /// Asks the peer for its routes again (ROUTE-REFRESH; a reset if it
     /// cannot), after its import policy changed.
-    fn refresh(&mut self, now: Instant, ids: &mut SocketIds) {
+    fn refresh(&mut self, now: Instant) {
         let Some(n) = self.session.negotiated().cloned() else {
             return;
         };
@@ -119,8 +122,7 @@ impl LivePeer {
                 self.session.send_established(message::route_refresh(f));
             }
         } else {
-            self.session.stop(now, code::CEASE_ADMIN_RESET);
-            self.session.start(now, ids);
+            self.session.reset(now, code::CEASE_ADMIN_RESET);
         }
     }
 }
@@ -138,11 +140,16 @@ pub struct BgpSpeaker {
     /// Which peer a connection is for.
     sockets: FastMap<SocketId, usize>,
     listening: [bool; 2],
+    /// The per-peer settings the listeners have (MD5 keys, GTSM).
+    listen_peers: [Vec<ListenPeer>; 2],
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
     ids: SocketIds,
     /// A configuration whose files are being read.
     pending: Option<Pending>,
+    /// Changes of the selected routes the live sessions caused (`ferroute
+    /// stats`, the status line).
+    route_changes: u64,
 }
 
 /// A configuration not applied yet: its files go into a fresh table.
@@ -178,10 +185,12 @@ impl BgpSpeaker {
             peers: Vec::new(),
             sockets: FastMap::default(),
             listening: [false; 2],
+            listen_peers: [Vec::new(), Vec::new()],
             requests: VecDeque::new(),
             transmits: VecDeque::new(),
             ids: SocketIds::new(FIRST_CONNECTION),
             pending: None,
+            route_changes: 0,
         }
     }
 
@@ -220,13 +229,29 @@ impl BgpSpeaker {
         }
     }
 
+    /// Opens a listener per address family with peers, and keeps each
+    /// listener's per-peer settings (MD5 keys, GTSM) those of the peers
+    /// configured now: changed in place, the listener stays open.
     fn listen(&mut self) {
         for (f, family) in [(0, true), (1, false)] {
-            let wanted = self
+            let peers: Vec<ListenPeer> = self
                 .peers
                 .iter()
-                .any(|p| p.config.address.is_ipv4() == family);
-            if wanted && !self.listening[f] {
+                .filter(|p| p.config.address.is_ipv4() == family)
+                .map(|p| ListenPeer {
+                    address: p.config.address,
+                    options: p.session.tcp_options(),
+                })
+                .collect();
+            if self.listening[f] {
+                if peers != self.listen_peers[f] {
+                    self.requests.push_back(SocketRequest::TcpListenPeers {
+                        socket: LISTENERS[f],
+                        peers: peers.clone(),
+                    });
+                    self.listen_peers[f] = peers;
+                }
+            } else if !peers.is_empty() {
                 let ip = if family {
                     IpAddr::V4(Ipv4Addr::UNSPECIFIED)
                 } else {
@@ -239,7 +264,9 @@ impl BgpSpeaker {
                         dscp: Some(48),
                         ..TcpOptions::default()
                     },
+                    peers: peers.clone(),
                 });
+                self.listen_peers[f] = peers;
                 self.listening[f] = true;
             }
         }
@@ -404,8 +431,30 @@ impl Protocol for BgpSpeaker {
                 "peers": self.peers_json(now),
                 "text": self.peers_text(now),
             }))),
+            ["bgp", "peers" | "neighbors", address] => Some(self.neighbor(now, address)),
+            ["bgp", "summary"] => Some(Ok(self.summary())),
             _ => self.files.handle_command(command, rib),
         }
+    }
+
+    /// `bgp reset PEER [soft in|out]`.
+    fn handle_action(
+        &mut self,
+        now: Instant,
+        action: &str,
+        rib: &dyn RibView,
+    ) -> Option<Result<Value, String>> {
+        let words: Vec<&str> = action.split_whitespace().collect();
+        let answer = match words[..] {
+            ["bgp", "reset", peer] => self.reset(now, peer, None),
+            ["bgp", "reset", peer, "soft", direction] => self.reset(now, peer, Some(direction)),
+            ["bgp", ..] => Err(format!(
+                "unknown `{action}` (try: bgp reset PEER [soft in|out])"
+            )),
+            _ => return None,
+        };
+        self.pump_all(now, rib);
+        Some(answer)
     }
 
     /// A new configuration is checked and its files read into a fresh

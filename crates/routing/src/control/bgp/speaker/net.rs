@@ -22,17 +22,28 @@ pub(super) struct Router {
 }
 
 impl Router {
-    pub(super) fn show(&mut self, now: Instant, command: &str) -> Option<Value> {
+    /// Next hops on its ports' subnets resolve (cost 0), nothing else.
+    fn rib(&self) -> ResolveWith<impl Fn(IpAddr) -> Option<u32>> {
         let ports = self.ports.clone();
-        let rib = ResolveWith(move |a: IpAddr| {
+        ResolveWith(move |a: IpAddr| {
             ports
                 .iter()
                 .any(|p| p.addresses.iter().any(|n| n.contains(&a)))
                 .then_some(0)
-        });
+        })
+    }
+
+    pub(super) fn show(&mut self, now: Instant, command: &str) -> Option<Value> {
+        let rib = self.rib();
         self.bgp
             .handle_command(now, command, &rib)
             .map(|r| r.unwrap())
+    }
+
+    /// An operator action (`bgp reset ...`); `None`: not BGP's.
+    pub(super) fn act(&mut self, now: Instant, action: &str) -> Option<Result<Value, String>> {
+        let rib = self.rib();
+        self.bgp.handle_action(now, action, &rib)
     }
 
     pub(super) fn state(&mut self, now: Instant, peer: &str) -> String {
@@ -242,6 +253,8 @@ impl Net {
     pub(super) fn request(&mut self, r: usize, req: SocketRequest) {
         match req {
             SocketRequest::TcpListen { .. } => self.routers[r].listening = true,
+            // No keys or TTLs in the fake network.
+            SocketRequest::TcpListenPeers { .. } => {}
             SocketRequest::TcpConnect { socket, remote, .. } => {
                 let target = self
                     .owner(remote.ip())

@@ -9,6 +9,7 @@ use std::time::Instant;
 use ipnet::IpNet;
 use serde_json::{json, Value};
 
+use super::operator::capabilities;
 use super::BgpSpeaker;
 use crate::control::bgp::adj_rib_in::BgpUpdate;
 use crate::control::bgp::policy::{PeerRules, Role};
@@ -82,7 +83,7 @@ impl BgpSpeaker {
                 SessionOutput::Up => {
                     let peer = &mut self.peers[i];
                     peer.end_of_rib.clear();
-                    peer.announced = 0;
+                    peer.announced = [0; 2];
                     if let Some(n) = peer.session.negotiated().cloned() {
                         let rib_peer = peer.rib_peer;
                         self.files
@@ -127,7 +128,7 @@ impl BgpSpeaker {
             .bgp_rib_mut()
             .clear_peer(rib_peer, rib.next_hops(), |c| changes.push(c));
         for c in changes {
-            self.files.push_change(c);
+            self.route_change(c);
         }
         self.export_to_all(&had);
     }
@@ -168,10 +169,12 @@ impl BgpSpeaker {
             remote_as: config.remote_as,
         };
         let per_prefix = config.import.per_prefix();
-        let mut received = 0;
+        let mut received = [0u64; 2];
         let table = self.files.bgp_rib_mut();
         for a in u.announced {
-            received += a.prefixes.len() as u64;
+            for prefix in &a.prefixes {
+                received[Family::of(prefix) as usize] += 1;
+            }
             let mut shared = None;
             for prefix in a.prefixes.into_iter().filter(wanted) {
                 let attrs = match &shared {
@@ -189,13 +192,15 @@ impl BgpSpeaker {
                 });
             }
         }
-        self.peers[i].announced += received;
+        for (count, n) in self.peers[i].announced.iter_mut().zip(received) {
+            *count += n;
+        }
         let mut touched = Vec::with_capacity(updates.len());
         for update in updates {
             self.peers[i].stale.remove(&update.prefix);
             touched.push(update.prefix);
             if let Ok(change) = self.files.bgp_rib_mut().apply(update, rib.next_hops()) {
-                self.files.push_change(change);
+                self.route_change(change);
             }
         }
         self.export_to_all(&touched);
@@ -219,9 +224,12 @@ impl BgpSpeaker {
                     "hold_time": n.map(|n| n.hold_time),
                     "families": n.map(|n| n.families.clone()),
                     "local": n.map(|n| n.local),
-                    "received": p.announced,
+                    "received": p.announced.iter().sum::<u64>(),
                     "accepted": rib.received(p.rib_peer),
                     "advertised": p.adj_out.len(),
+                    "capabilities": n.map(capabilities),
+                    "tcp_md5": p.config.password.is_some(),
+                    "ttl_security": p.config.ttl_security,
                     "end_of_rib": p.end_of_rib,
                     "stale": p.stale.len(),
                     "treat_as_withdraw": p.treat_as_withdraw,
@@ -263,7 +271,7 @@ impl BgpSpeaker {
                 p.config.remote_as,
                 format!("{:?}", s.state()).to_lowercase(),
                 secs,
-                p.announced,
+                p.announced.iter().sum::<u64>(),
                 rib.received(p.rib_peer),
                 p.adj_out.len(),
                 err

@@ -76,7 +76,7 @@ impl BgpSpeaker {
                         let _ = rib.insert_bulk(routes.into_iter().map(|(n, a)| (rib_peer, n, a)));
                     } else if p.import != Policy::None {
                         // The routes as the new policy takes them.
-                        live.refresh(now, &mut self.ids);
+                        live.refresh(now);
                     }
                     live.config = p.clone();
                     live

@@ -11,7 +11,7 @@ use crate::control::bgp::{AsPath, Origin};
 use crate::control::rib::route::Via;
 
 /// R (AS 65000) with an eBGP peer E (65001) and two iBGP peers I1, I2.
-fn topology() -> (Net, [usize; 4]) {
+pub(super) fn topology() -> (Net, [usize; 4]) {
     let mut net = Net::new();
     let r = net.add(
         "10.0.0.1",

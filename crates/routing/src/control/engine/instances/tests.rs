@@ -23,6 +23,10 @@ const NAME: &str = "echo";
 struct Echo {
     configured: u32,
     accepted: u32,
+    /// Best-route changes heard (it follows iBGP routes, and from its
+    /// second configuration on static routes instead).
+    changes: usize,
+    actions: u32,
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
 }
@@ -68,7 +72,9 @@ impl Protocol for Echo {
 
     fn handle_timeout(&mut self, _: Instant, _: &dyn RibView) {}
 
-    fn handle_rib_changes(&mut self, _: Instant, _: &[BestRouteChange], _: &dyn RibView) {}
+    fn handle_rib_changes(&mut self, _: Instant, changes: &[BestRouteChange], _: &dyn RibView) {
+        self.changes += changes.len();
+    }
 
     fn handle_command(
         &mut self,
@@ -77,7 +83,24 @@ impl Protocol for Echo {
         _: &dyn RibView,
     ) -> Option<Result<serde_json::Value, String>> {
         (command == NAME).then(|| {
-            Ok(json!({ NAME: { "configured": self.configured, "accepted": self.accepted } }))
+            Ok(json!({ NAME: {
+                "configured": self.configured,
+                "accepted": self.accepted,
+                "changes": self.changes,
+                "actions": self.actions,
+            } }))
+        })
+    }
+
+    fn handle_action(
+        &mut self,
+        _: Instant,
+        action: &str,
+        _: &dyn RibView,
+    ) -> Option<Result<serde_json::Value, String>> {
+        (action == "echo count").then(|| {
+            self.actions += 1;
+            Ok(json!({ "actions": self.actions }))
         })
     }
 
@@ -88,6 +111,7 @@ impl Protocol for Echo {
                 socket: SocketId(1),
                 local: "0.0.0.0:179".parse().unwrap(),
                 options: TcpOptions::default(),
+                peers: Vec::new(),
             });
         }
         Ok(Reconfigured::default())
@@ -110,7 +134,13 @@ impl Protocol for Echo {
     }
 
     fn subscription(&self) -> SourceFilter {
-        SourceFilter::NONE
+        use crate::control::rib::route::RouteSource;
+        // First iBGP (nothing comes of it here), then static routes.
+        if self.configured >= 2 {
+            SourceFilter::only(&[RouteSource::STATIC])
+        } else {
+            SourceFilter::only(&[RouteSource::IBGP])
+        }
     }
 }
 
@@ -143,7 +173,11 @@ fn inputs(echo: bool) -> ControlInputs {
 }
 
 fn engine() -> Engine {
-    let inputs = inputs(true);
+    engine_with(true)
+}
+
+fn engine_with(echo: bool) -> Engine {
+    let inputs = inputs(echo);
     let fib = FibHandle::new(crate::fib::Fib::default());
     let host = Host {
         clock: frozen_clock,
@@ -224,4 +258,37 @@ fn reload_keeps_a_live_instance_and_stops_an_unconfigured_one() {
     assert_eq!(fresh.len(), 1);
     assert_ne!(fresh, key, "a new instance, a new key");
     assert_eq!(shown(&mut engine)["configured"], 1);
+}
+
+#[test]
+fn a_kept_instance_that_follows_new_sources_gets_their_changes() {
+    use crate::fib::{RouteTarget, StaticRoute};
+    let mut engine = engine();
+    let with_static = |prefix: &str| {
+        let mut i = inputs(true);
+        i.static_routes = vec![StaticRoute {
+            prefix: prefix.parse().unwrap(),
+            target: RouteTarget::Discard(crate::fib::Discard::Blackhole),
+        }];
+        i
+    };
+    // Reconfigured in place: from now on it follows static routes.
+    engine.reload(&with_static("198.51.100.0/24")).unwrap();
+    let before = shown(&mut engine)["changes"].as_u64().unwrap();
+    engine.reload(&with_static("203.0.113.0/24")).unwrap();
+    // One static route went, another came.
+    assert_eq!(shown(&mut engine)["changes"].as_u64().unwrap(), before + 2);
+}
+
+#[test]
+fn actions_go_to_the_instance_that_claims_them() {
+    let mut engine = engine();
+    assert_eq!(engine.act("echo count"), Some(Ok(json!({ "actions": 1 }))));
+    assert_eq!(shown(&mut engine)["actions"], 1);
+    assert_eq!(engine.act("stats"), None, "nobody's");
+    let mut without = engine_with(false);
+    assert_eq!(
+        without.act("echo count"),
+        Some(Err("echo is not configured ([echo])".to_string()))
+    );
 }

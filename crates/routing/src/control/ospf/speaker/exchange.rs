@@ -12,8 +12,7 @@ use crate::control::ospf::wire::body::{DD_INIT, DD_MASTER, DD_MORE, OPTION_E};
 use crate::control::ospf::wire::lsa::{LsaKey, HEADER_LEN};
 use crate::control::ospf::wire::{self, DbDescription, LsRequests, PacketType};
 
-/// Bytes of IP and OSPF headers around a packet's body.
-const OVERHEAD: usize = 20 + wire::HEADER_LEN;
+const OVERHEAD: usize = wire::PACKET_OVERHEAD;
 
 impl Speaker {
     /// Enters ExStart (§10.3 AdjOK/2-WayReceived, and after

@@ -328,7 +328,7 @@ impl Speaker {
 
     fn send_ack(&mut self, i: usize, to: Ipv4Addr, headers: &[[u8; HEADER_LEN]]) {
         let mtu = usize::from(self.interfaces[i].config.mtu);
-        let per_packet = (mtu.saturating_sub(20 + wire::HEADER_LEN) / HEADER_LEN).max(1);
+        let per_packet = (mtu.saturating_sub(wire::PACKET_OVERHEAD) / HEADER_LEN).max(1);
         for chunk in headers.chunks(per_packet) {
             let bytes = wire::emit(PacketType::LsAck, self.router_id, self.area, |o| {
                 for h in chunk {

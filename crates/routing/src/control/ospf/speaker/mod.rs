@@ -22,10 +22,12 @@ use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use ipnet::Ipv4Net;
+
 use super::database::Database;
 use super::interface::{Interface, InterfaceConfig, InterfaceState};
 use super::neighbor::NeighborState;
-use super::wire::{Body, OspfPacket, ALL_D_ROUTERS};
+use super::wire::{auth, Authentication, Body, OspfPacket, ALL_D_ROUTERS};
 use crate::control::hash::FastState;
 
 /// InfTransDelay (seconds added to an LSA's age when it is sent).
@@ -64,11 +66,27 @@ pub struct Speaker {
     originate_due: Option<Instant>,
     aging_due: Instant,
     dd_counter: u32,
+    /// Routes this router announces as AS-external (redistribution).
+    externals: BTreeMap<Ipv4Net, ExternalRoute>,
+    /// The cryptographic sequence number of the next MD5-authenticated
+    /// packet (one counter for every interface; it only grows).
+    crypt_sequence: u32,
+}
+
+/// A route this router announces in a type 5 LSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalRoute {
+    pub metric: u32,
+    /// Type 2 (the metric alone counts) rather than type 1 (added to the
+    /// cost to reach this router).
+    pub type2: bool,
 }
 
 impl Speaker {
     /// A speaker with `interfaces` up at `now`; it originates its router
-    /// LSA at once.
+    /// LSA on its first timeout, at `now` (so what the owner sets at the
+    /// same instant, such as its external routes, goes into the first
+    /// instance rather than waiting MinLSInterval for a second).
     pub fn new(
         router_id: Ipv4Addr,
         area: Ipv4Addr,
@@ -89,8 +107,10 @@ impl Speaker {
             originate_due: None,
             aging_due: now + AGING_TICK,
             dd_counter: 0,
+            externals: BTreeMap::new(),
+            crypt_sequence: 1,
         };
-        s.originate(now);
+        s.schedule_origination(now);
         s
     }
 
@@ -110,6 +130,27 @@ impl Speaker {
         &self.db
     }
 
+    /// The database itself, for tests that plant LSAs no speaker of theirs
+    /// would originate (an area border router's summaries).
+    #[cfg(test)]
+    pub(crate) fn database_mut(&mut self) -> &mut Database {
+        &mut self.db
+    }
+
+    /// Makes `externals` the AS-external routes this router announces:
+    /// their LSAs are originated, changed or flushed by difference (and
+    /// the router LSA's E bit follows).
+    pub fn set_externals(&mut self, now: Instant, externals: BTreeMap<Ipv4Net, ExternalRoute>) {
+        if externals != self.externals {
+            self.externals = externals;
+            self.schedule_origination(now);
+        }
+    }
+
+    pub fn externals(&self) -> &BTreeMap<Ipv4Net, ExternalRoute> {
+        &self.externals
+    }
+
     pub fn counters(&self) -> &BTreeMap<&'static str, u64> {
         &self.counters
     }
@@ -123,7 +164,18 @@ impl Speaker {
         self.out.pop_front()
     }
 
-    fn send(&mut self, interface: usize, destination: Ipv4Addr, bytes: Vec<u8>) {
+    /// Queues a packet emitted with null authentication, sealed with the
+    /// interface's.
+    fn send(&mut self, interface: usize, destination: Ipv4Addr, mut bytes: Vec<u8>) {
+        if let Some(iface) = self.interfaces.get(interface) {
+            let auth = &iface.config.authentication;
+            if *auth != Authentication::Null {
+                auth::seal(&mut bytes, auth, self.crypt_sequence);
+                if matches!(auth, Authentication::Md5 { .. }) {
+                    self.crypt_sequence = self.crypt_sequence.saturating_add(1);
+                }
+            }
+        }
         self.out.push_back(Outgoing {
             interface,
             destination,
@@ -152,10 +204,19 @@ impl Speaker {
         let Some(iface) = self.interfaces.get(interface) else {
             return self.count("unknown interface");
         };
-        let packet = match OspfPacket::new_checked(bytes).and_then(|p| p.verify().map(|()| p)) {
+        let packet = match OspfPacket::new_checked(bytes) {
             Ok(p) => p,
             Err(e) => return self.count(error_name(e)),
         };
+        let crypt_sequence = match packet.authenticate(&iface.config.authentication) {
+            Ok(s) => s,
+            Err(e) => return self.count(error_name(e)),
+        };
+        if let (Some(seq), Some(n)) = (crypt_sequence, iface.neighbors.get(&packet.router_id())) {
+            if n.crypt_sequence.is_some_and(|last| seq < last) {
+                return self.count("cryptographic sequence number went back");
+            }
+        }
         if packet.area_id() != self.area {
             return self.count("wrong area");
         }
@@ -174,9 +235,18 @@ impl Speaker {
         };
         let from = packet.router_id();
         self.count("received");
+        let remember = |s: &mut Self| {
+            if let Some(n) = s.interfaces[interface].neighbors.get_mut(&from) {
+                n.crypt_sequence = crypt_sequence.or(n.crypt_sequence);
+            }
+        };
         match body {
-            Body::Hello(h) => self.receive_hello(now, interface, source, from, &h),
+            Body::Hello(h) => {
+                self.receive_hello(now, interface, source, from, &h);
+                remember(self);
+            }
             other => {
+                remember(self);
                 let known = self.interfaces[interface]
                     .neighbors
                     .get(&from)
@@ -293,7 +363,8 @@ fn error_name(e: super::wire::OspfError) -> &'static str {
         BadLength => "bad length",
         BadType => "bad packet type",
         BadChecksum => "bad checksum",
-        BadAuthentication => "bad authentication",
+        BadAuthentication => "authentication type mismatch",
+        AuthenticationFailed => "authentication failed",
         BadBody => "malformed body",
         BadLsa => "malformed LSA",
     }

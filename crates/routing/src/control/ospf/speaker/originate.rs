@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::{Speaker, MIN_LS_INTERVAL};
 use crate::control::ospf::database::{INITIAL_SEQUENCE, MAX_AGE, MAX_SEQUENCE};
+use crate::control::ospf::external::{FLAG_E, LS_INFINITY};
 use crate::control::ospf::interface::{InterfaceState, NetworkType};
 use crate::control::ospf::neighbor::NeighborState;
 use crate::control::ospf::wire::body::OPTION_E;
@@ -79,8 +80,42 @@ impl Speaker {
                 }
             }
         }
-        out.insert(self.router_key(), LsaBody::Router { flags: 0, links });
+        let flags = if self.externals.is_empty() { 0 } else { FLAG_E };
+        out.insert(self.router_key(), LsaBody::Router { flags, links });
+        self.wanted_externals(&mut out);
         out
+    }
+
+    /// A type 5 LSA per redistributed route. The link state id is the
+    /// network address; when two prefixes share it, the longer one takes
+    /// the address with its host bits set (Appendix E), and a prefix whose
+    /// id is still taken is left out.
+    fn wanted_externals(&self, out: &mut BTreeMap<LsaKey, LsaBody>) {
+        let mut taken = std::collections::BTreeSet::new();
+        for (prefix, route) in &self.externals {
+            let mut id = prefix.network();
+            if !taken.insert(id) {
+                id = prefix.broadcast();
+                if !taken.insert(id) {
+                    continue;
+                }
+            }
+            let key = LsaKey {
+                ls_type: LsaType::AsExternal,
+                ls_id: id,
+                adv_router: self.router_id,
+            };
+            out.insert(
+                key,
+                LsaBody::AsExternal {
+                    mask: prefix.netmask(),
+                    type2: route.type2,
+                    metric: route.metric.min(LS_INFINITY - 1),
+                    forwarding: std::net::Ipv4Addr::UNSPECIFIED,
+                    tag: 0,
+                },
+            );
+        }
     }
 
     fn router_key(&self) -> LsaKey {

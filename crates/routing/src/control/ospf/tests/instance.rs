@@ -12,8 +12,8 @@ use super::*;
 use crate::control::bgp::ResolveWith;
 use crate::control::ospf::instance::{OspfConfig, OspfInterfaceConfig, NAME, REGISTRATION};
 use crate::control::protocol::{
-    frozen_clock, ProtocolConfig, ProtocolInput, ProtocolPort, RouteOutput, SocketEvent, SocketId,
-    SocketRequest,
+    frozen_clock, Protocol, ProtocolConfig, ProtocolInput, ProtocolPort, RouteOutput, SocketEvent,
+    SocketId, SocketRequest,
 };
 use crate::control::rib::route::{RouteSource, Via};
 use crate::wire::ipv4::Ipv4Repr;
@@ -31,18 +31,16 @@ fn config(router: u8, addresses: &[&str], cost: u16) -> ProtocolConfig {
         .collect();
     ProtocolConfig::new(rid(router), ports).with_section(
         NAME,
-        OspfConfig {
-            area: Ipv4Addr::UNSPECIFIED,
-            interfaces: vec![OspfInterfaceConfig {
-                port: "p0".to_string(),
-                network: NetworkType::PointToPoint,
-                cost,
-                hello_interval: 1,
-                dead_interval: 4,
-                priority: 1,
-                retransmit_interval: 2,
-            }],
-        },
+        OspfConfig::new(vec![OspfInterfaceConfig {
+            port: "p0".to_string(),
+            network: NetworkType::PointToPoint,
+            cost,
+            hello_interval: 1,
+            dead_interval: 4,
+            priority: 1,
+            retransmit_interval: 2,
+            authentication: crate::control::ospf::wire::Authentication::Null,
+        }]),
     )
 }
 
@@ -174,4 +172,108 @@ fn two_instances_reach_full_and_install_the_neighbours_stub() {
     };
     a.handle_input(now, ProtocolInput::Socket(junk), &rib)
         .unwrap();
+}
+
+/// A RIB with static routes only.
+struct Statics(Vec<IpNet>);
+
+impl crate::control::rib::route::NextHopResolver for Statics {
+    fn igp_cost(&self, _: IpAddr) -> Option<u32> {
+        None
+    }
+}
+
+impl crate::control::rib::notify::RibView for Statics {
+    fn next_hops(&self) -> &dyn crate::control::rib::route::NextHopResolver {
+        self
+    }
+    fn source_prefixes(&self, source: RouteSource) -> Vec<IpNet> {
+        if source == RouteSource::STATIC {
+            self.0.clone()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The AS-external LSAs `instance` holds of its own and not flushed.
+fn announced(instance: &mut dyn Protocol, rib: &Statics, now: std::time::Instant) -> Vec<String> {
+    let shown = instance
+        .handle_command(now, "ospf database", rib)
+        .unwrap()
+        .unwrap();
+    shown["database"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ls_type"] == "as-external" && r["age"].as_u64() < Some(3600))
+        .map(|r| r["ls_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn static_and_connected_routes_are_redistributed_as_they_come_and_go() {
+    use crate::control::rib::notify::{BestRoute, BestRouteChange};
+    let mut now = frozen_clock();
+    let mut config = config(1, &["10.0.12.1/30", "192.0.2.1/24"], 10);
+    let mut section = config.section::<OspfConfig>(NAME).unwrap().clone();
+    section.redistribute = vec![RouteSource::STATIC, RouteSource::CONNECTED];
+    config = config.with_section(NAME, section);
+    let mut a = (REGISTRATION.create)(&config).expect("configured");
+    a.reconfigure(now, &config).unwrap();
+    assert_eq!(
+        a.subscription(),
+        crate::control::rib::notify::SourceFilter::only(&[RouteSource::STATIC])
+    );
+    // The RIB's statics are read on the first timeout after a reconfigure.
+    let rib = Statics(vec![
+        "198.51.100.0/24".parse().unwrap(),
+        "2001:db8::/32".parse().unwrap(),
+    ]);
+    assert!(a.poll_timeout().is_some_and(|t| t <= now));
+    a.handle_timeout(now, &rib);
+    // p1's subnet (OSPF does not run there) and the IPv4 static; p0's
+    // subnet is OSPF's own, the IPv6 static is not OSPFv2's.
+    assert_eq!(
+        announced(a.as_mut(), &rib, now),
+        ["192.0.2.0", "198.51.100.0"]
+    );
+    let shown = a.handle_command(now, "ospf routes", &rib).unwrap().unwrap();
+    assert_eq!(shown["externals_announced"], 2);
+    // A static route comes, MinLSInterval later it is announced; one goes.
+    now += Duration::from_secs(6);
+    let best = BestRoute {
+        source: RouteSource::STATIC,
+        metric: 0,
+        paths: Box::new([Via::Attached { port: 1 }]),
+    };
+    let changes = [
+        BestRouteChange::Prefix {
+            prefix: "203.0.113.0/24".parse().unwrap(),
+            old: None,
+            new: Some(best.clone()),
+        },
+        BestRouteChange::Prefix {
+            prefix: "198.51.100.0/24".parse().unwrap(),
+            old: Some(best),
+            new: None,
+        },
+    ];
+    a.handle_rib_changes(now, &changes, &rib);
+    while a.poll_timeout().is_some_and(|t| t <= now) {
+        a.handle_timeout(now, &rib);
+    }
+    assert_eq!(
+        announced(a.as_mut(), &rib, now),
+        ["192.0.2.0", "203.0.113.0"]
+    );
+    // Redistribution turned off by a reload: everything flushed.
+    let plain = self::config(1, &["10.0.12.1/30", "192.0.2.1/24"], 10);
+    now += Duration::from_secs(6);
+    a.reconfigure(now, &plain).unwrap();
+    assert!(a.subscription().is_empty());
+    while a.poll_timeout().is_some_and(|t| t <= now) {
+        a.handle_timeout(now, &rib);
+    }
+    assert!(announced(a.as_mut(), &rib, now).is_empty());
 }

@@ -4,7 +4,9 @@
 //! tests push hand-made packets with [`packet`].
 
 mod adjacency;
+mod auth;
 mod exchange;
+mod external;
 mod flooding;
 mod instance;
 mod routes;
@@ -44,6 +46,25 @@ pub(super) fn iface(
         priority,
         retransmit_interval: 5,
         mtu: 1500,
+        authentication: wire::Authentication::Null,
+    }
+}
+
+/// SPF as speaker `s` of `lab` runs it (ports p0.. numbered 0..).
+pub(super) fn spf_of(lab: &Lab, s: usize) -> crate::control::linkstate::SpfResult {
+    let sp = &lab.speakers[s];
+    let lsdb = super::routes::to_linkstate(sp, lab.now);
+    let names: Vec<String> = (0..4).map(|p| format!("p{p}")).collect();
+    crate::control::linkstate::spf::run(&lsdb, sp.router_id(), |n| {
+        names.iter().position(|x| x == n).map(|i| i as u16)
+    })
+}
+
+/// A first hop through `a` on `port`.
+pub(super) fn gw(port: u16, a: [u8; 4]) -> crate::control::rib::route::Via {
+    crate::control::rib::route::Via::Gateway {
+        port,
+        gateway: std::net::IpAddr::V4(Ipv4Addr::from(a)),
     }
 }
 

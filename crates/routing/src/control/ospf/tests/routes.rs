@@ -2,36 +2,20 @@
 //! and transit networks, equal-cost paths through two routers of a LAN,
 //! and routes moving when a router dies.
 
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
 use super::*;
-use crate::control::linkstate::spf;
-use crate::control::ospf::routes::to_linkstate;
-use crate::control::rib::route::{RibRoute, Via};
+use crate::control::rib::route::RibRoute;
 
 fn routes_of(lab: &Lab, s: usize) -> Vec<RibRoute> {
-    let sp = &lab.speakers[s];
-    let lsdb = to_linkstate(sp, lab.now);
-    let names: Vec<String> = (0..4).map(|p| format!("p{p}")).collect();
-    spf::run(&lsdb, sp.router_id(), |n| {
-        names.iter().position(|x| x == n).map(|i| i as u16)
-    })
-    .into_routes()
+    spf_of(lab, s).into_routes()
 }
 
 fn route<'a>(routes: &'a [RibRoute], prefix: &str) -> Option<&'a RibRoute> {
     let p: IpNet = prefix.parse().unwrap();
     routes.iter().find(|r| r.prefix == p)
-}
-
-fn gw(port: u16, a: [u8; 4]) -> Via {
-    Via::Gateway {
-        port,
-        gateway: IpAddr::V4(Ipv4Addr::from(a)),
-    }
 }
 
 #[test]

@@ -216,8 +216,7 @@ pub struct RouterLink {
     pub metric: u16,
 }
 
-/// The bodies this speaker reads (summary LSAs are kept and flooded, not
-/// read).
+/// The bodies this speaker reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LsaBody {
     Router {
@@ -236,6 +235,13 @@ pub enum LsaBody {
         metric: u32,
         forwarding: Ipv4Addr,
         tag: u32,
+    },
+    /// Type 3 (a network in another area, the link state id its address)
+    /// or type 4 (an AS boundary router, the id its router id; mask 0),
+    /// TOS 0 only.
+    Summary {
+        mask: Ipv4Addr,
+        metric: u32,
     },
     Other,
 }
@@ -299,7 +305,15 @@ impl LsaBody {
                     tag: be32(b, 12),
                 })
             }
-            LsaType::SummaryNetwork | LsaType::SummaryAsbr => Ok(LsaBody::Other),
+            LsaType::SummaryNetwork | LsaType::SummaryAsbr => {
+                if b.len() < 8 {
+                    return Err(OspfError::BadLsa);
+                }
+                Ok(LsaBody::Summary {
+                    mask: addr(b, 0),
+                    metric: be32(b, 4) & 0x00ff_ffff,
+                })
+            }
         }
     }
 
@@ -335,6 +349,10 @@ impl LsaBody {
                 out.extend_from_slice(&word.to_be_bytes());
                 out.extend_from_slice(&forwarding.octets());
                 out.extend_from_slice(&tag.to_be_bytes());
+            }
+            LsaBody::Summary { mask, metric } => {
+                out.extend_from_slice(&mask.octets());
+                out.extend_from_slice(&(metric & 0x00ff_ffff).to_be_bytes());
             }
             LsaBody::Other => {}
         }

@@ -8,6 +8,7 @@
 //! it is used, lists are bounded by the packet's own length, nothing
 //! panics on any input (the `ospf` fuzz target checks that).
 
+pub mod auth;
 pub mod body;
 pub mod lsa;
 
@@ -20,6 +21,7 @@ use std::net::Ipv4Addr;
 
 use crate::wire::checksum;
 
+pub use auth::Authentication;
 pub use body::{Body, DbDescription, Hello, LsRequests, LsUpdate, LsaHeaders};
 pub use lsa::{fletcher_verify, LsaBody, LsaHeader, LsaKey, LsaType, RouterLink, RouterLinkType};
 
@@ -31,6 +33,10 @@ pub const ALL_SPF_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 5);
 pub const ALL_D_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 6);
 /// Length of the common header.
 pub const HEADER_LEN: usize = 24;
+/// Bytes around a packet's body on the wire: the IP header, the OSPF
+/// header, and room for an MD5 digest (whether the interface uses one or
+/// not: packets are sized the same either way).
+pub const PACKET_OVERHEAD: usize = 20 + HEADER_LEN + auth::MD5_LEN;
 
 /// Why an OSPF packet was rejected (each is a counted drop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error)]
@@ -45,8 +51,10 @@ pub enum OspfError {
     BadType,
     #[error("bad checksum")]
     BadChecksum,
-    #[error("authentication type not supported")]
+    #[error("authentication type mismatch")]
     BadAuthentication,
+    #[error("authentication failed")]
+    AuthenticationFailed,
     #[error("malformed body")]
     BadBody,
     #[error("malformed LSA")]
@@ -76,7 +84,7 @@ impl PacketType {
     }
 }
 
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
     pub const VERSION: usize = 0;
     pub const TYPE: usize = 1;
@@ -175,13 +183,21 @@ impl<T: AsRef<[u8]>> OspfPacket<T> {
     /// Null authentication (AuType 0) and the standard checksum over the
     /// packet without the 64-bit authentication field (A.3.1).
     pub fn verify(&self) -> Result<(), OspfError> {
-        if self.au_type() != 0 {
-            return Err(OspfError::BadAuthentication);
-        }
-        if packet_checksum(self.packet()) != 0 {
-            return Err(OspfError::BadChecksum);
-        }
-        Ok(())
+        self.authenticate(&Authentication::Null).map(|_| ())
+    }
+
+    /// Checks the packet against the interface's authentication (Appendix
+    /// D): the AuType, then for null and simple the checksum (and the
+    /// password), for cryptographic the key id and the MD5 digest that
+    /// follows the packet. Returns the cryptographic sequence number, for
+    /// the caller to compare with the neighbour's last.
+    pub fn authenticate(&self, auth: &Authentication) -> Result<Option<u32>, OspfError> {
+        auth::check(self.b(), self.len(), auth)
+    }
+
+    /// The 8-byte authentication field.
+    pub fn auth_field(&self) -> &[u8] {
+        &self.b()[field::AUTH]
     }
 
     /// The body, parsed.
@@ -193,7 +209,7 @@ impl<T: AsRef<[u8]>> OspfPacket<T> {
 /// The Internet checksum over `packet` skipping the authentication field:
 /// the value to store when the checksum field is zero, and zero when the
 /// stored checksum is right.
-fn packet_checksum(packet: &[u8]) -> u16 {
+pub(crate) fn packet_checksum(packet: &[u8]) -> u16 {
     let acc = checksum::accumulate(0, &packet[..field::AUTH.start]);
     let acc = checksum::accumulate(acc, &packet[field::AUTH.end..]);
     checksum::finish(acc)

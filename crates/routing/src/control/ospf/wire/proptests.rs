@@ -52,6 +52,14 @@ fn body() -> impl Strategy<Value = (LsaType, LsaBody)> {
                     tag
                 }
             )),
+        (addr(), 0..0x0100_0000u32, any::<bool>()).prop_map(|(mask, metric, asbr)| (
+            if asbr {
+                LsaType::SummaryAsbr
+            } else {
+                LsaType::SummaryNetwork
+            },
+            LsaBody::Summary { mask, metric }
+        )),
     ]
 }
 

@@ -113,6 +113,8 @@ pub struct SessionStats {
     pub messages_out: u64,
     pub updates_in: u64,
     pub updates_out: u64,
+    pub route_refresh_in: u64,
+    pub route_refresh_out: u64,
     /// Times the session reached Established.
     pub established: u64,
     pub last_error_sent: Option<String>,
@@ -239,6 +241,16 @@ impl Session {
         }
     }
 
+    /// An operator's reset: [`Session::stop`] with Cease `subcode`, then
+    /// an automatic start after the first idle hold, so that the peer has
+    /// the NOTIFICATION and the close before our next connection (a
+    /// connection beside its established one would be refused, Cease 5).
+    pub fn reset(&mut self, now: Instant, subcode: u8) {
+        self.stop(now, subcode);
+        self.started = true;
+        self.idle_until = Some(now + IDLE_HOLD);
+    }
+
     /// Opens a connection unless the session is passive (a ConnectRetry
     /// expiry or a start).
     fn connect(&mut self, now: Instant, ids: &mut SocketIds) {
@@ -269,8 +281,9 @@ impl Session {
     pub fn tcp_options(&self) -> TcpOptions {
         TcpOptions {
             ttl: self.config.ttl,
-            min_ttl: None,
+            min_ttl: self.config.min_ttl,
             dscp: Some(48),
+            md5: self.config.md5.clone(),
         }
     }
 
@@ -436,8 +449,10 @@ impl Session {
         let Some(socket) = self.established().map(|c| c.socket) else {
             return false;
         };
-        if bytes.get(18) == Some(&message::UPDATE) {
-            self.stats.updates_out += 1;
+        match bytes.get(18) {
+            Some(&message::UPDATE) => self.stats.updates_out += 1,
+            Some(&message::ROUTE_REFRESH) => self.stats.route_refresh_out += 1,
+            _ => {}
         }
         self.send(socket, bytes);
         true

@@ -77,6 +77,7 @@ impl Session {
                 }
             }
             (State::Established, message::ROUTE_REFRESH) => {
+                self.stats.route_refresh_in += 1;
                 match message::parse_route_refresh(body) {
                     Ok(Some(f)) => self.out.push_back(SessionOutput::RouteRefresh(f)),
                     Ok(None) => {}

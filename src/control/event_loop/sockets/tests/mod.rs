@@ -1,6 +1,9 @@
 //! The sockets layer against the kernel's loopback: TCP connect, accept,
 //! both directions, close after the queue is sent, the peer's close, a
-//! refused connect, and raw IPv4 datagrams (root).
+//! refused connect, and raw IPv4 datagrams (root); TCP MD5 and GTSM in
+//! [`security`].
+
+mod security;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
@@ -11,17 +14,17 @@ use mio::{Events, Poll};
 use super::*;
 
 const OWNER: Owner = 7;
-const LIMIT: Duration = Duration::from_secs(10);
+pub(super) const LIMIT: Duration = Duration::from_secs(10);
 
 /// A poller and the sockets, driven until events arrive.
-struct Harness {
+pub(super) struct Harness {
     poll: Poll,
     sockets: ProtocolSockets,
     events: Events,
 }
 
 impl Harness {
-    fn new(ports: Vec<PortInterface>) -> Self {
+    pub(super) fn new(ports: Vec<PortInterface>) -> Self {
         Harness {
             poll: Poll::new().unwrap(),
             sockets: ProtocolSockets::new(100, ports),
@@ -29,7 +32,7 @@ impl Harness {
         }
     }
 
-    fn request(&mut self, request: SocketRequest) {
+    pub(super) fn request(&mut self, request: SocketRequest) {
         self.sockets.request(self.poll.registry(), OWNER, request);
     }
 
@@ -43,7 +46,7 @@ impl Harness {
     }
 
     /// Serves readiness until `done` holds for the events so far (bounded).
-    fn until(
+    pub(super) fn until(
         &mut self,
         mut done: impl FnMut(&[OwnedSocketEvent]) -> bool,
     ) -> Vec<OwnedSocketEvent> {
@@ -61,27 +64,44 @@ impl Harness {
                 Instant::now() < deadline,
                 "no such events in {LIMIT:?}: {seen:?}"
             );
-            self.poll
-                .poll(&mut self.events, Some(Duration::from_millis(50)))
-                .unwrap();
-            let ready: Vec<_> = self
-                .events
-                .iter()
-                .map(|e| {
-                    (
-                        e.token(),
-                        e.is_readable() || e.is_read_closed(),
-                        e.is_writable(),
-                    )
-                })
-                .collect();
-            for (token, readable, writable) in ready {
-                assert!(self.sockets.owns(token));
-                self.sockets
-                    .ready(self.poll.registry(), token, readable, writable);
-            }
-            self.sockets.continue_reads(self.poll.registry());
+            self.turn();
         }
+    }
+
+    /// The events of `window` (served all along; `window` is how long
+    /// something must not happen).
+    pub(super) fn during(&mut self, window: Duration) -> Vec<OwnedSocketEvent> {
+        let end = Instant::now() + window;
+        let mut seen = Vec::new();
+        while Instant::now() < end {
+            self.turn();
+            seen.extend(self.sockets.take_events().into_iter().map(|(_, e)| e));
+        }
+        seen
+    }
+
+    /// One wait for readiness (up to 50 ms), served.
+    fn turn(&mut self) {
+        self.poll
+            .poll(&mut self.events, Some(Duration::from_millis(50)))
+            .unwrap();
+        let ready: Vec<_> = self
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.token(),
+                    e.is_readable() || e.is_read_closed(),
+                    e.is_writable(),
+                )
+            })
+            .collect();
+        for (token, readable, writable) in ready {
+            assert!(self.sockets.owns(token));
+            self.sockets
+                .ready(self.poll.registry(), token, readable, writable);
+        }
+        self.sockets.continue_reads(self.poll.registry());
     }
 }
 
@@ -96,7 +116,7 @@ fn stream_bytes(events: &[OwnedSocketEvent], socket: SocketId) -> Vec<u8> {
         .collect()
 }
 
-fn closed(events: &[OwnedSocketEvent], socket: SocketId) -> Option<Option<String>> {
+pub(super) fn closed(events: &[OwnedSocketEvent], socket: SocketId) -> Option<Option<String>> {
     events.iter().find_map(|e| match e {
         OwnedSocketEvent::Closed { socket: s, error } if *s == socket => Some(error.clone()),
         _ => None,
@@ -117,6 +137,7 @@ fn a_connect_carries_bytes_both_ways_and_a_close_sends_the_queue_first() {
             ttl: Some(1),
             min_ttl: Some(1),
             dscp: Some(48),
+            md5: None,
         },
     });
     let (mut accepted, _) = peer.accept().unwrap();
@@ -169,6 +190,7 @@ fn a_listener_accepts_and_reports_the_peer_closing() {
         socket: listener,
         local,
         options: TcpOptions::default(),
+        peers: Vec::new(),
     });
     assert!(h.sockets.take_events().is_empty(), "listening worked");
     let mut client = std::net::TcpStream::connect(local).unwrap();
@@ -200,6 +222,7 @@ fn a_listener_accepts_and_reports_the_peer_closing() {
         socket: listener,
         local,
         options: TcpOptions::default(),
+        peers: Vec::new(),
     });
     let events = h.sockets.take_events();
     assert!(
