@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::operator::capabilities;
 use super::BgpSpeaker;
 use crate::control::bgp::adj_rib_in::BgpUpdate;
-use crate::control::bgp::policy::{PeerRules, Role};
+use crate::control::bgp::policy::PeerRules;
 use crate::control::bgp::session::{Family, ParsedUpdate, SessionOutput};
 use crate::control::bgp::BgpRib;
 use crate::control::bgp::PeerId;
@@ -237,9 +237,6 @@ impl BgpSpeaker {
                     "import": p.config.import,
                     "export": p.config.export,
                     "role": p.config.role,
-                    "peer_role": n
-                        .and_then(|n| n.peer.capabilities.role)
-                        .and_then(Role::from_value),
                     "stats": s.stats(),
                 })
             })

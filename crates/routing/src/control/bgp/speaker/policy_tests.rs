@@ -113,8 +113,14 @@ fn roles_export_valley_free_and_mark_routes_only_to_customer() {
     let peers = net.routers[r].show(now, "bgp peers").unwrap();
     let p0 = &peers["peers"][0];
     assert_eq!(
-        (p0["role"].clone(), p0["peer_role"].clone()),
+        (p0["role"].clone(), p0["capabilities"]["role"].clone()),
         ("customer".into(), "provider".into())
+    );
+    let shown = net.routers[r].show(now, "bgp neighbors 192.0.2.2").unwrap();
+    let text = shown["text"].as_str().unwrap();
+    assert!(
+        text.contains("our role customer") && text.contains("role provider"),
+        "{text}"
     );
     // The customer's route and ours go everywhere...
     for to in [p, l] {
