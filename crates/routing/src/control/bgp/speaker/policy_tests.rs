@@ -280,6 +280,9 @@ fn import_policy_rejects_sets_and_a_reload_refreshes_in_place() {
     );
     // A reload that rejects another prefix: ROUTE-REFRESH, session kept.
     net.reconfigure(r, R, r_config(from_customer("10.9.0.0/16"), Policy::All));
+    // Until C answers, R keeps what it had (no gap in forwarding).
+    let now = net.now;
+    assert!(net.routers[r].show(now, "routes 10.5.0.0/16").is_some());
     net.settle();
     assert!(
         has(&net, r, "10.3.0.0/16"),
