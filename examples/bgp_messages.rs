@@ -11,6 +11,7 @@
 use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
+use ferroute::control::bgp::policy::Role;
 use ferroute::control::bgp::session::message::{
     self, Capabilities, Family, Notification, Open, HEADER_LEN,
 };
@@ -33,6 +34,9 @@ fn main() -> Result<()> {
                 route_refresh: true,
                 four_octet_as: Some(65001),
                 graceful_restart: None,
+                // RFC 9234: the fuzz target's sessions are lateral peers.
+                role: Some(Role::Peer as u8),
+                role_conflict: false,
             },
         }
         .encode(),
@@ -56,6 +60,8 @@ fn main() -> Result<()> {
         let mut attrs = PathAttrs::new(Origin::Igp, path.clone(), hop.parse()?);
         attrs.med = Some(10);
         attrs.communities = vec![0xfde9_0064].into_boxed_slice();
+        attrs.large_communities = vec![[65001, 1, 2]].into_boxed_slice();
+        attrs.otc = Some(65001);
         let prefixes: Vec<_> = prefixes
             .iter()
             .map(|p| p.parse())

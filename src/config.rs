@@ -79,11 +79,20 @@
 //! [[bgp.peer]]              # a live BGP session (TCP port 179)
 //! address = "203.0.113.2"   # the neighbour
 //! remote_as = 65001         # our local_as: iBGP
-//! import = "all"            # "all" or "none"; eBGP default "none" (RFC 8212),
-//! export = "all"            # iBGP default "all"
+//! import = "all"            # "all", "none" or a [[bgp.policy]] name; eBGP without
+//! export = "all"            # a role default "none" (RFC 8212), else "all"
 //! # optional: local_address, passive = false, hold_time = 90,
 //! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1),
-//! # graceful_restart = true (RFC 4724 helper)
+//! # graceful_restart = true (RFC 4724 helper), role = "provider" | "customer"
+//! # | "peer" | "rs-server" | "rs-client" (ours, RFC 9234; eBGP), strict_role = false
+//!
+//! [[bgp.policy]]            # a named import/export policy (config/bgp_policy.rs)
+//! name = "from-b"
+//! default = "reject"        # what no term decides
+//! [[bgp.policy.term]]       # in order; match.* all hold, set.* apply, then
+//! match.community = ["65001:100"]  # accept, reject or continue
+//! set.local_pref = 200
+//! action = "accept"
 //!
 //! [ospf]                    # optional: an OSPFv2 speaker (RFC 2328)
 //! area = "0.0.0.0"          # the backbone only
@@ -104,6 +113,7 @@
 mod acl;
 mod bgp;
 mod bgp_peer;
+mod bgp_policy;
 mod context;
 mod ospf;
 mod qos;

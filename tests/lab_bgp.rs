@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, Gobgp, FRR_DAEMONS};
-use support::bgp::{learned, ping, router_config, session, show, B_PREFIX, LIMIT};
+use support::bgp::{learned, ping, reload, router_config, session, show, B_PREFIX, LIMIT};
 use support::config::RouterConfig;
 use support::daemon::{ferroute_bin, Daemon};
 use support::{poll_until, require_root, run_bounded, Host, Lab};
@@ -113,10 +113,7 @@ fn exchange(lab: &Lab, peer: &dyn Peer, remote_as: u32, ipv6_and_traffic: bool) 
         // peer sees the withdrawal.
         let text = std::fs::read_to_string(&config).unwrap();
         std::fs::write(&config, text.replace("redistribute = [\"connected\"]", "")).unwrap();
-        let mut c = Command::new(ferroute_bin());
-        c.args(["reload", "--socket"]).arg(&daemon.socket);
-        let done = run_bounded(c, &lab.dir, support::COMMAND_LIMIT);
-        assert!(done.status.success(), "ferroute reload: {}", done.text());
+        reload(lab, &daemon);
         assert!(
             poll_until(LIMIT, || !peer.route_to_r().contains("203.0.113.1")),
             "still advertised after the reload: {}",

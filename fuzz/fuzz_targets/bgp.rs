@@ -5,14 +5,18 @@
 //!   announcement's prefixes are of its next hop's family; an UPDATE read
 //!   with 4-octet AS numbers, written again and read back, gives the same
 //!   announcements;
+//!   every announcement also goes through the RFC 9234 rules for each role
+//!   (a route kept from above carries OTC afterwards);
 //! * odd: a session brought to Established (or left in OpenSent) is fed the
 //!   rest in chunks: no panic, and every NOTIFICATION it sends is followed
-//!   by closing that connection.
+//!   by closing that connection. Bit 2 of the first byte gives the session
+//!   a role (peer, strict), so the peer's OPEN is checked for a pairing one.
 #![no_main]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use ferroute::control::bgp::policy::{role, Role};
 use ferroute::control::bgp::session::message::{self, Capabilities, Family, Notification, Open};
 use ferroute::control::bgp::session::update::{parse_update, UpdateContext};
 use ferroute::control::bgp::session::update_out::encode_announce;
@@ -35,6 +39,14 @@ fn messages(data: &[u8]) {
             continue;
         };
         for a in &u.announced {
+            for role in Role::ALL {
+                let mut attrs = a.attrs.clone();
+                let kept = role::ingress(role, cx.peer_as, &mut attrs);
+                if kept && matches!(role, Role::Customer | Role::Peer | Role::RsClient) {
+                    assert!(attrs.otc.is_some(), "a route from above without OTC");
+                }
+                let _ = role::egress(role, 65000, &mut attrs);
+            }
             assert!(a
                 .prefixes
                 .iter()
@@ -57,7 +69,7 @@ fn messages(data: &[u8]) {
     }
 }
 
-fn session(data: &[u8], established: bool) {
+fn session(data: &[u8], established: bool, with_role: bool) {
     let t0 = Instant::now();
     let config = SessionConfig {
         local_as: 65000,
@@ -73,6 +85,8 @@ fn session(data: &[u8], established: bool) {
         md5: None,
         families: Family::ALL.to_vec(),
         graceful_restart: true,
+        role: with_role.then_some(Role::Peer),
+        strict_role: with_role,
     };
     let mut s = Session::new(config, t0);
     let mut ids = SocketIds::new(1);
@@ -92,6 +106,8 @@ fn session(data: &[u8], established: bool) {
                 route_refresh: true,
                 four_octet_as: Some(65001),
                 graceful_restart: None,
+                role: Some(Role::Peer as u8),
+                role_conflict: false,
             },
         };
         s.received(t0, socket, &open.encode());
@@ -119,6 +135,6 @@ fuzz_target!(|data: &[u8]| {
     if mode & 1 == 0 {
         messages(rest);
     } else {
-        session(rest, mode & 2 != 0);
+        session(rest, mode & 2 != 0, mode & 4 != 0);
     }
 });

@@ -70,7 +70,12 @@ pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, Config
         multipath: r.multipath.as_ref().is_some_and(|v| *v.get_ref()),
         mrt,
         tables,
-        peers: super::bgp_peer::peers(cx, r, local_as)?,
+        peers: super::bgp_peer::peers(
+            cx,
+            r,
+            local_as,
+            &super::bgp_policy::policies(cx, &r.policy)?,
+        )?,
         redistribute: super::bgp_peer::redistribute(cx, r)?,
     }))
 }

@@ -1,11 +1,13 @@
 //! `[[bgp.peer]]` and `[bgp] redistribute`: live sessions and what they
 //! advertise.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::context::Ctx;
 use super::raw::{RawBgp, RawBgpPeer};
 use super::ConfigError;
+use crate::control::bgp::policy::{Role, RoutePolicy};
 use crate::control::bgp::speaker::{BgpPeerConfig, Policy};
 use crate::control::protocol::Md5Key;
 use crate::control::rib::route::RouteSource;
@@ -36,10 +38,11 @@ pub(super) fn peers(
     cx: &Ctx,
     raw: &RawBgp,
     local_as: u32,
+    policies: &[Arc<RoutePolicy>],
 ) -> Result<Vec<BgpPeerConfig>, ConfigError> {
     let mut out: Vec<BgpPeerConfig> = Vec::new();
     for (i, p) in raw.peer.iter().enumerate() {
-        let peer = peer(cx, i, p.get_ref(), local_as)?;
+        let peer = peer(cx, i, p.get_ref(), local_as, policies)?;
         if let Some(j) = out.iter().position(|o| o.address == peer.address) {
             let a = &p.get_ref().address;
             return Err(cx.err(
@@ -53,7 +56,13 @@ pub(super) fn peers(
     Ok(out)
 }
 
-fn peer(cx: &Ctx, i: usize, p: &RawBgpPeer, local_as: u32) -> Result<BgpPeerConfig, ConfigError> {
+fn peer(
+    cx: &Ctx,
+    i: usize,
+    p: &RawBgpPeer,
+    local_as: u32,
+    policies: &[Arc<RoutePolicy>],
+) -> Result<BgpPeerConfig, ConfigError> {
     let field = |f: &str| format!("bgp.peer[{i}].{f}");
     let address = cx.ip(&p.address, field("address"))?;
     if address.is_unspecified() || address.is_multicast() || address.is_loopback() {
@@ -99,6 +108,32 @@ fn peer(cx: &Ctx, i: usize, p: &RawBgpPeer, local_as: u32) -> Result<BgpPeerConf
             )
         })?);
     }
+    if let Some(r) = &p.role {
+        let role = Role::from_name(r.get_ref()).ok_or_else(|| {
+            let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+            cx.err(
+                r.span(),
+                field("role"),
+                format!("{:?}: one of {}", r.get_ref(), names.join(", ")),
+            )
+        })?;
+        if remote_as == local_as {
+            return Err(cx.err(
+                r.span(),
+                field("role"),
+                "roles are for eBGP peers (RFC 9234)".to_string(),
+            ));
+        }
+        // With a role the relationship is said: routes flow by it.
+        c.role = Some(role);
+        c.import = Policy::All;
+        c.export = Policy::All;
+    }
+    c.strict_role = p.strict_role.as_ref().is_some_and(|v| *v.get_ref());
+    if c.strict_role && c.role.is_none() {
+        let span = p.strict_role.as_ref().map_or(0..0, |v| v.span());
+        return Err(cx.err(span, field("strict_role"), "needs a role".to_string()));
+    }
     for (value, slot, name) in [
         (&p.import, &mut c.import, "import"),
         (&p.export, &mut c.export, "export"),
@@ -109,15 +144,16 @@ fn peer(cx: &Ctx, i: usize, p: &RawBgpPeer, local_as: u32) -> Result<BgpPeerConf
         *slot = match v.get_ref().as_str() {
             "all" => Policy::All,
             "none" => Policy::None,
-            other => {
-                return Err(cx.err(
-                    v.span(),
-                    field(name),
-                    format!(
-                        "{other:?}: \"all\" or \"none\" (named policies are not supported yet)"
-                    ),
-                ))
-            }
+            other => match policies.iter().find(|p| p.name == other) {
+                Some(p) => Policy::Named(p.clone()),
+                None => {
+                    return Err(cx.err(
+                        v.span(),
+                        field(name),
+                        format!("{other:?}: \"all\", \"none\" or the name of a [[bgp.policy]]"),
+                    ))
+                }
+            },
         };
     }
     Ok(c)
@@ -155,13 +191,13 @@ mod tests {
         let (e, i) = (&bgp.peers[0], &bgp.peers[1]);
         // eBGP exchanges nothing unless told (RFC 8212).
         assert_eq!(
-            (e.import, e.export, e.hold_time, e.passive),
-            (Policy::None, Policy::None, 90, false)
+            (&e.import, &e.export, e.hold_time, e.passive),
+            (&Policy::None, &Policy::None, 90, false)
         );
         assert!(e.graceful_restart);
         assert_eq!(
-            (i.import, i.export, i.hold_time, i.passive),
-            (Policy::None, Policy::All, 30, true)
+            (&i.import, &i.export, i.hold_time, i.passive),
+            (&Policy::None, &Policy::All, 30, true)
         );
         assert_eq!((i.multihop, i.connect_retry.as_secs()), (Some(2), 10));
         assert_eq!(i.local_address, Some("2001:db8::1".parse().unwrap()));
@@ -180,7 +216,7 @@ mod tests {
             (
                 peer("import = \"some\"\n"),
                 "bgp.peer[0].import",
-                "named policies",
+                "name of a [[bgp.policy]]",
             ),
             (
                 peer("hold_time = 2\n"),

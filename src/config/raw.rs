@@ -73,6 +73,8 @@ pub(super) struct RawBgp {
     pub peer: Vec<Spanned<RawBgpPeer>>,
     #[serde(default)]
     pub redistribute: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub policy: Vec<Spanned<super::bgp_policy::RawBgpPolicy>>,
 }
 
 /// `[[bgp.peer]]`: a live session.
@@ -92,6 +94,8 @@ pub(super) struct RawBgpPeer {
     pub password: Option<Spanned<String>>,
     #[serde(alias = "gtsm")]
     pub ttl_security: Option<Spanned<bool>>,
+    pub role: Option<Spanned<String>>,
+    pub strict_role: Option<Spanned<bool>>,
 }
 
 /// `[[bgp.mrt]]`: an MRT RIB dump.

@@ -1,7 +1,8 @@
-//! What the live BGP tests (`lab_bgp.rs`, `lab_bgp_ops.rs`) share: the
+//! What the live BGP tests (`lab_bgp.rs`, `lab_bgp_ops.rs`,
+//! `lab_bgp_policy.rs`) share: the
 //! router's configuration with B as a peer, `ferroute show`/`bgp` against
 //! the daemon, the session's state, whether a route was learned, and host
-//! A's pings through ferroute.
+//! A's pings through ferroute, reloading it.
 //!
 //! ```text
 //!   R (ferroute, AS 65000)  p1 203.0.113.1  <-- eBGP -->  203.0.113.2  B (daemon)
@@ -113,4 +114,10 @@ pub fn kernel_counter(lab: &Lab, host: Host, name: &str) -> u64 {
             (words.next() == Some(name)).then(|| words.next()?.parse().ok())?
         })
         .unwrap_or(0)
+}
+
+/// `ferroute reload`; panics if it fails.
+pub fn reload(lab: &Lab, daemon: &Daemon) {
+    let done = ferroute(lab, daemon, &["reload"]);
+    assert!(done.status.success(), "ferroute reload: {}", done.text());
 }

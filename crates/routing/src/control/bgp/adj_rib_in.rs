@@ -22,6 +22,7 @@ use super::nexthops::{Checked, NextHops};
 use super::peer::{Peer, PeerId, PeerKind};
 use crate::control::hash::FastMap;
 use crate::control::rib::route::{NextHopResolver, RibRoute, Via};
+use crate::fib::Discard;
 
 /// What a change means for the RIB.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -448,11 +449,13 @@ pub(super) fn fingerprint(
 ) -> Fingerprint {
     hops.clear();
     let mut head = None;
+    let mut blackhole = false;
     for c in cands {
         match c.mark {
             Mark::NotSelected => continue,
             Mark::Best => {
-                head = Some((peers[c.peer.0 as usize].peer.kind, c.attrs.med.unwrap_or(0)))
+                head = Some((peers[c.peer.0 as usize].peer.kind, c.attrs.med.unwrap_or(0)));
+                blackhole = c.attrs.blackhole;
             }
             Mark::Multipath => {}
         }
@@ -460,7 +463,23 @@ pub(super) fn fingerprint(
     }
     hops.sort_unstable();
     hops.dedup();
+    if blackhole {
+        // A blackhole route (RFC 7999, by import policy) has no next hop.
+        hops.clear();
+    }
     head
+}
+
+/// The RIB's paths for a selection's next hops: none means a blackhole.
+pub(super) fn paths(hops: &[IpAddr]) -> Vec<Via> {
+    if hops.is_empty() {
+        return vec![Via::Discard {
+            action: Discard::Blackhole,
+        }];
+    }
+    hops.iter()
+        .map(|&address| Via::Recursive { address })
+        .collect()
 }
 
 /// What re-deciding a prefix needs besides its routes.
@@ -588,9 +607,6 @@ pub(super) fn rib_route(prefix: IpNet, kind: PeerKind, metric: u32, hops: &[IpAd
         prefix,
         source: kind.source(),
         metric,
-        paths: hops
-            .iter()
-            .map(|&address| Via::Recursive { address })
-            .collect(),
+        paths: paths(hops),
     }
 }

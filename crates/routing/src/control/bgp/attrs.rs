@@ -157,9 +157,27 @@ pub struct PathAttrs {
     pub next_hop: IpAddr,
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
-    /// Standard communities (RFC 1997), as received; not used by the decision.
+    /// Standard communities (RFC 1997), as received or set by a policy;
+    /// not used by the decision.
     pub communities: Box<[u32]>,
+    /// Large communities (RFC 8092): global administrator, two local data
+    /// parts.
+    pub large_communities: Box<[LargeCommunity]>,
+    /// ONLY_TO_CUSTOMER (RFC 9234 §5): the AS that marked the route as
+    /// going down to customers only.
+    pub otc: Option<u32>,
+    /// Installed as a blackhole route (RFC 7999): set only by an import
+    /// policy, never sent.
+    pub blackhole: bool,
 }
+
+/// A large community (RFC 8092): `global:local1:local2`.
+pub type LargeCommunity = [u32; 3];
+
+/// BLACKHOLE (RFC 7999): 65535:666.
+pub const BLACKHOLE: u32 = 0xffff_029a;
+/// NO_EXPORT (RFC 1997).
+pub const NO_EXPORT: u32 = 0xffff_ff01;
 
 impl PathAttrs {
     /// A path with only the mandatory attributes.
@@ -171,6 +189,9 @@ impl PathAttrs {
             med: None,
             local_pref: None,
             communities: Box::default(),
+            large_communities: Box::default(),
+            otc: None,
+            blackhole: false,
         }
     }
 }

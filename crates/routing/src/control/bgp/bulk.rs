@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::adj_rib_in::{fingerprint, BgpError, BgpRib, Candidate, Mark};
+use super::adj_rib_in::{fingerprint, paths, BgpError, BgpRib, Candidate, Mark};
 use super::attrs::PathAttrs;
 use super::peer::{PeerId, PeerKind};
-use crate::control::rib::route::{RouteSource, RouteTable, TableRoute, Via};
+use crate::control::rib::route::{RouteSource, RouteTable, TableRoute};
 
 impl BgpRib {
     /// Adds routes without deciding: the prefixes they touch keep their
@@ -83,11 +83,7 @@ impl BgpRib {
                 _ => {
                     let next = table.path_lists.len() as u32;
                     let i = *index[t].entry(hops.clone()).or_insert_with(|| {
-                        table.path_lists.push(
-                            hops.iter()
-                                .map(|&address| Via::Recursive { address })
-                                .collect(),
-                        );
+                        table.path_lists.push(paths(&hops));
                         next
                     });
                     last[t] = Some((hops.clone(), i));

@@ -28,6 +28,7 @@ pub mod file_input;
 pub mod mrt;
 mod nexthops;
 pub mod peer;
+pub mod policy;
 mod rerun;
 pub mod session;
 pub mod show;

@@ -162,14 +162,10 @@ fn convert(prefix: IpNet, a: &Attributes) -> Result<PathAttrs, String> {
         bgpkit_parser::models::Origin::EGP => Origin::Egp,
         bgpkit_parser::models::Origin::INCOMPLETE => Origin::Incomplete,
     };
-    Ok(PathAttrs {
-        origin,
-        as_path,
-        next_hop,
-        med: a.multi_exit_discriminator(),
-        local_pref: a.local_preference(),
-        communities: Box::default(),
-    })
+    let mut attrs = PathAttrs::new(origin, as_path, next_hop);
+    attrs.med = a.multi_exit_discriminator();
+    attrs.local_pref = a.local_preference();
+    Ok(attrs)
 }
 
 /// What loading a dump added.

@@ -11,6 +11,7 @@ use super::adj_rib_in::BgpRib;
 use super::attrs::{AsPath, Origin};
 use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
 use super::peer::PeerKind;
+use super::policy::syntax;
 use crate::control::rib::route::NextHopResolver;
 
 /// `show bgp`: the decision knobs, the table's size, and per peer what it
@@ -61,6 +62,13 @@ pub struct CandidateExplanation {
     pub as_path_length: u32,
     pub origin: Origin,
     pub med: Option<u32>,
+    /// Communities (RFC 1997) as written in policies (`65001:100`).
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    /// ONLY_TO_CUSTOMER (RFC 9234).
+    pub otc: Option<u32>,
+    /// Installed as a blackhole (an import policy said so, RFC 7999).
+    pub blackhole: bool,
     pub status: RouteStatus,
 }
 
@@ -121,6 +129,18 @@ impl BgpRib {
                     as_path_length: a.as_path.length(),
                     origin: a.origin,
                     med: a.med,
+                    communities: a
+                        .communities
+                        .iter()
+                        .map(|&c| syntax::show_community(c))
+                        .collect(),
+                    large_communities: a
+                        .large_communities
+                        .iter()
+                        .map(|[g, l1, l2]| format!("{g}:{l1}:{l2}"))
+                        .collect(),
+                    otc: a.otc,
+                    blackhole: a.blackhole,
                     status: decision.status(i),
                 }
             })
@@ -193,6 +213,22 @@ impl fmt::Display for PrefixExplanation {
                 c.origin.name(),
                 opt(c.med)
             )?;
+            let mut extra = String::new();
+            if !c.communities.is_empty() {
+                extra += &format!(" communities {}", c.communities.join(" "));
+            }
+            if !c.large_communities.is_empty() {
+                extra += &format!(" large-communities {}", c.large_communities.join(" "));
+            }
+            if let Some(otc) = c.otc {
+                extra += &format!(" otc {otc}");
+            }
+            if c.blackhole {
+                extra += " blackhole";
+            }
+            if !extra.is_empty() {
+                writeln!(f, "  {:<32}{extra}", "")?;
+            }
         }
         Ok(())
     }

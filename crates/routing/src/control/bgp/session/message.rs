@@ -25,6 +25,9 @@ pub const NOTIFICATION: u8 = 3;
 pub const KEEPALIVE: u8 = 4;
 pub const ROUTE_REFRESH: u8 = 5;
 
+/// The BGP Role capability's code (RFC 9234 §4.1).
+pub const ROLE_CAPABILITY: u8 = 9;
+
 /// An address family the speaker exchanges routes of (AFI/SAFI unicast).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -94,6 +97,9 @@ pub mod code {
     pub const OPEN_BAD_BGP_ID: u8 = 3;
     pub const OPEN_UNSUPPORTED_PARAMETER: u8 = 4;
     pub const OPEN_UNACCEPTABLE_HOLD_TIME: u8 = 6;
+    /// RFC 9234 §4.2: the neighbours' roles do not pair (or, in strict
+    /// mode, the neighbour announced none).
+    pub const OPEN_ROLE_MISMATCH: u8 = 11;
 
     pub const UPDATE_MALFORMED_ATTRIBUTE_LIST: u8 = 1;
     pub const UPDATE_UNRECOGNIZED_WELL_KNOWN: u8 = 2;
@@ -156,6 +162,7 @@ impl Notification {
             (code::OPEN, code::OPEN_BAD_PEER_AS) => "OPEN: bad peer AS",
             (code::OPEN, code::OPEN_UNACCEPTABLE_HOLD_TIME) => "OPEN: unacceptable hold time",
             (code::OPEN, code::OPEN_BAD_BGP_ID) => "OPEN: bad BGP identifier",
+            (code::OPEN, code::OPEN_ROLE_MISMATCH) => "OPEN: role mismatch",
             (code::OPEN, _) => "OPEN message error",
             (code::UPDATE, _) => "UPDATE message error",
             (code::HOLD_TIMER_EXPIRED, _) => "hold timer expired",
@@ -264,6 +271,11 @@ pub struct Capabilities {
     pub four_octet_as: Option<u32>,
     /// Graceful restart (RFC 4724), if announced.
     pub graceful_restart: Option<GracefulRestart>,
+    /// The BGP Role capability's value (RFC 9234 §4.1), if announced.
+    pub role: Option<u8>,
+    /// The Role capability came more than once with different values
+    /// (a role mismatch, §4.2).
+    pub role_conflict: bool,
 }
 
 /// The graceful restart capability: how long to wait for the speaker to
@@ -314,6 +326,9 @@ impl Open {
         }
         if let Some(asn) = self.capabilities.four_octet_as {
             cap(65, &asn.to_be_bytes());
+        }
+        if let Some(role) = self.capabilities.role {
+            cap(ROLE_CAPABILITY, &[role]);
         }
         let two_octet = u16::try_from(self.asn).unwrap_or(AS_TRANS);
         let mut out = header(OPEN, 10 + 2 + caps.len());
@@ -396,6 +411,10 @@ fn parse_capabilities(mut value: &[u8], caps: &mut Capabilities) -> Option<()> {
             }
             (2, []) | (128, []) => caps.route_refresh = true,
             (65, [a, b, c, d]) => caps.four_octet_as = Some(u32::from_be_bytes([*a, *b, *c, *d])),
+            (&ROLE_CAPABILITY, [role]) => {
+                caps.role_conflict |= caps.role.is_some_and(|r| r != *role);
+                caps.role = Some(*role);
+            }
             (64, [a, b, rest @ ..]) => {
                 let families = rest
                     .chunks_exact(4)

@@ -9,6 +9,8 @@ pub mod update;
 pub mod update_out;
 
 #[cfg(test)]
+mod role_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod update_tests;
@@ -20,6 +22,7 @@ pub use fsm::{Negotiated, Session, SessionOutput, SessionStats, State};
 pub use message::{Family, Notification};
 pub use update::{Announcement, ParsedUpdate, UpdateContext};
 
+use crate::control::bgp::policy::Role;
 use crate::control::protocol::{Md5Key, SocketId};
 
 /// One session's settings.
@@ -48,6 +51,11 @@ pub struct SessionConfig {
     /// Act as graceful restart helper (RFC 4724): announce the capability
     /// and keep a restarting peer's routes.
     pub graceful_restart: bool,
+    /// Our BGP role towards the peer (RFC 9234; eBGP only), announced in
+    /// the Role capability and checked against the peer's.
+    pub role: Option<Role>,
+    /// Refuse a peer that announces no role (strict mode, §4.2).
+    pub strict_role: bool,
 }
 
 impl SessionConfig {

@@ -13,7 +13,7 @@ use crate::control::protocol::{frozen_clock, SocketRequest};
 const LOCAL_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const PEER_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
-fn config(passive: bool) -> SessionConfig {
+pub(super) fn config(passive: bool) -> SessionConfig {
     SessionConfig {
         local_as: 65000,
         router_id: LOCAL_ID,
@@ -28,10 +28,12 @@ fn config(passive: bool) -> SessionConfig {
         md5: None,
         families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
         graceful_restart: true,
+        role: None,
+        strict_role: false,
     }
 }
 
-fn addrs() -> (SocketAddr, SocketAddr) {
+pub(super) fn addrs() -> (SocketAddr, SocketAddr) {
     (
         "192.0.2.1:40000".parse().unwrap(),
         "192.0.2.2:179".parse().unwrap(),
@@ -50,20 +52,21 @@ pub(super) fn peer_open(asn: u32, hold_time: u16, router_id: Ipv4Addr) -> Vec<u8
             route_refresh: true,
             four_octet_as: Some(asn),
             graceful_restart: None,
+            ..Capabilities::default()
         },
     }
     .encode()
 }
 
 /// A session and its socket numbering.
-struct Rig {
-    s: Session,
-    ids: SocketIds,
-    t0: Instant,
+pub(super) struct Rig {
+    pub(super) s: Session,
+    pub(super) ids: SocketIds,
+    pub(super) t0: Instant,
 }
 
 impl Rig {
-    fn new(passive: bool) -> Self {
+    pub(super) fn new(passive: bool) -> Self {
         let t0 = frozen_clock();
         Rig {
             s: Session::new(config(passive), t0),
@@ -76,12 +79,12 @@ impl Rig {
         self.t0 + Duration::from_secs(secs)
     }
 
-    fn drain(&mut self) -> Vec<SessionOutput> {
+    pub(super) fn drain(&mut self) -> Vec<SessionOutput> {
         std::iter::from_fn(|| self.s.poll()).collect()
     }
 
     /// Messages sent on `socket`, as (type, bytes).
-    fn sent(out: &[SessionOutput]) -> Vec<(u8, Vec<u8>)> {
+    pub(super) fn sent(out: &[SessionOutput]) -> Vec<(u8, Vec<u8>)> {
         out.iter()
             .filter_map(|o| match o {
                 SessionOutput::Send { bytes, .. } => Some((bytes[18], bytes.clone())),
@@ -91,7 +94,7 @@ impl Rig {
     }
 
     /// Started and connected: OpenSent on socket 100.
-    fn open_sent(&mut self) -> SocketId {
+    pub(super) fn open_sent(&mut self) -> SocketId {
         self.s.start(self.t0, &mut self.ids);
         let (l, r) = addrs();
         self.s.connected(self.t0, SocketId(100), l, r);
@@ -113,7 +116,7 @@ impl Rig {
 
 /// The NOTIFICATION (code, subcode, data) among `out`, and whether the
 /// socket was closed after it.
-fn notification(out: &[SessionOutput]) -> Option<(u8, u8, Vec<u8>, bool)> {
+pub(super) fn notification(out: &[SessionOutput]) -> Option<(u8, u8, Vec<u8>, bool)> {
     let at = out.iter().position(
         |o| matches!(o, SessionOutput::Send { bytes, .. } if bytes[18] == message::NOTIFICATION),
     )?;

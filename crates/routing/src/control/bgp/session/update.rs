@@ -27,6 +27,8 @@ pub(super) const MP_UNREACH: u8 = 15;
 pub(super) const AS4_PATH: u8 = 17;
 pub(super) const AS4_AGGREGATOR: u8 = 18;
 pub(super) const LARGE_COMMUNITIES: u8 = 32;
+/// ONLY_TO_CUSTOMER (RFC 9234 §5).
+pub(super) const OTC: u8 = 35;
 
 pub(super) const OPTIONAL: u8 = 0x80;
 pub(super) const TRANSITIVE: u8 = 0x40;
@@ -166,6 +168,8 @@ struct Seen {
     med: Option<u32>,
     local_pref: Option<u32>,
     communities: Vec<u32>,
+    large_communities: Vec<[u32; 3]>,
+    otc: Option<u32>,
     /// MP_REACH_NLRI: next hop and prefixes.
     mp_reach: Option<(IpAddr, Vec<IpNet>, Family)>,
     mp_unreach: Option<(Vec<IpNet>, Family)>,
@@ -183,7 +187,7 @@ fn expected_flags(kind: u8) -> Option<u8> {
     match kind {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => Some(TRANSITIVE),
         MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH | MP_UNREACH => Some(OPTIONAL),
-        AGGREGATOR | COMMUNITIES | AS4_PATH | AS4_AGGREGATOR | LARGE_COMMUNITIES => {
+        AGGREGATOR | COMMUNITIES | AS4_PATH | AS4_AGGREGATOR | LARGE_COMMUNITIES | OTC => {
             Some(OPTIONAL | TRANSITIVE)
         }
         _ => None,
@@ -268,9 +272,20 @@ fn attribute(
         CLUSTER_LIST if value.is_empty() || !value.len().is_multiple_of(4) => {
             return Err(withdraw("CLUSTER_LIST"))
         }
-        LARGE_COMMUNITIES if value.is_empty() || !value.len().is_multiple_of(12) => {
-            return Err(withdraw("LARGE_COMMUNITY"))
+        LARGE_COMMUNITIES => {
+            if value.is_empty() || !value.len().is_multiple_of(12) {
+                return Err(withdraw("LARGE_COMMUNITY"));
+            }
+            seen.large_communities = value
+                .chunks_exact(12)
+                .map(|c| {
+                    let word = |i: usize| u32::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
+                    [word(0), word(4), word(8)]
+                })
+                .collect();
         }
+        // RFC 9234 §5: an OTC of another length is treat-as-withdraw.
+        OTC => seen.otc = Some(u32_of(value).ok_or_else(|| withdraw("ONLY_TO_CUSTOMER"))?),
         // RFC 6793 §6 (and 7606 §7.? by reference): a bad AS4_PATH is
         // discarded. A 4-octet speaker's is ignored (§4.1).
         AS4_PATH if !cx.four_octet_as => match parse_as_path(value, 4) {
@@ -470,6 +485,9 @@ fn finish(
         med: seen.med,
         local_pref: seen.local_pref,
         communities: seen.communities.clone().into_boxed_slice(),
+        large_communities: seen.large_communities.clone().into_boxed_slice(),
+        otc: seen.otc,
+        blackhole: false,
     };
     if let (Some(hop), false) = (seen.next_hop, announced.is_empty()) {
         out.announced.push(Announcement {

@@ -7,8 +7,8 @@ use ipnet::IpNet;
 
 use super::message::{header, set_length, Family, AS_TRANS, MAX_MESSAGE_LEN, UPDATE};
 use super::update::{
-    AS4_PATH, AS_PATH, COMMUNITIES, EXTENDED, LOCAL_PREF, MED, MP_REACH, MP_UNREACH, NEXT_HOP,
-    OPTIONAL, ORIGIN, TRANSITIVE,
+    AS4_PATH, AS_PATH, COMMUNITIES, EXTENDED, LARGE_COMMUNITIES, LOCAL_PREF, MED, MP_REACH,
+    MP_UNREACH, NEXT_HOP, OPTIONAL, ORIGIN, OTC, TRANSITIVE,
 };
 use crate::control::bgp::attrs::{AsPath, AsSegment, PathAttrs};
 
@@ -96,6 +96,18 @@ fn encode_attrs(attrs: &PathAttrs, four_octet_as: bool) -> Vec<u8> {
             .flat_map(|c| c.to_be_bytes())
             .collect();
         push_attr(&mut out, OPTIONAL | TRANSITIVE, COMMUNITIES, &value);
+    }
+    if !attrs.large_communities.is_empty() {
+        let value: Vec<u8> = attrs
+            .large_communities
+            .iter()
+            .flatten()
+            .flat_map(|w| w.to_be_bytes())
+            .collect();
+        push_attr(&mut out, OPTIONAL | TRANSITIVE, LARGE_COMMUNITIES, &value);
+    }
+    if let Some(otc) = attrs.otc {
+        push_attr(&mut out, OPTIONAL | TRANSITIVE, OTC, &otc.to_be_bytes());
     }
     if !four_octet_as && attrs.as_path.segments().iter().any(large) {
         let value = encode_as_path(&attrs.as_path, 4);

@@ -109,6 +109,20 @@ fn many_prefixes_are_packed_into_full_messages_and_withdrawn_alike() {
 }
 
 #[test]
+fn communities_large_communities_and_otc_round_trip() {
+    let mut a = attrs("192.0.2.2");
+    a.communities = vec![0xfde9_0064, 0xffff_029a].into_boxed_slice();
+    a.large_communities = vec![[4_200_000_000, 1, 2], [65001, 0, 7]].into_boxed_slice();
+    a.otc = Some(65010);
+    let u = one(&a, &[net("10.0.0.0/8")], &EBGP);
+    assert_eq!(u.announced[0].attrs, a);
+    // The blackhole mark is ours: it is never sent.
+    a.blackhole = true;
+    let u = one(&a, &[net("10.0.0.0/8")], &EBGP);
+    assert!(!u.announced[0].attrs.blackhole);
+}
+
+#[test]
 fn end_of_rib_markers_are_recognised() {
     for f in Family::ALL {
         let m = end_of_rib(f);
@@ -146,7 +160,35 @@ fn well_formed_raw_update_is_an_announcement() {
 
 #[test]
 fn malformed_attributes_withdraw_the_routes_of_their_update() {
-    let cases: [(&str, Vec<u8>); 7] = [
+    let cases: [(&str, Vec<u8>); 10] = [
+        // RFC 9234 §5: an OTC not 4 octets long.
+        (
+            "ONLY_TO_CUSTOMER of 3 bytes",
+            with(&[
+                &ORIGIN_IGP,
+                &PATH_65001,
+                &NEXT_HOP,
+                &[0xc0, 35, 3, 0, 0xfd, 0xe9],
+            ]),
+        ),
+        (
+            "ONLY_TO_CUSTOMER flagged non-transitive",
+            with(&[
+                &ORIGIN_IGP,
+                &PATH_65001,
+                &NEXT_HOP,
+                &[0x80, 35, 4, 0, 0, 0xfd, 0xe9],
+            ]),
+        ),
+        (
+            "LARGE_COMMUNITY of 8 bytes",
+            with(&[
+                &ORIGIN_IGP,
+                &PATH_65001,
+                &NEXT_HOP,
+                &[0xc0, 32, 8, 0, 0, 0, 1, 0, 0, 0, 2],
+            ]),
+        ),
         (
             "bad ORIGIN",
             with(&[&[0x40, 1, 1, 3], &PATH_65001, &NEXT_HOP]),

@@ -3,16 +3,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use crate::control::bgp::policy::Policy;
+use crate::control::bgp::policy::Role;
 use crate::control::bgp::session::{Family, SessionConfig};
 use crate::control::protocol::Md5Key;
-
-/// What a peer's routes may do: all pass or none (named policies: later).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    All,
-    None,
-}
 
 /// One configured neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +24,8 @@ pub struct BgpPeerConfig {
     /// The TTL of what is sent to an eBGP peer not directly connected
     /// (default: 1 for eBGP, the system's for iBGP).
     pub multihop: Option<u8>,
-    /// Default: `all` for iBGP; eBGP needs it said (RFC 8212).
+    /// Default: `all` for iBGP and for eBGP with a role; eBGP without a
+    /// role needs it said (RFC 8212).
     pub import: Policy,
     pub export: Policy,
     /// Graceful restart helper (RFC 4724; default on): a peer that
@@ -42,6 +37,11 @@ pub struct BgpPeerConfig {
     /// segments that arrive with at least 256 - hops, hops being
     /// `multihop` (default 1: directly connected, TTL 255).
     pub ttl_security: bool,
+    /// Our role towards the peer (RFC 9234): announced, checked, and the
+    /// ONLY_TO_CUSTOMER rules on both directions.
+    pub role: Option<Role>,
+    /// Refuse the peer if it announces no role.
+    pub strict_role: bool,
 }
 
 impl BgpPeerConfig {
@@ -61,11 +61,13 @@ impl BgpPeerConfig {
             hold_time: 90,
             connect_retry: Duration::from_secs(5),
             multihop: None,
-            import: default,
+            import: default.clone(),
             export: default,
             graceful_restart: true,
             password: None,
             ttl_security: false,
+            role: None,
+            strict_role: false,
         }
     }
 
@@ -92,6 +94,8 @@ impl BgpPeerConfig {
             md5: self.password.clone(),
             families: Family::ALL.to_vec(),
             graceful_restart: self.graceful_restart,
+            role: self.role,
+            strict_role: self.strict_role,
         }
     }
 }

@@ -14,6 +14,7 @@ use super::config::Policy;
 use super::{BgpSpeaker, LivePeer};
 use crate::control::bgp::attrs::{AsPath, Origin, PathAttrs};
 use crate::control::bgp::peer::PeerKind;
+use crate::control::bgp::policy::PeerRules;
 use crate::control::bgp::session::update_out::{encode_announce, encode_withdraw, end_of_rib};
 use crate::control::bgp::session::{Family, Negotiated};
 use crate::control::hash::FastMap;
@@ -70,10 +71,21 @@ impl BgpSpeaker {
             best.as_ref().clone()
         };
         if ebgp {
+            // RFC 4271 §5.1.4/§5.1.5: MED and LOCAL_PREF stay in the AS
+            // (a MED the export policy sets goes out).
+            attrs.med = None;
+            attrs.local_pref = None;
+        }
+        let rules = PeerRules {
+            policy: &peer.config.export,
+            role: peer.config.role,
+            local_as: self.local_as,
+            remote_as: peer.config.remote_as,
+        };
+        let mut attrs = rules.export(prefix, attrs)?;
+        if ebgp {
             attrs.as_path = attrs.as_path.prepend(self.local_as);
             attrs.next_hop = self_hop;
-            // RFC 4271 §5.1.4/§5.1.5: MED and LOCAL_PREF stay in the AS.
-            attrs.med = None;
             attrs.local_pref = None;
         } else {
             attrs.local_pref = Some(attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));

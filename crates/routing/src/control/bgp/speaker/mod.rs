@@ -22,6 +22,8 @@ mod net;
 #[cfg(test)]
 mod operator_tests;
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -314,3 +314,35 @@ impl Net {
         self.settle();
     }
 }
+
+/// An UPDATE body-and-header from raw attributes and IPv4 NLRI.
+pub(super) fn raw_update(attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+    let mut m = crate::control::bgp::session::message::header(
+        crate::control::bgp::session::message::UPDATE,
+        4 + attrs.len() + nlri.len(),
+    );
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    m.extend_from_slice(attrs);
+    m.extend_from_slice(nlri);
+    m
+}
+
+impl Net {
+    /// Router `r`'s end of its connection with router `o`.
+    pub(super) fn socket_between(&self, r: usize, o: usize) -> SocketId {
+        *self
+            .links
+            .iter()
+            .find(|(&(a, _), &(b, _))| a == r && b == o)
+            .map(|((_, s), _)| s)
+            .unwrap()
+    }
+
+    /// `bytes` arrive at router `r` on its connection with router `o`.
+    pub(super) fn stream_from(&mut self, r: usize, o: usize, bytes: &[u8]) {
+        let socket = self.socket_between(r, o);
+        self.event(r, SocketEvent::Stream { socket, bytes });
+        self.settle();
+    }
+}

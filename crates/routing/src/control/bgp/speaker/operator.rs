@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::{BgpSpeaker, LivePeer};
 use crate::control::bgp::adj_rib_in::RouteChange;
+use crate::control::bgp::policy::Role;
 use crate::control::bgp::session::message::{self, code};
 use crate::control::bgp::session::{Family, Negotiated, State};
 
@@ -21,6 +22,8 @@ pub(super) fn capabilities(n: &Negotiated) -> Value {
         "families": n.families,
         "four_octet_as": n.four_octet_as,
         "route_refresh": n.route_refresh,
+        // The BGP role the peer announced (RFC 9234).
+        "role": n.peer.capabilities.role.and_then(Role::from_value),
         "graceful_restart": gr.map(|g| json!({
             "restart_time": g.restart_time,
             "families": g.families.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
@@ -197,9 +200,13 @@ impl BgpSpeaker {
             (false, false) => "none",
         };
         let policy = |v: Value| v.as_str().map_or(v.to_string(), str::to_string);
+        let role = p
+            .config
+            .role
+            .map_or(String::new(), |r| format!("; our role {}", r.name()));
         let _ = writeln!(
             t,
-            "  import {}, export {}; transport security: {security}",
+            "  import {}, export {}{role}; transport security: {security}",
             policy(json!(p.config.import)),
             policy(json!(p.config.export))
         );
@@ -214,6 +221,9 @@ impl BgpSpeaker {
             }
             if let Some(gr) = &n.peer.capabilities.graceful_restart {
                 caps.push(format!("graceful restart ({}s)", gr.restart_time));
+            }
+            if let Some(r) = n.peer.capabilities.role.and_then(Role::from_value) {
+                caps.push(format!("role {}", r.name()));
             }
             let _ = writeln!(
                 t,

@@ -9,10 +9,10 @@ use std::time::Instant;
 use ipnet::IpNet;
 use serde_json::{json, Value};
 
-use super::config::Policy;
 use super::operator::capabilities;
 use super::BgpSpeaker;
 use crate::control::bgp::adj_rib_in::BgpUpdate;
+use crate::control::bgp::policy::PeerRules;
 use crate::control::bgp::session::{Family, ParsedUpdate, SessionOutput};
 use crate::control::bgp::BgpRib;
 use crate::control::bgp::PeerId;
@@ -146,7 +146,7 @@ impl BgpSpeaker {
         }
         peer.treat_as_withdraw += u64::from(u.treat_as_withdraw.is_some());
         peer.attributes_discarded += u.discarded.len() as u64;
-        let (rib_peer, import) = (peer.rib_peer, peer.config.import);
+        let rib_peer = peer.rib_peer;
         let families = peer
             .session
             .negotiated()
@@ -161,20 +161,39 @@ impl BgpSpeaker {
                 attrs: None,
             });
         }
+        let config = &self.peers[i].config;
+        let rules = PeerRules {
+            policy: &config.import,
+            role: config.role,
+            local_as: self.local_as,
+            remote_as: config.remote_as,
+        };
+        let per_prefix = config.import.per_prefix();
+        let mut received = [0u64; 2];
+        let table = self.files.bgp_rib_mut();
         for a in u.announced {
             for prefix in &a.prefixes {
-                self.peers[i].announced[Family::of(prefix) as usize] += 1;
+                received[Family::of(prefix) as usize] += 1;
             }
-            // RFC 4271 §9.1.2: a path through our own AS is not used.
-            let usable = import == Policy::All && !a.attrs.as_path.contains(self.local_as);
-            let attrs = usable.then(|| self.files.bgp_rib_mut().intern(a.attrs));
+            let mut shared = None;
             for prefix in a.prefixes.into_iter().filter(wanted) {
+                let attrs = match &shared {
+                    Some(attrs) if !per_prefix => Option::clone(attrs),
+                    _ => {
+                        let attrs = rules.import(&prefix, &a.attrs).map(|a| table.intern(a));
+                        shared = Some(attrs.clone());
+                        attrs
+                    }
+                };
                 updates.push(BgpUpdate {
                     peer: rib_peer,
                     prefix,
-                    attrs: attrs.clone(),
+                    attrs,
                 });
             }
+        }
+        for (count, n) in self.peers[i].announced.iter_mut().zip(received) {
+            *count += n;
         }
         let mut touched = Vec::with_capacity(updates.len());
         for update in updates {
@@ -217,6 +236,7 @@ impl BgpSpeaker {
                     "attributes_discarded": p.attributes_discarded,
                     "import": p.config.import,
                     "export": p.config.export,
+                    "role": p.config.role,
                     "stats": s.stats(),
                 })
             })

@@ -71,10 +71,15 @@ impl BgpSpeaker {
                     if let Some(n) = live.session.negotiated().cloned() {
                         rib.set_router_id(rib_peer, n.peer.router_id);
                     }
-                    if live.config.import == p.import {
+                    // The routes stay until the peer sends them again for
+                    // a changed policy (ROUTE-REFRESH: it re-sends every
+                    // one, each replacing or withdrawing what is here), so
+                    // a policy change does not interrupt forwarding.
+                    if p.import != Policy::None {
                         let routes = carried[k].clone();
                         let _ = rib.insert_bulk(routes.into_iter().map(|(n, a)| (rib_peer, n, a)));
-                    } else if p.import == Policy::All {
+                    }
+                    if live.config.import != p.import && p.import != Policy::None {
                         live.refresh(now);
                     }
                     live.config = p.clone();

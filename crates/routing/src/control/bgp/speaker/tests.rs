@@ -246,33 +246,10 @@ fn a_reload_keeps_sessions_and_their_routes_and_applies_policy_changes() {
     assert_eq!(net.routers[e].state(net.now, "192.0.2.1"), "established");
 }
 
-/// An UPDATE body-and-header from raw attributes and IPv4 NLRI.
-fn raw_update(attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
-    let mut m = crate::control::bgp::session::message::header(
-        crate::control::bgp::session::message::UPDATE,
-        4 + attrs.len() + nlri.len(),
-    );
-    m.extend_from_slice(&[0, 0]);
-    m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
-    m.extend_from_slice(attrs);
-    m.extend_from_slice(nlri);
-    m
-}
-
 #[test]
 fn malformed_updates_withdraw_or_reset_one_session_and_leave_the_others() {
     let (mut net, [r, e, _i1, _i2]) = topology();
-    // R's end of the connection with E.
-    let socket = *net
-        .links
-        .iter()
-        .find(|(&(a, _), &(b, _))| a == r && b == e)
-        .map(|((_, s), _)| s)
-        .unwrap();
-    let stream = |net: &mut Net, bytes: &[u8]| {
-        net.event(r, SocketEvent::Stream { socket, bytes });
-        net.settle();
-    };
+    let stream = |net: &mut Net, bytes: &[u8]| net.stream_from(r, e, bytes);
     // 10.2/16 again with an ORIGIN of 3: treat-as-withdraw, session up.
     let bad_origin = raw_update(
         &[
@@ -383,6 +360,7 @@ fn a_restarting_peers_routes_stay_until_its_end_of_rib_or_its_restart_time() {
                     restart_time: 60,
                     families: vec![(Family::Ipv4Unicast, true)],
                 }),
+                ..Capabilities::default()
             },
         };
         let mut bytes = open.encode();

@@ -352,6 +352,8 @@ impl Session {
                         restart_time: HELPER_RESTART_TIME,
                         families: Vec::new(),
                     }),
+                role: self.config.role.map(|r| r as u8),
+                role_conflict: false,
             },
         };
         self.send(socket, open.encode());

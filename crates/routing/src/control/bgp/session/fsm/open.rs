@@ -5,7 +5,22 @@
 use std::time::{Duration, Instant};
 
 use super::{keepalive_interval, Negotiated, Session, SessionOutput, State};
-use crate::control::bgp::session::message::{self, code, Notification, Open};
+use crate::control::bgp::policy::Role;
+use crate::control::bgp::session::message::{self, code, Capabilities, Notification, Open};
+use crate::control::bgp::session::SessionConfig;
+
+/// RFC 9234 §4.2: with a role of ours, the peer's must pair with it; a
+/// peer without one is accepted unless in strict mode.
+fn roles_agree(cfg: &SessionConfig, caps: &Capabilities) -> bool {
+    let Some(ours) = cfg.role else {
+        return true;
+    };
+    match caps.role {
+        _ if caps.role_conflict => false,
+        None => !cfg.strict_role,
+        Some(v) => Role::from_value(v) == Some(ours.expected_remote()),
+    }
+}
 use crate::control::protocol::SocketId;
 
 impl Session {
@@ -26,6 +41,8 @@ impl Session {
             || (open.asn == cfg.local_as && open.router_id == cfg.router_id)
         {
             Some(bad(code::OPEN_BAD_BGP_ID, open.router_id.octets().to_vec()))
+        } else if !roles_agree(&cfg, &open.capabilities) {
+            Some(bad(code::OPEN_ROLE_MISMATCH, Vec::new()))
         } else {
             None
         };
