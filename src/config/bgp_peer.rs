@@ -14,24 +14,12 @@ use crate::control::rib::route::RouteSource;
 
 /// `redistribute`: "connected" and "static".
 pub(super) fn redistribute(cx: &Ctx, raw: &RawBgp) -> Result<Vec<RouteSource>, ConfigError> {
-    let mut out = Vec::new();
-    for (i, name) in raw.redistribute.iter().enumerate() {
-        let source = match name.get_ref().as_str() {
-            "connected" => RouteSource::CONNECTED,
-            "static" => RouteSource::STATIC,
-            other => {
-                return Err(cx.err(
-                    name.span(),
-                    format!("bgp.redistribute[{i}]"),
-                    format!("{other:?}: only \"connected\" and \"static\" are redistributed"),
-                ))
-            }
-        };
-        if !out.contains(&source) {
-            out.push(source);
-        }
-    }
-    Ok(out)
+    super::redistribute::sources(
+        cx,
+        &raw.redistribute,
+        "bgp.redistribute",
+        &["connected", "static"],
+    )
 }
 
 pub(super) fn peers(
