@@ -72,6 +72,11 @@ pub struct Interface {
 }
 
 impl Interface {
+    /// The state of neighbour `router` here, if it is known.
+    pub fn neighbor_state(&self, router: Ipv4Addr) -> Option<NeighborState> {
+        self.neighbors.get(&router).map(|n| n.state)
+    }
+
     /// The interface brought up at `now` (InterfaceUp, §9.3).
     pub fn up(config: InterfaceConfig, now: Instant) -> Self {
         let (state, wait_until) = match config.network {

@@ -141,10 +141,11 @@ impl Speaker {
         self.db.generation().wrapping_add(self.own_changes)
     }
 
-    /// The database itself, for tests that plant LSAs no speaker of theirs
-    /// would originate (an area border router's summaries).
-    #[cfg(test)]
-    pub(crate) fn database_mut(&mut self) -> &mut Database {
+    /// The database itself, for tests and benches that plant LSAs no
+    /// speaker of theirs would originate (an area border router's
+    /// summaries, a large topology behind a neighbour).
+    #[doc(hidden)]
+    pub fn database_mut(&mut self) -> &mut Database {
         &mut self.db
     }
 
