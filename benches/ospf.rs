@@ -114,7 +114,7 @@ fn to_full(new: &mut Speaker, holder: &mut Speaker, mut now: Instant) -> usize {
             return packets;
         }
         let mut moved = false;
-        for turn in 0..2 {
+        for (turn, &source) in addresses.iter().enumerate() {
             let (from, to) = if turn == 0 {
                 (&mut *new, &mut *holder)
             } else {
@@ -123,7 +123,7 @@ fn to_full(new: &mut Speaker, holder: &mut Speaker, mut now: Instant) -> usize {
             while let Some(out) = from.poll_transmit() {
                 moved = true;
                 packets += 1;
-                to.receive(now, 0, addresses[turn], out.destination, &out.bytes);
+                to.receive(now, 0, source, out.destination, &out.bytes);
             }
         }
         if !moved {
