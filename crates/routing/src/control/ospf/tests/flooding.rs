@@ -251,3 +251,38 @@ fn own_lsas_are_refreshed_every_ls_refresh_time() {
     assert!(e.age(lab.now) < 100);
     assert!(lab.databases_agree());
 }
+
+#[test]
+fn at_max_sequence_number_an_lsa_is_flushed_then_starts_again_from_the_initial_one() {
+    use crate::control::ospf::database::{INITIAL_SEQUENCE, MAX_AGE, MAX_SEQUENCE};
+    use crate::control::ospf::wire::lsa::{self, LsaBody, LsaKey, LsaType};
+    let mut lab = Lab::p2p_pair();
+    lab.run_for(Duration::from_secs(60));
+    let key = LsaKey {
+        ls_type: LsaType::Router,
+        ls_id: rid(1),
+        adv_router: rid(1),
+    };
+    // Router 1's own LSA has reached MaxSequenceNumber (planted there).
+    let held = lab.speakers[0].database().get(&key).unwrap();
+    let body = LsaBody::parse(LsaType::Router, held.header().body()).unwrap();
+    let now = lab.now;
+    let at_max = lsa::build(key, 0, 0x02, MAX_SEQUENCE, &body);
+    assert!(lab.speakers[0].database_mut().install(at_max.clone(), now));
+    assert!(lab.speakers[1].database_mut().install(at_max, now));
+    // A change makes it originate: flushed first (MaxAge everywhere, acked,
+    // removed), then the new instance at InitialSequenceNumber.
+    let now = lab.now;
+    lab.speakers[0].set_cost(now, 0, 25);
+    let took = lab.run_until(Duration::from_secs(60), |lab| {
+        lab.speakers.iter().all(|s| {
+            s.database()
+                .get(&key)
+                .is_some_and(|e| e.sequence() == INITIAL_SEQUENCE && e.age(lab.now) < MAX_AGE)
+        })
+    });
+    assert!(took.is_some(), "{:?}", lab.speakers[1].database().get(&key).map(|e| e.sequence()));
+    assert!(lab.databases_agree());
+    assert_eq!(lab.state(0, 0, rid(2)), Some(NeighborState::Full));
+    println!("wrapped in {took:?} of simulated time");
+}
