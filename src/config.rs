@@ -83,7 +83,8 @@
 //! export = "all"            # iBGP default "all"
 //! # optional: local_address, passive = false, hold_time = 90,
 //! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1),
-//! # graceful_restart = true (RFC 4724 helper)
+//! # graceful_restart = true (RFC 4724 helper),
+//! # advertisement_interval = seconds (MRAI; eBGP default 1, iBGP 0)
 //!
 //! [ospf]                    # optional: an OSPFv2 speaker (RFC 2328)
 //! area = "0.0.0.0"          # the backbone only

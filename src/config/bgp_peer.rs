@@ -84,6 +84,10 @@ fn peer(cx: &Ctx, i: usize, p: &RawBgpPeer, local_as: u32) -> Result<BgpPeerConf
         c.connect_retry =
             Duration::from_secs(cx.bounded(r, &field("connect_retry"), 1..=3600)? as u64);
     }
+    if let Some(a) = &p.advertisement_interval {
+        let secs = cx.bounded(a, &field("advertisement_interval"), 0..=600)?;
+        c.advertisement_interval = Duration::from_secs(secs as u64);
+    }
     if let Some(m) = &p.multihop {
         c.multihop = Some(cx.bounded(m, &field("multihop"), 1..=255)? as u8);
     }
@@ -131,7 +135,8 @@ mod tests {
              [[bgp.peer]]\naddress = \"192.0.2.2\"\nremote_as = 65001\n\n\
              [[bgp.peer]]\naddress = \"2001:db8::2\"\nremote_as = 65000\npassive = true\n\
              hold_time = 30\nconnect_retry = 10\nmultihop = 2\nlocal_address = \"2001:db8::1\"\n\
-             import = \"none\"\nexport = \"all\"\ngraceful_restart = false\n",
+             import = \"none\"\nexport = \"all\"\ngraceful_restart = false\n\
+             advertisement_interval = 5\n",
         )
         .unwrap();
         assert_eq!(
@@ -152,6 +157,9 @@ mod tests {
         assert_eq!((i.multihop, i.connect_retry.as_secs()), (Some(2), 10));
         assert_eq!(i.local_address, Some("2001:db8::1".parse().unwrap()));
         assert!(!i.graceful_restart);
+        // MRAI: a short default for eBGP, none for iBGP unless set.
+        assert_eq!(e.advertisement_interval.as_secs(), 1);
+        assert_eq!(i.advertisement_interval.as_secs(), 5);
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub(super) struct RawBgpPeer {
     pub import: Option<Spanned<String>>,
     pub export: Option<Spanned<String>>,
     pub graceful_restart: Option<Spanned<bool>>,
+    pub advertisement_interval: Option<Spanned<i64>>,
 }
 
 /// `[[bgp.mrt]]`: an MRT RIB dump.

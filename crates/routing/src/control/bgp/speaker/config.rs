@@ -35,7 +35,16 @@ pub struct BgpPeerConfig {
     /// Graceful restart helper (RFC 4724; default on): a peer that
     /// announced it keeps its routes while it restarts.
     pub graceful_restart: bool,
+    /// Minimum route advertisement interval (RFC 4271 §9.2.1.1): rounds of
+    /// announcements at least this far apart; withdrawals are not held.
+    /// Default [`EBGP_ADVERTISEMENT_INTERVAL`] for eBGP, none for iBGP.
+    pub advertisement_interval: Duration,
 }
+
+/// The default minimum advertisement interval towards eBGP peers: short,
+/// as FRR's (0) and BIRD's (none) are, rather than RFC 4271's suggested
+/// 30 s, yet enough to batch a flapping prefix.
+pub const EBGP_ADVERTISEMENT_INTERVAL: Duration = Duration::from_secs(1);
 
 impl BgpPeerConfig {
     /// A peer with the defaults (tests, and the configuration layer's
@@ -57,6 +66,11 @@ impl BgpPeerConfig {
             import: default,
             export: default,
             graceful_restart: true,
+            advertisement_interval: if remote_as == local_as {
+                Duration::ZERO
+            } else {
+                EBGP_ADVERTISEMENT_INTERVAL
+            },
         }
     }
 

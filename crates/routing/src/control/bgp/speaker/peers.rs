@@ -42,11 +42,13 @@ impl BgpRib {
 
 impl BgpSpeaker {
     /// Carries out everything every session asks for, until none asks
-    /// more (one session's routes make the others send).
+    /// more (one session's routes make the others send), handing each
+    /// session what its outbox may send.
     pub(super) fn pump_all(&mut self, now: Instant, rib: &dyn RibView) {
         loop {
             let mut any = false;
             for i in 0..self.peers.len() {
+                self.flush_out(now, i);
                 any |= self.pump(now, i, rib);
             }
             if !any {
@@ -83,6 +85,7 @@ impl BgpSpeaker {
                     let peer = &mut self.peers[i];
                     peer.end_of_rib.clear();
                     peer.announced = 0;
+                    peer.outbox.reset();
                     if let Some(n) = peer.session.negotiated().cloned() {
                         let rib_peer = peer.rib_peer;
                         self.files
@@ -112,6 +115,7 @@ impl BgpSpeaker {
     fn flush_peer(&mut self, i: usize, rib: &dyn RibView) {
         let rib_peer = self.peers[i].rib_peer;
         self.peers[i].adj_out.clear();
+        self.peers[i].outbox.reset();
         self.peers[i].stale.clear();
         self.peers[i].stale_until = None;
         let had: Vec<IpNet> = self
@@ -205,6 +209,8 @@ impl BgpSpeaker {
                     "received": p.announced,
                     "accepted": rib.received(p.rib_peer),
                     "advertised": p.adj_out.len(),
+                    "unsent": p.outbox.pending(),
+                    "unacknowledged_bytes": p.outbox.outstanding(),
                     "end_of_rib": p.end_of_rib,
                     "stale": p.stale.len(),
                     "treat_as_withdraw": p.treat_as_withdraw,
