@@ -12,19 +12,22 @@ use crate::control::protocol::{
     frozen_clock, BestRouteChange, Reconfigured, Registration, RibView, RouteOutput, SocketId,
     SourceFilter, TcpOptions,
 };
+use crate::control::rib::route::{RibRoute, RouteSource, Via};
 use crate::control::ControlInputs;
-use crate::fib::FibHandle;
+use crate::fib::{Discard, FibHandle};
 
 const NAME: &str = "echo";
 
 /// Listens on configuration, echoes what a stream brings, closes after
-/// "bye"; counts what happened (shown as JSON).
+/// "bye", installs a discard route for 198.51.100.0/24 on "route"; counts
+/// what happened (shown as JSON).
 #[derive(Default)]
 struct Echo {
     configured: u32,
     accepted: u32,
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
+    routes: VecDeque<RouteOutput>,
 }
 
 impl Protocol for Echo {
@@ -49,6 +52,22 @@ impl Protocol for Echo {
                     destination: None,
                     bytes: bytes.to_vec(),
                 });
+                if bytes == b"route" {
+                    let prefix = "198.51.100.0/24".parse().unwrap();
+                    let route = RibRoute {
+                        prefix,
+                        source: RouteSource::EBGP,
+                        metric: 0,
+                        paths: vec![Via::Discard {
+                            action: Discard::Blackhole,
+                        }],
+                    };
+                    self.routes.push_back(RouteOutput::Update {
+                        source: RouteSource::EBGP,
+                        prefix,
+                        route: Some(route),
+                    });
+                }
                 if bytes == b"bye" {
                     self.requests.push_back(SocketRequest::Close { socket });
                     // A new connection asked for after the close: it goes
@@ -106,7 +125,7 @@ impl Protocol for Echo {
     }
 
     fn poll_route(&mut self) -> Option<RouteOutput> {
-        None
+        self.routes.pop_front()
     }
 
     fn subscription(&self) -> SourceFilter {
@@ -224,4 +243,24 @@ fn reload_keeps_a_live_instance_and_stops_an_unconfigured_one() {
     assert_eq!(fresh.len(), 1);
     assert_ne!(fresh, key, "a new instance, a new key");
     assert_eq!(shown(&mut engine)["configured"], 1);
+}
+
+#[test]
+fn routes_from_a_socket_open_the_publication_window() {
+    let mut engine = engine();
+    let key = engine.instance_keys()[0];
+    let now = frozen_clock();
+    engine.publish_now();
+    let before = engine.publish_stats().publications;
+    assert_eq!(engine.deadline(), None, "nothing to do");
+    let route = SocketEvent::Stream {
+        socket: SocketId(SocketId::ACCEPTED),
+        bytes: b"route",
+    };
+    engine.handle_socket(key, now, route).unwrap();
+    // The window (zero here) closes at once: the event loop's timer is due.
+    assert_eq!(engine.deadline(), Some(now));
+    assert!(engine.poll(now).is_some());
+    assert_eq!(engine.publish_stats().publications, before + 1);
+    assert_eq!(engine.deadline(), None);
 }
