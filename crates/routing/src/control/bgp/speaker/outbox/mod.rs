@@ -44,9 +44,11 @@ pub(super) struct Outbox {
     /// Prefixes whose Adj-RIB-Out entry changed since they were last sent.
     pending: FastSet<IpNet>,
     withdrawals: Vec<IpNet>,
-    /// Announcements by attribute set, and the sets in order of arrival.
-    groups: FastMap<Arc<PathAttrs>, Vec<IpNet>>,
-    order: VecDeque<Arc<PathAttrs>>,
+    /// Announcements by attribute set, keyed by the set's address (the
+    /// sets are interned: hashing the pointer spares hashing and comparing
+    /// AS paths per prefix), and the keys in order of arrival.
+    groups: FastMap<usize, Group>,
+    order: VecDeque<usize>,
     /// End-of-RIB owed once the initial table is out.
     end_of_rib: Vec<Family>,
     /// Bytes handed to the stream since the last `Drained`.
@@ -55,6 +57,12 @@ pub(super) struct Outbox {
     in_round: bool,
     /// The next round may not start before then (MRAI).
     next_round: Option<Instant>,
+}
+
+/// Prefixes to announce with one attribute set.
+struct Group {
+    attrs: Arc<PathAttrs>,
+    prefixes: Vec<IpNet>,
 }
 
 /// What a flush needs of its peer.
@@ -68,12 +76,16 @@ pub(super) struct Link<'a> {
 impl Outbox {
     pub(super) fn announce(&mut self, prefix: IpNet, attrs: Arc<PathAttrs>) {
         self.pending.insert(prefix);
-        if let Some(group) = self.groups.get_mut(&attrs) {
-            group.push(prefix);
-        } else {
-            self.order.push_back(attrs.clone());
-            self.groups.insert(attrs, vec![prefix]);
-        }
+        let key = Arc::as_ptr(&attrs) as usize;
+        // The group holds its set, so no other set gets its address.
+        let group = self.groups.entry(key).or_insert_with(|| {
+            self.order.push_back(key);
+            Group {
+                attrs,
+                prefixes: Vec::new(),
+            }
+        });
+        group.prefixes.push(prefix);
     }
 
     pub(super) fn withdraw(&mut self, prefix: IpNet) {
@@ -134,16 +146,22 @@ impl Outbox {
             self.in_round = true;
         }
         while self.outstanding < OUTSTANDING_LIMIT {
-            let Some(attrs) = self.order.front().cloned() else {
+            let Some(&key) = self.order.front() else {
                 break;
             };
-            let group = self.groups.get_mut(&attrs).expect("ordered group");
-            let chunk = group.split_off(group.len().saturating_sub(CHUNK));
-            if group.is_empty() {
-                self.groups.remove(&attrs);
+            let group = self.groups.get_mut(&key).expect("ordered group");
+            let at = group.prefixes.len().saturating_sub(CHUNK);
+            let chunk = group.prefixes.split_off(at);
+            let attrs = Arc::clone(&group.attrs);
+            if group.prefixes.is_empty() {
+                self.groups.remove(&key);
                 self.order.pop_front();
             }
-            let current = |p: &IpNet| link.adj_out.get(p).is_some_and(|a| **a == *attrs);
+            let current = |p: &IpNet| {
+                link.adj_out
+                    .get(p)
+                    .is_some_and(|a| Arc::ptr_eq(a, &attrs) || **a == *attrs)
+            };
             let valid: Vec<IpNet> = chunk
                 .into_iter()
                 .filter(|p| current(p) && self.pending.remove(p))
@@ -160,6 +178,10 @@ impl Outbox {
                 messages.push(end_of_rib(f));
             }
             self.send(link.session, &mut messages);
+            // A full table's worth of bookkeeping is not kept once sent.
+            self.pending = FastSet::default();
+            self.groups = FastMap::default();
+            self.withdrawals = Vec::new();
         }
     }
 
