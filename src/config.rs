@@ -84,7 +84,8 @@
 //! # optional: local_address, passive = false, hold_time = 90,
 //! # connect_retry = 5 (seconds), multihop = TTL (eBGP default 1),
 //! # graceful_restart = true (RFC 4724 helper), role = "provider" | "customer"
-//! # | "peer" | "rs-server" | "rs-client" (ours, RFC 9234; eBGP), strict_role = false
+//! # | "peer" | "rs-server" | "rs-client" (ours, RFC 9234; eBGP), strict_role = false,
+//! # advertisement_interval = seconds (MRAI; eBGP default 1, iBGP 0)
 //!
 //! [[bgp.policy]]            # a named import/export policy (config/bgp_policy.rs)
 //! name = "from-b"

@@ -82,6 +82,10 @@ fn peer(
         c.connect_retry =
             Duration::from_secs(cx.bounded(r, &field("connect_retry"), 1..=3600)? as u64);
     }
+    if let Some(a) = &p.advertisement_interval {
+        let secs = cx.bounded(a, &field("advertisement_interval"), 0..=600)?;
+        c.advertisement_interval = Duration::from_secs(secs as u64);
+    }
     if let Some(m) = &p.multihop {
         c.multihop = Some(cx.bounded(m, &field("multihop"), 1..=255)? as u8);
     }
@@ -169,7 +173,8 @@ mod tests {
              [[bgp.peer]]\naddress = \"2001:db8::2\"\nremote_as = 65000\npassive = true\n\
              hold_time = 30\nconnect_retry = 10\nmultihop = 2\nlocal_address = \"2001:db8::1\"\n\
              import = \"none\"\nexport = \"all\"\ngraceful_restart = false\n\
-             password = \"s3cret\"\ngtsm = true\n",
+             password = \"s3cret\"\ngtsm = true\n\
+             advertisement_interval = 5\n",
         )
         .unwrap();
         assert_eq!(
@@ -193,6 +198,9 @@ mod tests {
         assert_eq!(i.password, Md5Key::new(b"s3cret"));
         assert!(i.ttl_security && !e.ttl_security && e.password.is_none());
         assert_eq!(format!("{:?}", i.password), "Some(Md5Key(<hidden>))");
+        // MRAI: a short default for eBGP, none for iBGP unless set.
+        assert_eq!(e.advertisement_interval.as_secs(), 1);
+        assert_eq!(i.advertisement_interval.as_secs(), 5);
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub(super) struct RawBgpPeer {
     pub ttl_security: Option<Spanned<bool>>,
     pub role: Option<Spanned<String>>,
     pub strict_role: Option<Spanned<bool>>,
+    pub advertisement_interval: Option<Spanned<i64>>,
 }
 
 /// `[[bgp.mrt]]`: an MRT RIB dump.

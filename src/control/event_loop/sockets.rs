@@ -126,8 +126,11 @@ struct Stream {
     connecting: bool,
     /// Bytes handed over but not yet taken by the kernel.
     queue: Vec<u8>,
-    /// The queue passed [`STREAM_BUFFER_HIGH`]: report when it empties.
-    high: bool,
+    /// Bytes handed over since the last `Drained`: past
+    /// [`STREAM_BUFFER_HIGH`], an empty queue is reported (the instance
+    /// counts the same bytes, so it knows a report is coming even when the
+    /// kernel took everything at once).
+    handed: usize,
     /// The instance closed it: close once the queue is sent.
     closing: bool,
 }
@@ -247,7 +250,7 @@ impl ProtocolSockets {
                     stream,
                     connecting: true,
                     queue: Vec::new(),
-                    high: false,
+                    handed: 0,
                     closing: false,
                 })
             }),
@@ -342,12 +345,12 @@ impl ProtocolSockets {
             Kind::Listener { .. } => Err(std::io::Error::other("a listener cannot send")),
             Kind::Stream(s) => {
                 s.queue.extend_from_slice(&transmit.bytes);
+                s.handed += transmit.bytes.len();
                 if s.queue.len() > STREAM_BUFFER_LIMIT {
                     Err(std::io::Error::other(format!(
                         "more than {STREAM_BUFFER_LIMIT} bytes queued: the peer is not reading"
                     )))
                 } else {
-                    s.high |= s.queue.len() > STREAM_BUFFER_HIGH;
                     Ok(())
                 }
             }
@@ -508,7 +511,8 @@ impl ProtocolSockets {
             if s.closing {
                 return self.remove(registry, token);
             }
-            if std::mem::take(&mut s.high) {
+            if s.handed > STREAM_BUFFER_HIGH {
+                s.handed = 0;
                 self.events
                     .push((owner, OwnedSocketEvent::Drained { socket: id }));
             }
@@ -646,7 +650,7 @@ impl ProtocolSockets {
                 stream,
                 connecting: false,
                 queue: Vec::new(),
-                high: false,
+                handed: 0,
                 closing: false,
             });
             if self.insert(registry, owner, socket, kind).is_ok() {

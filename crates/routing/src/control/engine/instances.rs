@@ -135,6 +135,12 @@ impl Engine {
             .handle_input(now, input, &self.rib);
         self.drain_routes(i);
         self.notify(now);
+        // Routes from a socket (a BGP UPDATE) open the publication window
+        // now: otherwise the engine's deadline would not name it, and
+        // they would wait for the next protocol timer (a keepalive).
+        if self.published {
+            self.publisher.note(&self.rib, now);
+        }
         result
     }
 

@@ -15,10 +15,12 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::fib::PortId;
 
-/// Bytes queued for a stream beyond which the event loop reports
-/// [`SocketEvent::Drained`] once they are all sent. An instance should not
-/// queue much more: the event loop closes a stream whose queue passes
-/// [`STREAM_BUFFER_LIMIT`] (a peer that stopped reading).
+/// Bytes handed to a stream beyond which the event loop reports
+/// [`SocketEvent::Drained`] once they are all written to the kernel (it
+/// counts from its last report; an instance that counts the same bytes
+/// knows a report will come). An instance should not queue much more: the
+/// event loop closes a stream whose queue passes [`STREAM_BUFFER_LIMIT`]
+/// (a peer that stopped reading).
 pub const STREAM_BUFFER_HIGH: usize = 1 << 20;
 /// See [`STREAM_BUFFER_HIGH`].
 pub const STREAM_BUFFER_LIMIT: usize = 64 << 20;
@@ -178,9 +180,10 @@ pub enum SocketEvent<'a> {
     /// One datagram of a raw socket: `packet` is the whole IPv4 packet,
     /// header included (the kernel's raw IPv4 sockets hand it so).
     Datagram { socket: SocketId, packet: &'a [u8] },
-    /// The stream's send buffer, which had grown past
-    /// [`STREAM_BUFFER_HIGH`] bytes, is empty again: an instance that holds
-    /// back output while a stream is full (a full table for a peer) goes on.
+    /// More than [`STREAM_BUFFER_HIGH`] bytes were handed to the stream
+    /// since the last `Drained` (or since it opened), and all of them are
+    /// written to the kernel: an instance that holds back output while a
+    /// stream is full (a full table for a peer) goes on.
     Drained { socket: SocketId },
     /// The socket is gone: the peer closed it, a connect failed or an error
     /// occurred (`error`), or opening it failed. Its id is free again.

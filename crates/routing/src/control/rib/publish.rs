@@ -202,14 +202,20 @@ impl FibPublisher {
     /// Notes pending RIB changes (opening a window) and publishes when the
     /// window has passed. Returns the version published, if any.
     pub fn poll(&mut self, rib: &mut Rib, now: Instant) -> Option<u64> {
-        if rib.has_changes() && self.dirty_since.is_none() {
-            self.dirty_since = Some(now);
-        }
+        self.note(rib, now);
         match self.dirty_since {
             Some(since) if now.saturating_duration_since(since) >= self.window => {
                 Some(self.publish_now(rib))
             }
             _ => None,
+        }
+    }
+
+    /// Opens the window if the RIB has pending changes and none is open
+    /// (so [`FibPublisher::deadline`] says when to publish them).
+    pub fn note(&mut self, rib: &Rib, now: Instant) {
+        if rib.has_changes() && self.dirty_since.is_none() {
+            self.dirty_since = Some(now);
         }
     }
 

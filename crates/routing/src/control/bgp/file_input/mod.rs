@@ -445,7 +445,13 @@ impl BgpFileInput {
     }
 
     pub(crate) fn poll_route(&mut self) -> Option<RouteOutput> {
-        self.routes.pop_front()
+        let route = self.routes.pop_front();
+        // A session going down queues two outputs per prefix it had (a
+        // full table: ~200 MB); that capacity is not kept once drained.
+        if route.is_none() && self.routes.capacity() > 1 << 16 {
+            self.routes = VecDeque::new();
+        }
+        route
     }
 }
 

@@ -42,7 +42,16 @@ pub struct BgpPeerConfig {
     pub role: Option<Role>,
     /// Refuse the peer if it announces no role.
     pub strict_role: bool,
+    /// Minimum route advertisement interval (RFC 4271 §9.2.1.1): rounds of
+    /// announcements at least this far apart; withdrawals are not held.
+    /// Default [`EBGP_ADVERTISEMENT_INTERVAL`] for eBGP, none for iBGP.
+    pub advertisement_interval: Duration,
 }
+
+/// The default minimum advertisement interval towards eBGP peers: short,
+/// as FRR's (0) and BIRD's (none) are, rather than RFC 4271's suggested
+/// 30 s, yet enough to batch a flapping prefix.
+pub const EBGP_ADVERTISEMENT_INTERVAL: Duration = Duration::from_secs(1);
 
 impl BgpPeerConfig {
     /// A peer with the defaults (tests, and the configuration layer's
@@ -68,6 +77,11 @@ impl BgpPeerConfig {
             ttl_security: false,
             role: None,
             strict_role: false,
+            advertisement_interval: if remote_as == local_as {
+                Duration::ZERO
+            } else {
+                EBGP_ADVERTISEMENT_INTERVAL
+            },
         }
     }
 

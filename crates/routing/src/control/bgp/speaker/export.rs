@@ -2,16 +2,19 @@
 //! difference. A peer gets the redistributed local routes and the best
 //! BGP routes (export `all`), never a route it sent, no iBGP-learned route
 //! if it is iBGP (no route reflection), with our AS prepended and our
-//! address as next hop if it is eBGP. Changes are packed: one UPDATE
-//! carries every prefix that shares a set of attributes.
+//! address as next hop if it is eBGP. Changes wait in the peer's outbox
+//! ([`super::outbox`]), which packs them (one UPDATE carries many prefixes
+//! that share a set of attributes) and paces them by the stream.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use ipnet::IpNet;
 
 use super::config::Policy;
-use super::{BgpSpeaker, LivePeer};
+use super::outbox::Link;
+use super::BgpSpeaker;
 use crate::control::bgp::attrs::{AsPath, Origin, PathAttrs};
 use crate::control::bgp::peer::PeerKind;
 use crate::control::bgp::policy::PeerRules;
@@ -96,31 +99,44 @@ impl BgpSpeaker {
         Some(self.files.bgp_rib_mut().intern(attrs))
     }
 
-    /// Brings peer `i`'s Adj-RIB-Out up to date for `prefixes` and sends
-    /// the difference.
+    /// Brings peer `i`'s Adj-RIB-Out up to date for `prefixes`; the
+    /// difference waits in its [`Outbox`](super::outbox::Outbox) until the
+    /// stream takes it ([`BgpSpeaker::flush_out`]).
     pub(super) fn export(&mut self, i: usize, prefixes: &[IpNet]) {
-        let Some(n) = self.peers[i].session.negotiated().cloned() else {
+        if self.peers[i].session.negotiated().is_none() {
             return;
-        };
-        let mut announce: FastMap<Arc<PathAttrs>, Vec<IpNet>> = FastMap::default();
-        let mut withdraw = Vec::new();
+        }
         for prefix in prefixes {
             let want = self.desired(i, prefix);
-            let out = &mut self.peers[i].adj_out;
-            match (want, out.get(prefix)) {
+            let peer = &mut self.peers[i];
+            match (want, peer.adj_out.get(prefix)) {
                 (Some(w), Some(had)) if *w == **had => {}
                 (Some(w), _) => {
-                    out.insert(*prefix, w.clone());
-                    announce.entry(w).or_default().push(*prefix);
+                    peer.adj_out.insert(*prefix, w.clone());
+                    peer.outbox.announce(*prefix, w);
                 }
                 (None, Some(_)) => {
-                    out.remove(prefix);
-                    withdraw.push(*prefix);
+                    peer.adj_out.remove(prefix);
+                    peer.outbox.withdraw(*prefix);
                 }
                 (None, None) => {}
             }
         }
-        send_changes(&mut self.peers[i], &n, announce, withdraw);
+    }
+
+    /// Hands peer `i`'s session what its outbox may send now.
+    pub(super) fn flush_out(&mut self, now: Instant, i: usize) {
+        let peer = &mut self.peers[i];
+        let Some(four_octet_as) = peer.session.negotiated().map(|n| n.four_octet_as) else {
+            return;
+        };
+        let link = Link {
+            session: &mut peer.session,
+            adj_out: &peer.adj_out,
+            four_octet_as,
+            interval: peer.config.advertisement_interval,
+        };
+        peer.outbox.flush(now, link);
     }
 
     /// Every prefix peer `i` may have to hear about.
@@ -139,13 +155,9 @@ impl BgpSpeaker {
     pub(super) fn export_all(&mut self, i: usize) {
         let all = self.exportable(i);
         self.export(i, &all);
-        let families = self.peers[i]
-            .session
-            .negotiated()
-            .map(|n| n.families.clone())
-            .unwrap_or_default();
-        for f in families {
-            self.peers[i].session.send_established(end_of_rib(f));
+        let peer = &mut self.peers[i];
+        if let Some(n) = peer.session.negotiated() {
+            peer.outbox.end_of_rib(&n.families);
         }
     }
 
@@ -157,27 +169,5 @@ impl BgpSpeaker {
         for i in 0..self.peers.len() {
             self.export(i, prefixes);
         }
-    }
-}
-
-fn send_changes(
-    peer: &mut LivePeer,
-    n: &Negotiated,
-    announce: FastMap<Arc<PathAttrs>, Vec<IpNet>>,
-    mut withdraw: Vec<IpNet>,
-) {
-    let mut messages = Vec::new();
-    if !withdraw.is_empty() {
-        withdraw.sort_unstable();
-        encode_withdraw(&withdraw, &mut messages);
-    }
-    let mut groups: Vec<(Arc<PathAttrs>, Vec<IpNet>)> = announce.into_iter().collect();
-    groups.sort_by(|a, b| a.1.first().cmp(&b.1.first()));
-    for (attrs, mut prefixes) in groups {
-        prefixes.sort_unstable();
-        encode_announce(&attrs, &prefixes, n.four_octet_as, &mut messages);
-    }
-    for m in messages {
-        peer.session.send_established(m);
     }
 }

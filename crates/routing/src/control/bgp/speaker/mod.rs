@@ -14,6 +14,7 @@ mod config;
 mod export;
 mod graceful;
 mod operator;
+mod outbox;
 mod peers;
 mod reload;
 
@@ -35,6 +36,7 @@ use ipnet::IpNet;
 use serde_json::Value;
 
 pub use config::{BgpPeerConfig, Policy};
+use outbox::Outbox;
 
 use crate::control::bgp::file_input::{BgpConfig, BgpFileInput, NAME};
 use crate::control::bgp::session::message::{self, code};
@@ -71,8 +73,9 @@ struct LivePeer {
     session: Session,
     /// Its Adj-RIB-In in the shared table.
     rib_peer: PeerId,
-    /// What it has from us.
+    /// What it has from us, or will have once `outbox` is sent.
     adj_out: FastMap<IpNet, Arc<PathAttrs>>,
+    outbox: Outbox,
     /// Prefixes it announced since the session came up (accepted or not;
     /// `show bgp`'s "received"), per family ([`Family`] as index).
     announced: [u64; 2],
@@ -102,6 +105,7 @@ impl LivePeer {
             session,
             rib_peer,
             adj_out: FastMap::default(),
+            outbox: Outbox::default(),
             announced: [0; 2],
             treat_as_withdraw: 0,
             attributes_discarded: 0,
@@ -309,6 +313,7 @@ impl BgpSpeaker {
                         self.sockets.remove(&socket);
                         session.closed(now, socket, error);
                     }
+                    SocketEvent::Drained { .. } => self.peers[i].outbox.drained(),
                     _ => {}
                 }
             }
@@ -502,7 +507,13 @@ impl Protocol for BgpSpeaker {
     fn poll_timeout(&self) -> Option<Instant> {
         self.peers
             .iter()
-            .flat_map(|p| [p.session.poll_timeout(), p.stale_until])
+            .flat_map(|p| {
+                [
+                    p.session.poll_timeout(),
+                    p.stale_until,
+                    p.outbox.poll_timeout(),
+                ]
+            })
             .flatten()
             .chain(self.files.poll_timeout())
             .min()

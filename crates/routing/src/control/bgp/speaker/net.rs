@@ -103,6 +103,9 @@ pub(super) struct Net {
     pub(super) links: BTreeMap<(usize, SocketId), (usize, SocketId)>,
     pub(super) accepted: u32,
     pub(super) now: Instant,
+    /// Bytes each (router, socket) sent since its last `Drained`, counted
+    /// as the event loop counts them; [`Net::drain`] reports them.
+    pub(super) handed: BTreeMap<(usize, SocketId), usize>,
 }
 
 pub(super) fn port(id: u16, addresses: &[&str]) -> ProtocolPort {
@@ -116,6 +119,8 @@ pub(super) fn peer(address: &str, remote_as: u32, local_as: u32, passive: bool) 
     p.passive = passive;
     p.import = Policy::All;
     p.export = Policy::All;
+    // Changes go at once unless a test is about the interval.
+    p.advertisement_interval = Duration::ZERO;
     p
 }
 
@@ -135,6 +140,33 @@ pub(super) fn bgp_config(local_as: u32, peers: Vec<BgpPeerConfig>, connected: bo
     }
 }
 
+/// R (AS 65000, redistributing static routes and, with `connected`, its
+/// subnet; `interval` its advertisement interval towards E) and its eBGP
+/// peer E (65001), established; `before_up` runs once R has decided,
+/// before the session comes up.
+pub(super) fn static_pair(
+    interval: Duration,
+    connected: bool,
+    before_up: impl FnOnce(&mut Net, usize),
+) -> (Net, usize, usize) {
+    let mut net = Net::new();
+    let mut to_e = peer("192.0.2.2", 65001, 65000, false);
+    to_e.advertisement_interval = interval;
+    let mut config = bgp_config(65000, vec![to_e], connected);
+    config.redistribute.push(RouteSource::STATIC);
+    let r = net.add("10.0.0.1", vec![port(0, &["192.0.2.1/24"])], config);
+    let e = net.add(
+        "10.0.0.2",
+        vec![port(0, &["192.0.2.2/24"])],
+        bgp_config(65001, vec![peer("192.0.2.1", 65000, 65001, true)], false),
+    );
+    net.settle();
+    before_up(&mut net, r);
+    net.advance(5);
+    assert_eq!(net.routers[r].state(net.now, "192.0.2.2"), "established");
+    (net, r, e)
+}
+
 impl Net {
     pub(super) fn new() -> Self {
         Net {
@@ -142,6 +174,7 @@ impl Net {
             links: BTreeMap::new(),
             accepted: SocketId::ACCEPTED,
             now: frozen_clock(),
+            handed: BTreeMap::new(),
         }
     }
 
@@ -230,6 +263,7 @@ impl Net {
                 }
                 while let Some(t) = self.routers[r].bgp.poll_transmit() {
                     moved = true;
+                    *self.handed.entry((r, t.socket)).or_default() += t.bytes.len();
                     if let Some(&(o, os)) = self.links.get(&(r, t.socket)) {
                         let bytes = &t.bytes;
                         self.event(o, SocketEvent::Stream { socket: os, bytes });
@@ -307,6 +341,25 @@ impl Net {
             }
             SocketRequest::RawIpv4 { .. } => panic!("BGP asked for a raw socket"),
         }
+    }
+
+    /// As the event loop does once its queue is written: `Drained` for
+    /// each of router `r`'s sockets that was handed more than
+    /// [`STREAM_BUFFER_HIGH`](crate::control::protocol::STREAM_BUFFER_HIGH)
+    /// bytes since its last one; the largest such count (0: none).
+    pub(super) fn drain(&mut self, r: usize) -> usize {
+        let high = crate::control::protocol::STREAM_BUFFER_HIGH;
+        let full: Vec<(SocketId, usize)> = self
+            .handed
+            .iter()
+            .filter(|(&(o, _), &n)| o == r && n > high)
+            .map(|(&(_, s), &n)| (s, n))
+            .collect();
+        for &(socket, _) in &full {
+            self.handed.remove(&(r, socket));
+            self.event(r, SocketEvent::Drained { socket });
+        }
+        full.iter().map(|&(_, n)| n).max().unwrap_or(0)
     }
 
     pub(super) fn advance(&mut self, secs: u64) {

@@ -43,11 +43,13 @@ impl BgpRib {
 
 impl BgpSpeaker {
     /// Carries out everything every session asks for, until none asks
-    /// more (one session's routes make the others send).
+    /// more (one session's routes make the others send), handing each
+    /// session what its outbox may send.
     pub(super) fn pump_all(&mut self, now: Instant, rib: &dyn RibView) {
         loop {
             let mut any = false;
             for i in 0..self.peers.len() {
+                self.flush_out(now, i);
                 any |= self.pump(now, i, rib);
             }
             if !any {
@@ -84,6 +86,7 @@ impl BgpSpeaker {
                     let peer = &mut self.peers[i];
                     peer.end_of_rib.clear();
                     peer.announced = [0; 2];
+                    peer.outbox.reset();
                     if let Some(n) = peer.session.negotiated().cloned() {
                         let rib_peer = peer.rib_peer;
                         self.files
@@ -113,6 +116,7 @@ impl BgpSpeaker {
     fn flush_peer(&mut self, i: usize, rib: &dyn RibView) {
         let rib_peer = self.peers[i].rib_peer;
         self.peers[i].adj_out.clear();
+        self.peers[i].outbox.reset();
         self.peers[i].stale.clear();
         self.peers[i].stale_until = None;
         let had: Vec<IpNet> = self
@@ -230,6 +234,8 @@ impl BgpSpeaker {
                     "capabilities": n.map(capabilities),
                     "tcp_md5": p.config.password.is_some(),
                     "ttl_security": p.config.ttl_security,
+                    "unsent": p.outbox.pending(),
+                    "unacknowledged_bytes": p.outbox.outstanding(),
                     "end_of_rib": p.end_of_rib,
                     "stale": p.stale.len(),
                     "treat_as_withdraw": p.treat_as_withdraw,

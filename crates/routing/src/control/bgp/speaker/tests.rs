@@ -2,6 +2,7 @@
 //! ([`super::net`]), and peers played by hand.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -280,18 +281,7 @@ fn malformed_updates_withdraw_or_reset_one_session_and_leave_the_others() {
 #[test]
 fn static_routes_are_redistributed_as_they_come_and_go() {
     use crate::control::rib::notify::BestRoute;
-    let mut net = Net::new();
-    let mut config = bgp_config(65000, vec![peer("192.0.2.2", 65001, 65000, false)], false);
-    config.redistribute = vec![RouteSource::STATIC];
-    let r = net.add("10.0.0.1", vec![port(0, &["192.0.2.1/24"])], config);
-    let e = net.add(
-        "10.0.0.2",
-        vec![port(0, &["192.0.2.2/24"])],
-        bgp_config(65001, vec![peer("192.0.2.1", 65000, 65001, true)], false),
-    );
-    net.settle();
-    net.advance(5);
-    assert_eq!(net.routers[r].state(net.now, "192.0.2.2"), "established");
+    let (mut net, r, e) = static_pair(Duration::ZERO, false, |_, _| {});
     let change = |new: Option<RouteSource>| {
         let best = |source| BestRoute {
             source,

@@ -12,13 +12,15 @@ use crate::control::protocol::{
     frozen_clock, BestRouteChange, Reconfigured, Registration, RibView, RouteOutput, SocketId,
     SourceFilter, TcpOptions,
 };
+use crate::control::rib::route::{RibRoute, RouteSource, Via};
 use crate::control::ControlInputs;
-use crate::fib::FibHandle;
+use crate::fib::{Discard, FibHandle};
 
 const NAME: &str = "echo";
 
 /// Listens on configuration, echoes what a stream brings, closes after
-/// "bye"; counts what happened (shown as JSON).
+/// "bye", installs a discard route for 198.51.100.0/24 on "route"; counts
+/// what happened (shown as JSON).
 #[derive(Default)]
 struct Echo {
     configured: u32,
@@ -29,6 +31,7 @@ struct Echo {
     actions: u32,
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
+    routes: VecDeque<RouteOutput>,
 }
 
 impl Protocol for Echo {
@@ -53,6 +56,22 @@ impl Protocol for Echo {
                     destination: None,
                     bytes: bytes.to_vec(),
                 });
+                if bytes == b"route" {
+                    let prefix = "198.51.100.0/24".parse().unwrap();
+                    let route = RibRoute {
+                        prefix,
+                        source: RouteSource::EBGP,
+                        metric: 0,
+                        paths: vec![Via::Discard {
+                            action: Discard::Blackhole,
+                        }],
+                    };
+                    self.routes.push_back(RouteOutput::Update {
+                        source: RouteSource::EBGP,
+                        prefix,
+                        route: Some(route),
+                    });
+                }
                 if bytes == b"bye" {
                     self.requests.push_back(SocketRequest::Close { socket });
                     // A new connection asked for after the close: it goes
@@ -130,7 +149,7 @@ impl Protocol for Echo {
     }
 
     fn poll_route(&mut self) -> Option<RouteOutput> {
-        None
+        self.routes.pop_front()
     }
 
     fn subscription(&self) -> SourceFilter {
@@ -291,4 +310,24 @@ fn actions_go_to_the_instance_that_claims_them() {
         without.act("echo count"),
         Some(Err("echo is not configured ([echo])".to_string()))
     );
+}
+
+#[test]
+fn routes_from_a_socket_open_the_publication_window() {
+    let mut engine = engine();
+    let key = engine.instance_keys()[0];
+    let now = frozen_clock();
+    engine.publish_now();
+    let before = engine.publish_stats().publications;
+    assert_eq!(engine.deadline(), None, "nothing to do");
+    let route = SocketEvent::Stream {
+        socket: SocketId(SocketId::ACCEPTED),
+        bytes: b"route",
+    };
+    engine.handle_socket(key, now, route).unwrap();
+    // The window (zero here) closes at once: the event loop's timer is due.
+    assert_eq!(engine.deadline(), Some(now));
+    assert!(engine.poll(now).is_some());
+    assert_eq!(engine.publish_stats().publications, before + 1);
+    assert_eq!(engine.deadline(), None);
 }
