@@ -18,9 +18,7 @@ use super::BgpSpeaker;
 use crate::control::bgp::attrs::{AsPath, Origin, PathAttrs};
 use crate::control::bgp::peer::PeerKind;
 use crate::control::bgp::policy::PeerRules;
-use crate::control::bgp::session::update_out::{encode_announce, encode_withdraw, end_of_rib};
-use crate::control::bgp::session::{Family, Negotiated};
-use crate::control::hash::FastMap;
+use crate::control::bgp::session::Family;
 use crate::control::protocol::ProtocolPort;
 
 /// LOCAL_PREF sent to iBGP peers when a route has none.
