@@ -281,7 +281,11 @@ fn at_max_sequence_number_an_lsa_is_flushed_then_starts_again_from_the_initial_o
                 .is_some_and(|e| e.sequence() == INITIAL_SEQUENCE && e.age(lab.now) < MAX_AGE)
         })
     });
-    assert!(took.is_some(), "{:?}", lab.speakers[1].database().get(&key).map(|e| e.sequence()));
+    assert!(
+        took.is_some(),
+        "{:?}",
+        lab.speakers[1].database().get(&key).map(|e| e.sequence())
+    );
     assert!(lab.databases_agree());
     assert_eq!(lab.state(0, 0, rid(2)), Some(NeighborState::Full));
     println!("wrapped in {took:?} of simulated time");
