@@ -352,17 +352,6 @@ impl Speaker {
         }
     }
 
-    /// A new cost for interface `i` (reload): the router LSA follows.
-    pub fn set_cost(&mut self, now: Instant, i: usize, cost: u16) {
-        if let Some(f) = self.interfaces.get_mut(i) {
-            if f.config.cost != cost {
-                f.config.cost = cost;
-                self.own_changes += 1;
-                self.originate(now);
-            }
-        }
-    }
-
     /// Makes `configs` the interfaces (a reload): an interface whose
     /// configuration is unchanged but for its cost stays as it is, with its
     /// neighbours and adjacencies; a new one comes up; one no longer listed

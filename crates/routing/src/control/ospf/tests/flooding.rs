@@ -60,7 +60,7 @@ fn own_router_key() -> LsaKey {
 fn an_originated_change_is_retransmitted_until_acknowledged() {
     let mut one = full();
     one.now += Duration::from_secs(6); // past MinLSInterval
-    one.s.set_cost(one.now, 0, 20);
+    set_cost(&mut one.s, one.now, 0, 20);
     let sent = one.sent();
     let lsas = updated(&sent);
     assert_eq!(lsas.len(), 1);
@@ -217,7 +217,7 @@ fn changes_flood_along_a_chain_and_every_database_agrees() {
     assert!(lab.databases_agree());
     assert_eq!(lab.speakers[c].database().len(), 3);
     let now = lab.now;
-    lab.speakers[a].set_cost(now, 0, 77);
+    set_cost(&mut lab.speakers[a], now, 0, 77);
     lab.run_for(Duration::from_secs(2));
     assert!(lab.databases_agree());
     let key = LsaKey {
@@ -273,7 +273,7 @@ fn at_max_sequence_number_an_lsa_is_flushed_then_starts_again_from_the_initial_o
     // A change makes it originate: flushed first (MaxAge everywhere, acked,
     // removed), then the new instance at InitialSequenceNumber.
     let now = lab.now;
-    lab.speakers[0].set_cost(now, 0, 25);
+    set_cost(&mut lab.speakers[0], now, 0, 25);
     let took = lab.run_until(Duration::from_secs(60), |lab| {
         lab.speakers.iter().all(|s| {
             s.database()

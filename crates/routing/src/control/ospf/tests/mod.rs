@@ -68,6 +68,16 @@ pub(super) fn gw(port: u16, a: [u8; 4]) -> crate::control::rib::route::Via {
     }
 }
 
+/// Interface `i` of `s` given cost `cost` by a reload, the origination it
+/// asks for run at once.
+pub(super) fn set_cost(s: &mut Speaker, now: Instant, i: usize, cost: u16) {
+    let mut configs: Vec<InterfaceConfig> =
+        s.interfaces().iter().map(|f| f.config.clone()).collect();
+    configs[i].cost = cost;
+    s.reconfigure_interfaces(now, configs);
+    s.handle_timeout(now);
+}
+
 /// A packet of `kind` from router `from` in area 0.
 pub(super) fn packet(kind: PacketType, from: Ipv4Addr, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     wire::emit(kind, from, Ipv4Addr::UNSPECIFIED, body)
