@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::database::MAX_AGE;
 use super::speaker::Speaker;
 use super::wire::lsa::{LsaBody, LsaType};
+use crate::control::hash::FastSet;
 use crate::control::linkstate::spf::SpfResult;
 use crate::control::rib::route::{RibRoute, RouteSource, Via};
 
@@ -176,7 +177,15 @@ pub fn beyond_area_routes(
             paths,
         })
     };
-    let has_intra = |p: &Ipv4Net| intra.iter().any(|r| r.prefix == IpNet::V4(*p));
+    // Looked up once per summary and external LSA: a set, not a scan.
+    let intra_prefixes: FastSet<Ipv4Net> = intra
+        .iter()
+        .filter_map(|r| match r.prefix {
+            IpNet::V4(p) => Some(p),
+            IpNet::V6(_) => None,
+        })
+        .collect();
+    let has_intra = |p: &Ipv4Net| intra_prefixes.contains(p);
 
     // §16.2: inter-area routes.
     let mut table: BTreeMap<Ipv4Net, OspfRoute> = BTreeMap::new();
@@ -200,6 +209,7 @@ pub fn beyond_area_routes(
         );
     }
     let inter: Vec<OspfRoute> = table.values().cloned().collect();
+    let inter_prefixes: FastSet<Ipv4Net> = table.keys().copied().collect();
 
     // The ways to each ASBR: inside the area, else through ASBR-summaries.
     let mut asbrs: BTreeMap<Ipv4Addr, Reach> = BTreeMap::new();
@@ -233,7 +243,7 @@ pub fn beyond_area_routes(
 
     // §16.4: AS-external routes.
     for &(prefix, asbr, type2, metric, forwarding) in &externals {
-        let inter_area = inter.iter().any(|r| r.prefix == prefix);
+        let inter_area = inter_prefixes.contains(&prefix);
         if has_intra(&prefix) || inter_area || own_subnet(speaker, prefix) {
             continue;
         }
