@@ -26,6 +26,13 @@ impl Speaker {
 
     /// What this router wants to say now, by key.
     fn wanted(&self) -> BTreeMap<LsaKey, LsaBody> {
+        let mut out = self.wanted_own();
+        self.wanted_externals(&mut out);
+        out
+    }
+
+    /// The router LSA and, as DR, the network LSAs (what SPF reads).
+    fn wanted_own(&self) -> BTreeMap<LsaKey, LsaBody> {
         let mut links = Vec::new();
         let mut out = BTreeMap::new();
         for iface in &self.interfaces {
@@ -83,7 +90,6 @@ impl Speaker {
         }
         let flags = if self.externals.is_empty() { 0 } else { FLAG_E };
         out.insert(self.router_key(), LsaBody::Router { flags, links });
-        self.wanted_externals(&mut out);
         out
     }
 
@@ -123,7 +129,7 @@ impl Speaker {
     /// MinLSInterval has let it be originated yet: SPF reads this one, so
     /// routing follows a change at once while flooding stays paced.
     pub fn current_router_lsa(&self) -> LsaBody {
-        self.wanted()
+        self.wanted_own()
             .remove(&self.router_key())
             .unwrap_or(LsaBody::Router {
                 flags: 0,
