@@ -39,6 +39,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::control::dense_map::DenseMap;
 use crate::control::hash::{FastMap as HashMap, FastSet as HashSet};
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
@@ -61,7 +62,7 @@ struct PrefixState {
 #[derive(Debug, Clone, Default)]
 pub struct Rib {
     distances: AdminDistances,
-    prefixes: HashMap<IpNet, PrefixState>,
+    prefixes: DenseMap<IpNet, PrefixState>,
     /// Number of routes per source (by [`RouteSource::index`]).
     source_routes: [usize; SOURCE_COUNT],
     paths: PathSets,
@@ -195,7 +196,9 @@ impl Rib {
         keep_better: bool,
     ) {
         let state = match new {
-            Some(_) => self.prefixes.entry(prefix).or_default(),
+            Some(_) => self
+                .prefixes
+                .get_or_insert_with(prefix, PrefixState::default),
             None => match self.prefixes.get_mut(&prefix) {
                 Some(state) => state,
                 None => return,

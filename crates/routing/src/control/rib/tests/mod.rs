@@ -565,3 +565,9 @@ fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
     assert!(!changes.full);
     assert_eq!(changes.prefixes.len(), 1);
 }
+
+/// The same for the RIB: a prefix's candidates are 16 bytes.
+#[test]
+fn a_prefixs_candidates_take_16_bytes_in_the_map() {
+    assert_eq!(std::mem::size_of::<super::candidates::Candidates>(), 16);
+}
