@@ -4,7 +4,7 @@
 //! LSAs changed, its routes as source `ospf`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ipnet::{IpNet, Ipv4Net};
@@ -230,6 +230,7 @@ impl OspfInstance {
                 retransmit_interval: c.retransmit_interval,
                 mtu: port.mtu,
                 authentication: c.authentication.clone(),
+                v3: None,
             });
         }
         Ok(out)
@@ -478,7 +479,7 @@ impl Protocol for OspfInstance {
         let out = self.speaker.as_mut()?.poll_transmit()?;
         Some(Transmit {
             socket: *self.sockets.get(out.interface)?,
-            destination: Some(IpAddr::V4(out.destination)),
+            destination: Some(out.destination),
             bytes: out.bytes,
         })
     }

@@ -12,6 +12,7 @@ pub mod neighbor;
 pub mod routes;
 mod show;
 pub mod speaker;
+pub mod v3;
 pub mod wire;
 
 pub use instance::{OspfConfig, OspfInterfaceConfig, REGISTRATION};

@@ -138,7 +138,7 @@ fn own_p2p_hop(
             continue;
         }
         if let Some(n) = iface.neighbors.get(&neighbor) {
-            return (vec![IpAddr::V4(n.address)], Some(iface.config.name.clone()));
+            return (vec![n.address], Some(iface.config.name.clone()));
         }
     }
     (Vec::new(), None)

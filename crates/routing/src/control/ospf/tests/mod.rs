@@ -47,6 +47,7 @@ pub(super) fn iface(
         retransmit_interval: 5,
         mtu: 1500,
         authentication: wire::Authentication::Null,
+        v3: None,
     }
 }
 
