@@ -115,6 +115,7 @@ impl Speaker {
                 return true;
             }
             self.remove_request(i, id, &key, received);
+            self.installed_v3(now, &key);
             // (b) flooded; (e) acknowledged if not flooded back out.
             let flooded_back = self.flood(now, key, Some((i, id)));
             if !flooded_back {

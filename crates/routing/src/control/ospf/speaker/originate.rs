@@ -26,7 +26,7 @@ impl Speaker {
     }
 
     /// What this router wants to say now: the body of each LSA, by key.
-    fn wanted(&self) -> BTreeMap<LsaKey, Vec<u8>> {
+    pub(super) fn wanted(&self) -> BTreeMap<LsaKey, Vec<u8>> {
         if self.version == Version::V3 {
             return self.wanted_v3();
         }

@@ -5,4 +5,9 @@
 //!
 //! [`Version::V3`]: super::wire::Version
 
+pub mod instance;
+pub mod routes;
 pub mod wire;
+
+#[cfg(test)]
+mod tests;
