@@ -1,0 +1,279 @@
+//! The OSPFv3 speaker live, in network namespaces, against BIRD 2
+//! (`protocol ospf v3`) and FRR ospf6d: ferroute's control plane (event
+//! loop, engine, raw IPv6 sockets; no data plane) in `rt`, BIRD in `bd`,
+//! FRR in `fr`, LAN 2001:db8:100::/64 of the three through a bridge in
+//! `hub`, and a stub LAN behind each (2001:db8:1::/64 behind ferroute,
+//! :2:: behind BIRD, :3:: behind FRR).
+//!
+//! * ferroute starts alone and becomes DR of the LAN; BIRD (priority 5)
+//!   and FRR (priority 10) join and reach Full with it;
+//! * BIRD's and FRR's stubs reach ferroute's RIB as `ospfv3` routes
+//!   through their link-local addresses on the LAN;
+//! * ferroute's stub is in BIRD's (`birdc show route`) and FRR's
+//!   (`show ipv6 ospf6 route`) tables;
+//! * BIRD's LAN link taken down: ferroute drops BIRD and its prefix after
+//!   the dead interval, and keeps FRR's.
+
+use std::time::{Duration, Instant};
+
+use ferroute::config::Config;
+use ferroute::control::ControlHandle;
+use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, FRR_DAEMONS};
+use ferroute::testkit::netns::{poll_until, require_root, Netns};
+use serde_json::Value;
+
+#[allow(dead_code)]
+#[path = "ospf_live/lab.rs"]
+mod lab;
+
+use lab::{addr, lone_lan, start_ferroute, veth};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Lab {
+    rt: Netns,
+    bd: Netns,
+    fr: Netns,
+    _hub: Netns,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let hub = Netns::new("ospf3-hub");
+        let rt = Netns::new("ospf3-rt");
+        let bd = Netns::new("ospf3-bd");
+        let fr = Netns::new("ospf3-fr");
+        // Addresses usable at once (no duplicate address detection to
+        // wait for): link-local sources are what OSPFv3 speaks from.
+        for ns in [&rt, &bd, &fr] {
+            ns.write_sysctl("net/ipv6/conf/all/accept_dad", "0");
+            ns.write_sysctl("net/ipv6/conf/default/accept_dad", "0");
+        }
+        hub.ip(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        hub.ip(&["link", "set", "br0", "up"]);
+        for (ns, port, address) in [
+            (&rt, "h-rt", "2001:db8:100::1/64"),
+            (&bd, "h-bd", "2001:db8:100::2/64"),
+            (&fr, "h-fr", "2001:db8:100::3/64"),
+        ] {
+            veth(ns, "lan0", &hub, port);
+            hub.ip(&["link", "set", port, "master", "br0"]);
+            addr(ns, "lan0", address);
+        }
+        lone_lan(&rt, "stub0", "2001:db8:1::1/64");
+        lone_lan(&bd, "stub0", "2001:db8:2::1/64");
+        lone_lan(&fr, "stub0", "2001:db8:3::1/64");
+        Lab {
+            rt,
+            bd,
+            fr,
+            _hub: hub,
+        }
+    }
+}
+
+const FERROUTE: &str = r#"
+[router]
+id = "10.0.0.1"
+
+[[port]]
+name = "lan"
+interface = "lan0"
+mac = "02:00:00:00:00:01"
+addresses = ["2001:db8:100::1/64"]
+
+[[port]]
+name = "stub"
+interface = "stub0"
+mac = "02:00:00:00:00:03"
+addresses = ["2001:db8:1::1/64"]
+
+[ospfv3]
+area = "0.0.0.0"
+
+[[ospfv3.interface]]
+port = "lan"
+network = "broadcast"
+priority = 100
+hello_interval = 1
+dead_interval = 4
+
+[[ospfv3.interface]]
+port = "stub"
+hello_interval = 1
+dead_interval = 4
+"#;
+
+const BIRD: &str = r#"
+router id 10.0.0.2;
+protocol device { scan time 1; }
+protocol ospf v3 o6 {
+  ipv6 { import all; export none; };
+  area 0 {
+    interface "lan0" { type broadcast; hello 1; dead 4; priority 5; };
+    interface "stub0" { stub yes; };
+  };
+}
+"#;
+
+const FRR: &str = r#"
+frr defaults traditional
+hostname fr
+!
+interface lan0
+ ipv6 ospf6 area 0.0.0.0
+ ipv6 ospf6 hello-interval 1
+ ipv6 ospf6 dead-interval 4
+ ipv6 ospf6 priority 10
+!
+interface stub0
+ ipv6 ospf6 area 0.0.0.0
+ ipv6 ospf6 passive
+!
+router ospf6
+ ospf6 router-id 10.0.0.3
+!
+"#;
+
+fn show(h: &ControlHandle, what: &str) -> Value {
+    h.show(what).unwrap_or_else(|e| panic!("show {what}: {e}"))
+}
+
+fn neighbor_state(h: &ControlHandle, router: &str) -> Option<String> {
+    let v = show(h, "ospfv3 neighbors");
+    v["neighbors"].as_array()?.iter().find_map(|n| {
+        (n["port"] == "lan" && n["router_id"] == router)
+            .then(|| n["state"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+/// The neighbour's link-local address as ferroute sees it.
+fn neighbor_address(h: &ControlHandle, router: &str) -> Option<String> {
+    let v = show(h, "ospfv3 neighbors");
+    v["neighbors"].as_array()?.iter().find_map(|n| {
+        (n["router_id"] == router).then(|| n["address"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+/// ferroute's `ospfv3` route for `prefix`, as `show routes` prints it.
+fn route(h: &ControlHandle, prefix: &str) -> Option<String> {
+    let v = h.show(&format!("routes {prefix}")).ok()?;
+    let text = v["text"].as_str().unwrap_or_default().to_string();
+    text.contains("ospfv3").then_some(text)
+}
+
+fn wait(what: &str, mut f: impl FnMut() -> bool, diagnose: impl FnOnce() -> String) {
+    if !poll_until(LIMIT, &mut f) {
+        panic!("{what} within {LIMIT:?}\n{}", diagnose());
+    }
+}
+
+#[test]
+fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
+    let test = "ospfv3_adjacencies_and_routes_with_bird_and_frr";
+    if !require_root(test, "network namespaces")
+        || !require_daemon(test, "bird")
+        || !require_daemon(test, &format!("{FRR_DAEMONS}/ospf6d"))
+    {
+        return;
+    }
+    let lab = Lab::new();
+    let config = Config::parse(FERROUTE, "ospf3.toml").unwrap();
+    let (handle, _fib) = start_ferroute(&lab.rt, &config);
+    wait(
+        "ferroute DR of the LAN",
+        || show(&handle, "ospfv3 interfaces")["interfaces"][0]["state"] == "dr",
+        || show(&handle, "ospfv3").to_string(),
+    );
+    let started = Instant::now();
+    let bird = Bird::start(&lab.bd.name, BIRD);
+    let frr = Frr::start(&lab.fr.name, &[FrrDaemon::Ospf6d], FRR);
+    let diagnose = || {
+        format!(
+            "{}\nBIRD:\n{}\n{}\nFRR:\n{}\n{}",
+            show(&handle, "ospfv3")["text"].as_str().unwrap_or_default(),
+            bird.birdc("show ospf neighbors"),
+            bird.birdc("show ospf state all"),
+            frr.vtysh("show ipv6 ospf6 neighbor"),
+            frr.vtysh("show ipv6 ospf6 database"),
+        )
+    };
+    let full = |router: &str| neighbor_state(&handle, router).as_deref() == Some("full");
+    wait(
+        "BIRD and FRR Full with ferroute",
+        || full("10.0.0.2") && full("10.0.0.3"),
+        diagnose,
+    );
+    let full_after = started.elapsed();
+    // Their stubs in ferroute's RIB, through their link-local addresses.
+    wait(
+        "BIRD's and FRR's prefixes routed",
+        || {
+            route(&handle, "2001:db8:2::/64").is_some()
+                && route(&handle, "2001:db8:3::/64").is_some()
+        },
+        diagnose,
+    );
+    let routed_after = started.elapsed();
+    for (prefix, router) in [
+        ("2001:db8:2::/64", "10.0.0.2"),
+        ("2001:db8:3::/64", "10.0.0.3"),
+    ] {
+        let text = route(&handle, prefix).unwrap();
+        let gateway = neighbor_address(&handle, router).unwrap();
+        assert!(gateway.starts_with("fe80:"), "{router} at {gateway}");
+        assert!(
+            text.contains(&gateway),
+            "{prefix} not via {gateway}:\n{text}"
+        );
+    }
+    // Ferroute's stub in BIRD's and FRR's tables.
+    wait(
+        "ferroute's prefix at BIRD and FRR",
+        || {
+            bird.birdc("show route 2001:db8:1::/64")
+                .contains("2001:db8:1::/64")
+                && frr
+                    .vtysh("show ipv6 ospf6 route")
+                    .contains("2001:db8:1::/64")
+        },
+        || format!("{}\n{}", bird.birdc("show route"), diagnose()),
+    );
+    // The LAN's prefix as a transit network, described by ferroute (DR).
+    let bird_route = bird.birdc("show route 2001:db8:1::/64");
+    assert!(bird_route.contains("o6"), "{bird_route}");
+    let database = show(&handle, "ospfv3 database")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(database.contains("network"), "{database}");
+    assert!(database.contains("intra-pfx"), "{database}");
+    // BIRD's LAN link goes away: its neighbour and prefix go after the
+    // dead interval; FRR's prefix stays.
+    lab.bd.ip(&["link", "set", "lan0", "down"]);
+    let down = Instant::now();
+    wait(
+        "BIRD's prefix withdrawn",
+        || route(&handle, "2001:db8:2::/64").is_none(),
+        diagnose,
+    );
+    let withdrawn_after = down.elapsed();
+    assert!(neighbor_state(&handle, "10.0.0.2").is_none());
+    assert!(route(&handle, "2001:db8:3::/64").is_some());
+    eprintln!(
+        "ospfv3 live: Full with BIRD and FRR after {full_after:?}, their prefixes routed after \
+         {routed_after:?}, BIRD's prefix withdrawn {withdrawn_after:?} after its link went down \
+         (dead interval 4 s)"
+    );
+    drop(frr);
+    drop(bird);
+    handle.stop().expect("ferroute stops");
+}
