@@ -78,7 +78,7 @@ addresses = ["2001:db8:1::1/64"]
         let text = format!(
             "{PORTS}\n[ospfv3]\nrouter_id = \"10.9.9.9\"\n[[ospfv3.interface]]\nport = \"p1\"\ncost = 7\npriority = 0\n"
         );
-        let c = Config::parse(&text).unwrap();
+        let c = Config::parse(&text, "t.toml").unwrap();
         let o = c.ospfv3.unwrap();
         assert_eq!(o.router_id, Some("10.9.9.9".parse().unwrap()));
         assert_eq!(o.interfaces[0].cost, 7);
@@ -92,7 +92,7 @@ addresses = ["2001:db8:1::1/64"]
                 "ospfv3.interface[0].authentication",
             ),
         ] {
-            let e = Config::parse(&format!("{PORTS}\n{bad}\n")).unwrap_err();
+            let e = Config::parse(&format!("{PORTS}\n{bad}\n"), "t.toml").unwrap_err();
             assert!(e.to_string().contains(key), "{bad}: {e}");
         }
     }

@@ -9,6 +9,7 @@ pub mod external;
 pub mod instance;
 pub mod interface;
 pub mod neighbor;
+mod plumbing;
 pub mod routes;
 mod show;
 pub mod speaker;

@@ -4,17 +4,16 @@
 //! whenever what it reads changed, its routes as source `ospfv3`. The
 //! speaker is OSPFv2's, run with [`Version::V3`].
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ipnet::IpNet;
 use serde_json::Value;
 
 use super::routes::to_linkstate;
 use super::wire::{ALL_D_ROUTERS, ALL_SPF_ROUTERS, CHECKSUM_OFFSET};
-use crate::control::linkstate::{spf, SpfScheduler};
 use crate::control::ospf::interface::{InterfaceConfig, V3Link};
+use crate::control::ospf::plumbing::Plumbing;
 use crate::control::ospf::show;
 use crate::control::ospf::speaker::Speaker;
 use crate::control::ospf::wire::{Authentication, IP_PROTOCOL};
@@ -24,14 +23,12 @@ use crate::control::protocol::{
     RouteOutput, SocketEvent, SocketId, SocketRequest, Transmit,
 };
 use crate::control::rib::notify::{BestRouteChange, SourceFilter};
-use crate::control::rib::route::{RibRoute, RouteSource};
+use crate::control::rib::route::RouteSource;
 use crate::fib::PortId;
 use crate::wire::Ipv6Packet;
 
 /// The protocol's name and configuration key.
 pub const NAME: &str = "ospfv3";
-/// Hold-down between a database change and its SPF run.
-const SPF_HOLD_DOWN: Duration = Duration::from_millis(50);
 /// Traffic class of what OSPFv3 sends (CS6, network control).
 const DSCP_CS6: u8 = 48;
 
@@ -63,21 +60,9 @@ pub struct Ospfv3Config {
 pub struct Ospfv3Instance {
     config: Ospfv3Config,
     speaker: Option<Speaker>,
-    /// Per interface: its port, its socket (ids are never reused).
-    ports: Vec<PortId>,
-    sockets: Vec<SocketId>,
-    next_socket: u32,
-    port_names: Vec<String>,
-    requests: VecDeque<SocketRequest>,
-    spf: SpfScheduler,
-    spf_generation: u64,
-    last_spf: Option<spf::SpfResult>,
-    routes: VecDeque<RouteOutput>,
-    /// Datagrams that were no OSPFv3 packet over IPv6 from a link-local
-    /// address.
-    bad_datagrams: u64,
-    socket_losses: u64,
-    last_socket_error: Option<String>,
+    /// Sockets, SPF and routes out (bad datagrams: no OSPFv3 packet over
+    /// IPv6 from a link-local address).
+    io: Plumbing,
 }
 
 impl Ospfv3Instance {
@@ -85,18 +70,7 @@ impl Ospfv3Instance {
         Ospfv3Instance {
             config,
             speaker: None,
-            ports: Vec::new(),
-            sockets: Vec::new(),
-            next_socket: 0,
-            port_names: Vec::new(),
-            requests: VecDeque::new(),
-            spf: SpfScheduler::new(SPF_HOLD_DOWN),
-            spf_generation: 0,
-            last_spf: None,
-            routes: VecDeque::new(),
-            bad_datagrams: 0,
-            socket_losses: 0,
-            last_socket_error: None,
+            io: Plumbing::new(raw_socket),
         }
     }
 
@@ -158,34 +132,14 @@ impl Ospfv3Instance {
     }
 
     fn note_changes(&mut self, now: Instant) {
-        if let Some(s) = &self.speaker {
-            let g = s.routing_generation();
-            if g != self.spf_generation {
-                self.spf_generation = g;
-                self.spf.note_change(now);
-            }
-        }
+        self.io.note_changes(now, self.speaker.as_ref());
     }
 
     fn run_spf(&mut self, now: Instant) {
         let Some(s) = &self.speaker else { return };
         let lsdb = to_linkstate(s, now);
-        let names = &self.port_names;
-        let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| i as PortId);
-        let result = spf::run(&lsdb, s.router_id(), port_of);
-        let routes: Vec<RibRoute> = result
-            .routes()
-            .iter()
-            .map(|r| RibRoute {
-                source: RouteSource::OSPFV3,
-                ..r.clone()
-            })
-            .collect();
-        self.routes.push_back(RouteOutput::ReplaceSource {
-            source: RouteSource::OSPFV3,
-            routes,
-        });
-        self.last_spf = Some(result);
+        self.io
+            .run_spf(&lsdb, s.router_id(), RouteSource::OSPFV3, |_| Vec::new());
     }
 
     fn receive(&mut self, now: Instant, socket: SocketId, packet: &[u8]) {
@@ -193,15 +147,15 @@ impl Ospfv3Instance {
             return;
         };
         let Ok(ip) = Ipv6Packet::new_checked(packet) else {
-            self.bad_datagrams += 1;
+            self.io.bad_datagrams += 1;
             return;
         };
         // OSPFv3 speaks from link-local addresses (RFC 5340 §2.5).
         if ip.next_header() != IP_PROTOCOL || !is_link_local(ip.src()) {
-            self.bad_datagrams += 1;
+            self.io.bad_datagrams += 1;
             return;
         }
-        let Some(interface) = self.sockets.iter().position(|s| *s == socket) else {
+        let Some(interface) = self.io.interface_of(socket) else {
             return; // a socket closed meanwhile
         };
         speaker.receive(now, interface, ip.src(), ip.dst(), ip.payload());
@@ -233,18 +187,12 @@ impl Protocol for Ospfv3Instance {
                 socket,
                 local: IpAddr::V6(local),
             } => {
-                let i = self.sockets.iter().position(|s| *s == socket);
+                let i = self.io.interface_of(socket);
                 if let (Some(i), Some(s)) = (i, self.speaker.as_mut()) {
                     s.set_link_local(now, i, local);
                 }
             }
-            SocketEvent::Closed { socket, error } => {
-                self.socket_losses += 1;
-                self.last_socket_error = error.map(|e| format!("socket {}: {e}", socket.0));
-                if let Some(i) = self.sockets.iter().position(|s| *s == socket) {
-                    self.requests.push_back(raw_socket(socket, self.ports[i]));
-                }
-            }
+            SocketEvent::Closed { socket, error } => self.io.socket_closed(socket, error),
             _ => {}
         }
         self.note_changes(now);
@@ -256,14 +204,14 @@ impl Protocol for Ospfv3Instance {
             s.handle_timeout(now);
         }
         self.note_changes(now);
-        if self.spf.due(now) {
+        if self.io.spf_due(now) {
             self.run_spf(now);
         }
     }
 
     fn handle_link(&mut self, now: Instant, port: PortId, up: bool, _rib: &dyn RibView) {
         if let Some(s) = self.speaker.as_mut() {
-            for i in (0..self.ports.len()).filter(|&i| self.ports[i] == port) {
+            for i in self.io.interfaces_on(port) {
                 s.set_interface_up(now, i, up);
             }
         }
@@ -285,11 +233,9 @@ impl Protocol for Ospfv3Instance {
             return Some(Err(format!("show ospfv3: unexpected {command:?}")));
         }
         let speaker = self.speaker.as_ref()?;
-        let mut answer = show::show(speaker, self.last_spf.as_ref(), &[], now, what);
+        let mut answer = show::show(speaker, self.io.last_spf.as_ref(), &[], now, what);
         if let (Ok(v), None) = (&mut answer, what) {
-            v["bad_datagrams"] = self.bad_datagrams.into();
-            v["socket_losses"] = self.socket_losses.into();
-            v["last_socket_error"] = self.last_socket_error.clone().into();
+            self.io.annotate(v, "OSPFv3");
         }
         Some(answer)
     }
@@ -318,7 +264,7 @@ impl Protocol for Ospfv3Instance {
             .filter_map(|f| Some((f.config.port, f.config.v3.as_ref()?.link_local)))
             .collect();
         let interfaces = Self::interfaces(&section, config, &known)?;
-        self.port_names = config.ports.iter().map(|p| p.name.clone()).collect();
+        self.io.port_names = config.ports.iter().map(|p| p.name.clone()).collect();
         let ports: Vec<PortId> = interfaces.iter().map(|c| c.port).collect();
         let kept = match self.speaker.as_mut() {
             Some(s)
@@ -337,51 +283,27 @@ impl Protocol for Ospfv3Instance {
                 vec![None; ports.len()]
             }
         };
-        let mut sockets = Vec::with_capacity(ports.len());
-        for (k, from) in kept.iter().enumerate() {
-            match from {
-                Some(j) => sockets.push(self.sockets[*j]),
-                None => {
-                    let socket = SocketId(self.next_socket);
-                    self.next_socket += 1;
-                    self.requests.push_back(raw_socket(socket, ports[k]));
-                    sockets.push(socket);
-                }
-            }
-        }
-        for old in &self.sockets {
-            if !sockets.contains(old) {
-                self.requests
-                    .push_back(SocketRequest::Close { socket: *old });
-            }
-        }
-        self.ports = ports;
-        self.sockets = sockets;
+        self.io.assign(ports, &kept);
         self.config = section;
         self.note_changes(now);
         Ok(Reconfigured::default())
     }
 
     fn poll_socket_request(&mut self) -> Option<SocketRequest> {
-        self.requests.pop_front()
+        self.io.poll_socket_request()
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
         let out = self.speaker.as_mut()?.poll_transmit()?;
-        Some(Transmit {
-            socket: *self.sockets.get(out.interface)?,
-            destination: Some(out.destination),
-            bytes: out.bytes,
-        })
+        self.io.transmit(out)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let speaker = self.speaker.as_ref().and_then(|s| s.poll_timeout());
-        [speaker, self.spf.deadline()].into_iter().flatten().min()
+        self.io.deadline(self.speaker.as_ref(), None)
     }
 
     fn poll_route(&mut self) -> Option<RouteOutput> {
-        self.routes.pop_front()
+        self.io.poll_route()
     }
 
     /// No redistribution yet: no RIB changes wanted.
