@@ -2,17 +2,20 @@
 //! (`protocol ospf v3`) and FRR ospf6d: ferroute's control plane (event
 //! loop, engine, raw IPv6 sockets; no data plane) in `rt`, BIRD in `bd`,
 //! FRR in `fr`, LAN 2001:db8:100::/64 of the three through a bridge in
-//! `hub`, and a stub LAN behind each (2001:db8:1::/64 behind ferroute,
-//! :2:: behind BIRD, :3:: behind FRR).
+//! `hub`, a point-to-point link between ferroute and BIRD, and a stub LAN
+//! behind each (2001:db8:1::/64 behind ferroute, :2:: behind BIRD, :3::
+//! behind FRR).
 //!
 //! * ferroute starts alone and becomes DR of the LAN; BIRD (priority 5)
-//!   and FRR (priority 10) join and reach Full with it;
+//!   and FRR (priority 10) join and reach Full with it, BIRD on the p2p
+//!   link too;
 //! * BIRD's and FRR's stubs reach ferroute's RIB as `ospfv3` routes
-//!   through their link-local addresses on the LAN;
+//!   through their link-local addresses, BIRD's over both links (ECMP);
 //! * ferroute's stub is in BIRD's (`birdc show route`) and FRR's
 //!   (`show ipv6 ospf6 route`) tables;
-//! * BIRD's LAN link taken down: ferroute drops BIRD and its prefix after
-//!   the dead interval, and keeps FRR's.
+//! * BIRD's LAN link taken down: after the dead interval ferroute reaches
+//!   BIRD's prefix over the p2p link alone; the p2p link down too: the
+//!   prefix is withdrawn, FRR's stays.
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +71,7 @@ impl Lab {
             hub.ip(&["link", "set", port, "master", "br0"]);
             addr(ns, "lan0", address);
         }
+        veth(&rt, "p2p0", &bd, "p2p0");
         lone_lan(&rt, "stub0", "2001:db8:1::1/64");
         lone_lan(&bd, "stub0", "2001:db8:2::1/64");
         lone_lan(&fr, "stub0", "2001:db8:3::1/64");
@@ -91,6 +95,12 @@ mac = "02:00:00:00:00:01"
 addresses = ["2001:db8:100::1/64"]
 
 [[port]]
+name = "p2p"
+interface = "p2p0"
+mac = "02:00:00:00:00:02"
+addresses = []
+
+[[port]]
 name = "stub"
 interface = "stub0"
 mac = "02:00:00:00:00:03"
@@ -107,6 +117,12 @@ hello_interval = 1
 dead_interval = 4
 
 [[ospfv3.interface]]
+port = "p2p"
+network = "point-to-point"
+hello_interval = 1
+dead_interval = 4
+
+[[ospfv3.interface]]
 port = "stub"
 hello_interval = 1
 dead_interval = 4
@@ -119,6 +135,7 @@ protocol ospf v3 o6 {
   ipv6 { import all; export none; };
   area 0 {
     interface "lan0" { type broadcast; hello 1; dead 4; priority 5; };
+    interface "p2p0" { type ptp; hello 1; dead 4; };
     interface "stub0" { stub yes; };
   };
 }
@@ -147,20 +164,26 @@ fn show(h: &ControlHandle, what: &str) -> Value {
     h.show(what).unwrap_or_else(|e| panic!("show {what}: {e}"))
 }
 
-fn neighbor_state(h: &ControlHandle, router: &str) -> Option<String> {
+fn neighbor_state(h: &ControlHandle, port: &str, router: &str) -> Option<String> {
     let v = show(h, "ospfv3 neighbors");
     v["neighbors"].as_array()?.iter().find_map(|n| {
-        (n["port"] == "lan" && n["router_id"] == router)
+        (n["port"] == port && n["router_id"] == router)
             .then(|| n["state"].as_str().unwrap_or_default().to_string())
     })
 }
 
-/// The neighbour's link-local address as ferroute sees it.
-fn neighbor_address(h: &ControlHandle, router: &str) -> Option<String> {
+/// The neighbour's link-local address on `port` as ferroute sees it.
+fn neighbor_address(h: &ControlHandle, port: &str, router: &str) -> Option<String> {
     let v = show(h, "ospfv3 neighbors");
     v["neighbors"].as_array()?.iter().find_map(|n| {
-        (n["router_id"] == router).then(|| n["address"].as_str().unwrap_or_default().to_string())
+        (n["port"] == port && n["router_id"] == router)
+            .then(|| n["address"].as_str().unwrap_or_default().to_string())
     })
+}
+
+/// How many of `gateways` `text` names.
+fn via_count(text: &str, gateways: &[&str]) -> usize {
+    gateways.iter().filter(|g| text.contains(*g)).count()
 }
 
 /// ferroute's `ospfv3` route for `prefix`, as `show routes` prints it.
@@ -206,35 +229,32 @@ fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
             frr.vtysh("show ipv6 ospf6 database"),
         )
     };
-    let full = |router: &str| neighbor_state(&handle, router).as_deref() == Some("full");
+    let full =
+        |port: &str, router: &str| neighbor_state(&handle, port, router).as_deref() == Some("full");
     wait(
         "BIRD and FRR Full with ferroute",
-        || full("10.0.0.2") && full("10.0.0.3"),
+        || full("lan", "10.0.0.2") && full("p2p", "10.0.0.2") && full("lan", "10.0.0.3"),
         diagnose,
     );
     let full_after = started.elapsed();
-    // Their stubs in ferroute's RIB, through their link-local addresses.
+    // Their stubs in ferroute's RIB, through their link-local addresses:
+    // BIRD's over the LAN and the p2p link at equal cost.
+    let bird_lan = neighbor_address(&handle, "lan", "10.0.0.2").unwrap();
+    let bird_p2p = neighbor_address(&handle, "p2p", "10.0.0.2").unwrap();
+    let frr_lan = neighbor_address(&handle, "lan", "10.0.0.3").unwrap();
+    for a in [&bird_lan, &bird_p2p, &frr_lan] {
+        assert!(a.starts_with("fe80:"), "a neighbour at {a}");
+    }
+    let gateways = [bird_lan.as_str(), bird_p2p.as_str()];
     wait(
         "BIRD's and FRR's prefixes routed",
         || {
-            route(&handle, "2001:db8:2::/64").is_some()
-                && route(&handle, "2001:db8:3::/64").is_some()
+            route(&handle, "2001:db8:2::/64").is_some_and(|t| via_count(&t, &gateways) == 2)
+                && route(&handle, "2001:db8:3::/64").is_some_and(|t| t.contains(&frr_lan))
         },
-        diagnose,
+        || format!("{:?}\n{}", route(&handle, "2001:db8:2::/64"), diagnose()),
     );
     let routed_after = started.elapsed();
-    for (prefix, router) in [
-        ("2001:db8:2::/64", "10.0.0.2"),
-        ("2001:db8:3::/64", "10.0.0.3"),
-    ] {
-        let text = route(&handle, prefix).unwrap();
-        let gateway = neighbor_address(&handle, router).unwrap();
-        assert!(gateway.starts_with("fe80:"), "{router} at {gateway}");
-        assert!(
-            text.contains(&gateway),
-            "{prefix} not via {gateway}:\n{text}"
-        );
-    }
     // Ferroute's stub in BIRD's and FRR's tables.
     wait(
         "ferroute's prefix at BIRD and FRR",
@@ -256,9 +276,22 @@ fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
         .to_string();
     assert!(database.contains("network"), "{database}");
     assert!(database.contains("intra-pfx"), "{database}");
-    // BIRD's LAN link goes away: its neighbour and prefix go after the
-    // dead interval; FRR's prefix stays.
+    // BIRD's LAN link goes away: after the dead interval its prefix is
+    // reached over the p2p link alone.
     lab.bd.ip(&["link", "set", "lan0", "down"]);
+    let down = Instant::now();
+    wait(
+        "BIRD's prefix over the p2p link alone",
+        || {
+            route(&handle, "2001:db8:2::/64")
+                .is_some_and(|t| t.contains(&bird_p2p) && !t.contains(&bird_lan))
+        },
+        || format!("{:?}\n{}", route(&handle, "2001:db8:2::/64"), diagnose()),
+    );
+    let moved_after = down.elapsed();
+    assert!(neighbor_state(&handle, "lan", "10.0.0.2").is_none());
+    // The p2p link too: the prefix is withdrawn; FRR's stays.
+    lab.bd.ip(&["link", "set", "p2p0", "down"]);
     let down = Instant::now();
     wait(
         "BIRD's prefix withdrawn",
@@ -266,12 +299,12 @@ fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
         diagnose,
     );
     let withdrawn_after = down.elapsed();
-    assert!(neighbor_state(&handle, "10.0.0.2").is_none());
+    assert!(neighbor_state(&handle, "p2p", "10.0.0.2").is_none());
     assert!(route(&handle, "2001:db8:3::/64").is_some());
     eprintln!(
         "ospfv3 live: Full with BIRD and FRR after {full_after:?}, their prefixes routed after \
-         {routed_after:?}, BIRD's prefix withdrawn {withdrawn_after:?} after its link went down \
-         (dead interval 4 s)"
+         {routed_after:?}; BIRD's LAN link down: its prefix over p2p alone after \
+         {moved_after:?}; its p2p link down: withdrawn after {withdrawn_after:?} (dead interval 4 s)"
     );
     drop(frr);
     drop(bird);
