@@ -11,6 +11,8 @@
 //!   link too;
 //! * BIRD's and FRR's stubs reach ferroute's RIB as `ospfv3` routes
 //!   through their link-local addresses, BIRD's over both links (ECMP);
+//! * BIRD's static route, exported into OSPFv3, is an E2 route in
+//!   ferroute's RIB over both links;
 //! * ferroute's stub is in BIRD's (`birdc show route`) and FRR's
 //!   (`show ipv6 ospf6 route`) tables;
 //! * BIRD's LAN link taken down: after the dead interval ferroute reaches
@@ -131,8 +133,15 @@ dead_interval = 4
 const BIRD: &str = r#"
 router id 10.0.0.2;
 protocol device { scan time 1; }
+protocol static {
+  ipv6;
+  route 2001:db8:66::/64 blackhole;
+}
 protocol ospf v3 o6 {
-  ipv6 { import all; export none; };
+  ipv6 {
+    import all;
+    export filter { if source = RTS_STATIC then { ospf_metric2 = 25; accept; } reject; };
+  };
   area 0 {
     interface "lan0" { type broadcast; hello 1; dead 4; priority 5; };
     interface "p2p0" { type ptp; hello 1; dead 4; };
@@ -255,6 +264,29 @@ fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
         || format!("{:?}\n{}", route(&handle, "2001:db8:2::/64"), diagnose()),
     );
     let routed_after = started.elapsed();
+    // BIRD's static route, exported as an AS-external (type 2, metric 25):
+    // an E2 route over both of BIRD's links.
+    wait(
+        "BIRD's external route",
+        || route(&handle, "2001:db8:66::/64").is_some_and(|t| via_count(&t, &gateways) == 2),
+        || {
+            let routes = show(&handle, "ospfv3 routes");
+            format!(
+                "{}\n{}",
+                routes["text"].as_str().unwrap_or_default(),
+                diagnose()
+            )
+        },
+    );
+    let external = show(&handle, "ospfv3 routes")["routes"].clone();
+    let e2 = external
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["prefix"] == "2001:db8:66::/64"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(e2["path_type"], "external2", "{external}");
+    assert_eq!(e2["type2_metric"], 25, "{external}");
+    assert_eq!(e2["advertised_by"], "10.0.0.2", "{external}");
     // Ferroute's stub in BIRD's and FRR's tables.
     wait(
         "ferroute's prefix at BIRD and FRR",

@@ -221,7 +221,7 @@ impl OspfInstance {
         self.io
             .run_spf(&lsdb, s.router_id(), RouteSource::OSPF, |result| {
                 *beyond = beyond_area_routes(s, result, result.routes(), now);
-                beyond.iter().map(OspfRoute::to_rib).collect()
+                beyond.iter().map(|r| r.to_rib(RouteSource::OSPF)).collect()
             });
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::routes::to_linkstate;
 use super::wire::{ALL_D_ROUTERS, ALL_SPF_ROUTERS, CHECKSUM_OFFSET};
+use crate::control::ospf::external::{beyond_area_routes, OspfRoute};
 use crate::control::ospf::interface::{InterfaceConfig, V3Link};
 use crate::control::ospf::plumbing::Plumbing;
 use crate::control::ospf::show;
@@ -60,6 +61,8 @@ pub struct Ospfv3Config {
 pub struct Ospfv3Instance {
     config: Ospfv3Config,
     speaker: Option<Speaker>,
+    /// The inter-area and external routes of the last SPF run.
+    beyond: Vec<OspfRoute>,
     /// Sockets, SPF and routes out (bad datagrams: no OSPFv3 packet over
     /// IPv6 from a link-local address).
     io: Plumbing,
@@ -70,6 +73,7 @@ impl Ospfv3Instance {
         Ospfv3Instance {
             config,
             speaker: None,
+            beyond: Vec::new(),
             io: Plumbing::new(raw_socket),
         }
     }
@@ -138,8 +142,15 @@ impl Ospfv3Instance {
     fn run_spf(&mut self, now: Instant) {
         let Some(s) = &self.speaker else { return };
         let lsdb = to_linkstate(s, now);
+        let beyond = &mut self.beyond;
         self.io
-            .run_spf(&lsdb, s.router_id(), RouteSource::OSPFV3, |_| Vec::new());
+            .run_spf(&lsdb, s.router_id(), RouteSource::OSPFV3, |result| {
+                *beyond = beyond_area_routes(s, result, result.routes(), now);
+                beyond
+                    .iter()
+                    .map(|r| r.to_rib(RouteSource::OSPFV3))
+                    .collect()
+            });
     }
 
     fn receive(&mut self, now: Instant, socket: SocketId, packet: &[u8]) {
@@ -233,7 +244,8 @@ impl Protocol for Ospfv3Instance {
             return Some(Err(format!("show ospfv3: unexpected {command:?}")));
         }
         let speaker = self.speaker.as_ref()?;
-        let mut answer = show::show(speaker, self.io.last_spf.as_ref(), &[], now, what);
+        let last_spf = self.io.last_spf.as_ref();
+        let mut answer = show::show(speaker, last_spf, &self.beyond, now, what);
         if let (Ok(v), None) = (&mut answer, what) {
             self.io.annotate(v, "OSPFv3");
         }

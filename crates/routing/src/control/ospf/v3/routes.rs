@@ -6,7 +6,8 @@
 //! router id and interface id; the `Lsdb` numbers them. This router's own
 //! links get what only it knows: the ports, and its neighbours' link-local
 //! addresses as gateways (from their Link-LSAs, else their hellos'
-//! source).
+//! source). [`v3_candidates`] gives the inter-area and AS-external
+//! candidates the OSPFv2 code (`ospf::external`) turns into routes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -15,10 +16,12 @@ use std::time::Instant;
 use ipnet::IpNet;
 
 use super::wire::lsa::{Lsa3Body, RouterInterfaceType, PREFIX_NU};
+use super::wire::{AS_EXTERNAL_LSA, INTER_AREA_PREFIX_LSA};
 use super::wire::{INTRA_AREA_PREFIX_LSA, LINK_LSA, NETWORK_LSA, ROUTER_LSA};
 use crate::control::hash::FastMap;
 use crate::control::linkstate::{Link, Lsdb, NetworkLsa, RouterLsa, Stub, TransitLink};
 use crate::control::ospf::database::MAX_AGE;
+use crate::control::ospf::external::{Candidates, LS_INFINITY};
 use crate::control::ospf::speaker::Speaker;
 use crate::control::ospf::wire::lsa::LsaKey;
 
@@ -196,4 +199,50 @@ fn neighbor_address(
         .get(&(router, n.interface_id))
         .map(|a| IpAddr::V6(*a))
         .or(Some(n.address))
+}
+
+/// What the routes beyond the area are made of in OSPFv3 (§4.8.4, §4.8.5):
+/// the routers' B and E flags (from their Router-LSAs), Inter-Area-Prefix
+/// and AS-External-LSAs (prefixes marked NU left out). Inter-Area-Router
+/// LSAs are not read: ASBRs in other areas are not reached.
+pub fn v3_candidates(speaker: &Speaker, now: Instant) -> Candidates {
+    let me = speaker.router_id();
+    let mut c = Candidates::default();
+    for (key, e) in speaker.database().iter() {
+        if e.age(now) >= MAX_AGE || key.adv_router == me {
+            continue;
+        }
+        let wanted = [ROUTER_LSA, INTER_AREA_PREFIX_LSA, AS_EXTERNAL_LSA];
+        if !wanted.contains(&key.ls_type) {
+            continue;
+        }
+        let Ok(body) = Lsa3Body::parse(key.ls_type, e.header().body()) else {
+            continue;
+        };
+        match body {
+            Lsa3Body::Router { flags, .. } => {
+                *c.flags.entry(key.adv_router).or_default() |= flags;
+            }
+            Lsa3Body::InterAreaPrefix { metric, prefix }
+                if metric < LS_INFINITY && prefix.options & PREFIX_NU == 0 =>
+            {
+                let p = IpNet::V6(prefix.prefix);
+                c.summaries.push((p, key.adv_router, metric));
+            }
+            Lsa3Body::AsExternal {
+                type2,
+                metric,
+                prefix,
+                forwarding,
+                ..
+            } if metric < LS_INFINITY && prefix.options & PREFIX_NU == 0 => {
+                let p = IpNet::V6(prefix.prefix);
+                let forwarding = forwarding.filter(|f| !f.is_unspecified()).map(IpAddr::V6);
+                c.externals
+                    .push((p, key.adv_router, type2, metric, forwarding));
+            }
+            _ => {}
+        }
+    }
+    c
 }

@@ -4,6 +4,7 @@
 //! link-local next hops.
 
 mod adjacency;
+mod beyond;
 mod flooding;
 
 use std::net::{IpAddr, Ipv6Addr};
