@@ -262,7 +262,11 @@ impl Lsa3Body {
                     priority: b[0],
                     options: be24(b, 1),
                     link_local: Ipv6Addr::from(o),
-                    prefixes: prefixes(b, 24, count)?,
+                    // The 16 bits after PrefixOptions are reserved here.
+                    prefixes: prefixes(b, 24, count)?
+                        .into_iter()
+                        .map(|p| Prefix { metric: 0, ..p })
+                        .collect(),
                 })
             }
             INTRA_AREA_PREFIX_LSA => {

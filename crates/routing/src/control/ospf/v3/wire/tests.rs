@@ -63,6 +63,16 @@ fn malformed_input_is_rejected() {
     link.extend_from_slice(&1u32.to_be_bytes());
     let good = [64, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0];
     assert!(Lsa3Body::parse(LINK_LSA, &[&link[..], &good].concat()).is_ok());
+    // A Link-LSA prefix's reserved 16 bits are not a metric (found by the
+    // fuzz target: it broke the parse-emit round trip).
+    let mut reserved = good;
+    reserved[2] = 0x27;
+    let Ok(Lsa3Body::Link { prefixes, .. }) =
+        Lsa3Body::parse(LINK_LSA, &[&link[..], &reserved].concat())
+    else {
+        panic!("no Link-LSA");
+    };
+    assert_eq!(prefixes[0].metric, 0);
     let too_long = [129, 0, 0, 0];
     assert!(Lsa3Body::parse(LINK_LSA, &[&link[..], &too_long].concat()).is_err());
     assert!(Lsa3Body::parse(LINK_LSA, &[&link[..], &good[..8]].concat()).is_err());
