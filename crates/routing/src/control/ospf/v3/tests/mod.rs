@@ -6,6 +6,7 @@
 mod adjacency;
 mod beyond;
 mod flooding;
+mod instance;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
