@@ -171,4 +171,20 @@ fn two_instances_install_each_others_prefix_via_link_local() {
         .filter(|r| r["ls_type"]["v3"] == 8)
         .count();
     assert_eq!(link_lsas, 2, "{}", shown["database"]);
+    // A reload changing the cost keeps the socket and the adjacency.
+    let mut cheaper = ca.section::<Ospfv3Config>(NAME).unwrap().clone();
+    cheaper.interfaces[0].cost = 20;
+    let ca2 = ca.clone().with_section(NAME, cheaper);
+    a.reconfigure(now, &ca2).unwrap();
+    assert_eq!(a.poll_socket_request(), None);
+    let shown = a
+        .handle_command(now, "ospfv3 interfaces", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown["interfaces"][0]["cost"], 20);
+    let shown = a
+        .handle_command(now, "ospfv3 neighbors", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown["neighbors"][0]["state"], "full");
 }
