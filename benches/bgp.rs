@@ -1,6 +1,7 @@
 //! BGP: time from a 1 M-route pfx2as file to the Loc-RIB's routes (what the
 //! RIB publishes first), and the LINX one-hour update trace applied over that
-//! table (updates/s through Adj-RIB-In + decision + change report).
+//! table (updates/s through Adj-RIB-In + decision + change report), and
+//! the table's peer lost (every route withdrawn, as when its session drops).
 //!
 //! Not included: the RIB merge and FIB build/publication (the RIB's
 //! benchmark), and next-hop resolution cost: the resolver here answers from a
@@ -45,6 +46,9 @@ struct Round {
     trace_updates: usize,
     trace_changes: usize,
     prefixes: usize,
+    /// The table's peer lost (its session down): every route withdrawn.
+    clear: Duration,
+    cleared: usize,
 }
 
 fn round(table: &PathBuf, trace: &PathBuf) -> Round {
@@ -110,6 +114,11 @@ fn round(table: &PathBuf, trace: &PathBuf) -> Round {
         }
     }
     let trace_apply_only = t.elapsed();
+    let mut cleared = 0;
+    let t = Instant::now();
+    rib.clear_peer(table_peer, &resolver, |_| cleared += 1)
+        .expect("clear");
+    let clear = t.elapsed();
     Round {
         parse,
         convert,
@@ -120,6 +129,8 @@ fn round(table: &PathBuf, trace: &PathBuf) -> Round {
         trace_updates: trace_lines.len() * TRACE_REPEATS,
         trace_changes: changes,
         prefixes,
+        clear,
+        cleared,
     }
 }
 
@@ -155,5 +166,13 @@ fn main() {
         "  apply only                      {:8.0} updates/s ({:.0} ns/update)",
         r.trace_updates as f64 / r.trace_apply_only.as_secs_f64(),
         r.trace_apply_only.as_nanos() as f64 / r.trace_updates as f64
+    );
+    rounds.sort_by_key(|r| r.clear);
+    let r = &rounds[1];
+    println!("bgp/session-down (the table's peer cleared after the trace):");
+    println!(
+        "  clear peer                      {:8.1} ms ({} changes)",
+        ms(r.clear),
+        r.cleared
     );
 }

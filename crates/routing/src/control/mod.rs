@@ -8,6 +8,7 @@ use protocol::ProtocolConfig;
 use rib::route::AdminDistances;
 
 pub mod bgp;
+pub mod dense_map;
 pub mod engine;
 pub mod hash;
 pub mod linkstate;

@@ -20,6 +20,7 @@ use super::attrs::{AttrInterner, PathAttrs};
 use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
 use super::nexthops::{Checked, NextHops};
 use super::peer::{Peer, PeerId, PeerKind};
+use crate::control::dense_map::DenseMap;
 use crate::control::hash::FastMap;
 use crate::control::rib::route::{NextHopResolver, RibRoute, Via};
 use crate::fib::Discard;
@@ -69,13 +70,17 @@ pub(super) struct Candidate {
 
 /// A prefix's routes. Most prefixes of a full table have one route (one
 /// peer, or the others' routes differ): it is held inline, saving an
-/// allocation and a cache miss per prefix.
+/// allocation and a cache miss per prefix; more go to the heap behind a
+/// thin pointer, so the whole is 16 bytes.
 #[derive(Debug, Clone, Default)]
 pub(super) enum Candidates {
     #[default]
     Empty,
     One(Candidate),
-    Many(Vec<Candidate>),
+    // A thin pointer (8 bytes, not a 16-byte slice or 24-byte `Vec`): the
+    // prefix map holds one of these per prefix, nearly always `One`.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Candidate>>),
 }
 
 impl std::ops::Deref for Candidates {
@@ -103,7 +108,7 @@ impl Candidates {
     pub(super) fn push(&mut self, c: Candidate) {
         *self = match std::mem::take(self) {
             Candidates::Empty => Candidates::One(c),
-            Candidates::One(a) => Candidates::Many(vec![a, c]),
+            Candidates::One(a) => Candidates::Many(Box::new(vec![a, c])),
             Candidates::Many(mut v) => {
                 v.push(c);
                 Candidates::Many(v)
@@ -141,8 +146,9 @@ pub(super) struct PeerState {
     pub(super) best: u64,
 }
 
-/// Prefixes come from peers: the seeded hasher.
-pub(super) type PrefixMap<V> = FastMap<IpNet, V>;
+/// Prefixes come from peers: the seeded hasher; a full table's worth of
+/// them: the dense map.
+pub(super) type PrefixMap<V> = DenseMap<IpNet, V>;
 
 /// Whether a prefix of `routes` still has a route through next hop `hop`
 /// (for [`NextHops::clean`]).
@@ -318,7 +324,7 @@ impl BgpRib {
             ..
         } = self;
         let cands = match attrs {
-            Some(_) => routes.entry(prefix).or_default(),
+            Some(_) => routes.get_or_insert_with(prefix, Candidates::default),
             None => match routes.get_mut(&prefix) {
                 Some(c) => c,
                 None => return Ok(RouteChange::Unchanged),

@@ -34,7 +34,7 @@ impl BgpRib {
             };
             let prefix = prefix.trunc();
             let hop = attrs.next_hop;
-            let cands = self.routes.entry(prefix).or_default();
+            let cands = self.routes.get_or_insert_with(prefix, Default::default);
             let listed = cands.iter().any(|c| c.attrs.next_hop == hop);
             self.next_hops.add(hop, prefix, listed, || None);
             match cands.iter().position(|c| c.peer == peer) {
@@ -69,7 +69,7 @@ impl BgpRib {
         let mut index: [HashMap<Vec<IpAddr>, u32>; 2] = Default::default();
         let mut last: [Option<(Vec<IpAddr>, u32)>; 2] = Default::default();
         let mut hops = Vec::new();
-        for (prefix, cands) in &self.routes {
+        for (prefix, cands) in self.routes.iter() {
             let Some((kind, metric)) = fingerprint(cands, &self.peers, &mut hops) else {
                 continue;
             };

@@ -1,6 +1,7 @@
 //! A prefix's candidate routes: at most one per source, kept in source
 //! order. Nearly every prefix has one route, so one is inline and more go
-//! to the heap: 24 bytes per prefix whatever the number of sources.
+//! to the heap behind a thin pointer: 16 bytes per prefix whatever the
+//! number of sources.
 
 use super::route::RouteSource;
 use super::PathSetId;
@@ -19,7 +20,10 @@ pub(super) enum Candidates {
     #[default]
     Empty,
     One(Candidate),
-    Many(Box<[Candidate]>),
+    // A thin pointer (8 bytes, not a 16-byte slice or 24-byte `Vec`): the
+    // prefix map holds one of these per prefix, nearly always `One`.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Candidate>>),
 }
 
 impl Candidates {
@@ -59,7 +63,7 @@ impl Candidates {
                 match all.as_slice() {
                     [] => Candidates::Empty,
                     [c] => Candidates::One(*c),
-                    _ => Candidates::Many(all.into_boxed_slice()),
+                    _ => Candidates::Many(Box::new(all)),
                 }
             }
         };

@@ -582,3 +582,10 @@ fn interned_attributes_are_shared() {
     assert!(Arc::ptr_eq(&x, &y));
     assert_eq!(rib.attribute_sets(), 1);
 }
+
+/// A full table is a million entries of the prefix map: a prefix's routes
+/// stay 16 bytes (one route inline, more behind a thin pointer).
+#[test]
+fn a_prefixs_routes_take_16_bytes_in_the_map() {
+    assert_eq!(std::mem::size_of::<adj_rib_in::Candidates>(), 16);
+}

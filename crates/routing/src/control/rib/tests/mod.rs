@@ -565,3 +565,64 @@ fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
     assert!(!changes.full);
     assert_eq!(changes.prefixes.len(), 1);
 }
+
+/// The same for the RIB: a prefix's candidates are 16 bytes.
+#[test]
+fn a_prefixs_candidates_take_16_bytes_in_the_map() {
+    assert_eq!(std::mem::size_of::<super::candidates::Candidates>(), 16);
+}
+
+/// A mass withdrawal (a full-table peer lost) is handed to the publisher as
+/// a rebuild of what is left, not a removal per prefix; a FIB that applies
+/// it holds exactly the RIB's routes. A few withdrawals stay incremental.
+#[test]
+fn a_mass_withdrawal_is_published_as_a_rebuild() {
+    let (mut rib, _) = two_ports();
+    let prefix = |i: u32| {
+        IpNet::V4(
+            ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24).unwrap(),
+        )
+    };
+    let bgp = |i: u32| {
+        route(
+            &prefix(i).to_string(),
+            RouteSource::EBGP,
+            0,
+            vec![rec("10.0.1.5")],
+        )
+    };
+    let n = 20_000u32;
+    for i in 0..n {
+        rib.update(RouteSource::EBGP, prefix(i), Some(&bgp(i)));
+    }
+    let mut fib = Fib::default();
+    rib.take_changes().apply(&mut fib);
+    let before = fib.v4.len();
+    assert_eq!(before, rib.snapshot().prefixes.len());
+
+    for i in 0..10 {
+        rib.update(RouteSource::EBGP, prefix(i), None);
+    }
+    let few = rib.take_changes();
+    assert!(!few.full);
+    few.apply(&mut fib);
+    assert_eq!(fib.v4.len(), before - 10);
+
+    for i in 10..n - 100 {
+        rib.update(RouteSource::EBGP, prefix(i), None);
+    }
+    let mass = rib.take_changes();
+    assert!(mass.full);
+    mass.apply(&mut fib);
+    assert_eq!(fib.v4.len(), rib.snapshot().prefixes.len());
+    assert_eq!(fib.v4.len(), before - (n as usize - 100));
+    assert!(fib
+        .v4
+        .lookup(prefix(n - 1).addr().to_string().parse().unwrap())
+        .is_some());
+    assert_eq!(
+        fib.v4
+            .lookup(prefix(500).addr().to_string().parse().unwrap()),
+        None
+    );
+}
