@@ -76,15 +76,19 @@ impl Speaker {
                     metric: 0,
                 })
                 .collect();
-            put(
-                self.key_v3(LINK_LSA, link.interface_id),
-                Lsa3Body::Link {
-                    priority: f.config.priority,
-                    options: OPTIONS,
-                    link_local: link.link_local,
-                    prefixes: own.clone(),
-                },
-            );
+            // No Link-LSA before the link-local address is known (the
+            // socket reports it): neighbours would route to ::.
+            if !link.link_local.is_unspecified() {
+                put(
+                    self.key_v3(LINK_LSA, link.interface_id),
+                    Lsa3Body::Link {
+                        priority: f.config.priority,
+                        options: OPTIONS,
+                        link_local: link.link_local,
+                        prefixes: own.clone(),
+                    },
+                );
+            }
             let interface = |kind, neighbor_interface_id, neighbor_router_id| RouterInterface {
                 kind,
                 metric: f.config.cost,

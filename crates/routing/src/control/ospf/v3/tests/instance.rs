@@ -93,6 +93,21 @@ fn two_instances_install_each_others_prefix_via_link_local() {
     assert_eq!(a.poll_socket_request(), None);
     while b.poll_socket_request().is_some() {}
     let (a_ll, b_ll) = (link_local(1, 0), link_local(2, 0));
+    // No Link-LSA while the link-local address is unknown.
+    let link_lsas = |shown: &serde_json::Value| {
+        shown["database"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["ls_type"]["v3"] == 8)
+            .count()
+    };
+    a.handle_timeout(now, &rib);
+    let shown = a
+        .handle_command(now, "ospfv3 database", &rib)
+        .unwrap()
+        .unwrap();
+    assert_eq!(link_lsas(&shown), 0, "{}", shown["database"]);
     for (x, ll) in [(&mut a, a_ll), (&mut b, b_ll)] {
         let bound = SocketEvent::Bound {
             socket: SocketId(0),
@@ -164,13 +179,7 @@ fn two_instances_install_each_others_prefix_via_link_local() {
     assert_eq!(shown["bad_datagrams"], 1);
     assert_eq!(shown["neighbors"][0]["address"], b_ll.to_string());
     // Link-LSAs: A's own and B's for the shared link, not B's other one.
-    let link_lsas = shown["database"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["ls_type"]["v3"] == 8)
-        .count();
-    assert_eq!(link_lsas, 2, "{}", shown["database"]);
+    assert_eq!(link_lsas(&shown), 2, "{}", shown["database"]);
     // A reload changing the cost keeps the socket and the adjacency.
     let mut cheaper = ca.section::<Ospfv3Config>(NAME).unwrap().clone();
     cheaper.interfaces[0].cost = 20;
