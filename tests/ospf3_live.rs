@@ -14,7 +14,8 @@
 //! * BIRD's static route, exported into OSPFv3, is an E2 route in
 //!   ferroute's RIB over both links;
 //! * ferroute's stub is in BIRD's (`birdc show route`) and FRR's
-//!   (`show ipv6 ospf6 route`) tables;
+//!   (`show ipv6 ospf6 route`) tables; ferroute's and BIRD's area-scope
+//!   LSAs agree (ids, sequence numbers, checksums);
 //! * BIRD's LAN link taken down: after the dead interval ferroute reaches
 //!   BIRD's prefix over the p2p link alone; the p2p link down too: the
 //!   prefix is withdrawn, FRR's stays.
@@ -202,6 +203,62 @@ fn route(h: &ControlHandle, prefix: &str) -> Option<String> {
     text.contains("ospfv3").then_some(text)
 }
 
+/// An LSA as both list it: type, id, advertising router, sequence,
+/// checksum.
+type Lsa = (u16, String, String, u32, u16);
+
+/// The area- and AS-scope LSA types compared.
+const COMPARED: [u16; 4] = [0x2001, 0x2002, 0x2009, 0x4005];
+
+fn hex(s: &str) -> Option<u32> {
+    u32::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+fn ferroute_area_lsas(h: &ControlHandle) -> Vec<Lsa> {
+    let v = show(h, "ospfv3 database");
+    let mut out: Vec<Lsa> = v["database"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            let t = u16::try_from(l["ls_type"]["v3"].as_u64()?).ok()?;
+            let text = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+            COMPARED.contains(&t).then_some(())?;
+            let sum = u16::try_from(hex(&text("checksum"))?).ok()?;
+            Some((
+                t,
+                text("ls_id"),
+                text("adv_router"),
+                hex(&text("sequence"))?,
+                sum,
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `birdc show ospf lsadb` (v3): " 2001  0.0.0.0  10.0.0.1  80000002  6  e7d6".
+fn bird_area_lsas(text: &str) -> Vec<Lsa> {
+    let mut out: Vec<Lsa> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let [t, id, adv, seq, _age, sum] = f[..] else {
+                return None;
+            };
+            let t = u16::from_str_radix(t, 16)
+                .ok()
+                .filter(|t| COMPARED.contains(t))?;
+            let sum = u16::try_from(hex(sum)?).ok()?;
+            Some((t, id.to_string(), adv.to_string(), hex(seq)?, sum))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn wait(what: &str, mut f: impl FnMut() -> bool, diagnose: impl FnOnce() -> String) {
     if !poll_until(LIMIT, &mut f) {
         panic!("{what} within {LIMIT:?}\n{}", diagnose());
@@ -299,6 +356,19 @@ fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
         },
         || format!("{}\n{}", bird.birdc("show route"), diagnose()),
     );
+    // BIRD and ferroute hold the same area-scope LSAs (Router, Network,
+    // Intra-Area-Prefix, AS-External): same ids, sequence numbers and
+    // checksums.
+    let mut agreed = (Vec::new(), Vec::new());
+    let same = poll_until(LIMIT, || {
+        agreed = (
+            ferroute_area_lsas(&handle),
+            bird_area_lsas(&bird.birdc("show ospf lsadb")),
+        );
+        !agreed.0.is_empty() && agreed.0 == agreed.1
+    });
+    assert!(same, "ferroute {:#?}\nBIRD {:#?}", agreed.0, agreed.1);
+    let compared = agreed.0.len();
     // The LAN's prefix as a transit network, described by ferroute (DR).
     let bird_route = bird.birdc("show route 2001:db8:1::/64");
     assert!(bird_route.contains("o6"), "{bird_route}");
@@ -336,7 +406,8 @@ fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
     eprintln!(
         "ospfv3 live: Full with BIRD and FRR after {full_after:?}, their prefixes routed after \
          {routed_after:?}; BIRD's LAN link down: its prefix over p2p alone after \
-         {moved_after:?}; its p2p link down: withdrawn after {withdrawn_after:?} (dead interval 4 s)"
+         {moved_after:?}; its p2p link down: withdrawn after {withdrawn_after:?} (dead interval 4 s); \
+         {compared} area-scope LSAs the same at ferroute and BIRD"
     );
     drop(frr);
     drop(bird);
