@@ -31,8 +31,12 @@ use serde_json::Value;
 #[allow(dead_code)]
 #[path = "ospf_live/lab.rs"]
 mod lab;
+#[allow(dead_code)]
+#[path = "ospf_live/lsdb.rs"]
+mod lsdb;
 
 use lab::{addr, lone_lan, start_ferroute, veth};
+use lsdb::bird_rows;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -238,27 +242,6 @@ fn ferroute_area_lsas(h: &ControlHandle) -> Vec<Lsa> {
     out
 }
 
-/// `birdc show ospf lsadb` (v3): " 2001  0.0.0.0  10.0.0.1  80000002  6  e7d6".
-fn bird_area_lsas(text: &str) -> Vec<Lsa> {
-    let mut out: Vec<Lsa> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let [t, id, adv, seq, _age, sum] = f[..] else {
-                return None;
-            };
-            let t = u16::from_str_radix(t, 16)
-                .ok()
-                .filter(|t| COMPARED.contains(t))?;
-            let sum = u16::try_from(hex(sum)?).ok()?;
-            Some((t, id.to_string(), adv.to_string(), hex(seq)?, sum))
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 fn wait(what: &str, mut f: impl FnMut() -> bool, diagnose: impl FnOnce() -> String) {
     if !poll_until(LIMIT, &mut f) {
         panic!("{what} within {LIMIT:?}\n{}", diagnose());
@@ -363,7 +346,7 @@ fn ospfv3_adjacencies_and_routes_with_bird_and_frr() {
     let same = poll_until(LIMIT, || {
         agreed = (
             ferroute_area_lsas(&handle),
-            bird_area_lsas(&bird.birdc("show ospf lsadb")),
+            bird_rows(&bird.birdc("show ospf lsadb"), |t| COMPARED.contains(&t)),
         );
         !agreed.0.is_empty() && agreed.0 == agreed.1
     });
