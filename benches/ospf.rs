@@ -40,6 +40,7 @@ fn iface(address: &str) -> InterfaceConfig {
         retransmit_interval: 5,
         mtu: 1500,
         authentication: Authentication::Null,
+        v3: None,
     }
 }
 

@@ -173,6 +173,8 @@ pub struct Config {
     pub acls: Vec<AclSpec>,
     /// `[ospf]`, if the router speaks OSPF.
     pub ospf: Option<crate::control::ospf::OspfConfig>,
+    /// `[ospfv3]`, if the router speaks OSPFv3.
+    pub ospfv3: Option<crate::control::ospf::v3::instance::Ospfv3Config>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -391,6 +393,9 @@ impl Config {
         }
         if let Some(o) = &self.ospf {
             protocols = protocols.with_section(crate::control::ospf::instance::NAME, o.clone());
+        }
+        if let Some(o) = &self.ospfv3 {
+            protocols = protocols.with_section(crate::control::ospf::v3::instance::NAME, o.clone());
         }
         ControlInputs {
             ports: self.connected_ports(),

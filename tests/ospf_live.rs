@@ -103,7 +103,7 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
     }
     let lab = Lab::new();
     let config = Config::parse(FERROUTE, "ospf.toml").unwrap();
-    let (handle, fib) = start_ferroute(&lab, &config);
+    let (handle, fib) = start_ferroute(&lab.rt, &config);
     // Alone on the LAN, ferroute is DR once its wait timer ran out.
     wait(
         "ferroute DR of the LAN",
@@ -399,7 +399,7 @@ fn ospf_adjacencies_lsas_and_routes_with_bird_and_frr() {
         || bird.birdc("show ospf interface"),
     );
     let restarted = Instant::now();
-    let (handle, _fib) = start_ferroute(&lab, &config);
+    let (handle, _fib) = start_ferroute(&lab.rt, &config);
     let full =
         |port: &str, router: &str| neighbor_state(&handle, port, router).as_deref() == Some("full");
     wait(

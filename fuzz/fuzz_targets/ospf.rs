@@ -88,6 +88,7 @@ fn exchanging(now: Instant) -> Speaker {
         retransmit_interval: 5,
         mtu: 1500,
         authentication: Authentication::Null,
+        v3: None,
     };
     let mut s = Speaker::new(US, Ipv4Addr::UNSPECIFIED, vec![iface], now);
     s.handle_timeout(now); // its router LSA originated
@@ -95,7 +96,8 @@ fn exchanging(now: Instant) -> Speaker {
     let hello = Hello {
         mask: Ipv4Addr::UNSPECIFIED,
         hello_interval: 10,
-        options: OPTION_E,
+        interface_id: 0,
+        options: u32::from(OPTION_E),
         priority: 1,
         dead_interval: 40,
         dr: Ipv4Addr::UNSPECIFIED,
@@ -106,7 +108,7 @@ fn exchanging(now: Instant) -> Speaker {
     let bytes = wire::emit(PacketType::Hello, PEER, area, |o| hello.emit(o));
     s.receive(now, 0, PEER_ADDR, ALL_SPF_ROUTERS, &bytes);
     let bytes = wire::emit(PacketType::DbDescription, PEER, area, |o| {
-        DbDescription::emit_fixed(1500, OPTION_E, DD_INIT | DD_MORE | DD_MASTER, 7, o)
+        DbDescription::emit_fixed(1500, u32::from(OPTION_E), DD_INIT | DD_MORE | DD_MASTER, 7, o)
     });
     s.receive(now, 0, PEER_ADDR, ALL_SPF_ROUTERS, &bytes);
     s

@@ -1,4 +1,4 @@
-//! `ferroute show routes|linkstate|fib-stats|bgp|ospf` and `ferroute reload`: the
+//! `ferroute show routes|linkstate|fib-stats|bgp|ospf|ospfv3` and `ferroute reload`: the
 //! running daemon's routing state, and re-reading its inputs.
 
 use std::io::Write;
@@ -51,6 +51,11 @@ pub enum ShowWhat {
         /// `interfaces`, `neighbors`, `database` or `routes` (all when omitted).
         what: Option<String>,
     },
+    /// OSPFv3: the same four views of the `[ospfv3]` speaker.
+    Ospfv3 {
+        /// `interfaces`, `neighbors` or `database` (all when omitted).
+        what: Option<String>,
+    },
 }
 
 /// Re-read the configuration and the routing inputs of a running
@@ -101,6 +106,8 @@ pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
         } => format!("show bgp {w} {a}"),
         ShowWhat::Ospf { what: None } => "show ospf".to_string(),
         ShowWhat::Ospf { what: Some(w) } => format!("show ospf {w}"),
+        ShowWhat::Ospfv3 { what: None } => "show ospfv3".to_string(),
+        ShowWhat::Ospfv3 { what: Some(w) } => format!("show ospfv3 {w}"),
     };
     let value = request(&args.socket, &req).map_err(CliError::runtime)?;
     print(&value, args.json, out)

@@ -26,6 +26,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub acl: Vec<Spanned<RawAcl>>,
     pub ospf: Option<Spanned<super::ospf::RawOspf>>,
+    pub ospfv3: Option<Spanned<super::ospf::v3::RawOspfv3>>,
 }
 
 /// `[[acl]]`: a named rule list (see `config/acl.rs`).

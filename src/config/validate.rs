@@ -65,6 +65,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
     };
     let bgp = super::bgp::bgp(&cx, &raw)?;
     let ospf = super::ospf::ospf(&cx, &raw, &ports)?;
+    let ospfv3 = super::ospf::v3::ospfv3(&cx, &raw, &ports)?;
     Ok(Config {
         router,
         ports,
@@ -75,6 +76,7 @@ pub(super) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         bgp,
         acls,
         ospf,
+        ospfv3,
     })
 }
 

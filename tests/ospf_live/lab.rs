@@ -13,7 +13,7 @@ pub struct Lab {
     _hub: Netns,
 }
 
-fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
+pub fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
     a.ip(&[
         "link", "add", a_name, "type", "veth", "peer", "name", b_name, "netns", &b.name,
     ]);
@@ -21,13 +21,13 @@ fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
     b.ip(&["link", "set", b_name, "up"]);
 }
 
-fn addr(ns: &Netns, dev: &str, address: &str) {
+pub fn addr(ns: &Netns, dev: &str, address: &str) {
     ns.ip(&["addr", "add", address, "dev", dev]);
 }
 
 /// A LAN with no one else on it (a veth pair inside one namespace: the
 /// kernel here has no dummy interfaces).
-fn lone_lan(ns: &Netns, dev: &str, address: &str) {
+pub fn lone_lan(ns: &Netns, dev: &str, address: &str) {
     let peer = format!("{dev}p");
     ns.ip(&["link", "add", dev, "type", "veth", "peer", "name", &peer]);
     ns.ip(&["link", "set", dev, "up"]);
@@ -207,8 +207,8 @@ router ospf
 "#;
 
 /// ferroute's control plane in namespace `rt`.
-pub fn start_ferroute(lab: &Lab, config: &Config) -> (ControlHandle, FibHandle) {
-    lab.rt.run(|| {
+pub fn start_ferroute(rt: &Netns, config: &Config) -> (ControlHandle, FibHandle) {
+    rt.run(|| {
         let inputs = config.control_inputs();
         let ifindexes = control::port_ifindexes(&inputs).unwrap();
         let fib = FibHandle::new(config.fib().unwrap());

@@ -46,20 +46,29 @@ pub fn ferroute_lsas(h: &ControlHandle) -> Vec<Lsa> {
 
 /// `birdc show ospf lsadb`: " 0001  10.0.0.1  10.0.0.1  80000002  6  e7d6".
 pub fn bird_lsas(text: &str) -> Vec<Lsa> {
-    let mut out: Vec<Lsa> = text
+    bird_rows(text, |t| [1, 2, 5].contains(&t))
+        .into_iter()
+        .map(|(t, id, adv, seq, sum)| (t as u8, id, adv, seq, sum))
+        .collect()
+}
+
+/// The rows of `birdc show ospf lsadb` whose LS type (16 bits: OSPFv3's
+/// are 0x2001 and the like) `keep` takes, sorted, each once (BIRD lists
+/// an LSA under every scope it holds it in).
+pub fn bird_rows(text: &str, keep: impl Fn(u16) -> bool) -> Vec<(u16, String, String, u32, u16)> {
+    let mut out: Vec<(u16, String, String, u32, u16)> = text
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let [t, id, adv, seq, _age, sum] = f[..] else {
                 return None;
             };
-            let t = u8::from_str_radix(t, 16)
-                .ok()
-                .filter(|t| [1, 2, 5].contains(t))?;
+            let t = u16::from_str_radix(t, 16).ok().filter(|&t| keep(t))?;
             Some((t, id.to_string(), adv.to_string(), hex32(seq)?, hex16(sum)?))
         })
         .collect();
     out.sort();
+    out.dedup();
     out
 }
 

@@ -232,6 +232,7 @@ impl Bird {
 pub enum FrrDaemon {
     Bgpd,
     Ospfd,
+    Ospf6d,
 }
 
 impl FrrDaemon {
@@ -239,6 +240,7 @@ impl FrrDaemon {
         match self {
             FrrDaemon::Bgpd => "bgpd",
             FrrDaemon::Ospfd => "ospfd",
+            FrrDaemon::Ospf6d => "ospf6d",
         }
     }
 }

@@ -1,4 +1,7 @@
-//! The `[ospf]` table and its `[[ospf.interface]]`s.
+//! The `[ospf]` table and its `[[ospf.interface]]`s; `[ospfv3]` ([`v3`])
+//! shares the interface keys.
+
+pub(super) mod v3;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -48,82 +51,8 @@ pub(super) fn ospf(
         return Ok(None);
     };
     let r = section.get_ref();
-    let area = match &r.area {
-        Some(a) => match a.get_ref().parse::<std::net::Ipv4Addr>() {
-            Ok(x) if x.is_unspecified() => x,
-            Ok(x) => {
-                return Err(cx.err(
-                    a.span(),
-                    "ospf.area",
-                    format!("{x}: only the backbone, 0.0.0.0, is supported"),
-                ))
-            }
-            Err(_) => {
-                return Err(cx.err(
-                    a.span(),
-                    "ospf.area",
-                    format!("{:?} is not an area id (dotted quad)", a.get_ref()),
-                ))
-            }
-        },
-        None => std::net::Ipv4Addr::UNSPECIFIED,
-    };
-    let mut interfaces: Vec<OspfInterfaceConfig> = Vec::with_capacity(r.interface.len());
-    for (i, f) in r.interface.iter().enumerate() {
-        let f = f.get_ref();
-        let field = |name: &str| format!("ospf.interface[{i}].{name}");
-        let name = f.port.get_ref();
-        let Some(port) = ports.iter().find(|p| &p.name == name) else {
-            return Err(cx.err(
-                f.port.span(),
-                field("port"),
-                format!("no port is called {name:?}"),
-            ));
-        };
-        if !port.addresses.iter().any(|a| a.addr().is_ipv4()) {
-            return Err(cx.err(
-                f.port.span(),
-                field("port"),
-                format!("port {name:?} has no IPv4 address"),
-            ));
-        }
-        if let Some(j) = interfaces.iter().position(|o| &o.port == name) {
-            return Err(cx.err(
-                f.port.span(),
-                field("port"),
-                format!("port {name:?} is already ospf.interface[{j}]"),
-            ));
-        }
-        let network = match f.network.as_ref().map(|n| (n, n.get_ref().as_str())) {
-            None | Some((_, "broadcast")) => NetworkType::Broadcast,
-            Some((_, "point-to-point")) => NetworkType::PointToPoint,
-            Some((n, other)) => {
-                return Err(cx.err(
-                    n.span(),
-                    field("network"),
-                    format!("{other:?} is not \"broadcast\" or \"point-to-point\""),
-                ))
-            }
-        };
-        let opt = |v: &Option<Spanned<i64>>, name: &str, range, default: i64| match v {
-            Some(v) => cx.bounded(v, &field(name), range),
-            None => Ok(default),
-        };
-        let hello = opt(&f.hello_interval, "hello_interval", 1..=65_535, 10)?;
-        let dead = opt(&f.dead_interval, "dead_interval", 1..=65_535, 4 * hello)?;
-        let authentication = authentication(cx, f, &field)?;
-        interfaces.push(OspfInterfaceConfig {
-            port: name.clone(),
-            network,
-            cost: opt(&f.cost, "cost", 1..=65_535, 10)? as u16,
-            hello_interval: hello as u16,
-            dead_interval: dead as u32,
-            priority: opt(&f.priority, "priority", 0..=255, 1)? as u8,
-            retransmit_interval: opt(&f.retransmit_interval, "retransmit_interval", 1..=3600, 5)?
-                as u16,
-            authentication,
-        });
-    }
+    let area = area(cx, &r.area, "ospf.area")?;
+    let interfaces = interfaces(cx, "ospf", &r.interface, ports, true)?;
     let redistribute = super::redistribute::sources(
         cx,
         &r.redistribute,
@@ -145,6 +74,110 @@ pub(super) fn ospf(
         external_metric,
         external_type2,
     }))
+}
+
+/// An area id (`key`): only the backbone is supported.
+pub(super) fn area(
+    cx: &Ctx,
+    a: &Option<Spanned<String>>,
+    key: &str,
+) -> Result<std::net::Ipv4Addr, ConfigError> {
+    Ok(match a {
+        Some(a) => match a.get_ref().parse::<std::net::Ipv4Addr>() {
+            Ok(x) if x.is_unspecified() => x,
+            Ok(x) => {
+                return Err(cx.err(
+                    a.span(),
+                    key,
+                    format!("{x}: only the backbone, 0.0.0.0, is supported"),
+                ))
+            }
+            Err(_) => {
+                return Err(cx.err(
+                    a.span(),
+                    key,
+                    format!("{:?} is not an area id (dotted quad)", a.get_ref()),
+                ))
+            }
+        },
+        None => std::net::Ipv4Addr::UNSPECIFIED,
+    })
+}
+
+/// The `[[{section}.interface]]`s on `ports` (an OSPFv2 one needs an IPv4
+/// address on its port; OSPFv3 has no authentication).
+pub(super) fn interfaces(
+    cx: &Ctx,
+    section: &str,
+    raw: &[Spanned<RawOspfInterface>],
+    ports: &[PortConfig],
+    ipv4: bool,
+) -> Result<Vec<OspfInterfaceConfig>, ConfigError> {
+    let mut interfaces: Vec<OspfInterfaceConfig> = Vec::with_capacity(raw.len());
+    for (i, f) in raw.iter().enumerate() {
+        let f = f.get_ref();
+        let field = |name: &str| format!("{section}.interface[{i}].{name}");
+        let name = f.port.get_ref();
+        let Some(port) = ports.iter().find(|p| &p.name == name) else {
+            return Err(cx.err(
+                f.port.span(),
+                field("port"),
+                format!("no port is called {name:?}"),
+            ));
+        };
+        if ipv4 && !port.addresses.iter().any(|a| a.addr().is_ipv4()) {
+            return Err(cx.err(
+                f.port.span(),
+                field("port"),
+                format!("port {name:?} has no IPv4 address"),
+            ));
+        }
+        if let Some(j) = interfaces.iter().position(|o| &o.port == name) {
+            return Err(cx.err(
+                f.port.span(),
+                field("port"),
+                format!("port {name:?} is already {section}.interface[{j}]"),
+            ));
+        }
+        let network = match f.network.as_ref().map(|n| (n, n.get_ref().as_str())) {
+            None | Some((_, "broadcast")) => NetworkType::Broadcast,
+            Some((_, "point-to-point")) => NetworkType::PointToPoint,
+            Some((n, other)) => {
+                return Err(cx.err(
+                    n.span(),
+                    field("network"),
+                    format!("{other:?} is not \"broadcast\" or \"point-to-point\""),
+                ))
+            }
+        };
+        let opt = |v: &Option<Spanned<i64>>, name: &str, range, default: i64| match v {
+            Some(v) => cx.bounded(v, &field(name), range),
+            None => Ok(default),
+        };
+        let hello = opt(&f.hello_interval, "hello_interval", 1..=65_535, 10)?;
+        let dead = opt(&f.dead_interval, "dead_interval", 1..=65_535, 4 * hello)?;
+        let authentication = authentication(cx, f, &field)?;
+        if !ipv4 && authentication != Authentication::Null {
+            let at = f
+                .authentication
+                .as_ref()
+                .map_or(f.port.span(), |a| a.span());
+            let why = "OSPFv3 has no authentication of its own".to_string();
+            return Err(cx.err(at, field("authentication"), why));
+        }
+        interfaces.push(OspfInterfaceConfig {
+            port: name.clone(),
+            network,
+            cost: opt(&f.cost, "cost", 1..=65_535, 10)? as u16,
+            hello_interval: hello as u16,
+            dead_interval: dead as u32,
+            priority: opt(&f.priority, "priority", 0..=255, 1)? as u8,
+            retransmit_interval: opt(&f.retransmit_interval, "retransmit_interval", 1..=3600, 5)?
+                as u16,
+            authentication,
+        });
+    }
+    Ok(interfaces)
 }
 
 /// `authentication = "null" | "simple" | "md5"` with `password` (8 bytes

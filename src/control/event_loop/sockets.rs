@@ -65,6 +65,10 @@ pub enum OwnedSocketEvent {
     Drained {
         socket: SocketId,
     },
+    Bound {
+        socket: SocketId,
+        local: std::net::IpAddr,
+    },
     Closed {
         socket: SocketId,
         error: Option<String>,
@@ -103,6 +107,10 @@ impl OwnedSocketEvent {
                 packet,
             },
             OwnedSocketEvent::Drained { socket } => SocketEvent::Drained { socket: *socket },
+            OwnedSocketEvent::Bound { socket, local } => SocketEvent::Bound {
+                socket: *socket,
+                local: *local,
+            },
             OwnedSocketEvent::Closed { socket, error } => SocketEvent::Closed {
                 socket: *socket,
                 error: error.as_deref(),
@@ -145,6 +153,11 @@ enum Kind {
     },
     Stream(Stream),
     Raw(Socket),
+    Raw6 {
+        socket: Socket,
+        ifindex: u32,
+        protocol: u8,
+    },
 }
 
 #[derive(Debug)]
@@ -264,14 +277,41 @@ impl ProtocolSockets {
                 Some(interface) => raw_ipv4(protocol, interface, groups, dscp).map(Kind::Raw),
                 None => Err(std::io::Error::other(format!("no port {port}"))),
             },
+            SocketRequest::RawIpv6 {
+                protocol,
+                port,
+                ref groups,
+                dscp,
+                checksum_offset,
+                ..
+            } => match self.ports.get(usize::from(port)) {
+                Some(interface) => {
+                    raw6::raw_ipv6(protocol, interface, groups, dscp, checksum_offset).map(
+                        |socket| Kind::Raw6 {
+                            socket,
+                            ifindex: interface.ifindex,
+                            protocol,
+                        },
+                    )
+                }
+                None => Err(std::io::Error::other(format!("no port {port}"))),
+            },
             SocketRequest::Close { .. } | SocketRequest::TcpListenPeers { .. } => {
                 unreachable!("handled above")
             }
+        };
+        let bound = match &opened {
+            Ok(Kind::Raw6 { ifindex, .. }) => raw6::link_local(*ifindex),
+            _ => None,
         };
         match opened {
             Ok(kind) => {
                 if let Err(e) = self.insert(registry, owner, id, kind) {
                     self.closed_event(owner, id, Some(e.to_string()));
+                } else if let Some(local) = bound {
+                    let local = local.into();
+                    let event = OwnedSocketEvent::Bound { socket: id, local };
+                    self.events.push((owner, event));
                 }
             }
             Err(e) => self.closed_event(owner, id, Some(e.to_string())),
@@ -322,7 +362,7 @@ impl ProtocolSockets {
                 token,
                 Interest::READABLE | Interest::WRITABLE,
             )?,
-            Kind::Raw(socket) => registry.register(
+            Kind::Raw(socket) | Kind::Raw6 { socket, .. } => registry.register(
                 &mut SourceFd(&socket.as_raw_fd()),
                 token,
                 Interest::READABLE,
@@ -366,6 +406,14 @@ impl ProtocolSockets {
                 }
                 None => Err(std::io::Error::other("a raw datagram needs a destination")),
             },
+            Kind::Raw6 {
+                socket, ifindex, ..
+            } => raw6::v6(transmit.destination).and_then(|to| {
+                match socket.send_to(&transmit.bytes, &raw6::destination(to, *ifindex)) {
+                    Err(e) if raw6::lost(&e) => Ok(()),
+                    other => other.map(|_| ()),
+                }
+            }),
         };
         match result {
             Ok(()) => self.flush(registry, token),
@@ -434,7 +482,9 @@ impl ProtocolSockets {
         let _ = match &mut entry.kind {
             Kind::Listener { listener, .. } => registry.deregister(listener),
             Kind::Stream(s) => registry.deregister(&mut s.stream),
-            Kind::Raw(socket) => registry.deregister(&mut SourceFd(&socket.as_raw_fd())),
+            Kind::Raw(socket) | Kind::Raw6 { socket, .. } => {
+                registry.deregister(&mut SourceFd(&socket.as_raw_fd()))
+            }
         };
     }
 
@@ -526,10 +576,13 @@ impl ProtocolSockets {
         let (owner, id) = (entry.owner, entry.id);
         let listener = matches!(entry.kind, Kind::Listener { .. });
         let stream = matches!(entry.kind, Kind::Stream(_));
+        let raw6 = matches!(entry.kind, Kind::Raw6 { .. });
         if listener {
             self.accept(registry, token);
         } else if stream {
             self.read_stream(registry, token, owner, id);
+        } else if raw6 {
+            self.read_raw6(registry, token, owner, id);
         } else {
             self.read_raw(registry, token, owner, id);
         }
@@ -668,5 +721,6 @@ impl ProtocolSockets {
 }
 
 mod open;
+mod raw6;
 #[cfg(test)]
 mod tests;

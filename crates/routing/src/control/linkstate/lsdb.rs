@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use serde::Serialize;
 
 /// A router's identity in the link-state domain (its `[router] id`).
@@ -49,8 +49,8 @@ pub struct TransitLink {
     /// At least 1, as for [`Link::cost`].
     pub cost: u32,
     /// The router's own address on the network: the gateway the other
-    /// routers of the segment reach it by.
-    pub address: Ipv4Addr,
+    /// routers of the segment reach it by (OSPFv3: its link-local address).
+    pub address: IpAddr,
     /// The port it leaves by; meaningful only on this router's own links.
     pub port: Option<String>,
 }
@@ -60,9 +60,12 @@ pub struct TransitLink {
 /// leaving it for an attached router costs nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkLsa {
-    /// Its designated router's address (what transit links name).
+    /// Its designated router's address (what transit links name; OSPFv3
+    /// numbers its networks, named by DR and interface id, this way).
     pub id: Ipv4Addr,
-    pub prefix: Ipv4Net,
+    /// The network's prefixes (OSPFv2: its subnet; OSPFv3: those of the
+    /// Intra-Area-Prefix-LSA that references it).
+    pub prefixes: Vec<IpNet>,
     pub attached: Vec<RouterId>,
 }
 

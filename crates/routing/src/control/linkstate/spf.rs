@@ -23,7 +23,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
@@ -473,12 +473,20 @@ impl StubRoutes<'_> {
             if self.cost[u] == UNREACHABLE || held.iter().all(|&w| w == 0) {
                 continue;
             }
-            let p = network.prefix.trunc();
-            v4.push((
-                u64::from(u32::from(p.addr())) << 8 | u64::from(p.prefix_len()),
-                self.cost[u],
-                u as u32,
-            ));
+            for prefix in &network.prefixes {
+                match prefix.trunc() {
+                    IpNet::V4(p) => v4.push((
+                        u64::from(u32::from(p.addr())) << 8 | u64::from(p.prefix_len()),
+                        self.cost[u],
+                        u as u32,
+                    )),
+                    IpNet::V6(p) => v6.push((
+                        (u128::from(p.addr()), p.prefix_len()),
+                        self.cost[u],
+                        u as u32,
+                    )),
+                }
+            }
         }
         let mut out = Routes {
             routes: Vec::with_capacity(v4.len() + v6.len()),
@@ -604,7 +612,7 @@ fn root_transit_vias(
             }
             let neighbor = graph.lsas[v as usize];
             for theirs in neighbor.transits.iter().filter(|x| x.network == t.network) {
-                let gateway = IpAddr::V4(theirs.address);
+                let gateway = theirs.address;
                 out.push((v, t.cost, Some(Via::Gateway { port, gateway })));
             }
         }

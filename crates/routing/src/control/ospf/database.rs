@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use super::wire::lsa::{self, LsaHeader, LsaKey};
+use super::wire::Version;
 use crate::control::hash::FastMap;
 
 /// MaxAge (seconds).
@@ -32,11 +33,15 @@ pub struct Entry {
     pub installed: Instant,
     /// Flooded at MaxAge already (aged out here, or flushed).
     pub max_age_flooded: bool,
+    pub version: Version,
+    /// For an LSA of link-local flooding scope (OSPFv3): the interface id
+    /// of this router's interface on that link; it is flooded there only.
+    pub link: Option<u32>,
 }
 
 impl Entry {
     pub fn header(&self) -> LsaHeader<&[u8]> {
-        LsaHeader::new_checked(&self.bytes[..]).expect("held LSAs are checked")
+        LsaHeader::checked_in(self.version, &self.bytes[..]).expect("held LSAs are checked")
     }
 
     /// The age now (§14: it grows by one per second held).
@@ -112,17 +117,28 @@ impl Instance {
 /// The database.
 #[derive(Debug, Clone, Default)]
 pub struct Database {
+    version: Version,
     entries: FastMap<LsaKey, Entry>,
     /// Bumped when an LSA SPF reads changes (router and network LSAs).
     generation: u64,
 }
 
 impl Database {
+    /// An OSPFv2 database.
     pub fn new() -> Self {
+        Self::of(Version::V2)
+    }
+
+    pub fn of(version: Version) -> Self {
         Database {
+            version,
             entries: HashMap::with_hasher(Default::default()),
             generation: 0,
         }
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
     }
 
     pub fn get(&self, key: &LsaKey) -> Option<&Entry> {
@@ -162,7 +178,13 @@ impl Database {
     /// (router and network LSAs SPF, summary and AS-external LSAs the
     /// routes built on it).
     pub fn install(&mut self, bytes: Vec<u8>, now: Instant) -> bool {
-        let Ok(view) = LsaHeader::new_lsa(&bytes[..]) else {
+        self.install_on(bytes, now, None)
+    }
+
+    /// [`Database::install`] for an LSA whose flooding scope is the link
+    /// `link` (an interface id of this router), or wider (`None`).
+    pub fn install_on(&mut self, bytes: Vec<u8>, now: Instant, link: Option<u32>) -> bool {
+        let Ok(view) = LsaHeader::lsa_in(self.version, &bytes[..]) else {
             return false;
         };
         let key = view.key();
@@ -186,6 +208,8 @@ impl Database {
                 bytes,
                 installed: now,
                 max_age_flooded,
+                version: self.version,
+                link,
             },
         );
         if changed {

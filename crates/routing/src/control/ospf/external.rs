@@ -13,6 +13,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use ipnet::{IpNet, Ipv4Net};
+
+use super::v3::routes::v3_candidates;
+use super::wire::Version;
 use serde::Serialize;
 
 use super::database::MAX_AGE;
@@ -40,7 +43,7 @@ pub enum PathType {
 /// A route beyond the area's stubs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OspfRoute {
-    pub prefix: Ipv4Net,
+    pub prefix: IpNet,
     pub path_type: PathType,
     /// The whole cost (inter-area, type 1); for type 2 the cost to the
     /// ASBR or forwarding address, which only breaks ties.
@@ -61,12 +64,12 @@ impl OspfRoute {
         }
     }
 
-    /// As the RIB holds it: the metric is the type 2 metric for E2 routes
-    /// (as FRR and BIRD show them), the cost otherwise.
-    pub fn to_rib(&self) -> RibRoute {
+    /// As the RIB holds it, as `source`'s: the metric is the type 2 metric
+    /// for E2 routes (as FRR and BIRD show them), the cost otherwise.
+    pub fn to_rib(&self, source: RouteSource) -> RibRoute {
         RibRoute {
-            prefix: IpNet::V4(self.prefix),
-            source: RouteSource::OSPF,
+            prefix: self.prefix,
+            source,
             metric: self.type2_metric.unwrap_or(self.cost),
             paths: self.paths.clone(),
         }
@@ -74,7 +77,7 @@ impl OspfRoute {
 }
 
 /// Keeps the best candidates per prefix, joining equal ones.
-fn offer(table: &mut BTreeMap<Ipv4Net, OspfRoute>, candidate: OspfRoute) {
+fn offer(table: &mut BTreeMap<IpNet, OspfRoute>, candidate: OspfRoute) {
     match table.get_mut(&candidate.prefix) {
         None => {
             table.insert(candidate.prefix, candidate);
@@ -114,6 +117,19 @@ fn saturating(cost: u64) -> u32 {
     u32::try_from(cost).unwrap_or(u32::MAX)
 }
 
+/// What the routes beyond the area are made of, whatever the version's
+/// LSAs: the routers' B and E flags, the inter-area prefixes (prefix,
+/// area border router, metric), the ways to ASBRs in other areas (ASBR,
+/// area border router, metric), the AS-external prefixes (prefix, ASBR,
+/// type 2, metric, forwarding address). Metrics below LSInfinity only.
+#[derive(Debug, Default)]
+pub struct Candidates {
+    pub flags: BTreeMap<Ipv4Addr, u8>,
+    pub summaries: Vec<(IpNet, Ipv4Addr, u32)>,
+    pub asbr_summaries: Vec<(Ipv4Addr, Ipv4Addr, u32)>,
+    pub externals: Vec<(IpNet, Ipv4Addr, bool, u32, Option<IpAddr>)>,
+}
+
 /// The inter-area and external routes of `speaker`'s database as of
 /// `now`, over the SPF result `spf` whose intra-area routes are `intra`.
 pub fn beyond_area_routes(
@@ -122,11 +138,18 @@ pub fn beyond_area_routes(
     intra: &[RibRoute],
     now: Instant,
 ) -> Vec<OspfRoute> {
+    let candidates = match speaker.version() {
+        Version::V2 => v2_candidates(speaker, now),
+        Version::V3 => v3_candidates(speaker, now),
+    };
+    routes_from(speaker, &candidates, spf, intra)
+}
+
+/// The OSPFv2 LSAs' candidates: router LSA flags, type 3 and 4 summaries,
+/// type 5 LSAs.
+fn v2_candidates(speaker: &Speaker, now: Instant) -> Candidates {
     let me = speaker.router_id();
-    let mut flags: BTreeMap<Ipv4Addr, u8> = BTreeMap::new();
-    let mut summaries = Vec::new();
-    let mut asbr_summaries = Vec::new();
-    let mut externals = Vec::new();
+    let mut c = Candidates::default();
     for (key, e) in speaker.database().iter() {
         if e.age(now) >= MAX_AGE || key.adv_router == me {
             continue;
@@ -136,17 +159,17 @@ pub fn beyond_area_routes(
         };
         match (key.ls_type, body) {
             (LsaType::Router, LsaBody::Router { flags: f, .. }) if key.ls_id == key.adv_router => {
-                flags.insert(key.adv_router, f);
+                c.flags.insert(key.adv_router, f);
             }
             (LsaType::SummaryNetwork, LsaBody::Summary { mask, metric })
                 if metric < LS_INFINITY =>
             {
                 if let Some(p) = prefix_of(key.ls_id, mask) {
-                    summaries.push((p, key.adv_router, metric));
+                    c.summaries.push((IpNet::V4(p), key.adv_router, metric));
                 }
             }
             (LsaType::SummaryAsbr, LsaBody::Summary { metric, .. }) if metric < LS_INFINITY => {
-                asbr_summaries.push((key.ls_id, key.adv_router, metric));
+                c.asbr_summaries.push((key.ls_id, key.adv_router, metric));
             }
             (
                 LsaType::AsExternal,
@@ -159,12 +182,31 @@ pub fn beyond_area_routes(
                 },
             ) if metric < LS_INFINITY => {
                 if let Some(p) = prefix_of(key.ls_id, mask) {
-                    externals.push((p, key.adv_router, type2, metric, forwarding));
+                    let forwarding = (!forwarding.is_unspecified()).then_some(forwarding.into());
+                    c.externals
+                        .push((IpNet::V4(p), key.adv_router, type2, metric, forwarding));
                 }
             }
             _ => {}
         }
     }
+    c
+}
+
+/// The routes beyond the area from `c`, on the SPF result (§16.2-16.4).
+fn routes_from(
+    speaker: &Speaker,
+    c: &Candidates,
+    spf: &SpfResult,
+    intra: &[RibRoute],
+) -> Vec<OspfRoute> {
+    let me = speaker.router_id();
+    let Candidates {
+        flags,
+        summaries,
+        asbr_summaries,
+        externals,
+    } = c;
     // A router reached inside the area whose router LSA has `bit`.
     let reach_router = |router: Ipv4Addr, bit: u8| -> Option<Reach> {
         if flags.get(&router).is_none_or(|f| f & bit == 0) {
@@ -178,18 +220,12 @@ pub fn beyond_area_routes(
         })
     };
     // Looked up once per summary and external LSA: a set, not a scan.
-    let intra_prefixes: FastSet<Ipv4Net> = intra
-        .iter()
-        .filter_map(|r| match r.prefix {
-            IpNet::V4(p) => Some(p),
-            IpNet::V6(_) => None,
-        })
-        .collect();
-    let has_intra = |p: &Ipv4Net| intra_prefixes.contains(p);
+    let intra_prefixes: FastSet<IpNet> = intra.iter().map(|r| r.prefix).collect();
+    let has_intra = |p: &IpNet| intra_prefixes.contains(p);
 
     // §16.2: inter-area routes.
-    let mut table: BTreeMap<Ipv4Net, OspfRoute> = BTreeMap::new();
-    for &(prefix, abr, metric) in &summaries {
+    let mut table: BTreeMap<IpNet, OspfRoute> = BTreeMap::new();
+    for &(prefix, abr, metric) in summaries {
         if has_intra(&prefix) || own_subnet(speaker, prefix) {
             continue;
         }
@@ -209,11 +245,11 @@ pub fn beyond_area_routes(
         );
     }
     let inter: Vec<OspfRoute> = table.values().cloned().collect();
-    let inter_prefixes: FastSet<Ipv4Net> = table.keys().copied().collect();
+    let inter_prefixes: FastSet<IpNet> = table.keys().copied().collect();
 
     // The ways to each ASBR: inside the area, else through ASBR-summaries.
     let mut asbrs: BTreeMap<Ipv4Addr, Reach> = BTreeMap::new();
-    for &(asbr, abr, metric) in &asbr_summaries {
+    for &(asbr, abr, metric) in asbr_summaries {
         if asbr == me || reach_router(asbr, FLAG_E).is_some() {
             continue;
         }
@@ -242,7 +278,7 @@ pub fn beyond_area_routes(
     let to_asbr = |asbr: Ipv4Addr| reach_router(asbr, FLAG_E).or_else(|| asbrs.get(&asbr).cloned());
 
     // §16.4: AS-external routes.
-    for &(prefix, asbr, type2, metric, forwarding) in &externals {
+    for &(prefix, asbr, type2, metric, forwarding) in externals {
         let inter_area = inter_prefixes.contains(&prefix);
         if has_intra(&prefix) || inter_area || own_subnet(speaker, prefix) {
             continue;
@@ -250,13 +286,12 @@ pub fn beyond_area_routes(
         let Some(to_asbr) = to_asbr(asbr) else {
             continue;
         };
-        let via = if forwarding.is_unspecified() {
-            to_asbr
-        } else {
-            match forwarding_reach(speaker, intra, &inter, forwarding) {
+        let via = match forwarding {
+            None => to_asbr,
+            Some(forwarding) => match forwarding_reach(speaker, intra, &inter, forwarding) {
                 Some(r) => r,
                 None => continue,
-            }
+            },
         };
         offer(
             &mut table,
@@ -281,12 +316,25 @@ pub fn beyond_area_routes(
     table.into_values().collect()
 }
 
-/// Whether `prefix` is the subnet of one of this router's interfaces.
-fn own_subnet(speaker: &Speaker, prefix: Ipv4Net) -> bool {
+/// The subnets of this router's interfaces (v2) or their prefixes (v3).
+fn own_subnets(speaker: &Speaker) -> impl Iterator<Item = (usize, IpNet)> + '_ {
     speaker
         .interfaces()
         .iter()
-        .any(|f| f.config.address.trunc() == prefix)
+        .enumerate()
+        .flat_map(|(i, f)| match &f.config.v3 {
+            Some(link) => link
+                .prefixes
+                .iter()
+                .map(|p| (i, IpNet::V6(p.trunc())))
+                .collect(),
+            None => vec![(i, IpNet::V4(f.config.address.trunc()))],
+        })
+}
+
+/// Whether `prefix` is the subnet of one of this router's interfaces.
+fn own_subnet(speaker: &Speaker, prefix: IpNet) -> bool {
+    own_subnets(speaker).any(|(_, p)| p == prefix)
 }
 
 /// How a forwarding address is reached (§16.4 (3)): on a network of one
@@ -297,18 +345,22 @@ fn forwarding_reach(
     speaker: &Speaker,
     intra: &[RibRoute],
     inter: &[OspfRoute],
-    forwarding: Ipv4Addr,
+    forwarding: IpAddr,
 ) -> Option<Reach> {
     let mut best: Option<(u8, Reach)> = None;
-    for f in speaker.interfaces() {
-        let net = f.config.address.trunc();
-        if f.addr() == forwarding {
-            return None;
-        }
+    if speaker
+        .interfaces()
+        .iter()
+        .any(|f| f.config.v3.is_none() && IpAddr::V4(f.addr()) == forwarding)
+    {
+        return None;
+    }
+    for (i, net) in own_subnets(speaker) {
+        let f = &speaker.interfaces()[i];
         if net.contains(&forwarding) && best.as_ref().is_none_or(|(l, _)| net.prefix_len() > *l) {
             let paths = vec![Via::Gateway {
                 port: f.config.port,
-                gateway: IpAddr::V4(forwarding),
+                gateway: forwarding,
             }];
             best = Some((
                 net.prefix_len(),
@@ -321,10 +373,8 @@ fn forwarding_reach(
     }
     let covering = intra
         .iter()
-        .filter_map(|r| match r.prefix {
-            IpNet::V4(p) if p.contains(&forwarding) => Some((p.prefix_len(), r.metric, &r.paths)),
-            _ => None,
-        })
+        .filter(|r| r.prefix.contains(&forwarding))
+        .map(|r| (r.prefix.prefix_len(), r.metric, &r.paths))
         .chain(
             inter
                 .iter()

@@ -3,33 +3,31 @@
 //! packets out; SPF after a hold-down whenever the router or network
 //! LSAs changed, its routes as source `ospf`.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Instant;
 
 use ipnet::{IpNet, Ipv4Net};
 use serde_json::Value;
 
 use super::external::{beyond_area_routes, OspfRoute};
 use super::interface::{InterfaceConfig, NetworkType};
+use super::plumbing::Plumbing;
 use super::routes::to_linkstate;
 use super::show;
 use super::speaker::{ExternalRoute, Speaker};
 use super::wire::{Authentication, ALL_D_ROUTERS, ALL_SPF_ROUTERS, IP_PROTOCOL};
-use crate::control::linkstate::{spf, SpfScheduler};
 use crate::control::protocol::{
     Protocol, ProtocolConfig, ProtocolInput, Reconfigured, Registration, ReloadStyle, RibView,
     RouteOutput, SocketEvent, SocketId, SocketRequest, Transmit,
 };
 use crate::control::rib::notify::{BestRouteChange, SourceFilter};
-use crate::control::rib::route::{RibRoute, RouteSource};
+use crate::control::rib::route::RouteSource;
 use crate::fib::PortId;
 use crate::wire::Ipv4Packet;
 
 /// The protocol's name and configuration key.
 pub const NAME: &str = "ospf";
-/// Hold-down between a database change and its SPF run.
-const SPF_HOLD_DOWN: Duration = Duration::from_millis(50);
 /// DSCP of what OSPF sends (CS6, network control).
 const DSCP_CS6: u8 = 48;
 
@@ -89,24 +87,9 @@ pub struct OspfInterfaceConfig {
 pub struct OspfInstance {
     config: OspfConfig,
     speaker: Option<Speaker>,
-    /// The port of each interface, and the socket it has (ids are never
-    /// reused, so a socket closed on reload and one opened at the same
-    /// time cannot be confused).
-    ports: Vec<PortId>,
-    sockets: Vec<SocketId>,
-    next_socket: u32,
-    port_names: Vec<String>,
-    /// Sockets to open or close.
-    requests: VecDeque<SocketRequest>,
-    spf: SpfScheduler,
-    spf_generation: u64,
-    last_spf: Option<spf::SpfResult>,
-    routes: VecDeque<RouteOutput>,
-    /// Datagrams that were no OSPF packet over IPv4.
-    bad_datagrams: u64,
-    /// Sockets lost (and asked for again), and the last error.
-    socket_losses: u64,
-    last_socket_error: Option<String>,
+    /// Sockets, SPF and routes out (bad datagrams: no OSPF packet over
+    /// IPv4).
+    io: Plumbing,
     /// IPv4 routes of the redistributed RIB sources, and the subnets of
     /// ports OSPF does not run on (for `connected`).
     redistributed: BTreeMap<Ipv4Net, RouteSource>,
@@ -123,18 +106,7 @@ impl OspfInstance {
         OspfInstance {
             config,
             speaker: None,
-            ports: Vec::new(),
-            sockets: Vec::new(),
-            next_socket: 0,
-            port_names: Vec::new(),
-            requests: VecDeque::new(),
-            spf: SpfScheduler::new(SPF_HOLD_DOWN),
-            spf_generation: 0,
-            last_spf: None,
-            routes: VecDeque::new(),
-            bad_datagrams: 0,
-            socket_losses: 0,
-            last_socket_error: None,
+            io: Plumbing::new(raw_socket),
             redistributed: BTreeMap::new(),
             connected: Vec::new(),
             reread_due: None,
@@ -230,6 +202,7 @@ impl OspfInstance {
                 retransmit_interval: c.retransmit_interval,
                 mtu: port.mtu,
                 authentication: c.authentication.clone(),
+                v3: None,
             });
         }
         Ok(out)
@@ -237,36 +210,19 @@ impl OspfInstance {
 
     /// After every event: SPF is due when the LSAs it reads changed.
     fn note_changes(&mut self, now: Instant) {
-        if let Some(s) = &self.speaker {
-            let g = s.routing_generation();
-            if g != self.spf_generation {
-                self.spf_generation = g;
-                self.spf.note_change(now);
-            }
-        }
+        self.io.note_changes(now, self.speaker.as_ref());
     }
 
+    /// SPF, then the inter-area and external routes on its result.
     fn run_spf(&mut self, now: Instant) {
         let Some(s) = &self.speaker else { return };
         let lsdb = to_linkstate(s, now);
-        let names = &self.port_names;
-        let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| i as PortId);
-        let result = spf::run(&lsdb, s.router_id(), port_of);
-        self.beyond = beyond_area_routes(s, &result, result.routes(), now);
-        let routes: Vec<RibRoute> = result
-            .routes()
-            .iter()
-            .map(|r| RibRoute {
-                source: RouteSource::OSPF,
-                ..r.clone()
-            })
-            .chain(self.beyond.iter().map(OspfRoute::to_rib))
-            .collect();
-        self.routes.push_back(RouteOutput::ReplaceSource {
-            source: RouteSource::OSPF,
-            routes,
-        });
-        self.last_spf = Some(result);
+        let beyond = &mut self.beyond;
+        self.io
+            .run_spf(&lsdb, s.router_id(), RouteSource::OSPF, |result| {
+                *beyond = beyond_area_routes(s, result, result.routes(), now);
+                beyond.iter().map(|r| r.to_rib(RouteSource::OSPF)).collect()
+            });
     }
 }
 
@@ -290,26 +246,19 @@ impl Protocol for OspfInstance {
         match event {
             SocketEvent::Datagram { socket, packet } => {
                 let Ok(ip) = Ipv4Packet::new_checked(packet) else {
-                    self.bad_datagrams += 1;
+                    self.io.bad_datagrams += 1;
                     return Ok(());
                 };
                 if ip.protocol() != IP_PROTOCOL || ip.is_non_first_fragment() || ip.more_frags() {
-                    self.bad_datagrams += 1;
+                    self.io.bad_datagrams += 1;
                     return Ok(());
                 }
-                let Some(interface) = self.sockets.iter().position(|s| *s == socket) else {
+                let Some(interface) = self.io.interface_of(socket) else {
                     return Ok(()); // a socket closed meanwhile
                 };
                 speaker.receive(now, interface, ip.src(), ip.dst(), ip.payload());
             }
-            SocketEvent::Closed { socket, error } => {
-                // Lost: ask again (a port going away and coming back).
-                self.socket_losses += 1;
-                self.last_socket_error = error.map(|e| format!("socket {}: {e}", socket.0));
-                if let Some(i) = self.sockets.iter().position(|s| *s == socket) {
-                    self.requests.push_back(raw_socket(socket, self.ports[i]));
-                }
-            }
+            SocketEvent::Closed { socket, error } => self.io.socket_closed(socket, error),
             _ => {}
         }
         self.note_changes(now);
@@ -324,14 +273,14 @@ impl Protocol for OspfInstance {
             s.handle_timeout(now);
         }
         self.note_changes(now);
-        if self.spf.due(now) {
+        if self.io.spf_due(now) {
             self.run_spf(now);
         }
     }
 
     fn handle_link(&mut self, now: Instant, port: PortId, up: bool, _rib: &dyn RibView) {
         if let Some(s) = self.speaker.as_mut() {
-            for i in (0..self.ports.len()).filter(|&i| self.ports[i] == port) {
+            for i in self.io.interfaces_on(port) {
                 s.set_interface_up(now, i, up);
             }
         }
@@ -380,18 +329,10 @@ impl Protocol for OspfInstance {
             return Some(Err(format!("show ospf: unexpected {command:?}")));
         }
         let speaker = self.speaker.as_ref()?;
-        let mut answer = show::show(speaker, self.last_spf.as_ref(), &self.beyond, now, what);
+        let last_spf = self.io.last_spf.as_ref();
+        let mut answer = show::show(speaker, last_spf, &self.beyond, now, what);
         if let (Ok(v), None) = (&mut answer, what) {
-            v["bad_datagrams"] = self.bad_datagrams.into();
-            v["socket_losses"] = self.socket_losses.into();
-            v["last_socket_error"] = self.last_socket_error.clone().into();
-            if let (Some(text), Some(e)) = (v["text"].as_str(), &self.last_socket_error) {
-                let text = format!(
-                    "{text}Sockets lost: {} (last: {e}); datagrams not OSPF: {}\n",
-                    self.socket_losses, self.bad_datagrams
-                );
-                v["text"] = text.into();
-            }
+            self.io.annotate(v, "OSPF");
         }
         Some(answer)
     }
@@ -412,7 +353,7 @@ impl Protocol for OspfInstance {
             ));
         }
         let interfaces = Self::interfaces(&section, config)?;
-        self.port_names = config.ports.iter().map(|p| p.name.clone()).collect();
+        self.io.port_names = config.ports.iter().map(|p| p.name.clone()).collect();
         let ports: Vec<PortId> = interfaces.iter().map(|c| c.port).collect();
         let kept = match self.speaker.as_mut() {
             // Same router: interfaces are added, removed or changed one by
@@ -430,26 +371,7 @@ impl Protocol for OspfInstance {
                 vec![None; ports.len()]
             }
         };
-        let mut sockets = Vec::with_capacity(ports.len());
-        for (k, from) in kept.iter().enumerate() {
-            match from {
-                Some(j) => sockets.push(self.sockets[*j]),
-                None => {
-                    let socket = SocketId(self.next_socket);
-                    self.next_socket += 1;
-                    self.requests.push_back(raw_socket(socket, ports[k]));
-                    sockets.push(socket);
-                }
-            }
-        }
-        for old in &self.sockets {
-            if !sockets.contains(old) {
-                self.requests
-                    .push_back(SocketRequest::Close { socket: *old });
-            }
-        }
-        self.ports = ports;
-        self.sockets = sockets;
+        self.io.assign(ports, &kept);
         self.config = section;
         self.connected = if self.config.redistribute.contains(&RouteSource::CONNECTED) {
             config
@@ -471,28 +393,20 @@ impl Protocol for OspfInstance {
     }
 
     fn poll_socket_request(&mut self) -> Option<SocketRequest> {
-        self.requests.pop_front()
+        self.io.poll_socket_request()
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
         let out = self.speaker.as_mut()?.poll_transmit()?;
-        Some(Transmit {
-            socket: *self.sockets.get(out.interface)?,
-            destination: Some(IpAddr::V4(out.destination)),
-            bytes: out.bytes,
-        })
+        self.io.transmit(out)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let speaker = self.speaker.as_ref().and_then(|s| s.poll_timeout());
-        [speaker, self.spf.deadline(), self.reread_due]
-            .into_iter()
-            .flatten()
-            .min()
+        self.io.deadline(self.speaker.as_ref(), self.reread_due)
     }
 
     fn poll_route(&mut self) -> Option<RouteOutput> {
-        self.routes.pop_front()
+        self.io.poll_route()
     }
 
     fn subscription(&self) -> SourceFilter {

@@ -2,10 +2,10 @@
 //! and the designated router election (§9.4) as a pure function.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
 use super::neighbor::{Neighbor, NeighborState};
@@ -53,6 +53,19 @@ pub struct InterfaceConfig {
     pub retransmit_interval: u16,
     pub mtu: u16,
     pub authentication: Authentication,
+    /// What an OSPFv3 interface has instead of `address` (v2: `None`).
+    pub v3: Option<V3Link>,
+}
+
+/// An OSPFv3 interface's own identity on its link (RFC 5340 §4.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V3Link {
+    /// Its Interface ID (the kernel's ifindex: unique within the router).
+    pub interface_id: u32,
+    /// The link-local address packets are sent from.
+    pub link_local: Ipv6Addr,
+    /// The port's global (non-link-local) prefixes.
+    pub prefixes: Vec<Ipv6Net>,
 }
 
 /// An interface and its neighbours.
@@ -104,6 +117,20 @@ impl Interface {
         self.config.address.addr()
     }
 
+    /// What names this router in the DR and BDR fields here: its address
+    /// (v2) or its router id (v3).
+    pub fn election_id(&self, router_id: Ipv4Addr) -> Ipv4Addr {
+        match self.config.v3 {
+            Some(_) => router_id,
+            None => self.addr(),
+        }
+    }
+
+    /// The OSPFv3 Interface ID (0 on a v2 interface).
+    pub fn interface_id(&self) -> u32 {
+        self.config.v3.as_ref().map_or(0, |l| l.interface_id)
+    }
+
     pub fn is_broadcast(&self) -> bool {
         self.config.network == NetworkType::Broadcast
     }
@@ -119,14 +146,14 @@ impl Interface {
         match self.config.network {
             NetworkType::PointToPoint => true,
             NetworkType::Broadcast => {
-                self.is_dr_or_backup() || n.address == self.dr || n.address == self.bdr
+                self.is_dr_or_backup() || n.election_id == self.dr || n.election_id == self.bdr
             }
         }
     }
 
-    /// The neighbour whose address is `addr`.
-    pub fn neighbor_at(&self, addr: Ipv4Addr) -> Option<&Neighbor> {
-        self.neighbors.values().find(|n| n.address == addr)
+    /// The neighbour named `id` in elections (the DR or BDR fields).
+    pub fn neighbor_at(&self, id: Ipv4Addr) -> Option<&Neighbor> {
+        self.neighbors.values().find(|n| n.election_id == id)
     }
 
     /// Whether some neighbour is Full (a network LSA has something to say;
@@ -151,9 +178,10 @@ impl Interface {
 
     /// The election of §9.4 run now; returns whether DR or BDR changed.
     pub fn elect(&mut self, router_id: Ipv4Addr) -> bool {
+        let own_id = self.election_id(router_id);
         let own = Candidate {
             router_id,
-            address: self.addr(),
+            address: own_id,
             priority: self.config.priority,
             dr: self.dr,
             bdr: self.bdr,
@@ -164,7 +192,7 @@ impl Interface {
             .filter(|n| n.state >= NeighborState::TwoWay)
             .map(|n| Candidate {
                 router_id: n.router_id,
-                address: n.address,
+                address: n.election_id,
                 priority: n.priority,
                 dr: n.dr,
                 bdr: n.bdr,
@@ -175,9 +203,9 @@ impl Interface {
         self.dr = dr;
         self.bdr = bdr;
         self.wait_until = None;
-        self.state = if dr == self.addr() {
+        self.state = if dr == own_id {
             InterfaceState::Dr
-        } else if bdr == self.addr() {
+        } else if bdr == own_id {
             InterfaceState::Backup
         } else {
             InterfaceState::DrOther

@@ -9,9 +9,11 @@ pub mod external;
 pub mod instance;
 pub mod interface;
 pub mod neighbor;
+mod plumbing;
 pub mod routes;
 mod show;
 pub mod speaker;
+pub mod v3;
 pub mod wire;
 
 pub use instance::{OspfConfig, OspfInterfaceConfig, REGISTRATION};

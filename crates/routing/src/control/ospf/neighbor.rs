@@ -2,7 +2,7 @@
 //! hellos, and the lists of the database exchange and of flooding.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -27,13 +27,19 @@ pub enum NeighborState {
 #[derive(Debug, Clone)]
 pub struct Neighbor {
     pub router_id: Ipv4Addr,
-    /// Its address on the link (the source of its packets).
-    pub address: Ipv4Addr,
+    /// Its address on the link (the source of its packets; in OSPFv3 its
+    /// IPv6 link-local address).
+    pub address: IpAddr,
+    /// What names it in a hello's DR and BDR fields: its address in v2,
+    /// its router id in v3.
+    pub election_id: Ipv4Addr,
+    /// Its interface id on the link (OSPFv3 hellos; 0 in v2).
+    pub interface_id: u32,
     pub priority: u8,
     /// What it declares as DR and BDR.
     pub dr: Ipv4Addr,
     pub bdr: Ipv4Addr,
-    pub options: u8,
+    pub options: u32,
     pub state: NeighborState,
     /// The inactivity timer: no hello by then means it is gone.
     pub dead_at: Instant,
@@ -44,7 +50,7 @@ pub struct Neighbor {
     pub master: bool,
     pub dd_sequence: u32,
     /// (flags, options, sequence) of its last DD, to recognise duplicates.
-    pub last_received_dd: Option<(u8, u8, u32)>,
+    pub last_received_dd: Option<(u8, u32, u32)>,
     /// The last DD sent (the master resends it until answered; the slave
     /// resends it when the master repeats itself).
     pub last_sent_dd: Vec<u8>,
@@ -64,10 +70,13 @@ pub struct Neighbor {
 }
 
 impl Neighbor {
-    pub fn new(router_id: Ipv4Addr, address: Ipv4Addr, now: Instant) -> Self {
+    /// A neighbour at `address`, named in elections by `election_id`.
+    pub fn new(router_id: Ipv4Addr, address: IpAddr, election_id: Ipv4Addr, now: Instant) -> Self {
         Neighbor {
             router_id,
             address,
+            election_id,
+            interface_id: 0,
             priority: 0,
             dr: Ipv4Addr::UNSPECIFIED,
             bdr: Ipv4Addr::UNSPECIFIED,

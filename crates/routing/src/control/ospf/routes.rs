@@ -73,7 +73,7 @@ pub fn to_linkstate(speaker: &Speaker, now: Instant) -> Lsdb {
                         RouterLinkType::Transit => lsa.transits.push(TransitLink {
                             network: l.id,
                             cost: cost.max(1),
-                            address: l.data,
+                            address: IpAddr::V4(l.data),
                             port: own.then(|| port_of_address(speaker, l.data)).flatten(),
                         }),
                         RouterLinkType::Stub => {
@@ -102,7 +102,7 @@ pub fn to_linkstate(speaker: &Speaker, now: Instant) -> Lsdb {
                 networks.push((
                     NetworkLsa {
                         id: key.ls_id,
-                        prefix: prefix.trunc(),
+                        prefixes: vec![IpNet::V4(prefix.trunc())],
                         attached,
                     },
                     key.adv_router,
@@ -118,7 +118,7 @@ pub fn to_linkstate(speaker: &Speaker, now: Instant) -> Lsdb {
     for group in networks.chunk_by(|a, b| a.0.id == b.0.id) {
         let by_dr = group.iter().find(|(n, adv)| {
             lsdb.get(*adv)
-                .is_some_and(|r| r.transits.iter().any(|t| t.address == n.id))
+                .is_some_and(|r| r.transits.iter().any(|t| t.address == IpAddr::V4(n.id)))
         });
         let (network, _) = by_dr.unwrap_or(&group[0]);
         lsdb.set_network(network.clone());
@@ -138,7 +138,7 @@ fn own_p2p_hop(
             continue;
         }
         if let Some(n) = iface.neighbors.get(&neighbor) {
-            return (vec![IpAddr::V4(n.address)], Some(iface.config.name.clone()));
+            return (vec![n.address], Some(iface.config.name.clone()));
         }
     }
     (Vec::new(), None)

@@ -2,7 +2,7 @@
 //! text in the shape of BIRD's and FRR's.
 
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -35,7 +35,7 @@ struct InterfaceRow {
 #[derive(Debug, Serialize)]
 struct NeighborRow {
     router_id: Ipv4Addr,
-    address: Ipv4Addr,
+    address: IpAddr,
     port: String,
     state: NeighborState,
     priority: u8,
@@ -62,7 +62,10 @@ fn interfaces(s: &Speaker) -> Vec<InterfaceRow> {
         .iter()
         .map(|f| InterfaceRow {
             port: f.config.name.clone(),
-            address: f.config.address.to_string(),
+            address: match &f.config.v3 {
+                Some(l) => l.link_local.to_string(),
+                None => f.config.address.to_string(),
+            },
             network: f.config.network,
             state: f.state,
             cost: f.config.cost,
@@ -121,6 +124,20 @@ fn database(s: &Speaker, now: Instant) -> Vec<LsaRow> {
         .collect()
 }
 
+/// BIRD's names for the OSPFv3 LS types (`birdc show ospf state`).
+fn v3_type_name(code: u16) -> &'static str {
+    match code {
+        0x2001 => "router",
+        0x2002 => "network",
+        0x2003 => "inter-pfx",
+        0x2004 => "inter-rtr",
+        0x4005 => "external",
+        0x0008 => "link",
+        0x2009 => "intra-pfx",
+        _ => "unknown",
+    }
+}
+
 fn kebab<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
@@ -148,7 +165,11 @@ pub fn show(
             what.unwrap_or_default()
         ));
     }
-    let _ = writeln!(text, "OSPF router {} area {}", s.router_id(), s.area());
+    let name = match s.version() {
+        super::wire::Version::V2 => "OSPF",
+        super::wire::Version::V3 => "OSPFv3",
+    };
+    let _ = writeln!(text, "{name} router {} area {}", s.router_id(), s.area());
     if want("interfaces") {
         let rows = interfaces(s);
         let _ = writeln!(
@@ -208,6 +229,7 @@ pub fn show(
                 LsaType::SummaryNetwork => "summary",
                 LsaType::SummaryAsbr => "asbr",
                 LsaType::AsExternal => "external",
+                LsaType::V3(code) => v3_type_name(code),
             };
             let _ = writeln!(
                 text,

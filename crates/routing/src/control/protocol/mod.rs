@@ -251,6 +251,7 @@ pub enum ReloadStyle {
 pub const REGISTRY: &[Registration] = &[
     crate::control::linkstate::file_input::REGISTRATION,
     crate::control::ospf::REGISTRATION,
+    crate::control::ospf::v3::instance::REGISTRATION,
     crate::control::bgp::speaker::REGISTRATION,
 ];
 

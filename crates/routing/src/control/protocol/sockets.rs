@@ -140,6 +140,23 @@ pub enum SocketRequest {
         groups: Vec<std::net::Ipv4Addr>,
         dscp: Option<u8>,
     },
+    /// A raw IPv6 socket for `protocol` (OSPFv3: 89) on port `port`'s
+    /// kernel interface, member of the multicast `groups` there; what it
+    /// sends leaves that interface with hop limit 1 and `dscp`, and its own
+    /// multicast is not looped back. With `checksum_offset` the kernel
+    /// computes and verifies the checksum there (`IPV6_CHECKSUM`, over the
+    /// pseudo-header). Datagrams arrive with an IPv6 header put back
+    /// (source, destination, next header, payload length: the kernel hands
+    /// raw IPv6 payloads without one); once open, [`SocketEvent::Bound`]
+    /// names the interface's link-local address.
+    RawIpv6 {
+        socket: SocketId,
+        protocol: u8,
+        port: PortId,
+        groups: Vec<std::net::Ipv6Addr>,
+        dscp: Option<u8>,
+        checksum_offset: Option<u16>,
+    },
     /// Close the socket. It takes effect after the instance's other
     /// requests and its transmits of the same turn (bytes handed over
     /// before it, such as a NOTIFICATION, are sent first), so do not reuse
@@ -154,6 +171,7 @@ impl SocketRequest {
             | SocketRequest::TcpListenPeers { socket, .. }
             | SocketRequest::TcpConnect { socket, .. }
             | SocketRequest::RawIpv4 { socket, .. }
+            | SocketRequest::RawIpv6 { socket, .. }
             | SocketRequest::Close { socket } => *socket,
         }
     }
@@ -177,9 +195,13 @@ pub enum SocketEvent<'a> {
     },
     /// Bytes of a TCP stream, in order (any split).
     Stream { socket: SocketId, bytes: &'a [u8] },
-    /// One datagram of a raw socket: `packet` is the whole IPv4 packet,
-    /// header included (the kernel's raw IPv4 sockets hand it so).
+    /// One datagram of a raw socket: `packet` is the whole IP packet,
+    /// header included (the kernel's raw IPv4 sockets hand it so; for raw
+    /// IPv6 ones the event loop puts the header back).
     Datagram { socket: SocketId, packet: &'a [u8] },
+    /// A [`SocketRequest::RawIpv6`] socket is open on an interface whose
+    /// link-local address is `local`.
+    Bound { socket: SocketId, local: IpAddr },
     /// More than [`STREAM_BUFFER_HIGH`] bytes were handed to the stream
     /// since the last `Drained` (or since it opened), and all of them are
     /// written to the kernel: an instance that holds back output while a
@@ -200,6 +222,7 @@ impl SocketEvent<'_> {
             | SocketEvent::Connected { socket, .. }
             | SocketEvent::Stream { socket, .. }
             | SocketEvent::Datagram { socket, .. }
+            | SocketEvent::Bound { socket, .. }
             | SocketEvent::Drained { socket }
             | SocketEvent::Closed { socket, .. } => *socket,
         }

@@ -39,6 +39,7 @@ pub const SOURCES: &[SourceInfo] = &[
     source("link-state", "linkstate", 110, false),
     source("ibgp", "ibgp", 200, true),
     source("ospf", "ospf", 110, false),
+    source("ospfv3", "ospfv3", 110, false),
 ];
 
 /// How many sources there are.
@@ -77,6 +78,8 @@ impl RouteSource {
     /// OSPF intra-area routes (SPF over the speaker's router and network
     /// LSAs).
     pub const OSPF: RouteSource = RouteSource(5);
+    /// OSPFv3 intra-area routes (IPv6).
+    pub const OSPFV3: RouteSource = RouteSource(6);
 
     /// Every source, in [`SOURCES`] order.
     pub fn all() -> impl Iterator<Item = RouteSource> + Clone {

@@ -339,7 +339,9 @@ impl Net {
                     );
                 }
             }
-            SocketRequest::RawIpv4 { .. } => panic!("BGP asked for a raw socket"),
+            SocketRequest::RawIpv4 { .. } | SocketRequest::RawIpv6 { .. } => {
+                panic!("BGP asked for a raw socket")
+            }
         }
     }
 

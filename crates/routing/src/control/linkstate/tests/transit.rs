@@ -51,7 +51,7 @@ fn router(
             .map(|dr| TransitLink {
                 network: lan(dr),
                 cost: 10,
-                address: lan(n),
+                address: lan(n).into(),
                 port: (n == 1).then(|| "p0".to_string()),
             })
             .into_iter()
@@ -62,7 +62,7 @@ fn router(
 fn network(dr: u8, attached: &[u8]) -> NetworkLsa {
     NetworkLsa {
         id: lan(dr),
-        prefix: "192.0.2.0/24".parse().unwrap(),
+        prefixes: vec!["192.0.2.0/24".parse().unwrap()],
         attached: attached.iter().map(|&n| id(n)).collect(),
     }
 }

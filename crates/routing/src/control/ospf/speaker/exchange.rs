@@ -2,15 +2,16 @@
 //! database descriptions with the MTU check and duplicate detection, link
 //! state requests and the answers to them.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use super::{Speaker, INF_TRANS_DELAY};
 use crate::control::ospf::database::{Instance, MAX_AGE, MAX_LSAS};
 use crate::control::ospf::neighbor::NeighborState;
+use crate::control::ospf::v3::wire as v3wire;
 use crate::control::ospf::wire::body::{DD_INIT, DD_MASTER, DD_MORE, OPTION_E};
 use crate::control::ospf::wire::lsa::{LsaKey, HEADER_LEN};
-use crate::control::ospf::wire::{self, DbDescription, LsRequests, PacketType};
+use crate::control::ospf::wire::{self, DbDescription, LsRequests, PacketType, Version};
 
 const OVERHEAD: usize = wire::PACKET_OVERHEAD;
 
@@ -35,15 +36,22 @@ impl Speaker {
     fn send_dd(&mut self, now: Instant, i: usize, id: Ipv4Addr, flags: u8, headers: Vec<[u8; 20]>) {
         let mtu = self.interfaces[i].config.mtu;
         let rxmt = self.retransmit_interval(i);
-        let Some(n) = self.interfaces[i].neighbors.get_mut(&id) else {
+        let Some(sequence) = self.interfaces[i].neighbors.get(&id).map(|n| n.dd_sequence) else {
             return;
         };
-        let bytes = wire::emit(PacketType::DbDescription, self.router_id, self.area, |o| {
-            DbDescription::emit_fixed(mtu, OPTION_E, flags, n.dd_sequence, o);
+        let version = self.version;
+        let bytes = self.emit(PacketType::DbDescription, |o| {
+            match version {
+                Version::V2 => {
+                    DbDescription::emit_fixed(mtu, u32::from(OPTION_E), flags, sequence, o)
+                }
+                Version::V3 => v3wire::emit_dd_fixed(mtu, v3wire::OPTIONS, flags, sequence, o),
+            }
             for h in &headers {
                 o.extend_from_slice(h);
             }
         });
+        let n = self.interfaces[i].neighbors.get_mut(&id).expect("present");
         n.more_sent = flags & DD_MORE != 0;
         n.last_sent_dd = bytes.clone();
         // Only the master retransmits on a timer.
@@ -158,14 +166,18 @@ impl Speaker {
 
     /// NegotiationDone: Exchange, with the summary of the database (MaxAge
     /// LSAs go to the retransmission list instead, §10.3).
-    fn negotiation_done(&mut self, now: Instant, i: usize, id: Ipv4Addr, options: u8) {
+    fn negotiation_done(&mut self, now: Instant, i: usize, id: Ipv4Addr, options: u32) {
         self.set_state(now, i, id, NeighborState::Exchange);
         let keys = self.db.sorted_keys();
+        let link = self.interfaces[i].interface_id();
         let n = self.interfaces[i].neighbors.get_mut(&id).expect("present");
         n.options = options;
         n.dd_retransmit_at = None;
         for key in keys {
             let Some(e) = self.db.get(&key) else { continue };
+            if e.link.is_some_and(|l| l != link) {
+                continue; // another link's link-local LSA
+            }
             if e.age(now) >= MAX_AGE {
                 n.retransmit.insert(key, ());
             } else {
@@ -254,11 +266,12 @@ impl Speaker {
         let mut keys: Vec<LsaKey> = n.requests.keys().copied().collect();
         keys.sort_unstable();
         keys.truncate(per_packet);
-        let bytes = wire::emit(PacketType::LsRequest, self.router_id, self.area, |o| {
+        let bytes = self.emit(PacketType::LsRequest, |o| {
             for k in &keys {
                 k.emit_request(o);
             }
         });
+        let n = self.interfaces[i].neighbors.get_mut(&id).expect("present");
         n.requested = keys;
         n.request_retransmit_at = Some(now + rxmt);
         let to = n.address;
@@ -313,7 +326,7 @@ impl Speaker {
 
     /// Sends `lsas` to `to` on interface `i`, as many updates as the MTU
     /// needs.
-    pub(super) fn send_updates(&mut self, i: usize, to: Ipv4Addr, lsas: Vec<Vec<u8>>) {
+    pub(super) fn send_updates(&mut self, i: usize, to: IpAddr, lsas: Vec<Vec<u8>>) {
         let room = usize::from(self.interfaces[i].config.mtu).saturating_sub(OVERHEAD + 4);
         let mut batch: Vec<Vec<u8>> = Vec::new();
         let mut size = 0;
@@ -331,8 +344,8 @@ impl Speaker {
         }
     }
 
-    fn send_update_packet(&mut self, i: usize, to: Ipv4Addr, lsas: &[Vec<u8>]) {
-        let bytes = wire::emit(PacketType::LsUpdate, self.router_id, self.area, |o| {
+    fn send_update_packet(&mut self, i: usize, to: IpAddr, lsas: &[Vec<u8>]) {
+        let bytes = self.emit(PacketType::LsUpdate, |o| {
             o.extend_from_slice(&(lsas.len() as u32).to_be_bytes());
             for l in lsas {
                 o.extend_from_slice(l);

@@ -2,16 +2,16 @@
 //! newer, reliable flooding with retransmission lists, direct and delayed
 //! acks; aging and the removal of MaxAge LSAs (§14).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use super::{Speaker, DELAYED_ACK, INF_TRANS_DELAY, MIN_LS_ARRIVAL};
 use crate::control::ospf::database::{Instance, MAX_AGE, MAX_SEQUENCE};
 use crate::control::ospf::interface::{InterfaceState, NetworkType};
 use crate::control::ospf::neighbor::NeighborState;
+use crate::control::ospf::v3::wire::{flooding_scope, Scope};
 use crate::control::ospf::wire::lsa::{fletcher_verify, LsaHeader, LsaKey, HEADER_LEN};
 use crate::control::ospf::wire::{self, LsUpdate, LsaHeaders, PacketType};
-use crate::control::ospf::wire::{ALL_D_ROUTERS, ALL_SPF_ROUTERS};
 
 impl Speaker {
     /// A link state update from neighbour `id` on interface `i` (§13).
@@ -108,11 +108,14 @@ impl Speaker {
             // (c) the old instance leaves every retransmission list.
             self.forget_retransmissions(&key);
             // (d) installed (before flooding: flooding reads the database).
-            if !self.db.install(bytes, now) {
+            let link = (flooding_scope(key.ls_type) == Scope::Link)
+                .then(|| self.interfaces[i].interface_id());
+            if !self.db.install_on(bytes, now, link) {
                 self.count("LSU: database full");
                 return true;
             }
             self.remove_request(i, id, &key, received);
+            self.installed_v3(now, &key);
             // (b) flooded; (e) acknowledged if not flooded back out.
             let flooded_back = self.flood(now, key, Some((i, id)));
             if !flooded_back {
@@ -120,7 +123,7 @@ impl Speaker {
                 let from_dr = iface
                     .neighbors
                     .get(&id)
-                    .is_some_and(|n| n.address == iface.dr);
+                    .is_some_and(|n| n.election_id == iface.dr);
                 if iface.state != InterfaceState::Backup || from_dr {
                     self.delay_ack(now, i, header);
                 }
@@ -142,7 +145,7 @@ impl Speaker {
             let n = self.interfaces[i].neighbors.get_mut(&id).expect("present");
             if n.retransmit.remove(&key).is_some() {
                 let iface = &self.interfaces[i];
-                let from_dr = iface.neighbors[&id].address == iface.dr;
+                let from_dr = iface.neighbors[&id].election_id == iface.dr;
                 if iface.state == InterfaceState::Backup && from_dr {
                     self.delay_ack(now, i, header);
                 }
@@ -177,7 +180,7 @@ impl Speaker {
     fn remove_request(&mut self, i: usize, id: Ipv4Addr, key: &LsaKey, received: Instance) {
         let n = self.interfaces[i].neighbors.get_mut(&id).expect("present");
         if let Some(want) = n.requests.get(key) {
-            let want = LsaHeader::new_checked(&want[..]).map(|h| Instance::of(&h));
+            let want = LsaHeader::checked_in(self.version, &want[..]).map(|h| Instance::of(&h));
             if want.is_ok_and(|w| received.compare(&w).is_ge()) {
                 n.requests.remove(key);
             }
@@ -210,12 +213,18 @@ impl Speaker {
             age: entry.age(now),
         };
         let bytes = entry.to_send(now, INF_TRANS_DELAY);
+        let link = entry.link;
+        let version = self.version;
+        let (all_spf, all_d) = (self.all_spf_routers(), self.all_d_routers());
         let mut flooded_back = false;
         for i in 0..self.interfaces.len() {
             let rxmt = self.retransmit_interval(i);
             let iface = &mut self.interfaces[i];
             if iface.state == InterfaceState::Down {
                 continue;
+            }
+            if link.is_some_and(|l| l != iface.interface_id()) {
+                continue; // link-local scope: that link only (RFC 5340 §4.5)
             }
             let mut added = false;
             for n in iface.neighbors.values_mut() {
@@ -224,7 +233,8 @@ impl Speaker {
                 }
                 if n.state < NeighborState::Full {
                     if let Some(want) = n.requests.get(&key) {
-                        let want = LsaHeader::new_checked(&want[..]).map(|h| Instance::of(&h));
+                        let want =
+                            LsaHeader::checked_in(version, &want[..]).map(|h| Instance::of(&h));
                         match want.map(|w| instance.compare(&w)) {
                             Ok(std::cmp::Ordering::Less) => continue,
                             Ok(std::cmp::Ordering::Equal) => {
@@ -249,7 +259,7 @@ impl Speaker {
             }
             if let Some((fi, fid)) = from {
                 if fi == i {
-                    let sender = iface.neighbors.get(&fid).map(|n| n.address);
+                    let sender = iface.neighbors.get(&fid).map(|n| n.election_id);
                     if sender.is_some_and(|a| a == iface.dr || a == iface.bdr)
                         || iface.state == InterfaceState::Backup
                     {
@@ -260,8 +270,8 @@ impl Speaker {
             }
             let to = match (iface.config.network, iface.state) {
                 (NetworkType::PointToPoint, _)
-                | (_, InterfaceState::Dr | InterfaceState::Backup) => ALL_SPF_ROUTERS,
-                _ => ALL_D_ROUTERS,
+                | (_, InterfaceState::Dr | InterfaceState::Backup) => all_spf,
+                _ => all_d,
             };
             self.send_updates(i, to, vec![bytes.clone()]);
         }
@@ -330,25 +340,26 @@ impl Speaker {
     /// The delayed acks of interface `i`, in one packet (or as many as the
     /// MTU needs), to AllSPFRouters as DR/BDR or on p2p, else AllDRouters.
     pub(super) fn send_delayed_acks(&mut self, i: usize) {
+        let (all_spf, all_d) = (self.all_spf_routers(), self.all_d_routers());
         let iface = &mut self.interfaces[i];
         iface.ack_due = None;
         let acks = std::mem::take(&mut iface.delayed_acks);
         let to = match (iface.config.network, iface.state) {
             (NetworkType::PointToPoint, _) | (_, InterfaceState::Dr | InterfaceState::Backup) => {
-                ALL_SPF_ROUTERS
+                all_spf
             }
-            _ => ALL_D_ROUTERS,
+            _ => all_d,
         };
         if !acks.is_empty() {
             self.send_ack(i, to, &acks);
         }
     }
 
-    fn send_ack(&mut self, i: usize, to: Ipv4Addr, headers: &[[u8; HEADER_LEN]]) {
+    fn send_ack(&mut self, i: usize, to: IpAddr, headers: &[[u8; HEADER_LEN]]) {
         let mtu = usize::from(self.interfaces[i].config.mtu);
         let per_packet = (mtu.saturating_sub(wire::PACKET_OVERHEAD) / HEADER_LEN).max(1);
         for chunk in headers.chunks(per_packet) {
-            let bytes = wire::emit(PacketType::LsAck, self.router_id, self.area, |o| {
+            let bytes = self.emit(PacketType::LsAck, |o| {
                 for h in chunk {
                     o.extend_from_slice(h);
                 }

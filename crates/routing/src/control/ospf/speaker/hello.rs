@@ -1,14 +1,15 @@
 //! Hellos (§9.5, §10.5), neighbour discovery and the bidirectional check,
 //! the inactivity timer, DR election and the adjacency decision.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use super::Speaker;
 use crate::control::ospf::interface::{InterfaceState, NetworkType, MAX_NEIGHBORS};
 use crate::control::ospf::neighbor::{Neighbor, NeighborState};
+use crate::control::ospf::v3::wire as v3wire;
 use crate::control::ospf::wire::body::OPTION_E;
-use crate::control::ospf::wire::{self, Hello, PacketType, ALL_SPF_ROUTERS};
+use crate::control::ospf::wire::{Hello, PacketType, Version};
 
 impl Speaker {
     /// The hello, wait and delayed-ack timers of interface `i`.
@@ -50,18 +51,25 @@ impl Speaker {
         }
         let hello = Hello {
             mask,
+            interface_id: iface.interface_id(),
             hello_interval: iface.config.hello_interval,
-            options: OPTION_E,
+            options: match self.version {
+                Version::V2 => u32::from(OPTION_E),
+                Version::V3 => v3wire::OPTIONS,
+            },
             priority: iface.config.priority,
             dead_interval: iface.config.dead_interval,
             dr: iface.dr,
             bdr: iface.bdr,
             neighbors: &neighbors,
         };
-        let bytes = wire::emit(PacketType::Hello, self.router_id, self.area, |o| {
-            hello.emit(o)
+        let version = self.version;
+        let bytes = self.emit(PacketType::Hello, |o| match version {
+            Version::V2 => hello.emit(o),
+            Version::V3 => v3wire::emit_hello(&hello, o),
         });
-        self.send(i, ALL_SPF_ROUTERS, bytes);
+        let to = self.all_spf_routers();
+        self.send(i, to, bytes);
     }
 
     /// A hello from router `from` at `source` (§10.5).
@@ -69,19 +77,20 @@ impl Speaker {
         &mut self,
         now: Instant,
         i: usize,
-        source: Ipv4Addr,
+        source: IpAddr,
         from: Ipv4Addr,
         hello: &Hello<'_>,
     ) {
         let iface = &self.interfaces[i];
         let c = &iface.config;
-        if c.network == NetworkType::Broadcast && hello.mask != c.address.netmask() {
+        let v2 = self.version == Version::V2;
+        if v2 && c.network == NetworkType::Broadcast && hello.mask != c.address.netmask() {
             return self.count("hello: network mask mismatch");
         }
         if hello.hello_interval != c.hello_interval || hello.dead_interval != c.dead_interval {
             return self.count("hello: interval mismatch");
         }
-        if hello.options & OPTION_E != OPTION_E {
+        if hello.options & u32::from(OPTION_E) == 0 {
             return self.count("hello: E-bit mismatch");
         }
         if !iface.neighbors.contains_key(&from) && iface.neighbors.len() >= MAX_NEIGHBORS {
@@ -91,16 +100,23 @@ impl Speaker {
         let broadcast = iface.is_broadcast();
         let waiting = iface.state == InterfaceState::Waiting;
         let sees_us = hello.neighbors().any(|id| id == self.router_id);
+        // v2 names routers in elections by address, v3 by router id.
+        let election_id = match (v2, source) {
+            (true, IpAddr::V4(a)) => a,
+            _ => from,
+        };
         let n = self.interfaces[i]
             .neighbors
             .entry(from)
-            .or_insert_with(|| Neighbor::new(from, source, now));
-        let before = (n.priority, n.dr == n.address, n.bdr == n.address);
+            .or_insert_with(|| Neighbor::new(from, source, election_id, now));
+        let before = (n.priority, n.dr == n.election_id, n.bdr == n.election_id);
         n.address = source;
+        n.election_id = election_id;
+        n.interface_id = hello.interface_id;
         n.priority = hello.priority;
         n.dr = hello.dr;
         n.bdr = hello.bdr;
-        let after = (n.priority, n.dr == n.address, n.bdr == n.address);
+        let after = (n.priority, n.dr == n.election_id, n.bdr == n.election_id);
         // HelloReceived.
         n.dead_at = now + dead;
         let mut neighbor_change = before != after && n.state >= NeighborState::TwoWay;
@@ -122,7 +138,7 @@ impl Speaker {
         }
         let n = &self.interfaces[i].neighbors[&from];
         let backup_seen =
-            (n.bdr == n.address) || (n.dr == n.address && n.bdr == Ipv4Addr::UNSPECIFIED);
+            (n.bdr == n.election_id) || (n.dr == n.election_id && n.bdr == Ipv4Addr::UNSPECIFIED);
         // BackupSeen ends Waiting early; NeighborChange re-elects after it.
         if (waiting && backup_seen && sees_us) || (neighbor_change && !waiting) {
             self.run_election(now, i);

@@ -16,10 +16,11 @@ mod exchange;
 mod flood;
 mod hello;
 mod originate;
+mod originate_v3;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
@@ -27,7 +28,8 @@ use ipnet::Ipv4Net;
 use super::database::Database;
 use super::interface::{Interface, InterfaceConfig, InterfaceState};
 use super::neighbor::NeighborState;
-use super::wire::{auth, Authentication, Body, OspfPacket, ALL_D_ROUTERS};
+use super::v3::wire as v3wire;
+use super::wire::{self, auth, Authentication, Body, OspfPacket, PacketType, Version};
 use crate::control::hash::FastState;
 
 /// InfTransDelay (seconds added to an LSA's age when it is sent).
@@ -46,13 +48,18 @@ pub const AGING_TICK: Duration = Duration::from_secs(1);
 pub struct Outgoing {
     /// Index of the interface (in configuration order).
     pub interface: usize,
-    pub destination: Ipv4Addr,
+    pub destination: IpAddr,
     pub bytes: Vec<u8>,
 }
 
 /// The speaker.
 #[derive(Debug)]
 pub struct Speaker {
+    /// v2 or v3: the packet and LSA formats and what is originated; the
+    /// state machines are the same.
+    version: Version,
+    /// OSPFv3's Instance ID (packets of other instances are dropped).
+    instance_id: u8,
     router_id: Ipv4Addr,
     area: Ipv4Addr,
     interfaces: Vec<Interface>,
@@ -97,14 +104,41 @@ impl Speaker {
         interfaces: Vec<InterfaceConfig>,
         now: Instant,
     ) -> Self {
+        Self::of(Version::V2, 0, router_id, area, interfaces, now)
+    }
+
+    /// An OSPFv3 speaker (its interfaces carry [`V3Link`]s), instance
+    /// `instance_id`.
+    ///
+    /// [`V3Link`]: super::interface::V3Link
+    pub fn new_v3(
+        router_id: Ipv4Addr,
+        area: Ipv4Addr,
+        instance_id: u8,
+        interfaces: Vec<InterfaceConfig>,
+        now: Instant,
+    ) -> Self {
+        Self::of(Version::V3, instance_id, router_id, area, interfaces, now)
+    }
+
+    fn of(
+        version: Version,
+        instance_id: u8,
+        router_id: Ipv4Addr,
+        area: Ipv4Addr,
+        interfaces: Vec<InterfaceConfig>,
+        now: Instant,
+    ) -> Self {
         let mut s = Speaker {
+            version,
+            instance_id,
             router_id,
             area,
             interfaces: interfaces
                 .into_iter()
                 .map(|c| Interface::up(c, now))
                 .collect(),
-            db: Database::new(),
+            db: Database::of(version),
             out: VecDeque::new(),
             counters: BTreeMap::new(),
             originated: BTreeMap::new(),
@@ -121,6 +155,35 @@ impl Speaker {
 
     pub fn router_id(&self) -> Ipv4Addr {
         self.router_id
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// AllSPFRouters of the version (224.0.0.5, ff02::5).
+    pub fn all_spf_routers(&self) -> IpAddr {
+        match self.version {
+            Version::V2 => wire::ALL_SPF_ROUTERS.into(),
+            Version::V3 => v3wire::ALL_SPF_ROUTERS.into(),
+        }
+    }
+
+    /// AllDRouters of the version (224.0.0.6, ff02::6).
+    pub fn all_d_routers(&self) -> IpAddr {
+        match self.version {
+            Version::V2 => wire::ALL_D_ROUTERS.into(),
+            Version::V3 => v3wire::ALL_D_ROUTERS.into(),
+        }
+    }
+
+    /// A packet of `kind` from this router with whatever `body` appends,
+    /// in the version's format (v3's checksum is left to the kernel).
+    fn emit(&self, kind: PacketType, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        match self.version {
+            Version::V2 => wire::emit(kind, self.router_id, self.area, body),
+            Version::V3 => v3wire::emit(kind, self.router_id, self.area, self.instance_id, body),
+        }
     }
 
     pub fn area(&self) -> Ipv4Addr {
@@ -178,7 +241,7 @@ impl Speaker {
 
     /// Queues a packet emitted with null authentication, sealed with the
     /// interface's.
-    fn send(&mut self, interface: usize, destination: Ipv4Addr, mut bytes: Vec<u8>) {
+    fn send(&mut self, interface: usize, destination: IpAddr, mut bytes: Vec<u8>) {
         if let Some(iface) = self.interfaces.get(interface) {
             let auth = &iface.config.authentication;
             if *auth != Authentication::Null {
@@ -209,43 +272,70 @@ impl Speaker {
         &mut self,
         now: Instant,
         interface: usize,
-        source: Ipv4Addr,
-        destination: Ipv4Addr,
+        source: impl Into<IpAddr>,
+        destination: impl Into<IpAddr>,
         bytes: &[u8],
     ) {
+        let (source, destination) = (source.into(), destination.into());
         let Some(iface) = self.interfaces.get(interface) else {
             return self.count("unknown interface");
         };
-        let packet = match OspfPacket::new_checked(bytes) {
-            Ok(p) => p,
-            Err(e) => return self.count(error_name(e)),
+        let (header, body, crypt_sequence) = match self.version {
+            Version::V2 => {
+                let packet = match OspfPacket::new_checked(bytes) {
+                    Ok(p) => p,
+                    Err(e) => return self.count(error_name(e)),
+                };
+                let crypt_sequence = match packet.authenticate(&iface.config.authentication) {
+                    Ok(s) => s,
+                    Err(e) => return self.count(error_name(e)),
+                };
+                let header = (packet.router_id(), packet.area_id());
+                let body = &bytes[wire::HEADER_LEN..packet.len()];
+                (
+                    header,
+                    Body::parse(packet.packet_type(), body),
+                    crypt_sequence,
+                )
+            }
+            Version::V3 => {
+                // The checksum (over the IPv6 pseudo-header) was the
+                // kernel's to verify (IPV6_CHECKSUM).
+                let packet = match v3wire::Ospf3Packet::new_checked(bytes) {
+                    Ok(p) => p,
+                    Err(e) => return self.count(error_name(e)),
+                };
+                if packet.instance_id() != self.instance_id {
+                    return self.count("other instance");
+                }
+                let header = (packet.router_id(), packet.area_id());
+                let body = &bytes[v3wire::HEADER_LEN..packet.len()];
+                (header, v3wire::parse_body(packet.packet_type(), body), None)
+            }
         };
-        let crypt_sequence = match packet.authenticate(&iface.config.authentication) {
-            Ok(s) => s,
-            Err(e) => return self.count(error_name(e)),
-        };
-        if let (Some(seq), Some(n)) = (crypt_sequence, iface.neighbors.get(&packet.router_id())) {
+        let (router_id, area_id) = header;
+        if let (Some(seq), Some(n)) = (crypt_sequence, iface.neighbors.get(&router_id)) {
             if n.crypt_sequence.is_some_and(|last| seq < last) {
                 return self.count("cryptographic sequence number went back");
             }
         }
-        if packet.area_id() != self.area {
+        if area_id != self.area {
             return self.count("wrong area");
         }
-        if packet.router_id() == self.router_id {
+        if router_id == self.router_id {
             return self.count("own packet");
         }
-        if destination == ALL_D_ROUTERS && !iface.is_dr_or_backup() {
+        if destination == self.all_d_routers() && !iface.is_dr_or_backup() {
             return self.count("to AllDRouters, not DR");
         }
         if iface.state == InterfaceState::Down {
             return self.count("interface down");
         }
-        let body = match packet.parse_body() {
+        let body = match body {
             Ok(b) => b,
             Err(e) => return self.count(error_name(e)),
         };
-        let from = packet.router_id();
+        let from = router_id;
         self.count("received");
         let remember = |s: &mut Self| {
             if let Some(n) = s.interfaces[interface].neighbors.get_mut(&from) {

@@ -13,9 +13,10 @@ use crate::control::ospf::database::{INITIAL_SEQUENCE, MAX_AGE, MAX_SEQUENCE};
 use crate::control::ospf::external::{FLAG_E, LS_INFINITY};
 use crate::control::ospf::interface::{InterfaceState, NetworkType};
 use crate::control::ospf::neighbor::NeighborState;
+use crate::control::ospf::v3::wire::{flooding_scope, Scope};
 use crate::control::ospf::wire::body::OPTION_E;
 use crate::control::ospf::wire::lsa::{self, LsaBody, LsaHeader, LsaKey, LsaType};
-use crate::control::ospf::wire::{RouterLink, RouterLinkType};
+use crate::control::ospf::wire::{RouterLink, RouterLinkType, Version};
 
 impl Speaker {
     /// Asks for an origination pass as soon as the current event is done.
@@ -24,11 +25,26 @@ impl Speaker {
         self.originate_due = Some(self.originate_due.map_or(now, |t| t.min(now)));
     }
 
-    /// What this router wants to say now, by key.
-    fn wanted(&self) -> BTreeMap<LsaKey, LsaBody> {
+    /// What this router wants to say now: the body of each LSA, by key.
+    pub(super) fn wanted(&self) -> BTreeMap<LsaKey, Vec<u8>> {
+        if self.version == Version::V3 {
+            return self.wanted_v3();
+        }
         let mut out = self.wanted_own();
         self.wanted_externals(&mut out);
-        out
+        out.into_iter()
+            .map(|(key, body)| {
+                let mut bytes = Vec::new();
+                body.emit(&mut bytes);
+                (key, bytes)
+            })
+            .collect()
+    }
+
+    /// The link an LSA of this router with `key` is flooded on, if its
+    /// scope is link-local (its id is then the interface's id).
+    fn own_link(key: &LsaKey) -> Option<u32> {
+        (flooding_scope(key.ls_type) == Scope::Link).then(|| u32::from(key.ls_id))
     }
 
     /// The router LSA and, as DR, the network LSAs (what SPF reads).
@@ -167,11 +183,9 @@ impl Speaker {
         let wanted = self.wanted();
         for (key, body) in &wanted {
             let held = self.db.get(key);
-            let mut bytes = Vec::new();
-            body.emit(&mut bytes);
             let same = held.is_some_and(|e| {
                 e.age(now) < MAX_AGE
-                    && e.bytes[lsa::HEADER_LEN..] == bytes[..]
+                    && e.bytes[lsa::HEADER_LEN..] == body[..]
                     && !(refresh && e.age(now) >= crate::control::ospf::database::LS_REFRESH_TIME)
             });
             let forced = floor.get(key).copied();
@@ -198,8 +212,8 @@ impl Speaker {
                 self.schedule_after_interval(now);
                 continue;
             }
-            let lsa = lsa::build(*key, 0, OPTION_E, sequence, body);
-            if self.db.install(lsa, now) {
+            let lsa = lsa::assemble(*key, 0, OPTION_E, sequence, body);
+            if self.db.install_on(lsa, now, Self::own_link(key)) {
                 self.count("LSAs originated");
                 self.originated.insert(*key, now);
                 self.forget_retransmissions_of(key);
@@ -239,7 +253,8 @@ impl Speaker {
         }
         let mut bytes = e.bytes.clone();
         bytes[0..2].copy_from_slice(&MAX_AGE.to_be_bytes());
-        if self.db.install(bytes, now) {
+        let link = e.link;
+        if self.db.install_on(bytes, now, link) {
             self.count("LSAs flushed");
             self.forget_retransmissions_of(&key);
             self.flood(now, key, None);
@@ -259,7 +274,7 @@ impl Speaker {
         }
         let mut bytes = lsa.bytes().to_vec();
         bytes[0..2].copy_from_slice(&MAX_AGE.to_be_bytes());
-        if self.db.install(bytes, now) {
+        if self.db.install_on(bytes, now, Self::own_link(&key)) {
             self.count("LSAs flushed");
             self.forget_retransmissions_of(&key);
             self.flood(now, key, None);

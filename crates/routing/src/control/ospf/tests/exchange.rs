@@ -49,8 +49,9 @@ impl One {
         };
         let h = Hello {
             mask: Ipv4Addr::UNSPECIFIED,
+            interface_id: 0,
             hello_interval: 10,
-            options: OPTION_E,
+            options: u32::from(OPTION_E),
             priority: 1,
             dead_interval: 40,
             dr: Ipv4Addr::UNSPECIFIED,
@@ -62,7 +63,7 @@ impl One {
 
     pub fn dd(&mut self, mtu: u16, flags: u8, seq: u32, headers: &[&[u8]]) {
         self.send(PacketType::DbDescription, |o| {
-            DbDescription::emit_fixed(mtu, OPTION_E, flags, seq, o);
+            DbDescription::emit_fixed(mtu, u32::from(OPTION_E), flags, seq, o);
             for h in headers {
                 o.extend_from_slice(&h[..20]);
             }

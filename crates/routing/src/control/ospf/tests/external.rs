@@ -20,7 +20,7 @@ fn beyond(lab: &Lab, s: usize) -> Vec<OspfRoute> {
 }
 
 fn find<'a>(routes: &'a [OspfRoute], prefix: &str) -> Option<&'a OspfRoute> {
-    let p: Ipv4Net = prefix.parse().unwrap();
+    let p: ipnet::IpNet = prefix.parse().unwrap();
     routes.iter().find(|r| r.prefix == p)
 }
 
@@ -73,7 +73,11 @@ fn a_redistributed_route_is_flooded_and_routed_as_type_2_through_its_asbr() {
         (PathType::External2, Some(20), 10, rid(2))
     );
     assert_eq!(r.paths, vec![gw(0, [10, 0, 12, 2])]);
-    assert_eq!(r.to_rib().metric, 20);
+    assert_eq!(
+        r.to_rib(crate::control::rib::route::RouteSource::OSPF)
+            .metric,
+        20
+    );
     // Router 3 reaches it across router 1: cost to the ASBR 20.
     let r = find(&beyond(&lab, 2), "203.0.113.0/24").unwrap().clone();
     assert_eq!((r.cost, r.paths), (20, vec![gw(0, [10, 0, 13, 1])]));

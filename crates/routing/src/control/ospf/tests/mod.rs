@@ -47,6 +47,7 @@ pub(super) fn iface(
         retransmit_interval: 5,
         mtu: 1500,
         authentication: wire::Authentication::Null,
+        v3: None,
     }
 }
 
@@ -83,6 +84,16 @@ pub(super) fn packet(kind: PacketType, from: Ipv4Addr, body: impl FnOnce(&mut Ve
     wire::emit(kind, from, Ipv4Addr::UNSPECIFIED, body)
 }
 
+/// Where speaker `s` sends from on interface `i`: its IPv4 address, or
+/// its link-local address (OSPFv3).
+pub(super) fn source_of(s: &Speaker, i: usize) -> std::net::IpAddr {
+    let f = &s.interfaces()[i];
+    match &f.config.v3 {
+        Some(link) => link.link_local.into(),
+        None => f.addr().into(),
+    }
+}
+
 /// Everything a speaker has to send, drained.
 pub(super) fn drain(s: &mut Speaker) -> Vec<Outgoing> {
     std::iter::from_fn(|| s.poll_transmit()).collect()
@@ -116,6 +127,19 @@ impl Lab {
         self.speakers.push(Speaker::new(
             router,
             Ipv4Addr::UNSPECIFIED,
+            interfaces,
+            self.now,
+        ));
+        self.silenced.push(false);
+        self.speakers.len() - 1
+    }
+
+    /// Adds an OSPFv3 speaker with `interfaces`; returns its index.
+    pub fn add_v3(&mut self, router: Ipv4Addr, interfaces: Vec<InterfaceConfig>) -> usize {
+        self.speakers.push(Speaker::new_v3(
+            router,
+            Ipv4Addr::UNSPECIFIED,
+            0,
             interfaces,
             self.now,
         ));
@@ -179,15 +203,15 @@ impl Lab {
         else {
             return;
         };
-        let source = self.speakers[s].interfaces()[out.interface].addr();
+        let source = source_of(&self.speakers[s], out.interface);
         for (t, j) in segment {
             if t == s || self.silenced[t] {
                 continue;
             }
-            let addr = self.speakers[t].interfaces()[j].addr();
-            let to_it = out.destination == addr
-                || out.destination == ALL_SPF_ROUTERS
-                || out.destination == ALL_D_ROUTERS;
+            let to = &self.speakers[t];
+            let to_it = out.destination == source_of(to, j)
+                || out.destination == to.all_spf_routers()
+                || out.destination == to.all_d_routers();
             if to_it {
                 self.delivered += 1;
                 let now = self.now;

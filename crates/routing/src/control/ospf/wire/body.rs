@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 
 use super::lsa::{self, LsaHeader, LsaKey, LsaType};
-use super::{addr, be16, be32, OspfError, PacketType};
+use super::{addr, be16, be32, OspfError, PacketType, Version};
 
 /// Options bit E: AS-external LSAs are flooded (not a stub area).
 pub const OPTION_E: u8 = 0x02;
@@ -14,12 +14,16 @@ pub const DD_INIT: u8 = 0x04;
 pub const DD_MORE: u8 = 0x02;
 pub const DD_MASTER: u8 = 0x01;
 
-/// A Hello (A.3.2).
+/// A Hello (A.3.2; RFC 5340 A.3.2 fills the same fields, with an
+/// interface id for the mask, 24-bit options, and router ids for DR/BDR).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello<'a> {
+    /// v2 only (v3: 0.0.0.0).
     pub mask: Ipv4Addr,
+    /// v3 only (v2: 0).
+    pub interface_id: u32,
     pub hello_interval: u16,
-    pub options: u8,
+    pub options: u32,
     pub priority: u8,
     pub dead_interval: u32,
     pub dr: Ipv4Addr,
@@ -36,7 +40,7 @@ impl Hello<'_> {
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.mask.octets());
         out.extend_from_slice(&self.hello_interval.to_be_bytes());
-        out.extend_from_slice(&[self.options, self.priority]);
+        out.extend_from_slice(&[self.options as u8, self.priority]);
         out.extend_from_slice(&self.dead_interval.to_be_bytes());
         out.extend_from_slice(&self.dr.octets());
         out.extend_from_slice(&self.bdr.octets());
@@ -47,23 +51,24 @@ impl Hello<'_> {
 /// A list of LSA headers (DD and ack packets), 20 bytes each, each with a
 /// known type (checked when the packet is parsed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LsaHeaders<'a>(&'a [u8]);
+pub struct LsaHeaders<'a>(&'a [u8], Version);
 
 impl<'a> LsaHeaders<'a> {
-    fn parse(b: &'a [u8]) -> Result<Self, OspfError> {
+    pub(crate) fn parse(version: Version, b: &'a [u8]) -> Result<Self, OspfError> {
         if !b.len().is_multiple_of(lsa::HEADER_LEN) {
             return Err(OspfError::BadBody);
         }
         for chunk in b.chunks_exact(lsa::HEADER_LEN) {
-            LsaHeader::new_checked(chunk)?;
+            LsaHeader::checked_in(version, chunk)?;
         }
-        Ok(LsaHeaders(b))
+        Ok(LsaHeaders(b, version))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = LsaHeader<&'a [u8]>> + 'a {
+        let version = self.1;
         self.0
             .chunks_exact(lsa::HEADER_LEN)
-            .map(LsaHeader::new_checked)
+            .map(move |c| LsaHeader::checked_in(version, c))
             .filter_map(Result::ok)
     }
 
@@ -80,7 +85,8 @@ impl<'a> LsaHeaders<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DbDescription<'a> {
     pub mtu: u16,
-    pub options: u8,
+    /// 8 bits in v2, 24 in v3.
+    pub options: u32,
     /// I, M, MS bits ([`DD_INIT`], [`DD_MORE`], [`DD_MASTER`]).
     pub flags: u8,
     pub sequence: u32,
@@ -89,27 +95,36 @@ pub struct DbDescription<'a> {
 
 impl DbDescription<'_> {
     /// Emits the fixed part; the caller appends the headers.
-    pub fn emit_fixed(mtu: u16, options: u8, flags: u8, sequence: u32, out: &mut Vec<u8>) {
+    pub fn emit_fixed(mtu: u16, options: u32, flags: u8, sequence: u32, out: &mut Vec<u8>) {
         out.extend_from_slice(&mtu.to_be_bytes());
-        out.extend_from_slice(&[options, flags & 0x07]);
+        out.extend_from_slice(&[options as u8, flags & 0x07]);
         out.extend_from_slice(&sequence.to_be_bytes());
     }
 }
 
 /// The entries of a Link State Request (A.3.4), 12 bytes each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LsRequests<'a>(&'a [u8]);
+pub struct LsRequests<'a>(&'a [u8], Version);
 
 impl<'a> LsRequests<'a> {
+    pub(crate) fn parse(version: Version, b: &'a [u8]) -> Result<Self, OspfError> {
+        if !b.len().is_multiple_of(12) {
+            return Err(OspfError::BadBody);
+        }
+        Ok(LsRequests(b, version))
+    }
+
     /// The requested keys; `Err` for an entry of an unknown type (the
     /// neighbour then asked for something no one has: BadLSReq).
     pub fn iter(&self) -> impl Iterator<Item = Result<LsaKey, OspfError>> + 'a {
-        self.0.chunks_exact(12).map(|c| {
+        let version = self.1;
+        self.0.chunks_exact(12).map(move |c| {
             let t = be32(c, 0);
-            let ls_type = u8::try_from(t)
-                .ok()
-                .and_then(LsaType::from_u8)
-                .ok_or(OspfError::BadLsa)?;
+            let ls_type = match version {
+                Version::V2 => u8::try_from(t).ok().and_then(LsaType::from_u8),
+                Version::V3 => u16::try_from(t).ok().map(LsaType::V3),
+            }
+            .ok_or(OspfError::BadLsa)?;
             Ok(LsaKey {
                 ls_type,
                 ls_id: addr(c, 4),
@@ -132,15 +147,34 @@ impl<'a> LsRequests<'a> {
 pub struct LsUpdate<'a> {
     count: u32,
     lsas: &'a [u8],
+    version: Version,
 }
 
 impl<'a> LsUpdate<'a> {
+    /// The body of an update (the same in v2 and v3).
+    pub(crate) fn parse(version: Version, b: &'a [u8]) -> Result<Self, OspfError> {
+        if b.len() < 4 {
+            return Err(OspfError::BadBody);
+        }
+        let count = be32(b, 0);
+        // Each LSA takes at least a header: a count beyond that is a lie.
+        if count as usize > (b.len() - 4) / lsa::HEADER_LEN {
+            return Err(OspfError::BadBody);
+        }
+        Ok(LsUpdate {
+            count,
+            lsas: &b[4..],
+            version,
+        })
+    }
+
     /// The LSAs in order; an `Err` item (a bad length or type) ends the
     /// list: what follows cannot be framed.
     pub fn iter(&self) -> LsaIter<'a> {
         LsaIter {
             rest: self.lsas,
             left: self.count,
+            version: self.version,
         }
     }
 
@@ -153,6 +187,7 @@ impl<'a> LsUpdate<'a> {
 pub struct LsaIter<'a> {
     rest: &'a [u8],
     left: u32,
+    version: Version,
 }
 
 impl<'a> Iterator for LsaIter<'a> {
@@ -163,7 +198,7 @@ impl<'a> Iterator for LsaIter<'a> {
             return None;
         }
         self.left -= 1;
-        let header = match LsaHeader::new_checked(self.rest) {
+        let header = match LsaHeader::checked_in(self.version, self.rest) {
             Ok(h) if h.length() <= self.rest.len() => h,
             _ => {
                 self.left = 0;
@@ -172,7 +207,7 @@ impl<'a> Iterator for LsaIter<'a> {
         };
         let (lsa, rest) = self.rest.split_at(header.length());
         self.rest = rest;
-        Some(LsaHeader::new_lsa(lsa))
+        Some(LsaHeader::lsa_in(self.version, lsa))
     }
 }
 
@@ -195,8 +230,9 @@ impl<'a> Body<'a> {
                 }
                 Ok(Body::Hello(Hello {
                     mask: addr(b, 0),
+                    interface_id: 0,
                     hello_interval: be16(b, 4),
-                    options: b[6],
+                    options: u32::from(b[6]),
                     priority: b[7],
                     dead_interval: be32(b, 8),
                     dr: addr(b, 12),
@@ -210,33 +246,15 @@ impl<'a> Body<'a> {
                 }
                 Ok(Body::DbDescription(DbDescription {
                     mtu: be16(b, 0),
-                    options: b[2],
+                    options: u32::from(b[2]),
                     flags: b[3] & 0x07,
                     sequence: be32(b, 4),
-                    headers: LsaHeaders::parse(&b[8..])?,
+                    headers: LsaHeaders::parse(Version::V2, &b[8..])?,
                 }))
             }
-            PacketType::LsRequest => {
-                if !b.len().is_multiple_of(12) {
-                    return Err(OspfError::BadBody);
-                }
-                Ok(Body::LsRequest(LsRequests(b)))
-            }
-            PacketType::LsUpdate => {
-                if b.len() < 4 {
-                    return Err(OspfError::BadBody);
-                }
-                let count = be32(b, 0);
-                // Each LSA takes at least a header: a count beyond that is a lie.
-                if count as usize > (b.len() - 4) / lsa::HEADER_LEN {
-                    return Err(OspfError::BadBody);
-                }
-                Ok(Body::LsUpdate(LsUpdate {
-                    count,
-                    lsas: &b[4..],
-                }))
-            }
-            PacketType::LsAck => Ok(Body::LsAck(LsaHeaders::parse(b)?)),
+            PacketType::LsRequest => Ok(Body::LsRequest(LsRequests::parse(Version::V2, b)?)),
+            PacketType::LsUpdate => Ok(Body::LsUpdate(LsUpdate::parse(Version::V2, b)?)),
+            PacketType::LsAck => Ok(Body::LsAck(LsaHeaders::parse(Version::V2, b)?)),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{addr, be16, be32, OspfError};
+use super::{addr, be16, be32, OspfError, Version};
 
 /// Length of an LSA header.
 pub const HEADER_LEN: usize = 20;
@@ -16,18 +16,41 @@ pub const MAX_LEN: usize = 65_535 - 20 - 24 - 4;
 /// (which start at the options byte, offset 2).
 const CHECKSUM_AT: usize = 14;
 
-/// LS types this speaker knows (area 0: no NSSA, no opaque).
+/// LS types this speaker knows (area 0: no NSSA, no opaque), and any
+/// OSPFv3 LS type (its 16-bit function code with the U and S bits; known
+/// or not, RFC 5340 §4.8 floods it by its scope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LsaType {
-    Router = 1,
-    Network = 2,
-    SummaryNetwork = 3,
-    SummaryAsbr = 4,
-    AsExternal = 5,
+    Router,
+    Network,
+    SummaryNetwork,
+    SummaryAsbr,
+    AsExternal,
+    V3(u16),
 }
 
 impl LsaType {
+    /// The type as on the wire (v2: 1-5; v3: the 16-bit LS type).
+    pub fn code(self) -> u16 {
+        match self {
+            LsaType::Router => 1,
+            LsaType::Network => 2,
+            LsaType::SummaryNetwork => 3,
+            LsaType::SummaryAsbr => 4,
+            LsaType::AsExternal => 5,
+            LsaType::V3(code) => code,
+        }
+    }
+
+    /// The version whose type this is.
+    pub fn version(self) -> Version {
+        match self {
+            LsaType::V3(_) => Version::V3,
+            _ => Version::V2,
+        }
+    }
+
     pub fn from_u8(v: u8) -> Option<Self> {
         Some(match v {
             1 => LsaType::Router,
@@ -50,9 +73,10 @@ pub struct LsaKey {
 }
 
 impl LsaKey {
-    /// Writes the 12 bytes of a link state request entry.
+    /// Writes the 12 bytes of a link state request entry (v2: a 32-bit
+    /// type; v3: 16 reserved bits and the 16-bit type: the same word).
     pub fn emit_request(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&u32::from(self.ls_type as u8).to_be_bytes());
+        out.extend_from_slice(&u32::from(self.ls_type.code()).to_be_bytes());
         out.extend_from_slice(&self.ls_id.octets());
         out.extend_from_slice(&self.adv_router.octets());
     }
@@ -63,26 +87,39 @@ impl LsaKey {
 #[derive(Debug, Clone, Copy)]
 pub struct LsaHeader<T: AsRef<[u8]>> {
     buffer: T,
+    version: Version,
 }
 
 impl<T: AsRef<[u8]>> LsaHeader<T> {
-    /// A header: 20 bytes and a known type. (The length field is not
-    /// checked against the buffer: DD and ack packets carry headers alone.)
+    /// An OSPFv2 header: 20 bytes and a known type. (The length field is
+    /// not checked against the buffer: DD and ack packets carry headers
+    /// alone.)
     pub fn new_checked(buffer: T) -> Result<Self, OspfError> {
+        Self::checked_in(Version::V2, buffer)
+    }
+
+    /// A header of `version`: in v3 every LS type is taken (unknown ones
+    /// are flooded by their scope bits).
+    pub fn checked_in(version: Version, buffer: T) -> Result<Self, OspfError> {
         let b = buffer.as_ref();
-        if b.len() < HEADER_LEN || LsaType::from_u8(b[3]).is_none() {
+        if b.len() < HEADER_LEN || (version == Version::V2 && LsaType::from_u8(b[3]).is_none()) {
             return Err(OspfError::BadLsa);
         }
         let len = usize::from(be16(b, 18));
         if len < HEADER_LEN {
             return Err(OspfError::BadLsa);
         }
-        Ok(LsaHeader { buffer })
+        Ok(LsaHeader { buffer, version })
     }
 
-    /// A whole LSA: a header whose length field matches the buffer's.
+    /// A whole OSPFv2 LSA: a header whose length field matches the buffer's.
     pub fn new_lsa(buffer: T) -> Result<Self, OspfError> {
-        let view = Self::new_checked(buffer)?;
+        Self::lsa_in(Version::V2, buffer)
+    }
+
+    /// A whole LSA of `version`.
+    pub fn lsa_in(version: Version, buffer: T) -> Result<Self, OspfError> {
+        let view = Self::checked_in(version, buffer)?;
         if view.length() != view.buffer.as_ref().len() {
             return Err(OspfError::BadLsa);
         }
@@ -96,11 +133,21 @@ impl<T: AsRef<[u8]>> LsaHeader<T> {
     pub fn age(&self) -> u16 {
         be16(self.b(), 0)
     }
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// The options byte (v2; v3 LSA headers have none: 0).
     pub fn options(&self) -> u8 {
-        self.b()[2]
+        match self.version {
+            Version::V2 => self.b()[2],
+            Version::V3 => 0,
+        }
     }
     pub fn ls_type(&self) -> LsaType {
-        LsaType::from_u8(self.b()[3]).unwrap_or(LsaType::Router)
+        match self.version {
+            Version::V2 => LsaType::from_u8(self.b()[3]).unwrap_or(LsaType::Router),
+            Version::V3 => LsaType::V3(be16(self.b(), 2)),
+        }
     }
     pub fn ls_id(&self) -> Ipv4Addr {
         addr(self.b(), 4)
@@ -314,6 +361,7 @@ impl LsaBody {
                     metric: be32(b, 4) & 0x00ff_ffff,
                 })
             }
+            LsaType::V3(_) => Ok(LsaBody::Other),
         }
     }
 
@@ -362,14 +410,26 @@ impl LsaBody {
 /// A whole LSA as bytes: the header fields given, the body emitted, the
 /// length and Fletcher checksum filled in.
 pub fn build(key: LsaKey, age: u16, options: u8, sequence: i32, body: &LsaBody) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+    let mut bytes = Vec::with_capacity(44);
+    body.emit(&mut bytes);
+    assemble(key, age, options, sequence, &bytes)
+}
+
+/// A whole LSA of the key's version from its body's bytes: v2 puts
+/// `options` before its 8-bit type, v3 has a 16-bit type there and no
+/// options in the header.
+pub fn assemble(key: LsaKey, age: u16, options: u8, sequence: i32, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&age.to_be_bytes());
-    out.extend_from_slice(&[options, key.ls_type as u8]);
+    match key.ls_type.version() {
+        Version::V2 => out.extend_from_slice(&[options, key.ls_type.code() as u8]),
+        Version::V3 => out.extend_from_slice(&key.ls_type.code().to_be_bytes()),
+    }
     out.extend_from_slice(&key.ls_id.octets());
     out.extend_from_slice(&key.adv_router.octets());
     out.extend_from_slice(&sequence.to_be_bytes());
     out.extend_from_slice(&[0; 4]);
-    body.emit(&mut out);
+    out.extend_from_slice(body);
     let len = u16::try_from(out.len()).unwrap_or(u16::MAX);
     out[18..20].copy_from_slice(&len.to_be_bytes());
     fletcher_fill(&mut out);

@@ -25,6 +25,17 @@ pub use auth::Authentication;
 pub use body::{Body, DbDescription, Hello, LsRequests, LsUpdate, LsaHeaders};
 pub use lsa::{fletcher_verify, LsaBody, LsaHeader, LsaKey, LsaType, RouterLink, RouterLinkType};
 
+/// Which OSPF a packet, LSA header or database is of: v2 (RFC 2328) and
+/// v3 (RFC 5340) share the LSA header's layout but for the LS type (8 bits
+/// after an options byte in v2, 16 bits in v3), and the speaker's state
+/// machines entirely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Version {
+    #[default]
+    V2,
+    V3,
+}
+
 /// IP protocol number of OSPF.
 pub const IP_PROTOCOL: u8 = 89;
 /// AllSPFRouters.
