@@ -22,7 +22,7 @@ use super::stats::{
     latency_histogram, wake_late_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL,
 };
 use crate::fib::{Fib, FibHandle, PortId};
-use crate::forward::{Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
+use crate::forward::{Arrival, Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
 use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
 use crate::qos::port::ENQUEUE_CHUNK;
 use crate::qos::{FrameStore, PortQueues, QosConfig};
@@ -415,10 +415,12 @@ impl<I: PacketIo> Worker<I> {
             if q.is_empty() {
                 continue;
             }
-            let Some(tx) = self.tx.get_mut(port) else {
+            // A sub-interface's frames leave through its link's ring.
+            let link = self.forwarder.link_of(port as PortId);
+            let Some(tx) = self.tx.get_mut(link as usize) else {
                 continue;
             };
-            let room = tx.room().min(self.io.tx_room(port as PortId));
+            let room = tx.room().min(self.io.tx_room(link));
             for _ in 0..room {
                 let Some(frame) = q.dequeue(now_ns, &mut frames) else {
                     break;
@@ -457,8 +459,8 @@ impl<I: PacketIo> Worker<I> {
         for (i, mut frame) in rx.drain().enumerate() {
             let len = frame.len();
             let verdict = {
-                let data = umem.data(&mut frame);
-                let Some(bytes) = data.get_mut(..len) else {
+                let (chunk, start) = umem.chunk(&mut frame);
+                let Some(bytes) = chunk.get_mut(..start + len) else {
                     pool.free(frame);
                     continue;
                 };
@@ -471,11 +473,17 @@ impl<I: PacketIo> Worker<I> {
                         now_ns,
                     },
                 };
-                forwarder.process_hinted(fib, ingress, bytes, now_ns, &mut emit, hints.get(i))
+                let arrival = Arrival {
+                    link: ingress,
+                    start,
+                    now_ns,
+                    hint: hints.get(i),
+                };
+                forwarder.process_at(fib, bytes, arrival, &mut emit)
             };
             match verdict {
-                Verdict::Forward { port, len } => {
-                    frame.set_len(len);
+                Verdict::Forward { port, start, len } => {
+                    umem.set_range(&mut frame, start, len);
                     queues.hold(port, frame, &mut UmemFrames { umem, pool });
                 }
                 Verdict::Local => {
