@@ -181,7 +181,10 @@ impl<I: PacketIo> Worker<I> {
     /// A worker whose ports have the default output queues (DRR++, CoDel,
     /// unshaped); [`Worker::set_qos`] configures them.
     pub fn new(io: I, pool: FramePool, forwarder: Forwarder, fib: FibHandle) -> Self {
-        let ports = io.port_count();
+        // Links have sockets and transmit batches; every port (VLAN
+        // sub-interfaces too) has output queues.
+        let links = io.port_count();
+        let ports = forwarder.ports().len().max(links);
         let umem = io.umem().clone();
         let qos = (0..ports)
             .map(|_| {
@@ -203,8 +206,8 @@ impl<I: PacketIo> Worker<I> {
             forwarder,
             fib,
             rx: FrameBatch::with_capacity(RX_BATCH),
-            tx: (0..ports)
-                .map(|_| FrameBatch::with_capacity(TX_ROOM_PER_INGRESS * ports.max(1)))
+            tx: (0..links)
+                .map(|_| FrameBatch::with_capacity(TX_ROOM_PER_INGRESS * links.max(1)))
                 .collect(),
             stats: Arc::new(WorkerStats::default()),
             clock: Clock(Instant::now()),
