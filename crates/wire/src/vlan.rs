@@ -111,7 +111,17 @@ impl<T: AsRef<[u8]>> VlanFrame<T> {
 /// checked the frame with [`VlanFrame::new_checked`]).
 #[inline]
 pub fn pop_tag(buf: &mut [u8], start: usize) {
-    buf.copy_within(start..start + 12, start + TAG_LEN);
+    let macs = read_macs(buf, start);
+    buf[start + TAG_LEN..start + TAG_LEN + 12].copy_from_slice(&macs);
+}
+
+/// The two MAC addresses at `buf[start..]`, as a fixed-size copy (a move of
+/// 12 bytes that compiles to two loads, not a call to memmove).
+#[inline]
+fn read_macs(buf: &[u8], start: usize) -> [u8; 12] {
+    let mut macs = [0u8; 12];
+    macs.copy_from_slice(&buf[start..start + 12]);
+    macs
 }
 
 /// Tags the untagged frame at `buf[start..]` with `tci` in place, using the
@@ -123,7 +133,8 @@ pub fn push_tag(buf: &mut [u8], start: usize, tci: Tci) -> Option<usize> {
     if buf.len() < start + HEADER_LEN {
         return None;
     }
-    buf.copy_within(start..start + 12, new_start);
+    let macs = read_macs(buf, start);
+    buf[new_start..new_start + 12].copy_from_slice(&macs);
     let tag = &mut buf[new_start + 12..new_start + 16];
     tag[..2].copy_from_slice(&ethertype::VLAN.to_be_bytes());
     tag[2..].copy_from_slice(&tci.0.to_be_bytes());
