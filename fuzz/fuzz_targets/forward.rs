@@ -1,4 +1,4 @@
-//! Fuzz target `forward`: one arbitrary frame through `Forwarder::process`.
+//! Fuzz target `forward`: one arbitrary frame through `Forwarder::process_at`.
 //!
 //! Input layout: byte 0 is a control byte (bits 0–1: ingress link 0–2, or 3,
 //! a port the forwarder does not have; bit 2: ICMP rate 0, so every error is
@@ -153,8 +153,8 @@ const ROUTES: [(&str, &str); 12] = [
     ("192.168.0.0/16", "203.0.113.2"),
     ("192.168.128.0/17", "100.64.0.2"), // out of VLAN 100 on p0
     ("100.66.0.0/16", "100.65.0.2"),    // out of VLAN 200 on p1
-    ("10.0.0.0/8", "10.2.0.2"),    // out of the 576-byte link
-    ("172.16.0.0/12", "10.2.0.9"), // gateway without a neighbour entry
+    ("10.0.0.0/8", "10.2.0.2"),         // out of the 576-byte link
+    ("172.16.0.0/12", "10.2.0.9"),      // gateway without a neighbour entry
     ("2001:db8:2::/48", "2001:db8:1::2"),
     ("2000::/3", "2001:db8:1::2"),
     ("fc00::/7", "2001:db8:1::9"), // gateway without a neighbour entry
@@ -249,7 +249,10 @@ fn arrival_of(link: PortId, input: &[u8]) -> Option<(PortId, Vec<u8>)> {
         0 => link,
         _ => PORTS.iter().position(|p| p.vlan == Some((link, vid)))? as PortId,
     };
-    Some((port, input[..12].iter().chain(&input[16..]).copied().collect()))
+    Some((
+        port,
+        input[..12].iter().chain(&input[16..]).copied().collect(),
+    ))
 }
 
 /// `frame` as sent on `port`: checks the tag a sub-interface's frame must
@@ -269,7 +272,11 @@ fn untag_sent(port: PortId, frame: &[u8]) -> Vec<u8> {
         0x86dd => inner.get(14).map_or(0, |b| (b >> 1) & 7),
         _ => 0,
     };
-    assert_eq!((tci >> 13) as u8, precedence, "priority is not the precedence");
+    assert_eq!(
+        (tci >> 13) as u8,
+        precedence,
+        "priority is not the precedence"
+    );
     inner
 }
 
