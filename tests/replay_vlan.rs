@@ -280,3 +280,31 @@ fn check_outputs(
         assert!(read_pcap(&out.join(idle)).is_empty(), "{idle}");
     }
 }
+
+/// `check-config` names each VLAN and its parent; `run` refuses VLANs
+/// (not served live yet) with the port's name, before anything is set up.
+#[test]
+fn check_config_shows_vlans_and_run_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("router.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let path = config.to_str().unwrap();
+    let out = ferroute(&["check-config", path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("1: trunk.4093  vlan 4093 on trunk  mac 02:00:00:00:00:01"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("3: p1.200  vlan 200 on p1  mac 02:00:00:00:02:01"),
+        "{shown}"
+    );
+    let out = ferroute(&["run", "--config", path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("port trunk.4093: VLAN sub-interfaces are not served live yet"),
+        "{}",
+        text(&out.stderr)
+    );
+}
