@@ -12,6 +12,11 @@
 //! (never matched by this UDP traffic), default permit: every frame is
 //! forwarded in every variant, so they differ only in the stages' work.
 //!
+//! VLAN variants (issue 15): the same frames, forwarded to the same next
+//! hops, but arriving tagged on a sub-interface (the tag popped), leaving
+//! through one (a tag pushed), or both; beside `off`, where neither link
+//! has VLANs. Every frame has 4 bytes of headroom, as AF_XDP frames have.
+//!
 //! Needs `$FERROUTE_DATA/data` (default `../shared/data`); skips without it.
 
 use std::hint::black_box;
@@ -25,17 +30,21 @@ use criterion::{Criterion, Throughput};
 
 use common::{caida_v4, timed_batches, v4_destinations, POOL};
 use ferroute::fib::Fib;
+use ferroute::fib::PortId;
 use ferroute::forward::acl::{AclRule, AclSpec, PortRange};
 use ferroute::forward::{
-    AclAction, AclTable, Forwarder, ForwarderConfig, PortFeatures, RouteHints, Urpf, Verdict,
+    AclAction, AclTable, Arrival, Forwarder, ForwarderConfig, Port, PortFeatures, RouteHints, Urpf,
+    Verdict, Vlan,
 };
-use ferroute::testkit::frames::V4Frame;
+use ferroute::testkit::frames::{tagged, V4Frame};
 use ferroute::testkit::rig::{ports, NoEmit, P1_MAC};
 use ferroute::testkit::Rng;
 use ipnet::{IpNet, Ipv4Net};
 
 const BATCH: usize = 64;
 const INGRESS: u16 = 1;
+/// Room before each frame (a pushed tag needs 4 bytes).
+const HEADROOM: usize = 4;
 const COMMON_PORTS: [u16; 12] = [22, 23, 25, 53, 80, 123, 161, 179, 443, 445, 3389, 8080];
 
 /// A 60-byte UDP frame arriving on p1.
@@ -106,20 +115,74 @@ fn forwarder(features: PortFeatures, acls: AclTable) -> Forwarder {
     })
 }
 
-/// Times the pipeline over batches of 64 frames cycled from `frames`.
-fn bench_variant(c: &mut Criterion, name: &str, fib: &Fib, mut fwd: Forwarder, frames: &[Vec<u8>]) {
+/// A forwarder whose every next hop (on port 1) is a VLAN sub-interface
+/// (200 on p0) when `egress_vlan`, with VLAN 100 on p0 as port 2; all
+/// with p1's MAC, so the frames are for them.
+fn vlan_forwarder(egress_vlan: bool) -> Forwarder {
+    let mut ports = ports();
+    ports[0].mac = ports[1].mac;
+    let sub = |parent, id| Port {
+        name: format!("vlan{id}"),
+        vlan: Some(Vlan { parent, id }),
+        ..ports[1].clone()
+    };
+    let p2 = sub(0, 100);
+    if egress_vlan {
+        ports[1] = sub(0, 200);
+    }
+    ports.push(p2);
+    Forwarder::new(ForwarderConfig {
+        ports,
+        icmp_rate: 0,
+        icmp_burst: 0,
+        accept_source_route: false,
+        acls: Arc::new(AclTable::default()),
+    })
+}
+
+/// `frames` tagged for VLAN `vid` (0: untagged), each after [`HEADROOM`].
+fn with_headroom(frames: &[Vec<u8>], vid: u16) -> Vec<Vec<u8>> {
+    frames
+        .iter()
+        .map(|f| {
+            let mut out = vec![0; HEADROOM];
+            match vid {
+                0 => out.extend_from_slice(f),
+                _ => out.extend_from_slice(&tagged(f, vid)),
+            }
+            out
+        })
+        .collect()
+}
+
+/// Times the pipeline over batches of 64 frames cycled from `frames`
+/// (each after [`HEADROOM`] bytes), received on link `link`.
+fn bench_variant(
+    c: &mut Criterion,
+    name: &str,
+    fib: &Fib,
+    mut fwd: Forwarder,
+    (link, frames): (PortId, &[Vec<u8>]),
+) {
     let mut group = c.benchmark_group("stages_v4");
     group.throughput(Throughput::Elements(BATCH as u64));
     let mut batch: Vec<Vec<u8>> = frames[..BATCH].to_vec();
     let mut hints = RouteHints::new();
     let mut at = 0usize;
-    let sources = fwd.wants_sources(INGRESS);
+    let sources = fwd.wants_sources(link);
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             timed_batches(iters, frames, &mut batch, &mut at, |batch| {
-                hints.prepare_with_sources(fib, batch.iter().map(|f| &f[..]), sources);
+                let received = batch.iter().map(|f| &f[HEADROOM..]);
+                hints.prepare_with_sources(fib, received, sources);
                 for (i, f) in batch.iter_mut().enumerate() {
-                    let v = fwd.process_hinted(fib, INGRESS, f, 0, &mut NoEmit, hints.get(i));
+                    let arrival = Arrival {
+                        link,
+                        start: HEADROOM,
+                        now_ns: 0,
+                        hint: hints.get(i),
+                    };
+                    let v = fwd.process_at(fib, f, arrival, &mut NoEmit);
                     debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
                     black_box(v);
                 }
@@ -142,7 +205,8 @@ fn main() {
     let mut rng = Rng::new(0x5eed);
     let dst = v4_destinations(&routes, &mut rng);
     let src = v4_destinations(&routes, &mut rng);
-    let frames: Vec<Vec<u8>> = (0..POOL).map(|i| frame(src[i], dst[i], &mut rng)).collect();
+    let untagged: Vec<Vec<u8>> = (0..POOL).map(|i| frame(src[i], dst[i], &mut rng)).collect();
+    let frames = with_headroom(&untagged, 0);
 
     let mut group = c.benchmark_group("stages_v4");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -162,8 +226,20 @@ fn main() {
         "off",
         &fib,
         forwarder(off, AclTable::default()),
-        &frames,
+        (INGRESS, &frames),
     );
+    // VLANs: popped on the way in (tagged 100 on p0, out of p1), pushed on
+    // the way out (untagged on p0, out of VLAN 200 on p0), or both.
+    let tagged_100 = with_headroom(&untagged, 100);
+    let vlans: [(&str, bool, &[Vec<u8>]); 3] = [
+        ("vlan_pop", false, &tagged_100),
+        ("vlan_push", true, &frames),
+        ("vlan_pop_push", true, &tagged_100),
+    ];
+    for (name, egress_vlan, frames) in vlans {
+        let fwd = vlan_forwarder(egress_vlan);
+        bench_variant(&mut c, name, &fib, fwd, (0, frames));
+    }
     for mode in Urpf::ALL {
         let on = PortFeatures {
             urpf: Some(mode),
@@ -175,7 +251,7 @@ fn main() {
             &name,
             &fib,
             forwarder(on, AclTable::default()),
-            &frames,
+            (INGRESS, &frames),
         );
     }
     for n in [0usize, 10, 1_000, 10_000] {
@@ -200,7 +276,7 @@ fn main() {
             &format!("acl_{n}"),
             &fib,
             forwarder(on, table),
-            &frames,
+            (INGRESS, &frames),
         );
     }
     c.final_summary();

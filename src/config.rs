@@ -31,6 +31,12 @@
 //! urpf = "strict"           # optional: "strict" or "loose" (RFC 3704; default off)
 //! acl_in = "edge-in"        # optional: [[acl]] for arriving packets; acl_out likewise
 //!
+//! [[port]]                  # an 802.1Q VLAN sub-interface of an earlier port
+//! name = "p0.100"           # also the name of its TAP (linux-cp) unless `interface` is set
+//! parent = "p0"             # not itself a VLAN
+//! vlan = 100                # 1..=4094, once per parent
+//! addresses = ["198.51.100.1/24"]   # its own; mtu <= the parent's; mac: the parent's unless set
+//!
 //! [[acl]]                   # a named, ordered rule list; first match wins
 //! name = "edge-in"
 //! default = "deny"          # "permit" (default), "deny" or "reject"
@@ -122,6 +128,7 @@ mod raw;
 mod redistribute;
 mod restart;
 mod validate;
+mod vlan;
 
 #[cfg(test)]
 mod tests;
@@ -143,7 +150,7 @@ use crate::fib::{
     self, ConnectedPort, Fib, FibError, PortId, RouteTarget, StaticNeighbor, StaticRoute,
 };
 use crate::forward::acl::AclSpec;
-use crate::forward::{AclTable, ForwarderConfig, Port, PortFeatures};
+use crate::forward::{AclTable, ForwarderConfig, Port, PortFeatures, Vlan};
 use crate::position::{locate, one_line, FileError};
 use crate::wire::MacAddr;
 pub use restart::RestartOnly;
@@ -206,6 +213,8 @@ pub struct PortConfig {
     pub qos: crate::qos::QosConfig,
     /// uRPF and ACLs on this port.
     pub features: PortFeatures,
+    /// Set on a VLAN sub-interface: its parent port and VLAN id.
+    pub vlan: Option<Vlan>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +324,7 @@ impl Config {
                     IpAddr::V4(_) => None,
                 }),
                 features: p.features,
+                vlan: p.vlan,
             })
             .collect();
         ForwarderConfig {

@@ -5,7 +5,9 @@
 //! [`Forwarder`] with `now_ns` = its capture timestamp, so ICMP rate limiting
 //! behaves as it would have on the wire. Everything the router would have
 //! transmitted is written to `<output dir>/<port>.pcap`, stamped with the
-//! time of the input frame that caused it.
+//! time of the input frame that caused it; a VLAN sub-interface's file
+//! holds its frames tagged, as they cross its parent's wire. Inputs are
+//! given to links (tagged frames reach their sub-interfaces).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,8 +17,12 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::fib::{FibError, PortId};
 use crate::forward::acl::{self, AclHits};
-use crate::forward::{Counters, DropReason, Forwarder, PortFeatureCounters, Verdict};
+use crate::forward::{
+    Arrival, Counters, DropReason, Forwarder, FrameHint, PortFeatureCounters, Verdict,
+};
 use crate::io::{CapturedFrame, MemoryTx, PcapError, PcapReader, PcapWriter};
+use crate::wire::ethernet::ethertype;
+use crate::wire::vlan::{VlanFrame, TAG_LEN};
 
 /// One `--input PORT=FILE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +39,14 @@ pub enum ReplayError {
         port: String,
         path: String,
         known: String,
+    },
+    #[error(
+        "input {path}: port {port:?} is a VLAN; give its frames, tagged, to its parent {parent:?}"
+    )]
+    InputOnVlan {
+        port: String,
+        path: String,
+        parent: String,
     },
     #[error("input {0}: the same file would also be written as output")]
     InputIsOutput(String),
@@ -56,7 +70,10 @@ impl ReplayError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            ReplayError::UnknownPort { .. } | ReplayError::InputIsOutput(_) | ReplayError::NoInputs
+            ReplayError::UnknownPort { .. }
+                | ReplayError::InputOnVlan { .. }
+                | ReplayError::InputIsOutput(_)
+                | ReplayError::NoInputs
         )
     }
 }
@@ -211,14 +228,28 @@ pub struct ReplayOptions {
     pub retarget_unicast_mac: bool,
 }
 
-fn retarget(frame: &mut [u8], config: &Config, ingress: PortId) {
-    let Some(port) = config.ports.get(ingress as usize) else {
+/// Gives a unicast frame the MAC of the interface it arrives on: the
+/// link's, or the VLAN sub-interface's its 802.1Q tag names.
+fn retarget(frame: &mut [u8], config: &Config, link: PortId) {
+    let vid = VlanFrame::new_checked(&*frame)
+        .ok()
+        .filter(|f| f.tpid() == ethertype::VLAN)
+        .map(|f| f.tci().vid());
+    let interface = config.ports.iter().find(|p| match (p.vlan, vid) {
+        (Some(v), Some(vid)) => v.parent == link && v.id == vid,
+        _ => false,
+    });
+    let Some(port) = interface.or(config.ports.get(link as usize)) else {
         return;
     };
     if frame.len() >= 6 && frame[0] & 1 == 0 {
         frame[..6].copy_from_slice(&port.mac.0);
     }
 }
+
+/// Room left before each input frame: a frame leaving through a VLAN
+/// sub-interface grows by its tag in place, as on AF_XDP.
+const HEADROOM: usize = TAG_LEN;
 
 /// Replays `inputs` through the configured router, writing one capture per
 /// port into `output_dir` (created if missing). With `trace`, each input
@@ -248,6 +279,13 @@ pub fn replay(
                 known: known.join(", "),
             });
         };
+        if let Some(v) = config.ports[port as usize].vlan {
+            return Err(ReplayError::InputOnVlan {
+                port: input.port.clone(),
+                path: input.path.display().to_string(),
+                parent: config.ports[v.parent as usize].name.clone(),
+            });
+        }
         if outputs.iter().any(|o| same_file(o, &input.path)) {
             return Err(ReplayError::InputIsOutput(input.path.display().to_string()));
         }
@@ -282,11 +320,18 @@ pub fn replay(
         let ingress = sources[i].port;
         frames_per_input[i] += 1;
         let now = frame.timestamp_ns;
-        let mut data = frame.data;
+        let mut data = vec![0u8; HEADROOM];
+        data.extend_from_slice(&frame.data);
         if options.retarget_unicast_mac {
-            retarget(&mut data, config, ingress);
+            retarget(&mut data[HEADROOM..], config, ingress);
         }
-        let verdict = forwarder.process(&fib, ingress, &mut data, now, &mut tx);
+        let arrival = Arrival {
+            link: ingress,
+            start: HEADROOM,
+            now_ns: now,
+            hint: FrameHint::NONE,
+        };
+        let verdict = forwarder.process_at(&fib, &mut data, arrival, &mut tx);
         let mut emitted = Vec::new();
         for out in tx.drain() {
             if let Some(w) = writers.get_mut(out.port as usize) {
@@ -299,8 +344,9 @@ pub fn replay(
                 });
             }
         }
-        if let Verdict::Forward { port, len } = verdict {
-            if let (Some(w), Some(bytes)) = (writers.get_mut(port as usize), data.get(..len)) {
+        if let Verdict::Forward { port, start, len } = verdict {
+            let bytes = data.get(start..start + len);
+            if let (Some(w), Some(bytes)) = (writers.get_mut(port as usize), bytes) {
                 w.write(now, bytes)?;
             }
         }
@@ -351,7 +397,7 @@ fn frame_trace(
     port_name: impl Fn(PortId) -> String,
 ) -> FrameTrace {
     let (name, reason, egress, len) = match verdict {
-        Verdict::Forward { port, len } => ("forward", None, Some(port_name(port)), Some(len)),
+        Verdict::Forward { port, len, .. } => ("forward", None, Some(port_name(port)), Some(len)),
         Verdict::Fragmented { port, .. } => ("fragmented", None, Some(port_name(port)), None),
         Verdict::Local => ("local", None, None, None),
         Verdict::Drop(reason) => ("drop", Some(DropReason::name(reason)), None, None),

@@ -74,6 +74,7 @@ fn good_file_gives_ports_routes_and_neighbors() {
                     ..QosConfig::default()
                 },
                 features: Default::default(),
+                vlan: None,
             },
             PortConfig {
                 name: "p1".into(),
@@ -86,6 +87,7 @@ fn good_file_gives_ports_routes_and_neighbors() {
                     ..QosConfig::default()
                 },
                 features: Default::default(),
+                vlan: None,
             },
         ]
     );

@@ -60,7 +60,9 @@ destination_port = "53"
 const BEFORE_STAGES: &[&str] = &[
     "not_our_mac",
     "l2_multicast",
-    "vlan_tagged",
+    "vlan_unknown",
+    "vlan_untagged",
+    "vlan_stacked",
     "unsupported_ethertype",
     "truncated",
     "bad_version",

@@ -157,6 +157,9 @@ fn receive(router: &mut Router, port: u16, count: usize, batch: &mut FrameBatch)
         router.io.recv(port, batch);
         for mut frame in batch.drain() {
             let len = frame.len();
+            // The pipeline pushes a VLAN tag into the room before a frame.
+            let (_, headroom) = router.io.umem().chunk(&mut frame);
+            assert_eq!(headroom, 256, "XDP_PACKET_HEADROOM before a received frame");
             got.push(router.io.umem().data(&mut frame)[..len].to_vec());
             router.pool.free(frame);
         }

@@ -1,6 +1,6 @@
-//! Fuzz target `forward`: one arbitrary frame through `Forwarder::process`.
+//! Fuzz target `forward`: one arbitrary frame through `Forwarder::process_at`.
 //!
-//! Input layout: byte 0 is a control byte (bits 0–1: ingress port 0–2, or 3,
+//! Input layout: byte 0 is a control byte (bits 0–1: ingress link 0–2, or 3,
 //! a port the forwarder does not have; bit 2: ICMP rate 0, so every error is
 //! rate limited; bits 3–5: transmit buffers the Emit grants, 0 = unlimited,
 //! n = n − 1 buffers; bit 6: accept IPv4 source-routed packets; bit 7: the
@@ -10,10 +10,17 @@
 //! the clock (byte × 0.75 s), and the rest is the received frame. Seeds made by `examples/pcap_frames.rs --prefix 0000`
 //! start with port 0, unlimited buffers.
 //!
-//! The router is fixed (see `PORTS`, `NEIGHBORS`, `ROUTES`): three ports, the
-//! third with a 576-byte MTU and no IPv6, and routes and neighbours such that
+//! The router is fixed (see `PORTS`, `NEIGHBORS`, `ROUTES`): three links, the
+//! third with a 576-byte MTU and no IPv6, two VLAN sub-interfaces (100 on
+//! p0, 200 on p1 with its own MAC), and routes and neighbours such that
 //! forwarding, IPv4 fragmentation, every ICMP/ICMPv6 error, unresolved next
-//! hops and local delivery are all reachable. For any input it checks:
+//! hops, local delivery and tags popped, pushed and refused are all
+//! reachable. Every frame is received with 4 bytes of headroom. A tagged
+//! input of a VLAN the link serves (or VLAN 0) is checked as its untagged
+//! frame arriving on that sub-interface (any other tag must be dropped with
+//! a VLAN reason or `truncated`), and every frame leaving a sub-interface
+//! must carry its VLAN id with the packet's precedence as priority and is
+//! then checked untagged. For any input it checks:
 //! * no panic, and every frame built through `Emit` fits the buffer it was
 //!   given and the egress port's MTU + 14;
 //! * `Forward { port, len }`: len ≤ input length; the frame parses as
@@ -44,8 +51,8 @@ use ferroute::fib::{
 use ferroute::forward::acl::{AclRule, AclSpec, PortRange};
 use ferroute::forward::MIN_EMIT_BUFFER;
 use ferroute::forward::{
-    AclAction, AclTable, DropReason, Emit, Forwarder, ForwarderConfig, Port, PortFeatures, Urpf,
-    Verdict,
+    AclAction, AclTable, Arrival, DropReason, Emit, Forwarder, ForwarderConfig, FrameHint, Port,
+    PortFeatures, Urpf, Verdict, Vlan,
 };
 use ferroute::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
 use ferroute::wire::{checksum, icmp, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
@@ -57,15 +64,21 @@ struct PortSpec {
     mtu: u16,
     v4: (Ipv4Addr, u8),
     v6: Option<(Ipv6Addr, u8)>,
+    /// (parent, VLAN id) of a sub-interface.
+    vlan: Option<(PortId, u16)>,
 }
 
-const PORTS: [PortSpec; 3] = [
+/// Ingress value meaning "a port the forwarder does not have".
+const UNKNOWN_PORT: PortId = 9;
+
+const PORTS: [PortSpec; 5] = [
     PortSpec {
         name: "p0",
         mac: [2, 0, 0, 0, 0, 1],
         mtu: 1500,
         v4: (Ipv4Addr::new(192, 0, 2, 1), 24),
         v6: Some((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 64)),
+        vlan: None,
     },
     PortSpec {
         name: "p1",
@@ -73,6 +86,7 @@ const PORTS: [PortSpec; 3] = [
         mtu: 1400,
         v4: (Ipv4Addr::new(203, 0, 113, 1), 24),
         v6: Some((Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1), 64)),
+        vlan: None,
     },
     // A small-MTU link: IPv4 through it fragments. IPv6 needs 1280 (RFC 8200
     // §5), so this port has no IPv6 address and sends no ICMPv6 errors.
@@ -82,11 +96,28 @@ const PORTS: [PortSpec; 3] = [
         mtu: 576,
         v4: (Ipv4Addr::new(10, 2, 0, 1), 24),
         v6: None,
+        vlan: None,
+    },
+    PortSpec {
+        name: "p0.100",
+        mac: [2, 0, 0, 0, 0, 1],
+        mtu: 1500,
+        v4: (Ipv4Addr::new(100, 64, 0, 1), 24),
+        v6: Some((Ipv6Addr::new(0x2001, 0xdb8, 0x64, 0, 0, 0, 0, 1), 64)),
+        vlan: Some((0, 100)),
+    },
+    PortSpec {
+        name: "p1.200",
+        mac: [2, 0, 0, 0, 4, 1],
+        mtu: 1400,
+        v4: (Ipv4Addr::new(100, 65, 0, 1), 24),
+        v6: None,
+        vlan: Some((1, 200)),
     },
 ];
 
 /// (address, MAC, port).
-const NEIGHBORS: [(IpAddr, [u8; 6], PortId); 3] = [
+const NEIGHBORS: [(IpAddr, [u8; 6], PortId); 5] = [
     (
         IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)),
         [2, 0, 0, 0, 1, 2],
@@ -102,16 +133,28 @@ const NEIGHBORS: [(IpAddr, [u8; 6], PortId); 3] = [
         [2, 0, 0, 0, 2, 2],
         2,
     ),
+    (
+        IpAddr::V4(Ipv4Addr::new(100, 64, 0, 2)),
+        [2, 0, 0, 0, 3, 2],
+        3,
+    ),
+    (
+        IpAddr::V4(Ipv4Addr::new(100, 65, 0, 2)),
+        [2, 0, 0, 0, 4, 2],
+        4,
+    ),
 ];
 
 /// (prefix, via or discard action). Private and documentation ranges, so
 /// that real captures (whose addresses are mostly such) reach every path;
 /// anything else has no route.
-const ROUTES: [(&str, &str); 10] = [
+const ROUTES: [(&str, &str); 12] = [
     ("198.51.100.0/24", "203.0.113.2"),
     ("192.168.0.0/16", "203.0.113.2"),
-    ("10.0.0.0/8", "10.2.0.2"),    // out of the 576-byte link
-    ("172.16.0.0/12", "10.2.0.9"), // gateway without a neighbour entry
+    ("192.168.128.0/17", "100.64.0.2"), // out of VLAN 100 on p0
+    ("100.66.0.0/16", "100.65.0.2"),    // out of VLAN 200 on p1
+    ("10.0.0.0/8", "10.2.0.2"),         // out of the 576-byte link
+    ("172.16.0.0/12", "10.2.0.9"),      // gateway without a neighbour entry
     ("2001:db8:2::/48", "2001:db8:1::2"),
     ("2000::/3", "2001:db8:1::2"),
     ("fc00::/7", "2001:db8:1::9"), // gateway without a neighbour entry
@@ -180,8 +223,61 @@ fn ports(stages: bool) -> Vec<Port> {
                 },
                 _ => PortFeatures::default(),
             },
+            vlan: p.vlan.map(|(parent, id)| Vlan { parent, id }),
         })
         .collect()
+}
+
+/// The (interface, untagged frame) a frame received on `link` is for,
+/// read independently of the pipeline: a served VLAN's tag or VLAN 0's
+/// removed; `None` for tags the router must refuse.
+fn arrival_of(link: PortId, input: &[u8]) -> Option<(PortId, Vec<u8>)> {
+    let tpid = input.get(12..14).map(|t| u16::from_be_bytes([t[0], t[1]]));
+    if tpid == Some(0x88a8) {
+        return None;
+    }
+    if tpid != Some(0x8100) {
+        return Some((link, input.to_vec()));
+    }
+    let tag = input.get(14..18)?;
+    let inner = u16::from_be_bytes([tag[2], tag[3]]);
+    if inner == 0x8100 || inner == 0x88a8 {
+        return None;
+    }
+    let vid = u16::from_be_bytes([tag[0], tag[1]]) & 0xfff;
+    let port = match vid {
+        0 => link,
+        _ => PORTS.iter().position(|p| p.vlan == Some((link, vid)))? as PortId,
+    };
+    Some((
+        port,
+        input[..12].iter().chain(&input[16..]).copied().collect(),
+    ))
+}
+
+/// `frame` as sent on `port`: checks the tag a sub-interface's frame must
+/// carry (its VLAN id; priority = the IP precedence; DEI clear) and
+/// returns the frame without it.
+fn untag_sent(port: PortId, frame: &[u8]) -> Vec<u8> {
+    let Some((_, vid)) = PORTS[port as usize].vlan else {
+        return frame.to_vec();
+    };
+    assert!(frame.len() >= 18, "a {}-byte frame on a VLAN", frame.len());
+    assert_eq!(&frame[12..14], &[0x81, 0x00], "untagged frame on a VLAN");
+    let tci = u16::from_be_bytes([frame[14], frame[15]]);
+    assert_eq!(tci & 0x1fff, vid, "tag of another VLAN (or DEI set)");
+    let inner: Vec<u8> = frame[..12].iter().chain(&frame[16..]).copied().collect();
+    let precedence = match u16::from_be_bytes([inner[12], inner[13]]) {
+        0x0800 => inner.get(15).map_or(0, |t| t >> 5),
+        0x86dd => inner.get(14).map_or(0, |b| (b >> 1) & 7),
+        _ => 0,
+    };
+    assert_eq!(
+        (tci >> 13) as u8,
+        precedence,
+        "priority is not the precedence"
+    );
+    inner
 }
 
 /// The ACL bit 7 attaches.
@@ -212,8 +308,14 @@ static ACLS: LazyLock<Arc<AclTable>> = LazyLock::new(|| {
     }]))
 });
 
+/// The longest untagged frame `port` may send (its tag comes on top).
 fn frame_limit(port: PortId) -> usize {
     PORTS[port as usize].mtu as usize + ETH_LEN
+}
+
+/// The longest frame `port` may send, with its tag.
+fn wire_limit(port: PortId) -> usize {
+    frame_limit(port) + PORTS[port as usize].vlan.map_or(0, |_| 4)
 }
 
 /// Hands out buffers of exactly the size the `Emit` contract promises
@@ -236,7 +338,7 @@ impl Emit for CheckingEmit {
             }
             *left -= 1;
         }
-        let capacity = MIN_EMIT_BUFFER.max(frame_limit(port));
+        let capacity = MIN_EMIT_BUFFER.max(wire_limit(port));
         let mut buf = vec![0xa5; capacity];
         let len = build(&mut buf);
         assert!(
@@ -247,12 +349,12 @@ impl Emit for CheckingEmit {
             return false;
         }
         assert!(
-            len <= frame_limit(port),
+            len <= wire_limit(port),
             "emitted a {len}-byte frame on port {port} (MTU {})",
             PORTS[port as usize].mtu
         );
         buf.truncate(len);
-        self.frames.push((port, buf));
+        self.frames.push((port, untag_sent(port, &buf)));
         true
     }
 }
@@ -551,7 +653,10 @@ fuzz_target!(|data: &[u8]| {
     let [control, clock, input @ ..] = data else {
         return;
     };
-    let ingress = (control & 0b11) as PortId;
+    let link = match control & 0b11 {
+        3 => UNKNOWN_PORT,
+        n => n as PortId,
+    };
     let icmp_rate = if control & 0b100 != 0 { 0 } else { 1000 };
     let budget = match (control >> 3) & 0b111 {
         0 => None,
@@ -571,16 +676,43 @@ fuzz_target!(|data: &[u8]| {
         budget,
         frames: Vec::new(),
     };
-    let mut frame = input.to_vec();
-    let verdict = forwarder.process(&FIB, ingress, &mut frame, now_ns, &mut emit);
+    const HEADROOM: usize = 4;
+    let mut buf = vec![0u8; HEADROOM];
+    buf.extend_from_slice(input);
+    let arrival = Arrival {
+        link,
+        start: HEADROOM,
+        now_ns,
+        hint: FrameHint::NONE,
+    };
+    let verdict = forwarder.process_at(&FIB, &mut buf, arrival, &mut emit);
+    let Some((ingress, input)) = arrival_of(link, input).filter(|_| link != UNKNOWN_PORT) else {
+        assert!(
+            matches!(
+                verdict,
+                Verdict::Drop(
+                    DropReason::VlanUnknown
+                        | DropReason::VlanStacked
+                        | DropReason::Truncated
+                        | DropReason::UnknownPort
+                )
+            ),
+            "a refused tag (or unknown port) gave {verdict:?}"
+        );
+        assert!(emit.frames.is_empty());
+        return;
+    };
+    let input = &input[..];
 
     match verdict {
-        Verdict::Forward { port, len } => {
+        Verdict::Forward { port, start, len } => {
             assert!(
                 emit.frames.is_empty(),
                 "frames emitted for a forwarded packet"
             );
-            check_forward(input, &frame, port, len);
+            assert!(len <= wire_limit(port), "forwarded {len} bytes on {port}");
+            let sent = untag_sent(port, &buf[start..start + len]);
+            check_forward(input, &sent, port, sent.len());
         }
         Verdict::Fragmented { port, fragments } => {
             assert_eq!(

@@ -144,9 +144,16 @@ fn write_summary(
         } else {
             format!(" (interface {})", p.interface)
         };
+        let vlan = match p.vlan {
+            Some(v) => format!(
+                "  vlan {} on {}",
+                v.id, config.ports[v.parent as usize].name
+            ),
+            None => String::new(),
+        };
         writeln!(
             out,
-            "  {i}: {}{interface}  mac {}  mtu {}  {}",
+            "  {i}: {}{interface}{vlan}  mac {}  mtu {}  {}",
             p.name,
             p.mac,
             p.mtu,

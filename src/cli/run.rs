@@ -191,6 +191,14 @@ pub fn run(args: RunArgs, out: &mut dyn Write) -> Result<(), CliError> {
             args.ring_size
         )));
     }
+    if let Some(p) = config.ports.iter().find(|p| p.vlan.is_some()) {
+        // The pipeline serves VLANs (see `ferroute replay`); the live side
+        // (the XDP program's steering, a TAP per VLAN) is not built yet.
+        return Err(CliError::usage(anyhow::anyhow!(
+            "port {}: VLAN sub-interfaces are not served live yet (only by `ferroute replay`)",
+            p.name
+        )));
+    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err(CliError::runtime(anyhow::anyhow!(

@@ -142,7 +142,11 @@ pub(super) struct RawRouter {
 pub(super) struct RawPort {
     pub name: Spanned<String>,
     pub interface: Option<Spanned<String>>,
-    pub mac: Spanned<String>,
+    /// Required, except on a VLAN sub-interface (which takes its parent's).
+    pub mac: Option<Spanned<String>>,
+    /// A VLAN sub-interface: its parent port and VLAN id (see `config/vlan.rs`).
+    pub parent: Option<Spanned<String>>,
+    pub vlan: Option<Spanned<i64>>,
     #[serde(default)]
     pub addresses: Vec<Spanned<String>>,
     pub mtu: Option<Spanned<i64>>,

@@ -59,6 +59,7 @@ impl RestartOnly {
                 ("urpf", old.features.urpf != new.features.urpf),
                 ("acl_in", old.features.acl_in != new.features.acl_in),
                 ("acl_out", old.features.acl_out != new.features.acl_out),
+                ("vlan", old.vlan != new.vlan),
             ]
             .into_iter()
             .filter(|(_, changed)| *changed)

@@ -129,7 +129,7 @@ fn missing_required_field() {
     let err = Config::parse(&edit(8, ""), "test.toml").unwrap_err();
     let shown = err.to_string();
     assert!(shown.contains("missing field `mac`"), "{shown}");
-    assert!(shown.starts_with("test.toml:6: port[0]"), "{shown}");
+    assert!(shown.starts_with("test.toml:7: port[0].mac"), "{shown}");
 }
 
 #[test]

@@ -169,7 +169,8 @@ fn port(
             format!("interface {interface:?} is already used by port[{j}]"),
         ));
     }
-    let mac = cx.mac(&p.mac, field("mac"))?;
+    let vlan = super::vlan::sub_interface(cx, i, p, earlier)?;
+    let mac = super::vlan::mac(cx, i, p, vlan, earlier)?;
     let mut addresses: Vec<IpNet> = Vec::with_capacity(p.addresses.len());
     for (k, a) in p.addresses.iter().enumerate() {
         let f = format!("port[{i}].addresses[{k}]");
@@ -227,10 +228,11 @@ fn port(
             }
             mtu as u16
         }
-        None => DEFAULT_MTU,
+        // A VLAN's default is its parent's, as on Linux.
+        None => vlan.map_or(DEFAULT_MTU, |v| earlier[v.parent as usize].mtu),
     };
     let qos = super::qos::port_qos(cx, i, p, mtu)?;
-    Ok(PortConfig {
+    let port = PortConfig {
         name,
         interface,
         mac,
@@ -238,7 +240,10 @@ fn port(
         mtu,
         qos,
         features: PortFeatures::default(),
-    })
+        vlan,
+    };
+    super::vlan::check_mtu(cx, i, p, &port, earlier)?;
+    Ok(port)
 }
 
 fn is_v4_broadcast(addr: IpAddr) -> bool {

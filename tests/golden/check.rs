@@ -29,7 +29,7 @@ pub const REQUIRED: &[&str] = &[
     "bad_checksum",
     "truncated",
     "local ARP",
-    "vlan_tagged",
+    "vlan_unknown",
     "bad_extension_header or link_local",
     "mtu_df",
     "packet_too_big",
@@ -56,7 +56,7 @@ impl Coverage {
             _ => {}
         }
         if let Some(
-            r @ ("bad_checksum" | "truncated" | "vlan_tagged" | "mtu_df" | "packet_too_big"),
+            r @ ("bad_checksum" | "truncated" | "vlan_unknown" | "mtu_df" | "packet_too_big"),
         ) = p.reason
         {
             keys.push(r);

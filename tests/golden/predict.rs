@@ -113,6 +113,25 @@ pub fn predict(setup: &Setup, frame: &[u8]) -> Prediction {
     let Ok(eth) = Ethernet2HeaderSlice::from_slice(frame) else {
         return Prediction::drop(Family::Other, "truncated");
     };
+    // No VLAN is configured: a tag is looked at before the MAC (802.1ad
+    // and stacked tags are not supported, VLAN 0 is priority-tagged
+    // untagged traffic, any other VLAN is unknown).
+    match eth.ether_type().0 {
+        0x88a8 => return Prediction::drop(Family::Other, "vlan_stacked"),
+        0x8100 if frame.len() < 18 => return Prediction::drop(Family::Other, "truncated"),
+        0x8100 => {
+            let (tci, inner) = (be16(&frame[14..16]), be16(&frame[16..18]));
+            if inner == 0x8100 || inner == 0x88a8 {
+                return Prediction::drop(Family::Other, "vlan_stacked");
+            }
+            if tci & 0x0fff != 0 {
+                return Prediction::drop(Family::Other, "vlan_unknown");
+            }
+            let untagged: Vec<u8> = frame[..12].iter().chain(&frame[16..]).copied().collect();
+            return predict(setup, &untagged);
+        }
+        _ => {}
+    }
     let dst_mac = eth.destination();
     let group = dst_mac[0] & 1 != 0;
     if !group && dst_mac != setup.ingress().mac {
@@ -120,7 +139,6 @@ pub fn predict(setup: &Setup, frame: &[u8]) -> Prediction {
     }
     match eth.ether_type().0 {
         0x0806 => Prediction::local(Family::Arp),
-        0x8100 | 0x88a8 => Prediction::drop(Family::Other, "vlan_tagged"),
         0x0800 => predict_v4(setup, frame, group),
         0x86dd => predict_v6(setup, frame, group),
         _ => Prediction::drop(Family::Other, "unsupported_ethertype"),

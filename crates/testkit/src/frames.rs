@@ -21,6 +21,22 @@ pub fn counting(len: usize) -> Vec<u8> {
     (0..len).map(|i| i as u8).collect()
 }
 
+/// `frame` with an 802.1Q tag (TPID 0x8100, then `tci`) inserted after the
+/// MACs, byte by byte; `tpid` 0x88a8 gives an 802.1ad service tag.
+pub fn tagged_with(frame: &[u8], tpid: u16, tci: u16) -> Vec<u8> {
+    let mut f = Vec::with_capacity(frame.len() + 4);
+    f.extend_from_slice(&frame[..12]);
+    f.extend_from_slice(&tpid.to_be_bytes());
+    f.extend_from_slice(&tci.to_be_bytes());
+    f.extend_from_slice(&frame[12..]);
+    f
+}
+
+/// `frame` tagged for VLAN `vid` with priority 0.
+pub fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
+    tagged_with(frame, 0x8100, vid)
+}
+
 fn ethernet(dst: MacAddr, src: MacAddr, ethertype: u16, capacity: usize) -> Vec<u8> {
     let mut f = Vec::with_capacity(capacity);
     f.extend_from_slice(&dst.0);

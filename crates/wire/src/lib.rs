@@ -9,6 +9,7 @@ pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod vlan;
 
 pub use ethernet::{EthernetFrame, MacAddr};
 pub use ipv4::Ipv4Packet;

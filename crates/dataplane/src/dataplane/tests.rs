@@ -298,3 +298,48 @@ fn frames_the_backend_dropped_are_published_and_add_up() {
         "every frame offered is received or counted as dropped"
     );
 }
+
+/// A VLAN's frames through the worker: received on its link with the
+/// backend's headroom, popped, pushed, queued on the sub-interface's own
+/// queues and sent through its link's ring; an unserved VLAN counted.
+#[test]
+fn vlan_frames_cross_links_through_their_sub_interfaces_queues() {
+    use crate::testkit::frames::tagged;
+    use crate::testkit::rig::{static_fib_on, vlan_connected, vlan_ports, P0_MAC};
+    let host = MacAddr([2, 0, 0, 0, 0x64, 2]);
+    let handle = FibHandle::new(static_fib_on(
+        &vlan_connected(),
+        &[("198.51.100.0/24", "203.0.113.2")],
+        &[("203.0.113.2", GW_A, 1), ("100.64.0.2", host, 2)],
+    ));
+    let mut w = loopback_worker(handle, forwarder(vlan_ports(), 1000, 1000), 256, 64);
+    let out = frame("198.51.100.7", 64);
+    let back = V4Frame {
+        dst_mac: P1,
+        ..V4Frame::minimum("100.64.0.2".parse().unwrap())
+    }
+    .build();
+    for _ in 0..5 {
+        assert!(w.io_mut().inject(0, &tagged(&out, 100)));
+        assert!(w.io_mut().inject(0, &tagged(&out, 101)));
+        assert!(w.io_mut().inject(1, &back));
+    }
+    assert_eq!(w.poll_once(), 15);
+    let io = w.io();
+    assert_eq!(io.transmitted[1].len(), 5, "VLAN 100 → p1, untagged");
+    assert!(io.transmitted[1].iter().all(|f| f.len() == out.len()));
+    assert_eq!(io.transmitted[0].len(), 5, "p1 → VLAN 100 on p0's wire");
+    for f in &io.transmitted[0] {
+        assert_eq!(f.len(), back.len() + 4);
+        assert_eq!(&f[..12], &[host.0, P0_MAC.0].concat()[..]);
+        assert_eq!(&f[12..16], &[0x81, 0x00, 0x00, 100]);
+    }
+    assert_eq!(
+        w.queues(2).unwrap().counters()[0].enqueued,
+        5,
+        "p0.100's own queue"
+    );
+    let c = &w.forwarder().counters;
+    assert_eq!(c.drops[DropReason::VlanUnknown as usize], 5);
+    assert_eq!(c.forwarded + c.total_dropped(), 15);
+}

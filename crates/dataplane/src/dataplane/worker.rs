@@ -22,7 +22,7 @@ use super::stats::{
     latency_histogram, wake_late_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL,
 };
 use crate::fib::{Fib, FibHandle, PortId};
-use crate::forward::{Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
+use crate::forward::{Arrival, Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
 use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
 use crate::qos::port::ENQUEUE_CHUNK;
 use crate::qos::{FrameStore, PortQueues, QosConfig};
@@ -181,7 +181,10 @@ impl<I: PacketIo> Worker<I> {
     /// A worker whose ports have the default output queues (DRR++, CoDel,
     /// unshaped); [`Worker::set_qos`] configures them.
     pub fn new(io: I, pool: FramePool, forwarder: Forwarder, fib: FibHandle) -> Self {
-        let ports = io.port_count();
+        // Links have sockets and transmit batches; every port (VLAN
+        // sub-interfaces too) has output queues.
+        let links = io.port_count();
+        let ports = forwarder.ports().len().max(links);
         let umem = io.umem().clone();
         let qos = (0..ports)
             .map(|_| {
@@ -203,8 +206,8 @@ impl<I: PacketIo> Worker<I> {
             forwarder,
             fib,
             rx: FrameBatch::with_capacity(RX_BATCH),
-            tx: (0..ports)
-                .map(|_| FrameBatch::with_capacity(TX_ROOM_PER_INGRESS * ports.max(1)))
+            tx: (0..links)
+                .map(|_| FrameBatch::with_capacity(TX_ROOM_PER_INGRESS * links.max(1)))
                 .collect(),
             stats: Arc::new(WorkerStats::default()),
             clock: Clock(Instant::now()),
@@ -415,10 +418,12 @@ impl<I: PacketIo> Worker<I> {
             if q.is_empty() {
                 continue;
             }
-            let Some(tx) = self.tx.get_mut(port) else {
+            // A sub-interface's frames leave through its link's ring.
+            let link = self.forwarder.link_of(port as PortId);
+            let Some(tx) = self.tx.get_mut(link as usize) else {
                 continue;
             };
-            let room = tx.room().min(self.io.tx_room(port as PortId));
+            let room = tx.room().min(self.io.tx_room(link));
             for _ in 0..room {
                 let Some(frame) = q.dequeue(now_ns, &mut frames) else {
                     break;
@@ -457,8 +462,8 @@ impl<I: PacketIo> Worker<I> {
         for (i, mut frame) in rx.drain().enumerate() {
             let len = frame.len();
             let verdict = {
-                let data = umem.data(&mut frame);
-                let Some(bytes) = data.get_mut(..len) else {
+                let (chunk, start) = umem.chunk(&mut frame);
+                let Some(bytes) = chunk.get_mut(..start + len) else {
                     pool.free(frame);
                     continue;
                 };
@@ -471,11 +476,17 @@ impl<I: PacketIo> Worker<I> {
                         now_ns,
                     },
                 };
-                forwarder.process_hinted(fib, ingress, bytes, now_ns, &mut emit, hints.get(i))
+                let arrival = Arrival {
+                    link: ingress,
+                    start,
+                    now_ns,
+                    hint: hints.get(i),
+                };
+                forwarder.process_at(fib, bytes, arrival, &mut emit)
             };
             match verdict {
-                Verdict::Forward { port, len } => {
-                    frame.set_len(len);
+                Verdict::Forward { port, start, len } => {
+                    umem.set_range(&mut frame, start, len);
                     queues.hold(port, frame, &mut UmemFrames { umem, pool });
                 }
                 Verdict::Local => {

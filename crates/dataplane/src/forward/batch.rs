@@ -22,17 +22,18 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::fib::Fib;
 use crate::lpm::NextHopId;
-use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
+use crate::wire::ethernet::ethertype;
+use crate::wire::vlan::l3_offset;
 
 /// The most frames one [`RouteHints::prepare`] looks up; later frames of a
 /// longer batch get no hint (and are looked up one by one).
 pub const MAX_HINT_BATCH: usize = 64;
 
-/// Byte offsets of the addresses inside an Ethernet frame.
-const V4_SRC: usize = ETH_LEN + 12;
-const V4_DST: usize = ETH_LEN + 16;
-const V6_SRC: usize = ETH_LEN + 8;
-const V6_DST: usize = ETH_LEN + 24;
+/// Byte offsets of the addresses inside the IP header.
+const V4_SRC: usize = 12;
+const V4_DST: usize = 16;
+const V6_SRC: usize = 8;
+const V6_DST: usize = 24;
 /// Marks a looked-up address as a frame's source (frame indexes are < 64).
 const SOURCE: u8 = 0x80;
 /// Addresses one batch may look up: a destination and a source per frame.
@@ -135,17 +136,21 @@ impl RouteHints {
         for (i, frame) in frames.into_iter().take(MAX_HINT_BATCH).enumerate() {
             self.hints[i] = FrameHint::NONE;
             self.len = i + 1;
-            let Some(kind) = frame.get(12..14) else {
+            // Past one 802.1Q tag too: a VLAN's frames get their lookups
+            // batched like the link's own.
+            let Some((kind, offset)) = l3_offset(frame) else {
                 continue;
             };
-            match u16::from_be_bytes([kind[0], kind[1]]) {
+            let (v4_src, v4_dst) = (offset + V4_SRC, offset + V4_DST);
+            let (v6_src, v6_dst) = (offset + V6_SRC, offset + V6_DST);
+            match kind {
                 ethertype::IPV4 => {
-                    if let Some(d) = frame.get(V4_DST..V4_DST + 4) {
+                    if let Some(d) = frame.get(v4_dst..v4_dst + 4) {
                         self.v4_addrs[n4] = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
                         self.v4_frames[n4] = i as u8;
                         n4 += 1;
                         if sources {
-                            let s = &frame[V4_SRC..V4_SRC + 4];
+                            let s = &frame[v4_src..v4_src + 4];
                             self.v4_addrs[n4] = Ipv4Addr::new(s[0], s[1], s[2], s[3]);
                             self.v4_frames[n4] = i as u8 | SOURCE;
                             n4 += 1;
@@ -153,14 +158,14 @@ impl RouteHints {
                     }
                 }
                 ethertype::IPV6 => {
-                    if let Some(d) = frame.get(V6_DST..V6_DST + 16) {
+                    if let Some(d) = frame.get(v6_dst..v6_dst + 16) {
                         let mut octets = [0u8; 16];
                         octets.copy_from_slice(d);
                         self.v6_addrs[n6] = Ipv6Addr::from(octets);
                         self.v6_frames[n6] = i as u8;
                         n6 += 1;
                         if sources {
-                            octets.copy_from_slice(&frame[V6_SRC..V6_SRC + 16]);
+                            octets.copy_from_slice(&frame[v6_src..v6_src + 16]);
                             self.v6_addrs[n6] = Ipv6Addr::from(octets);
                             self.v6_frames[n6] = i as u8 | SOURCE;
                             n6 += 1;

@@ -32,7 +32,10 @@ drop_reasons! {
     UnknownPort => "unknown_port", "ingress port not in the port table";
     NotOurMac => "not_our_mac", "unicast frame for another station's MAC";
     L2Multicast => "l2_multicast", "broadcast/multicast frame the router does not handle";
-    VlanTagged => "vlan_tagged", "802.1Q/802.1ad tagged frame (no VLANs configured)";
+    VlanUnknown => "vlan_unknown", "802.1Q tag of a VLAN no sub-interface of the link has";
+    VlanUntagged => "vlan_untagged", "untagged frame on a link with only sub-interfaces";
+    VlanStacked => "vlan_stacked", "802.1ad service tag or stacked 802.1Q tags (not supported)";
+    NoHeadroom => "no_headroom", "no room before the frame to push an 802.1Q tag";
     UnsupportedEthertype => "unsupported_ethertype", "neither IPv4, IPv6 nor ARP";
     Truncated => "truncated", "frame ends before the header or packet does";
     BadVersion => "bad_version", "IP version does not match the EtherType";

@@ -1,5 +1,6 @@
 //! IPv4 fragmentation (RFC 791 §3.2, RFC 1812 §5.2.6).
 
+use super::vlan::{emit_on, Vlan};
 use super::{DropReason, Emit};
 use crate::fib::PortId;
 use crate::wire::ethernet::{emit_header, ethertype, HEADER_LEN as ETH_LEN};
@@ -30,8 +31,8 @@ fn copied_options(options: &[u8]) -> Result<CopiedOptions, DropReason> {
 }
 
 /// Splits `packet` (one whole IPv4 packet, DF clear, longer than `mtu`) into
-/// fragments of at most `mtu` bytes and emits each on `port` with the given
-/// MACs. Every fragment's TTL is decremented and its checksum computed.
+/// fragments of at most `mtu` bytes and emits each on `port` (tagged when
+/// it is a VLAN) with the given MACs. Every fragment's TTL is decremented and its checksum computed.
 /// Offsets are relative to the packet's own offset, so fragments of
 /// fragments work; the last piece keeps MF when the packet had it.
 pub(super) fn fragment_v4<E: Emit + ?Sized>(
@@ -39,7 +40,7 @@ pub(super) fn fragment_v4<E: Emit + ?Sized>(
     mtu: usize,
     next_hop_mac: MacAddr,
     egress_mac: MacAddr,
-    port: PortId,
+    (port, vlan): (PortId, Option<Vlan>),
     emit: &mut E,
 ) -> Result<u16, DropReason> {
     let ip = Ipv4Packet::new_unchecked(packet);
@@ -75,7 +76,7 @@ pub(super) fn fragment_v4<E: Emit + ?Sized>(
         let frame_len = ETH_LEN + header_len + take;
         let piece = &payload[done..done + take];
         let offset_units = ((base_offset + done) / 8) as u16;
-        let ok = emit.emit(port, &mut |buf: &mut [u8]| {
+        let ok = emit_on(emit, port, vlan, &mut |buf: &mut [u8]| {
             if buf.len() < frame_len {
                 return 0;
             }

@@ -4,6 +4,7 @@
 //! offending frame: that neighbour delivered the packet, so it can take the
 //! error back towards the source without a route lookup that might fail.
 
+use super::vlan::emit_on;
 use super::{Emit, Forwarder, Ingress};
 use crate::wire::ethernet::{emit_header, ethertype, HEADER_LEN as ETH_LEN};
 use crate::wire::icmp::{self, ERROR_HEADER_LEN};
@@ -150,6 +151,7 @@ impl Forwarder {
         // The error leaves through the ingress port: it must fit that link
         // too, whose MTU may be below 576 (down to 68).
         let max_len = ICMPV4_MAX_LEN.min(port.mtu as usize);
+        let vlan = port.vlan;
         let (port_mac, Some(source)) = (port.mac, port.ipv4) else {
             self.counters.icmp_suppressed += 1;
             return;
@@ -171,7 +173,7 @@ impl Forwarder {
         let frame_len = ETH_LEN + IPV4_LEN + icmp_len;
         let (icmp_type, code, rest) = kind.type_code_rest();
         let dst = ip.src();
-        let sent = emit.emit(ctx.port, &mut |buf: &mut [u8]| {
+        let sent = emit_on(emit, ctx.port, vlan, &mut |buf: &mut [u8]| {
             if buf.len() < frame_len {
                 return 0;
             }
@@ -212,6 +214,7 @@ impl Forwarder {
         let Some(port) = self.port(ctx.port) else {
             return;
         };
+        let vlan = port.vlan;
         let (port_mac, Some(source)) = (port.mac, port.ipv6) else {
             self.counters.icmp_suppressed += 1;
             return;
@@ -233,7 +236,7 @@ impl Forwarder {
         let (icmp_type, code, rest) = kind.type_code_rest();
         let src = source.octets();
         let dst = ip.src_bytes();
-        let sent = emit.emit(ctx.port, &mut |buf: &mut [u8]| {
+        let sent = emit_on(emit, ctx.port, vlan, &mut |buf: &mut [u8]| {
             if buf.len() < frame_len {
                 return 0;
             }

@@ -20,6 +20,7 @@ mod stages;
 mod urpf;
 mod v4;
 mod v6;
+mod vlan;
 
 pub use acl::{AclAction, AclId, AclTable};
 pub use batch::{FrameHint, RouteHint, RouteHints, MAX_HINT_BATCH};
@@ -27,6 +28,7 @@ pub use counters::{CounterSummary, Counters, DropReason};
 pub use features::{PortFeatureCounters, PortFeatures, PortStages, StagesSnapshot, Urpf};
 pub use glean::GleanLog;
 pub use ratelimit::TokenBucket;
+pub use vlan::Vlan;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -47,13 +49,45 @@ pub struct Port {
     pub ipv6: Option<Ipv6Addr>,
     /// The optional stages this port turns on.
     pub features: PortFeatures,
+    /// Set when this port is a VLAN sub-interface of another (see `vlan.rs`).
+    pub vlan: Option<Vlan>,
+}
+
+/// Where, when and at which offset of its buffer a frame was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// The link (a port without a parent) whose socket received it.
+    pub link: PortId,
+    /// Where the frame starts in the buffer handed over (the headroom).
+    pub start: usize,
+    /// The caller's monotonic clock, read once per batch.
+    pub now_ns: u64,
+    /// The routes looked up ahead for it ([`RouteHints`]).
+    pub hint: FrameHint,
+}
+
+impl Arrival {
+    /// A frame at the start of its buffer (no room to push a VLAN tag).
+    pub fn untagged(link: PortId, now_ns: u64, hint: FrameHint) -> Arrival {
+        Arrival {
+            link,
+            start: 0,
+            now_ns,
+            hint,
+        }
+    }
 }
 
 /// What became of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Rewritten in place; transmit its first `len` bytes on `port`.
-    Forward { port: PortId, len: usize },
+    /// Rewritten in place; transmit `len` bytes from `start` of the buffer
+    /// the frame came in (`start` moves when a VLAN tag is popped or pushed).
+    Forward {
+        port: PortId,
+        start: usize,
+        len: usize,
+    },
     /// Sent as `fragments` new frames on `port` through [`Emit`]; the
     /// original buffer is free again.
     Fragmented { port: PortId, fragments: u16 },
@@ -93,6 +127,8 @@ pub struct Forwarder {
     /// What the optional stages dropped, per port.
     pub port_counters: Vec<PortFeatureCounters>,
     acls: Arc<AclTable>,
+    /// Sub-interfaces by (link, VLAN id).
+    vlans: vlan::VlanTable,
     /// Hits per ACL: one per rule, then the default.
     pub acl_hits: Vec<Vec<u64>>,
     /// Unresolved next hops seen, for the control thread to resolve.
@@ -103,6 +139,7 @@ impl Forwarder {
     pub fn new(config: ForwarderConfig) -> Self {
         Forwarder {
             port_counters: vec![PortFeatureCounters::default(); config.ports.len()],
+            vlans: vlan::VlanTable::new(&config.ports),
             ports: config.ports,
             icmp_bucket: TokenBucket::new(config.icmp_rate, config.icmp_burst),
             accept_source_route: config.accept_source_route,
@@ -118,17 +155,28 @@ impl Forwarder {
         &self.ports
     }
 
+    /// The link port `port`'s frames cross: its parent if it is a VLAN.
+    #[inline]
+    pub fn link_of(&self, port: PortId) -> PortId {
+        match self.port(port).and_then(|p| p.vlan) {
+            Some(v) => v.parent,
+            None => port,
+        }
+    }
+
     /// The ACLs the ports refer to.
     pub fn acls(&self) -> &AclTable {
         &self.acls
     }
 
-    /// Whether the batches of port `port` should look up sources too.
+    /// Whether the batches received on link `link` should look up sources
+    /// too (it or one of its VLANs runs uRPF).
     #[inline]
-    pub fn wants_sources(&self, port: PortId) -> bool {
-        self.ports
-            .get(port as usize)
-            .is_some_and(|p| p.features.urpf.is_some())
+    pub fn wants_sources(&self, link: PortId) -> bool {
+        self.ports.iter().enumerate().any(|(id, p)| {
+            p.features.urpf.is_some()
+                && (id == link as usize || p.vlan.is_some_and(|v| v.parent == link))
+        })
     }
 
     /// Runs one received frame through the pipeline. `frame` is exactly the
@@ -142,7 +190,8 @@ impl Forwarder {
         now_ns: u64,
         emit: &mut E,
     ) -> Verdict {
-        self.process_hinted(fib, ingress, frame, now_ns, emit, FrameHint::NONE)
+        let arrival = Arrival::untagged(ingress, now_ns, FrameHint::NONE);
+        self.process_at(fib, frame, arrival, emit)
     }
 
     /// [`process`](Self::process) with the frame's route looked up ahead
@@ -158,9 +207,26 @@ impl Forwarder {
         emit: &mut E,
         hint: FrameHint,
     ) -> Verdict {
+        self.process_at(fib, frame, Arrival::untagged(ingress, now_ns, hint), emit)
+    }
+
+    /// The pipeline for a frame received as `arrival` says, at
+    /// `buf[arrival.start..]`, with `arrival.start` bytes of room before it
+    /// (a frame leaving through a VLAN sub-interface needs 4 more bytes
+    /// than it came with; AF_XDP frames have 256). A [`Verdict::Forward`]
+    /// names where the frame now starts.
+    #[inline]
+    pub fn process_at<E: Emit + ?Sized>(
+        &mut self,
+        fib: &Fib,
+        buf: &mut [u8],
+        arrival: Arrival,
+        emit: &mut E,
+    ) -> Verdict {
+        let received = buf.len().saturating_sub(arrival.start) as u64;
         self.counters.rx_frames += 1;
-        self.counters.rx_bytes += frame.len() as u64;
-        let verdict = self.classify(fib, ingress, frame, now_ns, emit, hint);
+        self.counters.rx_bytes += received;
+        let verdict = self.classify(fib, buf, arrival, emit);
         match verdict {
             Verdict::Forward { len, .. } => {
                 self.counters.forwarded += 1;
@@ -168,7 +234,7 @@ impl Forwarder {
             }
             Verdict::Fragmented { fragments, .. } => {
                 self.counters.forwarded += 1;
-                self.counters.forwarded_bytes += frame.len() as u64;
+                self.counters.forwarded_bytes += received;
                 self.counters.fragmented += 1;
                 self.counters.fragments_sent += fragments as u64;
             }
@@ -178,18 +244,31 @@ impl Forwarder {
         verdict
     }
 
+    #[inline]
     fn classify<E: Emit + ?Sized>(
         &mut self,
         fib: &Fib,
-        ingress: PortId,
-        frame: &mut [u8],
-        now_ns: u64,
+        buf: &mut [u8],
+        arrival: Arrival,
         emit: &mut E,
-        hint: FrameHint,
     ) -> Verdict {
+        let Arrival {
+            link,
+            start,
+            now_ns,
+            hint,
+        } = arrival;
+        if link as usize >= self.ports.len() || start > buf.len() {
+            return Verdict::Drop(DropReason::UnknownPort);
+        }
+        let (ingress, start) = match self.resolve_ingress(link, buf, start) {
+            Ok(resolved) => resolved,
+            Err(reason) => return Verdict::Drop(reason),
+        };
         let Some(port) = self.ports.get(ingress as usize) else {
             return Verdict::Drop(DropReason::UnknownPort);
         };
+        let frame = &mut buf[start..];
         let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
             return Verdict::Drop(DropReason::Truncated);
         };
@@ -205,12 +284,23 @@ impl Forwarder {
             hint,
             features: port.features,
         };
-        match eth.ethertype() {
+        let verdict = match eth.ethertype() {
             ethertype::IPV4 => self.ipv4(fib, ctx, frame, emit),
             ethertype::IPV6 => self.ipv6(fib, ctx, frame, emit),
             ethertype::ARP => Verdict::Local,
-            ethertype::VLAN | ethertype::QINQ => Verdict::Drop(DropReason::VlanTagged),
             _ => Verdict::Drop(DropReason::UnsupportedEthertype),
+        };
+        let Verdict::Forward { port, len, .. } = verdict else {
+            return verdict;
+        };
+        match self.tag_egress(port, buf, start) {
+            Ok(None) => Verdict::Forward { port, start, len },
+            Ok(Some(tagged)) => Verdict::Forward {
+                port,
+                start: tagged,
+                len: len + crate::wire::vlan::TAG_LEN,
+            },
+            Err(reason) => Verdict::Drop(reason),
         }
     }
 
@@ -229,6 +319,8 @@ struct Egress {
     mac: MacAddr,
     /// The egress port's outbound ACL.
     acl_out: Option<AclId>,
+    /// Set when the egress port is a VLAN sub-interface.
+    vlan: Option<Vlan>,
 }
 
 impl Forwarder {
@@ -245,6 +337,7 @@ impl Forwarder {
                     mtu: p.mtu,
                     mac: p.mac,
                     acl_out: p.features.acl_out,
+                    vlan: p.vlan,
                 }),
                 None => Err(Verdict::Drop(DropReason::UnknownPort)),
             },

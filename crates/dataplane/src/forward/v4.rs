@@ -182,7 +182,7 @@ impl Forwarder {
                 mtu,
                 mac,
                 egress_mac,
-                egress_id,
+                (egress_id, egress.vlan),
                 emit,
             ) {
                 Ok(fragments) => Verdict::Fragmented {
@@ -202,6 +202,7 @@ impl Forwarder {
         rewrite_l2(frame, mac, egress_mac);
         Verdict::Forward {
             port: egress_id,
+            start: 0,
             len,
         }
     }

@@ -158,6 +158,7 @@ impl Forwarder {
         rewrite_l2(frame, mac, egress_mac);
         Verdict::Forward {
             port: egress_id,
+            start: 0,
             len,
         }
     }

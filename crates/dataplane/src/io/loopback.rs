@@ -11,6 +11,9 @@ use crate::fib::PortId;
 
 const FRAME_SIZE: u32 = 4096;
 
+/// Room before a received frame, as AF_XDP leaves it (XDP_PACKET_HEADROOM).
+pub const RX_HEADROOM: usize = 256;
+
 /// Ports whose wires end in queues. Like an AF_XDP fill ring, the backend
 /// keeps a reserve of free frames to receive into, topped up from the
 /// worker's pool in [`PacketIo::service`].
@@ -60,7 +63,8 @@ impl LoopbackIo {
         (io, pool)
     }
 
-    /// Puts `bytes` on `port`'s receive queue. False (the frame is lost, as
+    /// Puts `bytes` on `port`'s receive queue, [`RX_HEADROOM`] bytes into a
+    /// frame. False (the frame is lost, as
     /// on a NIC with an empty fill ring) when no free frame is left, the
     /// frame does not fit a chunk, or the port does not exist.
     pub fn inject(&mut self, port: PortId, bytes: &[u8]) -> bool {
@@ -71,14 +75,15 @@ impl LoopbackIo {
             self.drops.fill_ring_empty += 1;
             return false;
         };
-        let data = self.umem.data(&mut frame);
-        if bytes.len() > data.len() {
+        // After the headroom AF_XDP leaves (XDP_PACKET_HEADROOM), where a
+        // VLAN tag can be pushed.
+        self.umem.set_range(&mut frame, RX_HEADROOM, bytes.len());
+        if frame.len() < bytes.len() {
             self.reserve.free(frame);
             self.drops.rx_other += 1;
             return false;
         }
-        data[..bytes.len()].copy_from_slice(bytes);
-        frame.set_len(bytes.len());
+        self.umem.data(&mut frame)[..bytes.len()].copy_from_slice(bytes);
         queue.push_back(frame);
         true
     }

@@ -3,7 +3,7 @@
 
 use super::emit::{Emit, MIN_EMIT_BUFFER};
 use crate::fib::PortId;
-use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::vlan::TAGGED_HEADER_LEN;
 
 /// One frame handed to [`Emit::emit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl MemoryTx {
     /// `max_mtu` (IP MTU) and never less than [`MIN_EMIT_BUFFER`].
     pub fn new(max_mtu: u16) -> Self {
         MemoryTx {
-            buffer_len: (max_mtu as usize + ETH_LEN).max(MIN_EMIT_BUFFER),
+            buffer_len: (max_mtu as usize + TAGGED_HEADER_LEN).max(MIN_EMIT_BUFFER),
             remaining: None,
             frames: Vec::new(),
         }
@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn keeps_frames_in_order_and_honours_the_limit() {
         let mut tx = MemoryTx::with_limit(1500, 2);
-        assert_eq!(tx.buffer_len(), 1514);
+        assert_eq!(tx.buffer_len(), 1518);
         assert!(tx.emit(3, &mut |b: &mut [u8]| {
             b[..2].copy_from_slice(&[1, 2]);
             2

@@ -171,6 +171,41 @@ impl Umem {
 }
 
 impl Umem {
+    /// The whole chunk holding `frame`, and where in it the frame's data
+    /// start (the bytes before are headroom: 256 on AF_XDP receive, room
+    /// for a VLAN tag to be pushed). Empty for a token of another UMEM.
+    #[inline]
+    pub fn chunk<'a>(&'a self, frame: &'a mut Frame) -> (&'a mut [u8], usize) {
+        let chunk = self.chunk_of(frame.addr);
+        let end = chunk + self.frame_size as u64;
+        if end > self.len() as u64 {
+            return (&mut [], 0);
+        }
+        // SAFETY: `chunk..end` is one chunk inside the region (checked
+        // above); the `&mut Frame` borrowed for 'a is the only token for it
+        // (the `Frame::from_raw` contract), so no other reference to these
+        // bytes exists while the slice lives.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.base.as_ptr().add(chunk as usize),
+                self.frame_size as usize,
+            )
+        };
+        (bytes, (frame.addr - chunk) as usize)
+    }
+
+    /// Makes `frame` the `len` bytes at `start` of its chunk (after a VLAN
+    /// tag was popped or pushed in place); clamped to the chunk.
+    #[inline]
+    pub fn set_range(&self, frame: &mut Frame, start: usize, len: usize) {
+        let size = self.frame_size as usize;
+        let start = start.min(size);
+        frame.addr = self.chunk_of(frame.addr) + start as u64;
+        frame.len = len.min(size - start) as u32;
+    }
+}
+
+impl Umem {
     /// The frame's data (its first `frame.len()` bytes), read-only. A token
     /// that does not belong to this UMEM yields an empty slice.
     #[inline]

@@ -8,9 +8,10 @@
 //! sender cannot aim many flows at one queue (CAKE and fq_codel do the same
 //! with their perturbation).
 
-use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
+use crate::wire::ethernet::ethertype;
 use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::walk_extension_headers;
+use crate::wire::vlan::l3_offset;
 use crate::wire::{Ipv4Packet, Ipv6Packet};
 
 /// What the queues need to know of a frame.
@@ -86,11 +87,12 @@ impl Classifier {
             hash: self.mix(self.key[0], 0),
             class: 0,
         };
-        let Some(et) = frame.get(12..14) else {
+        // A sub-interface's queues hold tagged frames: look past the tag.
+        let Some((et, offset)) = l3_offset(frame) else {
             return other;
         };
-        let l3 = &frame[ETH_LEN.min(frame.len())..];
-        match u16::from_be_bytes([et[0], et[1]]) {
+        let l3 = &frame[offset.min(frame.len())..];
+        match et {
             ethertype::IPV4 => self.classify_v4(l3).unwrap_or(other),
             ethertype::IPV6 => self.classify_v6(l3).unwrap_or(other),
             _ => other,

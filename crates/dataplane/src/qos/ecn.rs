@@ -4,7 +4,8 @@
 //! AQM drops it instead). The IPv4 header checksum is updated incrementally
 //! (RFC 1624) by [`Ipv4Packet::set_ecn`]; IPv6 has no header checksum.
 
-use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH_LEN};
+use crate::wire::ethernet::ethertype;
+use crate::wire::vlan::l3_offset;
 use crate::wire::{Ipv4Packet, Ipv6Packet};
 
 /// The ECN codepoints (RFC 3168 §5).
@@ -33,11 +34,11 @@ impl Marking {
 
 /// Marks the frame CE when its transport is ECN-capable.
 pub fn mark_ce(frame: &mut [u8]) -> Marking {
-    let Some(et) = frame.get(12..14) else {
+    // A sub-interface's queues hold tagged frames: look past the tag.
+    let Some((et, offset)) = l3_offset(frame) else {
         return Marking::NotCapable;
     };
-    let et = u16::from_be_bytes([et[0], et[1]]);
-    let Some(l3) = frame.get_mut(ETH_LEN..) else {
+    let Some(l3) = frame.get_mut(offset..) else {
         return Marking::NotCapable;
     };
     match et {
@@ -69,9 +70,9 @@ pub fn mark_ce(frame: &mut [u8]) -> Marking {
 
 /// The ECN field of an IP frame, if it is one (tests and counters).
 pub fn ecn_of(frame: &[u8]) -> Option<u8> {
-    let et = frame.get(12..14)?;
-    let l3 = frame.get(ETH_LEN..)?;
-    match u16::from_be_bytes([et[0], et[1]]) {
+    let (et, offset) = l3_offset(frame)?;
+    let l3 = frame.get(offset..)?;
+    match et {
         ethertype::IPV4 => Ipv4Packet::new_checked(l3).ok().map(|ip| ip.ecn()),
         ethertype::IPV6 => Ipv6Packet::new_checked(l3).ok().map(|ip| ip.ecn()),
         _ => None,
@@ -82,6 +83,7 @@ pub fn ecn_of(frame: &[u8]) -> Option<u8> {
 mod tests {
     use super::*;
     use crate::qos::tests::frames::{v4_frame, v6_frame, V4Spec, V6Spec};
+    use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
     use proptest::prelude::*;
 
     fn v4_checksum_ok(frame: &[u8]) -> bool {

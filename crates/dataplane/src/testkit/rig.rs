@@ -14,11 +14,14 @@ use crate::fib::{
     build_static, ConnectedPort, Fib, FibHandle, NextHop, PortId, RouteTarget, StaticNeighbor,
     StaticRoute,
 };
-use crate::forward::{Emit, Forwarder, ForwarderConfig, Port, PortFeatures};
+use crate::forward::{Emit, Forwarder, ForwarderConfig, Port, PortFeatures, Vlan};
 use crate::io::LoopbackIo;
 use crate::wire::MacAddr;
 
 pub use super::frames::{GW_MAC, P0_MAC, P1_MAC};
+
+/// The MAC of the VLAN sub-interface p3 of [`vlan_ports`] (p2 has p0's).
+pub const P3_MAC: MacAddr = MacAddr([2, 0, 0, 0, 3, 1]);
 
 /// p0 and p1, both families, MTU 1500.
 pub fn ports() -> Vec<Port> {
@@ -30,6 +33,7 @@ pub fn ports() -> Vec<Port> {
             ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
             ipv6: Some("2001:db8::1".parse().expect("address")),
             features: PortFeatures::default(),
+            vlan: None,
         },
         Port {
             name: "p1".into(),
@@ -38,8 +42,52 @@ pub fn ports() -> Vec<Port> {
             ipv4: Some(Ipv4Addr::new(203, 0, 113, 1)),
             ipv6: Some("2001:db8:1::1".parse().expect("address")),
             features: PortFeatures::default(),
+            vlan: None,
         },
     ]
+}
+
+/// [`ports`] plus two VLAN sub-interfaces: p2 = VLAN 100 on p0
+/// (100.64.0.1/24, 2001:db8:64::1/64, p0's MAC) and p3 = VLAN 200 on p1
+/// (100.65.0.1/24, its own MAC [`P3_MAC`], MTU 1400).
+pub fn vlan_ports() -> Vec<Port> {
+    let mut ports = ports();
+    ports.push(Port {
+        name: "p0.100".into(),
+        mac: P0_MAC,
+        mtu: 1500,
+        ipv4: Some(Ipv4Addr::new(100, 64, 0, 1)),
+        ipv6: Some("2001:db8:64::1".parse().expect("address")),
+        features: PortFeatures::default(),
+        vlan: Some(Vlan { parent: 0, id: 100 }),
+    });
+    ports.push(Port {
+        name: "p1.200".into(),
+        mac: P3_MAC,
+        mtu: 1400,
+        ipv4: Some(Ipv4Addr::new(100, 65, 0, 1)),
+        ipv6: None,
+        features: PortFeatures::default(),
+        vlan: Some(Vlan { parent: 1, id: 200 }),
+    });
+    ports
+}
+
+/// The connected prefixes of [`vlan_ports`].
+pub fn vlan_connected() -> Vec<ConnectedPort> {
+    let mut ports = connected();
+    ports.push(ConnectedPort {
+        id: 2,
+        addresses: vec![
+            "100.64.0.1/24".parse().expect("prefix"),
+            "2001:db8:64::1/64".parse().expect("prefix"),
+        ],
+    });
+    ports.push(ConnectedPort {
+        id: 3,
+        addresses: vec!["100.65.0.1/24".parse().expect("prefix")],
+    });
+    ports
 }
 
 /// The ports' connected prefixes.
@@ -60,6 +108,15 @@ pub fn connected() -> Vec<ConnectedPort> {
 /// The connected prefixes plus `routes` (prefix, via) and static
 /// `neighbors` (address, MAC, port).
 pub fn static_fib(routes: &[(&str, &str)], neighbors: &[(&str, MacAddr, PortId)]) -> Fib {
+    static_fib_on(&connected(), routes, neighbors)
+}
+
+/// [`static_fib`] over other ports' prefixes (e.g. [`vlan_connected`]).
+pub fn static_fib_on(
+    connected: &[ConnectedPort],
+    routes: &[(&str, &str)],
+    neighbors: &[(&str, MacAddr, PortId)],
+) -> Fib {
     let routes: Vec<StaticRoute> = routes
         .iter()
         .map(|(prefix, via)| StaticRoute {
@@ -75,7 +132,7 @@ pub fn static_fib(routes: &[(&str, &str)], neighbors: &[(&str, MacAddr, PortId)]
             port,
         })
         .collect();
-    build_static(&connected(), &routes, &neighbors).expect("static FIB")
+    build_static(connected, &routes, &neighbors).expect("static FIB")
 }
 
 /// 198.51.100.0/24 via the gateway behind p1, whose MAC is known.

@@ -9,6 +9,7 @@ mod props;
 mod urpf;
 pub(super) mod v4;
 mod v6;
+mod vlan;
 
 use super::*;
 use crate::testkit::frames::{counting, V4Frame, V6Frame};

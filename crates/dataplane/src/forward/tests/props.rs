@@ -23,7 +23,7 @@ proptest! {
         Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
         let original = f.clone();
         let (v, _) = run(&mut fwd, &fib, &mut f);
-        prop_assert_eq!(v, Verdict::Forward { port: 1, len: original.len() });
+        prop_assert_eq!(v, Verdict::Forward { port: 1, start: 0, len: original.len() });
         let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
         prop_assert_eq!(ip.ttl(), ttl - 1);
         prop_assert!(ip.verify_checksum());
@@ -38,7 +38,7 @@ proptest! {
         f[15] = (tc << 4) | (f[15] & 0x0f);
         let original = f.clone();
         let (v, _) = run(&mut fwd, &fib, &mut f);
-        prop_assert_eq!(v, Verdict::Forward { port: 1, len: original.len() });
+        prop_assert_eq!(v, Verdict::Forward { port: 1, start: 0, len: original.len() });
         prop_assert_eq!(f[14 + 7], hop - 1);
         prop_assert_eq!(&f[14..21], &original[14..21]);
     }
@@ -51,9 +51,9 @@ proptest! {
         let mut fwd = Forwarder::new(ForwarderConfig {
             ports: vec![
                 Port { name: "a".into(), mac: P0_MAC, mtu: 1500, ipv4: None, ipv6: None,
-                       features: PortFeatures::default() },
+                       features: PortFeatures::default(), vlan: None },
                 Port { name: "b".into(), mac: P1_MAC, mtu, ipv4: None, ipv6: None,
-                       features: PortFeatures::default() },
+                       features: PortFeatures::default(), vlan: None },
             ],
             icmp_rate: 0,
             icmp_burst: 0,

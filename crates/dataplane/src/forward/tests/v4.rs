@@ -19,6 +19,7 @@ fn ipv4_forward_rewrites_ttl_checksum_and_macs() {
         v,
         Verdict::Forward {
             port: 1,
+            start: 0,
             len: original.len()
         }
     );
@@ -52,6 +53,7 @@ fn ipv4_options_are_forwarded_intact() {
         v,
         Verdict::Forward {
             port: 1,
+            start: 0,
             len: 14 + 44
         }
     );
@@ -167,7 +169,7 @@ fn validation_failures_have_their_own_reasons() {
         (Box::new(|f| f[0] = 0x04), DropReason::NotOurMac),
         (
             Box::new(|f| f[12..14].copy_from_slice(&[0x81, 0])),
-            DropReason::VlanTagged,
+            DropReason::VlanUnknown,
         ),
         (
             Box::new(|f| f[12..14].copy_from_slice(&[0x88, 0x47])),

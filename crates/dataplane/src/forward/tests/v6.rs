@@ -46,6 +46,7 @@ fn ipv6_forward_and_errors() {
         v,
         Verdict::Forward {
             port: 1,
+            start: 0,
             len: original.len()
         }
     );
