@@ -108,7 +108,13 @@ fn exchanging(now: Instant) -> Speaker {
     let bytes = wire::emit(PacketType::Hello, PEER, area, |o| hello.emit(o));
     s.receive(now, 0, PEER_ADDR, ALL_SPF_ROUTERS, &bytes);
     let bytes = wire::emit(PacketType::DbDescription, PEER, area, |o| {
-        DbDescription::emit_fixed(1500, u32::from(OPTION_E), DD_INIT | DD_MORE | DD_MASTER, 7, o)
+        DbDescription::emit_fixed(
+            1500,
+            u32::from(OPTION_E),
+            DD_INIT | DD_MORE | DD_MASTER,
+            7,
+            o,
+        )
     });
     s.receive(now, 0, PEER_ADDR, ALL_SPF_ROUTERS, &bytes);
     s
