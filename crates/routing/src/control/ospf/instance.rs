@@ -14,7 +14,6 @@ use super::external::{beyond_area_routes, OspfRoute};
 use super::interface::{InterfaceConfig, NetworkType};
 use super::plumbing::Plumbing;
 use super::routes::to_linkstate;
-use super::show;
 use super::speaker::{ExternalRoute, Speaker};
 use super::wire::{Authentication, ALL_D_ROUTERS, ALL_SPF_ROUTERS, IP_PROTOCOL};
 use crate::control::protocol::{
@@ -320,21 +319,14 @@ impl Protocol for OspfInstance {
         command: &str,
         _rib: &dyn RibView,
     ) -> Option<Result<Value, String>> {
-        let mut words = command.split_whitespace();
-        if words.next() != Some(NAME) {
-            return None;
-        }
-        let what = words.next();
-        if words.next().is_some() {
-            return Some(Err(format!("show ospf: unexpected {command:?}")));
-        }
-        let speaker = self.speaker.as_ref()?;
-        let last_spf = self.io.last_spf.as_ref();
-        let mut answer = show::show(speaker, last_spf, &self.beyond, now, what);
-        if let (Ok(v), None) = (&mut answer, what) {
-            self.io.annotate(v, "OSPF");
-        }
-        Some(answer)
+        self.io.command(
+            NAME,
+            "OSPF",
+            command,
+            self.speaker.as_ref(),
+            &self.beyond,
+            now,
+        )
     }
 
     fn reconfigure(

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::external::OspfRoute;
+use super::show;
 use super::speaker::{Outgoing, Speaker};
 use crate::control::linkstate::{spf, Lsdb, SpfScheduler};
 use crate::control::protocol::{RouteOutput, SocketId, SocketRequest, Transmit};
@@ -171,6 +173,32 @@ impl Plumbing {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// `show NAME [WHAT]` for the instance named `name` (`title` names its
+    /// packets in the counters' text); `None` if the command is another's.
+    pub fn command(
+        &self,
+        name: &str,
+        title: &str,
+        command: &str,
+        speaker: Option<&Speaker>,
+        beyond: &[OspfRoute],
+        now: Instant,
+    ) -> Option<Result<Value, String>> {
+        let mut words = command.split_whitespace();
+        if words.next() != Some(name) {
+            return None;
+        }
+        let what = words.next();
+        if words.next().is_some() {
+            return Some(Err(format!("show {name}: unexpected {command:?}")));
+        }
+        let mut answer = show::show(speaker?, self.last_spf.as_ref(), beyond, now, what);
+        if let (Ok(v), None) = (&mut answer, what) {
+            self.annotate(v, title);
+        }
+        Some(answer)
     }
 
     /// The socket counters in a whole `show` answer (and its text, when a

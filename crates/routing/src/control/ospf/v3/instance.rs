@@ -15,7 +15,6 @@ use super::wire::{ALL_D_ROUTERS, ALL_SPF_ROUTERS, CHECKSUM_OFFSET};
 use crate::control::ospf::external::{beyond_area_routes, OspfRoute};
 use crate::control::ospf::interface::{InterfaceConfig, V3Link};
 use crate::control::ospf::plumbing::Plumbing;
-use crate::control::ospf::show;
 use crate::control::ospf::speaker::Speaker;
 use crate::control::ospf::wire::{Authentication, IP_PROTOCOL};
 use crate::control::ospf::OspfInterfaceConfig;
@@ -235,21 +234,14 @@ impl Protocol for Ospfv3Instance {
         command: &str,
         _rib: &dyn RibView,
     ) -> Option<Result<Value, String>> {
-        let mut words = command.split_whitespace();
-        if words.next() != Some(NAME) {
-            return None;
-        }
-        let what = words.next();
-        if words.next().is_some() {
-            return Some(Err(format!("show ospfv3: unexpected {command:?}")));
-        }
-        let speaker = self.speaker.as_ref()?;
-        let last_spf = self.io.last_spf.as_ref();
-        let mut answer = show::show(speaker, last_spf, &self.beyond, now, what);
-        if let (Ok(v), None) = (&mut answer, what) {
-            self.io.annotate(v, "OSPFv3");
-        }
-        Some(answer)
+        self.io.command(
+            NAME,
+            "OSPFv3",
+            command,
+            self.speaker.as_ref(),
+            &self.beyond,
+            now,
+        )
     }
 
     fn reconfigure(
