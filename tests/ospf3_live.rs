@@ -35,7 +35,7 @@ mod lab;
 #[path = "ospf_live/lsdb.rs"]
 mod lsdb;
 
-use lab::{addr, lone_lan, start_ferroute, veth};
+use lab::{bridged_lan, lone_lan, start_ferroute, veth};
 use lsdb::bird_rows;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -59,25 +59,14 @@ impl Lab {
             ns.write_sysctl("net/ipv6/conf/all/accept_dad", "0");
             ns.write_sysctl("net/ipv6/conf/default/accept_dad", "0");
         }
-        hub.ip(&[
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        hub.ip(&["link", "set", "br0", "up"]);
-        for (ns, port, address) in [
-            (&rt, "h-rt", "2001:db8:100::1/64"),
-            (&bd, "h-bd", "2001:db8:100::2/64"),
-            (&fr, "h-fr", "2001:db8:100::3/64"),
-        ] {
-            veth(ns, "lan0", &hub, port);
-            hub.ip(&["link", "set", port, "master", "br0"]);
-            addr(ns, "lan0", address);
-        }
+        bridged_lan(
+            &hub,
+            &[
+                (&rt, "h-rt", "2001:db8:100::1/64"),
+                (&bd, "h-bd", "2001:db8:100::2/64"),
+                (&fr, "h-fr", "2001:db8:100::3/64"),
+            ],
+        );
         veth(&rt, "p2p0", &bd, "p2p0");
         lone_lan(&rt, "stub0", "2001:db8:1::1/64");
         lone_lan(&bd, "stub0", "2001:db8:2::1/64");

@@ -27,6 +27,26 @@ pub fn addr(ns: &Netns, dev: &str, address: &str) {
 
 /// A LAN with no one else on it (a veth pair inside one namespace: the
 /// kernel here has no dummy interfaces).
+/// A LAN: a bridge in `hub` (multicast snooping off, so that OSPF's
+/// groups reach every member) with each member's `lan0` on it, addressed.
+pub fn bridged_lan(hub: &Netns, members: &[(&Netns, &str, &str)]) {
+    hub.ip(&[
+        "link",
+        "add",
+        "br0",
+        "type",
+        "bridge",
+        "mcast_snooping",
+        "0",
+    ]);
+    hub.ip(&["link", "set", "br0", "up"]);
+    for &(ns, port, address) in members {
+        veth(ns, "lan0", hub, port);
+        hub.ip(&["link", "set", port, "master", "br0"]);
+        addr(ns, "lan0", address);
+    }
+}
+
 pub fn lone_lan(ns: &Netns, dev: &str, address: &str) {
     let peer = format!("{dev}p");
     ns.ip(&["link", "add", dev, "type", "veth", "peer", "name", &peer]);
@@ -41,25 +61,14 @@ impl Lab {
         let rt = Netns::new("ospf-rt");
         let bd = Netns::new("ospf-bd");
         let fr = Netns::new("ospf-fr");
-        hub.ip(&[
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        hub.ip(&["link", "set", "br0", "up"]);
-        for (ns, port, address) in [
-            (&rt, "h-rt", "192.0.2.1/24"),
-            (&bd, "h-bd", "192.0.2.2/24"),
-            (&fr, "h-fr", "192.0.2.3/24"),
-        ] {
-            veth(ns, "lan0", &hub, port);
-            hub.ip(&["link", "set", port, "master", "br0"]);
-            addr(ns, "lan0", address);
-        }
+        bridged_lan(
+            &hub,
+            &[
+                (&rt, "h-rt", "192.0.2.1/24"),
+                (&bd, "h-bd", "192.0.2.2/24"),
+                (&fr, "h-fr", "192.0.2.3/24"),
+            ],
+        );
         veth(&rt, "p2p0", &bd, "p2p0");
         addr(&rt, "p2p0", "10.0.12.1/30");
         addr(&bd, "p2p0", "10.0.12.2/30");
