@@ -93,38 +93,19 @@ fn two_instances_reach_full_and_install_the_neighbours_stub() {
     while b.poll_socket_request().is_some() {}
     let a_addr = Ipv4Addr::new(10, 0, 12, 1);
     let b_addr = Ipv4Addr::new(10, 0, 12, 2);
-    let mut routes = Vec::new();
-    for _ in 0..40 {
-        now += Duration::from_millis(250);
-        for turn in 0..2 {
-            let (x, y, from) = if turn == 0 {
-                (&mut a, &mut b, a_addr)
-            } else {
-                (&mut b, &mut a, b_addr)
+    let routes = run_pair(
+        &mut *a,
+        &mut *b,
+        &mut now,
+        40,
+        &rib,
+        |a_sends, dst, bytes| {
+            let Some(IpAddr::V4(dst)) = dst else {
+                panic!("no destination")
             };
-            if x.poll_timeout().is_some_and(|t| t <= now) {
-                x.handle_timeout(now, &rib);
-            }
-            while let Some(t) = x.poll_transmit() {
-                if t.socket != SocketId(0) {
-                    continue; // B's LAN: nobody there.
-                }
-                let Some(IpAddr::V4(dst)) = t.destination else {
-                    panic!("no destination")
-                };
-                let d = datagram(from, dst, &t.bytes);
-                let event = SocketEvent::Datagram {
-                    socket: SocketId(0),
-                    packet: &d,
-                };
-                y.handle_input(now, ProtocolInput::Socket(event), &rib)
-                    .unwrap();
-            }
-        }
-        while let Some(r) = a.poll_route() {
-            routes.push(r);
-        }
-    }
+            datagram(if a_sends { a_addr } else { b_addr }, dst, bytes)
+        },
+    );
     let shown = a
         .handle_command(now, "ospf neighbors", &rib)
         .unwrap()

@@ -284,3 +284,49 @@ impl Lab {
         self.speakers.iter().all(|s| summary(s) == first)
     }
 }
+
+/// Runs two instances joined by one link (each one's socket 0) for `steps`
+/// steps of 250 ms: what either sends on socket 0 reaches the other as the
+/// datagram `wrap(sent_by_a, destination, bytes)` (what a raw socket hands
+/// up); what they send on other sockets goes nowhere. Returns A's route
+/// outputs in order.
+pub(super) fn run_pair<P: crate::control::protocol::Protocol + ?Sized>(
+    a: &mut P,
+    b: &mut P,
+    now: &mut Instant,
+    steps: usize,
+    rib: &dyn crate::control::protocol::RibView,
+    wrap: impl Fn(bool, Option<std::net::IpAddr>, &[u8]) -> Vec<u8>,
+) -> Vec<crate::control::protocol::RouteOutput> {
+    use crate::control::protocol::{ProtocolInput, SocketEvent, SocketId};
+    let mut routes = Vec::new();
+    for _ in 0..steps {
+        *now += Duration::from_millis(250);
+        for a_sends in [true, false] {
+            let (x, y) = if a_sends {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
+            if x.poll_timeout().is_some_and(|t| t <= *now) {
+                x.handle_timeout(*now, rib);
+            }
+            while let Some(t) = x.poll_transmit() {
+                if t.socket != SocketId(0) {
+                    continue;
+                }
+                let d = wrap(a_sends, t.destination, &t.bytes);
+                let event = SocketEvent::Datagram {
+                    socket: SocketId(0),
+                    packet: &d,
+                };
+                y.handle_input(*now, ProtocolInput::Socket(event), rib)
+                    .unwrap();
+            }
+        }
+        while let Some(r) = a.poll_route() {
+            routes.push(r);
+        }
+    }
+    routes
+}

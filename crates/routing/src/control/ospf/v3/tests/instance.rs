@@ -5,12 +5,11 @@
 //! `ospfv3` route through the neighbour's link-local address.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::time::Duration;
 
 use super::link_local;
 use crate::control::bgp::ResolveWith;
 use crate::control::ospf::interface::NetworkType;
-use crate::control::ospf::tests::rid;
+use crate::control::ospf::tests::{rid, run_pair};
 use crate::control::ospf::v3::instance::{Ospfv3Config, NAME, REGISTRATION};
 use crate::control::ospf::v3::wire::{ALL_D_ROUTERS, ALL_SPF_ROUTERS};
 use crate::control::ospf::wire::Authentication;
@@ -128,38 +127,19 @@ fn two_instances_install_each_others_prefix_via_link_local() {
     };
     a.handle_input(now, ProtocolInput::Socket(event), &rib)
         .unwrap();
-    let mut routes = Vec::new();
-    for _ in 0..60 {
-        now += Duration::from_millis(250);
-        for turn in 0..2 {
-            let (x, y, from) = if turn == 0 {
-                (&mut a, &mut b, a_ll)
-            } else {
-                (&mut b, &mut a, b_ll)
+    let mut routes = run_pair(
+        &mut *a,
+        &mut *b,
+        &mut now,
+        60,
+        &rib,
+        |a_sends, dst, bytes| {
+            let Some(IpAddr::V6(dst)) = dst else {
+                panic!("no IPv6 destination: {dst:?}")
             };
-            if x.poll_timeout().is_some_and(|t| t <= now) {
-                x.handle_timeout(now, &rib);
-            }
-            while let Some(t) = x.poll_transmit() {
-                if t.socket != SocketId(0) {
-                    continue; // B's second port: nobody there.
-                }
-                let Some(IpAddr::V6(dst)) = t.destination else {
-                    panic!("no IPv6 destination: {:?}", t.destination)
-                };
-                let d = datagram(from, dst, &t.bytes);
-                let event = SocketEvent::Datagram {
-                    socket: SocketId(0),
-                    packet: &d,
-                };
-                y.handle_input(now, ProtocolInput::Socket(event), &rib)
-                    .unwrap();
-            }
-        }
-        while let Some(r) = a.poll_route() {
-            routes.push(r);
-        }
-    }
+            datagram(if a_sends { a_ll } else { b_ll }, dst, bytes)
+        },
+    );
     let Some(RouteOutput::ReplaceSource { source, routes }) = routes.pop() else {
         panic!("no routes from A");
     };
