@@ -4,8 +4,17 @@
 // kernel. Transit IPv4/IPv6 frames addressed to the port's MAC go to the
 // AF_XDP socket of (port, rx queue); everything the kernel must see stays in
 // the kernel (XDP_PASS): ARP, IPv6 neighbour discovery, frames for the
-// router's own addresses, link-local and group traffic, VLAN tags and
-// anything not IP. Each decision is counted per CPU.
+// router's own addresses, link-local and group traffic, VLAN tags (on links
+// without sub-interfaces) and anything not IP. Each decision is counted per
+// CPU.
+//
+// On a link with VLAN sub-interfaces (`PORT_HAS_VLANS`), a tagged frame is
+// judged as arriving on its sub-interface (`vlans`: the sub-interface's MAC,
+// the link's sockets): transit frames go to the link's socket (the worker
+// pops the tag); what is for the router goes to the kernel, where ferroute's
+// punt socket on the link hands it, untagged, to the sub-interface's TAP.
+// Frames of a VLAN the link does not serve, 802.1ad and stacked tags go to
+// the socket too, so the worker counts them (vlan_unknown, vlan_stacked).
 //
 // The user-space side (src/io/xdp/program.rs) mirrors the map layouts and
 // counter indices below; keep both in step.
@@ -24,16 +33,32 @@
 #define MAX_LOCAL_ADDRESSES 1024
 
 #define ETH_P_8021AD_ 0x88A8
+#define MAX_VLANS 4096
+/* port_info.flags: the link carries VLAN sub-interfaces. */
+#define PORT_HAS_VLANS 1
 
 #define IPPROTO_ICMPV6_ 58
 #define ND_ROUTER_SOLICIT 133
 #define ND_REDIRECT 137
 
-/* What the XDP program knows of a port, keyed by ifindex. */
+/* What the XDP program knows of a port, keyed by ifindex (or of a VLAN
+ * sub-interface, keyed by link and VLAN id: then port_index is its link's,
+ * whose sockets carry its frames, and mac its own). */
 struct port_info {
 	__u32 port_index;
 	__u8 mac[ETH_ALEN];
-	__u8 pad[2];
+	__u8 flags;
+	__u8 pad;
+};
+
+struct vlan_key {
+	__u32 ifindex;
+	__u32 vid;
+};
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 encapsulated;
 };
 
 /* Counter slots (indices into `counters`). */
@@ -67,6 +92,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct port_info);
 } ports SEC(".maps");
+
+/* VLAN sub-interfaces: (link ifindex, VLAN id) → the sub-interface. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VLANS);
+	__type(key, struct vlan_key);
+	__type(value, struct port_info);
+} vlans SEC(".maps");
 
 /* The router's own IPv4 addresses (network byte order). */
 struct {
@@ -144,29 +177,19 @@ static __always_inline int to_socket(struct xdp_md *ctx, const struct port_info 
 	return count(C_PASSED_NO_SOCKET, XDP_PASS);
 }
 
-SEC("xdp")
-int ferroute_xdp(struct xdp_md *ctx)
+/* The verdict for a frame with destination MAC `dest`, network protocol
+ * `proto` and network header at `l3`, on the interface `port` (a link, or a
+ * VLAN sub-interface whose tag was looked past). */
+static __always_inline int classify(struct xdp_md *ctx, const struct port_info *port,
+				    const __u8 *dest, __u16 proto, void *l3, void *data_end)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct port_info *port;
-	struct ethhdr *eth = data;
-	__u16 proto;
-
-	port = bpf_map_lookup_elem(&ports, &ifindex);
-	if (!port)
-		return count(C_PASSED_UNKNOWN_PORT, XDP_PASS);
-	if ((void *)(eth + 1) > data_end)
-		return count(C_PASSED_TRUNCATED, XDP_PASS);
-	if (eth->h_dest[0] & 1)
+	if (dest[0] & 1)
 		return count(C_PASSED_GROUP, XDP_PASS);
-	if (!mac_equal(eth->h_dest, port->mac))
+	if (!mac_equal(dest, port->mac))
 		return count(C_PASSED_NOT_OUR_MAC, XDP_PASS);
 
-	proto = bpf_ntohs(eth->h_proto);
 	if (proto == ETH_P_IP) {
-		struct iphdr *ip = (void *)(eth + 1);
+		struct iphdr *ip = l3;
 		__u32 daddr;
 
 		if ((void *)(ip + 1) > data_end)
@@ -177,7 +200,7 @@ int ferroute_xdp(struct xdp_md *ctx)
 		return to_socket(ctx, port);
 	}
 	if (proto == ETH_P_IPV6) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		struct ipv6hdr *ip6 = l3;
 		struct in6_addr daddr;
 
 		if ((void *)(ip6 + 1) > data_end)
@@ -198,6 +221,54 @@ int ferroute_xdp(struct xdp_md *ctx)
 	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD_)
 		return count(C_PASSED_VLAN, XDP_PASS);
 	return count(C_PASSED_NOT_IP, XDP_PASS);
+}
+
+/* A tagged frame on a link with sub-interfaces: judged on its VLAN's
+ * sub-interface. What the pipeline refuses (unknown VLANs, 802.1ad, stacked
+ * or cut tags) goes to the link's socket, where the worker counts it. */
+static __always_inline int tagged(struct xdp_md *ctx, const struct port_info *link,
+				  struct ethhdr *eth, __u16 proto, void *data_end)
+{
+	struct vlan_tag *tag = (void *)(eth + 1);
+	struct port_info *sub;
+	struct vlan_key key;
+	__u16 inner;
+
+	if ((void *)(tag + 1) > data_end)
+		return to_socket(ctx, link);
+	inner = bpf_ntohs(tag->encapsulated);
+	if (proto == ETH_P_8021AD_ || inner == ETH_P_8021Q || inner == ETH_P_8021AD_)
+		return to_socket(ctx, link);
+	key.ifindex = ctx->ingress_ifindex;
+	key.vid = bpf_ntohs(tag->tci) & 0xfff;
+	/* VLAN 0 is priority-tagged traffic of the link itself. */
+	if (key.vid == 0)
+		return classify(ctx, link, eth->h_dest, inner, tag + 1, data_end);
+	sub = bpf_map_lookup_elem(&vlans, &key);
+	if (!sub)
+		return to_socket(ctx, link);
+	return classify(ctx, sub, eth->h_dest, inner, tag + 1, data_end);
+}
+
+SEC("xdp")
+int ferroute_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct port_info *port;
+	struct ethhdr *eth = data;
+	__u16 proto;
+
+	port = bpf_map_lookup_elem(&ports, &ifindex);
+	if (!port)
+		return count(C_PASSED_UNKNOWN_PORT, XDP_PASS);
+	if ((void *)(eth + 1) > data_end)
+		return count(C_PASSED_TRUNCATED, XDP_PASS);
+	proto = bpf_ntohs(eth->h_proto);
+	if ((port->flags & PORT_HAS_VLANS) && (proto == ETH_P_8021Q || proto == ETH_P_8021AD_))
+		return tagged(ctx, port, eth, proto, data_end);
+	return classify(ctx, port, eth->h_dest, proto, eth + 1, data_end);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,7 +1,9 @@
 //! `ferroute run`: the router daemon. Attaches the XDP program to every
-//! port, starts one pinned worker per queue, prints a status line per second
-//! on a terminal, serves the operator socket, and on SIGINT/SIGTERM stops the
-//! workers and detaches every program it attached.
+//! link (a port without a parent), creates a TAP per VLAN sub-interface
+//! (`control::kernel::linux_cp`), starts one pinned worker per queue, prints
+//! a status line per second on a terminal, serves the operator socket, and
+//! on SIGINT/SIGTERM stops the workers, detaches every program it attached
+//! and removes the TAPs.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -16,14 +18,15 @@ use clap::Args;
 use super::ops::DEFAULT_SOCKET;
 use super::CliError;
 use crate::config::{Config, PortConfig, RestartOnly};
+use crate::control::kernel::linux_cp::{LinuxCp, PuntCounters, SubInterface};
 use crate::control::operator::{OperatorHandler, OperatorRequest, OperatorSocket};
 use crate::control::{Control, ControlHandle};
 use crate::dataplane::report::{status_line, StatsReport};
 use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
-use crate::fib::FibHandle;
+use crate::fib::{FibHandle, PortId};
 use crate::forward::Forwarder;
 use crate::io::xdp::{
-    interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram, DEFAULT_FRAMES,
+    interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram, XdpVlan, DEFAULT_FRAMES,
     DEFAULT_RING_SIZE,
 };
 use crate::wire::MacAddr;
@@ -172,6 +175,61 @@ fn bgp_status(control: &ControlHandle, before: u64, elapsed: Duration) -> Option
     Some((part, changes))
 }
 
+/// The TAP of every VLAN sub-interface: its port's interface name, MAC,
+/// MTU and addresses, on its parent link.
+fn sub_interfaces(config: &Config, links: &[Option<XdpPort>]) -> Vec<SubInterface> {
+    config
+        .ports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let v = p.vlan?;
+            let link = links.get(v.parent as usize).copied().flatten()?;
+            Some(SubInterface {
+                port: i as PortId,
+                interface: p.interface.clone(),
+                link_ifindex: link.ifindex,
+                link_interface: config.ports[v.parent as usize].interface.clone(),
+                vid: v.id,
+                mac: p.mac,
+                mtu: p.mtu,
+                addresses: p.addresses.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The XDP program's VLAN table: (link, VLAN id) → the sub-interface's MAC,
+/// its frames on the link's sockets.
+fn xdp_vlans(config: &Config, links: &[Option<XdpPort>]) -> Vec<XdpVlan> {
+    config
+        .ports
+        .iter()
+        .filter_map(|p| {
+            let v = p.vlan?;
+            let link = links.get(v.parent as usize).copied().flatten()?;
+            Some(XdpVlan {
+                ifindex: link.ifindex,
+                vid: v.id,
+                link_index: link.port_index,
+                mac: p.mac,
+            })
+        })
+        .collect()
+}
+
+/// The punt thread's counters for `stats` (none without VLANs).
+fn punt_counts(counters: &PuntCounters, has_vlans: bool) -> BTreeMap<String, u64> {
+    if !has_vlans {
+        return BTreeMap::new();
+    }
+    counters
+        .by_name()
+        .iter()
+        .map(|(name, n)| (name.to_string(), *n))
+        .collect()
+}
+
 fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
     let mut total = StatsSnapshot::default();
     for s in stats {
@@ -191,14 +249,6 @@ pub fn run(args: RunArgs, out: &mut dyn Write) -> Result<(), CliError> {
             args.ring_size
         )));
     }
-    if let Some(p) = config.ports.iter().find(|p| p.vlan.is_some()) {
-        // The pipeline serves VLANs (see `ferroute replay`); the live side
-        // (the XDP program's steering, a TAP per VLAN) is not built yet.
-        return Err(CliError::usage(anyhow::anyhow!(
-            "port {}: VLAN sub-interfaces are not served live yet (only by `ferroute replay`)",
-            p.name
-        )));
-    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err(CliError::runtime(anyhow::anyhow!(
@@ -216,13 +266,29 @@ fn daemon(
     process_start: Instant,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let ports = config
+    // Links carry the sockets and the XDP program; a VLAN sub-interface is
+    // a TAP in the kernel (removed when `linux_cp` goes, however we stop).
+    let links: Vec<Option<XdpPort>> = config
         .ports
         .iter()
         .enumerate()
-        .map(|(i, p)| resolve_port(i, p))
+        .map(|(i, p)| match p.vlan {
+            None => resolve_port(i, p).map(Some),
+            Some(_) => Ok(None),
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let ifindexes: Vec<u32> = ports.iter().map(|p| p.ifindex).collect();
+    let mut linux_cp = LinuxCp::create(sub_interfaces(config, &links))?;
+    let ports: Vec<XdpPort> = links.iter().flatten().copied().collect();
+    let vlans = xdp_vlans(config, &links);
+    // The kernel's view of every port: a link's interface, a VLAN's TAP
+    // (neighbours learnt there are the sub-interface's).
+    let ifindexes: Vec<u32> = (0..config.ports.len())
+        .map(|i| match &links[i] {
+            Some(link) => link.ifindex,
+            None => linux_cp.ifindex(i as PortId).unwrap_or(0),
+        })
+        .collect();
+    let socket_links: Vec<Option<u32>> = links.iter().map(|l| l.map(|l| l.ifindex)).collect();
     let fib = FibHandle::new(config.fib()?);
     // The control thread follows the kernel's neighbour table (it must run
     // in this namespace, like everything here) and republishes the FIB.
@@ -248,6 +314,9 @@ fn daemon(
         XdpMode::Native
     };
     let program = XdpProgram::load(&ports, mode)?;
+    program.set_vlans(&vlans)?;
+    linux_cp.start().context("starting the VLAN punt thread")?;
+    let punt_counters = linux_cp.counters().clone();
     // The router's addresses and its subnets' directed broadcasts go to the
     // kernel, exactly the destinations the FIB calls `Local`.
     let local: Vec<IpAddr> = config
@@ -269,7 +338,7 @@ fn daemon(
     let mut factories: Vec<(Option<usize>, WorkerFactory<XdpIo>)> = Vec::new();
     for q in 0..args.workers {
         let core = args.cores.get(q as usize).copied().or(Some(q as usize));
-        let ifindexes = ifindexes.clone();
+        let socket_links = socket_links.clone();
         let program = program.clone();
         let fib = fib.clone();
         let glean = glean.clone();
@@ -293,7 +362,7 @@ fn daemon(
                     ring_size,
                     ..XdpIoConfig::default()
                 };
-                let (io, pool) = XdpIo::open(&ifindexes, &io_config)?;
+                let (io, pool) = XdpIo::open_links(&socket_links, &io_config)?;
                 {
                     let program = program
                         .lock()
@@ -319,14 +388,16 @@ fn daemon(
         let program = program.clone();
         let config_path = args.config.clone();
         let restart_only = RestartOnly::of(config);
+        let has_vlans = !vlans.is_empty();
         Box::new(move |request: &str| match request {
             "stats" => {
-                let report = StatsReport::new(
+                let mut report = StatsReport::new(
                     &snapshot(&stats),
                     workers,
                     started.elapsed(),
                     xdp_counters(&program),
                 );
+                report.linux_cp = punt_counts(&punt_counters, has_vlans);
                 OperatorRequest::Answer(serde_json::to_value(report).map_err(|e| e.to_string()))
             }
             "reload" => match Config::load(&config_path) {
@@ -366,6 +437,13 @@ fn daemon(
     let mut before = snapshot(&stats);
     let mut before_at = Instant::now();
     let mut bgp_changes = 0;
+    let program_interfaces: Vec<String> = config
+        .ports
+        .iter()
+        .filter(|p| p.vlan.is_none())
+        .map(|p| format!("{} ({})", p.name, p.interface))
+        .collect();
+    let taps: Vec<String> = linux_cp.interfaces().map(str::to_string).collect();
     let stop_reason = loop {
         if let Some(sig) = wait_for_signal(signals, Duration::from_secs(1)) {
             break if sig == libc::SIGINT {
@@ -395,6 +473,7 @@ fn daemon(
         }
     };
     dataplane.shutdown();
+    linux_cp.stop();
     let total = snapshot(&stats);
     // Stopping the control thread also closes the operator socket.
     let control_stopped = control.stop().map(|report| report.failures);
@@ -405,13 +484,18 @@ fn daemon(
     writeln!(
         out,
         "ferroute: stopped ({stop_reason}); rx {} forwarded {} local {} dropped {} \
-         (+{} at the AF_XDP sockets); XDP program detached from {}",
+         (+{} at the AF_XDP sockets); XDP program detached from {}{}",
         total.counters.rx_frames,
         total.counters.forwarded,
         total.counters.local,
         total.counters.total_dropped(),
         total.socket_drops.total(),
-        names.join(", ")
+        program_interfaces.join(", "),
+        if taps.is_empty() {
+            String::new()
+        } else {
+            format!("; TAPs {} removed", taps.join(", "))
+        }
     )?;
     detached?;
     for failure in control_stopped? {

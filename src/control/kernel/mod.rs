@@ -1,6 +1,7 @@
 //! The kernel side of the control plane: rtnetlink, the neighbour table the
 //! FIB's adjacencies come from, the managed entries that keep next hops
-//! resolved, and the glean requests workers raise for unresolved ones.
+//! resolved, the glean requests workers raise for unresolved ones, and the
+//! TAPs that stand for VLAN sub-interfaces in the kernel (`linux_cp`).
 //!
 //! Only the event loop calls the parts that own sockets
 //! ([`netlink::Rtnl`], [`subscription::NeighborSubscription`]); the rest is
@@ -8,6 +9,7 @@
 
 pub mod gateways;
 pub mod glean;
+pub mod linux_cp;
 pub mod neighbor;
 pub mod netlink;
 pub mod subscription;

@@ -61,6 +61,11 @@ pub struct StatsReport {
     /// uRPF and ACL counters: per port, and per rule of every ACL.
     #[serde(default)]
     pub stages: StagesSnapshot,
+    /// Frames carried between the links and the TAPs of VLAN
+    /// sub-interfaces (`ferroute run`'s punt thread), by name; empty
+    /// without VLANs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub linux_cp: BTreeMap<String, u64>,
 }
 
 impl StatsReport {
@@ -87,6 +92,7 @@ impl StatsReport {
             },
             socket_drops: snap.socket_drops,
             stages: snap.stages.clone(),
+            linux_cp: BTreeMap::new(),
         }
     }
 
@@ -176,10 +182,15 @@ impl StatsReport {
             s.push_str(&stages);
         }
         s.push_str(&self.qos.to_text());
-        if !self.xdp.is_empty() {
-            let _ = writeln!(s, "xdp program:");
-            for (name, n) in &self.xdp {
-                let _ = writeln!(s, "  {name:<24}{n:>12}");
+        for (title, counters) in [
+            ("xdp program:", &self.xdp),
+            ("vlan taps (linux-cp):", &self.linux_cp),
+        ] {
+            if !counters.is_empty() {
+                let _ = writeln!(s, "{title}");
+                for (name, n) in counters {
+                    let _ = writeln!(s, "  {name:<24}{n:>12}");
+                }
             }
         }
         s

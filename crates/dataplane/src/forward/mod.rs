@@ -28,7 +28,7 @@ pub use counters::{CounterSummary, Counters, DropReason};
 pub use features::{PortFeatureCounters, PortFeatures, PortStages, StagesSnapshot, Urpf};
 pub use glean::GleanLog;
 pub use ratelimit::TokenBucket;
-pub use vlan::Vlan;
+pub use vlan::{pcp_of, Vlan};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;

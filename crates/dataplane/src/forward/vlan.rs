@@ -82,7 +82,7 @@ impl VlanTable {
 /// The 802.1Q priority for a packet: its IP precedence (DSCP's top three
 /// bits), read from the untagged frame's IP header; 0 for anything else.
 #[inline]
-pub(super) fn pcp_of(frame: &[u8]) -> u8 {
+pub fn pcp_of(frame: &[u8]) -> u8 {
     let (Some(t), Some(tos)) = (frame.get(12..14), frame.get(HEADER_LEN..HEADER_LEN + 2)) else {
         return 0;
     };

@@ -1,5 +1,5 @@
 //! A small synchronous rtnetlink client: neighbour dumps and lookups, managed
-//! neighbour entries, and interface lookups by name.
+//! neighbour entries, interface lookups by name, and addresses (`address`).
 //!
 //! Messages are encoded and decoded by `netlink-packet-route`; the sockets are
 //! `netlink-sys`'s. Every socket belongs to the network namespace of the thread
@@ -585,6 +585,8 @@ pub fn dump_neighbors() -> Result<Vec<KernelNeighbor>, NetlinkError> {
 pub fn link_by_name(name: &str) -> Result<Link, NetlinkError> {
     Rtnl::open()?.link_by_name(name)
 }
+
+mod address;
 
 #[cfg(test)]
 mod tests;

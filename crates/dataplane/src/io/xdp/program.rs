@@ -47,6 +47,29 @@ pub struct XdpPort {
     pub mac: MacAddr,
 }
 
+/// A VLAN sub-interface the program serves: frames on link `ifindex`
+/// tagged `vid` are judged against `mac` and the router's addresses, and
+/// transit ones go to the sockets of the link's `link_index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XdpVlan {
+    pub ifindex: u32,
+    pub vid: u16,
+    pub link_index: u32,
+    pub mac: MacAddr,
+}
+
+/// `port_info.flags` bit: the link carries VLAN sub-interfaces.
+const PORT_HAS_VLANS: u8 = 1;
+
+/// The program's `port_info` value: port index, MAC, flags, padding.
+fn port_info(port_index: u32, mac: MacAddr, flags: u8) -> [u8; 12] {
+    let mut value = [0u8; 12];
+    value[..4].copy_from_slice(&port_index.to_ne_bytes());
+    value[4..10].copy_from_slice(&mac.0);
+    value[10] = flags;
+    value
+}
+
 /// What the program did with the frames it saw, summed over CPUs.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct XdpCounters {
@@ -134,6 +157,8 @@ pub struct XdpProgram {
     storage: NonNull<MaybeUninit<OpenObject>>,
     attached: Vec<Attached>,
     mode: XdpMode,
+    /// The ports as loaded (`set_vlans` rewrites their flags).
+    ports: Vec<XdpPort>,
 }
 
 // SAFETY: the skeleton (itself Send) refers only to `storage`, which moves
@@ -212,11 +237,10 @@ impl XdpProgram {
             storage,
             attached: Vec::with_capacity(ports.len()),
             mode,
+            ports: ports.to_vec(),
         };
         for port in ports {
-            let mut value = [0u8; 12];
-            value[..4].copy_from_slice(&port.port_index.to_ne_bytes());
-            value[4..10].copy_from_slice(&port.mac.0);
+            let value = port_info(port.port_index, port.mac, 0);
             program
                 .skel
                 .maps
@@ -312,6 +336,43 @@ impl XdpProgram {
             Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(bpf_error("unregistering an AF_XDP socket", e)),
         }
+    }
+
+    /// Serves `vlans` (control-plane call, once after [`XdpProgram::load`]):
+    /// fills the program's VLAN table and marks their links, whose tagged
+    /// frames are judged per VLAN from then on (before, they pass to the
+    /// kernel, as on links without VLANs).
+    pub fn set_vlans(&self, vlans: &[XdpVlan]) -> Result<(), XdpError> {
+        for v in vlans {
+            if !self.ports.iter().any(|p| p.ifindex == v.ifindex) {
+                return Err(XdpError::Invalid {
+                    what: format!(
+                        "VLAN {} is on interface {}, which the program does not serve",
+                        v.vid,
+                        interface_name(v.ifindex)
+                    ),
+                });
+            }
+            let mut key = [0u8; 8];
+            key[..4].copy_from_slice(&v.ifindex.to_ne_bytes());
+            key[4..].copy_from_slice(&u32::from(v.vid).to_ne_bytes());
+            self.skel
+                .maps
+                .vlans
+                .update(&key, &port_info(v.link_index, v.mac, 0), MapFlags::ANY)
+                .map_err(|e| bpf_error("filling the XDP VLAN table", e))?;
+        }
+        for port in self.ports.iter() {
+            if vlans.iter().any(|v| v.ifindex == port.ifindex) {
+                let value = port_info(port.port_index, port.mac, PORT_HAS_VLANS);
+                self.skel
+                    .maps
+                    .ports
+                    .update(&port.ifindex.to_ne_bytes(), &value, MapFlags::ANY)
+                    .map_err(|e| bpf_error("marking a link with VLANs", e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the set of the router's own addresses (frames to them go to

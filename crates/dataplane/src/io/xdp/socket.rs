@@ -109,9 +109,11 @@ struct XskPort {
     last_statistics: XskStatistics,
 }
 
-/// One worker's AF_XDP sockets, one per port, all on queue `queue`.
+/// One worker's AF_XDP sockets, one per link, all on queue `queue`.
 pub struct XdpIo {
-    ports: Vec<XskPort>,
+    /// By [`PortId`]: a socket for each link, none for a VLAN
+    /// sub-interface (its frames travel on its link's socket).
+    ports: Vec<Option<XskPort>>,
     queue: u32,
     zero_copy: bool,
     /// Frames `recv` could not hand over (never in practice: it asks the
@@ -131,7 +133,10 @@ impl std::fmt::Debug for XdpIo {
             .field("zero_copy", &self.zero_copy)
             .field(
                 "ports",
-                &self.ports.iter().map(|p| &p.interface).collect::<Vec<_>>(),
+                &self
+                    .sockets_iter()
+                    .map(|p| &p.interface)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -183,7 +188,19 @@ impl XdpIo {
     /// and the `port_index` given to [`XdpProgram`]), pre-fills their fill
     /// rings and returns the worker's pool holding the rest of the frames.
     pub fn open(ifindexes: &[u32], config: &XdpIoConfig) -> Result<(XdpIo, FramePool), XdpError> {
-        if ifindexes.is_empty() {
+        let links: Vec<Option<u32>> = ifindexes.iter().map(|&i| Some(i)).collect();
+        XdpIo::open_links(&links, config)
+    }
+
+    /// [`XdpIo::open`] for ports some of which are VLAN sub-interfaces
+    /// (`None`): sockets on the links only, port numbers kept, so port i
+    /// is still the pipeline's [`PortId`] i.
+    pub fn open_links(
+        links: &[Option<u32>],
+        config: &XdpIoConfig,
+    ) -> Result<(XdpIo, FramePool), XdpError> {
+        let link_count = links.iter().flatten().count();
+        if link_count == 0 {
             return Err(XdpError::Invalid {
                 what: "an AF_XDP worker needs at least one port".into(),
             });
@@ -219,11 +236,17 @@ impl XdpIo {
             };
         let fill_target = config
             .fill_per_port
-            .unwrap_or(config.frame_count / (2 * ifindexes.len() as u32))
+            .unwrap_or(config.frame_count / (2 * link_count as u32))
             .min(config.ring_size);
 
-        let mut ports = Vec::with_capacity(ifindexes.len());
-        for (i, &ifindex) in ifindexes.iter().enumerate() {
+        let mut ports = Vec::with_capacity(links.len());
+        for &ifindex in links {
+            let Some(ifindex) = ifindex else {
+                ports.push(None);
+                continue;
+            };
+            // The first socket registers the UMEM; the others share it.
+            let first = ports.iter().all(Option::is_none);
             let interface = interface_name(ifindex);
             let mut info = IfInfo::invalid();
             info.from_ifindex(ifindex)
@@ -232,7 +255,7 @@ impl XdpIo {
                 })?;
             info.set_queue(config.queue);
             let at = |step: &str| format!("{step} for {interface} queue {}", config.queue);
-            let socket = if i == 0 {
+            let socket = if first {
                 Socket::with_shared(&info, &xsk_umem)
             } else {
                 Socket::new(&info)
@@ -246,7 +269,7 @@ impl XdpIo {
                 tx_size: ring,
                 // The kernel rejects any flag besides XDP_SHARED_UMEM on a
                 // shared bind.
-                bind_flags: if i == 0 { first_flags } else { 0 },
+                bind_flags: if first { first_flags } else { 0 },
             };
             let user = xsk_umem
                 .rx_tx(&socket, &socket_config)
@@ -268,7 +291,7 @@ impl XdpIo {
                             "{what}: invalid argument: check that the interface has rx queue {} \
                              (`ethtool -l {interface}`){}",
                             config.queue,
-                            if i > 0 {
+                            if !first {
                                 " and that all ports support the same AF_XDP mode (else force \
                                  copy mode)"
                             } else {
@@ -282,7 +305,7 @@ impl XdpIo {
             let fd = user.as_raw_fd();
             set_tx_budget(fd, config.ring_size);
             let (fill, completion) = device.into_parts();
-            ports.push(XskPort {
+            ports.push(Some(XskPort {
                 ifindex,
                 interface,
                 fd,
@@ -296,9 +319,13 @@ impl XdpIo {
                 in_tx: 0,
                 tx_size: config.ring_size,
                 last_statistics: XskStatistics::default(),
-            });
+            }));
         }
-        let zero_copy = socket_is_zero_copy(ports[0].fd);
+        let zero_copy = ports
+            .iter()
+            .flatten()
+            .next()
+            .is_some_and(|p| socket_is_zero_copy(p.fd));
 
         // SAFETY: the UMEM is new; this pool and the (empty) spill pool are
         // the only holders of its chunks.
@@ -335,7 +362,15 @@ impl XdpIo {
         self.ports
             .iter()
             .enumerate()
-            .map(|(i, p)| (i as u32, self.queue, p.fd))
+            .filter_map(|(i, p)| p.as_ref().map(|p| (i as u32, self.queue, p.fd)))
+    }
+
+    fn sockets_iter(&self) -> impl Iterator<Item = &XskPort> {
+        self.ports.iter().flatten()
+    }
+
+    fn socket(&self, port: PortId) -> Option<&XskPort> {
+        self.ports.get(port as usize)?.as_ref()
     }
 
     pub fn queue(&self) -> u32 {
@@ -349,14 +384,14 @@ impl XdpIo {
 
     /// Interface index of `port`.
     pub fn ifindex(&self, port: PortId) -> Option<u32> {
-        self.ports.get(port as usize).map(|p| p.ifindex)
+        self.socket(port).map(|p| p.ifindex)
     }
 
     /// The kernel's statistics of `port`'s socket (a syscall; not per packet).
     pub fn statistics(&self, port: PortId) -> Result<XskStatistics, XdpError> {
-        let Some(p) = self.ports.get(port as usize) else {
+        let Some(p) = self.socket(port) else {
             return Err(XdpError::Invalid {
-                what: format!("no port {port}"),
+                what: format!("no socket on port {port}"),
             });
         };
         let s = p
@@ -375,7 +410,7 @@ impl XdpIo {
 
     /// Frames the kernel holds for `port`: (in its fill ring, on its tx ring).
     pub fn in_flight(&self, port: PortId) -> Option<(u32, u32)> {
-        self.ports.get(port as usize).map(|p| (p.in_fill, p.in_tx))
+        self.socket(port).map(|p| (p.in_fill, p.in_tx))
     }
 }
 
@@ -422,14 +457,13 @@ impl PacketIo for XdpIo {
     /// Ring slots not holding frames the kernel has yet to complete.
     #[inline]
     fn tx_room(&self, port: PortId) -> usize {
-        self.ports
-            .get(port as usize)
+        self.socket(port)
             .map_or(0, |p| p.tx_size.saturating_sub(p.in_tx) as usize)
     }
 
     #[inline]
     fn recv(&mut self, port: PortId, batch: &mut FrameBatch) {
-        let Some(p) = self.ports.get_mut(port as usize) else {
+        let Some(Some(p)) = self.ports.get_mut(port as usize) else {
             return;
         };
         // xdpilone hands out only what it has cached unless that is nothing,
@@ -457,7 +491,7 @@ impl PacketIo for XdpIo {
 
     #[inline]
     fn send(&mut self, port: PortId, batch: &mut FrameBatch, pool: &mut FramePool) -> usize {
-        let Some(p) = self.ports.get_mut(port as usize) else {
+        let Some(Some(p)) = self.ports.get_mut(port as usize) else {
             let dropped = batch.len();
             for frame in batch.drain() {
                 pool.free(frame);
@@ -507,10 +541,11 @@ impl PacketIo for XdpIo {
     fn wait(&mut self, timeout: std::time::Duration) {
         const MAX_PORTS: usize = 64;
         let mut fds = [-1; MAX_PORTS];
-        for (slot, p) in fds.iter_mut().zip(&self.ports) {
+        let mut n = 0;
+        for (slot, p) in fds.iter_mut().zip(self.ports.iter().flatten()) {
             *slot = p.fd;
+            n += 1;
         }
-        let n = self.ports.len().min(MAX_PORTS);
         self.sleeper.wait_readable(&fds[..n], timeout);
     }
 
@@ -519,9 +554,13 @@ impl PacketIo for XdpIo {
         let mut total = SocketDrops::default();
         for port in 0..self.ports.len() {
             if let Ok(now) = self.statistics(port as PortId) {
-                self.ports[port].last_statistics = now;
+                if let Some(p) = self.ports[port].as_mut() {
+                    p.last_statistics = now;
+                }
             }
-            total.merge(&self.ports[port].last_statistics.drops());
+            if let Some(p) = &self.ports[port] {
+                total.merge(&p.last_statistics.drops());
+            }
         }
         total
     }
@@ -530,7 +569,7 @@ impl PacketIo for XdpIo {
         while let Some(frame) = self.spill.alloc() {
             pool.free(frame);
         }
-        for p in &mut self.ports {
+        for p in self.ports.iter_mut().flatten() {
             while p.in_tx > 0 {
                 let mut reader = p.completion.complete(p.in_tx);
                 let completed = reader.capacity();
