@@ -24,6 +24,7 @@ pub mod iperf;
 pub mod packet;
 pub mod replay;
 pub mod rewrite;
+pub mod vlan_host;
 pub mod xdp_model;
 
 use std::fs::File;

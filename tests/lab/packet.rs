@@ -17,6 +17,12 @@ impl PacketSocket {
     pub fn open(lab: &Lab, host: Host, interface: &str) -> PacketSocket {
         PacketSocket(lab.enter(host, || netns::PacketSocket::open(interface)))
     }
+
+    /// [`PacketSocket::open`] for a host speaking 802.1Q itself: frames
+    /// are received with their tag (`netns::PacketSocket::open_tagged`).
+    pub fn open_tagged(lab: &Lab, host: Host, interface: &str) -> PacketSocket {
+        PacketSocket(lab.enter(host, || netns::PacketSocket::open_tagged(interface)))
+    }
 }
 
 impl Deref for PacketSocket {

@@ -149,6 +149,22 @@ pub struct Received {
 /// Largest frame read (veth MTUs stay well below).
 const BUFFER: usize = 65536;
 
+const PACKET_AUXDATA: libc::c_int = 8;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+
+/// `struct tpacket_auxdata` (`<linux/if_packet.h>`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct AuxData {
+    status: u32,
+    len: u32,
+    snaplen: u32,
+    mac: u16,
+    net: u16,
+    vlan_tci: u16,
+    vlan_tpid: u16,
+}
+
 /// A raw AF_PACKET socket bound to one interface of the namespace it was
 /// opened in, usable from any thread afterwards. It receives from the
 /// moment it is opened, so open it before sending what it must see.
@@ -157,9 +173,41 @@ pub struct PacketSocket {
     fd: OwnedFd,
     ifindex: i32,
     name: String,
+    /// Put 802.1Q tags the kernel moved into metadata back into received
+    /// frames ([`PacketSocket::open_tagged`]).
+    restore_tags: bool,
 }
 
 impl PacketSocket {
+    /// [`PacketSocket::open`] for a host that speaks 802.1Q itself (hosts
+    /// here have no VLAN devices): received frames are as on the wire,
+    /// tag included. The receiving kernel strips a tag into the packet's
+    /// metadata before packet sockets see it (on veth too), so the tag is
+    /// read from `PACKET_AUXDATA` and put back. Send tagged frames as they
+    /// are, with [`PacketSocket::send`].
+    pub fn open_tagged(interface: &str) -> PacketSocket {
+        let mut socket = PacketSocket::open(interface);
+        let on: libc::c_int = 1;
+        // SAFETY: an int option of the right length.
+        let ret = unsafe {
+            libc::setsockopt(
+                socket.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_AUXDATA,
+                (&on as *const libc::c_int).cast(),
+                4,
+            )
+        };
+        assert_eq!(
+            ret,
+            0,
+            "PACKET_AUXDATA on {interface}: {}",
+            std::io::Error::last_os_error()
+        );
+        socket.restore_tags = true;
+        socket
+    }
+
     /// Opens a socket on `interface` of the calling thread's namespace.
     pub fn open(interface: &str) -> PacketSocket {
         let protocol = (libc::ETH_P_ALL as u16).to_be();
@@ -210,6 +258,7 @@ impl PacketSocket {
             fd,
             ifindex,
             name: interface.to_string(),
+            restore_tags: false,
         }
     }
 
@@ -255,33 +304,78 @@ impl PacketSocket {
                 }
                 continue;
             }
-            // SAFETY: sockaddr_ll is plain data.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-            // SAFETY: buffers valid for their lengths.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
-                    (&mut from as *mut libc::sockaddr_ll).cast(),
-                    &mut from_len,
-                )
-            };
-            if n <= 0 {
+            let Some((n, from, aux)) = self.recv_one(buf) else {
                 continue;
-            }
-            let n = n as usize;
+            };
             assert!(n <= buf.len(), "{}: a {n}-byte frame", self.name);
             if from.sll_pkttype == libc::PACKET_OUTGOING || from.sll_ifindex != self.ifindex {
                 continue;
             }
+            let mut data = buf[..n].to_vec();
+            if self.restore_tags && aux.status & TP_STATUS_VLAN_VALID != 0 && n >= 12 {
+                let tpid = match aux.vlan_tpid {
+                    0 => 0x8100,
+                    tpid => tpid,
+                };
+                let mut tag = [0u8; 4];
+                tag[..2].copy_from_slice(&tpid.to_be_bytes());
+                tag[2..].copy_from_slice(&aux.vlan_tci.to_be_bytes());
+                data.splice(12..12, tag);
+            }
             return Some(Received {
-                data: buf[..n].to_vec(),
+                data,
                 kind: from.sll_pkttype,
             });
         }
+    }
+
+    /// One queued frame into `buf`: its length, sender and auxiliary data
+    /// (a VLAN tag the kernel stripped; only with `restore_tags`).
+    fn recv_one(&self, buf: &mut [u8]) -> Option<(usize, libc::sockaddr_ll, AuxData)> {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // u64s: aligned for cmsghdr.
+        let mut control = [0u64; 16];
+        // SAFETY: sockaddr_ll and msghdr are plain data.
+        let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: every buffer `msg` names is valid for its length.
+        let n = unsafe {
+            libc::recvmsg(
+                self.fd.as_raw_fd(),
+                &mut msg,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            )
+        };
+        if n <= 0 {
+            return None;
+        }
+        let mut aux = AuxData::default();
+        // SAFETY: walking the control messages the kernel wrote through
+        // `msg`, reading one only when it is as long as the struct.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_PACKET
+                    && (*cmsg).cmsg_type == PACKET_AUXDATA
+                    && (*cmsg).cmsg_len as usize
+                        >= libc::CMSG_LEN(std::mem::size_of::<AuxData>() as u32) as usize
+                {
+                    aux = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<AuxData>());
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Some((n as usize, from, aux))
     }
 
     /// The next incoming frame accepted by `wanted`, waiting at most `limit`.
