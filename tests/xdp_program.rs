@@ -12,22 +12,7 @@ use ferroute::io::xdp::{
     PROGRAM_NAME,
 };
 use libbpf_rs::libbpf_sys;
-use xdp_support::{require_root, Topology, MAC_RA, MAC_RB};
-
-fn ports() -> [XdpPort; 2] {
-    [
-        XdpPort {
-            ifindex: interface_index("ra").expect("ra"),
-            port_index: 0,
-            mac: MAC_RA,
-        },
-        XdpPort {
-            ifindex: interface_index("rb").expect("rb"),
-            port_index: 1,
-            mac: MAC_RB,
-        },
-    ]
-}
+use xdp_support::{require_root, router_ports, Topology, MAC_RA};
 
 /// Loads a two-instruction XDP program (`return XDP_PASS`) called
 /// `foreign_xdp`: someone else's program.
@@ -108,7 +93,7 @@ fn stale_program_replaced_foreign_refused_second_instance_refused() {
     }
     let topo = Topology::new();
     topo.r.run(|| {
-        let ports = ports();
+        let ports = router_ports();
         let [ra, rb] = [ports[0].ifindex, ports[1].ifindex];
 
         // A foreign program on rb: refused by name, left alone, and the

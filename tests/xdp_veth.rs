@@ -11,13 +11,12 @@ use std::time::Duration;
 
 use etherparse::{PacketBuilder, VlanId};
 use ferroute::io::xdp::{
-    attached_programs, interface_index, BindMode, XdpCounters, XdpIo, XdpIoConfig, XdpMode,
-    XdpPort, XdpProgram, PROGRAM_NAME,
+    attached_programs, BindMode, XdpCounters, XdpIo, XdpIoConfig, XdpMode, XdpProgram, PROGRAM_NAME,
 };
 use ferroute::io::{FrameBatch, FramePool, PacketIo};
 use ferroute::wire::MacAddr;
 use xdp_support::{
-    poll_until, require_root, PacketSocket, Topology, MAC_PA, MAC_PB, MAC_RA, MAC_RB,
+    poll_until, require_root, router_ports, PacketSocket, Topology, MAC_PA, MAC_PB, MAC_RA, MAC_RB,
 };
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -111,20 +110,8 @@ struct Router {
 
 fn start_router(topo: &Topology, mode: XdpMode) -> Router {
     topo.r.run(|| {
-        let ra = interface_index("ra").expect("ra");
-        let rb = interface_index("rb").expect("rb");
-        let ports = [
-            XdpPort {
-                ifindex: ra,
-                port_index: 0,
-                mac: MAC_RA,
-            },
-            XdpPort {
-                ifindex: rb,
-                port_index: 1,
-                mac: MAC_RB,
-            },
-        ];
+        let ports = router_ports();
+        let (ra, rb) = (ports[0].ifindex, ports[1].ifindex);
         let program = XdpProgram::load(&ports, mode).unwrap_or_else(|e| panic!("load: {e}"));
         program
             .set_local_addresses(&[

@@ -80,6 +80,24 @@ fn mac_text(mac: MacAddr) -> String {
         .join(":")
 }
 
+/// The router's two ports, ra (port 0) and rb (port 1), as the XDP
+/// program takes them; call inside the router's namespace.
+pub fn router_ports() -> [ferroute::io::xdp::XdpPort; 2] {
+    use ferroute::io::xdp::{interface_index, XdpPort};
+    [
+        XdpPort {
+            ifindex: interface_index("ra").expect("ra"),
+            port_index: 0,
+            mac: MAC_RA,
+        },
+        XdpPort {
+            ifindex: interface_index("rb").expect("rb"),
+            port_index: 1,
+            mac: MAC_RB,
+        },
+    ]
+}
+
 /// Router namespace `r` with ports `ra` (10.1.0.1/24) and `rb`
 /// (10.2.0.1/24), wired to peers `pa` in namespace `a` (10.1.0.2) and `pb`
 /// in namespace `b` (10.2.0.2). Fields drop in order: the router first.
