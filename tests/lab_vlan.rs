@@ -1,11 +1,12 @@
 //! VLAN sub-interfaces live, through `ferroute run` in the veth lab: the
-//! router's p0 carries VLAN 100 (p0.100, 198.51.100.1/24) beside its own
-//! untagged traffic. Host A's veth plays a host on VLAN 100 over AF_PACKET
-//! (no host here can have a VLAN device): it pings the router's VLAN
-//! address (tagged ARP and echo, answered by the router's kernel through
-//! the sub-interface's TAP), the router pings it, and it pings host B
-//! through the data plane (VLAN 100 → p1 and back, the neighbour learnt by
-//! the kernel on the TAP). Frames of a VLAN p0 does not serve are counted
+//! router's p0 carries VLAN 100 (p0.100, 198.51.100.1/24 and
+//! 2001:db8:100::1/64) beside its own untagged traffic. Host A's veth plays
+//! a host on VLAN 100 over AF_PACKET (no host here can have a VLAN device):
+//! it resolves and pings the router's VLAN addresses (tagged ARP/ND and
+//! echoes, answered by the router's kernel through the sub-interface's
+//! TAP), the router pings it, and it pings host B through the data plane
+//! (VLAN 100 → p1 and back, the neighbour learnt by the kernel on the TAP),
+//! IPv4 and IPv6. Frames of a VLAN p0 does not serve are counted
 //! `vlan_unknown`; every redirected frame is accounted for; after the stop
 //! neither the TAP nor an XDP program is left.
 //!
@@ -14,22 +15,31 @@
 #[path = "lab/mod.rs"]
 mod support;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use serde_json::Value;
 use support::config::RouterConfig;
 use support::daemon::Daemon;
-use support::vlan_host::{arp, echo, parse_arp, parse_echo, vid, VlanHost};
+use support::vlan_host::{
+    arp, echo, neighbour_discovery, parse_arp, parse_echo, parse_icmpv6, vid, Identity, VlanHost,
+};
 use support::{poll_until, require_root, Host, Lab, MAC_P0};
 
 const VID: u16 = 100;
 const UNSERVED_VID: u16 = 200;
-const ROUTER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
-const HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
-const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x64, 0x0a];
-const B: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
-/// Echo requests through the data plane, and frames on the unserved VLAN.
+const ROUTER_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const ROUTER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 1);
+const ME: Identity = Identity {
+    mac: [0x02, 0, 0, 0, 0x64, 0x0a],
+    v4: Ipv4Addr::new(198, 51, 100, 10),
+    v6: Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0x10),
+    vid: VID,
+};
+const B_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
+const B_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+/// Echo requests through the data plane per family, and frames on the
+/// unserved VLAN.
 const TRANSIT: u16 = 20;
 const UNSERVED: u16 = 7;
 const LIMIT: Duration = Duration::from_secs(5);
@@ -39,23 +49,28 @@ const SUB_INTERFACE: &str = r#"
 name = "p0.100"
 parent = "p0"
 vlan = 100
-addresses = ["198.51.100.1/24"]
+addresses = ["198.51.100.1/24", "2001:db8:100::1/64"]
 "#;
 
 fn n(v: &Value, path: &[&str]) -> u64 {
     path.iter().fold(v, |v, k| &v[k]).as_u64().unwrap_or(0)
 }
 
-/// The tagged echo reply to (id, seq) from `from`, waited for.
-fn expect_reply(host: &VlanHost, from: Ipv4Addr, id: u16, seq: u16) -> Vec<u8> {
-    let (reply, others) = host.expect(LIMIT, |f| {
-        parse_echo(f).is_some_and(|(req, src, dst, i, s, _)| {
-            !req && src == from && dst == HOST && (i, s) == (id, seq)
-        })
-    });
-    reply.unwrap_or_else(|| {
+/// Our address of `to`'s family.
+fn me(to: IpAddr) -> IpAddr {
+    match to {
+        IpAddr::V4(_) => ME.v4.into(),
+        IpAddr::V6(_) => ME.v6.into(),
+    }
+}
+
+/// A tagged frame `wanted` accepts, waited for; the frames passed over
+/// are shown when none comes.
+fn expect(host: &VlanHost, what: &str, wanted: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    let (frame, others) = host.expect(LIMIT, wanted);
+    frame.unwrap_or_else(|| {
         panic!(
-            "no echo reply {id}/{seq} from {from} on VLAN {VID}; saw {} other frames: {:02x?}",
+            "no {what} on VLAN {VID}; saw {} other frames, starting {:02x?}",
             others.len(),
             others
                 .iter()
@@ -64,6 +79,41 @@ fn expect_reply(host: &VlanHost, from: Ipv4Addr, id: u16, seq: u16) -> Vec<u8> {
                 .collect::<Vec<_>>()
         )
     })
+}
+
+/// Sends an echo request (id, seq) to `to` and returns the tagged reply.
+fn ping(host: &VlanHost, to: IpAddr, (id, seq): (u16, u16), payload: &[u8]) -> Vec<u8> {
+    let request = echo(
+        true,
+        VID,
+        (ME.mac, MAC_P0),
+        (me(to), to),
+        (id, seq),
+        payload,
+    );
+    host.send(&request);
+    let reply = expect(host, &format!("echo reply {id}/{seq} from {to}"), |f| {
+        parse_echo(f).is_some_and(|(req, src, dst, i, s, _)| {
+            !req && src == to && dst == me(to) && (i, s) == (id, seq)
+        })
+    });
+    assert_eq!(vid(&reply), Some(VID));
+    assert_eq!(&reply[..6], &ME.mac);
+    assert_eq!(
+        &reply[6..12],
+        &MAC_P0,
+        "the sub-interface's MAC (its parent's)"
+    );
+    assert_eq!(parse_echo(&reply).map(|e| e.5), Some(payload.to_vec()));
+    reply
+}
+
+/// The IPv4 TTL or IPv6 hop limit of a tagged frame.
+fn hops(frame: &[u8]) -> u8 {
+    match frame[16..18] {
+        [0x08, 0x00] => frame[18 + 8],
+        _ => frame[18 + 7],
+    }
 }
 
 #[test]
@@ -82,81 +132,72 @@ fn vlan_sub_interface_live() {
         tap.contains("tun type tap") && tap.contains("02:00:00:00:00:01"),
         "{tap}"
     );
-    let host = VlanHost::start(&lab, Host::A, "a0", (HOST_MAC, HOST, VID));
+    let host = VlanHost::start(&lab, Host::A, "a0", ME);
 
-    // Host → router: tagged ARP, then tagged echo, answered tagged by the
-    // router's kernel through the TAP.
-    host.send(&arp(1, VID, (HOST_MAC, HOST), ([0; 6], ROUTER)));
-    let (reply, others) = host.expect(LIMIT, |f| {
-        parse_arp(f)
-            .is_some_and(|(op, _, sender, target)| op == 2 && sender == ROUTER && target == HOST)
+    // Host → router: tagged ARP and ND, then tagged echoes, answered
+    // tagged by the router's kernel through the TAP.
+    host.send(&arp(1, VID, (ME.mac, ME.v4), ([0; 6], ROUTER_V4)));
+    let reply = expect(&host, "ARP reply", |f| {
+        parse_arp(f).is_some_and(|(op, _, sender, target)| {
+            op == 2 && sender == ROUTER_V4 && target == ME.v4
+        })
     });
-    let reply = reply.unwrap_or_else(|| panic!("no ARP reply on VLAN {VID}: {others:02x?}"));
-    assert_eq!(vid(&reply), Some(VID));
-    assert_eq!(
-        &reply[6..12],
-        &MAC_P0,
-        "the sub-interface's MAC (its parent's)"
-    );
-    assert_eq!(&reply[..6], &HOST_MAC);
-    for seq in 1..=3 {
-        let request = echo(
-            true,
-            VID,
-            (HOST_MAC, MAC_P0),
-            (HOST, ROUTER),
-            (7, seq),
-            b"to-router",
-        );
-        host.send(&request);
-        let reply = expect_reply(&host, ROUTER, 7, seq);
-        assert_eq!(vid(&reply), Some(VID));
-        assert_eq!(parse_echo(&reply).map(|e| e.5), Some(b"to-router".to_vec()));
+    assert_eq!(&reply[6..12], &MAC_P0);
+    let solicitation =
+        neighbour_discovery(true, VID, (ME.mac, ME.v6), ([0; 6], ROUTER_V6), ROUTER_V6);
+    host.send(&solicitation);
+    expect(&host, "neighbour advertisement", |f| {
+        parse_icmpv6(f).is_some_and(|(kind, src, dst, body)| {
+            kind == 136
+                && src == ROUTER_V6
+                && dst == ME.v6
+                && body.get(4..20) == Some(&ROUTER_V6.octets()[..])
+        })
+    });
+    for to in [IpAddr::V4(ROUTER_V4), IpAddr::V6(ROUTER_V6)] {
+        for seq in 1..=3 {
+            ping(&host, to, (7, seq), b"to-router");
+        }
     }
 
-    // Router → host: the router's own ping leaves through the TAP, tagged;
-    // the host answers ARP and echo.
-    let done = lab.run(
-        Host::R,
-        "ping",
-        &["-n", "-c", "3", "-i", "0.2", "-w", "10", "198.51.100.10"],
-    );
-    assert!(done.status.success(), "router → VLAN host: {}", done.text());
+    // Router → host: the router's own pings leave through the TAP, tagged;
+    // the host answers ARP/ND and echo.
+    for to in ["198.51.100.10", "2001:db8:100::10"] {
+        let done = lab.run(
+            Host::R,
+            "ping",
+            &["-n", "-c", "3", "-i", "0.2", "-w", "10", to],
+        );
+        assert!(done.status.success(), "router → {to}: {}", done.text());
+    }
     let neighbours = lab.ip(Host::R, &["neigh", "show", "dev", "p0.100"]);
-    assert!(
-        neighbours.contains("198.51.100.10 lladdr 02:00:00:00:64:0a"),
-        "{neighbours}"
-    );
+    for learnt in [
+        "198.51.100.10 lladdr 02:00:00:00:64:0a",
+        "2001:db8:100::10 lladdr 02:00:00:00:64:0a",
+    ] {
+        assert!(neighbours.contains(learnt), "{neighbours}");
+    }
 
     // Through the data plane: VLAN 100 → p1 → host B's kernel, and B's
     // replies back onto the VLAN, tagged, to the MAC the kernel learnt on
     // the TAP (no static neighbour).
-    for seq in 1..=TRANSIT {
-        let request = echo(
-            true,
-            VID,
-            (HOST_MAC, MAC_P0),
-            (HOST, B),
-            (9, seq),
-            b"transit",
-        );
-        host.send(&request);
-        let reply = expect_reply(&host, B, 9, seq);
-        assert_eq!(vid(&reply), Some(VID));
-        assert_eq!(&reply[..6], &HOST_MAC);
-        assert_eq!(&reply[6..12], &MAC_P0);
-        assert_eq!(reply[L3_TTL], 63, "B's reply, one hop through the router");
+    for to in [IpAddr::V4(B_V4), IpAddr::V6(B_V6)] {
+        for seq in 1..=TRANSIT {
+            let reply = ping(&host, to, (9, seq), b"transit");
+            assert_eq!(hops(&reply), 63, "B's reply, one hop through the router");
+        }
     }
 
     // A VLAN p0 does not serve: to the worker, counted, not forwarded.
     for seq in 1..=UNSERVED {
+        let to = IpAddr::V4(B_V4);
         let request = echo(
             true,
             UNSERVED_VID,
-            (HOST_MAC, MAC_P0),
-            (HOST, B),
+            (ME.mac, MAC_P0),
+            (me(to), to),
             (11, seq),
-            b"unserved",
+            b"x",
         );
         host.send(&request);
     }
@@ -178,7 +219,7 @@ fn vlan_sub_interface_live() {
     assert!(settled, "counters do not add up: {stats:#}");
     let forwarded = n(&stats, &["counters", "forwarded"]);
     assert!(
-        forwarded >= 2 * u64::from(TRANSIT),
+        forwarded >= 4 * u64::from(TRANSIT),
         "forwarded {forwarded}: {stats:#}"
     );
     let received = n(&stats, &["counters", "rx_frames"]);
@@ -188,10 +229,10 @@ fn vlan_sub_interface_live() {
         forwarded + dropped + n(&stats, &["counters", "fragmented"]),
         "{stats:#}"
     );
-    // Punted: 1 ARP request + 3 echoes in, at least 1 ARP reply + 3 echo
-    // replies + the router's 3 pings out.
-    assert!(n(&stats, &["linux_cp", "to_kernel"]) >= 4, "{stats:#}");
-    assert!(n(&stats, &["linux_cp", "from_kernel"]) >= 7, "{stats:#}");
+    // Punted: ARP, NS and 6 echoes in; their answers and the router's 6
+    // pings out (and whatever else the kernel says on the VLAN).
+    assert!(n(&stats, &["linux_cp", "to_kernel"]) >= 8, "{stats:#}");
+    assert!(n(&stats, &["linux_cp", "from_kernel"]) >= 14, "{stats:#}");
     assert_eq!(n(&stats, &["linux_cp", "errors"]), 0, "{stats:#}");
     drop(host);
 
@@ -204,6 +245,3 @@ fn vlan_sub_interface_live() {
     let links = lab.ip(Host::R, &["link", "show"]);
     assert!(!links.contains("p0.100"), "the TAP is left: {links}");
 }
-
-/// The IPv4 TTL of a tagged frame.
-const L3_TTL: usize = 18 + 8;

@@ -1,17 +1,18 @@
 //! A host on an 802.1Q VLAN, played by a test over an AF_PACKET socket on a
 //! lab host's veth (the lab's hosts, like the router's kernel here, have no
-//! VLAN devices). It answers tagged ARP requests for its address and tagged
-//! ICMP echo requests to it, as a host's kernel would, and hands every
-//! frame it receives (tag included) to the test.
+//! VLAN devices). It answers tagged ARP requests and neighbour
+//! solicitations for its addresses and tagged ICMP/ICMPv6 echo requests to
+//! them, as a host's kernel would, and hands every frame it receives (tag
+//! included) to the test.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use etherparse::{PacketBuilder, VlanId};
+use etherparse::{Icmpv6Type, PacketBuilder, VlanId};
 
 use super::packet::PacketSocket;
 use super::{Host, Lab};
@@ -19,6 +20,7 @@ use super::{Host, Lab};
 const VLAN: u16 = 0x8100;
 const ARP: u16 = 0x0806;
 const IPV4: u16 = 0x0800;
+const IPV6: u16 = 0x86dd;
 /// Where a tagged frame's network header starts.
 const L3: usize = 18;
 
@@ -68,34 +70,118 @@ pub fn parse_arp(frame: &[u8]) -> Option<(u16, [u8; 6], Ipv4Addr, Ipv4Addr)> {
     Some((be16(a, 6), mac, ipv4_at(a, 14), ipv4_at(a, 24)))
 }
 
-/// A tagged ICMP echo request or reply.
+fn vlan_id(vid: u16) -> VlanId {
+    VlanId::try_new(vid).expect("a VLAN id")
+}
+
+/// A tagged ICMP or ICMPv6 echo request or reply (both addresses of one
+/// family).
 pub fn echo(
     request: bool,
     vid: u16,
     macs: ([u8; 6], [u8; 6]),
-    (src, dst): (Ipv4Addr, Ipv4Addr),
+    (src, dst): (IpAddr, IpAddr),
     (id, seq): (u16, u16),
     payload: &[u8],
 ) -> Vec<u8> {
-    let vlan = VlanId::try_new(vid).expect("a VLAN id");
-    let ip = PacketBuilder::ethernet2(macs.0, macs.1)
-        .single_vlan(vlan)
-        .ipv4(src.octets(), dst.octets(), 64);
-    let builder = if request {
-        ip.icmpv4_echo_request(id, seq)
-    } else {
-        ip.icmpv4_echo_reply(id, seq)
+    let eth = PacketBuilder::ethernet2(macs.0, macs.1).single_vlan(vlan_id(vid));
+    let mut out = Vec::new();
+    let written = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let ip = eth.ipv4(s.octets(), d.octets(), 64);
+            match request {
+                true => ip.icmpv4_echo_request(id, seq),
+                false => ip.icmpv4_echo_reply(id, seq),
+            }
+            .write(&mut out, payload)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let ip = eth.ipv6(s.octets(), d.octets(), 64);
+            match request {
+                true => ip.icmpv6_echo_request(id, seq),
+                false => ip.icmpv6_echo_reply(id, seq),
+            }
+            .write(&mut out, payload)
+        }
+        _ => panic!("echo from {src} to {dst}: two families"),
     };
-    let mut out = Vec::with_capacity(builder.size(payload.len()));
-    builder.write(&mut out, payload).expect("an echo frame");
+    written.expect("an echo frame");
     out
 }
 
-/// A tagged ICMP echo: (is a request, source, destination, id, seq, payload).
-pub type Echo = (bool, Ipv4Addr, Ipv4Addr, u16, u16, Vec<u8>);
+/// A tagged ICMPv6 neighbour solicitation (135, to the solicited-node
+/// group, with the source link-layer address) or advertisement (136,
+/// solicited and override, with the target link-layer address) about
+/// `target`.
+pub fn neighbour_discovery(
+    solicitation: bool,
+    vid: u16,
+    (src_mac, src): ([u8; 6], Ipv6Addr),
+    (dst_mac, dst): ([u8; 6], Ipv6Addr),
+    target: Ipv6Addr,
+) -> Vec<u8> {
+    let t = target.octets();
+    let (icmp_type, flags, option, dst_mac, dst) = match solicitation {
+        true => {
+            let group: Ipv6Addr = [0xff02, 0, 0, 0, 0, 1, 0xff00 | u16::from(t[13]), 0].into();
+            let mut group = group.octets();
+            group[14..].copy_from_slice(&t[14..]);
+            let mac = [0x33, 0x33, 0xff, t[13], t[14], t[15]];
+            (135, [0; 4], 1, mac, Ipv6Addr::from(group))
+        }
+        false => (136, [0x60, 0, 0, 0], 2, dst_mac, dst),
+    };
+    let mut body = t.to_vec();
+    body.extend_from_slice(&[option, 1]);
+    body.extend_from_slice(&src_mac);
+    let builder = PacketBuilder::ethernet2(src_mac, dst_mac)
+        .single_vlan(vlan_id(vid))
+        .ipv6(src.octets(), dst.octets(), 255)
+        .icmpv6(Icmpv6Type::Unknown {
+            type_u8: icmp_type,
+            code_u8: 0,
+            bytes5to8: flags,
+        });
+    let mut out = Vec::with_capacity(builder.size(body.len()));
+    builder
+        .write(&mut out, &body)
+        .expect("a neighbour discovery frame");
+    out
+}
 
-/// The tagged frame's ICMP echo request or reply, if it is one.
+/// A tagged ICMPv6 frame's type, addresses and body after the 4-byte
+/// header (no extension headers).
+pub fn parse_icmpv6(frame: &[u8]) -> Option<(u8, Ipv6Addr, Ipv6Addr, &[u8])> {
+    if vid(frame).is_none() || be16(frame, 16) != IPV6 || frame.len() < L3 + 44 {
+        return None;
+    }
+    let ip = &frame[L3..];
+    let end = (40 + usize::from(be16(ip, 4))).min(ip.len());
+    if ip[6] != 58 || end < 44 {
+        return None;
+    }
+    let addr = |at: usize| -> Ipv6Addr {
+        let octets: [u8; 16] = ip[at..at + 16].try_into().expect("16 bytes");
+        octets.into()
+    };
+    Some((ip[40], addr(8), addr(24), &ip[44..end]))
+}
+
+/// A tagged ICMP or ICMPv6 echo: (is a request, source, destination, id,
+/// seq, payload).
+pub type Echo = (bool, IpAddr, IpAddr, u16, u16, Vec<u8>);
+
+/// The tagged frame's echo request or reply, if it is one.
 pub fn parse_echo(frame: &[u8]) -> Option<Echo> {
+    if let Some((kind, src, dst, body)) = parse_icmpv6(frame) {
+        let request = match kind {
+            128 => true,
+            129 => false,
+            _ => return None,
+        };
+        let (id, seq) = (be16(body, 0), be16(body, 2));
+        return Some((request, src.into(), dst.into(), id, seq, body[4..].to_vec()));
+    }
     if vid(frame).is_none() || be16(frame, 16) != IPV4 || frame.len() < L3 + 28 {
         return None;
     }
@@ -113,20 +199,26 @@ pub fn parse_echo(frame: &[u8]) -> Option<Echo> {
     };
     Some((
         request,
-        ipv4_at(ip, 12),
-        ipv4_at(ip, 16),
+        ipv4_at(ip, 12).into(),
+        ipv4_at(ip, 16).into(),
         be16(icmp, 4),
         be16(icmp, 6),
         icmp[8..].to_vec(),
     ))
 }
 
-/// The host: its MAC and address on VLAN `vid`, and the thread answering
-/// for it.
-pub struct VlanHost {
+/// Who the host is on its VLAN.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity {
     pub mac: [u8; 6],
-    pub address: Ipv4Addr,
+    pub v4: Ipv4Addr,
+    pub v6: Ipv6Addr,
     pub vid: u16,
+}
+
+/// The host and the thread answering for it.
+pub struct VlanHost {
+    pub me: Identity,
     socket: Arc<PacketSocket>,
     frames: Receiver<Vec<u8>>,
     stop: Arc<AtomicBool>,
@@ -135,12 +227,7 @@ pub struct VlanHost {
 
 impl VlanHost {
     /// Starts answering on `interface` of lab host `host`.
-    pub fn start(
-        lab: &Lab,
-        host: Host,
-        interface: &str,
-        (mac, address, vid): ([u8; 6], Ipv4Addr, u16),
-    ) -> VlanHost {
+    pub fn start(lab: &Lab, host: Host, interface: &str, me: Identity) -> VlanHost {
         let socket = Arc::new(PacketSocket::open_tagged(lab, host, interface));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, frames) = channel();
@@ -153,7 +240,7 @@ impl VlanHost {
                     let Some(r) = socket.next(deadline, &mut buf) else {
                         continue;
                     };
-                    if let Some(reply) = answer(&r.data, mac, address, vid) {
+                    if let Some(reply) = answer(&r.data, &me) {
                         let _ = socket.send(&reply);
                     }
                     if tx.send(r.data).is_err() {
@@ -163,9 +250,7 @@ impl VlanHost {
             })
         };
         VlanHost {
-            mac,
-            address,
-            vid,
+            me,
             socket,
             frames,
             stop,
@@ -209,24 +294,32 @@ impl Drop for VlanHost {
     }
 }
 
-/// What a host's kernel would answer to `frame`: an ARP reply to a request
-/// for `address`, an echo reply to a request to it; on VLAN `vid` only.
-fn answer(frame: &[u8], mac: [u8; 6], address: Ipv4Addr, vid_: u16) -> Option<Vec<u8>> {
-    if vid(frame)? != vid_ {
+/// What a host's kernel would answer to `frame`: an ARP reply or neighbour
+/// advertisement to a request for its address, an echo reply to a request
+/// to it; on its VLAN only.
+fn answer(frame: &[u8], me: &Identity) -> Option<Vec<u8>> {
+    if vid(frame)? != me.vid {
         return None;
     }
+    let sender_mac: [u8; 6] = frame[6..12].try_into().ok()?;
     if let Some((1, sender_mac, sender, target)) = parse_arp(frame) {
-        return (target == address).then(|| arp(2, vid_, (mac, address), (sender_mac, sender)));
+        return (target == me.v4).then(|| arp(2, me.vid, (me.mac, me.v4), (sender_mac, sender)));
+    }
+    if let Some((135, src, _, body)) = parse_icmpv6(frame) {
+        let target: [u8; 16] = body.get(4..20)?.try_into().ok()?;
+        return (Ipv6Addr::from(target) == me.v6).then(|| {
+            neighbour_discovery(false, me.vid, (me.mac, me.v6), (sender_mac, src), me.v6)
+        });
     }
     let (true, src, dst, id, seq, payload) = parse_echo(frame)? else {
         return None;
     };
-    let sender_mac: [u8; 6] = frame[6..12].try_into().ok()?;
-    (dst == address).then(|| {
+    let mine = dst == IpAddr::V4(me.v4) || dst == IpAddr::V6(me.v6);
+    mine.then(|| {
         echo(
             false,
-            vid_,
-            (mac, sender_mac),
+            me.vid,
+            (me.mac, sender_mac),
             (dst, src),
             (id, seq),
             &payload,
