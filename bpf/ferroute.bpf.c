@@ -9,8 +9,8 @@
 // CPU.
 //
 // On a link with VLAN sub-interfaces (`PORT_HAS_VLANS`), a tagged frame is
-// judged as arriving on its sub-interface (`vlans`: the sub-interface's MAC,
-// the link's sockets): transit frames go to the link's socket (the worker
+// judged as arriving on its sub-interface (`vlans`, by link and VLAN id: the
+// sub-interface's MAC, the link's sockets): transit frames go to the link's socket (the worker
 // pops the tag); what is for the router goes to the kernel, where ferroute's
 // punt socket on the link hands it, untagged, to the sub-interface's TAP.
 // Frames of a VLAN the link does not serve, 802.1ad and stacked tags go to
@@ -33,9 +33,11 @@
 #define MAX_LOCAL_ADDRESSES 1024
 
 #define ETH_P_8021AD_ 0x88A8
-#define MAX_VLANS 4096
-/* port_info.flags: the link carries VLAN sub-interfaces. */
+#define VLAN_IDS 4096
+/* port_info.flags: the link carries VLAN sub-interfaces; (in `vlans`) the
+ * entry is a sub-interface. */
 #define PORT_HAS_VLANS 1
+#define VLAN_SERVED 2
 
 #define IPPROTO_ICMPV6_ 58
 #define ND_ROUTER_SOLICIT 133
@@ -49,11 +51,6 @@ struct port_info {
 	__u8 mac[ETH_ALEN];
 	__u8 flags;
 	__u8 pad;
-};
-
-struct vlan_key {
-	__u32 ifindex;
-	__u32 vid;
 };
 
 struct vlan_tag {
@@ -93,11 +90,13 @@ struct {
 	__type(value, struct port_info);
 } ports SEC(".maps");
 
-/* VLAN sub-interfaces: (link ifindex, VLAN id) → the sub-interface. */
+/* VLAN sub-interfaces: key = link port_index * VLAN_IDS + VLAN id → the
+ * sub-interface (flags VLAN_SERVED; a direct array, as the pipeline's
+ * table: no hashing on the per-frame path). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_VLANS);
-	__type(key, struct vlan_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_PORTS * VLAN_IDS);
+	__type(key, __u32);
 	__type(value, struct port_info);
 } vlans SEC(".maps");
 
@@ -231,7 +230,7 @@ static __always_inline int tagged(struct xdp_md *ctx, const struct port_info *li
 {
 	struct vlan_tag *tag = (void *)(eth + 1);
 	struct port_info *sub;
-	struct vlan_key key;
+	__u32 vid, key;
 	__u16 inner;
 
 	if ((void *)(tag + 1) > data_end)
@@ -239,13 +238,13 @@ static __always_inline int tagged(struct xdp_md *ctx, const struct port_info *li
 	inner = bpf_ntohs(tag->encapsulated);
 	if (proto == ETH_P_8021AD_ || inner == ETH_P_8021Q || inner == ETH_P_8021AD_)
 		return to_socket(ctx, link);
-	key.ifindex = ctx->ingress_ifindex;
-	key.vid = bpf_ntohs(tag->tci) & 0xfff;
+	vid = bpf_ntohs(tag->tci) & 0xfff;
 	/* VLAN 0 is priority-tagged traffic of the link itself. */
-	if (key.vid == 0)
+	if (vid == 0)
 		return classify(ctx, link, eth->h_dest, inner, tag + 1, data_end);
+	key = link->port_index * VLAN_IDS + vid;
 	sub = bpf_map_lookup_elem(&vlans, &key);
-	if (!sub)
+	if (!sub || !(sub->flags & VLAN_SERVED))
 		return to_socket(ctx, link);
 	return classify(ctx, sub, eth->h_dest, inner, tag + 1, data_end);
 }

@@ -58,8 +58,12 @@ pub struct XdpVlan {
     pub mac: MacAddr,
 }
 
-/// `port_info.flags` bit: the link carries VLAN sub-interfaces.
+/// `port_info.flags` bits: the link carries VLAN sub-interfaces; (in the
+/// VLAN table) the entry is a sub-interface.
 const PORT_HAS_VLANS: u8 = 1;
+const VLAN_SERVED: u8 = 2;
+/// VLAN ids per link in the program's VLAN table.
+const VLAN_IDS: u32 = 4096;
 
 /// The program's `port_info` value: port index, MAC, flags, padding.
 fn port_info(port_index: u32, mac: MacAddr, flags: u8) -> [u8; 12] {
@@ -188,13 +192,19 @@ impl std::fmt::Debug for XdpProgram {
 /// the returned skeleton lives.
 unsafe fn open_skeleton(
     storage: NonNull<MaybeUninit<OpenObject>>,
+    vlan_entries: u32,
 ) -> Result<FerrouteSkel<'static>, XdpError> {
     // SAFETY: the caller keeps `storage` alive and unaliased while the
     // skeleton (which borrows it) lives.
     let object: &'static mut MaybeUninit<OpenObject> = unsafe { &mut *storage.as_ptr() };
-    let open = FerrouteSkelBuilder::default()
+    let mut open = FerrouteSkelBuilder::default()
         .open(object)
         .map_err(|e| bpf_error("opening the XDP program", e))?;
+    // The VLAN table is a direct array: room for the ports there are.
+    open.maps
+        .vlans
+        .set_max_entries(vlan_entries)
+        .map_err(|e| bpf_error("sizing the XDP VLAN table", e))?;
     open.load()
         .map_err(|e| bpf_error("loading the XDP program into the kernel", e))
 }
@@ -224,7 +234,8 @@ impl XdpProgram {
         // SAFETY: `storage` is owned by the `XdpProgram` built below, which
         // drops the skeleton before freeing it; on error it is freed here
         // after the failed skeleton is gone.
-        let skel = match unsafe { open_skeleton(storage) } {
+        let links = ports.iter().map(|p| p.port_index + 1).max().unwrap_or(1);
+        let skel = match unsafe { open_skeleton(storage, links * VLAN_IDS) } {
             Ok(skel) => skel,
             Err(e) => {
                 // SAFETY: from `Box::leak` above; nothing refers to it any more.
@@ -344,22 +355,27 @@ impl XdpProgram {
     /// kernel, as on links without VLANs).
     pub fn set_vlans(&self, vlans: &[XdpVlan]) -> Result<(), XdpError> {
         for v in vlans {
-            if !self.ports.iter().any(|p| p.ifindex == v.ifindex) {
+            let link = self
+                .ports
+                .iter()
+                .find(|p| p.ifindex == v.ifindex && p.port_index == v.link_index);
+            if link.is_none() || !(1..VLAN_IDS as u16).contains(&v.vid) {
                 return Err(XdpError::Invalid {
                     what: format!(
-                        "VLAN {} is on interface {}, which the program does not serve",
+                        "VLAN {} on interface {} (port {}): not a VLAN id of a port the \
+                         program serves",
                         v.vid,
-                        interface_name(v.ifindex)
+                        interface_name(v.ifindex),
+                        v.link_index
                     ),
                 });
             }
-            let mut key = [0u8; 8];
-            key[..4].copy_from_slice(&v.ifindex.to_ne_bytes());
-            key[4..].copy_from_slice(&u32::from(v.vid).to_ne_bytes());
+            let key = v.link_index * VLAN_IDS + u32::from(v.vid);
+            let value = port_info(v.link_index, v.mac, VLAN_SERVED);
             self.skel
                 .maps
                 .vlans
-                .update(&key, &port_info(v.link_index, v.mac, 0), MapFlags::ANY)
+                .update(&key.to_ne_bytes(), &value, MapFlags::ANY)
                 .map_err(|e| bpf_error("filling the XDP VLAN table", e))?;
         }
         for port in self.ports.iter() {
