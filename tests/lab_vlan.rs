@@ -16,13 +16,14 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::config::RouterConfig;
 use support::daemon::Daemon;
 use support::vlan_host::{
-    arp, echo, neighbour_discovery, parse_arp, parse_echo, parse_icmpv6, vid, Identity, VlanHost,
+    arp, echo, neighbour_discovery, parse_arp, parse_echo, parse_icmpv6, untagged, vid, Identity,
+    VlanHost,
 };
 use support::{poll_until, require_root, Host, Lab, MAC_P0};
 
@@ -244,4 +245,76 @@ fn vlan_sub_interface_live() {
     );
     let links = lab.ip(Host::R, &["link", "show"]);
     assert!(!links.contains("p0.100"), "the TAP is left: {links}");
+}
+
+/// What the punt path costs the router's own traffic: round trips of
+/// echoes from the same AF_PACKET socket to the router's VLAN address
+/// (XDP pass → kernel on p0 → punt socket → TAP → kernel ICMP → TAP → punt
+/// socket → wire) and, untagged, to p0's own address (XDP pass → kernel →
+/// wire), alternated; prints medians and 90th percentiles.
+/// `cargo test --release --test lab_vlan -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run by hand"]
+fn punt_round_trip_against_the_kernels_own() {
+    if !require_root("lab vlan round trips") {
+        return;
+    }
+    const ROUNDS: u16 = 300;
+    let lab = Lab::up();
+    let config = lab.dir.join("vlan.toml");
+    let toml = format!("{}{SUB_INTERFACE}", RouterConfig::default().toml());
+    std::fs::write(&config, toml).unwrap();
+    let daemon = Daemon::start(&lab, &config);
+    let host = VlanHost::start(&lab, Host::A, "a0", ME);
+    // Host A's own address and MAC for the untagged peer: the router's
+    // kernel answers it on p0 from its neighbour entry.
+    let a0 = (
+        "192.0.2.10".parse::<Ipv4Addr>().unwrap(),
+        [0x02, 0, 0, 0, 0, 0x0a],
+    );
+    let p0: Ipv4Addr = "192.0.2.1".parse().unwrap();
+    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for seq in 0..ROUNDS {
+        for (kind, t) in times.iter_mut().enumerate() {
+            let (frame, from, to) = match kind {
+                0 => {
+                    let to = IpAddr::V4(ROUTER_V4);
+                    let f = echo(true, VID, (ME.mac, MAC_P0), (me(to), to), (5, seq), b"rtt");
+                    (f, to, me(to))
+                }
+                _ => {
+                    let (src, dst) = (IpAddr::V4(a0.0), IpAddr::V4(p0));
+                    let f = echo(true, VID, (a0.1, MAC_P0), (src, dst), (6, seq), b"rtt");
+                    (untagged(&f), dst, src)
+                }
+            };
+            let sent = Instant::now();
+            host.send(&frame);
+            let (reply, _) = host.expect(LIMIT, |f| {
+                parse_echo(f).is_some_and(|(req, src, dst, _, s, _)| {
+                    !req && src == from && dst == to && s == seq
+                })
+            });
+            assert!(reply.is_some(), "no reply {kind}/{seq}");
+            // The first rounds resolve neighbours: left out.
+            if seq >= 10 {
+                t.push(sent.elapsed());
+            }
+        }
+    }
+    for (name, t) in ["VLAN address, through the TAP", "p0's address, untagged"]
+        .iter()
+        .zip(&mut times)
+    {
+        t.sort();
+        let at = |q: usize| t[t.len() * q / 100].as_micros();
+        println!(
+            "{name}: median {} µs, p90 {} µs over {} echoes",
+            at(50),
+            at(90),
+            t.len()
+        );
+    }
+    drop(host);
+    daemon.stop_cleanly(&lab);
 }

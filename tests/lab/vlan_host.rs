@@ -24,6 +24,20 @@ const IPV6: u16 = 0x86dd;
 /// Where a tagged frame's network header starts.
 const L3: usize = 18;
 
+/// A frame's network header offset and EtherType, past one tag if any.
+fn network(frame: &[u8]) -> Option<(usize, u16)> {
+    let l3 = if vid(frame).is_some() { L3 } else { 14 };
+    (frame.len() >= l3).then(|| (l3, be16(frame, l3 - 2)))
+}
+
+/// `frame` without its tag (for the untagged peers of a measurement).
+pub fn untagged(frame: &[u8]) -> Vec<u8> {
+    match vid(frame) {
+        Some(_) => [&frame[..12], &frame[16..]].concat(),
+        None => frame.to_vec(),
+    }
+}
+
 /// The VLAN id of a tagged frame (`None` untagged).
 pub fn vid(frame: &[u8]) -> Option<u16> {
     (frame.len() >= L3 && be16(frame, 12) == VLAN).then(|| be16(frame, 14) & 0xfff)
@@ -149,13 +163,14 @@ pub fn neighbour_discovery(
     out
 }
 
-/// A tagged ICMPv6 frame's type, addresses and body after the 4-byte
-/// header (no extension headers).
+/// An ICMPv6 frame's type, addresses and body after the 4-byte header (no
+/// extension headers); tagged or not.
 pub fn parse_icmpv6(frame: &[u8]) -> Option<(u8, Ipv6Addr, Ipv6Addr, &[u8])> {
-    if vid(frame).is_none() || be16(frame, 16) != IPV6 || frame.len() < L3 + 44 {
+    let (l3, ethertype) = network(frame)?;
+    if ethertype != IPV6 || frame.len() < l3 + 44 {
         return None;
     }
-    let ip = &frame[L3..];
+    let ip = &frame[l3..];
     let end = (40 + usize::from(be16(ip, 4))).min(ip.len());
     if ip[6] != 58 || end < 44 {
         return None;
@@ -167,11 +182,11 @@ pub fn parse_icmpv6(frame: &[u8]) -> Option<(u8, Ipv6Addr, Ipv6Addr, &[u8])> {
     Some((ip[40], addr(8), addr(24), &ip[44..end]))
 }
 
-/// A tagged ICMP or ICMPv6 echo: (is a request, source, destination, id,
+/// An ICMP or ICMPv6 echo: (is a request, source, destination, id,
 /// seq, payload).
 pub type Echo = (bool, IpAddr, IpAddr, u16, u16, Vec<u8>);
 
-/// The tagged frame's echo request or reply, if it is one.
+/// The frame's echo request or reply, if it is one (tagged or not).
 pub fn parse_echo(frame: &[u8]) -> Option<Echo> {
     if let Some((kind, src, dst, body)) = parse_icmpv6(frame) {
         let request = match kind {
@@ -182,10 +197,11 @@ pub fn parse_echo(frame: &[u8]) -> Option<Echo> {
         let (id, seq) = (be16(body, 0), be16(body, 2));
         return Some((request, src.into(), dst.into(), id, seq, body[4..].to_vec()));
     }
-    if vid(frame).is_none() || be16(frame, 16) != IPV4 || frame.len() < L3 + 28 {
+    let (l3, ethertype) = network(frame)?;
+    if ethertype != IPV4 || frame.len() < l3 + 28 {
         return None;
     }
-    let ip = &frame[L3..];
+    let ip = &frame[l3..];
     let ihl = usize::from(ip[0] & 0xf) * 4;
     let total = usize::from(be16(ip, 2));
     if ip[9] != 1 || ip.len() < total || total < ihl + 8 {
