@@ -7,8 +7,8 @@
 //! TAP), the router pings it, and it pings host B through the data plane
 //! (VLAN 100 → p1 and back, the neighbour learnt by the kernel on the TAP),
 //! IPv4 and IPv6. Frames of a VLAN p0 does not serve are counted
-//! `vlan_unknown`; every redirected frame is accounted for; after the stop
-//! neither the TAP nor an XDP program is left.
+//! `vlan_unknown`; every redirected frame is accounted for; the TAP follows
+//! p0's carrier; after the stop neither the TAP nor an XDP program is left.
 //!
 //! Needs root (skips otherwise, fails under CI=true).
 
@@ -236,6 +236,22 @@ fn vlan_sub_interface_live() {
     assert!(n(&stats, &["linux_cp", "from_kernel"]) >= 14, "{stats:#}");
     assert_eq!(n(&stats, &["linux_cp", "errors"]), 0, "{stats:#}");
     drop(host);
+
+    // The TAP follows its link's carrier: host A's end down takes p0's
+    // carrier, and with it the sub-interface's, and back.
+    let tap_has_carrier = || {
+        let line = lab.ip(Host::R, &["link", "show", "p0.100"]);
+        !line.contains("NO-CARRIER") && line.contains("LOWER_UP")
+    };
+    assert!(tap_has_carrier());
+    for (state, carrier) in [("down", false), ("up", true)] {
+        lab.ip(Host::A, &["link", "set", "a0", state]);
+        assert!(
+            poll_until(LIMIT, || tap_has_carrier() == carrier),
+            "a0 {state}: {}",
+            lab.ip(Host::R, &["link", "show", "p0.100"])
+        );
+    }
 
     let stopped = daemon.stop_cleanly(&lab);
     assert!(

@@ -13,6 +13,10 @@
 //!   from the IP precedence, as the pipeline tags), and sent on the link
 //!   through the same socket.
 //!
+//! * Carrier: every [`STOP_CHECK`] the thread reads each link's state and
+//!   gives its TAPs the same carrier, so a link going down takes its
+//!   sub-interfaces down for the kernel and the routing protocols too.
+//!
 //! This is control traffic, off the workers: a system call per frame is
 //! what the kernel's own path costs too. Bursts are bounded per wake so one
 //! busy VLAN cannot starve the rest.
@@ -21,9 +25,9 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::tap::Tap;
+use super::tap::{self, Tap};
 use crate::forward::pcp_of;
 use crate::wire::ethernet::ethertype;
 use crate::wire::vlan::{pop_tag, push_tag, Tci, VlanFrame, TAG_LEN};
@@ -93,6 +97,9 @@ pub(super) struct TapEnd {
 pub(super) struct LinkSocket {
     fd: OwnedFd,
     ifindex: u32,
+    interface: String,
+    /// The link's state as last given to its TAPs.
+    running: Option<bool>,
     /// TAP index by VLAN id (`u16::MAX`: none).
     taps: Box<[u16; 4096]>,
 }
@@ -196,6 +203,8 @@ impl LinkSocket {
         Ok(LinkSocket {
             fd,
             ifindex,
+            interface: interface.to_string(),
+            running: None,
             taps: Box::new([u16::MAX; 4096]),
         })
     }
@@ -294,11 +303,19 @@ pub(super) fn run(
         })
         .collect();
     let mut buf = vec![0u8; BUFFER];
+    let ioctls = tap::ioctl_socket().ok();
+    let mut carrier_checked: Option<Instant> = None;
     let timeout = libc::timespec {
         tv_sec: STOP_CHECK.as_secs() as libc::time_t,
         tv_nsec: STOP_CHECK.subsec_nanos() as libc::c_long,
     };
     while !stop.load(Ordering::Relaxed) {
+        if let Some(sock) = &ioctls {
+            if carrier_checked.is_none_or(|at| at.elapsed() >= STOP_CHECK) {
+                follow_carriers(sock.as_raw_fd(), &mut links, &taps, &counters);
+                carrier_checked = Some(Instant::now());
+            }
+        }
         // SAFETY: `fds` is a valid array of its length; no signal mask.
         let ready = unsafe {
             libc::ppoll(
@@ -321,6 +338,29 @@ pub(super) fn run(
                 if let Some(link) = links.get(t.link) {
                     to_link(t, link, &mut buf, &counters);
                 }
+            }
+        }
+    }
+}
+
+/// Gives each link's TAPs the link's carrier when it changed.
+fn follow_carriers(
+    sock: RawFd,
+    links: &mut [LinkSocket],
+    taps: &[TapEnd],
+    counters: &PuntCounters,
+) {
+    for (i, link) in links.iter_mut().enumerate() {
+        let Some(running) = tap::link_running(sock, &link.interface) else {
+            continue;
+        };
+        if link.running == Some(running) {
+            continue;
+        }
+        link.running = Some(running);
+        for t in taps.iter().filter(|t| t.link == i) {
+            if t.tap.set_carrier(running).is_err() {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

@@ -23,6 +23,39 @@ impl Tap {
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+
+    /// Raises or drops the TAP's carrier (as its link's goes), so the
+    /// kernel and the control thread see the sub-interface go down too.
+    pub fn set_carrier(&self, on: bool) -> io::Result<()> {
+        let value = libc::c_int::from(on);
+        // SAFETY: TUNSETCARRIER reads one int.
+        let ret = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TUNSETCARRIER, &value) };
+        check(ret, "setting the carrier", "a TAP")
+    }
+}
+
+/// Whether interface `name` is up with a carrier (IFF_UP and IFF_RUNNING),
+/// asked through `sock` (any AF_INET datagram socket); `None` when it
+/// cannot be read.
+pub(super) fn link_running(sock: RawFd, name: &str) -> Option<bool> {
+    let mut req = ifreq(name).ok()?;
+    // SAFETY: SIOCGIFFLAGS fills the flags of one ifreq.
+    let ret = unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) };
+    if ret < 0 {
+        return None;
+    }
+    // SAFETY: the flags member was just written by the kernel.
+    let flags = libc::c_int::from(unsafe { req.ifr_ifru.ifru_flags });
+    Some(flags & libc::IFF_UP != 0 && flags & libc::IFF_RUNNING != 0)
+}
+
+/// A datagram socket for interface ioctls.
+pub(super) fn ioctl_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket call.
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    check(sock, "a socket for interface settings", "the TAPs")?;
+    // SAFETY: a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(sock) })
 }
 
 /// An `ifreq` naming `name` (checked to fit IFNAMSIZ with its NUL).
@@ -97,11 +130,7 @@ pub(super) fn create(
     check(ret, "creating the TAP", name)?;
 
     // Link settings go through an ordinary socket's ioctls.
-    // SAFETY: plain socket call.
-    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    check(sock, "a socket to configure the TAP", name)?;
-    // SAFETY: a new descriptor we own.
-    let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+    let sock = ioctl_socket()?;
     let mut req = ifreq(name)?;
     // SAFETY: writing the hwaddr member of the union; sockaddr is plain data.
     unsafe {
