@@ -357,10 +357,19 @@ mod tests {
         snap.wake_late_ns.record_n(30_000, 4).unwrap();
         let mut xdp = BTreeMap::new();
         xdp.insert("redirected".to_string(), 7);
-        let r = StatsReport::new(&snap, 2, Duration::from_millis(1500), xdp);
+        let mut r = StatsReport::new(&snap, 2, Duration::from_millis(1500), xdp);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains("linux_cp"), "no VLANs, no section: {json}");
+        r.linux_cp.insert("to_kernel".to_string(), 3);
         let json = serde_json::to_string(&r).unwrap();
         let back: StatsReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
+        assert!(
+            r.to_text()
+                .contains("vlan taps (linux-cp):\n  to_kernel                          3\n"),
+            "{}",
+            r.to_text()
+        );
         assert_eq!(r.latency_ns.samples, 10);
         assert_eq!(r.shaper_wake_late_ns.samples, 4);
         let text = r.to_text();

@@ -93,6 +93,16 @@ pub(super) struct TapEnd {
     pub vid: u16,
 }
 
+/// One read of a link's socket.
+enum Received {
+    /// Nothing queued.
+    Nothing,
+    /// A frame not ours to carry (our own, cut, not 802.1Q).
+    Skipped,
+    /// The untagged frame's range in the buffer and its VLAN id.
+    Frame(usize, usize, u16),
+}
+
 /// A link's AF_PACKET socket.
 pub(super) struct LinkSocket {
     fd: OwnedFd,
@@ -217,65 +227,62 @@ impl LinkSocket {
         self.taps[usize::from(vid & 0xfff)] = tap as u16;
     }
 
-    /// The next frame the kernel received on the link, into `buf`: its
-    /// untagged bytes' range and VLAN id. `None` when nothing is queued.
-    fn recv(&self, buf: &mut [u8]) -> Option<(usize, usize, u16)> {
-        loop {
-            let mut iov = libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            };
-            // u64s: aligned for cmsghdr.
-            let mut control = [0u64; 16];
-            // SAFETY: sockaddr_ll and msghdr are plain data.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            // SAFETY: as above.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
-            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&control) as _;
-            // SAFETY: every buffer `msg` names is valid for its length.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
-            if n < 0 {
-                return None;
-            }
-            let n = n as usize;
-            if n > buf.len() || from.sll_pkttype == libc::PACKET_OUTGOING {
-                continue;
-            }
-            let mut aux = AuxData::default();
-            // SAFETY: walking the control messages the kernel wrote into
-            // `control` through `msg`, reading one of the size it says.
-            unsafe {
-                let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-                while !cmsg.is_null() {
-                    if (*cmsg).cmsg_level == libc::SOL_PACKET
-                        && (*cmsg).cmsg_type == PACKET_AUXDATA
-                        && (*cmsg).cmsg_len as usize
-                            >= libc::CMSG_LEN(std::mem::size_of::<AuxData>() as u32) as usize
-                    {
-                        aux = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<AuxData>());
-                    }
-                    cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-                }
-            }
-            if aux.status & TP_STATUS_VLAN_VALID != 0 {
-                return Some((0, n, aux.vlan_tci & 0xfff));
-            }
-            // The tag still in the frame (a path that did not strip it).
-            let Ok(tagged) = VlanFrame::new_checked(&buf[..n]) else {
-                continue;
-            };
-            if tagged.tpid() != ethertype::VLAN {
-                continue;
-            }
-            let vid = tagged.tci().vid();
-            pop_tag(buf, 0);
-            return Some((TAG_LEN, n, vid));
+    /// The next frame the kernel received on the link, into `buf`.
+    fn recv(&self, buf: &mut [u8]) -> Received {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // u64s: aligned for cmsghdr.
+        let mut control = [0u64; 16];
+        // SAFETY: sockaddr_ll and msghdr are plain data.
+        let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: every buffer `msg` names is valid for its length.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
+        if n < 0 {
+            return Received::Nothing;
         }
+        let n = n as usize;
+        if n > buf.len() || from.sll_pkttype == libc::PACKET_OUTGOING {
+            return Received::Skipped;
+        }
+        let mut aux = AuxData::default();
+        // SAFETY: walking the control messages the kernel wrote into
+        // `control` through `msg`, reading one of the size it says.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_PACKET
+                    && (*cmsg).cmsg_type == PACKET_AUXDATA
+                    && (*cmsg).cmsg_len as usize
+                        >= libc::CMSG_LEN(std::mem::size_of::<AuxData>() as u32) as usize
+                {
+                    aux = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<AuxData>());
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        if aux.status & TP_STATUS_VLAN_VALID != 0 {
+            return Received::Frame(0, n, aux.vlan_tci & 0xfff);
+        }
+        // The tag still in the frame (a path that did not strip it).
+        let Ok(tagged) = VlanFrame::new_checked(&buf[..n]) else {
+            return Received::Skipped;
+        };
+        if tagged.tpid() != ethertype::VLAN {
+            return Received::Skipped;
+        }
+        let vid = tagged.tci().vid();
+        pop_tag(buf, 0);
+        Received::Frame(TAG_LEN, n, vid)
     }
 }
 
@@ -367,9 +374,13 @@ fn follow_carriers(
 }
 
 fn to_taps(link: &LinkSocket, taps: &[TapEnd], buf: &mut [u8], counters: &PuntCounters) {
+    // Skipped frames count against the burst too: a flood of them cannot
+    // hold the thread here.
     for _ in 0..BURST {
-        let Some((start, end, vid)) = link.recv(buf) else {
-            return;
+        let (start, end, vid) = match link.recv(buf) {
+            Received::Nothing => return,
+            Received::Skipped => continue,
+            Received::Frame(start, end, vid) => (start, end, vid),
         };
         let slot = link.taps[usize::from(vid)];
         let Some(t) = taps.get(usize::from(slot)) else {
