@@ -87,7 +87,7 @@ impl BgpRib {
             }
         };
         match only {
-            None => routes.iter_mut().for_each(|(p, c)| one(*p, c)),
+            None => routes.iter_mut().for_each(|(p, c)| one(p, c)),
             Some(list) => {
                 for p in list {
                     if let Some(c) = routes.get_mut(&p) {

@@ -39,8 +39,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::control::dense_map::DenseMap;
 use crate::control::hash::{FastMap as HashMap, FastSet as HashSet};
+use crate::control::prefix_map::PrefixMap;
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
@@ -67,7 +67,7 @@ const MASS_CHANGE_MIN: usize = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct Rib {
     distances: AdminDistances,
-    prefixes: DenseMap<IpNet, PrefixState>,
+    prefixes: PrefixMap<PrefixState>,
     /// Number of routes per source (by [`RouteSource::index`]).
     source_routes: [usize; SOURCE_COUNT],
     paths: PathSets,
@@ -132,7 +132,7 @@ impl Rib {
         self.distances = distances;
         // Any prefix's best route may have changed source.
         self.journals.replaced(SourceFilter::all_except(&[]));
-        let all: Vec<IpNet> = self.prefixes.keys().copied().collect();
+        let all: Vec<IpNet> = self.prefixes.keys().collect();
         for p in all {
             self.reconsider(p);
         }
@@ -386,7 +386,7 @@ impl Rib {
                 .prefixes
                 .iter()
                 .filter(|(_, s)| s.candidates.iter().any(|c| flipped.contains(&c.paths)))
-                .map(|(p, _)| *p)
+                .map(|(p, _)| p)
                 .collect();
             for p in affected {
                 self.reconsider(p);
@@ -462,7 +462,7 @@ impl Rib {
         let prefixes = self
             .prefixes
             .iter()
-            .filter_map(|(p, s)| s.installed.get().map(|id| (*p, Some(id))))
+            .filter_map(|(p, s)| s.installed.get().map(|id| (p, Some(id))))
             .collect();
         let groups = self
             .paths
@@ -538,7 +538,7 @@ impl notify::RibView for Rib {
         self.prefixes
             .iter()
             .filter(|(_, state)| state.candidates.get(source).is_some())
-            .map(|(prefix, _)| *prefix)
+            .map(|(prefix, _)| prefix)
             .collect()
     }
 }
