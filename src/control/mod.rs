@@ -15,6 +15,7 @@
 
 mod event_loop;
 mod handle;
+pub mod heap;
 pub mod kernel;
 pub use ferroute_routing::control::{
     bgp, engine, hash, linkstate, ospf, protocol, rib, ControlInputs,

@@ -8,8 +8,9 @@
 //!
 //! Updates are applied in place by rebuilding only the slots the changed
 //! prefix covers. The data plane never sees a table change: the control
-//! plane updates its own copy and publishes a clone through
-//! `FibHandle` (ferroute-dataplane) (RCU style).
+//! plane updates its own table and publishes a lookup-only copy of it (the
+//! compiled arrays without the route record) through `FibHandle`
+//! (ferroute-dataplane) (RCU style).
 
 mod reference;
 mod trie;
@@ -109,10 +110,32 @@ macro_rules! table {
 
             /// The default route's (`/0`) next hop, and whether any other
             /// route has the same next hop: if not, a lookup answering it
-            /// matched the default route (uRPF's loose mode asks this).
+            /// matched the default route (uRPF's loose mode asks this);
+            /// if so, [`Self::matched_default`] tells.
             #[inline]
             pub fn default_route(&self) -> Option<(NextHopId, bool)> {
                 self.trie.default_route()
+            }
+
+            /// Whether the longest prefix covering `addr` is the default
+            /// route (one more lookup; works on lookup-only copies too).
+            #[inline]
+            pub fn matched_default(&self, addr: $addr) -> bool {
+                self.trie.matched_default(<$key>::from(addr))
+            }
+
+            /// A copy for lookups only, without the record updates need:
+            /// what the control plane publishes to the workers. It refuses
+            /// changes (`try_insert` fails with [`LpmError::LookupOnly`],
+            /// `remove` finds nothing) and has no routes to list (`get`,
+            /// `iter`, `lookup_prefix` find none); `len` still counts them.
+            pub fn lookup_copy(&self) -> Self {
+                $name { trie: self.trie.lookup_copy() }
+            }
+
+            /// Whether this is a [`Self::lookup_copy`].
+            pub fn is_lookup_only(&self) -> bool {
+                self.trie.is_lookup_only()
             }
 
             /// Looks up every address of `addrs` into the same index of `out`

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::Control;
 use crate::control::kernel::gateways::{self, ManagedEntry};
 use crate::control::kernel::netlink::ManagedOutcome;
-use crate::control::{ControlError, StopReport};
+use crate::control::{heap, ControlError, StopReport};
 use crate::fib::FibError;
 
 impl Control {
@@ -76,8 +76,8 @@ impl Control {
             status.fib_version = version;
             status.fib_builds += 1;
         }
-        if self.engine.publish_stats().last_prefix_changes >= TRIM_AFTER_CHANGES {
-            release_free_heap();
+        if self.engine.publish_stats().last_prefix_changes >= heap::TRIM_AFTER_CHANGES {
+            heap::release_free_heap();
         }
         self.refresh_gateways();
     }
@@ -117,24 +117,5 @@ impl Control {
         }
         self.lock_status().managed.clear();
         report
-    }
-}
-
-/// A publication changing this many prefixes (a full table learnt or lost)
-/// is followed by [`release_free_heap`].
-const TRIM_AFTER_CHANGES: usize = 1 << 16;
-
-/// Hands the allocator's free pages back to the kernel. A full table's
-/// withdrawal frees millions of small chunks (routes, B-tree nodes) that
-/// glibc keeps in its arenas: after a table was lost and relearnt, 38 MB of
-/// the daemon's 416 MB were free heap still resident (scripts/bench-bgp,
-/// round 2, measured with a `malloc_trim` from gdb). Costs milliseconds,
-/// once per mass change.
-fn release_free_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointers; it only walks glibc's own free
-    // lists (under their locks) and madvises away whole free pages.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

@@ -131,6 +131,11 @@ impl Fib {
         &mut self.groups
     }
 
+    /// Replaces the group table (without copying the old one first).
+    pub fn set_groups(&mut self, groups: NextHopTable) {
+        self.groups = CowArc::new(groups);
+    }
+
     /// The shared group table, for checking what two FIBs share.
     pub fn groups_shared(&self) -> &CowArc<NextHopTable> {
         &self.groups

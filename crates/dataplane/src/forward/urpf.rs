@@ -70,9 +70,7 @@ pub(super) fn check_v4(
     group: Option<NextHopId>,
 ) -> bool {
     passes(fib, mode, ingress, group, fib.v4.default_route(), || {
-        fib.v4
-            .lookup_prefix(src)
-            .is_some_and(|(net, _)| net.prefix_len() == 0)
+        fib.v4.matched_default(src)
     })
 }
 
@@ -86,8 +84,6 @@ pub(super) fn check_v6(
     group: Option<NextHopId>,
 ) -> bool {
     passes(fib, mode, ingress, group, fib.v6.default_route(), || {
-        fib.v6
-            .lookup_prefix(src)
-            .is_some_and(|(net, _)| net.prefix_len() == 0)
+        fib.v6.matched_default(src)
     })
 }

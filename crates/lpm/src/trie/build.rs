@@ -28,7 +28,7 @@ impl<K: Key> Trie<K> {
             if v.get(i + 1).is_some_and(|n| (n.0, n.1) == (k, l)) {
                 continue;
             }
-            items.push((k, l, t.acquire_code(nh)?));
+            items.push((k, l, t.code_for(l, nh)?));
         }
         t.record = items
             .iter()
@@ -44,6 +44,9 @@ impl<K: Key> Trie<K> {
 
     /// Recompiles everything from the record (drops the holes updates left).
     pub fn rebuild(&mut self) {
+        if self.is_lookup_only() {
+            return; // no record to rebuild from
+        }
         let items: Vec<Item> = self
             .record
             .iter()

@@ -282,6 +282,11 @@ impl Trie<u32> {
         resolve(&self.codes, self.leaf_of(a))
     }
 
+    /// Whether the longest match for `a` is the default route.
+    pub fn matched_default(&self, a: u32) -> bool {
+        self.is_default_leaf(self.leaf_of(a))
+    }
+
     /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
     pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
         #[cfg(target_arch = "x86_64")]
@@ -319,6 +324,11 @@ impl Trie<u128> {
     #[inline]
     pub fn lookup(&self, a: u128) -> Option<NextHopId> {
         resolve(&self.codes, self.leaf_of(a))
+    }
+
+    /// Whether the longest match for `a` is the default route.
+    pub fn matched_default(&self, a: u128) -> bool {
+        self.is_default_leaf(self.leaf_of(a))
     }
 
     pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {

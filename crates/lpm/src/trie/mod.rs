@@ -127,6 +127,8 @@ pub enum LpmError {
     ReservedNextHop(NextHopId),
     #[error("more than {MAX_NEXT_HOPS} distinct next-hop ids in one table")]
     TooManyNextHops,
+    #[error("a lookup-only copy of a table cannot be changed")]
+    LookupOnly,
 }
 
 /// The compiled trie plus the control-side record it is rebuilt from.
@@ -154,6 +156,9 @@ pub(crate) struct Trie<K: Key> {
     /// Free node blocks by size in `ALIGN` units.
     free: Vec<Vec<u32>>,
     free_words: usize,
+    /// Set on a lookup-only copy ([`Trie::lookup_copy`]): its number of
+    /// routes (it keeps no record).
+    lookup_only: Option<usize>,
 }
 
 impl<K: Key> Default for Trie<K> {
@@ -170,6 +175,7 @@ impl<K: Key> Default for Trie<K> {
             meta: Vec::new(),
             free: Vec::new(),
             free_words: 0,
+            lookup_only: None,
         }
     }
 }
@@ -190,7 +196,33 @@ pub struct TrieStats {
 
 impl<K: Key> Trie<K> {
     pub fn len(&self) -> usize {
-        self.record.len()
+        self.lookup_only.unwrap_or(self.record.len())
+    }
+
+    /// A copy that answers lookups (and [`Trie::default_route`]) but keeps
+    /// no record: what a published FIB needs, at a fraction of the memory
+    /// (the record is the larger part: a B-tree node per few routes) and
+    /// of the time a whole clone takes. It refuses changes; the record's
+    /// readers (`get`, `iter`, `lookup_with_len`) find nothing in it.
+    pub fn lookup_copy(&self) -> Self {
+        Trie {
+            direct: self.direct.clone(),
+            arena: self.arena.clone(),
+            codes: self.codes.clone(),
+            record: BTreeMap::new(),
+            code_of: self.code_of.clone(),
+            users: self.users.clone(),
+            default_code: self.default_code,
+            free_codes: Vec::new(),
+            meta: Vec::new(),
+            free: Vec::new(),
+            free_words: 0,
+            lookup_only: Some(self.len()),
+        }
+    }
+
+    pub fn is_lookup_only(&self) -> bool {
+        self.lookup_only.is_some()
     }
 
     /// Bytes lookups can touch: direct array, node arena, code table.
@@ -240,10 +272,21 @@ impl<K: Key> Trie<K> {
     }
 
     /// The default route's next hop, and whether another route shares it
-    /// (then a lookup answering that next hop may have matched either).
+    /// (then a lookup answering that next hop may have matched either:
+    /// [`Trie::matched_default`] tells).
     pub fn default_route(&self) -> Option<(NextHopId, bool)> {
         let c = self.default_code as usize;
-        (self.default_code != NO_ROUTE).then(|| (self.codes[c], self.users[c] > 1))
+        (self.default_code != NO_ROUTE).then(|| {
+            let id = self.codes[c];
+            (id, self.code_of.contains_key(&id))
+        })
+    }
+
+    /// Whether a leaf entry is the default route's: it has a code of its
+    /// own (see [`Trie::default_code_for`]), so no record is needed.
+    #[inline]
+    pub(super) fn is_default_leaf(&self, entry: u32) -> bool {
+        self.default_code != NO_ROUTE && entry & LEAF != 0 && entry as u16 == self.default_code
     }
 
     /// Re-reads the default route's code after the record changed at length 0.
@@ -383,16 +426,7 @@ impl<K: Key> Trie<K> {
         let code = match self.code_of.get(&nh) {
             Some(&c) => c,
             None => {
-                let c = if let Some(c) = self.free_codes.pop() {
-                    self.codes[c as usize] = nh;
-                    c
-                } else if self.codes.len() <= MAX_NEXT_HOPS {
-                    self.codes.push(nh);
-                    self.users.push(0);
-                    (self.codes.len() - 1) as u16
-                } else {
-                    return Err(LpmError::TooManyNextHops);
-                };
+                let c = self.new_code(nh)?;
                 self.code_of.insert(nh, c);
                 c
             }
@@ -401,12 +435,51 @@ impl<K: Key> Trie<K> {
         Ok(code)
     }
 
+    /// An unused code, now naming `nh` (with no users yet).
+    fn new_code(&mut self, nh: NextHopId) -> Result<u16, LpmError> {
+        if let Some(c) = self.free_codes.pop() {
+            self.codes[c as usize] = nh;
+            Ok(c)
+        } else if self.codes.len() <= MAX_NEXT_HOPS {
+            self.codes.push(nh);
+            self.users.push(0);
+            Ok((self.codes.len() - 1) as u16)
+        } else {
+            Err(LpmError::TooManyNextHops)
+        }
+    }
+
+    /// A code of its own for the default route, shared with no other
+    /// route even of the same next hop: a lookup then tells from the leaf
+    /// alone whether it matched only the default (uRPF's loose mode asks),
+    /// without the record, which lookup-only copies lack.
+    fn default_code_for(&mut self, nh: NextHopId) -> Result<u16, LpmError> {
+        if nh == NONE_ID {
+            return Err(LpmError::ReservedNextHop(nh));
+        }
+        let c = self.new_code(nh)?;
+        self.users[c as usize] = 1;
+        Ok(c)
+    }
+
+    /// The code for a route of length `len` to `nh`.
+    fn code_for(&mut self, len: u8, nh: NextHopId) -> Result<u16, LpmError> {
+        if len == 0 {
+            self.default_code_for(nh)
+        } else {
+            self.acquire_code(nh)
+        }
+    }
+
     fn release_code(&mut self, code: u16) {
         let u = &mut self.users[code as usize];
         *u -= 1;
         if *u == 0 {
             let nh = std::mem::replace(&mut self.codes[code as usize], NONE_ID);
-            self.code_of.remove(&nh);
+            // The default's own code is not the one `code_of` names.
+            if self.code_of.get(&nh) == Some(&code) {
+                self.code_of.remove(&nh);
+            }
             self.free_codes.push(code);
         }
     }

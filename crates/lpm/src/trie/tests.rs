@@ -152,3 +152,48 @@ fn next_hop_limits_are_errors() {
     assert_eq!(t.lookup(1), Some(7));
     assert_eq!(t.lookup(0x0000_0100), Some(1_000_001));
 }
+
+/// The default route has a leaf code of its own, so a lookup tells whether
+/// it matched only the default even when other routes share its next hop;
+/// a lookup-only copy answers every lookup as the table does, keeps its
+/// length and refuses changes. Checked against the reference over random
+/// tables (with defaults sharing next hops) through updates.
+#[test]
+fn lookup_copies_and_the_default_match_agree_with_the_reference() {
+    let mut rng = Rng::new(17);
+    let mut t = Trie::<u32>::default();
+    let mut r = BitTrie::new();
+    for round in 0..12 {
+        for &(k, l, nh) in &random_v4(&mut rng, 60) {
+            if rng.next_u64().is_multiple_of(4) {
+                assert_eq!(t.remove(k, l), r.remove(u128::from(k) << 96, l));
+            } else {
+                assert_eq!(
+                    t.insert(k, l, nh).unwrap(),
+                    r.insert(u128::from(k) << 96, l, nh)
+                );
+            }
+        }
+        // Every other round: a default through a next hop others use too.
+        if round % 2 == 0 {
+            t.insert(0, 0, 3).unwrap();
+            r.insert(0, 0, 3);
+        }
+        let copy = t.lookup_copy();
+        assert_eq!(copy.len(), t.len());
+        assert_eq!(copy.default_route(), t.default_route());
+        let routes: Vec<(u32, u8, u32)> = t.iter().collect();
+        for a in probes_v4(&routes, &mut rng) {
+            let want = r.lookup(u128::from(a) << 96);
+            assert_eq!(t.lookup(a), want.map(|x| x.0), "lookup {a:#x}");
+            assert_eq!(copy.lookup(a), want.map(|x| x.0), "copy {a:#x}");
+            let only_default = want.is_some_and(|x| x.1 == 0);
+            assert_eq!(t.matched_default(a), only_default, "default {a:#x}");
+            assert_eq!(copy.matched_default(a), only_default, "copy default {a:#x}");
+        }
+        let mut copy = copy;
+        assert_eq!(copy.insert(1, 32, 1), Err(LpmError::LookupOnly));
+        assert_eq!(copy.remove(0, 0), None);
+        assert_eq!(copy.iter().count(), 0);
+    }
+}

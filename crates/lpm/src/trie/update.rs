@@ -28,9 +28,12 @@ impl<K: Key> Trie<K> {
         len: u8,
         nh: NextHopId,
     ) -> Result<Option<NextHopId>, LpmError> {
+        if self.is_lookup_only() {
+            return Err(LpmError::LookupOnly);
+        }
         let len = len.min(K::BITS);
         let left = mask(key.to_left(), len);
-        let code = self.acquire_code(nh)?;
+        let code = self.code_for(len, nh)?;
         match self.record.insert((K::from_left(left), len), code) {
             Some(old) if old == code => {
                 self.release_code(code);
@@ -52,7 +55,7 @@ impl<K: Key> Trie<K> {
 
     /// Removes `key/len`; returns its next hop if it was present.
     pub fn remove(&mut self, key: K, len: u8) -> Option<NextHopId> {
-        if len > K::BITS {
+        if len > K::BITS || self.is_lookup_only() {
             return None;
         }
         let left = mask(key.to_left(), len);

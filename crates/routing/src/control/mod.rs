@@ -13,6 +13,7 @@ pub mod engine;
 pub mod hash;
 pub mod linkstate;
 pub mod ospf;
+pub mod prefix_map;
 pub mod protocol;
 pub mod rib;
 

@@ -34,7 +34,10 @@ pub use program::{XdpCounters, XdpPort, XdpProgram, XdpVlan, MAX_PORTS, MAX_QUEU
 pub use query::{attached_programs, AttachedProgram};
 pub use redirect::{RedirectBound, RedirectCounters, RedirectRoute, REDIRECT_PROGRAM_NAME};
 pub use sink::{Sink, SinkCounters, SINK_PROGRAM_NAME};
-pub use socket::{BindMode, XdpIo, XdpIoConfig, DEFAULT_FRAMES, DEFAULT_RING_SIZE, FRAME_SIZE};
+pub use socket::{
+    frame_size_for_mtu, BindMode, XdpIo, XdpIoConfig, DEFAULT_FRAMES, DEFAULT_RING_SIZE,
+    FRAME_SIZE, SMALL_FRAME_SIZE,
+};
 pub use wait::set_fifo_priority;
 pub use xsk_stats::XskStatistics;
 

@@ -63,8 +63,11 @@ pub const DEFAULT_RING_SIZE: u32 = 4096;
 pub struct XdpIoConfig {
     /// The rx queue (on every port) this worker serves.
     pub queue: u32,
-    /// UMEM frames (4096 bytes each).
+    /// UMEM frames.
     pub frame_count: u32,
+    /// Bytes per UMEM frame: [`FRAME_SIZE`] or [`SMALL_FRAME_SIZE`] (see
+    /// [`frame_size_for_mtu`]).
+    pub frame_size: u32,
     /// Entries of every ring (rx, tx, fill, completion); a power of two.
     pub ring_size: u32,
     /// Frames kept in each port's fill ring; by default
@@ -79,6 +82,7 @@ impl Default for XdpIoConfig {
         XdpIoConfig {
             queue: 0,
             frame_count: DEFAULT_FRAMES,
+            frame_size: FRAME_SIZE,
             ring_size: DEFAULT_RING_SIZE,
             fill_per_port: None,
             bind: BindMode::Auto,
@@ -86,8 +90,29 @@ impl Default for XdpIoConfig {
     }
 }
 
-/// Bytes per UMEM frame.
+/// Bytes per UMEM frame: room for any MTU up to 3,818 (after the 256
+/// bytes of headroom AF_XDP leaves and two VLAN tags).
 pub const FRAME_SIZE: u32 = 4096;
+/// The smaller frame, for ports whose MTU allows it: half the UMEM, which
+/// the kernel pins whole (the default 16,384 frames are 64 MiB at 4 KiB and
+/// 32 MiB at 2 KiB, the larger share of an idle router's memory).
+pub const SMALL_FRAME_SIZE: u32 = 2048;
+/// What AF_XDP leaves before received data (XDP_PACKET_HEADROOM).
+const RX_HEADROOM: u32 = 256;
+/// Ethernet header plus two VLAN tags.
+const L2_OVERHEAD: u32 = 14 + 2 * 4;
+
+/// The UMEM frame size for ports whose largest MTU is `mtu`: the small
+/// frame when a frame of that MTU (with its L2 header, two tags and the
+/// receive headroom) fits in it, else the large one. A frame larger than
+/// the UMEM's is dropped by the kernel and counted (`rx_dropped`).
+pub fn frame_size_for_mtu(mtu: u32) -> u32 {
+    if mtu + L2_OVERHEAD + RX_HEADROOM <= SMALL_FRAME_SIZE {
+        SMALL_FRAME_SIZE
+    } else {
+        FRAME_SIZE
+    }
+}
 
 struct XskPort {
     ifindex: u32,
@@ -155,8 +180,8 @@ fn errno(what: impl Into<String>, e: Errno) -> XdpError {
 }
 
 /// Anonymous, populated memory for the UMEM.
-fn map_umem(frame_count: u32) -> Result<Umem, XdpError> {
-    let len = FRAME_SIZE as usize * frame_count as usize;
+fn map_umem(frame_size: u32, frame_count: u32) -> Result<Umem, XdpError> {
+    let len = frame_size as usize * frame_count as usize;
     // SAFETY: a fresh anonymous mapping; no existing memory is affected.
     let ptr = unsafe {
         libc::mmap(
@@ -177,9 +202,9 @@ fn map_umem(frame_count: u32) -> Result<Umem, XdpError> {
     let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| XdpError::Invalid {
         what: "mmap returned a null UMEM".into(),
     })?;
-    // SAFETY: `base` is our mapping of FRAME_SIZE × frame_count bytes,
+    // SAFETY: `base` is our mapping of frame_size × frame_count bytes,
     // read-write, used only through this Umem and the kernel's rings.
-    Ok(unsafe { Umem::from_mmap(base, FRAME_SIZE, frame_count) })
+    Ok(unsafe { Umem::from_mmap(base, frame_size, frame_count) })
 }
 
 impl XdpIo {
@@ -213,12 +238,20 @@ impl XdpIo {
                 ),
             });
         }
-        let umem = Arc::new(map_umem(config.frame_count)?);
+        if config.frame_size != FRAME_SIZE && config.frame_size != SMALL_FRAME_SIZE {
+            return Err(XdpError::Invalid {
+                what: format!(
+                    "UMEM frame size {} must be {SMALL_FRAME_SIZE} or {FRAME_SIZE}",
+                    config.frame_size
+                ),
+            });
+        }
+        let umem = Arc::new(map_umem(config.frame_size, config.frame_count)?);
         let area = NonNull::slice_from_raw_parts(umem.as_ptr(), umem.len());
         let umem_config = UmemConfig {
             fill_size: config.ring_size,
             complete_size: config.ring_size,
-            frame_size: FRAME_SIZE,
+            frame_size: config.frame_size,
             headroom: 0,
             flags: 0,
         };
@@ -621,5 +654,19 @@ impl PacketIo for XdpIo {
                 p.tx.wake();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_frames_only_where_the_largest_frame_fits() {
+        assert_eq!(frame_size_for_mtu(1500), SMALL_FRAME_SIZE);
+        // 1770 + 14 + 2 tags + 256 headroom = 2048 exactly.
+        assert_eq!(frame_size_for_mtu(1770), SMALL_FRAME_SIZE);
+        assert_eq!(frame_size_for_mtu(1771), FRAME_SIZE);
+        assert_eq!(frame_size_for_mtu(3000), FRAME_SIZE);
     }
 }

@@ -20,8 +20,8 @@ use super::attrs::{AttrInterner, PathAttrs};
 use super::decision::{Contender, DecisionConfig, DecisionProcess, RouteStatus};
 use super::nexthops::{Checked, NextHops};
 use super::peer::{Peer, PeerId, PeerKind};
-use crate::control::dense_map::DenseMap;
 use crate::control::hash::FastMap;
+pub(super) use crate::control::prefix_map::PrefixMap;
 use crate::control::rib::route::{NextHopResolver, RibRoute, Via};
 use crate::fib::Discard;
 
@@ -146,10 +146,6 @@ pub(super) struct PeerState {
     pub(super) best: u64,
 }
 
-/// Prefixes come from peers: the seeded hasher; a full table's worth of
-/// them: the dense map.
-pub(super) type PrefixMap<V> = DenseMap<IpNet, V>;
-
 /// Whether a prefix of `routes` still has a route through next hop `hop`
 /// (for [`NextHops::clean`]).
 pub(super) fn routes_through(
@@ -271,7 +267,7 @@ impl BgpRib {
             cands
                 .iter()
                 .find(|c| c.peer == peer)
-                .map(|c| (*p, &c.attrs))
+                .map(move |c| (p, &c.attrs))
         })
     }
 
@@ -427,7 +423,7 @@ impl BgpRib {
                 *paths -= 1;
             }
             let new = mark_live(cands, peers, decision, next_hops, resolver, new_hops);
-            match change(*prefix, old, old_hops, new, new_hops) {
+            match change(prefix, old, old_hops, new, new_hops) {
                 RouteChange::Unchanged => {}
                 c => sink(c),
             }
@@ -442,7 +438,7 @@ impl BgpRib {
         let mut hops = Vec::new();
         self.routes.iter().filter_map(move |(prefix, cands)| {
             let (kind, metric) = fingerprint(cands, &self.peers, &mut hops)?;
-            Some(rib_route(*prefix, kind, metric, &hops))
+            Some(rib_route(prefix, kind, metric, &hops))
         })
     }
 }

@@ -8,6 +8,10 @@
 //! only the prefixes with a route through a next hop whose resolution
 //! changed, instead of the whole table.
 //!
+//! A next hop carrying much of the table (a full-table peer's) keeps no
+//! list: a re-run over it passes over the whole table anyway (see
+//! `rerun.rs`), and a list of a million prefixes cost 22 MB.
+//!
 //! Invariant: every prefix was last decided with the cached resolution of
 //! each of its next hops, unless that next hop is marked stale (a decision
 //! through `BgpRib::apply` saw the resolver answer otherwise, i.e. the RIB
@@ -35,9 +39,17 @@ pub(super) struct NextHopState {
     /// Prefixes that have (or had) a route through it: entries are added
     /// when a prefix gains its first route through it and dropped only when
     /// the list is cleaned, so it may hold repeats and prefixes that have
-    /// none any more.
-    prefixes: Vec<IpNet>,
+    /// none any more. `None` once more than [`LIST_LIMIT`] routes went
+    /// through it (until it has none): who uses it is then found by a pass
+    /// over the table.
+    prefixes: Option<Vec<IpNet>>,
 }
+
+/// Routes through one next hop beyond which it keeps no prefix list. A
+/// re-run passes over the whole table once the next hops it concerns carry
+/// more than an eighth of it, so for a full table (~1.2 M prefixes) a list
+/// this long saves at most a pass costing about as much as 150 k probes.
+pub(super) const LIST_LIMIT: usize = 65_536;
 
 /// The next hops of all routes of a [`BgpRib`].
 #[derive(Debug, Clone, Default)]
@@ -63,12 +75,14 @@ impl NextHops {
                 resolution: resolution.flatten(),
                 stale: resolution.is_none(),
                 routes: 0,
-                prefixes: Vec::new(),
+                prefixes: Some(Vec::new()),
             }
         });
         state.routes += 1;
-        if !listed {
-            state.prefixes.push(prefix);
+        if state.routes > LIST_LIMIT {
+            state.prefixes = None;
+        } else if let Some(list) = state.prefixes.as_mut().filter(|_| !listed) {
+            list.push(prefix);
         }
     }
 
@@ -87,7 +101,8 @@ impl NextHops {
     pub(super) fn needs_cleaning(&self, hop: IpAddr) -> bool {
         self.map
             .get(&hop)
-            .is_some_and(|s| s.prefixes.len() > 2 * s.routes + 64)
+            .and_then(|s| Some((s.prefixes.as_ref()?.len(), s.routes)))
+            .is_some_and(|(listed, routes)| listed > 2 * routes + 64)
     }
 
     /// The cached resolution of `hop`.
@@ -124,17 +139,21 @@ impl NextHops {
 
     /// Drops from `hop`'s prefix list the repeats and the prefixes that no
     /// longer have a route through it (`through` says which still do);
-    /// returns the list.
-    pub(super) fn clean(&mut self, hop: IpAddr, through: impl Fn(&IpNet) -> bool) -> &[IpNet] {
+    /// returns the list, or `None` if `hop` keeps none (too many routes).
+    pub(super) fn clean(
+        &mut self,
+        hop: IpAddr,
+        through: impl Fn(&IpNet) -> bool,
+    ) -> Option<&[IpNet]> {
         let Some(s) = self.map.get_mut(&hop) else {
-            return &[];
+            return Some(&[]);
         };
-        let list = &mut s.prefixes;
+        let list = s.prefixes.as_mut()?;
         list.sort_unstable();
         list.dedup();
         list.retain(|p| through(p));
         list.shrink_to_fit();
-        list
+        Some(list)
     }
 
     pub(super) fn len(&self) -> usize {

@@ -42,7 +42,11 @@ impl BgpRib {
         let mut prefixes = Vec::new();
         for &hop in &changed {
             let through = routes_through(&self.routes, hop);
-            prefixes.extend_from_slice(self.next_hops.clean(hop, through));
+            match self.next_hops.clean(hop, through) {
+                Some(list) => prefixes.extend_from_slice(list),
+                // A next hop with no list: find its prefixes in one pass.
+                None => return self.redecide(None, touched, &mut sink),
+            }
         }
         prefixes.sort_unstable();
         prefixes.dedup();
@@ -83,7 +87,7 @@ impl BgpRib {
             }
         };
         match only {
-            None => routes.iter_mut().for_each(|(p, c)| one(*p, c)),
+            None => routes.iter_mut().for_each(|(p, c)| one(p, c)),
             Some(list) => {
                 for p in list {
                     if let Some(c) = routes.get_mut(&p) {

@@ -73,3 +73,35 @@ impl Candidates {
         matches!(self, Candidates::Empty)
     }
 }
+
+/// An `Option<PathSetId>` in 4 bytes (`Option<u32>` takes 8): path set ids
+/// are FIB group ids, which never take the value the tries reserve for "no
+/// route".
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct MaybeId(PathSetId);
+
+impl MaybeId {
+    pub(super) const NONE: MaybeId = MaybeId(PathSetId::MAX);
+
+    pub(super) fn get(self) -> Option<PathSetId> {
+        (self != Self::NONE).then_some(self.0)
+    }
+}
+
+impl Default for MaybeId {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+impl From<Option<PathSetId>> for MaybeId {
+    fn from(id: Option<PathSetId>) -> Self {
+        id.map_or(Self::NONE, MaybeId)
+    }
+}
+
+impl std::fmt::Debug for MaybeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}

@@ -39,23 +39,25 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::control::dense_map::DenseMap;
 use crate::control::hash::{FastMap as HashMap, FastSet as HashSet};
+use crate::control::prefix_map::PrefixMap;
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
-use candidates::{Candidate, Candidates};
+use candidates::{Candidate, Candidates, MaybeId};
 use notify::{BestRouteChange, Journals, SourceFilter, SubscriberId};
 use paths::{canonical, resolve, PathSets, ResolveContext};
 use route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via, SOURCE_COUNT};
 
+/// A prefix's routes and what was chosen of them: 24 bytes, one per prefix
+/// of a full table.
 #[derive(Debug, Clone, Default)]
 struct PrefixState {
     candidates: Candidates,
     /// The winner's path set (its FIB group), if any route is usable.
-    installed: Option<PathSetId>,
+    installed: MaybeId,
     /// The best non-BGP, non-recursive route's path set (resolves others).
-    resolving: Option<PathSetId>,
+    resolving: MaybeId,
 }
 
 /// Changes from which [`Rib::take_changes`] may hand a rebuild instead.
@@ -65,7 +67,7 @@ const MASS_CHANGE_MIN: usize = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct Rib {
     distances: AdminDistances,
-    prefixes: DenseMap<IpNet, PrefixState>,
+    prefixes: PrefixMap<PrefixState>,
     /// Number of routes per source (by [`RouteSource::index`]).
     source_routes: [usize; SOURCE_COUNT],
     paths: PathSets,
@@ -130,7 +132,7 @@ impl Rib {
         self.distances = distances;
         // Any prefix's best route may have changed source.
         self.journals.replaced(SourceFilter::all_except(&[]));
-        let all: Vec<IpNet> = self.prefixes.keys().copied().collect();
+        let all: Vec<IpNet> = self.prefixes.keys().collect();
         for p in all {
             self.reconsider(p);
         }
@@ -384,7 +386,7 @@ impl Rib {
                 .prefixes
                 .iter()
                 .filter(|(_, s)| s.candidates.iter().any(|c| flipped.contains(&c.paths)))
-                .map(|(p, _)| *p)
+                .map(|(p, _)| p)
                 .collect();
             for p in affected {
                 self.reconsider(p);
@@ -433,7 +435,7 @@ impl Rib {
         let prefixes = self
             .dirty_prefixes
             .drain()
-            .map(|p| (p, self.prefixes.get(&p).and_then(|s| s.installed)))
+            .map(|p| (p, self.prefixes.get(&p).and_then(|s| s.installed.get())))
             .collect();
         let groups = self
             .dirty_groups
@@ -460,7 +462,7 @@ impl Rib {
         let prefixes = self
             .prefixes
             .iter()
-            .filter_map(|(p, s)| s.installed.map(|id| (*p, Some(id))))
+            .filter_map(|(p, s)| s.installed.get().map(|id| (p, Some(id))))
             .collect();
         let groups = self
             .paths
@@ -499,7 +501,9 @@ impl Rib {
 
     /// The installed group of `prefix`.
     pub fn installed(&self, prefix: IpNet) -> Option<PathSetId> {
-        self.prefixes.get(&prefix.trunc()).and_then(|s| s.installed)
+        self.prefixes
+            .get(&prefix.trunc())
+            .and_then(|s| s.installed.get())
     }
 
     /// The best non-BGP, non-recursive route covering `address`: its prefix
@@ -534,7 +538,7 @@ impl notify::RibView for Rib {
         self.prefixes
             .iter()
             .filter(|(_, state)| state.candidates.get(source).is_some())
-            .map(|(prefix, _)| *prefix)
+            .map(|(prefix, _)| prefix)
             .collect()
     }
 }
@@ -543,7 +547,7 @@ impl NextHopResolver for Rib {
     fn igp_cost(&self, address: IpAddr) -> Option<u32> {
         let (prefix, metric) = self.resolving_route(address)?;
         // A next hop that is one of the router's own addresses is no next hop.
-        let id = self.prefixes.get(&prefix)?.resolving?;
+        let id = self.prefixes.get(&prefix)?.resolving.get()?;
         let usable = self
             .paths
             .get(id)
@@ -578,10 +582,10 @@ fn select(state: &mut PrefixState, paths: &PathSets, distances: &AdminDistances)
         .filter(|c| !c.source.is_bgp() && paths.get(c.paths).is_some_and(|p| !p.recursive))
         .min_by_key(|c| key(c))
         .map(|c| c.paths);
-    let installed_changed = installed != state.installed;
-    state.installed = installed;
-    let resolving_changed = (resolving != state.resolving).then_some(resolving);
-    state.resolving = resolving;
+    let installed_changed = installed != state.installed.get();
+    state.installed = installed.into();
+    let resolving_changed = (resolving != state.resolving.get()).then_some(resolving);
+    state.resolving = resolving.into();
     Selection {
         installed_changed,
         resolving_changed,

@@ -13,6 +13,7 @@ use super::paths::canonical;
 use super::route::{RibRoute, RouteSource, RouteTable, TableRoute, Via};
 use super::{Candidate, PathSetId, Rib};
 use crate::control::hash::FastMap as HashMap;
+use crate::control::prefix_map::count_families;
 
 /// From this many routes covering at least half of the table, a
 /// replacement marks the whole table changed rather than each prefix.
@@ -75,9 +76,9 @@ impl Rib {
                 .iter()
                 .filter(|(p, s)| {
                     s.candidates.get(source).is_some()
-                        && routes.binary_search_by_key(*p, |r| r.prefix).is_err()
+                        && routes.binary_search_by_key(p, |r| r.prefix).is_err()
                 })
-                .map(|(p, _)| *p)
+                .map(|(p, _)| p)
                 .collect();
             for p in gone {
                 self.set_candidate(p, source, None);
@@ -88,8 +89,10 @@ impl Rib {
             .iter()
             .map(|p| (!p.is_empty()).then(|| self.acquire(canonical(p))))
             .collect();
+        let (v4, v6) = count_families(routes.iter().map(|r| &r.prefix));
+        let (have4, have6) = self.prefixes.family_lens();
         self.prefixes
-            .reserve(routes.len().saturating_sub(self.prefixes.len()));
+            .reserve(v4.saturating_sub(have4), v6.saturating_sub(have6));
         if bulk && 2 * routes.len() >= self.prefixes.len() {
             self.all_dirty = true;
             self.dirty_prefixes = Default::default();

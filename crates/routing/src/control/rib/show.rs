@@ -82,7 +82,7 @@ impl Rib {
         cands.sort_by_key(|c| key(c));
         let winner = cands
             .iter()
-            .find(|c| Some(c.paths) == state.installed)
+            .find(|c| Some(c.paths) == state.installed.get())
             .copied();
         let routes = cands
             .iter()
@@ -188,7 +188,7 @@ impl Rib {
         let mut selected = [0usize; SOURCE_COUNT];
         let mut installed = 0;
         for s in self.prefixes.values() {
-            if let Some(id) = s.installed {
+            if let Some(id) = s.installed.get() {
                 installed += 1;
                 let winner = s
                     .candidates

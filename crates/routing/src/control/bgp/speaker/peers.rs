@@ -37,7 +37,7 @@ impl BgpRib {
         self.routes
             .iter()
             .filter(|(p, _)| self.best(p).is_some())
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
     }
 }
 

@@ -130,6 +130,59 @@ fn rerun_redecides_only_prefixes_through_a_changed_next_hop() {
     assert_eq!(selection(&rib).len(), 105);
 }
 
+#[test]
+fn rerun_through_a_next_hop_without_a_list_finds_its_prefixes_in_one_pass() {
+    use crate::control::bgp::nexthops::LIST_LIMIT;
+    let (mut rib, peers) = rib_with_peers(2);
+    let (x, y) = (hop(0), hop(1));
+    let before = resolver(&[Some(1), Some(2)]);
+    // x carries more routes than a list is kept for; y a few; 5 prefixes
+    // have a route through each (x wins on IGP cost).
+    let host =
+        |i: usize| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + i as u32), 32).unwrap());
+    let many = LIST_LIMIT + 10;
+    for i in 0..many {
+        let u = announce(&mut rib, peers[0], host(i), x, 1);
+        rib.apply(u, &before).unwrap();
+    }
+    for i in 0..15 {
+        let u = announce(&mut rib, peers[1], prefix(i), y, 1);
+        rib.apply(u, &before).unwrap();
+    }
+    for i in 10..15 {
+        let u = announce(&mut rib, peers[0], prefix(i), x, 1);
+        rib.apply(u, &before).unwrap();
+    }
+    rib.rerun_all(&before, |_| {});
+
+    // y (listed) gets dearer: only its 15 prefixes are decided again.
+    let dearer = resolver(&[Some(1), Some(3)]);
+    assert_eq!(rib.rerun(&dearer, |_| {}), 15);
+
+    // x (no list) becomes unreachable: every prefix with a route through
+    // it is decided again; its own are withdrawn, the shared 5 move to y.
+    let gone = resolver(&[None, Some(3)]);
+    let mut changes = Vec::new();
+    assert_eq!(rib.rerun(&gone, |c| changes.push(c)), many + 5);
+    let withdrawn = changes
+        .iter()
+        .filter(|c| matches!(c, RouteChange::Withdrawn(_)))
+        .count();
+    assert_eq!(withdrawn, many);
+    let moved: Vec<&RibRoute> = changes
+        .iter()
+        .filter_map(|c| match c {
+            RouteChange::Installed(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved.len(), 5);
+    assert!(moved
+        .iter()
+        .all(|r| r.paths == vec![Via::Recursive { address: y }]));
+    assert_eq!(selection(&rib).len(), 15);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Announce {

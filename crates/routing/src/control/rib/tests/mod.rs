@@ -301,7 +301,12 @@ fn a_million_prefixes_share_one_group_and_a_mac_change_rewrites_only_it() {
     let first = handle.load();
     assert_eq!(first.v4.len(), 1_000_000 + 6);
     let bgp_group = rib.installed(net("64.0.0.0/24")).unwrap();
-    let users = first.v4.iter().filter(|(_, id)| *id == bgp_group).count();
+    let users = publisher
+        .tables()
+        .0
+        .iter()
+        .filter(|(_, id)| *id == bgp_group)
+        .count();
     assert_eq!(users, 1_000_000, "one group for every BGP prefix");
 
     rib.set_neighbors(&[neighbor("10.0.1.9", 0, 10)]);
@@ -344,14 +349,15 @@ fn a_million_prefixes_share_one_group_and_a_mac_change_rewrites_only_it() {
         }),
         "the old table is unchanged for its readers"
     );
-    // What a prefix change costs: the 1M trie copied once.
+    // What publishing a prefix change costs: a lookup-only copy of the
+    // 1M trie.
     let started = Instant::now();
-    let mut copy = (*second).clone();
-    copy.v4.insert("203.0.113.0/24".parse().unwrap(), bgp_group);
+    let copy = publisher.tables().0.lookup_copy();
     eprintln!(
-        "first prefix change after a publication (trie copy): {:?}",
+        "a prefix change's publication (lookup-only trie copy): {:?}",
         started.elapsed()
     );
+    assert_eq!(copy.len(), first.v4.len());
 }
 
 #[test]
@@ -452,56 +458,46 @@ fn publisher_coalesces_a_burst_into_one_publication() {
     assert_eq!(publisher.deadline(), None);
 }
 
+/// Each publication copies the trie of a family it changes (lookup-only,
+/// without the record) and shares the other family's; a table a reader
+/// holds never changes, and the kept tries hold every route.
 #[test]
-fn publications_recycle_the_spare_table_instead_of_copying() {
+fn publications_copy_only_the_changed_familys_trie() {
     let (mut rib, _) = two_ports();
     let handle = FibHandle::new(Fib::default());
     let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
-    let add = |rib: &mut Rib, i: u32| {
-        let p = format!("192.0.{i}.0/24");
+    let add = |rib: &mut Rib, p: &str| {
         rib.update(
             RouteSource::STATIC,
-            net(&p),
-            Some(&route(&p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
+            net(p),
+            Some(&route(p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
         );
     };
-    add(&mut rib, 1);
+    add(&mut rib, "192.0.1.0/24");
     publisher.publish_now(&mut rib);
-    let first = CowArc::as_ptr(&handle.load().v4);
-    add(&mut rib, 2);
+    let held = handle.load();
+    add(&mut rib, "192.0.2.0/24");
     publisher.publish_now(&mut rib);
-    assert_ne!(CowArc::as_ptr(&handle.load().v4), first);
-    add(&mut rib, 3);
+    let second = handle.load();
+    assert!(!CowArc::ptr_eq(&held.v4, &second.v4), "a new IPv4 copy");
+    assert!(CowArc::ptr_eq(&held.v6, &second.v6), "IPv6 shared");
+    add(&mut rib, "2001:db8:1::/48");
     publisher.publish_now(&mut rib);
     let third = handle.load();
-    assert_eq!(
-        CowArc::as_ptr(&third.v4),
-        first,
-        "the first table's trie, brought up to date"
-    );
-    for i in 1..=3 {
-        assert!(
-            third
-                .lookup_v4(format!("192.0.{i}.1").parse().unwrap())
-                .is_some(),
-            "192.0.{i}.0/24"
-        );
-    }
-    // A reader holding the spare forces a copy, never a write under it.
-    let held = handle.load();
-    add(&mut rib, 4);
-    publisher.publish_now(&mut rib);
-    add(&mut rib, 5);
-    publisher.publish_now(&mut rib);
+    assert!(CowArc::ptr_eq(&second.v4, &third.v4), "IPv4 shared");
+    assert!(!CowArc::ptr_eq(&second.v6, &third.v6), "a new IPv6 copy");
+    assert!(third.v4.is_lookup_only() && third.v6.is_lookup_only());
     assert!(
-        held.lookup_v4("192.0.4.1".parse().unwrap()).is_none(),
+        held.lookup_v4("192.0.2.1".parse().unwrap()).is_none(),
         "the held table never changes"
     );
-    assert_ne!(CowArc::as_ptr(&handle.load().v4), CowArc::as_ptr(&held.v4));
-    assert!(handle
-        .load()
-        .lookup_v4("192.0.5.1".parse().unwrap())
-        .is_some());
+    for a in ["192.0.1.1", "192.0.2.1"] {
+        assert!(third.lookup_v4(a.parse().unwrap()).is_some(), "{a}");
+    }
+    assert!(third.lookup_v6("2001:db8:1::1".parse().unwrap()).is_some());
+    let (v4, v6) = publisher.tables();
+    assert_eq!((v4.len(), v6.len()), (third.v4.len(), third.v6.len()));
+    assert!(v4.get("192.0.2.0/24".parse().unwrap()).is_some());
 }
 
 /// A table in bulk form: a repeated prefix keeps its lowest metric; a
@@ -566,10 +562,12 @@ fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
     assert_eq!(changes.prefixes.len(), 1);
 }
 
-/// The same for the RIB: a prefix's candidates are 16 bytes.
+/// The same for the RIB: a prefix's candidates are 16 bytes, its whole
+/// state 24.
 #[test]
 fn a_prefixs_candidates_take_16_bytes_in_the_map() {
     assert_eq!(std::mem::size_of::<super::candidates::Candidates>(), 16);
+    assert_eq!(std::mem::size_of::<super::PrefixState>(), 24);
 }
 
 /// A mass withdrawal (a full-table peer lost) is handed to the publisher as

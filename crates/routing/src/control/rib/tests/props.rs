@@ -11,7 +11,8 @@ use super::*;
 use super::{gw, neighbor, net, rec, two_ports};
 use crate::control::rib::inputs::connected_routes;
 use crate::control::rib::route::{AdminDistances, RibRoute, RouteSource, Via, SOURCE_COUNT};
-use crate::fib::{Fib, FibHandle, NextHop};
+use crate::fib::{Fib, FibHandle, NextHop, NextHopTable};
+use crate::lpm::{Ipv4Table, Ipv6Table};
 
 /// One operation of the property test.
 #[derive(Debug, Clone)]
@@ -59,15 +60,14 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Every prefix of a FIB with its members, sorted.
-fn contents(fib: &Fib) -> Vec<(IpNet, Vec<NextHop>)> {
-    let mut all: Vec<(IpNet, Vec<NextHop>)> = fib
-        .v4
+/// Every route of tries that keep their record, with its group's members.
+fn contents(v4: &Ipv4Table, v6: &Ipv6Table, groups: &NextHopTable) -> Vec<(IpNet, Vec<NextHop>)> {
+    let mut all: Vec<(IpNet, Vec<NextHop>)> = v4
         .iter()
-        .map(|(p, id)| (IpNet::V4(p), fib.groups().members(id).to_vec()))
+        .map(|(p, id)| (IpNet::V4(p), groups.members(id).to_vec()))
         .chain(
-            fib.v6
-                .iter()
-                .map(|(p, id)| (IpNet::V6(p), fib.groups().members(id).to_vec())),
+            v6.iter()
+                .map(|(p, id)| (IpNet::V6(p), groups.members(id).to_vec())),
         )
         .collect();
     all.sort_by_key(|(p, _)| *p);
@@ -136,6 +136,17 @@ proptest! {
             fresh.update(RouteSource::CONNECTED, r.prefix, Some(&r));
         }
         let scratch = fresh.snapshot().build();
-        prop_assert_eq!(contents(&incremental), contents(&scratch));
+        let (v4, v6) = publisher.tables();
+        let want = contents(&scratch.v4, &scratch.v6, scratch.groups());
+        prop_assert_eq!(contents(v4, v6, incremental.groups()), want.clone());
+        // The published lookup-only copies answer as the scratch build does.
+        for (prefix, _) in &want {
+            let (got, expected) = match prefix {
+                IpNet::V4(p) => (incremental.v4.lookup(p.network()), scratch.v4.lookup(p.network())),
+                IpNet::V6(p) => (incremental.v6.lookup(p.network()), scratch.v6.lookup(p.network())),
+            };
+            let members = |fib: &Fib, id: Option<u32>| id.map(|id| fib.groups().members(id).to_vec());
+            prop_assert_eq!(members(&incremental, got), members(&scratch, expected), "{}", prefix);
+        }
     }
 }
