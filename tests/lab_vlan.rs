@@ -122,12 +122,27 @@ fn vlan_sub_interface_live() {
     if !require_root("lab vlan") {
         return;
     }
-    let lab = Lab::up();
+    live(1);
+}
+
+/// Two workers, each with a socket on queue q of every link (veths with
+/// two queues, `scripts/lab up --queues 2`).
+#[test]
+fn vlan_sub_interface_live_with_two_workers() {
+    if !require_root("lab vlan, two workers") {
+        return;
+    }
+    live(2);
+}
+
+/// The whole scenario with `workers` workers on as many queues.
+fn live(workers: u32) {
+    let lab = Lab::up_with_queues(workers);
     let config = lab.dir.join("vlan.toml");
     // No static neighbour on the VLAN: the kernel learns the host on the TAP.
     let toml = format!("{}{SUB_INTERFACE}", RouterConfig::default().toml());
     std::fs::write(&config, toml).unwrap();
-    let daemon = Daemon::start(&lab, &config);
+    let daemon = Daemon::start_with(&lab, &config, &["--workers", &workers.to_string()]);
     let tap = lab.ip(Host::R, &["-d", "link", "show", "p0.100"]);
     assert!(
         tap.contains("tun type tap") && tap.contains("02:00:00:00:00:01"),

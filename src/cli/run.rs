@@ -26,8 +26,8 @@ use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerSt
 use crate::fib::{FibHandle, PortId};
 use crate::forward::Forwarder;
 use crate::io::xdp::{
-    frame_size_for_mtu, interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram,
-    XdpVlan, DEFAULT_FRAMES, DEFAULT_RING_SIZE,
+    frame_size_for_mtu, interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram, XdpVlan,
+    DEFAULT_FRAMES, DEFAULT_RING_SIZE,
 };
 use crate::wire::MacAddr;
 
