@@ -16,6 +16,7 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -276,6 +277,32 @@ fn live(workers: u32) {
     );
     let links = lab.ip(Host::R, &["link", "show"]);
     assert!(!links.contains("p0.100"), "the TAP is left: {links}");
+}
+
+/// Killed (SIGKILL: no clean-up code runs), ferroute leaves neither the
+/// TAP nor an XDP program behind: both go with its descriptors.
+#[test]
+fn nothing_left_after_sigkill() {
+    if !require_root("lab vlan, SIGKILL") {
+        return;
+    }
+    let lab = Lab::up();
+    let config = lab.dir.join("vlan.toml");
+    let toml = format!("{}{SUB_INTERFACE}", RouterConfig::default().toml());
+    std::fs::write(&config, toml).unwrap();
+    let daemon = Daemon::start(&lab, &config);
+    let tap_exists = || lab.ip(Host::R, &["link", "show"]).contains("p0.100");
+    assert!(tap_exists());
+    assert!(!lab.interfaces_with_xdp().is_empty());
+    let status = daemon.kill();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    assert!(
+        poll_until(LIMIT, || !tap_exists()
+            && lab.interfaces_with_xdp().is_empty()),
+        "left after SIGKILL: {}; XDP on {:?}",
+        lab.ip(Host::R, &["link", "show"]),
+        lab.interfaces_with_xdp()
+    );
 }
 
 /// What the punt path costs the router's own traffic: round trips of

@@ -173,6 +173,19 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL, as a crash: nothing runs in the daemon after it; waits
+    /// (bounded) for the exit.
+    pub fn kill(mut self) -> ExitStatus {
+        self.signal(libc::SIGKILL);
+        let mut child = self.child.take().expect("daemon already stopped");
+        let mut status = None;
+        poll_until(STOP_LIMIT, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status.unwrap_or_else(|| panic!("ferroute run outlived SIGKILL by {STOP_LIMIT:?}"))
+    }
+
     /// Stops the daemon with SIGTERM and checks what a clean stop means:
     /// exit status 0, the stop reported, and no XDP program left on any
     /// interface of the lab.
