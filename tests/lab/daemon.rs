@@ -149,23 +149,29 @@ impl Daemon {
         }
     }
 
-    /// SIGTERM, then waits (bounded) for the exit.
-    pub fn stop(mut self) -> Stopped {
-        self.signal(libc::SIGTERM);
+    /// Sends `signal` and waits (bounded) for the exit; a daemon still
+    /// running after [`STOP_LIMIT`] is killed, and the test fails.
+    fn signal_and_wait(&mut self, signal: libc::c_int) -> ExitStatus {
+        self.signal(signal);
         let mut child = self.child.take().expect("daemon already stopped");
         let mut status = None;
         poll_until(STOP_LIMIT, || {
             status = child.try_wait().ok().flatten();
             status.is_some()
         });
-        let Some(status) = status else {
+        status.unwrap_or_else(|| {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "ferroute run did not stop within {STOP_LIMIT:?} of SIGTERM: {}",
+                "ferroute run did not stop within {STOP_LIMIT:?} of signal {signal}: {}",
                 self.read_stderr()
             );
-        };
+        })
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit.
+    pub fn stop(mut self) -> Stopped {
+        let status = self.signal_and_wait(libc::SIGTERM);
         Stopped {
             status,
             stdout: self.read_stdout(),
@@ -176,14 +182,7 @@ impl Daemon {
     /// SIGKILL, as a crash: nothing runs in the daemon after it; waits
     /// (bounded) for the exit.
     pub fn kill(mut self) -> ExitStatus {
-        self.signal(libc::SIGKILL);
-        let mut child = self.child.take().expect("daemon already stopped");
-        let mut status = None;
-        poll_until(STOP_LIMIT, || {
-            status = child.try_wait().ok().flatten();
-            status.is_some()
-        });
-        status.unwrap_or_else(|| panic!("ferroute run outlived SIGKILL by {STOP_LIMIT:?}"))
+        self.signal_and_wait(libc::SIGKILL)
     }
 
     /// Stops the daemon with SIGTERM and checks what a clean stop means:
