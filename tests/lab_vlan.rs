@@ -123,7 +123,7 @@ fn vlan_sub_interface_live() {
     if !require_root("lab vlan") {
         return;
     }
-    live(1);
+    live(1, &[]);
 }
 
 /// Two workers, each with a socket on queue q of every link (veths with
@@ -133,17 +133,30 @@ fn vlan_sub_interface_live_with_two_workers() {
     if !require_root("lab vlan, two workers") {
         return;
     }
-    live(2);
+    live(2, &[]);
 }
 
-/// The whole scenario with `workers` workers on as many queues.
-fn live(workers: u32) {
+/// The XDP program in generic (skb) mode: it sees the tag in the frame
+/// there too (the kernel strips it only after XDP).
+#[test]
+fn vlan_sub_interface_live_generic_xdp() {
+    if !require_root("lab vlan, generic XDP") {
+        return;
+    }
+    live(1, &["--generic"]);
+}
+
+/// The whole scenario with `workers` workers on as many queues and `args`
+/// for `ferroute run`.
+fn live(workers: u32, args: &[&str]) {
     let lab = Lab::up_with_queues(workers);
     let config = lab.dir.join("vlan.toml");
     // No static neighbour on the VLAN: the kernel learns the host on the TAP.
     let toml = format!("{}{SUB_INTERFACE}", RouterConfig::default().toml());
     std::fs::write(&config, toml).unwrap();
-    let daemon = Daemon::start_with(&lab, &config, &["--workers", &workers.to_string()]);
+    let workers = workers.to_string();
+    let args = [&["--workers", workers.as_str()], args].concat();
+    let daemon = Daemon::start_with(&lab, &config, &args);
     let tap = lab.ip(Host::R, &["-d", "link", "show", "p0.100"]);
     assert!(
         tap.contains("tun type tap") && tap.contains("02:00:00:00:00:01"),
