@@ -292,25 +292,67 @@ fn live(workers: u32, args: &[&str]) {
     assert!(!links.contains("p0.100"), "the TAP is left: {links}");
 }
 
-/// Killed (SIGKILL: no clean-up code runs), ferroute leaves neither the
-/// TAP nor an XDP program behind: both go with its descriptors.
+/// A sub-interface with a MAC of its own: its link is told to accept that
+/// MAC (in the veth's unicast list, which makes it promiscuous). Killed
+/// (SIGKILL: no clean-up code runs), ferroute leaves neither the TAP, nor
+/// the MAC on the link, nor an XDP program behind: all go with its
+/// descriptors.
 #[test]
-fn nothing_left_after_sigkill() {
-    if !require_root("lab vlan, SIGKILL") {
+fn own_mac_accepted_and_nothing_left_after_sigkill() {
+    if !require_root("lab vlan, own MAC and SIGKILL") {
         return;
     }
     let lab = Lab::up();
     let config = lab.dir.join("vlan.toml");
-    let toml = format!("{}{SUB_INTERFACE}", RouterConfig::default().toml());
+    let own_mac =
+        SUB_INTERFACE.replace("vlan = 100\n", "vlan = 100\nmac = \"02:00:00:00:64:01\"\n");
+    assert_ne!(own_mac, SUB_INTERFACE);
+    let toml = format!("{}{own_mac}", RouterConfig::default().toml());
     std::fs::write(&config, toml).unwrap();
     let daemon = Daemon::start(&lab, &config);
     let tap_exists = || lab.ip(Host::R, &["link", "show"]).contains("p0.100");
+    let link_accepts = || {
+        let fdb = lab.run(Host::R, "bridge", &["fdb", "show", "dev", "p0"]);
+        assert!(fdb.status.success(), "{}", fdb.text());
+        fdb.stdout.contains("02:00:00:00:64:01 self")
+    };
     assert!(tap_exists());
+    assert!(link_accepts());
     assert!(!lab.interfaces_with_xdp().is_empty());
+    // The router answers on the VLAN from that MAC, and forwards frames
+    // sent to it.
+    let host = VlanHost::start(&lab, Host::A, "a0", ME);
+    host.send(&arp(1, VID, (ME.mac, ME.v4), ([0; 6], ROUTER_V4)));
+    let reply = expect(&host, "ARP reply", |f| {
+        parse_arp(f).is_some_and(|(op, _, sender, _)| op == 2 && sender == ROUTER_V4)
+    });
+    let sub_mac = [0x02, 0, 0, 0, 0x64, 0x01];
+    assert_eq!(&reply[6..12], &sub_mac);
+    // Until the kernel's new neighbour entry is in the FIB (tens of ms
+    // after the ARP request), B's reply may find the host unresolved:
+    // echoes are repeated, as ping would, until one comes back.
+    let to = IpAddr::V4(B_V4);
+    let mut reply = None;
+    for seq in 1..=50 {
+        let request = echo(true, VID, (ME.mac, sub_mac), (me(to), to), (3, seq), b"own");
+        host.send(&request);
+        reply = host
+            .expect(Duration::from_millis(100), |f| {
+                parse_echo(f).is_some_and(|(req, src, _, id, _, _)| !req && src == to && id == 3)
+            })
+            .0;
+        if reply.is_some() {
+            break;
+        }
+    }
+    let reply = reply.expect("no echo reply from B through the sub-interface's own MAC");
+    assert_eq!(&reply[6..12], &sub_mac);
+    drop(host);
     let status = daemon.kill();
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
     assert!(
         poll_until(LIMIT, || !tap_exists()
+            && !link_accepts()
             && lab.interfaces_with_xdp().is_empty()),
         "left after SIGKILL: {}; XDP on {:?}",
         lab.ip(Host::R, &["link", "show"]),

@@ -191,6 +191,7 @@ fn sub_interfaces(config: &Config, links: &[Option<XdpPort>]) -> Vec<SubInterfac
                 interface: p.interface.clone(),
                 link_ifindex: link.ifindex,
                 link_interface: config.ports[v.parent as usize].interface.clone(),
+                link_mac: link.mac,
                 vid: v.id,
                 mac: p.mac,
                 mtu: p.mtu,

@@ -32,9 +32,10 @@ pub struct SubInterface {
     pub port: PortId,
     /// The TAP's name (the port's interface name).
     pub interface: String,
-    /// The link carrying the VLAN: its interface index and name.
+    /// The link carrying the VLAN: its interface index, name and MAC.
     pub link_ifindex: u32,
     pub link_interface: String,
+    pub link_mac: MacAddr,
     pub vid: u16,
     pub mac: MacAddr,
     pub mtu: u16,
@@ -105,6 +106,9 @@ impl LinuxCp {
                     links.len() - 1
                 }
             };
+            if s.mac != s.link_mac {
+                links[link].accept_mac(s.mac)?;
+            }
             ends.push(TapEnd {
                 tap,
                 link,

@@ -31,7 +31,10 @@ use super::tap::{self, Tap};
 use crate::forward::pcp_of;
 use crate::wire::ethernet::ethertype;
 use crate::wire::vlan::{pop_tag, push_tag, Tci, VlanFrame, TAG_LEN};
+use crate::wire::MacAddr;
 
+const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
+const PACKET_MR_UNICAST: libc::c_ushort = 3;
 const PACKET_AUXDATA: libc::c_int = 8;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
@@ -45,6 +48,15 @@ const BURST: usize = 64;
 const BUFFER: usize = 65536 + TAG_LEN;
 /// How long the thread sleeps before looking at its stop flag again.
 const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// `struct packet_mreq` (`<linux/if_packet.h>`).
+#[repr(C)]
+struct PacketMreq {
+    ifindex: libc::c_int,
+    kind: libc::c_ushort,
+    alen: libc::c_ushort,
+    address: [u8; 8],
+}
 
 /// `struct tpacket_auxdata` (`<linux/if_packet.h>`).
 #[repr(C)]
@@ -221,6 +233,35 @@ impl LinkSocket {
 
     pub fn ifindex(&self) -> u32 {
         self.ifindex
+    }
+
+    /// Makes the link accept unicast frames to `mac` (a sub-interface's
+    /// own MAC): the kernel adds it to the device's unicast filter, or
+    /// makes the device promiscuous where it has none, for as long as
+    /// this socket is open — a crash leaves nothing behind.
+    pub fn accept_mac(&self, mac: MacAddr) -> io::Result<()> {
+        let mut address = [0u8; 8];
+        address[..6].copy_from_slice(&mac.0);
+        let request = PacketMreq {
+            ifindex: self.ifindex as libc::c_int,
+            kind: PACKET_MR_UNICAST,
+            alen: 6,
+            address,
+        };
+        // SAFETY: a packet_mreq of its length.
+        let ret = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_ADD_MEMBERSHIP,
+                (&request as *const PacketMreq).cast(),
+                std::mem::size_of::<PacketMreq>() as libc::socklen_t,
+            )
+        };
+        if ret < 0 {
+            return Err(os_error(format!("accepting {mac} on {}", self.interface)));
+        }
+        Ok(())
     }
 
     pub fn serve(&mut self, vid: u16, tap: usize) {
