@@ -188,6 +188,7 @@ fn sub_interfaces(config: &Config, links: &[Option<XdpPort>]) -> Vec<SubInterfac
             let link = links.get(v.parent as usize).copied().flatten()?;
             Some(SubInterface {
                 port: i as PortId,
+                link: v.parent,
                 interface: p.interface.clone(),
                 link_ifindex: link.ifindex,
                 link_interface: config.ports[v.parent as usize].interface.clone(),
@@ -203,19 +204,13 @@ fn sub_interfaces(config: &Config, links: &[Option<XdpPort>]) -> Vec<SubInterfac
 
 /// The XDP program's VLAN table: (link, VLAN id) → the sub-interface's MAC,
 /// its frames on the link's sockets.
-fn xdp_vlans(config: &Config, links: &[Option<XdpPort>]) -> Vec<XdpVlan> {
-    config
-        .ports
-        .iter()
-        .filter_map(|p| {
-            let v = p.vlan?;
-            let link = links.get(v.parent as usize).copied().flatten()?;
-            Some(XdpVlan {
-                ifindex: link.ifindex,
-                vid: v.id,
-                link_index: link.port_index,
-                mac: p.mac,
-            })
+fn xdp_vlans(subs: &[SubInterface]) -> Vec<XdpVlan> {
+    subs.iter()
+        .map(|s| XdpVlan {
+            ifindex: s.link_ifindex,
+            vid: s.vid,
+            link_index: u32::from(s.link),
+            mac: s.mac,
         })
         .collect()
 }
@@ -280,9 +275,10 @@ fn daemon(
             Some(_) => Ok(None),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut linux_cp = LinuxCp::create(sub_interfaces(config, &links))?;
+    let subs = sub_interfaces(config, &links);
+    let vlans = xdp_vlans(&subs);
+    let mut linux_cp = LinuxCp::create(subs)?;
     let ports: Vec<XdpPort> = links.iter().flatten().copied().collect();
-    let vlans = xdp_vlans(config, &links);
     // The kernel's view of every port: a link's interface, a VLAN's TAP
     // (neighbours learnt there are the sub-interface's).
     let ifindexes: Vec<u32> = (0..config.ports.len())

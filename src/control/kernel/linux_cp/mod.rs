@@ -30,6 +30,8 @@ use tap::Tap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubInterface {
     pub port: PortId,
+    /// The port of the link carrying it.
+    pub link: PortId,
     /// The TAP's name (the port's interface name).
     pub interface: String,
     /// The link carrying the VLAN: its interface index, name and MAC.
