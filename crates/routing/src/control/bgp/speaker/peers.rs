@@ -141,6 +141,9 @@ impl BgpSpeaker {
             self.route_change(c);
         }
         self.export_to_all(&had);
+        // Its routes' attribute sets, and those made for what we sent it
+        // (a full table's worth: tens of thousands), are unused now.
+        self.files.bgp_rib_mut().collect_attrs();
     }
 
     /// An UPDATE into the Adj-RIB-In (import policy, AS loop check), its
