@@ -237,6 +237,12 @@ impl BgpRib {
         self.interner.intern(attrs)
     }
 
+    /// Forgets the attribute sets nothing uses any more (interning
+    /// collects on its own only once the sets have doubled).
+    pub fn collect_attrs(&mut self) {
+        self.interner.collect();
+    }
+
     /// Prefixes with at least one received route.
     pub fn prefix_count(&self) -> usize {
         self.routes.len()

@@ -142,7 +142,7 @@ impl BgpSpeaker {
         let rib = self.files.bgp_rib();
         let mut all: Vec<IpNet> = self.local_routes.keys().copied().collect();
         all.extend(rib.best_prefixes());
-        all.extend(self.peers[i].adj_out.keys().copied());
+        all.extend(self.peers[i].adj_out.keys());
         all.sort_unstable();
         all.dedup();
         all

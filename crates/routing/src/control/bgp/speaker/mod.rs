@@ -43,6 +43,7 @@ use crate::control::bgp::session::message::{self, code};
 use crate::control::bgp::session::{Family, Session, SocketIds};
 use crate::control::bgp::{PathAttrs, PeerId, ResolveWith};
 use crate::control::hash::{FastMap, FastSet};
+use crate::control::prefix_map::PrefixMap;
 use crate::control::protocol::{
     ListenPeer, Protocol, ProtocolConfig, ProtocolInput, ProtocolPort, Reconfigured, Registration,
     ReloadStyle, RibView, RouteOutput, SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit,
@@ -73,8 +74,9 @@ struct LivePeer {
     session: Session,
     /// Its Adj-RIB-In in the shared table.
     rib_peer: PeerId,
-    /// What it has from us, or will have once `outbox` is sent.
-    adj_out: FastMap<IpNet, Arc<PathAttrs>>,
+    /// What it has from us, or will have once `outbox` is sent (a full
+    /// table's worth for a peer we give one: the compact prefix map).
+    adj_out: PrefixMap<Arc<PathAttrs>>,
     outbox: Outbox,
     /// Prefixes it announced since the session came up (accepted or not;
     /// `show bgp`'s "received"), per family ([`Family`] as index).
@@ -104,7 +106,7 @@ impl LivePeer {
             config,
             session,
             rib_peer,
-            adj_out: FastMap::default(),
+            adj_out: PrefixMap::default(),
             outbox: Outbox::default(),
             announced: [0; 2],
             treat_as_withdraw: 0,

@@ -156,7 +156,7 @@ impl BgpSpeaker {
         }
         let mut advertised = [0u64; 2];
         for prefix in p.adj_out.keys() {
-            advertised[Family::of(prefix) as usize] += 1;
+            advertised[Family::of(&prefix) as usize] += 1;
         }
         let mut out = serde_json::Map::new();
         for f in Family::ALL {

@@ -16,6 +16,8 @@ use crate::control::bgp::policy::PeerRules;
 use crate::control::bgp::session::{Family, ParsedUpdate, SessionOutput};
 use crate::control::bgp::BgpRib;
 use crate::control::bgp::PeerId;
+use crate::control::hash::FastSet;
+use crate::control::prefix_map::PrefixMap;
 use crate::control::protocol::{RibView, SocketRequest, Transmit};
 
 impl BgpRib {
@@ -103,7 +105,9 @@ impl BgpSpeaker {
                 } => self.graceful_down(now, i, &families, restart_time, rib),
                 SessionOutput::Update(u) => self.import(i, u, rib),
                 SessionOutput::RouteRefresh(family) => {
-                    self.peers[i].adj_out.retain(|p, _| Family::of(p) != family);
+                    self.peers[i]
+                        .adj_out
+                        .retain(|p, _| Family::of(&p) != family);
                     self.export_all(i);
                 }
             }
@@ -115,9 +119,11 @@ impl BgpSpeaker {
     /// others' Adj-RIBs-Out follow); what it had from us is forgotten.
     fn flush_peer(&mut self, i: usize, rib: &dyn RibView) {
         let rib_peer = self.peers[i].rib_peer;
-        self.peers[i].adj_out.clear();
+        // Dropped, not cleared: a full table's Adj-RIB-Out would otherwise
+        // keep its capacity (tens of MB) for a peer that has nothing.
+        self.peers[i].adj_out = PrefixMap::default();
         self.peers[i].outbox.reset();
-        self.peers[i].stale.clear();
+        self.peers[i].stale = FastSet::default();
         self.peers[i].stale_until = None;
         let had: Vec<IpNet> = self
             .files
@@ -135,6 +141,9 @@ impl BgpSpeaker {
             self.route_change(c);
         }
         self.export_to_all(&had);
+        // Its routes' attribute sets, and those made for what we sent it
+        // (a full table's worth: tens of thousands), are unused now.
+        self.files.bgp_rib_mut().collect_attrs();
     }
 
     /// An UPDATE into the Adj-RIB-In (import policy, AS loop check), its

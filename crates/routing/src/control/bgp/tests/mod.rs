@@ -581,6 +581,12 @@ fn interned_attributes_are_shared() {
     let y = rib.intern(path("192.0.2.1", &[1, 2]));
     assert!(Arc::ptr_eq(&x, &y));
     assert_eq!(rib.attribute_sets(), 1);
+    // Collected once nothing holds them (a peer's session went down).
+    let z = rib.intern(path("192.0.2.1", &[3]));
+    drop((x, y));
+    rib.collect_attrs();
+    assert_eq!(rib.attribute_sets(), 1, "only the set still held");
+    assert!(Arc::ptr_eq(&z, &rib.intern(path("192.0.2.1", &[3]))));
 }
 
 /// A full table is a million entries of the prefix map: a prefix's routes

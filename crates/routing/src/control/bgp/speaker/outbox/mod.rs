@@ -26,6 +26,7 @@ use crate::control::bgp::attrs::PathAttrs;
 use crate::control::bgp::session::update_out::{encode_announce, encode_withdraw, end_of_rib};
 use crate::control::bgp::session::{Family, Session};
 use crate::control::hash::{FastMap, FastSet};
+use crate::control::prefix_map::PrefixMap;
 use crate::control::protocol::STREAM_BUFFER_HIGH;
 
 /// Bytes handed to a peer's stream beyond which the speaker waits for
@@ -68,7 +69,7 @@ struct Group {
 /// What a flush needs of its peer.
 pub(super) struct Link<'a> {
     pub(super) session: &'a mut Session,
-    pub(super) adj_out: &'a FastMap<IpNet, Arc<PathAttrs>>,
+    pub(super) adj_out: &'a PrefixMap<Arc<PathAttrs>>,
     pub(super) four_octet_as: bool,
     pub(super) interval: Duration,
 }
