@@ -16,17 +16,33 @@
 //! it flushes nothing), both routes go after the dead interval and A's
 //! pings get ICMP destination unreachable from ferroute once the workers
 //! have the new table.
-//! Needs root and BIRD (skips otherwise, fails under CI=true).
+//!
+//! The second test gives ferroute two paths to one network: BIRD behind
+//! p1 (cost 10) and FRR ospfd behind p2 (cost 20), both on host D's LAN
+//! 100.70.0.0/24 and announcing it as a stub. A's traffic to D leaves
+//! through p1; BIRD is killed (SIGKILL) and, after the dead interval, the
+//! traffic leaves through p2 (port counters and captures on both links).
+//!
+//! ```text
+//!   A -- p0 R p1 203.0.113.1 --- b0 203.0.113.2 B (BIRD) d0 100.70.0.1 --+
+//!           R p2 10.0.2.1    --- c0 10.0.2.2    C (FRR)  d0 100.70.0.2 --+-- br0 D 100.70.0.10
+//! ```
+//! Needs root, BIRD and FRR (skips otherwise, fails under CI=true).
 
 #[path = "lab/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use ferroute::testkit::daemons::{require_daemon, Bird};
+use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, FRR_DAEMONS};
+use ferroute::testkit::netns::{self, Netns};
+use ferroute::wire::{EthernetFrame, Ipv4Packet};
+use serde_json::Value;
 use support::bgp::{ferroute, ping, show};
 use support::config::RouterConfig;
 use support::daemon::Daemon;
+use support::iperf::Server as Background;
+use support::packet::PacketSocket;
 use support::{poll_until, require_root, Host, Lab};
 
 /// Longest the adjacency may take to form or a route to go (hello 1 s,
@@ -48,6 +64,19 @@ protocol ospf v2 o {
 
 const OSPF: &str = "\n[ospf]\n\n[[ospf.interface]]\nport = \"p1\"\nnetwork = \"broadcast\"\n\
                     hello_interval = 1\ndead_interval = 4\n";
+
+/// `ferroute run` with the lab's ports, no default route, and `more`.
+fn start_router(lab: &Lab, more: &str) -> Daemon {
+    let mut config = RouterConfig {
+        default_routes_via_b: false,
+        ..RouterConfig::default()
+    }
+    .toml();
+    config.push_str(more);
+    let path = lab.dir.join("router-ospf.toml");
+    std::fs::write(&path, config).unwrap();
+    Daemon::start(lab, &path)
+}
 
 /// Whether ferroute's best route for `address` is OSPF's (`show routes`
 /// as the operator reads it: the best candidate is marked `*`).
@@ -78,15 +107,7 @@ fn traffic_follows_ospf_routes_through_the_data_plane() {
     let bird = Bird::start(&lab.netns(Host::B), BIRD);
     // No default route via B: without OSPF's routes, nothing reaches B's
     // addresses.
-    let mut config = RouterConfig {
-        default_routes_via_b: false,
-        ..RouterConfig::default()
-    }
-    .toml();
-    config.push_str(OSPF);
-    let path = lab.dir.join("router-ospf.toml");
-    std::fs::write(&path, config).unwrap();
-    let daemon = Daemon::start(&lab, &path);
+    let daemon = start_router(&lab, OSPF);
 
     let learned = || by_ospf(&lab, &daemon, "198.51.100.1") && by_ospf(&lab, &daemon, "100.66.0.1");
     assert!(
@@ -144,5 +165,299 @@ fn traffic_follows_ospf_routes_through_the_data_plane() {
     };
     assert!(poll_until(LIMIT, unreachable), "no route, ICMP unreachable");
     daemon.stop();
+    drop(bird);
+}
+
+/// Host D, behind both BIRD and FRR.
+const D: &str = "100.70.0.10";
+
+const BIRD_PATH: &str = r#"
+router id 203.0.113.2;
+protocol device { scan time 1; }
+protocol ospf v2 o {
+  ipv4 { import all; };
+  area 0 {
+    interface "b0" { type broadcast; hello 1; dead 4; };
+    interface "d0" { stub yes; };
+  };
+}
+"#;
+
+const FRR_PATH: &str = r#"
+frr defaults traditional
+hostname c
+!
+interface c0
+ ip ospf hello-interval 1
+ ip ospf dead-interval 4
+!
+router ospf
+ ospf router-id 10.0.2.2
+ passive-interface d0
+ network 10.0.2.0/24 area 0
+ network 100.70.0.0/24 area 0
+!
+"#;
+
+/// p2 towards FRR, its static neighbour, and OSPF on p1 (cost 10) and p2
+/// (cost 20): D's LAN is 20 away through BIRD, 30 through FRR.
+const TWO_PATHS: &str = "
+[[port]]
+name = \"p2\"
+mac = \"02:00:00:00:02:01\"
+addresses = [\"10.0.2.1/24\"]
+
+[[neighbor]]
+address = \"10.0.2.2\"
+mac = \"02:00:00:00:02:02\"
+port = \"p2\"
+
+[ospf]
+
+[[ospf.interface]]
+port = \"p1\"
+network = \"broadcast\"
+cost = 10
+hello_interval = 1
+dead_interval = 4
+
+[[ospf.interface]]
+port = \"p2\"
+network = \"broadcast\"
+cost = 20
+hello_interval = 1
+dead_interval = 4
+";
+
+/// Whether `frame` is an ICMP echo request to D.
+fn echo_to_d(frame: &[u8]) -> bool {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return false;
+    };
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+        return false;
+    };
+    eth.ethertype() == 0x0800
+        && ip.protocol() == 1
+        && ip.dst().to_string() == D
+        && ip.payload().first() == Some(&8)
+}
+
+/// Echo requests to D already queued on `socket` (a deadline in the past
+/// only drains).
+fn echoes_queued(socket: &netns::PacketSocket) -> usize {
+    socket
+        .collect(usize::MAX, Duration::ZERO, echo_to_d)
+        .0
+        .len()
+}
+
+/// Frames each port's queues handed to its transmit ring, by port name.
+fn sent(daemon: &Daemon) -> (u64, u64) {
+    let stats = daemon.stats().expect("stats");
+    let of = |name: &str| {
+        stats["qos"]["ports"]
+            .as_array()
+            .and_then(|ports| ports.iter().find(|p| p["port"] == name))
+            .map_or(0, |p: &Value| p["total"]["sent"].as_u64().unwrap_or(0))
+    };
+    (of("p1"), of("p2"))
+}
+
+/// Frames the workers dropped for want of a route (as last published).
+fn no_route(daemon: &Daemon) -> u64 {
+    let stats = daemon.stats().expect("stats");
+    stats["counters"]["drops"]["no_route"].as_u64().unwrap_or(0)
+}
+
+/// The next hops of ferroute's best route for `address` (`show routes
+/// ADDRESS --json`: the selected candidate's resolved next hops, "port N
+/// lladdr MAC").
+fn best_route(lab: &Lab, daemon: &Daemon, address: &str) -> String {
+    let Ok(answer) = show(lab, daemon, &["routes", address]) else {
+        return String::new();
+    };
+    answer["route"]["routes"]
+        .as_array()
+        .and_then(|routes| routes.iter().find(|r| r["selected"] == true))
+        .map(|best| best["next_hops"].to_string())
+        .unwrap_or_default()
+}
+
+/// Five pings from A to D, all answered (through ferroute's workers).
+fn five_pings(lab: &Lab) {
+    let done = lab.run(Host::A, "ping", &["-c", "5", "-i", "0.2", "-W", "2", D]);
+    assert!(done.status.success(), "A's pings of D: {}", done.text());
+}
+
+#[test]
+fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
+    let test = "traffic_moves_to_the_other_path_when_a_neighbour_dies";
+    if !require_root(test)
+        || !require_daemon(test, "bird")
+        || !require_daemon(test, &format!("{FRR_DAEMONS}/ospfd"))
+    {
+        return;
+    }
+    let lab = Lab::up();
+    let c = Netns::new("ospfc");
+    let d = Netns::new("ospfd");
+    let b = lab.netns(Host::B);
+    // R's second port, to C (FRR).
+    lab.ip(
+        Host::R,
+        &[
+            "link",
+            "add",
+            "p2",
+            "address",
+            "02:00:00:00:02:01",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "c0",
+            "address",
+            "02:00:00:00:02:02",
+            "netns",
+            &c.name,
+        ],
+    );
+    lab.ip(Host::R, &["addr", "add", "10.0.2.1/24", "dev", "p2"]);
+    lab.ip(Host::R, &["link", "set", "p2", "up"]);
+    c.ip(&["addr", "add", "10.0.2.2/24", "dev", "c0"]);
+    c.ip(&["link", "set", "c0", "up"]);
+    // D's LAN: a bridge in D with B's and C's d0 on it.
+    d.ip(&["link", "add", "br0", "type", "bridge"]);
+    for (peer, port) in [(b.as_str(), "pb"), (c.name.as_str(), "pc")] {
+        d.ip(&[
+            "link", "add", port, "type", "veth", "peer", "name", "d0", "netns", peer,
+        ]);
+        d.ip(&["link", "set", port, "master", "br0"]);
+        d.ip(&["link", "set", port, "up"]);
+    }
+    d.ip(&["addr", "add", "100.70.0.10/24", "dev", "br0"]);
+    d.ip(&["link", "set", "br0", "up"]);
+    // D answers through C whatever path the request took, so what moves
+    // is ferroute's choice alone.
+    d.ip(&["route", "add", "default", "via", "100.70.0.2"]);
+    lab.ip(Host::B, &["addr", "add", "100.70.0.1/24", "dev", "d0"]);
+    lab.ip(Host::B, &["link", "set", "d0", "up"]);
+    c.ip(&["addr", "add", "100.70.0.2/24", "dev", "d0"]);
+    c.ip(&["link", "set", "d0", "up"]);
+    c.ip(&["route", "add", "192.0.2.0/24", "via", "10.0.2.1"]);
+    lab.run(Host::B, "sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+    c.write_sysctl("net/ipv4/ip_forward", "1");
+
+    let bird = Bird::start(&b, BIRD_PATH);
+    let frr = Frr::start(&c.name, &[FrrDaemon::Ospfd], FRR_PATH);
+    let daemon = start_router(&lab, TWO_PATHS);
+
+    // Both daemons' routes are in (FRR's stub 10.0.2.0/24 is also ours):
+    // D's LAN through BIRD, the cheaper path.
+    let through_bird = || best_route(&lab, &daemon, D).contains("port 1 ");
+    let both_full = || {
+        show(&lab, &daemon, &["ospf", "neighbors"]).is_ok_and(|v| {
+            v["neighbors"]
+                .as_array()
+                .is_some_and(|n| n.iter().filter(|n| n["state"] == "full").count() == 2)
+        })
+    };
+    assert!(
+        poll_until(LIMIT, || both_full() && through_bird()),
+        "two adjacencies and D through BIRD: {:?}\n{}\n{}",
+        show(&lab, &daemon, &["ospf", "neighbors"]),
+        best_route(&lab, &daemon, D),
+        frr.vtysh("show ip ospf neighbor")
+    );
+    assert!(poll_until(LIMIT, || ping(&lab, D)), "A's ping of D");
+
+    // Before: A's traffic to D leaves through p1 (to BIRD), none through
+    // p2. Right after the adjacencies form the database still settles
+    // (both sides re-originate within MinLSInterval), and D's route has
+    // been seen on p2 for a moment (3 runs in 25): the precondition is a
+    // round of pings that all went through p1.
+    let on_b = PacketSocket::open(&lab, Host::B, "b0");
+    let on_c = c.run(|| netns::PacketSocket::open("c0"));
+    let mut before = (0, 0, sent(&daemon), sent(&daemon));
+    let through_p1 = || {
+        let counted = sent(&daemon);
+        five_pings(&lab);
+        before = (
+            echoes_queued(&on_b),
+            echoes_queued(&on_c),
+            counted,
+            sent(&daemon),
+        );
+        before.0 >= 5 && before.1 == 0
+    };
+    assert!(
+        poll_until(LIMIT, through_p1),
+        "echo requests seen by B and C, counters: {before:?}"
+    );
+    let (_, _, (p1_0, p2_0), (p1_1, p2_1)) = before;
+    // The workers publish their counters after a batch, at most every
+    // 100 ms, so the last frame of the round may not be counted yet.
+    assert!(
+        p1_1 - p1_0 >= 4 && p2_1 == p2_0,
+        "p1 and p2 sent: {before:?}"
+    );
+
+    // A steady stream (every 10 ms) while BIRD dies without a word (a
+    // count, not a deadline: with -w, ping stops at the first ICMP error).
+    let mut stream = Background(
+        lab.command(Host::A, "ping", &["-i", "0.01", "-c", "12000", D])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start A's ping stream"),
+    );
+    assert!(
+        on_b.recv_matching(LIMIT, echo_to_d).is_some(),
+        "the stream goes through B"
+    );
+    // SAFETY: kill(2) on the BIRD this test started (its guard's PID; the
+    // guard reaps it on drop).
+    unsafe { libc::kill(bird.pid() as libc::pid_t, libc::SIGKILL) };
+    let killed = Instant::now();
+    let no_route_before = no_route(&daemon);
+    let moved = on_c.recv_matching(LIMIT, echo_to_d);
+    let took = killed.elapsed();
+    assert!(
+        moved.is_some(),
+        "no echo request through C within {LIMIT:?}: {}\nping stream: {:?}\n{:?}",
+        best_route(&lab, &daemon, D),
+        stream.0.try_wait(),
+        daemon.stats()
+    );
+    let route_now = best_route(&lab, &daemon, D);
+    assert!(
+        route_now.contains("port 2 ") && !route_now.contains("port 1 "),
+        "{route_now}"
+    );
+    println!(
+        "measured: A's traffic to D moved from p1 to p2 {took:?} after BIRD was killed \
+         (dead interval 4 s); dropped for want of a route meanwhile: {}",
+        no_route(&daemon) - no_route_before
+    );
+    drop(stream);
+
+    // After: through p2 only.
+    let _ = (echoes_queued(&on_b), echoes_queued(&on_c));
+    let (p1_0, p2_0) = sent(&daemon);
+    five_pings(&lab);
+    let (p1_1, p2_1) = sent(&daemon);
+    let seen = (echoes_queued(&on_b), echoes_queued(&on_c));
+    assert!(
+        seen.0 == 0 && seen.1 >= 5,
+        "echo requests seen by B and C: {seen:?}"
+    );
+    assert!(
+        p2_1 - p2_0 >= 4 && p1_1 == p1_0,
+        "p1 {p1_0} -> {p1_1}, p2 {p2_0} -> {p2_1}"
+    );
+    daemon.stop();
+    drop(frr);
     drop(bird);
 }

@@ -238,14 +238,20 @@ impl Speaker {
         }
     }
 
-    /// ExchangeDone: Full if nothing is to be requested, else Loading.
+    /// ExchangeDone: Full if nothing is to be requested, else Loading. A
+    /// request batch still unanswered goes on as it is (the update that
+    /// answers it asks for the next, its timer resends it): asking now
+    /// would ask for it twice.
     fn exchange_done(&mut self, now: Instant, i: usize, id: Ipv4Addr) {
-        let empty = self.interfaces[i].neighbors[&id].requests.is_empty();
+        let n = &self.interfaces[i].neighbors[&id];
+        let (empty, waiting) = (n.requests.is_empty(), n.request_retransmit_at.is_some());
         if empty {
             self.set_state(now, i, id, NeighborState::Full);
         } else {
             self.set_state(now, i, id, NeighborState::Loading);
-            self.send_requests(now, i, id);
+            if !waiting {
+                self.send_requests(now, i, id);
+            }
         }
     }
 

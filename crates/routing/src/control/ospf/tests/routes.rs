@@ -142,3 +142,79 @@ fn a_link_losing_its_carrier_takes_its_routes_at_once_and_comes_back() {
     let r = route(&routes, "198.51.100.0/24").unwrap();
     assert_eq!(r.paths, vec![gw(0, [192, 0, 2, 2]), gw(0, [192, 0, 2, 3])]);
 }
+
+/// An interface of the live labs' timing: hello 1 s, dead 4 s.
+fn quick(port: u16, address: &str, priority: u8, cost: u16) -> InterfaceConfig {
+    let mut c = iface(port, address, LAN, priority);
+    (c.hello_interval, c.dead_interval, c.cost) = (1, 4, cost);
+    c
+}
+
+#[test]
+fn a_dead_neighbour_hands_its_prefix_to_the_other_path_without_a_gap() {
+    // The lab_ospf two-path test in miniature: router 1 reaches
+    // 100.70.0.0/24 through router 2 (LAN 1, cost 10) or router 3 (LAN 2,
+    // cost 20), each with the prefix as a stub of its own. Router 2 dies;
+    // at no millisecond of the 10 s after may router 1's SPF lack the
+    // prefix (live, the RIB once went without it for 146 ms), whichever
+    // router is DR where.
+    let starts = [
+        (1u8, 0u64),
+        (2, 0),
+        (1, 700),
+        (2, 1300),
+        (0, 0),
+        (3, 300),
+        (1, 2500),
+    ];
+    for (priority, delay_ms) in starts {
+        let mut lab = Lab::new(Instant::now());
+        let r1 = lab.add(
+            rid(1),
+            vec![
+                quick(0, "203.0.113.1/24", priority, 10),
+                quick(1, "10.0.2.1/24", priority, 20),
+            ],
+        );
+        let r2 = lab.add(
+            rid(2),
+            vec![
+                quick(0, "203.0.113.2/24", 1, 10),
+                quick(1, "100.70.0.1/24", 1, 10),
+            ],
+        );
+        lab.run_for(Duration::from_millis(delay_ms));
+        let r3 = lab.add(
+            rid(3),
+            vec![
+                quick(0, "10.0.2.2/24", 1, 10),
+                quick(1, "100.70.0.2/24", 1, 10),
+            ],
+        );
+        lab.connect(&[(r1, 0), (r2, 0)]);
+        lab.connect(&[(r1, 1), (r3, 0)]);
+        lab.connect(&[(r2, 1)]);
+        lab.connect(&[(r3, 1)]);
+        lab.run_for(Duration::from_secs(60));
+        let r = route(&routes_of(&lab, r1), "100.70.0.0/24")
+            .expect("D's LAN")
+            .clone();
+        assert_eq!(r.paths, vec![gw(0, [203, 0, 113, 2])]);
+        lab.silenced[r2] = true;
+        let mut gaps = Vec::new();
+        for ms in 0..10_000 {
+            lab.run_for(Duration::from_millis(1));
+            if route(&routes_of(&lab, r1), "100.70.0.0/24").is_none() {
+                gaps.push(ms);
+            }
+        }
+        assert!(
+            gaps.is_empty(),
+            "priority {priority}, delay {delay_ms} ms: no route at ms {gaps:?}"
+        );
+        let r = route(&routes_of(&lab, r1), "100.70.0.0/24")
+            .unwrap()
+            .clone();
+        assert_eq!(r.paths, vec![gw(1, [10, 0, 2, 2])]);
+    }
+}
