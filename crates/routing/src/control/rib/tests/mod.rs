@@ -624,3 +624,34 @@ fn a_mass_withdrawal_is_published_as_a_rebuild() {
         None
     );
 }
+
+/// A mass change's room in the set of changed prefixes is freed once the
+/// changes are taken; ordinary churn keeps its room.
+#[test]
+fn a_mass_changes_dirty_set_is_freed_after_it_is_taken() {
+    let (mut rib, _) = two_ports();
+    let prefix = |i: u32| {
+        IpNet::V4(
+            ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24).unwrap(),
+        )
+    };
+    let n = 2 * super::DIRTY_CAPACITY_KEPT as u32;
+    for i in 0..n {
+        let r = route(
+            &prefix(i).to_string(),
+            RouteSource::EBGP,
+            0,
+            vec![rec("10.0.1.5")],
+        );
+        rib.update(RouteSource::EBGP, prefix(i), Some(&r));
+    }
+    assert!(rib.dirty_prefixes.capacity() > super::DIRTY_CAPACITY_KEPT);
+    assert!(rib.take_changes().full);
+    assert!(rib.dirty_prefixes.capacity() <= super::DIRTY_CAPACITY_KEPT);
+    for i in 0..100 {
+        rib.update(RouteSource::EBGP, prefix(i), None);
+    }
+    let kept = rib.dirty_prefixes.capacity();
+    assert!(!rib.take_changes().full);
+    assert_eq!(rib.dirty_prefixes.capacity(), kept, "churn keeps its room");
+}
