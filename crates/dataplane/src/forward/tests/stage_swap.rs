@@ -188,3 +188,41 @@ fn replaced_acl_tables_are_freed_by_the_publisher_once_no_forwarder_holds_them()
     assert_eq!(handle.collect(), 0);
     assert!(first.upgrade().is_none(), "freed by the publisher");
 }
+
+#[test]
+fn summed_counts_are_those_of_workers_on_the_newest_lists() {
+    use crate::forward::acl::AclHits;
+    let worker = |version: u64, rule: u64| StagesSnapshot {
+        ports: vec![PortStages {
+            name: "p0".into(),
+            counters: PortFeatureCounters {
+                acl_in_dropped: rule,
+                ..Default::default()
+            },
+        }],
+        acl: vec![AclHits {
+            name: "ssh".into(),
+            rules: vec![rule],
+            default: 0,
+        }],
+        version,
+        oldest_version: version,
+    };
+    for order in [[2, 1, 2], [1, 2, 2], [2, 2, 1]] {
+        let mut sum = StagesSnapshot::default();
+        for (i, v) in order.into_iter().enumerate() {
+            // Workers on version 1 counted 100 each, on version 2: 1 and 2.
+            sum.merge(&worker(v, if v == 1 { 100 } else { i as u64 + 1 }));
+        }
+        assert_eq!((sum.version, sum.oldest_version), (2, 1), "{order:?}");
+        let expected: u64 = order
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v == 2)
+            .map(|(i, _)| i as u64 + 1)
+            .sum();
+        assert_eq!(sum.acl[0].rules, [expected], "{order:?}");
+        // Port counters are every worker's.
+        assert_eq!(sum.ports[0].counters.acl_in_dropped, 100 + expected);
+    }
+}
