@@ -135,7 +135,6 @@ mod tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -150,10 +149,10 @@ use crate::fib::{
     self, ConnectedPort, Fib, FibError, PortId, RouteTarget, StaticNeighbor, StaticRoute,
 };
 use crate::forward::acl::AclSpec;
-use crate::forward::{AclTable, ForwarderConfig, Port, PortFeatures, Vlan};
+use crate::forward::{ForwarderConfig, Port, PortFeatures, StageTable, Vlan};
 use crate::position::{locate, one_line, FileError};
 use crate::wire::MacAddr;
-pub use restart::RestartOnly;
+pub use restart::{RestartOnly, PORTS_CHANGED};
 
 /// Default ICMP errors per second per worker.
 pub const DEFAULT_ICMP_RATE: u32 = 1000;
@@ -308,6 +307,12 @@ impl Config {
     /// The pipeline's settings: ports in file order, each with the first
     /// address of each family as the source of its ICMP errors.
     pub fn forwarder_config(&self) -> ForwarderConfig {
+        self.forwarder_config_with(&self.stage_table(None))
+    }
+
+    /// The same with the ports' stages and the compiled lists of `stages`
+    /// (shared by every worker instead of compiled for each).
+    pub fn forwarder_config_with(&self, stages: &StageTable) -> ForwarderConfig {
         let ports = self
             .ports
             .iter()
@@ -332,7 +337,7 @@ impl Config {
             icmp_rate: self.router.icmp_rate,
             icmp_burst: self.router.icmp_burst,
             accept_source_route: self.router.accept_source_route,
-            acls: Arc::new(AclTable::compile(self.acls.iter().cloned())),
+            acls: stages.acls.clone(),
         }
     }
 

@@ -1,6 +1,9 @@
 //! Issue 15's features live in the veth lab (scripts/lab), through
 //! `ferroute run`: discard routes, uRPF strict, an ACL rejecting with ICMP
-//! while other flows pass, and Record Route (`ping -R`) showing the router.
+//! while other flows pass, and Record Route (`ping -R`) showing the router;
+//! then `ferroute reload` changing the ACL and turning uRPF on for p0
+//! without a restart (`show acl` counts before and after), and an invalid
+//! reload refused with the running ACL still acting.
 //!
 //! One lab for all of it (building one is the slow part). Needs root
 //! (skips otherwise, fails under CI=true).
@@ -9,9 +12,12 @@
 mod support;
 
 use serde_json::Value;
+use std::time::Duration;
+
+use support::bgp::{ferroute, show};
 use support::config::RouterConfig;
 use support::daemon::Daemon;
-use support::{require_root, Finished, Host, Lab};
+use support::{poll_until, require_root, Finished, Host, Lab};
 
 /// The lab's routers plus the stages: on p0 (towards A) an ACL rejecting
 /// TCP to port 22; on p1 (towards B) uRPF strict; a blackhole and a
@@ -161,5 +167,119 @@ fn discard_routes_urpf_acl_and_record_route_live() {
     let hits = &stats["stages"]["acl"][0];
     assert_eq!(hits["rules"][0], drops(&stats, "acl_in_reject"));
     assert!(hits["default"].as_u64().unwrap_or(0) >= 4, "{stats}");
+
+    reload_swaps_the_acl_and_urpf(&lab, &daemon, &config, &with_stages);
     daemon.stop_cleanly(&lab);
+}
+
+/// `show acl no-ssh --json`.
+fn show_acl(lab: &Lab, daemon: &Daemon) -> Value {
+    show(lab, daemon, &["acl", "no-ssh"]).unwrap_or_else(|e| panic!("show acl: {e}"))
+}
+
+/// Pings B from A with a source no route leads to through p0.
+fn spoofed_ping(lab: &Lab) {
+    let args = ["-n", "-c", "2", "-i", "0.2", "-w", "2", "-I", "10.77.0.1"];
+    let done = ping(lab, Host::A, &[&args[..], &["203.0.113.2"]].concat());
+    assert!(!done.status.success(), "no route back: {}", done.text());
+}
+
+fn urpf_dropped_on_p0(daemon: &Daemon) -> u64 {
+    let stats = daemon.stats_cli();
+    stats["stages"]["ports"][0]["urpf_dropped"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{stats}"))
+}
+
+/// The running router (no-ssh rejecting port 22 on p0, uRPF only on p1)
+/// reloads a config where no-ssh rejects port 2222 instead and p0 runs
+/// uRPF strict; then a config with an invalid rule, which is refused.
+fn reload_swaps_the_acl_and_urpf(
+    lab: &Lab,
+    daemon: &Daemon,
+    config: &std::path::Path,
+    ports: &str,
+) {
+    let before = show_acl(lab, daemon);
+    assert_eq!(before["version"], before["workers_version"], "{before}");
+    let version = before["version"].as_u64().unwrap();
+    let rule = &before["acl"][0]["rules"][0];
+    assert_eq!(rule["destination_port"], "22", "{before}");
+    assert!(rule["hits"].as_u64().unwrap() >= 1, "{before}");
+    assert_eq!(
+        before["acl"][0]["used_by"],
+        serde_json::json!([{"port": "p0", "direction": "in"}])
+    );
+    lab.ip(Host::A, &["addr", "add", "10.77.0.1/32", "dev", "a0"]);
+    spoofed_ping(lab);
+    assert_eq!(urpf_dropped_on_p0(daemon), 0, "p0 runs no uRPF yet");
+
+    let edited = ports.replacen(
+        "acl_in = \"no-ssh\"\n",
+        "acl_in = \"no-ssh\"\nurpf = \"strict\"\n",
+        1,
+    );
+    assert_ne!(edited, ports);
+    let rules = STAGES.replace("destination_port = 22", "destination_port = 2222");
+    std::fs::write(config, format!("{edited}{rules}")).unwrap();
+    let done = ferroute(lab, daemon, &["reload"]);
+    assert!(done.status.success(), "reload: {}", done.text());
+    assert!(
+        done.stdout.contains(&format!(
+            "stages and ACLs: version {} (changed, counts from zero: no-ssh)",
+            version + 1
+        )) && !done.stdout.contains("not applied"),
+        "{}",
+        done.text()
+    );
+    // Every worker takes the new table at its next pass (idle ones within
+    // their 10 ms sleep).
+    let mut after = Value::Null;
+    let taken = poll_until(Duration::from_secs(10), || {
+        after = show_acl(lab, daemon);
+        after["workers_version"] == version + 1
+    });
+    assert!(taken, "workers did not take the reload: {after}");
+    let rule = &after["acl"][0]["rules"][0];
+    assert_eq!(
+        (&rule["destination_port"], &rule["hits"]),
+        (&"2222".into(), &0.into()),
+        "{after}"
+    );
+    // Port 22 passes now (B's kernel refuses it), 2222 is rejected.
+    let ssh = connect(lab, 22);
+    assert!(
+        ssh.contains("Connection refused"),
+        "port 22 after reload: {ssh}"
+    );
+    let other = connect(lab, 2222);
+    assert!(
+        other.contains("No route to host"),
+        "port 2222 after reload: {other}"
+    );
+    assert_eq!(show_acl(lab, daemon)["acl"][0]["rules"][0]["hits"], 1);
+    spoofed_ping(lab);
+    assert!(
+        urpf_dropped_on_p0(daemon) >= 2,
+        "uRPF strict on p0 after reload"
+    );
+
+    // An invalid list is refused as a whole: the running one still acts.
+    let invalid = rules.replace("action = \"reject\"", "action = \"drop\"");
+    std::fs::write(config, format!("{ports}{invalid}")).unwrap();
+    let done = ferroute(lab, daemon, &["reload"]);
+    assert!(
+        !done.status.success(),
+        "invalid reload accepted: {}",
+        done.text()
+    );
+    assert!(done.stderr.contains("action"), "{}", done.text());
+    let kept = show_acl(lab, daemon);
+    assert_eq!(kept["version"], version + 1, "{kept}");
+    let other = connect(lab, 2222);
+    assert!(
+        other.contains("No route to host"),
+        "port 2222 after refused reload: {other}"
+    );
+    assert_eq!(show_acl(lab, daemon)["acl"][0]["rules"][0]["hits"], 2);
 }

@@ -12,6 +12,7 @@ pub mod ops;
 mod redirect;
 mod replay;
 mod run;
+mod run_stages;
 mod show;
 mod sink;
 mod stats;

@@ -16,6 +16,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::ops::DEFAULT_SOCKET;
+use super::run_stages;
 use super::CliError;
 use crate::config::{Config, PortConfig, RestartOnly};
 use crate::control::kernel::linux_cp::{LinuxCp, PuntCounters, SubInterface};
@@ -24,7 +25,7 @@ use crate::control::{Control, ControlHandle};
 use crate::dataplane::report::{status_line, StatsReport};
 use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
 use crate::fib::{FibHandle, PortId};
-use crate::forward::Forwarder;
+use crate::forward::{Forwarder, StagesHandle};
 use crate::io::xdp::{
     frame_size_for_mtu, interface_index, XdpIo, XdpIoConfig, XdpMode, XdpPort, XdpProgram, XdpVlan,
     DEFAULT_FRAMES, DEFAULT_RING_SIZE,
@@ -289,6 +290,9 @@ fn daemon(
         .collect();
     let socket_links: Vec<Option<u32>> = links.iter().map(|l| l.map(|l| l.ifindex)).collect();
     let fib = FibHandle::new(config.fib()?);
+    // The ports' stages and the ACLs, compiled once for every worker and
+    // replaced by `reload` like the FIB.
+    let stages = StagesHandle::new(config.stage_table(None));
     // The control thread follows the kernel's neighbour table (it must run
     // in this namespace, like everything here) and republishes the FIB.
     let control = Control::start(&config.control_inputs(), fib.clone(), &ifindexes)?;
@@ -348,7 +352,8 @@ fn daemon(
         let program = program.clone();
         let fib = fib.clone();
         let glean = glean.clone();
-        let forwarder = Forwarder::new(config.forwarder_config());
+        let stages = stages.clone();
+        let forwarder = Forwarder::new(config.forwarder_config_with(&stages.load()));
         let qos: Vec<crate::qos::QosConfig> = config.ports.iter().map(|p| p.qos.clone()).collect();
         let priority = config.router.worker_priority;
         factories.push((
@@ -378,6 +383,7 @@ fn daemon(
                 }
                 let mut worker = Worker::new(io, pool, forwarder, fib);
                 worker.set_glean_sink(glean);
+                worker.set_stages(stages);
                 worker.set_qos(&qos);
                 Ok(worker)
             }),
@@ -396,6 +402,8 @@ fn daemon(
         let config_path = args.config.clone();
         let restart_only = RestartOnly::of(config);
         let has_vlans = !vlans.is_empty();
+        let stages = stages.clone();
+        let port_names: Vec<String> = config.ports.iter().map(|p| p.name.clone()).collect();
         Box::new(move |request: &str| match request {
             "stats" => {
                 let mut report = StatsReport::new(
@@ -410,10 +418,16 @@ fn daemon(
             "reload" => match Config::load(&config_path) {
                 Ok(fresh) => OperatorRequest::Reload {
                     not_applied: restart_only.changed(&fresh),
+                    then: restart_only
+                        .same_ports(&fresh)
+                        .then(|| run_stages::after_reload(&stages, &fresh)),
                     inputs: Box::new(fresh.control_inputs()),
                 },
                 Err(e) => OperatorRequest::Answer(Err(e.to_string())),
             },
+            show if show == "show acl" || show.starts_with("show acl ") => OperatorRequest::Answer(
+                run_stages::show_acl(show, &stages, &snapshot(&stats).stages, &port_names),
+            ),
             other => OperatorRequest::Answer(Err(format!(
                 "unknown request `{other}` (try: stats, neighbors, show ..., reload)"
             ))),

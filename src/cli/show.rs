@@ -1,5 +1,5 @@
-//! `ferroute show routes|linkstate|fib-stats|bgp|ospf|ospfv3` and `ferroute reload`: the
-//! running daemon's routing state, and re-reading its inputs.
+//! `ferroute show routes|linkstate|fib-stats|bgp|ospf|ospfv3|acl` and `ferroute reload`: the
+//! running daemon's routing state and ACLs, and re-reading its inputs.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -56,6 +56,12 @@ pub enum ShowWhat {
         /// `interfaces`, `neighbors` or `database` (all when omitted).
         what: Option<String>,
     },
+    /// The ACLs the workers run: each list's default, its rules in order
+    /// with their hits (summed over workers), and the ports using it.
+    Acl {
+        /// This list only.
+        name: Option<String>,
+    },
 }
 
 /// Re-read the configuration and the routing inputs of a running
@@ -108,6 +114,8 @@ pub fn run(args: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
         ShowWhat::Ospf { what: Some(w) } => format!("show ospf {w}"),
         ShowWhat::Ospfv3 { what: None } => "show ospfv3".to_string(),
         ShowWhat::Ospfv3 { what: Some(w) } => format!("show ospfv3 {w}"),
+        ShowWhat::Acl { name: None } => "show acl".to_string(),
+        ShowWhat::Acl { name: Some(n) } => format!("show acl {n}"),
     };
     let value = request(&args.socket, &req).map_err(CliError::runtime)?;
     print(&value, args.json, out)
@@ -120,6 +128,22 @@ pub fn reload(args: ReloadArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
     let version = value["fib_version"].as_u64().unwrap_or_default();
     let mut text = format!("reloaded: FIB version {version}\n");
+    if let Some(stages) = value["stages"]["version"].as_u64() {
+        let changed: Vec<&str> = value["stages"]["acl_changed"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
+        text.push_str(&format!(
+            "stages and ACLs: version {stages}{}\n",
+            if changed.is_empty() {
+                String::new()
+            } else {
+                format!(" (changed, counts from zero: {})", changed.join(", "))
+            }
+        ));
+    }
     let waiting: Vec<&str> = value["not_applied"]
         .as_array()
         .into_iter()
@@ -151,7 +175,8 @@ mod tests {
             "show routes 10.0.0.1" => Err("no route for 10.0.0.1".to_string()),
             "reload" => Ok(serde_json::json!({
                 "fib_version": 8,
-                "not_applied": ["router.icmp_rate", "port p1: mtu, queueing"]
+                "not_applied": ["router.icmp_rate", "port p1: mtu, queueing"],
+                "stages": {"version": 3, "acl_changed": ["no-ssh"]}
             })),
             "show bgp" => {
                 Ok(serde_json::json!({"bgp": {"peers": []}, "text": "BGP: 0 prefixes\n"}))
@@ -223,6 +248,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "reloaded: FIB version 8\n\
+             stages and ACLs: version 3 (changed, counts from zero: no-ssh)\n\
              not applied until ferroute restarts: router.icmp_rate; port p1: mtu, queueing\n"
         );
         server.join().unwrap();

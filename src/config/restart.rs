@@ -1,7 +1,10 @@
 //! What `ferroute reload` cannot apply to a running router.
 //!
 //! A reload re-reads the routing inputs (static routes and neighbours, the
-//! LSDB, BGP) and the control thread applies them. Settings the workers
+//! LSDB, BGP) and the control thread applies them; the ports' stages
+//! (`urpf`, `acl_in`, `acl_out`) and the `[[acl]]` lists are compiled
+//! again and published to the workers (`forward::StagesHandle`), as long
+//! as the port list is the same. Settings the workers
 //! or the XDP program were built with — a port's MAC, MTU, interface and
 //! queueing, the ICMP error rate, source routing — stay as they were until
 //! a restart; the reload answer names every one that differs, so an
@@ -14,7 +17,6 @@ use super::{Config, PortConfig, RouterSettings};
 pub struct RestartOnly {
     router: RouterSettings,
     ports: Vec<PortConfig>,
-    acls: Vec<crate::forward::acl::AclSpec>,
 }
 
 impl RestartOnly {
@@ -22,7 +24,6 @@ impl RestartOnly {
         RestartOnly {
             router: config.router.clone(),
             ports: config.ports.clone(),
-            acls: config.acls.clone(),
         }
     }
 
@@ -46,9 +47,8 @@ impl RestartOnly {
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| name.to_string())
         .collect();
-        // The workers compiled the lists at start (no swap on reload yet).
-        if self.acls != config.acls {
-            out.push("acl".to_string());
+        if !self.same_ports(config) {
+            out.push(PORTS_CHANGED.to_string());
         }
         for (old, new) in self.ports.iter().zip(&config.ports) {
             let fields: Vec<&str> = [
@@ -56,9 +56,6 @@ impl RestartOnly {
                 ("mac", old.mac != new.mac),
                 ("mtu", old.mtu != new.mtu),
                 ("queueing", old.qos != new.qos),
-                ("urpf", old.features.urpf != new.features.urpf),
-                ("acl_in", old.features.acl_in != new.features.acl_in),
-                ("acl_out", old.features.acl_out != new.features.acl_out),
                 ("vlan", old.vlan != new.vlan),
             ]
             .into_iter()
@@ -71,7 +68,22 @@ impl RestartOnly {
         }
         out
     }
+
+    /// Whether `config` has the running ports, by name in the same order
+    /// (port ids stay valid; the stages can be swapped in).
+    pub fn same_ports(&self, config: &Config) -> bool {
+        self.ports.len() == config.ports.len()
+            && self
+                .ports
+                .iter()
+                .zip(&config.ports)
+                .all(|(a, b)| a.name == b.name)
+    }
 }
+
+/// What a reload that adds, removes, renames or reorders ports leaves.
+pub const PORTS_CHANGED: &str =
+    "ports added, removed, renamed or reordered (and so every port's urpf, acl_in, acl_out and the [[acl]] lists)";
 
 #[cfg(test)]
 mod tests {

@@ -4,9 +4,9 @@ use toml::Spanned;
 
 use super::context::Ctx;
 use super::raw::{RawAcl, RawAclRule, RawConfig, RawNumberOrText, RawPort};
-use super::ConfigError;
+use super::{Config, ConfigError};
 use crate::forward::acl::{AclAction, AclRule, AclSpec, PortRange};
-use crate::forward::{PortFeatures, Urpf};
+use crate::forward::{AclTable, PortFeatures, StageTable, Urpf};
 use crate::wire::ipv4::protocol;
 
 /// Rules per list: each field's classes must stay below the trie's 65,535
@@ -233,6 +233,31 @@ fn port_range(
         ));
     }
     Ok(range)
+}
+
+impl Config {
+    /// The ports' stages and the compiled lists, as the workers take them
+    /// (`forward::StagesHandle`). The lists of `running` are reused when
+    /// they did not change, so a reload that edits only ports' stages
+    /// compiles nothing (and the workers keep every count).
+    pub fn stage_table(&self, running: Option<&StageTable>) -> StageTable {
+        let unchanged = running.filter(|r| {
+            r.acls.acls().len() == self.acls.len()
+                && r.acls
+                    .acls()
+                    .iter()
+                    .zip(&self.acls)
+                    .all(|(a, s)| a.spec() == s)
+        });
+        StageTable {
+            version: 0,
+            features: self.ports.iter().map(|p| p.features).collect(),
+            acls: match unchanged {
+                Some(r) => r.acls.clone(),
+                None => std::sync::Arc::new(AclTable::compile(self.acls.iter().cloned())),
+            },
+        }
+    }
 }
 
 /// A port's `urpf`, `acl_in` and `acl_out`.

@@ -485,7 +485,10 @@ impl Control {
             return Ok(serde_json::Value::Array(lines));
         }
         if let Some(what) = line.strip_prefix("show ") {
-            return self.engine.show(what);
+            // The data plane's lists are the daemon's (handler's) to show.
+            if what != "acl" && !what.starts_with("acl ") {
+                return self.engine.show(what);
+            }
         }
         if let Some(answer) = self.engine.act(line) {
             return answer; // a protocol's action (`bgp reset ...`)
@@ -503,7 +506,14 @@ impl Control {
             OperatorRequest::Reload {
                 inputs,
                 not_applied,
-            } => self.reload(&inputs, not_applied),
+                then,
+            } => {
+                let mut answer = self.reload(&inputs, not_applied)?;
+                if let Some(then) = then {
+                    answer["stages"] = then();
+                }
+                Ok(answer)
+            }
         }
     }
 

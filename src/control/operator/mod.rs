@@ -57,8 +57,15 @@ pub enum OperatorRequest {
     Reload {
         inputs: Box<crate::control::ControlInputs>,
         not_applied: Vec<String>,
+        /// Run once the routing inputs are applied (not when that fails):
+        /// publishes the data plane's share (the stages); its answer goes
+        /// under `stages`.
+        then: Option<AfterReload>,
     },
 }
+
+/// The data plane's share of a reload (see [`OperatorRequest::Reload`]).
+pub type AfterReload = Box<dyn FnOnce() -> serde_json::Value + Send>;
 
 impl OperatorSocket {
     /// Binds `path` (replacing a stale socket left by a crashed run, but not

@@ -343,3 +343,45 @@ fn vlan_frames_cross_links_through_their_sub_interfaces_queues() {
     assert_eq!(c.drops[DropReason::VlanUnknown as usize], 5);
     assert_eq!(c.forwarded + c.total_dropped(), 15);
 }
+
+#[test]
+fn published_stages_are_taken_at_the_next_pass_even_an_idle_one() {
+    use crate::forward::acl::{AclAction, AclRule, AclSpec};
+    use crate::forward::{AclTable, PortFeatures, StageTable, StagesHandle};
+    let handle = FibHandle::new(fib(true));
+    let mut w = worker(&handle, 256);
+    let mut features = vec![PortFeatures::default(); 2];
+    features[0].acl_in = Some(0);
+    let deny_all = AclSpec {
+        name: "deny-all".into(),
+        default: AclAction::Permit,
+        rules: vec![AclRule::any(AclAction::Deny)],
+    };
+    let stages = StagesHandle::new(StageTable {
+        version: 0,
+        features,
+        acls: std::sync::Arc::new(AclTable::compile([deny_all])),
+    });
+    w.set_stages(stages.clone());
+    w.io_mut().inject(0, &frame("198.51.100.7", 64));
+    w.poll_once();
+    assert!(
+        w.io().transmitted[1].is_empty(),
+        "denied by the first table"
+    );
+    assert_eq!(w.forwarder().counters.dropped(DropReason::AclInDeny), 1);
+    // The same lists, no ACL on p0: taken by a pass with no traffic, and
+    // the counters (kept: the list did not change) published at once.
+    let running = stages.load();
+    let version = stages.publish(StageTable {
+        features: vec![PortFeatures::default(); 2],
+        ..(*running).clone()
+    });
+    assert_eq!(w.poll_once(), 0);
+    let snap = w.stats().snapshot().stages;
+    assert_eq!((snap.version, snap.oldest_version), (version, version));
+    assert_eq!(snap.acl[0].rules, [1]);
+    w.io_mut().inject(0, &frame("198.51.100.7", 64));
+    w.poll_once();
+    assert_eq!(w.io().transmitted[1].len(), 1, "forwarded after the swap");
+}

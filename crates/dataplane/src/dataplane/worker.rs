@@ -22,7 +22,7 @@ use super::stats::{
     latency_histogram, wake_late_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL,
 };
 use crate::fib::{Fib, FibHandle, PortId};
-use crate::forward::{Arrival, Emit, Forwarder, RouteHints, Verdict, MAX_HINT_BATCH};
+use crate::forward::{Arrival, Emit, Forwarder, RouteHints, StagesHandle, Verdict, MAX_HINT_BATCH};
 use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
 use crate::qos::port::ENQUEUE_CHUNK;
 use crate::qos::{FrameStore, PortQueues, QosConfig};
@@ -147,6 +147,8 @@ pub struct Worker<I: PacketIo> {
     pool: FramePool,
     forwarder: Forwarder,
     fib: FibHandle,
+    /// Where reloaded stages and ACLs come from, if they can change.
+    stages: Option<StagesHandle>,
     rx: FrameBatch,
     tx: Vec<FrameBatch>,
     /// Output queues per egress port.
@@ -205,6 +207,7 @@ impl<I: PacketIo> Worker<I> {
             pool,
             forwarder,
             fib,
+            stages: None,
             rx: FrameBatch::with_capacity(RX_BATCH),
             tx: (0..links)
                 .map(|_| FrameBatch::with_capacity(TX_ROOM_PER_INGRESS * links.max(1)))
@@ -294,8 +297,31 @@ impl<I: PacketIo> Worker<I> {
         &self.forwarder
     }
 
+    /// Takes the ports' stages and the ACLs from `handle` from the next
+    /// pass on, and whenever a reload publishes new ones.
+    pub fn set_stages(&mut self, handle: StagesHandle) {
+        self.stages = Some(handle);
+    }
+
+    /// Takes a newly published stage table (checked once per pass: one
+    /// atomic load) and publishes the re-shaped counters at once, so
+    /// `show acl` sees the new lists without waiting for traffic.
+    fn take_published_stages(&mut self) {
+        let Some(handle) = &self.stages else {
+            return;
+        };
+        if handle.version() == self.forwarder.stages_version() {
+            return;
+        }
+        let table = handle.load();
+        if self.forwarder.install_stages(&table) {
+            self.stats.publish_stages(&self.forwarder);
+        }
+    }
+
     /// One pass over every port. Returns how many frames were received.
     pub fn poll_once(&mut self) -> usize {
+        self.take_published_stages();
         // Loaded lazily: an idle pass touches neither the clock nor the FIB
         // pointer (the benchmark's profile showed the load on empty passes).
         let mut fib = None;

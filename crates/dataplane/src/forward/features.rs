@@ -94,10 +94,22 @@ pub struct PortStages {
 pub struct StagesSnapshot {
     pub ports: Vec<PortStages>,
     pub acl: Vec<AclHits>,
+    /// The stage table version the lists are from (see `stage_table.rs`);
+    /// in a sum over workers, the newest, and the counts are of the
+    /// workers running it.
+    #[serde(default)]
+    pub version: u64,
+    /// The oldest version a worker runs (below `version` while a reload
+    /// is being taken).
+    #[serde(default)]
+    pub oldest_version: u64,
 }
 
 impl StagesSnapshot {
-    /// Adds another worker's counts (same ports and lists, by position).
+    /// Adds another worker's counts (same ports, by position). Rule counts
+    /// add up only between workers running the same lists: while a reload
+    /// is being taken, the newest lists' counts are kept and
+    /// `oldest_version` says the oldest a worker still runs.
     pub fn merge(&mut self, other: &StagesSnapshot) {
         if self.ports.is_empty() && self.acl.is_empty() {
             *self = other.clone();
@@ -105,6 +117,15 @@ impl StagesSnapshot {
         }
         for (a, b) in self.ports.iter_mut().zip(&other.ports) {
             a.counters.merge(&b.counters);
+        }
+        self.oldest_version = self.oldest_version.min(other.oldest_version);
+        if other.version < self.version {
+            return;
+        }
+        if other.version > self.version {
+            self.acl = other.acl.clone();
+            self.version = other.version;
+            return;
         }
         for (a, b) in self.acl.iter_mut().zip(&other.acl) {
             for (x, y) in a.rules.iter_mut().zip(&b.rules) {
@@ -133,7 +154,7 @@ impl StagesSnapshot {
 
 impl Forwarder {
     /// Copies the stage counters into `snap` (allocating only when its
-    /// shape differs: the first time).
+    /// shape differs: the first time, and after a reload).
     pub fn stages_into(&self, snap: &mut StagesSnapshot) {
         if snap.ports.len() != self.port_counters.len() {
             snap.ports = self
@@ -148,12 +169,16 @@ impl Forwarder {
         for (p, c) in snap.ports.iter_mut().zip(&self.port_counters) {
             p.counters = *c;
         }
-        let same_shape = snap.acl.len() == self.acl_hits.len()
+        // A reload may keep the shape but not the names.
+        let same_shape = snap.version == self.stages_version()
+            && snap.acl.len() == self.acl_hits.len()
             && snap
                 .acl
                 .iter()
                 .zip(&self.acl_hits)
                 .all(|(a, h)| a.rules.len() + 1 == h.len());
+        snap.version = self.stages_version();
+        snap.oldest_version = snap.version;
         if !same_shape {
             snap.acl = super::acl::hits(self.acls(), &self.acl_hits);
             return;

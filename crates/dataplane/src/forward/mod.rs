@@ -16,6 +16,7 @@ mod glean;
 mod icmp;
 mod options;
 mod ratelimit;
+mod stage_table;
 mod stages;
 mod urpf;
 mod v4;
@@ -28,6 +29,7 @@ pub use counters::{CounterSummary, Counters, DropReason};
 pub use features::{PortFeatureCounters, PortFeatures, PortStages, StagesSnapshot, Urpf};
 pub use glean::GleanLog;
 pub use ratelimit::TokenBucket;
+pub use stage_table::{StageTable, StagesHandle};
 pub use vlan::{pcp_of, Vlan};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -131,6 +133,8 @@ pub struct Forwarder {
     vlans: vlan::VlanTable,
     /// Hits per ACL: one per rule, then the default.
     pub acl_hits: Vec<Vec<u64>>,
+    /// The [`StageTable`] version the ports' stages and ACLs come from.
+    stages_version: u64,
     /// Unresolved next hops seen, for the control thread to resolve.
     pub glean: GleanLog,
 }
@@ -147,6 +151,7 @@ impl Forwarder {
             counters: Counters::default(),
             acl_hits: config.acls.counters(),
             acls: config.acls,
+            stages_version: 0,
             glean: GleanLog::default(),
         }
     }

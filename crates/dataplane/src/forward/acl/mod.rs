@@ -10,6 +10,7 @@
 //! (non-first fragments match on addresses and protocol only).
 
 mod classifier;
+mod show;
 
 use std::net::IpAddr;
 
@@ -17,6 +18,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use classifier::Classifier;
+pub use show::{show, AclShow, AclView, PortUse, RuleView};
 
 /// An ACL's index in the [`AclTable`].
 pub type AclId = u16;

@@ -6,6 +6,7 @@ mod discard;
 mod ecmp;
 mod fragment;
 mod props;
+mod stage_swap;
 mod urpf;
 pub(super) mod v4;
 mod v6;
