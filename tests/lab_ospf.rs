@@ -437,9 +437,11 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
         "{route_now}"
     );
     let dropped = no_route(&daemon) - no_route_before;
+    let counters = show(&lab, &daemon, &["ospf"]).map(|v| v["counters"].clone());
     println!(
         "measured: A's traffic to D moved from p1 to p2 {took:?} after BIRD was killed \
-         (dead interval 4 s); dropped for want of a route meanwhile: {dropped}"
+         (dead interval 4 s); dropped for want of a route meanwhile: {dropped}; \
+         OSPF counters: {counters:?}"
     );
     // No frame may go for want of a route: FRR's router LSA naming the
     // p2 LAN, sent within MinLSArrival of the one before when the
