@@ -218,7 +218,7 @@ impl OspfInstance {
         let lsdb = to_linkstate(s, now);
         let beyond = &mut self.beyond;
         self.io
-            .run_spf(&lsdb, s.router_id(), RouteSource::OSPF, |result| {
+            .run_spf(now, &lsdb, s.router_id(), RouteSource::OSPF, |result| {
                 *beyond = beyond_area_routes(s, result, result.routes(), now);
                 beyond.iter().map(|r| r.to_rib(RouteSource::OSPF)).collect()
             });

@@ -13,6 +13,7 @@ mod plumbing;
 pub mod routes;
 mod show;
 pub mod speaker;
+mod spf_log;
 pub mod v3;
 pub mod wire;
 

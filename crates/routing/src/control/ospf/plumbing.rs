@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::external::OspfRoute;
 use super::show;
 use super::speaker::{Outgoing, Speaker};
+use super::spf_log::SpfLog;
 use crate::control::linkstate::{spf, Lsdb, SpfScheduler};
 use crate::control::protocol::{RouteOutput, SocketId, SocketRequest, Transmit};
 use crate::control::rib::route::{RibRoute, RouteSource};
@@ -34,6 +35,10 @@ pub(crate) struct Plumbing {
     spf: SpfScheduler,
     spf_generation: u64,
     pub last_spf: Option<spf::SpfResult>,
+    /// Changes the due SPF run gathers (the scheduler forgets them when
+    /// it says "due").
+    spf_changes: u64,
+    spf_log: SpfLog,
     routes: VecDeque<RouteOutput>,
     /// Datagrams that were not the version's packets (counted by the
     /// instance that reads them).
@@ -54,6 +59,8 @@ impl Plumbing {
             spf: SpfScheduler::new(SPF_HOLD_DOWN),
             spf_generation: 0,
             last_spf: None,
+            spf_changes: 0,
+            spf_log: SpfLog::default(),
             routes: VecDeque::new(),
             bad_datagrams: 0,
             socket_losses: 0,
@@ -119,6 +126,7 @@ impl Plumbing {
     }
 
     pub fn spf_due(&mut self, now: Instant) -> bool {
+        self.spf_changes = self.spf.pending();
         self.spf.due(now)
     }
 
@@ -126,6 +134,7 @@ impl Plumbing {
     /// `source`'s routes in the RIB.
     pub fn run_spf(
         &mut self,
+        now: Instant,
         lsdb: &Lsdb,
         root: std::net::Ipv4Addr,
         source: RouteSource,
@@ -146,6 +155,7 @@ impl Plumbing {
             .collect();
         self.routes
             .push_back(RouteOutput::ReplaceSource { source, routes });
+        self.spf_log.record(now, self.spf_changes, lsdb, &result);
         self.last_spf = Some(result);
     }
 
@@ -193,6 +203,9 @@ impl Plumbing {
         let what = words.next();
         if words.next().is_some() {
             return Some(Err(format!("show {name}: unexpected {command:?}")));
+        }
+        if what == Some("spf-log") {
+            return Some(Ok(self.spf_log.show(now)));
         }
         let mut answer = show::show(speaker?, self.last_spf.as_ref(), beyond, now, what);
         if let (Ok(v), None) = (&mut answer, what) {

@@ -161,7 +161,7 @@ pub fn show(
         None | Some("interfaces" | "neighbors" | "database" | "routes")
     ) {
         return Err(format!(
-            "show ospf: {:?} is not interfaces, neighbors, database or routes",
+            "show ospf: {:?} is not interfaces, neighbors, database, routes or spf-log",
             what.unwrap_or_default()
         ));
     }

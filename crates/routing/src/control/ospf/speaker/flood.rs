@@ -71,7 +71,7 @@ impl Speaker {
     }
 
     /// One LSA of an update (§13 steps 2-8); false after BadLSReq.
-    fn receive_lsa(
+    pub(super) fn receive_lsa(
         &mut self,
         now: Instant,
         i: usize,
@@ -90,10 +90,12 @@ impl Speaker {
         }
         let newer = held.is_none_or(|h| received.compare(&h).is_gt());
         if newer {
-            // Step 5 (a): MinLSArrival.
-            if let Some(e) = self.db.get(&key) {
-                if now.saturating_duration_since(e.installed) < MIN_LS_ARRIVAL {
+            // Step 5 (a): MinLSArrival; the instance is kept until it has
+            // passed (`arrival`).
+            if let Some(installed) = self.db.get(&key).map(|e| e.installed) {
+                if now.saturating_duration_since(installed) < MIN_LS_ARRIVAL {
                     self.count("LSU: within MinLSArrival");
+                    self.defer_arrival(now, installed, i, id, lsa);
                     return true;
                 }
             }
@@ -355,7 +357,7 @@ impl Speaker {
         }
     }
 
-    fn send_ack(&mut self, i: usize, to: IpAddr, headers: &[[u8; HEADER_LEN]]) {
+    pub(super) fn send_ack(&mut self, i: usize, to: IpAddr, headers: &[[u8; HEADER_LEN]]) {
         let mtu = usize::from(self.interfaces[i].config.mtu);
         let per_packet = (mtu.saturating_sub(wire::PACKET_OVERHEAD) / HEADER_LEN).max(1);
         for chunk in headers.chunks(per_packet) {

@@ -8,10 +8,13 @@
 //!   state requests (§10.6-10.9).
 //! * `flood`: updates, acknowledgements, flooding with retransmission
 //!   lists, aging and MaxAge removal (§13, §14).
+//! * `arrival`: newer instances that came within MinLSArrival, taken in
+//!   once it has passed rather than left to the neighbour's retransmission.
 //! * `originate`: this router's router LSA and, as DR, network LSAs, with
 //!   MinLSInterval, LSRefreshTime and the §13.4 rules for its own LSAs seen
 //!   from others.
 
+mod arrival;
 mod exchange;
 mod flood;
 mod hello;
@@ -82,6 +85,8 @@ pub struct Speaker {
     /// SPF reads its current router LSA, which may not be in the
     /// database yet.
     own_changes: u64,
+    /// Newer instances that came within MinLSArrival, by LSA.
+    deferred: crate::control::hash::FastMap<super::wire::LsaKey, arrival::Deferred>,
 }
 
 /// A route this router announces in a type 5 LSA.
@@ -148,6 +153,7 @@ impl Speaker {
             externals: BTreeMap::new(),
             crypt_sequence: 1,
             own_changes: 0,
+            deferred: Default::default(),
         };
         s.schedule_origination(now);
         s
@@ -377,6 +383,7 @@ impl Speaker {
             self.interface_timers(now, i);
             self.neighbor_timers(now, i);
         }
+        self.deferred_arrivals(now);
         if self.originate_due.is_some_and(|t| t <= now) {
             self.originate_due = None;
             self.originate(now);
@@ -396,6 +403,7 @@ impl Speaker {
             }
         };
         at(self.originate_due);
+        at(self.deferred_due());
         for iface in &self.interfaces {
             if iface.state == InterfaceState::Down {
                 continue;
@@ -452,6 +460,8 @@ impl Speaker {
         now: Instant,
         configs: Vec<InterfaceConfig>,
     ) -> Vec<Option<usize>> {
+        // Kept instances name interfaces by index: the indices change.
+        self.deferred.clear();
         let mut old: Vec<Option<Interface>> = std::mem::take(&mut self.interfaces)
             .into_iter()
             .map(Some)

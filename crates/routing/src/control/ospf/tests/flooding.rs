@@ -11,7 +11,7 @@ use crate::control::ospf::wire::lsa::{LsaHeader, LsaKey, LsaType};
 use crate::control::ospf::wire::{Body, OspfPacket};
 
 /// A speaker Full with neighbour 9, which holds nothing.
-fn full() -> One {
+pub(super) fn full() -> One {
     let mut one = One::new(9);
     one.hello(true);
     one.dd(1500, DD_INIT | DD_MORE | DD_MASTER, 1000, &[]);
@@ -21,7 +21,7 @@ fn full() -> One {
     one
 }
 
-fn update(one: &mut One, lsas: &[&[u8]]) {
+pub(super) fn update(one: &mut One, lsas: &[&[u8]]) {
     one.send(PacketType::LsUpdate, |o| {
         o.extend_from_slice(&(lsas.len() as u32).to_be_bytes());
         for l in lsas {

@@ -4,6 +4,7 @@
 //! tests push hand-made packets with [`packet`].
 
 mod adjacency;
+mod arrival;
 mod auth;
 mod exchange;
 mod external;
@@ -53,8 +54,12 @@ pub(super) fn iface(
 
 /// SPF as speaker `s` of `lab` runs it (ports p0.. numbered 0..).
 pub(super) fn spf_of(lab: &Lab, s: usize) -> crate::control::linkstate::SpfResult {
-    let sp = &lab.speakers[s];
-    let lsdb = super::routes::to_linkstate(sp, lab.now);
+    speaker_spf(&lab.speakers[s], lab.now)
+}
+
+/// SPF as speaker `sp` runs it at `now` (ports p0.. numbered 0..).
+pub(super) fn speaker_spf(sp: &Speaker, now: Instant) -> crate::control::linkstate::SpfResult {
+    let lsdb = super::routes::to_linkstate(sp, now);
     let names: Vec<String> = (0..4).map(|p| format!("p{p}")).collect();
     crate::control::linkstate::spf::run(&lsdb, sp.router_id(), |n| {
         names.iter().position(|x| x == n).map(|i| i as u16)

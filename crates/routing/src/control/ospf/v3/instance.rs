@@ -143,7 +143,7 @@ impl Ospfv3Instance {
         let lsdb = to_linkstate(s, now);
         let beyond = &mut self.beyond;
         self.io
-            .run_spf(&lsdb, s.router_id(), RouteSource::OSPFV3, |result| {
+            .run_spf(now, &lsdb, s.router_id(), RouteSource::OSPFV3, |result| {
                 *beyond = beyond_area_routes(s, result, result.routes(), now);
                 beyond
                     .iter()
