@@ -462,9 +462,14 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
     five_pings(&lab);
     let (p1_1, p2_1) = sent(&daemon);
     let seen = (echoes_queued(&on_b), echoes_queued(&on_c));
+    // Once in 48 runs C saw 2 of the 5 (none reached B; not explained):
+    // the daemon's counters and drop reasons say where the others went.
     assert!(
         seen.0 == 0 && seen.1 >= 5,
-        "echo requests seen by B and C: {seen:?}"
+        "echo requests seen by B and C: {seen:?}; p1 {p1_0} -> {p1_1}, p2 {p2_0} -> {p2_1}\n\
+         route: {}\nstats: {:?}",
+        best_route(&lab, &daemon, D),
+        daemon.stats()
     );
     assert!(
         p2_1 - p2_0 >= 4 && p1_1 == p1_0,
