@@ -197,3 +197,26 @@ fn lookup_copies_and_the_default_match_agree_with_the_reference() {
         assert_eq!(copy.iter().count(), 0);
     }
 }
+
+/// Setting the default route again to the same next hop changes nothing:
+/// no repaint (a repaint of /0 rebuilds the whole table, leaving holes),
+/// the same leaf code, still the only one with it.
+#[test]
+fn resetting_the_default_to_the_same_next_hop_is_a_no_op() {
+    let mut rng = Rng::new(5);
+    let routes: Vec<(u32, u8, u32)> = random_v4(&mut rng, 400)
+        .into_iter()
+        .filter(|r| r.1 > 0)
+        .collect();
+    let mut t = Trie::<u32>::from_routes(routes.iter().copied()).unwrap();
+    t.insert(0, 0, 3).unwrap();
+    let before = (t.stats(), t.default_route(), t.default_code);
+    assert_eq!(t.insert(0, 0, 3), Ok(Some(3)));
+    assert_eq!((t.stats(), t.default_route(), t.default_code), before);
+    assert_eq!(
+        t.insert(0, 0, 4),
+        Ok(Some(3)),
+        "a new next hop still replaces it"
+    );
+    assert_eq!(t.default_route().map(|d| d.0), Some(4));
+}

@@ -34,8 +34,15 @@ impl<K: Key> Trie<K> {
         let len = len.min(K::BITS);
         let left = mask(key.to_left(), len);
         let code = self.code_for(len, nh)?;
-        match self.record.insert((K::from_left(left), len), code) {
-            Some(old) if old == code => {
+        let entry = (K::from_left(left), len);
+        match self.record.insert(entry, code) {
+            // The same next hop: nothing to repaint. The default route gets
+            // a fresh code of its own each time; it keeps the one it had
+            // (else re-setting it would repaint the whole table).
+            Some(old) if self.codes[old as usize] == nh => {
+                if old != code {
+                    self.record.insert(entry, old);
+                }
                 self.release_code(code);
                 Ok(Some(nh))
             }

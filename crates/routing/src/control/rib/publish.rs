@@ -178,7 +178,12 @@ impl FibPublisher {
     pub fn new(handle: FibHandle, window: Duration) -> Self {
         let current = (*handle.load()).clone();
         // The first FIB (built at start-up) has whole tries: they become
-        // the ones kept here (a lookup-only one would refuse changes).
+        // the ones kept here. One a publisher published has lookup-only
+        // copies, which refuse changes: one publisher per handle.
+        debug_assert!(
+            !current.v4.is_lookup_only() && !current.v6.is_lookup_only(),
+            "a FibPublisher needs a handle holding whole tries"
+        );
         let (v4, v6) = ((*current.v4).clone(), (*current.v6).clone());
         FibPublisher {
             handle,
