@@ -197,6 +197,19 @@ impl FibPublisher {
         }
     }
 
+    /// A second publisher, over a handle of its own, starting from this
+    /// one's FIB: its whole tries are copied (the published FIB's are
+    /// lookup-only and cannot seed one). For benches and tests that replay
+    /// changes from the same starting point more than once.
+    pub fn fork(&self) -> FibPublisher {
+        let mut whole = self.current.clone();
+        whole.v4 = CowArc::new(self.v4.clone());
+        whole.v6 = CowArc::new(self.v6.clone());
+        let mut fork = FibPublisher::new(FibHandle::new(whole), self.window);
+        fork.clock = self.clock;
+        fork
+    }
+
     /// Times builds and publications with `clock`.
     pub fn with_clock(mut self, clock: fn() -> Instant) -> Self {
         self.clock = Some(clock);

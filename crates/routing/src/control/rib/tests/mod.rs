@@ -458,6 +458,35 @@ fn publisher_coalesces_a_burst_into_one_publication() {
     assert_eq!(publisher.deadline(), None);
 }
 
+/// A fork starts from the published FIB (whose tries are lookup-only) and
+/// publishes through its own handle; the original's readers see none of
+/// its changes. The fib bench replays traces through forks.
+#[test]
+fn a_forked_publisher_publishes_apart_from_the_original() {
+    let (mut rib, _) = two_ports();
+    let handle = FibHandle::new(Fib::default());
+    let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
+    publisher.publish_now(&mut rib);
+    assert!(handle.load().v4.is_lookup_only());
+    let published = handle.load().v4.len();
+    let mut fork = publisher.fork();
+    assert_eq!(fork.handle().load().v4.len(), published);
+    let p = "192.0.2.0/24";
+    rib.update(
+        RouteSource::STATIC,
+        net(p),
+        Some(&route(p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
+    );
+    fork.publish_now(&mut rib);
+    assert_eq!(fork.handle().load().v4.len(), published + 1);
+    assert_eq!(
+        handle.load().v4.len(),
+        published,
+        "the original is untouched"
+    );
+    assert_eq!(fork.stats().refused, 0);
+}
+
 /// Each publication copies the trie of a family it changes (lookup-only,
 /// without the record) and shares the other family's; a table a reader
 /// holds never changes, and the kept tries hold every route.
