@@ -1,7 +1,7 @@
 //! Building the compiled trie from sorted routes: whole tables, and the
 //! subtrees an update rebuilds.
 
-use std::collections::BTreeMap;
+use super::record::Record;
 
 use super::{leaf, slot_at, Item, Key, LpmError, Trie, LEAF, NO_ROUTE, STRIDE};
 use crate::NextHopId;
@@ -30,10 +30,7 @@ impl<K: Key> Trie<K> {
             }
             items.push((k, l, t.code_for(l, nh)?));
         }
-        t.record = items
-            .iter()
-            .map(|&(k, l, c)| ((K::from_left(k), l), c))
-            .collect::<BTreeMap<_, _>>();
+        t.record = Record::from_sorted(items.iter().map(|&(k, l, c)| ((K::from_left(k), l), c)));
         t.refresh_default();
         t.arena.reserve(items.len() * 2);
         let mut direct = std::mem::take(&mut t.direct);
@@ -50,7 +47,7 @@ impl<K: Key> Trie<K> {
         let items: Vec<Item> = self
             .record
             .iter()
-            .map(|(&(k, l), &c)| (k.to_left(), l, c))
+            .map(|((k, l), c)| (k.to_left(), l, c))
             .collect();
         self.arena = Vec::with_capacity(items.len() * 2);
         self.meta.clear();

@@ -26,19 +26,21 @@
 //! Leaves carry 16-bit codes indexing `codes` (code 0 = no route), so any
 //! `u32` next-hop id works while a table uses at most 65,535 distinct ones.
 //!
-//! The control side keeps the routes in a `BTreeMap` (the record) and
-//! updates the compiled form in place by rebuilding only the slots a changed
+//! The control side keeps the routes in packed sorted arrays (the record,
+//! `record.rs`) and updates the compiled form in place by rebuilding only the slots a changed
 //! prefix covers (see `update.rs`).
 
 mod build;
 mod lookup;
+mod record;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 mod update;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::NextHopId;
+use record::Record;
 
 /// Top bits used by direct pointing and the stride of every node below it.
 pub(crate) trait Key: Copy + Ord + Eq + Default + std::fmt::Debug + 'static {
@@ -142,7 +144,7 @@ pub(crate) struct Trie<K: Key> {
 
     // Control side only: never read by lookups.
     /// Every route: (key, length) → code.
-    record: BTreeMap<(K, u8), u16>,
+    record: Record<K>,
     code_of: HashMap<NextHopId, u16>,
     /// Routes per code; a code is recycled when it drops to 0.
     users: Vec<u32>,
@@ -167,7 +169,7 @@ impl<K: Key> Default for Trie<K> {
             direct: vec![leaf(NO_ROUTE); 1 << K::DIRECT],
             arena: Vec::new(),
             codes: vec![NONE_ID],
-            record: BTreeMap::new(),
+            record: Record::default(),
             code_of: HashMap::new(),
             users: vec![0],
             default_code: NO_ROUTE,
@@ -209,7 +211,7 @@ impl<K: Key> Trie<K> {
             direct: self.direct.clone(),
             arena: self.arena.clone(),
             codes: self.codes.clone(),
-            record: BTreeMap::new(),
+            record: Record::default(),
             code_of: self.code_of.clone(),
             users: self.users.clone(),
             default_code: self.default_code,
@@ -230,12 +232,10 @@ impl<K: Key> Trie<K> {
         self.direct.len() * 4 + self.arena.len() * 4 + self.codes.len() * 4
     }
 
-    /// Everything: the compiled form plus the control-side record (the
-    /// record's B-tree nodes are estimated at 1.5× their payload).
+    /// Everything: the compiled form plus the control-side record.
     pub fn memory_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<((K, u8), u16)>();
         self.lookup_memory_bytes()
-            + self.record.len() * entry * 3 / 2
+            + self.record.memory_bytes()
             + self.code_of.capacity() * 8
             + self.users.capacity() * 4
             + self.meta.capacity() * 2
@@ -268,7 +268,7 @@ impl<K: Key> Trie<K> {
     /// The exact route for `key/len`, if present.
     pub fn get(&self, key: K, len: u8) -> Option<NextHopId> {
         let k = K::from_left(mask(key.to_left(), len));
-        self.record.get(&(k, len)).map(|&c| self.codes[c as usize])
+        self.record.get(&(k, len)).map(|c| self.codes[c as usize])
     }
 
     /// The default route's next hop, and whether another route shares it
@@ -291,11 +291,7 @@ impl<K: Key> Trie<K> {
 
     /// Re-reads the default route's code after the record changed at length 0.
     fn refresh_default(&mut self) {
-        self.default_code = self
-            .record
-            .get(&(K::default(), 0))
-            .copied()
-            .unwrap_or(NO_ROUTE);
+        self.default_code = self.record.get(&(K::default(), 0)).unwrap_or(NO_ROUTE);
     }
 
     /// Longest match with its length, from the record (operators' path).
@@ -305,7 +301,7 @@ impl<K: Key> Trie<K> {
             let k = K::from_left(mask(left, len));
             self.record
                 .get(&(k, len))
-                .map(|&c| (self.codes[c as usize], len))
+                .map(|c| (self.codes[c as usize], len))
         })
     }
 
@@ -313,7 +309,7 @@ impl<K: Key> Trie<K> {
     pub fn iter(&self) -> impl Iterator<Item = (K, u8, NextHopId)> + '_ {
         self.record
             .iter()
-            .map(|(&(k, l), &c)| (k, l, self.codes[c as usize]))
+            .map(|((k, l), c)| (k, l, self.codes[c as usize]))
     }
 
     // ---- node encoding -------------------------------------------------

@@ -166,7 +166,7 @@ impl<K: Key> Trie<K> {
     fn base_code(&self, key: u128, len: u8, min_len: u8, fallback: u16) -> u16 {
         (min_len..len)
             .rev()
-            .find_map(|l| self.record.get(&(K::from_left(mask(key, l)), l)).copied())
+            .find_map(|l| self.record.get(&(K::from_left(mask(key, l)), l)))
             .unwrap_or(fallback)
     }
 
@@ -174,8 +174,8 @@ impl<K: Key> Trie<K> {
     fn items_in(&self, key: u128, len: u8) -> Vec<Item> {
         let last = key | u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
         self.record
-            .range((K::from_left(key), len)..=(K::from_left(last), u8::MAX))
-            .map(|(&(k, l), &c)| (k.to_left(), l, c))
+            .range((K::from_left(key), len), (K::from_left(last), u8::MAX))
+            .map(|((k, l), c)| (k.to_left(), l, c))
             .collect()
     }
 
