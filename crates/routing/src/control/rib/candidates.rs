@@ -1,7 +1,10 @@
-//! A prefix's candidate routes: at most one per source, kept in source
-//! order. Nearly every prefix has one route, so one is inline and more go
-//! to the heap behind a thin pointer: 16 bytes per prefix whatever the
-//! number of sources.
+//! A prefix's state in the RIB: its candidate routes (at most one per
+//! source, kept in source order) and what was chosen of them, in 16 bytes.
+//!
+//! Nearly every prefix of a full table has one route, and then the chosen
+//! routes can only be that one: the state holds it inline with two flags
+//! (installed, resolving). Prefixes with several routes keep them, and the
+//! chosen path sets, behind a thin pointer.
 
 use super::route::RouteSource;
 use super::PathSetId;
@@ -13,47 +16,111 @@ pub(super) struct Candidate {
     pub paths: PathSetId,
 }
 
-/// A prefix's routes, at most one per source, in source order: nearly
-/// always one, kept inline; more on the heap.
+/// A prefix's routes and what was chosen of them.
 #[derive(Debug, Clone, Default)]
-pub(super) enum Candidates {
+pub(super) enum PrefixState {
     #[default]
     Empty,
-    One(Candidate),
-    // A thin pointer (8 bytes, not a 16-byte slice or 24-byte `Vec`): the
-    // prefix map holds one of these per prefix, nearly always `One`.
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<Candidate>>),
+    /// One route; the flags say whether it is the installed one and the
+    /// resolving one (with one route there is no other to choose).
+    One {
+        route: Candidate,
+        installed: bool,
+        resolving: bool,
+    },
+    // A thin pointer: the prefix map holds one state per prefix, nearly
+    // always `One`.
+    Many(Box<Several>),
 }
 
-impl Candidates {
-    pub(super) fn as_slice(&self) -> &[Candidate] {
+/// Two routes or more, and the path sets chosen of them.
+#[derive(Debug, Clone)]
+pub(super) struct Several {
+    routes: Vec<Candidate>,
+    /// The winner's path set (its FIB group), if any route is usable.
+    installed: MaybeId,
+    /// The best non-BGP, non-recursive route's path set (resolves others).
+    resolving: MaybeId,
+}
+
+impl PrefixState {
+    pub(super) fn candidates(&self) -> &[Candidate] {
         match self {
-            Candidates::Empty => &[],
-            Candidates::One(c) => std::slice::from_ref(c),
-            Candidates::Many(all) => all,
+            PrefixState::Empty => &[],
+            PrefixState::One { route, .. } => std::slice::from_ref(route),
+            PrefixState::Many(several) => &several.routes,
         }
     }
 
-    pub(super) fn iter(&self) -> std::slice::Iter<'_, Candidate> {
-        self.as_slice().iter()
-    }
-
     pub(super) fn get(&self, source: RouteSource) -> Option<Candidate> {
-        self.iter().find(|c| c.source == source).copied()
+        self.candidates()
+            .iter()
+            .find(|c| c.source == source)
+            .copied()
     }
 
-    pub(super) fn set(&mut self, source: RouteSource, new: Option<Candidate>) {
-        *self = match (std::mem::take(self), new) {
-            (Candidates::Empty, None) => Candidates::Empty,
-            (Candidates::Empty, Some(c)) => Candidates::One(c),
-            (Candidates::One(old), new) if old.source == source => {
-                new.map_or(Candidates::Empty, Candidates::One)
+    /// The installed route's path set.
+    pub(super) fn installed(&self) -> Option<PathSetId> {
+        match self {
+            PrefixState::Empty => None,
+            PrefixState::One {
+                route, installed, ..
+            } => installed.then_some(route.paths),
+            PrefixState::Many(several) => several.installed.get(),
+        }
+    }
+
+    /// The resolving route's path set.
+    pub(super) fn resolving(&self) -> Option<PathSetId> {
+        match self {
+            PrefixState::Empty => None,
+            PrefixState::One {
+                route, resolving, ..
+            } => resolving.then_some(route.paths),
+            PrefixState::Many(several) => several.resolving.get(),
+        }
+    }
+
+    /// Records what was chosen: path sets of this prefix's routes (or
+    /// none).
+    pub(super) fn set_chosen(&mut self, chosen: Option<PathSetId>, resolves: Option<PathSetId>) {
+        match self {
+            PrefixState::Empty => debug_assert!(chosen.is_none() && resolves.is_none()),
+            PrefixState::One {
+                route,
+                installed,
+                resolving,
+            } => {
+                debug_assert!(chosen.is_none_or(|id| id == route.paths));
+                debug_assert!(resolves.is_none_or(|id| id == route.paths));
+                *installed = chosen.is_some();
+                *resolving = resolves.is_some();
             }
-            (Candidates::One(old), None) => Candidates::One(old),
+            PrefixState::Many(several) => {
+                several.installed = chosen.into();
+                several.resolving = resolves.into();
+            }
+        }
+    }
+
+    /// Sets (or removes) `source`'s route. What was chosen is reset: the
+    /// caller chooses again.
+    pub(super) fn set(&mut self, source: RouteSource, new: Option<Candidate>) {
+        let one = |route| PrefixState::One {
+            route,
+            installed: false,
+            resolving: false,
+        };
+        *self = match (std::mem::take(self), new) {
+            (PrefixState::Empty, None) => PrefixState::Empty,
+            (PrefixState::Empty, Some(c)) => one(c),
+            (PrefixState::One { route, .. }, new) if route.source == source => {
+                new.map_or(PrefixState::Empty, one)
+            }
+            (PrefixState::One { route, .. }, None) => one(route),
             (old, new) => {
                 let mut all: Vec<Candidate> = old
-                    .as_slice()
+                    .candidates()
                     .iter()
                     .filter(|c| c.source != source)
                     .copied()
@@ -61,16 +128,20 @@ impl Candidates {
                     .collect();
                 all.sort_unstable_by_key(|c| c.source);
                 match all.as_slice() {
-                    [] => Candidates::Empty,
-                    [c] => Candidates::One(*c),
-                    _ => Candidates::Many(Box::new(all)),
+                    [] => PrefixState::Empty,
+                    [c] => one(*c),
+                    _ => PrefixState::Many(Box::new(Several {
+                        routes: all,
+                        installed: MaybeId::NONE,
+                        resolving: MaybeId::NONE,
+                    })),
                 }
             }
         };
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        matches!(self, Candidates::Empty)
+        matches!(self, PrefixState::Empty)
     }
 }
 

@@ -44,21 +44,10 @@ use crate::control::prefix_map::PrefixMap;
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
-use candidates::{Candidate, Candidates, MaybeId};
+use candidates::{Candidate, PrefixState};
 use notify::{BestRouteChange, Journals, SourceFilter, SubscriberId};
 use paths::{canonical, resolve, PathSets, ResolveContext};
 use route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via, SOURCE_COUNT};
-
-/// A prefix's routes and what was chosen of them: 24 bytes, one per prefix
-/// of a full table.
-#[derive(Debug, Clone, Default)]
-struct PrefixState {
-    candidates: Candidates,
-    /// The winner's path set (its FIB group), if any route is usable.
-    installed: MaybeId,
-    /// The best non-BGP, non-recursive route's path set (resolves others).
-    resolving: MaybeId,
-}
 
 /// Changes from which [`Rib::take_changes`] may hand a rebuild instead.
 const MASS_CHANGE_MIN: usize = 4096;
@@ -213,7 +202,7 @@ impl Rib {
                 None => return,
             },
         };
-        let current = state.candidates.get(source);
+        let current = state.get(source);
         let better_there =
             keep_better && matches!((current, new), (Some(c), Some(n)) if c.metric <= n.metric);
         if current == new || better_there {
@@ -224,18 +213,16 @@ impl Rib {
             }
             return;
         }
-        let before = self
-            .journals
-            .records(source)
-            .then(|| state.candidates.clone());
-        state.candidates.set(source, new);
+        let chosen = (state.installed(), state.resolving());
+        let before = self.journals.records(source).then(|| state.clone());
+        state.set(source, new);
         if let Some(before) = before {
             let (distances, paths) = (&self.distances, &self.paths);
             self.journals.record(
                 prefix,
                 source,
-                before.as_slice(),
-                state.candidates.as_slice(),
+                before.candidates(),
+                state.candidates(),
                 |c| rank(distances, c),
                 |c| {
                     paths
@@ -245,7 +232,7 @@ impl Rib {
                 },
             );
         }
-        let outcome = select(state, &self.paths, &self.distances);
+        let outcome = select(state, chosen, &self.paths, &self.distances);
         let count = &mut self.source_routes[source.index()];
         *count = *count + usize::from(new.is_some()) - usize::from(current.is_some());
         self.selected(prefix, outcome);
@@ -325,7 +312,8 @@ impl Rib {
         let Some(state) = self.prefixes.get_mut(&prefix) else {
             return;
         };
-        let outcome = select(state, &self.paths, &self.distances);
+        let chosen = (state.installed(), state.resolving());
+        let outcome = select(state, chosen, &self.paths, &self.distances);
         self.selected(prefix, outcome);
     }
 
@@ -389,7 +377,7 @@ impl Rib {
             let affected: Vec<IpNet> = self
                 .prefixes
                 .iter()
-                .filter(|(_, s)| s.candidates.iter().any(|c| flipped.contains(&c.paths)))
+                .filter(|(_, s)| s.candidates().iter().any(|c| flipped.contains(&c.paths)))
                 .map(|(p, _)| p)
                 .collect();
             for p in affected {
@@ -439,7 +427,7 @@ impl Rib {
         let prefixes = self
             .dirty_prefixes
             .drain()
-            .map(|p| (p, self.prefixes.get(&p).and_then(|s| s.installed.get())))
+            .map(|p| (p, self.prefixes.get(&p).and_then(|s| s.installed())))
             .collect();
         self.release_dirty_capacity();
         let groups = self
@@ -467,7 +455,7 @@ impl Rib {
         let prefixes = self
             .prefixes
             .iter()
-            .filter_map(|(p, s)| s.installed.get().map(|id| (p, Some(id))))
+            .filter_map(|(p, s)| s.installed().map(|id| (p, Some(id))))
             .collect();
         let groups = self
             .paths
@@ -519,7 +507,7 @@ impl Rib {
     pub fn installed(&self, prefix: IpNet) -> Option<PathSetId> {
         self.prefixes
             .get(&prefix.trunc())
-            .and_then(|s| s.installed.get())
+            .and_then(|s| s.installed())
     }
 
     /// The best non-BGP, non-recursive route covering `address`: its prefix
@@ -537,7 +525,7 @@ impl Rib {
         }?;
         let state = self.prefixes.get(&prefix)?;
         let c = state
-            .candidates
+            .candidates()
             .iter()
             .filter(|c| c.paths == id && !c.source.is_bgp())
             .min_by_key(|c| (self.distances.of(c.source), c.metric))?;
@@ -553,7 +541,7 @@ impl notify::RibView for Rib {
     fn source_prefixes(&self, source: RouteSource) -> Vec<IpNet> {
         self.prefixes
             .iter()
-            .filter(|(_, state)| state.candidates.get(source).is_some())
+            .filter(|(_, state)| state.get(source).is_some())
             .map(|(prefix, _)| prefix)
             .collect()
     }
@@ -563,7 +551,7 @@ impl NextHopResolver for Rib {
     fn igp_cost(&self, address: IpAddr) -> Option<u32> {
         let (prefix, metric) = self.resolving_route(address)?;
         // A next hop that is one of the router's own addresses is no next hop.
-        let id = self.prefixes.get(&prefix)?.resolving.get()?;
+        let id = self.prefixes.get(&prefix)?.resolving()?;
         let usable = self
             .paths
             .get(id)
@@ -583,29 +571,32 @@ struct Selection {
 
 /// Picks the prefix's installed route (the usable one with the lowest
 /// distance, metric, source order) and its resolving route (the same among
-/// non-BGP, non-recursive ones), and records both in `state`.
-fn select(state: &mut PrefixState, paths: &PathSets, distances: &AdminDistances) -> Selection {
+/// non-BGP, non-recursive ones), records both in `state`, and compares
+/// them with what was chosen before (`before`: installed, resolving).
+fn select(
+    state: &mut PrefixState,
+    before: (Option<PathSetId>, Option<PathSetId>),
+    paths: &PathSets,
+    distances: &AdminDistances,
+) -> Selection {
     let key = |c: &Candidate| rank(distances, c);
     let installed = state
-        .candidates
+        .candidates()
         .iter()
         .filter(|c| paths.get(c.paths).is_some_and(|p| p.resolvable()))
         .min_by_key(|c| key(c))
         .map(|c| c.paths);
     let resolving = state
-        .candidates
+        .candidates()
         .iter()
         .filter(|c| !c.source.is_bgp() && paths.get(c.paths).is_some_and(|p| !p.recursive))
         .min_by_key(|c| key(c))
         .map(|c| c.paths);
-    let installed_changed = installed != state.installed.get();
-    state.installed = installed.into();
-    let resolving_changed = (resolving != state.resolving.get()).then_some(resolving);
-    state.resolving = resolving.into();
+    state.set_chosen(installed, resolving);
     Selection {
-        installed_changed,
-        resolving_changed,
-        empty: state.candidates.is_empty(),
+        installed_changed: installed != before.0,
+        resolving_changed: (resolving != before.1).then_some(resolving),
+        empty: state.is_empty(),
     }
 }
 

@@ -75,8 +75,7 @@ impl Rib {
                 .prefixes
                 .iter()
                 .filter(|(p, s)| {
-                    s.candidates.get(source).is_some()
-                        && routes.binary_search_by_key(p, |r| r.prefix).is_err()
+                    s.get(source).is_some() && routes.binary_search_by_key(p, |r| r.prefix).is_err()
                 })
                 .map(|(p, _)| p)
                 .collect();

@@ -78,11 +78,11 @@ impl Rib {
         let prefix = prefix.trunc();
         let state = self.prefixes.get(&prefix)?;
         let key = |c: &Candidate| (self.distances.of(c.source), c.metric, c.source.index());
-        let mut cands: Vec<Candidate> = state.candidates.iter().copied().collect();
+        let mut cands: Vec<Candidate> = state.candidates().to_vec();
         cands.sort_by_key(|c| key(c));
         let winner = cands
             .iter()
-            .find(|c| Some(c.paths) == state.installed.get())
+            .find(|c| Some(c.paths) == state.installed())
             .copied();
         let routes = cands
             .iter()
@@ -188,10 +188,10 @@ impl Rib {
         let mut selected = [0usize; SOURCE_COUNT];
         let mut installed = 0;
         for s in self.prefixes.values() {
-            if let Some(id) = s.installed.get() {
+            if let Some(id) = s.installed() {
                 installed += 1;
                 let winner = s
-                    .candidates
+                    .candidates()
                     .iter()
                     .filter(|c| c.paths == id)
                     .min_by_key(|c| (self.distances.of(c.source), c.metric, c.source.index()));
