@@ -12,6 +12,7 @@
 //! compiled arrays without the route record) through `FibHandle`
 //! (ferroute-dataplane) (RCU style).
 
+pub mod bucket_index;
 mod reference;
 mod trie;
 

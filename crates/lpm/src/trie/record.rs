@@ -15,16 +15,10 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::Key;
+use crate::bucket_index::{BucketIndex, BUCKET_BITS};
 
 /// Overlay size that never triggers a merge (tiny tables).
 const OVERLAY_MIN: usize = 1024;
-/// Leading key bits of the bucket index: a search reads the bucket's bounds
-/// (one load from a 256 KiB array) and then searches only the routes
-/// sharing those bits (a few cache lines), instead of twenty dependent
-/// probes across the whole arrays.
-const BUCKET_BITS: u32 = 16;
-/// Arrays shorter than this are searched whole (no index to keep).
-const INDEXED_MIN: usize = 4096;
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Record<K: Key> {
@@ -33,9 +27,8 @@ pub(super) struct Record<K: Key> {
     keys: Vec<K>,
     lens: Vec<u8>,
     codes: Vec<u16>,
-    /// `start[b]`: the first array entry whose key's leading bits are at
-    /// least `b` (`2^BUCKET_BITS + 1` entries), or empty for short arrays.
-    start: Vec<u32>,
+    /// Bounds of the keys sharing their leading bits.
+    start: BucketIndex,
     /// Changes not merged yet: `Some(code)` sets, `None` removes a route
     /// the arrays hold.
     overlay: BTreeMap<(K, u8), Option<u16>>,
@@ -59,19 +52,7 @@ impl<K: Key> Record<K> {
             lens.push(l);
             codes.push(c);
         }
-        let start = if keys.len() < INDEXED_MIN {
-            Vec::new()
-        } else {
-            let mut start = Vec::with_capacity((1 << BUCKET_BITS) + 1);
-            let mut i = 0;
-            for b in 0..=(1usize << BUCKET_BITS) {
-                while i < keys.len() && bucket(keys[i]) < b {
-                    i += 1;
-                }
-                start.push(i as u32);
-            }
-            start
-        };
+        let start = BucketIndex::build(&keys, |&k| bucket(k));
         Record {
             len: keys.len(),
             keys,
@@ -91,16 +72,13 @@ impl<K: Key> Record<K> {
         self.keys.capacity() * size_of::<K>()
             + self.lens.capacity()
             + self.codes.capacity() * 2
-            + self.start.capacity() * 4
+            + self.start.memory_bytes()
             + self.overlay.len() * size_of::<((K, u8), Option<u16>)>() * 3 / 2
     }
 
     /// The array indices that can hold key `k`: its bucket's, or all.
     fn bounds(&self, k: K) -> (usize, usize) {
-        match self.start.get(bucket(k)..=bucket(k) + 1) {
-            Some(&[lo, hi]) => (lo as usize, hi as usize),
-            _ => (0, self.keys.len()),
-        }
+        self.start.bounds(bucket(k), self.keys.len())
     }
 
     /// Index of the first array entry not below `(k, l)`.

@@ -8,7 +8,6 @@ use protocol::ProtocolConfig;
 use rib::route::AdminDistances;
 
 pub mod bgp;
-pub mod dense_map;
 pub mod engine;
 pub mod hash;
 pub mod linkstate;
@@ -16,6 +15,7 @@ pub mod ospf;
 pub mod prefix_map;
 pub mod protocol;
 pub mod rib;
+pub mod sorted_map;
 
 /// What the control plane needs of the configuration, as plain values:
 /// the configuration layer builds it (`Config::control_inputs`), and

@@ -1,25 +1,25 @@
-//! The million-entry maps keyed by prefix (the RIB's, BGP's Adj-RIBs-In):
-//! one [`DenseMap`] per address family, so an IPv4 key takes the 5 bytes of
-//! an `Ipv4Net` rather than the 18 of an `IpNet` (whose IPv6 variant sets
-//! its size): 13 bytes less per IPv4 prefix in each map, 26 MB for a full
-//! table held by both. Keys come out by value (`IpNet`), since no `IpNet`
-//! is stored to lend.
+//! The million-entry maps keyed by prefix (the RIB's, BGP's Adj-RIBs-In
+//! and -Out): one [`SortedMap`] per address family, so an IPv4 key takes
+//! the 5 bytes of an `Ipv4Net` rather than the 18 of an `IpNet` (whose IPv6
+//! variant sets its size): 13 bytes less per IPv4 prefix in each map, 26 MB
+//! for a full table held by both. Keys come out by value (`IpNet`), since
+//! no `IpNet` is stored to lend.
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use super::dense_map::DenseMap;
+use super::sorted_map::SortedMap;
 
 #[derive(Clone)]
 pub struct PrefixMap<V> {
-    v4: DenseMap<Ipv4Net, V>,
-    v6: DenseMap<Ipv6Net, V>,
+    v4: SortedMap<Ipv4Net, V>,
+    v6: SortedMap<Ipv6Net, V>,
 }
 
 impl<V> Default for PrefixMap<V> {
     fn default() -> Self {
         PrefixMap {
-            v4: DenseMap::default(),
-            v6: DenseMap::default(),
+            v4: SortedMap::default(),
+            v6: SortedMap::default(),
         }
     }
 }
@@ -42,12 +42,6 @@ impl<V> PrefixMap<V> {
 
     pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
-    }
-
-    /// Room for `v4` more IPv4 and `v6` more IPv6 prefixes.
-    pub fn reserve(&mut self, v4: usize, v6: usize) {
-        self.v4.reserve(v4);
-        self.v6.reserve(v6);
     }
 
     pub fn clear(&mut self) {
@@ -103,8 +97,8 @@ impl<V> PrefixMap<V> {
         self.v6.retain(|k, v| keep(IpNet::V6(*k), v));
     }
 
-    /// IPv4 prefixes first, each family in arbitrary order.
-    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> + Clone + '_ {
+    /// IPv4 prefixes first, each family in prefix order.
+    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> + '_ {
         let v4 = self.v4.iter().map(|(k, v)| (IpNet::V4(*k), v));
         v4.chain(self.v6.iter().map(|(k, v)| (IpNet::V6(*k), v)))
     }
@@ -114,21 +108,13 @@ impl<V> PrefixMap<V> {
         v4.chain(self.v6.iter_mut().map(|(k, v)| (IpNet::V6(*k), v)))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = IpNet> + Clone + '_ {
+    pub fn keys(&self) -> impl Iterator<Item = IpNet> + '_ {
         self.iter().map(|(k, _)| k)
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &V> + Clone + '_ {
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.v4.values().chain(self.v6.values())
     }
-}
-
-/// IPv4 and IPv6 prefixes among `prefixes` (to reserve room for them).
-pub fn count_families<'a>(prefixes: impl IntoIterator<Item = &'a IpNet>) -> (usize, usize) {
-    prefixes.into_iter().fold((0, 0), |(v4, v6), p| match p {
-        IpNet::V4(_) => (v4 + 1, v6),
-        IpNet::V6(_) => (v4, v6 + 1),
-    })
 }
 
 #[cfg(test)]
@@ -171,10 +157,6 @@ mod tests {
         assert_eq!(m.remove(&net("2001:db8::/32")), Some(3));
         assert_eq!(m.keys().collect::<Vec<_>>(), vec![net("192.0.2.0/24")]);
         assert_eq!(m.values().sum::<i32>(), 6);
-        assert_eq!(
-            count_families(&[net("10.0.0.0/8"), net("::/0"), net("0.0.0.0/0")]),
-            (2, 1)
-        );
     }
 
     /// What the split is for: an IPv4 key takes 5 bytes, not 18.

@@ -25,15 +25,7 @@ impl BgpRib {
         &mut self,
         routes: impl IntoIterator<Item = (PeerId, IpNet, Arc<PathAttrs>)>,
     ) -> Result<u64, BgpError> {
-        let mut routes = routes.into_iter().peekable();
-        // Bulk loads come one family at a time (a file, a peer's table):
-        // room for the hinted count in the first route's family.
-        let hint = routes.size_hint().0;
-        match routes.peek() {
-            Some((_, IpNet::V4(_), _)) => self.routes.reserve(hint, 0),
-            Some((_, IpNet::V6(_), _)) => self.routes.reserve(0, hint),
-            None => {}
-        }
+        let routes = routes.into_iter();
         let mut count = 0;
         for (peer, prefix, attrs) in routes {
             let Some(state) = self.peers.get_mut(peer.0 as usize) else {

@@ -13,7 +13,6 @@ use super::paths::canonical;
 use super::route::{RibRoute, RouteSource, RouteTable, TableRoute, Via};
 use super::{Candidate, PathSetId, Rib};
 use crate::control::hash::FastMap as HashMap;
-use crate::control::prefix_map::count_families;
 
 /// From this many routes covering at least half of the table, a
 /// replacement marks the whole table changed rather than each prefix.
@@ -88,10 +87,6 @@ impl Rib {
             .iter()
             .map(|p| (!p.is_empty()).then(|| self.acquire(canonical(p))))
             .collect();
-        let (v4, v6) = count_families(routes.iter().map(|r| &r.prefix));
-        let (have4, have6) = self.prefixes.family_lens();
-        self.prefixes
-            .reserve(v4.saturating_sub(have4), v6.saturating_sub(have6));
         if bulk && 2 * routes.len() >= self.prefixes.len() {
             self.all_dirty = true;
             self.dirty_prefixes = Default::default();

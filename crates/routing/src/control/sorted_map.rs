@@ -1,0 +1,375 @@
+//! The map behind the million-entry prefix maps (the RIB's, BGP's
+//! Adj-RIBs-In and -Out): keys and values in two packed arrays sorted by
+//! key, with recent changes in a small `BTreeMap` overlay, merged into the
+//! arrays once it holds an eighth of them (one linear pass).
+//!
+//! A hash map needs an index beside the entries: hashbrown's is 5 bytes
+//! per bucket in a power-of-two table at most 7/8 full, so a full IPv4
+//! table (998k prefixes) took 2^21 buckets, 10.5 MB per map, as much as the
+//! keys and values together. Here the sorted keys are the index: a lookup
+//! reads the overlay, then the bounds of the key's bucket (its leading 16
+//! bits, one load from a 256 KiB table kept for maps of 4,096 entries or
+//! more) and binary-searches the few entries sharing them. Iteration is in
+//! key order.
+
+use std::collections::BTreeMap;
+
+use crate::lpm::bucket_index::{BucketIndex, BUCKET_BITS};
+
+/// Overlay size that never triggers a merge (small maps).
+const OVERLAY_MIN: usize = 1024;
+
+/// A key with a bucket: its leading `BUCKET_BITS` bits, so that the
+/// buckets follow the key order.
+pub trait BucketKey: Ord + Copy {
+    fn bucket(&self) -> usize;
+}
+
+#[derive(Clone)]
+pub struct SortedMap<K, V> {
+    /// Sorted, no duplicates; `values[i]` is `keys[i]`'s value, `None`
+    /// once the overlay marks the key removed (an `Option` of the maps'
+    /// values takes no more room: they all have a niche).
+    keys: Vec<K>,
+    values: Vec<Option<V>>,
+    /// Bounds of the keys sharing their leading bits.
+    start: BucketIndex,
+    /// Changes not merged yet: a value set, or `None` for a removed key
+    /// the arrays hold.
+    overlay: BTreeMap<K, Option<V>>,
+    len: usize,
+}
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        SortedMap {
+            keys: Vec::new(),
+            values: Vec::new(),
+            start: BucketIndex::default(),
+            overlay: BTreeMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<K: BucketKey, V> SortedMap<K, V> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn clear(&mut self) {
+        *self = SortedMap {
+            keys: Vec::new(),
+            values: Vec::new(),
+            start: BucketIndex::default(),
+            overlay: BTreeMap::new(),
+            len: 0,
+        };
+    }
+
+    /// Where `key` is in the arrays (whether or not the overlay removed it).
+    fn position(&self, key: &K) -> Option<usize> {
+        let (lo, hi) = self.start.bounds(key.bucket(), self.keys.len());
+        self.keys[lo..hi].binary_search(key).ok().map(|i| lo + i)
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        match self.overlay.get(key) {
+            Some(change) => change.as_ref(),
+            None => self.position(key).and_then(|i| self.values[i].as_ref()),
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        if self.overlay.contains_key(key) {
+            return self.overlay.get_mut(key).and_then(Option::as_mut);
+        }
+        let i = self.position(key)?;
+        self.values[i].as_mut()
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value for `key`, inserted by `make` if there was none. One
+    /// search of the arrays and one of the overlay (bulk loads come here a
+    /// million times).
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        if self.overlay.len() >= self.overlay_limit() && !self.contains_key(&key) {
+            self.merge();
+        }
+        let position = self.position(&key);
+        match self.overlay.entry(key) {
+            std::collections::btree_map::Entry::Occupied(e) => {
+                let change = e.into_mut();
+                if change.is_none() {
+                    *change = Some(make());
+                    self.len += 1;
+                }
+                change.as_mut().expect("set above")
+            }
+            std::collections::btree_map::Entry::Vacant(e) => match position {
+                // Not overridden: the arrays' value stands.
+                Some(i) => self.values[i].as_mut().expect("no overlay entry"),
+                None => {
+                    self.len += 1;
+                    e.insert(Some(make())).as_mut().expect("just set")
+                }
+            },
+        }
+    }
+
+    /// Sets `key`'s value; the old one, if any.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.get_mut(&key) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.get_or_insert_with(key, || value);
+                None
+            }
+        }
+    }
+
+    /// Removes `key`; its value, if it was there.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let old = match self.overlay.get_mut(key) {
+            Some(change) => {
+                let old = change.take()?;
+                if self.position(key).is_none() {
+                    self.overlay.remove(key);
+                }
+                old
+            }
+            None => {
+                let i = self.position(key)?;
+                self.overlay.insert(*key, None);
+                self.values[i].take()?
+            }
+        };
+        self.len -= 1;
+        self.merge_if_large();
+        Some(old)
+    }
+
+    /// Keeps the entries for which `keep` says so.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.merge();
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        for (k, v) in std::mem::take(&mut self.keys)
+            .into_iter()
+            .zip(std::mem::take(&mut self.values))
+        {
+            if let Some(mut v) = v {
+                if keep(&k, &mut v) {
+                    keys.push(k);
+                    values.push(Some(v));
+                }
+            }
+        }
+        *self = Self::from_sorted(keys, values);
+    }
+
+    /// Every entry in key order, the overlay's changes applied.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+        let array = self.keys.iter().zip(self.values.iter().map(Option::as_ref));
+        let overlay = self.overlay.iter().map(|(k, v)| (k, v.as_ref()));
+        merge_changes(array, overlay)
+    }
+
+    /// Every entry in key order, mutably (the overlay merged first).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> + '_ {
+        self.merge();
+        self.keys
+            .iter()
+            .zip(&mut self.values)
+            .filter_map(|(k, v)| Some((k, v.as_mut()?)))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.iter().map(|(_, v)| v)
+    }
+
+    fn from_sorted(keys: Vec<K>, values: Vec<Option<V>>) -> Self {
+        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let start = BucketIndex::build(&keys, K::bucket);
+        SortedMap {
+            len: keys.len(),
+            keys,
+            values,
+            start,
+            overlay: BTreeMap::new(),
+        }
+    }
+
+    fn overlay_limit(&self) -> usize {
+        OVERLAY_MIN.max(self.keys.len() / 8)
+    }
+
+    fn merge_if_large(&mut self) {
+        if self.overlay.len() >= self.overlay_limit() {
+            self.merge();
+        }
+    }
+
+    /// Folds the overlay into the arrays.
+    fn merge(&mut self) {
+        if self.overlay.is_empty() {
+            return;
+        }
+        let (mut keys, mut values) = (Vec::with_capacity(self.len), Vec::with_capacity(self.len));
+        let overlay = std::mem::take(&mut self.overlay);
+        let array = std::mem::take(&mut self.keys)
+            .into_iter()
+            .zip(std::mem::take(&mut self.values));
+        for (k, v) in merge_changes(array, overlay.into_iter()) {
+            keys.push(k);
+            values.push(Some(v));
+        }
+        *self = Self::from_sorted(keys, values);
+    }
+}
+
+/// The entries of `array` with the changes of `overlay` (both sorted)
+/// applied: an overlay entry replaces the array's for its key, and `None`
+/// removes it.
+fn merge_changes<K: Ord, V>(
+    array: impl Iterator<Item = (K, Option<V>)>,
+    overlay: impl Iterator<Item = (K, Option<V>)>,
+) -> impl Iterator<Item = (K, V)> {
+    let (mut array, mut overlay) = (array.peekable(), overlay.peekable());
+    std::iter::from_fn(move || loop {
+        let order = match (array.peek(), overlay.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(a), Some(o)) => a.0.cmp(&o.0),
+        };
+        let next = match order {
+            std::cmp::Ordering::Less => array.next(),
+            std::cmp::Ordering::Greater => overlay.next(),
+            std::cmp::Ordering::Equal => {
+                array.next();
+                overlay.next()
+            }
+        };
+        if let Some((k, Some(v))) = next {
+            return Some((k, v));
+        }
+    })
+}
+
+impl BucketKey for ipnet::Ipv4Net {
+    fn bucket(&self) -> usize {
+        (u32::from(self.addr()) >> (32 - BUCKET_BITS)) as usize
+    }
+}
+
+impl BucketKey for ipnet::Ipv6Net {
+    fn bucket(&self) -> usize {
+        (u128::from(self.addr()) >> (128 - BUCKET_BITS)) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    impl BucketKey for u32 {
+        fn bucket(&self) -> usize {
+            (self >> (32 - BUCKET_BITS)) as usize
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u32, u32),
+        Remove(u32),
+        Upsert(u32, u32),
+        Retain(u32),
+    }
+
+    /// Keys from `0..n`, spread over the buckets (`spread`: shifted left),
+    /// so that removals and overwrites hit.
+    fn op(n: u32, spread: u32) -> impl Strategy<Value = Op> {
+        let key = (0..n).prop_map(move |k| k << spread);
+        prop_oneof![
+            4 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            3 => key.clone().prop_map(Op::Remove),
+            2 => (key, any::<u32>()).prop_map(|(k, v)| Op::Upsert(k, v)),
+            1 => (2..7u32).prop_map(Op::Retain),
+        ]
+    }
+
+    fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut map: SortedMap<u32, u32> = SortedMap::default();
+        let mut model: HashMap<u32, u32> = HashMap::new();
+        for op in ops {
+            match op {
+                Op::Insert(k, v) => prop_assert_eq!(map.insert(k, v), model.insert(k, v)),
+                Op::Remove(k) => prop_assert_eq!(map.remove(&k), model.remove(&k)),
+                Op::Upsert(k, v) => {
+                    *map.get_or_insert_with(k, || 0) ^= v;
+                    *model.entry(k).or_insert(0) ^= v;
+                }
+                Op::Retain(m) => {
+                    map.retain(|k, v| {
+                        *v = v.wrapping_add(1);
+                        k % m != 0
+                    });
+                    model.retain(|k, v| {
+                        *v = v.wrapping_add(1);
+                        k % m != 0
+                    });
+                }
+            }
+            prop_assert_eq!(map.len(), model.len());
+        }
+        for (k, v) in &model {
+            prop_assert_eq!(map.get(k), Some(v));
+        }
+        let all: Vec<(u32, u32)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+        let mut want: Vec<(u32, u32)> = model.into_iter().collect();
+        want.sort_unstable();
+        // In key order, with every change applied.
+        prop_assert_eq!(&all, &want);
+        for (k, v) in map.iter_mut() {
+            *v = k.wrapping_mul(3);
+        }
+        prop_assert!(map.iter().all(|(k, v)| *v == k.wrapping_mul(3)));
+        Ok(())
+    }
+
+    proptest! {
+        /// Every operation answers as a `HashMap` does, and afterwards the
+        /// two hold the same entries (small maps: no bucket index).
+        #[test]
+        fn behaves_as_a_hash_map(ops in proptest::collection::vec(op(300, 0), 0..600)) {
+            check(ops)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// The same past `INDEXED_MIN` entries, with the bucket index and
+        /// many merges.
+        #[test]
+        fn behaves_as_a_hash_map_when_large(
+            ops in proptest::collection::vec(op(12_000, 19), 10_000..30_000)
+        ) {
+            check(ops)?;
+        }
+    }
+}
