@@ -16,6 +16,7 @@ use criterion::{Criterion, Throughput};
 use common::{timed_batches, v4_destinations, v6_destinations, POOL};
 use ferroute::fib::{Fib, NextHop};
 use ferroute::forward::{FrameHint, RouteHints, Verdict};
+use ferroute::lpm::NextHopId;
 use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::{V4Frame, V6Frame};
 use ferroute::testkit::rig::{adjacency_fib, forwarder, ports, NoEmit};
@@ -47,6 +48,7 @@ fn bench_family<A: Copy>(
     destinations: &[A],
     frame: impl Fn(A) -> Vec<u8>,
     lookup: impl Fn(&Fib, A) -> Option<&NextHop>,
+    lookup_batch: impl Fn(&Fib, &[A], &mut [Option<NextHopId>]),
 ) {
     let frames: Vec<Vec<u8>> = destinations.iter().map(|&d| frame(d)).collect();
     let mut group = c.benchmark_group(name);
@@ -58,6 +60,17 @@ fn bench_family<A: Copy>(
             for &d in &destinations[at..at + BATCH] {
                 black_box(lookup(fib, black_box(d)));
             }
+        })
+    });
+    // The same lookups as one batch (what the worker's pre-pass runs,
+    // `forward::RouteHints`): the bare cost the batched pipeline compares to.
+    let mut at = 0usize;
+    let mut ids = [None; BATCH];
+    group.bench_function("lookup_batch", |b| {
+        b.iter(|| {
+            at = (at + BATCH) % POOL;
+            lookup_batch(fib, black_box(&destinations[at..at + BATCH]), &mut ids);
+            black_box(&ids);
         })
     });
     let mut fwd = forwarder(ports(), 0, 0);
@@ -123,9 +136,15 @@ fn main() {
             fib.v4.memory_bytes()
         );
         let dst = v4_destinations(&routes, &mut rng);
-        bench_family(&mut c, "forward_v4", &fib, &dst, v4_frame, |f, a| {
-            f.lookup_v4(a)
-        });
+        bench_family(
+            &mut c,
+            "forward_v4",
+            &fib,
+            &dst,
+            v4_frame,
+            |f, a| f.lookup_v4(a),
+            |f, a, out| f.v4.lookup_batch(a, out),
+        );
     }
     if let Some(path) = data_file("ripe-ris-riswhoisdump-IPv6-20241220.gz") {
         let routes = load_routes(&path, &opts).expect("load IPv6 table").v6;
@@ -139,9 +158,15 @@ fn main() {
             fib.v6.memory_bytes()
         );
         let dst = v6_destinations(&routes, &mut rng);
-        bench_family(&mut c, "forward_v6", &fib, &dst, v6_frame, |f, a| {
-            f.lookup_v6(a)
-        });
+        bench_family(
+            &mut c,
+            "forward_v6",
+            &fib,
+            &dst,
+            v6_frame,
+            |f, a| f.lookup_v6(a),
+            |f, a, out| f.v6.lookup_batch(a, out),
+        );
     }
     c.final_summary();
 }

@@ -476,31 +476,28 @@ impl<I: PacketIo> Worker<I> {
             hints,
             ..
         } = self;
-        let mut queues = Enqueuer {
-            qos: &mut qos[..],
-            held: &mut held[..],
-            now_ns,
-        };
         // The batch's routes first, in one batched lookup (see forward::batch).
         // Sources too when the port runs uRPF (see forward::urpf).
         let sources = forwarder.wants_sources(ingress);
         hints.prepare_with_sources(fib, rx.iter().map(|frame| umem.bytes(frame)), sources);
+        // One emitter for the batch: its pool and queues also take the
+        // frames the pipeline is done with.
+        let mut emit = PoolEmit {
+            umem,
+            pool,
+            queues: Enqueuer {
+                qos: &mut qos[..],
+                held: &mut held[..],
+                now_ns,
+            },
+        };
         for (i, mut frame) in rx.drain().enumerate() {
             let len = frame.len();
             let verdict = {
                 let (chunk, start) = umem.chunk(&mut frame);
                 let Some(bytes) = chunk.get_mut(..start + len) else {
-                    pool.free(frame);
+                    emit.pool.free(frame);
                     continue;
-                };
-                let mut emit = PoolEmit {
-                    umem,
-                    pool,
-                    queues: Enqueuer {
-                        qos: &mut *queues.qos,
-                        held: &mut *queues.held,
-                        now_ns,
-                    },
                 };
                 let arrival = Arrival {
                     link: ingress,
@@ -513,16 +510,19 @@ impl<I: PacketIo> Worker<I> {
             match verdict {
                 Verdict::Forward { port, start, len } => {
                     umem.set_range(&mut frame, start, len);
-                    queues.hold(port, frame, &mut UmemFrames { umem, pool });
+                    let pool = &mut *emit.pool;
+                    emit.queues
+                        .hold(port, frame, &mut UmemFrames { umem, pool });
                 }
                 Verdict::Local => {
                     *local_in_worker += 1;
-                    pool.free(frame);
+                    emit.pool.free(frame);
                 }
-                Verdict::Fragmented { .. } | Verdict::Drop(_) => pool.free(frame),
+                Verdict::Fragmented { .. } | Verdict::Drop(_) => emit.pool.free(frame),
             }
         }
-        queues.flush(&mut UmemFrames { umem, pool });
+        let pool = &mut *emit.pool;
+        emit.queues.flush(&mut UmemFrames { umem, pool });
     }
 
     /// Runs until `stop` is set: busy while traffic flows, waiting on the

@@ -133,7 +133,7 @@ impl NextHopTable {
     /// [`select`](Self::select) with the flow hash computed only when the
     /// group has several members (most have one, and hashing costs a read
     /// of the transport header).
-    #[inline]
+    #[inline(always)]
     pub fn select_with(&self, id: NextHopId, flow_hash: impl FnOnce() -> u32) -> Option<&NextHop> {
         let g = self.groups.get(id as usize)?;
         match g.members.len() {

@@ -332,7 +332,7 @@ impl Forwarder {
     /// The egress of a route's next hop, or the verdict when there is none:
     /// the host stack for `Local`, `neighbor_unresolved` (and a request to
     /// resolve it) for a next hop without a MAC.
-    #[inline]
+    #[inline(always)]
     fn egress(&mut self, next_hop: &NextHop, dst: IpAddr) -> Result<Egress, Verdict> {
         match *next_hop {
             NextHop::Adjacency { port, mac } => match self.port(port) {
@@ -346,18 +346,31 @@ impl Forwarder {
                 }),
                 None => Err(Verdict::Drop(DropReason::UnknownPort)),
             },
+            _ => Err(self.no_adjacency(next_hop, dst)),
+        }
+    }
+
+    /// [`Forwarder::egress`] for the next hops that are not a complete
+    /// adjacency (out of line: the forwarding path inlines only the common
+    /// case).
+    #[cold]
+    #[inline(never)]
+    fn no_adjacency(&mut self, next_hop: &NextHop, dst: IpAddr) -> Verdict {
+        match *next_hop {
+            // Not called for one; answered as an unknown port would be.
+            NextHop::Adjacency { .. } => Verdict::Drop(DropReason::UnknownPort),
             NextHop::Glean { port } => {
                 self.glean.record(port, dst);
-                Err(Verdict::Drop(DropReason::NeighborUnresolved))
+                Verdict::Drop(DropReason::NeighborUnresolved)
             }
             NextHop::Unresolved { port, gateway } => {
                 self.glean.record(port, gateway);
-                Err(Verdict::Drop(DropReason::NeighborUnresolved))
+                Verdict::Drop(DropReason::NeighborUnresolved)
             }
-            NextHop::Local => Err(Verdict::Local),
+            NextHop::Local => Verdict::Local,
             // The family paths answer discard routes before asking for an
             // egress (they send the ICMP error); this only keeps the count.
-            NextHop::Discard(action) => Err(Verdict::Drop(discard_reason(action))),
+            NextHop::Discard(action) => Verdict::Drop(discard_reason(action)),
         }
     }
 }

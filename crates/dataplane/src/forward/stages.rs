@@ -130,8 +130,23 @@ impl Forwarder {
     /// acl-in, then uRPF, on a transit packet arriving as `ctx` says:
     /// what stopped it, if anything. `key` and `urpf_passes` are asked
     /// only when the port turns the stage on.
-    #[inline]
+    #[inline(always)]
     pub(super) fn ingress_stages(
+        &mut self,
+        ctx: &Ingress,
+        key: impl FnOnce() -> AclKey,
+        urpf_passes: impl FnOnce(Urpf) -> bool,
+    ) -> Option<Stopped> {
+        // Most ports run neither stage: one test, no call (the call's
+        // register saves cost more than the stages' tests did).
+        if ctx.features.acl_in.is_none() && ctx.features.urpf.is_none() {
+            return None;
+        }
+        self.run_ingress_stages(ctx, key, urpf_passes)
+    }
+
+    #[inline(never)]
+    fn run_ingress_stages(
         &mut self,
         ctx: &Ingress,
         key: impl FnOnce() -> AclKey,

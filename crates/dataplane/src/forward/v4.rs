@@ -117,7 +117,8 @@ impl Forwarder {
             }
             return Verdict::Drop(discard_reason(action));
         }
-        let opts = if ip.header_len() > MIN_HEADER_LEN {
+        let has_options = ip.header_len() > MIN_HEADER_LEN;
+        let opts = if has_options {
             match options::scan(ip.options()) {
                 Ok(scan) => scan,
                 Err(pointer) => {
@@ -170,7 +171,7 @@ impl Forwarder {
         }
         // Leaving for sure: the options get this hop's entries (errors
         // above quote the packet as it came).
-        if opts != OptionScan::default() {
+        if has_options && opts != OptionScan::default() {
             if let Err(verdict) = self.apply_options(ctx, frame, header_len, &opts, egress_id, emit)
             {
                 return verdict;
@@ -195,7 +196,7 @@ impl Forwarder {
         let len = ETH_LEN + total_len;
         let mut ip = Ipv4Packet::new_unchecked(&mut frame[ETH_LEN..len]);
         ip.decrement_ttl();
-        if opts.record_route.is_some() || opts.timestamp.is_some() {
+        if has_options && (opts.record_route.is_some() || opts.timestamp.is_some()) {
             // The options changed: the incremental update does not cover them.
             ip.fill_checksum();
         }

@@ -81,7 +81,7 @@ impl Classifier {
     /// Flow and class of an Ethernet frame. Frames that are not IP (or too
     /// short to read) all share one flow of the default class: the pipeline
     /// forwards only IP, so this is a safety net, not a path.
-    #[inline]
+    #[inline(always)]
     pub fn classify(&self, frame: &[u8]) -> FlowMeta {
         let other = FlowMeta {
             hash: self.mix(self.key[0], 0),
@@ -99,7 +99,7 @@ impl Classifier {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn classify_v4(&self, l3: &[u8]) -> Option<FlowMeta> {
         let ip = Ipv4Packet::new_checked(l3).ok()?;
         let class = self.class_of_dscp(ip.dscp());

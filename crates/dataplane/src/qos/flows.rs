@@ -162,12 +162,18 @@ impl<T> Store<T> {
         prefetch(self.keys.as_ptr().wrapping_add(self.set_base(hash)));
     }
 
+    /// The tag of `hash` in `class` as the set's ways record it.
+    #[inline]
+    fn key(hash: u64, class: u8) -> u64 {
+        (((hash as u32) | 1) as u64) << 8 | class as u64
+    }
+
     /// The way already holding `hash` in `class`, without claiming one
     /// (read-only: [`Store::lookup`] decides), or [`NIL`].
     #[inline]
     pub fn peek(&self, hash: u64, class: u8) -> u32 {
         let base = self.set_base(hash);
-        let key = (((hash as u32) | 1) as u64) << 8 | class as u64;
+        let key = Self::key(hash, class);
         match self.keys[base..base + WAYS].iter().position(|&k| k == key) {
             Some(i) => (base + i) as u32,
             None => NIL,
@@ -193,6 +199,18 @@ impl<T> Store<T> {
         }
     }
 
+    /// [`Store::lookup`] given the way [`Store::peek`] found for the same
+    /// `hash` and `class` earlier ([`NIL`]: none): that way when it still
+    /// holds the flow (a set's keys are unique, so it is the one `lookup`
+    /// would find, without scanning the set again), else `lookup`.
+    #[inline]
+    pub fn lookup_peeked(&mut self, hash: u64, class: u8, peeked: u32) -> u32 {
+        if self.keys.get(peeked as usize) == Some(&Self::key(hash, class)) {
+            return peeked;
+        }
+        self.lookup(hash, class)
+    }
+
     /// The flow queue for `hash` in `class`: the way already holding it, else
     /// a way no one uses (empty and unscheduled), else the hash's home way
     /// (shared, counted as a collision).
@@ -200,7 +218,7 @@ impl<T> Store<T> {
     pub fn lookup(&mut self, hash: u64, class: u8) -> u32 {
         let tag = (hash as u32) | 1;
         let base = self.set_base(hash);
-        let key = (tag as u64) << 8 | class as u64;
+        let key = Self::key(hash, class);
         if let Some(i) = self.keys[base..base + WAYS].iter().position(|&k| k == key) {
             return (base + i) as u32;
         }

@@ -188,6 +188,7 @@ impl<T> PortQueues<T> {
     }
 
     /// Flow and class of a frame as this port sees it.
+    #[inline(always)]
     pub fn classify(&self, frame: &[u8]) -> FlowMeta {
         if self.kind == SchedulerKind::Fifo {
             return FlowMeta { hash: 0, class: 0 };
@@ -204,7 +205,7 @@ impl<T> PortQueues<T> {
             let bytes = frames.bytes(&mut frame);
             (self.classify(bytes), bytes.len() as u32)
         };
-        self.enqueue_classified(frame, meta, len, now, frames);
+        self.enqueue_classified(frame, meta, len, NIL, now, frames);
     }
 
     /// Queues every frame of `batch` in order (the batch is left empty):
@@ -249,22 +250,24 @@ impl<T> PortQueues<T> {
                 self.store.prefetch_tail(p.flow);
             }
             for (frame, p) in batch.drain(..n).zip(prepared.iter()) {
-                self.enqueue_classified(frame, p.meta, p.len, now, frames);
+                self.enqueue_classified(frame, p.meta, p.len, p.flow, now, frames);
             }
         }
     }
 
-    /// [`PortQueues::enqueue`] once the frame is classified.
-    #[inline]
+    /// [`PortQueues::enqueue`] once the frame is classified; `peeked` is
+    /// the way [`Store::peek`] found for it ahead ([`NIL`]: none).
+    #[inline(always)]
     fn enqueue_classified<S: FrameStore<T>>(
         &mut self,
         frame: T,
         meta: FlowMeta,
         len: u32,
+        peeked: u32,
         now: u64,
         frames: &mut S,
     ) {
-        let f = self.store.lookup(meta.hash, meta.class);
+        let f = self.store.lookup_peeked(meta.hash, meta.class, peeked);
         if self.store.flows[f as usize].packets >= self.flow_limit {
             self.drop_head(f, 1, frames);
         } else if self.store.is_full() {
@@ -402,7 +405,15 @@ impl<T> PortQueues<T> {
                 flows[f as usize].linked = Linked::Old;
                 continue;
             }
-            match self.pop_with_codel(f, now, frames) {
+            let sent = if self.store.flows[f as usize].packets == 0 {
+                // What `pop_with_codel` does for an emptied flow, without
+                // the call: at one packet per flow, every other visit.
+                self.store.flows[f as usize].codel.on_empty();
+                None
+            } else {
+                self.pop_with_codel(f, now, frames)
+            };
+            match sent {
                 Some(sent) => {
                     self.store.flows[f as usize].deficit -= frame_cost(sent.1);
                     return Some(sent);
@@ -486,6 +497,7 @@ impl<T> PortQueues<T> {
     /// The head frame of flow `f` after CoDel: frames CoDel signals on are
     /// marked CE when ECN-capable, else dropped (returned to `frames`) and the
     /// next head frame is tried. Returns (frame, length, sojourn).
+    #[inline(always)]
     fn pop_with_codel<S: FrameStore<T>>(
         &mut self,
         f: u32,
