@@ -5,7 +5,7 @@
 //! to 16,384 blocks of 4 bytes: 64 KiB, cache-resident beside a FIB that
 //! is not) says where the starts inside the key's block are; those at or
 //! below the key are counted with a fixed-width scan (no branch depends on
-//! the key; a binary search in the rare block holding more than 16), and
+//! the key; a binary search in the rare block holding more than 8), and
 //! the class of the last start at or below the key is the answer (the one
 //! before the block's own when it has none that low). Per lookup: two
 //! adjacent index entries, then (at once) one or two lines of starts and
@@ -17,9 +17,6 @@
 pub(super) trait IntervalKey: Copy + Ord + Default + std::fmt::Debug {
     const BITS: u32;
     const MAX: Self;
-    /// Starts counted with a fixed-width scan (one 64-byte line of u32s;
-    /// at most 16).
-    const SCAN: usize;
     /// The key's top bits above `shift` (0 when `shift` is the width).
     fn block(self, shift: u32) -> usize;
     /// The first key of block `b`.
@@ -27,11 +24,10 @@ pub(super) trait IntervalKey: Copy + Ord + Default + std::fmt::Debug {
 }
 
 macro_rules! interval_key {
-    ($($t:ty: $scan:expr),*) => {$(
+    ($($t:ty),*) => {$(
         impl IntervalKey for $t {
             const BITS: u32 = <$t>::BITS;
             const MAX: Self = <$t>::MAX;
-            const SCAN: usize = $scan;
             #[inline]
             fn block(self, shift: u32) -> usize {
                 self.checked_shr(shift).unwrap_or(0) as usize
@@ -43,7 +39,11 @@ macro_rules! interval_key {
         }
     )*};
 }
-interval_key!(u16: 16, u32: 16, u128: 4);
+interval_key!(u16, u32, u128);
+
+/// Starts counted with a fixed-width scan (a 32-byte half line of u32s);
+/// a block holding more is searched.
+const SCAN: usize = 8;
 
 /// Sorted intervals covering the key space, each with a class.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ pub(super) struct Intervals<K> {
     only: Option<u32>,
     /// Where each block's starts begin in `starts`, plus one past the end.
     blocks: Box<[u32]>,
-    /// Interval starts, ascending (the first is key 0), then `K::SCAN`
+    /// Interval starts, ascending (the first is key 0), then [`SCAN`]
     /// entries of padding.
     starts: Box<[K]>,
     /// `classes[i]` holds from `starts[i]` to the next start.
@@ -67,7 +67,8 @@ impl<K: IntervalKey> Intervals<K> {
     /// `2^max_bits`) while over 1/16 of the starts sit in blocks too
     /// crowded for the fixed-width scan.
     pub(super) fn new(segments: &[(K, u32)], max_bits: u32) -> Intervals<K> {
-        debug_assert!(segments.first().is_some_and(|s| s.0 == K::default()));
+        // `class` relies on this: every key has a start at or below it.
+        assert!(segments.first().is_some_and(|s| s.0 == K::default()));
         debug_assert!(segments.windows(2).all(|w| w[0].0 < w[1].0));
         let max_bits = max_bits.min(K::BITS);
         let mut bits = (segments.len().max(1) * 2)
@@ -87,13 +88,13 @@ impl<K: IntervalKey> Intervals<K> {
                 }
             })
             .collect();
-        let starts = segments.iter().map(|s| s.0).chain([K::MAX; 16]);
+        let starts = segments.iter().map(|s| s.0).chain([K::MAX; SCAN]);
         let classes = segments.iter().map(|s| s.1);
         Intervals {
             shift,
             only: (segments.len() == 1).then(|| segments[0].1),
             blocks,
-            starts: starts.take(segments.len() + K::SCAN).collect(),
+            starts: starts.take(segments.len() + SCAN).collect(),
             classes: classes.collect(),
         }
     }
@@ -105,17 +106,31 @@ impl<K: IntervalKey> Intervals<K> {
             return class;
         }
         let b = key.block(self.shift);
-        let (lo, hi) = (self.blocks[b] as usize, self.blocks[b + 1] as usize);
+        debug_assert!(b + 1 < self.blocks.len());
+        // SAFETY: `b` is the key's top `bits` bits, below 2^bits, and
+        // `blocks` holds 2^bits + 1 entries (`new`).
+        let (lo, hi) = unsafe {
+            (
+                *self.blocks.get_unchecked(b) as usize,
+                *self.blocks.get_unchecked(b + 1) as usize,
+            )
+        };
+        debug_assert!(lo <= hi && hi <= self.classes.len() && !self.classes.is_empty());
         // Read now, while the starts are on their way: the class of a key
         // below the block's own starts, and the line the answer is usually
         // on (the loads overlap instead of following one another).
-        let before = self.classes[lo.max(1) - 1];
+        // SAFETY: `lo` is at most the number of intervals (`blocks` counts
+        // starts), which is at least one, so the index is below it.
+        let before = unsafe { *self.classes.get_unchecked(lo.max(1) - 1) };
         let len = hi - lo;
-        let n = if len <= K::SCAN {
+        let n = if len <= SCAN {
+            debug_assert!(lo + SCAN <= self.starts.len());
+            // SAFETY: `starts` has SCAN entries of padding after the last
+            // interval's start, and `lo` is at most the number of intervals.
+            let window: &[K; SCAN] = unsafe { &*self.starts.as_ptr().add(lo).cast() };
             // Starts past the block's are above the key (they are in later
             // blocks) except the padding when the key is the largest: the
             // count is capped at the block's.
-            let window = &self.starts[lo..lo + K::SCAN];
             let below = window.iter().map(|&s| (s <= key) as u32).sum::<u32>();
             (below as usize).min(len)
         } else {
@@ -124,9 +139,14 @@ impl<K: IntervalKey> Intervals<K> {
         // With none at or below the key, the key is in the interval of the
         // last start before the block (there is one: the first start is
         // key 0, in block 0).
-        match n {
-            0 => before,
-            n => self.classes[lo + n - 1],
+        debug_assert!((lo + n).max(1) - 1 < self.classes.len());
+        // SAFETY: n <= len, so lo + n - 1 < hi <= the number of intervals
+        // (for n = 0, `lo.max(1) - 1` as above).
+        let last = unsafe { *self.classes.get_unchecked((lo + n).max(1) - 1) };
+        if n == 0 {
+            before
+        } else {
+            last
         }
     }
 
@@ -148,7 +168,7 @@ fn crowded<K: IntervalKey>(segments: &[(K, u32)], shift: u32) -> usize {
             .iter()
             .take_while(|s| s.0.block(shift) == block)
             .count();
-        if n > K::SCAN {
+        if n > SCAN {
             crowded += n;
         }
         i += n;
