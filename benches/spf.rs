@@ -19,6 +19,9 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::thread_cpu_time;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ipnet::{IpNet, Ipv4Net};
 
@@ -121,19 +124,6 @@ fn topology(shape: Shape, n: usize, seed: u64) -> Lsdb {
         });
     }
     lsdb
-}
-
-/// CPU time consumed by this thread so far.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant
-    // every Linux supports.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn bench(c: &mut Criterion) {

@@ -99,7 +99,7 @@ fn worker(
             *a = Ipv4Addr::from(0x0a00_0000 + ((x % PREFIXES) << 8) + (x >> 24));
         }
         let started = Instant::now();
-        let cpu_started = thread_cpu();
+        let cpu_started = ferroute::testkit::thread_cpu_time();
         let fib = handle.read();
         fib.v4.lookup_batch(&addrs, &mut out);
         let version = fib.version;
@@ -128,7 +128,9 @@ fn worker(
         drop(fib);
         let took = started.elapsed();
         report.longest_batch = report.longest_batch.max(took);
-        report.longest_cpu = report.longest_cpu.max(thread_cpu() - cpu_started);
+        report.longest_cpu = report
+            .longest_cpu
+            .max(ferroute::testkit::thread_cpu_time() - cpu_started);
         assert!(
             version >= report.last_version,
             "v{version} after v{}",
@@ -145,18 +147,6 @@ fn worker(
     }
     report.blocked = voluntary_switches() - switches_before;
     report
-}
-
-/// CPU time this thread has used.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid, owned `ts`.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Times this thread gave up the CPU by itself (blocked on a lock, a

@@ -10,6 +10,7 @@
 //! without `#[path]` tricks or copies. It pulls in no dependency the library
 //! does not already have; the binary links none of it.
 
+mod cpu;
 pub mod daemons;
 pub mod data;
 pub mod frames;
@@ -18,5 +19,6 @@ pub mod rng;
 
 use ferroute_wire as wire;
 
+pub use cpu::thread_cpu_time;
 pub use data::{data_dir, data_file, pcaps_dir, repo_path, shared_path};
 pub use rng::Rng;

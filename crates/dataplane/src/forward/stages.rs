@@ -45,7 +45,7 @@ fn ports(protocol: u8, payload: &[u8]) -> Option<(u16, u16)> {
 }
 
 /// The fields an ACL matches, of a validated IPv4 packet.
-#[inline]
+#[inline(always)]
 pub(super) fn acl_key_v4(ip: &Ipv4Packet<&[u8]>) -> AclKey {
     let proto = ip.protocol();
     AclKey {
@@ -86,20 +86,26 @@ pub(super) fn acl_key_v6(ip: &Ipv6Packet<&[u8]>) -> AclKey {
 }
 
 impl Forwarder {
-    /// Runs ACL `id` of `port` (direction `dir`) on `key`: counts the rule
-    /// (or default) that decided, and says why the packet stops if it does.
+    /// Runs ACL `id` of `port` (direction `dir`) on the packet whose
+    /// fields `key` reads: counts the rule (or default) that decided, and
+    /// says why the packet stops if it does. A list without rules answers
+    /// its default without reading the fields or calling the classifier.
     #[inline]
     pub(super) fn acl_stage(
         &mut self,
         id: AclId,
-        key: &AclKey,
+        key: impl FnOnce() -> AclKey,
         dir: Direction,
         port: PortId,
     ) -> Option<AclDrop> {
         // Ids come from the configuration, which checks them: a missing
         // one cannot happen, and lets the packet through if it did.
         let acl = self.acls.get(id)?;
-        let (action, slot) = acl.decide(key);
+        let (action, slot) = if acl.is_empty() {
+            (acl.spec().default, 0)
+        } else {
+            acl.decide(&key())
+        };
         if let Some(hits) = self.acl_hits.get_mut(id as usize) {
             if let Some(c) = hits.get_mut(slot) {
                 *c += 1;
@@ -153,7 +159,7 @@ impl Forwarder {
         urpf_passes: impl FnOnce(Urpf) -> bool,
     ) -> Option<Stopped> {
         if let Some(acl) = ctx.features.acl_in {
-            if let Some(drop) = self.acl_stage(acl, &key(), Direction::In, ctx.port) {
+            if let Some(drop) = self.acl_stage(acl, key, Direction::In, ctx.port) {
                 return Some(Stopped::Acl(drop));
             }
         }

@@ -148,8 +148,8 @@ impl Forwarder {
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
         if let Some(acl) = egress.acl_out {
-            let key = acl_key_v4(&ip);
-            if let Some(drop) = self.acl_stage(acl, &key, Direction::Out, egress_id) {
+            let key = || acl_key_v4(&ip);
+            if let Some(drop) = self.acl_stage(acl, key, Direction::Out, egress_id) {
                 let error = IcmpV4Error::AdminProhibited;
                 return self.stopped(Stopped::Acl(drop), |f| {
                     f.send_icmp_v4(ctx, frame, error, emit)

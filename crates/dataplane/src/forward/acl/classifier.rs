@@ -4,60 +4,47 @@
 //! and nftables sets come from.
 //!
 //! Each field of a packet maps in one step to an *equivalence class*: the
-//! addresses through a longest-prefix-match trie over the rules' prefixes
-//! (the longest rule prefix containing the address; its class holds every
-//! rule whose prefix contains it), the protocol and both ports through
-//! direct tables (ports cut into the elementary ranges the rules' bounds
-//! make, equal ranges sharing a class). A class is a bit vector over the
-//! rules in list order. The rules a packet matches are the AND of its five
-//! classes' vectors, and the first one is the lowest set bit.
+//! addresses through the intervals the rules' prefixes cut the address
+//! space into (the longest rule prefix containing the address; its class
+//! holds every rule whose prefix contains it), the protocol through a
+//! direct table and both ports through the intervals the rules' bounds
+//! make (equal ranges sharing a class); see [`super::intervals`]. A class
+//! is a bit vector over the rules in list order. The rules a packet
+//! matches are the AND of its five classes' vectors, and the first one is
+//! the lowest set bit.
 //!
-//! Per packet that is two trie lookups, three table reads and an AND over
-//! the vectors; an aggregate bit per 64-rule word lets the AND skip words
-//! that are zero in any field, so a 10,000-rule list reads 3 aggregate
-//! words per field plus the few words where all five fields have rules.
+//! Per packet that is four small interval lookups, a table read and an AND
+//! over the vectors; an aggregate bit per 64-rule word lets the AND skip
+//! words that are zero in any field, so a 10,000-rule list reads 3
+//! aggregate words per field plus the few words where all five fields have
+//! rules.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 
+use super::intervals::{prefix_intervals, IntervalKey, Intervals, PrefixEnd};
 use super::{AclRule, PortRange};
-use crate::lpm::{Ipv4Table, Ipv6Table};
 
-/// An address as a number, with the trie that classifies it.
-pub(super) trait AddrKey: Copy + Ord + std::fmt::Debug {
-    type Table: Clone + std::fmt::Debug + Default;
+/// An address as a number.
+pub(super) trait AddrKey: IntervalKey + PrefixEnd {
     /// The rule prefix as (network, length), if of this family.
     fn of(net: &IpNet) -> Option<(Self, u8)>;
-    fn build(prefixes: impl Iterator<Item = (Self, u8, u32)>) -> Self::Table;
-    fn lookup(table: &Self::Table, addr: Self) -> Option<u32>;
-    fn table_bytes(table: &Self::Table) -> usize;
+    /// The last address of the prefix `net`/`len`.
+    fn last(net: Self, len: u8) -> Self;
     /// Whether the first `len` bits of `a` and `b` agree.
     fn same_prefix(a: Self, b: Self, len: u8) -> bool;
 }
 
 impl AddrKey for u32 {
-    type Table = Ipv4Table;
     fn of(net: &IpNet) -> Option<(u32, u8)> {
         match net {
             IpNet::V4(n) => Some((u32::from(n.network()), n.prefix_len())),
             IpNet::V6(_) => None,
         }
     }
-    fn build(prefixes: impl Iterator<Item = (u32, u8, u32)>) -> Ipv4Table {
-        Ipv4Table::try_from_routes(
-            prefixes
-                .filter_map(|(k, len, id)| Some((Ipv4Net::new(Ipv4Addr::from(k), len).ok()?, id))),
-        )
-        .expect("classes are fewer than the trie's next-hop limit (rules are capped)")
-    }
-    #[inline]
-    fn lookup(table: &Ipv4Table, addr: u32) -> Option<u32> {
-        table.lookup(Ipv4Addr::from(addr))
-    }
-    fn table_bytes(table: &Ipv4Table) -> usize {
-        table.lookup_memory_bytes()
+    fn last(net: u32, len: u8) -> u32 {
+        net | u32::MAX.checked_shr(len as u32).unwrap_or(0)
     }
     fn same_prefix(a: u32, b: u32, len: u8) -> bool {
         len == 0 || (a ^ b) >> (32 - len as u32) == 0
@@ -65,26 +52,14 @@ impl AddrKey for u32 {
 }
 
 impl AddrKey for u128 {
-    type Table = Ipv6Table;
     fn of(net: &IpNet) -> Option<(u128, u8)> {
         match net {
             IpNet::V6(n) => Some((u128::from(n.network()), n.prefix_len())),
             IpNet::V4(_) => None,
         }
     }
-    fn build(prefixes: impl Iterator<Item = (u128, u8, u32)>) -> Ipv6Table {
-        Ipv6Table::try_from_routes(
-            prefixes
-                .filter_map(|(k, len, id)| Some((Ipv6Net::new(Ipv6Addr::from(k), len).ok()?, id))),
-        )
-        .expect("classes are fewer than the trie's next-hop limit (rules are capped)")
-    }
-    #[inline]
-    fn lookup(table: &Ipv6Table, addr: u128) -> Option<u32> {
-        table.lookup(Ipv6Addr::from(addr))
-    }
-    fn table_bytes(table: &Ipv6Table) -> usize {
-        table.lookup_memory_bytes()
+    fn last(net: u128, len: u8) -> u128 {
+        net | u128::MAX.checked_shr(len as u32).unwrap_or(0)
     }
     fn same_prefix(a: u128, b: u128, len: u8) -> bool {
         len == 0 || (a ^ b) >> (128 - len as u32) == 0
@@ -146,85 +121,23 @@ impl Vectors {
     }
 }
 
-/// Ports 0..=65535 plus one slot for "not known".
-const PORT_SLOTS: usize = 65_537;
-const UNKNOWN_PORT: usize = 65_536;
-
-/// Up to this many distinct values, a field is classified by a scan of a
-/// short array (a cache line or two) rather than a trie or table whose
-/// lines a random address or port misses: short lists stay cheap.
-const SMALL: usize = 16;
-
-/// How an address field finds its class.
-#[derive(Debug, Clone)]
-enum AddrClasses<K: AddrKey> {
-    /// (network, length, class), longest first: the first hit is the class.
-    Small(Vec<(K, u8, u32)>),
-    Trie(K::Table),
-}
-
-impl<K: AddrKey> AddrClasses<K> {
-    #[inline]
-    fn class(&self, addr: K) -> usize {
-        match self {
-            AddrClasses::Small(v) => v
-                .iter()
-                .find(|&&(k, len, _)| K::same_prefix(addr, k, len))
-                .map_or(0, |&(_, _, c)| c as usize),
-            AddrClasses::Trie(t) => K::lookup(t, addr).map_or(0, |c| c as usize),
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        match self {
-            AddrClasses::Small(v) => v.len() * std::mem::size_of::<(K, u8, u32)>(),
-            AddrClasses::Trie(t) => K::table_bytes(t),
-        }
-    }
-}
-
-/// How a port field finds its class (class 0: port not known).
-#[derive(Debug, Clone)]
-enum PortClasses {
-    /// (first port of a segment, class), by first port; the first is 0.
-    Small(Vec<(u16, u32)>),
-    /// Class per port, and at [`UNKNOWN_PORT`].
-    Table(Box<[u32]>),
-}
-
-impl PortClasses {
-    #[inline]
-    fn class(&self, port: Option<u16>) -> usize {
-        match (self, port) {
-            (PortClasses::Small(_), None) => 0,
-            (PortClasses::Small(v), Some(p)) => v
-                .iter()
-                .rev()
-                .find(|&&(first, _)| first <= p)
-                .map_or(0, |&(_, c)| c as usize),
-            (PortClasses::Table(t), p) => t[p.map_or(UNKNOWN_PORT, usize::from)] as usize,
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        match self {
-            PortClasses::Small(v) => v.len() * 8,
-            PortClasses::Table(t) => t.len() * 4,
-        }
-    }
-}
+/// Most index bits for an address field (16,384 blocks: 64 KiB) and a
+/// port field (4,096 blocks: 16 KiB); see [`Intervals::new`].
+const ADDR_INDEX_BITS: u32 = 14;
+const PORT_INDEX_BITS: u32 = 12;
 
 /// One ACL's rules of one family, compiled.
 #[derive(Debug, Clone)]
 pub(super) struct Classifier<K: AddrKey> {
     /// The list index of each rule here, in list order (bit `i` = `rules[i]`).
     rules: Vec<u32>,
-    src_class: AddrClasses<K>,
-    dst_class: AddrClasses<K>,
+    src_class: Intervals<K>,
+    dst_class: Intervals<K>,
     /// Class per protocol number.
     proto_class: Box<[u32]>,
-    sport_class: PortClasses,
-    dport_class: PortClasses,
+    /// Class per port (class 0 is also "not known", asked apart).
+    sport_class: Intervals<u16>,
+    dport_class: Intervals<u16>,
     /// Vectors of: source, destination, protocol, source port, destination port.
     fields: [Vectors; 5],
 }
@@ -264,13 +177,22 @@ impl<K: AddrKey> Classifier<K> {
             return None;
         }
         let classes = [
-            self.src_class.class(src),
-            self.dst_class.class(dst),
+            self.src_class.class(src) as usize,
+            self.dst_class.class(dst) as usize,
             self.proto_class[protocol as usize] as usize,
-            self.sport_class.class(ports.map(|p| p.0)),
-            self.dport_class.class(ports.map(|p| p.1)),
+            ports.map_or(0, |p| self.sport_class.class(p.0) as usize),
+            ports.map_or(0, |p| self.dport_class.class(p.1) as usize),
         ];
         let [f0, f1, f2, f3, f4] = &self.fields;
+        if f0.words == 1 {
+            // Up to 64 rules: one word per class, no aggregates to consult.
+            let m = f0.bits[classes[0]]
+                & f1.bits[classes[1]]
+                & f2.bits[classes[2]]
+                & f3.bits[classes[3]]
+                & f4.bits[classes[4]];
+            return (m != 0).then(|| self.rules[m.trailing_zeros() as usize] as usize);
+        }
         let agg = [
             f0.agg(classes[0]),
             f1.agg(classes[1]),
@@ -326,13 +248,13 @@ fn wildcard(
 }
 
 /// Classes of an address field: 0 for addresses no rule prefix contains,
-/// `1 + i` for the `i`th distinct prefix (sorted), which the trie answers
-/// for addresses whose longest containing rule prefix it is.
+/// `1 + i` for the `i`th distinct prefix (sorted), which the interval
+/// index answers for addresses whose longest containing rule prefix it is.
 fn address_field<K: AddrKey>(
     rules: &[(usize, &AclRule)],
     words: usize,
     field: impl Fn(&AclRule) -> Option<IpNet>,
-) -> (AddrClasses<K>, Vectors) {
+) -> (Intervals<K>, Vectors) {
     let mut prefixes: Vec<(K, u8)> = rules
         .iter()
         .filter_map(|(_, r)| field(r).as_ref().and_then(K::of))
@@ -355,17 +277,13 @@ fn address_field<K: AddrKey>(
             vectors.set(start + j + 1, i);
         }
     }
-    let classes = prefixes
-        .iter()
-        .enumerate()
-        .map(|(j, &(k, l))| (k, l, j as u32 + 1));
-    let lookup = if prefixes.len() <= SMALL {
-        let mut v: Vec<(K, u8, u32)> = classes.collect();
-        v.sort_by_key(|&(_, len, _)| std::cmp::Reverse(len));
-        AddrClasses::Small(v)
-    } else {
-        AddrClasses::Trie(K::build(classes))
-    };
+    let segments = prefix_intervals(
+        prefixes
+            .iter()
+            .enumerate()
+            .map(|(j, &(k, len))| (k, K::last(k, len), j as u32 + 1)),
+    );
+    let lookup = Intervals::new(&segments, ADDR_INDEX_BITS);
     (lookup, vectors.finish())
 }
 
@@ -395,7 +313,7 @@ fn port_field(
     rules: &[(usize, &AclRule)],
     words: usize,
     field: impl Fn(&AclRule) -> Option<PortRange>,
-) -> (PortClasses, Vectors) {
+) -> (Intervals<u16>, Vectors) {
     let mut bounds: Vec<u32> = vec![0, 65_536];
     for (_, r) in rules {
         if let Some(range) = field(r) {
@@ -421,24 +339,19 @@ fn port_field(
     let mut class_of: HashMap<&[u64], u32> = HashMap::new();
     let mut classes: Vec<u64> = base.clone();
     class_of.insert(&base, 0);
-    let mut table = vec![0u32; PORT_SLOTS].into_boxed_slice();
-    let mut small: Vec<(u16, u32)> = Vec::with_capacity(segments);
-    for s in 0..segments {
+    let mut intervals: Vec<(u16, u32)> = Vec::with_capacity(segments);
+    for (s, &start) in bounds[..segments].iter().enumerate() {
         let v = seg.bits(s);
         let next = class_of.len() as u32;
         let c = *class_of.entry(v).or_insert_with(|| {
             classes.extend_from_slice(v);
             next
         });
-        table[bounds[s] as usize..bounds[s + 1] as usize].fill(c);
-        small.push((bounds[s] as u16, c));
+        if intervals.last().is_none_or(|&(_, last)| last != c) {
+            intervals.push((start as u16, c));
+        }
     }
-    table[UNKNOWN_PORT] = 0;
-    let lookup = if segments <= SMALL {
-        PortClasses::Small(small)
-    } else {
-        PortClasses::Table(table)
-    };
+    let lookup = Intervals::new(&intervals, PORT_INDEX_BITS);
     // Class 0 is "not known" even when a segment has the same set: the
     // base vector is the same either way.
     let vectors = Vectors {

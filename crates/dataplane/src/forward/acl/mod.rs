@@ -10,6 +10,7 @@
 //! (non-first fragments match on addresses and protocol only).
 
 mod classifier;
+mod intervals;
 mod show;
 
 use std::net::IpAddr;
@@ -139,6 +140,8 @@ impl AclSpec {
 #[derive(Debug, Clone)]
 pub struct Acl {
     spec: AclSpec,
+    /// Each rule's action, apart from the (much larger) rules.
+    actions: Box<[AclAction]>,
     v4: Classifier<u32>,
     v6: Classifier<u128>,
 }
@@ -153,15 +156,28 @@ impl Acl {
         };
         let v4 = Classifier::build(rules_of(true));
         let v6 = Classifier::build(rules_of(false));
-        Acl { spec, v4, v6 }
+        let actions = spec.rules.iter().map(|r| r.action).collect();
+        Acl {
+            spec,
+            actions,
+            v4,
+            v6,
+        }
     }
 
     pub fn spec(&self) -> &AclSpec {
         &self.spec
     }
 
-    /// The index of the first rule matching `key`, `None` for the default.
+    /// A list without rules: every packet gets the default, and the stage
+    /// needs neither its fields nor the classifier.
     #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.spec.rules.is_empty()
+    }
+
+    /// The index of the first rule matching `key`, `None` for the default.
+    #[inline(always)]
     pub fn classify(&self, key: &AclKey) -> Option<usize> {
         match (key.src, key.dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -178,17 +194,17 @@ impl Acl {
 
     /// The action for `key` and the counter slot it counts in (the rule's
     /// index, or the number of rules for the default).
-    #[inline]
+    #[inline(always)]
     pub fn decide(&self, key: &AclKey) -> (AclAction, usize) {
         match self.classify(key) {
-            Some(i) => (self.spec.rules[i].action, i),
+            Some(i) => (self.actions[i], i),
             None => (self.spec.default, self.spec.rules.len()),
         }
     }
 
     /// Bytes the compiled classifiers take.
     pub fn memory_bytes(&self) -> usize {
-        self.v4.memory_bytes() + self.v6.memory_bytes()
+        self.v4.memory_bytes() + self.v6.memory_bytes() + self.actions.len()
     }
 }
 
