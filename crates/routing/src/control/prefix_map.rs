@@ -75,6 +75,20 @@ impl<V> PrefixMap<V> {
         }
     }
 
+    /// Inserts `make()` under each of `keys` the map lacks, in one merge
+    /// per family (see [`SortedMap::insert_absent`]).
+    pub fn insert_absent(&mut self, keys: impl IntoIterator<Item = IpNet>, make: impl Fn() -> V) {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for key in keys {
+            match key {
+                IpNet::V4(k) => v4.push(k),
+                IpNet::V6(k) => v6.push(k),
+            }
+        }
+        self.v4.insert_absent(v4, &make);
+        self.v6.insert_absent(v6, &make);
+    }
+
     /// Sets `key`'s value; the old one, if any.
     pub fn insert(&mut self, key: IpNet, value: V) -> Option<V> {
         match key {

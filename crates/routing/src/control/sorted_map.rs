@@ -124,6 +124,36 @@ impl<K: BucketKey, V> SortedMap<K, V> {
         }
     }
 
+    /// Inserts `make()` under each of `keys` the map lacks, in one merge
+    /// when they are many: what bulk loads (a table file, a first feed)
+    /// call before filling the values, since a million overlay inserts and
+    /// the merges they trigger cost several times as much.
+    pub fn insert_absent(&mut self, mut keys: Vec<K>, make: impl Fn() -> V) {
+        keys.sort_unstable();
+        keys.dedup();
+        keys.retain(|k| !self.contains_key(k));
+        if keys.len() < self.overlay_limit() {
+            // Few: the overlay takes them (a merge would copy the arrays).
+            for k in keys {
+                self.get_or_insert_with(k, &make);
+            }
+            return;
+        }
+        self.merge();
+        let added = keys.len();
+        let array = std::mem::take(&mut self.keys)
+            .into_iter()
+            .zip(std::mem::take(&mut self.values));
+        let new = keys.into_iter().map(|k| (k, Some(make())));
+        let total = self.len + added;
+        let (mut keys, mut values) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        for (k, v) in merge_changes(array, new) {
+            keys.push(k);
+            values.push(Some(v));
+        }
+        *self = Self::from_sorted(keys, values);
+    }
+
     /// Sets `key`'s value; the old one, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.get_mut(&key) {
@@ -345,11 +375,52 @@ mod tests {
         want.sort_unstable();
         // In key order, with every change applied.
         prop_assert_eq!(&all, &want);
+        // A bulk insert of present and absent keys adds only the absent.
+        let before = map.len();
+        let probe: Vec<u32> = map
+            .keys()
+            .copied()
+            .take(3)
+            .chain([u32::MAX, u32::MAX - 1])
+            .collect();
+        let fresh = probe.iter().filter(|k| !map.contains_key(k)).count();
+        map.insert_absent(probe.clone(), || 7);
+        prop_assert_eq!(map.len(), before + fresh);
+        prop_assert!(probe.iter().all(|k| map.contains_key(k)));
+        prop_assert_eq!(map.get(&(u32::MAX - 1)), Some(&7));
+        for k in [u32::MAX, u32::MAX - 1] {
+            map.remove(&k);
+        }
         for (k, v) in map.iter_mut() {
             *v = k.wrapping_mul(3);
         }
         prop_assert!(map.iter().all(|(k, v)| *v == k.wrapping_mul(3)));
         Ok(())
+    }
+
+    /// Many absent keys go in with one merge, beside present ones (left
+    /// as they were) and overlay changes not merged yet.
+    #[test]
+    fn a_bulk_insert_adds_only_the_absent_keys() {
+        let mut map: SortedMap<u32, u32> = SortedMap::default();
+        for k in 0..6000u32 {
+            map.insert(k << 18, k);
+        }
+        map.remove(&(5 << 18));
+        map.insert(7 << 18, 70);
+        let keys: Vec<u32> = (0..2000u32)
+            .map(|k| (k * 3) << 18 | 1)
+            .chain([4 << 18, 5 << 18, 7 << 18])
+            .collect();
+        map.insert_absent(keys.clone(), || u32::MAX);
+        assert_eq!(map.len(), 6000 + 2000);
+        assert_eq!(map.get(&(4 << 18)), Some(&4));
+        assert_eq!(map.get(&(5 << 18)), Some(&u32::MAX), "removed, so absent");
+        assert_eq!(map.get(&(7 << 18)), Some(&70));
+        assert!(keys.iter().all(|k| map.contains_key(k)));
+        let all: Vec<u32> = map.keys().copied().collect();
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(all.len(), 8000);
     }
 
     proptest! {

@@ -25,7 +25,18 @@ impl BgpRib {
         &mut self,
         routes: impl IntoIterator<Item = (PeerId, IpNet, Arc<PathAttrs>)>,
     ) -> Result<u64, BgpError> {
-        let routes = routes.into_iter();
+        let routes: Vec<_> = routes.into_iter().collect();
+        // Every prefix in at once (one merge of the prefix map, not one
+        // overlay insert each), as far as the routes from known peers go:
+        // routes past an unknown peer's are not taken.
+        let known = routes
+            .iter()
+            .position(|(peer, _, _)| self.peers.get(peer.0 as usize).is_none())
+            .unwrap_or(routes.len());
+        self.routes.insert_absent(
+            routes[..known].iter().map(|(_, prefix, _)| prefix.trunc()),
+            Default::default,
+        );
         let mut count = 0;
         for (peer, prefix, attrs) in routes {
             let Some(state) = self.peers.get_mut(peer.0 as usize) else {

@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use super::notify::SourceFilter;
 use super::paths::canonical;
 use super::route::{RibRoute, RouteSource, RouteTable, TableRoute, Via};
-use super::{Candidate, PathSetId, Rib};
+use super::{Candidate, PathSetId, PrefixState, Rib};
 use crate::control::hash::FastMap as HashMap;
 
 /// From this many routes covering at least half of the table, a
@@ -91,6 +91,15 @@ impl Rib {
             self.all_dirty = true;
             self.dirty_prefixes = Default::default();
         }
+        // Every new prefix in at once (one merge of the prefix map, not one
+        // overlay insert each); each gets its candidate below.
+        self.prefixes.insert_absent(
+            routes
+                .iter()
+                .filter(|r| ids.get(r.paths as usize).copied().flatten().is_some())
+                .map(|r| r.prefix),
+            PrefixState::default,
+        );
         for r in routes {
             let Some(id) = ids.get(r.paths as usize).copied().flatten() else {
                 continue;
