@@ -12,8 +12,8 @@
 //! compiled arrays without the route record) through `FibHandle`
 //! (ferroute-dataplane) (RCU style).
 
-pub mod bucket_index;
 mod reference;
+pub mod sorted_arrays;
 mod trie;
 
 pub use trie::{LpmError, TrieStats, MAX_NEXT_HOPS};

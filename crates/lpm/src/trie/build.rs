@@ -30,7 +30,10 @@ impl<K: Key> Trie<K> {
             }
             items.push((k, l, t.code_for(l, nh)?));
         }
-        t.record = Record::from_sorted(items.iter().map(|&(k, l, c)| ((K::from_left(k), l), c)));
+        t.record = Record::from_sorted(
+            items.iter().map(|&(k, l, c)| ((K::from_left(k), l), c)),
+            items.len(),
+        );
         t.refresh_default();
         t.arena.reserve(items.len() * 2);
         let mut direct = std::mem::take(&mut t.direct);

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::Key;
-use crate::bucket_index::{BucketIndex, BUCKET_BITS};
+use crate::sorted_arrays::{merge_changes, BucketIndex, BUCKET_BITS};
 
 /// Overlay size that never triggers a merge (tiny tables).
 const OVERLAY_MIN: usize = 1024;
@@ -36,9 +36,9 @@ pub(super) struct Record<K: Key> {
 }
 
 impl<K: Key> Record<K> {
-    /// A record of `items`, sorted by `(key, length)` without duplicates.
-    pub(super) fn from_sorted(items: impl ExactSizeIterator<Item = ((K, u8), u16)>) -> Self {
-        let n = items.len();
+    /// A record of `items` (`n` of them), sorted by `(key, length)`
+    /// without duplicates.
+    pub(super) fn from_sorted(items: impl Iterator<Item = ((K, u8), u16)>, n: usize) -> Self {
         let (mut keys, mut lens, mut codes) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -159,10 +159,7 @@ impl<K: Key> Record<K> {
             .overlay
             .range((Bound::Included(lo), Bound::Included(hi)))
             .map(|(&e, &c)| (e, c));
-        MergeChanges {
-            array: array.peekable(),
-            overlay: overlay.peekable(),
-        }
+        merge_changes(array, overlay)
     }
 
     /// Index of the first array entry whose key is above `k`.
@@ -187,18 +184,14 @@ impl<K: Key> Record<K> {
     }
 
     fn merge_if_large(&mut self) {
-        if self.overlay.len() > OVERLAY_MIN.max(self.keys.len() / 8) {
+        if self.overlay.len() >= OVERLAY_MIN.max(self.keys.len() / 8) {
             self.merge();
         }
     }
 
     /// Folds the overlay into the arrays.
     fn merge(&mut self) {
-        let merged = Record::from_sorted(ExactLen {
-            inner: self.iter(),
-            left: self.len,
-        });
-        *self = merged;
+        *self = Record::from_sorted(self.iter(), self.len);
     }
 }
 
@@ -206,72 +199,6 @@ impl<K: Key> Record<K> {
 fn bucket<K: Key>(k: K) -> usize {
     (k.to_left() >> (128 - BUCKET_BITS)) as usize
 }
-
-/// The arrays' routes with the overlay's changes applied, in order.
-struct MergeChanges<A: Iterator, O: Iterator> {
-    array: std::iter::Peekable<A>,
-    overlay: std::iter::Peekable<O>,
-}
-
-impl<K, A, O> Iterator for MergeChanges<A, O>
-where
-    K: Ord + Copy,
-    A: Iterator<Item = ((K, u8), Option<u16>)>,
-    O: Iterator<Item = ((K, u8), Option<u16>)>,
-{
-    type Item = ((K, u8), u16);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            // No change left in range (always so after a merge): the
-            // arrays' next entry as it is.
-            if self.overlay.peek().is_none() {
-                return self.array.next().map(|(e, c)| (e, c.unwrap_or_default()));
-            }
-            let next = match (self.array.peek(), self.overlay.peek()) {
-                (None, None) => return None,
-                (Some(_), None) => self.array.next(),
-                (None, Some(_)) => self.overlay.next(),
-                (Some(a), Some(o)) => match a.0.cmp(&o.0) {
-                    std::cmp::Ordering::Less => self.array.next(),
-                    std::cmp::Ordering::Greater => self.overlay.next(),
-                    // The overlay's change replaces the array's entry.
-                    std::cmp::Ordering::Equal => {
-                        self.array.next();
-                        self.overlay.next()
-                    }
-                },
-            };
-            if let Some((entry, Some(code))) = next {
-                return Some((entry, code));
-            }
-            // A removal: skip it.
-        }
-    }
-}
-
-/// An iterator whose length the record knows (its route count), so the
-/// merge allocates the arrays at their exact size.
-struct ExactLen<I> {
-    inner: I,
-    left: usize,
-}
-
-impl<I: Iterator> Iterator for ExactLen<I> {
-    type Item = I::Item;
-    fn next(&mut self) -> Option<I::Item> {
-        let next = self.inner.next();
-        if next.is_some() {
-            self.left = self.left.saturating_sub(1);
-        }
-        next
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
 
 #[cfg(test)]
 mod tests {
@@ -323,7 +250,7 @@ mod tests {
             ((u128::MAX, 128), 2),
             ((u128::MAX, 255), 3),
         ];
-        let record = Record::from_sorted(items.into_iter());
+        let record = Record::from_sorted(items.into_iter(), items.len());
         assert_eq!(record.iter().count(), 3);
         let last: Vec<_> = record
             .range((u128::MAX, 128), (u128::MAX, u8::MAX))

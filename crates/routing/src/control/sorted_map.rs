@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::lpm::bucket_index::{BucketIndex, BUCKET_BITS};
+use crate::lpm::sorted_arrays::{merge_changes, BucketIndex, BUCKET_BITS};
 
 /// Overlay size that never triggers a merge (small maps).
 const OVERLAY_MIN: usize = 1024;
@@ -62,13 +62,7 @@ impl<K: BucketKey, V> SortedMap<K, V> {
     }
 
     pub fn clear(&mut self) {
-        *self = SortedMap {
-            keys: Vec::new(),
-            values: Vec::new(),
-            start: BucketIndex::default(),
-            overlay: BTreeMap::new(),
-            len: 0,
-        };
+        *self = SortedMap::default();
     }
 
     /// Where `key` is in the arrays (whether or not the overlay removed it).
@@ -266,35 +260,6 @@ impl<K: BucketKey, V> SortedMap<K, V> {
         }
         *self = Self::from_sorted(keys, values);
     }
-}
-
-/// The entries of `array` with the changes of `overlay` (both sorted)
-/// applied: an overlay entry replaces the array's for its key, and `None`
-/// removes it.
-fn merge_changes<K: Ord, V>(
-    array: impl Iterator<Item = (K, Option<V>)>,
-    overlay: impl Iterator<Item = (K, Option<V>)>,
-) -> impl Iterator<Item = (K, V)> {
-    let (mut array, mut overlay) = (array.peekable(), overlay.peekable());
-    std::iter::from_fn(move || loop {
-        let order = match (array.peek(), overlay.peek()) {
-            (None, None) => return None,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(a), Some(o)) => a.0.cmp(&o.0),
-        };
-        let next = match order {
-            std::cmp::Ordering::Less => array.next(),
-            std::cmp::Ordering::Greater => overlay.next(),
-            std::cmp::Ordering::Equal => {
-                array.next();
-                overlay.next()
-            }
-        };
-        if let Some((k, Some(v))) = next {
-            return Some((k, v));
-        }
-    })
 }
 
 impl BucketKey for ipnet::Ipv4Net {

@@ -1,8 +1,9 @@
-//! Bounds per leading-bits bucket over a sorted array: the index that lets
-//! a lookup in a million sorted keys read one pair of bounds (from a 256
-//! KiB table) and binary-search the few keys sharing its leading 16 bits,
-//! instead of twenty dependent probes across the whole array. The trie's
-//! route record and the control plane's prefix maps both keep one.
+//! Pieces of the sorted-arrays-plus-overlay maps that the trie's route
+//! record and the control plane's prefix maps both are: the bucket index
+//! that lets a lookup in a million sorted keys read one pair of bounds
+//! (from a 256 KiB table) and binary-search the few keys sharing its
+//! leading 16 bits, instead of twenty dependent probes across the whole
+//! array; and the merge of the arrays with the overlay's changes.
 
 /// Leading key bits a bucket stands for.
 pub const BUCKET_BITS: u32 = 16;
@@ -49,6 +50,36 @@ impl BucketIndex {
     }
 }
 
+/// The entries of `array` with the changes of `overlay` (both sorted by
+/// key) applied: an overlay entry replaces the array's for its key, and
+/// `None` removes it (an array entry may be `None` only where the overlay
+/// has its key).
+pub fn merge_changes<K: Ord, V>(
+    array: impl Iterator<Item = (K, Option<V>)>,
+    overlay: impl Iterator<Item = (K, Option<V>)>,
+) -> impl Iterator<Item = (K, V)> {
+    let (mut array, mut overlay) = (array.peekable(), overlay.peekable());
+    std::iter::from_fn(move || loop {
+        let order = match (array.peek(), overlay.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(a), Some(o)) => a.0.cmp(&o.0),
+        };
+        let next = match order {
+            std::cmp::Ordering::Less => array.next(),
+            std::cmp::Ordering::Greater => overlay.next(),
+            std::cmp::Ordering::Equal => {
+                array.next();
+                overlay.next()
+            }
+        };
+        if let Some((k, Some(v))) = next {
+            return Some((k, v));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +100,19 @@ mod tests {
         }
         let small = BucketIndex::build(&keys[..10], bucket);
         assert_eq!(small.bounds(3, 10), (0, 10));
+    }
+
+    #[test]
+    fn changes_replace_add_and_remove() {
+        let array = [(1, Some('a')), (2, None), (3, Some('c')), (5, Some('e'))];
+        let overlay = [
+            (0, Some('z')),
+            (2, None),
+            (3, Some('C')),
+            (4, Some('d')),
+            (5, None),
+        ];
+        let merged: Vec<_> = merge_changes(array.into_iter(), overlay.into_iter()).collect();
+        assert_eq!(merged, [(0, 'z'), (1, 'a'), (3, 'C'), (4, 'd')]);
     }
 }
