@@ -25,16 +25,13 @@ pub fn keep_large_blocks_mapped() {
     }
 }
 
-/// A publication changing this many prefixes (a full table learnt or lost)
-/// is followed by [`release_free_heap`].
-pub const TRIM_AFTER_CHANGES: usize = 1 << 16;
-
 /// Hands the allocator's free pages back to the kernel. A full table's
 /// withdrawal frees millions of small chunks (routes, B-tree nodes) that
 /// glibc keeps in its arenas: after a table was lost and relearnt, 38 MB of
 /// the daemon's 416 MB were free heap still resident (scripts/bench-bgp,
 /// round 2, measured with a `malloc_trim` from gdb). Costs milliseconds,
-/// once per mass change.
+/// once per mass change: the event loop calls it when the engine has
+/// compacted its maps after one (`Engine::poll_compacted`).
 pub fn release_free_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointers; it only walks glibc's own free

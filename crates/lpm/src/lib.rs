@@ -183,6 +183,12 @@ macro_rules! table {
                 self.trie.rebuild()
             }
 
+            /// Folds the routes' recent changes into their packed record
+            /// (no recompilation: see `Trie::compact_record`).
+            pub fn compact_record(&mut self) {
+                self.trie.compact_record()
+            }
+
             /// All routes, sorted by (network, length).
             pub fn iter(&self) -> impl Iterator<Item = ($net, NextHopId)> + '_ {
                 self.trie.iter().filter_map(|(k, len, nh)| {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::Control;
 use crate::control::kernel::gateways::{self, ManagedEntry};
 use crate::control::kernel::netlink::ManagedOutcome;
-use crate::control::{heap, ControlError, StopReport};
+use crate::control::{ControlError, StopReport};
 use crate::fib::FibError;
 
 impl Control {
@@ -75,9 +75,6 @@ impl Control {
             let mut status = self.lock_status();
             status.fib_version = version;
             status.fib_builds += 1;
-        }
-        if self.engine.publish_stats().last_prefix_changes >= heap::TRIM_AFTER_CHANGES {
-            heap::release_free_heap();
         }
         self.refresh_gateways();
     }

@@ -34,7 +34,7 @@ use super::kernel::subscription::{NeighborSubscription, NeighborUpdate};
 use super::operator::{
     OperatorHandler, OperatorRequest, OperatorSocket, Service, CONNECTION_TIMEOUT,
 };
-use super::{ControlError, ControlInputs, ControlOptions, ControlStatus, StopReport};
+use super::{heap, ControlError, ControlInputs, ControlOptions, ControlStatus, StopReport};
 use crate::fib::FibHandle;
 use crate::tables::read_maybe_gzip;
 use sockets::{PortInterface, ProtocolSockets};
@@ -312,6 +312,9 @@ impl Control {
             TimerKey::Engine => {
                 if let Some(version) = self.engine.poll(now) {
                     self.published(version);
+                }
+                if self.engine.poll_compacted() {
+                    heap::release_free_heap();
                 }
             }
             TimerKey::NeighborRebuild => {

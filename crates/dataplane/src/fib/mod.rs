@@ -212,6 +212,15 @@ impl FibHandle {
         retired.len()
     }
 
+    /// Replaced tables not freed yet (held by a reader, or not collected
+    /// since their last reader let go).
+    pub fn retired_len(&self) -> usize {
+        self.retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// A replaced table can gain no new reader (arc-swap settles the
     /// readers' borrowed references into counted ones when it swaps), so a
     /// count of one means only this list holds it.

@@ -183,6 +183,13 @@ impl<K: Key> Record<K> {
         self.range(first, last)
     }
 
+    /// Folds the overlay into the arrays (see [`super::Trie::compact_record`]).
+    pub(super) fn compact(&mut self) {
+        if !self.overlay.is_empty() {
+            self.merge();
+        }
+    }
+
     fn merge_if_large(&mut self) {
         if self.overlay.len() >= OVERLAY_MIN.max(self.keys.len() / 8) {
             self.merge();
@@ -241,6 +248,14 @@ mod tests {
         let want: Vec<_> = model.iter().map(|(&e, &c)| (e, c)).collect();
         assert_eq!(got, want);
         assert!(record.overlay.len() <= OVERLAY_MIN.max(record.keys.len() / 8));
+        assert!(!record.overlay.is_empty(), "the last changes are pending");
+        record.compact();
+        assert!(record.overlay.is_empty());
+        assert_eq!(record.keys.len(), model.len(), "removed keys are gone");
+        assert_eq!(record.iter().collect::<Vec<_>>(), want);
+        for (&e, &c) in &model {
+            assert_eq!(record.get(&e), Some(c));
+        }
     }
 
     #[test]

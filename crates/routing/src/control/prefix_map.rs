@@ -111,6 +111,17 @@ impl<V> PrefixMap<V> {
         self.v6.retain(|k, v| keep(IpNet::V6(*k), v));
     }
 
+    /// Heap bytes of both families' maps ([`SortedMap::memory_bytes`]).
+    pub fn memory_bytes(&self) -> usize {
+        self.v4.memory_bytes() + self.v6.memory_bytes()
+    }
+
+    /// See [`SortedMap::compact`].
+    pub fn compact(&mut self) {
+        self.v4.compact();
+        self.v6.compact();
+    }
+
     /// IPv4 prefixes first, each family in prefix order.
     pub fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> + '_ {
         let v4 = self.v4.iter().map(|(k, v)| (IpNet::V4(*k), v));

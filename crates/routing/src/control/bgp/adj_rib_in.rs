@@ -179,6 +179,11 @@ pub struct BgpRib {
 }
 
 impl BgpRib {
+    /// See [`PrefixMap::compact`].
+    pub fn compact(&mut self) {
+        self.routes.compact();
+    }
+
     pub fn new(config: DecisionConfig) -> Self {
         BgpRib {
             peers: Vec::new(),

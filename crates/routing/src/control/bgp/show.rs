@@ -23,6 +23,8 @@ pub struct BgpSummary {
     pub prefixes: usize,
     /// Routes over all Adj-RIBs-In.
     pub paths: u64,
+    /// Heap bytes of the Adj-RIBs-In's prefix map (not the attributes).
+    pub table_bytes: usize,
     pub attribute_sets: usize,
     pub peers: Vec<PeerSummary>,
 }
@@ -79,6 +81,7 @@ impl BgpRib {
             config: *self.config(),
             prefixes: self.prefix_count(),
             paths: self.path_count(),
+            table_bytes: self.routes.memory_bytes(),
             attribute_sets: self.attribute_sets(),
             peers: self
                 .peers
@@ -159,9 +162,10 @@ impl fmt::Display for BgpSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "BGP: {} prefixes, {} paths, {} attribute sets; always-compare-med {}, multipath {}, default local-pref {}",
+            "BGP: {} prefixes, {} paths ({:.1} MB), {} attribute sets; always-compare-med {}, multipath {}, default local-pref {}",
             self.prefixes,
             self.paths,
+            self.table_bytes as f64 / 1e6,
             self.attribute_sets,
             self.config.always_compare_med,
             self.config.multipath,

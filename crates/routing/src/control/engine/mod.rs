@@ -32,6 +32,18 @@ pub use crate::control::bgp::file_input::LoadPhases;
 /// event (protocols reacting to each other's routes settle in two or three).
 const MAX_ROUNDS: usize = 16;
 
+/// A publication changing this many prefixes (a full table learnt or lost)
+/// is a mass change: once it has settled (no publication of
+/// [`SETTLING_CHANGES`] or more for [`SETTLE`]), the million-entry maps fold
+/// their overlays into their arrays ([`Engine::poll_compacted`]).
+pub const MASS_CHANGE: usize = 1 << 16;
+/// Publications this large still belong to a mass change (a full table's
+/// tail arrives in publications of a few thousand prefixes); churn's
+/// smaller ones do not hold the compaction back.
+pub(crate) const SETTLING_CHANGES: usize = 1 << 12;
+/// How long after a mass change's last publication the maps are compacted.
+const SETTLE: Duration = Duration::from_secs(1);
+
 /// What the engine needs of the outside world.
 #[derive(Debug, Clone, Copy)]
 pub struct Host {
@@ -102,6 +114,10 @@ pub struct Engine {
     /// Whether this RIB has been published (the first publication is built
     /// from scratch: the handle's table before it came from elsewhere).
     published: bool,
+    /// When to compact the maps, once a mass change has settled.
+    compact_at: Option<Instant>,
+    /// A compaction happened since [`Engine::poll_compacted`] last asked.
+    compacted: bool,
 }
 
 impl Engine {
@@ -138,6 +154,8 @@ impl Engine {
             closes: Default::default(),
             connected: Vec::new(),
             published: false,
+            compact_at: None,
+            compacted: false,
         };
         engine.apply_config_routes();
         let now = (host.clock)();
@@ -275,11 +293,42 @@ impl Engine {
     /// Publishes pending changes now (the whole RIB the first time);
     /// returns the version.
     pub fn publish_now(&mut self) -> u64 {
-        if !self.published {
+        let version = if self.published {
+            self.publisher.publish_now(&mut self.rib)
+        } else {
             self.published = true;
-            return self.publisher.publish_full(&mut self.rib);
+            self.publisher.publish_full(&mut self.rib)
+        };
+        self.after_publication((self.host.clock)());
+        version
+    }
+
+    /// After a mass change, (re)schedules the compaction.
+    fn after_publication(&mut self, now: Instant) {
+        let changes = self.publisher.stats().last_prefix_changes;
+        let settling = self.compact_at.is_some() && changes >= SETTLING_CHANGES;
+        if changes >= MASS_CHANGE || settling {
+            self.compact_at = Some(now + SETTLE);
         }
-        self.publisher.publish_now(&mut self.rib)
+    }
+
+    /// Whether the maps were compacted since the last call (the event loop
+    /// then hands the freed heap back to the kernel).
+    pub fn poll_compacted(&mut self) -> bool {
+        std::mem::take(&mut self.compacted)
+    }
+
+    /// Folds every million-entry map's pending changes into its arrays: the
+    /// RIB's, the protocols' (Adj-RIBs-In and -Out) and the FIB's record.
+    /// A full table arrives as a stream of changes, which leaves up to an
+    /// eighth of each map in B-tree overlays once it stops.
+    fn compact(&mut self) {
+        self.rib.compact();
+        self.publisher.compact();
+        for instance in &mut self.instances {
+            instance.protocol.compact();
+        }
+        self.compacted = true;
     }
 
     /// Runs the protocols' due deadlines and publishes if the coalescing
@@ -289,7 +338,15 @@ impl Engine {
         if !self.published {
             return None;
         }
-        self.publisher.poll(&mut self.rib, now)
+        let version = self.publisher.poll(&mut self.rib, now);
+        if version.is_some() {
+            self.after_publication(now);
+        }
+        if self.compact_at.is_some_and(|at| at <= now) {
+            self.compact_at = None;
+            self.compact();
+        }
+        version
     }
 
     /// The next moment [`Engine::poll`] has work (a protocol's deadline or
@@ -299,6 +356,7 @@ impl Engine {
             .iter()
             .filter_map(|i| i.protocol.poll_timeout())
             .chain(self.publisher.deadline())
+            .chain(self.compact_at)
             .min()
     }
 

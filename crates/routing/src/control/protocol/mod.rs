@@ -214,6 +214,11 @@ pub trait Protocol: Send {
 
     /// Whose best-route changes this instance wants (possibly none).
     fn subscription(&self) -> SourceFilter;
+
+    /// Its routes have stopped changing after a mass change: fold pending
+    /// changes of large tables into their compact form (see
+    /// `Engine::poll_compacted`).
+    fn compact(&mut self) {}
 }
 
 /// How a protocol is made from the configuration.

@@ -113,6 +113,11 @@ impl Rib {
         }
     }
 
+    /// See [`PrefixMap::compact`].
+    pub fn compact(&mut self) {
+        self.prefixes.compact();
+    }
+
     pub fn distances(&self) -> AdminDistances {
         self.distances
     }

@@ -175,6 +175,17 @@ pub struct FibPublisher {
 }
 
 impl FibPublisher {
+    /// Once changes have settled: folds the whole tries' recent changes
+    /// into their records' arrays (`compact_record`), and frees the
+    /// replaced FIBs the workers have left (a publication frees the ones
+    /// before it, so the last one's predecessor, a whole lookup copy of
+    /// both tries, would otherwise stay until the next change).
+    pub fn compact(&mut self) {
+        self.v4.compact_record();
+        self.v6.compact_record();
+        self.handle.collect();
+    }
+
     pub fn new(handle: FibHandle, window: Duration) -> Self {
         let current = (*handle.load()).clone();
         // The first FIB (built at start-up) has whole tries: they become

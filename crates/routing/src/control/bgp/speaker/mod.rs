@@ -529,4 +529,11 @@ impl Protocol for BgpSpeaker {
     fn subscription(&self) -> SourceFilter {
         SourceFilter::all_except(&[RouteSource::EBGP, RouteSource::IBGP])
     }
+
+    fn compact(&mut self) {
+        self.files.bgp_rib_mut().compact();
+        for peer in &mut self.peers {
+            peer.adj_out.compact();
+        }
+    }
 }

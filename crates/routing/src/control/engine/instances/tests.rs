@@ -5,6 +5,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use ipnet::{IpNet, Ipv4Net};
+
+use crate::control::engine::{MASS_CHANGE, SETTLE, SETTLING_CHANGES};
 use serde_json::json;
 
 use super::*;
@@ -19,8 +22,9 @@ use crate::fib::{Discard, FibHandle};
 const NAME: &str = "echo";
 
 /// Listens on configuration, echoes what a stream brings, closes after
-/// "bye", installs a discard route for 198.51.100.0/24 on "route"; counts
-/// what happened (shown as JSON).
+/// "bye", installs discard routes on "route" (198.51.100.0/24), "route2"
+/// (198.51.101.0/24), "table" and "tail" (see there); counts what happened
+/// (shown as JSON).
 #[derive(Default)]
 struct Echo {
     configured: u32,
@@ -29,6 +33,7 @@ struct Echo {
     /// second configuration on static routes instead).
     changes: usize,
     actions: u32,
+    compactions: u32,
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
     routes: VecDeque<RouteOutput>,
@@ -56,20 +61,33 @@ impl Protocol for Echo {
                     destination: None,
                     bytes: bytes.to_vec(),
                 });
-                if bytes == b"route" {
-                    let prefix = "198.51.100.0/24".parse().unwrap();
-                    let route = RibRoute {
-                        prefix,
-                        source: RouteSource::EBGP,
-                        metric: 0,
-                        paths: vec![Via::Discard {
-                            action: Discard::Blackhole,
-                        }],
-                    };
+                let one = match bytes {
+                    b"route" => Some("198.51.100.0/24"),
+                    b"route2" => Some("198.51.101.0/24"),
+                    _ => None,
+                };
+                if let Some(prefix) = one {
+                    let prefix = prefix.parse().unwrap();
                     self.routes.push_back(RouteOutput::Update {
                         source: RouteSource::EBGP,
                         prefix,
-                        route: Some(route),
+                        route: Some(discard_route(prefix)),
+                    });
+                }
+                // A mass change (10.0.0.0/8 as /24s), and its tail
+                // (11.0.0.0/12 as /24s).
+                let more = match bytes {
+                    b"table" => Some((0x0a00_0000u32, MASS_CHANGE)),
+                    b"tail" => Some((0x0b00_0000, SETTLING_CHANGES)),
+                    _ => None,
+                };
+                for i in more.map_or(0..0, |(_, n)| 0..n as u32) {
+                    let base = more.map_or(0, |(base, _)| base);
+                    let prefix = IpNet::V4(Ipv4Net::new((base | i << 8).into(), 24).unwrap());
+                    self.routes.push_back(RouteOutput::Update {
+                        source: RouteSource::EBGP,
+                        prefix,
+                        route: Some(discard_route(prefix)),
                     });
                 }
                 if bytes == b"bye" {
@@ -107,6 +125,7 @@ impl Protocol for Echo {
                 "accepted": self.accepted,
                 "changes": self.changes,
                 "actions": self.actions,
+                "compactions": self.compactions,
             } }))
         })
     }
@@ -152,6 +171,10 @@ impl Protocol for Echo {
         self.routes.pop_front()
     }
 
+    fn compact(&mut self) {
+        self.compactions += 1;
+    }
+
     fn subscription(&self) -> SourceFilter {
         use crate::control::rib::route::RouteSource;
         // First iBGP (nothing comes of it here), then static routes.
@@ -160,6 +183,17 @@ impl Protocol for Echo {
         } else {
             SourceFilter::only(&[RouteSource::IBGP])
         }
+    }
+}
+
+fn discard_route(prefix: IpNet) -> RibRoute {
+    RibRoute {
+        prefix,
+        source: RouteSource::EBGP,
+        metric: 0,
+        paths: vec![Via::Discard {
+            action: Discard::Blackhole,
+        }],
     }
 }
 
@@ -330,4 +364,46 @@ fn routes_from_a_socket_open_the_publication_window() {
     assert!(engine.poll(now).is_some());
     assert_eq!(engine.publish_stats().publications, before + 1);
     assert_eq!(engine.deadline(), None);
+}
+
+#[test]
+fn a_mass_change_is_compacted_once_it_has_settled() {
+    let mut engine = engine();
+    let key = engine.instance_keys()[0];
+    let now = frozen_clock();
+    engine.publish_now();
+    let stream = |bytes: &'static [u8]| SocketEvent::Stream {
+        socket: SocketId(SocketId::ACCEPTED),
+        bytes,
+    };
+    engine.handle_socket(key, now, stream(b"route")).unwrap();
+    assert!(engine.poll(now).is_some());
+    assert_eq!(engine.deadline(), None, "one route is no mass change");
+
+    engine.handle_socket(key, now, stream(b"table")).unwrap();
+    assert!(engine.poll(now).is_some());
+    assert!(engine.publish_stats().last_prefix_changes >= MASS_CHANGE);
+    assert_eq!(engine.deadline(), Some(now + SETTLE));
+    // Its tail postpones the compaction; churn does not.
+    let tail = now + SETTLE / 2;
+    engine.handle_socket(key, tail, stream(b"tail")).unwrap();
+    assert!(engine.poll(tail).is_some());
+    assert_eq!(engine.deadline(), Some(tail + SETTLE));
+    let churn = tail + SETTLE / 2;
+    engine.handle_socket(key, churn, stream(b"route2")).unwrap();
+    assert!(engine.poll(churn).is_some());
+    assert_eq!(engine.deadline(), Some(tail + SETTLE));
+
+    let early = tail + SETTLE - Duration::from_millis(1);
+    assert_eq!(engine.poll(early), None);
+    assert!(!engine.poll_compacted());
+    assert_eq!(shown(&mut engine)["compactions"], 0);
+    let settled = tail + SETTLE;
+    assert_eq!(engine.poll(settled), None);
+    assert!(engine.poll_compacted());
+    assert!(!engine.poll_compacted(), "said once");
+    assert_eq!(shown(&mut engine)["compactions"], 1);
+    assert_eq!(engine.deadline(), None);
+    // The compacted RIB still holds every route.
+    assert_eq!(engine.rib().len(), MASS_CHANGE + SETTLING_CHANGES + 2);
 }

@@ -683,3 +683,38 @@ fn a_mass_changes_dirty_set_is_freed_after_it_is_taken() {
     assert!(!rib.take_changes().full);
     assert_eq!(rib.dirty_prefixes.capacity(), kept, "churn keeps its room");
 }
+
+/// A FIB a worker still read when the last publication replaced it stays
+/// retired until something collects it: compaction (once changes settle)
+/// does, so a quiet router keeps one published copy, not two.
+#[test]
+fn compaction_frees_the_fib_the_last_publication_replaced() {
+    let (mut rib, _) = two_ports();
+    let handle = FibHandle::new(Fib::default());
+    let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
+    publisher.publish_now(&mut rib);
+    let mid_batch = handle.load();
+    let p = "192.0.2.0/24";
+    rib.update(
+        RouteSource::STATIC,
+        net(p),
+        Some(&route(p, RouteSource::STATIC, 0, vec![gw(0, "10.0.1.9")])),
+    );
+    publisher.publish_now(&mut rib);
+    drop(mid_batch);
+    assert_eq!(handle.collect(), 0, "nothing else holds it: freed");
+
+    let mid_batch = handle.load();
+    rib.update(RouteSource::STATIC, net(p), None);
+    publisher.publish_now(&mut rib);
+    assert_eq!(
+        handle.retired_len(),
+        1,
+        "the worker's table is kept while read"
+    );
+    drop(mid_batch);
+    assert_eq!(handle.retired_len(), 1, "and after, until collected");
+    publisher.compact();
+    assert_eq!(handle.retired_len(), 0);
+    assert_eq!(handle.load().v4.len(), publisher.tables().0.len());
+}
