@@ -450,16 +450,12 @@ impl<I: PacketIo> Worker<I> {
                 continue;
             };
             let room = tx.room().min(self.io.tx_room(link));
-            for _ in 0..room {
-                let Some(frame) = q.dequeue(now_ns, &mut frames) else {
-                    break;
-                };
-                moved += 1;
-                if let Err(frame) = tx.push(frame) {
-                    self.tx_dropped += 1;
-                    frames.pool.free(frame);
-                }
-            }
+            let tx_dropped = &mut self.tx_dropped;
+            moved += q.dequeue_burst(now_ns, room, &mut frames, |frame| {
+                // Not for lack of room (the burst is bounded by it): a
+                // refused frame goes back to the pool and counts as dropped.
+                tx.push(frame).inspect_err(|_| *tx_dropped += 1)
+            });
         }
         moved
     }

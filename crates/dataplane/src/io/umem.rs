@@ -68,6 +68,9 @@ pub struct Umem {
     base: NonNull<u8>,
     frame_size: u32,
     frame_count: u32,
+    /// `frame_size × frame_count`, kept: every access to a frame's bytes
+    /// checks against it (several times per packet).
+    len: u64,
     backing: Backing,
 }
 
@@ -101,6 +104,7 @@ impl Umem {
             base,
             frame_size,
             frame_count,
+            len: frame_size as u64 * frame_count as u64,
             backing: Backing::Heap(mem),
         }
     }
@@ -117,6 +121,7 @@ impl Umem {
             base,
             frame_size,
             frame_count,
+            len: frame_size as u64 * frame_count as u64,
             backing: Backing::Mmap {
                 len: frame_size as usize * frame_count as usize,
             },
@@ -136,8 +141,9 @@ impl Umem {
         self.base
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
-        self.frame_size as usize * self.frame_count as usize
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -156,7 +162,7 @@ impl Umem {
     #[inline]
     pub fn data<'a>(&'a self, frame: &'a mut Frame) -> &'a mut [u8] {
         let end = self.chunk_of(frame.addr) + self.frame_size as u64;
-        if end > self.len() as u64 {
+        if end > self.len {
             return &mut [];
         }
         let start = frame.addr as usize;
@@ -178,7 +184,7 @@ impl Umem {
     pub fn chunk<'a>(&'a self, frame: &'a mut Frame) -> (&'a mut [u8], usize) {
         let chunk = self.chunk_of(frame.addr);
         let end = chunk + self.frame_size as u64;
-        if end > self.len() as u64 {
+        if end > self.len {
             return (&mut [], 0);
         }
         // SAFETY: `chunk..end` is one chunk inside the region (checked
@@ -213,7 +219,7 @@ impl Umem {
         let end = self.chunk_of(frame.addr) + self.frame_size as u64;
         let start = frame.addr;
         let len = (frame.len as u64).min(end.saturating_sub(start));
-        if end > self.len() as u64 {
+        if end > self.len {
             return &[];
         }
         // SAFETY: `start..start + len` lies inside the region (checked above)

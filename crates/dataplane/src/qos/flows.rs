@@ -188,6 +188,14 @@ impl<T> Store<T> {
         }
     }
 
+    /// Starts fetching the flow a new flow of `hash` would most likely
+    /// claim (its set's first way: with far fewer busy flows than ways,
+    /// the first is usually free).
+    #[inline]
+    pub fn prefetch_claim(&self, hash: u64) {
+        self.prefetch_flow(self.set_base(hash) as u32);
+    }
+
     /// Starts fetching the slot a new frame of flow `f` will be linked
     /// behind (its tail), when `f` has one.
     #[inline]

@@ -214,9 +214,9 @@ impl<T> PortQueues<T> {
     /// As VPP does with its vectors, the work goes in passes over up to
     /// [`ENQUEUE_CHUNK`] frames, each pass starting the memory fetches the
     /// next one needs: classify and hash every frame (fetching its flow set's
-    /// tags), find the flows already holding a way (fetching their state),
-    /// fetch the tail slots new frames will be linked behind, then enqueue
-    /// one by one.
+    /// tags), find the flows already holding a way (fetching their state;
+    /// for a new flow, the way it will probably claim), fetch the tail slots
+    /// new frames will be linked behind, then enqueue one by one.
     /// Classifying ahead is exact: it reads only the frame, which queueing
     /// another frame does not touch.
     pub fn enqueue_batch<S: FrameStore<T>>(
@@ -244,7 +244,11 @@ impl<T> PortQueues<T> {
             }
             for p in prepared.iter_mut() {
                 p.flow = self.store.peek(p.meta.hash, p.meta.class);
-                self.store.prefetch_flow(p.flow);
+                if p.flow == NIL {
+                    self.store.prefetch_claim(p.meta.hash);
+                } else {
+                    self.store.prefetch_flow(p.flow);
+                }
             }
             for p in prepared.iter() {
                 self.store.prefetch_tail(p.flow);
@@ -345,12 +349,49 @@ impl<T> PortQueues<T> {
         Some(frame)
     }
 
+    /// Up to `max` frames to transmit, each handed to `out` in order: the
+    /// frames, drops, marks and counters of as many [`PortQueues::dequeue`]
+    /// calls, with the checks each call makes first (backlog, shaper,
+    /// scheduler) made once per burst on an unshaped port. A frame `out`
+    /// gives back is released to `frames` and ends the burst. Returns how
+    /// many frames `out` took.
+    pub fn dequeue_burst<S: FrameStore<T>>(
+        &mut self,
+        now: u64,
+        max: usize,
+        frames: &mut S,
+        mut out: impl FnMut(T) -> Result<(), T>,
+    ) -> usize {
+        let mut taken = 0;
+        while taken < max && self.store.used > 0 {
+            // DRR unshaped (the default) inlined here; the rest through
+            // `dequeue`.
+            let next = if self.shaper.is_none() && self.kind == SchedulerKind::Drr {
+                self.dequeue_drr(now, frames).map(|(frame, ..)| frame)
+            } else {
+                self.dequeue(now, frames)
+            };
+            let Some(frame) = next else {
+                break;
+            };
+            if let Err(frame) = out(frame) {
+                frames.release(frame);
+                break;
+            }
+            taken += 1;
+        }
+        taken
+    }
+
     fn deactivate(&mut self, c: usize) {
         self.active.mask &= !(1u8 << c);
         self.classes[c].deficit = 0;
     }
 
-    /// Class-level DRR (weighted quanta), flow-level DRR++.
+    /// Class-level DRR (weighted quanta), flow-level DRR++. Inlined: a
+    /// call per frame cost more than the work (register saves, the answer
+    /// returned through memory).
+    #[inline(always)]
     fn dequeue_drr<S: FrameStore<T>>(&mut self, now: u64, frames: &mut S) -> Option<(T, u32, u64)> {
         loop {
             let c = self.active.current()?;
@@ -375,6 +416,7 @@ impl<T> PortQueues<T> {
     }
 
     /// DRR++ among the flows of class `c`.
+    #[inline(always)]
     fn dequeue_flows_drr<S: FrameStore<T>>(
         &mut self,
         c: usize,

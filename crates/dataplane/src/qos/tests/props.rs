@@ -118,23 +118,26 @@ fn batch_frame() -> impl Strategy<Value = (u16, u8, u8, u16)> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Batched enqueue is an optimisation only: the same frames sent in
-    /// the same order, the same drops, counters and sojourn histograms as
-    /// enqueueing the frames one by one (batches longer than a chunk
-    /// included, and full queues that drop mid-batch).
+    /// Batched enqueue and burst dequeue are optimisations only: the same
+    /// frames sent in the same order, the same drops, counters and sojourn
+    /// histograms as enqueueing and dequeueing the frames one by one
+    /// (batches longer than a chunk included, full queues that drop
+    /// mid-batch, shaped ports, and bursts the transmit side cuts short).
     #[test]
-    fn batched_enqueue_equals_one_by_one(
+    fn batched_enqueue_and_burst_dequeue_equal_one_by_one(
         kind in prop_oneof![Just(SchedulerKind::Drr), Just(SchedulerKind::Wfq), Just(SchedulerKind::Fifo)],
         queue_limit in 1u32..96,
         flow_limit in 1u32..96,
         flows in 1u32..64,
+        shaped in any::<bool>(),
         rounds in proptest::collection::vec(
-            (proptest::collection::vec(batch_frame(), 0..150), 0u32..40, 0u32..20_000),
+            (proptest::collection::vec(batch_frame(), 0..150), 0u32..40, 0u32..20_000, 0u32..40),
             1..40,
         ),
     ) {
         let cfg = QosConfig {
             scheduler: kind,
+            rate: shaped.then_some(10_000_000),
             queue_limit,
             flow_limit,
             flows,
@@ -151,7 +154,7 @@ proptest! {
         let mut now = 0u64;
         let mut id = 0u64;
         let mut batch = Vec::new();
-        for (frames, dequeues, advance_us) in rounds {
+        for (frames, dequeues, advance_us, refuse_after) in rounds {
             for (flow, dscp, ecn, payload) in frames {
                 let mut s = V4Spec::udp(flow, 53);
                 s.dscp = dscp;
@@ -165,12 +168,31 @@ proptest! {
             batched.enqueue_batch(&mut batch, now, &mut batched_store);
             prop_assert!(batch.is_empty());
             now += advance_us as u64 * 1000;
-            for _ in 0..dequeues {
-                let a = batched.dequeue(now, &mut batched_store).map(|f| f.id);
-                let b = single.dequeue(now, &mut single_store).map(|f| f.id);
-                prop_assert_eq!(a, b);
-                now += 10_000;
+            // One burst of up to `dequeues` frames whose taker refuses the
+            // frame after `refuse_after` (dropped, as a full transmit batch
+            // would), against as many single dequeues.
+            let mut burst = Vec::new();
+            let taken = batched.dequeue_burst(now, dequeues as usize, &mut batched_store, |f| {
+                if burst.len() as u32 == refuse_after {
+                    return Err(f);
+                }
+                burst.push(f.id);
+                Ok(())
+            });
+            prop_assert_eq!(taken, burst.len());
+            let mut one_by_one = Vec::new();
+            while one_by_one.len() < dequeues as usize {
+                let Some(f) = single.dequeue(now, &mut single_store) else {
+                    break;
+                };
+                if one_by_one.len() as u32 == refuse_after {
+                    single_store.released.push(f);
+                    break;
+                }
+                one_by_one.push(f.id);
             }
+            prop_assert_eq!(burst, one_by_one);
+            now += 10_000;
             let dropped = |s: &SimStore| s.released.iter().map(|f| f.id).collect::<Vec<_>>();
             prop_assert_eq!(dropped(&batched_store), dropped(&single_store));
             prop_assert_eq!(batched.counters(), single.counters());
