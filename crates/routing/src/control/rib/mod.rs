@@ -44,7 +44,7 @@ use crate::control::prefix_map::PrefixMap;
 use crate::fib::{NextHop, PortId, StaticNeighbor};
 use crate::lpm::{Ipv4Table, Ipv6Table};
 use crate::wire::MacAddr;
-use candidates::{Candidate, PrefixState};
+use candidates::{Candidate, PrefixState, SeveralStore};
 use notify::{BestRouteChange, Journals, SourceFilter, SubscriberId};
 use paths::{canonical, resolve, PathSets, ResolveContext};
 use route::{AdminDistances, NextHopResolver, RibRoute, RouteSource, Via, SOURCE_COUNT};
@@ -61,6 +61,8 @@ const DIRTY_CAPACITY_KEPT: usize = 1 << 16;
 pub struct Rib {
     distances: AdminDistances,
     prefixes: PrefixMap<PrefixState>,
+    /// The states of prefixes with several routes.
+    several: SeveralStore,
     /// Number of routes per source (by [`RouteSource::index`]).
     source_routes: [usize; SOURCE_COUNT],
     paths: PathSets,
@@ -207,7 +209,7 @@ impl Rib {
                 None => return,
             },
         };
-        let current = state.get(source);
+        let current = state.get(source, &self.several);
         let better_there =
             keep_better && matches!((current, new), (Some(c), Some(n)) if c.metric <= n.metric);
         if current == new || better_there {
@@ -218,16 +220,20 @@ impl Rib {
             }
             return;
         }
-        let chosen = (state.installed(), state.resolving());
-        let before = self.journals.records(source).then(|| state.clone());
-        state.set(source, new);
+        let chosen = (
+            state.installed(&self.several),
+            state.resolving(&self.several),
+        );
+        let before =
+            (self.journals.records(source)).then(|| state.candidates(&self.several).to_vec());
+        state.set(source, new, &mut self.several);
         if let Some(before) = before {
             let (distances, paths) = (&self.distances, &self.paths);
             self.journals.record(
                 prefix,
                 source,
-                before.candidates(),
-                state.candidates(),
+                &before,
+                &state.candidates(&self.several),
                 |c| rank(distances, c),
                 |c| {
                     paths
@@ -237,7 +243,13 @@ impl Rib {
                 },
             );
         }
-        let outcome = select(state, chosen, &self.paths, &self.distances);
+        let outcome = select(
+            state,
+            chosen,
+            &mut self.several,
+            &self.paths,
+            &self.distances,
+        );
         let count = &mut self.source_routes[source.index()];
         *count = *count + usize::from(new.is_some()) - usize::from(current.is_some());
         self.selected(prefix, outcome);
@@ -317,8 +329,17 @@ impl Rib {
         let Some(state) = self.prefixes.get_mut(&prefix) else {
             return;
         };
-        let chosen = (state.installed(), state.resolving());
-        let outcome = select(state, chosen, &self.paths, &self.distances);
+        let chosen = (
+            state.installed(&self.several),
+            state.resolving(&self.several),
+        );
+        let outcome = select(
+            state,
+            chosen,
+            &mut self.several,
+            &self.paths,
+            &self.distances,
+        );
         self.selected(prefix, outcome);
     }
 
@@ -382,7 +403,9 @@ impl Rib {
             let affected: Vec<IpNet> = self
                 .prefixes
                 .iter()
-                .filter(|(_, s)| s.candidates().iter().any(|c| flipped.contains(&c.paths)))
+                .filter(|(_, s)| {
+                    (s.candidates(&self.several).iter()).any(|c| flipped.contains(&c.paths))
+                })
                 .map(|(p, _)| p)
                 .collect();
             for p in affected {
@@ -432,7 +455,14 @@ impl Rib {
         let prefixes = self
             .dirty_prefixes
             .drain()
-            .map(|p| (p, self.prefixes.get(&p).and_then(|s| s.installed())))
+            .map(|p| {
+                (
+                    p,
+                    self.prefixes
+                        .get(&p)
+                        .and_then(|s| s.installed(&self.several)),
+                )
+            })
             .collect();
         self.release_dirty_capacity();
         let groups = self
@@ -460,7 +490,7 @@ impl Rib {
         let prefixes = self
             .prefixes
             .iter()
-            .filter_map(|(p, s)| s.installed().map(|id| (p, Some(id))))
+            .filter_map(|(p, s)| s.installed(&self.several).map(|id| (p, Some(id))))
             .collect();
         let groups = self
             .paths
@@ -512,7 +542,7 @@ impl Rib {
     pub fn installed(&self, prefix: IpNet) -> Option<PathSetId> {
         self.prefixes
             .get(&prefix.trunc())
-            .and_then(|s| s.installed())
+            .and_then(|s| s.installed(&self.several))
     }
 
     /// The best non-BGP, non-recursive route covering `address`: its prefix
@@ -529,8 +559,8 @@ impl Rib {
                 .map(|(p, id)| (IpNet::V6(p), id)),
         }?;
         let state = self.prefixes.get(&prefix)?;
-        let c = state
-            .candidates()
+        let candidates = state.candidates(&self.several);
+        let c = candidates
             .iter()
             .filter(|c| c.paths == id && !c.source.is_bgp())
             .min_by_key(|c| (self.distances.of(c.source), c.metric))?;
@@ -546,7 +576,7 @@ impl notify::RibView for Rib {
     fn source_prefixes(&self, source: RouteSource) -> Vec<IpNet> {
         self.prefixes
             .iter()
-            .filter(|(_, state)| state.get(source).is_some())
+            .filter(|(_, state)| state.get(source, &self.several).is_some())
             .map(|(prefix, _)| prefix)
             .collect()
     }
@@ -556,7 +586,7 @@ impl NextHopResolver for Rib {
     fn igp_cost(&self, address: IpAddr) -> Option<u32> {
         let (prefix, metric) = self.resolving_route(address)?;
         // A next hop that is one of the router's own addresses is no next hop.
-        let id = self.prefixes.get(&prefix)?.resolving()?;
+        let id = self.prefixes.get(&prefix)?.resolving(&self.several)?;
         let usable = self
             .paths
             .get(id)
@@ -581,23 +611,24 @@ struct Selection {
 fn select(
     state: &mut PrefixState,
     before: (Option<PathSetId>, Option<PathSetId>),
+    several: &mut SeveralStore,
     paths: &PathSets,
     distances: &AdminDistances,
 ) -> Selection {
     let key = |c: &Candidate| rank(distances, c);
     let installed = state
-        .candidates()
+        .candidates(several)
         .iter()
         .filter(|c| paths.get(c.paths).is_some_and(|p| p.resolvable()))
         .min_by_key(|c| key(c))
         .map(|c| c.paths);
     let resolving = state
-        .candidates()
+        .candidates(several)
         .iter()
         .filter(|c| !c.source.is_bgp() && paths.get(c.paths).is_some_and(|p| !p.recursive))
         .min_by_key(|c| key(c))
         .map(|c| c.paths);
-    state.set_chosen(installed, resolving);
+    state.set_chosen(installed, resolving, several);
     Selection {
         installed_changed: installed != before.0,
         resolving_changed: (resolving != before.1).then_some(resolving),

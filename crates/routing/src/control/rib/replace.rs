@@ -74,7 +74,8 @@ impl Rib {
                 .prefixes
                 .iter()
                 .filter(|(p, s)| {
-                    s.get(source).is_some() && routes.binary_search_by_key(p, |r| r.prefix).is_err()
+                    s.get(source, &self.several).is_some()
+                        && routes.binary_search_by_key(p, |r| r.prefix).is_err()
                 })
                 .map(|(p, _)| p)
                 .collect();

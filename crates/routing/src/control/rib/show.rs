@@ -78,11 +78,11 @@ impl Rib {
         let prefix = prefix.trunc();
         let state = self.prefixes.get(&prefix)?;
         let key = |c: &Candidate| (self.distances.of(c.source), c.metric, c.source.index());
-        let mut cands: Vec<Candidate> = state.candidates().to_vec();
+        let mut cands: Vec<Candidate> = state.candidates(&self.several).to_vec();
         cands.sort_by_key(|c| key(c));
         let winner = cands
             .iter()
-            .find(|c| Some(c.paths) == state.installed())
+            .find(|c| Some(c.paths) == state.installed(&self.several))
             .copied();
         let routes = cands
             .iter()
@@ -188,10 +188,10 @@ impl Rib {
         let mut selected = [0usize; SOURCE_COUNT];
         let mut installed = 0;
         for s in self.prefixes.values() {
-            if let Some(id) = s.installed() {
+            if let Some(id) = s.installed(&self.several) {
                 installed += 1;
-                let winner = s
-                    .candidates()
+                let candidates = s.candidates(&self.several);
+                let winner = candidates
                     .iter()
                     .filter(|c| c.paths == id)
                     .min_by_key(|c| (self.distances.of(c.source), c.metric, c.source.index()));

@@ -592,10 +592,39 @@ fn bulk_table_keeps_the_best_repeat_and_publishes_as_a_whole() {
 }
 
 /// The same for the RIB: a prefix's whole state (routes and what was
-/// chosen) is 16 bytes.
+/// chosen) is 12 bytes, also as the map's `Option`; several routes live in
+/// the store, whose slot a prefix back to one route frees.
 #[test]
-fn a_prefixs_state_takes_16_bytes_in_the_map() {
-    assert_eq!(std::mem::size_of::<super::PrefixState>(), 16);
+fn a_prefixs_state_takes_12_bytes_in_the_map() {
+    use super::candidates::{Candidate, PrefixState, SeveralStore};
+    assert_eq!(std::mem::size_of::<PrefixState>(), 12);
+    assert_eq!(std::mem::size_of::<Option<PrefixState>>(), 12);
+    let mut store = SeveralStore::default();
+    let mut state = PrefixState::default();
+    let route = |source, paths| Candidate {
+        source,
+        metric: 1,
+        paths,
+    };
+    let (stat, ebgp) = (RouteSource::STATIC, RouteSource::EBGP);
+    state.set(stat, Some(route(stat, 1)), &mut store);
+    assert_eq!(store.len(), 0, "one route is held inline");
+    state.set_chosen(Some(1), Some(1), &mut store);
+    state.set(ebgp, Some(route(ebgp, 2)), &mut store);
+    assert_eq!(store.len(), 1);
+    assert_eq!(state.installed(&store), None, "the caller chooses again");
+    assert_eq!(state.candidates(&store).len(), 2);
+    state.set_chosen(Some(2), Some(1), &mut store);
+    assert_eq!(
+        (state.installed(&store), state.resolving(&store)),
+        (Some(2), Some(1))
+    );
+    state.set(stat, None, &mut store);
+    assert_eq!(store.len(), 0, "back to one route: the slot is freed");
+    assert_eq!(state.get(ebgp, &store), Some(route(ebgp, 2)));
+    assert_eq!(state.get(stat, &store), None);
+    state.set(ebgp, None, &mut store);
+    assert!(state.is_empty());
 }
 
 /// A mass withdrawal (a full-table peer lost) is handed to the publisher as
