@@ -1,5 +1,6 @@
 //! The lookups: one address, and batches whose addresses' memory accesses
-//! overlap (a software pipeline here; AVX-512 lanes for IPv4 in `simd.rs`).
+//! overlap (a software pipeline here for IPv4, per level across the batch
+//! for IPv6 in `v6.rs`; AVX-512 lanes for both in `simd.rs`).
 //!
 //! Three things decide speed here, all measured (see README):
 //! * Hardware `popcnt`. The default x86-64 target lacks it and `count_ones`
@@ -222,7 +223,7 @@ fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
 // Inlined into callers in other crates (the data plane's lookups): a
 // call per lookup cost a third of the rate on traffic that ends in the
 // direct array (measured).
-#[inline]
+#[inline(always)]
 fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
     v6::walk(direct, arena, a)
 }
@@ -299,13 +300,13 @@ impl Trie<u32> {
 }
 
 impl Trie<u128> {
-    #[inline]
+    #[inline(always)]
     fn leaf_of(&self, a: u128) -> u32 {
         let (direct, arena) = (&self.direct[..], &self.arena[..]);
         dispatch!(self, walk_v6(direct, arena, a), walk_v6_popcnt)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, a: u128) -> Option<NextHopId> {
         resolve(&self.codes, self.leaf_of(a))
     }
