@@ -82,17 +82,19 @@ unsafe fn lanes<const V: usize>(
     ids: &mut [[u32; W]; V],
 ) {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
-    let mut di = [_mm512_setzero_si512(); V];
+    let mut e = [_mm512_setzero_si512(); V];
     let mut rest = [_mm512_setzero_si512(); V];
     for v in 0..V {
         // SAFETY: `keys[v]` holds 16 u32 (64 bytes); unaligned load.
         let a = unsafe { _mm512_loadu_si512(keys[v].as_ptr().cast()) };
-        di[v] = _mm512_srli_epi32::<{ 32 - DIRECT }>(a);
+        let di = _mm512_srli_epi32::<{ 32 - DIRECT }>(a);
+        // SAFETY: every index is < 2^DIRECT = direct.len() (checked by the caller).
+        e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
         rest[v] = _mm512_slli_epi32::<DIRECT>(a);
     }
-    // SAFETY: every index is < 2^DIRECT = direct.len() (checked by the
-    // caller); 32 bits of IPv4 end within three levels of 6 past 18.
-    let (e, _) = unsafe { walk_lanes::<V>(direct, arena, &di, rest, u32::MAX) };
+    // SAFETY: the features are enabled (this function's own); 32 bits of
+    // IPv4 end within three levels of 6 past 18.
+    let (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
     for v in 0..V {
         // SAFETY: the features are enabled (this function's own).
         let id = unsafe { codes_of(codes, e[v]) };
@@ -101,15 +103,14 @@ unsafe fn lanes<const V: usize>(
     }
 }
 
-/// The walk of `V` × 16 lanes from their direct indices `di` (each must be
-/// < `direct.len()`) and `rest` (the next slots, 6 bits each from the top),
-/// at most `rounds` node levels: the entries they end on, and per vector
-/// the lanes still on a node after `rounds` levels (holding its offset).
+/// The walk of `V` × 16 lanes from their direct entries `e` and `rest`
+/// (the next slots, 6 bits each from the top), at most `rounds` node
+/// levels: the entries they end on, and per vector the lanes still on a
+/// node after `rounds` levels (holding its offset).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
 unsafe fn walk_lanes<const V: usize>(
-    direct: &[u32],
     arena: &[u32],
-    di: &[__m512i; V],
+    mut e: [__m512i; V],
     mut rest: [__m512i; V],
     rounds: u32,
 ) -> ([__m512i; V], [u16; V]) {
@@ -120,11 +121,8 @@ unsafe fn walk_lanes<const V: usize>(
     let len = arena.len().min(i32::MAX as usize) as i32;
     let node_end = _mm512_set1_epi32(len.saturating_sub(1));
     let arena_end = _mm512_set1_epi32(len);
-    let mut e = [_mm512_setzero_si512(); V];
     let mut live = [0u16; V];
     for v in 0..V {
-        // SAFETY: every lane's index is in bounds (caller's contract).
-        e[v] = unsafe { _mm512_i32gather_epi32::<4>(di[v], direct.as_ptr().cast()) };
         live[v] = _mm512_testn_epi32_mask(e[v], leaf_bit);
     }
     let mut round = 0;
@@ -221,49 +219,50 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
         .chunks(V * W)
         .zip(out[..full].chunks_mut(V * W))
     {
-        // Upper halves; lanes past `a` look up address 0 and are not written out.
+        // Upper halves and direct entries, one by one (a gather of the
+        // direct entries, then one of the codes, was slower on traffic
+        // that ends there); lanes past `a` hold a leaf and are not written out.
         let mut hi = [[0u64; W]; V];
-        for (h, &x) in hi.as_flattened_mut().iter_mut().zip(a) {
+        let mut first = [[LEAF; W]; V];
+        for ((h, f), &x) in hi
+            .as_flattened_mut()
+            .iter_mut()
+            .zip(first.as_flattened_mut())
+            .zip(a)
+        {
             *h = (x.into() >> 64) as u64;
+            *f = super::v6::direct_entry(direct, *h);
         }
-        let mut di = [_mm512_setzero_si512(); V];
+        let mut e = [_mm512_setzero_si512(); V];
         let mut rest = [_mm512_setzero_si512(); V];
         for v in 0..V {
-            // SAFETY: `hi[v]` holds 16 u64 (128 bytes); two unaligned loads.
+            // SAFETY: `hi[v]` holds 16 u64 (128 bytes), `first[v]` 16 u32
+            // (64 bytes); unaligned loads.
             let (h0, h1) = unsafe {
+                e[v] = _mm512_loadu_si512(first[v].as_ptr().cast());
                 (
                     _mm512_loadu_si512(hi[v].as_ptr().cast()),
                     _mm512_loadu_si512(hi[v].as_ptr().add(8).cast()),
                 )
             };
-            // 64-bit lanes narrowed to 32: the direct index (top 18 bits)
-            // and the next 32 bits (the five levels' slots).
-            let narrow = |x: __m512i, y: __m512i| {
-                _mm512_inserti64x4::<1>(
-                    _mm512_castsi256_si512(_mm512_cvtepi64_epi32(x)),
-                    _mm512_cvtepi64_epi32(y),
-                )
-            };
-            di[v] = narrow(
-                _mm512_srli_epi64::<{ 64 - DIRECT }>(h0),
-                _mm512_srli_epi64::<{ 64 - DIRECT }>(h1),
-            );
-            rest[v] = narrow(
-                _mm512_srli_epi64::<{ 32 - DIRECT }>(h0),
-                _mm512_srli_epi64::<{ 32 - DIRECT }>(h1),
+            // The 32 bits after the direct index (the five levels' slots),
+            // 64-bit lanes narrowed to 32.
+            rest[v] = _mm512_inserti64x4::<1>(
+                _mm512_castsi256_si512(_mm512_cvtepi64_epi32(
+                    _mm512_srli_epi64::<{ 32 - DIRECT }>(h0),
+                )),
+                _mm512_cvtepi64_epi32(_mm512_srli_epi64::<{ 32 - DIRECT }>(h1)),
             );
         }
-        // SAFETY: every index is an 18-bit value < direct.len() (checked above).
-        let (e, live) =
-            unsafe { walk_lanes::<V>(direct, arena, &di, rest, super::v6::FLAT_LEVELS) };
-        let mut ids = [[NONE_ID; W]; V];
+        // SAFETY: the features are enabled (this function's own).
+        let (e, live) = unsafe { walk_lanes::<V>(arena, e, rest, super::v6::FLAT_LEVELS) };
+        let mut entries = [[0u32; W]; V];
         for v in 0..V {
-            // SAFETY: the features are enabled (this function's own); `ids[v]`
-            // holds 16 u32 (64 bytes), an unaligned store.
-            unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), codes_of(codes, e[v])) };
+            // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned store.
+            unsafe { _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]) };
         }
-        for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
-            *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
+        for (o, &e) in o.iter_mut().zip(entries.as_flattened()) {
+            *o = resolve(codes, e);
         }
         // Walks longer than the lanes' levels (rare: routes past /48).
         for v in 0..V {
@@ -271,14 +270,11 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
             if deeper == 0 {
                 continue;
             }
-            let mut entries = [0u32; W];
-            // SAFETY: `entries` holds 16 u32 (64 bytes); unaligned store.
-            unsafe { _mm512_storeu_si512(entries.as_mut_ptr().cast(), e[v]) };
             while deeper != 0 {
                 let l = deeper.trailing_zeros() as usize;
                 deeper &= deeper - 1;
                 if let (Some(o), Some(&x)) = (o.get_mut(v * W + l), a.get(v * W + l)) {
-                    *o = resolve(codes, super::v6::finish(arena, entries[l], x.into()));
+                    *o = resolve(codes, super::v6::finish(arena, entries[v][l], x.into()));
                 }
             }
         }
