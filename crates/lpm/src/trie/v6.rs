@@ -93,31 +93,35 @@ pub(super) fn batch<T: Copy + Into<u128>>(
 ) {
     let n = addrs.len().min(out.len());
     for (a, o) in addrs[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
-        let mut hi = [0u64; CHUNK];
         let mut e = [0u32; CHUNK];
-        // Indices of the addresses whose direct entry is a node, in order.
-        let mut nodes = [0u8; CHUNK];
+        // The addresses whose direct entry is a node, packed in order: their
+        // index, upper half and current entry (the levels then run over
+        // dense arrays, without an indirection per step).
+        let mut idx = [0u8; CHUNK];
+        let mut hi = [0u64; CHUNK];
+        let mut cur = [0u32; CHUNK];
         let mut n_nodes = 0;
         for (i, &x) in a.iter().enumerate() {
             let h = (x.into() >> 64) as u64;
-            hi[i] = h;
             e[i] = direct_entry(direct, h);
             // Written always, kept only for a node (no branch on the kind).
-            nodes[n_nodes] = i as u8;
+            let k = n_nodes % CHUNK;
+            (idx[k], hi[k], cur[k]) = (i as u8, h, e[i]);
             n_nodes += usize::from(e[i] & LEAF == 0);
         }
-        let nodes = &nodes[..n_nodes.min(CHUNK)];
+        let n_nodes = n_nodes.min(CHUNK);
         for level in 0..FLAT_LEVELS {
-            for &i in nodes {
-                let i = usize::from(i) % CHUNK;
-                e[i] = step_or_keep(arena, e[i], flat_slot(hi[i], level));
+            for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
+                *c = step_or_keep(arena, *c, flat_slot(h, level));
             }
         }
-        for &i in nodes {
+        for (&i, &c) in idx[..n_nodes].iter().zip(&cur[..n_nodes]) {
             let i = usize::from(i) % CHUNK;
-            if e[i] & LEAF == 0 {
-                e[i] = finish(arena, e[i], a[i].into());
-            }
+            e[i] = if c & LEAF == 0 {
+                finish(arena, c, a[i].into())
+            } else {
+                c
+            };
         }
         for (o, &e) in o.iter_mut().zip(&e) {
             *o = resolve(codes, e);
