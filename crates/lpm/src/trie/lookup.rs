@@ -1,5 +1,6 @@
 //! The lookups: one address, and batches whose addresses' memory accesses
-//! overlap (a software pipeline here; AVX-512 lanes for IPv4 in `simd.rs`).
+//! overlap (a software pipeline here for IPv4, per level across the batch
+//! for IPv6 in `v6.rs`; AVX-512 lanes for both in `simd.rs`).
 //!
 //! Three things decide speed here, all measured (see README):
 //! * Hardware `popcnt`. The default x86-64 target lacks it and `count_ones`
@@ -14,7 +15,7 @@
 //! * Fetching ahead. A batch walks each address as a single lookup while
 //!   the direct entries and first nodes of the addresses after it load.
 
-use super::{Key, Trie, HDR, LEAF, NONE_ID};
+use super::{v6, Key, Trie, HDR, LEAF, NONE_ID};
 use crate::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
@@ -52,30 +53,10 @@ impl Addr for V4 {
     }
 }
 
-impl Addr for u128 {
-    type Rest = u128;
-    #[inline(always)]
-    fn direct_index(self) -> usize {
-        (self >> (128 - <u128 as Key>::DIRECT)) as usize
-    }
-    #[inline(always)]
-    fn rest(self) -> u128 {
-        self << <u128 as Key>::DIRECT
-    }
-    #[inline(always)]
-    fn top6(r: u128) -> u32 {
-        (r >> 122) as u32
-    }
-    #[inline(always)]
-    fn shift6(r: u128) -> u128 {
-        r << 6
-    }
-}
-
 /// One step down: the entry of slot `s` of the node at `o` (a child offset
 /// or `LEAF|code`). One popcount and one load, no branch on the entry kind.
 #[inline(always)]
-fn step(arena: &[u32], o: usize, s: u32) -> u32 {
+pub(super) fn step(arena: &[u32], o: usize, s: u32) -> u32 {
     let Some(&[r0, r1]) = arena.get(o..o + HDR) else {
         return LEAF; // unreachable for a well-formed arena; reads as no route
     };
@@ -198,7 +179,7 @@ mod popcnt {
 
     #[target_feature(enable = "popcnt")]
     pub(super) fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
-        walk(direct, arena, a)
+        v6::walk(direct, arena, a)
     }
 
     #[target_feature(enable = "popcnt")]
@@ -227,7 +208,7 @@ mod popcnt {
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
+        v6::batch(direct, arena, codes, addrs, out);
     }
 }
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
@@ -239,8 +220,12 @@ fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
     walk(direct, arena, V4(u64::from(a) << 32))
 }
 
+// Inlined into callers in other crates (the data plane's lookups): a
+// call per lookup cost a third of the rate on traffic that ends in the
+// direct array (measured).
+#[inline(always)]
 fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
-    walk(direct, arena, a)
+    v6::walk(direct, arena, a)
 }
 
 pub(super) fn batch_v4<T: Copy + Into<u32>>(
@@ -267,7 +252,7 @@ fn batch_v6<T: Copy + Into<u128>>(
     addrs: &[T],
     out: &mut [Option<NextHopId>],
 ) {
-    walk_pipelined(direct, arena, codes, addrs, |x: T| x.into(), out);
+    v6::batch(direct, arena, codes, addrs, out);
 }
 
 impl Trie<u32> {
@@ -315,13 +300,13 @@ impl Trie<u32> {
 }
 
 impl Trie<u128> {
-    #[inline]
+    #[inline(always)]
     fn leaf_of(&self, a: u128) -> u32 {
         let (direct, arena) = (&self.direct[..], &self.arena[..]);
         dispatch!(self, walk_v6(direct, arena, a), walk_v6_popcnt)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, a: u128) -> Option<NextHopId> {
         resolve(&self.codes, self.leaf_of(a))
     }
@@ -331,12 +316,19 @@ impl Trie<u128> {
         self.is_default_leaf(self.leaf_of(a))
     }
 
+    /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
     pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::available() {
+            let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
+            // SAFETY: the CPU has every feature `simd::batch_v6` enables
+            // (checked just above).
+            return unsafe { super::simd::batch_v6(direct, arena, codes, addrs, out) };
+        }
         self.lookup_batch_portable(addrs, out)
     }
 
-    /// IPv6 has only the portable batch path (kept under the same name as
-    /// IPv4's so that tests check both families alike).
+    /// The batch path every CPU runs (tests check it beside the AVX-512 one).
     pub fn lookup_batch_portable<T: Copy + Into<u128>>(
         &self,
         addrs: &[T],

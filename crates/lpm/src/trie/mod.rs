@@ -36,6 +36,7 @@ mod record;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 mod update;
+mod v6;
 
 use std::collections::HashMap;
 

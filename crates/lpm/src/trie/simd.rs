@@ -1,4 +1,4 @@
-//! IPv4 batches with AVX-512 (F, BW, VL, VPOPCNTDQ), chosen at run time:
+//! IPv4 and IPv6 batches with AVX-512 (F, BW, VL, VPOPCNTDQ), chosen at run time:
 //! 16 addresses per vector walk the trie in lanes, each level one gather of
 //! the nodes' bitmaps (two 32-bit halves), a vector popcount and one gather
 //! of the entries, until every lane holds a leaf. No branch depends on an
@@ -82,6 +82,38 @@ unsafe fn lanes<const V: usize>(
     ids: &mut [[u32; W]; V],
 ) {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
+    let mut e = [_mm512_setzero_si512(); V];
+    let mut rest = [_mm512_setzero_si512(); V];
+    for v in 0..V {
+        // SAFETY: `keys[v]` holds 16 u32 (64 bytes); unaligned load.
+        let a = unsafe { _mm512_loadu_si512(keys[v].as_ptr().cast()) };
+        let di = _mm512_srli_epi32::<{ 32 - DIRECT }>(a);
+        // SAFETY: every index is < 2^DIRECT = direct.len() (checked by the caller).
+        e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
+        rest[v] = _mm512_slli_epi32::<DIRECT>(a);
+    }
+    // SAFETY: the features are enabled (this function's own); 32 bits of
+    // IPv4 end within three levels of 6 past 18.
+    let (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
+    for v in 0..V {
+        // SAFETY: the features are enabled (this function's own).
+        let id = unsafe { codes_of(codes, e[v]) };
+        // SAFETY: `ids[v]` holds 16 u32 (64 bytes); unaligned store.
+        unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id) };
+    }
+}
+
+/// The walk of `V` × 16 lanes from their direct entries `e` and `rest`
+/// (the next slots, 6 bits each from the top), at most `rounds` node
+/// levels: the entries they end on, and per vector the lanes still on a
+/// node after `rounds` levels (holding its offset).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+unsafe fn walk_lanes<const V: usize>(
+    arena: &[u32],
+    mut e: [__m512i; V],
+    mut rest: [__m512i; V],
+    rounds: u32,
+) -> ([__m512i; V], [u16; V]) {
     let all = _mm512_set1_epi32(-1);
     let leaf_bit = _mm512_set1_epi32(LEAF as i32);
     // Offsets must be positive i32 for the gathers: the arena is < 2^31
@@ -89,21 +121,19 @@ unsafe fn lanes<const V: usize>(
     let len = arena.len().min(i32::MAX as usize) as i32;
     let node_end = _mm512_set1_epi32(len.saturating_sub(1));
     let arena_end = _mm512_set1_epi32(len);
-    let mut e = [_mm512_setzero_si512(); V];
-    let mut rest = [_mm512_setzero_si512(); V];
     let mut live = [0u16; V];
     for v in 0..V {
-        // SAFETY: `keys[v]` holds 16 u32 (64 bytes); unaligned load.
-        let a = unsafe { _mm512_loadu_si512(keys[v].as_ptr().cast()) };
-        // Direct array: every index < 2^DIRECT = direct.len() (checked by the caller).
-        let di = _mm512_srli_epi32::<{ 32 - DIRECT }>(a);
-        // SAFETY: every lane's index is in bounds (see above).
-        e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
-        rest[v] = _mm512_slli_epi32::<DIRECT>(a);
         live[v] = _mm512_testn_epi32_mask(e[v], leaf_bit);
     }
-    while live.iter().any(|&l| l != 0) {
+    let mut round = 0;
+    while round < rounds && live.iter().any(|&l| l != 0) {
+        round += 1;
         for v in 0..V {
+            // A vector whose lanes all ended skips its gathers (traffic that
+            // ends in the direct array leaves most vectors idle).
+            if live[v] == 0 {
+                continue;
+            }
             // Lanes whose node (bitmap: 2 words) lies inside the arena; the others read as no route.
             let ok = _mm512_mask_cmplt_epu32_mask(live[v], e[v], node_end);
             // SAFETY: lanes in `ok` read arena[e] and arena[e + 1], both < len.
@@ -145,20 +175,109 @@ unsafe fn lanes<const V: usize>(
             live[v] &= _mm512_testn_epi32_mask(e[v], leaf_bit);
         }
     }
+    (e, live)
+}
+
+/// Leaf entries → next-hop ids (`NONE_ID` for no route or a code out of range).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
     let n_codes = _mm512_set1_epi32(codes.len().min(i32::MAX as usize) as i32);
-    for v in 0..V {
-        let code = _mm512_and_si512(e[v], _mm512_set1_epi32(0xffff));
-        let known = _mm512_cmplt_epu32_mask(code, n_codes);
-        // SAFETY: lanes in `known` read codes[code] with code < codes.len().
-        let id = unsafe {
-            _mm512_mask_i32gather_epi32::<4>(
-                _mm512_set1_epi32(NONE_ID as i32),
-                known,
-                code,
-                codes.as_ptr().cast(),
-            )
-        };
-        // SAFETY: `ids[v]` holds 16 u32 (64 bytes); unaligned store.
-        unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id) };
+    let code = _mm512_and_si512(e, _mm512_set1_epi32(0xffff));
+    let known = _mm512_cmplt_epu32_mask(code, n_codes);
+    // SAFETY: lanes in `known` read codes[code] with code < codes.len().
+    unsafe {
+        _mm512_mask_i32gather_epi32::<4>(
+            _mm512_set1_epi32(NONE_ID as i32),
+            known,
+            code,
+            codes.as_ptr().cast(),
+        )
     }
+}
+
+/// IPv6 batches: the same lanes over the address's bits 18..50 (five node
+/// levels, where nearly every walk ends: see `v6.rs`); a lane still on a
+/// node after them finishes alone.
+///
+/// # Safety
+/// The CPU must support the features [`available`] checks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
+pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
+    direct: &[u32],
+    arena: &[u32],
+    codes: &[NextHopId],
+    addrs: &[T],
+    out: &mut [Option<NextHopId>],
+) {
+    const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
+    let n = addrs.len().min(out.len());
+    let full = n / W * W;
+    if direct.len() != 1 << DIRECT {
+        return super::v6::batch(direct, arena, codes, addrs, out);
+    }
+    for (a, o) in addrs[..full]
+        .chunks(V * W)
+        .zip(out[..full].chunks_mut(V * W))
+    {
+        // Upper halves and direct entries, one by one (a gather of the
+        // direct entries, then one of the codes, was slower on traffic
+        // that ends there); lanes past `a` hold a leaf and are not written out.
+        let mut hi = [[0u64; W]; V];
+        let mut first = [[LEAF; W]; V];
+        for ((h, f), &x) in hi
+            .as_flattened_mut()
+            .iter_mut()
+            .zip(first.as_flattened_mut())
+            .zip(a)
+        {
+            *h = (x.into() >> 64) as u64;
+            *f = super::v6::direct_entry(direct, *h);
+        }
+        let mut e = [_mm512_setzero_si512(); V];
+        let mut rest = [_mm512_setzero_si512(); V];
+        for v in 0..V {
+            // SAFETY: `hi[v]` holds 16 u64 (128 bytes), `first[v]` 16 u32
+            // (64 bytes); unaligned loads.
+            let (h0, h1) = unsafe {
+                e[v] = _mm512_loadu_si512(first[v].as_ptr().cast());
+                (
+                    _mm512_loadu_si512(hi[v].as_ptr().cast()),
+                    _mm512_loadu_si512(hi[v].as_ptr().add(8).cast()),
+                )
+            };
+            // The 32 bits after the direct index (the five levels' slots),
+            // 64-bit lanes narrowed to 32.
+            rest[v] = _mm512_inserti64x4::<1>(
+                _mm512_castsi256_si512(_mm512_cvtepi64_epi32(
+                    _mm512_srli_epi64::<{ 32 - DIRECT }>(h0),
+                )),
+                _mm512_cvtepi64_epi32(_mm512_srli_epi64::<{ 32 - DIRECT }>(h1)),
+            );
+        }
+        // SAFETY: the features are enabled (this function's own).
+        let (e, live) = unsafe { walk_lanes::<V>(arena, e, rest, super::v6::FLAT_LEVELS) };
+        let mut entries = [[0u32; W]; V];
+        for v in 0..V {
+            // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned store.
+            unsafe { _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]) };
+        }
+        for (o, &e) in o.iter_mut().zip(entries.as_flattened()) {
+            *o = resolve(codes, e);
+        }
+        // Walks longer than the lanes' levels (rare: routes past /48).
+        for v in 0..V {
+            let mut deeper = live[v];
+            if deeper == 0 {
+                continue;
+            }
+            while deeper != 0 {
+                let l = deeper.trailing_zeros() as usize;
+                deeper &= deeper - 1;
+                if let (Some(o), Some(&x)) = (o.get_mut(v * W + l), a.get(v * W + l)) {
+                    *o = resolve(codes, super::v6::finish(arena, entries[v][l], x.into()));
+                }
+            }
+        }
+    }
+    super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]);
 }

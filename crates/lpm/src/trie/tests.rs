@@ -98,6 +98,78 @@ fn updates_match_reference_and_fresh_build_v4() {
     assert_eq!(t.code_of.len(), 0);
 }
 
+/// Random IPv6 prefixes under a few /16s, with lengths around the flat
+/// levels' end (/48) and far below it, so that walks end at every level.
+fn random_v6(rng: &mut Rng, n: usize) -> Vec<(u128, u8, u32)> {
+    (0..n)
+        .map(|_| {
+            let top = [0x2001u128, 0x2a02, 0x2400, 0xffff][(rng.next_u64() % 4) as usize] << 112;
+            // Few distinct bits below the /16 so that prefixes nest.
+            let key = top | (rng.u128() & 0x0000_0003_0c00_00f0_0000_0000_0000_0003);
+            let len = [
+                0u8, 16, 18, 19, 24, 29, 32, 36, 40, 42, 43, 44, 47, 48, 48, 49, 54, 64, 96, 127,
+                128,
+            ][(rng.next_u64() % 21) as usize];
+            (key, len, (rng.next_u64() % 7) as u32)
+        })
+        .collect()
+}
+
+/// Single, batched (64 at a time and one odd-sized batch) and portable
+/// batched lookups of every probe against the reference.
+fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut Rng) {
+    let mut probes = Vec::new();
+    for &(k, l, _) in routes {
+        let first = mask(k, l);
+        let last = first | u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);
+        probes.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
+        probes.push(first | (rng.u128() & u128::MAX.checked_shr(u32::from(l)).unwrap_or(0)));
+    }
+    probes.extend((0..500).map(|_| rng.u128()));
+    let mut batch = vec![None; probes.len()];
+    for (a, o) in probes.chunks(64).zip(batch.chunks_mut(64)) {
+        t.lookup_batch(a, o);
+    }
+    let mut odd = vec![None; probes.len()];
+    t.lookup_batch(&probes[..probes.len() - 1], &mut odd);
+    let mut portable = vec![None; probes.len()];
+    t.lookup_batch_portable(&probes, &mut portable);
+    for (i, &a) in probes.iter().enumerate() {
+        let want = r.lookup(a).map(|x| x.0);
+        assert_eq!(t.lookup(a), want, "lookup {a:#x}");
+        assert_eq!(batch[i], want, "batch {a:#x}");
+        assert_eq!(portable[i], want, "portable batch {a:#x}");
+        if i + 1 < probes.len() {
+            assert_eq!(odd[i], want, "odd-sized batch {a:#x}");
+        }
+    }
+}
+
+#[test]
+fn v6_walks_match_reference_through_updates() {
+    let mut rng = Rng::new(23);
+    let pool = random_v6(&mut rng, 800);
+    let mut t = Trie::<u128>::from_routes(pool[..400].iter().copied()).unwrap();
+    let mut r = BitTrie::new();
+    for &(k, l, nh) in &pool[..400] {
+        r.insert(k, l, nh);
+    }
+    check_v6(&t, &r, &pool, &mut rng);
+    for step in 0..2000 {
+        let (k, l, _) = pool[(rng.next_u64() % pool.len() as u64) as usize];
+        if rng.next_u64().is_multiple_of(3) {
+            assert_eq!(t.remove(k, l), r.remove(k, l));
+        } else {
+            let nh = (rng.next_u64() % 5) as u32;
+            assert_eq!(t.insert(k, l, nh).unwrap(), r.insert(k, l, nh));
+        }
+        if step % 500 == 499 {
+            check_v6(&t, &r, &pool, &mut rng);
+            check_v6(&t.lookup_copy(), &r, &pool, &mut rng);
+        }
+    }
+}
+
 #[test]
 fn v6_full_length_and_default() {
     let mut t = Trie::<u128>::default();
