@@ -115,9 +115,12 @@ impl Rib {
         }
     }
 
-    /// See [`PrefixMap::compact`].
+    /// See [`PrefixMap::compact`]; the room the set of changed prefixes
+    /// keeps for churn (up to 1.4 MB) is given back too, until it is
+    /// needed again.
     pub fn compact(&mut self) {
         self.prefixes.compact();
+        self.dirty_prefixes.shrink_to_fit();
     }
 
     pub fn distances(&self) -> AdminDistances {

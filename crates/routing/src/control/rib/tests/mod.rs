@@ -687,6 +687,7 @@ fn a_mass_withdrawal_is_published_as_a_rebuild() {
 #[test]
 fn a_mass_changes_dirty_set_is_freed_after_it_is_taken() {
     let (mut rib, _) = two_ports();
+    let ports = rib.len();
     let prefix = |i: u32| {
         IpNet::V4(
             ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24).unwrap(),
@@ -711,6 +712,11 @@ fn a_mass_changes_dirty_set_is_freed_after_it_is_taken() {
     let kept = rib.dirty_prefixes.capacity();
     assert!(!rib.take_changes().full);
     assert_eq!(rib.dirty_prefixes.capacity(), kept, "churn keeps its room");
+    assert!(kept > 0);
+    // Until the change has settled and the RIB is compacted.
+    rib.compact();
+    assert_eq!(rib.dirty_prefixes.capacity(), 0);
+    assert_eq!(rib.len(), ports + n as usize - 100);
 }
 
 /// A FIB a worker still read when the last publication replaced it stays
