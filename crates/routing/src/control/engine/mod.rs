@@ -321,7 +321,8 @@ impl Engine {
     /// Folds every million-entry map's pending changes into its arrays: the
     /// RIB's, the protocols' (Adj-RIBs-In and -Out) and the FIB's record.
     /// A full table arrives as a stream of changes, which leaves up to an
-    /// eighth of each map in B-tree overlays once it stops.
+    /// eighth of each map in its overlay once it stops, and the replaced
+    /// FIB allocated until the next publication.
     fn compact(&mut self) {
         self.rib.compact();
         self.publisher.compact();
