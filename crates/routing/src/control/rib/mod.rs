@@ -449,13 +449,16 @@ impl Rib {
         let mass = self.dirty_prefixes.len() >= MASS_CHANGE_MIN
             && self.dirty_prefixes.len() >= self.prefixes.len() / 16;
         if self.all_dirty || mass {
+            let dirty = self.dirty_prefixes.len();
             self.clear_changes();
+            let table = self.snapshot();
             return FibChanges {
                 full: true,
-                ..self.snapshot()
+                changed: dirty.max(table.changed),
+                ..table
             };
         }
-        let prefixes = self
+        let prefixes: Vec<_> = self
             .dirty_prefixes
             .drain()
             .map(|p| {
@@ -481,6 +484,7 @@ impl Rib {
             })
             .collect();
         FibChanges {
+            changed: prefixes.len(),
             prefixes,
             groups,
             full: false,
@@ -490,7 +494,7 @@ impl Rib {
     /// Every installed prefix with its group, and every resolvable group:
     /// what a FIB built from scratch holds.
     pub fn snapshot(&self) -> FibChanges {
-        let prefixes = self
+        let prefixes: Vec<_> = self
             .prefixes
             .iter()
             .filter_map(|(p, s)| s.installed(&self.several).map(|id| (p, Some(id))))
@@ -502,6 +506,7 @@ impl Rib {
             .map(|(id, p)| (id, Some(p.members.clone())))
             .collect();
         FibChanges {
+            changed: prefixes.len(),
             prefixes,
             groups,
             full: false,

@@ -34,6 +34,10 @@ pub struct FibChanges {
     /// These are the whole table, not changes: whatever a FIB holds
     /// besides them goes.
     pub full: bool,
+    /// Prefixes whose route changed. For changes, `prefixes.len()`; for a
+    /// whole table, the changes it stands for: a lost full-table peer is
+    /// published as the few routes left, yet it changed a million.
+    pub changed: usize,
 }
 
 impl FibChanges {
@@ -344,7 +348,7 @@ impl FibPublisher {
             self.current.memory_bytes() + self.v4.memory_bytes() + self.v6.memory_bytes();
         s.last_build_us = micros(started, end);
         s.last_publish_us = micros(publishing, end);
-        s.last_prefix_changes = changes.prefixes.len();
+        s.last_prefix_changes = changes.changed;
         s.last_group_changes = changes.groups.len();
         s.refused += refused as u64;
         version

@@ -23,7 +23,8 @@ const NAME: &str = "echo";
 
 /// Listens on configuration, echoes what a stream brings, closes after
 /// "bye", installs discard routes on "route" (198.51.100.0/24), "route2"
-/// (198.51.101.0/24), "table" and "tail" (see there); counts what happened
+/// (198.51.101.0/24), "table" and "tail" (see there), withdraws "table"
+/// on "lose"; counts what happened
 /// (shown as JSON).
 #[derive(Default)]
 struct Echo {
@@ -89,6 +90,18 @@ impl Protocol for Echo {
                         prefix,
                         route: Some(discard_route(prefix)),
                     });
+                }
+                // The mass change lost: every route of "table" withdrawn.
+                if bytes == b"lose" {
+                    for i in 0..MASS_CHANGE as u32 {
+                        let prefix =
+                            IpNet::V4(Ipv4Net::new((0x0a00_0000 | i << 8).into(), 24).unwrap());
+                        self.routes.push_back(RouteOutput::Update {
+                            source: RouteSource::EBGP,
+                            prefix,
+                            route: None,
+                        });
+                    }
                 }
                 if bytes == b"bye" {
                     self.requests.push_back(SocketRequest::Close { socket });
@@ -406,4 +419,33 @@ fn a_mass_change_is_compacted_once_it_has_settled() {
     assert_eq!(engine.deadline(), None);
     // The compacted RIB still holds every route.
     assert_eq!(engine.rib().len(), MASS_CHANGE + SETTLING_CHANGES + 2);
+}
+
+/// Losing a full table is a mass change too, though the FIB it publishes
+/// (rebuilt from what is left) holds a few routes: the maps it emptied
+/// are compacted and the heap handed back.
+#[test]
+fn a_mass_withdrawal_is_compacted() {
+    let mut engine = engine();
+    let key = engine.instance_keys()[0];
+    let now = frozen_clock();
+    engine.publish_now();
+    let stream = |bytes: &'static [u8]| SocketEvent::Stream {
+        socket: SocketId(SocketId::ACCEPTED),
+        bytes,
+    };
+    engine.handle_socket(key, now, stream(b"table")).unwrap();
+    assert!(engine.poll(now).is_some());
+    let settled = now + SETTLE;
+    assert_eq!(engine.poll(settled), None);
+    assert!(engine.poll_compacted());
+
+    engine.handle_socket(key, settled, stream(b"lose")).unwrap();
+    assert!(engine.poll(settled).is_some());
+    assert_eq!(engine.rib().len(), 0, "every route withdrawn");
+    assert!(engine.publish_stats().last_prefix_changes >= MASS_CHANGE);
+    assert_eq!(engine.deadline(), Some(settled + SETTLE));
+    assert_eq!(engine.poll(settled + SETTLE), None);
+    assert!(engine.poll_compacted());
+    assert_eq!(shown(&mut engine)["compactions"], 2);
 }
