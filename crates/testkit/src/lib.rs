@@ -14,6 +14,7 @@ mod cpu;
 pub mod daemons;
 pub mod data;
 pub mod frames;
+pub mod lsdb;
 pub mod netns;
 pub mod rng;
 
