@@ -1,7 +1,8 @@
 //! `ferroute replay` forwards with the table `ferroute run` publishes for
 //! the same configuration: static routes, the `[linkstate]` database's SPF
-//! routes (equal-cost groups included) and the `[bgp]` files' selection,
-//! with uRPF checked against all of them.
+//! routes (equal-cost groups included) and the `[bgp]` files' selection
+//! (a BLACKHOLE route installed as a blackhole by the dump's import
+//! policy), with uRPF checked against all of them.
 //!
 //! Every route these frames need comes from the link-state or BGP input
 //! (the configuration's static routes cover none of them), so a replay that
@@ -11,6 +12,7 @@ use std::path::Path;
 
 use ferroute::testkit::frames::{V4Frame, GW_MAC};
 use ferroute::testkit::lsdb::Lsdb;
+use ferroute::testkit::mrt::{peer_index, rib_ipv4, MrtEntry, BLACKHOLE};
 use ferroute::wire::MacAddr;
 use serde_json::Value;
 
@@ -66,6 +68,21 @@ file = "table.txt"
 peer = "203.0.113.2"
 peer_as = 64500
 
+[[bgp.mrt]]
+file = "rib.mrt"
+import = "rtbh"
+
+# Remotely triggered blackholing (RFC 7999): BLACKHOLE routes become
+# blackholes, the rest pass.
+[[bgp.policy]]
+name = "rtbh"
+default = "accept"
+
+[[bgp.policy.term]]
+match.community = ["blackhole"]
+set.blackhole = true
+action = "accept"
+
 [[bgp.peer]]
 address = "203.0.113.9"
 remote_as = 64501
@@ -94,6 +111,17 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     assert_eq!(text.matches("urpf = \"strict\"").count(), 2);
     std::fs::write(dir.join("lsdb.toml"), lsdb()).unwrap();
     std::fs::write(dir.join("table.txt"), "100.70.0.0/16\t64500\n").unwrap();
+    // R3 (10.9.0.3, behind p2) announces a prefix tagged BLACKHOLE and an
+    // untagged one.
+    let mut rib = peer_index(&[("10.9.0.3", 64510)]);
+    let r3 = MrtEntry::new(0, "10.9.0.3", &[64510]);
+    rib.extend(rib_ipv4(
+        0,
+        "100.71.0.0/16",
+        &[r3.communities(&[BLACKHOLE])],
+    ));
+    rib.extend(rib_ipv4(1, "100.72.0.0/16", &[r3]));
+    std::fs::write(dir.join("rib.mrt"), rib).unwrap();
     let config = dir.join("router.toml");
     std::fs::write(&config, format!("{text}{INPUTS}")).unwrap();
     config
@@ -135,7 +163,7 @@ fn replay_forwards_with_link_state_and_bgp_routes() {
     let config = write_config(dir.path());
     let host = "192.0.2.10";
     // From the host on p0: 16 flows to the equal-cost prefix, one to R2's
-    // prefix, one to the BGP table's.
+    // prefix, one to the BGP table's, one to each of the dump's.
     let mut from_host: Vec<Vec<u8>> = (0..16)
         .map(|i| {
             let f = V4Frame::udp("198.18.0.7".parse().unwrap());
@@ -145,6 +173,8 @@ fn replay_forwards_with_link_state_and_bgp_routes() {
     let p0 = V4Frame::udp("0.0.0.0".parse().unwrap());
     from_host.push(udp(host, "198.18.2.7", 1, p0.dst_mac, p0.src_mac));
     from_host.push(udp(host, "100.70.1.1", 1, p0.dst_mac, p0.src_mac));
+    from_host.push(udp(host, "100.71.1.1", 1, p0.dst_mac, p0.src_mac));
+    from_host.push(udp(host, "100.72.1.1", 1, p0.dst_mac, p0.src_mac));
     // uRPF strict on p1: R2's and R4's sources come back through p1; a
     // source no route covers does not.
     let from_p1 = [
@@ -176,7 +206,7 @@ fn replay_forwards_with_link_state_and_bgp_routes() {
 
     let frames = json["frames"].as_array().unwrap();
     let got: Vec<(&str, &str)> = frames.iter().map(outcome).collect();
-    assert_eq!(got.len(), 23);
+    assert_eq!(got.len(), 25);
     // The equal-cost prefix: every flow forwarded, over both members.
     let ecmp = &got[..16];
     assert!(ecmp.iter().all(|(v, _)| *v == "forward"), "{ecmp:?}");
@@ -188,6 +218,8 @@ fn replay_forwards_with_link_state_and_bgp_routes() {
         [
             ("forward", "p1"),
             ("forward", "p1"),
+            ("drop", "blackhole_route"),
+            ("forward", "p2"),
             ("forward", "p0"),
             ("forward", "p0"),
             ("drop", "urpf_strict"),
@@ -195,16 +227,17 @@ fn replay_forwards_with_link_state_and_bgp_routes() {
             ("drop", "urpf_strict"),
         ]
     );
-    // Each frame went to the right next hop: R2 (and the BGP peer) behind
-    // p1, R3 behind p2, the host behind p0.
+    // Each frame went to the right next hop: R2 (and the table's peer)
+    // behind p1, R3 (and the dump's peer) behind p2, the host behind p0.
     let p1_macs = dst_macs(&out, "p1");
     assert_eq!(p1_macs.len(), on_p1 + 2);
     assert!(p1_macs.iter().all(|m| *m == GW_MAC), "{p1_macs:?}");
     let p2_macs = dst_macs(&out, "p2");
-    assert_eq!(p2_macs.len(), on_p2);
+    assert_eq!(p2_macs.len(), on_p2 + 1);
     assert!(p2_macs.iter().all(|m| *m == R3_MAC), "{p2_macs:?}");
     assert_eq!(dst_macs(&out, "p0"), [HOST; 3]);
     assert_eq!(json["counters"]["drops"]["urpf_strict"], 2);
+    assert_eq!(json["counters"]["drops"]["blackhole_route"], 1);
     assert_eq!(json["ports"][1]["stages"]["urpf_dropped"], 1);
     assert_eq!(json["ports"][2]["stages"]["urpf_dropped"], 1);
 }

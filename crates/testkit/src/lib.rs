@@ -15,6 +15,7 @@ pub mod daemons;
 pub mod data;
 pub mod frames;
 pub mod lsdb;
+pub mod mrt;
 pub mod netns;
 pub mod rng;
 
