@@ -76,11 +76,12 @@
 //!
 //! [[bgp.mrt]]               # an MRT RIB dump (TABLE_DUMP_V2 or v1);
 //! file = "rib.mrt.gz"       # its peers come from the dump
+//! import = "all"            # optional: "all", "none" or a [[bgp.policy]] name
 //!
 //! [[bgp.table]]             # a pfx2as/CIDR table as one peer's routes,
 //! file = "x.pfx2as.gz"      # every route with next hop `peer` and
 //! peer = "192.0.2.2"        # AS_PATH = `peer_as`
-//! peer_as = 65001
+//! peer_as = 65001          # (import as in [[bgp.mrt]])
 //!
 //! [[bgp.peer]]              # a live BGP session (TCP port 179)
 //! address = "203.0.113.2"   # the neighbour
@@ -138,7 +139,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
-pub use crate::control::bgp::file_input::{BgpConfig, BgpTableConfig};
+pub use crate::control::bgp::file_input::{BgpConfig, BgpMrtConfig, BgpTableConfig};
 pub use crate::control::linkstate::file_input::LinkStateConfig;
 use crate::control::protocol::{ProtocolConfig, ProtocolPort};
 use crate::control::rib::route::AdminDistances;
@@ -254,6 +255,7 @@ impl Config {
             let files = bgp
                 .mrt
                 .iter_mut()
+                .map(|m| &mut m.file)
                 .chain(bgp.tables.iter_mut().map(|t| &mut t.file));
             for file in files.filter(|f| f.is_relative()) {
                 *file = dir.join(&*file);

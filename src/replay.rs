@@ -8,6 +8,12 @@
 //! time of the input frame that caused it; a VLAN sub-interface's file
 //! holds its frames tagged, as they cross its parent's wire. Inputs are
 //! given to links (tagged frames reach their sub-interfaces).
+//!
+//! The FIB is the one `ferroute run` publishes first for the same
+//! configuration ([`OfflineRouting`]): static routes, the `[linkstate]`
+//! database's SPF routes and the `[bgp]` files' selection, resolved over
+//! the static neighbours. Live sessions (`[[bgp.peer]]`, OSPF) are not
+//! replayed: they never come up, so they add no routes.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,7 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::fib::{FibError, PortId};
+use crate::control::offline::{OfflineError, OfflineRouting};
+use crate::fib::PortId;
 use crate::forward::acl::{self, AclHits};
 use crate::forward::{
     Arrival, Counters, DropReason, Forwarder, FrameHint, PortFeatureCounters, Verdict,
@@ -61,7 +68,7 @@ pub enum ReplayError {
         source: std::io::Error,
     },
     #[error("cannot build the FIB from the configuration: {0}")]
-    Fib(#[from] FibError),
+    Fib(#[from] OfflineError),
 }
 
 impl ReplayError {
@@ -74,6 +81,7 @@ impl ReplayError {
                 | ReplayError::InputOnVlan { .. }
                 | ReplayError::InputIsOutput(_)
                 | ReplayError::NoInputs
+                | ReplayError::Fib(_)
         )
     }
 }
@@ -297,7 +305,7 @@ pub fn replay(
         source.advance()?;
         sources.push(source);
     }
-    let fib = config.fib()?;
+    let fib = OfflineRouting::build(config)?.table();
     std::fs::create_dir_all(output_dir).map_err(|source| ReplayError::OutputDir {
         path: output_dir.display().to_string(),
         source,

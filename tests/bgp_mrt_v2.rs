@@ -1,7 +1,8 @@
 //! TABLE_DUMP_V2 (RFC 6396 §4.3) with IPv4 and IPv6 RIBs, built byte by
 //! byte here (the real dump in shared/data is TABLE_DUMP v1): peer table,
 //! abbreviated MP_REACH_NLRI next hops, 4-octet AS paths, an attribute with
-//! flags 0x00 as BIRD 2.0.12 writes them, and the skip rules.
+//! flags 0x00 as BIRD 2.0.12 writes them, standard and large communities,
+//! and the skip rules.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -10,19 +11,10 @@ use ferroute::control::bgp::{
     BgpRib, DecisionConfig, RejectReason, ResolveWith, RouteChange, RouteStatus,
 };
 use ferroute::control::rib::route::{RouteSource, Via};
+use ferroute::testkit::mrt::record;
 use ipnet::IpNet;
 
 const LOCAL_AS: u32 = 65000;
-
-fn record(subtype: u16, body: &[u8]) -> Vec<u8> {
-    let mut r = Vec::new();
-    r.extend_from_slice(&1_700_000_000u32.to_be_bytes());
-    r.extend_from_slice(&13u16.to_be_bytes());
-    r.extend_from_slice(&subtype.to_be_bytes());
-    r.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    r.extend_from_slice(body);
-    r
-}
 
 /// PEER_INDEX_TABLE: an IPv6 eBGP peer and an IPv4 iBGP peer, 4-octet ASes.
 fn peer_table() -> Vec<u8> {
@@ -137,6 +129,24 @@ fn dump() -> Vec<u8> {
                         as_path(&[4_200_000_001]),
                         attr(0x40, 3, &[192, 0, 2, 1]),
                         med_5,
+                        // 65535:666 (BLACKHOLE), NO_EXPORT, 64500:7.
+                        attr(
+                            0xc0,
+                            8,
+                            &[
+                                0xff, 0xff, 0x02, 0x9a, 0xff, 0xff, 0xff, 0x01, 0xfb, 0xf4, 0, 7,
+                            ],
+                        ),
+                        // Large community 4200000001:1:2.
+                        attr(
+                            0xc0,
+                            32,
+                            &[
+                                &4_200_000_001u32.to_be_bytes()[..],
+                                &[0, 0, 0, 1, 0, 0, 0, 2],
+                            ]
+                            .concat(),
+                        ),
                     ],
                 ),
                 entry(
@@ -198,6 +208,12 @@ fn table_dump_v2_peers_routes_and_next_hops() {
     );
     let v4 = d.routes.iter().find(|r| r.prefix.addr().is_ipv4()).unwrap();
     assert_eq!(v4.attrs.med, Some(5));
+    // Communities are kept, for import policies to match.
+    assert_eq!(
+        &v4.attrs.communities[..],
+        [0xffff_029a, 0xffff_ff01, (64500 << 16) | 7]
+    );
+    assert_eq!(&v4.attrs.large_communities[..], [[4_200_000_001, 1, 2]]);
     assert_eq!(v4.attrs.next_hop, "192.0.2.1".parse::<IpAddr>().unwrap());
 
     // Loaded: the iBGP route wins the IPv6 prefix on LOCAL_PREF despite its

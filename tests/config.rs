@@ -245,7 +245,8 @@ fn bgp_inputs_resolve_next_to_the_file_and_bad_values_are_located() {
         (bgp.local_as, bgp.always_compare_med, bgp.multipath),
         (65000, true, false)
     );
-    assert_eq!(bgp.mrt, vec![dir.path().join("dumps/rib.mrt.gz")]);
+    let mrt: Vec<_> = bgp.mrt.iter().map(|m| m.file.clone()).collect();
+    assert_eq!(mrt, [dir.path().join("dumps/rib.mrt.gz")]);
     assert_eq!(bgp.tables[0].file, dir.path().join("t.pfx2as.gz"));
     assert_eq!(bgp.tables[0].peer, "2001:db8::2".parse::<IpAddr>().unwrap());
     assert_eq!(bgp.tables[0].peer_as, 4_200_000_000);

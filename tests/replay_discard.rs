@@ -2,10 +2,9 @@
 //! prohibit, offline exactly as the workers act live.
 
 use ferroute::testkit::frames::{V4Frame, V6Frame};
-use serde_json::Value;
 
 mod replay_common;
-use replay_common::{ferroute, read_pcap, text, us, write_pcap, CONFIG};
+use replay_common::{read_pcap, replay_json, us, write_pcap, CONFIG};
 
 /// Discard routes offline: a blackhole /16 around the forwarding /24, an
 /// unreachable and two prohibit routes, each frame built with the shared
@@ -51,19 +50,7 @@ action = "prohibit"
     let timed: Vec<(u64, Vec<u8>)> = (0..).map(us).zip(frames.iter().cloned()).collect();
     write_pcap(&in0, &timed);
     let out = dir.path().join("out");
-    let output = ferroute(&[
-        "replay",
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        &format!("p0={}", in0.display()),
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--json",
-        "--trace",
-    ]);
-    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
-    let json: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let json = replay_json(&config, &[("p0", &in0)], &out, &[]);
     let got: Vec<(&str, &str, usize)> = json["frames"]
         .as_array()
         .unwrap()

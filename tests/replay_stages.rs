@@ -15,7 +15,7 @@ use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use serde_json::Value;
 
 mod replay_common;
-use replay_common::{ferroute, read_pcap, text, CONFIG};
+use replay_common::{read_pcap, replay_json, CONFIG};
 
 /// Half of each family is routed back through p0, half through p1.
 const ROUTES: &str = r#"
@@ -114,20 +114,12 @@ fn predict(frame: &[u8]) -> Option<Option<&'static str>> {
 fn replay(dir: &std::path::Path, name: &str, text_: &str, capture: &std::path::Path) -> Value {
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(&config, text_).unwrap();
-    let out = ferroute(&[
-        "replay",
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        &format!("p0={}", capture.display()),
-        "--output-dir",
-        dir.join(name).to_str().unwrap(),
-        "--retarget",
-        "--json",
-        "--trace",
-    ]);
-    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+    replay_json(
+        &config,
+        &[("p0", capture)],
+        &dir.join(name),
+        &["--retarget"],
+    )
 }
 
 fn outcome(f: &Value) -> (String, String) {

@@ -20,7 +20,7 @@ use etherparse::{NetSlice, SlicedPacket, VlanSlice};
 use serde_json::Value;
 
 mod replay_common;
-use replay_common::{ferroute, read_pcap, text};
+use replay_common::{ferroute, read_pcap, replay_json, text};
 
 const CONFIG: &str = r#"
 [router]
@@ -133,24 +133,7 @@ fn untagged_on_p1(packet: &SlicedPacket) -> Predicted {
 fn replay(dir: &std::path::Path, inputs: &[(&str, &std::path::Path)]) -> Value {
     let config = dir.join("router.toml");
     std::fs::write(&config, CONFIG).unwrap();
-    let mut args = vec![
-        "replay".to_string(),
-        "--config".into(),
-        config.display().to_string(),
-        "--output-dir".into(),
-        dir.join("out").display().to_string(),
-        "--retarget".into(),
-        "--json".into(),
-        "--trace".into(),
-    ];
-    for (port, path) in inputs {
-        args.push("--input".into());
-        args.push(format!("{port}={}", path.display()));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = ferroute(&args);
-    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+    replay_json(&config, inputs, &dir.join("out"), &["--retarget"])
 }
 
 #[test]

@@ -2,16 +2,15 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
 use super::CliError;
 use crate::config::Config;
 use crate::control::engine::Engine;
+use crate::control::offline::OfflineRouting;
 use crate::control::rib::route::RouteSource;
-use crate::control::SYSTEM_HOST;
-use crate::fib::{FibHandle, NextHop, RouteTarget};
+use crate::fib::{NextHop, RouteTarget};
 use crate::qos::{QosConfig, SchedulerKind};
 
 #[derive(Debug, Args)]
@@ -23,30 +22,20 @@ pub struct CheckConfigArgs {
 
 pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let config = Config::load(&args.file)?;
-    // Building the FIB proves the routes resolve the way the router will use them.
-    let fib = config
-        .fib()
-        .map_err(|e| CliError::usage(anyhow::anyhow!("{}: {e}", args.file.display())))?;
     let file = args.file.display().to_string();
-    // The routing inputs ([linkstate], [bgp]) are loaded exactly as
-    // `ferroute run` loads them, so a file the daemon would refuse (or a
-    // reload would reject) is refused here, with its position.
-    let engine = match config.linkstate.is_some() || config.bgp.is_some() {
-        true => Some(
-            Engine::new(
-                &config.control_inputs(),
-                FibHandle::new(fib.clone()),
-                Duration::ZERO,
-                SYSTEM_HOST,
-            )
-            .map_err(|e| CliError::usage(anyhow::anyhow!("{file}: {e}")))?,
-        ),
-        false => None,
-    };
+    // The table `ferroute run` publishes first (and `ferroute replay`
+    // forwards with), built the one offline way: building it proves the
+    // routes resolve the way the router will use them, and the routing
+    // inputs ([linkstate], [bgp]) are loaded exactly as the daemon loads
+    // them, so a file it would refuse (or a reload would reject) is
+    // refused here, with its position.
+    let mut routing = OfflineRouting::build(&config)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("{file}: {e}")))?;
+    let fib = routing.table();
     write_summary(out, &file, &config, &fib).map_err(CliError::runtime)?;
     write_qos(out, &config).map_err(CliError::runtime)?;
-    if let Some(mut engine) = engine {
-        write_routing(out, &config, &mut engine).map_err(CliError::runtime)?;
+    if config.linkstate.is_some() || config.bgp.is_some() {
+        write_routing(out, &config, &mut routing.engine).map_err(CliError::runtime)?;
     }
     Ok(())
 }
@@ -98,8 +87,6 @@ fn describe_qos(q: &QosConfig) -> String {
 /// The routing table the daemon would publish first: link-state SPF and
 /// BGP decisions over the configured inputs, static neighbours applied.
 fn write_routing(out: &mut dyn Write, config: &Config, engine: &mut Engine) -> std::io::Result<()> {
-    engine.set_neighbors(config.static_neighbors());
-    engine.publish_now();
     let mut sections = vec!["routes", "fib-stats"];
     if config.linkstate.is_some() {
         sections.push("linkstate");

@@ -2,7 +2,8 @@
 
 use super::context::Ctx;
 use super::raw::RawConfig;
-use super::{BgpConfig, BgpTableConfig, ConfigError};
+use super::{BgpConfig, BgpMrtConfig, BgpTableConfig, ConfigError};
+use crate::control::bgp::policy::Policy;
 
 pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, ConfigError> {
     let Some(section) = &raw.bgp else {
@@ -19,6 +20,13 @@ pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, Config
             ))
         }
     };
+    let policies = super::bgp_policy::policies(cx, &r.policy)?;
+    // A file's routes pass "all" unless it names a policy.
+    let import = |v: &Option<toml::Spanned<String>>, field: String| {
+        v.as_ref().map_or(Ok(Policy::All), |v| {
+            super::bgp_peer::policy(cx, v, field, &policies)
+        })
+    };
     let mut mrt = Vec::with_capacity(r.mrt.len());
     for (i, m) in r.mrt.iter().enumerate() {
         let file = &m.get_ref().file;
@@ -29,7 +37,10 @@ pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, Config
                 "an empty path".to_string(),
             ));
         }
-        mrt.push(file.get_ref().into());
+        mrt.push(BgpMrtConfig {
+            file: file.get_ref().into(),
+            import: import(&m.get_ref().import, format!("bgp.mrt[{i}].import"))?,
+        });
     }
     let mut tables = Vec::with_capacity(r.table.len());
     for (i, t) in r.table.iter().enumerate() {
@@ -62,6 +73,7 @@ pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, Config
             file: t.file.get_ref().into(),
             peer,
             peer_as,
+            import: import(&t.import, format!("bgp.table[{i}].import"))?,
         });
     }
     Ok(Some(BgpConfig {
@@ -70,12 +82,7 @@ pub(super) fn bgp(cx: &Ctx, raw: &RawConfig) -> Result<Option<BgpConfig>, Config
         multipath: r.multipath.as_ref().is_some_and(|v| *v.get_ref()),
         mrt,
         tables,
-        peers: super::bgp_peer::peers(
-            cx,
-            r,
-            local_as,
-            &super::bgp_policy::policies(cx, &r.policy)?,
-        )?,
+        peers: super::bgp_peer::peers(cx, r, local_as, &policies)?,
         redistribute: super::bgp_peer::redistribute(cx, r)?,
     }))
 }

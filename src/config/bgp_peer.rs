@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use toml::Spanned;
+
 use super::context::Ctx;
 use super::raw::{RawBgp, RawBgpPeer};
 use super::ConfigError;
@@ -130,25 +132,35 @@ fn peer(
         (&p.import, &mut c.import, "import"),
         (&p.export, &mut c.export, "export"),
     ] {
-        let Some(v) = value else {
-            continue;
-        };
-        *slot = match v.get_ref().as_str() {
-            "all" => Policy::All,
-            "none" => Policy::None,
-            other => match policies.iter().find(|p| p.name == other) {
-                Some(p) => Policy::Named(p.clone()),
-                None => {
-                    return Err(cx.err(
-                        v.span(),
-                        field(name),
-                        format!("{other:?}: \"all\", \"none\" or the name of a [[bgp.policy]]"),
-                    ))
-                }
-            },
-        };
+        if let Some(v) = value {
+            *slot = policy(cx, v, field(name), policies)?;
+        }
     }
     Ok(c)
+}
+
+/// An `import`/`export` value: "all", "none" or a `[[bgp.policy]]` name
+/// (for peers and file inputs alike).
+pub(super) fn policy(
+    cx: &Ctx,
+    v: &Spanned<String>,
+    field: String,
+    policies: &[Arc<RoutePolicy>],
+) -> Result<Policy, ConfigError> {
+    Ok(match v.get_ref().as_str() {
+        "all" => Policy::All,
+        "none" => Policy::None,
+        other => match policies.iter().find(|p| p.name == other) {
+            Some(p) => Policy::Named(p.clone()),
+            None => {
+                return Err(cx.err(
+                    v.span(),
+                    field,
+                    format!("{other:?}: \"all\", \"none\" or the name of a [[bgp.policy]]"),
+                ))
+            }
+        },
+    })
 }
 
 #[cfg(test)]

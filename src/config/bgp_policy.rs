@@ -307,6 +307,23 @@ action = "continue"
     }
 
     #[test]
+    fn files_take_an_import_policy_too() {
+        let bgp = parse(&format!(
+            "[[bgp.mrt]]\nfile = \"rib.mrt\"\nimport = \"from-b\"\n\n[[bgp.table]]\n\
+             file = \"t\"\npeer = \"192.0.2.2\"\npeer_as = 65001\nimport = \"none\"\n{POLICY}"
+        ))
+        .unwrap();
+        let Policy::Named(from_b) = &bgp.mrt[0].import else {
+            panic!("{:?}", bgp.mrt[0].import)
+        };
+        assert_eq!(from_b.name, "from-b");
+        assert_eq!(bgp.tables[0].import, Policy::None);
+        let e = parse("[[bgp.mrt]]\nfile = \"m\"\nimport = \"rtbh\"\n").unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("bgp.mrt[0].import", Some(13)));
+        assert!(e.message.contains("name of a [[bgp.policy]]"), "{e}");
+    }
+
+    #[test]
     fn a_policy_is_compiled_and_named_by_peers() {
         let bgp = parse(&format!(
             "{}{POLICY}",

@@ -105,6 +105,7 @@ pub(super) struct RawBgpPeer {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBgpMrt {
     pub file: Spanned<String>,
+    pub import: Option<Spanned<String>>,
 }
 
 /// `[[bgp.table]]`: a pfx2as/CIDR table as one peer's routes.
@@ -114,6 +115,7 @@ pub(super) struct RawBgpTable {
     pub file: Spanned<String>,
     pub peer: Spanned<String>,
     pub peer_as: Spanned<i64>,
+    pub import: Option<Spanned<String>>,
 }
 
 /// `[distance]`: administrative distance per route source, by the

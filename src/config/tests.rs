@@ -1,4 +1,5 @@
 use super::*;
+use crate::control::bgp::policy::Policy;
 use crate::control::rib::route::RouteSource;
 use std::path::PathBuf;
 
@@ -538,13 +539,20 @@ fn bgp_section_is_read_with_defaults_and_paths_relative_to_the_file() {
     assert_eq!(bgp.local_as, 65000);
     assert!(bgp.multipath);
     assert!(!bgp.always_compare_med, "default off");
-    assert_eq!(bgp.mrt, vec![dir.path().join("rib.mrt.gz")]);
+    assert_eq!(
+        bgp.mrt,
+        vec![BgpMrtConfig {
+            file: dir.path().join("rib.mrt.gz"),
+            import: Policy::All,
+        }]
+    );
     assert_eq!(
         bgp.tables,
         vec![BgpTableConfig {
             file: PathBuf::from("/abs/t.pfx2as"),
             peer: "192.0.2.2".parse().unwrap(),
             peer_as: 65001,
+            import: Policy::All,
         }]
     );
     assert!(Config::parse(GOOD, "r.toml").unwrap().bgp.is_none());

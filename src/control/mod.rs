@@ -17,6 +17,7 @@ mod event_loop;
 mod handle;
 pub mod heap;
 pub mod kernel;
+pub mod offline;
 pub use ferroute_routing::control::{
     bgp, engine, hash, linkstate, ospf, protocol, rib, ControlInputs,
 };

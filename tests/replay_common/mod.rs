@@ -85,3 +85,32 @@ pub fn ferroute(args: &[&str]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `ferroute replay --json --trace` of `config` with `inputs` (port, capture)
+/// into `out`, plus `flags` (e.g. `--retarget`): the report, after checking
+/// the command succeeded.
+pub fn replay_json(
+    config: &Path,
+    inputs: &[(&str, &Path)],
+    out: &Path,
+    flags: &[&str],
+) -> serde_json::Value {
+    let mut args = vec![
+        "replay".to_string(),
+        "--config".to_string(),
+        config.display().to_string(),
+        "--output-dir".to_string(),
+        out.display().to_string(),
+        "--json".to_string(),
+        "--trace".to_string(),
+    ];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    for (port, capture) in inputs {
+        args.push("--input".to_string());
+        args.push(format!("{port}={}", capture.display()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = ferroute(&args);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}

@@ -14,6 +14,8 @@ mod cpu;
 pub mod daemons;
 pub mod data;
 pub mod frames;
+pub mod lsdb;
+pub mod mrt;
 pub mod netns;
 pub mod rng;
 

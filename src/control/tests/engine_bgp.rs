@@ -21,6 +21,7 @@ use crate::control::rib::Rib;
 use crate::fib::NextHop;
 #[allow(unused_imports)]
 use crate::fib::{FibHandle, StaticNeighbor};
+use crate::testkit::mrt::{peer_index, rib_ipv4, MrtEntry};
 use ipnet::IpNet;
 
 fn examples() -> PathBuf {
@@ -31,59 +32,6 @@ fn v4(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-/// One MRT record (type TABLE_DUMP_V2 = 13).
-fn record(subtype: u16, body: &[u8]) -> Vec<u8> {
-    let mut r = Vec::new();
-    r.extend_from_slice(&1_027_380_000u32.to_be_bytes());
-    r.extend_from_slice(&13u16.to_be_bytes());
-    r.extend_from_slice(&subtype.to_be_bytes());
-    r.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    r.extend_from_slice(body);
-    r
-}
-
-/// PEER_INDEX_TABLE with IPv4 peers `(address, AS)`; the router id is the
-/// address.
-fn peer_index(peers: &[(&str, u32)]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&v4("192.0.2.250").octets());
-    b.extend_from_slice(&0u16.to_be_bytes());
-    b.extend_from_slice(&(peers.len() as u16).to_be_bytes());
-    for (address, asn) in peers {
-        b.push(0x02); // IPv4 address, 4-byte AS
-        b.extend_from_slice(&v4(address).octets());
-        b.extend_from_slice(&v4(address).octets());
-        b.extend_from_slice(&asn.to_be_bytes());
-    }
-    record(1, &b)
-}
-
-/// RIB_IPV4_UNICAST for `prefix` with entries `(peer index, next hop,
-/// AS path)`, ORIGIN IGP.
-fn rib_v4(sequence: u32, prefix: &str, entries: &[(u16, &str, &[u32])]) -> Vec<u8> {
-    let net: ipnet::Ipv4Net = prefix.parse().unwrap();
-    let mut b = Vec::new();
-    b.extend_from_slice(&sequence.to_be_bytes());
-    b.push(net.prefix_len());
-    let bytes = (net.prefix_len() as usize).div_ceil(8);
-    b.extend_from_slice(&net.network().octets()[..bytes]);
-    b.extend_from_slice(&(entries.len() as u16).to_be_bytes());
-    for (peer, next_hop, path) in entries {
-        let mut attrs = vec![0x40, 1, 1, 0]; // ORIGIN IGP
-        attrs.extend_from_slice(&[0x40, 2, (2 + 4 * path.len()) as u8, 2, path.len() as u8]);
-        for asn in *path {
-            attrs.extend_from_slice(&asn.to_be_bytes());
-        }
-        attrs.extend_from_slice(&[0x40, 3, 4]);
-        attrs.extend_from_slice(&v4(next_hop).octets());
-        b.extend_from_slice(&peer.to_be_bytes());
-        b.extend_from_slice(&0u32.to_be_bytes());
-        b.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
-        b.extend_from_slice(&attrs);
-    }
-    record(2, &b)
-}
-
 /// Peers: 0 = 203.0.113.2 (eBGP, on p1), 1 = 10.99.0.1 (eBGP, reachable only
 /// with a route for 10.99.0.0/16), 2 = 192.0.2.3 (iBGP, on p0).
 fn small_dump() -> Vec<u8> {
@@ -92,20 +40,24 @@ fn small_dump() -> Vec<u8> {
         ("10.99.0.1", 65002),
         ("192.0.2.3", 65000),
     ]);
-    d.extend(rib_v4(
+    d.extend(rib_ipv4(
         0,
         "100.64.1.0/24",
         &[
-            (0, "203.0.113.2", &[65001, 64512, 64513]),
-            (1, "10.99.0.1", &[65002]),
+            MrtEntry::new(0, "203.0.113.2", &[65001, 64512, 64513]),
+            MrtEntry::new(1, "10.99.0.1", &[65002]),
         ],
     ));
-    d.extend(rib_v4(
+    d.extend(rib_ipv4(
         1,
         "100.64.2.0/24",
-        &[(1, "10.99.0.1", &[65002, 64514])],
+        &[MrtEntry::new(1, "10.99.0.1", &[65002, 64514])],
     ));
-    d.extend(rib_v4(2, "100.64.3.0/24", &[(2, "192.0.2.3", &[])]));
+    d.extend(rib_ipv4(
+        2,
+        "100.64.3.0/24",
+        &[MrtEntry::new(2, "192.0.2.3", &[])],
+    ));
     d
 }
 
@@ -269,12 +221,19 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
     // 100.64.5.0/24 from the iBGP peer and, with an AS path as long, from
     // the eBGP peer 10.99.0.1: eBGP wins whenever 10.99.0.1 is reachable.
     let mut dump = peer_index(&[("10.99.0.1", 65002), ("192.0.2.3", 65000)]);
-    dump.extend(rib_v4(
+    dump.extend(rib_ipv4(
         0,
         "100.64.5.0/24",
-        &[(0, "10.99.0.1", &[65002]), (1, "192.0.2.3", &[64999])],
+        &[
+            MrtEntry::new(0, "10.99.0.1", &[65002]),
+            MrtEntry::new(1, "192.0.2.3", &[64999]),
+        ],
     ));
-    dump.extend(rib_v4(1, "100.64.6.0/24", &[(0, "10.99.0.1", &[65002])]));
+    dump.extend(rib_ipv4(
+        1,
+        "100.64.6.0/24",
+        &[MrtEntry::new(0, "10.99.0.1", &[65002])],
+    ));
     std::fs::write(&mrt, dump).unwrap();
     let config = bgp_config(&mrt, None, "");
     let with_route = bgp_config(

@@ -4,11 +4,13 @@
 //! here each route's attributes become [`PathAttrs`]. A route that is
 //! unusable (no next hop, unknown peer index) is skipped and counted too
 //! ([`MrtDump::skipped`]; the first [`SKIP_SAMPLES`] are kept with their
-//! offsets for the operator). Communities are not read yet.
+//! offsets for the operator). Standard and large communities are kept as
+//! a session's would be (an import policy may match them; extended
+//! communities are not read).
 
 use std::path::{Path, PathBuf};
 
-use bgpkit_parser::models::{AsPathSegment as KitSegment, Attributes};
+use bgpkit_parser::models::{AsPathSegment as KitSegment, Attributes, Community, MetaCommunity};
 use ipnet::IpNet;
 
 use super::adj_rib_in::{BgpError, BgpRib, BgpUpdate, RouteChange};
@@ -165,7 +167,30 @@ fn convert(prefix: IpNet, a: &Attributes) -> Result<PathAttrs, String> {
     let mut attrs = PathAttrs::new(origin, as_path, next_hop);
     attrs.med = a.multi_exit_discriminator();
     attrs.local_pref = a.local_preference();
+    let (mut communities, mut large) = (Vec::new(), Vec::new());
+    for c in a.iter_communities() {
+        match c {
+            MetaCommunity::Plain(c) => communities.push(community(c)),
+            MetaCommunity::Large(l) => {
+                large.push([l.global_admin, l.local_data[0], l.local_data[1]])
+            }
+            MetaCommunity::Extended(_) | MetaCommunity::Ipv6Extended(_) => {}
+        }
+    }
+    attrs.communities = communities.into_boxed_slice();
+    attrs.large_communities = large.into_boxed_slice();
     Ok(attrs)
+}
+
+/// A standard community as its 32-bit value (RFC 1997), as a session's
+/// COMMUNITIES attribute gives it.
+fn community(c: Community) -> u32 {
+    match c {
+        Community::NoExport => 0xffff_ff01,
+        Community::NoAdvertise => 0xffff_ff02,
+        Community::NoExportSubConfed => 0xffff_ff03,
+        Community::Custom(asn, value) => (asn.to_u32() << 16) | u32::from(value),
+    }
 }
 
 /// What loading a dump added.

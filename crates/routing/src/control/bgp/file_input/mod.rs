@@ -13,6 +13,13 @@
 //! session's routes would. Routes of the other address family than the
 //! peer's are skipped (and counted): an IPv4 next hop for an IPv6 prefix is
 //! not something the RIB resolves.
+//!
+//! Each file may name an import policy (`import`, as a peer's; default
+//! "all": a file is what its operator chose to load). It runs on every
+//! route as it is loaded, before the Adj-RIB-In, exactly as on a session's
+//! routes: a rejected route is counted and left out, and `set.blackhole`
+//! installs a route as a blackhole (RFC 7999), so a dump's BLACKHOLE
+//! routes act offline as they would from the peer.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
@@ -23,7 +30,8 @@ use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::control::bgp::mrt::parse_mrt;
+use crate::control::bgp::mrt::{parse_mrt, MrtDump};
+use crate::control::bgp::policy::Policy;
 use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
 use crate::control::protocol::{Reconfigured, RibView, RouteOutput};
 use crate::control::rib::notify::BestRouteChange;
@@ -44,8 +52,8 @@ pub struct BgpConfig {
     pub local_as: u32,
     pub always_compare_med: bool,
     pub multipath: bool,
-    /// `[[bgp.mrt]]` files, in file order.
-    pub mrt: Vec<PathBuf>,
+    /// `[[bgp.mrt]]` inputs, in file order.
+    pub mrt: Vec<BgpMrtConfig>,
     /// `[[bgp.table]]` inputs, in file order.
     pub tables: Vec<BgpTableConfig>,
     /// `[[bgp.peer]]`: live sessions.
@@ -53,6 +61,14 @@ pub struct BgpConfig {
     /// `redistribute`: the non-BGP sources whose routes are advertised
     /// (connected: the ports' subnets; static: the RIB's static routes).
     pub redistribute: Vec<RouteSource>,
+}
+
+/// An MRT RIB dump; its peers come from the dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpMrtConfig {
+    pub file: PathBuf,
+    /// What the dump's routes pass through before the Adj-RIB-In.
+    pub import: Policy,
 }
 
 /// A pfx2as/CIDR table announced by one peer: every route gets next hop
@@ -63,6 +79,8 @@ pub struct BgpTableConfig {
     pub file: PathBuf,
     pub peer: IpAddr,
     pub peer_as: u32,
+    /// What the table's routes pass through before the Adj-RIB-In.
+    pub import: Policy,
 }
 
 /// What one `[[bgp.mrt]]` or `[[bgp.table]]` input gave.
@@ -75,6 +93,8 @@ pub struct BgpInputLoad {
     pub routes: u64,
     /// Records or routes left out (malformed, no next hop, wrong family).
     pub skipped: u64,
+    /// Routes the file's import policy rejected.
+    pub rejected: u64,
 }
 
 /// Where the time of the last load went: for the load benchmark and
@@ -103,7 +123,7 @@ fn since(a: Option<Instant>, b: Option<Instant>) -> Duration {
 /// One configured input file.
 #[derive(Debug, Clone)]
 enum FileKind {
-    Mrt,
+    Mrt(BgpMrtConfig),
     Table(BgpTableConfig),
 }
 
@@ -147,7 +167,7 @@ impl BgpFileInput {
         self.files = config
             .mrt
             .iter()
-            .map(|f| (f.clone(), FileKind::Mrt, false))
+            .map(|m| (m.file.clone(), FileKind::Mrt(m.clone()), false))
             .chain(
                 config
                     .tables
@@ -182,9 +202,14 @@ impl BgpFileInput {
         &mut self.rib
     }
 
-    fn load_mrt(&mut self, path: &Path, bytes: &[u8]) -> Result<BgpInputLoad, String> {
+    fn load_mrt(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        mrt: &BgpMrtConfig,
+    ) -> Result<BgpInputLoad, String> {
         let t = self.tick();
-        let dump = parse_mrt(bytes).map_err(|(record, offset, message)| {
+        let mut dump = parse_mrt(bytes).map_err(|(record, offset, message)| {
             format!(
                 "bgp.mrt: {}: MRT record {record} at byte {offset}: {message}; file rejected",
                 path.display()
@@ -193,6 +218,7 @@ impl BgpFileInput {
         let t1 = self.tick();
         self.phases.parse += since(t, t1);
         let skipped = dump.skipped;
+        let rejected = import_mrt(&mut dump, &mrt.import, self.config.local_as);
         let load = self
             .rib
             .load_mrt_bulk(dump, self.config.local_as)
@@ -204,6 +230,7 @@ impl BgpFileInput {
             peers: load.peers.len(),
             routes: load.routes,
             skipped,
+            rejected,
         })
     }
 
@@ -231,34 +258,41 @@ impl BgpFileInput {
                 self.config.local_as,
             ))
             .map_err(|e| format!("bgp.table: {}: {e}", path.display()))?;
-        let attrs = rib.intern(PathAttrs::new(
-            Origin::Igp,
-            AsPath::sequence(&[table.peer_as]),
-            table.peer,
-        ));
+        let attrs = PathAttrs::new(Origin::Igp, AsPath::sequence(&[table.peer_as]), table.peer);
         let total = (routes.v4.len() + routes.v6.len()) as u64;
-        let loaded = match table.peer {
-            IpAddr::V4(_) => rib.insert_bulk(
-                routes
-                    .v4
-                    .iter()
-                    .map(|&(n, _)| (peer, IpNet::V4(n), attrs.clone())),
-            ),
-            IpAddr::V6(_) => rib.insert_bulk(
-                routes
-                    .v6
-                    .iter()
-                    .map(|&(n, _)| (peer, IpNet::V6(n), attrs.clone())),
-            ),
-        }
-        .map_err(|e| e.to_string())?;
+        let prefixes: Vec<IpNet> = match table.peer {
+            IpAddr::V4(_) => routes.v4.iter().map(|&(n, _)| IpNet::V4(n)).collect(),
+            IpAddr::V6(_) => routes.v6.iter().map(|&(n, _)| IpNet::V6(n)).collect(),
+        };
+        let family = prefixes.len() as u64;
+        let local_as = self.config.local_as;
+        let accepted: Vec<_> = match &table.import {
+            // Every route shares the one attribute set.
+            Policy::All => {
+                let shared = rib.intern(attrs);
+                prefixes
+                    .into_iter()
+                    .map(|p| (peer, p, shared.clone()))
+                    .collect()
+            }
+            policy => prefixes
+                .into_iter()
+                .filter_map(|p| {
+                    let a = policy.apply(&p, attrs.clone(), local_as)?;
+                    Some((peer, p, rib.intern(a)))
+                })
+                .collect(),
+        };
+        let rejected = family - accepted.len() as u64;
+        let loaded = rib.insert_bulk(accepted).map_err(|e| e.to_string())?;
         self.phases.adj_rib_in += since(t1, self.tick());
         Ok(BgpInputLoad {
             file: path.to_owned(),
             kind: "table",
             peers: 1,
             routes: loaded,
-            skipped: total - loaded,
+            skipped: total - loaded - rejected,
+            rejected,
         })
     }
 
@@ -323,13 +357,17 @@ impl BgpFileInput {
         let mut text = self.rib.summary().to_string();
         for i in &self.inputs {
             text.push_str(&format!(
-                "input {} {}: {} peer(s), {} routes, {} skipped\n",
+                "input {} {}: {} peer(s), {} routes, {} skipped",
                 i.kind,
                 i.file.display(),
                 i.peers,
                 i.routes,
                 i.skipped
             ));
+            if i.rejected > 0 {
+                text.push_str(&format!(", {} rejected by import", i.rejected));
+            }
+            text.push('\n');
         }
         text
     }
@@ -365,7 +403,7 @@ impl BgpFileInput {
             return Err(format!("bgp: {} is not an expected input", path.display()));
         };
         let load = match self.files[i].1.clone() {
-            FileKind::Mrt => self.load_mrt(path, bytes)?,
+            FileKind::Mrt(mrt) => self.load_mrt(path, bytes, &mrt)?,
             FileKind::Table(table) => self.load_table(path, bytes, &table)?,
         };
         self.inputs.push(load);
@@ -453,6 +491,23 @@ impl BgpFileInput {
         }
         route
     }
+}
+
+/// Runs the dump's routes through `import` (each with its changes, as a
+/// session's would be), leaving out the rejected; how many were.
+fn import_mrt(dump: &mut MrtDump, import: &Policy, local_as: u32) -> u64 {
+    if *import == Policy::All {
+        return 0;
+    }
+    let before = dump.routes.len();
+    dump.routes = std::mem::take(&mut dump.routes)
+        .into_iter()
+        .filter_map(|mut r| {
+            r.attrs = import.apply(&r.prefix, r.attrs, local_as)?;
+            Some(r)
+        })
+        .collect();
+    (before - dump.routes.len()) as u64
 }
 
 #[cfg(test)]

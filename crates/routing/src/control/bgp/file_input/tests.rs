@@ -21,6 +21,7 @@ fn config(table: &str) -> ProtocolConfig {
             file: table.into(),
             peer: "192.0.2.2".parse().unwrap(),
             peer_as: 65001,
+            import: Policy::All,
         }],
         peers: Vec::new(),
         redistribute: Vec::new(),
@@ -135,4 +136,87 @@ fn a_malformed_table_or_an_unexpected_file_is_refused() {
         bytes: TABLE.as_bytes(),
     };
     assert!(bgp.handle_input(t0, other, &rib).is_err());
+}
+
+/// A table's import policy runs on every route as it is loaded: a rejected
+/// route is counted and never decided, `set.blackhole` makes the selected
+/// route a blackhole (RFC 7999) instead of one through the peer.
+#[test]
+fn a_file_import_policy_rejects_and_blackholes_routes() {
+    use crate::control::bgp::policy::{Action, Changes, Conditions, PrefixEntry, RoutePolicy};
+    use crate::fib::Discard;
+    use std::sync::Arc;
+
+    let prefix = |p: &str| Conditions {
+        prefix: vec![PrefixEntry::new(p.parse().unwrap(), None, None).unwrap()],
+        ..Conditions::default()
+    };
+    let policy = RoutePolicy {
+        name: "rtbh".into(),
+        terms: vec![
+            crate::control::bgp::policy::Term {
+                conditions: prefix("10.0.0.0/8"),
+                changes: Changes::default(),
+                action: Action::Reject,
+            },
+            crate::control::bgp::policy::Term {
+                conditions: prefix("198.18.4.0/24"),
+                changes: Changes {
+                    blackhole: true,
+                    ..Changes::default()
+                },
+                action: Action::Accept,
+            },
+        ],
+        default_accept: true,
+    };
+    let mut config = config("t.txt");
+    let mut bgp_config: BgpConfig = config.section(NAME).cloned().unwrap();
+    bgp_config.tables[0].import = Policy::Named(Arc::new(policy));
+    config = config.with_section(NAME, bgp_config);
+    let rib = ResolveWith(|_| Some(0));
+    let t0 = frozen_clock();
+    let mut bgp = (REGISTRATION.create)(&config).unwrap();
+    bgp.reconfigure(t0, &config).unwrap();
+    let table = "10.0.0.0/8\t1\n198.18.4.0/24\t2\n198.18.5.0/24\t3\n2001:db8::/32\t4\n";
+    bgp.handle_input(t0, file(table), &rib).unwrap();
+    bgp.handle_timeout(t0, &rib);
+    let Some(RouteOutput::ReplaceTable(ebgp)) = bgp.poll_route() else {
+        panic!("the eBGP table first");
+    };
+    let mut routes: Vec<(String, Vec<Via>)> = ebgp
+        .routes
+        .iter()
+        .map(|r| {
+            let paths = ebgp.path_lists[r.paths as usize].clone();
+            (r.prefix.to_string(), paths)
+        })
+        .collect();
+    routes.sort_by(|a, b| a.0.cmp(&b.0));
+    let peer = Via::Recursive {
+        address: "192.0.2.2".parse().unwrap(),
+    };
+    let blackhole = Via::Discard {
+        action: Discard::Blackhole,
+    };
+    assert_eq!(
+        routes,
+        [
+            ("198.18.4.0/24".to_string(), vec![blackhole]),
+            ("198.18.5.0/24".to_string(), vec![peer]),
+        ]
+    );
+    let shown = bgp.handle_command(t0, "bgp", &rib).unwrap().unwrap();
+    let input = &shown["inputs"][0];
+    assert_eq!(
+        (&input["routes"], &input["skipped"], &input["rejected"]),
+        (&2.into(), &1.into(), &1.into())
+    );
+    assert!(
+        shown["text"]
+            .as_str()
+            .unwrap()
+            .contains("1 skipped, 1 rejected by import"),
+        "{shown}"
+    );
 }
