@@ -238,7 +238,6 @@ fn snapshot(stats: &[Arc<WorkerStats>]) -> StatsSnapshot {
 
 pub fn run(args: RunArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let process_start = Instant::now();
-    crate::control::heap::keep_large_blocks_mapped();
     let config = Config::load(&args.config)?;
     if args.frames < 2 * args.ring_size {
         return Err(CliError::usage(anyhow::anyhow!(

@@ -260,31 +260,31 @@ impl BgpFileInput {
             .map_err(|e| format!("bgp.table: {}: {e}", path.display()))?;
         let attrs = PathAttrs::new(Origin::Igp, AsPath::sequence(&[table.peer_as]), table.peer);
         let total = (routes.v4.len() + routes.v6.len()) as u64;
-        let prefixes: Vec<IpNet> = match table.peer {
-            IpAddr::V4(_) => routes.v4.iter().map(|&(n, _)| IpNet::V4(n)).collect(),
-            IpAddr::V6(_) => routes.v6.iter().map(|&(n, _)| IpNet::V6(n)).collect(),
-        };
-        let family = prefixes.len() as u64;
+        // The peer's family only (the other's routes are skipped, counted).
+        let v4 = table.peer.is_ipv4();
+        let prefixes = (routes.v4.iter().filter(|_| v4).map(|&(n, _)| IpNet::V4(n)))
+            .chain(routes.v6.iter().filter(|_| !v4).map(|&(n, _)| IpNet::V6(n)));
         let local_as = self.config.local_as;
-        let accepted: Vec<_> = match &table.import {
-            // Every route shares the one attribute set.
+        let mut rejected = 0;
+        let loaded = match &table.import {
+            // Every route shares the one attribute set, streamed into the
+            // Adj-RIB-In (a million-route table needs no list of it first).
             Policy::All => {
                 let shared = rib.intern(attrs);
-                prefixes
-                    .into_iter()
-                    .map(|p| (peer, p, shared.clone()))
-                    .collect()
+                rib.insert_bulk(prefixes.map(|p| (peer, p, shared.clone())))
             }
-            policy => prefixes
-                .into_iter()
-                .filter_map(|p| {
-                    let a = policy.apply(&p, attrs.clone(), local_as)?;
-                    Some((peer, p, rib.intern(a)))
-                })
-                .collect(),
-        };
-        let rejected = family - accepted.len() as u64;
-        let loaded = rib.insert_bulk(accepted).map_err(|e| e.to_string())?;
+            policy => {
+                let mut accepted = Vec::new();
+                for p in prefixes {
+                    match policy.apply(&p, attrs.clone(), local_as) {
+                        Some(a) => accepted.push((peer, p, rib.intern(a))),
+                        None => rejected += 1,
+                    }
+                }
+                rib.insert_bulk(accepted)
+            }
+        }
+        .map_err(|e| e.to_string())?;
         self.phases.adj_rib_in += since(t1, self.tick());
         Ok(BgpInputLoad {
             file: path.to_owned(),
