@@ -14,6 +14,7 @@ pub mod linkstate;
 pub mod ospf;
 pub mod prefix_map;
 pub mod protocol;
+pub mod queue;
 pub mod rib;
 pub mod sorted_map;
 

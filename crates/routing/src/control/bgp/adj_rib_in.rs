@@ -179,9 +179,10 @@ pub struct BgpRib {
 }
 
 impl BgpRib {
-    /// See [`PrefixMap::compact`].
+    /// See [`PrefixMap::compact`] and [`AttrInterner::compact`].
     pub fn compact(&mut self) {
         self.routes.compact();
+        self.interner.compact();
     }
 
     pub fn new(config: DecisionConfig) -> Self {

@@ -248,6 +248,13 @@ impl AttrInterner {
         self.collected_at = self.sets.len();
     }
 
+    /// Collects, and gives back the room the table no longer needs: a
+    /// full table sent out and withdrawn leaves room for twice its sets.
+    pub fn compact(&mut self) {
+        self.collect();
+        self.sets.shrink_to_fit();
+    }
+
     /// Distinct attribute sets held (some may be unused until the next collection).
     pub fn len(&self) -> usize {
         self.sets.len()
@@ -261,6 +268,27 @@ impl AttrInterner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compaction_forgets_unused_sets_and_their_room() {
+        let mut interner = AttrInterner::default();
+        let addr = "192.0.2.1".parse().unwrap();
+        let sets: Vec<_> = (0..20_000)
+            .map(|i| interner.intern(PathAttrs::new(Origin::Igp, AsPath::sequence(&[i]), addr)))
+            .collect();
+        let kept = sets[7].clone();
+        let room = interner.sets.capacity();
+        drop(sets);
+        interner.compact();
+        assert_eq!(interner.len(), 1);
+        assert!(
+            interner.sets.capacity() < room / 100,
+            "{} of {room}",
+            interner.sets.capacity()
+        );
+        let again = interner.intern(PathAttrs::new(Origin::Igp, AsPath::sequence(&[7]), addr));
+        assert!(Arc::ptr_eq(&kept, &again), "the set in use is still shared");
+    }
 
     /// A one-segment path lives inside the attribute set, whose `Arc`
     /// (two counts and the set) still fits the 120 usable bytes of glibc's

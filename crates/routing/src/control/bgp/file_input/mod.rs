@@ -34,6 +34,7 @@ use crate::control::bgp::mrt::{parse_mrt, MrtDump};
 use crate::control::bgp::policy::Policy;
 use crate::control::bgp::{AsPath, BgpRib, DecisionConfig, Origin, PathAttrs, Peer, RouteChange};
 use crate::control::protocol::{Reconfigured, RibView, RouteOutput};
+use crate::control::queue;
 use crate::control::rib::notify::BestRouteChange;
 use crate::control::rib::route::RouteSource;
 use crate::tables::{parse_routes, LoadOptions};
@@ -483,13 +484,9 @@ impl BgpFileInput {
     }
 
     pub(crate) fn poll_route(&mut self) -> Option<RouteOutput> {
-        let route = self.routes.pop_front();
         // A session going down queues two outputs per prefix it had (a
-        // full table: ~200 MB); that capacity is not kept once drained.
-        if route.is_none() && self.routes.capacity() > 1 << 16 {
-            self.routes = VecDeque::new();
-        }
-        route
+        // full table: ~200 MB); that room is not kept once drained.
+        queue::pop_front(&mut self.routes)
     }
 }
 

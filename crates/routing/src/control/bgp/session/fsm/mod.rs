@@ -28,6 +28,7 @@ mod receive;
 use super::update::{ParsedUpdate, UpdateContext};
 use super::{SessionConfig, SocketIds};
 use crate::control::protocol::{SocketId, SocketRequest, TcpOptions};
+use crate::control::queue;
 
 /// The hold time proposed while waiting for the peer's OPEN (§8: "large").
 const OPEN_HOLD: Duration = Duration::from_secs(240);
@@ -194,7 +195,9 @@ impl Session {
     }
 
     pub fn poll(&mut self) -> Option<SessionOutput> {
-        self.out.pop_front()
+        // A full table's UPDATEs handed out at once grew it to 3.3 MB
+        // (scripts/bench-bgp), kept for the session's lifetime before.
+        queue::pop_front(&mut self.out)
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
