@@ -232,6 +232,13 @@ impl Engine {
                     self.rib.replace_source(source, routes)
                 }
                 RouteOutput::ReplaceTable(table) => self.rib.replace_table(table),
+                RouteOutput::Withdraw { sources, prefixes } => {
+                    for prefix in prefixes {
+                        for &source in sources {
+                            self.rib.update(source, prefix, None);
+                        }
+                    }
+                }
             }
         }
         if any {

@@ -54,6 +54,13 @@ pub enum RouteOutput {
     },
     /// The same for a whole table in bulk form (a million BGP routes).
     ReplaceTable(RouteTable),
+    /// Withdraws every one of `sources`' routes for each of `prefixes`: a
+    /// lost full-table session's withdrawals in ~18 bytes a prefix, where
+    /// an `Update` each (72 bytes, one per source) queued 180 MB at once.
+    Withdraw {
+        sources: &'static [RouteSource],
+        prefixes: Vec<IpNet>,
+    },
 }
 
 /// What the configuration says to a protocol instance: the router-wide

@@ -326,15 +326,17 @@ impl BgpFileInput {
                     route: Some(route),
                 });
             }
-            RouteChange::Withdrawn(prefix) => {
-                for source in [RouteSource::EBGP, RouteSource::IBGP] {
-                    self.routes.push_back(RouteOutput::Update {
-                        source,
-                        prefix,
-                        route: None,
-                    });
+            // Consecutive withdrawals share one output (a lost full
+            // table: one list of a million prefixes).
+            RouteChange::Withdrawn(prefix) => match self.routes.back_mut() {
+                Some(RouteOutput::Withdraw { sources, prefixes }) if *sources == BGP_SOURCES => {
+                    prefixes.push(prefix)
                 }
-            }
+                _ => self.routes.push_back(RouteOutput::Withdraw {
+                    sources: BGP_SOURCES,
+                    prefixes: vec![prefix],
+                }),
+            },
         }
     }
 
@@ -489,6 +491,9 @@ impl BgpFileInput {
         queue::pop_front(&mut self.routes)
     }
 }
+
+/// Where a BGP route may sit in the RIB: a withdrawal clears both.
+const BGP_SOURCES: &[RouteSource] = &[RouteSource::EBGP, RouteSource::IBGP];
 
 /// Runs the dump's routes through `import` (each with its changes, as a
 /// session's would be), leaving out the rejected; how many were.

@@ -87,17 +87,15 @@ fn the_table_is_decided_once_every_file_is_in_and_follows_next_hop_reachability(
         source: RouteSource::LINK_STATE,
     }];
     bgp.handle_rib_changes(t0, &change, &rib);
-    let mut withdrawn = Vec::new();
-    while let Some(output) = bgp.poll_route() {
-        match output {
-            RouteOutput::Update {
-                source,
-                prefix,
-                route: None,
-            } => withdrawn.push((source, prefix.to_string())),
-            other => panic!("{other:?}"),
-        }
-    }
+    // Consecutive withdrawals come as one list.
+    let Some(RouteOutput::Withdraw { sources, prefixes }) = bgp.poll_route() else {
+        panic!("one withdrawal list")
+    };
+    assert_eq!(bgp.poll_route(), None);
+    let mut withdrawn: Vec<_> = prefixes
+        .iter()
+        .flat_map(|p| sources.iter().map(move |&s| (s, p.to_string())))
+        .collect();
     withdrawn.sort();
     assert_eq!(withdrawn.len(), 4, "{withdrawn:?}");
     assert!(withdrawn.contains(&(RouteSource::EBGP, "10.0.0.0/8".to_string())));

@@ -87,6 +87,13 @@ impl Router {
                     self.installed.insert((r.prefix, table.source), route);
                 }
             }
+            RouteOutput::Withdraw { sources, prefixes } => {
+                for prefix in prefixes {
+                    for source in sources {
+                        self.installed.remove(&(prefix, *source));
+                    }
+                }
+            }
             RouteOutput::ReplaceSource { .. } => panic!("BGP replaces tables, not sources"),
         }
     }
