@@ -1,7 +1,7 @@
 //! The optional per-port stages as the family paths call them: ACLs and
 //! uRPF (order and cost: see `features.rs`).
 
-use super::acl::{AclAction, AclId, AclKey};
+use super::acl::{Acl, AclAction, AclId, AclKey, AclKeyV4};
 use super::{DropReason, Forwarder, Ingress, Urpf, Verdict};
 use crate::fib::PortId;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
@@ -44,13 +44,14 @@ fn ports(protocol: u8, payload: &[u8]) -> Option<(u16, u16)> {
     ))
 }
 
-/// The fields an ACL matches, of a validated IPv4 packet.
+/// The fields an ACL matches, of a checked IPv4 packet, addresses as
+/// numbers (no `IpAddr` to build and match on per packet).
 #[inline(always)]
-pub(super) fn acl_key_v4(ip: &Ipv4Packet<&[u8]>) -> AclKey {
+pub(super) fn acl_key_v4(ip: &Ipv4Packet<&[u8]>) -> AclKeyV4 {
     let proto = ip.protocol();
-    AclKey {
-        src: ip.src().into(),
-        dst: ip.dst().into(),
+    AclKeyV4 {
+        src: u32::from_be_bytes(ip.src().octets()),
+        dst: u32::from_be_bytes(ip.dst().octets()),
         protocol: proto,
         ports: if ip.is_non_first_fragment() {
             None
@@ -87,25 +88,22 @@ pub(super) fn acl_key_v6(ip: &Ipv6Packet<&[u8]>) -> AclKey {
 
 impl Forwarder {
     /// Runs ACL `id` of `port` (direction `dir`) on the packet whose
-    /// fields `key` reads: counts the rule (or default) that decided, and
-    /// says why the packet stops if it does. A list without rules answers
-    /// its default without reading the fields or calling the classifier.
+    /// counter slot (rule, or default) `slot` finds: counts it, and says
+    /// why the packet stops if it does. A list without rules answers its
+    /// default without reading the fields or calling the classifier.
     #[inline]
     pub(super) fn acl_stage(
         &mut self,
         id: AclId,
-        key: impl FnOnce() -> AclKey,
+        slot: impl FnOnce(&Acl) -> usize,
         dir: Direction,
         port: PortId,
     ) -> Option<AclDrop> {
         // Ids come from the configuration, which checks them: a missing
         // one cannot happen, and lets the packet through if it did.
         let acl = self.acls.get(id)?;
-        let (action, slot) = if acl.is_empty() {
-            (acl.spec().default, 0)
-        } else {
-            acl.decide(&key())
-        };
+        let slot = if acl.is_empty() { 0 } else { slot(acl) };
+        let action = acl.action_at(slot);
         if let Some(hits) = self.acl_hits.get_mut(id as usize) {
             if let Some(c) = hits.get_mut(slot) {
                 *c += 1;
@@ -134,13 +132,14 @@ impl Forwarder {
     }
 
     /// acl-in, then uRPF, on a transit packet arriving as `ctx` says:
-    /// what stopped it, if anything. `key` and `urpf_passes` are asked
-    /// only when the port turns the stage on.
+    /// what stopped it, if anything. `slot` (the ACL's counter slot for
+    /// the packet, see [`Forwarder::acl_stage`]) and `urpf_passes` are
+    /// asked only when the port turns the stage on.
     #[inline(always)]
     pub(super) fn ingress_stages(
         &mut self,
         ctx: &Ingress,
-        key: impl FnOnce() -> AclKey,
+        slot: impl FnOnce(&Acl) -> usize,
         urpf_passes: impl FnOnce(Urpf) -> bool,
     ) -> Option<Stopped> {
         // Most ports run neither stage: one test, no call (the call's
@@ -148,18 +147,18 @@ impl Forwarder {
         if ctx.features.acl_in.is_none() && ctx.features.urpf.is_none() {
             return None;
         }
-        self.run_ingress_stages(ctx, key, urpf_passes)
+        self.run_ingress_stages(ctx, slot, urpf_passes)
     }
 
     #[inline(never)]
     fn run_ingress_stages(
         &mut self,
         ctx: &Ingress,
-        key: impl FnOnce() -> AclKey,
+        slot: impl FnOnce(&Acl) -> usize,
         urpf_passes: impl FnOnce(Urpf) -> bool,
     ) -> Option<Stopped> {
         if let Some(acl) = ctx.features.acl_in {
-            if let Some(drop) = self.acl_stage(acl, key, Direction::In, ctx.port) {
+            if let Some(drop) = self.acl_stage(acl, slot, Direction::In, ctx.port) {
                 return Some(Stopped::Acl(drop));
             }
         }

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::acl::Acl;
 use super::ecmp::flow_hash_v4;
 use super::icmp::IcmpV4Error;
 use super::options::{self, OptionScan};
@@ -91,7 +92,7 @@ impl Forwarder {
         }
         let stopped = self.ingress_stages(
             &ctx,
-            || acl_key_v4(&ip),
+            |acl| acl.slot_v4(&acl_key_v4(&ip)),
             |mode| {
                 let group = match ctx.hint.src.for_v4(src) {
                     Some(group) => group,
@@ -148,8 +149,8 @@ impl Forwarder {
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
         if let Some(acl) = egress.acl_out {
-            let key = || acl_key_v4(&ip);
-            if let Some(drop) = self.acl_stage(acl, key, Direction::Out, egress_id) {
+            let slot = |a: &Acl| a.slot_v4(&acl_key_v4(&ip));
+            if let Some(drop) = self.acl_stage(acl, slot, Direction::Out, egress_id) {
                 let error = IcmpV4Error::AdminProhibited;
                 return self.stopped(Stopped::Acl(drop), |f| {
                     f.send_icmp_v4(ctx, frame, error, emit)

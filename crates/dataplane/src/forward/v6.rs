@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+use super::acl::Acl;
 use super::ecmp::flow_hash_v6;
 use super::icmp::IcmpV6Error;
 use super::stages::{acl_key_v6, Direction, Stopped};
@@ -82,7 +83,7 @@ impl Forwarder {
         }
         let stopped = self.ingress_stages(
             &ctx,
-            || acl_key_v6(&ip),
+            |acl| acl.slot(&acl_key_v6(&ip)),
             |mode| {
                 // A link-local source is answered by its own rule below (RFC
                 // 4443 beyond scope), not judged by a route it cannot have.
@@ -138,8 +139,8 @@ impl Forwarder {
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
         if let Some(acl) = egress.acl_out {
-            let key = || acl_key_v6(&ip);
-            if let Some(drop) = self.acl_stage(acl, key, Direction::Out, egress_id) {
+            let slot = |a: &Acl| a.slot(&acl_key_v6(&ip));
+            if let Some(drop) = self.acl_stage(acl, slot, Direction::Out, egress_id) {
                 let error = IcmpV6Error::AdminProhibited;
                 return self.stopped(Stopped::Acl(drop), |f| {
                     f.send_icmp_v6(ctx, frame, error, emit)

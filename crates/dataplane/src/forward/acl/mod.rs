@@ -120,6 +120,20 @@ pub struct AclKey {
     pub ports: Option<(u16, u16)>,
 }
 
+/// The fields of [`AclKey`] with the addresses as numbers (`u32` for
+/// IPv4, `u128` for IPv6): what the classifier reads, built straight from
+/// a header without going through `IpAddr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowFields<A> {
+    pub src: A,
+    pub dst: A,
+    pub protocol: u8,
+    pub ports: Option<(u16, u16)>,
+}
+
+/// An IPv4 packet's [`FlowFields`].
+pub type AclKeyV4 = FlowFields<u32>;
+
 /// A named list as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclSpec {
@@ -180,26 +194,53 @@ impl Acl {
     #[inline(always)]
     pub fn classify(&self, key: &AclKey) -> Option<usize> {
         match (key.src, key.dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                self.v4
-                    .classify(u32::from(s), u32::from(d), key.protocol, key.ports)
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                self.v6
-                    .classify(u128::from(s), u128::from(d), key.protocol, key.ports)
-            }
+            (IpAddr::V4(s), IpAddr::V4(d)) => self.v4.classify(&FlowFields {
+                src: u32::from(s),
+                dst: u32::from(d),
+                protocol: key.protocol,
+                ports: key.ports,
+            }),
+            (IpAddr::V6(s), IpAddr::V6(d)) => self.v6.classify(&FlowFields {
+                src: u128::from(s),
+                dst: u128::from(d),
+                protocol: key.protocol,
+                ports: key.ports,
+            }),
             _ => None,
         }
+    }
+
+    /// The counter slot of `key` (see [`slot_of`](Self::slot_of)).
+    #[inline(always)]
+    pub fn slot(&self, key: &AclKey) -> usize {
+        self.slot_of(self.classify(key))
+    }
+
+    /// The counter slot of an IPv4 packet's fields.
+    #[inline(always)]
+    pub fn slot_v4(&self, key: &AclKeyV4) -> usize {
+        self.slot_of(self.v4.classify(key))
+    }
+
+    /// The counter slot of a classification: the rule's index, or the
+    /// number of rules for the default.
+    #[inline(always)]
+    fn slot_of(&self, first: Option<usize>) -> usize {
+        first.unwrap_or(self.spec.rules.len())
+    }
+
+    /// The action of counter slot `slot` (a rule, or past them the default).
+    #[inline(always)]
+    pub fn action_at(&self, slot: usize) -> AclAction {
+        self.actions.get(slot).copied().unwrap_or(self.spec.default)
     }
 
     /// The action for `key` and the counter slot it counts in (the rule's
     /// index, or the number of rules for the default).
     #[inline(always)]
     pub fn decide(&self, key: &AclKey) -> (AclAction, usize) {
-        match self.classify(key) {
-            Some(i) => (self.actions[i], i),
-            None => (self.spec.default, self.spec.rules.len()),
-        }
+        let slot = self.slot(key);
+        (self.action_at(slot), slot)
     }
 
     /// Bytes the compiled classifiers take.
@@ -275,4 +316,4 @@ pub fn hits(table: &AclTable, counters: &[Vec<u64>]) -> Vec<AclHits> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

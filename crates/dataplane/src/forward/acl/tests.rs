@@ -180,7 +180,9 @@ fn arb_ports() -> impl Strategy<Value = Option<PortRange>> {
     ]
 }
 
-fn arb_rule() -> impl Strategy<Value = AclRule> {
+/// A random rule over the pools of [`arb_net`] (also the batch path's
+/// test's, `forward/tests/acl_batch.rs`).
+pub(crate) fn arb_rule() -> impl Strategy<Value = AclRule> {
     (
         any::<bool>(),
         prop::sample::select(&AclAction::ALL[..]),
@@ -209,7 +211,7 @@ fn arb_rule() -> impl Strategy<Value = AclRule> {
         })
 }
 
-fn arb_addr(v4: bool) -> impl Strategy<Value = IpAddr> {
+pub(crate) fn arb_addr(v4: bool) -> impl Strategy<Value = IpAddr> {
     (
         prop_oneof![Just(0u8), Just(10), Just(192), Just(77)],
         0u8..5,
@@ -247,7 +249,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     /// Over random lists (up to 150 rules: several 64-rule words) and
-    /// packets, the classifier finds exactly the first matching rule.
+    /// packets, the classifier finds exactly the first matching rule; for
+    /// IPv4 also from the key as numbers (the pipeline's path, no `IpAddr`).
     #[test]
     fn classifier_equals_a_linear_scan(
         rules in prop::collection::vec(arb_rule(), 0..150),
@@ -256,7 +259,18 @@ proptest! {
         let spec = AclSpec { name: "random".into(), default: AclAction::Deny, rules };
         let acl = Acl::compile(spec.clone());
         for k in &keys {
-            prop_assert_eq!(acl.classify(k), spec.first_match(k), "{:?}", k);
+            let first = spec.first_match(k);
+            prop_assert_eq!(acl.classify(k), first, "{:?}", k);
+            if let (IpAddr::V4(src), IpAddr::V4(dst)) = (k.src, k.dst) {
+                let numeric = AclKeyV4 {
+                    src: src.into(),
+                    dst: dst.into(),
+                    protocol: k.protocol,
+                    ports: k.ports,
+                };
+                let slot = first.unwrap_or(spec.rules.len());
+                prop_assert_eq!(acl.slot_v4(&numeric), slot, "{:?}", k);
+            }
         }
     }
 }

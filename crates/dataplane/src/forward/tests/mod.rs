@@ -1,6 +1,7 @@
 //! Behaviour of the pipeline, one rule per test, plus property tests.
 
 mod acl;
+mod acl_batch;
 mod batch;
 mod discard;
 mod ecmp;
