@@ -75,31 +75,21 @@ impl Protocol for Echo {
                         route: Some(discard_route(prefix)),
                     });
                 }
-                // A mass change (10.0.0.0/8 as /24s), and its tail
-                // (11.0.0.0/12 as /24s).
+                // A mass change (10.0.0.0/8 as /24s), its tail (11.0.0.0/12
+                // as /24s), and the mass change lost (withdrawn).
                 let more = match bytes {
-                    b"table" => Some((0x0a00_0000u32, MASS_CHANGE)),
-                    b"tail" => Some((0x0b00_0000, SETTLING_CHANGES)),
+                    b"table" => Some((0x0a00_0000u32, MASS_CHANGE, true)),
+                    b"tail" => Some((0x0b00_0000, SETTLING_CHANGES, true)),
+                    b"lose" => Some((0x0a00_0000, MASS_CHANGE, false)),
                     _ => None,
                 };
-                for i in more.map_or(0..0, |(_, n)| 0..n as u32) {
-                    let base = more.map_or(0, |(base, _)| base);
-                    let prefix = IpNet::V4(Ipv4Net::new((base | i << 8).into(), 24).unwrap());
-                    self.routes.push_back(RouteOutput::Update {
-                        source: RouteSource::EBGP,
-                        prefix,
-                        route: Some(discard_route(prefix)),
-                    });
-                }
-                // The mass change lost: every route of "table" withdrawn.
-                if bytes == b"lose" {
-                    for i in 0..MASS_CHANGE as u32 {
-                        let prefix =
-                            IpNet::V4(Ipv4Net::new((0x0a00_0000 | i << 8).into(), 24).unwrap());
+                if let Some((base, n, announce)) = more {
+                    for i in 0..n as u32 {
+                        let prefix = IpNet::V4(Ipv4Net::new((base | i << 8).into(), 24).unwrap());
                         self.routes.push_back(RouteOutput::Update {
                             source: RouteSource::EBGP,
                             prefix,
-                            route: None,
+                            route: announce.then(|| discard_route(prefix)),
                         });
                     }
                 }
@@ -275,11 +265,7 @@ fn socket_wishes_go_out_as_requests_then_transmits_then_closes() {
     };
     engine.handle_socket(key, now, accepted).unwrap();
     let peer = SocketId(SocketId::ACCEPTED);
-    let bye = SocketEvent::Stream {
-        socket: peer,
-        bytes: b"bye",
-    };
-    engine.handle_socket(key, now, bye).unwrap();
+    engine.handle_socket(key, now, stream(b"bye")).unwrap();
     let out: Vec<_> = std::iter::from_fn(|| engine.poll_io())
         .map(|(_, io)| io)
         .collect();
@@ -300,7 +286,7 @@ fn socket_wishes_go_out_as_requests_then_transmits_then_closes() {
 
     // An event for an instance that no longer runs is dropped quietly; one
     // the instance rejects is an error.
-    assert_eq!(engine.handle_socket(key + 1, now, bye), Ok(()));
+    assert_eq!(engine.handle_socket(key + 1, now, stream(b"bye")), Ok(()));
     let drained = SocketEvent::Drained { socket: peer };
     assert!(engine.handle_socket(key, now, drained).is_err());
 }
@@ -359,6 +345,14 @@ fn actions_go_to_the_instance_that_claims_them() {
     );
 }
 
+/// Bytes from the accepted connection (the fake protocol's commands).
+fn stream(bytes: &'static [u8]) -> SocketEvent<'static> {
+    SocketEvent::Stream {
+        socket: SocketId(SocketId::ACCEPTED),
+        bytes,
+    }
+}
+
 #[test]
 fn routes_from_a_socket_open_the_publication_window() {
     let mut engine = engine();
@@ -367,11 +361,7 @@ fn routes_from_a_socket_open_the_publication_window() {
     engine.publish_now();
     let before = engine.publish_stats().publications;
     assert_eq!(engine.deadline(), None, "nothing to do");
-    let route = SocketEvent::Stream {
-        socket: SocketId(SocketId::ACCEPTED),
-        bytes: b"route",
-    };
-    engine.handle_socket(key, now, route).unwrap();
+    engine.handle_socket(key, now, stream(b"route")).unwrap();
     // The window (zero here) closes at once: the event loop's timer is due.
     assert_eq!(engine.deadline(), Some(now));
     assert!(engine.poll(now).is_some());
@@ -385,10 +375,6 @@ fn a_mass_change_is_compacted_once_it_has_settled() {
     let key = engine.instance_keys()[0];
     let now = frozen_clock();
     engine.publish_now();
-    let stream = |bytes: &'static [u8]| SocketEvent::Stream {
-        socket: SocketId(SocketId::ACCEPTED),
-        bytes,
-    };
     engine.handle_socket(key, now, stream(b"route")).unwrap();
     assert!(engine.poll(now).is_some());
     assert_eq!(engine.deadline(), None, "one route is no mass change");
@@ -430,10 +416,6 @@ fn a_mass_withdrawal_is_compacted() {
     let key = engine.instance_keys()[0];
     let now = frozen_clock();
     engine.publish_now();
-    let stream = |bytes: &'static [u8]| SocketEvent::Stream {
-        socket: SocketId(SocketId::ACCEPTED),
-        bytes,
-    };
     engine.handle_socket(key, now, stream(b"table")).unwrap();
     assert!(engine.poll(now).is_some());
     let settled = now + SETTLE;
