@@ -262,22 +262,7 @@ fn rerun_follows_next_hop_reachability_and_moves_between_ebgp_and_ibgp() {
         let mut n = 0;
         while let Some(output) = bgp.poll_route() {
             n += 1;
-            match output {
-                RouteOutput::Update {
-                    source,
-                    prefix,
-                    route,
-                } => rib.update(source, prefix, route.as_ref()),
-                RouteOutput::ReplaceSource { source, routes } => rib.replace_source(source, routes),
-                RouteOutput::Withdraw { sources, prefixes } => {
-                    for prefix in prefixes {
-                        for &source in sources {
-                            rib.update(source, prefix, None);
-                        }
-                    }
-                }
-                RouteOutput::ReplaceTable(table) => rib.replace_table(table),
-            }
+            output.apply(rib);
         }
         n
     };

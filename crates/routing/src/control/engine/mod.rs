@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::control::protocol::{
-    Protocol, ProtocolConfig, Registration, RouteOutput, SocketRequest, REGISTRY,
-};
+use crate::control::protocol::{Protocol, ProtocolConfig, Registration, SocketRequest, REGISTRY};
 use crate::control::rib::inputs::{connected_routes, static_routes};
 use crate::control::rib::notify::{SourceFilter, SubscriberId};
 use crate::control::rib::route::{RibRoute, RouteSource};
@@ -222,24 +220,7 @@ impl Engine {
         let mut any = false;
         while let Some(output) = self.instances[i].protocol.poll_route() {
             any = true;
-            match output {
-                RouteOutput::Update {
-                    source,
-                    prefix,
-                    route,
-                } => self.rib.update(source, prefix, route.as_ref()),
-                RouteOutput::ReplaceSource { source, routes } => {
-                    self.rib.replace_source(source, routes)
-                }
-                RouteOutput::ReplaceTable(table) => self.rib.replace_table(table),
-                RouteOutput::Withdraw { sources, prefixes } => {
-                    for prefix in prefixes {
-                        for &source in sources {
-                            self.rib.update(source, prefix, None);
-                        }
-                    }
-                }
-            }
+            output.apply(&mut self.rib);
         }
         if any {
             self.instances[i].last_apply = (self.host.clock)() - t;

@@ -22,6 +22,7 @@ mod sockets;
 
 pub use crate::control::rib::notify::{BestRouteChange, RibView, SourceFilter};
 use crate::control::rib::route::{RibRoute, RouteSource, RouteTable};
+use crate::control::rib::Rib;
 use crate::fib::PortId;
 pub use sockets::{
     ListenPeer, Md5Key, SocketEvent, SocketId, SocketRequest, TcpOptions, Transmit,
@@ -61,6 +62,29 @@ pub enum RouteOutput {
         sources: &'static [RouteSource],
         prefixes: Vec<IpNet>,
     },
+}
+
+impl RouteOutput {
+    /// Carries the change out in `rib` (the engine's one way of applying
+    /// an instance's outputs; tests driving a protocol by hand use it too).
+    pub fn apply(self, rib: &mut Rib) {
+        match self {
+            RouteOutput::Update {
+                source,
+                prefix,
+                route,
+            } => rib.update(source, prefix, route.as_ref()),
+            RouteOutput::ReplaceSource { source, routes } => rib.replace_source(source, routes),
+            RouteOutput::ReplaceTable(table) => rib.replace_table(table),
+            RouteOutput::Withdraw { sources, prefixes } => {
+                for prefix in prefixes {
+                    for &source in sources {
+                        rib.update(source, prefix, None);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What the configuration says to a protocol instance: the router-wide
