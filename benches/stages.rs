@@ -12,6 +12,13 @@
 //! (never matched by this UDP traffic), default permit: every frame is
 //! forwarded in every variant, so they differ only in the stages' work.
 //!
+//! The ACL variants run twice: over the 65,536 frames above, each its own
+//! flow (`acl_N`: every packet misses the workers' ACL cache, the
+//! classifier's cost plus the cache's), and over traffic drawn at random
+//! from 1,024 of those flows (`acl_N_flows`: after the first packets, every
+//! packet hits the cache), beside the pipeline without ACLs on the same
+//! flows (`off_flows`).
+//!
 //! VLAN variants (issue 15): the same frames, forwarded to the same next
 //! hops, but arriving tagged on a sub-interface (the tag popped), leaving
 //! through one (a tag pushed), or both; beside `off`, where neither link
@@ -35,8 +42,8 @@ use ferroute::fib::Fib;
 use ferroute::fib::PortId;
 use ferroute::forward::acl::{AclRule, AclSpec, PortRange};
 use ferroute::forward::{
-    AclAction, AclTable, Arrival, Forwarder, ForwarderConfig, Port, PortFeatures, RouteHints, Urpf,
-    Verdict, Vlan,
+    AclAction, AclTable, Arrival, Forwarder, ForwarderConfig, Port, PortFeatures, RouteHints,
+    StagesSnapshot, Urpf, Verdict, Vlan,
 };
 use ferroute::testkit::frames::{tagged, V4Frame};
 use ferroute::testkit::rig::{ports, NoEmit, P1_MAC};
@@ -52,6 +59,8 @@ const INGRESS: u16 = 1;
 /// Room before each frame (a pushed tag needs 4 bytes).
 const HEADROOM: usize = 4;
 const COMMON_PORTS: [u16; 12] = [22, 23, 25, 53, 80, 123, 161, 179, 443, 445, 3389, 8080];
+/// Flows in the `_flows` variants' traffic.
+const FLOWS: usize = 1024;
 
 /// A 60-byte UDP frame arriving on p1.
 fn frame(src: Ipv4Addr, dst: Ipv4Addr, rng: &mut Rng) -> Vec<u8> {
@@ -201,6 +210,13 @@ fn bench_variant(
         c.forwarded, c.rx_frames,
         "{name}: every frame forwarded: {c:?}"
     );
+    let mut stages = StagesSnapshot::default();
+    fwd.stages_into(&mut stages);
+    let cache = stages.acl_cache;
+    if cache.hits + cache.misses > 0 {
+        let share = cache.hits as f64 / (cache.hits + cache.misses) as f64;
+        eprintln!("{name}: ACL cache hits {:.2} %", share * 100.0);
+    }
 }
 
 fn main() {
@@ -213,6 +229,10 @@ fn main() {
     let src = v4_destinations(&routes, &mut rng);
     let untagged: Vec<Vec<u8>> = (0..POOL).map(|i| frame(src[i], dst[i], &mut rng)).collect();
     let frames = with_headroom(&untagged, 0);
+    let mut pick = Rng::new(0xf1005);
+    let flows: Vec<Vec<u8>> = (0..POOL)
+        .map(|_| frames[pick.below(FLOWS as u64) as usize].clone())
+        .collect();
 
     let mut group = c.benchmark_group("stages_v4");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -237,6 +257,13 @@ fn main() {
         &fib,
         forwarder(off, AclTable::default()),
         (INGRESS, &frames),
+    );
+    bench_variant(
+        &mut c,
+        "off_flows",
+        &fib,
+        forwarder(off, AclTable::default()),
+        (INGRESS, &flows),
     );
     // VLANs: popped on the way in (tagged 100 on p0, out of p1), pushed on
     // the way out (untagged on p0, out of VLAN 200 on p0), or both.
@@ -285,8 +312,15 @@ fn main() {
             &mut c,
             &format!("acl_{n}"),
             &fib,
-            forwarder(on, table),
+            forwarder(on, table.clone()),
             (INGRESS, &frames),
+        );
+        bench_variant(
+            &mut c,
+            &format!("acl_{n}_flows"),
+            &fib,
+            forwarder(on, table),
+            (INGRESS, &flows),
         );
     }
     c.final_summary();

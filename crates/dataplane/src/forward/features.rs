@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::acl::{AclHits, AclId};
+use super::acl::{AclCacheCounts, AclHits, AclId};
 use super::Forwarder;
 
 /// Unicast reverse-path forwarding (RFC 3704) on an ingress port.
@@ -103,6 +103,9 @@ pub struct StagesSnapshot {
     /// is being taken).
     #[serde(default)]
     pub oldest_version: u64,
+    /// What the workers' ACL caches answered (`acl/cache.rs`).
+    #[serde(default)]
+    pub acl_cache: AclCacheCounts,
 }
 
 impl StagesSnapshot {
@@ -118,6 +121,7 @@ impl StagesSnapshot {
         for (a, b) in self.ports.iter_mut().zip(&other.ports) {
             a.counters.merge(&b.counters);
         }
+        self.acl_cache.merge(&other.acl_cache);
         self.oldest_version = self.oldest_version.min(other.oldest_version);
         if other.version < self.version {
             return;
@@ -148,6 +152,13 @@ impl StagesSnapshot {
         for hits in &self.acl {
             s.push_str(&format!("  acl {hits}\n"));
         }
+        let c = self.acl_cache;
+        if c != AclCacheCounts::default() {
+            s.push_str(&format!(
+                "  acl cache: hits {}, misses {}\n",
+                c.hits, c.misses
+            ));
+        }
         s
     }
 }
@@ -169,6 +180,7 @@ impl Forwarder {
         for (p, c) in snap.ports.iter_mut().zip(&self.port_counters) {
             p.counters = *c;
         }
+        snap.acl_cache = self.acl_cache.counts;
         // A reload may keep the shape but not the names.
         let same_shape = snap.version == self.stages_version()
             && snap.acl.len() == self.acl_hits.len()

@@ -133,6 +133,8 @@ pub struct Forwarder {
     vlans: vlan::VlanTable,
     /// Hits per ACL: one per rule, then the default.
     pub acl_hits: Vec<Vec<u64>>,
+    /// This worker's ACL answers by flow (see `acl/cache.rs`).
+    acl_cache: acl::AclCache,
     /// The [`StageTable`] version the ports' stages and ACLs come from.
     stages_version: u64,
     /// Unresolved next hops seen, for the control thread to resolve.
@@ -150,6 +152,7 @@ impl Forwarder {
             next_ident: 0,
             counters: Counters::default(),
             acl_hits: config.acls.counters(),
+            acl_cache: acl::AclCache::for_table(&config.acls),
             acls: config.acls,
             stages_version: 0,
             glean: GleanLog::default(),

@@ -122,6 +122,8 @@ impl Forwarder {
         self.acl_hits = if same_table {
             old_hits
         } else {
+            // The same list id and fields may mean another rule now.
+            self.acl_cache.invalidate(&table.acls);
             carried_hits(&self.acls, old_hits, &table.acls)
         };
         self.acls = table.acls.clone();

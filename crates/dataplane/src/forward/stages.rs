@@ -1,7 +1,7 @@
 //! The optional per-port stages as the family paths call them: ACLs and
 //! uRPF (order and cost: see `features.rs`).
 
-use super::acl::{Acl, AclAction, AclId, AclKey, AclKeyV4};
+use super::acl::{Acl, AclAction, AclCache, AclId, AclKeyV4, AclKeyV6, FlowKeyV4, FlowKeyV6};
 use super::{DropReason, Forwarder, Ingress, Urpf, Verdict};
 use crate::fib::PortId;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
@@ -30,11 +30,17 @@ pub(super) struct AclDrop {
     pub reject: bool,
 }
 
+/// Whether an ACL rule's ports apply to `protocol` (TCP and UDP).
+#[inline(always)]
+fn has_ports(protocol: u8) -> bool {
+    protocol == protocol::TCP || protocol == protocol::UDP
+}
+
 /// TCP and UDP ports from the first four payload bytes, when the payload
 /// holds them.
 #[inline]
 fn ports(protocol: u8, payload: &[u8]) -> Option<(u16, u16)> {
-    if protocol != protocol::TCP && protocol != protocol::UDP {
+    if !has_ports(protocol) {
         return None;
     }
     let p = payload.get(..4)?;
@@ -65,7 +71,7 @@ pub(super) fn acl_key_v4(ip: &Ipv4Packet<&[u8]>) -> AclKeyV4 {
 /// extension headers (a chain that cannot be walked is matched as its
 /// first next-header value, with no ports).
 #[inline]
-pub(super) fn acl_key_v6(ip: &Ipv6Packet<&[u8]>) -> AclKey {
+pub(super) fn acl_key_v6(ip: &Ipv6Packet<&[u8]>) -> AclKeyV6 {
     let payload = ip.payload();
     let (proto, ports) = match walk_extension_headers(ip.next_header(), payload) {
         Ok(w) if w.non_first_fragment => (w.upper_protocol, None),
@@ -78,7 +84,7 @@ pub(super) fn acl_key_v6(ip: &Ipv6Packet<&[u8]>) -> AclKey {
         ),
         Err(_) => (ip.next_header(), None),
     };
-    AclKey {
+    AclKeyV6 {
         src: ip.src().into(),
         dst: ip.dst().into(),
         protocol: proto,
@@ -86,23 +92,68 @@ pub(super) fn acl_key_v6(ip: &Ipv6Packet<&[u8]>) -> AclKey {
     }
 }
 
+/// A packet as the ACL stage reads it: the stage asks the worker's cache
+/// for its counter slot, which asks the list's classifier on a miss.
+pub(super) trait AclFields {
+    fn slot(&self, cache: &mut AclCache, acl: &Acl, id: AclId) -> usize;
+}
+
+/// A checked IPv4 packet for the ACL stage: the cache key straight from the
+/// header's bytes (a hit converts no field), the classifier's fields
+/// ([`acl_key_v4`]) only on a miss.
+pub(super) struct AclPacketV4<'a, 'b>(pub &'a Ipv4Packet<&'b [u8]>);
+
+impl AclFields for AclPacketV4<'_, '_> {
+    #[inline(always)]
+    fn slot(&self, cache: &mut AclCache, acl: &Acl, id: AclId) -> usize {
+        let ip = self.0;
+        let proto = ip.protocol();
+        // Source and destination: header bytes 12..20 (a checked header
+        // has 20 at least; zeros otherwise, and the classifier decides).
+        let addrs = ip
+            .header()
+            .get(12..20)
+            .and_then(|a| a.try_into().ok())
+            .unwrap_or([0; 8]);
+        let ports = if ip.is_non_first_fragment() || !has_ports(proto) {
+            None
+        } else {
+            ip.payload().get(..4).and_then(|p| p.try_into().ok())
+        };
+        let key = FlowKeyV4::new(addrs, ports, proto, id);
+        cache.slot_v4(key, || acl.slot_v4(&acl_key_v4(ip)))
+    }
+}
+
+impl AclFields for AclKeyV6 {
+    #[inline(always)]
+    fn slot(&self, cache: &mut AclCache, acl: &Acl, id: AclId) -> usize {
+        cache.slot_v6(FlowKeyV6::of(self, id), || acl.slot_v6(self))
+    }
+}
+
 impl Forwarder {
     /// Runs ACL `id` of `port` (direction `dir`) on the packet whose
-    /// counter slot (rule, or default) `slot` finds: counts it, and says
-    /// why the packet stops if it does. A list without rules answers its
-    /// default without reading the fields or calling the classifier.
+    /// fields `fields` reads: finds its counter slot (rule, or default)
+    /// through the cache, counts it, and says why the packet stops if it
+    /// does. A list without rules answers its default without reading the
+    /// fields or asking the cache.
     #[inline]
-    pub(super) fn acl_stage(
+    pub(super) fn acl_stage<F: AclFields>(
         &mut self,
         id: AclId,
-        slot: impl FnOnce(&Acl) -> usize,
+        fields: impl FnOnce() -> F,
         dir: Direction,
         port: PortId,
     ) -> Option<AclDrop> {
         // Ids come from the configuration, which checks them: a missing
         // one cannot happen, and lets the packet through if it did.
         let acl = self.acls.get(id)?;
-        let slot = if acl.is_empty() { 0 } else { slot(acl) };
+        let slot = if acl.is_empty() {
+            0
+        } else {
+            fields().slot(&mut self.acl_cache, acl, id)
+        };
         let action = acl.action_at(slot);
         if let Some(hits) = self.acl_hits.get_mut(id as usize) {
             if let Some(c) = hits.get_mut(slot) {
@@ -132,33 +183,35 @@ impl Forwarder {
     }
 
     /// acl-in, then uRPF, on a transit packet arriving as `ctx` says:
-    /// what stopped it, if anything. `slot` (the ACL's counter slot for
-    /// the packet, see [`Forwarder::acl_stage`]) and `urpf_passes` are
-    /// asked only when the port turns the stage on.
+    /// what stopped it, if anything. `fields` (the packet's ACL fields, see
+    /// [`Forwarder::acl_stage`]) and `urpf_passes` are asked only when the
+    /// port turns the stage on.
     #[inline(always)]
-    pub(super) fn ingress_stages(
+    pub(super) fn ingress_stages<F: AclFields>(
         &mut self,
         ctx: &Ingress,
-        slot: impl FnOnce(&Acl) -> usize,
+        fields: impl FnOnce() -> F,
         urpf_passes: impl FnOnce(Urpf) -> bool,
     ) -> Option<Stopped> {
-        // Most ports run neither stage: one test, no call (the call's
-        // register saves cost more than the stages' tests did).
+        // Most ports run neither stage: one test. The stages are inlined
+        // behind it: out of line, the call and its register saves cost ~25
+        // instructions per packet (callgrind: an empty list's stage 650 ->
+        // 629 per packet, a cache hit 722 -> 696, stages off 584 -> 576).
         if ctx.features.acl_in.is_none() && ctx.features.urpf.is_none() {
             return None;
         }
-        self.run_ingress_stages(ctx, slot, urpf_passes)
+        self.run_ingress_stages(ctx, fields, urpf_passes)
     }
 
-    #[inline(never)]
-    fn run_ingress_stages(
+    #[inline(always)]
+    fn run_ingress_stages<F: AclFields>(
         &mut self,
         ctx: &Ingress,
-        slot: impl FnOnce(&Acl) -> usize,
+        fields: impl FnOnce() -> F,
         urpf_passes: impl FnOnce(Urpf) -> bool,
     ) -> Option<Stopped> {
         if let Some(acl) = ctx.features.acl_in {
-            if let Some(drop) = self.acl_stage(acl, slot, Direction::In, ctx.port) {
+            if let Some(drop) = self.acl_stage(acl, fields, Direction::In, ctx.port) {
                 return Some(Stopped::Acl(drop));
             }
         }

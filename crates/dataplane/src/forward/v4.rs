@@ -2,11 +2,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::acl::Acl;
 use super::ecmp::flow_hash_v4;
 use super::icmp::IcmpV4Error;
 use super::options::{self, OptionScan};
-use super::stages::{acl_key_v4, Direction, Stopped};
+use super::stages::{AclPacketV4, Direction, Stopped};
 use super::urpf;
 use super::{discard_reason, rewrite_l2, DropReason, Emit, Forwarder, Ingress, Verdict};
 use crate::fib::{Discard, Fib, NextHop};
@@ -92,7 +91,7 @@ impl Forwarder {
         }
         let stopped = self.ingress_stages(
             &ctx,
-            |acl| acl.slot_v4(&acl_key_v4(&ip)),
+            || AclPacketV4(&ip),
             |mode| {
                 let group = match ctx.hint.src.for_v4(src) {
                     Some(group) => group,
@@ -149,8 +148,8 @@ impl Forwarder {
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
         if let Some(acl) = egress.acl_out {
-            let slot = |a: &Acl| a.slot_v4(&acl_key_v4(&ip));
-            if let Some(drop) = self.acl_stage(acl, slot, Direction::Out, egress_id) {
+            let fields = || AclPacketV4(&ip);
+            if let Some(drop) = self.acl_stage(acl, fields, Direction::Out, egress_id) {
                 let error = IcmpV4Error::AdminProhibited;
                 return self.stopped(Stopped::Acl(drop), |f| {
                     f.send_icmp_v4(ctx, frame, error, emit)

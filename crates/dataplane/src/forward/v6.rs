@@ -2,7 +2,6 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use super::acl::Acl;
 use super::ecmp::flow_hash_v6;
 use super::icmp::IcmpV6Error;
 use super::stages::{acl_key_v6, Direction, Stopped};
@@ -83,7 +82,7 @@ impl Forwarder {
         }
         let stopped = self.ingress_stages(
             &ctx,
-            |acl| acl.slot(&acl_key_v6(&ip)),
+            || acl_key_v6(&ip),
             |mode| {
                 // A link-local source is answered by its own rule below (RFC
                 // 4443 beyond scope), not judged by a route it cannot have.
@@ -139,8 +138,8 @@ impl Forwarder {
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
         if let Some(acl) = egress.acl_out {
-            let slot = |a: &Acl| a.slot(&acl_key_v6(&ip));
-            if let Some(drop) = self.acl_stage(acl, slot, Direction::Out, egress_id) {
+            let fields = || acl_key_v6(&ip);
+            if let Some(drop) = self.acl_stage(acl, fields, Direction::Out, egress_id) {
                 let error = IcmpV6Error::AdminProhibited;
                 return self.stopped(Stopped::Acl(drop), |f| {
                     f.send_icmp_v6(ctx, frame, error, emit)

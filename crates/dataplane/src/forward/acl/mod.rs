@@ -9,6 +9,7 @@
 //! holds them: a rule with a port condition never matches anything else
 //! (non-first fragments match on addresses and protocol only).
 
+mod cache;
 mod classifier;
 mod intervals;
 mod show;
@@ -18,6 +19,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub use cache::{AclCache, AclCacheCounts, FlowKeyV4, FlowKeyV6};
 use classifier::Classifier;
 pub use show::{show, AclShow, AclView, PortUse, RuleView};
 
@@ -134,6 +136,9 @@ pub struct FlowFields<A> {
 /// An IPv4 packet's [`FlowFields`].
 pub type AclKeyV4 = FlowFields<u32>;
 
+/// An IPv6 packet's [`FlowFields`].
+pub type AclKeyV6 = FlowFields<u128>;
+
 /// A named list as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclSpec {
@@ -220,6 +225,12 @@ impl Acl {
     #[inline(always)]
     pub fn slot_v4(&self, key: &AclKeyV4) -> usize {
         self.slot_of(self.v4.classify(key))
+    }
+
+    /// The counter slot of an IPv6 packet's fields.
+    #[inline(always)]
+    pub fn slot_v6(&self, key: &AclKeyV6) -> usize {
+        self.slot_of(self.v6.classify(key))
     }
 
     /// The counter slot of a classification: the rule's index, or the

@@ -274,3 +274,65 @@ proptest! {
         }
     }
 }
+
+/// `key` with its addresses as numbers, through `cache` as the pipeline
+/// asks: the counter slot.
+fn cached_slot(cache: &mut AclCache, acl: &Acl, id: AclId, k: &AclKey) -> usize {
+    match (k.src, k.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let key = AclKeyV4 {
+                src: s.into(),
+                dst: d.into(),
+                protocol: k.protocol,
+                ports: k.ports,
+            };
+            cache.slot_v4(FlowKeyV4::of(&key, id), || acl.slot_v4(&key))
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let key = AclKeyV6 {
+                src: s.into(),
+                dst: d.into(),
+                protocol: k.protocol,
+                ports: k.ports,
+            };
+            cache.slot_v6(FlowKeyV6::of(&key, id), || acl.slot_v6(&key))
+        }
+        _ => acl.slot(k),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Through a small cache (4 sets: collisions and evictions), two lists
+    /// asked in random order over a pool of flows that repeat, and one of
+    /// them replaced half-way (the cache invalidated as a reload does),
+    /// every answer is the linear scan's of the list asked.
+    #[test]
+    fn cached_answers_equal_a_linear_scan(
+        lists in prop::collection::vec(prop::collection::vec(arb_rule(), 1..40), 3),
+        pool in prop::collection::vec(arb_key(), 1..12),
+        asks in prop::collection::vec((0usize..2, any::<prop::sample::Index>()), 1..120),
+    ) {
+        let spec = |i: usize| AclSpec {
+            name: format!("l{i}"),
+            default: AclAction::Deny,
+            rules: lists[i].clone(),
+        };
+        let mut specs = vec![spec(0), spec(1)];
+        let mut table = AclTable::compile(specs.clone());
+        let mut cache = AclCache::with_sets(4, 4);
+        for (n, (id, which)) in asks.iter().enumerate() {
+            if n == asks.len() / 2 {
+                specs[0] = spec(2);
+                table = AclTable::compile(specs.clone());
+                cache.invalidate(&table);
+            }
+            let k = which.get(&pool);
+            let acl = table.get(*id as AclId).unwrap();
+            let expected = specs[*id].first_match(k).unwrap_or(specs[*id].rules.len());
+            prop_assert_eq!(cached_slot(&mut cache, acl, *id as AclId, k), expected, "{:?}", k);
+        }
+        prop_assert_eq!(cache.counts.hits + cache.counts.misses, asks.len() as u64);
+    }
+}

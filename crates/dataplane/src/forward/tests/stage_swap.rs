@@ -191,7 +191,7 @@ fn replaced_acl_tables_are_freed_by_the_publisher_once_no_forwarder_holds_them()
 
 #[test]
 fn summed_counts_are_those_of_workers_on_the_newest_lists() {
-    use crate::forward::acl::AclHits;
+    use crate::forward::acl::{AclCacheCounts, AclHits};
     let worker = |version: u64, rule: u64| StagesSnapshot {
         ports: vec![PortStages {
             name: "p0".into(),
@@ -207,6 +207,10 @@ fn summed_counts_are_those_of_workers_on_the_newest_lists() {
         }],
         version,
         oldest_version: version,
+        acl_cache: AclCacheCounts {
+            hits: rule,
+            misses: 1,
+        },
     };
     for order in [[2, 1, 2], [1, 2, 2], [2, 2, 1]] {
         let mut sum = StagesSnapshot::default();
@@ -222,7 +226,12 @@ fn summed_counts_are_those_of_workers_on_the_newest_lists() {
             .map(|(i, _)| i as u64 + 1)
             .sum();
         assert_eq!(sum.acl[0].rules, [expected], "{order:?}");
-        // Port counters are every worker's.
+        // Port counters and the caches' counts are every worker's.
         assert_eq!(sum.ports[0].counters.acl_in_dropped, 100 + expected);
+        let cache = AclCacheCounts {
+            hits: 100 + expected,
+            misses: 3,
+        };
+        assert_eq!(sum.acl_cache, cache, "{order:?}");
     }
 }

@@ -1,0 +1,429 @@
+//! A worker's cache of ACL answers by exact flow, in front of the
+//! classifier (the idea of Open vSwitch's exact-match cache in front of its
+//! megaflow classifier, and of VPP's ACL plugin sessions).
+//!
+//! Classifying a packet against a long list costs four interval lookups and
+//! an AND of five bit vectors (~270 instructions at 10 rules, ~330 at
+//! 10,000: see README, "Data-plane features"); a flow's packets all get the
+//! same answer. The cache keeps, per (list, source, destination, protocol,
+//! ports), the counter slot the classifier gave the flow's first packet:
+//! later packets pay a hash and one cache-line compare.
+//!
+//! * Exact: the key holds every field a rule can match (ports "not known"
+//!   apart from port 0), and the list's id, so an entry answers only for
+//!   what the classifier answered. Hit counts per rule are kept as before
+//!   (the slot is the rule's index).
+//! * Invalidated whole when the worker takes a new ACL table (the entries
+//!   carry the generation they were made in): O(1) on a reload.
+//! * Bounded: a fixed number of two-way sets (one cache line each for
+//!   IPv4), least recently inserted way evicted; a flood of new flows (or
+//!   flows an attacker makes collide) costs the classifier plus one store
+//!   each, never more. The hash is keyed per worker ([`crate::qos::random_key`]).
+//! * Per worker: no sharing, no locks.
+
+use super::{AclId, AclKeyV4, AclKeyV6, AclTable};
+
+/// Sets per family (powers of two): 4,096 × 2 ways of 32 bytes for IPv4,
+/// 2,048 × 2 ways of 64 bytes for IPv6: 256 KiB each, allocated only when
+/// some list has rules.
+const V4_SETS: usize = 4096;
+const V6_SETS: usize = 2048;
+
+/// What the cache did, for operators (`ferroute stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AclCacheCounts {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl AclCacheCounts {
+    pub fn merge(&mut self, other: &AclCacheCounts) {
+        self.hits += other.hits;
+        self.misses += other.misses;
+    }
+}
+
+/// One cached answer; generation 0 is never current (an empty way).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Entry<K> {
+    key: K,
+    generation: u32,
+    slot: u32,
+}
+
+/// Two ways; for IPv4 exactly one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Set<K> {
+    ways: [Entry<K>; 2],
+}
+
+/// An IPv4 flow's cache key: the addresses and the rest (ports, protocol,
+/// "ports known", list id) as [`FlowKeyV4::new`] packs them. Built from the
+/// header's bytes as they are (only equality matters, not their values as
+/// numbers), so a hit never converts a field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowKeyV4 {
+    addrs: u64,
+    rest: u64,
+}
+
+impl FlowKeyV4 {
+    /// `addrs`: the source and destination as they sit in the header;
+    /// `ports`: the first four payload bytes of TCP and UDP when known.
+    #[inline(always)]
+    pub fn new(addrs: [u8; 8], ports: Option<[u8; 4]>, protocol: u8, id: AclId) -> FlowKeyV4 {
+        FlowKeyV4 {
+            addrs: u64::from_ne_bytes(addrs),
+            rest: packed_rest(ports, protocol, id),
+        }
+    }
+
+    /// The key of fields already taken apart (tests, and any caller without
+    /// the header at hand): the same key the header's bytes give.
+    pub fn of(key: &AclKeyV4, id: AclId) -> FlowKeyV4 {
+        let mut addrs = [0; 8];
+        addrs[..4].copy_from_slice(&key.src.to_be_bytes());
+        addrs[4..].copy_from_slice(&key.dst.to_be_bytes());
+        FlowKeyV4::new(addrs, raw_ports(key.ports), key.protocol, id)
+    }
+}
+
+/// An IPv6 flow's cache key, likewise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowKeyV6 {
+    src: u128,
+    dst: u128,
+    rest: u64,
+}
+
+impl FlowKeyV6 {
+    #[inline(always)]
+    pub fn of(key: &AclKeyV6, id: AclId) -> FlowKeyV6 {
+        FlowKeyV6 {
+            src: key.src,
+            dst: key.dst,
+            rest: packed_rest(raw_ports(key.ports), key.protocol, id),
+        }
+    }
+}
+
+/// Ports as the payload's first four bytes.
+#[inline(always)]
+fn raw_ports(ports: Option<(u16, u16)>) -> Option<[u8; 4]> {
+    ports.map(|(s, d)| {
+        let [s0, s1] = s.to_be_bytes();
+        let [d0, d1] = d.to_be_bytes();
+        [s0, s1, d0, d1]
+    })
+}
+
+/// The cache of one family.
+#[derive(Debug, Clone, Default)]
+struct Sets<K> {
+    sets: Box<[Set<K>]>,
+    /// Sets − 1 (0 when empty: the one index tried is then out of range).
+    mask: u64,
+}
+
+impl<K: Copy + Default + Eq> Sets<K> {
+    fn new(sets: usize) -> Sets<K> {
+        debug_assert!(sets.is_power_of_two());
+        Sets {
+            sets: vec![Set::default(); sets].into_boxed_slice(),
+            mask: sets as u64 - 1,
+        }
+    }
+
+    /// The slot cached for `key` in `generation`, or `classify`'s answer,
+    /// then cached; and whether it was a hit.
+    #[inline(always)]
+    fn slot(
+        &mut self,
+        key: K,
+        hash: u64,
+        generation: u32,
+        classify: impl FnOnce() -> usize,
+    ) -> (usize, bool) {
+        let Some(set) = self.sets.get_mut((hash & self.mask) as usize) else {
+            return (classify(), false);
+        };
+        for way in &set.ways {
+            if way.generation == generation && way.key == key {
+                return (way.slot as usize, true);
+            }
+        }
+        let slot = classify();
+        set.ways[1] = set.ways[0];
+        set.ways[0] = Entry {
+            key,
+            generation,
+            slot: slot as u32,
+        };
+        (slot, false)
+    }
+
+    fn clear(&mut self) {
+        self.sets.fill(Set::default());
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.sets)
+    }
+}
+
+/// One worker's cache of ACL answers (see the module comment).
+#[derive(Debug, Clone)]
+pub struct AclCache {
+    v4: Sets<FlowKeyV4>,
+    v6: Sets<FlowKeyV6>,
+    /// The generation current entries carry (never 0).
+    generation: u32,
+    key: [u64; 2],
+    pub counts: AclCacheCounts,
+}
+
+impl Default for AclCache {
+    fn default() -> Self {
+        AclCache {
+            v4: Sets::default(),
+            v6: Sets::default(),
+            generation: 1,
+            key: crate::qos::random_key(),
+            counts: AclCacheCounts::default(),
+        }
+    }
+}
+
+/// Folded multiply (as foldhash and wyhash mix): the 128-bit product's
+/// halves XORed.
+#[inline(always)]
+fn mix(a: u64, b: u64) -> u64 {
+    let p = a as u128 * b as u128;
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Ports (as bytes), protocol, "ports known" and the list id in one word.
+#[inline(always)]
+fn packed_rest(ports: Option<[u8; 4]>, protocol: u8, id: AclId) -> u64 {
+    let (known, ports) = match ports {
+        Some(p) => (1u64, u32::from_ne_bytes(p)),
+        None => (0, 0),
+    };
+    ports as u64 | (protocol as u64) << 32 | known << 40 | (id as u64) << 48
+}
+
+impl AclCache {
+    /// A cache sized for `table`: empty (nothing allocated) when no list
+    /// has rules, since then the classifier is never asked.
+    pub fn for_table(table: &AclTable) -> AclCache {
+        let mut cache = AclCache::default();
+        cache.fit(table);
+        cache
+    }
+
+    /// A cache of `v4` and `v6` sets (powers of two), for tests that want
+    /// collisions.
+    #[cfg(test)]
+    pub(super) fn with_sets(v4: usize, v6: usize) -> AclCache {
+        AclCache {
+            v4: Sets::new(v4),
+            v6: Sets::new(v6),
+            ..AclCache::default()
+        }
+    }
+
+    /// Forgets every answer (a new table: the same list id and fields may
+    /// now mean another rule) and allocates the sets if `table` is the
+    /// first with rules.
+    pub fn invalidate(&mut self, table: &AclTable) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // After 2^32 − 1 reloads: old generations would come round again.
+            self.v4.clear();
+            self.v6.clear();
+            self.generation = 1;
+        }
+        self.fit(table);
+    }
+
+    fn fit(&mut self, table: &AclTable) {
+        let rules = table.acls().iter().any(|a| !a.is_empty());
+        if rules && self.v4.sets.is_empty() {
+            self.v4 = Sets::new(V4_SETS);
+            self.v6 = Sets::new(V6_SETS);
+        }
+    }
+
+    /// The counter slot cached for `key`, or `classify`'s answer (the
+    /// list's classifier on the packet's fields), then cached.
+    #[inline(always)]
+    pub fn slot_v4(&mut self, key: FlowKeyV4, classify: impl FnOnce() -> usize) -> usize {
+        let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
+        let (slot, hit) = self.v4.slot(key, hash, self.generation, classify);
+        self.count(hit);
+        slot
+    }
+
+    /// The same for IPv6.
+    #[inline(always)]
+    pub fn slot_v6(&mut self, key: FlowKeyV6, classify: impl FnOnce() -> usize) -> usize {
+        let halves = |a: u128| (a as u64, (a >> 64) as u64);
+        let ((s0, s1), (d0, d1)) = (halves(key.src), halves(key.dst));
+        let h = mix(s0 ^ self.key[0], s1 ^ self.key[1]);
+        let h = mix(h ^ d0, d1 ^ self.key[0]);
+        let hash = mix(h ^ key.rest, self.key[1]);
+        let (slot, hit) = self.v6.slot(key, hash, self.generation, classify);
+        self.count(hit);
+        slot
+    }
+
+    #[inline(always)]
+    fn count(&mut self, hit: bool) {
+        if hit {
+            self.counts.hits += 1;
+        } else {
+            self.counts.misses += 1;
+        }
+    }
+
+    /// Bytes the sets take.
+    pub fn memory_bytes(&self) -> usize {
+        self.v4.bytes() + self.v6.bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Acl, AclAction, AclRule, AclSpec, FlowFields, PortRange};
+    use super::*;
+
+    /// The stage's question: list `id`'s slot for `key`, through the cache.
+    fn ask_v4(cache: &mut AclCache, acl: &Acl, id: AclId, key: &AclKeyV4) -> usize {
+        cache.slot_v4(FlowKeyV4::of(key, id), || acl.slot_v4(key))
+    }
+
+    fn ask_v6(cache: &mut AclCache, acl: &Acl, id: AclId, key: &AclKeyV6) -> usize {
+        cache.slot_v6(FlowKeyV6::of(key, id), || acl.slot_v6(key))
+    }
+
+    fn ssh_list() -> Acl {
+        Acl::compile(AclSpec {
+            name: "ssh".into(),
+            default: AclAction::Permit,
+            rules: vec![AclRule {
+                protocol: Some(6),
+                destination_port: Some(PortRange {
+                    first: 22,
+                    last: 22,
+                }),
+                ..AclRule::any(AclAction::Deny)
+            }],
+        })
+    }
+
+    fn tcp_v4(src: u32, dport: u16) -> AclKeyV4 {
+        FlowFields {
+            src,
+            dst: 0xc633_6401,
+            protocol: 6,
+            ports: Some((40_000, dport)),
+        }
+    }
+
+    #[test]
+    fn a_flow_is_classified_once_then_answered_from_the_cache() {
+        let acl = ssh_list();
+        let mut cache = AclCache::with_sets(64, 64);
+        let ssh = tcp_v4(0x0a00_0001, 22);
+        assert_eq!(ask_v4(&mut cache, &acl, 0, &ssh), 0);
+        assert_eq!(ask_v4(&mut cache, &acl, 0, &ssh), 0);
+        let web = tcp_v4(0x0a00_0001, 443);
+        assert_eq!(ask_v4(&mut cache, &acl, 0, &web), 1, "the default's slot");
+        assert_eq!(ask_v4(&mut cache, &acl, 0, &web), 1);
+        assert_eq!(cache.counts, AclCacheCounts { hits: 2, misses: 2 });
+        // A hit does not consult the list: another list under the same id
+        // would get the first one's answer, which is why a new table
+        // invalidates (next test) and the id is part of the key.
+        let permit_all = Acl::compile(AclSpec {
+            name: "all".into(),
+            default: AclAction::Permit,
+            rules: vec![AclRule::any(AclAction::Permit)],
+        });
+        assert_eq!(ask_v4(&mut cache, &permit_all, 0, &ssh), 0);
+        assert_eq!(
+            ask_v4(&mut cache, &permit_all, 1, &web),
+            0,
+            "id 1: classified"
+        );
+        assert_eq!(cache.counts.misses, 3);
+    }
+
+    #[test]
+    fn a_new_table_forgets_every_answer() {
+        let acl = ssh_list();
+        let table = AclTable::compile([acl.spec().clone()]);
+        let mut cache = AclCache::with_sets(64, 64);
+        let ssh = tcp_v4(0x0a00_0001, 22);
+        let ssh6 = AclKeyV6 {
+            src: 1,
+            dst: 2,
+            protocol: 6,
+            ports: Some((40_000, 22)),
+        };
+        ask_v4(&mut cache, &acl, 0, &ssh);
+        ask_v6(&mut cache, &acl, 0, &ssh6);
+        cache.invalidate(&table);
+        let reversed = Acl::compile(AclSpec {
+            name: "ssh".into(),
+            default: AclAction::Deny,
+            rules: vec![AclRule::any(AclAction::Permit)],
+        });
+        assert_eq!(ask_v4(&mut cache, &reversed, 0, &ssh), 0);
+        assert_eq!(ask_v6(&mut cache, &reversed, 0, &ssh6), 0);
+        assert_eq!(cache.counts, AclCacheCounts { hits: 0, misses: 4 });
+        // The generation wrapping round clears the sets instead.
+        cache.generation = u32::MAX;
+        ask_v4(&mut cache, &reversed, 0, &ssh);
+        cache.invalidate(&table);
+        assert_eq!(cache.generation, 1);
+        assert!(cache.v4.sets.iter().all(|s| s.ways[0].generation == 0));
+    }
+
+    #[test]
+    fn a_set_keeps_its_two_latest_flows() {
+        let acl = ssh_list();
+        // One set: every flow collides.
+        let mut cache = AclCache::with_sets(1, 1);
+        let flows: Vec<AclKeyV4> = (1..=3).map(|i| tcp_v4(i, 22)).collect();
+        ask_v4(&mut cache, &acl, 0, &flows[0]);
+        ask_v4(&mut cache, &acl, 0, &flows[1]);
+        ask_v4(&mut cache, &acl, 0, &flows[0]);
+        ask_v4(&mut cache, &acl, 0, &flows[1]);
+        assert_eq!(cache.counts, AclCacheCounts { hits: 2, misses: 2 });
+        // A third evicts the older of the two (flows[0]).
+        ask_v4(&mut cache, &acl, 0, &flows[2]);
+        ask_v4(&mut cache, &acl, 0, &flows[1]);
+        ask_v4(&mut cache, &acl, 0, &flows[0]);
+        assert_eq!(cache.counts, AclCacheCounts { hits: 3, misses: 4 });
+    }
+
+    #[test]
+    fn nothing_is_allocated_until_a_list_has_rules() {
+        let empty = AclTable::compile([AclSpec {
+            name: "none".into(),
+            default: AclAction::Deny,
+            rules: vec![],
+        }]);
+        let mut cache = AclCache::for_table(&empty);
+        assert_eq!(cache.memory_bytes(), 0);
+        // Asked anyway, it classifies.
+        let acl = ssh_list();
+        assert_eq!(ask_v4(&mut cache, &acl, 0, &tcp_v4(1, 22)), 0);
+        cache.invalidate(&AclTable::compile([acl.spec().clone()]));
+        assert_eq!(cache.memory_bytes(), 512 * 1024);
+        assert_eq!(std::mem::size_of::<Set<FlowKeyV4>>(), 64);
+        assert_eq!(std::mem::size_of::<Set<FlowKeyV6>>(), 128);
+    }
+}
