@@ -1,9 +1,10 @@
 //! Issue 15's features live in the veth lab (scripts/lab), through
 //! `ferroute run`: discard routes, uRPF strict, an ACL rejecting with ICMP
-//! while other flows pass, and Record Route (`ping -R`) showing the router;
-//! then `ferroute reload` changing the ACL and turning uRPF on for p0
-//! without a restart (`show acl` counts before and after), and an invalid
-//! reload refused with the running ACL still acting.
+//! while other flows pass (each for IPv4, then IPv6), and Record Route
+//! (`ping -R`) showing the router; then `ferroute reload` changing the ACL
+//! and turning uRPF on for p0 without a restart (`show acl` counts before
+//! and after), and an invalid reload refused with the running ACL still
+//! acting.
 //!
 //! One lab for all of it (building one is the slow part). Needs root
 //! (skips otherwise, fails under CI=true).
@@ -21,7 +22,7 @@ use support::{poll_until, require_root, Finished, Host, Lab};
 
 /// The lab's routers plus the stages: on p0 (towards A) an ACL rejecting
 /// TCP to port 22; on p1 (towards B) uRPF strict; a blackhole and a
-/// prohibit route.
+/// prohibit route per family.
 const STAGES: &str = r#"
 [[route]]
 prefix = "198.51.100.0/24"
@@ -29,6 +30,14 @@ action = "blackhole"
 
 [[route]]
 prefix = "198.51.101.0/24"
+action = "prohibit"
+
+[[route]]
+prefix = "2001:db8:100::/48"
+action = "blackhole"
+
+[[route]]
+prefix = "2001:db8:101::/48"
 action = "prohibit"
 
 [[acl]]
@@ -42,8 +51,13 @@ destination_port = 22
 
 /// A TCP connection from A to B's `port`, tried once: the error text, if any.
 fn connect(lab: &Lab, port: u16) -> String {
+    connect_to(lab, "203.0.113.2", port)
+}
+
+/// A TCP connection from A to `address` (one of B's), tried once.
+fn connect_to(lab: &Lab, address: &str, port: u16) -> String {
     let script = format!(
-        "import socket\ntry:\n    socket.create_connection(('203.0.113.2', {port}), timeout=3)\n    print('connected')\nexcept OSError as e:\n    print(e)"
+        "import socket\ntry:\n    socket.create_connection(('{address}', {port}), timeout=3)\n    print('connected')\nexcept OSError as e:\n    print(e)"
     );
     lab.run(Host::A, "python3", &["-c", &script]).stdout
 }
@@ -79,10 +93,11 @@ fn discard_routes_urpf_acl_and_record_route_live() {
     std::fs::write(&config, format!("{with_stages}{STAGES}")).unwrap();
     let daemon = Daemon::start(&lab, &config);
 
-    // Legitimate traffic both ways, IPv4 and (from B) IPv6.
+    // Legitimate traffic both ways, IPv4 and IPv6.
     for (from, to) in [
         (Host::A, "203.0.113.2"),
         (Host::B, "192.0.2.10"),
+        (Host::A, "2001:db8:1::2"),
         (Host::B, "2001:db8::10"),
     ] {
         let done = ping(&lab, from, &["-n", "-c", "2", "-i", "0.2", "-w", "10", to]);
@@ -168,8 +183,98 @@ fn discard_routes_urpf_acl_and_record_route_live() {
     assert_eq!(hits["rules"][0], drops(&stats, "acl_in_reject"));
     assert!(hits["default"].as_u64().unwrap_or(0) >= 4, "{stats}");
 
+    ipv6_through_the_stages(&lab, &daemon, &stats);
     reload_swaps_the_acl_and_urpf(&lab, &daemon, &config, &with_stages);
     daemon.stop_cleanly(&lab);
+}
+
+/// Counter `path` (a JSON pointer) of `after` minus that of `before`.
+fn delta(before: &Value, after: &Value, path: &str) -> u64 {
+    let at = |v: &Value| v.pointer(path).and_then(Value::as_u64).unwrap_or(0);
+    at(after) - at(before)
+}
+
+/// Pings A's address from B with source `source`, which B puts on b0
+/// first; `-c 2 -W 1` sends exactly two echo requests.
+fn spoofed_ping_v6(lab: &Lab, source: &str) {
+    lab.ip(
+        Host::B,
+        &[
+            "addr",
+            "add",
+            &format!("{source}/128"),
+            "dev",
+            "b0",
+            "nodad",
+        ],
+    );
+    let args = ["-6", "-n", "-c", "2", "-i", "0.2", "-W", "1", "-I", source];
+    let done = ping(lab, Host::B, &[&args[..], &["2001:db8::10"]].concat());
+    assert!(!done.status.success(), "from {source}: {}", done.text());
+}
+
+/// The same stages for IPv6, counted from `before` (the stats after the
+/// IPv4 checks): uRPF strict on p1, the ACL on p0, the discard routes.
+fn ipv6_through_the_stages(lab: &Lab, daemon: &Daemon, before: &Value) {
+    // uRPF strict on p1: a source routed through p0 (in A's prefix; loose
+    // mode would pass it), then one no route covers. Each echo request is
+    // dropped by the router and counted (A's answers could not get back
+    // either, so the count is what tells).
+    let urpf = "/counters/drops/urpf_strict";
+    let mut last = before.clone();
+    for source in ["2001:db8::66", "2001:db8:66::1"] {
+        spoofed_ping_v6(lab, source);
+        let now = daemon.stats_cli();
+        assert_eq!(delta(&last, &now, urpf), 2, "from {source}: {now}");
+        last = now;
+    }
+    // The ACL on p0 rejects TCP to port 22 with ICMPv6 administratively
+    // prohibited (1/1), which Linux reports as EACCES; other ports pass.
+    let ssh = connect_to(lab, "2001:db8:1::2", 22);
+    assert!(ssh.contains("Permission denied"), "port 22: {ssh}");
+    let other = connect_to(lab, "2001:db8:1::2", 2222);
+    assert!(other.contains("Connection refused"), "port 2222: {other}");
+    // A blackhole is silent; a prohibit route answers from the router.
+    let done = ping(
+        lab,
+        Host::A,
+        &[
+            "-6",
+            "-n",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "2001:db8:100::1",
+        ],
+    );
+    assert!(
+        !done.status.success() && !done.stdout.contains("From"),
+        "{}",
+        done.text()
+    );
+    let done = ping(
+        lab,
+        Host::A,
+        &["-6", "-n", "-c", "1", "-W", "3", "2001:db8:101::1"],
+    );
+    assert!(
+        done.stdout.contains("From 2001:db8::1")
+            && done.stdout.contains("Administratively prohibited"),
+        "{}",
+        done.text()
+    );
+
+    let after = daemon.stats_cli();
+    assert_eq!(delta(before, &after, urpf), 4, "{after}");
+    assert_eq!(delta(before, &after, "/stages/ports/1/urpf_dropped"), 4);
+    assert_eq!(delta(before, &after, "/counters/drops/acl_in_reject"), 1);
+    assert_eq!(delta(before, &after, "/stages/ports/0/acl_in_dropped"), 1);
+    assert_eq!(delta(before, &after, "/stages/acl/0/rules/0"), 1);
+    assert_eq!(delta(before, &after, "/counters/drops/blackhole_route"), 2);
+    assert_eq!(delta(before, &after, "/counters/drops/prohibit_route"), 1);
 }
 
 /// `show acl no-ssh --json`.
