@@ -191,42 +191,48 @@ fn discard_routes_urpf_acl_and_record_route_live() {
 /// Counter `path` (a JSON pointer) of `after` minus that of `before`.
 fn delta(before: &Value, after: &Value, path: &str) -> u64 {
     let at = |v: &Value| v.pointer(path).and_then(Value::as_u64).unwrap_or(0);
-    at(after) - at(before)
+    at(after).saturating_sub(at(before))
 }
 
-/// Pings A's address from B with source `source`, which B puts on b0
-/// first; `-c 2 -W 1` sends exactly two echo requests.
-fn spoofed_ping_v6(lab: &Lab, source: &str) {
-    lab.ip(
-        Host::B,
-        &[
-            "addr",
-            "add",
-            &format!("{source}/128"),
-            "dev",
-            "b0",
-            "nodad",
-        ],
-    );
-    let args = ["-6", "-n", "-c", "2", "-i", "0.2", "-W", "1", "-I", source];
-    let done = ping(lab, Host::B, &[&args[..], &["2001:db8::10"]].concat());
-    assert!(!done.status.success(), "from {source}: {}", done.text());
+/// Waits (bounded) until each counter `(path, n)` has risen by `n` since
+/// `before`, then checks it rose by exactly `n`: a worker publishes its
+/// counts after the pass that sent its frames, so a reply can arrive
+/// before the count does. Returns the stats it ended on.
+fn risen_by(daemon: &Daemon, before: &Value, rises: &[(&str, u64)]) -> Value {
+    let mut now = Value::Null;
+    poll_until(Duration::from_secs(10), || {
+        now = daemon.stats_cli();
+        rises
+            .iter()
+            .all(|(path, n)| delta(before, &now, path) >= *n)
+    });
+    for (path, n) in rises {
+        assert_eq!(delta(before, &now, path), *n, "{path}: {now}");
+    }
+    now
 }
+
+/// `ping -6` sending exactly two echo requests (`-c 2`, no deadline) and
+/// waiting little for answers: where none come, the counters tell.
+const PING6_TWO: [&str; 8] = ["-6", "-n", "-c", "2", "-i", "0.2", "-W", "0.2"];
+
+const URPF_STRICT: &str = "/counters/drops/urpf_strict";
 
 /// The same stages for IPv6, counted from `before` (the stats after the
 /// IPv4 checks): uRPF strict on p1, the ACL on p0, the discard routes.
 fn ipv6_through_the_stages(lab: &Lab, daemon: &Daemon, before: &Value) {
-    // uRPF strict on p1: a source routed through p0 (in A's prefix; loose
-    // mode would pass it), then one no route covers. Each echo request is
-    // dropped by the router and counted (A's answers could not get back
-    // either, so the count is what tells).
-    let urpf = "/counters/drops/urpf_strict";
+    // uRPF strict on p1: B pings A from a source routed through p0 (in A's
+    // prefix; loose mode would pass it), then from one no route covers.
+    // A's answers could not get back either, so the count is what tells.
     let mut last = before.clone();
     for source in ["2001:db8::66", "2001:db8:66::1"] {
-        spoofed_ping_v6(lab, source);
-        let now = daemon.stats_cli();
-        assert_eq!(delta(&last, &now, urpf), 2, "from {source}: {now}");
-        last = now;
+        let address = format!("{source}/128");
+        lab.ip(Host::B, &["addr", "add", &address, "dev", "b0", "nodad"]);
+        let args = [&PING6_TWO[..], &["-I", source, "2001:db8::10"]].concat();
+        let done = ping(lab, Host::B, &args);
+        assert!(!done.status.success(), "from {source}: {}", done.text());
+        let rises = [(URPF_STRICT, 2), ("/stages/ports/1/urpf_dropped", 2)];
+        last = risen_by(daemon, &last, &rises);
     }
     // The ACL on p0 rejects TCP to port 22 with ICMPv6 administratively
     // prohibited (1/1), which Linux reports as EACCES; other ports pass.
@@ -238,43 +244,33 @@ fn ipv6_through_the_stages(lab: &Lab, daemon: &Daemon, before: &Value) {
     let done = ping(
         lab,
         Host::A,
-        &[
-            "-6",
-            "-n",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-            "2001:db8:100::1",
-        ],
+        &[&PING6_TWO[..], &["2001:db8:100::1"]].concat(),
     );
     assert!(
         !done.status.success() && !done.stdout.contains("From"),
         "{}",
         done.text()
     );
-    let done = ping(
-        lab,
-        Host::A,
-        &["-6", "-n", "-c", "1", "-W", "3", "2001:db8:101::1"],
-    );
+    let args = ["-6", "-n", "-c", "1", "-W", "3", "2001:db8:101::1"];
+    let done = ping(lab, Host::A, &args);
     assert!(
         done.stdout.contains("From 2001:db8::1")
             && done.stdout.contains("Administratively prohibited"),
         "{}",
         done.text()
     );
-
-    let after = daemon.stats_cli();
-    assert_eq!(delta(before, &after, urpf), 4, "{after}");
-    assert_eq!(delta(before, &after, "/stages/ports/1/urpf_dropped"), 4);
-    assert_eq!(delta(before, &after, "/counters/drops/acl_in_reject"), 1);
-    assert_eq!(delta(before, &after, "/stages/ports/0/acl_in_dropped"), 1);
-    assert_eq!(delta(before, &after, "/stages/acl/0/rules/0"), 1);
-    assert_eq!(delta(before, &after, "/counters/drops/blackhole_route"), 2);
-    assert_eq!(delta(before, &after, "/counters/drops/prohibit_route"), 1);
+    risen_by(
+        daemon,
+        &last,
+        &[
+            ("/counters/drops/acl_in_reject", 1),
+            ("/stages/ports/0/acl_in_dropped", 1),
+            ("/stages/acl/0/rules/0", 1),
+            ("/counters/drops/blackhole_route", 2),
+            ("/counters/drops/prohibit_route", 1),
+            (URPF_STRICT, 0),
+        ],
+    );
 }
 
 /// `show acl no-ssh --json`.
