@@ -1,9 +1,10 @@
 //! Issue 15's features live in the veth lab (scripts/lab), through
 //! `ferroute run`: discard routes, uRPF strict, an ACL rejecting with ICMP
-//! while other flows pass, and Record Route (`ping -R`) showing the router;
-//! then `ferroute reload` changing the ACL and turning uRPF on for p0
-//! without a restart (`show acl` counts before and after), and an invalid
-//! reload refused with the running ACL still acting.
+//! while other flows pass (each for IPv4, then IPv6), and Record Route
+//! (`ping -R`) showing the router; then `ferroute reload` changing the ACL
+//! and turning uRPF on for p0 without a restart (`show acl` counts before
+//! and after), and an invalid reload refused with the running ACL still
+//! acting.
 //!
 //! One lab for all of it (building one is the slow part). Needs root
 //! (skips otherwise, fails under CI=true).
@@ -21,7 +22,7 @@ use support::{poll_until, require_root, Finished, Host, Lab};
 
 /// The lab's routers plus the stages: on p0 (towards A) an ACL rejecting
 /// TCP to port 22; on p1 (towards B) uRPF strict; a blackhole and a
-/// prohibit route.
+/// prohibit route per family.
 const STAGES: &str = r#"
 [[route]]
 prefix = "198.51.100.0/24"
@@ -29,6 +30,14 @@ action = "blackhole"
 
 [[route]]
 prefix = "198.51.101.0/24"
+action = "prohibit"
+
+[[route]]
+prefix = "2001:db8:100::/48"
+action = "blackhole"
+
+[[route]]
+prefix = "2001:db8:101::/48"
 action = "prohibit"
 
 [[acl]]
@@ -42,8 +51,13 @@ destination_port = 22
 
 /// A TCP connection from A to B's `port`, tried once: the error text, if any.
 fn connect(lab: &Lab, port: u16) -> String {
+    connect_to(lab, "203.0.113.2", port)
+}
+
+/// A TCP connection from A to `address` (one of B's), tried once.
+fn connect_to(lab: &Lab, address: &str, port: u16) -> String {
     let script = format!(
-        "import socket\ntry:\n    socket.create_connection(('203.0.113.2', {port}), timeout=3)\n    print('connected')\nexcept OSError as e:\n    print(e)"
+        "import socket\ntry:\n    socket.create_connection(('{address}', {port}), timeout=3)\n    print('connected')\nexcept OSError as e:\n    print(e)"
     );
     lab.run(Host::A, "python3", &["-c", &script]).stdout
 }
@@ -79,10 +93,11 @@ fn discard_routes_urpf_acl_and_record_route_live() {
     std::fs::write(&config, format!("{with_stages}{STAGES}")).unwrap();
     let daemon = Daemon::start(&lab, &config);
 
-    // Legitimate traffic both ways, IPv4 and (from B) IPv6.
+    // Legitimate traffic both ways, IPv4 and IPv6.
     for (from, to) in [
         (Host::A, "203.0.113.2"),
         (Host::B, "192.0.2.10"),
+        (Host::A, "2001:db8:1::2"),
         (Host::B, "2001:db8::10"),
     ] {
         let done = ping(&lab, from, &["-n", "-c", "2", "-i", "0.2", "-w", "10", to]);
@@ -168,8 +183,94 @@ fn discard_routes_urpf_acl_and_record_route_live() {
     assert_eq!(hits["rules"][0], drops(&stats, "acl_in_reject"));
     assert!(hits["default"].as_u64().unwrap_or(0) >= 4, "{stats}");
 
+    ipv6_through_the_stages(&lab, &daemon, &stats);
     reload_swaps_the_acl_and_urpf(&lab, &daemon, &config, &with_stages);
     daemon.stop_cleanly(&lab);
+}
+
+/// Counter `path` (a JSON pointer) of `after` minus that of `before`.
+fn delta(before: &Value, after: &Value, path: &str) -> u64 {
+    let at = |v: &Value| v.pointer(path).and_then(Value::as_u64).unwrap_or(0);
+    at(after).saturating_sub(at(before))
+}
+
+/// Waits (bounded) until each counter `(path, n)` has risen by `n` since
+/// `before`, then checks it rose by exactly `n`: a worker publishes its
+/// counts after the pass that sent its frames, so a reply can arrive
+/// before the count does. Returns the stats it ended on.
+fn risen_by(daemon: &Daemon, before: &Value, rises: &[(&str, u64)]) -> Value {
+    let mut now = Value::Null;
+    poll_until(Duration::from_secs(10), || {
+        now = daemon.stats_cli();
+        rises
+            .iter()
+            .all(|(path, n)| delta(before, &now, path) >= *n)
+    });
+    for (path, n) in rises {
+        assert_eq!(delta(before, &now, path), *n, "{path}: {now}");
+    }
+    now
+}
+
+/// `ping -6` sending exactly two echo requests (`-c 2`, no deadline) and
+/// waiting little for answers: where none come, the counters tell.
+const PING6_TWO: [&str; 8] = ["-6", "-n", "-c", "2", "-i", "0.2", "-W", "0.2"];
+
+const URPF_STRICT: &str = "/counters/drops/urpf_strict";
+
+/// The same stages for IPv6, counted from `before` (the stats after the
+/// IPv4 checks): uRPF strict on p1, the ACL on p0, the discard routes.
+fn ipv6_through_the_stages(lab: &Lab, daemon: &Daemon, before: &Value) {
+    // uRPF strict on p1: B pings A from a source routed through p0 (in A's
+    // prefix; loose mode would pass it), then from one no route covers.
+    // A's answers could not get back either, so the count is what tells.
+    let mut last = before.clone();
+    for source in ["2001:db8::66", "2001:db8:66::1"] {
+        let address = format!("{source}/128");
+        lab.ip(Host::B, &["addr", "add", &address, "dev", "b0", "nodad"]);
+        let args = [&PING6_TWO[..], &["-I", source, "2001:db8::10"]].concat();
+        let done = ping(lab, Host::B, &args);
+        assert!(!done.status.success(), "from {source}: {}", done.text());
+        let rises = [(URPF_STRICT, 2), ("/stages/ports/1/urpf_dropped", 2)];
+        last = risen_by(daemon, &last, &rises);
+    }
+    // The ACL on p0 rejects TCP to port 22 with ICMPv6 administratively
+    // prohibited (1/1), which Linux reports as EACCES; other ports pass.
+    let ssh = connect_to(lab, "2001:db8:1::2", 22);
+    assert!(ssh.contains("Permission denied"), "port 22: {ssh}");
+    let other = connect_to(lab, "2001:db8:1::2", 2222);
+    assert!(other.contains("Connection refused"), "port 2222: {other}");
+    // A blackhole is silent; a prohibit route answers from the router.
+    let done = ping(
+        lab,
+        Host::A,
+        &[&PING6_TWO[..], &["2001:db8:100::1"]].concat(),
+    );
+    assert!(
+        !done.status.success() && !done.stdout.contains("From"),
+        "{}",
+        done.text()
+    );
+    let args = ["-6", "-n", "-c", "1", "-W", "3", "2001:db8:101::1"];
+    let done = ping(lab, Host::A, &args);
+    assert!(
+        done.stdout.contains("From 2001:db8::1")
+            && done.stdout.contains("Administratively prohibited"),
+        "{}",
+        done.text()
+    );
+    risen_by(
+        daemon,
+        &last,
+        &[
+            ("/counters/drops/acl_in_reject", 1),
+            ("/stages/ports/0/acl_in_dropped", 1),
+            ("/stages/acl/0/rules/0", 1),
+            ("/counters/drops/blackhole_route", 2),
+            ("/counters/drops/prohibit_route", 1),
+            (URPF_STRICT, 0),
+        ],
+    );
 }
 
 /// `show acl no-ssh --json`.

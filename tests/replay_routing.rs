@@ -2,17 +2,18 @@
 //! the same configuration: static routes, the `[linkstate]` database's SPF
 //! routes (equal-cost groups included) and the `[bgp]` files' selection
 //! (a BLACKHOLE route installed as a blackhole by the dump's import
-//! policy), with uRPF checked against all of them.
+//! policy), with uRPF checked against all of them; for IPv4 and IPv6.
 //!
 //! Every route these frames need comes from the link-state or BGP input
 //! (the configuration's static routes cover none of them), so a replay that
 //! read only static routes would drop them as `no_route` / `urpf_strict`.
 
+use std::net::IpAddr;
 use std::path::Path;
 
-use ferroute::testkit::frames::{V4Frame, GW_MAC};
+use ferroute::testkit::frames::{V4Frame, V6Frame, GW_MAC, HOST_MAC, P0_MAC};
 use ferroute::testkit::lsdb::Lsdb;
-use ferroute::testkit::mrt::{peer_index, rib_ipv4, MrtEntry, BLACKHOLE};
+use ferroute::testkit::mrt::{peer_index, rib_ipv4, rib_ipv6, MrtEntry, BLACKHOLE};
 use ferroute::wire::MacAddr;
 use serde_json::Value;
 
@@ -26,19 +27,21 @@ const P2: MacAddr = MacAddr([2, 0, 0, 0, 0, 3]);
 const HOST: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xaa]);
 const R3_MAC: MacAddr = MacAddr([2, 0, 0, 0, 2, 3]);
 
-/// This router (192.0.2.1) reaches R2 over p1 (203.0.113.2) and R3 over p2
-/// (10.9.0.3), both at cost 10; R2 and R3 both reach R4 at cost 5. So
-/// 198.18.0.0/24 (R4's) is an equal-cost group over p1 and p2, and
-/// 198.18.2.0/24 (R2's) leaves through p1 only.
+/// This router (192.0.2.1) reaches R2 over p1 (203.0.113.2,
+/// 2001:db8:1::2) and R3 over p2 (10.9.0.3, 2001:db8:2::3), both at cost
+/// 10; R2 and R3 both reach R4 at cost 5. So R4's prefixes (198.18.0.0/24,
+/// 2001:db8:40::/48) are equal-cost groups over p1 and p2, and R2's
+/// (198.18.2.0/24, 2001:db8:20::/48) leave through p1 only.
 fn lsdb() -> String {
     Lsdb::default()
         .router("192.0.2.1", 1)
-        .first_hop("10.255.0.2", 10, "203.0.113.2", "p1")
-        .first_hop("10.255.0.3", 10, "10.9.0.3", "p2")
+        .first_hop("10.255.0.2", 10, &["203.0.113.2", "2001:db8:1::2"], "p1")
+        .first_hop("10.255.0.3", 10, &["10.9.0.3", "2001:db8:2::3"], "p2")
         .router("10.255.0.2", 1)
         .link("192.0.2.1", 10)
         .link("10.255.0.4", 5)
         .stub("198.18.2.0/24", 0)
+        .stub("2001:db8:20::/48", 0)
         .router("10.255.0.3", 1)
         .link("192.0.2.1", 10)
         .link("10.255.0.4", 5)
@@ -46,6 +49,7 @@ fn lsdb() -> String {
         .link("10.255.0.2", 5)
         .link("10.255.0.3", 5)
         .stub("198.18.0.0/24", 0)
+        .stub("2001:db8:40::/48", 0)
         .toml()
 }
 
@@ -56,6 +60,16 @@ const INPUTS: &str = r#"
 address = "10.9.0.3"
 mac = "02:00:00:00:02:03"
 port = "p2"
+
+[[neighbor]]
+address = "2001:db8:2::3"
+mac = "02:00:00:00:02:03"
+port = "p2"
+
+[[neighbor]]
+address = "2001:db8::10"
+mac = "02:00:00:00:00:aa"
+port = "p0"
 
 [linkstate]
 file = "lsdb.toml"
@@ -94,8 +108,8 @@ area = "0.0.0.0"
 port = "p1"
 "#;
 
-/// CONFIG with strict uRPF on p1 and p2 and the routing inputs, written
-/// beside the LSDB and the BGP table.
+/// CONFIG with strict uRPF on p1 and p2 (which gets an IPv6 address) and
+/// the routing inputs, written beside the LSDB and the BGP table.
 fn write_config(dir: &Path) -> std::path::PathBuf {
     let text = CONFIG
         .replacen(
@@ -105,14 +119,14 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
         )
         .replacen(
             "addresses = [\"10.9.0.1/24\"]",
-            "addresses = [\"10.9.0.1/24\"]\nurpf = \"strict\"",
+            "addresses = [\"10.9.0.1/24\", \"2001:db8:2::1/64\"]\nurpf = \"strict\"",
             1,
         );
     assert_eq!(text.matches("urpf = \"strict\"").count(), 2);
     std::fs::write(dir.join("lsdb.toml"), lsdb()).unwrap();
     std::fs::write(dir.join("table.txt"), "100.70.0.0/16\t64500\n").unwrap();
-    // R3 (10.9.0.3, behind p2) announces a prefix tagged BLACKHOLE and an
-    // untagged one.
+    // R3 (behind p2) announces a prefix tagged BLACKHOLE and an untagged
+    // one per family.
     let mut rib = peer_index(&[("10.9.0.3", 64510)]);
     let r3 = MrtEntry::new(0, "10.9.0.3", &[64510]);
     rib.extend(rib_ipv4(
@@ -121,24 +135,47 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
         &[r3.communities(&[BLACKHOLE])],
     ));
     rib.extend(rib_ipv4(1, "100.72.0.0/16", &[r3]));
+    let r3 = MrtEntry::new(0, "2001:db8:2::3", &[64510]);
+    rib.extend(rib_ipv6(
+        2,
+        "2001:db8:71::/48",
+        &[r3.communities(&[BLACKHOLE])],
+    ));
+    rib.extend(rib_ipv6(3, "2001:db8:72::/48", &[r3]));
     std::fs::write(dir.join("rib.mrt"), rib).unwrap();
     let config = dir.join("router.toml");
     std::fs::write(&config, format!("{text}{INPUTS}")).unwrap();
     config
 }
 
-/// A UDP datagram from `src` to `dst`, port `sport` to 9, arriving through
-/// the port whose MAC is `to` from the neighbour `from`.
+/// A UDP datagram from `src` to `dst` (both IPv4 or both IPv6), port
+/// `sport` to 9, arriving through the port whose MAC is `to` from the
+/// neighbour `from`. An IPv6 one carries `sport` as its flow label too:
+/// the IPv6 flow hash reads the label, not the ports (RFC 6438).
 fn udp(src: &str, dst: &str, sport: u16, to: MacAddr, from: MacAddr) -> Vec<u8> {
-    V4Frame {
-        dst_mac: to,
-        src_mac: from,
-        src: src.parse().unwrap(),
-        ports: Some((sport, 9)),
-        payload: vec![0x5a; 16],
-        ..V4Frame::udp(dst.parse().unwrap())
+    let (ports, payload) = (Some((sport, 9)), vec![0x5a; 16]);
+    match (src.parse().unwrap(), dst.parse().unwrap()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => V4Frame {
+            dst_mac: to,
+            src_mac: from,
+            src,
+            ports,
+            payload,
+            ..V4Frame::udp(dst)
+        }
+        .build(),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => V6Frame {
+            dst_mac: to,
+            src_mac: from,
+            src,
+            flow_label: u32::from(sport),
+            ports,
+            payload,
+            ..V6Frame::udp(dst)
+        }
+        .build(),
+        _ => panic!("{src} and {dst} are of different families"),
     }
-    .build()
 }
 
 fn outcome(f: &Value) -> (&str, &str) {
@@ -157,36 +194,67 @@ fn dst_macs(out: &Path, port: &str) -> Vec<MacAddr> {
         .collect()
 }
 
-#[test]
-fn replay_forwards_with_link_state_and_bgp_routes() {
+/// One family's addresses in the topology: the host behind p0, one in
+/// each link-state prefix (R4's equal-cost one, R2's), in the BGP text
+/// table's (IPv4 only), in the dump's BLACKHOLE and untagged prefixes, and
+/// a source no route covers.
+struct Family {
+    host: &'static str,
+    r4: &'static str,
+    r2: &'static str,
+    table: Option<&'static str>,
+    blackhole: &'static str,
+    dump: &'static str,
+    unrouted: &'static str,
+}
+
+const IPV4: Family = Family {
+    host: "192.0.2.10",
+    r4: "198.18.0.7",
+    r2: "198.18.2.7",
+    table: Some("100.70.1.1"),
+    blackhole: "100.71.1.1",
+    dump: "100.72.1.1",
+    unrouted: "198.18.99.1",
+};
+
+const IPV6: Family = Family {
+    host: "2001:db8::10",
+    r4: "2001:db8:40::7",
+    r2: "2001:db8:20::7",
+    table: None,
+    blackhole: "2001:db8:71::1",
+    dump: "2001:db8:72::1",
+    unrouted: "2001:db8:99::1",
+};
+
+/// Replays one family's frames through the configuration and checks where
+/// each went.
+fn replay_family(f: &Family) {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let host = "192.0.2.10";
+    let host = f.host;
     // From the host on p0: 16 flows to the equal-cost prefix, one to R2's
     // prefix, one to the BGP table's, one to each of the dump's.
     let mut from_host: Vec<Vec<u8>> = (0..16)
-        .map(|i| {
-            let f = V4Frame::udp("198.18.0.7".parse().unwrap());
-            udp(host, "198.18.0.7", 1000 + i, f.dst_mac, f.src_mac)
-        })
+        .map(|i| udp(host, f.r4, 1000 + i, P0_MAC, HOST_MAC))
         .collect();
-    let p0 = V4Frame::udp("0.0.0.0".parse().unwrap());
-    from_host.push(udp(host, "198.18.2.7", 1, p0.dst_mac, p0.src_mac));
-    from_host.push(udp(host, "100.70.1.1", 1, p0.dst_mac, p0.src_mac));
-    from_host.push(udp(host, "100.71.1.1", 1, p0.dst_mac, p0.src_mac));
-    from_host.push(udp(host, "100.72.1.1", 1, p0.dst_mac, p0.src_mac));
+    let others = [Some(f.r2), f.table, Some(f.blackhole), Some(f.dump)];
+    for dst in others.into_iter().flatten() {
+        from_host.push(udp(host, dst, 1, P0_MAC, HOST_MAC));
+    }
     // uRPF strict on p1: R2's and R4's sources come back through p1; a
     // source no route covers does not.
     let from_p1 = [
-        udp("198.18.2.5", host, 1, P1, GW_MAC),
-        udp("198.18.0.5", host, 1, P1, GW_MAC),
-        udp("198.18.99.1", host, 1, P1, GW_MAC),
+        udp(f.r2, host, 1, P1, GW_MAC),
+        udp(f.r4, host, 1, P1, GW_MAC),
+        udp(f.unrouted, host, 1, P1, GW_MAC),
     ];
     // On p2: R4's sources (the group has a member on p2) pass, R2's (p1
     // only) do not.
     let from_p2 = [
-        udp("198.18.0.5", host, 1, P2, R3_MAC),
-        udp("198.18.2.5", host, 1, P2, R3_MAC),
+        udp(f.r4, host, 1, P2, R3_MAC),
+        udp(f.r2, host, 1, P2, R3_MAC),
     ];
     let captures = [
         ("p0", from_host.as_slice(), 0),
@@ -206,31 +274,30 @@ fn replay_forwards_with_link_state_and_bgp_routes() {
 
     let frames = json["frames"].as_array().unwrap();
     let got: Vec<(&str, &str)> = frames.iter().map(outcome).collect();
-    assert_eq!(got.len(), 25);
+    let table = usize::from(f.table.is_some());
+    assert_eq!(got.len(), 24 + table, "{got:?}");
     // The equal-cost prefix: every flow forwarded, over both members.
     let ecmp = &got[..16];
     assert!(ecmp.iter().all(|(v, _)| *v == "forward"), "{ecmp:?}");
     let on_p1 = ecmp.iter().filter(|(_, e)| *e == "p1").count();
     let on_p2 = ecmp.iter().filter(|(_, e)| *e == "p2").count();
     assert!(on_p1 > 0 && on_p2 > 0 && on_p1 + on_p2 == 16, "{ecmp:?}");
-    assert_eq!(
-        &got[16..],
-        [
-            ("forward", "p1"),
-            ("forward", "p1"),
-            ("drop", "blackhole_route"),
-            ("forward", "p2"),
-            ("forward", "p0"),
-            ("forward", "p0"),
-            ("drop", "urpf_strict"),
-            ("forward", "p0"),
-            ("drop", "urpf_strict"),
-        ]
-    );
+    let mut expected = vec![("forward", "p1")];
+    expected.extend(f.table.map(|_| ("forward", "p1")));
+    expected.extend([
+        ("drop", "blackhole_route"),
+        ("forward", "p2"),
+        ("forward", "p0"),
+        ("forward", "p0"),
+        ("drop", "urpf_strict"),
+        ("forward", "p0"),
+        ("drop", "urpf_strict"),
+    ]);
+    assert_eq!(&got[16..], expected);
     // Each frame went to the right next hop: R2 (and the table's peer)
     // behind p1, R3 (and the dump's peer) behind p2, the host behind p0.
     let p1_macs = dst_macs(&out, "p1");
-    assert_eq!(p1_macs.len(), on_p1 + 2);
+    assert_eq!(p1_macs.len(), on_p1 + 1 + table);
     assert!(p1_macs.iter().all(|m| *m == GW_MAC), "{p1_macs:?}");
     let p2_macs = dst_macs(&out, "p2");
     assert_eq!(p2_macs.len(), on_p2 + 1);
@@ -240,4 +307,14 @@ fn replay_forwards_with_link_state_and_bgp_routes() {
     assert_eq!(json["counters"]["drops"]["blackhole_route"], 1);
     assert_eq!(json["ports"][1]["stages"]["urpf_dropped"], 1);
     assert_eq!(json["ports"][2]["stages"]["urpf_dropped"], 1);
+}
+
+#[test]
+fn replay_forwards_with_link_state_and_bgp_routes() {
+    replay_family(&IPV4);
+}
+
+#[test]
+fn replay_forwards_ipv6_with_link_state_and_bgp_routes() {
+    replay_family(&IPV6);
 }

@@ -6,11 +6,12 @@
 //! # use ferroute_testkit::lsdb::Lsdb;
 //! let text = Lsdb::default()
 //!     .router("192.0.2.1", 1)
-//!     .first_hop("10.255.0.2", 10, "203.0.113.2", "p1")
+//!     .first_hop("10.255.0.2", 10, &["203.0.113.2", "2001:db8:1::2"], "p1")
 //!     .router("10.255.0.2", 1)
 //!     .link("192.0.2.1", 10)
 //!     .stub("198.18.0.0/24", 0)
 //!     .toml();
+//! assert!(text.contains("via = [\"203.0.113.2\", \"2001:db8:1::2\"]"));
 //! assert!(text.contains("[[router.stub]]"));
 //! ```
 
@@ -43,9 +44,9 @@ impl Lsdb {
         self
     }
 
-    /// A link of the SPF root: the neighbour's address `via` on `port` is
-    /// the first hop.
-    pub fn first_hop(mut self, neighbor: &str, cost: u32, via: &str, port: &str) -> Self {
+    /// A link of the SPF root: the neighbour's addresses `via` (one per
+    /// family) on `port` are the first hop.
+    pub fn first_hop(mut self, neighbor: &str, cost: u32, via: &[&str], port: &str) -> Self {
         let _ = write!(
             self.text,
             "[[router.link]]\nneighbor = {neighbor:?}\ncost = {cost}\nvia = {via:?}\nport = {port:?}\n\n"

@@ -8,8 +8,11 @@
 //!     MrtEntry::new(0, "203.0.113.2", &[64500]).communities(&[BLACKHOLE]),
 //! ]));
 //! ```
+//!
+//! An entry's next hop is IPv4 (a NEXT_HOP attribute) or IPv6 (an
+//! MP_REACH_NLRI attribute, as RIB_IPV6_UNICAST entries carry it).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The BLACKHOLE community (RFC 7999), 65535:666.
 pub const BLACKHOLE: u32 = 0xffff_029a;
@@ -46,7 +49,7 @@ pub fn peer_index(peers: &[(&str, u32)]) -> Vec<u8> {
 }
 
 /// One peer's route in a RIB record: ORIGIN IGP, an AS_SEQUENCE, NEXT_HOP
-/// and, if any, COMMUNITIES.
+/// (MP_REACH_NLRI for an IPv6 next hop) and, if any, COMMUNITIES.
 #[derive(Debug, Clone, Copy)]
 pub struct MrtEntry<'a> {
     /// Index into the peer index table.
@@ -80,13 +83,23 @@ impl<'a> MrtEntry<'a> {
         for asn in path {
             a.extend_from_slice(&asn.to_be_bytes());
         }
-        a.extend_from_slice(&[0x40, 3, 4]);
-        a.extend_from_slice(&v4(self.next_hop).octets());
+        let next_hop: IpAddr = self.next_hop.parse().expect("a next hop address");
+        if let IpAddr::V4(next_hop) = next_hop {
+            a.extend_from_slice(&[0x40, 3, 4]);
+            a.extend_from_slice(&next_hop.octets());
+        }
         if !self.communities.is_empty() {
             a.extend_from_slice(&[0xc0, 8, (4 * self.communities.len()) as u8]);
             for c in self.communities {
                 a.extend_from_slice(&c.to_be_bytes());
             }
+        }
+        if let IpAddr::V6(next_hop) = next_hop {
+            // In a RIB entry MP_REACH_NLRI is cut down to the next hop's
+            // length and address (RFC 6396 §4.3.4): the record gives the
+            // family and the prefix.
+            a.extend_from_slice(&[0x80, 14, 17, 16]);
+            a.extend_from_slice(&next_hop.octets());
         }
         a
     }
@@ -95,11 +108,24 @@ impl<'a> MrtEntry<'a> {
 /// RIB_IPV4_UNICAST for `prefix` ("a.b.c.d/len") with `entries`.
 pub fn rib_ipv4(sequence: u32, prefix: &str, entries: &[MrtEntry]) -> Vec<u8> {
     let (network, len) = prefix.split_once('/').expect("a prefix");
+    rib(2, sequence, &v4(network).octets(), len, entries)
+}
+
+/// RIB_IPV6_UNICAST for `prefix` ("2001:db8::/32") with `entries`, whose
+/// next hops are IPv6 addresses.
+pub fn rib_ipv6(sequence: u32, prefix: &str, entries: &[MrtEntry]) -> Vec<u8> {
+    let (network, len) = prefix.split_once('/').expect("a prefix");
+    let network: Ipv6Addr = network.parse().expect("an IPv6 address");
+    rib(4, sequence, &network.octets(), len, entries)
+}
+
+/// A RIB record of `subtype` for the prefix `network`/`len`.
+fn rib(subtype: u16, sequence: u32, network: &[u8], len: &str, entries: &[MrtEntry]) -> Vec<u8> {
     let len: u8 = len.parse().expect("a prefix length");
     let mut b = Vec::new();
     b.extend_from_slice(&sequence.to_be_bytes());
     b.push(len);
-    b.extend_from_slice(&v4(network).octets()[..usize::from(len).div_ceil(8)]);
+    b.extend_from_slice(&network[..usize::from(len).div_ceil(8)]);
     b.extend_from_slice(&(entries.len() as u16).to_be_bytes());
     for e in entries {
         let attrs = e.attributes();
@@ -108,5 +134,5 @@ pub fn rib_ipv4(sequence: u32, prefix: &str, entries: &[MrtEntry]) -> Vec<u8> {
         b.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
         b.extend_from_slice(&attrs);
     }
-    record(2, &b)
+    record(subtype, &b)
 }
