@@ -49,7 +49,8 @@ impl Forwarder {
         frame: &mut [u8],
         emit: &mut E,
     ) -> Verdict {
-        let ip = match Ipv4Packet::new_checked(&frame[ETH_LEN..]) {
+        let bytes = &frame[ETH_LEN..];
+        let ip = match Ipv4Packet::new_checked(bytes) {
             Ok(ip) => ip,
             Err(e) => return Verdict::Drop(wire_error_reason(e)),
         };
@@ -91,7 +92,7 @@ impl Forwarder {
         }
         let stopped = self.ingress_stages(
             &ctx,
-            || AclPacketV4(&ip),
+            || AclPacketV4 { ip: &ip, bytes },
             |mode| {
                 let group = match ctx.hint.src.for_v4(src) {
                     Some(group) => group,
@@ -148,7 +149,7 @@ impl Forwarder {
         let (egress_id, mac, egress_mtu, egress_mac) =
             (egress.port, egress.next_hop_mac, egress.mtu, egress.mac);
         if let Some(acl) = egress.acl_out {
-            let fields = || AclPacketV4(&ip);
+            let fields = || AclPacketV4 { ip: &ip, bytes };
             if let Some(drop) = self.acl_stage(acl, fields, Direction::Out, egress_id) {
                 let error = IcmpV4Error::AdminProhibited;
                 return self.stopped(Stopped::Acl(drop), |f| {

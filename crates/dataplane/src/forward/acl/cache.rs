@@ -7,7 +7,8 @@
 //! 10,000: see README, "Data-plane features"); a flow's packets all get the
 //! same answer. The cache keeps, per (list, source, destination, protocol,
 //! ports), the counter slot the classifier gave the flow's first packet:
-//! later packets pay a hash and one cache-line compare.
+//! later packets pay a hash and one cache-line compare. The entry holds
+//! the action too.
 //!
 //! * Exact: the key holds every field a rule can match (ports "not known"
 //!   apart from port 0), and the list's id, so an entry answers only for
@@ -21,7 +22,7 @@
 //!   each, never more. The hash is keyed per worker ([`crate::qos::random_key`]).
 //! * Per worker: no sharing, no locks.
 
-use super::{AclId, AclKeyV4, AclKeyV6, AclTable};
+use super::{AclAction, AclId, AclKeyV4, AclKeyV6, AclTable};
 
 /// Sets per family (powers of two): 4,096 × 2 ways of 32 bytes for IPv4,
 /// 2,048 × 2 ways of 64 bytes for IPv6: 256 KiB each, allocated only when
@@ -43,6 +44,10 @@ impl AclCacheCounts {
     }
 }
 
+/// A list's answer for a packet: its counter slot (the rule's index, or
+/// the number of rules for the default) and what to do.
+pub type Answer = (usize, AclAction);
+
 /// One cached answer; generation 0 is never current (an empty way).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
@@ -50,6 +55,7 @@ struct Entry<K> {
     key: K,
     generation: u32,
     slot: u32,
+    action: AclAction,
 }
 
 /// Two ways; for IPv4 exactly one cache line.
@@ -136,32 +142,33 @@ impl<K: Copy + Default + Eq> Sets<K> {
         }
     }
 
-    /// The slot cached for `key` in `generation`, or `classify`'s answer,
+    /// The answer cached for `key` in `generation`, or `classify`'s,
     /// then cached; and whether it was a hit.
     #[inline(always)]
-    fn slot(
+    fn answer(
         &mut self,
         key: K,
         hash: u64,
         generation: u32,
-        classify: impl FnOnce() -> usize,
-    ) -> (usize, bool) {
+        classify: impl FnOnce() -> Answer,
+    ) -> (Answer, bool) {
         let Some(set) = self.sets.get_mut((hash & self.mask) as usize) else {
             return (classify(), false);
         };
         for way in &set.ways {
             if way.generation == generation && way.key == key {
-                return (way.slot as usize, true);
+                return ((way.slot as usize, way.action), true);
             }
         }
-        let slot = classify();
+        let (slot, action) = classify();
         set.ways[1] = set.ways[0];
         set.ways[0] = Entry {
             key,
             generation,
             slot: slot as u32,
+            action,
         };
-        (slot, false)
+        ((slot, action), false)
     }
 
     fn clear(&mut self) {
@@ -256,27 +263,27 @@ impl AclCache {
         }
     }
 
-    /// The counter slot cached for `key`, or `classify`'s answer (the
-    /// list's classifier on the packet's fields), then cached.
+    /// The answer cached for `key`, or `classify`'s (the list's
+    /// classifier on the packet's fields), then cached.
     #[inline(always)]
-    pub fn slot_v4(&mut self, key: FlowKeyV4, classify: impl FnOnce() -> usize) -> usize {
+    pub fn answer_v4(&mut self, key: FlowKeyV4, classify: impl FnOnce() -> Answer) -> Answer {
         let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
-        let (slot, hit) = self.v4.slot(key, hash, self.generation, classify);
+        let (answer, hit) = self.v4.answer(key, hash, self.generation, classify);
         self.count(hit);
-        slot
+        answer
     }
 
     /// The same for IPv6.
     #[inline(always)]
-    pub fn slot_v6(&mut self, key: FlowKeyV6, classify: impl FnOnce() -> usize) -> usize {
+    pub fn answer_v6(&mut self, key: FlowKeyV6, classify: impl FnOnce() -> Answer) -> Answer {
         let halves = |a: u128| (a as u64, (a >> 64) as u64);
         let ((s0, s1), (d0, d1)) = (halves(key.src), halves(key.dst));
         let h = mix(s0 ^ self.key[0], s1 ^ self.key[1]);
         let h = mix(h ^ d0, d1 ^ self.key[0]);
         let hash = mix(h ^ key.rest, self.key[1]);
-        let (slot, hit) = self.v6.slot(key, hash, self.generation, classify);
+        let (answer, hit) = self.v6.answer(key, hash, self.generation, classify);
         self.count(hit);
-        slot
+        answer
     }
 
     #[inline(always)]
@@ -301,11 +308,13 @@ mod tests {
 
     /// The stage's question: list `id`'s slot for `key`, through the cache.
     fn ask_v4(cache: &mut AclCache, acl: &Acl, id: AclId, key: &AclKeyV4) -> usize {
-        cache.slot_v4(FlowKeyV4::of(key, id), || acl.slot_v4(key))
+        let classify = || acl.answer(acl.slot_v4(key));
+        cache.answer_v4(FlowKeyV4::of(key, id), classify).0
     }
 
     fn ask_v6(cache: &mut AclCache, acl: &Acl, id: AclId, key: &AclKeyV6) -> usize {
-        cache.slot_v6(FlowKeyV6::of(key, id), || acl.slot_v6(key))
+        let classify = || acl.answer(acl.slot_v6(key));
+        cache.answer_v6(FlowKeyV6::of(key, id), classify).0
     }
 
     fn ssh_list() -> Acl {

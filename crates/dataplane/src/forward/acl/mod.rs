@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-pub use cache::{AclCache, AclCacheCounts, FlowKeyV4, FlowKeyV6};
+pub use cache::{AclCache, AclCacheCounts, Answer, FlowKeyV4, FlowKeyV6};
 use classifier::Classifier;
 pub use show::{show, AclShow, AclView, PortUse, RuleView};
 
@@ -27,9 +27,11 @@ pub use show::{show, AclShow, AclView, PortUse, RuleView};
 pub type AclId = u16;
 
 /// What a rule (or a list's default) does with a packet it matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AclAction {
+    /// (The default of a list that names none.)
+    #[default]
     Permit,
     /// Dropped silently.
     Deny,
@@ -244,6 +246,12 @@ impl Acl {
     #[inline(always)]
     pub fn action_at(&self, slot: usize) -> AclAction {
         self.actions.get(slot).copied().unwrap_or(self.spec.default)
+    }
+
+    /// The answer of counter slot `slot`: it and its action.
+    #[inline(always)]
+    pub fn answer(&self, slot: usize) -> Answer {
+        (slot, self.action_at(slot))
     }
 
     /// The action for `key` and the counter slot it counts in (the rule's

@@ -286,7 +286,9 @@ fn cached_slot(cache: &mut AclCache, acl: &Acl, id: AclId, k: &AclKey) -> usize 
                 protocol: k.protocol,
                 ports: k.ports,
             };
-            cache.slot_v4(FlowKeyV4::of(&key, id), || acl.slot_v4(&key))
+            let answer = cache.answer_v4(FlowKeyV4::of(&key, id), || acl.answer(acl.slot_v4(&key)));
+            assert_eq!(answer.1, acl.action_at(answer.0));
+            answer.0
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let key = AclKeyV6 {
@@ -295,7 +297,9 @@ fn cached_slot(cache: &mut AclCache, acl: &Acl, id: AclId, k: &AclKey) -> usize 
                 protocol: k.protocol,
                 ports: k.ports,
             };
-            cache.slot_v6(FlowKeyV6::of(&key, id), || acl.slot_v6(&key))
+            let answer = cache.answer_v6(FlowKeyV6::of(&key, id), || acl.answer(acl.slot_v6(&key)));
+            assert_eq!(answer.1, acl.action_at(answer.0));
+            answer.0
         }
         _ => acl.slot(k),
     }
