@@ -100,6 +100,7 @@ impl Forwarder {
                 };
                 urpf::check_v4(fib, mode, ctx.port, src, group)
             },
+            false,
         );
         if let Some(stopped) = stopped {
             let error = IcmpV4Error::AdminProhibited;

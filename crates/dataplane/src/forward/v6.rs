@@ -95,6 +95,7 @@ impl Forwarder {
                 };
                 urpf::check_v6(fib, mode, ctx.port, src, group)
             },
+            true,
         );
         if let Some(stopped) = stopped {
             let error = IcmpV6Error::AdminProhibited;
