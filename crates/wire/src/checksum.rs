@@ -62,13 +62,16 @@ pub fn verify(data: &[u8]) -> bool {
 /// IPv4 header without options (the forwarding path checks one per packet):
 /// summed as 32-bit words, unrolled, with no loop-carried fold. The same
 /// answer as [`verify`]: 2^16 ≡ 1 modulo 0xffff, so 16- and 32-bit words
-/// sum alike, and end-around folding keeps a non-zero sum non-zero.
+/// sum alike, and end-around folding keeps a non-zero sum non-zero. The
+/// words are read in the machine's byte order, with no swaps: the ones'
+/// complement sum of byte-swapped words is the byte-swapped sum (RFC 1071
+/// §2(B)), and the all-ones sum this compares with reads the same either way.
 #[inline]
 pub fn verify_words<const N: usize>(data: &[u8; N]) -> bool {
     const { assert!(N.is_multiple_of(4) && N <= 1 << 16, "whole 32-bit words") };
     let mut wide: u64 = 0;
     for w in data.chunks_exact(4) {
-        wide += u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as u64;
+        wide += u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) as u64;
     }
     // Below 2^49 for N <= 2^16: two folds reach 32 bits.
     let wide = (wide & 0xffff_ffff) + (wide >> 32);

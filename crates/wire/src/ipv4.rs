@@ -51,8 +51,15 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let b = buffer.as_ref();
-        if b.len() < MIN_HEADER_LEN {
+        let Some(h) = b.first_chunk::<MIN_HEADER_LEN>() else {
             return Err(WireError::Truncated);
+        };
+        // Almost every packet: version 4 and IHL 5 in one byte compare, so
+        // only the total length is left to check (any other first byte, or
+        // a bad total length, takes the checks below for its error).
+        let total = u16::from_be_bytes([h[2], h[3]]) as usize;
+        if h[field::VER_IHL] == 0x45 && total >= MIN_HEADER_LEN && total <= b.len() {
+            return Ok(Ipv4Packet { buffer });
         }
         if b[field::VER_IHL] >> 4 != 4 {
             return Err(WireError::BadVersion);
@@ -64,7 +71,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         if header_len > b.len() {
             return Err(WireError::Truncated);
         }
-        let total = u16::from_be_bytes([b[2], b[3]]) as usize;
         if total < header_len {
             return Err(WireError::BadTotalLength);
         }
@@ -83,6 +89,16 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     #[inline]
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
+    }
+
+    /// The fixed 20-byte header (options excluded), for reading several
+    /// fields with one length check; panics on a buffer shorter than 20
+    /// bytes, which a checked view never has.
+    #[inline]
+    pub fn fixed_header(&self) -> &[u8; MIN_HEADER_LEN] {
+        self.b()
+            .first_chunk()
+            .expect("a checked IPv4 view holds 20 bytes")
     }
 
     #[inline]
@@ -197,7 +213,21 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// TTL and protocol share one 16-bit word of the header.
     #[inline(always)]
     pub fn decrement_ttl(&mut self) {
-        let ttl = self.ttl();
+        let h: &mut [u8; MIN_HEADER_LEN] = self
+            .bm()
+            .first_chunk_mut()
+            .expect("an IPv4 header holds 20 bytes");
+        let ttl = h[field::TTL];
+        if ttl != 0 {
+            // The word [TTL, protocol] goes down by 0x0100, so RFC 1624's
+            // ~m + m' is the constant 0xfeff: the same sum `update_word`
+            // makes, without the words.
+            let old = u16::from_be_bytes([h[10], h[11]]);
+            let sum = !checksum::fold(u32::from(!old) + 0xfeff);
+            h[field::TTL] = ttl - 1;
+            h[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+            return;
+        }
         let proto = self.protocol();
         let old_word = u16::from_be_bytes([ttl, proto]);
         let new_word = u16::from_be_bytes([ttl.wrapping_sub(1), proto]);
@@ -437,6 +467,63 @@ mod tests {
         assert_eq!(v.ecn(), 3);
         assert_eq!(v.dscp(), 46);
         assert!(v.verify_checksum());
+    }
+
+    /// RFC 1812 §5.2.2's checks in their plain order, as `new_checked`
+    /// made them before its shortcut for version 4 and IHL 5.
+    fn reference_check(b: &[u8]) -> Result<(), WireError> {
+        if b.len() < MIN_HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        if b[0] >> 4 != 4 {
+            return Err(WireError::BadVersion);
+        }
+        let header_len = ((b[0] & 0x0f) as usize) * 4;
+        if header_len < MIN_HEADER_LEN {
+            return Err(WireError::BadHeaderLength);
+        }
+        if header_len > b.len() {
+            return Err(WireError::Truncated);
+        }
+        let total = u16::from_be_bytes([b[2], b[3]]) as usize;
+        if total < header_len {
+            return Err(WireError::BadTotalLength);
+        }
+        if total > b.len() {
+            return Err(WireError::Truncated);
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn checks_match_the_plain_order(
+            first in proptest::prop_oneof![proptest::prelude::Just(0x45u8), 0x40u8..0x50, proptest::prelude::any::<u8>()],
+            total in 0u16..90,
+            len in 0usize..80,
+        ) {
+            let mut b = vec![0u8; len];
+            if let Some(x) = b.first_mut() { *x = first; }
+            if len >= 4 { b[2..4].copy_from_slice(&total.to_be_bytes()); }
+            proptest::prop_assert_eq!(
+                Ipv4Packet::new_checked(&b[..]).map(|_| ()),
+                reference_check(&b)
+            );
+        }
+
+        /// The shortcut for a non-zero TTL writes the bytes RFC 1624's
+        /// general update (`update_word`) writes.
+        #[test]
+        fn ttl_shortcut_matches_update_word(mut h in proptest::prelude::any::<[u8; 20]>()) {
+            let old = u16::from_be_bytes([h[8], h[9]]);
+            let new = u16::from_be_bytes([h[8].wrapping_sub(1), h[9]]);
+            let sum = checksum::update_word(u16::from_be_bytes([h[10], h[11]]), old, new);
+            let mut expected = h;
+            expected[8] = h[8].wrapping_sub(1);
+            expected[10..12].copy_from_slice(&sum.to_be_bytes());
+            Ipv4Packet::new_unchecked(&mut h[..]).decrement_ttl();
+            proptest::prop_assert_eq!(h, expected);
+        }
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl Forwarder {
     /// Sends `kind` about the IPv4 packet in `frame` back out of the ingress port.
     pub(super) fn send_icmp_v4<E: Emit + ?Sized>(
         &mut self,
-        ctx: Ingress,
+        ctx: Ingress<'_>,
         frame: &[u8],
         kind: IcmpV4Error,
         emit: &mut E,
@@ -205,7 +205,7 @@ impl Forwarder {
     /// Sends `kind` about the IPv6 packet in `frame` back out of the ingress port.
     pub(super) fn send_icmp_v6<E: Emit + ?Sized>(
         &mut self,
-        ctx: Ingress,
+        ctx: Ingress<'_>,
         frame: &[u8],
         kind: IcmpV6Error,
         emit: &mut E,

@@ -289,7 +289,7 @@ impl Forwarder {
             port: ingress,
             l2_group: group,
             now_ns,
-            hint,
+            hint: &hint,
             features: port.features,
         };
         let verdict = match eth.ethertype() {
@@ -390,13 +390,14 @@ fn discard_reason(action: Discard) -> DropReason {
 
 /// Facts about the frame's arrival that the per-family paths need.
 #[derive(Debug, Clone, Copy)]
-struct Ingress {
+struct Ingress<'a> {
     port: PortId,
     /// The destination MAC was broadcast or multicast.
     l2_group: bool,
     now_ns: u64,
-    /// The routes looked up ahead for this frame, if any.
-    hint: FrameHint,
+    /// The routes looked up ahead for this frame, if any (by reference:
+    /// a copy of its 56 bytes cost ~9 instructions per packet).
+    hint: &'a FrameHint,
     /// The ingress port's optional stages.
     features: PortFeatures,
 }

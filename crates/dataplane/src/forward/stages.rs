@@ -199,7 +199,7 @@ impl Forwarder {
     #[inline(always)]
     pub(super) fn ingress_stages<F: AclFields>(
         &mut self,
-        ctx: &Ingress,
+        ctx: &Ingress<'_>,
         fields: impl FnOnce() -> F,
         urpf_passes: impl FnOnce(Urpf) -> bool,
         out_of_line: bool,
@@ -233,7 +233,7 @@ impl Forwarder {
     #[inline(always)]
     fn run_ingress_stages<F: AclFields>(
         &mut self,
-        ctx: &Ingress,
+        ctx: &Ingress<'_>,
         fields: impl FnOnce() -> F,
         urpf_passes: impl FnOnce(Urpf) -> bool,
     ) -> Option<Stopped> {

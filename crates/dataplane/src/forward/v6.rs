@@ -35,7 +35,7 @@ impl Forwarder {
     pub(super) fn ipv6<E: Emit + ?Sized>(
         &mut self,
         fib: &Fib,
-        ctx: Ingress,
+        ctx: Ingress<'_>,
         frame: &mut [u8],
         emit: &mut E,
     ) -> Verdict {
