@@ -69,11 +69,18 @@ pub(super) fn finish(arena: &[u32], mut e: u32, a: u128) -> u32 {
 /// One lookup: the leaf entry (`LEAF|code`) for `a`.
 #[inline(always)]
 pub(super) fn walk(direct: &[u32], arena: &[u32], a: u128) -> u32 {
-    let hi = (a >> 64) as u64;
-    let mut e = direct_entry(direct, hi);
+    let e = direct_entry(direct, (a >> 64) as u64);
     if e & LEAF != 0 {
         return e;
     }
+    walk_from(arena, e, a)
+}
+
+/// The walk of `a` from its direct entry `e`, a node: the flat levels,
+/// then the rare longer routes.
+#[inline(always)]
+pub(super) fn walk_from(arena: &[u32], mut e: u32, a: u128) -> u32 {
+    let hi = (a >> 64) as u64;
     for level in 0..FLAT_LEVELS {
         e = step_or_keep(arena, e, flat_slot(hi, level));
     }
