@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::lookup::{resolve, V4};
+use super::lookup::{resolve, walk_with_depth, V4};
 use super::{Key, HDR, LEAF, NONE_ID};
 use crate::NextHopId;
 
@@ -19,9 +19,6 @@ use crate::NextHopId;
 const W: usize = 16;
 /// Vectors walked together.
 const V: usize = 4;
-/// IPv6: batches of `V` × `W` addresses with at most this many going on
-/// past the direct array walk them one by one, not in lanes.
-const SCALAR_WALKS: u32 = 8;
 
 /// Whether this CPU runs [`batch_v4`].
 pub(super) fn available() -> bool {
@@ -93,18 +90,14 @@ unsafe fn lanes<const V: usize>(
     for v in 0..V {
         // SAFETY: `keys[v]` holds 16 u32 (64 bytes); unaligned load.
         let a = unsafe { _mm512_loadu_si512(keys[v].as_ptr().cast()) };
-        // Addresses that agree on every bit a walk reads take the same walk:
-        // a run of consecutive addresses, or packets of one flow. When all
-        // 16 agree with the first on its walk's bits, that one scalar walk
-        // (its lines in L1 after the first vector) answers them all, where
-        // the lanes would gather the same lines 16 times per level. The
-        // test is a few register operations, and its branch predicts on
-        // traffic of either kind (uniform addresses never share 18 bits).
+        // Addresses that share one walk (see `shared_walk`): the test on
+        // the vector, the walk scalar.
         let first = keys[v][0];
-        let differ = _mm512_reduce_or_epi32(_mm512_xor_si512(a, _mm512_set1_epi32(first as i32)));
-        let common = (differ as u32).leading_zeros();
+        let differ =
+            _mm512_reduce_or_epi32(_mm512_xor_si512(a, _mm512_set1_epi32(first as i32))) as u32;
+        let common = differ.leading_zeros();
         if common >= DIRECT {
-            let (leaf, depth) = walk_with_depth(direct, arena, first);
+            let (leaf, depth) = walk_with_depth(direct, arena, V4(u64::from(first) << 32));
             if depth.min(32) <= common {
                 e[v] = _mm512_set1_epi32(leaf as i32);
                 shared[v] = Some(
@@ -133,24 +126,6 @@ unsafe fn lanes<const V: usize>(
         // SAFETY: `ids[v]` holds 16 u32 (64 bytes); unaligned store.
         unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id) };
     }
-}
-
-/// One IPv4 walk, and the number of leading address bits it read (the
-/// direct index, then 6 per node level; past 32 for a walk to the last level).
-#[inline(always)]
-fn walk_with_depth(direct: &[u32], arena: &[u32], a: u32) -> (u32, u32) {
-    let mut e = direct
-        .get((a >> (32 - <u32 as Key>::DIRECT)) as usize)
-        .copied()
-        .unwrap_or(LEAF);
-    let mut r = u64::from(a) << (32 + <u32 as Key>::DIRECT);
-    let mut depth = u32::from(<u32 as Key>::DIRECT);
-    while e & LEAF == 0 {
-        e = super::lookup::step(arena, e as usize, (r >> 58) as u32);
-        r <<= 6;
-        depth += 6;
-    }
-    (e, depth)
 }
 
 /// The walk of `V` × 16 lanes from their direct entries `e` and `rest`
@@ -269,88 +244,89 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
         .chunks(V * W)
         .zip(out[..full].chunks_mut(V * W))
     {
-        // Upper halves and direct entries, one by one (a gather of the
-        // direct entries, then one of the codes, was slower on traffic
-        // that ends there); lanes past `a` hold a leaf and are not written out.
+        // Upper halves; lanes past `a` read address 0 and are not written out.
         let mut hi = [[0u64; W]; V];
-        let mut first = [[LEAF; W]; V];
-        // Bit i: address i's direct entry is a node.
-        let mut nodes = 0u64;
-        for (i, ((h, f), &x)) in hi
-            .as_flattened_mut()
-            .iter_mut()
-            .zip(first.as_flattened_mut())
-            .zip(a)
-            .enumerate()
-        {
+        for (h, &x) in hi.as_flattened_mut().iter_mut().zip(a) {
             *h = (x.into() >> 64) as u64;
-            *f = super::v6::direct_entry(direct, *h);
-            nodes |= u64::from(*f & LEAF == 0) << i;
-        }
-        // Uniform traffic: nearly every address ends in the direct array
-        // (99.3 % in 2000::/3), so most batches have none or one that goes
-        // on. Five rounds of gathers for a vector with one live lane cost
-        // more than a whole batch of direct answers (the rounds' latencies
-        // are a dependent chain); a few scalar walks overlap with the
-        // batch's other work instead.
-        if nodes.count_ones() <= SCALAR_WALKS {
-            let first = first.as_flattened_mut();
-            while nodes != 0 {
-                let i = nodes.trailing_zeros() as usize;
-                nodes &= nodes - 1;
-                if let (Some(f), Some(&x)) = (first.get_mut(i), a.get(i)) {
-                    *f = super::v6::walk_from(arena, *f, x.into());
-                }
-            }
-            for (o, &e) in o.iter_mut().zip(&*first) {
-                *o = resolve(codes, e);
-            }
-            continue;
         }
         let mut e = [_mm512_setzero_si512(); V];
         let mut rest = [_mm512_setzero_si512(); V];
+        let mut nodes = 0;
         for v in 0..V {
-            // SAFETY: `hi[v]` holds 16 u64 (128 bytes), `first[v]` 16 u32
-            // (64 bytes); unaligned loads.
+            // SAFETY: `hi[v]` holds 16 u64 (128 bytes); unaligned loads.
             let (h0, h1) = unsafe {
-                e[v] = _mm512_loadu_si512(first[v].as_ptr().cast());
                 (
                     _mm512_loadu_si512(hi[v].as_ptr().cast()),
                     _mm512_loadu_si512(hi[v].as_ptr().add(8).cast()),
                 )
             };
-            // The 32 bits after the direct index (the five levels' slots),
-            // 64-bit lanes narrowed to 32.
-            rest[v] = _mm512_inserti64x4::<1>(
-                _mm512_castsi256_si512(_mm512_cvtepi64_epi32(
-                    _mm512_srli_epi64::<{ 32 - DIRECT }>(h0),
-                )),
-                _mm512_cvtepi64_epi32(_mm512_srli_epi64::<{ 32 - DIRECT }>(h1)),
+            // 64-bit lanes narrowed to 32: the direct index, and the 32
+            // bits after it (the five levels' slots).
+            let narrow = |x0: __m512i, x1: __m512i| {
+                _mm512_inserti64x4::<1>(
+                    _mm512_castsi256_si512(_mm512_cvtepi64_epi32(x0)),
+                    _mm512_cvtepi64_epi32(x1),
+                )
+            };
+            let di = narrow(
+                _mm512_srli_epi64::<{ 64 - DIRECT }>(h0),
+                _mm512_srli_epi64::<{ 64 - DIRECT }>(h1),
             );
+            // SAFETY: every index is < 2^DIRECT = direct.len() (checked above).
+            e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
+            rest[v] = narrow(
+                _mm512_srli_epi64::<{ 32 - DIRECT }>(h0),
+                _mm512_srli_epi64::<{ 32 - DIRECT }>(h1),
+            );
+            nodes += _mm512_testn_epi32_mask(e[v], _mm512_set1_epi32(LEAF as i32)).count_ones();
         }
-        // SAFETY: the features are enabled (this function's own).
-        let (e, live) = unsafe { walk_lanes::<V>(arena, e, rest, super::v6::FLAT_LEVELS) };
         let mut entries = [[0u32; W]; V];
-        for v in 0..V {
-            // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned store.
-            unsafe { _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]) };
-        }
-        for (o, &e) in o.iter_mut().zip(entries.as_flattened()) {
-            *o = resolve(codes, e);
-        }
-        // Walks longer than the lanes' levels (rare: routes past /48).
-        for v in 0..V {
-            let mut deeper = live[v];
-            if deeper == 0 {
-                continue;
+        if nodes as usize <= super::v6::SCALAR_WALKS {
+            // Uniform traffic: nearly every address ends in the direct
+            // array (99.3 % in 2000::/3), so most batches have none or one
+            // that goes on. Five rounds of gathers for a vector with one
+            // live lane cost more than a whole batch of direct answers (the
+            // rounds' latencies are a dependent chain); a few scalar walks
+            // overlap with the batch's other work instead.
+            for v in 0..V {
+                // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned store.
+                unsafe { _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]) };
             }
-            while deeper != 0 {
-                let l = deeper.trailing_zeros() as usize;
-                deeper &= deeper - 1;
-                if let (Some(o), Some(&x)) = (o.get_mut(v * W + l), a.get(v * W + l)) {
-                    *o = resolve(codes, super::v6::finish(arena, entries[v][l], x.into()));
+            if nodes > 0 {
+                for (en, &x) in entries.as_flattened_mut().iter_mut().zip(a) {
+                    if *en & LEAF == 0 {
+                        *en = super::v6::walk_from(arena, *en, x.into());
+                    }
                 }
             }
+        } else {
+            // SAFETY: the features are enabled (this function's own).
+            let (e, live) = unsafe { walk_lanes::<V>(arena, e, rest, super::v6::FLAT_LEVELS) };
+            for v in 0..V {
+                // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned store.
+                unsafe { _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]) };
+                // Walks longer than the lanes' levels (rare: routes past /48).
+                let mut deeper = live[v];
+                while deeper != 0 {
+                    let l = deeper.trailing_zeros() as usize;
+                    deeper &= deeper - 1;
+                    if let Some(&x) = a.get(v * W + l) {
+                        entries[v][l] = super::v6::finish(arena, entries[v][l], x.into());
+                    }
+                }
+            }
+        }
+        let mut ids = [[NONE_ID; W]; V];
+        for v in 0..V {
+            // SAFETY: `entries[v]` and `ids[v]` hold 16 u32 (64 bytes);
+            // unaligned load and store; the features are enabled.
+            unsafe {
+                let id = codes_of(codes, _mm512_loadu_si512(entries[v].as_ptr().cast()));
+                _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id);
+            }
+        }
+        for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
+            *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
         }
     }
     super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]);

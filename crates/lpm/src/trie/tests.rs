@@ -141,6 +141,19 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
         probes.push(first | (rng.u128() & u128::MAX.checked_shr(u32::from(l)).unwrap_or(0)));
     }
     probes.extend((0..500).map(|_| rng.u128()));
+    // Batches where only a few addresses go past the direct array (walked
+    // one by one, not in lanes or levels): 4 route addresses (deep ones
+    // too) among 60 random ones, in every position.
+    for b in 0..routes.len().min(200) {
+        let mut batch: Vec<u128> = (0..60).map(|_| rng.u128()).collect();
+        for j in 0..4 {
+            let (k, l, _) = routes[(b * 4 + j) % routes.len()];
+            let inside =
+                mask(k, l) | (rng.u128() & u128::MAX.checked_shr(u32::from(l)).unwrap_or(0));
+            batch.insert((b * 7 + j * 13) % (batch.len() + 1), inside);
+        }
+        probes.extend(batch);
+    }
     let mut batch = vec![None; probes.len()];
     for (a, o) in probes.chunks(64).zip(batch.chunks_mut(64)) {
         t.lookup_batch(a, o);

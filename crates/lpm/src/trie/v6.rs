@@ -30,6 +30,9 @@ const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
 pub(super) const FLAT_LEVELS: u32 = 5;
 /// Addresses per round of a batch (the data plane's vector).
 const CHUNK: usize = 64;
+/// Batches with at most this many addresses going on past the direct
+/// array walk them one by one, not level by level across the batch.
+pub(super) const SCALAR_WALKS: usize = 8;
 
 /// The slot of node level `level` (0 = depth 18) in the address's upper half.
 #[inline(always)]
@@ -101,22 +104,40 @@ pub(super) fn batch<T: Copy + Into<u128>>(
     let n = addrs.len().min(out.len());
     for (a, o) in addrs[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
         let mut e = [0u32; CHUNK];
+        // Bit i: address i's direct entry is a node. Every address is
+        // answered from its direct entry, and those that go on are
+        // answered again below.
+        let mut nodes = 0u64;
+        for (i, (&x, o)) in a.iter().zip(o.iter_mut()).enumerate() {
+            e[i] = direct_entry(direct, (x.into() >> 64) as u64);
+            nodes |= u64::from(e[i] & LEAF == 0) << i;
+            *o = resolve(codes, e[i]);
+        }
+        let n_nodes = nodes.count_ones() as usize;
+        if n_nodes <= SCALAR_WALKS {
+            // Uniform traffic: most batches have none or one address that
+            // goes on (see `simd::batch_v6`); walked one by one, they skip
+            // the packing below.
+            while nodes != 0 {
+                let i = nodes.trailing_zeros() as usize;
+                nodes &= nodes - 1;
+                if let (Some(o), Some(&e), Some(&x)) = (o.get_mut(i), e.get(i), a.get(i)) {
+                    *o = resolve(codes, walk_from(arena, e, x.into()));
+                }
+            }
+            continue;
+        }
         // The addresses whose direct entry is a node, packed in order: their
         // index, upper half and current entry (the levels then run over
         // dense arrays, without an indirection per step).
         let mut idx = [0u8; CHUNK];
         let mut hi = [0u64; CHUNK];
         let mut cur = [0u32; CHUNK];
-        let mut n_nodes = 0;
-        for (i, &x) in a.iter().enumerate() {
-            let h = (x.into() >> 64) as u64;
-            e[i] = direct_entry(direct, h);
-            // Written always, kept only for a node (no branch on the kind).
-            let k = n_nodes % CHUNK;
-            (idx[k], hi[k], cur[k]) = (i as u8, h, e[i]);
-            n_nodes += usize::from(e[i] & LEAF == 0);
+        for k in 0..n_nodes {
+            let i = nodes.trailing_zeros() as usize;
+            nodes &= nodes - 1;
+            (idx[k], hi[k], cur[k]) = (i as u8, (a[i].into() >> 64) as u64, e[i]);
         }
-        let n_nodes = n_nodes.min(CHUNK);
         for level in 0..FLAT_LEVELS {
             for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
                 *c = step_or_keep(arena, *c, flat_slot(h, level));
