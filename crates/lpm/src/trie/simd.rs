@@ -280,53 +280,57 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
             );
             nodes += _mm512_testn_epi32_mask(e[v], _mm512_set1_epi32(LEAF as i32)).count_ones();
         }
-        let mut entries = [[0u32; W]; V];
-        if nodes as usize <= super::v6::SCALAR_WALKS {
-            // Uniform traffic: nearly every address ends in the direct
-            // array (99.3 % in 2000::/3), so most batches have none or one
-            // that goes on. Five rounds of gathers for a vector with one
-            // live lane cost more than a whole batch of direct answers (the
-            // rounds' latencies are a dependent chain); a few scalar walks
-            // overlap with the batch's other work instead.
+        // Uniform traffic: nearly every address ends in the direct array
+        // (99.3 % in 2000::/3), so most batches have none or one that goes
+        // on. Five rounds of gathers for a vector with one live lane cost
+        // more than a whole batch of direct answers (the rounds' latencies
+        // are a dependent chain), so such lanes are walked one by one, and
+        // after every answer is out: nothing else waits for their misses
+        // (answering them first held up the whole batch's: 30 % of its time).
+        let few = nodes as usize <= super::v6::SCALAR_WALKS;
+        // Per vector, the lanes finished one by one below: with `few`, those
+        // past the direct array; else those past the lanes' levels (rare:
+        // routes longer than /48).
+        let mut later = [0u16; V];
+        if few {
             for v in 0..V {
-                // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned store.
-                unsafe { _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]) };
-            }
-            if nodes > 0 {
-                for (en, &x) in entries.as_flattened_mut().iter_mut().zip(a) {
-                    if *en & LEAF == 0 {
-                        *en = super::v6::walk_from(arena, *en, x.into());
-                    }
-                }
+                later[v] = _mm512_testn_epi32_mask(e[v], _mm512_set1_epi32(LEAF as i32));
             }
         } else {
             // SAFETY: the features are enabled (this function's own).
-            let (e, live) = unsafe { walk_lanes::<V>(arena, e, rest, super::v6::FLAT_LEVELS) };
-            for v in 0..V {
-                // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned store.
-                unsafe { _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]) };
-                // Walks longer than the lanes' levels (rare: routes past /48).
-                let mut deeper = live[v];
-                while deeper != 0 {
-                    let l = deeper.trailing_zeros() as usize;
-                    deeper &= deeper - 1;
-                    if let Some(&x) = a.get(v * W + l) {
-                        entries[v][l] = super::v6::finish(arena, entries[v][l], x.into());
-                    }
-                }
-            }
+            (e, later) = unsafe { walk_lanes::<V>(arena, e, rest, super::v6::FLAT_LEVELS) };
         }
+        let mut entries = [[0u32; W]; V];
         let mut ids = [[NONE_ID; W]; V];
         for v in 0..V {
             // SAFETY: `entries[v]` and `ids[v]` hold 16 u32 (64 bytes);
-            // unaligned load and store; the features are enabled.
+            // unaligned stores; the features are enabled. A lane still on
+            // a node reads some code here and is answered again below.
             unsafe {
-                let id = codes_of(codes, _mm512_loadu_si512(entries[v].as_ptr().cast()));
-                _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id);
+                _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]);
+                _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), codes_of(codes, e[v]));
             }
         }
         for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
             *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
+        }
+        for (v, &lanes) in later.iter().enumerate() {
+            let mut lanes = lanes;
+            while lanes != 0 {
+                let i = v * W + lanes.trailing_zeros() as usize;
+                lanes &= lanes - 1;
+                if let (Some(o), Some(&x), Some(&en)) =
+                    (o.get_mut(i), a.get(i), entries.as_flattened().get(i))
+                {
+                    let x = x.into();
+                    let leaf = if few {
+                        super::v6::walk_from(arena, en, x)
+                    } else {
+                        super::v6::finish(arena, en, x)
+                    };
+                    *o = resolve(codes, leaf);
+                }
+            }
         }
     }
     super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]);

@@ -104,39 +104,37 @@ pub(super) fn batch<T: Copy + Into<u128>>(
     let n = addrs.len().min(out.len());
     for (a, o) in addrs[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
         let mut e = [0u32; CHUNK];
-        // Bit i: address i's direct entry is a node. Every address is
-        // answered from its direct entry, and those that go on are
-        // answered again below.
-        let mut nodes = 0u64;
-        for (i, (&x, o)) in a.iter().zip(o.iter_mut()).enumerate() {
-            e[i] = direct_entry(direct, (x.into() >> 64) as u64);
-            nodes |= u64::from(e[i] & LEAF == 0) << i;
-            *o = resolve(codes, e[i]);
-        }
-        let n_nodes = nodes.count_ones() as usize;
-        if n_nodes <= SCALAR_WALKS {
-            // Uniform traffic: most batches have none or one address that
-            // goes on (see `simd::batch_v6`); walked one by one, they skip
-            // the packing below.
-            while nodes != 0 {
-                let i = nodes.trailing_zeros() as usize;
-                nodes &= nodes - 1;
-                if let (Some(o), Some(&e), Some(&x)) = (o.get_mut(i), e.get(i), a.get(i)) {
-                    *o = resolve(codes, walk_from(arena, e, x.into()));
-                }
-            }
-            continue;
-        }
         // The addresses whose direct entry is a node, packed in order: their
         // index, upper half and current entry (the levels then run over
         // dense arrays, without an indirection per step).
         let mut idx = [0u8; CHUNK];
         let mut hi = [0u64; CHUNK];
         let mut cur = [0u32; CHUNK];
-        for k in 0..n_nodes {
-            let i = nodes.trailing_zeros() as usize;
-            nodes &= nodes - 1;
-            (idx[k], hi[k], cur[k]) = (i as u8, (a[i].into() >> 64) as u64, e[i]);
+        let mut n_nodes = 0;
+        // Every address is answered from its direct entry as it is read;
+        // those that go on are answered again below.
+        for (i, (&x, o)) in a.iter().zip(o.iter_mut()).enumerate() {
+            let h = (x.into() >> 64) as u64;
+            e[i] = direct_entry(direct, h);
+            *o = resolve(codes, e[i]);
+            // Written always, kept only for a node (no branch on the kind).
+            let k = n_nodes % CHUNK;
+            (idx[k], hi[k], cur[k]) = (i as u8, h, e[i]);
+            n_nodes += usize::from(e[i] & LEAF == 0);
+        }
+        let n_nodes = n_nodes.min(CHUNK);
+        if n_nodes <= SCALAR_WALKS {
+            // Uniform traffic: most batches have none or one address that
+            // goes on (see `simd::batch_v6`): those few are walked one by
+            // one, after the others' answers, which then wait for none of
+            // their misses.
+            for (&i, &c) in idx[..n_nodes].iter().zip(&cur[..n_nodes]) {
+                let i = usize::from(i);
+                if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
+                    *o = resolve(codes, walk_from(arena, c, x.into()));
+                }
+            }
+            continue;
         }
         for level in 0..FLAT_LEVELS {
             for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
