@@ -16,16 +16,31 @@ fn random_v4(rng: &mut Rng, n: usize) -> Vec<(u32, u8, u32)> {
         .collect()
 }
 
-/// Addresses worth probing: every prefix's first and last address ± 1, and random ones.
+/// Addresses worth probing: runs of consecutive addresses (which batches
+/// answer with one walk when a vector's 16 share it) from each prefix's
+/// start and across its end, 16-aligned in the list as vectors take them;
+/// every prefix's first and last address ± 1; and random ones.
 fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
-    let mut v = Vec::new();
-    for &(k, l, _) in routes {
+    let bounds = |k: u32, l: u8| {
         let first = if l == 0 {
             0
         } else {
             k & (u32::MAX << (32 - l))
         };
-        let last = first | u32::MAX.checked_shr(u32::from(l)).unwrap_or(0);
+        (
+            first,
+            first | u32::MAX.checked_shr(u32::from(l)).unwrap_or(0),
+        )
+    };
+    let mut v = Vec::new();
+    for &(k, l, _) in routes {
+        let (first, last) = bounds(k, l);
+        v.extend((0..32).map(|i| first.wrapping_add(i)));
+        v.extend((0..32).map(|i| last.wrapping_sub(15).wrapping_add(i)));
+        v.extend([7u32; 16].map(|_| first));
+    }
+    for &(k, l, _) in routes {
+        let (first, last) = bounds(k, l);
         v.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
     }
     v.extend((0..2000).map(|_| rng.next_u64() as u32));
@@ -126,6 +141,19 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
         probes.push(first | (rng.u128() & u128::MAX.checked_shr(u32::from(l)).unwrap_or(0)));
     }
     probes.extend((0..500).map(|_| rng.u128()));
+    // Batches where only a few addresses go past the direct array (walked
+    // one by one, not in lanes or levels): 4 route addresses (deep ones
+    // too) among 60 random ones, in every position.
+    for b in 0..routes.len().min(200) {
+        let mut batch: Vec<u128> = (0..60).map(|_| rng.u128()).collect();
+        for j in 0..4 {
+            let (k, l, _) = routes[(b * 4 + j) % routes.len()];
+            let inside =
+                mask(k, l) | (rng.u128() & u128::MAX.checked_shr(u32::from(l)).unwrap_or(0));
+            batch.insert((b * 7 + j * 13) % (batch.len() + 1), inside);
+        }
+        probes.extend(batch);
+    }
     let mut batch = vec![None; probes.len()];
     for (a, o) in probes.chunks(64).zip(batch.chunks_mut(64)) {
         t.lookup_batch(a, o);

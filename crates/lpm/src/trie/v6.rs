@@ -30,6 +30,9 @@ const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
 pub(super) const FLAT_LEVELS: u32 = 5;
 /// Addresses per round of a batch (the data plane's vector).
 const CHUNK: usize = 64;
+/// Batches with at most this many addresses going on past the direct
+/// array walk them one by one, not level by level across the batch.
+pub(super) const SCALAR_WALKS: usize = 8;
 
 /// The slot of node level `level` (0 = depth 18) in the address's upper half.
 #[inline(always)]
@@ -69,11 +72,18 @@ pub(super) fn finish(arena: &[u32], mut e: u32, a: u128) -> u32 {
 /// One lookup: the leaf entry (`LEAF|code`) for `a`.
 #[inline(always)]
 pub(super) fn walk(direct: &[u32], arena: &[u32], a: u128) -> u32 {
-    let hi = (a >> 64) as u64;
-    let mut e = direct_entry(direct, hi);
+    let e = direct_entry(direct, (a >> 64) as u64);
     if e & LEAF != 0 {
         return e;
     }
+    walk_from(arena, e, a)
+}
+
+/// The walk of `a` from its direct entry `e`, a node: the flat levels,
+/// then the rare longer routes.
+#[inline(always)]
+pub(super) fn walk_from(arena: &[u32], mut e: u32, a: u128) -> u32 {
+    let hi = (a >> 64) as u64;
     for level in 0..FLAT_LEVELS {
         e = step_or_keep(arena, e, flat_slot(hi, level));
     }
@@ -101,15 +111,31 @@ pub(super) fn batch<T: Copy + Into<u128>>(
         let mut hi = [0u64; CHUNK];
         let mut cur = [0u32; CHUNK];
         let mut n_nodes = 0;
-        for (i, &x) in a.iter().enumerate() {
+        // Every address is answered from its direct entry as it is read;
+        // those that go on are answered again below.
+        for (i, (&x, o)) in a.iter().zip(o.iter_mut()).enumerate() {
             let h = (x.into() >> 64) as u64;
             e[i] = direct_entry(direct, h);
+            *o = resolve(codes, e[i]);
             // Written always, kept only for a node (no branch on the kind).
             let k = n_nodes % CHUNK;
             (idx[k], hi[k], cur[k]) = (i as u8, h, e[i]);
             n_nodes += usize::from(e[i] & LEAF == 0);
         }
         let n_nodes = n_nodes.min(CHUNK);
+        if n_nodes <= SCALAR_WALKS {
+            // Uniform traffic: most batches have none or one address that
+            // goes on (see `simd::batch_v6`): those few are walked one by
+            // one, after the others' answers, which then wait for none of
+            // their misses.
+            for (&i, &c) in idx[..n_nodes].iter().zip(&cur[..n_nodes]) {
+                let i = usize::from(i);
+                if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
+                    *o = resolve(codes, walk_from(arena, c, x.into()));
+                }
+            }
+            continue;
+        }
         for level in 0..FLAT_LEVELS {
             for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
                 *c = step_or_keep(arena, *c, flat_slot(h, level));
