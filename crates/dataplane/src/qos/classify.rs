@@ -43,8 +43,9 @@ fn has_ports(proto: u8) -> bool {
 
 /// One multiply-fold round (the mixer of ahash's fallback and wyhash): the
 /// product's halves xored, so every input bit reaches every output bit.
-#[inline]
-fn fold_mul(a: u64, b: u64) -> u64 {
+/// (The ACL cache hashes with it too.)
+#[inline(always)]
+pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
     let r = (a as u128).wrapping_mul(b as u128);
     (r as u64) ^ ((r >> 64) as u64)
 }

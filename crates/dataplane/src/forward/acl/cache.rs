@@ -22,7 +22,8 @@
 //!   each, never more. The hash is keyed per worker ([`crate::qos::random_key`]).
 //! * Per worker: no sharing, no locks.
 
-use super::{AclAction, AclId, AclKeyV4, AclKeyV6, AclTable};
+use super::{AclAction, AclId, AclKeyV6, AclTable};
+use crate::qos::classify::fold_mul as mix;
 
 /// Sets per family (powers of two): 4,096 × 2 ways of 32 bytes for IPv4,
 /// 2,048 × 2 ways of 64 bytes for IPv6: 256 KiB each, allocated only when
@@ -86,9 +87,10 @@ impl FlowKeyV4 {
         }
     }
 
-    /// The key of fields already taken apart (tests, and any caller without
-    /// the header at hand): the same key the header's bytes give.
-    pub fn of(key: &AclKeyV4, id: AclId) -> FlowKeyV4 {
+    /// The key of fields already taken apart: the same key the header's
+    /// bytes give (tests ask the cache this way).
+    #[cfg(test)]
+    pub(crate) fn of(key: &super::AclKeyV4, id: AclId) -> FlowKeyV4 {
         let mut addrs = [0; 8];
         addrs[..4].copy_from_slice(&key.src.to_be_bytes());
         addrs[4..].copy_from_slice(&key.dst.to_be_bytes());
@@ -203,14 +205,6 @@ impl Default for AclCache {
     }
 }
 
-/// Folded multiply (as foldhash and wyhash mix): the 128-bit product's
-/// halves XORed.
-#[inline(always)]
-fn mix(a: u64, b: u64) -> u64 {
-    let p = a as u128 * b as u128;
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
 /// Ports (as bytes), protocol, "ports known" and the list id in one word.
 #[inline(always)]
 fn packed_rest(ports: Option<[u8; 4]>, protocol: u8, id: AclId) -> u64 {
@@ -303,7 +297,7 @@ impl AclCache {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Acl, AclAction, AclRule, AclSpec, FlowFields, PortRange};
+    use super::super::{Acl, AclAction, AclKeyV4, AclRule, AclSpec, FlowFields, PortRange};
     use super::*;
 
     /// The stage's question: list `id`'s slot for `key`, through the cache.

@@ -275,34 +275,32 @@ proptest! {
     }
 }
 
-/// `key` with its addresses as numbers, through `cache` as the pipeline
-/// asks: the counter slot.
+/// `k`'s fields with the addresses as numbers.
+fn numeric<A>(k: &AclKey, src: A, dst: A) -> FlowFields<A> {
+    FlowFields {
+        src,
+        dst,
+        protocol: k.protocol,
+        ports: k.ports,
+    }
+}
+
+/// `k` through `cache` as the pipeline asks: the counter slot (the cached
+/// action checked against the slot's).
 fn cached_slot(cache: &mut AclCache, acl: &Acl, id: AclId, k: &AclKey) -> usize {
-    match (k.src, k.dst) {
+    let answer = match (k.src, k.dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let key = AclKeyV4 {
-                src: s.into(),
-                dst: d.into(),
-                protocol: k.protocol,
-                ports: k.ports,
-            };
-            let answer = cache.answer_v4(FlowKeyV4::of(&key, id), || acl.answer(acl.slot_v4(&key)));
-            assert_eq!(answer.1, acl.action_at(answer.0));
-            answer.0
+            let key = numeric(k, s.into(), d.into());
+            cache.answer_v4(FlowKeyV4::of(&key, id), || acl.answer(acl.slot_v4(&key)))
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let key = AclKeyV6 {
-                src: s.into(),
-                dst: d.into(),
-                protocol: k.protocol,
-                ports: k.ports,
-            };
-            let answer = cache.answer_v6(FlowKeyV6::of(&key, id), || acl.answer(acl.slot_v6(&key)));
-            assert_eq!(answer.1, acl.action_at(answer.0));
-            answer.0
+            let key = numeric(k, s.into(), d.into());
+            cache.answer_v6(FlowKeyV6::of(&key, id), || acl.answer(acl.slot_v6(&key)))
         }
-        _ => acl.slot(k),
-    }
+        _ => return acl.slot(k),
+    };
+    assert_eq!(answer.1, acl.action_at(answer.0));
+    answer.0
 }
 
 proptest! {
