@@ -56,13 +56,6 @@ fn acl_rig(in_on_p0: bool, out_on_p1: bool) -> (Forwarder, Fib) {
     (fwd, fib)
 }
 
-/// A UDP packet from `src` to 198.51.100.7 port `dport`.
-fn udp_to(src: &str, dport: u16) -> Vec<u8> {
-    let mut f = v4_frame(src, "198.51.100.7", 64, 20, false);
-    f[36..38].copy_from_slice(&dport.to_be_bytes());
-    f
-}
-
 #[test]
 fn acl_in_rejects_with_icmp_denies_silently_and_counts_each_rule() {
     let (mut fwd, fib) = acl_rig(true, false);
@@ -110,13 +103,7 @@ fn non_first_fragments_skip_port_rules_but_not_address_rules() {
 #[test]
 fn acl_out_is_the_egress_ports_and_other_ports_pay_nothing() {
     let (mut fwd, fib) = acl_rig(false, true);
-    let mut udp6 = v6_frame(
-        "2001:db8::10",
-        "2001:db8:2::7",
-        64,
-        next_header::UDP,
-        &[0; 8],
-    );
+    let mut udp6 = udp6_to_db8_2();
     let (v, emit) = run(&mut fwd, &fib, &mut udp6);
     assert_eq!(
         (v, emit.frames.len()),
@@ -141,4 +128,22 @@ fn acl_out_is_the_egress_ports_and_other_ports_pay_nothing() {
     ));
     // Counted once each by the out list (IPv4 counts as its default).
     assert_eq!(fwd.acl_hits, vec![vec![0, 0, 0], vec![1, 2]]);
+}
+
+#[test]
+fn each_list_answers_for_itself_on_the_same_flow() {
+    // A flow that crosses "in" on p0 and "out" on p1, twice: the second
+    // time both answers come from the worker's ACL cache, which must keep
+    // the lists apart (the list id is part of its key).
+    let (mut fwd, fib) = acl_rig(true, true);
+    for _ in 0..2 {
+        let mut udp6 = udp6_to_db8_2();
+        let v = run(&mut fwd, &fib, &mut udp6).0;
+        assert_eq!(v, Verdict::Drop(DropReason::AclOutDeny));
+        let v = run(&mut fwd, &fib, &mut udp_to("192.0.2.10", 53)).0;
+        assert!(matches!(v, Verdict::Forward { port: 1, .. }), "{v:?}");
+    }
+    // "in": both families by its default; "out": IPv6 by its rule, IPv4
+    // by its default.
+    assert_eq!(fwd.acl_hits, vec![vec![0, 0, 4], vec![2, 2]]);
 }

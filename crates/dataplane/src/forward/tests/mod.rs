@@ -83,6 +83,24 @@ pub(crate) fn v6_frame(src: &str, dst: &str, hop_limit: u8, next: u8, payload: &
     .build()
 }
 
+/// A UDP packet from `src` to 198.51.100.7 port `dport` (the ACL tests').
+pub(crate) fn udp_to(src: &str, dport: u16) -> Vec<u8> {
+    let mut f = v4_frame(src, "198.51.100.7", 64, 20, false);
+    f[36..38].copy_from_slice(&dport.to_be_bytes());
+    f
+}
+
+/// A UDP packet from 2001:db8::10 to 2001:db8:2::7 (the ACL tests').
+pub(crate) fn udp6_to_db8_2() -> Vec<u8> {
+    v6_frame(
+        "2001:db8::10",
+        "2001:db8:2::7",
+        64,
+        crate::wire::ipv6::next_header::UDP,
+        &[0; 8],
+    )
+}
+
 pub(crate) fn run(fwd: &mut Forwarder, fib: &Fib, frame: &mut [u8]) -> (Verdict, VecEmit) {
     let mut emit = VecEmit::default();
     let v = fwd.process(fib, 0, frame, 1_000_000_000, &mut emit);

@@ -40,22 +40,6 @@ fn lists(port: u16) -> (AclSpec, AclSpec) {
     (ssh, v6_out)
 }
 
-fn udp_v4(src: &str, dport: u16) -> Vec<u8> {
-    let mut f = v4_frame(src, "198.51.100.7", 64, 20, false);
-    f[36..38].copy_from_slice(&dport.to_be_bytes());
-    f
-}
-
-fn udp_v6() -> Vec<u8> {
-    v6_frame(
-        "2001:db8::10",
-        "2001:db8:2::7",
-        64,
-        next_header::UDP,
-        &[0; 8],
-    )
-}
-
 /// The running table: ssh (port 22) in on p0, v6-out out on p1.
 fn running() -> StageTable {
     let (ssh, v6_out) = lists(22);
@@ -76,10 +60,10 @@ fn reload_changes_verdicts_and_keeps_counts_only_of_unchanged_lists() {
     assert!(fwd.install_stages(&handle.load()));
     assert_eq!(fwd.stages_version(), 1);
     for _ in 0..2 {
-        let v = run(&mut fwd, &fib, &mut udp_v4("192.0.2.10", 22)).0;
+        let v = run(&mut fwd, &fib, &mut udp_to("192.0.2.10", 22)).0;
         assert_eq!(v, Verdict::Drop(DropReason::AclInDeny));
     }
-    let v = run(&mut fwd, &fib, &mut udp_v6()).0;
+    let v = run(&mut fwd, &fib, &mut udp6_to_db8_2()).0;
     assert_eq!(v, Verdict::Drop(DropReason::AclOutDeny));
     // (The IPv6 packet arrived on p0 too: ssh's default counted it.)
     assert_eq!(fwd.acl_hits, vec![vec![2, 1], vec![1, 0]]);
@@ -98,7 +82,7 @@ fn reload_changes_verdicts_and_keeps_counts_only_of_unchanged_lists() {
     });
     assert_eq!((version, handle.version()), (2, 2));
     // Until the forwarder takes it, the old table acts.
-    let v = run(&mut fwd, &fib, &mut udp_v4("192.0.2.10", 22)).0;
+    let v = run(&mut fwd, &fib, &mut udp_to("192.0.2.10", 22)).0;
     assert_eq!(v, Verdict::Drop(DropReason::AclInDeny));
     assert!(fwd.install_stages(&handle.load()));
     assert!(!fwd.install_stages(&handle.load()), "taken once");
@@ -108,15 +92,15 @@ fn reload_changes_verdicts_and_keeps_counts_only_of_unchanged_lists() {
     assert_eq!(fwd.acls().acls()[0].spec().name, "v6-out");
 
     assert!(matches!(
-        run(&mut fwd, &fib, &mut udp_v4("192.0.2.10", 22)).0,
+        run(&mut fwd, &fib, &mut udp_to("192.0.2.10", 22)).0,
         Verdict::Forward { port: 1, .. }
     ));
-    let v = run(&mut fwd, &fib, &mut udp_v4("192.0.2.10", 23)).0;
+    let v = run(&mut fwd, &fib, &mut udp_to("192.0.2.10", 23)).0;
     assert_eq!(v, Verdict::Drop(DropReason::AclInDeny));
-    let v = run(&mut fwd, &fib, &mut udp_v6()).0;
+    let v = run(&mut fwd, &fib, &mut udp6_to_db8_2()).0;
     assert_eq!(v, Verdict::Drop(DropReason::AclOutDeny));
     // uRPF strict on p0 now: a source routed through p1 is dropped.
-    let v = run(&mut fwd, &fib, &mut udp_v4("198.51.100.9", 53)).0;
+    let v = run(&mut fwd, &fib, &mut udp_to("198.51.100.9", 53)).0;
     assert_eq!(v, Verdict::Drop(DropReason::UrpfStrict));
     assert!(fwd.wants_sources(0));
     // acl-in runs before uRPF: the spoofed packet counts in ssh's default;
@@ -132,7 +116,7 @@ fn reload_turning_stages_off_and_a_list_renamed_starts_at_zero() {
     let (mut fwd, fib) = rig(100, 10);
     let handle = StagesHandle::new(running());
     fwd.install_stages(&handle.load());
-    run(&mut fwd, &fib, &mut udp_v4("192.0.2.10", 22));
+    run(&mut fwd, &fib, &mut udp_to("192.0.2.10", 22));
     let (mut ssh, _) = lists(22);
     ssh.name = "ssh-renamed".into();
     let mut features = vec![PortFeatures::default(); 2];
@@ -146,7 +130,7 @@ fn reload_turning_stages_off_and_a_list_renamed_starts_at_zero() {
     assert_eq!(fwd.acl_hits, vec![vec![0, 0]]);
     // p0 has no ACL any more.
     assert!(matches!(
-        run(&mut fwd, &fib, &mut udp_v4("192.0.2.10", 22)).0,
+        run(&mut fwd, &fib, &mut udp_to("192.0.2.10", 22)).0,
         Verdict::Forward { port: 1, .. }
     ));
     assert_eq!(fwd.acl_hits, vec![vec![0, 0]]);
