@@ -393,7 +393,7 @@ pub fn replay(
         frames_per_input,
         counters: forwarder.counters.clone(),
         ports,
-        acl: acl::hits(forwarder.acls(), &forwarder.acl_hits),
+        acl: acl::hits(forwarder.acls(), &forwarder.acl_hits.to_vecs()),
     })
 }
 

@@ -187,15 +187,15 @@ impl Forwarder {
             && snap
                 .acl
                 .iter()
-                .zip(&self.acl_hits)
+                .zip(self.acl_hits.lists())
                 .all(|(a, h)| a.rules.len() + 1 == h.len());
         snap.version = self.stages_version();
         snap.oldest_version = snap.version;
         if !same_shape {
-            snap.acl = super::acl::hits(self.acls(), &self.acl_hits);
+            snap.acl = super::acl::hits(self.acls(), &self.acl_hits.to_vecs());
             return;
         }
-        for (a, h) in snap.acl.iter_mut().zip(&self.acl_hits) {
+        for (a, h) in snap.acl.iter_mut().zip(self.acl_hits.lists()) {
             let (rules, default) = h.split_at(a.rules.len());
             a.rules.copy_from_slice(rules);
             a.default = default[0];

@@ -132,7 +132,7 @@ pub struct Forwarder {
     /// Sub-interfaces by (link, VLAN id).
     vlans: vlan::VlanTable,
     /// Hits per ACL: one per rule, then the default.
-    pub acl_hits: Vec<Vec<u64>>,
+    pub acl_hits: acl::AclCounts,
     /// This worker's ACL answers by flow (see `acl/cache.rs`).
     acl_cache: acl::AclCache,
     /// The [`StageTable`] version the ports' stages and ACLs come from.

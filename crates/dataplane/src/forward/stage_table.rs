@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
-use super::acl::AclTable;
+use super::acl::{AclCounts, AclTable};
 use super::{Forwarder, PortFeatures};
 
 /// What a reload replaces as a whole: the stages of every port (by
@@ -137,15 +137,16 @@ impl Forwarder {
 
 /// The hit counters for `new`: a list equal (name, default, rules) to one
 /// of `old` keeps that list's counts, any other starts at zero.
-fn carried_hits(old: &AclTable, mut old_hits: Vec<Vec<u64>>, new: &AclTable) -> Vec<Vec<u64>> {
-    new.acls()
-        .iter()
-        .map(|acl| {
-            let same = old.acls().iter().position(|o| o.spec() == acl.spec());
-            match same.and_then(|i| old_hits.get_mut(i)) {
-                Some(hits) if hits.len() == acl.spec().rules.len() + 1 => std::mem::take(hits),
-                _ => vec![0; acl.spec().rules.len() + 1],
+fn carried_hits(old: &AclTable, old_hits: AclCounts, new: &AclTable) -> AclCounts {
+    let mut hits = AclCounts::for_table(new);
+    for (i, acl) in new.acls().iter().enumerate() {
+        let same = old.acls().iter().position(|o| o.spec() == acl.spec());
+        if let Some(j) = same.filter(|&j| j < old_hits.len()) {
+            let (from, to) = (old_hits.list(j), hits.list_mut(i));
+            if from.len() == to.len() {
+                to.copy_from_slice(from);
             }
-        })
-        .collect()
+        }
+    }
+    hits
 }

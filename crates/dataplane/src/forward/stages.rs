@@ -2,7 +2,7 @@
 //! uRPF (order and cost: see `features.rs`).
 
 use super::acl::{
-    Acl, AclAction, AclCache, AclId, AclKeyV4, AclKeyV6, Answer, FlowKeyV4, FlowKeyV6,
+    Acl, AclAction, AclCache, AclId, AclKeyV4, AclKeyV6, AclTable, Answer, FlowKeyV4, FlowKeyV6,
 };
 use super::{DropReason, Forwarder, Ingress, Urpf, Verdict};
 use crate::fib::PortId;
@@ -95,9 +95,21 @@ pub(super) fn acl_key_v6(ip: &Ipv6Packet<&[u8]>) -> AclKeyV6 {
 }
 
 /// A packet as the ACL stage reads it: the stage asks the worker's cache
-/// for its answer, which asks the list's classifier on a miss.
+/// for list `id`'s answer, which asks the list's classifier on a miss (the
+/// list is fetched only then).
 pub(super) trait AclFields {
-    fn answer(&self, cache: &mut AclCache, acl: &Acl, id: AclId) -> Answer;
+    fn answer(&self, cache: &mut AclCache, acls: &AclTable, id: AclId) -> Answer;
+}
+
+/// List `id`'s answer for fields `slot` classifies. Ids come from the
+/// configuration, which checks them: a missing list cannot happen, and
+/// would let the packet through uncounted.
+#[inline(always)]
+fn classified(acls: &AclTable, id: AclId, slot: impl FnOnce(&Acl) -> usize) -> Answer {
+    match acls.get(id) {
+        Some(acl) => acl.answer(slot(acl)),
+        None => (usize::MAX, AclAction::Permit),
+    }
 }
 
 /// A checked IPv4 packet for the ACL stage, with the bytes it views: the
@@ -138,16 +150,20 @@ impl AclPacketV4<'_, '_> {
 
 impl AclFields for AclPacketV4<'_, '_> {
     #[inline(always)]
-    fn answer(&self, cache: &mut AclCache, acl: &Acl, id: AclId) -> Answer {
+    fn answer(&self, cache: &mut AclCache, acls: &AclTable, id: AclId) -> Answer {
         let ip = self.ip;
-        cache.answer_v4(self.key(id), || acl.answer(acl.slot_v4(&acl_key_v4(ip))))
+        cache.answer_v4(self.key(id), || {
+            classified(acls, id, |acl| acl.slot_v4(&acl_key_v4(ip)))
+        })
     }
 }
 
 impl AclFields for AclKeyV6 {
     #[inline(always)]
-    fn answer(&self, cache: &mut AclCache, acl: &Acl, id: AclId) -> Answer {
-        cache.answer_v6(FlowKeyV6::of(self, id), || acl.answer(acl.slot_v6(self)))
+    fn answer(&self, cache: &mut AclCache, acls: &AclTable, id: AclId) -> Answer {
+        cache.answer_v6(FlowKeyV6::of(self, id), || {
+            classified(acls, id, |acl| acl.slot_v6(self))
+        })
     }
 }
 
@@ -156,7 +172,8 @@ impl Forwarder {
     /// fields `fields` reads: finds its counter slot (rule, or default)
     /// through the cache, counts it, and says why the packet stops if it
     /// does. A list without rules answers its default without reading the
-    /// fields or asking the cache.
+    /// fields or asking the cache; the others' lists are read only when
+    /// the cache has no answer.
     #[inline(always)]
     pub(super) fn acl_stage<F: AclFields>(
         &mut self,
@@ -165,19 +182,12 @@ impl Forwarder {
         dir: Direction,
         port: PortId,
     ) -> Option<AclDrop> {
-        // Ids come from the configuration, which checks them: a missing
-        // one cannot happen, and lets the packet through if it did.
-        let acl = self.acls.get(id)?;
-        let (slot, action) = if acl.is_empty() {
-            acl.answer(0)
+        let (counter, action) = if self.acl_cache.is_empty_list(id) {
+            classified(&self.acls, id, |_| 0)
         } else {
-            fields().answer(&mut self.acl_cache, acl, id)
+            fields().answer(&mut self.acl_cache, &self.acls, id)
         };
-        if let Some(hits) = self.acl_hits.get_mut(id as usize) {
-            if let Some(c) = hits.get_mut(slot) {
-                *c += 1;
-            }
-        }
+        self.acl_hits.count(counter);
         let reject = match action {
             AclAction::Permit => return None,
             AclAction::Deny => false,

@@ -6,16 +6,18 @@
 //! an AND of five bit vectors (~270 instructions at 10 rules, ~330 at
 //! 10,000: see README, "Data-plane features"); a flow's packets all get the
 //! same answer. The cache keeps, per (list, source, destination, protocol,
-//! ports), the counter slot the classifier gave the flow's first packet:
+//! ports), the counter the classifier gave the flow's first packet:
 //! later packets pay a hash and one cache-line compare. The entry holds
 //! the action too.
 //!
 //! * Exact: the key holds every field a rule can match (ports "not known"
 //!   apart from port 0), and the list's id, so an entry answers only for
 //!   what the classifier answered. Hit counts per rule are kept as before
-//!   (the slot is the rule's index).
-//! * Invalidated whole when the worker takes a new ACL table (the entries
-//!   carry the generation they were made in): O(1) on a reload.
+//!   (the counter is the rule's, at its flat index).
+//! * Invalidated whole when the worker takes a new ACL table: the keys
+//!   carry the generation their entry was made in (7 bits of the key's
+//!   spare word, so a hit compares the key and nothing else), O(1) on a
+//!   reload; every 127th reload the sets are cleared instead.
 //! * Bounded: a fixed number of two-way sets (one cache line each for
 //!   IPv4), least recently inserted way evicted; a flood of new flows (or
 //!   flows an attacker makes collide) costs the classifier plus one store
@@ -45,19 +47,27 @@ impl AclCacheCounts {
     }
 }
 
-/// A list's answer for a packet: its counter slot (the rule's index, or
-/// the number of rules for the default) and what to do.
+/// A list's answer for a packet: where it counts (the index in the
+/// table's [`AclCounts`](super::AclCounts): the list's counter base plus
+/// the rule's index, or plus the number of rules for the default) and what
+/// to do.
 pub type Answer = (usize, AclAction);
 
-/// One cached answer; generation 0 is never current (an empty way).
+/// One cached answer; a key of generation 0 is never current (an empty
+/// way).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct Entry<K> {
     key: K,
-    generation: u32,
-    slot: u32,
+    counter: u32,
     action: AclAction,
 }
+
+/// Where the generation sits in a key's `rest` word (bits 41..48: between
+/// "ports known" and the list id), and the largest before the sets are
+/// cleared.
+const GENERATION_SHIFT: u32 = 41;
+const MAX_GENERATION: u32 = 127;
 
 /// Two ways; for IPv4 exactly one cache line.
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,7 +77,8 @@ struct Set<K> {
 }
 
 /// An IPv4 flow's cache key: the addresses and the rest (ports, protocol,
-/// "ports known", list id) as [`FlowKeyV4::new`] packs them. Built from the
+/// "ports known", list id; the cache adds its generation) as
+/// [`FlowKeyV4::new`] packs them. Built from the
 /// header's bytes as they are (only equality matters, not their values as
 /// numbers), so a hit never converts a field.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -127,6 +138,28 @@ fn raw_ports(ports: Option<(u16, u16)>) -> Option<[u8; 4]> {
     })
 }
 
+/// A key the sets compare.
+trait CacheKey: Copy + Default + Eq {
+    /// `self == other`, as one test of the words' differences (a key
+    /// compared field by field branches per word).
+    fn same(&self, other: &Self) -> bool;
+}
+
+impl CacheKey for FlowKeyV4 {
+    #[inline(always)]
+    fn same(&self, other: &Self) -> bool {
+        (self.addrs ^ other.addrs) | (self.rest ^ other.rest) == 0
+    }
+}
+
+impl CacheKey for FlowKeyV6 {
+    #[inline(always)]
+    fn same(&self, other: &Self) -> bool {
+        let addrs = (self.src ^ other.src) | (self.dst ^ other.dst);
+        (addrs as u64) | (addrs >> 64) as u64 | (self.rest ^ other.rest) == 0
+    }
+}
+
 /// The cache of one family.
 #[derive(Debug, Clone, Default)]
 struct Sets<K> {
@@ -135,7 +168,7 @@ struct Sets<K> {
     mask: u64,
 }
 
-impl<K: Copy + Default + Eq> Sets<K> {
+impl<K: CacheKey> Sets<K> {
     fn new(sets: usize) -> Sets<K> {
         debug_assert!(sets.is_power_of_two());
         Sets {
@@ -144,33 +177,32 @@ impl<K: Copy + Default + Eq> Sets<K> {
         }
     }
 
-    /// The answer cached for `key` in `generation`, or `classify`'s,
-    /// then cached; and whether it was a hit.
+    /// The answer cached for `key` (which holds the current generation),
+    /// or `classify`'s, then cached; and whether it was a hit.
     #[inline(always)]
-    fn answer(
-        &mut self,
-        key: K,
-        hash: u64,
-        generation: u32,
-        classify: impl FnOnce() -> Answer,
-    ) -> (Answer, bool) {
+    fn answer(&mut self, key: K, hash: u64, classify: impl FnOnce() -> Answer) -> (Answer, bool) {
         let Some(set) = self.sets.get_mut((hash & self.mask) as usize) else {
             return (classify(), false);
         };
-        for way in &set.ways {
-            if way.generation == generation && way.key == key {
-                return ((way.slot as usize, way.action), true);
-            }
+        if let Some(way) = set.ways.iter().find(|w| w.key.same(&key)) {
+            return ((way.counter as usize, way.action), true);
         }
-        let (slot, action) = classify();
+        let (counter, action) = classify();
         set.ways[1] = set.ways[0];
         set.ways[0] = Entry {
             key,
-            generation,
-            slot: slot as u32,
+            counter: counter as u32,
             action,
         };
-        ((slot, action), false)
+        ((counter, action), false)
+    }
+
+    /// The answer cached for `key`, if any.
+    #[inline(always)]
+    fn probe(&self, key: K, hash: u64) -> Option<Answer> {
+        let set = self.sets.get((hash & self.mask) as usize)?;
+        let way = set.ways.iter().find(|w| w.key.same(&key))?;
+        Some((way.counter as usize, way.action))
     }
 
     fn clear(&mut self) {
@@ -187,8 +219,13 @@ impl<K: Copy + Default + Eq> Sets<K> {
 pub struct AclCache {
     v4: Sets<FlowKeyV4>,
     v6: Sets<FlowKeyV6>,
-    /// The generation current entries carry (never 0).
+    /// The generation current keys carry (1..=[`MAX_GENERATION`]), and
+    /// the same shifted into place.
     generation: u32,
+    generation_bits: u64,
+    /// Bit `id` set: list `id` (< 64) has no rules, so the stage answers
+    /// its default without reading the packet or asking the cache.
+    empty_lists: u64,
     key: [u64; 2],
     pub counts: AclCacheCounts,
 }
@@ -199,13 +236,16 @@ impl Default for AclCache {
             v4: Sets::default(),
             v6: Sets::default(),
             generation: 1,
+            generation_bits: 1 << GENERATION_SHIFT,
+            empty_lists: 0,
             key: crate::qos::random_key(),
             counts: AclCacheCounts::default(),
         }
     }
 }
 
-/// Ports (as bytes), protocol, "ports known" and the list id in one word.
+/// Ports (as bytes), protocol, "ports known" and the list id in one word
+/// (bits 41..48 left for the generation).
 #[inline(always)]
 fn packed_rest(ports: Option<[u8; 4]>, protocol: u8, id: AclId) -> u64 {
     let (known, ports) = match ports {
@@ -239,13 +279,14 @@ impl AclCache {
     /// now mean another rule) and allocates the sets if `table` is the
     /// first with rules.
     pub fn invalidate(&mut self, table: &AclTable) {
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            // After 2^32 − 1 reloads: old generations would come round again.
+        self.generation += 1;
+        if self.generation > MAX_GENERATION {
+            // Old generations would come round again: clear them first.
             self.v4.clear();
             self.v6.clear();
             self.generation = 1;
         }
+        self.generation_bits = (self.generation as u64) << GENERATION_SHIFT;
         self.fit(table);
     }
 
@@ -255,27 +296,54 @@ impl AclCache {
             self.v4 = Sets::new(V4_SETS);
             self.v6 = Sets::new(V6_SETS);
         }
+        self.empty_lists = table
+            .acls()
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, a)| a.is_empty())
+            .fold(0, |mask, (id, _)| mask | 1 << id);
+    }
+
+    /// Whether list `id` of the table last fitted is known to have no
+    /// rules (one bit test; lists past the 64th are asked like the others:
+    /// their classifier answers the default).
+    #[inline(always)]
+    pub fn is_empty_list(&self, id: AclId) -> bool {
+        id < 64 && self.empty_lists >> id & 1 != 0
     }
 
     /// The answer cached for `key`, or `classify`'s (the list's
     /// classifier on the packet's fields), then cached.
     #[inline(always)]
-    pub fn answer_v4(&mut self, key: FlowKeyV4, classify: impl FnOnce() -> Answer) -> Answer {
+    pub fn answer_v4(&mut self, mut key: FlowKeyV4, classify: impl FnOnce() -> Answer) -> Answer {
+        key.rest |= self.generation_bits;
         let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
-        let (answer, hit) = self.v4.answer(key, hash, self.generation, classify);
+        let (answer, hit) = self.v4.answer(key, hash, classify);
         self.count(hit);
         answer
     }
 
+    /// The answer cached for `key`, if any, without classifying, caching
+    /// or counting (the batch's common case asks this way and leaves a
+    /// frame without an answer to the pipeline, which asks again).
+    #[inline(always)]
+    pub fn probe_v4(&self, mut key: FlowKeyV4) -> Option<Answer> {
+        key.rest |= self.generation_bits;
+        let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
+        self.v4.probe(key, hash)
+    }
+
     /// The same for IPv6.
     #[inline(always)]
-    pub fn answer_v6(&mut self, key: FlowKeyV6, classify: impl FnOnce() -> Answer) -> Answer {
+    pub fn answer_v6(&mut self, mut key: FlowKeyV6, classify: impl FnOnce() -> Answer) -> Answer {
+        key.rest |= self.generation_bits;
         let halves = |a: u128| (a as u64, (a >> 64) as u64);
         let ((s0, s1), (d0, d1)) = (halves(key.src), halves(key.dst));
         let h = mix(s0 ^ self.key[0], s1 ^ self.key[1]);
         let h = mix(h ^ d0, d1 ^ self.key[0]);
         let hash = mix(h ^ key.rest, self.key[1]);
-        let (answer, hit) = self.v6.answer(key, hash, self.generation, classify);
+        let (answer, hit) = self.v6.answer(key, hash, classify);
         self.count(hit);
         answer
     }
@@ -387,11 +455,19 @@ mod tests {
         assert_eq!(ask_v6(&mut cache, &reversed, 0, &ssh6), 0);
         assert_eq!(cache.counts, AclCacheCounts { hits: 0, misses: 4 });
         // The generation wrapping round clears the sets instead.
-        cache.generation = u32::MAX;
+        for _ in cache.generation..MAX_GENERATION {
+            cache.invalidate(&table);
+        }
         ask_v4(&mut cache, &reversed, 0, &ssh);
+        assert!(cache
+            .v4
+            .sets
+            .iter()
+            .any(|s| s.ways[0].key != FlowKeyV4::default()));
         cache.invalidate(&table);
         assert_eq!(cache.generation, 1);
-        assert!(cache.v4.sets.iter().all(|s| s.ways[0].generation == 0));
+        let empty = |s: &Set<FlowKeyV4>| s.ways.iter().all(|w| w.key == FlowKeyV4::default());
+        assert!(cache.v4.sets.iter().all(empty));
     }
 
     #[test]

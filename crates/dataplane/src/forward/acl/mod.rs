@@ -11,6 +11,7 @@
 
 mod cache;
 mod classifier;
+mod counts;
 mod intervals;
 mod show;
 
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 pub use cache::{AclCache, AclCacheCounts, Answer, FlowKeyV4, FlowKeyV6};
 use classifier::Classifier;
+pub use counts::AclCounts;
 pub use show::{show, AclShow, AclView, PortUse, RuleView};
 
 /// An ACL's index in the [`AclTable`].
@@ -165,6 +167,9 @@ pub struct Acl {
     actions: Box<[AclAction]>,
     v4: Classifier<u32>,
     v6: Classifier<u128>,
+    /// Where the list's counters start in its table's [`AclCounts`] (0
+    /// for a list compiled alone).
+    counter_base: usize,
 }
 
 impl Acl {
@@ -183,7 +188,13 @@ impl Acl {
             actions,
             v4,
             v6,
+            counter_base: 0,
         }
+    }
+
+    /// Where the list's counters start in its table's [`AclCounts`].
+    pub fn counter_base(&self) -> usize {
+        self.counter_base
     }
 
     pub fn spec(&self) -> &AclSpec {
@@ -248,10 +259,11 @@ impl Acl {
         self.actions.get(slot).copied().unwrap_or(self.spec.default)
     }
 
-    /// The answer of counter slot `slot`: it and its action.
+    /// The answer of counter slot `slot`: its index in the table's
+    /// [`AclCounts`] and its action.
     #[inline(always)]
     pub fn answer(&self, slot: usize) -> Answer {
-        (slot, self.action_at(slot))
+        (self.counter_base + slot, self.action_at(slot))
     }
 
     /// The action for `key` and the counter slot it counts in (the rule's
@@ -276,9 +288,17 @@ pub struct AclTable {
 
 impl AclTable {
     pub fn compile(specs: impl IntoIterator<Item = AclSpec>) -> AclTable {
-        AclTable {
-            acls: specs.into_iter().map(Acl::compile).collect(),
-        }
+        let mut base = 0;
+        let acls = specs
+            .into_iter()
+            .map(|spec| {
+                let mut acl = Acl::compile(spec);
+                acl.counter_base = base;
+                base += acl.spec.rules.len() + 1;
+                acl
+            })
+            .collect();
+        AclTable { acls }
     }
 
     pub fn get(&self, id: AclId) -> Option<&Acl> {
@@ -290,11 +310,8 @@ impl AclTable {
     }
 
     /// Zeroed hit counters: per ACL one per rule plus one for the default.
-    pub fn counters(&self) -> Vec<Vec<u64>> {
-        self.acls
-            .iter()
-            .map(|a| vec![0; a.spec.rules.len() + 1])
-            .collect()
+    pub fn counters(&self) -> AclCounts {
+        AclCounts::for_table(self)
     }
 }
 

@@ -285,8 +285,8 @@ fn numeric<A>(k: &AclKey, src: A, dst: A) -> FlowFields<A> {
     }
 }
 
-/// `k` through `cache` as the pipeline asks: the counter slot (the cached
-/// action checked against the slot's).
+/// `k` through `cache` as the pipeline asks: the counter slot within the
+/// list (the cached action checked against the slot's).
 fn cached_slot(cache: &mut AclCache, acl: &Acl, id: AclId, k: &AclKey) -> usize {
     let answer = match (k.src, k.dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -299,8 +299,9 @@ fn cached_slot(cache: &mut AclCache, acl: &Acl, id: AclId, k: &AclKey) -> usize 
         }
         _ => return acl.slot(k),
     };
-    assert_eq!(answer.1, acl.action_at(answer.0));
-    answer.0
+    let slot = answer.0 - acl.counter_base();
+    assert_eq!(answer.1, acl.action_at(slot));
+    slot
 }
 
 proptest! {
