@@ -220,6 +220,13 @@ impl RouteHints {
         }
     }
 
+    /// The destination hint of frame `i < len()`, by reference (no copy
+    /// of the frame's 56-byte hints).
+    #[inline]
+    pub(crate) fn dst(&self, i: usize) -> &RouteHint {
+        &self.hints[i % MAX_HINT_BATCH].dst
+    }
+
     /// Frames the last [`prepare`](Self::prepare) saw.
     pub fn len(&self) -> usize {
         self.len
