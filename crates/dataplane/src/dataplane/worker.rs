@@ -1,13 +1,16 @@
 //! One worker: the batch loop tying a [`PacketIo`] backend, the forwarding
 //! pipeline and the transmit queues together.
 //!
-//! Per loop: receive a batch per port, read the clock and the FIB once, run
-//! every frame through [`Forwarder::process`], queue forwarded frames (same
+//! Per loop: receive a batch per port, read the clock and the FIB once, look
+//! the batch's routes up together, forward its common-case frames in one
+//! pass ([`Forwarder::forward_common`]) and run the others through
+//! [`Forwarder::process_at`] in batch order, queue forwarded frames (same
 //! UMEM chunk, no copy) on their egress port's output queues ([`crate::qos`]:
 //! classes, flows, CoDel/ECN, shaper), let each port's scheduler fill its
 //! transmit batch up to the room its ring has, send, and let the backend
 //! recycle completions. Frames the pipeline creates (ICMP errors, fragments)
-//! go straight to the transmit batch. Nothing here allocates, locks or makes
+//! join the egress port's queues in order with the forwarded ones
+//! (`frames.rs`). Nothing here allocates, locks or makes
 //! a system call per packet.
 
 use std::net::IpAddr;

@@ -103,6 +103,10 @@ impl Forwarder {
         out: &mut Forwarded,
     ) {
         out.mask = 0;
+        // A batch without IPv4 (an IPv6 one) pays one test, not one a frame.
+        if !hints.has_v4() {
+            return;
+        }
         // Once per batch: frames of this link are its own (not a VLAN's:
         // an IPv4 ethertype carries no tag), and it runs no ingress stage.
         let Some(port) = self.ports.get(link as usize) else {
