@@ -2,6 +2,7 @@
 //! UMEM, running the batch loop of [`worker::Worker`] over any
 //! [`PacketIo`](crate::io::PacketIo) backend.
 
+mod frames;
 pub mod report;
 pub mod stats;
 pub mod threads;

@@ -385,3 +385,23 @@ fn published_stages_are_taken_at_the_next_pass_even_an_idle_one() {
     w.poll_once();
     assert_eq!(w.io().transmitted[1].len(), 1, "forwarded after the swap");
 }
+
+/// The common-case pass (forward::common) forwards padded frames without
+/// their Ethernet padding, as the frame-by-frame pipeline does.
+#[test]
+fn padded_frames_leave_without_their_padding() {
+    let handle = FibHandle::new(fib(true));
+    let mut w = worker(&handle, 256);
+    let plain = frame("198.51.100.7", 64);
+    let mut padded = plain.clone();
+    padded.extend_from_slice(&[0xee; 10]);
+    assert!(w.io_mut().inject(0, &padded));
+    assert!(w.io_mut().inject(0, &plain));
+    assert_eq!(w.poll_once(), 2);
+    let out = &w.io().transmitted[1];
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0], out[1], "the padding is not sent");
+    let snap = w.stats().snapshot();
+    assert_eq!(snap.counters.rx_bytes, (2 * plain.len() + 10) as u64);
+    assert_eq!(snap.counters.forwarded_bytes, 2 * plain.len() as u64);
+}

@@ -1,13 +1,16 @@
 //! One worker: the batch loop tying a [`PacketIo`] backend, the forwarding
 //! pipeline and the transmit queues together.
 //!
-//! Per loop: receive a batch per port, read the clock and the FIB once, run
-//! every frame through [`Forwarder::process`], queue forwarded frames (same
+//! Per loop: receive a batch per port, read the clock and the FIB once, look
+//! the batch's routes up together, forward its common-case frames in one
+//! pass ([`Forwarder::forward_common`]) and run the others through
+//! [`Forwarder::process_at`] in batch order, queue forwarded frames (same
 //! UMEM chunk, no copy) on their egress port's output queues ([`crate::qos`]:
 //! classes, flows, CoDel/ECN, shaper), let each port's scheduler fill its
 //! transmit batch up to the room its ring has, send, and let the backend
 //! recycle completions. Frames the pipeline creates (ICMP errors, fragments)
-//! go straight to the transmit batch. Nothing here allocates, locks or makes
+//! join the egress port's queues in order with the forwarded ones
+//! (`frames.rs`). Nothing here allocates, locks or makes
 //! a system call per packet.
 
 use std::net::IpAddr;
@@ -18,14 +21,17 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
+use super::frames::{Enqueuer, PoolEmit, UmemBatch, UmemFrames};
 use super::stats::{
     latency_histogram, wake_late_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL,
 };
 use crate::fib::{Fib, FibHandle, PortId};
-use crate::forward::{Arrival, Emit, Forwarder, RouteHints, StagesHandle, Verdict, MAX_HINT_BATCH};
+use crate::forward::{
+    Arrival, Forwarded, Forwarder, RouteHints, StagesHandle, Verdict, MAX_HINT_BATCH,
+};
 use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
 use crate::qos::port::ENQUEUE_CHUNK;
-use crate::qos::{FrameStore, PortQueues, QosConfig};
+use crate::qos::{PortQueues, QosConfig};
 
 /// Frames taken from one port per loop (VPP's vector size is 256; AF_XDP
 /// rings work well with 32–64).
@@ -37,103 +43,6 @@ const _: () = assert!(
 /// Room per egress port per loop: every port's batch may go to one port,
 /// plus frames the pipeline creates (fragments, ICMP errors).
 const TX_ROOM_PER_INGRESS: usize = RX_BATCH * 2;
-
-/// Sends frames the pipeline creates through the worker's pool.
-struct PoolEmit<'a> {
-    umem: &'a Umem,
-    pool: &'a mut FramePool,
-    /// Created frames join the egress port's output queues like forwarded
-    /// ones, through the same hold: a fragment or ICMP error must not
-    /// overtake frames queued before it (a flow whose large packets are
-    /// fragmented would be reordered).
-    queues: Enqueuer<'a>,
-}
-
-impl Emit for PoolEmit<'_> {
-    fn emit(&mut self, port: PortId, build: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
-        if port as usize >= self.queues.qos.len() {
-            return false;
-        }
-        let Some(mut frame) = self.pool.alloc() else {
-            return false;
-        };
-        let written = build(self.umem.data(&mut frame));
-        if written == 0 {
-            self.pool.free(frame);
-            return false;
-        }
-        frame.set_len(written);
-        let mut frames = UmemFrames {
-            umem: self.umem,
-            pool: self.pool,
-        };
-        // A full port drops by its own rules (and counts it).
-        self.queues.hold(port, frame, &mut frames);
-        true
-    }
-}
-
-/// Feeds one receive batch's frames to the egress ports' queues: each port
-/// holds up to [`ENQUEUE_CHUNK`] frames and queues them together
-/// ([`PortQueues::enqueue_batch`], which fetches flow state ahead), in the
-/// order the pipeline produced them, so a port's queues see the same
-/// frames in the same order, with the same (per-batch) time, as if each
-/// were queued at once. Only the moment a dropped frame returns to the pool
-/// moves, by at most one batch.
-struct Enqueuer<'a> {
-    qos: &'a mut [PortQueues<Frame>],
-    held: &'a mut [Vec<Frame>],
-    now_ns: u64,
-}
-
-impl Enqueuer<'_> {
-    /// Holds `frame` for port `port`'s queues (a full hold is queued first).
-    #[inline]
-    fn hold(&mut self, port: PortId, frame: Frame, frames: &mut UmemFrames<'_>) {
-        let (Some(queues), Some(held)) = (
-            self.qos.get_mut(port as usize),
-            self.held.get_mut(port as usize),
-        ) else {
-            frames.release(frame);
-            return;
-        };
-        if held.len() >= ENQUEUE_CHUNK {
-            queues.enqueue_batch(held, self.now_ns, frames);
-        }
-        held.push(frame);
-    }
-
-    /// Queues every held frame.
-    fn flush(&mut self, frames: &mut UmemFrames<'_>) {
-        for (queues, held) in self.qos.iter_mut().zip(self.held.iter_mut()) {
-            if !held.is_empty() {
-                queues.enqueue_batch(held, self.now_ns, frames);
-            }
-        }
-    }
-}
-
-/// The queues' view of the worker's frames: bytes in the UMEM, drops back to
-/// the pool.
-struct UmemFrames<'a> {
-    umem: &'a Umem,
-    pool: &'a mut FramePool,
-}
-
-impl FrameStore<Frame> for UmemFrames<'_> {
-    #[inline]
-    fn bytes<'a>(&'a mut self, frame: &'a mut Frame) -> &'a mut [u8] {
-        let len = frame.len();
-        let data = self.umem.data(frame);
-        let len = len.min(data.len());
-        &mut data[..len]
-    }
-
-    #[inline]
-    fn release(&mut self, frame: Frame) {
-        self.pool.free(frame);
-    }
-}
 
 /// The worker's time origin: the pipeline's clock is nanoseconds since then,
 /// read once per busy loop.
@@ -172,6 +81,8 @@ pub struct Worker<I: PacketIo> {
     last_latency_publish: Instant,
     /// Routes of the current receive batch, looked up together.
     hints: RouteHints,
+    /// The frames of the current batch the common-case pass forwarded.
+    common: Forwarded,
     /// How late sleeps timed for a shaper ended (published by `run`).
     wake_late: Histogram<u64>,
     last_wake_publish: Instant,
@@ -221,6 +132,7 @@ impl<I: PacketIo> Worker<I> {
             latency: latency_histogram(),
             last_latency_publish: Instant::now(),
             hints: RouteHints::new(),
+            common: Forwarded::default(),
             wake_late: wake_late_histogram(),
             last_wake_publish: Instant::now(),
             last_socket_publish: Instant::now(),
@@ -470,12 +382,20 @@ impl<I: PacketIo> Worker<I> {
             held,
             local_in_worker,
             hints,
+            common,
             ..
         } = self;
         // The batch's routes first, in one batched lookup (see forward::batch).
         // Sources too when the port runs uRPF (see forward::urpf).
         let sources = forwarder.wants_sources(ingress);
         hints.prepare_with_sources(fib, rx.iter().map(|frame| umem.bytes(frame)), sources);
+        // The common case over the whole batch first (forward::common); the
+        // rest frame by frame below, in batch order.
+        let mut batch = UmemBatch {
+            umem,
+            frames: rx.as_mut_slice(),
+        };
+        forwarder.forward_common(fib, ingress, &mut batch, hints, common);
         // One emitter for the batch: its pool and queues also take the
         // frames the pipeline is done with.
         let mut emit = PoolEmit {
@@ -488,6 +408,13 @@ impl<I: PacketIo> Worker<I> {
             },
         };
         for (i, mut frame) in rx.drain().enumerate() {
+            if let Some((port, len)) = common.get(i) {
+                frame.set_len(len);
+                let pool = &mut *emit.pool;
+                emit.queues
+                    .hold(port, frame, &mut UmemFrames { umem, pool });
+                continue;
+            }
             let len = frame.len();
             let verdict = {
                 let (chunk, start) = umem.chunk(&mut frame);

@@ -89,6 +89,8 @@ impl RouteHint {
 pub struct RouteHints {
     hints: [FrameHint; MAX_HINT_BATCH],
     len: usize,
+    /// IPv4 addresses the last batch looked up.
+    v4_len: usize,
     v4_addrs: [Ipv4Addr; MAX_ADDRS],
     /// Frame index of each address, `| SOURCE` for a source.
     v4_frames: [u8; MAX_ADDRS],
@@ -102,6 +104,7 @@ impl Default for RouteHints {
         RouteHints {
             hints: [FrameHint::NONE; MAX_HINT_BATCH],
             len: 0,
+            v4_len: 0,
             v4_addrs: [Ipv4Addr::UNSPECIFIED; MAX_ADDRS],
             v4_frames: [0; MAX_ADDRS],
             v6_addrs: [Ipv6Addr::UNSPECIFIED; MAX_ADDRS],
@@ -180,6 +183,7 @@ impl RouteHints {
             }
         }
         self.len = len;
+        self.v4_len = n4;
         if n4 > 0 {
             fib.v4
                 .lookup_batch(&self.v4_addrs[..n4], &mut self.out[..n4]);
@@ -218,6 +222,20 @@ impl RouteHints {
         } else {
             FrameHint::NONE
         }
+    }
+
+    /// The destination hint of frame `i < len()`, by reference (no copy
+    /// of the frame's 56-byte hints).
+    #[inline]
+    pub(crate) fn dst(&self, i: usize) -> &RouteHint {
+        &self.hints[i % MAX_HINT_BATCH].dst
+    }
+
+    /// Whether the last batch had an IPv4 destination to look up (without
+    /// one, no frame of it is IPv4's common case).
+    #[inline]
+    pub(crate) fn has_v4(&self) -> bool {
+        self.v4_len > 0
     }
 
     /// Frames the last [`prepare`](Self::prepare) saw.

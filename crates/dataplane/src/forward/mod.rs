@@ -8,6 +8,7 @@
 
 pub mod acl;
 mod batch;
+mod common;
 mod counters;
 mod ecmp;
 mod features;
@@ -25,6 +26,7 @@ mod vlan;
 
 pub use acl::{AclAction, AclId, AclTable};
 pub use batch::{FrameHint, RouteHint, RouteHints, MAX_HINT_BATCH};
+pub use common::{BatchFrames, Forwarded};
 pub use counters::{CounterSummary, Counters, DropReason};
 pub use features::{PortFeatureCounters, PortFeatures, PortStages, StagesSnapshot, Urpf};
 pub use glean::GleanLog;

@@ -56,7 +56,7 @@ static FIRST_OCTET: [u8; 256] = {
 /// Why a packet fails the source, multicast and destination tests, in that
 /// order, or `None`.
 #[inline(always)]
-fn address_drop(src: Ipv4Addr, dst: Ipv4Addr) -> Option<DropReason> {
+pub(super) fn address_drop(src: Ipv4Addr, dst: Ipv4Addr) -> Option<DropReason> {
     let bits = FIRST_OCTET[src.octets()[0] as usize] & BAD_SRC
         | FIRST_OCTET[dst.octets()[0] as usize] & (MCAST_DST | BAD_DST);
     if bits == 0 {

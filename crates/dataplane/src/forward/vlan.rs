@@ -71,7 +71,7 @@ impl VlanTable {
     }
 
     #[inline]
-    fn tagged_only(&self, link: PortId) -> bool {
+    pub(super) fn tagged_only(&self, link: PortId) -> bool {
         self.tagged_only
             .get(link as usize)
             .copied()

@@ -346,6 +346,12 @@ impl FrameBatch {
     pub fn iter(&self) -> std::slice::Iter<'_, Frame> {
         self.frames.iter()
     }
+
+    /// The frames, in order, for passes that rewrite them in place.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [Frame] {
+        &mut self.frames
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ const V6_DESTINATIONS: [&str; 4] = [
     "2001:db8:9::1",
 ];
 
-fn frame_from(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Vec<u8> {
+pub(super) fn frame_from(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Vec<u8> {
     match kind % 4 {
         0 => v4_frame(
             "192.0.2.10",

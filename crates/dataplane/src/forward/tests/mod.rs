@@ -3,6 +3,7 @@
 mod acl;
 mod acl_batch;
 mod batch;
+mod common;
 mod discard;
 mod ecmp;
 mod fragment;
