@@ -2,8 +2,10 @@
 //!
 //! Nearly every frame a router sees is a plain IPv4 packet (IHL 5, TTL > 1,
 //! a good checksum, ordinary addresses) to a route with a resolved
-//! neighbour, arriving on a port without ingress stages and leaving through
-//! one without an outbound ACL or a VLAN tag. [`Forwarder::forward_common`]
+//! neighbour, arriving on a port without uRPF and leaving through one
+//! without a VLAN tag; where either port has an ACL, a flow whose permit
+//! the worker's ACL cache already holds (each packet's first pass through
+//! the pipeline put it there). [`Forwarder::forward_common`]
 //! forwards those in one loop over the batch, as VPP's nodes work on a
 //! vector: the port's settings are tested once per batch, each frame's
 //! header is tested with straight-line compares, rewritten (TTL, checksum,
@@ -113,13 +115,12 @@ impl Forwarder {
             return;
         };
         let our_mac = port.mac;
-        if our_mac.is_multicast()
-            || self.vlans.tagged_only(link)
-            || port.features.acl_in.is_some()
-            || port.features.urpf.is_some()
-        {
+        if our_mac.is_multicast() || self.vlans.tagged_only(link) || port.features.urpf.is_some() {
             return;
         }
+        // ACLs stay on the common case for the flows whose permit the
+        // worker's ACL cache holds (`acls_permit_cached`).
+        let acl_in = port.features.acl_in;
         // The MAC as the low 48 bits of the frame's first 8 bytes read as
         // one little-endian word (one load and compare per frame).
         let mut mac_word = [0u8; 8];
@@ -168,14 +169,21 @@ impl Forwarder {
             let Some(e) = self.ports.get(egress as usize) else {
                 continue;
             };
-            if e.features.acl_out.is_some() || e.vlan.is_some() || total > e.mtu as usize {
+            if e.vlan.is_some() || total > e.mtu as usize {
+                continue;
+            }
+            let egress_mac = e.mac;
+            let acl_out = e.features.acl_out;
+            let acls = [acl_in, acl_out];
+            if acls != [None, None] && !self.common_acls_permit(acls, ip, total, &frame[HEADERS..])
+            {
                 continue;
             }
             let len = ETH_LEN + total;
             let mut ip = Ipv4Packet::new_unchecked(&mut frame[ETH_LEN..len]);
             ip.decrement_ttl();
             frame[..6].copy_from_slice(&mac.0);
-            frame[6..12].copy_from_slice(&e.mac.0);
+            frame[6..12].copy_from_slice(&egress_mac.0);
             out.mask |= 1 << i;
             // `i < hints.len() <= MAX_HINT_BATCH`: the mask only spares the check.
             out.out[i % MAX_HINT_BATCH] = (egress, len as u32);

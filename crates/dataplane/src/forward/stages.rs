@@ -148,6 +148,29 @@ impl AclPacketV4<'_, '_> {
     }
 }
 
+/// No list on that side: counts nothing ([`Forwarder::count_cached_permits`]).
+pub(super) const NO_PERMIT: (usize, bool) = (usize::MAX, false);
+
+/// The cache key of list `id` for an IPv4 packet whose header has no
+/// options (`header`), of total length `total`, followed by `payload`:
+/// [`AclPacketV4`]'s key with the header length known (a test holds the
+/// two together).
+#[inline(always)]
+fn fixed_header_key(header: &[u8; 20], total: usize, payload: &[u8], id: AclId) -> FlowKeyV4 {
+    let proto = header[9];
+    let first = u16::from_be_bytes([header[6], header[7]]) & 0x1fff == 0;
+    let ports = if has_ports(proto) & first & (total >= 24) {
+        payload.first_chunk::<4>().copied()
+    } else {
+        None
+    };
+    let addrs = [
+        header[12], header[13], header[14], header[15], header[16], header[17], header[18],
+        header[19],
+    ];
+    FlowKeyV4::new(addrs, ports, proto, id)
+}
+
 impl AclFields for AclPacketV4<'_, '_> {
     #[inline(always)]
     fn answer(&self, cache: &mut AclCache, acls: &AclTable, id: AclId) -> Answer {
@@ -208,6 +231,68 @@ impl Forwarder {
             *n += 1;
         }
         Some(AclDrop { reason, reject })
+    }
+
+    /// For the batch's common case (`common.rs`), on a packet whose lists
+    /// are `acls` (its ingress port's acl-in, its egress port's acl-out),
+    /// whose header has no options (`header`, total length `total`,
+    /// followed by `payload`) and which passed every other test: whether
+    /// both lists permit it by answers the cache already holds (counted
+    /// then, as the pipeline counts them). Out of line: ports without
+    /// ACLs keep a tight loop.
+    #[inline(never)]
+    pub(super) fn common_acls_permit(
+        &mut self,
+        [acl_in, acl_out]: [Option<AclId>; 2],
+        header: &[u8; 20],
+        total: usize,
+        payload: &[u8],
+    ) -> bool {
+        let key = |id| fixed_header_key(header, total, payload, id);
+        let Some(acl_in) = self.cached_permit(acl_in, key) else {
+            return false;
+        };
+        let Some(acl_out) = self.cached_permit(acl_out, key) else {
+            return false;
+        };
+        self.count_cached_permits([acl_in, acl_out]);
+        true
+    }
+
+    /// For the batch's common case (`common.rs`): list `acl`'s counter for
+    /// a packet whose cache key `key` makes, and whether the cache
+    /// answered (an empty list's default needs no cache; no list:
+    /// [`NO_PERMIT`]), if the list permits it by an answer the cache
+    /// already holds. `None` leaves the packet to the pipeline, which asks
+    /// again, classifying, caching and counting once; so nothing is
+    /// counted here: the caller counts with
+    /// [`count_cached_permits`](Self::count_cached_permits) once the
+    /// packet is forwarded.
+    #[inline(always)]
+    fn cached_permit(
+        &self,
+        acl: Option<AclId>,
+        key: impl FnOnce(AclId) -> FlowKeyV4,
+    ) -> Option<(usize, bool)> {
+        let Some(id) = acl else {
+            return Some(NO_PERMIT);
+        };
+        let ((counter, action), cached) = if self.acl_cache.is_empty_list(id) {
+            (classified(&self.acls, id, |_| 0), false)
+        } else {
+            (self.acl_cache.probe_v4(key(id))?, true)
+        };
+        (action == AclAction::Permit).then_some((counter, cached))
+    }
+
+    /// Counts a packet forwarded on the [`cached_permit`](Self::cached_permit)s
+    /// of its lists (`NO_PERMIT` for a list it does not have).
+    #[inline(always)]
+    fn count_cached_permits(&mut self, permits: [(usize, bool); 2]) {
+        for (counter, cached) in permits {
+            self.acl_hits.count(counter);
+            self.acl_cache.counts.hits += cached as u64;
+        }
     }
 
     /// acl-in, then uRPF, on a transit packet arriving as `ctx` says:
@@ -328,6 +413,10 @@ mod tests {
             let ip = Ipv4Packet::new_checked(&b[..]).unwrap();
             let packet = AclPacketV4 { ip: &ip, bytes: &b };
             prop_assert_eq!(packet.key(id), FlowKeyV4::of(&acl_key_v4(&ip), id));
+            if ihl == 5 {
+                let header = b.first_chunk::<20>().unwrap();
+                prop_assert_eq!(fixed_header_key(header, total, &b[20..], id), packet.key(id));
+            }
         }
     }
 }

@@ -145,6 +145,7 @@ fn common_equals_frame_by_frame(
     prop_assert_eq!(emit_a.frames, emit_b.frames);
     prop_assert_eq!(plain.counters.summary(), batched.counters.summary());
     prop_assert_eq!(&plain.acl_hits, &batched.acl_hits);
+    prop_assert_eq!(plain.acl_cache.counts, batched.acl_cache.counts);
     prop_assert_eq!(&plain.port_counters, &batched.port_counters);
     Ok(common.mask.count_ones() as usize)
 }
@@ -166,6 +167,8 @@ proptest! {
             .iter()
             .map(|(kind, pick, ttl, len, noise)| frame(*kind, *pick, *ttl, *len, noise))
             .collect();
+        // Twice: the second batch finds the flows' ACL answers cached.
+        common_equals_frame_by_frame(&mut plain, &mut batched, &fib, &frames)?;
         common_equals_frame_by_frame(&mut plain, &mut batched, &fib, &frames)?;
     }
 }
@@ -205,17 +208,39 @@ fn the_common_case_takes_plain_frames_only() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(took, if taken { 2 } else { 0 }, "{name}");
     }
-    // Every plain frame of a full batch, and none on a port with a stage.
+    // Every plain frame of a full batch, and none on a port with uRPF.
     let frames = vec![plain(); MAX_HINT_BATCH];
-    for (s, expected) in [
-        (Setup::Plain, MAX_HINT_BATCH),
-        (Setup::Urpf, 0),
-        (Setup::AclOut, 0),
-    ] {
+    for (s, expected) in [(Setup::Plain, MAX_HINT_BATCH), (Setup::Urpf, 0)] {
         let (mut plain_fwd, fib) = setup(s);
         let (mut fwd, _) = setup(s);
         let took = common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, &frames).unwrap();
         assert_eq!(took, expected, "{s:?}");
+    }
+}
+
+/// With an ACL on either port, a flow takes the common case once the
+/// worker's ACL cache holds its permit (after its first packet went
+/// through the pipeline), never while it does not, and never when denied;
+/// the counts are the pipeline's.
+#[test]
+fn acl_flows_take_the_common_case_once_their_permit_is_cached() {
+    let permitted = vec![v4_frame("192.0.2.10", "198.51.100.8", 64, 18, false); 4];
+    let denied = vec![v4_frame("192.0.2.10", "198.51.100.7", 64, 18, false); 4];
+    for s in [Setup::AclIn, Setup::AclOut] {
+        let (mut plain_fwd, fib) = setup(s);
+        let (mut fwd, _) = setup(s);
+        let mut run = |frames: &[Vec<u8>]| {
+            common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, frames).unwrap()
+        };
+        assert_eq!(run(&permitted), 0, "{s:?}: a cold cache");
+        assert_eq!(run(&permitted), 4, "{s:?}: cached");
+        assert_eq!(run(&denied), 0, "{s:?}: denied");
+        assert_eq!(run(&denied), 0, "{s:?}: denied, cached");
+        assert_eq!(fwd.acl_hits, vec![vec![8, 8]], "{s:?}");
+        // Each flow's first packet misses; every later one hits, counted
+        // once whichever path answered it.
+        assert_eq!(fwd.acl_cache.counts.hits, 3 + 4 + 3 + 4, "{s:?}");
+        assert_eq!(fwd.acl_cache.counts.misses, 2, "{s:?}");
     }
 }
 
