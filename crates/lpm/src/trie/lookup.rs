@@ -15,7 +15,7 @@
 //! * Fetching ahead. A batch walks each address as a single lookup while
 //!   the direct entries and first nodes of the addresses after it load.
 
-use super::{v6, Key, Trie, HDR, LEAF, NONE_ID};
+use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET};
 use crate::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
@@ -62,18 +62,29 @@ impl Addr for V4 {
     }
 }
 
-/// One step down: the entry of slot `s` of the node at `o` (a child offset
-/// or `LEAF|code`). One popcount and one load, no branch on the entry kind.
+/// One step down: the entry of slot `s` of the node `e` points to (a node
+/// pointer or `LEAF|code`). One popcount and one 32-bit load, no branch on
+/// the entry kind or on the node's entry width: a narrow node's entry is
+/// the load's low half, marked as a leaf.
 #[inline(always)]
-pub(super) fn step(arena: &[u32], o: usize, s: u32) -> u32 {
-    let Some(&[r0, r1]) = arena.get(o..o + HDR) else {
+pub(super) fn step(arena: &[u16], e: u32, s: u32) -> u32 {
+    let o = (e & OFFSET) as usize;
+    let Some(&[r0, r1, r2, r3]) = arena.get(o..o + HDR) else {
         return LEAF; // unreachable for a well-formed arena; reads as no route
     };
-    let runs = u64::from(r0) | (u64::from(r1) << 32);
+    let runs = u64::from(r0) | u64::from(r1) << 16 | u64::from(r2) << 32 | u64::from(r3) << 48;
     // Runs that start at or before slot s; bit 0 is always set, so >= 1.
     let rank = (runs << (63 - (s & 63))).count_ones() as usize;
-    let idx = (o + HDR).wrapping_add(rank).wrapping_sub(1);
-    arena.get(idx).copied().unwrap_or(LEAF)
+    // 1 for a wide node (32-bit entries), 0 for a narrow one.
+    let wide = (e >> 30) & 1;
+    let idx = (o + HDR).wrapping_add(rank.wrapping_sub(1) << wide);
+    let Some(&[x0, x1]) = arena.get(idx..idx.wrapping_add(2)) else {
+        return LEAF;
+    };
+    let x = u32::from(x0) | u32::from(x1) << 16;
+    // Narrow: all ones, keeping the low half and setting LEAF; wide: 0.
+    let narrow = wide.wrapping_sub(1);
+    (x & !(narrow << 16)) | (narrow & LEAF)
 }
 
 /// The next-hop id of a leaf entry. "No route" is selected without a
@@ -86,11 +97,11 @@ pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
 }
 
 #[inline(always)]
-pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
+pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> u32 {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
     let mut r = a.rest();
     while e & LEAF == 0 {
-        e = step(arena, e as usize, A::top6(r));
+        e = step(arena, e, A::top6(r));
         r = A::shift6(r);
     }
     e
@@ -101,12 +112,12 @@ pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
 /// level): every address that agrees with `a` on those bits ends on the
 /// same leaf.
 #[inline(always)]
-pub(super) fn walk_with_depth<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> (u32, u32) {
+pub(super) fn walk_with_depth<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> (u32, u32) {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
     let mut r = a.rest();
     let mut depth = A::DIRECT;
     while e & LEAF == 0 {
-        e = step(arena, e as usize, A::top6(r));
+        e = step(arena, e, A::top6(r));
         r = A::shift6(r);
         depth += 6;
     }
@@ -124,7 +135,7 @@ pub(super) fn walk_with_depth<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> (
 #[inline(always)]
 fn shared_walk<A: Addr>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     first: A,
     group: impl Iterator<Item = A>,
 ) -> Option<u32> {
@@ -145,8 +156,15 @@ const GROUP: usize = 16;
 /// a page walk). One line: nodes are 8-byte aligned and most hold a few
 /// entries, so the bitmap and the entry a slot selects usually share it.
 #[inline(always)]
-fn prefetch_node(arena: &[u32], e: u32) {
-    prefetch(arena, if e & LEAF == 0 { e as usize } else { 0 });
+fn prefetch_node(arena: &[u16], e: u32) {
+    prefetch(
+        arena,
+        if e & LEAF == 0 {
+            (e & OFFSET) as usize
+        } else {
+            0
+        },
+    );
 }
 
 /// Addresses ahead of the one being walked whose direct entry is prefetched
@@ -166,7 +184,7 @@ const AHEAD_NODE: usize = 8;
 #[inline(always)]
 fn walk_pipelined<T: Copy, A: Addr>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     to_addr: impl Fn(T) -> A,
@@ -201,7 +219,7 @@ fn walk_pipelined<T: Copy, A: Addr>(
 
 /// Starts fetching `table[i]` (a hint: never faults, reads nothing).
 #[inline(always)]
-fn prefetch(table: &[u32], i: usize) {
+fn prefetch<T>(table: &[T], i: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -236,19 +254,19 @@ mod popcnt {
     use super::*;
 
     #[target_feature(enable = "popcnt")]
-    pub(super) fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
+    pub(super) fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
         walk(direct, arena, V4(u64::from(a) << 32))
     }
 
     #[target_feature(enable = "popcnt")]
-    pub(super) fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
+    pub(super) fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
         v6::walk(direct, arena, a)
     }
 
     #[target_feature(enable = "popcnt")]
     pub(super) fn batch_v4<T: Copy + Into<u32>>(
         direct: &[u32],
-        arena: &[u32],
+        arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
         out: &mut [Option<NextHopId>],
@@ -266,7 +284,7 @@ mod popcnt {
     #[target_feature(enable = "popcnt")]
     pub(super) fn batch_v6<T: Copy + Into<u128>>(
         direct: &[u32],
-        arena: &[u32],
+        arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
         out: &mut [Option<NextHopId>],
@@ -279,7 +297,7 @@ use popcnt::{batch_v4 as batch_v4_popcnt, batch_v6 as batch_v6_popcnt};
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
 use popcnt::{walk_v4 as walk_v4_popcnt, walk_v6 as walk_v6_popcnt};
 
-fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
+fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
     walk(direct, arena, V4(u64::from(a) << 32))
 }
 
@@ -287,13 +305,13 @@ fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
 // call per lookup cost a third of the rate on traffic that ends in the
 // direct array (measured).
 #[inline(always)]
-fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
+fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
     v6::walk(direct, arena, a)
 }
 
 pub(super) fn batch_v4<T: Copy + Into<u32>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
@@ -310,7 +328,7 @@ pub(super) fn batch_v4<T: Copy + Into<u32>>(
 
 fn batch_v6<T: Copy + Into<u128>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],

@@ -246,6 +246,32 @@ fn next_hop_limits_are_errors() {
         t.insert(i << 8, 24, 1_000_000 + i).unwrap();
     }
     assert_eq!(t.insert(1, 32, 7), Err(LpmError::TooManyNextHops));
+    // Every code fits a narrow node's 16-bit entries (the /24s sit in
+    // nodes at depth 18 with no child), up to the last one (0xffff).
+    assert_eq!(t.codes.len(), MAX_NEXT_HOPS + 1);
+    let check_all = |t: &Trie<u32>| {
+        let addrs: Vec<u32> = (0..MAX_NEXT_HOPS as u32).map(|i| i << 8 | 0x80).collect();
+        let mut batch = vec![None; addrs.len()];
+        t.lookup_batch(&addrs, &mut batch);
+        let mut portable = vec![None; addrs.len()];
+        t.lookup_batch_portable(&addrs, &mut portable);
+        for (i, &a) in addrs.iter().enumerate() {
+            let want = Some(1_000_000 + i as u32);
+            assert_eq!(t.lookup(a), want, "{a:#x}");
+            assert_eq!((batch[i], portable[i]), (want, want), "batch {a:#x}");
+        }
+    };
+    check_all(&t);
+    // A child makes the last node wide (32-bit entries): its high codes
+    // still answer, and the child's leaf too.
+    let last = (MAX_NEXT_HOPS as u32 - 1) << 8;
+    assert_eq!(t.insert(last | 0x40, 26, 1_000_000), Ok(None));
+    assert_eq!(t.lookup(last | 0x41), Some(1_000_000));
+    assert_ne!(t.direct[(last >> 14) as usize] & (LEAF | WIDE), 0);
+    assert_eq!(t.direct[(last >> 14) as usize] & LEAF, 0);
+    check_all(&t);
+    assert_eq!(t.remove(last | 0x40, 26), Some(1_000_000));
+    check_all(&t);
     // Freeing a next hop makes room again; codes are recycled.
     assert_eq!(t.remove(0, 24), Some(1_000_000));
     assert_eq!(t.insert(1, 32, 7), Ok(None));

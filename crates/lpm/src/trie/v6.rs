@@ -52,18 +52,18 @@ pub(super) fn direct_entry(direct: &[u32], hi: u64) -> u32 {
 /// One level that keeps a leaf: a node entry steps down, a leaf entry
 /// stays (the step then reads node 0, which is hot, and is discarded).
 #[inline(always)]
-fn step_or_keep(arena: &[u32], e: u32, s: u32) -> u32 {
+fn step_or_keep(arena: &[u16], e: u32, s: u32) -> u32 {
     let node = e & LEAF == 0;
-    let o = std::hint::select_unpredictable(node, e as usize, 0);
-    std::hint::select_unpredictable(node, step(arena, o, s), e)
+    let p = std::hint::select_unpredictable(node, e, 0);
+    std::hint::select_unpredictable(node, step(arena, p, s), e)
 }
 
 /// The rest of a walk after the flat levels (routes longer than /48).
 #[inline(always)]
-pub(super) fn finish(arena: &[u32], mut e: u32, a: u128) -> u32 {
+pub(super) fn finish(arena: &[u16], mut e: u32, a: u128) -> u32 {
     let mut r = a << (DIRECT + 6 * FLAT_LEVELS);
     while e & LEAF == 0 {
-        e = step(arena, e as usize, (r >> 122) as u32);
+        e = step(arena, e, (r >> 122) as u32);
         r <<= 6;
     }
     e
@@ -71,7 +71,7 @@ pub(super) fn finish(arena: &[u32], mut e: u32, a: u128) -> u32 {
 
 /// One lookup: the leaf entry (`LEAF|code`) for `a`.
 #[inline(always)]
-pub(super) fn walk(direct: &[u32], arena: &[u32], a: u128) -> u32 {
+pub(super) fn walk(direct: &[u32], arena: &[u16], a: u128) -> u32 {
     let e = direct_entry(direct, (a >> 64) as u64);
     if e & LEAF != 0 {
         return e;
@@ -82,7 +82,7 @@ pub(super) fn walk(direct: &[u32], arena: &[u32], a: u128) -> u32 {
 /// The walk of `a` from its direct entry `e`, a node: the flat levels,
 /// then the rare longer routes.
 #[inline(always)]
-pub(super) fn walk_from(arena: &[u32], mut e: u32, a: u128) -> u32 {
+pub(super) fn walk_from(arena: &[u16], mut e: u32, a: u128) -> u32 {
     let hi = (a >> 64) as u64;
     for level in 0..FLAT_LEVELS {
         e = step_or_keep(arena, e, flat_slot(hi, level));
@@ -96,7 +96,7 @@ pub(super) fn walk_from(arena: &[u32], mut e: u32, a: u128) -> u32 {
 #[inline(always)]
 pub(super) fn batch<T: Copy + Into<u128>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
