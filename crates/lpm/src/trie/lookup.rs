@@ -15,7 +15,7 @@
 //! * Fetching ahead. A batch walks each address as a single lookup while
 //!   the direct entries and first nodes of the addresses after it load.
 
-use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET};
+use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
@@ -77,14 +77,141 @@ pub(super) fn step(arena: &[u16], e: u32, s: u32) -> u32 {
     let rank = (runs << (63 - (s & 63))).count_ones() as usize;
     // 1 for a wide node (32-bit entries), 0 for a narrow one.
     let wide = (e >> 30) & 1;
-    let idx = (o + HDR).wrapping_add(rank.wrapping_sub(1) << wide);
+    let idx = (o + HDR - (1 << wide)).wrapping_add(rank << wide);
     let Some(&[x0, x1]) = arena.get(idx..idx.wrapping_add(2)) else {
         return LEAF;
     };
     let x = u32::from(x0) | u32::from(x1) << 16;
-    // Narrow: all ones, keeping the low half and setting LEAF; wide: 0.
-    let narrow = wide.wrapping_sub(1);
-    (x & !(narrow << 16)) | (narrow & LEAF)
+    // A narrow entry is the low half, a code: marked as a leaf, its high
+    // half (the next entry) left as is, since every reader of a leaf keeps
+    // only its low 16 bits. One OR on the dependent chain.
+    x | ((wide ^ 1) << 31)
+}
+
+/// The `runs` bitmap of the node at offset `o` (one 8-byte load).
+///
+/// # Safety
+/// `o + HDR <= arena.len()`.
+#[inline(always)]
+unsafe fn runs_unchecked(arena: &[u16], o: usize) -> u64 {
+    debug_assert!(o + HDR <= arena.len());
+    let a = arena.as_ptr();
+    // SAFETY: the caller's contract.
+    unsafe {
+        u64::from(*a.add(o))
+            | u64::from(*a.add(o + 1)) << 16
+            | u64::from(*a.add(o + 2)) << 32
+            | u64::from(*a.add(o + 3)) << 48
+    }
+}
+
+/// [`step`] without bounds checks (IPv6 walks: five of them per lookup).
+///
+/// # Safety
+/// `e` is a node pointer of the trie whose arena `arena` is (see
+/// [`entry_unchecked`]; a narrow node's last entry is read as 32 bits,
+/// which the arena's `GUARD` keeps in bounds).
+#[inline(always)]
+pub(super) unsafe fn step_unchecked(arena: &[u16], e: u32, s: u32) -> u32 {
+    let o = (e & OFFSET) as usize;
+    let a = arena.as_ptr();
+    // SAFETY: the node's header lies in the arena (caller's contract).
+    let runs = unsafe { runs_unchecked(arena, o) };
+    let rank = (runs << (63 - (s & 63))).count_ones() as usize - 1;
+    // All ones for a wide node, else 0 (bit 30 spread; off the chain).
+    let wide = ((e << 1) as i32 >> 31) as u32;
+    // Entry `rank` of 1 unit (narrow) or 2 (wide): an AND and an ADD, no
+    // variable shift on the dependent chain.
+    let i = o + HDR + rank + (rank & wide as usize);
+    debug_assert!(i + 2 <= arena.len());
+    // SAFETY: entry `rank` < popcount(runs) lies in the node's block; for
+    // a narrow node the unit after it is in the next block or the guard.
+    let x = unsafe { u32::from(*a.add(i)) | u32::from(*a.add(i + 1)) << 16 };
+    // As `step`: a narrow entry is marked a leaf, its high half ignored.
+    x | (!wide & LEAF)
+}
+
+/// The entry of slot `s` of a node, the node's width known (`WIDE_NODE`):
+/// what IPv4 walks use, since a narrow node has no child and so always
+/// ends the walk (one predictable branch per walk, no decoding per level).
+/// Unchecked reads: see [`walk_v4_unchecked`].
+///
+/// # Safety
+/// `e` is a node pointer (of the width `WIDE_NODE` says) taken from the
+/// direct array or a wide node of the trie whose arena `arena` is.
+#[inline(always)]
+unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u32, s: u32) -> u32 {
+    // A narrow node's pointer is its offset (WIDE and LEAF clear).
+    debug_assert!(WIDE_NODE || e & !OFFSET == 0);
+    let o = if WIDE_NODE { e & OFFSET } else { e } as usize;
+    let a = arena.as_ptr();
+    // SAFETY: a node pointer of the trie leads to a node whose header
+    // (HDR units) lies in the arena (`Trie::write_node` writes it in a block
+    // of `node_words` units that `alloc` took from the arena, and arena
+    // blocks are never returned to the allocator while pointed to).
+    let runs = unsafe { runs_unchecked(arena, o) };
+    // Bit 0 is always set, so rank >= 1 and <= popcount(runs) (the entries).
+    let rank = (runs << (63 - (s & 63))).count_ones() as usize;
+    if WIDE_NODE {
+        let i = o + HDR + 2 * (rank - 1);
+        debug_assert!(i + 2 <= arena.len());
+        // SAFETY: the node's popcount(runs) entries of 2 units follow its
+        // header inside its block (see above), and rank <= popcount(runs).
+        unsafe { u32::from(*a.add(i)) | u32::from(*a.add(i + 1)) << 16 }
+    } else {
+        let i = o + HDR + rank - 1;
+        debug_assert!(i < arena.len());
+        // SAFETY: as above, entries of 1 unit.
+        LEAF | u32::from(unsafe { *a.add(i) })
+    }
+}
+
+/// The single IPv4 lookup, without bounds checks (callgrind: they were ~10
+/// of the walk's 30-44 instructions): the leaf entry for `a`.
+///
+/// # Safety
+/// `direct` and `arena` are the fields of one `Trie<u32>`, whose
+/// invariants make every read in bounds: `direct` has `1 << DIRECT`
+/// entries (set so at construction; `Trie::apply` puts it back even when
+/// a repaint panics), and every node pointer leads to a whole node (see
+/// [`entry_unchecked`]).
+#[inline(always)]
+pub(super) unsafe fn walk_v4_unchecked(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
+    debug_assert_eq!(direct.len(), 1 << DIRECT);
+    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
+    let mut e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
+    // Most direct entries are leaves (81 % on the CAIDA table): one test.
+    if e & LEAF == 0 {
+        let mut r = u64::from(a) << (32 + DIRECT);
+        // Wide nodes (they have children) first; a narrow one ends the
+        // walk. Leaves from a wide node are `LEAF|code`, so WIDE is clear.
+        while e & WIDE != 0 {
+            // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
+            e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
+            if e & LEAF != 0 {
+                return e;
+            }
+            r <<= 6;
+        }
+        // SAFETY: `e` is a narrow node pointer of this trie.
+        e = unsafe { entry_unchecked::<false>(arena, e, (r >> 58) as u32) };
+    }
+    e
+}
+
+/// [`resolve`] without the bounds check on `codes`.
+///
+/// # Safety
+/// `e` is a leaf entry of the trie whose code table `codes` is: its code
+/// was handed out by `Trie::new_code`, so it is < `codes.len()` (the table
+/// only grows, and lookup-only copies clone it whole).
+#[inline(always)]
+pub(super) unsafe fn resolve_unchecked(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
+    debug_assert!(((e & 0xffff) as usize) < codes.len());
+    // SAFETY: the caller's contract.
+    let id = unsafe { *codes.get_unchecked((e & 0xffff) as usize) };
+    std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
 }
 
 /// The next-hop id of a leaf entry. "No route" is selected without a
@@ -253,14 +380,20 @@ macro_rules! dispatch {
 mod popcnt {
     use super::*;
 
+    /// # Safety
+    /// As [`walk_v4_unchecked`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
-        walk(direct, arena, V4(u64::from(a) << 32))
+    pub(super) unsafe fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+        // SAFETY: the caller's contract.
+        unsafe { walk_v4_unchecked(direct, arena, a) }
     }
 
+    /// # Safety
+    /// As [`v6::walk`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
-        v6::walk(direct, arena, a)
+    pub(super) unsafe fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
+        // SAFETY: the caller's contract.
+        unsafe { v6::walk(direct, arena, a) }
     }
 
     #[target_feature(enable = "popcnt")]
@@ -281,15 +414,18 @@ mod popcnt {
         );
     }
 
+    /// # Safety
+    /// As [`v6::batch`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) fn batch_v6<T: Copy + Into<u128>>(
+    pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
         direct: &[u32],
         arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        v6::batch(direct, arena, codes, addrs, out);
+        // SAFETY: the caller's contract.
+        unsafe { v6::batch(direct, arena, codes, addrs, out) }
     }
 }
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
@@ -297,16 +433,24 @@ use popcnt::{batch_v4 as batch_v4_popcnt, batch_v6 as batch_v6_popcnt};
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
 use popcnt::{walk_v4 as walk_v4_popcnt, walk_v6 as walk_v6_popcnt};
 
-fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
-    walk(direct, arena, V4(u64::from(a) << 32))
+/// # Safety
+/// As [`walk_v4_unchecked`].
+#[inline(always)]
+unsafe fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+    // SAFETY: the caller's contract.
+    unsafe { walk_v4_unchecked(direct, arena, a) }
 }
 
 // Inlined into callers in other crates (the data plane's lookups): a
 // call per lookup cost a third of the rate on traffic that ends in the
 // direct array (measured).
+///
+/// # Safety
+/// As [`v6::walk`].
 #[inline(always)]
-fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
-    v6::walk(direct, arena, a)
+unsafe fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
+    // SAFETY: the caller's contract.
+    unsafe { v6::walk(direct, arena, a) }
 }
 
 pub(super) fn batch_v4<T: Copy + Into<u32>>(
@@ -326,26 +470,38 @@ pub(super) fn batch_v4<T: Copy + Into<u32>>(
     );
 }
 
-fn batch_v6<T: Copy + Into<u128>>(
+/// # Safety
+/// As [`v6::batch`].
+unsafe fn batch_v6<T: Copy + Into<u128>>(
     direct: &[u32],
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
 ) {
-    v6::batch(direct, arena, codes, addrs, out);
+    // SAFETY: the caller's contract.
+    unsafe { v6::batch(direct, arena, codes, addrs, out) }
 }
 
 impl Trie<u32> {
     #[inline]
     fn leaf_of(&self, a: u32) -> u32 {
         let (direct, arena) = (&self.direct[..], &self.arena[..]);
-        dispatch!(self, walk_v4(direct, arena, a), walk_v4_popcnt)
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt (checked just above), the only
+            // target feature the function enables; the direct array and
+            // arena of this trie (`walk_v4_unchecked`'s contract).
+            return unsafe { walk_v4_popcnt(direct, arena, a) };
+        }
+        // SAFETY: the direct array and arena of this trie (`walk_v4_unchecked`'s contract).
+        unsafe { walk_v4(direct, arena, a) }
     }
 
     #[inline]
     pub fn lookup(&self, a: u32) -> Option<NextHopId> {
-        resolve(&self.codes, self.leaf_of(a))
+        // SAFETY: a leaf entry of this trie, and its code table.
+        unsafe { resolve_unchecked(&self.codes, self.leaf_of(a)) }
     }
 
     /// Whether the longest match for `a` is the default route.
@@ -384,12 +540,20 @@ impl Trie<u128> {
     #[inline(always)]
     fn leaf_of(&self, a: u128) -> u32 {
         let (direct, arena) = (&self.direct[..], &self.arena[..]);
-        dispatch!(self, walk_v6(direct, arena, a), walk_v6_popcnt)
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt (checked just above), the only
+            // target feature the function enables; this trie's fields.
+            return unsafe { walk_v6_popcnt(direct, arena, a) };
+        }
+        // SAFETY: the direct array and arena of this trie (`v6::walk`'s contract).
+        unsafe { walk_v6(direct, arena, a) }
     }
 
     #[inline(always)]
     pub fn lookup(&self, a: u128) -> Option<NextHopId> {
-        resolve(&self.codes, self.leaf_of(a))
+        // SAFETY: a leaf entry of this trie, and its code table.
+        unsafe { resolve_unchecked(&self.codes, self.leaf_of(a)) }
     }
 
     /// Whether the longest match for `a` is the default route.
@@ -403,7 +567,7 @@ impl Trie<u128> {
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
             // SAFETY: the CPU has every feature `simd::batch_v6` enables
-            // (checked just above).
+            // (checked just above); this trie's fields.
             return unsafe { super::simd::batch_v6(direct, arena, codes, addrs, out) };
         }
         self.lookup_batch_portable(addrs, out)
@@ -416,10 +580,13 @@ impl Trie<u128> {
         out: &mut [Option<NextHopId>],
     ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
-        dispatch!(
-            self,
-            batch_v6(direct, arena, codes, addrs, out),
-            batch_v6_popcnt
-        )
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt (checked just above), the only
+            // target feature the function enables; this trie's fields.
+            return unsafe { batch_v6_popcnt(direct, arena, codes, addrs, out) };
+        }
+        // SAFETY: this trie's fields (`v6::batch`'s contract).
+        unsafe { batch_v6(direct, arena, codes, addrs, out) }
     }
 }

@@ -232,7 +232,9 @@ unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
 /// node after them finishes alone.
 ///
 /// # Safety
-/// The CPU must support the features [`available`] checks.
+/// The CPU must support the features [`available`] checks, and `direct`,
+/// `arena` and `codes` are one `Trie<u128>`'s fields (the scalar walks
+/// read them unchecked: `v6::batch`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
     direct: &[u32],
@@ -245,7 +247,8 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
     let n = addrs.len().min(out.len());
     let full = n / W * W;
     if direct.len() != 1 << DIRECT {
-        return super::v6::batch(direct, arena, codes, addrs, out);
+        // SAFETY: the caller's contract (this trie's fields).
+        return unsafe { super::v6::batch(direct, arena, codes, addrs, out) };
     }
     for (a, o) in addrs[..full]
         .chunks(V * W)
@@ -330,15 +333,21 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
                     (o.get_mut(i), a.get(i), entries.as_flattened().get(i))
                 {
                     let x = x.into();
-                    let leaf = if few {
-                        super::v6::walk_from(arena, en, x)
-                    } else {
-                        super::v6::finish(arena, en, x)
+                    // SAFETY: `en` is a node of this trie: its lane was still
+                    // on one (`later`), and lanes only follow the arena's
+                    // pointers (bounds-masked reads read as leaves).
+                    let leaf = unsafe {
+                        if few {
+                            super::v6::walk_from(arena, en, x)
+                        } else {
+                            super::v6::finish(arena, en, x)
+                        }
                     };
                     *o = resolve(codes, leaf);
                 }
             }
         }
     }
-    super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]);
+    // SAFETY: the caller's contract (this trie's fields).
+    unsafe { super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]) };
 }

@@ -47,7 +47,56 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
     v
 }
 
+/// The invariants the unchecked reads of single IPv4 lookups rest on
+/// (`lookup::walk_v4_unchecked`): the direct array's length, every
+/// reachable node whole inside the arena (32-bit reads of narrow entries
+/// included: the guard), the width flag matching the node, every leaf's
+/// code inside the code table.
+fn assert_well_formed<K: Key>(t: &Trie<K>) {
+    assert_eq!(t.direct.len(), 1 << K::DIRECT);
+    let leaf_ok = |e: u32| assert!(((e & 0xffff) as usize) < t.codes.len(), "code {e:#x}");
+    let mut stack: Vec<u32> = Vec::new();
+    for &e in &t.direct {
+        if e & LEAF != 0 {
+            leaf_ok(e);
+        } else {
+            stack.push(e);
+        }
+    }
+    if !t.arena.is_empty() {
+        assert!(t.arena[t.arena.len() - GUARD..].iter().all(|&u| u == 0));
+    }
+    while let Some(e) = stack.pop() {
+        let o = (e & OFFSET) as usize;
+        assert_eq!(o % ALIGN, 0);
+        assert!(o + HDR <= t.arena.len() - GUARD, "node {e:#x}");
+        let runs = t.u64_at(o);
+        assert_eq!(runs & 1, 1, "node {e:#x}: slot 0 opens a run");
+        let wide = e & WIDE != 0;
+        let n = runs.count_ones() as usize;
+        // Reads reach two units past a narrow node's last entry start.
+        assert!(
+            o + HDR + n * (1 + usize::from(wide)) < t.arena.len(),
+            "node {e:#x}"
+        );
+        let entries = t.read_node(e);
+        assert_eq!(
+            wide,
+            entries.iter().any(|&c| c & LEAF == 0),
+            "node {e:#x}: width"
+        );
+        for c in entries {
+            if c & LEAF != 0 {
+                leaf_ok(c);
+            } else {
+                stack.push(c);
+            }
+        }
+    }
+}
+
 fn check_v4(t: &Trie<u32>, r: &BitTrie, probes: &[u32]) {
+    assert_well_formed(t);
     let mut batch = vec![None; probes.len()];
     t.lookup_batch(probes, &mut batch);
     let mut portable = vec![None; probes.len()];
@@ -194,6 +243,7 @@ fn v6_walks_match_reference_through_updates() {
         if step % 500 == 499 {
             check_v6(&t, &r, &pool, &mut rng);
             check_v6(&t.lookup_copy(), &r, &pool, &mut rng);
+            assert_well_formed(&t);
         }
     }
 }

@@ -85,8 +85,16 @@ impl<K: Key> Trie<K> {
         if len <= d0 {
             let base = self.base_code(key, len, 0, NO_ROUTE);
             let mut direct = std::mem::take(&mut self.direct);
-            self.repaint(&mut direct, key, len, 0, d0, base);
+            // Put back even if the repaint panics (an arena past its size
+            // limit): single lookups read the direct array unchecked and
+            // rely on its length (`lookup::walk_v4_unchecked`).
+            let painted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.repaint(&mut direct, key, len, 0, d0, base)
+            }));
             self.direct = direct;
+            if let Err(panic) = painted {
+                std::panic::resume_unwind(panic);
+            }
             return;
         }
         let mut path = [(0u32, 0usize); MAX_LEVELS];
