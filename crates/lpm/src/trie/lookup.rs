@@ -105,44 +105,23 @@ unsafe fn runs_unchecked(arena: &[u16], o: usize) -> u64 {
     }
 }
 
-/// [`step`] without bounds checks (IPv6 walks: five of them per lookup).
-///
-/// # Safety
-/// `e` is a node pointer of the trie whose arena `arena` is (see
-/// [`entry_unchecked`]; a narrow node's last entry is read as 32 bits,
-/// which the arena's `GUARD` keeps in bounds).
-#[inline(always)]
-pub(super) unsafe fn step_unchecked(arena: &[u16], e: u32, s: u32) -> u32 {
-    let o = (e & OFFSET) as usize;
-    let a = arena.as_ptr();
-    // SAFETY: the node's header lies in the arena (caller's contract).
-    let runs = unsafe { runs_unchecked(arena, o) };
-    let rank = (runs << (63 - (s & 63))).count_ones() as usize - 1;
-    // All ones for a wide node, else 0 (bit 30 spread; off the chain).
-    let wide = ((e << 1) as i32 >> 31) as u32;
-    // Entry `rank` of 1 unit (narrow) or 2 (wide): an AND and an ADD, no
-    // variable shift on the dependent chain.
-    let i = o + HDR + rank + (rank & wide as usize);
-    debug_assert!(i + 2 <= arena.len());
-    // SAFETY: entry `rank` < popcount(runs) lies in the node's block; for
-    // a narrow node the unit after it is in the next block or the guard.
-    let x = unsafe { u32::from(*a.add(i)) | u32::from(*a.add(i + 1)) << 16 };
-    // As `step`: a narrow entry is marked a leaf, its high half ignored.
-    x | (!wide & LEAF)
-}
-
 /// The entry of slot `s` of a node, the node's width known (`WIDE_NODE`):
 /// what IPv4 walks use, since a narrow node has no child and so always
-/// ends the walk (one predictable branch per walk, no decoding per level).
+/// ends the walk (one predictable branch per walk, no decoding per level),
+/// and IPv6 walks, whose nodes are all wide (`Trie::all_wide`).
 /// Unchecked reads: see [`walk_v4_unchecked`].
 ///
 /// # Safety
 /// `e` is a node pointer (of the width `WIDE_NODE` says) taken from the
 /// direct array or a wide node of the trie whose arena `arena` is.
 #[inline(always)]
-unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u32, s: u32) -> u32 {
+pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u32, s: u32) -> u32 {
     // A narrow node's pointer is its offset (WIDE and LEAF clear).
-    debug_assert!(WIDE_NODE || e & !OFFSET == 0);
+    debug_assert!(if WIDE_NODE {
+        e & (LEAF | WIDE) == WIDE
+    } else {
+        e & !OFFSET == 0
+    });
     let o = if WIDE_NODE { e & OFFSET } else { e } as usize;
     let a = arena.as_ptr();
     // SAFETY: a node pointer of the trie leads to a node whose header

@@ -21,7 +21,7 @@
 //! different addresses are independent loads, and the CPU keeps many of
 //! them in flight.
 
-use super::lookup::{resolve, resolve_unchecked, step_unchecked};
+use super::lookup::{entry_unchecked, resolve, resolve_unchecked};
 use super::{Key, LEAF};
 use crate::NextHopId;
 
@@ -63,8 +63,9 @@ pub(super) unsafe fn direct_entry(direct: &[u32], hi: u64) -> u32 {
 unsafe fn step_or_keep(arena: &[u16], e: u32, s: u32, dummy: u32) -> u32 {
     let node = e & LEAF == 0;
     let p = std::hint::select_unpredictable(node, e, dummy);
-    // SAFETY: `p` is a node pointer of this trie (caller's contract).
-    std::hint::select_unpredictable(node, unsafe { step_unchecked(arena, p, s) }, e)
+    // SAFETY: `p` is a node pointer of this trie (caller's contract), wide
+    // as every IPv6 node.
+    std::hint::select_unpredictable(node, unsafe { entry_unchecked::<true>(arena, p, s) }, e)
 }
 
 /// The rest of a walk after the flat levels (routes longer than /48).
@@ -77,7 +78,7 @@ pub(super) unsafe fn finish(arena: &[u16], mut e: u32, a: u128) -> u32 {
     while e & LEAF == 0 {
         // SAFETY: `e` is a node pointer of this trie (caller's contract,
         // then each step's answer).
-        e = unsafe { step_unchecked(arena, e, (r >> 122) as u32) };
+        e = unsafe { entry_unchecked::<true>(arena, e, (r >> 122) as u32) };
         r <<= 6;
     }
     e
