@@ -156,10 +156,22 @@ pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u3
 /// [`entry_unchecked`]).
 #[inline(always)]
 pub(super) unsafe fn walk_v4_unchecked(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+    // SAFETY: the caller's contract (the depth is computed away).
+    unsafe { walk_v4_depth_unchecked(direct, arena, a).0 }
+}
+
+/// [`walk_v4_unchecked`], and the number of leading address bits it read
+/// (as [`walk_with_depth`]): what a vector's shared walk needs.
+///
+/// # Safety
+/// As [`walk_v4_unchecked`].
+#[inline(always)]
+pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u32) -> (u32, u32) {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
     debug_assert_eq!(direct.len(), 1 << DIRECT);
     // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
     let mut e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
+    let mut depth = DIRECT;
     // Most direct entries are leaves (81 % on the CAIDA table): one test.
     if e & LEAF == 0 {
         let mut r = u64::from(a) << (32 + DIRECT);
@@ -168,15 +180,17 @@ pub(super) unsafe fn walk_v4_unchecked(direct: &[u32], arena: &[u16], a: u32) ->
         while e & WIDE != 0 {
             // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
             e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
+            depth += 6;
             if e & LEAF != 0 {
-                return e;
+                return (e, depth);
             }
             r <<= 6;
         }
         // SAFETY: `e` is a narrow node pointer of this trie.
         e = unsafe { entry_unchecked::<false>(arena, e, (r >> 58) as u32) };
+        depth += 6;
     }
-    e
+    (e, depth)
 }
 
 /// [`resolve`] without the bounds check on `codes`.
@@ -494,7 +508,7 @@ impl Trie<u32> {
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
             // SAFETY: the CPU has every feature `simd::batch_v4` enables
-            // (checked just above).
+            // (checked just above); this trie's fields.
             return unsafe { super::simd::batch_v4(direct, arena, codes, addrs, out) };
         }
         self.lookup_batch_portable(addrs, out)

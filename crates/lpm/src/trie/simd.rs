@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::lookup::{resolve, walk_with_depth, V4};
+use super::lookup::{resolve, walk_v4_depth_unchecked, V4};
 use super::{Key, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::NextHopId;
 
@@ -31,7 +31,9 @@ pub(super) fn available() -> bool {
 /// Looks up `addrs` into `out` (up to the shorter of the two).
 ///
 /// # Safety
-/// The CPU must support the features [`available`] checks.
+/// The CPU must support the features [`available`] checks, and `direct`,
+/// `arena` and `codes` are one `Trie<u32>`'s fields (a vector's shared
+/// walk reads them unchecked: `lookup::walk_v4_depth_unchecked`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
     direct: &[u32],
@@ -56,8 +58,9 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
             *k = x.into();
         }
         let mut ids = [[NONE_ID; W]; V];
-        // SAFETY: the features are enabled (caller's contract). Lanes past
-        // `a` look up address 0 and are not written out.
+        // SAFETY: the features are enabled and these are one trie's fields
+        // (caller's contract). Lanes past `a` look up address 0 and are not
+        // written out.
         unsafe { lanes::<V>(direct, arena, codes, &keys, &mut ids) };
         for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
             *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
@@ -73,6 +76,10 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
 /// `V` × 16 lookups: `keys` (host-order IPv4 addresses) → next-hop ids
 /// (`NONE_ID` for no route). The `V` vectors advance together, one level
 /// per round, so that their gathers' latencies overlap.
+///
+/// # Safety
+/// The CPU has the features enabled here; `direct`, `arena` and `codes`
+/// are one `Trie<u32>`'s fields.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
 unsafe fn lanes<const V: usize>(
     direct: &[u32],
@@ -97,7 +104,8 @@ unsafe fn lanes<const V: usize>(
             _mm512_reduce_or_epi32(_mm512_xor_si512(a, _mm512_set1_epi32(first as i32))) as u32;
         let common = differ.leading_zeros();
         if common >= DIRECT {
-            let (leaf, depth) = walk_with_depth(direct, arena, V4(u64::from(first) << 32));
+            // SAFETY: this trie's direct array and arena (`batch_v4`'s contract).
+            let (leaf, depth) = unsafe { walk_v4_depth_unchecked(direct, arena, first) };
             if depth.min(32) <= common {
                 e[v] = _mm512_set1_epi32(leaf as i32);
                 shared[v] = Some(
