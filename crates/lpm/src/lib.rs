@@ -4,8 +4,9 @@
 //! on a compressed multibit trie of the Poptrie family (see the `trie`
 //! module's documentation for the layout): direct pointing on the top 18
 //! bits, then 6-bit popcount-compressed nodes whose child pointers and
-//! run-compressed leaves are stored inline. IPv6 walks take their first five
-//! node levels without branching (`trie/v6.rs`).
+//! run-compressed leaves are stored inline (16-bit leaves in IPv4 nodes
+//! without children). IPv6 walks take their first five node levels without
+//! branching (`trie/v6.rs`).
 //!
 //! Updates are applied in place by rebuilding only the slots the changed
 //! prefix covers. The data plane never sees a table change: the control

@@ -57,7 +57,17 @@ impl<K: Key> Trie<K> {
         self.free.clear();
         self.free_words = 0;
         let mut direct = vec![leaf(NO_ROUTE); 1 << K::DIRECT];
-        self.fill(&mut direct, &items, 0, K::DIRECT);
+        // The old direct array points into the arena just dropped: should
+        // the fill panic (an arena past its size limit), leave an empty
+        // table rather than pointers that single lookups would follow
+        // unchecked (`lookup::walk_v4_unchecked`).
+        let filled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.fill(&mut direct, &items, 0, K::DIRECT)
+        }));
+        if let Err(panic) = filled {
+            self.direct = vec![leaf(NO_ROUTE); 1 << K::DIRECT];
+            std::panic::resume_unwind(panic);
+        }
         self.direct = direct;
     }
 

@@ -15,7 +15,7 @@
 //! * Fetching ahead. A batch walks each address as a single lookup while
 //!   the direct entries and first nodes of the addresses after it load.
 
-use super::{v6, Key, Trie, HDR, LEAF, NONE_ID};
+use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::NextHopId;
 
 /// How an address is cut into direct index and 6-bit slots.
@@ -62,18 +62,149 @@ impl Addr for V4 {
     }
 }
 
-/// One step down: the entry of slot `s` of the node at `o` (a child offset
-/// or `LEAF|code`). One popcount and one load, no branch on the entry kind.
+/// One step down: the entry of slot `s` of the node `e` points to (a node
+/// pointer or `LEAF|code`). One popcount and one 32-bit load, no branch on
+/// the entry kind or on the node's entry width: a narrow node's entry is
+/// the load's low half, marked as a leaf.
 #[inline(always)]
-pub(super) fn step(arena: &[u32], o: usize, s: u32) -> u32 {
-    let Some(&[r0, r1]) = arena.get(o..o + HDR) else {
+pub(super) fn step(arena: &[u16], e: u32, s: u32) -> u32 {
+    let o = (e & OFFSET) as usize;
+    let Some(&[r0, r1, r2, r3]) = arena.get(o..o + HDR) else {
         return LEAF; // unreachable for a well-formed arena; reads as no route
     };
-    let runs = u64::from(r0) | (u64::from(r1) << 32);
+    let runs = u64::from(r0) | u64::from(r1) << 16 | u64::from(r2) << 32 | u64::from(r3) << 48;
     // Runs that start at or before slot s; bit 0 is always set, so >= 1.
     let rank = (runs << (63 - (s & 63))).count_ones() as usize;
-    let idx = (o + HDR).wrapping_add(rank).wrapping_sub(1);
-    arena.get(idx).copied().unwrap_or(LEAF)
+    // 1 for a wide node (32-bit entries), 0 for a narrow one.
+    let wide = (e >> 30) & 1;
+    let idx = (o + HDR - (1 << wide)).wrapping_add(rank << wide);
+    let Some(&[x0, x1]) = arena.get(idx..idx.wrapping_add(2)) else {
+        return LEAF;
+    };
+    let x = u32::from(x0) | u32::from(x1) << 16;
+    // A narrow entry is the low half, a code: marked as a leaf, its high
+    // half (the next entry) left as is, since every reader of a leaf keeps
+    // only its low 16 bits. One OR on the dependent chain.
+    x | ((wide ^ 1) << 31)
+}
+
+/// The `runs` bitmap of the node at offset `o` (one 8-byte load).
+///
+/// # Safety
+/// `o + HDR <= arena.len()`.
+#[inline(always)]
+unsafe fn runs_unchecked(arena: &[u16], o: usize) -> u64 {
+    debug_assert!(o + HDR <= arena.len());
+    let a = arena.as_ptr();
+    // SAFETY: the caller's contract.
+    unsafe {
+        u64::from(*a.add(o))
+            | u64::from(*a.add(o + 1)) << 16
+            | u64::from(*a.add(o + 2)) << 32
+            | u64::from(*a.add(o + 3)) << 48
+    }
+}
+
+/// The entry of slot `s` of a node, the node's width known (`WIDE_NODE`):
+/// what IPv4 walks use, since a narrow node has no child and so always
+/// ends the walk (one predictable branch per walk, no decoding per level),
+/// and IPv6 walks, whose nodes are all wide (`Trie::all_wide`).
+/// Unchecked reads: see [`walk_v4_unchecked`].
+///
+/// # Safety
+/// `e` is a node pointer (of the width `WIDE_NODE` says) taken from the
+/// direct array or a wide node of the trie whose arena `arena` is.
+#[inline(always)]
+pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u32, s: u32) -> u32 {
+    // A narrow node's pointer is its offset (WIDE and LEAF clear).
+    debug_assert!(if WIDE_NODE {
+        e & (LEAF | WIDE) == WIDE
+    } else {
+        e & !OFFSET == 0
+    });
+    let o = if WIDE_NODE { e & OFFSET } else { e } as usize;
+    let a = arena.as_ptr();
+    // SAFETY: a node pointer of the trie leads to a node whose header
+    // (HDR units) lies in the arena (`Trie::write_node` writes it in a block
+    // of `node_words` units that `alloc` took from the arena, and arena
+    // blocks are never returned to the allocator while pointed to).
+    let runs = unsafe { runs_unchecked(arena, o) };
+    // Bit 0 is always set, so rank >= 1 and <= popcount(runs) (the entries).
+    let rank = (runs << (63 - (s & 63))).count_ones() as usize;
+    if WIDE_NODE {
+        let i = o + HDR + 2 * (rank - 1);
+        debug_assert!(i + 2 <= arena.len());
+        // SAFETY: the node's popcount(runs) entries of 2 units follow its
+        // header inside its block (see above), and rank <= popcount(runs).
+        unsafe { u32::from(*a.add(i)) | u32::from(*a.add(i + 1)) << 16 }
+    } else {
+        let i = o + HDR + rank - 1;
+        debug_assert!(i < arena.len());
+        // SAFETY: as above, entries of 1 unit.
+        LEAF | u32::from(unsafe { *a.add(i) })
+    }
+}
+
+/// The single IPv4 lookup, without bounds checks (callgrind: they were ~10
+/// of the walk's 30-44 instructions): the leaf entry for `a`.
+///
+/// # Safety
+/// `direct` and `arena` are the fields of one `Trie<u32>`, whose
+/// invariants make every read in bounds: `direct` has `1 << DIRECT`
+/// entries (set so at construction; `Trie::apply` puts it back even when
+/// a repaint panics), and every node pointer leads to a whole node (see
+/// [`entry_unchecked`]).
+#[inline(always)]
+pub(super) unsafe fn walk_v4_unchecked(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+    // SAFETY: the caller's contract (the depth is computed away).
+    unsafe { walk_v4_depth_unchecked(direct, arena, a).0 }
+}
+
+/// [`walk_v4_unchecked`], and the number of leading address bits it read
+/// (as [`walk_with_depth`]): what a vector's shared walk needs.
+///
+/// # Safety
+/// As [`walk_v4_unchecked`].
+#[inline(always)]
+pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u32) -> (u32, u32) {
+    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
+    debug_assert_eq!(direct.len(), 1 << DIRECT);
+    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
+    let mut e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
+    let mut depth = DIRECT;
+    // Most direct entries are leaves (81 % on the CAIDA table): one test.
+    if e & LEAF == 0 {
+        let mut r = u64::from(a) << (32 + DIRECT);
+        // Wide nodes (they have children) first; a narrow one ends the
+        // walk. Leaves from a wide node are `LEAF|code`, so WIDE is clear.
+        while e & WIDE != 0 {
+            // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
+            e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
+            depth += 6;
+            if e & LEAF != 0 {
+                return (e, depth);
+            }
+            r <<= 6;
+        }
+        // SAFETY: `e` is a narrow node pointer of this trie.
+        e = unsafe { entry_unchecked::<false>(arena, e, (r >> 58) as u32) };
+        depth += 6;
+    }
+    (e, depth)
+}
+
+/// [`resolve`] without the bounds check on `codes`.
+///
+/// # Safety
+/// `e` is a leaf entry of the trie whose code table `codes` is: its code
+/// was handed out by `Trie::new_code`, so it is < `codes.len()` (the table
+/// only grows, and lookup-only copies clone it whole).
+#[inline(always)]
+pub(super) unsafe fn resolve_unchecked(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
+    debug_assert!(((e & 0xffff) as usize) < codes.len());
+    // SAFETY: the caller's contract.
+    let id = unsafe { *codes.get_unchecked((e & 0xffff) as usize) };
+    std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
 }
 
 /// The next-hop id of a leaf entry. "No route" is selected without a
@@ -86,11 +217,11 @@ pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
 }
 
 #[inline(always)]
-pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
+pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> u32 {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
     let mut r = a.rest();
     while e & LEAF == 0 {
-        e = step(arena, e as usize, A::top6(r));
+        e = step(arena, e, A::top6(r));
         r = A::shift6(r);
     }
     e
@@ -101,12 +232,12 @@ pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> u32 {
 /// level): every address that agrees with `a` on those bits ends on the
 /// same leaf.
 #[inline(always)]
-pub(super) fn walk_with_depth<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> (u32, u32) {
+pub(super) fn walk_with_depth<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> (u32, u32) {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
     let mut r = a.rest();
     let mut depth = A::DIRECT;
     while e & LEAF == 0 {
-        e = step(arena, e as usize, A::top6(r));
+        e = step(arena, e, A::top6(r));
         r = A::shift6(r);
         depth += 6;
     }
@@ -124,7 +255,7 @@ pub(super) fn walk_with_depth<A: Addr>(direct: &[u32], arena: &[u32], a: A) -> (
 #[inline(always)]
 fn shared_walk<A: Addr>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     first: A,
     group: impl Iterator<Item = A>,
 ) -> Option<u32> {
@@ -145,8 +276,15 @@ const GROUP: usize = 16;
 /// a page walk). One line: nodes are 8-byte aligned and most hold a few
 /// entries, so the bitmap and the entry a slot selects usually share it.
 #[inline(always)]
-fn prefetch_node(arena: &[u32], e: u32) {
-    prefetch(arena, if e & LEAF == 0 { e as usize } else { 0 });
+fn prefetch_node(arena: &[u16], e: u32) {
+    prefetch(
+        arena,
+        if e & LEAF == 0 {
+            (e & OFFSET) as usize
+        } else {
+            0
+        },
+    );
 }
 
 /// Addresses ahead of the one being walked whose direct entry is prefetched
@@ -166,7 +304,7 @@ const AHEAD_NODE: usize = 8;
 #[inline(always)]
 fn walk_pipelined<T: Copy, A: Addr>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     to_addr: impl Fn(T) -> A,
@@ -201,7 +339,7 @@ fn walk_pipelined<T: Copy, A: Addr>(
 
 /// Starts fetching `table[i]` (a hint: never faults, reads nothing).
 #[inline(always)]
-fn prefetch(table: &[u32], i: usize) {
+fn prefetch<T>(table: &[T], i: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -235,20 +373,26 @@ macro_rules! dispatch {
 mod popcnt {
     use super::*;
 
+    /// # Safety
+    /// As [`walk_v4_unchecked`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
-        walk(direct, arena, V4(u64::from(a) << 32))
+    pub(super) unsafe fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+        // SAFETY: the caller's contract.
+        unsafe { walk_v4_unchecked(direct, arena, a) }
     }
 
+    /// # Safety
+    /// As [`v6::walk`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
-        v6::walk(direct, arena, a)
+    pub(super) unsafe fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
+        // SAFETY: the caller's contract.
+        unsafe { v6::walk(direct, arena, a) }
     }
 
     #[target_feature(enable = "popcnt")]
     pub(super) fn batch_v4<T: Copy + Into<u32>>(
         direct: &[u32],
-        arena: &[u32],
+        arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
         out: &mut [Option<NextHopId>],
@@ -263,15 +407,18 @@ mod popcnt {
         );
     }
 
+    /// # Safety
+    /// As [`v6::batch`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) fn batch_v6<T: Copy + Into<u128>>(
+    pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
         direct: &[u32],
-        arena: &[u32],
+        arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        v6::batch(direct, arena, codes, addrs, out);
+        // SAFETY: the caller's contract.
+        unsafe { v6::batch(direct, arena, codes, addrs, out) }
     }
 }
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
@@ -279,21 +426,29 @@ use popcnt::{batch_v4 as batch_v4_popcnt, batch_v6 as batch_v6_popcnt};
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
 use popcnt::{walk_v4 as walk_v4_popcnt, walk_v6 as walk_v6_popcnt};
 
-fn walk_v4(direct: &[u32], arena: &[u32], a: u32) -> u32 {
-    walk(direct, arena, V4(u64::from(a) << 32))
+/// # Safety
+/// As [`walk_v4_unchecked`].
+#[inline(always)]
+unsafe fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+    // SAFETY: the caller's contract.
+    unsafe { walk_v4_unchecked(direct, arena, a) }
 }
 
 // Inlined into callers in other crates (the data plane's lookups): a
 // call per lookup cost a third of the rate on traffic that ends in the
 // direct array (measured).
+///
+/// # Safety
+/// As [`v6::walk`].
 #[inline(always)]
-fn walk_v6(direct: &[u32], arena: &[u32], a: u128) -> u32 {
-    v6::walk(direct, arena, a)
+unsafe fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
+    // SAFETY: the caller's contract.
+    unsafe { v6::walk(direct, arena, a) }
 }
 
 pub(super) fn batch_v4<T: Copy + Into<u32>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
@@ -308,26 +463,38 @@ pub(super) fn batch_v4<T: Copy + Into<u32>>(
     );
 }
 
-fn batch_v6<T: Copy + Into<u128>>(
+/// # Safety
+/// As [`v6::batch`].
+unsafe fn batch_v6<T: Copy + Into<u128>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
 ) {
-    v6::batch(direct, arena, codes, addrs, out);
+    // SAFETY: the caller's contract.
+    unsafe { v6::batch(direct, arena, codes, addrs, out) }
 }
 
 impl Trie<u32> {
     #[inline]
     fn leaf_of(&self, a: u32) -> u32 {
         let (direct, arena) = (&self.direct[..], &self.arena[..]);
-        dispatch!(self, walk_v4(direct, arena, a), walk_v4_popcnt)
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt (checked just above), the only
+            // target feature the function enables; the direct array and
+            // arena of this trie (`walk_v4_unchecked`'s contract).
+            return unsafe { walk_v4_popcnt(direct, arena, a) };
+        }
+        // SAFETY: the direct array and arena of this trie (`walk_v4_unchecked`'s contract).
+        unsafe { walk_v4(direct, arena, a) }
     }
 
     #[inline]
     pub fn lookup(&self, a: u32) -> Option<NextHopId> {
-        resolve(&self.codes, self.leaf_of(a))
+        // SAFETY: a leaf entry of this trie, and its code table.
+        unsafe { resolve_unchecked(&self.codes, self.leaf_of(a)) }
     }
 
     /// Whether the longest match for `a` is the default route.
@@ -341,7 +508,7 @@ impl Trie<u32> {
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
             // SAFETY: the CPU has every feature `simd::batch_v4` enables
-            // (checked just above).
+            // (checked just above); this trie's fields.
             return unsafe { super::simd::batch_v4(direct, arena, codes, addrs, out) };
         }
         self.lookup_batch_portable(addrs, out)
@@ -366,12 +533,20 @@ impl Trie<u128> {
     #[inline(always)]
     fn leaf_of(&self, a: u128) -> u32 {
         let (direct, arena) = (&self.direct[..], &self.arena[..]);
-        dispatch!(self, walk_v6(direct, arena, a), walk_v6_popcnt)
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt (checked just above), the only
+            // target feature the function enables; this trie's fields.
+            return unsafe { walk_v6_popcnt(direct, arena, a) };
+        }
+        // SAFETY: the direct array and arena of this trie (`v6::walk`'s contract).
+        unsafe { walk_v6(direct, arena, a) }
     }
 
     #[inline(always)]
     pub fn lookup(&self, a: u128) -> Option<NextHopId> {
-        resolve(&self.codes, self.leaf_of(a))
+        // SAFETY: a leaf entry of this trie, and its code table.
+        unsafe { resolve_unchecked(&self.codes, self.leaf_of(a)) }
     }
 
     /// Whether the longest match for `a` is the default route.
@@ -385,7 +560,7 @@ impl Trie<u128> {
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
             // SAFETY: the CPU has every feature `simd::batch_v6` enables
-            // (checked just above).
+            // (checked just above); this trie's fields.
             return unsafe { super::simd::batch_v6(direct, arena, codes, addrs, out) };
         }
         self.lookup_batch_portable(addrs, out)
@@ -398,10 +573,13 @@ impl Trie<u128> {
         out: &mut [Option<NextHopId>],
     ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
-        dispatch!(
-            self,
-            batch_v6(direct, arena, codes, addrs, out),
-            batch_v6_popcnt
-        )
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt (checked just above), the only
+            // target feature the function enables; this trie's fields.
+            return unsafe { batch_v6_popcnt(direct, arena, codes, addrs, out) };
+        }
+        // SAFETY: this trie's fields (`v6::batch`'s contract).
+        unsafe { batch_v6(direct, arena, codes, addrs, out) }
     }
 }

@@ -11,8 +11,8 @@
 
 use std::arch::x86_64::*;
 
-use super::lookup::{resolve, walk_with_depth, V4};
-use super::{Key, HDR, LEAF, NONE_ID};
+use super::lookup::{resolve, walk_v4_depth_unchecked, V4};
+use super::{Key, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::NextHopId;
 
 /// Addresses per vector.
@@ -31,11 +31,13 @@ pub(super) fn available() -> bool {
 /// Looks up `addrs` into `out` (up to the shorter of the two).
 ///
 /// # Safety
-/// The CPU must support the features [`available`] checks.
+/// The CPU must support the features [`available`] checks, and `direct`,
+/// `arena` and `codes` are one `Trie<u32>`'s fields (a vector's shared
+/// walk reads them unchecked: `lookup::walk_v4_depth_unchecked`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
@@ -56,8 +58,9 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
             *k = x.into();
         }
         let mut ids = [[NONE_ID; W]; V];
-        // SAFETY: the features are enabled (caller's contract). Lanes past
-        // `a` look up address 0 and are not written out.
+        // SAFETY: the features are enabled and these are one trie's fields
+        // (caller's contract). Lanes past `a` look up address 0 and are not
+        // written out.
         unsafe { lanes::<V>(direct, arena, codes, &keys, &mut ids) };
         for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
             *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
@@ -73,10 +76,14 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
 /// `V` × 16 lookups: `keys` (host-order IPv4 addresses) → next-hop ids
 /// (`NONE_ID` for no route). The `V` vectors advance together, one level
 /// per round, so that their gathers' latencies overlap.
+///
+/// # Safety
+/// The CPU has the features enabled here; `direct`, `arena` and `codes`
+/// are one `Trie<u32>`'s fields.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
 unsafe fn lanes<const V: usize>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     keys: &[[u32; W]; V],
     ids: &mut [[u32; W]; V],
@@ -97,7 +104,8 @@ unsafe fn lanes<const V: usize>(
             _mm512_reduce_or_epi32(_mm512_xor_si512(a, _mm512_set1_epi32(first as i32))) as u32;
         let common = differ.leading_zeros();
         if common >= DIRECT {
-            let (leaf, depth) = walk_with_depth(direct, arena, V4(u64::from(first) << 32));
+            // SAFETY: this trie's direct array and arena (`batch_v4`'s contract).
+            let (leaf, depth) = unsafe { walk_v4_depth_unchecked(direct, arena, first) };
             if depth.min(32) <= common {
                 e[v] = _mm512_set1_epi32(leaf as i32);
                 shared[v] = Some(
@@ -134,18 +142,23 @@ unsafe fn lanes<const V: usize>(
 /// node after `rounds` levels (holding its offset).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
 unsafe fn walk_lanes<const V: usize>(
-    arena: &[u32],
+    arena: &[u16],
     mut e: [__m512i; V],
     mut rest: [__m512i; V],
     rounds: u32,
 ) -> ([__m512i; V], [u16; V]) {
     let all = _mm512_set1_epi32(-1);
     let leaf_bit = _mm512_set1_epi32(LEAF as i32);
-    // Offsets must be positive i32 for the gathers: the arena is < 2^31
-    // words (`alloc` asserts it), so these fit.
+    let wide_bit = _mm512_set1_epi32(WIDE as i32);
+    let offset_mask = _mm512_set1_epi32(OFFSET as i32);
+    let low_half = _mm512_set1_epi32(0xffff);
+    // Offsets (16-bit units) must be positive i32 for the gathers: the
+    // arena is < 2^30 units (`alloc` asserts it), so these fit.
     let len = arena.len().min(i32::MAX as usize) as i32;
-    let node_end = _mm512_set1_epi32(len.saturating_sub(1));
-    let arena_end = _mm512_set1_epi32(len);
+    // A lane reads 32 bits (two units) at a unit index below these.
+    let node_end = _mm512_set1_epi32(len.saturating_sub(HDR as i32 - 1));
+    let arena_end = _mm512_set1_epi32(len.saturating_sub(1));
+    let base: *const u8 = arena.as_ptr().cast();
     let mut live = [0u16; V];
     for v in 0..V {
         live[v] = _mm512_testn_epi32_mask(e[v], leaf_bit);
@@ -159,18 +172,15 @@ unsafe fn walk_lanes<const V: usize>(
             if live[v] == 0 {
                 continue;
             }
-            // Lanes whose node (bitmap: 2 words) lies inside the arena; the others read as no route.
-            let ok = _mm512_mask_cmplt_epu32_mask(live[v], e[v], node_end);
-            // SAFETY: lanes in `ok` read arena[e] and arena[e + 1], both < len.
+            let o = _mm512_and_si512(e[v], offset_mask);
+            // Lanes whose node (bitmap: 4 units) lies inside the arena; the others read as no route.
+            let ok = _mm512_mask_cmplt_epu32_mask(live[v], o, node_end);
+            // SAFETY: lanes in `ok` read units o..o + 4, all < len (scale 2:
+            // the index counts 16-bit units).
             let (lo, hi) = unsafe {
                 (
-                    _mm512_mask_i32gather_epi32::<4>(leaf_bit, ok, e[v], arena.as_ptr().cast()),
-                    _mm512_mask_i32gather_epi32::<4>(
-                        leaf_bit,
-                        ok,
-                        e[v],
-                        arena.as_ptr().add(1).cast(),
-                    ),
+                    _mm512_mask_i32gather_epi32::<2>(leaf_bit, ok, o, base.cast()),
+                    _mm512_mask_i32gather_epi32::<2>(leaf_bit, ok, o, base.add(4).cast()),
                 )
             };
             // Slot s = top 6 bits; rank = runs at or below s
@@ -186,15 +196,20 @@ unsafe fn walk_lanes<const V: usize>(
                 _mm512_popcnt_epi32(_mm512_and_si512(lo, lo_mask)),
                 _mm512_popcnt_epi32(_mm512_and_si512(hi, hi_mask)),
             );
+            // Entry (rank - 1) of 1 unit (narrow node) or 2 (wide).
+            let wide = _mm512_test_epi32_mask(e[v], wide_bit);
+            let width_shift = _mm512_srli_epi32::<30>(_mm512_and_si512(e[v], wide_bit));
             let idx = _mm512_add_epi32(
-                e[v],
-                _mm512_add_epi32(rank, _mm512_set1_epi32(HDR as i32 - 1)),
+                _mm512_add_epi32(o, _mm512_set1_epi32(HDR as i32)),
+                _mm512_sllv_epi32(_mm512_sub_epi32(rank, _mm512_set1_epi32(1)), width_shift),
             );
             let in_arena = _mm512_mask_cmplt_epu32_mask(ok, idx, arena_end);
-            // SAFETY: lanes in `in_arena` read arena[idx] with idx < len.
-            let next = unsafe {
-                _mm512_mask_i32gather_epi32::<4>(leaf_bit, in_arena, idx, arena.as_ptr().cast())
-            };
+            // SAFETY: lanes in `in_arena` read units idx and idx + 1, both < len.
+            let x =
+                unsafe { _mm512_mask_i32gather_epi32::<2>(leaf_bit, in_arena, idx, base.cast()) };
+            // A narrow node's entry is the low half, a leaf code.
+            let narrow = _mm512_or_si512(_mm512_and_si512(x, low_half), leaf_bit);
+            let next = _mm512_mask_blend_epi32(wide, narrow, x);
             e[v] = _mm512_mask_blend_epi32(live[v], e[v], next);
             rest[v] = _mm512_slli_epi32::<6>(rest[v]);
             live[v] &= _mm512_testn_epi32_mask(e[v], leaf_bit);
@@ -225,11 +240,13 @@ unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
 /// node after them finishes alone.
 ///
 /// # Safety
-/// The CPU must support the features [`available`] checks.
+/// The CPU must support the features [`available`] checks, and `direct`,
+/// `arena` and `codes` are one `Trie<u128>`'s fields (the scalar walks
+/// read them unchecked: `v6::batch`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
@@ -238,7 +255,8 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
     let n = addrs.len().min(out.len());
     let full = n / W * W;
     if direct.len() != 1 << DIRECT {
-        return super::v6::batch(direct, arena, codes, addrs, out);
+        // SAFETY: the caller's contract (this trie's fields).
+        return unsafe { super::v6::batch(direct, arena, codes, addrs, out) };
     }
     for (a, o) in addrs[..full]
         .chunks(V * W)
@@ -323,15 +341,21 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
                     (o.get_mut(i), a.get(i), entries.as_flattened().get(i))
                 {
                     let x = x.into();
-                    let leaf = if few {
-                        super::v6::walk_from(arena, en, x)
-                    } else {
-                        super::v6::finish(arena, en, x)
+                    // SAFETY: `en` is a node of this trie: its lane was still
+                    // on one (`later`), and lanes only follow the arena's
+                    // pointers (bounds-masked reads read as leaves).
+                    let leaf = unsafe {
+                        if few {
+                            super::v6::walk_from(arena, en, x)
+                        } else {
+                            super::v6::finish(arena, en, x)
+                        }
                     };
                     *o = resolve(codes, leaf);
                 }
             }
         }
     }
-    super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]);
+    // SAFETY: the caller's contract (this trie's fields).
+    unsafe { super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]) };
 }

@@ -47,7 +47,54 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
     v
 }
 
+/// The invariants the unchecked reads of single IPv4 lookups rest on
+/// (`lookup::walk_v4_unchecked`): the direct array's length, every
+/// reachable node whole inside the arena (32-bit reads of narrow entries
+/// included: the guard), the width flag matching the node, every leaf's
+/// code inside the code table.
+fn assert_well_formed<K: Key>(t: &Trie<K>) {
+    assert_eq!(t.direct.len(), 1 << K::DIRECT);
+    let leaf_ok = |e: u32| assert!(((e & 0xffff) as usize) < t.codes.len(), "code {e:#x}");
+    let mut stack: Vec<u32> = Vec::new();
+    for &e in &t.direct {
+        if e & LEAF != 0 {
+            leaf_ok(e);
+        } else {
+            stack.push(e);
+        }
+    }
+    if !t.arena.is_empty() {
+        assert!(t.arena[t.arena.len() - GUARD..].iter().all(|&u| u == 0));
+    }
+    while let Some(e) = stack.pop() {
+        let o = (e & OFFSET) as usize;
+        assert_eq!(o % ALIGN, 0);
+        assert!(o + HDR <= t.arena.len() - GUARD, "node {e:#x}");
+        let runs = t.u64_at(o);
+        assert_eq!(runs & 1, 1, "node {e:#x}: slot 0 opens a run");
+        let wide = e & WIDE != 0;
+        let n = runs.count_ones() as usize;
+        // Reads reach two units past a narrow node's last entry start.
+        assert!(
+            o + HDR + n * (1 + usize::from(wide)) < t.arena.len(),
+            "node {e:#x}"
+        );
+        let entries = t.read_node(e);
+        // IPv6 nodes are all wide (`Trie::all_wide`).
+        let has_child = entries.iter().any(|&c| c & LEAF == 0);
+        assert_eq!(wide, K::BITS == 128 || has_child, "node {e:#x}: width");
+        for c in entries {
+            if c & LEAF != 0 {
+                leaf_ok(c);
+            } else {
+                stack.push(c);
+            }
+        }
+    }
+}
+
 fn check_v4(t: &Trie<u32>, r: &BitTrie, probes: &[u32]) {
+    assert_well_formed(t);
     let mut batch = vec![None; probes.len()];
     t.lookup_batch(probes, &mut batch);
     let mut portable = vec![None; probes.len()];
@@ -194,6 +241,7 @@ fn v6_walks_match_reference_through_updates() {
         if step % 500 == 499 {
             check_v6(&t, &r, &pool, &mut rng);
             check_v6(&t.lookup_copy(), &r, &pool, &mut rng);
+            assert_well_formed(&t);
         }
     }
 }
@@ -246,6 +294,32 @@ fn next_hop_limits_are_errors() {
         t.insert(i << 8, 24, 1_000_000 + i).unwrap();
     }
     assert_eq!(t.insert(1, 32, 7), Err(LpmError::TooManyNextHops));
+    // Every code fits a narrow node's 16-bit entries (the /24s sit in
+    // nodes at depth 18 with no child), up to the last one (0xffff).
+    assert_eq!(t.codes.len(), MAX_NEXT_HOPS + 1);
+    let check_all = |t: &Trie<u32>| {
+        let addrs: Vec<u32> = (0..MAX_NEXT_HOPS as u32).map(|i| i << 8 | 0x80).collect();
+        let mut batch = vec![None; addrs.len()];
+        t.lookup_batch(&addrs, &mut batch);
+        let mut portable = vec![None; addrs.len()];
+        t.lookup_batch_portable(&addrs, &mut portable);
+        for (i, &a) in addrs.iter().enumerate() {
+            let want = Some(1_000_000 + i as u32);
+            assert_eq!(t.lookup(a), want, "{a:#x}");
+            assert_eq!((batch[i], portable[i]), (want, want), "batch {a:#x}");
+        }
+    };
+    check_all(&t);
+    // A child makes the last node wide (32-bit entries): its high codes
+    // still answer, and the child's leaf too.
+    let last = (MAX_NEXT_HOPS as u32 - 1) << 8;
+    assert_eq!(t.insert(last | 0x40, 26, 1_000_000), Ok(None));
+    assert_eq!(t.lookup(last | 0x41), Some(1_000_000));
+    assert_ne!(t.direct[(last >> 14) as usize] & (LEAF | WIDE), 0);
+    assert_eq!(t.direct[(last >> 14) as usize] & LEAF, 0);
+    check_all(&t);
+    assert_eq!(t.remove(last | 0x40, 26), Some(1_000_000));
+    check_all(&t);
     // Freeing a next hop makes room again; codes are recycled.
     assert_eq!(t.remove(0, 24), Some(1_000_000));
     assert_eq!(t.insert(1, 32, 7), Ok(None));

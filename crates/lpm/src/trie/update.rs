@@ -13,7 +13,9 @@
 //! Cost is proportional to the routes inside P: a /24 in IPv4 touches one
 //! node; a short prefix that covers many longer ones rebuilds them all.
 
-use super::{leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, STRIDE};
+use super::{
+    leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, OFFSET, STRIDE, WIDE,
+};
 use crate::NextHopId;
 
 /// Deepest path: (128 - 16) / 6 node levels.
@@ -83,11 +85,19 @@ impl<K: Key> Trie<K> {
         if len <= d0 {
             let base = self.base_code(key, len, 0, NO_ROUTE);
             let mut direct = std::mem::take(&mut self.direct);
-            self.repaint(&mut direct, key, len, 0, d0, base);
+            // Put back even if the repaint panics (an arena past its size
+            // limit): single lookups read the direct array unchecked and
+            // rely on its length (`lookup::walk_v4_unchecked`).
+            let painted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.repaint(&mut direct, key, len, 0, d0, base)
+            }));
             self.direct = direct;
+            if let Err(panic) = painted {
+                std::panic::resume_unwind(panic);
+            }
             return;
         }
-        let mut path = [(0usize, 0usize); MAX_LEVELS];
+        let mut path = [(0u32, 0usize); MAX_LEVELS];
         let mut levels = 0;
         let mut entry = self.direct[di];
         let mut depth = d0;
@@ -101,40 +111,43 @@ impl<K: Key> Trie<K> {
                     .collect();
                 break self.build_node(&items, depth, entry as u16);
             }
-            let o = entry as usize;
+            let o = (entry & OFFSET) as usize;
             if len <= depth + STRIDE {
-                let mut entries = self.read_node(o);
+                let mut entries = self.read_node(entry);
                 let inherited = self.meta[o / ALIGN];
                 let base = self.base_code(key, len, depth + 1, inherited);
                 self.repaint(&mut entries, key, len, depth, STRIDE, base);
-                self.free_node(o);
+                self.free_node(entry);
                 break self.write_node(&entries, inherited);
             }
             let s = slot_at(key, depth, STRIDE);
-            path[levels] = (o, s);
+            path[levels] = (entry, s);
             levels += 1;
-            entry = self.slot_entry(o, s);
+            entry = self.slot_entry(entry, s);
             depth += STRIDE;
         };
         // Hook the new entry into its parent, rewriting parents whose shape changes.
         let mut new = new_entry;
         while levels > 0 {
             levels -= 1;
-            let (o, s) = path[levels];
-            let i = self.entry_index(o, s);
-            let old_is_child = self.arena[i] & LEAF == 0;
+            let (p, s) = path[levels];
+            let i = self.entry_index(p, s);
+            let old_is_child = self.entry_at(p, i) & LEAF == 0;
             if old_is_child && new & LEAF == 0 {
-                // A child's entry is its own run: replace it in place.
-                self.arena[i] = new;
+                // A child's entry is its own run, 32 bits (a node with a
+                // child is wide): replace it in place.
+                debug_assert!(p & WIDE != 0);
+                self.arena[i] = new as u16;
+                self.arena[i + 1] = (new >> 16) as u16;
                 return;
             }
             if !old_is_child && new & LEAF != 0 {
                 return; // leaf stayed the same leaf
             }
-            let mut entries = self.read_node(o);
+            let mut entries = self.read_node(p);
             entries[s] = new;
-            let inherited = self.meta[o / ALIGN];
-            self.free_node(o);
+            let inherited = self.meta[(p & OFFSET) as usize / ALIGN];
+            self.free_node(p);
             new = self.write_node(&entries, inherited);
         }
         self.direct[di] = new;
@@ -179,8 +192,8 @@ impl<K: Key> Trie<K> {
             .collect()
     }
 
-    /// Entry of slot `s` of the node at `o`.
-    fn slot_entry(&self, o: usize, s: usize) -> u32 {
-        self.arena[self.entry_index(o, s)]
+    /// Entry of slot `s` of the node `e` points to.
+    fn slot_entry(&self, e: u32, s: usize) -> u32 {
+        self.entry_at(e, self.entry_index(e, s))
     }
 }

@@ -21,7 +21,7 @@
 //! different addresses are independent loads, and the CPU keeps many of
 //! them in flight.
 
-use super::lookup::{resolve, step};
+use super::lookup::{entry_unchecked, resolve, resolve_unchecked};
 use super::{Key, LEAF};
 use crate::NextHopId;
 
@@ -41,62 +41,92 @@ pub(super) fn flat_slot(hi: u64, level: u32) -> u32 {
 }
 
 /// The direct entry of an address's upper half.
+///
+/// # Safety
+/// `direct` is a trie's direct array (`1 << DIRECT` entries, see
+/// `lookup::walk_v4_unchecked`).
 #[inline(always)]
-pub(super) fn direct_entry(direct: &[u32], hi: u64) -> u32 {
-    direct
-        .get((hi >> (64 - DIRECT)) as usize)
-        .copied()
-        .unwrap_or(LEAF)
+pub(super) unsafe fn direct_entry(direct: &[u32], hi: u64) -> u32 {
+    debug_assert_eq!(direct.len(), 1 << DIRECT);
+    // SAFETY: hi >> (64 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
+    unsafe { *direct.get_unchecked((hi >> (64 - DIRECT)) as usize) }
 }
 
 /// One level that keeps a leaf: a node entry steps down, a leaf entry
-/// stays (the step then reads node 0, which is hot, and is discarded).
+/// stays (the step then reads `dummy`, a node of the walk that is hot,
+/// and is discarded).
+///
+/// # Safety
+/// `e` is a leaf or a node pointer, `dummy` a node pointer, of the trie
+/// whose arena `arena` is.
 #[inline(always)]
-fn step_or_keep(arena: &[u32], e: u32, s: u32) -> u32 {
+unsafe fn step_or_keep(arena: &[u16], e: u32, s: u32, dummy: u32) -> u32 {
     let node = e & LEAF == 0;
-    let o = std::hint::select_unpredictable(node, e as usize, 0);
-    std::hint::select_unpredictable(node, step(arena, o, s), e)
+    let p = std::hint::select_unpredictable(node, e, dummy);
+    // SAFETY: `p` is a node pointer of this trie (caller's contract), wide
+    // as every IPv6 node.
+    std::hint::select_unpredictable(node, unsafe { entry_unchecked::<true>(arena, p, s) }, e)
 }
 
 /// The rest of a walk after the flat levels (routes longer than /48).
+///
+/// # Safety
+/// `e` is a leaf or a node pointer of the trie whose arena `arena` is.
 #[inline(always)]
-pub(super) fn finish(arena: &[u32], mut e: u32, a: u128) -> u32 {
+pub(super) unsafe fn finish(arena: &[u16], mut e: u32, a: u128) -> u32 {
     let mut r = a << (DIRECT + 6 * FLAT_LEVELS);
     while e & LEAF == 0 {
-        e = step(arena, e as usize, (r >> 122) as u32);
+        // SAFETY: `e` is a node pointer of this trie (caller's contract,
+        // then each step's answer).
+        e = unsafe { entry_unchecked::<true>(arena, e, (r >> 122) as u32) };
         r <<= 6;
     }
     e
 }
 
 /// One lookup: the leaf entry (`LEAF|code`) for `a`.
+///
+/// # Safety
+/// `direct` and `arena` are one `Trie<u128>`'s fields (see
+/// `lookup::walk_v4_unchecked` for the invariants).
 #[inline(always)]
-pub(super) fn walk(direct: &[u32], arena: &[u32], a: u128) -> u32 {
-    let e = direct_entry(direct, (a >> 64) as u64);
+pub(super) unsafe fn walk(direct: &[u32], arena: &[u16], a: u128) -> u32 {
+    // SAFETY: the caller's contract.
+    let e = unsafe { direct_entry(direct, (a >> 64) as u64) };
     if e & LEAF != 0 {
         return e;
     }
-    walk_from(arena, e, a)
+    // SAFETY: `e` is a node pointer of this trie.
+    unsafe { walk_from(arena, e, a) }
 }
 
 /// The walk of `a` from its direct entry `e`, a node: the flat levels,
 /// then the rare longer routes.
+///
+/// # Safety
+/// `e` is a node pointer of the trie whose arena `arena` is.
 #[inline(always)]
-pub(super) fn walk_from(arena: &[u32], mut e: u32, a: u128) -> u32 {
+pub(super) unsafe fn walk_from(arena: &[u16], first: u32, a: u128) -> u32 {
     let hi = (a >> 64) as u64;
+    let mut e = first;
     for level in 0..FLAT_LEVELS {
-        e = step_or_keep(arena, e, flat_slot(hi, level));
+        // SAFETY: `e` is a leaf or node of this trie, `first` a node.
+        e = unsafe { step_or_keep(arena, e, flat_slot(hi, level), first) };
     }
-    finish(arena, e, a)
+    // SAFETY: as above.
+    unsafe { finish(arena, e, a) }
 }
 
 /// Batches, `CHUNK` addresses per round: direct entries of all, then each
 /// flat level for every address that reached a node, then the rare longer
 /// walks one by one.
+///
+/// # Safety
+/// `direct`, `arena` and `codes` are one `Trie<u128>`'s fields.
 #[inline(always)]
-pub(super) fn batch<T: Copy + Into<u128>>(
+pub(super) unsafe fn batch<T: Copy + Into<u128>>(
     direct: &[u32],
-    arena: &[u32],
+    arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
     out: &mut [Option<NextHopId>],
@@ -115,7 +145,10 @@ pub(super) fn batch<T: Copy + Into<u128>>(
         // those that go on are answered again below.
         for (i, (&x, o)) in a.iter().zip(o.iter_mut()).enumerate() {
             let h = (x.into() >> 64) as u64;
-            e[i] = direct_entry(direct, h);
+            // SAFETY: this trie's direct array (caller's contract).
+            e[i] = unsafe { direct_entry(direct, h) };
+            // Checked: a node pointer's low bits are no code (such an
+            // address is answered again below).
             *o = resolve(codes, e[i]);
             // Written always, kept only for a node (no branch on the kind).
             let k = n_nodes % CHUNK;
@@ -131,26 +164,32 @@ pub(super) fn batch<T: Copy + Into<u128>>(
             for (&i, &c) in idx[..n_nodes].iter().zip(&cur[..n_nodes]) {
                 let i = usize::from(i);
                 if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
-                    *o = resolve(codes, walk_from(arena, c, x.into()));
+                    // SAFETY: `c` is a node of this trie (only nodes are kept).
+                    *o = unsafe { resolve_unchecked(codes, walk_from(arena, c, x.into())) };
                 }
             }
             continue;
         }
+        // A node every leaf level reads instead (the first kept: a node).
+        let dummy = cur[0];
         for level in 0..FLAT_LEVELS {
             for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
-                *c = step_or_keep(arena, *c, flat_slot(h, level));
+                // SAFETY: `*c` is a leaf or a node of this trie, `dummy` a node.
+                *c = unsafe { step_or_keep(arena, *c, flat_slot(h, level), dummy) };
             }
         }
         for (&i, &c) in idx[..n_nodes].iter().zip(&cur[..n_nodes]) {
             let i = usize::from(i) % CHUNK;
             e[i] = if c & LEAF == 0 {
-                finish(arena, c, a[i].into())
+                // SAFETY: `c` is a node of this trie.
+                unsafe { finish(arena, c, a[i].into()) }
             } else {
                 c
             };
         }
         for (o, &e) in o.iter_mut().zip(&e) {
-            *o = resolve(codes, e);
+            // SAFETY: every `e` is now a leaf of this trie.
+            *o = unsafe { resolve_unchecked(codes, e) };
         }
     }
 }
