@@ -17,6 +17,7 @@
 //! frame-by-frame pipeline's (a property test holds them together), and
 //! only frames whose every test passes are written to.
 
+use super::acl::AclId;
 use super::batch::{RouteHint, RouteHints, MAX_HINT_BATCH};
 use super::ecmp::flow_hash_v4;
 use super::v4::address_drop;
@@ -119,13 +120,37 @@ impl Forwarder {
             return;
         }
         // ACLs stay on the common case for the flows whose permit the
-        // worker's ACL cache holds (`acls_permit_cached`).
+        // worker's ACL cache holds (`common_acls_permit`).
         let acl_in = port.features.acl_in;
         // The MAC as the low 48 bits of the frame's first 8 bytes read as
         // one little-endian word (one load and compare per frame).
         let mut mac_word = [0u8; 8];
         mac_word[..6].copy_from_slice(&our_mac.0);
         let our_mac = u64::from_le_bytes(mac_word);
+        // The loop without the ACL check when neither this port nor any
+        // egress has a list (one scan of the ports per batch): the check
+        // cost the plain case ~11 instructions per packet (callgrind).
+        let acls = acl_in.is_some() || self.ports.iter().any(|p| p.features.acl_out.is_some());
+        if acls {
+            self.common_frames::<true, B>(fib, frames, hints, out, our_mac, acl_in);
+        } else {
+            self.common_frames::<false, B>(fib, frames, hints, out, our_mac, None);
+        }
+    }
+
+    /// [`forward_common`](Self::forward_common)'s loop over the frames, for
+    /// a port whose MAC is `our_mac` (as a word) and whose acl-in is
+    /// `acl_in`; `ACLS`: some list may apply.
+    #[inline(always)]
+    fn common_frames<const ACLS: bool, B: BatchFrames + ?Sized>(
+        &mut self,
+        fib: &Fib,
+        frames: &mut B,
+        hints: &RouteHints,
+        out: &mut Forwarded,
+        our_mac: u64,
+        acl_in: Option<AclId>,
+    ) {
         let n = frames.count().min(hints.len());
         let (mut count, mut rx_bytes, mut tx_bytes) = (0u64, 0u64, 0u64);
         for i in 0..n {
@@ -173,9 +198,10 @@ impl Forwarder {
                 continue;
             }
             let egress_mac = e.mac;
-            let acl_out = e.features.acl_out;
-            let acls = [acl_in, acl_out];
-            if acls != [None, None] && !self.common_acls_permit(acls, ip, total, &frame[HEADERS..])
+            let acls = [acl_in, e.features.acl_out];
+            if ACLS
+                && acls != [None, None]
+                && !self.common_acls_permit(acls, ip, total, &frame[HEADERS..])
             {
                 continue;
             }
