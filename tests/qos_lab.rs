@@ -431,9 +431,14 @@ fn ping_latency_under_load_stays_near_target() {
         n(interactive, &["sojourn_ns", "samples"]) >= 90,
         "EF pings not in their class: {q}"
     );
+    // The worker itself can be kept off its core on a busy machine: the
+    // latest of its shaper wake-ups (measured by the router) bounds what
+    // that added, and is not the queueing's doing (one 7.9 ms stall made
+    // the p99 of 96 pings 8.5 ms in a CI run on this 2-core machine).
+    let stalled_ms = n(late, &["max"]) as f64 / 1e6;
     assert!(
-        ms(interactive, "p99") <= TARGET_PLUS_QUANTUM_MS,
-        "EF ping sojourn p99 {} ms: {q}",
+        ms(interactive, "p99") <= TARGET_PLUS_QUANTUM_MS + stalled_ms,
+        "EF ping sojourn p99 {} ms (worker stalls up to {stalled_ms} ms): {q}",
         ms(interactive, "p99")
     );
     // ...and typically end to end, in either class (a full buffer of 1024
