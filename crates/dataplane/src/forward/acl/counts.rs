@@ -7,11 +7,21 @@
 use super::AclTable;
 
 /// The hit counters of one [`AclTable`]'s lists.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclCounts {
     counts: Vec<u64>,
     /// List `i`'s counters are `counts[starts[i]..starts[i + 1]]`.
     starts: Vec<usize>,
+}
+
+/// No lists (`starts` always holds the end of the last list).
+impl Default for AclCounts {
+    fn default() -> Self {
+        AclCounts {
+            counts: Vec::new(),
+            starts: vec![0],
+        }
+    }
 }
 
 impl AclCounts {
@@ -95,6 +105,11 @@ mod tests {
             counts.count(acl.answer(slot).0);
         }
         counts.count(usize::MAX);
+        assert!(AclCounts::default().is_empty());
+        assert_eq!(
+            AclCounts::default(),
+            AclCounts::for_table(&AclTable::default())
+        );
         assert_eq!(counts, vec![vec![0, 0, 1], vec![1], vec![2, 0]]);
         assert_eq!(counts.list(2), &[2, 0]);
         assert_eq!(counts.to_vecs()[0], vec![0, 0, 1]);
