@@ -3,9 +3,13 @@
 
 use super::acl::{
     Acl, AclAction, AclCache, AclId, AclKeyV4, AclKeyV6, AclTable, Answer, FlowKeyV4, FlowKeyV6,
+    PreparedV4,
 };
+use super::batch::MAX_HINT_BATCH;
+use super::common::BatchFrames;
 use super::{DropReason, Forwarder, Ingress, Urpf, Verdict};
 use crate::fib::PortId;
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
 use crate::wire::ipv6::{walk_extension_headers, Ipv6Packet};
 
@@ -148,7 +152,7 @@ impl AclPacketV4<'_, '_> {
     }
 }
 
-/// No list on that side: counts nothing ([`Forwarder::count_cached_permits`]).
+/// No list on that side: counts nothing (the common case counts it as it counts a list's permit).
 pub(super) const NO_PERMIT: (usize, bool) = (usize::MAX, false);
 
 /// The cache key of list `id` for an IPv4 packet whose header has no
@@ -233,30 +237,68 @@ impl Forwarder {
         Some(AclDrop { reason, reject })
     }
 
-    /// For the batch's common case (`common.rs`), on a packet whose lists
-    /// are `acls` (its ingress port's acl-in, its egress port's acl-out),
-    /// whose header has no options (`header`, total length `total`,
-    /// followed by `payload`) and which passed every other test: whether
-    /// both lists permit it by answers the cache already holds (counted
-    /// then, as the pipeline counts them). Out of line: ports without
-    /// ACLs keep a tight loop.
-    #[inline(never)]
-    pub(super) fn common_acls_permit(
-        &mut self,
-        [acl_in, acl_out]: [Option<AclId>; 2],
+    /// For the batch's common case (`common.rs`), before its loop: for
+    /// each of the first `n` frames of `frames`, what list `acl_in` (the
+    /// batch's port's acl-in) answers by what the cache already holds, as
+    /// [`cached_permit`](Self::cached_permit) says (`None`: the pipeline's
+    /// frame). The keys are made and their sets fetched for the whole
+    /// batch first, then probed, as VPP's ACL plugin hashes a whole vector
+    /// before looking any of it up: the probes then wait for no memory.
+    /// Only frames the common case forwards use their answer, so a frame
+    /// that is not one costs a key and a probe.
+    #[inline(always)]
+    pub(super) fn common_acl_in_permits<B: BatchFrames + ?Sized>(
+        &self,
+        acl_in: Option<AclId>,
+        frames: &mut B,
+        n: usize,
+        permits: &mut [Option<(usize, bool)>; MAX_HINT_BATCH],
+    ) {
+        let id = match acl_in {
+            Some(id) if !self.acl_cache.is_empty_list(id) => id,
+            // One answer for the whole batch (no key needed).
+            _ => return permits.fill(self.cached_permit(acl_in, |_| FlowKeyV4::default())),
+        };
+        let mut keys = [PreparedV4::default(); MAX_HINT_BATCH];
+        // Frames too short for the common case get no probe.
+        let mut long_enough = 0u64;
+        for (i, prepared) in keys.iter_mut().enumerate().take(n) {
+            let frame = frames.frame_mut(i);
+            let Some((h, payload)) = frame.split_first_chunk::<{ ETH_LEN + 20 }>() else {
+                continue;
+            };
+            let ip: &[u8; 20] = h[ETH_LEN..].try_into().expect("20 bytes");
+            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+            *prepared = self
+                .acl_cache
+                .prepare_v4(fixed_header_key(ip, total, payload, id));
+            long_enough |= 1 << i;
+        }
+        for (i, (prepared, permit)) in keys.iter().zip(permits.iter_mut()).enumerate().take(n) {
+            *permit = match self.acl_cache.probe_prepared_v4(prepared) {
+                Some((counter, AclAction::Permit)) if long_enough >> i & 1 != 0 => {
+                    Some((counter, true))
+                }
+                _ => None,
+            };
+        }
+    }
+
+    /// For the batch's common case (`common.rs`), on a packet that passed
+    /// every other test, leaving through a port whose acl-out is `id`:
+    /// what that list answers by the cache, as
+    /// [`cached_permit`](Self::cached_permit) says (the packet's header
+    /// has no options: `header`, total length `total`, followed by
+    /// `payload`).
+    #[inline(always)]
+    pub(super) fn common_acl_out_permit(
+        &self,
+        id: AclId,
         header: &[u8; 20],
         total: usize,
         payload: &[u8],
-    ) -> bool {
-        let key = |id| fixed_header_key(header, total, payload, id);
-        let Some(acl_in) = self.cached_permit(acl_in, key) else {
-            return false;
-        };
-        let Some(acl_out) = self.cached_permit(acl_out, key) else {
-            return false;
-        };
-        self.count_cached_permits([acl_in, acl_out]);
-        true
+    ) -> Option<(usize, bool)> {
+        self.cached_permit(Some(id), |id| fixed_header_key(header, total, payload, id))
     }
 
     /// For the batch's common case (`common.rs`): list `acl`'s counter for
@@ -265,9 +307,8 @@ impl Forwarder {
     /// [`NO_PERMIT`]), if the list permits it by an answer the cache
     /// already holds. `None` leaves the packet to the pipeline, which asks
     /// again, classifying, caching and counting once; so nothing is
-    /// counted here: the caller counts with
-    /// [`count_cached_permits`](Self::count_cached_permits) once the
-    /// packet is forwarded.
+    /// counted here: the common case counts the counter (and a cache hit)
+    /// once the packet is forwarded.
     #[inline(always)]
     fn cached_permit(
         &self,
@@ -283,16 +324,6 @@ impl Forwarder {
             (self.acl_cache.probe_v4(key(id))?, true)
         };
         (action == AclAction::Permit).then_some((counter, cached))
-    }
-
-    /// Counts a packet forwarded on the [`cached_permit`](Self::cached_permit)s
-    /// of its lists (`NO_PERMIT` for a list it does not have).
-    #[inline(always)]
-    fn count_cached_permits(&mut self, permits: [(usize, bool); 2]) {
-        for (counter, cached) in permits {
-            self.acl_hits.count(counter);
-            self.acl_cache.counts.hits += cached as u64;
-        }
     }
 
     /// acl-in, then uRPF, on a transit packet arriving as `ctx` says:

@@ -89,7 +89,7 @@ impl Default for Flow {
 /// it never faults and reads nothing the program can see, so any address
 /// (even one past an array's end) is fine.
 #[inline(always)]
-pub(super) fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};

@@ -38,6 +38,7 @@ mod tests;
 pub use classify::{Classifier, FlowMeta};
 pub use codel::CodelParams;
 pub use counters::{ClassCounters, PortQosSnapshot, QosReport};
+pub(crate) use flows::prefetch;
 pub use port::PortQueues;
 pub use shaper::Shaper;
 

@@ -26,6 +26,7 @@
 
 use super::{AclAction, AclId, AclKeyV6, AclTable};
 use crate::qos::classify::fold_mul as mix;
+use crate::qos::prefetch;
 
 /// Sets per family (powers of two): 4,096 × 2 ways of 32 bytes for IPv4,
 /// 2,048 × 2 ways of 64 bytes for IPv6: 256 KiB each, allocated only when
@@ -158,6 +159,14 @@ impl CacheKey for FlowKeyV6 {
         let addrs = (self.src ^ other.src) | (self.dst ^ other.dst);
         (addrs as u64) | (addrs >> 64) as u64 | (self.rest ^ other.rest) == 0
     }
+}
+
+/// A key of the current generation and its hash
+/// ([`AclCache::prepare_v4`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PreparedV4 {
+    key: FlowKeyV4,
+    hash: u64,
 }
 
 /// The cache of one family.
@@ -316,9 +325,8 @@ impl AclCache {
     /// The answer cached for `key`, or `classify`'s (the list's
     /// classifier on the packet's fields), then cached.
     #[inline(always)]
-    pub fn answer_v4(&mut self, mut key: FlowKeyV4, classify: impl FnOnce() -> Answer) -> Answer {
-        key.rest |= self.generation_bits;
-        let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
+    pub fn answer_v4(&mut self, key: FlowKeyV4, classify: impl FnOnce() -> Answer) -> Answer {
+        let (key, hash) = self.current_v4(key);
         let (answer, hit) = self.v4.answer(key, hash, classify);
         self.count(hit);
         answer
@@ -328,10 +336,37 @@ impl AclCache {
     /// or counting (the batch's common case asks this way and leaves a
     /// frame without an answer to the pipeline, which asks again).
     #[inline(always)]
-    pub fn probe_v4(&self, mut key: FlowKeyV4) -> Option<Answer> {
+    pub fn probe_v4(&self, key: FlowKeyV4) -> Option<Answer> {
+        let (key, hash) = self.current_v4(key);
+        self.v4.probe(key, hash)
+    }
+
+    /// `key` made current and hashed, its set being fetched: a batch
+    /// prepares all its frames' keys before probing any
+    /// ([`probe_prepared_v4`](Self::probe_prepared_v4)), so the probes
+    /// find their sets in the first-level cache rather than wait for each
+    /// in turn.
+    #[inline(always)]
+    pub fn prepare_v4(&self, key: FlowKeyV4) -> PreparedV4 {
+        let (key, hash) = self.current_v4(key);
+        let set = (hash & self.v4.mask) as usize;
+        prefetch(self.v4.sets.as_ptr().wrapping_add(set));
+        PreparedV4 { key, hash }
+    }
+
+    /// [`probe_v4`](Self::probe_v4) for a key
+    /// [`prepare_v4`](Self::prepare_v4) made.
+    #[inline(always)]
+    pub fn probe_prepared_v4(&self, prepared: &PreparedV4) -> Option<Answer> {
+        self.v4.probe(prepared.key, prepared.hash)
+    }
+
+    /// `key` with the current generation, and its hash.
+    #[inline(always)]
+    fn current_v4(&self, mut key: FlowKeyV4) -> (FlowKeyV4, u64) {
         key.rest |= self.generation_bits;
         let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
-        self.v4.probe(key, hash)
+        (key, hash)
     }
 
     /// The same for IPv6.

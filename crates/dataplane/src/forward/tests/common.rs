@@ -22,17 +22,26 @@ enum Setup {
     /// 198.51.100.7 (to tell from a permit).
     AclIn,
     AclOut,
+    /// Both: that list in on p0, one denying TCP out on p1.
+    AclBoth,
+    /// Lists without rules (answered per batch, not per frame): permit in
+    /// on p0 and out on p1, or deny in on p0.
+    AclEmptyPermit,
+    AclEmptyDeny,
     /// p1's MTU small enough for some frames to need fragments.
     SmallMtu,
     /// VLAN sub-interfaces: 100.66.0.0/16 leaves through p1.200.
     Vlans,
 }
 
-const SETUPS: [Setup; 6] = [
+const SETUPS: [Setup; 9] = [
     Setup::Plain,
     Setup::Urpf,
     Setup::AclIn,
     Setup::AclOut,
+    Setup::AclBoth,
+    Setup::AclEmptyPermit,
+    Setup::AclEmptyDeny,
     Setup::SmallMtu,
     Setup::Vlans,
 ];
@@ -44,18 +53,37 @@ fn setup(s: Setup) -> (Forwarder, Fib) {
     match s {
         Setup::Plain => {}
         Setup::Urpf => ports[0].features.urpf = Some(Urpf::Strict),
-        Setup::AclIn | Setup::AclOut => {
-            acls = AclTable::compile([AclSpec {
-                name: "deny-7".into(),
-                default: AclAction::Permit,
-                rules: vec![AclRule {
-                    destination: Some("198.51.100.7/32".parse().unwrap()),
-                    ..AclRule::any(AclAction::Deny)
-                }],
-            }]);
+        Setup::AclIn | Setup::AclOut | Setup::AclBoth => {
+            let deny_7 = AclRule {
+                destination: Some("198.51.100.7/32".parse().unwrap()),
+                ..AclRule::any(AclAction::Deny)
+            };
+            let deny_tcp = AclRule {
+                protocol: Some(6),
+                ..AclRule::any(AclAction::Deny)
+            };
+            acls = AclTable::compile([
+                list("deny-7", AclAction::Permit, vec![deny_7]),
+                list("deny-tcp", AclAction::Permit, vec![deny_tcp]),
+            ]);
             match s {
                 Setup::AclIn => ports[0].features.acl_in = Some(0),
-                _ => ports[1].features.acl_out = Some(0),
+                Setup::AclOut => ports[1].features.acl_out = Some(0),
+                _ => {
+                    ports[0].features.acl_in = Some(0);
+                    ports[1].features.acl_out = Some(1);
+                }
+            }
+        }
+        Setup::AclEmptyPermit | Setup::AclEmptyDeny => {
+            let default = match s {
+                Setup::AclEmptyPermit => AclAction::Permit,
+                _ => AclAction::Deny,
+            };
+            acls = AclTable::compile([list("empty", default, vec![])]);
+            ports[0].features.acl_in = Some(0);
+            if default == AclAction::Permit {
+                ports[1].features.acl_out = Some(0);
             }
         }
         Setup::SmallMtu => ports[1].mtu = 200,
@@ -79,6 +107,14 @@ fn setup(s: Setup) -> (Forwarder, Fib) {
         acls: Arc::new(acls),
     });
     (fwd, fib)
+}
+
+fn list(name: &str, default: AclAction, rules: Vec<AclRule>) -> AclSpec {
+    AclSpec {
+        name: name.into(),
+        default,
+        rules,
+    }
 }
 
 /// The batch tests' frames, plus plain frames to 198.51.100.x and
@@ -236,11 +272,32 @@ fn acl_flows_take_the_common_case_once_their_permit_is_cached() {
         assert_eq!(run(&permitted), 4, "{s:?}: cached");
         assert_eq!(run(&denied), 0, "{s:?}: denied");
         assert_eq!(run(&denied), 0, "{s:?}: denied, cached");
-        assert_eq!(fwd.acl_hits, vec![vec![8, 8]], "{s:?}");
+        assert_eq!(fwd.acl_hits, vec![vec![8, 8], vec![0, 0]], "{s:?}");
         // Each flow's first packet misses; every later one hits, counted
         // once whichever path answered it.
         assert_eq!(fwd.acl_cache.counts.hits, 3 + 4 + 3 + 4, "{s:?}");
         assert_eq!(fwd.acl_cache.counts.misses, 2, "{s:?}");
+    }
+}
+
+/// Lists without rules answer without the cache: their permitted flows
+/// take the common case from the first packet, counted on the default;
+/// their denied ones never do.
+#[test]
+fn empty_lists_answer_the_common_case_at_once() {
+    let frames = vec![v4_frame("192.0.2.10", "198.51.100.8", 64, 18, false); 4];
+    for (s, common) in [(Setup::AclEmptyPermit, 4), (Setup::AclEmptyDeny, 0)] {
+        let (mut plain_fwd, fib) = setup(s);
+        let (mut fwd, _) = setup(s);
+        let mut run = |frames: &[Vec<u8>]| {
+            common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, frames).unwrap()
+        };
+        assert_eq!(run(&frames), common, "{s:?}");
+        assert_eq!(run(&frames), common, "{s:?}");
+        // acl-in and acl-out (the same list) each count every packet.
+        let per_packet = if common > 0 { 2 } else { 1 };
+        assert_eq!(fwd.acl_hits, vec![vec![8 * per_packet]], "{s:?}");
+        assert_eq!(fwd.acl_cache.counts, Default::default(), "{s:?}");
     }
 }
 
