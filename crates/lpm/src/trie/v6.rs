@@ -65,7 +65,11 @@ unsafe fn step_or_keep(arena: &[u16], e: u32, s: u32, dummy: u32) -> u32 {
     let p = std::hint::select_unpredictable(node, e, dummy);
     // SAFETY: `p` is a node pointer of this trie (caller's contract), wide
     // as every IPv6 node.
-    std::hint::select_unpredictable(node, unsafe { entry_unchecked::<true>(arena, p, s) }, e)
+    std::hint::select_unpredictable(
+        node,
+        unsafe { entry_unchecked::<true, false>(arena, p, s) },
+        e,
+    )
 }
 
 /// The rest of a walk after the flat levels (routes longer than /48).
@@ -78,7 +82,7 @@ pub(super) unsafe fn finish(arena: &[u16], mut e: u32, a: u128) -> u32 {
     while e & LEAF == 0 {
         // SAFETY: `e` is a node pointer of this trie (caller's contract,
         // then each step's answer).
-        e = unsafe { entry_unchecked::<true>(arena, e, (r >> 122) as u32) };
+        e = unsafe { entry_unchecked::<true, false>(arena, e, (r >> 122) as u32) };
         r <<= 6;
     }
     e
