@@ -235,6 +235,50 @@ unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
     }
 }
 
+// `store_answers` writes `Option<NextHopId>` as 64-bit words: the tag (0 or 1)
+// in the low half, the id in the high half. Rust does not promise that
+// layout, so it is checked here, at compile time: a build whose layout
+// differs fails instead of writing wrong answers.
+const _: () = {
+    assert!(std::mem::size_of::<Option<NextHopId>>() == 8);
+    // SAFETY: both sides are 8 bytes; const evaluation rejects a value
+    // that is not a valid `Option<u32>`.
+    let some: Option<NextHopId> = unsafe { std::mem::transmute(1u64 | 7 << 32) };
+    assert!(matches!(some, Some(7)));
+    // SAFETY: as above.
+    let none: Option<NextHopId> = unsafe { std::mem::transmute(0u64) };
+    assert!(none.is_none());
+};
+
+/// Writes 16 answers (`NONE_ID` = no route) to `out[..16]` as whole
+/// vectors: converting them one by one to `Option` (a compare, a select
+/// and two stores each) was most of a batch's per-address work on traffic
+/// that ends in the direct array.
+///
+/// # Safety
+/// The CPU has the features enabled here.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+unsafe fn store_answers(out: &mut [Option<NextHopId>], ids: __m512i) {
+    let Some(out) = out.get_mut(..W) else {
+        return;
+    };
+    let some = _mm512_cmpneq_epi32_mask(ids, _mm512_set1_epi32(NONE_ID as i32));
+    let one = _mm512_set1_epi64(1);
+    let lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(ids));
+    let hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64::<1>(ids));
+    // Some(id): id << 32 | 1; None: 0.
+    let lo = _mm512_maskz_or_epi64(some as u8, _mm512_slli_epi64::<32>(lo), one);
+    let hi = _mm512_maskz_or_epi64((some >> 8) as u8, _mm512_slli_epi64::<32>(hi), one);
+    let p: *mut u8 = out.as_mut_ptr().cast();
+    // SAFETY: `out` holds 16 `Option<NextHopId>` of 8 bytes (128 bytes,
+    // unaligned stores), and each word written is a valid
+    // `Option<NextHopId>` (the layout is checked at compile time above).
+    unsafe {
+        _mm512_storeu_si512(p.cast(), lo);
+        _mm512_storeu_si512(p.add(64).cast(), hi);
+    }
+}
+
 /// IPv6 batches: the same lanes over the address's bits 18..50 (five node
 /// levels, where nearly every walk ends: see `v6.rs`); a lane still on a
 /// node after them finishes alone.
@@ -319,18 +363,14 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128>>(
             (e, later) = unsafe { walk_lanes::<V>(arena, e, rest, super::v6::FLAT_LEVELS) };
         }
         let mut entries = [[0u32; W]; V];
-        let mut ids = [[NONE_ID; W]; V];
-        for v in 0..V {
-            // SAFETY: `entries[v]` and `ids[v]` hold 16 u32 (64 bytes);
-            // unaligned stores; the features are enabled. A lane still on
-            // a node reads some code here and is answered again below.
+        for (v, o) in o.chunks_mut(W).enumerate().take(V) {
+            // SAFETY: `entries[v]` holds 16 u32 (64 bytes); unaligned
+            // store; the features are enabled. A lane still on a node
+            // reads some code here and is answered again below.
             unsafe {
                 _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]);
-                _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), codes_of(codes, e[v]));
+                store_answers(o, codes_of(codes, e[v]));
             }
-        }
-        for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
-            *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
         }
         for (v, &lanes) in later.iter().enumerate() {
             let mut lanes = lanes;

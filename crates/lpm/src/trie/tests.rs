@@ -188,12 +188,16 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
         probes.push(first | (rng.u128() & u128::MAX.checked_shr(u32::from(l)).unwrap_or(0)));
     }
     probes.extend((0..500).map(|_| rng.u128()));
-    // Batches where only a few addresses go past the direct array (walked
-    // one by one, not in lanes or levels): 4 route addresses (deep ones
-    // too) among 60 random ones, in every position.
+    // Rounds of 64 (aligned with the batches below) where only some
+    // addresses go past the direct array: 0 to 12 route addresses (deep
+    // ones too) among random ones, in every position, so that rounds on
+    // both sides of `v6::SCALAR_WALKS` (walked one by one, or in lanes or
+    // levels) are checked.
+    probes.resize(probes.len().next_multiple_of(64), 0);
     for b in 0..routes.len().min(200) {
-        let mut batch: Vec<u128> = (0..60).map(|_| rng.u128()).collect();
-        for j in 0..4 {
+        let n_inside = b % (2 * super::v6::SCALAR_WALKS - 3);
+        let mut batch: Vec<u128> = (0..64 - n_inside).map(|_| rng.u128()).collect();
+        for j in 0..n_inside {
             let (k, l, _) = routes[(b * 4 + j) % routes.len()];
             let inside =
                 mask(k, l) | (rng.u128() & u128::MAX.checked_shr(u32::from(l)).unwrap_or(0));
