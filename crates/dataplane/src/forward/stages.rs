@@ -244,8 +244,9 @@ impl Forwarder {
     /// frame). The keys are made and their sets fetched for the whole
     /// batch first, then probed, as VPP's ACL plugin hashes a whole vector
     /// before looking any of it up: the probes then wait for no memory.
-    /// Only frames the common case forwards use their answer, so a frame
-    /// that is not one costs a key and a probe.
+    /// Only frames the common case forwards use their answer (one too
+    /// short for it gets any), so a frame that is not one costs a key and
+    /// a probe.
     #[inline(always)]
     pub(super) fn common_acl_in_permits<B: BatchFrames + ?Sized>(
         &self,
@@ -259,26 +260,20 @@ impl Forwarder {
             // One answer for the whole batch (no key needed).
             _ => return permits.fill(self.cached_permit(acl_in, |_| FlowKeyV4::default())),
         };
+        // A frame too short for the common case keeps the default key:
+        // its answer is never read (the loop leaves the frame first).
         let mut keys = [PreparedV4::default(); MAX_HINT_BATCH];
-        // Frames too short for the common case get no probe.
-        let mut long_enough = 0u64;
         for (i, prepared) in keys.iter_mut().enumerate().take(n) {
             let frame = frames.frame_mut(i);
-            let Some((h, payload)) = frame.split_first_chunk::<{ ETH_LEN + 20 }>() else {
-                continue;
-            };
-            let ip: &[u8; 20] = h[ETH_LEN..].try_into().expect("20 bytes");
-            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-            *prepared = self
-                .acl_cache
-                .prepare_v4(fixed_header_key(ip, total, payload, id));
-            long_enough |= 1 << i;
+            if let Some((h, payload)) = frame.split_first_chunk::<{ ETH_LEN + 20 }>() {
+                let ip: &[u8; 20] = h[ETH_LEN..].try_into().expect("20 bytes");
+                let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+                *prepared = self.acl_cache.prepare_v4(fixed_header_key(ip, total, payload, id));
+            }
         }
-        for (i, (prepared, permit)) in keys.iter().zip(permits.iter_mut()).enumerate().take(n) {
+        for (prepared, permit) in keys.iter().zip(permits.iter_mut()).take(n) {
             *permit = match self.acl_cache.probe_prepared_v4(prepared) {
-                Some((counter, AclAction::Permit)) if long_enough >> i & 1 != 0 => {
-                    Some((counter, true))
-                }
+                Some((counter, AclAction::Permit)) => Some((counter, true)),
                 _ => None,
             };
         }
