@@ -181,7 +181,8 @@ impl Forwarder {
     /// 12..15 read as a little-endian word are `kind.1` under the mask
     /// `kind.0` go to `family` with their hint, which forwards each (ending
     /// in [`Sent::frame`]) or leaves it untouched. Out of line: each loop
-    /// keeps its own registers.
+    /// keeps its own registers (inlined, IPv4 cost ~17 instructions per
+    /// packet more, IPv6 ~10, callgrind).
     #[inline(never)]
     fn common_loop<B: BatchFrames + ?Sized>(
         &mut self,

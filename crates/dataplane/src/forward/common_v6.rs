@@ -48,6 +48,17 @@ fn ordinary(a: Ipv6Addr) -> bool {
     !(martian_source(a) || a.is_multicast() || martian_destination(a) || is_link_local(a))
 }
 
+/// [`ordinary`] for both addresses, first by their first bytes: every
+/// address it stops starts with `00` (`::`, `::1`), `fe` (`fe80::/10`) or
+/// `ff` (multicast), the three bytes that wrap to 0..=2 when 2 is added;
+/// an address starting otherwise passes with one add and compare (the four
+/// tests cost ~15 instructions a packet, callgrind).
+#[inline(always)]
+fn both_ordinary(src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+    let plain = |a: Ipv6Addr| a.octets()[0].wrapping_add(2) > 2;
+    (plain(src) && plain(dst)) || (ordinary(src) && ordinary(dst))
+}
+
 impl Forwarder {
     /// Frame `i`, IPv6 (`86 dd 6` tested) to our MAC, whose destination
     /// `hint` looked up: if it is the common case (see the module),
@@ -77,7 +88,7 @@ impl Forwarder {
         }
         let src = Ipv6Addr::from(*ip[8..].first_chunk::<16>().expect("16 bytes"));
         let dst = Ipv6Addr::from(*ip[24..].first_chunk::<16>().expect("16 bytes"));
-        if !ordinary(src) || !ordinary(dst) {
+        if !both_ordinary(src, dst) {
             return None;
         }
         // No route or a hint for another address: the pipeline's.

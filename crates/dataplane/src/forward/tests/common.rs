@@ -153,8 +153,9 @@ fn frame(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Vec<u8> {
 
 /// IPv6 destinations: routed, ECMP ([`Setup::Ecmp`]), through a VLAN
 /// ([`Setup::Vlans`]), unresolved on p1, ours, link-local, multicast,
-/// loopback, unspecified.
-const V6_DESTINATIONS: [&str; 9] = [
+/// loopback, unspecified, and two that start as those do but are
+/// forwarded (NAT64's prefix, site-local; routed by [`Setup::Default`]).
+const V6_DESTINATIONS: [&str; 11] = [
     "2001:db8:2::7",
     "2001:db8:e::5",
     "2001:db8:66::9",
@@ -164,16 +165,20 @@ const V6_DESTINATIONS: [&str; 9] = [
     "ff02::1",
     "::1",
     "::",
+    "64:ff9b::c633:6407",
+    "fec0::1",
 ];
 /// IPv6 sources: the host, another routable one, link-local, multicast,
-/// loopback, unspecified.
-const V6_SOURCES: [&str; 6] = [
+/// loopback, unspecified, and forwarded ones starting as those do.
+const V6_SOURCES: [&str; 8] = [
     "2001:db8::10",
     "2001:db8:5::1",
     "fe80::9",
     "ff02::2",
     "::1",
     "::",
+    "::ffff:192.0.2.10",
+    "fec0::9",
 ];
 
 /// An IPv6 frame, `pick` choosing its addresses ([`V6_DESTINATIONS`],
@@ -457,7 +462,22 @@ fn the_common_case_takes_plain_ipv6_frames_only() {
         })
         .collect();
     let ecmp_batch: Vec<Vec<u8>> = (0..16).map(|i| ecmp(i * 7919).build()).collect();
-    let runs: [(Setup, &[Vec<u8>], usize); 8] = [
+    // With default routes only the address tests stop these; addresses
+    // starting as the stopped ones do but forwarded take the common case.
+    let default_cases = |src, dst| vec![v6(src, dst, 64, udp, 18); 2];
+    let nat64 = default_cases(host, "64:ff9b::c633:6407");
+    let site_local = default_cases("fec0::9", routed);
+    let mapped = default_cases("::ffff:192.0.2.10", routed);
+    let to_group = default_cases(host, "ff02::1");
+    let to_loopback = default_cases(host, "::1");
+    let to_link = default_cases(host, "fe80::1");
+    let runs: [(Setup, &[Vec<u8>], usize); 14] = [
+        (Setup::Default, &nat64, 2),
+        (Setup::Default, &site_local, 2),
+        (Setup::Default, &mapped, 2),
+        (Setup::Default, &to_group, 0),
+        (Setup::Default, &to_loopback, 0),
+        (Setup::Default, &to_link, 0),
         (Setup::Plain, &no_route, 0),
         (Setup::Vlans, &through_vlan, 0),
         (Setup::Vlans, &[plain(), plain()], 2),
