@@ -9,6 +9,7 @@
 pub mod acl;
 mod batch;
 mod common;
+mod common_v6;
 mod counters;
 mod ecmp;
 mod features;

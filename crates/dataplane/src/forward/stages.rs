@@ -268,7 +268,9 @@ impl Forwarder {
             if let Some((h, payload)) = frame.split_first_chunk::<{ ETH_LEN + 20 }>() {
                 let ip: &[u8; 20] = h[ETH_LEN..].try_into().expect("20 bytes");
                 let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-                *prepared = self.acl_cache.prepare_v4(fixed_header_key(ip, total, payload, id));
+                *prepared = self
+                    .acl_cache
+                    .prepare_v4(fixed_header_key(ip, total, payload, id));
             }
         }
         for (prepared, permit) in keys.iter().zip(permits.iter_mut()).take(n) {

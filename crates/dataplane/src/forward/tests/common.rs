@@ -11,6 +11,7 @@ use super::batch::frame_from;
 use super::*;
 use crate::forward::acl::{AclRule, AclSpec};
 use crate::testkit::rig::{vlan_connected, vlan_ports};
+use crate::wire::ipv6::next_header;
 
 /// The ingress and egress settings the common case must notice.
 #[derive(Debug, Clone, Copy)]
@@ -30,11 +31,18 @@ enum Setup {
     AclEmptyDeny,
     /// p1's MTU small enough for some frames to need fragments.
     SmallMtu,
-    /// VLAN sub-interfaces: 100.66.0.0/16 leaves through p1.200.
+    /// VLAN sub-interfaces: 100.66.0.0/16 leaves through p1.200 and
+    /// 2001:db8:66::/48 through p0.100.
     Vlans,
+    /// 100.64.0.0/10 and 2001:db8:e::/48 through a two-member group.
+    Ecmp,
+    /// Default routes through p1's gateway: every address has a route, so
+    /// only the address tests keep martian, multicast and link-local
+    /// destinations from being forwarded.
+    Default,
 }
 
-const SETUPS: [Setup; 9] = [
+const SETUPS: [Setup; 11] = [
     Setup::Plain,
     Setup::Urpf,
     Setup::AclIn,
@@ -44,10 +52,12 @@ const SETUPS: [Setup; 9] = [
     Setup::AclEmptyDeny,
     Setup::SmallMtu,
     Setup::Vlans,
+    Setup::Ecmp,
+    Setup::Default,
 ];
 
 fn setup(s: Setup) -> (Forwarder, Fib) {
-    let (fwd, fib) = rig(1000, 1000);
+    let (fwd, mut fib) = rig(1000, 1000);
     let mut ports = fwd.ports().to_vec();
     let mut acls = AclTable::default();
     match s {
@@ -93,10 +103,28 @@ fn setup(s: Setup) -> (Forwarder, Fib) {
                 &[
                     ("198.51.100.0/24", "203.0.113.2"),
                     ("100.66.0.0/16", "100.65.0.2"),
+                    ("2001:db8:2::/48", "2001:db8:1::2"),
+                    ("2001:db8:66::/48", "2001:db8:64::2"),
                 ],
-                &[("203.0.113.2", GW_MAC, 1), ("100.65.0.2", GW_MAC, 3)],
+                &[
+                    ("203.0.113.2", GW_MAC, 1),
+                    ("100.65.0.2", GW_MAC, 3),
+                    ("2001:db8:1::2", GW_MAC, 1),
+                    ("2001:db8:64::2", GW_MAC, 2),
+                ],
             );
             return (rig::forwarder(vlan_ports(), 1000, 1000), fib);
+        }
+        Setup::Ecmp => fib = super::ecmp::ecmp_rig().1,
+        Setup::Default => {
+            fib = rig::static_fib(
+                &[
+                    ("0.0.0.0/0", "203.0.113.2"),
+                    ("::/0", "2001:db8:1::2"),
+                    ("10.0.0.0/8", "203.0.113.99"),
+                ],
+                &[("203.0.113.2", GW_MAC, 1), ("2001:db8:1::2", GW_MAC, 1)],
+            )
         }
     }
     let fwd = Forwarder::new(ForwarderConfig {
@@ -117,16 +145,17 @@ fn list(name: &str, default: AclAction, rules: Vec<AclRule>) -> AclSpec {
     }
 }
 
-/// The batch tests' frames, plus plain frames to 198.51.100.x and
-/// 100.66.0.x (a VLAN's route in [`Setup::Vlans`]) with random IP options,
-/// ECN bits and Ethernet padding.
+/// The batch tests' frames, plus plain frames to 198.51.100.x, 100.66.0.x
+/// (a VLAN's route in [`Setup::Vlans`]) and 100.64.x.x (ECMP in
+/// [`Setup::Ecmp`]) with random IP options, ECN bits and Ethernet padding,
+/// and IPv6 frames ([`v6_frame_from`]), as built and mangled.
 fn frame(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Vec<u8> {
-    match kind % 6 {
+    match kind % 8 {
         4 | 5 => {
-            let dst = if kind % 6 == 4 {
-                "198.51.100.7"
-            } else {
-                "100.66.0.9"
+            let dst = match (kind % 8, pick % 2) {
+                (4, _) => "198.51.100.7",
+                (_, 0) => "100.66.0.9",
+                _ => "100.64.1.1",
             };
             let mut f = V4Frame {
                 src: "192.0.2.10".parse().unwrap(),
@@ -144,8 +173,114 @@ fn frame(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Vec<u8> {
             }
             f
         }
+        6 => v6_frame_from(pick, ttl, len),
+        7 => {
+            // Bytes of the header and payload flipped: wrong versions,
+            // lengths, next headers, addresses the hint was not made for.
+            let mut f = v6_frame_from(pick, ttl, len);
+            for (b, n) in f[14..].iter_mut().zip(noise) {
+                *b ^= n;
+            }
+            f
+        }
         k => frame_from(k, pick, ttl, len, noise),
     }
+}
+
+/// IPv6 destinations: routed, ECMP ([`Setup::Ecmp`]), through a VLAN
+/// ([`Setup::Vlans`]), unresolved on p1, ours, link-local, multicast,
+/// loopback, unspecified, and two that start as those do but are
+/// forwarded (NAT64's prefix, site-local; routed by [`Setup::Default`]).
+const V6_DESTINATIONS: [&str; 11] = [
+    "2001:db8:2::7",
+    "2001:db8:e::5",
+    "2001:db8:66::9",
+    "2001:db8:1::9",
+    "2001:db8::1",
+    "fe80::1",
+    "ff02::1",
+    "::1",
+    "::",
+    "64:ff9b::c633:6407",
+    "fec0::1",
+];
+/// IPv6 sources: the host, another routable one, link-local, multicast,
+/// loopback, unspecified, and forwarded ones starting as those do.
+const V6_SOURCES: [&str; 8] = [
+    "2001:db8::10",
+    "2001:db8:5::1",
+    "fe80::9",
+    "ff02::2",
+    "::1",
+    "::",
+    "::ffff:192.0.2.10",
+    "fec0::9",
+];
+
+/// An IPv6 frame, `pick` choosing its addresses ([`V6_DESTINATIONS`],
+/// [`V6_SOURCES`], mostly the first of each), next header (UDP, TCP,
+/// ICMPv6 echo or neighbour solicitation, no next header, a Hop-by-Hop
+/// header, a fragment header), flow label, traffic class and Ethernet
+/// padding; `len` payload bytes.
+fn v6_frame_from(pick: usize, hop_limit: u8, len: usize) -> Vec<u8> {
+    let (dst, rest) = match pick % 16 {
+        d if d < V6_DESTINATIONS.len() => (V6_DESTINATIONS[d], pick / 16),
+        _ => (V6_DESTINATIONS[(pick / 16) % 2], pick / 32),
+    };
+    let src = match rest % 12 {
+        s if s < V6_SOURCES.len() => V6_SOURCES[s],
+        _ => V6_SOURCES[0],
+    };
+    let rest = rest / 12;
+    let mut payload = counting(len);
+    let mut fragment = None;
+    let next = match rest % 7 {
+        0 => next_header::UDP,
+        1 => next_header::TCP,
+        k @ (2 | 3) => {
+            // Echo request or neighbour solicitation (ND: the host's).
+            if let Some(t) = payload.first_mut() {
+                *t = if k == 2 { 128 } else { 135 };
+            }
+            next_header::ICMPV6
+        }
+        4 => next_header::NO_NEXT,
+        5 => {
+            // A Hop-by-Hop header of 8 bytes (PadN) before UDP or a
+            // neighbour solicitation (ND still), or claiming 2 KiB (a
+            // chain past the packet: dropped).
+            let (next, len) = match rest / 7 % 3 {
+                0 => (next_header::UDP, 0),
+                1 => (next_header::ICMPV6, 0),
+                _ => (next_header::UDP, 255),
+            };
+            let mut p = vec![next, len, 1, 4, 0, 0, 0, 0, 135];
+            p.extend_from_slice(&payload);
+            payload = p;
+            next_header::HOP_BY_HOP
+        }
+        _ => {
+            fragment = Some((rest / 7 % 2) as u16);
+            next_header::UDP
+        }
+    };
+    let rest = rest / 7;
+    let mut f = V6Frame {
+        src: src.parse().unwrap(),
+        next_header: next,
+        hop_limit,
+        traffic_class: rest as u8,
+        flow_label: (rest >> 8) as u32,
+        fragment,
+        payload,
+        ..V6Frame::udp(dst.parse().unwrap())
+    }
+    .build();
+    if rest % 5 == 1 {
+        // Ethernet padding after the IP packet.
+        f.extend_from_slice(&[0; 7]);
+    }
+    f
 }
 
 /// Runs `frames` (received on p0) through `plain` one by one, and through
@@ -209,6 +344,20 @@ proptest! {
     }
 }
 
+/// Each of `cases` (name, frame, whether the common case takes it) twice
+/// in a batch on [`Setup::Plain`]: taken both times or neither, and as
+/// frame by frame.
+fn takes_on_a_plain_port<const N: usize>(cases: [(&str, Vec<u8>, bool); N]) {
+    for (name, frame, taken) in cases {
+        let (mut plain_fwd, fib) = setup(Setup::Plain);
+        let (mut fwd, _) = setup(Setup::Plain);
+        let frames = vec![frame.clone(), frame];
+        let took = common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, &frames)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(took, if taken { 2 } else { 0 }, "{name}");
+    }
+}
+
 /// Plain frames take the common case (all of them), frames with any
 /// reason to stop or change take the pipeline.
 #[test]
@@ -236,14 +385,7 @@ fn the_common_case_takes_plain_frames_only() {
         ("no route", v4(host, "100.64.0.1", 64, 18), false),
         ("over the MTU", v4(host, routed, 64, 1500), false),
     ];
-    for (name, frame, taken) in cases {
-        let (mut plain_fwd, fib) = setup(Setup::Plain);
-        let (mut fwd, _) = setup(Setup::Plain);
-        let frames = vec![frame.clone(), frame];
-        let took = common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, &frames)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(took, if taken { 2 } else { 0 }, "{name}");
-    }
+    takes_on_a_plain_port(cases);
     // Every plain frame of a full batch, and none on a port with uRPF.
     let frames = vec![plain(); MAX_HINT_BATCH];
     for (s, expected) in [(Setup::Plain, MAX_HINT_BATCH), (Setup::Urpf, 0)] {
@@ -251,6 +393,145 @@ fn the_common_case_takes_plain_frames_only() {
         let (mut fwd, _) = setup(s);
         let took = common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, &frames).unwrap();
         assert_eq!(took, expected, "{s:?}");
+    }
+}
+
+/// The same for IPv6: plain frames take the common case, with padding,
+/// any traffic class and flow label and through an ECMP group too; frames
+/// the IPv6 path stops, answers or walks take the pipeline.
+#[test]
+fn the_common_case_takes_plain_ipv6_frames_only() {
+    let (host, routed) = ("2001:db8::10", "2001:db8:2::7");
+    let v6 = |src: &str, dst: &str, hop_limit, next, len| {
+        v6_frame(src, dst, hop_limit, next, &counting(len))
+    };
+    let udp = next_header::UDP;
+    let plain = || v6(host, routed, 64, udp, 18);
+    let mut padded = plain();
+    padded.extend_from_slice(&[0; 6]);
+    let labelled = V6Frame {
+        traffic_class: 0xff,
+        flow_label: 0xfffff,
+        payload: counting(18),
+        ..V6Frame::udp(routed.parse().unwrap())
+    }
+    .build();
+    let mut other_mac = plain();
+    other_mac[5] ^= 1;
+    let mut version_4 = plain();
+    version_4[14] = 0x40;
+    let mut too_long = plain();
+    too_long[19] += 1;
+    let fragment = V6Frame {
+        fragment: Some(0),
+        ..V6Frame::udp(routed.parse().unwrap())
+    }
+    .build();
+    let mut hop_by_hop = vec![udp, 0, 1, 4, 0, 0, 0, 0];
+    hop_by_hop.extend_from_slice(&[0; 8]);
+    let icmp = |icmp_type: u8| {
+        let mut payload = vec![0; 24];
+        payload[0] = icmp_type;
+        v6_frame(host, routed, 64, next_header::ICMPV6, &payload)
+    };
+    let cases: [(&str, Vec<u8>, bool); 21] = [
+        ("plain", plain(), true),
+        ("padded", padded, true),
+        ("traffic class and flow label", labelled, true),
+        ("TCP", v6(host, routed, 64, next_header::TCP, 20), true),
+        (
+            "no payload",
+            v6(host, routed, 64, next_header::NO_NEXT, 0),
+            true,
+        ),
+        ("echo request", icmp(128), true),
+        ("hop limit 2", v6(host, routed, 2, udp, 18), true),
+        ("hop limit 1", v6(host, routed, 1, udp, 18), false),
+        ("another MAC", other_mac, false),
+        ("version 4", version_4, false),
+        ("payload length past the frame", too_long, false),
+        ("fragment header", fragment, false),
+        (
+            "hop-by-hop header",
+            v6_frame(host, routed, 64, next_header::HOP_BY_HOP, &hop_by_hop),
+            false,
+        ),
+        ("neighbour solicitation", icmp(135), false),
+        (
+            "link-local source",
+            v6("fe80::9", routed, 64, udp, 18),
+            false,
+        ),
+        (
+            "multicast source",
+            v6("ff02::2", routed, 64, udp, 18),
+            false,
+        ),
+        (
+            "link-local destination",
+            v6(host, "fe80::1", 64, udp, 18),
+            false,
+        ),
+        (
+            "multicast destination",
+            v6(host, "ff02::1", 64, udp, 18),
+            false,
+        ),
+        ("ours", v6(host, "2001:db8::1", 64, udp, 18), false),
+        ("unresolved", v6(host, "2001:db8:1::9", 64, udp, 18), false),
+        ("over the MTU", v6(host, routed, 64, udp, 1400), false),
+    ];
+    takes_on_a_plain_port(cases);
+    let no_route = vec![v6(host, "2001:db8:9::1", 64, udp, 18); 2];
+    let ecmp = |label| V6Frame {
+        flow_label: label,
+        ..V6Frame::udp("2001:db8:e::5".parse().unwrap())
+    };
+    let through_vlan = vec![v6(host, "2001:db8:66::9", 64, udp, 18); 2];
+    // A mixed batch: IPv4 and IPv6 alike; ECMP (the members by flow
+    // label); a VLAN egress, no route, ports with ACLs or uRPF: none.
+    let mixed: Vec<Vec<u8>> = (0..MAX_HINT_BATCH)
+        .map(|i| match i % 3 {
+            0 => v4_frame("192.0.2.10", "198.51.100.7", 64, 18, false),
+            1 => plain(),
+            _ => ecmp(i as u32 * 7919).build(),
+        })
+        .collect();
+    let ecmp_batch: Vec<Vec<u8>> = (0..16).map(|i| ecmp(i * 7919).build()).collect();
+    // With default routes only the address tests stop these; addresses
+    // starting as the stopped ones do but forwarded take the common case.
+    let default_cases = |src, dst| vec![v6(src, dst, 64, udp, 18); 2];
+    let nat64 = default_cases(host, "64:ff9b::c633:6407");
+    let site_local = default_cases("fec0::9", routed);
+    let mapped = default_cases("::ffff:192.0.2.10", routed);
+    let to_group = default_cases(host, "ff02::1");
+    let to_loopback = default_cases(host, "::1");
+    let to_link = default_cases(host, "fe80::1");
+    let runs: [(Setup, &[Vec<u8>], usize); 14] = [
+        (Setup::Default, &nat64, 2),
+        (Setup::Default, &site_local, 2),
+        (Setup::Default, &mapped, 2),
+        (Setup::Default, &to_group, 0),
+        (Setup::Default, &to_loopback, 0),
+        (Setup::Default, &to_link, 0),
+        (Setup::Plain, &no_route, 0),
+        (Setup::Vlans, &through_vlan, 0),
+        (Setup::Vlans, &[plain(), plain()], 2),
+        (Setup::Ecmp, &ecmp_batch, 16),
+        (Setup::Ecmp, &mixed, MAX_HINT_BATCH),
+        (Setup::Urpf, &mixed, 0),
+        (Setup::AclIn, &[plain(), plain()], 0),
+        (Setup::AclOut, &[plain(), plain()], 0),
+    ];
+    for (s, frames, expected) in runs {
+        let (mut plain_fwd, fib) = setup(s);
+        let (mut fwd, _) = setup(s);
+        // Twice: an ACL's answers are cached for the second.
+        for _ in 0..2 {
+            let took =
+                common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, frames).unwrap();
+            assert_eq!(took, expected, "{s:?}");
+        }
     }
 }
 
@@ -305,17 +586,25 @@ fn empty_lists_answer_the_common_case_at_once() {
 /// used: the frames go to the pipeline, which finds their own route.
 #[test]
 fn the_common_case_ignores_hints_for_other_destinations() {
-    let (mut fwd, fib) = setup(Setup::Plain);
-    let routed = vec![v4_frame("192.0.2.10", "198.51.100.7", 64, 18, false); 2];
-    let mut unresolved = vec![v4_frame("192.0.2.10", "10.1.2.3", 64, 18, false); 2];
-    let mut hints = RouteHints::new();
-    hints.prepare(&fib, routed.iter().map(|f| &f[..]));
-    let mut common = Forwarded::default();
-    fwd.forward_common(&fib, 0, &mut unresolved[..], &hints, &mut common);
-    assert_eq!(common.mask, 0);
-    assert_eq!(
-        unresolved[0],
-        v4_frame("192.0.2.10", "10.1.2.3", 64, 18, false)
-    );
-    assert_eq!(fwd.counters.rx_frames, 0);
+    let udp = next_header::UDP;
+    let v6 = |dst| v6_frame("2001:db8::10", dst, 64, udp, &[0; 18]);
+    let families = [
+        (
+            v4_frame("192.0.2.10", "198.51.100.7", 64, 18, false),
+            v4_frame("192.0.2.10", "10.1.2.3", 64, 18, false),
+        ),
+        (v6("2001:db8:2::7"), v6("2001:db8:1::9")),
+    ];
+    for (routed, unresolved) in families {
+        let (mut fwd, fib) = setup(Setup::Plain);
+        let routed = vec![routed; 2];
+        let mut frames = vec![unresolved.clone(); 2];
+        let mut hints = RouteHints::new();
+        hints.prepare(&fib, routed.iter().map(|f| &f[..]));
+        let mut common = Forwarded::default();
+        fwd.forward_common(&fib, 0, &mut frames[..], &hints, &mut common);
+        assert_eq!(common.mask, 0);
+        assert_eq!(frames[0], unresolved);
+        assert_eq!(fwd.counters.rx_frames, 0);
+    }
 }

@@ -9,8 +9,8 @@ const MEMBER_A: MacAddr = MacAddr([2, 0, 0, 0, 0xa, 1]);
 const MEMBER_B: MacAddr = MacAddr([2, 0, 0, 0, 0xb, 1]);
 
 /// `rig` plus 100.64.0.0/10 and 2001:db8:e::/48 through a two-member group
-/// on p1.
-fn ecmp_rig() -> (Forwarder, Fib) {
+/// on p1 (also the common case's tests').
+pub(super) fn ecmp_rig() -> (Forwarder, Fib) {
     let (fwd, mut fib) = rig(100, 10);
     let group = fib.groups_mut().add(&[
         NextHop::Adjacency {

@@ -5,7 +5,7 @@ mod acl_batch;
 mod batch;
 mod common;
 mod discard;
-mod ecmp;
+pub(super) mod ecmp;
 mod fragment;
 mod props;
 mod stage_swap;
