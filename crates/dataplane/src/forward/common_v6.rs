@@ -15,7 +15,7 @@
 //! Ports with ACLs are left to the pipeline for IPv6: the worker's ACL
 //! cache answers IPv6 flows there (`AclCache::answer_v6`) but has no probe
 //! that leaves the cache and its counts untouched on a miss, as the IPv4
-//! common case uses (`common_acls_permit`).
+//! common case uses (`AclCache::probe_v4`, `Forwarder::cached_permit`).
 
 use std::net::Ipv6Addr;
 

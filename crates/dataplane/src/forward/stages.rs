@@ -127,53 +127,43 @@ pub(super) struct AclPacketV4<'a, 'b> {
 }
 
 impl AclPacketV4<'_, '_> {
-    /// The cache key of list `id` for the packet. "Ports known" is the
-    /// same rule [`acl_key_v4`] applies (a test holds the two together).
+    /// The cache key of list `id` for the packet.
     #[inline(always)]
     fn key(&self, id: AclId) -> FlowKeyV4 {
-        let (ip, bytes) = (self.ip, self.bytes);
-        let proto = ip.protocol();
-        // Source and destination: bytes 12..20 (a checked header has 20
-        // at least; zeros otherwise, and the classifier decides).
-        let addrs = bytes
-            .get(12..20)
-            .and_then(|a| a.try_into().ok())
-            .unwrap_or([0; 8]);
-        // The payload's first four bytes, within the total length (the
-        // three tests without branches between them).
-        let start = ip.header_len();
-        let known = has_ports(proto) & !ip.is_non_first_fragment() & (start + 4 <= ip.total_len());
-        let ports = if known {
-            bytes.get(start..start + 4).and_then(|p| p.try_into().ok())
-        } else {
-            None
-        };
-        FlowKeyV4::new(addrs, ports, proto, id)
+        flow_key_v4(self.bytes, self.ip.header_len(), self.ip.total_len(), id)
     }
+}
+
+/// The cache key of list `id` for the IPv4 packet `bytes` (from its
+/// header's first byte), whose header is `header_len` bytes and whose
+/// total length is `total`: the fields as the header's bytes hold them (a
+/// hit converts none), "ports known" by the rule [`acl_key_v4`] applies (a
+/// test holds the two together). A header shorter than 20 bytes reads
+/// zeros (only a checked one comes here; the classifier decides).
+#[inline(always)]
+fn flow_key_v4(bytes: &[u8], header_len: usize, total: usize, id: AclId) -> FlowKeyV4 {
+    let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let proto = byte(9);
+    let first = u16::from_be_bytes([byte(6), byte(7)]) & 0x1fff == 0;
+    let addrs = bytes
+        .get(12..20)
+        .and_then(|a| a.try_into().ok())
+        .unwrap_or([0; 8]);
+    // The payload's first four bytes, within the total length (the three
+    // tests without branches between them).
+    let known = has_ports(proto) & first & (header_len + 4 <= total);
+    let ports = if known {
+        bytes
+            .get(header_len..header_len + 4)
+            .and_then(|p| p.try_into().ok())
+    } else {
+        None
+    };
+    FlowKeyV4::new(addrs, ports, proto, id)
 }
 
 /// No list on that side: counts nothing (the common case counts it as it counts a list's permit).
 pub(super) const NO_PERMIT: (usize, bool) = (usize::MAX, false);
-
-/// The cache key of list `id` for an IPv4 packet whose header has no
-/// options (`header`), of total length `total`, followed by `payload`:
-/// [`AclPacketV4`]'s key with the header length known (a test holds the
-/// two together).
-#[inline(always)]
-fn fixed_header_key(header: &[u8; 20], total: usize, payload: &[u8], id: AclId) -> FlowKeyV4 {
-    let proto = header[9];
-    let first = u16::from_be_bytes([header[6], header[7]]) & 0x1fff == 0;
-    let ports = if has_ports(proto) & first & (total >= 24) {
-        payload.first_chunk::<4>().copied()
-    } else {
-        None
-    };
-    let addrs = [
-        header[12], header[13], header[14], header[15], header[16], header[17], header[18],
-        header[19],
-    ];
-    FlowKeyV4::new(addrs, ports, proto, id)
-}
 
 impl AclFields for AclPacketV4<'_, '_> {
     #[inline(always)]
@@ -265,12 +255,9 @@ impl Forwarder {
         let mut keys = [PreparedV4::default(); MAX_HINT_BATCH];
         for (i, prepared) in keys.iter_mut().enumerate().take(n) {
             let frame = frames.frame_mut(i);
-            if let Some((h, payload)) = frame.split_first_chunk::<{ ETH_LEN + 20 }>() {
-                let ip: &[u8; 20] = h[ETH_LEN..].try_into().expect("20 bytes");
+            if let Some(ip) = frame.get(ETH_LEN..).filter(|ip| ip.len() >= 20) {
                 let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-                *prepared = self
-                    .acl_cache
-                    .prepare_v4(fixed_header_key(ip, total, payload, id));
+                *prepared = self.acl_cache.prepare_v4(flow_key_v4(ip, 20, total, id));
             }
         }
         for (prepared, permit) in keys.iter().zip(permits.iter_mut()).take(n) {
@@ -284,18 +271,16 @@ impl Forwarder {
     /// For the batch's common case (`common.rs`), on a packet that passed
     /// every other test, leaving through a port whose acl-out is `id`:
     /// what that list answers by the cache, as
-    /// [`cached_permit`](Self::cached_permit) says (the packet's header
-    /// has no options: `header`, total length `total`, followed by
-    /// `payload`).
+    /// [`cached_permit`](Self::cached_permit) says (the packet `ip`, from
+    /// its header's first byte, has no options and is `total` bytes).
     #[inline(always)]
     pub(super) fn common_acl_out_permit(
         &self,
         id: AclId,
-        header: &[u8; 20],
+        ip: &[u8],
         total: usize,
-        payload: &[u8],
     ) -> Option<(usize, bool)> {
-        self.cached_permit(Some(id), |id| fixed_header_key(header, total, payload, id))
+        self.cached_permit(Some(id), |id| flow_key_v4(ip, 20, total, id))
     }
 
     /// For the batch's common case (`common.rs`): list `acl`'s counter for
@@ -441,10 +426,6 @@ mod tests {
             let ip = Ipv4Packet::new_checked(&b[..]).unwrap();
             let packet = AclPacketV4 { ip: &ip, bytes: &b };
             prop_assert_eq!(packet.key(id), FlowKeyV4::of(&acl_key_v4(&ip), id));
-            if ihl == 5 {
-                let header = b.first_chunk::<20>().unwrap();
-                prop_assert_eq!(fixed_header_key(header, total, &b[20..], id), packet.key(id));
-            }
         }
     }
 }
