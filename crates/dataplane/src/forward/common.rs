@@ -20,11 +20,11 @@
 //! frame-by-frame pipeline's (a property test holds them together), and
 //! only frames whose every test passes are written to.
 
-use super::acl::AclId;
+use super::acl::{AclId, PreparedV4};
 use super::batch::{RouteHint, RouteHints, MAX_HINT_BATCH};
 use super::common_v6::IPV6_KIND;
 use super::ecmp::flow_hash_v4;
-use super::stages::NO_PERMIT;
+use super::stages::{CommonAclIn, NO_PERMIT};
 use super::v4::address_drop;
 use super::Forwarder;
 use crate::fib::{Fib, NextHop, PortId};
@@ -43,8 +43,9 @@ const MAC_MASK: u64 = (1 << 48) - 1;
 /// as the low 24 bits of a little-endian word: (mask, value).
 const IPV4_KIND: (u32, u32) = (0x00ff_ffff, 0x45_00_08);
 
-/// The acl-in answers of a batch on a port without one (never read).
-const NO_ACL_IN: [Option<(usize, bool)>; MAX_HINT_BATCH] = [None; MAX_HINT_BATCH];
+/// The acl-in keys of a batch whose port asks no list per frame (never
+/// read).
+const NO_ACL_IN_KEYS: [PreparedV4; MAX_HINT_BATCH] = [PreparedV4::EMPTY; MAX_HINT_BATCH];
 
 /// A receive batch as [`Forwarder::forward_common`] reads and rewrites it.
 pub trait BatchFrames {
@@ -130,8 +131,7 @@ impl Forwarder {
             return;
         }
         // ACLs stay on the common case for the IPv4 flows whose permit the
-        // worker's ACL cache holds (`common_acl_in_permits`,
-        // `common_acl_out_permit`).
+        // worker's ACL cache holds (`common_acl_in`, `common_acl_out_permit`).
         let acl_in = port.features.acl_in;
         // The MAC as the low 48 bits of the frame's first 8 bytes read as
         // one little-endian word (one load and compare per frame).
@@ -142,13 +142,8 @@ impl Forwarder {
             frames,
             hints,
             our_mac,
-            sent: Sent {
-                out,
-                count: 0,
-                rx_bytes: 0,
-                tx_bytes: 0,
-                acl_cache_hits: 0,
-            },
+            out,
+            sums: Sums::default(),
         };
         // A loop per family: one loop testing both cost IPv4 ~20 more
         // instructions per packet (callgrind), its values no longer all
@@ -160,37 +155,28 @@ impl Forwarder {
             // side without one costs nothing: the check cost the plain case
             // ~11 instructions per packet (callgrind).
             let acl_out = self.ports.iter().any(|p| p.features.acl_out.is_some());
-            // Filled only for a port with an acl-in (a batch without one
-            // writes no answers).
-            let mut acl_in_permits;
-            let permits = if acl_in.is_some() {
-                acl_in_permits = [None; MAX_HINT_BATCH];
-                let n = pass.frames.count().min(hints.len());
-                self.common_acl_in_permits(acl_in, pass.frames, n, &mut acl_in_permits);
-                &acl_in_permits
-            } else {
-                &NO_ACL_IN
-            };
-            match (acl_in.is_some(), acl_out) {
-                (false, false) => {
-                    self.common_loop(&mut pass, IPV4_KIND, |f, frame, hint, sent, i| {
-                        f.common_v4::<false, false>(fib, frame, hint, permits, sent, i)
-                    })
+            match self.common_acl_in(acl_in) {
+                CommonAclIn::Every(counter) => {
+                    let before = pass.sums.count;
+                    self.common_v4_loop::<false, B>(&mut pass, fib, acl_out, &NO_ACL_IN_KEYS);
+                    // The list's counter, once for the batch's forwarded.
+                    self.acl_hits.add(counter, pass.sums.count - before);
                 }
-                (true, false) => {
-                    self.common_loop(&mut pass, IPV4_KIND, |f, frame, hint, sent, i| {
-                        f.common_v4::<true, false>(fib, frame, hint, permits, sent, i)
-                    })
-                }
-                (false, true) => {
-                    self.common_loop(&mut pass, IPV4_KIND, |f, frame, hint, sent, i| {
-                        f.common_v4::<false, true>(fib, frame, hint, permits, sent, i)
-                    })
-                }
-                (true, true) => {
-                    self.common_loop(&mut pass, IPV4_KIND, |f, frame, hint, sent, i| {
-                        f.common_v4::<true, true>(fib, frame, hint, permits, sent, i)
-                    })
+                CommonAclIn::None => {}
+                CommonAclIn::Probe(id) => {
+                    // Every key made and its set fetched before any probe
+                    // (see `common_acl_in`); each element written once.
+                    let frames = &mut *pass.frames;
+                    let n = frames.count().min(hints.len());
+                    let keys_v4 = self.acl_cache.keys_v4();
+                    let keys = std::array::from_fn(|i| {
+                        if i < n {
+                            Self::common_acl_in_key(&keys_v4, id, frames.frame_mut(i))
+                        } else {
+                            PreparedV4::EMPTY
+                        }
+                    });
+                    self.common_v4_loop::<true, B>(&mut pass, fib, acl_out, &keys);
                 }
             }
         }
@@ -200,13 +186,37 @@ impl Forwarder {
                 f.common_v6(fib, frame, hint, sent, i)
             });
         }
-        let sent = pass.sent;
+        let sent = pass.sums;
         let c = &mut self.counters;
         c.rx_frames += sent.count;
         c.rx_bytes += sent.rx_bytes;
         c.forwarded += sent.count;
         c.forwarded_bytes += sent.tx_bytes;
         self.acl_cache.counts.hits += sent.acl_cache_hits;
+    }
+
+    /// The IPv4 loop, built for each side that has a list or not
+    /// (`ACL_IN`: the port's acl-in is probed per frame with `acl_in_keys`;
+    /// `acl_out`: some port has an acl-out), so a side without one costs
+    /// nothing: the check cost the plain case ~11 instructions per packet
+    /// (callgrind).
+    #[inline(always)]
+    fn common_v4_loop<const ACL_IN: bool, B: BatchFrames + ?Sized>(
+        &mut self,
+        pass: &mut Pass<'_, B>,
+        fib: &Fib,
+        acl_out: bool,
+        acl_in_keys: &[PreparedV4; MAX_HINT_BATCH],
+    ) {
+        if acl_out {
+            self.common_loop(pass, IPV4_KIND, |f, frame, hint, sent, i| {
+                f.common_v4::<ACL_IN, true>(fib, frame, hint, acl_in_keys, sent, i)
+            })
+        } else {
+            self.common_loop(pass, IPV4_KIND, |f, frame, hint, sent, i| {
+                f.common_v4::<ACL_IN, false>(fib, frame, hint, acl_in_keys, sent, i)
+            })
+        }
     }
 
     /// One family's loop over the batch: the frames to our MAC whose bytes
@@ -223,6 +233,14 @@ impl Forwarder {
         mut family: impl FnMut(&mut Self, &mut [u8], &RouteHint, &mut Sent, usize) -> Option<()>,
     ) {
         let n = pass.frames.count().min(pass.hints.len());
+        // The sums and mask in locals, added once after the loop: kept in
+        // the pass, every frame's bytes written might be them, and each
+        // sum was stored per frame.
+        let mut sent = Sent {
+            out: &mut pass.out.out,
+            mask: 0,
+            sums: Sums::default(),
+        };
         for i in 0..n {
             let frame = pass.frames.frame_mut(i);
             let Some(h) = frame.first_chunk::<HEADERS>() else {
@@ -235,22 +253,24 @@ impl Forwarder {
                 continue;
             }
             // `None`: left to the pipeline, untouched.
-            let _ = family(self, frame, pass.hints.dst(i), &mut pass.sent, i);
+            let _ = family(self, frame, pass.hints.dst(i), &mut sent, i);
         }
+        pass.out.mask |= sent.mask;
+        pass.sums.add(&sent.sums);
     }
 
     /// Frame `i`, IPv4 (`08 00 45` tested, `frame.len() >= HEADERS`) to our
     /// MAC, whose destination `hint` looked up: if it is the common case,
     /// rewritten (TTL, checksum, then [`Sent::frame`]); untouched if not.
-    /// `ACL_IN`: the port has an acl-in, whose answer for each frame
-    /// `acl_in_permits` holds; `ACL_OUT`: some port has an acl-out.
+    /// `ACL_IN`: the port's acl-in is asked by the cache with the frame's
+    /// key in `acl_in_keys`; `ACL_OUT`: some port has an acl-out.
     #[inline(always)]
     fn common_v4<const ACL_IN: bool, const ACL_OUT: bool>(
         &mut self,
         fib: &Fib,
         frame: &mut [u8],
         hint: &RouteHint,
-        acl_in_permits: &[Option<(usize, bool)>; MAX_HINT_BATCH],
+        acl_in_keys: &[PreparedV4; MAX_HINT_BATCH],
         sent: &mut Sent,
         i: usize,
     ) -> Option<()> {
@@ -276,9 +296,10 @@ impl Forwarder {
         let e = self.common_egress(fib, group, || flow_hash_v4(&view), total)?;
         // Each list's counter and whether the cache answered, if it
         // permits the packet by an answer the cache holds.
-        let acl_in = match acl_in_permits[i % MAX_HINT_BATCH] {
-            _ if !ACL_IN => NO_PERMIT,
-            permit => permit?,
+        let acl_in = if ACL_IN {
+            self.common_acl_in_permit(&acl_in_keys[i % MAX_HINT_BATCH])?
+        } else {
+            NO_PERMIT
         };
         let acl_out = match e.acl_out {
             Some(id) if ACL_OUT => self.common_acl_out_permit(id, &frame[ETH_LEN..], total)?,
@@ -286,7 +307,7 @@ impl Forwarder {
         };
         for (counter, cached) in [acl_in, acl_out] {
             self.acl_hits.count(counter);
-            sent.acl_cache_hits += cached as u64;
+            sent.acl_cache_hit(cached);
         }
         let len = ETH_LEN + total;
         Ipv4Packet::new_unchecked(&mut frame[ETH_LEN..len]).decrement_ttl();
@@ -328,18 +349,35 @@ struct Pass<'a, B: ?Sized> {
     frames: &'a mut B,
     hints: &'a RouteHints,
     our_mac: u64,
-    sent: Sent<'a>,
+    out: &'a mut Forwarded,
+    sums: Sums,
 }
 
-/// The frames a batch's loop forwarded: its [`Forwarded`], and the sums
-/// added to the counters once after the loop.
-pub(super) struct Sent<'a> {
-    out: &'a mut Forwarded,
+/// What a batch's loops forwarded, added to the counters once per batch.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
     count: u64,
     rx_bytes: u64,
     tx_bytes: u64,
     /// Answers the ACL cache gave the frames forwarded.
     acl_cache_hits: u64,
+}
+
+impl Sums {
+    fn add(&mut self, other: &Sums) {
+        self.count += other.count;
+        self.rx_bytes += other.rx_bytes;
+        self.tx_bytes += other.tx_bytes;
+        self.acl_cache_hits += other.acl_cache_hits;
+    }
+}
+
+/// The frames one loop forwarded: where each leaves, which (bit `i`: frame
+/// `i`), and their sums.
+pub(super) struct Sent<'a> {
+    out: &'a mut [(PortId, u32); MAX_HINT_BATCH],
+    mask: u64,
+    sums: Sums,
 }
 
 impl Sent<'_> {
@@ -351,12 +389,18 @@ impl Sent<'_> {
         let received = frame.len();
         frame[..6].copy_from_slice(&e.next_hop_mac.0);
         frame[6..12].copy_from_slice(&e.mac.0);
-        self.out.mask |= 1 << i;
+        self.mask |= 1 << i;
         // The mask only spares the bounds check.
-        self.out.out[i % MAX_HINT_BATCH] = (e.port, len as u32);
-        self.count += 1;
-        self.rx_bytes += received as u64;
-        self.tx_bytes += len as u64;
+        self.out[i % MAX_HINT_BATCH] = (e.port, len as u32);
+        self.sums.count += 1;
+        self.sums.rx_bytes += received as u64;
+        self.sums.tx_bytes += len as u64;
+    }
+
+    /// One more frame forwarded by an answer the ACL cache gave.
+    #[inline(always)]
+    pub(super) fn acl_cache_hit(&mut self, hit: bool) {
+        self.sums.acl_cache_hits += hit as u64;
     }
 }
 

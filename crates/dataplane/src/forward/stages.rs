@@ -3,10 +3,8 @@
 
 use super::acl::{
     Acl, AclAction, AclCache, AclId, AclKeyV4, AclKeyV6, AclTable, Answer, FlowKeyV4, FlowKeyV6,
-    PreparedV4,
+    KeysV4, PreparedV4,
 };
-use super::batch::MAX_HINT_BATCH;
-use super::common::BatchFrames;
 use super::{DropReason, Forwarder, Ingress, Urpf, Verdict};
 use crate::fib::PortId;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
@@ -149,21 +147,34 @@ fn flow_key_v4(bytes: &[u8], header_len: usize, total: usize, id: AclId) -> Flow
         .get(12..20)
         .and_then(|a| a.try_into().ok())
         .unwrap_or([0; 8]);
-    // The payload's first four bytes, within the total length (the three
-    // tests without branches between them).
-    let known = has_ports(proto) & first & (header_len + 4 <= total);
-    let ports = if known {
-        bytes
-            .get(header_len..header_len + 4)
-            .and_then(|p| p.try_into().ok())
-    } else {
-        None
-    };
-    FlowKeyV4::new(addrs, ports, proto, id)
+    // The payload's first four bytes, when within the total length: the
+    // tests and the choice without branches between them (mixed traffic
+    // would mispredict them).
+    let ports = bytes
+        .get(header_len..header_len + 4)
+        .and_then(|p| <[u8; 4]>::try_from(p).ok());
+    let known = has_ports(proto) & first & (header_len + 4 <= total) & ports.is_some();
+    let ports = u32::from_ne_bytes(ports.unwrap_or_default()) & (known as u32).wrapping_neg();
+    FlowKeyV4::new(addrs, ports, known, proto, id)
 }
 
 /// No list on that side: counts nothing (the common case counts it as it counts a list's permit).
 pub(super) const NO_PERMIT: (usize, bool) = (usize::MAX, false);
+
+/// What a batch's acl-in answers for the common case
+/// ([`Forwarder::common_acl_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CommonAclIn {
+    /// Every frame alike, without reading it (no list, or one without
+    /// rules that permits): the counter to count for each frame forwarded
+    /// ([`NO_PERMIT`]'s for no list), added once per batch.
+    Every(usize),
+    /// No frame (a list without rules that denies or rejects): the
+    /// pipeline drops and counts them.
+    None,
+    /// Per frame, by list `id`'s answers in the cache.
+    Probe(AclId),
+}
 
 impl AclFields for AclPacketV4<'_, '_> {
     #[inline(always)]
@@ -227,44 +238,51 @@ impl Forwarder {
         Some(AclDrop { reason, reject })
     }
 
-    /// For the batch's common case (`common.rs`), before its loop: for
-    /// each of the first `n` frames of `frames`, what list `acl_in` (the
-    /// batch's port's acl-in) answers by what the cache already holds, as
-    /// [`cached_permit`](Self::cached_permit) says (`None`: the pipeline's
-    /// frame). The keys are made and their sets fetched for the whole
-    /// batch first, then probed, as VPP's ACL plugin hashes a whole vector
-    /// before looking any of it up: the probes then wait for no memory.
-    /// Only frames the common case forwards use their answer (one too
-    /// short for it gets any), so a frame that is not one costs a key and
-    /// a probe.
+    /// For the batch's common case (`common.rs`), before its loop: what
+    /// list `acl_in` (the batch's port's acl-in) answers, decided once per
+    /// batch where it can be.
     #[inline(always)]
-    pub(super) fn common_acl_in_permits<B: BatchFrames + ?Sized>(
-        &self,
-        acl_in: Option<AclId>,
-        frames: &mut B,
-        n: usize,
-        permits: &mut [Option<(usize, bool)>; MAX_HINT_BATCH],
-    ) {
-        let id = match acl_in {
-            Some(id) if !self.acl_cache.is_empty_list(id) => id,
-            // One answer for the whole batch (no key needed).
-            _ => return permits.fill(self.cached_permit(acl_in, |_| FlowKeyV4::default())),
-        };
-        // A frame too short for the common case keeps the default key:
-        // its answer is never read (the loop leaves the frame first).
-        let mut keys = [PreparedV4::default(); MAX_HINT_BATCH];
-        for (i, prepared) in keys.iter_mut().enumerate().take(n) {
-            let frame = frames.frame_mut(i);
-            if let Some(ip) = frame.get(ETH_LEN..).filter(|ip| ip.len() >= 20) {
-                let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-                *prepared = self.acl_cache.prepare_v4(flow_key_v4(ip, 20, total, id));
-            }
+    pub(super) fn common_acl_in(&self, acl_in: Option<AclId>) -> CommonAclIn {
+        match acl_in {
+            None => CommonAclIn::Every(NO_PERMIT.0),
+            Some(id) if self.acl_cache.is_empty_list(id) => match classified(&self.acls, id, |_| 0)
+            {
+                (counter, AclAction::Permit) => CommonAclIn::Every(counter),
+                _ => CommonAclIn::None,
+            },
+            Some(id) => CommonAclIn::Probe(id),
         }
-        for (prepared, permit) in keys.iter().zip(permits.iter_mut()).take(n) {
-            *permit = match self.acl_cache.probe_prepared_v4(prepared) {
-                Some((counter, AclAction::Permit)) => Some((counter, true)),
-                _ => None,
-            };
+    }
+
+    /// For the batch's common case, when [`common_acl_in`](Self::common_acl_in)
+    /// answered [`CommonAclIn::Probe`]: list `id`'s cache key for `frame`,
+    /// made by `keys` (the cache's, [`AclCache::keys_v4`]), its set being
+    /// fetched. The keys are made for the whole batch first,
+    /// then probed in the loop ([`common_acl_in_permit`](Self::common_acl_in_permit)),
+    /// as VPP's ACL plugin hashes a whole vector before looking any of it
+    /// up: the probes then wait for no memory. Only frames the common case
+    /// forwards use their key (one too short for it gets the empty one), so
+    /// a frame that is not one costs a key.
+    #[inline(always)]
+    pub(super) fn common_acl_in_key(keys: &KeysV4, id: AclId, frame: &[u8]) -> PreparedV4 {
+        match frame.get(ETH_LEN..).filter(|ip| ip.len() >= 20) {
+            Some(ip) => {
+                let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+                keys.prepare(flow_key_v4(ip, 20, total, id))
+            }
+            None => PreparedV4::EMPTY,
+        }
+    }
+
+    /// For the batch's common case, when [`common_acl_in`](Self::common_acl_in)
+    /// answered [`CommonAclIn::Probe`]: the acl-in's counter for a packet
+    /// whose key is `key`, if the list permits it by an answer the cache
+    /// holds (counted as [`cached_permit`](Self::cached_permit) says).
+    #[inline(always)]
+    pub(super) fn common_acl_in_permit(&self, key: &PreparedV4) -> Option<(usize, bool)> {
+        match self.acl_cache.probe_prepared_v4(key) {
+            Some((counter, AclAction::Permit)) => Some((counter, true)),
+            _ => None,
         }
     }
 

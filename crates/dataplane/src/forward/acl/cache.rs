@@ -18,8 +18,9 @@
 //!   carry the generation their entry was made in (7 bits of the key's
 //!   spare word, so a hit compares the key and nothing else), O(1) on a
 //!   reload; every 127th reload the sets are cleared instead.
-//! * Bounded: a fixed number of two-way sets (one cache line each for
-//!   IPv4), least recently inserted way evicted; a flood of new flows (or
+//! * Bounded: a fixed number of four-way sets (two cache lines each for
+//!   IPv4, the first holding the two ways a set mostly uses), least
+//!   recently inserted way evicted; a flood of new flows (or
 //!   flows an attacker makes collide) costs the classifier plus one store
 //!   each, never more. The hash is keyed per worker ([`crate::qos::random_key`]).
 //! * Per worker: no sharing, no locks.
@@ -28,11 +29,17 @@ use super::{AclAction, AclId, AclKeyV6, AclTable};
 use crate::qos::classify::fold_mul as mix;
 use crate::qos::prefetch;
 
-/// Sets per family (powers of two): 4,096 × 2 ways of 32 bytes for IPv4,
-/// 2,048 × 2 ways of 64 bytes for IPv6: 256 KiB each, allocated only when
-/// some list has rules.
-const V4_SETS: usize = 4096;
-const V6_SETS: usize = 2048;
+/// Sets per family (powers of two): 2,048 × 4 ways of 32 bytes for IPv4,
+/// 1,024 × 4 ways of 64 bytes for IPv6: 256 KiB each, allocated only when
+/// some list has rules. Four ways rather than twice the sets of two: with
+/// two, 1,024 flows over 4,096 sets left ~9 sets holding a third flow,
+/// whose flows kept evicting each other (1.4 % of packets missed the
+/// cache in the stages bench and paid the classifier and the
+/// frame-by-frame pipeline); a set of four overflows only with a fifth.
+const V4_SETS: usize = 2048;
+const V6_SETS: usize = 1024;
+/// Ways per set.
+const WAYS: usize = 4;
 
 /// What the cache did, for operators (`ferroute stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,11 +77,11 @@ struct Entry<K> {
 const GENERATION_SHIFT: u32 = 41;
 const MAX_GENERATION: u32 = 127;
 
-/// Two ways; for IPv4 exactly one cache line.
+/// [`WAYS`] ways, newest first; for IPv4 two cache lines.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct Set<K> {
-    ways: [Entry<K>; 2],
+    ways: [Entry<K>; WAYS],
 }
 
 /// An IPv4 flow's cache key: the addresses and the rest (ports, protocol,
@@ -90,12 +97,15 @@ pub struct FlowKeyV4 {
 
 impl FlowKeyV4 {
     /// `addrs`: the source and destination as they sit in the header;
-    /// `ports`: the first four payload bytes of TCP and UDP when known.
+    /// `ports`: the first four payload bytes of TCP and UDP as a
+    /// native-endian word when `known`, 0 when not (a word, so the caller
+    /// can choose without a branch).
     #[inline(always)]
-    pub fn new(addrs: [u8; 8], ports: Option<[u8; 4]>, protocol: u8, id: AclId) -> FlowKeyV4 {
+    pub fn new(addrs: [u8; 8], ports: u32, known: bool, protocol: u8, id: AclId) -> FlowKeyV4 {
+        debug_assert!(known || ports == 0);
         FlowKeyV4 {
             addrs: u64::from_ne_bytes(addrs),
-            rest: packed_rest(ports, protocol, id),
+            rest: packed_rest(ports, known, protocol, id),
         }
     }
 
@@ -106,7 +116,8 @@ impl FlowKeyV4 {
         let mut addrs = [0; 8];
         addrs[..4].copy_from_slice(&key.src.to_be_bytes());
         addrs[4..].copy_from_slice(&key.dst.to_be_bytes());
-        FlowKeyV4::new(addrs, raw_ports(key.ports), key.protocol, id)
+        let (ports, known) = raw_ports(key.ports);
+        FlowKeyV4::new(addrs, ports, known, key.protocol, id)
     }
 }
 
@@ -121,22 +132,27 @@ pub struct FlowKeyV6 {
 impl FlowKeyV6 {
     #[inline(always)]
     pub fn of(key: &AclKeyV6, id: AclId) -> FlowKeyV6 {
+        let (ports, known) = raw_ports(key.ports);
         FlowKeyV6 {
             src: key.src,
             dst: key.dst,
-            rest: packed_rest(raw_ports(key.ports), key.protocol, id),
+            rest: packed_rest(ports, known, key.protocol, id),
         }
     }
 }
 
-/// Ports as the payload's first four bytes.
+/// Ports as the payload's first four bytes read as a native-endian word,
+/// and whether they are known.
 #[inline(always)]
-fn raw_ports(ports: Option<(u16, u16)>) -> Option<[u8; 4]> {
-    ports.map(|(s, d)| {
-        let [s0, s1] = s.to_be_bytes();
-        let [d0, d1] = d.to_be_bytes();
-        [s0, s1, d0, d1]
-    })
+fn raw_ports(ports: Option<(u16, u16)>) -> (u32, bool) {
+    match ports {
+        Some((s, d)) => {
+            let [s0, s1] = s.to_be_bytes();
+            let [d0, d1] = d.to_be_bytes();
+            (u32::from_ne_bytes([s0, s1, d0, d1]), true)
+        }
+        None => (0, false),
+    }
 }
 
 /// A key the sets compare.
@@ -162,11 +178,52 @@ impl CacheKey for FlowKeyV6 {
 }
 
 /// A key of the current generation and its hash
-/// ([`AclCache::prepare_v4`]).
+/// ([`KeysV4::prepare`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PreparedV4 {
     key: FlowKeyV4,
     hash: u64,
+}
+
+/// A batch's view of the cache for making its IPv4 keys
+/// ([`AclCache::keys_v4`]).
+#[derive(Debug, Clone, Copy)]
+pub struct KeysV4<'a> {
+    generation_bits: u64,
+    key: [u64; 2],
+    mask: u64,
+    sets: &'a [Set<FlowKeyV4>],
+}
+
+impl KeysV4<'_> {
+    /// `key` made current and hashed, its set being fetched: a batch
+    /// prepares all its frames' keys before probing any
+    /// ([`AclCache::probe_prepared_v4`]), so the probes find their sets
+    /// in the first-level cache rather than wait for each in turn.
+    #[inline(always)]
+    pub fn prepare(&self, key: FlowKeyV4) -> PreparedV4 {
+        let (key, hash) = self.current(key);
+        let set = (hash & self.mask) as usize;
+        prefetch(self.sets.as_ptr().wrapping_add(set));
+        PreparedV4 { key, hash }
+    }
+
+    /// `key` with the current generation, and its hash.
+    #[inline(always)]
+    fn current(&self, mut key: FlowKeyV4) -> (FlowKeyV4, u64) {
+        key.rest |= self.generation_bits;
+        let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
+        (key, hash)
+    }
+}
+
+impl PreparedV4 {
+    /// The key of a frame too short for the common case, which never
+    /// probes with it (an empty way would answer it).
+    pub const EMPTY: PreparedV4 = PreparedV4 {
+        key: FlowKeyV4 { addrs: 0, rest: 0 },
+        hash: 0,
+    };
 }
 
 /// The cache of one family.
@@ -197,7 +254,7 @@ impl<K: CacheKey> Sets<K> {
             return ((way.counter as usize, way.action), true);
         }
         let (counter, action) = classify();
-        set.ways[1] = set.ways[0];
+        set.ways.copy_within(..WAYS - 1, 1);
         set.ways[0] = Entry {
             key,
             counter: counter as u32,
@@ -256,12 +313,8 @@ impl Default for AclCache {
 /// Ports (as bytes), protocol, "ports known" and the list id in one word
 /// (bits 41..48 left for the generation).
 #[inline(always)]
-fn packed_rest(ports: Option<[u8; 4]>, protocol: u8, id: AclId) -> u64 {
-    let (known, ports) = match ports {
-        Some(p) => (1u64, u32::from_ne_bytes(p)),
-        None => (0, 0),
-    };
-    ports as u64 | (protocol as u64) << 32 | known << 40 | (id as u64) << 48
+fn packed_rest(ports: u32, known: bool, protocol: u8, id: AclId) -> u64 {
+    ports as u64 | (protocol as u64) << 32 | (known as u64) << 40 | (id as u64) << 48
 }
 
 impl AclCache {
@@ -341,21 +394,20 @@ impl AclCache {
         self.v4.probe(key, hash)
     }
 
-    /// `key` made current and hashed, its set being fetched: a batch
-    /// prepares all its frames' keys before probing any
-    /// ([`probe_prepared_v4`](Self::probe_prepared_v4)), so the probes
-    /// find their sets in the first-level cache rather than wait for each
-    /// in turn.
+    /// What making IPv4 keys current and fetching their sets reads of the
+    /// cache, copied out once for a batch ([`KeysV4::prepare`]): in a loop
+    /// over frames, the cache's fields were loaded again for each.
     #[inline(always)]
-    pub fn prepare_v4(&self, key: FlowKeyV4) -> PreparedV4 {
-        let (key, hash) = self.current_v4(key);
-        let set = (hash & self.v4.mask) as usize;
-        prefetch(self.v4.sets.as_ptr().wrapping_add(set));
-        PreparedV4 { key, hash }
+    pub fn keys_v4(&self) -> KeysV4<'_> {
+        KeysV4 {
+            generation_bits: self.generation_bits,
+            key: self.key,
+            mask: self.v4.mask,
+            sets: &self.v4.sets,
+        }
     }
 
-    /// [`probe_v4`](Self::probe_v4) for a key
-    /// [`prepare_v4`](Self::prepare_v4) made.
+    /// [`probe_v4`](Self::probe_v4) for a key [`KeysV4::prepare`] made.
     #[inline(always)]
     pub fn probe_prepared_v4(&self, prepared: &PreparedV4) -> Option<Answer> {
         self.v4.probe(prepared.key, prepared.hash)
@@ -363,10 +415,8 @@ impl AclCache {
 
     /// `key` with the current generation, and its hash.
     #[inline(always)]
-    fn current_v4(&self, mut key: FlowKeyV4) -> (FlowKeyV4, u64) {
-        key.rest |= self.generation_bits;
-        let hash = mix(key.addrs ^ self.key[0], key.rest ^ self.key[1]);
-        (key, hash)
+    fn current_v4(&self, key: FlowKeyV4) -> (FlowKeyV4, u64) {
+        self.keys_v4().current(key)
     }
 
     /// The same for IPv6.
@@ -506,21 +556,38 @@ mod tests {
     }
 
     #[test]
-    fn a_set_keeps_its_two_latest_flows() {
+    fn a_set_keeps_its_latest_flows() {
         let acl = ssh_list();
         // One set: every flow collides.
         let mut cache = AclCache::with_sets(1, 1);
-        let flows: Vec<AclKeyV4> = (1..=3).map(|i| tcp_v4(i, 22)).collect();
-        ask_v4(&mut cache, &acl, 0, &flows[0]);
+        let flows: Vec<AclKeyV4> = (1..=WAYS as u32 + 1).map(|i| tcp_v4(i, 22)).collect();
+        for flow in &flows[..WAYS] {
+            ask_v4(&mut cache, &acl, 0, flow);
+        }
+        for flow in flows[..WAYS].iter().rev() {
+            ask_v4(&mut cache, &acl, 0, flow);
+        }
+        let (ways, w) = (WAYS as u64, WAYS);
+        assert_eq!(
+            cache.counts,
+            AclCacheCounts {
+                hits: ways,
+                misses: ways
+            }
+        );
+        // One more evicts the oldest (flows[0]), not the others.
+        ask_v4(&mut cache, &acl, 0, &flows[w]);
         ask_v4(&mut cache, &acl, 0, &flows[1]);
+        ask_v4(&mut cache, &acl, 0, &flows[w - 1]);
+        assert_eq!(cache.counts.misses, ways + 1);
         ask_v4(&mut cache, &acl, 0, &flows[0]);
-        ask_v4(&mut cache, &acl, 0, &flows[1]);
-        assert_eq!(cache.counts, AclCacheCounts { hits: 2, misses: 2 });
-        // A third evicts the older of the two (flows[0]).
-        ask_v4(&mut cache, &acl, 0, &flows[2]);
-        ask_v4(&mut cache, &acl, 0, &flows[1]);
-        ask_v4(&mut cache, &acl, 0, &flows[0]);
-        assert_eq!(cache.counts, AclCacheCounts { hits: 3, misses: 4 });
+        assert_eq!(
+            cache.counts,
+            AclCacheCounts {
+                hits: ways + 2,
+                misses: ways + 2
+            }
+        );
     }
 
     #[test]
@@ -537,7 +604,7 @@ mod tests {
         assert_eq!(ask_v4(&mut cache, &acl, 0, &tcp_v4(1, 22)), 0);
         cache.invalidate(&AclTable::compile([acl.spec().clone()]));
         assert_eq!(cache.memory_bytes(), 512 * 1024);
-        assert_eq!(std::mem::size_of::<Set<FlowKeyV4>>(), 64);
-        assert_eq!(std::mem::size_of::<Set<FlowKeyV6>>(), 128);
+        assert_eq!(std::mem::size_of::<Set<FlowKeyV4>>(), 128);
+        assert_eq!(std::mem::size_of::<Set<FlowKeyV6>>(), 256);
     }
 }

@@ -48,6 +48,15 @@ impl AclCounts {
         }
     }
 
+    /// Counts `hits` at flat index `counter` at once (a batch's frames
+    /// that one answer let through), as [`count`](Self::count) would.
+    #[inline(always)]
+    pub fn add(&mut self, counter: usize, hits: u64) {
+        if let Some(c) = self.counts.get_mut(counter) {
+            *c += hits;
+        }
+    }
+
     /// How many lists.
     pub fn len(&self) -> usize {
         self.starts.len() - 1
