@@ -7,7 +7,7 @@
 //! an ACL, a flow whose permit the worker's ACL cache already holds (each
 //! packet's first pass through the pipeline put it there). For IPv6
 //! (`common_v6.rs`): no extension header, hop limit > 1, ordinary
-//! addresses, not neighbour discovery, between ports without ACLs.
+//! addresses, not neighbour discovery, and the same of ACLs.
 //! [`Forwarder::forward_common`] forwards those in one loop over the batch,
 //! as VPP's nodes work on a vector: the port's settings are tested once per
 //! batch, each frame's header is tested with straight-line compares,
@@ -149,13 +149,14 @@ impl Forwarder {
         // instructions per packet (callgrind), its values no longer all
         // in registers; a frame of the other family costs a loop two
         // compares.
+        // The loops are built for each side that has a list or not (the
+        // acl-out: any port's, one scan of the ports per batch), so a side
+        // without one costs nothing: the check cost the plain case ~11
+        // instructions per packet (callgrind).
+        let acl_out = self.ports.iter().any(|p| p.features.acl_out.is_some());
+        let acl_in_answer = self.common_acl_in(acl_in);
         if hints.has_v4() {
-            // The loop is built for each side that has a list or not (the
-            // acl-out: any port's, one scan of the ports per batch), so a
-            // side without one costs nothing: the check cost the plain case
-            // ~11 instructions per packet (callgrind).
-            let acl_out = self.ports.iter().any(|p| p.features.acl_out.is_some());
-            match self.common_acl_in(acl_in) {
+            match acl_in_answer {
                 CommonAclIn::Every(counter) => {
                     let before = pass.sums.count;
                     self.common_v4_loop::<false, B>(&mut pass, fib, acl_out, &NO_ACL_IN_KEYS);
@@ -165,7 +166,7 @@ impl Forwarder {
                 CommonAclIn::None => {}
                 CommonAclIn::Probe(id) => {
                     // Every key made and its set fetched before any probe
-                    // (see `common_acl_in`); each element written once.
+                    // (see `common_acl_in_key`); each element written once.
                     let frames = &mut *pass.frames;
                     let n = frames.count().min(hints.len());
                     let keys_v4 = self.acl_cache.keys_v4();
@@ -180,11 +181,17 @@ impl Forwarder {
                 }
             }
         }
-        // IPv6 stays off ports with an ACL (`common_v6.rs`).
-        if hints.has_v6() && acl_in.is_none() {
-            self.common_loop(&mut pass, IPV6_KIND, |f, frame, hint, sent, i| {
-                f.common_v6(fib, frame, hint, sent, i)
-            });
+        // IPv6 asks the lists per frame (no batch of keys made first).
+        if hints.has_v6() && acl_in_answer != CommonAclIn::None {
+            if acl_in.is_some() || acl_out {
+                self.common_loop(&mut pass, IPV6_KIND, |f, frame, hint, sent, i| {
+                    f.common_v6::<true>(fib, frame, hint, acl_in, sent, i)
+                });
+            } else {
+                self.common_loop(&mut pass, IPV6_KIND, |f, frame, hint, sent, i| {
+                    f.common_v6::<false>(fib, frame, hint, None, sent, i)
+                });
+            }
         }
         let sent = pass.sums;
         let c = &mut self.counters;
@@ -195,11 +202,8 @@ impl Forwarder {
         self.acl_cache.counts.hits += sent.acl_cache_hits;
     }
 
-    /// The IPv4 loop, built for each side that has a list or not
-    /// (`ACL_IN`: the port's acl-in is probed per frame with `acl_in_keys`;
-    /// `acl_out`: some port has an acl-out), so a side without one costs
-    /// nothing: the check cost the plain case ~11 instructions per packet
-    /// (callgrind).
+    /// The IPv4 loop for an acl-in asked per frame with `acl_in_keys` or
+    /// not (`ACL_IN`), and for some port's acl-out or not (`acl_out`).
     #[inline(always)]
     fn common_v4_loop<const ACL_IN: bool, B: BatchFrames + ?Sized>(
         &mut self,

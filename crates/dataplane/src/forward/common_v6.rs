@@ -12,13 +12,15 @@
 //! tag, within its MTU (IPv6 is never fragmented on the way). No checksum
 //! to verify or update: the IPv6 header has none.
 //!
-//! Ports with ACLs are left to the pipeline for IPv6: the worker's ACL
-//! cache answers IPv6 flows there (`AclCache::answer_v6`) but has no probe
-//! that leaves the cache and its counts untouched on a miss, as the IPv4
-//! common case uses (`AclCache::probe_v4`, `Forwarder::cached_permit`).
+//! Where either port has an ACL, the flow's permit must be in the worker's
+//! ACL cache already (`Forwarder::common_acl_v6_permit`, a probe that
+//! leaves the cache and its counts untouched on a miss, for the pipeline
+//! to classify, cache and count); IPv6 probes frame by frame, not with a
+//! batch of keys made first as IPv4's acl-in does.
 
 use std::net::Ipv6Addr;
 
+use super::acl::AclId;
 use super::batch::RouteHint;
 use super::common::Sent;
 use super::ecmp::flow_hash_v6;
@@ -63,13 +65,15 @@ impl Forwarder {
     /// Frame `i`, IPv6 (`86 dd 6` tested) to our MAC, whose destination
     /// `hint` looked up: if it is the common case (see the module),
     /// rewritten (hop limit, then [`Sent::frame`]); untouched if not.
-    /// The batch's port has no acl-in (or no IPv6 frame is tried).
+    /// `ACLS`: the batch's port has an acl-in (`acl_in`) or some port has
+    /// an acl-out; without, neither is asked.
     #[inline(always)]
-    pub(super) fn common_v6(
-        &self,
+    pub(super) fn common_v6<const ACLS: bool>(
+        &mut self,
         fib: &Fib,
         frame: &mut [u8],
         hint: &RouteHint,
+        acl_in: Option<AclId>,
         sent: &mut Sent,
         i: usize,
     ) -> Option<()> {
@@ -95,10 +99,20 @@ impl Forwarder {
         let group = hint.for_v6(dst).flatten()?;
         let view = Ipv6Packet::new_unchecked(&frame[ETH_LEN..]);
         let e = self.common_egress(fib, group, || flow_hash_v6(&view), total)?;
-        if e.acl_out.is_some() {
+        let len = ETH_LEN + total;
+        if ACLS {
+            // Each list's counter and whether the cache answered, if it
+            // permits the packet by an answer the cache holds.
+            let view = Ipv6Packet::new_unchecked(&frame[ETH_LEN..len]);
+            let acl_in = self.common_acl_v6_permit(acl_in, &view)?;
+            let acl_out = self.common_acl_v6_permit(e.acl_out, &view)?;
+            for (counter, cached) in [acl_in, acl_out] {
+                self.acl_hits.count(counter);
+                sent.acl_cache_hit(cached);
+            }
+        } else if e.acl_out.is_some() {
             return None;
         }
-        let len = ETH_LEN + total;
         Ipv6Packet::new_unchecked(&mut frame[ETH_LEN..len]).decrement_hop_limit();
         sent.frame(i, frame, e, len);
         Some(())

@@ -298,22 +298,38 @@ impl Forwarder {
         ip: &[u8],
         total: usize,
     ) -> Option<(usize, bool)> {
-        self.cached_permit(Some(id), |id| flow_key_v4(ip, 20, total, id))
+        self.cached_permit(Some(id), |cache, id| {
+            cache.probe_v4(flow_key_v4(ip, 20, total, id))
+        })
+    }
+
+    /// The same for an IPv6 packet of the common case (no extension
+    /// header) and list `acl`, either side: its key is the one the
+    /// pipeline's ACL stage makes ([`acl_key_v6`]).
+    #[inline(always)]
+    pub(super) fn common_acl_v6_permit(
+        &self,
+        acl: Option<AclId>,
+        ip: &Ipv6Packet<&[u8]>,
+    ) -> Option<(usize, bool)> {
+        self.cached_permit(acl, |cache, id| {
+            cache.probe_v6(FlowKeyV6::of(&acl_key_v6(ip), id))
+        })
     }
 
     /// For the batch's common case (`common.rs`): list `acl`'s counter for
-    /// a packet whose cache key `key` makes, and whether the cache
-    /// answered (an empty list's default needs no cache; no list:
-    /// [`NO_PERMIT`]), if the list permits it by an answer the cache
-    /// already holds. `None` leaves the packet to the pipeline, which asks
-    /// again, classifying, caching and counting once; so nothing is
-    /// counted here: the common case counts the counter (and a cache hit)
-    /// once the packet is forwarded.
+    /// a packet, and whether the cache answered (an empty list's default
+    /// needs no cache; no list: [`NO_PERMIT`]), if the list permits it by
+    /// an answer the cache already holds (`probe` asks it for list `id`).
+    /// `None` leaves the packet to the pipeline, which asks again,
+    /// classifying, caching and counting once; so nothing is counted here:
+    /// the common case counts the counter (and a cache hit) once the
+    /// packet is forwarded.
     #[inline(always)]
     fn cached_permit(
         &self,
         acl: Option<AclId>,
-        key: impl FnOnce(AclId) -> FlowKeyV4,
+        probe: impl FnOnce(&AclCache, AclId) -> Option<Answer>,
     ) -> Option<(usize, bool)> {
         let Some(id) = acl else {
             return Some(NO_PERMIT);
@@ -321,7 +337,7 @@ impl Forwarder {
         let ((counter, action), cached) = if self.acl_cache.is_empty_list(id) {
             (classified(&self.acls, id, |_| 0), false)
         } else {
-            (self.acl_cache.probe_v4(key(id))?, true)
+            (probe(&self.acl_cache, id)?, true)
         };
         (action == AclAction::Permit).then_some((counter, cached))
     }

@@ -421,16 +421,30 @@ impl AclCache {
 
     /// The same for IPv6.
     #[inline(always)]
-    pub fn answer_v6(&mut self, mut key: FlowKeyV6, classify: impl FnOnce() -> Answer) -> Answer {
+    pub fn answer_v6(&mut self, key: FlowKeyV6, classify: impl FnOnce() -> Answer) -> Answer {
+        let (key, hash) = self.current_v6(key);
+        let (answer, hit) = self.v6.answer(key, hash, classify);
+        self.count(hit);
+        answer
+    }
+
+    /// [`probe_v4`](Self::probe_v4) for IPv6 (the common case asks this
+    /// way for IPv6 frames on ports with ACLs).
+    #[inline(always)]
+    pub fn probe_v6(&self, key: FlowKeyV6) -> Option<Answer> {
+        let (key, hash) = self.current_v6(key);
+        self.v6.probe(key, hash)
+    }
+
+    /// `key` with the current generation, and its hash.
+    #[inline(always)]
+    fn current_v6(&self, mut key: FlowKeyV6) -> (FlowKeyV6, u64) {
         key.rest |= self.generation_bits;
         let halves = |a: u128| (a as u64, (a >> 64) as u64);
         let ((s0, s1), (d0, d1)) = (halves(key.src), halves(key.dst));
         let h = mix(s0 ^ self.key[0], s1 ^ self.key[1]);
         let h = mix(h ^ d0, d1 ^ self.key[0]);
-        let hash = mix(h ^ key.rest, self.key[1]);
-        let (answer, hit) = self.v6.answer(key, hash, classify);
-        self.count(hit);
-        answer
+        (key, mix(h ^ key.rest, self.key[1]))
     }
 
     #[inline(always)]

@@ -72,8 +72,13 @@ fn setup(s: Setup) -> (Forwarder, Fib) {
                 protocol: Some(6),
                 ..AclRule::any(AclAction::Deny)
             };
+            // IPv6 from the second source (`V6_SOURCES`).
+            let deny_5_1 = AclRule {
+                source: Some("2001:db8:5::1/128".parse().unwrap()),
+                ..AclRule::any(AclAction::Deny)
+            };
             acls = AclTable::compile([
-                list("deny-7", AclAction::Permit, vec![deny_7]),
+                list("deny-7", AclAction::Permit, vec![deny_7, deny_5_1]),
                 list("deny-tcp", AclAction::Permit, vec![deny_tcp]),
             ]);
             match s {
@@ -507,7 +512,7 @@ fn the_common_case_takes_plain_ipv6_frames_only() {
     let to_group = default_cases(host, "ff02::1");
     let to_loopback = default_cases(host, "::1");
     let to_link = default_cases(host, "fe80::1");
-    let runs: [(Setup, &[Vec<u8>], usize); 14] = [
+    let runs: [(Setup, &[Vec<u8>], usize); 12] = [
         (Setup::Default, &nat64, 2),
         (Setup::Default, &site_local, 2),
         (Setup::Default, &mapped, 2),
@@ -520,8 +525,6 @@ fn the_common_case_takes_plain_ipv6_frames_only() {
         (Setup::Ecmp, &ecmp_batch, 16),
         (Setup::Ecmp, &mixed, MAX_HINT_BATCH),
         (Setup::Urpf, &mixed, 0),
-        (Setup::AclIn, &[plain(), plain()], 0),
-        (Setup::AclOut, &[plain(), plain()], 0),
     ];
     for (s, frames, expected) in runs {
         let (mut plain_fwd, fib) = setup(s);
@@ -538,26 +541,37 @@ fn the_common_case_takes_plain_ipv6_frames_only() {
 /// With an ACL on either port, a flow takes the common case once the
 /// worker's ACL cache holds its permit (after its first packet went
 /// through the pipeline), never while it does not, and never when denied;
-/// the counts are the pipeline's.
+/// the counts are the pipeline's. IPv4 and IPv6 alike.
 #[test]
 fn acl_flows_take_the_common_case_once_their_permit_is_cached() {
-    let permitted = vec![v4_frame("192.0.2.10", "198.51.100.8", 64, 18, false); 4];
-    let denied = vec![v4_frame("192.0.2.10", "198.51.100.7", 64, 18, false); 4];
+    let v6 = |src| v6_frame(src, "2001:db8:2::7", 64, next_header::UDP, &[0; 18]);
+    // (permitted, denied by list 0's rule `rule`).
+    let families = [
+        (
+            v4_frame("192.0.2.10", "198.51.100.8", 64, 18, false),
+            v4_frame("192.0.2.10", "198.51.100.7", 64, 18, false),
+        ),
+        (v6("2001:db8::10"), v6("2001:db8:5::1")),
+    ];
     for s in [Setup::AclIn, Setup::AclOut] {
         let (mut plain_fwd, fib) = setup(s);
         let (mut fwd, _) = setup(s);
         let mut run = |frames: &[Vec<u8>]| {
             common_equals_frame_by_frame(&mut plain_fwd, &mut fwd, &fib, frames).unwrap()
         };
-        assert_eq!(run(&permitted), 0, "{s:?}: a cold cache");
-        assert_eq!(run(&permitted), 4, "{s:?}: cached");
-        assert_eq!(run(&denied), 0, "{s:?}: denied");
-        assert_eq!(run(&denied), 0, "{s:?}: denied, cached");
-        assert_eq!(fwd.acl_hits, vec![vec![8, 8], vec![0, 0]], "{s:?}");
+        for (permitted, denied) in &families {
+            let (permitted, denied) = (vec![permitted.clone(); 4], vec![denied.clone(); 4]);
+            assert_eq!(run(&permitted), 0, "{s:?}: a cold cache");
+            assert_eq!(run(&permitted), 4, "{s:?}: cached");
+            assert_eq!(run(&denied), 0, "{s:?}: denied");
+            assert_eq!(run(&denied), 0, "{s:?}: denied, cached");
+        }
+        // List 0: its IPv4 rule, its IPv6 rule, the default.
+        assert_eq!(fwd.acl_hits, vec![vec![8, 8, 16], vec![0, 0]], "{s:?}");
         // Each flow's first packet misses; every later one hits, counted
         // once whichever path answered it.
-        assert_eq!(fwd.acl_cache.counts.hits, 3 + 4 + 3 + 4, "{s:?}");
-        assert_eq!(fwd.acl_cache.counts.misses, 2, "{s:?}");
+        assert_eq!(fwd.acl_cache.counts.hits, 2 * (3 + 4 + 3 + 4), "{s:?}");
+        assert_eq!(fwd.acl_cache.counts.misses, 4, "{s:?}");
     }
 }
 
