@@ -277,6 +277,27 @@ impl FramePool {
         self.free.push(frame.addr & !(self.frame_size - 1));
     }
 
+    /// Returns every frame of `frames` to the pool, in order (as many
+    /// [`FramePool::free`] calls, in one pass).
+    #[inline]
+    pub fn free_all(&mut self, frames: impl Iterator<Item = Frame>) {
+        let mask = !(self.frame_size - 1);
+        // Capacity was reserved for every chunk at creation: no allocation.
+        self.free.extend(frames.map(|frame| frame.addr & mask));
+    }
+
+    /// Moves up to `n` free frames to `to`: the frames and order of as many
+    /// [`FramePool::alloc`] and `to.free` calls, in one pass. Returns how
+    /// many moved. Both pools must be of the same UMEM.
+    #[inline]
+    pub fn move_to(&mut self, to: &mut FramePool, n: usize) -> usize {
+        let n = n.min(self.free.len());
+        let from = self.free.len() - n;
+        // `alloc` takes from the end: the last frame moves first.
+        to.free.extend(self.free.drain(from..).rev());
+        n
+    }
+
     pub fn available(&self) -> usize {
         self.free.len()
     }
@@ -335,6 +356,15 @@ impl FrameBatch {
     #[inline]
     pub fn pop(&mut self) -> Option<Frame> {
         self.frames.pop()
+    }
+
+    /// Moves frames from the front of `queue` to the batch, in order, until
+    /// the batch is full or the queue empty (as many [`FrameBatch::push`]
+    /// calls of the queue's first frames, in one block move).
+    #[inline]
+    pub fn take_from(&mut self, queue: &mut Vec<Frame>) {
+        let n = self.room().min(queue.len());
+        self.frames.extend(queue.drain(..n));
     }
 
     /// Takes every frame out, in order.
@@ -403,5 +433,74 @@ mod tests {
             pool.free(f);
         }
         assert_eq!(pool.available(), 3);
+    }
+
+    /// The pools' bulk moves are as many single ones: the same frames, in
+    /// the same order (which later allocations see).
+    #[test]
+    fn bulk_moves_equal_single_ones() {
+        let umem = Umem::new_heap(2048, 12);
+        // SAFETY: a fresh UMEM split into disjoint pools; a/b and c/d hold
+        // chunks 6 apart, in the same places.
+        let (mut a, mut b, mut c, mut d) = unsafe {
+            (
+                FramePool::new(&umem, 0, 5),
+                FramePool::new(&umem, 5, 1),
+                FramePool::new(&umem, 6, 5),
+                FramePool::new(&umem, 11, 1),
+            )
+        };
+        for want in [3, 9] {
+            let moved = a.move_to(&mut b, want);
+            let mut single = 0;
+            while single < want {
+                let Some(f) = c.alloc() else { break };
+                d.free(f);
+                single += 1;
+            }
+            assert_eq!(moved, single);
+        }
+        let drain = |p: &mut FramePool| {
+            std::iter::from_fn(|| p.alloc().map(|f| f.addr())).collect::<Vec<_>>()
+        };
+        let shifted = |v: Vec<u64>| v.iter().map(|x| x + 6 * 2048).collect::<Vec<_>>();
+        assert_eq!(shifted(drain(&mut a)), drain(&mut c));
+        let (from_b, from_d) = (drain(&mut b), drain(&mut d));
+        assert_eq!(from_b.len(), 6);
+        assert_eq!(shifted(from_b.clone()), from_d);
+        // free_all: inner addresses come back as chunk bases, in order.
+        let mut batch = FrameBatch::with_capacity(4);
+        for &addr in &from_b[..4] {
+            // SAFETY: the chunk's token was given up by `drain` above.
+            batch
+                .push(unsafe { Frame::from_raw(addr + 256, 60) })
+                .unwrap();
+        }
+        b.free_all(batch.drain());
+        assert!(batch.is_empty());
+        let back = drain(&mut b);
+        assert_eq!(back, from_b[..4].iter().rev().copied().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn batch_takes_from_the_front_until_full() {
+        let mut queue: Vec<Frame> = (0..5u64)
+            // SAFETY: tokens of a UMEM that is never made; only compared.
+            .map(|i| unsafe { Frame::from_raw(i * 2048, 60) })
+            .collect();
+        let mut batch = FrameBatch::with_capacity(3);
+        batch.take_from(&mut queue);
+        let got: Vec<u64> = batch.iter().map(Frame::addr).collect();
+        assert_eq!(got, vec![0, 2048, 4096]);
+        assert_eq!(queue.len(), 2);
+        batch.take_from(&mut queue);
+        assert_eq!(batch.len(), 3, "full: nothing taken");
+        assert_eq!(batch.drain().count(), 3);
+        batch.take_from(&mut queue);
+        assert_eq!(
+            batch.iter().map(Frame::addr).collect::<Vec<_>>(),
+            vec![3 * 2048, 4 * 2048]
+        );
+        assert!(queue.is_empty());
     }
 }

@@ -7,6 +7,10 @@ use super::codel::Codel;
 
 /// "No index".
 pub(super) const NIL: u32 = u32::MAX;
+/// What [`Store::peek`]'s caller records for a flow no way holds when no
+/// claim can have added it since (see [`Store::lookup_peeked`]): not an
+/// index either (a store has far fewer flows).
+pub(super) const UNSEEN: u32 = u32::MAX - 1;
 /// Ways per set (CAKE uses 8: collisions stay rare up to thousands of flows
 /// while a lookup reads one or two cache lines of tags).
 pub(super) const WAYS: usize = 8;
@@ -132,6 +136,10 @@ impl<T> Store<T> {
             })
             .collect();
         let sets = flows.max(1).div_ceil(WAYS as u32);
+        assert!(
+            (sets as u64) * (WAYS as u64) < UNSEEN as u64,
+            "flow indexes stay below UNSEEN"
+        );
         Store {
             slots,
             free: 0,
@@ -150,16 +158,16 @@ impl<T> Store<T> {
 
     /// First way of the set `hash` maps to.
     #[inline]
-    fn set_base(&self, hash: u64) -> usize {
+    pub fn set_base(&self, hash: u64) -> usize {
         let set = (((hash >> 32) * self.sets as u64) >> 32) as usize;
         set * WAYS
     }
 
-    /// Starts fetching the tags of `hash`'s set (batched enqueue: the
-    /// lookup that follows then finds them in cache).
+    /// Starts fetching the tags of the set at `base` (batched enqueue:
+    /// the lookup that follows then finds them in cache).
     #[inline]
-    pub fn prefetch_set(&self, hash: u64) {
-        prefetch(self.keys.as_ptr().wrapping_add(self.set_base(hash)));
+    pub fn prefetch_set(&self, base: usize) {
+        prefetch(self.keys.as_ptr().wrapping_add(base));
     }
 
     /// The tag of `hash` in `class` as the set's ways record it.
@@ -168,14 +176,22 @@ impl<T> Store<T> {
         (((hash as u32) | 1) as u64) << 8 | class as u64
     }
 
+    /// The way of the set starting at `base` whose key is `key` (a set's
+    /// keys are unique). A scan: SSE4.1 compares of two keys at a time
+    /// cost as many instructions (callgrind, worker loop).
+    #[inline(always)]
+    fn find(&self, base: usize, key: u64) -> Option<usize> {
+        let ways = &self.keys[base..base + WAYS];
+        ways.iter().position(|&k| k == key).map(|i| base + i)
+    }
+
     /// The way already holding `hash` in `class`, without claiming one
-    /// (read-only: [`Store::lookup`] decides), or [`NIL`].
+    /// (read-only: [`Store::lookup`] decides), or [`NIL`]; `base` is
+    /// `hash`'s [`Store::set_base`] (the callers' passes share it).
     #[inline]
-    pub fn peek(&self, hash: u64, class: u8) -> u32 {
-        let base = self.set_base(hash);
-        let key = Self::key(hash, class);
-        match self.keys[base..base + WAYS].iter().position(|&k| k == key) {
-            Some(i) => (base + i) as u32,
+    pub fn peek(&self, base: usize, hash: u64, class: u8) -> u32 {
+        match self.find(base, Self::key(hash, class)) {
+            Some(way) => way as u32,
             None => NIL,
         }
     }
@@ -192,8 +208,8 @@ impl<T> Store<T> {
     /// claim (its set's first way: with far fewer busy flows than ways,
     /// the first is usually free).
     #[inline]
-    pub fn prefetch_claim(&self, hash: u64) {
-        self.prefetch_flow(self.set_base(hash) as u32);
+    pub fn prefetch_claim(&self, base: usize) {
+        self.prefetch_flow(base as u32);
     }
 
     /// Starts fetching the slot a new frame of flow `f` will be linked
@@ -207,12 +223,18 @@ impl<T> Store<T> {
         }
     }
 
-    /// [`Store::lookup`] given the way [`Store::peek`] found for the same
-    /// `hash` and `class` earlier ([`NIL`]: none): that way when it still
-    /// holds the flow (a set's keys are unique, so it is the one `lookup`
-    /// would find, without scanning the set again), else `lookup`.
-    #[inline]
-    pub fn lookup_peeked(&mut self, hash: u64, class: u8, peeked: u32) -> u32 {
+    /// [`Store::lookup`] given what [`Store::peek`] found for the same
+    /// `hash` and `class` earlier: a way, which is the flow's when it still
+    /// holds its key (a set's keys are unique, so it is the one `lookup`
+    /// would find, without scanning the set again); [`UNSEEN`], when no way
+    /// held the key then and no claim since can have written it (the
+    /// caller's promise), so `lookup` would scan the set in vain and claim;
+    /// else ([`NIL`]) `lookup`.
+    #[inline(always)]
+    pub fn lookup_peeked(&mut self, base: usize, hash: u64, class: u8, peeked: u32) -> u32 {
+        if peeked == UNSEEN {
+            return self.claim(base, hash, class);
+        }
         if self.keys.get(peeked as usize) == Some(&Self::key(hash, class)) {
             return peeked;
         }
@@ -224,12 +246,21 @@ impl<T> Store<T> {
     /// (shared, counted as a collision).
     #[inline]
     pub fn lookup(&mut self, hash: u64, class: u8) -> u32 {
-        let tag = (hash as u32) | 1;
         let base = self.set_base(hash);
-        let key = Self::key(hash, class);
-        if let Some(i) = self.keys[base..base + WAYS].iter().position(|&k| k == key) {
-            return (base + i) as u32;
+        if let Some(way) = self.find(base, Self::key(hash, class)) {
+            return way as u32;
         }
+        self.claim(base, hash, class)
+    }
+
+    /// [`Store::lookup`] for a flow no way of its set holds: claims a way
+    /// no one uses, else shares one. Inlined: every frame of a new flow
+    /// comes here, and as a call its entry and exit cost ~8 instructions
+    /// a packet (callgrind, worker loop).
+    #[inline(always)]
+    fn claim(&mut self, base: usize, hash: u64, class: u8) -> u32 {
+        let tag = (hash as u32) | 1;
+        let key = Self::key(hash, class);
         // A flow not seen (or forgotten): claim a way no one uses.
         let ways = &self.flows[base..base + WAYS];
         let empty = ways

@@ -6,11 +6,12 @@ use hdrhistogram::Histogram;
 use super::classify::{Classifier, FlowMeta};
 use super::codel::CodelParams;
 use super::counters::{sojourn_histogram, ClassCounters, PortQosReport, PortQosSnapshot};
-use super::ecn;
-use super::flows::{prefetch, Linked, Store, MAX_QUANTUM, NIL};
-use super::sched::{ActiveClasses, ClassSched, VSCALE};
+use super::flows::{Linked, Store, MAX_QUANTUM, NIL, UNSEEN};
+use super::sched::{ActiveClasses, ClassSched};
 use super::shaper::Shaper;
 use super::{FrameStore, QosConfig, SchedulerKind, MAX_CLASSES};
+
+mod dequeue;
 
 /// Frames dropped at most per overflow from the fattest queue (fq_codel's
 /// batch: one scan of the flows pays for many drops).
@@ -59,7 +60,10 @@ pub const ENQUEUE_CHUNK: usize = 64;
 struct Prepared {
     meta: FlowMeta,
     len: u32,
-    /// The way already holding its flow when classified ([`NIL`]: none yet).
+    /// First way of its flow's set ([`Store::set_base`], computed once).
+    base: u32,
+    /// The way already holding its flow when classified ([`NIL`] or
+    /// [`UNSEEN`]: none yet).
     flow: u32,
 }
 
@@ -68,6 +72,7 @@ impl Default for Prepared {
         Prepared {
             meta: FlowMeta { hash: 0, class: 0 },
             len: 0,
+            base: 0,
             flow: NIL,
         }
     }
@@ -205,7 +210,13 @@ impl<T> PortQueues<T> {
             let bytes = frames.bytes(&mut frame);
             (self.classify(bytes), bytes.len() as u32)
         };
-        self.enqueue_classified(frame, meta, len, NIL, now, frames);
+        let p = Prepared {
+            meta,
+            len,
+            base: self.store.set_base(meta.hash) as u32,
+            flow: NIL,
+        };
+        self.enqueue_classified(frame, p, now, frames);
     }
 
     /// Queues every frame of `batch` in order (the batch is left empty):
@@ -240,12 +251,27 @@ impl<T> PortQueues<T> {
                 let bytes = frames.bytes(frame);
                 p.meta = self.classify(bytes);
                 p.len = bytes.len() as u32;
-                self.store.prefetch_set(p.meta.hash);
+                let base = self.store.set_base(p.meta.hash);
+                p.base = base as u32;
+                self.store.prefetch_set(base);
             }
+            // Hash bits of the new flows seen so far in this chunk: a new
+            // flow's set is scanned again at its enqueue only when an earlier
+            // frame of the chunk may be of the same flow (and claim a way
+            // for it first); the others claim at once (`UNSEEN`). Equal
+            // flows have equal hashes, so a clear bit proves it; a set bit
+            // may be another flow's (a scan too many, never one too few).
+            let mut seen = [0u64; 4];
             for p in prepared.iter_mut() {
-                p.flow = self.store.peek(p.meta.hash, p.meta.class);
+                p.flow = self.store.peek(p.base as usize, p.meta.hash, p.meta.class);
                 if p.flow == NIL {
-                    self.store.prefetch_claim(p.meta.hash);
+                    let bit = (p.meta.hash >> 8) as usize;
+                    let (word, mask) = (bit >> 6 & 3, 1u64 << (bit & 63));
+                    if seen[word] & mask == 0 {
+                        p.flow = UNSEEN;
+                    }
+                    seen[word] |= mask;
+                    self.store.prefetch_claim(p.base as usize);
                 } else {
                     self.store.prefetch_flow(p.flow);
                 }
@@ -254,24 +280,32 @@ impl<T> PortQueues<T> {
                 self.store.prefetch_tail(p.flow);
             }
             for (frame, p) in batch.drain(..n).zip(prepared.iter()) {
-                self.enqueue_classified(frame, p.meta, p.len, p.flow, now, frames);
+                self.enqueue_classified(frame, *p, now, frames);
             }
         }
     }
 
-    /// [`PortQueues::enqueue`] once the frame is classified; `peeked` is
-    /// the way [`Store::peek`] found for it ahead ([`NIL`]: none).
+    /// [`PortQueues::enqueue`] once the frame is classified (`p`); its
+    /// `flow` is what [`Store::peek`] found for it ahead (a way, [`NIL`]:
+    /// none, or [`UNSEEN`]: none, and no frame since can have claimed one
+    /// for it; see [`Store::lookup_peeked`]).
     #[inline(always)]
     fn enqueue_classified<S: FrameStore<T>>(
         &mut self,
         frame: T,
-        meta: FlowMeta,
-        len: u32,
-        peeked: u32,
+        p: Prepared,
         now: u64,
         frames: &mut S,
     ) {
-        let f = self.store.lookup_peeked(meta.hash, meta.class, peeked);
+        let Prepared {
+            meta,
+            len,
+            base,
+            flow: peeked,
+        } = p;
+        let f = self
+            .store
+            .lookup_peeked(base as usize, meta.hash, meta.class, peeked);
         if self.store.flows[f as usize].packets >= self.flow_limit {
             self.drop_head(f, 1, frames);
         } else if self.store.is_full() {
@@ -347,241 +381,6 @@ impl<T> PortQueues<T> {
             s.charge(now, len);
         }
         Some(frame)
-    }
-
-    /// Up to `max` frames to transmit, each handed to `out` in order: the
-    /// frames, drops, marks and counters of as many [`PortQueues::dequeue`]
-    /// calls, with the checks each call makes first (backlog, shaper,
-    /// scheduler) made once per burst on an unshaped port. A frame `out`
-    /// gives back is released to `frames` and ends the burst. Returns how
-    /// many frames `out` took.
-    pub fn dequeue_burst<S: FrameStore<T>>(
-        &mut self,
-        now: u64,
-        max: usize,
-        frames: &mut S,
-        mut out: impl FnMut(T) -> Result<(), T>,
-    ) -> usize {
-        let mut taken = 0;
-        while taken < max && self.store.used > 0 {
-            // DRR unshaped (the default) inlined here; the rest through
-            // `dequeue`.
-            let next = if self.shaper.is_none() && self.kind == SchedulerKind::Drr {
-                self.dequeue_drr(now, frames).map(|(frame, ..)| frame)
-            } else {
-                self.dequeue(now, frames)
-            };
-            let Some(frame) = next else {
-                break;
-            };
-            if let Err(frame) = out(frame) {
-                frames.release(frame);
-                break;
-            }
-            taken += 1;
-        }
-        taken
-    }
-
-    fn deactivate(&mut self, c: usize) {
-        self.active.mask &= !(1u8 << c);
-        self.classes[c].deficit = 0;
-    }
-
-    /// Class-level DRR (weighted quanta), flow-level DRR++. Inlined: a
-    /// call per frame cost more than the work (register saves, the answer
-    /// returned through memory).
-    #[inline(always)]
-    fn dequeue_drr<S: FrameStore<T>>(&mut self, now: u64, frames: &mut S) -> Option<(T, u32, u64)> {
-        loop {
-            let c = self.active.current()?;
-            if self.classes[c].packets == 0 {
-                self.deactivate(c);
-                continue;
-            }
-            if self.classes[c].deficit <= 0 {
-                let cl = &mut self.classes[c];
-                cl.deficit += self.quantum as i64 * cl.weight as i64;
-                self.active.advance(c);
-                continue;
-            }
-            match self.dequeue_flows_drr(c, now, frames) {
-                Some(sent) => {
-                    self.classes[c].deficit -= sent.1 as i64;
-                    return Some(sent);
-                }
-                None => self.deactivate(c),
-            }
-        }
-    }
-
-    /// DRR++ among the flows of class `c`.
-    #[inline(always)]
-    fn dequeue_flows_drr<S: FrameStore<T>>(
-        &mut self,
-        c: usize,
-        now: u64,
-        frames: &mut S,
-    ) -> Option<(T, u32, u64)> {
-        loop {
-            let cl = &mut self.classes[c];
-            let flows = &mut self.store.flows;
-            let (from_new, f) = match cl.new_flows.head() {
-                Some(f) => (true, f),
-                None => (false, cl.old_flows.head()?),
-            };
-            // The flow served after this one: its state is on the way by
-            // the time it is needed (at 64k flows every flow is a miss).
-            let next = flows[f as usize].next;
-            if next != NIL {
-                prefetch(flows.as_ptr().wrapping_add(next as usize));
-            }
-            if flows[f as usize].deficit <= 0 {
-                flows[f as usize].deficit += self.quantum as i32;
-                if from_new {
-                    cl.new_flows.pop_front(flows);
-                } else {
-                    cl.old_flows.pop_front(flows);
-                }
-                cl.old_flows.push_back(flows, f);
-                flows[f as usize].linked = Linked::Old;
-                continue;
-            }
-            let sent = if self.store.flows[f as usize].packets == 0 {
-                // What `pop_with_codel` does for an emptied flow, without
-                // the call: at one packet per flow, every other visit.
-                self.store.flows[f as usize].codel.on_empty();
-                None
-            } else {
-                self.pop_with_codel(f, now, frames)
-            };
-            match sent {
-                Some(sent) => {
-                    self.store.flows[f as usize].deficit -= frame_cost(sent.1);
-                    return Some(sent);
-                }
-                None => {
-                    let cl = &mut self.classes[c];
-                    let flows = &mut self.store.flows;
-                    if from_new {
-                        cl.new_flows.pop_front(flows);
-                    } else {
-                        cl.old_flows.pop_front(flows);
-                    }
-                    // A flow that emptied while new goes to the old list
-                    // once, so it cannot jump the queue again at once by
-                    // sending one packet at a time (fq_codel).
-                    if from_new && !cl.old_flows.is_empty() {
-                        cl.old_flows.push_back(flows, f);
-                        flows[f as usize].linked = Linked::Old;
-                    } else {
-                        flows[f as usize].linked = Linked::No;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Class-level and flow-level STFQ.
-    fn dequeue_wfq<S: FrameStore<T>>(&mut self, now: u64, frames: &mut S) -> Option<(T, u32, u64)> {
-        loop {
-            let mut best: Option<usize> = None;
-            for c in 0..self.classes.len() {
-                if self.active.mask & (1 << c) != 0
-                    && best.is_none_or(|b| self.classes[c].start < self.classes[b].start)
-                {
-                    best = Some(c);
-                }
-            }
-            let c = best?;
-            if self.classes[c].packets == 0 {
-                self.deactivate(c);
-                continue;
-            }
-            let Some(sent) = self.dequeue_flows_wfq(c, now, frames) else {
-                self.deactivate(c);
-                continue;
-            };
-            let cl = &mut self.classes[c];
-            self.active.vtime = self.active.vtime.max(cl.start);
-            cl.finish = cl.start + sent.1 as u64 * VSCALE / cl.weight as u64;
-            cl.start = cl.finish;
-            return Some(sent);
-        }
-    }
-
-    /// STFQ among the flows of class `c` (equal weights).
-    fn dequeue_flows_wfq<S: FrameStore<T>>(
-        &mut self,
-        c: usize,
-        now: u64,
-        frames: &mut S,
-    ) -> Option<(T, u32, u64)> {
-        loop {
-            let f = self.classes[c]
-                .buckets
-                .pop_min(&mut self.store.flows, &self.store.tags)?;
-            let Some(sent) = self.pop_with_codel(f, now, frames) else {
-                continue;
-            };
-            let cl = &mut self.classes[c];
-            let tags = &mut self.store.tags[f as usize];
-            tags.finish = tags.start + (sent.1 as u64).min(cl.buckets.max_step());
-            if self.store.flows[f as usize].packets > 0 {
-                tags.start = tags.finish;
-                cl.buckets
-                    .insert(&mut self.store.flows, &self.store.tags, f, false);
-            }
-            return Some(sent);
-        }
-    }
-
-    /// The head frame of flow `f` after CoDel: frames CoDel signals on are
-    /// marked CE when ECN-capable, else dropped (returned to `frames`) and the
-    /// next head frame is tried. Returns (frame, length, sojourn).
-    #[inline(always)]
-    fn pop_with_codel<S: FrameStore<T>>(
-        &mut self,
-        f: u32,
-        now: u64,
-        frames: &mut S,
-    ) -> Option<(T, u32, u64)> {
-        let mut again = false;
-        loop {
-            let Some((mut frame, len, enqueued)) = self.store.pop(f) else {
-                self.store.flows[f as usize].codel.on_empty();
-                return None;
-            };
-            let flow = &mut self.store.flows[f as usize];
-            let class = flow.class as usize;
-            self.classes[class].packets -= 1;
-            let k = &mut self.counters[class];
-            k.backlog -= 1;
-            k.backlog_bytes -= len as u64;
-            let sojourn = now.saturating_sub(enqueued);
-            let signal = flow.codel.should_signal(
-                &self.codel,
-                now,
-                sojourn,
-                flow.bytes,
-                self.quantum as u64,
-                again,
-            );
-            if signal {
-                if ecn::mark_ce(frames.bytes(&mut frame)).signalled() {
-                    k.marks += 1;
-                } else {
-                    k.aqm_drops += 1;
-                    frames.release(frame);
-                    again = true;
-                    continue;
-                }
-            }
-            k.sent += 1;
-            k.sent_bytes += len as u64;
-            self.record_sojourn(class, sojourn);
-            return Some((frame, len, sojourn));
-        }
     }
 
     /// Counts one frame's sojourn in class `class`'s histogram.
