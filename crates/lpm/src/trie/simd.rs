@@ -148,15 +148,14 @@ unsafe fn lanes<const V: usize>(
     // SAFETY: the features are enabled (this function's own); 32 bits of
     // IPv4 end within three levels of 6 past 18.
     let (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
-    // The IPv4 batch gathers its codes: with the register table (see
-    // `Codes`) the sequential trace's batches were 5 % slower, the others
-    // no faster.
-    let codes = Codes::gather(codes);
     for v in 0..V {
         let id = match shared[v] {
             Some(id) => _mm512_set1_epi32(id as i32),
+            // A gather: with the IPv6 batch's register table (`Codes`) the
+            // sequential trace's batches were 5 % slower, the others no
+            // faster.
             // SAFETY: the features are enabled (this function's own).
-            None => codes.of(e[v]),
+            None => unsafe { codes_of(codes, e[v]) },
         };
         // SAFETY: `ids[v]` holds 16 u32 (64 bytes); unaligned store.
         unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id) };
@@ -289,17 +288,6 @@ impl<'a> Codes<'a> {
         Self { codes, regs, small }
     }
 
-    /// The code table read by gathers (no register loads).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
-    fn gather(codes: &'a [NextHopId]) -> Self {
-        let regs = [_mm512_setzero_si512(); 4];
-        Self {
-            codes,
-            regs,
-            small: false,
-        }
-    }
-
     /// Leaf entries → next-hop ids (`NONE_ID` for no route or a code out
     /// of range).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
@@ -318,9 +306,25 @@ impl<'a> Codes<'a> {
             let id = _mm512_mask_blend_epi32(upper, lo, hi);
             return _mm512_mask_blend_epi32(known, none, id);
         }
-        let known = _mm512_cmplt_epu32_mask(code, n_codes);
-        // SAFETY: lanes in `known` read codes[code] with code < codes.len().
-        unsafe { _mm512_mask_i32gather_epi32::<4>(none, known, code, self.codes.as_ptr().cast()) }
+        // SAFETY: the features are enabled (this function's own).
+        unsafe { codes_of(self.codes, e) }
+    }
+}
+
+/// Leaf entries → next-hop ids (`NONE_ID` for no route or a code out of range).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
+    let n_codes = _mm512_set1_epi32(codes.len().min(i32::MAX as usize) as i32);
+    let code = _mm512_and_si512(e, _mm512_set1_epi32(0xffff));
+    let known = _mm512_cmplt_epu32_mask(code, n_codes);
+    // SAFETY: lanes in `known` read codes[code] with code < codes.len().
+    unsafe {
+        _mm512_mask_i32gather_epi32::<4>(
+            _mm512_set1_epi32(NONE_ID as i32),
+            known,
+            code,
+            codes.as_ptr().cast(),
+        )
     }
 }
 
