@@ -372,6 +372,25 @@ unsafe fn store_answers(out: &mut [Option<NextHopId>], ids: __m512i) {
     }
 }
 
+/// Writes 16 answers "no route" to `out[..16]`: two stores of zero words.
+///
+/// # Safety
+/// The CPU has the features enabled here.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+unsafe fn store_none(out: &mut [Option<NextHopId>]) {
+    let Some(out) = out.get_mut(..W) else {
+        return;
+    };
+    let p: *mut u8 = out.as_mut_ptr().cast();
+    // SAFETY: `out` holds 16 `Option<NextHopId>` of 8 bytes (128 bytes,
+    // unaligned stores), and a zero word is `None` (checked at compile
+    // time above).
+    unsafe {
+        _mm512_storeu_si512(p.cast(), _mm512_setzero_si512());
+        _mm512_storeu_si512(p.add(64).cast(), _mm512_setzero_si512());
+    }
+}
+
 // `upper_words` reads `Ipv6Addr`s as their 16 bytes in network order.
 // Rust does not promise that layout, so it is checked here, at compile
 // time: a build where it differs fails instead of reading wrong addresses.
@@ -519,6 +538,14 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
             // reads some code here and is answered again below.
             unsafe {
                 _mm512_storeu_si512(entries[v].as_mut_ptr().cast(), e[v]);
+                // 16 addresses without a route (a leaf of code 0 each, as
+                // nearly all uniform addresses: 2000::/3 is mostly
+                // unrouted) are answered without the code lookup; the
+                // branch predicts on traffic of either kind.
+                if _mm512_cmpneq_epi32_mask(e[v], _mm512_set1_epi32(LEAF as i32)) == 0 {
+                    store_none(o);
+                    continue;
+                }
                 store_answers(o, codes_v.of(e[v]));
             }
         }
