@@ -12,7 +12,6 @@
 use std::any::TypeId;
 use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::lookup::{resolve, walk_v4_depth_unchecked, V4};
 use super::{Key, HDR, LEAF, NONE_ID, OFFSET, WIDE};
@@ -23,32 +22,12 @@ const W: usize = 16;
 /// Vectors walked together.
 const V: usize = 4;
 
-/// Whether this CPU runs [`batch_v4`] and [`batch_v6`]: one relaxed load
-/// per batch once known (the four feature tests behind a call were about
-/// 2 % of a batch on traffic that ends in the direct array).
-#[inline]
+/// Whether this CPU runs [`batch_v4`].
 pub(super) fn available() -> bool {
-    match AVAILABLE.load(Ordering::Relaxed) {
-        YES => true,
-        NO => false,
-        _ => detect(),
-    }
-}
-
-/// [`available`]'s answer: `UNKNOWN` until the first batch asks.
-static AVAILABLE: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const NO: u8 = 1;
-const YES: u8 = 2;
-
-#[cold]
-fn detect() -> bool {
-    let yes = is_x86_feature_detected!("avx512f")
+    is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl")
-        && is_x86_feature_detected!("avx512vpopcntdq");
-    AVAILABLE.store(if yes { YES } else { NO }, Ordering::Relaxed);
-    yes
+        && is_x86_feature_detected!("avx512vpopcntdq")
 }
 
 /// Looks up `addrs` into `out` (up to the shorter of the two).
