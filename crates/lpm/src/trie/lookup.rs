@@ -582,7 +582,11 @@ impl Trie<u128> {
     }
 
     /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
-    pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+    pub fn lookup_batch<T: Copy + Into<u128> + 'static>(
+        &self,
+        addrs: &[T],
+        out: &mut [Option<NextHopId>],
+    ) {
         #[cfg(target_arch = "x86_64")]
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
