@@ -130,8 +130,9 @@ impl Forwarder {
         if our_mac.is_multicast() || self.vlans.tagged_only(link) || port.features.urpf.is_some() {
             return;
         }
-        // ACLs stay on the common case for the IPv4 flows whose permit the
-        // worker's ACL cache holds (`common_acl_in`, `common_acl_out_permit`).
+        // ACLs stay on the common case for the flows whose permits the
+        // worker's ACL cache holds (`common_acl_in`, `common_acl_out_permit`,
+        // `common_acl_v6_permit`).
         let acl_in = port.features.acl_in;
         // The MAC as the low 48 bits of the frame's first 8 bytes read as
         // one little-endian word (one load and compare per frame).
