@@ -17,6 +17,13 @@
 //! For a port with uRPF on, the sources are looked up in the same batched
 //! walks ([`RouteHints::prepare_with_sources`]); other ports' batches look up
 //! destinations only.
+//!
+//! The pre-pass also makes the common case's (`common.rs`) kind test, as it
+//! reads each frame's bytes 12..15 anyway: a bit per frame says it is
+//! untagged IPv4 without options, or untagged IPv6, holding the headers.
+//! The common case's loops visit only those frames and trust the bits, so
+//! they must be given the same frames, unchanged since `prepare` (the
+//! hints' addresses are still compared with the destinations parsed).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -34,8 +41,6 @@ const V4_SRC: usize = 12;
 const V4_DST: usize = 16;
 const V6_SRC: usize = 8;
 const V6_DST: usize = 24;
-/// Marks a looked-up address as a frame's source (frame indexes are < 64).
-const SOURCE: u8 = 0x80;
 /// Addresses one batch may look up: a destination and a source per frame.
 const MAX_ADDRS: usize = 2 * MAX_HINT_BATCH;
 
@@ -86,34 +91,63 @@ impl RouteHint {
     }
 }
 
+/// Where a frame's address is in the batch's lookups: `k < MAX_ADDRS` the
+/// `k`th IPv4 address, `MAX_ADDRS + k` the `k`th IPv6 one, or none.
+type Slot = u16;
+const NO_SLOT: Slot = Slot::MAX;
+
+/// Bytes 12..15 of an untagged IPv4 frame whose header has no options
+/// (`08 00 45`), as the low 24 bits of a little-endian word: (mask, value).
+pub(super) const IPV4_KIND: (u32, u32) = (0x00ff_ffff, 0x45_00_08);
+/// The same of IPv6 (`86 dd`, then version 6 in the high nibble; the
+/// traffic class masked out).
+pub(super) const IPV6_KIND: (u32, u32) = (0x00f0_ffff, 0x60_dd_86);
+/// Ethernet and a 20-byte IPv4 header, and Ethernet and the fixed IPv6
+/// header: the least a plain frame of each family holds.
+const V4_HEADERS: usize = 14 + 20;
+const V6_HEADERS: usize = 14 + 40;
+
 /// Reusable scratch space for a batch's lookups (no allocation per batch).
+///
+/// The lookups' answers stay where the batched walk wrote them: each frame
+/// keeps the slot of its destination (and source), not a copy of the
+/// answer (placing each answer by its frame cost ~17 instructions per
+/// packet, callgrind).
 #[derive(Debug, Clone)]
 pub struct RouteHints {
-    hints: [FrameHint; MAX_HINT_BATCH],
     len: usize,
     /// IPv4 and IPv6 addresses the last batch looked up.
     v4_len: usize,
     v6_len: usize,
     v4_addrs: [Ipv4Addr; MAX_ADDRS],
-    /// Frame index of each address, `| SOURCE` for a source.
-    v4_frames: [u8; MAX_ADDRS],
     v6_addrs: [Ipv6Addr; MAX_ADDRS],
-    v6_frames: [u8; MAX_ADDRS],
-    out: [Option<NextHopId>; MAX_ADDRS],
+    v4_out: [Option<NextHopId>; MAX_ADDRS],
+    v6_out: [Option<NextHopId>; MAX_ADDRS],
+    /// Each frame's destination and source slot.
+    dst: [Slot; MAX_HINT_BATCH],
+    src: [Slot; MAX_HINT_BATCH],
+    /// Bit `i`: frame `i` is untagged IPv4 without options (`08 00 45`)
+    /// and holds the Ethernet and IPv4 headers at least; or untagged IPv6
+    /// (`86 dd 6`) holding the fixed header. The common case's loops take
+    /// these frames only (their header's kind tested here, once).
+    plain_v4: u64,
+    plain_v6: u64,
 }
 
 impl Default for RouteHints {
     fn default() -> Self {
         RouteHints {
-            hints: [FrameHint::NONE; MAX_HINT_BATCH],
             len: 0,
             v4_len: 0,
             v6_len: 0,
             v4_addrs: [Ipv4Addr::UNSPECIFIED; MAX_ADDRS],
-            v4_frames: [0; MAX_ADDRS],
             v6_addrs: [Ipv6Addr::UNSPECIFIED; MAX_ADDRS],
-            v6_frames: [0; MAX_ADDRS],
-            out: [None; MAX_ADDRS],
+            v4_out: [None; MAX_ADDRS],
+            v6_out: [None; MAX_ADDRS],
+            dst: [NO_SLOT; MAX_HINT_BATCH],
+            src: [NO_SLOT; MAX_HINT_BATCH],
+            plain_v4: 0,
+            plain_v6: 0,
         }
     }
 }
@@ -139,49 +173,40 @@ impl RouteHints {
         sources: bool,
     ) {
         let (mut n4, mut n6) = (0usize, 0usize);
+        let (mut plain_v4, mut plain_v6) = (0u64, 0u64);
         let mut len = 0;
         for (i, frame) in frames.into_iter().take(MAX_HINT_BATCH).enumerate() {
-            // Each half by its own `None` (a tag each), not the whole
-            // 56-byte `FrameHint::NONE` (~10 instructions per frame).
-            let hint = &mut self.hints[i];
-            hint.dst = RouteHint::None;
-            hint.src = RouteHint::None;
+            self.dst[i] = NO_SLOT;
+            self.src[i] = NO_SLOT;
             len = i + 1;
+            // The plain frames first, by one word compare each (the
+            // common case's kind test, made here once for its loops):
+            // their addresses are at fixed offsets.
+            let word = frame
+                .get(12..16)
+                .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+            if word & IPV4_KIND.0 == IPV4_KIND.1 {
+                if frame.len() >= V4_HEADERS {
+                    plain_v4 |= 1 << i;
+                }
+                n4 = self.push_v4(n4, i, frame, 14, sources);
+                continue;
+            }
+            if word & IPV6_KIND.0 == IPV6_KIND.1 {
+                if frame.len() >= V6_HEADERS {
+                    plain_v6 |= 1 << i;
+                }
+                n6 = self.push_v6(n6, i, frame, 14, sources);
+                continue;
+            }
             // Past one 802.1Q tag too: a VLAN's frames get their lookups
             // batched like the link's own.
-            let Some((kind, offset)) = l3_offset(frame) else {
-                continue;
-            };
-            let (v4_src, v4_dst) = (offset + V4_SRC, offset + V4_DST);
-            let (v6_src, v6_dst) = (offset + V6_SRC, offset + V6_DST);
-            match kind {
-                ethertype::IPV4 => {
-                    if let Some(d) = frame.get(v4_dst..v4_dst + 4) {
-                        self.v4_addrs[n4] = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
-                        self.v4_frames[n4] = i as u8;
-                        n4 += 1;
-                        if sources {
-                            let s = &frame[v4_src..v4_src + 4];
-                            self.v4_addrs[n4] = Ipv4Addr::new(s[0], s[1], s[2], s[3]);
-                            self.v4_frames[n4] = i as u8 | SOURCE;
-                            n4 += 1;
-                        }
-                    }
+            match l3_offset(frame) {
+                Some((ethertype::IPV4, offset)) => {
+                    n4 = self.push_v4(n4, i, frame, offset, sources);
                 }
-                ethertype::IPV6 => {
-                    if let Some(d) = frame.get(v6_dst..v6_dst + 16) {
-                        let mut octets = [0u8; 16];
-                        octets.copy_from_slice(d);
-                        self.v6_addrs[n6] = Ipv6Addr::from(octets);
-                        self.v6_frames[n6] = i as u8;
-                        n6 += 1;
-                        if sources {
-                            octets.copy_from_slice(&frame[v6_src..v6_src + 16]);
-                            self.v6_addrs[n6] = Ipv6Addr::from(octets);
-                            self.v6_frames[n6] = i as u8 | SOURCE;
-                            n6 += 1;
-                        }
-                    }
+                Some((ethertype::IPV6, offset)) => {
+                    n6 = self.push_v6(n6, i, frame, offset, sources);
                 }
                 _ => {}
             }
@@ -189,33 +214,46 @@ impl RouteHints {
         self.len = len;
         self.v4_len = n4;
         self.v6_len = n6;
+        self.plain_v4 = plain_v4;
+        self.plain_v6 = plain_v6;
         if n4 > 0 {
             fib.v4
-                .lookup_batch(&self.v4_addrs[..n4], &mut self.out[..n4]);
-            for k in 0..n4 {
-                let hint = RouteHint::V4(self.v4_addrs[k], self.out[k]);
-                self.place(self.v4_frames[k], hint);
-            }
+                .lookup_batch(&self.v4_addrs[..n4], &mut self.v4_out[..n4]);
         }
         if n6 > 0 {
             fib.v6
-                .lookup_batch(&self.v6_addrs[..n6], &mut self.out[..n6]);
-            for k in 0..n6 {
-                let hint = RouteHint::V6(self.v6_addrs[k], self.out[k]);
-                self.place(self.v6_frames[k], hint);
-            }
+                .lookup_batch(&self.v6_addrs[..n6], &mut self.v6_out[..n6]);
         }
     }
 
+    /// Adds the IPv4 destination (and source if `sources`) of frame `i`,
+    /// whose IP header starts at `offset`, as the `n`th address to look up;
+    /// returns the addresses' count after.
+    #[inline(always)]
+    fn push_v4(&mut self, n: usize, i: usize, frame: &[u8], offset: usize, sources: bool) -> usize {
+        let at = (offset + V4_SRC, offset + V4_DST);
+        let slots = (&mut self.dst[i], &mut self.src[i]);
+        push_addrs(&mut self.v4_addrs, slots, 0, n, frame, at, sources)
+    }
+
+    /// The same for IPv6.
+    #[inline(always)]
+    fn push_v6(&mut self, n: usize, i: usize, frame: &[u8], offset: usize, sources: bool) -> usize {
+        let at = (offset + V6_SRC, offset + V6_DST);
+        let slots = (&mut self.dst[i], &mut self.src[i]);
+        push_addrs(&mut self.v6_addrs, slots, MAX_ADDRS, n, frame, at, sources)
+    }
+
+    /// The hint of the address in `slot`.
     #[inline]
-    fn place(&mut self, tag: u8, hint: RouteHint) {
-        // Frame indexes are below 64 (`MAX_HINT_BATCH`): the mask keeps the
-        // index in bounds without a check.
-        let frame = &mut self.hints[usize::from(tag & !SOURCE) % MAX_HINT_BATCH];
-        if tag & SOURCE != 0 {
-            frame.src = hint;
+    fn hint(&self, slot: Slot) -> RouteHint {
+        let s = usize::from(slot);
+        if s < MAX_ADDRS {
+            RouteHint::V4(self.v4_addrs[s], self.v4_out[s])
+        } else if let Some(k) = s.checked_sub(MAX_ADDRS).filter(|&k| k < MAX_ADDRS) {
+            RouteHint::V6(self.v6_addrs[k], self.v6_out[k])
         } else {
-            frame.dst = hint;
+            RouteHint::None
         }
     }
 
@@ -223,17 +261,41 @@ impl RouteHints {
     #[inline]
     pub fn get(&self, i: usize) -> FrameHint {
         if i < self.len {
-            self.hints[i]
+            FrameHint {
+                dst: self.hint(self.dst[i]),
+                src: self.hint(self.src[i]),
+            }
         } else {
             FrameHint::NONE
         }
     }
 
-    /// The destination hint of frame `i < len()`, by reference (no copy
-    /// of the frame's 56-byte hints).
+    /// The looked-up next hop of frame `i < len()`'s destination if it is
+    /// the IPv4 address `dst` (as [`RouteHint::for_v4`], without copying
+    /// the hint).
     #[inline]
-    pub(crate) fn dst(&self, i: usize) -> &RouteHint {
-        &self.hints[i % MAX_HINT_BATCH].dst
+    pub(crate) fn dst_v4(&self, i: usize, dst: Ipv4Addr) -> Option<Option<NextHopId>> {
+        let s = usize::from(self.dst[i % MAX_HINT_BATCH]);
+        (s < MAX_ADDRS && self.v4_addrs[s] == dst).then(|| self.v4_out[s])
+    }
+
+    /// The same for IPv6.
+    #[inline]
+    pub(crate) fn dst_v6(&self, i: usize, dst: Ipv6Addr) -> Option<Option<NextHopId>> {
+        let k = usize::from(self.dst[i % MAX_HINT_BATCH]).wrapping_sub(MAX_ADDRS);
+        (k < MAX_ADDRS && self.v6_addrs[k] == dst).then(|| self.v6_out[k])
+    }
+
+    /// The frames of the last batch that are plain IPv4 (bit `i`: frame
+    /// `i`; see the field), and plain IPv6.
+    #[inline]
+    pub(crate) fn plain_v4(&self) -> u64 {
+        self.plain_v4
+    }
+
+    #[inline]
+    pub(crate) fn plain_v6(&self) -> u64 {
+        self.plain_v6
     }
 
     /// Whether the last batch had an IPv4 destination to look up (without
@@ -257,4 +319,35 @@ impl RouteHints {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// Adds the `N`-byte destination at `at.1` in `frame` (and the source at
+/// `at.0` if `sources`) as the `n`th address of `addrs`, their slots
+/// (`base + n`) to `slots` (destination, source); returns the addresses'
+/// count after. A frame too short for its destination adds nothing.
+#[inline(always)]
+fn push_addrs<A: From<[u8; N]>, const N: usize>(
+    addrs: &mut [A; MAX_ADDRS],
+    slots: (&mut Slot, &mut Slot),
+    base: usize,
+    mut n: usize,
+    frame: &[u8],
+    at: (usize, usize),
+    sources: bool,
+) -> usize {
+    let Some(d) = frame.get(at.1..).and_then(|d| d.first_chunk::<N>()) else {
+        return n;
+    };
+    addrs[n] = A::from(*d);
+    *slots.0 = (base + n) as Slot;
+    n += 1;
+    // The source lies before the destination: in the frame too.
+    if sources {
+        if let Some(s) = frame[at.0..].first_chunk::<N>() {
+            addrs[n] = A::from(*s);
+            *slots.1 = (base + n) as Slot;
+            n += 1;
+        }
+    }
+    n
 }

@@ -10,9 +10,10 @@
 //! addresses, not neighbour discovery, and the same of ACLs.
 //! [`Forwarder::forward_common`] forwards those in one loop over the batch,
 //! as VPP's nodes work on a vector: the port's settings are tested once per
-//! batch, each frame's header is tested with straight-line compares,
-//! rewritten (TTL and checksum or hop limit, MACs) and counted in sums
-//! added to the counters once per batch.
+//! batch, only the frames the route pre-pass found to be of the family's
+//! plain kind are visited (its bits, `RouteHints`), each one's header is
+//! tested with straight-line compares, rewritten (TTL and checksum or hop
+//! limit, MACs) and counted in sums added to the counters once per batch.
 //!
 //! A frame that leaves the common case in any way is left untouched for
 //! the caller to run through [`Forwarder::process_at`], which starts over
@@ -21,8 +22,7 @@
 //! only frames whose every test passes are written to.
 
 use super::acl::{AclId, PreparedV4};
-use super::batch::{RouteHint, RouteHints, MAX_HINT_BATCH};
-use super::common_v6::IPV6_KIND;
+use super::batch::{RouteHints, MAX_HINT_BATCH};
 use super::ecmp::flow_hash_v4;
 use super::stages::{CommonAclIn, NO_PERMIT};
 use super::v4::address_drop;
@@ -39,9 +39,6 @@ const HEADERS: usize = ETH_LEN + MIN_HEADER_LEN;
 
 /// The low 48 bits of a little-endian word: a MAC address.
 const MAC_MASK: u64 = (1 << 48) - 1;
-/// Bytes 12..15 of an IPv4 frame whose header has no options (`08 00 45`)
-/// as the low 24 bits of a little-endian word: (mask, value).
-const IPV4_KIND: (u32, u32) = (0x00ff_ffff, 0x45_00_08);
 
 /// The acl-in keys of a batch whose port asks no list per frame (never
 /// read).
@@ -185,12 +182,12 @@ impl Forwarder {
         // IPv6 asks the lists per frame (no batch of keys made first).
         if hints.has_v6() && acl_in_answer != CommonAclIn::None {
             if acl_in.is_some() || acl_out {
-                self.common_loop(&mut pass, IPV6_KIND, |f, frame, hint, sent, i| {
-                    f.common_v6::<true>(fib, frame, hint, acl_in, sent, i)
+                self.common_loop(&mut pass, hints.plain_v6(), |f, frame, hints, sent, i| {
+                    f.common_v6::<true>(fib, frame, hints, acl_in, sent, i)
                 });
             } else {
-                self.common_loop(&mut pass, IPV6_KIND, |f, frame, hint, sent, i| {
-                    f.common_v6::<false>(fib, frame, hint, None, sent, i)
+                self.common_loop(&mut pass, hints.plain_v6(), |f, frame, hints, sent, i| {
+                    f.common_v6::<false>(fib, frame, hints, None, sent, i)
                 });
             }
         }
@@ -213,29 +210,30 @@ impl Forwarder {
         acl_out: bool,
         acl_in_keys: &[PreparedV4; MAX_HINT_BATCH],
     ) {
+        let plain = pass.hints.plain_v4();
         if acl_out {
-            self.common_loop(pass, IPV4_KIND, |f, frame, hint, sent, i| {
-                f.common_v4::<ACL_IN, true>(fib, frame, hint, acl_in_keys, sent, i)
+            self.common_loop(pass, plain, |f, frame, hints, sent, i| {
+                f.common_v4::<ACL_IN, true>(fib, frame, hints, acl_in_keys, sent, i)
             })
         } else {
-            self.common_loop(pass, IPV4_KIND, |f, frame, hint, sent, i| {
-                f.common_v4::<ACL_IN, false>(fib, frame, hint, acl_in_keys, sent, i)
+            self.common_loop(pass, plain, |f, frame, hints, sent, i| {
+                f.common_v4::<ACL_IN, false>(fib, frame, hints, acl_in_keys, sent, i)
             })
         }
     }
 
-    /// One family's loop over the batch: the frames to our MAC whose bytes
-    /// 12..15 read as a little-endian word are `kind.1` under the mask
-    /// `kind.0` go to `family` with their hint, which forwards each (ending
-    /// in [`Sent::frame`]) or leaves it untouched. Out of line: each loop
-    /// keeps its own registers (inlined, IPv4 cost ~17 instructions per
-    /// packet more, IPv6 ~10, callgrind).
+    /// One family's loop over the batch: the frames in `plain` (bit `i`:
+    /// frame `i`, which the pre-pass found to be the family's plain kind,
+    /// see [`RouteHints`]) that are to our MAC go to `family` with the
+    /// hints, which forwards each (ending in [`Sent::frame`]) or leaves it
+    /// untouched. Out of line: each loop keeps its own registers (inlined,
+    /// IPv4 cost ~17 instructions per packet more, IPv6 ~10, callgrind).
     #[inline(never)]
     fn common_loop<B: BatchFrames + ?Sized>(
         &mut self,
         pass: &mut Pass<'_, B>,
-        kind: (u32, u32),
-        mut family: impl FnMut(&mut Self, &mut [u8], &RouteHint, &mut Sent, usize) -> Option<()>,
+        plain: u64,
+        mut family: impl FnMut(&mut Self, &mut [u8], &RouteHints, &mut Sent, usize) -> Option<()>,
     ) {
         let n = pass.frames.count().min(pass.hints.len());
         // The sums and mask in locals, added once after the loop: kept in
@@ -246,26 +244,33 @@ impl Forwarder {
             mask: 0,
             sums: Sums::default(),
         };
-        for i in 0..n {
+        // Only the plain frames, by their bits: the pre-pass tested their
+        // kind and length already.
+        let mut left = if n < MAX_HINT_BATCH {
+            plain & ((1 << n) - 1)
+        } else {
+            plain
+        };
+        while left != 0 {
+            let i = left.trailing_zeros() as usize;
+            left &= left - 1;
             let frame = pass.frames.frame_mut(i);
-            let Some(h) = frame.first_chunk::<HEADERS>() else {
+            let Some(h) = frame.first_chunk::<8>() else {
                 continue;
             };
-            // Our MAC and the family: two word compares.
-            let dst_mac = u64::from_le_bytes(h[..8].try_into().expect("8 bytes"));
-            let k = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes"));
-            if dst_mac & MAC_MASK != pass.our_mac || k & kind.0 != kind.1 {
+            // Our MAC: one word compare.
+            if u64::from_le_bytes(*h) & MAC_MASK != pass.our_mac {
                 continue;
             }
             // `None`: left to the pipeline, untouched.
-            let _ = family(self, frame, pass.hints.dst(i), &mut sent, i);
+            let _ = family(self, frame, pass.hints, &mut sent, i);
         }
         pass.out.mask |= sent.mask;
         pass.sums.add(&sent.sums);
     }
 
-    /// Frame `i`, IPv4 (`08 00 45` tested, `frame.len() >= HEADERS`) to our
-    /// MAC, whose destination `hint` looked up: if it is the common case,
+    /// Frame `i`, IPv4 (`08 00 45` found by the pre-pass) to our MAC,
+    /// whose destination `hints` looked up: if it is the common case,
     /// rewritten (TTL, checksum, then [`Sent::frame`]); untouched if not.
     /// `ACL_IN`: the port's acl-in is asked by the cache with the frame's
     /// key in `acl_in_keys`; `ACL_OUT`: some port has an acl-out.
@@ -274,7 +279,7 @@ impl Forwarder {
         &mut self,
         fib: &Fib,
         frame: &mut [u8],
-        hint: &RouteHint,
+        hints: &RouteHints,
         acl_in_keys: &[PreparedV4; MAX_HINT_BATCH],
         sent: &mut Sent,
         i: usize,
@@ -296,7 +301,7 @@ impl Forwarder {
             return None;
         }
         // No route or a hint for another address: the pipeline's.
-        let group = hint.for_v4(dst).flatten()?;
+        let group = hints.dst_v4(i, dst).flatten()?;
         let view = Ipv4Packet::new_unchecked(&frame[ETH_LEN..]);
         let e = self.common_egress(fib, group, || flow_hash_v4(&view), total)?;
         // Each list's counter and whether the cache answered, if it

@@ -21,7 +21,7 @@
 use std::net::Ipv6Addr;
 
 use super::acl::AclId;
-use super::batch::RouteHint;
+use super::batch::RouteHints;
 use super::common::Sent;
 use super::ecmp::flow_hash_v6;
 use super::v6::{is_link_local, martian_destination, martian_source};
@@ -35,11 +35,6 @@ use crate::wire::Ipv6Packet;
 
 /// Ethernet and the fixed IPv6 header: what the common case reads.
 const HEADERS: usize = ETH_LEN + IPV6_LEN;
-
-/// Bytes 12..15 of an IPv6 frame (`86 dd`, then version 6 in the high
-/// nibble of the next byte) as the low 24 bits of a little-endian word,
-/// the traffic class masked out: (mask, value).
-pub(super) const IPV6_KIND: (u32, u32) = (0x00f0_ffff, 0x60_dd_86);
 
 /// Whether the IPv6 path lets `a` through as a source and as a destination:
 /// not a martian source (unspecified, loopback, multicast), not multicast or
@@ -62,8 +57,8 @@ fn both_ordinary(src: Ipv6Addr, dst: Ipv6Addr) -> bool {
 }
 
 impl Forwarder {
-    /// Frame `i`, IPv6 (`86 dd 6` tested) to our MAC, whose destination
-    /// `hint` looked up: if it is the common case (see the module),
+    /// Frame `i`, IPv6 (`86 dd 6` found by the pre-pass) to our MAC, whose
+    /// destination `hints` looked up: if it is the common case (see the module),
     /// rewritten (hop limit, then [`Sent::frame`]); untouched if not.
     /// `ACLS`: the batch's port has an acl-in (`acl_in`) or some port has
     /// an acl-out; without, neither is asked.
@@ -72,7 +67,7 @@ impl Forwarder {
         &mut self,
         fib: &Fib,
         frame: &mut [u8],
-        hint: &RouteHint,
+        hints: &RouteHints,
         acl_in: Option<AclId>,
         sent: &mut Sent,
         i: usize,
@@ -96,7 +91,7 @@ impl Forwarder {
             return None;
         }
         // No route or a hint for another address: the pipeline's.
-        let group = hint.for_v6(dst).flatten()?;
+        let group = hints.dst_v6(i, dst).flatten()?;
         let view = Ipv6Packet::new_unchecked(&frame[ETH_LEN..]);
         let e = self.common_egress(fib, group, || flow_hash_v6(&view), total)?;
         let len = ETH_LEN + total;
