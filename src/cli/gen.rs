@@ -188,7 +188,7 @@ fn generate(
     let mut tx_dropped = 0u64;
     let pacer = Pacer::new(args.rate, MAX_CHUNK);
     let limit = args.duration.map(Duration::from_secs_f64);
-    let start = Instant::now();
+    let mut start = Instant::now();
     let mut sent = 0u64;
     let mut reported = (start, 0u64);
     let stopped_by = loop {
@@ -238,9 +238,22 @@ fn generate(
                          this try)"
                     );
                     packet = Some(packet_sender(&generator, ifindex, &frames)?);
+                    // Nothing was sent: the clock starts now, without the
+                    // time spent building the frames (the pacer would
+                    // otherwise burst to catch up).
+                    start = Instant::now();
+                    reported = (start, 0);
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    return Err(match Generator::live_frames_refusal(&e) {
+                        Some(why) => anyhow::anyhow!(
+                            "the kernel refuses XDP live frames ({why}): --tx auto or --tx \
+                             packet sends through an AF_PACKET socket instead"
+                        ),
+                        None => e.into(),
+                    })
+                }
             }
             sent += chunk as u64;
         }
