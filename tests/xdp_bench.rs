@@ -52,6 +52,35 @@ fn valid_udp_source_port(frame: &[u8]) -> u16 {
     udp.source_port
 }
 
+/// 64-byte frames of `flows` flows from host A to host B of the lab
+/// (`GEN_A_TO_B`'s addresses), source ports from 1024.
+fn lab_traffic(flows: u32) -> UdpTraffic {
+    UdpTraffic {
+        dst_mac: MacAddr([0x02, 0, 0, 0, 0, 1]),
+        src_mac: MacAddr([0x02, 0, 0, 0, 0, 0x0a]),
+        src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
+        dst: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)),
+        frame_size: 64,
+        flows,
+        base_port: 1024,
+        dst_port: 9,
+    }
+}
+
+/// The generator for `traffic`, "sending" out of `lo` (test mode only).
+fn load_on_lo<'o>(
+    storage: &'o mut MaybeUninit<libbpf_rs::OpenObject>,
+    traffic: &UdpTraffic,
+) -> Generator<'o> {
+    let lo = interface_index("lo").expect("lo");
+    Generator::load(
+        storage,
+        lo,
+        &traffic.generator_traffic().expect("valid traffic"),
+    )
+    .expect("load the generator")
+}
+
 #[test]
 fn generator_program_sends_valid_frames_of_every_flow() {
     if !require_root("generator_program_sends_valid_frames_of_every_flow") {
@@ -60,24 +89,8 @@ fn generator_program_sends_valid_frames_of_every_flow() {
     // A namespace of its own: the generator parks its program on `lo`.
     let ns = Netns::new("g");
     ns.run(|| {
-        let traffic = UdpTraffic {
-            dst_mac: MacAddr([0x02, 0, 0, 0, 0, 1]),
-            src_mac: MacAddr([0x02, 0, 0, 0, 0, 2]),
-            src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
-            dst: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)),
-            frame_size: 64,
-            flows: 5,
-            base_port: 1024,
-            dst_port: 9,
-        };
-        let lo = interface_index("lo").expect("lo");
         let mut storage = MaybeUninit::uninit();
-        let generator = Generator::load(
-            &mut storage,
-            lo,
-            &traffic.generator_traffic().expect("valid traffic"),
-        )
-        .expect("load the generator");
+        let generator = load_on_lo(&mut storage, &lab_traffic(5));
         assert_eq!(generator.dispatcher_warning(), None);
         let mut ports = Vec::new();
         for _ in 0..12 {
@@ -93,6 +106,74 @@ fn generator_program_sends_valid_frames_of_every_flow() {
         assert_eq!(generator.generated().expect("counters"), 12);
         assert_eq!(generator.truncated().expect("counters"), 0);
     });
+}
+
+/// The AF_PACKET path (`--tx packet`, the fallback where live frames are
+/// refused) sends the program's own frames, one per flow in flow order: a
+/// veth peer receives exactly the frames the program's test-mode runs
+/// produce, which are also what `UdpTraffic` builds in user space.
+#[test]
+fn packet_path_sends_the_programs_frames_in_flow_order() {
+    if !require_root("packet_path_sends_the_programs_frames_in_flow_order") {
+        return;
+    }
+    const FLOWS: u32 = 5;
+    const SENT: usize = 12;
+    let ns = Netns::new("p");
+    ns.ip(&["link", "add", "x0", "type", "veth", "peer", "name", "x1"]);
+    ns.ip(&["link", "set", "x0", "up"]);
+    ns.ip(&["link", "set", "x1", "up"]);
+    let traffic = lab_traffic(FLOWS);
+    let (program_frames, receiver) = ns.run(|| {
+        // One CPU: the program's flow sequence is per CPU, and the dry runs
+        // below must see one sequence from its start.
+        // SAFETY: a CPU set of the right size, for the calling thread.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        let mut storage = MaybeUninit::uninit();
+        let generator = load_on_lo(&mut storage, &traffic);
+        let dry: Vec<Vec<u8>> = (0..FLOWS)
+            .map(|_| generator.dry_run().expect("dry run").1)
+            .collect();
+        let frames = generator.flow_frames().expect("flow frames");
+        assert_eq!(frames.flows(), FLOWS as usize);
+        for (flow, frame) in dry.iter().enumerate() {
+            assert_eq!(frames.frame(flow), &frame[..], "flow {flow}");
+            assert_eq!(frame, &traffic.frame(flow as u32), "flow {flow}");
+            assert_eq!(valid_udp_source_port(frame), 1024 + flow as u16);
+        }
+        (dry, xdp_support::PacketSocket::open("x1"))
+    });
+
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, BIN])
+        .args(GEN_A_TO_B.map(|a| if a == "a0" { "x0" } else { a }))
+        .args(["--flows", "5", "--count", "12"])
+        .args(["--tx", "packet", "--json"])
+        .output()
+        .expect("running ferroute gen");
+    assert!(
+        out.status.success(),
+        "ferroute gen --tx packet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary")).expect("JSON");
+    assert_eq!(summary["tx"], "packet", "{summary}");
+    assert_eq!(summary["sent"], SENT, "{summary}");
+    assert_eq!(summary["tx_dropped"], 0, "{summary}");
+
+    let (received, _) = receiver.collect(SENT, Duration::from_secs(5), |f| {
+        f.len() == 60 && f[..6] == traffic.dst_mac.0
+    });
+    let expected: Vec<Vec<u8>> = (0..SENT)
+        .map(|i| program_frames[i % FLOWS as usize].clone())
+        .collect();
+    assert_eq!(received, expected);
 }
 
 /// A lab from scripts/lab, removed (with every process started in it) on drop.
@@ -151,6 +232,16 @@ impl Lab {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `CMD ARGS` in namespace `host`, which must succeed.
+    fn run_command(&self, host: &str, command: &[&str]) {
+        let status = Command::new("ip")
+            .args(["netns", "exec", &format!("{}-{host}", self.name)])
+            .args(command)
+            .status()
+            .expect("ip netns exec");
+        assert!(status.success(), "{command:?} in {host} failed");
     }
 
     /// Sends SIGINT to child `index` and returns the rest of its output.
@@ -230,18 +321,23 @@ fn lines_of(stdout: ChildStdout) -> mpsc::Receiver<String> {
 /// Starts `ferroute sink` on b0 and returns (child index, its lines) once
 /// its program is attached.
 fn start_sink(lab: &mut Lab) -> (usize, mpsc::Receiver<String>) {
-    let index = lab.spawn("b", &["sink", "--interface", "b0", "--json"]);
+    start_sink_on(lab, "b", "b0")
+}
+
+/// Starts `ferroute sink` on `interface` of namespace `host`.
+fn start_sink_on(lab: &mut Lab, host: &str, interface: &str) -> (usize, mpsc::Receiver<String>) {
+    let index = lab.spawn(host, &["sink", "--interface", interface, "--json"]);
     let lines = lines_of(lab.children[index].stdout.take().expect("piped"));
-    let ns = format!("{}-b", lab.name);
+    let ns = format!("{}-{host}", lab.name);
     assert!(
         xdp_support::poll_until(Duration::from_secs(10), || {
             let out = Command::new("ip")
-                .args(["-n", &ns, "link", "show", "b0"])
+                .args(["-n", &ns, "link", "show", interface])
                 .output()
                 .expect("ip link");
             String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
         }),
-        "the sink did not attach to b0"
+        "the sink did not attach to {interface}"
     );
     (index, lines)
 }
@@ -275,7 +371,22 @@ fn sink_counts_exactly_what_ferroute_forwarded() {
     if !require_root("sink_counts_exactly_what_ferroute_forwarded") {
         return;
     }
-    let mut lab = Lab::up("f");
+    sink_counts_what_ferroute_forwarded("f", &[]);
+}
+
+/// The same through the AF_PACKET path, tested even where live frames work.
+#[test]
+fn sink_counts_exactly_what_ferroute_forwarded_from_a_packet_socket() {
+    if !require_root("sink_counts_exactly_what_ferroute_forwarded_from_a_packet_socket") {
+        return;
+    }
+    sink_counts_what_ferroute_forwarded("p", &["--tx", "packet"]);
+}
+
+/// `ferroute gen EXTRA` → `ferroute run` → `ferroute sink`, every frame
+/// accounted for.
+fn sink_counts_what_ferroute_forwarded(tag: &str, extra: &[&str]) {
+    let mut lab = Lab::up(tag);
     let config = lab.dir.join("router.toml");
     let socket = lab.dir.join("ferroute.sock");
     lab.spawn(
@@ -302,8 +413,11 @@ fn sink_counts_exactly_what_ferroute_forwarded() {
     );
     let (sink, lines) = start_sink(&mut lab);
 
-    let sent = lab.gen(&[]);
+    let sent = lab.gen(extra);
     assert_eq!(sent["sent"], COUNT);
+    if !extra.is_empty() {
+        assert_eq!(sent["tx"], "packet", "{sent}");
+    }
     // On a busy machine the veth ring into the router (256 frames) may
     // overflow before the router's side runs: those frames are dropped by
     // a0 and counted in its statistics; every other frame reaches ferroute.
@@ -333,6 +447,40 @@ fn sink_counts_exactly_what_ferroute_forwarded() {
     let sink_summary = summary(&rest);
     assert_eq!(sink_summary["packets"], sent_out, "{sink_summary}");
     assert_eq!(sink_summary["bytes"], sent_out * 60, "{sink_summary}");
+}
+
+/// The AF_PACKET path counts the frames the driver dropped: with p0's
+/// NAPI in a thread of its own, a burst at full speed may overflow the
+/// veth's ring; gen's `tx_dropped` must then be exactly what a0 counts as
+/// dropped, and the sink on p0 must count exactly the rest.
+#[test]
+fn packet_path_counts_the_frames_the_driver_dropped() {
+    if !require_root("packet_path_counts_the_frames_the_driver_dropped") {
+        return;
+    }
+    const BURST: u64 = 100_000;
+    let mut lab = Lab::up("d");
+    // Nothing but gen's frames leaves a0 (no IPv6 chatter to be dropped).
+    lab.run_command("a", &["sysctl", "-qw", "net.ipv6.conf.a0.disable_ipv6=1"]);
+    let (sink, lines) = start_sink_on(&mut lab, "r", "p0");
+    // The sink's program gave p0 a NAPI instance: run it in a thread.
+    lab.run_command("r", &["sh", "-c", "echo 1 > /sys/class/net/p0/threaded"]);
+    let before = lab.counter("a", "a0", "tx_dropped");
+    let burst = BURST.to_string();
+    let mut args = GEN_A_TO_B.to_vec();
+    args.extend_from_slice(&["--flows", "16", "--count", &burst, "--tx", "packet"]);
+    args.push("--json");
+    let out = lab.run("a", &args);
+    let sent: serde_json::Value =
+        serde_json::from_str(out.lines().last().expect("a summary")).expect("JSON");
+    let dropped = lab.counter("a", "a0", "tx_dropped") - before;
+    assert_eq!(sent["sent"], BURST, "{sent}");
+    assert_eq!(sent["tx_dropped"], dropped, "{sent}");
+    let delivered = BURST - dropped;
+    assert_eq!(wait_for_sink_total(&lines, delivered), delivered);
+    let sink_summary = summary(&lab.stop(sink, &lines));
+    assert_eq!(sink_summary["packets"], delivered, "{sink_summary}");
+    println!("{BURST} frames: {dropped} dropped by a0, {delivered} counted by the sink");
 }
 
 #[test]

@@ -1,17 +1,22 @@
 //! `ferroute gen`: a UDP traffic generator for benchmarks. The kernel sends
 //! the frames itself (XDP live frames, see `io::xdp::gen`): one system call
-//! per chunk of up to 65536 frames, no skb per frame. Prints the sent rate
-//! each second and the total at the end.
+//! per chunk of up to 65536 frames, no skb per frame. Where the kernel
+//! refuses live frames (EPERM without CAP_SYS_RESOURCE, EOPNOTSUPP), or with
+//! `--tx packet`, the same frames (the program's own, from test-mode runs)
+//! go out through an AF_PACKET socket instead (`io::packet_tx`), one skb
+//! per frame. Prints the sent rate each second and the total at the end.
 
+use std::cell::OnceCell;
 use std::io::Write;
 use std::mem::MaybeUninit;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::CliError;
+use crate::io::packet_tx::{FlowFrames, PacketSender};
 use crate::io::xdp::{interface_index, Generator};
 use crate::traffic::{Pacer, StopSignals, UdpTraffic};
 use crate::wire::MacAddr;
@@ -19,8 +24,11 @@ use crate::wire::MacAddr;
 /// Frames per BPF_PROG_RUN call at full speed: about 10 ms of work, so
 /// signals, --duration and the per-second report are handled promptly.
 const MAX_CHUNK: u32 = 1 << 16;
+/// The same for the AF_PACKET path, about 3 µs per frame here: ~25 ms.
+const PACKET_MAX_CHUNK: u32 = 1 << 13;
 
-/// Send UDP test traffic out of an interface (XDP live frames; needs root).
+/// Send UDP test traffic out of an interface (XDP live frames, or an
+/// AF_PACKET socket where the kernel refuses them; needs root).
 #[derive(Debug, Args)]
 pub struct GenArgs {
     /// Interface to send from (in the current network namespace).
@@ -63,6 +71,32 @@ pub struct GenArgs {
     /// Print JSON (one object per second, then a summary with "total": true).
     #[arg(long)]
     pub json: bool,
+    /// How frames leave: XDP live frames, an AF_PACKET socket (slower, one
+    /// skb per frame), or live frames unless the kernel refuses them.
+    #[arg(long, value_enum, default_value_t = TxPath::Auto)]
+    pub tx: TxPath,
+}
+
+/// `--tx`: the transmit path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TxPath {
+    /// XDP live frames, or AF_PACKET where the kernel refuses them.
+    Auto,
+    /// XDP live frames only (BPF_PROG_RUN, BPF_F_TEST_XDP_LIVE_FRAMES).
+    XdpLive,
+    /// An AF_PACKET socket (sendmmsg, PACKET_QDISC_BYPASS).
+    Packet,
+}
+
+impl TxPath {
+    /// The name in the --json summary.
+    fn name(self) -> &'static str {
+        match self {
+            TxPath::Auto => "auto",
+            TxPath::XdpLive => "xdp-live",
+            TxPath::Packet => "packet",
+        }
+    }
 }
 
 /// The summary line of `ferroute gen --json`.
@@ -76,6 +110,11 @@ struct GenSummary {
     frame_size: usize,
     flows: u32,
     stopped_by: &'static str,
+    /// The transmit path used: "xdp-live" or "packet".
+    tx: &'static str,
+    /// AF_PACKET only: frames (counted in `sent`) the driver dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tx_dropped: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,9 +179,16 @@ fn generate(
         )?;
         out.flush()?;
     }
+    // The AF_PACKET path's frames and socket, made when it is chosen.
+    let frames: OnceCell<FlowFrames> = OnceCell::new();
+    let mut packet: Option<PacketSender> = None;
+    if args.tx == TxPath::Packet {
+        packet = Some(packet_sender(&generator, ifindex, &frames)?);
+    }
+    let mut tx_dropped = 0u64;
     let pacer = Pacer::new(args.rate, MAX_CHUNK);
     let limit = args.duration.map(Duration::from_secs_f64);
-    let start = Instant::now();
+    let mut start = Instant::now();
     let mut sent = 0u64;
     let mut reported = (start, 0u64);
     let stopped_by = loop {
@@ -174,14 +220,56 @@ fn generate(
             }
             continue;
         }
-        generator.send(chunk)?;
-        sent += chunk as u64;
+        if let Some(sender) = &mut packet {
+            let chunk = chunk.min(PACKET_MAX_CHUNK);
+            let done = sender.send(chunk as u64)?;
+            sent += chunk as u64;
+            tx_dropped += done.dropped;
+        } else {
+            match generator.send(chunk) {
+                Ok(()) => {}
+                Err(e) if args.tx == TxPath::Auto && sent == 0 => {
+                    let Some(why) = Generator::live_frames_refusal(&e) else {
+                        return Err(e.into());
+                    };
+                    eprintln!(
+                        "gen: the kernel refuses XDP live frames ({why}); sending the same \
+                         frames through an AF_PACKET socket instead (slower; --tx packet skips \
+                         this try)"
+                    );
+                    packet = Some(packet_sender(&generator, ifindex, &frames)?);
+                    // Nothing was sent: the clock starts now, without the
+                    // time spent building the frames (the pacer would
+                    // otherwise burst to catch up).
+                    start = Instant::now();
+                    reported = (start, 0);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(match Generator::live_frames_refusal(&e) {
+                        Some(why) => anyhow::anyhow!(
+                            "the kernel refuses XDP live frames ({why}): --tx auto or --tx \
+                             packet sends through an AF_PACKET socket instead"
+                        ),
+                        None => e.into(),
+                    })
+                }
+            }
+            sent += chunk as u64;
+        }
     };
     let seconds = start.elapsed().as_secs_f64();
-    let handled = generator.generated()?;
-    if handled != sent {
-        anyhow::bail!("the generator program handled {handled} frames, {sent} were asked for");
-    }
+    let tx = if packet.is_some() {
+        TxPath::Packet
+    } else {
+        // The program counts every frame it handled, so live frames must
+        // account for each one asked for.
+        let handled = generator.generated()?;
+        if handled != sent {
+            anyhow::bail!("the generator program handled {handled} frames, {sent} were asked for");
+        }
+        TxPath::XdpLive
+    };
     let summary = GenSummary {
         total: true,
         interface: args.interface.clone(),
@@ -191,20 +279,39 @@ fn generate(
         frame_size: traffic.frame_size,
         flows: traffic.flows,
         stopped_by,
+        tx: tx.name(),
+        tx_dropped: packet.is_some().then_some(tx_dropped),
     };
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&summary)?)?;
     } else {
         writeln!(
             out,
-            "gen: stopped ({stopped_by}); sent {} frames in {:.3} s = {:.0} pps ({:.3} Gbit/s of frames)",
+            "gen: stopped ({stopped_by}); sent {} frames in {:.3} s = {:.0} pps ({:.3} Gbit/s of frames) via {}",
             summary.sent,
             summary.seconds,
             summary.pps,
-            summary.pps * (traffic.frame_size * 8) as f64 / 1e9
+            summary.pps * (traffic.frame_size * 8) as f64 / 1e9,
+            summary.tx
         )?;
     }
     Ok(())
+}
+
+/// The AF_PACKET sender of the program's frames (built on first use).
+fn packet_sender<'f>(
+    generator: &Generator,
+    ifindex: u32,
+    frames: &'f OnceCell<FlowFrames>,
+) -> anyhow::Result<PacketSender<'f>> {
+    if frames.get().is_none() {
+        let _ = frames.set(generator.flow_frames()?);
+    }
+    let frames = frames
+        .get()
+        .ok_or_else(|| anyhow::anyhow!("no frames for the AF_PACKET socket"))?;
+    PacketSender::open(ifindex, frames, 0, true)
+        .map_err(|e| anyhow::anyhow!("AF_PACKET socket on ifindex {ifindex}: {e}"))
 }
 
 fn report_second(

@@ -13,6 +13,9 @@
 //! * [`memory`]: an in-memory transmit collector implementing [`Emit`] for
 //!   tests and replay (it allocates; it is not a fast path).
 //!
+//! * [`packet_tx`]: prepared frames sent through an AF_PACKET socket
+//!   (`ferroute gen` where XDP live frames are refused).
+//!
 //! The AF_XDP backend lives here too. `io/` is the only place in the crate
 //! where `unsafe` is expected, each block with a `// SAFETY:` note.
 
@@ -20,6 +23,7 @@ pub mod emit;
 pub mod loopback;
 pub mod memory;
 pub mod packet;
+pub mod packet_tx;
 pub mod pcap;
 pub mod umem;
 pub mod xdp;

@@ -32,6 +32,7 @@ use libbpf_rs::OpenObject;
 
 use super::error::{interface_index, XdpError};
 use super::link::{bpf_error, percpu_sum, XdpLink, XdpMode};
+use crate::io::packet_tx::FlowFrames;
 
 #[allow(clippy::all, clippy::pedantic)]
 mod skel {
@@ -67,6 +68,9 @@ pub struct Generator<'obj> {
     data_in: Vec<u8>,
     template: Vec<u8>,
     ifindex: u32,
+    flows: u32,
+    base_port: u16,
+    udp_offset: usize,
 }
 
 impl std::fmt::Debug for Generator<'_> {
@@ -159,6 +163,9 @@ impl<'obj> Generator<'obj> {
             data_in,
             template,
             ifindex,
+            flows: traffic.flows,
+            base_port: traffic.base_port,
+            udp_offset: traffic.udp_offset,
         })
     }
 
@@ -216,6 +223,23 @@ impl<'obj> Generator<'obj> {
         Ok(())
     }
 
+    /// Why the kernel refuses live frames altogether, if `error` (from
+    /// [`send`](Self::send)) says it does, rather than failing this one
+    /// send: EPERM/EACCES (e.g. CAP_SYS_RESOURCE missing from the bounding
+    /// set, even for root) or EOPNOTSUPP.
+    pub fn live_frames_refusal(error: &XdpError) -> Option<&'static str> {
+        match error {
+            XdpError::Permission { .. } => Some(
+                "BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES: permission denied; the kernel \
+                 may want capabilities this process cannot have, such as CAP_SYS_RESOURCE",
+            ),
+            XdpError::Os { source, .. } if source.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                Some("BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES: not supported")
+            }
+            _ => None,
+        }
+    }
+
     /// Runs the program once on a copy of the template without sending
     /// anything (plain test mode): the action it returned and the frame it
     /// produced. The flow sequence advances as for a sent frame.
@@ -246,6 +270,60 @@ impl<'obj> Generator<'obj> {
         out.truncate(opts.data_size_out as usize);
         let frame = out.get(META_LEN..).unwrap_or_default().to_vec();
         Ok((opts.retval, frame))
+    }
+
+    /// The frame the program produces for each flow, in flow order, from
+    /// [`dry_run`](Self::dry_run)s: what `ferroute gen` sends through an
+    /// AF_PACKET socket where live frames are refused. The flow sequence is
+    /// per CPU, so each frame is placed by its UDP source port; the runs
+    /// continue (bounded) until every flow has its frame.
+    pub fn flow_frames(&self) -> Result<FlowFrames, XdpError> {
+        let flows = self.flows as usize;
+        let mut frames = FlowFrames::zeroed(flows, self.template.len());
+        let mut missing = flows;
+        let mut seen = vec![false; flows];
+        let mut runs = 0usize;
+        let limit = 4 * flows + 64;
+        while missing > 0 {
+            if runs == limit {
+                return Err(XdpError::Invalid {
+                    what: format!(
+                        "{runs} runs of the generator program gave frames of only \
+                         {} of {flows} flows",
+                        flows - missing
+                    ),
+                });
+            }
+            runs += 1;
+            let (action, frame) = self.dry_run()?;
+            let port = frame
+                .get(self.udp_offset..self.udp_offset + 2)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]));
+            let flow = port.map(|p| p.wrapping_sub(self.base_port) as usize);
+            match flow {
+                Some(flow)
+                    if action == XDP_REDIRECT
+                        && flow < flows
+                        && frame.len() == frames.frame_len() =>
+                {
+                    if !seen[flow] {
+                        seen[flow] = true;
+                        missing -= 1;
+                        frames.frame_mut(flow).copy_from_slice(&frame);
+                    }
+                }
+                _ => {
+                    return Err(XdpError::Invalid {
+                        what: format!(
+                            "the generator program returned action {action} and a frame of \
+                             {} bytes (source port {port:?})",
+                            frame.len()
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(frames)
     }
 
     /// Frames the program has handled so far (sent or dropped on the way out).
