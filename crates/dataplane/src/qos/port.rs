@@ -263,9 +263,20 @@ impl<T> PortQueues<T> {
         while !batch.is_empty() {
             let n = batch.len().min(ENQUEUE_CHUNK);
             let chunk = self.prepare(&mut batch[..n], frames);
+            self.prefetch_tails(&chunk.prepared[..n]);
             for (frame, p) in batch.drain(..n).zip(chunk.prepared.iter()) {
                 self.enqueue_classified(frame, *p, now, frames);
             }
+        }
+    }
+
+    /// Starts fetching the tail slots the prepared frames will be linked
+    /// behind (the last pass before a chunk is queued; the express path,
+    /// whose flows have no frames, skips it).
+    #[inline(always)]
+    fn prefetch_tails(&self, prepared: &[Prepared]) {
+        for p in prepared {
+            self.store.prefetch_tail(p.flow);
         }
     }
 
@@ -273,9 +284,8 @@ impl<T> PortQueues<T> {
     /// most [`ENQUEUE_CHUNK`] frames before queueing them: classify and
     /// hash every frame (fetching its flow set's tags), find the flows
     /// already holding a way (fetching their state; for a new flow, the way
-    /// it will probably claim), fetch the tail slots new frames will be
-    /// linked behind. Read-only but for the fetches: `prepared[i]`
-    /// describes `chunk[i]`.
+    /// it will probably claim). Read-only but for the fetches:
+    /// `prepared[i]` describes `chunk[i]`.
     #[inline(always)]
     fn prepare<S: FrameStore<T>>(&self, chunk: &mut [T], frames: &mut S) -> PreparedChunk {
         let n = chunk.len().min(ENQUEUE_CHUNK);
@@ -289,8 +299,6 @@ impl<T> PortQueues<T> {
             let bytes = frames.bytes(frame);
             let meta = self.classify(bytes);
             let len = bytes.len() as u32;
-            classes |= 1 << (meta.class & 7);
-            longest = longest.max(len);
             let base = self.store.set_base(meta.hash);
             self.store.prefetch_set(base);
             Prepared {
@@ -310,6 +318,10 @@ impl<T> PortQueues<T> {
         // flows scanned again (~80 instructions each).
         let mut seen = [0u64; 16];
         for p in prepared[..n].iter_mut() {
+            // (Gathered here, not in the loop above, which is a call: its
+            // captured sums went through memory.)
+            classes |= 1 << (p.meta.class & 7);
+            longest = longest.max(p.len);
             p.flow = self.store.peek(p.base as usize, p.meta.hash, p.meta.class);
             if p.flow == NIL {
                 let bit = (p.meta.hash >> 8) as usize & 1023;
@@ -322,9 +334,6 @@ impl<T> PortQueues<T> {
             } else {
                 self.store.prefetch_flow(p.flow);
             }
-        }
-        for p in prepared[..n].iter() {
-            self.store.prefetch_tail(p.flow);
         }
         PreparedChunk {
             prepared,

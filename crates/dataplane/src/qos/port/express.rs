@@ -49,6 +49,7 @@ impl<T> PortQueues<T> {
             && frame_cost(chunk.longest) < self.quantum as i32
             && self.express_class_ready(c);
         if !eligible {
+            self.prefetch_tails(prepared);
             for (frame, p) in batch.drain(..).zip(prepared.iter()) {
                 self.enqueue_classified(frame, *p, now, frames);
             }
