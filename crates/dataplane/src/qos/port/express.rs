@@ -11,11 +11,11 @@
 //! list (DRR++ retires it at its next visit), CoDel told each flow emptied,
 //! the counters and sojourn samples of each frame. The express path writes
 //! that state directly instead of linking every frame into the arena and
-//! taking it out again (~half the queues' instructions per packet in the
-//! worker-loop benchmark). Anything else, found before a frame is sent,
-//! goes the general way; a frame the transmit side refuses leaves the rest
-//! queued as the general way would. A property test holds the two
-//! together.
+//! taking it out again (the worker-loop benchmark with the full table:
+//! 979 → 765 instructions per packet, callgrind). Anything else, found
+//! before a frame is sent, goes the general way; a frame the transmit
+//! side refuses leaves the rest queued as the general way would. A
+//! property test holds the two together.
 
 use super::{frame_cost, PortQueues, Prepared, ENQUEUE_CHUNK};
 use crate::qos::flows::{Linked, NIL};
