@@ -59,7 +59,8 @@ impl Emit for PoolEmit<'_> {
 /// order the pipeline produced them, so a port's queues see the same
 /// frames in the same order, with the same (per-batch) time, as if each
 /// were queued at once. Only the moment a dropped frame returns to the pool
-/// moves, by at most one batch.
+/// moves, by at most one pass. What is left held at the end of a pass's
+/// receive batches the worker's `schedule` queues (and sends).
 pub(super) struct Enqueuer<'a> {
     pub(super) qos: &'a mut [PortQueues<Frame>],
     pub(super) held: &'a mut [Vec<Frame>],
@@ -83,15 +84,6 @@ impl Enqueuer<'_> {
             queues.enqueue_batch(held, self.now_ns, frames);
         }
         held.push(frame);
-    }
-
-    /// Queues every held frame.
-    pub(super) fn flush(&mut self, frames: &mut UmemFrames<'_>) {
-        for (queues, held) in self.qos.iter_mut().zip(self.held.iter_mut()) {
-            if !held.is_empty() {
-                queues.enqueue_batch(held, self.now_ns, frames);
-            }
-        }
     }
 }
 

@@ -342,8 +342,14 @@ impl<I: PacketIo> Worker<I> {
 
     /// Moves frames from each port's output queues to its transmit batch, as
     /// many as the ring and the shaper allow. Returns how many.
+    /// The frames the last receive batches left held for a port (see
+    /// [`Enqueuer`]) are queued here first, with the time they arrived
+    /// (`now_ns`, set whenever frames were received): queueing them and
+    /// filling the port's batch is one step, which sends an idle port's
+    /// frames without linking each into its queues
+    /// ([`PortQueues::enqueue_then_burst`]).
     fn schedule(&mut self, now_ns: Option<u64>) -> usize {
-        if self.qos.iter().all(|q| q.is_empty()) {
+        if self.qos.iter().all(|q| q.is_empty()) && self.held.iter().all(|h| h.is_empty()) {
             return 0;
         }
         let now_ns = now_ns.unwrap_or_else(|| self.clock.0.elapsed().as_nanos() as u64);
@@ -352,22 +358,22 @@ impl<I: PacketIo> Worker<I> {
             umem: &self.umem,
             pool: &mut self.pool,
         };
-        for (port, q) in self.qos.iter_mut().enumerate() {
-            if q.is_empty() {
+        for (port, (q, held)) in self.qos.iter_mut().zip(self.held.iter_mut()).enumerate() {
+            if q.is_empty() && held.is_empty() {
                 continue;
             }
             // A sub-interface's frames leave through its link's ring.
             let link = self.forwarder.link_of(port as PortId);
             let Some(tx) = self.tx.get_mut(link as usize) else {
+                q.enqueue_batch(held, now_ns, &mut frames);
                 continue;
             };
             let room = tx.room().min(self.io.tx_room(link));
             let tx_dropped = &mut self.tx_dropped;
-            moved += q.dequeue_burst(now_ns, room, &mut frames, |frame| {
-                // Not for lack of room (the burst is bounded by it): a
-                // refused frame goes back to the pool and counts as dropped.
-                tx.push(frame).inspect_err(|_| *tx_dropped += 1)
-            });
+            // Not for lack of room (the burst is bounded by it): a
+            // refused frame goes back to the pool and counts as dropped.
+            let out = |frame| tx.push(frame).inspect_err(|_| *tx_dropped += 1);
+            moved += q.enqueue_then_burst(held, now_ns, room, &mut frames, out);
         }
         moved
     }
@@ -444,8 +450,7 @@ impl<I: PacketIo> Worker<I> {
                 Verdict::Fragmented { .. } | Verdict::Drop(_) => emit.pool.free(frame),
             }
         }
-        let pool = &mut *emit.pool;
-        emit.queues.flush(&mut UmemFrames { umem, pool });
+        // The frames still held are queued by `schedule`, which sends them.
     }
 
     /// Runs until `stop` is set: busy while traffic flows, waiting on the

@@ -90,19 +90,20 @@ impl Classifier {
     /// forwards only IP, so this is a safety net, not a path.
     #[inline(always)]
     pub fn classify(&self, frame: &[u8]) -> FlowMeta {
-        let other = FlowMeta {
+        // Made only when needed (a multiply every frame would pay).
+        let other = || FlowMeta {
             hash: self.mix(self.key[0], 0),
             class: 0,
         };
         // A sub-interface's queues hold tagged frames: look past the tag.
         let Some((et, offset)) = l3_offset(frame) else {
-            return other;
+            return other();
         };
         let l3 = &frame[offset.min(frame.len())..];
         match et {
-            ethertype::IPV4 => self.classify_v4(l3).unwrap_or(other),
-            ethertype::IPV6 => self.classify_v6(l3).unwrap_or(other),
-            _ => other,
+            ethertype::IPV4 => self.classify_v4(l3).unwrap_or_else(other),
+            ethertype::IPV6 => self.classify_v6(l3).unwrap_or_else(other),
+            _ => other(),
         }
     }
 

@@ -329,6 +329,23 @@ impl<T> Store<T> {
         Some((item, slot.len, slot.enqueued_ns))
     }
 
+    /// The flow table as text (tests: two stores that must have reached
+    /// the same state; which arena slots hold a flow's frames is not part
+    /// of it, only their number and bytes).
+    #[cfg(test)]
+    pub fn flows_state(&self) -> String {
+        let flows: Vec<_> = self
+            .flows
+            .iter()
+            .map(|f| {
+                (
+                    f.packets, f.bytes, f.next, f.deficit, f.class, f.linked, f.codel,
+                )
+            })
+            .collect();
+        format!("{flows:?} {:?} {:?} {}", self.tags, self.keys, self.used)
+    }
+
     /// The flow holding the most bytes.
     pub fn fattest(&self) -> Option<u32> {
         let mut best = None;

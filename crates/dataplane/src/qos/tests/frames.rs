@@ -140,3 +140,50 @@ pub fn v6_frame(s: &V6Spec) -> Vec<u8> {
     }
     .build()
 }
+
+/// A UDP frame of flow `flow` (its source port) with DSCP `dscp`, ECN
+/// bits `ecn` and `payload` bytes (the property tests' batches).
+pub fn udp_frame(flow: u16, dscp: u8, ecn: u8, payload: u16) -> Vec<u8> {
+    let mut s = V4Spec::udp(flow, 53);
+    s.dscp = dscp;
+    s.ecn = ecn;
+    s.payload = payload as usize;
+    v4_frame(&s)
+}
+
+/// The property tests' port: `kind` with three classes (default, "ef" by
+/// DSCP 46 at weight 5, "af" by DSCP 10 at weight 2), CoDel at 1 ms / 10
+/// ms, shaped to 10 MB/s when `shaped`.
+pub fn three_class_config(
+    kind: crate::qos::SchedulerKind,
+    queue_limit: u32,
+    flow_limit: u32,
+    flows: u32,
+    shaped: bool,
+) -> crate::qos::QosConfig {
+    use crate::qos::{ClassConfig, CodelParams, QosConfig};
+    QosConfig {
+        scheduler: kind,
+        rate: shaped.then_some(10_000_000),
+        queue_limit,
+        flow_limit,
+        flows,
+        codel: CodelParams {
+            target_ns: 1_000_000,
+            interval_ns: 10_000_000,
+        },
+        classes: vec![
+            ClassConfig {
+                name: "ef".into(),
+                dscp: vec![46],
+                weight: 5,
+            },
+            ClassConfig {
+                name: "af".into(),
+                dscp: vec![10],
+                weight: 2,
+            },
+        ],
+        ..QosConfig::default()
+    }
+}

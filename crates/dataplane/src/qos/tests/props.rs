@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use proptest::prelude::*;
 
-use super::frames::{v4_frame, V4Spec};
+use super::frames::{three_class_config, udp_frame, v4_frame, V4Spec};
 use super::sim::{SimFrame, SimStore};
 use crate::qos::{ClassConfig, CodelParams, PortQueues, QosConfig, SchedulerKind};
 
@@ -135,19 +135,7 @@ proptest! {
             1..40,
         ),
     ) {
-        let cfg = QosConfig {
-            scheduler: kind,
-            rate: shaped.then_some(10_000_000),
-            queue_limit,
-            flow_limit,
-            flows,
-            codel: CodelParams { target_ns: 1_000_000, interval_ns: 10_000_000 },
-            classes: vec![
-                ClassConfig { name: "ef".into(), dscp: vec![46], weight: 5 },
-                ClassConfig { name: "af".into(), dscp: vec![10], weight: 2 },
-            ],
-            ..QosConfig::default()
-        };
+        let cfg = three_class_config(kind, queue_limit, flow_limit, flows, shaped);
         let mut batched = PortQueues::new(&cfg, [5, 7]);
         let mut single = PortQueues::new(&cfg, [5, 7]);
         let (mut batched_store, mut single_store) = (SimStore::default(), SimStore::default());
@@ -156,12 +144,8 @@ proptest! {
         let mut batch = Vec::new();
         for (frames, dequeues, advance_us, refuse_after) in rounds {
             for (flow, dscp, ecn, payload) in frames {
-                let mut s = V4Spec::udp(flow, 53);
-                s.dscp = dscp;
-                s.ecn = ecn;
-                s.payload = payload as usize;
                 id += 1;
-                let bytes = v4_frame(&s);
+                let bytes = udp_frame(flow, dscp, ecn, payload);
                 single.enqueue(SimFrame { id, source: 0, bytes: bytes.clone() }, now, &mut single_store);
                 batch.push(SimFrame { id, source: 0, bytes });
             }
