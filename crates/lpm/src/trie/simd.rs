@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
 use super::lookup::{resolve, walk_v4_depth_unchecked, V4};
-use super::{Key, HDR, LEAF, NONE_ID, OFFSET, WIDE};
+use super::{Key, HDR, LEAF, NONE_ID, OFFSET, REGION, WIDE};
 use crate::NextHopId;
 
 /// Addresses per vector.
@@ -441,6 +441,57 @@ unsafe fn upper_words<T: Copy + Into<u128> + 'static>(a: &[T]) -> (__m512i, __m5
     }
 }
 
+/// Words of `Trie::routed` (a bit per region of `REGION` direct entries).
+const ROUTED_WORDS: usize = (1 << <u128 as Key>::DIRECT) / REGION / 64;
+/// Address bits that name a region (12: a bit per /12).
+const REGION_BITS: u32 = <u128 as Key>::DIRECT as u32 - REGION.trailing_zeros();
+
+/// `Trie::routed` (4096 bits, a bit per /12): which lanes' addresses fall
+/// in a region of the direct array that holds a route or a node. Read
+/// from memory at each use (512 bytes, in L1; held in eight registers
+/// across the batch instead, it measured the same).
+#[derive(Clone, Copy)]
+struct Regions<'a> {
+    words: &'a [u64; ROUTED_WORDS],
+}
+
+impl<'a> Regions<'a> {
+    fn new(routed: &'a [u64]) -> Option<Self> {
+        Some(Self {
+            words: routed.try_into().ok()?,
+        })
+    }
+
+    /// The lanes whose address (`top`: its bits 0..32) lies in a routed
+    /// region: bit r % 32 of 32-bit word r / 32 of the table, r = the top
+    /// 12 bits (two-source permutes pick the word among 32, blends among
+    /// the four pairs).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+    #[inline]
+    fn routed(&self, top: __m512i) -> u16 {
+        let r = _mm512_srli_epi32::<{ 32 - REGION_BITS }>(top);
+        let word = _mm512_srli_epi32::<5>(r);
+        let p: *const u64 = self.words.as_ptr();
+        // SAFETY: `words` holds 64 u64 (512 bytes): eight unaligned 64-byte loads.
+        let q =
+            [0, 1, 2, 3, 4, 5, 6, 7].map(|k| unsafe { _mm512_loadu_si512(p.add(8 * k).cast()) });
+        let p01 = _mm512_permutex2var_epi32(q[0], word, q[1]);
+        let p23 = _mm512_permutex2var_epi32(q[2], word, q[3]);
+        let p45 = _mm512_permutex2var_epi32(q[4], word, q[5]);
+        let p67 = _mm512_permutex2var_epi32(q[6], word, q[7]);
+        let b5 = _mm512_test_epi32_mask(word, _mm512_set1_epi32(32));
+        let b6 = _mm512_test_epi32_mask(word, _mm512_set1_epi32(64));
+        let lo = _mm512_mask_blend_epi32(b5, p01, p23);
+        let hi = _mm512_mask_blend_epi32(b5, p45, p67);
+        let w = _mm512_mask_blend_epi32(b6, lo, hi);
+        let bit = _mm512_sllv_epi32(
+            _mm512_set1_epi32(1),
+            _mm512_and_si512(r, _mm512_set1_epi32(31)),
+        );
+        _mm512_test_epi32_mask(w, bit)
+    }
+}
+
 /// IPv6 batches: the same lanes over the address's bits 18..50 (five node
 /// levels, where nearly every walk ends: see `v6.rs`); a lane still on a
 /// node after them finishes alone.
@@ -452,6 +503,7 @@ unsafe fn upper_words<T: Copy + Into<u128> + 'static>(a: &[T]) -> (__m512i, __m5
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
     direct: &[u32],
+    routed: &[u64],
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
@@ -460,10 +512,10 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
     const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
     let n = addrs.len().min(out.len());
     let full = n / W * W;
-    if direct.len() != 1 << DIRECT {
+    let Some(regions) = Regions::new(routed).filter(|_| direct.len() == 1 << DIRECT) else {
         // SAFETY: the caller's contract (this trie's fields).
         return unsafe { super::v6::batch(direct, arena, codes, addrs, out) };
-    }
+    };
     let codes_v = Codes::new(codes);
     for (a, o) in addrs[..full]
         .chunks(V * W)
@@ -478,8 +530,20 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
             // SAFETY: the features are enabled (this function's own).
             let (top, next) = unsafe { upper_words(a.get(v * W..).unwrap_or(&[])) };
             let di = _mm512_srli_epi32::<{ 32 - DIRECT }>(top);
+            // Lanes in unrouted regions (nearly all uniform addresses:
+            // 2000::/3 is mostly unrouted) are masked out of the gather
+            // and take "no route": the gather costs with the lanes it
+            // reads, and a vector with none reads nothing.
+            let m = regions.routed(top);
             // SAFETY: every index is < 2^DIRECT = direct.len() (checked above).
-            e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
+            e[v] = unsafe {
+                _mm512_mask_i32gather_epi32::<4>(
+                    _mm512_set1_epi32(LEAF as i32),
+                    m,
+                    di,
+                    direct.as_ptr().cast(),
+                )
+            };
             // The 32 bits after the direct index (the five levels' slots).
             rest[v] = _mm512_or_si512(
                 _mm512_slli_epi32::<DIRECT>(top),

@@ -92,6 +92,7 @@ impl<K: Key> Trie<K> {
                 self.repaint(&mut direct, key, len, 0, d0, base)
             }));
             self.direct = direct;
+            self.mark_routed(di, di + (1 << (d0 - len)));
             if let Err(panic) = painted {
                 std::panic::resume_unwind(panic);
             }
@@ -151,6 +152,7 @@ impl<K: Key> Trie<K> {
             new = self.write_node(&entries, inherited);
         }
         self.direct[di] = new;
+        self.mark_routed(di, di + 1);
     }
 
     /// Resets the slots of `key/len` in a level to `base` and repaints them
