@@ -162,7 +162,7 @@ pub(crate) struct Trie<K: Key> {
     /// array (`REGION` entries: addresses whose top 12 bits are r) holds a
     /// route or a node: IPv6 batches answer a vector of addresses that all
     /// fall in unrouted regions without reading the direct array
-    /// (`simd::batch_v6`). 512 bytes, in registers there.
+    /// (`simd::batch_v6`). 512 bytes.
     routed: Vec<u64>,
     /// Nodes, in 16-bit units, then `GUARD` (empty while there is no node).
     arena: Vec<u16>,

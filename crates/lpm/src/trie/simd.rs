@@ -445,6 +445,8 @@ unsafe fn upper_words<T: Copy + Into<u128> + 'static>(a: &[T]) -> (__m512i, __m5
 const ROUTED_WORDS: usize = (1 << <u128 as Key>::DIRECT) / REGION / 64;
 /// Address bits that name a region (12: a bit per /12).
 const REGION_BITS: u32 = <u128 as Key>::DIRECT as u32 - REGION.trailing_zeros();
+// `Regions::routed` picks among exactly eight vectors (128 words of 32 bits).
+const _: () = assert!(ROUTED_WORDS == 64 && REGION_BITS == 12);
 
 /// `Trie::routed` (4096 bits, a bit per /12): which lanes' addresses fall
 /// in a region of the direct array that holds a route or a node. Read
@@ -494,12 +496,14 @@ impl<'a> Regions<'a> {
 
 /// IPv6 batches: the same lanes over the address's bits 18..50 (five node
 /// levels, where nearly every walk ends: see `v6.rs`); a lane still on a
-/// node after them finishes alone.
+/// node after them finishes alone. Lanes whose region `routed` marks as
+/// empty read no direct entry.
 ///
 /// # Safety
 /// The CPU must support the features [`available`] checks, and `direct`,
-/// `arena` and `codes` are one `Trie<u128>`'s fields (the scalar walks
-/// read them unchecked: `v6::batch`).
+/// `routed`, `arena` and `codes` are one `Trie<u128>`'s fields (the scalar
+/// walks read them unchecked: `v6::batch`; a lane of an unrouted region is
+/// answered "no route" on `routed`'s word).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
     direct: &[u32],

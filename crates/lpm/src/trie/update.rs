@@ -151,8 +151,11 @@ impl<K: Key> Trie<K> {
             self.free_node(p);
             new = self.write_node(&entries, inherited);
         }
-        self.direct[di] = new;
-        self.mark_routed(di, di + 1);
+        let old = std::mem::replace(&mut self.direct[di], new);
+        // The region's bit changes only with "no route" on one side.
+        if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) {
+            self.mark_routed(di, di + 1);
+        }
     }
 
     /// Resets the slots of `key/len` in a level to `base` and repaints them
