@@ -592,7 +592,9 @@ impl Trie<u128> {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
             // SAFETY: the CPU has every feature `simd::batch_v6` enables
             // (checked just above); this trie's fields.
-            return unsafe { super::simd::batch_v6(direct, arena, codes, addrs, out) };
+            return unsafe {
+                super::simd::batch_v6(direct, &self.routed, arena, codes, addrs, out)
+            };
         }
         self.lookup_batch_portable(addrs, out)
     }

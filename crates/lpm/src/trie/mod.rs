@@ -108,6 +108,9 @@ const HDR: usize = 4;
 const ALIGN: usize = 4;
 /// Zero units after the last node (see the layout above).
 const GUARD: usize = 2;
+/// Direct entries per bit of `Trie::routed` (with 18 direct bits: a bit
+/// per /12, 4096 bits).
+const REGION: usize = 64;
 /// Code of "no route".
 const NO_ROUTE: u16 = 0;
 /// What `codes[NO_ROUTE]` holds.
@@ -155,6 +158,12 @@ pub enum LpmError {
 pub(crate) struct Trie<K: Key> {
     /// `1 << K::DIRECT` entries.
     direct: Vec<u32>,
+    /// Bit r (word r / 64, bit r % 64) set where region r of the direct
+    /// array (`REGION` entries: addresses whose top 12 bits are r) holds a
+    /// route or a node: IPv6 batches answer a vector of addresses that all
+    /// fall in unrouted regions without reading the direct array
+    /// (`simd::batch_v6`). 512 bytes.
+    routed: Vec<u64>,
     /// Nodes, in 16-bit units, then `GUARD` (empty while there is no node).
     arena: Vec<u16>,
     /// Leaf code → next-hop id (`codes[0]` = `NONE_ID`).
@@ -185,6 +194,7 @@ impl<K: Key> Default for Trie<K> {
     fn default() -> Self {
         Trie {
             direct: vec![leaf(NO_ROUTE); 1 << K::DIRECT],
+            routed: vec![0; (1 << K::DIRECT) / REGION / 64],
             arena: Vec::new(),
             codes: vec![NONE_ID],
             record: Record::default(),
@@ -227,6 +237,7 @@ impl<K: Key> Trie<K> {
     pub fn lookup_copy(&self) -> Self {
         Trie {
             direct: self.direct.clone(),
+            routed: self.routed.clone(),
             arena: self.arena.clone(),
             codes: self.codes.clone(),
             record: Record::default(),
@@ -253,9 +264,10 @@ impl<K: Key> Trie<K> {
         self.lookup_only.is_some()
     }
 
-    /// Bytes lookups can touch: direct array, node arena, code table.
+    /// Bytes lookups can touch: direct array and its summary, node arena,
+    /// code table.
     pub fn lookup_memory_bytes(&self) -> usize {
-        self.direct.len() * 4 + self.arena.len() * 2 + self.codes.len() * 4
+        self.direct.len() * 4 + self.routed.len() * 8 + self.arena.len() * 2 + self.codes.len() * 4
     }
 
     /// Everything: the compiled form plus the control-side record.

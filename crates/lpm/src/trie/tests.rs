@@ -54,6 +54,11 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
 /// code inside the code table.
 fn assert_well_formed<K: Key>(t: &Trie<K>) {
     assert_eq!(t.direct.len(), 1 << K::DIRECT);
+    // The summary of unrouted regions the IPv6 batches trust.
+    for (r, region) in t.direct.chunks(REGION).enumerate() {
+        let routed = region.iter().any(|&e| e != leaf(NO_ROUTE));
+        assert_eq!(t.routed[r / 64] >> (r % 64) & 1 == 1, routed, "region {r}");
+    }
     let leaf_ok = |e: u32| assert!(((e & 0xffff) as usize) < t.codes.len(), "code {e:#x}");
     let mut stack: Vec<u32> = Vec::new();
     for &e in &t.direct {
@@ -405,4 +410,56 @@ fn resetting_the_default_to_the_same_next_hop_is_a_no_op() {
         "a new next hop still replaces it"
     );
     assert_eq!(t.default_route().map(|d| d.0), Some(4));
+}
+
+/// The summary of routed regions (`Trie::routed`) follows updates that
+/// give a region its first route or take its last, both through the
+/// direct array (a /16) and below it (a /48): the AVX-512 batch masks
+/// addresses of unrouted regions out of its reads and answers them "no
+/// route" from it alone.
+#[test]
+fn routed_regions_follow_updates() {
+    let mut t = Trie::<u128>::from_routes([(0x2001u128 << 112, 16, 1)]).unwrap();
+    let r48 = 0x2a02_0000_0001u128 << 80;
+    let r16 = 0x2c0f_u128 << 112;
+    let probes: Vec<std::net::Ipv6Addr> = (0..64u128)
+        .map(|i| match i % 4 {
+            0 => r48 | i,
+            1 => r16 | i << 40,
+            2 => (0x2001u128 << 112) | i,
+            _ => (0x3fff_u128 << 112) | i,
+        })
+        .map(Into::into)
+        .collect();
+    let batch = |t: &Trie<u128>| {
+        let mut out = vec![None; probes.len()];
+        t.lookup_batch(&probes, &mut out);
+        out
+    };
+    let single = |t: &Trie<u128>| {
+        let p = probes.iter().map(|&a| t.lookup(a.into()));
+        p.collect::<Vec<_>>()
+    };
+    let steps: [(u128, u8, Option<u32>); 4] = [
+        (r48, 48, Some(2)),
+        (r16, 16, Some(3)),
+        (r48, 48, None),
+        (r16, 16, None),
+    ];
+    for (k, l, nh) in steps {
+        match nh {
+            Some(nh) => assert_eq!(t.insert(k, l, nh), Ok(None)),
+            None => assert!(t.remove(k, l).is_some()),
+        }
+        assert_well_formed(&t);
+        let want = single(&t);
+        assert_eq!(
+            want.iter().filter(|a| a.is_some()).count(),
+            16 * (1
+                + usize::from(t.get(r48, 48).is_some())
+                + usize::from(t.get(r16, 16).is_some()))
+        );
+        assert_eq!(batch(&t), want);
+        assert_eq!(batch(&t.lookup_copy()), want);
+    }
 }

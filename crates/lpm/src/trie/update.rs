@@ -92,6 +92,7 @@ impl<K: Key> Trie<K> {
                 self.repaint(&mut direct, key, len, 0, d0, base)
             }));
             self.direct = direct;
+            self.mark_routed(di, di + (1 << (d0 - len)));
             if let Err(panic) = painted {
                 std::panic::resume_unwind(panic);
             }
@@ -150,7 +151,11 @@ impl<K: Key> Trie<K> {
             self.free_node(p);
             new = self.write_node(&entries, inherited);
         }
-        self.direct[di] = new;
+        let old = std::mem::replace(&mut self.direct[di], new);
+        // The region's bit changes only with "no route" on one side.
+        if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) {
+            self.mark_routed(di, di + 1);
+        }
     }
 
     /// Resets the slots of `key/len` in a level to `base` and repaints them
