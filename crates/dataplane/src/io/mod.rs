@@ -28,6 +28,34 @@ pub mod pcap;
 pub mod umem;
 pub mod xdp;
 
+use std::os::fd::AsRawFd;
+
+/// Sets an integer socket option (one a socket library may not offer):
+/// the project's one way of doing so, for the AF_PACKET, AF_XDP and
+/// control-plane sockets alike.
+pub fn set_int_option(
+    fd: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: a descriptor the caller holds and a pointer to a c_int of
+    // the size passed; the kernel copies it.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if ret != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub use emit::{Emit, MIN_EMIT_BUFFER};
 pub use loopback::LoopbackIo;
 pub use memory::{EmittedFrame, MemoryTx};

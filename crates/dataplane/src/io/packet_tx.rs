@@ -21,6 +21,8 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use super::set_int_option;
+
 /// Frames per `sendmmsg` call: enough to amortise the system call (about
 /// 0.3 µs against ~1 µs of work per frame), few enough that the
 /// per-second report and the stop signals are handled promptly.
@@ -136,13 +138,15 @@ impl<'f> PacketSender<'f> {
         if ret != 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // Refusals of either option leave a socket that still works, only
+        // slower.
         if qdisc_bypass {
-            set_int_option(&fd, libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1);
+            let _ = set_int_option(&fd, libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1);
         }
         // A batch of the largest frames in flight (4 MiB): the socket
         // blocks when its buffer is full, so a deep buffer keeps the driver
         // busy between calls. Root may exceed net.core.wmem_max.
-        set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 4 << 20);
+        let _ = set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 4 << 20);
         let iovecs = (0..frames.flows())
             .map(|flow| libc::iovec {
                 iov_base: frames.frame(flow).as_ptr() as *mut libc::c_void,
@@ -208,20 +212,6 @@ impl<'f> PacketSender<'f> {
             self.next_flow = (self.next_flow + accepted + dropped as usize) % flows;
         }
         Ok(done)
-    }
-}
-
-fn set_int_option(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) {
-    // SAFETY: an int option of the right length; a refusal leaves the
-    // socket as it was, which still works (only slower).
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as u32,
-        );
     }
 }
 

@@ -458,22 +458,11 @@ impl<T> PortQueues<T> {
     /// Counts one frame's sojourn in class `class`'s histogram.
     #[inline]
     fn record_sojourn(&mut self, class: usize, sojourn: u64) {
-        let value = sojourn.clamp(1, MAX_SOJOURN_NS);
-        let run = &mut self.pending;
-        if run.count > 0 && run.value == value && run.class == class {
-            run.count += 1;
-        } else {
-            self.flush_sojourn();
-            self.pending = SojournRun {
-                class,
-                value,
-                count: 1,
-            };
-        }
+        self.record_sojourn_n(class, sojourn, 1);
     }
 
-    /// Counts `n` frames' equal sojourn in class `class`'s histogram (as
-    /// many [`PortQueues::record_sojourn`] calls).
+    /// Counts `n` frames' equal sojourn in class `class`'s histogram:
+    /// equal samples in a row are kept as one pending run.
     #[inline]
     fn record_sojourn_n(&mut self, class: usize, sojourn: u64, n: u64) {
         let value = sojourn.clamp(1, MAX_SOJOURN_NS);

@@ -13,6 +13,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol as IpProtocol, Socket, T
 
 use super::{PortInterface, LISTEN_BACKLOG};
 use crate::control::protocol::{ListenPeer, Md5Key, TcpOptions};
+use crate::io::set_int_option;
 
 fn domain(address: IpAddr) -> Domain {
     match address {
@@ -75,30 +76,6 @@ fn set_min_ttl(socket: &Socket, v6: bool, min: u8) -> std::io::Result<()> {
         (libc::IPPROTO_IP, libc::IP_MINTTL)
     };
     set_int_option(socket, level, name, min.into())
-}
-
-/// An integer socket option socket2 does not offer.
-fn set_int_option(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> std::io::Result<()> {
-    // SAFETY: a valid descriptor and a pointer to a c_int of the size
-    // passed; the kernel copies it.
-    let ret = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if ret != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// `struct tcp_md5sig` of `<linux/tcp.h>` (what `TCP_MD5SIG` takes).

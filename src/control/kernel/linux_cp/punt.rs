@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::tap::{self, Tap};
 use crate::forward::pcp_of;
+use crate::io::set_int_option;
 use crate::wire::ethernet::ethertype;
 use crate::wire::vlan::{pop_tag, push_tag, Tci, VlanFrame, TAG_LEN};
 use crate::wire::MacAddr;
@@ -131,20 +132,6 @@ fn os_error(what: String) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> bool {
-    // SAFETY: an int option of the right length.
-    let ret = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    ret == 0
-}
-
 impl LinkSocket {
     /// A socket on link `ifindex` that receives the kernel's tagged frames
     /// (tag in the auxiliary data, or still in the frame), not our own.
@@ -199,13 +186,14 @@ impl LinkSocket {
                 "filter on the punt socket of {interface}"
             )));
         }
-        if !set_int_option(raw, libc::SOL_PACKET, PACKET_AUXDATA, 1) {
+        if set_int_option(&raw, libc::SOL_PACKET, PACKET_AUXDATA, 1).is_err() {
             return Err(os_error(format!("PACKET_AUXDATA on {interface}")));
         }
         // Without it (Linux < 4.20) our own frames come back: they are
-        // skipped by their packet type instead.
-        set_int_option(raw, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-        set_int_option(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
+        // skipped by their packet type instead. A smaller buffer only
+        // drops sooner.
+        let _ = set_int_option(&raw, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+        let _ = set_int_option(&raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
         // SAFETY: sockaddr_ll is plain data.
         let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         addr.sll_family = libc::AF_PACKET as u16;

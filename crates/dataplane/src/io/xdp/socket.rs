@@ -450,16 +450,8 @@ impl XdpIo {
 /// Lets one `sendto` in copy mode transmit a whole ring instead of the
 /// kernel's default 32 frames (Linux >= 6.17; ignored elsewhere).
 fn set_tx_budget(fd: RawFd, budget: u32) {
-    // SAFETY: `budget` is a valid u32 for the option's length.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            SOL_XDP,
-            XDP_MAX_TX_SKB_BUDGET,
-            (&budget as *const u32).cast(),
-            std::mem::size_of::<u32>() as libc::socklen_t,
-        );
-    }
+    let budget = budget.min(i32::MAX as u32) as libc::c_int;
+    let _ = crate::io::set_int_option(&fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, budget);
 }
 
 fn socket_is_zero_copy(fd: RawFd) -> bool {
