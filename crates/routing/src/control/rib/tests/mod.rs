@@ -693,7 +693,7 @@ fn a_mass_changes_dirty_set_is_freed_after_it_is_taken() {
             ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24).unwrap(),
         )
     };
-    let n = 2 * super::DIRTY_CAPACITY_KEPT as u32;
+    let n = 2 * super::changes::DIRTY_CAPACITY_KEPT as u32;
     for i in 0..n {
         let r = route(
             &prefix(i).to_string(),
@@ -703,9 +703,9 @@ fn a_mass_changes_dirty_set_is_freed_after_it_is_taken() {
         );
         rib.update(RouteSource::EBGP, prefix(i), Some(&r));
     }
-    assert!(rib.dirty_prefixes.capacity() > super::DIRTY_CAPACITY_KEPT);
+    assert!(rib.dirty_prefixes.capacity() > super::changes::DIRTY_CAPACITY_KEPT);
     assert!(rib.take_changes().full);
-    assert!(rib.dirty_prefixes.capacity() <= super::DIRTY_CAPACITY_KEPT);
+    assert!(rib.dirty_prefixes.capacity() <= super::changes::DIRTY_CAPACITY_KEPT);
     for i in 0..100 {
         rib.update(RouteSource::EBGP, prefix(i), None);
     }
