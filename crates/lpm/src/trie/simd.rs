@@ -13,7 +13,7 @@ use std::any::TypeId;
 use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
-use super::lookup::{resolve, walk_v4_depth_unchecked, V4};
+use super::lookup::{resolve, walk_v4_depth_unchecked, walk_v4_from_unchecked, V4};
 use super::{Key, HDR, LEAF, NONE_ID, OFFSET, REGION, WIDE};
 use crate::NextHopId;
 
@@ -21,6 +21,10 @@ use crate::NextHopId;
 const W: usize = 16;
 /// Vectors walked together.
 const V: usize = 4;
+/// IPv4 batches of `V` vectors with at most this many addresses going on
+/// past the direct array walk those one by one (`lanes`), not in rounds of
+/// gathers. Uniform traffic has about 12 of 64, inside-prefix traffic all.
+const SCALAR_WALKS_V4: usize = 32;
 
 /// Whether this CPU runs [`batch_v4`].
 pub(super) fn available() -> bool {
@@ -77,7 +81,8 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
 
 /// `V` × 16 lookups: `keys` (host-order IPv4 addresses) → next-hop ids
 /// (`NONE_ID` for no route). The `V` vectors advance together, one level
-/// per round, so that their gathers' latencies overlap.
+/// per round, so that their gathers' latencies overlap, unless few lanes
+/// go past the direct array (`SCALAR_WALKS_V4`): those walk one by one.
 ///
 /// # Safety
 /// The CPU has the features enabled here; `direct`, `arena` and `codes`
@@ -124,20 +129,67 @@ unsafe fn lanes<const V: usize>(
         e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
         rest[v] = _mm512_slli_epi32::<DIRECT>(a);
     }
-    // SAFETY: the features are enabled (this function's own); 32 bits of
-    // IPv4 end within three levels of 6 past 18.
-    let (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
+    // Lanes still on a node after the direct array: bit 16 v + j.
+    let mut on_node = 0u64;
+    for (v, &ev) in e.iter().enumerate() {
+        on_node |=
+            u64::from(_mm512_testn_epi32_mask(ev, _mm512_set1_epi32(LEAF as i32))) << (W * v);
+    }
+    // Uniform traffic: about one address in five goes on (12 of 64). Rounds
+    // of gathers for those few lanes are a chain of dependent gathers that
+    // nothing else in the batch overlaps (without the rounds the batch ran
+    // at 513 Mlps, with them 250: slower than single lookups), where walked
+    // one by one their misses overlap in the core's window as single
+    // lookups' do; and walked after every other answer is stored, nothing
+    // waits for them (walked before the codes' gathers: 355 against 378
+    // Mlps, sequential trace 1,025 against 1,120). Traffic that goes on
+    // nearly everywhere (inside prefixes) keeps the rounds.
+    let few = on_node.count_ones() as usize <= SCALAR_WALKS_V4;
+    let mut entries = [[0u32; W]; V];
+    if few {
+        for (en, &ev) in entries.iter_mut().zip(&e) {
+            // SAFETY: `en` holds 16 u32 (64 bytes); unaligned store.
+            unsafe { _mm512_storeu_si512(en.as_mut_ptr().cast(), ev) };
+        }
+    } else {
+        // SAFETY: the features are enabled (this function's own); 32 bits of
+        // IPv4 end within three levels of 6 past 18.
+        (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
+    }
     for v in 0..V {
         let id = match shared[v] {
             Some(id) => _mm512_set1_epi32(id as i32),
             // A gather: with the IPv6 batch's register table (`Codes`) the
             // sequential trace's batches were 5 % slower, the others no
-            // faster.
+            // faster. Lanes still on a node read some code here and are
+            // answered again below.
             // SAFETY: the features are enabled (this function's own).
             None => unsafe { codes_of(codes, e[v]) },
         };
         // SAFETY: `ids[v]` holds 16 u32 (64 bytes); unaligned store.
         unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id) };
+    }
+    if few {
+        let (entries, keys, ids) = (
+            entries.as_flattened(),
+            keys.as_flattened(),
+            ids.as_flattened_mut(),
+        );
+        while on_node != 0 {
+            let i = on_node.trailing_zeros() as usize;
+            on_node &= on_node - 1;
+            if let (Some(&en), Some(&k), Some(id)) = (entries.get(i), keys.get(i), ids.get_mut(i)) {
+                // SAFETY: `en` is the node pointer `k`'s direct entry holds
+                // (the lane's direct gather read it; a shared walk's vector
+                // holds leaves only, so none of its lanes is in
+                // `on_node`); this trie's arena (`batch_v4`'s contract).
+                let leaf = unsafe { walk_v4_from_unchecked(arena, en, k) };
+                *id = codes
+                    .get((leaf & 0xffff) as usize)
+                    .copied()
+                    .unwrap_or(NONE_ID);
+            }
+        }
     }
 }
 

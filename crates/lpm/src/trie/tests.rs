@@ -44,6 +44,28 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
         v.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
     }
     v.extend((0..2000).map(|_| rng.next_u64() as u32));
+    // Rounds of 64 (aligned with the batches' rounds) where 0 to 64
+    // addresses go past the direct array (inside routes longer than the
+    // direct index, among random addresses), so that AVX-512 rounds on
+    // both sides of `simd::SCALAR_WALKS_V4` (walked one by one, or in
+    // lanes) are checked.
+    let deep: Vec<(u32, u8)> = routes
+        .iter()
+        .filter(|r| u32::from(r.1) > <u32 as Key>::DIRECT as u32)
+        .map(|r| (r.0, r.1))
+        .collect();
+    v.resize(v.len().next_multiple_of(64), 0);
+    for b in 0..if deep.is_empty() { 0 } else { 130 } {
+        let n_inside = b % 65;
+        let mut round: Vec<u32> = (0..64 - n_inside).map(|_| rng.next_u64() as u32).collect();
+        for j in 0..n_inside {
+            let (k, l) = deep[(b * 5 + j) % deep.len()];
+            let inside = bounds(k, l).0
+                | (rng.next_u64() as u32 & u32::MAX.checked_shr(u32::from(l)).unwrap_or(0));
+            round.insert((b * 7 + j * 13) % (round.len() + 1), inside);
+        }
+        v.extend(round);
+    }
     v
 }
 
