@@ -1,6 +1,6 @@
 //! The lookups: one address, and batches whose addresses' memory accesses
 //! overlap (a software pipeline here for IPv4, per level across the batch
-//! for IPv6 in `v6.rs`; AVX-512 lanes for both in `simd.rs`).
+//! for IPv6 in `v6.rs`; AVX-512 lanes for both in `simd.rs` and `simd_v4.rs`).
 //!
 //! Three things decide speed here, all measured (see README):
 //! * Hardware `popcnt`. The default x86-64 target lacks it and `count_ones`
@@ -209,7 +209,7 @@ pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u
 
 /// The rest of [`walk_v4_unchecked`] from `e`, the node pointer `a`'s
 /// direct entry holds: the leaf entry. What a batch's few addresses that
-/// go past the direct array take (`simd::lanes`).
+/// go past the direct array take (`simd_v4::lanes`).
 ///
 /// # Safety
 /// As [`walk_v4_unchecked`]; `e` is a node pointer of the trie's direct array.
@@ -558,9 +558,9 @@ impl Trie<u32> {
         #[cfg(target_arch = "x86_64")]
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
-            // SAFETY: the CPU has every feature `simd::batch_v4` enables
+            // SAFETY: the CPU has every feature `simd_v4::batch_v4` enables
             // (checked just above); this trie's fields.
-            return unsafe { super::simd::batch_v4(direct, arena, codes, addrs, out) };
+            return unsafe { super::simd_v4::batch_v4(direct, arena, codes, addrs, out) };
         }
         self.lookup_batch_portable(addrs, out)
     }

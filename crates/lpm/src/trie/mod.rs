@@ -45,6 +45,8 @@ mod lookup;
 mod record;
 #[cfg(target_arch = "x86_64")]
 mod simd;
+#[cfg(target_arch = "x86_64")]
+mod simd_v4;
 mod update;
 mod v6;
 

@@ -47,7 +47,7 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
     // Rounds of 64 (aligned with the batches' rounds) where 0 to 64
     // addresses go past the direct array (inside routes longer than the
     // direct index, among random addresses), so that AVX-512 rounds on
-    // both sides of `simd::SCALAR_WALKS_V4` (walked one by one, or in
+    // both sides of `simd_v4::SCALAR_WALKS_V4` (walked one by one, or in
     // lanes) are checked.
     let deep: Vec<(u32, u8)> = routes
         .iter()
