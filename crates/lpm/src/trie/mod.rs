@@ -117,13 +117,13 @@ const ALIGN: usize = 4;
 /// Zero units after the last node (see the layout above).
 const GUARD: usize = 2;
 /// The IPv6 arena's first units, all `JUNK_UNIT`, where no node lies: a
-/// step from a leaf entry (`LEAF|code`, offset bits = the code, below 2^16)
-/// or from `JUNK` (offset `JUNK_UNIT`) reads only these (a bitmap of 4
-/// units, then an entry at most 2 × 8 + 2 units on, whatever the slot:
-/// rank <= 8) and finds `JUNK`. So the single IPv6 walk steps every level without asking
-/// whether its entry is still a node (`v6::walk_from`): no select on the
-/// chain of dependent loads. 128 KiB, of which a walk touches the lines of
-/// the codes in use and of `JUNK_UNIT`.
+/// step from a leaf entry (`LEAF|code`, offset bits = the code, below
+/// 2^16) or from `JUNK` (offset `JUNK_UNIT`) reads only these (a bitmap of
+/// 4 units, then an entry at most 2 × 8 + 2 units on, whatever the slot:
+/// rank <= 8) and finds `JUNK`. So the single IPv6 walk steps every level
+/// without asking whether its entry is still a node (`v6::walk_from`): no
+/// select on the chain of dependent loads. 128 KiB, of which a walk
+/// touches the lines of the codes in use and of `JUNK_UNIT`.
 pub(super) const LEAF_REGION: usize = (1 << 16) + 32;
 /// Every unit of the leaf region: two of them make `JUNK`.
 const JUNK_UNIT: u16 = 0xc000;

@@ -11,7 +11,8 @@
 //! with the next one's. Here a walk that reaches a node takes all five
 //! levels (depths 18 to 42, all inside the address's upper 64 bits, so
 //! slots are constant shifts of one `u64`): a level whose entry is already
-//! a leaf keeps it and reads the arena's first (hot) line instead. Only
+//! a leaf steps through the arena's leaf region to `JUNK` (single walks,
+//! `walk_from`) or reads a hot node and keeps the leaf (batches). Only
 //! longer routes continue in a loop, and that loop's exit is predictable
 //! (it is rarely entered).
 //!
@@ -161,8 +162,8 @@ unsafe fn step_any(arena: &[u16], e: u32, s: u32) -> u32 {
 /// and the answer is the last entry that is not `JUNK`, selected off the
 /// chain of dependent loads. Against a select of the node to read at each
 /// level (a leaf read a hot node and was kept: `step_or_keep`, which
-/// batches still use), single lookups on the inside-prefix trace ran 66.3
-/// -> 75.5 Mlps (median of 5, A/B in one process).
+/// batches still use), single lookups on the inside-prefix trace ran 66.4
+/// -> 74.7 Mlps (median of 5, A/B in one process).
 ///
 /// # Safety
 /// `e` is a node pointer of the trie whose arena `arena` is.
