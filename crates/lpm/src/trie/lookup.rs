@@ -1,6 +1,6 @@
 //! The lookups: one address, and batches whose addresses' memory accesses
 //! overlap (a software pipeline here for IPv4, per level across the batch
-//! for IPv6 in `v6.rs`; AVX-512 lanes for both in `simd.rs`).
+//! for IPv6 in `v6.rs`; AVX-512 lanes for both in `simd.rs` and `simd_v4.rs`).
 //!
 //! Three things decide speed here, all measured (see README):
 //! * Hardware `popcnt`. The default x86-64 target lacks it and `count_ones`
@@ -197,27 +197,51 @@ pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
     debug_assert_eq!(direct.len(), 1 << DIRECT);
     // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
-    let mut e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
-    let mut depth = DIRECT;
+    let e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
     // Most direct entries are leaves (81 % on the CAIDA table): one test.
     if e & LEAF == 0 {
-        let mut r = u64::from(a) << (32 + DIRECT);
-        // Wide nodes (they have children) first; a narrow one ends the
-        // walk. Leaves from a wide node are `LEAF|code`, so WIDE is clear.
-        while e & WIDE != 0 {
-            // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
-            e = unsafe { entry_unchecked::<true, true>(arena, e, (r >> 58) as u32) };
-            depth += 6;
-            if e & LEAF != 0 {
-                return (e, depth);
-            }
-            r <<= 6;
-        }
-        // SAFETY: `e` is a narrow node pointer of this trie.
-        e = unsafe { entry_unchecked::<false, true>(arena, e, (r >> 58) as u32) };
-        depth += 6;
+        // SAFETY: a node pointer from this trie's direct array (caller's contract).
+        unsafe { walk_v4_from_depth_unchecked(arena, e, a) }
+    } else {
+        (e, DIRECT)
     }
-    (e, depth)
+}
+
+/// The rest of [`walk_v4_unchecked`] from `e`, the node pointer `a`'s
+/// direct entry holds: the leaf entry. What a batch's few addresses that
+/// go past the direct array take (`simd_v4::lanes`).
+///
+/// # Safety
+/// As [`walk_v4_unchecked`]; `e` is a node pointer of the trie's direct array.
+#[inline(always)]
+pub(super) unsafe fn walk_v4_from_unchecked(arena: &[u16], e: u32, a: u32) -> u32 {
+    // SAFETY: the caller's contract (the depth is computed away).
+    unsafe { walk_v4_from_depth_unchecked(arena, e, a).0 }
+}
+
+/// [`walk_v4_from_unchecked`] and the depth (as [`walk_v4_depth_unchecked`]).
+///
+/// # Safety
+/// As [`walk_v4_from_unchecked`].
+#[inline(always)]
+unsafe fn walk_v4_from_depth_unchecked(arena: &[u16], mut e: u32, a: u32) -> (u32, u32) {
+    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
+    let mut depth = DIRECT;
+    let mut r = u64::from(a) << (32 + DIRECT);
+    // Wide nodes (they have children) first; a narrow one ends the
+    // walk. Leaves from a wide node are `LEAF|code`, so WIDE is clear.
+    while e & WIDE != 0 {
+        // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
+        e = unsafe { entry_unchecked::<true, true>(arena, e, (r >> 58) as u32) };
+        depth += 6;
+        if e & LEAF != 0 {
+            return (e, depth);
+        }
+        r <<= 6;
+    }
+    // SAFETY: `e` is a narrow node pointer of this trie.
+    e = unsafe { entry_unchecked::<false, true>(arena, e, (r >> 58) as u32) };
+    (e, depth + 6)
 }
 
 /// [`resolve`] without the bounds check on `codes`.
@@ -534,9 +558,9 @@ impl Trie<u32> {
         #[cfg(target_arch = "x86_64")]
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
-            // SAFETY: the CPU has every feature `simd::batch_v4` enables
+            // SAFETY: the CPU has every feature `simd_v4::batch_v4` enables
             // (checked just above); this trie's fields.
-            return unsafe { super::simd::batch_v4(direct, arena, codes, addrs, out) };
+            return unsafe { super::simd_v4::batch_v4(direct, arena, codes, addrs, out) };
         }
         self.lookup_batch_portable(addrs, out)
     }

@@ -33,7 +33,8 @@
 //! Leaves carry 16-bit codes indexing `codes` (code 0 = no route), so any
 //! `u32` next-hop id works while a table uses at most 65,535 distinct ones.
 //! The arena ends with `GUARD` zero units, so reading 32 bits at any
-//! node's last narrow entry stays inside it.
+//! node's last narrow entry stays inside it. An IPv6 arena starts with
+//! `LEAF_REGION`, where steps from leaves land (see there).
 //!
 //! The control side keeps the routes in packed sorted arrays (the record,
 //! `record.rs`) and updates the compiled form in place by rebuilding only the slots a changed
@@ -44,6 +45,8 @@ mod lookup;
 mod record;
 #[cfg(target_arch = "x86_64")]
 mod simd;
+#[cfg(target_arch = "x86_64")]
+mod simd_v4;
 mod update;
 mod v6;
 
@@ -58,6 +61,9 @@ pub(crate) trait Key: Copy + Ord + Eq + Default + std::fmt::Debug + 'static {
     const BITS: u8;
     /// Bits resolved by the direct-pointing array.
     const DIRECT: u8;
+    /// Units of `JUNK_UNIT` the arena starts with once it holds a node
+    /// (see `LEAF_REGION`): 0 where no walk steps from a leaf.
+    const RESERVED: usize;
     /// The address left-aligned in 128 bits (what the builder works on).
     fn to_left(self) -> u128;
     fn from_left(v: u128) -> Self;
@@ -66,6 +72,7 @@ pub(crate) trait Key: Copy + Ord + Eq + Default + std::fmt::Debug + 'static {
 impl Key for u32 {
     const BITS: u8 = 32;
     const DIRECT: u8 = 18;
+    const RESERVED: usize = 0;
     #[inline]
     fn to_left(self) -> u128 {
         u128::from(self) << 96
@@ -83,6 +90,7 @@ impl Key for u32 {
 impl Key for u128 {
     const BITS: u8 = 128;
     const DIRECT: u8 = 18;
+    const RESERVED: usize = LEAF_REGION;
     #[inline]
     fn to_left(self) -> u128 {
         self
@@ -108,6 +116,20 @@ const HDR: usize = 4;
 const ALIGN: usize = 4;
 /// Zero units after the last node (see the layout above).
 const GUARD: usize = 2;
+/// The IPv6 arena's first units, all `JUNK_UNIT`, where no node lies: a
+/// step from a leaf entry (`LEAF|code`, offset bits = the code, below
+/// 2^16) or from `JUNK` (offset `JUNK_UNIT`) reads only these (a bitmap of
+/// 4 units, then an entry at most 2 × 8 + 2 units on, whatever the slot:
+/// rank <= 8) and finds `JUNK`. So the single IPv6 walk steps every level
+/// without asking whether its entry is still a node (`v6::walk_from`): no
+/// select on the chain of dependent loads. 128 KiB, of which a walk
+/// touches the lines of the codes in use and of `JUNK_UNIT`.
+pub(super) const LEAF_REGION: usize = (1 << 16) + 32;
+/// Every unit of the leaf region: two of them make `JUNK`.
+const JUNK_UNIT: u16 = 0xc000;
+/// What a step from a leaf or from `JUNK` reads: `LEAF` and `WIDE` both
+/// set, which no leaf (`LEAF|code`) and no node pointer (`LEAF` clear) is.
+pub(super) const JUNK: u32 = (JUNK_UNIT as u32) << 16 | JUNK_UNIT as u32;
 /// Direct entries per bit of `Trie::routed` (with 18 direct bits: a bit
 /// per /12, 4096 bits).
 const REGION: usize = 64;
@@ -473,6 +495,11 @@ impl<K: Key> Trie<K> {
         if let Some(o) = self.free.get_mut(class).and_then(Vec::pop) {
             self.free_words -= words;
             return o as usize;
+        }
+        if self.arena.is_empty() && K::RESERVED > 0 {
+            self.arena = vec![JUNK_UNIT; K::RESERVED];
+            self.arena.extend([0; GUARD]);
+            self.meta.resize(K::RESERVED / ALIGN, NO_ROUTE);
         }
         let o = self.arena.len().saturating_sub(GUARD);
         assert!(

@@ -1,4 +1,5 @@
-//! IPv4 and IPv6 batches with AVX-512 (F, BW, VL, VPOPCNTDQ), chosen at run time:
+//! IPv6 batches with AVX-512 (F, BW, VL, VPOPCNTDQ), chosen at run time, and
+//! what the IPv4 ones (`simd_v4.rs`) share with them:
 //! 16 addresses per vector walk the trie in lanes, each level one gather of
 //! the nodes' bitmaps (two 32-bit halves), a vector popcount and one gather
 //! of the entries, until every lane holds a leaf. No branch depends on an
@@ -13,16 +14,15 @@ use std::any::TypeId;
 use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
-use super::lookup::{resolve, walk_v4_depth_unchecked, V4};
+use super::lookup::resolve;
 use super::{Key, HDR, LEAF, NONE_ID, OFFSET, REGION, WIDE};
 use crate::NextHopId;
 
 /// Addresses per vector.
-const W: usize = 16;
+pub(super) const W: usize = 16;
 /// Vectors walked together.
-const V: usize = 4;
-
-/// Whether this CPU runs [`batch_v4`].
+pub(super) const V: usize = 4;
+/// Whether this CPU runs the AVX-512 batches (`batch_v6`, `simd_v4::batch_v4`).
 pub(super) fn available() -> bool {
     is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
@@ -30,123 +30,12 @@ pub(super) fn available() -> bool {
         && is_x86_feature_detected!("avx512vpopcntdq")
 }
 
-/// Looks up `addrs` into `out` (up to the shorter of the two).
-///
-/// # Safety
-/// The CPU must support the features [`available`] checks, and `direct`,
-/// `arena` and `codes` are one `Trie<u32>`'s fields (a vector's shared
-/// walk reads them unchecked: `lookup::walk_v4_depth_unchecked`).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
-pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
-    direct: &[u32],
-    arena: &[u16],
-    codes: &[NextHopId],
-    addrs: &[T],
-    out: &mut [Option<NextHopId>],
-) {
-    let n = addrs.len().min(out.len());
-    let full = n / W * W;
-    // The direct gather relies on every index (top DIRECT bits) being in
-    // bounds; a table always has exactly that many entries.
-    if direct.len() != 1 << <u32 as Key>::DIRECT {
-        return super::lookup::batch_v4(direct, arena, codes, addrs, out);
-    }
-    for (a, o) in addrs[..full]
-        .chunks(V * W)
-        .zip(out[..full].chunks_mut(V * W))
-    {
-        let mut keys = [[0u32; W]; V];
-        for (k, &x) in keys.as_flattened_mut().iter_mut().zip(a) {
-            *k = x.into();
-        }
-        let mut ids = [[NONE_ID; W]; V];
-        // SAFETY: the features are enabled and these are one trie's fields
-        // (caller's contract). Lanes past `a` look up address 0 and are not
-        // written out.
-        unsafe { lanes::<V>(direct, arena, codes, &keys, &mut ids) };
-        for (o, &id) in o.iter_mut().zip(ids.as_flattened()) {
-            *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
-        }
-    }
-    // The tail (fewer than W addresses), one by one.
-    for (&a, o) in addrs[full..n].iter().zip(&mut out[full..n]) {
-        let e = super::lookup::walk(direct, arena, V4(u64::from(a.into()) << 32));
-        *o = resolve(codes, e);
-    }
-}
-
-/// `V` × 16 lookups: `keys` (host-order IPv4 addresses) → next-hop ids
-/// (`NONE_ID` for no route). The `V` vectors advance together, one level
-/// per round, so that their gathers' latencies overlap.
-///
-/// # Safety
-/// The CPU has the features enabled here; `direct`, `arena` and `codes`
-/// are one `Trie<u32>`'s fields.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
-unsafe fn lanes<const V: usize>(
-    direct: &[u32],
-    arena: &[u16],
-    codes: &[NextHopId],
-    keys: &[[u32; W]; V],
-    ids: &mut [[u32; W]; V],
-) {
-    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
-    let mut e = [_mm512_setzero_si512(); V];
-    let mut rest = [_mm512_setzero_si512(); V];
-    // Per vector, the next-hop id all its lanes share when one walk answers
-    // them all (see below).
-    let mut shared = [None; V];
-    for v in 0..V {
-        // SAFETY: `keys[v]` holds 16 u32 (64 bytes); unaligned load.
-        let a = unsafe { _mm512_loadu_si512(keys[v].as_ptr().cast()) };
-        // Addresses that share one walk (see `shared_walk`): the test on
-        // the vector, the walk scalar.
-        let first = keys[v][0];
-        let differ =
-            _mm512_reduce_or_epi32(_mm512_xor_si512(a, _mm512_set1_epi32(first as i32))) as u32;
-        let common = differ.leading_zeros();
-        if common >= DIRECT {
-            // SAFETY: this trie's direct array and arena (`batch_v4`'s contract).
-            let (leaf, depth) = unsafe { walk_v4_depth_unchecked(direct, arena, first) };
-            if depth.min(32) <= common {
-                e[v] = _mm512_set1_epi32(leaf as i32);
-                shared[v] = Some(
-                    codes
-                        .get((leaf & 0xffff) as usize)
-                        .copied()
-                        .unwrap_or(NONE_ID),
-                );
-                continue;
-            }
-        }
-        let di = _mm512_srli_epi32::<{ 32 - DIRECT }>(a);
-        // SAFETY: every index is < 2^DIRECT = direct.len() (checked by the caller).
-        e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
-        rest[v] = _mm512_slli_epi32::<DIRECT>(a);
-    }
-    // SAFETY: the features are enabled (this function's own); 32 bits of
-    // IPv4 end within three levels of 6 past 18.
-    let (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
-    for v in 0..V {
-        let id = match shared[v] {
-            Some(id) => _mm512_set1_epi32(id as i32),
-            // A gather: with the IPv6 batch's register table (`Codes`) the
-            // sequential trace's batches were 5 % slower, the others no
-            // faster.
-            // SAFETY: the features are enabled (this function's own).
-            None => unsafe { codes_of(codes, e[v]) },
-        };
-        // SAFETY: `ids[v]` holds 16 u32 (64 bytes); unaligned store.
-        unsafe { _mm512_storeu_si512(ids[v].as_mut_ptr().cast(), id) };
-    }
-}
-
 /// The walk of `V` × 16 lanes from their direct entries `e` and `rest`
 /// (the next slots, 6 bits each from the top), at most `rounds` node
 /// levels: the entries they end on, and per vector the lanes still on a
 /// node after `rounds` levels (holding its offset).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
-unsafe fn walk_lanes<const V: usize>(
+pub(super) unsafe fn walk_lanes<const V: usize>(
     arena: &[u16],
     mut e: [__m512i; V],
     mut rest: [__m512i; V],
@@ -292,7 +181,7 @@ impl<'a> Codes<'a> {
 
 /// Leaf entries → next-hop ids (`NONE_ID` for no route or a code out of range).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
-unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
+pub(super) unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
     let n_codes = _mm512_set1_epi32(codes.len().min(i32::MAX as usize) as i32);
     let code = _mm512_and_si512(e, _mm512_set1_epi32(0xffff));
     let known = _mm512_cmplt_epu32_mask(code, n_codes);
@@ -330,7 +219,7 @@ const _: () = {
 /// # Safety
 /// The CPU has the features enabled here.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
-unsafe fn store_answers(out: &mut [Option<NextHopId>], ids: __m512i) {
+pub(super) unsafe fn store_answers(out: &mut [Option<NextHopId>], ids: __m512i) {
     let Some(out) = out.get_mut(..W) else {
         return;
     };

@@ -44,14 +44,37 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
         v.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
     }
     v.extend((0..2000).map(|_| rng.next_u64() as u32));
+    // Rounds of 64 (aligned with the batches' rounds) where 0 to 64
+    // addresses go past the direct array (inside routes longer than the
+    // direct index, among random addresses), so that AVX-512 rounds on
+    // both sides of `simd_v4::SCALAR_WALKS_V4` (walked one by one, or in
+    // lanes) are checked.
+    let deep: Vec<(u32, u8)> = routes
+        .iter()
+        .filter(|r| u32::from(r.1) > <u32 as Key>::DIRECT as u32)
+        .map(|r| (r.0, r.1))
+        .collect();
+    v.resize(v.len().next_multiple_of(64), 0);
+    for b in 0..if deep.is_empty() { 0 } else { 130 } {
+        let n_inside = b % 65;
+        let mut round: Vec<u32> = (0..64 - n_inside).map(|_| rng.next_u64() as u32).collect();
+        for j in 0..n_inside {
+            let (k, l) = deep[(b * 5 + j) % deep.len()];
+            let inside = bounds(k, l).0
+                | (rng.next_u64() as u32 & u32::MAX.checked_shr(u32::from(l)).unwrap_or(0));
+            round.insert((b * 7 + j * 13) % (round.len() + 1), inside);
+        }
+        v.extend(round);
+    }
     v
 }
 
-/// The invariants the unchecked reads of single IPv4 lookups rest on
-/// (`lookup::walk_v4_unchecked`): the direct array's length, every
-/// reachable node whole inside the arena (32-bit reads of narrow entries
-/// included: the guard), the width flag matching the node, every leaf's
-/// code inside the code table.
+/// The invariants the unchecked reads of single lookups rest on
+/// (`lookup::walk_v4_unchecked`, `v6::walk`): the direct array's length,
+/// every reachable node whole inside the arena (32-bit reads of narrow
+/// entries included: the guard) and past the IPv6 leaf region, which is
+/// intact, the width flag matching the node, every leaf's code inside the
+/// code table.
 fn assert_well_formed<K: Key>(t: &Trie<K>) {
     assert_eq!(t.direct.len(), 1 << K::DIRECT);
     // The summary of unrouted regions the IPv6 batches trust.
@@ -70,10 +93,14 @@ fn assert_well_formed<K: Key>(t: &Trie<K>) {
     }
     if !t.arena.is_empty() {
         assert!(t.arena[t.arena.len() - GUARD..].iter().all(|&u| u == 0));
+        // The leaf region single IPv6 walks step through (`LEAF_REGION`).
+        assert!(t.arena[..K::RESERVED].iter().all(|&u| u == JUNK_UNIT));
+        assert_eq!(JUNK, u32::from(JUNK_UNIT) << 16 | u32::from(JUNK_UNIT));
     }
     while let Some(e) = stack.pop() {
         let o = (e & OFFSET) as usize;
         assert_eq!(o % ALIGN, 0);
+        assert!(o >= K::RESERVED, "node {e:#x} in the leaf region");
         assert!(o + HDR <= t.arena.len() - GUARD, "node {e:#x}");
         let runs = t.u64_at(o);
         assert_eq!(runs & 1, 1, "node {e:#x}: slot 0 opens a run");
@@ -261,6 +288,11 @@ fn v6_walks_match_reference_through_updates() {
             assert_well_formed(&t);
         }
     }
+    // A rebuild (what `compact` does) lays the arena out again, leaf
+    // region first.
+    t.rebuild();
+    assert_well_formed(&t);
+    check_v6(&t, &r, &pool, &mut rng);
 }
 
 #[test]
