@@ -29,6 +29,7 @@ use super::v4::address_drop;
 use super::Forwarder;
 use crate::fib::{Fib, NextHop, PortId};
 use crate::lpm::NextHopId;
+use crate::qos::FlowTuple;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ipv4::MIN_HEADER_LEN;
 use crate::wire::{checksum, Ipv4Packet, MacAddr};
@@ -65,6 +66,18 @@ impl BatchFrames for [Vec<u8>] {
     }
 }
 
+impl BatchFrames for [&mut [u8]] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    #[inline]
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        self[i]
+    }
+}
+
 /// Which frames of a batch the common case forwarded, and where.
 #[derive(Debug, Clone)]
 pub struct Forwarded {
@@ -74,6 +87,9 @@ pub struct Forwarded {
     /// Egress port and length (from the frame's start: Ethernet padding
     /// dropped) of each forwarded frame; stale for the others.
     pub out: [(PortId, u32); MAX_HINT_BATCH],
+    /// The output queues' flow fields of each forwarded frame, read by
+    /// the common case (or unknown); stale for the others.
+    pub tuples: [FlowTuple; MAX_HINT_BATCH],
 }
 
 impl Default for Forwarded {
@@ -81,6 +97,7 @@ impl Default for Forwarded {
         Forwarded {
             mask: 0,
             out: [(0, 0); MAX_HINT_BATCH],
+            tuples: [FlowTuple::UNKNOWN; MAX_HINT_BATCH],
         }
     }
 }
@@ -96,6 +113,13 @@ impl Forwarded {
         } else {
             None
         }
+    }
+
+    /// The queues' flow fields of frame `i`, which the common case
+    /// forwarded (stale otherwise).
+    #[inline]
+    pub fn tuple(&self, i: usize) -> FlowTuple {
+        self.tuples[i % MAX_HINT_BATCH]
     }
 }
 
@@ -241,6 +265,7 @@ impl Forwarder {
         // sum was stored per frame.
         let mut sent = Sent {
             out: &mut pass.out.out,
+            tuples: &mut pass.out.tuples,
             mask: 0,
             sums: Sums::default(),
         };
@@ -319,9 +344,16 @@ impl Forwarder {
             self.acl_hits.count(counter);
             sent.acl_cache_hit(cached);
         }
+        // The queues' flow fields, read while the header is at hand (see
+        // `qos::FlowTuple`); the ports only where the packet holds them.
+        let l4 = match total >= MIN_HEADER_LEN + 4 {
+            true => frame.get(HEADERS..).and_then(|p| p.first_chunk()),
+            false => None,
+        };
         let len = ETH_LEN + total;
+        let tuple = FlowTuple::v4(ip, l4, len);
         Ipv4Packet::new_unchecked(&mut frame[ETH_LEN..len]).decrement_ttl();
-        sent.frame(i, frame, e, len);
+        sent.frame(i, frame, e, len, tuple);
         Some(())
     }
 
@@ -386,22 +418,31 @@ impl Sums {
 /// `i`), and their sums.
 pub(super) struct Sent<'a> {
     out: &'a mut [(PortId, u32); MAX_HINT_BATCH],
+    tuples: &'a mut [FlowTuple; MAX_HINT_BATCH],
     mask: u64,
     sums: Sums,
 }
 
 impl Sent<'_> {
     /// Frame `i` of the batch (`i < MAX_HINT_BATCH`), its IP header
-    /// rewritten, leaves through `e`, `len` bytes long: its MACs written
-    /// and the frame recorded and counted.
+    /// rewritten, leaves through `e`, `len` bytes long, its flow fields
+    /// `tuple`: its MACs written and the frame recorded and counted.
     #[inline(always)]
-    pub(super) fn frame(&mut self, i: usize, frame: &mut [u8], e: CommonEgress, len: usize) {
+    pub(super) fn frame(
+        &mut self,
+        i: usize,
+        frame: &mut [u8],
+        e: CommonEgress,
+        len: usize,
+        tuple: FlowTuple,
+    ) {
         let received = frame.len();
         frame[..6].copy_from_slice(&e.next_hop_mac.0);
         frame[6..12].copy_from_slice(&e.mac.0);
         self.mask |= 1 << i;
         // The mask only spares the bounds check.
         self.out[i % MAX_HINT_BATCH] = (e.port, len as u32);
+        self.tuples[i % MAX_HINT_BATCH] = tuple;
         self.sums.count += 1;
         self.sums.rx_bytes += received as u64;
         self.sums.tx_bytes += len as u64;

@@ -23,6 +23,70 @@ pub struct FlowMeta {
     pub class: u8,
 }
 
+/// An IPv4 flow's fields and the frame's length as the pipeline read them
+/// from a frame it forwarded, so that the queues need not reach the frame
+/// again ([`Classifier::classify_tuple`]; the pipeline's common case makes
+/// them, see `forward::common`). Equal to what [`Classifier::classify`]
+/// reads from the frame as queued, or [`FlowTuple::UNKNOWN`] (classify
+/// the bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowTuple {
+    /// Source and destination address, big-endian, the source high.
+    addrs: u64,
+    /// `length << 48 | ports << 16 | protocol << 8 | DSCP`; all ones:
+    /// unknown (no DSCP is 0xff).
+    rest: u64,
+}
+
+impl FlowTuple {
+    /// No tuple: the queues classify the frame's bytes.
+    pub const UNKNOWN: FlowTuple = FlowTuple {
+        addrs: 0,
+        rest: u64::MAX,
+    };
+
+    /// The tuple of an IPv4 packet whose header starts with `header` (its
+    /// fixed 20 bytes, checked as [`Classifier::classify`] checks them)
+    /// and is followed by `l4`, the packet's 4 bytes after the whole header
+    /// (`None` when the packet ends before them), in a frame of `len`
+    /// bytes (unknown past 65,535).
+    #[inline(always)]
+    pub fn v4(header: &[u8; 20], l4: Option<&[u8; 4]>, len: usize) -> FlowTuple {
+        if len > 0xffff {
+            return FlowTuple::UNKNOWN;
+        }
+        let proto = header[9];
+        // More fragments, or a fragment offset.
+        let fragment = u16::from_be_bytes([header[6], header[7]]) & 0x3fff != 0;
+        let ports = match l4 {
+            Some(p) if has_ports(proto) && !fragment => u32::from_be_bytes(*p),
+            _ => 0,
+        };
+        let addrs = u64::from_be_bytes([
+            header[12], header[13], header[14], header[15], header[16], header[17], header[18],
+            header[19],
+        ]);
+        FlowTuple {
+            addrs,
+            rest: (len as u64) << 48
+                | (ports as u64) << 16
+                | (proto as u64) << 8
+                | (header[1] >> 2) as u64,
+        }
+    }
+
+    #[inline(always)]
+    pub fn is_known(&self) -> bool {
+        self.rest != u64::MAX
+    }
+
+    /// The frame's length (of a known tuple).
+    #[inline(always)]
+    pub fn frame_len(&self) -> u32 {
+        (self.rest >> 48) as u32
+    }
+}
+
 /// Maps frames to flows and classes; one per port (the DSCP map is the
 /// port's), all sharing the router's key.
 #[derive(Debug, Clone)]
@@ -107,6 +171,15 @@ impl Classifier {
         }
     }
 
+    /// The flow of a frame whose tuple the pipeline read (`tuple` must be
+    /// known): what [`Classifier::classify`] gives for that frame.
+    #[inline(always)]
+    pub fn classify_tuple(&self, tuple: FlowTuple) -> FlowMeta {
+        let class = self.class_of_dscp(tuple.rest as u8);
+        let (ports, proto) = ((tuple.rest >> 16) as u32, (tuple.rest >> 8) as u8);
+        self.flow_v4(tuple.addrs, ports, proto, class)
+    }
+
     /// The IPv4 flow, with the checks of
     /// [`Ipv4Packet::new_checked`](crate::wire::Ipv4Packet::new_checked)
     /// (a header that fails them is no flow) made on the fixed header read
@@ -120,17 +193,9 @@ impl Classifier {
         if b[0] >> 4 != 4 || header_len < 20 || total < header_len || total > l3.len() {
             return None;
         }
-        let class = self.class_of_dscp(b[1] >> 2);
-        let proto = b[9];
-        // More fragments, or a fragment offset.
-        let fragment = u16::from_be_bytes([b[6], b[7]]) & 0x3fff != 0;
-        let ports = if has_ports(proto) && !fragment {
-            ports_at(l3, header_len)
-        } else {
-            0
-        };
-        let addrs = u64::from_be_bytes([b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]]);
-        Some(self.flow_v4(addrs, ports, proto, class))
+        let l4 = l3.get(header_len..).and_then(|p| p.first_chunk());
+        // (The length is not the flow's: any will do.)
+        Some(self.classify_tuple(FlowTuple::v4(b, l4, 0)))
     }
 
     /// The IPv4 flow of these tuple fields (`addrs`: source and
