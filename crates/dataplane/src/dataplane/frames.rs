@@ -4,8 +4,8 @@
 //! pipeline's common-case pass read.
 
 use crate::fib::PortId;
-use crate::forward::{Emit, MAX_HINT_BATCH};
-use crate::io::{Frame, FramePool, Umem};
+use crate::forward::{Emit, Forwarded, MAX_HINT_BATCH};
+use crate::io::{Frame, FrameBatch, FramePool, Umem};
 use crate::qos::port::ENQUEUE_CHUNK;
 use crate::qos::{FlowTuple, FrameStore, PortQueues};
 
@@ -147,4 +147,42 @@ pub(super) fn batch_views<'a>(
             .next()
             .map_or(Default::default(), |f| frame_bytes(umem, f))
     })
+}
+
+/// Holds every frame of the batch `rx` for its egress port's queues at
+/// once when the common case forwarded them all through one port whose
+/// hold has room for them (as VPP hands a whole vector to one next node):
+/// the same frames, lengths, tuples and order as holding them one by one,
+/// without the per-frame tests (~45 instructions per packet, callgrind,
+/// worker loop). Returns whether it did (else nothing changed).
+pub(super) fn hold_whole_batch(
+    rx: &mut FrameBatch,
+    common: &Forwarded,
+    qos: &[PortQueues<Frame>],
+    held: &mut [Held],
+) -> bool {
+    let n = rx.len();
+    let Some(port) = common.single_port(n) else {
+        return false;
+    };
+    let Some(held) = held
+        .get_mut(port as usize)
+        .filter(|_| (port as usize) < qos.len())
+    else {
+        return false;
+    };
+    let at = held.frames.len();
+    if at + n > ENQUEUE_CHUNK {
+        return false;
+    }
+    held.tuples[at..at + n].copy_from_slice(&common.tuples[..n]);
+    held.frames.extend(
+        rx.drain()
+            .zip(&common.out[..n])
+            .map(|(mut frame, &(_, len))| {
+                frame.set_len(len as usize);
+                frame
+            }),
+    );
+    true
 }

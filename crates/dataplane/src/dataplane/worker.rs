@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::frames::{batch_views, Enqueuer, Held, PoolEmit, UmemFrames};
+use super::frames::{batch_views, hold_whole_batch, Enqueuer, Held, PoolEmit, UmemFrames};
 use super::stats::{
     latency_histogram, wake_late_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL,
 };
@@ -403,6 +403,9 @@ impl<I: PacketIo> Worker<I> {
         // The common case over the whole batch first (forward::common); the
         // rest frame by frame below, in batch order.
         forwarder.forward_common(fib, ingress, &mut views[..n], hints, common);
+        if hold_whole_batch(rx, common, qos, held) {
+            return;
+        }
         // One emitter for the batch: its pool and queues also take the
         // frames the pipeline is done with.
         let mut emit = PoolEmit {
