@@ -130,7 +130,11 @@ impl<I: PacketIo> Worker<I> {
             latency: latency_histogram(),
             last_latency_publish: Instant::now(),
             hints: RouteHints::new(),
-            common: Forwarded::default(),
+            // The queues take the common case's flow fields.
+            common: Forwarded {
+                want_tuples: true,
+                ..Forwarded::default()
+            },
             wake_late: wake_late_histogram(),
             last_wake_publish: Instant::now(),
             last_socket_publish: Instant::now(),

@@ -111,7 +111,8 @@ impl Forwarder {
         }
         Ipv6Packet::new_unchecked(&mut frame[ETH_LEN..len]).decrement_hop_limit();
         // (The queues classify IPv6 frames from their bytes.)
-        sent.frame(i, frame, e, len, FlowTuple::UNKNOWN);
+        sent.tuple(i, || FlowTuple::UNKNOWN);
+        sent.frame(i, frame, e, len);
         Some(())
     }
 }

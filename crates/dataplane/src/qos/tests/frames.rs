@@ -157,7 +157,7 @@ pub fn tuple_of(frame: &[u8]) -> crate::qos::FlowTuple {
     let header: &[u8; 20] = frame[14..34].try_into().unwrap();
     let total = u16::from_be_bytes([header[2], header[3]]) as usize;
     let l4 = frame[34..].first_chunk().filter(|_| total >= 24);
-    crate::qos::FlowTuple::v4(header, l4, frame.len())
+    crate::qos::FlowTuple::v4(header, l4)
 }
 
 /// The property tests' port: `kind` with three classes (default, "ef" by

@@ -335,7 +335,10 @@ fn common_equals_frame_by_frame(
     let mut b = frames.to_vec();
     let mut hints = RouteHints::new();
     hints.prepare(fib, b.iter().map(|f| &f[..]));
-    let mut common = Forwarded::default();
+    let mut common = Forwarded {
+        want_tuples: true,
+        ..Forwarded::default()
+    };
     batched.forward_common(fib, 0, &mut b[..], &hints, &mut common);
     let (mut emit_a, mut emit_b) = (VecEmit::default(), VecEmit::default());
     for (i, (fa, fb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
