@@ -107,7 +107,7 @@ fn queues(c: &mut Criterion) {
                             q.enqueue(h, now, &mut store);
                         }
                     } else {
-                        q.enqueue_batch(&mut batch, now, &mut store);
+                        q.enqueue_batch(&mut batch, &[], now, &mut store);
                     }
                     for _ in 0..BATCH {
                         match q.dequeue(now, &mut store) {

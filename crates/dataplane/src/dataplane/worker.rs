@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::frames::{Enqueuer, PoolEmit, UmemBatch, UmemFrames};
+use super::frames::{batch_views, hold_whole_batch, Enqueuer, Held, PoolEmit, UmemFrames};
 use super::stats::{
     latency_histogram, wake_late_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL,
 };
@@ -31,7 +31,7 @@ use crate::forward::{
 };
 use crate::io::{Frame, FrameBatch, FramePool, PacketIo, Umem};
 use crate::qos::port::ENQUEUE_CHUNK;
-use crate::qos::{PortQueues, QosConfig};
+use crate::qos::{FlowTuple, PortQueues, QosConfig};
 
 /// Frames taken from one port per loop (VPP's vector size is 256; AF_XDP
 /// rings work well with 32–64).
@@ -64,7 +64,7 @@ pub struct Worker<I: PacketIo> {
     qos: Vec<PortQueues<Frame>>,
     /// Frames of the current receive batch bound for each port's queues
     /// (see [`Enqueuer`]); empty between batches.
-    held: Vec<Vec<Frame>>,
+    held: Vec<Held>,
     /// Frames the schedulers moved to transmit batches in the last pass.
     scheduled: usize,
     stats: Arc<WorkerStats>,
@@ -109,9 +109,7 @@ impl<I: PacketIo> Worker<I> {
             .collect();
         Worker {
             qos,
-            held: (0..ports)
-                .map(|_| Vec::with_capacity(ENQUEUE_CHUNK))
-                .collect(),
+            held: (0..ports).map(|_| Held::new()).collect(),
             scheduled: 0,
             io,
             umem,
@@ -132,7 +130,11 @@ impl<I: PacketIo> Worker<I> {
             latency: latency_histogram(),
             last_latency_publish: Instant::now(),
             hints: RouteHints::new(),
-            common: Forwarded::default(),
+            // The queues take the common case's flow fields.
+            common: Forwarded {
+                want_tuples: true,
+                ..Forwarded::default()
+            },
             wake_late: wake_late_histogram(),
             last_wake_publish: Instant::now(),
             last_socket_publish: Instant::now(),
@@ -349,7 +351,7 @@ impl<I: PacketIo> Worker<I> {
     /// frames without linking each into its queues
     /// ([`PortQueues::enqueue_then_burst`]).
     fn schedule(&mut self, now_ns: Option<u64>) -> usize {
-        if self.qos.iter().all(|q| q.is_empty()) && self.held.iter().all(|h| h.is_empty()) {
+        if self.qos.iter().all(|q| q.is_empty()) && self.held.iter().all(|h| h.frames.is_empty()) {
             return 0;
         }
         let now_ns = now_ns.unwrap_or_else(|| self.clock.0.elapsed().as_nanos() as u64);
@@ -359,13 +361,18 @@ impl<I: PacketIo> Worker<I> {
             pool: &mut self.pool,
         };
         for (port, (q, held)) in self.qos.iter_mut().zip(self.held.iter_mut()).enumerate() {
-            if q.is_empty() && held.is_empty() {
+            if q.is_empty() && held.frames.is_empty() {
                 continue;
             }
+            let Held {
+                frames: batch,
+                tuples,
+            } = held;
+            let tuples = &tuples[..batch.len().min(ENQUEUE_CHUNK)];
             // A sub-interface's frames leave through its link's ring.
             let link = self.forwarder.link_of(port as PortId);
             let Some(tx) = self.tx.get_mut(link as usize) else {
-                q.enqueue_batch(held, now_ns, &mut frames);
+                q.enqueue_batch(batch, tuples, now_ns, &mut frames);
                 continue;
             };
             let room = tx.room().min(self.io.tx_room(link));
@@ -373,7 +380,7 @@ impl<I: PacketIo> Worker<I> {
             // Not for lack of room (the burst is bounded by it): a
             // refused frame goes back to the pool and counts as dropped.
             let out = |frame| tx.push(frame).inspect_err(|_| *tx_dropped += 1);
-            moved += q.enqueue_then_burst(held, now_ns, room, &mut frames, out);
+            moved += q.enqueue_then_burst(batch, tuples, now_ns, room, &mut frames, out);
         }
         moved
     }
@@ -394,14 +401,15 @@ impl<I: PacketIo> Worker<I> {
         // The batch's routes first, in one batched lookup (see forward::batch).
         // Sources too when the port runs uRPF (see forward::urpf).
         let sources = forwarder.wants_sources(ingress);
-        hints.prepare_with_sources(fib, rx.iter().map(|frame| umem.bytes(frame)), sources);
+        let n = rx.len().min(MAX_HINT_BATCH);
+        let mut views = batch_views(umem, rx.as_mut_slice());
+        hints.prepare_with_sources(fib, views[..n].iter().map(|v| &**v), sources);
         // The common case over the whole batch first (forward::common); the
         // rest frame by frame below, in batch order.
-        let mut batch = UmemBatch {
-            umem,
-            frames: rx.as_mut_slice(),
-        };
-        forwarder.forward_common(fib, ingress, &mut batch, hints, common);
+        forwarder.forward_common(fib, ingress, &mut views[..n], hints, common);
+        if hold_whole_batch(rx, common, qos, held) {
+            return;
+        }
         // One emitter for the batch: its pool and queues also take the
         // frames the pipeline is done with.
         let mut emit = PoolEmit {
@@ -417,8 +425,9 @@ impl<I: PacketIo> Worker<I> {
             if let Some((port, len)) = common.get(i) {
                 frame.set_len(len);
                 let pool = &mut *emit.pool;
+                let tuple = common.tuple(i);
                 emit.queues
-                    .hold(port, frame, &mut UmemFrames { umem, pool });
+                    .hold(port, frame, tuple, &mut UmemFrames { umem, pool });
                 continue;
             }
             let len = frame.len();
@@ -440,8 +449,9 @@ impl<I: PacketIo> Worker<I> {
                 Verdict::Forward { port, start, len } => {
                     umem.set_range(&mut frame, start, len);
                     let pool = &mut *emit.pool;
+                    let unknown = FlowTuple::UNKNOWN;
                     emit.queues
-                        .hold(port, frame, &mut UmemFrames { umem, pool });
+                        .hold(port, frame, unknown, &mut UmemFrames { umem, pool });
                 }
                 Verdict::Local => {
                     *local_in_worker += 1;

@@ -138,11 +138,18 @@ impl NextHopTable {
         let g = self.groups.get(id as usize)?;
         match g.members.len() {
             0 | 1 => g.first.as_ref(),
-            n => {
-                let i = ((u64::from(flow_hash()) * n as u64) >> 32) as usize;
-                g.members.get(i)
-            }
+            _ => Self::select_hashed(&g.members, flow_hash),
         }
+    }
+
+    /// The member of several for a flow, out of line: inlined, the hash's
+    /// call made the common case's loop keep its values on the stack
+    /// (callgrind).
+    #[cold]
+    #[inline(never)]
+    fn select_hashed(members: &[NextHop], flow_hash: impl FnOnce() -> u32) -> Option<&NextHop> {
+        let i = ((u64::from(flow_hash()) * members.len() as u64) >> 32) as usize;
+        members.get(i)
     }
 
     /// The member for a flow: `flow_hash` spread over the members

@@ -175,7 +175,13 @@ impl RouteHints {
         let (mut n4, mut n6) = (0usize, 0usize);
         let (mut plain_v4, mut plain_v6) = (0u64, 0u64);
         let mut len = 0;
-        for (i, frame) in frames.into_iter().take(MAX_HINT_BATCH).enumerate() {
+        // (A counted loop, not `take(..).enumerate()`: that pair cost ~10
+        // instructions per frame, callgrind, worker loop.)
+        let mut frames = frames.into_iter();
+        for i in 0..MAX_HINT_BATCH {
+            let Some(frame) = frames.next() else {
+                break;
+            };
             self.dst[i] = NO_SLOT;
             self.src[i] = NO_SLOT;
             len = i + 1;

@@ -27,6 +27,7 @@ use super::ecmp::flow_hash_v6;
 use super::v6::{is_link_local, martian_destination, martian_source};
 use super::Forwarder;
 use crate::fib::Fib;
+use crate::qos::FlowTuple;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ipv6::{
     is_extension_header, is_neighbor_discovery, next_header, HEADER_LEN as IPV6_LEN,
@@ -109,6 +110,8 @@ impl Forwarder {
             return None;
         }
         Ipv6Packet::new_unchecked(&mut frame[ETH_LEN..len]).decrement_hop_limit();
+        // (The queues classify IPv6 frames from their bytes.)
+        sent.tuple(i, || FlowTuple::UNKNOWN);
         sent.frame(i, frame, e, len);
         Some(())
     }

@@ -161,18 +161,29 @@ impl Umem {
     /// to this UMEM yields an empty slice (never out-of-bounds memory).
     #[inline]
     pub fn data<'a>(&'a self, frame: &'a mut Frame) -> &'a mut [u8] {
-        let end = self.chunk_of(frame.addr) + self.frame_size as u64;
-        if end > self.len {
+        let Some(room) = self.room(frame.addr) else {
             return &mut [];
-        }
+        };
         let start = frame.addr as usize;
-        // SAFETY: `start..end` lies inside the region (checked above) and
-        // within one chunk; the `&mut Frame` borrowed for 'a is the only
+        // SAFETY: `start..start + room` lies inside the region and within
+        // one chunk (`room`); the `&mut Frame` borrowed for 'a is the only
         // token for that chunk (the `Frame::from_raw` contract), so no other
         // reference to these bytes exists while the slice lives.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), end as usize - start)
+        unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), room as usize) }
+    }
+
+    /// The bytes from `addr` to the end of its chunk, if `addr` lies in the
+    /// region. Every frame access asks (several times per packet), so it
+    /// is one compare: the region is whole chunks (`frame_size ×
+    /// frame_count`, a power-of-two size), so an address inside it has its
+    /// whole chunk inside too.
+    #[inline(always)]
+    fn room(&self, addr: u64) -> Option<u64> {
+        if addr >= self.len {
+            return None;
         }
+        let size = self.frame_size as u64;
+        Some(size - (addr & (size - 1)))
     }
 }
 
@@ -216,14 +227,13 @@ impl Umem {
     /// that does not belong to this UMEM yields an empty slice.
     #[inline]
     pub fn bytes<'a>(&'a self, frame: &'a Frame) -> &'a [u8] {
-        let end = self.chunk_of(frame.addr) + self.frame_size as u64;
-        let start = frame.addr;
-        let len = (frame.len as u64).min(end.saturating_sub(start));
-        if end > self.len {
+        let Some(room) = self.room(frame.addr) else {
             return &[];
-        }
-        // SAFETY: `start..start + len` lies inside the region (checked above)
-        // and within one chunk. The `&Frame` borrowed for 'a is the only token
+        };
+        let start = frame.addr;
+        let len = (frame.len as u64).min(room);
+        // SAFETY: `start..start + len` lies inside the region and within
+        // one chunk (`room`). The `&Frame` borrowed for 'a is the only token
         // for that chunk, and writing through it needs `&mut Frame`
         // ([`Umem::data`]), so nothing writes these bytes while the slice lives.
         unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(start as usize), len as usize) }

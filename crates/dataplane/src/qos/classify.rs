@@ -23,6 +23,83 @@ pub struct FlowMeta {
     pub class: u8,
 }
 
+/// An IPv4 flow's fields as the pipeline read them from a frame it
+/// forwarded, so that the queues need not reach the frame again
+/// ([`Classifier::classify_tuple`]; the pipeline's common case makes them,
+/// see `forward::common`). Equal to what [`Classifier::classify`] reads
+/// from the frame as queued, or [`FlowTuple::UNKNOWN`] (classify the
+/// bytes). The header's words are kept as read, and the fields taken out
+/// of them by the queues: the pipeline has the words at hand (it summed
+/// them for the checksum), and extracting the fields there cost its loop
+/// ~38 instructions per packet (callgrind), which the pipeline alone
+/// (`benches/forward.rs`) would pay for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowTuple {
+    /// The header's bytes 0..8 (version and length, TOS, total length,
+    /// identification, flags and fragment offset) as a little-endian
+    /// word; 0: unknown (no IPv4 header starts with a zero byte here).
+    head: u64,
+    /// Bytes 8..16 (TTL, protocol, checksum, source address).
+    middle: u64,
+    /// Bytes 16..20 (destination address), then the packet's 4 bytes
+    /// after the header (0 when it ends before them).
+    tail: u64,
+}
+
+impl FlowTuple {
+    /// No tuple: the queues classify the frame's bytes.
+    pub const UNKNOWN: FlowTuple = FlowTuple {
+        head: 0,
+        middle: 0,
+        tail: 0,
+    };
+
+    /// The tuple of an IPv4 packet whose header starts with `header` (its
+    /// fixed 20 bytes, checked as [`Classifier::classify`] checks them)
+    /// and is followed by `l4`, the packet's 4 bytes after the whole header
+    /// (`None` when the packet ends before them).
+    #[inline(always)]
+    pub fn v4(header: &[u8; 20], l4: Option<&[u8; 4]>) -> FlowTuple {
+        let (head, rest) = header.split_first_chunk::<8>().expect("20 bytes");
+        let (middle, dst) = rest.split_first_chunk::<8>().expect("12 bytes");
+        let dst: &[u8; 4] = dst.try_into().expect("4 bytes");
+        let l4 = l4.map_or(0, |p| u32::from_le_bytes(*p));
+        FlowTuple {
+            head: u64::from_le_bytes(*head),
+            middle: u64::from_le_bytes(*middle),
+            tail: u64::from(u32::from_le_bytes(*dst)) | u64::from(l4) << 32,
+        }
+    }
+
+    #[inline(always)]
+    pub fn is_known(&self) -> bool {
+        self.head != 0
+    }
+
+    /// The length of a frame holding just the packet behind an untagged
+    /// Ethernet header (what the common case forwards): 14 + the IPv4
+    /// total length.
+    #[inline(always)]
+    pub fn frame_len(&self) -> u32 {
+        14 + u32::from(((self.head >> 16) as u16).swap_bytes())
+    }
+
+    /// Addresses (source high, big-endian), ports (0 for fragments and
+    /// protocols without), protocol and DSCP.
+    #[inline(always)]
+    fn fields(&self) -> (u64, u32, u8, u8) {
+        let proto = (self.middle >> 8) as u8;
+        // More fragments, or a fragment offset.
+        let fragment = ((self.head >> 48) as u16).swap_bytes() & 0x3fff != 0;
+        let ports = match has_ports(proto) && !fragment {
+            true => ((self.tail >> 32) as u32).swap_bytes(),
+            false => 0,
+        };
+        let addrs = (self.middle >> 32 | self.tail << 32).swap_bytes();
+        (addrs, ports, proto, (self.head >> 8) as u8 >> 2)
+    }
+}
+
 /// Maps frames to flows and classes; one per port (the DSCP map is the
 /// port's), all sharing the router's key.
 #[derive(Debug, Clone)]
@@ -107,6 +184,14 @@ impl Classifier {
         }
     }
 
+    /// The flow of a frame whose tuple the pipeline read (`tuple` must be
+    /// known): what [`Classifier::classify`] gives for that frame.
+    #[inline(always)]
+    pub fn classify_tuple(&self, tuple: FlowTuple) -> FlowMeta {
+        let (addrs, ports, proto, dscp) = tuple.fields();
+        self.flow_v4(addrs, ports, proto, self.class_of_dscp(dscp))
+    }
+
     /// The IPv4 flow, with the checks of
     /// [`Ipv4Packet::new_checked`](crate::wire::Ipv4Packet::new_checked)
     /// (a header that fails them is no flow) made on the fixed header read
@@ -120,17 +205,8 @@ impl Classifier {
         if b[0] >> 4 != 4 || header_len < 20 || total < header_len || total > l3.len() {
             return None;
         }
-        let class = self.class_of_dscp(b[1] >> 2);
-        let proto = b[9];
-        // More fragments, or a fragment offset.
-        let fragment = u16::from_be_bytes([b[6], b[7]]) & 0x3fff != 0;
-        let ports = if has_ports(proto) && !fragment {
-            ports_at(l3, header_len)
-        } else {
-            0
-        };
-        let addrs = u64::from_be_bytes([b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]]);
-        Some(self.flow_v4(addrs, ports, proto, class))
+        let l4 = l3.get(header_len..).and_then(|p| p.first_chunk());
+        Some(self.classify_tuple(FlowTuple::v4(b, l4)))
     }
 
     /// The IPv4 flow of these tuple fields (`addrs`: source and

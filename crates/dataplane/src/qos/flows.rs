@@ -117,6 +117,12 @@ pub(super) struct Store<T> {
     /// `tag << 8 | class` of every way, apart from the flows so that one
     /// set's lookup reads one cache line (8 × 8 bytes), not eight flows.
     keys: Vec<u64>,
+    /// A byte of each way's key ([`Store::fingerprint`]), a set's eight in
+    /// one word: a lookup compares them all at once and reads only the
+    /// keys whose byte matches (a new flow, the worker's usual case,
+    /// usually none), instead of comparing eight keys (~22 instructions
+    /// per packet, callgrind, worker loop).
+    fingerprints: Vec<[u8; WAYS]>,
     sets: u32,
     /// Lookups that found their set full of other flows and shared a queue.
     pub collisions: u64,
@@ -147,6 +153,7 @@ impl<T> Store<T> {
             flows: vec![Flow::default(); sets as usize * WAYS],
             tags: vec![WfqTags::default(); sets as usize * WAYS],
             keys: vec![0; sets as usize * WAYS],
+            fingerprints: vec![[Self::fingerprint(0); WAYS]; sets as usize],
             sets,
             collisions: 0,
         }
@@ -176,13 +183,36 @@ impl<T> Store<T> {
         (((hash as u32) | 1) as u64) << 8 | class as u64
     }
 
+    /// The byte of `key` its way's fingerprint records (hash bits the set
+    /// index does not use: a set's keys differ there as often as not).
+    #[inline(always)]
+    fn fingerprint(key: u64) -> u8 {
+        (key >> 8) as u8
+    }
+
     /// The way of the set starting at `base` whose key is `key` (a set's
-    /// keys are unique). A scan: SSE4.1 compares of two keys at a time
-    /// cost as many instructions (callgrind, worker loop).
+    /// keys are unique): only the ways whose fingerprint is the key's are
+    /// compared (found by a zero-byte test of the set's fingerprints
+    /// xored with the key's byte in every lane; the test may also mark
+    /// a lane above a true zero, never miss one, and the keys decide).
+    /// (Comparing all eight keys, two at a time with SSE4.1, cost as many
+    /// instructions as one at a time.)
     #[inline(always)]
     fn find(&self, base: usize, key: u64) -> Option<usize> {
+        const LOW: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
         let ways = &self.keys[base..base + WAYS];
-        ways.iter().position(|&k| k == key).map(|i| base + i)
+        let lanes = u64::from_le_bytes(self.fingerprints[base / WAYS]);
+        let x = lanes ^ (Self::fingerprint(key) as u64 * LOW);
+        let mut candidates = x.wrapping_sub(LOW) & !x & HIGH;
+        while candidates != 0 {
+            let way = candidates.trailing_zeros() as usize / 8;
+            if ways[way] == key {
+                return Some(base + way);
+            }
+            candidates &= candidates - 1;
+        }
+        None
     }
 
     /// The way already holding `hash` in `class`, without claiming one
@@ -277,6 +307,7 @@ impl<T> Store<T> {
             return (base + way) as u32;
         };
         self.keys[base + way] = key;
+        self.fingerprints[base / WAYS][way] = Self::fingerprint(key);
         let f = &mut self.flows[base + way];
         f.class = class;
         f.codel = Codel::default();
@@ -357,5 +388,53 @@ impl<T> Store<T> {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every claimed flow is found again by its key, and only by it: with
+    /// one set of eight ways, keys of equal fingerprints (and keys that
+    /// differ only in the class) are told apart, a full set shares its
+    /// ways, and a key never claimed is never found.
+    #[test]
+    fn lookups_find_the_ways_their_keys_claimed() {
+        let mut store: Store<()> = Store::new(64, WAYS as u32);
+        let mut rng = crate::testkit::Rng::new(0xf1a9);
+        for round in 0..200 {
+            // Hashes whose fingerprint byte is one of two values, so most
+            // pairs collide there; the set index (high bits) is one set.
+            let hashes: Vec<u64> = (0..WAYS)
+                .map(|i| {
+                    let low = (rng.next_u64() as u32 & !0xff00) | (i as u32 & 1) << 8;
+                    u64::from(low)
+                })
+                .collect();
+            let class = (round % 2) as u8;
+            // Each claimed flow kept busy (a frame queued), so that no
+            // later claim of the round takes its way.
+            let ways: Vec<u32> = hashes
+                .iter()
+                .map(|&h| {
+                    let way = store.lookup(h, class);
+                    store.push(way, (), 1, 0).unwrap();
+                    way
+                })
+                .collect();
+            for (&h, &way) in hashes.iter().zip(&ways) {
+                assert_eq!(store.lookup(h, class), way);
+                assert_eq!(store.peek(store.set_base(h), h, class), way);
+                assert_eq!(store.peek(store.set_base(h), h, class ^ 1), NIL);
+            }
+            let stranger = u64::from(rng.next_u64() as u32 | 0x1_0000);
+            if !hashes.contains(&stranger) {
+                assert_eq!(store.peek(0, stranger, class), NIL);
+            }
+            for &way in &ways {
+                while store.pop(way).is_some() {}
+            }
+        }
     }
 }

@@ -35,7 +35,7 @@ pub mod shaper;
 #[cfg(test)]
 mod tests;
 
-pub use classify::{Classifier, FlowMeta};
+pub use classify::{Classifier, FlowMeta, FlowTuple};
 pub use codel::CodelParams;
 pub use counters::{ClassCounters, PortQosSnapshot, QosReport};
 pub(crate) use flows::prefetch;

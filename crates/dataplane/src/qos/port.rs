@@ -3,7 +3,7 @@
 
 use hdrhistogram::Histogram;
 
-use super::classify::{Classifier, FlowMeta};
+use super::classify::{Classifier, FlowMeta, FlowTuple};
 use super::codel::CodelParams;
 use super::counters::{sojourn_histogram, ClassCounters, PortQosReport, PortQosSnapshot};
 use super::flows::{Linked, Store, MAX_QUANTUM, NIL, UNSEEN};
@@ -246,10 +246,13 @@ impl<T> PortQueues<T> {
     /// for a new flow, the way it will probably claim), fetch the tail slots
     /// new frames will be linked behind, then enqueue one by one.
     /// Classifying ahead is exact: it reads only the frame, which queueing
-    /// another frame does not touch.
+    /// another frame does not touch. `tuples[i]`, where known, holds the
+    /// flow fields of `batch[i]` as the pipeline read them (see
+    /// [`FlowTuple`]; frames past its end are classified by their bytes).
     pub fn enqueue_batch<S: FrameStore<T>>(
         &mut self,
         batch: &mut Vec<T>,
+        mut tuples: &[FlowTuple],
         now: u64,
         frames: &mut S,
     ) {
@@ -262,7 +265,8 @@ impl<T> PortQueues<T> {
         }
         while !batch.is_empty() {
             let n = batch.len().min(ENQUEUE_CHUNK);
-            let chunk = self.prepare(&mut batch[..n], frames);
+            let chunk = self.prepare(&mut batch[..n], tuples, frames);
+            tuples = tuples.get(n..).unwrap_or(&[]);
             self.prefetch_tails(&chunk.prepared[..n]);
             for (frame, p) in batch.drain(..n).zip(chunk.prepared.iter()) {
                 self.enqueue_classified(frame, *p, now, frames);
@@ -285,9 +289,15 @@ impl<T> PortQueues<T> {
     /// hash every frame (fetching its flow set's tags), find the flows
     /// already holding a way (fetching their state; for a new flow, the way
     /// it will probably claim). Read-only but for the fetches:
-    /// `prepared[i]` describes `chunk[i]`.
+    /// `prepared[i]` describes `chunk[i]`, whose flow fields `tuples[i]`
+    /// gives where known.
     #[inline(always)]
-    fn prepare<S: FrameStore<T>>(&self, chunk: &mut [T], frames: &mut S) -> PreparedChunk {
+    fn prepare<S: FrameStore<T>>(
+        &self,
+        chunk: &mut [T],
+        tuples: &[FlowTuple],
+        frames: &mut S,
+    ) -> PreparedChunk {
         let n = chunk.len().min(ENQUEUE_CHUNK);
         let (mut classes, mut longest) = (0u8, 0u32);
         // Each element written once (a default array first cost ~5
@@ -296,9 +306,17 @@ impl<T> PortQueues<T> {
             let Some(frame) = chunk.get_mut(i) else {
                 return Prepared::default();
             };
-            let bytes = frames.bytes(frame);
-            let meta = self.classify(bytes);
-            let len = bytes.len() as u32;
+            // The flow fields and length as the pipeline read them, where
+            // it did (the frame's bytes are not reached then).
+            let (meta, len) = match tuples.get(i) {
+                Some(&t) if t.is_known() && self.kind != SchedulerKind::Fifo => {
+                    (self.classifier.classify_tuple(t), t.frame_len())
+                }
+                _ => {
+                    let bytes = frames.bytes(frame);
+                    (self.classify(bytes), bytes.len() as u32)
+                }
+            };
             let base = self.store.set_base(meta.hash);
             self.store.prefetch_set(base);
             Prepared {

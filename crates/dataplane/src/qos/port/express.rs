@@ -19,17 +19,19 @@
 
 use super::{frame_cost, PortQueues, Prepared, ENQUEUE_CHUNK};
 use crate::qos::flows::{Linked, NIL};
-use crate::qos::{FrameStore, SchedulerKind};
+use crate::qos::{FlowTuple, FrameStore, SchedulerKind};
 
 impl<T> PortQueues<T> {
     /// Queues every frame of `batch` (left empty) and hands up to `max`
     /// frames to `out`: exactly [`PortQueues::enqueue_batch`] followed by
     /// [`PortQueues::dequeue_burst`] with the same `now` (the frames, drops,
     /// marks, counters and state after), faster when the port is idle (see
-    /// the module). Returns how many frames `out` took.
+    /// the module). Returns how many frames `out` took. `tuples` as for
+    /// [`PortQueues::enqueue_batch`].
     pub fn enqueue_then_burst<S: FrameStore<T>>(
         &mut self,
         batch: &mut Vec<T>,
+        tuples: &[FlowTuple],
         now: u64,
         max: usize,
         frames: &mut S,
@@ -37,10 +39,10 @@ impl<T> PortQueues<T> {
     ) -> usize {
         let n = batch.len();
         if n == 0 || n > ENQUEUE_CHUNK || n > max || !self.express_port_ready(n) {
-            self.enqueue_batch(batch, now, frames);
+            self.enqueue_batch(batch, tuples, now, frames);
             return self.dequeue_burst(now, max, frames, out);
         }
-        let mut chunk = self.prepare(&mut batch[..], frames);
+        let mut chunk = self.prepare(&mut batch[..], tuples, frames);
         let prepared = &mut chunk.prepared[..n];
         let c = prepared[0].meta.class as usize;
         // One class, and every frame's deficit left positive: its flow is

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 
-use super::frames::{three_class_config, udp_frame};
+use super::frames::{three_class_config, tuple_of, udp_frame};
 use super::sim::{SimFrame, SimStore};
 use crate::qos::{PortQueues, QosConfig, SchedulerKind};
 
@@ -94,12 +94,16 @@ fn compare_rounds(cfg: &QosConfig, rounds: Vec<Round>) -> Result<(u64, u64), Tes
     let mut general = PortQueues::new(cfg, [5, 7]);
     let (mut express_store, mut general_store) = (SimStore::default(), SimStore::default());
     let (mut express_batch, mut general_batch) = (Vec::new(), Vec::new());
+    // The express side's frames with their flow fields, as the worker
+    // passes the common case's (the general side classifies the bytes).
+    let mut tuples = Vec::new();
     let mut now = 0u64;
     let mut id = 0u64;
     for (batch, room, refuse_after, advance_us) in rounds {
         for (flow, dscp, ecn, payload) in batch {
             id += 1;
             let bytes = udp_frame(flow, dscp, ecn, payload);
+            tuples.push(tuple_of(&bytes));
             general_batch.push(SimFrame {
                 id,
                 source: 0,
@@ -114,12 +118,14 @@ fn compare_rounds(cfg: &QosConfig, rounds: Vec<Round>) -> Result<(u64, u64), Tes
         let (mut express_sent, mut general_sent) = (Vec::new(), Vec::new());
         let express_taken = express.enqueue_then_burst(
             &mut express_batch,
+            &tuples,
             now,
             room as usize,
             &mut express_store,
             taker(&mut express_sent, refuse_after),
         );
-        general.enqueue_batch(&mut general_batch, now, &mut general_store);
+        tuples.clear();
+        general.enqueue_batch(&mut general_batch, &[], now, &mut general_store);
         let general_taken = general.dequeue_burst(
             now,
             room as usize,

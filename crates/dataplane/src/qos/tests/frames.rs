@@ -151,6 +151,15 @@ pub fn udp_frame(flow: u16, dscp: u8, ecn: u8, payload: u16) -> Vec<u8> {
     v4_frame(&s)
 }
 
+/// The flow fields of an untagged IPv4 frame without options, read as
+/// the pipeline's common case reads them (`forward::common`).
+pub fn tuple_of(frame: &[u8]) -> crate::qos::FlowTuple {
+    let header: &[u8; 20] = frame[14..34].try_into().unwrap();
+    let total = u16::from_be_bytes([header[2], header[3]]) as usize;
+    let l4 = frame[34..].first_chunk().filter(|_| total >= 24);
+    crate::qos::FlowTuple::v4(header, l4)
+}
+
 /// The property tests' port: `kind` with three classes (default, "ef" by
 /// DSCP 46 at weight 5, "af" by DSCP 10 at weight 2), CoDel at 1 ms / 10
 /// ms, shaped to 10 MB/s when `shaped`.

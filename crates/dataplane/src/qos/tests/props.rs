@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use proptest::prelude::*;
 
-use super::frames::{three_class_config, udp_frame, v4_frame, V4Spec};
+use super::frames::{three_class_config, tuple_of, udp_frame, v4_frame, V4Spec};
 use super::sim::{SimFrame, SimStore};
-use crate::qos::{ClassConfig, CodelParams, PortQueues, QosConfig, SchedulerKind};
+use crate::qos::{ClassConfig, CodelParams, FlowTuple, PortQueues, QosConfig, SchedulerKind};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -142,14 +142,21 @@ proptest! {
         let mut now = 0u64;
         let mut id = 0u64;
         let mut batch = Vec::new();
+        // Flow fields for some of the batched frames (as the worker has
+        // the common case's), up to a random frame: the others and those
+        // past the end are classified by their bytes.
+        let mut tuples = Vec::new();
         for (frames, dequeues, advance_us, refuse_after) in rounds {
             for (flow, dscp, ecn, payload) in frames {
                 id += 1;
                 let bytes = udp_frame(flow, dscp, ecn, payload);
                 single.enqueue(SimFrame { id, source: 0, bytes: bytes.clone() }, now, &mut single_store);
+                tuples.push(if id % 5 == 0 { FlowTuple::UNKNOWN } else { tuple_of(&bytes) });
                 batch.push(SimFrame { id, source: 0, bytes });
             }
-            batched.enqueue_batch(&mut batch, now, &mut batched_store);
+            tuples.truncate(tuples.len() - (id as usize % 7).min(tuples.len()));
+            batched.enqueue_batch(&mut batch, &tuples, now, &mut batched_store);
+            tuples.clear();
             prop_assert!(batch.is_empty());
             now += advance_us as u64 * 1000;
             // One burst of up to `dequeues` frames whose taker refuses the

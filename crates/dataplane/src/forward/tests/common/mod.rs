@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use super::batch::frame_from;
 use super::*;
 use crate::forward::acl::{AclRule, AclSpec};
+use crate::qos::{Classifier, FlowTuple};
 use crate::testkit::rig::{vlan_connected, vlan_ports};
 use crate::wire::ipv6::next_header;
 
@@ -154,7 +155,8 @@ fn list(name: &str, default: AclAction, rules: Vec<AclRule>) -> AclSpec {
 
 /// The batch tests' frames, plus plain frames to 198.51.100.x, 100.66.0.x
 /// (a VLAN's route in [`Setup::Vlans`]) and 100.64.x.x (ECMP in
-/// [`Setup::Ecmp`]) with random IP options, ECN bits and Ethernet padding,
+/// [`Setup::Ecmp`]) with random IP options, DSCP and ECN bits, protocols,
+/// fragment fields, payloads shorter than ports and Ethernet padding,
 /// and IPv6 frames ([`v6_frame_from`]), as built and mangled, some to
 /// another MAC.
 fn frame(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Vec<u8> {
@@ -182,7 +184,13 @@ fn frame_of_kind(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Ve
                 dscp_ecn: pick as u8,
                 dont_fragment: pick.is_multiple_of(3),
                 option_words: usize::from(pick % 5 == 2),
-                payload: counting(len),
+                // Protocols with ports and without, fragments (the
+                // queues' flow fields differ for each).
+                protocol: [17, 6, 1, 47, 132, 33, 136, 17][pick >> 8 & 7],
+                more_fragments: pick >> 11 & 3 == 1,
+                fragment_offset: if pick >> 11 & 3 == 2 { 185 } else { 0 },
+                // Now and then too short for ports (then padded below).
+                payload: counting(if pick % 13 == 6 { len % 4 } else { len }),
                 ..V4Frame::udp(dst.parse().unwrap())
             }
             .build();
@@ -197,6 +205,9 @@ fn frame_of_kind(kind: u8, pick: usize, ttl: u8, len: usize, noise: &[u8]) -> Ve
             if pick % 7 == 1 {
                 // Ethernet padding after the IP packet.
                 f.extend_from_slice(&[0; 9]);
+            } else if pick % 13 == 6 {
+                // Padding where the ports would be: not the flow's.
+                f.extend_from_slice(&[0xa5; 6]);
             }
             f
         }
@@ -324,17 +335,23 @@ fn common_equals_frame_by_frame(
     let mut b = frames.to_vec();
     let mut hints = RouteHints::new();
     hints.prepare(fib, b.iter().map(|f| &f[..]));
-    let mut common = Forwarded::default();
+    let mut common = Forwarded {
+        want_tuples: true,
+        ..Forwarded::default()
+    };
     batched.forward_common(fib, 0, &mut b[..], &hints, &mut common);
     let (mut emit_a, mut emit_b) = (VecEmit::default(), VecEmit::default());
     for (i, (fa, fb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
         let va = plain.process(fib, 0, fa, 5_000, &mut emit_a);
         let vb = match common.get(i) {
-            Some((port, len)) => Verdict::Forward {
-                port,
-                start: 0,
-                len,
-            },
+            Some((port, len)) => {
+                queues_see_the_same_flow(&fb[..len], common.tuple(i))?;
+                Verdict::Forward {
+                    port,
+                    start: 0,
+                    len,
+                }
+            }
             None => batched.process_hinted(fib, 0, fb, 5_000, &mut emit_b, hints.get(i)),
         };
         prop_assert_eq!(va, vb, "frame {}", i);
@@ -346,6 +363,26 @@ fn common_equals_frame_by_frame(
     prop_assert_eq!(plain.acl_cache.counts, batched.acl_cache.counts);
     prop_assert_eq!(&plain.port_counters, &batched.port_counters);
     Ok(common.mask.count_ones() as usize)
+}
+
+/// The flow fields the common case passes on with a forwarded `frame`
+/// (every IPv4 one's; IPv6 frames are classified from their bytes) give
+/// the output queues the flow and class they read from its bytes.
+fn queues_see_the_same_flow(frame: &[u8], tuple: FlowTuple) -> Result<(), TestCaseError> {
+    let ipv4 = frame.get(12..14) == Some(&[0x08, 0x00]);
+    prop_assert_eq!(tuple.is_known(), ipv4, "{:?}", frame);
+    if ipv4 {
+        // Classes by DSCP, keyed: every field the hash takes counts.
+        let classifier = Classifier::with_key([3, 9], std::array::from_fn(|d| d as u8 % 5));
+        prop_assert_eq!(
+            classifier.classify_tuple(tuple),
+            classifier.classify(frame),
+            "{:?}",
+            frame
+        );
+        prop_assert_eq!(tuple.frame_len() as usize, frame.len());
+    }
+    Ok(())
 }
 
 proptest! {
