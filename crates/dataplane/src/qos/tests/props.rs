@@ -151,7 +151,7 @@ proptest! {
                 id += 1;
                 let bytes = udp_frame(flow, dscp, ecn, payload);
                 single.enqueue(SimFrame { id, source: 0, bytes: bytes.clone() }, now, &mut single_store);
-                tuples.push(if id % 5 == 0 { FlowTuple::UNKNOWN } else { tuple_of(&bytes) });
+                tuples.push(if id.is_multiple_of(5) { FlowTuple::UNKNOWN } else { tuple_of(&bytes) });
                 batch.push(SimFrame { id, source: 0, bytes });
             }
             tuples.truncate(tuples.len() - (id as usize % 7).min(tuples.len()));
