@@ -64,12 +64,7 @@ impl Rib {
                 (id, members)
             })
             .collect();
-        FibChanges {
-            changed: prefixes.len(),
-            prefixes,
-            groups,
-            full: false,
-        }
+        FibChanges::changes(prefixes, groups)
     }
 
     /// Every installed prefix with its group, and every resolvable group:
@@ -86,12 +81,7 @@ impl Rib {
             .filter(|(_, p)| p.resolvable())
             .map(|(id, p)| (id, Some(p.members.clone())))
             .collect();
-        FibChanges {
-            changed: prefixes.len(),
-            prefixes,
-            groups,
-            full: false,
-        }
+        FibChanges::changes(prefixes, groups)
     }
 
     /// Forgets pending changes (after a from-scratch build from

@@ -41,6 +41,20 @@ pub struct FibChanges {
 }
 
 impl FibChanges {
+    /// Changes of `prefixes` and `groups` (not a whole table), each prefix
+    /// one changed route.
+    pub fn changes(
+        prefixes: Vec<(IpNet, Option<NextHopId>)>,
+        groups: Vec<(NextHopId, Option<Vec<NextHop>>)>,
+    ) -> FibChanges {
+        FibChanges {
+            changed: prefixes.len(),
+            prefixes,
+            groups,
+            full: false,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.prefixes.is_empty() && self.groups.is_empty()
     }
