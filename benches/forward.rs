@@ -95,7 +95,7 @@ fn bench_family<A: Copy>(
             b.iter_custom(|iters| {
                 timed_batches(iters, &frames, &mut batch, &mut at, |batch| {
                     if batched {
-                        hints.prepare(fib, batch.iter().map(|f| &f[..]));
+                        fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
                         fwd.forward_common(fib, 0, batch, &hints, &mut common);
                     }
                     for (i, f) in batch.iter_mut().enumerate() {

@@ -200,12 +200,11 @@ fn bench_variant(
     let mut hints = RouteHints::new();
     let mut common = Forwarded::default();
     let mut at = 0usize;
-    let sources = fwd.wants_sources(link);
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             timed_batches_on(CLOCK, iters, frames, &mut batch, &mut at, |batch| {
                 let received = batch.iter().map(|f| &f[HEADROOM..]);
-                hints.prepare_with_sources(fib, received, sources);
+                fwd.prepare_batch(fib, link, received, &mut hints);
                 fwd.forward_common(fib, link, &mut Received(batch), &hints, &mut common);
                 for (i, f) in batch.iter_mut().enumerate() {
                     if let Some(out) = common.get(i) {

@@ -398,12 +398,13 @@ impl<I: PacketIo> Worker<I> {
             common,
             ..
         } = self;
-        // The batch's routes first, in one batched lookup (see forward::batch).
-        // Sources too when the port runs uRPF (see forward::urpf).
-        let sources = forwarder.wants_sources(ingress);
+        // The batch's routes first, in one batched lookup (see forward::batch),
+        // sources too when the port runs uRPF (see forward::urpf), cached
+        // flows' routes and acl-in answers from the flow cache (see
+        // forward::flow_cache).
         let n = rx.len().min(MAX_HINT_BATCH);
         let mut views = batch_views(umem, rx.as_mut_slice());
-        hints.prepare_with_sources(fib, views[..n].iter().map(|v| &**v), sources);
+        forwarder.prepare_batch(fib, ingress, views[..n].iter().map(|v| &**v), hints);
         // The common case over the whole batch first (forward::common); the
         // rest frame by frame below, in batch order.
         forwarder.forward_common(fib, ingress, &mut views[..n], hints, common);

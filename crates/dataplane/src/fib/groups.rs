@@ -7,6 +7,7 @@
 //! convergence, as VPP's path-lists give).
 
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::NextHop;
@@ -16,29 +17,65 @@ use crate::lpm::NextHopId;
 /// (copy-on-write). Consecutive publications share every part that did not
 /// change: the tries when only next hops changed, the group table when only
 /// prefixes did.
-#[derive(Debug, Default)]
-pub struct CowArc<T>(Arc<T>);
+///
+/// Each value carries a stamp, unique to it in the process: a new value and
+/// every write (`DerefMut`) take a fresh one, a clone keeps its original's.
+/// Two handles with the same stamp therefore hold the same contents, which
+/// is how a worker's caches of lookup answers know their table did not
+/// change (an address or a version number would not do: an allocation is
+/// reused, and tests write tables in place without a publication).
+#[derive(Debug)]
+pub struct CowArc<T> {
+    value: Arc<T>,
+    stamp: u64,
+}
+
+/// The next stamp to hand out (0 is never one: a cache starting at 0 never
+/// matches).
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
+fn fresh_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(1, Ordering::Relaxed)
+}
 
 impl<T> CowArc<T> {
     pub fn new(value: T) -> Self {
-        CowArc(Arc::new(value))
+        CowArc {
+            value: Arc::new(value),
+            stamp: fresh_stamp(),
+        }
     }
 
     /// Whether both point at the same value (nothing was copied).
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
-        Arc::ptr_eq(&a.0, &b.0)
+        Arc::ptr_eq(&a.value, &b.value)
     }
 
     /// The value's address (to tell, without holding a reference, whether
     /// a later table reuses this allocation).
     pub fn as_ptr(this: &Self) -> *const T {
-        Arc::as_ptr(&this.0)
+        Arc::as_ptr(&this.value)
+    }
+
+    /// The contents' stamp (see the type): equal stamps, equal contents.
+    #[inline]
+    pub fn stamp(this: &Self) -> u64 {
+        this.stamp
+    }
+}
+
+impl<T: Default> Default for CowArc<T> {
+    fn default() -> Self {
+        CowArc::new(T::default())
     }
 }
 
 impl<T> Clone for CowArc<T> {
     fn clone(&self) -> Self {
-        CowArc(Arc::clone(&self.0))
+        CowArc {
+            value: Arc::clone(&self.value),
+            stamp: self.stamp,
+        }
     }
 }
 
@@ -46,14 +83,16 @@ impl<T> Deref for CowArc<T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
-        &self.0
+        &self.value
     }
 }
 
 impl<T: Clone> std::ops::DerefMut for CowArc<T> {
-    /// Copies the value first if another FIB still shares it.
+    /// Copies the value first if another FIB still shares it; the contents
+    /// may change, so they take a fresh stamp.
     fn deref_mut(&mut self) -> &mut T {
-        Arc::make_mut(&mut self.0)
+        self.stamp = fresh_stamp();
+        Arc::make_mut(&mut self.value)
     }
 }
 
@@ -255,11 +294,27 @@ mod tests {
         let mut a = CowArc::new(vec![1, 2]);
         let b = a.clone();
         assert!(CowArc::ptr_eq(&a, &b));
+        assert_eq!(
+            CowArc::stamp(&a),
+            CowArc::stamp(&b),
+            "a clone: same contents"
+        );
         a.push(3);
         assert!(!CowArc::ptr_eq(&a, &b));
         assert_eq!(*b, vec![1, 2]);
-        let before = &*a as *const Vec<i32>;
+        assert_ne!(CowArc::stamp(&a), CowArc::stamp(&b));
+        let before = (&*a as *const Vec<i32>, CowArc::stamp(&a));
         a.push(4);
-        assert_eq!(before, &*a as *const Vec<i32>, "unshared: written in place");
+        assert_eq!(
+            before.0, &*a as *const Vec<i32>,
+            "unshared: written in place"
+        );
+        assert_ne!(before.1, CowArc::stamp(&a), "written in place: a new stamp");
+        let (c, d) = (CowArc::new(vec![1, 2]), CowArc::<Vec<i32>>::default());
+        assert_ne!(
+            CowArc::stamp(&c),
+            CowArc::stamp(&d),
+            "every new value its own"
+        );
     }
 }

@@ -27,6 +27,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::acl::AclId;
 use crate::fib::Fib;
 use crate::lpm::NextHopId;
 use crate::wire::ethernet::ethertype;
@@ -132,6 +133,16 @@ pub struct RouteHints {
     /// these frames only (their header's kind tested here, once).
     plain_v4: u64,
     plain_v6: u64,
+    /// Routes of the batch taken from the worker's flow cache rather than
+    /// looked up ([`Forwarder::prepare_batch`](super::Forwarder::prepare_batch)): the last `v4_cached` of
+    /// the IPv4 slots, filled from the top.
+    v4_cached: usize,
+    /// The acl-in list whose cached answers the hints carry (set by
+    /// [`Forwarder::prepare_batch`](super::Forwarder::prepare_batch); `None` after a plain `prepare`), the
+    /// frames it permits (bit `i`: frame `i`) and each one's counter.
+    acl_list: Option<AclId>,
+    acl_permits: u64,
+    acl_counters: [u32; MAX_HINT_BATCH],
 }
 
 impl Default for RouteHints {
@@ -148,6 +159,10 @@ impl Default for RouteHints {
             src: [NO_SLOT; MAX_HINT_BATCH],
             plain_v4: 0,
             plain_v6: 0,
+            v4_cached: 0,
+            acl_list: None,
+            acl_permits: 0,
+            acl_counters: [0; MAX_HINT_BATCH],
         }
     }
 }
@@ -172,6 +187,44 @@ impl RouteHints {
         frames: impl IntoIterator<Item = &'a [u8]>,
         sources: bool,
     ) {
+        self.acl_list = None;
+        self.collect::<false>(fib, frames, sources, (0, &[0; MAX_HINT_BATCH]));
+    }
+
+    /// [`prepare`](Self::prepare) for a batch whose flow cache answered
+    /// list `list` (a port's acl-in) for some frames: those in `permits`
+    /// (bit `i`: frame `i`) are permitted, counting at `counters[i]`;
+    /// those in `cached.0` have their route `cached.1[i]` already, looked
+    /// up in `fib` (by [`Forwarder::prepare_batch`](super::Forwarder::prepare_batch), its only caller).
+    pub(super) fn prepare_cached<'a>(
+        &mut self,
+        fib: &Fib,
+        frames: impl IntoIterator<Item = &'a [u8]>,
+        (list, permits, counters): (AclId, u64, &[u32; MAX_HINT_BATCH]),
+        cached: (u64, &[NextHopId; MAX_HINT_BATCH]),
+    ) {
+        self.acl_list = Some(list);
+        self.acl_permits = permits;
+        self.acl_counters = *counters;
+        self.collect::<true>(fib, frames, false, cached);
+    }
+
+    /// The loop of both: with `CACHED`, plain IPv4 frames of `cached.0`
+    /// take their route from `cached.1` (no sources are looked up then).
+    // The frames' loop is counted on purpose (see in it), so it indexes.
+    #[allow(clippy::needless_range_loop)]
+    #[inline(always)]
+    fn collect<'a, const CACHED: bool>(
+        &mut self,
+        fib: &Fib,
+        frames: impl IntoIterator<Item = &'a [u8]>,
+        sources: bool,
+        (cached, routes): (u64, &[NextHopId; MAX_HINT_BATCH]),
+    ) {
+        debug_assert!(!(CACHED && sources));
+        // Cached routes fill the IPv4 slots from the top: without sources
+        // the looked-up destinations (at most one a frame) never reach them.
+        let mut top = MAX_ADDRS;
         let (mut n4, mut n6) = (0usize, 0usize);
         let (mut plain_v4, mut plain_v6) = (0u64, 0u64);
         let mut len = 0;
@@ -194,6 +247,14 @@ impl RouteHints {
             if word & IPV4_KIND.0 == IPV4_KIND.1 {
                 if frame.len() >= V4_HEADERS {
                     plain_v4 |= 1 << i;
+                    if CACHED && cached >> i & 1 != 0 {
+                        top -= 1;
+                        let d = &frame[14 + V4_DST..V4_HEADERS];
+                        self.v4_addrs[top] = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
+                        self.v4_out[top] = Some(routes[i]);
+                        self.dst[i] = top as Slot;
+                        continue;
+                    }
                 }
                 n4 = self.push_v4(n4, i, frame, 14, sources);
                 continue;
@@ -219,6 +280,7 @@ impl RouteHints {
         }
         self.len = len;
         self.v4_len = n4;
+        self.v4_cached = MAX_ADDRS - top;
         self.v6_len = n6;
         self.plain_v4 = plain_v4;
         self.plain_v6 = plain_v6;
@@ -308,7 +370,30 @@ impl RouteHints {
     /// one, no frame of it is IPv4's common case).
     #[inline]
     pub(crate) fn has_v4(&self) -> bool {
-        self.v4_len > 0
+        self.v4_len + self.v4_cached > 0
+    }
+
+    /// The looked-up route of frame `i`'s IPv4 destination, if one was
+    /// looked up in the batch's walk (not taken from a cache).
+    #[inline]
+    pub(super) fn looked_up_v4(&self, i: usize) -> Option<Option<NextHopId>> {
+        let s = usize::from(self.dst[i % MAX_HINT_BATCH]);
+        (s < self.v4_len).then(|| self.v4_out[s])
+    }
+
+    /// The acl-in list whose cached answers the hints carry
+    /// ([`Forwarder::prepare_batch`](super::Forwarder::prepare_batch)).
+    #[inline]
+    pub(crate) fn acl_list(&self) -> Option<AclId> {
+        self.acl_list
+    }
+
+    /// The counter of that list's answer for frame `i` if the flow cache
+    /// held a permit for it.
+    #[inline(always)]
+    pub(crate) fn acl_permit(&self, i: usize) -> Option<usize> {
+        let i = i % MAX_HINT_BATCH;
+        (self.acl_permits >> i & 1 != 0).then(|| self.acl_counters[i] as usize)
     }
 
     /// The same for IPv6.

@@ -21,7 +21,7 @@
 //! frame-by-frame pipeline's (a property test holds them together), and
 //! only frames whose every test passes are written to.
 
-use super::acl::{AclId, PreparedV4};
+use super::acl::AclId;
 use super::batch::{RouteHints, MAX_HINT_BATCH};
 use super::ecmp::flow_hash_v4;
 use super::stages::{CommonAclIn, NO_PERMIT};
@@ -40,10 +40,6 @@ const HEADERS: usize = ETH_LEN + MIN_HEADER_LEN;
 
 /// The low 48 bits of a little-endian word: a MAC address.
 const MAC_MASK: u64 = (1 << 48) - 1;
-
-/// The acl-in keys of a batch whose port asks no list per frame (never
-/// read).
-const NO_ACL_IN_KEYS: [PreparedV4; MAX_HINT_BATCH] = [PreparedV4::EMPTY; MAX_HINT_BATCH];
 
 /// A receive batch as [`Forwarder::forward_common`] reads and rewrites it.
 pub trait BatchFrames {
@@ -199,26 +195,18 @@ impl Forwarder {
             match acl_in_answer {
                 CommonAclIn::Every(counter) => {
                     let before = pass.sums.count;
-                    self.common_v4_loop::<false, B>(&mut pass, fib, acl_out, &NO_ACL_IN_KEYS);
+                    self.common_v4_loop::<false, B>(&mut pass, fib, acl_out);
                     // The list's counter, once for the batch's forwarded.
                     self.acl_hits.add(counter, pass.sums.count - before);
                 }
                 CommonAclIn::None => {}
-                CommonAclIn::Probe(id) => {
-                    // Every key made and its set fetched before any probe
-                    // (see `common_acl_in_key`); each element written once.
-                    let frames = &mut *pass.frames;
-                    let n = frames.count().min(hints.len());
-                    let keys_v4 = self.acl_cache.keys_v4();
-                    let keys = std::array::from_fn(|i| {
-                        if i < n {
-                            Self::common_acl_in_key(&keys_v4, id, frames.frame_mut(i))
-                        } else {
-                            PreparedV4::EMPTY
-                        }
-                    });
-                    self.common_v4_loop::<true, B>(&mut pass, fib, acl_out, &keys);
+                // The list's answers the flow cache holds, found by the
+                // pre-pass (`flow_cache.rs`); hints prepared without them
+                // leave every frame to the pipeline.
+                CommonAclIn::Probe(id) if hints.acl_list() == Some(id) => {
+                    self.common_v4_loop::<true, B>(&mut pass, fib, acl_out);
                 }
+                CommonAclIn::Probe(_) => {}
             }
         }
         // IPv6 asks the lists per frame (no batch of keys made first).
@@ -242,24 +230,23 @@ impl Forwarder {
         self.acl_cache.counts.hits += sent.acl_cache_hits;
     }
 
-    /// The IPv4 loop for an acl-in asked per frame with `acl_in_keys` or
-    /// not (`ACL_IN`), and for some port's acl-out or not (`acl_out`).
+    /// The IPv4 loop for an acl-in answered per frame by the hints or not
+    /// (`ACL_IN`), and for some port's acl-out or not (`acl_out`).
     #[inline(always)]
     fn common_v4_loop<const ACL_IN: bool, B: BatchFrames + ?Sized>(
         &mut self,
         pass: &mut Pass<'_, B>,
         fib: &Fib,
         acl_out: bool,
-        acl_in_keys: &[PreparedV4; MAX_HINT_BATCH],
     ) {
         let plain = pass.hints.plain_v4();
         if acl_out {
             self.common_loop(pass, plain, |f, frame, hints, sent, i| {
-                f.common_v4::<ACL_IN, true>(fib, frame, hints, acl_in_keys, sent, i)
+                f.common_v4::<ACL_IN, true>(fib, frame, hints, sent, i)
             })
         } else {
             self.common_loop(pass, plain, |f, frame, hints, sent, i| {
-                f.common_v4::<ACL_IN, false>(fib, frame, hints, acl_in_keys, sent, i)
+                f.common_v4::<ACL_IN, false>(fib, frame, hints, sent, i)
             })
         }
     }
@@ -317,15 +304,14 @@ impl Forwarder {
     /// Frame `i`, IPv4 (`08 00 45` found by the pre-pass) to our MAC,
     /// whose destination `hints` looked up: if it is the common case,
     /// rewritten (TTL, checksum, then [`Sent::frame`]); untouched if not.
-    /// `ACL_IN`: the port's acl-in is asked by the cache with the frame's
-    /// key in `acl_in_keys`; `ACL_OUT`: some port has an acl-out.
+    /// `ACL_IN`: the port's acl-in permits the frame only by the cached
+    /// answer the hints carry; `ACL_OUT`: some port has an acl-out.
     #[inline(always)]
     fn common_v4<const ACL_IN: bool, const ACL_OUT: bool>(
         &mut self,
         fib: &Fib,
         frame: &mut [u8],
         hints: &RouteHints,
-        acl_in_keys: &[PreparedV4; MAX_HINT_BATCH],
         sent: &mut Sent,
         i: usize,
     ) -> Option<()> {
@@ -352,7 +338,7 @@ impl Forwarder {
         // Each list's counter and whether the cache answered, if it
         // permits the packet by an answer the cache holds.
         let acl_in = if ACL_IN {
-            self.common_acl_in_permit(&acl_in_keys[i % MAX_HINT_BATCH])?
+            (hints.acl_permit(i)?, true)
         } else {
             NO_PERMIT
         };

@@ -13,6 +13,7 @@ mod common_v6;
 mod counters;
 mod ecmp;
 mod features;
+mod flow_cache;
 mod fragment;
 mod glean;
 mod icmp;

@@ -254,15 +254,15 @@ impl Forwarder {
         }
     }
 
-    /// For the batch's common case, when [`common_acl_in`](Self::common_acl_in)
-    /// answered [`CommonAclIn::Probe`]: list `id`'s cache key for `frame`,
-    /// made by `keys` (the cache's, [`AclCache::keys_v4`]), its set being
-    /// fetched. The keys are made for the whole batch first,
-    /// then probed in the loop ([`common_acl_in_permit`](Self::common_acl_in_permit)),
-    /// as VPP's ACL plugin hashes a whole vector before looking any of it
-    /// up: the probes then wait for no memory. Only frames the common case
-    /// forwards use their key (one too short for it gets the empty one), so
-    /// a frame that is not one costs a key.
+    /// For the batch's pre-pass with the flow cache (`flow_cache.rs`), when
+    /// [`common_acl_in`](Self::common_acl_in) answered
+    /// [`CommonAclIn::Probe`]: list `id`'s cache key for `frame`, made by
+    /// `keys` (the cache's, [`AclCache::keys_v4`]), its set being fetched.
+    /// The keys are made for the whole batch first, then probed, as VPP's
+    /// ACL plugin hashes a whole vector before looking any of it up: the
+    /// probes then wait for no memory. Only the common case's frames use
+    /// their answer (one too short for it gets the empty key), so a frame
+    /// that is not one costs a key.
     #[inline(always)]
     pub(super) fn common_acl_in_key(keys: &KeysV4, id: AclId, frame: &[u8]) -> PreparedV4 {
         match frame.get(ETH_LEN..).filter(|ip| ip.len() >= 20) {
@@ -271,18 +271,6 @@ impl Forwarder {
                 keys.prepare(flow_key_v4(ip, 20, total, id))
             }
             None => PreparedV4::EMPTY,
-        }
-    }
-
-    /// For the batch's common case, when [`common_acl_in`](Self::common_acl_in)
-    /// answered [`CommonAclIn::Probe`]: the acl-in's counter for a packet
-    /// whose key is `key`, if the list permits it by an answer the cache
-    /// holds (counted as [`cached_permit`](Self::cached_permit) says).
-    #[inline(always)]
-    pub(super) fn common_acl_in_permit(&self, key: &PreparedV4) -> Option<(usize, bool)> {
-        match self.acl_cache.probe_prepared_v4(key) {
-            Some((counter, AclAction::Permit)) => Some((counter, true)),
-            _ => None,
         }
     }
 

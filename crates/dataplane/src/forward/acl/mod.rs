@@ -20,7 +20,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-pub use cache::{AclCache, AclCacheCounts, Answer, FlowKeyV4, FlowKeyV6, KeysV4, PreparedV4};
+pub use cache::{
+    AclCache, AclCacheCounts, Answer, FlowAnswer, FlowKeyV4, FlowKeyV6, KeysV4, PreparedV4,
+};
 use classifier::Classifier;
 pub use counts::AclCounts;
 pub use show::{show, AclShow, AclView, PortUse, RuleView};

@@ -26,6 +26,7 @@
 //! * Per worker: no sharing, no locks.
 
 use super::{AclAction, AclId, AclKeyV6, AclTable};
+use crate::lpm::NextHopId;
 use crate::qos::classify::fold_mul as mix;
 use crate::qos::prefetch;
 
@@ -62,14 +63,23 @@ impl AclCacheCounts {
 pub type Answer = (usize, AclAction);
 
 /// One cached answer; a key of generation 0 is never current (an empty
-/// way).
+/// way). An IPv4 entry also keeps its destination's route (the FIB
+/// lookup's answer) once the common case has looked it up, valid while
+/// `route_generation` is the cache's (see [`AclCache::follow_fib`]).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct Entry<K> {
     key: K,
     counter: u32,
+    route: NextHopId,
+    /// 0: no route kept.
+    route_generation: u32,
     action: AclAction,
 }
+
+// An IPv4 entry in half a line, an IPv6 one in a line, routes and all.
+const _: () = assert!(std::mem::size_of::<Entry<FlowKeyV4>>() == 32);
+const _: () = assert!(std::mem::size_of::<Entry<FlowKeyV6>>() == 64);
 
 /// Where the generation sits in a key's `rest` word (bits 41..48: between
 /// "ports known" and the list id), and the largest before the sets are
@@ -226,6 +236,14 @@ impl PreparedV4 {
     };
 }
 
+/// What the cache holds for a flow ([`AclCache::probe_flow_v4`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowAnswer {
+    pub answer: Answer,
+    /// The destination's route in the FIB the cache follows, if kept.
+    pub route: Option<NextHopId>,
+}
+
 /// The cache of one family.
 #[derive(Debug, Clone, Default)]
 struct Sets<K> {
@@ -259,6 +277,7 @@ impl<K: CacheKey> Sets<K> {
             key,
             counter: counter as u32,
             action,
+            ..Entry::default()
         };
         ((counter, action), false)
     }
@@ -269,6 +288,32 @@ impl<K: CacheKey> Sets<K> {
         let set = self.sets.get((hash & self.mask) as usize)?;
         let way = set.ways.iter().find(|w| w.key.same(&key))?;
         Some((way.counter as usize, way.action))
+    }
+
+    /// The answer and the route (if one of `route_generation` is kept)
+    /// cached for `key`, if any.
+    #[inline(always)]
+    fn probe_flow(&self, key: K, hash: u64, route_generation: u32) -> Option<FlowAnswer> {
+        let set = self.sets.get((hash & self.mask) as usize)?;
+        let way = set.ways.iter().find(|w| w.key.same(&key))?;
+        let route = (way.route_generation == route_generation).then_some(way.route);
+        Some(FlowAnswer {
+            answer: (way.counter as usize, way.action),
+            route,
+        })
+    }
+
+    /// Keeps `route` (of `route_generation`) in `key`'s entry, if the
+    /// cache still holds one.
+    #[inline(always)]
+    fn keep_route(&mut self, key: K, hash: u64, route: NextHopId, route_generation: u32) {
+        let Some(set) = self.sets.get_mut((hash & self.mask) as usize) else {
+            return;
+        };
+        if let Some(way) = set.ways.iter_mut().find(|w| w.key.same(&key)) {
+            way.route = route;
+            way.route_generation = route_generation;
+        }
     }
 
     fn clear(&mut self) {
@@ -293,6 +338,10 @@ pub struct AclCache {
     /// its default without reading the packet or asking the cache.
     empty_lists: u64,
     key: [u64; 2],
+    /// The FIB routes kept in entries belong to: the stamp of its IPv4
+    /// trie and this cache's number for it (1.., 0 never current).
+    fib_stamp: u64,
+    route_generation: u32,
     pub counts: AclCacheCounts,
 }
 
@@ -305,6 +354,8 @@ impl Default for AclCache {
             generation_bits: 1 << GENERATION_SHIFT,
             empty_lists: 0,
             key: crate::qos::random_key(),
+            fib_stamp: 0,
+            route_generation: 1,
             counts: AclCacheCounts::default(),
         }
     }
@@ -411,6 +462,49 @@ impl AclCache {
     #[inline(always)]
     pub fn probe_prepared_v4(&self, prepared: &PreparedV4) -> Option<Answer> {
         self.v4.probe(prepared.key, prepared.hash)
+    }
+
+    /// The answer and the kept route for a key [`KeysV4::prepare`] made,
+    /// if the cache has its flow (nothing classified, cached or counted).
+    #[inline(always)]
+    pub fn probe_flow_v4(&self, prepared: &PreparedV4) -> Option<FlowAnswer> {
+        let generation = self.route_generation;
+        self.v4.probe_flow(prepared.key, prepared.hash, generation)
+    }
+
+    /// Keeps `route`, the route of the destination of the flow whose key
+    /// [`KeysV4::prepare`] made, looked up in the FIB last followed, in
+    /// the flow's entry if the cache holds one.
+    #[inline(always)]
+    pub fn keep_route_v4(&mut self, prepared: &PreparedV4, route: NextHopId) {
+        let generation = self.route_generation;
+        self.v4
+            .keep_route(prepared.key, prepared.hash, route, generation);
+    }
+
+    /// Makes the kept routes answer for the FIB whose IPv4 trie has stamp
+    /// `fib_stamp` ([`CowArc::stamp`](crate::fib::CowArc::stamp)): once per
+    /// batch, one compare; a new trie makes every kept route stale at once
+    /// (a new generation), and on the rare wrap of the generation the sets
+    /// are cleared first, so an old one never comes round again.
+    #[inline(always)]
+    pub fn follow_fib(&mut self, fib_stamp: u64) {
+        if fib_stamp == self.fib_stamp {
+            return;
+        }
+        self.fib_stamp = fib_stamp;
+        self.route_generation = self.route_generation.wrapping_add(1);
+        if self.route_generation == 0 {
+            self.v4.clear();
+            self.v6.clear();
+            self.route_generation = 1;
+        }
+    }
+
+    /// The cache's number of the FIB it follows (tests set it near the wrap).
+    #[cfg(test)]
+    pub(crate) fn set_route_generation(&mut self, generation: u32) {
+        self.route_generation = generation;
     }
 
     /// `key` with the current generation, and its hash.

@@ -1,0 +1,115 @@
+//! The flow cache's routes (`forward/flow_cache.rs`): used once kept, and
+//! never after the FIB changed, in place or by a new table.
+
+use super::*;
+use crate::fib::NextHop;
+
+/// Another gateway's MAC on p1: a frame forwarded by a stale route leaves
+/// with [`GW_MAC`] instead, which the tests see.
+const OTHER_GW_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0x77, 7]);
+
+/// Rewrites `fib` in place (as the tests' tables may be, without a
+/// publication): the routed IPv4 destinations of [`frame`] and the
+/// tests below now leave through another gateway.
+pub(super) fn reroute(fib: &mut Fib) {
+    let other = fib.add_next_hop(NextHop::Adjacency {
+        port: 1,
+        mac: OTHER_GW_MAC,
+    });
+    for prefix in ["198.51.100.0/25", "100.64.0.0/10", "128.0.0.0/1"] {
+        fib.v4.insert(prefix.parse().unwrap(), other);
+    }
+}
+
+/// A permitted flow on a port with an acl-in: its first packet goes
+/// through the pipeline (which caches the list's answer), the second is
+/// looked up and its route kept, the third takes the kept route without a
+/// lookup; after the FIB changes, the next is looked up again and leaves
+/// by the new route.
+#[test]
+fn kept_routes_skip_the_walk_until_the_fib_changes() {
+    let (mut fwd, mut fib) = setup(Setup::AclIn);
+    let frames: Vec<Vec<u8>> = (1..=4)
+        .map(|i| v4_frame("192.0.2.10", &format!("198.51.100.{i}"), 64, 18, false))
+        .collect();
+    let mut hints = RouteHints::new();
+    let mut common = Forwarded::default();
+    let mut round = |fwd: &mut Forwarder, fib: &Fib| {
+        let mut batch = frames.clone();
+        fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
+        let looked_up = (0..batch.len())
+            .filter(|&i| hints.looked_up_v4(i).is_some())
+            .count();
+        fwd.forward_common(fib, 0, &mut batch[..], &hints, &mut common);
+        for (i, f) in batch.iter_mut().enumerate() {
+            if common.get(i).is_none() {
+                let v = fwd.process_hinted(fib, 0, f, 0, &mut VecEmit::default(), hints.get(i));
+                assert!(matches!(v, Verdict::Forward { port: 1, .. }), "{v:?}");
+            }
+        }
+        let macs: Vec<MacAddr> = batch
+            .iter()
+            .map(|f| MacAddr(f[..6].try_into().unwrap()))
+            .collect();
+        (looked_up, common.mask.count_ones(), macs)
+    };
+    let gw = vec![GW_MAC; 4];
+    assert_eq!(round(&mut fwd, &fib), (4, 0, gw.clone()), "first: pipeline");
+    assert_eq!(
+        round(&mut fwd, &fib),
+        (4, 4, gw.clone()),
+        "second: looked up, kept"
+    );
+    assert_eq!(
+        round(&mut fwd, &fib),
+        (0, 4, gw.clone()),
+        "third: kept routes"
+    );
+    reroute(&mut fib);
+    // 198.51.100.1..4 are in the new /25.
+    let other = vec![OTHER_GW_MAC; 4];
+    assert_eq!(
+        round(&mut fwd, &fib),
+        (4, 4, other.clone()),
+        "in place: again"
+    );
+    assert_eq!(round(&mut fwd, &fib), (0, 4, other), "kept again");
+    let (_, fresh) = setup(Setup::AclIn);
+    assert_eq!(round(&mut fwd, &fresh), (4, 4, gw), "another table: again");
+}
+
+/// When the cache's number for its FIB wraps, it starts over empty, so a
+/// route kept under the number before the wrap never answers again.
+#[test]
+fn the_route_generation_wraps_to_an_empty_cache() {
+    let (mut fwd, mut fib) = setup(Setup::AclIn);
+    let frame = v4_frame("192.0.2.10", "198.51.100.1", 64, 18, false);
+    let mut hints = RouteHints::new();
+    let mut common = Forwarded::default();
+    let mut run = |fwd: &mut Forwarder, fib: &Fib| {
+        let mut batch = vec![frame.clone()];
+        fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
+        fwd.forward_common(fib, 0, &mut batch[..], &hints, &mut common);
+        if common.mask == 0 {
+            fwd.process_hinted(
+                fib,
+                0,
+                &mut batch[0],
+                0,
+                &mut VecEmit::default(),
+                hints.get(0),
+            );
+        }
+        hints.looked_up_v4(0).is_some()
+    };
+    fwd.acl_cache.set_route_generation(u32::MAX - 1);
+    for _ in 0..3 {
+        run(&mut fwd, &fib);
+    }
+    assert!(!run(&mut fwd, &fib), "kept at generation u32::MAX");
+    reroute(&mut fib);
+    // The wrap cleared the sets: the flow's ACL answer is gone too.
+    let misses = fwd.acl_cache.counts.misses;
+    assert!(run(&mut fwd, &fib));
+    assert_eq!(fwd.acl_cache.counts.misses, misses + 1, "classified again");
+}
