@@ -8,7 +8,8 @@
 //! same answer. The cache keeps, per (list, source, destination, protocol,
 //! ports), the counter the classifier gave the flow's first packet:
 //! later packets pay a hash and one cache-line compare. The entry holds
-//! the action too.
+//! the action too, and for IPv4 the flow's route once looked up, which
+//! makes the cache a flow cache (`forward/flow_cache.rs`).
 //!
 //! * Exact: the key holds every field a rule can match (ports "not known"
 //!   apart from port 0), and the list's id, so an entry answers only for
