@@ -48,6 +48,7 @@ mod simd;
 #[cfg(target_arch = "x86_64")]
 mod simd_v4;
 mod update;
+mod v4;
 mod v6;
 
 use std::collections::HashMap;

@@ -70,7 +70,7 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
 }
 
 /// The invariants the unchecked reads of single lookups rest on
-/// (`lookup::id_v4_unchecked`, `v6::walk`): the direct array's length,
+/// (`v4::id_v4_unchecked`, `v6::walk`): the direct array's length,
 /// every reachable node whole inside the arena (32-bit reads of narrow
 /// entries included: the guard) and past the IPv6 leaf region, which is
 /// intact, the width flag matching the node, every leaf's code inside the

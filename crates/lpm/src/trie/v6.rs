@@ -45,7 +45,7 @@ pub(super) fn flat_slot(hi: u64, level: u32) -> u32 {
 ///
 /// # Safety
 /// `direct` is a trie's direct array (`1 << DIRECT` entries, see
-/// `lookup::id_v4_unchecked`).
+/// `v4::id_v4_unchecked`).
 #[inline(always)]
 pub(super) unsafe fn direct_entry(direct: &[u32], hi: u64) -> u32 {
     debug_assert_eq!(direct.len(), 1 << DIRECT);
@@ -111,7 +111,7 @@ pub(super) unsafe fn walk_loop_from(arena: &[u16], mut e: u32, a: u128) -> u32 {
 ///
 /// # Safety
 /// `direct` and `arena` are one `Trie<u128>`'s fields (see
-/// `lookup::id_v4_unchecked` for the invariants).
+/// `v4::id_v4_unchecked` for the invariants).
 #[inline(always)]
 pub(super) unsafe fn walk(direct: &[u32], arena: &[u16], a: u128) -> u32 {
     // SAFETY: the caller's contract.
