@@ -179,7 +179,20 @@ unsafe fn step_any(arena: &[u16], e: u32, s: u32) -> (u32, usize) {
 /// `e` is a node pointer of the trie whose arena `arena` is.
 #[inline(always)]
 pub(super) unsafe fn walk_from(arena: &[u16], first: u32, a: u128) -> u32 {
-    let hi = (a >> 64) as u64;
+    // SAFETY: the caller's contract.
+    let found = unsafe { flat_walk(arena, first, (a >> 64) as u64) };
+    // SAFETY: `found` is a leaf or a node pointer of this trie.
+    unsafe { finish(arena, found, a) }
+}
+
+/// The flat levels of [`walk_from`] for the address whose upper half is
+/// `hi`: its leaf if it lies at depth 48 or above, else the node at depth
+/// 48 (routes longer than /48: [`finish`] goes on from there).
+///
+/// # Safety
+/// As [`walk_from`].
+#[inline(always)]
+pub(super) unsafe fn flat_walk(arena: &[u16], first: u32, hi: u64) -> u32 {
     // SAFETY: `first` is a node pointer of this trie (caller's contract);
     // its rank is not 0, so its entry is kept whatever it is.
     let (mut e, _) = unsafe { step_any(arena, first, flat_slot(hi, 0)) };
@@ -195,8 +208,7 @@ pub(super) unsafe fn walk_from(arena: &[u16], first: u32, a: u128) -> u32 {
     }
     // A leaked `JUNK` would be walked as the node at offset 0, for ever.
     debug_assert_ne!(found, JUNK);
-    // SAFETY: `found` is a leaf or a node pointer of this trie.
-    unsafe { finish(arena, found, a) }
+    found
 }
 
 /// The addresses of a round whose direct entry is a node, by index
