@@ -61,7 +61,7 @@ impl<K: Key> Trie<K> {
         // The old direct array points into the arena just dropped: should
         // the fill panic (an arena past its size limit), leave an empty
         // table rather than pointers that single lookups would follow
-        // unchecked (`lookup::walk_v4_unchecked`).
+        // unchecked (`v4::id_v4_unchecked`).
         let filled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.fill(&mut direct, &items, 0, K::DIRECT)
         }));

@@ -15,6 +15,7 @@
 //! * Fetching ahead. A batch walks each address as a single lookup while
 //!   the direct entries and first nodes of the addresses after it load.
 
+use super::v4::{id_v4_unchecked, walk_v4_depth_unchecked};
 use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::NextHopId;
 
@@ -128,7 +129,7 @@ static SLOT_MASKS: [u64; 64] = {
 /// what IPv4 walks use, since a narrow node has no child and so always
 /// ends the walk (one predictable branch per walk, no decoding per level),
 /// and IPv6 walks, whose nodes are all wide (`Trie::all_wide`).
-/// Unchecked reads: see [`walk_v4_unchecked`].
+/// Unchecked reads: see [`id_v4_unchecked`].
 ///
 /// # Safety
 /// `e` is a node pointer (of the width `WIDE_NODE` says) taken from the
@@ -170,78 +171,6 @@ pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool, const SLOT_TABLE: bo
         // SAFETY: as above, entries of 1 unit.
         LEAF | u32::from(unsafe { *a.add(i) })
     }
-}
-
-/// The single IPv4 lookup, without bounds checks (callgrind: they were ~10
-/// of the walk's 30-44 instructions): the leaf entry for `a`.
-///
-/// # Safety
-/// `direct` and `arena` are the fields of one `Trie<u32>`, whose
-/// invariants make every read in bounds: `direct` has `1 << DIRECT`
-/// entries (set so at construction; `Trie::apply` puts it back even when
-/// a repaint panics), and every node pointer leads to a whole node (see
-/// [`entry_unchecked`]).
-#[inline(always)]
-pub(super) unsafe fn walk_v4_unchecked(direct: &[u32], arena: &[u16], a: u32) -> u32 {
-    // SAFETY: the caller's contract (the depth is computed away).
-    unsafe { walk_v4_depth_unchecked(direct, arena, a).0 }
-}
-
-/// [`walk_v4_unchecked`], and the number of leading address bits it read
-/// (as [`walk_with_depth`]): what a vector's shared walk needs.
-///
-/// # Safety
-/// As [`walk_v4_unchecked`].
-#[inline(always)]
-pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u32) -> (u32, u32) {
-    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
-    debug_assert_eq!(direct.len(), 1 << DIRECT);
-    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
-    let e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
-    // Most direct entries are leaves (81 % on the CAIDA table): one test.
-    if e & LEAF == 0 {
-        // SAFETY: a node pointer from this trie's direct array (caller's contract).
-        unsafe { walk_v4_from_depth_unchecked(arena, e, a) }
-    } else {
-        (e, DIRECT)
-    }
-}
-
-/// The rest of [`walk_v4_unchecked`] from `e`, the node pointer `a`'s
-/// direct entry holds: the leaf entry. What a batch's few addresses that
-/// go past the direct array take (`simd_v4::lanes`).
-///
-/// # Safety
-/// As [`walk_v4_unchecked`]; `e` is a node pointer of the trie's direct array.
-#[inline(always)]
-pub(super) unsafe fn walk_v4_from_unchecked(arena: &[u16], e: u32, a: u32) -> u32 {
-    // SAFETY: the caller's contract (the depth is computed away).
-    unsafe { walk_v4_from_depth_unchecked(arena, e, a).0 }
-}
-
-/// [`walk_v4_from_unchecked`] and the depth (as [`walk_v4_depth_unchecked`]).
-///
-/// # Safety
-/// As [`walk_v4_from_unchecked`].
-#[inline(always)]
-unsafe fn walk_v4_from_depth_unchecked(arena: &[u16], mut e: u32, a: u32) -> (u32, u32) {
-    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
-    let mut depth = DIRECT;
-    let mut r = u64::from(a) << (32 + DIRECT);
-    // Wide nodes (they have children) first; a narrow one ends the
-    // walk. Leaves from a wide node are `LEAF|code`, so WIDE is clear.
-    while e & WIDE != 0 {
-        // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
-        e = unsafe { entry_unchecked::<true, true>(arena, e, (r >> 58) as u32) };
-        depth += 6;
-        if e & LEAF != 0 {
-            return (e, depth);
-        }
-        r <<= 6;
-    }
-    // SAFETY: `e` is a narrow node pointer of this trie.
-    e = unsafe { entry_unchecked::<false, true>(arena, e, (r >> 58) as u32) };
-    (e, depth + 6)
 }
 
 /// [`resolve`] without the bounds check on `codes`.
@@ -425,11 +354,16 @@ mod popcnt {
     use super::*;
 
     /// # Safety
-    /// As [`walk_v4_unchecked`]; and the CPU has popcnt.
+    /// As [`id_v4_unchecked`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) unsafe fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+    pub(super) unsafe fn id_v4(
+        direct: &[u32],
+        arena: &[u16],
+        codes: &[NextHopId],
+        a: u32,
+    ) -> NextHopId {
         // SAFETY: the caller's contract.
-        unsafe { walk_v4_unchecked(direct, arena, a) }
+        unsafe { id_v4_unchecked(direct, arena, codes, a) }
     }
 
     /// # Safety
@@ -475,14 +409,14 @@ mod popcnt {
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
 use popcnt::{batch_v4 as batch_v4_popcnt, batch_v6 as batch_v6_popcnt};
 #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
-use popcnt::{walk_v4 as walk_v4_popcnt, walk_v6 as walk_v6_popcnt};
+use popcnt::{id_v4 as id_v4_popcnt, walk_v6 as walk_v6_popcnt};
 
 /// # Safety
-/// As [`walk_v4_unchecked`].
+/// As [`id_v4_unchecked`].
 #[inline(always)]
-unsafe fn walk_v4(direct: &[u32], arena: &[u16], a: u32) -> u32 {
+unsafe fn id_v4(direct: &[u32], arena: &[u16], codes: &[NextHopId], a: u32) -> NextHopId {
     // SAFETY: the caller's contract.
-    unsafe { walk_v4_unchecked(direct, arena, a) }
+    unsafe { id_v4_unchecked(direct, arena, codes, a) }
 }
 
 // Inlined into callers in other crates (the data plane's lookups): a
@@ -528,29 +462,32 @@ unsafe fn batch_v6<T: Copy + Into<u128>>(
 }
 
 impl Trie<u32> {
+    /// The next-hop id of `a`'s leaf (`NONE_ID` for no route).
     #[inline]
-    fn leaf_of(&self, a: u32) -> u32 {
-        let (direct, arena) = (&self.direct[..], &self.arena[..]);
+    fn id_of(&self, a: u32) -> NextHopId {
+        let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
         if std::arch::is_x86_feature_detected!("popcnt") {
             // SAFETY: the CPU supports popcnt (checked just above), the only
-            // target feature the function enables; the direct array and
-            // arena of this trie (`walk_v4_unchecked`'s contract).
-            return unsafe { walk_v4_popcnt(direct, arena, a) };
+            // target feature the function enables; the fields of this trie
+            // (`id_v4_unchecked`'s contract).
+            return unsafe { id_v4_popcnt(direct, arena, codes, a) };
         }
-        // SAFETY: the direct array and arena of this trie (`walk_v4_unchecked`'s contract).
-        unsafe { walk_v4(direct, arena, a) }
+        // SAFETY: the fields of this trie (`id_v4_unchecked`'s contract).
+        unsafe { id_v4(direct, arena, codes, a) }
     }
 
     #[inline]
     pub fn lookup(&self, a: u32) -> Option<NextHopId> {
-        // SAFETY: a leaf entry of this trie, and its code table.
-        unsafe { resolve_unchecked(&self.codes, self.leaf_of(a)) }
+        let id = self.id_of(a);
+        std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
     }
 
     /// Whether the longest match for `a` is the default route.
     pub fn matched_default(&self, a: u32) -> bool {
-        self.is_default_leaf(self.leaf_of(a))
+        // SAFETY: the fields of this trie (`id_v4_unchecked`'s contract).
+        let leaf = unsafe { walk_v4_depth_unchecked(&self.direct, &self.arena, a).0 };
+        self.is_default_leaf(leaf)
     }
 
     /// Batches: AVX-512 lanes where the CPU has them, else the portable path.

@@ -48,6 +48,7 @@ mod simd;
 #[cfg(target_arch = "x86_64")]
 mod simd_v4;
 mod update;
+mod v4;
 mod v6;
 
 use std::collections::HashMap;
@@ -116,19 +117,20 @@ const HDR: usize = 4;
 const ALIGN: usize = 4;
 /// Zero units after the last node (see the layout above).
 const GUARD: usize = 2;
-/// The IPv6 arena's first units, all `JUNK_UNIT`, where no node lies: a
-/// step from a leaf entry (`LEAF|code`, offset bits = the code, below
-/// 2^16) or from `JUNK` (offset `JUNK_UNIT`) reads only these (a bitmap of
-/// 4 units, then an entry at most 2 × 8 + 2 units on, whatever the slot:
-/// rank <= 8) and finds `JUNK`. So the single IPv6 walk steps every level
-/// without asking whether its entry is still a node (`v6::walk_from`): no
-/// select on the chain of dependent loads. 128 KiB, of which a walk
-/// touches the lines of the codes in use and of `JUNK_UNIT`.
+/// The IPv6 arena's first units, all `JUNK_UNIT` (zeros), where no node
+/// lies: a step from a leaf entry (`LEAF|code`, offset bits = the code,
+/// below 2^16) or from `JUNK` (offset 0) reads only these (a bitmap of 4
+/// zero units, so rank 0 whatever the slot, then the entry 2 units on) and
+/// finds `JUNK`. So the single IPv6 walk steps every level without asking
+/// whether its entry is still a node (`v6::walk_from`): no select on the
+/// chain of dependent loads, and the rank tells it which step left a
+/// node (a node's rank is at least 1). 128 KiB, of which a walk touches
+/// the lines of the codes in use and of offset 0.
 pub(super) const LEAF_REGION: usize = (1 << 16) + 32;
 /// Every unit of the leaf region: two of them make `JUNK`.
-const JUNK_UNIT: u16 = 0xc000;
-/// What a step from a leaf or from `JUNK` reads: `LEAF` and `WIDE` both
-/// set, which no leaf (`LEAF|code`) and no node pointer (`LEAF` clear) is.
+const JUNK_UNIT: u16 = 0;
+/// What a step from a leaf or from `JUNK` reads: 0, which no leaf
+/// (`LEAF|code`) is and no node pointer is (no node lies at offset 0).
 pub(super) const JUNK: u32 = (JUNK_UNIT as u32) << 16 | JUNK_UNIT as u32;
 /// Direct entries per bit of `Trie::routed` (with 18 direct bits: a bit
 /// per /12, 4096 bits).

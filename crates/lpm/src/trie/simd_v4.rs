@@ -5,8 +5,9 @@
 
 use std::arch::x86_64::*;
 
-use super::lookup::{resolve, walk_v4_depth_unchecked, walk_v4_from_unchecked, V4};
+use super::lookup::{resolve, V4};
 use super::simd::{codes_of, store_answers, walk_lanes, V, W};
+use super::v4::{walk_v4_depth_unchecked, walk_v4_from_unchecked};
 use super::{Key, LEAF, NONE_ID};
 use crate::NextHopId;
 
@@ -20,7 +21,7 @@ const SCALAR_WALKS_V4: usize = 32;
 /// # Safety
 /// The CPU must support the features `simd::available` checks, and `direct`,
 /// `arena` and `codes` are one `Trie<u32>`'s fields (a vector's shared
-/// walk reads them unchecked: `lookup::walk_v4_depth_unchecked`).
+/// walk reads them unchecked: `v4::walk_v4_depth_unchecked`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
     direct: &[u32],
@@ -136,7 +137,7 @@ unsafe fn lanes<const V: usize>(
     if !few {
         // SAFETY: the features are enabled (this function's own); 32 bits of
         // IPv4 end within three levels of 6 past 18.
-        (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
+        (e, _) = unsafe { walk_lanes::<V, false>(arena, e, rest, u32::MAX) };
     }
     for v in 0..V {
         let id = match shared[v] {

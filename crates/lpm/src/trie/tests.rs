@@ -70,7 +70,7 @@ fn probes_v4(routes: &[(u32, u8, u32)], rng: &mut Rng) -> Vec<u32> {
 }
 
 /// The invariants the unchecked reads of single lookups rest on
-/// (`lookup::walk_v4_unchecked`, `v6::walk`): the direct array's length,
+/// (`v4::id_v4_unchecked`, `v6::walk`): the direct array's length,
 /// every reachable node whole inside the arena (32-bit reads of narrow
 /// entries included: the guard) and past the IPv6 leaf region, which is
 /// intact, the width flag matching the node, every leaf's code inside the
@@ -213,6 +213,20 @@ fn random_v6(rng: &mut Rng, n: usize) -> Vec<(u128, u8, u32)> {
 /// batched lookups of every probe against the reference.
 fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut Rng) {
     let mut probes = Vec::new();
+    // Runs of 16 consecutive addresses (the AVX-512 batch answers a
+    // vector whose 16 addresses share their upper 64 bits with one walk
+    // when its leaf lies at depth 48 or above), 16-aligned in the list as
+    // vectors take them: from each prefix's start, across its start and
+    // its end with one address on the other side, and its first address
+    // 16 times.
+    for &(k, l, _) in routes {
+        let first = mask(k, l);
+        let last = first | u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);
+        for start in [first, first.wrapping_sub(1), last.wrapping_sub(14)] {
+            probes.extend((0..16).map(|i| start.wrapping_add(i)));
+        }
+        probes.extend([first; 16]);
+    }
     for &(k, l, _) in routes {
         let first = mask(k, l);
         let last = first | u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);

@@ -87,7 +87,7 @@ impl<K: Key> Trie<K> {
             let mut direct = std::mem::take(&mut self.direct);
             // Put back even if the repaint panics (an arena past its size
             // limit): single lookups read the direct array unchecked and
-            // rely on its length (`lookup::walk_v4_unchecked`).
+            // rely on its length (`v4::id_v4_unchecked`).
             let painted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.repaint(&mut direct, key, len, 0, d0, base)
             }));
