@@ -377,6 +377,14 @@ impl FrameBatch {
         self.frames.extend(queue.drain(..n));
     }
 
+    /// Moves every frame to the end of `to`, in order, in one block move
+    /// (as `to.extend(self.drain())` does one by one), keeping the batch's
+    /// buffer. Allocates only if `to` lacks the room.
+    #[inline]
+    pub fn append_to(&mut self, to: &mut Vec<Frame>) {
+        to.append(&mut self.frames);
+    }
+
     /// Takes every frame out, in order.
     #[inline]
     pub fn drain(&mut self) -> std::vec::Drain<'_, Frame> {
@@ -512,5 +520,22 @@ mod tests {
             vec![3 * 2048, 4 * 2048]
         );
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn batch_appends_its_frames_in_order_behind_the_others() {
+        // SAFETY: tokens of a UMEM that is never made; only compared.
+        let token = |i: u64| unsafe { Frame::from_raw(i * 2048, 60 + i as u32) };
+        let mut held: Vec<Frame> = vec![token(7)];
+        held.reserve(4);
+        let mut batch = FrameBatch::with_capacity(4);
+        for i in 0..3 {
+            batch.push(token(i)).unwrap();
+        }
+        batch.append_to(&mut held);
+        assert!(batch.is_empty());
+        assert_eq!(batch.capacity(), 4, "the batch keeps its buffer");
+        let got: Vec<(u64, usize)> = held.iter().map(|f| (f.addr(), f.len())).collect();
+        assert_eq!(got, [(7 * 2048, 67), (0, 60), (2048, 61), (4096, 62)]);
     }
 }
