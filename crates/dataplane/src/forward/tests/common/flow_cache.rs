@@ -87,7 +87,7 @@ fn the_route_generation_wraps_to_an_empty_cache() {
     let mut hints = RouteHints::new();
     let mut common = Forwarded::default();
     let mut run = |fwd: &mut Forwarder, fib: &Fib| {
-        let mut batch = vec![frame.clone()];
+        let mut batch = [frame.clone()];
         fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
         fwd.forward_common(fib, 0, &mut batch[..], &hints, &mut common);
         if common.mask == 0 {
