@@ -16,7 +16,10 @@
 //!
 //! For a port with uRPF on, the sources are looked up in the same batched
 //! walks ([`RouteHints::prepare_with_sources`]); other ports' batches look up
-//! destinations only.
+//! destinations only. On a port whose acl-in has rules, the worker's flow
+//! cache answers the list and, for the flows it holds, the route too
+//! ([`Forwarder::prepare_batch`](super::Forwarder::prepare_batch),
+//! `flow_cache.rs`): those frames' destinations are not looked up.
 //!
 //! The pre-pass also makes the common case's (`common.rs`) kind test, as it
 //! reads each frame's bytes 12..15 anyway: a bit per frame says it is
@@ -191,22 +194,35 @@ impl RouteHints {
         self.collect::<false>(fib, frames, sources, (0, &[0; MAX_HINT_BATCH]));
     }
 
-    /// [`prepare`](Self::prepare) for a batch whose flow cache answered
-    /// list `list` (a port's acl-in) for some frames: those in `permits`
-    /// (bit `i`: frame `i`) are permitted, counting at `counters[i]`;
-    /// those in `cached.0` have their route `cached.1[i]` already, looked
-    /// up in `fib` (by [`Forwarder::prepare_batch`](super::Forwarder::prepare_batch), its only caller).
+    /// Starts a batch whose flow cache answers list `list` (a port's
+    /// acl-in) for some frames ([`permit`](Self::permit)), before
+    /// [`prepare_cached`](Self::prepare_cached).
+    pub(super) fn begin_acl_answers(&mut self, list: AclId) {
+        self.acl_list = Some(list);
+        self.acl_permits = 0;
+    }
+
+    /// The list permits frame `i < MAX_HINT_BATCH`, counting at `counter`.
+    #[inline(always)]
+    pub(super) fn permit(&mut self, i: usize, counter: usize) {
+        let i = i % MAX_HINT_BATCH;
+        self.acl_permits |= 1 << i;
+        self.acl_counters[i] = counter as u32;
+    }
+
+    /// [`prepare_with_sources`](Self::prepare_with_sources) keeping the
+    /// list's answers, where the frames in `cached.0` have their route
+    /// `cached.1[i]` already, looked up in `fib` (by
+    /// [`Forwarder::prepare_batch`](super::Forwarder::prepare_batch), its
+    /// only caller; no routes are cached when `sources`).
     pub(super) fn prepare_cached<'a>(
         &mut self,
         fib: &Fib,
         frames: impl IntoIterator<Item = &'a [u8]>,
-        (list, permits, counters): (AclId, u64, &[u32; MAX_HINT_BATCH]),
+        sources: bool,
         cached: (u64, &[NextHopId; MAX_HINT_BATCH]),
     ) {
-        self.acl_list = Some(list);
-        self.acl_permits = permits;
-        self.acl_counters = *counters;
-        self.collect::<true>(fib, frames, false, cached);
+        self.collect::<true>(fib, frames, sources, cached);
     }
 
     /// The loop of both: with `CACHED`, plain IPv4 frames of `cached.0`
@@ -221,7 +237,7 @@ impl RouteHints {
         sources: bool,
         (cached, routes): (u64, &[NextHopId; MAX_HINT_BATCH]),
     ) {
-        debug_assert!(!(CACHED && sources));
+        debug_assert!(!(CACHED && sources && cached != 0));
         // Cached routes fill the IPv4 slots from the top: without sources
         // the looked-up destinations (at most one a frame) never reach them.
         let mut top = MAX_ADDRS;

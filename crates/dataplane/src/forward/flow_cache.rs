@@ -24,8 +24,9 @@
 //! * The hints carry the permits found, and the common case uses them
 //!   instead of probing again ([`RouteHints::acl_permit`]).
 //!
-//! Ports without an acl-in with rules, with uRPF (whose source lookups
-//! the walk makes) and IPv6 frames prepare as before.
+//! Ports without an acl-in with rules and IPv6 frames prepare as before;
+//! a link whose batches look up sources too (uRPF on it or on one of its
+//! VLANs) gets the acl-in answers but keeps and uses no routes.
 
 use super::acl::{AclAction, FlowAnswer, PreparedV4};
 use super::batch::{RouteHints, MAX_HINT_BATCH};
@@ -57,10 +58,16 @@ impl Forwarder {
             .get(link as usize)
             .and_then(|p| p.features.acl_in);
         let list = match self.common_acl_in(acl_in) {
-            CommonAclIn::Probe(id) if !sources => id,
+            CommonAclIn::Probe(id) => id,
             _ => return hints.prepare_with_sources(fib, frames, sources),
         };
-        self.acl_cache.follow_fib(CowArc::stamp(&fib.v4));
+        // Routes are kept and used only where no sources are looked up
+        // (a sub-interface of this link may run uRPF): the walk's slots
+        // would then reach the kept routes' (`RouteHints::prepare_cached`).
+        let routes_kept = !sources;
+        if routes_kept {
+            self.acl_cache.follow_fib(CowArc::stamp(&fib.v4));
+        }
         let frames = frames.into_iter();
         // Every key made and its set fetched before any probe (see
         // `common_acl_in_key`); each element written once.
@@ -74,7 +81,7 @@ impl Forwarder {
             }
             None => PreparedV4::EMPTY,
         });
-        let mut counters = [0u32; MAX_HINT_BATCH];
+        hints.begin_acl_answers(list);
         let mut routes: [NextHopId; MAX_HINT_BATCH] = [0; MAX_HINT_BATCH];
         let (mut permits, mut cached) = (0u64, 0u64);
         // (A frame too short for the common case has the empty key, which
@@ -88,13 +95,16 @@ impl Forwarder {
                 continue;
             };
             permits |= 1 << i;
-            counters[i] = counter as u32;
-            if let Some(route) = route {
+            hints.permit(i, counter);
+            if let Some(route) = route.filter(|_| routes_kept) {
                 cached |= 1 << i;
                 routes[i] = route;
             }
         }
-        hints.prepare_cached(fib, frames, (list, permits, &counters), (cached, &routes));
+        hints.prepare_cached(fib, frames, sources, (cached, &routes));
+        if !routes_kept {
+            return;
+        }
         // The permitted flows without a current route keep the one just
         // looked up (for a plain frame only: its key's destination is the
         // one the walk looked up).

@@ -496,8 +496,8 @@ impl AclCache {
         self.fib_stamp = fib_stamp;
         self.route_generation = self.route_generation.wrapping_add(1);
         if self.route_generation == 0 {
+            // Only IPv4 entries keep routes.
             self.v4.clear();
-            self.v6.clear();
             self.route_generation = 1;
         }
     }

@@ -21,6 +21,38 @@ pub(super) fn reroute(fib: &mut Fib) {
     }
 }
 
+/// One batch of `frames` received on p0 as the worker runs it, each frame
+/// forwarded through p1: how many destinations the walk looked up, how
+/// many frames the common case took, and the MACs they left with.
+fn round(fwd: &mut Forwarder, fib: &Fib, frames: &[Vec<u8>]) -> (usize, u32, Vec<MacAddr>) {
+    let mut batch = frames.to_vec();
+    let mut hints = RouteHints::new();
+    let mut common = Forwarded::default();
+    fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
+    let looked_up = (0..batch.len())
+        .filter(|&i| hints.looked_up_v4(i).is_some())
+        .count();
+    fwd.forward_common(fib, 0, &mut batch[..], &hints, &mut common);
+    for (i, f) in batch.iter_mut().enumerate() {
+        if common.get(i).is_none() {
+            let v = fwd.process_hinted(fib, 0, f, 0, &mut VecEmit::default(), hints.get(i));
+            assert!(matches!(v, Verdict::Forward { port: 1, .. }), "{v:?}");
+        }
+    }
+    let macs = batch
+        .iter()
+        .map(|f| MacAddr(f[..6].try_into().unwrap()))
+        .collect();
+    (looked_up, common.mask.count_ones(), macs)
+}
+
+/// Four UDP flows from 192.0.2.10 to 198.51.100.1..4 (routed, permitted).
+fn four_flows() -> Vec<Vec<u8>> {
+    (1..=4)
+        .map(|i| v4_frame("192.0.2.10", &format!("198.51.100.{i}"), 64, 18, false))
+        .collect()
+}
+
 /// A permitted flow on a port with an acl-in: its first packet goes
 /// through the pipeline (which caches the list's answer), the second is
 /// looked up and its route kept, the third takes the kept route without a
@@ -29,30 +61,8 @@ pub(super) fn reroute(fib: &mut Fib) {
 #[test]
 fn kept_routes_skip_the_walk_until_the_fib_changes() {
     let (mut fwd, mut fib) = setup(Setup::AclIn);
-    let frames: Vec<Vec<u8>> = (1..=4)
-        .map(|i| v4_frame("192.0.2.10", &format!("198.51.100.{i}"), 64, 18, false))
-        .collect();
-    let mut hints = RouteHints::new();
-    let mut common = Forwarded::default();
-    let mut round = |fwd: &mut Forwarder, fib: &Fib| {
-        let mut batch = frames.clone();
-        fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
-        let looked_up = (0..batch.len())
-            .filter(|&i| hints.looked_up_v4(i).is_some())
-            .count();
-        fwd.forward_common(fib, 0, &mut batch[..], &hints, &mut common);
-        for (i, f) in batch.iter_mut().enumerate() {
-            if common.get(i).is_none() {
-                let v = fwd.process_hinted(fib, 0, f, 0, &mut VecEmit::default(), hints.get(i));
-                assert!(matches!(v, Verdict::Forward { port: 1, .. }), "{v:?}");
-            }
-        }
-        let macs: Vec<MacAddr> = batch
-            .iter()
-            .map(|f| MacAddr(f[..6].try_into().unwrap()))
-            .collect();
-        (looked_up, common.mask.count_ones(), macs)
-    };
+    let frames = four_flows();
+    let round = |fwd: &mut Forwarder, fib: &Fib| round(fwd, fib, &frames);
     let gw = vec![GW_MAC; 4];
     assert_eq!(round(&mut fwd, &fib), (4, 0, gw.clone()), "first: pipeline");
     assert_eq!(
@@ -112,4 +122,27 @@ fn the_route_generation_wraps_to_an_empty_cache() {
     let misses = fwd.acl_cache.counts.misses;
     assert!(run(&mut fwd, &fib));
     assert_eq!(fwd.acl_cache.counts.misses, misses + 1, "classified again");
+}
+
+/// A link one of whose VLANs runs uRPF looks up sources with every batch:
+/// its acl-in's cached permits still keep its flows on the common case
+/// (as before routes were kept), but no route is kept or used.
+#[test]
+fn a_link_looking_up_sources_keeps_acl_answers_but_no_routes() {
+    let (mut fwd, fib) = setup(Setup::AclInUrpfVlan);
+    assert!(fwd.wants_sources(0));
+    let frames = four_flows();
+    let gw = vec![GW_MAC; 4];
+    assert_eq!(
+        round(&mut fwd, &fib, &frames),
+        (4, 0, gw.clone()),
+        "pipeline"
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            round(&mut fwd, &fib, &frames),
+            (4, 4, gw.clone()),
+            "common case, walked"
+        );
+    }
 }

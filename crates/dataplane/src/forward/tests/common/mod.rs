@@ -29,6 +29,9 @@ enum Setup {
     /// An ACL on the ingress port, or on the egress port, denying
     /// 198.51.100.7 (to tell from a permit).
     AclIn,
+    /// That acl-in, and uRPF on a VLAN of p0 (p0's batches look up
+    /// sources; p0 itself has no uRPF).
+    AclInUrpfVlan,
     AclOut,
     /// Both: that list in on p0, one denying TCP out on p1.
     AclBoth,
@@ -49,10 +52,11 @@ enum Setup {
     Default,
 }
 
-const SETUPS: [Setup; 11] = [
+const SETUPS: [Setup; 12] = [
     Setup::Plain,
     Setup::Urpf,
     Setup::AclIn,
+    Setup::AclInUrpfVlan,
     Setup::AclOut,
     Setup::AclBoth,
     Setup::AclEmptyPermit,
@@ -70,7 +74,7 @@ fn setup(s: Setup) -> (Forwarder, Fib) {
     match s {
         Setup::Plain => {}
         Setup::Urpf => ports[0].features.urpf = Some(Urpf::Strict),
-        Setup::AclIn | Setup::AclOut | Setup::AclBoth => {
+        Setup::AclIn | Setup::AclInUrpfVlan | Setup::AclOut | Setup::AclBoth => {
             let deny_7 = AclRule {
                 destination: Some("198.51.100.7/32".parse().unwrap()),
                 ..AclRule::any(AclAction::Deny)
@@ -90,6 +94,12 @@ fn setup(s: Setup) -> (Forwarder, Fib) {
             ]);
             match s {
                 Setup::AclIn => ports[0].features.acl_in = Some(0),
+                Setup::AclInUrpfVlan => {
+                    ports[0].features.acl_in = Some(0);
+                    let mut vlan = vlan_ports()[2].clone();
+                    vlan.features.urpf = Some(Urpf::Strict);
+                    ports.push(vlan);
+                }
                 Setup::AclOut => ports[1].features.acl_out = Some(0),
                 _ => {
                     ports[0].features.acl_in = Some(0);
