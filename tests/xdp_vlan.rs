@@ -14,7 +14,7 @@ use std::time::Duration;
 use ferroute::io::xdp::{XdpMode, XdpProgram, XdpVlan};
 use ferroute::testkit::frames::{tagged, tagged_with, V4Frame};
 use ferroute::wire::MacAddr;
-use xdp_support::{require_root, router_ports, Topology, MAC_RA, MAC_RB};
+use xdp_support::{require_root, router_ports, verdict, Topology, MAC_RA, MAC_RB};
 
 /// A sub-interface with a MAC of its own (VLAN 300 on ra).
 const SUB_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0x03, 0x00]);
@@ -57,27 +57,6 @@ fn arp(dst_mac: MacAddr) -> Vec<u8> {
     f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
     f.extend_from_slice(&[0; 20]);
     f
-}
-
-/// The one counter `frame` on `ifindex` moves.
-fn verdict(program: &XdpProgram, frame: &[u8], ifindex: u32) -> String {
-    let before = serde_json::to_value(program.counters().unwrap()).unwrap();
-    program.test_run(frame, ifindex, 1).expect("test run");
-    let after = serde_json::to_value(program.counters().unwrap()).unwrap();
-    let moved: Vec<String> = after
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, v)| v.as_u64() != before[k.as_str()].as_u64())
-        .map(|(k, v)| {
-            format!(
-                "{k}+{}",
-                v.as_u64().unwrap() - before[k.as_str()].as_u64().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(moved.len(), 1, "{moved:?}");
-    moved[0].trim_end_matches("+1").to_string()
 }
 
 #[test]

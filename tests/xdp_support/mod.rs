@@ -179,3 +179,25 @@ impl Deref for PacketSocket {
         &self.0
     }
 }
+
+/// The one counter `frame` on `ifindex` moves in the program's test mode
+/// (BPF_PROG_RUN, one run; call inside the router's namespace).
+pub fn verdict(program: &ferroute::io::xdp::XdpProgram, frame: &[u8], ifindex: u32) -> String {
+    let before = serde_json::to_value(program.counters().unwrap()).unwrap();
+    program.test_run(frame, ifindex, 1).expect("test run");
+    let after = serde_json::to_value(program.counters().unwrap()).unwrap();
+    let moved: Vec<String> = after
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| v.as_u64() != before[k.as_str()].as_u64())
+        .map(|(k, v)| {
+            format!(
+                "{k}+{}",
+                v.as_u64().unwrap() - before[k.as_str()].as_u64().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    moved[0].trim_end_matches("+1").to_string()
+}

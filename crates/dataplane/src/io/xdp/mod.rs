@@ -30,7 +30,9 @@ mod xsk_stats;
 pub use error::{interface_index, interface_name, XdpError};
 pub use gen::{Generator, GeneratorTraffic, GEN_PROGRAM_NAME, XDP_REDIRECT};
 pub use link::{XdpLink, XdpMode};
-pub use program::{XdpCounters, XdpPort, XdpProgram, XdpVlan, MAX_PORTS, MAX_QUEUES, PROGRAM_NAME};
+pub use program::{
+    XdpCounters, XdpPort, XdpProgram, XdpVlan, MAX_PORTS, MAX_QUEUES, PORT_SLOTS, PROGRAM_NAME,
+};
 pub use query::{attached_programs, AttachedProgram};
 pub use redirect::{RedirectBound, RedirectCounters, RedirectRoute, REDIRECT_PROGRAM_NAME};
 pub use sink::{Sink, SinkCounters, SINK_PROGRAM_NAME};

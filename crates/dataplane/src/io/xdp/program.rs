@@ -11,7 +11,6 @@
 //! [`XdpProgram::load`] from a thread inside the router's namespace.
 
 use std::mem::{ManuallyDrop, MaybeUninit};
-use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 
@@ -29,6 +28,8 @@ mod skel {
     include!(concat!(env!("OUT_DIR"), "/ferroute.skel.rs"));
 }
 use skel::{FerrouteSkel, FerrouteSkelBuilder};
+
+mod local;
 
 /// Ports the program can serve (size of its `ports` map).
 pub const MAX_PORTS: u32 = 64;
@@ -62,6 +63,11 @@ pub struct XdpVlan {
 /// VLAN table) the entry is a sub-interface.
 const PORT_HAS_VLANS: u8 = 1;
 const VLAN_SERVED: u8 = 2;
+/// `port_info.flags` bit: (in the direct port array) the slot is a port.
+const PORT_PRESENT: u8 = 4;
+/// Interfaces whose index is below this are found in the program's direct
+/// port array, the others in its port hash (bpf/ferroute.bpf.c).
+pub const PORT_SLOTS: u32 = 4096;
 /// VLAN ids per link in the program's VLAN table.
 const VLAN_IDS: u32 = 4096;
 
@@ -94,7 +100,7 @@ pub struct XdpCounters {
     /// IPv6 link-local destination.
     pub passed_link_local: u64,
     pub passed_vlan: u64,
-    /// Arrived on an interface missing from the `ports` map.
+    /// Arrived on an interface that is not a port of the program.
     pub passed_unknown_port: u64,
     /// Too short for its headers.
     pub passed_truncated: u64,
@@ -251,13 +257,7 @@ impl XdpProgram {
             ports: ports.to_vec(),
         };
         for port in ports {
-            let value = port_info(port.port_index, port.mac, 0);
-            program
-                .skel
-                .maps
-                .ports
-                .update(&port.ifindex.to_ne_bytes(), &value, MapFlags::ANY)
-                .map_err(|e| bpf_error("filling the XDP port table", e))?;
+            program.write_port(port, 0)?;
         }
         for port in ports {
             // Dropping `program` on error detaches the interfaces done so far.
@@ -380,49 +380,23 @@ impl XdpProgram {
         }
         for port in self.ports.iter() {
             if vlans.iter().any(|v| v.ifindex == port.ifindex) {
-                let value = port_info(port.port_index, port.mac, PORT_HAS_VLANS);
-                self.skel
-                    .maps
-                    .ports
-                    .update(&port.ifindex.to_ne_bytes(), &value, MapFlags::ANY)
-                    .map_err(|e| bpf_error("marking a link with VLANs", e))?;
+                self.write_port(port, PORT_HAS_VLANS)?;
             }
         }
         Ok(())
     }
 
-    /// Replaces the set of the router's own addresses (frames to them go to
-    /// the kernel). Control-plane call; allocates.
-    pub fn set_local_addresses(&self, addresses: &[IpAddr]) -> Result<(), XdpError> {
-        let wanted_v4: Vec<Vec<u8>> = addresses
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V4(v4) => Some(v4.octets().to_vec()),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        let wanted_v6: Vec<Vec<u8>> = addresses
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V6(v6) => Some(v6.octets().to_vec()),
-                IpAddr::V4(_) => None,
-            })
-            .collect();
-        for (map, wanted) in [
-            (&self.skel.maps.local_v4, wanted_v4),
-            (&self.skel.maps.local_v6, wanted_v6),
-        ] {
-            let stale: Vec<Vec<u8>> = map.keys().filter(|k| !wanted.contains(k)).collect();
-            for key in stale {
-                map.delete(&key)
-                    .map_err(|e| bpf_error("removing a local address from the XDP program", e))?;
-            }
-            for key in &wanted {
-                map.update(key, &[1], MapFlags::ANY)
-                    .map_err(|e| bpf_error("adding a local address to the XDP program", e))?;
-            }
-        }
-        Ok(())
+    /// Writes `port`'s entry, with `flags`, where the program looks it up:
+    /// the direct array below [`PORT_SLOTS`], else the hash.
+    fn write_port(&self, port: &XdpPort, flags: u8) -> Result<(), XdpError> {
+        let value = port_info(port.port_index, port.mac, flags | PORT_PRESENT);
+        let map = if port.ifindex < PORT_SLOTS {
+            &self.skel.maps.port_slots
+        } else {
+            &self.skel.maps.ports
+        };
+        map.update(&port.ifindex.to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(|e| bpf_error("filling the XDP port table", e))
     }
 
     /// Runs the program on `frame` as if it arrived on `ifindex` queue 0,
