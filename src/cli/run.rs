@@ -22,7 +22,7 @@ use crate::config::{Config, PortConfig, RestartOnly};
 use crate::control::kernel::linux_cp::{LinuxCp, PuntCounters, SubInterface};
 use crate::control::operator::{OperatorHandler, OperatorRequest, OperatorSocket};
 use crate::control::{Control, ControlHandle};
-use crate::dataplane::report::{status_line, StatsReport};
+use crate::dataplane::report::{status_line, StatsReport, WorkerShare};
 use crate::dataplane::{Dataplane, StatsSnapshot, Worker, WorkerFactory, WorkerStats};
 use crate::fib::{FibHandle, PortId};
 use crate::forward::{Forwarder, StagesHandle};
@@ -412,6 +412,10 @@ fn daemon(
                     xdp_counters(&program),
                 );
                 report.linux_cp = punt_counts(&punt_counters, has_vlans);
+                report.per_worker = stats
+                    .iter()
+                    .map(|s| WorkerShare::of(&s.snapshot()))
+                    .collect();
                 OperatorRequest::Answer(serde_json::to_value(report).map_err(|e| e.to_string()))
             }
             "reload" => match Config::load(&config_path) {

@@ -34,6 +34,26 @@ impl LatencySummary {
     }
 }
 
+/// One worker's share of the traffic (worker q serves receive queue q of
+/// every port): how an operator sees that every queue is served, and how
+/// evenly the NIC's hash spreads the flows.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WorkerShare {
+    pub rx_frames: u64,
+    pub forwarded: u64,
+    pub batches: u64,
+}
+
+impl WorkerShare {
+    pub fn of(snap: &StatsSnapshot) -> WorkerShare {
+        WorkerShare {
+            rx_frames: snap.counters.rx_frames,
+            forwarded: snap.counters.forwarded,
+            batches: snap.extra.batches,
+        }
+    }
+}
+
 /// What `ferroute stats` shows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatsReport {
@@ -66,6 +86,10 @@ pub struct StatsReport {
     /// without VLANs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub linux_cp: BTreeMap<String, u64>,
+    /// Each worker's share, in worker (receive queue) order; empty when
+    /// the report was made without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_worker: Vec<WorkerShare>,
 }
 
 impl StatsReport {
@@ -93,6 +117,7 @@ impl StatsReport {
             socket_drops: snap.socket_drops,
             stages: snap.stages.clone(),
             linux_cp: BTreeMap::new(),
+            per_worker: Vec::new(),
         }
     }
 
@@ -175,6 +200,15 @@ impl StatsReport {
                 w.max / 1000,
                 w.samples
             );
+        }
+        if self.per_worker.len() > 1 {
+            for (q, w) in self.per_worker.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "  worker {q:<3} rx {:>14} forwarded {:>14} batches {:>12}",
+                    w.rx_frames, w.forwarded, w.batches
+                );
+            }
         }
         let stages = self.stages.to_text();
         if !stages.is_empty() {
@@ -360,13 +394,36 @@ mod tests {
         let mut r = StatsReport::new(&snap, 2, Duration::from_millis(1500), xdp);
         let json = serde_json::to_string(&r).unwrap();
         assert!(!json.contains("linux_cp"), "no VLANs, no section: {json}");
+        assert!(
+            !json.contains("per_worker"),
+            "no shares, no section: {json}"
+        );
         r.linux_cp.insert("to_kernel".to_string(), 3);
+        r.per_worker = vec![
+            WorkerShare {
+                rx_frames: 4,
+                forwarded: 3,
+                batches: 2,
+            },
+            WorkerShare {
+                rx_frames: 9,
+                forwarded: 8,
+                batches: 1,
+            },
+        ];
         let json = serde_json::to_string(&r).unwrap();
         let back: StatsReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
         assert!(
             r.to_text()
                 .contains("vlan taps (linux-cp):\n  to_kernel                          3\n"),
+            "{}",
+            r.to_text()
+        );
+        assert!(
+            r.to_text().contains(
+                "  worker 1   rx              9 forwarded              8 batches            1\n"
+            ),
             "{}",
             r.to_text()
         );
