@@ -19,7 +19,7 @@
 
 use super::{frame_cost, PortQueues, Prepared, ENQUEUE_CHUNK};
 use crate::qos::flows::{Linked, NIL};
-use crate::qos::{FlowTuple, FrameStore, SchedulerKind};
+use crate::qos::{FlowTuple, FrameSink, FrameStore, SchedulerKind};
 
 impl<T> PortQueues<T> {
     /// Queues every frame of `batch` (left empty) and hands up to `max`
@@ -35,14 +35,14 @@ impl<T> PortQueues<T> {
         now: u64,
         max: usize,
         frames: &mut S,
-        mut out: impl FnMut(T) -> Result<(), T>,
+        out: &mut impl FrameSink<T>,
     ) -> usize {
         let n = batch.len();
         if n == 0 || n > ENQUEUE_CHUNK || n > max || !self.express_port_ready(n) {
             self.enqueue_batch(batch, tuples, now, frames);
-            return self.dequeue_burst(now, max, frames, out);
+            return self.dequeue_burst(now, max, frames, |f| out.put(f));
         }
-        if let Some(taken) = self.express_by_tuples(batch, tuples, now, frames, &mut out) {
+        if let Some(taken) = self.express_by_tuples(batch, tuples, now, frames, out) {
             return taken;
         }
         let mut chunk = self.prepare(&mut batch[..], tuples, frames);
@@ -58,7 +58,7 @@ impl<T> PortQueues<T> {
             for (frame, p) in batch.drain(..).zip(prepared.iter()) {
                 self.enqueue_classified(frame, *p, now, frames);
             }
-            return self.dequeue_burst(now, max, frames, out);
+            return self.dequeue_burst(now, max, frames, |f| out.put(f));
         }
         // Each frame's flow, looked up as `enqueue` would, in order (kept
         // in its `flow`); a flow taken by an earlier frame is marked
@@ -90,7 +90,7 @@ impl<T> PortQueues<T> {
                 for (frame, q) in rest.zip(&prepared[i + 1..]) {
                     self.enqueue_classified(frame, *q, now, frames);
                 }
-                return self.dequeue_burst(now, max, frames, out);
+                return self.dequeue_burst(now, max, frames, |f| out.put(f));
             }
             flow.linked = Linked::New;
             prepared[i].flow = f;
@@ -99,7 +99,7 @@ impl<T> PortQueues<T> {
         {
             self.express_counts.0 += 1;
         }
-        self.express_send(batch, prepared, tuples, c, now, frames, out)
+        self.express_send(batch, prepared, tuples, c, now, frames, |f| out.put(f))
     }
 
     /// What the express path needs of the port whatever the batch: unshaped

@@ -36,7 +36,7 @@
 use super::{frame_cost, PortQueues, Prepared, ENQUEUE_CHUNK};
 use crate::qos::classify::fold_mul;
 use crate::qos::flows::{Linked, NIL};
-use crate::qos::{FlowTuple, FrameStore};
+use crate::qos::{FlowTuple, FrameSink, FrameStore};
 
 /// The flow the express paths left first on a class's new list, by its
 /// flow words ([`crate::qos::Classifier::flow_words`]): a batch sent by
@@ -78,7 +78,7 @@ impl<T> PortQueues<T> {
         tuples: &[FlowTuple],
         now: u64,
         frames: &mut S,
-        out: &mut impl FnMut(T) -> Result<(), T>,
+        out: &mut impl FrameSink<T>,
     ) -> Option<usize> {
         let n = batch.len();
         let tuples = tuples.get(..n)?;
@@ -164,29 +164,42 @@ impl<T> PortQueues<T> {
         last_words: (u64, u64),
         now: u64,
         frames: &mut S,
-        out: &mut impl FnMut(T) -> Result<(), T>,
+        out: &mut impl FrameSink<T>,
     ) -> usize {
         self.express_begin(c);
         let cl = &mut self.classes[c];
         let class_quantum = self.quantum as i64 * cl.weight as i64;
-        let (mut sent_bytes, mut taken, mut refused) = (0u64, 0usize, false);
-        let mut frames_left = batch.drain(..);
-        for (frame, t) in frames_left.by_ref().zip(tuples) {
-            // Class level, as `express_send`: topped up while spent.
-            let len = t.frame_len();
+        let active = &mut self.active;
+        // Class level, as `express_send`: topped up while spent.
+        let mut class_step = |len: u32| {
             if cl.deficit <= 0 {
                 while cl.deficit <= 0 {
                     cl.deficit += class_quantum;
                 }
-                self.active.advance(c);
+                active.advance(c);
             }
             cl.deficit -= len as i64;
-            sent_bytes += len as u64;
-            taken += 1;
-            if let Err(frame) = out(frame) {
-                frames.release(frame);
-                refused = true;
-                break;
+            len as u64
+        };
+        let (mut sent_bytes, mut taken, mut refused) = (0u64, 0usize, false);
+        // The whole batch in one move when the sink takes it (it then
+        // took what one frame at a time would have: every frame).
+        let all = out.put_all(batch);
+        let mut frames_left = batch.drain(..);
+        if all {
+            for t in tuples {
+                sent_bytes += class_step(t.frame_len());
+            }
+            taken = tuples.len();
+        } else {
+            for (frame, t) in frames_left.by_ref().zip(tuples) {
+                sent_bytes += class_step(t.frame_len());
+                taken += 1;
+                if let Err(frame) = out.put(frame) {
+                    frames.release(frame);
+                    refused = true;
+                    break;
+                }
             }
         }
         self.express_count(c, taken, sent_bytes);

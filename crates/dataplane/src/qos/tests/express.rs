@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::frames::{three_class_config, tuple_of, udp_frame};
 use super::sim::{SimFrame, SimStore};
-use crate::qos::{PortQueues, QosConfig, SchedulerKind};
+use crate::qos::{FrameSink, PortQueues, QosConfig, SchedulerKind};
 
 /// One frame of a batch: its flow (source port), class (by DSCP), ECN
 /// bits and size; mostly distinct small frames of the default class, the
@@ -56,17 +56,28 @@ static EXPRESS_HANDED: AtomicU64 = AtomicU64::new(0);
 static EXPRESS_BY_TUPLES: AtomicU64 = AtomicU64::new(0);
 
 /// A transmit side that takes frames (recording them) until it has
-/// `refuse_after`, then refuses one.
-fn taker(
-    sent: &mut Vec<u64>,
+/// `refuse_after`, then refuses one; a whole batch only when it would take
+/// each of its frames.
+struct Taker {
+    sent: Vec<u64>,
     refuse_after: u32,
-) -> impl FnMut(SimFrame) -> Result<(), SimFrame> + '_ {
-    move |f| {
-        if sent.len() as u32 == refuse_after {
+}
+
+impl FrameSink<SimFrame> for Taker {
+    fn put(&mut self, f: SimFrame) -> Result<(), SimFrame> {
+        if self.sent.len() as u32 == self.refuse_after {
             return Err(f);
         }
-        sent.push(f.id);
+        self.sent.push(f.id);
         Ok(())
+    }
+
+    fn put_all(&mut self, frames: &mut Vec<SimFrame>) -> bool {
+        if self.sent.len() + frames.len() > self.refuse_after as usize {
+            return false;
+        }
+        self.sent.extend(frames.drain(..).map(|f| f.id));
+        true
     }
 }
 
@@ -179,7 +190,14 @@ fn compare_rounds(cfg: &QosConfig, rounds: Vec<Round>) -> Result<(u64, u64, u64)
         let mut general = express.clone();
         let mut general_batch = express_batch.clone();
         let (mut express_store, mut general_store) = (SimStore::default(), SimStore::default());
-        let (mut express_sent, mut general_sent) = (Vec::new(), Vec::new());
+        let mut express_out = Taker {
+            sent: Vec::new(),
+            refuse_after,
+        };
+        let mut general_out = Taker {
+            sent: Vec::new(),
+            refuse_after,
+        };
         let (by_tuples, collisions) = (express.express_counts().2, express.flow_collisions());
         let express_taken = express.enqueue_then_burst(
             &mut express_batch,
@@ -187,15 +205,13 @@ fn compare_rounds(cfg: &QosConfig, rounds: Vec<Round>) -> Result<(u64, u64, u64)
             now,
             room as usize,
             &mut express_store,
-            taker(&mut express_sent, refuse_after),
+            &mut express_out,
         );
         general.enqueue_batch(&mut general_batch, &[], now, &mut general_store);
-        let general_taken = general.dequeue_burst(
-            now,
-            room as usize,
-            &mut general_store,
-            taker(&mut general_sent, refuse_after),
-        );
+        let general_taken = general.dequeue_burst(now, room as usize, &mut general_store, |f| {
+            general_out.put(f)
+        });
+        let (express_sent, general_sent) = (express_out.sent, general_out.sent);
         now += advance_us as u64 * 1000;
         prop_assert!(express_batch.is_empty());
         let by_tuples = express.express_counts().2 > by_tuples;
