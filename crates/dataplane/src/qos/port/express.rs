@@ -15,7 +15,9 @@
 //! 979 → 765 instructions per packet, callgrind). Anything else, found
 //! before a frame is sent, goes the general way; a frame the transmit
 //! side refuses leaves the rest queued as the general way would. A
-//! property test holds the two together.
+//! property test holds the two together. A batch whose flow tuples the
+//! pipeline read is first tried without looking its flows up
+//! (`express_tuples.rs`); this path takes the batches it leaves.
 
 use super::{frame_cost, PortQueues, Prepared, ENQUEUE_CHUNK};
 use crate::qos::flows::{Linked, NIL};
