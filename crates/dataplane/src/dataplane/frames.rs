@@ -7,7 +7,7 @@ use crate::fib::PortId;
 use crate::forward::{Emit, Forwarded, MAX_HINT_BATCH};
 use crate::io::{Frame, FrameBatch, FramePool, Umem};
 use crate::qos::port::ENQUEUE_CHUNK;
-use crate::qos::{FlowTuple, FrameStore, PortQueues};
+use crate::qos::{FlowTuple, FrameSink, FrameStore, PortQueues};
 
 /// The frame's data (its first `frame.len()` bytes) in the UMEM.
 #[inline]
@@ -185,4 +185,24 @@ pub(super) fn hold_whole_batch(
     }
     rx.append_to(&mut held.frames);
     true
+}
+
+/// A port's transmit batch as the output queues' sink: a frame it refuses
+/// (never for lack of room: the burst is bounded by it) goes back to the
+/// pool and counts as dropped; a whole express batch moves in one block.
+pub(super) struct TxSink<'a> {
+    pub(super) tx: &'a mut FrameBatch,
+    pub(super) dropped: &'a mut u64,
+}
+
+impl FrameSink<Frame> for TxSink<'_> {
+    #[inline(always)]
+    fn put(&mut self, frame: Frame) -> Result<(), Frame> {
+        self.tx.push(frame).inspect_err(|_| *self.dropped += 1)
+    }
+
+    #[inline(always)]
+    fn put_all(&mut self, frames: &mut Vec<Frame>) -> bool {
+        self.tx.append_all(frames)
+    }
 }

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::frames::{batch_views, hold_whole_batch, Enqueuer, Held, PoolEmit, UmemFrames};
+use super::frames::{batch_views, hold_whole_batch, Enqueuer, Held, PoolEmit, TxSink, UmemFrames};
 use super::stats::{
     latency_histogram, wake_late_histogram, WorkerExtra, WorkerStats, HISTOGRAM_PUBLISH_INTERVAL,
 };
@@ -376,11 +376,11 @@ impl<I: PacketIo> Worker<I> {
                 continue;
             };
             let room = tx.room().min(self.io.tx_room(link));
-            let tx_dropped = &mut self.tx_dropped;
-            // Not for lack of room (the burst is bounded by it): a
-            // refused frame goes back to the pool and counts as dropped.
-            let out = |frame| tx.push(frame).inspect_err(|_| *tx_dropped += 1);
-            moved += q.enqueue_then_burst(batch, tuples, now_ns, room, &mut frames, out);
+            let mut out = TxSink {
+                tx,
+                dropped: &mut self.tx_dropped,
+            };
+            moved += q.enqueue_then_burst(batch, tuples, now_ns, room, &mut frames, &mut out);
         }
         moved
     }

@@ -385,6 +385,19 @@ impl FrameBatch {
         to.append(&mut self.frames);
     }
 
+    /// Moves every frame of `from` (left empty) to the end of the batch in
+    /// one block, when the batch has room for them all (as many
+    /// [`FrameBatch::push`] calls, none refused): `true`; else `false`,
+    /// nothing moved. Never allocates.
+    #[inline]
+    pub fn append_all(&mut self, from: &mut Vec<Frame>) -> bool {
+        if from.len() > self.room() {
+            return false;
+        }
+        self.frames.append(from);
+        true
+    }
+
     /// Takes every frame out, in order.
     #[inline]
     pub fn drain(&mut self) -> std::vec::Drain<'_, Frame> {
@@ -537,5 +550,24 @@ mod tests {
         assert_eq!(batch.capacity(), 4, "the batch keeps its buffer");
         let got: Vec<(u64, usize)> = held.iter().map(|f| (f.addr(), f.len())).collect();
         assert_eq!(got, [(7 * 2048, 67), (0, 60), (2048, 61), (4096, 62)]);
+    }
+
+    /// A whole batch moves in only when every frame fits (as pushing each
+    /// would have), in order, and nothing moves otherwise.
+    #[test]
+    fn batch_takes_a_whole_batch_only_with_room_for_all() {
+        // SAFETY: tokens of a UMEM that is never made; only compared.
+        let token = |i: u64| unsafe { Frame::from_raw(i * 2048, 60) };
+        let mut batch = FrameBatch::with_capacity(4);
+        batch.push(token(9)).unwrap();
+        let mut three: Vec<Frame> = (0..3).map(token).collect();
+        let mut four: Vec<Frame> = (3..7).map(token).collect();
+        assert!(!batch.append_all(&mut four));
+        assert_eq!((batch.len(), four.len()), (1, 4));
+        assert!(batch.append_all(&mut three));
+        assert!(three.is_empty());
+        let got: Vec<u64> = batch.iter().map(|f| f.addr() / 2048).collect();
+        assert_eq!(got, [9, 0, 1, 2]);
+        assert_eq!(batch.capacity(), 4, "never grown");
     }
 }

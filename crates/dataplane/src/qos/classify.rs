@@ -188,8 +188,34 @@ impl Classifier {
     /// known): what [`Classifier::classify`] gives for that frame.
     #[inline(always)]
     pub fn classify_tuple(&self, tuple: FlowTuple) -> FlowMeta {
+        let (addrs, rest) = self.flow_words(tuple);
+        self.flow_of_words(addrs, rest)
+    }
+
+    /// The flow of a frame whose tuple the pipeline read, as the two words
+    /// the keyed hash takes (the addresses; the ports, protocol and class,
+    /// the class in the low byte), without hashing them: frames of one
+    /// flow give equal words, so a batch's flows can be told apart
+    /// without the keyed hash (the express path by tuples).
+    #[inline(always)]
+    pub(crate) fn flow_words(&self, tuple: FlowTuple) -> (u64, u64) {
         let (addrs, ports, proto, dscp) = tuple.fields();
-        self.flow_v4(addrs, ports, proto, self.class_of_dscp(dscp))
+        let class = self.class_of_dscp(dscp);
+        (
+            addrs,
+            (ports as u64) << 16 | (proto as u64) << 8 | class as u64,
+        )
+    }
+
+    /// The flow whose [`Classifier::flow_words`] are `addrs` and `rest`.
+    #[inline(always)]
+    pub(crate) fn flow_of_words(&self, addrs: u64, rest: u64) -> FlowMeta {
+        let h = self.mix(self.key[0], addrs);
+        let h = self.mix(h, rest);
+        FlowMeta {
+            hash: self.finish(h),
+            class: rest as u8,
+        }
     }
 
     /// The IPv4 flow, with the checks of
@@ -207,18 +233,6 @@ impl Classifier {
         }
         let l4 = l3.get(header_len..).and_then(|p| p.first_chunk());
         Some(self.classify_tuple(FlowTuple::v4(b, l4)))
-    }
-
-    /// The IPv4 flow of these tuple fields (`addrs`: source and
-    /// destination, `ports`: both port fields or 0).
-    #[inline(always)]
-    fn flow_v4(&self, addrs: u64, ports: u32, proto: u8, class: u8) -> FlowMeta {
-        let h = self.mix(self.key[0], addrs);
-        let h = self.mix(h, (ports as u64) << 16 | (proto as u64) << 8 | class as u64);
-        FlowMeta {
-            hash: self.finish(h),
-            class,
-        }
     }
 
     fn classify_v6(&self, l3: &[u8]) -> Option<FlowMeta> {
@@ -350,7 +364,10 @@ mod tests {
             0
         };
         let addrs = u64::from(u32::from(ip.src())) << 32 | u64::from(u32::from(ip.dst()));
-        Some(c.flow_v4(addrs, ports, proto, class))
+        Some(c.flow_of_words(
+            addrs,
+            (ports as u64) << 16 | (proto as u64) << 8 | class as u64,
+        ))
     }
 
     #[test]

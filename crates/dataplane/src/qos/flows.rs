@@ -16,7 +16,7 @@ pub(super) const UNSEEN: u32 = u32::MAX - 1;
 pub(super) const WAYS: usize = 8;
 
 /// One queued frame.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Slot<T> {
     pub item: Option<T>,
     /// Next slot in the same flow (or in the free list).
@@ -106,7 +106,7 @@ pub(crate) fn prefetch<T>(p: *const T) {
 }
 
 /// The arena and the flow table.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Store<T> {
     pub slots: Vec<Slot<T>>,
     free: u32,
@@ -289,30 +289,44 @@ impl<T> Store<T> {
     /// a packet (callgrind, worker loop).
     #[inline(always)]
     fn claim(&mut self, base: usize, hash: u64, class: u8) -> u32 {
+        if let Some(f) = self.claim_idle(base, hash, class) {
+            return f;
+        }
+        self.collisions += 1;
+        // Share a busy way of the same class (a flow is scheduled inside
+        // its class), else the home way; the owner keeps its tag.
         let tag = (hash as u32) | 1;
+        let way = self.flows[base..base + WAYS]
+            .iter()
+            .position(|f| f.class == class)
+            .unwrap_or((tag as usize >> 1) % WAYS);
+        (base + way) as u32
+    }
+
+    /// [`Store::claim`]'s first choice: a way no one uses (empty and
+    /// unscheduled), claimed for `hash` in `class`; `None`, with nothing
+    /// written, when every way of the set is busy.
+    #[inline(always)]
+    pub fn claim_idle(&mut self, base: usize, hash: u64, class: u8) -> Option<u32> {
         let key = Self::key(hash, class);
         // A flow not seen (or forgotten): claim a way no one uses.
-        let ways = &self.flows[base..base + WAYS];
-        let empty = ways
+        let way = self.flows[base..base + WAYS]
             .iter()
-            .position(|f| f.packets == 0 && f.linked == Linked::No);
-        let Some(way) = empty else {
-            self.collisions += 1;
-            // Share a busy way of the same class (a flow is scheduled inside
-            // its class), else the home way; the owner keeps its tag.
-            let way = ways
-                .iter()
-                .position(|f| f.class == class)
-                .unwrap_or((tag as usize >> 1) % WAYS);
-            return (base + way) as u32;
-        };
+            .position(|f| f.packets == 0 && f.linked == Linked::No)?;
         self.keys[base + way] = key;
         self.fingerprints[base / WAYS][way] = Self::fingerprint(key);
         let f = &mut self.flows[base + way];
         f.class = class;
         f.codel = Codel::default();
         self.tags[base + way].finish = 0;
-        (base + way) as u32
+        Some((base + way) as u32)
+    }
+
+    /// The key way `f` holds (a flow's identity in the table: equal keys,
+    /// one flow).
+    #[inline]
+    pub fn key_of(&self, f: u32) -> u64 {
+        self.keys[f as usize]
     }
 
     /// Appends a frame to flow `f`; gives it back when the arena is full.

@@ -58,6 +58,21 @@ pub trait FrameStore<T> {
     fn release(&mut self, frame: T);
 }
 
+/// Where a burst's frames go (a port's transmit batch): one at a time, or
+/// a whole batch in one move ([`PortQueues::enqueue_then_burst`]'s
+/// express path by tuples, which sends every frame of a batch).
+pub trait FrameSink<T> {
+    /// Takes `frame`, or gives it back (refused: the burst ends there).
+    fn put(&mut self, frame: T) -> Result<(), T>;
+    /// Takes every frame of `frames` in order (left empty) when
+    /// [`FrameSink::put`] would take each of them: `true`; else `false`,
+    /// with nothing taken.
+    fn put_all(&mut self, frames: &mut Vec<T>) -> bool {
+        let _ = frames;
+        false
+    }
+}
+
 /// Which scheduler serves a port's queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SchedulerKind {

@@ -13,6 +13,7 @@ use super::{FrameStore, QosConfig, SchedulerKind, MAX_CLASSES};
 
 mod dequeue;
 mod express;
+mod express_tuples;
 
 /// Frames dropped at most per overflow from the fattest queue (fq_codel's
 /// batch: one scan of the flows pays for many drops).
@@ -91,7 +92,7 @@ struct PreparedChunk {
 
 /// The queues of one egress port, holding frames of type `T` (descriptors:
 /// the worker's UMEM frame tokens).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PortQueues<T> {
     kind: SchedulerKind,
     classifier: Classifier,
@@ -107,10 +108,12 @@ pub struct PortQueues<T> {
     shaper: Option<Shaper>,
     quantum: u32,
     flow_limit: u32,
+    /// The flow the express paths left listed, by its flow words.
+    listed: express_tuples::ListedFlow,
     /// Batches the express path sent, and those it handed to the general
     /// way after looking flows up (tests: both paths are exercised).
     #[cfg(test)]
-    express_counts: (u64, u64),
+    express_counts: (u64, u64, u64),
 }
 
 /// The class table of a config: class 0 is "default" (weight 1, or the
@@ -166,8 +169,9 @@ impl<T> PortQueues<T> {
             shaper: cfg.rate.map(|r| Shaper::new(r, cfg.overhead)),
             quantum,
             flow_limit: cfg.flow_limit.max(1),
+            listed: express_tuples::ListedFlow::default(),
             #[cfg(test)]
-            express_counts: (0, 0),
+            express_counts: (0, 0, 0),
         }
     }
 

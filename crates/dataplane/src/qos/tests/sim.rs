@@ -8,7 +8,7 @@ use super::frames::{v4_frame, V4Spec};
 use crate::qos::{ClassConfig, CodelParams, FrameStore, PortQueues, QosConfig, SchedulerKind};
 
 /// A frame in the simulation: its bytes plus who sent it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SimFrame {
     pub id: u64,
     pub source: usize,
