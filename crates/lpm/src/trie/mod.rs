@@ -50,6 +50,7 @@ mod simd;
 mod simd_v4;
 #[cfg(target_arch = "x86_64")]
 mod simd_v6;
+mod top;
 mod update;
 mod v4;
 mod v6;
@@ -112,8 +113,12 @@ const LEAF: u32 = 1 << 31;
 /// Marks a node pointer whose node has 32-bit entries (it has a child);
 /// without it the node's entries are 16-bit codes.
 const WIDE: u32 = 1 << 30;
+/// Marks a node pointer (IPv6 direct entries only) whose node has a top
+/// index in the units before it (`top.rs`): the slots of the node and of
+/// its children in one 12-bit level.
+const TOP: u32 = 1 << 29;
 /// The arena offset (in 16-bit units) of a node pointer.
-const OFFSET: u32 = WIDE - 1;
+const OFFSET: u32 = TOP - 1;
 /// Units of a node header (the `runs` bitmap).
 const HDR: usize = 4;
 /// Node alignment in units: the 8-byte bitmap never straddles a cache line.
@@ -459,6 +464,12 @@ impl<K: Key> Trie<K> {
     /// Stores a node for `entries` and returns its pointer, or a leaf entry
     /// when the node would hold nothing but `inherited` (so no node is needed).
     fn write_node(&mut self, entries: &[u32; 64], inherited: u16) -> u32 {
+        self.write_node_after(entries, inherited, 0)
+    }
+
+    /// [`Trie::write_node`] in a block that starts `pre` units (a multiple
+    /// of `ALIGN`) before the node: room for a top index (`top.rs`).
+    fn write_node_after(&mut self, entries: &[u32; 64], inherited: u16, pre: usize) -> u32 {
         if entries.iter().all(|&e| e == leaf(inherited)) {
             return leaf(inherited);
         }
@@ -474,7 +485,7 @@ impl<K: Key> Trie<K> {
         }
         let wide = Self::all_wide() || list[..n].iter().any(|&e| e & LEAF == 0);
         let words = Self::node_words(n, wide);
-        let o = self.alloc(words);
+        let o = self.alloc(pre + words) + pre;
         let a = &mut self.arena[o..o + words];
         for (i, h) in a[..HDR].iter_mut().enumerate() {
             *h = (runs >> (16 * i)) as u16;
@@ -517,14 +528,16 @@ impl<K: Key> Trie<K> {
         o
     }
 
-    /// Frees the node `e` points to (not its children).
+    /// Frees the node `e` points to (not its children), with its top index.
     fn free_node(&mut self, e: u32) {
-        let words = self.node_size_at(e);
+        let o = (e & OFFSET) as usize;
+        let pre = if e & TOP != 0 { self.top_units(o) } else { 0 };
+        let words = pre + self.node_size_at(e);
         let class = words / ALIGN;
         if self.free.len() <= class {
             self.free.resize_with(class + 1, Vec::new);
         }
-        self.free[class].push(e & OFFSET);
+        self.free[class].push((o - pre) as u32);
         self.free_words += words;
     }
 

@@ -1,5 +1,6 @@
 //! IPv6 batches with AVX-512: the lanes of `simd.rs` over IPv6 addresses,
-//! with the routed regions, and the shared and sparse walks.
+//! with the top index's step (`top.rs`) for their first two node levels,
+//! the routed regions, and the shared and sparse walks.
 
 use std::any::TypeId;
 use std::arch::x86_64::*;
@@ -7,7 +8,8 @@ use std::net::Ipv6Addr;
 
 use super::lookup::resolve;
 use super::simd::{store_answers, store_none, walk_lanes, Codes, V, W};
-use super::{Key, LEAF, REGION};
+use super::top::{PAIR, PAIRS, TOP_BITS};
+use super::{Key, LEAF, OFFSET, REGION};
 use crate::NextHopId;
 
 /// The upper 64 bits of 16 addresses as two vectors of 32-bit words (bits
@@ -274,7 +276,16 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
             }
         } else {
             // SAFETY: the features are enabled (this function's own).
-            (e, later) = unsafe { walk_lanes::<V, true>(arena, e, rest, super::v6::FLAT_LEVELS) };
+            // The first two levels in one step of the top index, then the
+            // lanes' levels to depth 48.
+            for v in 0..V {
+                // SAFETY: the features are enabled (this function's own).
+                e[v] = unsafe { top_lanes(arena, e[v], rest[v]) };
+                rest[v] = _mm512_slli_epi32::<{ TOP_BITS }>(rest[v]);
+            }
+            let levels = super::v6::FLAT_LEVELS - TOP_BITS / 6;
+            // SAFETY: the features are enabled (this function's own).
+            (e, later) = unsafe { walk_lanes::<V, true>(arena, e, rest, levels) };
         }
         let mut entries = [[0u32; W]; V];
         for (v, o) in o.chunks_mut(W).enumerate().take(V) {
@@ -323,4 +334,69 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
     }
     // SAFETY: the caller's contract (this trie's fields).
     unsafe { super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]) };
+}
+
+/// The top index's step (`top.rs`) for 16 lanes whose entries `e` are
+/// direct entries, `rest` the address bits after the direct index (the top
+/// slot in its upper 12): a lane on a node takes the entry of its slot,
+/// a lane on a leaf keeps it. Three gathers of a slot's bitmap word (two
+/// halves) and its count, which depend on the address only, then one of
+/// the entry: the two 6-bit levels it stands for took four, in two
+/// dependent rounds. Every gather lane is masked by a bounds check; a lane
+/// out of bounds reads as no route.
+///
+/// # Safety
+/// The CPU has the features enabled here.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+unsafe fn top_lanes(arena: &[u16], e: __m512i, rest: __m512i) -> __m512i {
+    let leaf_bit = _mm512_set1_epi32(LEAF as i32);
+    let node = _mm512_testn_epi32_mask(e, leaf_bit);
+    if node == 0 {
+        return e;
+    }
+    // Offsets (16-bit units) fit in i32: the arena is < 2^29 units.
+    let len = arena.len().min(i32::MAX as usize) as i32;
+    let base: *const u8 = arena.as_ptr().cast();
+    let pairs = _mm512_sub_epi32(
+        _mm512_and_si512(e, _mm512_set1_epi32(OFFSET as i32)),
+        _mm512_set1_epi32(PAIRS as i32),
+    );
+    let s = _mm512_srli_epi32::<{ 32 - TOP_BITS }>(rest);
+    let p = _mm512_add_epi32(
+        pairs,
+        _mm512_mullo_epi32(_mm512_srli_epi32::<6>(s), _mm512_set1_epi32(PAIR as i32)),
+    );
+    // Lanes whose pair (units p..p + 6 read) lies in the arena; a negative
+    // p compares as a large unsigned value and is left out.
+    let ok = _mm512_mask_cmplt_epu32_mask(node, p, _mm512_set1_epi32(len.saturating_sub(6)));
+    let zero = _mm512_setzero_si512();
+    // SAFETY: lanes in `ok` read units p..p + 6, all < len (scale 2: the
+    // index counts 16-bit units).
+    let (lo, hi, count) = unsafe {
+        (
+            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.cast()),
+            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(4).cast()),
+            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(8).cast()),
+        )
+    };
+    // Rank = runs before the word + those of the word at or below the
+    // slot's bit b (as in `walk_lanes`).
+    let b = _mm512_and_si512(s, _mm512_set1_epi32(63));
+    let all = _mm512_set1_epi32(-1);
+    let lo_shift = _mm512_max_epi32(_mm512_sub_epi32(_mm512_set1_epi32(31), b), zero);
+    let lo_mask = _mm512_srlv_epi32(all, lo_shift);
+    let hi_mask = _mm512_srlv_epi32(all, _mm512_sub_epi32(_mm512_set1_epi32(63), b));
+    let rank = _mm512_add_epi32(
+        _mm512_and_si512(count, _mm512_set1_epi32(0xffff)),
+        _mm512_add_epi32(
+            _mm512_popcnt_epi32(_mm512_and_si512(lo, lo_mask)),
+            _mm512_popcnt_epi32(_mm512_and_si512(hi, hi_mask)),
+        ),
+    );
+    // The rank-th entry lies 2 * rank units before the pairs.
+    let idx = _mm512_sub_epi32(pairs, _mm512_slli_epi32::<1>(rank));
+    let in_arena = _mm512_mask_cmplt_epu32_mask(ok, idx, _mm512_set1_epi32(len.saturating_sub(1)));
+    // SAFETY: lanes in `in_arena` read units idx and idx + 1, both < len.
+    let x = unsafe { _mm512_mask_i32gather_epi32::<2>(leaf_bit, in_arena, idx, base.cast()) };
+    _mm512_mask_blend_epi32(node, e, x)
 }
