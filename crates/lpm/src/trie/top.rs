@@ -151,17 +151,40 @@ impl<K: Key> Trie<K> {
         self.direct[di] = self.write_top(&entries, inherited);
     }
 
+    /// Arena index of the entry of top slot `s` of the `TOP` node `e`,
+    /// by checked reads.
+    fn top_entry_index(&self, e: u32, s: usize) -> usize {
+        let o = (e & OFFSET) as usize;
+        let p = o - PAIRS + PAIR * (s >> 6);
+        let word = self.u64_at(p) << (63 - (s & 63));
+        let rank = usize::from(self.arena[p + 4]) + word.count_ones() as usize;
+        o - PAIRS - 2 * rank
+    }
+
+    /// Replaces the child pointer in top slot `s` of direct entry `di`
+    /// with `child` (a child's slot is a run of its own, so the runs stay).
+    pub(super) fn patch_top(&mut self, di: usize, s: usize, child: u32) {
+        let e = self.direct[di];
+        debug_assert!(e & (LEAF | TOP) == TOP && child & LEAF == 0);
+        let i = self.top_entry_index(e, s);
+        debug_assert!(self.u32_at(i) & LEAF == 0, "top slot {s} held no child");
+        self.arena[i] = child as u16;
+        self.arena[i + 1] = (child >> 16) as u16;
+    }
+
     /// The top index's entry of slot `s` of direct entry `e`, by checked
     /// reads (tests compare it with the two levels it stands for).
     #[cfg(test)]
     pub(super) fn top_entry_checked(&self, e: u32, s: u32) -> u32 {
         assert!(e & (LEAF | TOP) == TOP && s < 1 << TOP_BITS);
         let o = (e & OFFSET) as usize;
-        assert!(o >= self.top_units(o) + K::RESERVED);
-        let p = o - PAIRS + PAIR * (s as usize >> 6);
-        let rank = usize::from(self.arena[p + 4])
-            + (self.u64_at(p) << (63 - (s & 63))).count_ones() as usize;
-        assert!(rank >= 1 && 2 * rank + PAIRS <= self.top_units(o));
-        self.u32_at(o - PAIRS - 2 * rank)
+        let pre = self.top_units(o);
+        assert!(o >= pre + K::RESERVED);
+        let i = self.top_entry_index(e, s as usize);
+        assert!(
+            i >= o - pre && i < o - PAIRS,
+            "top slot {s}: rank out of range"
+        );
+        self.u32_at(i)
     }
 }

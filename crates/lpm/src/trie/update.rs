@@ -144,8 +144,12 @@ impl<K: Key> Trie<K> {
                 self.arena[i] = new as u16;
                 self.arena[i + 1] = (new >> 16) as u16;
                 // The top index holds the entries of the depth-18 node
-                // and of its children (`top.rs`).
-                if levels < TOP_LEVELS {
+                // and of its children (`top.rs`): a child of a depth-24
+                // node is a run of its own there too, so it is replaced
+                // in place as well; a new depth-24 node rewrites the index.
+                if Self::has_top() && levels == TOP_LEVELS - 1 {
+                    self.patch_top(di, (path[0].1 << STRIDE) | s, new);
+                } else if Self::has_top() && levels < TOP_LEVELS {
                     self.refresh_top(di);
                 }
                 return;
