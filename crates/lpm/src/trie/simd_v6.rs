@@ -372,29 +372,29 @@ unsafe fn top_lanes(arena: &[u16], e: __m512i, rest: __m512i) -> __m512i {
     let zero = _mm512_setzero_si512();
     // SAFETY: lanes in `ok` read units p..p + 6, all < len (scale 2: the
     // index counts 16-bit units).
-    let (lo, hi, count) = unsafe {
+    let (lo, hi, back) = unsafe {
         (
             _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.cast()),
             _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(4).cast()),
             _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(8).cast()),
         )
     };
-    // Rank = runs before the word + those of the word at or below the
-    // slot's bit b (as in `walk_lanes`).
+    // Runs of the word at or below the slot's bit b (as in `walk_lanes`);
+    // the entry lies back(w) units before the node, plus 2 per such run.
     let b = _mm512_and_si512(s, _mm512_set1_epi32(63));
     let all = _mm512_set1_epi32(-1);
     let lo_shift = _mm512_max_epi32(_mm512_sub_epi32(_mm512_set1_epi32(31), b), zero);
     let lo_mask = _mm512_srlv_epi32(all, lo_shift);
     let hi_mask = _mm512_srlv_epi32(all, _mm512_sub_epi32(_mm512_set1_epi32(63), b));
-    let rank = _mm512_add_epi32(
-        _mm512_and_si512(count, _mm512_set1_epi32(0xffff)),
-        _mm512_add_epi32(
-            _mm512_popcnt_epi32(_mm512_and_si512(lo, lo_mask)),
-            _mm512_popcnt_epi32(_mm512_and_si512(hi, hi_mask)),
-        ),
+    let in_word = _mm512_add_epi32(
+        _mm512_popcnt_epi32(_mm512_and_si512(lo, lo_mask)),
+        _mm512_popcnt_epi32(_mm512_and_si512(hi, hi_mask)),
     );
-    // The rank-th entry lies 2 * rank units before the pairs.
-    let idx = _mm512_sub_epi32(pairs, _mm512_slli_epi32::<1>(rank));
+    let node_at = _mm512_add_epi32(pairs, _mm512_set1_epi32(PAIRS as i32));
+    let idx = _mm512_add_epi32(
+        _mm512_sub_epi32(node_at, _mm512_and_si512(back, _mm512_set1_epi32(0xffff))),
+        _mm512_slli_epi32::<1>(in_word),
+    );
     let in_arena = _mm512_mask_cmplt_epu32_mask(ok, idx, _mm512_set1_epi32(len.saturating_sub(1)));
     // SAFETY: lanes in `in_arena` read units idx and idx + 1, both < len.
     let x = unsafe { _mm512_mask_i32gather_epi32::<2>(leaf_bit, in_arena, idx, base.cast()) };

@@ -20,16 +20,20 @@
 //! node at offset `o` (units of 16 bits):
 //!
 //! ```text
-//! o - PAIRS + 8w     : word w of the 4096-slot runs bitmap (u64), then the
-//!                      runs starting in words before w (u16), 3 zero units
-//! o - PAIRS - 2r     : the r-th entry (r >= 1; u32: LEAF|code or a pointer
-//!                      to a depth-30 node), descending
+//! o - PAIRS + 8w     : word w of the 4096-slot runs bitmap (u64), then
+//!                      back(w) = PAIRS + 2n + 2 - 2 × (runs starting in
+//!                      words before w) (u16), 3 zero units
+//! o - PAIRS - 2n     : the n entries (u32: LEAF|code or a pointer to a
+//!                      depth-30 node), in slot order
 //! ```
 //!
 //! A slot's rank (runs that start at or before it) is at least 1, so its
-//! entry is the rank-th one. The block starts at `o - top_units(o)`.
+//! entry is the rank-th one, at `o - back(w) + 2 × popcount(word w's bits
+//! up to the slot)`: `back(w)` is read beside the word, so the chain from
+//! the word's load to the entry's is a shift, a popcount and the load, as
+//! in a 6-bit level. The block starts at `o - top_units(o)`.
 
-use super::{Key, Trie, ALIGN, LEAF, OFFSET, TOP};
+use super::{Key, Trie, ALIGN, LEAF, OFFSET, TOP, WIDE};
 
 /// Slots of the top index: bits 18..30 of the address.
 pub(super) const TOP_BITS: u32 = 12;
@@ -52,25 +56,31 @@ pub(super) fn top_slot(hi: u64) -> u32 {
 /// is (`Trie::write_top` wrote its index before the node, in its block).
 #[inline(always)]
 pub(super) unsafe fn top_entry(arena: &[u16], e: u32, s: u32) -> u32 {
-    debug_assert!(e & (LEAF | TOP) == TOP);
-    let o = (e & OFFSET) as usize;
-    let p = o - PAIRS + PAIR * (s as usize >> 6 & 63);
-    debug_assert!(p + PAIR <= o && o <= arena.len());
-    let a = arena.as_ptr();
-    // SAFETY: a `TOP` pointer's block holds the 64 pairs right before the
-    // node and, before them, as many entries as the runs (the caller's
-    // contract); rank >= 1 (slot 0 opens a run, and a word's count covers
-    // every run before it) and <= the runs.
+    // Every IPv6 node is wide (`Trie::all_wide`): a direct entry that is a
+    // node is its offset plus exactly these bits.
+    const FLAGS: usize = (WIDE | TOP) as usize;
+    debug_assert!(e & !OFFSET == WIDE | TOP);
+    debug_assert!(e as usize - FLAGS <= arena.len());
+    // Units are counted from `a - FLAGS`, so the entry indexes the pair
+    // without masking its flags off: one operation fewer between the
+    // direct entry's load and the pair's (the offsets below only ever
+    // point back into the node's block).
+    let a = arena.as_ptr().wrapping_sub(FLAGS);
+    let p = e as usize - PAIRS + PAIR * (s as usize >> 6 & 63);
+    // SAFETY: `a + e` is the node at offset e - FLAGS (see above); a `TOP`
+    // pointer's block holds the 64 pairs right before the node and, before
+    // them, as many entries as the runs (the caller's contract); the rank
+    // e - back(w) + 2 × popcount stands for is >= 1 (slot 0 opens a run,
+    // and back(w) counts every run before word w) and <= the runs.
     unsafe {
-        let word = u64::from(*a.add(p))
-            | u64::from(*a.add(p + 1)) << 16
-            | u64::from(*a.add(p + 2)) << 32
-            | u64::from(*a.add(p + 3)) << 48;
-        let before = usize::from(*a.add(p + 4));
-        let rank = before + (word << (63 - (s & 63))).count_ones() as usize;
-        let i = o - PAIRS - 2 * rank;
-        debug_assert!(rank >= 1 && i < o);
-        u32::from(*a.add(i)) | u32::from(*a.add(i + 1)) << 16
+        let word = u64::from(*a.wrapping_add(p))
+            | u64::from(*a.wrapping_add(p + 1)) << 16
+            | u64::from(*a.wrapping_add(p + 2)) << 32
+            | u64::from(*a.wrapping_add(p + 3)) << 48;
+        let back = usize::from(*a.wrapping_add(p + 4));
+        let i = e as usize - back + 2 * (word << (63 - (s & 63))).count_ones() as usize;
+        debug_assert!(i + PAIRS < e as usize && i >= FLAGS);
+        u32::from(*a.wrapping_add(i)) | u32::from(*a.wrapping_add(i + 1)) << 16
     }
 }
 
@@ -84,9 +94,8 @@ impl<K: Key> Trie<K> {
 
     /// Units of the top index before the node at offset `o` (a `TOP` node).
     pub(super) fn top_units(&self, o: usize) -> usize {
-        let p = o - PAIRS + 63 * PAIR;
-        let last = self.u64_at(p);
-        let n = usize::from(self.arena[p + 4]) + last.count_ones() as usize;
+        // back(0) = PAIRS + 2n + 2.
+        let n = (usize::from(self.arena[o - PAIRS + 4]) - PAIRS - 2) / 2;
         (2 * n).next_multiple_of(ALIGN) + PAIRS
     }
 
@@ -111,17 +120,17 @@ impl<K: Key> Trie<K> {
         let o = (e & OFFSET) as usize;
         let block = &mut self.arena[o - pre..o];
         block.fill(0);
-        let mut before = 0u16;
+        let mut back = PAIRS + 2 * list.len() + 2;
         for (w, &word) in runs.iter().enumerate() {
             let p = pre - PAIRS + PAIR * w;
             for (i, u) in block[p..p + 4].iter_mut().enumerate() {
                 *u = (word >> (16 * i)) as u16;
             }
-            block[p + 4] = before;
-            before += word.count_ones() as u16;
+            block[p + 4] = back as u16;
+            back -= 2 * word.count_ones() as usize;
         }
-        for (r, &x) in (1..).zip(&list) {
-            let i = pre - PAIRS - 2 * r;
+        let first = pre - PAIRS - 2 * list.len();
+        for (i, &x) in (first..).step_by(2).zip(&list) {
             block[i] = x as u16;
             block[i + 1] = (x >> 16) as u16;
         }
@@ -157,8 +166,7 @@ impl<K: Key> Trie<K> {
         let o = (e & OFFSET) as usize;
         let p = o - PAIRS + PAIR * (s >> 6);
         let word = self.u64_at(p) << (63 - (s & 63));
-        let rank = usize::from(self.arena[p + 4]) + word.count_ones() as usize;
-        o - PAIRS - 2 * rank
+        o - usize::from(self.arena[p + 4]) + 2 * word.count_ones() as usize
     }
 
     /// Replaces the child pointer in top slot `s` of direct entry `di`
