@@ -66,18 +66,23 @@ pub(super) unsafe fn top_entry(arena: &[u16], e: u32, s: u32) -> u32 {
     // direct entry's load and the pair's (the offsets below only ever
     // point back into the node's block).
     let a = arena.as_ptr().wrapping_sub(FLAGS);
-    let p = e as usize - PAIRS + PAIR * (s as usize >> 6 & 63);
+    // The word's row (address bits only) first, the entry added last: the
+    // one addition on the direct entry's chain is the load's own.
+    let row = a
+        .wrapping_add(PAIR * (s as usize >> 6 & 63))
+        .wrapping_sub(PAIRS);
+    let pw = row.wrapping_add(e as usize);
     // SAFETY: `a + e` is the node at offset e - FLAGS (see above); a `TOP`
     // pointer's block holds the 64 pairs right before the node and, before
     // them, as many entries as the runs (the caller's contract); the rank
     // e - back(w) + 2 × popcount stands for is >= 1 (slot 0 opens a run,
     // and back(w) counts every run before word w) and <= the runs.
     unsafe {
-        let word = u64::from(*a.wrapping_add(p))
-            | u64::from(*a.wrapping_add(p + 1)) << 16
-            | u64::from(*a.wrapping_add(p + 2)) << 32
-            | u64::from(*a.wrapping_add(p + 3)) << 48;
-        let back = usize::from(*a.wrapping_add(p + 4));
+        let word = u64::from(*pw)
+            | u64::from(*pw.wrapping_add(1)) << 16
+            | u64::from(*pw.wrapping_add(2)) << 32
+            | u64::from(*pw.wrapping_add(3)) << 48;
+        let back = usize::from(*pw.wrapping_add(4));
         let i = e as usize - back + 2 * (word << (63 - (s & 63))).count_ones() as usize;
         debug_assert!(i + PAIRS < e as usize && i >= FLAGS);
         u32::from(*a.wrapping_add(i)) | u32::from(*a.wrapping_add(i + 1)) << 16
