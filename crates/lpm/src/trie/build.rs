@@ -133,6 +133,11 @@ impl<K: Key> Trie<K> {
     pub(super) fn build_node(&mut self, items: &[Item], depth: u8, inherited: u16) -> u32 {
         let mut entries = [leaf(inherited); 64];
         self.fill(&mut entries, items, depth, STRIDE);
-        self.write_node(&entries, inherited)
+        if Self::has_top() && depth == K::DIRECT {
+            // Its children are written: the top index can read them.
+            self.write_top(&entries, inherited)
+        } else {
+            self.write_node(&entries, inherited)
+        }
     }
 }

@@ -554,7 +554,7 @@ impl Trie<u128> {
             // SAFETY: the CPU has every feature `simd::batch_v6` enables
             // (checked just above); this trie's fields.
             return unsafe {
-                super::simd::batch_v6(direct, &self.routed, arena, codes, addrs, out)
+                super::simd_v6::batch_v6(direct, &self.routed, arena, codes, addrs, out)
             };
         }
         self.lookup_batch_portable(addrs, out)

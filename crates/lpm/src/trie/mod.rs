@@ -41,12 +41,16 @@
 //! prefix covers (see `update.rs`).
 
 mod build;
+mod codes;
 mod lookup;
 mod record;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 #[cfg(target_arch = "x86_64")]
 mod simd_v4;
+#[cfg(target_arch = "x86_64")]
+mod simd_v6;
+mod top;
 mod update;
 mod v4;
 mod v6;
@@ -109,8 +113,12 @@ const LEAF: u32 = 1 << 31;
 /// Marks a node pointer whose node has 32-bit entries (it has a child);
 /// without it the node's entries are 16-bit codes.
 const WIDE: u32 = 1 << 30;
+/// Marks a node pointer (IPv6 direct entries only) whose node has a top
+/// index in the units before it (`top.rs`): the slots of the node and of
+/// its children in one 12-bit level.
+const TOP: u32 = 1 << 29;
 /// The arena offset (in 16-bit units) of a node pointer.
-const OFFSET: u32 = WIDE - 1;
+const OFFSET: u32 = TOP - 1;
 /// Units of a node header (the `runs` bitmap).
 const HDR: usize = 4;
 /// Node alignment in units: the 8-byte bitmap never straddles a cache line.
@@ -456,6 +464,12 @@ impl<K: Key> Trie<K> {
     /// Stores a node for `entries` and returns its pointer, or a leaf entry
     /// when the node would hold nothing but `inherited` (so no node is needed).
     fn write_node(&mut self, entries: &[u32; 64], inherited: u16) -> u32 {
+        self.write_node_after(entries, inherited, 0)
+    }
+
+    /// [`Trie::write_node`] in a block that starts `pre` units (a multiple
+    /// of `ALIGN`) before the node: room for a top index (`top.rs`).
+    fn write_node_after(&mut self, entries: &[u32; 64], inherited: u16, pre: usize) -> u32 {
         if entries.iter().all(|&e| e == leaf(inherited)) {
             return leaf(inherited);
         }
@@ -471,7 +485,7 @@ impl<K: Key> Trie<K> {
         }
         let wide = Self::all_wide() || list[..n].iter().any(|&e| e & LEAF == 0);
         let words = Self::node_words(n, wide);
-        let o = self.alloc(words);
+        let o = self.alloc(pre + words) + pre;
         let a = &mut self.arena[o..o + words];
         for (i, h) in a[..HDR].iter_mut().enumerate() {
             *h = (runs >> (16 * i)) as u16;
@@ -514,14 +528,16 @@ impl<K: Key> Trie<K> {
         o
     }
 
-    /// Frees the node `e` points to (not its children).
+    /// Frees the node `e` points to (not its children), with its top index.
     fn free_node(&mut self, e: u32) {
-        let words = self.node_size_at(e);
+        let o = (e & OFFSET) as usize;
+        let pre = if e & TOP != 0 { self.top_units(o) } else { 0 };
+        let words = pre + self.node_size_at(e);
         let class = words / ALIGN;
         if self.free.len() <= class {
             self.free.resize_with(class + 1, Vec::new);
         }
-        self.free[class].push(e & OFFSET);
+        self.free[class].push((o - pre) as u32);
         self.free_words += words;
     }
 
@@ -538,74 +554,6 @@ impl<K: Key> Trie<K> {
             }
         }
         self.free_node(e);
-    }
-
-    // ---- codes ----------------------------------------------------------
-
-    /// The code of `nh`, allocating one if it is new (counts one more user).
-    fn acquire_code(&mut self, nh: NextHopId) -> Result<u16, LpmError> {
-        if nh == NONE_ID {
-            return Err(LpmError::ReservedNextHop(nh));
-        }
-        let code = match self.code_of.get(&nh) {
-            Some(&c) => c,
-            None => {
-                let c = self.new_code(nh)?;
-                self.code_of.insert(nh, c);
-                c
-            }
-        };
-        self.users[code as usize] += 1;
-        Ok(code)
-    }
-
-    /// An unused code, now naming `nh` (with no users yet).
-    fn new_code(&mut self, nh: NextHopId) -> Result<u16, LpmError> {
-        if let Some(c) = self.free_codes.pop() {
-            self.codes[c as usize] = nh;
-            Ok(c)
-        } else if self.codes.len() <= MAX_NEXT_HOPS {
-            self.codes.push(nh);
-            self.users.push(0);
-            Ok((self.codes.len() - 1) as u16)
-        } else {
-            Err(LpmError::TooManyNextHops)
-        }
-    }
-
-    /// A code of its own for the default route, shared with no other
-    /// route even of the same next hop: a lookup then tells from the leaf
-    /// alone whether it matched only the default (uRPF's loose mode asks),
-    /// without the record, which lookup-only copies lack.
-    fn default_code_for(&mut self, nh: NextHopId) -> Result<u16, LpmError> {
-        if nh == NONE_ID {
-            return Err(LpmError::ReservedNextHop(nh));
-        }
-        let c = self.new_code(nh)?;
-        self.users[c as usize] = 1;
-        Ok(c)
-    }
-
-    /// The code for a route of length `len` to `nh`.
-    fn code_for(&mut self, len: u8, nh: NextHopId) -> Result<u16, LpmError> {
-        if len == 0 {
-            self.default_code_for(nh)
-        } else {
-            self.acquire_code(nh)
-        }
-    }
-
-    fn release_code(&mut self, code: u16) {
-        let u = &mut self.users[code as usize];
-        *u -= 1;
-        if *u == 0 {
-            let nh = std::mem::replace(&mut self.codes[code as usize], NONE_ID);
-            // The default's own code is not the one `code_of` names.
-            if self.code_of.get(&nh) == Some(&code) {
-                self.code_of.remove(&nh);
-            }
-            self.free_codes.push(code);
-        }
     }
 }
 

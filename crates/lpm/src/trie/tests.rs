@@ -97,8 +97,24 @@ fn assert_well_formed<K: Key>(t: &Trie<K>) {
         assert!(t.arena[..K::RESERVED].iter().all(|&u| u == JUNK_UNIT));
         assert_eq!(JUNK, u32::from(JUNK_UNIT) << 16 | u32::from(JUNK_UNIT));
     }
+    // The top index of every IPv6 direct node (and only those) stands for
+    // its two levels, slot for slot (`top.rs`).
+    let direct_nodes: Vec<u32> = stack.clone();
+    for &e in &direct_nodes {
+        assert_eq!(e & TOP != 0, Trie::<K>::has_top(), "direct node {e:#x}");
+        if e & TOP == 0 {
+            continue;
+        }
+        let upper = t.read_node(e);
+        for (s, &x) in upper.iter().enumerate() {
+            for (b, &y) in t.slots_below(x).iter().enumerate() {
+                assert_eq!(t.top_entry_checked(e, (s * 64 + b) as u32), y, "top {e:#x}");
+            }
+        }
+    }
     while let Some(e) = stack.pop() {
         let o = (e & OFFSET) as usize;
+        assert!(e & TOP == 0 || direct_nodes.contains(&e), "top below 18");
         assert_eq!(o % ALIGN, 0);
         assert!(o >= K::RESERVED, "node {e:#x} in the leaf region");
         assert!(o + HDR <= t.arena.len() - GUARD, "node {e:#x}");
@@ -296,10 +312,20 @@ fn v6_walks_match_reference_through_updates() {
             let nh = (rng.next_u64() % 5) as u32;
             assert_eq!(t.insert(k, l, nh).unwrap(), r.insert(k, l, nh));
         }
+        if step % 100 == 99 {
+            // Top indexes rewritten after every change below them, and
+            // the same shape as a fresh build's, holes aside.
+            assert_well_formed(&t);
+            let fresh = Trie::<u128>::from_routes(t.iter()).unwrap();
+            assert_eq!(t.stats().nodes, fresh.stats().nodes);
+            assert_eq!(
+                t.stats().node_bytes - t.stats().free_bytes,
+                fresh.stats().node_bytes
+            );
+        }
         if step % 500 == 499 {
             check_v6(&t, &r, &pool, &mut rng);
             check_v6(&t.lookup_copy(), &r, &pool, &mut rng);
-            assert_well_formed(&t);
         }
     }
     // A rebuild (what `compact` does) lays the arena out again, leaf

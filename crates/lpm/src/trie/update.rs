@@ -14,12 +14,15 @@
 //! node; a short prefix that covers many longer ones rebuilds them all.
 
 use super::{
-    leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, OFFSET, STRIDE, WIDE,
+    leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, OFFSET, STRIDE, TOP,
+    WIDE,
 };
 use crate::NextHopId;
 
 /// Deepest path: (128 - 16) / 6 node levels.
 const MAX_LEVELS: usize = 20;
+/// Path levels whose nodes' entries the top index holds (depths 18, 24).
+const TOP_LEVELS: usize = 2;
 
 impl<K: Key> Trie<K> {
     /// Adds or replaces `key/len` (host bits ignored); returns the next hop
@@ -140,6 +143,15 @@ impl<K: Key> Trie<K> {
                 debug_assert!(p & WIDE != 0);
                 self.arena[i] = new as u16;
                 self.arena[i + 1] = (new >> 16) as u16;
+                // The top index holds the entries of the depth-18 node
+                // and of its children (`top.rs`): a child of a depth-24
+                // node is a run of its own there too, so it is replaced
+                // in place as well; a new depth-24 node rewrites the index.
+                if Self::has_top() && levels == TOP_LEVELS - 1 {
+                    self.patch_top(di, (path[0].1 << STRIDE) | s, new);
+                } else if Self::has_top() && levels < TOP_LEVELS {
+                    self.refresh_top(di);
+                }
                 return;
             }
             if !old_is_child && new & LEAF != 0 {
@@ -155,6 +167,11 @@ impl<K: Key> Trie<K> {
         // The region's bit changes only with "no route" on one side.
         if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) {
             self.mark_routed(di, di + 1);
+        }
+        // A depth-18 node rewritten here has no top index yet (one built
+        // from a leaf has: `build_node`).
+        if new & (LEAF | TOP) == 0 {
+            self.refresh_top(di);
         }
     }
 
