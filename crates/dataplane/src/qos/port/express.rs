@@ -21,7 +21,28 @@
 
 use super::{frame_cost, PortQueues, Prepared, ENQUEUE_CHUNK};
 use crate::qos::flows::{Linked, NIL};
+use crate::qos::sched::{ActiveClasses, ClassSched};
 use crate::qos::{FlowTuple, FrameSink, FrameStore, SchedulerKind};
+
+/// The class-level step of an express frame of `len` bytes in class `c`,
+/// the only active class: its deficit topped up (and the turn passed,
+/// back to itself) while it has none, then charged.
+#[inline(always)]
+pub(super) fn charge_class(
+    cl: &mut ClassSched,
+    active: &mut ActiveClasses,
+    c: usize,
+    class_quantum: i64,
+    len: u32,
+) {
+    if cl.deficit <= 0 {
+        while cl.deficit <= 0 {
+            cl.deficit += class_quantum;
+        }
+        active.advance(c);
+    }
+    cl.deficit -= len as i64;
+}
 
 impl<T> PortQueues<T> {
     /// Queues every frame of `batch` (left empty) and hands up to `max`
@@ -167,15 +188,7 @@ impl<T> PortQueues<T> {
         let mut refused = false;
         let mut frames_left = batch.drain(..);
         for (frame, p) in frames_left.by_ref().zip(prepared) {
-            // Class level: topped up (and passed, back to itself: the only
-            // active class) while it has no deficit.
-            if cl.deficit <= 0 {
-                while cl.deficit <= 0 {
-                    cl.deficit += class_quantum;
-                }
-                active.advance(c);
-            }
-            cl.deficit -= p.len as i64;
+            charge_class(cl, active, c, class_quantum, p.len);
             // Flow level: linked new with a quantum, its one frame sent
             // (CoDel: a sole packet whose sojourn is 0 is never signalled,
             // the call only records that the queue is below target), then
@@ -194,16 +207,13 @@ impl<T> PortQueues<T> {
             }
         }
         // The flow served last stays first on the new list (recorded by
-        // its words when its tuple is known, else as unknown).
+        // its words when its tuple is known).
         let last = &prepared[taken - 1];
-        let words = match tuples.get(taken - 1) {
-            Some(&t) if t.is_known() => self.classifier.flow_words(t),
-            _ => (0, 0),
-        };
+        let words = tuples
+            .get(taken - 1)
+            .filter(|t| t.is_known())
+            .map(|&t| self.classifier.flow_words(t));
         self.express_list(c, last.flow, frame_cost(last.len), words);
-        if words == (0, 0) {
-            self.listed.flow = NIL;
-        }
         self.express_count(c, taken, sent_bytes);
         if !refused {
             return taken;

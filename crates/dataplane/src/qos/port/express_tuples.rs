@@ -33,6 +33,7 @@
 //! way from the same state: frames, order, drops, counters, histograms,
 //! classes and every busy flow by key.
 
+use super::express::charge_class;
 use super::{frame_cost, PortQueues, Prepared, ENQUEUE_CHUNK};
 use crate::qos::classify::fold_mul;
 use crate::qos::flows::{Linked, NIL};
@@ -170,15 +171,8 @@ impl<T> PortQueues<T> {
         let cl = &mut self.classes[c];
         let class_quantum = self.quantum as i64 * cl.weight as i64;
         let active = &mut self.active;
-        // Class level, as `express_send`: topped up while spent.
         let mut class_step = |len: u32| {
-            if cl.deficit <= 0 {
-                while cl.deficit <= 0 {
-                    cl.deficit += class_quantum;
-                }
-                active.advance(c);
-            }
-            cl.deficit -= len as i64;
+            charge_class(cl, active, c, class_quantum, len);
             len as u64
         };
         let (mut sent_bytes, mut taken, mut refused) = (0u64, 0usize, false);
@@ -208,7 +202,7 @@ impl<T> PortQueues<T> {
                 c,
                 last,
                 frame_cost(tuples[taken - 1].frame_len()),
-                last_words,
+                Some(last_words),
             );
             return taken;
         }
@@ -220,7 +214,12 @@ impl<T> PortQueues<T> {
         let f = self.store.lookup(meta.hash, meta.class);
         let flow = &self.store.flows[f as usize];
         if flow.packets == 0 && flow.linked == Linked::No {
-            self.express_list(c, f, frame_cost(tuples[refused_at].frame_len()), words);
+            self.express_list(
+                c,
+                f,
+                frame_cost(tuples[refused_at].frame_len()),
+                Some(words),
+            );
         }
         for (frame, &t) in frames_left.zip(&tuples[taken..]) {
             let meta = self.classifier.classify_tuple(t);
@@ -235,11 +234,13 @@ impl<T> PortQueues<T> {
         refused_at
     }
 
-    /// Records flow `f` (of `words`, whose one frame of cost `cost` was
-    /// sent) as the express paths leave it: first on class `c`'s new list,
-    /// its deficit what the frame left, CoDel told it emptied.
+    /// Records flow `f` (whose one frame of cost `cost` was sent) as the
+    /// express paths leave it: first on class `c`'s new list, its deficit
+    /// what the frame left, CoDel told it emptied; and remembers it by its
+    /// flow `words` (`None`: not known, so no batch is sent by tuples
+    /// while it stays listed).
     #[inline(always)]
-    pub(super) fn express_list(&mut self, c: usize, f: u32, cost: i32, words: (u64, u64)) {
+    pub(super) fn express_list(&mut self, c: usize, f: u32, cost: i32, words: Option<(u64, u64)>) {
         let flow = &mut self.store.flows[f as usize];
         flow.deficit = self.quantum as i32 - cost;
         flow.codel.on_empty();
@@ -247,10 +248,13 @@ impl<T> PortQueues<T> {
         self.classes[c]
             .new_flows
             .push_back(&mut self.store.flows, f);
-        self.listed = ListedFlow {
-            flow: f,
-            key: self.store.key_of(f),
-            words,
+        self.listed = match words {
+            Some(words) => ListedFlow {
+                flow: f,
+                key: self.store.key_of(f),
+                words,
+            },
+            None => ListedFlow::default(),
         };
     }
 }
