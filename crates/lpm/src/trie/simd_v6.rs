@@ -8,7 +8,7 @@ use std::net::Ipv6Addr;
 
 use super::lookup::resolve;
 use super::simd::{store_answers, store_none, walk_lanes, Codes, V, W};
-use super::top::{PAIR, PAIRS, TOP_BITS};
+use super::top::{PAIR, PAIRS, TOP_BITS, TOP_LEVELS};
 use super::{Key, LEAF, OFFSET, REGION};
 use crate::NextHopId;
 
@@ -283,7 +283,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                 e[v] = unsafe { top_lanes(arena, e[v], rest[v]) };
                 rest[v] = _mm512_slli_epi32::<{ TOP_BITS }>(rest[v]);
             }
-            let levels = super::v6::FLAT_LEVELS - TOP_BITS / 6;
+            let levels = super::v6::FLAT_LEVELS - TOP_LEVELS;
             // SAFETY: the features are enabled (this function's own).
             (e, later) = unsafe { walk_lanes::<V, true>(arena, e, rest, levels) };
         }

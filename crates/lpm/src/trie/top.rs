@@ -33,10 +33,12 @@
 //! the word's load to the entry's is a shift, a popcount and the load, as
 //! in a 6-bit level. The block starts at `o - top_units(o)`.
 
-use super::{Key, Trie, ALIGN, LEAF, OFFSET, TOP, WIDE};
+use super::{Key, Trie, ALIGN, LEAF, OFFSET, STRIDE, TOP, WIDE};
 
 /// Slots of the top index: bits 18..30 of the address.
 pub(super) const TOP_BITS: u32 = 12;
+/// Node levels one step of the top index stands for (depths 18 and 24).
+pub(super) const TOP_LEVELS: u32 = TOP_BITS / STRIDE as u32;
 /// Units of a bitmap word and its count (16 bytes, so one never straddles
 /// a cache line: the block is 8-byte aligned and `PAIRS` below `o`).
 pub(super) const PAIR: usize = 8;

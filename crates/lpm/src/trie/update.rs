@@ -13,6 +13,7 @@
 //! Cost is proportional to the routes inside P: a /24 in IPv4 touches one
 //! node; a short prefix that covers many longer ones rebuilds them all.
 
+use super::top::TOP_LEVELS;
 use super::{
     leaf, mask, slot_at, Item, Key, LpmError, Trie, ALIGN, LEAF, NO_ROUTE, OFFSET, STRIDE, TOP,
     WIDE,
@@ -21,8 +22,6 @@ use crate::NextHopId;
 
 /// Deepest path: (128 - 16) / 6 node levels.
 const MAX_LEVELS: usize = 20;
-/// Path levels whose nodes' entries the top index holds (depths 18, 24).
-const TOP_LEVELS: usize = 2;
 
 impl<K: Key> Trie<K> {
     /// Adds or replaces `key/len` (host bits ignored); returns the next hop
@@ -147,9 +146,9 @@ impl<K: Key> Trie<K> {
                 // and of its children (`top.rs`): a child of a depth-24
                 // node is a run of its own there too, so it is replaced
                 // in place as well; a new depth-24 node rewrites the index.
-                if Self::has_top() && levels == TOP_LEVELS - 1 {
+                if Self::has_top() && levels == TOP_LEVELS as usize - 1 {
                     self.patch_top(di, (path[0].1 << STRIDE) | s, new);
-                } else if Self::has_top() && levels < TOP_LEVELS {
+                } else if Self::has_top() && levels < TOP_LEVELS as usize {
                     self.refresh_top(di);
                 }
                 return;

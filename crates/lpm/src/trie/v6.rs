@@ -25,15 +25,13 @@
 //! them in flight.
 
 use super::lookup::{entry_unchecked, resolve, resolve_unchecked};
-use super::top::{top_entry, top_slot, TOP_BITS};
+use super::top::{top_entry, top_slot, TOP_LEVELS};
 use super::{Key, HDR, JUNK, LEAF, LEAF_REGION, OFFSET};
 use crate::NextHopId;
 
 const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
 /// Node levels every walk that reaches a node takes (depths 18..48).
 pub(super) const FLAT_LEVELS: u32 = 5;
-/// Node levels one step of the top index stands for (depths 18, 24).
-const TOP_LEVELS: u32 = TOP_BITS / 6;
 /// Addresses per round of a batch (the data plane's vector).
 const CHUNK: usize = 64;
 /// Batches with at most this many addresses going on past the direct
