@@ -12,20 +12,14 @@ mod xdp_support;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ferroute::io::xdp::{interface_index, XdpMode, XdpPort, XdpProgram, PORT_SLOTS};
-use ferroute::testkit::frames::{V4Frame, V6Frame};
+use ferroute::testkit::frames::V6Frame;
 use ferroute::wire::MacAddr;
-use xdp_support::{require_root, router_ports, verdict, Topology, MAC_RA};
+use xdp_support::{require_root, router_ports, udp_to, verdict, Topology, MAC_RA};
 
 const TO_SOCKET: &str = "passed_no_socket";
 /// A port whose interface index is above the direct array's.
 const HIGH_INDEX: u32 = 5000;
 const MAC_RC: MacAddr = MacAddr([0x02, 0, 0, 0, 0x03, 0x01]);
-
-fn udp4(dst_mac: MacAddr, dst: Ipv4Addr) -> Vec<u8> {
-    let mut f = V4Frame::udp(dst);
-    f.dst_mac = dst_mac;
-    f.build()
-}
 
 fn udp6(dst_mac: MacAddr, dst: Ipv6Addr) -> Vec<u8> {
     let mut f = V6Frame::udp(dst);
@@ -64,33 +58,38 @@ fn ports_are_found_below_and_above_the_direct_array() {
         let cases = [
             (
                 "transit on ra (direct array)",
-                udp4(MAC_RA, transit),
+                udp_to(MAC_RA, transit),
                 ra.ifindex,
                 TO_SOCKET,
             ),
-            ("transit on rc (hash)", udp4(MAC_RC, transit), rc, TO_SOCKET),
+            (
+                "transit on rc (hash)",
+                udp_to(MAC_RC, transit),
+                rc,
+                TO_SOCKET,
+            ),
             // Each port's own MAC, from its own entry.
             (
                 "ra's MAC on rc",
-                udp4(MAC_RA, transit),
+                udp_to(MAC_RA, transit),
                 rc,
                 "passed_not_our_mac",
             ),
             (
                 "rc's MAC on ra",
-                udp4(MAC_RC, transit),
+                udp_to(MAC_RC, transit),
                 ra.ifindex,
                 "passed_not_our_mac",
             ),
             (
                 "not a port, below",
-                udp4(MAC_RA, transit),
+                udp_to(MAC_RA, transit),
                 rb,
                 "passed_unknown_port",
             ),
             (
                 "not a port, above",
-                udp4(MAC_RC, transit),
+                udp_to(MAC_RC, transit),
                 rd,
                 "passed_unknown_port",
             ),
@@ -119,9 +118,9 @@ fn local_addresses_pass_and_their_filter_follows_the_set() {
         let twin6: Ipv6Addr = "2001:db8::1:1".parse().unwrap();
         let judge = |program: &XdpProgram| {
             [
-                verdict(program, &udp4(MAC_RA, local4), ra),
+                verdict(program, &udp_to(MAC_RA, local4), ra),
                 verdict(program, &udp6(MAC_RA, local6), ra),
-                verdict(program, &udp4(MAC_RA, twin4), ra),
+                verdict(program, &udp_to(MAC_RA, twin4), ra),
                 verdict(program, &udp6(MAC_RA, twin6), ra),
             ]
         };

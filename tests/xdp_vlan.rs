@@ -12,9 +12,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ferroute::io::xdp::{XdpMode, XdpProgram, XdpVlan};
-use ferroute::testkit::frames::{tagged, tagged_with, V4Frame};
+use ferroute::testkit::frames::{tagged, tagged_with};
 use ferroute::wire::MacAddr;
-use xdp_support::{require_root, router_ports, verdict, Topology, MAC_RA, MAC_RB};
+use xdp_support::{require_root, router_ports, udp_to, verdict, Topology, MAC_RA, MAC_RB};
 
 /// A sub-interface with a MAC of its own (VLAN 300 on ra).
 const SUB_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0x03, 0x00]);
@@ -43,13 +43,6 @@ fn load() -> (XdpProgram, u32, u32) {
     (program, ra, rb)
 }
 
-fn udp(dst_mac: MacAddr, dst: Ipv4Addr) -> Vec<u8> {
-    let mut f = V4Frame::udp(dst);
-    f.dst_mac = dst_mac;
-    f.payload = vec![0; 18];
-    f.build()
-}
-
 /// An ARP frame to `dst_mac` (unicast: a broadcast is `passed_group` first).
 fn arp(dst_mac: MacAddr) -> Vec<u8> {
     let mut f = dst_mac.0.to_vec();
@@ -67,32 +60,32 @@ fn tagged_frames_are_judged_on_their_vlan() {
     let topo = Topology::new();
     topo.r.run(|| {
         let (program, ra, rb) = load();
-        let transit = udp(MAC_RA, TRANSIT);
+        let transit = udp_to(MAC_RA, TRANSIT);
         let cases: [(&str, Vec<u8>, u32, &str); 16] = [
             ("untagged transit", transit.clone(), ra, TO_SOCKET),
             ("VLAN 100 transit", tagged(&transit, 100), ra, TO_SOCKET),
             (
                 "VLAN 100 to the router",
-                tagged(&udp(MAC_RA, LOCAL), 100),
+                tagged(&udp_to(MAC_RA, LOCAL), 100),
                 ra,
                 "passed_local",
             ),
             ("VLAN 100 ARP", tagged(&arp(MAC_RA), 100), ra, "passed_arp"),
             (
                 "VLAN 100 broadcast",
-                tagged(&udp(MacAddr([0xff; 6]), TRANSIT), 100),
+                tagged(&udp_to(MacAddr([0xff; 6]), TRANSIT), 100),
                 ra,
                 "passed_group",
             ),
             (
                 "VLAN 100, another MAC",
-                tagged(&udp(SUB_MAC, TRANSIT), 100),
+                tagged(&udp_to(SUB_MAC, TRANSIT), 100),
                 ra,
                 "passed_not_our_mac",
             ),
             (
                 "VLAN 300, its own MAC",
-                tagged(&udp(SUB_MAC, TRANSIT), 300),
+                tagged(&udp_to(SUB_MAC, TRANSIT), 300),
                 ra,
                 TO_SOCKET,
             ),
@@ -129,7 +122,7 @@ fn tagged_frames_are_judged_on_their_vlan() {
             // A link without sub-interfaces leaves tags to the kernel.
             (
                 "VLAN 100 on rb",
-                tagged(&udp(MAC_RB, TRANSIT), 100),
+                tagged(&udp_to(MAC_RB, TRANSIT), 100),
                 rb,
                 "passed_vlan",
             ),
@@ -154,7 +147,7 @@ fn program_time_untagged_vs_tagged() {
     let topo = Topology::new();
     topo.r.run(|| {
         let (program, ra, _) = load();
-        let transit = udp(MAC_RA, TRANSIT);
+        let transit = udp_to(MAC_RA, TRANSIT);
         let frames = [
             ("untagged", transit.clone()),
             ("tagged", tagged(&transit, 100)),

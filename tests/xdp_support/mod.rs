@@ -201,3 +201,12 @@ pub fn verdict(program: &ferroute::io::xdp::XdpProgram, frame: &[u8], ifindex: u
     assert_eq!(moved.len(), 1, "{moved:?}");
     moved[0].trim_end_matches("+1").to_string()
 }
+
+/// A UDP datagram to `dst` addressed to `dst_mac`, 18 bytes of payload
+/// (the test-mode verdicts' transit and local frames).
+pub fn udp_to(dst_mac: MacAddr, dst: std::net::Ipv4Addr) -> Vec<u8> {
+    let mut f = ferroute::testkit::frames::V4Frame::udp(dst);
+    f.dst_mac = dst_mac;
+    f.payload = vec![0; 18];
+    f.build()
+}
