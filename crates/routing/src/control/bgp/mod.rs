@@ -23,6 +23,7 @@
 pub mod adj_rib_in;
 pub mod attrs;
 mod bulk;
+mod candidates;
 pub mod decision;
 pub mod file_input;
 pub mod mrt;
