@@ -3,11 +3,14 @@
 //! Namespace names carry the pid and a counter; dropping the lab deletes
 //! them (and with them the veth pair), also when a test panics.
 
+// Each test file uses its own part of this.
+#![allow(dead_code)]
+
 use std::net::IpAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use ferroute::control::kernel::netlink::link_by_name;
+use ferroute::control::kernel::netlink::{link_by_name, KernelNeighbor};
 use ferroute::testkit::netns::{self, in_netns, Netns};
 use ferroute::wire::MacAddr;
 
@@ -17,6 +20,14 @@ pub const ROUTER_V4: &str = "192.0.2.1";
 pub const HOST_V4: &str = "192.0.2.2";
 pub const ROUTER_V6: &str = "2001:db8::1";
 pub const HOST_V6: &str = "2001:db8::2";
+
+/// How long a test waits for the kernel (or the control thread) to act.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// True when the kernel's entry is usable and holds `mac`.
+pub fn resolved_to(n: &KernelNeighbor, mac: MacAddr) -> bool {
+    n.state.has_usable_mac() && n.mac == Some(mac)
+}
 
 /// True when the test can run (root, with `ip` and `ping`); otherwise prints
 /// why and returns false, or fails under `CI=true`.
