@@ -125,6 +125,11 @@ const HDR: usize = 4;
 const ALIGN: usize = 4;
 /// Zero units after the last node (see the layout above).
 const GUARD: usize = 2;
+/// Units of a 64-byte cache line: top blocks (`top.rs`) start on a
+/// multiple of it and take whole ones, so none of their 16-byte pairs
+/// straddles a line (relative to the arena's start, which the allocator
+/// aligns to 16 bytes).
+const LINE: usize = 32;
 /// The IPv6 arena's first units, all `JUNK_UNIT` (zeros), where no node
 /// lies: a step from a leaf entry (`LEAF|code`, offset bits = the code,
 /// below 2^16) or from `JUNK` (offset 0) reads only these (a bitmap of 4
@@ -485,7 +490,11 @@ impl<K: Key> Trie<K> {
         }
         let wide = Self::all_wide() || list[..n].iter().any(|&e| e & LEAF == 0);
         let words = Self::node_words(n, wide);
-        let o = self.alloc(pre + words) + pre;
+        let o = if pre == 0 {
+            self.alloc(words)
+        } else {
+            self.alloc_lines(pre + words)
+        } + pre;
         let a = &mut self.arena[o..o + words];
         for (i, h) in a[..HDR].iter_mut().enumerate() {
             *h = (runs >> (16 * i)) as u16;
@@ -512,6 +521,11 @@ impl<K: Key> Trie<K> {
             self.free_words -= words;
             return o as usize;
         }
+        self.append(words)
+    }
+
+    /// A block of `words` units appended before the guard.
+    fn append(&mut self, words: usize) -> usize {
         if self.arena.is_empty() && K::RESERVED > 0 {
             self.arena = vec![JUNK_UNIT; K::RESERVED];
             self.arena.extend([0; GUARD]);
@@ -528,17 +542,49 @@ impl<K: Key> Trie<K> {
         o
     }
 
-    /// Frees the node `e` points to (not its children), with its top index.
-    fn free_node(&mut self, e: u32) {
-        let o = (e & OFFSET) as usize;
-        let pre = if e & TOP != 0 { self.top_units(o) } else { 0 };
-        let words = pre + self.node_size_at(e);
+    /// A free block of whole lines (`words` rounded up to `LINE`) that
+    /// starts on a line: where a top index and its node go. Appended
+    /// blocks skip to the next line; the skipped units become a hole that
+    /// small nodes reuse. Top blocks take at least `PAIRS` units, more
+    /// than any node, so their size classes hold only line-aligned blocks.
+    fn alloc_lines(&mut self, words: usize) -> usize {
+        let words = words.next_multiple_of(LINE);
+        if self.free.get(words / ALIGN).is_some_and(|f| !f.is_empty()) {
+            return self.alloc(words);
+        }
+        // (Reserves the leaf region first if the arena is empty.)
+        let end = self.append(0);
+        let pad = end.next_multiple_of(LINE) - end;
+        if pad > 0 {
+            self.append(pad);
+            self.release(end, pad);
+        }
+        let o = self.append(words);
+        debug_assert_eq!(o % LINE, 0);
+        o
+    }
+
+    /// Puts the block of `words` units at offset `o` on its free list.
+    fn release(&mut self, o: usize, words: usize) {
         let class = words / ALIGN;
         if self.free.len() <= class {
             self.free.resize_with(class + 1, Vec::new);
         }
-        self.free[class].push((o - pre) as u32);
+        self.free[class].push(o as u32);
         self.free_words += words;
+    }
+
+    /// Frees the node `e` points to (not its children), with its top index.
+    fn free_node(&mut self, e: u32) {
+        let o = (e & OFFSET) as usize;
+        if e & TOP != 0 {
+            let pre = self.top_units(o);
+            let words = (pre + self.node_size_at(e)).next_multiple_of(LINE);
+            self.release(o - pre, words);
+            return;
+        }
+        let words = self.node_size_at(e);
+        self.release(o, words);
     }
 
     /// Frees the subtree an entry points to (nothing for a leaf).

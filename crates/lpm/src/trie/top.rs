@@ -33,7 +33,7 @@
 //! the word's load to the entry's is a shift, a popcount and the load, as
 //! in a 6-bit level. The block starts at `o - top_units(o)`.
 
-use super::{Key, Trie, ALIGN, LEAF, OFFSET, STRIDE, TOP, WIDE};
+use super::{Key, Trie, ALIGN, LEAF, LINE, OFFSET, STRIDE, TOP, WIDE};
 
 /// Slots of the top index: bits 18..30 of the address.
 pub(super) const TOP_BITS: u32 = 12;
@@ -103,7 +103,14 @@ impl<K: Key> Trie<K> {
     pub(super) fn top_units(&self, o: usize) -> usize {
         // back(0) = PAIRS + 2n + 2.
         let n = (usize::from(self.arena[o - PAIRS + 4]) - PAIRS - 2) / 2;
-        (2 * n).next_multiple_of(ALIGN) + PAIRS
+        Self::top_units_for(n)
+    }
+
+    /// Units of a top index of `n` entries: the entries, padded so that
+    /// the pairs start on a line (`Trie::alloc_lines` starts the block on
+    /// one), then the pairs.
+    fn top_units_for(n: usize) -> usize {
+        (2 * n).next_multiple_of(LINE) + PAIRS
     }
 
     /// Stores a depth-18 node for `entries` (whose children are written)
@@ -119,12 +126,16 @@ impl<K: Key> Trie<K> {
                 }
             }
         }
-        let pre = (2 * list.len()).next_multiple_of(ALIGN) + PAIRS;
+        let pre = Self::top_units_for(list.len());
         let e = self.write_node_after(entries, inherited, pre);
         if e & LEAF != 0 {
             return e;
         }
         let o = (e & OFFSET) as usize;
+        // The block's last line past the node: zeros, as in a fresh build.
+        let words = self.node_size_at(e);
+        let end = (o + words).next_multiple_of(LINE);
+        self.arena[o + words..end].fill(0);
         let block = &mut self.arena[o - pre..o];
         block.fill(0);
         let mut back = PAIRS + 2 * list.len() + 2;
