@@ -539,7 +539,8 @@ impl Trie<u128> {
 
     /// Whether the longest match for `a` is the default route.
     pub fn matched_default(&self, a: u128) -> bool {
-        self.is_default_leaf(self.leaf_of(a))
+        // A direct leaf or a stored one: the code is the low 16 bits.
+        self.is_default_leaf(super::leaf(self.leaf_of(a) as u16))
     }
 
     /// Batches: AVX-512 lanes where the CPU has them, else the portable path.

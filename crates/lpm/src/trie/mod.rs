@@ -14,7 +14,8 @@
 //!   leaf, where Poptrie tests the slot, then counts one of two bitmaps.
 //! * Two entry widths: an IPv4 node with no child (nearly all of them: the
 //!   /19-/24 nodes) stores 16-bit leaf codes, a node with a child (and
-//!   every IPv6 node) 32-bit entries (`LEAF|code` or child pointer). The pointer to a node
+//!   every IPv6 node) 32-bit entries (`LEAF|code` or child pointer; IPv6
+//!   stores them without flags, see `Trie::to_stored`). The pointer to a node
 //!   says which (`WIDE`), so a level reads 32 bits at
 //!   `entries + (rank - 1) << wide` and keeps the low half of a narrow
 //!   entry: still no branch. The price of one list is a leaf stored again
@@ -131,8 +132,8 @@ const GUARD: usize = 2;
 /// aligns to 16 bytes).
 const LINE: usize = 32;
 /// The IPv6 arena's first units, all `JUNK_UNIT` (zeros), where no node
-/// lies: a step from a leaf entry (`LEAF|code`, offset bits = the code,
-/// below 2^16) or from `JUNK` (offset 0) reads only these (a bitmap of 4
+/// lies: a step from a leaf entry (stored as its code, below 2^16:
+/// `Trie::to_stored`) or from `JUNK` (0) reads only these (a bitmap of 4
 /// zero units, so rank 0 whatever the slot, then the entry 2 units on) and
 /// finds `JUNK`. So the single IPv6 walk steps every level without asking
 /// whether its entry is still a node (`v6::walk_from`): no select on the
@@ -140,10 +141,15 @@ const LINE: usize = 32;
 /// node (a node's rank is at least 1). 128 KiB, of which a walk touches
 /// the lines of the codes in use and of offset 0.
 pub(super) const LEAF_REGION: usize = (1 << 16) + 32;
+/// IPv6 arena entries below this are leaves (their code), the others
+/// node offsets: no node lies in the leaf region, and every code is below
+/// 2^16 (`Trie::to_stored`).
+pub(super) const STORED_LEAF_BELOW: u32 = LEAF_REGION as u32;
 /// Every unit of the leaf region: two of them make `JUNK`.
 const JUNK_UNIT: u16 = 0;
-/// What a step from a leaf or from `JUNK` reads: 0, which no leaf
-/// (`LEAF|code`) is and no node pointer is (no node lies at offset 0).
+/// What a step from a leaf or from `JUNK` reads: 0, the stored leaf of
+/// "no route" (code 0), which no node is (none lies at offset 0): a walk
+/// that keeps it answers "no route", and a step from it reads it again.
 pub(super) const JUNK: u32 = (JUNK_UNIT as u32) << 16 | JUNK_UNIT as u32;
 /// Direct entries per bit of `Trie::routed` (with 18 direct bits: a bit
 /// per /12, 4096 bits).
@@ -401,6 +407,51 @@ impl<K: Key> Trie<K> {
         u32::from(self.arena[i]) | u32::from(self.arena[i + 1]) << 16
     }
 
+    /// The 32-bit entry at arena index `i` (of a wide node or a top
+    /// index), as a direct entry (`LEAF|code` or node pointer).
+    #[inline]
+    fn wide_entry_at(&self, i: usize) -> u32 {
+        Self::from_stored(self.u32_at(i))
+    }
+
+    /// Writes `e` (`LEAF|code` or a node pointer) as the 32-bit entry at
+    /// arena index `i`.
+    #[inline]
+    fn set_wide_entry(&mut self, i: usize, e: u32) {
+        let x = Self::to_stored(e);
+        self.arena[i] = x as u16;
+        self.arena[i + 1] = (x >> 16) as u16;
+    }
+
+    /// How an entry is stored in the arena. IPv6 stores no flags (see
+    /// `STORED_LEAF_BELOW`): a leaf as its bare code, a node as its bare
+    /// offset (every IPv6 node is wide, and none below depth 18 has a top
+    /// index), so a walk's step uses the entry as the next node's offset
+    /// with no mask on its chain of loads. IPv4 stores entries as they are.
+    #[inline]
+    fn to_stored(e: u32) -> u32 {
+        if !Self::all_wide() {
+            e
+        } else if e & LEAF != 0 {
+            e & 0xffff
+        } else {
+            debug_assert!(e & !OFFSET == WIDE, "stored node {e:#x}");
+            e & OFFSET
+        }
+    }
+
+    /// The inverse of [`Trie::to_stored`].
+    #[inline]
+    fn from_stored(x: u32) -> u32 {
+        if !Self::all_wide() {
+            x
+        } else if x < STORED_LEAF_BELOW {
+            leaf(x as u16)
+        } else {
+            WIDE | x
+        }
+    }
+
     /// Whether every node has 32-bit entries: IPv6's. Its walks take five
     /// levels on one dependent chain, where decoding the width at each
     /// level cost 10-20 % of single-lookup speed (same-run measurement);
@@ -432,7 +483,7 @@ impl<K: Key> Trie<K> {
     /// direct entry (`LEAF|code` or node pointer).
     fn entry_at(&self, e: u32, i: usize) -> u32 {
         if e & WIDE != 0 {
-            self.u32_at(i)
+            self.wide_entry_at(i)
         } else {
             leaf(self.arena[i])
         }
@@ -448,7 +499,7 @@ impl<K: Key> Trie<K> {
         let mut list = [0u32; 64];
         if e & WIDE != 0 {
             for (i, x) in list[..n].iter_mut().enumerate() {
-                *x = self.u32_at(o + HDR + 2 * i);
+                *x = self.wide_entry_at(o + HDR + 2 * i);
             }
         } else {
             let body = &self.arena[o + HDR..o + HDR + n];
@@ -503,8 +554,9 @@ impl<K: Key> Trie<K> {
         body.fill(0);
         for (i, &e) in list[..n].iter().enumerate() {
             if wide {
-                body[2 * i] = e as u16;
-                body[2 * i + 1] = (e >> 16) as u16;
+                let x = Self::to_stored(e);
+                body[2 * i] = x as u16;
+                body[2 * i + 1] = (x >> 16) as u16;
             } else {
                 body[i] = e as u16;
             }

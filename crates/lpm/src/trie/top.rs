@@ -23,7 +23,8 @@
 //! o - PAIRS + 8w     : word w of the 4096-slot runs bitmap (u64), then
 //!                      back(w) = PAIRS + 2n + 2 - 2 × (runs starting in
 //!                      words before w) (u16), 3 zero units
-//! o - PAIRS - 2n     : the n entries (u32: LEAF|code or a pointer to a
+//! o - PAIRS - 2n     : the n entries (u32, as stored: `Trie::to_stored`;
+//!                      a leaf's code or the offset of a
 //!                      depth-30 node), in slot order
 //! ```
 //!
@@ -51,7 +52,8 @@ pub(super) fn top_slot(hi: u64) -> u32 {
     ((hi >> (64 - 18 - TOP_BITS)) & ((1 << TOP_BITS) - 1)) as u32
 }
 
-/// The entry of top slot `s` (< 4096) of the node `e` points to.
+/// The entry (as stored: `Trie::to_stored`) of top slot `s` (< 4096) of
+/// the node `e` points to.
 ///
 /// # Safety
 /// `e` is a node pointer with `TOP` set, of the trie whose arena `arena`
@@ -149,6 +151,7 @@ impl<K: Key> Trie<K> {
         }
         let first = pre - PAIRS - 2 * list.len();
         for (i, &x) in (first..).step_by(2).zip(&list) {
+            let x = Self::to_stored(x);
             block[i] = x as u16;
             block[i + 1] = (x >> 16) as u16;
         }
@@ -193,9 +196,11 @@ impl<K: Key> Trie<K> {
         let e = self.direct[di];
         debug_assert!(e & (LEAF | TOP) == TOP && child & LEAF == 0);
         let i = self.top_entry_index(e, s);
-        debug_assert!(self.u32_at(i) & LEAF == 0, "top slot {s} held no child");
-        self.arena[i] = child as u16;
-        self.arena[i + 1] = (child >> 16) as u16;
+        debug_assert!(
+            self.wide_entry_at(i) & LEAF == 0,
+            "top slot {s} held no child"
+        );
+        self.set_wide_entry(i, child);
     }
 
     /// The top index's entry of slot `s` of direct entry `e`, by checked
@@ -211,6 +216,6 @@ impl<K: Key> Trie<K> {
             i >= o - pre && i < o - PAIRS,
             "top slot {s}: rank out of range"
         );
-        self.u32_at(i)
+        self.wide_entry_at(i)
     }
 }
