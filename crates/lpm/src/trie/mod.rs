@@ -35,7 +35,10 @@
 //! `u32` next-hop id works while a table uses at most 65,535 distinct ones.
 //! The arena ends with `GUARD` zero units, so reading 32 bits at any
 //! node's last narrow entry stays inside it. An IPv6 arena starts with
-//! `LEAF_REGION`, where steps from leaves land (see there).
+//! `LEAF_REGION`, where steps from leaves land (see there), stores its
+//! entries without flags (`Trie::to_stored`), and after a build holds its
+//! depth-18 nodes, each in a block of whole lines with its top index
+//! (`top.rs`), after all the other nodes.
 //!
 //! The control side keeps the routes in packed sorted arrays (the record,
 //! `record.rs`) and updates the compiled form in place by rebuilding only the slots a changed
