@@ -103,6 +103,12 @@ impl<K: Key> Trie<K> {
     /// prefix it contains, so later (longer) paint wins.
     pub(super) fn fill(&mut self, entries: &mut [u32], items: &[Item], depth: u8, stride: u8) {
         let end = depth + stride;
+        // The direct level of a trie with top indexes (IPv6) writes its
+        // nodes (depth 18, each in a block with its index) after all the
+        // others: the blocks lie together at the arena's end, and the
+        // deeper nodes lie together without 1-3 KiB blocks between them.
+        let defer_top = Self::has_top() && depth == 0;
+        let mut tops: Vec<(usize, [u32; 64], u16)> = Vec::new();
         let mut i = 0;
         while i < items.len() {
             let (key, len, code) = items[i];
@@ -122,17 +128,35 @@ impl<K: Key> Trie<K> {
                 // Callers reset the slots they refill to leaves first.
                 debug_assert!(entries[s] & LEAF != 0, "fill over a child");
                 let inherited = entries[s] as u16;
-                entries[s] = self.build_node(&items[i..j], end, inherited);
+                if defer_top {
+                    tops.push((
+                        s,
+                        self.node_entries(&items[i..j], end, inherited),
+                        inherited,
+                    ));
+                } else {
+                    entries[s] = self.build_node(&items[i..j], end, inherited);
+                }
                 i = j;
             }
         }
+        for (s, node, inherited) in tops {
+            entries[s] = self.write_top(&node, inherited);
+        }
+    }
+
+    /// The 64 slots of the node at `depth` for `items` (all longer than
+    /// `depth`, all in one block), its children written.
+    fn node_entries(&mut self, items: &[Item], depth: u8, inherited: u16) -> [u32; 64] {
+        let mut entries = [leaf(inherited); 64];
+        self.fill(&mut entries, items, depth, STRIDE);
+        entries
     }
 
     /// Builds the node at `depth` for `items` (all longer than `depth`, all
     /// in one block); returns its entry, a leaf if it would be empty.
     pub(super) fn build_node(&mut self, items: &[Item], depth: u8, inherited: u16) -> u32 {
-        let mut entries = [leaf(inherited); 64];
-        self.fill(&mut entries, items, depth, STRIDE);
+        let entries = self.node_entries(items, depth, inherited);
         if Self::has_top() && depth == K::DIRECT {
             // Its children are written: the top index can read them.
             self.write_top(&entries, inherited)

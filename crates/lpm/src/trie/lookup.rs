@@ -127,19 +127,16 @@ static SLOT_MASKS: [u64; 64] = {
 
 /// The entry of slot `s` of a node, the node's width known (`WIDE_NODE`):
 /// what IPv4 walks use, since a narrow node has no child and so always
-/// ends the walk (one predictable branch per walk, no decoding per level),
-/// and IPv6 walks, whose nodes are all wide (`Trie::all_wide`).
+/// ends the walk (one predictable branch per walk, no decoding per level).
+/// (IPv6 walks step with `v6::node_step` and `v6::step_any`: their
+/// entries are stored without flags, `Trie::to_stored`.)
 /// Unchecked reads: see [`id_v4_unchecked`].
 ///
 /// # Safety
 /// `e` is a node pointer (of the width `WIDE_NODE` says) taken from the
 /// direct array or a wide node of the trie whose arena `arena` is.
 #[inline(always)]
-pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool, const SLOT_TABLE: bool>(
-    arena: &[u16],
-    e: u32,
-    s: u32,
-) -> u32 {
+pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u32, s: u32) -> u32 {
     // A narrow node's pointer is its offset (WIDE and LEAF clear).
     debug_assert!(if WIDE_NODE {
         e & (LEAF | WIDE) == WIDE
@@ -154,11 +151,7 @@ pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool, const SLOT_TABLE: bo
     // blocks are never returned to the allocator while pointed to).
     let runs = unsafe { runs_unchecked(arena, o) };
     // Bit 0 is always set, so rank >= 1 and <= popcount(runs) (the entries).
-    let rank = if SLOT_TABLE {
-        (runs & SLOT_MASKS[(s & 63) as usize]).count_ones()
-    } else {
-        (runs << (63 - (s & 63))).count_ones()
-    } as usize;
+    let rank = (runs & SLOT_MASKS[(s & 63) as usize]).count_ones() as usize;
     if WIDE_NODE {
         let i = o + HDR + 2 * (rank - 1);
         debug_assert!(i + 2 <= arena.len());
@@ -539,7 +532,8 @@ impl Trie<u128> {
 
     /// Whether the longest match for `a` is the default route.
     pub fn matched_default(&self, a: u128) -> bool {
-        self.is_default_leaf(self.leaf_of(a))
+        // A direct leaf or a stored one: the code is the low 16 bits.
+        self.is_default_leaf(super::leaf(self.leaf_of(a) as u16))
     }
 
     /// Batches: AVX-512 lanes where the CPU has them, else the portable path.

@@ -14,7 +14,8 @@
 //!   leaf, where Poptrie tests the slot, then counts one of two bitmaps.
 //! * Two entry widths: an IPv4 node with no child (nearly all of them: the
 //!   /19-/24 nodes) stores 16-bit leaf codes, a node with a child (and
-//!   every IPv6 node) 32-bit entries (`LEAF|code` or child pointer). The pointer to a node
+//!   every IPv6 node) 32-bit entries (`LEAF|code` or child pointer; IPv6
+//!   stores them without flags, see `Trie::to_stored`). The pointer to a node
 //!   says which (`WIDE`), so a level reads 32 bits at
 //!   `entries + (rank - 1) << wide` and keeps the low half of a narrow
 //!   entry: still no branch. The price of one list is a leaf stored again
@@ -34,7 +35,10 @@
 //! `u32` next-hop id works while a table uses at most 65,535 distinct ones.
 //! The arena ends with `GUARD` zero units, so reading 32 bits at any
 //! node's last narrow entry stays inside it. An IPv6 arena starts with
-//! `LEAF_REGION`, where steps from leaves land (see there).
+//! `LEAF_REGION`, where steps from leaves land (see there), stores its
+//! entries without flags (`Trie::to_stored`), and after a build holds its
+//! depth-18 nodes, each in a block of whole lines with its top index
+//! (`top.rs`), after all the other nodes.
 //!
 //! The control side keeps the routes in packed sorted arrays (the record,
 //! `record.rs`) and updates the compiled form in place by rebuilding only the slots a changed
@@ -125,9 +129,14 @@ const HDR: usize = 4;
 const ALIGN: usize = 4;
 /// Zero units after the last node (see the layout above).
 const GUARD: usize = 2;
+/// Units of a 64-byte cache line: top blocks (`top.rs`) start on a
+/// multiple of it and take whole ones, so none of their 16-byte pairs
+/// straddles a line (relative to the arena's start, which the allocator
+/// aligns to 16 bytes).
+const LINE: usize = 32;
 /// The IPv6 arena's first units, all `JUNK_UNIT` (zeros), where no node
-/// lies: a step from a leaf entry (`LEAF|code`, offset bits = the code,
-/// below 2^16) or from `JUNK` (offset 0) reads only these (a bitmap of 4
+/// lies: a step from a leaf entry (stored as its code, below 2^16:
+/// `Trie::to_stored`) or from `JUNK` (0) reads only these (a bitmap of 4
 /// zero units, so rank 0 whatever the slot, then the entry 2 units on) and
 /// finds `JUNK`. So the single IPv6 walk steps every level without asking
 /// whether its entry is still a node (`v6::walk_from`): no select on the
@@ -135,10 +144,15 @@ const GUARD: usize = 2;
 /// node (a node's rank is at least 1). 128 KiB, of which a walk touches
 /// the lines of the codes in use and of offset 0.
 pub(super) const LEAF_REGION: usize = (1 << 16) + 32;
+/// IPv6 arena entries below this are leaves (their code), the others
+/// node offsets: no node lies in the leaf region, and every code is below
+/// 2^16 (`Trie::to_stored`).
+pub(super) const STORED_LEAF_BELOW: u32 = LEAF_REGION as u32;
 /// Every unit of the leaf region: two of them make `JUNK`.
 const JUNK_UNIT: u16 = 0;
-/// What a step from a leaf or from `JUNK` reads: 0, which no leaf
-/// (`LEAF|code`) is and no node pointer is (no node lies at offset 0).
+/// What a step from a leaf or from `JUNK` reads: 0, the stored leaf of
+/// "no route" (code 0), which no node is (none lies at offset 0): a walk
+/// that keeps it answers "no route", and a step from it reads it again.
 pub(super) const JUNK: u32 = (JUNK_UNIT as u32) << 16 | JUNK_UNIT as u32;
 /// Direct entries per bit of `Trie::routed` (with 18 direct bits: a bit
 /// per /12, 4096 bits).
@@ -396,6 +410,51 @@ impl<K: Key> Trie<K> {
         u32::from(self.arena[i]) | u32::from(self.arena[i + 1]) << 16
     }
 
+    /// The 32-bit entry at arena index `i` (of a wide node or a top
+    /// index), as a direct entry (`LEAF|code` or node pointer).
+    #[inline]
+    fn wide_entry_at(&self, i: usize) -> u32 {
+        Self::from_stored(self.u32_at(i))
+    }
+
+    /// Writes `e` (`LEAF|code` or a node pointer) as the 32-bit entry at
+    /// arena index `i`.
+    #[inline]
+    fn set_wide_entry(&mut self, i: usize, e: u32) {
+        let x = Self::to_stored(e);
+        self.arena[i] = x as u16;
+        self.arena[i + 1] = (x >> 16) as u16;
+    }
+
+    /// How an entry is stored in the arena. IPv6 stores no flags (see
+    /// `STORED_LEAF_BELOW`): a leaf as its bare code, a node as its bare
+    /// offset (every IPv6 node is wide, and none below depth 18 has a top
+    /// index), so a walk's step uses the entry as the next node's offset
+    /// with no mask on its chain of loads. IPv4 stores entries as they are.
+    #[inline]
+    fn to_stored(e: u32) -> u32 {
+        if !Self::all_wide() {
+            e
+        } else if e & LEAF != 0 {
+            e & 0xffff
+        } else {
+            debug_assert!(e & !OFFSET == WIDE, "stored node {e:#x}");
+            e & OFFSET
+        }
+    }
+
+    /// The inverse of [`Trie::to_stored`].
+    #[inline]
+    fn from_stored(x: u32) -> u32 {
+        if !Self::all_wide() {
+            x
+        } else if x < STORED_LEAF_BELOW {
+            leaf(x as u16)
+        } else {
+            WIDE | x
+        }
+    }
+
     /// Whether every node has 32-bit entries: IPv6's. Its walks take five
     /// levels on one dependent chain, where decoding the width at each
     /// level cost 10-20 % of single-lookup speed (same-run measurement);
@@ -427,7 +486,7 @@ impl<K: Key> Trie<K> {
     /// direct entry (`LEAF|code` or node pointer).
     fn entry_at(&self, e: u32, i: usize) -> u32 {
         if e & WIDE != 0 {
-            self.u32_at(i)
+            self.wide_entry_at(i)
         } else {
             leaf(self.arena[i])
         }
@@ -443,7 +502,7 @@ impl<K: Key> Trie<K> {
         let mut list = [0u32; 64];
         if e & WIDE != 0 {
             for (i, x) in list[..n].iter_mut().enumerate() {
-                *x = self.u32_at(o + HDR + 2 * i);
+                *x = self.wide_entry_at(o + HDR + 2 * i);
             }
         } else {
             let body = &self.arena[o + HDR..o + HDR + n];
@@ -485,7 +544,11 @@ impl<K: Key> Trie<K> {
         }
         let wide = Self::all_wide() || list[..n].iter().any(|&e| e & LEAF == 0);
         let words = Self::node_words(n, wide);
-        let o = self.alloc(pre + words) + pre;
+        let o = if pre == 0 {
+            self.alloc(words)
+        } else {
+            self.alloc_lines(pre + words)
+        } + pre;
         let a = &mut self.arena[o..o + words];
         for (i, h) in a[..HDR].iter_mut().enumerate() {
             *h = (runs >> (16 * i)) as u16;
@@ -494,8 +557,9 @@ impl<K: Key> Trie<K> {
         body.fill(0);
         for (i, &e) in list[..n].iter().enumerate() {
             if wide {
-                body[2 * i] = e as u16;
-                body[2 * i + 1] = (e >> 16) as u16;
+                let x = Self::to_stored(e);
+                body[2 * i] = x as u16;
+                body[2 * i + 1] = (x >> 16) as u16;
             } else {
                 body[i] = e as u16;
             }
@@ -512,6 +576,11 @@ impl<K: Key> Trie<K> {
             self.free_words -= words;
             return o as usize;
         }
+        self.append(words)
+    }
+
+    /// A block of `words` units appended before the guard.
+    fn append(&mut self, words: usize) -> usize {
         if self.arena.is_empty() && K::RESERVED > 0 {
             self.arena = vec![JUNK_UNIT; K::RESERVED];
             self.arena.extend([0; GUARD]);
@@ -528,17 +597,49 @@ impl<K: Key> Trie<K> {
         o
     }
 
-    /// Frees the node `e` points to (not its children), with its top index.
-    fn free_node(&mut self, e: u32) {
-        let o = (e & OFFSET) as usize;
-        let pre = if e & TOP != 0 { self.top_units(o) } else { 0 };
-        let words = pre + self.node_size_at(e);
+    /// A free block of whole lines (`words` rounded up to `LINE`) that
+    /// starts on a line: where a top index and its node go. Appended
+    /// blocks skip to the next line; the skipped units become a hole that
+    /// small nodes reuse. Top blocks take at least `PAIRS` units, more
+    /// than any node, so their size classes hold only line-aligned blocks.
+    fn alloc_lines(&mut self, words: usize) -> usize {
+        let words = words.next_multiple_of(LINE);
+        if self.free.get(words / ALIGN).is_some_and(|f| !f.is_empty()) {
+            return self.alloc(words);
+        }
+        // (Reserves the leaf region first if the arena is empty.)
+        let end = self.append(0);
+        let pad = end.next_multiple_of(LINE) - end;
+        if pad > 0 {
+            self.append(pad);
+            self.release(end, pad);
+        }
+        let o = self.append(words);
+        debug_assert_eq!(o % LINE, 0);
+        o
+    }
+
+    /// Puts the block of `words` units at offset `o` on its free list.
+    fn release(&mut self, o: usize, words: usize) {
         let class = words / ALIGN;
         if self.free.len() <= class {
             self.free.resize_with(class + 1, Vec::new);
         }
-        self.free[class].push((o - pre) as u32);
+        self.free[class].push(o as u32);
         self.free_words += words;
+    }
+
+    /// Frees the node `e` points to (not its children), with its top index.
+    fn free_node(&mut self, e: u32) {
+        let o = (e & OFFSET) as usize;
+        if e & TOP != 0 {
+            let pre = self.top_units(o);
+            let words = (pre + self.node_size_at(e)).next_multiple_of(LINE);
+            self.release(o - pre, words);
+            return;
+        }
+        let words = self.node_size_at(e);
+        self.release(o, words);
     }
 
     /// Frees the subtree an entry points to (nothing for a leaf).

@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
-use super::{HDR, LEAF, NONE_ID, OFFSET, WIDE};
+use super::{HDR, LEAF, NONE_ID, OFFSET, STORED_LEAF_BELOW, WIDE};
 use crate::NextHopId;
 
 /// Addresses per vector.
@@ -35,7 +35,8 @@ pub(super) fn available() -> bool {
 /// node has 32-bit entries (IPv6, `Trie::all_wide`), so a level skips the
 /// width's decoding and the narrow entry's blend (the IPv6 inside-prefix
 /// batch: 0.97-1.07x against 0.96-1.00x `main`'s, alternating, in one
-/// process).
+/// process). IPv6 lanes start from the top index's entries, as stored
+/// (`Trie::to_stored`: a node is its offset), or from direct leaves.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
 pub(super) unsafe fn walk_lanes<const V: usize, const ALL_WIDE: bool>(
     arena: &[u16],
@@ -55,9 +56,17 @@ pub(super) unsafe fn walk_lanes<const V: usize, const ALL_WIDE: bool>(
     let node_end = _mm512_set1_epi32(len.saturating_sub(HDR as i32 - 1));
     let arena_end = _mm512_set1_epi32(len.saturating_sub(1));
     let base: *const u8 = arena.as_ptr().cast();
+    // IPv6 arenas store entries without flags (`Trie::to_stored`): a node
+    // is at least `STORED_LEAF_BELOW` as an i32 (a direct leaf is
+    // negative, a stored one a code); IPv4 entries carry `LEAF`.
+    let stored_leaf_below = _mm512_set1_epi32(STORED_LEAF_BELOW as i32);
     let mut live = [0u16; V];
     for v in 0..V {
-        live[v] = _mm512_testn_epi32_mask(e[v], leaf_bit);
+        live[v] = if ALL_WIDE {
+            _mm512_cmpge_epi32_mask(e[v], stored_leaf_below)
+        } else {
+            _mm512_testn_epi32_mask(e[v], leaf_bit)
+        };
     }
     let mut round = 0;
     while round < rounds && live.iter().any(|&l| l != 0) {
@@ -68,7 +77,12 @@ pub(super) unsafe fn walk_lanes<const V: usize, const ALL_WIDE: bool>(
             if live[v] == 0 {
                 continue;
             }
-            let o = _mm512_and_si512(e[v], offset_mask);
+            // An IPv6 lane on a node holds its stored offset, no flags.
+            let o = if ALL_WIDE {
+                e[v]
+            } else {
+                _mm512_and_si512(e[v], offset_mask)
+            };
             // Lanes whose node (bitmap: 4 units) lies inside the arena; the others read as no route.
             let ok = _mm512_mask_cmplt_epu32_mask(live[v], o, node_end);
             // SAFETY: lanes in `ok` read units o..o + 4, all < len (scale 2:
@@ -123,7 +137,11 @@ pub(super) unsafe fn walk_lanes<const V: usize, const ALL_WIDE: bool>(
             };
             e[v] = _mm512_mask_blend_epi32(live[v], e[v], next);
             rest[v] = _mm512_slli_epi32::<6>(rest[v]);
-            live[v] &= _mm512_testn_epi32_mask(e[v], leaf_bit);
+            live[v] &= if ALL_WIDE {
+                _mm512_cmpge_epi32_mask(e[v], stored_leaf_below)
+            } else {
+                _mm512_testn_epi32_mask(e[v], leaf_bit)
+            };
         }
     }
     (e, live)

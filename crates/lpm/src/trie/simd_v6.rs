@@ -225,7 +225,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                         super::v6::flat_walk(arena, e, hi)
                     }
                 };
-                if leaf & LEAF != 0 {
+                if !super::v6::is_node(leaf) {
                     o[v * W..(v + 1) * W].fill(resolve(codes, leaf));
                     shared |= 1 << v;
                     routed &= !(u64::from(u16::MAX) << (v * W));

@@ -105,6 +105,10 @@ fn assert_well_formed<K: Key>(t: &Trie<K>) {
         if e & TOP == 0 {
             continue;
         }
+        // Its block starts on a line, and so do its pairs (none straddles).
+        let o = (e & OFFSET) as usize;
+        assert_eq!((o - t.top_units(o)) % LINE, 0, "top block {e:#x}");
+        assert_eq!((o - top::PAIRS) % LINE, 0, "top pairs {e:#x}");
         let upper = t.read_node(e);
         for (s, &x) in upper.iter().enumerate() {
             for (b, &y) in t.slots_below(x).iter().enumerate() {
@@ -138,6 +142,31 @@ fn assert_well_formed<K: Key>(t: &Trie<K>) {
                 stack.push(c);
             }
         }
+    }
+}
+
+/// A fresh build's layout: the top blocks (with their depth-18 nodes)
+/// after every other node, one after the other.
+fn assert_tops_last(t: &Trie<u128>) {
+    let mut tops: Vec<(usize, usize)> = Vec::new();
+    let mut deepest_end = 0;
+    let mut stack: Vec<u32> = t.direct.iter().copied().filter(|e| e & LEAF == 0).collect();
+    while let Some(e) = stack.pop() {
+        let o = (e & OFFSET) as usize;
+        if e & TOP != 0 {
+            let end = (o + t.node_size_at(e)).next_multiple_of(LINE);
+            tops.push((o - t.top_units(o), end));
+        } else {
+            deepest_end = deepest_end.max(o + t.node_size_at(e));
+        }
+        stack.extend(t.read_node(e).iter().copied().filter(|c| c & LEAF == 0));
+    }
+    tops.sort_unstable();
+    assert!(!tops.is_empty());
+    assert!(deepest_end <= tops[0].0, "a node after the first top block");
+    assert!(tops[0].0 - deepest_end < LINE, "more than a line's padding");
+    for w in tops.windows(2) {
+        assert_eq!(w[0].1, w[1].0, "top blocks not contiguous");
     }
 }
 
@@ -303,6 +332,7 @@ fn v6_walks_match_reference_through_updates() {
     for &(k, l, nh) in &pool[..400] {
         r.insert(k, l, nh);
     }
+    assert_tops_last(&t);
     check_v6(&t, &r, &pool, &mut rng);
     for step in 0..2000 {
         let (k, l, _) = pool[(rng.next_u64() % pool.len() as u64) as usize];
@@ -318,9 +348,10 @@ fn v6_walks_match_reference_through_updates() {
             assert_well_formed(&t);
             let fresh = Trie::<u128>::from_routes(t.iter()).unwrap();
             assert_eq!(t.stats().nodes, fresh.stats().nodes);
+            // (A fresh build's one hole: the padding before its top blocks.)
             assert_eq!(
                 t.stats().node_bytes - t.stats().free_bytes,
-                fresh.stats().node_bytes
+                fresh.stats().node_bytes - fresh.stats().free_bytes
             );
         }
         if step % 500 == 499 {
@@ -332,6 +363,7 @@ fn v6_walks_match_reference_through_updates() {
     // region first.
     t.rebuild();
     assert_well_formed(&t);
+    assert_tops_last(&t);
     check_v6(&t, &r, &pool, &mut rng);
 }
 
@@ -535,3 +567,33 @@ fn routed_regions_follow_updates() {
         assert_eq!(batch(&t.lookup_copy()), want);
     }
 }
+
+#[test]
+fn line_blocks_start_on_lines_whatever_the_holes() {
+    let mut t = Trie::<u128>::default();
+    let a = t.alloc(12);
+    t.alloc(8);
+    // The arena's end is 20 units past a line, and a hole of the 12 units
+    // that pad it to the next line waits on the free list.
+    t.release(a, 12);
+    for round in 0..4 {
+        let end = t.arena.len() - GUARD;
+        let o = t.alloc_lines(600 + round);
+        assert_eq!(o % LINE, 0, "round {round}");
+        assert!(o >= end, "round {round}: appended");
+        for (class, blocks) in t.free.iter().enumerate() {
+            for &f in blocks {
+                let f = f as usize;
+                assert!(f + class * ALIGN <= o, "round {round}: a hole overlaps");
+                assert!(
+                    f >= K_RESERVED_V6,
+                    "round {round}: a hole in the leaf region"
+                );
+            }
+        }
+        // Misalign the end again.
+        t.append(4 * (round + 1));
+    }
+}
+
+const K_RESERVED_V6: usize = <u128 as Key>::RESERVED;

@@ -23,7 +23,8 @@
 //! o - PAIRS + 8w     : word w of the 4096-slot runs bitmap (u64), then
 //!                      back(w) = PAIRS + 2n + 2 - 2 × (runs starting in
 //!                      words before w) (u16), 3 zero units
-//! o - PAIRS - 2n     : the n entries (u32: LEAF|code or a pointer to a
+//! o - PAIRS - 2n     : the n entries (u32, as stored: `Trie::to_stored`;
+//!                      a leaf's code or the offset of a
 //!                      depth-30 node), in slot order
 //! ```
 //!
@@ -33,7 +34,7 @@
 //! the word's load to the entry's is a shift, a popcount and the load, as
 //! in a 6-bit level. The block starts at `o - top_units(o)`.
 
-use super::{Key, Trie, ALIGN, LEAF, OFFSET, STRIDE, TOP, WIDE};
+use super::{Key, Trie, ALIGN, LEAF, LINE, OFFSET, STRIDE, TOP, WIDE};
 
 /// Slots of the top index: bits 18..30 of the address.
 pub(super) const TOP_BITS: u32 = 12;
@@ -51,7 +52,8 @@ pub(super) fn top_slot(hi: u64) -> u32 {
     ((hi >> (64 - 18 - TOP_BITS)) & ((1 << TOP_BITS) - 1)) as u32
 }
 
-/// The entry of top slot `s` (< 4096) of the node `e` points to.
+/// The entry (as stored: `Trie::to_stored`) of top slot `s` (< 4096) of
+/// the node `e` points to.
 ///
 /// # Safety
 /// `e` is a node pointer with `TOP` set, of the trie whose arena `arena`
@@ -103,7 +105,14 @@ impl<K: Key> Trie<K> {
     pub(super) fn top_units(&self, o: usize) -> usize {
         // back(0) = PAIRS + 2n + 2.
         let n = (usize::from(self.arena[o - PAIRS + 4]) - PAIRS - 2) / 2;
-        (2 * n).next_multiple_of(ALIGN) + PAIRS
+        Self::top_units_for(n)
+    }
+
+    /// Units of a top index of `n` entries: the entries, padded so that
+    /// the pairs start on a line (`Trie::alloc_lines` starts the block on
+    /// one), then the pairs.
+    fn top_units_for(n: usize) -> usize {
+        (2 * n).next_multiple_of(LINE) + PAIRS
     }
 
     /// Stores a depth-18 node for `entries` (whose children are written)
@@ -119,12 +128,16 @@ impl<K: Key> Trie<K> {
                 }
             }
         }
-        let pre = (2 * list.len()).next_multiple_of(ALIGN) + PAIRS;
+        let pre = Self::top_units_for(list.len());
         let e = self.write_node_after(entries, inherited, pre);
         if e & LEAF != 0 {
             return e;
         }
         let o = (e & OFFSET) as usize;
+        // The block's last line past the node: zeros, as in a fresh build.
+        let words = self.node_size_at(e);
+        let end = (o + words).next_multiple_of(LINE);
+        self.arena[o + words..end].fill(0);
         let block = &mut self.arena[o - pre..o];
         block.fill(0);
         let mut back = PAIRS + 2 * list.len() + 2;
@@ -138,6 +151,7 @@ impl<K: Key> Trie<K> {
         }
         let first = pre - PAIRS - 2 * list.len();
         for (i, &x) in (first..).step_by(2).zip(&list) {
+            let x = Self::to_stored(x);
             block[i] = x as u16;
             block[i + 1] = (x >> 16) as u16;
         }
@@ -182,9 +196,11 @@ impl<K: Key> Trie<K> {
         let e = self.direct[di];
         debug_assert!(e & (LEAF | TOP) == TOP && child & LEAF == 0);
         let i = self.top_entry_index(e, s);
-        debug_assert!(self.u32_at(i) & LEAF == 0, "top slot {s} held no child");
-        self.arena[i] = child as u16;
-        self.arena[i + 1] = (child >> 16) as u16;
+        debug_assert!(
+            self.wide_entry_at(i) & LEAF == 0,
+            "top slot {s} held no child"
+        );
+        self.set_wide_entry(i, child);
     }
 
     /// The top index's entry of slot `s` of direct entry `e`, by checked
@@ -200,6 +216,6 @@ impl<K: Key> Trie<K> {
             i >= o - pre && i < o - PAIRS,
             "top slot {s}: rank out of range"
         );
-        self.u32_at(i)
+        self.wide_entry_at(i)
     }
 }

@@ -140,8 +140,7 @@ impl<K: Key> Trie<K> {
                 // A child's entry is its own run, 32 bits (a node with a
                 // child is wide): replace it in place.
                 debug_assert!(p & WIDE != 0);
-                self.arena[i] = new as u16;
-                self.arena[i + 1] = (new >> 16) as u16;
+                self.set_wide_entry(i, new);
                 // The top index holds the entries of the depth-18 node
                 // and of its children (`top.rs`): a child of a depth-24
                 // node is a run of its own there too, so it is replaced

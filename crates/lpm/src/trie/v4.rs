@@ -42,14 +42,14 @@ pub(super) unsafe fn id_v4_unchecked(
     let mut r = u64::from(a) << (32 + DIRECT);
     while e & WIDE != 0 {
         // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
-        e = unsafe { entry_unchecked::<true, true>(arena, e, (r >> 58) as u32) };
+        e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
         if e & LEAF != 0 {
             return id(e & 0xffff);
         }
         r <<= 6;
     }
     // SAFETY: `e` is a narrow node pointer of this trie.
-    id(unsafe { entry_unchecked::<false, true>(arena, e, (r >> 58) as u32) } & 0xffff)
+    id(unsafe { entry_unchecked::<false>(arena, e, (r >> 58) as u32) } & 0xffff)
 }
 
 /// The walk of [`id_v4_unchecked`], returning the leaf entry and the
@@ -98,7 +98,7 @@ unsafe fn walk_v4_from_depth_unchecked(arena: &[u16], mut e: u32, a: u32) -> (u3
     // walk. Leaves from a wide node are `LEAF|code`, so WIDE is clear.
     while e & WIDE != 0 {
         // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
-        e = unsafe { entry_unchecked::<true, true>(arena, e, (r >> 58) as u32) };
+        e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
         depth += 6;
         if e & LEAF != 0 {
             return (e, depth);
@@ -106,6 +106,6 @@ unsafe fn walk_v4_from_depth_unchecked(arena: &[u16], mut e: u32, a: u32) -> (u3
         r <<= 6;
     }
     // SAFETY: `e` is a narrow node pointer of this trie.
-    e = unsafe { entry_unchecked::<false, true>(arena, e, (r >> 58) as u32) };
+    e = unsafe { entry_unchecked::<false>(arena, e, (r >> 58) as u32) };
     (e, depth + 6)
 }

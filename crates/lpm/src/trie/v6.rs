@@ -24,9 +24,9 @@
 //! different addresses are independent loads, and the CPU keeps many of
 //! them in flight.
 
-use super::lookup::{entry_unchecked, resolve, resolve_unchecked};
+use super::lookup::{resolve, resolve_unchecked};
 use super::top::{top_entry, top_slot, TOP_LEVELS};
-use super::{Key, HDR, JUNK, LEAF, LEAF_REGION, OFFSET};
+use super::{Key, HDR, JUNK, LEAF, LEAF_REGION, OFFSET, STORED_LEAF_BELOW};
 use crate::NextHopId;
 
 const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
@@ -56,37 +56,68 @@ pub(super) unsafe fn direct_entry(direct: &[u32], hi: u64) -> u32 {
     unsafe { *direct.get_unchecked((hi >> (64 - DIRECT)) as usize) }
 }
 
+/// Whether `e`, a direct entry (`LEAF|code` or a node pointer with its
+/// flags) or an entry as the arena stores it (a bare code or a bare
+/// offset, `Trie::to_stored`), is a node: a direct leaf is negative as an
+/// `i32`, a stored leaf below `STORED_LEAF_BELOW`, and no node is either.
+#[inline(always)]
+pub(super) fn is_node(e: u32) -> bool {
+    e as i32 >= STORED_LEAF_BELOW as i32
+}
+
+/// The entry (as stored) of slot `s` of the node `e`, a direct entry's
+/// node pointer or a stored one.
+///
+/// # Safety
+/// `e` is a node of the trie whose arena `arena` is.
+#[inline(always)]
+pub(super) unsafe fn node_step(arena: &[u16], e: u32, s: u32) -> u32 {
+    debug_assert!(is_node(e));
+    // A direct entry's flags masked off; a stored offset has none.
+    let o = (e & OFFSET) as usize;
+    let a = arena.as_ptr();
+    // SAFETY: a node of this trie (caller's contract) is whole inside the
+    // arena: its bitmap, then popcount(bitmap) entries of 2 units; its
+    // rank is >= 1 (bit 0 opens a run) and <= that count.
+    unsafe {
+        let runs = u64::from(*a.add(o))
+            | u64::from(*a.add(o + 1)) << 16
+            | u64::from(*a.add(o + 2)) << 32
+            | u64::from(*a.add(o + 3)) << 48;
+        let rank = (runs << (63 - (s & 63))).count_ones() as usize;
+        debug_assert!(rank >= 1 && o + HDR + 2 * rank <= arena.len());
+        let i = o + HDR + 2 * (rank - 1);
+        u32::from(*a.add(i)) | u32::from(*a.add(i + 1)) << 16
+    }
+}
+
 /// One level that keeps a leaf: a node entry steps down, a leaf entry
 /// stays (the step then reads `dummy`, a node of the walk that is hot,
 /// and is discarded).
 ///
 /// # Safety
-/// `e` is a leaf or a node pointer, `dummy` a node pointer, of the trie
-/// whose arena `arena` is.
+/// `e` is a stored entry (a leaf or a node), `dummy` a stored node, of
+/// the trie whose arena `arena` is.
 #[inline(always)]
 unsafe fn step_or_keep(arena: &[u16], e: u32, s: u32, dummy: u32) -> u32 {
-    let node = e & LEAF == 0;
+    let node = is_node(e);
     let p = std::hint::select_unpredictable(node, e, dummy);
-    // SAFETY: `p` is a node pointer of this trie (caller's contract), wide
-    // as every IPv6 node.
-    std::hint::select_unpredictable(
-        node,
-        unsafe { entry_unchecked::<true, false>(arena, p, s) },
-        e,
-    )
+    // SAFETY: `p` is a stored node of this trie (caller's contract).
+    std::hint::select_unpredictable(node, unsafe { step_any(arena, p, s).0 }, e)
 }
 
 /// The rest of a walk after the flat levels (routes longer than /48).
 ///
 /// # Safety
-/// `e` is a leaf or a node pointer of the trie whose arena `arena` is.
+/// `e` is a leaf or a node (a direct entry or a stored one) of the trie
+/// whose arena `arena` is.
 #[inline(always)]
 pub(super) unsafe fn finish(arena: &[u16], mut e: u32, a: u128) -> u32 {
     let mut r = a << (DIRECT + 6 * FLAT_LEVELS);
-    while e & LEAF == 0 {
-        // SAFETY: `e` is a node pointer of this trie (caller's contract,
-        // then each step's answer).
-        e = unsafe { entry_unchecked::<true, false>(arena, e, (r >> 122) as u32) };
+    while is_node(e) {
+        // SAFETY: `e` is a node of this trie (caller's contract, then each
+        // step's answer).
+        e = unsafe { node_step(arena, e, (r >> 122) as u32) };
         r <<= 6;
     }
     e
@@ -101,16 +132,17 @@ pub(super) unsafe fn finish(arena: &[u16], mut e: u32, a: u128) -> u32 {
 #[inline(always)]
 pub(super) unsafe fn walk_loop_from(arena: &[u16], mut e: u32, a: u128) -> u32 {
     let mut r = a << DIRECT;
-    while e & LEAF == 0 {
-        // SAFETY: `e` is a node pointer of this trie (caller's contract,
-        // then each step's answer).
-        e = unsafe { entry_unchecked::<true, false>(arena, e, (r >> 122) as u32) };
+    while is_node(e) {
+        // SAFETY: `e` is a node of this trie (caller's contract, then each
+        // step's answer).
+        e = unsafe { node_step(arena, e, (r >> 122) as u32) };
         r <<= 6;
     }
     e
 }
 
-/// One lookup: the leaf entry (`LEAF|code`) for `a`.
+/// One lookup: the leaf for `a`, a direct entry (`LEAF|code`) or a stored
+/// one (its code): either way its low 16 bits are the code.
 ///
 /// # Safety
 /// `direct` and `arena` are one `Trie<u128>`'s fields (see
@@ -126,24 +158,29 @@ pub(super) unsafe fn walk(direct: &[u32], arena: &[u16], a: u128) -> u32 {
     unsafe { walk_from(arena, e, a) }
 }
 
-/// One level from any entry of an IPv6 trie: a node pointer steps to the
-/// slot's entry (rank >= 1), a leaf or `JUNK` to `JUNK` (rank 0, through
-/// the arena's leaf region, `LEAF_REGION`). No branch and no select on
-/// the entry's kind. Returns the entry and the rank.
+/// One level from any stored entry of an IPv6 trie (`Trie::to_stored`):
+/// a node steps to the slot's entry (rank >= 1), a leaf or `JUNK` to
+/// `JUNK` (rank 0, through the arena's leaf region, `LEAF_REGION`). No
+/// branch and no select on the entry's kind, and no mask: a stored entry
+/// is the offset it is read at (with flags, masking them off was one
+/// operation per level on the chain of loads; without it, single lookups
+/// ran 1.06-1.09x inside and 1.10x sequential in A/B runs in one process).
+/// Returns the entry and the rank.
 ///
 /// # Safety
-/// `e` is a leaf, a node pointer or `JUNK` of the trie (`Trie<u128>`, whose
-/// arena starts with the leaf region once it holds a node) whose arena
-/// `arena` is, and that arena holds a node.
+/// `e` is a stored entry (a leaf, a node or `JUNK`) of the trie
+/// (`Trie<u128>`, whose arena starts with the leaf region once it holds a
+/// node) whose arena `arena` is, and that arena holds a node.
 #[inline(always)]
 unsafe fn step_any(arena: &[u16], e: u32, s: u32) -> (u32, usize) {
-    let o = (e & OFFSET) as usize;
+    // An entry as stored is its node's offset, or a code: no flag to mask.
+    let o = e as usize;
     debug_assert!(arena.len() > LEAF_REGION);
-    debug_assert!(e & LEAF == 0 || o + HDR + 2 * 8 <= LEAF_REGION);
+    debug_assert!(e & !OFFSET == 0);
     let a = arena.as_ptr();
-    // SAFETY: a node pointer leads to a whole node (see
-    // `lookup::entry_unchecked`); a leaf's offset bits are its code (< 2^16)
-    // and `JUNK`'s are 0, so their bitmap (4 units) and the entry they
+    // SAFETY: a node's offset leads to a whole node (see
+    // `lookup::entry_unchecked`); a stored leaf is its code (< 2^16) and
+    // `JUNK` is 0, so their bitmap (4 units) and the entry they
     // select (rank 0: HDR - 2 units on) lie in the leaf region (2^16 + 32
     // units), which the caller's contract says is there.
     let (x, rank) = unsafe {
@@ -185,7 +222,7 @@ unsafe fn step_any(arena: &[u16], e: u32, s: u32) -> (u32, usize) {
 pub(super) unsafe fn walk_from(arena: &[u16], first: u32, a: u128) -> u32 {
     // SAFETY: the caller's contract.
     let found = unsafe { flat_walk(arena, first, (a >> 64) as u64) };
-    // SAFETY: `found` is a leaf or a node pointer of this trie.
+    // SAFETY: `found` is a stored leaf or node of this trie.
     unsafe { finish(arena, found, a) }
 }
 
@@ -201,7 +238,7 @@ pub(super) unsafe fn walk_from(arena: &[u16], first: u32, a: u128) -> u32 {
 pub(super) unsafe fn flat_walk(arena: &[u16], first: u32, hi: u64) -> u32 {
     // SAFETY: `first` is a direct entry of this trie that is a node
     // (caller's contract): it has a top index (`Trie::write_top`). Its
-    // entry (depth 30) is a leaf or a node, kept whatever it is.
+    // entry (depth 30, as stored) is a leaf or a node, kept whatever it is.
     let mut e = unsafe { top_entry(arena, first, top_slot(hi)) };
     let mut found = e;
     for level in TOP_LEVELS..FLAT_LEVELS {
@@ -213,8 +250,6 @@ pub(super) unsafe fn flat_walk(arena: &[u16], first: u32, hi: u64) -> u32 {
         found = std::hint::select_unpredictable(rank != 0, next, found);
         e = next;
     }
-    // A leaked `JUNK` would be walked as the node at offset 0, for ever.
-    debug_assert_ne!(found, JUNK);
     found
 }
 
@@ -323,8 +358,9 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
             // direct pass just made it).
             *c = unsafe { direct_entry(direct, *h) };
         }
-        // A node every leaf level reads instead (the first noted: a node).
-        let dummy = cur[0];
+        // A node every leaf level reads instead (the first noted: a node),
+        // as stored (its offset).
+        let dummy = cur[0] & OFFSET;
         for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
             // SAFETY: `*c` is a direct entry of this trie that is a node
             // (noted by the direct pass): it has a top index.
