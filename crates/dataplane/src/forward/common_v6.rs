@@ -57,6 +57,29 @@ fn both_ordinary(src: Ipv6Addr, dst: Ipv6Addr) -> bool {
     (plain(src) && plain(dst)) || (ordinary(src) && ordinary(dst))
 }
 
+/// Whether the IPv6 header of `frame`, plain (`86 dd 6`, the pre-pass's
+/// kind test) and starting with `h`, is the common case's (see the module):
+/// a payload within the frame, hop limit > 1, no extension header, not
+/// neighbour discovery, both addresses ordinary. The pre-pass asks it while
+/// it reads the header for the lookup (`RouteHints`), so the loop after
+/// the lookup only rewrites.
+#[inline(always)]
+pub(super) fn common_header_v6(h: &[u8; HEADERS], frame: &[u8]) -> bool {
+    let ip: &[u8; IPV6_LEN] = h[ETH_LEN..].try_into().expect("40 bytes");
+    let total = IPV6_LEN + u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    let next = ip[6];
+    if total > frame.len() - ETH_LEN || ip[7] <= 1 || is_extension_header(next) {
+        return false;
+    }
+    if next == next_header::ICMPV6 && is_neighbor_discovery(next, &frame[HEADERS..ETH_LEN + total])
+    {
+        return false;
+    }
+    let src = Ipv6Addr::from(*ip[8..].first_chunk::<16>().expect("16 bytes"));
+    let dst = Ipv6Addr::from(*ip[24..].first_chunk::<16>().expect("16 bytes"));
+    both_ordinary(src, dst)
+}
+
 impl Forwarder {
     /// Frame `i`, IPv6 (`86 dd 6` found by the pre-pass) to our MAC, whose
     /// destination `hints` looked up: if it is the common case (see the module),
@@ -73,24 +96,12 @@ impl Forwarder {
         sent: &mut Sent,
         i: usize,
     ) -> Option<()> {
-        let received = frame.len();
+        // The pre-pass tested the header (`common_header_v6`): its length,
+        // hop limit, next header and addresses.
         let h = frame.first_chunk::<HEADERS>()?;
         let ip: &[u8; IPV6_LEN] = h[ETH_LEN..].try_into().expect("40 bytes");
         let total = IPV6_LEN + u16::from_be_bytes([ip[4], ip[5]]) as usize;
-        let next = ip[6];
-        if total > received - ETH_LEN || ip[7] <= 1 || is_extension_header(next) {
-            return None;
-        }
-        if next == next_header::ICMPV6
-            && is_neighbor_discovery(next, &frame[HEADERS..ETH_LEN + total])
-        {
-            return None;
-        }
-        let src = Ipv6Addr::from(*ip[8..].first_chunk::<16>().expect("16 bytes"));
         let dst = Ipv6Addr::from(*ip[24..].first_chunk::<16>().expect("16 bytes"));
-        if !both_ordinary(src, dst) {
-            return None;
-        }
         // No route or a hint for another address: the pipeline's.
         let group = hints.dst_v6(i, dst).flatten()?;
         let view = Ipv6Packet::new_unchecked(&frame[ETH_LEN..]);
