@@ -1,4 +1,4 @@
-//! The common case's rewrite against the pipeline's, byte for byte.
+//! The common case's rewrite and header tests against the pipeline's.
 
 use crate::forward::common::decrement_ttl;
 use crate::wire::Ipv4Packet;
@@ -20,5 +20,18 @@ fn the_common_ttl_decrement_writes_the_pipelines_bytes() {
             decrement_ttl(&mut header);
             assert_eq!(header, expected, "TTL {ttl}, checksum {checksum:#06x}");
         }
+    }
+}
+
+/// The common case's extension-header set is the wire crate's test, for
+/// every next-header value.
+#[test]
+fn the_extension_header_set_matches_the_test() {
+    for next in 0..=u8::MAX {
+        assert_eq!(
+            crate::forward::common_v6::extension_header(next),
+            crate::wire::ipv6::is_extension_header(next),
+            "next header {next}"
+        );
     }
 }
