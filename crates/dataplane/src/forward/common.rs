@@ -9,11 +9,13 @@
 //! (`common_v6.rs`): no extension header, hop limit > 1, ordinary
 //! addresses, not neighbour discovery, and the same of ACLs.
 //! [`Forwarder::forward_common`] forwards those in one loop over the batch,
-//! as VPP's nodes work on a vector: the port's settings are tested once per
-//! batch, only the frames the route pre-pass found to be of the family's
-//! plain kind are visited (its bits, `RouteHints`), each one's header is
-//! tested with straight-line compares, rewritten (TTL and checksum or hop
-//! limit, MACs) and counted in sums added to the counters once per batch.
+//! as VPP's nodes work on a vector, stage at a time: the route pre-pass
+//! (`RouteHints`) tested each plain frame's header while reading its
+//! destination ([`common_header_v4`], `common_header_v6`), the batched
+//! lookup ran, and here the port's settings are tested once per batch and
+//! only the frames whose header passed are visited (the pre-pass's bits):
+//! our MAC, the route and egress, then the rewrite (TTL and checksum or
+//! hop limit, MACs), counted in sums added to the counters once per batch.
 //!
 //! A frame that leaves the common case in any way is left untouched for
 //! the caller to run through [`Forwarder::process_at`], which starts over
