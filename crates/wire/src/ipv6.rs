@@ -274,7 +274,7 @@ pub fn is_neighbor_discovery(first: u8, payload: &[u8]) -> bool {
 
 /// True for next-header values that begin an extension-header chain worth walking.
 #[inline]
-pub fn is_extension_header(next: u8) -> bool {
+pub const fn is_extension_header(next: u8) -> bool {
     matches!(
         next,
         next_header::HOP_BY_HOP

@@ -21,16 +21,21 @@
 //! ([`Forwarder::prepare_batch`](super::Forwarder::prepare_batch),
 //! `flow_cache.rs`): those frames' destinations are not looked up.
 //!
-//! The pre-pass also makes the common case's (`common.rs`) kind test, as it
-//! reads each frame's bytes 12..15 anyway: a bit per frame says it is
-//! untagged IPv4 without options, or untagged IPv6, holding the headers.
-//! The common case's loops visit only those frames and trust the bits, so
-//! they must be given the same frames, unchanged since `prepare` (the
-//! hints' addresses are still compared with the destinations parsed).
+//! The pre-pass also makes the common case's (`common.rs`) header tests,
+//! stage at a time as VPP's nodes work: it reads each frame's bytes 12..15
+//! anyway, and for untagged IPv4 without options, or untagged IPv6, holding
+//! the headers, it tests the whole IP header while it reads the destination
+//! (length, TTL or hop limit, checksum, addresses, next header); a bit per
+//! frame says it passed. The common case's loops after the lookup visit
+//! only those frames, trust the bits and only rewrite, so they must be
+//! given the same frames, unchanged since `prepare` (the hints' addresses
+//! are still compared with the destinations they read).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::acl::AclId;
+use super::common::common_header_v4;
+use super::common_v6::common_header_v6;
 use crate::fib::Fib;
 use crate::lpm::NextHopId;
 use crate::wire::ethernet::ethertype;
@@ -131,11 +136,16 @@ pub struct RouteHints {
     dst: [Slot; MAX_HINT_BATCH],
     src: [Slot; MAX_HINT_BATCH],
     /// Bit `i`: frame `i` is untagged IPv4 without options (`08 00 45`)
-    /// and holds the Ethernet and IPv4 headers at least; or untagged IPv6
-    /// (`86 dd 6`) holding the fixed header. The common case's loops take
-    /// these frames only (their header's kind tested here, once).
+    /// and holds the Ethernet and IPv4 headers at least (the flow cache
+    /// keeps such frames' routes).
     plain_v4: u64,
-    plain_v6: u64,
+    /// Of those, the frames whose IP header passes the common case's
+    /// header tests (`common_header_v4`); the same of untagged IPv6 (`86 dd
+    /// 6`) holding the fixed header (`common_header_v6`). Made here while
+    /// the pre-pass has the header at hand: the common case's loops visit
+    /// only these and do not test the headers again.
+    common_v4: u64,
+    common_v6: u64,
     /// Routes of the batch taken from the worker's flow cache rather than
     /// looked up ([`Forwarder::prepare_batch`](super::Forwarder::prepare_batch)): the last `v4_cached` of
     /// the IPv4 slots, filled from the top.
@@ -161,7 +171,8 @@ impl Default for RouteHints {
             dst: [NO_SLOT; MAX_HINT_BATCH],
             src: [NO_SLOT; MAX_HINT_BATCH],
             plain_v4: 0,
-            plain_v6: 0,
+            common_v4: 0,
+            common_v6: 0,
             v4_cached: 0,
             acl_list: None,
             acl_permits: 0,
@@ -242,7 +253,8 @@ impl RouteHints {
         // the looked-up destinations (at most one a frame) never reach them.
         let mut top = MAX_ADDRS;
         let (mut n4, mut n6) = (0usize, 0usize);
-        let (mut plain_v4, mut plain_v6) = (0u64, 0u64);
+        let mut plain_v4 = 0u64;
+        let (mut common_v4, mut common_v6) = (0u64, 0u64);
         let mut len = 0;
         // (A counted loop, not `take(..).enumerate()`: that pair cost ~10
         // instructions per frame, callgrind, worker loop.)
@@ -261,8 +273,12 @@ impl RouteHints {
                 .get(12..16)
                 .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
             if word & IPV4_KIND.0 == IPV4_KIND.1 {
-                if frame.len() >= V4_HEADERS {
+                if let Some(h) = frame.first_chunk::<V4_HEADERS>() {
                     plain_v4 |= 1 << i;
+                    // The common case's header tests, in this pass over
+                    // the headers (stage at a time: its loop after the
+                    // lookup reads only what it rewrites).
+                    common_v4 |= u64::from(common_header_v4(h, frame.len())) << i;
                     if CACHED && cached >> i & 1 != 0 {
                         top -= 1;
                         let d = &frame[14 + V4_DST..V4_HEADERS];
@@ -276,8 +292,8 @@ impl RouteHints {
                 continue;
             }
             if word & IPV6_KIND.0 == IPV6_KIND.1 {
-                if frame.len() >= V6_HEADERS {
-                    plain_v6 |= 1 << i;
+                if let Some(h) = frame.first_chunk::<V6_HEADERS>() {
+                    common_v6 |= u64::from(common_header_v6(h, frame)) << i;
                 }
                 n6 = self.push_v6(n6, i, frame, 14, sources);
                 continue;
@@ -299,7 +315,8 @@ impl RouteHints {
         self.v4_cached = MAX_ADDRS - top;
         self.v6_len = n6;
         self.plain_v4 = plain_v4;
-        self.plain_v6 = plain_v6;
+        self.common_v4 = common_v4;
+        self.common_v6 = common_v6;
         if n4 > 0 {
             fib.v4
                 .lookup_batch(&self.v4_addrs[..n4], &mut self.v4_out[..n4]);
@@ -371,15 +388,22 @@ impl RouteHints {
     }
 
     /// The frames of the last batch that are plain IPv4 (bit `i`: frame
-    /// `i`; see the field), and plain IPv6.
+    /// `i`; see the field).
     #[inline]
     pub(crate) fn plain_v4(&self) -> u64 {
         self.plain_v4
     }
 
+    /// The plain IPv4 frames of the last batch whose header passed the
+    /// common case's tests (bit `i`: frame `i`), and the same of IPv6.
     #[inline]
-    pub(crate) fn plain_v6(&self) -> u64 {
-        self.plain_v6
+    pub(crate) fn common_v4(&self) -> u64 {
+        self.common_v4
+    }
+
+    #[inline]
+    pub(crate) fn common_v6(&self) -> u64 {
+        self.common_v6
     }
 
     /// Whether the last batch had an IPv4 destination to look up (without

@@ -9,11 +9,13 @@
 //! (`common_v6.rs`): no extension header, hop limit > 1, ordinary
 //! addresses, not neighbour discovery, and the same of ACLs.
 //! [`Forwarder::forward_common`] forwards those in one loop over the batch,
-//! as VPP's nodes work on a vector: the port's settings are tested once per
-//! batch, only the frames the route pre-pass found to be of the family's
-//! plain kind are visited (its bits, `RouteHints`), each one's header is
-//! tested with straight-line compares, rewritten (TTL and checksum or hop
-//! limit, MACs) and counted in sums added to the counters once per batch.
+//! as VPP's nodes work on a vector, stage at a time: the route pre-pass
+//! (`RouteHints`) tested each plain frame's header while reading its
+//! destination ([`common_header_v4`], `common_header_v6`), the batched
+//! lookup ran, and here the port's settings are tested once per batch and
+//! only the frames whose header passed are visited (the pre-pass's bits):
+//! our MAC, the route and egress, then the rewrite (TTL and checksum or
+//! hop limit, MACs), counted in sums added to the counters once per batch.
 //!
 //! A frame that leaves the common case in any way is left untouched for
 //! the caller to run through [`Forwarder::process_at`], which starts over
@@ -212,11 +214,11 @@ impl Forwarder {
         // IPv6 asks the lists per frame (no batch of keys made first).
         if hints.has_v6() && acl_in_answer != CommonAclIn::None {
             if acl_in.is_some() || acl_out {
-                self.common_loop(&mut pass, hints.plain_v6(), |f, frame, hints, sent, i| {
+                self.common_loop(&mut pass, hints.common_v6(), |f, frame, hints, sent, i| {
                     f.common_v6::<true>(fib, frame, hints, acl_in, sent, i)
                 });
             } else {
-                self.common_loop(&mut pass, hints.plain_v6(), |f, frame, hints, sent, i| {
+                self.common_loop(&mut pass, hints.common_v6(), |f, frame, hints, sent, i| {
                     f.common_v6::<false>(fib, frame, hints, None, sent, i)
                 });
             }
@@ -239,7 +241,7 @@ impl Forwarder {
         fib: &Fib,
         acl_out: bool,
     ) {
-        let plain = pass.hints.plain_v4();
+        let plain = pass.hints.common_v4();
         if acl_out {
             self.common_loop(pass, plain, |f, frame, hints, sent, i| {
                 f.common_v4::<ACL_IN, true>(fib, frame, hints, sent, i)
@@ -315,22 +317,12 @@ impl Forwarder {
         sent: &mut Sent,
         i: usize,
     ) -> Option<()> {
-        let received = frame.len();
+        // The pre-pass tested the header (`common_header_v4`): its length,
+        // TTL, checksum and addresses.
         let h = frame.first_chunk::<HEADERS>()?;
         let ip: &[u8; MIN_HEADER_LEN] = h[ETH_LEN..].try_into().expect("20 bytes");
         let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-        if total < MIN_HEADER_LEN
-            || total > received - ETH_LEN
-            || ip[8] <= 1
-            || !checksum::verify_words(ip)
-        {
-            return None;
-        }
-        let src = [ip[12], ip[13], ip[14], ip[15]].into();
         let dst = [ip[16], ip[17], ip[18], ip[19]].into();
-        if address_drop(src, dst).is_some() {
-            return None;
-        }
         // No route or a hint for another address: the pipeline's.
         let group = hints.dst_v4(i, dst).flatten()?;
         let view = Ipv4Packet::new_unchecked(&frame[ETH_LEN..]);
@@ -360,7 +352,9 @@ impl Forwarder {
             FlowTuple::v4(ip, l4)
         });
         let len = ETH_LEN + total;
-        Ipv4Packet::new_unchecked(&mut frame[ETH_LEN..len]).decrement_ttl();
+        let ip: &mut [u8; MIN_HEADER_LEN] =
+            (&mut frame[ETH_LEN..HEADERS]).try_into().expect("20 bytes");
+        decrement_ttl(ip);
         sent.frame(i, frame, e, len);
         Some(())
     }
@@ -391,6 +385,40 @@ impl Forwarder {
             acl_out: e.features.acl_out,
         })
     }
+}
+
+/// Whether the IPv4 header of a frame of `received` bytes, plain (`08 00
+/// 45`, the pre-pass's kind test) and starting with `h`, is the common
+/// case's: a total length from 20 bytes to the frame's, TTL > 1, a good
+/// checksum and no address the IPv4 path stops (martian or multicast).
+/// The pre-pass asks it while it reads the header for the lookup
+/// (`RouteHints`), so the loop after the lookup only rewrites.
+#[inline(always)]
+pub(super) fn common_header_v4(h: &[u8; HEADERS], received: usize) -> bool {
+    let ip: &[u8; MIN_HEADER_LEN] = h[ETH_LEN..].try_into().expect("20 bytes");
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let src = [ip[12], ip[13], ip[14], ip[15]].into();
+    let dst = [ip[16], ip[17], ip[18], ip[19]].into();
+    (MIN_HEADER_LEN..=received - ETH_LEN).contains(&total)
+        && ip[8] > 1
+        && checksum::verify_words(ip)
+        && address_drop(src, dst).is_none()
+}
+
+/// [`Ipv4Packet::decrement_ttl`] for a header whose TTL is above 1 (the
+/// common case's): RFC 1624's update, the word [TTL, protocol] going down
+/// by 0x0100, made on the checksum read in the machine's byte order (no
+/// swaps: a ones' complement sum of byte-swapped words is the swapped sum,
+/// RFC 1071 §2(B)) with one fold (`!old + 0xfeff` is below 2^17, and its
+/// fold below 2^16). The same bytes (a test over every checksum).
+#[inline(always)]
+pub(super) fn decrement_ttl(ip: &mut [u8; MIN_HEADER_LEN]) {
+    debug_assert!(ip[8] > 1);
+    ip[8] -= 1;
+    let old = u16::from_ne_bytes([ip[10], ip[11]]);
+    let sum = u32::from(!old) + u32::from(u16::from_ne_bytes([0xfe, 0xff]));
+    let sum = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_ne_bytes());
 }
 
 /// One batch as the family loops see it: its frames and hints, our MAC

@@ -17,6 +17,7 @@ use crate::wire::ipv6::next_header;
 mod acl;
 mod flow_cache;
 mod frames;
+mod rewrite;
 
 use frames::*;
 
