@@ -322,6 +322,11 @@ impl Forwarder {
         let h = frame.first_chunk::<HEADERS>()?;
         let ip: &[u8; MIN_HEADER_LEN] = h[ETH_LEN..].try_into().expect("20 bytes");
         let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+        // The caller's contract (`RouteHints`): the frame `prepare` tested.
+        debug_assert!(
+            common_header_v4(h, frame.len()),
+            "frame {i} not the one prepared"
+        );
         let dst = [ip[16], ip[17], ip[18], ip[19]].into();
         // No route or a hint for another address: the pipeline's.
         let group = hints.dst_v4(i, dst).flatten()?;

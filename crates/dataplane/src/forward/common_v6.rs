@@ -126,6 +126,8 @@ impl Forwarder {
         let h = frame.first_chunk::<HEADERS>()?;
         let ip: &[u8; IPV6_LEN] = h[ETH_LEN..].try_into().expect("40 bytes");
         let total = IPV6_LEN + u16::from_be_bytes([ip[4], ip[5]]) as usize;
+        // The caller's contract (`RouteHints`): the frame `prepare` tested.
+        debug_assert!(common_header_v6(h, frame), "frame {i} not the one prepared");
         let dst = Ipv6Addr::from(*ip[24..].first_chunk::<16>().expect("16 bytes"));
         // No route or a hint for another address: the pipeline's.
         let group = hints.dst_v6(i, dst).flatten()?;
