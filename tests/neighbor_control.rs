@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ferroute::config::{Config, RestartOnly};
 use ferroute::control::kernel::netlink::Rtnl;
-use ferroute::control::{self, Control, ControlOptions, ManagedEntry};
+use ferroute::control::{self, Control, ControlHandle, ControlOptions, ManagedEntry};
 use ferroute::fib::{FibHandle, NextHop};
 use ferroute::wire::MacAddr;
 use neighbor_common::{
@@ -56,6 +56,16 @@ port = "p0"
     )
 }
 
+/// Starts the control thread on `config` inside the router namespace (the
+/// caller's): r0's ifindex, the FIB it publishes to, and its handle.
+fn start_control(config: &Config, options: ControlOptions) -> (u32, FibHandle, ControlHandle) {
+    let inputs = config.control_inputs();
+    let ifindexes = control::port_ifindexes(&inputs).unwrap();
+    let fib = FibHandle::new(config.fib().unwrap());
+    let handle = Control::start_with(&inputs, fib.clone(), &ifindexes, options).unwrap();
+    (ifindexes[0], fib, handle)
+}
+
 fn via_v4(fib: &FibHandle) -> Option<NextHop> {
     fib.load()
         .lookup_v4("198.51.100.1".parse().unwrap())
@@ -81,17 +91,18 @@ fn the_control_thread_publishes_adjacencies_as_the_kernel_resolves() {
         mac: lab.host_mac,
     };
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
-        let fib = FibHandle::new(config.fib().unwrap());
-        assert!(matches!(via_v4(&fib), Some(NextHop::Unresolved { .. })));
+        // Before the kernel is asked, the config's FIB has the gateways unresolved.
+        let unstarted = FibHandle::new(config.fib().unwrap());
+        assert!(matches!(
+            via_v4(&unstarted),
+            Some(NextHop::Unresolved { .. })
+        ));
         let options = ControlOptions {
             // No re-creation during this test: the deletion must show.
             managed_refresh: Duration::from_secs(3600),
             ..ControlOptions::default()
         };
-        let handle =
-            Control::start_with(&config.control_inputs(), fib.clone(), &ifindexes, options)
-                .unwrap();
+        let (r0, fib, handle) = start_control(&config, options);
         assert!(handle.fib_version() >= 1);
         poll_until("both gateways as adjacencies", LIMIT, || {
             (via_v4(&fib) == Some(host) && via_v6(&fib) == Some(host)).then_some(())
@@ -108,7 +119,6 @@ fn the_control_thread_publishes_adjacencies_as_the_kernel_resolves() {
                 mac: "02:00:00:00:00:09".parse().unwrap()
             })
         );
-        let r0 = ifindexes[0];
         let gateways = [
             ManagedEntry {
                 ifindex: r0,
@@ -183,20 +193,15 @@ fn the_control_thread_recreates_a_deleted_managed_entry() {
         mac: lab.host_mac,
     };
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
-        let fib = FibHandle::new(config.fib().unwrap());
         let options = ControlOptions {
             managed_refresh: Duration::from_millis(200),
             ..ControlOptions::default()
         };
-        let handle =
-            Control::start_with(&config.control_inputs(), fib.clone(), &ifindexes, options)
-                .unwrap();
+        let (r0, fib, handle) = start_control(&config, options);
         poll_until("the v4 gateway as an adjacency", LIMIT, || {
             (via_v4(&fib) == Some(host)).then_some(())
         });
         let mut rtnl = Rtnl::open().unwrap();
-        let r0 = ifindexes[0];
         lab.ip_router(&["neigh", "del", HOST_V4, "dev", "r0"]);
         poll_until("a re-created managed entry", LIMIT, || {
             rtnl.get_neighbor(r0, ip(HOST_V4))
@@ -222,9 +227,7 @@ fn a_burst_of_changes_shares_one_fib_build() {
     let lab = Lab::new();
     let config = lab_config(&lab);
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
-        let fib = FibHandle::new(config.fib().unwrap());
-        let handle = Control::start(&config.control_inputs(), fib.clone(), &ifindexes).unwrap();
+        let (_, fib, handle) = start_control(&config, ControlOptions::default());
         let host = NextHop::Adjacency {
             port: 0,
             mac: lab.host_mac,
@@ -288,9 +291,7 @@ fn a_reload_applies_static_neighbours_and_names_what_needs_a_restart() {
         mac: mac.parse().unwrap(),
     };
     lab.in_router(|| {
-        let ifindexes = control::port_ifindexes(&config.control_inputs()).unwrap();
-        let fib = FibHandle::new(config.fib().unwrap());
-        let handle = Control::start(&config.control_inputs(), fib.clone(), &ifindexes).unwrap();
+        let (_, fib, handle) = start_control(&config, ControlOptions::default());
         assert_eq!(via_static(&fib), Some(adjacency("02:00:00:00:00:09")));
 
         let text = lab_config_text(&lab)
