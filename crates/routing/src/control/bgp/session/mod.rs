@@ -9,6 +9,8 @@ pub mod update;
 pub mod update_out;
 
 #[cfg(test)]
+mod collision_tests;
+#[cfg(test)]
 mod role_tests;
 #[cfg(test)]
 mod tests;
