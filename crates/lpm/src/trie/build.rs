@@ -1,7 +1,6 @@
 //! Building the compiled trie from sorted routes: whole tables, and the
 //! subtrees an update rebuilds.
 
-use super::direct16::GROUP;
 use super::record::Record;
 
 use super::{leaf, slot_at, Item, Key, LpmError, Trie, LEAF, NO_ROUTE, REGION, STRIDE};
@@ -41,7 +40,6 @@ impl<K: Key> Trie<K> {
         t.fill(&mut direct, &items, 0, K::DIRECT);
         t.direct = direct;
         t.mark_routed(0, 1 << K::DIRECT);
-        t.encode_direct16(0, 1 << K::DIRECT);
         Ok(t)
     }
 
@@ -59,8 +57,6 @@ impl<K: Key> Trie<K> {
         self.meta.clear();
         self.free.clear();
         self.free_words = 0;
-        // They lay in the arena just dropped.
-        self.code_nodes.clear();
         let mut direct = vec![leaf(NO_ROUTE); 1 << K::DIRECT];
         // The old direct array points into the arena just dropped: should
         // the fill panic (an arena past its size limit), leave an empty
@@ -72,13 +68,10 @@ impl<K: Key> Trie<K> {
         if let Err(panic) = filled {
             self.direct = vec![leaf(NO_ROUTE); 1 << K::DIRECT];
             self.mark_routed(0, 1 << K::DIRECT);
-            // All leaves: no node to move, so nothing allocated.
-            self.encode_direct16(0, 1 << K::DIRECT);
             std::panic::resume_unwind(panic);
         }
         self.direct = direct;
         self.mark_routed(0, 1 << K::DIRECT);
-        self.encode_direct16(0, 1 << K::DIRECT);
     }
 
     /// Recomputes the `routed` bits of the regions that direct entries
@@ -114,10 +107,8 @@ impl<K: Key> Trie<K> {
         // nodes (depth 18, each in a block with its index) after all the
         // others: the blocks lie together at the arena's end, and the
         // deeper nodes lie together without 1-3 KiB blocks between them.
-        // IPv4's writes each group's nodes (`direct16::GROUP` slots) after
-        // their children, one after the other: within reach of one base.
-        let defer = depth == 0 && (Self::has_top() || Self::has_direct16());
-        let mut deferred: Vec<(usize, [u32; 64], u16)> = Vec::new();
+        let defer_top = Self::has_top() && depth == 0;
+        let mut tops: Vec<(usize, [u32; 64], u16)> = Vec::new();
         let mut i = 0;
         while i < items.len() {
             let (key, len, code) = items[i];
@@ -137,13 +128,8 @@ impl<K: Key> Trie<K> {
                 // Callers reset the slots they refill to leaves first.
                 debug_assert!(entries[s] & LEAF != 0, "fill over a child");
                 let inherited = entries[s] as u16;
-                if defer {
-                    if Self::has_direct16()
-                        && deferred.last().is_some_and(|d| d.0 / GROUP != s / GROUP)
-                    {
-                        self.write_deferred(entries, &mut deferred);
-                    }
-                    deferred.push((
+                if defer_top {
+                    tops.push((
                         s,
                         self.node_entries(&items[i..j], end, inherited),
                         inherited,
@@ -154,17 +140,8 @@ impl<K: Key> Trie<K> {
                 i = j;
             }
         }
-        self.write_deferred(entries, &mut deferred);
-    }
-
-    /// Writes the direct level's deferred nodes (see `fill`).
-    fn write_deferred(&mut self, entries: &mut [u32], nodes: &mut Vec<(usize, [u32; 64], u16)>) {
-        for (s, node, inherited) in nodes.drain(..) {
-            entries[s] = if Self::has_top() {
-                self.write_top(&node, inherited)
-            } else {
-                self.write_node(&node, inherited)
-            };
+        for (s, node, inherited) in tops {
+            entries[s] = self.write_top(&node, inherited);
         }
     }
 

@@ -15,7 +15,6 @@
 //! * Fetching ahead. A batch walks each address as a single lookup while
 //!   the direct entries and first nodes of the addresses after it load.
 
-use super::direct16::Near;
 use super::v4::{id_v4_unchecked, walk_v4_depth_unchecked};
 use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::NextHopId;
@@ -144,24 +143,7 @@ pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u3
     } else {
         e & !OFFSET == 0
     });
-    let o = if WIDE_NODE { e & OFFSET } else { e };
-    // SAFETY: the caller's contract.
-    unsafe { entry_at_unchecked::<WIDE_NODE>(arena, o, s) }
-}
-
-/// [`entry_unchecked`] for the node at arena offset `o` (what a 16-bit
-/// direct entry and its base give: `direct16.rs`).
-///
-/// # Safety
-/// `o` is the offset of a node of the width `WIDE_NODE` says, of the
-/// trie whose arena `arena` is.
-#[inline(always)]
-pub(super) unsafe fn entry_at_unchecked<const WIDE_NODE: bool>(
-    arena: &[u16],
-    o: u32,
-    s: u32,
-) -> u32 {
-    let o = o as usize;
+    let o = if WIDE_NODE { e & OFFSET } else { e } as usize;
     let a = arena.as_ptr();
     // SAFETY: a node pointer of the trie leads to a node whose header
     // (HDR units) lies in the arena (`Trie::write_node` writes it in a block
@@ -208,8 +190,8 @@ pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
 }
 
 #[inline(always)]
-pub(super) fn walk<A: Addr>(direct: Near, arena: &[u16], a: A) -> u32 {
-    let mut e = direct.entry(a.direct_index());
+pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> u32 {
+    let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
     let mut r = a.rest();
     while e & LEAF == 0 {
         e = step(arena, e, A::top6(r));
@@ -223,8 +205,8 @@ pub(super) fn walk<A: Addr>(direct: Near, arena: &[u16], a: A) -> u32 {
 /// level): every address that agrees with `a` on those bits ends on the
 /// same leaf.
 #[inline(always)]
-pub(super) fn walk_with_depth<A: Addr>(direct: Near, arena: &[u16], a: A) -> (u32, u32) {
-    let mut e = direct.entry(a.direct_index());
+pub(super) fn walk_with_depth<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> (u32, u32) {
+    let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
     let mut r = a.rest();
     let mut depth = A::DIRECT;
     while e & LEAF == 0 {
@@ -245,7 +227,7 @@ pub(super) fn walk_with_depth<A: Addr>(direct: Near, arena: &[u16], a: A) -> (u3
 /// share their first 18 bits).
 #[inline(always)]
 fn shared_walk<A: Addr>(
-    direct: Near,
+    direct: &[u32],
     arena: &[u16],
     first: A,
     group: impl Iterator<Item = A>,
@@ -294,7 +276,7 @@ const AHEAD_NODE: usize = 8;
 /// overlaps the first two misses of the others.
 #[inline(always)]
 fn walk_pipelined<T: Copy, A: Addr>(
-    direct: Near,
+    direct: &[u32],
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
@@ -314,10 +296,14 @@ fn walk_pipelined<T: Copy, A: Addr>(
         for (j, (o, &a)) in go.iter_mut().zip(group).enumerate() {
             let (i, a) = (base + j, to_addr(a));
             if let Some(&a) = addrs.get(i + AHEAD_DIRECT) {
-                prefetch(direct.entries, to_addr(a).direct_index());
+                prefetch(direct, to_addr(a).direct_index());
             }
             if let Some(&a) = addrs.get(i + AHEAD_NODE) {
-                prefetch_node(arena, direct.entry(to_addr(a).direct_index()));
+                let x = direct
+                    .get(to_addr(a).direct_index())
+                    .copied()
+                    .unwrap_or(LEAF);
+                prefetch_node(arena, x);
             }
             *o = resolve(codes, walk(direct, arena, a));
         }
@@ -364,7 +350,7 @@ mod popcnt {
     /// As [`id_v4_unchecked`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
     pub(super) unsafe fn id_v4(
-        direct: Near,
+        direct: &[u32],
         arena: &[u16],
         codes: &[NextHopId],
         a: u32,
@@ -383,7 +369,7 @@ mod popcnt {
 
     #[target_feature(enable = "popcnt")]
     pub(super) fn batch_v4<T: Copy + Into<u32>>(
-        direct: Near,
+        direct: &[u32],
         arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
@@ -421,7 +407,7 @@ use popcnt::{id_v4 as id_v4_popcnt, walk_v6 as walk_v6_popcnt};
 /// # Safety
 /// As [`id_v4_unchecked`].
 #[inline(always)]
-unsafe fn id_v4(direct: Near, arena: &[u16], codes: &[NextHopId], a: u32) -> NextHopId {
+unsafe fn id_v4(direct: &[u32], arena: &[u16], codes: &[NextHopId], a: u32) -> NextHopId {
     // SAFETY: the caller's contract.
     unsafe { id_v4_unchecked(direct, arena, codes, a) }
 }
@@ -439,7 +425,7 @@ unsafe fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
 }
 
 pub(super) fn batch_v4<T: Copy + Into<u32>>(
-    direct: Near,
+    direct: &[u32],
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
@@ -469,19 +455,10 @@ unsafe fn batch_v6<T: Copy + Into<u128>>(
 }
 
 impl Trie<u32> {
-    /// What IPv4 lookups read of the direct level (`direct16.rs`).
-    #[inline(always)]
-    fn near(&self) -> Near<'_> {
-        Near {
-            entries: &self.direct16,
-            bases: &self.bases,
-        }
-    }
-
     /// The next-hop id of `a`'s leaf (`NONE_ID` for no route).
     #[inline]
     fn id_of(&self, a: u32) -> NextHopId {
-        let (direct, arena, codes) = (self.near(), &self.arena[..], &self.codes[..]);
+        let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
         if std::arch::is_x86_feature_detected!("popcnt") {
             // SAFETY: the CPU supports popcnt (checked just above), the only
@@ -502,7 +479,7 @@ impl Trie<u32> {
     /// Whether the longest match for `a` is the default route.
     pub fn matched_default(&self, a: u32) -> bool {
         // SAFETY: the fields of this trie (`id_v4_unchecked`'s contract).
-        let leaf = unsafe { walk_v4_depth_unchecked(self.near(), &self.arena, a).0 };
+        let leaf = unsafe { walk_v4_depth_unchecked(&self.direct, &self.arena, a).0 };
         self.is_default_leaf(leaf)
     }
 
@@ -510,7 +487,7 @@ impl Trie<u32> {
     pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
         #[cfg(target_arch = "x86_64")]
         if super::simd::available() {
-            let (direct, arena, codes) = (self.near(), &self.arena[..], &self.codes[..]);
+            let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
             // SAFETY: the CPU has every feature `simd_v4::batch_v4` enables
             // (checked just above); this trie's fields.
             return unsafe { super::simd_v4::batch_v4(direct, arena, codes, addrs, out) };
@@ -524,7 +501,7 @@ impl Trie<u32> {
         addrs: &[T],
         out: &mut [Option<NextHopId>],
     ) {
-        let (direct, arena, codes) = (self.near(), &self.arena[..], &self.codes[..]);
+        let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         dispatch!(
             self,
             batch_v4(direct, arena, codes, addrs, out),

@@ -47,7 +47,6 @@
 mod arena;
 mod build;
 mod codes;
-mod direct16;
 mod lookup;
 mod record;
 #[cfg(target_arch = "x86_64")]
@@ -204,15 +203,8 @@ pub enum LpmError {
 /// The compiled trie plus the control-side record it is rebuilt from.
 #[derive(Debug, Clone)]
 pub(crate) struct Trie<K: Key> {
-    /// `1 << K::DIRECT` entries. IPv6 lookups read it; IPv4 lookups read
-    /// `direct16` and `bases`, which encode it (`direct16.rs`).
+    /// `1 << K::DIRECT` entries.
     direct: Vec<u32>,
-    /// IPv4: `direct` in 16-bit entries, plus one unit of padding (empty
-    /// for IPv6).
-    direct16: Vec<u16>,
-    /// IPv4: the arena offset each group of `direct16::GROUP` entries'
-    /// node entries count from.
-    bases: Vec<u32>,
     /// Bit r (word r / 64, bit r % 64) set where region r of the direct
     /// array (`REGION` entries: addresses whose top 12 bits are r) holds a
     /// route or a node: IPv6 batches answer a vector of addresses that all
@@ -240,9 +232,6 @@ pub(crate) struct Trie<K: Key> {
     /// Free node blocks by size in `ALIGN` units.
     free: Vec<Vec<u32>>,
     free_words: usize,
-    /// IPv4: (direct index, offset) of the one-run nodes that stand for
-    /// leaves whose code needs more than 15 bits in `direct16`.
-    code_nodes: std::collections::BTreeMap<u32, u32>,
     /// Set on a lookup-only copy ([`Trie::lookup_copy`]): its number of
     /// routes (it keeps no record).
     lookup_only: Option<usize>,
@@ -252,16 +241,6 @@ impl<K: Key> Default for Trie<K> {
     fn default() -> Self {
         Trie {
             direct: vec![leaf(NO_ROUTE); 1 << K::DIRECT],
-            direct16: if Self::has_direct16() {
-                vec![direct16::NEAR_LEAF | NO_ROUTE; (1 << K::DIRECT) + 1]
-            } else {
-                Vec::new()
-            },
-            bases: if Self::has_direct16() {
-                vec![0; (1 << K::DIRECT) / direct16::GROUP]
-            } else {
-                Vec::new()
-            },
             routed: vec![0; (1 << K::DIRECT) / REGION / 64],
             arena: Vec::new(),
             codes: vec![NONE_ID],
@@ -273,7 +252,6 @@ impl<K: Key> Default for Trie<K> {
             meta: Vec::new(),
             free: Vec::new(),
             free_words: 0,
-            code_nodes: Default::default(),
             lookup_only: None,
         }
     }
@@ -306,8 +284,6 @@ impl<K: Key> Trie<K> {
     pub fn lookup_copy(&self) -> Self {
         Trie {
             direct: self.direct.clone(),
-            direct16: self.direct16.clone(),
-            bases: self.bases.clone(),
             routed: self.routed.clone(),
             arena: self.arena.clone(),
             codes: self.codes.clone(),
@@ -319,7 +295,6 @@ impl<K: Key> Trie<K> {
             meta: Vec::new(),
             free: Vec::new(),
             free_words: 0,
-            code_nodes: self.code_nodes.clone(),
             lookup_only: Some(self.len()),
         }
     }
@@ -336,15 +311,10 @@ impl<K: Key> Trie<K> {
         self.lookup_only.is_some()
     }
 
-    /// Bytes lookups can touch: direct array (IPv4: the 16-bit one and
-    /// its bases) and its summary, node arena, code table.
+    /// Bytes lookups can touch: direct array and its summary, node arena,
+    /// code table.
     pub fn lookup_memory_bytes(&self) -> usize {
-        let direct = if Self::has_direct16() {
-            self.direct16.len() * 2 + self.bases.len() * 4
-        } else {
-            self.direct.len() * 4
-        };
-        direct + self.routed.len() * 8 + self.arena.len() * 2 + self.codes.len() * 4
+        self.direct.len() * 4 + self.routed.len() * 8 + self.arena.len() * 2 + self.codes.len() * 4
     }
 
     /// Everything: the compiled form plus the control-side record.
@@ -371,11 +341,7 @@ impl<K: Key> Trie<K> {
             stack.extend(entries.iter().copied().filter(|e| e & LEAF == 0));
         }
         TrieStats {
-            direct_bytes: if Self::has_direct16() {
-                self.direct16.len() * 2 + self.bases.len() * 4
-            } else {
-                self.direct.len() * 4
-            },
+            direct_bytes: self.direct.len() * 4,
             node_bytes: self.arena.len() * 2,
             free_bytes: self.free_words * 2,
             nodes,

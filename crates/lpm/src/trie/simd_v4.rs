@@ -5,11 +5,10 @@
 
 use std::arch::x86_64::*;
 
-use super::direct16::{Near, BASE_SHIFT, NEAR_LEAF, NEAR_OFFSET, NEAR_WIDE};
 use super::lookup::{resolve, V4};
 use super::simd::{codes_of, store_answers, walk_lanes, V, W};
 use super::v4::{walk_v4_depth_unchecked, walk_v4_from_unchecked};
-use super::{Key, ALIGN, LEAF, NONE_ID};
+use super::{Key, LEAF, NONE_ID};
 use crate::NextHopId;
 
 /// IPv4 batches of `V` vectors with at most this many addresses going on
@@ -25,7 +24,7 @@ const SCALAR_WALKS_V4: usize = 32;
 /// walk reads them unchecked: `v4::walk_v4_depth_unchecked`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
 pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
-    direct: Near,
+    direct: &[u32],
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
@@ -33,9 +32,9 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
 ) {
     let n = addrs.len().min(out.len());
     let full = n / W * W;
-    // The direct gathers rely on every index (top DIRECT bits, and the
-    // group's) being in bounds; a table always has exactly that many entries.
-    if !direct.is_whole() {
+    // The direct gather relies on every index (top DIRECT bits) being in
+    // bounds; a table always has exactly that many entries.
+    if direct.len() != 1 << <u32 as Key>::DIRECT {
         return super::lookup::batch_v4(direct, arena, codes, addrs, out);
     }
     for (a, o) in addrs[..full]
@@ -79,7 +78,7 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
 /// are one `Trie<u32>`'s fields.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
 unsafe fn lanes<const V: usize>(
-    direct: Near,
+    direct: &[u32],
     arena: &[u16],
     codes: &[NextHopId],
     keys: &[[u32; W]; V],
@@ -115,37 +114,8 @@ unsafe fn lanes<const V: usize>(
             }
         }
         let di = _mm512_srli_epi32::<{ 32 - DIRECT }>(a);
-        // SAFETY: every index is < 2^DIRECT and reads 2 units from it, the
-        // last in the padding (the caller checked the lengths).
-        let near = unsafe { _mm512_i32gather_epi32::<2>(di, direct.entries.as_ptr().cast()) };
-        let near = _mm512_and_si512(near, _mm512_set1_epi32(0xffff));
-        let is_leaf = _mm512_test_epi32_mask(near, _mm512_set1_epi32(i32::from(NEAR_LEAF)));
-        let gi = _mm512_srli_epi32::<BASE_SHIFT>(a);
-        // SAFETY: every index is < 2^DIRECT / GROUP = bases.len() (checked
-        // by the caller); lanes on a leaf read nothing.
-        let base = unsafe {
-            _mm512_mask_i32gather_epi32::<4>(
-                _mm512_setzero_si512(),
-                !is_leaf,
-                gi,
-                direct.bases.as_ptr().cast(),
-            )
-        };
-        // `direct16::widen` in lanes.
-        let leaf_entry = _mm512_or_si512(
-            _mm512_and_si512(near, _mm512_set1_epi32(i32::from(!NEAR_LEAF))),
-            _mm512_set1_epi32(LEAF as i32),
-        );
-        let offset = _mm512_slli_epi32::<{ ALIGN.trailing_zeros() }>(_mm512_and_si512(
-            near,
-            _mm512_set1_epi32(i32::from(NEAR_OFFSET)),
-        ));
-        let wide = _mm512_slli_epi32::<16>(_mm512_and_si512(
-            near,
-            _mm512_set1_epi32(i32::from(NEAR_WIDE)),
-        ));
-        let node = _mm512_or_si512(_mm512_add_epi32(base, offset), wide);
-        e[v] = _mm512_mask_blend_epi32(is_leaf, node, leaf_entry);
+        // SAFETY: every index is < 2^DIRECT = direct.len() (checked by the caller).
+        e[v] = unsafe { _mm512_i32gather_epi32::<4>(di, direct.as_ptr().cast()) };
         rest[v] = _mm512_slli_epi32::<DIRECT>(a);
     }
     // Lanes still on a node after the direct array: bit 16 v + j.

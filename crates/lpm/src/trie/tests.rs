@@ -82,17 +82,6 @@ fn assert_well_formed<K: Key>(t: &Trie<K>) {
         let routed = region.iter().any(|&e| e != leaf(NO_ROUTE));
         assert_eq!(t.routed[r / 64] >> (r % 64) & 1 == 1, routed, "region {r}");
     }
-    // IPv4 lookups' 16-bit direct array stands for the direct array
-    // entry for entry (`direct16.rs`), padded by one unit.
-    if Trie::<K>::has_direct16() {
-        assert_eq!(t.direct16.len(), t.direct.len() + 1);
-        assert_eq!(t.bases.len(), t.direct.len() / direct16::GROUP);
-        for (i, &e) in t.direct.iter().enumerate() {
-            assert_eq!(t.direct16_entry(i), e, "16-bit direct entry {i}");
-        }
-    } else {
-        assert!(t.direct16.is_empty() && t.bases.is_empty());
-    }
     let leaf_ok = |e: u32| assert!(((e & 0xffff) as usize) < t.codes.len(), "code {e:#x}");
     let mut stack: Vec<u32> = Vec::new();
     for &e in &t.direct {
@@ -457,43 +446,6 @@ fn next_hop_limits_are_errors() {
     assert_eq!(t.insert(1, 32, 7), Ok(None));
     assert_eq!(t.lookup(1), Some(7));
     assert_eq!(t.lookup(0x0000_0100), Some(1_000_001));
-}
-
-/// Direct leaves whose code needs 16 bits: IPv4's 16-bit direct array
-/// points to a node of one run for each (`direct16.rs`), through builds,
-/// updates and rebuilds, in single lookups and both batch paths.
-#[test]
-fn large_codes_in_the_direct_array() {
-    // 40,000 /18s (direct leaves), each its own next hop: codes past 2^15.
-    let n = 40_000u32;
-    let routes: Vec<(u32, u8, u32)> = (0..n).map(|i| (i << 14, 18, 500_000 + i)).collect();
-    let mut t = Trie::<u32>::from_routes(routes.iter().copied()).unwrap();
-    let check = |t: &Trie<u32>| {
-        assert_well_formed(t);
-        let addrs: Vec<u32> = (0..n + 64).map(|i| i << 14 | 0x1234).collect();
-        let mut batch = vec![None; addrs.len()];
-        t.lookup_batch(&addrs, &mut batch);
-        let mut portable = vec![None; addrs.len()];
-        t.lookup_batch_portable(&addrs, &mut portable);
-        for (i, &a) in addrs.iter().enumerate() {
-            let want = t.lookup_with_len(a).map(|(nh, _)| nh);
-            assert_eq!(t.lookup(a), want, "{a:#x}");
-            assert_eq!((batch[i], portable[i]), (want, want), "batch {a:#x}");
-        }
-    };
-    assert!(!t.code_nodes.is_empty());
-    check(&t);
-    // Updates in groups with large codes: a leaf changed, a node below
-    // one (a /24), a leaf removed.
-    for i in (0..n).step_by(997) {
-        t.insert(i << 14, 18, 600_000 + i).unwrap();
-        t.insert(i << 14 | 1 << 8, 24, 500_000 + (i + 1) % n)
-            .unwrap();
-        t.remove((i + 1) << 14, 18);
-    }
-    check(&t);
-    t.rebuild();
-    check(&t);
 }
 
 /// The default route has a leaf code of its own, so a lookup tells whether

@@ -95,7 +95,6 @@ impl<K: Key> Trie<K> {
             }));
             self.direct = direct;
             self.mark_routed(di, di + (1 << (d0 - len)));
-            self.encode_direct16(di, di + (1 << (d0 - len)));
             if let Err(panic) = painted {
                 std::panic::resume_unwind(panic);
             }
@@ -167,7 +166,6 @@ impl<K: Key> Trie<K> {
         if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) {
             self.mark_routed(di, di + 1);
         }
-        self.encode_direct16(di, di + 1);
         // A depth-18 node rewritten here has no top index yet (one built
         // from a leaf has: `build_node`).
         if new & (LEAF | TOP) == 0 {

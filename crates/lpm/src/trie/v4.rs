@@ -3,9 +3,8 @@
 //! node (16-bit codes, no child) that always ends the walk. The batches'
 //! few walks and shared walks (`simd_v4.rs`) take it too.
 
-use super::direct16::{widen, Near, BASE_SHIFT, NEAR_LEAF, NEAR_OFFSET, NEAR_WIDE};
-use super::lookup::{entry_at_unchecked, entry_unchecked};
-use super::{Key, ALIGN, LEAF, OFFSET, WIDE};
+use super::lookup::entry_unchecked;
+use super::{Key, LEAF, WIDE};
 use crate::NextHopId;
 
 /// The single IPv4 lookup, without bounds checks (callgrind: they were ~10
@@ -14,62 +13,43 @@ use crate::NextHopId;
 /// leaf's code itself: with one leaf entry returned and its code taken
 /// after the three ways met, LLVM zero-extended the code again there, and
 /// a narrow node's entry (already a bare code) paid for that (sequential
-/// trace: 1.06x single lookups, A/B in one process). The direct entry is
-/// 16 bits (`direct16.rs`); its group's base loads beside it.
+/// trace: 1.06x single lookups, A/B in one process).
 ///
 /// # Safety
 /// `direct` and `arena` are the fields of one `Trie<u32>`, whose
-/// invariants make every read in bounds: `direct`'s arrays have the
-/// lengths [`Near::is_whole`] checks (set so at construction and never
-/// changed), and every node pointer leads to a whole node (see
-/// [`entry_unchecked`]; a 16-bit entry and its base give one:
-/// `Trie::encode_direct16`); `codes` is its code table, which every
-/// leaf's code indexes (see `lookup::resolve_unchecked`).
+/// invariants make every read in bounds: `direct` has `1 << DIRECT`
+/// entries (set so at construction; `Trie::apply` puts it back even when
+/// a repaint panics), and every node pointer leads to a whole node (see
+/// [`entry_unchecked`]); `codes` is its code table, which every leaf's
+/// code indexes (see `lookup::resolve_unchecked`).
 #[inline(always)]
 pub(super) unsafe fn id_v4_unchecked(
-    direct: Near,
+    direct: &[u32],
     arena: &[u16],
     codes: &[NextHopId],
     a: u32,
 ) -> NextHopId {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
-    debug_assert!(direct.is_whole());
+    debug_assert_eq!(direct.len(), 1 << DIRECT);
     // SAFETY: (each read below) the caller's contract; a leaf's code is
-    // its low 16 bits (15 in a direct entry), below codes.len().
+    // its low 16 bits, below codes.len().
     let id = |code: u32| unsafe { *codes.get_unchecked(code as usize) };
-    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT < direct.entries.len() and
-    // a >> BASE_SHIFT < 2^DIRECT / GROUP = direct.bases.len() (caller's
-    // contract).
-    let (e, base) = unsafe {
-        (
-            *direct.entries.get_unchecked((a >> (32 - DIRECT)) as usize),
-            *direct.bases.get_unchecked((a >> BASE_SHIFT) as usize),
-        )
-    };
-    if e & NEAR_LEAF != 0 {
-        return id(u32::from(e & !NEAR_LEAF));
+    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
+    let mut e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
+    if e & LEAF != 0 {
+        return id(e & 0xffff);
     }
-    let mut o = base + u32::from(e & NEAR_OFFSET) * ALIGN as u32;
-    debug_assert_eq!(o | u32::from(e & NEAR_WIDE) << 16, widen(e, base));
     let mut r = u64::from(a) << (32 + DIRECT);
-    if e & NEAR_WIDE != 0 {
-        loop {
-            // SAFETY: `o` is a wide node of this trie (caller's contract).
-            let x = unsafe { entry_at_unchecked::<true>(arena, o, (r >> 58) as u32) };
-            if x & LEAF != 0 {
-                return id(x & 0xffff);
-            }
-            r <<= 6;
-            if x & WIDE == 0 {
-                // A narrow node's pointer is its offset.
-                o = x;
-                break;
-            }
-            o = x & OFFSET;
+    while e & WIDE != 0 {
+        // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
+        e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
+        if e & LEAF != 0 {
+            return id(e & 0xffff);
         }
+        r <<= 6;
     }
-    // SAFETY: `o` is a narrow node of this trie.
-    id(unsafe { entry_at_unchecked::<false>(arena, o, (r >> 58) as u32) } & 0xffff)
+    // SAFETY: `e` is a narrow node pointer of this trie.
+    id(unsafe { entry_unchecked::<false>(arena, e, (r >> 58) as u32) } & 0xffff)
 }
 
 /// The walk of [`id_v4_unchecked`], returning the leaf entry and the
@@ -79,16 +59,11 @@ pub(super) unsafe fn id_v4_unchecked(
 /// # Safety
 /// As [`id_v4_unchecked`].
 #[inline(always)]
-pub(super) unsafe fn walk_v4_depth_unchecked(direct: Near, arena: &[u16], a: u32) -> (u32, u32) {
+pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u32) -> (u32, u32) {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
-    debug_assert!(direct.is_whole());
-    // SAFETY: both indexes in bounds (caller's contract, as above).
-    let e = unsafe {
-        widen(
-            *direct.entries.get_unchecked((a >> (32 - DIRECT)) as usize),
-            *direct.bases.get_unchecked((a >> BASE_SHIFT) as usize),
-        )
-    };
+    debug_assert_eq!(direct.len(), 1 << DIRECT);
+    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
+    let e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
     // Most direct entries are leaves (81 % on the CAIDA table): one test.
     if e & LEAF == 0 {
         // SAFETY: a node pointer from this trie's direct array (caller's contract).
