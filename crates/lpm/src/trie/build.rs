@@ -79,14 +79,6 @@ impl<K: Key> Trie<K> {
     /// among the entries written is routed without a scan of the others:
     /// an update that ends at the direct array writes one entry.
     pub(super) fn mark_routed(&mut self, lo: usize, hi: usize) {
-        // (And IPv4's bits of which direct entries are nodes.)
-        if !self.direct_nodes.is_empty() {
-            for i in lo..hi.min(self.direct.len()) {
-                let (w, b) = (i / 64, i % 64);
-                let node = self.direct[i] & LEAF == 0;
-                self.direct_nodes[w] = self.direct_nodes[w] & !(1 << b) | u64::from(node) << b;
-            }
-        }
         let routed = |e: &u32| *e != leaf(NO_ROUTE);
         for r in lo / REGION..hi.div_ceil(REGION) {
             let (start, end) = (r * REGION, (r + 1) * REGION);

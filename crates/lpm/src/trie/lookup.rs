@@ -351,13 +351,12 @@ mod popcnt {
     #[target_feature(enable = "popcnt")]
     pub(super) unsafe fn id_v4(
         direct: &[u32],
-        direct_nodes: &[u64],
         arena: &[u16],
         codes: &[NextHopId],
         a: u32,
     ) -> NextHopId {
         // SAFETY: the caller's contract.
-        unsafe { id_v4_unchecked(direct, direct_nodes, arena, codes, a) }
+        unsafe { id_v4_unchecked(direct, arena, codes, a) }
     }
 
     /// # Safety
@@ -408,15 +407,9 @@ use popcnt::{id_v4 as id_v4_popcnt, walk_v6 as walk_v6_popcnt};
 /// # Safety
 /// As [`id_v4_unchecked`].
 #[inline(always)]
-unsafe fn id_v4(
-    direct: &[u32],
-    direct_nodes: &[u64],
-    arena: &[u16],
-    codes: &[NextHopId],
-    a: u32,
-) -> NextHopId {
+unsafe fn id_v4(direct: &[u32], arena: &[u16], codes: &[NextHopId], a: u32) -> NextHopId {
     // SAFETY: the caller's contract.
-    unsafe { id_v4_unchecked(direct, direct_nodes, arena, codes, a) }
+    unsafe { id_v4_unchecked(direct, arena, codes, a) }
 }
 
 // Inlined into callers in other crates (the data plane's lookups): a
@@ -466,16 +459,15 @@ impl Trie<u32> {
     #[inline]
     fn id_of(&self, a: u32) -> NextHopId {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
-        let nodes = &self.direct_nodes[..];
         #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
         if std::arch::is_x86_feature_detected!("popcnt") {
             // SAFETY: the CPU supports popcnt (checked just above), the only
             // target feature the function enables; the fields of this trie
             // (`id_v4_unchecked`'s contract).
-            return unsafe { id_v4_popcnt(direct, nodes, arena, codes, a) };
+            return unsafe { id_v4_popcnt(direct, arena, codes, a) };
         }
         // SAFETY: the fields of this trie (`id_v4_unchecked`'s contract).
-        unsafe { id_v4(direct, nodes, arena, codes, a) }
+        unsafe { id_v4(direct, arena, codes, a) }
     }
 
     #[inline]

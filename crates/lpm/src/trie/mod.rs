@@ -211,10 +211,6 @@ pub(crate) struct Trie<K: Key> {
     /// fall in unrouted regions without reading the direct array
     /// (`simd::batch_v6`). 512 bytes.
     routed: Vec<u64>,
-    /// IPv4: bit i (word i / 64, bit i % 64) set where direct entry i is a
-    /// node pointer (32 KiB, empty for IPv6). Single lookups branch on it,
-    /// not on the entry (`v4::id_v4_unchecked`).
-    direct_nodes: Vec<u64>,
     /// Nodes, in 16-bit units, then `GUARD` (empty while there is no node).
     arena: Vec<u16>,
     /// Leaf code → next-hop id (`codes[0]` = `NONE_ID`).
@@ -246,11 +242,6 @@ impl<K: Key> Default for Trie<K> {
         Trie {
             direct: vec![leaf(NO_ROUTE); 1 << K::DIRECT],
             routed: vec![0; (1 << K::DIRECT) / REGION / 64],
-            direct_nodes: if K::BITS == 32 {
-                vec![0; (1 << K::DIRECT) / 64]
-            } else {
-                Vec::new()
-            },
             arena: Vec::new(),
             codes: vec![NONE_ID],
             record: Record::default(),
@@ -294,7 +285,6 @@ impl<K: Key> Trie<K> {
         Trie {
             direct: self.direct.clone(),
             routed: self.routed.clone(),
-            direct_nodes: self.direct_nodes.clone(),
             arena: self.arena.clone(),
             codes: self.codes.clone(),
             record: Record::default(),
@@ -324,11 +314,7 @@ impl<K: Key> Trie<K> {
     /// Bytes lookups can touch: direct array and its summary, node arena,
     /// code table.
     pub fn lookup_memory_bytes(&self) -> usize {
-        self.direct.len() * 4
-            + self.routed.len() * 8
-            + self.direct_nodes.len() * 8
-            + self.arena.len() * 2
-            + self.codes.len() * 4
+        self.direct.len() * 4 + self.routed.len() * 8 + self.arena.len() * 2 + self.codes.len() * 4
     }
 
     /// Everything: the compiled form plus the control-side record.

@@ -162,9 +162,8 @@ impl<K: Key> Trie<K> {
             new = self.write_node(&entries, inherited);
         }
         let old = std::mem::replace(&mut self.direct[di], new);
-        // The region's bit changes only with "no route" on one side (and
-        // the entry's node bit with its kind).
-        if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) || (old ^ new) & LEAF != 0 {
+        // The region's bit changes only with "no route" on one side.
+        if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) {
             self.mark_routed(di, di + 1);
         }
         // A depth-18 node rewritten here has no top index yet (one built

@@ -25,43 +25,21 @@ use crate::NextHopId;
 #[inline(always)]
 pub(super) unsafe fn id_v4_unchecked(
     direct: &[u32],
-    direct_nodes: &[u64],
     arena: &[u16],
     codes: &[NextHopId],
     a: u32,
 ) -> NextHopId {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
     debug_assert_eq!(direct.len(), 1 << DIRECT);
-    debug_assert_eq!(direct_nodes.len(), 1 << (DIRECT - 6));
     // SAFETY: (each read below) the caller's contract; a leaf's code is
     // its low 16 bits, below codes.len().
     let id = |code: u32| unsafe { *codes.get_unchecked(code as usize) };
-    let i = a >> (32 - DIRECT);
-    // SAFETY: i < 2^DIRECT = direct.len() and i / 64 < direct_nodes.len()
-    // (caller's contract).
-    let (mut e, nodes) = unsafe {
-        (
-            *direct.get_unchecked(i as usize),
-            *direct_nodes.get_unchecked((i >> 6) as usize),
-        )
-    };
-    // The branch on the 32 KiB of node bits, not on the entry: a
-    // mispredicted one resolves when that line comes in, not when the
-    // direct entry (1 MiB, often L3) does.
-    if nodes >> (i & 63) & 1 == 0 {
-        debug_assert_ne!(e & LEAF, 0);
+    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
+    let mut e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
+    if e & LEAF != 0 {
         return id(e & 0xffff);
     }
-    debug_assert_eq!(e & LEAF, 0);
     let mut r = u64::from(a) << (32 + DIRECT);
-    if e & WIDE == 0 {
-        // Most walks (every /19-/24): a narrow node right below the direct
-        // array, taken on its own path so that the node pointer is the
-        // loaded entry, not a value merged with the wide loop's (LLVM
-        // zero-extended that again: one more instruction).
-        // SAFETY: `e` is a narrow node pointer of this trie.
-        return id(unsafe { entry_unchecked::<false>(arena, e, (r >> 58) as u32) } & 0xffff);
-    }
     while e & WIDE != 0 {
         // SAFETY: `e` is a wide node pointer of this trie (caller's contract).
         e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
