@@ -33,7 +33,7 @@ use crate::fib::{Fib, NextHop, PortId};
 use crate::lpm::NextHopId;
 use crate::qos::FlowTuple;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
-use crate::wire::ipv4::MIN_HEADER_LEN;
+use crate::wire::ipv4::{decrement_nonzero_ttl, MIN_HEADER_LEN};
 use crate::wire::{checksum, Ipv4Packet, MacAddr};
 
 /// Ethernet and a 20-byte IPv4 header: what the common case reads of an
@@ -359,7 +359,8 @@ impl Forwarder {
         let len = ETH_LEN + total;
         let ip: &mut [u8; MIN_HEADER_LEN] =
             (&mut frame[ETH_LEN..HEADERS]).try_into().expect("20 bytes");
-        decrement_ttl(ip);
+        // TTL > 1: the pre-pass tested it.
+        decrement_nonzero_ttl(ip);
         sent.frame(i, frame, e, len);
         Some(())
     }
@@ -408,22 +409,6 @@ pub(super) fn common_header_v4(h: &[u8; HEADERS], received: usize) -> bool {
         && ip[8] > 1
         && checksum::verify_words(ip)
         && address_drop(src, dst).is_none()
-}
-
-/// [`Ipv4Packet::decrement_ttl`] for a header whose TTL is above 1 (the
-/// common case's): RFC 1624's update, the word [TTL, protocol] going down
-/// by 0x0100, made on the checksum read in the machine's byte order (no
-/// swaps: a ones' complement sum of byte-swapped words is the swapped sum,
-/// RFC 1071 §2(B)) with one fold (`!old + 0xfeff` is below 2^17, and its
-/// fold below 2^16). The same bytes (a test over every checksum).
-#[inline(always)]
-pub(super) fn decrement_ttl(ip: &mut [u8; MIN_HEADER_LEN]) {
-    debug_assert!(ip[8] > 1);
-    ip[8] -= 1;
-    let old = u16::from_ne_bytes([ip[10], ip[11]]);
-    let sum = u32::from(!old) + u32::from(u16::from_ne_bytes([0xfe, 0xff]));
-    let sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_ne_bytes());
 }
 
 /// One batch as the family loops see it: its frames and hints, our MAC
