@@ -210,7 +210,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Decrements the TTL and updates the checksum incrementally (RFC 1624):
-    /// TTL and protocol share one 16-bit word of the header.
+    /// TTL and protocol share one 16-bit word of the header. A non-zero TTL
+    /// (every one a router decrements) takes [`decrement_nonzero_ttl`].
     #[inline(always)]
     pub fn decrement_ttl(&mut self) {
         let h: &mut [u8; MIN_HEADER_LEN] = self
@@ -219,15 +220,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
             .expect("an IPv4 header holds 20 bytes");
         let ttl = h[field::TTL];
         if ttl != 0 {
-            // The word [TTL, protocol] goes down by 0x0100, so RFC 1624's
-            // ~m + m' is the constant 0xfeff: the same sum `update_word`
-            // makes, without the words.
-            let old = u16::from_be_bytes([h[10], h[11]]);
-            let sum = !checksum::fold(u32::from(!old) + 0xfeff);
-            h[field::TTL] = ttl - 1;
-            h[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+            decrement_nonzero_ttl(h);
             return;
         }
+        // TTL 0 wraps to 255: the word goes up by 0xff00.
         let proto = self.protocol();
         let old_word = u16::from_be_bytes([ttl, proto]);
         let new_word = u16::from_be_bytes([ttl.wrapping_sub(1), proto]);
@@ -376,6 +372,23 @@ impl<'a> Iterator for Ipv4Options<'a> {
     }
 }
 
+/// [`Ipv4Packet::decrement_ttl`] of a fixed header `h` whose TTL is not 0
+/// (the forwarding paths' case: they drop TTLs of 0 and 1 first). The word
+/// [TTL, protocol] goes down by 0x0100, so RFC 1624's `~m + m'` is the
+/// constant 0xfeff: `HC' = ~(~HC + 0xfeff)`, made on the checksum read in
+/// the machine's byte order (no swaps: a ones' complement sum of
+/// byte-swapped words is the byte-swapped sum, RFC 1071 §2(B)) with one
+/// fold (`~HC + 0xfeff` is at most 0x1fefe, whose fold fits 16 bits).
+#[inline(always)]
+pub fn decrement_nonzero_ttl(h: &mut [u8; MIN_HEADER_LEN]) {
+    debug_assert!(h[field::TTL] != 0, "TTL 0 takes the general update");
+    h[field::TTL] = h[field::TTL].wrapping_sub(1);
+    let old = u16::from_ne_bytes([h[10], h[11]]);
+    let sum = u32::from(!old) + u32::from(u16::from_ne_bytes([0xfe, 0xff]));
+    let sum = (sum & 0xffff) + (sum >> 16);
+    h[field::CHECKSUM].copy_from_slice(&(!(sum as u16)).to_ne_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +480,30 @@ mod tests {
         assert_eq!(v.ecn(), 3);
         assert_eq!(v.dscp(), 46);
         assert!(v.verify_checksum());
+    }
+
+    /// The machine-order, one-fold decrement writes the bytes of RFC 1624's
+    /// general update (`update_word`, big-endian, two folds), for every
+    /// checksum and the TTLs at the edges (1 is the last it takes).
+    #[test]
+    fn nonzero_ttl_decrement_matches_update_word_for_every_checksum() {
+        for ttl in [1u8, 2, 3, 64, 128, 255] {
+            for sum in 0..=u16::MAX {
+                let mut h = [0u8; MIN_HEADER_LEN];
+                h[0] = 0x45;
+                h[8] = ttl;
+                h[9] = 17;
+                h[10..12].copy_from_slice(&sum.to_be_bytes());
+                let old = u16::from_be_bytes([ttl, 17]);
+                let new = u16::from_be_bytes([ttl - 1, 17]);
+                let mut expected = h;
+                expected[8] = ttl - 1;
+                expected[10..12]
+                    .copy_from_slice(&checksum::update_word(sum, old, new).to_be_bytes());
+                decrement_nonzero_ttl(&mut h);
+                assert_eq!(h, expected, "TTL {ttl}, checksum {sum:#06x}");
+            }
+        }
     }
 
     /// RFC 1812 §5.2.2's checks in their plain order, as `new_checked`

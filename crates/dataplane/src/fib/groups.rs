@@ -169,6 +169,15 @@ impl NextHopTable {
         self.groups.get(id as usize).and_then(|g| g.first.as_ref())
     }
 
+    /// Whether every flow through group `id` takes the same member: it has
+    /// at most one (no ECMP hash picks among several).
+    #[inline]
+    pub fn single_path(&self, id: NextHopId) -> bool {
+        self.groups
+            .get(id as usize)
+            .is_some_and(|g| g.members.len() <= 1)
+    }
+
     /// [`select`](Self::select) with the flow hash computed only when the
     /// group has several members (most have one, and hashing costs a read
     /// of the transport header).

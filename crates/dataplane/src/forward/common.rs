@@ -33,8 +33,8 @@ use crate::fib::{Fib, NextHop, PortId};
 use crate::lpm::NextHopId;
 use crate::qos::FlowTuple;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
-use crate::wire::ipv4::MIN_HEADER_LEN;
-use crate::wire::{checksum, Ipv4Packet, MacAddr};
+use crate::wire::ipv4::{decrement_nonzero_ttl, MIN_HEADER_LEN};
+use crate::wire::{checksum, Ipv4Packet};
 
 /// Ethernet and a 20-byte IPv4 header: what the common case reads of an
 /// IPv4 frame, and what every frame it takes has at least.
@@ -192,6 +192,8 @@ impl Forwarder {
         // without one costs nothing: the check cost the plain case ~11
         // instructions per packet (callgrind).
         let acl_out = self.ports.iter().any(|p| p.features.acl_out.is_some());
+        // The kept egresses hold for this batch's group table.
+        self.egress.follow(fib);
         let acl_in_answer = self.common_acl_in(acl_in);
         if hints.has_v4() {
             match acl_in_answer {
@@ -359,7 +361,8 @@ impl Forwarder {
         let len = ETH_LEN + total;
         let ip: &mut [u8; MIN_HEADER_LEN] =
             (&mut frame[ETH_LEN..HEADERS]).try_into().expect("20 bytes");
-        decrement_ttl(ip);
+        // TTL > 1: the pre-pass tested it.
+        decrement_nonzero_ttl(ip);
         sent.frame(i, frame, e, len);
         Some(())
     }
@@ -367,10 +370,32 @@ impl Forwarder {
     /// Where a common-case packet of `total` bytes (IP header included)
     /// whose route is `group` leaves: the next hop a complete adjacency on
     /// a port that exists, carries no VLAN tag and has an MTU of `total`
-    /// at least; `flow_hash` is asked for groups of several members.
+    /// at least; `flow_hash` is asked for groups of several members. From
+    /// the worker's kept egresses (`egress.rs`) where the group is there.
     #[inline(always)]
     pub(super) fn common_egress(
-        &self,
+        &mut self,
+        fib: &Fib,
+        group: NextHopId,
+        flow_hash: impl FnOnce() -> u32,
+        total: usize,
+    ) -> Option<CommonEgress> {
+        if let Some(e) = self.egress.get(group, total) {
+            return Some(CommonEgress {
+                port: e.port,
+                macs: e.macs,
+                acl_out: None,
+            });
+        }
+        self.resolve_egress(fib, group, flow_hash, total)
+    }
+
+    /// [`common_egress`](Self::common_egress) from the FIB, keeping the
+    /// answer where every flow of the group leaves the same way. Out of
+    /// line: the loops keep their registers for the kept groups.
+    #[inline(never)]
+    fn resolve_egress(
+        &mut self,
         fib: &Fib,
         group: NextHopId,
         flow_hash: impl FnOnce() -> u32,
@@ -380,14 +405,20 @@ impl Forwarder {
             return None;
         };
         let e = self.ports.get(port as usize)?;
-        if e.vlan.is_some() || total > e.mtu as usize {
+        if e.vlan.is_some() {
             return None;
         }
-        Some(CommonEgress {
+        let mut macs = [0; 12];
+        macs[..6].copy_from_slice(&mac.0);
+        macs[6..].copy_from_slice(&e.mac.0);
+        let (mtu, acl_out) = (e.mtu, e.features.acl_out);
+        if acl_out.is_none() && fib.groups().single_path(group) {
+            self.egress.insert(group, macs, port, mtu);
+        }
+        (total <= mtu as usize).then_some(CommonEgress {
             port,
-            next_hop_mac: mac,
-            mac: e.mac,
-            acl_out: e.features.acl_out,
+            macs,
+            acl_out,
         })
     }
 }
@@ -408,22 +439,6 @@ pub(super) fn common_header_v4(h: &[u8; HEADERS], received: usize) -> bool {
         && ip[8] > 1
         && checksum::verify_words(ip)
         && address_drop(src, dst).is_none()
-}
-
-/// [`Ipv4Packet::decrement_ttl`] for a header whose TTL is above 1 (the
-/// common case's): RFC 1624's update, the word [TTL, protocol] going down
-/// by 0x0100, made on the checksum read in the machine's byte order (no
-/// swaps: a ones' complement sum of byte-swapped words is the swapped sum,
-/// RFC 1071 §2(B)) with one fold (`!old + 0xfeff` is below 2^17, and its
-/// fold below 2^16). The same bytes (a test over every checksum).
-#[inline(always)]
-pub(super) fn decrement_ttl(ip: &mut [u8; MIN_HEADER_LEN]) {
-    debug_assert!(ip[8] > 1);
-    ip[8] -= 1;
-    let old = u16::from_ne_bytes([ip[10], ip[11]]);
-    let sum = u32::from(!old) + u32::from(u16::from_ne_bytes([0xfe, 0xff]));
-    let sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_ne_bytes());
 }
 
 /// One batch as the family loops see it: its frames and hints, our MAC
@@ -472,8 +487,7 @@ impl Sent<'_> {
     #[inline(always)]
     pub(super) fn frame(&mut self, i: usize, frame: &mut [u8], e: CommonEgress, len: usize) {
         let received = frame.len();
-        frame[..6].copy_from_slice(&e.next_hop_mac.0);
-        frame[6..12].copy_from_slice(&e.mac.0);
+        frame[..12].copy_from_slice(&e.macs);
         self.mask |= 1 << i;
         // The mask only spares the bounds check.
         self.out.out[i % MAX_HINT_BATCH] = (e.port, len as u32);
@@ -501,8 +515,9 @@ impl Sent<'_> {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct CommonEgress {
     pub port: PortId,
-    pub next_hop_mac: MacAddr,
-    /// The egress port's MAC and outbound ACL.
-    pub mac: MacAddr,
+    /// The frame's first 12 bytes: the next hop's MAC, then the egress
+    /// port's.
+    pub macs: [u8; 12],
+    /// The egress port's outbound ACL.
     pub acl_out: Option<AclId>,
 }

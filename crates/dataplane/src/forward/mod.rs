@@ -12,6 +12,7 @@ mod common;
 mod common_v6;
 mod counters;
 mod ecmp;
+mod egress;
 mod features;
 mod flow_cache;
 mod fragment;
@@ -139,6 +140,8 @@ pub struct Forwarder {
     pub acl_hits: acl::AclCounts,
     /// This worker's ACL answers by flow (see `acl/cache.rs`).
     acl_cache: acl::AclCache,
+    /// The common case's resolved egress per next-hop group (`egress.rs`).
+    egress: egress::EgressCache,
     /// The [`StageTable`] version the ports' stages and ACLs come from.
     stages_version: u64,
     /// Unresolved next hops seen, for the control thread to resolve.
@@ -157,6 +160,7 @@ impl Forwarder {
             counters: Counters::default(),
             acl_hits: config.acls.counters(),
             acl_cache: acl::AclCache::for_table(&config.acls),
+            egress: egress::EgressCache::default(),
             acls: config.acls,
             stages_version: 0,
             glean: GleanLog::default(),

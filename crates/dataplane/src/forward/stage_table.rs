@@ -130,6 +130,8 @@ impl Forwarder {
         for (port, features) in self.ports.iter_mut().zip(&table.features) {
             port.features = *features;
         }
+        // The kept egresses hold only ports without an outbound ACL.
+        self.egress.invalidate();
         self.stages_version = table.version;
         true
     }

@@ -6,7 +6,7 @@ use crate::fib::NextHop;
 
 /// Another gateway's MAC on p1: a frame forwarded by a stale route leaves
 /// with [`GW_MAC`] instead, which the tests see.
-const OTHER_GW_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0x77, 7]);
+pub(super) const OTHER_GW_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0x77, 7]);
 
 /// Rewrites `fib` in place (as the tests' tables may be, without a
 /// publication): the routed IPv4 destinations of [`frame`] and the
@@ -24,7 +24,11 @@ pub(super) fn reroute(fib: &mut Fib) {
 /// One batch of `frames` received on p0 as the worker runs it, each frame
 /// forwarded through p1: how many destinations the walk looked up, how
 /// many frames the common case took, and the MACs they left with.
-fn round(fwd: &mut Forwarder, fib: &Fib, frames: &[Vec<u8>]) -> (usize, u32, Vec<MacAddr>) {
+pub(super) fn round(
+    fwd: &mut Forwarder,
+    fib: &Fib,
+    frames: &[Vec<u8>],
+) -> (usize, u32, Vec<MacAddr>) {
     let mut batch = frames.to_vec();
     let mut hints = RouteHints::new();
     let mut common = Forwarded::default();
@@ -47,7 +51,7 @@ fn round(fwd: &mut Forwarder, fib: &Fib, frames: &[Vec<u8>]) -> (usize, u32, Vec
 }
 
 /// Four UDP flows from 192.0.2.10 to 198.51.100.1..4 (routed, permitted).
-fn four_flows() -> Vec<Vec<u8>> {
+pub(super) fn four_flows() -> Vec<Vec<u8>> {
     (1..=4)
         .map(|i| v4_frame("192.0.2.10", &format!("198.51.100.{i}"), 64, 18, false))
         .collect()

@@ -15,6 +15,7 @@ use crate::testkit::rig::{vlan_connected, vlan_ports};
 use crate::wire::ipv6::next_header;
 
 mod acl;
+mod egress;
 mod flow_cache;
 mod frames;
 mod rewrite;

@@ -1,0 +1,65 @@
+//! The kept egresses (`forward/egress.rs`): used only with the group table
+//! and the ports' stages they were resolved with.
+
+use super::flow_cache::{four_flows, round, OTHER_GW_MAC};
+use super::*;
+use crate::fib::NextHop;
+use crate::forward::{StageTable, StagesHandle};
+
+/// A group's next hop rewritten in place between two batches on one
+/// forwarder (a neighbour's new MAC): the next batch leaves with the new
+/// MAC, not the kept one.
+#[test]
+fn kept_egresses_follow_the_group_table() {
+    let (mut fwd, mut fib) = setup(Setup::Plain);
+    let frames = four_flows();
+    for _ in 0..2 {
+        assert_eq!(round(&mut fwd, &fib, &frames), (4, 4, vec![GW_MAC; 4]));
+    }
+    let group = fib.v4.lookup("198.51.100.1".parse().unwrap()).unwrap();
+    let moved = NextHop::Adjacency {
+        port: 1,
+        mac: OTHER_GW_MAC,
+    };
+    fib.groups_mut().set(group, &[moved]);
+    for _ in 0..2 {
+        let other = vec![OTHER_GW_MAC; 4];
+        assert_eq!(round(&mut fwd, &fib, &frames), (4, 4, other));
+    }
+}
+
+/// An outbound ACL put on the egress port by a reload: the kept egress
+/// (resolved without one) no longer answers, and the list drops the
+/// frames it denies.
+#[test]
+fn kept_egresses_are_dropped_when_the_stages_change() {
+    let (mut fwd, fib) = setup(Setup::Plain);
+    let frames = four_flows();
+    assert_eq!(round(&mut fwd, &fib, &frames), (4, 4, vec![GW_MAC; 4]));
+    let mut features = vec![PortFeatures::default(); fwd.ports().len()];
+    features[1].acl_out = Some(0);
+    let deny = AclRule {
+        destination: Some("198.51.100.0/24".parse().unwrap()),
+        ..AclRule::any(AclAction::Deny)
+    };
+    let handle = StagesHandle::new(StageTable {
+        version: 0,
+        features,
+        acls: Arc::new(AclTable::compile([list(
+            "out",
+            AclAction::Permit,
+            vec![deny],
+        )])),
+    });
+    assert!(fwd.install_stages(&handle.load()));
+    let mut batch = frames.clone();
+    let mut hints = RouteHints::new();
+    let mut common = Forwarded::default();
+    fwd.prepare_batch(&fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
+    fwd.forward_common(&fib, 0, &mut batch[..], &hints, &mut common);
+    assert_eq!(common.mask, 0, "the common case took denied frames");
+    for (i, f) in batch.iter_mut().enumerate() {
+        let v = fwd.process_hinted(&fib, 0, f, 0, &mut VecEmit::default(), hints.get(i));
+        assert_eq!(v, Verdict::Drop(DropReason::AclOutDeny));
+    }
+}
