@@ -63,3 +63,33 @@ fn kept_egresses_are_dropped_when_the_stages_change() {
         assert_eq!(v, Verdict::Drop(DropReason::AclOutDeny));
     }
 }
+
+/// Two groups whose ids share a slot of the direct-mapped table (ids 256
+/// apart) in one batch, alternating: each frame leaves with its own
+/// group's MAC, batch after batch, whichever of the two the slot holds.
+#[test]
+fn groups_sharing_a_slot_each_keep_their_own_egress() {
+    let (mut fwd, mut fib) = setup(Setup::Plain);
+    let hop = |last: u8| NextHop::Adjacency {
+        port: 1,
+        mac: MacAddr([2, 0, 0, 0, 0x66, last]),
+    };
+    let first = fib.add_next_hop(hop(1));
+    let mut second = first;
+    while second != first + 256 {
+        second = fib.add_next_hop(hop(2));
+    }
+    fib.v4.insert("198.51.100.1/32".parse().unwrap(), first);
+    fib.v4.insert("198.51.100.2/32".parse().unwrap(), second);
+    let frames: Vec<Vec<u8>> = [1, 2, 1, 2, 2, 1]
+        .iter()
+        .map(|i| v4_frame("192.0.2.10", &format!("198.51.100.{i}"), 64, 18, false))
+        .collect();
+    let want: Vec<MacAddr> = [1, 2, 1, 2, 2, 1]
+        .iter()
+        .map(|&i| MacAddr([2, 0, 0, 0, 0x66, i]))
+        .collect();
+    for _ in 0..3 {
+        assert_eq!(round(&mut fwd, &fib, &frames), (6, 6, want.clone()));
+    }
+}
