@@ -401,6 +401,12 @@ impl Forwarder {
         flow_hash: impl FnOnce() -> u32,
         total: usize,
     ) -> Option<CommonEgress> {
+        // A kept group's packet larger than its port's MTU leaves the
+        // common case (the pipeline fragments it or answers "too big")
+        // without the group resolved and kept once more.
+        if self.egress.keeps(group) {
+            return None;
+        }
         let Some(&NextHop::Adjacency { port, mac }) = fib.select_with(group, flow_hash) else {
             return None;
         };

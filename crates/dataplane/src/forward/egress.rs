@@ -83,6 +83,14 @@ impl EgressCache {
         (e.group == group && total <= usize::from(e.mtu)).then_some(e)
     }
 
+    /// Whether `group` is kept (asked where [`get`](Self::get) said no:
+    /// then the packet is larger than the port's MTU).
+    #[inline]
+    pub fn keeps(&self, group: NextHopId) -> bool {
+        let e = &self.slots[group as usize % SLOTS];
+        e.group == group && e.mtu != 0
+    }
+
     /// Keeps `group`'s egress: MACs `macs`, through `port` of MTU `mtu`
     /// (a group whose every flow leaves this way, resolved in the table
     /// last [`follow`](Self::follow)ed).
@@ -94,5 +102,28 @@ impl EgressCache {
             port,
             mtu,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kept group answers by the packet's size; its slot's other
+    /// groups (256 ids apart) and empty slots are not kept.
+    #[test]
+    fn kept_groups_answer_by_size() {
+        let mut cache = EgressCache::default();
+        assert!(
+            cache.get(0, 20).is_none() && !cache.keeps(0),
+            "an empty slot"
+        );
+        cache.insert(7, [1; 12], 1, 1500);
+        assert!(matches!(cache.get(7, 1500), Some(e) if e.port == 1 && e.macs == [1; 12]));
+        assert!(cache.get(7, 1501).is_none() && cache.keeps(7));
+        let other = 7 + SLOTS as NextHopId;
+        assert!(cache.get(other, 20).is_none() && !cache.keeps(other));
+        cache.invalidate();
+        assert!(cache.get(7, 20).is_none() && !cache.keeps(7));
     }
 }

@@ -93,3 +93,35 @@ fn groups_sharing_a_slot_each_keep_their_own_egress() {
         assert_eq!(round(&mut fwd, &fib, &frames), (6, 6, want.clone()));
     }
 }
+
+/// Frames larger than a kept group's port MTU, between frames that fit:
+/// the common case leaves them to the pipeline (fragments without DF, a
+/// drop with DF), batch after batch, and keeps taking the ones that fit.
+#[test]
+fn frames_over_a_kept_groups_mtu_go_to_the_pipeline() {
+    let (mut fwd, fib) = setup(Setup::SmallMtu);
+    let to = |payload, df| v4_frame("192.0.2.10", "198.51.100.1", 64, payload, df);
+    let frames = [to(18, false), to(400, false), to(18, false), to(400, true)];
+    for _ in 0..3 {
+        let mut batch = frames.to_vec();
+        let mut hints = RouteHints::new();
+        let mut common = Forwarded::default();
+        fwd.prepare_batch(&fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
+        fwd.forward_common(&fib, 0, &mut batch[..], &hints, &mut common);
+        assert_eq!(common.mask, 0b0101, "the common case took what fits, only");
+        let mut emit = VecEmit::default();
+        let big = fwd.process_hinted(&fib, 0, &mut batch[1], 0, &mut emit, hints.get(1));
+        assert!(
+            matches!(
+                big,
+                Verdict::Fragmented {
+                    port: 1,
+                    fragments: 3
+                }
+            ),
+            "{big:?}"
+        );
+        let df = fwd.process_hinted(&fib, 0, &mut batch[3], 0, &mut emit, hints.get(3));
+        assert_eq!(df, Verdict::Drop(DropReason::MtuDf));
+    }
+}

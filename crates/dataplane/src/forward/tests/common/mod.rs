@@ -16,9 +16,9 @@ use crate::wire::ipv6::next_header;
 
 mod acl;
 mod egress;
+mod extension_headers;
 mod flow_cache;
 mod frames;
-mod rewrite;
 
 use frames::*;
 

@@ -1,5 +1,6 @@
-//! The common case's header tests against the pipeline's (its TTL
-//! decrement is the wire crate's `decrement_nonzero_ttl`, tested there).
+//! The IPv6 common case's extension-header test against the pipeline's
+//! (the common case's TTL decrement is the wire crate's
+//! `decrement_nonzero_ttl`, tested there).
 
 /// The common case's extension-header set is the wire crate's test, for
 /// every next-header value.
