@@ -54,9 +54,6 @@ impl<K: Key> Trie<K> {
             .map(|((k, l), c)| (k.to_left(), l, c))
             .collect();
         self.arena = Vec::with_capacity(items.len() * 2);
-        // Ids that no route uses any more no longer count (freed codes
-        // hold `NONE_ID`, which fits).
-        self.leaf_ids = self.codes.iter().all(|&id| super::v4::id_fits_leaf(id));
         self.meta.clear();
         self.free.clear();
         self.free_words = 0;
@@ -81,9 +78,7 @@ impl<K: Key> Trie<K> {
     /// `lo..hi` lie in (after they were written). A region with a route
     /// among the entries written is routed without a scan of the others:
     /// an update that ends at the direct array writes one entry.
-    /// (And writes the ids into the IPv4 leaves written: `v4::ID_SHIFT`.)
     pub(super) fn mark_routed(&mut self, lo: usize, hi: usize) {
-        self.stamp_direct_ids(lo, hi);
         let routed = |e: &u32| *e != leaf(NO_ROUTE);
         for r in lo / REGION..hi.div_ceil(REGION) {
             let (start, end) = (r * REGION, (r + 1) * REGION);

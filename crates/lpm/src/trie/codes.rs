@@ -25,7 +25,6 @@ impl<K: Key> Trie<K> {
 
     /// An unused code, now naming `nh` (with no users yet).
     pub(super) fn new_code(&mut self, nh: NextHopId) -> Result<u16, LpmError> {
-        self.leaf_ids &= super::v4::id_fits_leaf(nh);
         if let Some(c) = self.free_codes.pop() {
             self.codes[c as usize] = nh;
             Ok(c)

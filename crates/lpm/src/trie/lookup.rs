@@ -349,14 +349,14 @@ mod popcnt {
     /// # Safety
     /// As [`id_v4_unchecked`]; and the CPU has popcnt.
     #[target_feature(enable = "popcnt")]
-    pub(super) unsafe fn id_v4<const LEAF_IDS: bool>(
+    pub(super) unsafe fn id_v4(
         direct: &[u32],
         arena: &[u16],
         codes: &[NextHopId],
         a: u32,
     ) -> NextHopId {
         // SAFETY: the caller's contract.
-        unsafe { id_v4_unchecked::<LEAF_IDS>(direct, arena, codes, a) }
+        unsafe { id_v4_unchecked(direct, arena, codes, a) }
     }
 
     /// # Safety
@@ -407,14 +407,9 @@ use popcnt::{id_v4 as id_v4_popcnt, walk_v6 as walk_v6_popcnt};
 /// # Safety
 /// As [`id_v4_unchecked`].
 #[inline(always)]
-unsafe fn id_v4<const LEAF_IDS: bool>(
-    direct: &[u32],
-    arena: &[u16],
-    codes: &[NextHopId],
-    a: u32,
-) -> NextHopId {
+unsafe fn id_v4(direct: &[u32], arena: &[u16], codes: &[NextHopId], a: u32) -> NextHopId {
     // SAFETY: the caller's contract.
-    unsafe { id_v4_unchecked::<LEAF_IDS>(direct, arena, codes, a) }
+    unsafe { id_v4_unchecked(direct, arena, codes, a) }
 }
 
 // Inlined into callers in other crates (the data plane's lookups): a
@@ -468,26 +463,11 @@ impl Trie<u32> {
         if std::arch::is_x86_feature_detected!("popcnt") {
             // SAFETY: the CPU supports popcnt (checked just above), the only
             // target feature the function enables; the fields of this trie
-            // (`id_v4_unchecked`'s contract, `leaf_ids` for `LEAF_IDS`).
-            return unsafe {
-                if self.leaf_ids {
-                    id_v4_popcnt::<true>(direct, arena, codes, a)
-                } else {
-                    id_v4_popcnt::<false>(direct, arena, codes, a)
-                }
-            };
+            // (`id_v4_unchecked`'s contract).
+            return unsafe { id_v4_popcnt(direct, arena, codes, a) };
         }
-        // SAFETY: the fields of this trie (`id_v4_unchecked`'s contract;
-        // `leaf_ids` says whether every direct leaf holds its id). A loop
-        // of lookups holds the flag in a register (it is the table's, as
-        // the arrays' addresses are): one predicted branch at most.
-        unsafe {
-            if self.leaf_ids {
-                id_v4::<true>(direct, arena, codes, a)
-            } else {
-                id_v4::<false>(direct, arena, codes, a)
-            }
-        }
+        // SAFETY: the fields of this trie (`id_v4_unchecked`'s contract).
+        unsafe { id_v4(direct, arena, codes, a) }
     }
 
     #[inline]

@@ -215,11 +215,6 @@ pub(crate) struct Trie<K: Key> {
     arena: Vec<u16>,
     /// Leaf code → next-hop id (`codes[0]` = `NONE_ID`).
     codes: Vec<NextHopId>,
-    /// IPv4: every id `codes` has held since the last build fits a direct
-    /// leaf's id field, so single lookups answer direct leaves from it
-    /// (`v4::ID_SHIFT`). Cleared by a larger id, set again by a rebuild
-    /// whose ids all fit.
-    leaf_ids: bool,
 
     // Control side only: never read by lookups.
     /// Every route: (key, length) → code.
@@ -249,7 +244,6 @@ impl<K: Key> Default for Trie<K> {
             routed: vec![0; (1 << K::DIRECT) / REGION / 64],
             arena: Vec::new(),
             codes: vec![NONE_ID],
-            leaf_ids: true,
             record: Record::default(),
             code_of: HashMap::new(),
             users: vec![0],
@@ -293,7 +287,6 @@ impl<K: Key> Trie<K> {
             routed: self.routed.clone(),
             arena: self.arena.clone(),
             codes: self.codes.clone(),
-            leaf_ids: self.leaf_ids,
             record: Record::default(),
             code_of: self.code_of.clone(),
             users: self.users.clone(),

@@ -162,8 +162,6 @@ impl<K: Key> Trie<K> {
             new = self.write_node(&entries, inherited);
         }
         let old = std::mem::replace(&mut self.direct[di], new);
-        // A leaf (a node emptied) takes its id (`v4::ID_SHIFT`).
-        self.stamp_direct_ids(di, di + 1);
         // The region's bit changes only with "no route" on one side.
         if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) {
             self.mark_routed(di, di + 1);
