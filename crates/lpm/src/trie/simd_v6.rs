@@ -7,7 +7,7 @@ use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
 use super::lookup::resolve;
-use super::simd::{store_answers, store_none, walk_lanes, Codes, V, W};
+use super::simd::{ranks64, store_answers, store_none, walk_lanes, Codes, V, W};
 use super::top::{PAIR, PAIRS, TOP_BITS, TOP_LEVELS};
 use super::{Key, LEAF, OFFSET, REGION};
 use crate::NextHopId;
@@ -370,26 +370,17 @@ unsafe fn top_lanes(arena: &[u16], e: __m512i, rest: __m512i) -> __m512i {
     // p compares as a large unsigned value and is left out.
     let ok = _mm512_mask_cmplt_epu32_mask(node, p, _mm512_set1_epi32(len.saturating_sub(6)));
     let zero = _mm512_setzero_si512();
-    // SAFETY: lanes in `ok` read units p..p + 6, all < len (scale 2: the
-    // index counts 16-bit units).
-    let (lo, hi, back) = unsafe {
-        (
-            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.cast()),
-            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(4).cast()),
-            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(8).cast()),
-        )
-    };
     // Runs of the word at or below the slot's bit b (as in `walk_lanes`);
     // the entry lies back(w) units before the node, plus 2 per such run.
     let b = _mm512_and_si512(s, _mm512_set1_epi32(63));
-    let all = _mm512_set1_epi32(-1);
-    let lo_shift = _mm512_max_epi32(_mm512_sub_epi32(_mm512_set1_epi32(31), b), zero);
-    let lo_mask = _mm512_srlv_epi32(all, lo_shift);
-    let hi_mask = _mm512_srlv_epi32(all, _mm512_sub_epi32(_mm512_set1_epi32(63), b));
-    let in_word = _mm512_add_epi32(
-        _mm512_popcnt_epi32(_mm512_and_si512(lo, lo_mask)),
-        _mm512_popcnt_epi32(_mm512_and_si512(hi, hi_mask)),
-    );
+    // SAFETY: lanes in `ok` read units p..p + 6, all < len (scale 2: the
+    // index counts 16-bit units): the word (p..p + 4), then back(w).
+    let (in_word, back) = unsafe {
+        (
+            ranks64(base, ok, p, b),
+            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(8).cast()),
+        )
+    };
     let node_at = _mm512_add_epi32(pairs, _mm512_set1_epi32(PAIRS as i32));
     let idx = _mm512_add_epi32(
         _mm512_sub_epi32(node_at, _mm512_and_si512(back, _mm512_set1_epi32(0xffff))),
