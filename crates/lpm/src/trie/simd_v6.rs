@@ -181,14 +181,14 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                 if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
                     let x = x.into();
                     // SAFETY: this trie's fields (the caller's contract);
-                    // a walk from a node entry, level by level (most end
-                    // one level down, see below).
+                    // a walk from a node entry (the single lookup's flat
+                    // walk: see below).
                     let leaf = unsafe {
                         let e = super::v6::direct_entry(direct, (x >> 64) as u64);
                         if e & LEAF != 0 {
                             e
                         } else {
-                            super::v6::walk_loop_from(arena, e, x)
+                            super::v6::walk_from(arena, e, x)
                         }
                     };
                     *o = resolve(codes, leaf);
@@ -262,9 +262,13 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
         // are a dependent chain), so such lanes are walked one by one, and
         // after every answer is out: nothing else waits for their misses
         // (answering them first held up the whole batch's: 30 % of its time).
-        // They walk level by level until a leaf (`v6::walk_loop_from`), not
-        // the five flat levels: most end one level down, and the flat walk's
-        // longer chain of loads cost 5 % of the batch on that trace.
+        // They take the single lookup's flat walk (`v6::walk_from`): a
+        // walk level by level until a leaf has a shorter chain of loads
+        // for the many that end one level down, but its loop's exit
+        // mispredicts, and these walks' latency is what a batch of uniform
+        // addresses waits for (skipping them ran 1.6-2x): the flat walk
+        // ran 1.04-1.11x on that trace (A/B in one process, seventeenth
+        // session).
         let few = nodes as usize <= super::v6::SCALAR_WALKS;
         // Per vector, the lanes finished one by one below: with `few`, those
         // past the direct array; else those past the lanes' levels (rare:
@@ -319,10 +323,12 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                     let x = x.into();
                     // SAFETY: `en` is a node of this trie: its lane was still
                     // on one (`later`), and lanes only follow the arena's
-                    // pointers (bounds-masked reads read as leaves).
+                    // pointers (bounds-masked reads read as leaves); with
+                    // `few` it is the lane's direct entry (no lane walked),
+                    // which as a node has a top index (`v6::walk_from`).
                     let leaf = unsafe {
                         if few {
-                            super::v6::walk_loop_from(arena, en, x)
+                            super::v6::walk_from(arena, en, x)
                         } else {
                             super::v6::finish(arena, en, x)
                         }
