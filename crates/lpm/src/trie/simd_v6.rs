@@ -274,9 +274,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
         // past the direct array; else those past the lanes' levels (rare:
         // routes longer than /48).
         let mut later = [0u16; V];
-        // Tried: every lane past the direct array walked one by one
-        // (`v6::walk_noted`), not in lanes.
-        if true {
+        if few {
             for v in 0..V {
                 later[v] = _mm512_testn_epi32_mask(e[v], _mm512_set1_epi32(LEAF as i32));
             }
@@ -313,25 +311,6 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                 }
                 store_answers(o, codes_v.of(e[v]));
             }
-        }
-        if !few {
-            let mut idx = [0u8; V * W];
-            let mut n_idx = 0;
-            for (v, &lanes) in later.iter().enumerate() {
-                let mut lanes = lanes;
-                while lanes != 0 {
-                    idx[n_idx % (V * W)] = (v * W + lanes.trailing_zeros() as usize) as u8;
-                    n_idx += 1;
-                    lanes &= lanes - 1;
-                }
-            }
-            let n_idx = n_idx.min(V * W);
-            // SAFETY: this trie's fields; `entries` at these indices are
-            // direct entries that are nodes (`later`).
-            unsafe {
-                super::v6::walk_noted(arena, codes, entries.as_flattened(), &idx[..n_idx], a, o)
-            };
-            continue;
         }
         for (v, &lanes) in later.iter().enumerate() {
             let mut lanes = lanes;

@@ -25,8 +25,8 @@
 //! them in flight.
 
 use super::lookup::{resolve, resolve_unchecked};
-use super::top::{top_entry, top_slot, PAIR, PAIRS, TOP_LEVELS};
-use super::{Key, HDR, JUNK, LEAF, LEAF_REGION, OFFSET, STORED_LEAF_BELOW, TOP, WIDE};
+use super::top::{top_entry, top_slot, TOP_LEVELS};
+use super::{Key, HDR, JUNK, LEAF, LEAF_REGION, OFFSET, STORED_LEAF_BELOW};
 use crate::NextHopId;
 
 const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
@@ -359,62 +359,6 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
                 // SAFETY: `c` is a leaf or a node of this trie.
                 *o = unsafe { resolve_unchecked(codes, finish(arena, c, x.into())) };
             }
-        }
-    }
-}
-
-/// Starts fetching the top-index pair the walk of `hi` from its direct
-/// entry `e` (a node) reads first (a hint: never faults, reads nothing).
-#[inline(always)]
-fn prefetch_top(arena: &[u16], e: u32, hi: u64) {
-    const FLAGS: usize = (WIDE | TOP) as usize;
-    let s = top_slot(hi) as usize;
-    let p = arena
-        .as_ptr()
-        .wrapping_sub(FLAGS)
-        .wrapping_add(PAIR * (s >> 6 & 63))
-        .wrapping_sub(PAIRS)
-        .wrapping_add(e as usize);
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is a hint that never faults and dereferences
-    // nothing; the address is only computed (wrapping), never read here.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Addresses ahead whose top pair `walk_noted` prefetches.
-const AHEAD_TOP: usize = 4;
-
-/// Walks the addresses `idx` whose direct entries `first` (by index) are
-/// nodes one by one, as single lookups, prefetching the top pair of the
-/// address `AHEAD_TOP` places on.
-///
-/// # Safety
-/// `arena` and `codes` are one `Trie<u128>`'s fields, and `first[i]` for
-/// every `i` in `idx` is a direct entry of that trie that is a node.
-#[inline(always)]
-pub(super) unsafe fn walk_noted<T: Copy + Into<u128>>(
-    arena: &[u16],
-    codes: &[NextHopId],
-    first: &[u32],
-    idx: &[u8],
-    a: &[T],
-    o: &mut [Option<NextHopId>],
-) {
-    for (k, &i) in idx.iter().enumerate() {
-        if let Some(&j) = idx.get(k + AHEAD_TOP) {
-            let j = usize::from(j);
-            if let (Some(&x), Some(&e)) = (a.get(j), first.get(j)) {
-                prefetch_top(arena, e, (x.into() >> 64) as u64);
-            }
-        }
-        let i = usize::from(i);
-        if let (Some(o), Some(&x), Some(&e)) = (o.get_mut(i), a.get(i), first.get(i)) {
-            // SAFETY: `e` is a node direct entry of this trie (caller's contract).
-            *o = unsafe { resolve_unchecked(codes, walk_from(arena, e, x.into())) };
         }
     }
 }
