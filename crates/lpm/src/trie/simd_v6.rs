@@ -154,16 +154,6 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
         let mut tops = [_mm512_setzero_si512(); V];
         let mut nexts = [_mm512_setzero_si512(); V];
         let mut routed = 0u64;
-        // Uniform traffic: a batch of 64 has one or two addresses in a
-        // routed region (2.2 % of 2000::/3). Every answer is "no route"
-        // but theirs, which are looked up one by one: no gather, no code
-        // lookup (with the four masked gathers, though nearly empty, such
-        // batches ran 15-20 % slower). Their walks are the batch's longest
-        // chain of loads, so each vector's start as soon as its routed
-        // lanes are known, and the next vectors' work overlaps them (while
-        // the batch may still be sparse; a batch that turns out not to be
-        // has those answers written again below).
-        let full_batch = a.len() == V * W;
         for v in 0..V {
             // The address's bits 0..32 and 32..64 (big-endian words) of
             // 16 lanes; lanes past `a` read address 0 and are not written out.
@@ -172,17 +162,38 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
             // Lanes in unrouted regions (nearly all uniform addresses:
             // 2000::/3 is mostly unrouted) read no direct entry and take
             // "no route".
-            let lanes = regions.routed(tops[v]);
-            routed |= u64::from(lanes) << (v * W);
-            if full_batch && routed.count_ones() as usize <= SPARSE {
-                let o = &mut o[v * W..(v + 1) * W];
+            routed |= u64::from(regions.routed(tops[v])) << (v * W);
+        }
+        if routed.count_ones() as usize <= SPARSE && a.len() == V * W {
+            // Uniform traffic: a batch of 64 has one or two addresses in a
+            // routed region (2.2 % of 2000::/3). Every answer is "no
+            // route" but theirs, which are looked up one by one: no
+            // gather, no code lookup (with the four masked gathers, though
+            // nearly empty, such batches ran 15-20 % slower).
+            for o in o.chunks_mut(W) {
                 // SAFETY: the features are enabled (this function's own).
                 unsafe { store_none(o) };
-                // SAFETY: this trie's fields (the caller's contract).
-                unsafe { walk_sparse(direct, arena, codes, lanes, &a[v * W..], o) };
             }
-        }
-        if routed.count_ones() as usize <= SPARSE && full_batch {
+            let mut lanes = routed;
+            while lanes != 0 {
+                let i = lanes.trailing_zeros() as usize;
+                lanes &= lanes - 1;
+                if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
+                    let x = x.into();
+                    // SAFETY: this trie's fields (the caller's contract);
+                    // a walk from a node entry (the single lookup's flat
+                    // walk: see below).
+                    let leaf = unsafe {
+                        let e = super::v6::direct_entry(direct, (x >> 64) as u64);
+                        if e & LEAF != 0 {
+                            e
+                        } else {
+                            super::v6::walk_from(arena, e, x)
+                        }
+                    };
+                    *o = resolve(codes, leaf);
+                }
+            }
             continue;
         }
         // Runs of consecutive addresses (a flow's packets, the sequential
@@ -329,32 +340,6 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
     }
     // SAFETY: the caller's contract (this trie's fields).
     unsafe { super::v6::batch(direct, arena, codes, &addrs[full..n], &mut out[full..n]) };
-}
-
-/// Looks up the addresses of `lanes` (bits of `a`'s first 16) one by one
-/// into `o`: the single lookup's walk (its flat walk, no loop exit to
-/// mispredict: with the level-by-level loop, uniform batches ran
-/// 0.90-0.99x, seventeenth session).
-///
-/// # Safety
-/// `direct`, `arena` and `codes` are one `Trie<u128>`'s fields.
-#[inline(always)]
-unsafe fn walk_sparse<T: Copy + Into<u128>>(
-    direct: &[u32],
-    arena: &[u16],
-    codes: &[NextHopId],
-    mut lanes: u16,
-    a: &[T],
-    o: &mut [Option<NextHopId>],
-) {
-    while lanes != 0 {
-        let i = lanes.trailing_zeros() as usize;
-        lanes &= lanes - 1;
-        if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
-            // SAFETY: this trie's fields (the caller's contract).
-            *o = resolve(codes, unsafe { super::v6::walk(direct, arena, x.into()) });
-        }
-    }
 }
 
 /// The top index's step (`top.rs`) for 16 lanes whose entries `e` are
