@@ -7,7 +7,7 @@ use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
 use super::lookup::resolve;
-use super::simd::{store_answers, store_none, walk_lanes, Codes, V, W};
+use super::simd::{ranks64, store_answers, store_none, walk_lanes, Codes, V, W};
 use super::top::{PAIR, PAIRS, TOP_BITS, TOP_LEVELS};
 use super::{Key, LEAF, OFFSET, REGION};
 use crate::NextHopId;
@@ -181,14 +181,14 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                 if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
                     let x = x.into();
                     // SAFETY: this trie's fields (the caller's contract);
-                    // a walk from a node entry, level by level (most end
-                    // one level down, see below).
+                    // a walk from a node entry (the single lookup's flat
+                    // walk: see below).
                     let leaf = unsafe {
                         let e = super::v6::direct_entry(direct, (x >> 64) as u64);
                         if e & LEAF != 0 {
                             e
                         } else {
-                            super::v6::walk_loop_from(arena, e, x)
+                            super::v6::walk_from(arena, e, x)
                         }
                     };
                     *o = resolve(codes, leaf);
@@ -262,9 +262,13 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
         // are a dependent chain), so such lanes are walked one by one, and
         // after every answer is out: nothing else waits for their misses
         // (answering them first held up the whole batch's: 30 % of its time).
-        // They walk level by level until a leaf (`v6::walk_loop_from`), not
-        // the five flat levels: most end one level down, and the flat walk's
-        // longer chain of loads cost 5 % of the batch on that trace.
+        // They take the single lookup's flat walk (`v6::walk_from`): a
+        // walk level by level until a leaf has a shorter chain of loads
+        // for the many that end one level down, but its loop's exit
+        // mispredicts, and these walks' latency is what a batch of uniform
+        // addresses waits for (skipping them ran 1.6-2x): the flat walk
+        // ran 1.04-1.11x on that trace (A/B in one process, seventeenth
+        // session).
         let few = nodes as usize <= super::v6::SCALAR_WALKS;
         // Per vector, the lanes finished one by one below: with `few`, those
         // past the direct array; else those past the lanes' levels (rare:
@@ -319,10 +323,12 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                     let x = x.into();
                     // SAFETY: `en` is a node of this trie: its lane was still
                     // on one (`later`), and lanes only follow the arena's
-                    // pointers (bounds-masked reads read as leaves).
+                    // pointers (bounds-masked reads read as leaves); with
+                    // `few` it is the lane's direct entry (no lane walked),
+                    // which as a node has a top index (`v6::walk_from`).
                     let leaf = unsafe {
                         if few {
-                            super::v6::walk_loop_from(arena, en, x)
+                            super::v6::walk_from(arena, en, x)
                         } else {
                             super::v6::finish(arena, en, x)
                         }
@@ -370,26 +376,17 @@ unsafe fn top_lanes(arena: &[u16], e: __m512i, rest: __m512i) -> __m512i {
     // p compares as a large unsigned value and is left out.
     let ok = _mm512_mask_cmplt_epu32_mask(node, p, _mm512_set1_epi32(len.saturating_sub(6)));
     let zero = _mm512_setzero_si512();
-    // SAFETY: lanes in `ok` read units p..p + 6, all < len (scale 2: the
-    // index counts 16-bit units).
-    let (lo, hi, back) = unsafe {
-        (
-            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.cast()),
-            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(4).cast()),
-            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(8).cast()),
-        )
-    };
     // Runs of the word at or below the slot's bit b (as in `walk_lanes`);
     // the entry lies back(w) units before the node, plus 2 per such run.
     let b = _mm512_and_si512(s, _mm512_set1_epi32(63));
-    let all = _mm512_set1_epi32(-1);
-    let lo_shift = _mm512_max_epi32(_mm512_sub_epi32(_mm512_set1_epi32(31), b), zero);
-    let lo_mask = _mm512_srlv_epi32(all, lo_shift);
-    let hi_mask = _mm512_srlv_epi32(all, _mm512_sub_epi32(_mm512_set1_epi32(63), b));
-    let in_word = _mm512_add_epi32(
-        _mm512_popcnt_epi32(_mm512_and_si512(lo, lo_mask)),
-        _mm512_popcnt_epi32(_mm512_and_si512(hi, hi_mask)),
-    );
+    // SAFETY: lanes in `ok` read units p..p + 6, all < len (scale 2: the
+    // index counts 16-bit units): the word (p..p + 4), then back(w).
+    let (in_word, back) = unsafe {
+        (
+            ranks64(base, ok, p, b),
+            _mm512_mask_i32gather_epi32::<2>(zero, ok, p, base.add(8).cast()),
+        )
+    };
     let node_at = _mm512_add_epi32(pairs, _mm512_set1_epi32(PAIRS as i32));
     let idx = _mm512_add_epi32(
         _mm512_sub_epi32(node_at, _mm512_and_si512(back, _mm512_set1_epi32(0xffff))),

@@ -123,24 +123,6 @@ pub(super) unsafe fn finish(arena: &[u16], mut e: u32, a: u128) -> u32 {
     e
 }
 
-/// The walk of `a` from its direct entry `e`, a node, level by level until
-/// a leaf: what a batch's few walks take, where most walks end a level or
-/// two down and the five flat levels would be a longer dependent chain.
-///
-/// # Safety
-/// `e` is a node pointer of the trie whose arena `arena` is.
-#[inline(always)]
-pub(super) unsafe fn walk_loop_from(arena: &[u16], mut e: u32, a: u128) -> u32 {
-    let mut r = a << DIRECT;
-    while is_node(e) {
-        // SAFETY: `e` is a node of this trie (caller's contract, then each
-        // step's answer).
-        e = unsafe { node_step(arena, e, (r >> 122) as u32) };
-        r <<= 6;
-    }
-    e
-}
-
 /// One lookup: the leaf for `a`, a direct entry (`LEAF|code`) or a stored
 /// one (its code): either way its low 16 bits are the code.
 ///
