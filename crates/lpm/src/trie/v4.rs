@@ -79,6 +79,7 @@ pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u
 ///
 /// # Safety
 /// As [`id_v4_unchecked`]; `e` is a node pointer of the trie's direct array.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(super) unsafe fn walk_v4_from_unchecked(arena: &[u16], e: u32, a: u32) -> u32 {
     // SAFETY: the caller's contract (the depth is computed away).
