@@ -18,9 +18,8 @@
 //! longer routes continue in a loop, and that loop's exit is predictable
 //! (it is rarely entered).
 //!
-//! Batches take one walk for a round of alike addresses and the single
-//! walk per address for rounds that mostly end in the direct array (see
-//! `batch`); other rounds do the same per level across all their addresses that
+//! Batches take one walk for a round of alike addresses (see `batch`);
+//! other rounds do the same per level across all their addresses that
 //! reached a node (addresses that end in the direct array are set aside
 //! first, so uniform traffic does not pay the five levels): the levels of
 //! different addresses are independent loads, and the CPU keeps many of
@@ -305,12 +304,6 @@ pub(super) unsafe fn walk_pending<T: Copy + Into<u128>>(
     }
 }
 
-/// Direct entries probed per round (every `CHUNK / PROBES`-th address)
-/// to choose between single walks and levels across the round.
-const PROBES: usize = 8;
-/// Probed node entries from which a round walks level by level.
-const PROBED_NODES_FOR_LEVELS: usize = 2;
-
 /// The leaf of every address of `a` when all agree with the first on their
 /// upper 64 bits (a run of consecutive addresses, one flow's packets) and
 /// the first's walk ends at depth 48 or above: one walk answers the round.
@@ -337,30 +330,10 @@ unsafe fn shared_leaf<T: Copy + Into<u128>>(direct: &[u32], arena: &[u16], a: &[
     (!is_node(leaf)).then_some(leaf)
 }
 
-/// How many of `PROBES` spread addresses of a round have a node as their
-/// direct entry (loads the round's own walks read again from L1).
-///
-/// # Safety
-/// `direct` is a `Trie<u128>`'s direct array.
-#[inline(always)]
-unsafe fn probed_nodes<T: Copy + Into<u128>>(direct: &[u32], a: &[T]) -> usize {
-    a.iter()
-        .step_by(CHUNK / PROBES)
-        // SAFETY: this trie's direct array (caller's contract).
-        .map(|&x| usize::from(unsafe { direct_entry(direct, (x.into() >> 64) as u64) } & LEAF == 0))
-        .sum()
-}
-
 /// Batches, `CHUNK` addresses per round. A round of alike addresses takes
-/// one walk (`shared_leaf`). A round whose probed addresses mostly end in
-/// the direct array (uniform traffic) is the single lookup's walk per
-/// address: writing the answers and the caller reading them back costs a
-/// batch ~10 instructions per lookup that a single lookup summed in place
-/// does not (the README's second round of the seventeenth session), and
-/// on such rounds the levels' bookkeeping added more. Otherwise direct
-/// entries of all, then each flat level for every address that reached a
-/// node (many walks' loads in flight), then the rare longer walks one by
-/// one.
+/// one walk (`shared_leaf`). Otherwise direct entries of all, then each
+/// flat level for every address that reached a node, then the rare longer
+/// walks one by one.
 ///
 /// # Safety
 /// `direct`, `arena` and `codes` are one `Trie<u128>`'s fields.
@@ -377,14 +350,6 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
         // SAFETY: this trie's fields (caller's contract).
         if let Some(leaf) = unsafe { shared_leaf(direct, arena, a) } {
             o.fill(resolve(codes, leaf));
-            continue;
-        }
-        // SAFETY: as above.
-        if unsafe { probed_nodes(direct, a) } < PROBED_NODES_FOR_LEVELS {
-            for (o, &x) in o.iter_mut().zip(a) {
-                // SAFETY: as above.
-                *o = unsafe { resolve_unchecked(codes, walk(direct, arena, x.into())) };
-            }
             continue;
         }
         // SAFETY: as above.
