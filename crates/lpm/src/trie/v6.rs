@@ -313,7 +313,11 @@ pub(super) unsafe fn walk_pending<T: Copy + Into<u128>>(
 /// # Safety
 /// `direct` and `arena` are one `Trie<u128>`'s fields.
 #[inline(always)]
-unsafe fn shared_leaf<T: Copy + Into<u128>>(direct: &[u32], arena: &[u16], a: &[T]) -> Option<u32> {
+pub(super) unsafe fn shared_leaf<T: Copy + Into<u128>>(
+    direct: &[u32],
+    arena: &[u16],
+    a: &[T],
+) -> Option<u32> {
     let hi = |x: T| (x.into() >> 64) as u64;
     let (&first, &last) = (a.first()?, a.last()?);
     let h = hi(first);
