@@ -296,6 +296,14 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
         }
         probes.extend(batch);
     }
+    // Rounds of 64 consecutive addresses (the portable batch answers a
+    // round whose addresses share their upper 64 bits with one walk when
+    // its leaf lies at depth 48 or above), from prefixes' starts: short
+    // prefixes end there, long ones (past /48) do not.
+    for &(k, l, _) in routes.iter().take(200) {
+        let first = mask(k, l);
+        probes.extend((0..64).map(|i| first.wrapping_add(i)));
+    }
     let mut batch = vec![None; probes.len()];
     for (a, o) in probes.chunks(64).zip(batch.chunks_mut(64)) {
         t.lookup_batch(a, o);

@@ -18,7 +18,8 @@
 //! longer routes continue in a loop, and that loop's exit is predictable
 //! (it is rarely entered).
 //!
-//! Batches do the same per level across all the batch's addresses that
+//! Batches take one walk for a round of alike addresses (see `batch`);
+//! other rounds do the same per level across all their addresses that
 //! reached a node (addresses that end in the direct array are set aside
 //! first, so uniform traffic does not pay the five levels): the levels of
 //! different addresses are independent loads, and the CPU keeps many of
@@ -303,7 +304,38 @@ pub(super) unsafe fn walk_pending<T: Copy + Into<u128>>(
     }
 }
 
-/// Batches, `CHUNK` addresses per round: direct entries of all, then each
+/// The leaf of every address of `a` when all agree with the first on their
+/// upper 64 bits (a run of consecutive addresses, one flow's packets) and
+/// the first's walk ends at depth 48 or above: one walk answers the round.
+/// The last address is compared first, so that other traffic pays one
+/// compare per round.
+///
+/// # Safety
+/// `direct` and `arena` are one `Trie<u128>`'s fields.
+#[inline(always)]
+pub(super) unsafe fn shared_leaf<T: Copy + Into<u128>>(
+    direct: &[u32],
+    arena: &[u16],
+    a: &[T],
+) -> Option<u32> {
+    let hi = |x: T| (x.into() >> 64) as u64;
+    let (&first, &last) = (a.first()?, a.last()?);
+    let h = hi(first);
+    if hi(last) != h || a.iter().fold(0, |d, &x| d | (hi(x) ^ h)) != 0 {
+        return None;
+    }
+    // SAFETY: this trie's direct array (caller's contract).
+    let e = unsafe { direct_entry(direct, h) };
+    if e & LEAF != 0 {
+        return Some(e);
+    }
+    // SAFETY: `e` is a direct entry of this trie and a node.
+    let leaf = unsafe { flat_walk(arena, e, h) };
+    (!is_node(leaf)).then_some(leaf)
+}
+
+/// Batches, `CHUNK` addresses per round. A round of alike addresses takes
+/// one walk (`shared_leaf`). Otherwise direct entries of all, then each
 /// flat level for every address that reached a node, then the rare longer
 /// walks one by one.
 ///
@@ -320,6 +352,11 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
     let n = addrs.len().min(out.len());
     for (a, o) in addrs[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
         // SAFETY: this trie's fields (caller's contract).
+        if let Some(leaf) = unsafe { shared_leaf(direct, arena, a) } {
+            o.fill(resolve(codes, leaf));
+            continue;
+        }
+        // SAFETY: as above.
         let p = unsafe { direct_pass(direct, codes, a, o) };
         if p.n <= SCALAR_WALKS {
             // Uniform traffic: most rounds have none or one address that
