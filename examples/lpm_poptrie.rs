@@ -11,7 +11,10 @@
 //!   batches over each trace (interleaved pass by pass), keeping the fastest
 //!   pass of each (as the Poptrie driver does). LABEL (default
 //!   `ferroute`) names the build in the output, so that a previous build can
-//!   be measured in the same run (`LPM_BASELINE`, label `base`).
+//!   be measured in the same run (`LPM_BASELINE`, label `base`). With
+//!   `LPM_BATCH=portable` the batches take the portable path
+//!   (`lookup_batch_portable`, what CPUs without AVX-512 run) instead of
+//!   the one the CPU is given at run time.
 //! * `check DIR LABEL...`: compares every answer of each LABEL with
 //!   Poptrie's; fails on any mismatch.
 //! * `report FILE`: the markdown table from the collected lines (best and
@@ -23,6 +26,7 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
@@ -42,6 +46,11 @@ const TRACES: [&str; 3] = ["uniform", "inside", "sequential"];
 const NO_ROUTE: u32 = u32::MAX;
 
 type Error = Box<dyn std::error::Error>;
+
+/// `LPM_BATCH=portable`: time the portable batch path (read once; a
+/// batch pays one load and a predicted branch for it per 64 lookups).
+static PORTABLE_BATCH: LazyLock<bool> =
+    LazyLock::new(|| std::env::var_os("LPM_BATCH").is_some_and(|v| v == "portable"));
 
 /// What the timing loops need of a family's table.
 trait Family {
@@ -84,7 +93,11 @@ impl Family for V4 {
         t.lookup(a)
     }
     fn lookup_batch(t: &Ipv4Table, a: &[Ipv4Addr], out: &mut [Option<NextHopId>]) {
-        t.lookup_batch(a, out)
+        if *PORTABLE_BATCH {
+            t.lookup_batch_portable(a, out)
+        } else {
+            t.lookup_batch(a, out)
+        }
     }
     fn lookup_bytes(t: &Ipv4Table) -> usize {
         t.lookup_memory_bytes()
@@ -109,7 +122,11 @@ impl Family for V6 {
         t.lookup(a)
     }
     fn lookup_batch(t: &Ipv6Table, a: &[Ipv6Addr], out: &mut [Option<NextHopId>]) {
-        t.lookup_batch(a, out)
+        if *PORTABLE_BATCH {
+            t.lookup_batch_portable(a, out)
+        } else {
+            t.lookup_batch(a, out)
+        }
     }
     fn lookup_bytes(t: &Ipv6Table) -> usize {
         t.lookup_memory_bytes()
