@@ -1,7 +1,7 @@
 //! The kept egresses (`forward/egress.rs`): used only with the group table
 //! and the ports' stages they were resolved with.
 
-use super::flow_cache::{four_flows, round, OTHER_GW_MAC};
+use super::flow_cache::{common_pass, four_flows, round, OTHER_GW_MAC};
 use super::*;
 use crate::fib::NextHop;
 use crate::forward::{StageTable, StagesHandle};
@@ -52,11 +52,7 @@ fn kept_egresses_are_dropped_when_the_stages_change() {
         )])),
     });
     assert!(fwd.install_stages(&handle.load()));
-    let mut batch = frames.clone();
-    let mut hints = RouteHints::new();
-    let mut common = Forwarded::default();
-    fwd.prepare_batch(&fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
-    fwd.forward_common(&fib, 0, &mut batch[..], &hints, &mut common);
+    let (mut batch, hints, common) = common_pass(&mut fwd, &fib, &frames);
     assert_eq!(common.mask, 0, "the common case took denied frames");
     for (i, f) in batch.iter_mut().enumerate() {
         let v = fwd.process_hinted(&fib, 0, f, 0, &mut VecEmit::default(), hints.get(i));
@@ -103,11 +99,7 @@ fn frames_over_a_kept_groups_mtu_go_to_the_pipeline() {
     let to = |payload, df| v4_frame("192.0.2.10", "198.51.100.1", 64, payload, df);
     let frames = [to(18, false), to(400, false), to(18, false), to(400, true)];
     for _ in 0..3 {
-        let mut batch = frames.to_vec();
-        let mut hints = RouteHints::new();
-        let mut common = Forwarded::default();
-        fwd.prepare_batch(&fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
-        fwd.forward_common(&fib, 0, &mut batch[..], &hints, &mut common);
+        let (mut batch, hints, common) = common_pass(&mut fwd, &fib, &frames);
         assert_eq!(common.mask, 0b0101, "the common case took what fits, only");
         let mut emit = VecEmit::default();
         let big = fwd.process_hinted(&fib, 0, &mut batch[1], 0, &mut emit, hints.get(1));

@@ -21,6 +21,22 @@ pub(super) fn reroute(fib: &mut Fib) {
     }
 }
 
+/// A copy of `frames` received on p0 through the worker's first two steps:
+/// the pre-pass (its lookups in the hints) and the common case (what it
+/// took in `Forwarded`); the frames it left are the pipeline's to take.
+pub(super) fn common_pass(
+    fwd: &mut Forwarder,
+    fib: &Fib,
+    frames: &[Vec<u8>],
+) -> (Vec<Vec<u8>>, RouteHints, Forwarded) {
+    let mut batch = frames.to_vec();
+    let mut hints = RouteHints::new();
+    let mut common = Forwarded::default();
+    fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
+    fwd.forward_common(fib, 0, &mut batch[..], &hints, &mut common);
+    (batch, hints, common)
+}
+
 /// One batch of `frames` received on p0 as the worker runs it, each frame
 /// forwarded through p1: how many destinations the walk looked up, how
 /// many frames the common case took, and the MACs they left with.
@@ -29,14 +45,10 @@ pub(super) fn round(
     fib: &Fib,
     frames: &[Vec<u8>],
 ) -> (usize, u32, Vec<MacAddr>) {
-    let mut batch = frames.to_vec();
-    let mut hints = RouteHints::new();
-    let mut common = Forwarded::default();
-    fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
+    let (mut batch, hints, common) = common_pass(fwd, fib, frames);
     let looked_up = (0..batch.len())
         .filter(|&i| hints.looked_up_v4(i).is_some())
         .count();
-    fwd.forward_common(fib, 0, &mut batch[..], &hints, &mut common);
     for (i, f) in batch.iter_mut().enumerate() {
         if common.get(i).is_none() {
             let v = fwd.process_hinted(fib, 0, f, 0, &mut VecEmit::default(), hints.get(i));
