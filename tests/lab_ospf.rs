@@ -37,12 +37,13 @@ use std::time::{Duration, Instant};
 use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, FRR_DAEMONS};
 use ferroute::testkit::netns::{self, Netns};
 use ferroute::wire::{EthernetFrame, Ipv4Packet};
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::bgp::{ferroute, ping, show};
 use support::config::RouterConfig;
 use support::daemon::Daemon;
 use support::iperf::Server as Background;
 use support::packet::PacketSocket;
+use support::path_counters::{changes, links_counters, stack_counters, Link};
 use support::{poll_until, require_root, Host, Lab};
 
 /// Longest the adjacency may take to form or a route to go (hello 1 s,
@@ -243,13 +244,22 @@ fn echo_to_d(frame: &[u8]) -> bool {
         && ip.payload().first() == Some(&8)
 }
 
-/// Echo requests to D already queued on `socket` (a deadline in the past
-/// only drains).
-fn echoes_queued(socket: &netns::PacketSocket) -> usize {
-    socket
-        .collect(usize::MAX, Duration::ZERO, echo_to_d)
-        .0
-        .len()
+/// An echo request's (ICMP identifier, sequence number).
+fn echo_id_seq(frame: &[u8]) -> Option<(u16, u16)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let icmp = ip.payload().get(4..8)?;
+    Some((
+        u16::from_be_bytes([icmp[0], icmp[1]]),
+        u16::from_be_bytes([icmp[2], icmp[3]]),
+    ))
+}
+
+/// The echo requests to D already queued on `socket` (a deadline in the
+/// past only drains), as (ICMP identifier, sequence number).
+fn echoes_queued(socket: &netns::PacketSocket) -> Vec<(u16, u16)> {
+    let frames = socket.collect(usize::MAX, Duration::ZERO, echo_to_d).0;
+    frames.iter().filter_map(|f| echo_id_seq(f)).collect()
 }
 
 /// Frames each port's queues handed to its transmit ring, by port name.
@@ -284,10 +294,27 @@ fn best_route(lab: &Lab, daemon: &Daemon, address: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Five pings from A to D, all answered (through ferroute's workers).
-fn five_pings(lab: &Lab) {
+/// A's five pings of D (through ferroute's workers).
+struct Pings {
+    /// ping's report.
+    text: String,
+    /// The sequence numbers answered. ping exits 0 when *any* reply came
+    /// (`-c` without `-w`), so "ping succeeded" is not "5 answered".
+    answered: Vec<u16>,
+}
+
+fn five_pings(lab: &Lab) -> Pings {
     let done = lab.run(Host::A, "ping", &["-c", "5", "-i", "0.2", "-W", "2", D]);
-    assert!(done.status.success(), "A's pings of D: {}", done.text());
+    let answered = done
+        .stdout
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.split("icmp_seq=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    Pings {
+        text: done.text(),
+        answered,
+    }
 }
 
 #[test]
@@ -382,13 +409,14 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
     let mut before = (0, 0, sent(&daemon), sent(&daemon));
     let through_p1 = || {
         let counted = sent(&daemon);
-        five_pings(&lab);
+        let pings = five_pings(&lab);
         before = (
-            echoes_queued(&on_b),
-            echoes_queued(&on_c),
+            echoes_queued(&on_b).len(),
+            echoes_queued(&on_c).len(),
             counted,
             sent(&daemon),
         );
+        assert!(!pings.answered.is_empty(), "A's pings of D: {}", pings.text);
         before.0 >= 5 && before.1 == 0
     };
     assert!(
@@ -424,6 +452,7 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
     let no_route_before = no_route(&daemon);
     let moved = on_c.recv_matching(LIMIT, echo_to_d);
     let took = killed.elapsed();
+    let moved_at = Instant::now();
     assert!(
         moved.is_some(),
         "no echo request through C within {LIMIT:?}: {}\nping stream: {:?}\n{:?}",
@@ -455,21 +484,93 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
         show(&lab, &daemon, &["ospf"]).unwrap_or_default()
     );
     drop(stream);
+    let stream_after_move = moved_at.elapsed();
 
-    // After: through p2 only.
-    let _ = (echoes_queued(&on_b), echoes_queued(&on_c));
+    // After: through p2 only. Every counter on the way is read before and
+    // after the round, so a round that misses C says where its frames went.
+    let drained = (echoes_queued(&on_b), echoes_queued(&on_c));
+    let during_stream = (on_b.counts(), on_c.counts());
+    println!(
+        "measured: the stream's requests (id, seq): B's last {:?}, C's first {:?}, then \
+         {:?} at C in the {stream_after_move:?} until it stopped; captures (B, C): \
+         {during_stream:?}",
+        drained.0.last(),
+        moved.as_deref().and_then(echo_id_seq),
+        drained.1
+    );
+    let (a, r) = (lab.netns(Host::A), lab.netns(Host::R));
+    let links = [
+        Link {
+            label: "A a0",
+            netns: &a,
+            interface: "a0",
+        },
+        Link {
+            label: "R p0",
+            netns: &r,
+            interface: "p0",
+        },
+        Link {
+            label: "R p1",
+            netns: &r,
+            interface: "p1",
+        },
+        Link {
+            label: "R p2",
+            netns: &r,
+            interface: "p2",
+        },
+        Link {
+            label: "B b0",
+            netns: &b,
+            interface: "b0",
+        },
+        Link {
+            label: "C c0",
+            netns: &c.name,
+            interface: "c0",
+        },
+    ];
+    let snapshot = || {
+        json!({
+            "ferroute": daemon.stats().unwrap_or_default(),
+            "links": links_counters(&links),
+            "stack": {"A": stack_counters(&a), "R": stack_counters(&r), "C": stack_counters(&c.name)},
+        })
+    };
+    let neighbour_of_a = || lab.ip(Host::A, &["-s", "neigh", "show", "dev", "a0"]);
+    let (route_0, arp_0, counters_0) = (best_route(&lab, &daemon, D), neighbour_of_a(), snapshot());
     let (p1_0, p2_0) = sent(&daemon);
-    five_pings(&lab);
+    let pings_after_move = moved_at.elapsed();
+    let pings = five_pings(&lab);
     let (p1_1, p2_1) = sent(&daemon);
     let seen = (echoes_queued(&on_b), echoes_queued(&on_c));
+    let during_pings = (on_b.counts(), on_c.counts());
+    let counters = changes(&counters_0, &snapshot());
+    let arp_1 = neighbour_of_a();
+    println!(
+        "measured: A's round of five pings {pings_after_move:?} after the move: answered {:?}, \
+         seen at C {:?}; captures during the round (B, C): {during_pings:?}",
+        pings.answered, seen.1
+    );
     // Once in 48 runs C saw 2 of the 5 (none reached B; not explained):
-    // the daemon's counters and drop reasons say where the others went.
+    // the message says, for the round, what ping got, which requests each
+    // capture saw and what the kernel counted for it, and every counter of
+    // ferroute and of the kernels of A, R and C that moved.
     assert!(
-        seen.0 == 0 && seen.1 >= 5,
-        "echo requests seen by B and C: {seen:?}; p1 {p1_0} -> {p1_1}, p2 {p2_0} -> {p2_1}\n\
-         route: {}\nstats: {:?}",
+        seen.0.is_empty() && seen.1.len() >= 5 && pings.answered.len() == 5,
+        "echo requests (id, seq) seen by B {:?} and C {:?}; answered {:?}\n\
+         captures (B, C) during the round: {during_pings:?}\n\
+         p1 {p1_0} -> {p1_1}, p2 {p2_0} -> {p2_1}\n\
+         route before {route_0}, after {}\n\
+         A's neighbours before:\n{arp_0}after:\n{arp_1}\n\
+         counters that moved:\n{}\nping: {}",
+        seen.0,
+        seen.1,
+        pings.answered,
         best_route(&lab, &daemon, D),
-        daemon.stats()
+        counters.join("\n"),
+        pings.text
     );
     assert!(
         p2_1 - p2_0 >= 4 && p1_1 == p1_0,
