@@ -14,6 +14,30 @@ pub struct Link<'a> {
     pub interface: &'a str,
 }
 
+impl<'a> Link<'a> {
+    pub fn new(label: &'a str, netns: &'a str, interface: &'a str) -> Link<'a> {
+        Link {
+            label,
+            netns,
+            interface,
+        }
+    }
+}
+
+/// One snapshot: the daemon's `stats` as given, every link's counters and
+/// the stack counters of each (label, namespace) of `stacks`.
+pub fn snapshot(stats: Value, links: &[Link], stacks: &[(&str, &str)]) -> Value {
+    let stacks: Map<String, Value> = stacks
+        .iter()
+        .map(|(label, netns)| (label.to_string(), stack_counters(netns)))
+        .collect();
+    serde_json::json!({
+        "ferroute": stats,
+        "links": links_counters(links),
+        "stack": stacks,
+    })
+}
+
 /// The kernel's counters of `interface` in `netns`: `ip -s link` (rx/tx
 /// packets, drops, errors) and, for a veth, `ethtool -S` (its per-queue
 /// XDP counters and the frames its peer refused).
