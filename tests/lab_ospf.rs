@@ -21,7 +21,9 @@
 //! p1 (cost 10) and FRR ospfd behind p2 (cost 20), both on host D's LAN
 //! 100.70.0.0/24 and announcing it as a stub. A's traffic to D leaves
 //! through p1; BIRD is killed (SIGKILL) and, after the dead interval, the
-//! traffic leaves through p2 (port counters and captures on both links).
+//! traffic leaves through p2 (port counters and captures on both links):
+//! every echo request of A's 10 ms stream for 4 s after the move reaches
+//! C, by sequence number, and a round of five pings after it does too.
 //!
 //! ```text
 //!   A -- p0 R p1 203.0.113.1 --- b0 203.0.113.2 B (BIRD) d0 100.70.0.1 --+
@@ -32,17 +34,18 @@
 #[path = "lab/mod.rs"]
 mod support;
 
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ferroute::testkit::daemons::{require_daemon, Bird, Frr, FrrDaemon, FRR_DAEMONS};
 use ferroute::testkit::netns::{self, Netns};
-use ferroute::wire::{EthernetFrame, Ipv4Packet};
 use serde_json::Value;
 use support::bgp::{ferroute, ping, show};
 use support::config::RouterConfig;
 use support::daemon::Daemon;
 use support::iperf::Server as Background;
-use support::packet::PacketSocket;
+use support::packet::{echo_request_to, echo_requests_queued, PacketSocket};
+use support::path_counters::{changes, snapshot, Link};
 use support::{poll_until, require_root, Host, Lab};
 
 /// Longest the adjacency may take to form or a route to go (hello 1 s,
@@ -229,27 +232,18 @@ hello_interval = 1
 dead_interval = 4
 ";
 
+/// D's address, for frames.
+const D_ADDR: Ipv4Addr = Ipv4Addr::new(100, 70, 0, 10);
+
 /// Whether `frame` is an ICMP echo request to D.
 fn echo_to_d(frame: &[u8]) -> bool {
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return false;
-    };
-    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-        return false;
-    };
-    eth.ethertype() == 0x0800
-        && ip.protocol() == 1
-        && ip.dst().to_string() == D
-        && ip.payload().first() == Some(&8)
+    echo_request_to(frame, D_ADDR).is_some()
 }
 
-/// Echo requests to D already queued on `socket` (a deadline in the past
-/// only drains).
-fn echoes_queued(socket: &netns::PacketSocket) -> usize {
-    socket
-        .collect(usize::MAX, Duration::ZERO, echo_to_d)
-        .0
-        .len()
+/// The echo requests to D already queued on `socket`, as (ICMP
+/// identifier, sequence number).
+fn echoes_queued(socket: &netns::PacketSocket) -> Vec<(u16, u16)> {
+    echo_requests_queued(socket, D_ADDR)
 }
 
 /// Frames each port's queues handed to its transmit ring, by port name.
@@ -284,10 +278,27 @@ fn best_route(lab: &Lab, daemon: &Daemon, address: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Five pings from A to D, all answered (through ferroute's workers).
-fn five_pings(lab: &Lab) {
+/// A's five pings of D (through ferroute's workers).
+struct Pings {
+    /// ping's report.
+    text: String,
+    /// The sequence numbers answered. ping exits 0 when *any* reply came
+    /// (`-c` without `-w`), so "ping succeeded" is not "5 answered".
+    answered: Vec<u16>,
+}
+
+fn five_pings(lab: &Lab) -> Pings {
     let done = lab.run(Host::A, "ping", &["-c", "5", "-i", "0.2", "-W", "2", D]);
-    assert!(done.status.success(), "A's pings of D: {}", done.text());
+    let answered = done
+        .stdout
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.split("icmp_seq=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    Pings {
+        text: done.text(),
+        answered,
+    }
 }
 
 #[test]
@@ -382,13 +393,14 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
     let mut before = (0, 0, sent(&daemon), sent(&daemon));
     let through_p1 = || {
         let counted = sent(&daemon);
-        five_pings(&lab);
+        let pings = five_pings(&lab);
         before = (
-            echoes_queued(&on_b),
-            echoes_queued(&on_c),
+            echoes_queued(&on_b).len(),
+            echoes_queued(&on_c).len(),
             counted,
             sent(&daemon),
         );
+        assert!(!pings.answered.is_empty(), "A's pings of D: {}", pings.text);
         before.0 >= 5 && before.1 == 0
     };
     assert!(
@@ -424,6 +436,7 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
     let no_route_before = no_route(&daemon);
     let moved = on_c.recv_matching(LIMIT, echo_to_d);
     let took = killed.elapsed();
+    let moved_at = Instant::now();
     assert!(
         moved.is_some(),
         "no echo request through C within {LIMIT:?}: {}\nping stream: {:?}\n{:?}",
@@ -454,27 +467,136 @@ fn traffic_moves_to_the_other_path_when_a_neighbour_dies() {
         show(&lab, &daemon, &["ospf", "spf-log"]).unwrap_or_default(),
         show(&lab, &daemon, &["ospf"]).unwrap_or_default()
     );
-    drop(stream);
+    let (a, r) = (lab.netns(Host::A), lab.netns(Host::R));
+    let links = [
+        Link::new("A a0", &a, "a0"),
+        Link::new("R p0", &r, "p0"),
+        Link::new("R p1", &r, "p1"),
+        Link::new("R p2", &r, "p2"),
+        Link::new("B b0", &b, "b0"),
+        Link::new("C c0", &c.name, "c0"),
+    ];
+    let stacks = [("A", a.as_str()), ("R", r.as_str()), ("C", c.name.as_str())];
+    let read_counters = || snapshot(daemon.stats().unwrap_or_default(), &links, &stacks);
 
-    // After: through p2 only.
-    let _ = (echoes_queued(&on_b), echoes_queued(&on_c));
+    // The stream goes on for 4 s after the move, and every request of it
+    // from C's first on must reach C, none B: a loss after the move shows
+    // here by sequence number, with the counters that say where it went
+    // (the round of five below used to be the only look, 0.8 s of it).
+    let counters_0 = read_counters();
+    let watched = on_c
+        .collect(usize::MAX, Duration::from_secs(4), echo_to_d)
+        .0;
+    drop(stream);
+    let watched_for = moved_at.elapsed();
+    let mut at_c: Vec<(u16, u16)> = moved
+        .iter()
+        .chain(&watched)
+        .filter_map(|f| echo_request_to(f, D_ADDR))
+        .collect();
+    at_c.extend(echoes_queued(&on_c));
+    let at_b = echoes_queued(&on_b);
+    let counters = changes(&counters_0, &read_counters());
+    let captures = (on_b.counts(), on_c.counts());
+    let first = at_c.first().map_or(0, |&(_, seq)| seq);
+    let seqs: Vec<u16> = at_c.iter().map(|&(_, seq)| seq).collect();
+    let last = seqs.iter().copied().max().unwrap_or(0);
+    let missing: Vec<u16> = (first..=last).filter(|s| !seqs.contains(s)).collect();
+    let b_last = at_b
+        .iter()
+        .map(|&(_, seq)| seq)
+        .filter(|&seq| seq < first)
+        .max()
+        .unwrap_or(0);
+    let b_after: Vec<u16> = at_b
+        .iter()
+        .map(|&(_, seq)| seq)
+        .filter(|&seq| seq >= first)
+        .collect();
+    println!(
+        "measured: the stream after the move ({watched_for:?}): C got {} of seq {first}..={last}, \
+         missing {missing:?}; B's last before it {b_last}, at B after it {b_after:?}; \
+         captures (B, C): {captures:?}",
+        seqs.len()
+    );
+    assert!(
+        missing.is_empty() && b_after.is_empty(),
+        "echo requests of the stream after the move: missing at C {missing:?}, at B {b_after:?}\n\
+         captures (B, C): {captures:?}\nroute: {}\ncounters that moved:\n{}\n{}",
+        best_route(&lab, &daemon, D),
+        counters.join("\n"),
+        show(&lab, &daemon, &["ospf", "spf-log"]).unwrap_or_default()["text"]
+            .as_str()
+            .unwrap_or_default()
+    );
+
+    // After: a round of five pings through p2 only. Every counter on the
+    // way is read before and after it, so a round that misses C says
+    // where its frames went.
+    let neighbour_of_a = || lab.ip(Host::A, &["-s", "neigh", "show", "dev", "a0"]);
+    let (route_0, arp_0, counters_0) = (
+        best_route(&lab, &daemon, D),
+        neighbour_of_a(),
+        read_counters(),
+    );
     let (p1_0, p2_0) = sent(&daemon);
-    five_pings(&lab);
+    let round_started = Instant::now();
+    let pings = five_pings(&lab);
     let (p1_1, p2_1) = sent(&daemon);
     let seen = (echoes_queued(&on_b), echoes_queued(&on_c));
-    // Once in 48 runs C saw 2 of the 5 (none reached B; not explained):
-    // the daemon's counters and drop reasons say where the others went.
+    let during_pings = (on_b.counts(), on_c.counts());
+    let counters_1 = read_counters();
+    let counters = changes(&counters_0, &counters_1);
+    let arp_1 = neighbour_of_a();
+    // SPF runs and FIB publications since the round started: a route
+    // republished under the round would show here.
+    let round = round_started.elapsed().as_millis() as u64;
+    let spf_log = show(&lab, &daemon, &["ospf", "spf-log"]).unwrap_or_default();
+    let spf_in_round = spf_log["runs"].as_array().map_or(0, |runs| {
+        runs.iter()
+            .filter(|r| r["ms_ago"].as_u64() < Some(round))
+            .count()
+    });
+    let fib = |c: &Value| c["ferroute"]["fib_version"].as_u64().unwrap_or(0);
+    println!(
+        "measured: A's round of five pings: answered {:?}, \
+         seen at C {:?}; captures during the round (B, C): {during_pings:?}; \
+         SPF runs in the round: {spf_in_round}, FIB version {} -> {}",
+        pings.answered,
+        seen.1,
+        fib(&counters_0),
+        fib(&counters_1)
+    );
+    // Once in 48 runs (session 17) C saw 2 of the 5 and B none. ping had
+    // exited 0, which only says that one reply came, so the other three
+    // were most likely lost on the way, not missed by C's capture (it
+    // queues a frame before C's stack forwards it, and only an answered
+    // request was forwarded). Where is unknown: it did not come back in
+    // 231 runs of session 18 (README, OSPF). The message says, for the
+    // round, what ping got, which requests each capture saw and what the
+    // kernel counted for it, and every counter of ferroute and of the
+    // kernels of A, R and C that moved.
     assert!(
-        seen.0 == 0 && seen.1 >= 5,
-        "echo requests seen by B and C: {seen:?}; p1 {p1_0} -> {p1_1}, p2 {p2_0} -> {p2_1}\n\
-         route: {}\nstats: {:?}",
+        seen.0.is_empty() && seen.1.len() >= 5 && pings.answered.len() == 5,
+        "echo requests (id, seq) seen by B {:?} and C {:?}; answered {:?}\n\
+         captures (B, C) during the round: {during_pings:?}\n\
+         p1 {p1_0} -> {p1_1}, p2 {p2_0} -> {p2_1}\n\
+         route before {route_0}, after {}\n\
+         A's neighbours before:\n{arp_0}after:\n{arp_1}\n\
+         counters that moved:\n{}\nping: {}\n{}",
+        seen.0,
+        seen.1,
+        pings.answered,
         best_route(&lab, &daemon, D),
-        daemon.stats()
+        counters.join("\n"),
+        pings.text,
+        spf_log["text"].as_str().unwrap_or_default()
     );
     assert!(
         p2_1 - p2_0 >= 4 && p1_1 == p1_0,
         "p1 {p1_0} -> {p1_1}, p2 {p2_0} -> {p2_1}"
     );
+
     daemon.stop();
     drop(frr);
     drop(bird);

@@ -22,6 +22,7 @@ pub mod config;
 pub mod daemon;
 pub mod iperf;
 pub mod packet;
+pub mod path_counters;
 pub mod replay;
 pub mod rewrite;
 pub mod vlan_host;

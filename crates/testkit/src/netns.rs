@@ -150,6 +150,7 @@ pub struct Received {
 const BUFFER: usize = 65536;
 
 const PACKET_AUXDATA: libc::c_int = 8;
+const PACKET_STATISTICS: libc::c_int = 6;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 
 /// `struct tpacket_auxdata` (`<linux/if_packet.h>`).
@@ -163,6 +164,16 @@ struct AuxData {
     net: u16,
     vlan_tci: u16,
     vlan_tpid: u16,
+}
+
+/// What the kernel counted for a packet socket since the last reading
+/// (`PACKET_STATISTICS`; reading resets both).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketCounts {
+    /// Frames the socket received, queued or not (`tp_packets`).
+    pub packets: u32,
+    /// Frames dropped because the receive buffer was full (`tp_drops`).
+    pub drops: u32,
 }
 
 /// A raw AF_PACKET socket bound to one interface of the namespace it was
@@ -264,6 +275,35 @@ impl PacketSocket {
 
     pub fn ifindex(&self) -> i32 {
         self.ifindex
+    }
+
+    /// The kernel's counts since the last call (or the opening): a capture
+    /// that missed frames tells here whether its buffer overflowed.
+    pub fn counts(&self) -> SocketCounts {
+        // `struct tpacket_stats` (`<linux/if_packet.h>`): packets, drops.
+        let mut stats = [0u32; 2];
+        let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
+        // SAFETY: a buffer of `len` bytes and its length, both writable.
+        let ret = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_STATISTICS,
+                stats.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(
+            ret,
+            0,
+            "PACKET_STATISTICS on {}: {}",
+            self.name,
+            std::io::Error::last_os_error()
+        );
+        SocketCounts {
+            packets: stats[0],
+            drops: stats[1],
+        }
     }
 
     /// Sends one frame as it is.
