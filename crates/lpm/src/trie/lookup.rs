@@ -20,6 +20,8 @@ use super::v4::{id_v4_unchecked, walk_v4_depth_unchecked};
 use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::NextHopId;
 
+// Only the AVX-512 batch (`simd_v4.rs`) still takes the generic checked walk.
+#[cfg(target_arch = "x86_64")]
 /// How an address is cut into direct index and 6-bit slots.
 pub(super) trait Addr: Copy {
     /// The address with the direct index's bits shifted out: the next
@@ -31,10 +33,12 @@ pub(super) trait Addr: Copy {
     fn shift6(r: Self::Rest) -> Self::Rest;
 }
 
+#[cfg(target_arch = "x86_64")]
 /// IPv4 widened to 64 bits so that slots past bit 32 read zeros.
 #[derive(Clone, Copy)]
 pub(super) struct V4(pub(super) u64);
 
+#[cfg(target_arch = "x86_64")]
 impl Addr for V4 {
     type Rest = u64;
     #[inline(always)]
@@ -55,6 +59,7 @@ impl Addr for V4 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 /// One step down: the entry of slot `s` of the node `e` points to (a node
 /// pointer or `LEAF|code`). One popcount and one 32-bit load, no branch on
 /// the entry kind or on the node's entry width: a narrow node's entry is
@@ -181,6 +186,7 @@ pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
     std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
 }
 
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> u32 {
     let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
@@ -379,6 +385,7 @@ unsafe fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
     unsafe { v6::walk(direct, arena, a) }
 }
 
+#[cfg(target_arch = "x86_64")]
 /// A batch with bounds-checked walks: what the AVX-512 batch falls back to
 /// for a direct array of the wrong size, which a trie never has.
 pub(super) fn batch_v4<T: Copy + Into<u32>>(
