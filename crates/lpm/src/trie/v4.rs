@@ -53,8 +53,10 @@ pub(super) unsafe fn id_v4_unchecked(
 }
 
 /// The walk of [`id_v4_unchecked`], returning the leaf entry and the
-/// number of leading address bits it read (as `lookup::walk_with_depth`): what
-/// a vector's shared walk needs.
+/// number of leading address bits it read (the direct index, then 6 per
+/// node level): every address that agrees with `a` on those bits ends on
+/// the same leaf, which is what a shared walk (`lookup::shared_walk`, a
+/// vector's in `simd_v4.rs`) needs.
 ///
 /// # Safety
 /// As [`id_v4_unchecked`].
