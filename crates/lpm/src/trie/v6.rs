@@ -342,14 +342,16 @@ pub(super) unsafe fn shared_leaf<T: Copy + Into<u128>>(
 }
 
 /// Batches, `CHUNK` addresses per round. A round of alike addresses takes
-/// one walk (`shared_leaf`). A round whose first `PROBE` addresses end in
-/// the direct array (uniform traffic) is walked one address at a time with
-/// the single lookup's walk: the direct pass's bookkeeping cost it 34
-/// instructions per lookup against 25 (callgrind), and the probe took the
-/// portable batch from 0.60-0.69x single lookups to 0.72-0.79x on the
-/// uniform trace (README, eighteenth session). Otherwise direct entries of
-/// all, then each flat level for every address that reached a node, then
-/// the rare longer walks one by one.
+/// one walk (`shared_leaf`). A round with at most `PROBE_NODES` nodes
+/// among its first `PROBE` direct entries (uniform traffic) is walked one
+/// address at a time with the single lookup's walk: the direct pass's
+/// bookkeeping cost such rounds 34 instructions per lookup against 25
+/// (callgrind), and the probe made the portable batch 1.17-1.28x faster on
+/// the uniform trace (same-run A/B against the build before, best), at
+/// 0.93-0.98x on the sequential trace's rounds that the shared walk
+/// refuses (README, eighteenth session). Otherwise direct entries of all,
+/// then each flat level for every address that reached a node, then the
+/// rare longer walks one by one.
 ///
 /// # Safety
 /// `direct`, `arena` and `codes` are one `Trie<u128>`'s fields.
