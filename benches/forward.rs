@@ -16,7 +16,7 @@ use criterion::{Criterion, Throughput};
 use common::{timed_batches, v4_destinations, v6_destinations, POOL};
 use ferroute::fib::{Fib, NextHop};
 use ferroute::forward::{Forwarded, FrameHint, RouteHints, Verdict};
-use ferroute::lpm::NextHopId;
+use ferroute::lpm::MaybeNextHop;
 use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::{V4Frame, V6Frame};
 use ferroute::testkit::rig::{adjacency_fib, forwarder, ports, NoEmit};
@@ -48,7 +48,7 @@ fn bench_family<A: Copy>(
     destinations: &[A],
     frame: impl Fn(A) -> Vec<u8>,
     lookup: impl Fn(&Fib, A) -> Option<&NextHop>,
-    lookup_batch: impl Fn(&Fib, &[A], &mut [Option<NextHopId>]),
+    lookup_batch: impl Fn(&Fib, &[A], &mut [MaybeNextHop]),
 ) {
     let frames: Vec<Vec<u8>> = destinations.iter().map(|&d| frame(d)).collect();
     let mut group = c.benchmark_group(name);
@@ -65,7 +65,7 @@ fn bench_family<A: Copy>(
     // The same lookups as one batch (what the worker's pre-pass runs,
     // `forward::RouteHints`): the bare cost the batched pipeline compares to.
     let mut at = 0usize;
-    let mut ids = [None; BATCH];
+    let mut ids = [MaybeNextHop::NONE; BATCH];
     group.bench_function("lookup_batch", |b| {
         b.iter(|| {
             at = (at + BATCH) % POOL;

@@ -23,7 +23,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
+use ferroute::lpm::{Ipv4Table, Ipv6Table, MaybeNextHop, NextHopId};
 use ferroute::tables::load_updates;
 use ip_network_table::IpNetworkTable;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -74,13 +74,13 @@ macro_rules! contenders {
                 OursBatch(routes.iter().copied().collect())
             }
             fn sum(&self, addrs: &[$addr]) -> u64 {
-                let mut out = [None; BATCH];
+                let mut out = [MaybeNextHop::NONE; BATCH];
                 let mut s = 0;
                 for c in addrs.chunks(BATCH) {
                     self.0.lookup_batch(c, &mut out);
                     s += out[..c.len()]
                         .iter()
-                        .map(|o| o.map_or(0, u64::from))
+                        .map(|o| o.get().map_or(0, u64::from))
                         .sum::<u64>();
                 }
                 s

@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::sync::LazyLock;
 use std::time::Instant;
 
-use ferroute::lpm::{Ipv4Table, Ipv6Table, NextHopId};
+use ferroute::lpm::{Ipv4Table, Ipv6Table, MaybeNextHop, NextHopId};
 use ferroute::tables::{load_routes, LoadOptions};
 
 #[path = "../benches/common/mod.rs"]
@@ -63,7 +63,7 @@ trait Family {
     /// Query file bytes → addresses.
     fn decode(bytes: &[u8]) -> Vec<Self::Addr>;
     fn lookup(t: &Self::Table, a: Self::Addr) -> Option<NextHopId>;
-    fn lookup_batch(t: &Self::Table, a: &[Self::Addr], out: &mut [Option<NextHopId>]);
+    fn lookup_batch(t: &Self::Table, a: &[Self::Addr], out: &mut [MaybeNextHop]);
     fn lookup_bytes(t: &Self::Table) -> usize;
 }
 
@@ -94,7 +94,7 @@ impl Family for V4 {
     fn lookup(t: &Ipv4Table, a: Ipv4Addr) -> Option<NextHopId> {
         t.lookup(a)
     }
-    fn lookup_batch(t: &Ipv4Table, a: &[Ipv4Addr], out: &mut [Option<NextHopId>]) {
+    fn lookup_batch(t: &Ipv4Table, a: &[Ipv4Addr], out: &mut [MaybeNextHop]) {
         if *PORTABLE_BATCH {
             t.lookup_batch_portable(a, out)
         } else {
@@ -123,7 +123,7 @@ impl Family for V6 {
     fn lookup(t: &Ipv6Table, a: Ipv6Addr) -> Option<NextHopId> {
         t.lookup(a)
     }
-    fn lookup_batch(t: &Ipv6Table, a: &[Ipv6Addr], out: &mut [Option<NextHopId>]) {
+    fn lookup_batch(t: &Ipv6Table, a: &[Ipv6Addr], out: &mut [MaybeNextHop]) {
         if *PORTABLE_BATCH {
             t.lookup_batch_portable(a, out)
         } else {
@@ -155,6 +155,18 @@ impl Checksum {
     }
 }
 
+/// [`Checksum`]'s sum over a batch's answers, as one sum over the whole
+/// output, which LLVM vectorises without a branch per answer (a loop of
+/// `add` got one, on the `Option`'s tag, when batches wrote `Option`s).
+/// `MaybeNextHop::NONE` is `u32::MAX`, so (id + 1) in 32 bits is again
+/// 0 for a miss.
+#[inline(always)]
+fn answers_sum(out: &[MaybeNextHop]) -> u64 {
+    out.iter()
+        .map(|o| u64::from(o.get().map_or(0, |id| id.wrapping_add(1))))
+        .sum()
+}
+
 #[inline(never)]
 fn pass_single<F: Family>(t: &F::Table, q: &[F::Addr]) -> u64 {
     let mut c = Checksum::default();
@@ -165,42 +177,34 @@ fn pass_single<F: Family>(t: &F::Table, q: &[F::Addr]) -> u64 {
 }
 
 /// Single lookups with a batch's output convention: each answer written to
-/// a 64-entry `[Option<NextHopId>]` and read back by the same sum as
+/// a 64-entry `[MaybeNextHop]` and read back by the same sum as
 /// [`pass_batch`] (`black_box` keeps LLVM from summing in registers).
 /// What the data plane, which takes its answers from such an array, would
 /// get from single lookups: [`pass_single`] sums each answer where it is
-/// computed, which costs a batch's stores and loads less (about 9-11
-/// instructions per lookup, README). Reported beside the issue's
+/// computed, which costs a batch's stores and loads less (README: with
+/// `Option` answers 9-11 instructions per lookup). Reported beside the issue's
 /// comparison (batch ÷ single), not instead of it.
 #[inline(never)]
 fn pass_stored<F: Family>(t: &F::Table, q: &[F::Addr]) -> u64 {
-    let mut out = [None; BATCH];
+    let mut out = [MaybeNextHop::NONE; BATCH];
     let mut c = Checksum::default();
     for chunk in q.chunks(BATCH) {
         for (o, &a) in out.iter_mut().zip(chunk) {
-            *o = F::lookup(t, a);
+            *o = F::lookup(t, a).into();
         }
         black_box(&mut out);
-        c.0 += out[..chunk.len()]
-            .iter()
-            .map(|o| o.map_or(0, |n| u64::from(n) + 1))
-            .sum::<u64>();
+        c.0 += answers_sum(&out[..chunk.len()]);
     }
     c.value()
 }
 
 #[inline(never)]
 fn pass_batch<F: Family>(t: &F::Table, q: &[F::Addr]) -> u64 {
-    let mut out = [None; BATCH];
+    let mut out = [MaybeNextHop::NONE; BATCH];
     let mut c = Checksum::default();
     for chunk in q.chunks(BATCH) {
         F::lookup_batch(t, chunk, &mut out);
-        // As a sum over the whole output, which LLVM vectorises without a
-        // branch per answer (a loop of `add` gets one, on the Option's tag).
-        c.0 += out[..chunk.len()]
-            .iter()
-            .map(|o| o.map_or(0, |n| u64::from(n) + 1))
-            .sum::<u64>();
+        c.0 += answers_sum(&out[..chunk.len()]);
     }
     c.value()
 }
@@ -217,11 +221,11 @@ fn run_family<F: Family>(dir: &Path, passes: u32, label: &str) -> Result<(), Err
     for trace in TRACES {
         let q = F::decode(&std::fs::read(dir.join(format!("{}-{trace}.q", F::NAME)))?);
         let single: Vec<Option<NextHopId>> = q.iter().map(|&a| F::lookup(&table, a)).collect();
-        let mut batched = vec![None; q.len()];
+        let mut batched = vec![MaybeNextHop::NONE; q.len()];
         for (a, o) in q.chunks(BATCH).zip(batched.chunks_mut(BATCH)) {
             F::lookup_batch(&table, a, o);
         }
-        if let Some(i) = (0..q.len()).find(|&i| single[i] != batched[i]) {
+        if let Some(i) = (0..q.len()).find(|&i| single[i] != batched[i].get()) {
             return Err(format!(
                 "{} {trace}: batched answer {i} is {:?}, single {:?}",
                 F::NAME,
@@ -407,7 +411,7 @@ fn report(file: &Path) -> Result<(), Error> {
     if rates.keys().any(|(who, _, _)| who == "ferroute-stored") {
         println!(
             "\nThe same rounds with a third row: single lookups stored into a 64-entry \
-             `[Option<NextHopId>]` and read back as the batch's answers are (the data plane's \
+             `[MaybeNextHop]` and read back as the batch's answers are (the data plane's \
              convention); the issue's comparison is batch ÷ single above\n"
         );
         println!("| trace | single | single, stored | batch 64 | batch ÷ single | batch ÷ single stored | single stored ÷ single |");

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use ferroute::fib::{Fib, FibHandle, NextHop};
 use ferroute::forward::Verdict;
+use ferroute::lpm::MaybeNextHop;
 use ferroute::testkit::frames::V4Frame;
 use ferroute::testkit::rig::{self, NoEmit};
 use ferroute::testkit::Rng;
@@ -88,7 +89,7 @@ fn worker(
     let mut report = WorkerReport::default();
     let mut rng = Rng::new(seed);
     let mut addrs = [Ipv4Addr::UNSPECIFIED; BATCH];
-    let mut out = [None; BATCH];
+    let mut out = [MaybeNextHop::NONE; BATCH];
     // No allocation in the loop: one frame, re-addressed per batch.
     let template = frame(Ipv4Addr::new(10, 0, 0, 1));
     let mut f = template.clone();
@@ -104,7 +105,7 @@ fn worker(
         fib.v4.lookup_batch(&addrs, &mut out);
         let version = fib.version;
         for (a, id) in addrs.iter().zip(out) {
-            let nh = id.and_then(|id| fib.next_hop(id));
+            let nh = id.get().and_then(|id| fib.next_hop(id));
             let seen = nh.and_then(version_of);
             assert_eq!(
                 seen,

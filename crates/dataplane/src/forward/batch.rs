@@ -37,7 +37,7 @@ use super::acl::AclId;
 use super::common::common_header_v4;
 use super::common_v6::common_header_v6;
 use crate::fib::Fib;
-use crate::lpm::NextHopId;
+use crate::lpm::{MaybeNextHop, NextHopId};
 use crate::wire::ethernet::ethertype;
 use crate::wire::vlan::l3_offset;
 
@@ -75,8 +75,8 @@ pub enum RouteHint {
     /// Not looked up (not IP, too short, or beyond the batch).
     #[default]
     None,
-    V4(Ipv4Addr, Option<NextHopId>),
-    V6(Ipv6Addr, Option<NextHopId>),
+    V4(Ipv4Addr, MaybeNextHop),
+    V6(Ipv6Addr, MaybeNextHop),
 }
 
 impl RouteHint {
@@ -84,7 +84,7 @@ impl RouteHint {
     /// (by reference: a copy of the hint cost the batch's common case ~13
     /// instructions per packet, callgrind).
     #[inline]
-    pub(crate) fn for_v4(&self, dst: Ipv4Addr) -> Option<Option<NextHopId>> {
+    pub(crate) fn for_v4(&self, dst: Ipv4Addr) -> Option<MaybeNextHop> {
         match self {
             RouteHint::V4(addr, id) if *addr == dst => Some(*id),
             _ => None,
@@ -92,7 +92,7 @@ impl RouteHint {
     }
 
     #[inline]
-    pub(crate) fn for_v6(&self, dst: Ipv6Addr) -> Option<Option<NextHopId>> {
+    pub(crate) fn for_v6(&self, dst: Ipv6Addr) -> Option<MaybeNextHop> {
         match self {
             RouteHint::V6(addr, id) if *addr == dst => Some(*id),
             _ => None,
@@ -130,8 +130,9 @@ pub struct RouteHints {
     v6_len: usize,
     v4_addrs: [Ipv4Addr; MAX_ADDRS],
     v6_addrs: [Ipv6Addr; MAX_ADDRS],
-    v4_out: [Option<NextHopId>; MAX_ADDRS],
-    v6_out: [Option<NextHopId>; MAX_ADDRS],
+    /// Their answers, as `lookup_batch` writes them (4 bytes each).
+    v4_out: [MaybeNextHop; MAX_ADDRS],
+    v6_out: [MaybeNextHop; MAX_ADDRS],
     /// Each frame's destination and source slot.
     dst: [Slot; MAX_HINT_BATCH],
     src: [Slot; MAX_HINT_BATCH],
@@ -166,8 +167,8 @@ impl Default for RouteHints {
             v6_len: 0,
             v4_addrs: [Ipv4Addr::UNSPECIFIED; MAX_ADDRS],
             v6_addrs: [Ipv6Addr::UNSPECIFIED; MAX_ADDRS],
-            v4_out: [None; MAX_ADDRS],
-            v6_out: [None; MAX_ADDRS],
+            v4_out: [MaybeNextHop::NONE; MAX_ADDRS],
+            v6_out: [MaybeNextHop::NONE; MAX_ADDRS],
             dst: [NO_SLOT; MAX_HINT_BATCH],
             src: [NO_SLOT; MAX_HINT_BATCH],
             plain_v4: 0,
@@ -283,7 +284,7 @@ impl RouteHints {
                         top -= 1;
                         let d = &frame[14 + V4_DST..V4_HEADERS];
                         self.v4_addrs[top] = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
-                        self.v4_out[top] = Some(routes[i]);
+                        self.v4_out[top] = MaybeNextHop::some(routes[i]);
                         self.dst[i] = top as Slot;
                         continue;
                     }
@@ -375,14 +376,14 @@ impl RouteHints {
     /// the IPv4 address `dst` (as [`RouteHint::for_v4`], without copying
     /// the hint).
     #[inline]
-    pub(crate) fn dst_v4(&self, i: usize, dst: Ipv4Addr) -> Option<Option<NextHopId>> {
+    pub(crate) fn dst_v4(&self, i: usize, dst: Ipv4Addr) -> Option<MaybeNextHop> {
         let s = usize::from(self.dst[i % MAX_HINT_BATCH]);
         (s < MAX_ADDRS && self.v4_addrs[s] == dst).then(|| self.v4_out[s])
     }
 
     /// The same for IPv6.
     #[inline]
-    pub(crate) fn dst_v6(&self, i: usize, dst: Ipv6Addr) -> Option<Option<NextHopId>> {
+    pub(crate) fn dst_v6(&self, i: usize, dst: Ipv6Addr) -> Option<MaybeNextHop> {
         let k = usize::from(self.dst[i % MAX_HINT_BATCH]).wrapping_sub(MAX_ADDRS);
         (k < MAX_ADDRS && self.v6_addrs[k] == dst).then(|| self.v6_out[k])
     }
@@ -416,7 +417,7 @@ impl RouteHints {
     /// The looked-up route of frame `i`'s IPv4 destination, if one was
     /// looked up in the batch's walk (not taken from a cache).
     #[inline]
-    pub(super) fn looked_up_v4(&self, i: usize) -> Option<Option<NextHopId>> {
+    pub(super) fn looked_up_v4(&self, i: usize) -> Option<MaybeNextHop> {
         let s = usize::from(self.dst[i % MAX_HINT_BATCH]);
         (s < self.v4_len).then(|| self.v4_out[s])
     }

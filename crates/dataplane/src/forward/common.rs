@@ -331,7 +331,7 @@ impl Forwarder {
         );
         let dst = [ip[16], ip[17], ip[18], ip[19]].into();
         // No route or a hint for another address: the pipeline's.
-        let group = hints.dst_v4(i, dst).flatten()?;
+        let group = hints.dst_v4(i, dst)?.get()?;
         let view = Ipv4Packet::new_unchecked(&frame[ETH_LEN..]);
         let e = self.common_egress(fib, group, || flow_hash_v4(&view), total)?;
         // Each list's counter and whether the cache answered, if it

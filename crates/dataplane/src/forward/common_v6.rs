@@ -130,7 +130,7 @@ impl Forwarder {
         debug_assert!(common_header_v6(h, frame), "frame {i} not the one prepared");
         let dst = Ipv6Addr::from(*ip[24..].first_chunk::<16>().expect("16 bytes"));
         // No route or a hint for another address: the pipeline's.
-        let group = hints.dst_v6(i, dst).flatten()?;
+        let group = hints.dst_v6(i, dst)?.get()?;
         let view = Ipv6Packet::new_unchecked(&frame[ETH_LEN..]);
         let e = self.common_egress(fib, group, || flow_hash_v6(&view), total)?;
         let len = ETH_LEN + total;

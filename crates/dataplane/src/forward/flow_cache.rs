@@ -33,7 +33,7 @@ use super::batch::{RouteHints, MAX_HINT_BATCH};
 use super::stages::CommonAclIn;
 use super::Forwarder;
 use crate::fib::{CowArc, Fib, PortId};
-use crate::lpm::NextHopId;
+use crate::lpm::{MaybeNextHop, NextHopId};
 
 impl Forwarder {
     /// Prepares `hints` for a batch received on `link` (its frames'
@@ -112,7 +112,7 @@ impl Forwarder {
         while left != 0 {
             let i = left.trailing_zeros() as usize;
             left &= left - 1;
-            if let Some(Some(route)) = hints.looked_up_v4(i) {
+            if let Some(route) = hints.looked_up_v4(i).and_then(MaybeNextHop::get) {
                 self.acl_cache.keep_route_v4(&keys[i], route);
             }
         }

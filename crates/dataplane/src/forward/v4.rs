@@ -126,7 +126,7 @@ impl Forwarder {
             return Verdict::Drop(reason);
         }
         let group = match ctx.hint.dst.for_v4(dst) {
-            Some(group) => group,
+            Some(group) => group.get(),
             None => fib.v4.lookup(dst),
         };
         let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v4(&ip)));
@@ -138,7 +138,7 @@ impl Forwarder {
             || AclPacketV4 { ip: &ip, bytes },
             |mode| {
                 let group = match ctx.hint.src.for_v4(src) {
-                    Some(group) => group,
+                    Some(group) => group.get(),
                     None => fib.v4.lookup(src),
                 };
                 urpf::check_v4(fib, mode, ctx.port, src, group)

@@ -73,7 +73,7 @@ impl Forwarder {
             return Verdict::Local;
         }
         let group = match ctx.hint.dst.for_v6(dst) {
-            Some(group) => group,
+            Some(group) => group.get(),
             None => fib.v6.lookup(dst),
         };
         let next_hop = group.and_then(|g| fib.select_with(g, || flow_hash_v6(&ip)));
@@ -90,7 +90,7 @@ impl Forwarder {
                     return true;
                 }
                 let group = match ctx.hint.src.for_v6(src) {
-                    Some(group) => group,
+                    Some(group) => group.get(),
                     None => fib.v6.lookup(src),
                 };
                 urpf::check_v6(fib, mode, ctx.port, src, group)

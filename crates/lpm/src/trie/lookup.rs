@@ -18,7 +18,7 @@
 
 use super::v4::{id_v4_unchecked, walk_v4_depth_unchecked};
 use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET, WIDE};
-use crate::NextHopId;
+use crate::{MaybeNextHop, NextHopId};
 
 // Only the AVX-512 batch (`simd_v4.rs`) still takes the generic checked walk.
 #[cfg(target_arch = "x86_64")]
@@ -163,7 +163,11 @@ pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u3
     }
 }
 
-/// [`resolve`] without the bounds check on `codes`.
+/// The next-hop id of a leaf entry (a single lookup's answer), without
+/// the bounds check on `codes`. "No route" is selected without a branch
+/// ([`MaybeNextHop::get`]): whether an address has a route is data, and a
+/// branch on it mispredicts on traffic that often has none (uniform
+/// addresses: 1 in 3).
 ///
 /// # Safety
 /// `e` is a leaf entry of the trie whose code table `codes` is: its code
@@ -171,19 +175,26 @@ pub(super) unsafe fn entry_unchecked<const WIDE_NODE: bool>(arena: &[u16], e: u3
 /// only grows, and lookup-only copies clone it whole).
 #[inline(always)]
 pub(super) unsafe fn resolve_unchecked(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
-    debug_assert!(((e & 0xffff) as usize) < codes.len());
     // SAFETY: the caller's contract.
-    let id = unsafe { *codes.get_unchecked((e & 0xffff) as usize) };
-    std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
+    unsafe { answer_unchecked(codes, e) }.get()
 }
 
-/// The next-hop id of a leaf entry. "No route" is selected without a
-/// branch: whether an address has a route is data, and a branch on it
-/// mispredicts on traffic that often has none (uniform addresses: 1 in 3).
+/// A leaf entry's answer as batches store it: the code table's entry as
+/// it is (`NONE_ID`, code 0's, is [`MaybeNextHop::NONE`]), no test at all.
 #[inline(always)]
-pub(super) fn resolve(codes: &[NextHopId], e: u32) -> Option<NextHopId> {
-    let id = codes.get((e & 0xffff) as usize).copied().unwrap_or(NONE_ID);
-    std::hint::select_unpredictable(id != NONE_ID, Some(id), None)
+pub(super) fn answer(codes: &[NextHopId], e: u32) -> MaybeNextHop {
+    MaybeNextHop(codes.get((e & 0xffff) as usize).copied().unwrap_or(NONE_ID))
+}
+
+/// [`answer`] without the bounds check on `codes`.
+///
+/// # Safety
+/// As [`resolve_unchecked`].
+#[inline(always)]
+pub(super) unsafe fn answer_unchecked(codes: &[NextHopId], e: u32) -> MaybeNextHop {
+    debug_assert!(((e & 0xffff) as usize) < codes.len());
+    // SAFETY: the caller's contract.
+    MaybeNextHop(unsafe { *codes.get_unchecked((e & 0xffff) as usize) })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -250,8 +261,10 @@ const GROUP: usize = 16;
 /// 0.74 -> 0.81-0.82x); prefetching them 16 addresses ahead, or the first
 /// node 8 ahead, gained less or lost. The shared test per round of 64 before the
 /// groups of 16 took the sequential trace from 1.5x to 2.1x single
-/// lookups. What is left against single lookups is the answers' convention:
-/// single lookups stored into a batch's output and read back run 0.82-0.85x.
+/// lookups. Answers are stored as the code table holds them
+/// ([`MaybeNextHop`], nineteenth session: with `Option`s, single lookups
+/// stored into a batch's output and read back ran 0.82-0.85x, as raw ids
+/// 0.93-0.94x); the batch still runs 0.80-0.86x single lookups there.
 ///
 /// # Safety
 /// As [`id_v4_unchecked`].
@@ -261,14 +274,14 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
-    out: &mut [Option<NextHopId>],
+    out: &mut [MaybeNextHop],
 ) {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
     let n = addrs.len().min(out.len());
     for (round, o_round) in addrs[..n].chunks(ROUND).zip(out[..n].chunks_mut(ROUND)) {
         // SAFETY: the caller's contract.
         if let Some(leaf) = unsafe { shared_walk(direct, arena, round) } {
-            o_round.fill(resolve(codes, leaf));
+            o_round.fill(answer(codes, leaf));
             continue;
         }
         for &x in round {
@@ -277,13 +290,12 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
         for (group, o) in round.chunks(GROUP).zip(o_round.chunks_mut(GROUP)) {
             // SAFETY: the caller's contract.
             if let Some(leaf) = unsafe { shared_walk(direct, arena, group) } {
-                o.fill(resolve(codes, leaf));
+                o.fill(answer(codes, leaf));
                 continue;
             }
             for (o, &x) in o.iter_mut().zip(group) {
                 // SAFETY: the caller's contract.
-                let id = unsafe { id_v4_unchecked(direct, arena, codes, x.into()) };
-                *o = std::hint::select_unpredictable(id != NONE_ID, Some(id), None);
+                *o = MaybeNextHop(unsafe { id_v4_unchecked(direct, arena, codes, x.into()) });
             }
         }
     }
@@ -340,7 +352,7 @@ mod popcnt {
         arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
-        out: &mut [Option<NextHopId>],
+        out: &mut [MaybeNextHop],
     ) {
         // SAFETY: the caller's contract.
         unsafe { super::batch_v4_unchecked(direct, arena, codes, addrs, out) }
@@ -354,7 +366,7 @@ mod popcnt {
         arena: &[u16],
         codes: &[NextHopId],
         addrs: &[T],
-        out: &mut [Option<NextHopId>],
+        out: &mut [MaybeNextHop],
     ) {
         // SAFETY: the caller's contract.
         unsafe { v6::batch(direct, arena, codes, addrs, out) }
@@ -393,10 +405,10 @@ pub(super) fn batch_v4<T: Copy + Into<u32>>(
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
-    out: &mut [Option<NextHopId>],
+    out: &mut [MaybeNextHop],
 ) {
     for (o, &a) in out.iter_mut().zip(addrs) {
-        *o = resolve(codes, walk(direct, arena, V4(u64::from(a.into()) << 32)));
+        *o = answer(codes, walk(direct, arena, V4(u64::from(a.into()) << 32)));
     }
 }
 
@@ -407,7 +419,7 @@ unsafe fn batch_v6<T: Copy + Into<u128>>(
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
-    out: &mut [Option<NextHopId>],
+    out: &mut [MaybeNextHop],
 ) {
     // SAFETY: the caller's contract.
     unsafe { v6::batch(direct, arena, codes, addrs, out) }
@@ -443,7 +455,7 @@ impl Trie<u32> {
     }
 
     /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
-    pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [Option<NextHopId>]) {
+    pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [MaybeNextHop]) {
         #[cfg(target_arch = "x86_64")]
         if super::simd::available() {
             let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
@@ -458,7 +470,7 @@ impl Trie<u32> {
     pub fn lookup_batch_portable<T: Copy + Into<u32>>(
         &self,
         addrs: &[T],
-        out: &mut [Option<NextHopId>],
+        out: &mut [MaybeNextHop],
     ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
@@ -502,7 +514,7 @@ impl Trie<u128> {
     pub fn lookup_batch<T: Copy + Into<u128> + 'static>(
         &self,
         addrs: &[T],
-        out: &mut [Option<NextHopId>],
+        out: &mut [MaybeNextHop],
     ) {
         #[cfg(target_arch = "x86_64")]
         if super::simd::available() {
@@ -520,7 +532,7 @@ impl Trie<u128> {
     pub fn lookup_batch_portable<T: Copy + Into<u128>>(
         &self,
         addrs: &[T],
-        out: &mut [Option<NextHopId>],
+        out: &mut [MaybeNextHop],
     ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]

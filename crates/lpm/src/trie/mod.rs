@@ -160,8 +160,9 @@ pub(super) const JUNK: u32 = (JUNK_UNIT as u32) << 16 | JUNK_UNIT as u32;
 const REGION: usize = 64;
 /// Code of "no route".
 const NO_ROUTE: u16 = 0;
-/// What `codes[NO_ROUTE]` holds.
-const NONE_ID: NextHopId = NextHopId::MAX;
+/// What `codes[NO_ROUTE]` holds: the batches' "no route" as is, so that
+/// they store the code table's entries without converting them.
+const NONE_ID: NextHopId = crate::MaybeNextHop::NONE.0;
 /// Largest number of distinct next hops one table can hold at once.
 pub const MAX_NEXT_HOPS: usize = u16::MAX as usize;
 

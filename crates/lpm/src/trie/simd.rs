@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
 use super::{HDR, LEAF, NONE_ID, OFFSET, STORED_LEAF_BELOW, WIDE};
-use crate::NextHopId;
+use crate::{MaybeNextHop, NextHopId};
 
 /// Addresses per vector.
 pub(super) const W: usize = 16;
@@ -281,67 +281,30 @@ pub(super) unsafe fn codes_of(codes: &[NextHopId], e: __m512i) -> __m512i {
     }
 }
 
-// `store_answers` writes `Option<NextHopId>` as 64-bit words: the tag (0 or 1)
-// in the low half, the id in the high half. Rust does not promise that
-// layout, so it is checked here, at compile time: a build whose layout
-// differs fails instead of writing wrong answers.
-const _: () = {
-    assert!(std::mem::size_of::<Option<NextHopId>>() == 8);
-    // SAFETY: both sides are 8 bytes; const evaluation rejects a value
-    // that is not a valid `Option<u32>`.
-    let some: Option<NextHopId> = unsafe { std::mem::transmute(1u64 | 7 << 32) };
-    assert!(matches!(some, Some(7)));
-    // SAFETY: as above.
-    let none: Option<NextHopId> = unsafe { std::mem::transmute(0u64) };
-    assert!(none.is_none());
-};
-
-/// Writes 16 answers (`NONE_ID` = no route) to `out[..16]` as whole
-/// vectors: converting them one by one to `Option` (a compare, a select
-/// and two stores each) was most of a batch's per-address work on traffic
-/// that ends in the direct array.
+/// Writes 16 answers (`NONE_ID` = no route, which is
+/// [`MaybeNextHop::NONE`]) to `out[..16]`: one store of the ids as they are.
 ///
 /// # Safety
 /// The CPU has the features enabled here.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
-pub(super) unsafe fn store_answers(out: &mut [Option<NextHopId>], ids: __m512i) {
+pub(super) unsafe fn store_answers(out: &mut [MaybeNextHop], ids: __m512i) {
     let Some(out) = out.get_mut(..W) else {
         return;
     };
-    let some = _mm512_cmpneq_epi32_mask(ids, _mm512_set1_epi32(NONE_ID as i32));
-    let one = _mm512_set1_epi64(1);
-    let lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(ids));
-    let hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64::<1>(ids));
-    // Some(id): id << 32 | 1; None: 0.
-    let lo = _mm512_maskz_or_epi64(some as u8, _mm512_slli_epi64::<32>(lo), one);
-    let hi = _mm512_maskz_or_epi64((some >> 8) as u8, _mm512_slli_epi64::<32>(hi), one);
-    let p: *mut u8 = out.as_mut_ptr().cast();
-    // SAFETY: `out` holds 16 `Option<NextHopId>` of 8 bytes (128 bytes,
-    // unaligned stores), and each word written is a valid
-    // `Option<NextHopId>` (the layout is checked at compile time above).
-    unsafe {
-        _mm512_storeu_si512(p.cast(), lo);
-        _mm512_storeu_si512(p.add(64).cast(), hi);
-    }
+    // SAFETY: `out` holds 16 `MaybeNextHop`s, each a `u32`
+    // (`repr(transparent)`; 64 bytes, unaligned store), and any `u32` is
+    // a valid one.
+    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), ids) };
 }
 
-/// Writes 16 answers "no route" to `out[..16]`: two stores of zero words.
+/// Writes 16 answers "no route" to `out[..16]`.
 ///
 /// # Safety
 /// The CPU has the features enabled here.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
-pub(super) unsafe fn store_none(out: &mut [Option<NextHopId>]) {
-    let Some(out) = out.get_mut(..W) else {
-        return;
-    };
-    let p: *mut u8 = out.as_mut_ptr().cast();
-    // SAFETY: `out` holds 16 `Option<NextHopId>` of 8 bytes (128 bytes,
-    // unaligned stores), and a zero word is `None` (checked at compile
-    // time above).
-    unsafe {
-        _mm512_storeu_si512(p.cast(), _mm512_setzero_si512());
-        _mm512_storeu_si512(p.add(64).cast(), _mm512_setzero_si512());
-    }
+pub(super) unsafe fn store_none(out: &mut [MaybeNextHop]) {
+    // SAFETY: the features are enabled (this function's own).
+    unsafe { store_answers(out, _mm512_set1_epi32(NONE_ID as i32)) }
 }
 
 // `upper_words` reads `Ipv6Addr`s as their 16 bytes in network order.

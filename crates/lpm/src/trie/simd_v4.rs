@@ -5,11 +5,11 @@
 
 use std::arch::x86_64::*;
 
-use super::lookup::{resolve, V4};
+use super::lookup::{answer, V4};
 use super::simd::{codes_of, store_answers, walk_lanes, V, W};
 use super::v4::{walk_v4_depth_unchecked, walk_v4_from_unchecked};
 use super::{Key, LEAF, NONE_ID};
-use crate::NextHopId;
+use crate::{MaybeNextHop, NextHopId};
 
 /// IPv4 batches of `V` vectors with at most this many addresses going on
 /// past the direct array walk those one by one (`lanes`), not in rounds of
@@ -28,7 +28,7 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
-    out: &mut [Option<NextHopId>],
+    out: &mut [MaybeNextHop],
 ) {
     let n = addrs.len().min(out.len());
     let full = n / W * W;
@@ -64,7 +64,7 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
     // The tail (fewer than W addresses), one by one.
     for (&a, o) in addrs[full..n].iter().zip(&mut out[full..n]) {
         let e = super::lookup::walk(direct, arena, V4(u64::from(a.into()) << 32));
-        *o = resolve(codes, e);
+        *o = answer(codes, e);
     }
 }
 

@@ -6,11 +6,11 @@ use std::any::TypeId;
 use std::arch::x86_64::*;
 use std::net::Ipv6Addr;
 
-use super::lookup::resolve;
+use super::lookup::answer;
 use super::simd::{ranks64, store_answers, store_none, walk_lanes, Codes, V, W};
 use super::top::{PAIR, PAIRS, TOP_BITS, TOP_LEVELS};
 use super::{Key, LEAF, OFFSET, REGION};
-use crate::NextHopId;
+use crate::{MaybeNextHop, NextHopId};
 
 /// The upper 64 bits of 16 addresses as two vectors of 32-bit words (bits
 /// 0..32, 32..64); lanes past `a` hold 0. `Ipv6Addr`s (what the tables
@@ -137,7 +137,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
-    out: &mut [Option<NextHopId>],
+    out: &mut [MaybeNextHop],
 ) {
     const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
     let n = addrs.len().min(out.len());
@@ -156,7 +156,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
         // walks once per 16.
         // SAFETY: this trie's fields (the caller's contract).
         if let Some(leaf) = unsafe { super::v6::shared_leaf(direct, arena, a) } {
-            o.fill(resolve(codes, leaf));
+            o.fill(answer(codes, leaf));
             continue;
         }
         let mut tops = [_mm512_setzero_si512(); V];
@@ -199,7 +199,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                             super::v6::walk_from(arena, e, x)
                         }
                     };
-                    *o = resolve(codes, leaf);
+                    *o = answer(codes, leaf);
                 }
             }
             continue;
@@ -234,7 +234,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                     }
                 };
                 if !super::v6::is_node(leaf) {
-                    o[v * W..(v + 1) * W].fill(resolve(codes, leaf));
+                    o[v * W..(v + 1) * W].fill(answer(codes, leaf));
                     shared |= 1 << v;
                     routed &= !(u64::from(u16::MAX) << (v * W));
                 }
@@ -341,7 +341,7 @@ pub(super) unsafe fn batch_v6<T: Copy + Into<u128> + 'static>(
                             super::v6::finish(arena, en, x)
                         }
                     };
-                    *o = resolve(codes, leaf);
+                    *o = answer(codes, leaf);
                 }
             }
         }

@@ -25,10 +25,10 @@
 //! different addresses are independent loads, and the CPU keeps many of
 //! them in flight.
 
-use super::lookup::{resolve, resolve_unchecked};
+use super::lookup::{answer, answer_unchecked};
 use super::top::{top_entry, top_slot, TOP_LEVELS};
 use super::{Key, HDR, JUNK, LEAF, LEAF_REGION, OFFSET, STORED_LEAF_BELOW};
-use crate::NextHopId;
+use crate::{MaybeNextHop, NextHopId};
 
 const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
 /// Node levels every walk that reaches a node takes (depths 18..48).
@@ -264,7 +264,7 @@ pub(super) unsafe fn direct_pass<T: Copy + Into<u128>>(
     direct: &[u32],
     codes: &[NextHopId],
     a: &[T],
-    o: &mut [Option<NextHopId>],
+    o: &mut [MaybeNextHop],
 ) -> Pending {
     let mut p = Pending {
         idx: [0; CHUNK],
@@ -279,7 +279,7 @@ pub(super) unsafe fn direct_pass<T: Copy + Into<u128>>(
         let e = unsafe { direct_entry(direct, (a[i].into() >> 64) as u64) };
         // Checked: a node pointer's low bits are no code (such an address
         // is answered again after its walk).
-        o[i] = resolve(codes, e);
+        o[i] = answer(codes, e);
         // Written always, kept only for a node (no branch on the kind).
         p.idx[p.n % CHUNK] = i as u8;
         p.n += usize::from(e & LEAF == 0);
@@ -300,13 +300,13 @@ pub(super) unsafe fn walk_pending<T: Copy + Into<u128>>(
     codes: &[NextHopId],
     p: &Pending,
     a: &[T],
-    o: &mut [Option<NextHopId>],
+    o: &mut [MaybeNextHop],
 ) {
     for &i in &p.idx[..p.n.min(CHUNK)] {
         let i = usize::from(i);
         if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
             // SAFETY: this trie's fields (caller's contract).
-            *o = unsafe { resolve_unchecked(codes, walk(direct, arena, x.into())) };
+            *o = unsafe { answer_unchecked(codes, walk(direct, arena, x.into())) };
         }
     }
 }
@@ -361,13 +361,13 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
     arena: &[u16],
     codes: &[NextHopId],
     addrs: &[T],
-    out: &mut [Option<NextHopId>],
+    out: &mut [MaybeNextHop],
 ) {
     let n = addrs.len().min(out.len());
     for (a, o) in addrs[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
         // SAFETY: this trie's fields (caller's contract).
         if let Some(leaf) = unsafe { shared_leaf(direct, arena, a) } {
-            o.fill(resolve(codes, leaf));
+            o.fill(answer(codes, leaf));
             continue;
         }
         // Uniform addresses end in the direct array (99.3 %), addresses
@@ -381,7 +381,7 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
         if nodes <= PROBE_NODES {
             for (o, &x) in o.iter_mut().zip(a) {
                 // SAFETY: this trie's fields (caller's contract).
-                *o = unsafe { resolve_unchecked(codes, walk(direct, arena, x.into())) };
+                *o = unsafe { answer_unchecked(codes, walk(direct, arena, x.into())) };
             }
             continue;
         }
@@ -423,7 +423,7 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
         for (&i, &c) in p.idx[..n_nodes].iter().zip(&cur[..n_nodes]) {
             if let (Some(o), Some(&x)) = (o.get_mut(usize::from(i)), a.get(usize::from(i))) {
                 // SAFETY: `c` is a leaf or a node of this trie.
-                *o = unsafe { resolve_unchecked(codes, finish(arena, c, x.into())) };
+                *o = unsafe { answer_unchecked(codes, finish(arena, c, x.into())) };
             }
         }
     }

@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::lpm::MaybeNextHop;
 use crate::wire::ipv6::next_header;
 
 /// Destinations covering every kind of answer the FIB gives in `rig`:
@@ -128,13 +129,19 @@ fn prepared_hints_carry_each_frames_route() {
     hints.prepare(&fib, frames.iter().map(|f| &f[..]));
     let v4: Ipv4Addr = "198.51.100.7".parse().unwrap();
     let v6: Ipv6Addr = "2001:db8:2::7".parse().unwrap();
-    assert_eq!(hints.get(0).dst, RouteHint::V4(v4, fib.v4.lookup(v4)));
+    assert_eq!(
+        hints.get(0).dst,
+        RouteHint::V4(v4, fib.v4.lookup(v4).into())
+    );
     assert!(fib.v4.lookup(v4).is_some());
     assert_eq!(hints.get(1).dst, RouteHint::None);
-    assert_eq!(hints.get(2).dst, RouteHint::V6(v6, fib.v6.lookup(v6)));
+    assert_eq!(
+        hints.get(2).dst,
+        RouteHint::V6(v6, fib.v6.lookup(v6).into())
+    );
     assert_eq!(
         hints.get(3).dst,
-        RouteHint::V4("100.64.0.1".parse().unwrap(), None)
+        RouteHint::V4("100.64.0.1".parse().unwrap(), MaybeNextHop::NONE)
     );
     assert_eq!(hints.get(4).dst, RouteHint::None);
     // A new batch replaces the old one's hints.
@@ -149,7 +156,7 @@ fn a_hint_for_another_destination_is_ignored() {
     let mut f = v4_frame("192.0.2.10", "198.51.100.7", 64, 10, false);
     // Claims "no route" for a different address: the pipeline looks up the
     // frame's own destination instead.
-    let stale = RouteHint::V4("198.51.100.8".parse().unwrap(), None);
+    let stale = RouteHint::V4("198.51.100.8".parse().unwrap(), MaybeNextHop::NONE);
     let hint = FrameHint {
         dst: stale,
         src: RouteHint::None,

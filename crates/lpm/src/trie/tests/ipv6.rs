@@ -70,29 +70,29 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
         let first = mask(k, l);
         probes.extend((0..64).map(|i| first.wrapping_add(i)));
     }
-    let mut batch = vec![None; probes.len()];
+    let mut batch = vec![UNSET; probes.len()];
     for (a, o) in probes.chunks(64).zip(batch.chunks_mut(64)) {
         t.lookup_batch(a, o);
     }
-    let mut odd = vec![None; probes.len()];
+    let mut odd = vec![UNSET; probes.len()];
     t.lookup_batch(&probes[..probes.len() - 1], &mut odd);
-    let mut portable = vec![None; probes.len()];
+    let mut portable = vec![UNSET; probes.len()];
     t.lookup_batch_portable(&probes, &mut portable);
     // `Ipv6Addr`s (what `Ipv6Table` passes) take the AVX-512 batch's own
     // address loads (`simd::upper_words`), `u128`s the generic ones.
     let addrs: Vec<std::net::Ipv6Addr> = probes.iter().map(|&a| a.into()).collect();
-    let mut by_addr = vec![None; probes.len()];
+    let mut by_addr = vec![UNSET; probes.len()];
     for (a, o) in addrs.chunks(64).zip(by_addr.chunks_mut(64)) {
         t.lookup_batch(a, o);
     }
     for (i, &a) in probes.iter().enumerate() {
         let want = r.lookup(a).map(|x| x.0);
         assert_eq!(t.lookup(a), want, "lookup {a:#x}");
-        assert_eq!(batch[i], want, "batch {a:#x}");
-        assert_eq!(by_addr[i], want, "batch of Ipv6Addr {a:#x}");
-        assert_eq!(portable[i], want, "portable batch {a:#x}");
+        assert_eq!(batch[i].get(), want, "batch {a:#x}");
+        assert_eq!(by_addr[i].get(), want, "batch of Ipv6Addr {a:#x}");
+        assert_eq!(portable[i].get(), want, "portable batch {a:#x}");
         if i + 1 < probes.len() {
-            assert_eq!(odd[i], want, "odd-sized batch {a:#x}");
+            assert_eq!(odd[i].get(), want, "odd-sized batch {a:#x}");
         }
     }
 }
