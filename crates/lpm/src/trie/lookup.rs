@@ -243,28 +243,29 @@ unsafe fn shared_walk<T: Copy + Into<u32>>(
 }
 
 /// Addresses per round of the portable IPv4 batch (the data plane's
-/// vector), and per shared-walk test within a round that has none.
+/// vector).
 const ROUND: usize = 64;
-const GROUP: usize = 16;
 
 /// The portable IPv4 batch: per round of 64, one walk if the round's
 /// addresses share it, else the direct entries of all 64 prefetched, then
-/// per group of 16 one shared walk or the single lookup's walk per address.
+/// the single lookup's walk per address.
 ///
 /// Measured against single lookups (`examples/lpm_poptrie.rs`, same runs;
-/// README, eighteenth session): the walk is the single lookup's
-/// (`id_v4_unchecked`; the generic checked walk it replaces took 63
-/// instructions per uniform lookup against 16.5); the prefetches, 4
+/// README, eighteenth and nineteenth sessions): the walk is the single
+/// lookup's (`id_v4_unchecked`; the generic checked walk it replaces took
+/// 63 instructions per uniform lookup against 16.5); the prefetches, 4
 /// instructions an address with no branch, issue every direct miss of the
 /// round before the first walk's mispredicted branch can hold them back
 /// (uniform 0.72-0.73x -> 0.76-0.79x single lookups by best, inside
 /// 0.74 -> 0.81-0.82x); prefetching them 16 addresses ahead, or the first
-/// node 8 ahead, gained less or lost. The shared test per round of 64 before the
-/// groups of 16 took the sequential trace from 1.5x to 2.1x single
-/// lookups. Answers are stored as the code table holds them
-/// ([`MaybeNextHop`], nineteenth session: with `Option`s, single lookups
-/// stored into a batch's output and read back ran 0.82-0.85x, as raw ids
-/// 0.93-0.94x); the batch still runs 0.80-0.86x single lookups there.
+/// node 8 ahead, gained less or lost. The shared test per round of 64
+/// took the sequential trace from 1.5x to 2.1x single lookups. Answers are
+/// stored as the code table holds them ([`MaybeNextHop`]). A second shared
+/// test per group of 16 in rounds without one (until the nineteenth
+/// session) cost uniform and inside traffic more than it gave sequential
+/// runs: without it 1.13x and 1.05-1.06x that build, sequential 0.92-0.93x
+/// (still 3.1x single lookups); without the prefetches as well, 1.10-1.11x
+/// and 1.01-1.02x (two same-run benches each).
 ///
 /// # Safety
 /// As [`id_v4_unchecked`].
@@ -287,16 +288,9 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
         for &x in round {
             prefetch(direct, (x.into() >> (32 - DIRECT)) as usize);
         }
-        for (group, o) in round.chunks(GROUP).zip(o_round.chunks_mut(GROUP)) {
+        for (o, &x) in o_round.iter_mut().zip(round) {
             // SAFETY: the caller's contract.
-            if let Some(leaf) = unsafe { shared_walk(direct, arena, group) } {
-                o.fill(answer(codes, leaf));
-                continue;
-            }
-            for (o, &x) in o.iter_mut().zip(group) {
-                // SAFETY: the caller's contract.
-                *o = MaybeNextHop(unsafe { id_v4_unchecked(direct, arena, codes, x.into()) });
-            }
+            *o = MaybeNextHop(unsafe { id_v4_unchecked(direct, arena, codes, x.into()) });
         }
     }
 }
