@@ -157,9 +157,8 @@ impl Checksum {
 
 /// [`Checksum`]'s sum over a batch's answers, as one sum over the whole
 /// output, which LLVM vectorises without a branch per answer (a loop of
-/// `add` got one, on the `Option`'s tag, when batches wrote `Option`s).
-/// `MaybeNextHop::NONE` is `u32::MAX`, so (id + 1) in 32 bits is again
-/// 0 for a miss.
+/// `add` got one, on the `Option`'s tag, when batches wrote `Option`s);
+/// each answer adds what [`Checksum::add`] adds for it.
 #[inline(always)]
 fn answers_sum(out: &[MaybeNextHop]) -> u64 {
     out.iter()

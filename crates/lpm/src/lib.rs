@@ -77,11 +77,6 @@ impl MaybeNextHop {
     pub const fn is_none(self) -> bool {
         self.0 == NextHopId::MAX
     }
-
-    #[inline(always)]
-    pub const fn is_some(self) -> bool {
-        !self.is_none()
-    }
 }
 
 impl Default for MaybeNextHop {
@@ -98,13 +93,6 @@ impl From<Option<NextHopId>> for MaybeNextHop {
             Some(id) => Self::some(id),
             None => Self::NONE,
         }
-    }
-}
-
-impl From<MaybeNextHop> for Option<NextHopId> {
-    #[inline(always)]
-    fn from(m: MaybeNextHop) -> Self {
-        m.get()
     }
 }
 
