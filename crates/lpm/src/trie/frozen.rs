@@ -82,6 +82,10 @@ pub enum FrozenVariant {
     D16N8LeafNodes,
     /// That without the base table (`Layout16::new_linear`).
     D16N8LeafNodesLinear,
+    /// The `n8` leaf-node copy read by `D16N8`'s code (its leaf test
+    /// never true there): the same data as `D16N8LeafNodes`, the other
+    /// loop, to tell the two apart.
+    D16N8LeafNodesByD16,
     /// `D8` (when the table has < 128 codes), walk as `D16`.
     D8,
     /// `D16` with the node slot taken one bit off: wrong answers on
@@ -433,6 +437,10 @@ impl FrozenV4 {
             },
             FrozenVariant::D16N8LeafNodes => match &self.n8ln {
                 Some(l) => Self::id16ln::<true>(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D16N8LeafNodesByD16 => match &self.n8ln {
+                Some(l) => Self::id16::<false, false, true>(l, &self.codes, a),
                 None => super::NONE_ID,
             },
             FrozenVariant::D16N8LeafNodesLinear => match &self.n8lnx {

@@ -18,6 +18,7 @@ fn check_frozen(t: &Trie<u32>, probes: &[u32]) {
             FrozenVariant::D16LeafNodes,
             FrozenVariant::D16N8LeafNodes,
             FrozenVariant::D16N8LeafNodesLinear,
+            FrozenVariant::D16N8LeafNodesByD16,
             FrozenVariant::D8,
         ] {
             assert_eq!(f.lookup(v, a), want, "{v:?} {a:#x}");
