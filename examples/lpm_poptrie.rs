@@ -17,6 +17,12 @@
 //!   `LPM_BATCH=portable` the batches take the portable path
 //!   (`lookup_batch_portable`, what CPUs without AVX-512 run) instead of
 //!   the one the CPU is given at run time.
+//!   With `LPM_FROZEN` (issue 17's measurement tool, `lpm_poptrie/frozen.rs`)
+//!   it also builds lookup-only IPv4 copies with a smaller direct array
+//!   (`ferroute::lpm::frozen`) and checks every answer of every variant
+//!   against the table's (any mismatch fails the run): `all` times them
+//!   beside the table's single lookups (`-f16-single`... rows), a variant's
+//!   name makes it the IPv4 single lookup alone (no IPv4 batch rows then).
 //! * `check DIR LABEL...`: compares every answer of each LABEL with
 //!   Poptrie's; fails on any mismatch.
 //! * `report FILE`: the markdown table from the collected lines (best and
@@ -31,13 +37,18 @@ use std::process::ExitCode;
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use ferroute::lpm::frozen::{FrozenV4, FrozenVariant};
 use ferroute::lpm::{Ipv4Table, Ipv6Table, MaybeNextHop, NextHopId};
 use ferroute::tables::{load_routes, LoadOptions};
 
 #[path = "../benches/common/mod.rs"]
 mod common;
+/// `LPM_FROZEN`: the frozen copies' variants (a measurement tool).
+#[path = "lpm_poptrie/frozen.rs"]
+mod frozen;
 
 use common::lpm::{load_tables, v4_traces, v6_traces};
+use frozen::{frozen_mismatches, pass_frozen_any, FROZEN, FROZEN_SOLO, FROZEN_TIMED};
 
 /// Addresses per trace.
 const QUERIES: usize = 1 << 20;
@@ -65,6 +76,14 @@ trait Family {
     fn lookup(t: &Self::Table, a: Self::Addr) -> Option<NextHopId>;
     fn lookup_batch(t: &Self::Table, a: &[Self::Addr], out: &mut [MaybeNextHop]);
     fn lookup_bytes(t: &Self::Table) -> usize;
+    /// `LPM_FROZEN`: the table's lookup-only copy with a smaller direct
+    /// array (IPv4 only; see `ferroute::lpm::frozen`).
+    fn frozen(_t: &Self::Table) -> Option<Result<FrozenV4, String>> {
+        None
+    }
+    fn frozen_lookup(_f: &FrozenV4, _v: FrozenVariant, _a: Self::Addr) -> Option<NextHopId> {
+        None
+    }
 }
 
 struct V4;
@@ -103,6 +122,13 @@ impl Family for V4 {
     }
     fn lookup_bytes(t: &Ipv4Table) -> usize {
         t.lookup_memory_bytes()
+    }
+    fn frozen(t: &Ipv4Table) -> Option<Result<FrozenV4, String>> {
+        Some(t.frozen_copy())
+    }
+    #[inline(always)]
+    fn frozen_lookup(f: &FrozenV4, v: FrozenVariant, a: Ipv4Addr) -> Option<NextHopId> {
+        f.lookup(v, u32::from(a))
     }
 }
 
@@ -217,6 +243,15 @@ fn run_family<F: Family>(dir: &Path, passes: u32, label: &str) -> Result<(), Err
         t0.elapsed().as_secs_f64()
     );
     println!("MEM {label} {} {}", F::NAME, F::lookup_bytes(&table));
+    let solo = FROZEN.flatten();
+    let frozen = match F::frozen(&table).filter(|_| FROZEN.is_some()) {
+        Some(Ok(f)) => {
+            println!("FROZEN {label} {} {:?}", F::NAME, f.stats());
+            Some(f)
+        }
+        Some(Err(e)) => return Err(format!("frozen copy: {e}").into()),
+        None => None,
+    };
     for trace in TRACES {
         let q = F::decode(&std::fs::read(dir.join(format!("{}-{trace}.q", F::NAME)))?);
         let single: Vec<Option<NextHopId>> = q.iter().map(|&a| F::lookup(&table, a)).collect();
@@ -233,17 +268,67 @@ fn run_family<F: Family>(dir: &Path, passes: u32, label: &str) -> Result<(), Err
             )
             .into());
         }
-        let answers: Vec<u8> = single
-            .iter()
-            .flat_map(|a| a.unwrap_or(NO_ROUTE).to_le_bytes())
-            .collect();
+        let solo_f = frozen.as_ref().zip(solo);
+        let answers: Vec<u8> = match solo_f {
+            // The frozen variant's own answers, for the check against Poptrie's.
+            Some((f, v)) => q
+                .iter()
+                .map(|&a| F::frozen_lookup(f, FROZEN_SOLO[v].0, a))
+                .collect(),
+            None => single.clone(),
+        }
+        .iter()
+        .flat_map(|a| a.unwrap_or(NO_ROUTE).to_le_bytes())
+        .collect();
         std::fs::write(
             dir.join(format!("ans-{label}-{}-{trace}.bin", F::NAME)),
             answers,
         )?;
+        if let Some(f) = &frozen {
+            let wrong = frozen_mismatches::<F>(f, FrozenVariant::D16Wrong, &q, &single);
+            println!(
+                "FROZEN-CHECK {label} {} {trace} wrong-on-purpose {wrong}",
+                F::NAME
+            );
+            for &(v, name) in FROZEN_TIMED {
+                let bad = frozen_mismatches::<F>(f, v, &q, &single);
+                println!("FROZEN-CHECK {label} {} {trace} {name} {bad}", F::NAME);
+                if bad != 0 {
+                    return Err(
+                        format!("{} {trace}: frozen {name}: {bad} mismatches", F::NAME).into(),
+                    );
+                }
+            }
+        }
         // The fastest pass of each kind: a shared machine only ever adds time.
         let (mut ts, mut tb, mut tw, mut sum) = (f64::MAX, f64::MAX, f64::MAX, 0);
+        let mut tf = vec![f64::MAX; FROZEN_TIMED.len()];
+        let mlps = |secs: f64| q.len() as f64 / secs / 1e6;
+        let name = F::NAME;
+        if let Some((f, v)) = solo_f {
+            for _ in 0..passes {
+                let t = Instant::now();
+                sum = black_box(pass_frozen_any::<F>(v, f, black_box(&q)));
+                ts = ts.min(t.elapsed().as_secs_f64());
+            }
+            println!("RESULT {label}-single {name} {trace} {:.2} {sum}", mlps(ts));
+            continue;
+        }
         for _ in 0..passes {
+            if let Some(f) = &frozen {
+                for (v, t_v) in tf.iter_mut().enumerate() {
+                    let t = Instant::now();
+                    let x = black_box(pass_frozen_any::<F>(v, f, black_box(&q)));
+                    *t_v = t_v.min(t.elapsed().as_secs_f64());
+                    if x != sum && sum != 0 {
+                        return Err(format!(
+                            "{} {trace}: frozen checksum {x}, single {sum}",
+                            F::NAME
+                        )
+                        .into());
+                    }
+                }
+            }
             let t = Instant::now();
             sum = black_box(pass_single::<F>(&table, black_box(&q)));
             ts = ts.min(t.elapsed().as_secs_f64());
@@ -261,11 +346,17 @@ fn run_family<F: Family>(dir: &Path, passes: u32, label: &str) -> Result<(), Err
                 .into());
             }
         }
-        let mlps = |secs: f64| q.len() as f64 / secs / 1e6;
-        let name = F::NAME;
         println!("RESULT {label}-single {name} {trace} {:.2} {sum}", mlps(ts));
         println!("RESULT {label}-batch {name} {trace} {:.2} {sum}", mlps(tb));
         println!("RESULT {label}-stored {name} {trace} {:.2} {sum}", mlps(tw));
+        if frozen.is_some() {
+            for ((_, fname), t) in FROZEN_TIMED.iter().zip(&tf) {
+                println!(
+                    "RESULT {label}-{fname}-single {name} {trace} {:.2} {sum}",
+                    mlps(*t)
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -436,6 +527,12 @@ fn report(file: &Path) -> Result<(), Error> {
                 );
             }
         }
+    }
+    if rates
+        .keys()
+        .any(|(who, _, _)| who.starts_with("ferroute-f"))
+    {
+        frozen::report(&get);
     }
     if rates.keys().any(|(who, _, _)| who.starts_with("base-")) {
         println!("\nThis build against the previous one (`base`), same run: new ÷ base (best / median)\n");

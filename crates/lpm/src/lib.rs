@@ -20,6 +20,13 @@ mod trie;
 
 pub use trie::{LpmError, TrieStats, MAX_NEXT_HOPS};
 
+/// Measurement tool (issue 17): lookup-only IPv4 copies with a smaller
+/// direct array, timed by `examples/lpm_poptrie.rs`. Not for the fast path.
+#[doc(hidden)]
+pub mod frozen {
+    pub use super::trie::{FrozenStats, FrozenV4, FrozenVariant};
+}
+
 /// The plain binary trie the tests check the compressed one against.
 /// **Not for the fast path**: it is slow and large on purpose.
 #[doc(hidden)]
@@ -288,6 +295,14 @@ table!(
     /// An IPv6 longest-prefix-match table.
     Ipv6Table, Ipv6Net, Ipv6Addr, u128
 );
+impl Ipv4Table {
+    /// A [`frozen::FrozenV4`] copy of this table (measurement tool).
+    #[doc(hidden)]
+    pub fn frozen_copy(&self) -> Result<frozen::FrozenV4, String> {
+        frozen::FrozenV4::new(&self.trie)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

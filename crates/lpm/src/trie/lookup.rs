@@ -112,7 +112,7 @@ unsafe fn runs_unchecked(arena: &[u16], o: usize) -> u64 {
 /// faster in A/B runs. IPv6 walks keep the shift: with the table their
 /// sequential trace was slower in the same runs (74-78 against 86-133
 /// Mlps; noisy, not pursued).
-static SLOT_MASKS: [u64; 64] = {
+pub(super) static SLOT_MASKS: [u64; 64] = {
     let mut m = [0u64; 64];
     let mut s = 0;
     while s < 64 {

@@ -47,6 +47,7 @@
 mod arena;
 mod build;
 mod codes;
+mod frozen;
 mod lookup;
 mod record;
 #[cfg(target_arch = "x86_64")]
@@ -63,6 +64,7 @@ mod v6;
 use std::collections::HashMap;
 
 use super::NextHopId;
+pub use frozen::{FrozenStats, FrozenV4, FrozenVariant};
 use record::Record;
 
 /// Top bits used by direct pointing and the stride of every node below it.

@@ -7,6 +7,7 @@ use crate::MaybeNextHop;
 /// (the tests' ids are small), so a slot the batch leaves unwritten fails.
 pub(super) const UNSET: MaybeNextHop = MaybeNextHop::some(0xdead_beef);
 
+mod frozen;
 mod ipv6;
 
 /// Random prefixes clustered under a few /8s so that nodes get deep.

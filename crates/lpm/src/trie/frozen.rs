@@ -1,0 +1,633 @@
+//! A measurement tool, not a table: lookup-only IPv4 copies of a finished
+//! trie with a smaller direct array, to answer (issue 17) whether cutting
+//! the 1 MiB direct array's footprint makes uniform single lookups fast
+//! enough to be worth building for real (README, "Twentieth session").
+//! Nothing here is updated in place and nothing in the crate uses it;
+//! `examples/lpm_poptrie.rs` times it (`LPM_FROZEN`).
+//!
+//! The layouts, all built from `Trie<u32>`'s direct array and arena
+//! (`FrozenVariant` names the lookups over them):
+//!
+//! * `D16`: the direct array as `u16` (512 KiB). A leaf is `0x8000|code`
+//!   (codes < 2^14, else the copy is refused: a real build would need an
+//!   escape); a node is `WIDE16?|rel` where `rel` is its offset in 8-byte
+//!   units (`ALIGN`) from the base (an address) of its block of `1 << BLOCK` direct
+//!   entries. The bases are an 8 KiB table indexed by the address
+//!   alone, so its load (L1) runs beside the direct entry's, not after
+//!   it. The nodes are copied block by block (each block's subtrees
+//!   together, depth first), so every `rel` fits 14 bits; child pointers
+//!   in wide nodes stay absolute. The copy's arena starts with a zero
+//!   node (`ZERO_NODE`) for the branch-free step below.
+//! * `D16` with byte-wide narrow nodes (`n8`, codes < 256): each node
+//!   with no child stores its entries as `u8` codes after its bitmap
+//!   (8 + n bytes, padded to 8), where the trie stores `u16`: the nodes a
+//!   uniform address reaches shrink as the direct array did.
+//! * `D16` with leaf nodes (`ln`, with or without `n8`): no direct entry
+//!   is a leaf. A leaf of code c is `2c`, the c-th node of a table of
+//!   one-slot nodes (16 bytes each: a bitmap of slot 0, entry c) laid
+//!   again every 32 KiB of arena, and a block's base is the start of the
+//!   last table laid before it. So every lookup steps one narrow node
+//!   (its own, or its leaf's, which stays in L1/L2) with no branch on the
+//!   entry's kind and no select; only wide nodes branch.
+//! * `D8` (an upper bound on the footprint, 256 KiB): the direct array as
+//!   `u8`, a leaf its code (codes < 128), a node `0x80|i`, the i-th node
+//!   pointer of its block of 128 entries in a `u32` array (`ptrs`, reached
+//!   through an 8 KiB table of per-block starts). A node costs one more
+//!   dependent load.
+
+use super::lookup::{entry_unchecked, SLOT_MASKS};
+use super::{Trie, ALIGN, GUARD, HDR, LEAF, OFFSET, WIDE};
+use crate::NextHopId;
+
+/// Direct entries per `D16` block: `1 << BLOCK` (a /10 per block with 18
+/// direct bits: 1,024 bases, 8 KiB).
+const BLOCK: u32 = 8;
+/// A `D16` entry that is a leaf.
+const LEAF16: u32 = 0x8000;
+/// A `D16` node entry whose node is wide.
+const WIDE16: u32 = 0x4000;
+/// `D16` node offsets (in `ALIGN` units) and leaf codes.
+const REL16: u32 = WIDE16 - 1;
+/// Direct entries per `D8` block: at most 128 nodes, so `i` fits 7 bits.
+const BLOCK8: u32 = 7;
+/// Units of the zero node at the copy's start: a narrow step from offset
+/// 0 reads a bitmap of zeros (rank 0) and the unit before the entries.
+const ZERO_NODE: usize = 2 * ALIGN;
+const DIRECT: u32 = 18;
+/// Units of a one-slot leaf node (`Layout16::new` with `leaf_nodes`).
+const LEAF_NODE: usize = 8;
+/// Units between copies of the leaf-node table: a block's nodes must lie
+/// within 2^14 × 8 bytes (2^16 units) of its base, the last copy's start.
+const LEAF_TABLE_EVERY: usize = 1 << 14;
+
+/// Which single lookup [`FrozenV4::lookup`] runs (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrozenVariant {
+    /// `D16`, the walk of `v4::id_v4_unchecked` after the direct entry.
+    D16,
+    /// `D16`, no branch on a leaf or a narrow node's first step: the
+    /// narrow step is taken from offset 0 (the zero node) for a leaf and
+    /// its result dropped by a select; only wide nodes branch.
+    D16BranchFree,
+    /// `D16` over the copy with byte-wide narrow nodes (when the table
+    /// has < 256 codes).
+    D16N8,
+    /// [`FrozenVariant::D16BranchFree`] over that copy.
+    D16N8BranchFree,
+    /// `D16` whose leaves point to one-slot nodes: every direct entry
+    /// steps a node, no branch on the entry's kind, no select (only wide
+    /// nodes branch).
+    D16LeafNodes,
+    /// That with byte-wide narrow nodes.
+    D16N8LeafNodes,
+    /// That without the base table (`Layout16::new_linear`).
+    D16N8LeafNodesLinear,
+    /// The `n8` leaf-node copy read by `D16N8`'s code (its leaf test
+    /// never true there): the same data as `D16N8LeafNodes`, the other
+    /// loop, to tell the two apart.
+    D16N8LeafNodesByD16,
+    /// `D8` (when the table has < 128 codes), walk as `D16`.
+    D8,
+    /// `D16` with the node slot taken one bit off: wrong answers on
+    /// purpose, to show that the harness's check catches them.
+    D16Wrong,
+}
+
+/// Sizes of a copy (what its lookups can touch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrozenStats {
+    pub direct16_bytes: usize,
+    pub direct8_bytes: usize,
+    pub node_bytes: usize,
+    /// The `n8` copy's nodes (0 without it).
+    pub node_bytes_n8: usize,
+    /// The leaf-node copies' nodes, leaf-node tables included (`u16`,
+    /// `n8`; 0 without them).
+    pub node_bytes_ln: (usize, usize),
+    /// The `lnx` copy's arena (padding included) and its nodes' largest
+    /// drift ahead of their line, bytes; or why it could not be made.
+    pub arena_bytes_lnx: Result<(usize, usize), String>,
+    /// Nanoseconds `FrozenV4::new` took for each copy (`D16`, `n8`).
+    pub build_ns: (u128, u128),
+    /// Largest span of one `D16` block's nodes, bytes (must stay < 128 KiB).
+    pub max_block_bytes: usize,
+    /// Direct entries that are wide nodes (the branch the branch-free
+    /// variant keeps).
+    pub wide_direct: usize,
+    pub ptrs: usize,
+}
+
+/// One `D16` copy: direct array, block bases, nodes. Not `Clone`: the
+/// bases are addresses into this arena, which a clone would not own.
+#[derive(Debug)]
+struct Layout16 {
+    direct16: Vec<u16>,
+    /// Address of each block's first node (provenance exposed: the
+    /// arena is never changed or moved once built).
+    bases: Vec<usize>,
+    /// Address of the zero node (the arena's start).
+    zero: usize,
+    arena: Vec<u16>,
+}
+
+/// A lookup-only IPv4 copy with a 16-bit (and, with few codes, an 8-bit)
+/// direct array. See the module docs. Moving it keeps the arenas where
+/// they are (their heap blocks), so the addresses stay valid.
+#[derive(Debug)]
+pub struct FrozenV4 {
+    l16: Layout16,
+    /// The copy with byte-wide narrow nodes (codes < 256).
+    n8: Option<Layout16>,
+    /// Copies whose direct entries are all node pointers (leaves point
+    /// to one-slot nodes): `u16` and byte-wide narrow nodes.
+    ln: Option<Layout16>,
+    n8ln: Option<Layout16>,
+    /// `n8` leaf nodes without bases (`Layout16::new_linear`).
+    n8lnx: Option<Layout16>,
+    direct8: Vec<u8>,
+    starts8: Vec<u32>,
+    /// Node pointers into `l16.arena`.
+    ptrs: Vec<u32>,
+    codes: Vec<NextHopId>,
+    stats: FrozenStats,
+}
+
+/// Copies the node `e` points to (and its subtree) to the end of `dst`;
+/// returns the copy's pointer (same flags).
+/// With `narrow8`, a narrow node's entries (codes < 256) are stored as
+/// bytes, two per unit, the first in the low half (byte order of a
+/// little-endian load, which is what `narrow_at::<true>` reads).
+fn copy_node(src: &[u16], e: u32, dst: &mut Vec<u16>, narrow8: bool) -> u32 {
+    let o = (e & OFFSET) as usize;
+    let wide = e & WIDE != 0;
+    let runs = (0..HDR).fold(0u64, |r, i| r | u64::from(src[o + i]) << (16 * i));
+    let n = runs.count_ones() as usize;
+    let at = dst.len();
+    if narrow8 && !wide {
+        dst.extend_from_slice(&src[o..o + HDR]);
+        let body = &src[o + HDR..o + HDR + n];
+        dst.extend(body.chunks(2).map(|c| {
+            debug_assert!(c.iter().all(|&x| x < 0x100));
+            c[0] | c.get(1).map_or(0, |&x| x << 8)
+        }));
+    } else {
+        dst.extend_from_slice(&src[o..o + HDR + (n << usize::from(wide))]);
+    }
+    dst.resize(dst.len().next_multiple_of(ALIGN), 0);
+    if wide {
+        for i in 0..n {
+            let j = at + HDR + 2 * i;
+            let x = u32::from(dst[j]) | u32::from(dst[j + 1]) << 16;
+            if x & LEAF == 0 {
+                let c = copy_node(src, x, dst, narrow8);
+                dst[j] = c as u16;
+                dst[j + 1] = (c >> 16) as u16;
+            }
+        }
+    }
+    assert!(dst.len() < OFFSET as usize, "copy outgrew node pointers");
+    at as u32 | (e & WIDE)
+}
+
+/// Appends a table of one-slot leaf nodes, one per code (`LEAF_NODE`
+/// units each: runs = 1, slot 0 opening the only run, then the code, as a
+/// unit or as its low byte); returns where it starts.
+fn push_leaf_table(arena: &mut Vec<u16>, codes: usize) -> usize {
+    let at = arena.len();
+    for c in 0..codes as u16 {
+        arena.extend([1, 0, 0, 0, c, 0, 0, 0]);
+    }
+    debug_assert_eq!(arena.len() - at, codes * LEAF_NODE);
+    at
+}
+
+impl Layout16 {
+    /// The `D16` copy of `t` (codes checked by the caller), the original
+    /// node pointer → copy's pointer per direct entry, the largest block
+    /// span in units and the number of wide direct entries.
+    ///
+    /// With `leaf_nodes`, no direct entry is a leaf: a leaf of code c
+    /// points (rel `2c`) to the c-th node of a table of one-slot nodes
+    /// (`LEAF_NODE` units each, entry c), of which a copy is laid every
+    /// `LEAF_TABLE_EVERY` units; a block's base is the last copy's start.
+    fn new(
+        t: &Trie<u32>,
+        narrow8: bool,
+        leaf_nodes: bool,
+    ) -> Result<(Self, Vec<u32>, usize, usize), String> {
+        let n = 1usize << DIRECT;
+        let mut arena = vec![0u16; ZERO_NODE];
+        let mut direct16 = vec![0u16; n];
+        let mut bases = vec![0u32; n >> BLOCK];
+        let mut copied = vec![0u32; n];
+        let (mut max_block, mut wide_direct) = (0, 0);
+        let mut table: Option<usize> = None;
+        if leaf_nodes && t.codes.len() * LEAF_NODE * 4 > LEAF_TABLE_EVERY {
+            return Err(format!("{} codes: too many for leaf nodes", t.codes.len()));
+        }
+        for (b, base) in bases.iter_mut().enumerate() {
+            *base = arena.len() as u32;
+            if leaf_nodes {
+                if table.is_none_or(|at| arena.len() - at > LEAF_TABLE_EVERY) {
+                    table = Some(push_leaf_table(&mut arena, t.codes.len()));
+                }
+                *base = table.unwrap_or(0) as u32;
+            }
+            for s in b << BLOCK..(b + 1) << BLOCK {
+                let e = t.direct[s];
+                direct16[s] = if e & LEAF != 0 && leaf_nodes {
+                    ((e & 0xffff) * (LEAF_NODE / ALIGN) as u32) as u16
+                } else if e & LEAF != 0 {
+                    (LEAF16 | (e & 0xffff)) as u16
+                } else {
+                    let c = copy_node(&t.arena, e, &mut arena, narrow8);
+                    copied[s] = c;
+                    let rel = (c & OFFSET) - *base;
+                    debug_assert_eq!(rel as usize % ALIGN, 0);
+                    let rel = rel / ALIGN as u32;
+                    if rel > REL16 {
+                        return Err(format!("block {b}: node at {rel} × 8 bytes past 2^14"));
+                    }
+                    wide_direct += usize::from(c & WIDE != 0);
+                    // A narrow node's entry is its `rel` alone (see `id16`).
+                    (rel | if c & WIDE != 0 { WIDE16 } else { 0 }) as u16
+                };
+            }
+            max_block = max_block.max(arena.len() - *base as usize);
+        }
+        arena.extend([0; GUARD]);
+        let zero = arena.as_ptr().expose_provenance();
+        let bases = bases.iter().map(|&b| zero + b as usize * 2).collect();
+        let l = Layout16 {
+            direct16,
+            bases,
+            zero,
+            arena,
+        };
+        Ok((l, copied, max_block, wide_direct))
+    }
+
+    /// The leaf-node copy without bases (`lnx`): entry `d` (an `i16`) of
+    /// direct index `s` is `2 * rel | wide`, `rel` the node's offset in
+    /// 8-byte units from the *line* `8 * s` bytes into the arena, so the
+    /// node is at `arena + 4 * (2 * s + d)` (one `lea`; no base load).
+    /// Nodes are laid in direct order, padded up when they fall 32 KiB
+    /// behind the line, with a leaf-node table every 32 KiB of arena; the
+    /// copy is refused where they run more than the reach (±128 KiB)
+    /// ahead of it. Also returns the largest drift ahead, in bytes.
+    fn new_linear(t: &Trie<u32>, narrow8: bool) -> Result<(Self, usize), String> {
+        const BEHIND: usize = 1 << 14; // units: 32 KiB
+        const REACH: isize = 1 << 14; // 8-byte units: 128 KiB
+        let n = 1usize << DIRECT;
+        let mut arena: Vec<u16> = Vec::new();
+        let mut direct16 = vec![0u16; n];
+        let mut table: Option<usize> = None;
+        let mut ahead = 0usize;
+        for (s, d) in direct16.iter_mut().enumerate() {
+            let line = 4 * s;
+            if arena.len() + BEHIND < line {
+                arena.resize(line - BEHIND, 0);
+            }
+            if table.is_none_or(|at| arena.len() - at > BEHIND) {
+                table = Some(push_leaf_table(&mut arena, t.codes.len()));
+            }
+            ahead = ahead.max((arena.len() * 2).saturating_sub(8 * s));
+            let e = t.direct[s];
+            let (at, wide) = if e & LEAF != 0 {
+                (
+                    table.unwrap_or(0) + (e & 0xffff) as usize * LEAF_NODE,
+                    false,
+                )
+            } else {
+                let c = copy_node(&t.arena, e, &mut arena, narrow8);
+                ((c & OFFSET) as usize, c & WIDE != 0)
+            };
+            let rel = (at as isize - line as isize) / ALIGN as isize;
+            if !(-REACH..REACH).contains(&rel) {
+                return Err(format!("entry {s}: node {rel} × 8 bytes from its line"));
+            }
+            *d = ((2 * rel as i16) | i16::from(wide)) as u16;
+        }
+        arena.extend([0; GUARD]);
+        let zero = arena.as_ptr().expose_provenance();
+        let l = Layout16 {
+            direct16,
+            bases: Vec::new(),
+            zero,
+            arena,
+        };
+        Ok((l, ahead))
+    }
+}
+
+impl FrozenV4 {
+    /// The copy of `t`, or why it cannot be made (codes ≥ 2^14, a block's
+    /// nodes past 14 bits of offset).
+    pub(crate) fn new(t: &Trie<u32>) -> Result<Self, String> {
+        let n = 1usize << DIRECT;
+        if t.direct.len() != n {
+            return Err("direct array is not 2^18 entries".into());
+        }
+        if t.codes.len() > REL16 as usize + 1 {
+            return Err(format!("{} codes: more than 2^14", t.codes.len()));
+        }
+        let t0 = std::time::Instant::now();
+        let (l16, copied, max_block, wide_direct) = Layout16::new(t, false, false)?;
+        let build16 = t0.elapsed().as_nanos();
+        let t0 = std::time::Instant::now();
+        let n8 = if t.codes.len() <= 0x100 {
+            Some(Layout16::new(t, true, false)?.0)
+        } else {
+            None
+        };
+        let ln = Layout16::new(t, false, true).ok().map(|l| l.0);
+        let n8ln = n8
+            .as_ref()
+            .and_then(|_| Layout16::new(t, true, true).ok())
+            .map(|l| l.0);
+        let n8lnx = if n8.is_some() && t.codes.len() * LEAF_NODE * 4 <= LEAF_TABLE_EVERY {
+            Layout16::new_linear(t, true)
+        } else {
+            Err("codes".into())
+        };
+        let arena_bytes_lnx = n8lnx
+            .as_ref()
+            .map(|(l, a)| (l.arena.len() * 2, *a))
+            .map_err(Clone::clone);
+        let n8lnx = n8lnx.ok().map(|l| l.0);
+        let build8 = t0.elapsed().as_nanos();
+
+        let (mut direct8, mut starts8, mut ptrs) = (Vec::new(), Vec::new(), Vec::new());
+        if t.codes.len() <= 0x80 {
+            direct8 = vec![0u8; n];
+            starts8 = vec![0u32; n >> BLOCK8];
+            for (b, start) in starts8.iter_mut().enumerate() {
+                *start = ptrs.len() as u32;
+                for s in b << BLOCK8..(b + 1) << BLOCK8 {
+                    let e = t.direct[s];
+                    direct8[s] = if e & LEAF != 0 {
+                        e as u8
+                    } else {
+                        ptrs.push(copied[s]);
+                        0x80 | (ptrs.len() - 1 - *start as usize) as u8
+                    };
+                }
+            }
+        }
+        let stats = FrozenStats {
+            direct16_bytes: l16.direct16.len() * 2 + l16.bases.len() * 8,
+            direct8_bytes: direct8.len() + starts8.len() * 4 + ptrs.len() * 4,
+            node_bytes: l16.arena.len() * 2,
+            node_bytes_n8: n8.as_ref().map_or(0, |l| l.arena.len() * 2),
+            node_bytes_ln: (
+                ln.as_ref().map_or(0, |l| l.arena.len() * 2),
+                n8ln.as_ref().map_or(0, |l| l.arena.len() * 2),
+            ),
+            arena_bytes_lnx,
+            build_ns: (build16, build8),
+            max_block_bytes: max_block * 2,
+            wide_direct,
+            ptrs: ptrs.len(),
+        };
+        Ok(FrozenV4 {
+            l16,
+            n8,
+            ln,
+            n8ln,
+            n8lnx,
+            direct8,
+            starts8,
+            ptrs,
+            codes: t.codes.clone(),
+            stats,
+        })
+    }
+
+    pub fn stats(&self) -> FrozenStats {
+        self.stats.clone()
+    }
+
+    /// Whether `D8` was built (the table has at most 128 codes).
+    pub fn has_d8(&self) -> bool {
+        !self.direct8.is_empty()
+    }
+
+    /// The next hop of `a` by variant `v` (`D8` answers `None` when
+    /// [`FrozenV4::has_d8`] is false). The variant is a constant at every
+    /// call the harness makes, so it folds away.
+    #[inline(always)]
+    pub fn lookup(&self, v: FrozenVariant, a: u32) -> Option<NextHopId> {
+        let id = match v {
+            FrozenVariant::D16 => Self::id16::<false, false, false>(&self.l16, &self.codes, a),
+            FrozenVariant::D16BranchFree => {
+                Self::id16::<true, false, false>(&self.l16, &self.codes, a)
+            }
+            FrozenVariant::D16Wrong => Self::id16::<false, true, false>(&self.l16, &self.codes, a),
+            FrozenVariant::D16N8 => match &self.n8 {
+                Some(l) => Self::id16::<false, false, true>(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D16N8BranchFree => match &self.n8 {
+                Some(l) => Self::id16::<true, false, true>(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D16LeafNodes => match &self.ln {
+                Some(l) => Self::id16ln::<false>(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D16N8LeafNodes => match &self.n8ln {
+                Some(l) => Self::id16ln::<true>(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D16N8LeafNodesByD16 => match &self.n8ln {
+                Some(l) => Self::id16::<false, false, true>(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D16N8LeafNodesLinear => match &self.n8lnx {
+                Some(l) => Self::id16lnx(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D8 if self.has_d8() => self.id8(a),
+            FrozenVariant::D8 => super::NONE_ID,
+        };
+        std::hint::select_unpredictable(id != super::NONE_ID, Some(id), None)
+    }
+
+    #[inline(always)]
+    fn id(codes: &[NextHopId], code: u32) -> NextHopId {
+        debug_assert!((code as usize) < codes.len());
+        // SAFETY: every leaf's code (direct: masked to 14 bits, checked <
+        // codes.len() by the builder's source; node entries: codes of the
+        // source trie) indexes the copied code table.
+        unsafe { *codes.get_unchecked(code as usize) }
+    }
+
+    /// The wide walk of `v4::id_v4_unchecked` from node pointer `e` in
+    /// `l`'s arena; the narrow node that ends it read as `N8` says.
+    #[inline(always)]
+    fn walk<const N8: bool>(
+        l: &Layout16,
+        codes: &[NextHopId],
+        mut e: u32,
+        mut r: u64,
+    ) -> NextHopId {
+        let arena = &l.arena[..];
+        while e & WIDE != 0 {
+            // SAFETY: `e` is a wide node pointer into the copy: `copy_node`
+            // copied each node whole (and the flags with the offset).
+            e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
+            if e & LEAF != 0 {
+                return Self::id(codes, e & 0xffff);
+            }
+            r <<= 6;
+        }
+        let node = l.zero + e as usize * 2;
+        // SAFETY: a narrow node pointer into the copy, as above.
+        Self::id(codes, unsafe {
+            Self::narrow_at::<N8>(node, (r >> 58) as u32)
+        })
+    }
+
+    /// [`FrozenV4::walk`] out of line (rare: 703 direct entries are wide).
+    #[cold]
+    #[inline(never)]
+    fn walk_cold<const N8: bool>(l: &Layout16, codes: &[NextHopId], e: u32, r: u64) -> NextHopId {
+        Self::walk::<N8>(l, codes, e, r)
+    }
+
+    /// The narrow step from the node at `node` (an address): its slot
+    /// `slot`'s entry, a code. As `entry_unchecked::<false>`, from a
+    /// pointer instead of an offset; with `N8` the entries are bytes.
+    ///
+    /// # Safety
+    /// `node` is the address of a narrow node of the arena (stored as `N8`
+    /// says) or of its zero node.
+    #[inline(always)]
+    unsafe fn narrow_at<const N8: bool>(node: usize, slot: u32) -> u32 {
+        let p = std::ptr::with_exposed_provenance::<u16>(node);
+        // SAFETY: the caller's contract: a node's HDR units, then its
+        // popcount(runs) entries (the zero node: rank 0 reads the byte
+        // or unit before its 8th byte, inside it).
+        unsafe {
+            let runs = u64::from_le(p.cast::<u64>().read_unaligned());
+            let rank = (runs & SLOT_MASKS[(slot & 63) as usize]).count_ones() as usize;
+            if N8 {
+                u32::from(*p.cast::<u8>().add(2 * HDR + rank).sub(1))
+            } else {
+                u32::from(*p.add(HDR + rank).sub(1))
+            }
+        }
+    }
+
+    /// `D16`: a narrow node entry is its `rel` as is (flags clear), so the
+    /// node's address is `bases[block] + rel * 8` with no masking (the
+    /// bases are addresses, one `[base + d * 8]` operand); a wide one
+    /// converts back to an arena offset for [`FrozenV4::walk`].
+    #[inline(always)]
+    fn id16<const BRANCH_FREE: bool, const WRONG: bool, const N8: bool>(
+        l: &Layout16,
+        codes: &[NextHopId],
+        a: u32,
+    ) -> NextHopId {
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len(), s >> BLOCK < bases.len().
+        let (d, base) = unsafe {
+            (
+                u32::from(*l.direct16.get_unchecked(s)),
+                *l.bases.get_unchecked(s >> BLOCK),
+            )
+        };
+        let r = u64::from(a) << (32 + DIRECT);
+        let r = if WRONG { r << 1 } else { r };
+        let slot = (r >> 58) as u32;
+        if !BRANCH_FREE && d & LEAF16 != 0 {
+            return Self::id(codes, d & REL16);
+        }
+        // (A leaf's bit 14 is clear: codes < 2^14.)
+        if d & WIDE16 != 0 {
+            let node = base + (d & REL16) as usize * 8;
+            let o = (node - l.zero) / 2;
+            return Self::walk::<N8>(l, codes, o as u32 | WIDE, r);
+        }
+        let node = base + d as usize * 8;
+        if !BRANCH_FREE {
+            // SAFETY: a narrow node entry of the copy (`Layout16::new`).
+            return Self::id(codes, unsafe { Self::narrow_at::<N8>(node, slot) });
+        }
+        // A leaf steps the zero node at the arena's start, a narrow node
+        // its own; the select drops the leaf's step.
+        let is_leaf = d & LEAF16 != 0;
+        let node = std::hint::select_unpredictable(is_leaf, l.zero, node);
+        // SAFETY: the zero node, or a narrow node of the copy.
+        let x = unsafe { Self::narrow_at::<N8>(node, slot) };
+        Self::id(
+            codes,
+            std::hint::select_unpredictable(is_leaf, d & REL16, x),
+        )
+    }
+
+    /// `D16` with leaf nodes: every entry but a wide node's is a narrow
+    /// step at `bases[block] + d * 8`.
+    #[inline(always)]
+    fn id16ln<const N8: bool>(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len(), s >> BLOCK < bases.len().
+        let (d, base) = unsafe {
+            (
+                u32::from(*l.direct16.get_unchecked(s)),
+                *l.bases.get_unchecked(s >> BLOCK),
+            )
+        };
+        let r = u64::from(a) << (32 + DIRECT);
+        if d & WIDE16 != 0 {
+            let node = base + (d & REL16) as usize * 8;
+            return Self::walk::<N8>(l, codes, ((node - l.zero) / 2) as u32 | WIDE, r);
+        }
+        // SAFETY: a narrow node or a one-slot leaf node of the copy.
+        Self::id(codes, unsafe {
+            Self::narrow_at::<N8>(base + d as usize * 8, (r >> 58) as u32)
+        })
+    }
+
+    /// `D16` with leaf nodes and no bases: the node of entry `d` of
+    /// index `s` is at `arena + 4 * (2 * s + d)` (`Layout16::new_linear`).
+    #[inline(always)]
+    fn id16lnx(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len().
+        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        let r = u64::from(a) << (32 + DIRECT);
+        // In 4-byte units from the arena's start; never negative: every
+        // node lies in the arena.
+        let t = (2 * s as isize + d) as usize;
+        if d & 1 != 0 {
+            // Out of line: LLVM otherwise laid the narrow step after the
+            // wide loop and reached it with two taken jumps.
+            return Self::walk_cold::<true>(l, codes, ((t - 1) * 2) as u32 | WIDE, r);
+        }
+        // SAFETY: a narrow node or a one-slot leaf node of the copy.
+        Self::id(codes, unsafe {
+            Self::narrow_at::<true>(l.zero + t * 4, (r >> 58) as u32)
+        })
+    }
+
+    #[inline(always)]
+    fn id8(&self, a: u32) -> NextHopId {
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct8.len() (D8 built), s >> BLOCK8 < starts8.len().
+        let (d, start) = unsafe {
+            (
+                u32::from(*self.direct8.get_unchecked(s)),
+                *self.starts8.get_unchecked(s >> BLOCK8),
+            )
+        };
+        if d & 0x80 == 0 {
+            return Self::id(&self.codes, d);
+        }
+        // SAFETY: the builder pushed one pointer per node entry of the
+        // block (pointers into `l16.arena`), and numbered them from the
+        // block's start.
+        let e = unsafe { *self.ptrs.get_unchecked((start + (d & 0x7f)) as usize) };
+        Self::walk::<false>(&self.l16, &self.codes, e, u64::from(a) << (32 + DIRECT))
+    }
+}
