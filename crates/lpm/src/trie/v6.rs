@@ -343,7 +343,8 @@ unsafe fn direct_pass<T: Copy + Into<u128>>(
             *o = unsafe { answer_unchecked(codes, e) };
         } else {
             debug_assert!(n <= i && i < CHUNK);
-            // SAFETY: see above.
+            // SAFETY: n <= i < CHUNK (see above); `e` is a direct entry of
+            // this trie that is a node, so it has a top index.
             unsafe {
                 notes.idx.get_unchecked_mut(n).write(i as u8);
                 notes.his.get_unchecked_mut(n).write(h);
