@@ -31,11 +31,28 @@ pub(super) unsafe fn id_v4_unchecked(
 ) -> NextHopId {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
     debug_assert_eq!(direct.len(), 1 << DIRECT);
+    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
+    let e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
+    // SAFETY: the caller's contract; `e` is `a`'s direct entry.
+    unsafe { id_v4_from_entry_unchecked(arena, codes, e, a) }
+}
+
+/// [`id_v4_unchecked`] from `a`'s direct entry `e` on (which a batch has
+/// read by an index it kept from its prefetches).
+///
+/// # Safety
+/// As [`id_v4_unchecked`]; `e` is `a`'s entry in the trie's direct array.
+#[inline(always)]
+pub(super) unsafe fn id_v4_from_entry_unchecked(
+    arena: &[u16],
+    codes: &[NextHopId],
+    mut e: u32,
+    a: u32,
+) -> NextHopId {
+    const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
     // SAFETY: (each read below) the caller's contract; a leaf's code is
     // its low 16 bits, below codes.len().
     let id = |code: u32| unsafe { *codes.get_unchecked(code as usize) };
-    // SAFETY: a >> (32 - DIRECT) < 2^DIRECT = direct.len() (caller's contract).
-    let mut e = unsafe { *direct.get_unchecked((a >> (32 - DIRECT)) as usize) };
     if e & LEAF != 0 {
         return id(e & 0xffff);
     }

@@ -25,6 +25,8 @@
 //! different addresses are independent loads, and the CPU keeps many of
 //! them in flight.
 
+use std::mem::MaybeUninit;
+
 use super::lookup::{answer, answer_unchecked};
 use super::top::{top_entry, top_slot, TOP_LEVELS};
 use super::{Key, HDR, JUNK, LEAF, LEAF_REGION, OFFSET, STORED_LEAF_BELOW};
@@ -35,16 +37,14 @@ const DIRECT: u32 = <u128 as Key>::DIRECT as u32;
 pub(super) const FLAT_LEVELS: u32 = 5;
 /// Addresses per round of a batch (the data plane's vector).
 const CHUNK: usize = 64;
+/// Addresses per step of the direct pass. Eight once spilled its
+/// pointers (four were better then); with the rare path marked
+/// (`rare`), eight ran inside-prefix rounds 1.20x single lookups against
+/// 1.15x with four, uniform alike (1.07), in one A/B of 6 rounds.
+const GROUP: usize = 8;
 /// Batches with at most this many addresses going on past the direct
 /// array walk them one by one, not level by level across the batch.
 pub(super) const SCALAR_WALKS: usize = 8;
-
-/// Addresses of a portable round whose direct entries are read first, and
-/// how many of them may be nodes for the round to be walked one address
-/// at a time, as single lookups are (uniform traffic), rather than by the
-/// direct pass and the levels across the round (inside-prefix traffic).
-const PROBE: usize = 8;
-const PROBE_NODES: usize = 1;
 
 /// The slot of node level `level` (0 = depth 18) in the address's upper half.
 #[inline(always)]
@@ -229,11 +229,23 @@ pub(super) unsafe fn flat_walk(arena: &[u16], first: u32, hi: u64) -> u32 {
     // SAFETY: `first` is a direct entry of this trie that is a node
     // (caller's contract): it has a top index (`Trie::write_top`). Its
     // entry (depth 30, as stored) is a leaf or a node, kept whatever it is.
-    let mut e = unsafe { top_entry(arena, first, top_slot(hi)) };
+    let e = unsafe { top_entry(arena, first, top_slot(hi)) };
+    // SAFETY: `e` is a stored leaf or node of this trie.
+    unsafe { flat_walk_below_top(arena, e, hi) }
+}
+
+/// The flat levels of [`flat_walk`] below the top index's step, from its
+/// entry `e`.
+///
+/// # Safety
+/// `e` is the top index's entry for `hi` (a stored leaf or node) of the
+/// trie whose arena `arena` is.
+#[inline(always)]
+unsafe fn flat_walk_below_top(arena: &[u16], mut e: u32, hi: u64) -> u32 {
     let mut found = e;
     for level in TOP_LEVELS..FLAT_LEVELS {
         // SAFETY: `e` is what a step returned: a leaf, a node or `JUNK`;
-        // the arena holds `first`.
+        // the arena holds a node.
         let (next, rank) = unsafe { step_any(arena, e, flat_slot(hi, level)) };
         // A rank of 0: `e` was a leaf or `JUNK`, so `found` already holds
         // the answer.
@@ -241,74 +253,6 @@ pub(super) unsafe fn flat_walk(arena: &[u16], first: u32, hi: u64) -> u32 {
         e = next;
     }
     found
-}
-
-/// The addresses of a round whose direct entry is a node, by index
-/// (packed in order).
-pub(super) struct Pending {
-    pub(super) idx: [u8; CHUNK],
-    pub(super) n: usize,
-}
-
-/// The first level of a round (at most `CHUNK` addresses): every address is
-/// answered from its direct entry as it is read, as a single lookup would
-/// be, and those whose entry is a node are noted in `Pending` (answered
-/// again once walked). Nothing else is stored per address, so on traffic
-/// that ends in the direct array (uniform addresses: 99.3 %) a batch costs
-/// what single lookups do.
-///
-/// # Safety
-/// `direct` is a `Trie<u128>`'s direct array.
-#[inline(always)]
-pub(super) unsafe fn direct_pass<T: Copy + Into<u128>>(
-    direct: &[u32],
-    codes: &[NextHopId],
-    a: &[T],
-    o: &mut [MaybeNextHop],
-) -> Pending {
-    let mut p = Pending {
-        idx: [0; CHUNK],
-        n: 0,
-    };
-    // Plain indices over slices cut to one length: the iterator chain
-    // (zip, take, enumerate) compiled to spills and branches per address.
-    let m = a.len().min(o.len()).min(CHUNK);
-    let (a, o) = (&a[..m], &mut o[..m]);
-    for i in 0..m {
-        // SAFETY: this trie's direct array (caller's contract).
-        let e = unsafe { direct_entry(direct, (a[i].into() >> 64) as u64) };
-        // Checked: a node pointer's low bits are no code (such an address
-        // is answered again after its walk).
-        o[i] = answer(codes, e);
-        // Written always, kept only for a node (no branch on the kind).
-        p.idx[p.n % CHUNK] = i as u8;
-        p.n += usize::from(e & LEAF == 0);
-    }
-    p
-}
-
-/// Walks the noted addresses one by one and answers them: what a round
-/// with few of them does (after every other answer is out, so none waits
-/// for their misses).
-///
-/// # Safety
-/// `direct`, `arena` and `codes` are one `Trie<u128>`'s fields.
-#[inline(always)]
-pub(super) unsafe fn walk_pending<T: Copy + Into<u128>>(
-    direct: &[u32],
-    arena: &[u16],
-    codes: &[NextHopId],
-    p: &Pending,
-    a: &[T],
-    o: &mut [MaybeNextHop],
-) {
-    for &i in &p.idx[..p.n.min(CHUNK)] {
-        let i = usize::from(i);
-        if let (Some(o), Some(&x)) = (o.get_mut(i), a.get(i)) {
-            // SAFETY: this trie's fields (caller's contract).
-            *o = unsafe { answer_unchecked(codes, walk(direct, arena, x.into())) };
-        }
-    }
 }
 
 /// The leaf of every address of `a` when all agree with the first on their
@@ -341,17 +285,234 @@ pub(super) unsafe fn shared_leaf<T: Copy + Into<u128>>(
     (!is_node(leaf)).then_some(leaf)
 }
 
-/// Batches, `CHUNK` addresses per round. A round of alike addresses takes
-/// one walk (`shared_leaf`). A round with at most `PROBE_NODES` nodes
-/// among its first `PROBE` direct entries (uniform traffic) is walked one
-/// address at a time with the single lookup's walk: the direct pass's
-/// bookkeeping cost such rounds 34 instructions per lookup against 25
-/// (callgrind), and the probe made the portable batch 1.17-1.28x faster on
-/// the uniform trace (same-run A/B against the build before, best), at
-/// 0.93-0.98x on the sequential trace's rounds that the shared walk
-/// refuses (README, eighteenth session). Otherwise direct entries of all,
-/// then each flat level for every address that reached a node, then the
-/// rare longer walks one by one.
+/// Storage for up to `CHUNK` values of which a round writes only the first
+/// few (the addresses it walks on), so not cleared first: clearing the
+/// three arrays (832 bytes) cost a round of uniform addresses, which notes
+/// none or one, 0.8 instructions per lookup.
+type Slots<T> = [MaybeUninit<T>; CHUNK];
+
+/// The first `n` values of `s`.
+///
+/// # Safety
+/// `n <= CHUNK` and the first `n` of `s` are written.
+#[inline(always)]
+unsafe fn written<T>(s: &mut Slots<T>, n: usize) -> &mut [T] {
+    debug_assert!(n <= CHUNK);
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the first `n` are
+    // initialised (caller's contract).
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), n) }
+}
+
+/// The addresses of a round that go on past the direct array, packed in
+/// order: index in the round, upper half, and the entry the walk is at.
+struct Notes {
+    idx: Slots<u8>,
+    his: Slots<u64>,
+    cur: Slots<u32>,
+}
+
+/// The direct level of a round (`a` and `o` of one length, at most
+/// `CHUNK`): every leaf answered, every node noted in `notes` (in order);
+/// returns how many were noted, whose first that many entries it wrote.
+///
+/// `GROUP` addresses a step, with one test that all are leaves: per
+/// uniform lookup about 9 instructions here, where a step per address
+/// with the walk inline took 16 (callgrind; the load, byte swap, shift
+/// and load of the direct entry, then the code's load and the answer's
+/// store, are 7).
+///
+/// # Safety
+/// `direct` and `codes` are one `Trie<u128>`'s fields.
+#[inline(always)]
+unsafe fn direct_pass<T: Copy + Into<u128>>(
+    direct: &[u32],
+    arena: &[u16],
+    codes: &[NextHopId],
+    a: &[T],
+    o: &mut [MaybeNextHop],
+    notes: &mut Notes,
+) -> usize {
+    let m = a.len().min(o.len()).min(CHUNK);
+    let (a, o) = (&a[..m], &mut o[..m]);
+    let mut n = 0;
+    // Answers a leaf, notes a node (n <= i < m <= CHUNK: one note per
+    // address at most).
+    let mut one = |o: &mut MaybeNextHop, i: usize, h: u64, e: u32| {
+        if e & LEAF != 0 {
+            // SAFETY: a direct leaf of this trie and its code table.
+            *o = unsafe { answer_unchecked(codes, e) };
+        } else {
+            debug_assert!(n <= i && i < CHUNK);
+            // SAFETY: n <= i < CHUNK (see above); `e` is a direct entry of
+            // this trie that is a node, so it has a top index.
+            unsafe {
+                notes.idx.get_unchecked_mut(n).write(i as u8);
+                notes.his.get_unchecked_mut(n).write(h);
+                // The walk's first step, here: one pass less over the
+                // notes.
+                notes
+                    .cur
+                    .get_unchecked_mut(n)
+                    .write(top_entry(arena, e, top_slot(h)));
+            }
+            n += 1;
+        }
+    };
+    let (ag, _) = a.as_chunks::<GROUP>();
+    let (og, _) = o.as_chunks_mut::<GROUP>();
+    for (g, (ag, og)) in ag.iter().zip(og.iter_mut()).enumerate() {
+        // SAFETY: this trie's direct array (caller's contract).
+        let e = ag.map(|x| unsafe { direct_entry(direct, (x.into() >> 64) as u64) });
+        // (Spelt out: a fold compiled to a longer test.)
+        if (e[0] & e[1] & e[2] & e[3]) & (e[4] & e[5] & e[6] & e[7]) & LEAF != 0 {
+            for (o, &e) in og.iter_mut().zip(&e) {
+                // SAFETY: a direct leaf of this trie and its code table.
+                *o = unsafe { answer_unchecked(codes, e) };
+            }
+        } else {
+            rare();
+            // The upper halves read again (from L1; `black_box` hides that
+            // they are the ones above) rather than kept from the step's
+            // start: kept, they held registers across the common case,
+            // which then spilled its pointers (10.5 instructions per
+            // uniform lookup against 9.5).
+            for (k, (o, &x)) in og.iter_mut().zip(std::hint::black_box(ag)).enumerate() {
+                one(o, GROUP * g + k, (x.into() >> 64) as u64, e[k]);
+            }
+        }
+    }
+    let steps = m / GROUP * GROUP;
+    for (i, (&x, o)) in (steps..).zip(a[steps..].iter().zip(&mut o[steps..])) {
+        let h = (x.into() >> 64) as u64;
+        // SAFETY: this trie's direct array (caller's contract).
+        one(o, i, h, unsafe { direct_entry(direct, h) });
+    }
+    n
+}
+
+/// Marks the path it is called on as rare, so that the register
+/// allocator spills there: with the direct pass's notes taking the walk's
+/// first step (`top_entry`, the arena's pointer live across the loop),
+/// the common step otherwise reloaded the code table's pointer from the
+/// stack (callgrind, uniform: 14.96 instructions per lookup, 14.16 with
+/// this; inside-prefix traffic, which takes the marked path, 99.7 and
+/// 102.2, and in one A/B 1.21 and 1.16 single lookups, uniform 1.04 and
+/// 1.08 by best).
+#[cold]
+#[inline(always)]
+fn rare() {}
+
+/// One round (at most `CHUNK` addresses) that no shared walk answers.
+///
+/// Every address's direct entry is read in order and a leaf answered at
+/// once, as a single lookup would; a node notes the address (its index,
+/// upper half, and the entry the top index gives for it: the walk's first
+/// step, its load issued as soon as the direct entry is in) in a branch. That branch follows the
+/// traffic's kind and predicts on both pure kinds: uniform addresses end
+/// in the direct array (99.3 %), addresses inside routed prefixes all go
+/// on. Then a few noted addresses (at most `SCALAR_WALKS`) take the single
+/// lookup's walk one by one; more take each flat level across all of them
+/// (independent loads the CPU keeps in flight together), then the rare
+/// longer routes one by one.
+///
+/// # Safety
+/// `direct`, `arena` and `codes` are one `Trie<u128>`'s fields.
+#[inline(always)]
+unsafe fn round<T: Copy + Into<u128>>(
+    direct: &[u32],
+    arena: &[u16],
+    codes: &[NextHopId],
+    a: &[T],
+    o: &mut [MaybeNextHop],
+) {
+    let m = a.len().min(o.len()).min(CHUNK);
+    let (a, o) = (&a[..m], &mut o[..m]);
+    let mut notes = Notes {
+        idx: [MaybeUninit::uninit(); CHUNK],
+        his: [MaybeUninit::uninit(); CHUNK],
+        cur: [MaybeUninit::uninit(); CHUNK],
+    };
+    // SAFETY: this trie's direct array and code table (caller's contract).
+    let n = unsafe { direct_pass(direct, arena, codes, a, o, &mut notes) };
+    if n > 0 {
+        // SAFETY: the caller's contract; the direct pass wrote n notes.
+        unsafe { walk_notes(direct, arena, codes, a, o, &mut notes, n) };
+    }
+}
+
+/// The walks of a round's noted addresses. `#[cold]`, though inlined:
+/// the register allocator then keeps the direct pass's pointers in
+/// registers and spills around this code instead (with the direct pass a
+/// separate function, the call and its frame cost uniform traffic 0.6
+/// instructions per lookup more, and its time 1.00 against 1.04 single
+/// lookups, same run). Inside-prefix rounds, which take this path every
+/// time, ran as fast either way.
+///
+/// # Safety
+/// `arena` and `codes` are one `Trie<u128>`'s fields; `notes` holds `n`
+/// notes of `a` (`direct_pass`), whose answers go to `o`.
+#[cold]
+#[inline(always)]
+unsafe fn walk_notes<T: Copy + Into<u128>>(
+    direct: &[u32],
+    arena: &[u16],
+    codes: &[NextHopId],
+    a: &[T],
+    o: &mut [MaybeNextHop],
+    notes: &mut Notes,
+    n: usize,
+) {
+    let m = a.len().min(o.len());
+    // SAFETY: the direct pass wrote the first n <= m <= CHUNK of each.
+    let (idx, his, cur) = unsafe {
+        (
+            written(&mut notes.idx, n),
+            written(&mut notes.his, n),
+            written(&mut notes.cur, n),
+        )
+    };
+    if n <= SCALAR_WALKS {
+        for ((&i, &e), &h) in idx.iter().zip(cur.iter()).zip(his.iter()) {
+            let i = usize::from(i);
+            debug_assert!(i < m);
+            // SAFETY: a noted index is an address's (< m); `e` is its
+            // top index's entry, a stored leaf or node of this trie.
+            unsafe {
+                let x = (*a.get_unchecked(i)).into();
+                let leaf = finish(arena, flat_walk_below_top(arena, e, h), x);
+                *o.get_unchecked_mut(i) = answer_unchecked(codes, leaf);
+            }
+        }
+        return;
+    }
+    // A node every leaf level reads instead (the first noted address's
+    // direct entry, a node, read again from L1), as stored (its offset).
+    // SAFETY: this trie's direct array (caller's contract).
+    let dummy = unsafe { direct_entry(direct, his[0]) } & OFFSET;
+    for level in TOP_LEVELS..FLAT_LEVELS {
+        for (c, &h) in cur.iter_mut().zip(his.iter()) {
+            // SAFETY: `*c` is a leaf or a node of this trie, `dummy` a node.
+            *c = unsafe { step_or_keep(arena, *c, flat_slot(h, level), dummy) };
+        }
+    }
+    for (&i, &e) in idx.iter().zip(cur.iter()) {
+        let i = usize::from(i);
+        debug_assert!(i < m);
+        // SAFETY: a noted index is an address's (< m); `e` is a leaf or a
+        // node of this trie, and a leaf's code is in its code table.
+        unsafe {
+            let e = if is_node(e) {
+                finish(arena, e, (*a.get_unchecked(i)).into())
+            } else {
+                e
+            };
+            *o.get_unchecked_mut(i) = answer_unchecked(codes, e);
+        }
+    }
+}
+
+/// Batches, `CHUNK` addresses per round: a round of alike addresses takes
+/// one walk (`shared_leaf`), any other is a `round`.
 ///
 /// # Safety
 /// `direct`, `arena` and `codes` are one `Trie<u128>`'s fields.
@@ -364,67 +525,21 @@ pub(super) unsafe fn batch<T: Copy + Into<u128>>(
     out: &mut [MaybeNextHop],
 ) {
     let n = addrs.len().min(out.len());
-    for (a, o) in addrs[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
+    let (mut a, mut o) = (&addrs[..n], &mut out[..n]);
+    // Split off a round at a time (the data plane passes one): the
+    // `chunks` pair cost 30 instructions more per call (callgrind).
+    while !a.is_empty() {
+        let k = a.len().min(CHUNK);
+        let (ar, at) = a.split_at(k);
+        // (`o` is as long as `a`: both cut to n, then split alike.)
+        let (or, ot) = std::mem::take(&mut o).split_at_mut(k);
         // SAFETY: this trie's fields (caller's contract).
-        if let Some(leaf) = unsafe { shared_leaf(direct, arena, a) } {
-            o.fill(answer(codes, leaf));
-            continue;
-        }
-        // Uniform addresses end in the direct array (99.3 %), addresses
-        // inside prefixes mostly walk on: the first `PROBE` addresses'
-        // direct entries (read again from L1 below) say which this round is.
-        let nodes = a.iter().take(PROBE).fold(0, |n, &x| {
-            // SAFETY: this trie's direct array (caller's contract).
-            let e = unsafe { direct_entry(direct, (x.into() >> 64) as u64) };
-            n + usize::from(e & LEAF == 0)
-        });
-        if nodes <= PROBE_NODES {
-            for (o, &x) in o.iter_mut().zip(a) {
-                // SAFETY: this trie's fields (caller's contract).
-                *o = unsafe { answer_unchecked(codes, walk(direct, arena, x.into())) };
-            }
-            continue;
-        }
-        // SAFETY: as above.
-        let p = unsafe { direct_pass(direct, codes, a, o) };
-        if p.n <= SCALAR_WALKS {
-            // Uniform traffic: most rounds have none or one address that
-            // goes on (see `simd::batch_v6`).
+        if let Some(leaf) = unsafe { shared_leaf(direct, arena, ar) } {
+            or.fill(answer(codes, leaf));
+        } else {
             // SAFETY: as above.
-            unsafe { walk_pending(direct, arena, codes, &p, a, o) };
-            continue;
+            unsafe { round(direct, arena, codes, ar, or) };
         }
-        // The noted addresses' upper halves and entries, packed: the levels
-        // then run over dense arrays, without an indirection per step.
-        let n_nodes = p.n.min(CHUNK);
-        let mut hi = [0u64; CHUNK];
-        let mut cur = [0u32; CHUNK];
-        for ((&i, h), c) in p.idx[..n_nodes].iter().zip(&mut hi).zip(&mut cur) {
-            let x = a.get(usize::from(i)).map_or(0, |&x| x.into());
-            *h = (x >> 64) as u64;
-            // SAFETY: this trie's direct array (the read is in L1: the
-            // direct pass just made it).
-            *c = unsafe { direct_entry(direct, *h) };
-        }
-        // A node every leaf level reads instead (the first noted: a node),
-        // as stored (its offset).
-        let dummy = cur[0] & OFFSET;
-        for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
-            // SAFETY: `*c` is a direct entry of this trie that is a node
-            // (noted by the direct pass): it has a top index.
-            *c = unsafe { top_entry(arena, *c, top_slot(h)) };
-        }
-        for level in TOP_LEVELS..FLAT_LEVELS {
-            for (c, &h) in cur[..n_nodes].iter_mut().zip(&hi[..n_nodes]) {
-                // SAFETY: `*c` is a leaf or a node of this trie, `dummy` a node.
-                *c = unsafe { step_or_keep(arena, *c, flat_slot(h, level), dummy) };
-            }
-        }
-        for (&i, &c) in p.idx[..n_nodes].iter().zip(&cur[..n_nodes]) {
-            if let (Some(o), Some(&x)) = (o.get_mut(usize::from(i)), a.get(usize::from(i))) {
-                // SAFETY: `c` is a leaf or a node of this trie.
-                *o = unsafe { answer_unchecked(codes, finish(arena, c, x.into())) };
-            }
-        }
+        (a, o) = (at, ot);
     }
 }
