@@ -223,7 +223,8 @@ macro_rules! table {
             }
 
             /// [`Self::lookup_batch`] without the CPU-specific (AVX-512)
-            /// path, for tests that check both give the same answers.
+            /// path, for tests that check both give the same answers (IPv4;
+            /// IPv6 batches have only this path).
             #[doc(hidden)]
             pub fn lookup_batch_portable(&self, addrs: &[$addr], out: &mut [MaybeNextHop]) {
                 self.trie.lookup_batch_portable(addrs, out)

@@ -3,7 +3,7 @@
 
 use super::record::Record;
 
-use super::{leaf, slot_at, Item, Key, LpmError, Trie, LEAF, NO_ROUTE, REGION, STRIDE};
+use super::{leaf, slot_at, Item, Key, LpmError, Trie, LEAF, NO_ROUTE, STRIDE};
 use crate::NextHopId;
 
 impl<K: Key> Trie<K> {
@@ -39,7 +39,6 @@ impl<K: Key> Trie<K> {
         let mut direct = std::mem::take(&mut t.direct);
         t.fill(&mut direct, &items, 0, K::DIRECT);
         t.direct = direct;
-        t.mark_routed(0, 1 << K::DIRECT);
         Ok(t)
     }
 
@@ -67,31 +66,9 @@ impl<K: Key> Trie<K> {
         }));
         if let Err(panic) = filled {
             self.direct = vec![leaf(NO_ROUTE); 1 << K::DIRECT];
-            self.mark_routed(0, 1 << K::DIRECT);
             std::panic::resume_unwind(panic);
         }
         self.direct = direct;
-        self.mark_routed(0, 1 << K::DIRECT);
-    }
-
-    /// Recomputes the `routed` bits of the regions that direct entries
-    /// `lo..hi` lie in (after they were written). A region with a route
-    /// among the entries written is routed without a scan of the others:
-    /// an update that ends at the direct array writes one entry.
-    pub(super) fn mark_routed(&mut self, lo: usize, hi: usize) {
-        let routed = |e: &u32| *e != leaf(NO_ROUTE);
-        for r in lo / REGION..hi.div_ceil(REGION) {
-            let (start, end) = (r * REGION, (r + 1) * REGION);
-            let Some(entries) = self.direct.get(start..end) else {
-                continue;
-            };
-            let written = &self.direct[lo.max(start)..hi.min(end)];
-            let any = written.iter().any(routed) || entries.iter().any(routed);
-            let (w, b) = (r / 64, r % 64);
-            if let Some(word) = self.routed.get_mut(w) {
-                *word = *word & !(1 << b) | u64::from(any) << b;
-            }
-        }
     }
 
     /// Paints the slots of a level (`entries`: the `1 << stride` slots of the

@@ -529,21 +529,13 @@ impl Trie<u128> {
         self.is_default_leaf(super::leaf(self.leaf_of(a) as u16))
     }
 
-    /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
-    pub fn lookup_batch<T: Copy + Into<u128> + 'static>(
-        &self,
-        addrs: &[T],
-        out: &mut [MaybeNextHop],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if super::simd::available() {
-            let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
-            // SAFETY: the CPU has every feature `simd::batch_v6` enables
-            // (checked just above); this trie's fields.
-            return unsafe {
-                super::simd_v6::batch_v6(direct, &self.routed, arena, codes, addrs, out)
-            };
-        }
+    /// Batches: the portable path on every CPU.
+    pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [MaybeNextHop]) {
+        // No AVX-512 path: the one there was (gathers in 16 lanes) ran
+        // 0.87-0.93x this one on every trace on Zen 4 once the portable
+        // batch answered direct leaves eight at a time and took the top
+        // index's step in its direct pass (twentieth session, README), and
+        // 0.88-0.90x inside the data plane's pipeline (benches/forward.rs).
         self.lookup_batch_portable(addrs, out)
     }
 

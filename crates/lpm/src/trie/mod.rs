@@ -54,8 +54,6 @@ mod record;
 mod simd;
 #[cfg(target_arch = "x86_64")]
 mod simd_v4;
-#[cfg(target_arch = "x86_64")]
-mod simd_v6;
 mod top;
 mod update;
 mod v4;
@@ -157,9 +155,6 @@ const JUNK_UNIT: u16 = 0;
 /// "no route" (code 0), which no node is (none lies at offset 0): a walk
 /// that keeps it answers "no route", and a step from it reads it again.
 pub(super) const JUNK: u32 = (JUNK_UNIT as u32) << 16 | JUNK_UNIT as u32;
-/// Direct entries per bit of `Trie::routed` (with 18 direct bits: a bit
-/// per /12, 4096 bits).
-const REGION: usize = 64;
 /// Code of "no route".
 const NO_ROUTE: u16 = 0;
 /// What `codes[NO_ROUTE]` holds: the batches' "no route" as is, so that
@@ -208,12 +203,6 @@ pub enum LpmError {
 pub(crate) struct Trie<K: Key> {
     /// `1 << K::DIRECT` entries.
     direct: Vec<u32>,
-    /// Bit r (word r / 64, bit r % 64) set where region r of the direct
-    /// array (`REGION` entries: addresses whose top 12 bits are r) holds a
-    /// route or a node: IPv6 batches answer a vector of addresses that all
-    /// fall in unrouted regions without reading the direct array
-    /// (`simd::batch_v6`). 512 bytes.
-    routed: Vec<u64>,
     /// Nodes, in 16-bit units, then `GUARD` (empty while there is no node).
     arena: Vec<u16>,
     /// Leaf code → next-hop id (`codes[0]` = `NONE_ID`).
@@ -244,7 +233,6 @@ impl<K: Key> Default for Trie<K> {
     fn default() -> Self {
         Trie {
             direct: vec![leaf(NO_ROUTE); 1 << K::DIRECT],
-            routed: vec![0; (1 << K::DIRECT) / REGION / 64],
             arena: Vec::new(),
             codes: vec![NONE_ID],
             record: Record::default(),
@@ -287,7 +275,6 @@ impl<K: Key> Trie<K> {
     pub fn lookup_copy(&self) -> Self {
         Trie {
             direct: self.direct.clone(),
-            routed: self.routed.clone(),
             arena: self.arena.clone(),
             codes: self.codes.clone(),
             record: Record::default(),
@@ -314,10 +301,9 @@ impl<K: Key> Trie<K> {
         self.lookup_only.is_some()
     }
 
-    /// Bytes lookups can touch: direct array and its summary, node arena,
-    /// code table.
+    /// Bytes lookups can touch: direct array, node arena, code table.
     pub fn lookup_memory_bytes(&self) -> usize {
-        self.direct.len() * 4 + self.routed.len() * 8 + self.arena.len() * 2 + self.codes.len() * 4
+        self.direct.len() * 4 + self.arena.len() * 2 + self.codes.len() * 4
     }
 
     /// Everything: the compiled form plus the control-side record.

@@ -137,7 +137,7 @@ unsafe fn lanes<const V: usize>(
     if !few {
         // SAFETY: the features are enabled (this function's own); 32 bits of
         // IPv4 end within three levels of 6 past 18.
-        (e, _) = unsafe { walk_lanes::<V, false>(arena, e, rest, u32::MAX) };
+        (e, _) = unsafe { walk_lanes::<V>(arena, e, rest, u32::MAX) };
     }
     for v in 0..V {
         let id = match shared[v] {

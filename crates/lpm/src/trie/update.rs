@@ -94,7 +94,6 @@ impl<K: Key> Trie<K> {
                 self.repaint(&mut direct, key, len, 0, d0, base)
             }));
             self.direct = direct;
-            self.mark_routed(di, di + (1 << (d0 - len)));
             if let Err(panic) = painted {
                 std::panic::resume_unwind(panic);
             }
@@ -161,11 +160,7 @@ impl<K: Key> Trie<K> {
             self.free_node(p);
             new = self.write_node(&entries, inherited);
         }
-        let old = std::mem::replace(&mut self.direct[di], new);
-        // The region's bit changes only with "no route" on one side.
-        if (old == leaf(NO_ROUTE)) != (new == leaf(NO_ROUTE)) {
-            self.mark_routed(di, di + 1);
-        }
+        self.direct[di] = new;
         // A depth-18 node rewritten here has no top index yet (one built
         // from a leaf has: `build_node`).
         if new & (LEAF | TOP) == 0 {

@@ -78,8 +78,7 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
     t.lookup_batch(&probes[..probes.len() - 1], &mut odd);
     let mut portable = vec![UNSET; probes.len()];
     t.lookup_batch_portable(&probes, &mut portable);
-    // `Ipv6Addr`s (what `Ipv6Table` passes) take the AVX-512 batch's own
-    // address loads (`simd::upper_words`), `u128`s the generic ones.
+    // `Ipv6Addr`s (what `Ipv6Table` passes) as well as `u128`s.
     let addrs: Vec<std::net::Ipv6Addr> = probes.iter().map(|&a| a.into()).collect();
     let mut by_addr = vec![UNSET; probes.len()];
     for (a, o) in addrs.chunks(64).zip(by_addr.chunks_mut(64)) {
