@@ -223,7 +223,7 @@ pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> u32 {
 /// # Safety
 /// As [`id_v4_unchecked`].
 #[inline(always)]
-unsafe fn shared_walk<T: Copy + Into<u32>>(
+pub(super) unsafe fn shared_walk<T: Copy + Into<u32>>(
     direct: &[u32],
     arena: &[u16],
     group: &[T],

@@ -41,6 +41,14 @@ pub(super) unsafe fn batch_v4<T: Copy + Into<u32>>(
         .chunks(V * W)
         .zip(out[..full].chunks_mut(V * W))
     {
+        // A round that one walk answers (a run of consecutive addresses,
+        // one flow's packets) takes that walk and no lanes, as the
+        // portable batch does.
+        // SAFETY: this trie's fields (the caller's contract).
+        if let Some(leaf) = unsafe { super::lookup::shared_walk(direct, arena, a) } {
+            o.fill(answer(codes, leaf));
+            continue;
+        }
         let mut keys = [[0u32; W]; V];
         for (k, &x) in keys.as_flattened_mut().iter_mut().zip(a) {
             *k = x.into();
