@@ -290,6 +290,10 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;
     let n = addrs.len().min(out.len());
     let (mut a, mut o) = (&addrs[..n], &mut out[..n]);
+    // The same split as the IPv6 batch's (`v6::batch`). A shared helper
+    // taking each round as a closure ran IPv6 inside-prefix rounds
+    // 0.93-0.95x (two same-run benches, twentieth session), so the few
+    // lines stay in both.
     while !a.is_empty() {
         let k = a.len().min(ROUND);
         let (round, at) = a.split_at(k);
@@ -532,10 +536,11 @@ impl Trie<u128> {
     /// Batches: the portable path on every CPU.
     pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [MaybeNextHop]) {
         // No AVX-512 path: the one there was (gathers in 16 lanes) ran
-        // 0.87-0.93x this one on every trace on Zen 4 once the portable
-        // batch answered direct leaves eight at a time and took the top
-        // index's step in its direct pass (twentieth session, README), and
-        // 0.88-0.90x inside the data plane's pipeline (benches/forward.rs).
+        // 0.78-0.93x this one on every trace on Zen 4 (sequential 0.78,
+        // inside 0.87, uniform 0.93) once the portable batch answered
+        // direct leaves eight at a time and took the top index's step in
+        // its direct pass (twentieth session, README), and its lookups in
+        // benches/forward.rs 0.88-0.90x.
         self.lookup_batch_portable(addrs, out)
     }
 
