@@ -15,7 +15,7 @@ use criterion::{Criterion, Throughput};
 
 use common::{timed_batches, v4_destinations, v6_destinations, POOL};
 use ferroute::fib::{Fib, NextHop};
-use ferroute::forward::{Forwarded, FrameHint, RouteHints, Verdict};
+use ferroute::forward::{set_header_lanes, Forwarded, Forwarder, FrameHint, RouteHints, Verdict};
 use ferroute::lpm::MaybeNextHop;
 use ferroute::tables::{load_routes, LoadOptions};
 use ferroute::testkit::frames::{V4Frame, V6Frame};
@@ -73,6 +73,26 @@ fn bench_family<A: Copy>(
             black_box(&ids);
         })
     });
+    // The same lookups with the frames refilled (untimed) before each batch
+    // and the clock read around it, as for the pipelines below: the
+    // lookup's cost under the pipeline's conditions (the refill brings 64
+    // frames from a 5 MiB pool through the caches, evicting some of the
+    // table's lines: 4.3-4.5 -> 5.1-5.4 ns an IPv4 address, 8 runs).
+    let mut at = 0usize;
+    let mut batch: Vec<Vec<u8>> = frames[..BATCH].to_vec();
+    group.bench_function("lookup_batch_refilled", |b| {
+        b.iter_custom(|iters| {
+            // The refilled frames' first index (as `timed_batches` moves
+            // `at`): the lookups are their destinations.
+            let mut first = at;
+            timed_batches(iters, &frames, &mut batch, &mut at, |_| {
+                first = (first + BATCH) % POOL;
+                let a = &destinations[first..first + BATCH];
+                lookup_batch(fib, black_box(a), &mut ids);
+                black_box(&ids);
+            })
+        })
+    });
     let mut fwd = forwarder(ports(), 0, 0);
     let mut at = 0usize;
     // The batch lives in buffers reused across iterations, refilled (untimed)
@@ -85,6 +105,17 @@ fn bench_family<A: Copy>(
     // what the worker runs: the batch's routes looked up together first
     // (forward::batch), the common case forwarded over the whole batch
     // (forward::common), the other frames one by one.
+    if std::env::var("FORWARD_AB").as_deref() == Ok("lanes") {
+        header_lanes_ab(
+            name,
+            &mut fwd,
+            fib,
+            &frames,
+            &mut batch,
+            &mut hints,
+            &mut common,
+        );
+    }
     for batched in [false, true] {
         let name = if batched {
             "pipeline_batched"
@@ -95,22 +126,11 @@ fn bench_family<A: Copy>(
             b.iter_custom(|iters| {
                 timed_batches(iters, &frames, &mut batch, &mut at, |batch| {
                     if batched {
-                        fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), &mut hints);
-                        fwd.forward_common(fib, 0, batch, &hints, &mut common);
+                        pipeline_batched(&mut fwd, fib, batch, &mut hints, &mut common);
+                        return;
                     }
-                    for (i, f) in batch.iter_mut().enumerate() {
-                        if batched {
-                            if let Some(out) = common.get(i) {
-                                black_box(out);
-                                continue;
-                            }
-                        }
-                        let hint = if batched {
-                            hints.get(i)
-                        } else {
-                            FrameHint::NONE
-                        };
-                        let v = fwd.process_hinted(fib, 0, f, 0, &mut NoEmit, hint);
+                    for f in batch.iter_mut() {
+                        let v = fwd.process_hinted(fib, 0, f, 0, &mut NoEmit, FrameHint::NONE);
                         debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
                         black_box(v);
                     }
@@ -124,6 +144,80 @@ fn bench_family<A: Copy>(
         c.forwarded, c.rx_frames,
         "every benchmark frame must be forwarded: {c:?}"
     );
+}
+
+/// One batch as the worker runs it: the batch's routes looked up together
+/// first (forward::batch), the common case forwarded over the whole batch
+/// (forward::common), the other frames one by one.
+fn pipeline_batched(
+    fwd: &mut Forwarder,
+    fib: &Fib,
+    batch: &mut [Vec<u8>],
+    hints: &mut RouteHints,
+    common: &mut Forwarded,
+) {
+    fwd.prepare_batch(fib, 0, batch.iter().map(|f| &f[..]), hints);
+    fwd.forward_common(fib, 0, batch, hints, common);
+    for (i, f) in batch.iter_mut().enumerate() {
+        if let Some(out) = common.get(i) {
+            black_box(out);
+            continue;
+        }
+        let v = fwd.process_hinted(fib, 0, f, 0, &mut NoEmit, hints.get(i));
+        debug_assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+        black_box(v);
+    }
+}
+
+/// `FORWARD_AB=lanes`: the batched pipeline with the header tests in
+/// lanes (`forward::header_lanes`) and without, in one process, 80 rounds
+/// of 2,000 batches alternating which goes first; prints each's ns per
+/// packet and the median of the rounds' ratios (a machine whose speed
+/// drifts between runs moves both alike). Without AVX-512 both are the
+/// per-frame tests.
+fn header_lanes_ab(
+    name: &str,
+    fwd: &mut Forwarder,
+    fib: &Fib,
+    frames: &[Vec<u8>],
+    batch: &mut [Vec<u8>],
+    hints: &mut RouteHints,
+    common: &mut Forwarded,
+) {
+    const ROUNDS: usize = 80;
+    const BATCHES: u64 = 2000;
+    let mut at = 0usize;
+    let mut ns = [Vec::new(), Vec::new()];
+    for round in 0..ROUNDS {
+        for lanes in [round % 2 == 0, round % 2 == 1] {
+            set_header_lanes(lanes);
+            let t = timed_batches(BATCHES, frames, batch, &mut at, |batch| {
+                pipeline_batched(fwd, fib, batch, hints, common)
+            });
+            ns[usize::from(lanes)].push(t.as_secs_f64() * 1e9 / (BATCHES * BATCH as u64) as f64);
+        }
+    }
+    set_header_lanes(true);
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let ratios = sorted(ns[1].iter().zip(&ns[0]).map(|(l, p)| l / p).collect());
+    let q = |v: &[f64], k: usize| v[k * (v.len() - 1) / 4];
+    eprintln!(
+        "{name}/pipeline_batched lanes / per-frame tests: median ratio {:.3} (quartiles {:.3}, {:.3})",
+        q(&ratios, 2),
+        q(&ratios, 1),
+        q(&ratios, 3)
+    );
+    for (what, v) in [("per-frame tests", &ns[0]), ("lanes", &ns[1])] {
+        let v = sorted(v.clone());
+        eprintln!(
+            "{name}/pipeline_batched {what}: min {:.2}, median {:.2} ns per packet",
+            v[0],
+            q(&v, 2)
+        );
+    }
 }
 
 fn main() {

@@ -26,7 +26,9 @@
 //! anyway, and for untagged IPv4 without options, or untagged IPv6, holding
 //! the headers, it tests the whole IP header while it reads the destination
 //! (length, TTL or hop limit, checksum, addresses, next header); a bit per
-//! frame says it passed. The common case's loops after the lookup visit
+//! frame says it passed. Where the CPU has AVX-512 it keeps the words
+//! those tests read and tests eight frames at a time after its loop
+//! (`header_lanes.rs`). The common case's loops after the lookup visit
 //! only those frames, trust the bits and only rewrite, so they must be
 //! given the same frames, unchanged since `prepare` (the hints' addresses
 //! are still compared with the destinations they read).
@@ -36,6 +38,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::acl::AclId;
 use super::common::common_header_v4;
 use super::common_v6::common_header_v6;
+use super::header_lanes::{lanes_available, HeaderWords, HeaderWordsV6};
 use crate::fib::Fib;
 use crate::lpm::{MaybeNextHop, NextHopId};
 use crate::wire::ethernet::ethertype;
@@ -157,6 +160,10 @@ pub struct RouteHints {
     acl_list: Option<AclId>,
     acl_permits: u64,
     acl_counters: [u32; MAX_HINT_BATCH],
+    /// The plain frames' header words, for the header tests eight frames
+    /// at a time (`header_lanes.rs`) where the CPU has AVX-512.
+    words: HeaderWords,
+    words_v6: HeaderWordsV6,
 }
 
 impl Default for RouteHints {
@@ -178,6 +185,8 @@ impl Default for RouteHints {
             acl_list: None,
             acl_permits: 0,
             acl_counters: [0; MAX_HINT_BATCH],
+            words: HeaderWords::default(),
+            words_v6: HeaderWordsV6::default(),
         }
     }
 }
@@ -203,7 +212,11 @@ impl RouteHints {
         sources: bool,
     ) {
         self.acl_list = None;
-        self.collect::<false>(fib, frames, sources, (0, &[0; MAX_HINT_BATCH]));
+        if lanes_available() {
+            self.collect::<false, true>(fib, frames, sources, (0, &[0; MAX_HINT_BATCH]));
+        } else {
+            self.collect::<false, false>(fib, frames, sources, (0, &[0; MAX_HINT_BATCH]));
+        }
     }
 
     /// Starts a batch whose flow cache answers list `list` (a port's
@@ -234,15 +247,21 @@ impl RouteHints {
         sources: bool,
         cached: (u64, &[NextHopId; MAX_HINT_BATCH]),
     ) {
-        self.collect::<true>(fib, frames, sources, cached);
+        if lanes_available() {
+            self.collect::<true, true>(fib, frames, sources, cached);
+        } else {
+            self.collect::<true, false>(fib, frames, sources, cached);
+        }
     }
 
     /// The loop of both: with `CACHED`, plain IPv4 frames of `cached.0`
-    /// take their route from `cached.1` (no sources are looked up then).
+    /// take their route from `cached.1` (no sources are looked up then);
+    /// with `LANES` (`lanes_available`), the plain frames' header tests
+    /// run in lanes after the loop rather than frame by frame in it.
     // The frames' loop is counted on purpose (see in it), so it indexes.
     #[allow(clippy::needless_range_loop)]
     #[inline(always)]
-    fn collect<'a, const CACHED: bool>(
+    fn collect<'a, const CACHED: bool, const LANES: bool>(
         &mut self,
         fib: &Fib,
         frames: impl IntoIterator<Item = &'a [u8]>,
@@ -256,6 +275,10 @@ impl RouteHints {
         let (mut n4, mut n6) = (0usize, 0usize);
         let mut plain_v4 = 0u64;
         let (mut common_v4, mut common_v6) = (0u64, 0u64);
+        // With LANES: the plain IPv6 frames, tested after the loop, and
+        // each one's bytes for those the lanes leave undecided.
+        let mut plain_v6 = 0u64;
+        let mut v6_frames: [&[u8]; MAX_HINT_BATCH] = [&[]; MAX_HINT_BATCH];
         let mut len = 0;
         // (A counted loop, not `take(..).enumerate()`: that pair cost ~10
         // instructions per frame, callgrind, worker loop.)
@@ -279,7 +302,11 @@ impl RouteHints {
                     // The common case's header tests, in this pass over
                     // the headers (stage at a time: its loop after the
                     // lookup reads only what it rewrites).
-                    common_v4 |= u64::from(common_header_v4(h, frame.len())) << i;
+                    if LANES {
+                        self.words.put(i, h, frame.len());
+                    } else {
+                        common_v4 |= u64::from(common_header_v4(h, frame.len())) << i;
+                    }
                     if CACHED && cached >> i & 1 != 0 {
                         top -= 1;
                         let d = &frame[14 + V4_DST..V4_HEADERS];
@@ -294,7 +321,13 @@ impl RouteHints {
             }
             if word & IPV6_KIND.0 == IPV6_KIND.1 {
                 if let Some(h) = frame.first_chunk::<V6_HEADERS>() {
-                    common_v6 |= u64::from(common_header_v6(h, frame)) << i;
+                    if LANES {
+                        self.words_v6.put(i, h, frame.len());
+                        plain_v6 |= 1 << i;
+                        v6_frames[i] = frame;
+                    } else {
+                        common_v6 |= u64::from(common_header_v6(h, frame)) << i;
+                    }
                 }
                 n6 = self.push_v6(n6, i, frame, 14, sources);
                 continue;
@@ -309,6 +342,22 @@ impl RouteHints {
                     n6 = self.push_v6(n6, i, frame, offset, sources);
                 }
                 _ => {}
+            }
+        }
+        if LANES && plain_v4 != 0 {
+            common_v4 = self.words.passed(len) & plain_v4;
+        }
+        if LANES && plain_v6 != 0 {
+            let (passed, undecided) = self.words_v6.passed(len);
+            common_v6 = passed & plain_v6;
+            let mut left = undecided & plain_v6;
+            while left != 0 {
+                let i = left.trailing_zeros() as usize;
+                left &= left - 1;
+                let frame = v6_frames[i % MAX_HINT_BATCH];
+                if let Some(h) = frame.first_chunk::<V6_HEADERS>() {
+                    common_v6 |= u64::from(common_header_v6(h, frame)) << i;
+                }
             }
         }
         self.len = len;

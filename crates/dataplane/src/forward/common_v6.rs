@@ -67,7 +67,7 @@ fn both_ordinary(ip: &[u8; IPV6_LEN]) -> bool {
 /// [`is_extension_header`] as a 256-bit set, one bit test (the match's
 /// compares cost the pre-pass ~10 instructions a packet, callgrind);
 /// built from the function itself.
-static EXTENSION_HEADERS: [u64; 4] = {
+pub(super) static EXTENSION_HEADERS: [u64; 4] = {
     let mut set = [0u64; 4];
     let mut next = 0;
     while next < 256 {

@@ -17,6 +17,7 @@ mod features;
 mod flow_cache;
 mod fragment;
 mod glean;
+mod header_lanes;
 mod icmp;
 mod options;
 mod ratelimit;
@@ -33,6 +34,8 @@ pub use common::{BatchFrames, Forwarded};
 pub use counters::{CounterSummary, Counters, DropReason};
 pub use features::{PortFeatureCounters, PortFeatures, PortStages, StagesSnapshot, Urpf};
 pub use glean::GleanLog;
+#[doc(hidden)]
+pub use header_lanes::set_header_lanes;
 pub use ratelimit::TokenBucket;
 pub use stage_table::{StageTable, StagesHandle};
 pub use vlan::{pcp_of, Vlan};
