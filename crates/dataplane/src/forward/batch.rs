@@ -38,7 +38,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::acl::AclId;
 use super::common::common_header_v4;
 use super::common_v6::common_header_v6;
-use super::header_lanes::{lanes_available, HeaderWords, HeaderWordsV6};
+use super::header_lanes::{lanes_available, lanes_tell_v6, HeaderWords, HeaderWordsV6};
 use crate::fib::Fib;
 use crate::lpm::{MaybeNextHop, NextHopId};
 use crate::wire::ethernet::ethertype;
@@ -275,10 +275,8 @@ impl RouteHints {
         let (mut n4, mut n6) = (0usize, 0usize);
         let mut plain_v4 = 0u64;
         let (mut common_v4, mut common_v6) = (0u64, 0u64);
-        // With LANES: the plain IPv6 frames, tested after the loop, and
-        // each one's bytes for those the lanes leave undecided.
-        let mut plain_v6 = 0u64;
-        let mut v6_frames: [&[u8]; MAX_HINT_BATCH] = [&[]; MAX_HINT_BATCH];
+        // With LANES: the plain IPv6 frames tested in lanes after the loop.
+        let mut told_v6 = 0u64;
         let mut len = 0;
         // (A counted loop, not `take(..).enumerate()`: that pair cost ~10
         // instructions per frame, callgrind, worker loop.)
@@ -321,10 +319,9 @@ impl RouteHints {
             }
             if word & IPV6_KIND.0 == IPV6_KIND.1 {
                 if let Some(h) = frame.first_chunk::<V6_HEADERS>() {
-                    if LANES {
+                    if LANES && lanes_tell_v6(h) {
                         self.words_v6.put(i, h, frame.len());
-                        plain_v6 |= 1 << i;
-                        v6_frames[i] = frame;
+                        told_v6 |= 1 << i;
                     } else {
                         common_v6 |= u64::from(common_header_v6(h, frame)) << i;
                     }
@@ -347,18 +344,8 @@ impl RouteHints {
         if LANES && plain_v4 != 0 {
             common_v4 = self.words.passed(len) & plain_v4;
         }
-        if LANES && plain_v6 != 0 {
-            let (passed, undecided) = self.words_v6.passed(len);
-            common_v6 = passed & plain_v6;
-            let mut left = undecided & plain_v6;
-            while left != 0 {
-                let i = left.trailing_zeros() as usize;
-                left &= left - 1;
-                let frame = v6_frames[i % MAX_HINT_BATCH];
-                if let Some(h) = frame.first_chunk::<V6_HEADERS>() {
-                    common_v6 |= u64::from(common_header_v6(h, frame)) << i;
-                }
-            }
+        if LANES && told_v6 != 0 {
+            common_v6 |= self.words_v6.passed(len) & told_v6;
         }
         self.len = len;
         self.v4_len = n4;
