@@ -299,7 +299,8 @@ impl RouteHints {
                     plain_v4 |= 1 << i;
                     // The common case's header tests, in this pass over
                     // the headers (stage at a time: its loop after the
-                    // lookup reads only what it rewrites).
+                    // lookup reads only what it rewrites); with LANES the
+                    // words they read, tested after the loop.
                     if LANES {
                         self.words.put(i, h, frame.len());
                     } else {
@@ -342,10 +343,13 @@ impl RouteHints {
             }
         }
         if LANES && plain_v4 != 0 {
-            common_v4 = self.words.passed(len) & plain_v4;
+            // SAFETY: LANES only where `lanes_available` said so (the
+            // lanes' contract).
+            common_v4 = unsafe { self.words.passed(len) } & plain_v4;
         }
         if LANES && told_v6 != 0 {
-            common_v6 |= self.words_v6.passed(len) & told_v6;
+            // SAFETY: as above.
+            common_v6 |= unsafe { self.words_v6.passed(len) } & told_v6;
         }
         self.len = len;
         self.v4_len = n4;

@@ -115,13 +115,16 @@ impl HeaderWords {
 
     /// Bit `i` (for `i < n <= MAX_HINT_BATCH`): frame `i`'s kept header
     /// passes [`common_header_v4`] (meaningful for the frames put this
-    /// batch only). Only where [`lanes_available`].
+    /// batch only).
+    ///
+    /// # Safety
+    /// [`lanes_available`] said so on this CPU (it has AVX-512F).
     #[inline]
-    pub(super) fn passed(&self, n: usize) -> u64 {
+    pub(super) unsafe fn passed(&self, n: usize) -> u64 {
         debug_assert!(lanes_available());
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller runs this only where the CPU has AVX-512F
-        // (`lanes_available`, asserted above in debug builds).
+        // SAFETY: the CPU has AVX-512F (the caller's contract);
+        // n.min(..) <= MAX_HINT_BATCH.
         return unsafe { self.passed_avx512(n.min(MAX_HINT_BATCH)) };
         #[cfg(not(target_arch = "x86_64"))]
         return (0..n.min(MAX_HINT_BATCH)).fold(0, |m, i| m | u64::from(self.passes(i)) << i);
@@ -248,13 +251,16 @@ impl HeaderWordsV6 {
 
     /// Bit `i` (for `i < n <= MAX_HINT_BATCH`): frame `i`'s kept header
     /// passes `common_header_v6` (meaningful for the frames put this batch
-    /// only). Only where [`lanes_available`].
+    /// only).
+    ///
+    /// # Safety
+    /// [`lanes_available`] said so on this CPU (it has AVX-512F).
     #[inline]
-    pub(super) fn passed(&self, n: usize) -> u64 {
+    pub(super) unsafe fn passed(&self, n: usize) -> u64 {
         debug_assert!(lanes_available());
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller runs this only where the CPU has AVX-512F
-        // (`lanes_available`, asserted above in debug builds).
+        // SAFETY: the CPU has AVX-512F (the caller's contract);
+        // n.min(..) <= MAX_HINT_BATCH.
         return unsafe { self.passed_avx512(n.min(MAX_HINT_BATCH)) };
         #[cfg(not(target_arch = "x86_64"))]
         return (0..n.min(MAX_HINT_BATCH)).fold(0, |m, i| m | u64::from(self.passes(i)) << i);
@@ -395,7 +401,9 @@ mod tests {
                 }
             }
             if lanes_available() {
-                assert_eq!(words.passed(n), want, "round {round}, {n} frames");
+                // SAFETY: lanes_available() said so.
+                let passed = unsafe { words.passed(n) };
+                assert_eq!(passed, want, "round {round}, {n} frames");
             }
         }
         // Both answers occur often (the test cannot pass by answering one).
@@ -488,7 +496,9 @@ mod tests {
                 }
             }
             if lanes_available() {
-                assert_eq!(words.passed(n) & told, want, "round {round}, {n} frames");
+                // SAFETY: lanes_available() said so.
+                let passed = unsafe { words.passed(n) };
+                assert_eq!(passed & told, want, "round {round}, {n} frames");
             }
         }
         // Every answer occurs often (the test cannot pass by giving one).
