@@ -46,6 +46,13 @@ fn ordinary(a: Ipv6Addr) -> bool {
     !(martian_source(a) || a.is_multicast() || martian_destination(a) || is_link_local(a))
 }
 
+/// Whether an address starting with `first` is ordinary whatever follows
+/// (not `00`, `fe` or `ff`: see [`both_ordinary`]).
+#[inline(always)]
+pub(super) fn plain_first_byte(first: u8) -> bool {
+    first.wrapping_add(2) > 2
+}
+
 /// [`ordinary`] for both addresses, first by their first bytes: every
 /// address it stops starts with `00` (`::`, `::1`), `fe` (`fe80::/10`) or
 /// `ff` (multicast), the three bytes that wrap to 0..=2 when 2 is added;
@@ -55,8 +62,7 @@ fn ordinary(a: Ipv6Addr) -> bool {
 /// addresses, 8 instructions a packet instead of 4, callgrind).
 #[inline(always)]
 fn both_ordinary(ip: &[u8; IPV6_LEN]) -> bool {
-    let plain = |first: u8| first.wrapping_add(2) > 2;
-    if plain(ip[8]) && plain(ip[24]) {
+    if plain_first_byte(ip[8]) && plain_first_byte(ip[24]) {
         return true;
     }
     let src = Ipv6Addr::from(*ip[8..].first_chunk::<16>().expect("16 bytes"));

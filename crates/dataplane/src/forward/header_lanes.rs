@@ -25,7 +25,7 @@ use super::batch::MAX_HINT_BATCH;
 use super::common::common_header_v4;
 #[cfg(test)]
 use super::common_v6::common_header_v6;
-use super::common_v6::EXTENSION_HEADERS;
+use super::common_v6::{plain_first_byte, EXTENSION_HEADERS};
 use crate::wire::ipv6::next_header;
 
 /// Ethernet and a 20-byte IPv4 header.
@@ -229,13 +229,11 @@ impl HeaderWords {
 
 /// Whether [`HeaderWordsV6::passed`] decides the plain IPv6 frame starting
 /// with `h` as `common_header_v6` would: its next header is not ICMPv6
-/// and neither address starts with `00`, `fe` or `ff` (the bytes that
-/// wrap to 0..=2 when 2 is added; `both_ordinary` passes the others at
-/// once).
+/// and neither address starts with `00`, `fe` or `ff` (`both_ordinary`
+/// passes such addresses by their first bytes alone).
 #[inline(always)]
 pub(super) fn lanes_tell_v6(h: &[u8; HEADERS_V6]) -> bool {
-    let plain = |first: u8| first.wrapping_add(2) > 2;
-    h[20] != next_header::ICMPV6 && plain(h[22]) && plain(h[38])
+    h[20] != next_header::ICMPV6 && plain_first_byte(h[22]) && plain_first_byte(h[38])
 }
 
 impl HeaderWordsV6 {
@@ -323,8 +321,7 @@ impl HeaderWordsV6 {
         let byte = |k: u32| x0 >> (8 * k) & 0xff;
         let payload = byte(2) << 8 | byte(3);
         let next = byte(4);
-        let extension = EXTENSION_HEADERS[(next >> 6) as usize] >> (next & 63) & 1 != 0;
-        payload + 54 <= rx && byte(5) > 1 && !extension
+        payload + 54 <= rx && byte(5) > 1 && !super::common_v6::extension_header(next as u8)
     }
 }
 
