@@ -13,10 +13,7 @@
 //!   lookups stored into a batch's 64-entry output array and read back
 //!   (label `-stored`), the comparison the data plane faces. LABEL (default
 //!   `ferroute`) names the build in the output, so that a previous build can
-//!   be measured in the same run (`LPM_BASELINE`, label `base`). With
-//!   `LPM_BATCH=portable` the batches take the portable path
-//!   (`lookup_batch_portable`, what CPUs without AVX-512 run) instead of
-//!   the one the CPU is given at run time.
+//!   be measured in the same run (`LPM_BASELINE`, label `base`).
 //!   With `LPM_FROZEN` (issue 17's measurement tool, `lpm_poptrie/frozen.rs`)
 //!   it also builds lookup-only IPv4 copies with a smaller direct array
 //!   (`ferroute::lpm::frozen`) and checks every answer of every variant
@@ -34,7 +31,6 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::LazyLock;
 use std::time::Instant;
 
 use ferroute::lpm::frozen::{FrozenV4, FrozenVariant};
@@ -59,11 +55,6 @@ const TRACES: [&str; 3] = ["uniform", "inside", "sequential"];
 const NO_ROUTE: u32 = u32::MAX;
 
 type Error = Box<dyn std::error::Error>;
-
-/// `LPM_BATCH=portable`: time the portable batch path (read once; a
-/// batch pays one load and a predicted branch for it per 64 lookups).
-static PORTABLE_BATCH: LazyLock<bool> =
-    LazyLock::new(|| std::env::var_os("LPM_BATCH").is_some_and(|v| v == "portable"));
 
 /// What the timing loops need of a family's table.
 trait Family {
@@ -114,11 +105,7 @@ impl Family for V4 {
         t.lookup(a)
     }
     fn lookup_batch(t: &Ipv4Table, a: &[Ipv4Addr], out: &mut [MaybeNextHop]) {
-        if *PORTABLE_BATCH {
-            t.lookup_batch_portable(a, out)
-        } else {
-            t.lookup_batch(a, out)
-        }
+        t.lookup_batch(a, out)
     }
     fn lookup_bytes(t: &Ipv4Table) -> usize {
         t.lookup_memory_bytes()
@@ -150,11 +137,7 @@ impl Family for V6 {
         t.lookup(a)
     }
     fn lookup_batch(t: &Ipv6Table, a: &[Ipv6Addr], out: &mut [MaybeNextHop]) {
-        if *PORTABLE_BATCH {
-            t.lookup_batch_portable(a, out)
-        } else {
-            t.lookup_batch(a, out)
-        }
+        t.lookup_batch(a, out)
     }
     fn lookup_bytes(t: &Ipv6Table) -> usize {
         t.lookup_memory_bytes()

@@ -222,14 +222,6 @@ macro_rules! table {
                 self.trie.lookup_batch(addrs, out)
             }
 
-            /// [`Self::lookup_batch`] without the CPU-specific (AVX-512)
-            /// path, for tests that check both give the same answers (IPv4;
-            /// IPv6 batches have only this path).
-            #[doc(hidden)]
-            pub fn lookup_batch_portable(&self, addrs: &[$addr], out: &mut [MaybeNextHop]) {
-                self.trie.lookup_batch_portable(addrs, out)
-            }
-
             /// Number of prefixes.
             pub fn len(&self) -> usize {
                 self.trie.len()

@@ -1,7 +1,9 @@
 //! The lookups: one address, and batches whose addresses' memory accesses
-//! overlap (here for IPv4: the round's direct entries prefetched, then
-//! single walks; per level across the batch
-//! for IPv6 in `v6.rs`; AVX-512 lanes for both in `simd.rs` and `simd_v4.rs`).
+//! overlap (here for IPv4: the round's direct entries prefetched, direct
+//! leaves answered without a branch, then the few others walked with their
+//! first nodes prefetched; per level across the batch for IPv6 in `v6.rs`).
+//! One batch path per family on every CPU: the AVX-512 ones there were
+//! (gathers in 16 lanes) lost to these on Zen 4 (see `lookup_batch`).
 //!
 //! Three things decide speed here, all measured (see README):
 //! * Hardware `popcnt`. The default x86-64 target lacks it and `count_ones`
@@ -14,79 +16,13 @@
 //!   branched on (LLVM turned it into a branch: 2.5x slower on uniform
 //!   IPv4 traffic, a third of which has no route).
 //! * Fetching ahead. An IPv4 batch prefetches the direct entries of its 64
-//!   addresses, then walks each as a single lookup while they load.
+//!   addresses, then the first node of each address that goes on.
 
 use std::mem::MaybeUninit;
 
 use super::v4::{id_v4_from_entry_unchecked, id_v4_unchecked, walk_v4_depth_unchecked};
 use super::{v6, Key, Trie, HDR, LEAF, NONE_ID, OFFSET, WIDE};
 use crate::{MaybeNextHop, NextHopId};
-
-// Only the AVX-512 batch (`simd_v4.rs`) still takes the generic checked walk.
-#[cfg(target_arch = "x86_64")]
-/// How an address is cut into direct index and 6-bit slots.
-pub(super) trait Addr: Copy {
-    /// The address with the direct index's bits shifted out: the next
-    /// slot is always its top 6 bits (bits past the address read as 0).
-    type Rest: Copy + Default;
-    fn direct_index(self) -> usize;
-    fn rest(self) -> Self::Rest;
-    fn top6(r: Self::Rest) -> u32;
-    fn shift6(r: Self::Rest) -> Self::Rest;
-}
-
-#[cfg(target_arch = "x86_64")]
-/// IPv4 widened to 64 bits so that slots past bit 32 read zeros.
-#[derive(Clone, Copy)]
-pub(super) struct V4(pub(super) u64);
-
-#[cfg(target_arch = "x86_64")]
-impl Addr for V4 {
-    type Rest = u64;
-    #[inline(always)]
-    fn direct_index(self) -> usize {
-        (self.0 >> (64 - <u32 as Key>::DIRECT)) as usize
-    }
-    #[inline(always)]
-    fn rest(self) -> u64 {
-        self.0 << <u32 as Key>::DIRECT
-    }
-    #[inline(always)]
-    fn top6(r: u64) -> u32 {
-        (r >> 58) as u32
-    }
-    #[inline(always)]
-    fn shift6(r: u64) -> u64 {
-        r << 6
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-/// One step down: the entry of slot `s` of the node `e` points to (a node
-/// pointer or `LEAF|code`). One popcount and one 32-bit load, no branch on
-/// the entry kind or on the node's entry width: a narrow node's entry is
-/// the load's low half, marked as a leaf.
-#[inline(always)]
-pub(super) fn step(arena: &[u16], e: u32, s: u32) -> u32 {
-    let o = (e & OFFSET) as usize;
-    let Some(&[r0, r1, r2, r3]) = arena.get(o..o + HDR) else {
-        return LEAF; // unreachable for a well-formed arena; reads as no route
-    };
-    let runs = u64::from(r0) | u64::from(r1) << 16 | u64::from(r2) << 32 | u64::from(r3) << 48;
-    // Runs that start at or before slot s; bit 0 is always set, so >= 1.
-    let rank = (runs << (63 - (s & 63))).count_ones() as usize;
-    // 1 for a wide node (32-bit entries), 0 for a narrow one.
-    let wide = (e >> 30) & 1;
-    let idx = (o + HDR - (1 << wide)).wrapping_add(rank << wide);
-    let Some(&[x0, x1]) = arena.get(idx..idx.wrapping_add(2)) else {
-        return LEAF;
-    };
-    let x = u32::from(x0) | u32::from(x1) << 16;
-    // A narrow entry is the low half, a code: marked as a leaf, its high
-    // half (the next entry) left as is, since every reader of a leaf keeps
-    // only its low 16 bits. One OR on the dependent chain.
-    x | ((wide ^ 1) << 31)
-}
 
 /// The `runs` bitmap of the node at offset `o` (one 8-byte load).
 ///
@@ -199,24 +135,11 @@ pub(super) unsafe fn answer_unchecked(codes: &[NextHopId], e: u32) -> MaybeNextH
     MaybeNextHop(unsafe { *codes.get_unchecked((e & 0xffff) as usize) })
 }
 
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(super) fn walk<A: Addr>(direct: &[u32], arena: &[u16], a: A) -> u32 {
-    let mut e = direct.get(a.direct_index()).copied().unwrap_or(LEAF);
-    let mut r = a.rest();
-    while e & LEAF == 0 {
-        e = step(arena, e, A::top6(r));
-        r = A::shift6(r);
-    }
-    e
-}
-
 /// The leaf that answers every address of `group` when one walk does: when
 /// all agree with the first on every bit its walk reads (a run of
 /// consecutive addresses, or one flow's packets). That walk's lines are in
 /// L1 after the first group of a run, so such a group costs one walk where
-/// its addresses would walk the same lines one by one (or, in lanes, gather
-/// them 16 times per level). The first and last addresses are compared
+/// its addresses would walk the same lines one by one. The first and last addresses are compared
 /// first: other traffic (uniform or inside-prefix addresses never share
 /// their first 18 bits) pays one compare and a branch that predicts.
 ///
@@ -244,38 +167,39 @@ pub(super) unsafe fn shared_walk<T: Copy + Into<u32>>(
     (depth.min(32) <= common).then_some(leaf)
 }
 
-/// Addresses per round of the portable IPv4 batch (the data plane's
-/// vector).
+/// Addresses per round of the IPv4 batch (the data plane's vector).
 const ROUND: usize = 64;
 
-/// The portable IPv4 batch: per round of 64, one walk if the round's
-/// addresses share it, else the direct entries of all 64 prefetched, then
-/// the single lookup's walk per address.
+/// The IPv4 batch: per round of 64, one walk if the round's addresses
+/// share it; else the direct entries of all 64 prefetched, then read in
+/// order, a direct leaf's answer stored and every other address listed
+/// with its first node's header prefetched, all without a branch on the
+/// entry; then the listed addresses walked as single lookups.
 ///
-/// Measured against single lookups (`examples/lpm_poptrie.rs`, same runs;
-/// README, eighteenth and nineteenth sessions): the walk is the single
-/// lookup's (`id_v4_unchecked`; the generic checked walk it replaces took
-/// 63 instructions per uniform lookup against 16.5); the prefetches, 4
-/// instructions an address with no branch, issue every direct miss of the
-/// round before the first walk's mispredicted branch can hold them back
-/// (uniform 0.72-0.73x -> 0.76-0.79x single lookups by best, inside
-/// 0.74 -> 0.81-0.82x); prefetching them 16 addresses ahead, or the first
-/// node 8 ahead, gained less or lost. The shared test per round of 64
-/// took the sequential trace from 1.5x to 2.1x single lookups. Answers are
-/// stored as the code table holds them ([`MaybeNextHop`]). A second shared
-/// test per group of 16 in rounds without one (until the nineteenth
-/// session) cost uniform and inside traffic more than it gave sequential
-/// runs: without it 1.13x and 1.05-1.06x that build, sequential 0.92-0.93x
-/// (still 3.1x single lookups); without the prefetches as well, 1.10-1.11x
-/// and 1.01-1.02x (two same-run benches each). The prefetch pass keeps
-/// each address's direct index (in an array not cleared first), which the
-/// walk then reads instead of converting the address again (a load, a
-/// byte swap and a shift; the address itself only for a walk past the
-/// direct array), and rounds are split off with `split_at` instead of a
-/// `chunks` pair (30 instructions a call): callgrind 26.3 -> 23.8
-/// instructions per uniform lookup, and in one A/B of 5 rounds batch ÷
-/// single 0.94 -> 1.04 (uniform), 1.00 -> 1.03 (inside), 3.4 -> 3.9
-/// (sequential; `split_at` alone: 0.96, 1.00, 3.9).
+/// Why this shape (`examples/lpm_poptrie.rs` against single lookups and
+/// an earlier build in the same runs; README, eighteenth to twenty-second
+/// sessions): the walk is the single lookup's (`id_v4_unchecked`; the
+/// generic checked walk it replaces took 63 instructions per uniform
+/// lookup against 16.5). The prefetches, 4 instructions an address with
+/// no branch, issue every direct miss of the round before the first
+/// mispredicted branch can hold them back. Until the twenty-second
+/// session each address was then walked in turn, so the leaf-or-node
+/// branch (a node for one uniform address in five) still mispredicted
+/// between them and threw away the direct reads behind it: the batch ran
+/// level with single lookups on uniform traffic (0.99-1.01x). Answering
+/// the direct leaves first without that branch, and listing the rest:
+/// 1.28x / 1.29x that build on uniform traffic, 1.21x / 1.17x inside
+/// prefixes, 1.04x / 1.03x sequential (best / median, one run; four more
+/// against the AVX-512 batch it replaced agree). Stepping the listed
+/// addresses level by level across the round instead of walking each
+/// (one list per level) lost: 0.89x uniform, 0.71x-0.86x inside.
+///
+/// The shared test per round of 64 took the sequential trace from 1.5x to
+/// 2.1x single lookups; a second one per group of 16 cost uniform and
+/// inside traffic more than it gave (nineteenth session). The prefetch
+/// pass keeps each address's direct index, which the next pass reads
+/// instead of converting the address again, and rounds are split off with
+/// `split_at` instead of a `chunks` pair (30 instructions a call).
 ///
 /// # Safety
 /// As [`id_v4_unchecked`].
@@ -312,14 +236,41 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
             prefetch(direct, i as usize);
             s.write(i);
         }
-        for ((o, &x), s) in o_round.iter_mut().zip(round).zip(&at) {
+        // The round's addresses whose direct entry is a node: (index in
+        // the round, entry).
+        let mut nodes = [MaybeUninit::<(u32, u32)>::uninit(); ROUND];
+        let mut n_nodes = 0;
+        for (j, (o, s)) in o_round.iter_mut().zip(&at).enumerate() {
             // SAFETY: the loop above wrote an index per address of the
             // round (k <= ROUND of them), < 2^DIRECT = direct.len() (the
-            // caller's contract), and `e` is then `x`'s direct entry.
-            *o = MaybeNextHop(unsafe {
-                let e = *direct.get_unchecked(s.assume_init() as usize);
-                id_v4_from_entry_unchecked(arena, codes, e, x.into())
-            });
+            // caller's contract).
+            let e = unsafe { *direct.get_unchecked(s.assume_init() as usize) };
+            // All ones for a leaf (LEAF is the top bit), else zero.
+            let leaf = ((e as i32) >> 31) as u32;
+            // A leaf's answer; a node's reads code 0 (no route) and is
+            // written again below.
+            // SAFETY: a leaf's code (its low 16 bits) is < codes.len(), and
+            // the table always has code 0, no route (`Trie::codes`).
+            *o = MaybeNextHop(unsafe { *codes.get_unchecked((e & 0xffff & leaf) as usize) });
+            // A node's header; for a leaf, offset 0 (a line already in L1).
+            prefetch(arena, (e & OFFSET & !leaf) as usize);
+            // Written for every address, kept (counted) for nodes only.
+            // SAFETY: n_nodes <= j < k <= ROUND = nodes.len().
+            unsafe { nodes.get_unchecked_mut(n_nodes) }.write((j as u32, e));
+            n_nodes += usize::from(leaf == 0);
+        }
+        for s in &nodes[..n_nodes] {
+            // SAFETY: the loop above wrote the first n_nodes.
+            let (j, e) = unsafe { s.assume_init() };
+            let j = j as usize;
+            // SAFETY: j < k = round.len() = o_round.len(), and `e` is
+            // round[j]'s direct entry, a node pointer (the caller's
+            // contract makes the walk's reads in bounds).
+            unsafe {
+                let x = (*round.get_unchecked(j)).into();
+                *o_round.get_unchecked_mut(j) =
+                    MaybeNextHop(id_v4_from_entry_unchecked(arena, codes, e, x));
+            }
         }
     }
 }
@@ -420,21 +371,6 @@ unsafe fn walk_v6(direct: &[u32], arena: &[u16], a: u128) -> u32 {
     unsafe { v6::walk(direct, arena, a) }
 }
 
-#[cfg(target_arch = "x86_64")]
-/// A batch with bounds-checked walks: what the AVX-512 batch falls back to
-/// for a direct array of the wrong size, which a trie never has.
-pub(super) fn batch_v4<T: Copy + Into<u32>>(
-    direct: &[u32],
-    arena: &[u16],
-    codes: &[NextHopId],
-    addrs: &[T],
-    out: &mut [MaybeNextHop],
-) {
-    for (o, &a) in out.iter_mut().zip(addrs) {
-        *o = answer(codes, walk(direct, arena, V4(u64::from(a.into()) << 32)));
-    }
-}
-
 /// # Safety
 /// As [`v6::batch`].
 unsafe fn batch_v6<T: Copy + Into<u128>>(
@@ -477,24 +413,14 @@ impl Trie<u32> {
         self.is_default_leaf(leaf)
     }
 
-    /// Batches: AVX-512 lanes where the CPU has them, else the portable path.
+    /// Batches: one path on every CPU (see [`batch_v4_unchecked`]). The
+    /// AVX-512 one there was until the twenty-second session (16 lanes
+    /// gathering their direct entries, then rounds of gathers per node
+    /// level, or the few node addresses walked one by one) ran 0.85-0.90x
+    /// this one on inside-prefix and sequential traffic and level on
+    /// uniform (0.94-1.20x by best and median, five same-run benches), and
+    /// its lookups in benches/forward.rs 1.24x as long (README).
     pub fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [MaybeNextHop]) {
-        #[cfg(target_arch = "x86_64")]
-        if super::simd::available() {
-            let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
-            // SAFETY: the CPU has every feature `simd_v4::batch_v4` enables
-            // (checked just above); this trie's fields.
-            return unsafe { super::simd_v4::batch_v4(direct, arena, codes, addrs, out) };
-        }
-        self.lookup_batch_portable(addrs, out)
-    }
-
-    /// The batch path every CPU runs (tests check it beside the AVX-512 one).
-    pub fn lookup_batch_portable<T: Copy + Into<u32>>(
-        &self,
-        addrs: &[T],
-        out: &mut [MaybeNextHop],
-    ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
         if std::arch::is_x86_feature_detected!("popcnt") {
@@ -533,23 +459,13 @@ impl Trie<u128> {
         self.is_default_leaf(super::leaf(self.leaf_of(a) as u16))
     }
 
-    /// Batches: the portable path on every CPU.
+    /// Batches: one path on every CPU (`v6::batch`). The AVX-512 one
+    /// there was (gathers in 16 lanes) ran 0.78-0.93x this one on every
+    /// trace on Zen 4 (sequential 0.78, inside 0.87, uniform 0.93) once
+    /// this one answered direct leaves eight at a time and took the top
+    /// index's step in its direct pass (twentieth session, README), and
+    /// its lookups in benches/forward.rs 0.88-0.90x.
     pub fn lookup_batch<T: Copy + Into<u128>>(&self, addrs: &[T], out: &mut [MaybeNextHop]) {
-        // No AVX-512 path: the one there was (gathers in 16 lanes) ran
-        // 0.78-0.93x this one on every trace on Zen 4 (sequential 0.78,
-        // inside 0.87, uniform 0.93) once the portable batch answered
-        // direct leaves eight at a time and took the top index's step in
-        // its direct pass (twentieth session, README), and its lookups in
-        // benches/forward.rs 0.88-0.90x.
-        self.lookup_batch_portable(addrs, out)
-    }
-
-    /// The batch path every CPU runs (tests check it beside the AVX-512 one).
-    pub fn lookup_batch_portable<T: Copy + Into<u128>>(
-        &self,
-        addrs: &[T],
-        out: &mut [MaybeNextHop],
-    ) {
         let (direct, arena, codes) = (&self.direct[..], &self.arena[..], &self.codes[..]);
         #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
         if std::arch::is_x86_feature_detected!("popcnt") {

@@ -50,10 +50,6 @@ mod codes;
 mod frozen;
 mod lookup;
 mod record;
-#[cfg(target_arch = "x86_64")]
-mod simd;
-#[cfg(target_arch = "x86_64")]
-mod simd_v4;
 mod top;
 mod update;
 mod v4;

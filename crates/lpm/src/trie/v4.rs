@@ -1,7 +1,7 @@
 //! The single IPv4 walk, without bounds checks: from the direct entry
 //! down the wide nodes (they have children) to a leaf, or to the narrow
-//! node (16-bit codes, no child) that always ends the walk. The batches'
-//! few walks and shared walks (`simd_v4.rs`) take it too.
+//! node (16-bit codes, no child) that always ends the walk. The batch's
+//! walks past the direct array and its shared walks take it too.
 
 use super::lookup::entry_unchecked;
 use super::{Key, LEAF, WIDE};
@@ -72,8 +72,7 @@ pub(super) unsafe fn id_v4_from_entry_unchecked(
 /// The walk of [`id_v4_unchecked`], returning the leaf entry and the
 /// number of leading address bits it read (the direct index, then 6 per
 /// node level): every address that agrees with `a` on those bits ends on
-/// the same leaf, which is what a shared walk (`lookup::shared_walk`, a
-/// vector's in `simd_v4.rs`) needs.
+/// the same leaf, which is what a shared walk (`lookup::shared_walk`) needs.
 ///
 /// # Safety
 /// As [`id_v4_unchecked`].
@@ -92,23 +91,11 @@ pub(super) unsafe fn walk_v4_depth_unchecked(direct: &[u32], arena: &[u16], a: u
     }
 }
 
-/// The rest of [`id_v4_unchecked`] from `e`, the node pointer `a`'s
-/// direct entry holds: the leaf entry. What a batch's few addresses that
-/// go past the direct array take (`simd_v4::lanes`).
+/// The rest of [`walk_v4_depth_unchecked`] from `e`, the node pointer
+/// `a`'s direct entry holds: the leaf entry and the depth.
 ///
 /// # Safety
 /// As [`id_v4_unchecked`]; `e` is a node pointer of the trie's direct array.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(super) unsafe fn walk_v4_from_unchecked(arena: &[u16], e: u32, a: u32) -> u32 {
-    // SAFETY: the caller's contract (the depth is computed away).
-    unsafe { walk_v4_from_depth_unchecked(arena, e, a).0 }
-}
-
-/// [`walk_v4_from_unchecked`] and the depth (as [`walk_v4_depth_unchecked`]).
-///
-/// # Safety
-/// As [`walk_v4_from_unchecked`].
 #[inline(always)]
 unsafe fn walk_v4_from_depth_unchecked(arena: &[u16], mut e: u32, a: u32) -> (u32, u32) {
     const DIRECT: u32 = <u32 as Key>::DIRECT as u32;

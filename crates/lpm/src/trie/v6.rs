@@ -11,9 +11,9 @@
 //! with the next one's. Here a walk that reaches a node takes all five
 //! levels (depths 18 to 42, all inside the address's upper 64 bits, so
 //! slots are constant shifts of one `u64`), the first two in one step of
-//! the top index (`top.rs`; the portable batch and the AVX-512 lanes too,
-//! not the batches' few walks one by one): a level whose entry is already
-//! a leaf steps through the arena's leaf region to `JUNK` (single walks,
+//! the top index (`top.rs`; the batch too, not its few walks one by one):
+//! a level whose entry is already a leaf steps through the arena's leaf
+//! region to `JUNK` (single walks,
 //! `walk_from`) or reads a hot node and keeps the leaf (batches). Only
 //! longer routes continue in a loop, and that loop's exit is predictable
 //! (it is rarely entered).

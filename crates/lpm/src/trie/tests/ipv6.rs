@@ -20,16 +20,14 @@ fn random_v6(rng: &mut Rng, n: usize) -> Vec<(u128, u8, u32)> {
         .collect()
 }
 
-/// Single, batched (64 at a time and one odd-sized batch) and portable
-/// batched lookups of every probe against the reference.
+/// Single and batched (64 at a time and one odd-sized batch) lookups of
+/// every probe against the reference.
 fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut Rng) {
     let mut probes = Vec::new();
-    // Runs of 16 consecutive addresses (the AVX-512 batch answers a
-    // vector whose 16 addresses share their upper 64 bits with one walk
-    // when its leaf lies at depth 48 or above), 16-aligned in the list as
-    // vectors take them: from each prefix's start, across its start and
-    // its end with one address on the other side, and its first address
-    // 16 times.
+    // Runs of 16 consecutive addresses (kept from the AVX-512 batch,
+    // whose vectors of 16 took one walk when they shared it), 16-aligned:
+    // from each prefix's start, across its start and its end with one
+    // address on the other side, and its first address 16 times.
     for &(k, l, _) in routes {
         let first = mask(k, l);
         let last = first | u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);
@@ -48,8 +46,8 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
     // Rounds of 64 (aligned with the batches below) where only some
     // addresses go past the direct array: 0 to 12 route addresses (deep
     // ones too) among random ones, in every position, so that rounds on
-    // both sides of `v6::SCALAR_WALKS` (walked one by one, or in lanes or
-    // levels) are checked.
+    // both sides of `v6::SCALAR_WALKS` (walked one by one, or in levels)
+    // are checked.
     probes.resize(probes.len().next_multiple_of(64), 0);
     for b in 0..routes.len().min(200) {
         let n_inside = b % (2 * super::v6::SCALAR_WALKS - 3);
@@ -62,7 +60,7 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
         }
         probes.extend(batch);
     }
-    // Rounds of 64 consecutive addresses (the portable batch answers a
+    // Rounds of 64 consecutive addresses (the batch answers a
     // round whose addresses share their upper 64 bits with one walk when
     // its leaf lies at depth 48 or above), from prefixes' starts: short
     // prefixes end there, long ones (past /48) do not.
@@ -76,8 +74,6 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
     }
     let mut odd = vec![UNSET; probes.len()];
     t.lookup_batch(&probes[..probes.len() - 1], &mut odd);
-    let mut portable = vec![UNSET; probes.len()];
-    t.lookup_batch_portable(&probes, &mut portable);
     // `Ipv6Addr`s (what `Ipv6Table` passes) as well as `u128`s.
     let addrs: Vec<std::net::Ipv6Addr> = probes.iter().map(|&a| a.into()).collect();
     let mut by_addr = vec![UNSET; probes.len()];
@@ -89,7 +85,6 @@ fn check_v6(t: &Trie<u128>, r: &BitTrie, routes: &[(u128, u8, u32)], rng: &mut R
         assert_eq!(t.lookup(a), want, "lookup {a:#x}");
         assert_eq!(batch[i].get(), want, "batch {a:#x}");
         assert_eq!(by_addr[i].get(), want, "batch of Ipv6Addr {a:#x}");
-        assert_eq!(portable[i].get(), want, "portable batch {a:#x}");
         if i + 1 < probes.len() {
             assert_eq!(odd[i].get(), want, "odd-sized batch {a:#x}");
         }
