@@ -1,7 +1,7 @@
 //! The lookups: one address, and batches whose addresses' memory accesses
 //! overlap (here for IPv4: the round's direct entries prefetched, direct
-//! leaves answered without a branch, then the few others walked with their
-//! first nodes prefetched; per level across the batch for IPv6 in `v6.rs`).
+//! leaves answered without a branch, then the others walked; per level
+//! across the batch for IPv6 in `v6.rs`).
 //! One batch path per family on every CPU: the AVX-512 ones there were
 //! (gathers in 16 lanes) lost to these on Zen 4 (see `lookup_batch`).
 //!
@@ -16,7 +16,7 @@
 //!   branched on (LLVM turned it into a branch: 2.5x slower on uniform
 //!   IPv4 traffic, a third of which has no route).
 //! * Fetching ahead. An IPv4 batch prefetches the direct entries of its 64
-//!   addresses, then the first node of each address that goes on.
+//!   addresses before it reads any.
 
 use std::mem::MaybeUninit;
 
@@ -172,9 +172,9 @@ const ROUND: usize = 64;
 
 /// The IPv4 batch: per round of 64, one walk if the round's addresses
 /// share it; else the direct entries of all 64 prefetched, then read in
-/// order, a direct leaf's answer stored and every other address listed
-/// with its first node's header prefetched, all without a branch on the
-/// entry; then the listed addresses walked as single lookups.
+/// order, a direct leaf's answer stored and every other address listed,
+/// all without a branch on the entry; then the listed addresses walked as
+/// single lookups.
 ///
 /// Why this shape (`examples/lpm_poptrie.rs` against single lookups and
 /// an earlier build in the same runs; README, eighteenth to twenty-second
@@ -190,9 +190,12 @@ const ROUND: usize = 64;
 /// the direct leaves first without that branch, and listing the rest:
 /// 1.28x / 1.29x that build on uniform traffic, 1.21x / 1.17x inside
 /// prefixes, 1.04x / 1.03x sequential (best / median, one run; four more
-/// against the AVX-512 batch it replaced agree). Stepping the listed
-/// addresses level by level across the round instead of walking each
-/// (one list per level) lost: 0.89x uniform, 0.71x-0.86x inside.
+/// against the AVX-512 batch it replaced agree; that build also
+/// prefetched each listed node's header, which cost uniform traffic
+/// 5-7 % and gave inside prefixes nothing, two runs, so it went).
+/// Stepping the listed addresses level by level across the round instead
+/// of walking each (one list per level) lost: 0.89x uniform, 0.71x-0.86x
+/// inside.
 ///
 /// The shared test per round of 64 took the sequential trace from 1.5x to
 /// 2.1x single lookups; a second one per group of 16 cost uniform and
@@ -252,8 +255,6 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
             // SAFETY: a leaf's code (its low 16 bits) is < codes.len(), and
             // the table always has code 0, no route (`Trie::codes`).
             *o = MaybeNextHop(unsafe { *codes.get_unchecked((e & 0xffff & leaf) as usize) });
-            // A node's header; for a leaf, offset 0 (a line already in L1).
-            prefetch(arena, (e & OFFSET & !leaf) as usize);
             // Written for every address, kept (counted) for nodes only.
             // SAFETY: n_nodes <= j < k <= ROUND = nodes.len().
             unsafe { nodes.get_unchecked_mut(n_nodes) }.write((j as u32, e));
