@@ -233,8 +233,8 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
             continue;
         }
         // The direct index of each address of the round (k <= ROUND).
-        let mut at = [MaybeUninit::<u32>::uninit(); ROUND];
-        for (s, &x) in at.iter_mut().zip(round) {
+        let mut idx = [MaybeUninit::<u32>::uninit(); ROUND];
+        for (s, &x) in idx.iter_mut().zip(round) {
             let i = x.into() >> (32 - DIRECT);
             prefetch(direct, i as usize);
             s.write(i);
@@ -243,22 +243,22 @@ unsafe fn batch_v4_unchecked<T: Copy + Into<u32>>(
         // the round, entry).
         let mut nodes = [MaybeUninit::<(u32, u32)>::uninit(); ROUND];
         let mut n_nodes = 0;
-        for (j, (o, s)) in o_round.iter_mut().zip(&at).enumerate() {
+        for (j, (o, s)) in o_round.iter_mut().zip(&idx).enumerate() {
             // SAFETY: the loop above wrote an index per address of the
             // round (k <= ROUND of them), < 2^DIRECT = direct.len() (the
             // caller's contract).
             let e = unsafe { *direct.get_unchecked(s.assume_init() as usize) };
             // All ones for a leaf (LEAF is the top bit), else zero.
-            let leaf = ((e as i32) >> 31) as u32;
-            // A leaf's answer; a node's reads code 0 (no route) and is
-            // written again below.
-            // SAFETY: a leaf's code (its low 16 bits) is < codes.len(), and
-            // the table always has code 0, no route (`Trie::codes`).
-            *o = MaybeNextHop(unsafe { *codes.get_unchecked((e & 0xffff & leaf) as usize) });
+            let leaf_mask = ((e as i32) >> 31) as u32;
+            // A leaf's answer; a node's is code 0's (no route), written
+            // again below.
+            // SAFETY: a leaf entry of this trie, or 0, whose code 0 every
+            // code table has (`Trie::codes`).
+            *o = unsafe { answer_unchecked(codes, e & leaf_mask) };
             // Written for every address, kept (counted) for nodes only.
             // SAFETY: n_nodes <= j < k <= ROUND = nodes.len().
             unsafe { nodes.get_unchecked_mut(n_nodes) }.write((j as u32, e));
-            n_nodes += usize::from(leaf == 0);
+            n_nodes += usize::from(leaf_mask == 0);
         }
         for s in &nodes[..n_nodes] {
             // SAFETY: the loop above wrote the first n_nodes.
