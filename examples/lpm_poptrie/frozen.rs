@@ -22,7 +22,7 @@ pub static FROZEN: LazyLock<Option<Option<usize>>> = LazyLock::new(|| {
 });
 /// Every variant by label; the last, wrong on purpose, only as
 /// `LPM_FROZEN=f16wrong` (its answers must then fail the check).
-pub const FROZEN_SOLO: [(FrozenVariant, &str); 10] = [
+pub const FROZEN_SOLO: [(FrozenVariant, &str); 11] = [
     (FrozenVariant::D16, "f16"),
     (FrozenVariant::D16BranchFree, "f16bf"),
     (FrozenVariant::D8, "f8"),
@@ -32,6 +32,7 @@ pub const FROZEN_SOLO: [(FrozenVariant, &str); 10] = [
     (FrozenVariant::D16N8LeafNodes, "f16n8ln"),
     (FrozenVariant::D16N8LeafNodesLinear, "f16n8lnx"),
     (FrozenVariant::D16N8LeafNodesByD16, "f16n8lnd"),
+    (FrozenVariant::D16N8LeafNodesLinearValues, "f16n8lnxv"),
     (FrozenVariant::D16Wrong, "f16wrong"),
 ];
 /// The variants `LPM_FROZEN=all` times (and checks: 0 mismatches).
@@ -59,7 +60,8 @@ pub fn pass_frozen_any<F: Family>(v: usize, f: &FrozenV4, q: &[F::Addr]) -> u64 
         6 => pass_frozen::<F, 6>(f, q),
         7 => pass_frozen::<F, 7>(f, q),
         8 => pass_frozen::<F, 8>(f, q),
-        _ => pass_frozen::<F, 9>(f, q),
+        9 => pass_frozen::<F, 9>(f, q),
+        _ => pass_frozen::<F, 10>(f, q),
     }
 }
 

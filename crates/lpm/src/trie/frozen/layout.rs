@@ -12,7 +12,16 @@ use crate::trie::{Trie, GUARD, HDR, LEAF, OFFSET, WIDE};
 /// With `narrow8`, a narrow node's entries (codes < 256) are stored as
 /// bytes, two per unit, the first in the low half (byte order of a
 /// little-endian load, which is what `narrow_at::<true>` reads).
-pub(super) fn copy_node(src: &[u16], e: u32, dst: &mut Vec<u16>, narrow8: bool) -> u32 {
+/// With `values`, every leaf (a narrow entry, or a wide node's leaf entry)
+/// stores `values[code]` in place of its code.
+pub(super) fn copy_node(
+    src: &[u16],
+    e: u32,
+    dst: &mut Vec<u16>,
+    narrow8: bool,
+    values: Option<&[u16]>,
+) -> u32 {
+    let value = |c: u16| values.map_or(c, |v| v[usize::from(c)]);
     let o = (e & OFFSET) as usize;
     let wide = e & WIDE != 0;
     let runs = (0..HDR).fold(0u64, |r, i| r | u64::from(src[o + i]) << (16 * i));
@@ -22,11 +31,15 @@ pub(super) fn copy_node(src: &[u16], e: u32, dst: &mut Vec<u16>, narrow8: bool) 
         dst.extend_from_slice(&src[o..o + HDR]);
         let body = &src[o + HDR..o + HDR + n];
         dst.extend(body.chunks(2).map(|c| {
-            debug_assert!(c.iter().all(|&x| x < 0x100));
-            c[0] | c.get(1).map_or(0, |&x| x << 8)
+            let (lo, hi) = (value(c[0]), c.get(1).map_or(0, |&x| value(x)));
+            debug_assert!(lo < 0x100 && hi < 0x100);
+            lo | hi << 8
         }));
+    } else if wide {
+        dst.extend_from_slice(&src[o..o + HDR + 2 * n]);
     } else {
-        dst.extend_from_slice(&src[o..o + HDR + (n << usize::from(wide))]);
+        dst.extend_from_slice(&src[o..o + HDR]);
+        dst.extend(src[o + HDR..o + HDR + n].iter().map(|&c| value(c)));
     }
     dst.resize(dst.len().next_multiple_of(ALIGN), 0);
     if wide {
@@ -34,9 +47,11 @@ pub(super) fn copy_node(src: &[u16], e: u32, dst: &mut Vec<u16>, narrow8: bool) 
             let j = at + HDR + 2 * i;
             let x = u32::from(dst[j]) | u32::from(dst[j + 1]) << 16;
             if x & LEAF == 0 {
-                let c = copy_node(src, x, dst, narrow8);
+                let c = copy_node(src, x, dst, narrow8, values);
                 dst[j] = c as u16;
                 dst[j + 1] = (c >> 16) as u16;
+            } else {
+                dst[j] = value(x as u16);
             }
         }
     }
@@ -46,10 +61,11 @@ pub(super) fn copy_node(src: &[u16], e: u32, dst: &mut Vec<u16>, narrow8: bool) 
 
 /// Appends a table of one-slot leaf nodes, one per code (`LEAF_NODE`
 /// units each: runs = 1, slot 0 opening the only run, then the code, as a
-/// unit or as its low byte); returns where it starts.
-fn push_leaf_table(arena: &mut Vec<u16>, codes: usize) -> usize {
+/// unit or as its low byte, or `values[code]` so); returns where it starts.
+fn push_leaf_table(arena: &mut Vec<u16>, codes: usize, values: Option<&[u16]>) -> usize {
     let at = arena.len();
     for c in 0..codes as u16 {
+        let c = values.map_or(c, |v| v[usize::from(c)]);
         arena.extend([1, 0, 0, 0, c, 0, 0, 0]);
     }
     debug_assert_eq!(arena.len() - at, codes * LEAF_NODE);
@@ -84,7 +100,7 @@ impl Layout16 {
             *base = arena.len() as u32;
             if leaf_nodes {
                 if table.is_none_or(|at| arena.len() - at > LEAF_TABLE_EVERY) {
-                    table = Some(push_leaf_table(&mut arena, t.codes.len()));
+                    table = Some(push_leaf_table(&mut arena, t.codes.len(), None));
                 }
                 *base = table.unwrap_or(0) as u32;
             }
@@ -95,7 +111,7 @@ impl Layout16 {
                 } else if e & LEAF != 0 {
                     (LEAF16 | (e & 0xffff)) as u16
                 } else {
-                    let c = copy_node(&t.arena, e, &mut arena, narrow8);
+                    let c = copy_node(&t.arena, e, &mut arena, narrow8, None);
                     copied[s] = c;
                     let rel = (c & OFFSET) - *base;
                     debug_assert_eq!(rel as usize % ALIGN, 0);
@@ -130,7 +146,12 @@ impl Layout16 {
     /// behind the line, with a leaf-node table every 32 KiB of arena; the
     /// copy is refused where they run more than the reach (±128 KiB)
     /// ahead of it. Also returns the largest drift ahead, in bytes.
-    pub(super) fn new_linear(t: &Trie<u32>, narrow8: bool) -> Result<(Self, usize), String> {
+    /// With `values`, leaves store `values[code]` (see [`copy_node`]).
+    pub(super) fn new_linear(
+        t: &Trie<u32>,
+        narrow8: bool,
+        values: Option<&[u16]>,
+    ) -> Result<(Self, usize), String> {
         const BEHIND: usize = 1 << 14; // units: 32 KiB
         const REACH: isize = 1 << 14; // 8-byte units: 128 KiB
         let n = 1usize << DIRECT;
@@ -144,7 +165,7 @@ impl Layout16 {
                 arena.resize(line - BEHIND, 0);
             }
             if table.is_none_or(|at| arena.len() - at > BEHIND) {
-                table = Some(push_leaf_table(&mut arena, t.codes.len()));
+                table = Some(push_leaf_table(&mut arena, t.codes.len(), values));
             }
             ahead = ahead.max((arena.len() * 2).saturating_sub(8 * s));
             let e = t.direct[s];
@@ -154,7 +175,7 @@ impl Layout16 {
                     false,
                 )
             } else {
-                let c = copy_node(&t.arena, e, &mut arena, narrow8);
+                let c = copy_node(&t.arena, e, &mut arena, narrow8, values);
                 ((c & OFFSET) as usize, c & WIDE != 0)
             };
             let rel = (at as isize - line as isize) / ALIGN as isize;

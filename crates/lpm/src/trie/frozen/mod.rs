@@ -29,6 +29,13 @@
 //!   last table laid before it. So every lookup steps one narrow node
 //!   (its own, or its leaf's, which stays in L1/L2) with no branch on the
 //!   entry's kind and no select; only wide nodes branch.
+//! * `lnx` (`n8` + `ln`, no bases): a node's offset is signed, from the
+//!   direct entry's own line (`Layout16::new_linear`).
+//! * `lnxv` (the twenty-third session): `lnx` whose leaves store the
+//!   next-hop id + 1 (0: no route) in place of a code, so a lookup ends
+//!   on the byte it reads, with no load from the code table after it
+//!   (made when every id + 1 fits the byte entries). Poptrie's leaves
+//!   hold its next hops so. Its slot mask comes from `SLOT_MASKS_BYTE`.
 //! * `D8` (an upper bound on the footprint, 256 KiB): the direct array as
 //!   `u8`, a leaf its code (codes < 128), a node `0x80|i`, the i-th node
 //!   pointer of its block of 128 entries in a `u32` array (`ptrs`, reached
@@ -62,6 +69,22 @@ const LEAF_NODE: usize = 8;
 /// within 2^14 × 8 bytes (2^16 units) of its base, the last copy's start.
 const LEAF_TABLE_EVERY: usize = 1 << 14;
 
+/// `SLOT_MASKS` repeated four times, indexed by the address's second
+/// byte from the right (its slot is that byte's low 6 bits with an
+/// 18-bit direct array): LLVM reads it with one `movzbl %ch`-style move
+/// where the slot took two shifts, on a loop that is ALU-bound on the
+/// cache-resident sequential trace (`lnxv` only; README, "Twenty-third
+/// session").
+static SLOT_MASKS_BYTE: [u64; 256] = {
+    let mut m = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        m[i] = u64::MAX >> (63 - (i & 63));
+        i += 1;
+    }
+    m
+};
+
 /// Which single lookup [`FrozenV4::lookup`] runs (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrozenVariant {
@@ -84,6 +107,8 @@ pub enum FrozenVariant {
     D16N8LeafNodes,
     /// That without the base table (`Layout16::new_linear`).
     D16N8LeafNodesLinear,
+    /// That with next-hop ids + 1 in the leaves: no code table.
+    D16N8LeafNodesLinearValues,
     /// The `n8` leaf-node copy read by `D16N8`'s code (its leaf test
     /// never true there): the same data as `D16N8LeafNodes`, the other
     /// loop, to tell the two apart.
@@ -146,6 +171,8 @@ pub struct FrozenV4 {
     n8ln: Option<Layout16>,
     /// `n8` leaf nodes without bases (`Layout16::new_linear`).
     n8lnx: Option<Layout16>,
+    /// That with id + 1 in place of codes (every id + 1 < 256).
+    n8lnxv: Option<Layout16>,
     direct8: Vec<u8>,
     starts8: Vec<u32>,
     /// Node pointers into `l16.arena`.
@@ -180,9 +207,22 @@ impl FrozenV4 {
             .and_then(|_| Layout16::new(t, true, true).ok())
             .map(|l| l.0);
         let n8lnx = if n8.is_some() && t.codes.len() * LEAF_NODE * 4 <= LEAF_TABLE_EVERY {
-            Layout16::new_linear(t, true)
+            Layout16::new_linear(t, true, None)
         } else {
             Err("codes".into())
+        };
+        // Code c's value: its id + 1, 0 for no route (code 0's id).
+        let values: Option<Vec<u16>> = t
+            .codes
+            .iter()
+            .map(|&id| match id {
+                super::NONE_ID => Some(0),
+                id => u16::try_from(id + 1).ok().filter(|&v| v < 0x100),
+            })
+            .collect();
+        let n8lnxv = match (&n8lnx, values) {
+            (Ok(_), Some(v)) => Layout16::new_linear(t, true, Some(&v)).ok().map(|l| l.0),
+            _ => None,
         };
         let arena_bytes_lnx = n8lnx
             .as_ref()
@@ -229,6 +269,7 @@ impl FrozenV4 {
             ln,
             n8ln,
             n8lnx,
+            n8lnxv,
             direct8,
             starts8,
             ptrs,
@@ -278,13 +319,28 @@ impl FrozenV4 {
                 None => super::NONE_ID,
             },
             FrozenVariant::D16N8LeafNodesLinear => match &self.n8lnx {
-                Some(l) => Self::id16lnx(l, &self.codes, a),
+                Some(l) => Self::id16lnx::<false>(l, &self.codes, a),
+                None => super::NONE_ID,
+            },
+            FrozenVariant::D16N8LeafNodesLinearValues => match &self.n8lnxv {
+                Some(l) => Self::id16lnx::<true>(l, &self.codes, a),
                 None => super::NONE_ID,
             },
             FrozenVariant::D8 if self.has_d8() => self.id8(a),
             FrozenVariant::D8 => super::NONE_ID,
         };
         std::hint::select_unpredictable(id != super::NONE_ID, Some(id), None)
+    }
+
+    /// A leaf's answer: with `VALUES` (`lnxv`) the stored id + 1 less
+    /// one (0, no route, wraps to `NONE_ID`), else its code's id.
+    #[inline(always)]
+    fn leaf<const VALUES: bool>(codes: &[NextHopId], stored: u32) -> NextHopId {
+        if VALUES {
+            stored.wrapping_sub(1)
+        } else {
+            Self::id(codes, stored)
+        }
     }
 
     #[inline(always)]
@@ -299,7 +355,7 @@ impl FrozenV4 {
     /// The wide walk of `v4::id_v4_unchecked` from node pointer `e` in
     /// `l`'s arena; the narrow node that ends it read as `N8` says.
     #[inline(always)]
-    fn walk<const N8: bool>(
+    fn walk<const N8: bool, const VALUES: bool>(
         l: &Layout16,
         codes: &[NextHopId],
         mut e: u32,
@@ -311,13 +367,13 @@ impl FrozenV4 {
             // copied each node whole (and the flags with the offset).
             e = unsafe { entry_unchecked::<true>(arena, e, (r >> 58) as u32) };
             if e & LEAF != 0 {
-                return Self::id(codes, e & 0xffff);
+                return Self::leaf::<VALUES>(codes, e & 0xffff);
             }
             r <<= 6;
         }
         let node = l.zero + e as usize * 2;
         // SAFETY: a narrow node pointer into the copy, as above.
-        Self::id(codes, unsafe {
+        Self::leaf::<VALUES>(codes, unsafe {
             Self::narrow_at::<N8>(node, (r >> 58) as u32)
         })
     }
@@ -325,8 +381,13 @@ impl FrozenV4 {
     /// [`FrozenV4::walk`] out of line (rare: 703 direct entries are wide).
     #[cold]
     #[inline(never)]
-    fn walk_cold<const N8: bool>(l: &Layout16, codes: &[NextHopId], e: u32, r: u64) -> NextHopId {
-        Self::walk::<N8>(l, codes, e, r)
+    fn walk_cold<const N8: bool, const VALUES: bool>(
+        l: &Layout16,
+        codes: &[NextHopId],
+        e: u32,
+        r: u64,
+    ) -> NextHopId {
+        Self::walk::<N8, VALUES>(l, codes, e, r)
     }
 
     /// The narrow step from the node at `node` (an address): its slot
@@ -336,6 +397,25 @@ impl FrozenV4 {
     /// # Safety
     /// `node` is the address of a narrow node of the arena (stored as `N8`
     /// says) or of its zero node.
+    /// [`FrozenV4::narrow_at`] over byte entries with the slot's mask
+    /// given (`lnxv` reads it from [`SLOT_MASKS_BYTE`]).
+    ///
+    /// # Safety
+    /// As [`FrozenV4::narrow_at`], entries stored as bytes.
+    #[inline(always)]
+    unsafe fn narrow8_masked(node: usize, mask: u64) -> u32 {
+        let p = std::ptr::with_exposed_provenance::<u8>(node);
+        // SAFETY: as in `narrow_at`: the node's 8-byte bitmap, then its
+        // popcount(runs) byte entries; bit 0 of `mask` is set, so the rank
+        // is ≥ 1 when bit 0 of `runs` is (every node's) and the read is
+        // the rank-th entry.
+        unsafe {
+            let runs = u64::from_le(p.cast::<u64>().read_unaligned());
+            let rank = (runs & mask).count_ones() as usize;
+            u32::from(*p.add(2 * HDR + rank).sub(1))
+        }
+    }
+
     #[inline(always)]
     unsafe fn narrow_at<const N8: bool>(node: usize, slot: u32) -> u32 {
         let p = std::ptr::with_exposed_provenance::<u16>(node);
@@ -381,7 +461,7 @@ impl FrozenV4 {
         if d & WIDE16 != 0 {
             let node = base + (d & REL16) as usize * 8;
             let o = (node - l.zero) / 2;
-            return Self::walk::<N8>(l, codes, o as u32 | WIDE, r);
+            return Self::walk::<N8, false>(l, codes, o as u32 | WIDE, r);
         }
         let node = base + d as usize * 8;
         if !BRANCH_FREE {
@@ -415,7 +495,7 @@ impl FrozenV4 {
         let r = u64::from(a) << (32 + DIRECT);
         if d & WIDE16 != 0 {
             let node = base + (d & REL16) as usize * 8;
-            return Self::walk::<N8>(l, codes, ((node - l.zero) / 2) as u32 | WIDE, r);
+            return Self::walk::<N8, false>(l, codes, ((node - l.zero) / 2) as u32 | WIDE, r);
         }
         // SAFETY: a narrow node or a one-slot leaf node of the copy.
         Self::id(codes, unsafe {
@@ -424,9 +504,10 @@ impl FrozenV4 {
     }
 
     /// `D16` with leaf nodes and no bases: the node of entry `d` of
-    /// index `s` is at `arena + 4 * (2 * s + d)` (`Layout16::new_linear`).
+    /// index `s` is at `arena + 4 * (2 * s + d)` (`Layout16::new_linear`);
+    /// leaves hold ids + 1 with `VALUES` (`lnxv`), codes without.
     #[inline(always)]
-    fn id16lnx(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
+    fn id16lnx<const VALUES: bool>(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
         let s = (a >> (32 - DIRECT)) as usize;
         // SAFETY: s < 2^18 = direct16.len().
         let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
@@ -437,10 +518,17 @@ impl FrozenV4 {
         if d & 1 != 0 {
             // Out of line: LLVM otherwise laid the narrow step after the
             // wide loop and reached it with two taken jumps.
-            return Self::walk_cold::<true>(l, codes, ((t - 1) * 2) as u32 | WIDE, r);
+            return Self::walk_cold::<true, VALUES>(l, codes, ((t - 1) * 2) as u32 | WIDE, r);
+        }
+        if VALUES {
+            let mask = SLOT_MASKS_BYTE[usize::from((a >> 8) as u8)];
+            // SAFETY: a narrow node or a one-slot leaf node of the copy.
+            return Self::leaf::<VALUES>(codes, unsafe {
+                Self::narrow8_masked(l.zero + t * 4, mask)
+            });
         }
         // SAFETY: a narrow node or a one-slot leaf node of the copy.
-        Self::id(codes, unsafe {
+        Self::leaf::<VALUES>(codes, unsafe {
             Self::narrow_at::<true>(l.zero + t * 4, (r >> 58) as u32)
         })
     }
@@ -462,6 +550,6 @@ impl FrozenV4 {
         // block (pointers into `l16.arena`), and numbered them from the
         // block's start.
         let e = unsafe { *self.ptrs.get_unchecked((start + (d & 0x7f)) as usize) };
-        Self::walk::<false>(&self.l16, &self.codes, e, u64::from(a) << (32 + DIRECT))
+        Self::walk::<false, false>(&self.l16, &self.codes, e, u64::from(a) << (32 + DIRECT))
     }
 }

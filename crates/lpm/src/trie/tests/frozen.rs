@@ -18,6 +18,7 @@ fn check_frozen(t: &Trie<u32>, probes: &[u32]) {
             FrozenVariant::D16LeafNodes,
             FrozenVariant::D16N8LeafNodes,
             FrozenVariant::D16N8LeafNodesLinear,
+            FrozenVariant::D16N8LeafNodesLinearValues,
             FrozenVariant::D16N8LeafNodesByD16,
             FrozenVariant::D8,
         ] {
@@ -67,6 +68,19 @@ fn frozen_copies_refuse_or_skip_what_their_entries_cannot_hold() {
         assert_eq!(f.lookup(FrozenVariant::D16BranchFree, a), t.lookup(a));
         assert_eq!(f.lookup(FrozenVariant::D8, a), None);
         assert_eq!(f.lookup(FrozenVariant::D16N8, a), None);
+        assert_eq!(f.lookup(FrozenVariant::D16N8LeafNodesLinearValues, a), None);
+    }
+    // Few codes but ids past a byte: n8 is made, the id-valued copy not.
+    let big: Vec<(u32, u8, u32)> = routes
+        .iter()
+        .map(|&(k, l, i)| (k, l, 1000 + i % 7))
+        .collect();
+    let t = Trie::<u32>::from_routes(big.iter().copied()).unwrap();
+    let f = FrozenV4::new(&t).unwrap();
+    assert_ne!(f.stats().node_bytes_n8, 0);
+    for a in probes_v4(&big[..200], &mut rng) {
+        assert_eq!(f.lookup(FrozenVariant::D16N8, a), t.lookup(a));
+        assert_eq!(f.lookup(FrozenVariant::D16N8LeafNodesLinearValues, a), None);
     }
     // 2^14 codes or more: refused (a leaf holds 14 bits of code).
     let many = (0..(1u32 << 14)).map(|i| (i << 8, 24, i));
