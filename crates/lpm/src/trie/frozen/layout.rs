@@ -3,7 +3,8 @@
 //! (per-block bases, or along the direct array's line).
 
 use super::{
-    Layout16, ALIGN, BLOCK, DIRECT, LEAF16, LEAF_NODE, LEAF_TABLE_EVERY, REL16, WIDE16, ZERO_NODE,
+    Layout16, ALIGN, BLOCK, DIRECT, LEAF16, LEAF_NODE, LEAF_TABLE_EVERY, REL16, WIDE16, WIDE_D,
+    WIDE_D_END, ZERO_NODE,
 };
 use crate::trie::{Trie, GUARD, HDR, LEAF, OFFSET, WIDE};
 
@@ -134,6 +135,7 @@ impl Layout16 {
             bases,
             zero,
             arena,
+            wides: Vec::new(),
         };
         Ok((l, copied, max_block, wide_direct))
     }
@@ -147,13 +149,30 @@ impl Layout16 {
     /// copy is refused where they run more than the reach (±128 KiB)
     /// ahead of it. Also returns the largest drift ahead, in bytes.
     /// With `values`, leaves store `values[code]` (see [`copy_node`]).
+    ///
+    /// With `wide_table` (`lnxv`), `d` is `rel` itself, the node at
+    /// `arena + 8 * (s + d)`, with a reach of 256 KiB ahead (the `lnx`
+    /// reach, 128 KiB, was passed on the 2023 tier-1 table); a wide node's
+    /// entry is instead `WIDE_D + i`, `wides[i]` its pointer.
     pub(super) fn new_linear(
         t: &Trie<u32>,
         narrow8: bool,
         values: Option<&[u16]>,
+        wide_table: bool,
     ) -> Result<(Self, usize), String> {
         const BEHIND: usize = 1 << 14; // units: 32 KiB
-        const REACH: isize = 1 << 14; // 8-byte units: 128 KiB
+                                       // How far the arena may fall behind the line before it is padded
+                                       // up. `lnxv` lets it lag 96 KiB, so a dense region's nodes start
+                                       // that far back and its reach ahead lasts longer (the 2023 tier-1
+                                       // table runs 280 KiB ahead from a 32 KiB lag); its leaf tables
+                                       // then lie at most 128 KiB behind, its offsets' lower bound.
+        let lag = if wide_table { 3 * BEHIND } else { BEHIND };
+        let reach: std::ops::Range<isize> = if wide_table {
+            WIDE_D_END as isize..1 << 15
+        } else {
+            -(1 << 14)..1 << 14 // 8-byte units: 128 KiB
+        };
+        let mut wides = Vec::new();
         let n = 1usize << DIRECT;
         let mut arena: Vec<u16> = Vec::new();
         let mut direct16 = vec![0u16; n];
@@ -161,8 +180,8 @@ impl Layout16 {
         let mut ahead = 0usize;
         for (s, d) in direct16.iter_mut().enumerate() {
             let line = 4 * s;
-            if arena.len() + BEHIND < line {
-                arena.resize(line - BEHIND, 0);
+            if arena.len() + lag < line {
+                arena.resize(line - lag, 0);
             }
             if table.is_none_or(|at| arena.len() - at > BEHIND) {
                 table = Some(push_leaf_table(&mut arena, t.codes.len(), values));
@@ -178,11 +197,24 @@ impl Layout16 {
                 let c = copy_node(&t.arena, e, &mut arena, narrow8, values);
                 ((c & OFFSET) as usize, c & WIDE != 0)
             };
+            if wide && wide_table {
+                let i = i32::try_from(wides.len()).unwrap_or(i32::MAX);
+                if i >= WIDE_D_END - WIDE_D {
+                    return Err("more wide direct entries than the table holds".into());
+                }
+                wides.push(at as u32 | WIDE);
+                *d = (WIDE_D + i) as i16 as u16;
+                continue;
+            }
             let rel = (at as isize - line as isize) / ALIGN as isize;
-            if !(-REACH..REACH).contains(&rel) {
+            if !reach.contains(&rel) {
                 return Err(format!("entry {s}: node {rel} × 8 bytes from its line"));
             }
-            *d = ((2 * rel as i16) | i16::from(wide)) as u16;
+            *d = if wide_table {
+                rel as i16 as u16
+            } else {
+                ((2 * rel as i16) | i16::from(wide)) as u16
+            };
         }
         arena.extend([0; GUARD]);
         let zero = arena.as_ptr().expose_provenance();
@@ -191,6 +223,7 @@ impl Layout16 {
             bases: Vec::new(),
             zero,
             arena,
+            wides,
         };
         Ok((l, ahead))
     }

@@ -63,6 +63,12 @@ const BLOCK8: u32 = 7;
 /// 0 reads a bitmap of zeros (rank 0) and the unit before the entries.
 const ZERO_NODE: usize = 2 * ALIGN;
 const DIRECT: u32 = 18;
+/// `lnxv` direct entries in `WIDE_D..WIDE_D_END` are wide nodes, entry
+/// `d` the pointer `wides[d - WIDE_D]`; the others are offsets from the
+/// entry's line in 8-byte units, 16,384 behind (the most its placement
+/// leaves a leaf table behind) to 32,767 ahead.
+const WIDE_D: i32 = i16::MIN as i32;
+const WIDE_D_END: i32 = -(1 << 14);
 /// Units of a one-slot leaf node (`Layout16::new` with `leaf_nodes`).
 const LEAF_NODE: usize = 8;
 /// Units between copies of the leaf-node table: a block's nodes must lie
@@ -134,6 +140,8 @@ pub struct FrozenStats {
     /// The `lnx` copy's arena (padding included) and its nodes' largest
     /// drift ahead of their line, bytes; or why it could not be made.
     pub arena_bytes_lnx: Result<(usize, usize), String>,
+    /// The same for the `lnxv` copy.
+    pub arena_bytes_lnxv: Result<(usize, usize), String>,
     /// Nanoseconds `FrozenV4::new` took for each copy (`D16`, `n8`).
     pub build_ns: (u128, u128),
     /// Largest span of one `D16` block's nodes, bytes (must stay < 128 KiB).
@@ -155,6 +163,8 @@ struct Layout16 {
     /// Address of the zero node (the arena's start).
     zero: usize,
     arena: Vec<u16>,
+    /// `lnxv`'s wide direct entries' node pointers (empty in the others).
+    wides: Vec<u32>,
 }
 
 /// A lookup-only IPv4 copy with a 16-bit (and, with few codes, an 8-bit)
@@ -206,8 +216,9 @@ impl FrozenV4 {
             .as_ref()
             .and_then(|_| Layout16::new(t, true, true).ok())
             .map(|l| l.0);
-        let n8lnx = if n8.is_some() && t.codes.len() * LEAF_NODE * 4 <= LEAF_TABLE_EVERY {
-            Layout16::new_linear(t, true, None)
+        let leaf_tables_fit = n8.is_some() && t.codes.len() * LEAF_NODE * 4 <= LEAF_TABLE_EVERY;
+        let n8lnx = if leaf_tables_fit {
+            Layout16::new_linear(t, true, None, false)
         } else {
             Err("codes".into())
         };
@@ -220,10 +231,15 @@ impl FrozenV4 {
                 id => u16::try_from(id + 1).ok().filter(|&v| v < 0x100),
             })
             .collect();
-        let n8lnxv = match (&n8lnx, values) {
-            (Ok(_), Some(v)) => Layout16::new_linear(t, true, Some(&v)).ok().map(|l| l.0),
-            _ => None,
+        let n8lnxv = match values {
+            Some(v) if leaf_tables_fit => Layout16::new_linear(t, true, Some(&v), true),
+            _ => Err("ids past a byte, or codes".into()),
         };
+        let arena_bytes_lnxv = n8lnxv
+            .as_ref()
+            .map(|(l, a)| (l.arena.len() * 2, *a))
+            .map_err(Clone::clone);
+        let n8lnxv = n8lnxv.ok().map(|l| l.0);
         let arena_bytes_lnx = n8lnx
             .as_ref()
             .map(|(l, a)| (l.arena.len() * 2, *a))
@@ -258,6 +274,7 @@ impl FrozenV4 {
                 n8ln.as_ref().map_or(0, |l| l.arena.len() * 2),
             ),
             arena_bytes_lnx,
+            arena_bytes_lnxv,
             build_ns: (build16, build8),
             max_block_bytes: max_block * 2,
             wide_direct,
@@ -319,11 +336,11 @@ impl FrozenV4 {
                 None => super::NONE_ID,
             },
             FrozenVariant::D16N8LeafNodesLinear => match &self.n8lnx {
-                Some(l) => Self::id16lnx::<false>(l, &self.codes, a),
+                Some(l) => Self::id16lnx(l, &self.codes, a),
                 None => super::NONE_ID,
             },
             FrozenVariant::D16N8LeafNodesLinearValues => match &self.n8lnxv {
-                Some(l) => Self::id16lnx::<true>(l, &self.codes, a),
+                Some(l) => Self::id16lnxv(l, &self.codes, a),
                 None => super::NONE_ID,
             },
             FrozenVariant::D8 if self.has_d8() => self.id8(a),
@@ -381,22 +398,10 @@ impl FrozenV4 {
     /// [`FrozenV4::walk`] out of line (rare: 703 direct entries are wide).
     #[cold]
     #[inline(never)]
-    fn walk_cold<const N8: bool, const VALUES: bool>(
-        l: &Layout16,
-        codes: &[NextHopId],
-        e: u32,
-        r: u64,
-    ) -> NextHopId {
-        Self::walk::<N8, VALUES>(l, codes, e, r)
+    fn walk_cold<const N8: bool>(l: &Layout16, codes: &[NextHopId], e: u32, r: u64) -> NextHopId {
+        Self::walk::<N8, false>(l, codes, e, r)
     }
 
-    /// The narrow step from the node at `node` (an address): its slot
-    /// `slot`'s entry, a code. As `entry_unchecked::<false>`, from a
-    /// pointer instead of an offset; with `N8` the entries are bytes.
-    ///
-    /// # Safety
-    /// `node` is the address of a narrow node of the arena (stored as `N8`
-    /// says) or of its zero node.
     /// [`FrozenV4::narrow_at`] over byte entries with the slot's mask
     /// given (`lnxv` reads it from [`SLOT_MASKS_BYTE`]).
     ///
@@ -416,6 +421,13 @@ impl FrozenV4 {
         }
     }
 
+    /// The narrow step from the node at `node` (an address): its slot
+    /// `slot`'s entry, a code. As `entry_unchecked::<false>`, from a
+    /// pointer instead of an offset; with `N8` the entries are bytes.
+    ///
+    /// # Safety
+    /// `node` is the address of a narrow node of the arena (stored as `N8`
+    /// says) or of its zero node.
     #[inline(always)]
     unsafe fn narrow_at<const N8: bool>(node: usize, slot: u32) -> u32 {
         let p = std::ptr::with_exposed_provenance::<u16>(node);
@@ -504,10 +516,9 @@ impl FrozenV4 {
     }
 
     /// `D16` with leaf nodes and no bases: the node of entry `d` of
-    /// index `s` is at `arena + 4 * (2 * s + d)` (`Layout16::new_linear`);
-    /// leaves hold ids + 1 with `VALUES` (`lnxv`), codes without.
+    /// index `s` is at `arena + 4 * (2 * s + d)` (`Layout16::new_linear`).
     #[inline(always)]
-    fn id16lnx<const VALUES: bool>(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
+    fn id16lnx(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
         let s = (a >> (32 - DIRECT)) as usize;
         // SAFETY: s < 2^18 = direct16.len().
         let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
@@ -518,19 +529,41 @@ impl FrozenV4 {
         if d & 1 != 0 {
             // Out of line: LLVM otherwise laid the narrow step after the
             // wide loop and reached it with two taken jumps.
-            return Self::walk_cold::<true, VALUES>(l, codes, ((t - 1) * 2) as u32 | WIDE, r);
-        }
-        if VALUES {
-            let mask = SLOT_MASKS_BYTE[usize::from((a >> 8) as u8)];
-            // SAFETY: a narrow node or a one-slot leaf node of the copy.
-            return Self::leaf::<VALUES>(codes, unsafe {
-                Self::narrow8_masked(l.zero + t * 4, mask)
-            });
+            return Self::walk_cold::<true>(l, codes, ((t - 1) * 2) as u32 | WIDE, r);
         }
         // SAFETY: a narrow node or a one-slot leaf node of the copy.
-        Self::leaf::<VALUES>(codes, unsafe {
+        Self::id(codes, unsafe {
             Self::narrow_at::<true>(l.zero + t * 4, (r >> 58) as u32)
         })
+    }
+
+    /// `lnxv`: as [`FrozenV4::id16lnx`] over the copy whose leaves hold
+    /// ids + 1, whose offsets reach twice as far (the node of entry `d`
+    /// at `arena + 8 * (s + d)`) and whose wide entries index `wides`;
+    /// the slot's mask read by the address's second byte.
+    #[inline(always)]
+    fn id16lnxv(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len().
+        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        if d < WIDE_D_END as isize {
+            return Self::wide_cold(l, codes, (d - WIDE_D as isize) as usize, a);
+        }
+        let mask = SLOT_MASKS_BYTE[usize::from((a >> 8) as u8)];
+        // In 8-byte units from the arena's start; never negative: every
+        // node lies in the arena.
+        let t = (s as isize + d) as usize;
+        // SAFETY: a narrow node or a one-slot leaf node of the copy.
+        Self::leaf::<true>(codes, unsafe { Self::narrow8_masked(l.zero + t * 8, mask) })
+    }
+
+    /// `lnxv`'s wide walk, out of line (rare: 703 direct entries of the
+    /// CAIDA table are wide).
+    #[cold]
+    #[inline(never)]
+    fn wide_cold(l: &Layout16, codes: &[NextHopId], i: usize, a: u32) -> NextHopId {
+        let e = l.wides[i];
+        Self::walk::<true, true>(l, codes, e, u64::from(a) << (32 + DIRECT))
     }
 
     #[inline(always)]
