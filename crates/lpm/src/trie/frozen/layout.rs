@@ -160,12 +160,13 @@ impl Layout16 {
         values: Option<&[u16]>,
         wide_table: bool,
     ) -> Result<(Self, usize), String> {
-        const BEHIND: usize = 1 << 14; // units: 32 KiB
-                                       // How far the arena may fall behind the line before it is padded
-                                       // up. `lnxv` lets it lag 96 KiB, so a dense region's nodes start
-                                       // that far back and its reach ahead lasts longer (the 2023 tier-1
-                                       // table runs 280 KiB ahead from a 32 KiB lag); its leaf tables
-                                       // then lie at most 128 KiB behind, its offsets' lower bound.
+        // Units (32 KiB): leaf tables are laid this far apart.
+        const BEHIND: usize = 1 << 14;
+        // How far the arena may fall behind the line before it is padded
+        // up. `lnxv` lets it lag 96 KiB, so a dense region's nodes start
+        // that far back and its reach ahead lasts longer (the 2023 tier-1
+        // table runs 280 KiB ahead from a 32 KiB lag); its leaf tables
+        // then lie at most 128 KiB behind, its offsets' lower bound.
         let lag = if wide_table { 3 * BEHIND } else { BEHIND };
         let reach: std::ops::Range<isize> = if wide_table {
             WIDE_D_END as isize..1 << 15

@@ -113,7 +113,8 @@ pub enum FrozenVariant {
     D16N8LeafNodes,
     /// That without the base table (`Layout16::new_linear`).
     D16N8LeafNodesLinear,
-    /// That with next-hop ids + 1 in the leaves: no code table.
+    /// That with next-hop ids + 1 in the leaves (no code table), offsets
+    /// reaching 256 KiB ahead and wide direct entries in a side table.
     D16N8LeafNodesLinearValues,
     /// The `n8` leaf-node copy read by `D16N8`'s code (its leaf test
     /// never true there): the same data as `D16N8LeafNodes`, the other
