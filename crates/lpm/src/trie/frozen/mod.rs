@@ -1,7 +1,8 @@
 //! A measurement tool, not a table: lookup-only IPv4 copies of a finished
 //! trie with a smaller direct array, to answer (issue 17) whether cutting
 //! the 1 MiB direct array's footprint makes uniform single lookups fast
-//! enough to be worth building for real (README, "Twentieth session").
+//! enough to be worth building for real (README, "Twentieth session";
+//! `lnxv`, "Twenty-third session").
 //! Nothing here is updated in place and nothing in the crate uses it;
 //! `examples/lpm_poptrie.rs` times it (`LPM_FROZEN`).
 //!

@@ -1,4 +1,4 @@
-//! The frozen copies (`frozen.rs`, a measurement tool) answer as the trie
+//! The frozen copies (`trie/frozen/`, a measurement tool) answer as the trie
 //! they were copied from, with every variant, after builds and after
 //! updates (whose arenas hold holes and nodes out of address order).
 
