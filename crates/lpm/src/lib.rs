@@ -10,18 +10,23 @@
 //!
 //! Updates are applied in place by rebuilding only the slots the changed
 //! prefix covers. The data plane never sees a table change: the control
-//! plane updates its own table and publishes a lookup-only copy of it (the
-//! compiled arrays without the route record) through `FibHandle`
-//! (ferroute-dataplane) (RCU style).
+//! plane updates its own table and publishes a lookup-only copy of it
+//! through `FibHandle` (ferroute-dataplane) (RCU style). An IPv4 copy is
+//! *packed* when the table allows (next-hop ids up to [`PACKED_MAX_ID`]):
+//! a 16-bit direct array, byte-wide nodes and leaves holding next-hop ids,
+//! made from the trie at each publication (`trie/frozen/packed.rs`);
+//! otherwise, and for IPv6, the copy is the trie's compiled arrays without
+//! the route record.
 
 mod reference;
 pub mod sorted_arrays;
 mod trie;
 
-pub use trie::{LpmError, TrieStats, MAX_NEXT_HOPS};
+pub use trie::{LpmError, TrieStats, MAX_NEXT_HOPS, PACKED_MAX_ID};
 
 /// Measurement tool (issue 17): lookup-only IPv4 copies with a smaller
-/// direct array, timed by `examples/lpm_poptrie.rs`. Not for the fast path.
+/// direct array, timed by `examples/lpm_poptrie.rs`. Not for the fast path
+/// (the data plane's packed copies share the `lnxv` layout and builder).
 #[doc(hidden)]
 pub mod frozen {
     pub use super::trie::{FrozenStats, FrozenV4, FrozenVariant};
@@ -37,7 +42,7 @@ pub mod reference_trie {
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use trie::Trie;
+use trie::{Key, Packed, Trie};
 
 #[cfg(test)]
 use ferroute_testkit as testkit;
@@ -115,7 +120,15 @@ macro_rules! table {
         $(#[$doc])*
         #[derive(Debug, Clone, Default)]
         pub struct $name {
+            /// The control side's trie; in a lookup-only copy with a packed
+            /// copy, without its compiled arrays unless the default route
+            /// shares its next hop (see [`Self::lookup_copy`]).
             trie: Trie<$key>,
+            /// What a lookup-only copy's lookups read when the table can be
+            /// held so (IPv4: `PackedV4`); `None` in a whole table, and
+            /// then the trie answers. Invariant: `None`, or the trie has
+            /// no arrays only where nothing but this answers.
+            packed: Option<<$key as Key>::Packed>,
         }
 
         impl $name {
@@ -132,7 +145,7 @@ macro_rules! table {
                         .into_iter()
                         .map(|(p, nh)| (<$key>::from(p.network()), p.prefix_len(), nh)),
                 )?;
-                Ok($name { trie })
+                Ok($name { trie, packed: None })
             }
 
             /// Adds or replaces `prefix` (host bits ignored); returns the next hop it replaced.
@@ -173,7 +186,14 @@ macro_rules! table {
             // became a call, +15 instructions on every lookup (callgrind).
             #[inline(always)]
             pub fn lookup(&self, addr: $addr) -> Option<NextHopId> {
-                self.trie.lookup(<$key>::from(addr))
+                let a = <$key>::from(addr);
+                match &self.packed {
+                    Some(p) => {
+                        let id = p.id_of(a);
+                        std::hint::select_unpredictable(id != MaybeNextHop::NONE.0, Some(id), None)
+                    }
+                    None => self.trie.lookup(a),
+                }
             }
 
             /// The longest matching prefix and its next hop (for operators: it
@@ -197,7 +217,14 @@ macro_rules! table {
             /// route (one more lookup; works on lookup-only copies too).
             #[inline]
             pub fn matched_default(&self, addr: $addr) -> bool {
-                self.trie.matched_default(<$key>::from(addr))
+                let a = <$key>::from(addr);
+                match (&self.packed, self.trie.default_route()) {
+                    // The default route's id is its own (else the trie
+                    // kept its arrays): answering it is matching it.
+                    (Some(p), Some((id, false))) => p.id_of(a) == id,
+                    (Some(_), None) => false,
+                    _ => self.trie.matched_default(a),
+                }
             }
 
             /// A copy for lookups only, without the record updates need:
@@ -205,8 +232,26 @@ macro_rules! table {
             /// changes (`try_insert` fails with [`LpmError::LookupOnly`],
             /// `remove` finds nothing) and has no routes to list (`get`,
             /// `iter`, `lookup_prefix` find none); `len` still counts them.
+            ///
+            /// An IPv4 copy is packed when the table allows
+            /// ([`Self::is_packed`]: next-hop ids up to [`PACKED_MAX_ID`]
+            /// and a layout that fits; README, "Twenty-fourth session"),
+            /// and then leaves the trie's compiled arrays out unless the
+            /// default route shares its next hop with another route
+            /// ([`Self::matched_default`] then walks the trie).
             pub fn lookup_copy(&self) -> Self {
-                $name { trie: self.trie.lookup_copy() }
+                if self.packed.is_some() {
+                    return self.clone();
+                }
+                let packed = <<$key as Key>::Packed as Packed<$key>>::new(&self.trie).ok();
+                let arrays =
+                    packed.is_none() || matches!(self.trie.default_route(), Some((_, true)));
+                $name { trie: self.trie.lookup_copy_with(arrays), packed }
+            }
+
+            /// Whether lookups read a packed copy (see [`Self::lookup_copy`]).
+            pub fn is_packed(&self) -> bool {
+                self.packed.is_some()
             }
 
             /// Whether this is a [`Self::lookup_copy`].
@@ -219,7 +264,10 @@ macro_rules! table {
             /// each answer is what [`Self::lookup`] gives, as a
             /// [`MaybeNextHop`] (4 bytes, no conversion per address).
             pub fn lookup_batch(&self, addrs: &[$addr], out: &mut [MaybeNextHop]) {
-                self.trie.lookup_batch(addrs, out)
+                match &self.packed {
+                    Some(p) => p.lookup_batch(addrs, out),
+                    None => self.trie.lookup_batch(addrs, out),
+                }
             }
 
             /// Number of prefixes.
@@ -234,12 +282,14 @@ macro_rules! table {
             /// Heap bytes of the whole table: the lookup structure plus the
             /// control-side route record it is updated from (estimated).
             pub fn memory_bytes(&self) -> usize {
-                self.trie.memory_bytes()
+                self.trie.memory_bytes() + self.packed.as_ref().map_or(0, |p| p.memory_bytes())
             }
 
-            /// Bytes lookups can touch (what Poptrie's memory figures count).
+            /// Bytes lookups can touch (what Poptrie's memory figures count):
+            /// the packed copy's and whatever the trie keeps of its arrays.
             pub fn lookup_memory_bytes(&self) -> usize {
                 self.trie.lookup_memory_bytes()
+                    + self.packed.as_ref().map_or(0, |p| p.memory_bytes())
             }
 
             /// Node counts and sizes of the lookup structure.

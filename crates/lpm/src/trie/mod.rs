@@ -58,7 +58,7 @@ mod v6;
 use std::collections::HashMap;
 
 use super::NextHopId;
-pub use frozen::{FrozenStats, FrozenV4, FrozenVariant};
+pub use frozen::{FrozenStats, FrozenV4, FrozenVariant, PackedV4, PACKED_MAX_ID};
 use record::Record;
 
 /// Top bits used by direct pointing and the stride of every node below it.
@@ -70,6 +70,9 @@ pub(crate) trait Key: Copy + Ord + Eq + Default + std::fmt::Debug + 'static {
     /// Units of `JUNK_UNIT` the arena starts with once it holds a node
     /// (see `LEAF_REGION`): 0 where no walk steps from a leaf.
     const RESERVED: usize;
+    /// The packed lookup copy a published table may carry beside (or in
+    /// place of) the trie's arrays: IPv4's `PackedV4`, none for IPv6.
+    type Packed: Packed<Self>;
     /// The address left-aligned in 128 bits (what the builder works on).
     fn to_left(self) -> u128;
     fn from_left(v: u128) -> Self;
@@ -79,6 +82,7 @@ impl Key for u32 {
     const BITS: u8 = 32;
     const DIRECT: u8 = 18;
     const RESERVED: usize = 0;
+    type Packed = std::sync::Arc<PackedV4>;
     #[inline]
     fn to_left(self) -> u128 {
         u128::from(self) << 96
@@ -97,6 +101,7 @@ impl Key for u128 {
     const BITS: u8 = 128;
     const DIRECT: u8 = 18;
     const RESERVED: usize = LEAF_REGION;
+    type Packed = NotPacked;
     #[inline]
     fn to_left(self) -> u128 {
         self
@@ -104,6 +109,55 @@ impl Key for u128 {
     #[inline]
     fn from_left(v: u128) -> Self {
         v
+    }
+}
+
+/// A lookup-only structure made from a finished trie (see `Key::Packed`).
+pub(crate) trait Packed<K: Key>: Clone + std::fmt::Debug + Send + Sync + Sized {
+    /// The copy of `t`, or why its table cannot be held so.
+    fn new(t: &Trie<K>) -> Result<Self, String>;
+    /// The next-hop id of `a`'s longest match, `NONE_ID` for none.
+    fn id_of(&self, a: K) -> NextHopId;
+    /// As `Trie::lookup_batch`.
+    fn lookup_batch<T: Copy + Into<K>>(&self, addrs: &[T], out: &mut [crate::MaybeNextHop]);
+    /// Bytes lookups can touch.
+    fn memory_bytes(&self) -> usize;
+}
+
+impl Packed<u32> for std::sync::Arc<PackedV4> {
+    fn new(t: &Trie<u32>) -> Result<Self, String> {
+        PackedV4::new(t).map(std::sync::Arc::new)
+    }
+    #[inline(always)]
+    fn id_of(&self, a: u32) -> NextHopId {
+        PackedV4::id_of(self, a)
+    }
+    #[inline]
+    fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [crate::MaybeNextHop]) {
+        PackedV4::lookup_batch(self, addrs, out)
+    }
+    fn memory_bytes(&self) -> usize {
+        PackedV4::memory_bytes(self)
+    }
+}
+
+/// IPv6 has no packed copy: a value of this type cannot exist, so an
+/// `Option<NotPacked>` is always `None` and costs lookups nothing.
+#[derive(Debug, Clone)]
+pub(crate) enum NotPacked {}
+
+impl Packed<u128> for NotPacked {
+    fn new(_: &Trie<u128>) -> Result<Self, String> {
+        Err("IPv6 tables have no packed copy".into())
+    }
+    fn id_of(&self, _: u128) -> NextHopId {
+        match *self {}
+    }
+    fn lookup_batch<T: Copy + Into<u128>>(&self, _: &[T], _: &mut [crate::MaybeNextHop]) {
+        match *self {}
+    }
+    fn memory_bytes(&self) -> usize {
+        match *self {}
     }
 }
 
@@ -220,7 +274,7 @@ pub(crate) struct Trie<K: Key> {
     /// Free node blocks by size in `ALIGN` units.
     free: Vec<Vec<u32>>,
     free_words: usize,
-    /// Set on a lookup-only copy ([`Trie::lookup_copy`]): its number of
+    /// Set on a lookup-only copy ([`Trie::lookup_copy_with`]): its number of
     /// routes (it keeps no record).
     lookup_only: Option<usize>,
 }
@@ -268,10 +322,20 @@ impl<K: Key> Trie<K> {
     /// (the record is the larger part: a B-tree node per few routes) and
     /// of the time a whole clone takes. It refuses changes; the record's
     /// readers (`get`, `iter`, `lookup_with_len`) find nothing in it.
-    pub fn lookup_copy(&self) -> Self {
+    ///
+    /// Without `arrays`, the compiled arrays are left out too (empty), for
+    /// a table whose packed copy answers its lookups: such a trie must
+    /// never be walked (its walks index the direct array unchecked), only
+    /// asked for its default route and length.
+    pub fn lookup_copy_with(&self, arrays: bool) -> Self {
+        let (direct, arena) = if arrays {
+            (self.direct.clone(), self.arena.clone())
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Trie {
-            direct: self.direct.clone(),
-            arena: self.arena.clone(),
+            direct,
+            arena,
             codes: self.codes.clone(),
             record: Record::default(),
             code_of: self.code_of.clone(),

@@ -3,8 +3,9 @@
 //! the 1 MiB direct array's footprint makes uniform single lookups fast
 //! enough to be worth building for real (README, "Twentieth session";
 //! `lnxv`, "Twenty-third session").
-//! Nothing here is updated in place and nothing in the crate uses it;
-//! `examples/lpm_poptrie.rs` times it (`LPM_FROZEN`).
+//! Nothing here is updated in place; `examples/lpm_poptrie.rs` times the
+//! variants (`LPM_FROZEN`). One layout left the tool: the `lnxv` copy is
+//! what published IPv4 tables carry (`packed.rs`, twenty-fourth session).
 //!
 //! The layouts, all built from `Trie<u32>`'s direct array and arena
 //! (`FrozenVariant` names the lookups over them):
@@ -44,6 +45,9 @@
 //!   dependent load.
 
 mod layout;
+mod packed;
+
+pub use packed::{PackedV4, PACKED_MAX_ID};
 
 use super::lookup::{entry_unchecked, SLOT_MASKS};
 use super::{Trie, ALIGN, HDR, LEAF, WIDE};

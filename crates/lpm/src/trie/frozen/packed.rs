@@ -1,0 +1,180 @@
+//! The data plane's IPv4 lookup structure: the `lnxv` copy (see the
+//! parent module) made from a finished trie at each publication, when the
+//! table allows it (README, "Twenty-fourth session").
+//!
+//! A 16-bit direct array of signed offsets from each entry's own line,
+//! byte-wide narrow nodes, leaves as one-slot nodes and every leaf holding
+//! its next-hop id + 1: a lookup is a direct load, a node's bitmap and
+//! the byte its popcount selects, with no branch on the entry's kind and
+//! no code-table load. Nothing here is updated: the control side keeps
+//! the trie and updates it in place; a publication makes a new copy.
+//!
+//! When the table cannot be held so (a next-hop id past 254, more than
+//! 16,384 direct entries with wide nodes, nodes more than 256 KiB ahead of
+//! their line: `Layout16::new_linear`), there is no copy and the
+//! published table keeps the trie's compiled arrays, which answer as
+//! before.
+
+use super::{
+    node_address, FrozenV4, Layout16, DIRECT, LEAF_NODE, LEAF_TABLE_EVERY, SLOT_MASKS_BYTE, WIDE_D,
+    WIDE_D_END,
+};
+use crate::trie::{Trie, NONE_ID};
+use crate::{MaybeNextHop, NextHopId};
+
+/// Largest next-hop id a packed copy holds: its leaves are bytes holding
+/// id + 1, 0 for no route.
+pub const PACKED_MAX_ID: NextHopId = 254;
+
+/// A lookup-only IPv4 copy of a trie (see the module docs). Not `Clone`:
+/// the layout holds the address of its own arena (share it in an `Arc`).
+#[derive(Debug)]
+pub struct PackedV4 {
+    layout: Layout16,
+}
+
+impl PackedV4 {
+    /// The copy of `t`, or why the table cannot be held so.
+    pub(crate) fn new(t: &Trie<u32>) -> Result<Self, String> {
+        if t.direct.len() != 1 << DIRECT {
+            return Err("the trie has no compiled arrays".into());
+        }
+        // One leaf node per code, a table of them every 32 KiB of arena.
+        if t.codes.len() * LEAF_NODE * 4 > LEAF_TABLE_EVERY {
+            return Err(format!("{} leaf codes: more than 512", t.codes.len()));
+        }
+        // Code c's value: its id + 1, 0 for no route (code 0's id). A free
+        // code keeps the id it had, which must fit too (it is never read,
+        // but its leaf node is laid).
+        let values = t
+            .codes
+            .iter()
+            .map(|&id| match id {
+                NONE_ID => Ok(0),
+                id if id <= PACKED_MAX_ID => Ok(id as u16 + 1),
+                id => Err(format!("next-hop id {id}: past {PACKED_MAX_ID}")),
+            })
+            .collect::<Result<Vec<u16>, String>>()?;
+        let (layout, _ahead) = Layout16::new_linear(t, true, Some(&values), true)?;
+        Ok(PackedV4 { layout })
+    }
+
+    /// The next-hop id of `a`'s longest match, `NONE_ID` for none.
+    #[inline(always)]
+    pub(crate) fn id_of(&self, a: u32) -> NextHopId {
+        self.value_of(a).wrapping_sub(1)
+    }
+
+    /// What `a`'s leaf stores: its next-hop id + 1, 0 for none.
+    #[inline(always)]
+    fn value_of(&self, a: u32) -> u32 {
+        let l = &self.layout;
+        // Read before the branch, so that a caller's loop reads it once
+        // (LLVM hoists only loads every iteration makes).
+        let zero = l.zero;
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len().
+        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        if d < WIDE_D_END as isize {
+            // Inline, not a call as in the measurement tool's `lnxv`: a
+            // call the loop cannot see into keeps LLVM from hoisting this
+            // copy's field loads out of a caller's loop.
+            let e = l.wides[(d - WIDE_D as isize) as usize];
+            let id = FrozenV4::walk::<true, true>(l, &[], e, u64::from(a) << (32 + DIRECT));
+            return id.wrapping_add(1);
+        }
+        let mask = SLOT_MASKS_BYTE[usize::from((a >> 8) as u8)];
+        // In 8-byte units from the arena's start; never negative: every
+        // node lies in the arena.
+        let node = node_address(zero, (s as isize + d) as usize);
+        // SAFETY: a narrow node or a one-slot leaf node of the copy.
+        unsafe { FrozenV4::narrow8_masked(node, mask) }
+    }
+
+    /// Every address of `addrs` into the same index of `out` (up to the
+    /// shorter), by rounds of 64: one lookup for the whole round when its
+    /// addresses share the bits that lookup reads (a run of consecutive
+    /// addresses, one flow's packets); else one by one, four answers to a
+    /// store. The answer is stored as read (`NONE_ID` is
+    /// `MaybeNextHop::NONE`).
+    ///
+    /// A lookup is three dependent loads with no branch but the rare wide
+    /// one, so the out-of-order core overlaps consecutive addresses'
+    /// lookups by itself, and what a batch adds costs: on the uniform
+    /// trace (README, "Twenty-fourth session"; separate runs, so within
+    /// the machine's few percent) node addresses formed and prefetched for
+    /// the whole round before any node is read ran 0.89x this loop with
+    /// one store per answer, 16 AVX-512 lanes of gathers about 0.5x
+    /// (Zen 4's gathers), while fewer stores helped: two answers a store
+    /// 1.08x, four 1.13x, eight widened from bytes 0.92x.
+    pub(crate) fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [MaybeNextHop]) {
+        const ROUND: usize = 64;
+        for (round, o_round) in addrs.chunks(ROUND).zip(out.chunks_mut(ROUND)) {
+            let k = round.len().min(o_round.len());
+            let (round, o_round) = (&round[..k], &mut o_round[..k]);
+            if let Some(id) = self.shared_answer(round) {
+                o_round.fill(MaybeNextHop::some(id));
+                continue;
+            }
+            // Four answers a store (see above).
+            let (quads, tail) = o_round.as_chunks_mut::<4>();
+            for (o, x) in quads.iter_mut().zip(round.chunks_exact(4)) {
+                *o = [0, 1, 2, 3].map(|i| MaybeNextHop::some(self.id_of(x[i].into())));
+            }
+            let done = k - tail.len();
+            for (o, &x) in tail.iter_mut().zip(&round[done..]) {
+                *o = MaybeNextHop::some(self.id_of(x.into()));
+            }
+        }
+    }
+
+    /// The answer every address of `round` has when one lookup decides
+    /// them all: they share the direct index, its entry is not a wide node,
+    /// and no run of the node's slots starts among the slots they can
+    /// take (those of `first` with the slot bits they do not all share
+    /// free). Other traffic pays a compare of the first and last addresses.
+    #[inline(always)]
+    fn shared_answer<T: Copy + Into<u32>>(&self, round: &[T]) -> Option<NextHopId> {
+        const SLOT_END: u32 = DIRECT + 6;
+        let (&first, &last) = (round.first()?, round.last()?);
+        let first: u32 = first.into();
+        if (first ^ last.into()) >> (32 - DIRECT) != 0 {
+            return None;
+        }
+        let common = round
+            .iter()
+            .fold(0, |d, &a| d | (a.into() ^ first))
+            .leading_zeros();
+        let l = &self.layout;
+        let s = (first >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len().
+        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        if common < DIRECT || d < WIDE_D_END as isize {
+            return None;
+        }
+        let free = (1u64 << (SLOT_END - common.min(SLOT_END))) - 1;
+        let slot = u64::from(first >> (32 - SLOT_END)) & 63;
+        let lo = slot & !free;
+        let upto = |slot: u64| u64::MAX >> (63 - slot);
+        let node = node_address(l.zero, (s as isize + d) as usize);
+        let p = std::ptr::with_exposed_provenance::<u8>(node);
+        // SAFETY: a narrow node or a one-slot leaf node of the copy (as
+        // `value_of` forms it): its 8-byte bitmap, then its entries, of
+        // which the rank-th (>= 1: bit 0 of every bitmap is set) answers
+        // `first`; one read of the bitmap decides the check and the answer.
+        let (runs, value) = unsafe {
+            let runs = u64::from_le(p.cast::<u64>().read_unaligned());
+            let rank = (runs & upto(slot)).count_ones() as usize;
+            (runs, u32::from(*p.add(7 + rank)))
+        };
+        let starts = runs & upto(lo | free) & !upto(lo);
+        (starts == 0).then_some(value.wrapping_sub(1))
+    }
+
+    /// Bytes lookups can touch: the direct array, the arena (leaf-node
+    /// tables and padding included) and the wide entries' pointers.
+    pub fn memory_bytes(&self) -> usize {
+        let l = &self.layout;
+        l.direct16.len() * 2 + l.arena.len() * 2 + l.wides.len() * 4
+    }
+}
