@@ -233,6 +233,10 @@ fn main() {
         for &(net, nh) in &routes {
             fib.v4.insert(net, nh);
         }
+        // What workers read: the lookup-only copy the control plane
+        // publishes (`FibPublisher`; for IPv4 a packed one).
+        let published = fib.v4.lookup_copy();
+        *fib.v4 = published;
         eprintln!(
             "IPv4 table: {} prefixes, {} bytes",
             fib.v4.len(),
@@ -255,6 +259,10 @@ fn main() {
         for &(net, nh) in &routes {
             fib.v6.insert(net, nh);
         }
+        // What workers read: the lookup-only copy the control plane
+        // publishes (`FibPublisher`; for IPv4 a packed one).
+        let published = fib.v6.lookup_copy();
+        *fib.v6 = published;
         eprintln!(
             "IPv6 table: {} prefixes, {} bytes",
             fib.v6.len(),

@@ -64,6 +64,10 @@ pub fn caida_v4(min_peers: u32) -> Option<(Vec<(Ipv4Net, u32)>, Fib)> {
     for &(net, nh) in &routes {
         fib.v4.insert(net, nh);
     }
+    // What workers read: the lookup-only copy the control plane publishes
+    // (`FibPublisher`; packed when the table allows).
+    let published = fib.v4.lookup_copy();
+    *fib.v4 = published;
     Some((routes, fib))
 }
 

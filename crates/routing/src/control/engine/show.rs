@@ -77,7 +77,8 @@ impl Engine {
         let s = self.publisher.stats();
         let text = format!(
             "FIB version {}: {} IPv4 + {} IPv6 prefixes, {} next-hop groups, {:.1} MB; \
-             last publication built in {} us ({} prefix and {} group changes); {} publications\n",
+             last publication built in {} us ({} prefix and {} group changes); {} publications; \
+             IPv4 lookups read the {} copy\n",
             s.version,
             s.ipv4_prefixes,
             s.ipv6_prefixes,
@@ -86,7 +87,8 @@ impl Engine {
             s.last_build_us,
             s.last_prefix_changes,
             s.last_group_changes,
-            s.publications
+            s.publications,
+            s.ipv4_lookup
         );
         json!({ "stats": s, "text": text })
     }

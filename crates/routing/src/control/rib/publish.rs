@@ -171,6 +171,11 @@ pub struct PublishStats {
     pub last_group_changes: usize,
     /// Prefixes left out because a trie ran out of group ids.
     pub refused: u64,
+    /// What the workers' IPv4 lookups read: `packed` (the copy made at
+    /// each publication, `Ipv4Table::lookup_copy`), or `trie` when the
+    /// table cannot be packed (a next-hop group id past
+    /// `lpm::PACKED_MAX_ID`, or a layout that does not fit).
+    pub ipv4_lookup: &'static str,
 }
 
 /// Publishes the RIB's changes through a [`FibHandle`], one publication per
@@ -365,6 +370,11 @@ impl FibPublisher {
         s.last_prefix_changes = changes.changed;
         s.last_group_changes = changes.groups.len();
         s.refused += refused as u64;
+        s.ipv4_lookup = if self.current.v4.is_packed() {
+            "packed"
+        } else {
+            "trie"
+        };
         version
     }
 }
