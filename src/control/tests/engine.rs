@@ -92,6 +92,12 @@ fn link_state_routes_reach_the_fib_with_ecmp_and_reload_is_all_or_nothing() {
     assert_eq!(shown["route"]["selected"], "link-state");
     let stats = engine.show("fib-stats").unwrap();
     assert_eq!(stats["stats"]["version"], v1);
+    // A few next-hop groups: the workers' IPv4 table is packed.
+    assert_eq!(stats["stats"]["ipv4_lookup"], "packed");
+    assert!(stats["text"]
+        .as_str()
+        .unwrap()
+        .contains("IPv4 lookups read the packed copy"));
     assert!(engine.show("linkstate").unwrap()["text"]
         .as_str()
         .unwrap()
