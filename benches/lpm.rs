@@ -58,8 +58,10 @@ macro_rules! contenders {
     ($net:ty, $addr:ty, $table:ty, $to_network:expr, $longest:ident) => {
         impl Contender<$net, $addr> for Ours<$table> {
             const NAME: &'static str = "ferroute (single)";
+            // What workers read: the lookup-only copy the control plane
+            // publishes (for IPv4 a packed one), made from the whole table.
             fn build(routes: &[($net, NextHopId)]) -> Self {
-                Ours(routes.iter().copied().collect())
+                Ours(routes.iter().copied().collect::<$table>().lookup_copy())
             }
             fn sum(&self, addrs: &[$addr]) -> u64 {
                 addrs
@@ -71,7 +73,7 @@ macro_rules! contenders {
         impl Contender<$net, $addr> for OursBatch<$table> {
             const NAME: &'static str = "ferroute (batch 64)";
             fn build(routes: &[($net, NextHopId)]) -> Self {
-                OursBatch(routes.iter().copied().collect())
+                OursBatch(routes.iter().copied().collect::<$table>().lookup_copy())
             }
             fn sum(&self, addrs: &[$addr]) -> u64 {
                 let mut out = [MaybeNextHop::NONE; BATCH];
