@@ -215,8 +215,9 @@ pub struct FrozenV4 {
     n8ln: Option<Layout16>,
     /// `n8` leaf nodes without bases (`Layout16::new_linear`).
     n8lnx: Option<Layout16>,
-    /// That with id + 1 in place of codes (every id + 1 < 256).
-    n8lnxv: Option<Layout16>,
+    /// That with id + 1 in place of codes: the data plane's packed copy
+    /// (every id + 1 < 256).
+    n8lnxv: Option<PackedV4>,
     direct8: Vec<u8>,
     starts8: Vec<u32>,
     /// Node pointers into `l16.arena`.
@@ -256,24 +257,13 @@ impl FrozenV4 {
         } else {
             Err("codes".into())
         };
-        // Code c's value: its id + 1, 0 for no route (code 0's id).
-        let values: Option<Vec<u16>> = t
-            .codes
-            .iter()
-            .map(|&id| match id {
-                super::NONE_ID => Some(0),
-                id => u16::try_from(id + 1).ok().filter(|&v| v < 0x100),
-            })
-            .collect();
-        let n8lnxv = match values {
-            Some(v) if leaf_tables_fit => Layout16::new_linear(t, true, Some(&v), true),
-            _ => Err("ids past a byte, or codes".into()),
-        };
+        // `lnxv` is the data plane's packed copy (`packed.rs`).
+        let n8lnxv = PackedV4::new(t);
         let arena_bytes_lnxv = n8lnxv
             .as_ref()
-            .map(|(l, a)| (l.arena.len() * 2, *a))
+            .map(PackedV4::arena_and_ahead)
             .map_err(Clone::clone);
-        let n8lnxv = n8lnxv.ok().map(|l| l.0);
+        let n8lnxv = n8lnxv.ok();
         let arena_bytes_lnx = n8lnx
             .as_ref()
             .map(|(l, a)| (l.arena.len() * 2, *a))
@@ -374,7 +364,7 @@ impl FrozenV4 {
                 None => super::NONE_ID,
             },
             FrozenVariant::D16N8LeafNodesLinearValues => match &self.n8lnxv {
-                Some(l) => Self::id16lnxv(l, &self.codes, a),
+                Some(p) => p.id_of(a),
                 None => super::NONE_ID,
             },
             FrozenVariant::D8 if self.has_d8() => self.id8(a),
@@ -569,36 +559,6 @@ impl FrozenV4 {
         Self::id(codes, unsafe {
             Self::narrow_at::<true>(l.zero + t * 4, (r >> 58) as u32)
         })
-    }
-
-    /// `lnxv`: as [`FrozenV4::id16lnx`] over the copy whose leaves hold
-    /// ids + 1, whose offsets reach twice as far (the node of entry `d`
-    /// at `arena + 8 * (s + d)`) and whose wide entries index `wides`;
-    /// the slot's mask read by the address's second byte.
-    #[inline(always)]
-    fn id16lnxv(l: &Layout16, codes: &[NextHopId], a: u32) -> NextHopId {
-        let s = (a >> (32 - DIRECT)) as usize;
-        // SAFETY: s < 2^18 = direct16.len().
-        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
-        if d < WIDE_D_END as isize {
-            return Self::wide_cold(l, codes, (d - WIDE_D as isize) as usize, a);
-        }
-        let mask = SLOT_MASKS_BYTE[usize::from((a >> 8) as u8)];
-        // In 8-byte units from the arena's start; never negative: every
-        // node lies in the arena.
-        let t = (s as isize + d) as usize;
-        let node = node_address(l.zero, t);
-        // SAFETY: a narrow node or a one-slot leaf node of the copy.
-        Self::leaf::<true>(codes, unsafe { Self::narrow8_masked(node, mask) })
-    }
-
-    /// `lnxv`'s wide walk, out of line (rare: 703 direct entries of the
-    /// CAIDA table are wide).
-    #[cold]
-    #[inline(never)]
-    fn wide_cold(l: &Layout16, codes: &[NextHopId], i: usize, a: u32) -> NextHopId {
-        let e = l.wides[i];
-        Self::walk::<true, true>(l, codes, e, u64::from(a) << (32 + DIRECT))
     }
 
     #[inline(always)]

@@ -31,6 +31,9 @@ pub const PACKED_MAX_ID: NextHopId = 254;
 #[derive(Debug)]
 pub struct PackedV4 {
     layout: Layout16,
+    /// How far its nodes run ahead of their line at most, bytes (the
+    /// measurement tool reports it: the placement's margin).
+    ahead: usize,
 }
 
 impl PackedV4 {
@@ -55,8 +58,8 @@ impl PackedV4 {
                 id => Err(format!("next-hop id {id}: past {PACKED_MAX_ID}")),
             })
             .collect::<Result<Vec<u16>, String>>()?;
-        let (layout, _ahead) = Layout16::new_linear(t, true, Some(&values), true)?;
-        Ok(PackedV4 { layout })
+        let (layout, ahead) = Layout16::new_linear(t, true, Some(&values), true)?;
+        Ok(PackedV4 { layout, ahead })
     }
 
     /// The next-hop id of `a`'s longest match, `NONE_ID` for none.
@@ -169,6 +172,12 @@ impl PackedV4 {
         };
         let starts = runs & upto(lo | free) & !upto(lo);
         (starts == 0).then_some(value.wrapping_sub(1))
+    }
+
+    /// The arena's bytes (padding included) and the nodes' largest drift
+    /// ahead of their line (the measurement tool's `lnxv` figures).
+    pub(super) fn arena_and_ahead(&self) -> (usize, usize) {
+        (self.layout.arena.len() * 2, self.ahead)
     }
 
     /// Bytes lookups can touch: the direct array, the arena (leaf-node
