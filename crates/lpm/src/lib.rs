@@ -218,11 +218,13 @@ macro_rules! table {
             #[inline]
             pub fn matched_default(&self, addr: $addr) -> bool {
                 let a = <$key>::from(addr);
-                match (&self.packed, self.trie.default_route()) {
-                    // The default route's id is its own (else the trie
-                    // kept its arrays): answering it is matching it.
-                    (Some(p), Some((id, false))) => p.id_of(a) == id,
-                    (Some(_), None) => false,
+                match &self.packed {
+                    // A packed copy left the trie's arrays out only when
+                    // the default route has no route's id but its own
+                    // (or there is none): answering it is matching it.
+                    Some(p) if !self.trie.has_arrays() => {
+                        self.trie.default_route().is_some_and(|(id, _)| p.id_of(a) == id)
+                    }
                     _ => self.trie.matched_default(a),
                 }
             }

@@ -357,6 +357,11 @@ impl<K: Key> Trie<K> {
         self.record.compact();
     }
 
+    /// Whether the compiled arrays are here (see [`Trie::lookup_copy_with`]).
+    pub fn has_arrays(&self) -> bool {
+        !self.direct.is_empty()
+    }
+
     pub fn is_lookup_only(&self) -> bool {
         self.lookup_only.is_some()
     }
