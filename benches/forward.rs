@@ -13,7 +13,7 @@ mod common;
 
 use criterion::{Criterion, Throughput};
 
-use common::{timed_batches, v4_destinations, v6_destinations, POOL};
+use common::{as_published, timed_batches, v4_destinations, v6_destinations, POOL};
 use ferroute::fib::{Fib, NextHop};
 use ferroute::forward::{set_header_lanes, Forwarded, Forwarder, FrameHint, RouteHints, Verdict};
 use ferroute::lpm::MaybeNextHop;
@@ -233,10 +233,7 @@ fn main() {
         for &(net, nh) in &routes {
             fib.v4.insert(net, nh);
         }
-        // What workers read: the lookup-only copy the control plane
-        // publishes (`FibPublisher`; for IPv4 a packed one).
-        let published = fib.v4.lookup_copy();
-        *fib.v4 = published;
+        as_published(&mut fib);
         eprintln!(
             "IPv4 table: {} prefixes, {} bytes",
             fib.v4.len(),
@@ -259,10 +256,7 @@ fn main() {
         for &(net, nh) in &routes {
             fib.v6.insert(net, nh);
         }
-        // What workers read: the lookup-only copy the control plane
-        // publishes (`FibPublisher`; for IPv4 a packed one).
-        let published = fib.v6.lookup_copy();
-        *fib.v6 = published;
+        as_published(&mut fib);
         eprintln!(
             "IPv6 table: {} prefixes, {} bytes",
             fib.v6.len(),

@@ -64,11 +64,16 @@ pub fn caida_v4(min_peers: u32) -> Option<(Vec<(Ipv4Net, u32)>, Fib)> {
     for &(net, nh) in &routes {
         fib.v4.insert(net, nh);
     }
-    // What workers read: the lookup-only copy the control plane publishes
-    // (`FibPublisher`; packed when the table allows).
-    let published = fib.v4.lookup_copy();
-    *fib.v4 = published;
+    as_published(&mut fib);
     Some((routes, fib))
+}
+
+/// Makes `fib`'s tables what workers read: the lookup-only copies the
+/// control plane publishes (`FibPublisher`; IPv4's packed when the table
+/// allows).
+pub fn as_published(fib: &mut Fib) {
+    let (v4, v6) = (fib.v4.lookup_copy(), fib.v6.lookup_copy());
+    (*fib.v4, *fib.v6) = (v4, v6);
 }
 
 /// Times `iters` passes of `run` over `batch`, each refilled (untimed,
