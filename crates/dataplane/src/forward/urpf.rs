@@ -21,6 +21,7 @@ use crate::fib::{Fib, NextHop, PortId};
 use crate::lpm::NextHopId;
 
 /// Whether a source whose route is `group` passes `mode` on `ingress`.
+/// `default` is the table's default route (asked only in loose mode);
 /// `matched_default` says whether the lookup's answer came from the default
 /// route (asked only in loose mode, only when `group` is the default's).
 #[inline]
@@ -29,7 +30,7 @@ fn passes(
     mode: Urpf,
     ingress: PortId,
     group: Option<NextHopId>,
-    default: Option<(NextHopId, bool)>,
+    default: impl FnOnce() -> Option<(NextHopId, bool)>,
     matched_default: impl FnOnce() -> bool,
 ) -> bool {
     let Some(group) = group else {
@@ -41,7 +42,7 @@ fn passes(
         Urpf::Loose => {
             let routable = members.first().is_some_and(|nh| port_of(nh).is_some());
             routable
-                && match default {
+                && match default() {
                     Some((d, shared)) if d == group => shared && !matched_default(),
                     _ => true,
                 }
@@ -69,9 +70,14 @@ pub(super) fn check_v4(
     src: Ipv4Addr,
     group: Option<NextHopId>,
 ) -> bool {
-    passes(fib, mode, ingress, group, fib.v4.default_route(), || {
-        fib.v4.matched_default(src)
-    })
+    passes(
+        fib,
+        mode,
+        ingress,
+        group,
+        || fib.v4.default_route(),
+        || fib.v4.matched_default(src),
+    )
 }
 
 /// uRPF for an IPv6 source whose route `group` was looked up already.
@@ -83,7 +89,12 @@ pub(super) fn check_v6(
     src: Ipv6Addr,
     group: Option<NextHopId>,
 ) -> bool {
-    passes(fib, mode, ingress, group, fib.v6.default_route(), || {
-        fib.v6.matched_default(src)
-    })
+    passes(
+        fib,
+        mode,
+        ingress,
+        group,
+        || fib.v6.default_route(),
+        || fib.v6.matched_default(src),
+    )
 }

@@ -274,9 +274,18 @@ pub(crate) struct Trie<K: Key> {
     /// Free node blocks by size in `ALIGN` units.
     free: Vec<Vec<u32>>,
     free_words: usize,
-    /// Set on a lookup-only copy ([`Trie::lookup_copy_with`]): its number of
-    /// routes (it keeps no record).
-    lookup_only: Option<usize>,
+    /// Set on a lookup-only copy ([`Trie::lookup_copy_with`]).
+    lookup_only: Option<CopyFacts>,
+}
+
+/// What a lookup-only copy answers from fields, made once when it is
+/// copied: it keeps no record, and the data plane asks for its default
+/// route per uRPF-checked packet, where working it out reads `code_of`
+/// (a hash map).
+#[derive(Debug, Clone, Copy)]
+struct CopyFacts {
+    routes: usize,
+    default_route: Option<(NextHopId, bool)>,
 }
 
 impl<K: Key> Default for Trie<K> {
@@ -314,7 +323,7 @@ pub struct TrieStats {
 
 impl<K: Key> Trie<K> {
     pub fn len(&self) -> usize {
-        self.lookup_only.unwrap_or(self.record.len())
+        self.lookup_only.map_or(self.record.len(), |c| c.routes)
     }
 
     /// A copy that answers lookups (and [`Trie::default_route`]) but keeps
@@ -345,7 +354,10 @@ impl<K: Key> Trie<K> {
             meta: Vec::new(),
             free: Vec::new(),
             free_words: 0,
-            lookup_only: Some(self.len()),
+            lookup_only: Some(CopyFacts {
+                routes: self.len(),
+                default_route: self.default_route(),
+            }),
         }
     }
 
@@ -412,8 +424,13 @@ impl<K: Key> Trie<K> {
 
     /// The default route's next hop, and whether another route shares it
     /// (then a lookup answering that next hop may have matched either:
-    /// [`Trie::matched_default`] tells).
+    /// [`Trie::matched_default`] tells). A lookup-only copy answers from
+    /// a field.
+    #[inline]
     pub fn default_route(&self) -> Option<(NextHopId, bool)> {
+        if let Some(c) = &self.lookup_only {
+            return c.default_route;
+        }
         let c = self.default_code as usize;
         (self.default_code != NO_ROUTE).then(|| {
             let id = self.codes[c];

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::fib::Discard;
+use crate::fib::{CowArc, Discard};
 use crate::forward::urpf;
 use crate::wire::ipv6::next_header;
 
@@ -107,6 +107,18 @@ fn loose_needs_a_route_other_than_the_default_or_a_discard_route() {
     assert!(FORWARD_P1(
         verdict(&mut fwd, &fib, "198.51.100.9", "198.51.100.7", 64).0
     ));
+    // The same through what workers read: a lookup-only (packed) copy,
+    // which keeps the default route's facts as fields.
+    let mut published = fib.clone();
+    published.v4 = CowArc::new(fib.v4.lookup_copy());
+    assert!(published.v4.is_packed());
+    assert_eq!(
+        verdict(&mut fwd, &published, "8.8.8.8", "198.51.100.7", 64).0,
+        loose_drop
+    );
+    assert!(FORWARD_P1(
+        verdict(&mut fwd, &published, "198.51.100.9", "198.51.100.7", 64).0
+    ));
     // Sources inside a discard route fail (RFC 5635 source-based RTBH).
     let hole = fib
         .groups_mut()
@@ -116,7 +128,7 @@ fn loose_needs_a_route_other_than_the_default_or_a_discard_route() {
         verdict(&mut fwd, &fib, "198.51.100.200", "198.51.100.7", 64).0,
         loose_drop
     );
-    assert_eq!(fwd.port_counters[0].urpf_dropped, 4);
+    assert_eq!(fwd.port_counters[0].urpf_dropped, 5);
 }
 
 #[test]
