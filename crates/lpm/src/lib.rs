@@ -129,6 +129,9 @@ macro_rules! table {
             /// then the trie answers. Invariant: `None`, or the trie has
             /// no arrays only where nothing but this answers.
             packed: Option<<$key as Key>::Packed>,
+            /// Why a lookup-only copy is not packed (`None` otherwise, and
+            /// in a whole table).
+            unpacked_because: Option<Box<str>>,
         }
 
         impl $name {
@@ -145,7 +148,11 @@ macro_rules! table {
                         .into_iter()
                         .map(|(p, nh)| (<$key>::from(p.network()), p.prefix_len(), nh)),
                 )?;
-                Ok($name { trie, packed: None })
+                Ok($name {
+                    trie,
+                    packed: None,
+                    unpacked_because: None,
+                })
             }
 
             /// Adds or replaces `prefix` (host bits ignored); returns the next hop it replaced.
@@ -245,15 +252,31 @@ macro_rules! table {
                 if self.packed.is_some() {
                     return self.clone();
                 }
-                let packed = <<$key as Key>::Packed as Packed<$key>>::new(&self.trie).ok();
+                let (packed, unpacked_because) =
+                    match <<$key as Key>::Packed as Packed<$key>>::new(&self.trie) {
+                        Ok(p) => (Some(p), None),
+                        Err(why) => (None, Some(why.into_boxed_str())),
+                    };
                 let arrays =
                     packed.is_none() || matches!(self.trie.default_route(), Some((_, true)));
-                $name { trie: self.trie.lookup_copy_with(arrays), packed }
+                $name {
+                    trie: self.trie.lookup_copy_with(arrays),
+                    packed,
+                    unpacked_because,
+                }
             }
 
             /// Whether lookups read a packed copy (see [`Self::lookup_copy`]).
             pub fn is_packed(&self) -> bool {
                 self.packed.is_some()
+            }
+
+            /// Why this lookup-only copy could not be packed (a next-hop
+            /// id past [`PACKED_MAX_ID`], a layout that does not fit; for
+            /// IPv6, always: it has no packed form); `None` when it is
+            /// packed or is not a copy.
+            pub fn unpacked_because(&self) -> Option<&str> {
+                self.unpacked_because.as_deref()
             }
 
             /// Whether this is a [`Self::lookup_copy`].

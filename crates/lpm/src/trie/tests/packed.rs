@@ -121,11 +121,14 @@ fn tables_past_the_packed_ids_keep_the_trie() {
     let probes = probes_v4(&routes, &mut rng);
     let packed = t.lookup_copy();
     assert!(packed.is_packed());
+    assert_eq!(packed.unpacked_because(), None);
     check(&packed, &r, &probes, "ids below 7");
     t.insert(net(0x0a00_0000, 8), PACKED_MAX_ID + 1);
     r.insert(0x0a00_0000u128 << 96, 8, PACKED_MAX_ID + 1);
     let copy = t.lookup_copy();
     assert!(!copy.is_packed(), "id {} packed", PACKED_MAX_ID + 1);
+    assert_eq!(copy.unpacked_because(), Some("next-hop id 255: past 254"));
+    assert_eq!(t.unpacked_because(), None, "a whole table is no copy");
     check(&copy, &r, &probes, "id past a byte");
     assert_eq!(copy.lookup_memory_bytes(), t.lookup_memory_bytes());
     // Freed again, the id no longer stops the packing.
@@ -133,5 +136,6 @@ fn tables_past_the_packed_ids_keep_the_trie() {
     r.remove(0x0a00_0000u128 << 96, 8);
     let copy = t.lookup_copy();
     assert!(copy.is_packed());
+    assert_eq!(copy.unpacked_because(), None);
     check(&copy, &r, &probes, "id freed");
 }

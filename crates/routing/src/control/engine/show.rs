@@ -78,7 +78,7 @@ impl Engine {
         let text = format!(
             "FIB version {}: {} IPv4 + {} IPv6 prefixes, {} next-hop groups, {:.1} MB; \
              last publication built in {} us ({} prefix and {} group changes); {} publications; \
-             IPv4 lookups read the {} copy\n",
+             IPv4 lookups read the {} copy{}\n",
             s.version,
             s.ipv4_prefixes,
             s.ipv6_prefixes,
@@ -88,7 +88,13 @@ impl Engine {
             s.last_prefix_changes,
             s.last_group_changes,
             s.publications,
-            s.ipv4_lookup
+            s.ipv4_lookup,
+            s.ipv4_unpacked_because
+                .as_ref()
+                .map_or(String::new(), |why| format!(
+                    " ({why}; {} publications unpacked)",
+                    s.ipv4_unpacked_publications
+                ))
         );
         json!({ "stats": s, "text": text })
     }

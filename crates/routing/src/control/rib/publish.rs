@@ -176,6 +176,14 @@ pub struct PublishStats {
     /// table cannot be packed (a next-hop group id past
     /// `lpm::PACKED_MAX_ID`, or a layout that does not fit).
     pub ipv4_lookup: &'static str,
+    /// Why the last publication's IPv4 copy is not packed (`None` when it
+    /// is): what an operator reads when `ipv4_lookup` says `trie`.
+    pub ipv4_unpacked_because: Option<String>,
+    /// Publications whose IPv4 copy could not be packed, whose workers'
+    /// lookups therefore ran at the trie's speed (README, "Twenty-fourth
+    /// session": about two thirds of the packed copy's single lookups on
+    /// uniform traffic); a counter for monitoring to alarm on.
+    pub ipv4_unpacked_publications: u64,
 }
 
 /// Publishes the RIB's changes through a [`FibHandle`], one publication per
@@ -375,6 +383,8 @@ impl FibPublisher {
         } else {
             "trie"
         };
+        s.ipv4_unpacked_because = self.current.v4.unpacked_because().map(str::to_owned);
+        s.ipv4_unpacked_publications += u64::from(!self.current.v4.is_packed());
         version
     }
 }

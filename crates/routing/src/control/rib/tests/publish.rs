@@ -339,3 +339,49 @@ fn compaction_frees_the_fib_the_last_publication_replaced() {
     assert_eq!(handle.retired_len(), 0);
     assert_eq!(handle.load().v4.len(), publisher.tables().0.len());
 }
+
+/// More next-hop groups than a packed copy's bytes hold: the workers read
+/// the trie, and the stats say so, why, and how often; back under the
+/// limit, the next publication is packed again.
+#[test]
+fn a_table_past_the_packed_ids_is_published_unpacked_and_counted() {
+    let (mut rib, _) = two_ports();
+    // 300 gateways, one group each (with the connected routes' own
+    // groups: ids past lpm::PACKED_MAX_ID = 254).
+    let gateways: Vec<(u16, String)> = (0..300u32)
+        .map(|i| (i as u16 % 2, format!("10.0.{}.{}", 1 + i % 2, 2 + i / 2)))
+        .collect();
+    let routes = |n: usize| -> Vec<RibRoute> {
+        gateways[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, (port, g))| {
+                let p = format!("198.{}.{}.0/24", 18 + i / 256, i % 256);
+                route(&p, RouteSource::STATIC, 0, vec![gw(*port, g)])
+            })
+            .collect()
+    };
+    rib.replace_source(RouteSource::STATIC, routes(300));
+    let handle = FibHandle::new(Fib::default());
+    let mut publisher = FibPublisher::new(handle.clone(), Duration::from_millis(50));
+    publisher.publish_full(&mut rib);
+    let s = publisher.stats();
+    assert!(s.groups > 300, "{} groups", s.groups);
+    assert!(!handle.load().v4.is_packed());
+    assert_eq!(s.ipv4_lookup, "trie");
+    let why = s.ipv4_unpacked_because.clone().expect("a reason");
+    assert!(why.ends_with("past 254"), "{why}");
+    assert_eq!(s.ipv4_unpacked_publications, 1);
+    // Down to 100 routes: the RIB reuses the freed ids, the copy packs.
+    rib.replace_source(RouteSource::STATIC, routes(100));
+    let t0 = Instant::now();
+    assert_eq!(publisher.poll(&mut rib, t0), None);
+    publisher
+        .poll(&mut rib, t0 + Duration::from_millis(50))
+        .unwrap();
+    let s = publisher.stats();
+    assert!(handle.load().v4.is_packed(), "{} groups", s.groups);
+    assert_eq!(s.ipv4_lookup, "packed");
+    assert_eq!(s.ipv4_unpacked_because, None);
+    assert_eq!(s.ipv4_unpacked_publications, 1);
+}
