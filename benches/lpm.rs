@@ -7,7 +7,9 @@
 //! * `LPM_REPORT=1 cargo bench --bench lpm` prints instead the markdown table
 //!   that goes into README.md: lookups/s per trace (the fastest of many ~1 ms
 //!   windows, which filters out the other processes of a shared machine),
-//!   ratios to the best peer, build time and heap bytes per table, and the
+//!   ratios to the best peer, build time and heap bytes per table (ours:
+//!   the whole table built, then its lookup-only copy, which is what is
+//!   timed and what stays on the heap), and the
 //!   update rate of the LINX trace over the full IPv4 table.
 //!   `LPM_REPORT=updates` prints the update rate only.
 //!
@@ -342,8 +344,11 @@ mod report {
             let heap = if r.peer {
                 format!("{:.1} MiB", r.heap as f64 / 1048576.0)
             } else {
+                // Ours is the published copy (`lookup_copy`): what is not
+                // lookup structure is its code table and struct, not the
+                // control side's record (that table is built and dropped).
                 format!(
-                    "{:.2} MiB lookup + {:.1} MiB control side",
+                    "{:.2} MiB lookup + {:.1} MiB rest of the copy",
                     ours_lookup_bytes as f64 / 1048576.0,
                     (r.heap.saturating_sub(ours_lookup_bytes)) as f64 / 1048576.0
                 )
