@@ -92,8 +92,8 @@ impl Engine {
             s.ipv4_unpacked_because
                 .as_ref()
                 .map_or(String::new(), |why| format!(
-                    " ({why}; {} publications unpacked)",
-                    s.ipv4_unpacked_publications
+                    " ({why}; {} of {} publications unpacked)",
+                    s.ipv4_unpacked_publications, s.publications
                 ))
         );
         json!({ "stats": s, "text": text })
