@@ -186,3 +186,36 @@ fn gateways_are_the_next_hops_routes_use() {
     engine.publish_now();
     assert_eq!(sorted(&engine), ["2001:db8:1::2", "203.0.113.2"]);
 }
+
+/// More next-hop groups than a packed copy's bytes hold: `show fib-stats`
+/// says the workers read the trie, why, and in how many publications.
+#[test]
+fn fib_stats_say_why_the_ipv4_copy_is_not_packed() {
+    // 300 static routes, each through its own gateway on p0 or p1.
+    let routes: String = (0..300u32)
+        .map(|i| {
+            let via = if i % 2 == 0 { "192.0.2" } else { "203.0.113" };
+            format!(
+                "[[route]]\nprefix = \"100.{}.{}.0/24\"\nvia = \"{via}.{}\"\n",
+                64 + i / 256,
+                i % 256,
+                10 + i / 2
+            )
+        })
+        .collect();
+    let config = demo_config(&examples().join("lsdb.toml"), &routes);
+    let (mut engine, handle, _) = published(&config);
+    assert!(!handle.load().v4.is_packed());
+    let stats = engine.show("fib-stats").unwrap();
+    assert_eq!(stats["stats"]["ipv4_lookup"], "trie");
+    assert_eq!(stats["stats"]["ipv4_unpacked_publications"], 1);
+    let why = stats["stats"]["ipv4_unpacked_because"].as_str().unwrap();
+    assert!(why.ends_with("past 254"), "{why}");
+    let text = stats["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "IPv4 lookups read the trie copy ({why}; 1 of 1 publications unpacked)"
+        )),
+        "{text}"
+    );
+}
