@@ -39,7 +39,7 @@ mod common;
 
 use criterion::{Criterion, Throughput};
 
-use common::{as_published, caida_v4, timed_batches_on, v4_destinations, Clock, POOL};
+use common::{caida_v4, published_v4, timed_batches_on, v4_destinations, Clock, POOL};
 use ferroute::fib::Fib;
 use ferroute::fib::PortId;
 use ferroute::forward::acl::{AclRule, AclSpec, PortRange};
@@ -48,7 +48,6 @@ use ferroute::forward::{
     PortFeatures, RouteHints, StagesSnapshot, Urpf, Verdict, Vlan,
 };
 use ferroute::testkit::frames::{tagged, V4Frame};
-use ferroute::testkit::rig::adjacency_fib;
 use ferroute::testkit::rig::{ports, NoEmit, P1_MAC};
 use ferroute::testkit::Rng;
 use ipnet::{IpNet, Ipv4Net};
@@ -301,11 +300,8 @@ fn main() {
     // uRPF again with a default route through next hop 0, which table
     // routes share (a loose check then asks the default route's facts for
     // every source, and whether the default matched for 1 in 64).
-    let mut with_default = adjacency_fib(64);
-    for &(net, nh) in routes.iter().chain([&("0.0.0.0/0".parse().unwrap(), 0)]) {
-        with_default.v4.insert(net, nh);
-    }
-    as_published(&mut with_default);
+    let default = ("0.0.0.0/0".parse().unwrap(), 0);
+    let with_default = published_v4(routes.iter().copied().chain([default]));
     assert_eq!(with_default.v4.default_route(), Some((0, true)));
     for (suffix, fib) in [("", &fib), ("_default", &with_default)] {
         for mode in Urpf::ALL {

@@ -60,12 +60,19 @@ pub fn caida_v4(min_peers: u32) -> Option<(Vec<(Ipv4Net, u32)>, Fib)> {
         min_peers,
     };
     let routes = load_routes(&path, &opts).expect("load IPv4 table").v4;
+    let fib = published_v4(routes.iter().copied());
+    Some((routes, fib))
+}
+
+/// The FIB workers would read with `routes` through 64 adjacencies on p1
+/// (next hop `i` is adjacency `i`), published.
+pub fn published_v4(routes: impl IntoIterator<Item = (Ipv4Net, u32)>) -> Fib {
     let mut fib = adjacency_fib(64);
-    for &(net, nh) in &routes {
+    for (net, nh) in routes {
         fib.v4.insert(net, nh);
     }
     as_published(&mut fib);
-    Some((routes, fib))
+    fib
 }
 
 /// Makes `fib`'s tables what workers read: the lookup-only copies the
