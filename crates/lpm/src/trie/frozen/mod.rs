@@ -80,6 +80,10 @@ const LEAF_NODE: usize = 8;
 /// within 2^14 × 8 bytes (2^16 units) of its base, the last copy's start.
 const LEAF_TABLE_EVERY: usize = 1 << 14;
 
+/// From a byte-wide narrow node's address plus its entry's rank to the
+/// entry: the 8-byte bitmap, then the entries from rank 1.
+const NARROW8_ENTRY: usize = 2 * HDR - 1;
+
 /// `SLOT_MASKS` repeated four times, indexed by the address's second
 /// byte from the right (its slot is that byte's low 6 bits with an
 /// 18-bit direct array): LLVM reads it with one `movzbl %ch`-style move
@@ -426,23 +430,24 @@ impl FrozenV4 {
         Self::walk::<N8, false>(l, codes, e, r)
     }
 
-    /// [`FrozenV4::narrow_at`] over byte entries with the slot's mask
-    /// given (`lnxv` reads it from [`SLOT_MASKS_BYTE`]).
+    /// Where [`FrozenV4::narrow_at`]'s entry is, over byte entries with
+    /// the slot's mask given (`lnxv` reads it from [`SLOT_MASKS_BYTE`]):
+    /// the byte at `base + i + NARROW8_ENTRY`, left as a base and an index
+    /// so that the caller's load takes both (and the constant) in its
+    /// address.
     ///
     /// # Safety
     /// As [`FrozenV4::narrow_at`], entries stored as bytes.
     #[inline(always)]
-    unsafe fn narrow8_masked(node: usize, mask: u64) -> u32 {
+    unsafe fn narrow8_leaf(node: usize, mask: u64) -> (*const u8, usize) {
         let p = std::ptr::with_exposed_provenance::<u8>(node);
         // SAFETY: as in `narrow_at`: the node's 8-byte bitmap, then its
         // popcount(runs) byte entries; bit 0 of `mask` is set, so the rank
-        // is ≥ 1 when bit 0 of `runs` is (every node's) and the read is
-        // the rank-th entry.
-        unsafe {
-            let runs = u64::from_le(p.cast::<u64>().read_unaligned());
-            let rank = (runs & mask).count_ones() as usize;
-            u32::from(*p.add(2 * HDR + rank).sub(1))
-        }
+        // is ≥ 1 when bit 0 of `runs` is (every node's) and the entry is
+        // the rank-th.
+        let runs = u64::from_le(unsafe { p.cast::<u64>().read_unaligned() });
+        let rank = (runs & mask).count_ones() as usize;
+        (p, rank)
     }
 
     /// The narrow step from the node at `node` (an address): its slot

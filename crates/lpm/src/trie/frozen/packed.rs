@@ -16,34 +16,62 @@
 //! before.
 
 use super::{
-    node_address, FrozenV4, Layout16, DIRECT, LEAF_NODE, LEAF_TABLE_EVERY, SLOT_MASKS_BYTE, WIDE_D,
-    WIDE_D_END,
+    node_address, FrozenV4, Layout16, DIRECT, LEAF_NODE, LEAF_TABLE_EVERY, NARROW8_ENTRY,
+    SLOT_MASKS_BYTE, WIDE_D, WIDE_D_END,
 };
 use crate::trie::{Trie, NONE_ID};
 use crate::{MaybeNextHop, NextHopId};
 
-/// Writes `values` (leaf values: next-hop id + 1, 0 for none) as the
-/// answers they are, in one 16-byte store (the batch's readers load the
-/// answers so, and a load that spans several stores waits for them to
-/// reach the cache), the four "- 1" as one vector add: one `dec` per
-/// answer cost the batch 8 % on the uniform trace (README, "Twenty-sixth
-/// session").
+/// `BYTE_VALUES[v] == v`: where a batch reads a wide walk's leaf value
+/// from, so that every answer is a byte load (see [`store_ids`]).
+static BYTE_VALUES: [u8; 256] = {
+    let mut b = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        b[i] = i as u8;
+        i += 1;
+    }
+    b
+};
+
+/// Writes the four answers whose leaf values (next-hop id + 1, 0 for
+/// none) are the bytes at `leaf(0..4)`, in one 16-byte store (the batch's
+/// readers load the answers so, and a load that spans several stores
+/// waits for them to reach the cache). With SSE4.1 (x86-64-v2) each byte
+/// is loaded straight into its lane (`pinsrb` from memory: one
+/// instruction for the load, the widening and the insert, where
+/// `movzx` + `pinsrd` took two) and the four "- 1" are one vector add
+/// (a `dec` per answer cost the batch 8 % on the uniform trace; README,
+/// "Twenty-sixth session").
+///
+/// Each leaf is found (`leaf(i)`) just before its byte is read, so that
+/// no lookup's pointer waits in a register for the others.
+///
+/// # Safety
+/// `leaf(0..4)` are readable.
 #[inline(always)]
-fn store_ids(o: &mut [MaybeNextHop; 4], values: [u32; 4]) {
-    #[cfg(target_arch = "x86_64")]
+unsafe fn store_ids(o: &mut [MaybeNextHop; 4], leaf: impl Fn(usize) -> *const u8) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse4.1"))]
     {
-        use std::arch::x86_64::{_mm_add_epi32, _mm_set1_epi32, _mm_set_epi32, _mm_storeu_si128};
-        let [a, b, c, d] = values.map(|v| v as i32);
-        // SAFETY: SSE2 is part of x86_64; `o` is 16 writable bytes (the
-        // store is unaligned).
+        use std::arch::x86_64::{
+            _mm_add_epi32, _mm_insert_epi8, _mm_set1_epi32, _mm_setzero_si128, _mm_storeu_si128,
+        };
+        // SAFETY: SSE4.1 is enabled at compile time; the caller's contract
+        // for the four reads; `o` is 16 writable bytes (unaligned store).
         unsafe {
-            let ids = _mm_add_epi32(_mm_set_epi32(d, c, b, a), _mm_set1_epi32(-1));
-            _mm_storeu_si128(o.as_mut_ptr().cast(), ids);
+            let byte = |i: usize| i32::from(*leaf(i));
+            let v = _mm_insert_epi8::<0>(_mm_setzero_si128(), byte(0));
+            let v = _mm_insert_epi8::<4>(v, byte(1));
+            let v = _mm_insert_epi8::<8>(v, byte(2));
+            let v = _mm_insert_epi8::<12>(v, byte(3));
+            _mm_storeu_si128(o.as_mut_ptr().cast(), _mm_add_epi32(v, _mm_set1_epi32(-1)));
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse4.1")))]
     {
-        *o = values.map(|v| MaybeNextHop::some(v.wrapping_sub(1)));
+        // SAFETY: the caller's contract.
+        *o = [0, 1, 2, 3]
+            .map(|i| MaybeNextHop::some(u32::from(unsafe { *leaf(i) }).wrapping_sub(1)));
     }
 }
 
@@ -90,13 +118,12 @@ impl PackedV4 {
     /// The next-hop id of `a`'s longest match, `NONE_ID` for none.
     #[inline(always)]
     pub(crate) fn id_of(&self, a: u32) -> NextHopId {
-        self.value_of::<true>(a).wrapping_sub(1)
+        self.value_of(a).wrapping_sub(1)
     }
 
-    /// What `a`'s leaf stores: its next-hop id + 1, 0 for none. A wide
-    /// direct entry's walk inline when `WIDE_INLINE`, else a call.
+    /// What `a`'s leaf stores: its next-hop id + 1, 0 for none.
     #[inline(always)]
-    fn value_of<const WIDE_INLINE: bool>(&self, a: u32) -> u32 {
+    fn value_of(&self, a: u32) -> u32 {
         let l = &self.layout;
         // Read before the branch, so that a caller's loop reads it once
         // (LLVM hoists only loads every iteration makes).
@@ -105,9 +132,6 @@ impl PackedV4 {
         // SAFETY: s < 2^18 = direct16.len().
         let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
         if d < WIDE_D_END as isize {
-            if !WIDE_INLINE {
-                return self.value_of_wide(a);
-            }
             // Inline, not a call as in the measurement tool's `lnxv`: a
             // call the loop cannot see into keeps LLVM from hoisting this
             // copy's field loads out of a caller's loop.
@@ -115,22 +139,51 @@ impl PackedV4 {
             let id = FrozenV4::walk::<true, true>(l, &[], e, u64::from(a) << (32 + DIRECT));
             return id.wrapping_add(1);
         }
+        let (base, i) = Self::narrow_leaf(zero, s, d, a);
+        // SAFETY: `narrow_leaf`'s answer, a byte of the copy.
+        u32::from(unsafe { *base.wrapping_add(i + NARROW8_ENTRY) })
+    }
+
+    /// Where the leaf value of `a`, whose direct entry `d` (at `s`) is not
+    /// wide, is: the byte at `base + i + NARROW8_ENTRY` (see
+    /// `FrozenV4::narrow8_leaf`).
+    #[inline(always)]
+    fn narrow_leaf(zero: usize, s: usize, d: isize, a: u32) -> (*const u8, usize) {
         let mask = SLOT_MASKS_BYTE[usize::from((a >> 8) as u8)];
         // In 8-byte units from the arena's start; never negative: every
         // node lies in the arena.
         let node = node_address(zero, (s as isize + d) as usize);
         // SAFETY: a narrow node or a one-slot leaf node of the copy.
-        unsafe { FrozenV4::narrow8_masked(node, mask) }
+        unsafe { FrozenV4::narrow8_leaf(node, mask) }
     }
 
-    /// [`Self::value_of`] of an address whose direct entry is wide (703 of
-    /// the 2^18 entries on the CAIDA table), out of line: inline, its walk
-    /// took the batch loop's registers, and LLVM re-read a table's address
-    /// from the GOT on every lookup.
+    /// [`Self::narrow_leaf`] for a batch, any address: where `a`'s leaf
+    /// value is (the byte at `base + i + NARROW8_ENTRY`), a wide direct
+    /// entry's walk out of line (`leaf_of_wide`).
+    #[inline(always)]
+    fn leaf_of(&self, a: u32) -> (*const u8, usize) {
+        let l = &self.layout;
+        let zero = l.zero;
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len().
+        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        if d < WIDE_D_END as isize {
+            return self.leaf_of_wide(a);
+        }
+        Self::narrow_leaf(zero, s, d, a)
+    }
+
+    /// [`Self::leaf_of`] of an address whose direct entry is wide (703 of
+    /// the 2^18 entries on the CAIDA table): its value's byte in
+    /// [`BYTE_VALUES`] (the base set back by the `NARROW8_ENTRY` that
+    /// callers add). Out of line: inline, the walk took the batch loop's
+    /// registers, and LLVM re-read a table's address from the GOT on
+    /// every lookup.
     #[cold]
     #[inline(never)]
-    fn value_of_wide(&self, a: u32) -> u32 {
-        self.value_of::<true>(a)
+    fn leaf_of_wide(&self, a: u32) -> (*const u8, usize) {
+        let value = self.value_of(a) as usize;
+        (BYTE_VALUES.as_ptr().wrapping_sub(NARROW8_ENTRY), value)
     }
 
     /// Every address of `addrs` into the same index of `out` (up to the
@@ -150,8 +203,9 @@ impl PackedV4 {
     /// (Zen 4's gathers), while fewer stores helped: two answers a store
     /// 1.08x, four 1.13x, eight widened from bytes 0.92x. The loop's time
     /// follows its operations: the twenty-sixth session took the wide walk
-    /// out of line (`value_of_wide`) and the four "- 1" into one vector
-    /// add (`store_ids`), 1.14x together, same run.
+    /// out of line (`leaf_of_wide`), loaded each answer's byte straight
+    /// into its vector lane and made the four "- 1" one vector add
+    /// (`store_ids`): 1.18-1.21x this loop's speed before, same run.
     pub(crate) fn lookup_batch<T: Copy + Into<u32>>(&self, addrs: &[T], out: &mut [MaybeNextHop]) {
         const ROUND: usize = 64;
         for (round, o_round) in addrs.chunks(ROUND).zip(out.chunks_mut(ROUND)) {
@@ -164,8 +218,13 @@ impl PackedV4 {
             // Four answers a store (see above).
             let (quads, tail) = o_round.as_chunks_mut::<4>();
             for (o, x) in quads.iter_mut().zip(round.chunks_exact(4)) {
-                let value = |i: usize| self.value_of::<false>(x[i].into());
-                store_ids(o, [value(0), value(1), value(2), value(3)]);
+                let leaf = |i: usize| {
+                    let (base, i) = self.leaf_of(x[i].into());
+                    base.wrapping_add(i + NARROW8_ENTRY)
+                };
+                // SAFETY: `leaf_of`'s answers: bytes of the copy or of
+                // `BYTE_VALUES`.
+                unsafe { store_ids(o, leaf) };
             }
             let done = k - tail.len();
             for (o, &x) in tail.iter_mut().zip(&round[done..]) {
