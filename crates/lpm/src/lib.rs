@@ -293,7 +293,7 @@ macro_rules! table {
             /// that the packed copy's loop is compiled there with its fields
             /// read once; the trie's loop stays out of line. As a call from
             /// another crate, each batch of 64 paid a prologue and setup
-            /// worth 3 % of uniform lookups and 15 % of sequential ones
+            /// worth 3 % of uniform lookups and 18-21 % of sequential ones
             /// (README, "Twenty-sixth session").
             #[inline]
             pub fn lookup_batch(&self, addrs: &[$addr], out: &mut [MaybeNextHop]) {
