@@ -128,9 +128,7 @@ impl PackedV4 {
         // Read before the branch, so that a caller's loop reads it once
         // (LLVM hoists only loads every iteration makes).
         let zero = l.zero;
-        let s = (a >> (32 - DIRECT)) as usize;
-        // SAFETY: s < 2^18 = direct16.len().
-        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        let (s, d) = self.direct_entry(a);
         if d < WIDE_D_END as isize {
             // Inline, not a call as in the measurement tool's `lnxv`: a
             // call the loop cannot see into keeps LLVM from hoisting this
@@ -162,15 +160,22 @@ impl PackedV4 {
     /// entry's walk out of line (`leaf_of_wide`).
     #[inline(always)]
     fn leaf_of(&self, a: u32) -> (*const u8, usize) {
-        let l = &self.layout;
-        let zero = l.zero;
-        let s = (a >> (32 - DIRECT)) as usize;
-        // SAFETY: s < 2^18 = direct16.len().
-        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        let zero = self.layout.zero;
+        let (s, d) = self.direct_entry(a);
         if d < WIDE_D_END as isize {
             return self.leaf_of_wide(a);
         }
         Self::narrow_leaf(zero, s, d, a)
+    }
+
+    /// `a`'s direct index and its entry (an offset from the entry's line,
+    /// or a wide node's index below `WIDE_D_END`).
+    #[inline(always)]
+    fn direct_entry(&self, a: u32) -> (usize, isize) {
+        let s = (a >> (32 - DIRECT)) as usize;
+        // SAFETY: s < 2^18 = direct16.len().
+        let d = unsafe { *self.layout.direct16.get_unchecked(s) } as i16 as isize;
+        (s, d)
     }
 
     /// [`Self::leaf_of`] of an address whose direct entry is wide (703 of
@@ -250,10 +255,7 @@ impl PackedV4 {
             .iter()
             .fold(0, |d, &a| d | (a.into() ^ first))
             .leading_zeros();
-        let l = &self.layout;
-        let s = (first >> (32 - DIRECT)) as usize;
-        // SAFETY: s < 2^18 = direct16.len().
-        let d = unsafe { *l.direct16.get_unchecked(s) } as i16 as isize;
+        let (s, d) = self.direct_entry(first);
         if common < DIRECT || d < WIDE_D_END as isize {
             return None;
         }
@@ -261,7 +263,7 @@ impl PackedV4 {
         let slot = u64::from(first >> (32 - SLOT_END)) & 63;
         let lo = slot & !free;
         let upto = |slot: u64| u64::MAX >> (63 - slot);
-        let node = node_address(l.zero, (s as isize + d) as usize);
+        let node = node_address(self.layout.zero, (s as isize + d) as usize);
         let p = std::ptr::with_exposed_provenance::<u8>(node);
         // SAFETY: a narrow node or a one-slot leaf node of the copy (as
         // `value_of` forms it): its 8-byte bitmap, then its entries, of
@@ -270,7 +272,7 @@ impl PackedV4 {
         let (runs, value) = unsafe {
             let runs = u64::from_le(p.cast::<u64>().read_unaligned());
             let rank = (runs & upto(slot)).count_ones() as usize;
-            (runs, u32::from(*p.add(7 + rank)))
+            (runs, u32::from(*p.add(NARROW8_ENTRY + rank)))
         };
         let starts = runs & upto(lo | free) & !upto(lo);
         (starts == 0).then_some(value.wrapping_sub(1))
